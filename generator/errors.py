@@ -1,0 +1,53 @@
+"""The exception hierarchy. The CLI maps these to exit codes in one place (``cli.main``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+
+class FluxforgeError(Exception):
+    """An expected failure whose message is written for the user.
+
+    ``problems`` holds one line per problem (``file:line: key.path: message``); the CLI prints
+    each on its own line. Exit code 1.
+    """
+
+    exit_code = 1
+
+    def __init__(self, message: str | Iterable[str]) -> None:
+        self.problems = [message] if isinstance(message, str) else list(message)
+        super().__init__("\n".join(self.problems))
+
+
+class ConfigError(FluxforgeError):
+    """The fluxforge config file is unreadable or invalid."""
+
+
+class RenderError(FluxforgeError):
+    """A template failed to render, or the output tree cannot be written."""
+
+
+class CheckFailed(FluxforgeError):
+    """A ``--check`` found stale, missing or unsafe files."""
+
+
+class SopsError(FluxforgeError):
+    """A SOPS file cannot be encrypted, decrypted, or is malformed or tampered with."""
+
+
+class KeyError_(SopsError):
+    """A key source (age, Azure Key Vault) could not wrap or unwrap a data key."""
+
+
+class KeyVaultError(KeyError_):
+    """Azure Key Vault or Entra ID refused an operation; the message names the gate and the fix."""
+
+
+class GitError(FluxforgeError):
+    """A git operation failed or the repository state does not allow it."""
+
+
+class UsageError(FluxforgeError):
+    """Wrong combination of arguments; exit code 2."""
+
+    exit_code = 2

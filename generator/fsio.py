@@ -1,0 +1,35 @@
+"""File writing at the edge: atomic replace, no partial files, no write when nothing changed."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+
+def write_atomic(path: Path, data: bytes, *, mode: int | None = None) -> bool:
+    """Write ``data`` to ``path`` through a temp file in the same folder and ``os.replace``.
+
+    Returns False (and writes nothing) when the file already holds exactly ``data``. The file mode
+    of an existing file is kept unless ``mode`` is given.
+    """
+    try:
+        if path.read_bytes() == data:
+            return False
+        keep_mode = path.stat().st_mode & 0o7777
+    except FileNotFoundError:
+        keep_mode = None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        final_mode = mode if mode is not None else keep_mode
+        Path(tmp).chmod(final_mode if final_mode is not None else 0o644)
+        Path(tmp).replace(path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return True
