@@ -1,0 +1,177 @@
+"""The public API of the SOPS engine: the only module other parts of fluxforge import.
+
+Everything here is stable: signatures and semantics do not change. The pure core lives in
+``engine`` (documents in memory), the file edge in ``files`` (paths, directories, atomic writes).
+
+Formats are named as sops names its stores: ``"yaml"``, ``"json"``, ``"dotenv"``, ``"binary"``.
+Errors are ``generator.errors.SopsError`` (``KeyError_`` for key sources); their messages name the
+file and the key path and never contain plaintext.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from generator.sops.keys import KeyOptions, KeySource
+from generator.sops.report import Report
+from generator.sops.rules import CreationRule, SopsRules
+
+__all__ = [
+    "CreationRule",
+    "KeyOptions",
+    "KeySource",
+    "Report",
+    "SopsRules",
+    "decrypt_bytes",
+    "decrypt_path",
+    "detect_format",
+    "edit_path",
+    "encrypt_bytes",
+    "encrypt_paths",
+    "find_sops_config",
+    "is_encrypted",
+    "load_rules",
+    "rotate_paths",
+    "updatekeys_paths",
+]
+
+
+def find_sops_config(start: Path | None = None) -> Path | None:
+    """Find ``.sops.yaml`` as sops does: from ``start`` (default: the current directory) up through
+    the parents, at most 100 levels; ``SOPS_CONFIG`` (if set) wins. ``None`` when there is none."""
+    from generator.sops import rules
+
+    return rules.find_sops_config(start)
+
+
+def load_rules(config_path: Path) -> SopsRules:
+    """Parse a ``.sops.yaml``; ``SopsRules.rule_for(file_path)`` then returns the first matching
+    ``CreationRule`` (``path_regex`` searched in the path relative to the config directory) or None.
+    Raises ``SopsError`` naming the file and the rule index on invalid content."""
+    from generator.sops import rules
+
+    return rules.load_rules(config_path)
+
+
+def detect_format(path: Path | str) -> str:
+    """The sops store for a file name: ``.yaml``/``.yml`` → yaml, ``.json`` → json, ``.env`` →
+    dotenv, anything else → binary."""
+    from generator.sops.formats import detect_format as _detect
+
+    return _detect(path)
+
+
+def is_encrypted(data: bytes, fmt: str) -> bool:
+    """Cheap, keyless check that ``data`` is a sops-encrypted document of format ``fmt`` (it has
+    the sops metadata with a MAC: the same marker bytes Flux's kustomize-controller looks for)."""
+    from generator.sops.formats import is_encrypted as _is_enc
+
+    return _is_enc(data, fmt)
+
+
+def encrypt_bytes(
+    plaintext: bytes,
+    *,
+    fmt: str,
+    rule: CreationRule,
+    sources_cache: dict[str, KeySource] | None = None,
+    options: KeyOptions | None = None,
+    path_for_errors: str = "<input>",
+) -> bytes:
+    """Encrypt one plaintext document with a fresh data key for the rule's key groups.
+
+    Raises ``SopsError`` if ``plaintext`` is already encrypted (callers check ``is_encrypted``
+    first to make that a no-op). Pass one ``sources_cache`` dict for a whole run."""
+    from generator.sops import engine
+
+    return engine.encrypt_document(
+        plaintext, fmt=fmt, rule=rule, cache=sources_cache, options=options or KeyOptions(),
+        name=path_for_errors,
+    )
+
+
+def decrypt_bytes(
+    data: bytes,
+    *,
+    fmt: str,
+    path_for_errors: str = "<input>",
+    sources_cache: dict[str, KeySource] | None = None,
+    options: KeyOptions | None = None,
+    verify_mac: bool = True,
+) -> bytes:
+    """Decrypt a sops document (the MAC is verified unless ``verify_mac`` is False) and return
+    the plaintext in the same format, formatted as ``sops decrypt`` formats it."""
+    from generator.sops import engine
+
+    return engine.decrypt_document(
+        data, fmt=fmt, name=path_for_errors, cache=sources_cache, options=options or KeyOptions(),
+        verify_mac=verify_mac,
+    )
+
+
+Progress = Callable[[Path], None]
+
+
+def encrypt_paths(
+    paths: Sequence[Path],
+    *,
+    in_place: bool,
+    options: KeyOptions | None = None,
+    config: Path | None = None,
+    progress: Progress | None = None,
+) -> Report:
+    """Encrypt files and directories (a directory: every file below it that a creation rule
+    matches). Already-encrypted files are left alone (``Report.unchanged``). Without ``in_place``
+    exactly one file is allowed and its ciphertext is in ``Report.outputs``."""
+    from generator.sops import files
+
+    return files.encrypt_paths(paths, in_place=in_place, options=options or KeyOptions(), config=config,
+                               progress=progress)
+
+
+def decrypt_path(
+    path: Path,
+    *,
+    in_place: bool = False,
+    output: Path | None = None,
+    options: KeyOptions | None = None,
+) -> bytes:
+    """Decrypt one file; returns the plaintext, and writes it in place or to ``output`` if asked."""
+    from generator.sops import files
+
+    return files.decrypt_path(path, in_place=in_place, output=output, options=options or KeyOptions())
+
+
+def edit_path(path: Path, *, options: KeyOptions | None = None, editor: str | None = None,
+              config: Path | None = None) -> bool:
+    """Open the plaintext in ``$EDITOR`` (a 0600 file in a 0700 temp dir), re-encrypt with the same
+    data key (unchanged values keep their ciphertext). A new file is created from the rules.
+    Returns False and leaves the file untouched when the content did not change."""
+    from generator.sops import files
+
+    return files.edit_path(path, options=options or KeyOptions(), editor=editor, config=config)
+
+
+def rotate_paths(paths: Sequence[Path], *, options: KeyOptions | None = None,
+                 progress: Progress | None = None) -> Report:
+    """Re-encrypt every encrypted file below ``paths`` with a new data key (same recipients)."""
+    from generator.sops import files
+
+    return files.rotate_paths(paths, options=options or KeyOptions(), progress=progress)
+
+
+def updatekeys_paths(
+    paths: Sequence[Path],
+    *,
+    dry_run: bool = False,
+    options: KeyOptions | None = None,
+    config: Path | None = None,
+    progress: Progress | None = None,
+) -> Report:
+    """Re-wrap the data key of every encrypted file for the recipients its creation rule now names
+    (values untouched). ``Report.changes`` describes added/removed recipients per file."""
+    from generator.sops import files
+
+    return files.updatekeys_paths(paths, dry_run=dry_run, options=options or KeyOptions(), config=config,
+                                  progress=progress)
