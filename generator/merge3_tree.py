@@ -1,0 +1,280 @@
+"""Three-way merge of ruamel round-trip trees (base = last generated, ours = the user's file,
+theirs = the new render). The result is ``ours`` edited in place, so its comments, key order and
+extra keys survive; a key path changed on both sides in different ways is a conflict (ours kept)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.scalarstring import LiteralScalarString
+
+from generator import yamltail
+from generator.yamlio import dump_rt, load_rt
+
+MISSING: Any = object()  # a key or item absent on one side
+Path = tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """Both sides changed ``path`` differently (or one changed what the other removed)."""
+
+    path: str
+    ours: str
+    theirs: str
+
+    def line(self, file: str) -> str:
+        return (
+            f"{file}: {self.path or '(document)'}: conflict: your file has {self.ours}, "
+            f"the upgrade wants {self.theirs}; edit the file by hand or rerun with --force"
+        )
+
+
+def normal(node: Any) -> Any:
+    """A plain, order-insensitive (for mappings) value used to compare nodes."""
+    if isinstance(node, dict):
+        return {str(k): normal(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [normal(v) for v in node]
+    if node is None or isinstance(node, bool):
+        return node
+    if isinstance(node, int | float):
+        return (type(node).__mro__[-2].__name__, node)
+    return ("str", str(node))
+
+
+def same(a: Any, b: Any) -> bool:
+    if a is MISSING or b is MISSING:
+        return a is b
+    return bool(normal(a) == normal(b))
+
+
+def describe(node: Any) -> str:
+    if node is MISSING:
+        return "it removed"
+    if isinstance(node, dict):
+        return "a different mapping"
+    if isinstance(node, list):
+        return "a different list"
+    text = str(node)
+    return repr(text if len(text) <= 60 else text[:57] + "...")
+
+
+def render_path(path: Path) -> str:
+    out = ""
+    for seg in path:
+        out += seg if seg.startswith("[") or out.endswith(":") or not out else f".{seg}"
+    return out
+
+
+def _key_seg(key: Any) -> str:
+    text = str(key)
+    return f'["{text}"]' if any(c in text for c in "./ ") else text
+
+
+def item_identity(item: Any) -> tuple[str, ...] | None:
+    """How a list element is recognised across versions (never by its index)."""
+    if not isinstance(item, dict):
+        return None if isinstance(item, list) else ("=", str(item))
+    target = item.get("target")
+    if isinstance(target, dict):
+        return ("target", *sorted(f"{k}={v}" for k, v in target.items()))
+    if "op" in item and "path" in item:
+        value = item.get("value")
+        return ("op", str(item["op"]), str(item["path"]), "" if isinstance(value, dict | list) else str(value))
+    name = item.get("name")
+    if isinstance(name, str):
+        return ("name", str(item.get("kind", "")), str(item.get("namespace", "")), name)
+    if isinstance(item.get("path"), str):
+        return ("path", str(item["path"]))
+    return None
+
+
+def identity_seg(ident: tuple[str, ...]) -> str:
+    kind, *rest = ident
+    if kind == "target":
+        fields = dict(part.split("=", 1) for part in rest)
+        return "[" + "/".join(v for k in ("kind", "name") if (v := fields.get(k))) + "]" if fields else "[]"
+    if kind == "name":
+        return "[" + "/".join(p for p in rest if p) + "]"
+    if kind == "op":
+        return f"[{rest[0]} {rest[1]}]"
+    return f"[{rest[-1]}]"
+
+
+def _leaves(node: Any, prefix: str = "") -> set[str]:
+    if isinstance(node, dict):
+        return set().union(*(_leaves(v, f"{prefix}/{k}") for k, v in node.items())) if node else {prefix}
+    if isinstance(node, list):
+        return set().union(*(_leaves(v, f"{prefix}/-") for v in node)) if node else {prefix}
+    if isinstance(node, str) and "\n" in node:
+        try:
+            return _leaves(load_rt(node), prefix + "|")
+        except Exception:  # noqa: BLE001 - not YAML: compare as text
+            return {prefix + "=" + node}
+    return {prefix}
+
+
+def similarity(a: Any, b: Any) -> float:
+    """Share of common leaf key paths (Jaccard); 2.0 for equal nodes."""
+    if same(a, b):
+        return 2.0
+    la, lb = _leaves(a), _leaves(b)
+    return len(la & lb) / len(la | lb) if la | lb else 0.0
+
+
+def pair(left: Sequence[Any], right: Sequence[Any]) -> dict[int, int]:
+    """Match elements sharing one identity: equal ones first, then the most similar (>= 0.5)."""
+    scores = sorted(
+        ((similarity(a, b), i, j) for i, a in enumerate(left) for j, b in enumerate(right)),
+        key=lambda s: (-s[0], s[1], s[2]),
+    )
+    out: dict[int, int] = {}
+    used: set[int] = set()
+    for score, i, j in scores:
+        if score >= 0.5 and i not in out and j not in used:
+            out[i] = j
+            used.add(j)
+    return out
+
+
+@dataclass
+class TreeMerger:
+    """Merge three trees; ``conflicts`` collects every disagreement with its key path."""
+
+    conflicts: list[Conflict] = field(default_factory=list)
+    embedded_keys: frozenset[str] = frozenset({"patch"})
+    force: bool = False  # on a conflict take the new render's side (still reported)
+
+    def conflict(self, path: Path, ours: Any, theirs: Any) -> Any:
+        """Record a conflict and return the side that wins it."""
+        self.conflicts.append(Conflict(render_path(path), describe(ours), describe(theirs)))
+        return theirs if self.force else ours
+
+    def node(self, base: Any, ours: Any, theirs: Any, path: Path) -> Any:
+        bmap = base is MISSING or isinstance(base, dict)
+        if isinstance(ours, CommentedMap) and isinstance(theirs, dict) and bmap:
+            return self.mapping({} if base is MISSING else base, ours, theirs, path)
+        blist = base is MISSING or isinstance(base, list)
+        if isinstance(ours, CommentedSeq) and isinstance(theirs, list) and blist:
+            return self.sequence([] if base is MISSING else base, ours, theirs, path)
+        if same(ours, theirs):
+            return ours
+        if base is not MISSING and same(base, ours):
+            return theirs
+        if base is not MISSING and same(base, theirs):
+            return ours
+        if path and path[-1] in self.embedded_keys and isinstance(ours, str) and isinstance(theirs, str):
+            merged = self.embedded(base, ours, theirs, path)
+            if merged is not None:
+                return merged
+        return self.conflict(path, ours, theirs)
+
+    def mapping(self, base: dict[Any, Any], ours: CommentedMap, theirs: dict[Any, Any], path: Path) -> Any:
+        for key in list(ours):
+            sub = (*path, _key_seg(key))
+            if key in theirs:
+                merged = self.node(base.get(key, MISSING), ours[key], theirs[key], sub)
+                if merged is not ours[key]:
+                    ours[key] = merged
+            elif key in base and (same(base[key], ours[key]) or self.conflict(sub, ours[key], MISSING) is MISSING):
+                yamltail.delete(ours, key)
+        order = list(theirs)
+        for pos, key in enumerate(order):
+            if key in ours:
+                continue
+            if key in base and (same(base[key], theirs[key])
+                                or self.conflict((*path, _key_seg(key)), MISSING, theirs[key]) is MISSING):
+                continue
+            before = [k for k in order[:pos] if k in ours]
+            at = len(ours)
+            if any(k in ours for k in order[pos + 1:]):  # not trailing: after its predecessor
+                at = list(ours).index(before[-1]) + 1 if before else 0
+            yamltail.insert(ours, at, key, theirs[key])
+        return ours
+
+    def sequence(self, base: list[Any], ours: CommentedSeq, theirs: list[Any], path: Path) -> Any:
+        ids = [[item_identity(x) for x in side] for side in (base, ours, theirs)]
+        if any(i is None for side in ids for i in side):
+            return self.atomic(base, ours, theirs, path)
+        b2o = _match(ids[0], ids[1], base, ours)
+        b2t = _match(ids[0], ids[2], base, theirs)
+        o2b = {o: b for b, o in b2o.items()}
+        t2b = {t: b for b, t in b2t.items()}
+        placed: dict[int, Any] = {}  # theirs index -> the element of ours that stands for it
+        for t in range(len(theirs)):
+            if t not in t2b:  # both sides added the same element: keep one
+                twin = next((o for o in range(len(ours)) if o not in o2b and same(ours[o], theirs[t])
+                             and not any(v is ours[o] for v in placed.values())), None)
+                if twin is not None:
+                    placed[t] = ours[twin]
+        for o in reversed(range(len(ours))):
+            b = o2b.get(o)
+            if b is None:
+                continue
+            seg = (*path, identity_seg(ids[1][o] or ()))
+            if b in b2t:
+                merged = self.node(base[b], ours[o], theirs[b2t[b]], seg)
+                if merged is not ours[o]:
+                    ours[o] = merged
+                placed[b2t[b]] = merged
+            elif same(base[b], ours[o]) or self.conflict(seg, ours[o], MISSING) is MISSING:
+                yamltail.delete(ours, o)
+        self._add_new(base, ours, theirs, ids[2], t2b, placed, path)
+        return ours
+
+    def _add_new(self, base: list[Any], ours: CommentedSeq, theirs: list[Any], tids: list[Any],
+                 t2b: dict[int, int], placed: dict[int, Any], path: Path) -> None:
+        """Theirs-only elements: new ones are inserted after their predecessor (appended when they
+        come last); ones the user removed stay removed unless the upgrade changed them."""
+        for t, item in enumerate(theirs):
+            if t in placed:
+                continue
+            if t in t2b and (same(base[t2b[t]], item)
+                             or self.conflict((*path, identity_seg(tids[t])), MISSING, item) is MISSING):
+                continue
+            at = len(ours)
+            if any(later in placed for later in range(t + 1, len(theirs))):
+                prev = [placed[p] for p in range(t) if p in placed]
+                at = next((i + 1 for i, x in enumerate(ours) if prev and x is prev[-1]), 0)
+            yamltail.insert(ours, at, None, item)
+            placed[t] = item
+
+    def atomic(self, base: Any, ours: Any, theirs: Any, path: Path) -> Any:
+        if same(ours, theirs) or same(base, theirs):
+            return ours
+        if same(base, ours):
+            return theirs
+        return self.conflict(path, ours, theirs)
+
+    def embedded(self, base: Any, ours: str, theirs: str, path: Path) -> Any:
+        """Both sides changed a YAML text held in a string (a kustomize ``patch:``): merge parsed."""
+        try:
+            trees = [load_rt(text) if isinstance(text, str) else MISSING for text in (base, ours, theirs)]
+        except Exception:  # noqa: BLE001 - not YAML: a plain text conflict
+            return None
+        if not all(isinstance(t, CommentedMap | CommentedSeq) for t in trees[1:]):
+            return None
+        sub = TreeMerger(embedded_keys=self.embedded_keys, force=self.force)
+        merged = sub.node(trees[0], trees[1], trees[2], (*path[:-1], f"{path[-1]}:"))
+        self.conflicts.extend(sub.conflicts)
+        text = dump_rt(merged)
+        return LiteralScalarString(text if ours.endswith("\n") else text.rstrip("\n"))
+
+
+def _match(left_ids: list[Any], right_ids: list[Any], left: list[Any], right: list[Any]) -> dict[int, int]:
+    """Pair list elements by identity; duplicates of one identity are paired by similarity."""
+    out: dict[int, int] = {}
+    for ident in dict.fromkeys(left_ids):
+        li = [i for i, x in enumerate(left_ids) if x == ident]
+        ri = [j for j, x in enumerate(right_ids) if x == ident]
+        if len(li) == 1 and len(ri) == 1:
+            out[li[0]] = ri[0]
+            continue
+        for i, j in pair([left[i] for i in li], [right[j] for j in ri]).items():
+            out[li[i]] = ri[j]
+    return out
+
