@@ -54,4 +54,67 @@ def main(debug: bool) -> None:
 
 # --- check / hook (issue 5) ----------------------------------------------------------------------
 
+
+@main.command("check")
+@click.argument("paths", nargs=-1, type=click.Path())
+def check_cmd(paths: tuple[str, ...]) -> None:
+    """Keyless check: files the .sops.yaml rules cover are encrypted, and correctly; no plaintext
+    Kubernetes Secret anywhere. Every tracked file when no PATH is given."""
+    from pathlib import Path
+
+    from generator.check import run_check
+
+    _run(run_check, [Path(p) for p in paths])
+
+
+@main.group("hook")
+def hook_grp() -> None:
+    """Git pre-commit integration: encrypt staged secrets before they reach a commit."""
+
+
+@hook_grp.command("install")
+@click.option("--force", is_flag=True, help="Replace a pre-commit hook fluxforge did not write.")
+def hook_install_cmd(force: bool) -> None:
+    """Install a plain git pre-commit hook that encrypts and re-stages (no pre-commit framework)."""
+    from pathlib import Path
+
+    from generator.hook import install
+
+    click.echo(f"installed {_run(install, Path.cwd(), force=force)}")
+
+
+@hook_grp.command("uninstall")
+def hook_uninstall_cmd() -> None:
+    """Remove the pre-commit hook written by `fluxforge hook install`."""
+    from pathlib import Path
+
+    from generator.hook import uninstall
+
+    click.echo(f"removed {_run(uninstall, Path.cwd())}")
+
+
+@hook_grp.command("run")
+def hook_run_cmd() -> None:
+    """What the installed git hook runs: encrypt staged files the rules cover, re-stage the
+    ciphertext, then check every staged file (exit 1 blocks the commit)."""
+    from pathlib import Path
+
+    from generator.hook import run_git_hook
+
+    for line in _run(run_git_hook, Path.cwd()):
+        click.echo(line, err=True)
+
+
+@hook_grp.command("encrypt")
+@click.argument("files", nargs=-1, type=click.Path())
+def hook_encrypt_cmd(files: tuple[str, ...]) -> None:
+    """The pre-commit framework hook `fluxforge-encrypt`: encrypt FILES in place when the rules say
+    so; exit 1 when a file was changed (re-add it), as framework fixers do."""
+    from pathlib import Path
+
+    from generator.hook import run_framework_encrypt
+
+    for line in _run(run_framework_encrypt, [Path(f) for f in files]):
+        click.echo(line, err=True)
+
 # --- upgrade (issue 6) ---------------------------------------------------------------------------

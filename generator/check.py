@@ -1,0 +1,208 @@
+"""``fluxforge check``: the keyless "must be encrypted / is correctly encrypted" check.
+
+Behaviour (documented in docs and tests/hooks):
+* Rules come from the ``.sops.yaml`` sops would use (found from the current directory upwards).
+* A file matched by a rule with ``path_regex`` must be encrypted when encrypting it would turn at
+  least one value into ciphertext (a rule ``encrypted_regex: ^(data|stringData)$`` over ``.*\\.yaml``
+  does not require encrypting a Deployment). A rule without ``path_regex`` (a catch-all) gives
+  keys and selector to ``sops -e`` but does not by itself require encryption.
+* An encrypted file is checked for structure (MAC, lastmodified, version, keys, selector, which
+  values are ciphertext) and, when a rule matches it, against the rule's selector and recipients.
+* A Kubernetes ``Secret`` with clear-text ``data``/``stringData`` is reported wherever no
+  ``path_regex`` rule covers it (no ``.sops.yaml`` at all included). ``${VAR}`` substitutions and
+  empty values are not secrets.
+* Binary files (not UTF-8) outside the rules are skipped; files that vanished are skipped;
+  ``.sops.yaml`` itself is never checked.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from generator.check_rules import (
+    DEFAULT_SELECTOR,
+    Expectation,
+    Problem,
+    check_metadata,
+    check_values,
+    needs_encryption,
+    plaintext_secret_values,
+)
+from generator.errors import CheckFailed
+
+if TYPE_CHECKING:
+    from generator.check_parse import Parsed
+    from generator.sops.api import CreationRule, SopsRules
+
+
+@dataclass(frozen=True)
+class RuleMatch:
+    """The rule a file falls under: its index in ``creation_rules`` and whether it has a path_regex."""
+
+    index: int
+    rule: CreationRule
+    config: Path
+
+    @property
+    def requires_encryption(self) -> bool:
+        return self.rule.path_regex is not None
+
+    @property
+    def label(self) -> str:
+        where = f"path_regex '{self.rule.path_regex}'" if self.rule.path_regex is not None else "no path_regex"
+        return f"{self.config.name} creation_rules[{self.index}] ({where})"
+
+    def expectation(self) -> Expectation:
+        recipients = frozenset(_recipient(kind, value) for group in self.rule.key_groups for kind, value in group)
+        return Expectation(self.label, self.rule.selector or DEFAULT_SELECTOR, recipients)
+
+
+def _recipient(kind: str, value: str) -> str:
+    return value if kind in ("age", "azure_kv") else f"{kind}:{value}"
+
+
+class Rules:
+    """The ``.sops.yaml`` in force (or none) and the lookup of the rule for a file."""
+
+    def __init__(self, rules: SopsRules | None) -> None:
+        self._rules = rules
+
+    @classmethod
+    def load(cls, start: Path | None = None) -> Rules:
+        from generator.sops.api import find_sops_config, load_rules
+
+        config = find_sops_config(start)
+        return cls(load_rules(config) if config is not None else None)
+
+    @property
+    def config(self) -> Path | None:
+        return self._rules.path if self._rules is not None else None
+
+    def match(self, path: Path) -> RuleMatch | None:
+        if self._rules is None:
+            return None
+        rule = self._rules.rule_for(path)
+        if rule is None:
+            return None
+        index = next(i for i, candidate in enumerate(self._rules.rules) if candidate is rule)
+        return RuleMatch(index, rule, self._rules.path)
+
+    def is_config(self, path: Path) -> bool:
+        return self.config is not None and os.path.abspath(path) == os.path.abspath(self.config)  # noqa: PTH100
+
+
+def check_content(path: Path, data: bytes, rules: Rules) -> list[Problem]:
+    """Every problem of one file's content (``path`` only selects the rule and the store)."""
+    from generator.check_parse import ParseError, format_of, parse
+
+    match = rules.match(path)
+    must = match is not None and match.requires_encryption
+    if not must and not _worth_parsing(data, format_of(str(path))):
+        return []
+    try:
+        parsed = parse(str(path), data)
+    except ParseError as err:
+        return [Problem(err.line, err.col, str(err))] if must else []
+    if parsed.metadata is not None:
+        expect = match.expectation() if match is not None else None
+        return [*check_metadata(parsed, expect), *check_values(parsed)]
+    return _plaintext_problems(parsed, match)
+
+
+def _plaintext_problems(parsed: Parsed, match: RuleMatch | None) -> list[Problem]:
+    if match is not None and match.requires_encryption:
+        if not needs_encryption(parsed, match.rule.selector or DEFAULT_SELECTOR):
+            return []
+        return [Problem(1, 1, f"matched by {match.label} but not SOPS-encrypted; "
+                              "run `fluxforge encrypt --in-place` on it (or stage it with the hook installed)")]
+    secrets = list(plaintext_secret_values(parsed))
+    if match is not None:
+        return [Problem(p.line, p.col, p.message.replace("outside any .sops.yaml rule; add a creation rule "
+                                                         "for this file and encrypt it",
+                                                         f"in a file only the catch-all {match.label} "
+                                                         "covers; encrypt it"))
+                for p in secrets]
+    return secrets
+
+
+def _worth_parsing(data: bytes, fmt: str) -> bool:
+    """Cheap pre-filter for files no rule requires: only possible Secrets and sops files are parsed."""
+    if fmt in ("yaml", "json"):
+        return b"Secret" in data or b"sops" in data
+    return b"sops" in data
+
+
+def iter_files(paths: Sequence[Path]) -> Iterator[Path]:
+    """Files to check: the given files, files below given directories, or every tracked file."""
+    if not paths:
+        yield from _tracked_or_walk(Path.cwd())
+        return
+    for path in paths:
+        if path.is_dir():
+            yield from _walk(path)
+        else:
+            yield path
+
+
+def _tracked_or_walk(root: Path) -> Iterator[Path]:
+    from generator.errors import GitError
+    from generator.gitrepo import GitRepo
+
+    try:
+        repo = GitRepo.discover(root)
+    except GitError:
+        yield from _walk(root)
+        return
+    for rel in repo.tracked_files():
+        yield repo.workdir / rel
+
+
+def _walk(root: Path) -> Iterator[Path]:
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if d != ".git")
+        for name in sorted(filenames):
+            yield Path(dirpath) / name
+
+
+def format_problems(display: str, problems: Iterable[Problem]) -> list[str]:
+    return [f"{display}:{p.line}:{p.col}: {p.message}" for p in problems]
+
+
+def check_paths(paths: Sequence[Path], *, rules: Rules | None = None) -> list[str]:
+    """Check files on disk; return ``path:line:col: message`` lines (empty when all is well)."""
+    rules = rules if rules is not None else Rules.load()
+    lines: list[str] = []
+    for path in iter_files(paths):
+        if rules.is_config(path) or path.is_symlink():
+            continue
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            continue
+        except OSError as err:
+            lines.append(f"{_display(path)}:1:1: cannot read: {err.strerror}")
+            continue
+        lines.extend(format_problems(_display(path), check_content(path, data, rules)))
+    return lines
+
+
+def _display(path: Path) -> str:
+    try:
+        return os.path.relpath(path)
+    except ValueError:
+        return str(path)
+
+
+def run_check(paths: Sequence[Path]) -> int:
+    """The ``fluxforge check`` core: raise ``CheckFailed`` with one line per problem; return files seen."""
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        raise CheckFailed([f"{m}: no such file or directory" for m in missing])
+    lines = check_paths(paths)
+    if lines:
+        raise CheckFailed(lines)
+    return len(paths)

@@ -1,0 +1,218 @@
+"""Key-less readers for the keyless check: every leaf with its key path and ``line:col``.
+
+No decryption happens here. Each sops store format (YAML, JSON, dotenv, INI, binary envelope) is
+read into a ``Parsed``: the leaves of the data tree (metadata removed) and the metadata block
+(flattened formats unflattened), so the structure rules in ``check_rules`` are format-blind.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from generator.errors import SopsError
+
+FORMATS = {".yaml": "yaml", ".yml": "yaml", ".json": "json", ".env": "dotenv", ".ini": "ini"}
+
+
+def format_of(path: str) -> str:
+    """The sops store a path selects by extension: anything unknown is binary."""
+    dot = path.rfind(".")
+    return FORMATS.get(path[dot:].lower(), "binary") if dot > path.rfind("/") else "binary"
+
+
+@dataclass(frozen=True)
+class Leaf:
+    """One value of the data tree. ``keys`` are the mapping keys on its path (what selectors see)."""
+
+    keys: tuple[str, ...]
+    where: str
+    value: Any
+    line: int
+    col: int
+
+
+class ParseError(SopsError):
+    """The file is not valid in its store format; ``line``/``col`` locate the problem (1-based)."""
+
+    def __init__(self, message: str, line: int = 1, col: int = 1) -> None:
+        super().__init__(message)
+        self.line, self.col = line, col
+
+
+@dataclass
+class Parsed:
+    fmt: str
+    leaves: list[Leaf] = field(default_factory=list)
+    metadata: dict[str, Any] | None = None
+    meta_line: int = 1
+    meta_col: int = 1
+    documents: list[Any] = field(default_factory=list)
+
+
+def parse(path: str, data: bytes) -> Parsed:
+    """Read ``data`` in the store its path selects; raise ``SopsError`` when it cannot be parsed."""
+    fmt = format_of(path)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        if fmt != "binary":
+            raise ParseError("not UTF-8 text; a file this rule covers must be text") from None
+        return Parsed(fmt)
+    if fmt in ("yaml", "json"):
+        return _parse_tree(fmt, text)
+    if fmt == "dotenv":
+        return _parse_dotenv(text)
+    if fmt == "ini" and not text.lstrip().startswith("{"):
+        return _parse_ini(text)
+    return _parse_binary(text)
+
+
+def _parse_tree(fmt: str, text: str) -> Parsed:
+    from generator.yamlio import load_all_rt
+
+    try:
+        docs = [d for d in load_all_rt(text) if d is not None]
+    except Exception as err:  # noqa: BLE001 - ruamel raises many types; all mean "not parseable"
+        mark = getattr(err, "problem_mark", None)
+        line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+        reason = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise ParseError(f"not valid {fmt.upper()}: {reason}; fix the syntax", line, col) from None
+    out = Parsed(fmt, documents=docs)
+    for index, doc in enumerate(docs):
+        if not isinstance(doc, dict):
+            continue
+        if index == 0 and "sops" in doc:
+            meta = doc["sops"]
+            out.metadata = dict(meta) if isinstance(meta, dict) else {"_invalid": meta}
+            line, col = _lc(doc).key("sops")
+            out.meta_line, out.meta_col = line + 1, col + 1
+        prefix = f"[{index}]" if len(docs) > 1 else ""
+        for key in doc:
+            if key == "sops":
+                continue
+            line, col = _lc(doc).value(key)
+            out.leaves.extend(_walk(doc[key], (str(key),), f"{prefix}{key}", line, col))
+    return out
+
+
+def _lc(node: Any) -> Any:
+    """ruamel's line/column record of a round-trip mapping or sequence."""
+    return node.lc
+
+
+def _walk(node: Any, keys: tuple[str, ...], where: str, line: int, col: int) -> Iterator[Leaf]:
+    if isinstance(node, dict):
+        for key in node:
+            kline, kcol = _lc(node).value(key)
+            yield from _walk(node[key], (*keys, str(key)), f"{where}.{key}", kline, kcol)
+    elif isinstance(node, list):
+        for index, item in enumerate(node):
+            iline, icol = _lc(node).item(index)
+            yield from _walk(item, keys, f"{where}[{index}]", iline, icol)
+    else:
+        yield Leaf(keys, where, node, line + 1, col + 1)
+
+
+def _parse_dotenv(text: str) -> Parsed:
+    out = Parsed("dotenv")
+    flat: dict[str, str] = {}
+    for number, line in enumerate(text.split("\n"), start=1):
+        if not line or line.startswith("#"):
+            continue
+        key, sep, value = line.partition("=")
+        if not sep:
+            raise ParseError("not KEY=VALUE (dotenv lines need an '=')", number)
+        if key.startswith("sops_"):
+            if out.metadata is None:
+                out.meta_line = number
+            flat[key[len("sops_"):]] = value.replace("\\n", "\n")
+            out.metadata = {}
+        else:
+            out.leaves.append(Leaf((key,), key, value, number, len(key) + 2))
+    if out.metadata is not None:
+        out.metadata = unflatten(flat)
+    return out
+
+
+_SECTION = re.compile(r"^\s*\[([^\]]*)\]\s*$")
+
+
+def _parse_ini(text: str) -> Parsed:
+    out = Parsed("ini")
+    section = "DEFAULT"
+    flat: dict[str, str] = {}
+    for number, line in enumerate(text.split("\n"), start=1):
+        stripped = line.strip()
+        if not stripped or stripped[0] in "#;":
+            continue
+        header = _SECTION.match(line)
+        if header:
+            section = header.group(1).strip()
+            if section == "sops":
+                out.meta_line = number
+                out.metadata = {}
+            continue
+        key, sep, value = line.partition("=")
+        if not sep:
+            raise ParseError(f"not 'key = value' inside section [{section}]", number)
+        key, value = key.strip(), value.strip()
+        if section == "sops":
+            flat[key] = value.replace("\\n", "\n")
+        elif section != "DEFAULT":
+            col = line.index("=") + 2 + (len(line.partition("=")[2]) - len(line.partition("=")[2].lstrip()))
+            out.leaves.append(Leaf((section, key), f"{section}.{key}", value, number, col))
+    if out.metadata is not None:
+        out.metadata = unflatten(flat)
+    return out
+
+
+def _parse_binary(text: str) -> Parsed:
+    """A binary file is encrypted only as the sops JSON envelope ``{"data": ENC, "sops": {...}}``."""
+    stripped = text.lstrip()
+    if not stripped.startswith("{") or '"sops"' not in stripped:
+        return Parsed("binary")
+    try:
+        parsed = _parse_tree("json", text)
+    except ParseError:
+        return Parsed("binary")
+    parsed.fmt = "binary"
+    return parsed
+
+
+_LIST = re.compile(r"^__list_(\d+)")
+
+
+def unflatten(flat: dict[str, str]) -> dict[str, Any]:
+    """Undo sops' metadata flattening (``age__list_0__map_recipient`` → ``{"age": [{"recipient"}]}``)."""
+    root: dict[str, Any] = {}
+    for flat_key, value in flat.items():
+        head, _, rest = flat_key.partition("__")
+        node: Any = root
+        key: str | int = head
+        rest = "__" + rest if rest else ""
+        while rest:
+            match = _LIST.match(rest)
+            child: Any = [] if match else {}
+            if isinstance(node, list):
+                while len(node) <= int(key):
+                    node.append(None)
+                if node[int(key)] is None:
+                    node[int(key)] = child
+                node = node[int(key)]
+            else:
+                node = node.setdefault(str(key), child)
+            if match:
+                key, rest = int(match.group(1)), rest[match.end():]
+            else:
+                name, _, tail = rest[len("__map_"):].partition("__")
+                key, rest = name, ("__" + tail if tail else "")
+        if isinstance(node, list):
+            while len(node) <= int(key):
+                node.append(None)
+            node[int(key)] = value
+        else:
+            node[str(key)] = value
+    return root

@@ -1,0 +1,233 @@
+"""Structure rules of the keyless check, applied to a ``check_parse.Parsed`` file (pure, no I/O).
+
+What a correctly encrypted sops file looks like without any key: a metadata block with a MAC,
+``lastmodified``, a semver ``version``, at least one master key and at most one selector; every
+value the selector covers is an ``ENC[AES256_GCM,…]`` string, every other value is clear text; and
+the selector and recipients are those of the ``.sops.yaml`` rule that matches the file.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from generator.check_parse import Leaf, Parsed
+
+SELECTORS = ("unencrypted_suffix", "encrypted_suffix", "unencrypted_regex", "encrypted_regex",
+             "unencrypted_comment_regex", "encrypted_comment_regex")
+DEFAULT_SELECTOR = ("unencrypted_suffix", "_unencrypted")
+KEY_KINDS = ("age", "azure_kv", "pgp", "kms", "gcp_kms", "hc_vault", "hckms")
+_ENC = re.compile(r"^ENC\[AES256_GCM,data:([^,]+),iv:([^,]+),tag:([^,]+),type:([a-z]+)\]$")
+_ID_FIELDS = {"pgp": "fp", "kms": "arn", "gcp_kms": "resource_id", "hckms": "key_id", "hc_vault": "vault_address"}
+_TYPES = {"str", "int", "float", "bool", "bytes", "time", "comment"}
+_SEMVER = re.compile(r"^v?\d+\.\d+\.\d+")
+_SUBSTITUTION = re.compile(r"^(\$\{[A-Za-z_][A-Za-z0-9_]*(:?[-=][^}]*)?\})+$")
+
+
+@dataclass(frozen=True)
+class Problem:
+    line: int
+    col: int
+    message: str
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """What the matching ``.sops.yaml`` rule says: its selector and recipient set."""
+
+    label: str
+    selector: tuple[str, str]
+    recipients: frozenset[str]
+
+
+def is_enc(value: Any) -> bool:
+    return isinstance(value, str) and value.startswith("ENC[")
+
+
+def enc_problem(value: str) -> str | None:
+    """Why an ``ENC[…]`` string is malformed, or None when it has the sops shape."""
+    match = _ENC.match(value)
+    if match is None:
+        return "malformed ENC value (expected ENC[AES256_GCM,data:…,iv:…,tag:…,type:…])"
+    try:
+        iv = base64.b64decode(match.group(2), validate=True)
+        tag = base64.b64decode(match.group(3), validate=True)
+        base64.b64decode(match.group(1), validate=True)
+    except (binascii.Error, ValueError):
+        return "malformed ENC value (data/iv/tag are not base64)"
+    if len(iv) != 32 or len(tag) != 16:
+        return f"malformed ENC value (iv is {len(iv)} bytes, tag {len(tag)}; sops writes 32 and 16)"
+    if match.group(4) not in _TYPES:
+        return f"malformed ENC value (unknown type {match.group(4)!r})"
+    return None
+
+
+def selector_of(metadata: Mapping[str, Any]) -> tuple[str, str] | None:
+    """The one selector in the metadata (the default suffix when none); None when several are set."""
+    found = [(name, str(metadata[name])) for name in SELECTORS if metadata.get(name) not in (None, "")]
+    if len(found) > 1:
+        return None
+    return found[0] if found else DEFAULT_SELECTOR
+
+
+def selects(selector: tuple[str, str], keys: tuple[str, ...]) -> bool | None:
+    """Whether sops encrypts a value under ``keys``; None for comment selectors (not decidable here)."""
+    name, pattern = selector
+    if name == "unencrypted_suffix":
+        return not any(k.endswith(pattern) for k in keys)
+    if name == "encrypted_suffix":
+        return any(k.endswith(pattern) for k in keys)
+    if name == "unencrypted_regex":
+        return not any(re.search(pattern, k) for k in keys)
+    if name == "encrypted_regex":
+        return any(re.search(pattern, k) for k in keys)
+    return None
+
+
+def needs_encryption(parsed: Parsed, selector: tuple[str, str]) -> bool:
+    """True when encrypting with ``selector`` would turn at least one value into ciphertext."""
+    if parsed.fmt == "binary":
+        return True
+    return any(_secret_value(leaf.value) and selects(selector, leaf.keys) is not False for leaf in parsed.leaves)
+
+
+def _secret_value(value: Any) -> bool:
+    return value is not None and value != ""
+
+
+def recipients_of(metadata: Mapping[str, Any]) -> frozenset[str]:
+    """Recipients named in the metadata: age public keys and Key Vault key URLs (all key groups)."""
+    groups = metadata.get("key_groups") or [metadata]
+    found: set[str] = set()
+    for group in groups if isinstance(groups, list) else []:
+        if not isinstance(group, Mapping):
+            continue
+        for entry in group.get("age") or []:
+            if isinstance(entry, Mapping) and entry.get("recipient"):
+                found.add(str(entry["recipient"]).strip())
+        for entry in group.get("azure_kv") or []:
+            if isinstance(entry, Mapping):
+                url = str(entry.get("vault_url", "")).rstrip("/")
+                found.add(f"{url}/keys/{entry.get('name', '')}/{entry.get('version', '')}".rstrip("/"))
+        for kind, name in _ID_FIELDS.items():
+            for entry in group.get(kind) or []:
+                if isinstance(entry, Mapping):
+                    found.add(f"{kind}:{entry.get(name, '')}")
+    return frozenset(found)
+
+
+def check_metadata(parsed: Parsed, expect: Expectation | None) -> Iterator[Problem]:
+    meta = parsed.metadata or {}
+    at = (parsed.meta_line, parsed.meta_col)
+    if "_invalid" in meta:
+        yield Problem(*at, "the sops metadata is not a mapping")
+        return
+    mac = meta.get("mac")
+    if not mac:
+        yield Problem(*at, "sops metadata has no MAC (sops refuses to decrypt it): re-encrypt the file")
+    elif not is_enc(mac) or enc_problem(str(mac)):
+        yield Problem(*at, "sops metadata 'mac' is not an ENC[AES256_GCM,…] value: re-encrypt the file")
+    if not _rfc3339(meta.get("lastmodified")):
+        yield Problem(*at, "sops metadata 'lastmodified' is missing or not an RFC 3339 time (the MAC needs it)")
+    if not _SEMVER.match(str(meta.get("version") or "")):
+        yield Problem(*at, "sops metadata 'version' is missing or not X.Y.Z (sops refuses such files)")
+    if not recipients_of(meta):
+        yield Problem(*at, "sops metadata has no master key (no age, azure_kv, … entry): nobody can decrypt it")
+    selector = selector_of(meta)
+    if selector is None:
+        yield Problem(*at, "sops metadata sets more than one of " + ", ".join(SELECTORS))
+    if expect is None:
+        return
+    if selector is not None and selector != expect.selector:
+        yield Problem(*at, f"encrypted with {selector[0]}: {selector[1]!r} but {expect.label} says "
+                           f"{expect.selector[0]}: {expect.selector[1]!r}; decrypt and re-encrypt it")
+    have = recipients_of(meta)
+    if expect.recipients and have and not _same_recipients(have, expect.recipients):
+        missing = sorted(expect.recipients - have)
+        extra = sorted(have - expect.recipients)
+        detail = "; ".join(x for x in (f"missing {', '.join(missing)}" if missing else "",
+                                        f"not in the rule {', '.join(extra)}" if extra else "") if x)
+        yield Problem(*at, f"recipients differ from {expect.label} ({detail}); run `fluxforge updatekeys`")
+
+
+def _same_recipients(have: frozenset[str], want: frozenset[str]) -> bool:
+    """Equal sets; a Key Vault URL without version in the rule matches any version of that key."""
+    loose = {w + "/" for w in want if "/keys/" in w and w.count("/") == 4}
+
+    def wanted(h: str) -> bool:
+        return h in want or any(h.startswith(prefix) for prefix in loose)
+
+    def present(w: str) -> bool:
+        return w in have or (w + "/" in loose and any(h.startswith(w + "/") for h in have))
+
+    return all(wanted(h) for h in have) and all(present(w) for w in want)
+
+
+def _rfc3339(value: Any) -> bool:
+    if isinstance(value, datetime):
+        return True
+    try:
+        datetime.fromisoformat(str(value))
+    except ValueError:
+        return False
+    return True
+
+
+def check_values(parsed: Parsed) -> Iterator[Problem]:
+    """Every selected value is ciphertext and every other value is clear text."""
+    selector = selector_of(parsed.metadata or {})
+    for leaf in parsed.leaves:
+        yield from _check_leaf(leaf, selector)
+
+
+def _check_leaf(leaf: Leaf, selector: tuple[str, str] | None) -> Iterator[Problem]:
+    want = selects(selector, leaf.keys) if selector else None
+    if parsed_enc := is_enc(leaf.value):
+        bad = enc_problem(str(leaf.value))
+        if bad:
+            yield Problem(leaf.line, leaf.col, f"{leaf.where}: {bad}")
+            return
+    if want is True and not parsed_enc and _secret_value(leaf.value):
+        yield Problem(leaf.line, leaf.col, f"{leaf.where}: plaintext value where {selector_text(selector)} "
+                                           "requires encryption; re-encrypt the file")
+    elif want is False and parsed_enc:
+        yield Problem(leaf.line, leaf.col, f"{leaf.where}: encrypted value where {selector_text(selector)} "
+                                           "leaves values in clear text; decrypt and re-encrypt the file")
+
+
+def selector_text(selector: tuple[str, str] | None) -> str:
+    return f"{selector[0]} {selector[1]!r}" if selector else "the selector"
+
+
+def plaintext_secret_values(parsed: Parsed) -> Iterator[Problem]:
+    """Kubernetes ``Secret`` documents whose data/stringData hold clear-text values."""
+    if parsed.fmt not in ("yaml", "json"):
+        return
+    for index, doc in enumerate(parsed.documents):
+        if not _is_secret(doc):
+            continue
+        name = _secret_name(doc)
+        prefix = f"[{index}]" if len(parsed.documents) > 1 else ""
+        for leaf in parsed.leaves:
+            if not leaf.where.startswith((f"{prefix}data.", f"{prefix}stringData.")):
+                continue
+            value = leaf.value
+            if _secret_value(value) and not is_enc(value) and not _SUBSTITUTION.match(str(value)):
+                yield Problem(leaf.line, leaf.col, f"Secret {name}: plaintext {leaf.where[len(prefix):]} outside "
+                                                   "any .sops.yaml rule; add a creation rule for this file "
+                                                   "and encrypt it")
+
+
+def _is_secret(doc: Any) -> bool:
+    return (isinstance(doc, Mapping) and doc.get("kind") == "Secret"
+            and str(doc.get("apiVersion", "v1")) == "v1" and doc.get("$patch") != "delete")
+
+
+def _secret_name(doc: Mapping[str, Any]) -> str:
+    meta = doc.get("metadata")
+    return repr(str(meta.get("name"))) if isinstance(meta, Mapping) and meta.get("name") else "(unnamed)"
