@@ -118,3 +118,21 @@ def hook_encrypt_cmd(files: tuple[str, ...]) -> None:
         click.echo(line, err=True)
 
 # --- upgrade (issue 6) ---------------------------------------------------------------------------
+
+
+@main.command("lint")
+@click.argument("root", default=".", type=click.Path(file_okay=False))
+@click.option("--to", "to", metavar="VERSION", help="Target Flux version (default: the newest documented).")
+@click.option("--strict", is_flag=True, help="Exit 1 on warnings too.")
+def lint_cmd(root: str, to: str | None, strict: bool) -> None:
+    """Upgrade lint: removed API versions, index-based JSON patches, ${var} without default."""
+    from pathlib import Path
+
+    from generator.lint import run_lint
+
+    report = _run(run_lint, Path(root), to)
+    for finding in report.findings:
+        click.echo(str(finding))
+    click.echo(report.summary(), err=True)
+    if report.failed(strict=strict):
+        sys.exit(1)

@@ -1,0 +1,248 @@
+"""Upgrade lint: what in a GitOps repository breaks, or may break, under a target Flux version.
+
+* apiVersions the target no longer serves (``*/v1beta1`` gone in 2.7, ``v1beta2`` in 2.8,
+  image/notification ``v1beta2`` in 2.9) → error, with the advice to run ``flux migrate``;
+* JSON patches that address a list element by index (``/rules/10``; anything but an ``add`` to
+  ``/-``) → warning: indexes shift between releases (kustomize-controller's RBAC rule 10 became 11
+  in 2.7);
+* ``${var}`` without a default → warning from 2.9, where ``StrictPostBuildSubstitutions`` is on by
+  default and fails the Kustomization when ``var`` is not set.
+
+``lint_text`` is pure; ``lint_tree`` reads the files.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.scalarstring import FoldedScalarString, LiteralScalarString
+
+from generator.errors import UsageError
+from generator.fluxversions import NEWEST, FluxVersion, api_versions, features_for, removed_apis_between
+from generator.yamlio import load_all_rt, load_rt
+
+STRICT_SUBSTITUTION_MINOR = 9
+SKIP_DIRS = frozenset({".git", ".fluxforge", "node_modules", ".venv", "__pycache__"})
+SKIP_FILES = frozenset({"gotk-components.yaml"})  # written by `flux install --export`, not by users
+
+_API_LINE = re.compile(r"""^\s*(?:-\s+)?apiVersion:\s*["']?([\w.-]+/[\w.-]+)["']?\s*(?:#.*)?$""")
+_KIND_LINE = re.compile(r"""^(\s*)(?:-\s+)?kind:\s*["']?(\w+)["']?""")
+_VAR = re.compile(r"(\$+)\{([A-Za-z_][A-Za-z0-9_]*)([^}]*)\}")
+_DEFAULTED = ("=", ":=", "-", ":-")
+
+
+@dataclass(frozen=True, order=True)
+class Finding:
+    file: str
+    line: int
+    level: str  # "error" | "warning"
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.level}: {self.message}"
+
+
+def lint_text(file: str, text: str, target: FluxVersion, defined: frozenset[str] = frozenset()) -> list[Finding]:
+    """All findings for one YAML file's text (``defined``: variables known to be substituted)."""
+    found = list(_removed_apis(file, text, target))
+    if target.minor >= STRICT_SUBSTITUTION_MINOR and not _is_sops_encrypted(text):
+        found.extend(_strict_substitutions(file, text, defined))
+    if "{{" not in text:  # Go/Helm templates are not YAML yet
+        try:
+            docs = load_all_rt(text)
+        except Exception as err:  # noqa: BLE001 - any parse error: one line, keep linting others
+            found.append(Finding(file, _err_line(err), "warning", "not valid YAML, not checked for JSON patches"))
+        else:
+            for doc in docs:
+                found.extend(_index_patches(file, doc, 0))
+    return sorted(set(found))
+
+
+def _removed_apis(file: str, text: str, target: FluxVersion) -> Iterator[Finding]:
+    removed = {r.api_version: r for r in removed_apis_between(FluxVersion(2, 0, 0), target)}
+    current = api_versions(target)
+    lines = text.splitlines()
+    for num, line in enumerate(lines):
+        match = _API_LINE.match(line)
+        if match is None or match.group(1) not in removed:
+            continue
+        gone = removed[match.group(1)]
+        kind = _kind_near(lines, num, len(line) - len(line.lstrip(" -")))
+        new = current.get(kind or "", "")
+        fix = f", then set apiVersion: {new}" if new else ""
+        yield Finding(
+            file, num + 1, "error",
+            f"{gone.api_version}{f' {kind}' if kind else ''} is no longer served from Flux {gone.removed_in} "
+            f"(target {target}): run `flux migrate` against the cluster before upgrading{fix}",
+        )
+
+
+def _kind_near(lines: list[str], num: int, indent: int) -> str | None:
+    """The ``kind:`` at the same indentation in the same object (searching up to 40 lines around)."""
+    order = sorted(range(max(0, num - 40), min(len(lines), num + 40)), key=lambda i: abs(i - num))
+    for i in order:
+        match = _KIND_LINE.match(lines[i])
+        if match and len(lines[i]) - len(lines[i].lstrip(" -")) == indent:
+            return match.group(2)
+    return None
+
+
+def _index_patches(file: str, node: Any, offset: int) -> Iterator[Finding]:
+    """JSON-patch operations anywhere in the tree, also inside ``patch:`` strings."""
+    if isinstance(node, CommentedSeq):
+        for item in node:
+            yield from _index_patches(file, item, offset)
+        return
+    if not isinstance(node, CommentedMap):
+        return
+    if isinstance(node.get("op"), str) and isinstance(node.get("path"), str):
+        yield from _check_op(file, node, offset)
+    for key, value in node.items():
+        if key == "patch" and isinstance(value, str):
+            inner = _parse(value)
+            if inner is not None:
+                block = isinstance(value, LiteralScalarString | FoldedScalarString)
+                yield from _index_patches(file, inner, offset + node.lc.value(key)[0] + int(block))
+        else:
+            yield from _index_patches(file, value, offset)
+
+
+def _check_op(file: str, op: CommentedMap, offset: int) -> Iterator[Finding]:
+    kind = str(op["op"])
+    for field in ("path", "from"):
+        pointer = op.get(field)
+        if not isinstance(pointer, str):
+            continue
+        segments = pointer.split("/")[1:]
+        append = field == "path" and kind == "add" and segments[-1:] == ["-"]
+        if append or not any(seg.isdigit() for seg in segments):
+            continue
+        yield Finding(
+            file, offset + op.lc.value(field)[0] + 1, "warning",
+            f"JSON patch '{kind} {pointer}' addresses a list element by index; indexes shift between Flux "
+            "versions (kustomize-controller's RBAC rule /rules/10 became /rules/11 in 2.7): use a "
+            "name-targeted strategic-merge patch, or append with '/-'",
+        )
+
+
+def _strict_substitutions(file: str, text: str, defined: frozenset[str]) -> Iterator[Finding]:
+    for num, line in enumerate(text.splitlines()):
+        if line.lstrip().startswith("#"):
+            continue
+        for match in _VAR.finditer(line):
+            dollars, name, rest = match.groups()
+            if len(dollars) % 2 == 0 or rest.startswith(_DEFAULTED) or name in defined:
+                continue  # $${var} is an escape
+            yield Finding(
+                file, num + 1, "warning",
+                f"${{{name}}} has no default: with StrictPostBuildSubstitutions (on by default from Flux 2.9) "
+                f"the Kustomization fails unless {name} is set in postBuild.substitute/substituteFrom; "
+                f"or write ${{{name}:=default}}",
+            )
+
+
+def substituted_variables(texts: list[str]) -> frozenset[str]:
+    """Variables set by any Kustomization's ``postBuild.substitute`` or by the ConfigMaps/Secrets
+    its ``substituteFrom`` names (when they are in the repository and readable)."""
+    names: set[str] = set()
+    sources: set[tuple[str, str]] = set()
+    docs = [doc for text in texts for doc in _docs(text)]
+    for doc in docs:
+        post = (doc.get("spec") or {}).get("postBuild") if doc.get("kind") == "Kustomization" else None
+        if isinstance(post, dict):
+            names.update(str(k) for k in (post.get("substitute") or {}))
+            sources.update((str(s.get("kind")), str(s.get("name"))) for s in post.get("substituteFrom") or [])
+    for doc in docs:
+        if (str(doc.get("kind")), str((doc.get("metadata") or {}).get("name"))) in sources:
+            for field in ("data", "stringData"):
+                names.update(str(k) for k in (doc.get(field) or {}))
+    return frozenset(names)
+
+
+@dataclass(frozen=True)
+class LintReport:
+    target: FluxVersion
+    findings: tuple[Finding, ...]
+
+    @property
+    def errors(self) -> int:
+        return sum(f.level == "error" for f in self.findings)
+
+    def failed(self, *, strict: bool = False) -> bool:
+        return self.errors > 0 or (strict and bool(self.findings))
+
+    def summary(self) -> str:
+        warnings = len(self.findings) - self.errors
+        return f"lint for Flux {self.target}: {self.errors} error(s), {warnings} warning(s)"
+
+
+def target_version(to: str | None) -> FluxVersion:
+    """``--to``: ``2.9.4``, ``v2.9.4`` or ``2.9`` (the newest documented patch of that minor)."""
+    if not to:
+        return NEWEST
+    text = to.strip().removeprefix("v")
+    if re.fullmatch(r"\d+\.\d+", text):
+        text = str(NEWEST) if text == f"{NEWEST.major}.{NEWEST.minor}" else f"{text}.0"
+    try:
+        return features_for(text).version
+    except ValueError as err:
+        raise UsageError(f"--to: {err}") from None
+
+
+def run_lint(root: Path, to: str | None = None) -> LintReport:
+    """``fluxforge lint``: lint the repository at ``root`` for an upgrade to ``to`` (default: newest)."""
+    target = target_version(to)
+    if not root.is_dir():
+        raise UsageError(f"{root}: not a directory; give the repository root")
+    return LintReport(target, tuple(lint_tree(root, target)))
+
+
+def lint_tree(root: Path, target: FluxVersion) -> list[Finding]:
+    """Lint every YAML file under ``root`` (``.git`` and Flux's own gotk-components.yaml excluded)."""
+    files = sorted(_yaml_files(root))
+    texts = {path: path.read_text(encoding="utf-8", errors="replace") for path in files}
+    defined = substituted_variables(list(texts.values()))
+    found: list[Finding] = []
+    for path, text in texts.items():
+        found.extend(lint_text(path.relative_to(root).as_posix(), text, target, defined))
+    return found
+
+
+def _yaml_files(root: Path) -> Iterator[Path]:
+    for path in root.rglob("*"):
+        rel = path.relative_to(root).parts
+        if any(part in SKIP_DIRS for part in rel) or path.name in SKIP_FILES:
+            continue
+        if path.suffix in (".yaml", ".yml") and path.is_file():
+            yield path
+
+
+def _docs(text: str) -> list[dict[Any, Any]]:
+    if "{{" in text:
+        return []
+    try:
+        return [doc for doc in load_all_rt(text) if isinstance(doc, dict)]
+    except Exception:  # noqa: BLE001 - unparseable files are reported by lint_text
+        return []
+
+
+def _parse(text: str) -> Any:
+    try:
+        tree = load_rt(text)
+    except Exception:  # noqa: BLE001 - a patch string that is not YAML is not a JSON patch
+        return None
+    return tree if isinstance(tree, CommentedMap | CommentedSeq) else None
+
+
+def _is_sops_encrypted(text: str) -> bool:
+    return "ENC[AES256_GCM," in text and "\nsops:" in text
+
+
+def _err_line(err: Exception) -> int:
+    mark = getattr(err, "problem_mark", None)
+    return int(mark.line) + 1 if mark is not None else 1

@@ -1,0 +1,234 @@
+"""Upgrade lint: removed API versions, index-based JSON patches, strict post-build substitutions."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from generator.errors import UsageError
+from generator.fluxversions import parse_version
+from generator.lint import Finding, lint_text, lint_tree, substituted_variables, target_version
+
+
+def d(text: str) -> str:
+    return textwrap.dedent(text).lstrip("\n")
+
+
+def at(findings: list[Finding], level: str | None = None) -> list[int]:
+    return [f.line for f in findings if level is None or f.level == level]
+
+
+DOC = "apiVersion: {api}\nkind: {kind}\nmetadata:\n  name: x\n"
+
+
+@pytest.mark.parametrize(
+    ("api", "kind", "first_bad_minor"),
+    [
+        ("kustomize.toolkit.fluxcd.io/v1beta1", "Kustomization", 7),
+        ("source.toolkit.fluxcd.io/v1beta1", "GitRepository", 7),
+        ("helm.toolkit.fluxcd.io/v2beta1", "HelmRelease", 7),
+        ("kustomize.toolkit.fluxcd.io/v1beta2", "Kustomization", 8),
+        ("source.toolkit.fluxcd.io/v1beta2", "HelmRepository", 8),
+        ("helm.toolkit.fluxcd.io/v2beta2", "HelmRelease", 8),
+        ("image.toolkit.fluxcd.io/v1beta2", "ImagePolicy", 9),
+        ("notification.toolkit.fluxcd.io/v1beta2", "Provider", 9),
+    ],
+)
+def test_removed_api_versions_by_target(api: str, kind: str, first_bad_minor: int) -> None:
+    text = "# header\n---\n" + DOC.format(api=api, kind=kind)
+    before = lint_text("a.yaml", text, parse_version(f"2.{first_bad_minor - 1}.0"))
+    assert before == []
+    after = lint_text("a.yaml", text, parse_version(f"2.{first_bad_minor}.0"))
+    assert [(f.line, f.level) for f in after] == [(3, "error")]
+    assert f"no longer served from Flux 2.{first_bad_minor}" in after[0].message
+    assert "flux migrate" in after[0].message
+    assert str(after[0]).startswith("a.yaml:3: error: " + api + " " + kind)
+
+
+def test_removed_api_names_the_replacement() -> None:
+    text = DOC.format(api="notification.toolkit.fluxcd.io/v1beta2", kind="Alert")
+    (finding,) = lint_text("a.yaml", text, parse_version("2.9.4"))
+    assert finding.message.endswith("then set apiVersion: notification.toolkit.fluxcd.io/v1beta3")
+
+
+def test_current_apis_and_kustomize_file_format_are_fine() -> None:
+    text = d("""
+        apiVersion: kustomize.config.k8s.io/v1beta1
+        kind: Kustomization
+        resources: [a.yaml]
+        ---
+        apiVersion: kustomize.toolkit.fluxcd.io/v1
+        kind: Kustomization
+        metadata:
+          name: apps
+        """)
+    assert lint_text("k.yaml", text, parse_version("2.9.4")) == []
+
+
+KUSTOMIZATION_WITH_PATCHES = d("""
+    apiVersion: kustomize.config.k8s.io/v1beta1
+    kind: Kustomization
+    patches:
+      - target:
+          kind: ClusterRole
+          name: crd-controller-flux-system
+        patch: |
+          - op: remove
+            path: /rules/10
+      - target:
+          kind: Deployment
+          name: kustomize-controller
+        patch: |-
+          - op: add
+            path: /spec/template/spec/containers/0/args/-
+            value: --feature-gates=ObjectLevelWorkloadIdentity=true
+          - op: add
+            path: /spec/template/spec/containers/0/resources
+            value: {}
+          - op: replace
+            path: /spec/template/spec/containers/0/args/2
+            value: --log-level=debug
+      - patch: '[{"op": "move", "from": "/spec/x/3", "path": "/spec/y/-"}]'
+        target:
+          kind: Deployment
+    patchesJson6902:
+      - target: {kind: Service, name: s}
+        patch: |
+          - op: test
+            path: /spec/ports/0/port
+            value: 80
+    """)
+
+
+def test_index_based_json_patches_are_flagged_with_their_line() -> None:
+    found = lint_text("clusters/a/flux-system/kustomization.yaml", KUSTOMIZATION_WITH_PATCHES, parse_version("2.6.0"))
+    assert at(found, "warning") == [9, 18, 21, 23, 30]
+    assert all(f.level == "warning" for f in found)
+    lines = KUSTOMIZATION_WITH_PATCHES.splitlines()
+    assert "/rules/10" in lines[9 - 1]
+    assert "/containers/0/resources" in lines[18 - 1]
+    assert "/args/2" in lines[21 - 1]
+    assert "/spec/ports/0/port" in lines[30 - 1]
+    assert "'remove /rules/10'" in found[0].message
+    assert "/rules/11 in 2.7" in found[0].message
+
+
+def test_append_is_not_flagged_and_separate_patch_files_are_read() -> None:
+    patch_file = "- op: add\n  path: /spec/template/spec/containers/0/env/-\n  value: {name: A}\n"
+    assert lint_text("p.yaml", patch_file, parse_version("2.9.4")) == []
+    bad = "- op: remove\n  path: /spec/template/spec/containers/0/env/1\n"
+    assert at(lint_text("p.yaml", bad, parse_version("2.9.4"))) == [2]
+
+
+def test_flux_kustomization_inline_patches_are_checked() -> None:
+    text = d("""
+        apiVersion: kustomize.toolkit.fluxcd.io/v1
+        kind: Kustomization
+        metadata:
+          name: apps
+        spec:
+          patches:
+            - patch: |
+                - op: replace
+                  path: /spec/rules/0/host
+                  value: example.com
+              target:
+                kind: Ingress
+        """)
+    assert at(lint_text("apps.yaml", text, parse_version("2.9.4"))) == [9]
+
+
+SUBST = d("""
+    apiVersion: v1
+    kind: ConfigMap
+    metadata:
+      name: cfg
+    data:
+      # ${commented} is fine
+      region: ${region}
+      zone: ${zone:=westeurope}
+      tier: ${tier:-gold}
+      env: ${env=dev}
+      escaped: $${literal}
+      cluster: ${cluster_name}
+    """)
+
+
+def test_strict_substitution_warnings_only_from_29() -> None:
+    assert lint_text("c.yaml", SUBST, parse_version("2.8.0")) == []
+    found = lint_text("c.yaml", SUBST, parse_version("2.9.0"))
+    assert [(f.line, f.message.split()[0]) for f in found] == [(7, "${region}"), (12, "${cluster_name}")]
+    assert "StrictPostBuildSubstitutions" in found[0].message
+    assert "${region:=default}" in found[0].message
+    defined = lint_text("c.yaml", SUBST, parse_version("2.9.0"), frozenset({"region"}))
+    assert at(defined) == [12]
+
+
+def test_substituted_variables_from_substitute_and_substitute_from() -> None:
+    ks = d("""
+        apiVersion: kustomize.toolkit.fluxcd.io/v1
+        kind: Kustomization
+        metadata:
+          name: apps
+        spec:
+          postBuild:
+            substitute:
+              cluster_name: staging
+            substituteFrom:
+              - kind: ConfigMap
+                name: cluster-vars
+        """)
+    cm = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cluster-vars\ndata:\n  region: eu\n"
+    other = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: unrelated\ndata:\n  tier: x\n"
+    assert substituted_variables([ks, cm, other]) == frozenset({"cluster_name", "region"})
+
+
+def test_lint_tree_skips_git_and_flux_components(tmp_path: Path) -> None:
+    (tmp_path / ".git").mkdir()
+    (tmp_path / ".git" / "x.yaml").write_text(DOC.format(api="source.toolkit.fluxcd.io/v1beta1", kind="Bucket"))
+    fs = tmp_path / "clusters" / "a" / "flux-system"
+    fs.mkdir(parents=True)
+    (fs / "gotk-components.yaml").write_text("# Flux Version: v2.6.0\nx: ${var}\n")
+    (fs / "kustomization.yaml").write_text(KUSTOMIZATION_WITH_PATCHES)
+    (tmp_path / "apps").mkdir()
+    (tmp_path / "apps" / "old.yml").write_text(DOC.format(api="kustomize.toolkit.fluxcd.io/v1beta2", kind="Kustomization"))
+    (tmp_path / "apps" / "vars.yaml").write_text(SUBST)
+    (tmp_path / "apps" / "broken.yaml").write_text("a: [1\n")
+    (tmp_path / "apps" / "chart.yaml").write_text("x: {{ .Values.x }}\n")
+    found = lint_tree(tmp_path, parse_version("2.9.4"))
+    files = sorted({f.file for f in found})
+    assert files == ["apps/broken.yaml", "apps/old.yml", "apps/vars.yaml", "clusters/a/flux-system/kustomization.yaml"]
+    assert [f.level for f in found if f.file == "apps/old.yml"] == ["error"]
+    assert [f.message for f in found if f.file == "apps/broken.yaml"] == [
+        "not valid YAML, not checked for JSON patches"
+    ]
+
+
+def test_target_version_forms() -> None:
+    assert str(target_version(None)) == "2.9.4"
+    assert str(target_version("2.9")) == "2.9.4"
+    assert str(target_version("v2.7")) == "2.7.0"
+    assert str(target_version("2.6.3")) == "2.6.3"
+    with pytest.raises(UsageError, match="--to"):
+        target_version("3.1")
+    with pytest.raises(UsageError, match="MAJOR.MINOR.PATCH"):
+        target_version("latest")
+
+
+def test_cli_lint_exit_codes(tmp_path: Path, run_cli) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "ok.yaml").write_text(SUBST)
+    warn_only = run_cli("lint", str(tmp_path), "--to", "2.9")
+    assert warn_only.exit_code == 0
+    assert warn_only.stdout.count(": warning: ") == 2
+    assert "lint for Flux 2.9.4: 0 error(s), 2 warning(s)" in warn_only.stderr
+    assert run_cli("lint", str(tmp_path), "--to", "2.9", "--strict").exit_code == 1
+    assert run_cli("lint", str(tmp_path), "--to", "2.8").stdout == ""
+    (tmp_path / "old.yaml").write_text(DOC.format(api="kustomize.toolkit.fluxcd.io/v1beta1", kind="Kustomization"))
+    failed = run_cli("lint", str(tmp_path), "--to", "2.7.0")
+    assert failed.exit_code == 1
+    assert failed.stdout.startswith("old.yaml:1: error: kustomize.toolkit.fluxcd.io/v1beta1 Kustomization")
+    bad = run_cli("lint", str(tmp_path), "--to", "1.0")
+    assert bad.exit_code == 2
+    assert "--to: Flux 1.0.0 is not documented here" in bad.stderr
