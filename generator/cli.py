@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 import traceback
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -49,6 +50,52 @@ def main(debug: bool) -> None:
 
 
 # --- render / init (issue 2) ---------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("config", required=False, type=click.Path(path_type=Path))
+@click.option("--check", is_flag=True, help="Write nothing; exit 1 listing stale or missing files with a diff.")
+@click.option("--diff", "show_diff", is_flag=True, help="Print a unified diff of what would change; write nothing.")
+@click.option("--output", "-o", type=click.Path(file_okay=False, path_type=Path),
+              help="Repository root to render into (default: the config's folder).")
+def render(config: Path | None, check: bool, show_diff: bool, output: Path | None) -> None:
+    """Render the GitOps tree from CONFIG (default ./fluxforge.yaml; a folder means FOLDER/fluxforge.yaml)."""
+    from generator.tree import run_render
+
+    if check and show_diff:
+        raise click.UsageError("--check and --diff are exclusive: --check already prints the diff")
+    mode = "check" if check else "diff" if show_diff else "write"
+    report = _run(run_render, config, output=output, mode=mode)
+    for warning in report.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    if mode == "diff":
+        for change in report.changes:
+            click.echo(change.diff, nl=False)
+        click.echo(f"{len(report.changes)} of {report.total} generated files would change", err=True)
+    elif mode == "check":
+        click.echo(f"{report.total} generated files are up to date")
+    else:
+        for path in report.written:
+            click.echo(f"wrote {path}")
+        click.echo(f"{len(report.written)} written, {report.total - len(report.written)} unchanged ({report.root})")
+
+
+@main.command()
+@click.argument("directory", required=False, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--tenant-id", help="Microsoft Entra tenant ID (GUID).")
+@click.option("--client-id", help="Client ID of the kustomize-controller managed identity (GUID).")
+@click.option("--cluster", help="Name of the first cluster (DNS-1123 label).")
+@click.option("--oidc-issuer", help="The cluster's OIDC issuer URL (https://).")
+@click.option("--vault", help="Key Vault name or URL holding the SOPS key.")
+@click.option("--key", help="Key Vault key name.")
+@click.option("--repo-url", help="Git repository URL (ssh:// or https://).")
+def init(directory: Path | None, **flags: str | None) -> None:
+    """Write a commented starter fluxforge.yaml into DIRECTORY (default: here); never overwrites."""
+    from generator.starter import StarterValues, write_starter
+
+    values = StarterValues(**{name: value for name, value in flags.items() if value is not None})
+    target = _run(write_starter, directory, values)
+    click.echo(f"wrote {target}; next: fluxforge render {target.parent}")
 
 # --- sops: encrypt / decrypt / edit / rotate / updatekeys (issue 3) ------------------------------
 

@@ -33,3 +33,18 @@ def dump_rt(data: Any) -> str:
     buf = io.StringIO()
     make_yaml().dump(data, buf)
     return buf.getvalue()
+
+
+def load_plain(text: str) -> Any:
+    """Parse one document into plain dicts/lists/scalars, fast (libyaml through ruamel.yaml.clib when
+    installed), YAML 1.2 like ``load_rt`` but without comments or line numbers."""
+    yaml = YAML(typ="safe", pure=False)
+    yaml.allow_duplicate_keys = False
+    return yaml.load(text)
+
+
+def compose_all(text: str) -> list[Any]:
+    """Parse a YAML stream into ruamel representation nodes (one per document), with marks and
+    scalar styles, tags unresolved by us: for readers that resolve scalars themselves (the sops
+    store resolves plain scalars as go-yaml v3 does)."""
+    return list(make_yaml(typ="safe").compose_all(io.StringIO(text)))

@@ -1,0 +1,166 @@
+"""Load ``fluxforge.yaml``: parse, validate (JSON Schema + cross-field checks), build the typed model.
+
+Public API: :func:`load_config` (a file), :func:`parse_config` (text), :func:`config_path_for`.
+Every problem is reported at once as ``FILE:LINE: key.path: message`` in one ``ConfigError``.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+from generator.config_checks import check_semantics, normalise_path
+from generator.config_model import (
+    Cluster,
+    Config,
+    FluxSettings,
+    GitSource,
+    Identity,
+    KeyVaultKey,
+    KustomizationSpec,
+    SopsKeys,
+    Tenant,
+)
+from generator.config_problems import Problem, format_problems, problems_from_schema
+from generator.errors import ConfigError
+from generator.fluxversions import DEFAULT_COMPONENTS, NEWEST, parse_version
+from generator.resources import load_schema
+from generator.yamlio import load_plain, load_rt
+
+__all__ = ["CONFIG_NAME", "Config", "config_path_for", "load_config", "parse_config"]
+
+CONFIG_NAME = "fluxforge.yaml"
+
+
+@cache
+def _validator() -> Draft202012Validator:
+    return Draft202012Validator(load_schema("config.schema.json"))
+
+
+def config_path_for(arg: str | Path | None) -> Path:
+    """CLI argument -> config file: default ``./fluxforge.yaml``; a folder means ``DIR/fluxforge.yaml``."""
+    path = Path(arg) if arg is not None else Path(CONFIG_NAME)
+    return path / CONFIG_NAME if path.is_dir() else path
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate a config file (or ``DIR/fluxforge.yaml``); raise ConfigError listing every problem."""
+    file = config_path_for(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{file}: not found; create one with `fluxforge init`") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"{file}: cannot read: {err}") from None
+    return parse_config(text, display=str(file), source=file)
+
+
+def _yaml_error(text: str, display: str, err: YAMLError) -> ConfigError:
+    # the round-trip parser words errors best; re-parse with it only on this failure path
+    try:
+        load_rt(text)
+    except YAMLError as rt_err:
+        err = rt_err
+    mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
+    line = mark.line + 1 if mark is not None else 1
+    problem = err.problem if isinstance(err, MarkedYAMLError) and err.problem else str(err)
+    return ConfigError(f"{display}:{line}: invalid YAML: {problem}")
+
+
+def parse_config(text: str, *, display: str = CONFIG_NAME, source: Path | None = None) -> Config:
+    """Validate config ``text``; ``display`` names the file in messages."""
+    try:
+        data = load_plain(text)
+    except YAMLError as err:
+        raise _yaml_error(text, display, err) from None
+    if data is None:
+        raise ConfigError(f"{display}:1: the file is empty; start from `fluxforge init`")
+    if not isinstance(data, dict):
+        raise ConfigError(f"{display}:1: the top level must be a mapping of keys (flux, git, azure, ...)")
+    problems: list[Problem] = problems_from_schema(_validator().iter_errors(data))
+    problems.extend(check_semantics(data))
+    if problems:
+        raise ConfigError(format_problems(problems, load_rt(text), display))
+    return _build(data, source)
+
+
+def _identity(raw: dict[str, Any]) -> Identity:
+    return Identity(client_id=raw["clientId"].lower(), name=raw.get("name"), resource_group=raw.get("resourceGroup"))
+
+
+def _vault_url(vault: str) -> str:
+    if vault.startswith("https://"):
+        host = vault[len("https://") :].rstrip("/").removesuffix(":443")
+        return f"https://{host.lower()}"
+    return f"https://{vault.lower()}.vault.azure.net"
+
+
+def _sops(raw: dict[str, Any] | None) -> SopsKeys:
+    raw = raw or {}
+    keys = tuple(
+        KeyVaultKey(vault_url=_vault_url(k["vault"]), key=k["key"], version=k.get("version"))
+        for k in raw.get("keyVault", [])
+    )
+    return SopsKeys(key_vault=keys, age=tuple(raw.get("age", [])))
+
+
+def _kustomization(raw: dict[str, Any], environment: str, flux_ns: str) -> KustomizationSpec:
+    tenant = raw.get("tenant")
+    return KustomizationSpec(
+        name=raw["name"],
+        path=normalise_path(raw.get("path", f"{raw['name']}/{environment}")),
+        namespace=raw.get("namespace", flux_ns),
+        interval=raw.get("interval", "10m"),
+        prune=raw.get("prune", True),
+        wait=raw.get("wait", False),
+        decryption=raw.get("decryption", True),
+        target_namespace=raw.get("targetNamespace"),
+        retry_interval=raw.get("retryInterval"),
+        timeout=raw.get("timeout"),
+        depends_on=tuple(raw.get("dependsOn", [])),
+        tenant=Tenant(tenant["serviceAccount"], _identity(tenant["identity"])) if tenant else None,
+    )
+
+
+def _cluster(raw: dict[str, Any], default_sops: SopsKeys, flux_ns: str) -> Cluster:
+    name = raw["name"]
+    environment = raw.get("environment", name)
+    return Cluster(
+        name=name,
+        path=normalise_path(raw.get("path", f"clusters/{name}")),
+        environment=environment,
+        oidc_issuer=raw["oidcIssuer"],
+        identity=_identity(raw["identity"]),
+        sops=_sops(raw["sops"]) if "sops" in raw else default_sops,
+        kustomizations=tuple(_kustomization(k, environment, flux_ns) for k in raw.get("kustomizations", [])),
+    )
+
+
+def _build(data: dict[str, Any], source: Path | None) -> Config:
+    flux_raw = data.get("flux", {})
+    flux = FluxSettings(
+        version=parse_version(flux_raw.get("version", str(NEWEST))),
+        namespace=flux_raw.get("namespace", "flux-system"),
+        components=tuple(flux_raw.get("components", DEFAULT_COMPONENTS)),
+        default_decryption_service_account=flux_raw.get("defaultDecryptionServiceAccount"),
+    )
+    git_raw = data["git"]
+    git = GitSource(
+        url=git_raw["url"],
+        branch=git_raw.get("branch", "main"),
+        secret_ref=git_raw.get("secretRef", "flux-system"),
+        interval=git_raw.get("interval", "1m"),
+    )
+    default_sops = _sops(data.get("sops"))
+    return Config(
+        flux=flux,
+        git=git,
+        tenant_id=data["azure"]["tenantId"].lower(),
+        sops=default_sops,
+        clusters=tuple(_cluster(c, default_sops, flux.namespace) for c in data["clusters"]),
+        source=source,
+    )

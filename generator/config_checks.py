@@ -1,0 +1,174 @@
+"""Checks JSON Schema cannot express: uniqueness, references, cycles, paths, version gates.
+
+Every check tolerates wrongly typed input (the schema reports those) so that all problems are
+found in one run.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Iterator
+from typing import Any
+
+from generator.config_problems import KeyPath, Problem, did_you_mean, dotted
+from generator.fluxversions import EXTRA_COMPONENTS, features_for, parse_version
+
+__all__ = ["check_semantics", "normalise_path"]
+
+_REQUIRED_COMPONENTS = ("source-controller", "kustomize-controller")
+
+
+def _mappings(items: Any, base: KeyPath) -> Iterator[tuple[KeyPath, dict[str, Any]]]:
+    if isinstance(items, list):
+        for index, item in enumerate(items):
+            if isinstance(item, dict):
+                yield (*base, index), item
+
+
+def _strings(items: Any) -> Iterator[tuple[int, str]]:
+    if isinstance(items, list):
+        for index, item in enumerate(items):
+            if isinstance(item, str):
+                yield index, item
+
+
+def normalise_path(text: str) -> str:
+    """``./apps//staging/`` -> ``apps/staging`` (assumes :func:`path_problem` found nothing)."""
+    return posixpath.normpath(text)
+
+
+def path_problem(text: str) -> str | None:
+    """Why ``text`` is not a usable folder inside the repository, or None."""
+    if text.startswith("/"):
+        return f"{text!r} is absolute; give a path relative to the repository root, e.g. clusters/staging"
+    if ".." in text.split("/"):
+        return f"{text!r} leaves the repository ('..'); give a folder inside it"
+    if posixpath.normpath(text) in {".", ""}:
+        return f"{text!r} is the repository root; name a folder below it"
+    return None
+
+
+def _duplicates(entries: list[tuple[KeyPath, str]], what: str) -> Iterator[Problem]:
+    first: dict[str, KeyPath] = {}
+    for path, value in entries:
+        if value in first:
+            yield Problem(path, f"duplicate {what} {value!r} (first defined at {dotted(first[value])})")
+        else:
+            first[value] = path
+
+
+def _flux_checks(data: dict[str, Any]) -> tuple[int | None, list[Problem]]:
+    """Return the Flux minor (None if unusable) and problems of the flux block."""
+    flux = data.get("flux") if isinstance(data.get("flux"), dict) else {}
+    assert isinstance(flux, dict)
+    problems: list[Problem] = []
+    minor: int | None = 9
+    version = flux.get("version")
+    if isinstance(version, str):
+        try:
+            minor = features_for(parse_version(version)).version.minor
+        except ValueError as err:
+            problems.append(Problem(("flux", "version"), str(err)))
+            minor = None
+    components = flux.get("components")
+    if isinstance(components, list):
+        names = [c for c in components if isinstance(c, str)]
+        problems.extend(
+            Problem(("flux", "components"), f"must include {need} (fluxforge configures it)")
+            for need in _REQUIRED_COMPONENTS
+            if need not in names
+        )
+        for index, name in _strings(components):
+            since = EXTRA_COMPONENTS.get(name)
+            if since is not None and minor is not None and minor < since:
+                problems.append(Problem(("flux", "components", index), f"{name} needs Flux >= 2.{since}"))
+    if "defaultDecryptionServiceAccount" in flux and minor is not None and minor < 7:
+        problems.append(
+            Problem(("flux", "defaultDecryptionServiceAccount"), "needs Flux >= 2.7 (set flux.version)")
+        )
+    return minor, problems
+
+
+def _sops_present(block: Any) -> bool:
+    return isinstance(block, dict) and bool(block.get("keyVault") or block.get("age"))
+
+
+def _kustomization_checks(
+    cpath: KeyPath, cluster: dict[str, Any], minor: int | None
+) -> Iterator[Problem]:
+    entries = list(_mappings(cluster.get("kustomizations"), (*cpath, "kustomizations")))
+    names = [(p, ks["name"]) for p, ks in entries if isinstance(ks.get("name"), str)]
+    yield from _duplicates([((*p, "name"), n) for p, n in names], "Kustomization name")
+    known = {n for _, n in names}
+    for path, ks in entries:
+        if ks.get("name") == "flux-system":
+            yield Problem((*path, "name"), "'flux-system' is reserved for the sync Kustomization gotk-sync.yaml")
+        if isinstance(ks.get("path"), str) and (why := path_problem(ks["path"])):
+            yield Problem((*path, "path"), why)
+        if "tenant" in ks and minor is not None and minor < 6:
+            yield Problem((*path, "tenant"), "object-level workload identity needs Flux >= 2.6 (set flux.version)")
+        if isinstance(ks.get("tenant"), dict) and ks.get("decryption") is False:
+            yield Problem((*path, "tenant"), "a tenant identity is only used for decryption; remove it or the decryption: false")
+        for index, dep in _strings(ks.get("dependsOn")):
+            if dep not in known:
+                hint = did_you_mean(dep, sorted(known))
+                yield Problem((*path, "dependsOn", index), f"unknown Kustomization {dep!r} in this cluster{hint}")
+    yield from _cycles(entries, known)
+
+
+def _cycles(entries: list[tuple[KeyPath, dict[str, Any]]], known: set[str]) -> Iterator[Problem]:
+    graph: dict[str, list[str]] = {}
+    where: dict[str, KeyPath] = {}
+    for path, ks in entries:
+        name = ks.get("name")
+        if isinstance(name, str) and name not in graph:
+            graph[name] = [d for _, d in _strings(ks.get("dependsOn")) if d in known]
+            where[name] = (*path, "dependsOn")
+    state: dict[str, int] = {}
+    reported: set[frozenset[str]] = set()
+
+    def visit(node: str, stack: list[str]) -> Iterator[Problem]:
+        state[node] = 1
+        stack.append(node)
+        for dep in graph.get(node, []):
+            if state.get(dep) == 1:
+                cycle = [*stack[stack.index(dep) :], dep]
+                if frozenset(cycle) not in reported:
+                    reported.add(frozenset(cycle))
+                    yield Problem(where[dep], f"dependsOn cycle: {' -> '.join(cycle)}")
+            elif state.get(dep) is None:
+                yield from visit(dep, stack)
+        stack.pop()
+        state[node] = 2
+
+    for name in graph:
+        if name not in state:
+            yield from visit(name, [])
+
+
+def check_semantics(data: Any) -> list[Problem]:
+    """All cross-field problems of a parsed config (empty when fine)."""
+    if not isinstance(data, dict):
+        return []
+    minor, problems = _flux_checks(data)
+    clusters = list(_mappings(data.get("clusters"), ("clusters",)))
+    problems.extend(
+        _duplicates([((*p, "name"), c["name"]) for p, c in clusters if isinstance(c.get("name"), str)], "cluster name")
+    )
+    cluster_paths: list[tuple[KeyPath, str]] = []
+    for cpath, cluster in clusters:
+        raw = cluster.get("path")
+        if isinstance(raw, str):
+            if why := path_problem(raw):
+                problems.append(Problem((*cpath, "path"), why))
+            else:
+                cluster_paths.append(((*cpath, "path"), normalise_path(raw)))
+        elif isinstance(cluster.get("name"), str):
+            cluster_paths.append(((*cpath, "name"), f"clusters/{cluster['name']}"))
+        if not _sops_present(cluster.get("sops")) and not _sops_present(data.get("sops")):
+            problems.append(
+                Problem((*cpath,), "no SOPS recipient: add sops.keyVault or sops.age (top level or per cluster)")
+            )
+        problems.extend(_kustomization_checks(cpath, cluster, minor))
+    problems.extend(_duplicates(cluster_paths, "cluster path"))
+    return problems

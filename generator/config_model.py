@@ -1,0 +1,157 @@
+"""The typed, validated configuration: frozen dataclasses with every default applied."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from generator.fluxversions import FluxFeatures, FluxVersion, features_for
+
+__all__ = [
+    "Cluster",
+    "Config",
+    "FluxSettings",
+    "GitSource",
+    "Identity",
+    "KeyVaultKey",
+    "KustomizationSpec",
+    "SopsKeys",
+    "Tenant",
+]
+
+
+@dataclass(frozen=True)
+class Identity:
+    """A user-assigned managed identity. ``name``/``resource_group`` are optional in the config."""
+
+    client_id: str
+    name: str | None = None
+    resource_group: str | None = None
+
+
+@dataclass(frozen=True)
+class Tenant:
+    """Object-level workload identity for one Kustomization."""
+
+    service_account: str
+    identity: Identity
+
+
+@dataclass(frozen=True)
+class KeyVaultKey:
+    """An Azure Key Vault key used as a SOPS recipient."""
+
+    vault_url: str
+    """``https://<vault>.vault.azure.net`` (no trailing slash, no ``:443``)."""
+    key: str
+    version: str | None = None
+
+    @property
+    def url(self) -> str:
+        """The SOPS key URL: ``<vault_url>/keys/<key>[/<version>]``."""
+        base = f"{self.vault_url}/keys/{self.key}"
+        return f"{base}/{self.version}" if self.version else base
+
+
+@dataclass(frozen=True)
+class SopsKeys:
+    """The recipients of one cluster (or the top-level default)."""
+
+    key_vault: tuple[KeyVaultKey, ...] = ()
+    age: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.key_vault or self.age)
+
+
+@dataclass(frozen=True)
+class KustomizationSpec:
+    """One Flux Kustomization of a cluster."""
+
+    name: str
+    path: str
+    """Relative to the repository root, normalised: no ``./`` prefix, no trailing ``/``."""
+    namespace: str
+    interval: str = "10m"
+    prune: bool = True
+    wait: bool = False
+    decryption: bool = True
+    target_namespace: str | None = None
+    retry_interval: str | None = None
+    timeout: str | None = None
+    depends_on: tuple[str, ...] = ()
+    tenant: Tenant | None = None
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """One AKS cluster and its Flux Kustomizations."""
+
+    name: str
+    path: str
+    environment: str
+    oidc_issuer: str
+    identity: Identity
+    sops: SopsKeys
+    kustomizations: tuple[KustomizationSpec, ...] = ()
+
+    def kustomization(self, name: str) -> KustomizationSpec:
+        """Look up a Kustomization of this cluster by name (KeyError if absent)."""
+        for ks in self.kustomizations:
+            if ks.name == name:
+                return ks
+        raise KeyError(name)
+
+    @property
+    def tenants(self) -> tuple[KustomizationSpec, ...]:
+        """Kustomizations using object-level workload identity."""
+        return tuple(ks for ks in self.kustomizations if ks.tenant is not None)
+
+
+@dataclass(frozen=True)
+class FluxSettings:
+    """The Flux installation."""
+
+    version: FluxVersion
+    namespace: str = "flux-system"
+    components: tuple[str, ...] = ()
+    default_decryption_service_account: str | None = None
+
+    @property
+    def features(self) -> FluxFeatures:
+        return features_for(self.version)
+
+
+@dataclass(frozen=True)
+class GitSource:
+    """The flux-system GitRepository."""
+
+    url: str
+    branch: str = "main"
+    secret_ref: str = "flux-system"  # noqa: S105 - a Secret's name, not a secret
+    interval: str = "1m"
+
+
+@dataclass(frozen=True)
+class Config:
+    """A validated ``fluxforge.yaml``."""
+
+    flux: FluxSettings
+    git: GitSource
+    tenant_id: str
+    sops: SopsKeys
+    clusters: tuple[Cluster, ...]
+    source: Path | None = None
+    """The file this config was read from (None when parsed from text)."""
+
+    def cluster(self, name: str) -> Cluster:
+        """Look up a cluster by name (KeyError if absent)."""
+        for cluster in self.clusters:
+            if cluster.name == name:
+                return cluster
+        raise KeyError(name)
+
+    @property
+    def root(self) -> Path:
+        """The repository root the tree is rendered into by default: the config's folder."""
+        return self.source.parent if self.source is not None else Path()

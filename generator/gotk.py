@@ -1,0 +1,85 @@
+"""Read the header of ``gotk-components.yaml`` (written by ``flux install --export``, not by us).
+
+``flux`` starts the file with ``# Flux Version: vX.Y.Z`` and ``# Components: a,b,c`` comment lines
+(fluxcd/flux2 pkg/manifestgen/install/install.go); we compare them with the config.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from generator.config_model import Config
+from generator.fluxversions import FluxVersion, parse_version
+
+__all__ = ["COMPONENTS_FILE", "GotkHeader", "header_mismatches", "parse_header", "read_header"]
+
+COMPONENTS_FILE = "gotk-components.yaml"
+_VERSION = re.compile(r"^#\s*Flux Version:\s*(\S+)\s*$", re.MULTILINE)
+_COMPONENTS = re.compile(r"^#\s*Components:\s*(.*?)\s*$", re.MULTILINE)
+_HEAD_BYTES = 4096
+
+
+@dataclass(frozen=True)
+class GotkHeader:
+    """What the header says; a field is None when its line is missing or unreadable."""
+
+    version: FluxVersion | None
+    components: tuple[str, ...] | None
+
+
+def parse_header(text: str) -> GotkHeader:
+    """Parse the comment header (only the first few KiB are looked at)."""
+    head = text[:_HEAD_BYTES]
+    version: FluxVersion | None = None
+    if (match := _VERSION.search(head)) is not None:
+        try:
+            version = parse_version(match.group(1))
+        except ValueError:
+            version = None
+    components: tuple[str, ...] | None = None
+    if (match := _COMPONENTS.search(head)) is not None:
+        components = tuple(part.strip() for part in match.group(1).split(",") if part.strip())
+    return GotkHeader(version, components)
+
+
+def read_header(path: Path) -> GotkHeader | None:
+    """The header of ``path``, or None when the file does not exist."""
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(_HEAD_BYTES)
+    except FileNotFoundError:
+        return None
+    return parse_header(head.decode("utf-8", errors="replace"))
+
+
+def header_mismatches(config: Config, root: Path) -> list[str]:
+    """One line per cluster whose gotk-components.yaml disagrees with the config (absent files are fine)."""
+    found: list[str] = []
+    want_components = set(config.flux.components)
+    for cluster in config.clusters:
+        rel = f"{cluster.path}/flux-system/{COMPONENTS_FILE}"
+        header = read_header(root / rel)
+        if header is None:
+            continue
+        if header.version is None:
+            found.append(f"{rel}: no '# Flux Version:' header; regenerate it with `flux install --export`")
+        elif header.version != config.flux.version:
+            found.append(
+                f"{rel}: Flux {header.version.tag} but flux.version is {config.flux.version}; "
+                f"run `flux install --export > {rel}` with Flux {config.flux.version} or set flux.version"
+            )
+        if header.components is not None and set(header.components) != want_components:
+            missing = sorted(want_components - set(header.components))
+            extra = sorted(set(header.components) - want_components)
+            detail = "; ".join(
+                part
+                for part in (
+                    f"missing {', '.join(missing)}" if missing else "",
+                    f"not in flux.components: {', '.join(extra)}" if extra else "",
+                )
+                if part
+            )
+            found.append(f"{rel}: components differ from flux.components ({detail})")
+    return found

@@ -1,0 +1,132 @@
+"""Pure helpers that shape the config into what the templates print.
+
+No I/O and no Jinja here: YAML scalar quoting, Go duration formatting, the ``.sops.yaml`` rule
+plan, and which Kustomization file owns a shared Namespace or tenant ServiceAccount.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+
+from generator.config_model import Cluster, Config, KustomizationSpec
+
+__all__ = ["SopsRule", "go_duration", "owned_objects", "sops_rules", "yaml_scalar"]
+
+_PLAIN = re.compile(r"^[A-Za-z0-9_./+^$(\\][A-Za-z0-9_./:@=+,^$()|\\-]*$")
+_SPECIAL = re.compile(
+    r"^(y|yes|n|no|true|false|on|off|null|~|[-+]?\.?(inf|nan))$"
+    r"|^[-+]?(0x[0-9a-f_]+|0o?[0-7_]+|[0-9][0-9_]*(\.[0-9_]*)?(e[-+]?[0-9]+)?|\.[0-9_]+)$"
+    r"|^[0-9]+(:[0-9]+)+(\.[0-9]*)?$",
+    re.IGNORECASE,
+)
+_DURATION_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)")
+_UNIT_MS = {"ms": Decimal(1), "s": Decimal(1000), "m": Decimal(60_000), "h": Decimal(3_600_000)}
+
+
+def yaml_scalar(value: str) -> str:
+    """``value`` as a YAML scalar that every YAML 1.1/1.2 reader reads back as the same string."""
+    # a leading "-" is plain unless it reads as a sequence entry or a document marker
+    body = value[1:] if value.startswith("-") and value[1:2] not in {"", " "} else value
+    if _PLAIN.match(body.lstrip("-")) and not value.endswith(":") and not _SPECIAL.match(value):
+        return value
+    return json.dumps(value, ensure_ascii=False)
+
+
+def go_duration(text: str) -> str:
+    """Format a Flux duration like Go's ``time.Duration.String`` (``1m`` -> ``1m0s``)."""
+    total = sum((Decimal(n) * _UNIT_MS[unit] for n, unit in _DURATION_PART.findall(text)), Decimal(0))
+    if total < 1000:
+        return f"{_trim(total)}ms" if total else "0s"
+    hours, rest = divmod(total, _UNIT_MS["h"])
+    minutes, rest = divmod(rest, _UNIT_MS["m"])
+    seconds = _trim(rest / 1000)
+    if hours:
+        return f"{int(hours)}h{int(minutes)}m{seconds}s"
+    if minutes:
+        return f"{int(minutes)}m{seconds}s"
+    return f"{seconds}s"
+
+
+def _trim(number: Decimal) -> str:
+    text = format(number.normalize(), "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+@dataclass(frozen=True)
+class SopsRule:
+    """One ``creation_rules`` entry of ``.sops.yaml``."""
+
+    path: str
+    path_regex: str
+    clusters: tuple[str, ...]
+    azure_keyvault: tuple[str, ...]
+    age: tuple[str, ...]
+
+
+def _cluster_paths(cluster: Cluster) -> list[str]:
+    return [cluster.path, *(ks.path for ks in cluster.kustomizations)]
+
+
+def _inside(child: str, parent: str) -> bool:
+    return child == parent or child.startswith(parent + "/")
+
+
+def _unique(items: Iterable[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(items))
+
+
+def sops_rules(config: Config) -> list[SopsRule]:
+    """One rule per folder a cluster applies, deepest first (sops uses the first matching rule).
+
+    A folder's recipients are those of every cluster that applies it or one of its parents, so a
+    file is readable by each cluster whose Kustomization can reach it.
+    """
+    in_order = _unique(p for c in config.clusters for p in _cluster_paths(c))
+    folders = sorted(in_order, key=lambda p: -p.count("/"))  # stable: config order within a depth
+    rules: list[SopsRule] = []
+    for folder in folders:
+        users = [c for c in config.clusters if any(_inside(folder, p) for p in _cluster_paths(c))]
+        rules.append(
+            SopsRule(
+                path=folder,
+                # sops matches against the path relative to the .sops.yaml folder (the repo root)
+                path_regex="^" + folder.replace(".", r"\.") + "/",
+                clusters=tuple(c.name for c in users),
+                azure_keyvault=_unique(k.url for c in users for k in c.sops.key_vault),
+                age=_unique(r for c in users for r in c.sops.age),
+            )
+        )
+    return rules
+
+
+@dataclass(frozen=True)
+class OwnedObjects:
+    """Cluster-scoped helpers a Kustomization file must carry (emitted once per cluster)."""
+
+    namespace: bool
+    service_account: bool
+
+
+def owned_objects(cluster: Cluster, flux_namespace: str) -> dict[str, OwnedObjects]:
+    """For each Kustomization name: does its file create its Namespace / tenant ServiceAccount?"""
+    seen_ns: set[str] = {flux_namespace}
+    seen_sa: set[tuple[str, str]] = set()
+    owned: dict[str, OwnedObjects] = {}
+    for ks in cluster.kustomizations:
+        owned[ks.name] = OwnedObjects(namespace=ks.namespace not in seen_ns, service_account=_new_sa(ks, seen_sa))
+        seen_ns.add(ks.namespace)
+    return owned
+
+
+def _new_sa(ks: KustomizationSpec, seen: set[tuple[str, str]]) -> bool:
+    if ks.tenant is None:
+        return False
+    key = (ks.namespace, ks.tenant.service_account)
+    if key in seen:
+        return False
+    seen.add(key)
+    return True

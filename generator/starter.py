@@ -1,0 +1,72 @@
+"""``fluxforge init``: write a commented starter ``fluxforge.yaml`` that renders as is."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from generator.config import CONFIG_NAME, parse_config
+from generator.errors import ConfigError, RenderError
+from generator.fluxversions import NEWEST
+from generator.fsio import write_atomic
+from generator.render import make_env
+
+__all__ = ["PLACEHOLDER_GUID", "StarterValues", "render_starter", "write_starter"]
+
+PLACEHOLDER_GUID = "00000000-0000-0000-0000-000000000000"
+_FLAGS = {
+    "azure.tenantId": "--tenant-id",
+    "clusters[0].identity.clientId": "--client-id",
+    "clusters[0].name": "--cluster",
+    "clusters[0].oidcIssuer": "--oidc-issuer",
+    "sops.keyVault[0].vault": "--vault",
+    "sops.keyVault[0].key": "--key",
+    "git.url": "--repo-url",
+}
+
+
+@dataclass(frozen=True)
+class StarterValues:
+    """Values for the starter file; every one has a placeholder that validates."""
+
+    tenant_id: str = PLACEHOLDER_GUID
+    client_id: str = PLACEHOLDER_GUID
+    cluster: str = "dev"
+    oidc_issuer: str = f"https://westeurope.oic.prod-aks.azure.com/{PLACEHOLDER_GUID}/{PLACEHOLDER_GUID}/"
+    vault: str = "kv-fluxforge"
+    key: str = "sops-flux"
+    repo_url: str = "ssh://git@github.com/example/fleet"
+
+
+def render_starter(values: StarterValues) -> bytes:
+    """The starter file's bytes; raise ConfigError (one line per bad flag) if it would not validate."""
+    text = make_env().get_template("starter/fluxforge.yaml.j2").render(
+        flux_version=str(NEWEST), **values.__dict__
+    )
+    try:
+        parse_config(text, display=CONFIG_NAME)
+    except ConfigError as err:
+        raise ConfigError([_as_flag_problem(line) for line in err.problems]) from None
+    return text.encode("utf-8")
+
+
+def _as_flag_problem(line: str) -> str:
+    """``fluxforge.yaml:17: azure.tenantId: msg`` -> ``init --tenant-id: msg``."""
+    parts = line.split(": ", 2)
+    if len(parts) == 3 and parts[1] in _FLAGS:
+        return f"init {_FLAGS[parts[1]]}: {parts[2]}"
+    return f"init: {line}"
+
+
+def write_starter(directory: str | Path | None, values: StarterValues) -> Path:
+    """Create ``DIR/fluxforge.yaml``; refuse (ConfigError, exit 1) when it already exists."""
+    folder = Path(directory) if directory is not None else Path()
+    target = folder / CONFIG_NAME
+    if target.exists():
+        raise ConfigError(f"{target}: already exists; fluxforge init never overwrites it (edit it, or move it away)")
+    data = render_starter(values)
+    try:
+        write_atomic(target, data)
+    except OSError as err:
+        raise RenderError(f"{target}: cannot write: {err}") from None
+    return target

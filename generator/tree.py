@@ -1,0 +1,106 @@
+"""The I/O edge of ``fluxforge render``: compare, diff and write the rendered tree.
+
+Only paths produced by :func:`generator.render.render_tree` are ever read or written; every write
+goes through :func:`generator.fsio.write_atomic` (no write when the bytes are unchanged).
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from generator.config import config_path_for, load_config
+from generator.errors import CheckFailed, RenderError
+from generator.fsio import write_atomic
+from generator.gotk import header_mismatches
+from generator.render import render_tree
+
+__all__ = ["FileChange", "RenderReport", "changed_files", "run_render", "unified_diff", "write_tree"]
+
+Mode = Literal["write", "check", "diff"]
+
+
+@dataclass(frozen=True)
+class FileChange:
+    """A generated file whose bytes on disk differ from the rendered ones."""
+
+    path: str
+    status: Literal["missing", "stale"]
+    diff: str
+
+
+@dataclass(frozen=True)
+class RenderReport:
+    """What a render did (``written``) or would do (``changes``), plus non-fatal warnings."""
+
+    root: Path
+    total: int
+    written: tuple[str, ...] = ()
+    changes: tuple[FileChange, ...] = ()
+    warnings: tuple[str, ...] = field(default=())
+
+
+def _read(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except IsADirectoryError:
+        raise RenderError(f"{path}: is a folder, but fluxforge generates a file there") from None
+
+
+def unified_diff(relpath: str, old: bytes | None, new: bytes) -> str:
+    """A ``diff -u`` style patch from the file on disk (``old``, None if missing) to ``new``."""
+    before = old.decode("utf-8", errors="replace").splitlines(keepends=True) if old is not None else []
+    after = new.decode("utf-8").splitlines(keepends=True)
+    lines = difflib.unified_diff(before, after, f"a/{relpath}" if old is not None else "/dev/null", f"b/{relpath}")
+    return "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines)
+
+
+def changed_files(root: Path, files: Mapping[str, bytes]) -> list[FileChange]:
+    """Generated files that are missing or differ on disk, with their diffs."""
+    changes: list[FileChange] = []
+    for relpath, data in files.items():
+        old = _read(root / relpath)
+        if old != data:
+            status: Literal["missing", "stale"] = "missing" if old is None else "stale"
+            changes.append(FileChange(relpath, status, unified_diff(relpath, old, data)))
+    return changes
+
+
+def write_tree(root: Path, files: Mapping[str, bytes]) -> list[str]:
+    """Write every file whose bytes changed; return the relative paths written."""
+    try:
+        return [relpath for relpath, data in files.items() if write_atomic(root / relpath, data)]
+    except OSError as err:
+        raise RenderError(f"cannot write the tree under {root}: {err}") from None
+
+
+def _check_failure(changes: list[FileChange], mismatches: list[str]) -> CheckFailed:
+    lines = [f"{c.path}: {c.status} (run `fluxforge render` to update it)" for c in changes]
+    lines += mismatches
+    for change in changes:
+        lines.extend(change.diff.rstrip("\n").split("\n"))
+    return CheckFailed(lines)
+
+
+def run_render(config_arg: str | Path | None, *, output: str | Path | None = None, mode: Mode = "write") -> RenderReport:
+    """``fluxforge render``: load the config, render, then write, check or diff under the output root.
+
+    Raises ConfigError (nothing written), CheckFailed (``mode="check"`` and the tree is out of date).
+    """
+    config_file = config_path_for(config_arg)
+    config = load_config(config_file)
+    files = render_tree(config, config_name=config_file.name)
+    root = Path(output) if output is not None else config_file.parent
+    mismatches = header_mismatches(config, root)
+    if mode == "write":
+        written = write_tree(root, files)
+        return RenderReport(root, len(files), written=tuple(written), warnings=tuple(mismatches))
+    changes = changed_files(root, files)
+    if mode == "check" and (changes or mismatches):
+        raise _check_failure(changes, mismatches)
+    return RenderReport(root, len(files), changes=tuple(changes), warnings=tuple(mismatches))
