@@ -101,10 +101,7 @@ def _merge_streams(base: str, ours: str, theirs: str, force: bool) -> Merged:
                     out.append((key, sides[1][o].text))
                 conflicts.append(Conflict(_doc_path(key), "this document changed", "it removed"))
             continue
-        text, found = _merge_doc(
-            force, base_doc, sides[1][o], sides[2][t],
-            [trees[0][b] if b is not None else MISSING, trees[1][o], trees[2][t]],
-        )
+        text, found = _merge_doc(force, base_doc, sides[1][o], sides[2][t])
         out.append((key, text))
         conflicts.extend(found)
     taken = set(keys[1])
@@ -132,21 +129,39 @@ def _position(theirs: list[Any], t: int, out: list[tuple[Any, str]]) -> int:
     return 0
 
 
-def _merge_doc(force: bool, base: _Doc | None, ours: _Doc, theirs: _Doc, trees: list[Any]) -> tuple[str, list[Conflict]]:
+def _merge_doc(force: bool, base: _Doc | None, ours: _Doc, theirs: _Doc) -> tuple[str, list[Conflict]]:
+    """One document: its leading comment block as text (the user's, if they edited it, else the
+    render's), the rest as a tree merge."""
     if ours.body == theirs.body or (base is not None and base.body == theirs.body):
         return ours.text, []
     if base is not None and base.body == ours.body:
         return ours.header + theirs.body, []
-    b, o, t = trees
+    (b_head, b_rest), (o_head, o_rest), (t_head, t_rest) = (
+        _split_head(doc.body) if doc is not None else (None, None) for doc in (base, ours, theirs)
+    )
+    head = t_head if o_head == b_head else o_head
+    if o_rest == t_rest or b_rest == t_rest:
+        return ours.header + (head or "") + (o_rest or ""), []
+    if b_rest == o_rest:
+        return ours.header + (head or "") + (t_rest or ""), []
+    b, o, t = (_load(text) if text is not None else MISSING for text in (b_rest, o_rest, t_rest))
     if not isinstance(o, dict | list) or not isinstance(t, dict | list):
         found = [Conflict("", "this document changed", "another version of it")]
         return (ours.header + theirs.body if force else ours.text), found
     merger = TreeMerger(force=force)
-    pristine = load_rt(ours.body)
     merged = merger.node(b if b is not None else MISSING, o, t, ())
-    if same(merged, pristine):
-        return ours.text, merger.conflicts
-    return ours.header + dump_rt(merged), merger.conflicts
+    if same(merged, _load(o_rest or "")):
+        return ours.header + (head or "") + (o_rest or ""), merger.conflicts
+    return ours.header + (head or "") + dump_rt(merged), merger.conflicts
+
+
+def _split_head(body: str) -> tuple[str, str]:
+    """The leading comment/blank lines of a document, and the rest."""
+    lines = body.splitlines(keepends=True)
+    n = 0
+    while n < len(lines) and (not lines[n].strip() or lines[n].lstrip().startswith("#")):
+        n += 1
+    return "".join(lines[:n]), "".join(lines[n:])
 
 
 def _doc_path(key: Any) -> str:

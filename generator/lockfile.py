@@ -1,0 +1,188 @@
+"""``fluxforge.lock``: the text of every file fluxforge generated last, next to the config.
+
+It is the *base* of the three-way merge in ``fluxforge upgrade``: what differs between the lock and
+a file on disk is the user's edit; what differs between the lock and a new render is the upgrade.
+
+Format (valid YAML, written by hand here so it is byte-stable, fast for thousands of files, and
+diffs in git line by line like the files themselves)::
+
+    # fluxforge.lock: ...
+    lockVersion: 1
+    flux: 2.9.4
+    files:
+      "clusters/staging/flux-system/kustomization.yaml":
+        sha256: 3b1f...
+        text: |2
+          apiVersion: kustomize.config.k8s.io/v1beta1
+          ...
+
+Paths are JSON-quoted, sorted; texts are literal blocks with an explicit indentation indicator
+(``|2``, ``|2-`` without a final newline, ``|2+`` with several), or JSON strings when a text holds
+characters a literal block cannot (CR, control characters). ``sha256`` guards against hand edits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from generator.errors import FluxforgeError
+from generator.fsio import write_atomic
+
+__all__ = ["LOCK_NAME", "Lock", "LockError", "dumps", "loads", "lock_path_for", "read_lock", "record", "write_lock"]
+
+LOCK_NAME = "fluxforge.lock"
+LOCK_VERSION = 1
+_HEADER = (
+    "# fluxforge.lock: the files fluxforge generated last; the base of the three-way merge in\n"
+    "# `fluxforge upgrade`. Commit it with the tree. Do not edit it by hand.\n"
+)
+_PLAIN_SAFE = re.compile(r"^[^\x00-\x08\x0b-\x1f\x7f\r\ufeff\u2028\u2029\x85]*$")
+_INDENT = " " * 6
+
+
+class LockError(FluxforgeError):
+    """The lock file is unreadable or was edited by hand."""
+
+
+@dataclass(frozen=True)
+class Lock:
+    """Generated texts by repository-relative POSIX path, and the Flux version they were made for."""
+
+    flux: str | None = None
+    files: Mapping[str, str] = field(default_factory=dict)
+
+
+def lock_path_for(config_file: Path) -> Path:
+    """The lock lives next to the config file."""
+    return config_file.parent / LOCK_NAME
+
+
+def _literal(text: str) -> str:
+    if not text.endswith("\n"):
+        chomp, body = "-", text
+    else:
+        chomp, body = ("+" if text.endswith("\n\n") else ""), text[:-1]
+    lines = body.split("\n")
+    return f"|2{chomp}\n" + "".join(f"{_INDENT}{line}\n" if line else "\n" for line in lines)
+
+
+def dumps(lock: Lock) -> bytes:
+    """The lock file's bytes: the same lock always gives the same bytes."""
+    out = [_HEADER, f"lockVersion: {LOCK_VERSION}\n"]
+    if lock.flux is not None:
+        out.append(f"flux: {json.dumps(lock.flux)}\n")
+    out.append("files:\n" if lock.files else "files: {}\n")
+    for path in sorted(lock.files):
+        text = lock.files[path]
+        digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        usable = text and _PLAIN_SAFE.match(text) and not text.startswith("\n")
+        rendered = _literal(text) if usable else json.dumps(text, ensure_ascii=False) + "\n"
+        out.append(f"  {json.dumps(path, ensure_ascii=False)}:\n    sha256: {digest}\n    text: {rendered}")
+    return "".join(out).encode("utf-8")
+
+
+def loads(data: bytes, display: str = LOCK_NAME) -> Lock:
+    """Parse bytes written by :func:`dumps`; raise LockError (with the line) for anything else."""
+    try:
+        lines = data.decode("utf-8").split("\n")
+    except UnicodeDecodeError:
+        raise LockError(f"{display}: not UTF-8; {_FIX}") from None
+    reader = _Reader(lines, display)
+    return reader.read()
+
+
+_FIX = "delete it: the next `fluxforge render` writes a new one (edits made since are then not recognised)"
+
+
+class _Reader:
+    def __init__(self, lines: list[str], display: str) -> None:
+        self.lines, self.display, self.pos = lines, display, 0
+
+    def fail(self, what: str) -> LockError:
+        return LockError(f"{self.display}:{self.pos + 1}: {what}; {_FIX}")
+
+    def take(self, pattern: str) -> re.Match[str]:
+        line = self.lines[self.pos] if self.pos < len(self.lines) else ""
+        match = re.fullmatch(pattern, line)
+        if match is None:
+            raise self.fail(f"expected {pattern!r}")
+        self.pos += 1
+        return match
+
+    def read(self) -> Lock:
+        while self.pos < len(self.lines) and self.lines[self.pos].startswith("#"):
+            self.pos += 1
+        version = self.take(r"lockVersion: (\d+)").group(1)
+        if int(version) != LOCK_VERSION:
+            self.pos -= 1
+            raise self.fail(f"lockVersion {version} is not supported (this fluxforge writes {LOCK_VERSION})")
+        flux = None
+        if self.pos < len(self.lines) and self.lines[self.pos].startswith("flux: "):
+            flux = json.loads(self.take(r"flux: (\".*\")").group(1))
+        files: dict[str, str] = {}
+        if self.take(r"files:( \{\})?").group(1) is None:
+            while self.pos < len(self.lines) and self.lines[self.pos].startswith("  "):
+                path, text = self.entry()
+                files[path] = text
+        if any(line for line in self.lines[self.pos:]):
+            raise self.fail("unexpected content")
+        return Lock(flux, files)
+
+    def entry(self) -> tuple[str, str]:
+        path = json.loads(self.take(r"  (\".*\"):").group(1))
+        start = self.pos
+        digest = self.take(r"    sha256: ([0-9a-f]{64})").group(1)
+        head = self.take(r"    text: (\|2[-+]?|\".*\")").group(1)
+        if head.startswith('"'):
+            text = json.loads(head)
+        else:
+            body: list[str] = []
+            while self.pos < len(self.lines) and (self.lines[self.pos].startswith(_INDENT) or not self.lines[self.pos]):
+                if not self.lines[self.pos] and self.pos == len(self.lines) - 1:
+                    break  # the file's final newline
+                body.append(self.lines[self.pos][len(_INDENT):])
+                self.pos += 1
+            text = _unliteral(head[2:], body)
+        if hashlib.sha256(text.encode("utf-8")).hexdigest() != digest:
+            self.pos = start
+            raise self.fail(f"the text recorded for {path} does not match its sha256 (edited by hand?)")
+        return path, text
+
+
+def _unliteral(chomp: str, body: list[str]) -> str:
+    if chomp == "+":
+        return "\n".join(body) + "\n"
+    while body and body[-1] == "":
+        body.pop()
+    joined = "\n".join(body)
+    return joined if chomp == "-" else joined + "\n"
+
+
+def read_lock(path: Path) -> Lock | None:
+    """The recorded lock, or None when there is none yet."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as err:
+        raise LockError(f"{path}: cannot read: {err.strerror}") from None
+    return loads(data, str(path))
+
+
+def write_lock(path: Path, lock: Lock) -> bool:
+    """Write the lock atomically; False when it already holds exactly these bytes."""
+    return write_atomic(path, dumps(lock))
+
+
+def record(lock_file: Path, files: Mapping[str, bytes], flux: str | None) -> bool:
+    """For the render writer: remember ``files`` (the complete render) as the new base.
+
+    Call it after writing the files of a full render. Returns True when the lock changed.
+    """
+    texts = {path: data.decode("utf-8") for path, data in files.items()}
+    return write_lock(lock_file, Lock(flux, texts))

@@ -1,0 +1,94 @@
+"""fluxforge.lock: byte-stable, exact round trip of any text, valid YAML, hand edits detected."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from generator.lockfile import Lock, LockError, dumps, loads, read_lock, record
+from generator.yamlio import make_yaml
+
+TRICKY = {
+    "clusters/a/flux-system/kustomization.yaml": "apiVersion: v1\nkind: X\n",
+    "no-final-newline.yaml": "a: 1",
+    "blank-tail.yaml": "a: 1\n\n\n",
+    "leading-space.yaml": "   indented: first line\n\nafter blank\n",
+    "leading-newline.yaml": "\nstarts empty\n",
+    "crlf.yaml": "a: 1\r\nb: 2\r\n",
+    "empty.yaml": "",
+    "unicode é.yaml": "name: ünïcode ✓\n",
+    "whitespace-lines.yaml": "a\n \n  \nb\n",
+    'quote".yaml': "x: '#not a comment'\n",
+}
+
+
+def test_round_trip_and_valid_yaml() -> None:
+    lock = Lock("2.6.0", TRICKY)
+    data = dumps(lock)
+    assert loads(data) == lock
+    plain = make_yaml(typ="safe").load(io.StringIO(data.decode()))
+    assert plain["lockVersion"] == 1
+    assert plain["flux"] == "2.6.0"
+    assert {path: entry["text"] for path, entry in plain["files"].items()} == TRICKY
+
+
+def test_byte_stable_and_sorted() -> None:
+    forward = dumps(Lock("2.9.4", dict(TRICKY)))
+    backward = dumps(Lock("2.9.4", dict(reversed(list(TRICKY.items())))))
+    assert forward == backward
+    text = forward.decode()
+    positions = [text.index(f'  "{p}"'.replace('"quote".yaml"', '"quote\\".yaml"')) for p in sorted(TRICKY)]
+    assert positions == sorted(positions)
+
+
+def test_empty_lock() -> None:
+    assert loads(dumps(Lock())) == Lock()
+    assert b"files: {}\n" in dumps(Lock())
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.text(min_size=1, max_size=20), st.text(max_size=200), max_size=5),
+       st.none() | st.text(max_size=10))
+def test_any_texts_round_trip(files: dict[str, str], flux: str | None) -> None:
+    lock = Lock(flux, files)
+    assert loads(dumps(lock)) == lock
+
+
+def test_hand_edit_is_detected_with_line() -> None:
+    data = dumps(Lock("2.6.0", {"a.yaml": "a: 1\nb: 2\n"})).decode()
+    edited = data.replace("      b: 2\n", "      b: 3\n")
+    with pytest.raises(LockError) as err:
+        loads(edited.encode(), "repo/fluxforge.lock")
+    (line,) = err.value.problems
+    assert line.startswith("repo/fluxforge.lock:7: the text recorded for a.yaml does not match its sha256")
+    assert "delete it" in line
+
+
+@pytest.mark.parametrize(
+    ("data", "where"),
+    [
+        (b"lockVersion: 2\nfiles: {}\n", ":1: lockVersion 2 is not supported"),
+        (b"files: {}\n", ":1: expected"),
+        (b"lockVersion: 1\nfiles: {}\nextra: 1\n", ":3: unexpected content"),
+        (b"\xff\xfe", ": not UTF-8"),
+    ],
+)
+def test_malformed_lock(data: bytes, where: str) -> None:
+    with pytest.raises(LockError, match="delete it") as err:
+        loads(data, "L")
+    assert err.value.problems[0].startswith("L" + where)
+
+
+def test_record_writes_only_on_change(tmp_path: Path) -> None:
+    lock_file = tmp_path / "fluxforge.lock"
+    assert read_lock(lock_file) is None
+    files = {"b.yaml": b"b: 1\n", "a.yaml": b"a: 1\n"}
+    assert record(lock_file, files, "2.9.4") is True
+    mtime = lock_file.stat().st_mtime_ns
+    assert record(lock_file, dict(reversed(list(files.items()))), "2.9.4") is False
+    assert lock_file.stat().st_mtime_ns == mtime
+    assert read_lock(lock_file) == Lock("2.9.4", {"a.yaml": "a: 1\n", "b.yaml": "b: 1\n"})
