@@ -1,0 +1,167 @@
+"""Turn Entra ID / Key Vault refusals into one line naming the gate that failed and the fix.
+
+Pure functions over status codes and message text (no ``azure.*`` import): ``azure_kv`` classifies the
+SDK exception and calls these. A gate is one of the four things that must line up for Flux to decrypt:
+the identity's credential (workload identity federation or a secret), the token's audience, the role
+assignment on the vault, and the key itself.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+WI_AUDIENCE = "api://AzureADTokenExchange"
+CRYPTO_USER = "Key Vault Crypto User"
+
+
+@dataclass(frozen=True)
+class Context:
+    """What was attempted, and with which identity (from the environment; never secrets)."""
+
+    operation: str  # "encrypt", "decrypt", "read"
+    key_url: str
+    client_id: str = ""
+    tenant_id: str = ""
+    assertion: dict[str, Any] = field(default_factory=dict)  # claims of AZURE_FEDERATED_TOKEN_FILE
+
+    @classmethod
+    def from_env(cls, operation: str, key_url: str, env: dict[str, str]) -> Context:
+        return cls(operation, key_url, env.get("AZURE_CLIENT_ID", ""), env.get("AZURE_TENANT_ID", ""),
+                   _token_claims(env.get("AZURE_FEDERATED_TOKEN_FILE", "")))
+
+    @property
+    def head(self) -> str:
+        return f"azure_kv {self.operation} with {self.key_url}"
+
+    @property
+    def identity(self) -> str:
+        return f"identity {self.client_id}" if self.client_id else "the identity"
+
+
+def _token_claims(path: str) -> dict[str, Any]:
+    """Unverified claims of the projected service-account token (issuer/subject/audience for messages)."""
+    try:
+        payload = Path(path).read_text().strip().split(".")[1] if path else ""
+        data = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))) if payload else {}
+    except (OSError, ValueError, IndexError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _quoted(label: str, message: str) -> str:
+    match = re.search(rf"{label}:? '([^']*)'", message)
+    return match.group(1) if match else ""
+
+
+def _aud(ctx: Context, message: str) -> str:
+    aud = _quoted("Assertion Audience", message) or _quoted("assertion audience", message)
+    if aud:
+        return aud
+    claim = ctx.assertion.get("aud", "")
+    return ",".join(claim) if isinstance(claim, list) else str(claim)
+
+
+def _fic_create(ctx: Context, issuer: str, subject: str) -> str:
+    return (f"az identity federated-credential create --name <name> --identity-name <identity of client id "
+            f"{ctx.client_id or '?'}> --resource-group <group> --issuer {issuer or '<cluster OIDC issuer URL>'} "
+            f"--subject {subject or 'system:serviceaccount:<namespace>:<service account>'} --audience {WI_AUDIENCE}")
+
+
+def explain_entra(message: str, ctx: Context) -> str:
+    """A token request refused by Entra ID (``AADSTSnnnn`` in the message)."""
+    match = re.search(r"AADSTS(\d+)", message)
+    code = match.group(1) if match else ""
+    iss = _quoted("Assertion Issuer", message) or _quoted("assertion issuer", message) or str(ctx.assertion.get("iss", ""))
+    sub = _quoted("Assertion Subject", message) or _quoted("assertion subject", message) or str(ctx.assertion.get("sub", ""))
+    aud = _aud(ctx, message)
+    gate = f"{ctx.head}: Entra ID refused the token request (AADSTS{code})"
+    fixes = {
+        "70021": f"no federated credential on {ctx.identity} matches issuer {iss!r}, subject {sub!r}, audience "
+                 f"{aud!r}; add one with {_fic_create(ctx, iss, sub)}",
+        "700211": f"no federated credential on {ctx.identity} trusts issuer {iss!r} (the cluster's OIDC issuer "
+                  "changed, or a trailing '/' differs); set the credential's issuer to the value of az aks show "
+                  "--query oidcIssuerProfile.issuerUrl -o tsv, or add one with "
+                  f"{_fic_create(ctx, iss, sub)}",
+        "700213": f"no federated credential on {ctx.identity} has subject {sub!r} (it names another namespace or "
+                  f"service account); add one with {_fic_create(ctx, iss, sub)}, or run as the service account the "
+                  "credential names",
+        "700212": f"the service-account token's audience {aud!r} matches no federated credential on {ctx.identity}; "
+                  f"project the token with audience {WI_AUDIENCE} (the AKS workload identity webhook does), or add "
+                  "that audience to the credential with az identity federated-credential update --audiences",
+        "700016": f"client ID {ctx.client_id!r} does not exist in tenant {ctx.tenant_id!r}; check AZURE_CLIENT_ID "
+                  "(the azure.workload.identity/client-id annotation) and AZURE_TENANT_ID",
+        "90002": f"tenant {ctx.tenant_id!r} does not exist; check AZURE_TENANT_ID",
+        "7000215": "the client secret is wrong or expired; create a new one with az ad app credential reset --id "
+                   f"{ctx.client_id or '<client id>'} and update AZURE_CLIENT_SECRET",
+        "700024": "the service-account token in AZURE_FEDERATED_TOKEN_FILE is expired or not yet valid; use the "
+                  "projected token the kubelet refreshes, not a copy",
+        "700027": f"the service-account token's signature does not verify with issuer {iss!r}'s keys (cluster "
+                  "recreated or keys rotated); use a token from the cluster the federated credential trusts",
+        "90061": f"Entra ID cannot fetch the OIDC discovery document of issuer {iss!r}; enable the cluster's OIDC "
+                 "issuer (az aks update --enable-oidc-issuer) and check the credential's issuer URL",
+    }
+    fix = fixes.get(code)
+    if fix is None:
+        first = message.split("Trace ID:")[0].strip().splitlines()
+        return f"{gate}: {first[-1] if first else message}"
+    return f"{gate}: {fix}"
+
+
+def explain_forbidden(message: str, ctx: Context, inner: str = "") -> str:
+    """A 403 from Key Vault: a missing role assignment, an access policy, or a disabled key."""
+    action = _quoted("Action", message)
+    resource = _quoted("Resource", message)
+    oid = (re.search(r"oid=([0-9a-fA-F-]+)", message) or re.search(r"object id '?([0-9a-fA-F-]{36})", message))
+    principal = oid.group(1) if oid else "<principal object id>"
+    if inner == "ForbiddenByRbac" or "ForbiddenByRbac" in message or action:
+        scope = re.sub(r"/keys/[^/]+$", "", resource) if resource else "<vault resource id>"
+        verb = action.rsplit("/", 2)[-2] if action.count("/") >= 2 else ctx.operation
+        return (f"{ctx.head}: role assignment missing (403 ForbiddenByRbac): principal {principal} may not "
+                f"{verb} ({action or 'key data action'}) on {resource or ctx.key_url}; grant {CRYPTO_USER} (or a role "
+                f"with that data action) with az role assignment create --role \"{CRYPTO_USER}\" --assignee-object-id "
+                f"{principal} --assignee-principal-type ServicePrincipal --scope {scope} (new assignments can take a "
+                "few minutes to apply)")
+    if "access polic" in message.lower() or "does not have keys" in message:
+        return (f"{ctx.head}: the vault's access policy does not allow {ctx.operation} for principal {principal} "
+                f"(403); fix: az keyvault set-policy --name <vault> --object-id {principal} --key-permissions get "
+                "encrypt decrypt, or switch the vault to Azure RBAC and grant Key Vault Crypto User")
+    return (f"{ctx.head}: Key Vault refused the operation (403 {inner or 'Forbidden'}: {message.strip()}); check the "
+            "key is enabled and allows encrypt/decrypt (az keyvault key show)")
+
+
+def explain_vault(status: int, code: str, message: str, ctx: Context, inner: str = "") -> str:
+    """Any other Key Vault error response (after the SDK's retries)."""
+    if status == 403:
+        return explain_forbidden(message, ctx, inner)
+    if status == 401:
+        if "AKV10022" in message or "audience" in message.lower():
+            return (f"{ctx.head}: Key Vault rejected the access token's audience (401, {message.strip()}); the "
+                    "credential must request https://vault.azure.net/.default, and the vault must be in the "
+                    "token's cloud; check --credential and AZURE_AUTHORITY_HOST")
+        return (f"{ctx.head}: Key Vault rejected the access token (401, {message.strip()}); AZURE_TENANT_ID must be "
+                "the vault's tenant and the token unexpired")
+    if status == 404:
+        return (f"{ctx.head}: the key or key version does not exist (404 {code}); check the URL with az keyvault key "
+                "list-versions --vault-name <vault> --name <key>, or re-encrypt the file with a current key")
+    if status == 429 or status >= 500:
+        return (f"{ctx.head}: Key Vault kept answering {status} ({'throttled' if status == 429 else 'unavailable'}) "
+                "after retries; nothing was written for this file, run the command again later")
+    return f"{ctx.head}: Key Vault answered {status} {code}: {message.strip()}"
+
+
+def explain_unavailable(message: str, ctx: Context) -> str:
+    summary = " ".join(message.split())[:400]
+    return (f"{ctx.head}: no Azure credential is available ({summary}); in a pod set AZURE_CLIENT_ID, "
+            "AZURE_TENANT_ID and AZURE_FEDERATED_TOKEN_FILE (workload identity webhook: pod label "
+            "azure.workload.identity/use=true and service account annotation azure.workload.identity/client-id), in CI "
+            "AZURE_CLIENT_ID/AZURE_TENANT_ID/AZURE_CLIENT_SECRET, on a laptop run az login; or pin one with --credential")
+
+
+def explain_network(message: str, ctx: Context) -> str:
+    return (f"{ctx.head}: cannot reach Key Vault or Entra ID ({' '.join(message.split())[:300]}); check DNS, proxy "
+            "and firewall (a private-endpoint vault needs its private DNS zone)")

@@ -1,0 +1,287 @@
+"""The ``azure_kv`` key source: wrap the data key with an Azure Key Vault RSA key, as sops does.
+
+Wrapping is RSA-OAEP-256 computed locally with the key's public JWK, fetched once per key per run (one
+``GET`` instead of one ``encrypt`` per file); when the identity may not read the key, the remote Encrypt
+operation is used instead. Unwrapping is always the remote Decrypt operation. One credential, one token
+and one client per vault serve the whole run. This is the only module that imports ``azure.*`` (lazily).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import os
+import re
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from generator.errors import KeyVaultError
+from generator.sops.keys import KeyOptions
+from generator.sops.keys import azure_gates as gates
+
+KEY_URL = re.compile(r"^(https://[^/]+)/keys/([^/]+)(/[^/]*)?$")  # as sops' NewMasterKeyFromURL
+ALGORITHM = "RSA-OAEP-256"
+CREDENTIALS = ("default", "workload", "environment", "cli", "managed")
+RETRY = {"retry_total": 6, "retry_connect": 4, "retry_read": 4, "retry_status": 6, "retry_backoff_factor": 0.4,
+         "retry_backoff_max": 10}
+RETRY_METHODS = frozenset({"GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS"})  # encrypt/decrypt are safe to repeat
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class KeyRef:
+    vault_url: str
+    name: str
+    version: str  # "" = the key's current version
+
+    @property
+    def url(self) -> str:
+        return f"{self.vault_url}/keys/{self.name}" + (f"/{self.version}" if self.version else "")
+
+
+def parse_key_url(url: str) -> KeyRef:
+    """``https://<vault>.vault.azure.net/keys/<name>[/<version>]`` (a default ``:443`` is dropped)."""
+    match = KEY_URL.match(url.strip())
+    if not match:
+        raise KeyVaultError(f"azure_kv: {url.strip()!r} is not a Key Vault key URL; expected "
+                            "https://<vault>.vault.azure.net/keys/<name>[/<version>]")
+    vault = match.group(1).removesuffix(":443")
+    return KeyRef(vault, match.group(2), (match.group(3) or "/")[1:])
+
+
+def encode_enc(ciphertext: bytes) -> str:
+    """base64url without padding, as sops writes ``enc``."""
+    return base64.urlsafe_b64encode(ciphertext).rstrip(b"=").decode("ascii")
+
+
+def decode_enc(text: str, where: str) -> bytes:
+    """Strict like sops: padding or characters outside the URL-safe alphabet are rejected."""
+    if not re.fullmatch(r"[A-Za-z0-9_-]+", text):
+        raise KeyVaultError(f"{where}: enc is not unpadded base64url (sops writes it without '=')")
+    try:
+        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (binascii.Error, ValueError):
+        raise KeyVaultError(f"{where}: enc is not valid base64url") from None
+
+
+class _OneToken:
+    """Wraps a credential so each (scopes, tenant, claims) is fetched once per run (az: one subprocess)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self._tokens: dict[tuple[Any, ...], Any] = {}
+        self._lock = threading.Lock()
+
+    def _cached(self, key: tuple[Any, ...], fetch: Callable[[], T]) -> T:
+        with self._lock:
+            token = self._tokens.get(key)
+            if token is None or token.expires_on - time.time() < 300:
+                token = self._tokens[key] = fetch()
+            return token
+
+    def get_token(self, *scopes: str, claims: str | None = None, tenant_id: str | None = None,
+                  enable_cae: bool = False, **kwargs: Any) -> Any:
+        key = ("t", scopes, claims, tenant_id, enable_cae)
+        return self._cached(key, lambda: self.inner.get_token(*scopes, claims=claims, tenant_id=tenant_id,
+                                                              enable_cae=enable_cae, **kwargs))
+
+    def get_token_info(self, *scopes: str, options: Mapping[str, Any] | None = None) -> Any:
+        key = ("i", scopes, tuple(sorted((options or {}).items())))
+        if hasattr(self.inner, "get_token_info"):
+            return self._cached(key, lambda: self.inner.get_token_info(*scopes, options=options))
+        from azure.core.credentials import AccessTokenInfo
+
+        opts = dict(options or {})
+        token = self.get_token(*scopes, claims=opts.get("claims"), tenant_id=opts.get("tenant_id"),
+                               enable_cae=bool(opts.get("enable_cae")))
+        return AccessTokenInfo(token.token, token.expires_on)
+
+    def close(self) -> None:
+        if hasattr(self.inner, "close"):
+            self.inner.close()
+
+
+def make_credential(name: str | None) -> Any:
+    """The credential for ``--credential NAME``; default chain: environment, workload identity, Azure CLI."""
+    from azure import identity
+
+    choice = (name or "default").lower()
+    builders: dict[str, Callable[[], Any]] = {
+        "workload": identity.WorkloadIdentityCredential,
+        "environment": identity.EnvironmentCredential,
+        "cli": identity.AzureCliCredential,
+        "managed": lambda: identity.ManagedIdentityCredential(client_id=os.environ.get("AZURE_CLIENT_ID")),
+    }
+    if choice == "default":
+        chain: list[Any] = [identity.EnvironmentCredential()]
+        wi_env = ("AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_FEDERATED_TOKEN_FILE")
+        if all(os.environ.get(v) for v in wi_env):
+            chain.append(identity.WorkloadIdentityCredential())
+        chain.append(identity.AzureCliCredential())
+        return identity.ChainedTokenCredential(*chain)
+    if choice not in builders:
+        raise KeyVaultError(f"azure_kv: unknown credential {name!r}; choose one of: {', '.join(CREDENTIALS)}")
+    try:
+        return builders[choice]()
+    except ValueError as exc:  # WorkloadIdentityCredential without its environment
+        raise KeyVaultError(f"azure_kv: credential {choice!r} cannot start: {exc}") from None
+
+
+@dataclass
+class _Wrapper:
+    version: str
+    encrypt: Callable[[bytes], tuple[bytes, str]]  # -> (ciphertext, version used)
+
+
+class AzureKeyVaultSource:
+    """KeySource for ``azure_kv``; one instance per run (``source_for`` caches it)."""
+
+    kind = "azure_kv"
+
+    def __init__(self, options: KeyOptions, credential: Any | None = None, **client_options: Any) -> None:
+        self.options = options
+        self._credential_arg = credential
+        self._credential: _OneToken | None = None
+        self._client_options = {**RETRY, **client_options}
+        self._clients: dict[str, Any] = {}
+        self._wrappers: dict[KeyRef, _Wrapper] = {}
+        self._decryptors: dict[KeyRef, Any] = {}
+        self._lock = threading.RLock()
+
+    # -- KeySource -------------------------------------------------------------------------------
+    def wrap(self, recipient: str, data_key: bytes) -> dict[str, str]:
+        ref = parse_key_url(recipient)
+        with self._lock:
+            wrapper = self._wrappers.get(ref) or self._guard("encrypt", ref, lambda: self._make_wrapper(ref))
+            self._wrappers[ref] = wrapper
+        ciphertext, version = self._guard("encrypt", ref, lambda: wrapper.encrypt(data_key))
+        created = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return {"vault_url": ref.vault_url, "name": ref.name, "version": version, "created_at": created,
+                "enc": encode_enc(ciphertext)}
+
+    def unwrap(self, entry: Mapping[str, Any]) -> bytes:
+        ref = self._entry_ref(entry)
+        ciphertext = decode_enc(str(entry.get("enc", "")), f"azure_kv {ref.url}")
+        with self._lock:
+            crypto = self._decryptors.get(ref)
+            if crypto is None:
+                crypto = self._decryptors[ref] = self._client(ref.vault_url).get_cryptography_client(
+                    ref.name, key_version=ref.version or None)
+        result = self._guard("decrypt", ref, lambda: crypto.decrypt(ALGORITHM, ciphertext,
+                                                                    retry_on_methods=RETRY_METHODS))
+        return bytes(result.plaintext)
+
+    def recipient_of(self, entry: Mapping[str, Any]) -> str:
+        """``{vault_url}/keys/{name}/{version}``, sops' ``ToString`` of the key."""
+        return self._entry_ref(entry).url
+
+    # -- internals ---------------------------------------------------------------------------------
+    @staticmethod
+    def _entry_ref(entry: Mapping[str, Any]) -> KeyRef:
+        vault, name = str(entry.get("vault_url", "")).rstrip("/"), str(entry.get("name", ""))
+        if not vault.startswith("https://") or not name:
+            raise KeyVaultError(f"azure_kv entry {dict(entry).get('vault_url')!r}: needs vault_url (https) and name")
+        return KeyRef(vault, name, str(entry.get("version") or ""))
+
+    def _credential_obj(self) -> _OneToken:
+        if self._credential is None:
+            self._credential = _OneToken(self._credential_arg or make_credential(self.options.azure_credential))
+        return self._credential
+
+    def _client(self, vault_url: str) -> Any:
+        with self._lock:
+            if vault_url not in self._clients:
+                from azure.keyvault.keys import KeyClient
+
+                self._clients[vault_url] = KeyClient(vault_url, self._credential_obj(), **self._client_options)
+            return self._clients[vault_url]
+
+    def _make_wrapper(self, ref: KeyRef) -> _Wrapper:
+        from azure.core.exceptions import HttpResponseError
+
+        client = self._client(ref.vault_url)
+        try:
+            key = client.get_key(ref.name, ref.version or None)
+        except HttpResponseError as exc:
+            if exc.status_code != 403:
+                raise
+            return self._remote_wrapper(client, ref)
+        return _local_wrapper(ref, key)
+
+    def _remote_wrapper(self, client: Any, ref: KeyRef) -> _Wrapper:
+        """No ``keys/read``: every wrap is a remote Encrypt of the pinned version."""
+        if not ref.version:
+            raise KeyVaultError(f"azure_kv encrypt with {ref.url}: the URL has no key version and the identity may "
+                                "not read the key to find the current one (403 on keys/read); put the version in the "
+                                "URL (az keyvault key show --query key.kid) or grant a role with "
+                                "Microsoft.KeyVault/vaults/keys/read")
+        crypto = client.get_cryptography_client(ref.name, key_version=ref.version)
+
+        def encrypt(data_key: bytes) -> tuple[bytes, str]:
+            result = crypto.encrypt(ALGORITHM, data_key, retry_on_methods=RETRY_METHODS)
+            return bytes(result.ciphertext), ref.version
+
+        return _Wrapper(ref.version, encrypt)
+
+    def _guard(self, operation: str, ref: KeyRef, call: Callable[[], T]) -> T:
+        try:
+            return call()
+        except KeyVaultError:
+            raise
+        except Exception as exc:  # the azure SDK's exceptions, classified below
+            raise KeyVaultError(_explain(exc, gates.Context.from_env(operation, ref.url, dict(os.environ)))) from exc
+
+
+def _local_wrapper(ref: KeyRef, key: Any) -> _Wrapper:
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+    props = key.properties
+    if props.enabled is False:
+        raise KeyVaultError(f"azure_kv encrypt with {ref.url}: the key version {props.version} is disabled; enable "
+                            "it (az keyvault key set-attributes --enabled true) or use another version")
+    if key.key_type not in ("RSA", "RSA-HSM"):
+        raise KeyVaultError(f"azure_kv encrypt with {ref.url}: key type {key.key_type} cannot do {ALGORITHM}; "
+                            "sops needs an RSA key (az keyvault key create --kty RSA --size 2048)")
+    public = rsa.RSAPublicNumbers(int.from_bytes(key.key.e, "big"), int.from_bytes(key.key.n, "big")).public_key()
+    oaep = padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=None)
+    version = str(props.version)
+    return _Wrapper(version, lambda data_key: (public.encrypt(data_key, oaep), version))
+
+
+def _explain(exc: Exception, ctx: gates.Context) -> str:
+    from azure.core.exceptions import ClientAuthenticationError, HttpResponseError, ServiceRequestError
+    from azure.identity import CredentialUnavailableError
+
+    text = str(getattr(exc, "message", None) or exc)
+    if isinstance(exc, CredentialUnavailableError):
+        return gates.explain_unavailable(text, ctx)
+    if "AADSTS" in text:
+        return gates.explain_entra(text, ctx)
+    if isinstance(exc, HttpResponseError) and exc.status_code:
+        error = getattr(exc, "error", None)
+        code = str(getattr(error, "code", "") or "")
+        inner = _inner_code(exc)
+        message = str(getattr(error, "message", "") or text)
+        return gates.explain_vault(int(exc.status_code), code, message, ctx, inner)
+    if isinstance(exc, ClientAuthenticationError):
+        return gates.explain_unavailable(text, ctx)
+    if isinstance(exc, ServiceRequestError) or "connection" in text.lower():
+        return gates.explain_network(text, ctx)
+    return f"{ctx.head}: {type(exc).__name__}: {' '.join(text.split())[:400]}"
+
+
+def _inner_code(exc: Any) -> str:
+    try:
+        body = exc.response.json()
+        return str(body["error"]["innererror"]["code"])
+    except Exception:  # noqa: BLE001 - best effort: the body may be absent or not JSON
+        return ""
+
+
+def make_source(options: KeyOptions) -> AzureKeyVaultSource:
+    return AzureKeyVaultSource(options)
