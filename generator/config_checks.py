@@ -52,24 +52,30 @@ def _duplicates(entries: list[tuple[KeyPath, str]], what: str) -> Iterator[Probl
     first: dict[str, KeyPath] = {}
     for path, value in entries:
         if value in first:
-            yield Problem(path, f"duplicate {what} {value!r} (first defined at {dotted(first[value])})")
+            yield Problem(path, f"duplicate {what} {value!r} (first used by {dotted(first[value][:-1])})")
         else:
             first[value] = path
+
+
+def _flux_minor(version: Any) -> tuple[int | None, list[Problem]]:
+    """The configured Flux minor (9 when unset, None when unusable)."""
+    if not isinstance(version, str):
+        return (9 if version is None else None), []
+    try:
+        parsed = parse_version(version)
+    except ValueError:
+        return None, []  # the schema pattern reports it
+    try:
+        return features_for(parsed).version.minor, []
+    except ValueError as err:
+        return None, [Problem(("flux", "version"), str(err))]
 
 
 def _flux_checks(data: dict[str, Any]) -> tuple[int | None, list[Problem]]:
     """Return the Flux minor (None if unusable) and problems of the flux block."""
     flux = data.get("flux") if isinstance(data.get("flux"), dict) else {}
     assert isinstance(flux, dict)
-    problems: list[Problem] = []
-    minor: int | None = 9
-    version = flux.get("version")
-    if isinstance(version, str):
-        try:
-            minor = features_for(parse_version(version)).version.minor
-        except ValueError as err:
-            problems.append(Problem(("flux", "version"), str(err)))
-            minor = None
+    minor, problems = _flux_minor(flux.get("version"))
     components = flux.get("components")
     if isinstance(components, list):
         names = [c for c in components if isinstance(c, str)]
@@ -93,8 +99,44 @@ def _sops_present(block: Any) -> bool:
     return isinstance(block, dict) and bool(block.get("keyVault") or block.get("age"))
 
 
+def _cluster_folder(cluster: dict[str, Any]) -> str | None:
+    raw = cluster.get("path", f"clusters/{cluster.get('name')}")
+    return normalise_path(raw) if isinstance(raw, str) and path_problem(raw) is None else None
+
+
+def _ks_path_checks(path: KeyPath, raw: Any, cluster_folder: str | None) -> Iterator[Problem]:
+    if not isinstance(raw, str):
+        return
+    if why := path_problem(raw):
+        yield Problem((*path, "path"), why)
+    elif cluster_folder and (normalise_path(raw) + "/").startswith(cluster_folder + "/"):
+        yield Problem(
+            (*path, "path"),
+            f"{raw!r} is inside the cluster folder {cluster_folder}, which the flux-system Kustomization "
+            "already applies; use a folder outside it (e.g. apps/<environment>)",
+        )
+
+
+def _tenant_conflicts(entries: list[tuple[KeyPath, dict[str, Any]]], flux_ns: str) -> Iterator[Problem]:
+    first: dict[tuple[str, str], tuple[KeyPath, Any]] = {}
+    for path, ks in entries:
+        tenant = ks.get("tenant")
+        if not isinstance(tenant, dict) or not isinstance(tenant.get("serviceAccount"), str):
+            continue
+        key = (str(ks.get("namespace", flux_ns)), tenant["serviceAccount"])
+        identity = tenant.get("identity")
+        if key not in first:
+            first[key] = (path, identity)
+        elif first[key][1] != identity:
+            yield Problem(
+                (*path, "tenant", "identity"),
+                f"ServiceAccount {key[1]!r} in namespace {key[0]!r} already has another identity "
+                f"(at {dotted(first[key][0])}); use one identity per ServiceAccount",
+            )
+
+
 def _kustomization_checks(
-    cpath: KeyPath, cluster: dict[str, Any], minor: int | None
+    cpath: KeyPath, cluster: dict[str, Any], minor: int | None, flux_ns: str
 ) -> Iterator[Problem]:
     entries = list(_mappings(cluster.get("kustomizations"), (*cpath, "kustomizations")))
     names = [(p, ks["name"]) for p, ks in entries if isinstance(ks.get("name"), str)]
@@ -103,8 +145,7 @@ def _kustomization_checks(
     for path, ks in entries:
         if ks.get("name") == "flux-system":
             yield Problem((*path, "name"), "'flux-system' is reserved for the sync Kustomization gotk-sync.yaml")
-        if isinstance(ks.get("path"), str) and (why := path_problem(ks["path"])):
-            yield Problem((*path, "path"), why)
+        yield from _ks_path_checks(path, ks.get("path"), _cluster_folder(cluster))
         if "tenant" in ks and minor is not None and minor < 6:
             yield Problem((*path, "tenant"), "object-level workload identity needs Flux >= 2.6 (set flux.version)")
         if isinstance(ks.get("tenant"), dict) and ks.get("decryption") is False:
@@ -114,6 +155,7 @@ def _kustomization_checks(
                 hint = did_you_mean(dep, sorted(known))
                 yield Problem((*path, "dependsOn", index), f"unknown Kustomization {dep!r} in this cluster{hint}")
     yield from _cycles(entries, known)
+    yield from _tenant_conflicts(entries, flux_ns)
 
 
 def _cycles(entries: list[tuple[KeyPath, dict[str, Any]]], known: set[str]) -> Iterator[Problem]:
@@ -146,6 +188,12 @@ def _cycles(entries: list[tuple[KeyPath, dict[str, Any]]], known: set[str]) -> I
             yield from visit(name, [])
 
 
+def _flux_namespace(data: dict[str, Any]) -> str:
+    flux = data.get("flux")
+    namespace = flux.get("namespace") if isinstance(flux, dict) else None
+    return namespace if isinstance(namespace, str) else "flux-system"
+
+
 def check_semantics(data: Any) -> list[Problem]:
     """All cross-field problems of a parsed config (empty when fine)."""
     if not isinstance(data, dict):
@@ -156,6 +204,7 @@ def check_semantics(data: Any) -> list[Problem]:
         _duplicates([((*p, "name"), c["name"]) for p, c in clusters if isinstance(c.get("name"), str)], "cluster name")
     )
     cluster_paths: list[tuple[KeyPath, str]] = []
+    named: set[str] = set()
     for cpath, cluster in clusters:
         raw = cluster.get("path")
         if isinstance(raw, str):
@@ -163,12 +212,14 @@ def check_semantics(data: Any) -> list[Problem]:
                 problems.append(Problem((*cpath, "path"), why))
             else:
                 cluster_paths.append(((*cpath, "path"), normalise_path(raw)))
-        elif isinstance(cluster.get("name"), str):
+        elif isinstance(cluster.get("name"), str) and cluster["name"] not in named:
             cluster_paths.append(((*cpath, "name"), f"clusters/{cluster['name']}"))
+        if isinstance(cluster.get("name"), str):
+            named.add(cluster["name"])
         if not _sops_present(cluster.get("sops")) and not _sops_present(data.get("sops")):
             problems.append(
                 Problem((*cpath,), "no SOPS recipient: add sops.keyVault or sops.age (top level or per cluster)")
             )
-        problems.extend(_kustomization_checks(cpath, cluster, minor))
+        problems.extend(_kustomization_checks(cpath, cluster, minor, _flux_namespace(data)))
     problems.extend(_duplicates(cluster_paths, "cluster path"))
     return problems

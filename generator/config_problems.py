@@ -93,6 +93,7 @@ def format_problems(problems: Iterable[Problem], root: Any, display: str) -> lis
 
 def did_you_mean(word: str, choices: Sequence[str]) -> str:
     match = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    match = match or [c for c in choices if word and (c.startswith(word) or word.startswith(c))][:1]
     return f"; did you mean '{match[0]}'?" if match else ""
 
 

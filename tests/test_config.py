@@ -1,0 +1,122 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from generator.config import config_path_for, load_config, parse_config
+from generator.errors import ConfigError
+from generator.fluxversions import NEWEST, FluxVersion
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+MINIMAL = """\
+git:
+  url: ssh://git@github.com/contoso/fleet
+azure:
+  tenantId: 95513A0E-A568-46F4-8D76-53E5279CB558
+sops:
+  keyVault:
+    - {vault: kv-contoso, key: sops-flux}
+    - {vault: "https://KV-Other.vault.azure.net:443/", key: k2, version: bad6639b7a09782fb620e036242cb891}
+clusters:
+  - name: staging
+    oidcIssuer: https://issuer.example/x/
+    identity: {clientId: c5e055dd-c1c8-4bc7-8cf2-a7eb2667c772}
+    kustomizations:
+      - name: apps
+"""
+
+
+def test_defaults_are_applied() -> None:
+    config = parse_config(MINIMAL)
+    assert config.flux.version == NEWEST
+    assert config.flux.namespace == "flux-system"
+    assert config.flux.components == (
+        "source-controller",
+        "kustomize-controller",
+        "helm-controller",
+        "notification-controller",
+    )
+    assert (config.git.branch, config.git.secret_ref, config.git.interval) == ("main", "flux-system", "1m")
+    cluster = config.cluster("staging")
+    assert (cluster.path, cluster.environment) == ("clusters/staging", "staging")
+    ks = cluster.kustomization("apps")
+    assert (ks.path, ks.namespace, ks.interval, ks.prune, ks.wait, ks.decryption) == (
+        "apps/staging",
+        "flux-system",
+        "10m",
+        True,
+        False,
+        True,
+    )
+    assert ks.tenant is None and ks.depends_on == () and ks.timeout is None
+
+
+def test_ids_are_lowercased_and_key_urls_built() -> None:
+    config = parse_config(MINIMAL)
+    assert config.tenant_id == "95513a0e-a568-46f4-8d76-53e5279cb558"
+    urls = [key.url for key in config.cluster("staging").sops.key_vault]
+    assert urls == [
+        "https://kv-contoso.vault.azure.net/keys/sops-flux",
+        "https://kv-other.vault.azure.net/keys/k2/bad6639b7a09782fb620e036242cb891",
+    ]
+
+
+def test_cluster_sops_block_replaces_the_default() -> None:
+    text = MINIMAL.replace(
+        "    kustomizations:",
+        "    sops:\n      age: [age1lfc652rhtrfqg2mhuj3edtv38wdrgpk7fwgt2zdexvnj3923nuqqd0g2rh]\n    kustomizations:",
+    )
+    cluster = parse_config(text).cluster("staging")
+    assert cluster.sops.key_vault == ()
+    assert cluster.sops.age == ("age1lfc652rhtrfqg2mhuj3edtv38wdrgpk7fwgt2zdexvnj3923nuqqd0g2rh",)
+
+
+def test_paths_are_normalised() -> None:
+    text = MINIMAL.replace("      - name: apps\n", "      - name: apps\n        path: ./apps//staging/\n")
+    assert parse_config(text).cluster("staging").kustomization("apps").path == "apps/staging"
+
+
+def test_flux_version_accepts_tag_form() -> None:
+    config = parse_config("flux:\n  version: v2.5.3\n" + MINIMAL)
+    assert config.flux.version == FluxVersion(2, 5, 3)
+    assert not config.flux.features.object_level_identity
+
+
+def test_sample_config_loads() -> None:
+    config = load_config(REPO_ROOT / "sample-repo")
+    assert [c.name for c in config.clusters] == ["staging", "production"]
+    team = config.cluster("staging").kustomization("team-a")
+    assert team.tenant is not None and team.tenant.service_account == "team-a-sops"
+    assert config.cluster("staging").tenants == (team,)
+    assert config.root == REPO_ROOT / "sample-repo"
+
+
+def test_config_path_for(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert config_path_for(None) == Path("fluxforge.yaml")
+    assert config_path_for(tmp_path) == tmp_path / "fluxforge.yaml"
+    assert config_path_for(tmp_path / "other.yaml") == tmp_path / "other.yaml"
+
+
+def test_missing_file_names_the_fix(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not found; create one with `fluxforge init`"):
+        load_config(tmp_path)
+
+
+def test_messages_name_the_file_as_given(tmp_path: Path) -> None:
+    bad = tmp_path / "fleet.yaml"
+    bad.write_text(MINIMAL.replace("kv-contoso", "k"), encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_config(bad)
+    assert info.value.problems == [
+        (f"{bad}:7: sops.keyVault[0].vault: 'k' must be a Key Vault name (3-24 letters, digits, '-') "
+        "or an https://<name>.vault.azure.net URL")
+    ]
+
+
+def test_not_utf8_is_reported(tmp_path: Path) -> None:
+    (tmp_path / "fluxforge.yaml").write_bytes(b"git: \xff\xfe\n")
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_config(tmp_path)
