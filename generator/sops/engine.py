@@ -1,16 +1,192 @@
-"""Pure sops document encryption/decryption (in progress)."""
+"""Pure sops document encryption and decryption: bytes in, bytes out, keys through ``KeySource``s.
+
+``seal`` encrypts documents with a given data key; ``open_file`` recovers the data key and the
+plaintext documents (MAC verified). Everything else in the package builds on these two.
+"""
 
 from __future__ import annotations
 
-from generator.sops.keys import KeyOptions, KeySource
-from generator.sops.rules import CreationRule
+import os
+from dataclasses import dataclass
+
+from generator.errors import KeyError_, SopsError
+from generator.sops import metadata as md
+from generator.sops.aead import Cipher, Stash, ValueError_
+from generator.sops.keys import KeyOptions, KeySource, source_for
+from generator.sops.rules import CreationRule, KeyGroup
+from generator.sops.stores.base import Store
+from generator.sops.tree import DEFAULT_SUFFIX, Selection, Walker, WalkError
+from generator.sops.values import Branch, Comment
+
+# Decryption order inside a key group (sops.go: age first, then pgp, then the rest).
+_UNWRAP_ORDER = ("age", "pgp", "kms", "gcp_kms", "hckms", "azure_kv", "hc_vault")
+
+
+def store_for(fmt: str, *, yaml_indent: int = 4, json_indent: int = -1) -> Store:
+    from generator.sops.stores.binary import BinaryStore
+    from generator.sops.stores.dotenv import DotenvStore
+    from generator.sops.stores.json import JsonStore
+    from generator.sops.stores.yaml import YamlStore
+
+    if fmt == "yaml":
+        return YamlStore(yaml_indent)
+    if fmt == "json":
+        return JsonStore(json_indent)
+    if fmt == "dotenv":
+        return DotenvStore()
+    if fmt == "binary":
+        return BinaryStore(json_indent)
+    raise SopsError(f"unknown sops format {fmt!r} (yaml, json, dotenv, binary)")
+
+
+@dataclass
+class Opened:
+    """A decrypted sops file: plaintext documents, metadata, data key, cipher (with IV stash)."""
+
+    docs: list[Branch]
+    meta: md.Metadata
+    key: bytes
+    cipher: Cipher
+    store: Store
+
+
+def _rule_store(fmt: str, rule: CreationRule | None) -> Store:
+    if rule is None:
+        return store_for(fmt)
+    return store_for(fmt, yaml_indent=rule.yaml_indent, json_indent=rule.json_indent)
 
 
 def encrypt_document(plaintext: bytes, *, fmt: str, rule: CreationRule, cache: dict[str, KeySource] | None,
                      options: KeyOptions, name: str) -> bytes:
-    raise NotImplementedError
+    store = _rule_store(fmt, rule)
+    docs = store.load_plain(plaintext, name)
+    if not rule.key_groups:
+        raise SopsError(f"{name}: the matching creation rule names no keys (add age or azure_keyvault)")
+    data_key = os.urandom(32)
+    meta = md.Metadata(
+        selector=None if fmt == "binary" else (rule.selector or DEFAULT_SUFFIX),
+        mac_only_encrypted=rule.mac_only_encrypted and fmt != "binary",
+        shamir_threshold=rule.shamir_threshold if len(rule.key_groups) > 1 else 0,
+    )
+    meta.groups = wrap_groups(rule.key_groups, data_key, meta.shamir_threshold,
+                              cache if cache is not None else {}, options)
+    return seal(docs, meta, data_key, store, name)
+
+
+def wrap_groups(groups: list[KeyGroup], data_key: bytes, threshold: int, cache: dict[str, KeySource],
+                options: KeyOptions) -> list[list[md.KeyEntry]]:
+    """Wrap the data key for every recipient (Shamir parts when there are several groups)."""
+    from generator.sops import shamir
+
+    parts = [data_key] if len(groups) == 1 else shamir.split(data_key, len(groups), threshold or len(groups))
+    out = []
+    for group, part in zip(groups, parts, strict=True):
+        out.append([md.KeyEntry(kind, dict(source_for(kind, options, cache).wrap(recipient, part)))
+                    for kind, recipient in group])
+    return out
+
+
+def seal(docs: list[Branch], meta: md.Metadata, key: bytes, store: Store, name: str,
+         stash: Stash | None = None) -> bytes:
+    """Encrypt ``docs`` (in place) with ``key``, set lastmodified/MAC/version, emit the file."""
+    cipher = Cipher(key, stash)
+    selection = Selection(meta.effective_selector(), meta.mac_only_encrypted)
+    walker = Walker(selection, lambda value, aad, _c: cipher.encrypt(value, aad), decrypting=False)
+    try:
+        mac = walker.run(docs)
+    except WalkError as err:
+        raise SopsError(f"{name}: {_dotted(err.path)}: {err}") from None
+    meta.lastmodified = md.now_rfc3339()
+    meta.mac = cipher.encrypt(mac, meta.lastmodified)
+    meta.version = md.SOPS_VERSION
+    return store.emit_encrypted(docs, md.to_branch(meta))
+
+
+def open_file(data: bytes, *, fmt: str, name: str, cache: dict[str, KeySource] | None, options: KeyOptions,
+              verify_mac: bool = True, rule: CreationRule | None = None) -> Opened:
+    """Parse, recover the data key, decrypt every value and check the MAC."""
+    store = _rule_store(fmt, rule)
+    docs, raw = store.load_encrypted(data, name)
+    if raw is None:
+        raise SopsError(f"{name}: no sops metadata found: the file is not encrypted")
+    meta = md.from_mapping(raw, name)
+    key = recover_key(meta, cache if cache is not None else {}, options, name)
+    cipher = Cipher(key)
+    mac = _decrypt_tree(docs, meta, cipher, name)
+    if verify_mac:
+        _check_mac(meta, cipher, mac, name)
+    return Opened(docs, meta, key, cipher, store)
 
 
 def decrypt_document(data: bytes, *, fmt: str, name: str, cache: dict[str, KeySource] | None,
                      options: KeyOptions, verify_mac: bool) -> bytes:
-    raise NotImplementedError
+    opened = open_file(data, fmt=fmt, name=name, cache=cache, options=options, verify_mac=verify_mac)
+    return opened.store.emit_plain(opened.docs)
+
+
+def _decrypt_tree(docs: list[Branch], meta: md.Metadata, cipher: Cipher, name: str) -> str:
+    def on_leaf(value: object, aad: str, is_comment: bool) -> object:
+        if is_comment:
+            assert isinstance(value, Comment)
+            try:
+                return cipher.decrypt(value.value, aad)
+            except ValueError_:
+                return value  # a comment that was never encrypted (older sops), kept as it is
+        if not isinstance(value, str):
+            raise ValueError_(f"expected an encrypted value (ENC[…]) here, found a {type(value).__name__}; "
+                              "the file was edited outside sops")
+        return cipher.decrypt(value, aad)
+
+    walker = Walker(Selection(meta.effective_selector(), meta.mac_only_encrypted), on_leaf, decrypting=True)
+    try:
+        return walker.run(docs)
+    except WalkError as err:
+        raise SopsError(f"{name}: {_dotted(err.path)}: cannot decrypt: {err}") from None
+
+
+def _check_mac(meta: md.Metadata, cipher: Cipher, mac: str, name: str) -> None:
+    if not meta.mac:
+        raise SopsError(f"{name}: the file has no MAC (sops.mac is empty); refusing to trust it")
+    aad = md.mac_aad(meta.lastmodified, name)
+    try:
+        stored = cipher.decrypt(meta.mac, aad)
+    except ValueError_ as err:
+        raise SopsError(f"{name}: sops.mac: cannot decrypt the MAC ({err}); sops.lastmodified or sops.mac "
+                        "was altered") from None
+    if stored != mac:
+        raise SopsError(f"{name}: MAC mismatch: the values or the metadata were changed outside sops; "
+                        "refusing to decrypt")
+
+
+def recover_key(meta: md.Metadata, cache: dict[str, KeySource], options: KeyOptions, name: str) -> bytes:
+    """Unwrap the data key (combining Shamir parts when there are several key groups)."""
+    from generator.sops import shamir
+
+    if not meta.groups or not any(meta.groups):
+        raise SopsError(f"{name}: sops metadata lists no keys")
+    threshold = meta.shamir_threshold or len(meta.groups)
+    parts: list[bytes] = []
+    problems: list[str] = []
+    for gi, group in enumerate(meta.groups):
+        for entry in sorted(group, key=lambda e: _UNWRAP_ORDER.index(e.kind)):
+            try:
+                parts.append(source_for(entry.kind, options, cache).unwrap(entry.fields))
+                break
+            except SopsError as err:
+                where = f"sops.key_groups[{gi}].{entry.kind}" if len(meta.groups) > 1 else f"sops.{entry.kind}"
+                problems.extend(f"{name}: {where}: {line}" for line in err.problems)
+        if len(parts) >= threshold:
+            break
+    if len(meta.groups) == 1 and parts:
+        key = parts[0]
+    elif len(parts) >= threshold and len(parts) > 1:
+        key = shamir.combine(parts[:threshold])
+    else:
+        raise KeyError_([f"{name}: cannot recover the data key with the available keys", *problems])
+    if len(key) != 32:
+        raise KeyError_(f"{name}: the recovered data key has {len(key)} bytes, expected 32")
+    return key
+
+
+def _dotted(path: list[str]) -> str:
+    return ".".join(path) if path else "(top level)"

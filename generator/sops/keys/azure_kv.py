@@ -117,7 +117,9 @@ def make_credential(name: str | None) -> Any:
         "managed": lambda: identity.ManagedIdentityCredential(client_id=os.environ.get("AZURE_CLIENT_ID")),
     }
     if choice == "default":
-        chain: list[Any] = [identity.EnvironmentCredential()]
+        chain: list[Any] = []
+        if any(os.environ.get(v) for v in ("AZURE_CLIENT_SECRET", "AZURE_CLIENT_CERTIFICATE_PATH", "AZURE_USERNAME")):
+            chain.append(identity.EnvironmentCredential())
         wi_env = ("AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_FEDERATED_TOKEN_FILE")
         if all(os.environ.get(v) for v in wi_env):
             chain.append(identity.WorkloadIdentityCredential())

@@ -1,0 +1,104 @@
+"""AES-256-GCM ``ENC[AES256_GCM,data:…,iv:…,tag:…,type:…]`` values (sops-format.md §1)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import re
+from typing import TYPE_CHECKING
+
+from generator.sops.values import Comment, GoTime, to_bytes, type_name
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+_ENC = re.compile(r"^ENC\[AES256_GCM,data:(.+),iv:(.+),tag:(.+),type:(.+)\]", re.DOTALL)
+_INT = re.compile(r"[+-]?[0-9]+")
+_FLOAT = re.compile(r"[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|inf|infinity|nan)", re.IGNORECASE)
+_BOOLS = {"1": True, "t": True, "T": True, "TRUE": True, "true": True, "True": True,
+          "0": False, "f": False, "F": False, "FALSE": False, "false": False, "False": False}
+_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})")
+
+# (plaintext bytes, type, aad) -> iv: sops's "stash", so unchanged values keep their ciphertext.
+Stash = dict[tuple[bytes, str, str], bytes]
+
+
+class ValueError_(Exception):
+    """A value cannot be decrypted; the message never contains plaintext."""
+
+
+class Cipher:
+    """One data key, one AESGCM instance, an optional IV stash."""
+
+    def __init__(self, key: bytes, stash: Stash | None = None) -> None:
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+        if len(key) != 32:
+            raise ValueError_(f"data key has {len(key)} bytes, expected 32")
+        self.key = key
+        self._gcm: AESGCM = AESGCM(key)
+        self.stash: Stash = stash if stash is not None else {}
+
+    def encrypt(self, value: object, aad: str) -> str:
+        """Encrypt one leaf; empty strings and empty comments stay ``""``."""
+        plain = to_bytes(value)
+        kind = type_name(value)
+        if not plain and kind in ("str", "comment"):
+            return ""
+        iv = self.stash.get((plain, kind, aad)) or os.urandom(32)
+        sealed = self._gcm.encrypt(iv, plain, aad.encode("utf-8", "surrogateescape"))
+        b64 = base64.b64encode
+        return (f"ENC[AES256_GCM,data:{b64(sealed[:-16]).decode()},iv:{b64(iv).decode()},"
+                f"tag:{b64(sealed[-16:]).decode()},type:{kind}]")
+
+    def decrypt_raw(self, text: str, aad: str) -> tuple[bytes, str]:
+        """Return (plaintext bytes, type) of one ``ENC[…]`` string."""
+        match = _ENC.match(text)
+        if match is None:
+            raise ValueError_("value is not in sops' ENC[AES256_GCM,…] format")
+        try:
+            data, iv, tag = (base64.b64decode(match.group(i), validate=True) for i in (1, 2, 3))
+        except (binascii.Error, ValueError):
+            raise ValueError_("malformed base64 in ENC[…] value") from None
+        if not iv:
+            raise ValueError_("empty IV in ENC[…] value")
+        from cryptography.exceptions import InvalidTag
+
+        try:
+            plain = self._gcm.decrypt(iv, data + tag, aad.encode("utf-8", "surrogateescape"))
+        except InvalidTag:
+            raise ValueError_("authentication failed (wrong data key, or the value was moved or altered)") from None
+        return plain, match.group(4)
+
+    def decrypt(self, text: str, aad: str) -> object:
+        """Decrypt and parse by type, remembering the IV for re-encryption."""
+        if text == "":
+            return ""
+        plain, kind = self.decrypt_raw(text, aad)
+        value = parse_plain(plain, kind)
+        iv = base64.b64decode(_ENC.match(text).group(2))  # type: ignore[union-attr]
+        self.stash[(to_bytes(value), type_name(value), aad)] = iv
+        return value
+
+
+def parse_plain(plain: bytes, kind: str) -> object:
+    """Parse decrypted bytes as Go sops does for each ``type``."""
+    text = plain.decode("utf-8", "surrogateescape")
+    if kind == "str":
+        return text
+    if kind == "bytes":
+        return plain
+    if kind == "comment":
+        return Comment(text)
+    if kind == "int" and _INT.fullmatch(text) and -(2**63) <= int(text) < 2**63:
+        return int(text)
+    if kind == "float" and _FLOAT.fullmatch(text):
+        return float(text)
+    if kind == "bool" and text in _BOOLS:
+        return _BOOLS[text]
+    if kind == "time" and _TIME.fullmatch(text):
+        return GoTime(text)
+    if kind not in ("int", "float", "bool", "time"):
+        raise ValueError_(f"unknown value type {kind!r}")
+    raise ValueError_(f"decrypted value is not a valid {kind}")

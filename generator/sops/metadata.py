@@ -1,0 +1,161 @@
+"""The ``sops`` metadata block: read from any store, written in sops 3.11's key order (§4)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from generator.errors import SopsError
+from generator.sops.rules import SELECTORS
+from generator.sops.values import Branch
+
+SOPS_VERSION = "3.11.0"
+# Key kinds in the order sops 3.11 writes them at the top level (pgp comes after mac there).
+_TOP_KINDS_BEFORE = ("kms", "gcp_kms", "hckms", "azure_kv", "hc_vault", "age")
+_GROUP_KINDS = ("pgp", "kms", "gcp_kms", "hckms", "azure_kv", "hc_vault", "age")
+ALL_KINDS = frozenset(_GROUP_KINDS)
+_FIELDS = {
+    "age": ("recipient", "enc"),
+    "azure_kv": ("vault_url", "name", "version", "created_at", "enc"),
+    "pgp": ("created_at", "enc", "fp"),
+    "kms": ("arn", "role", "context", "created_at", "enc", "aws_profile"),
+    "gcp_kms": ("resource_id", "created_at", "enc"),
+    "hckms": ("key_id", "created_at", "enc"),
+    "hc_vault": ("vault_address", "engine_path", "key_name", "created_at", "enc"),
+}
+_OMIT_EMPTY = {"role", "context"}
+
+
+@dataclass
+class KeyEntry:
+    """One wrapped copy of the data key (or of a Shamir part)."""
+
+    kind: str
+    fields: dict[str, Any]
+
+
+@dataclass
+class Metadata:
+    groups: list[list[KeyEntry]] = field(default_factory=list)
+    shamir_threshold: int = 0
+    lastmodified: str = ""
+    mac: str = ""
+    selector: tuple[str, str] | None = None
+    mac_only_encrypted: bool = False
+    version: str = SOPS_VERSION
+
+    def effective_selector(self) -> tuple[str, str]:
+        return self.selector or ("unencrypted_suffix", "_unencrypted")
+
+
+def now_rfc3339() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def mac_aad(lastmodified: str, name: str) -> str:
+    """``LastModified.Format(time.RFC3339)`` of the parsed time (fraction dropped, UTC as ``Z``)."""
+    try:
+        parsed = datetime.fromisoformat(lastmodified.replace("z", "Z").replace("t", "T"))
+    except ValueError:
+        raise SopsError(f"{name}: sops.lastmodified {lastmodified!r} is not an RFC 3339 time") from None
+    if parsed.tzinfo is None:
+        raise SopsError(f"{name}: sops.lastmodified {lastmodified!r} has no time zone")
+    offset = parsed.utcoffset()
+    text = parsed.strftime("%Y-%m-%dT%H:%M:%S")
+    if not offset:
+        return text + "Z"
+    minutes = int(offset.total_seconds()) // 60
+    sign = "+" if minutes >= 0 else "-"
+    return f"{text}{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
+def from_mapping(raw: Any, name: str) -> Metadata:
+    """Parse the metadata mapping (plain dicts/lists/str) of an encrypted file."""
+    if not isinstance(raw, Mapping):
+        raise SopsError(f"{name}: sops: metadata is not a mapping")
+    selectors = [(k, str(raw[k])) for k in SELECTORS if raw.get(k)]
+    if len(selectors) > 1:
+        raise SopsError(f"{name}: sops: more than one of {', '.join(k for k, _ in selectors)} is set")
+    meta = Metadata(
+        shamir_threshold=_int(raw.get("shamir_threshold"), name),
+        lastmodified=str(raw.get("lastmodified") or ""),
+        mac=str(raw.get("mac") or ""),
+        selector=selectors[0] if selectors else None,
+        mac_only_encrypted=raw.get("mac_only_encrypted") in (True, "true", "True"),
+        version=str(raw.get("version") or ""),
+    )
+    if raw.get("key_groups"):
+        meta.groups = [_group(g, f"{name}: sops.key_groups[{i}]") for i, g in enumerate(raw["key_groups"])]
+    else:
+        meta.groups = [_group(raw, f"{name}: sops")]
+    return meta
+
+
+def _int(value: Any, name: str) -> int:
+    try:
+        return int(value or 0)
+    except (TypeError, ValueError):
+        raise SopsError(f"{name}: sops.shamir_threshold {value!r} is not an integer") from None
+
+
+def _group(raw: Any, where: str) -> list[KeyEntry]:
+    if not isinstance(raw, Mapping):
+        raise SopsError(f"{where}: not a mapping")
+    entries = []
+    for kind in _GROUP_KINDS:
+        for i, entry in enumerate(raw.get(kind) or []):
+            if not isinstance(entry, Mapping) or not isinstance(entry.get("enc", ""), str):
+                raise SopsError(f"{where}.{kind}[{i}]: malformed key entry")
+            entries.append(KeyEntry(kind, dict(entry)))
+    return entries
+
+
+def to_branch(meta: Metadata) -> Branch:
+    """The metadata as sops 3.11 writes it (struct field order, empty fields omitted)."""
+    out = Branch()
+    if len(meta.groups) > 1:
+        out.append(("shamir_threshold", meta.shamir_threshold or len(meta.groups)))
+        out.append(("key_groups", [_group_branch(g, in_group=True) for g in meta.groups]))
+    else:
+        group = _group_branch(meta.groups[0] if meta.groups else [], in_group=False)
+        out.extend(item for item in group if item[0] in _TOP_KINDS_BEFORE)
+    out.append(("lastmodified", meta.lastmodified))
+    out.append(("mac", meta.mac))
+    if len(meta.groups) == 1:
+        out.extend(item for item in _group_branch(meta.groups[0], in_group=False) if item[0] == "pgp")
+    if meta.selector:
+        out.append(meta.selector)
+    if meta.mac_only_encrypted:
+        out.append(("mac_only_encrypted", True))
+    out.append(("version", meta.version))
+    return out
+
+
+def _group_branch(group: list[KeyEntry], *, in_group: bool) -> Branch:
+    out = Branch()
+    for kind in _GROUP_KINDS:
+        entries = [_entry_branch(e) for e in group if e.kind == kind]
+        if entries or (in_group and kind in ("hc_vault", "age")):
+            out.append((kind, entries))
+    return out
+
+
+def _entry_branch(entry: KeyEntry) -> Branch:
+    out = Branch()
+    for key in _FIELDS[entry.kind]:
+        value = entry.fields.get(key)
+        if key in _OMIT_EMPTY and not value:
+            continue
+        out.append((key, "" if value is None else value))
+    return out
+
+
+def to_plain(value: object) -> Any:
+    """A ``Branch`` tree as plain dicts/lists (for reading metadata)."""
+    if isinstance(value, Branch):
+        return {k: to_plain(v) for k, v in value if isinstance(k, str)}
+    if isinstance(value, list):
+        return [to_plain(v) for v in value]
+    return value

@@ -1,0 +1,227 @@
+"""Write sops trees the way go-yaml v3 (sops 3.11, ``SetIndent(n)``) writes them, byte for byte in
+the cases sops produces: block style, no line wrapping, go-yaml's scalar quoting and indentation."""
+
+from __future__ import annotations
+
+import math
+import re
+
+from generator.sops.stores.goyaml import Unsupported, resolve_plain
+from generator.sops.values import Branch, Comment, GoTime, format_float_g
+
+_OLD_BOOLS = frozenset(["y", "Y", "yes", "Yes", "YES", "on", "On", "ON", "n", "N", "no", "No", "NO", "off", "Off", "OFF"])
+_BASE60 = re.compile(r"[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?")
+_BREAKS = "\r\n\x85\u2028\u2029"
+_ESCAPES = {"\0": "0", "\a": "a", "\b": "b", "\t": "t", "\n": "n", "\v": "v", "\f": "f", "\r": "r",
+            "\x1b": "e", '"': '"', "\\": "\\", "\x85": "N", "\xa0": "_", "\u2028": "L", "\u2029": "P"}
+
+
+def _printable(ch: str) -> bool:
+    cp = ord(ch)
+    return (cp == 0x0A or 0x20 <= cp <= 0x7E or 0xA0 <= cp <= 0xD7FF
+            or (0xE000 <= cp <= 0xFFFD and cp != 0xFEFF))
+
+
+def _analyze(value: str) -> tuple[bool, bool, bool]:
+    """(block_plain_allowed, single_quoted_allowed, block_allowed), as libyaml's analyze_scalar."""
+    if not value:
+        return True, True, False
+    block_ind = value.startswith(("---", "..."))
+    leading = trailing = break_space = space_break = special = line_breaks = False
+    prev_space = prev_break = False
+    preceded_ws = True
+    n = len(value)
+    for i, ch in enumerate(value):
+        followed_ws = i + 1 >= n or value[i + 1] in " \t" + _BREAKS
+        if i == 0:
+            if ch in "#,[]{}&*!|>'\"%@`" or (ch in "?:-" and followed_ws):
+                block_ind = True
+        elif (ch == ":" and followed_ws) or (ch == "#" and preceded_ws):
+            block_ind = True
+        if not _printable(ch):
+            special = True
+        if ch == " ":
+            leading |= i == 0
+            trailing |= i == n - 1
+            break_space |= prev_break
+            prev_space, prev_break = True, False
+        elif ch in _BREAKS:
+            line_breaks = True
+            leading |= i == 0
+            trailing |= i == n - 1
+            space_break |= prev_space
+            prev_space, prev_break = False, True
+        else:
+            prev_space = prev_break = False
+        preceded_ws = ch in " \t" + _BREAKS
+    plain = not (leading or trailing or break_space or space_break or special or line_breaks or block_ind)
+    single = not (break_space or space_break or special)
+    block = not (space_break or special) and not (trailing and value[-1] == " ")
+    return plain, single, block
+
+
+def _resolves_to_str(value: str) -> bool:
+    try:
+        resolved = resolve_plain(value) if value else None
+    except Unsupported:
+        return False
+    return isinstance(resolved, str) and not (_BASE60.fullmatch(value) or value in _OLD_BOOLS)
+
+
+def _double(value: str) -> str:
+    out = ['"']
+    for ch in value:
+        if _printable(ch) and ch not in _BREAKS and ch not in '"\\' and ch != "\ufeff":
+            out.append(ch)
+        elif ch in _ESCAPES:
+            out.append("\\" + _ESCAPES[ch])
+        else:
+            cp = ord(ch)
+            out.append(f"\\x{cp:02X}" if cp <= 0xFF else f"\\u{cp:04X}" if cp <= 0xFFFF else f"\\U{cp:08X}")
+    out.append('"')
+    return "".join(out)
+
+
+def _literal(value: str, indent: int, best: int) -> str:
+    hints = str(best) if value[0] in " " + _BREAKS else ""
+    if value[-1] not in _BREAKS:
+        hints += "-"
+    elif len(value) == 1 or value[-2] in _BREAKS:
+        hints += "+"
+    out = ["|" + hints + "\n"]
+    at_line_start = True
+    for ch in value:
+        if ch in _BREAKS:
+            out.append("\n" if ch in "\r\n" else ch)
+            at_line_start = True
+        else:
+            if at_line_start:
+                out.append(" " * indent)
+                at_line_start = False
+            out.append(ch)
+    text = "".join(out)
+    return text if text.endswith("\n") else text + "\n"
+
+
+def string_scalar(value: str, *, key: bool, indent: int, best: int) -> str:
+    """One string scalar; block scalars end with their own newline, others have none."""
+    plain_ok, single_ok, block_ok = _analyze(value)
+    if "\n" in value and not key:
+        return _literal(value, indent, best) if block_ok else _double(value)
+    if "\n" in value or not _resolves_to_str(value):
+        return _double(value)
+    if plain_ok:
+        return value
+    return "'" + value.replace("'", "''") + "'" if single_ok else _double(value)
+
+
+def leaf_text(value: object, indent: int, best: int) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if math.isinf(value):
+            return ".inf" if value > 0 else "-.inf"
+        return ".nan" if math.isnan(value) else format_float_g(value)
+    if isinstance(value, GoTime):
+        return value.text
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "surrogateescape")
+    if isinstance(value, str):
+        return string_scalar(value, key=False, indent=indent, best=best)
+    raise TypeError(f"cannot write {type(value).__name__} to YAML")
+
+
+class Emitter:
+    """Serialises ``Branch`` documents; ``best`` is the indentation step (sops default 4)."""
+
+    def __init__(self, best: int = 4) -> None:
+        self.best = best
+        self.out: list[str] = []
+
+    def _next(self, indent: int, in_seq_item: bool) -> int:
+        if indent < 0:
+            return 0
+        return indent + 2 if in_seq_item else self.best * ((indent + self.best) // self.best)
+
+    def documents(self, docs: list[Branch]) -> str:
+        for i, doc in enumerate(docs):
+            if i:
+                self.out.append("---\n")
+            if not any(not isinstance(k, Comment) for k, _ in doc):
+                self._comments([k for k, _ in doc], 0)  # type: ignore[misc]
+                self.out.append("{}\n")
+            else:
+                self._mapping(doc, 0, first_inline=False)
+        return "".join(self.out)
+
+    def _comments(self, comments: list[Comment], indent: int) -> None:
+        self.out.extend(" " * indent + "#" + c.value + "\n" for c in comments)
+
+    def _value_after_indicator(self, value: object, indent: int, in_seq_item: bool) -> None:
+        """Write a value after ``key:`` or ``-`` (the cursor is right after the indicator)."""
+        child = self._next(indent, in_seq_item)
+        if isinstance(value, Branch) and any(not isinstance(k, Comment) for k, _ in value):
+            if in_seq_item:
+                self.out.append(" ")
+                self._mapping(value, child, first_inline=True)
+            else:
+                self.out.append("\n")
+                self._mapping(value, child, first_inline=False)
+        elif isinstance(value, list) and not isinstance(value, Branch) and value:
+            if in_seq_item:
+                self.out.append(" ")
+                self._sequence(value, child, first_inline=True)
+            else:
+                self.out.append("\n")
+                self._sequence(value, child, first_inline=False)
+        elif isinstance(value, Branch):
+            self.out.append(" {}\n")
+        elif isinstance(value, list):
+            self.out.append(" []\n")
+        else:
+            text = leaf_text(value, child, self.best)
+            self.out.append(" " + text + ("" if text.endswith("\n") else "\n"))
+
+    def _mapping(self, branch: Branch, indent: int, *, first_inline: bool) -> None:
+        pending: list[Comment] = []
+        for key, value in branch:
+            if isinstance(key, Comment):
+                pending.append(key)
+                continue
+            if pending and first_inline:
+                self.out.append("\n")
+                first_inline = False
+            self._comments(pending, indent)
+            pending = []
+            if not first_inline:
+                self.out.append(" " * indent)
+            first_inline = False
+            self.out.append(string_scalar(str(key), key=True, indent=indent, best=self.best) + ":")
+            self._value_after_indicator(value, indent, in_seq_item=False)
+        self._comments(pending, indent)
+
+    def _sequence(self, seq: list[object], indent: int, *, first_inline: bool) -> None:
+        pending: list[Comment] = []
+        for item in seq:
+            if isinstance(item, Comment):
+                pending.append(item)
+                continue
+            if pending and first_inline:
+                self.out.append("\n")
+                first_inline = False
+            self._comments(pending, indent)
+            pending = []
+            if not first_inline:
+                self.out.append(" " * indent)
+            first_inline = False
+            self.out.append("-")
+            self._value_after_indicator(item, indent, in_seq_item=True)
+        self._comments(pending, indent)
+
+
+def emit_documents(docs: list[Branch], indent: int = 4) -> str:
+    return Emitter(indent).documents(docs)

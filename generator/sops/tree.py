@@ -1,0 +1,135 @@
+"""The tree walk with sops's selection rules and the MAC (sops-format.md §2, §3).
+
+``walk`` visits every leaf of every document in file order, exactly as Go sops's
+``walkBranch``/``walkSlice`` do (same path, same comment stack), lets a callback replace the leaf
+and feeds the MAC with the canonical bytes of the plaintext.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from generator.sops.values import Branch, Comment, GoTime, to_bytes
+
+# SHA-256("sops"): the MAC prefix when only encrypted values are authenticated.
+MAC_ONLY_ENCRYPTED_INIT = hashlib.sha256(b"sops").digest()
+DEFAULT_SUFFIX = ("unencrypted_suffix", "_unencrypted")
+
+Leaf = Callable[[object, list[str], bool], object]
+
+
+class WalkError(Exception):
+    """A leaf could not be processed; ``path`` names it (keys only, never values)."""
+
+    def __init__(self, message: str, path: list[str]) -> None:
+        super().__init__(message)
+        self.path = list(path)
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The one active selector (metadata key, value) and ``mac_only_encrypted``."""
+
+    selector: tuple[str, str] = DEFAULT_SUFFIX
+    mac_only_encrypted: bool = False
+
+    def should_encrypt(self, path: list[str], stack: list[list[str]], is_comment: bool) -> bool:
+        name, value = self.selector
+        if name == "unencrypted_suffix":
+            return not any(k.endswith(value) for k in path)
+        if name == "encrypted_suffix":
+            return any(k.endswith(value) for k in path)
+        if name == "unencrypted_regex":
+            return not any(re.search(value, k) for k in path)
+        if name == "encrypted_regex":
+            return any(re.search(value, k) for k in path)
+        if name == "unencrypted_comment_regex":
+            return not any(re.search(value, c) for level in stack for c in level)
+        if name == "encrypted_comment_regex":
+            last = (len(stack) - 1, len(stack[-1]) - 1) if stack else (-1, -1)
+            return any(
+                re.search(value, c)
+                for i, level in enumerate(stack)
+                for j, c in enumerate(level)
+                if not (is_comment and (i, j) == last)
+            )
+        raise ValueError(f"unknown selector {name}")
+
+
+LEAF_TYPES = (str, bytes, bool, int, float, GoTime, Comment)
+
+
+class Walker:
+    """Runs one encrypt or decrypt pass over all documents and computes the MAC."""
+
+    def __init__(self, selection: Selection, on_leaf: Callable[[object, str, bool], object], *,
+                 decrypting: bool) -> None:
+        self.sel = selection
+        self.on_leaf = on_leaf  # (value, aad, is_comment) -> new value; only called for encrypted leaves
+        self.decrypting = decrypting
+        self.hash = hashlib.sha512()
+        if selection.mac_only_encrypted:
+            self.hash.update(MAC_ONLY_ENCRYPTED_INIT)
+
+    def run(self, docs: list[Branch]) -> str:
+        for doc in docs:
+            self._branch(doc, [], [])
+        return self.hash.hexdigest().upper()
+
+    def _leaf(self, value: object, path: list[str], stack: list[list[str]]) -> object:
+        is_comment = isinstance(value, Comment)
+        encrypted = self.sel.should_encrypt(path, stack, is_comment)
+        aad = ":".join(path) + ":"
+        if self.decrypting:
+            new = self.on_leaf(value, aad, is_comment) if encrypted else value
+            mac_value = new
+        else:
+            new = self.on_leaf(value, aad, is_comment) if encrypted else value
+            mac_value = value
+        if (not self.sel.mac_only_encrypted or encrypted) and not isinstance(mac_value, Comment):
+            self.hash.update(to_bytes(mac_value))
+        return new
+
+    def _value(self, value: object, path: list[str], stack: list[list[str]]) -> object:
+        if value is None:
+            return None
+        if isinstance(value, Branch):
+            return self._branch(value, path, stack)
+        if isinstance(value, list):
+            return self._seq(value, path, stack)
+        if isinstance(value, LEAF_TYPES):
+            try:
+                return self._leaf(value, path, stack)
+            except WalkError:
+                raise
+            except Exception as err:  # noqa: BLE001 - re-raised with the key path
+                raise WalkError(str(err), path) from None
+        raise WalkError(f"cannot walk value of type {type(value).__name__}", path)
+
+    def _seq(self, seq: list[object], path: list[str], stack: list[list[str]]) -> list[object]:
+        stack = [*stack, []]
+        for i, item in enumerate(seq):
+            if isinstance(item, Comment):
+                stack[-1].append(item.value)
+            seq[i] = self._value(item, path, stack)
+            if not isinstance(item, Comment):
+                stack[-1] = []
+        return seq
+
+    def _branch(self, branch: Branch, path: list[str], stack: list[list[str]]) -> Branch:
+        stack = [*stack, []]
+        for i, (key, value) in enumerate(branch):
+            if isinstance(key, Comment):
+                stack[-1].append(key.value)
+                new = self._value(key, path, stack)
+                branch[i] = (new if isinstance(new, Comment) else Comment(str(new)), None)
+                continue
+            if not isinstance(key, str):
+                raise WalkError(f"non-string key (type {type(key).__name__}); sops supports string keys only",
+                                path)
+            branch[i] = (key, self._value(value, [*path, key], stack))
+            stack[-1] = []
+        return branch
