@@ -154,8 +154,12 @@ class _Server(socketserver.ThreadingMixIn, socketserver.TCPServer):
             conn = self.tls.wrap_socket(request, server_side=True)
         except (ssl.SSLError, OSError):
             return
-        with contextlib.suppress(ConnectionError, ssl.SSLError, OSError):
-            _Handler(conn, client_address, self)
+        try:
+            with contextlib.suppress(ConnectionError, ssl.SSLError, OSError):
+                _Handler(conn, client_address, self)
+        finally:
+            with contextlib.suppress(OSError):
+                conn.close()  # an unclosed SSLSocket would warn from this thread at GC time
 
 
 class _UnixServer(_Server):
