@@ -99,6 +99,118 @@ def init(directory: Path | None, **flags: str | None) -> None:
 
 # --- sops: encrypt / decrypt / edit / rotate / updatekeys (issue 3) ------------------------------
 
+_CREDENTIAL_HELP = "Azure credential for Key Vault keys (default: the standard azure-identity chain)."
+_CONFIG_HELP = "The .sops.yaml to use (default: searched from the current directory upwards)."
+
+
+class _SopsProgress:
+    """A progress bar on stderr, only when stderr is a terminal and there is more than one file."""
+
+    def __init__(self) -> None:
+        self.bar: Any = None
+
+    def __call__(self, done: int, total: int, path: Path) -> None:  # noqa: ARG002 - Progress signature
+        if total < 2 or not sys.stderr.isatty():
+            return
+        if self.bar is None:
+            self.bar = click.progressbar(length=total, label="sops", file=sys.stderr)
+            self.bar.__enter__()
+        self.bar.update(1)
+        if done == total:
+            self.bar.__exit__(None, None, None)
+
+
+def _key_options(credential: str | None) -> Any:
+    from generator.sops.api import KeyOptions
+
+    return KeyOptions(azure_credential=credential)
+
+
+def _write_stdout(data: bytes) -> None:
+    stream = click.get_binary_stream("stdout")
+    stream.write(data)
+    stream.flush()
+
+
+@main.command("encrypt")
+@click.option("-i", "--in-place", is_flag=True, help="Encrypt the files in place (needed for several files).")
+@click.option("--config", "config", type=click.Path(path_type=Path, dir_okay=False), help=_CONFIG_HELP)
+@click.option("--credential", default=None, help=_CREDENTIAL_HELP)
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+def encrypt_cmd(in_place: bool, config: Path | None, credential: str | None, paths: tuple[Path, ...]) -> None:
+    """Encrypt files (or every file a creation rule matches below a directory) as sops does."""
+    from generator.sops import api
+
+    report = _run(api.encrypt_paths, list(paths), in_place=in_place, options=_key_options(credential),
+                  config=config, progress=_SopsProgress())
+    for data in report.outputs.values():
+        _write_stdout(data)
+    if in_place:
+        click.echo(f"encrypted {len(report.changed)} file(s), {len(report.unchanged)} already encrypted", err=True)
+
+
+@main.command("decrypt")
+@click.option("-i", "--in-place", is_flag=True, help="Replace the file with its plaintext.")
+@click.option("--output", type=click.Path(path_type=Path, dir_okay=False), help="Write the plaintext here (0600).")
+@click.option("--credential", default=None, help=_CREDENTIAL_HELP)
+@click.argument("path", type=click.Path(path_type=Path, dir_okay=False))
+def decrypt_cmd(in_place: bool, output: Path | None, credential: str | None, path: Path) -> None:
+    """Decrypt one file (MAC verified) to stdout, in place, or to --output."""
+    from generator.errors import UsageError
+    from generator.sops import api
+
+    if in_place and output is not None:
+        _run(_raise, UsageError("use either -i/--in-place or --output, not both"))
+    plain = _run(api.decrypt_path, path, in_place=in_place, output=output, options=_key_options(credential))
+    if not in_place and output is None:
+        _write_stdout(plain)
+
+
+def _raise(err: Exception) -> None:
+    raise err
+
+
+@main.command("edit")
+@click.option("--config", "config", type=click.Path(path_type=Path, dir_okay=False), help=_CONFIG_HELP)
+@click.option("--credential", default=None, help=_CREDENTIAL_HELP)
+@click.argument("path", type=click.Path(path_type=Path, dir_okay=False))
+def edit_cmd(config: Path | None, credential: str | None, path: Path) -> None:
+    """Edit the plaintext in $EDITOR; re-encrypt with the same data key (untouched if unchanged)."""
+    from generator.sops import api
+
+    changed = _run(api.edit_path, path, options=_key_options(credential), config=config)
+    click.echo(f"{path}: {'saved' if changed else 'unchanged'}", err=True)
+
+
+@main.command("rotate")
+@click.option("--credential", default=None, help=_CREDENTIAL_HELP)
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+def rotate_cmd(credential: str | None, paths: tuple[Path, ...]) -> None:
+    """Re-encrypt encrypted files with a new data key for the same recipients."""
+    from generator.sops import api
+
+    report = _run(api.rotate_paths, list(paths), options=_key_options(credential), progress=_SopsProgress())
+    click.echo(f"rotated {len(report.changed)} file(s)", err=True)
+
+
+@main.command("updatekeys")
+@click.option("--dry-run", is_flag=True, help="Only show which recipients would be added or removed.")
+@click.option("--config", "config", type=click.Path(path_type=Path, dir_okay=False), help=_CONFIG_HELP)
+@click.option("--credential", default=None, help=_CREDENTIAL_HELP)
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+def updatekeys_cmd(dry_run: bool, config: Path | None, credential: str | None, paths: tuple[Path, ...]) -> None:
+    """Re-wrap the data key of encrypted files for the recipients .sops.yaml now names."""
+    from generator.sops import api
+
+    report = _run(api.updatekeys_paths, list(paths), dry_run=dry_run, options=_key_options(credential),
+                  config=config, progress=_SopsProgress())
+    for path, lines in report.changes.items():
+        click.echo(f"{path}:")
+        for line in lines:
+            click.echo(f"  {line}")
+    verb = "would update" if dry_run else "updated"
+    click.echo(f"{verb} {len(report.changes)} file(s), {len(report.unchanged)} already up to date", err=True)
+
 # --- check / hook (issue 5) ----------------------------------------------------------------------
 
 
@@ -183,3 +295,30 @@ def lint_cmd(root: str, to: str | None, strict: bool) -> None:
     click.echo(report.summary(), err=True)
     if report.failed(strict=strict):
         sys.exit(1)
+
+
+@main.command("upgrade")
+@click.argument("config", required=False, type=click.Path(path_type=Path))
+@click.option("--to", "to", metavar="VERSION", help="Target Flux version, e.g. 2.9.4 or 2.9 (default: the newest documented).")
+@click.option("--cluster", metavar="NAME", help="Only merge this cluster's files (flux.version is global).")
+@click.option("--dry-run", is_flag=True, help="Print the diff of what would change; write nothing.")
+@click.option("--force", is_flag=True, help="On conflicts take the upgrade's side (each one is still listed).")
+def upgrade_cmd(config: Path | None, to: str | None, cluster: str | None, dry_run: bool, force: bool) -> None:
+    """Move CONFIG to a new Flux version, re-render, and merge three ways into the files on disk:
+    your edits survive; conflicts are listed and nothing is written (unless --force)."""
+    from generator.upgrade import run_upgrade
+
+    report = _run(run_upgrade, config, to=to, cluster=cluster, dry_run=dry_run, force=force)
+    for name, version in report.current.items():
+        click.echo(f"{name}: Flux {version} -> {report.target}", err=True)
+    for line in report.forced:
+        click.echo(f"forced: {line}", err=True)
+    if report.dry_run:
+        for diff in report.diffs:
+            click.echo(diff, nl=False)
+    verb = "would write" if report.dry_run else "wrote"
+    for path in report.changed:
+        click.echo(f"{verb} {path}")
+    click.echo(f"{len(report.changed)} file(s) {'would change' if report.dry_run else 'written'}", err=True)
+    for note in report.notes:
+        click.echo(note, err=True)

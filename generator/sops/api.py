@@ -110,7 +110,7 @@ def decrypt_bytes(
     )
 
 
-Progress = Callable[[Path], None]
+Progress = Callable[[int, int, Path], None]  # (done, total, path)
 
 
 def encrypt_paths(

@@ -1,31 +1,255 @@
-"""The file edge of the sops engine (in progress)."""
+"""The file edge of the sops engine: paths and directories, atomic writes, $EDITOR.
+
+One process, one key-source cache per command. Each file is read once and written at most once
+through ``fsio.write_atomic``; a file that fails is left untouched and reported, the others go on.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import os
+import shlex
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-from generator.sops.keys import KeyOptions
+from generator.errors import SopsError, UsageError
+from generator.fsio import write_atomic
+from generator.sops import engine
+from generator.sops import metadata as md
+from generator.sops.formats import detect_format, is_encrypted
+from generator.sops.keys import KeyOptions, KeySource, source_for
 from generator.sops.report import Report
+from generator.sops.rules import SopsRules, find_sops_config, load_rules
+
+Progress = Callable[[int, int, Path], None]
+_SKIP_DIRS = {".git", ".hg", ".svn", "node_modules", "__pycache__", ".venv"}
+
+
+def load_config(config: Path | None) -> SopsRules:
+    path = config or find_sops_config()
+    if path is None:
+        raise SopsError("no .sops.yaml found in the current directory or its parents; create one with "
+                        "creation_rules (path_regex, age / azure_keyvault)")
+    return load_rules(path)
+
+
+def _walk(root: Path) -> Iterator[Path]:
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if d not in _SKIP_DIRS)
+        for name in sorted(filenames):
+            if name not in (".sops.yaml",):
+                yield Path(dirpath) / name
+
+
+def expand(paths: Sequence[Path], keep: Callable[[Path], bool]) -> list[Path]:
+    """Files named directly, plus the files below directories for which ``keep`` is true."""
+    out: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            out.extend(p for p in _walk(path) if keep(p))
+        elif path.is_file():
+            out.append(path)
+        else:
+            raise SopsError(f"{path}: no such file or directory")
+    return out
+
+
+def _each(files: list[Path], progress: Progress | None, work: Callable[[Path], None]) -> None:
+    problems: list[str] = []
+    for done, path in enumerate(files, 1):
+        try:
+            work(path)
+        except SopsError as err:
+            problems.extend(err.problems)
+        except OSError as err:
+            problems.append(f"{path}: {err.strerror or err}")
+        if progress is not None:
+            progress(done, len(files), path)
+    if problems:
+        raise SopsError(problems)
+
+
+def _read(path: Path) -> tuple[bytes, str]:
+    return path.read_bytes(), detect_format(path)
 
 
 def encrypt_paths(paths: Sequence[Path], *, in_place: bool, options: KeyOptions, config: Path | None,
-                  progress: Callable[[Path], None] | None) -> Report:
-    raise NotImplementedError
+                  progress: Progress | None) -> Report:
+    rules = load_config(config)
+    files = expand(paths, lambda p: rules.rule_for(p) is not None)
+    if not in_place and len(files) != 1:
+        raise UsageError("without -i/--in-place, give exactly one file (the ciphertext goes to stdout)")
+    report = Report()
+    cache: dict[str, KeySource] = {}
+
+    def work(path: Path) -> None:
+        data, fmt = _read(path)
+        if is_encrypted(data, fmt):
+            report.unchanged.append(path)
+            if not in_place:
+                report.outputs[path] = data
+            return
+        rule = rules.rule_for(path)
+        if rule is None:
+            raise SopsError(f"{path}: no creation rule in {rules.path} matches this file")
+        out = engine.encrypt_document(data, fmt=fmt, rule=rule, cache=cache, options=options, name=str(path))
+        if in_place:
+            write_atomic(path, out)
+            report.changed.append(path)
+        else:
+            report.outputs[path] = out
+
+    _each(files, progress, work)
+    return report
 
 
 def decrypt_path(path: Path, *, in_place: bool, output: Path | None, options: KeyOptions) -> bytes:
-    raise NotImplementedError
+    if in_place and output is not None:
+        raise UsageError("use either --in-place or --output, not both")
+    try:
+        data, fmt = _read(path)
+    except OSError as err:
+        raise SopsError(f"{path}: {err.strerror or err}") from None
+    plain = engine.decrypt_document(data, fmt=fmt, name=str(path), cache={}, options=options, verify_mac=True)
+    if in_place:
+        write_atomic(path, plain)
+    elif output is not None:
+        write_atomic(output, plain, mode=0o600)
+    return plain
 
 
 def edit_path(path: Path, *, options: KeyOptions, editor: str | None, config: Path | None) -> bool:
-    raise NotImplementedError
+    command = shlex.split(editor or os.environ.get("SOPS_EDITOR") or os.environ.get("EDITOR") or "vi")
+    fmt = detect_format(path)
+    cache: dict[str, KeySource] = {}
+    if path.exists():
+        opened = engine.open_file(path.read_bytes(), fmt=fmt, name=str(path), cache=cache, options=options)
+        before = opened.store.emit_plain(opened.docs)
+    else:
+        opened, before = None, b""
+    after = _run_editor(command, path.name, before)
+    if after == before:
+        return False
+    if opened is None:
+        rule = load_config(config).rule_for(path)
+        if rule is None:
+            raise SopsError(f"{path}: no creation rule matches this new file")
+        out = engine.encrypt_document(after, fmt=fmt, rule=rule, cache=cache, options=options, name=str(path))
+    else:
+        docs = opened.store.load_plain(after, str(path))
+        out = engine.seal(docs, opened.meta, opened.key, opened.store, str(path), stash=opened.cipher.stash)
+    return write_atomic(path, out)
 
 
-def rotate_paths(paths: Sequence[Path], *, options: KeyOptions, progress: Callable[[Path], None] | None) -> Report:
-    raise NotImplementedError
+def _run_editor(command: list[str], name: str, content: bytes) -> bytes:
+    """Edit ``content`` in a 0600 file inside a fresh 0700 directory that is removed afterwards."""
+    tmpdir = Path(tempfile.mkdtemp(prefix="fluxforge-edit-"))
+    try:
+        tmpdir.chmod(0o700)
+        target = tmpdir / name
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(content)
+        try:
+            done = subprocess.run([*command, str(target)], check=False)
+        except OSError as err:
+            raise SopsError(f"cannot start the editor {command[0]!r}: {err.strerror}; set $EDITOR") from None
+        if done.returncode != 0:
+            raise SopsError(f"the editor {command[0]!r} exited with status {done.returncode}; file not changed")
+        return target.read_bytes()
+    finally:
+        shutil.rmtree(tmpdir, ignore_errors=True)
+
+
+def _encrypted_files(paths: Sequence[Path]) -> list[Path]:
+    def keep(p: Path) -> bool:
+        try:
+            return is_encrypted(p.read_bytes(), detect_format(p))
+        except OSError:
+            return False
+
+    return expand(paths, keep)
+
+
+def rotate_paths(paths: Sequence[Path], *, options: KeyOptions, progress: Progress | None) -> Report:
+    report = Report()
+    cache: dict[str, KeySource] = {}
+
+    def work(path: Path) -> None:
+        data, fmt = _read(path)
+        opened = engine.open_file(data, fmt=fmt, name=str(path), cache=cache, options=options)
+        groups = [[(e.kind, source_for(e.kind, options, cache).recipient_of(e.fields)) for e in g]
+                  for g in opened.meta.groups]
+        new_key = os.urandom(32)
+        opened.meta.groups = engine.wrap_groups(groups, new_key, opened.meta.shamir_threshold, cache, options)
+        out = engine.seal(opened.docs, opened.meta, new_key, opened.store, str(path))
+        write_atomic(path, out)
+        report.changed.append(path)
+
+    _each(_encrypted_files(paths), progress, work)
+    return report
 
 
 def updatekeys_paths(paths: Sequence[Path], *, dry_run: bool, options: KeyOptions, config: Path | None,
-                     progress: Callable[[Path], None] | None) -> Report:
-    raise NotImplementedError
+                     progress: Progress | None) -> Report:
+    rules = load_config(config)
+    report = Report()
+    cache: dict[str, KeySource] = {}
+
+    def work(path: Path) -> None:
+        data, fmt = _read(path)
+        rule = rules.rule_for(path)
+        if rule is None:
+            raise SopsError(f"{path}: no creation rule in {rules.path} matches this file")
+        store = engine.store_for(fmt, yaml_indent=rule.yaml_indent, json_indent=rule.json_indent)
+        docs, raw = store.load_encrypted(data, str(path))
+        if raw is None:
+            raise SopsError(f"{path}: no sops metadata found: the file is not encrypted")
+        meta = md.from_mapping(raw, str(path))
+        current = [[(e.kind, source_for(e.kind, options, cache).recipient_of(e.fields)) for e in g]
+                   for g in meta.groups]
+        wanted = [list(g) for g in rule.key_groups]
+        if current == wanted:
+            report.unchanged.append(path)
+            return
+        report.changes[path] = _describe(current, wanted)
+        if dry_run:
+            return
+        key = engine.recover_key(meta, cache, options, str(path))
+        engine.open_file(data, fmt=fmt, name=str(path), cache=cache, options=options)  # MAC must hold
+        threshold = rule.shamir_threshold if len(wanted) > 1 else 0
+        meta.groups = _rewrap(meta.groups, current, wanted, key, threshold, cache, options)
+        meta.shamir_threshold = threshold
+        write_atomic(path, store.emit_encrypted(docs, md.to_branch(meta)))
+        report.changed.append(path)
+
+    _each(_encrypted_files(paths), progress, work)
+    return report
+
+
+def _rewrap(groups: list[list[md.KeyEntry]], current: list[list[tuple[str, str]]],
+            wanted: list[list[tuple[str, str]]], key: bytes, threshold: int, cache: dict[str, KeySource],
+            options: KeyOptions) -> list[list[md.KeyEntry]]:
+    """Keep entries of recipients that stay (single group), wrap the data key for new ones."""
+    if len(wanted) > 1 or len(current) != 1:
+        return engine.wrap_groups(wanted, key, threshold, cache, options)
+    kept = dict(zip(current[0], groups[0], strict=True))
+    out = []
+    for kind, recipient in wanted[0]:
+        entry = kept.get((kind, recipient))
+        if entry is None:
+            entry = md.KeyEntry(kind, dict(source_for(kind, options, cache).wrap(recipient, key)))
+        out.append(entry)
+    return [out]
+
+
+def _describe(current: list[list[tuple[str, str]]], wanted: list[list[tuple[str, str]]]) -> list[str]:
+    have = {k for g in current for k in g}
+    want = {k for g in wanted for k in g}
+    lines = [f"+ {kind} {rec}" for kind, rec in sorted(want - have)]
+    lines += [f"- {kind} {rec}" for kind, rec in sorted(have - want)]
+    if len(current) != len(wanted):
+        lines.append(f"key groups: {len(current)} -> {len(wanted)}")
+    return lines or ["key order or grouping changes"]
