@@ -112,3 +112,6 @@ def base_env(world: World) -> dict[str, str]:
     """A clean environment for subprocesses (sops, fluxforge): no AZURE_*/SOPS_* from the caller."""
     keep = {k: v for k, v in os.environ.items() if not k.startswith(("AZURE_", "SOPS_"))}
     return {**keep, "SOPS_DISABLE_VERSION_CHECK": "1", "HOME": str(world.tmp)}
+
+
+REPO_ROOT_AZ = Path(__file__).resolve().parents[2]

@@ -29,12 +29,16 @@ class Emulator:
     """
 
     def __init__(self, workdir: Path, *, vaults: Sequence[str] = ("sopstest",), tenant_id: str | None = None,
-                 issuer_host: str = "westeurope.oic.prod-aks.azure.com") -> None:
+                 issuers: Sequence[str] = ()) -> None:
+        """``issuers``: cluster OIDC issuer URLs (default: one AKS-style URL); ``issuer`` is the first."""
         self.workdir = workdir
         self.tenant_id = tenant_id or str(uuid.uuid4())
-        self.issuer = ClusterIssuer(f"https://{issuer_host}/{self.tenant_id}/{uuid.uuid4()}/")
         self.entra = Entra(self.tenant_id)
-        self.entra.trust_issuer(self.issuer)
+        urls = list(issuers) or [f"https://westeurope.oic.prod-aks.azure.com/{self.tenant_id}/{uuid.uuid4()}/"]
+        self.issuers = {url: ClusterIssuer(url) for url in urls}
+        for issuer in self.issuers.values():
+            self.entra.trust_issuer(issuer)
+        self.issuer = self.issuers[urls[0]]
         self.rbac = Rbac()
         self.vaults = {name: KeyVault(name, self.entra, self.rbac) for name in vaults}
         self.faults = Faults()
@@ -46,7 +50,8 @@ class Emulator:
     # -- lifecycle ---------------------------------------------------------------------------------
     @property
     def hostnames(self) -> list[str]:
-        return [LOGIN_HOST, self.issuer.host, *(v.host for v in self.vaults.values()), "localhost", "127.0.0.1"]
+        issuer_hosts = sorted({i.host for i in self.issuers.values()})
+        return [LOGIN_HOST, *issuer_hosts, *(v.host for v in self.vaults.values()), "localhost", "127.0.0.1"]
 
     def start(self, port: int = 0) -> Emulator:
         """Listen on 127.0.0.1:``port`` (0 = any free port)."""
@@ -83,7 +88,7 @@ class Emulator:
     def service_of(self, host: str) -> str:
         if host == LOGIN_HOST:
             return "entra"
-        if host == self.issuer.host:
+        if any(i.host == host for i in self.issuers.values()):
             return "oidc"
         return "kv" if any(v.host == host for v in self.vaults.values()) else "?"
 
@@ -92,8 +97,11 @@ class Emulator:
         if service == "entra":
             return service, self.entra.handle(req)
         if service == "oidc":
-            status, body = self.issuer.handle(req.path)
-            return service, Response(status, body)
+            for issuer in self.issuers.values():
+                if issuer.host == req.host and req.path.startswith(issuer.base_path + "/"):
+                    status, body = issuer.handle(req.path)
+                    return service, Response(status, body)
+            return service, Response(404, {"kind": "Status", "status": "Failure", "code": 404})
         for vault in self.vaults.values():
             if vault.host == req.host:
                 return service, vault.handle(req)
@@ -112,9 +120,9 @@ class Emulator:
         return path
 
     def add_identity(self, name: str, *, roles: Sequence[str] = (), scope: str | None = None,
-                     secret: str | None = None, kind: str = "managed_identity") -> Principal:
+                     secret: str | None = None, kind: str = "managed_identity", client_id: str | None = None) -> Principal:
         """A principal with ``roles`` on ``scope`` (default: the first vault)."""
-        principal = self.entra.add_principal(name, "app" if secret else kind, secret)
+        principal = self.entra.add_principal(name, "app" if secret else kind, secret, client_id)
         for role in roles:
             self.rbac.assign(principal.object_id, role, scope or self.vault().resource_id)
         return principal
@@ -127,9 +135,11 @@ class Emulator:
         return credential
 
     def workload_env(self, principal: Principal, token_file: Path, *, namespace: str = "flux-system",
-                     service_account: str = "kustomize-controller", audience: str = WI_AUDIENCE) -> dict[str, str]:
+                     service_account: str = "kustomize-controller", audience: str = WI_AUDIENCE,
+                     issuer: str | None = None) -> dict[str, str]:
         """What the AKS webhook injects into a pod, with a freshly minted projected token on disk."""
-        token_file.write_text(self.issuer.mint(namespace, service_account, audience=audience))
+        minter = self.issuers[issuer] if issuer else self.issuer
+        token_file.write_text(minter.mint(namespace, service_account, audience=audience))
         return {"AZURE_CLIENT_ID": principal.client_id, "AZURE_TENANT_ID": self.tenant_id,
                 "AZURE_FEDERATED_TOKEN_FILE": str(token_file), "AZURE_AUTHORITY_HOST": AUTHORITY, **self.tls_env()}
 

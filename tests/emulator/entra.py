@@ -68,8 +68,9 @@ class Entra:
         self.tokens_issued = 0
 
     # -- configuration ---------------------------------------------------------------------------
-    def add_principal(self, name: str, kind: str = "managed_identity", secret: str | None = None) -> Principal:
-        principal = Principal(name, str(uuid.uuid4()), str(uuid.uuid4()), kind, [secret] if secret else [])
+    def add_principal(self, name: str, kind: str = "managed_identity", secret: str | None = None,
+                      client_id: str | None = None) -> Principal:
+        principal = Principal(name, client_id or str(uuid.uuid4()), str(uuid.uuid4()), kind, [secret] if secret else [])
         self.principals[principal.client_id] = principal
         return principal
 

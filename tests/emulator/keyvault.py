@@ -28,6 +28,10 @@ class KeyVersion:
     ops: list[str] = field(default_factory=lambda: ["encrypt", "decrypt", "wrapKey", "unwrapKey"])
 
 
+def _rsa_key(size: int) -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=size)
+
+
 def _padding(alg: str) -> padding.AsymmetricPadding | None:
     if alg == "RSA-OAEP-256":
         return padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=None)
@@ -56,12 +60,12 @@ class KeyVault:
         self.keys: dict[str, list[KeyVersion]] = {}
 
     # -- configuration ---------------------------------------------------------------------------
-    def create_key(self, name: str, size: int = 2048) -> str:
+    def create_key(self, name: str, size: int = 2048, version: str | None = None) -> str:
         """Create ``name`` or add a new current version to it; returns the version."""
-        version = KeyVersion(uuid.uuid4().hex, rsa.generate_private_key(public_exponent=65537, key_size=size),
-                             int(time.time()))
-        self.keys.setdefault(name, []).append(version)
-        return version.version
+        key = _rsa_key(size)
+        version_obj = KeyVersion(version or uuid.uuid4().hex, key, int(time.time()))
+        self.keys.setdefault(name, []).append(version_obj)
+        return version_obj.version
 
     def key_url(self, name: str, version: str | None = None) -> str:
         return f"{self.url}/keys/{name}" + (f"/{version}" if version else "")

@@ -92,5 +92,7 @@ class Sandbox:
         """Run ``argv`` in the namespace; ``env`` is added to ``base_env`` (default: this process's env)."""
         full = dict(os.environ if base_env is None else base_env)
         full.update(env or {})
+        # Go's os.Getwd trusts $PWD only if it matches "."; after setns the getcwd syscall may fail (gVisor)
+        full["PWD"] = str(cwd or Path.cwd())
         return subprocess.run(self.command(argv, cwd), env=full, cwd=cwd, input=input, capture_output=True,
                               text=True, timeout=timeout, check=False, **kwargs)

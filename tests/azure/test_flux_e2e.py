@@ -1,0 +1,143 @@
+"""End to end on the sample repository: fluxforge encrypts as a developer, the real sops binary decrypts as
+kustomize-controller would in each cluster (controller-level and object-level workload identity).
+
+The emulated Azure side (tenant, vault key and version, cluster issuers, identities and their federated
+credentials) is built from ``sample-repo/fluxforge.yaml`` by ``tests.emulator.rehearsal``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from conftest import REPO_ROOT_AZ
+
+from generator.errors import KeyError_
+from generator.sops import api
+from generator.sops.keys import KeySource
+from generator.yamlio import load_rt
+from tests.emulator import Sandbox
+from tests.emulator.rehearsal import Rehearsal, rehearse
+
+pytestmark = pytest.mark.interop
+
+# (file, cluster, kustomization that applies it)
+SECRETS = [
+    ("apps/staging/db-secret.yaml", "staging", "apps"),
+    ("infrastructure/staging/registry-secret.yaml", "staging", "infrastructure"),
+    ("apps/production/db-secret.yaml", "production", "apps"),
+    ("tenants/team-a/staging/api-secret.yaml", "staging", "team-a"),
+]
+
+
+def secret_text(name: str) -> str:
+    return (f"apiVersion: v1\nkind: Secret\nmetadata:\n    name: {name}\n    namespace: apps\ntype: Opaque\n"
+            f"stringData:\n    password: pw-{name}-s3cr3t\n    token: tk-{name}\n")
+
+
+@dataclass
+class Fleet:
+    repo: Path
+    play: Rehearsal
+    box: Sandbox
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
+    reason = Sandbox.available()
+    if reason is not None:
+        pytest.skip(f"network namespace sandbox unavailable: {reason}")
+    repo = tmp_path_factory.mktemp("fleet") / "repo"
+    shutil.copytree(REPO_ROOT_AZ / "sample-repo", repo)
+    play = rehearse(repo / "fluxforge.yaml", tmp_path_factory.mktemp("rehearsal"))
+    play.emu.start()
+    with Sandbox(play.emu, tmp_path_factory.mktemp("fleet-sandbox")) as box:
+        yield Fleet(repo, play, box)
+    play.emu.stop()
+
+
+def fluxforge_encrypt(fleet: Fleet, monkeypatch: pytest.MonkeyPatch, files: list[str]) -> None:
+    """fluxforge's engine with the repo's .sops.yaml, as the developer (in process, production names)."""
+    for name in [n for n in os.environ if n.startswith("AZURE_")]:
+        monkeypatch.delenv(name)
+    for name, value in fleet.play.developer_env().items():
+        monkeypatch.setenv(name, value)
+    rules = api.load_rules(fleet.repo / ".sops.yaml")
+    cache: dict[str, KeySource] = {}
+    with fleet.play.emu.patch_resolver():
+        for rel in files:
+            path = fleet.repo / rel
+            rule = rules.rule_for(path)
+            assert rule is not None, rel
+            path.write_bytes(api.encrypt_bytes(path.read_bytes(), fmt="yaml", rule=rule, sources_cache=cache,
+                                               path_for_errors=rel))
+
+
+def sops_decrypt(fleet: Fleet, rel: str, env: dict[str, str]) -> tuple[int, str, str]:
+    keep = {k: v for k, v in os.environ.items() if not k.startswith(("AZURE_", "SOPS_"))}
+    done = fleet.box.run(["sops", "decrypt", rel], env={**env, "SOPS_DISABLE_VERSION_CHECK": "1"},
+                         base_env=keep, cwd=fleet.repo)
+    return done.returncode, done.stdout, done.stderr
+
+
+def controller_env(fleet: Fleet, cluster: str, kustomization: str, token: Path) -> dict[str, str]:
+    spec = fleet.play.cluster(cluster).kustomization(kustomization)
+    if spec.tenant is not None:
+        return fleet.play.tenant_env(cluster, kustomization, token)
+    return fleet.play.controller_env(cluster, token)
+
+
+def test_fluxforge_encrypts_and_kustomize_controller_decrypts(fleet: Fleet, tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    emu = fleet.play.emu
+    for rel, _, _ in SECRETS:
+        (fleet.repo / rel).write_text(secret_text(Path(rel).stem))
+    mark = emu.log.mark()
+    fluxforge_encrypt(fleet, monkeypatch, [rel for rel, _, _ in SECRETS])
+    # one token and at most two Key Vault requests (challenge probe + public key) for the whole batch
+    kv = emu.log.since(mark, "kv")
+    assert [(e.operation, e.status) for e in kv if e.authorized] == [("get", 200)] and len(kv) <= 2
+    assert len([e for e in emu.log.since(mark, "entra") if e.path.endswith("/token")]) == 1
+    for rel, cluster, ks in SECRETS:
+        doc = load_rt((fleet.repo / rel).read_bytes())
+        assert "s3cr3t" not in (fleet.repo / rel).read_text()
+        entry = doc["sops"]["azure_kv"][0]
+        assert entry["vault_url"] == "https://kv-contoso-fleet.vault.azure.net"
+        assert entry["version"] == "bad6639b7a09782fb620e036242cb891"
+        env = controller_env(fleet, cluster, ks, tmp_path / "token")
+        mark = emu.log.mark()
+        code, out, err = sops_decrypt(fleet, rel, env)
+        assert code == 0, err
+        assert out == secret_text(Path(rel).stem)
+        decrypts = [e for e in emu.log.since(mark, "kv") if e.operation == "decrypt" and e.status == 200]
+        expected = fleet.play.identities[env["AZURE_CLIENT_ID"]]
+        assert [e.note["principal"] for e in decrypts] == [expected.object_id]
+
+
+def test_the_developer_cannot_decrypt_and_is_told_why(fleet: Fleet, monkeypatch: pytest.MonkeyPatch) -> None:
+    rel = "apps/staging/dev-only.yaml"
+    (fleet.repo / rel).write_text(secret_text("dev-only"))
+    fluxforge_encrypt(fleet, monkeypatch, [rel])
+    with fleet.play.emu.patch_resolver(), pytest.raises(KeyError_) as info:
+        api.decrypt_bytes((fleet.repo / rel).read_bytes(), fmt="yaml", path_for_errors=rel)
+    azure = [line for line in info.value.problems if "sops.azure_kv" in line]
+    assert len(azure) == 1 and azure[0].startswith(f"{rel}: sops.azure_kv: azure_kv decrypt with https://kv-contoso")
+    message = azure[0]
+    assert "role assignment missing" in message and fleet.play.developer.object_id in message
+    assert "/providers/microsoft.keyvault/vaults/kv-contoso-fleet (new assignments" in message
+    assert "dev-only-s3cr3t" not in message
+
+
+def test_production_token_cannot_pose_as_staging(fleet: Fleet, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A token from the production cluster's issuer does not match the staging identity's credential."""
+    rel = "apps/staging/cross.yaml"
+    (fleet.repo / rel).write_text(secret_text("cross"))
+    fluxforge_encrypt(fleet, monkeypatch, [rel])
+    production_issuer = fleet.play.cluster("production").oidc_issuer
+    env = fleet.play.controller_env("staging", tmp_path / "token", issuer=production_issuer)
+    code, out, err = sops_decrypt(fleet, rel, env)
+    assert code != 0 and "AADSTS700211" in err and "cross-s3cr3t" not in out

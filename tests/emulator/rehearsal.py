@@ -1,0 +1,91 @@
+"""Stand up the Azure side a ``fluxforge.yaml`` describes, in the emulator (a rehearsal before Azure).
+
+Tenant, Key Vault keys (with the configured versions), one OIDC issuer per cluster, the kustomize-controller
+identity of each cluster federated with ``system:serviceaccount:<flux ns>:kustomize-controller`` and granted
+Key Vault Crypto User, each tenant identity federated with its own service account (object-level workload
+identity) and granted decrypt only, and a developer (client secret) who may encrypt but not decrypt.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from generator.config import load_config
+from generator.config_model import Cluster, Config
+
+from .cloud import Emulator
+from .entra import Principal
+
+DEVELOPER_SECRET = "rehearsal-developer-secret"
+
+
+@dataclass
+class Rehearsal:
+    emu: Emulator
+    config: Config
+    developer: Principal
+    identities: dict[str, Principal] = field(default_factory=dict)  # client id -> principal
+
+    def cluster(self, name: str) -> Cluster:
+        return self.config.cluster(name)
+
+    def controller_env(self, cluster: str, token_file: Path, **overrides: str) -> dict[str, str]:
+        """kustomize-controller's pod env on ``cluster`` (controller-level workload identity)."""
+        spec = self.cluster(cluster)
+        return self.emu.workload_env(self.identities[spec.identity.client_id], token_file,
+                                     **{"namespace": self.config.flux.namespace,
+                                        "service_account": "kustomize-controller", "issuer": spec.oidc_issuer,
+                                        **overrides})
+
+    def tenant_env(self, cluster: str, kustomization: str, token_file: Path) -> dict[str, str]:
+        """The token kustomize-controller requests for a tenant's ``decryption.serviceAccountName``."""
+        spec = self.cluster(cluster)
+        ks = spec.kustomization(kustomization)
+        assert ks.tenant is not None, f"{cluster}/{kustomization} has no tenant identity"
+        return self.emu.workload_env(self.identities[ks.tenant.identity.client_id], token_file,
+                                     namespace=ks.namespace, service_account=ks.tenant.service_account,
+                                     issuer=spec.oidc_issuer)
+
+    def developer_env(self) -> dict[str, str]:
+        return self.emu.secret_env(self.developer)
+
+
+def _vault_name(vault_url: str) -> str:
+    return (urlsplit(vault_url).hostname or "").split(".", 1)[0]
+
+
+def rehearse(config_path: Path, workdir: Path) -> Rehearsal:
+    """An emulator (not started) mirroring ``config_path``'s tenant, vaults, clusters and identities."""
+    config = load_config(config_path)
+    keys = {k for c in config.clusters for k in c.sops.key_vault} | set(config.sops.key_vault)
+    vaults = sorted({_vault_name(k.vault_url) for k in keys})
+    emu = Emulator(workdir, vaults=vaults, tenant_id=config.tenant_id,
+                   issuers=[c.oidc_issuer for c in config.clusters])
+    for key in sorted(keys, key=lambda k: (k.vault_url, k.key, k.version or "")):
+        emu.vaults[_vault_name(key.vault_url)].create_key(key.key, version=key.version)
+    scopes = [v.resource_id for v in emu.vaults.values()]
+    developer = emu.add_identity("developer", secret=DEVELOPER_SECRET)
+    play = Rehearsal(emu, config, developer)
+    for scope in scopes:
+        emu.rbac.assign(developer.object_id, "SOPS Encrypt Only", scope)
+    for cluster in config.clusters:
+        controller = _identity(play, cluster.identity.client_id, cluster.identity.name, "Key Vault Crypto User")
+        emu.federate(controller, config.flux.namespace, "kustomize-controller", name=f"{cluster.name}-kustomize",
+                     issuer=cluster.oidc_issuer)
+        for ks in cluster.tenants:
+            assert ks.tenant is not None
+            tenant = _identity(play, ks.tenant.identity.client_id, ks.tenant.identity.name, "SOPS Decrypt Only")
+            emu.federate(tenant, ks.namespace, ks.tenant.service_account, name=f"{cluster.name}-{ks.name}",
+                         issuer=cluster.oidc_issuer)
+    return play
+
+
+def _identity(play: Rehearsal, client_id: str, name: str | None, role: str) -> Principal:
+    if client_id not in play.identities:
+        principal = play.emu.add_identity(name or client_id, client_id=client_id)
+        for vault in play.emu.vaults.values():
+            play.emu.rbac.assign(principal.object_id, role, vault.resource_id)
+        play.identities[client_id] = principal
+    return play.identities[client_id]
