@@ -119,8 +119,9 @@ def open_file(data: bytes, *, fmt: str, name: str, cache: dict[str, KeySource] |
 
 
 def decrypt_document(data: bytes, *, fmt: str, name: str, cache: dict[str, KeySource] | None,
-                     options: KeyOptions, verify_mac: bool) -> bytes:
-    opened = open_file(data, fmt=fmt, name=name, cache=cache, options=options, verify_mac=verify_mac)
+                     options: KeyOptions, verify_mac: bool, yaml_indent: int = 4, json_indent: int = -1) -> bytes:
+    rule = CreationRule(yaml_indent=yaml_indent, json_indent=json_indent)
+    opened = open_file(data, fmt=fmt, name=name, cache=cache, options=options, verify_mac=verify_mac, rule=rule)
     return opened.store.emit_plain(opened.docs)
 
 

@@ -112,7 +112,11 @@ def decrypt_path(path: Path, *, in_place: bool, output: Path | None, options: Ke
         data, fmt = _read(path)
     except OSError as err:
         raise SopsError(f"{path}: {err.strerror or err}") from None
-    plain = engine.decrypt_document(data, fmt=fmt, name=str(path), cache={}, options=options, verify_mac=True)
+    found = find_sops_config()
+    settings = load_rules(found) if found else None
+    plain = engine.decrypt_document(data, fmt=fmt, name=str(path), cache={}, options=options, verify_mac=True,
+                                    yaml_indent=settings.yaml_indent if settings else 4,
+                                    json_indent=settings.json_indent if settings else -1)
     if in_place:
         write_atomic(path, plain)
     elif output is not None:

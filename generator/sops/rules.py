@@ -45,6 +45,8 @@ class SopsRules:
 
     path: Path
     rules: list[CreationRule]
+    yaml_indent: int = 4
+    json_indent: int = -1
 
     def rule_for(self, file_path: Path | str) -> CreationRule | None:
         """First rule whose ``path_regex`` is found in the path (relative to the config dir when the
@@ -105,7 +107,7 @@ def load_rules(config_path: Path) -> SopsRules:
             problems.extend(err.problems)
     if problems:
         raise SopsError(problems)
-    return SopsRules(path=config_path, rules=rules)
+    return SopsRules(path=config_path, rules=rules, yaml_indent=yaml_indent, json_indent=json_indent)
 
 
 def _parse_rule(raw: Any, where: str, yaml_indent: int, json_indent: int) -> CreationRule:

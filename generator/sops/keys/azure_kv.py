@@ -152,6 +152,7 @@ class AzureKeyVaultSource:
         self._clients: dict[str, Any] = {}
         self._wrappers: dict[KeyRef, _Wrapper] = {}
         self._decryptors: dict[KeyRef, Any] = {}
+        self._broken: dict[str, str] = {}  # vault URL -> the error that exhausted the retries
         self._lock = threading.RLock()
 
     # -- KeySource -------------------------------------------------------------------------------
@@ -230,12 +231,20 @@ class AzureKeyVaultSource:
         return _Wrapper(ref.version, encrypt)
 
     def _guard(self, operation: str, ref: KeyRef, call: Callable[[], T]) -> T:
+        """Run one SDK call; failures become ``KeyVaultError``. A vault that stays unavailable after the
+        SDK's retries (429/5xx/network) is not asked again in this run: later files fail fast."""
+        broken = self._broken.get(ref.vault_url)
+        if broken is not None:
+            raise KeyVaultError(f"{broken} (not retried: this vault already failed earlier in this run)")
         try:
             return call()
         except KeyVaultError:
             raise
         except Exception as exc:  # the azure SDK's exceptions, classified below
-            raise KeyVaultError(_explain(exc, gates.Context.from_env(operation, ref.url, dict(os.environ)))) from exc
+            message = _explain(exc, gates.Context.from_env(operation, ref.url, dict(os.environ)))
+            if _transient(exc):
+                self._broken[ref.vault_url] = message
+            raise KeyVaultError(message) from exc
 
 
 def _local_wrapper(ref: KeyRef, key: Any) -> _Wrapper:
@@ -275,6 +284,15 @@ def _explain(exc: Exception, ctx: gates.Context) -> str:
     if isinstance(exc, ServiceRequestError) or "connection" in text.lower():
         return gates.explain_network(text, ctx)
     return f"{ctx.head}: {type(exc).__name__}: {' '.join(text.split())[:400]}"
+
+
+def _transient(exc: Exception) -> bool:
+    from azure.core.exceptions import HttpResponseError, ServiceRequestError, ServiceResponseError
+
+    if isinstance(exc, ServiceRequestError | ServiceResponseError):
+        return True
+    status = getattr(exc, "status_code", None) if isinstance(exc, HttpResponseError) else None
+    return status is not None and (status == 429 or status >= 500)
 
 
 def _inner_code(exc: Any) -> str:

@@ -1,9 +1,10 @@
 """Read YAML as sops 3.11 does: go-yaml scalar types, comments as tree items, aliases expanded.
 
-Comments are placed the way go-yaml + sops place them in the common cases: a full-line comment goes
-before the next item when it is indented no deeper than that item, otherwise after the previous
-item in that item's container; an inline comment goes before the innermost item starting on its
-line (sops 3.11 moves inline comments onto their own line).
+Comments are placed the way go-yaml + sops place them in the common cases (checked against sops
+3.11): a full-line comment goes before the next item when it is indented no deeper than that item;
+otherwise it trails the previous item in that item's (deepest) container, except that a comment in
+column 0 after the last item belongs to the document. An inline comment goes before the innermost
+item starting on its line (sops 3.11 moves inline comments onto their own line).
 """
 
 from __future__ import annotations
@@ -213,10 +214,7 @@ def _place(state: _Doc, doc: Branch, line: int, col: int, text: str, inline: boo
     nxt = next((it for it in items if it.line > line), None)
     if nxt is not None and (prev is None or col <= nxt.col or _inside(state, nxt.container, prev)):
         _queue(state, nxt.container, nxt.index, line, text)
-    elif prev is not None:
-        owner = state.owner.get(id(prev.container))
-        while nxt is None and prev.col > col and owner is not None:
-            prev, owner = owner, state.owner.get(id(owner.container))
+    elif prev is not None and not (nxt is None and col == 0):
         _queue(state, prev.container, prev.index + 1, line, text)
     else:
         _queue(state, doc, len(doc), line, text)
