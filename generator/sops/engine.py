@@ -103,14 +103,14 @@ def seal(docs: list[Branch], meta: md.Metadata, key: bytes, store: Store, name: 
 
 
 def open_file(data: bytes, *, fmt: str, name: str, cache: dict[str, KeySource] | None, options: KeyOptions,
-              verify_mac: bool = True, rule: CreationRule | None = None) -> Opened:
-    """Parse, recover the data key, decrypt every value and check the MAC."""
+              verify_mac: bool = True, rule: CreationRule | None = None, data_key: bytes | None = None) -> Opened:
+    """Parse, recover the data key (unless given), decrypt every value and check the MAC."""
     store = _rule_store(fmt, rule)
     docs, raw = store.load_encrypted(data, name)
     if raw is None:
         raise SopsError(f"{name}: no sops metadata found: the file is not encrypted")
     meta = md.from_mapping(raw, name)
-    key = recover_key(meta, cache if cache is not None else {}, options, name)
+    key = data_key or recover_key(meta, cache if cache is not None else {}, options, name)
     cipher = Cipher(key)
     mac = _decrypt_tree(docs, meta, cipher, name)
     if verify_mac:
