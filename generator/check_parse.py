@@ -63,9 +63,11 @@ def parse(path: str, data: bytes) -> Parsed:
         return Parsed(fmt)
     if fmt in ("yaml", "json"):
         return _parse_tree(fmt, text)
+    if fmt != "binary" and text.lstrip().startswith("{"):
+        return _parse_binary(text)  # a .env/.ini encrypted with the binary store (JSON envelope)
     if fmt == "dotenv":
         return _parse_dotenv(text)
-    if fmt == "ini" and not text.lstrip().startswith("{"):
+    if fmt == "ini":
         return _parse_ini(text)
     return _parse_binary(text)
 

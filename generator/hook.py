@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     from generator.gitrepo import GitRepo
 
 HOOK_MARKER = "# fluxforge pre-commit hook"
+GC_NOTE = ("fluxforge: note: `git add` had stored the plaintext as a git object; no commit refers to it now, "
+           "and `git gc --prune=now` deletes it")
 
 
 @dataclass(frozen=True)
@@ -95,8 +97,8 @@ def run_framework_encrypt(files: Sequence[Path]) -> list[str]:
     for item, ciphertext in zip(pending, _encrypt_all(pending, rules), strict=True):
         write_atomic(item.path, ciphertext)
     if pending:
-        raise CheckFailed([f"{item.display}: encrypted in place as the .sops.yaml rules require; "
-                           f"stage it again (git add {shlex.quote(item.display)}) and commit" for item in pending])
+        raise CheckFailed([*(f"{item.display}: encrypted in place as the .sops.yaml rules require; stage it "
+                             f"again (git add {shlex.quote(item.display)}) and commit" for item in pending), GC_NOTE])
     return []
 
 
@@ -141,7 +143,7 @@ def _restage(repo: GitRepo, pending: Sequence[Pending], ciphertexts: Sequence[by
     for item, ciphertext in zip(pending, ciphertexts, strict=True):
         if item.path.exists():
             write_atomic(item.path, ciphertext)
-    return [f"fluxforge: encrypted {item.display} and staged the ciphertext" for item in pending]
+    return [*(f"fluxforge: encrypted {item.display} and staged the ciphertext" for item in pending), GC_NOTE]
 
 
 def _check_staged(repo: GitRepo, staged: Sequence[str], rules: Rules) -> list[str]:

@@ -88,6 +88,20 @@ def test_framework_blocks_commit_then_commits_ciphertext(tmp_path: Path, age_key
     assert all(b"framework-pw-123" not in raw for _, raw in reachable_objects(pygit2.Repository(str(repo))))
 
 
+def test_framework_partially_staged_secret_never_committed(tmp_path: Path, age_key: tuple[Path, str]) -> None:
+    """The framework sets the unstaged part aside; the hook still fails, so nothing is committed."""
+    repo = _sample(tmp_path / "repo", age_key[1], ["fluxforge-encrypt", "fluxforge-check"])
+    assert _precommit(repo, "install").returncode == 0
+    (repo / "secrets/app.yaml").write_text(SECRET.format(password="staged-pw"))
+    git(repo, "add", "secrets/app.yaml")
+    (repo / "secrets/app.yaml").write_text(SECRET.format(password="unstaged-pw") + "extra: line\n")
+    head = git(repo, "rev-parse", "HEAD").stdout
+    blocked = git(repo, "commit", "-m", "secret", check=False)
+    assert blocked.returncode == 1
+    assert git(repo, "rev-parse", "HEAD").stdout == head
+    assert "staged-pw" not in blocked.stdout + blocked.stderr
+
+
 def test_framework_check_hook_reports_plaintext_secret(tmp_path: Path, age_key: tuple[Path, str]) -> None:
     repo = _sample(tmp_path / "repo", age_key[1], ["fluxforge-check"])
     (repo / "apps").mkdir()

@@ -71,6 +71,13 @@ def test_install_then_commit_stores_ciphertext(work_repo: Path, age_key: tuple[P
     # the working tree holds the same ciphertext: nothing left to commit
     assert (work_repo / "secrets/app.yaml").read_bytes() == blob
     assert git(work_repo, "status", "--porcelain").stdout == ""
+    # documented: the blob `git add` wrote still holds the plaintext, unreachable, until git gc prunes it
+    assert "git gc --prune=now" in commit.stderr
+    odb = pygit2.Repository(str(work_repo)).odb
+    assert any(password.encode() in odb.read(oid)[1] for oid in odb)
+    git(work_repo, "gc", "-q", "--prune=now")
+    odb = pygit2.Repository(str(work_repo)).odb
+    assert not any(password.encode() in odb.read(oid)[1] for oid in odb)
 
 
 def test_commit_all_uses_git_temporary_index(work_repo: Path, age_key: tuple[Path, str], tmp_path: Path) -> None:
