@@ -16,6 +16,7 @@ from generator.config import config_path_for, load_config
 from generator.errors import CheckFailed, RenderError
 from generator.fsio import write_atomic
 from generator.gotk import header_mismatches
+from generator.lockfile import LOCK_NAME, record
 from generator.render import render_tree
 
 __all__ = ["FileChange", "RenderReport", "changed_files", "run_render", "unified_diff", "write_tree"]
@@ -99,6 +100,7 @@ def run_render(config_arg: str | Path | None, *, output: str | Path | None = Non
     mismatches = header_mismatches(config, root)
     if mode == "write":
         written = write_tree(root, files)
+        record(root / LOCK_NAME, files, str(config.flux.version))  # merge base of `fluxforge upgrade` (issue 6)
         return RenderReport(root, len(files), written=tuple(written), warnings=tuple(mismatches))
     changes = changed_files(root, files)
     if mode == "check" and (changes or mismatches):
