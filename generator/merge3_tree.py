@@ -154,6 +154,12 @@ class TreeMerger:
         self.conflicts.append(Conflict(render_path(path), describe(ours), describe(theirs)))
         return theirs if self.force else ours
 
+    def removed(self, path: Path, base: Any, ours: Any) -> Any:
+        """The upgrade removed what the user changed: one conflict per key path the user changed."""
+        for sub, value in _changes(base, ours, path):
+            self.conflicts.append(Conflict(render_path(sub), describe(value), describe(MISSING)))
+        return MISSING if self.force else ours
+
     def node(self, base: Any, ours: Any, theirs: Any, path: Path) -> Any:
         bmap = base is MISSING or isinstance(base, dict)
         if isinstance(ours, CommentedMap) and isinstance(theirs, dict) and bmap:
@@ -180,7 +186,7 @@ class TreeMerger:
                 merged = self.node(base.get(key, MISSING), ours[key], theirs[key], sub)
                 if merged is not ours[key]:
                     ours[key] = merged
-            elif key in base and (same(base[key], ours[key]) or self.conflict(sub, ours[key], MISSING) is MISSING):
+            elif key in base and (same(base[key], ours[key]) or self.removed(sub, base[key], ours[key]) is MISSING):
                 yamltail.delete(ours, key)
         order = list(theirs)
         for pos, key in enumerate(order):
@@ -221,7 +227,7 @@ class TreeMerger:
                 if merged is not ours[o]:
                     ours[o] = merged
                 placed[b2t[b]] = merged
-            elif same(base[b], ours[o]) or self.conflict(seg, ours[o], MISSING) is MISSING:
+            elif same(base[b], ours[o]) or self.removed(seg, base[b], ours[o]) is MISSING:
                 yamltail.delete(ours, o)
         self._add_new(base, ours, theirs, ids[2], t2b, placed, path)
         return ours
@@ -263,6 +269,20 @@ class TreeMerger:
         self.conflicts.extend(sub.conflicts)
         text = dump_rt(merged)
         return LiteralScalarString(text if ours.endswith("\n") else text.rstrip("\n"))
+
+
+def _changes(base: Any, ours: Any, path: Path) -> list[tuple[Path, Any]]:
+    """Where ``ours`` differs from ``base``: the deepest mapping keys, else ``path`` itself."""
+    if not (isinstance(base, dict) and isinstance(ours, dict)):
+        return [(path, ours)]
+    found: list[tuple[Path, Any]] = []
+    for key in {**base, **ours}:
+        sub = (*path, _key_seg(key))
+        if key not in ours:
+            found.append((sub, MISSING))
+        elif not same(base.get(key, MISSING), ours[key]):
+            found.extend(_changes(base.get(key, MISSING), ours[key], sub))
+    return found or [(path, ours)]
 
 
 def _match(left_ids: list[Any], right_ids: list[Any], left: list[Any], right: list[Any]) -> dict[int, int]:

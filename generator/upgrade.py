@@ -1,0 +1,221 @@
+"""``fluxforge upgrade``: move the config to a new Flux version, re-render, and merge the new render
+into the files on disk three ways, so the user's edits survive.
+
+base   = what fluxforge generated last (``fluxforge.lock``; without one, the render of the config as
+         it is before the upgrade),
+ours   = the file on disk, theirs = the render for the target version.
+
+Nothing is written when any file has a conflict (unless ``force``: the upgrade's side wins, each
+conflict is still reported) or with ``dry_run``. A second upgrade to the same version writes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from ruamel.yaml.comments import CommentedMap
+
+from generator.config import config_path_for, load_config, parse_config
+from generator.config_model import Config
+from generator.errors import ConfigError, FluxforgeError, UsageError
+from generator.fluxversions import DEFAULT_COMPONENTS, FluxVersion
+from generator.fsio import write_atomic
+from generator.gotk import COMPONENTS_FILE, read_header
+from generator.lint import lint_tree, target_version
+from generator.lockfile import LOCK_NAME, Lock, read_lock, write_lock
+from generator.merge3 import merge_text
+from generator.render import render_tree
+from generator.tree import unified_diff
+from generator.yamlio import load_rt
+
+__all__ = ["UpgradeConflict", "UpgradeReport", "run_upgrade", "set_flux_version"]
+
+
+class UpgradeConflict(FluxforgeError):
+    """Files changed by the user and by the upgrade in the same place; nothing was written."""
+
+
+@dataclass(frozen=True)
+class UpgradeReport:
+    root: Path
+    target: FluxVersion
+    current: Mapping[str, str]  # cluster -> "2.5.1 (gotk-components.yaml)" or "2.5.1 (config)"
+    changed: tuple[str, ...]  # files written (or that would be, with dry_run), config and lock included
+    diffs: tuple[str, ...] = ()
+    forced: tuple[str, ...] = ()  # conflicts resolved for the upgrade's side (--force)
+    notes: tuple[str, ...] = ()
+    dry_run: bool = False
+
+
+def set_flux_version(text: str, version: FluxVersion, display: str = "fluxforge.yaml") -> str:
+    """Return config ``text`` with ``flux.version`` set, touching only that value (comments,
+    quoting and layout of every other byte are kept)."""
+    data = load_rt(text)
+    flux = data.get("flux") if isinstance(data, dict) else None
+    lines = text.splitlines(keepends=True)
+    if isinstance(flux, CommentedMap) and "version" in flux:
+        row, col = flux.lc.value("version")
+        line = lines[row]
+        quote = line[col] if line[col] in "\"'" else ""
+        end = line.index(quote, col + 1) + 1 if quote else col + len(str(flux["version"]))
+        lines[row] = f"{line[:col]}{quote}{version}{quote}{line[end:]}"
+    elif isinstance(flux, CommentedMap) and len(flux) > 0:
+        row, col = flux.lc.key(next(iter(flux)))
+        lines.insert(row, f'{" " * col}version: "{version}"\n')
+    elif isinstance(data, dict) and "flux" not in data:
+        lines.append(("" if not lines or lines[-1].endswith("\n") else "\n") + f'flux:\n  version: "{version}"\n')
+    else:
+        raise ConfigError(f"{display}: flux: expected a mapping; set flux.version: \"{version}\" by hand")
+    return "".join(lines)
+
+
+def _current_versions(config: Config, root: Path, clusters: list[str]) -> dict[str, tuple[FluxVersion, str]]:
+    found: dict[str, tuple[FluxVersion, str]] = {}
+    for cluster in config.clusters:
+        if cluster.name not in clusters:
+            continue
+        header = read_header(root / cluster.path / "flux-system" / COMPONENTS_FILE)
+        if header is not None and header.version is not None:
+            found[cluster.name] = (header.version, COMPONENTS_FILE)
+        else:
+            found[cluster.name] = (config.flux.version, "config")
+    return found
+
+
+def _select(config: Config, cluster: str | None) -> list[str]:
+    names = [c.name for c in config.clusters]
+    if cluster is None:
+        return names
+    if cluster not in names:
+        raise UsageError(f"--cluster {cluster}: no such cluster in the config (clusters: {', '.join(names)})")
+    return [cluster]
+
+
+def _in_scope(config: Config, clusters: list[str], path: str) -> bool:
+    if len(clusters) == len(config.clusters):
+        return True
+    return any(path.startswith(config.cluster(name).path + "/") for name in clusters)
+
+
+def _decode(files: Mapping[str, bytes]) -> dict[str, str]:
+    return {path: data.decode("utf-8") for path, data in files.items()}
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as err:
+        raise FluxforgeError(f"{path}: cannot read: {err}") from None
+
+
+@dataclass
+class _Plan:
+    writes: dict[str, str | None]  # relpath -> new text (None: delete)
+    bases: dict[str, str]  # the new lock entries
+    conflicts: list[str]
+
+
+def _plan(root: Path, bases: Mapping[str, str], theirs: Mapping[str, str], scope: list[str], force: bool) -> _Plan:
+    plan = _Plan({}, dict(bases), [])
+    for path in scope:
+        ours = _read(root / path)
+        merged = merge_text(bases.get(path), ours, theirs.get(path), force=force)
+        plan.conflicts.extend(c.line(path) for c in merged.conflicts)
+        if merged.text != ours:
+            plan.writes[path] = merged.text
+        if merged.clean or force:
+            if path in theirs:
+                plan.bases[path] = theirs[path]
+            else:
+                plan.bases.pop(path, None)
+    return plan
+
+
+def _notes(config: Config, root: Path, target: FluxVersion, current: dict[str, tuple[FluxVersion, str]]) -> list[str]:
+    extras = [c for c in config.flux.components if c not in DEFAULT_COMPONENTS]
+    flags = f" --components-extra={','.join(extras)}" if extras else ""
+    notes = []
+    for name, (version, source) in current.items():
+        if source != COMPONENTS_FILE or version != target:
+            rel = f"{config.cluster(name).path}/flux-system/{COMPONENTS_FILE}"
+            notes.append(f"next: flux install --export --version={target.tag}{flags} > {rel}")
+    findings = lint_tree(root, target)
+    notes += [f"lint: {f}" for f in findings if f.level == "error"]
+    if any(f.level == "warning" for f in findings):
+        notes.append(f"lint: {sum(f.level == 'warning' for f in findings)} warning(s); see `fluxforge lint --to {target}`")
+    return notes
+
+
+def run_upgrade(
+    config_arg: str | Path | None,
+    *,
+    to: str | None = None,
+    cluster: str | None = None,
+    dry_run: bool = False,
+    force: bool = False,
+) -> UpgradeReport:
+    """``fluxforge upgrade``. Raises UpgradeConflict (nothing written) when edits collide."""
+    config_file = config_path_for(config_arg)
+    config = load_config(config_file)
+    root = config_file.parent
+    target = target_version(to)
+    clusters = _select(config, cluster)
+    current = _current_versions(config, root, clusters)
+    newest = max([config.flux.version, *(v for v, _ in current.values())])
+    if target < newest:
+        raise UsageError(f"--to {target}: older than the installed Flux {newest}; fluxforge upgrade does not downgrade")
+    old_text = config_file.read_text(encoding="utf-8")
+    new_text = set_flux_version(old_text, target, str(config_file))
+    new_config = parse_config(new_text, display=str(config_file), source=config_file)
+    theirs = _decode(render_tree(new_config, config_name=config_file.name))
+    lock = read_lock(root / LOCK_NAME)
+    notes: list[str] = []
+    if lock is None:
+        bases = _decode(render_tree(config, config_name=config_file.name))
+        notes.append(f"no {LOCK_NAME}: the merge base is the render of the config before the upgrade")
+    else:
+        bases = dict(lock.files)
+    scope = sorted(p for p in {*theirs, *bases} if _in_scope(config, clusters, p))
+    plan = _plan(root, bases, theirs, scope, force)
+    if plan.conflicts and not force:
+        advice = (
+            f"{len(plan.conflicts)} conflict(s): nothing was written; edit the files named above by hand, "
+            "or rerun with --force to take the upgrade's side"
+        )
+        raise UpgradeConflict([*plan.conflicts, advice])
+    writes: dict[Path, str | None] = {root / p: t for p, t in plan.writes.items()}
+    if new_text != old_text:
+        writes[config_file] = new_text
+    new_lock = Lock(str(target), plan.bases)
+    lock_bytes = None if lock == new_lock else new_lock
+    changed = [p.relative_to(root).as_posix() for p in writes] + ([LOCK_NAME] if lock_bytes else [])
+    diffs = tuple(
+        unified_diff(p.relative_to(root).as_posix(), _bytes(_read(p)), (t or "").encode()) for p, t in writes.items()
+    )
+    if not dry_run:
+        try:
+            _apply(writes)
+        except OSError as err:
+            raise FluxforgeError(f"{err.filename}: cannot write: {err.strerror}") from None
+        if lock_bytes is not None:
+            write_lock(root / LOCK_NAME, lock_bytes)
+    labels = {name: f"{v} ({src})" for name, (v, src) in current.items()}
+    forced = tuple(plan.conflicts) if force else ()
+    return UpgradeReport(root, target, labels, tuple(changed), diffs, forced,
+                         tuple(notes + _notes(new_config, root, target, current)), dry_run)
+
+
+def _bytes(text: str | None) -> bytes | None:
+    return text.encode() if text is not None else None
+
+
+def _apply(writes: Mapping[Path, str | None]) -> None:
+    for path, text in writes.items():
+        if text is None:
+            path.unlink(missing_ok=True)
+        else:
+            write_atomic(path, text.encode("utf-8"))

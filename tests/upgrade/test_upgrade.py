@@ -1,0 +1,218 @@
+"""`fluxforge upgrade` on fixture repos (2.3→2.6, 2.6→2.9, 2.5→2.9) carrying user edits: the WI
+patches follow the target's documented form, the edits survive byte for byte (checked against the
+real `git merge-file` as oracle), real `kubectl kustomize` still builds, a second upgrade writes
+nothing, and a conflicting edit is reported with no write."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from upgrade_fixtures import (
+    COMMENT,
+    INTERVAL_EDITED,
+    LIMITS_PATCH,
+    RESOURCES_REORDERED,
+    TENANT_ID,
+    apply_user_edits,
+    edit,
+    find,
+    git_merge_file,
+    kustomize_build,
+    make_repo,
+    snapshot,
+    write_gotk,
+)
+
+from generator.config import load_config
+from generator.fluxversions import FEATURE_GATE_ARG, features_for, parse_version
+from generator.lockfile import read_lock
+from generator.render import render_tree
+from generator.upgrade import UpgradeConflict, run_upgrade, set_flux_version
+from generator.yamlio import load_rt
+
+pytestmark = pytest.mark.interop
+
+USE = "azure.workload.identity/use"
+CLIENT = "azure.workload.identity/client-id"
+TENANT = "azure.workload.identity/tenant-id"
+STAGING_KUST = "clusters/staging/flux-system/kustomization.yaml"
+
+
+def _plain(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {str(k): _plain(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_plain(v) for v in node]
+    return node if node is None or isinstance(node, bool | int | float) else str(node)
+
+
+def _assert_wi_form(repo: Path, cluster: str, version: str, *, tenant: bool, limits: bool) -> None:
+    """Build flux-system with real kubectl kustomize; the result carries the target's documented form."""
+    wi = features_for(version).workload_identity
+    docs = kustomize_build(repo / "clusters" / cluster / "flux-system")
+    sa = find(docs, "ServiceAccount", "kustomize-controller")["metadata"]
+    deploy = find(docs, "Deployment", "kustomize-controller")
+    assert CLIENT in sa["annotations"]
+    assert (TENANT in sa["annotations"]) == wi.tenant_id_annotation
+    assert (USE in (sa.get("labels") or {})) == wi.service_account_use_label
+    assert (USE in deploy["metadata"].get("labels", {})) == wi.deployment_use_label
+    assert deploy["spec"]["template"]["metadata"]["labels"][USE] == "true"
+    manager = deploy["spec"]["template"]["spec"]["containers"][0]
+    assert manager["name"] == "manager"
+    assert (FEATURE_GATE_ARG in manager["args"]) == (tenant and features_for(version).object_level_identity)
+    assert manager["args"][:2] == ["--watch-all-namespaces=true", "--log-level=info"]
+    if limits:
+        assert manager["resources"]["limits"]["memory"] == "2Gi"
+
+
+def _generated_patches(text: str) -> list[Any]:
+    """The patches of a flux-system kustomization.yaml minus the user's resource-limits patch."""
+    return [_plain(p) for p in load_rt(text)["patches"] if "resources:" not in str(p["patch"])]
+
+
+UPGRADES = [("2.3.0", "2.6.0", False), ("2.6.0", "2.9.4", True), ("2.5.1", "2.9.4", False)]
+
+
+@pytest.mark.parametrize(("old", "new", "tenant"), UPGRADES, ids=[f"{o}-{n}" for o, n, _ in UPGRADES])
+def test_upgrade_keeps_user_edits_and_follows_target_form(tmp_path: Path, old: str, new: str, tenant: bool) -> None:
+    repo = make_repo(tmp_path / "repo", old, tenant=tenant)
+    _assert_wi_form(repo, "staging", old, tenant=tenant, limits=False)
+    apply_user_edits(repo)
+    lock = read_lock(repo / "fluxforge.lock")
+    assert lock is not None and lock.flux == old
+    before = {path: (repo / path).read_text() for path in lock.files}
+    config_before = (repo / "fluxforge.yaml").read_text()
+
+    report = run_upgrade(repo, to=new)
+
+    assert str(report.target) == new
+    assert report.current == {"staging": f"{old} (gotk-components.yaml)", "production": f"{old} (gotk-components.yaml)"}
+    theirs = {p: b.decode() for p, b in render_tree(load_config(repo / "fluxforge.yaml")).items()}
+    # the config: only the version value changed, its comments and layout are intact
+    assert (repo / "fluxforge.yaml").read_text() == config_before.replace(f'"{old}"', f'"{new}"')
+    for path, ours in before.items():
+        merged = (repo / path).read_text()
+        # byte for byte what a line-based merge of the same three texts gives (no overlapping edits here)
+        conflicts, oracle = git_merge_file(tmp_path, ours, lock.files[path], theirs[path])
+        assert conflicts == 0
+        assert merged == oracle, path
+    # each edit is there, verbatim
+    staging = (repo / STAGING_KUST).read_text()
+    assert LIMITS_PATCH in staging and RESOURCES_REORDERED in staging
+    assert INTERVAL_EDITED in (repo / "clusters/staging/apps.yaml").read_text()
+    assert COMMENT in (repo / "clusters/production/apps.yaml").read_text()
+    # the generated patches are exactly the target version's render
+    for cluster in ("staging", "production"):
+        path = f"clusters/{cluster}/flux-system/kustomization.yaml"
+        assert _generated_patches((repo / path).read_text()) == _generated_patches(theirs[path])
+    assert (repo / "clusters/production/flux-system/kustomization.yaml").read_text() == theirs[
+        "clusters/production/flux-system/kustomization.yaml"]
+    # the lock now holds the new render as the next base
+    after = read_lock(repo / "fluxforge.lock")
+    assert after is not None and after.flux == new and dict(after.files) == theirs
+
+    write_gotk(repo, new)  # what `flux install --export` would do next
+    _assert_wi_form(repo, "staging", new, tenant=tenant, limits=True)
+    _assert_wi_form(repo, "production", new, tenant=False, limits=False)
+
+    # a second upgrade writes nothing at all
+    still = snapshot(repo)
+    again = run_upgrade(repo, to=new)
+    assert again.changed == ()
+    assert snapshot(repo) == still
+
+
+def test_conflicting_edit_is_reported_and_nothing_written(tmp_path: Path, run_cli: Any) -> None:
+    repo = make_repo(tmp_path / "repo", "2.5.1")
+    apply_user_edits(repo)
+    # the user set the ServiceAccount label the 2.6+ form removes
+    edit(repo / STAGING_KUST, f'        labels:\n          {USE}: "true"\n        annotations:',
+         f'        labels:\n          {USE}: "false"\n        annotations:')
+    still = snapshot(repo)
+    result = run_cli("upgrade", str(repo), "--to", "2.9")
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        (f'{STAGING_KUST}: patches[ServiceAccount/kustomize-controller].patch:metadata.labels["{USE}"]: '
+         "conflict: your file has 'false', the upgrade wants it removed; edit the file by hand or rerun with --force"),
+        ("1 conflict(s): nothing was written; edit the files named above by hand, or rerun with --force to take "
+         "the upgrade's side"),
+    ]
+    assert snapshot(repo) == still
+    with pytest.raises(UpgradeConflict):
+        run_upgrade(repo, to="2.9.4", dry_run=True)
+
+    forced = run_cli("upgrade", str(repo), "--to", "2.9", "--force")
+    assert forced.exit_code == 0, forced.stderr
+    assert f"forced: {STAGING_KUST}: patches[ServiceAccount/kustomize-controller]" in forced.stderr
+    text = (repo / STAGING_KUST).read_text()
+    assert f'{USE}: "false"' not in text and TENANT in text
+    assert LIMITS_PATCH in text  # the rest of the user's edits still survive
+    assert run_upgrade(repo, to="2.9.4").changed == ()
+
+
+def test_dry_run_prints_the_diff_and_writes_nothing(tmp_path: Path, run_cli: Any) -> None:
+    repo = make_repo(tmp_path / "repo", "2.3.0")
+    apply_user_edits(repo)
+    still = snapshot(repo)
+    result = run_cli("upgrade", str(repo), "--to", "2.6.0", "--dry-run")
+    assert result.exit_code == 0, result.stderr
+    assert snapshot(repo) == still
+    assert f"+          {TENANT}: {TENANT_ID}" in result.stdout
+    assert '-  version: "2.3.0"   # bumped by `fluxforge upgrade`' in result.stdout
+    assert f"would write {STAGING_KUST}" in result.stdout
+    assert "staging: Flux 2.3.0 (gotk-components.yaml) -> 2.6.0" in result.stderr
+    assert "next: flux install --export --version=v2.6.0 > clusters/staging/flux-system/gotk-components.yaml" in (
+        result.stderr)
+
+
+def test_cluster_option_limits_the_files(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo", "2.3.0")
+    production = (repo / "clusters/production/flux-system/kustomization.yaml").read_bytes()
+    report = run_upgrade(repo, to="2.6.0", cluster="staging")
+    assert set(report.changed) == {STAGING_KUST, "fluxforge.yaml", "fluxforge.lock"}
+    assert (repo / "clusters/production/flux-system/kustomization.yaml").read_bytes() == production
+    lock = read_lock(repo / "fluxforge.lock")
+    assert lock is not None
+    assert TENANT not in lock.files["clusters/production/flux-system/kustomization.yaml"]  # still the old base
+    rest = run_upgrade(repo, to="2.6.0")  # the other cluster follows later
+    assert set(rest.changed) == {"clusters/production/flux-system/kustomization.yaml", "fluxforge.lock"}
+
+
+def test_without_lock_the_base_is_the_render_before_upgrade(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo", "2.3.0")
+    apply_user_edits(repo)
+    (repo / "fluxforge.lock").unlink()
+    report = run_upgrade(repo, to="2.6.0")
+    assert report.notes[0] == "no fluxforge.lock: the merge base is the render of the config before the upgrade"
+    text = (repo / STAGING_KUST).read_text()
+    assert LIMITS_PATCH in text and TENANT in text
+    assert (repo / "fluxforge.lock").exists()
+
+
+def test_refusals(tmp_path: Path, run_cli: Any) -> None:
+    repo = make_repo(tmp_path / "repo", "2.6.0")
+    down = run_cli("upgrade", str(repo), "--to", "2.5.0")
+    assert down.exit_code == 2
+    assert "older than the installed Flux 2.6.0; fluxforge upgrade does not downgrade" in down.stderr
+    unknown = run_cli("upgrade", str(repo), "--cluster", "qa")
+    assert unknown.exit_code == 2
+    assert "--cluster qa: no such cluster in the config (clusters: staging, production)" in unknown.stderr
+    assert run_cli("upgrade", str(repo), "--to", "2.10").exit_code == 2
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('flux:\n  version: "2.3.0"  # pin\n', 'flux:\n  version: "2.9.4"  # pin\n'),
+        ("flux:\n  version: '2.3.0'\n", "flux:\n  version: '2.9.4'\n"),
+        ("flux:\n  version: v2.3.0 # x\n", "flux:\n  version: 2.9.4 # x\n"),
+        ("# c\nflux:\n    namespace: fs\n", '# c\nflux:\n    version: "2.9.4"\n    namespace: fs\n'),
+        ("git: {}\n", 'git: {}\nflux:\n  version: "2.9.4"\n'),
+        ("git: {}", 'git: {}\nflux:\n  version: "2.9.4"\n'),
+    ],
+)
+def test_set_flux_version_touches_only_the_value(text: str, expected: str) -> None:
+    assert set_flux_version(text, parse_version("2.9.4")) == expected
+
