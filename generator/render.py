@@ -31,6 +31,7 @@ def make_env() -> jinja2.Environment:
         loader=jinja2.FileSystemLoader(str(data_dir("templates"))),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
+        auto_reload=False,
         trim_blocks=True,
         lstrip_blocks=True,
         autoescape=False,  # noqa: S701 - YAML, not HTML

@@ -71,8 +71,9 @@ def _cluster_paths(cluster: Cluster) -> list[str]:
     return [cluster.path, *(ks.path for ks in cluster.kustomizations)]
 
 
-def _inside(child: str, parent: str) -> bool:
-    return child == parent or child.startswith(parent + "/")
+def _self_and_parents(folder: str) -> list[str]:
+    parts = folder.split("/")
+    return ["/".join(parts[:n]) for n in range(len(parts), 0, -1)]
 
 
 def _unique(items: Iterable[str]) -> tuple[str, ...]:
@@ -87,9 +88,14 @@ def sops_rules(config: Config) -> list[SopsRule]:
     """
     in_order = _unique(p for c in config.clusters for p in _cluster_paths(c))
     folders = sorted(in_order, key=lambda p: -p.count("/"))  # stable: config order within a depth
+    applied_by: dict[str, set[str]] = {}
+    for cluster in config.clusters:
+        for path in _cluster_paths(cluster):
+            applied_by.setdefault(path, set()).add(cluster.name)
     rules: list[SopsRule] = []
     for folder in folders:
-        users = [c for c in config.clusters if any(_inside(folder, p) for p in _cluster_paths(c))]
+        names = set().union(*(applied_by.get(p, set()) for p in _self_and_parents(folder)))
+        users = [c for c in config.clusters if c.name in names]
         rules.append(
             SopsRule(
                 path=folder,

@@ -1,0 +1,69 @@
+"""``fluxforge init``: a commented starter that renders as is; never overwrites."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from generator.config import load_config
+from generator.starter import PLACEHOLDER_GUID
+
+
+def test_init_then_render(chdir_tmp: Path, run_cli) -> None:
+    result = run_cli("init")
+    assert result.exit_code == 0, result.output
+    text = (chdir_tmp / "fluxforge.yaml").read_text(encoding="utf-8")
+    assert text.startswith("# fluxforge.yaml")
+    assert text.count("\n#") + text.count("  # ") > 10  # commented
+    config = load_config(chdir_tmp)
+    assert config.tenant_id == PLACEHOLDER_GUID
+    rendered = run_cli("render")
+    assert rendered.exit_code == 0, rendered.output
+    assert (chdir_tmp / "clusters/dev/flux-system/kustomization.yaml").is_file()
+    assert run_cli("render", "--check").exit_code == 0
+
+
+def test_init_uses_flags(tmp_path: Path, run_cli) -> None:
+    target = tmp_path / "fleet"
+    result = run_cli(
+        "init",
+        str(target),
+        "--tenant-id", "95513a0e-a568-46f4-8d76-53e5279cb558",
+        "--client-id", "c5e055dd-c1c8-4bc7-8cf2-a7eb2667c772",
+        "--cluster", "prod-weu",
+        "--oidc-issuer", "https://westeurope.oic.prod-aks.azure.com/t/c/",
+        "--vault", "https://kv-fleet.vault.azure.net/",
+        "--key", "sops-key",
+        "--repo-url", "https://github.com/contoso/fleet.git",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert result.output == f"wrote {target / 'fluxforge.yaml'}; next: fluxforge render {target}\n"
+    config = load_config(target)
+    cluster = config.cluster("prod-weu")
+    assert config.tenant_id == "95513a0e-a568-46f4-8d76-53e5279cb558"
+    assert cluster.identity.client_id == "c5e055dd-c1c8-4bc7-8cf2-a7eb2667c772"
+    assert cluster.oidc_issuer == "https://westeurope.oic.prod-aks.azure.com/t/c/"
+    assert [k.url for k in cluster.sops.key_vault] == ["https://kv-fleet.vault.azure.net/keys/sops-key"]
+    assert config.git.url == "https://github.com/contoso/fleet.git"
+    assert [ks.path for ks in cluster.kustomizations] == ["infrastructure/prod-weu", "apps/prod-weu"]
+    assert run_cli("render", str(target)).exit_code == 0
+
+
+def test_init_refuses_to_overwrite(chdir_tmp: Path, run_cli) -> None:
+    (chdir_tmp / "fluxforge.yaml").write_text("# mine\n")
+    result = run_cli("init", "--cluster", "x")
+    assert result.exit_code == 1
+    assert result.stderr == "fluxforge.yaml: already exists; fluxforge init never overwrites it (edit it, or move it away)\n"
+    assert (chdir_tmp / "fluxforge.yaml").read_text() == "# mine\n"
+
+
+def test_init_bad_flags_name_the_flag_and_write_nothing(chdir_tmp: Path, run_cli) -> None:
+    result = run_cli("init", "--tenant-id", "nope", "--cluster", "Prod", "--oidc-issuer", "http://x")
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        "init --tenant-id: 'nope' must be a GUID like 00000000-0000-0000-0000-000000000000",
+        ("init --cluster: 'Prod' must be a DNS-1123 label: lowercase letters, digits and '-', starting and ending "
+        "with a letter or digit, at most 63 characters"),
+        ("init --oidc-issuer: 'http://x' must be an https:// URL "
+        "(az aks show -g RG -n CLUSTER --query oidcIssuerProfile.issuerUrl -o tsv)"),
+    ]
+    assert list(chdir_tmp.iterdir()) == []
