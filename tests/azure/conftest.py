@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -115,3 +116,9 @@ def base_env(world: World) -> dict[str, str]:
 
 
 REPO_ROOT_AZ = Path(__file__).resolve().parents[2]
+
+
+def fluxforge(box: Sandbox, env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """The ``fluxforge`` CLI run inside the sandbox (production host names resolve to the emulator)."""
+    keep = {k: v for k, v in os.environ.items() if not k.startswith(("AZURE_", "SOPS_"))}
+    return box.run([sys.executable, "-m", "generator", *args], env=env, base_env=keep, cwd=cwd)

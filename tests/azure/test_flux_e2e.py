@@ -14,11 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import REPO_ROOT_AZ
+from conftest import REPO_ROOT_AZ, fluxforge
 
-from generator.errors import KeyError_
-from generator.sops import api
-from generator.sops.keys import KeySource
 from generator.yamlio import load_rt
 from tests.emulator import Sandbox
 from tests.emulator.rehearsal import Rehearsal, rehearse
@@ -60,21 +57,10 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
     play.emu.stop()
 
 
-def fluxforge_encrypt(fleet: Fleet, monkeypatch: pytest.MonkeyPatch, files: list[str]) -> None:
-    """fluxforge's engine with the repo's .sops.yaml, as the developer (in process, production names)."""
-    for name in [n for n in os.environ if n.startswith("AZURE_")]:
-        monkeypatch.delenv(name)
-    for name, value in fleet.play.developer_env().items():
-        monkeypatch.setenv(name, value)
-    rules = api.load_rules(fleet.repo / ".sops.yaml")
-    cache: dict[str, KeySource] = {}
-    with fleet.play.emu.patch_resolver():
-        for rel in files:
-            path = fleet.repo / rel
-            rule = rules.rule_for(path)
-            assert rule is not None, rel
-            path.write_bytes(api.encrypt_bytes(path.read_bytes(), fmt="yaml", rule=rule, sources_cache=cache,
-                                               path_for_errors=rel))
+def fluxforge_encrypt(fleet: Fleet, files: list[str]) -> None:
+    """``fluxforge encrypt -i`` in the repo (its .sops.yaml), as the developer, inside the sandbox."""
+    done = fluxforge(fleet.box, fleet.play.developer_env(), fleet.repo, "encrypt", "-i", *files)
+    assert done.returncode == 0, done.stderr
 
 
 def sops_decrypt(fleet: Fleet, rel: str, env: dict[str, str]) -> tuple[int, str, str]:
@@ -91,13 +77,12 @@ def controller_env(fleet: Fleet, cluster: str, kustomization: str, token: Path) 
     return fleet.play.controller_env(cluster, token)
 
 
-def test_fluxforge_encrypts_and_kustomize_controller_decrypts(fleet: Fleet, tmp_path: Path,
-                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_fluxforge_encrypts_and_kustomize_controller_decrypts(fleet: Fleet, tmp_path: Path) -> None:
     emu = fleet.play.emu
     for rel, _, _ in SECRETS:
         (fleet.repo / rel).write_text(secret_text(Path(rel).stem))
     mark = emu.log.mark()
-    fluxforge_encrypt(fleet, monkeypatch, [rel for rel, _, _ in SECRETS])
+    fluxforge_encrypt(fleet, [rel for rel, _, _ in SECRETS])
     # one token and at most two Key Vault requests (challenge probe + public key) for the whole batch
     kv = emu.log.since(mark, "kv")
     assert [(e.operation, e.status) for e in kv if e.authorized] == [("get", 200)] and len(kv) <= 2
@@ -118,25 +103,25 @@ def test_fluxforge_encrypts_and_kustomize_controller_decrypts(fleet: Fleet, tmp_
         assert [e.note["principal"] for e in decrypts] == [expected.object_id]
 
 
-def test_the_developer_cannot_decrypt_and_is_told_why(fleet: Fleet, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_developer_cannot_decrypt_and_is_told_why(fleet: Fleet) -> None:
     rel = "apps/staging/dev-only.yaml"
     (fleet.repo / rel).write_text(secret_text("dev-only"))
-    fluxforge_encrypt(fleet, monkeypatch, [rel])
-    with fleet.play.emu.patch_resolver(), pytest.raises(KeyError_) as info:
-        api.decrypt_bytes((fleet.repo / rel).read_bytes(), fmt="yaml", path_for_errors=rel)
-    azure = [line for line in info.value.problems if "sops.azure_kv" in line]
+    fluxforge_encrypt(fleet, [rel])
+    done = fluxforge(fleet.box, fleet.play.developer_env(), fleet.repo, "decrypt", rel)
+    assert done.returncode == 1 and done.stdout == "" and "Traceback" not in done.stderr
+    azure = [line for line in done.stderr.splitlines() if "sops.azure_kv" in line]
     assert len(azure) == 1 and azure[0].startswith(f"{rel}: sops.azure_kv: azure_kv decrypt with https://kv-contoso")
     message = azure[0]
     assert "role assignment missing" in message and fleet.play.developer.object_id in message
     assert "/providers/microsoft.keyvault/vaults/kv-contoso-fleet (new assignments" in message
-    assert "dev-only-s3cr3t" not in message
+    assert "dev-only-s3cr3t" not in done.stderr
 
 
-def test_production_token_cannot_pose_as_staging(fleet: Fleet, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_production_token_cannot_pose_as_staging(fleet: Fleet, tmp_path: Path) -> None:
     """A token from the production cluster's issuer does not match the staging identity's credential."""
     rel = "apps/staging/cross.yaml"
     (fleet.repo / rel).write_text(secret_text("cross"))
-    fluxforge_encrypt(fleet, monkeypatch, [rel])
+    fluxforge_encrypt(fleet, [rel])
     production_issuer = fleet.play.cluster("production").oidc_issuer
     env = fleet.play.controller_env("staging", tmp_path / "token", issuer=production_issuer)
     code, out, err = sops_decrypt(fleet, rel, env)

@@ -13,9 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import KEY, World, base_env
+from conftest import KEY, World, base_env, fluxforge
 
-from generator.errors import KeyVaultError
 from generator.sops.keys import KeyOptions, source_for
 from generator.yamlio import load_rt
 from tests.emulator import Sandbox
@@ -72,14 +71,16 @@ def test_sops_encrypts_and_the_flux_identity_decrypts(sandbox: Sandbox, world: W
     assert [e.note.get("principal") for e in token] == ["id-flux-kustomize-controller"]
 
 
-def test_fluxforge_unwraps_what_sops_wrapped(sandbox: Sandbox, in_process: World,
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    w = in_process
-    enc = sops_encrypt(sandbox, w, w.versionless_url)
-    for name, value in w.controller_env().items():
-        monkeypatch.setenv(name, value)
-    data_key = source_for("azure_kv", KeyOptions(), {}).unwrap(azure_entry(enc))
-    assert len(data_key) == 32
+@pytest.mark.parametrize("versioned", [True, False], ids=["versioned", "versionless"])
+def test_fluxforge_decrypts_what_sops_encrypted(sandbox: Sandbox, world: World, versioned: bool) -> None:
+    enc = sops_encrypt(sandbox, world, world.key_url if versioned else world.versionless_url)
+    mark = world.emu.log.mark()
+    done = fluxforge(sandbox, world.controller_env(), world.tmp, "decrypt", str(enc))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == SECRET
+    kv = [(e.operation, e.status, e.note.get("alg")) for e in world.emu.log.since(mark, "kv") if e.authorized]
+    assert kv[-1] == ("decrypt", 200, "RSA-OAEP-256")
+    assert [e.status for e in world.emu.log.since(mark, "entra") if e.path.endswith("/token")] == [200]
 
 
 def test_sops_decrypts_an_entry_fluxforge_wrapped(sandbox: Sandbox, in_process: World,
@@ -116,33 +117,30 @@ GATES = {
 
 
 @pytest.mark.parametrize("gate", list(GATES))
-def test_each_broken_gate_fails_in_sops_and_fluxforge_names_it(sandbox: Sandbox, in_process: World, gate: str,
-                                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    w = in_process
-    enc = sops_encrypt(sandbox, w, w.key_url)
+def test_each_broken_gate_fails_in_sops_and_fluxforge_names_it(sandbox: Sandbox, world: World, gate: str) -> None:
+    enc = sops_encrypt(sandbox, world, world.key_url)
     env_args: dict[str, str] = {}
     if gate == "no-federated-credential":
-        w.controller.federated.clear()
+        world.controller.federated.clear()
     elif gate == "subject-namespace":
         env_args["namespace"] = "apps"
     elif gate == "no-role-assignment":
-        assert w.emu.rbac.revoke(w.controller.object_id) == 1
+        assert world.emu.rbac.revoke(world.controller.object_id) == 1
     else:
         env_args["audience"] = "api://wrong-audience"
-    env = w.controller_env(**env_args)
-    done = sops(sandbox, w, env, "decrypt", str(enc))
+    env = world.controller_env(**env_args)
+    done = sops(sandbox, world, env, "decrypt", str(enc))
     sops_says, we_say = GATES[gate]
     assert done.returncode != 0 and "hunter2" not in done.stdout
     assert sops_says in done.stderr, done.stderr
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    with pytest.raises(KeyVaultError) as info:
-        source_for("azure_kv", KeyOptions(), {}).unwrap(azure_entry(enc))
-    message = str(info.value)
-    assert message.startswith(f"azure_kv decrypt with {w.key_url}: ")
+    ours = fluxforge(sandbox, env, world.tmp, "decrypt", str(enc))
+    assert ours.returncode == 1 and ours.stdout == ""
+    assert "Traceback" not in ours.stderr and "hunter2" not in ours.stderr
+    lines = [line for line in ours.stderr.splitlines() if "sops.azure_kv" in line]
+    assert len(lines) == 1, ours.stderr
+    assert f"sops.azure_kv: azure_kv decrypt with {world.key_url}: " in lines[0]
     for fragment in we_say:
-        assert fragment in message, message
-    assert "hunter2" not in message and "\n" not in message
+        assert fragment in lines[0], lines[0]
 
 
 def test_sops_rejects_a_padded_enc(sandbox: Sandbox, world: World) -> None:

@@ -84,7 +84,9 @@ class Sandbox:
         """``argv`` wrapped to run inside the namespace."""
         assert self._relay is not None, "sandbox not started"
         wd = str(cwd or Path.cwd())
-        return ["nsenter", "-t", str(self._relay.pid), "-n", "-m", f"--wd={wd}", "--", *argv]
+        # chdir by path *inside* the namespace: nsenter --wd keeps a directory handle from the old mount
+        # namespace (gVisor: renames there fail with EXDEV, getcwd with ENOENT)
+        return ["nsenter", "-t", str(self._relay.pid), "-n", "-m", "--", "sh", "-c", 'cd "$0" && exec "$@"', wd, *argv]
 
     def run(self, argv: Sequence[str], *, env: Mapping[str, str] | None = None, cwd: Path | None = None,
             input: str | None = None, timeout: float = 120, base_env: Mapping[str, str] | None = None,
@@ -92,7 +94,6 @@ class Sandbox:
         """Run ``argv`` in the namespace; ``env`` is added to ``base_env`` (default: this process's env)."""
         full = dict(os.environ if base_env is None else base_env)
         full.update(env or {})
-        # Go's os.Getwd trusts $PWD only if it matches "."; after setns the getcwd syscall may fail (gVisor)
-        full["PWD"] = str(cwd or Path.cwd())
+        full["PWD"] = str(cwd or Path.cwd())  # Go's os.Getwd prefers a $PWD that matches "."
         return subprocess.run(self.command(argv, cwd), env=full, cwd=cwd, input=input, capture_output=True,
                               text=True, timeout=timeout, check=False, **kwargs)
