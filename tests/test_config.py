@@ -120,3 +120,11 @@ def test_not_utf8_is_reported(tmp_path: Path) -> None:
     (tmp_path / "fluxforge.yaml").write_bytes(b"git: \xff\xfe\n")
     with pytest.raises(ConfigError, match="cannot read"):
         load_config(tmp_path)
+
+
+def test_config_reference_is_up_to_date() -> None:
+    from generator.config_docs import reference_markdown
+
+    committed = (REPO_ROOT / "docs" / "config-reference.md").read_text(encoding="utf-8")
+    assert committed == reference_markdown(), "run: python -m generator.config_docs"
+    assert "`clusters[].kustomizations[].tenant.identity.clientId`" in committed

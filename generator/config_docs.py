@@ -1,0 +1,109 @@
+"""Generate ``docs/config-reference.md`` from ``schemas/config.schema.json``.
+
+Run ``python -m generator.config_docs`` to rewrite the file; a test keeps it in sync.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from generator.resources import load_schema
+
+__all__ = ["reference_markdown", "rows"]
+
+_INTRO = """\
+# fluxforge.yaml reference
+
+Generated from `schemas/config.schema.json` by `python -m generator.config_docs`; do not edit.
+
+Keys are **camelCase**, like the Flux APIs. Unknown keys are errors (with a did-you-mean).
+`[]` marks a list item. Paths (`path`) are folders relative to the repository root (the folder of
+`fluxforge.yaml` unless `--output` says otherwise), without `..` and not absolute.
+Every problem is reported at once, one line each: `fluxforge.yaml:LINE: key.path: message`.
+
+| key | type | required | default | description |
+|---|---|---|---|---|
+"""
+
+_OUTRO = """
+## Derived values
+
+- Key Vault key URL: `https://<vault>.vault.azure.net/keys/<key>[/<version>]` (a vault URL is used
+  as given, lower-cased, without a trailing `/` or `:443`); written to `.sops.yaml` `azure_keyvault`.
+- `.sops.yaml`: one creation rule per folder a cluster applies (the cluster path and every
+  Kustomization path), deepest first; `path_regex: ^<folder>/` (sops matches it against the path
+  relative to the repository root); `encrypted_regex: ^(data|stringData)$`; recipients are those of
+  every cluster that applies the folder or one of its parents.
+- Flux version 2.0–2.5: ServiceAccount annotation `client-id` + `azure.workload.identity/use` label
+  on the ServiceAccount, the Deployment and its pod template. 2.6+: annotations `client-id` and
+  `tenant-id`, label on the pod template only. A `tenant` (2.6+) or `defaultDecryptionServiceAccount`
+  (2.7+) appends `--feature-gates=ObjectLevelWorkloadIdentity=true` with an `args/-` JSON patch.
+- Federated credential subjects: `system:serviceaccount:<flux namespace>:kustomize-controller` for the
+  cluster identity; `system:serviceaccount:<Kustomization namespace>:<tenant.serviceAccount>` for a tenant.
+"""
+
+
+def _resolve(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
+    ref = node.get("$ref")
+    if isinstance(ref, str):
+        merged = {**_resolve(defs[ref.removeprefix("#/$defs/")], defs), **node}
+        merged.pop("$ref")
+        return merged
+    return node
+
+
+def _type(node: dict[str, Any], defs: dict[str, Any]) -> str:
+    if "enum" in node:
+        return "one of " + ", ".join(f"`{v}`" for v in node["enum"])
+    kind = node.get("type", "")
+    if kind == "array":
+        return f"list of {_type(_resolve(node.get('items', {}), defs), defs)}"
+    return {"object": "mapping", "boolean": "bool"}.get(str(kind), str(kind))
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, list):
+        return "[" + ", ".join(str(v) for v in value) + "]"
+    return str(value)
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def rows(node: dict[str, Any], defs: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, ...]]:
+    """Table rows (key, type, required, default, description) for every key under ``node``."""
+    node = _resolve(node, defs)
+    required = set(node.get("required", []))
+    for key, raw in node.get("properties", {}).items():
+        child = _resolve(raw, defs)
+        path = f"{prefix}{key}"
+        default = child.get("default")
+        shown = "" if default is None else f"`{_show(default)}`"
+        text = child.get("description", "")
+        if "x-message" in child:
+            text += f" Must be {child['x-message'].removeprefix('must be ')}."
+        yield (f"`{path}`", _type(child, defs), "yes" if key in required else "", shown, text)
+        if child.get("type") == "object":
+            yield from rows(child, defs, f"{path}.")
+        items = child.get("items")
+        if child.get("type") == "array" and isinstance(items, dict) and _resolve(items, defs).get("type") == "object":
+            yield from rows(items, defs, f"{path}[].")
+
+
+def reference_markdown() -> str:
+    """The whole reference page."""
+    schema = load_schema("config.schema.json")
+    table = "".join("| " + " | ".join(_cell(c) for c in row) + " |\n" for row in rows(schema, schema["$defs"]))
+    return _INTRO + table + _OUTRO
+
+
+if __name__ == "__main__":
+    target = Path(sys.argv[1]) if len(sys.argv) > 1 else Path("docs/config-reference.md")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(reference_markdown(), encoding="utf-8")

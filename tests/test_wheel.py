@@ -1,0 +1,65 @@
+"""Build the wheel, install it into a fresh venv, and render the sample from there.
+
+The venv sees the already-installed dependencies (``--system-site-packages``) and gets the wheel
+with ``--no-deps``, so no dependency is downloaded; the build itself uses ``python -m build``.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = REPO_ROOT / "sample-repo"
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    dist = tmp_path_factory.mktemp("dist")
+    build = subprocess.run(
+        [sys.executable, "-m", "build", "--wheel", "--outdir", str(dist), str(REPO_ROOT)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert build.returncode == 0, build.stdout[-2000:] + build.stderr[-2000:]
+    (wheel,) = dist.glob("fluxforge-*.whl")
+    env_dir = tmp_path_factory.mktemp("venv")
+    venv.EnvBuilder(system_site_packages=True, with_pip=False, clear=True).create(env_dir)
+    python = env_dir / "bin" / "python"
+    install = subprocess.run(
+        [sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "--no-index", "-q", str(wheel)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert install.returncode == 0, install.stderr
+    return env_dir
+
+
+def test_wheel_ships_templates_and_schemas_and_renders_the_sample(installed: Path, tmp_path: Path) -> None:
+    python = installed / "bin" / "python"
+    where = subprocess.run(
+        [str(python), "-c", ("import generator, generator.resources as r; print(generator.__file__); "
+         "print(r.data_dir('templates')); print(r.data_dir('schemas'))")],
+        capture_output=True, text=True, check=True, cwd=tmp_path,
+    )  # fmt: skip
+    module, templates, schemas = where.stdout.splitlines()
+    for path in (module, templates, schemas):
+        assert path.startswith(str(installed)), f"{path} does not come from the wheel"
+    shutil.copy(SAMPLE / "fluxforge.yaml", tmp_path / "fluxforge.yaml")
+    render = subprocess.run(
+        [str(installed / "bin" / "fluxforge"), "render"], capture_output=True, text=True, check=False, cwd=tmp_path
+    )
+    assert render.returncode == 0, render.stderr
+    rendered = {
+        str(p.relative_to(tmp_path)): p.read_bytes()
+        for p in tmp_path.rglob("*")
+        if p.is_file() and p.name not in {"fluxforge.yaml", "fluxforge.lock"}
+    }
+    assert len(rendered) == 10
+    for relpath, data in rendered.items():
+        assert (SAMPLE / relpath).read_bytes() == data, relpath
