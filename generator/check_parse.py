@@ -83,21 +83,34 @@ def _parse_tree(fmt: str, text: str) -> Parsed:
         reason = getattr(err, "problem", None) or str(err).splitlines()[0]
         raise ParseError(f"not valid {fmt.upper()}: {reason}; fix the syntax", line, col) from None
     out = Parsed(fmt, documents=docs)
+    first = docs[0] if docs and isinstance(docs[0], dict) else {}
+    if looks_like_metadata(first.get("sops")):
+        out.metadata = dict(first["sops"])
+        line, col = _lc(first).key("sops")
+        out.meta_line, out.meta_col = line + 1, col + 1
     for index, doc in enumerate(docs):
         if not isinstance(doc, dict):
             continue
-        if index == 0 and "sops" in doc:
-            meta = doc["sops"]
-            out.metadata = dict(meta) if isinstance(meta, dict) else {"_invalid": meta}
-            line, col = _lc(doc).key("sops")
-            out.meta_line, out.meta_col = line + 1, col + 1
         prefix = f"[{index}]" if len(docs) > 1 else ""
         for key in doc:
-            if key == "sops":
+            if key == "sops" and out.metadata is not None:
                 continue
             line, col = _lc(doc).value(key)
             out.leaves.extend(_walk(doc[key], (str(key),), f"{prefix}{key}", line, col))
     return out
+
+
+def looks_like_metadata(node: Any) -> bool:
+    """A top-level ``sops`` mapping is sops metadata when it has a field only sops writes
+    (``mac``, ``lastmodified``, ``version``) or a key entry with ``enc``. A fluxforge config's own
+    ``sops:`` block (recipients as plain strings) is not."""
+    if not isinstance(node, dict):
+        return False
+    if any(field in node for field in ("mac", "lastmodified", "version")):
+        return True
+    entries = [e for v in node.values() if isinstance(v, list) for e in v]
+    return any(isinstance(e, dict) and ("enc" in e or any(isinstance(x, list) for x in e.values()))
+               for e in entries)
 
 
 def _lc(node: Any) -> Any:

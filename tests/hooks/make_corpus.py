@@ -36,6 +36,17 @@ metadata:
 spec:
   replicas: 2
 """
+FLUXFORGE_CONFIG = """\
+# a config with its own top-level `sops:` block: not sops metadata
+flux:
+  version: "2.9.4"
+sops:
+  keyVault:
+    - vault: kv-fluxforge
+      key: sops-flux
+  age:
+    - age1w6natlasagt5e5cs3d3ducgk8deu6drhszjn7msrjdyn0f0x2qrqfxkppj
+"""
 
 
 def keygen(name: str) -> str:
@@ -99,6 +110,7 @@ creation_rules:
     write("good/plain/secret-empty.yaml", "apiVersion: v1\nkind: Secret\nmetadata:\n  name: empty\ndata: {}\n")
     write("good/plain/secret-delete-patch.yaml",
           "$patch: delete\napiVersion: v1\nkind: Secret\nmetadata:\n  name: old\ndata:\n  a: YQ==\n")
+    write("good/plain/fluxforge.yaml", FLUXFORGE_CONFIG)
     write("good/plain/readme.md", "# Secrets live under secrets/ and are encrypted with sops.\n")
     write("good/plain/blob.bin", bytes(range(256)))
     outside = sops("good/secrets/outside.yaml", SECRET.format(n=8), "--age", pub2,

@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from hooks_helpers import CORPUS, git
+from hooks_helpers import CORPUS, REPO_ROOT, git
 
 from generator.yamlio import load_rt
 
@@ -119,3 +119,19 @@ def test_catch_all_rule_does_not_require_every_file(tmp_path: Path, monkeypatch:
     assert result.exit_code == 1
     assert all(line.startswith("secret.yaml:") for line in result.stderr.splitlines())
     assert "only the catch-all .sops.yaml creation_rules[0] (no path_regex) covers" in result.stderr
+
+
+def test_real_sops_and_flux_vectors(monkeypatch: pytest.MonkeyPatch, run_cli) -> None:
+    """Files written by real sops (3.5-3.13) and Flux's test data pass; only the MAC-less vector fails.
+
+    inside__secret.yaml is a Secret whose data value is a base64 sops document: Flux decrypts it, so
+    it is not plaintext.
+    """
+    vectors = REPO_ROOT.parent / "shared" / "vectors"
+    assert vectors.is_dir(), f"{vectors} is missing: the shared vectors must sit next to the repository"
+    monkeypatch.chdir(vectors)
+    result = run_cli("check", "sops", "kustomize-controller")
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        ("sops/functional-tests__res__no_mac.yaml:2:1: sops metadata has no MAC (sops refuses to decrypt it): "
+        "re-encrypt the file")]
