@@ -112,7 +112,8 @@ def main() -> None:
             assert "ENC[AES256_GCM" in sh(root, "git", "show", ":secrets/app.yaml").stdout
 
         med = statistics.median
-        print(f"tracked files: {tracked}, staged secrets: 1, runs: {args.runs}")
+        cache = "off (PYTHONDONTWRITEBYTECODE set)" if os.environ.get("PYTHONDONTWRITEBYTECODE") else "on"
+        print(f"tracked files: {tracked}, staged secrets: 1, runs: {args.runs}, bytecode cache: {cache}")
         print(f"python start-up:                      {med(startup) * 1000:7.1f} ms (median)")
         print(f"imports during the hook run:          {med(imports):7.1f} ms (median, -X importtime, lazy)")
         print(f"fluxforge hook run (wall):            {med(hook) * 1000:7.1f} ms (median), "
