@@ -294,3 +294,64 @@ def test_unparseable_user_file_is_a_conflict_not_a_crash() -> None:
 def test_split_documents_round_trips(sep: str) -> None:
     text = f"a: 1\n{sep}b: 2\n{sep}"
     assert "".join(h + b for h, b in split_documents(text)) == text
+
+
+def test_both_sides_add_the_same_patch_once() -> None:
+    gate = "  - target:\n      kind: Deployment\n      name: x\n    patch: |\n      - op: add\n        path: /a/-\n        value: b\n"
+    base = "patches:\n  - target:\n      kind: ServiceAccount\n      name: x\n    patch: |\n      a: 1\n"
+    merged = merge_text(base, base + gate, base + gate)
+    assert merged.text == base + gate
+    twice = merge_text(base, base + gate, base.replace("a: 1", "a: 2") + gate)
+    assert twice.clean
+    assert twice.text == base.replace("a: 1", "a: 2") + gate
+
+
+def test_lists_without_identity_are_merged_whole() -> None:
+    base = "m:\n  - [1, 2]\n  - [3]\n"
+    assert merge_text(base, base, "m:\n  - [1, 2]\n  - [4]\n").text == "m:\n  - [1, 2]\n  - [4]\n"
+    assert merge_text(base, "m:\n  - [9]\n", base).text == "m:\n  - [9]\n"
+    clash = merge_text(base, "m:\n  - [9]\n", "m:\n  - [8]\n")
+    assert [c.path for c in clash.conflicts] == ["m"]
+    assert "a different list" in clash.conflicts[0].line("f")
+
+
+def test_type_change_on_one_side_applies_and_on_both_conflicts() -> None:
+    assert merge_text("a: {b: 1}\n", "a: {b: 1}\n", "a: text\n").text == "a: text\n"
+    both = merge_text("a: {b: 1}\n", "a: [1]\n", "a: text\n")
+    assert [c.path for c in both.conflicts] == ["a"]
+
+
+def test_containers_matched_by_name_not_index() -> None:
+    base = d("""
+        containers:
+          - name: manager
+            image: kc:v1.5.0
+          - name: sidecar
+            image: s:1
+        """)
+    ours = d("""
+        containers:
+          - name: sidecar
+            image: s:2   # bumped by us
+          - name: manager
+            image: kc:v1.5.0
+        """)
+    theirs = base.replace("kc:v1.5.0", "kc:v1.9.4")
+    merged = merge_text(base, ours, theirs)
+    assert merged.clean
+    assert merged.text == ours.replace("kc:v1.5.0", "kc:v1.9.4")
+
+
+def test_comment_before_a_removed_list_item_moves_up() -> None:
+    base = "l:\n  - a\n  - b\n  - c\n"
+    ours = "l:\n  - a\n  - b  # bee\n  # keep c last\n  - c\n"
+    merged = merge_text(base, ours, "l:\n  - a\n  - c\n")
+    assert merged.text == "l:\n  - a\n  # keep c last\n  - c\n"
+
+
+def test_header_comment_follows_the_render_unless_edited() -> None:
+    base = "# Flux 2.5.1\nkind: K\nspec: 1\n"
+    theirs = "# Flux 2.9.4\nkind: K\nspec: 1\n"
+    assert merge_text(base, "# Flux 2.5.1\nkind: K\nspec: 2\n", theirs).text == "# Flux 2.9.4\nkind: K\nspec: 2\n"
+    kept = merge_text(base, "# mine\nkind: K\nspec: 2\n", theirs)
+    assert kept.text == "# mine\nkind: K\nspec: 2\n"
