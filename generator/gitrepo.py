@@ -60,6 +60,13 @@ class GitRepo:
     # --- index ------------------------------------------------------------------------------------
 
     @property
+    def partial_commit(self) -> bool:
+        """True under ``git commit PATH`` (``--only``): git commits a temporary ``next-index`` built
+        from HEAD and PATH, and keeps the real index apart, so re-staging here would leave the real
+        index and the commit disagreeing."""
+        return self._index_file is not None and self._index_file.name not in ("index", "index.lock")
+
+    @property
     def index(self) -> Any:
         if self._index is None:
             self._index = pygit2.Index(str(self._index_file)) if self._index_file else self._repo.index
@@ -143,4 +150,8 @@ class GitRepo:
         if "core.hooksPath" in config:
             hooks = Path(str(config["core.hooksPath"])).expanduser()
             return hooks if hooks.is_absolute() else self.workdir / hooks
-        return Path(self._repo.path) / "hooks"
+        git_dir = Path(self._repo.path)
+        commondir = git_dir / "commondir"  # a linked worktree shares the main repository's hooks
+        if commondir.is_file():
+            git_dir = (git_dir / commondir.read_text(encoding="utf-8").strip()).resolve()
+        return git_dir / "hooks"

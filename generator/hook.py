@@ -123,6 +123,10 @@ def run_git_hook(cwd: Path) -> list[str]:
                             "(or `git stash --keep-index`) and commit again")
             continue
         pending.append(Pending(rel, path, data))
+    if pending and repo.partial_commit:
+        problems.extend(f"{item.display}: must be encrypted, but `git commit PATH` commits from a temporary "
+                        f"index; `git add {shlex.quote(item.display)}` and run `git commit` without paths"
+                        for item in pending)
     if problems:
         raise CheckFailed(problems)
     messages = _restage(repo, pending, _encrypt_all(pending, rules))

@@ -99,6 +99,23 @@ def test_commit_all_uses_git_temporary_index(work_repo: Path, age_key: tuple[Pat
     _assert_plaintext_unreachable(work_repo, password)
 
 
+def test_commit_with_paths_is_refused_when_something_must_be_encrypted(work_repo: Path) -> None:
+    """`git commit PATH` commits a temporary index: refusing keeps the real index and HEAD consistent."""
+    assert _install(work_repo).returncode == 0
+    (work_repo / "secrets").mkdir()
+    (work_repo / "secrets/app.yaml").write_text(SECRET.format(password="only-pw"))
+    git(work_repo, "add", "secrets/app.yaml")
+    head = git(work_repo, "rev-parse", "HEAD").stdout
+    refused = git(work_repo, "commit", "-m", "only", "secrets/app.yaml", check=False)
+    assert refused.returncode == 1
+    assert ("secrets/app.yaml: must be encrypted, but `git commit PATH` commits from a temporary index; "
+            "`git add secrets/app.yaml` and run `git commit` without paths") in refused.stderr
+    assert git(work_repo, "rev-parse", "HEAD").stdout == head
+    assert git(work_repo, "commit", "-m", "all staged", check=False).returncode == 0
+    assert b"only-pw" not in pygit2.Repository(str(work_repo)).revparse_single("HEAD:secrets/app.yaml").data
+    assert git(work_repo, "status", "--porcelain").stdout == ""
+
+
 def test_binary_file_under_a_rule_is_encrypted(work_repo: Path, age_key: tuple[Path, str], tmp_path: Path) -> None:
     assert _install(work_repo).returncode == 0
     payload = b"\x00\x01key-" + secrets.token_hex(8).encode() + b"\xff\n"

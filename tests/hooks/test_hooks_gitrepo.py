@@ -104,3 +104,8 @@ def test_hooks_dir_follows_core_hooks_path(repo_dir: Path) -> None:
     assert GitRepo.discover(repo_dir).hooks_dir() == (repo_dir / ".git" / "hooks").resolve()
     git(repo_dir, "config", "core.hooksPath", ".githooks")
     assert GitRepo.discover(repo_dir).hooks_dir() == repo_dir.resolve() / ".githooks"
+
+
+def test_hooks_dir_of_a_linked_worktree_is_the_shared_one(repo_dir: Path, tmp_path: Path) -> None:
+    git(repo_dir, "worktree", "add", "-q", str(tmp_path / "wt"))
+    assert GitRepo.discover(tmp_path / "wt").hooks_dir() == (repo_dir / ".git" / "hooks").resolve()
