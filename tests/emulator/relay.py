@@ -25,6 +25,7 @@ def _pump(src: socket.socket, dst: socket.socket) -> None:
 
 
 def _serve_one(conn: socket.socket, unix_path: str) -> None:
+    conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         upstream.connect(unix_path)

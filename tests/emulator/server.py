@@ -77,6 +77,7 @@ class RequestLog:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    wbufsize = 65536  # headers and body leave in one segment (no Nagle / delayed-ACK stall per response)
     server: _Server
 
     def log_message(self, format: str, *args: Any) -> None:
