@@ -74,7 +74,7 @@ def test_transient_faults_during_remote_encrypts_are_retried(sandbox: Sandbox, w
     ok = [e for e in world.emu.log.kv() if e.operation == "encrypt" and e.status == 200]
     assert len(ok) == N and {e.note["alg"] for e in ok} == {"RSA-OAEP-256"}
     assert classify(world, originals, monkeypatch) == (N, 0)
-    sample = sorted(originals)[0]
+    sample = min(originals)
     peer = sandbox.run(["sops", "decrypt", str(sample)], env=world.controller_env(), base_env=base_env(world),
                        cwd=repo)
     assert peer.returncode == 0 and peer.stdout.encode() == originals[sample], peer.stderr
