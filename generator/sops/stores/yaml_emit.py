@@ -200,7 +200,13 @@ class Emitter:
             if not first_inline:
                 self.out.append(" " * indent)
             first_inline = False
-            self.out.append(string_scalar(str(key), key=True, indent=indent, best=self.best) + ":")
+            text = str(key)
+            if any(ch in _BREAKS for ch in text) or len(text.encode("utf-8", "surrogateescape")) > 128:
+                # not a simple key for go-yaml: the explicit "? key" / ": value" form
+                scalar = string_scalar(text, key=False, indent=self._next(indent, False), best=self.best)
+                self.out.append("? " + scalar + ("" if scalar.endswith("\n") else "\n") + " " * indent + ":")
+            else:
+                self.out.append(string_scalar(text, key=True, indent=indent, best=self.best) + ":")
             self._value_after_indicator(value, indent, in_seq_item=False)
         self._comments(pending, indent)
 
