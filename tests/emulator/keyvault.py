@@ -58,6 +58,7 @@ class KeyVault:
         sub = subscription or str(uuid.uuid5(uuid.NAMESPACE_DNS, entra.tenant_id))
         self.resource_id = f"/subscriptions/{sub}/resourceGroups/{resource_group}/providers/Microsoft.KeyVault/vaults/{name}"
         self.keys: dict[str, list[KeyVersion]] = {}
+        self.challenge_resource = RESOURCE  # change it to rehearse a vault in another cloud
 
     # -- configuration ---------------------------------------------------------------------------
     def create_key(self, name: str, size: int = 2048, version: str | None = None) -> str:
@@ -74,7 +75,8 @@ class KeyVault:
         return f"{self.resource_id}/keys/{name}"
 
     def challenge(self) -> str:
-        return f'Bearer authorization="https://{LOGIN_HOST}/{self.entra.tenant_id}", resource="{RESOURCE}"'
+        return (f'Bearer authorization="https://{LOGIN_HOST}/{self.entra.tenant_id}", '
+                f'resource="{self.challenge_resource}"')
 
     # -- HTTP --------------------------------------------------------------------------------------
     def handle(self, req: Request) -> Response:
