@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.emulator import Emulator, Sandbox  # noqa: E402
+from tests.emulator import Emulator, Sandbox
 
 KEY = "sops-key"
 
