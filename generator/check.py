@@ -58,7 +58,8 @@ class RuleMatch:
 
     def expectation(self) -> Expectation:
         recipients = frozenset(_recipient(kind, value) for group in self.rule.key_groups for kind, value in group)
-        return Expectation(self.label, self.rule.selector or DEFAULT_SELECTOR, recipients)
+        groups = len(self.rule.key_groups)
+        return Expectation(self.label, self.rule.selector or DEFAULT_SELECTOR, recipients, groups)
 
 
 def _recipient(kind: str, value: str) -> str:

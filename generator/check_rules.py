@@ -43,6 +43,7 @@ class Expectation:
     label: str
     selector: tuple[str, str]
     recipients: frozenset[str]
+    groups: int = 1
 
 
 def is_enc(value: Any) -> bool:
@@ -150,6 +151,10 @@ def check_metadata(parsed: Parsed, expect: Expectation | None) -> Iterator[Probl
         detail = "; ".join(x for x in (f"missing {', '.join(missing)}" if missing else "",
                                         f"not in the rule {', '.join(extra)}" if extra else "") if x)
         yield Problem(*at, f"recipients differ from {expect.label} ({detail}); run `fluxforge updatekeys`")
+    groups = len(meta["key_groups"]) if isinstance(meta.get("key_groups"), list) else 1
+    if have and expect.groups and groups != expect.groups:
+        yield Problem(*at, f"{groups} key group(s) but {expect.label} has {expect.groups}; "
+                           "run `fluxforge updatekeys`")
 
 
 def _same_recipients(have: frozenset[str], want: frozenset[str]) -> bool:

@@ -80,6 +80,15 @@ def test_key_groups_recipients_are_collected() -> None:
     assert recipients_of(meta) == {"age1aaa", "age1bbb"}
 
 
+def test_key_group_count_must_match_the_rule() -> None:
+    one_group = _meta(age=[{"recipient": "age1aaa", "enc": "x"}, {"recipient": "age1bbb", "enc": "y"}])
+    two_groups = Expectation("rule", DEFAULT_SELECTOR, frozenset({"age1aaa", "age1bbb"}), groups=2)
+    assert _problems(one_group, two_groups) == ["1 key group(s) but rule has 2; run `fluxforge updatekeys`"]
+    split = _meta(key_groups=[{"age": [{"recipient": "age1aaa", "enc": "x"}]},
+                              {"age": [{"recipient": "age1bbb", "enc": "y"}]}], shamir_threshold=2)
+    assert _problems(split, two_groups) == []
+
+
 def test_metadata_problems_are_all_reported() -> None:
     messages = _problems({"mac": "", "version": "3.11", "encrypted_regex": "a", "encrypted_suffix": "b"}, None)
     expected = ["has no MAC", "'lastmodified' is missing", "'version' is missing", "has no master key",
