@@ -8,6 +8,7 @@ need_apt=()
 command -v age >/dev/null 2>&1 || need_apt+=(age)
 command -v git >/dev/null 2>&1 || need_apt+=(git)
 command -v unshare >/dev/null 2>&1 || need_apt+=(util-linux)
+command -v ip >/dev/null 2>&1 || need_apt+=(iproute2)  # the Azure interop sandbox (ip link set lo up)
 if [ ${#need_apt[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ]; then
         apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null

@@ -126,3 +126,20 @@ def test_the_request_log_holds_no_secrets(in_process: World, monkeypatch: pytest
     source_for("azure_kv", KeyOptions(), {}).wrap(w.key_url, b"\x01" * 32)
     text = repr(w.emu.log.entries())
     assert "dev-secret-value" not in text and "eyJ" not in text and "AQEB" not in text
+
+
+def test_wrapkey_unwrapkey_and_remote_encrypt_with_the_sdk(in_process: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The operations sops does not use are served too (other tools rehearse with them)."""
+    from azure.identity import ClientSecretCredential
+    from azure.keyvault.keys.crypto import CryptographyClient, EncryptionAlgorithm, KeyWrapAlgorithm
+
+    w = in_process
+    w.emu.rbac.assign(w.developer.object_id, "Key Vault Crypto User", w.emu.vault().resource_id)
+    credential = ClientSecretCredential(w.emu.tenant_id, w.developer.client_id, "dev-secret-value")
+    crypto = CryptographyClient(w.key_url, credential)
+    wrapped = crypto.wrap_key(KeyWrapAlgorithm.rsa_oaep_256, b"k" * 32)
+    assert crypto.unwrap_key(KeyWrapAlgorithm.rsa_oaep_256, wrapped.encrypted_key).key == b"k" * 32
+    assert crypto.decrypt(EncryptionAlgorithm.rsa_oaep, crypto.encrypt(EncryptionAlgorithm.rsa_oaep, b"x").ciphertext
+                          ).plaintext == b"x"
+    ops = {e.operation for e in w.emu.log.kv() if e.status == 200}
+    assert "unwrapkey" in ops and "decrypt" in ops
