@@ -132,7 +132,7 @@ def run_git_hook(cwd: Path) -> list[str]:
     messages = _restage(repo, pending, _encrypt_all(pending, rules))
     problems = _check_staged(repo, staged, rules)
     if problems:
-        raise CheckFailed([*problems, "fluxforge: commit blocked; fix the files above and commit again"])
+        raise CheckFailed([*messages, *problems, "fluxforge: commit blocked; fix the files above and commit again"])
     return messages
 
 

@@ -164,6 +164,24 @@ def test_plaintext_secret_outside_rules_blocks_commit(work_repo: Path) -> None:
     ]
 
 
+def test_blocked_commit_still_leaves_ciphertext_staged(work_repo: Path) -> None:
+    """One file encrypted, another blocked: nothing is committed, and the index holds no plaintext."""
+    assert _install(work_repo).returncode == 0
+    (work_repo / "secrets").mkdir()
+    (work_repo / "secrets/app.yaml").write_text(SECRET.format(password="ruled-pw"))
+    (work_repo / "apps/db.yaml").write_text(SECRET.format(password="loose-pw"))
+    git(work_repo, "add", ".")
+    head = git(work_repo, "rev-parse", "HEAD").stdout
+    blocked = git(work_repo, "commit", "-m", "x", check=False)
+    assert blocked.returncode == 1
+    lines = blocked.stderr.splitlines()
+    assert lines[0] == "fluxforge: encrypted secrets/app.yaml and staged the ciphertext"
+    assert lines[2].startswith("apps/db.yaml:8:13: Secret 'app': plaintext stringData.password")
+    assert lines[-1] == "fluxforge: commit blocked; fix the files above and commit again"
+    assert git(work_repo, "rev-parse", "HEAD").stdout == head
+    assert "ruled-pw" not in git(work_repo, "show", ":secrets/app.yaml").stdout
+
+
 def test_no_sops_yaml_plain_files_pass_plaintext_secret_blocks(tmp_path: Path) -> None:
     repo = tmp_path / "plain"
     git(tmp_path, "init", "-q", "-b", "main", str(repo))
