@@ -77,7 +77,12 @@ def render(config: Path | None, check: bool, show_diff: bool, output: Path | Non
     else:
         for path in report.written:
             click.echo(f"wrote {path}")
-        click.echo(f"{len(report.written)} written, {report.total - len(report.written)} unchanged ({report.root})")
+        for path in report.removed:
+            click.echo(f"removed {path} (no longer in the config)")
+        removed = f", {len(report.removed)} removed" if report.removed else ""
+        click.echo(
+            f"{len(report.written)} written, {report.total - len(report.written)} unchanged{removed} ({report.root})"
+        )
 
 
 @main.command()

@@ -151,3 +151,27 @@ def test_generated_path_blocked_by_a_folder(repo: Path, run_cli) -> None:
     assert result.exit_code == 1
     assert "is a folder, but fluxforge generates a file there" in result.stderr
     assert not os.path.exists(repo / "clusters")
+
+
+def test_removed_kustomization_is_reported_then_deleted(repo: Path, run_cli) -> None:
+    run_cli("render")
+    text = (repo / "fluxforge.yaml").read_text()
+    start = text.index("      - name: team-a")
+    end = text.index("\n  - name: production")
+    (repo / "fluxforge.yaml").write_text(text[:start] + text[end + 1 :])
+    mine = repo / "clusters/staging/mine.yaml"
+    mine.write_text("# not generated\n")
+    check = run_cli("render", "--check")
+    assert check.exit_code == 1
+    assert check.stderr.splitlines()[:3] == [
+        ".sops.yaml: stale (run `fluxforge render` to update it)",
+        "clusters/staging/flux-system/kustomization.yaml: stale (run `fluxforge render` to update it)",
+        "clusters/staging/team-a.yaml: orphaned (run `fluxforge render` to delete it)",
+    ]
+    assert "+++ /dev/null" in check.stderr.splitlines()
+    result = run_cli("render")
+    assert result.exit_code == 0
+    assert "removed clusters/staging/team-a.yaml (no longer in the config)" in result.output.splitlines()
+    assert not (repo / "clusters/staging/team-a.yaml").exists()
+    assert mine.read_text() == "# not generated\n"
+    assert run_cli("render", "--check").exit_code == 0
