@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from generator.config import parse_config
+from generator.fluxversions import FluxVersion
+from generator.gotk import header_mismatches, parse_header, read_header
+
+FIXTURE = Path(__file__).parent / "fixtures" / "gotk-components.yaml"
+SAMPLE = (Path(__file__).resolve().parent.parent / "sample-repo" / "fluxforge.yaml").read_text(encoding="utf-8")
+
+
+def test_reads_the_flux_install_header() -> None:
+    header = read_header(FIXTURE)
+    assert header is not None
+    assert header.version == FluxVersion(2, 9, 4)
+    assert header.components == (
+        "source-controller",
+        "kustomize-controller",
+        "helm-controller",
+        "notification-controller",
+    )
+
+
+def test_absent_file_and_missing_lines() -> None:
+    assert read_header(Path("/nonexistent/gotk-components.yaml")) is None
+    header = parse_header("---\napiVersion: v1\nkind: Namespace\n")
+    assert header.version is None and header.components is None
+    assert parse_header("# Flux Version: vNext\n").version is None
+
+
+def test_matching_header_is_silent_and_missing_header_is_reported(tmp_path: Path) -> None:
+    config = parse_config(SAMPLE)
+    folder = tmp_path / "clusters/staging/flux-system"
+    folder.mkdir(parents=True)
+    (folder / "gotk-components.yaml").write_bytes(FIXTURE.read_bytes())
+    assert header_mismatches(config, tmp_path) == []
+    (folder / "gotk-components.yaml").write_text("---\napiVersion: v1\n")
+    assert header_mismatches(config, tmp_path) == [
+        ("clusters/staging/flux-system/gotk-components.yaml: no '# Flux Version:' header; "
+        "regenerate it with `flux install --export`")
+    ]
+
+
+def test_extra_component_is_named(tmp_path: Path) -> None:
+    config = parse_config(SAMPLE)
+    folder = tmp_path / "clusters/production/flux-system"
+    folder.mkdir(parents=True)
+    text = FIXTURE.read_text().replace("notification-controller\n", "notification-controller,source-watcher\n", 1)
+    (folder / "gotk-components.yaml").write_text(text)
+    assert header_mismatches(config, tmp_path) == [
+        ("clusters/production/flux-system/gotk-components.yaml: components differ from flux.components "
+        "(not in flux.components: source-watcher)")
+    ]
