@@ -7,11 +7,12 @@ import tempfile
 from pathlib import Path
 
 
-def write_atomic(path: Path, data: bytes, *, mode: int | None = None) -> bool:
+def write_atomic(path: Path, data: bytes, *, mode: int | None = None, sync: bool = True) -> bool:
     """Write ``data`` to ``path`` through a temp file in the same folder and ``os.replace``.
 
     Returns False (and writes nothing) when the file already holds exactly ``data``. The file mode
-    of an existing file is kept unless ``mode`` is given.
+    of an existing file is kept unless ``mode`` is given. ``sync=False`` skips the per-file fsync
+    (the replace stays atomic); batch writers call ``os.sync()`` once at the end instead.
     """
     try:
         if path.read_bytes() == data:
@@ -25,7 +26,8 @@ def write_atomic(path: Path, data: bytes, *, mode: int | None = None) -> bool:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
-            os.fsync(fh.fileno())
+            if sync:
+                os.fsync(fh.fileno())
         final_mode = mode if mode is not None else keep_mode
         Path(tmp).chmod(final_mode if final_mode is not None else 0o644)
         Path(tmp).replace(path)

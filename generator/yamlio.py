@@ -46,5 +46,6 @@ def load_plain(text: str) -> Any:
 def compose_all(text: str) -> list[Any]:
     """Parse a YAML stream into ruamel representation nodes (one per document), with marks and
     scalar styles, tags unresolved by us: for readers that resolve scalars themselves (the sops
-    store resolves plain scalars as go-yaml v3 does)."""
-    return list(make_yaml(typ="safe").compose_all(io.StringIO(text)))
+    store resolves plain scalars as go-yaml v3 does). Uses libyaml (ruamel.yaml.clib) when installed:
+    plain scalars then have style ``""`` instead of ``None``."""
+    return list(YAML(typ="safe", pure=False).compose_all(io.StringIO(text)))

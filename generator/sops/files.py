@@ -96,12 +96,16 @@ def encrypt_paths(paths: Sequence[Path], *, in_place: bool, options: KeyOptions,
             raise SopsError(f"{path}: no creation rule in {rules.path} matches this file")
         out = engine.encrypt_document(data, fmt=fmt, rule=rule, cache=cache, options=options, name=str(path))
         if in_place:
-            write_atomic(path, out)
+            write_atomic(path, out, sync=False)
             report.changed.append(path)
         else:
             report.outputs[path] = out
 
-    _each(files, progress, work)
+    try:
+        _each(files, progress, work)
+    finally:
+        if report.changed:
+            os.sync()  # one flush for the whole batch instead of one fsync per file
     return report
 
 

@@ -26,7 +26,7 @@ LEAVES = st.one_of(
     st.none(), st.booleans(), st.integers(min_value=-(2**63), max_value=2**63 - 1),
     st.floats(allow_nan=False, allow_infinity=False),
     st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\r\x85\u2028\u2029"),
-            max_size=30),
+            max_size=30).filter(lambda s: not s[:1].isspace()),  # sops writes "|4-" blocks it cannot re-read
 )
 
 

@@ -22,41 +22,30 @@ def _printable(ch: str) -> bool:
             or (0xE000 <= cp <= 0xFFFD and cp != 0xFEFF))
 
 
+_NON_PRINTABLE = re.compile("[^\n\x20-\x7e\xa0-\ud7ff\ue000-\ufffd]|\ufeff")
+_BREAK_SPACE = re.compile(f"[{_BREAKS}] ")
+_SPACE_BREAK = re.compile(f" [{_BREAKS}]")
+_ANY_BREAK = re.compile(f"[{_BREAKS}]")
+_INNER_INDICATOR = re.compile(f":(?:[ \t{_BREAKS}]|\\Z)|[ \t{_BREAKS}]#")
+
+
 def _analyze(value: str) -> tuple[bool, bool, bool]:
     """(block_plain_allowed, single_quoted_allowed, block_allowed), as libyaml's analyze_scalar."""
     if not value:
         return True, True, False
-    block_ind = value.startswith(("---", "..."))
-    leading = trailing = break_space = space_break = special = line_breaks = False
-    prev_space = prev_break = False
-    preceded_ws = True
-    n = len(value)
-    for i, ch in enumerate(value):
-        followed_ws = i + 1 >= n or value[i + 1] in " \t" + _BREAKS
-        if i == 0:
-            if ch in "#,[]{}&*!|>'\"%@`" or (ch in "?:-" and followed_ws):
-                block_ind = True
-        elif (ch == ":" and followed_ws) or (ch == "#" and preceded_ws):
-            block_ind = True
-        if not _printable(ch):
-            special = True
-        if ch == " ":
-            leading |= i == 0
-            trailing |= i == n - 1
-            break_space |= prev_break
-            prev_space, prev_break = True, False
-        elif ch in _BREAKS:
-            line_breaks = True
-            leading |= i == 0
-            trailing |= i == n - 1
-            space_break |= prev_space
-            prev_space, prev_break = False, True
-        else:
-            prev_space = prev_break = False
-        preceded_ws = ch in " \t" + _BREAKS
+    first = value[0]
+    followed_ws = len(value) == 1 or value[1] in " \t" + _BREAKS
+    block_ind = (value.startswith(("---", "...")) or first in "#,[]{}&*!|>'\"%@`"
+                 or (first in "?:-" and followed_ws) or bool(_INNER_INDICATOR.search(value, 1))
+                 or (len(value) > 1 and value[1] == "#" and first in " \t" + _BREAKS))
+    special = bool(_NON_PRINTABLE.search(value))
+    edge = " " + _BREAKS
+    leading, trailing = first in edge, value[-1] in edge
+    break_space, space_break = bool(_BREAK_SPACE.search(value)), bool(_SPACE_BREAK.search(value))
+    line_breaks = bool(_ANY_BREAK.search(value))
     plain = not (leading or trailing or break_space or space_break or special or line_breaks or block_ind)
     single = not (break_space or space_break or special)
-    block = not (space_break or special) and not (trailing and value[-1] == " ")
+    block = not (space_break or special) and value[-1] != " "
     return plain, single, block
 
 
@@ -88,6 +77,11 @@ def _literal(value: str, indent: int, best: int) -> str:
         hints += "-"
     elif len(value) == 1 or value[-2] in _BREAKS:
         hints += "+"
+    if not _ANY_BREAK.search(value.replace("\n", "")):  # only "\n" breaks: line by line
+        pad = " " * indent
+        body = "\n".join(pad + line if line else "" for line in value.split("\n"))
+        text = "|" + hints + "\n" + body
+        return text if text.endswith("\n") else text + "\n"
     out = ["|" + hints + "\n"]
     at_line_start = True
     for ch in value:
@@ -103,8 +97,14 @@ def _literal(value: str, indent: int, best: int) -> str:
     return text if text.endswith("\n") else text + "\n"
 
 
+_SAFE_PLAIN = re.compile(r"[A-Za-z][A-Za-z0-9_./=+,@%()\[\]-]*(?::[A-Za-z0-9_./=+,@%()\[\]-]+)*")
+_WORDS = _OLD_BOOLS | {"true", "True", "TRUE", "false", "False", "FALSE", "null", "Null", "NULL"}
+
+
 def string_scalar(value: str, *, key: bool, indent: int, best: int) -> str:
     """One string scalar; block scalars end with their own newline, others have none."""
+    if _SAFE_PLAIN.fullmatch(value) and value not in _WORDS:
+        return value  # fast path: letters first, no spaces, no ': ' or ' #', resolves to a string
     plain_ok, single_ok, block_ok = _analyze(value)
     if "\n" in value and not key:
         return _literal(value, indent, best) if block_ok else _double(value)
@@ -161,9 +161,18 @@ class Emitter:
     def _comments(self, comments: list[Comment], indent: int) -> None:
         self.out.extend(" " * indent + "#" + c.value + "\n" for c in comments)
 
-    def _value_after_indicator(self, value: object, indent: int, in_seq_item: bool) -> None:
+    def _value_after_indicator(self, value: object, indent: int, in_seq_item: bool,
+                               *, complex_key: bool = False) -> None:
         """Write a value after ``key:`` or ``-`` (the cursor is right after the indicator)."""
         child = self._next(indent, in_seq_item)
+        nonempty = bool(value) and isinstance(value, list)
+        if complex_key and nonempty:  # go-yaml keeps the collection on the ":" line, aligned
+            self.out.append(" " * (child - indent - 1))
+            if isinstance(value, Branch):
+                self._mapping(value, child, first_inline=True)
+            else:
+                self._sequence(value, child, first_inline=True)  # type: ignore[arg-type]
+            return
         if isinstance(value, Branch) and any(not isinstance(k, Comment) for k, _ in value):
             if in_seq_item:
                 self.out.append(" ")
@@ -205,8 +214,9 @@ class Emitter:
                 # not a simple key for go-yaml: the explicit "? key" / ": value" form
                 scalar = string_scalar(text, key=False, indent=self._next(indent, False), best=self.best)
                 self.out.append("? " + scalar + ("" if scalar.endswith("\n") else "\n") + " " * indent + ":")
-            else:
-                self.out.append(string_scalar(text, key=True, indent=indent, best=self.best) + ":")
+                self._value_after_indicator(value, indent, in_seq_item=False, complex_key=True)
+                continue
+            self.out.append(string_scalar(text, key=True, indent=indent, best=self.best) + ":")
             self._value_after_indicator(value, indent, in_seq_item=False)
         self._comments(pending, indent)
 

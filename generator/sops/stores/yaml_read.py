@@ -56,7 +56,7 @@ def load_documents(text: str, name: str) -> list[Branch]:
             _Builder(state, lines, name).mapping(root, branch, 0, None, [])
         elif root.id == "sequence":
             raise SopsError(f"{name}: YAML documents that are sequences are not supported by sops")
-        elif root.value not in ("", "~", "null", "Null", "NULL") or root.style is not None:
+        elif root.value not in ("", "~", "null", "Null", "NULL") or root.style:
             raise SopsError(f"{name}: YAML documents that are plain values are not supported by sops")
         docs.append(branch)
         states.append(state)
@@ -105,7 +105,7 @@ class _Builder:
         try:
             if explicit_tag:
                 return resolve_tagged(str(node.tag), node.value)
-            if node.style is None:
+            if not node.style:  # plain: None (pure parser) or "" (libyaml)
                 return resolve_plain(node.value)
         except Unsupported as err:
             raise SopsError(f"{self.name}:{node.start_mark.line + 1}: {_dotted(path)}: {err}") from None
