@@ -49,15 +49,6 @@ class World:
                                      **kwargs)
 
 
-def reset(emu: Emulator) -> None:
-    emu.entra.principals.clear()
-    emu.rbac.assignments.clear()
-    emu.faults.clear()
-    for vault in emu.vaults.values():
-        vault.keys.clear()
-    emu.log.clear()
-
-
 @pytest.fixture(scope="session")
 def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
     emu = Emulator(tmp_path_factory.mktemp("emulator"), vaults=(VAULT, "othervault")).start()
@@ -76,7 +67,7 @@ def sandbox(emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> Ite
 
 @pytest.fixture
 def world(emulator: Emulator, tmp_path: Path) -> World:
-    reset(emulator)
+    emulator.reset()
     version = emulator.vault().create_key(KEY)
     developer = emulator.add_identity("developer", roles=["SOPS Encrypt Only"], secret="dev-secret-value")
     controller = emulator.add_identity("id-flux-kustomize-controller", roles=["Key Vault Crypto User"])

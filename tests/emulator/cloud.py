@@ -107,6 +107,15 @@ class Emulator:
                 return service, vault.handle(req)
         return service, Response(421, {"error": f"this emulator does not serve {req.host!r}"})
 
+    def reset(self) -> None:
+        """Forget identities, role assignments, keys, faults and the log (CA, tenant and issuers stay)."""
+        self.entra.principals.clear()
+        self.rbac.assignments.clear()
+        self.faults.clear()
+        for vault in self.vaults.values():
+            vault.keys.clear()
+        self.log.clear()
+
     # -- conveniences ------------------------------------------------------------------------------
     def vault(self, name: str | None = None) -> KeyVault:
         return self.vaults[name] if name else next(iter(self.vaults.values()))
