@@ -1,0 +1,96 @@
+""".sops.yaml: lookup from the CWD, first matching rule, path relative to the config directory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from generator.errors import SopsError
+from generator.sops import api
+from generator.sops.rules import rule_path
+
+CONFIG = """\
+stores:
+  yaml:
+    indent: 2
+creation_rules:
+  - path_regex: ^clusters/prod/.*\\.yaml$
+    encrypted_regex: ^(data|stringData)$
+    azure_keyvault: https://v1.vault.azure.net/keys/k1/abc, https://v2.vault.azure.net/keys/k2/def
+    age: age1aaa,age1bbb
+  - path_regex: \\.env$
+    age:
+      - age1ccc
+      - " age1ddd "
+  - path_regex: groups/
+    shamir_threshold: 1
+    key_groups:
+      - age: [age1eee]
+        azure_keyvault:
+          - vaultUrl: https://v3.vault.azure.net/
+            key: k3
+            version: "123"
+      - age: [age1fff]
+  - age: age1catchall
+    unencrypted_suffix: _plain
+"""
+
+
+@pytest.fixture
+def rules(tmp_path: Path) -> api.SopsRules:
+    config = tmp_path / ".sops.yaml"
+    config.write_text(CONFIG)
+    return api.load_rules(config)
+
+
+def test_first_match_and_relative_paths(rules: api.SopsRules, tmp_path: Path) -> None:
+    prod = rules.rule_for(tmp_path / "clusters/prod/app/secret.yaml")
+    assert prod is not None and prod.selector == ("encrypted_regex", "^(data|stringData)$")
+    assert prod.key_groups == [[("age", "age1aaa"), ("age", "age1bbb"),
+                                ("azure_kv", "https://v1.vault.azure.net/keys/k1/abc"),
+                                ("azure_kv", "https://v2.vault.azure.net/keys/k2/def")]]
+    assert prod.yaml_indent == 2
+    env = rules.rule_for(tmp_path / "clusters/prod/app.env")
+    assert env is not None and env.key_groups == [[("age", "age1ccc"), ("age", "age1ddd")]]
+    other = rules.rule_for(tmp_path / "clusters/dev/secret.yaml")
+    assert other is not None and other.key_groups == [[("age", "age1catchall")]]
+    assert other.selector == ("unencrypted_suffix", "_plain")
+    assert rule_path(rules.path, tmp_path / "a/b.yaml") == "a/b.yaml"
+    assert rule_path(rules.path, "/elsewhere/x.yaml") == "/elsewhere/x.yaml"
+
+
+def test_key_groups(rules: api.SopsRules, tmp_path: Path) -> None:
+    rule = rules.rule_for(tmp_path / "groups/x.yaml")
+    assert rule is not None and rule.shamir_threshold == 1
+    assert rule.key_groups == [[("age", "age1eee"), ("azure_kv", "https://v3.vault.azure.net/keys/k3/123")],
+                               [("age", "age1fff")]]
+
+
+def test_lookup_starts_at_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / ".sops.yaml").write_text(CONFIG)
+    deep = tmp_path / "a" / "b"
+    deep.mkdir(parents=True)
+    monkeypatch.chdir(deep)
+    assert api.find_sops_config() == tmp_path / ".sops.yaml"
+    monkeypatch.setenv("SOPS_CONFIG", "/x/custom.yaml")
+    assert api.find_sops_config() == Path("/x/custom.yaml")
+
+
+def test_bad_rules_are_reported_with_index(tmp_path: Path) -> None:
+    config = tmp_path / ".sops.yaml"
+    config.write_text("creation_rules:\n  - age: age1x\n    encrypted_regex: a\n    unencrypted_regex: b\n"
+                      "  - path_regex: '(unclosed'\n    age: age1y\n")
+    with pytest.raises(SopsError) as err:
+        api.load_rules(config)
+    assert len(err.value.problems) == 2
+    assert "creation_rules[0]" in err.value.problems[0] and "creation_rules[1].path_regex" in err.value.problems[1]
+
+
+def test_detect_format_and_is_encrypted() -> None:
+    assert [api.detect_format(n) for n in ("a.yaml", "b.YML", "c.json", "d.env", "e.txt", "f")] == [
+        "yaml", "yaml", "json", "dotenv", "binary", "binary"]
+    assert api.is_encrypted(b"a: 1\nsops:\n    mac: ENC[AES256_GCM,x]\n", "yaml")
+    assert not api.is_encrypted(b"a: 1\n# mac: ENC[\n", "yaml")
+    assert api.is_encrypted(b"A=1\nsops_mac=ENC[AES256_GCM,x]\n", "dotenv")
+    assert not api.is_encrypted(b"{}", "json")
