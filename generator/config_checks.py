@@ -73,8 +73,8 @@ def _flux_minor(version: Any) -> tuple[int | None, list[Problem]]:
 
 def _flux_checks(data: dict[str, Any]) -> tuple[int | None, list[Problem]]:
     """Return the Flux minor (None if unusable) and problems of the flux block."""
-    flux = data.get("flux") if isinstance(data.get("flux"), dict) else {}
-    assert isinstance(flux, dict)
+    flux = data.get("flux")
+    flux = flux if isinstance(flux, dict) else {}
     minor, problems = _flux_minor(flux.get("version"))
     components = flux.get("components")
     if isinstance(components, list):

@@ -14,7 +14,7 @@ import jinja2
 from generator.config_model import Cluster, Config, KustomizationSpec
 from generator.errors import RenderError
 from generator.fluxversions import DEFAULT_DECRYPTION_SA_FLAG, FEATURE_GATE_ARG
-from generator.render_context import go_duration, owned_objects, sops_rules, yaml_scalar
+from generator.render_context import OwnedObjects, go_duration, owned_objects, sops_rules, yaml_scalar
 from generator.resources import data_dir
 
 __all__ = ["GENERATED_MARKER", "SOPS_CONFIG", "make_env", "render_tree"]
@@ -66,7 +66,9 @@ def _render(name: str, **context: Any) -> bytes:
     return text.encode("utf-8")
 
 
-def _kustomization_file(cluster: Cluster, ks: KustomizationSpec, owned: Any, base: dict[str, Any]) -> bytes:
+def _kustomization_file(
+    cluster: Cluster, ks: KustomizationSpec, owned: OwnedObjects, base: dict[str, Any]
+) -> bytes:
     deps = [_Dependency(dep, cluster.kustomization(dep).namespace) for dep in ks.depends_on]
     return _render("kustomization.yaml.j2", ks=ks, owned=owned, depends_on=deps, **base)
 

@@ -14,7 +14,7 @@ from decimal import Decimal
 
 from generator.config_model import Cluster, Config, KustomizationSpec
 
-__all__ = ["SopsRule", "go_duration", "owned_objects", "sops_rules", "yaml_scalar"]
+__all__ = ["OwnedObjects", "SopsRule", "go_duration", "owned_objects", "sops_rules", "yaml_scalar"]
 
 _PLAIN = re.compile(r"^[A-Za-z0-9_./+^$(\\][A-Za-z0-9_./:@=+,^$()|\\-]*$")
 _SPECIAL = re.compile(
