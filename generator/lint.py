@@ -19,12 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.scalarstring import FoldedScalarString, LiteralScalarString
+from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from generator.errors import UsageError
 from generator.fluxversions import NEWEST, FluxVersion, api_versions, features_for, removed_apis_between
-from generator.yamlio import load_all_rt, load_rt
+from generator.merge3 import split_documents
+from generator.yamlio import compose_all, load_plain
 
 STRICT_SUBSTITUTION_MINOR = 9
 SKIP_DIRS = frozenset({".git", ".fluxforge", "node_modules", ".venv", "__pycache__"})
@@ -34,6 +34,7 @@ _API_LINE = re.compile(r"""^\s*(?:-\s+)?apiVersion:\s*["']?([\w.-]+/[\w.-]+)["']
 _KIND_LINE = re.compile(r"""^(\s*)(?:-\s+)?kind:\s*["']?(\w+)["']?""")
 _VAR = re.compile(r"(\$+)\{([A-Za-z_][A-Za-z0-9_]*)([^}]*)\}")
 _DEFAULTED = ("=", ":=", "-", ":-")
+_MAY_HAVE_OPS = re.compile(r"""["']?\bop["']?\s*:""")  # only such files are parsed for JSON patches
 
 
 @dataclass(frozen=True, order=True)
@@ -52,9 +53,9 @@ def lint_text(file: str, text: str, target: FluxVersion, defined: frozenset[str]
     found = list(_removed_apis(file, text, target))
     if target.minor >= STRICT_SUBSTITUTION_MINOR and not _is_sops_encrypted(text):
         found.extend(_strict_substitutions(file, text, defined))
-    if "{{" not in text:  # Go/Helm templates are not YAML yet
+    if "{{" not in text and _MAY_HAVE_OPS.search(text):  # Go/Helm templates are not YAML yet
         try:
-            docs = load_all_rt(text)
+            docs = compose_all(text)
         except Exception as err:  # noqa: BLE001 - any parse error: one line, keep linting others
             found.append(Finding(file, _err_line(err), "warning", "not valid YAML, not checked for JSON patches"))
         else:
@@ -92,38 +93,40 @@ def _kind_near(lines: list[str], num: int, indent: int) -> str | None:
     return None
 
 
-def _index_patches(file: str, node: Any, offset: int) -> Iterator[Finding]:
-    """JSON-patch operations anywhere in the tree, also inside ``patch:`` strings."""
-    if isinstance(node, CommentedSeq):
-        for item in node:
+def _index_patches(file: str, node: Node | None, offset: int) -> Iterator[Finding]:
+    """JSON-patch operations anywhere in the tree, also inside ``patch:`` strings (libyaml nodes)."""
+    if isinstance(node, SequenceNode):
+        for item in node.value:
             yield from _index_patches(file, item, offset)
         return
-    if not isinstance(node, CommentedMap):
+    if not isinstance(node, MappingNode):
         return
-    if isinstance(node.get("op"), str) and isinstance(node.get("path"), str):
-        yield from _check_op(file, node, offset)
-    for key, value in node.items():
-        if key == "patch" and isinstance(value, str):
-            inner = _parse(value)
-            if inner is not None:
-                block = isinstance(value, LiteralScalarString | FoldedScalarString)
-                yield from _index_patches(file, inner, offset + node.lc.value(key)[0] + int(block))
+    fields = {k.value: v for k, v in node.value if isinstance(k, ScalarNode)}
+    if isinstance(fields.get("op"), ScalarNode) and isinstance(fields.get("path"), ScalarNode):
+        yield from _check_op(file, fields, offset)
+    for key, value in fields.items():
+        if key == "patch" and isinstance(value, ScalarNode):
+            inner = _compose(value.value)
+            block = value.style in ("|", ">")
+            for doc in inner:
+                yield from _index_patches(file, doc, offset + value.start_mark.line + int(block))
         else:
             yield from _index_patches(file, value, offset)
 
 
-def _check_op(file: str, op: CommentedMap, offset: int) -> Iterator[Finding]:
-    kind = str(op["op"])
+def _check_op(file: str, op: dict[str, Node], offset: int) -> Iterator[Finding]:
+    kind = str(op["op"].value)
     for field in ("path", "from"):
-        pointer = op.get(field)
-        if not isinstance(pointer, str):
+        node = op.get(field)
+        if not isinstance(node, ScalarNode):
             continue
+        pointer = str(node.value)
         segments = pointer.split("/")[1:]
         append = field == "path" and kind == "add" and segments[-1:] == ["-"]
         if append or not any(seg.isdigit() for seg in segments):
             continue
         yield Finding(
-            file, offset + op.lc.value(field)[0] + 1, "warning",
+            file, offset + node.start_mark.line + 1, "warning",
             f"JSON patch '{kind} {pointer}' addresses a list element by index; indexes shift between Flux "
             "versions (kustomize-controller's RBAC rule /rules/10 became /rules/11 in 2.7): use a "
             "name-targeted strategic-merge patch, or append with '/-'",
@@ -151,13 +154,14 @@ def substituted_variables(texts: list[str]) -> frozenset[str]:
     its ``substituteFrom`` names (when they are in the repository and readable)."""
     names: set[str] = set()
     sources: set[tuple[str, str]] = set()
-    docs = [doc for text in texts for doc in _docs(text)]
-    for doc in docs:
+    for doc in (doc for text in texts if "postBuild" in text for doc in _docs(text)):
         post = (doc.get("spec") or {}).get("postBuild") if doc.get("kind") == "Kustomization" else None
         if isinstance(post, dict):
             names.update(str(k) for k in (post.get("substitute") or {}))
             sources.update((str(s.get("kind")), str(s.get("name"))) for s in post.get("substituteFrom") or [])
-    for doc in docs:
+    wanted = {name for _, name in sources}
+    candidates = (t for t in texts if any(name in t for name in wanted)) if wanted else iter(())
+    for doc in (doc for text in candidates for doc in _docs(text)):
         if (str(doc.get("kind")), str((doc.get("metadata") or {}).get("name"))) in sources:
             for field in ("data", "stringData"):
                 names.update(str(k) for k in (doc.get(field) or {}))
@@ -226,17 +230,17 @@ def _docs(text: str) -> list[dict[Any, Any]]:
     if "{{" in text:
         return []
     try:
-        return [doc for doc in load_all_rt(text) if isinstance(doc, dict)]
+        docs = [load_plain(body) for _, body in split_documents(text)]
     except Exception:  # noqa: BLE001 - unparseable files are reported by lint_text
         return []
+    return [doc for doc in docs if isinstance(doc, dict)]
 
 
-def _parse(text: str) -> Any:
+def _compose(text: str) -> list[Node]:
     try:
-        tree = load_rt(text)
+        return compose_all(text) if _MAY_HAVE_OPS.search(text) else []
     except Exception:  # noqa: BLE001 - a patch string that is not YAML is not a JSON patch
-        return None
-    return tree if isinstance(tree, CommentedMap | CommentedSeq) else None
+        return []
 
 
 def _is_sops_encrypted(text: str) -> bool:

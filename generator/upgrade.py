@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from ruamel.yaml.comments import CommentedMap
+from ruamel.yaml.nodes import MappingNode, Node, ScalarNode
 
 from generator.config import config_path_for, load_config, parse_config
 from generator.config_model import Config
@@ -28,7 +28,7 @@ from generator.lockfile import LOCK_NAME, Lock, read_lock, write_lock
 from generator.merge3 import merge_text
 from generator.render import render_tree
 from generator.tree import unified_diff
-from generator.yamlio import load_rt
+from generator.yamlio import compose_all
 
 __all__ = ["UpgradeConflict", "UpgradeReport", "run_upgrade", "set_flux_version"]
 
@@ -52,23 +52,29 @@ class UpgradeReport:
 def set_flux_version(text: str, version: FluxVersion, display: str = "fluxforge.yaml") -> str:
     """Return config ``text`` with ``flux.version`` set, touching only that value (comments,
     quoting and layout of every other byte are kept)."""
-    data = load_rt(text)
-    flux = data.get("flux") if isinstance(data, dict) else None
+    docs = compose_all(text)
+    root = docs[0] if docs else None
+    flux = _child(root, "flux")
     lines = text.splitlines(keepends=True)
-    if isinstance(flux, CommentedMap) and "version" in flux:
-        row, col = flux.lc.value("version")
-        line = lines[row]
-        quote = line[col] if line[col] in "\"'" else ""
-        end = line.index(quote, col + 1) + 1 if quote else col + len(str(flux["version"]))
-        lines[row] = f"{line[:col]}{quote}{version}{quote}{line[end:]}"
-    elif isinstance(flux, CommentedMap) and len(flux) > 0:
-        row, col = flux.lc.key(next(iter(flux)))
-        lines.insert(row, f'{" " * col}version: "{version}"\n')
-    elif isinstance(data, dict) and "flux" not in data:
+    node = _child(flux, "version")
+    if isinstance(node, ScalarNode) and node.start_mark.line == node.end_mark.line:
+        row, col, end = node.start_mark.line, node.start_mark.column, node.end_mark.column
+        quote = lines[row][col] if lines[row][col] in "\"'" else ""
+        lines[row] = f"{lines[row][:col]}{quote}{version}{quote}{lines[row][end:]}"
+    elif node is None and isinstance(flux, MappingNode) and flux.flow_style is False and flux.value:
+        first = flux.value[0][0].start_mark
+        lines.insert(first.line, f'{" " * first.column}version: "{version}"\n')
+    elif isinstance(root, MappingNode) and flux is None and root.flow_style is False:
         lines.append(("" if not lines or lines[-1].endswith("\n") else "\n") + f'flux:\n  version: "{version}"\n')
     else:
-        raise ConfigError(f"{display}: flux: expected a mapping; set flux.version: \"{version}\" by hand")
+        raise ConfigError(f"{display}: flux.version: cannot edit it in place; set it to \"{version}\" by hand")
     return "".join(lines)
+
+
+def _child(node: Node | None, key: str) -> Node | None:
+    if not isinstance(node, MappingNode):
+        return None
+    return next((v for k, v in node.value if isinstance(k, ScalarNode) and k.value == key), None)
 
 
 def _current_versions(config: Config, root: Path, clusters: list[str]) -> dict[str, tuple[FluxVersion, str]]:
@@ -135,7 +141,10 @@ def _plan(root: Path, bases: Mapping[str, str], theirs: Mapping[str, str], scope
     return plan
 
 
-def _notes(config: Config, root: Path, target: FluxVersion, current: dict[str, tuple[FluxVersion, str]]) -> list[str]:
+def _notes(
+    config: Config, root: Path, target: FluxVersion, current: dict[str, tuple[FluxVersion, str]], *, lint: bool
+) -> list[str]:
+    """Next steps: regenerate gotk-components.yaml; and, when something changed, the lint errors."""
     extras = [c for c in config.flux.components if c not in DEFAULT_COMPONENTS]
     flags = f" --components-extra={','.join(extras)}" if extras else ""
     notes = []
@@ -143,7 +152,7 @@ def _notes(config: Config, root: Path, target: FluxVersion, current: dict[str, t
         if source != COMPONENTS_FILE or version != target:
             rel = f"{config.cluster(name).path}/flux-system/{COMPONENTS_FILE}"
             notes.append(f"next: flux install --export --version={target.tag}{flags} > {rel}")
-    findings = lint_tree(root, target)
+    findings = lint_tree(root, target) if lint else []
     notes += [f"lint: {f}" for f in findings if f.level == "error"]
     if any(f.level == "warning" for f in findings):
         notes.append(f"lint: {sum(f.level == 'warning' for f in findings)} warning(s); see `fluxforge lint --to {target}`")
@@ -170,7 +179,10 @@ def run_upgrade(
         raise UsageError(f"--to {target}: older than the installed Flux {newest}; fluxforge upgrade does not downgrade")
     old_text = config_file.read_text(encoding="utf-8")
     new_text = set_flux_version(old_text, target, str(config_file))
-    new_config = parse_config(new_text, display=str(config_file), source=config_file)
+    if new_text == old_text:
+        new_config = config
+    else:
+        new_config = parse_config(new_text, display=str(config_file), source=config_file)
     theirs = _decode(render_tree(new_config, config_name=config_file.name))
     lock = read_lock(root / LOCK_NAME)
     notes: list[str] = []
@@ -206,7 +218,7 @@ def run_upgrade(
     labels = {name: f"{v} ({src})" for name, (v, src) in current.items()}
     forced = tuple(plan.conflicts) if force else ()
     return UpgradeReport(root, target, labels, tuple(changed), diffs, forced,
-                         tuple(notes + _notes(new_config, root, target, current)), dry_run)
+                         tuple(notes + _notes(new_config, root, target, current, lint=bool(changed))), dry_run)
 
 
 def _bytes(text: str | None) -> bytes | None:

@@ -195,7 +195,8 @@ def test_lint_tree_skips_git_and_flux_components(tmp_path: Path) -> None:
     (tmp_path / "apps").mkdir()
     (tmp_path / "apps" / "old.yml").write_text(DOC.format(api="kustomize.toolkit.fluxcd.io/v1beta2", kind="Kustomization"))
     (tmp_path / "apps" / "vars.yaml").write_text(SUBST)
-    (tmp_path / "apps" / "broken.yaml").write_text("a: [1\n")
+    (tmp_path / "apps" / "broken.yaml").write_text("- op: remove\n  path: [1\n")
+    (tmp_path / "apps" / "broken-no-ops.yaml").write_text("a: [1\n")  # only files with ops are parsed
     (tmp_path / "apps" / "chart.yaml").write_text("x: {{ .Values.x }}\n")
     found = lint_tree(tmp_path, parse_version("2.9.4"))
     files = sorted({f.file for f in found})

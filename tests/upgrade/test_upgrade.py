@@ -26,6 +26,7 @@ from upgrade_fixtures import (
 )
 
 from generator.config import load_config
+from generator.errors import ConfigError
 from generator.fluxversions import FEATURE_GATE_ARG, features_for, parse_version
 from generator.lockfile import read_lock
 from generator.render import render_tree
@@ -211,8 +212,15 @@ def test_refusals(tmp_path: Path, run_cli: Any) -> None:
         ("# c\nflux:\n    namespace: fs\n", '# c\nflux:\n    version: "2.9.4"\n    namespace: fs\n'),
         ("git: {}\n", 'git: {}\nflux:\n  version: "2.9.4"\n'),
         ("git: {}", 'git: {}\nflux:\n  version: "2.9.4"\n'),
+        ('flux: {version: "2.6.0"}  # flow\n', 'flux: {version: "2.9.4"}  # flow\n'),
     ],
 )
 def test_set_flux_version_touches_only_the_value(text: str, expected: str) -> None:
     assert set_flux_version(text, parse_version("2.9.4")) == expected
+
+
+@pytest.mark.parametrize("text", ["flux: {namespace: x}\n", "flux: [1]\n", "- a\n"])
+def test_set_flux_version_refuses_what_it_cannot_edit_in_place(text: str) -> None:
+    with pytest.raises(ConfigError, match=r"^cfg.yaml: flux.version: cannot edit it in place; set it to \"2.9.4\""):
+        set_flux_version(text, parse_version("2.9.4"), "cfg.yaml")
 
