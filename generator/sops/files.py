@@ -218,7 +218,8 @@ def updatekeys_paths(paths: Sequence[Path], *, dry_run: bool, options: KeyOption
         meta = md.from_mapping(raw, str(path))
         current = [[(e.kind, source_for(e.kind, options, cache).recipient_of(e.fields)) for e in g]
                    for g in meta.groups]
-        wanted = [list(g) for g in rule.key_groups]
+        wanted = [[_resolved(k, g2) for k in g] for g, g2 in zip(rule.key_groups, current + [[]] * len(rule.key_groups),
+                                                                  strict=False)]
         if current == wanted:
             report.unchanged.append(path)
             return
@@ -235,6 +236,15 @@ def updatekeys_paths(paths: Sequence[Path], *, dry_run: bool, options: KeyOption
 
     _each(_encrypted_files(paths), progress, work)
     return report
+
+
+def _resolved(key: tuple[str, str], current: list[tuple[str, str]]) -> tuple[str, str]:
+    """An azure_kv URL without a version names the version already in the file, if any."""
+    kind, recipient = key
+    if kind == "azure_kv" and recipient.rstrip("/").count("/") == 4:
+        prefix = recipient.rstrip("/") + "/"
+        return next(((k, r) for k, r in current if k == kind and r.startswith(prefix)), key)
+    return key
 
 
 def _rewrap(groups: list[list[md.KeyEntry]], current: list[list[tuple[str, str]]],
