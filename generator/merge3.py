@@ -15,6 +15,7 @@ from typing import Any
 
 from generator.merge3_tree import MISSING, Conflict, TreeMerger, same
 from generator.yamlio import dump_rt, load_rt
+from generator.yamllayout import layout_of
 
 __all__ = ["Conflict", "Merged", "merge_text", "split_documents"]
 
@@ -152,7 +153,7 @@ def _merge_doc(force: bool, base: _Doc | None, ours: _Doc, theirs: _Doc) -> tupl
     merged = merger.node(b if b is not None else MISSING, o, t, ())
     if same(merged, _load(o_rest or "")):
         return ours.header + (head or "") + (o_rest or ""), merger.conflicts
-    return ours.header + (head or "") + dump_rt(merged), merger.conflicts
+    return ours.header + (head or "") + dump_rt(merged, indent=layout_of(o_rest or "")), merger.conflicts
 
 
 def _split_head(body: str) -> tuple[str, str]:

@@ -13,6 +13,7 @@ from ruamel.yaml.scalarstring import LiteralScalarString
 
 from generator import yamltail
 from generator.yamlio import dump_rt, load_rt
+from generator.yamllayout import layout_of
 
 MISSING: Any = object()  # a key or item absent on one side
 Path = tuple[str, ...]
@@ -267,7 +268,7 @@ class TreeMerger:
         sub = TreeMerger(embedded_keys=self.embedded_keys, force=self.force)
         merged = sub.node(trees[0], trees[1], trees[2], (*path[:-1], f"{path[-1]}:"))
         self.conflicts.extend(sub.conflicts)
-        text = dump_rt(merged)
+        text = dump_rt(merged, indent=layout_of(ours))
         return LiteralScalarString(text if ours.endswith("\n") else text.rstrip("\n"))
 
 

@@ -28,10 +28,14 @@ def load_all_rt(text: str) -> list[Any]:
     return list(make_yaml().load_all(text))
 
 
-def dump_rt(data: Any) -> str:
-    """Serialise one document with the project's formatting."""
+def dump_rt(data: Any, *, indent: tuple[int, int, int] | None = None) -> str:
+    """Serialise one document with the project's formatting, or with ``indent`` = (mapping,
+    sequence, offset) to keep the layout of a user's file (the three-way merge, issue 6)."""
     buf = io.StringIO()
-    make_yaml().dump(data, buf)
+    yaml = make_yaml()
+    if indent is not None:
+        yaml.indent(mapping=indent[0], sequence=indent[1], offset=indent[2])
+    yaml.dump(data, buf)
     return buf.getvalue()
 
 

@@ -7,6 +7,8 @@ import textwrap
 import pytest
 
 from generator.merge3 import merge_text, split_documents
+from generator.yamlio import dump_rt, load_rt
+from generator.yamllayout import layout_of
 
 
 def d(text: str) -> str:
@@ -355,3 +357,16 @@ def test_header_comment_follows_the_render_unless_edited() -> None:
     assert merge_text(base, "# Flux 2.5.1\nkind: K\nspec: 2\n", theirs).text == "# Flux 2.9.4\nkind: K\nspec: 2\n"
     kept = merge_text(base, "# mine\nkind: K\nspec: 2\n", theirs)
     assert kept.text == "# mine\nkind: K\nspec: 2\n"
+
+
+@pytest.mark.parametrize("layout", [(2, 2, 0), (4, 6, 4), (2, 4, 2), (4, 4, 2)])
+def test_merged_file_keeps_the_users_indentation(layout: tuple[int, int, int]) -> None:
+    """A file re-indented by the user (e.g. `kustomize edit` writes unindented lists) keeps its layout."""
+    ours = dump_rt(load_rt(KUST_25 + LIMITS), indent=layout)
+    theirs = KUST_26[: KUST_26.rindex("  - target:")]  # the 2.6 form without the object-level gate
+    expected = dump_rt(load_rt(theirs + LIMITS), indent=layout)
+    assert ours != KUST_25 + LIMITS or layout == (2, 4, 2)
+    merged = merge_text(KUST_25, ours, theirs)
+    assert merged.clean
+    assert layout_of(ours) == layout
+    assert merged.text == expected
