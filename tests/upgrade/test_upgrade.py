@@ -224,3 +224,30 @@ def test_set_flux_version_refuses_what_it_cannot_edit_in_place(text: str) -> Non
     with pytest.raises(ConfigError, match=r"^cfg.yaml: flux.version: cannot edit it in place; set it to \"2.9.4\""):
         set_flux_version(text, parse_version("2.9.4"), "cfg.yaml")
 
+
+
+def test_bad_inputs_write_nothing(tmp_path: Path, run_cli: Any) -> None:
+    repo = make_repo(tmp_path / "repo", "2.5.1")
+    apply_user_edits(repo)
+    (repo / "clusters/staging/apps.yaml").unlink()  # a generated file the user removed stays removed
+    lock = repo / "fluxforge.lock"
+    good_lock = lock.read_text()
+    lock.write_text(good_lock.replace("kind: ServiceAccount", "kind: ServiceAccountX", 1))
+    still = snapshot(repo)
+    tampered = run_cli("upgrade", str(repo), "--to", "2.9")
+    assert tampered.exit_code == 1
+    assert "does not match its sha256 (edited by hand?); delete it" in tampered.stderr
+    assert snapshot(repo) == still
+    lock.write_text(good_lock)
+    config = repo / "fluxforge.yaml"
+    good_config = config.read_text()
+    config.write_text(good_config.replace("clientId: ", "clientId: not-a-guid-", 1))
+    still = snapshot(repo)
+    invalid = run_cli("upgrade", str(repo), "--to", "2.9")
+    assert invalid.exit_code == 1
+    assert "fluxforge.yaml:" in invalid.stderr and "Traceback" not in invalid.stderr
+    assert snapshot(repo) == still
+    config.write_text(good_config)
+    ok = run_cli("upgrade", str(repo), "--to", "2.9")
+    assert ok.exit_code == 0, ok.stderr
+    assert not (repo / "clusters/staging/apps.yaml").exists()
