@@ -138,6 +138,8 @@ def test_flux_kustomization_inline_patches_are_checked() -> None:
                 kind: Ingress
         """)
     assert at(lint_text("apps.yaml", text, parse_version("2.9.4"))) == [9]
+    second = "# first document\n---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: a\n---\n" + text
+    assert at(lint_text("apps.yaml", second, parse_version("2.9.4"))) == [9 + 7]
 
 
 SUBST = d("""
