@@ -128,7 +128,24 @@ timestamp: 2024-01-02T03:04:05Z
 long: aaaa bbbb cccc dddd eeee ffff gggg hhhh iiii jjjj kkkk llll mmmm nnnn oooo pppp qqqq rrrr ssss tttt
 """
 
-INPUTS = {"secret": SECRET, "multidoc": MULTI_DOC, "comments": COMMENTS, "nested": NESTED, "scalars": SCALARS}
+EDGE = """\
+base: &b
+  x: 1
+use:
+  <<: *b
+  y: 2
+alias: *b
+bin: !!binary aGVsbG8=
+custom: !custom x
+forced_int: !!int "5"
+"yes": n
+"0": key that looks like a number
+---
+---
+second: document after an empty one
+"""
+
+INPUTS = {"edge": EDGE, "secret": SECRET, "multidoc": MULTI_DOC, "comments": COMMENTS, "nested": NESTED, "scalars": SCALARS}
 
 SELECTORS = {
     "default": "",

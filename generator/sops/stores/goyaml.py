@@ -83,7 +83,15 @@ def _resolve_number(text: str) -> object:
 def resolve_tagged(tag: str, text: str) -> object:
     """A scalar with an explicit standard tag (``!!str``, ``!!int`` …); other tags give the text."""
     short = tag.rsplit(":", 1)[-1] if tag.startswith("tag:yaml.org,2002:") else ""
-    if short in ("", "str", "binary"):
+    if short == "binary":
+        import base64
+        import binascii
+
+        try:
+            return base64.b64decode("".join(text.split()), validate=True).decode("utf-8", "surrogateescape")
+        except (binascii.Error, ValueError):
+            raise Unsupported(f"!!binary value is not valid base64: {text[:20]!r}") from None
+    if short in ("", "str"):
         return text
     value = resolve_plain(text)
     if short == "float" and isinstance(value, int) and not isinstance(value, bool):

@@ -216,7 +216,8 @@ class Emitter:
                 self.out.append("? " + scalar + ("" if scalar.endswith("\n") else "\n") + " " * indent + ":")
                 self._value_after_indicator(value, indent, in_seq_item=False, complex_key=True)
                 continue
-            self.out.append(string_scalar(text, key=True, indent=indent, best=self.best) + ":")
+            key_text = "!!merge <<" if text == "<<" else string_scalar(text, key=True, indent=indent, best=self.best)
+            self.out.append(key_text + ":")
             self._value_after_indicator(value, indent, in_seq_item=False)
         self._comments(pending, indent)
 

@@ -46,6 +46,8 @@ def load_documents(text: str, name: str) -> list[Branch]:
         roots = compose_all(text)
     except Exception as err:  # noqa: BLE001 - ruamel raises many error classes
         raise SopsError(f"{name}: invalid YAML: {_first_line(err)}") from None
+    if not roots:
+        return []
     lines = text.splitlines()
     docs: list[Branch] = []
     states: list[_Doc] = []
