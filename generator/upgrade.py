@@ -11,7 +11,7 @@ conflict is still reported) or with ``dry_run``. A second upgrade to the same ve
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,7 +30,7 @@ from generator.render import render_tree
 from generator.tree import unified_diff
 from generator.yamlio import compose_all
 
-__all__ = ["UpgradeConflict", "UpgradeReport", "run_upgrade", "set_flux_version"]
+__all__ = ["MergePlan", "UpgradeConflict", "UpgradeReport", "plan_merge", "run_upgrade", "set_flux_version"]
 
 
 class UpgradeConflict(FluxforgeError):
@@ -119,15 +119,22 @@ def _read(path: Path) -> str | None:
 
 
 @dataclass
-class _Plan:
-    writes: dict[str, str | None]  # relpath -> new text (None: delete)
-    bases: dict[str, str]  # the new lock entries
-    conflicts: list[str]
+class MergePlan:
+    """What merging a render into the files on disk would do (nothing is written yet)."""
+
+    writes: dict[str, str | None]  # relpath -> new text (None: delete the file)
+    bases: dict[str, str]  # the lock entries to record afterwards
+    conflicts: list[str]  # one line per conflict: "file: key.path: conflict: ..."
 
 
-def _plan(root: Path, bases: Mapping[str, str], theirs: Mapping[str, str], scope: list[str], force: bool) -> _Plan:
-    plan = _Plan({}, dict(bases), [])
-    for path in scope:
+def plan_merge(
+    root: Path, bases: Mapping[str, str], theirs: Mapping[str, str], paths: Iterable[str], *, force: bool = False
+) -> MergePlan:
+    """Merge the render ``theirs`` into the files under ``root`` with ``bases`` (the lock) as base,
+    for ``paths``. A file's base moves to the new render unless it conflicted (and not ``force``),
+    so a later run still sees the user's edits. Reads files; writes nothing."""
+    plan = MergePlan({}, dict(bases), [])
+    for path in paths:
         ours = _read(root / path)
         merged = merge_text(bases.get(path), ours, theirs.get(path), force=force)
         plan.conflicts.extend(c.line(path) for c in merged.conflicts)
@@ -192,7 +199,7 @@ def run_upgrade(
     else:
         bases = dict(lock.files)
     scope = sorted(p for p in {*theirs, *bases} if _in_scope(config, clusters, p))
-    plan = _plan(root, bases, theirs, scope, force)
+    plan = plan_merge(root, bases, theirs, scope, force=force)
     if plan.conflicts and not force:
         advice = (
             f"{len(plan.conflicts)} conflict(s): nothing was written; edit the files named above by hand, "
