@@ -77,3 +77,16 @@ def test_forbidden_is_not_retried(wrapped: tuple[World, dict[str, str], bytes]) 
     with pytest.raises(KeyVaultError, match="role assignment missing"):
         source_for("azure_kv", KeyOptions(), {}).unwrap(entry)
     assert _decrypt_statuses(w, mark) == [403]
+
+
+def test_a_refused_token_is_asked_for_once_per_run(wrapped: tuple[World, dict[str, str], bytes]) -> None:
+    """A broken federated credential costs one Entra round trip per run, not one per file."""
+    w, entry, _ = wrapped
+    w.controller.federated.clear()
+    source = source_for("azure_kv", KeyOptions(), {})
+    mark = w.emu.log.mark()
+    for _ in range(5):
+        with pytest.raises(KeyVaultError, match="AADSTS70021"):
+            source.unwrap(entry)
+    tokens = [e for e in w.emu.log.since(mark, "entra") if e.path.endswith("/token")]
+    assert [e.status for e in tokens] == [400]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import logging
 import os
 import re
 import threading
@@ -30,6 +31,7 @@ RETRY = {"retry_total": 6, "retry_connect": 4, "retry_read": 4, "retry_status": 
          "retry_backoff_max": 10}
 RETRY_METHODS = frozenset({"GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS"})  # encrypt/decrypt are safe to repeat
 T = TypeVar("T")
+_QUIET = logging.NullHandler()
 
 
 @dataclass(frozen=True)
@@ -74,13 +76,22 @@ class _OneToken:
     def __init__(self, inner: Any) -> None:
         self.inner = inner
         self._tokens: dict[tuple[Any, ...], Any] = {}
+        self._refused: dict[tuple[Any, ...], Exception] = {}  # Entra said no: do not ask again this run
         self._lock = threading.Lock()
 
     def _cached(self, key: tuple[Any, ...], fetch: Callable[[], T]) -> T:
+        from azure.core.exceptions import ClientAuthenticationError
+
         with self._lock:
+            if key in self._refused:
+                raise self._refused[key]
             token = self._tokens.get(key)
             if token is None or token.expires_on - time.time() < 300:
-                token = self._tokens[key] = fetch()
+                try:
+                    token = self._tokens[key] = fetch()
+                except ClientAuthenticationError as exc:
+                    self._refused[key] = exc
+                    raise
             return token
 
     def get_token(self, *scopes: str, claims: str | None = None, tenant_id: str | None = None,
@@ -108,6 +119,11 @@ class _OneToken:
 def make_credential(name: str | None) -> Any:
     """The credential for ``--credential NAME``; default chain: environment, workload identity, Azure CLI."""
     from azure import identity
+
+    # The SDK logs each refused token at WARNING; our KeyVaultError says it once, with the fix. A
+    # NullHandler keeps Python's last-resort stderr handler quiet without touching levels (--debug still
+    # sees the records through the root logger's handlers).
+    logging.getLogger("azure").addHandler(_QUIET)
 
     choice = (name or "default").lower()
     builders: dict[str, Callable[[], Any]] = {
