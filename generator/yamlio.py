@@ -52,4 +52,10 @@ def compose_all(text: str) -> list[Any]:
     scalar styles, tags unresolved by us: for readers that resolve scalars themselves (the sops
     store resolves plain scalars as go-yaml v3 does). Uses libyaml (ruamel.yaml.clib) when installed:
     plain scalars then have style ``""`` instead of ``None``."""
-    return list(YAML(typ="safe", pure=False).compose_all(io.StringIO(text)))
+    global _COMPOSER  # one reusable parser per process (compose_all keeps no state between calls)
+    if _COMPOSER is None:
+        _COMPOSER = YAML(typ="safe", pure=False)
+    return list(_COMPOSER.compose_all(io.StringIO(text)))
+
+
+_COMPOSER: YAML | None = None
