@@ -167,7 +167,6 @@ class AzureKeyVaultSource:
         self._client_options = {**RETRY, **client_options}
         self._clients: dict[str, Any] = {}
         self._wrappers: dict[KeyRef, _Wrapper] = {}
-        self._decryptors: dict[KeyRef, Any] = {}
         self._broken: dict[str, str] = {}  # vault URL -> the error that exhausted the retries
         self._lock = threading.RLock()
 
@@ -183,16 +182,13 @@ class AzureKeyVaultSource:
                 "enc": encode_enc(ciphertext)}
 
     def unwrap(self, entry: Mapping[str, Any]) -> bytes:
+        """One remote Decrypt (RSA-OAEP-256), exactly what sops calls: no key read, so an identity with
+        decrypt permission only leaves no 403 in the vault's audit log."""
         ref = self._entry_ref(entry)
         ciphertext = decode_enc(str(entry.get("enc", "")), f"azure_kv {ref.url}")
-        with self._lock:
-            crypto = self._decryptors.get(ref)
-            if crypto is None:
-                crypto = self._decryptors[ref] = self._client(ref.vault_url).get_cryptography_client(
-                    ref.name, key_version=ref.version or None)
-        result = self._guard("decrypt", ref, lambda: crypto.decrypt(ALGORITHM, ciphertext,
-                                                                    retry_on_methods=RETRY_METHODS))
-        return bytes(result.plaintext)
+        plaintext, _ = self._guard("decrypt", ref, lambda: _post(self._client(ref.vault_url), ref, "decrypt",
+                                                                  ciphertext))
+        return plaintext
 
     def recipient_of(self, entry: Mapping[str, Any]) -> str:
         """``{vault_url}/keys/{name}/{version}``, sops' ``ToString`` of the key."""
@@ -232,19 +228,8 @@ class AzureKeyVaultSource:
         return _local_wrapper(ref, key)
 
     def _remote_wrapper(self, client: Any, ref: KeyRef) -> _Wrapper:
-        """No ``keys/read``: every wrap is a remote Encrypt of the pinned version."""
-        if not ref.version:
-            raise KeyVaultError(f"azure_kv encrypt with {ref.url}: the URL has no key version and the identity may "
-                                "not read the key to find the current one (403 on keys/read); put the version in the "
-                                "URL (az keyvault key show --query key.kid) or grant a role with "
-                                "Microsoft.KeyVault/vaults/keys/read")
-        crypto = client.get_cryptography_client(ref.name, key_version=ref.version)
-
-        def encrypt(data_key: bytes) -> tuple[bytes, str]:
-            result = crypto.encrypt(ALGORITHM, data_key, retry_on_methods=RETRY_METHODS)
-            return bytes(result.ciphertext), ref.version
-
-        return _Wrapper(ref.version, encrypt)
+        """No ``keys/read``: every wrap is a remote Encrypt; the version comes from the result's ``kid``."""
+        return _Wrapper(ref.version, lambda data_key: _post(client, ref, "encrypt", data_key))
 
     def _guard(self, operation: str, ref: KeyRef, call: Callable[[], T]) -> T:
         """Run one SDK call; failures become ``KeyVaultError``. A vault that stays unavailable after the
@@ -261,6 +246,22 @@ class AzureKeyVaultSource:
             if _transient(exc):
                 self._broken[ref.vault_url] = message
             raise KeyVaultError(message) from exc
+
+
+def _post(client: Any, ref: KeyRef, operation: str, value: bytes) -> tuple[bytes, str]:
+    """``POST {vault}/keys/{name}/{version}/{operation}`` through the KeyClient's pipeline (challenge auth,
+    retries); returns the result and the key version that did it (from ``kid``)."""
+    from azure.core.rest import HttpRequest
+
+    path = f"/keys/{ref.name}/{ref.version}/{operation}" if ref.version else f"/keys/{ref.name}/{operation}"
+    request = HttpRequest("POST", path, json={"alg": ALGORITHM, "value": encode_enc(value)})
+    response = client.send_request(request, retry_on_methods=RETRY_METHODS)
+    response.raise_for_status()
+    body = response.json()
+    version = str(body.get("kid") or "").rstrip("/").rsplit("/", 1)[-1]
+    if not version or version == ref.name:
+        raise KeyVaultError(f"azure_kv {operation} with {ref.url}: Key Vault's answer names no key version")
+    return decode_enc(str(body.get("value", "")), f"azure_kv {operation} result from {ref.url}"), version
 
 
 def _local_wrapper(ref: KeyRef, key: Any) -> _Wrapper:
