@@ -37,8 +37,8 @@ class Sandbox:
         for tool in ("unshare", "nsenter", "mount", "ip"):
             if shutil.which(tool) is None:
                 return f"{tool} not found"
-        probe = subprocess.run(["unshare", "-mn", "sh", "-c", "ip link set lo up"], capture_output=True, text=True,
-                               check=False)
+        probe = subprocess.run(["unshare", "-mn", "sh", "-c", "mount --bind /etc/hosts /etc/hosts && ip link set lo up"],
+                               capture_output=True, text=True, check=False)
         return None if probe.returncode == 0 else f"unshare -mn refused: {probe.stderr.strip()}"
 
     def start(self) -> Sandbox:
