@@ -149,3 +149,13 @@ def test_default_port_is_normalised() -> None:
 def test_padded_enc_is_rejected_like_sops() -> None:
     with pytest.raises(KeyVaultError, match="unpadded base64url"):
         decode_enc("abcd==", "f.yaml")
+
+
+def test_a_credential_for_another_tenant_is_named(in_process: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    w = in_process
+    _use(monkeypatch, {**w.dev_env(), "AZURE_TENANT_ID": "11111111-2222-3333-4444-555555555555"})
+    with pytest.raises(KeyVaultError) as info:
+        _source().wrap(w.key_url, os.urandom(32))
+    message = str(info.value)
+    assert f"the vault belongs to tenant {w.emu.tenant_id} but the credential is for tenant 11111111-" in message
+    assert f"set AZURE_TENANT_ID={w.emu.tenant_id}" in message

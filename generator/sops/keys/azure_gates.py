@@ -154,6 +154,15 @@ def explain_vault(status: int, code: str, message: str, ctx: Context, inner: str
     return f"{ctx.head}: Key Vault answered {status} {code}: {message.strip()}"
 
 
+def explain_tenant(message: str, ctx: Context) -> str:
+    """The vault's challenge names a tenant the credential is not set up for."""
+    match = re.search(r"tokens for tenant '?([0-9A-Za-z.-]+)", message)
+    vault_tenant = match.group(1).rstrip(".") if match else "<the vault's tenant>"
+    return (f"{ctx.head}: the vault belongs to tenant {vault_tenant} but the credential is for tenant "
+            f"{ctx.tenant_id or '<unset>'}; set AZURE_TENANT_ID={vault_tenant} (the azure.workload.identity/tenant-id "
+            "annotation in a cluster), or list it in AZURE_ADDITIONALLY_ALLOWED_TENANTS")
+
+
 def explain_unavailable(message: str, ctx: Context) -> str:
     summary = " ".join(message.split())[:400]
     return (f"{ctx.head}: no Azure credential is available ({summary}); in a pod set AZURE_CLIENT_ID, "

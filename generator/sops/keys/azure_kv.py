@@ -290,6 +290,8 @@ def _explain(exc: Exception, ctx: gates.Context) -> str:
         return gates.explain_unavailable(text, ctx)
     if "AADSTS" in text:
         return gates.explain_entra(text, ctx)
+    if "not configured to acquire tokens for tenant" in text:
+        return gates.explain_tenant(text, ctx)
     if isinstance(exc, HttpResponseError) and exc.status_code:
         error = getattr(exc, "error", None)
         code = str(getattr(error, "code", "") or "")
