@@ -1,52 +1,17 @@
-"""Fixtures: one emulator (and one namespace sandbox) per session, a fresh standard world per test."""
+"""Fixtures: one emulator (and one namespace sandbox) per session, a fresh standard world per test.
+
+Helpers live in ``azworld`` (a uniquely named module: test modules import it, not ``conftest``).
+"""
 
 from __future__ import annotations
 
-import json
-import os
-import stat
-import subprocess
-import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from azworld import CONTROLLER_NS, CONTROLLER_SA, KEY, VAULT, World
 
-from tests.emulator import Emulator, Principal, Sandbox
-
-VAULT = "sopstest"
-KEY = "sops-key"
-CONTROLLER_NS, CONTROLLER_SA = "flux-system", "kustomize-controller"
-
-
-@dataclass
-class World:
-    """The standard setup: a vault key, a developer who may encrypt, Flux's identity that may decrypt."""
-
-    emu: Emulator
-    tmp: Path
-    version: str
-    developer: Principal  # app with a client secret; role SOPS Encrypt Only (keys/read + encrypt)
-    controller: Principal  # managed identity federated with flux-system:kustomize-controller; Crypto User
-
-    @property
-    def key_url(self) -> str:
-        return self.emu.vault().key_url(KEY, self.version)
-
-    @property
-    def versionless_url(self) -> str:
-        return self.emu.vault().key_url(KEY)
-
-    def dev_env(self) -> dict[str, str]:
-        return self.emu.secret_env(self.developer)
-
-    def controller_env(self, *, namespace: str = CONTROLLER_NS, service_account: str = CONTROLLER_SA,
-                       audience: str | None = None) -> dict[str, str]:
-        token = self.tmp / "sa-token"
-        kwargs = {"audience": audience} if audience else {}
-        return self.emu.workload_env(self.controller, token, namespace=namespace, service_account=service_account,
-                                     **kwargs)
+from tests.emulator import Emulator, Sandbox
 
 
 @pytest.fixture(scope="session")
@@ -82,34 +47,3 @@ def in_process(world: World, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]
         monkeypatch.setenv(name, value)
     with world.emu.patch_resolver():
         yield world
-
-
-def fake_az(world: World, principal: Principal) -> tuple[Path, Path]:
-    """An ``az`` on PATH that hands out a real emulator token for ``principal``; returns (bin dir, call log)."""
-    bin_dir, calls = world.tmp / "bin", world.tmp / "az-calls.log"
-    bin_dir.mkdir(exist_ok=True)
-    token, expires = world.emu.entra.mint_access_token(principal, "https://vault.azure.net")
-    answer = {"accessToken": token, "expiresOn": "2099-01-01 00:00:00.000000", "expires_on": expires,
-              "tenant": world.emu.tenant_id, "tokenType": "Bearer"}
-    (bin_dir / "answer.json").write_text(json.dumps(answer))
-    script = bin_dir / "az"
-    script.write_text(f"#!{sys.executable}\nimport sys, pathlib\n"
-                      f"pathlib.Path({str(calls)!r}).open('a').write(' '.join(sys.argv[1:]) + '\\n')\n"
-                      f"print(pathlib.Path({str(bin_dir / 'answer.json')!r}).read_text())\n")
-    script.chmod(script.stat().st_mode | stat.S_IXUSR)
-    return bin_dir, calls
-
-
-def base_env(world: World) -> dict[str, str]:
-    """A clean environment for subprocesses (sops, fluxforge): no AZURE_*/SOPS_* from the caller."""
-    keep = {k: v for k, v in os.environ.items() if not k.startswith(("AZURE_", "SOPS_"))}
-    return {**keep, "SOPS_DISABLE_VERSION_CHECK": "1", "HOME": str(world.tmp)}
-
-
-REPO_ROOT_AZ = Path(__file__).resolve().parents[2]
-
-
-def fluxforge(box: Sandbox, env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """The ``fluxforge`` CLI run inside the sandbox (production host names resolve to the emulator)."""
-    keep = {k: v for k, v in os.environ.items() if not k.startswith(("AZURE_", "SOPS_"))}
-    return box.run([sys.executable, "-m", "generator", *args], env=env, base_env=keep, cwd=cwd)

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import World, base_env, fluxforge
+from azworld import World, base_env, fluxforge
 
 from generator.sops import api
 from generator.sops.keys import KeySource

@@ -7,7 +7,7 @@ import time
 
 import pytest
 import requests
-from conftest import KEY, World, fake_az
+from azworld import KEY, World, fake_az
 
 from generator.errors import KeyVaultError
 from generator.sops.keys import KeyOptions, source_for

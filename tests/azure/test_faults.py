@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from conftest import World
+from azworld import World
 
 from generator.errors import KeyVaultError
 from generator.sops.keys import KeyOptions, KeySource, source_for

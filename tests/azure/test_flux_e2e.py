@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import REPO_ROOT_AZ, fluxforge
+from azworld import REPO_ROOT_AZ, fluxforge
 
 from generator.yamlio import load_rt
 from tests.emulator import Sandbox

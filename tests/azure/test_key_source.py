@@ -7,7 +7,7 @@ import os
 import re
 
 import pytest
-from conftest import KEY, World, fake_az
+from azworld import KEY, World, fake_az
 
 from generator.errors import KeyVaultError
 from generator.sops.keys import KeyOptions, KeySource, source_for

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import KEY, World, base_env, fluxforge
+from azworld import KEY, World, base_env, fluxforge
 
 from generator.sops.keys import KeyOptions, source_for
 from generator.yamlio import load_rt
