@@ -10,7 +10,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.emulator import Emulator, Principal, Sandbox
+from tests.emulator import Emulator, Principal, Runner
 
 VAULT = "sopstest"
 KEY = "sops-key"
@@ -50,7 +50,7 @@ def fake_az(world: World, principal: Principal) -> tuple[Path, Path]:
     """An ``az`` on PATH that hands out a real emulator token for ``principal``; returns (bin dir, call log)."""
     bin_dir, calls = world.tmp / "bin", world.tmp / "az-calls.log"
     bin_dir.mkdir(exist_ok=True)
-    token, expires = world.emu.entra.mint_access_token(principal, "https://vault.azure.net")
+    token, expires = world.emu.entra.mint_access_token(principal, world.emu.vault().challenge_resource)
     answer = {"accessToken": token, "expiresOn": "2099-01-01 00:00:00.000000", "expires_on": expires,
               "tenant": world.emu.tenant_id, "tokenType": "Bearer"}
     (bin_dir / "answer.json").write_text(json.dumps(answer))
@@ -71,7 +71,7 @@ def base_env(world: World) -> dict[str, str]:
 REPO_ROOT_AZ = Path(__file__).resolve().parents[2]
 
 
-def fluxforge(box: Sandbox, env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def fluxforge(box: Runner, env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """The ``fluxforge`` CLI run inside the sandbox (production host names resolve to the emulator)."""
     keep = {k: v for k, v in os.environ.items() if not k.startswith(("AZURE_", "SOPS_"))}
     return box.run([sys.executable, "-m", "generator", *args], env=env, base_env=keep, cwd=cwd)

@@ -11,7 +11,7 @@ from azworld import World, base_env, fluxforge
 
 from generator.sops import api
 from generator.sops.keys import KeySource
-from tests.emulator import Sandbox
+from tests.emulator import Runner
 
 pytestmark = pytest.mark.interop
 N = 200
@@ -60,7 +60,7 @@ def classify(world: World, originals: dict[Path, bytes], monkeypatch: pytest.Mon
     return encrypted, untouched
 
 
-def test_transient_faults_during_remote_encrypts_are_retried(sandbox: Sandbox, world: World,
+def test_transient_faults_during_remote_encrypts_are_retried(sandbox: Runner, world: World,
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     repo, originals = make_repo(world)
     remote_encrypt_only(world)
@@ -80,7 +80,7 @@ def test_transient_faults_during_remote_encrypts_are_retried(sandbox: Sandbox, w
     assert peer.returncode == 0 and peer.stdout.encode() == originals[sample], peer.stderr
 
 
-def test_a_vault_outage_mid_batch_leaves_the_rest_untouched(sandbox: Sandbox, world: World,
+def test_a_vault_outage_mid_batch_leaves_the_rest_untouched(sandbox: Runner, world: World,
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     repo, originals = make_repo(world)
     remote_encrypt_only(world)
@@ -95,7 +95,7 @@ def test_a_vault_outage_mid_batch_leaves_the_rest_untouched(sandbox: Sandbox, wo
     assert classify(world, originals, monkeypatch) == (100, 100)
 
 
-def test_faults_on_the_single_key_read_of_local_wrapping(sandbox: Sandbox, world: World,
+def test_faults_on_the_single_key_read_of_local_wrapping(sandbox: Runner, world: World,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     repo, originals = make_repo(world)
     faults = world.emu.faults

@@ -17,7 +17,7 @@ import pytest
 from azworld import REPO_ROOT_AZ, fluxforge
 
 from generator.yamlio import load_rt
-from tests.emulator import Sandbox
+from tests.emulator import Sandbox, sandbox_mode
 from tests.emulator.rehearsal import Rehearsal, rehearse
 
 pytestmark = pytest.mark.interop
@@ -45,9 +45,8 @@ class Fleet:
 
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
-    reason = Sandbox.available()
-    if reason is not None:
-        pytest.skip(f"network namespace sandbox unavailable: {reason}")
+    if sandbox_mode() != "namespace":  # the top-level conftest turns this skip into a failure under CI=true
+        pytest.skip(f"the sample repo's URLs need production host names: {Sandbox.available()}")
     repo = tmp_path_factory.mktemp("fleet") / "repo"
     shutil.copytree(REPO_ROOT_AZ / "sample-repo", repo)
     play = rehearse(repo / "fluxforge.yaml", tmp_path_factory.mktemp("rehearsal"))

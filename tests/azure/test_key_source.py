@@ -34,7 +34,7 @@ def test_wrap_writes_sops_fields_and_unwraps(in_process: World, monkeypatch: pyt
     data_key = os.urandom(32)
     entry = source.wrap(w.key_url, data_key)
     assert list(entry) == ["vault_url", "name", "version", "created_at", "enc"]
-    assert entry["vault_url"] == "https://sopstest.vault.azure.net" and entry["name"] == KEY
+    assert entry["vault_url"] == w.emu.vault().url and entry["name"] == KEY
     assert entry["version"] == w.version
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", entry["created_at"])
     assert re.fullmatch(r"[A-Za-z0-9_-]{342}", entry["enc"])  # RSA-2048, unpadded base64url
@@ -151,7 +151,8 @@ def test_padded_enc_is_rejected_like_sops() -> None:
         decode_enc("abcd==", "f.yaml")
 
 
-def test_a_credential_for_another_tenant_is_named(in_process: World, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_credential_for_another_tenant_is_named(in_process: World, monkeypatch: pytest.MonkeyPatch,
+                                                  production_names: None) -> None:
     w = in_process
     _use(monkeypatch, {**w.dev_env(), "AZURE_TENANT_ID": "11111111-2222-3333-4444-555555555555"})
     with pytest.raises(KeyVaultError) as info:

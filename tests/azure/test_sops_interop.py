@@ -17,7 +17,7 @@ from azworld import KEY, World, base_env, fluxforge
 
 from generator.sops.keys import KeyOptions, source_for
 from generator.yamlio import load_rt
-from tests.emulator import Sandbox
+from tests.emulator import Runner
 
 pytestmark = pytest.mark.interop
 
@@ -32,11 +32,11 @@ stringData:
 """  # in the layout sops writes (4-space indent), so a round trip is byte-identical
 
 
-def sops(box: Sandbox, world: World, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+def sops(box: Runner, world: World, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return box.run(["sops", *args], env=env, base_env=base_env(world), cwd=world.tmp)
 
 
-def sops_encrypt(box: Sandbox, world: World, key_url: str) -> Path:
+def sops_encrypt(box: Runner, world: World, key_url: str) -> Path:
     plain = world.tmp / "secret.yaml"
     plain.write_text(SECRET)
     done = sops(box, world, world.dev_env(), "encrypt", "--azure-kv", key_url, "--encrypted-regex",
@@ -55,11 +55,11 @@ def azure_entry(path: Path) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("versioned", [True, False], ids=["versioned", "versionless"])
-def test_sops_encrypts_and_the_flux_identity_decrypts(sandbox: Sandbox, world: World, versioned: bool) -> None:
+def test_sops_encrypts_and_the_flux_identity_decrypts(sandbox: Runner, world: World, versioned: bool) -> None:
     url = world.key_url if versioned else world.versionless_url
     enc = sops_encrypt(sandbox, world, url)
     entry = azure_entry(enc)
-    assert entry["version"] == world.version and entry["vault_url"] == "https://sopstest.vault.azure.net"
+    assert entry["version"] == world.version and entry["vault_url"] == world.emu.vault().url
     mark = world.emu.log.mark()
     done = sops(sandbox, world, world.controller_env(), "decrypt", str(enc))
     assert done.returncode == 0, done.stderr
@@ -72,7 +72,7 @@ def test_sops_encrypts_and_the_flux_identity_decrypts(sandbox: Sandbox, world: W
 
 
 @pytest.mark.parametrize("versioned", [True, False], ids=["versioned", "versionless"])
-def test_fluxforge_decrypts_what_sops_encrypted(sandbox: Sandbox, world: World, versioned: bool) -> None:
+def test_fluxforge_decrypts_what_sops_encrypted(sandbox: Runner, world: World, versioned: bool) -> None:
     enc = sops_encrypt(sandbox, world, world.key_url if versioned else world.versionless_url)
     mark = world.emu.log.mark()
     done = fluxforge(sandbox, world.controller_env(), world.tmp, "decrypt", str(enc))
@@ -83,7 +83,7 @@ def test_fluxforge_decrypts_what_sops_encrypted(sandbox: Sandbox, world: World, 
     assert [e.status for e in world.emu.log.since(mark, "entra") if e.path.endswith("/token")] == [200]
 
 
-def test_sops_decrypts_an_entry_fluxforge_wrapped(sandbox: Sandbox, in_process: World,
+def test_sops_decrypts_an_entry_fluxforge_wrapped(sandbox: Runner, in_process: World,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     """Our local RSA-OAEP-256 with the public JWK, unpadded base64url: accepted by sops' Decrypt."""
     w = in_process
@@ -117,7 +117,7 @@ GATES = {
 
 
 @pytest.mark.parametrize("gate", list(GATES))
-def test_each_broken_gate_fails_in_sops_and_fluxforge_names_it(sandbox: Sandbox, world: World, gate: str) -> None:
+def test_each_broken_gate_fails_in_sops_and_fluxforge_names_it(sandbox: Runner, world: World, gate: str) -> None:
     enc = sops_encrypt(sandbox, world, world.key_url)
     env_args: dict[str, str] = {}
     if gate == "no-federated-credential":
@@ -144,7 +144,7 @@ def test_each_broken_gate_fails_in_sops_and_fluxforge_names_it(sandbox: Sandbox,
         assert fragment in lines[0], lines[0]
 
 
-def test_sops_rejects_a_padded_enc(sandbox: Sandbox, world: World) -> None:
+def test_sops_rejects_a_padded_enc(sandbox: Runner, world: World) -> None:
     enc = sops_encrypt(sandbox, world, world.key_url)
     old = azure_entry(enc)["enc"]
     enc.write_text(enc.read_text().replace(old, old + "=="))

@@ -29,8 +29,16 @@ class Emulator:
     """
 
     def __init__(self, workdir: Path, *, vaults: Sequence[str] = ("sopstest",), tenant_id: str | None = None,
-                 issuers: Sequence[str] = ()) -> None:
-        """``issuers``: cluster OIDC issuer URLs (default: one AKS-style URL); ``issuer`` is the first."""
+                 issuers: Sequence[str] = (), loopback: bool = False) -> None:
+        """``issuers``: cluster OIDC issuer URLs (default: one AKS-style URL); ``issuer`` is the first.
+
+        ``loopback``: the fallback where no namespace is allowed: one vault at ``https://127.0.0.1:<port>``,
+        challenge resource ``https://0.0.1:<port>`` (a dot-suffix of the host, as the SDKs demand) and
+        Entra as an ADFS authority (tenant ``adfs``: no instance discovery on login.microsoftonline.com).
+        """
+        if loopback and len(vaults) != 1:
+            raise ValueError("loopback mode serves exactly one vault")
+        self.loopback = loopback
         self.workdir = workdir
         self.tenant_id = tenant_id or str(uuid.uuid4())
         self.entra = Entra(self.tenant_id)
@@ -58,6 +66,13 @@ class Emulator:
         server, _ = serve(self._front(), self.pki.server_context(), ("127.0.0.1", port))
         self.port = server.server_address[1]
         self._servers.append(server)
+        if self.loopback:
+            base = f"https://127.0.0.1:{self.port}"
+            vault = self.vault()
+            vault.host, vault.url = "127.0.0.1", base
+            vault.challenge_resource, vault.authority = f"https://0.0.1:{self.port}", f"{base}/adfs"
+            self.entra.adfs_base = f"{base}/adfs"
+            self.entra.resources.add(vault.challenge_resource)
         return self
 
     def listen_unix(self, path: Path) -> None:
@@ -85,7 +100,9 @@ class Emulator:
         self.stop()
 
     # -- routing -----------------------------------------------------------------------------------
-    def service_of(self, host: str) -> str:
+    def service_of(self, host: str, path: str = "/") -> str:
+        if self.loopback and host == "127.0.0.1":
+            return "entra" if path.startswith("/adfs/") else "kv" if path.startswith("/keys") else "oidc"
         if host == LOGIN_HOST:
             return "entra"
         if any(i.host == host for i in self.issuers.values()):
@@ -93,12 +110,12 @@ class Emulator:
         return "kv" if any(v.host == host for v in self.vaults.values()) else "?"
 
     def route(self, req: Request) -> tuple[str, Response]:
-        service = self.service_of(req.host)
+        service = self.service_of(req.host, req.path)
         if service == "entra":
             return service, self.entra.handle(req)
         if service == "oidc":
             for issuer in self.issuers.values():
-                if issuer.host == req.host and req.path.startswith(issuer.base_path + "/"):
+                if (issuer.host == req.host or self.loopback) and req.path.startswith(issuer.base_path + "/"):
                     status, body = issuer.handle(req.path)
                     return service, Response(status, body)
             return service, Response(404, {"kind": "Status", "status": "Failure", "code": 404})
@@ -149,13 +166,21 @@ class Emulator:
         """What the AKS webhook injects into a pod, with a freshly minted projected token on disk."""
         minter = self.issuers[issuer] if issuer else self.issuer
         token_file.write_text(minter.mint(namespace, service_account, audience=audience))
-        return {"AZURE_CLIENT_ID": principal.client_id, "AZURE_TENANT_ID": self.tenant_id,
-                "AZURE_FEDERATED_TOKEN_FILE": str(token_file), "AZURE_AUTHORITY_HOST": AUTHORITY, **self.tls_env()}
+        return {"AZURE_CLIENT_ID": principal.client_id, "AZURE_FEDERATED_TOKEN_FILE": str(token_file),
+                **self._authority_env(), **self.tls_env()}
 
     def secret_env(self, principal: Principal) -> dict[str, str]:
         """EnvironmentCredential settings for a service principal with a client secret."""
-        return {"AZURE_CLIENT_ID": principal.client_id, "AZURE_TENANT_ID": self.tenant_id,
-                "AZURE_CLIENT_SECRET": principal.secrets[0], **self.tls_env()}
+        env = {"AZURE_CLIENT_ID": principal.client_id, "AZURE_CLIENT_SECRET": principal.secrets[0],
+               **self._authority_env(), **self.tls_env()}
+        if not self.loopback:
+            env.pop("AZURE_AUTHORITY_HOST")
+        return env
+
+    def _authority_env(self) -> dict[str, str]:
+        if self.loopback:
+            return {"AZURE_TENANT_ID": "adfs", "AZURE_AUTHORITY_HOST": f"https://127.0.0.1:{self.port}"}
+        return {"AZURE_TENANT_ID": self.tenant_id, "AZURE_AUTHORITY_HOST": AUTHORITY}
 
     @contextlib.contextmanager
     def patch_resolver(self) -> Iterator[None]:

@@ -66,6 +66,8 @@ class Entra:
         self._key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self._kid = uuid.uuid4().hex[:16]
         self.tokens_issued = 0
+        self.adfs_base = ""  # "https://127.0.0.1:<port>/adfs" in loopback mode
+        self.resources: set[str] = set(KNOWN_RESOURCES)
 
     # -- configuration ---------------------------------------------------------------------------
     def add_principal(self, name: str, kind: str = "managed_identity", secret: str | None = None,
@@ -107,10 +109,21 @@ class Entra:
         parts = [p for p in req.path.split("/") if p]
         if parts == ["common", "discovery", "instance"]:
             return Response(200, self._instance_discovery())
+        if self.adfs_base and parts[:1] == ["adfs"]:
+            return self._adfs(req, parts[1:])
         if len(parts) == 4 and parts[1:] == ["v2.0", ".well-known", "openid-configuration"]:
             return self._tenant_guard(parts[0]) or Response(200, self._openid(parts[0]))
         if len(parts) == 4 and parts[1:] == ["oauth2", "v2.0", "token"] and req.method == "POST":
             return self._tenant_guard(parts[0]) or self._token(req.form())
+        return Response(404, {"error": "not_found", "error_description": f"no route {req.path}"})
+
+    def _adfs(self, req: Request, rest: list[str]) -> Response:
+        """Loopback mode: the ADFS authority shape (MSAL skips instance discovery for tenant ``adfs``)."""
+        if rest == [".well-known", "openid-configuration"]:
+            return Response(200, {"authorization_endpoint": f"{self.adfs_base}/oauth2/authorize",
+                                  "token_endpoint": f"{self.adfs_base}/oauth2/token", "issuer": self.adfs_base})
+        if rest in (["oauth2", "token"], ["oauth2", "v2.0", "token"]) and req.method == "POST":
+            return self._token(req.form())
         return Response(404, {"error": "not_found", "error_description": f"no route {req.path}"})
 
     def _instance_discovery(self) -> dict[str, Any]:
@@ -139,7 +152,7 @@ class Entra:
     def _token(self, form: dict[str, str]) -> Response:
         try:
             principal = self._authenticate(form)
-            resource = _resource_of(form.get("scope", ""))
+            resource = _resource_of(form.get("scope", ""), self.resources)
             token, expires = self.mint_access_token(principal, resource)
         except EntraError as exc:
             return _error_response(exc, client_id=form.get("client_id", ""))
@@ -216,11 +229,11 @@ def _check_federation(principal: Principal, iss: str, sub: str, auds: list[str])
                          "Issuer against the presented assertion.")
 
 
-def _resource_of(scope: str) -> str:
+def _resource_of(scope: str, known: set[str]) -> str:
     for item in scope.split():
         if item.endswith("/.default"):
             resource = item[: -len("/.default")]
-            if resource.rstrip("/") in KNOWN_RESOURCES:
+            if resource.rstrip("/") in known:
                 return resource.rstrip("/")
             raise EntraError(500011, "invalid_resource",
                              f"AADSTS500011: The resource principal named {resource} was not found in the tenant.")

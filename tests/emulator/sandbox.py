@@ -41,7 +41,7 @@ class Sandbox:
                                capture_output=True, text=True, check=False)
         return None if probe.returncode == 0 else f"unshare -mn refused: {probe.stderr.strip()}"
 
-    def start(self) -> Sandbox:
+    def start(self) -> Self:
         reason = self.available()
         if reason:
             raise SandboxUnavailable(reason)
@@ -92,8 +92,56 @@ class Sandbox:
             input: str | None = None, timeout: float = 120, base_env: Mapping[str, str] | None = None,
             **kwargs: Any) -> subprocess.CompletedProcess[str]:
         """Run ``argv`` in the namespace; ``env`` is added to ``base_env`` (default: this process's env)."""
-        full = dict(os.environ if base_env is None else base_env)
-        full.update(env or {})
-        full["PWD"] = str(cwd or Path.cwd())  # Go's os.Getwd prefers a $PWD that matches "."
-        return subprocess.run(self.command(argv, cwd), env=full, cwd=cwd, input=input, capture_output=True,
-                              text=True, timeout=timeout, check=False, **kwargs)
+        return _run(self.command(argv, cwd), env, cwd, input, timeout, base_env, **kwargs)
+
+
+class Loopback:
+    """The fallback where ``unshare`` is not permitted: same ``run`` API, commands run directly.
+
+    The emulator must be built with ``Emulator(..., loopback=True)``: URLs are ``https://127.0.0.1:<port>``
+    and Entra is reached as an ADFS authority, so nothing needs a host name (less faithful than Sandbox).
+    """
+
+    def __init__(self, emulator: Emulator) -> None:
+        if not emulator.loopback:
+            raise ValueError("Loopback needs Emulator(..., loopback=True)")
+        self.emulator = emulator
+
+    def start(self) -> Self:
+        if not self.emulator.running:
+            self.emulator.start()
+        return self
+
+    def stop(self) -> None:
+        return
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def run(self, argv: Sequence[str], *, env: Mapping[str, str] | None = None, cwd: Path | None = None,
+            input: str | None = None, timeout: float = 120, base_env: Mapping[str, str] | None = None,
+            **kwargs: Any) -> subprocess.CompletedProcess[str]:
+        return _run(list(argv), env, cwd, input, timeout, base_env, **kwargs)
+
+
+def _run(command: list[str], env: Mapping[str, str] | None, cwd: Path | None, input: str | None,
+         timeout: float, base_env: Mapping[str, str] | None, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    full = dict(os.environ if base_env is None else base_env)
+    full.update(env or {})
+    full["PWD"] = str(cwd or Path.cwd())  # Go's os.Getwd prefers a $PWD that matches "."
+    return subprocess.run(command, env=full, cwd=cwd, input=input, capture_output=True, text=True,
+                          timeout=timeout, check=False, **kwargs)
+
+
+Runner = Sandbox | Loopback
+
+
+def sandbox_mode() -> str:
+    """``namespace`` where unshare is permitted, else ``loopback``; FLUXFORGE_AZURE_SANDBOX overrides."""
+    forced = os.environ.get("FLUXFORGE_AZURE_SANDBOX", "")
+    if forced in ("namespace", "loopback"):
+        return forced
+    return "namespace" if Sandbox.available() is None else "loopback"

@@ -96,7 +96,7 @@ class _Handler(BaseHTTPRequestHandler):
         front = self.server.front
         if front.faults.latency:
             time.sleep(front.faults.latency)
-        service = front.service_of(host)
+        service = front.service_of(host, req.path)
         fault = front.faults.pick(service, req.path)
         entry: dict[str, Any] = {"at": time.time(), "service": service, "method": req.method, "host": host,
                                  "path": req.path, "query": req.query, "authorized": "authorization" in req.headers}
@@ -140,7 +140,8 @@ class _Handler(BaseHTTPRequestHandler):
 class Front:
     """What the listening servers share: the router, the fault plan and the log."""
 
-    def __init__(self, route: Router, service_of: Callable[[str], str], faults: Faults, log: RequestLog) -> None:
+    def __init__(self, route: Router, service_of: Callable[[str, str], str], faults: Faults,
+                 log: RequestLog) -> None:
         self.route, self.service_of, self.faults, self.log = route, service_of, faults, log
 
 
