@@ -58,25 +58,34 @@ def main(debug: bool) -> None:
 @click.option("--diff", "show_diff", is_flag=True, help="Print a unified diff of what would change; write nothing.")
 @click.option("--output", "-o", type=click.Path(file_okay=False, path_type=Path),
               help="Repository root to render into (default: the config's folder).")
-def render(config: Path | None, check: bool, show_diff: bool, output: Path | None) -> None:
-    """Render the GitOps tree from CONFIG (default ./fluxforge.yaml; a folder means FOLDER/fluxforge.yaml)."""
+@click.option("--force", is_flag=True, help="On conflicts with your edits take the render's side (each one is still listed).")
+def render(config: Path | None, check: bool, show_diff: bool, output: Path | None, force: bool) -> None:
+    """Render the GitOps tree from CONFIG (default ./fluxforge.yaml; a folder means FOLDER/fluxforge.yaml).
+
+    Your edits to generated files are kept: a three-way merge against fluxforge.lock (as in
+    `fluxforge upgrade`); conflicts are listed and nothing is written (unless --force)."""
+    from generator.lockfile import LOCK_NAME
     from generator.tree import run_render
 
     if check and show_diff:
         raise click.UsageError("--check and --diff are exclusive: --check already prints the diff")
     mode = "check" if check else "diff" if show_diff else "write"
-    report = _run(run_render, config, output=output, mode=mode)
+    report = _run(run_render, config, output=output, mode=mode, force=force)
     for warning in report.warnings:
         click.echo(f"warning: {warning}", err=True)
+    for line in report.forced:
+        click.echo(f"forced: {line}", err=True)
     if mode == "diff":
         for change in report.changes:
             click.echo(change.diff, nl=False)
-        click.echo(f"{len(report.changes)} of {report.total} generated files would change", err=True)
+        lock = f" (and {LOCK_NAME})" if report.lock_changed else ""
+        click.echo(f"{len(report.changes)} of {report.total} generated files would change{lock}", err=True)
     elif mode == "check":
         click.echo(f"{report.total} generated files are up to date")
     else:
+        merged = set(report.merged)
         for path in report.written:
-            click.echo(f"wrote {path}")
+            click.echo(f"wrote {path}" + (" (merged: your edits kept)" if path in merged else ""))
         for path in report.removed:
             click.echo(f"removed {path} (no longer in the config)")
         removed = f", {len(report.removed)} removed" if report.removed else ""

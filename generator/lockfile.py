@@ -1,7 +1,9 @@
 """``fluxforge.lock``: the text of every file fluxforge generated last, next to the config.
 
-It is the *base* of the three-way merge in ``fluxforge upgrade``: what differs between the lock and
-a file on disk is the user's edit; what differs between the lock and a new render is the upgrade.
+It is the *base* of the three-way merge in ``fluxforge render`` and ``fluxforge upgrade``: what
+differs between the lock and a file on disk is the user's edit; what differs between the lock and a
+new render is the change of the config or of the Flux version. It always records the render itself
+(never the merged file), so the next merge has the right base.
 
 Format (valid YAML, written by hand here so it is byte-stable, fast for thousands of files, and
 diffs in git line by line like the files themselves)::
@@ -38,8 +40,8 @@ __all__ = ["LOCK_NAME", "Lock", "LockError", "dumps", "loads", "lock_path_for", 
 LOCK_NAME = "fluxforge.lock"
 LOCK_VERSION = 1
 _HEADER = (
-    "# fluxforge.lock: the files fluxforge generated last; the base of the three-way merge in\n"
-    "# `fluxforge upgrade`. Commit it with the tree. Do not edit it by hand.\n"
+    "# fluxforge.lock: the files fluxforge generated last; the base of the three-way merge that keeps\n"
+    "# your edits in `fluxforge render` and `fluxforge upgrade`. Commit it with the tree. Do not edit it by hand.\n"
 )
 _PLAIN_SAFE = re.compile(r"^[^\x00-\x08\x0b-\x1f\x7f\r\ufeff\u2028\u2029\x85]*$")
 _INDENT = " " * 6

@@ -27,10 +27,11 @@ class Conflict:
     ours: str
     theirs: str
 
-    def line(self, file: str) -> str:
+    def line(self, file: str, side: str = "the upgrade") -> str:
+        """``file: key.path: conflict: ...``; ``side`` names the new render ("the upgrade", "the render")."""
         return (
             f"{file}: {self.path or '(document)'}: conflict: your file has {self.ours}, "
-            f"the upgrade wants {self.theirs}; edit the file by hand or rerun with --force"
+            f"{side} wants {self.theirs}; edit the file by hand or rerun with --force"
         )
 
 

@@ -1,9 +1,12 @@
 """The I/O edge of ``fluxforge render``: compare, diff and write the rendered tree.
 
-Only paths produced by :func:`generator.render.render_tree` are ever written, through
-:func:`generator.fsio.write_atomic` (no write when the bytes are unchanged). The only other files
-touched are earlier fluxforge outputs in a cluster folder that the config no longer yields (their
-first line is the generated-file marker): ``render`` deletes them, ``--check`` reports them.
+What to write is planned by :func:`generator.render_plan.plan_render`: the render itself, merged
+three ways (against ``fluxforge.lock``) into the generated files the user edited, so those edits
+survive, exactly as in ``fluxforge upgrade``. Only paths produced by
+:func:`generator.render.render_tree` are written, through :func:`generator.fsio.write_atomic` (no
+write when the bytes are unchanged), plus the lock. The only other files touched are earlier
+fluxforge outputs in a cluster folder that the config no longer yields: ``render`` deletes them,
+``--check`` reports them. A conflict writes nothing (unless ``force``).
 """
 
 from __future__ import annotations
@@ -16,32 +19,35 @@ from pathlib import Path
 from typing import Literal
 
 from generator.config import config_path_for, load_config
-from generator.config_model import Config
-from generator.errors import CheckFailed, RenderError
+from generator.errors import CheckFailed, FluxforgeError, RenderError
 from generator.fsio import write_atomic
 from generator.gotk import header_mismatches
-from generator.lockfile import LOCK_NAME, record
-from generator.render import GENERATED_MARKER, render_tree
+from generator.lockfile import LOCK_NAME, dumps, write_lock
+from generator.render import render_tree
+from generator.render_plan import RenderPlan, plan_render, read_bytes
 
 __all__ = [
     "FileChange",
+    "RenderConflict",
     "RenderReport",
-    "changed_files",
-    "orphaned_files",
     "remove_files",
     "run_render",
     "unified_diff",
-    "write_tree",
+    "write_files",
 ]
 
 Mode = Literal["write", "check", "diff"]
-_WRITERS = 16
-_PARALLEL_FROM = 64
+_WRITERS = 4
+_PARALLEL_FROM = 256
+
+
+class RenderConflict(FluxforgeError):
+    """Generated files the user edited clash with the new render; nothing was written."""
 
 
 @dataclass(frozen=True)
 class FileChange:
-    """A generated file whose bytes on disk differ from the rendered ones."""
+    """A generated file whose bytes on disk differ from what render writes."""
 
     path: str
     status: Literal["missing", "stale", "orphaned"]
@@ -58,15 +64,9 @@ class RenderReport:
     removed: tuple[str, ...] = ()
     changes: tuple[FileChange, ...] = ()
     warnings: tuple[str, ...] = field(default=())
-
-
-def _read(path: Path) -> bytes | None:
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        return None
-    except IsADirectoryError:
-        raise RenderError(f"{path}: is a folder, but fluxforge generates a file there") from None
+    merged: tuple[str, ...] = ()  # written (or to be written) with the user's edits kept
+    forced: tuple[str, ...] = ()  # conflicts resolved for the render's side (``force``)
+    lock_changed: bool = False  # fluxforge.lock was (write) or would be (check, diff) updated
 
 
 def unified_diff(relpath: str, old: bytes | None, new: bytes | None) -> str:
@@ -78,41 +78,26 @@ def unified_diff(relpath: str, old: bytes | None, new: bytes | None) -> str:
     return "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines)
 
 
-def changed_files(root: Path, files: Mapping[str, bytes]) -> list[FileChange]:
-    """Generated files that are missing or differ on disk, with their diffs."""
-    changes: list[FileChange] = []
-    for relpath, data in files.items():
-        old = _read(root / relpath)
-        if old != data:
-            status: Literal["missing", "stale"] = "missing" if old is None else "stale"
-            changes.append(FileChange(relpath, status, unified_diff(relpath, old, data)))
-    return changes
+def _write_output(path: Path, data: bytes) -> bool:
+    # Regenerable output: no fsync per file (the temp file + os.replace keeps every file whole).
+    return write_atomic(path, data, sync=False)
 
 
-def _generated_by_us(path: Path) -> bool:
+def write_files(root: Path, writes: Mapping[str, bytes]) -> list[str]:
+    """Write ``writes`` (already known to differ from disk); return the relative paths written.
+
+    Large batches go through a small thread pool: the file system calls release the GIL.
+    """
+    items = list(writes.items())
     try:
-        with path.open("rb") as fh:
-            return fh.read(len(GENERATED_MARKER)) == GENERATED_MARKER.encode()
-    except (FileNotFoundError, IsADirectoryError):
-        return False
-
-
-def orphaned_files(root: Path, config: Config, files: Mapping[str, bytes]) -> list[str]:
-    """Files in the clusters' folders that fluxforge generated earlier but the config no longer yields
-    (a removed Kustomization); recognised by the generated-file marker on their first line."""
-    found: list[str] = []
-    for cluster in config.clusters:
-        folder = root / cluster.path
-        candidates = [*sorted(folder.glob("*.yaml")), folder / "flux-system" / "kustomization.yaml"]
-        for path in candidates:
-            relpath = path.relative_to(root).as_posix()
-            if relpath not in files and _generated_by_us(path):
-                found.append(relpath)
-    return found
-
-
-def _orphan_changes(root: Path, orphans: list[str]) -> list[FileChange]:
-    return [FileChange(rel, "orphaned", unified_diff(rel, (root / rel).read_bytes(), None)) for rel in orphans]
+        if len(items) < _PARALLEL_FROM:
+            changed = [_write_output(root / relpath, data) for relpath, data in items]
+        else:
+            with ThreadPoolExecutor(max_workers=_WRITERS) as pool:
+                changed = list(pool.map(lambda item: _write_output(root / item[0], item[1]), items))
+    except OSError as err:
+        raise RenderError(f"cannot write the tree under {root}: {err}") from None
+    return [relpath for (relpath, _), did in zip(items, changed, strict=True) if did]
 
 
 def remove_files(root: Path, relpaths: list[str]) -> list[str]:
@@ -125,55 +110,81 @@ def remove_files(root: Path, relpaths: list[str]) -> list[str]:
     return relpaths
 
 
-def write_tree(root: Path, files: Mapping[str, bytes]) -> list[str]:
-    """Write every file whose bytes changed; return the relative paths written (in ``files`` order).
-
-    Unchanged files are found by one sequential read pass (cheapest for the usual no-op run); the
-    changed ones are written on a small thread pool, since each atomic write waits on fsync, which
-    releases the GIL.
-    """
-    pending = [(relpath, data) for relpath, data in files.items() if _read(root / relpath) != data]
-    try:
-        if len(pending) < _PARALLEL_FROM:
-            changed = [write_atomic(root / relpath, data) for relpath, data in pending]
-        else:
-            with ThreadPoolExecutor(max_workers=_WRITERS) as pool:
-                changed = list(pool.map(lambda item: write_atomic(root / item[0], item[1]), pending))
-    except OSError as err:
-        raise RenderError(f"cannot write the tree under {root}: {err}") from None
-    return [relpath for (relpath, _), did in zip(pending, changed, strict=True) if did]
+def _changes(plan: RenderPlan) -> list[FileChange]:
+    changes = [
+        FileChange(path, "missing" if plan.disk[path] is None else "stale", unified_diff(path, plan.disk[path], data))
+        for path, data in plan.writes.items()
+    ]
+    return changes + [FileChange(path, "orphaned", unified_diff(path, plan.disk[path], None)) for path in plan.removes]
 
 
-def _check_failure(changes: list[FileChange], mismatches: list[str]) -> CheckFailed:
-    lines = [
+def _warnings(plan: RenderPlan, mode: Mode) -> list[str]:
+    verb = "overwritten" if mode == "write" else "would be overwritten"
+    why = f"{LOCK_NAME} has no record of it" if plan.has_lock else f"there is no {LOCK_NAME} yet"
+    return [
+        f"{path}: {verb} with the render: it differed and {why} to merge your edits against"
+        for path in plan.overwritten
+    ]
+
+
+def _conflict(plan: RenderPlan) -> RenderConflict:
+    advice = (
+        f"{len(plan.conflicts)} conflict(s): nothing was written; edit the files named above by hand "
+        "(or the config), or rerun with --force to take the render's side"
+    )
+    return RenderConflict([*plan.conflicts, advice])
+
+
+def _check_failure(
+    changes: list[FileChange], lock_state: str | None, mismatches: list[str], warnings: list[str]
+) -> CheckFailed:
+    lines = [f"warning: {warning}" for warning in warnings]
+    lines += [
         f"{c.path}: {c.status} (run `fluxforge render` to {'delete' if c.status == 'orphaned' else 'update'} it)"
         for c in changes
     ]
+    if lock_state is not None:
+        lines.append(f"{LOCK_NAME}: {lock_state} (run `fluxforge render` to update it; it is the merge base)")
     lines += mismatches
     for change in changes:
         lines.extend(change.diff.rstrip("\n").split("\n"))
     return CheckFailed(lines)
 
 
-def run_render(config_arg: str | Path | None, *, output: str | Path | None = None, mode: Mode = "write") -> RenderReport:
-    """``fluxforge render``: load the config, render, then write, check or diff under the output root.
+def run_render(
+    config_arg: str | Path | None,
+    *,
+    output: str | Path | None = None,
+    mode: Mode = "write",
+    force: bool = False,
+) -> RenderReport:
+    """``fluxforge render``: load the config, render, merge into edited files, then write, check or
+    diff under the output root.
 
-    Raises ConfigError (nothing written), CheckFailed (``mode="check"`` and the tree is out of date).
+    Raises ConfigError (nothing written), RenderConflict (an edit clashes with the render and not
+    ``force``: nothing written), CheckFailed (``mode="check"`` and the tree is out of date).
     """
     config_file = config_path_for(config_arg)
     config = load_config(config_file)
     files = render_tree(config, config_name=config_file.name)
     root = Path(output) if output is not None else config_file.parent
     mismatches = header_mismatches(config, root)
-    orphans = orphaned_files(root, config, files)
+    plan = plan_render(root, config, files, force=force)
+    if plan.conflicts and not force:
+        raise _conflict(plan)
+    overwrites = _warnings(plan, mode)
+    warnings = tuple(overwrites + mismatches)
+    forced = tuple(plan.conflicts)
     if mode == "write":
-        written = write_tree(root, files)
-        removed = remove_files(root, orphans)
-        record(root / LOCK_NAME, files, str(config.flux.version))  # merge base of `fluxforge upgrade` (issue 6)
-        return RenderReport(
-            root, len(files), written=tuple(written), removed=tuple(removed), warnings=tuple(mismatches)
-        )
-    changes = changed_files(root, files) + _orphan_changes(root, orphans)
-    if mode == "check" and (changes or mismatches):
-        raise _check_failure(changes, mismatches)
-    return RenderReport(root, len(files), changes=tuple(changes), warnings=tuple(mismatches))
+        written = write_files(root, plan.writes)
+        removed = remove_files(root, plan.removes)
+        lock_changed = write_lock(root / LOCK_NAME, plan.lock)  # the render itself: the next merge's base
+        return RenderReport(root, len(files), tuple(written), tuple(removed), warnings=warnings,
+                            merged=tuple(plan.merged), forced=forced, lock_changed=lock_changed)
+    changes = _changes(plan)
+    current_lock = read_bytes(root / LOCK_NAME)
+    lock_state = None if current_lock == dumps(plan.lock) else "missing" if current_lock is None else "stale"
+    if mode == "check" and (changes or mismatches or lock_state):
+        raise _check_failure(changes, lock_state, mismatches, overwrites)
+    return RenderReport(root, len(files), changes=tuple(changes), warnings=warnings, merged=tuple(plan.merged),
+                        forced=forced, lock_changed=lock_state is not None)

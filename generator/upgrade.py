@@ -11,7 +11,7 @@ conflict is still reported) or with ``dry_run``. A second upgrade to the same ve
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,7 +25,7 @@ from generator.fsio import write_atomic
 from generator.gotk import COMPONENTS_FILE, read_header
 from generator.lint import lint_tree, target_version
 from generator.lockfile import LOCK_NAME, Lock, read_lock, write_lock
-from generator.merge3 import merge_text
+from generator.mergeplan import MergePlan, plan_merge, read_text
 from generator.render import render_tree
 from generator.tree import unified_diff
 from generator.yamlio import compose_all
@@ -109,45 +109,6 @@ def _decode(files: Mapping[str, bytes]) -> dict[str, str]:
     return {path: data.decode("utf-8") for path, data in files.items()}
 
 
-def _read(path: Path) -> str | None:
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return None
-    except (OSError, UnicodeDecodeError) as err:
-        raise FluxforgeError(f"{path}: cannot read: {err}") from None
-
-
-@dataclass
-class MergePlan:
-    """What merging a render into the files on disk would do (nothing is written yet)."""
-
-    writes: dict[str, str | None]  # relpath -> new text (None: delete the file)
-    bases: dict[str, str]  # the lock entries to record afterwards
-    conflicts: list[str]  # one line per conflict: "file: key.path: conflict: ..."
-
-
-def plan_merge(
-    root: Path, bases: Mapping[str, str], theirs: Mapping[str, str], paths: Iterable[str], *, force: bool = False
-) -> MergePlan:
-    """Merge the render ``theirs`` into the files under ``root`` with ``bases`` (the lock) as base,
-    for ``paths``. A file's base moves to the new render unless it conflicted (and not ``force``),
-    so a later run still sees the user's edits. Reads files; writes nothing."""
-    plan = MergePlan({}, dict(bases), [])
-    for path in paths:
-        ours = _read(root / path)
-        merged = merge_text(bases.get(path), ours, theirs.get(path), force=force)
-        plan.conflicts.extend(c.line(path) for c in merged.conflicts)
-        if merged.text != ours:
-            plan.writes[path] = merged.text
-        if merged.clean or force:
-            if path in theirs:
-                plan.bases[path] = theirs[path]
-            else:
-                plan.bases.pop(path, None)
-    return plan
-
-
 def _notes(
     config: Config, root: Path, target: FluxVersion, current: dict[str, tuple[FluxVersion, str]], *, lint: bool
 ) -> list[str]:
@@ -213,7 +174,7 @@ def run_upgrade(
     lock_bytes = None if lock == new_lock else new_lock
     changed = [p.relative_to(root).as_posix() for p in writes] + ([LOCK_NAME] if lock_bytes else [])
     diffs = tuple(
-        unified_diff(p.relative_to(root).as_posix(), _bytes(_read(p)), (t or "").encode()) for p, t in writes.items()
+        unified_diff(p.relative_to(root).as_posix(), _bytes(read_text(p)), (t or "").encode()) for p, t in writes.items()
     )
     if not dry_run:
         try:

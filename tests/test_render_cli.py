@@ -63,21 +63,50 @@ def test_user_files_are_never_touched(repo: Path, run_cli) -> None:
 
 def test_check_lists_stale_and_missing_with_diff(repo: Path, run_cli) -> None:
     run_cli("render")
-    stale = repo / "clusters/staging/apps.yaml"
-    stale.write_text(stale.read_text().replace("prune: true", "prune: false"))
+    config = repo / "fluxforge.yaml"
+    config.write_text(config.read_text().replace("interval: 30m", "interval: 15m"))
+    edited = repo / "clusters/staging/apps.yaml"  # a user edit fluxforge.lock records the base of: kept
+    edited.write_text(edited.read_text().replace("prune: true", "prune: false"))
     (repo / ".sops.yaml").unlink()
     before = _snapshot(repo)
     result = run_cli("render", "--check")
     assert result.exit_code == 1
     err = result.stderr.splitlines()
-    assert err[:2] == [
+    assert err[:3] == [
         ".sops.yaml: missing (run `fluxforge render` to update it)",
-        "clusters/staging/apps.yaml: stale (run `fluxforge render` to update it)",
+        "clusters/production/apps.yaml: stale (run `fluxforge render` to update it)",
+        "fluxforge.lock: stale (run `fluxforge render` to update it; it is the merge base)",
     ]
     assert "--- /dev/null" in err and "+++ b/.sops.yaml" in err
-    assert "--- a/clusters/staging/apps.yaml" in err
-    assert "-  prune: false" in err and "+  prune: true" in err
+    assert "--- a/clusters/production/apps.yaml" in err
+    assert "-  interval: 30m" in err and "+  interval: 15m" in err
+    assert "clusters/staging/apps.yaml" not in result.stderr
     assert _snapshot(repo) == before
+
+
+def test_without_a_lock_an_edited_file_is_stale_and_overwritten_with_a_warning(repo: Path, run_cli) -> None:
+    run_cli("render")
+    (repo / "fluxforge.lock").unlink()
+    edited = repo / "clusters/staging/apps.yaml"
+    rendered = edited.read_text()
+    edited.write_text(rendered.replace("prune: true", "prune: false"))
+    check = run_cli("render", "--check")
+    assert check.exit_code == 1
+    assert check.stderr.splitlines()[:3] == [
+        ("warning: clusters/staging/apps.yaml: would be overwritten with the render: it differed and there is "
+         "no fluxforge.lock yet to merge your edits against"),
+        "clusters/staging/apps.yaml: stale (run `fluxforge render` to update it)",
+        "fluxforge.lock: missing (run `fluxforge render` to update it; it is the merge base)",
+    ]
+    result = run_cli("render")
+    assert result.exit_code == 0
+    assert result.stderr == (
+        "warning: clusters/staging/apps.yaml: overwritten with the render: it differed and there is "
+        "no fluxforge.lock yet to merge your edits against\n"
+    )
+    assert result.stdout.splitlines()[0] == "wrote clusters/staging/apps.yaml"
+    assert edited.read_text() == rendered
+    assert run_cli("render", "--check").exit_code == 0
 
 
 def test_diff_prints_and_writes_nothing(repo: Path, run_cli) -> None:

@@ -120,10 +120,15 @@ def test_framework_render_check_hook(tmp_path: Path, age_key: tuple[Path, str]) 
     fresh = _precommit(repo, "run")
     assert fresh.returncode == 0, fresh.stdout
     assert "fluxforge render --check" in fresh.stdout and "Passed" in fresh.stdout
-    generated = next(p for p in (repo / "clusters").rglob("*.yaml"))
-    generated.write_text(generated.read_text() + "# hand edit\n")
+    generated = next(p for p in (repo / "clusters").rglob("kustomization.yaml"))
+    generated.write_text(generated.read_text() + "# hand edit\n")  # kept by render (3-way merge): not stale
     git(repo, "add", ".")
-    stale = _precommit(repo, "run")
+    edited = _precommit(repo, "run")
+    assert edited.returncode == 0 and "Passed" in edited.stdout, edited.stdout
+    config = repo / "fluxforge.yaml"
+    config.write_text(config.read_text().replace("  # branch: main\n", "  branch: dev\n", 1))
+    git(repo, "add", ".")
+    stale = _precommit(repo, "run")  # the config changed, the tree was not rendered again
     assert stale.returncode == 1 and "Failed" in stale.stdout
 
 

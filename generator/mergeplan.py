@@ -1,0 +1,71 @@
+"""Merge a new render into the files on disk, three ways: the one planning function shared by
+``fluxforge render`` (``generator.render_plan``) and ``fluxforge upgrade`` (``generator.upgrade``).
+
+base   = what fluxforge generated last (``fluxforge.lock``),
+ours   = the file on disk (with the user's edits), theirs = the new render.
+
+Reads files, writes nothing: the caller decides whether to apply the plan (not when it has
+conflicts, unless ``force``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from generator.errors import FluxforgeError
+from generator.merge3 import merge_text
+
+__all__ = ["MergePlan", "plan_merge", "read_text"]
+
+
+def read_text(path: Path) -> str | None:
+    """A file's text, or None when it does not exist."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as err:
+        raise FluxforgeError(f"{path}: cannot read: {err}") from None
+
+
+@dataclass
+class MergePlan:
+    """What merging a render into the files on disk would do (nothing is written yet)."""
+
+    writes: dict[str, str | None]  # relpath -> new text (None: delete the file)
+    bases: dict[str, str]  # the lock entries to record afterwards
+    conflicts: list[str]  # one line per conflict: "file: key.path: conflict: ..."
+    edited: set[str]  # paths whose file on disk differed from its base (the user's edits, kept or not)
+
+
+def plan_merge(
+    root: Path,
+    bases: Mapping[str, str],
+    theirs: Mapping[str, str],
+    paths: Iterable[str],
+    *,
+    force: bool = False,
+    side: str = "the upgrade",
+) -> MergePlan:
+    """Merge the render ``theirs`` into the files under ``root`` with ``bases`` (the lock) as base,
+    for ``paths``. A file's base moves to the new render unless it conflicted (and not ``force``),
+    so a later run still sees the user's edits. ``side`` names the new render in conflict lines
+    ("the upgrade", "the render"). Reads files; writes nothing."""
+    plan = MergePlan({}, dict(bases), [], set())
+    for path in paths:
+        ours = read_text(root / path)
+        base = bases.get(path)
+        if base is not None and ours is not None and ours != base:
+            plan.edited.add(path)
+        merged = merge_text(base, ours, theirs.get(path), force=force)
+        plan.conflicts.extend(c.line(path, side) for c in merged.conflicts)
+        if merged.text != ours:
+            plan.writes[path] = merged.text
+        if merged.clean or force:
+            if path in theirs:
+                plan.bases[path] = theirs[path]
+            else:
+                plan.bases.pop(path, None)
+    return plan

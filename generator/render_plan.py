@@ -1,0 +1,118 @@
+"""What ``fluxforge render`` would write: the render, merged three ways into the files the user edited.
+
+For each generated file whose bytes on disk differ from the render:
+
+* the file is missing: it is written from the render;
+* ``fluxforge.lock`` holds its base (what fluxforge generated last): base, the file (ours) and the
+  render (theirs) are merged by :func:`generator.mergeplan.plan_merge`, the same planning function
+  ``fluxforge upgrade`` uses; a file nobody edited simply becomes the render, the user's edits
+  survive a change of the config, and a clash is a conflict;
+* there is no base (no lock yet, or a file the lock does not know): the render overwrites the file
+  (reported, since edits in it are lost).
+
+Orphans are files in a cluster's folder that fluxforge generated earlier but the config no longer
+yields. With a lock, "generated earlier" means recorded in the lock (and an orphan the user edited
+is a conflict); without one, a first line carrying the generated-file marker. Reads only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from generator.config_model import Config
+from generator.errors import RenderError
+from generator.lockfile import LOCK_NAME, Lock, read_lock
+from generator.mergeplan import plan_merge
+from generator.render import GENERATED_MARKER
+
+__all__ = ["RenderPlan", "orphan_candidates", "plan_render", "read_bytes"]
+
+
+@dataclass(frozen=True)
+class RenderPlan:
+    """The writes a render needs; ``disk`` holds the current bytes of every path it names."""
+
+    disk: Mapping[str, bytes | None]
+    writes: dict[str, bytes]  # relpath -> bytes to write (differs from disk), in render order
+    removes: list[str]  # orphaned generated files to delete
+    merged: list[str]  # written paths that keep the user's edits (three-way merged)
+    overwritten: list[str]  # differing files with no base in the lock: replaced by the render
+    conflicts: list[str]  # "file: key.path: conflict: ..."
+    lock: Lock  # what the lock must hold afterwards: the render itself (the next merge's base)
+    has_lock: bool  # a lock file exists (it is parsed only when something differs)
+
+
+def read_bytes(path: Path) -> bytes | None:
+    """A file's bytes, or None when it is missing; a folder in the way is an error."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except IsADirectoryError:
+        raise RenderError(f"{path}: is a folder, but fluxforge generates a file there") from None
+
+
+def _has_marker(path: Path) -> bool:
+    try:
+        with path.open("rb") as fh:
+            return fh.read(len(GENERATED_MARKER)) == GENERATED_MARKER.encode()
+    except (FileNotFoundError, IsADirectoryError):
+        return False
+
+
+def orphan_candidates(root: Path, config: Config, files: Mapping[str, bytes]) -> list[str]:
+    """Existing files in the clusters' folders (``<path>/*.yaml`` and ``flux-system/kustomization.yaml``)
+    that the render does not yield: fluxforge may have generated them earlier."""
+    found: list[str] = []
+    for cluster in config.clusters:
+        folder = root / cluster.path
+        for path in [*sorted(folder.glob("*.yaml")), folder / "flux-system" / "kustomization.yaml"]:
+            relpath = path.relative_to(root).as_posix()
+            if relpath not in files and path.is_file():
+                found.append(relpath)
+    return found
+
+
+def plan_render(
+    root: Path, config: Config, files: Mapping[str, bytes], *, force: bool = False
+) -> RenderPlan:
+    """Plan writing the render ``files`` under ``root``. The lock is only parsed when a file differs
+    or an orphan candidate exists, so a no-op render stays a read-and-compare pass."""
+    disk: dict[str, bytes | None] = {path: read_bytes(root / path) for path in files}
+    differing = [path for path, data in files.items() if disk[path] != data]
+    candidates = orphan_candidates(root, config, files)
+    lock_file = root / LOCK_NAME
+    lock = read_lock(lock_file) if differing or candidates else None
+    has_lock = lock is not None or lock_file.is_file()
+    bases = dict(lock.files) if lock is not None else {}
+    if lock is not None:
+        orphans = [path for path in candidates if path in bases]
+        marked: list[str] = []
+    else:
+        orphans, marked = [], [path for path in candidates if _has_marker(root / path)]
+    for path in orphans:
+        disk[path] = read_bytes(root / path)
+    to_merge = [path for path in differing if disk[path] is not None and path in bases] + orphans
+    theirs = {path: files[path].decode("utf-8") for path in to_merge if path in files}
+    merge = plan_merge(root, bases, theirs, to_merge, force=force, side="the render")
+    writes: dict[str, bytes] = {}
+    for path in differing:
+        if path not in bases or disk[path] is None:
+            writes[path] = files[path]
+        elif (text := merge.writes.get(path)) is not None:
+            writes[path] = text.encode("utf-8")
+    removes = marked + [path for path in orphans if path in merge.writes and merge.writes[path] is None]
+    for path in marked:
+        disk[path] = read_bytes(root / path)
+    return RenderPlan(
+        disk=disk,
+        writes=writes,
+        removes=removes,
+        merged=[path for path in writes if path in merge.edited and writes[path] != files[path]],
+        overwritten=[path for path in differing if disk[path] is not None and path not in bases],
+        conflicts=merge.conflicts,
+        lock=Lock(str(config.flux.version), {path: data.decode("utf-8") for path, data in files.items()}),
+        has_lock=has_lock,
+    )
