@@ -12,7 +12,9 @@ def write_atomic(path: Path, data: bytes, *, mode: int | None = None, sync: bool
 
     Returns False (and writes nothing) when the file already holds exactly ``data``. The file mode
     of an existing file is kept unless ``mode`` is given. ``sync=False`` skips the per-file fsync
-    (the replace stays atomic); batch writers call ``os.sync()`` once at the end instead.
+    (the replace stays atomic: readers see the old file or the whole new one, never a part); batch
+    writers call ``os.sync()`` once at the end instead, and regenerable outputs (the rendered tree)
+    skip it altogether. Keep the default for anything that cannot be produced again.
     """
     try:
         if path.read_bytes() == data:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -38,3 +40,65 @@ def test_write_atomic_leaves_no_temp_on_failure(tmp_path: Path, monkeypatch: pyt
         write_atomic(target, b"new")
     assert target.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["f"]
+
+
+def _count_fsync(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    calls: list[int] = []
+    real = os.fsync
+
+    def counting(fd: int) -> None:
+        calls.append(fd)
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", counting)
+    return calls
+
+
+def test_sync_false_skips_the_fsync_but_stays_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = _count_fsync(monkeypatch)
+    target = tmp_path / "f.yaml"
+    target.write_bytes(b"old: 1\n")
+    seen: list[tuple[bytes, bytes]] = []
+    real_replace = Path.replace
+
+    def watching(self: Path, dest: Path) -> Path:
+        # the moment before the swap: the target still holds the old bytes, the temp file the whole new ones
+        seen.append((Path(dest).read_bytes(), self.read_bytes()))
+        return real_replace(self, dest)
+
+    monkeypatch.setattr(Path, "replace", watching)
+    assert write_atomic(target, b"new: 2\n" * 1000, sync=False) is True
+    assert calls == []
+    assert seen == [(b"old: 1\n", b"new: 2\n" * 1000)]
+    assert target.read_bytes() == b"new: 2\n" * 1000
+    assert [p.name for p in tmp_path.iterdir()] == ["f.yaml"]
+    assert write_atomic(target, b"third\n") is True
+    assert len(calls) == 1  # the default stays durable
+
+
+def test_sync_false_failure_leaves_the_old_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    target = tmp_path / "f"
+    target.write_bytes(b"old")
+
+    def fail(*_a: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "fdopen", fail)
+    with pytest.raises(OSError):
+        write_atomic(target, b"new", sync=False)
+    assert target.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["f"]
+
+
+def test_render_outputs_skip_fsync_the_lock_does_not(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Render outputs can be regenerated: no fsync per file. The lock (the merge base) is durable."""
+    from generator.tree import run_render
+
+    shutil.copy(Path(__file__).resolve().parent.parent / "sample-repo" / "fluxforge.yaml", tmp_path / "fluxforge.yaml")
+    calls = _count_fsync(monkeypatch)
+    report = run_render(tmp_path)
+    assert len(report.written) == 10 and report.lock_changed
+    assert len(calls) == 1
+    calls.clear()
+    again = run_render(tmp_path)
+    assert again.written == () and not again.lock_changed and calls == []
