@@ -220,3 +220,28 @@ def test_key_groups_shamir_written_by_sops(work: Path, tmp_path: Path, monkeypat
     from tests.sops.sops_helpers import mask
 
     assert mask(ours.decode()) == mask(enc.decode())
+
+
+def test_cli_import_stays_lazy() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, generator.cli; heavy = [m for m in ('pyrage', 'cryptography', 'generator.sops.engine', "
+            "'azure') if m in sys.modules]; print(heavy)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_progress_bar_only_on_a_tty(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from generator.cli import _SopsProgress
+
+    progress = _SopsProgress()
+    for i in range(1, 4):
+        progress(i, 3, Path(f"f{i}"))
+    assert progress.bar is None
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    progress = _SopsProgress()
+    for i in range(1, 4):
+        progress(i, 3, Path(f"f{i}"))
+    assert progress.bar is not None
+    assert "sops" in capsys.readouterr().err
