@@ -245,3 +245,14 @@ def test_progress_bar_only_on_a_tty(monkeypatch: pytest.MonkeyPatch, capsys: pyt
         progress(i, 3, Path(f"f{i}"))
     assert progress.bar is not None
     assert "sops" in capsys.readouterr().err
+
+
+@pytest.mark.interop
+def test_edit_creates_a_new_file_from_the_rules(work: Path, age_key: AgeKey, tmp_path: Path,
+                                                run_cli: Callable[..., Result], monkeypatch: pytest.MonkeyPatch) -> None:
+    write_rule(work, age_key.recipient, "encrypted_regex: ^(data|stringData)$")
+    monkeypatch.setenv("EDITOR", _editor(tmp_path, "open(sys.argv[1], 'w').write('stringData:\\n  new: fresh\\n')\n"))
+    result = run_cli("edit", "new.yaml")
+    assert result.exit_code == 0 and "saved" in result.output
+    out = run_sops("decrypt", "new.yaml", cwd=work, key_file=age_key.key_file).stdout
+    assert out == b"stringData:\n    new: fresh\n"
