@@ -98,6 +98,7 @@ def test_without_a_lock_an_edited_file_is_stale_and_overwritten_with_a_warning(r
         "clusters/staging/apps.yaml: stale (run `fluxforge render` to update it)",
         "fluxforge.lock: missing (run `fluxforge render` to update it; it is the merge base)",
     ]
+    assert not (repo / "fluxforge.lock").exists()  # --check never writes the lock
     result = run_cli("render")
     assert result.exit_code == 0
     assert result.stderr == (
