@@ -13,14 +13,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from generator.errors import SopsError
-
-FORMATS = {".yaml": "yaml", ".yml": "yaml", ".json": "json", ".env": "dotenv", ".ini": "ini"}
+from generator.sops.formats import store_of
 
 
 def format_of(path: str) -> str:
     """The sops store a path selects by extension: anything unknown is binary."""
-    dot = path.rfind(".")
-    return FORMATS.get(path[dot:].lower(), "binary") if dot > path.rfind("/") else "binary"
+    return store_of(path)
 
 
 @dataclass(frozen=True)

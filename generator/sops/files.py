@@ -62,7 +62,8 @@ def _each(files: list[Path], progress: Progress | None, work: Callable[[Path], N
         try:
             work(path)
         except SopsError as err:
-            problems.extend(err.problems)
+            # key sources do not know the file: name it on every line that does not already
+            problems.extend(line if line.startswith(f"{path}:") else f"{path}: {line}" for line in err.problems)
         except OSError as err:
             problems.append(f"{path}: {err.strerror or err}")
         if progress is not None:

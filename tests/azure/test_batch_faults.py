@@ -89,6 +89,7 @@ def test_a_vault_outage_mid_batch_leaves_the_rest_untouched(sandbox: Runner, wor
     assert done.returncode == 1 and "Traceback" not in done.stderr
     lines = [line for line in done.stderr.splitlines() if "azure_kv encrypt with" in line]
     assert len(lines) == N - 100  # one line per file left alone
+    assert all(line.startswith("secrets/s") and ".yaml: azure_kv encrypt with" in line for line in lines)
     assert "Key Vault kept answering 503 (unavailable) after retries" in lines[0]
     assert sum("not retried: this vault already failed earlier in this run" in line for line in lines) == N - 101
     assert "-plain" not in done.stderr
