@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from generator.errors import SopsError
+
 FORMATS = ("yaml", "json", "dotenv", "binary")
 
-_BY_SUFFIX = {".yaml": "yaml", ".yml": "yaml", ".json": "json", ".env": "dotenv"}
+_BY_SUFFIX = {".yaml": "yaml", ".yml": "yaml", ".json": "json", ".env": "dotenv", ".ini": "ini"}
 
 # The bytes Flux's kustomize-controller looks for (sops-format.md §7.6).
 _MARKERS = {
@@ -17,9 +19,24 @@ _MARKERS = {
 }
 
 
+def store_of(path: Path | str) -> str:
+    """The sops store a file name selects: yaml / json / dotenv / ini by extension, else binary.
+
+    The extension is Go's ``filepath.Ext``: everything from the last dot of the base name, so a file
+    named ``.env`` is dotenv (Python's ``Path.suffix`` would say it has none).
+    """
+    name = Path(path).name
+    dot = name.rfind(".")
+    return _BY_SUFFIX.get(name[dot:].lower(), "binary") if dot >= 0 else "binary"
+
+
 def detect_format(path: Path | str) -> str:
-    """yaml / json / dotenv by extension, binary for anything else (as sops does)."""
-    return _BY_SUFFIX.get(Path(path).suffix.lower(), "binary")
+    """The store fluxforge uses for ``path``, as sops picks it; INI (which sops has) is refused."""
+    fmt = store_of(path)
+    if fmt == "ini":
+        raise SopsError(f"{path}: INI files are not supported by fluxforge yet (sops would use its INI "
+                        "store); keep the values in a YAML, JSON or .env file")
+    return fmt
 
 
 def is_encrypted(data: bytes, fmt: str) -> bool:
