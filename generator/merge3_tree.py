@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
@@ -113,11 +114,18 @@ def _leaves(node: Any, prefix: str = "") -> set[str]:
     if isinstance(node, list):
         return set().union(*(_leaves(v, f"{prefix}/-") for v in node)) if node else {prefix}
     if isinstance(node, str) and "\n" in node:
-        try:
-            return _leaves(load_rt(node), prefix + "|")
-        except Exception:  # noqa: BLE001 - not YAML: compare as text
-            return {prefix + "=" + node}
+        inner = _text_leaves(str(node))
+        return {prefix + "=" + node} if inner is None else {f"{prefix}|{leaf}" for leaf in inner}
     return {prefix}
+
+
+@lru_cache(maxsize=4096)
+def _text_leaves(text: str) -> frozenset[str] | None:
+    """The leaves of an embedded YAML text (a ``patch: |``), parsed once per text; None: not YAML."""
+    try:
+        return frozenset(_leaves(load_rt(text)))
+    except Exception:  # noqa: BLE001 - not YAML: compare as text
+        return None
 
 
 def similarity(a: Any, b: Any) -> float:
