@@ -235,3 +235,27 @@ def test_gotk_sync_rewritten_by_bootstrap_does_not_flap(repo: Path, run_cli) -> 
     before = _snapshot(repo)
     assert "0 written" in run_cli("render", str(repo)).stdout
     assert _snapshot(repo) == before
+
+
+def test_broken_yaml_edit_is_a_conflict_not_an_overwrite(repo: Path, run_cli) -> None:
+    kust = repo / KUST
+    kust.write_text(kust.read_text() + "  - target: [unclosed\n")
+    _new_client_id(repo)
+    before = _snapshot(repo)
+    result = run_cli("render", str(repo))
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[0].startswith(
+        f"{KUST}: (document): conflict: your file has YAML the merge cannot read (")
+    assert _snapshot(repo) == before
+
+
+def test_hand_edited_lock_is_refused_when_a_merge_needs_it(repo: Path, run_cli) -> None:
+    lock = repo / "fluxforge.lock"
+    lock.write_text(lock.read_text().replace("prune: true", "prune: false", 1))
+    _user_edits(repo)
+    before = _snapshot(repo)
+    result = run_cli("render", str(repo))
+    assert result.exit_code == 1
+    (line,) = result.stderr.splitlines()
+    assert "does not match its sha256 (edited by hand?); delete it" in line
+    assert _snapshot(repo) == before
