@@ -170,7 +170,10 @@ def run_render(
     if mode == "write":
         written = write_files(root, plan.writes)
         removed = remove_files(root, plan.removes)
-        lock_changed = write_lock(root / LOCK_NAME, plan.lock)  # the render itself: the next merge's base
+        try:
+            lock_changed = write_lock(root / LOCK_NAME, plan.lock)  # the render itself: the next merge's base
+        except OSError as err:
+            raise RenderError(f"{root / LOCK_NAME}: cannot write: {err.strerror}") from None
         return RenderReport(root, len(files), tuple(written), tuple(removed), warnings=warnings,
                             merged=tuple(plan.merged), forced=forced, lock_changed=lock_changed)
     changes = _changes(plan)
