@@ -68,8 +68,11 @@ def encrypt_document(plaintext: bytes, *, fmt: str, rule: CreationRule, cache: d
         mac_only_encrypted=rule.mac_only_encrypted and fmt != "binary",
         shamir_threshold=rule.shamir_threshold if len(rule.key_groups) > 1 else 0,
     )
-    meta.groups = wrap_groups(rule.key_groups, data_key, meta.shamir_threshold,
-                              cache if cache is not None else {}, options)
+    try:
+        meta.groups = wrap_groups(rule.key_groups, data_key, meta.shamir_threshold,
+                                  cache if cache is not None else {}, options)
+    except KeyError_ as err:
+        raise KeyError_([f"{name}: {line}" for line in err.problems]) from None
     return seal(docs, meta, data_key, store, name)
 
 
