@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 need_apt=()
 command -v age >/dev/null 2>&1 || need_apt+=(age)
 command -v git >/dev/null 2>&1 || need_apt+=(git)
+command -v gpg >/dev/null 2>&1 || need_apt+=(gpg)  # the sops pgp test vectors (data key via a throw-away GNUPGHOME)
 command -v unshare >/dev/null 2>&1 || need_apt+=(util-linux)
 command -v ip >/dev/null 2>&1 || need_apt+=(iproute2)  # the Azure interop sandbox (ip link set lo up)
 if [ ${#need_apt[@]} -gt 0 ]; then
