@@ -10,9 +10,12 @@ from __future__ import annotations
 import argparse
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root, for tests.helpers
 
 from render import fleet_config  # bench/render.py: the same fleet as the render benchmark
 
@@ -22,26 +25,9 @@ from generator.merge3 import merge_text
 from generator.render import render_tree
 from generator.tree import run_render
 from generator.upgrade import run_upgrade
+from tests.helpers.user_patches import LIMITS_PATCH
 
-USER_PATCH = """\
-  # ours: more memory
-  - target:
-      kind: Deployment
-      name: kustomize-controller
-    patch: |
-      apiVersion: apps/v1
-      kind: Deployment
-      metadata:
-        name: kustomize-controller
-      spec:
-        template:
-          spec:
-            containers:
-              - name: manager
-                resources:
-                  limits:
-                    memory: 2Gi
-"""
+USER_PATCH = "  # ours: more memory\n" + LIMITS_PATCH
 
 
 def _git_merge_all(root: Path, triples: list[tuple[str, str, str]]) -> float:

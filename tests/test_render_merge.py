@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ from generator.config import load_config
 from generator.lockfile import read_lock
 from generator.render import render_tree
 from generator.yamlio import load_all_rt, load_rt
+from tests.helpers.user_patches import LIMITS_PATCH
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = REPO_ROOT / "sample-repo"
@@ -25,24 +25,6 @@ KUST = "clusters/staging/flux-system/kustomization.yaml"
 OLD_CLIENT = "c5e055dd-c1c8-4bc7-8cf2-a7eb2667c772"
 NEW_CLIENT = "0f5c2a6e-3d7b-4e1f-9a8c-2b6d4e8f1a3c"
 COMMENT = "# platform team: the limits below are ours, keep them\n"
-LIMITS_PATCH = textwrap.indent(textwrap.dedent("""\
-    - target:
-        kind: Deployment
-        name: kustomize-controller
-      patch: |
-        apiVersion: apps/v1
-        kind: Deployment
-        metadata:
-          name: kustomize-controller
-        spec:
-          template:
-            spec:
-              containers:
-                - name: manager
-                  resources:
-                    limits:
-                      memory: 2Gi
-    """), "  ")
 
 
 @pytest.fixture

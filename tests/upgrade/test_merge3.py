@@ -9,6 +9,7 @@ import pytest
 from generator.merge3 import merge_text, split_documents
 from generator.yamlio import dump_rt, load_rt
 from generator.yamllayout import layout_of
+from tests.helpers.user_patches import LIMITS_PATCH
 
 
 def d(text: str) -> str:
@@ -91,25 +92,7 @@ KUST_26 = d("""
             value: --feature-gates=ObjectLevelWorkloadIdentity=true
     """)
 
-LIMITS = textwrap.indent(d("""
-      # our own: more memory for big repos
-      - target:
-          kind: Deployment
-          name: kustomize-controller
-        patch: |
-          apiVersion: apps/v1
-          kind: Deployment
-          metadata:
-            name: kustomize-controller
-          spec:
-            template:
-              spec:
-                containers:
-                  - name: manager
-                    resources:
-                      limits:
-                        memory: 2Gi
-    """), "  ")
+LIMITS = "  # our own: more memory for big repos\n" + LIMITS_PATCH
 
 
 def test_trivial_cases() -> None:

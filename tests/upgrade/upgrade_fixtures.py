@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import textwrap
 from pathlib import Path
 from typing import Any
 
 from generator.tree import run_render
 from generator.yamlio import load_all_rt
+from tests.helpers.user_patches import LIMITS_PATCH as USER_LIMITS_PATCH
 
 TENANT_ID = "95513a0e-a568-46f4-8d76-53e5279cb558"
 STAGING_CLIENT = "c5e055dd-c1c8-4bc7-8cf2-a7eb2667c772"
@@ -111,25 +111,7 @@ spec:
 """
 
 # user edit 1: an extra patch (resource limits), with its own comment, appended to `patches:`
-LIMITS_PATCH = textwrap.indent(textwrap.dedent("""\
-    # ours: more memory for the big monorepo
-    - target:
-        kind: Deployment
-        name: kustomize-controller
-      patch: |
-        apiVersion: apps/v1
-        kind: Deployment
-        metadata:
-          name: kustomize-controller
-        spec:
-          template:
-            spec:
-              containers:
-                - name: manager
-                  resources:
-                    limits:
-                      memory: 2Gi
-    """), "  ")
+LIMITS_PATCH = "  # ours: more memory for the big monorepo\n" + USER_LIMITS_PATCH
 RESOURCES = "resources:\n  - gotk-components.yaml\n  - gotk-sync.yaml\n"
 RESOURCES_REORDERED = "resources:\n  - gotk-sync.yaml\n  - gotk-components.yaml\n"
 INTERVAL = "  interval: 10m\n"
