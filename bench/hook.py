@@ -18,17 +18,12 @@ import tempfile
 import time
 from pathlib import Path
 
-SECRET = """\
-apiVersion: v1
-kind: Secret
-metadata:
-  name: app
-  namespace: default
-type: Opaque
-stringData:
-  password: bench-password-{n}
-  user: admin
-"""
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root, for tests.hooks
+
+from tests.hooks.hooks_helpers import SECRET as HOOK_SECRET
+
+# the hook tests' plaintext Secret; the password placeholder becomes `{n}` for SECRET.format(n=...)
+SECRET = HOOK_SECRET.format(password="bench-password-{n}")
 
 
 def sh(cwd: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

@@ -15,19 +15,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+from hooks_helpers import SECRET as HOOK_SECRET  # run as a script: tests/hooks is on sys.path
+
 HERE = Path(__file__).resolve().parent / "corpus"
 
-SECRET = """\
-apiVersion: v1
-kind: Secret
-metadata:
-  name: app
-  namespace: default
-type: Opaque
-stringData:
-  password: corpus-secret-{n}
-  user: admin
-"""
+# the hook tests' plaintext Secret; the password placeholder becomes `{n}` for SECRET.format(n=...)
+SECRET = HOOK_SECRET.format(password="corpus-secret-{n}")
 DEPLOYMENT = """\
 apiVersion: apps/v1
 kind: Deployment
