@@ -161,6 +161,16 @@ class Emitter:
     def _comments(self, comments: list[Comment], indent: int) -> None:
         self.out.extend(" " * indent + "#" + c.value + "\n" for c in comments)
 
+    def _entry_start(self, pending: list[Comment], indent: int, first_inline: bool) -> None:
+        """Before a mapping key or ``-``: the pending comments, then the indentation (none when the
+        entry goes on the line of the parent's indicator and no comment broke that line)."""
+        if pending and first_inline:
+            self.out.append("\n")
+            first_inline = False
+        self._comments(pending, indent)
+        if not first_inline:
+            self.out.append(" " * indent)
+
     def _value_after_indicator(self, value: object, indent: int, in_seq_item: bool,
                                *, complex_key: bool = False) -> None:
         """Write a value after ``key:`` or ``-`` (the cursor is right after the indicator)."""
@@ -201,13 +211,8 @@ class Emitter:
             if isinstance(key, Comment):
                 pending.append(key)
                 continue
-            if pending and first_inline:
-                self.out.append("\n")
-                first_inline = False
-            self._comments(pending, indent)
+            self._entry_start(pending, indent, first_inline)
             pending = []
-            if not first_inline:
-                self.out.append(" " * indent)
             first_inline = False
             text = str(key)
             if any(ch in _BREAKS for ch in text) or len(text.encode("utf-8", "surrogateescape")) > 128:
@@ -227,13 +232,8 @@ class Emitter:
             if isinstance(item, Comment):
                 pending.append(item)
                 continue
-            if pending and first_inline:
-                self.out.append("\n")
-                first_inline = False
-            self._comments(pending, indent)
+            self._entry_start(pending, indent, first_inline)
             pending = []
-            if not first_inline:
-                self.out.append(" " * indent)
             first_inline = False
             self.out.append("-")
             self._value_after_indicator(item, indent, in_seq_item=True)
