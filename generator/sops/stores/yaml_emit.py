@@ -183,20 +183,13 @@ class Emitter:
             else:
                 self._sequence(value, child, first_inline=True)  # type: ignore[arg-type]
             return
+        # a non-empty collection starts on the "-" line of a sequence item, else on the next line
         if isinstance(value, Branch) and any(not isinstance(k, Comment) for k, _ in value):
-            if in_seq_item:
-                self.out.append(" ")
-                self._mapping(value, child, first_inline=True)
-            else:
-                self.out.append("\n")
-                self._mapping(value, child, first_inline=False)
+            self.out.append(" " if in_seq_item else "\n")
+            self._mapping(value, child, first_inline=in_seq_item)
         elif isinstance(value, list) and not isinstance(value, Branch) and value:
-            if in_seq_item:
-                self.out.append(" ")
-                self._sequence(value, child, first_inline=True)
-            else:
-                self.out.append("\n")
-                self._sequence(value, child, first_inline=False)
+            self.out.append(" " if in_seq_item else "\n")
+            self._sequence(value, child, first_inline=in_seq_item)
         elif isinstance(value, Branch):
             self.out.append(" {}\n")
         elif isinstance(value, list):
