@@ -70,6 +70,21 @@ def parse(path: str, data: bytes) -> Parsed:
     return _parse_binary(text)
 
 
+def _syntax_reason(err: Exception) -> str:
+    """Why the text does not parse, without ever quoting a value (the file may hold plaintext secrets).
+
+    Scanner/parser problems are fixed phrases ("mapping values are not allowed here"); a constructor
+    error (a tagged scalar such as ``!!int`` that cannot be built) quotes the value, so it gets a fixed text.
+    """
+    from ruamel.yaml.error import MarkedYAMLError
+    from ruamel.yaml.parser import ParserError
+    from ruamel.yaml.scanner import ScannerError
+
+    if isinstance(err, ScannerError | ParserError) and isinstance(err, MarkedYAMLError) and err.problem:
+        return str(err.problem)
+    return "a value cannot be built from its tag or form (check any !!tag on it)"
+
+
 def _parse_tree(fmt: str, text: str) -> Parsed:
     from generator.yamlio import load_all_rt
 
@@ -78,7 +93,7 @@ def _parse_tree(fmt: str, text: str) -> Parsed:
     except Exception as err:  # noqa: BLE001 - ruamel raises many types; all mean "not parseable"
         mark = getattr(err, "problem_mark", None)
         line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
-        reason = getattr(err, "problem", None) or str(err).splitlines()[0]
+        reason = _syntax_reason(err)
         raise ParseError(f"not valid {fmt.upper()}: {reason}; fix the syntax", line, col) from None
     out = Parsed(fmt, documents=docs)
     first = docs[0] if docs and isinstance(docs[0], dict) else {}

@@ -90,7 +90,7 @@ def resolve_tagged(tag: str, text: str) -> object:
         try:
             return base64.b64decode("".join(text.split()), validate=True).decode("utf-8", "surrogateescape")
         except (binascii.Error, ValueError):
-            raise Unsupported(f"!!binary value is not valid base64: {text[:20]!r}") from None
+            raise Unsupported("!!binary value is not valid base64 (fix the value or drop the !!binary tag)") from None
     if short in ("", "str"):
         return text
     value = resolve_plain(text)
