@@ -47,6 +47,10 @@ class GitError(FluxforgeError):
     """A git operation failed or the repository state does not allow it."""
 
 
+class WriteError(FluxforgeError, OSError):
+    """An output file cannot be written (permissions, missing folder, full disk); still an ``OSError``."""
+
+
 class UsageError(FluxforgeError):
     """Wrong combination of arguments; exit code 2."""
 

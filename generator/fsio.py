@@ -6,6 +6,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from generator.errors import WriteError
+
 
 def write_atomic(path: Path, data: bytes, *, mode: int | None = None, sync: bool = True) -> bool:
     """Write ``data`` to ``path`` through a temp file in the same folder and ``os.replace``.
@@ -17,7 +19,19 @@ def write_atomic(path: Path, data: bytes, *, mode: int | None = None, sync: bool
     skip it altogether. Keep the default for anything that cannot be produced again.
     """
     try:
+        return _write_atomic(path, data, mode=mode, sync=sync)
+    except WriteError:
+        raise
+    except OSError as err:
+        raise WriteError(f"{path}: cannot write: {err.strerror or err}; check the folder exists and is "
+                         "writable") from err
+
+
+def _write_atomic(path: Path, data: bytes, *, mode: int | None, sync: bool) -> bool:
+    try:
         if path.read_bytes() == data:
+            if mode is not None and path.stat().st_mode & 0o7777 != mode:
+                path.chmod(mode)  # identical bytes, but e.g. plaintext must not stay world-readable
             return False
         keep_mode = path.stat().st_mode & 0o7777
     except FileNotFoundError:

@@ -102,3 +102,40 @@ def test_render_outputs_skip_fsync_the_lock_does_not(tmp_path: Path, monkeypatch
     calls.clear()
     again = run_render(tmp_path)
     assert again.written == () and not again.lock_changed and calls == []
+
+
+def test_write_failure_is_a_user_error_naming_the_path(tmp_path: Path) -> None:
+    from generator.errors import WriteError
+
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("x")
+    with pytest.raises(WriteError) as caught:
+        write_atomic(blocker / "out.yaml", b"data")
+    expected = f"{blocker / 'out.yaml'}: cannot write: Not a directory; check the folder exists and is writable"
+    assert caught.value.problems == [expected]
+    assert isinstance(caught.value, OSError)
+
+
+def test_identical_bytes_still_get_the_requested_mode(tmp_path: Path) -> None:
+    target = tmp_path / "plain.yaml"
+    target.write_bytes(b"password: x\n")
+    target.chmod(0o644)
+    assert write_atomic(target, b"password: x\n", mode=0o600) is False
+    assert target.stat().st_mode & 0o777 == 0o600
+
+
+def test_decrypt_output_that_cannot_be_written_exits_1_without_plaintext(
+        tmp_path: Path, run_cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.sops.sops_helpers import make_age_key
+
+    key = make_age_key(tmp_path)
+    monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(key.key_file))
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".sops.yaml").write_text(f"creation_rules:\n  - age: {key.recipient}\n")
+    (tmp_path / "s.yaml").write_text("password: hunter2-plain\n")
+    assert run_cli("encrypt", "-i", "s.yaml").exit_code == 0
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    result = run_cli("decrypt", "--output", "file/out.yaml", "s.yaml")
+    assert result.exit_code == 1
+    assert result.output == "file/out.yaml: cannot write: Not a directory; check the folder exists and is writable\n"
