@@ -12,6 +12,7 @@ Prints wall time and the Key Vault / Entra requests each made (from the emulator
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 import tempfile
 import time
@@ -58,8 +59,22 @@ def timed_run(emu: Emulator, box: Sandbox, argv: list[str], env: dict[str, str],
 
 
 def run(args: argparse.Namespace) -> int:
-    work = Path(tempfile.mkdtemp(prefix="fluxforge-bench-"))
+    work = Path(tempfile.mkdtemp(prefix="fluxforge-bench-"))  # holds plaintext Secrets and emulator keys
+    try:
+        return measure(args, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def measure(args: argparse.Namespace, work: Path) -> int:
     emu = Emulator(work / "emulator").start()
+    try:
+        return measure_with(args, work, emu)
+    finally:
+        emu.stop()
+
+
+def measure_with(args: argparse.Namespace, work: Path, emu: Emulator) -> int:
     version = emu.vault().create_key(KEY)
     key_url = emu.vault().key_url(KEY, version)
     developer = emu.add_identity("developer", roles=["Key Vault Crypto User"], secret="bench-secret")
@@ -83,7 +98,6 @@ def run(args: argparse.Namespace) -> int:
         sops_time, sops_kv, sops_tokens = loop
         check = box.run(["sops", "decrypt", str(ours[0])], env=env, cwd=work / "fluxforge")
         assert check.returncode == 0 and "pw-0000-bench" in check.stdout, check.stderr
-    emu.stop()
 
     scale = args.files / len(theirs)
     sops_total = sops_time * scale
