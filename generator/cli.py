@@ -170,18 +170,11 @@ def encrypt_cmd(in_place: bool, config: Path | None, credential: str | None, pat
 @click.argument("path", type=click.Path(path_type=Path, dir_okay=False))
 def decrypt_cmd(in_place: bool, output: Path | None, credential: str | None, path: Path) -> None:
     """Decrypt one file (MAC verified) to stdout, in place, or to --output."""
-    from generator.errors import UsageError
     from generator.sops import api
 
-    if in_place and output is not None:
-        _run(_raise, UsageError("use either -i/--in-place or --output, not both"))
     plain = _run(api.decrypt_path, path, in_place=in_place, output=output, options=_key_options(credential))
     if not in_place and output is None:
         _write_stdout(plain)
-
-
-def _raise(err: Exception) -> None:
-    raise err
 
 
 @main.command("edit")

@@ -55,3 +55,10 @@ def test_unexpected_exception_is_exit_3_without_traceback() -> None:
     assert result.exit_code == 3
     assert "internal error (ZeroDivisionError)" in result.output
     assert "Traceback" not in result.output
+
+
+def test_decrypt_in_place_and_output_together_is_a_usage_error(run_cli, tmp_path) -> None:
+    result = run_cli("decrypt", "-i", "--output", str(tmp_path / "out"), str(tmp_path / "in.yaml"))
+    assert result.exit_code == 2
+    assert result.output == "use either -i/--in-place or --output, not both\n"
+    assert not (tmp_path / "out").exists()

@@ -112,7 +112,7 @@ def encrypt_paths(paths: Sequence[Path], *, in_place: bool, options: KeyOptions,
 
 def decrypt_path(path: Path, *, in_place: bool, output: Path | None, options: KeyOptions) -> bytes:
     if in_place and output is not None:
-        raise UsageError("use either --in-place or --output, not both")
+        raise UsageError("use either -i/--in-place or --output, not both")
     try:
         data, fmt = _read(path)
     except OSError as err:
