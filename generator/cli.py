@@ -185,8 +185,17 @@ def edit_cmd(config: Path | None, credential: str | None, path: Path) -> None:
     """Edit the plaintext in $EDITOR; re-encrypt with the same data key (untouched if unchanged)."""
     from generator.sops import api
 
-    changed = _run(api.edit_path, path, options=_key_options(credential), config=config)
+    changed = _run(api.edit_path, path, options=_key_options(credential), config=config, retry=_edit_again)
     click.echo(f"{path}: {'saved' if changed else 'unchanged'}", err=True)
+
+
+def _edit_again(err: Exception) -> bool:
+    """On a terminal, show why the edit cannot be saved and offer the editor again (as sops does)."""
+    if not (sys.stdin.isatty() and sys.stderr.isatty()):
+        return False
+    for line in getattr(err, "problems", [str(err)]):
+        click.echo(line, err=True)
+    return click.confirm("Return to the editor to fix it?", default=True, err=True)
 
 
 @main.command("rotate")

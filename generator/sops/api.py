@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from generator.errors import SopsError
 from generator.sops.keys import KeyOptions, KeySource
 from generator.sops.report import Report
 from generator.sops.rules import CreationRule, SopsRules
@@ -147,13 +148,14 @@ def decrypt_path(
 
 
 def edit_path(path: Path, *, options: KeyOptions | None = None, editor: str | None = None,
-              config: Path | None = None) -> bool:
+              config: Path | None = None, retry: Callable[[SopsError], bool] | None = None) -> bool:
     """Open the plaintext in ``$EDITOR`` (a 0600 file in a 0700 temp dir), re-encrypt with the same
     data key (unchanged values keep their ciphertext). A new file is created from the rules.
-    Returns False and leaves the file untouched when the content did not change."""
+    Returns False and leaves the file untouched when the content did not change. When the edited text
+    cannot be stored, ``retry(error)`` returning True reopens the editor on it."""
     from generator.sops import files
 
-    return files.edit_path(path, options=options or KeyOptions(), editor=editor, config=config)
+    return files.edit_path(path, options=options or KeyOptions(), editor=editor, config=config, retry=retry)
 
 
 def rotate_paths(paths: Sequence[Path], *, options: KeyOptions | None = None,

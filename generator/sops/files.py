@@ -129,27 +129,45 @@ def decrypt_path(path: Path, *, in_place: bool, output: Path | None, options: Ke
     return plain
 
 
-def edit_path(path: Path, *, options: KeyOptions, editor: str | None, config: Path | None) -> bool:
+def edit_path(path: Path, *, options: KeyOptions, editor: str | None, config: Path | None,
+              retry: Callable[[SopsError], bool] | None = None) -> bool:
+    """Edit the plaintext of ``path`` in an editor and re-encrypt it.
+
+    When the edited text cannot be stored (broken YAML, a bad value), ``retry(error)`` decides whether
+    the editor opens again on the edited text (as sops does on a terminal); otherwise the error is
+    raised and the file stays untouched.
+    """
     command = shlex.split(editor or os.environ.get("SOPS_EDITOR") or os.environ.get("EDITOR") or "vi")
     fmt = detect_format(path)
     cache: dict[str, KeySource] = {}
+    rule = None
     if path.exists():
         opened = engine.open_file(path.read_bytes(), fmt=fmt, name=str(path), cache=cache, options=options)
         before = opened.store.emit_plain(opened.docs)
     else:
         opened, before = None, b""
-    after = _run_editor(command, path.name, before)
-    if after == before:
-        return False
-    if opened is None:
-        rule = load_config(config).rule_for(path)
+        rule = load_config(config).rule_for(path)  # before the editor opens: no edit is wasted
         if rule is None:
             raise SopsError(f"{path}: no creation rule matches this new file")
-        out = engine.encrypt_document(after, fmt=fmt, rule=rule, cache=cache, options=options, name=str(path))
-    else:
-        docs = opened.store.load_plain(after, str(path))
-        out = engine.seal(docs, opened.meta, opened.key, opened.store, str(path), stash=opened.cipher.stash)
-    return write_atomic(path, out)
+    text = before
+    while True:
+        text = _run_editor(command, path.name, text)
+        if text == before:
+            return False
+        try:
+            if opened is None:
+                assert rule is not None
+                out = engine.encrypt_document(text, fmt=fmt, rule=rule, cache=cache, options=options,
+                                              name=str(path))
+            else:
+                docs = opened.store.load_plain(text, str(path))
+                out = engine.seal(docs, opened.meta, opened.key, opened.store, str(path),
+                                  stash=opened.cipher.stash)
+        except SopsError as err:
+            if retry is not None and retry(err):
+                continue
+            raise
+        return write_atomic(path, out)
 
 
 def _run_editor(command: list[str], name: str, content: bytes) -> bytes:
