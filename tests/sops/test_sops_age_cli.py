@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from generator.errors import KeyError_, SopsError
 from generator.sops import api, engine
 from generator.sops.keys import KeyOptions
 from generator.sops.keys.age import AgeSource
@@ -62,7 +63,7 @@ def test_identities_from_env_and_default_file(work: Path, age_key: AgeKey, monke
                                               tmp_path: Path) -> None:
     ours = _encrypt(work, age_key)
     monkeypatch.delenv("SOPS_AGE_KEY_FILE")
-    with pytest.raises(Exception, match="no identity found"):
+    with pytest.raises(KeyError_, match="no identity found"):
         api.decrypt_bytes(ours, fmt="yaml", path_for_errors="s.yaml")
     monkeypatch.setenv("SOPS_AGE_KEY", age_key.identity)
     assert api.decrypt_bytes(ours, fmt="yaml") == b"password: age-cli-secret\n"
@@ -78,5 +79,5 @@ def test_bad_recipient_is_a_clear_error(work: Path) -> None:
     write_rule(work, "age1notarecipient")
     rule = api.load_rules(work / ".sops.yaml").rule_for(work / "s.yaml")
     assert rule is not None
-    with pytest.raises(Exception, match="not a valid age recipient"):
+    with pytest.raises(SopsError, match="not a valid age recipient"):
         api.encrypt_bytes(b"a: b\n", fmt="yaml", rule=rule)

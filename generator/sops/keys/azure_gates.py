@@ -46,7 +46,7 @@ class Context:
 def _token_claims(path: str) -> dict[str, Any]:
     """Unverified claims of the projected service-account token (issuer/subject/audience for messages)."""
     try:
-        payload = Path(path).read_text().strip().split(".")[1] if path else ""
+        payload = Path(path).read_text(encoding="utf-8").strip().split(".")[1] if path else ""
         data = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))) if payload else {}
     except (OSError, ValueError, IndexError):
         return {}
