@@ -7,8 +7,11 @@ For each generated file whose bytes on disk differ from the render:
   render (theirs) are merged by :func:`generator.mergeplan.plan_merge`, the same planning function
   ``fluxforge upgrade`` uses; a file nobody edited simply becomes the render, the user's edits
   survive a change of the config, and a clash is a conflict;
-* there is no base (no lock yet, or a file the lock does not know): the render overwrites the file
-  (reported, since edits in it are lost).
+* there is no base (no lock yet, or a file the lock does not know): a file whose first line carries
+  the generated-file marker was written by fluxforge, and the render overwrites it (reported, since
+  edits in it are lost); any other file (a hand-written ``.sops.yaml``, the ``kustomization.yaml``
+  or ``gotk-sync.yaml`` that ``flux bootstrap`` wrote) is ``foreign``: render refuses to replace it
+  unless forced.
 
 Orphans are files in a cluster's folder that fluxforge generated earlier but the config no longer
 yields. With a lock, "generated earlier" means recorded in the lock (and an orphan the user edited
@@ -27,7 +30,7 @@ from generator.lockfile import LOCK_NAME, Lock, read_lock
 from generator.mergeplan import plan_merge
 from generator.render import GENERATED_MARKER
 
-__all__ = ["RenderPlan", "orphan_candidates", "plan_render", "read_bytes"]
+__all__ = ["RenderPlan", "is_marked", "orphan_candidates", "plan_render", "read_bytes"]
 
 
 @dataclass(frozen=True)
@@ -38,7 +41,8 @@ class RenderPlan:
     writes: dict[str, bytes]  # relpath -> bytes to write (differs from disk), in render order
     removes: list[str]  # orphaned generated files to delete
     merged: list[str]  # written paths that keep the user's edits (three-way merged)
-    overwritten: list[str]  # differing files with no base in the lock: replaced by the render
+    overwritten: list[str]  # differing files with no base in the lock but our marker: replaced by the render
+    foreign: list[str]  # differing files with no base and no marker: not ours, replaced only when forced
     conflicts: list[str]  # "file: key.path: conflict: ..."
     lock: Lock  # what the lock must hold afterwards: the render itself (the next merge's base)
     has_lock: bool  # a lock file exists (it is parsed only when something differs)
@@ -52,6 +56,15 @@ def read_bytes(path: Path) -> bytes | None:
         return None
     except IsADirectoryError:
         raise RenderError(f"{path}: is a folder, but fluxforge generates a file there") from None
+    except NotADirectoryError:
+        raise RenderError(f"{path}: a folder on this path is a file; move it away, fluxforge generates files below it") from None
+    except OSError as err:
+        raise RenderError(f"{path}: cannot read: {err.strerror or err}") from None
+
+
+def is_marked(data: bytes) -> bool:
+    """The bytes start with fluxforge's generated-file marker (gotk-sync.yaml carries Flux's own header)."""
+    return data.startswith(GENERATED_MARKER.encode())
 
 
 def _has_marker(path: Path) -> bool:
@@ -106,12 +119,14 @@ def plan_render(
     removes = marked + [path for path in orphans if path in merge.writes and merge.writes[path] is None]
     for path in marked:
         disk[path] = read_bytes(root / path)
+    unbased = [path for path in differing if disk[path] is not None and path not in bases]
     return RenderPlan(
         disk=disk,
         writes=writes,
         removes=removes,
         merged=[path for path in writes if path in merge.edited and writes[path] != files[path]],
-        overwritten=[path for path in differing if disk[path] is not None and path not in bases],
+        overwritten=[path for path in unbased if is_marked(disk[path] or b"")],
+        foreign=[path for path in unbased if not is_marked(disk[path] or b"")],
         conflicts=merge.conflicts,
         lock=Lock(str(config.flux.version), {path: data.decode("utf-8") for path, data in files.items()}),
         has_lock=has_lock,

@@ -6,7 +6,10 @@ survive, exactly as in ``fluxforge upgrade``. Only paths produced by
 :func:`generator.render.render_tree` are written, through :func:`generator.fsio.write_atomic` (no
 write when the bytes are unchanged), plus the lock. The only other files touched are earlier
 fluxforge outputs in a cluster folder that the config no longer yields: ``render`` deletes them,
-``--check`` reports them. A conflict writes nothing (unless ``force``).
+``--check`` reports them. A conflict writes nothing (unless ``force``), and neither does a differing
+file at a generated path that fluxforge did not write (no base in the lock, no generated-file marker:
+a hand-written ``.sops.yaml``, the files ``flux bootstrap`` wrote): render never replaces a file it
+did not generate unless ``force``.
 """
 
 from __future__ import annotations
@@ -80,25 +83,52 @@ def _write_output(path: Path, data: bytes) -> bool:
     return write_atomic(path, data, sync=False)
 
 
+def _names(relpaths: list[str]) -> str:
+    return ", ".join(relpaths) if relpaths else "none"
+
+
+def _reason(err: OSError, what: str) -> str:
+    """One line naming the file and the OS reason (an error already written for the user is kept as is)."""
+    if isinstance(err, FluxforgeError):
+        return err.problems[0]
+    return f"{what}: {err.strerror or err}"
+
+
 def write_files(root: Path, writes: Mapping[str, bytes]) -> list[str]:
     """Write ``writes`` (already known to differ from disk); return the relative paths written.
 
+    Each file is replaced atomically. An OSError stops the run with a RenderError naming the failing
+    file and the OS reason, the files already written and those not written (the lock is not updated).
     Sequential: without a per-file fsync there is no wait to overlap, and a thread pool only adds
     contention (bench/render.py measured it slower on 2 cores).
     """
-    try:
-        return [relpath for relpath, data in writes.items() if _write_output(root / relpath, data)]
-    except OSError as err:
-        raise RenderError(f"cannot write the tree under {root}: {err}") from None
+    written: list[str] = []
+    pending = list(writes)
+    for index, relpath in enumerate(pending):
+        try:
+            if _write_output(root / relpath, writes[relpath]):
+                written.append(relpath)
+        except OSError as err:
+            raise RenderError([
+                _reason(err, f"{root / relpath}: cannot write"),
+                f"written before the failure (each file whole): {_names(written)}",
+                f"not written: {_names(pending[index:])}",
+                f"{LOCK_NAME} was not updated and no stale file was removed; fix the cause and rerun `fluxforge render`",
+            ]) from None
+    return written
 
 
 def remove_files(root: Path, relpaths: list[str]) -> list[str]:
     """Delete orphaned generated files; return those removed."""
-    try:
-        for relpath in relpaths:
+    for index, relpath in enumerate(relpaths):
+        try:
             (root / relpath).unlink(missing_ok=True)
-    except OSError as err:
-        raise RenderError(f"cannot remove a stale generated file under {root}: {err}") from None
+        except OSError as err:
+            raise RenderError([
+                _reason(err, f"{root / relpath}: cannot remove this stale generated file"),
+                f"removed before the failure: {_names(relpaths[:index])}; not removed: {_names(relpaths[index:])}",
+                f"{LOCK_NAME} was not updated; fix the cause and rerun `fluxforge render`",
+            ]) from None
     return relpaths
 
 
@@ -113,18 +143,31 @@ def _changes(plan: RenderPlan) -> list[FileChange]:
 def _warnings(plan: RenderPlan, mode: Mode) -> list[str]:
     verb = "overwritten" if mode == "write" else "would be overwritten"
     why = f"{LOCK_NAME} has no record of it" if plan.has_lock else f"there is no {LOCK_NAME} yet"
+    forced = "replaced" if mode == "write" else "would be replaced"
     return [
         f"{path}: {verb} with the render: it differed and {why} to merge your edits against"
         for path in plan.overwritten
+    ] + [f"{path}: {forced} with the render (--force), although fluxforge did not write it" for path in plan.foreign]
+
+
+def _not_ours(plan: RenderPlan) -> list[str]:
+    """One refusal per differing file at a generated path that fluxforge did not write."""
+    why = f"no entry in {LOCK_NAME}" if plan.has_lock else f"no {LOCK_NAME} yet"
+    return [
+        f"{path}: exists and was not written by fluxforge ({why}, no generated-file header); "
+        "review it, then rerun with --force to replace it with the render"
+        for path in plan.foreign
     ]
 
 
 def _conflict(plan: RenderPlan) -> RenderConflict:
+    if not plan.conflicts:
+        return RenderConflict([*_not_ours(plan), f"nothing was written (no file, not {LOCK_NAME})"])
     advice = (
         f"{len(plan.conflicts)} conflict(s): nothing was written; edit the files named above by hand "
         "(or the config), or rerun with --force to take the render's side"
     )
-    return RenderConflict([*plan.conflicts, advice])
+    return RenderConflict([*_not_ours(plan), *plan.conflicts, advice])
 
 
 def _check_failure(
@@ -153,16 +196,17 @@ def run_render(
     """``fluxforge render``: load the config, render, merge into edited files, then write, check or
     diff under the output root.
 
-    Raises ConfigError (nothing written), RenderConflict (an edit clashes with the render and not
-    ``force``: nothing written), CheckFailed (``mode="check"`` and the tree is out of date).
+    Raises ConfigError (nothing written), RenderConflict (an edit clashes with the render, or a
+    differing file at a generated path was not written by fluxforge, and not ``force``: nothing
+    written), RenderError (a file cannot be read or written), CheckFailed (``mode="check"`` and the tree is out of date).
     """
     config_file = config_path_for(config_arg)
     config = load_config(config_file)
     files = render_tree(config, config_name=config_file.name)
     root = Path(output) if output is not None else config_file.parent
+    plan = plan_render(root, config, files, force=force)  # first: it reports a file where a folder belongs
     mismatches = header_mismatches(config, root)
-    plan = plan_render(root, config, files, force=force)
-    if plan.conflicts and not force:
+    if (plan.conflicts or plan.foreign) and not force:
         raise _conflict(plan)
     overwrites = _warnings(plan, mode)
     warnings = tuple(overwrites + mismatches)
