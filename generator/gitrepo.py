@@ -52,7 +52,7 @@ class GitRepo:
         """Open the repository containing ``start``; honour ``GIT_INDEX_FILE`` like git does."""
         found = pygit2.discover_repository(str(start))
         if found is None:
-            raise GitError(f"{start}: not inside a git repository (run `git init` or pass paths to check)")
+            raise GitError(f"{start}: not inside a git repository; run it inside one (or `git init` first)")
         env_index = os.environ.get("GIT_INDEX_FILE")
         index_file = Path(env_index).resolve() if env_index else None
         return cls(pygit2.Repository(found), index_file)
