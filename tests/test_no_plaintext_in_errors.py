@@ -54,3 +54,12 @@ def test_sops_binary_tag_error_does_not_quote_the_value(ruled: Path, run_cli, co
     assert result.exit_code == 1
     assert "!!binary value is not valid base64" in result.output
     assert SECRET not in result.output
+
+
+def test_sops_yaml_syntax_error_is_file_line_col_without_the_value(ruled: Path, run_cli) -> None:
+    (ruled / "s" / "x.yaml").write_text(f'stringData:\n  pw: "{SECRET}\n')
+    result = run_cli("encrypt", "-i", "s/x.yaml")
+    assert result.exit_code == 1
+    assert result.output.splitlines()[0] == ("s/x.yaml:3:1: invalid YAML: found unexpected end of stream "
+                                             "(while scanning a quoted scalar at line 2)")
+    assert SECRET not in result.output

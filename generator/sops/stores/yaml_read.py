@@ -23,7 +23,7 @@ def load_documents(text: str, name: str) -> list[Branch]:
     try:
         roots = compose_all(text)
     except Exception as err:  # noqa: BLE001 - ruamel raises many error classes
-        raise SopsError(f"{name}: invalid YAML: {_first_line(err)}") from None
+        raise SopsError(f"{name}{_where(err)}: invalid YAML: {_first_line(err)}") from None
     if not roots:
         return []
     lines = text.splitlines()
@@ -44,7 +44,19 @@ def load_documents(text: str, name: str) -> list[Branch]:
     return docs
 
 
+def _where(err: Exception) -> str:
+    """``:LINE:COL`` of a ruamel error's problem mark (1-based), or nothing."""
+    mark = getattr(err, "problem_mark", None)
+    return f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
+
+
 def _first_line(err: Exception) -> str:
+    """The problem in words; the context ("while scanning a quoted scalar") follows with its line."""
+    problem, context = getattr(err, "problem", None), getattr(err, "context", None)
+    if problem:
+        mark = getattr(err, "context_mark", None)
+        started = f" at line {mark.line + 1}" if mark is not None else ""
+        return f"{problem} ({context}{started})" if context else str(problem)
     text = " ".join(str(err).split())
     return text[:300] or type(err).__name__
 
