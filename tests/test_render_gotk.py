@@ -1,8 +1,12 @@
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
+import pytest
+
 from generator.config import parse_config
+from generator.errors import RenderError
 from generator.fluxversions import FluxVersion
 from generator.gotk import header_mismatches, parse_header, read_header
 
@@ -52,3 +56,21 @@ def test_extra_component_is_named(tmp_path: Path) -> None:
         ("clusters/production/flux-system/gotk-components.yaml: components differ from flux.components "
         "(not in flux.components: source-watcher)")
     ]
+
+
+def test_unreadable_components_file_is_a_clean_error_naming_the_path(tmp_path: Path, run_cli) -> None:
+    """A folder where gotk-components.yaml belongs, or a file where its folder belongs: exit 1, the path
+    named, no traceback (was exit 3), for render and upgrade alike."""
+    repo = tmp_path / "repo"
+    shutil.copytree(Path(__file__).resolve().parent.parent / "sample-repo", repo)
+    gotk = repo / "clusters/staging/flux-system/gotk-components.yaml"
+    gotk.unlink(missing_ok=True)
+    gotk.mkdir()
+    for args in (("render", str(repo)), ("render", str(repo), "--check"), ("upgrade", str(repo), "--dry-run")):
+        result = run_cli(*args)
+        assert result.exit_code == 1, (args, result.output)
+        assert result.stderr == f"{gotk}: is a folder, but `flux install --export` writes a file there\n", args
+    gotk.rmdir()
+    gotk.write_text("# Flux Version: v2.5.1\n")
+    with pytest.raises(RenderError, match=r"gotk-components.yaml/x: a folder on this path is a file; move it away"):
+        read_header(gotk / "x")
