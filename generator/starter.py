@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from generator.config import CONFIG_NAME, parse_config
-from generator.errors import ConfigError, RenderError
+from generator.errors import ConfigError, RenderError, UsageError
 from generator.fluxversions import NEWEST
 from generator.fsio import write_atomic
 from generator.render import make_env
@@ -39,22 +39,26 @@ class StarterValues:
 
 
 def render_starter(values: StarterValues) -> bytes:
-    """The starter file's bytes; raise ConfigError (one line per bad flag) if it would not validate."""
+    """The starter file's bytes. A flag value the config rejects is a UsageError (exit 2, one line per
+    bad flag, named); any other validation failure of the written file stays a ConfigError."""
     text = make_env().get_template("starter/fluxforge.yaml.j2").render(
         flux_version=str(NEWEST), **values.__dict__
     )
     try:
         parse_config(text, display=CONFIG_NAME)
     except ConfigError as err:
-        raise ConfigError([_as_flag_problem(line) for line in err.problems]) from None
+        flags = [_as_flag_problem(line) for line in err.problems]
+        if any(line.startswith("--") for line in flags):
+            raise UsageError(flags) from None  # a bad flag value: a usage error (exit 2)
+        raise ConfigError(flags) from None
     return text.encode("utf-8")
 
 
 def _as_flag_problem(line: str) -> str:
-    """``fluxforge.yaml:17: azure.tenantId: msg`` -> ``init --tenant-id: msg``."""
+    """``fluxforge.yaml:17: azure.tenantId: msg`` -> ``--tenant-id: msg``."""
     parts = line.split(": ", 2)
     if len(parts) == 3 and parts[1] in _FLAGS:
-        return f"init {_FLAGS[parts[1]]}: {parts[2]}"
+        return f"{_FLAGS[parts[1]]}: {parts[2]}"
     return f"init: {line}"
 
 

@@ -58,12 +58,27 @@ def test_init_refuses_to_overwrite(chdir_tmp: Path, run_cli) -> None:
 
 def test_init_bad_flags_name_the_flag_and_write_nothing(chdir_tmp: Path, run_cli) -> None:
     result = run_cli("init", "--tenant-id", "nope", "--cluster", "Prod", "--oidc-issuer", "http://x")
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # a bad flag value is a usage error
     assert result.stderr.splitlines() == [
-        "init --tenant-id: 'nope' must be a GUID like 00000000-0000-0000-0000-000000000000",
-        ("init --cluster: 'Prod' must be a DNS-1123 label: lowercase letters, digits and '-', starting and ending "
+        "--tenant-id: 'nope' must be a GUID like 00000000-0000-0000-0000-000000000000",
+        ("--cluster: 'Prod' must be a DNS-1123 label: lowercase letters, digits and '-', starting and ending "
         "with a letter or digit, at most 63 characters"),
-        ("init --oidc-issuer: 'http://x' must be an https:// URL "
+        ("--oidc-issuer: 'http://x' must be an https:// URL "
         "(az aks show -g RG -n CLUSTER --query oidcIssuerProfile.issuerUrl -o tsv)"),
     ]
     assert list(chdir_tmp.iterdir()) == []
+
+
+def test_init_bad_tenant_id_alone_is_a_usage_error(chdir_tmp: Path, run_cli) -> None:
+    result = run_cli("init", "--tenant-id", "notaguid")
+    assert result.exit_code == 2
+    assert result.stderr == "--tenant-id: 'notaguid' must be a GUID like 00000000-0000-0000-0000-000000000000\n"
+    assert list(chdir_tmp.iterdir()) == []
+
+
+def test_init_problem_not_from_a_flag_stays_a_config_error() -> None:
+    """A line the config validation reports about no flag keeps the config path (exit 1)."""
+    from generator.starter import _as_flag_problem
+
+    assert _as_flag_problem("fluxforge.yaml:3: flux.version: bad") == "init: fluxforge.yaml:3: flux.version: bad"
+    assert _as_flag_problem("fluxforge.yaml:9: azure.tenantId: 'x' must be a GUID") == "--tenant-id: 'x' must be a GUID"
