@@ -4,20 +4,27 @@
 base   = what fluxforge generated last (``fluxforge.lock``),
 ours   = the file on disk (with the user's edits), theirs = the new render.
 
+The rules both commands share, decided here and nowhere else:
+
+* a generated file the user deleted is written again from the new render (the config is the
+  source of truth: to drop a generated file, change the config);
+* a file the lock records that the new render no longer yields (a removed Kustomization, a removed
+  cluster; see :func:`stale_paths`) is deleted when unedited; an edited one is a conflict.
+
 Reads files, writes nothing: the caller decides whether to apply the plan (not when it has
 conflicts, unless ``force``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from generator.errors import FluxforgeError
 from generator.merge3 import merge_text
 
-__all__ = ["MergePlan", "plan_merge", "read_text"]
+__all__ = ["MergePlan", "plan_merge", "read_text", "stale_paths"]
 
 
 def read_text(path: Path) -> str | None:
@@ -28,6 +35,13 @@ def read_text(path: Path) -> str | None:
         return None
     except (OSError, UnicodeDecodeError) as err:
         raise FluxforgeError(f"{path}: cannot read: {err}") from None
+
+
+def stale_paths(bases: Iterable[str], theirs: Container[str]) -> list[str]:
+    """The paths the lock (``bases``) records that the new render ``theirs`` no longer yields: files
+    fluxforge generated earlier for a removed Kustomization or a cluster removed from the config.
+    Merging them deletes the unedited ones; an edited one is a conflict."""
+    return sorted(path for path in bases if path not in theirs)
 
 
 @dataclass
@@ -52,14 +66,18 @@ def plan_merge(
     """Merge the render ``theirs`` into the files under ``root`` with ``bases`` (the lock) as base,
     for ``paths``. A file's base moves to the new render unless it conflicted (and not ``force``),
     so a later run still sees the user's edits. ``side`` names the new render in conflict lines
-    ("the upgrade", "the render"). Reads files; writes nothing."""
+    ("the upgrade", "the render"). A file missing on disk is written again from ``theirs``.
+    Reads files; writes nothing."""
     plan = MergePlan({}, dict(bases), [], set())
     for path in paths:
         ours = read_text(root / path)
         base = bases.get(path)
         if base is not None and ours is not None and ours != base:
             plan.edited.add(path)
-        merged = merge_text(base, ours, theirs.get(path), force=force)
+        if ours is None and path in theirs:
+            merged = merge_text(None, None, theirs[path])  # deleted by the user: the render writes it again
+        else:
+            merged = merge_text(base, ours, theirs.get(path), force=force)
         plan.conflicts.extend(c.line(path, side) for c in merged.conflicts)
         if merged.text != ours:
             plan.writes[path] = merged.text

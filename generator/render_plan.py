@@ -13,9 +13,12 @@ For each generated file whose bytes on disk differ from the render:
   or ``gotk-sync.yaml`` that ``flux bootstrap`` wrote) is ``foreign``: render refuses to replace it
   unless forced.
 
-Orphans are files in a cluster's folder that fluxforge generated earlier but the config no longer
-yields. With a lock, "generated earlier" means recorded in the lock (and an orphan the user edited
-is a conflict); without one, a first line carrying the generated-file marker. Reads only.
+Orphans are files fluxforge generated earlier but the config no longer yields. With a lock, they are
+the files the lock records that the render does not yield (:func:`generator.mergeplan.stale_paths`,
+the rule ``fluxforge upgrade`` follows too; a removed cluster's files included), and an orphan the
+user edited is a conflict; without one, files in the folders of the clusters in the config whose
+first line carries the generated-file marker. A generated file the user deleted is written again.
+Reads only.
 """
 
 from __future__ import annotations
@@ -26,8 +29,8 @@ from pathlib import Path
 
 from generator.config_model import Config
 from generator.errors import RenderError
-from generator.lockfile import LOCK_NAME, Lock, read_lock
-from generator.mergeplan import plan_merge
+from generator.lockfile import LOCK_NAME, Lock, dumps, loads
+from generator.mergeplan import plan_merge, stale_paths
 from generator.render import GENERATED_MARKER
 
 __all__ = ["RenderPlan", "is_marked", "orphan_candidates", "plan_render", "read_bytes"]
@@ -97,22 +100,27 @@ def plan_render(
     differing = [path for path, data in files.items() if disk[path] != data]
     candidates = orphan_candidates(root, config, files)
     lock_file = root / LOCK_NAME
-    lock = read_lock(lock_file) if differing or candidates else None
-    has_lock = lock is not None or lock_file.is_file()
+    new_lock = Lock(str(config.flux.version), {path: data.decode("utf-8") for path, data in files.items()})
+    lock_data = read_bytes(lock_file)
+    # parsed only when it can matter: a file differs, an orphan may exist, or the lock records files
+    # the render no longer yields (a removed cluster); a no-op render stays a read-and-compare pass
+    stale = lock_data is not None and (differing or candidates or lock_data != dumps(new_lock))
+    lock = loads(lock_data, str(lock_file)) if lock_data is not None and stale else None
+    has_lock = lock_data is not None
     bases = dict(lock.files) if lock is not None else {}
     if lock is not None:
-        orphans = [path for path in candidates if path in bases]
+        orphans = stale_paths(bases, files)  # a removed Kustomization or cluster
         marked: list[str] = []
     else:
         orphans, marked = [], [path for path in candidates if _has_marker(root / path)]
     for path in orphans:
         disk[path] = read_bytes(root / path)
-    to_merge = [path for path in differing if disk[path] is not None and path in bases] + orphans
+    to_merge = [path for path in differing if path in bases] + orphans  # a deleted file: written again
     theirs = {path: files[path].decode("utf-8") for path in to_merge if path in files}
     merge = plan_merge(root, bases, theirs, to_merge, force=force, side="the render")
     writes: dict[str, bytes] = {}
     for path in differing:
-        if path not in bases or disk[path] is None:
+        if path not in bases:
             writes[path] = files[path]
         elif (text := merge.writes.get(path)) is not None:
             writes[path] = text.encode("utf-8")
@@ -128,6 +136,6 @@ def plan_render(
         overwritten=[path for path in unbased if is_marked(disk[path] or b"")],
         foreign=[path for path in unbased if not is_marked(disk[path] or b"")],
         conflicts=merge.conflicts,
-        lock=Lock(str(config.flux.version), {path: data.decode("utf-8") for path, data in files.items()}),
+        lock=new_lock,
         has_lock=has_lock,
     )

@@ -5,7 +5,8 @@ three ways (against ``fluxforge.lock``) into the generated files the user edited
 survive, exactly as in ``fluxforge upgrade``. Only paths produced by
 :func:`generator.render.render_tree` are written, through :func:`generator.fsio.write_atomic` (no
 write when the bytes are unchanged), plus the lock. The only other files touched are earlier
-fluxforge outputs in a cluster folder that the config no longer yields: ``render`` deletes them,
+fluxforge outputs that the config no longer yields (recorded in the lock, a removed cluster's
+included; without a lock, marked files in a cluster folder): ``render`` deletes them,
 ``--check`` reports them. A conflict writes nothing (unless ``force``), and neither does a differing
 file at a generated path that fluxforge did not write (no base in the lock, no generated-file marker:
 a hand-written ``.sops.yaml``, the files ``flux bootstrap`` wrote): render never replaces a file it

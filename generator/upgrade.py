@@ -25,7 +25,7 @@ from generator.fsio import write_atomic
 from generator.gotk import COMPONENTS_FILE, read_header
 from generator.lint import lint_tree, target_version
 from generator.lockfile import LOCK_NAME, Lock, read_lock, write_lock
-from generator.mergeplan import MergePlan, plan_merge, read_text
+from generator.mergeplan import MergePlan, plan_merge, read_text, stale_paths
 from generator.render import render_tree
 from generator.tree import unified_diff
 from generator.yamlio import compose_all
@@ -159,7 +159,7 @@ def run_upgrade(
         notes.append(f"no {LOCK_NAME}: the merge base is the render of the config before the upgrade")
     else:
         bases = dict(lock.files)
-    scope = sorted(p for p in {*theirs, *bases} if _in_scope(config, clusters, p))
+    scope = sorted(p for p in [*theirs, *stale_paths(bases, theirs)] if _in_scope(config, clusters, p))
     plan = plan_merge(root, bases, theirs, scope, force=force)
     if plan.conflicts and not force:
         advice = (

@@ -229,7 +229,7 @@ def test_set_flux_version_refuses_what_it_cannot_edit_in_place(text: str) -> Non
 def test_bad_inputs_write_nothing(tmp_path: Path, run_cli: Any) -> None:
     repo = make_repo(tmp_path / "repo", "2.5.1")
     apply_user_edits(repo)
-    (repo / "clusters/staging/apps.yaml").unlink()  # a generated file the user removed stays removed
+    (repo / "clusters/staging/apps.yaml").unlink()  # a generated file the user removed is written again
     lock = repo / "fluxforge.lock"
     good_lock = lock.read_text()
     lock.write_text(good_lock.replace("kind: ServiceAccount", "kind: ServiceAccountX", 1))
@@ -250,4 +250,4 @@ def test_bad_inputs_write_nothing(tmp_path: Path, run_cli: Any) -> None:
     config.write_text(good_config)
     ok = run_cli("upgrade", str(repo), "--to", "2.9")
     assert ok.exit_code == 0, ok.stderr
-    assert not (repo / "clusters/staging/apps.yaml").exists()
+    assert (repo / "clusters/staging/apps.yaml").is_file()  # as render does: the config is the source of truth
