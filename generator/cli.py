@@ -335,6 +335,9 @@ def upgrade_cmd(config: Path | None, to: str | None, cluster: str | None, dry_ru
     verb = "would write" if report.dry_run else "wrote"
     for path in report.changed:
         click.echo(f"{verb} {path}")
-    click.echo(f"{len(report.changed)} file(s) {'would change' if report.dry_run else 'written'}", err=True)
+    for path in report.removed:
+        click.echo(f"{'would remove' if report.dry_run else 'removed'} {path}")
+    click.echo(f"{len(report.changed)} file(s) {'would change' if report.dry_run else 'written'}"
+               + (f", {len(report.removed)} removed" if report.removed else ""), err=True)
     for note in report.notes:
         click.echo(note, err=True)

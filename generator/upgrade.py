@@ -43,6 +43,7 @@ class UpgradeReport:
     target: FluxVersion
     current: Mapping[str, str]  # cluster -> "2.5.1 (gotk-components.yaml)" or "2.5.1 (config)"
     changed: tuple[str, ...]  # files written (or that would be, with dry_run), config and lock included
+    removed: tuple[str, ...] = ()  # generated files deleted (a cluster left the config)
     diffs: tuple[str, ...] = ()
     forced: tuple[str, ...] = ()  # conflicts resolved for the upgrade's side (--force)
     notes: tuple[str, ...] = ()
@@ -172,7 +173,9 @@ def run_upgrade(
         writes[config_file] = new_text
     new_lock = Lock(str(target), plan.bases)
     lock_bytes = None if lock == new_lock else new_lock
-    changed = [p.relative_to(root).as_posix() for p in writes] + ([LOCK_NAME] if lock_bytes else [])
+    removed = [p.relative_to(root).as_posix() for p, t in writes.items() if t is None]
+    changed = [p.relative_to(root).as_posix() for p, t in writes.items() if t is not None]
+    changed += [LOCK_NAME] if lock_bytes else []
     diffs = tuple(
         unified_diff(p.relative_to(root).as_posix(), _bytes(read_text(p)), (t or "").encode()) for p, t in writes.items()
     )
@@ -185,8 +188,9 @@ def run_upgrade(
             write_lock(root / LOCK_NAME, lock_bytes)
     labels = {name: f"{v} ({src})" for name, (v, src) in current.items()}
     forced = tuple(plan.conflicts) if force else ()
-    return UpgradeReport(root, target, labels, tuple(changed), diffs, forced,
-                         tuple(notes + _notes(new_config, root, target, current, lint=bool(changed))), dry_run)
+    return UpgradeReport(root, target, labels, tuple(changed), tuple(removed), diffs, forced,
+                         tuple(notes + _notes(new_config, root, target, current, lint=bool(changed or removed))),
+                         dry_run)
 
 
 def _bytes(text: str | None) -> bytes | None:
