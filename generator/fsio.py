@@ -6,7 +6,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from generator.errors import WriteError
+from generator.errors import RenderError, WriteError
 
 
 def write_atomic(path: Path, data: bytes, *, mode: int | None = None, sync: bool = True) -> bool:
@@ -51,3 +51,23 @@ def _write_atomic(path: Path, data: bytes, *, mode: int | None, sync: bool) -> b
         Path(tmp).unlink(missing_ok=True)
         raise
     return True
+
+
+def read_optional(path: Path, *, writer: str, below: str, limit: int = -1) -> bytes | None:
+    """The bytes of ``path`` (at most ``limit``), or None when it does not exist.
+
+    Anything else in the way is a ``RenderError`` naming the path: a folder where ``writer`` puts a
+    file ("is a folder, but {writer} a file there"), a file where a folder of the path belongs
+    ("move it away, {below}"), or the OS reason.
+    """
+    try:
+        with path.open("rb") as fh:
+            return fh.read(limit)
+    except FileNotFoundError:
+        return None
+    except IsADirectoryError:
+        raise RenderError(f"{path}: is a folder, but {writer} a file there") from None
+    except NotADirectoryError:
+        raise RenderError(f"{path}: a folder on this path is a file; move it away, {below}") from None
+    except OSError as err:
+        raise RenderError(f"{path}: cannot read: {err.strerror or err}") from None

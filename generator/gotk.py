@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from generator.config_model import Config
-from generator.errors import RenderError
 from generator.fluxversions import FluxVersion, parse_version
+from generator.fsio import read_optional
 
 __all__ = ["COMPONENTS_FILE", "GotkHeader", "header_mismatches", "parse_header", "read_header"]
 
@@ -48,17 +48,10 @@ def parse_header(text: str) -> GotkHeader:
 def read_header(path: Path) -> GotkHeader | None:
     """The header of ``path``, or None when the file does not exist. RenderError (naming the path)
     when it cannot be read: a folder in its place, a file where one of its folders belongs, no permission."""
-    try:
-        with path.open("rb") as fh:
-            head = fh.read(_HEAD_BYTES)
-    except FileNotFoundError:
+    head = read_optional(path, writer="`flux install --export` writes", below="this file belongs below it",
+                         limit=_HEAD_BYTES)
+    if head is None:
         return None
-    except IsADirectoryError:
-        raise RenderError(f"{path}: is a folder, but `flux install --export` writes a file there") from None
-    except NotADirectoryError:
-        raise RenderError(f"{path}: a folder on this path is a file; move it away, this file belongs below it") from None
-    except OSError as err:
-        raise RenderError(f"{path}: cannot read: {err.strerror or err}") from None
     return parse_header(head.decode("utf-8", errors="replace"))
 
 

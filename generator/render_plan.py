@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from generator.config_model import Config
-from generator.errors import RenderError
+from generator.fsio import read_optional
 from generator.lockfile import LOCK_NAME, Lock, dumps, loads
 from generator.mergeplan import plan_merge, stale_paths
 from generator.render import GENERATED_MARKER
@@ -53,16 +53,7 @@ class RenderPlan:
 
 def read_bytes(path: Path) -> bytes | None:
     """A file's bytes, or None when it is missing; a folder in the way is an error."""
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        return None
-    except IsADirectoryError:
-        raise RenderError(f"{path}: is a folder, but fluxforge generates a file there") from None
-    except NotADirectoryError:
-        raise RenderError(f"{path}: a folder on this path is a file; move it away, fluxforge generates files below it") from None
-    except OSError as err:
-        raise RenderError(f"{path}: cannot read: {err.strerror or err}") from None
+    return read_optional(path, writer="fluxforge generates", below="fluxforge generates files below it")
 
 
 def is_marked(data: bytes) -> bool:
