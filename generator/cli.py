@@ -141,7 +141,7 @@ def _key_options(credential: str | None) -> Any:
 
 
 def _write_stdout(data: bytes) -> None:
-    stream = click.get_binary_stream("stdout")
+    stream = sys.stdout.buffer  # click 8.5 deprecates click.get_binary_stream; CliRunner's stdout has .buffer too
     stream.write(data)
     stream.flush()
 

@@ -1,12 +1,14 @@
 """Build the wheel, install it into a fresh venv, and render the sample from there.
 
-The venv sees the already-installed dependencies (``--system-site-packages``) and gets the wheel
+The venv sees the dependencies already installed for the interpreter running pytest (a ``.pth`` file
+lists its site-packages, which works whether pytest itself runs in a venv or not) and gets the wheel
 with ``--no-deps``, so no dependency is downloaded; the build itself uses ``python -m build``.
 """
 
 from __future__ import annotations
 
 import shutil
+import site
 import subprocess
 import sys
 import venv
@@ -30,8 +32,12 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert build.returncode == 0, build.stdout[-2000:] + build.stderr[-2000:]
     (wheel,) = dist.glob("fluxforge-*.whl")
     env_dir = tmp_path_factory.mktemp("venv")
-    venv.EnvBuilder(system_site_packages=True, with_pip=False, clear=True).create(env_dir)
+    venv.EnvBuilder(system_site_packages=False, with_pip=False, clear=True).create(env_dir)
     python = env_dir / "bin" / "python"
+    # --system-site-packages would give the *base* interpreter's packages, not this venv's: list ours
+    # after the new venv's own site-packages (plain path lines: the editable install's hook stays out)
+    (purelib,) = (env_dir / "lib").glob("python3*/site-packages")
+    (purelib / "_fluxforge_test_deps.pth").write_text("\n".join(site.getsitepackages()) + "\n")
     install = subprocess.run(
         [sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "--no-index", "-q", str(wheel)],
         capture_output=True, text=True, check=False,
