@@ -1,9 +1,12 @@
-"""Benchmark: encrypt 1,000 small Kubernetes Secrets with an age recipient.
+"""Benchmark: encrypt N small Kubernetes Secrets with an age recipient, fluxforge against the sops loop.
 
-fluxforge (one process, ``fluxforge encrypt -i DIR``) against a loop of the real ``sops -e -i`` over
-the same files, in the same run. Prints both wall times and the ratio (target: >= 30x, <= 1.5 s).
+A = one ``fluxforge encrypt -i secrets`` process over the tree; B = the real ``sops -e -i FILE`` once
+per file (what a script or a sops-calling hook does). Both encrypt fresh copies of the same plaintext
+tree, alternated A B A B (bench/harness.py); medians, peak memory, the machine's load; the ratio is
+withheld on a busy machine. Afterwards the real sops must decrypt a fluxforge file.
 
-Usage: python bench/encrypt.py [--files N]
+Usage: python bench/encrypt.py [--files N] [--pairs P] [--record]
+  --record  writes the row into bench/README.md (only from a quiet run)
 """
 
 from __future__ import annotations
@@ -14,8 +17,11 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from harness import Run, alternate, machine, record, report, run_loop, run_process
 
 SECRET = """\
 apiVersion: v1
@@ -32,6 +38,7 @@ stringData:
 
 
 def make_tree(root: Path, count: int, recipient: str) -> list[Path]:
+    root.mkdir(parents=True)
     (root / ".sops.yaml").write_text(
         "creation_rules:\n  - path_regex: \\.yaml$\n    encrypted_regex: ^(data|stringData)$\n"
         f"    age: {recipient}\n")
@@ -45,13 +52,14 @@ def make_tree(root: Path, count: int, recipient: str) -> list[Path]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--files", type=int, default=1000)
+    parser.add_argument("--pairs", type=int, default=3)
+    parser.add_argument("--record", action="store_true")
     args = parser.parse_args()
-    sops = shutil.which("sops")
-    fluxforge = shutil.which("fluxforge")
+    sops, fluxforge = shutil.which("sops"), shutil.which("fluxforge")
     if not sops or not fluxforge:
-        print("need sops and fluxforge on PATH", file=sys.stderr)
+        print("need sops and fluxforge on PATH (activate the venv scripts/test.sh made)", file=sys.stderr)
         return 1
     import pyrage
 
@@ -60,35 +68,37 @@ def main() -> int:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SOPS_")}
     env["SOPS_DISABLE_VERSION_CHECK"] = "1"
     with tempfile.TemporaryDirectory() as tmp:
-        ours_root, theirs_root = Path(tmp, "ours"), Path(tmp, "theirs")
-        ours_root.mkdir()
-        theirs_root.mkdir()
-        make_tree(ours_root, args.files, recipient)
-        theirs = make_tree(theirs_root, args.files, recipient)
+        rounds = iter(range(1_000_000))
 
-        start = time.perf_counter()
-        subprocess.run([fluxforge, "encrypt", "-i", "secrets"], cwd=ours_root, env=env, check=True,
-                       capture_output=True)
-        ours_s = time.perf_counter() - start
+        def ours() -> Run:
+            root = Path(tmp, f"ours-{next(rounds)}")
+            make_tree(root, args.files, recipient)
+            return run_process([fluxforge, "encrypt", "-i", "secrets"], cwd=root, env=env)
 
-        start = time.perf_counter()
-        for path in theirs:
-            subprocess.run([sops, "-e", "-i", str(path)], cwd=theirs_root, env=env, check=True,
-                           capture_output=True)
-        theirs_s = time.perf_counter() - start
+        def theirs() -> Run:
+            root = Path(tmp, f"theirs-{next(rounds)}")
+            files = make_tree(root, args.files, recipient)
+            return run_loop([[sops, "-e", "-i", str(p)] for p in files], cwd=root, env=env)
 
-        sample = next((ours_root / "secrets").rglob("*.yaml"))
+        box = machine()
+        a, b = alternate(args.pairs, ours, theirs, a_label="fluxforge encrypt -i (1 proc)",
+                         b_label=f"sops -e -i loop ({args.files} procs)")
+        box_after = machine()
+        sample = next(Path(tmp, "ours-0", "secrets").rglob("*.yaml"))
         key_file = Path(tmp, "key.txt")
         key_file.write_text(f"{ident}\n")
-        check = subprocess.run([sops, "decrypt", str(sample)], cwd=ours_root, capture_output=True, check=False,
+        check = subprocess.run([sops, "decrypt", str(sample)], capture_output=True, check=False,
                                env={**env, "SOPS_AGE_KEY_FILE": str(key_file)})
         ok = check.returncode == 0 and b"p4ssw0rd" in check.stdout
-
-    print(f"files:             {args.files}")
-    print(f"fluxforge (1 run): {ours_s:8.3f} s  ({ours_s / args.files * 1000:.2f} ms/file, process start included)")
-    print(f"sops -e -i loop:   {theirs_s:8.3f} s  ({theirs_s / args.files * 1000:.2f} ms/file)")
-    print(f"ratio:             {theirs_s / ours_s:8.1f}x  (target >= 30x, fluxforge <= 1.5 s)")
+    worst = max(box, box_after, key=lambda m: m.load1)
+    print(f"encrypt {args.files} Secrets (age), {args.pairs} pairs")
+    print("\n".join(report(a, b, worst, target=">= 50x, fluxforge <= 0.6 s at 1,000 files")))
     print(f"sops decrypts a fluxforge file: {'yes' if ok else 'NO'}")
+    if args.record and ok:
+        record(f"encrypt-{args.files}",
+               f"| encrypt {args.files:,} Secrets (age) | {a.median:.2f} s, {a.peak_mb:.0f} MB | "
+               f"sops loop {b.median:.1f} s | {b.median / a.median:.1f}x | load {worst.load1:.1f}/{worst.cores} |",
+               worst)
     return 0 if ok else 1
 
 
