@@ -92,6 +92,8 @@ def render(config: Path | None, check: bool, show_diff: bool, output: Path | Non
         click.echo(
             f"{len(report.written)} written, {report.total - len(report.written)} unchanged{removed} ({report.root})"
         )
+    for note in report.notes:
+        click.echo(f"note: {note}", err=True)
 
 
 @main.command()

@@ -135,16 +135,28 @@ def _tenant_conflicts(entries: list[tuple[KeyPath, dict[str, Any]]], flux_ns: st
             )
 
 
+def _lockdown_clash(path: KeyPath, ks: dict[str, Any], lockdown: str | None) -> Iterator[Problem]:
+    tenant = ks.get("tenant")
+    if lockdown and isinstance(tenant, dict) and tenant.get("serviceAccount") == lockdown:
+        yield Problem(
+            (*path, "tenant", "serviceAccount"),
+            f"{lockdown!r} is flux.defaultDecryptionServiceAccount, rendered with the cluster identity; "
+            "give the tenant's ServiceAccount another name",
+        )
+
+
 def _kustomization_checks(
-    cpath: KeyPath, cluster: dict[str, Any], minor: int | None, flux_ns: str
+    cpath: KeyPath, cluster: dict[str, Any], minor: int | None, flux_ns: str, lockdown: str | None
 ) -> Iterator[Problem]:
     entries = list(_mappings(cluster.get("kustomizations"), (*cpath, "kustomizations")))
     names = [(p, ks["name"]) for p, ks in entries if isinstance(ks.get("name"), str)]
     yield from _duplicates([((*p, "name"), n) for p, n in names], "Kustomization name")
     known = {n for _, n in names}
     for path, ks in entries:
-        if ks.get("name") == "flux-system":
-            yield Problem((*path, "name"), "'flux-system' is reserved for the sync Kustomization gotk-sync.yaml")
+        if ks.get("name") == flux_ns:
+            yield Problem((*path, "name"), f"{flux_ns!r} is reserved for the sync Kustomization gotk-sync.yaml "
+                          "(flux bootstrap names it after flux.namespace)")
+        yield from _lockdown_clash(path, ks, lockdown)
         yield from _ks_path_checks(path, ks.get("path"), _cluster_folder(cluster))
         if "tenant" in ks and minor is not None and minor < 6:
             yield Problem((*path, "tenant"), "object-level workload identity needs Flux >= 2.6 (set flux.version)")
@@ -194,6 +206,12 @@ def _flux_namespace(data: dict[str, Any]) -> str:
     return namespace if isinstance(namespace, str) else "flux-system"
 
 
+def _lockdown(data: dict[str, Any]) -> str | None:
+    flux = data.get("flux")
+    name = flux.get("defaultDecryptionServiceAccount") if isinstance(flux, dict) else None
+    return name if isinstance(name, str) else None
+
+
 def check_semantics(data: Any) -> list[Problem]:
     """All cross-field problems of a parsed config (empty when fine)."""
     if not isinstance(data, dict):
@@ -220,6 +238,6 @@ def check_semantics(data: Any) -> list[Problem]:
             problems.append(
                 Problem((*cpath,), "no SOPS recipient: add sops.keyVault or sops.age (top level or per cluster)")
             )
-        problems.extend(_kustomization_checks(cpath, cluster, minor, _flux_namespace(data)))
+        problems.extend(_kustomization_checks(cpath, cluster, minor, _flux_namespace(data), _lockdown(data)))
     problems.extend(_duplicates(cluster_paths, "cluster path"))
     return problems

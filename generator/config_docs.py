@@ -41,8 +41,15 @@ _OUTRO = """
   on the ServiceAccount, the Deployment and its pod template. 2.6+: annotations `client-id` and
   `tenant-id`, label on the pod template only. A `tenant` (2.6+) or `defaultDecryptionServiceAccount`
   (2.7+) appends `--feature-gates=ObjectLevelWorkloadIdentity=true` with an `args/-` JSON patch.
+- Sync folder and objects: `<cluster path>/<flux.namespace>/` holds `kustomization.yaml` and
+  `gotk-sync.yaml` (GitRepository and Kustomization named after `flux.namespace`, as `flux bootstrap`
+  names them); a name-targeted patch gives that Kustomization `decryption: {provider: sops}`.
+- `defaultDecryptionServiceAccount`: that ServiceAccount, with the cluster identity's annotations, in
+  the Flux namespace (`<sync folder>/decryption-service-account.yaml`) and in every namespace holding a
+  Kustomization that decrypts without a tenant (in that Kustomization's file).
 - Federated credential subjects: `system:serviceaccount:<flux namespace>:kustomize-controller` for the
-  cluster identity; `system:serviceaccount:<Kustomization namespace>:<tenant.serviceAccount>` for a tenant.
+  cluster identity, and `system:serviceaccount:<namespace>:<defaultDecryptionServiceAccount>` for each
+  namespace above; `system:serviceaccount:<Kustomization namespace>:<tenant.serviceAccount>` for a tenant.
 """
 
 

@@ -155,3 +155,15 @@ class Config:
     def root(self) -> Path:
         """The repository root the tree is rendered into by default: the config's folder."""
         return self.source.parent if self.source is not None else Path()
+
+    @property
+    def sync_name(self) -> str:
+        """Name of the sync GitRepository and Kustomization: the Flux namespace, as ``flux bootstrap``
+        names them (``sync.Options.Name`` = the namespace, fluxcd/flux2 cmd/flux/bootstrap_git.go)."""
+        return self.flux.namespace
+
+    def sync_dir(self, cluster: Cluster) -> str:
+        """``<cluster path>/<flux namespace>``: where ``flux bootstrap`` writes gotk-components.yaml,
+        gotk-sync.yaml and kustomization.yaml (fluxcd/flux2 pkg/manifestgen/sync ``path.Join(TargetPath,
+        Namespace, ...)``)."""
+        return f"{cluster.path}/{self.flux.namespace}"

@@ -14,7 +14,7 @@ from generator.config_model import Config
 from generator.fluxversions import FluxVersion, parse_version
 from generator.fsio import read_optional
 
-__all__ = ["COMPONENTS_FILE", "GotkHeader", "header_mismatches", "parse_header", "read_header"]
+__all__ = ["COMPONENTS_FILE", "GotkHeader", "header_mismatches", "missing_components", "parse_header", "read_header"]
 
 COMPONENTS_FILE = "gotk-components.yaml"
 _VERSION = re.compile(r"^#\s*Flux Version:\s*(\S+)\s*$", re.MULTILINE)
@@ -60,7 +60,7 @@ def header_mismatches(config: Config, root: Path) -> list[str]:
     found: list[str] = []
     want_components = set(config.flux.components)
     for cluster in config.clusters:
-        rel = f"{cluster.path}/flux-system/{COMPONENTS_FILE}"
+        rel = f"{config.sync_dir(cluster)}/{COMPONENTS_FILE}"
         header = read_header(root / rel)
         if header is None:
             continue
@@ -84,3 +84,18 @@ def header_mismatches(config: Config, root: Path) -> list[str]:
             )
             found.append(f"{rel}: components differ from flux.components ({detail})")
     return found
+
+
+def missing_components(config: Config, root: Path) -> list[str]:
+    """One note per cluster without gotk-components.yaml: not an error (``flux bootstrap`` or ``flux install
+    --export`` writes it), but ``kubectl kustomize`` of the sync folder fails until it exists."""
+    notes: list[str] = []
+    for cluster in config.clusters:
+        folder = config.sync_dir(cluster)
+        if read_header(root / folder / COMPONENTS_FILE) is None:
+            notes.append(
+                f"{folder}/{COMPONENTS_FILE} does not exist yet: `flux bootstrap` writes it, or "
+                f"`flux install --export > {folder}/{COMPONENTS_FILE}`; until then `kubectl kustomize "
+                f"{folder}` fails (its kustomization.yaml lists it)"
+            )
+    return notes

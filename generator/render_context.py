@@ -111,19 +111,27 @@ def sops_rules(config: Config) -> list[SopsRule]:
 
 @dataclass(frozen=True)
 class OwnedObjects:
-    """Cluster-scoped helpers a Kustomization file must carry (emitted once per cluster)."""
+    """Namespaced helpers a Kustomization file must carry (each emitted once per cluster)."""
 
     namespace: bool
-    service_account: bool
+    service_account: bool  # the tenant ServiceAccount
+    decryption_service_account: bool = False  # flux.defaultDecryptionServiceAccount of its namespace
 
 
-def owned_objects(cluster: Cluster, flux_namespace: str) -> dict[str, OwnedObjects]:
-    """For each Kustomization name: does its file create its Namespace / tenant ServiceAccount?"""
+def owned_objects(cluster: Cluster, flux_namespace: str, lockdown: str | None = None) -> dict[str, OwnedObjects]:
+    """For each Kustomization name: does its file create its Namespace / tenant ServiceAccount / the
+    default decryption ServiceAccount of its namespace? (The Flux namespace's default decryption
+    ServiceAccount lives in the sync folder, applied by ``flux bootstrap`` itself.)"""
     seen_ns: set[str] = {flux_namespace}
     seen_sa: set[tuple[str, str]] = set()
     owned: dict[str, OwnedObjects] = {}
     for ks in cluster.kustomizations:
-        owned[ks.name] = OwnedObjects(namespace=ks.namespace not in seen_ns, service_account=_new_sa(ks, seen_sa))
+        default_sa = bool(lockdown) and ks.decryption and ks.tenant is None and ks.namespace != flux_namespace
+        owned[ks.name] = OwnedObjects(
+            namespace=ks.namespace not in seen_ns,
+            service_account=_new_sa(ks, seen_sa),
+            decryption_service_account=default_sa and _new_default_sa(ks.namespace, str(lockdown), seen_sa),
+        )
         seen_ns.add(ks.namespace)
     return owned
 
@@ -135,4 +143,11 @@ def _new_sa(ks: KustomizationSpec, seen: set[tuple[str, str]]) -> bool:
     if key in seen:
         return False
     seen.add(key)
+    return True
+
+
+def _new_default_sa(namespace: str, name: str, seen: set[tuple[str, str]]) -> bool:
+    if (namespace, name) in seen:
+        return False
+    seen.add((namespace, name))
     return True

@@ -31,7 +31,7 @@ from generator.config_model import Config
 from generator.fsio import read_optional
 from generator.lockfile import LOCK_NAME, Lock, dumps, loads
 from generator.mergeplan import plan_merge, stale_paths
-from generator.render import GENERATED_MARKER
+from generator.render import DECRYPTION_SA_FILE, GENERATED_MARKER
 
 __all__ = ["RenderPlan", "is_marked", "orphan_candidates", "plan_render", "read_bytes"]
 
@@ -70,12 +70,14 @@ def _has_marker(path: Path) -> bool:
 
 
 def orphan_candidates(root: Path, config: Config, files: Mapping[str, bytes]) -> list[str]:
-    """Existing files in the clusters' folders (``<path>/*.yaml`` and ``flux-system/kustomization.yaml``)
-    that the render does not yield: fluxforge may have generated them earlier."""
+    """Existing files in the clusters' folders (``<path>/*.yaml``, and the sync folder's
+    ``kustomization.yaml`` and default decryption ServiceAccount) that the render does not yield:
+    fluxforge may have generated them earlier."""
     found: list[str] = []
     for cluster in config.clusters:
         folder = root / cluster.path
-        for path in [*sorted(folder.glob("*.yaml")), folder / "flux-system" / "kustomization.yaml"]:
+        sync = root / config.sync_dir(cluster)
+        for path in [*sorted(folder.glob("*.yaml")), sync / "kustomization.yaml", sync / DECRYPTION_SA_FILE]:
             relpath = path.relative_to(root).as_posix()
             if relpath not in files and path.is_file():
                 found.append(relpath)

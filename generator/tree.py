@@ -24,7 +24,7 @@ from typing import Literal
 from generator.config import config_path_for, load_config
 from generator.errors import CheckFailed, FluxforgeError, RenderError
 from generator.fsio import write_atomic
-from generator.gotk import header_mismatches
+from generator.gotk import header_mismatches, missing_components
 from generator.lockfile import LOCK_NAME, dumps, write_lock
 from generator.render import render_tree
 from generator.render_plan import RenderPlan, plan_render, read_bytes
@@ -66,6 +66,7 @@ class RenderReport:
     changes: tuple[FileChange, ...] = ()
     warnings: tuple[str, ...] = field(default=())
     merged: tuple[str, ...] = ()  # written (or to be written) with the user's edits kept
+    notes: tuple[str, ...] = ()  # not problems: what the user should know (a missing gotk-components.yaml)
     forced: tuple[str, ...] = ()  # conflicts resolved for the render's side (``force``)
     lock_changed: bool = False  # fluxforge.lock was (write) or would be (check, diff) updated
 
@@ -172,7 +173,8 @@ def _conflict(plan: RenderPlan) -> RenderConflict:
 
 
 def _check_failure(
-    changes: list[FileChange], lock_state: str | None, mismatches: list[str], warnings: list[str]
+    changes: list[FileChange], lock_state: str | None, mismatches: list[str], warnings: list[str],
+    notes: tuple[str, ...],
 ) -> CheckFailed:
     lines = [f"warning: {warning}" for warning in warnings]
     lines += [
@@ -184,7 +186,7 @@ def _check_failure(
     lines += mismatches
     for change in changes:
         lines.extend(change.diff.rstrip("\n").split("\n"))
-    return CheckFailed(lines)
+    return CheckFailed(lines + [f"note: {note}" for note in notes])
 
 
 def run_render(
@@ -207,6 +209,7 @@ def run_render(
     root = Path(output) if output is not None else config_file.parent
     plan = plan_render(root, config, files, force=force)  # first: it reports a file where a folder belongs
     mismatches = header_mismatches(config, root)
+    notes = tuple(missing_components(config, root))
     if (plan.conflicts or plan.foreign) and not force:
         raise _conflict(plan)
     overwrites = _warnings(plan, mode)
@@ -220,11 +223,11 @@ def run_render(
         except OSError as err:
             raise RenderError(f"{root / LOCK_NAME}: cannot write: {err.strerror}") from None
         return RenderReport(root, len(files), tuple(written), tuple(removed), warnings=warnings,
-                            merged=tuple(plan.merged), forced=forced, lock_changed=lock_changed)
+                            merged=tuple(plan.merged), forced=forced, lock_changed=lock_changed, notes=notes)
     changes = _changes(plan)
     current_lock = read_bytes(root / LOCK_NAME)
     lock_state = None if current_lock == dumps(plan.lock) else "missing" if current_lock is None else "stale"
     if mode == "check" and (changes or mismatches or lock_state):
-        raise _check_failure(changes, lock_state, mismatches, overwrites)
+        raise _check_failure(changes, lock_state, mismatches, overwrites, notes)
     return RenderReport(root, len(files), changes=tuple(changes), warnings=warnings, merged=tuple(plan.merged),
-                        forced=forced, lock_changed=lock_state is not None)
+                        forced=forced, lock_changed=lock_state is not None, notes=notes)

@@ -83,7 +83,7 @@ def _current_versions(config: Config, root: Path, clusters: list[str]) -> dict[s
     for cluster in config.clusters:
         if cluster.name not in clusters:
             continue
-        header = read_header(root / cluster.path / "flux-system" / COMPONENTS_FILE)
+        header = read_header(root / config.sync_dir(cluster) / COMPONENTS_FILE)
         if header is not None and header.version is not None:
             found[cluster.name] = (header.version, COMPONENTS_FILE)
         else:
@@ -119,7 +119,7 @@ def _notes(
     notes = []
     for name, (version, source) in current.items():
         if source != COMPONENTS_FILE or version != target:
-            rel = f"{config.cluster(name).path}/flux-system/{COMPONENTS_FILE}"
+            rel = f"{config.sync_dir(config.cluster(name))}/{COMPONENTS_FILE}"
             notes.append(f"next: flux install --export --version={target.tag}{flags} > {rel}")
     findings = lint_tree(root, target) if lint else []
     notes += [f"lint: {f}" for f in findings if f.level == "error"]

@@ -165,8 +165,9 @@ def test_current_form_patches_are_name_targeted() -> None:
         {"kind": "ServiceAccount", "name": "kustomize-controller"},
         {"kind": "Deployment", "name": "kustomize-controller"},
         {"kind": "Deployment", "name": "kustomize-controller"},
+        {"kind": "Kustomization", "name": "flux-system"},
     ]
-    sa, deploy, gate = (p for _, p in staging)
+    sa, deploy, gate, sync = (p for _, p in staging)
     assert dict(sa["metadata"]["annotations"]) == {
         "azure.workload.identity/client-id": "c5e055dd-c1c8-4bc7-8cf2-a7eb2667c772",
         "azure.workload.identity/tenant-id": "95513a0e-a568-46f4-8d76-53e5279cb558",
@@ -180,14 +181,17 @@ def test_current_form_patches_are_name_targeted() -> None:
             "value": "--feature-gates=ObjectLevelWorkloadIdentity=true",
         }
     ]
+    # the sync Kustomization decrypts what .sops.yaml covers under clusters/<name>/
+    assert sync == {"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+                    "metadata": {"name": "flux-system"}, "spec": {"decryption": {"provider": "sops"}}}
     # production has no tenant: no feature gate
-    assert len(_patches(files, "production")) == 2
+    assert [dict(t)["kind"] for t, _ in _patches(files, "production")] == ["ServiceAccount", "Deployment", "Kustomization"]
 
 
 def test_legacy_form_for_flux_before_2_6() -> None:
     text = BASE.replace('version: "2.9.4"', 'version: "2.5.0"')
     text = text.split("      - name: team-a")[0] + text.split("            resourceGroup: rg-fleet-staging\n", 1)[1]
-    sa, deploy = (p for _, p in _patches(render_tree(parse_config(text)), "staging"))
+    sa, deploy, _ = (p for _, p in _patches(render_tree(parse_config(text)), "staging"))
     assert dict(sa["metadata"]["annotations"]) == {
         "azure.workload.identity/client-id": "c5e055dd-c1c8-4bc7-8cf2-a7eb2667c772"
     }
@@ -198,7 +202,7 @@ def test_legacy_form_for_flux_before_2_6() -> None:
 
 def test_lockdown_adds_gate_and_default_service_account() -> None:
     text = BASE.replace("  namespace: flux-system\n", "  namespace: flux-system\n  defaultDecryptionServiceAccount: sops\n", 1)
-    _, _, (_, ops) = _patches(render_tree(parse_config(text)), "production")
+    _, _, (_, ops), _ = _patches(render_tree(parse_config(text)), "production")
     assert [op["value"] for op in ops] == [
         "--feature-gates=ObjectLevelWorkloadIdentity=true",
         "--default-decryption-service-account=sops",

@@ -62,9 +62,11 @@ class KeyVault:
         self.authority = f"https://{LOGIN_HOST}/{entra.tenant_id}"
 
     # -- configuration ---------------------------------------------------------------------------
-    def create_key(self, name: str, size: int = 2048, version: str | None = None) -> str:
-        """Create ``name`` or add a new current version to it; returns the version."""
-        key = _rsa_key(size)
+    def create_key(self, name: str, size: int = 2048, version: str | None = None,
+                   key: rsa.RSAPrivateKey | None = None) -> str:
+        """Create ``name`` or add a new current version to it (``key``: that version's RSA key, else a new
+        one); returns the version."""
+        key = key or _rsa_key(size)
         version_obj = KeyVersion(version or uuid.uuid4().hex, key, int(time.time()))
         self.keys.setdefault(name, []).append(version_obj)
         return version_obj.version

@@ -1,9 +1,10 @@
 """Stand up the Azure side a ``fluxforge.yaml`` describes, in the emulator (a rehearsal before Azure).
 
 Tenant, Key Vault keys (with the configured versions), one OIDC issuer per cluster, the kustomize-controller
-identity of each cluster federated with ``system:serviceaccount:<flux ns>:kustomize-controller`` and granted
-Key Vault Crypto User, each tenant identity federated with its own service account (object-level workload
-identity) and granted decrypt only, and a developer (client secret) who may encrypt but not decrypt.
+identity of each cluster granted Key Vault Crypto User, each tenant identity granted decrypt only, every
+federated credential the config implies (``generator.federation``: the controller's ServiceAccount, the
+lockdown's default decryption ServiceAccounts, each tenant's), and a developer (client secret) who may
+encrypt but not decrypt.
 """
 
 from __future__ import annotations
@@ -12,8 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from cryptography.hazmat.primitives.asymmetric import rsa
+
 from generator.config import load_config
 from generator.config_model import Cluster, Config
+from generator.federation import federated_credentials
 
 from .cloud import Emulator
 from .entra import Principal
@@ -48,6 +52,15 @@ class Rehearsal:
                                      namespace=ks.namespace, service_account=ks.tenant.service_account,
                                      issuer=spec.oidc_issuer)
 
+    def default_sa_env(self, cluster: str, namespace: str, token_file: Path) -> dict[str, str]:
+        """The token kustomize-controller requests for ``flux.defaultDecryptionServiceAccount`` in ``namespace``
+        (multi-tenant lockdown): the cluster identity, through that ServiceAccount's federated credential."""
+        spec = self.cluster(cluster)
+        name = self.config.flux.default_decryption_service_account
+        assert name, "the config sets no flux.defaultDecryptionServiceAccount"
+        return self.emu.workload_env(self.identities[spec.identity.client_id], token_file, namespace=namespace,
+                                     service_account=name, issuer=spec.oidc_issuer)
+
     def developer_env(self) -> dict[str, str]:
         return self.emu.secret_env(self.developer)
 
@@ -56,29 +69,33 @@ def _vault_name(vault_url: str) -> str:
     return (urlsplit(vault_url).hostname or "").split(".", 1)[0]
 
 
-def rehearse(config_path: Path, workdir: Path) -> Rehearsal:
-    """An emulator (not started) mirroring ``config_path``'s tenant, vaults, clusters and identities."""
+def rehearse(config_path: Path, workdir: Path,
+             key_material: dict[str, rsa.RSAPrivateKey] | None = None) -> Rehearsal:
+    """An emulator (not started) mirroring ``config_path``'s tenant, vaults, clusters and identities.
+
+    ``key_material`` maps a key URL (``https://<vault>.vault.azure.net/keys/<name>/<version>``) to the RSA
+    key that version holds (files committed encrypted for it decrypt); other keys are generated."""
     config = load_config(config_path)
     keys = {k for c in config.clusters for k in c.sops.key_vault} | set(config.sops.key_vault)
     vaults = sorted({_vault_name(k.vault_url) for k in keys})
     emu = Emulator(workdir, vaults=vaults, tenant_id=config.tenant_id,
                    issuers=[c.oidc_issuer for c in config.clusters])
     for key in sorted(keys, key=lambda k: (k.vault_url, k.key, k.version or "")):
-        emu.vaults[_vault_name(key.vault_url)].create_key(key.key, version=key.version)
+        material = (key_material or {}).get(key.url)
+        emu.vaults[_vault_name(key.vault_url)].create_key(key.key, version=key.version, key=material)
     scopes = [v.resource_id for v in emu.vaults.values()]
     developer = emu.add_identity("developer", secret=DEVELOPER_SECRET)
     play = Rehearsal(emu, config, developer)
     for scope in scopes:
         emu.rbac.assign(developer.object_id, "SOPS Encrypt Only", scope)
     for cluster in config.clusters:
-        controller = _identity(play, cluster.identity.client_id, cluster.identity.name, "Key Vault Crypto User")
-        emu.federate(controller, config.flux.namespace, "kustomize-controller", name=f"{cluster.name}-kustomize",
-                     issuer=cluster.oidc_issuer)
+        _identity(play, cluster.identity.client_id, cluster.identity.name, "Key Vault Crypto User")
         for ks in cluster.tenants:
             assert ks.tenant is not None
-            tenant = _identity(play, ks.tenant.identity.client_id, ks.tenant.identity.name, "SOPS Decrypt Only")
-            emu.federate(tenant, ks.namespace, ks.tenant.service_account, name=f"{cluster.name}-{ks.name}",
-                         issuer=cluster.oidc_issuer)
+            _identity(play, ks.tenant.identity.client_id, ks.tenant.identity.name, "SOPS Decrypt Only")
+        for credential in federated_credentials(config, cluster):
+            emu.federate(play.identities[credential.identity.client_id], credential.namespace,
+                         credential.service_account, name=credential.name, issuer=credential.issuer)
     return play
 
 

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-WI_AUDIENCE = "api://AzureADTokenExchange"
+from generator.az_hints import WI_AUDIENCE, federated_credential_create
+
 CRYPTO_USER = "Key Vault Crypto User"
 
 
@@ -67,9 +68,11 @@ def _aud(ctx: Context, message: str) -> str:
 
 
 def _fic_create(ctx: Context, issuer: str, subject: str) -> str:
-    return (f"az identity federated-credential create --name <name> --identity-name <identity of client id "
-            f"{ctx.client_id or '?'}> --resource-group <group> --issuer {issuer or '<cluster OIDC issuer URL>'} "
-            f"--subject {subject or 'system:serviceaccount:<namespace>:<service account>'} --audience {WI_AUDIENCE}")
+    return federated_credential_create(
+        name="<name>", identity_name=f"<identity of client id {ctx.client_id or '?'}>", resource_group="<group>",
+        issuer=issuer or "<cluster OIDC issuer URL>",
+        subject=subject or "system:serviceaccount:<namespace>:<service account>",
+    )
 
 
 def explain_entra(message: str, ctx: Context) -> str:
