@@ -98,17 +98,22 @@ class Rules:
 
 def check_content(path: Path, data: bytes, rules: Rules) -> list[Problem]:
     """Every problem of one file's content (``path`` only selects the rule and the store)."""
-    from generator.check_parse import ParseError, format_of, parse
+    from generator.check_parse import ParseError, format_of, looks_like_metadata, parse
+    from generator.sops.api import is_encrypted
 
     match = rules.match(path)
     must = match is not None and match.requires_encryption
-    if not must and not _worth_parsing(data, format_of(str(path))):
+    fmt = format_of(str(path))
+    if not must and not _worth_parsing(data, fmt):
         return []
     try:
         parsed = parse(str(path), data)
     except ParseError as err:
         return [Problem(err.line, err.col, str(err))] if must else []
-    if parsed.metadata is not None:
+    # Encrypted is sops's rule (is_encrypted); a top-level `sops` entry that fails it is diagnosed
+    # where a rule requires encryption, or where it looks like a damaged sops block (not a
+    # fluxforge.yaml's own `sops:` settings).
+    if parsed.metadata is not None and (must or is_encrypted(data, fmt) or looks_like_metadata(parsed.metadata)):
         expect = match.expectation() if match is not None else None
         return [*check_metadata(parsed, expect), *check_values(parsed)]
     return _plaintext_problems(parsed, match)

@@ -97,8 +97,8 @@ def _parse_tree(fmt: str, text: str) -> Parsed:
         raise ParseError(f"not valid {fmt.upper()}: {reason}; fix the syntax", line, col) from None
     out = Parsed(fmt, documents=docs)
     first = docs[0] if docs and isinstance(docs[0], dict) else {}
-    if looks_like_metadata(first.get("sops")):
-        out.metadata = dict(first["sops"])
+    if "sops" in first:  # where sops reads metadata from; whether it is valid: sops.api.is_encrypted
+        out.metadata = dict(first["sops"]) if isinstance(first["sops"], dict) else {}
         line, col = _lc(first).key("sops")
         out.meta_line, out.meta_col = line + 1, col + 1
     for index, doc in enumerate(docs):
@@ -114,9 +114,10 @@ def _parse_tree(fmt: str, text: str) -> Parsed:
 
 
 def looks_like_metadata(node: Any) -> bool:
-    """A top-level ``sops`` mapping is sops metadata when it has a field only sops writes
-    (``mac``, ``lastmodified``, ``version``) or a key entry with ``enc``. A fluxforge config's own
-    ``sops:`` block (recipients as plain strings) is not."""
+    """A top-level ``sops`` mapping looks like (maybe damaged) sops metadata when it has a field only
+    sops writes (``mac``, ``lastmodified``, ``version``) or a key entry with ``enc``. A fluxforge
+    config's own ``sops:`` block (recipients as plain strings) does not. Only for diagnostics: whether
+    a file *is* encrypted is ``sops.api.is_encrypted``."""
     if not isinstance(node, dict):
         return False
     if any(field in node for field in ("mac", "lastmodified", "version")):

@@ -226,19 +226,19 @@ def plaintext_secret_values(parsed: Parsed) -> Iterator[Problem]:
                                                    "and encrypt it")
 
 
-_SOPS_MARKERS = (b'"mac": "ENC[', b"mac: ENC[", b"sops_mac=ENC[")
-
-
 def _sops_payload(value: Any, *, base64_encoded: bool) -> bool:
     """A whole sops document as the value (Flux decrypts these: a Secret ``data`` value holding a
-    base64 sops binary-store JSON, or a ``stringData`` value holding a sops YAML/JSON/dotenv)."""
+    base64 sops binary-store JSON, or a ``stringData`` value holding a sops YAML/JSON/dotenv/INI),
+    by sops's own rule (``is_encrypted``), not by marker bytes that plaintext can contain."""
+    from generator.sops.api import is_encrypted
+
     raw = str(value).encode()
     if base64_encoded:
         try:
             raw = base64.b64decode(raw, validate=True)
         except (binascii.Error, ValueError):
             return False
-    return any(marker in raw for marker in _SOPS_MARKERS)
+    return any(is_encrypted(raw, fmt) for fmt in ("json", "yaml", "dotenv", "ini"))
 
 
 def _is_secret(doc: Any) -> bool:

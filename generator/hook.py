@@ -48,19 +48,19 @@ def must_encrypt(path: Path, data: bytes, rules: Rules) -> bool:
     would turn at least one value into ciphertext."""
     from generator.check_parse import ParseError, parse
     from generator.check_rules import DEFAULT_SELECTOR, needs_encryption
-    from generator.sops.api import detect_format, is_encrypted
+    from generator.sops.api import detect_format, sops_state
 
     match = rules.match(path)
     if match is None or not match.requires_encryption or rules.is_config(path):
         return False
-    if is_encrypted(data, detect_format(path)):
-        return False
+    fmt = detect_format(path)
+    state = sops_state(data, fmt)
+    if state.encrypted or (state.present and fmt != "binary"):
+        return False  # encrypted; or a top-level `sops` entry sops refuses to encrypt: the check reports it
     try:
         parsed = parse(str(path), data)
     except ParseError:
         return False  # the check reports it; encrypting unparseable input would only fail later
-    if parsed.metadata is not None:
-        return False
     return needs_encryption(parsed, match.rule.selector or DEFAULT_SELECTOR)
 
 

@@ -244,7 +244,9 @@ def _compose(text: str) -> list[Node]:
 
 
 def _is_sops_encrypted(text: str) -> bool:
-    return "ENC[AES256_GCM," in text and "\nsops:" in text
+    from generator.sops.api import is_encrypted
+
+    return is_encrypted(text.encode("utf-8", "surrogateescape"), "yaml")
 
 
 def _err_line(err: Exception) -> int:

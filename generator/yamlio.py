@@ -58,4 +58,13 @@ def compose_all(text: str) -> list[Any]:
     return list(_COMPOSER.compose_all(io.StringIO(text)))
 
 
+def compose_first(text: str) -> Any:
+    """The node of the first document only (None for an empty stream); later documents are not
+    parsed, as go-yaml's ``Unmarshal`` reads one document."""
+    global _COMPOSER
+    if _COMPOSER is None:
+        _COMPOSER = YAML(typ="safe", pure=False)
+    return next(iter(_COMPOSER.compose_all(io.StringIO(text))), None)
+
+
 _COMPOSER: YAML | None = None

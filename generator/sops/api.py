@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from generator.errors import SopsError
+from generator.sops.detect import SopsState
 from generator.sops.keys import KeyOptions, KeySource
 from generator.sops.report import Report
 from generator.sops.rules import CreationRule, SopsRules
@@ -24,6 +25,7 @@ __all__ = [
     "KeySource",
     "Report",
     "SopsRules",
+    "SopsState",
     "decrypt_bytes",
     "decrypt_path",
     "detect_format",
@@ -34,6 +36,7 @@ __all__ = [
     "is_encrypted",
     "load_rules",
     "rotate_paths",
+    "sops_state",
     "updatekeys_paths",
 ]
 
@@ -57,18 +60,29 @@ def load_rules(config_path: Path) -> SopsRules:
 
 def detect_format(path: Path | str) -> str:
     """The sops store for a file name: ``.yaml``/``.yml`` → yaml, ``.json`` → json, ``.env`` →
-    dotenv, anything else → binary."""
+    dotenv, ``.ini`` → ini, anything else → binary."""
     from generator.sops.formats import detect_format as _detect
 
     return _detect(path)
 
 
 def is_encrypted(data: bytes, fmt: str) -> bool:
-    """Cheap, keyless check that ``data`` is a sops-encrypted document of format ``fmt`` (it has
-    the sops metadata with a MAC: the same marker bytes Flux's kustomize-controller looks for)."""
-    from generator.sops.formats import is_encrypted as _is_enc
+    """Keyless: ``data`` is a sops-encrypted file of store ``fmt`` by sops's own rule — a top-level
+    ``sops`` entry (YAML: in the first document) that sops loads as metadata, with a non-empty MAC.
+    Marker bytes elsewhere (a nested ``"mac": "ENC[``, a later YAML document) do not count. The one
+    test used by encrypt, check, the hook and lint."""
+    from generator.sops.detect import is_encrypted as _is_enc
 
     return _is_enc(data, fmt)
+
+
+def sops_state(data: bytes, fmt: str) -> SopsState:
+    """What ``is_encrypted`` decides from: ``present`` (a top-level ``sops`` entry exists, so sops
+    refuses to encrypt the file), ``problems`` (why it is not valid metadata with a MAC; one line
+    each, no values quoted) and ``encrypted``."""
+    from generator.sops.detect import sops_state as _state
+
+    return _state(data, fmt)
 
 
 def encrypt_bytes(

@@ -25,6 +25,7 @@ _UNWRAP_ORDER = ("age", "pgp", "kms", "gcp_kms", "hckms", "azure_kv", "hc_vault"
 def store_for(fmt: str, *, yaml_indent: int = 4, json_indent: int = -1) -> Store:
     from generator.sops.stores.binary import BinaryStore
     from generator.sops.stores.dotenv import DotenvStore
+    from generator.sops.stores.ini import IniStore
     from generator.sops.stores.json import JsonStore
     from generator.sops.stores.yaml import YamlStore
 
@@ -34,9 +35,11 @@ def store_for(fmt: str, *, yaml_indent: int = 4, json_indent: int = -1) -> Store
         return JsonStore(json_indent)
     if fmt == "dotenv":
         return DotenvStore()
+    if fmt == "ini":
+        return IniStore()
     if fmt == "binary":
         return BinaryStore(json_indent)
-    raise SopsError(f"unknown sops format {fmt!r} (yaml, json, dotenv, binary)")
+    raise SopsError(f"unknown sops format {fmt!r} (yaml, json, dotenv, ini, binary)")
 
 
 @dataclass

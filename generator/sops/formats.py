@@ -1,22 +1,12 @@
-"""Store selection by file name and the keyless "is this already encrypted" check."""
+"""Store selection by file name (sops's ``FormatForPath``); the encrypted check is ``detect``."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from generator.errors import SopsError
-
-FORMATS = ("yaml", "json", "dotenv", "binary")
+FORMATS = ("yaml", "json", "dotenv", "ini", "binary")
 
 _BY_SUFFIX = {".yaml": "yaml", ".yml": "yaml", ".json": "json", ".env": "dotenv", ".ini": "ini"}
-
-# The bytes Flux's kustomize-controller looks for (sops-format.md §7.6).
-_MARKERS = {
-    "yaml": (b"mac: ENC[",),
-    "json": (b'"mac": "ENC[',),
-    "binary": (b'"mac": "ENC[',),
-    "dotenv": (b"sops_mac=ENC[",),
-}
 
 
 def store_of(path: Path | str) -> str:
@@ -31,20 +21,12 @@ def store_of(path: Path | str) -> str:
 
 
 def detect_format(path: Path | str) -> str:
-    """The store fluxforge uses for ``path``, as sops picks it; INI (which sops has) is refused."""
-    fmt = store_of(path)
-    if fmt == "ini":
-        raise SopsError(f"{path}: INI files are not supported by fluxforge yet (sops would use its INI "
-                        "store); keep the values in a YAML, JSON or .env file")
-    return fmt
+    """The store fluxforge uses for ``path``, as sops picks it."""
+    return store_of(path)
 
 
 def is_encrypted(data: bytes, fmt: str) -> bool:
-    """True when ``data`` carries sops metadata with a MAC (no key needed, no full parse)."""
-    if fmt not in _MARKERS:
-        raise ValueError(f"unknown sops format {fmt!r}")
-    if fmt == "yaml":
-        return b"\nsops:" in b"\n" + data and any(m in data for m in _MARKERS[fmt])
-    if fmt == "dotenv":
-        return any(line.startswith(b"sops_mac=ENC[") for line in data.splitlines())
-    return b'"sops":' in data and any(m in data for m in _MARKERS[fmt])
+    """True when ``data`` is a sops-encrypted file of store ``fmt`` (sops's rule, ``detect``)."""
+    from generator.sops.detect import is_encrypted as _is_encrypted
+
+    return _is_encrypted(data, fmt)

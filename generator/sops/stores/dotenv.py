@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from generator.errors import SopsError
-from generator.sops.stores.base import decode_text
+from generator.sops.stores.base import decode_text, sops_entry_refused
 from generator.sops.stores.flat import flatten, unflatten
 from generator.sops.values import Branch, Comment, GoTime, format_float
 
@@ -27,7 +27,8 @@ def _lines(data: bytes, name: str) -> Branch:
     return branch
 
 
-def _val_to_string(value: object) -> str:
+def val_to_string(value: object) -> str:
+    """sops's ``ValToString`` for a non-string leaf of a flat store."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):
@@ -44,7 +45,7 @@ class DotenvStore:
     def load_plain(self, data: bytes, name: str) -> list[Branch]:
         branch = _lines(data, name)
         if any(isinstance(k, str) and k.startswith(PREFIX) for k, _ in branch):
-            raise SopsError(f"{name}: has keys starting with 'sops_' (the file is already encrypted)")
+            raise SopsError(sops_entry_refused(name, "keys starting with 'sops_'"))
         return [branch]
 
     def load_encrypted(self, data: bytes, name: str) -> tuple[list[Branch], Any]:
@@ -66,6 +67,6 @@ class DotenvStore:
                 continue
             if isinstance(value, (Branch, list)):
                 raise SopsError(f"cannot use a nested value in a dotenv file; offending key {key}")
-            text = value.replace("\n", "\\n") if isinstance(value, str) else _val_to_string(value)
+            text = value.replace("\n", "\\n") if isinstance(value, str) else val_to_string(value)
             out.append(f"{key}={text}\n")
         return "".join(out).encode("utf-8", "surrogateescape")

@@ -10,7 +10,7 @@ from typing import Any
 
 from generator.errors import SopsError
 from generator.sops.metadata import to_plain
-from generator.sops.stores.base import decode_text
+from generator.sops.stores.base import decode_text, sops_entry_refused
 from generator.sops.values import Branch, Comment, GoTime, format_float
 
 _GO_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
@@ -111,7 +111,7 @@ class JsonStore:
     def load_plain(self, data: bytes, name: str) -> list[Branch]:
         branch = load_branch(data, name)
         if any(k == "sops" for k, _ in branch):
-            raise SopsError(f"{name}: already has a top-level \"sops\" key (the file is already encrypted)")
+            raise SopsError(sops_entry_refused(name, "a top-level \"sops\" key"))
         return [branch]
 
     def load_encrypted(self, data: bytes, name: str) -> tuple[list[Branch], Any]:

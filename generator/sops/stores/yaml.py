@@ -6,7 +6,7 @@ from typing import Any
 
 from generator.errors import SopsError
 from generator.sops.metadata import to_plain
-from generator.sops.stores.base import decode_text
+from generator.sops.stores.base import decode_text, sops_entry_refused
 from generator.sops.stores.yaml_emit import emit_documents
 from generator.sops.stores.yaml_read import load_documents
 from generator.sops.values import Branch
@@ -22,9 +22,10 @@ class YamlStore:
         docs = load_documents(decode_text(data, name), name)
         if not docs:
             raise SopsError(f"{name}: the file is empty; nothing to encrypt")
-        for doc in docs:
+        for index, doc in enumerate(docs):
             if any(key == "sops" for key, _ in doc):
-                raise SopsError(f"{name}: already has a top-level 'sops' key (the file is already encrypted)")
+                where = f" in document {index + 1}" if len(docs) > 1 else ""
+                raise SopsError(sops_entry_refused(name, f"a top-level 'sops' key{where}"))
         return docs
 
     def load_encrypted(self, data: bytes, name: str) -> tuple[list[Branch], Any]:
