@@ -73,11 +73,17 @@ class Rules:
         self._rules = rules
 
     @classmethod
-    def load(cls, start: Path | None = None) -> Rules:
+    def load(cls, start: Path | None = None, config: Path | None = None) -> Rules:
+        """The rules of ``config`` (``--sops-config``), else of the ``.sops.yaml`` sops would use."""
         from generator.sops.api import find_sops_config, load_rules
 
-        config = find_sops_config(start)
-        return cls(load_rules(config) if config is not None else None)
+        found = config or find_sops_config(start)
+        return cls(load_rules(found) if found is not None else None)
+
+    @property
+    def count(self) -> int:
+        """How many creation rules there are (0 without a ``.sops.yaml``)."""
+        return len(self._rules.rules) if self._rules is not None else 0
 
     @property
     def config(self) -> Path | None:
@@ -178,10 +184,36 @@ def format_problems(display: str, problems: Iterable[Problem]) -> list[str]:
     return [f"{display}:{p.line}:{p.col}: {p.message}" for p in problems]
 
 
-def check_paths(paths: Sequence[Path], *, rules: Rules | None = None) -> list[str]:
-    """Check files on disk; return ``path:line:col: message`` lines (empty when all is well)."""
-    rules = rules if rules is not None else Rules.load()
+@dataclass(frozen=True)
+class CheckReport:
+    """What ``fluxforge check`` looked at: files read, how many are sops-encrypted, the rules used."""
+
+    files: int
+    encrypted: int
+    config: Path | None
+    problems: tuple[str, ...] = ()
+
+    def summary(self) -> str:
+        against = f"against {_display(self.config)}" if self.config is not None else "without a .sops.yaml"
+        return (f"checked {self.files} file(s) {against}: {self.encrypted} encrypted, "
+                f"{len(self.problems)} problem(s)")
+
+
+def _is_sops_file(path: Path, data: bytes) -> bool:
+    """The keyless "is it sops-encrypted" test of the engine (a store fluxforge lacks, INI: not counted)."""
+    from generator.errors import SopsError
+    from generator.sops.api import detect_format, is_encrypted
+
+    try:
+        return is_encrypted(data, detect_format(path))
+    except SopsError:
+        return False
+
+
+def scan(paths: Sequence[Path], rules: Rules) -> CheckReport:
+    """Check files on disk: one ``path:line:col: message`` line per problem, and the counts."""
     lines: list[str] = []
+    files = encrypted = 0
     for path in iter_files(paths):
         if rules.is_config(path) or path.is_symlink():
             continue
@@ -192,8 +224,15 @@ def check_paths(paths: Sequence[Path], *, rules: Rules | None = None) -> list[st
         except OSError as err:
             lines.append(f"{_display(path)}:1:1: cannot read: {err.strerror}")
             continue
+        files += 1
+        encrypted += _is_sops_file(path, data)
         lines.extend(format_problems(_display(path), check_content(path, data, rules)))
-    return lines
+    return CheckReport(files, encrypted, rules.config, tuple(lines))
+
+
+def check_paths(paths: Sequence[Path], *, rules: Rules | None = None) -> list[str]:
+    """Check files on disk; return ``path:line:col: message`` lines (empty when all is well)."""
+    return list(scan(paths, rules if rules is not None else Rules.load()).problems)
 
 
 def _display(path: Path) -> str:
@@ -203,12 +242,33 @@ def _display(path: Path) -> str:
         return str(path)
 
 
-def run_check(paths: Sequence[Path]) -> int:
-    """The ``fluxforge check`` core: raise ``CheckFailed`` with one line per problem; return files seen."""
-    missing = [str(p) for p in paths if not p.exists()]
+def run_check(paths: Sequence[Path], *, sops_config: Path | None = None,
+              allow_missing_rules: bool = False) -> CheckReport:
+    """The ``fluxforge check`` core. Raises ``CheckFailed`` with one line per problem and the summary
+    line last; no creation rules at all is a problem too (nothing says what must be encrypted) unless
+    ``allow_missing_rules``. Returns the report (for the summary line) when all is well."""
+    missing = [str(p) for p in [*paths, *([sops_config] if sops_config else [])] if not p.exists()]
     if missing:
         raise CheckFailed([f"{m}: no such file or directory" for m in missing])
-    lines = check_paths(paths)
-    if lines:
-        raise CheckFailed(lines)
-    return len(paths)
+    rules = Rules.load(config=sops_config)
+    report = scan(paths, rules)
+    problems = list(report.problems)
+    if rules.count == 0 and not allow_missing_rules:
+        problems.append(_no_rules(rules, paths))
+    if problems:
+        raise CheckFailed([*problems, CheckReport(report.files, report.encrypted, report.config,
+                                                  tuple(problems)).summary()])
+    return report
+
+
+def _no_rules(rules: Rules, paths: Sequence[Path]) -> str:
+    from generator.sops.rules import nearby_config_hint
+
+    if rules.config is not None:
+        where = f"{_display(rules.config)} has no creation_rules"
+    else:
+        where = "no .sops.yaml in the current directory or its parents (found as sops finds it)"
+    hint = nearby_config_hint(paths, rules.config) or (
+        "run `fluxforge render` (it writes .sops.yaml from fluxforge.yaml) or pass --sops-config FILE")
+    return (f"{where}: no rule says which files must be encrypted, so only plaintext Kubernetes Secrets were "
+            f"looked for; {hint}; or pass --allow-missing-rules if that is all you want")

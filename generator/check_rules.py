@@ -196,7 +196,8 @@ def _check_leaf(leaf: Leaf, selector: tuple[str, str] | None) -> Iterator[Proble
             return
     if want is True and not parsed_enc and _secret_value(leaf.value):
         yield Problem(leaf.line, leaf.col, f"{leaf.where}: plaintext value where {selector_text(selector)} "
-                                           "requires encryption; re-encrypt the file")
+                                           "requires encryption; run `fluxforge encrypt -i` on this file (it "
+                                           "encrypts the value and recomputes the MAC; needs the key)")
     elif want is False and parsed_enc:
         yield Problem(leaf.line, leaf.col, f"{leaf.where}: encrypted value where {selector_text(selector)} "
                                            "leaves values in clear text; decrypt and re-encrypt the file")

@@ -17,13 +17,54 @@ from generator.errors import FluxforgeError
 T = TypeVar("T")
 
 
+def _debug_on(ctx: click.Context) -> bool:
+    root = ctx.find_root()
+    return bool(root.meta.get("fluxforge.debug") or root.params.get("debug"))
+
+
+def _set_debug(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
+    if value:
+        ctx.find_root().meta["fluxforge.debug"] = True
+    return value
+
+
+def _debug_option() -> click.Option:
+    return click.Option(["--debug"], is_flag=True, expose_value=False, is_eager=True, callback=_set_debug,
+                        help="Show tracebacks for errors (also accepted before the command).")
+
+
+class _Command(click.Command):
+    """A command that also takes ``--debug`` after its name (``fluxforge render --debug``)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.params.append(_debug_option())
+
+
+class _Group(click.Group):
+    """Subcommands are ``_Command``s, subgroups ``_Group``s (``fluxforge hook run --debug``)."""
+
+    command_class = _Command
+    group_class = type
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not any(p.name == "debug" for p in self.params):
+            self.params.append(_debug_option())
+
+
+def _examples(*lines: str) -> str:
+    """A help epilog: ``Examples:`` and the command lines, kept as written (click's \\b marker)."""
+    return "\b\nExamples:\n" + "\n".join(f"  {line}" for line in lines)
+
+
 def _run(func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Call a core function; print user errors one line each and exit 1 (2 for usage errors).
 
     Ctrl-C exits 130; any other exception is a bug: exit 3 with a short note, the traceback only
-    with ``--debug``.
+    with ``--debug`` (before or after the command name).
     """
-    debug = bool(click.get_current_context().find_root().params.get("debug"))
+    debug = _debug_on(click.get_current_context())
     try:
         return func(*args, **kwargs)
     except FluxforgeError as err:
@@ -42,9 +83,11 @@ def _run(func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         sys.exit(3)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]},
+             epilog=_examples("fluxforge init fleet --cluster staging && fluxforge render fleet",
+                              "fluxforge COMMAND --help         # each command's options and examples"))
 @click.version_option(__version__, prog_name="fluxforge")
-@click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
+@click.option("--debug", is_flag=True, help="Show tracebacks for errors (also accepted after the command).")
 def main(debug: bool) -> None:
     """Flux on AKS: render the GitOps tree, encrypt secrets with SOPS (Azure Key Vault, age)."""
 
@@ -52,15 +95,19 @@ def main(debug: bool) -> None:
 # --- render / init (issue 2) ---------------------------------------------------------------------
 
 
-@main.command()
+@main.command(epilog=_examples(
+    "fluxforge render                 # the nearest fluxforge.yaml, here or in a parent folder",
+    "fluxforge render fleet --check   # CI: exit 1 with a diff when the tree is not up to date",
+))
 @click.argument("config", required=False, type=click.Path(path_type=Path))
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 listing stale or missing files with a diff.")
 @click.option("--diff", "show_diff", is_flag=True, help="Print a unified diff of what would change; write nothing.")
-@click.option("--output", "-o", type=click.Path(file_okay=False, path_type=Path),
+@click.option("--out-dir", "output", metavar="DIR", type=click.Path(file_okay=False, path_type=Path),
               help="Repository root to render into (default: the config's folder).")
 @click.option("--force", is_flag=True, help="On conflicts with your edits take the render's side (each one is still listed).")
 def render(config: Path | None, check: bool, show_diff: bool, output: Path | None, force: bool) -> None:
-    """Render the GitOps tree from CONFIG (default ./fluxforge.yaml; a folder means FOLDER/fluxforge.yaml).
+    """Render the GitOps tree from CONFIG (default: fluxforge.yaml in this folder or the nearest parent
+    folder that has one; a folder means FOLDER/fluxforge.yaml).
 
     Your edits to generated files are kept: a three-way merge against fluxforge.lock (as in
     `fluxforge upgrade`); conflicts are listed and nothing is written (unless --force)."""
@@ -96,7 +143,10 @@ def render(config: Path | None, check: bool, show_diff: bool, output: Path | Non
         click.echo(f"note: {note}", err=True)
 
 
-@main.command()
+@main.command(epilog=_examples(
+    "fluxforge init fleet --cluster staging --age age1...   # age only: no Azure account needed",
+    "fluxforge init fleet --tenant-id GUID --client-id GUID --vault kv-fleet --key sops-flux",
+))
 @click.argument("directory", required=False, type=click.Path(file_okay=False, path_type=Path))
 @click.option("--tenant-id", help="Microsoft Entra tenant ID (GUID).")
 @click.option("--client-id", help="Client ID of the kustomize-controller managed identity (GUID).")
@@ -105,18 +155,35 @@ def render(config: Path | None, check: bool, show_diff: bool, output: Path | Non
 @click.option("--vault", help="Key Vault name or URL holding the SOPS key.")
 @click.option("--key", help="Key Vault key name.")
 @click.option("--repo-url", help="Git repository URL (ssh:// or https://).")
-def init(directory: Path | None, **flags: str | None) -> None:
-    """Write a commented starter fluxforge.yaml into DIRECTORY (default: here); never overwrites."""
+@click.option("--age", "age", metavar="RECIPIENT", multiple=True,
+              help="An age recipient (age1..., `age-keygen -y KEYFILE`); repeatable. Without --vault/--key: age only.")
+def init(directory: Path | None, age: tuple[str, ...], **flags: str | None) -> None:
+    """Write a commented starter fluxforge.yaml into DIRECTORY (default: here); never overwrites.
+    Every value has a placeholder that renders; replace the placeholders before bootstrapping."""
     from generator.starter import StarterValues, write_starter
 
-    values = StarterValues(**{name: value for name, value in flags.items() if value is not None})
+    values = StarterValues(age=age, **{name: value for name, value in flags.items() if value is not None})
     target = _run(write_starter, directory, values)
     click.echo(f"wrote {target}; next: fluxforge render {target.parent}")
 
 # --- sops: encrypt / decrypt / edit / rotate / updatekeys (issue 3) ------------------------------
 
-_CREDENTIAL_HELP = "Azure credential for Key Vault keys (default: the standard azure-identity chain)."
-_CONFIG_HELP = "The .sops.yaml to use (default: searched from the current directory upwards)."
+_CREDENTIAL_HELP = ("Azure credential for Key Vault keys: default = environment (secret, certificate), then "
+                    "workload identity, then your az login; or exactly one of the others.")
+_SOPS_CONFIG_HELP = ("The .sops.yaml to use (default: SOPS_CONFIG, else searched from the current directory "
+                     "upwards, as sops does).")
+
+
+def _credential_option() -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    from generator.sops.keys import AZURE_CREDENTIALS
+
+    return click.option("--credential", type=click.Choice(AZURE_CREDENTIALS, case_sensitive=False), default=None,
+                        help=_CREDENTIAL_HELP)
+
+
+def _sops_config_option() -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    return click.option("--sops-config", "config", metavar="FILE", type=click.Path(path_type=Path, dir_okay=False),
+                        help=_SOPS_CONFIG_HELP)
 
 
 class _SopsProgress:
@@ -148,27 +215,41 @@ def _write_stdout(data: bytes) -> None:
     stream.flush()
 
 
-@main.command("encrypt")
+@main.command("encrypt", epilog=_examples(
+    "fluxforge encrypt -i apps/staging/db-secret.yaml   # also: new plaintext values in an encrypted file",
+    "fluxforge encrypt -i apps/                         # every file below apps/ a creation rule covers",
+))
 @click.option("-i", "--in-place", is_flag=True, help="Encrypt the files in place (needed for several files).")
-@click.option("--config", "config", type=click.Path(path_type=Path, dir_okay=False), help=_CONFIG_HELP)
-@click.option("--credential", default=None, help=_CREDENTIAL_HELP)
+@_sops_config_option()
+@_credential_option()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 def encrypt_cmd(in_place: bool, config: Path | None, credential: str | None, paths: tuple[Path, ...]) -> None:
-    """Encrypt files (or every file a creation rule matches below a directory) as sops does."""
+    """Encrypt files (or every file a creation rule matches below a directory) as sops does.
+
+    A file that is already encrypted but holds plaintext values its rule requires encrypted (added by
+    hand) gets those values encrypted and a new MAC; this needs the key, and the MAC must still hold
+    for everything else."""
     from generator.sops import api
 
     report = _run(api.encrypt_paths, list(paths), in_place=in_place, options=_key_options(credential),
                   config=config, progress=_SopsProgress())
     for data in report.outputs.values():
         _write_stdout(data)
+    for path, lines in report.changes.items():
+        for line in lines:
+            click.echo(f"{path}: {line}", err=True)
     if in_place:
         click.echo(f"encrypted {len(report.changed)} file(s), {len(report.unchanged)} already encrypted", err=True)
 
 
-@main.command("decrypt")
+@main.command("decrypt", epilog=_examples(
+    "fluxforge decrypt apps/staging/db-secret.yaml              # plaintext to stdout",
+    "fluxforge decrypt --output /tmp/db.yaml apps/staging/db-secret.yaml",
+))
 @click.option("-i", "--in-place", is_flag=True, help="Replace the file with its plaintext.")
-@click.option("--output", type=click.Path(path_type=Path, dir_okay=False), help="Write the plaintext here (0600).")
-@click.option("--credential", default=None, help=_CREDENTIAL_HELP)
+@click.option("--output", metavar="FILE", type=click.Path(path_type=Path, dir_okay=False),
+              help="Write the plaintext to FILE (mode 0600) instead of stdout.")
+@_credential_option()
 @click.argument("path", type=click.Path(path_type=Path, dir_okay=False))
 def decrypt_cmd(in_place: bool, output: Path | None, credential: str | None, path: Path) -> None:
     """Decrypt one file (MAC verified) to stdout, in place, or to --output."""
@@ -179,9 +260,12 @@ def decrypt_cmd(in_place: bool, output: Path | None, credential: str | None, pat
         _write_stdout(plain)
 
 
-@main.command("edit")
-@click.option("--config", "config", type=click.Path(path_type=Path, dir_okay=False), help=_CONFIG_HELP)
-@click.option("--credential", default=None, help=_CREDENTIAL_HELP)
+@main.command("edit", epilog=_examples(
+    "fluxforge edit apps/staging/db-secret.yaml",
+    "EDITOR='code --wait' fluxforge edit apps/staging/new-secret.yaml   # a new file: keys from .sops.yaml",
+))
+@_sops_config_option()
+@_credential_option()
 @click.argument("path", type=click.Path(path_type=Path, dir_okay=False))
 def edit_cmd(config: Path | None, credential: str | None, path: Path) -> None:
     """Edit the plaintext in $EDITOR; re-encrypt with the same data key (untouched if unchanged)."""
@@ -200,8 +284,11 @@ def _edit_again(err: Exception) -> bool:
     return click.confirm("Return to the editor to fix it?", default=True, err=True)
 
 
-@main.command("rotate")
-@click.option("--credential", default=None, help=_CREDENTIAL_HELP)
+@main.command("rotate", epilog=_examples(
+    "fluxforge rotate apps/staging/db-secret.yaml",
+    "fluxforge rotate apps/                  # every encrypted file below apps/",
+))
+@_credential_option()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 def rotate_cmd(credential: str | None, paths: tuple[Path, ...]) -> None:
     """Re-encrypt encrypted files with a new data key for the same recipients."""
@@ -211,10 +298,13 @@ def rotate_cmd(credential: str | None, paths: tuple[Path, ...]) -> None:
     click.echo(f"rotated {len(report.changed)} file(s)", err=True)
 
 
-@main.command("updatekeys")
+@main.command("updatekeys", epilog=_examples(
+    "fluxforge updatekeys --dry-run apps/   # which recipients would be added or removed",
+    "fluxforge updatekeys apps/",
+))
 @click.option("--dry-run", is_flag=True, help="Only show which recipients would be added or removed.")
-@click.option("--config", "config", type=click.Path(path_type=Path, dir_okay=False), help=_CONFIG_HELP)
-@click.option("--credential", default=None, help=_CREDENTIAL_HELP)
+@_sops_config_option()
+@_credential_option()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 def updatekeys_cmd(dry_run: bool, config: Path | None, credential: str | None, paths: tuple[Path, ...]) -> None:
     """Re-wrap the data key of encrypted files for the recipients .sops.yaml now names."""
@@ -232,63 +322,64 @@ def updatekeys_cmd(dry_run: bool, config: Path | None, credential: str | None, p
 # --- check / hook (issue 5) ----------------------------------------------------------------------
 
 
-@main.command("check")
+@main.command("check", epilog=_examples(
+    "fluxforge check                  # every file git tracks (every file below here outside git)",
+    "fluxforge check apps/ clusters/  # only these folders",
+))
 @click.argument("paths", nargs=-1, type=click.Path())
-def check_cmd(paths: tuple[str, ...]) -> None:
+@_sops_config_option()
+@click.option("--allow-missing-rules", is_flag=True,
+              help="Pass without a .sops.yaml (or one with no creation_rules); only plaintext Secrets are looked for.")
+def check_cmd(paths: tuple[str, ...], config: Path | None, allow_missing_rules: bool) -> None:
     """Keyless check: files the .sops.yaml rules cover are encrypted, and correctly; no plaintext
-    Kubernetes Secret anywhere. Every tracked file when no PATH is given."""
-    from pathlib import Path
-
+    Kubernetes Secret anywhere. Every tracked file when no PATH is given. Fails when no
+    .sops.yaml rules are found (unless --allow-missing-rules): then nothing says what to encrypt."""
     from generator.check import run_check
 
-    _run(run_check, [Path(p) for p in paths])
+    report = _run(run_check, [Path(p) for p in paths], sops_config=config, allow_missing_rules=allow_missing_rules)
+    click.echo(report.summary(), err=True)
 
 
-@main.group("hook")
+@main.group("hook", epilog=_examples("fluxforge hook install      # in the repository that holds .sops.yaml",
+                                     "fluxforge hook uninstall"))
 def hook_grp() -> None:
     """Git pre-commit integration: encrypt staged secrets before they reach a commit."""
 
 
-@hook_grp.command("install")
+@hook_grp.command("install", epilog=_examples("cd fleet && fluxforge hook install",
+                                               "fluxforge hook install --force   # replace a hook fluxforge did not write"))
 @click.option("--force", is_flag=True, help="Replace a pre-commit hook fluxforge did not write.")
 def hook_install_cmd(force: bool) -> None:
     """Install a plain git pre-commit hook that encrypts and re-stages (no pre-commit framework)."""
-    from pathlib import Path
-
     from generator.hook import install
 
     click.echo(f"installed {_run(install, Path.cwd(), force=force)}")
 
 
-@hook_grp.command("uninstall")
+@hook_grp.command("uninstall", epilog=_examples("fluxforge hook uninstall"))
 def hook_uninstall_cmd() -> None:
     """Remove the pre-commit hook written by `fluxforge hook install`."""
-    from pathlib import Path
-
     from generator.hook import uninstall
 
     click.echo(f"removed {_run(uninstall, Path.cwd())}")
 
 
-@hook_grp.command("run")
+@hook_grp.command("run", epilog=_examples("fluxforge hook run   # what .git/hooks/pre-commit runs; try it before a commit"))
 def hook_run_cmd() -> None:
     """What the installed git hook runs: encrypt staged files the rules cover, re-stage the
     ciphertext, then check every staged file (exit 1 blocks the commit)."""
-    from pathlib import Path
-
     from generator.hook import run_git_hook
 
     for line in _run(run_git_hook, Path.cwd()):
         click.echo(line, err=True)
 
 
-@hook_grp.command("encrypt")
+@hook_grp.command("encrypt", epilog=_examples(
+    "fluxforge hook encrypt apps/staging/db-secret.yaml   # as the pre-commit framework calls it"))
 @click.argument("files", nargs=-1, type=click.Path())
 def hook_encrypt_cmd(files: tuple[str, ...]) -> None:
     """The pre-commit framework hook `fluxforge-encrypt`: encrypt FILES in place when the rules say
     so; exit 1 when a file was changed (re-add it), as framework fixers do."""
-    from pathlib import Path
-
     from generator.hook import run_framework_encrypt
 
     for line in _run(run_framework_encrypt, [Path(f) for f in files]):
@@ -297,17 +388,18 @@ def hook_encrypt_cmd(files: tuple[str, ...]) -> None:
 # --- upgrade (issue 6) ---------------------------------------------------------------------------
 
 
-@main.command("lint")
-@click.argument("root", default=".", type=click.Path(file_okay=False))
+@main.command("lint", epilog=_examples(
+    "fluxforge lint                   # the repository of the nearest fluxforge.yaml (else this folder)",
+    "fluxforge lint fleet --to 2.9 --strict",
+))
+@click.argument("root", required=False, type=click.Path(file_okay=False))
 @click.option("--to", "to", metavar="VERSION", help="Target Flux version (default: the newest documented).")
 @click.option("--strict", is_flag=True, help="Exit 1 on warnings too.")
-def lint_cmd(root: str, to: str | None, strict: bool) -> None:
-    """Upgrade lint: removed API versions, index-based JSON patches, ${var} without default."""
-    from pathlib import Path
-
+def lint_cmd(root: str | None, to: str | None, strict: bool) -> None:
+    """Upgrade lint of ROOT: removed API versions, index-based JSON patches, ${var} without default."""
     from generator.lint import run_lint
 
-    report = _run(run_lint, Path(root), to)
+    report = _run(run_lint, Path(root) if root is not None else None, to)
     for finding in report.findings:
         click.echo(str(finding))
     click.echo(report.summary(), err=True)
@@ -315,7 +407,10 @@ def lint_cmd(root: str, to: str | None, strict: bool) -> None:
         sys.exit(1)
 
 
-@main.command("upgrade")
+@main.command("upgrade", epilog=_examples(
+    "fluxforge upgrade --to 2.9.4 --dry-run   # the diff only",
+    "fluxforge upgrade fleet --to 2.9",
+))
 @click.argument("config", required=False, type=click.Path(path_type=Path))
 @click.option("--to", "to", metavar="VERSION", help="Target Flux version, e.g. 2.9.4 or 2.9 (default: the newest documented).")
 @click.option("--cluster", metavar="NAME", help="Only merge this cluster's files (flux.version is global).")
@@ -323,7 +418,8 @@ def lint_cmd(root: str, to: str | None, strict: bool) -> None:
 @click.option("--force", is_flag=True, help="On conflicts take the upgrade's side (each one is still listed).")
 def upgrade_cmd(config: Path | None, to: str | None, cluster: str | None, dry_run: bool, force: bool) -> None:
     """Move CONFIG to a new Flux version, re-render, and merge three ways into the files on disk:
-    your edits survive; conflicts are listed and nothing is written (unless --force)."""
+    your edits survive; conflicts are listed and nothing is written (unless --force). CONFIG as in
+    `fluxforge render` (default: the nearest fluxforge.yaml)."""
     from generator.upgrade import run_upgrade
 
     report = _run(run_upgrade, config, to=to, cluster=cluster, dry_run=dry_run, force=force)

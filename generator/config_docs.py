@@ -21,7 +21,7 @@ Generated from `schemas/config.schema.json` by `python -m generator.config_docs`
 
 Keys are **camelCase**, like the Flux APIs. Unknown keys are errors (with a did-you-mean).
 `[]` marks a list item. Paths (`path`) are folders relative to the repository root (the folder of
-`fluxforge.yaml` unless `--output` says otherwise), without `..` and not absolute.
+`fluxforge.yaml` unless `render --out-dir` says otherwise), without `..` and not absolute.
 Every problem is reported at once, one line each: `fluxforge.yaml:LINE: key.path: message`.
 
 | key | type | required | default | description |
@@ -110,7 +110,37 @@ def reference_markdown() -> str:
     return _INTRO + table + _OUTRO
 
 
+def main(argv: list[str] | None = None) -> int:
+    """``python -m generator.config_docs [TARGET] [--check]``: write (or compare) the reference page."""
+    import argparse
+
+    from generator.fsio import write_atomic
+
+    parser = argparse.ArgumentParser(
+        prog="python -m generator.config_docs",
+        description="Generate the fluxforge.yaml reference (Markdown) from schemas/config.schema.json.",
+        epilog="example:\n  python -m generator.config_docs --check   # CI: is docs/config-reference.md current?",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("target", nargs="?", default="docs/config-reference.md", type=Path,
+                        help="the file to write (default: %(default)s)")
+    parser.add_argument("--check", action="store_true", help="write nothing; exit 1 when TARGET is not current")
+    args = parser.parse_args(argv)
+    text = reference_markdown().encode("utf-8")
+    if args.check:
+        current = args.target.read_bytes() if args.target.is_file() else None
+        if current != text:
+            print(f"{args.target}: not current; run python -m generator.config_docs {args.target}", file=sys.stderr)
+            return 1
+        return 0
+    try:
+        changed = write_atomic(args.target, text)
+    except OSError as err:
+        print(str(err), file=sys.stderr)
+        return 1
+    print(f"{'wrote' if changed else 'unchanged'} {args.target}", file=sys.stderr)
+    return 0
+
+
 if __name__ == "__main__":
-    target = Path(sys.argv[1]) if len(sys.argv) > 1 else Path("docs/config-reference.md")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(reference_markdown(), encoding="utf-8")
+    sys.exit(main())

@@ -48,7 +48,22 @@ class GitError(FluxforgeError):
 
 
 class WriteError(FluxforgeError, OSError):
-    """An output file cannot be written (permissions, missing folder, full disk); still an ``OSError``."""
+    """An output file cannot be written (permissions, read-only or full file system, a file where a
+    folder belongs); still an ``OSError`` with ``filename``, ``errno`` and ``strerror`` set.
+
+    ``problems[0]`` is the one line ``fsio`` words for every writer: ``PATH: cannot write: REASON;
+    FIX``. Callers that wrote several files append what was and was not written.
+    """
+
+    def __init__(self, message: str | Iterable[str], *, path: object = None, errno: int | None = None,
+                 reason: str | None = None) -> None:
+        FluxforgeError.__init__(self, message)
+        self.filename = path
+        self.errno = errno
+        self.strerror = reason
+
+    def __str__(self) -> str:
+        return "\n".join(self.problems)
 
 
 class UsageError(FluxforgeError):

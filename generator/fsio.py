@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 from pathlib import Path
@@ -23,8 +24,32 @@ def write_atomic(path: Path, data: bytes, *, mode: int | None = None, sync: bool
     except WriteError:
         raise
     except OSError as err:
-        raise WriteError(f"{path}: cannot write: {err.strerror or err}; check the folder exists and is "
-                         "writable") from err
+        raise write_error(path, err) from err
+
+
+_FIXES = {
+    errno.ENOSPC: "free space on that file system and rerun",
+    errno.EDQUOT: "your disk quota is used up; free space and rerun",
+    errno.EROFS: "the file system is mounted read-only; write somewhere else or remount it",
+    errno.EACCES: "check the permissions of the file and its folder",
+    errno.EPERM: "check the permissions (and immutable/append-only attributes) of the file and its folder",
+    errno.ENOTDIR: "a folder on this path is a file; move it away",
+    errno.EEXIST: "a folder on this path is a file; move it away",
+    errno.EISDIR: "it is a folder; move it away or choose another name",
+    errno.ENAMETOOLONG: "choose a shorter name",
+}
+
+
+def write_error(path: Path, err: OSError) -> WriteError:
+    """The one wording of a failed write, for every writer: ``PATH: cannot write: REASON; FIX``.
+
+    ``REASON`` is the OS's (``No space left on device``), never ``None``; ``path`` is the file the
+    user asked for (not a temp file or a parent folder the OS named)."""
+    if isinstance(err, WriteError):
+        return err
+    reason = err.strerror or str(err) or type(err).__name__
+    fix = _FIXES.get(err.errno or 0, "check the folder exists and is writable")
+    return WriteError(f"{path}: cannot write: {reason}; {fix}", path=path, errno=err.errno, reason=reason)
 
 
 def _write_atomic(path: Path, data: bytes, *, mode: int | None, sync: bool) -> bool:

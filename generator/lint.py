@@ -198,12 +198,25 @@ def target_version(to: str | None) -> FluxVersion:
         raise UsageError(f"--to: {err}") from None
 
 
-def run_lint(root: Path, to: str | None = None) -> LintReport:
-    """``fluxforge lint``: lint the repository at ``root`` for an upgrade to ``to`` (default: newest)."""
+def run_lint(root: Path | None, to: str | None = None) -> LintReport:
+    """``fluxforge lint``: lint the repository at ``root`` for an upgrade to ``to`` (default: newest).
+    No ``root``: the folder of the nearest ``fluxforge.yaml`` (here or in a parent folder), else here."""
     target = target_version(to)
+    if root is None:
+        root = _default_root()
     if not root.is_dir():
         raise UsageError(f"{root}: not a directory; give the repository root")
     return LintReport(target, tuple(lint_tree(root, target)))
+
+
+def _default_root() -> Path:
+    from generator.config import config_path_for
+    from generator.errors import ConfigError
+
+    try:
+        return config_path_for(None).parent
+    except ConfigError:
+        return Path()  # a Flux repository without fluxforge.yaml: lint it as it is
 
 
 def lint_tree(root: Path, target: FluxVersion) -> list[Finding]:

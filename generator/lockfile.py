@@ -98,7 +98,8 @@ def loads(data: bytes, display: str = LOCK_NAME) -> Lock:
     return reader.read()
 
 
-_FIX = "delete it: the next `fluxforge render` writes a new one (edits made since are then not recognised)"
+_FIX = (f"restore it from git (git checkout -- {LOCK_NAME}); if you delete it instead, render refuses to replace "
+        "generated files that differ until you review them and pass --force")
 
 
 class _Reader:

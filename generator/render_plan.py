@@ -7,17 +7,18 @@ For each generated file whose bytes on disk differ from the render:
   render (theirs) are merged by :func:`generator.mergeplan.plan_merge`, the same planning function
   ``fluxforge upgrade`` uses; a file nobody edited simply becomes the render, the user's edits
   survive a change of the config, and a clash is a conflict;
-* there is no base (no lock yet, or a file the lock does not know): a file whose first line carries
-  the generated-file marker was written by fluxforge, and the render overwrites it (reported, since
-  edits in it are lost); any other file (a hand-written ``.sops.yaml``, the ``kustomization.yaml``
-  or ``gotk-sync.yaml`` that ``flux bootstrap`` wrote) is ``foreign``: render refuses to replace it
+* there is no base (no lock yet, a deleted lock, or a file the lock does not know): a file whose first
+  line carries the generated-file marker was written by fluxforge, but edits in it cannot be told from
+  an older render (``overwritten``: render refuses to replace it unless forced, so no edit is dropped
+  with exit 0); any other file (a hand-written ``.sops.yaml``, the ``kustomization.yaml`` or
+  ``gotk-sync.yaml`` that ``flux bootstrap`` wrote) is ``foreign``: render refuses to replace it
   unless forced.
 
 Orphans are files fluxforge generated earlier but the config no longer yields. With a lock, they are
 the files the lock records that the render does not yield (:func:`generator.mergeplan.stale_paths`,
 the rule ``fluxforge upgrade`` follows too; a removed cluster's files included), and an orphan the
 user edited is a conflict; without one, files in the folders of the clusters in the config whose
-first line carries the generated-file marker. A generated file the user deleted is written again.
+first line carries the generated-file marker (removed only when forced: edits cannot be told). A generated file the user deleted is written again.
 Reads only.
 """
 
@@ -46,6 +47,7 @@ class RenderPlan:
     merged: list[str]  # written paths that keep the user's edits (three-way merged)
     overwritten: list[str]  # differing files with no base in the lock but our marker: replaced by the render
     foreign: list[str]  # differing files with no base and no marker: not ours, replaced only when forced
+    unbased_removes: list[str]  # orphans found by the marker, without a lock: edits unknowable, removed only when forced
     conflicts: list[str]  # "file: key.path: conflict: ..."
     lock: Lock  # what the lock must hold afterwards: the render itself (the next merge's base)
     has_lock: bool  # a lock file exists (it is parsed only when something differs)
@@ -128,6 +130,7 @@ def plan_render(
         merged=[path for path in writes if path in merge.edited and writes[path] != files[path]],
         overwritten=[path for path in unbased if is_marked(disk[path] or b"")],
         foreign=[path for path in unbased if not is_marked(disk[path] or b"")],
+        unbased_removes=marked,
         conflicts=merge.conflicts,
         lock=new_lock,
         has_lock=has_lock,

@@ -9,8 +9,9 @@ fluxforge outputs that the config no longer yields (recorded in the lock, a remo
 included; without a lock, marked files in a cluster folder): ``render`` deletes them,
 ``--check`` reports them. A conflict writes nothing (unless ``force``), and neither does a differing
 file at a generated path that fluxforge did not write (no base in the lock, no generated-file marker:
-a hand-written ``.sops.yaml``, the files ``flux bootstrap`` wrote): render never replaces a file it
-did not generate unless ``force``.
+a hand-written ``.sops.yaml``, the files ``flux bootstrap`` wrote), and, without a lock to merge
+against (deleted, or never written), neither does a differing generated file or a marked orphan:
+render never replaces a file it did not generate, nor drops edits it cannot see, unless ``force``.
 """
 
 from __future__ import annotations
@@ -23,10 +24,10 @@ from typing import Literal
 
 from generator.config import config_path_for, load_config
 from generator.errors import CheckFailed, FluxforgeError, RenderError
-from generator.fsio import write_atomic
+from generator.fsio import write_atomic, write_error
 from generator.gotk import header_mismatches, missing_components
-from generator.lockfile import LOCK_NAME, dumps, write_lock
-from generator.render import render_tree
+from generator.lockfile import LOCK_NAME, Lock, dumps, write_lock
+from generator.render import age_secret_notes, render_tree
 from generator.render_plan import RenderPlan, plan_render, read_bytes
 
 __all__ = [
@@ -96,6 +97,19 @@ def _reason(err: OSError, what: str) -> str:
     return f"{what}: {err.strerror or err}"
 
 
+def _write_lock(root: Path, lock: Lock, written: list[str], removed: list[str]) -> bool:
+    """Write the lock last; a failure says that the tree is written and only the merge base is not."""
+    try:
+        return write_lock(root / LOCK_NAME, lock)
+    except OSError as err:
+        done = f"{len(written)} file(s) written" + (f", {len(removed)} removed" if removed else "")
+        raise RenderError([
+            write_error(root / LOCK_NAME, err).problems[0],
+            (f"the tree is rendered ({done}); only {LOCK_NAME}, the base that keeps your edits in the next "
+             "merge, is not updated: fix the cause and rerun `fluxforge render`"),
+        ]) from None
+
+
 def write_files(root: Path, writes: Mapping[str, bytes]) -> list[str]:
     """Write ``writes`` (already known to differ from disk); return the relative paths written.
 
@@ -112,7 +126,7 @@ def write_files(root: Path, writes: Mapping[str, bytes]) -> list[str]:
                 written.append(relpath)
         except OSError as err:
             raise RenderError([
-                _reason(err, f"{root / relpath}: cannot write"),
+                write_error(root / relpath, err).problems[0],
                 f"written before the failure (each file whole): {_names(written)}",
                 f"not written: {_names(pending[index:])}",
                 f"{LOCK_NAME} was not updated and no stale file was removed; fix the cause and rerun `fluxforge render`",
@@ -143,19 +157,33 @@ def _changes(plan: RenderPlan) -> list[FileChange]:
 
 
 def _warnings(plan: RenderPlan, mode: Mode) -> list[str]:
+    """Only with --force: what the render replaces although it could not merge (see ``_not_ours``)."""
     verb = "overwritten" if mode == "write" else "would be overwritten"
-    why = f"{LOCK_NAME} has no record of it" if plan.has_lock else f"there is no {LOCK_NAME} yet"
+    why = f"{LOCK_NAME} has no record of it" if plan.has_lock else f"there is no {LOCK_NAME}"
     forced = "replaced" if mode == "write" else "would be replaced"
     return [
-        f"{path}: {verb} with the render: it differed and {why} to merge your edits against"
+        f"{path}: {verb} with the render (--force): it differed and {why} to merge your edits against"
         for path in plan.overwritten
     ] + [f"{path}: {forced} with the render (--force), although fluxforge did not write it" for path in plan.foreign]
 
 
 def _not_ours(plan: RenderPlan) -> list[str]:
-    """One refusal per differing file at a generated path that fluxforge did not write."""
+    """One refusal per differing file at a generated path that render cannot merge into: not written by
+    fluxforge, or written by it but without a base in the lock (a deleted or older lock: the user's
+    edits in it cannot be told from an older render, so replacing it could drop them)."""
     why = f"no entry in {LOCK_NAME}" if plan.has_lock else f"no {LOCK_NAME} yet"
+    base = f"{LOCK_NAME} has no record of it" if plan.has_lock else f"there is no {LOCK_NAME}"
     return [
+        f"{path}: differs from the render and {base} (the merge base), so your edits in it cannot be told from an "
+        f"older render; restore {LOCK_NAME} (git checkout -- {LOCK_NAME}) to merge them, or review the file "
+        "and rerun with --force to replace it with the render"
+        for path in plan.overwritten
+    ] + [
+        f"{path}: no longer in the config, and there is no {LOCK_NAME} (the merge base) to tell your edits in it "
+        f"from an older render; restore {LOCK_NAME} (git checkout -- {LOCK_NAME}), or review the file and rerun "
+        "with --force to delete it"
+        for path in plan.unbased_removes
+    ] + [
         f"{path}: exists and was not written by fluxforge ({why}, no generated-file header); "
         "review it, then rerun with --force to replace it with the render"
         for path in plan.foreign
@@ -210,7 +238,7 @@ def run_render(
     plan = plan_render(root, config, files, force=force)  # first: it reports a file where a folder belongs
     mismatches = header_mismatches(config, root)
     notes = tuple(missing_components(config, root))
-    if (plan.conflicts or plan.foreign) and not force:
+    if (plan.conflicts or plan.foreign or plan.overwritten or plan.unbased_removes) and not force:
         raise _conflict(plan)
     overwrites = _warnings(plan, mode)
     warnings = tuple(overwrites + mismatches)
@@ -218,10 +246,8 @@ def run_render(
     if mode == "write":
         written = write_files(root, plan.writes)
         removed = remove_files(root, plan.removes)
-        try:
-            lock_changed = write_lock(root / LOCK_NAME, plan.lock)  # the render itself: the next merge's base
-        except OSError as err:
-            raise RenderError(f"{root / LOCK_NAME}: cannot write: {err.strerror}") from None
+        lock_changed = _write_lock(root, plan.lock, written, removed)  # the render itself: the next merge's base
+        notes += tuple(age_secret_notes(config, written))  # said once: when the Kustomizations are written
         return RenderReport(root, len(files), tuple(written), tuple(removed), warnings=warnings,
                             merged=tuple(plan.merged), forced=forced, lock_changed=lock_changed, notes=notes)
     changes = _changes(plan)

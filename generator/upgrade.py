@@ -11,7 +11,7 @@ conflict is still reported) or with ``dry_run``. A second upgrade to the same ve
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,9 +19,9 @@ from ruamel.yaml.nodes import MappingNode, Node, ScalarNode
 
 from generator.config import config_path_for, load_config, parse_config
 from generator.config_model import Config
-from generator.errors import ConfigError, FluxforgeError, UsageError
+from generator.errors import ConfigError, FluxforgeError, UsageError, WriteError
 from generator.fluxversions import DEFAULT_COMPONENTS, FluxVersion
-from generator.fsio import write_atomic
+from generator.fsio import write_atomic, write_error
 from generator.gotk import COMPONENTS_FILE, read_header
 from generator.lint import lint_tree, target_version
 from generator.lockfile import LOCK_NAME, Lock, read_lock, write_lock
@@ -180,12 +180,7 @@ def run_upgrade(
         unified_diff(p.relative_to(root).as_posix(), _bytes(read_text(p)), (t or "").encode()) for p, t in writes.items()
     )
     if not dry_run:
-        try:
-            _apply(writes)
-        except OSError as err:
-            raise FluxforgeError(f"{err.filename}: cannot write: {err.strerror}") from None
-        if lock_bytes is not None:
-            write_lock(root / LOCK_NAME, lock_bytes)
+        _apply(root, writes, lock_bytes)
     labels = {name: f"{v} ({src})" for name, (v, src) in current.items()}
     forced = tuple(plan.conflicts) if force else ()
     return UpgradeReport(root, target, labels, tuple(changed), tuple(removed), diffs, forced,
@@ -197,9 +192,31 @@ def _bytes(text: str | None) -> bytes | None:
     return text.encode() if text is not None else None
 
 
-def _apply(writes: Mapping[Path, str | None]) -> None:
-    for path, text in writes.items():
-        if text is None:
-            path.unlink(missing_ok=True)
-        else:
-            write_atomic(path, text.encode("utf-8"))
+def _apply(root: Path, writes: Mapping[Path, str | None], lock: Lock | None) -> None:
+    """Write (or delete) every file, then the lock. A failure names the file and the OS reason, what was
+    and was not written (each file is whole: old or new), and that rerunning the upgrade completes it."""
+    steps: list[tuple[Path, Callable[[], object]]] = [(path, _step(path, text)) for path, text in writes.items()]
+    if lock is not None:
+        steps.append((root / LOCK_NAME, lambda: write_lock(root / LOCK_NAME, lock)))
+    for index, (path, step) in enumerate(steps):
+        try:
+            step()
+        except OSError as err:
+            first = (f"{path}: cannot remove: {err.strerror or err}" if writes.get(path, "") is None
+                     else write_error(path, err).problems[0])
+            raise WriteError([
+                first,
+                f"written before the failure (each file whole): {_rel(root, [p for p, _ in steps[:index]])}",
+                f"not written: {_rel(root, [p for p, _ in steps[index:]])}",
+                "fix the cause and rerun the same `fluxforge upgrade`: it completes the upgrade",
+            ], path=path, errno=err.errno, reason=err.strerror) from None
+
+
+def _step(path: Path, text: str | None) -> Callable[[], object]:
+    if text is None:
+        return lambda: path.unlink(missing_ok=True)
+    return lambda: write_atomic(path, text.encode("utf-8"))
+
+
+def _rel(root: Path, paths: list[Path]) -> str:
+    return ", ".join(p.relative_to(root).as_posix() if p.is_relative_to(root) else str(p) for p in paths) or "none"

@@ -95,9 +95,25 @@ def test_sample_config_loads() -> None:
 
 def test_config_path_for(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    assert config_path_for(None) == Path("fluxforge.yaml")
     assert config_path_for(tmp_path) == tmp_path / "fluxforge.yaml"
     assert config_path_for(tmp_path / "other.yaml") == tmp_path / "other.yaml"
+    (tmp_path / "fluxforge.yaml").write_text("# here\n")
+    assert config_path_for(None) == Path("fluxforge.yaml")
+
+
+def test_config_is_found_in_parent_folders_like_git(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    deep = tmp_path / "fleet" / "apps" / "staging"
+    deep.mkdir(parents=True)
+    monkeypatch.chdir(deep)
+    with pytest.raises(ConfigError, match="not found here or in a parent folder; create one with `fluxforge init`"):
+        config_path_for(None)
+    (tmp_path / "fleet" / "fluxforge.yaml").write_text("# fleet\n")
+    assert config_path_for(None) == Path("../../fluxforge.yaml")
+    monkeypatch.chdir(tmp_path)  # above it: never advise creating it, say where it is
+    with pytest.raises(ConfigError) as err:
+        config_path_for(None)
+    assert err.value.problems == [("fluxforge.yaml: not found here or in a parent folder; fleet/fluxforge.yaml is in "
+                                  "a subfolder: name its folder as the argument (fleet)")]
 
 
 def test_missing_file_names_the_fix(tmp_path: Path) -> None:

@@ -111,7 +111,7 @@ def test_write_failure_is_a_user_error_naming_the_path(tmp_path: Path) -> None:
     blocker.write_text("x")
     with pytest.raises(WriteError) as caught:
         write_atomic(blocker / "out.yaml", b"data")
-    expected = f"{blocker / 'out.yaml'}: cannot write: Not a directory; check the folder exists and is writable"
+    expected = f"{blocker / 'out.yaml'}: cannot write: Not a directory; a folder on this path is a file; move it away"
     assert caught.value.problems == [expected]
     assert isinstance(caught.value, OSError)
 
@@ -138,4 +138,4 @@ def test_decrypt_output_that_cannot_be_written_exits_1_without_plaintext(
     blocker.write_text("x")
     result = run_cli("decrypt", "--output", "file/out.yaml", "s.yaml")
     assert result.exit_code == 1
-    assert result.output == "file/out.yaml: cannot write: Not a directory; check the folder exists and is writable\n"
+    assert result.output == "file/out.yaml: cannot write: Not a directory; a folder on this path is a file; move it away\n"

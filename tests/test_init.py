@@ -82,3 +82,50 @@ def test_init_problem_not_from_a_flag_stays_a_config_error() -> None:
 
     assert _as_flag_problem("fluxforge.yaml:3: flux.version: bad") == "init: fluxforge.yaml:3: flux.version: bad"
     assert _as_flag_problem("fluxforge.yaml:9: azure.tenantId: 'x' must be a GUID") == "--tenant-id: 'x' must be a GUID"
+
+
+def test_a_numeric_cluster_name_is_a_name_not_a_number(chdir_tmp: Path, run_cli) -> None:
+    """The shell passes every flag as a string: `--cluster 1234` is a valid DNS-1123 label and must not
+    be told to "quote" anything; `--tenant-id 1234` is wrong for what it is (not a GUID)."""
+    result = run_cli("init", "--cluster", "1234")
+    assert result.exit_code == 0, result.output
+    config = load_config(chdir_tmp)
+    assert [c.name for c in config.clusters] == ["1234"]
+    assert [ks.path for ks in config.clusters[0].kustomizations] == ["infrastructure/1234", "apps/1234"]
+    assert run_cli("render").exit_code == 0
+    bad = run_cli("init", "other", "--tenant-id", "1234", "--client-id", "true")
+    assert bad.exit_code == 2
+    assert "quote" not in bad.stderr
+    assert bad.stderr.splitlines() == [
+        "--tenant-id: '1234' must be a GUID like 00000000-0000-0000-0000-000000000000",
+        "--client-id: 'true' must be a GUID like 00000000-0000-0000-0000-000000000000",
+    ]
+
+
+def test_flag_values_cannot_inject_yaml(chdir_tmp: Path, run_cli) -> None:
+    result = run_cli("init", "--cluster", "x\ny: 1", "--repo-url", "ssh://h/r\nazure: {}")
+    assert result.exit_code == 2
+    lines = result.stderr.splitlines()
+    assert [line.split(":", 1)[0] for line in lines] == ["--repo-url", "--cluster"]
+    assert lines[1].startswith("--cluster: 'x\\ny: 1' must be a DNS-1123 label")
+    assert list(chdir_tmp.iterdir()) == []
+
+
+AGE = "age1lfc652rhtrfqg2mhuj3edtv38wdrgpk7fwgt2zdexvnj3923nuqqd0g2rh"
+
+
+def test_init_age_only(chdir_tmp: Path, run_cli) -> None:
+    result = run_cli("init", "--cluster", "staging", "--age", AGE)
+    assert result.exit_code == 0, result.output
+    config = load_config(chdir_tmp)
+    keys = config.cluster("staging").sops
+    assert keys.age == (AGE,) and keys.key_vault == ()
+    assert "sops-age" in (chdir_tmp / "fluxforge.yaml").read_text()
+    both = run_cli("init", "both", "--age", AGE, "--vault", "kv-fleet")
+    assert both.exit_code == 0
+    keys = load_config(chdir_tmp / "both").clusters[0].sops
+    assert keys.age == (AGE,) and [k.url for k in keys.key_vault] == ["https://kv-fleet.vault.azure.net/keys/sops-flux"]
+    bad = run_cli("init", "bad", "--age", "age1nope")
+    assert bad.exit_code == 2
+    assert bad.stderr == ("--age: 'age1nope' must be an age recipient: age1 followed by at least 58 bech32 "
+                          "characters (age-keygen -y KEYFILE)\n")

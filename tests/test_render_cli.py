@@ -84,31 +84,59 @@ def test_check_lists_stale_and_missing_with_diff(repo: Path, run_cli) -> None:
     assert _snapshot(repo) == before
 
 
-def test_without_a_lock_an_edited_file_is_stale_and_overwritten_with_a_warning(repo: Path, run_cli) -> None:
+NO_LOCK = ("clusters/staging/apps.yaml: differs from the render and there is no fluxforge.lock (the merge base), so "
+           "your edits in it cannot be told from an older render; restore fluxforge.lock (git checkout -- "
+           "fluxforge.lock) to merge them, or review the file and rerun with --force to replace it with the render")
+
+
+def test_a_deleted_lock_never_drops_your_edits_with_exit_0(repo: Path, run_cli) -> None:
+    """Without the merge base an edited generated file cannot be merged: render, --check and --diff refuse
+    (exit 1, the file named, nothing written); --force replaces it and says so."""
     run_cli("render")
     (repo / "fluxforge.lock").unlink()
     edited = repo / "clusters/staging/apps.yaml"
     rendered = edited.read_text()
     edited.write_text(rendered.replace("prune: true", "prune: false"))
-    check = run_cli("render", "--check")
-    assert check.exit_code == 1
-    assert check.stderr.splitlines()[:3] == [
-        ("warning: clusters/staging/apps.yaml: would be overwritten with the render: it differed and there is "
-         "no fluxforge.lock yet to merge your edits against"),
-        "clusters/staging/apps.yaml: stale (run `fluxforge render` to update it)",
-        "fluxforge.lock: missing (run `fluxforge render` to update it; it is the merge base)",
-    ]
-    assert not (repo / "fluxforge.lock").exists()  # --check never writes the lock
-    result = run_cli("render")
-    assert result.exit_code == 0
-    assert result.stderr.splitlines()[0] == (
-        "warning: clusters/staging/apps.yaml: overwritten with the render: it differed and there is "
-        "no fluxforge.lock yet to merge your edits against"
+    before = _snapshot(repo)
+    for args in (["render"], ["render", "--check"], ["render", "--diff"]):
+        result = run_cli(*args)
+        assert result.exit_code == 1, args
+        assert result.stderr.splitlines() == [NO_LOCK, "nothing was written (no file, not fluxforge.lock)"], args
+        assert _snapshot(repo) == before
+    forced = run_cli("render", "--force")
+    assert forced.exit_code == 0
+    assert forced.stderr.splitlines()[0] == (
+        "warning: clusters/staging/apps.yaml: overwritten with the render (--force): it differed and there is "
+        "no fluxforge.lock to merge your edits against"
     )
-    assert all(line.startswith("note: ") for line in result.stderr.splitlines()[1:])  # no gotk-components.yaml
-    assert result.stdout.splitlines()[0] == "wrote clusters/staging/apps.yaml"
+    assert all(line.startswith("note: ") for line in forced.stderr.splitlines()[1:])  # no gotk-components.yaml
+    assert forced.stdout.splitlines()[0] == "wrote clusters/staging/apps.yaml"
     assert edited.read_text() == rendered
     assert run_cli("render", "--check").exit_code == 0
+
+
+def test_a_deleted_lock_with_an_untouched_tree_just_writes_the_lock(repo: Path, run_cli) -> None:
+    run_cli("render")
+    lock = (repo / "fluxforge.lock").read_bytes()
+    (repo / "fluxforge.lock").unlink()
+    result = run_cli("render")
+    assert result.exit_code == 0 and result.stderr == ""
+    assert (repo / "fluxforge.lock").read_bytes() == lock
+
+
+def test_an_unreadable_lock_is_exit_1_and_points_at_git(repo: Path, run_cli) -> None:
+    run_cli("render")
+    edited = repo / "clusters/staging/apps.yaml"
+    edited.write_text(edited.read_text().replace("prune: true", "prune: false"))
+    lock = repo / "fluxforge.lock"
+    lock.write_text(lock.read_text().replace("sha256: ", "sha256: 0", 1))
+    before = _snapshot(repo)
+    result = run_cli("render")
+    assert result.exit_code == 1
+    assert result.stderr.endswith("restore it from git (git checkout -- fluxforge.lock); if you delete it instead, "
+                                  "render refuses to replace generated files that differ until you review them "
+                                  "and pass --force\n")
+    assert _snapshot(repo) == before
 
 
 def test_diff_prints_and_writes_nothing(repo: Path, run_cli) -> None:
@@ -129,11 +157,14 @@ def test_config_folder_and_output_dir(tmp_path: Path, run_cli) -> None:
     conf.mkdir()
     shutil.copy(SAMPLE_CONFIG, conf / "fluxforge.yaml")
     out = tmp_path / "out"
-    result = run_cli("render", str(conf), "--output", str(out))
+    result = run_cli("render", str(conf), "--out-dir", str(out))
     assert result.exit_code == 0, result.output
     assert (out / ".sops.yaml").is_file()
     assert sorted(p.name for p in conf.iterdir()) == ["fluxforge.yaml"]
-    assert run_cli("render", str(conf / "fluxforge.yaml"), "-o", str(out), "--check").exit_code == 0
+    assert run_cli("render", str(conf / "fluxforge.yaml"), "--out-dir", str(out), "--check").exit_code == 0
+    # --output means the output *file* everywhere (decrypt); render's folder is --out-dir only
+    old = run_cli("render", str(conf), "--output", str(out))
+    assert old.exit_code == 2 and "No such option '--output'" in old.stderr
 
 
 def test_gotk_version_mismatch_warns_and_fails_check(repo: Path, run_cli) -> None:
@@ -173,7 +204,7 @@ def test_invalid_config_writes_nothing(repo: Path, run_cli) -> None:
 def test_missing_config_is_exit_1(chdir_tmp: Path, run_cli) -> None:
     result = run_cli("render")
     assert result.exit_code == 1
-    assert result.stderr == "fluxforge.yaml: not found; create one with `fluxforge init`\n"
+    assert result.stderr == "fluxforge.yaml: not found here or in a parent folder; create one with `fluxforge init`\n"
 
 
 def test_generated_path_blocked_by_a_folder(repo: Path, run_cli) -> None:

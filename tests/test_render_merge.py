@@ -199,10 +199,18 @@ def test_edited_orphan_is_a_conflict(repo: Path, run_cli) -> None:
 
 
 def test_without_a_lock_orphans_are_recognised_by_the_marker(repo: Path, run_cli) -> None:
+    """Without the lock, edits cannot be told: the marked orphan (and every generated file that differs)
+    is listed and kept (exit 1); --force deletes it."""
     (repo / "fluxforge.lock").unlink()
     _drop_team_a(repo)
+    before = _snapshot(repo)
     result = run_cli("render", str(repo))
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1
+    assert ("clusters/staging/team-a.yaml: no longer in the config, and there is no fluxforge.lock (the merge base) "
+            "to tell your edits in it from an older render") in result.stderr
+    assert _snapshot(repo) == before
+    forced = run_cli("render", str(repo), "--force")
+    assert forced.exit_code == 0, forced.output
     assert not (repo / "clusters/staging/team-a.yaml").exists()
 
 
@@ -239,5 +247,5 @@ def test_hand_edited_lock_is_refused_when_a_merge_needs_it(repo: Path, run_cli) 
     result = run_cli("render", str(repo))
     assert result.exit_code == 1
     (line,) = result.stderr.splitlines()
-    assert "does not match its sha256 (edited by hand?); delete it" in line
+    assert "does not match its sha256 (edited by hand?); restore it from git (git checkout -- fluxforge.lock)" in line
     assert _snapshot(repo) == before

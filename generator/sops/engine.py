@@ -15,7 +15,7 @@ from generator.sops.aead import Cipher, Stash, ValueError_
 from generator.sops.keys import KeyOptions, KeySource, source_for
 from generator.sops.rules import CreationRule, KeyGroup
 from generator.sops.stores.base import Store
-from generator.sops.tree import DEFAULT_SUFFIX, Selection, Walker, WalkError
+from generator.sops.tree import DEFAULT_SUFFIX, Selection, Unauthenticated, Walker, WalkError
 from generator.sops.values import Branch, Comment
 
 # Decryption order inside a key group (sops.go: age first, then pgp, then the rest).
@@ -131,7 +131,20 @@ def decrypt_document(data: bytes, *, fmt: str, name: str, cache: dict[str, KeySo
     return opened.store.emit_plain(opened.docs)
 
 
-def _decrypt_tree(docs: list[Branch], meta: md.Metadata, cipher: Cipher, name: str) -> str:
+def _is_ciphertext(value: object) -> bool:
+    return isinstance(value, str) and (value == "" or value.startswith("ENC["))
+
+
+def _added_here(name: str) -> str:
+    return (f"a plaintext value where the file's selector requires ciphertext (added by hand?); "
+            f"`fluxforge encrypt -i {name}` encrypts it and recomputes the MAC")
+
+
+def _decrypt_tree(docs: list[Branch], meta: md.Metadata, cipher: Cipher, name: str,
+                  added: list[str] | None = None) -> str:
+    """Decrypt every selected leaf in place; return the MAC of the plaintext. With ``added`` (a list to
+    fill), a plaintext value where ciphertext belongs is kept, named there and left out of the MAC."""
+
     def on_leaf(value: object, aad: str, is_comment: bool) -> object:
         if is_comment:
             assert isinstance(value, Comment)
@@ -139,9 +152,12 @@ def _decrypt_tree(docs: list[Branch], meta: md.Metadata, cipher: Cipher, name: s
                 return cipher.decrypt(value.value, aad)
             except ValueError_:
                 return value  # a comment that was never encrypted (older sops), kept as it is
-        if not isinstance(value, str):
-            raise ValueError_(f"expected an encrypted value (ENC[…]) here, found a {type(value).__name__}; "
-                              "the file was edited outside sops")
+        if not _is_ciphertext(value):
+            if added is None:
+                raise ValueError_(_added_here(name))
+            added.append(aad.rstrip(":").replace(":", "."))
+            return Unauthenticated(value)
+        assert isinstance(value, str)
         return cipher.decrypt(value, aad)
 
     walker = Walker(Selection(meta.effective_selector(), meta.mac_only_encrypted), on_leaf, decrypting=True)
@@ -149,6 +165,51 @@ def _decrypt_tree(docs: list[Branch], meta: md.Metadata, cipher: Cipher, name: s
         return walker.run(docs)
     except WalkError as err:
         raise SopsError(f"{name}: {_dotted(err.path)}: cannot decrypt: {err}") from None
+
+
+def plaintext_leaves(data: bytes, *, fmt: str, name: str) -> list[str]:
+    """Keyless: the key paths of plaintext values in an encrypted file where its selector requires
+    ciphertext (values added by hand). Empty for a file sops wrote."""
+    docs, raw = store_for(fmt).load_encrypted(data, name)
+    if raw is None:
+        return []
+    meta = md.from_mapping(raw, name)
+    found: list[str] = []
+
+    def on_leaf(value: object, aad: str, is_comment: bool) -> object:
+        if not is_comment and not _is_ciphertext(value):
+            found.append(aad.rstrip(":").replace(":", "."))
+        return Unauthenticated(value)
+
+    try:
+        Walker(Selection(meta.effective_selector(), meta.mac_only_encrypted), on_leaf, decrypting=True).run(docs)
+    except WalkError as err:
+        raise SopsError(f"{name}: {_dotted(err.path)}: {err}") from None
+    return found
+
+
+def encrypt_added(data: bytes, *, fmt: str, name: str, cache: dict[str, KeySource] | None, options: KeyOptions,
+                  rule: CreationRule | None = None) -> tuple[bytes, list[str]]:
+    """Encrypt the plaintext values added by hand to an encrypted file, with its own data key (needs the
+    key); every other value keeps its ciphertext. The MAC must hold for everything but the added values
+    (proof that nothing else changed outside sops); then a new MAC covers them too. Returns the new
+    file and the key paths encrypted."""
+    store = _rule_store(fmt, rule)
+    docs, raw = store.load_encrypted(data, name)
+    if raw is None:
+        raise SopsError(f"{name}: no sops metadata found: the file is not encrypted")
+    meta = md.from_mapping(raw, name)
+    key = recover_key(meta, cache if cache is not None else {}, options, name)
+    cipher = Cipher(key)
+    added: list[str] = []
+    mac = _decrypt_tree(docs, meta, cipher, name, added)
+    try:
+        _check_mac(meta, cipher, mac, name)
+    except SopsError:
+        raise SopsError(f"{name}: MAC mismatch even without the {len(added)} plaintext value(s) added by hand "
+                        f"({', '.join(added) or 'none'}): other values or the metadata were changed outside sops "
+                        "too; refusing to seal them with a new MAC") from None
+    return seal(docs, meta, key, store, name, stash=cipher.stash), added
 
 
 def _check_mac(meta: md.Metadata, cipher: Cipher, mac: str, name: str) -> None:

@@ -14,25 +14,36 @@ import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-from generator.errors import SopsError, UsageError
+from generator.errors import SopsError, UsageError, WriteError
 from generator.fsio import write_atomic
 from generator.sops import engine
 from generator.sops import metadata as md
 from generator.sops.formats import detect_format, is_encrypted
 from generator.sops.keys import KeyOptions, KeySource, source_for
 from generator.sops.report import Report
-from generator.sops.rules import SopsRules, find_sops_config, load_rules
+from generator.sops.rules import SopsRules, display_path, find_sops_config, load_rules, nearby_config_hint
 
 Progress = Callable[[int, int, Path], None]
 _SKIP_DIRS = {".git", ".hg", ".svn", "node_modules", "__pycache__", ".venv"}
 
 
-def load_config(config: Path | None) -> SopsRules:
+def load_config(config: Path | None, paths: Sequence[Path] = ()) -> SopsRules:
+    """The ``.sops.yaml`` to use: ``config`` (``--sops-config``), else found as sops finds it (``SOPS_CONFIG``,
+    else from the working directory upwards). None found: the error names a ``.sops.yaml`` near ``paths``."""
     path = config or find_sops_config()
     if path is None:
-        raise SopsError("no .sops.yaml found in the current directory or its parents; create one with "
-                        "creation_rules (path_regex, age / azure_keyvault)")
+        hint = nearby_config_hint(paths, None) or (
+            "write one with creation_rules (`fluxforge render` generates it from fluxforge.yaml) or pass "
+            "--sops-config FILE")
+        raise SopsError("no .sops.yaml in the current directory or its parents (fluxforge looks from the working "
+                        f"directory upwards, as sops does); {hint}")
     return load_rules(path)
+
+
+def no_rule(path: Path, rules: SopsRules, what: str = "this file") -> str:
+    """``PATH: no creation rule in CONFIG matches this file`` plus where a better ``.sops.yaml`` is, if any."""
+    hint = nearby_config_hint([path], rules.path)
+    return f"{path}: no creation rule in {display_path(rules.path)} matches {what}" + (f"; {hint}" if hint else "")
 
 
 def _walk(root: Path) -> Iterator[Path]:
@@ -43,32 +54,47 @@ def _walk(root: Path) -> Iterator[Path]:
                 yield Path(dirpath) / name
 
 
-def expand(paths: Sequence[Path], keep: Callable[[Path], bool]) -> list[Path]:
-    """Files named directly, plus the files below directories for which ``keep`` is true."""
+def expand(paths: Sequence[Path], keep: Callable[[Path], bool],
+           on_empty: Callable[[Path, int], str] | None = None) -> list[Path]:
+    """Files named directly, plus the files below directories for which ``keep`` is true. A directory
+    where ``keep`` chose nothing is an error when ``on_empty(dir, files looked at)`` words one."""
     out: list[Path] = []
+    empty: list[str] = []
     for path in paths:
         if path.is_dir():
-            out.extend(p for p in _walk(path) if keep(p))
+            below = list(_walk(path))
+            kept = [p for p in below if keep(p)]
+            if not kept and on_empty is not None:
+                empty.append(on_empty(path, len(below)))
+            out.extend(kept)
         elif path.is_file():
             out.append(path)
         else:
             raise SopsError(f"{path}: no such file or directory")
+    if empty:
+        raise SopsError(empty)
     return out
 
 
 def _each(files: list[Path], progress: Progress | None, work: Callable[[Path], None]) -> None:
     problems: list[str] = []
+    failed = 0
     for done, path in enumerate(files, 1):
         try:
             work(path)
-        except SopsError as err:
+        except (SopsError, WriteError) as err:
             # key sources do not know the file: name it on every line that does not already
             problems.extend(line if line.startswith(f"{path}:") else f"{path}: {line}" for line in err.problems)
+            failed += 1
         except OSError as err:
-            problems.append(f"{path}: {err.strerror or err}")
+            problems.append(f"{path}: cannot read: {err.strerror or err}")
+            failed += 1
         if progress is not None:
             progress(done, len(files), path)
     if problems:
+        if len(files) > failed:
+            problems.append(f"{failed} of {len(files)} file(s) failed and are unchanged; the other "
+                            f"{len(files) - failed} succeeded")
         raise SopsError(problems)
 
 
@@ -78,8 +104,12 @@ def _read(path: Path) -> tuple[bytes, str]:
 
 def encrypt_paths(paths: Sequence[Path], *, in_place: bool, options: KeyOptions, config: Path | None,
                   progress: Progress | None) -> Report:
-    rules = load_config(config)
-    files = expand(paths, lambda p: rules.rule_for(p) is not None)
+    rules = load_config(config, paths)
+
+    def nothing_below(folder: Path, seen: int) -> str:
+        return no_rule(folder, rules, f"any of the {seen} file(s) below this folder; nothing to encrypt")
+
+    files = expand(paths, lambda p: rules.rule_for(p) is not None, nothing_below)
     if not in_place and len(files) != 1:
         raise UsageError("without -i/--in-place, give exactly one file (the ciphertext goes to stdout)")
     report = Report()
@@ -88,13 +118,20 @@ def encrypt_paths(paths: Sequence[Path], *, in_place: bool, options: KeyOptions,
     def work(path: Path) -> None:
         data, fmt = _read(path)
         if is_encrypted(data, fmt):
-            report.unchanged.append(path)
+            out, added = _encrypt_added(path, data, fmt, rules, cache, options)
+            if out is None:
+                report.unchanged.append(path)
+            elif in_place:
+                write_atomic(path, out, sync=False)
+                report.changed.append(path)
+                report.changes[path] = [(f"encrypted {len(added)} plaintext value(s) added by hand "
+                                        f"({', '.join(added)}); new MAC")]
             if not in_place:
-                report.outputs[path] = data
+                report.outputs[path] = out or data
             return
         rule = rules.rule_for(path)
         if rule is None:
-            raise SopsError(f"{path}: no creation rule in {rules.path} matches this file")
+            raise SopsError(no_rule(path, rules))
         out = engine.encrypt_document(data, fmt=fmt, rule=rule, cache=cache, options=options, name=str(path))
         if in_place:
             write_atomic(path, out, sync=False)
@@ -108,6 +145,15 @@ def encrypt_paths(paths: Sequence[Path], *, in_place: bool, options: KeyOptions,
         if report.changed:
             os.sync()  # one flush for the whole batch instead of one fsync per file
     return report
+
+
+def _encrypt_added(path: Path, data: bytes, fmt: str, rules: SopsRules, cache: dict[str, KeySource],
+                   options: KeyOptions) -> tuple[bytes | None, list[str]]:
+    """An encrypted file with plaintext values added by hand: those values encrypted (``engine.encrypt_added``)
+    and their key paths, else None. Only such a file needs the key; the keyless look comes first."""
+    if not engine.plaintext_leaves(data, fmt=fmt, name=str(path)):
+        return None, []
+    return engine.encrypt_added(data, fmt=fmt, name=str(path), cache=cache, options=options, rule=rules.rule_for(path))
 
 
 def decrypt_path(path: Path, *, in_place: bool, output: Path | None, options: KeyOptions) -> bytes:
@@ -146,9 +192,10 @@ def edit_path(path: Path, *, options: KeyOptions, editor: str | None, config: Pa
         before = opened.store.emit_plain(opened.docs)
     else:
         opened, before = None, b""
-        rule = load_config(config).rule_for(path)  # before the editor opens: no edit is wasted
+        rules = load_config(config, [path])
+        rule = rules.rule_for(path)  # before the editor opens: no edit is wasted
         if rule is None:
-            raise SopsError(f"{path}: no creation rule matches this new file")
+            raise SopsError(no_rule(path, rules, "this new file"))
     text = before
     while True:
         text = _run_editor(command, path.name, text)
@@ -221,7 +268,7 @@ def rotate_paths(paths: Sequence[Path], *, options: KeyOptions, progress: Progre
 
 def updatekeys_paths(paths: Sequence[Path], *, dry_run: bool, options: KeyOptions, config: Path | None,
                      progress: Progress | None) -> Report:
-    rules = load_config(config)
+    rules = load_config(config, paths)
     report = Report()
     cache: dict[str, KeySource] = {}
 
@@ -229,7 +276,7 @@ def updatekeys_paths(paths: Sequence[Path], *, dry_run: bool, options: KeyOption
         data, fmt = _read(path)
         rule = rules.rule_for(path)
         if rule is None:
-            raise SopsError(f"{path}: no creation rule in {rules.path} matches this file")
+            raise SopsError(no_rule(path, rules))
         store = engine.store_for(fmt, yaml_indent=rule.yaml_indent, json_indent=rule.json_indent)
         docs, raw = store.load_encrypted(data, str(path))
         if raw is None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -70,7 +70,40 @@ def find_sops_config(start: Path | None = None) -> Path | None:
     env = os.environ.get("SOPS_CONFIG")
     if env:
         return Path(env)
-    here = Path(os.path.abspath(start or Path.cwd()))  # noqa: PTH100
+    return _search_up(start or Path.cwd())
+
+
+def nearby_config_hint(paths: Sequence[Path], used: Path | None) -> str | None:
+    """When a file (or folder) named on the command line lies below a ``.sops.yaml`` other than the one in
+    force (``used``, found from the working directory as sops does; None: none found), say which and how
+    to use it: ``fleet/.sops.yaml is the nearest to fleet/a.yaml: run from fleet/ or pass --sops-config
+    fleet/.sops.yaml``. None when there is no such file."""
+    for path in paths:
+        near = _search_up(path if path.is_dir() else path.parent)
+        if near is None or (used is not None and _same(near, used)):
+            continue
+        shown, folder = display_path(near), display_path(near.parent)
+        return f"{shown} is the .sops.yaml nearest to {path}: run from {folder}/ or pass --sops-config {shown}"
+    return None
+
+
+def _same(a: Path, b: Path) -> bool:
+    try:
+        return a.samefile(b)
+    except OSError:
+        return False
+
+
+def display_path(path: Path) -> str:
+    """``path`` relative to the working directory when possible (as users typed it)."""
+    try:
+        return os.path.relpath(path)
+    except ValueError:
+        return str(path)
+
+
+def _search_up(start: Path) -> Path | None:
+    here = Path(os.path.abspath(start))  # noqa: PTH100
     for _ in range(100):
         candidate = here / ".sops.yaml"
         if candidate.is_file():

@@ -62,6 +62,14 @@ class Selection:
 LEAF_TYPES = (str, bytes, bool, int, float, GoTime, Comment)
 
 
+@dataclass(frozen=True)
+class Unauthenticated:
+    """A leaf callback's answer for a value to keep but leave out of the MAC: a plaintext value found
+    where the selector says ciphertext (added by hand), so the MAC is checked over everything else."""
+
+    value: object
+
+
 class Walker:
     """Runs one encrypt or decrypt pass over all documents and computes the MAC."""
 
@@ -85,6 +93,8 @@ class Walker:
         aad = ":".join(path) + ":"
         if self.decrypting:
             new = self.on_leaf(value, aad, is_comment) if encrypted else value
+            if isinstance(new, Unauthenticated):
+                return new.value
             mac_value = new
         else:
             new = self.on_leaf(value, aad, is_comment) if encrypted else value

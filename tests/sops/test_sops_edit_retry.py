@@ -50,6 +50,6 @@ def test_without_retry_the_error_is_raised_and_nothing_written(work: Path, age_k
 
 def test_new_file_without_a_rule_fails_before_the_editor_opens(work: Path, age_key: AgeKey) -> None:
     write_rule(work, age_key.recipient, path_regex="^secrets/")
-    with pytest.raises(SopsError, match="no creation rule matches this new file"):
+    with pytest.raises(SopsError, match="no creation rule in .sops.yaml matches this new file"):
         api.edit_path(work / "s.yaml", editor=_editor(work))
     assert not (work.parent / "state").exists()

@@ -15,16 +15,11 @@ import pytest
 from generator.errors import SopsError
 from generator.sops import api, engine, metadata
 from generator.sops.keys import KeyOptions
-from tests.conftest import SHARED
+from tests.conftest import VECTORS, require_vectors
 from tests.sops.sops_helpers import require, run_sops
 
-VECTORS = SHARED / "vectors"
 KC = VECTORS / "kustomize-controller"
 SOPS_VECTORS = VECTORS / "sops"
-
-
-def _require_vectors() -> None:
-    assert VECTORS.is_dir(), f"test vectors missing: {VECTORS} (they live next to the repo in ../shared/vectors)"
 
 
 AGE_VECTORS = [
@@ -41,7 +36,7 @@ AGE_VECTORS = [
 @pytest.mark.interop
 @pytest.mark.parametrize(("name", "keyfile"), AGE_VECTORS)
 def test_flux_age_vectors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, keyfile: str) -> None:
-    _require_vectors()
+    require_vectors()
     monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(KC / keyfile))
     shutil.copy(KC / name, tmp_path / name)
     fmt = api.detect_format(name)
@@ -55,7 +50,7 @@ def test_flux_age_vectors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name:
 
 @pytest.mark.interop
 def test_flux_secret_with_sops_json_inside(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    _require_vectors()
+    require_vectors()
     monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(KC / "keys__age.txt"))
     from generator.yamlio import load_rt
 
@@ -66,7 +61,7 @@ def test_flux_secret_with_sops_json_inside(tmp_path: Path, monkeypatch: pytest.M
 
 
 def test_post_quantum_age_is_refused_clearly(monkeypatch: pytest.MonkeyPatch) -> None:
-    _require_vectors()
+    require_vectors()
     monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(KC / "keys__age-pq.txt"))
     with pytest.raises(SopsError) as err:
         api.decrypt_bytes((KC / "algorithms__age-pq.yaml").read_bytes(), fmt="yaml", path_for_errors="pq.yaml")
@@ -75,7 +70,7 @@ def test_post_quantum_age_is_refused_clearly(monkeypatch: pytest.MonkeyPatch) ->
 
 @pytest.fixture(scope="module")
 def gnupghome(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    _require_vectors()
+    require_vectors()
     require("gpg")
     home = tmp_path_factory.mktemp("gnupg")
     home.chmod(0o700)
@@ -139,7 +134,7 @@ def test_no_mac_vector_is_refused(gnupghome: Path) -> None:
 
 
 def test_pgp_only_file_names_the_unsupported_key_type() -> None:
-    _require_vectors()
+    require_vectors()
     with pytest.raises(SopsError) as err:
         api.decrypt_bytes((SOPS_VECTORS / "example.yaml").read_bytes(), fmt="yaml", path_for_errors="example.yaml")
     text = str(err.value)

@@ -236,7 +236,7 @@ def test_bad_inputs_write_nothing(tmp_path: Path, run_cli: Any) -> None:
     still = snapshot(repo)
     tampered = run_cli("upgrade", str(repo), "--to", "2.9")
     assert tampered.exit_code == 1
-    assert "does not match its sha256 (edited by hand?); delete it" in tampered.stderr
+    assert "does not match its sha256 (edited by hand?); restore it from git" in tampered.stderr
     assert snapshot(repo) == still
     lock.write_text(good_lock)
     config = repo / "fluxforge.yaml"

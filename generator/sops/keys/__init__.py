@@ -35,6 +35,11 @@ class KeySource(Protocol):
         ...
 
 
+AZURE_CREDENTIALS = ("default", "workload", "environment", "cli", "managed")
+"""``--credential`` choices: ``default`` = environment (secret/certificate) if set, workload identity if its
+environment is set, then the Azure CLI login; the others pick exactly one azure-identity credential."""
+
+
 @dataclass(frozen=True)
 class KeyOptions:
     """Run-wide settings for key sources (from CLI flags / environment)."""

@@ -21,12 +21,12 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from generator.errors import KeyVaultError
+from generator.sops.keys import AZURE_CREDENTIALS as CREDENTIALS
 from generator.sops.keys import KeyOptions
 from generator.sops.keys import azure_gates as gates
 
 KEY_URL = re.compile(r"^(https://[^/]+)/keys/([^/]+)(/[^/]*)?$")  # as sops' NewMasterKeyFromURL
 ALGORITHM = "RSA-OAEP-256"
-CREDENTIALS = ("default", "workload", "environment", "cli", "managed")
 RETRY = {"retry_total": 6, "retry_connect": 4, "retry_read": 4, "retry_status": 6, "retry_backoff_factor": 0.4,
          "retry_backoff_max": 10}
 RETRY_METHODS = frozenset({"GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS"})  # encrypt/decrypt are safe to repeat
