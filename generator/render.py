@@ -87,14 +87,16 @@ def age_only(cluster: Cluster) -> bool:
 
 
 def age_secret_notes(config: Config, written: Iterable[str]) -> list[str]:
-    """One note per age-only cluster whose Kustomizations (now written) reference the sops-age Secret:
-    Flux cannot decrypt until that Secret exists in each namespace named."""
+    """One note per age-only cluster whose Kustomizations (the sync one included) reference the sops-age
+    Secret, when one of their files was just written: Flux cannot decrypt until that Secret exists in
+    each namespace named."""
     notes = []
     done = set(written)
     for cluster in config.clusters:
-        spaces = sorted({ks.namespace for ks in cluster.kustomizations
-                         if ks.decryption and f"{cluster.path}/{ks.name}.yaml" in done})
-        if age_only(cluster) and spaces:
+        decrypting = [ks for ks in cluster.kustomizations if ks.decryption]
+        files = [f"{config.sync_dir(cluster)}/kustomization.yaml", *(f"{cluster.path}/{ks.name}.yaml" for ks in decrypting)]
+        spaces = sorted({config.flux.namespace, *(ks.namespace for ks in decrypting)})
+        if age_only(cluster) and done.intersection(files):
             create = " and ".join(f"kubectl -n {ns} create secret generic {AGE_SECRET} "
                                   "--from-file=age.agekey=KEYFILE" for ns in spaces)
             notes.append(f"cluster {cluster.name}: its SOPS keys are age only, so Flux decrypts with the age private key "

@@ -94,7 +94,8 @@ def test_an_encrypted_secret_in_the_cluster_folder_is_decrypted_by_the_sync_kust
     # ... and the built flux-system folder gives the sync Kustomization decryption, by a name-targeted patch
     built = kustomize(tmp_path / "clusters" / "staging" / "flux-system")
     root_ks = built[("Kustomization", "flux-system", "flux-system")]
-    assert root_ks["spec"]["decryption"] == {"provider": "sops"}
+    # age-only config: the age private key comes from the sops-age Secret (issue 9)
+    assert root_ks["spec"]["decryption"] == {"provider": "sops", "secretRef": {"name": "sops-age"}}
     assert root_ks["spec"]["path"] == "./clusters/staging"
     assert flux_requires_decryption(sync, tmp_path) == ["clusters/staging/root-db.yaml"]  # what the patch fixes
     assert flux_requires_decryption(root_ks, tmp_path) == []

@@ -11,6 +11,7 @@ import pytest
 
 from generator.yamlio import load_all_rt
 from tests.conftest import REPO_ROOT
+from tests.test_flux_accepts import kustomize
 
 AGE = "age1lfc652rhtrfqg2mhuj3edtv38wdrgpk7fwgt2zdexvnj3923nuqqd0g2rh"
 SAMPLE = REPO_ROOT / "sample-repo" / "fluxforge.yaml"
@@ -24,15 +25,19 @@ def test_age_only_renders_secret_ref_and_says_how_to_create_the_secret(chdir_tmp
     assert run_cli("init", "fleet", "--cluster", "staging", "--age", AGE).exit_code == 0
     first = run_cli("render", "fleet")
     assert first.exit_code == 0, first.output
-    assert first.stderr == (
-        "warning: cluster staging: its SOPS keys are age only, so Flux decrypts with the age private key from Secret "
-        "sops-age (decryption.secretRef, rendered); create it once in the cluster, never in Git: kubectl -n "
-        "flux-system create secret generic sops-age --from-file=age.agekey=KEYFILE\n")
+    age_note = ("note: cluster staging: its SOPS keys are age only, so Flux decrypts with the age private key from "
+                "Secret sops-age (decryption.secretRef, rendered); create it once in the cluster, never in Git: "
+                "kubectl -n flux-system create secret generic sops-age --from-file=age.agekey=KEYFILE")
+    assert age_note in first.stderr.splitlines()
     for name in ("apps", "infrastructure"):
         spec = _kustomization(chdir_tmp / f"fleet/clusters/staging/{name}.yaml")["spec"]
         assert dict(spec["decryption"]) == {"provider": "sops", "secretRef": {"name": "sops-age"}}
+    # the sync Kustomization too, through its name-targeted patch (built with the real kubectl kustomize)
+    built = kustomize(chdir_tmp / "fleet/clusters/staging/flux-system")
+    sync = built[("Kustomization", "flux-system", "flux-system")]
+    assert sync["spec"]["decryption"] == {"provider": "sops", "secretRef": {"name": "sops-age"}}
     again = run_cli("render", "fleet")
-    assert again.exit_code == 0 and again.stderr == ""  # said once, when the Kustomizations were written
+    assert again.exit_code == 0 and age_note not in again.stderr  # said once, when the Kustomizations were written
     assert run_cli("render", "fleet", "--check").exit_code == 0
 
 
