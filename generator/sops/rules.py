@@ -76,14 +76,44 @@ def find_sops_config(start: Path | None = None) -> Path | None:
 def nearby_config_hint(paths: Sequence[Path], used: Path | None) -> str | None:
     """When a file (or folder) named on the command line lies below a ``.sops.yaml`` other than the one in
     force (``used``, found from the working directory as sops does; None: none found), say which and how
-    to use it: ``fleet/.sops.yaml is the nearest to fleet/a.yaml: run from fleet/ or pass --sops-config
-    fleet/.sops.yaml``. None when there is no such file."""
+    to use it: ``fleet/.sops.yaml is the .sops.yaml nearest to fleet/a.yaml: run from fleet/ or pass
+    --sops-config fleet/.sops.yaml``. Without such a file, a ``.sops.yaml`` a few levels below a named
+    folder (or below the working directory, when no path is named) is named the same way. None when
+    there is no ``.sops.yaml`` near at all."""
     for path in paths:
         near = _search_up(path if path.is_dir() else path.parent)
-        if near is None or (used is not None and _same(near, used)):
-            continue
-        shown, folder = display_path(near), display_path(near.parent)
-        return f"{shown} is the .sops.yaml nearest to {path}: run from {folder}/ or pass --sops-config {shown}"
+        if near is not None and (used is None or not _same(near, used)):
+            return _use_it(near, f"is the .sops.yaml nearest to {path}")
+    for folder in [p for p in paths if p.is_dir()] or ([] if paths else [Path()]):
+        below = _search_down(folder)
+        if below is not None and (used is None or not _same(below, used)):
+            return _use_it(below, f"is below {display_path(folder)}")
+    return None
+
+
+def _use_it(config: Path, where: str) -> str:
+    shown, folder = display_path(config), display_path(config.parent)
+    return f"{shown} {where}: run from {folder}/ or pass --sops-config {shown}"
+
+
+_SKIP_DIRS = frozenset({".git", ".hg", ".svn", "node_modules", "__pycache__", ".venv"})
+
+
+def _search_down(root: Path, depth: int = 4) -> Path | None:
+    """The shallowest ``.sops.yaml`` at most ``depth`` folders below ``root`` (first in sorted order)."""
+    level = [root]
+    for _ in range(depth):
+        children: list[Path] = []
+        for folder in level:
+            try:
+                entries = sorted(folder.iterdir())
+            except OSError:
+                continue
+            children += [e for e in entries if e.is_dir() and not e.is_symlink() and e.name not in _SKIP_DIRS]
+        found = next((c / ".sops.yaml" for c in children if (c / ".sops.yaml").is_file()), None)
+        if found is not None:
+            return found
+        level = children
     return None
 
 

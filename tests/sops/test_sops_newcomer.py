@@ -178,3 +178,14 @@ def test_no_config_anywhere_says_how_to_get_one(work: Path, age_key: AgeKey, run
         "upwards, as sops does); write one with creation_rules (`fluxforge render` generates it from "
         "fluxforge.yaml) or pass --sops-config FILE\n")
     assert os.environ["SOPS_AGE_KEY_FILE"] == str(age_key.key_file)
+
+
+def test_a_sops_yaml_below_the_named_folder_is_named_too(tmp_path: Path, age_key: AgeKey,
+                                                         monkeypatch: pytest.MonkeyPatch, run_cli) -> None:
+    _fleet(tmp_path, age_key)
+    monkeypatch.chdir(tmp_path)
+    hint = "fleet/.sops.yaml is below .: run from fleet/ or pass --sops-config fleet/.sops.yaml"
+    encrypt = run_cli("encrypt", "-i", ".")
+    assert encrypt.exit_code == 1 and encrypt.stderr.endswith(f"; {hint}\n")
+    check = run_cli("check")  # no PATH, no git: the working directory
+    assert check.exit_code == 1 and f"; {hint}; or pass --allow-missing-rules" in check.stderr
