@@ -76,3 +76,60 @@ def fluxforge(box: Runner, env: dict[str, str], cwd: Path, *args: str) -> subpro
     keep = {k: v for k, v in os.environ.items() if not k.startswith(("AZURE_", "SOPS_"))}
     return box.run([sys.executable, "-m", "generator", *args], env=env, base_env=keep, cwd=cwd)
 
+
+
+ADMIN_SECRET = "platform-admin-secret"
+
+
+@dataclass
+class Mgmt:
+    """The real ARM SDK clients, signed in as ``principal`` (client secret) against the emulator."""
+
+    world: World
+    principal: Principal
+    secret: str
+
+    @property
+    def subscription(self) -> str:
+        return self.world.emu.arm.subscription
+
+    def credential(self) -> object:
+        from azure.identity import ClientSecretCredential
+
+        return ClientSecretCredential(self.world.emu.tenant_id, self.principal.client_id, self.secret)
+
+    def msi(self) -> object:
+        from azure.mgmt.msi import ManagedServiceIdentityClient
+
+        return ManagedServiceIdentityClient(self.credential(), self.subscription)
+
+    def authz(self) -> object:
+        from azure.mgmt.authorization import AuthorizationManagementClient
+
+        return AuthorizationManagementClient(self.credential(), self.subscription)
+
+    def keyvault(self) -> object:
+        from azure.mgmt.keyvault import KeyVaultManagementClient
+
+        return KeyVaultManagementClient(self.credential(), self.subscription)
+
+    def aks(self) -> object:
+        from azure.mgmt.containerservice import ContainerServiceClient
+
+        return ContainerServiceClient(self.credential(), self.subscription)
+
+
+def mgmt_as(world: World, name: str, role: str | None = "Owner", scope: str | None = None,
+            secret: str = ADMIN_SECRET) -> Mgmt:
+    """A service principal with ``role`` on ``scope`` (default: the subscription) and its SDK clients."""
+    principal = world.emu.add_identity(name, secret=secret)
+    if role:
+        world.emu.rbac.assign(principal.object_id, role, scope or world.emu.arm.subscription_id)
+    return Mgmt(world, principal, secret)
+
+
+def kubectl(kubeconfig: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    """The real kubectl against an emulated cluster (nothing from the caller's kube config)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KUBE")}
+    return subprocess.run(["kubectl", "--kubeconfig", str(kubeconfig), *args], env=env, input=stdin,
+                          capture_output=True, text=True, timeout=60, check=False)

@@ -16,6 +16,12 @@ class TestPKI:
 
     ca_pem: Path
     server_pem: Path  # private key + certificate chain
+    ca: trustme.CA | None = None
+
+    def reissue(self, hostnames: Sequence[str]) -> None:
+        """A new server certificate for ``hostnames`` from the same CA (new vaults and clusters appear)."""
+        assert self.ca is not None
+        self.ca.issue_cert(*hostnames).private_key_and_cert_chain_pem.write_to_path(str(self.server_pem))
 
     def server_context(self) -> ssl.SSLContext:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -30,7 +36,7 @@ def make_pki(directory: Path, hostnames: Sequence[str]) -> TestPKI:
     directory.mkdir(parents=True, exist_ok=True)
     ca = trustme.CA(organization_name="fluxforge emulator test CA")
     cert = ca.issue_cert(*hostnames)
-    pki = TestPKI(ca_pem=directory / "ca.pem", server_pem=directory / "server.pem")
+    pki = TestPKI(ca_pem=directory / "ca.pem", server_pem=directory / "server.pem", ca=ca)
     ca.cert_pem.write_to_path(str(pki.ca_pem))
     cert.private_key_and_cert_chain_pem.write_to_path(str(pki.server_pem))
     return pki

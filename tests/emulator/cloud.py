@@ -1,31 +1,42 @@
-"""The whole emulated cloud behind one object: issuer, Entra ID, vaults, RBAC, faults and the log."""
+"""The whole emulated cloud behind one object: issuers, Entra ID, ARM, vaults, RBAC, AKS clusters with their
+Kubernetes API servers, faults and the log."""
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import socket
 import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Self
 
+from . import arm_aks, arm_authz, arm_keyvault, arm_msi
+from .arm import MGMT_HOST, Arm
+from .arm_aks import ManagedCluster
+from .arm_msi import IDENTITY_NAME, MsiState, identity_id
 from .ca import TestPKI, make_pki
 from .entra import LOGIN_HOST, Entra, FederatedCredential, Principal
 from .faults import Faults
 from .keyvault import KeyVault
+from .kube import KubeCluster
 from .oidc import WI_AUDIENCE, ClusterIssuer
 from .rbac import Rbac
 from .server import Front, RequestLog, serve
 from .wire import Request, Response
 
 AUTHORITY = f"https://{LOGIN_HOST}/"
+DEFAULT_RESOURCE_GROUP = "rg-fluxforge"
 
 
 class Emulator:
-    """Entra ID + Key Vault + a cluster OIDC issuer on one HTTPS endpoint, routed by Host header.
+    """Entra ID, ARM, Key Vault, cluster OIDC issuers and Kubernetes API servers on one HTTPS endpoint,
+    routed by Host header.
 
-    Production names (``login.microsoftonline.com``, ``<vault>.vault.azure.net``) must resolve to it:
-    inside a ``Sandbox`` (private network namespace + hosts file) or, in process, ``patch_resolver()``.
+    Production names (``login.microsoftonline.com``, ``management.azure.com``, ``<vault>.vault.azure.net``,
+    ``<cluster>-dns-<hash>.hcp.<region>.azmk8s.io``) must resolve to it: inside a ``Sandbox`` (private
+    network namespace + hosts file, rewritten when vaults or clusters appear) or, in process,
+    ``patch_resolver()``. The TLS certificate is reissued (same test CA) when a new name appears.
     """
 
     def __init__(self, workdir: Path, *, vaults: Sequence[str] = ("sopstest",), tenant_id: str | None = None,
@@ -47,11 +58,25 @@ class Emulator:
         for issuer in self.issuers.values():
             self.entra.trust_issuer(issuer)
         self.issuer = self.issuers[urls[0]]
+        self._initial_issuers = set(urls)
         self.rbac = Rbac()
-        self.vaults = {name: KeyVault(name, self.entra, self.rbac) for name in vaults}
+        self.arm = Arm(self)
+        self.arm.add_resource_group(DEFAULT_RESOURCE_GROUP)
+        self.arm.register("Microsoft.ManagedIdentity", arm_msi.handle)
+        self.arm.register("Microsoft.Authorization", arm_authz.handle)
+        self.arm.register("Microsoft.KeyVault", arm_keyvault.handle, arm_keyvault.resolve)
+        self.arm.register("Microsoft.ContainerService", arm_aks.handle, arm_aks.resolve)
+        self.msi = MsiState()
+        self.vaults = {name.lower(): KeyVault(name, self.entra, self.rbac, subscription=self.arm.subscription,
+                                              resource_group=DEFAULT_RESOURCE_GROUP) for name in vaults}
+        self._initial_vaults = list(self.vaults)
+        self.deleted_vaults: dict[str, KeyVault] = {}
+        self.clusters: dict[str, ManagedCluster] = {}
         self.faults = Faults()
         self.log = RequestLog()
         self.pki: TestPKI = make_pki(workdir / "pki", self.hostnames)
+        self._issued = set(self.hostnames)
+        self._hosts_files: list[Path] = []
         self.port = 0
         self._servers: list[Any] = []
 
@@ -59,7 +84,21 @@ class Emulator:
     @property
     def hostnames(self) -> list[str]:
         issuer_hosts = sorted({i.host for i in self.issuers.values()})
-        return [LOGIN_HOST, *issuer_hosts, *(v.host for v in self.vaults.values()), "localhost", "127.0.0.1"]
+        kube_hosts = sorted(c.kube.host for c in self.clusters.values())
+        return [LOGIN_HOST, MGMT_HOST, *issuer_hosts, *(v.host for v in self.vaults.values()), *kube_hosts,
+                "localhost", "127.0.0.1"]
+
+    def _names_changed(self) -> None:
+        """New vaults/clusters: reissue the certificate if needed and rewrite the sandbox hosts files."""
+        names = set(self.hostnames)
+        if not names <= self._issued:
+            self._issued |= names
+            self.pki.reissue(sorted(self._issued))
+            context = self.pki.server_context()
+            for server in self._servers:
+                server.tls = context
+        for path in self._hosts_files:
+            self._write_hosts(path)
 
     def start(self, port: int = 0) -> Emulator:
         """Listen on 127.0.0.1:``port`` (0 = any free port)."""
@@ -73,6 +112,8 @@ class Emulator:
             vault.challenge_resource, vault.authority = f"https://0.0.1:{self.port}", f"{base}/adfs"
             self.entra.adfs_base = f"{base}/adfs"
             self.entra.resources.add(vault.challenge_resource)
+        for cluster in self.clusters.values():
+            self._serve_cluster(cluster)
         return self
 
     def listen_unix(self, path: Path) -> None:
@@ -102,17 +143,25 @@ class Emulator:
     # -- routing -----------------------------------------------------------------------------------
     def service_of(self, host: str, path: str = "/") -> str:
         if self.loopback and host == "127.0.0.1":
-            return "entra" if path.startswith("/adfs/") else "kv" if path.startswith("/keys") else "oidc"
+            return _loopback_service(path)
         if host == LOGIN_HOST:
             return "entra"
+        if host == MGMT_HOST:
+            return "arm"
         if any(i.host == host for i in self.issuers.values()):
             return "oidc"
+        if any(c.kube.host == host for c in self.clusters.values()):
+            return "kube"
         return "kv" if any(v.host == host for v in self.vaults.values()) else "?"
 
     def route(self, req: Request) -> tuple[str, Response]:
         service = self.service_of(req.host, req.path)
         if service == "entra":
             return service, self.entra.handle(req)
+        if service == "arm":
+            return service, self.arm.handle(req)
+        if service == "kube":
+            return service, self._kube(req)
         if service == "oidc":
             for issuer in self.issuers.values():
                 if (issuer.host == req.host or self.loopback) and req.path.startswith(issuer.base_path + "/"):
@@ -120,35 +169,123 @@ class Emulator:
                     return service, Response(status, body)
             return service, Response(404, {"kind": "Status", "status": "Failure", "code": 404})
         for vault in self.vaults.values():
-            if vault.host == req.host:
+            if vault.host == req.host or (self.loopback and service == "kv"):
                 return service, vault.handle(req)
         return service, Response(421, {"error": f"this emulator does not serve {req.host!r}"})
 
+    def _kube(self, req: Request) -> Response:
+        cluster = next((c for c in self.clusters.values() if c.kube.host == req.host), None)
+        if cluster is None:
+            return Response(404, {"kind": "Status", "status": "Failure", "reason": "NotFound", "code": 404})
+        return cluster.kube.handle(req, req.path)
+
+    def _serve_cluster(self, cluster: ManagedCluster) -> None:
+        """The cluster's API server also on its own port (``direct_url``): reachable without host names."""
+        kube = cluster.kube
+
+        def route(req: Request) -> tuple[str, Response]:
+            return "kube", kube.handle(req, req.path)
+
+        front = Front(route, lambda host, path: "kube", self.faults, self.log)
+        server, _ = serve(front, self.pki.server_context(), ("127.0.0.1", 0))
+        self._servers.append(server)
+        kube.direct_url = f"https://127.0.0.1:{server.server_address[1]}"
+        if self.loopback:
+            kube.server_url = kube.direct_url
+
     def reset(self) -> None:
-        """Forget identities, role assignments, keys, faults and the log (CA, tenant and issuers stay)."""
+        """Forget identities, role assignments, custom roles, keys, secrets, ARM-made vaults, clusters, faults and
+        the log (CA, tenant, the constructor's vaults and issuers stay)."""
         self.entra.principals.clear()
-        self.rbac.assignments.clear()
+        self.rbac = Rbac()
+        for vault in self.vaults.values():
+            vault.rbac = self.rbac
         self.faults.clear()
+        self.vaults = {name: vault for name, vault in self.vaults.items() if name in self._initial_vaults}
         for vault in self.vaults.values():
             vault.keys.clear()
+            vault.secrets.clear()
+            vault.access_policies.clear()
+            vault.rbac_authorization, vault.purge_protection, vault.tags = True, None, {}
+        self.deleted_vaults.clear()
+        self.clusters.clear()
+        for url in [u for u in self.issuers if u not in self._initial_issuers]:
+            del self.issuers[url]
+            self.entra.issuers.pop(url, None)
+        for issuer in self.issuers.values():
+            issuer.enabled = True
+        self.arm.resource_groups.clear()
+        self.arm.add_resource_group(DEFAULT_RESOURCE_GROUP)
+        self.msi.fic_write_seconds = 0.0
         self.log.clear()
+        self._names_changed()
 
     # -- conveniences ------------------------------------------------------------------------------
     def vault(self, name: str | None = None) -> KeyVault:
-        return self.vaults[name] if name else next(iter(self.vaults.values()))
+        return self.vaults[name.lower()] if name else next(iter(self.vaults.values()))
+
+    def add_vault(self, vault: KeyVault) -> KeyVault:
+        """Serve ``vault`` (made through ARM, or by a test) at ``https://<name>.vault.azure.net``."""
+        self.vaults[vault.name.lower()] = vault
+        self._names_changed()
+        return vault
+
+    def add_cluster(self, name: str, *, resource_group: str = DEFAULT_RESOURCE_GROUP, location: str = "westeurope",
+                    issuer: str | None = None, oidc_issuer: bool = True, workload_identity: bool = True) -> ManagedCluster:
+        """An AKS cluster: ARM resource, OIDC issuer (``issuer`` URL, else a new AKS-style one) and API server."""
+        url = issuer or f"https://{location}.oic.prod-aks.azure.com/{self.tenant_id}/{uuid.uuid4()}/"
+        if url not in self.issuers:
+            self.issuers[url] = ClusterIssuer(url)
+            self.entra.trust_issuer(self.issuers[url])
+        self.arm.add_resource_group(resource_group, location)
+        digest = hashlib.sha256(f"{self.arm.subscription}/{resource_group}/{name}".encode()).hexdigest()[:8]
+        host = f"{name.lower()}-dns-{digest}.hcp.{location}.azmk8s.io"
+        kube = KubeCluster(name, self.issuers[url], host=host, tenant_id=self.tenant_id,
+                           workload_identity=workload_identity)
+        cluster = ManagedCluster(name, resource_group, location, self.issuers[url], kube, self.arm.subscription,
+                                 workload_identity=workload_identity)
+        cluster.oidc_issuer = oidc_issuer
+        self.clusters[name.lower()] = cluster
+        self._names_changed()
+        if self._servers:
+            self._serve_cluster(cluster)
+        return cluster
+
+    def kubeconfig(self, cluster: ManagedCluster, path: Path, *, direct: bool = True) -> Path:
+        """A kubeconfig for ``cluster`` (test CA, token), written 0600 to ``path``. ``direct``: the server is the
+        cluster's own ``https://127.0.0.1:<port>`` (works anywhere); else its AKS host name (inside a ``Sandbox``)."""
+        assert cluster.kube.direct_url or not direct, "start the emulator first"
+        server = cluster.kube.direct_url if direct else cluster.kube.server_url
+        path.write_text(cluster.kube.kubeconfig(self.pki.ca_pem.read_bytes(), server=server))
+        path.chmod(0o600)
+        return path
 
     def tls_env(self) -> dict[str, str]:
         """Trust for Go (SSL_CERT_FILE) and Python requests (REQUESTS_CA_BUNDLE)."""
         return {"SSL_CERT_FILE": str(self.pki.ca_pem), "REQUESTS_CA_BUNDLE": str(self.pki.ca_pem)}
 
     def hosts_file(self, path: Path) -> Path:
-        path.write_text("127.0.0.1 localhost " + " ".join(h for h in self.hostnames if h[0].isalpha()) + "\n::1 localhost\n")
+        """A hosts file mapping every emulated name to 127.0.0.1, kept up to date as vaults/clusters appear."""
+        self._write_hosts(path)
+        if path not in self._hosts_files:
+            self._hosts_files.append(path)
         return path
+
+    def _write_hosts(self, path: Path) -> None:
+        # rewrite in place (same inode): the sandbox bind-mounts this very file over /etc/hosts
+        with path.open("w") as handle:
+            handle.write("127.0.0.1 localhost " + " ".join(h for h in self.hostnames if h[0].isalpha() and h != "localhost")
+                         + "\n::1 localhost\n")
 
     def add_identity(self, name: str, *, roles: Sequence[str] = (), scope: str | None = None,
                      secret: str | None = None, kind: str = "managed_identity", client_id: str | None = None) -> Principal:
-        """A principal with ``roles`` on ``scope`` (default: the first vault)."""
+        """A principal with ``roles`` on ``scope`` (default: the first vault). A managed identity is also an ARM
+        user-assigned identity in ``rg-fluxforge`` (when its name is a valid, free ARM name)."""
         principal = self.entra.add_principal(name, "app" if secret else kind, secret, client_id)
+        rid = identity_id(self.arm.subscription, DEFAULT_RESOURCE_GROUP, name)
+        if principal.kind == "managed_identity" and IDENTITY_NAME.match(name) and not any(
+                p.resource_id.lower() == rid.lower() for p in self.entra.principals.values()):
+            principal.resource_id = rid
         for role in roles:
             self.rbac.assign(principal.object_id, role, scope or self.vault().resource_id)
         return principal
@@ -186,9 +323,9 @@ class Emulator:
     def patch_resolver(self) -> Iterator[None]:
         """In this process, resolve the emulated names (any port) to 127.0.0.1:<emulator port>."""
         real = socket.getaddrinfo
-        names = {h for h in self.hostnames if h[0].isalpha() and h != "localhost"}
 
         def resolve(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+            names = {h for h in self.hostnames if h[0].isalpha() and h != "localhost"}
             if isinstance(host, str) and host.lower() in names:
                 return real("127.0.0.1", self.port, *args, **kwargs)
             return real(host, port, *args, **kwargs)
@@ -198,3 +335,12 @@ class Emulator:
             yield
         finally:
             socket.getaddrinfo = real
+
+
+def _loopback_service(path: str) -> str:
+    """Loopback mode serves everything on 127.0.0.1: route by path."""
+    for prefix, service in (("/adfs/", "entra"), ("/keys", "kv"), ("/secrets", "kv"), ("/subscriptions", "arm"),
+                            ("/providers", "arm")):
+        if path.startswith(prefix):
+            return service
+    return "oidc"

@@ -21,7 +21,7 @@ from .wire import Request, Response
 
 LOGIN_HOST = "login.microsoftonline.com"
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
-KNOWN_RESOURCES = ("https://vault.azure.net", "https://management.azure.com")
+KNOWN_RESOURCES = ("https://vault.azure.net", "https://management.azure.com", "https://management.core.windows.net")
 
 
 @dataclass
@@ -42,6 +42,9 @@ class Principal:
     kind: str = "managed_identity"  # or "app", "user"
     secrets: list[str] = field(default_factory=list)
     federated: list[FederatedCredential] = field(default_factory=list)
+    resource_id: str = ""  # the ARM user-assigned identity, when it is one (see ``arm_msi``)
+    location: str = "westeurope"
+    tags: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,12 @@ class Entra:
         principal = Principal(name, client_id or str(uuid.uuid4()), str(uuid.uuid4()), kind, [secret] if secret else [])
         self.principals[principal.client_id] = principal
         return principal
+
+    def remove_principal(self, principal: Principal) -> None:
+        self.principals.pop(principal.client_id, None)
+
+    def by_object_id(self, object_id: str) -> Principal | None:
+        return next((p for p in self.principals.values() if p.object_id == object_id), None)
 
     def trust_issuer(self, issuer: ClusterIssuer) -> None:
         """Make the cluster issuer's discovery/JWKS reachable from Entra (public issuer URL)."""
@@ -189,7 +198,7 @@ class Entra:
         aud = claims.get("aud", [])
         auds = [aud] if isinstance(aud, str) else list(aud)
         issuer = self.issuers.get(iss)
-        if issuer is None:
+        if issuer is None or not issuer.enabled:
             raise EntraError(90061, "invalid_request",
                              f"AADSTS90061: Request to External OIDC endpoint failed. Issuer '{iss}' is unreachable.")
         try:
@@ -217,6 +226,13 @@ def _check_federation(principal: Principal, iss: str, sub: str, auds: list[str])
                          f"'{iss}'. Please check your federated identity credential Subject, Audience and Issuer "
                          "against the presented assertion.")
     by_subject = [c for c in by_issuer if c.subject == sub]
+    if not by_subject and any(c.subject.lower() == sub.lower() for c in by_issuer):
+        raise EntraError(7002138, "invalid_request",
+                         f"AADSTS7002138: No matching federated identity record found for presented assertion subject "
+                         f"'{sub}'. The subject matches with case-insensitive comparison, but not with case-sensitive "
+                         "comparison. Check your federated identity credential Subject, Audience and Issuer against "
+                         "the presented assertion. See documentation at: "
+                         "https://learn.microsoft.com/entra/workload-id/workload-identity-federation.")
     if not by_subject:
         raise EntraError(700213, "invalid_request",
                          f"AADSTS700213: No matching federated identity record found for presented assertion subject "

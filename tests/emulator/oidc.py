@@ -23,6 +23,7 @@ class ClusterIssuer:
         self.base_path = urlsplit(url).path.rstrip("/")
         self._key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self.kid = uuid.uuid4().hex[:16]
+        self.enabled = True  # False: discovery and JWKS answer 404 (the cluster's OIDC issuer is off)
 
     def rotate_signing_key(self) -> None:
         """A new signing key: tokens minted before no longer verify (like a recreated cluster)."""
@@ -46,14 +47,15 @@ class ClusterIssuer:
         namespace: str,
         service_account: str,
         *,
-        audience: str = WI_AUDIENCE,
+        audience: str | list[str] = WI_AUDIENCE,
         ttl: int = 3600,
         now: float | None = None,
+        uid: str | None = None,
     ) -> str:
-        """A projected service-account token as the kubelet would write it for a pod."""
+        """A projected service-account token as the kubelet (or the TokenRequest API) would issue it."""
         issued = int(time.time() if now is None else now)
         claims = {
-            "aud": [audience],
+            "aud": [audience] if isinstance(audience, str) else list(audience),
             "exp": issued + ttl,
             "iat": issued,
             "nbf": issued,
@@ -62,13 +64,16 @@ class ClusterIssuer:
             "sub": f"system:serviceaccount:{namespace}:{service_account}",
             "kubernetes.io": {
                 "namespace": namespace,
-                "serviceaccount": {"name": service_account, "uid": str(uuid.uuid5(uuid.NAMESPACE_URL, service_account))},
+                "serviceaccount": {"name": service_account,
+                                   "uid": uid or str(uuid.uuid5(uuid.NAMESPACE_URL, service_account))},
             },
         }
         return jwt.sign(claims, self._key, self.kid)
 
     def handle(self, path: str) -> tuple[int, dict[str, Any]]:
         """Serve the discovery document and the JWKS (what Entra fetches)."""
+        if not self.enabled:
+            return 404, {"kind": "Status", "status": "Failure", "reason": "NotFound", "code": 404}
         if path == f"{self.base_path}/.well-known/openid-configuration":
             return 200, self.discovery()
         if path == f"{self.base_path}/openid/v1/jwks":
