@@ -416,13 +416,18 @@ def lint_cmd(root: str | None, to: str | None, strict: bool) -> None:
 @click.option("--cluster", metavar="NAME", help="Only merge this cluster's files (flux.version is global).")
 @click.option("--dry-run", is_flag=True, help="Print the diff of what would change; write nothing.")
 @click.option("--force", is_flag=True, help="On conflicts take the upgrade's side (each one is still listed).")
-def upgrade_cmd(config: Path | None, to: str | None, cluster: str | None, dry_run: bool, force: bool) -> None:
+@click.option("--allow-skip", is_flag=True,
+              help="Upgrade even when a cluster's Flux stores API versions the target drops (one `flux migrate` "
+                   "cannot prepare it); only when its CRDs no longer store them.")
+def upgrade_cmd(config: Path | None, to: str | None, cluster: str | None, dry_run: bool, force: bool,
+                allow_skip: bool) -> None:
     """Move CONFIG to a new Flux version, re-render, and merge three ways into the files on disk:
     your edits survive; conflicts are listed and nothing is written (unless --force). CONFIG as in
-    `fluxforge render` (default: the nearest fluxforge.yaml)."""
+    `fluxforge render` (default: the nearest fluxforge.yaml). Says when the clusters need `flux migrate`,
+    and refuses jumps one `flux migrate` cannot prepare (--allow-skip)."""
     from generator.upgrade import run_upgrade
 
-    report = _run(run_upgrade, config, to=to, cluster=cluster, dry_run=dry_run, force=force)
+    report = _run(run_upgrade, config, to=to, cluster=cluster, dry_run=dry_run, force=force, allow_skip=allow_skip)
     for name, version in report.current.items():
         click.echo(f"{name}: Flux {version} -> {report.target}", err=True)
     for line in report.forced:

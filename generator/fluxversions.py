@@ -36,7 +36,9 @@ __all__ = [
     "WorkloadIdentityForm",
     "api_versions",
     "features_for",
+    "first_served",
     "parse_version",
+    "removals",
     "removed_apis_between",
     "supported_range",
 ]
@@ -124,7 +126,10 @@ _WI_CURRENT = WorkloadIdentityForm(
     tenant_id_annotation=True, service_account_use_label=False, deployment_use_label=False
 )
 
-# (kind, first minor, apiVersion): the stable version each kind is served as from that minor on.
+# (kind, first minor, apiVersion): the newest version each kind is served (and stored) as from that minor
+# on; a kind's first row is when Flux first served it. Checked against the API imports of fluxcd/flux2
+# cmd/flux at each tag: Receiver is v1 from 2.0, ImageUpdateAutomation v1beta2 from 2.3, Alert/Provider
+# v1beta3 from 2.2; ExternalArtifact (source-controller) and ArtifactGenerator (source-watcher) from 2.7.
 _API_HISTORY: Final = (
     ("GitRepository", 0, "source.toolkit.fluxcd.io/v1"),
     ("Kustomization", 0, "kustomize.toolkit.fluxcd.io/v1"),
@@ -144,13 +149,15 @@ _API_HISTORY: Final = (
     ("ImagePolicy", 0, "image.toolkit.fluxcd.io/v1beta2"),
     ("ImagePolicy", 7, "image.toolkit.fluxcd.io/v1"),
     ("ImageUpdateAutomation", 0, "image.toolkit.fluxcd.io/v1beta1"),
+    ("ImageUpdateAutomation", 3, "image.toolkit.fluxcd.io/v1beta2"),
     ("ImageUpdateAutomation", 7, "image.toolkit.fluxcd.io/v1"),
     ("Alert", 0, "notification.toolkit.fluxcd.io/v1beta2"),
     ("Alert", 2, "notification.toolkit.fluxcd.io/v1beta3"),
     ("Provider", 0, "notification.toolkit.fluxcd.io/v1beta2"),
     ("Provider", 2, "notification.toolkit.fluxcd.io/v1beta3"),
-    ("Receiver", 0, "notification.toolkit.fluxcd.io/v1beta2"),
-    ("Receiver", 1, "notification.toolkit.fluxcd.io/v1"),
+    ("Receiver", 0, "notification.toolkit.fluxcd.io/v1"),
+    ("ExternalArtifact", 7, "source.toolkit.fluxcd.io/v1"),
+    ("ArtifactGenerator", 7, "source.extensions.fluxcd.io/v1beta1"),
 )
 
 # (removed in minor, apiVersion, kinds): served versions dropped by a release.
@@ -205,6 +212,18 @@ def features_for(version: FluxVersion | str) -> FluxFeatures:
         default_decryption_service_account=ver.minor >= 7,
         api_versions=api_versions(ver),
     )
+
+
+def removals() -> tuple[tuple[int, str, tuple[str, ...]], ...]:
+    """(minor, apiVersion, kinds): the API versions each release stops serving."""
+    return _REMOVALS
+
+
+def first_served(kind: str, api_version: str) -> int | None:
+    """The first 2.x minor that serves ``api_version`` of ``kind`` as its newest version (None: unknown,
+    or a pre-2.0 version)."""
+    minors = [since for k, since, api in _API_HISTORY if k == kind and api == api_version]
+    return min(minors) if minors else None
 
 
 def removed_apis_between(old: FluxVersion, new: FluxVersion) -> list[ApiRemoval]:

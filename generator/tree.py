@@ -23,9 +23,11 @@ from pathlib import Path
 from typing import Literal
 
 from generator.config import config_path_for, load_config
+from generator.config_model import Config
 from generator.errors import CheckFailed, FluxforgeError, RenderError
 from generator.fsio import write_atomic, write_error
 from generator.gotk import header_mismatches, missing_components
+from generator.identity_notes import restart_notes
 from generator.lockfile import LOCK_NAME, Lock, dumps, write_lock
 from generator.render import age_secret_notes, render_tree
 from generator.render_plan import RenderPlan, plan_render, read_bytes
@@ -217,6 +219,14 @@ def _check_failure(
     return CheckFailed(lines + [f"note: {note}" for note in notes])
 
 
+def _restart_notes(config: Config, plan: RenderPlan) -> list[str]:
+    def text(data: bytes | None) -> str | None:
+        return data.decode("utf-8", errors="replace") if data is not None else None
+
+    return restart_notes(config, {p: text(plan.disk.get(p)) for p in plan.writes},
+                         {p: text(data) for p, data in plan.writes.items()})
+
+
 def run_render(
     config_arg: str | Path | None,
     *,
@@ -237,7 +247,7 @@ def run_render(
     root = Path(output) if output is not None else config_file.parent
     plan = plan_render(root, config, files, force=force)  # first: it reports a file where a folder belongs
     mismatches = header_mismatches(config, root)
-    notes = tuple(missing_components(config, root))
+    notes = tuple(missing_components(config, root) + _restart_notes(config, plan))
     if (plan.conflicts or plan.foreign or plan.overwritten or plan.unbased_removes) and not force:
         raise _conflict(plan)
     overwrites = _warnings(plan, mode)

@@ -7,6 +7,11 @@ ours   = the file on disk, theirs = the render for the target version.
 
 Nothing is written when any file has a conflict (unless ``force``: the upgrade's side wins, each
 conflict is still reported) or with ``dry_run``. A second upgrade to the same version writes nothing.
+
+What the cluster needs is said too (:mod:`generator.migrate`): crossing 2.7, 2.8 or 2.9 needs ``flux
+migrate`` on the cluster before the new CRDs arrive, and a jump that one ``flux migrate`` cannot prepare
+is refused (``UpgradeRefused``, nothing written) unless ``allow_skip``. A changed kustomize-controller
+client ID needs a controller restart (:func:`generator.identity_notes.restart_notes`).
 """
 
 from __future__ import annotations
@@ -23,18 +28,32 @@ from generator.errors import ConfigError, FluxforgeError, UsageError, WriteError
 from generator.fluxversions import DEFAULT_COMPONENTS, FluxVersion
 from generator.fsio import write_atomic, write_error
 from generator.gotk import COMPONENTS_FILE, read_header
+from generator.identity_notes import restart_notes
 from generator.lint import lint_tree, target_version
 from generator.lockfile import LOCK_NAME, Lock, read_lock, write_lock
 from generator.mergeplan import MergePlan, plan_merge, read_text, stale_paths
+from generator.migrate import MIGRATE_CLI, Blocker, blockers, crossed_removals, furthest_step
 from generator.render import render_tree
 from generator.tree import unified_diff
 from generator.yamlio import compose_all
 
-__all__ = ["MergePlan", "UpgradeConflict", "UpgradeReport", "plan_merge", "run_upgrade", "set_flux_version"]
+__all__ = [
+    "MergePlan",
+    "UpgradeConflict",
+    "UpgradeRefused",
+    "UpgradeReport",
+    "plan_merge",
+    "run_upgrade",
+    "set_flux_version",
+]
 
 
 class UpgradeConflict(FluxforgeError):
     """Files changed by the user and by the upgrade in the same place; nothing was written."""
+
+
+class UpgradeRefused(FluxforgeError):
+    """The jump is more than one ``flux migrate`` can prepare a cluster for; nothing was written."""
 
 
 @dataclass(frozen=True)
@@ -110,13 +129,69 @@ def _decode(files: Mapping[str, bytes]) -> dict[str, str]:
     return {path: data.decode("utf-8") for path, data in files.items()}
 
 
+def _crd(kind: str, api_version: str) -> str:
+    plural = kind.lower()[:-1] + "ies" if kind.endswith("y") else kind.lower() + "s"
+    return f"{plural}.{api_version.split('/')[0]}"
+
+
+def _blocker_line(name: str, version: FluxVersion, source: str, target: FluxVersion, found: list[Blocker]) -> str:
+    groups: dict[tuple[str, int, int, str], list[str]] = {}
+    for b in found:
+        groups.setdefault((b.api_version, b.removed_in, b.stored_newer_from, b.newer_api_version), []).append(b.kind)
+    reasons = "; ".join(
+        f"it stores {', '.join(kinds)} as {api}, which Flux 2.{removed} no longer serves (Flux 2.{newer} and "
+        f"later store {newer_api})"
+        for (api, removed, newer, newer_api), kinds in groups.items()
+    )
+    return (f"{name}: Flux {version} ({source}) -> {target} is more than one `flux migrate` can prepare: {reasons}; "
+            "`flux migrate` moves objects only to the storage version of the Flux the cluster runs")
+
+
+def _refusal(config: Config, current: dict[str, tuple[FluxVersion, str]], target: FluxVersion) -> UpgradeRefused | None:
+    lines: list[str] = []
+    steps: list[int] = []
+    crds: list[str] = []
+    for name, (version, source) in current.items():
+        found = blockers(version, target, config.flux.components)
+        if found:
+            lines.append(_blocker_line(name, version, source, target, found))
+            steps.append(furthest_step(version, target, config.flux.components))
+            crds += [_crd(b.kind, b.api_version) for b in found]
+    if not lines:
+        return None
+    step = min(steps)
+    lines.append(
+        f"upgrade in steps: `fluxforge upgrade --to 2.{step}`, let Flux 2.{step} reach the clusters and run `flux "
+        f"migrate` against each, then `fluxforge upgrade --to {target}`; nothing was written. Rerun with "
+        "--allow-skip only if those CRDs no longer store the old versions (kubectl get crd "
+        f"{' '.join(dict.fromkeys(crds))} -o custom-columns=CRD:.metadata.name,STORED:.status.storedVersions)"
+    )
+    return UpgradeRefused(lines)
+
+
+def _migrate_notes(current: dict[str, tuple[FluxVersion, str]], target: FluxVersion) -> list[str]:
+    notes: list[str] = []
+    for name, (version, _) in current.items():
+        crossed = crossed_removals(version, target)
+        if crossed:
+            minors = "/".join(f"2.{minor}" for minor in crossed)
+            notes.append(
+                f"next: `flux migrate` against cluster {name} while it still runs Flux {version}, before Flux "
+                f"{target} reaches it (Flux CLI >= {MIGRATE_CLI}): Flux {minors} drop API versions that its CRDs "
+                "may still list in status.storedVersions, even when Git only uses stable APIs, and the new CRDs "
+                "then fail to apply"
+            )
+    return notes
+
+
 def _notes(
     config: Config, root: Path, target: FluxVersion, current: dict[str, tuple[FluxVersion, str]], *, lint: bool
 ) -> list[str]:
-    """Next steps: regenerate gotk-components.yaml; and, when something changed, the lint errors."""
+    """Next steps: ``flux migrate`` on the clusters, regenerate gotk-components.yaml; and, when something
+    changed, the lint errors."""
     extras = [c for c in config.flux.components if c not in DEFAULT_COMPONENTS]
     flags = f" --components-extra={','.join(extras)}" if extras else ""
-    notes = []
+    notes = _migrate_notes(current, target)
     for name, (version, source) in current.items():
         if source != COMPONENTS_FILE or version != target:
             rel = f"{config.sync_dir(config.cluster(name))}/{COMPONENTS_FILE}"
@@ -135,8 +210,10 @@ def run_upgrade(
     cluster: str | None = None,
     dry_run: bool = False,
     force: bool = False,
+    allow_skip: bool = False,
 ) -> UpgradeReport:
-    """``fluxforge upgrade``. Raises UpgradeConflict (nothing written) when edits collide."""
+    """``fluxforge upgrade``. Raises UpgradeConflict (nothing written) when edits collide, UpgradeRefused
+    (nothing written) when a cluster cannot reach ``to`` with one ``flux migrate`` and not ``allow_skip``."""
     config_file = config_path_for(config_arg)
     config = load_config(config_file)
     root = config_file.parent
@@ -146,6 +223,9 @@ def run_upgrade(
     newest = max([config.flux.version, *(v for v, _ in current.values())])
     if target < newest:
         raise UsageError(f"--to {target}: older than the installed Flux {newest}; fluxforge upgrade does not downgrade")
+    refused = _refusal(config, current, target)
+    if refused is not None and not allow_skip:
+        raise refused
     old_text = config_file.read_text(encoding="utf-8")
     new_text = set_flux_version(old_text, target, str(config_file))
     if new_text == old_text:
@@ -154,7 +234,7 @@ def run_upgrade(
         new_config = parse_config(new_text, display=str(config_file), source=config_file)
     theirs = _decode(render_tree(new_config, config_name=config_file.name))
     lock = read_lock(root / LOCK_NAME)
-    notes: list[str] = []
+    notes: list[str] = [f"--allow-skip: {line}" for line in refused.problems[:-1]] if refused is not None else []
     if lock is None:
         bases = _decode(render_tree(config, config_name=config_file.name))
         notes.append(f"no {LOCK_NAME}: the merge base is the render of the config before the upgrade")
@@ -179,6 +259,8 @@ def run_upgrade(
     diffs = tuple(
         unified_diff(p.relative_to(root).as_posix(), _bytes(read_text(p)), (t or "").encode()) for p, t in writes.items()
     )
+    notes += restart_notes(new_config, {p.relative_to(root).as_posix(): read_text(p) for p in writes},
+                           {p.relative_to(root).as_posix(): t for p, t in writes.items()})
     if not dry_run:
         _apply(root, writes, lock_bytes)
     labels = {name: f"{v} ({src})" for name, (v, src) in current.items()}
