@@ -18,6 +18,7 @@ Behaviour (documented in docs and tests/hooks):
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -111,11 +112,11 @@ def check_content(path: Path, data: bytes, rules: Rules) -> list[Problem]:
     must = match is not None and match.requires_encryption
     fmt = format_of(str(path))
     if not must and not _worth_parsing(data, fmt):
-        return []
+        return _secret_in_other_file(data) if fmt not in ("yaml", "json") else []
     try:
         parsed = parse(str(path), data)
     except ParseError as err:
-        return [Problem(err.line, err.col, str(err))] if must else []
+        return [Problem(err.line, err.col, str(err))] if must or err.refused else []
     # Encrypted is sops's rule (is_encrypted); a top-level `sops` entry that fails it is diagnosed
     # where a rule requires encryption, or where it looks like a damaged sops block (not a
     # fluxforge.yaml's own `sops:` settings).
@@ -125,9 +126,30 @@ def check_content(path: Path, data: bytes, rules: Rules) -> list[Problem]:
     return _plaintext_problems(parsed, match)
 
 
+_SECRET_KIND = re.compile(rb"""(?m)^\s*["']?kind["']?\s*:\s*["']?Secret\b""")
+
+
+def _secret_in_other_file(data: bytes) -> list[Problem]:
+    """A Kubernetes Secret in a file of any other type (a temp file, ``secret.yaml.bak``, ``.txt``):
+    read as YAML, its clear-text data is reported like anywhere else."""
+    from generator.check_parse import ParseError, parse
+
+    if _SECRET_KIND.search(data) is None:
+        return []
+    try:
+        parsed = parse("as.yaml", data)
+    except ParseError as err:
+        return [Problem(err.line, err.col, str(err))] if err.refused else []
+    return list(plaintext_secret_values(parsed))
+
+
 def _plaintext_problems(parsed: Parsed, match: RuleMatch | None) -> list[Problem]:
     if match is not None and match.requires_encryption:
-        if not needs_encryption(parsed, match.rule.selector or DEFAULT_SELECTOR):
+        selector = match.rule.selector or DEFAULT_SELECTOR
+        shape = _shape_problem(parsed, selector, match)
+        if shape is not None:
+            return [shape]
+        if not needs_encryption(parsed, selector):
             return []
         return [Problem(1, 1, f"matched by {match.label} but not SOPS-encrypted; "
                               "run `fluxforge encrypt --in-place` on it (or stage it with the hook installed)")]
@@ -139,6 +161,24 @@ def _plaintext_problems(parsed: Parsed, match: RuleMatch | None) -> list[Problem
                                                          "covers; encrypt it"))
                 for p in secrets]
     return secrets
+
+
+def _shape_problem(parsed: Parsed, selector: tuple[str, str], match: RuleMatch) -> Problem | None:
+    """A document whose top level is a list or a scalar cannot be encrypted by sops (nor fluxforge):
+    under a rule whose selector would encrypt its values it is plaintext that can never be encrypted."""
+    from generator.check_rules import selects
+
+    if parsed.fmt not in ("yaml", "json") or selects(selector, ()) is False:
+        return None
+    for index, doc in enumerate(parsed.documents):
+        if isinstance(doc, dict) or doc is None or doc == "":
+            continue
+        shape = "a list" if isinstance(doc, list) else "a plain value"
+        where = f"document {index + 1}" if len(parsed.documents) > 1 else "the top level"
+        return Problem(1, 1, f"matched by {match.label}, but {where} is {shape} and cannot be encrypted (sops "
+                             "encrypts only mappings/objects); put the values under a key and encrypt the "
+                             "file, or move it out of the rule")
+    return None
 
 
 def _worth_parsing(data: bytes, fmt: str) -> bool:
@@ -212,14 +252,23 @@ def _is_sops_file(path: Path, data: bytes) -> bool:
 
 def scan(paths: Sequence[Path], rules: Rules) -> CheckReport:
     """Check files on disk: one ``path:line:col: message`` line per problem, and the counts."""
+    from generator.errors import InputError
+    from generator.fsio import read_input
+
     lines: list[str] = []
     files = encrypted = 0
     for path in iter_files(paths):
         if rules.is_config(path) or path.is_symlink():
             continue
+        if is_temp_name(path.name):
+            lines.append(f"{_display(path)}:1:1: {TEMP_PROBLEM}")
+            continue
         try:
-            data = path.read_bytes()
+            data = read_input(path)
         except FileNotFoundError:
+            continue
+        except InputError as err:
+            lines.append(f"{_display(path)}:1:1: {err.problems[0].removeprefix(f'{path}: ')}")
             continue
         except OSError as err:
             lines.append(f"{_display(path)}:1:1: cannot read: {err.strerror}")
@@ -233,6 +282,16 @@ def scan(paths: Sequence[Path], rules: Rules) -> CheckReport:
 def check_paths(paths: Sequence[Path], *, rules: Rules | None = None) -> list[str]:
     """Check files on disk; return ``path:line:col: message`` lines (empty when all is well)."""
     return list(scan(paths, rules if rules is not None else Rules.load()).problems)
+
+
+def is_temp_name(name: str) -> bool:
+    from generator.fsio import is_temp_name as _is_temp
+
+    return _is_temp(name)
+
+
+TEMP_PROBLEM = ("a fluxforge temp file, left by an interrupted run (it may hold plaintext): delete it, never "
+                "commit it, and add '.*.fluxforge-*.tmp' to .gitignore")
 
 
 def _display(path: Path) -> str:

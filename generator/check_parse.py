@@ -35,9 +35,10 @@ class Leaf:
 class ParseError(SopsError):
     """The file is not valid in its store format; ``line``/``col`` locate the problem (1-based)."""
 
-    def __init__(self, message: str, line: int = 1, col: int = 1) -> None:
+    def __init__(self, message: str, line: int = 1, col: int = 1, *, refused: bool = False) -> None:
         super().__init__(message)
         self.line, self.col = line, col
+        self.refused = refused  # a bound of yamlguard (aliases, depth), not a syntax error
 
 
 @dataclass
@@ -73,14 +74,25 @@ def parse(path: str, data: bytes) -> Parsed:
 def _syntax_reason(err: Exception) -> str:
     """Why the text does not parse, without ever quoting a value (the file may hold plaintext secrets).
 
-    Scanner/parser problems are fixed phrases ("mapping values are not allowed here"); a constructor
-    error (a tagged scalar such as ``!!int`` that cannot be built) quotes the value, so it gets a fixed text.
+    Scanner, parser and composer problems are fixed phrases ("mapping values are not allowed here",
+    "found undefined alias"); a duplicate key or a tagged scalar that cannot be built (``!!int``) makes
+    ruamel quote the value, so those get a fixed text naming the cause.
     """
+    from ruamel.yaml.composer import ComposerError
+    from ruamel.yaml.constructor import DuplicateKeyError
     from ruamel.yaml.error import MarkedYAMLError
     from ruamel.yaml.parser import ParserError
     from ruamel.yaml.scanner import ScannerError
 
-    if isinstance(err, ScannerError | ParserError) and isinstance(err, MarkedYAMLError) and err.problem:
+    from generator.yamlguard import TooComplex, too_deep
+
+    if isinstance(err, TooComplex):
+        return str(err)
+    if isinstance(err, RecursionError):
+        return str(too_deep())
+    if isinstance(err, DuplicateKeyError):
+        return "duplicate key: a mapping holds the same key twice"
+    if isinstance(err, ScannerError | ParserError | ComposerError) and isinstance(err, MarkedYAMLError) and err.problem:
         return str(err.problem)
     return "a value cannot be built from its tag or form (check any !!tag on it)"
 
@@ -92,8 +104,12 @@ def _parse_tree(fmt: str, text: str) -> Parsed:
         docs = [d for d in load_all_rt(text) if d is not None]
     except Exception as err:  # noqa: BLE001 - ruamel raises many types; all mean "not parseable"
         mark = getattr(err, "problem_mark", None)
-        line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+        line, col = (mark.line + 1, mark.column + 1) if mark is not None else (getattr(err, "line", None) or 1, 1)
+        from generator.yamlguard import TooComplex
+
         reason = _syntax_reason(err)
+        if isinstance(err, TooComplex | RecursionError):
+            raise ParseError(f"cannot be read safely: {reason}", line, col, refused=True) from None
         raise ParseError(f"not valid {fmt.upper()}: {reason}; fix the syntax", line, col) from None
     out = Parsed(fmt, documents=docs)
     first = docs[0] if docs and isinstance(docs[0], dict) else {}
@@ -108,7 +124,7 @@ def _parse_tree(fmt: str, text: str) -> Parsed:
         for key in doc:
             if key == "sops" and out.metadata is not None:
                 continue
-            line, col = _lc(doc).value(key)
+            line, col = _position(doc, "value", key, (0, 0))
             out.leaves.extend(_walk(doc[key], (str(key),), f"{prefix}{key}", line, col))
     return out
 
@@ -132,14 +148,24 @@ def _lc(node: Any) -> Any:
     return node.lc
 
 
+def _position(node: Any, kind: str, key: Any, fallback: tuple[int, int]) -> tuple[int, int]:
+    """ruamel's 0-based line/column of a key's value or a list item; ``fallback`` (the parent's) where
+    ruamel has none: keys that come from a ``<<:`` merge, items of a tagged (``!!python/…``) sequence."""
+    try:
+        found = getattr(node.lc, kind)(key)
+    except (AttributeError, KeyError, IndexError, TypeError):
+        return fallback
+    return (found[0], found[1]) if isinstance(found, tuple) and len(found) == 2 else fallback
+
+
 def _walk(node: Any, keys: tuple[str, ...], where: str, line: int, col: int) -> Iterator[Leaf]:
     if isinstance(node, dict):
         for key in node:
-            kline, kcol = _lc(node).value(key)
+            kline, kcol = _position(node, "value", key, (line, col))
             yield from _walk(node[key], (*keys, str(key)), f"{where}.{key}", kline, kcol)
     elif isinstance(node, list):
         for index, item in enumerate(node):
-            iline, icol = _lc(node).item(index)
+            iline, icol = _position(node, "item", index, (line, col))
             yield from _walk(item, keys, f"{where}[{index}]", iline, icol)
     else:
         yield Leaf(keys, where, node, line + 1, col + 1)

@@ -17,6 +17,8 @@ from datetime import datetime
 from typing import Any
 
 from generator.check_parse import Leaf, Parsed
+from generator.sops.metadata import selector_problem, version_problem
+from generator.sops.regex import search
 
 SELECTORS = ("unencrypted_suffix", "encrypted_suffix", "unencrypted_regex", "encrypted_regex",
              "unencrypted_comment_regex", "encrypted_comment_regex")
@@ -25,7 +27,6 @@ KEY_KINDS = ("age", "azure_kv", "pgp", "kms", "gcp_kms", "hc_vault", "hckms")
 _ENC = re.compile(r"^ENC\[AES256_GCM,data:([^,]+),iv:([^,]+),tag:([^,]+),type:([a-z]+)\]$")
 _ID_FIELDS = {"pgp": "fp", "kms": "arn", "gcp_kms": "resource_id", "hckms": "key_id", "hc_vault": "vault_address"}
 _TYPES = {"str", "int", "float", "bool", "bytes", "time", "comment"}
-_SEMVER = re.compile(r"^v?\d+\.\d+\.\d+")
 _SUBSTITUTION = re.compile(r"^(\$\{[A-Za-z_][A-Za-z0-9_]*(:?[-=][^}]*)?\})+$")
 
 
@@ -84,9 +85,9 @@ def selects(selector: tuple[str, str], keys: tuple[str, ...]) -> bool | None:
     if name == "encrypted_suffix":
         return any(k.endswith(pattern) for k in keys)
     if name == "unencrypted_regex":
-        return not any(re.search(pattern, k) for k in keys)
+        return not any(search(pattern, k, name) for k in keys)
     if name == "encrypted_regex":
-        return any(re.search(pattern, k) for k in keys)
+        return any(search(pattern, k, name) for k in keys)
     return None
 
 
@@ -132,13 +133,16 @@ def check_metadata(parsed: Parsed, expect: Expectation | None) -> Iterator[Probl
         yield Problem(*at, "sops metadata 'mac' is not an ENC[AES256_GCM,…] value: re-encrypt the file")
     if not _rfc3339(meta.get("lastmodified")):
         yield Problem(*at, "sops metadata 'lastmodified' is missing or not an RFC 3339 time (the MAC needs it)")
-    if not _SEMVER.match(str(meta.get("version") or "")):
-        yield Problem(*at, "sops metadata 'version' is missing or not X.Y.Z (sops refuses such files)")
+    version = version_problem(meta.get("version"))
+    if version:
+        yield Problem(*at, version)
     if not recipients_of(meta):
         yield Problem(*at, "sops metadata has no master key (no age, azure_kv, … entry): nobody can decrypt it")
     selector = selector_of(meta)
     if selector is None:
         yield Problem(*at, "sops metadata sets more than one of " + ", ".join(SELECTORS))
+    elif bad_regex := selector_problem(*selector):
+        yield Problem(*at, bad_regex)
     if expect is None:
         return
     if selector is not None and selector != expect.selector:
@@ -183,6 +187,8 @@ def _rfc3339(value: Any) -> bool:
 def check_values(parsed: Parsed) -> Iterator[Problem]:
     """Every selected value is ciphertext and every other value is clear text."""
     selector = selector_of(parsed.metadata or {})
+    if selector is not None and selector_problem(*selector):
+        selector = None  # reported by check_metadata; which values it selects cannot be known
     for leaf in parsed.leaves:
         yield from _check_leaf(leaf, selector)
 

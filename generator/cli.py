@@ -88,8 +88,33 @@ def _run(func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
                               "fluxforge COMMAND --help         # each command's options and examples"))
 @click.version_option(__version__, prog_name="fluxforge")
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors (also accepted after the command).")
-def main(debug: bool) -> None:
+def main(debug: bool) -> None:  # noqa: ARG001 - _run reads it from the context
     """Flux on AKS: render the GitOps tree, encrypt secrets with SOPS (Azure Key Vault, age)."""
+    _setup_process()
+
+
+def _exit_on_signal(signum: int, frame: Any) -> None:  # noqa: ARG001 - signal handler signature
+    """SIGTERM/SIGHUP end the run like Ctrl-C does: through every ``finally``, so temp files holding
+    plaintext (an edit in progress, a half-written file) are removed before the process exits."""
+    raise SystemExit(128 + signum)
+
+
+def _setup_process() -> None:
+    """Signals and the ``fluxforge`` logger (notes such as removed stale temp files go to stderr)."""
+    import logging
+    import signal
+
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        try:
+            signal.signal(signum, _exit_on_signal)
+        except ValueError:  # not the main thread (embedded use): leave the process's handlers alone
+            break
+    logger = logging.getLogger("fluxforge")
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("fluxforge: %(message)s"))
+        logger.addHandler(handler)
+        logger.propagate = False
 
 
 # --- render / init (issue 2) ---------------------------------------------------------------------
@@ -172,6 +197,11 @@ _CREDENTIAL_HELP = ("Azure credential for Key Vault keys: default = environment 
                     "workload identity, then your az login; or exactly one of the others.")
 _SOPS_CONFIG_HELP = ("The .sops.yaml to use (default: SOPS_CONFIG, else searched from the current directory "
                      "upwards, as sops does).")
+_FOLLOW_HELP = "Write through a symlink whose target is outside the repository (refused otherwise)."
+
+
+def _follow_option() -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    return click.option("--follow-outside", is_flag=True, help=_FOLLOW_HELP)
 
 
 def _credential_option() -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -222,8 +252,10 @@ def _write_stdout(data: bytes) -> None:
 @click.option("-i", "--in-place", is_flag=True, help="Encrypt the files in place (needed for several files).")
 @_sops_config_option()
 @_credential_option()
+@_follow_option()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-def encrypt_cmd(in_place: bool, config: Path | None, credential: str | None, paths: tuple[Path, ...]) -> None:
+def encrypt_cmd(in_place: bool, config: Path | None, credential: str | None, follow_outside: bool,
+                paths: tuple[Path, ...]) -> None:
     """Encrypt files (or every file a creation rule matches below a directory) as sops does.
 
     A file that is already encrypted but holds plaintext values its rule requires encrypted (added by
@@ -232,7 +264,7 @@ def encrypt_cmd(in_place: bool, config: Path | None, credential: str | None, pat
     from generator.sops import api
 
     report = _run(api.encrypt_paths, list(paths), in_place=in_place, options=_key_options(credential),
-                  config=config, progress=_SopsProgress())
+                  config=config, progress=_SopsProgress(), follow_outside=follow_outside)
     for data in report.outputs.values():
         _write_stdout(data)
     for path, lines in report.changes.items():
@@ -248,14 +280,18 @@ def encrypt_cmd(in_place: bool, config: Path | None, credential: str | None, pat
 ))
 @click.option("-i", "--in-place", is_flag=True, help="Replace the file with its plaintext.")
 @click.option("--output", metavar="FILE", type=click.Path(path_type=Path, dir_okay=False),
-              help="Write the plaintext to FILE (mode 0600) instead of stdout.")
+              help="Write the plaintext to FILE instead of stdout: a new or regular file is replaced "
+                   "atomically (mode 0600); a device, FIFO or /dev/stdout is written to.")
 @_credential_option()
+@_follow_option()
 @click.argument("path", type=click.Path(path_type=Path, dir_okay=False))
-def decrypt_cmd(in_place: bool, output: Path | None, credential: str | None, path: Path) -> None:
+def decrypt_cmd(in_place: bool, output: Path | None, credential: str | None, follow_outside: bool,
+                path: Path) -> None:
     """Decrypt one file (MAC verified) to stdout, in place, or to --output."""
     from generator.sops import api
 
-    plain = _run(api.decrypt_path, path, in_place=in_place, output=output, options=_key_options(credential))
+    plain = _run(api.decrypt_path, path, in_place=in_place, output=output, options=_key_options(credential),
+                 follow_outside=follow_outside)
     if not in_place and output is None:
         _write_stdout(plain)
 
@@ -266,12 +302,14 @@ def decrypt_cmd(in_place: bool, output: Path | None, credential: str | None, pat
 ))
 @_sops_config_option()
 @_credential_option()
+@_follow_option()
 @click.argument("path", type=click.Path(path_type=Path, dir_okay=False))
-def edit_cmd(config: Path | None, credential: str | None, path: Path) -> None:
+def edit_cmd(config: Path | None, credential: str | None, follow_outside: bool, path: Path) -> None:
     """Edit the plaintext in $EDITOR; re-encrypt with the same data key (untouched if unchanged)."""
     from generator.sops import api
 
-    changed = _run(api.edit_path, path, options=_key_options(credential), config=config, retry=_edit_again)
+    changed = _run(api.edit_path, path, options=_key_options(credential), config=config, retry=_edit_again,
+                   follow_outside=follow_outside)
     click.echo(f"{path}: {'saved' if changed else 'unchanged'}", err=True)
 
 
@@ -289,12 +327,15 @@ def _edit_again(err: Exception) -> bool:
     "fluxforge rotate apps/                  # every encrypted file below apps/",
 ))
 @_credential_option()
+@_follow_option()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-def rotate_cmd(credential: str | None, paths: tuple[Path, ...]) -> None:
-    """Re-encrypt encrypted files with a new data key for the same recipients."""
+def rotate_cmd(credential: str | None, follow_outside: bool, paths: tuple[Path, ...]) -> None:
+    """Re-encrypt encrypted files with a new data key for the same recipients (a file that cannot be
+    read is an error, never skipped)."""
     from generator.sops import api
 
-    report = _run(api.rotate_paths, list(paths), options=_key_options(credential), progress=_SopsProgress())
+    report = _run(api.rotate_paths, list(paths), options=_key_options(credential), progress=_SopsProgress(),
+                  follow_outside=follow_outside)
     click.echo(f"rotated {len(report.changed)} file(s)", err=True)
 
 
@@ -305,13 +346,15 @@ def rotate_cmd(credential: str | None, paths: tuple[Path, ...]) -> None:
 @click.option("--dry-run", is_flag=True, help="Only show which recipients would be added or removed.")
 @_sops_config_option()
 @_credential_option()
+@_follow_option()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-def updatekeys_cmd(dry_run: bool, config: Path | None, credential: str | None, paths: tuple[Path, ...]) -> None:
+def updatekeys_cmd(dry_run: bool, config: Path | None, credential: str | None, follow_outside: bool,
+                   paths: tuple[Path, ...]) -> None:
     """Re-wrap the data key of encrypted files for the recipients .sops.yaml now names."""
     from generator.sops import api
 
     report = _run(api.updatekeys_paths, list(paths), dry_run=dry_run, options=_key_options(credential),
-                  config=config, progress=_SopsProgress())
+                  config=config, progress=_SopsProgress(), follow_outside=follow_outside)
     for path, lines in report.changes.items():
         click.echo(f"{path}:")
         for line in lines:

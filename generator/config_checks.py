@@ -7,7 +7,9 @@ found in one run.
 from __future__ import annotations
 
 import posixpath
+import re
 from collections.abc import Iterator
+from decimal import Decimal
 from typing import Any
 
 from generator.config_problems import KeyPath, Problem, did_you_mean, dotted
@@ -45,7 +47,33 @@ def path_problem(text: str) -> str | None:
         return f"{text!r} leaves the repository ('..'); give a folder inside it"
     if posixpath.normpath(text) in {".", ""}:
         return f"{text!r} is the repository root; name a folder below it"
+    if ".git" in posixpath.normpath(text).split("/"):
+        return f"{text!r} is inside .git/, git's own folder (files there are never committed); name a folder of the work tree"
     return None
+
+
+_GO_DURATION_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)")
+_NS = {"ms": Decimal(10**6), "s": Decimal(10**9), "m": Decimal(60 * 10**9), "h": Decimal(3600 * 10**9)}
+_MAX_DURATION_NS = 2**63 - 1  # Go's time.Duration is an int64 of nanoseconds
+
+
+def duration_problem(text: str) -> str | None:
+    """Why Flux (Go's ``time.ParseDuration``) would reject a duration the schema's pattern allows."""
+    total = sum((Decimal(n) * _NS[unit] for n, unit in _GO_DURATION_PART.findall(text)), Decimal(0))
+    if total > _MAX_DURATION_NS:
+        return f"{text[:40]!r} is longer than Go's largest duration (2562047h47m16.854775807s); Flux rejects it"
+    return None
+
+
+def _duration_checks(data: dict[str, Any]) -> Iterator[Problem]:
+    git = data.get("git")
+    if isinstance(git, dict) and isinstance(git.get("interval"), str) and (why := duration_problem(git["interval"])):
+        yield Problem(("git", "interval"), why)
+    for cpath, cluster in _mappings(data.get("clusters"), ("clusters",)):
+        for kpath, ks in _mappings(cluster.get("kustomizations"), (*cpath, "kustomizations")):
+            for key in ("interval", "retryInterval", "timeout"):
+                if isinstance(ks.get(key), str) and (why := duration_problem(ks[key])):
+                    yield Problem((*kpath, key), why)
 
 
 def _duplicates(entries: list[tuple[KeyPath, str]], what: str) -> Iterator[Problem]:
@@ -240,4 +268,5 @@ def check_semantics(data: Any) -> list[Problem]:
             )
         problems.extend(_kustomization_checks(cpath, cluster, minor, _flux_namespace(data), _lockdown(data)))
     problems.extend(_duplicates(cluster_paths, "cluster path"))
+    problems.extend(_duration_checks(data))
     return problems

@@ -66,6 +66,10 @@ class WriteError(FluxforgeError, OSError):
         return "\n".join(self.problems)
 
 
+class InputError(FluxforgeError):
+    """An input is not something fluxforge reads: a FIFO, device, socket or folder, or too big."""
+
+
 class UsageError(FluxforgeError):
     """Wrong combination of arguments; exit code 2."""
 

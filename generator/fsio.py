@@ -1,26 +1,146 @@
-"""File writing at the edge: atomic replace, no partial files, no write when nothing changed."""
+"""File I/O at the edge: bounded reads of regular files, atomic replace, write-through for the rest.
+
+Reading (``read_input``): only regular files, at most ``FLUXFORGE_MAX_INPUT_SIZE`` bytes; a FIFO, a
+device, a socket or a folder is refused before a byte is read (it could block or never end).
+
+Writing (``write_atomic``):
+* a regular file (or a new one) is replaced atomically: a temp file in the same folder, then
+  ``os.replace``; no write at all when it already holds the bytes;
+* a symlink is written through to its target, as sops does (the link stays a link);
+* a device, a FIFO or ``/dev/stdout``-style descriptor links (``/dev/std*``, ``/dev/fd/N``,
+  ``/proc/self/fd/N``) are written to, never renamed over;
+* temp files are named ``.NAME.fluxforge-PID-XXXXXXXX.tmp`` (``TEMP_GLOB``): ``fluxforge check`` and the
+  hook refuse them, and the next write into the same folder removes those whose process is gone
+  (a SIGKILL leaves one behind) and says so on the ``fluxforge`` logger.
+"""
 
 from __future__ import annotations
 
 import errno
+import logging
 import os
+import re
+import stat
 import tempfile
 from pathlib import Path
 
-from generator.errors import RenderError, WriteError
+from generator.errors import InputError, RenderError, WriteError
+
+MAX_INPUT_ENV = "FLUXFORGE_MAX_INPUT_SIZE"
+DEFAULT_MAX_INPUT = 64 * 1024 * 1024
+TEMP_GLOB = ".*.fluxforge-*.tmp"  # the .gitignore pattern the docs recommend
+TEMP_NAME = re.compile(r"^\..+\.fluxforge-(\d+)-[A-Za-z0-9_]+\.tmp$")
+_FD_LINK = re.compile(r"^/(?:dev/fd|proc/self/fd|proc/(\d+)/fd)/(\d+)$")
+_STD_NAMES = {"/dev/stdin": 0, "/dev/stdout": 1, "/dev/stderr": 2}
+_SWEPT: set[str] = set()
+log = logging.getLogger("fluxforge")
 
 
+# --- reading -------------------------------------------------------------------------------------------
+def input_limit() -> int:
+    """The largest input in bytes (``FLUXFORGE_MAX_INPUT_SIZE``: bytes, or with K/M/G; 0 = no limit)."""
+    raw = os.environ.get(MAX_INPUT_ENV, "").strip()
+    if not raw:
+        return DEFAULT_MAX_INPUT
+    match = re.fullmatch(r"(\d+)\s*([KMG]i?B?)?", raw, re.IGNORECASE)
+    if match is None:
+        raise InputError(f"{MAX_INPUT_ENV}={raw!r}: expected a number of bytes, optionally with K, M or G "
+                         "(0 = no limit)")
+    unit = (match.group(2) or " ")[0].upper()
+    return int(match.group(1)) * {" ": 1, "K": 1024, "M": 1024**2, "G": 1024**3}[unit]
+
+
+def file_kind(mode: int) -> str:
+    kinds = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+             (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+    return next((name for test, name in kinds if test(mode)), "not a regular file")
+
+
+def read_input(path: Path | str, *, what: str = "input") -> bytes:
+    """The bytes of the regular file ``path`` (symlinks followed), bounded by ``input_limit()``.
+
+    Anything else is an ``InputError`` before a byte is read; ``OSError`` (missing file, permission)
+    is left to the caller, which knows whether that is a problem.
+    """
+    limit = input_limit()
+    _refuse_special(path, Path(path).stat().st_mode, what)  # a socket cannot even be opened
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)  # never blocks, even on a FIFO
+    try:
+        info = os.fstat(fd)
+        _refuse_special(path, info.st_mode, what)  # swapped since the stat
+        if limit and info.st_size > limit:
+            raise InputError(_too_big(path, info.st_size, limit))
+        os.set_blocking(fd, True)
+        with os.fdopen(fd, "rb", closefd=False) as fh:
+            data = fh.read(limit + 1) if limit else fh.read()
+    finally:
+        os.close(fd)
+    if limit and len(data) > limit:
+        raise InputError(_too_big(path, len(data), limit))
+    return data
+
+
+def _refuse_special(path: Path | str, mode: int, what: str) -> None:
+    if not stat.S_ISREG(mode):
+        raise InputError(f"{path}: {what} is {file_kind(mode)}, not a regular file; fluxforge reads only "
+                         "regular files (a FIFO, device, socket or folder may block or never end)")
+
+
+def check_size(name: str, size: int) -> None:
+    """Refuse ``size`` bytes of input from ``name`` (a blob, stdin) above ``input_limit()``."""
+    limit = input_limit()
+    if limit and size > limit:
+        raise InputError(_too_big(name, size, limit))
+
+
+def _too_big(path: Path | str, size: int, limit: int) -> str:
+    return (f"{path}: {size} bytes, more than the input limit of {limit} bytes; set {MAX_INPUT_ENV} "
+            "(bytes, K/M/G, 0 = no limit) if the file is meant to be this big")
+
+
+def read_optional(path: Path, *, writer: str, below: str, limit: int = -1) -> bytes | None:
+    """The bytes of ``path`` (at most ``limit``), or None when it does not exist.
+
+    Anything else in the way is a ``RenderError`` naming the path: a folder where ``writer`` puts a
+    file ("is a folder, but {writer} a file there"), a file where a folder of the path belongs
+    ("move it away, {below}"), or the OS reason.
+    """
+    try:
+        with path.open("rb") as fh:
+            return fh.read(limit)
+    except FileNotFoundError:
+        return None
+    except IsADirectoryError:
+        raise RenderError(f"{path}: is a folder, but {writer} a file there") from None
+    except NotADirectoryError:
+        raise RenderError(f"{path}: a folder on this path is a file; move it away, {below}") from None
+    except OSError as err:
+        raise RenderError(f"{path}: cannot read: {err.strerror or err}") from None
+
+
+# --- writing -------------------------------------------------------------------------------------------
 def write_atomic(path: Path, data: bytes, *, mode: int | None = None, sync: bool = True) -> bool:
-    """Write ``data`` to ``path`` through a temp file in the same folder and ``os.replace``.
+    """Write ``data`` to ``path``: atomically for regular files, through for links, devices and FIFOs.
 
-    Returns False (and writes nothing) when the file already holds exactly ``data``. The file mode
-    of an existing file is kept unless ``mode`` is given. ``sync=False`` skips the per-file fsync
+    Returns False (and writes nothing) when a regular file already holds exactly ``data``. The file
+    mode of an existing file is kept unless ``mode`` is given. ``sync=False`` skips the per-file fsync
     (the replace stays atomic: readers see the old file or the whole new one, never a part); batch
     writers call ``os.sync()`` once at the end instead, and regenerable outputs (the rendered tree)
     skip it altogether. Keep the default for anything that cannot be produced again.
     """
     try:
-        return _write_atomic(path, data, mode=mode, sync=sync)
+        fd = descriptor_of(path)
+        if fd is not None:
+            _write_fd(fd, data)
+            return True
+        target = link_target(path)  # write through symlinks, as sops does
+        try:
+            info = target.stat()
+        except FileNotFoundError:
+            info = None
+        if info is not None and not stat.S_ISREG(info.st_mode):
+            return _write_through(target, data, info.st_mode)
+        return _write_atomic(target, data, mode=mode, sync=sync, exists=info is not None)
     except WriteError:
         raise
     except OSError as err:
@@ -52,17 +172,64 @@ def write_error(path: Path, err: OSError) -> WriteError:
     return WriteError(f"{path}: cannot write: {reason}; {fix}", path=path, errno=err.errno, reason=reason)
 
 
-def _write_atomic(path: Path, data: bytes, *, mode: int | None, sync: bool) -> bool:
+def descriptor_of(path: Path | str) -> int | None:
+    """The open file descriptor ``path`` names (``/dev/stdout``, ``/dev/fd/3``, ``/proc/self/fd/1``,
+    or a symlink chain ending there), else None."""
+    text = os.path.abspath(path)  # noqa: PTH100 - textual, the links are followed one by one below
+    for _ in range(40):
+        if text in _STD_NAMES:
+            return _STD_NAMES[text]
+        match = _FD_LINK.match(text)
+        if match and (match.group(1) is None or int(match.group(1)) == os.getpid()):
+            return int(match.group(2))
+        link = Path(text)
+        try:
+            if not link.is_symlink():
+                return None
+            text = os.path.normpath(link.parent / link.readlink())
+        except OSError:  # a link we may not read is written like any other path
+            return None
+    return None
+
+
+def link_target(path: Path) -> Path:
+    """``path`` with its last component's symlinks followed (folders on the way are left to the OS)."""
+    for _ in range(40):
+        if not path.is_symlink():
+            return path
+        path = path.parent / path.readlink()  # an absolute link target replaces the parent
+    raise write_error(path, OSError(errno.ELOOP, os.strerror(errno.ELOOP)))
+
+
+def _write_fd(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _write_through(target: Path, data: bytes, st_mode: int) -> bool:
+    """A device or FIFO is opened and written (a FIFO waits for its reader); a folder is an error."""
+    if stat.S_ISDIR(st_mode):
+        raise write_error(target, IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR)))
+    fd = os.open(target, os.O_WRONLY | os.O_CLOEXEC)
     try:
-        if path.read_bytes() == data:
+        _write_fd(fd, data)
+    finally:
+        os.close(fd)
+    return True
+
+
+def _write_atomic(path: Path, data: bytes, *, mode: int | None, sync: bool, exists: bool) -> bool:
+    keep_mode = None
+    if exists:
+        if _same_bytes(path, data):
             if mode is not None and path.stat().st_mode & 0o7777 != mode:
                 path.chmod(mode)  # identical bytes, but e.g. plaintext must not stay world-readable
             return False
         keep_mode = path.stat().st_mode & 0o7777
-    except FileNotFoundError:
-        keep_mode = None
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    sweep_stale_temps(path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.fluxforge-{os.getpid()}-", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -78,21 +245,50 @@ def _write_atomic(path: Path, data: bytes, *, mode: int | None, sync: bool) -> b
     return True
 
 
-def read_optional(path: Path, *, writer: str, below: str, limit: int = -1) -> bytes | None:
-    """The bytes of ``path`` (at most ``limit``), or None when it does not exist.
+def _same_bytes(path: Path, data: bytes) -> bool:
+    if path.stat().st_size != len(data):
+        return False
+    return path.read_bytes() == data
 
-    Anything else in the way is a ``RenderError`` naming the path: a folder where ``writer`` puts a
-    file ("is a folder, but {writer} a file there"), a file where a folder of the path belongs
-    ("move it away, {below}"), or the OS reason.
-    """
+
+def is_temp_name(name: str) -> bool:
+    """A name fluxforge gives its temp files (``.NAME.fluxforge-PID-XXXXXXXX.tmp``)."""
+    return TEMP_NAME.match(name) is not None
+
+
+def sweep_stale_temps(folder: Path) -> list[Path]:
+    """Remove temp files of ours in ``folder`` whose process is gone (once per folder and run)."""
+    key = os.path.abspath(folder)  # noqa: PTH100
+    if key in _SWEPT:
+        return []
+    _SWEPT.add(key)
+    removed = []
     try:
-        with path.open("rb") as fh:
-            return fh.read(limit)
-    except FileNotFoundError:
-        return None
-    except IsADirectoryError:
-        raise RenderError(f"{path}: is a folder, but {writer} a file there") from None
-    except NotADirectoryError:
-        raise RenderError(f"{path}: a folder on this path is a file; move it away, {below}") from None
-    except OSError as err:
-        raise RenderError(f"{path}: cannot read: {err.strerror or err}") from None
+        names = [e.name for e in os.scandir(folder) if e.name.startswith(".") and e.name.endswith(".tmp")]
+    except OSError:
+        return []
+    for name in names:
+        match = TEMP_NAME.match(name)
+        if match is None or process_alive(int(match.group(1))):
+            continue
+        try:
+            (folder / name).unlink()
+        except OSError:
+            continue
+        removed.append(folder / name)
+        log.warning("%s: removed a stale temp file left by an interrupted fluxforge run (process %s is gone)",
+                    folder / name, match.group(1))
+    return removed
+
+
+def process_alive(pid: int) -> bool:
+    """True unless process ``pid`` is certainly gone (ours counts as alive)."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # exists, owned by someone else
+    return True

@@ -50,12 +50,26 @@ class GitRepo:
     @classmethod
     def discover(cls, start: Path | str = ".") -> GitRepo:
         """Open the repository containing ``start``; honour ``GIT_INDEX_FILE`` like git does."""
-        found = pygit2.discover_repository(str(start))
-        if found is None:
-            raise GitError(f"{start}: not inside a git repository; run it inside one (or `git init` first)")
+        try:
+            found = pygit2.discover_repository(str(start))
+            if found is None:
+                raise GitError(f"{start}: not inside a git repository; run it inside one (or `git init` first)")
+            repo = pygit2.Repository(found)
+        except pygit2.GitError as err:
+            raise GitError(_open_problem(start, err)) from None
         env_index = os.environ.get("GIT_INDEX_FILE")
         index_file = Path(env_index).resolve() if env_index else None
-        return cls(pygit2.Repository(found), index_file)
+        return cls(repo, index_file)
+
+    @classmethod
+    def workdir_of(cls, path: Path) -> Path | None:
+        """The work tree that holds ``path`` (None outside any repository or when it cannot be opened)."""
+        try:
+            found = pygit2.discover_repository(str(path))
+            workdir = pygit2.Repository(found).workdir if found is not None else None
+        except pygit2.GitError:
+            return None
+        return Path(workdir).resolve() if workdir else None
 
     # --- index ------------------------------------------------------------------------------------
 
@@ -137,12 +151,20 @@ class GitRepo:
         The index is only written by ``write_index``. Returns the new blob id.
         """
         entry = self.index[path]
-        oid = self._repo.create_blob(data)
+        try:
+            oid = self._repo.create_blob(data)
+        except (pygit2.GitError, OSError) as err:
+            raise GitError(f"{self.git_dir / 'objects'}: cannot store the encrypted {path} as a git object "
+                           f"({_reason(err)}); make .git/objects writable for you and commit again") from None
         self.index.add(pygit2.IndexEntry(path, oid, entry.mode))
         return str(oid)
 
     def write_index(self) -> None:
-        self.index.write()
+        try:
+            self.index.write()
+        except (pygit2.GitError, OSError) as err:
+            raise GitError(f"{self.git_dir / 'index'}: cannot write the git index ({_reason(err)}); check the "
+                           "permissions of .git and commit again") from None
 
     def hooks_dir(self) -> Path:
         """Where git looks for hooks: ``core.hooksPath`` (relative to the work tree) or ``.git/hooks``."""
@@ -155,3 +177,18 @@ class GitRepo:
         if commondir.is_file():
             git_dir = (git_dir / commondir.read_text(encoding="utf-8").strip()).resolve()
         return git_dir / "hooks"
+
+
+def _reason(err: Exception) -> str:
+    """The OS or libgit2 reason in one line, without repeating a path we already print."""
+    text = getattr(err, "strerror", None) or str(err) or type(err).__name__
+    return " ".join(str(text).split())[:200]
+
+
+def _open_problem(start: Path | str, err: Exception) -> str:
+    text = _reason(err)
+    if "owner" in text or "owned" in text:
+        return (f"{start}: git refuses this repository: it is owned by another user (git's 'dubious "
+                "ownership'); if you trust it, run `git config --global --add safe.directory <repo>` "
+                "(or fix the owner), then try again")
+    return f"{start}: cannot open the git repository: {text}"

@@ -23,7 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from generator.errors import CheckFailed, GitError
+from generator.check import TEMP_PROBLEM, is_temp_name
+from generator.errors import CheckFailed, GitError, SopsError
+from generator.fsio import check_size
 
 if TYPE_CHECKING:
     from generator.check import Rules
@@ -64,6 +66,23 @@ def must_encrypt(path: Path, data: bytes, rules: Rules) -> bool:
     return needs_encryption(parsed, match.rule.selector or DEFAULT_SELECTOR)
 
 
+def cannot_encrypt(display: str, path: Path, data: bytes, rules: Rules) -> list[str]:
+    """Problem lines for a file a rule requires to be encrypted that is not and cannot be (it does not
+    parse, or its top level is a list or a scalar); empty otherwise."""
+    from generator.check import check_content, format_problems
+    from generator.sops.api import detect_format, is_encrypted
+
+    match = rules.match(path)
+    if match is None or not match.requires_encryption or rules.is_config(path):
+        return []
+    try:
+        if is_encrypted(data, detect_format(path)):
+            return []
+    except SopsError as err:
+        return [f"{display}: {line}" for line in err.problems]
+    return format_problems(display, check_content(path, data, rules))
+
+
 def _encrypt_all(pending: Sequence[Pending], rules: Rules) -> list[bytes]:
     """Ciphertext for every pending file, or a ``SopsError`` before anything is written."""
     from generator.sops.api import detect_format, encrypt_bytes
@@ -81,19 +100,25 @@ def _encrypt_all(pending: Sequence[Pending], rules: Rules) -> list[bytes]:
 def run_framework_encrypt(files: Sequence[Path]) -> list[str]:
     """Encrypt the given files in place where the rules say so; ``CheckFailed`` when any changed."""
     from generator.check import Rules
-    from generator.fsio import write_atomic
+    from generator.fsio import read_input, write_atomic
 
     rules = Rules.load()
     if rules.config is None:
         return []
     pending = []
+    problems: list[str] = []
     for path in files:
         try:
-            data = path.read_bytes()
+            data = read_input(path)
         except FileNotFoundError:
             continue
         if must_encrypt(path, data, rules):
             pending.append(Pending(str(path), path, data))
+        else:
+            problems.extend(cannot_encrypt(str(path), path, data, rules))
+    if problems:
+        raise CheckFailed([*problems, ("fluxforge: these files are covered by a .sops.yaml rule but cannot be "
+                                      "encrypted; fix them (nothing was changed)")])
     for item, ciphertext in zip(pending, _encrypt_all(pending, rules), strict=True):
         write_atomic(item.path, ciphertext)
     if pending:
@@ -113,7 +138,11 @@ def run_git_hook(cwd: Path) -> list[str]:
     problems: list[str] = []
     pending: list[Pending] = []
     for rel in staged:
+        if is_temp_name(Path(rel).name):
+            problems.append(f"{rel}: {TEMP_PROBLEM}; `git rm --cached {shlex.quote(rel)}`")
+            continue
         data = repo.read_staged(rel)
+        check_size(rel, len(data))
         path = repo.workdir / rel
         if not must_encrypt(path, data, rules):
             continue

@@ -18,13 +18,27 @@ def make_yaml(*, typ: str = "rt") -> YAML:
     return yaml
 
 
+def guard(text: str | bytes) -> None:
+    """Refuse a stream with excessive aliasing or nesting deeper than ``yamlguard.MAX_DEPTH`` before a
+    loader expands or recurses over it (``yamlguard.TooComplex``). Costs a compose only when the text
+    has an alias or may be that deep."""
+    from generator import yamlguard
+
+    if isinstance(text, bytes):  # ruamel reads bytes too (some callers pass them)
+        text = text.decode("utf-8", "replace")
+    if "*" in text or yamlguard.depth_bound(text) > yamlguard.MAX_DEPTH:
+        compose_all(text)
+
+
 def load_rt(text: str) -> Any:
-    """Parse one YAML document, keeping comments, order and line numbers."""
+    """Parse one YAML document, keeping comments, order and line numbers (``guard`` applied)."""
+    guard(text)
     return make_yaml().load(text)
 
 
 def load_all_rt(text: str) -> list[Any]:
-    """Parse every document of a multi-document YAML stream."""
+    """Parse every document of a multi-document YAML stream (``guard`` applied)."""
+    guard(text)
     return list(make_yaml().load_all(text))
 
 
@@ -42,6 +56,7 @@ def dump_rt(data: Any, *, indent: tuple[int, int, int] | None = None) -> str:
 def load_plain(text: str) -> Any:
     """Parse one document into plain dicts/lists/scalars, fast (libyaml through ruamel.yaml.clib when
     installed), YAML 1.2 like ``load_rt`` but without comments or line numbers."""
+    guard(text)
     yaml = YAML(typ="safe", pure=False)
     yaml.allow_duplicate_keys = False
     return yaml.load(text)
@@ -51,11 +66,22 @@ def compose_all(text: str) -> list[Any]:
     """Parse a YAML stream into ruamel representation nodes (one per document), with marks and
     scalar styles, tags unresolved by us: for readers that resolve scalars themselves (the sops
     store resolves plain scalars as go-yaml v3 does). Uses libyaml (ruamel.yaml.clib) when installed:
-    plain scalars then have style ``""`` instead of ``None``."""
+    plain scalars then have style ``""`` instead of ``None``.
+
+    The alias and depth bounds of ``yamlguard`` are applied (``yamlguard.TooComplex``); a text that may
+    nest deeper than libyaml's C stack allows is composed by the pure-Python parser instead."""
+    from generator import yamlguard
+
     global _COMPOSER  # one reusable parser per process (compose_all keeps no state between calls)
     if _COMPOSER is None:
         _COMPOSER = YAML(typ="safe", pure=False)
-    return list(_COMPOSER.compose_all(io.StringIO(text)))
+    composer = _COMPOSER if yamlguard.depth_bound(text) <= _C_SAFE_DEPTH else YAML(typ="safe", pure=True)
+    try:
+        roots = list(composer.compose_all(io.StringIO(text)))
+    except RecursionError:
+        raise yamlguard.too_deep() from None
+    yamlguard.check_nodes(roots)
+    return roots
 
 
 def compose_first(text: str) -> Any:
@@ -68,3 +94,4 @@ def compose_first(text: str) -> Any:
 
 
 _COMPOSER: YAML | None = None
+_C_SAFE_DEPTH = 5000  # libyaml's composer recursed 10,000 levels fine and crashed (SIGSEGV) at 100,000

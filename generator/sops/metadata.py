@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from generator.errors import SopsError
+from generator.sops.regex import compile_re2
 from generator.sops.rules import SELECTORS
 from generator.sops.values import Branch
 
@@ -71,6 +73,32 @@ def mac_aad(lastmodified: str, name: str) -> str:
     return f"{text}{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
 
 
+_SEMVER = re.compile(r"v?(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
+                     r"(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?")
+
+
+def version_problem(value: Any) -> str | None:
+    """Why ``sops.version`` is one sops refuses (it parses it as strict semver, a ``v`` allowed), or None."""
+    text = "" if value is None else str(value)
+    if not text:
+        return "sops metadata 'version' is missing or not X.Y.Z: it is empty (sops refuses such files)"
+    if _SEMVER.fullmatch(text) is None:
+        return (f"sops metadata 'version' is missing or not X.Y.Z: {text[:40]!r} is not a semantic version "
+                "(sops refuses such files)")
+    return None
+
+
+def selector_problem(name: str, value: str) -> str | None:
+    """Why a regex selector in the metadata cannot be used (RE2, as sops compiles it), or None."""
+    if not name.endswith("regex"):
+        return None
+    try:
+        compile_re2(value, f"sops.{name}")
+    except SopsError as err:
+        return err.problems[0]
+    return None
+
+
 def from_mapping(raw: Any, name: str) -> Metadata:
     """Parse the metadata mapping (plain dicts/lists/str) of an encrypted file."""
     if not isinstance(raw, Mapping):
@@ -78,6 +106,13 @@ def from_mapping(raw: Any, name: str) -> Metadata:
     selectors = [(k, str(raw[k])) for k in SELECTORS if raw.get(k)]
     if len(selectors) > 1:
         raise SopsError(f"{name}: sops: more than one of {', '.join(k for k, _ in selectors)} is set")
+    for key, value in selectors:
+        problem = selector_problem(key, value)
+        if problem:
+            raise SopsError(f"{name}: {problem}")
+    problem = version_problem(raw.get("version"))
+    if problem:
+        raise SopsError(f"{name}: {problem}")
     meta = Metadata(
         shamir_threshold=_int(raw.get("shamir_threshold"), name),
         lastmodified=str(raw.get("lastmodified") or ""),
@@ -87,6 +122,8 @@ def from_mapping(raw: Any, name: str) -> Metadata:
         version=str(raw.get("version") or ""),
     )
     if raw.get("key_groups"):
+        if not isinstance(raw["key_groups"], list):
+            raise SopsError(f"{name}: sops.key_groups: not a list of key groups")
         meta.groups = [_group(g, f"{name}: sops.key_groups[{i}]") for i, g in enumerate(raw["key_groups"])]
     else:
         meta.groups = [_group(raw, f"{name}: sops")]
@@ -105,7 +142,10 @@ def _group(raw: Any, where: str) -> list[KeyEntry]:
         raise SopsError(f"{where}: not a mapping")
     entries = []
     for kind in _GROUP_KINDS:
-        for i, entry in enumerate(raw.get(kind) or []):
+        found = raw.get(kind) or []
+        if not isinstance(found, list):
+            raise SopsError(f"{where}.{kind}: not a list of key entries")
+        for i, entry in enumerate(found):
             if not isinstance(entry, Mapping) or not isinstance(entry.get("enc", ""), str):
                 raise SopsError(f"{where}.{kind}[{i}]: malformed key entry")
             entries.append(KeyEntry(kind, dict(entry)))

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from generator.errors import SopsError
+from generator.sops.regex import compile_re2
 
 SELECTORS = (
     "unencrypted_suffix",
@@ -53,7 +53,7 @@ class SopsRules:
         file lies below it, absolute otherwise); a rule without ``path_regex`` matches anything."""
         target = rule_path(self.path, file_path)
         for rule in self.rules:
-            if rule.path_regex is None or re.search(rule.path_regex, target):
+            if rule.path_regex is None or compile_re2(rule.path_regex, "path_regex").search(target):
                 return rule
         return None
 
@@ -146,23 +146,30 @@ def _search_up(start: Path) -> Path | None:
 
 def load_rules(config_path: Path) -> SopsRules:
     """Parse ``config_path``; one ``SopsError`` listing every problem found."""
+    from generator.fsio import read_input
     from generator.yamlio import load_rt
 
     try:
-        doc = load_rt(config_path.read_text(encoding="utf-8"))
-    except OSError as err:
-        raise SopsError(f"{config_path}: cannot read: {err.strerror}") from None
+        text = read_input(config_path, what=".sops.yaml").decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise SopsError(f"{config_path}: not UTF-8 text (byte {err.start})") from None
+    try:
+        doc = load_rt(text)
+    except RecursionError:
+        raise SopsError(f"{config_path}: invalid YAML: nested too deeply") from None
     except Exception as err:  # noqa: BLE001 - ruamel raises many parser error types
         first = str(err).splitlines()[0] if str(err) else type(err).__name__
         raise SopsError(f"{config_path}: invalid YAML: {first}") from None
     if not isinstance(doc, Mapping):
         raise SopsError(f"{config_path}: expected a mapping with creation_rules")
-    stores = doc.get("stores") or {}
-    yaml_indent = int((stores.get("yaml") or {}).get("indent") or 4)
-    json_indent = int((stores.get("json") or {}).get("indent", -1))
     problems: list[str] = []
+    yaml_indent = _indent(doc, "yaml", 4, 0, f"{config_path}: stores.yaml.indent", problems)
+    json_indent = _indent(doc, "json", -1, -1, f"{config_path}: stores.json.indent", problems)
+    raw_rules = doc.get("creation_rules") or []
+    if not isinstance(raw_rules, list):
+        raise SopsError(f"{config_path}: creation_rules: expected a list of rules, found {_kind(raw_rules)}")
     rules = []
-    for index, raw in enumerate(doc.get("creation_rules") or []):
+    for index, raw in enumerate(raw_rules):
         where = f"{config_path}: creation_rules[{index}]"
         try:
             rules.append(_parse_rule(raw, where, yaml_indent, json_indent))
@@ -173,31 +180,54 @@ def load_rules(config_path: Path) -> SopsRules:
     return SopsRules(path=config_path, rules=rules, yaml_indent=yaml_indent, json_indent=json_indent)
 
 
+def _kind(value: Any) -> str:
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return f"a {type(value).__name__}" if value is not None else "nothing"
+
+
+def _indent(doc: Mapping[str, Any], store: str, default: int, lowest: int, where: str, problems: list[str]) -> int:
+    stores = doc.get("stores")
+    section = stores.get(store) if isinstance(stores, Mapping) else None
+    value = section.get("indent") if isinstance(section, Mapping) else None
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int) or not lowest <= value <= 16:
+        problems.append(f"{where}: must be a whole number from {lowest} to 16, found {value!r}")
+        return default
+    return value or default if store == "yaml" else value
+
+
 def _parse_rule(raw: Any, where: str, yaml_indent: int, json_indent: int) -> CreationRule:
     if not isinstance(raw, Mapping):
         raise SopsError(f"{where}: expected a mapping")
-    selectors = [(name, str(raw[name])) for name in SELECTORS if raw.get(name)]
+    selectors = [(name, _text(raw[name], f"{where}.{name}")) for name in SELECTORS if raw.get(name)]
     if len(selectors) > 1:
         names = ", ".join(name for name, _ in selectors)
         raise SopsError(f"{where}: more than one of {names} is set; keep exactly one")
     for name, value in selectors:
         if name.endswith("regex"):
-            _check_regex(value, f"{where}.{name}")
+            compile_re2(value, f"{where}.{name}")
     path_regex = raw.get("path_regex")
     if path_regex is not None:
-        path_regex = str(path_regex)
-        _check_regex(path_regex, f"{where}.path_regex")
+        path_regex = _text(path_regex, f"{where}.path_regex")
+        compile_re2(path_regex, f"{where}.path_regex")
     groups: list[KeyGroup] = []
     flat: KeyGroup = []
     for field_name, kind in _FLAT_KEYS:
-        flat.extend((kind, item) for item in _key_field(raw.get(field_name)))
+        flat.extend((kind, item) for item in _key_field(raw.get(field_name), f"{where}.{field_name}"))
     if flat:
         groups.append(_dedup(flat))
-    for gi, group in enumerate(raw.get("key_groups") or []):
+    raw_groups = raw.get("key_groups") or []
+    if not isinstance(raw_groups, list):
+        raise SopsError(f"{where}.key_groups: expected a list of key groups, found {_kind(raw_groups)}")
+    for gi, group in enumerate(raw_groups):
         groups.append(_parse_group(group, f"{where}.key_groups[{gi}]"))
     return CreationRule(
         key_groups=groups,
-        shamir_threshold=int(raw.get("shamir_threshold") or 0),
+        shamir_threshold=_threshold(raw.get("shamir_threshold"), len(groups), f"{where}.shamir_threshold"),
         selector=selectors[0] if selectors else None,
         mac_only_encrypted=bool(raw.get("mac_only_encrypted")),
         path_regex=path_regex,
@@ -206,23 +236,52 @@ def _parse_rule(raw: Any, where: str, yaml_indent: int, json_indent: int) -> Cre
     )
 
 
-def _key_field(value: Any) -> list[str]:
+def _text(value: Any, where: str) -> str:
+    """A scalar setting as text (sops reads these into Go strings); lists and mappings are errors."""
+    if isinstance(value, Mapping | list) or value is None:
+        raise SopsError(f"{where}: expected one string, found {_kind(value)}")
+    return str(value)
+
+
+def _threshold(value: Any, groups: int, where: str) -> int:
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise SopsError(f"{where}: must be a whole number of key groups, found {value!r}")
+    if groups > 1 and value > groups:
+        raise SopsError(f"{where}: {value} is more than the {groups} key groups of this rule; nobody could "
+                        "ever decrypt the file (use at most the number of groups)")
+    return value
+
+
+def _key_field(value: Any, where: str) -> list[str]:
     """A comma-separated string or (sops ≥3.11) a list of strings; items trimmed, empties dropped."""
     if value is None:
         return []
-    items = value.split(",") if isinstance(value, str) else [str(v) for v in value]
+    if isinstance(value, str):
+        items = value.split(",")
+    elif isinstance(value, list) and all(isinstance(v, str) for v in value):
+        items = value
+    else:
+        raise SopsError(f"{where}: expected a string of comma-separated keys or a list of strings, "
+                        f"found {_kind(value) if not isinstance(value, list) else 'a list holding a non-string'}")
     return [item.strip() for item in items if item.strip()]
 
 
 def _parse_group(group: Any, where: str) -> KeyGroup:
     if not isinstance(group, Mapping):
-        raise SopsError(f"{where}: expected a mapping of key types")
+        raise SopsError(f"{where}: expected a mapping of key types (age, azure_keyvault, ...), found {_kind(group)}")
     out: KeyGroup = []
-    for recipient in group.get("age") or []:
-        out.extend(("age", item) for item in _key_field(str(recipient)))
+    ages = group.get("age") or []
+    for i, recipient in enumerate(ages if isinstance(ages, list) else [ages]):
+        out.extend(("age", item) for item in _key_field(recipient, f"{where}.age[{i}]"))
     for other in ("pgp", "kms", "gcp_kms", "hckms", "hc_vault"):
-        out.extend((other, str(item)) for item in group.get(other) or [])
-    for key in group.get("azure_keyvault") or []:
+        entries = group.get(other) or []
+        if not isinstance(entries, list) or not all(isinstance(e, str | Mapping) for e in entries):
+            raise SopsError(f"{where}.{other}: expected a list of keys, found {_kind(entries)}")
+        out.extend((other, str(item)) for item in entries)
+    vault_keys = group.get("azure_keyvault") or []
+    for key in vault_keys if isinstance(vault_keys, list) else [vault_keys]:
         if not isinstance(key, Mapping) or not key.get("vaultUrl") or not key.get("key"):
             raise SopsError(f"{where}.azure_keyvault: each entry needs vaultUrl and key (and version)")
         url = f"{str(key['vaultUrl']).rstrip('/')}/keys/{key['key']}"
@@ -233,12 +292,3 @@ def _parse_group(group: Any, where: str) -> KeyGroup:
 def _dedup(group: KeyGroup) -> KeyGroup:
     seen: set[tuple[str, str]] = set()
     return [k for k in group if not (k in seen or seen.add(k))]  # type: ignore[func-returns-value]
-
-
-def _check_regex(pattern: str, where: str) -> None:
-    try:
-        re.compile(pattern)
-    except re.error as err:
-        raise SopsError(f"{where}: invalid regular expression {pattern!r}: {err}") from None
-    if re.search(r"\(\?[=!<]|\\[1-9]", pattern):
-        raise SopsError(f"{where}: {pattern!r} uses lookaround or backreferences, which sops (Go RE2) rejects")

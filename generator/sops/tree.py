@@ -8,10 +8,10 @@ and feeds the MAC with the canonical bytes of the plaintext.
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from generator.sops.regex import search
 from generator.sops.values import Branch, Comment, GoTime, to_bytes
 
 # SHA-256("sops"): the MAC prefix when only encrypted values are authenticated.
@@ -43,15 +43,15 @@ class Selection:
         if name == "encrypted_suffix":
             return any(k.endswith(value) for k in path)
         if name == "unencrypted_regex":
-            return not any(re.search(value, k) for k in path)
+            return not any(search(value, k, name) for k in path)
         if name == "encrypted_regex":
-            return any(re.search(value, k) for k in path)
+            return any(search(value, k, name) for k in path)
         if name == "unencrypted_comment_regex":
-            return not any(re.search(value, c) for level in stack for c in level)
+            return not any(search(value, c, name) for level in stack for c in level)
         if name == "encrypted_comment_regex":
             last = (len(stack) - 1, len(stack[-1]) - 1) if stack else (-1, -1)
             return any(
-                re.search(value, c)
+                search(value, c, name)
                 for i, level in enumerate(stack)
                 for j, c in enumerate(level)
                 if not (is_comment and (i, j) == last)

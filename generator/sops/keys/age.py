@@ -73,11 +73,7 @@ class AgeSource:
             self._searched.append("SOPS_AGE_KEY")
         key_file = os.environ.get("SOPS_AGE_KEY_FILE")
         if key_file:
-            try:
-                text = Path(key_file).read_text(encoding="utf-8")
-            except OSError as err:
-                raise KeyError_(f"age: SOPS_AGE_KEY_FILE {key_file}: {err.strerror}") from None
-            found.extend(_parse_keys(text, key_file))
+            found.extend(_parse_keys(_read_key_file(Path(key_file), "SOPS_AGE_KEY_FILE"), key_file))
             self._searched.append(key_file)
         cmd = os.environ.get("SOPS_AGE_KEY_CMD")
         if cmd:
@@ -85,9 +81,27 @@ class AgeSource:
             self._searched.append("SOPS_AGE_KEY_CMD")
         default = _default_key_file()
         if default.is_file():
-            found.extend(_parse_keys(default.read_text(encoding="utf-8"), str(default)))
+            found.extend(_parse_keys(_read_key_file(default, "the age key file"), str(default)))
             self._searched.append(str(default))
         return found
+
+
+def _read_key_file(path: Path, what: str) -> str:
+    """A key file's text: a regular file (never a FIFO or device), UTF-8; every failure names the file."""
+    from generator.errors import InputError
+    from generator.fsio import read_input
+
+    try:
+        data = read_input(path, what=what)
+    except InputError as err:
+        raise KeyError_(f"age: {err}") from None
+    except OSError as err:
+        raise KeyError_(f"age: {what} {path}: {err.strerror or err}") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise KeyError_(f"age: {what} {path}: not UTF-8 text (byte {err.start}); an age key file holds "
+                        "AGE-SECRET-KEY-1… lines") from None
 
 
 def _default_key_file() -> Path:

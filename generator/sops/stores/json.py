@@ -89,10 +89,17 @@ def _reindent(compact: str, unit: str) -> str:
 
 def load_branch(data: bytes, name: str) -> Branch:
     text = decode_text(data, name)
+    from generator.yamlguard import TooComplex, check_depth, too_deep
+
     try:
         value = json.loads(text, object_pairs_hook=Branch, parse_int=float, parse_constant=_bad_constant)
+        check_depth(value)
     except json.JSONDecodeError as err:
         raise SopsError(f"{name}:{err.lineno}: invalid JSON: {err.msg}") from None
+    except RecursionError:
+        raise SopsError(f"{name}: invalid JSON: {too_deep()}") from None
+    except TooComplex as err:
+        raise SopsError(f"{name}: invalid JSON: {err}") from None
     if not isinstance(value, Branch):
         raise SopsError(f"{name}: the top level of a JSON file must be an object for sops")
     return value

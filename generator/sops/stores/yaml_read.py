@@ -47,7 +47,10 @@ def load_documents(text: str, name: str) -> list[Branch]:
 def _where(err: Exception) -> str:
     """``:LINE:COL`` of a ruamel error's problem mark (1-based), or nothing."""
     mark = getattr(err, "problem_mark", None)
-    return f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
+    if mark is None:
+        line = getattr(err, "line", None)  # yamlguard.TooComplex
+        return f":{line}" if isinstance(line, int) else ""
+    return f":{mark.line + 1}:{mark.column + 1}"
 
 
 def _first_line(err: Exception) -> str:

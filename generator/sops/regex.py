@@ -1,0 +1,48 @@
+"""Every regular expression that comes from a user's file goes through here: RE2, as Go's ``regexp``.
+
+sops compiles ``.sops.yaml`` patterns (``path_regex``, ``encrypted_regex`` …) and the selector in a
+file's own metadata with Go's RE2 engine: linear time, no backtracking, no lookaround or
+backreferences. Python's ``re`` backtracks (``^(a+)+$`` against 40 ``a`` and a ``b`` runs for
+minutes), so fluxforge uses the ``google-re2`` bindings with the same syntax and guarantees. A pattern
+RE2 cannot compile is a ``SopsError`` naming where it came from; sops rejects the same patterns.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Protocol
+
+from generator.errors import SopsError
+
+
+class Pattern(Protocol):
+    def search(self, text: str) -> object | None: ...
+
+
+@lru_cache(maxsize=256)
+def _compile(pattern: str) -> Pattern | str:
+    """The compiled pattern, or RE2's reason for refusing it (cached either way)."""
+    import re2  # type: ignore[import-untyped]  # google-re2 ships no type information
+
+    options = re2.Options()
+    options.log_errors = False  # RE2 would print its own copy of the reason on stderr
+    try:
+        compiled: Pattern = re2.compile(pattern, options)
+    except re2.error as err:
+        reason = err.args[0] if err.args else err
+        return reason.decode("utf-8", "replace") if isinstance(reason, bytes) else str(reason)
+    return compiled
+
+
+def compile_re2(pattern: str, where: str) -> Pattern:
+    """Compile ``pattern`` with RE2 (Go's syntax and semantics); ``where`` names it in the error."""
+    compiled = _compile(pattern)
+    if isinstance(compiled, str):
+        raise SopsError(f"{where}: {pattern!r} is not a valid RE2 regular expression (the syntax sops uses; "
+                        f"no lookaround, backreferences or \\Z): {compiled}")
+    return compiled
+
+
+def search(pattern: str, text: str, where: str) -> bool:
+    """True when ``pattern`` (RE2) matches anywhere in ``text``."""
+    return compile_re2(pattern, where).search(text) is not None
