@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import tempfile
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 from tests.hostile.cases import CASES, Case, classify
@@ -41,12 +41,13 @@ def main() -> None:
     parser.add_argument("names", nargs="*", help="only these cases")
     args = parser.parse_args()
     cases = [c for c in CASES.values() if not args.names or c.name in args.names]
-    with tempfile.TemporaryDirectory(prefix="hostile-") as tmp, ThreadPoolExecutor(args.jobs) as pool:
-        results = list(pool.map(lambda c: run_case(c, args.code.resolve(), Path(tmp)), cases))
     totals: dict[int, Counter[str]] = {}
-    for case, result, detail in results:
-        totals.setdefault(case.item, Counter())[result] += 1
-        print(f"{case.item:>2}  {case.name:<32} {result:<6} {detail}")
+    with tempfile.TemporaryDirectory(prefix="hostile-") as tmp, ThreadPoolExecutor(args.jobs) as pool:
+        futures = [pool.submit(run_case, c, args.code.resolve(), Path(tmp)) for c in cases]
+        for future in as_completed(futures):
+            case, result, detail = future.result()
+            totals.setdefault(case.item, Counter())[result] += 1
+            print(f"{case.item:>2}  {case.name:<32} {result:<6} {detail}", flush=True)
     print("\nitem  tried  " + "  ".join(f"{c:>5}" for c in COLUMNS))
     grand: Counter[str] = Counter()
     for item in sorted(totals):
