@@ -87,10 +87,19 @@ def compose_all(text: str) -> list[Any]:
 def compose_first(text: str) -> Any:
     """The node of the first document only (None for an empty stream); later documents are not
     parsed, as go-yaml's ``Unmarshal`` reads one document."""
+    from generator import yamlguard
+
     global _COMPOSER
     if _COMPOSER is None:
         _COMPOSER = YAML(typ="safe", pure=False)
-    return next(iter(_COMPOSER.compose_all(io.StringIO(text))), None)
+    composer = _COMPOSER if yamlguard.depth_bound(text) <= _C_SAFE_DEPTH else YAML(typ="safe", pure=True)
+    try:
+        root = next(iter(composer.compose_all(io.StringIO(text))), None)
+    except RecursionError:
+        raise yamlguard.too_deep() from None
+    if root is not None:
+        yamlguard.check_nodes([root])
+    return root
 
 
 _COMPOSER: YAML | None = None

@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from generator.sops.metadata import version_problem
 from generator.sops.rules import SELECTORS
 
 _RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
-_SEMVER = re.compile(r"v?\d+\.\d+\.\d+")
 # Key lists of the metadata and the fields sops parses as times (age has none).
 _KEY_LISTS = {"kms": ("created_at",), "gcp_kms": ("created_at",), "azure_kv": ("created_at",),
               "hc_vault": ("created_at",), "age": (), "pgp": ("created_at",)}
@@ -214,7 +214,7 @@ def metadata_problems(raw: Any, *, strict_types: bool = True) -> list[str]:
         problems.append("sops.lastmodified is missing or not an RFC 3339 time")
     if not fields.get("mac"):
         problems.append("sops.mac is missing or empty (sops refuses a file without a MAC)")
-    if not _SEMVER.match(str(fields.get("version") or "")):
+    if version_problem(fields.get("version")):  # strict semver, as sops parses it
         problems.append("sops.version is missing or not X.Y.Z (sops refuses to load such a file)")
     if sum(1 for name in SELECTORS if fields.get(name)) > 1:
         problems.append("sops sets more than one of " + ", ".join(SELECTORS))
