@@ -107,13 +107,13 @@ def _named(path: Path, line: str) -> str:
     return line if line.startswith(f"{text}:") or f" {text}:" in line else f"{text}: {line}"
 
 
-def in_place_target(path: Path, root: Path | None, *, follow_outside: bool) -> Path:
+def in_place_target(path: Path, rules: SopsRules | None, *, follow_outside: bool) -> Path:
     """Where an in-place write of ``path`` lands: a symlink is written through to its target (as sops
-    does), but only inside the repository (``root``) unless ``follow_outside``."""
+    does), but only inside the repository (``repo_root``) unless ``follow_outside``."""
     if follow_outside or not path.is_symlink():
         return path
     target = Path(os.path.realpath(path))
-    base = Path(os.path.realpath(root or Path.cwd()))
+    base = Path(os.path.realpath(repo_root(path, rules)))
     if target != base and base not in target.parents:
         raise SopsError(f"{path}: is a symlink to {target}, outside the repository {base}; fluxforge writes "
                         "through links only inside it (pass --follow-outside to write the target anyway)")
@@ -152,7 +152,7 @@ def encrypt_paths(paths: Sequence[Path], *, in_place: bool, options: KeyOptions,
 
     def work(path: Path) -> None:
         if in_place:  # before any key is used
-            in_place_target(path, repo_root(path, rules), follow_outside=follow_outside)
+            in_place_target(path, rules, follow_outside=follow_outside)
         data, fmt = _read(path)
         if is_encrypted(data, fmt):
             out, added = _encrypt_added(path, data, fmt, rules, cache, options)
@@ -204,7 +204,7 @@ def decrypt_path(path: Path, *, in_place: bool, output: Path | None, options: Ke
     found = find_sops_config()
     settings = load_rules(found) if found else None
     if in_place:
-        in_place_target(path, repo_root(path, settings), follow_outside=follow_outside)
+        in_place_target(path, settings, follow_outside=follow_outside)
     plain = engine.decrypt_document(data, fmt=fmt, name=str(path), cache={}, options=options, verify_mac=True,
                                     yaml_indent=settings.yaml_indent if settings else 4,
                                     json_indent=settings.json_indent if settings else -1)
@@ -227,7 +227,7 @@ def edit_path(path: Path, *, options: KeyOptions, editor: str | None, config: Pa
     fmt = detect_format(path)
     cache: dict[str, KeySource] = {}
     rule = None
-    in_place_target(path, repo_root(path), follow_outside=follow_outside)
+    in_place_target(path, None, follow_outside=follow_outside)
     if path.exists():
         opened = engine.open_file(read_input(path), fmt=fmt, name=str(path), cache=cache, options=options)
         before = opened.store.emit_plain(opened.docs)
@@ -341,7 +341,7 @@ def rotate_paths(paths: Sequence[Path], *, options: KeyOptions, progress: Progre
     cache: dict[str, KeySource] = {}
 
     def work(path: Path) -> None:
-        in_place_target(path, repo_root(path), follow_outside=follow_outside)
+        in_place_target(path, None, follow_outside=follow_outside)
         data, fmt = _read(path)
         opened = engine.open_file(data, fmt=fmt, name=str(path), cache=cache, options=options)
         groups = [[(e.kind, source_for(e.kind, options, cache).recipient_of(e.fields)) for e in g]
@@ -364,7 +364,7 @@ def updatekeys_paths(paths: Sequence[Path], *, dry_run: bool, options: KeyOption
     cache: dict[str, KeySource] = {}
 
     def work(path: Path) -> None:
-        in_place_target(path, repo_root(path, rules), follow_outside=follow_outside)
+        in_place_target(path, rules, follow_outside=follow_outside)
         data, fmt = _read(path)
         rule = rules.rule_for(path)
         if rule is None:
