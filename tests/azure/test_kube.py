@@ -208,3 +208,64 @@ def test_kubeconfig_from_arm_reaches_the_cluster_by_its_aks_name(in_process: Wor
     done = sandbox.run(["kubectl", "--kubeconfig", str(config), "get", "ns", "-o", "name"])
     assert done.returncode == 0, done.stderr
     assert "namespace/kube-system" in done.stdout.split()
+
+
+def test_a_deployment_whose_service_account_is_missing_runs_no_pod(kubeconfig: Path) -> None:
+    """As on a real cluster the Deployment is accepted and its ReplicaSet cannot create pods (FailedCreate)."""
+    manifest = FLUX.format(client_id="abc").split("---\n")
+    _ok(kubeconfig, "apply", "-f", "-", stdin="---\n".join([manifest[0], manifest[2]]))  # no ServiceAccount
+    deploy = json.loads(_ok(kubeconfig, "get", "deploy", "kustomize-controller", "-n", "flux-system", "-o", "json"))
+    failure = next(c for c in deploy["status"]["conditions"] if c["type"] == "ReplicaFailure")
+    assert failure["reason"] == "FailedCreate" and 'serviceaccount "kustomize-controller" not found' in failure["message"]
+    assert "0/1" in _ok(kubeconfig, "get", "deploy", "-n", "flux-system")
+    assert "No resources found" in kubectl(kubeconfig, "get", "pods", "-n", "flux-system").stderr
+    _flux(kubeconfig)
+    _ok(kubeconfig, "rollout", "restart", "deployment/kustomize-controller", "-n", "flux-system")
+    assert _env(_pod(kubeconfig))["AZURE_CLIENT_ID"] == "11111111-2222-3333-4444-555555555555"
+
+
+HELM_CRD = """\
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: helmreleases.helm.toolkit.fluxcd.io
+spec:
+  group: helm.toolkit.fluxcd.io
+  scope: Namespaced
+  names: {kind: HelmRelease, listKind: HelmReleaseList, plural: helmreleases, singular: helmrelease, shortNames: [hr]}
+  versions:
+    - name: v2
+      served: true
+      storage: true
+      schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}
+      subresources: {status: {}}
+"""
+HELM_OBJECTS = """\
+apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata: {name: podinfo, namespace: default}
+spec: {interval: 5m, chart: {spec: {chart: podinfo, sourceRef: {kind: HelmRepository, name: podinfo}}}}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: notification-controller, namespace: default}
+spec: {selector: {app: notification-controller}, ports: [{port: 80, targetPort: 9090}]}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: allow-egress, namespace: default}
+spec: {podSelector: {}, policyTypes: [Egress], egress: [{}]}
+"""
+
+
+def test_an_applied_crd_serves_its_kind(kubeconfig: Path) -> None:
+    """What a Flux install does: CRDs first, then objects of the new kinds (plus Services, NetworkPolicies)."""
+    before = kubectl(kubeconfig, "apply", "-f", "-", stdin=HELM_OBJECTS)  # kubectl applies what it can map
+    assert before.returncode == 1 and 'no matches for kind "HelmRelease"' in before.stderr
+    assert "service/notification-controller created" in before.stdout
+    assert "networkpolicy.networking.k8s.io/allow-egress created" in before.stdout
+    assert "created" in _ok(kubeconfig, "apply", "-f", "-", stdin=HELM_CRD)
+    out = _ok(kubeconfig, "apply", "-f", "-", stdin=HELM_OBJECTS)
+    assert "helmrelease.helm.toolkit.fluxcd.io/podinfo created" in out and "service/notification-controller unchanged" in out
+    assert _ok(kubeconfig, "get", "hr", "-o", "name").split() == ["helmrelease.helm.toolkit.fluxcd.io/podinfo"]
+    assert "unchanged" in _ok(kubeconfig, "apply", "-f", "-", stdin=HELM_OBJECTS)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from azworld import fluxforge
+from azworld import fluxforge, kubectl
 
 from tests.emulator import Emulator, Loopback, Principal
 
@@ -89,3 +89,33 @@ def test_a_missing_federated_credential_fails_both_tools(loop: Setup) -> None:
         assert "lb-hunter2" not in done.stderr
     finally:
         loop.flux.federated.extend(saved)
+
+
+def test_arm_sdk_and_kubectl_without_host_names(loop: Setup, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fallback also serves ARM (``base_url=https://127.0.0.1:<port>``, ADFS authority) and a cluster's API
+    server on its own port: identity + federated credential through the SDK, token from kubectl, exchange."""
+    from azure.identity import ClientSecretCredential, WorkloadIdentityCredential
+    from azure.mgmt.msi import ManagedServiceIdentityClient
+    from azure.mgmt.msi.models import FederatedIdentityCredential, Identity
+
+    from tests.emulator import WI_AUDIENCE
+
+    emu = loop.emu
+    base = f"https://127.0.0.1:{emu.port}"
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(emu.pki.ca_pem))
+    admin = emu.add_identity("lb-admin", secret="lb-admin-secret", roles=["Owner"], scope=emu.arm.subscription_id)
+    msi = ManagedServiceIdentityClient(ClientSecretCredential("adfs", admin.client_id, "lb-admin-secret", authority=base),
+                                       emu.arm.subscription, base_url=base)
+    cluster = emu.add_cluster("lb")
+    ident = msi.user_assigned_identities.create_or_update("rg-fluxforge", "id-lb", Identity(location="westeurope"))
+    msi.federated_identity_credentials.create_or_update("rg-fluxforge", "id-lb", "lb-default", FederatedIdentityCredential(
+        issuer=cluster.issuer.url, subject="system:serviceaccount:default:default", audiences=[WI_AUDIENCE]))
+    config = emu.kubeconfig(cluster, loop.tmp / "lb.kubeconfig")
+    assert cluster.kube.server_url == cluster.kube.direct_url  # listClusterUserCredential names no host either
+    done = kubectl(config, "create", "token", "default", "-n", "default", "--audience", WI_AUDIENCE)
+    assert done.returncode == 0, done.stderr
+    (loop.tmp / "lb.token").write_text(done.stdout.strip())
+    workload = WorkloadIdentityCredential(tenant_id="adfs", client_id=ident.client_id, authority=base,
+                                          token_file_path=str(loop.tmp / "lb.token"))
+    token = workload.get_token("https://management.azure.com/.default").token
+    assert emu.entra.validate(token).object_id == ident.principal_id

@@ -158,6 +158,8 @@ class Arm:
             resp = self._dispatch(req, claims, api_version)
         except ArmError as exc:
             resp = exc.response()
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:  # a request the emulator cannot parse
+            resp = ArmError(400, "InvalidRequestContent", f"The request content was invalid: {exc!r}").response()
         resp.headers.setdefault("x-ms-request-id", str(uuid.uuid4()))
         resp.note.setdefault("api-version", req.query.get("api-version", ""))
         return resp

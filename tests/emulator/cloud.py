@@ -79,6 +79,7 @@ class Emulator:
         self._hosts_files: list[Path] = []
         self.port = 0
         self._servers: list[Any] = []
+        self._cluster_servers: list[Any] = []
 
     # -- lifecycle ---------------------------------------------------------------------------------
     @property
@@ -133,6 +134,7 @@ class Emulator:
             server.shutdown()
             server.server_close()
         self._servers.clear()
+        self._cluster_servers.clear()
 
     def __enter__(self) -> Self:
         return self.start() if not self._servers else self
@@ -189,6 +191,7 @@ class Emulator:
         front = Front(route, lambda host, path: "kube", self.faults, self.log)
         server, _ = serve(front, self.pki.server_context(), ("127.0.0.1", 0))
         self._servers.append(server)
+        self._cluster_servers.append(server)
         kube.direct_url = f"https://127.0.0.1:{server.server_address[1]}"
         if self.loopback:
             kube.server_url = kube.direct_url
@@ -209,6 +212,11 @@ class Emulator:
             vault.rbac_authorization, vault.purge_protection, vault.tags = True, None, {}
         self.deleted_vaults.clear()
         self.clusters.clear()
+        for server in self._cluster_servers:
+            server.shutdown()
+            server.server_close()
+            self._servers.remove(server)
+        self._cluster_servers.clear()
         for url in [u for u in self.issuers if u not in self._initial_issuers]:
             del self.issuers[url]
             self.entra.issuers.pop(url, None)

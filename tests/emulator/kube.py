@@ -79,6 +79,15 @@ def _fields(value: Any) -> Any:
     return {}
 
 
+def _proto_string(field: int, value: bytes) -> bytes:
+    assert len(value) < 128
+    return bytes([field << 3 | 2, len(value)]) + value
+
+
+# gnostic openapi_v2.Document{swagger: "2.0", info: {title, version}}: a valid document with no definitions
+OPENAPI_V2 = _proto_string(1, b"2.0") + _proto_string(2, _proto_string(1, b"Kubernetes") + _proto_string(2, b"v1.32.4"))
+
+
 def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16].upper()
 
@@ -108,6 +117,7 @@ class KubeCluster:
         self.server_url = f"https://{host}"  # what listClusterUserCredential hands out
         self.direct_url = ""  # https://127.0.0.1:<port> of this cluster's own listener, once served
         self.objects: dict[Key, dict[str, Any]] = {}
+        self.types: list[kt.ResourceType] = list(kt.TYPES)  # + what applied CRDs add
         self._rv = itertools.count(1000)
         self._lock = threading.RLock()
         for ns in ("default", "kube-system", "kube-public", "kube-node-lease"):
@@ -133,12 +143,12 @@ class KubeCluster:
             return self._store(t, ns, merged, current, manager, "Update")
 
     def get(self, kind: str, name: str, namespace: str = "", api_version: str = "") -> dict[str, Any] | None:
-        t = next((x for x in kt.TYPES if x.kind == kind and (not api_version or x.api_version == api_version)), None)
+        t = next((x for x in self.types if x.kind == kind and (not api_version or x.api_version == api_version)), None)
         assert t is not None, f"unknown kind {kind}"
         return self.objects.get(self._key(t, namespace if t.namespaced else "", name))
 
     def delete(self, kind: str, name: str, namespace: str = "") -> bool:
-        t = next(x for x in kt.TYPES if x.kind == kind)
+        t = next(x for x in self.types if x.kind == kind)
         with self._lock:
             return self.objects.pop(self._key(t, namespace if t.namespaced else "", name), None) is not None
 
@@ -194,9 +204,8 @@ class KubeCluster:
     def _key(t: kt.ResourceType, namespace: str, name: str) -> Key:
         return (f"{t.plural}.{t.group}", namespace, name)
 
-    @staticmethod
-    def _type_of(obj: dict[str, Any]) -> kt.ResourceType:
-        t = kt.by_kind(str(obj.get("apiVersion", "")), str(obj.get("kind", "")))
+    def _type_of(self, obj: dict[str, Any]) -> kt.ResourceType:
+        t = kt.by_kind(self.types, str(obj.get("apiVersion", "")), str(obj.get("kind", "")))
         if t is None:
             raise KubeError(400, "BadRequest", f"no matches for kind \"{obj.get('kind')}\" in version "
                             f"\"{obj.get('apiVersion')}\"")
@@ -210,7 +219,7 @@ class KubeCluster:
         if not name:
             raise KubeError(422, "Invalid", f"{t.kind} \"\" is invalid: metadata.name: Required value: name or "
                             "generateName is required")
-        if t.namespaced and self.objects.get(self._key(kt.TYPES[0], "", ns)) is None:
+        if t.namespaced and self.objects.get(self._key(kt.by_plural(self.types, "", "namespaces"), "", ns)) is None:
             raise KubeError(404, "NotFound", f'namespaces "{ns}" not found',
                             {"name": ns, "kind": "namespaces"})
         if self._key(t, ns, name) in self.objects:
@@ -269,13 +278,16 @@ class KubeCluster:
     def _after_write(self, t: kt.ResourceType, obj: dict[str, Any], current: dict[str, Any] | None) -> None:
         if t.kind == "Namespace" and current is None:
             obj.setdefault("status", {"phase": "Active"})
-            sa_key = self._key(kt.by_plural("", "serviceaccounts"), obj["metadata"]["name"], "default")  # type: ignore[arg-type]
+            sa_key = self._key(kt.by_plural(self.types, "", "serviceaccounts"), obj["metadata"]["name"], "default")
             if sa_key not in self.objects:
                 self.apply({"apiVersion": "v1", "kind": "ServiceAccount",
                             "metadata": {"name": "default", "namespace": obj["metadata"]["name"]}},
                            manager="kube-controller-manager")
         if t.kind == "Deployment":
             self._reconcile_deployment(obj, current)
+        if t.kind == "CustomResourceDefinition":
+            known = {(x.group, x.version, x.plural) for x in self.types}
+            self.types.extend(x for x in kt.from_crd(obj) if (x.group, x.version, x.plural) not in known)
 
     @staticmethod
     def _template_hash(deploy: dict[str, Any]) -> str:
@@ -296,15 +308,20 @@ class KubeCluster:
             return
         for key in self._pods_of(deploy):
             self.objects.pop(key, None)
-        for _ in range(replicas):
-            self._spawn_pod(deploy)
-        deploy["status"] = {"observedGeneration": deploy["metadata"]["generation"], "replicas": replicas,
-                            "updatedReplicas": replicas, "readyReplicas": replicas, "availableReplicas": replicas,
-                            "conditions": [{"type": "Available", "status": "True", "reason": "MinimumReplicasAvailable",
-                                            "lastUpdateTime": now_rfc3339(), "lastTransitionTime": now_rfc3339()}]}
+        failures = [f for f in (self._spawn_pod(deploy) for _ in range(replicas)) if f]
+        running, stamp = replicas - len(failures), now_rfc3339()
+        conditions = [{"type": "Available", "status": "True" if running else "False",
+                       "reason": "MinimumReplicasAvailable" if running else "MinimumReplicasUnavailable",
+                       "lastUpdateTime": stamp, "lastTransitionTime": stamp}]
+        if failures:  # what the ReplicaSet controller reports when it cannot create pods
+            conditions.append({"type": "ReplicaFailure", "status": "True", "reason": "FailedCreate",
+                               "message": failures[0], "lastUpdateTime": stamp, "lastTransitionTime": stamp})
+        deploy["status"] = {"observedGeneration": deploy["metadata"]["generation"], "replicas": running,
+                            "updatedReplicas": running, "readyReplicas": running, "availableReplicas": running,
+                            "unavailableReplicas": len(failures), "conditions": conditions}
 
-    def _spawn_pod(self, deploy: dict[str, Any]) -> None:
-        """One pod from the Deployment's template (what its ReplicaSet creates)."""
+    def _spawn_pod(self, deploy: dict[str, Any]) -> str:
+        """One pod from the Deployment's template (what its ReplicaSet creates); the refusal, if any."""
         digest = self._template_hash(deploy)[:9]
         template = copy.deepcopy(deploy.get("spec", {}).get("template", {}))
         meta, name = template.get("metadata", {}), deploy["metadata"]["name"]
@@ -315,12 +332,12 @@ class KubeCluster:
                             "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": f"{name}-{digest}",
                                                  "uid": deploy["metadata"]["uid"], "controller": True}]},
                "spec": template.get("spec", {})}
-        pods = kt.by_plural("", "pods")
-        assert pods is not None
+        pods = kt.by_plural(self.types, "", "pods")
         try:
             self._create(pods, deploy["metadata"]["namespace"], pod, "kube-controller-manager", "Update")
-        except KubeError as exc:  # the ReplicaSet controller records an event and retries; the write itself succeeds
-            deploy.setdefault("status", {})["emulatorPodError"] = exc.message
+        except KubeError as exc:  # the ReplicaSet controller records it; the Deployment write itself succeeds
+            return exc.message
+        return ""
 
     def replace_owned_pod(self, pod: dict[str, Any]) -> None:
         """A deleted pod of a Deployment is replaced by a new one (new start time, webhook applied again)."""
@@ -373,7 +390,7 @@ class KubeCluster:
     def token_request(self, namespace: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
         sa = self.get("ServiceAccount", name, namespace)
         if sa is None:
-            raise _not_found(kt.by_plural("", "serviceaccounts"), name)  # type: ignore[arg-type]
+            raise _not_found(kt.by_plural(self.types, "", "serviceaccounts"), name)
         spec = body.get("spec") or {}
         audiences = list(spec.get("audiences") or [self.issuer.url])
         seconds = int(spec.get("expirationSeconds") or 3600)
@@ -397,6 +414,8 @@ class KubeCluster:
                 return self._route(req, path)
         except KubeError as exc:
             return exc.response()
+        except (ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
+            return KubeError(400, "BadRequest", f"the emulated API server cannot handle this request: {exc!r}").response()
 
     def _route(self, req: Request, path: str) -> Response:
         parts = [p for p in path.split("/") if p]
@@ -425,14 +444,17 @@ class KubeCluster:
         """OpenAPI v3: an index of every group version, and per group version the PATCH operations with the
         ``fieldValidation`` parameter (kubectl then leaves validation to the server) and without strategic merge
         (kubectl then computes apply patches from its compiled-in types, or JSON merge patches for CRDs).
-        No v2 document: kubectl falls back without it."""
+        The v2 document (protobuf, what kubectl's client-side validation reads) defines no kinds: kubectl then
+        skips client-side validation, and an unknown kind fails where a real cluster fails it (no mapping)."""
+        if rest == ["v2"]:
+            return Response(200, OPENAPI_V2, content_type="application/octet-stream")
         if rest == ["v3"]:
             return Response(200, {"paths": {
                 (f"apis/{gv}" if "/" in gv else f"api/{gv}"): {"serverRelativeURL": f"/openapi/v3/"
                                                                f"{'apis' if '/' in gv else 'api'}/{gv}?hash={_digest(gv)}"}
-                for gv in kt.groups()}})
+                for gv in kt.groups(self.types)}})
         gv = "/".join(rest[2:]) if rest[:2] == ["v3", "apis"] else rest[2] if rest[:2] == ["v3", "api"] and len(rest) == 3 else ""
-        served = kt.groups().get(gv)
+        served = kt.groups(self.types).get(gv)
         if served is None:
             raise KubeError(404, "NotFound", "the server could not find the requested resource")
         return Response(200, {"openapi": "3.0.0", "info": {"title": "Kubernetes (emulated)", "version": "v1.32.4"},
@@ -440,7 +462,7 @@ class KubeCluster:
                               "components": {"schemas": {}}})
 
     def _group(self, group: str) -> dict[str, Any]:
-        versions = sorted({t.version for t in kt.TYPES if t.group == group})
+        versions = sorted({t.version for t in self.types if t.group == group})
         if not versions:
             raise KubeError(404, "NotFound", "the server could not find the requested resource")
         entries = [{"groupVersion": f"{group}/{v}", "version": v} for v in versions]
@@ -448,7 +470,7 @@ class KubeCluster:
                 "preferredVersion": entries[0]}
 
     def _group_list(self) -> dict[str, Any]:
-        names = list(dict.fromkeys(t.group for t in kt.TYPES if t.group))
+        names = list(dict.fromkeys(t.group for t in self.types if t.group))
         return {"kind": "APIGroupList", "apiVersion": "v1",
                 "groups": [{"name": g, **{k: v for k, v in self._group(g).items() if k in ("versions",
                                                                                            "preferredVersion")}}
@@ -456,7 +478,7 @@ class KubeCluster:
 
     def _resources(self, req: Request, group: str, version: str, rest: list[str]) -> Response:
         gv = f"{group}/{version}" if group else version
-        served = kt.groups().get(gv)
+        served = kt.groups(self.types).get(gv)
         if served is None:
             raise KubeError(404, "NotFound", "the server could not find the requested resource")
         if not rest:

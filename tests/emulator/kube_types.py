@@ -93,6 +93,10 @@ TYPES: tuple[ResourceType, ...] = (
     ResourceType("", "v1", "Secret", "secrets", True, (), (),
                  (("Type", "string", lambda o: o.get("type", "Opaque")),
                   ("Data", "string", lambda o: len(o.get("data") or {})), AGE)),
+    ResourceType("", "v1", "Service", "services", True, ("svc",), ("status",),
+                 (("Type", "string", lambda o: o.get("spec", {}).get("type", "ClusterIP")), AGE)),
+    ResourceType("", "v1", "ResourceQuota", "resourcequotas", True, ("quota",), ("status",), (AGE,)),
+    ResourceType("networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies", True, ("netpol",), (), (AGE,)),
     ResourceType("apps", "v1", "Deployment", "deployments", True, ("deploy",), ("status", "scale"),
                  (("Ready", "string", _deploy_ready),
                   ("Up-to-date", "string", lambda o: o.get("status", {}).get("updatedReplicas", 0)),
@@ -120,20 +124,36 @@ TYPES: tuple[ResourceType, ...] = (
 )
 
 
-def by_plural(group: str, plural: str) -> ResourceType | None:
-    return next((t for t in TYPES if t.group == group and t.plural == plural), None)
+def by_plural(types: list[ResourceType], group: str, plural: str) -> ResourceType:
+    found = next((t for t in types if t.group == group and t.plural == plural), None)
+    assert found is not None, f"unknown resource {plural}.{group}"
+    return found
 
 
-def by_kind(api_version: str, kind: str) -> ResourceType | None:
-    return next((t for t in TYPES if t.api_version == api_version and t.kind == kind), None)
+def by_kind(types: list[ResourceType], api_version: str, kind: str) -> ResourceType | None:
+    return next((t for t in types if t.api_version == api_version and t.kind == kind), None)
 
 
-def groups() -> dict[str, list[ResourceType]]:
+def groups(types: list[ResourceType]) -> dict[str, list[ResourceType]]:
     """Types by group version (``v1``, ``apps/v1``, ...), in declaration order."""
     out: dict[str, list[ResourceType]] = {}
-    for t in TYPES:
+    for t in types:
         out.setdefault(t.group_version, []).append(t)
     return out
+
+
+def from_crd(crd: dict[str, Any]) -> list[ResourceType]:
+    """The types a CustomResourceDefinition serves (one per served version), as the API server adds them."""
+    spec = crd.get("spec") or {}
+    names = spec.get("names") or {}
+    if not (spec.get("group") and names.get("kind") and names.get("plural")):
+        return []
+    subresources = ("status",) if any((v.get("subresources") or {}).get("status") is not None
+                                      for v in spec.get("versions") or []) else ()
+    return [ResourceType(str(spec["group"]), str(v["name"]), str(names["kind"]), str(names["plural"]),
+                         spec.get("scope", "Namespaced") == "Namespaced", tuple(names.get("shortNames") or ()),
+                         subresources, (AGE,), crd=True)
+            for v in spec.get("versions") or [] if v.get("served", True) and v.get("name")]
 
 
 def crd_object(t: ResourceType) -> dict[str, Any]:

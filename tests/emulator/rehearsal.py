@@ -4,7 +4,8 @@ Tenant, Key Vault keys (with the configured versions), one OIDC issuer per clust
 identity of each cluster granted Key Vault Crypto User, each tenant identity granted decrypt only, every
 federated credential the config implies (``generator.federation``: the controller's ServiceAccount, the
 lockdown's default decryption ServiceAccounts, each tenant's), and a developer (client secret) who may
-encrypt but not decrypt.
+encrypt but not decrypt. Each cluster is also an AKS cluster (ARM ``managedClusters/<name>`` in
+``rg-fluxforge`` with the configured issuer, and its Kubernetes API server: ``emu.clusters[name]``).
 """
 
 from __future__ import annotations
@@ -89,6 +90,7 @@ def rehearse(config_path: Path, workdir: Path,
     for scope in scopes:
         emu.rbac.assign(developer.object_id, "SOPS Encrypt Only", scope)
     for cluster in config.clusters:
+        emu.add_cluster(cluster.name, issuer=cluster.oidc_issuer)
         _identity(play, cluster.identity.client_id, cluster.identity.name, "Key Vault Crypto User")
         for ks in cluster.tenants:
             assert ks.tenant is not None

@@ -121,7 +121,7 @@ class _Handler(BaseHTTPRequestHandler):
         for name, value in resp.headers.items():
             self.send_header(name, value)
         if payload:
-            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Type", resp.content_type)
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
         self.wfile.write(payload)

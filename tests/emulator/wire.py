@@ -39,6 +39,10 @@ class Response:
     headers: dict[str, str] = field(default_factory=dict)
     # what the request log records beyond method/path/status (never secrets or plaintext)
     note: dict[str, str] = field(default_factory=dict)
+    content_type: str = "application/json; charset=utf-8"
 
     def payload(self) -> bytes:
+        """The body as sent: JSON, or ``bytes`` as they are (with ``content_type``)."""
+        if isinstance(self.body, bytes):
+            return self.body
         return b"" if self.body is None else json.dumps(self.body).encode()
