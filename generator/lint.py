@@ -2,11 +2,15 @@
 
 * apiVersions the target no longer serves (``*/v1beta1`` gone in 2.7, ``v1beta2`` in 2.8,
   image/notification ``v1beta2`` in 2.9) → error, with the advice to run ``flux migrate``;
+* Flux apiVersions the target does not serve yet (``source.toolkit.fluxcd.io/v1`` OCIRepository
+  before 2.6, ArtifactGenerator before 2.7) → error;
 * JSON patches that address a list element by index (``/rules/10``; anything but an ``add`` to
-  ``/-``) → warning: indexes shift between releases (kustomize-controller's RBAC rule 10 became 11
-  in 2.7);
+  ``/-``) → warning: indexes shift between releases (the ``serviceaccounts/token`` rule of the
+  ``crd-controller`` ClusterRole every Flux controller shares moved from 10 to 11 in 2.7);
 * ``${var}`` without a default → warning from 2.9, where ``StrictPostBuildSubstitutions`` is on by
-  default and fails the Kustomization when ``var`` is not set.
+  default: only in what a Kustomization with ``postBuild`` builds, not in objects labelled or annotated
+  ``kustomize.toolkit.fluxcd.io/substitute: disabled``, and only when that Kustomization does not set
+  ``var`` (:mod:`generator.lint_substitution`).
 
 ``lint_text`` is pure; ``lint_tree`` reads the files.
 """
@@ -17,14 +21,20 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from generator.errors import UsageError
-from generator.fluxversions import NEWEST, FluxVersion, api_versions, features_for, removed_apis_between
-from generator.merge3 import split_documents
-from generator.yamlio import compose_all, load_plain
+from generator.fluxversions import (
+    NEWEST,
+    FluxVersion,
+    api_versions,
+    features_for,
+    first_served,
+    removed_apis_between,
+)
+from generator.lint_substitution import PostBuild, postbuild_scopes, unset_variables
+from generator.yamlio import compose_all
 
 STRICT_SUBSTITUTION_MINOR = 9
 SKIP_DIRS = frozenset({".git", ".fluxforge", "node_modules", ".venv", "__pycache__"})
@@ -32,8 +42,7 @@ SKIP_FILES = frozenset({"gotk-components.yaml"})  # written by `flux install --e
 
 _API_LINE = re.compile(r"""^\s*(?:-\s+)?apiVersion:\s*["']?([\w.-]+/[\w.-]+)["']?\s*(?:#.*)?$""")
 _KIND_LINE = re.compile(r"""^(\s*)(?:-\s+)?kind:\s*["']?(\w+)["']?""")
-_VAR = re.compile(r"(\$+)\{([A-Za-z_][A-Za-z0-9_]*)([^}]*)\}")
-_DEFAULTED = ("=", ":=", "-", ":-")
+_FLUX_GROUP = re.compile(r"^[\w.-]*\.(toolkit|extensions)\.fluxcd\.io/")
 _MAY_HAVE_OPS = re.compile(r"""["']?\bop["']?\s*:""")  # only such files are parsed for JSON patches
 
 
@@ -48,11 +57,13 @@ class Finding:
         return f"{self.file}:{self.line}: {self.level}: {self.message}"
 
 
-def lint_text(file: str, text: str, target: FluxVersion, defined: frozenset[str] = frozenset()) -> list[Finding]:
-    """All findings for one YAML file's text (``defined``: variables known to be substituted)."""
+def lint_text(file: str, text: str, target: FluxVersion, postbuild: tuple[PostBuild, ...] = ()) -> list[Finding]:
+    """All findings for one YAML file's text; ``postbuild``: the Kustomizations with ``postBuild`` whose
+    build reads the file (none: ``${var}`` is not substituted there, so not checked)."""
     found = list(_removed_apis(file, text, target))
-    if target.minor >= STRICT_SUBSTITUTION_MINOR and not _is_sops_encrypted(text):
-        found.extend(_strict_substitutions(file, text, defined))
+    found.extend(_unserved_apis(file, text, target))
+    if target.minor >= STRICT_SUBSTITUTION_MINOR and postbuild and not _is_sops_encrypted(text):
+        found.extend(_strict_substitutions(file, text, postbuild))
     if "{{" not in text and _MAY_HAVE_OPS.search(text):  # Go/Helm templates are not YAML yet
         try:
             docs = compose_all(text)
@@ -81,6 +92,21 @@ def _removed_apis(file: str, text: str, target: FluxVersion) -> Iterator[Finding
             f"{gone.api_version}{f' {kind}' if kind else ''} is no longer served from Flux {gone.removed_in} "
             f"(target {target}): run `flux migrate` against the cluster before upgrading{fix}",
         )
+
+
+def _unserved_apis(file: str, text: str, target: FluxVersion) -> Iterator[Finding]:
+    lines = text.splitlines()
+    for num, line in enumerate(lines):
+        match = _API_LINE.match(line)
+        if match is None or not _FLUX_GROUP.match(match.group(1)):
+            continue
+        kind = _kind_near(lines, num, len(line) - len(line.lstrip(" -")))
+        since = first_served(kind, match.group(1)) if kind else None
+        if since is not None and since > target.minor:
+            yield Finding(
+                file, num + 1, "error",
+                f"{match.group(1)} {kind} is served from Flux 2.{since} on, not by the target {target}",
+            )
 
 
 def _kind_near(lines: list[str], num: int, indent: int) -> str | None:
@@ -128,44 +154,21 @@ def _check_op(file: str, op: dict[str, Node], offset: int) -> Iterator[Finding]:
         yield Finding(
             file, offset + node.start_mark.line + 1, "warning",
             f"JSON patch '{kind} {pointer}' addresses a list element by index; indexes shift between Flux "
-            "versions (kustomize-controller's RBAC rule /rules/10 became /rules/11 in 2.7): use a "
-            "name-targeted strategic-merge patch, or append with '/-'",
+            "versions (in the crd-controller ClusterRole that all Flux controllers share, the "
+            "serviceaccounts/token rule /rules/10 became /rules/11 in 2.7): use a name-targeted "
+            "strategic-merge patch, or append with '/-'",
         )
 
 
-def _strict_substitutions(file: str, text: str, defined: frozenset[str]) -> Iterator[Finding]:
-    for num, line in enumerate(text.splitlines()):
-        if line.lstrip().startswith("#"):
-            continue
-        for match in _VAR.finditer(line):
-            dollars, name, rest = match.groups()
-            if len(dollars) % 2 == 0 or rest.startswith(_DEFAULTED) or name in defined:
-                continue  # $${var} is an escape
-            yield Finding(
-                file, num + 1, "warning",
-                f"${{{name}}} has no default: with StrictPostBuildSubstitutions (on by default from Flux 2.9) "
-                f"the Kustomization fails unless {name} is set in postBuild.substitute/substituteFrom; "
-                f"or write ${{{name}:=default}}",
-            )
-
-
-def substituted_variables(texts: list[str]) -> frozenset[str]:
-    """Variables set by any Kustomization's ``postBuild.substitute`` or by the ConfigMaps/Secrets
-    its ``substituteFrom`` names (when they are in the repository and readable)."""
-    names: set[str] = set()
-    sources: set[tuple[str, str]] = set()
-    for doc in (doc for text in texts if "postBuild" in text for doc in _docs(text)):
-        post = (doc.get("spec") or {}).get("postBuild") if doc.get("kind") == "Kustomization" else None
-        if isinstance(post, dict):
-            names.update(str(k) for k in (post.get("substitute") or {}))
-            sources.update((str(s.get("kind")), str(s.get("name"))) for s in post.get("substituteFrom") or [])
-    wanted = {name for _, name in sources}
-    candidates = (t for t in texts if any(name in t for name in wanted)) if wanted else iter(())
-    for doc in (doc for text in candidates for doc in _docs(text)):
-        if (str(doc.get("kind")), str((doc.get("metadata") or {}).get("name"))) in sources:
-            for field in ("data", "stringData"):
-                names.update(str(k) for k in (doc.get(field) or {}))
-    return frozenset(names)
+def _strict_substitutions(file: str, text: str, postbuild: tuple[PostBuild, ...]) -> Iterator[Finding]:
+    for line, name, missing in unset_variables(text, postbuild):
+        yield Finding(
+            file, line, "warning",
+            f"${{{name}}} has no default and Kustomization {', '.join(missing)} (postBuild) does not set it: with "
+            "StrictPostBuildSubstitutions (on by default from Flux 2.9) its build fails; set "
+            f"{name} in postBuild.substitute/substituteFrom, write ${{{name}:=default}}, or label the object "
+            "kustomize.toolkit.fluxcd.io/substitute: disabled",
+        )
 
 
 @dataclass(frozen=True)
@@ -222,11 +225,11 @@ def _default_root() -> Path:
 def lint_tree(root: Path, target: FluxVersion) -> list[Finding]:
     """Lint every YAML file under ``root`` (``.git`` and Flux's own gotk-components.yaml excluded)."""
     files = sorted(_yaml_files(root))
-    texts = {path: path.read_text(encoding="utf-8", errors="replace") for path in files}
-    defined = substituted_variables(list(texts.values()))
+    texts = {path.relative_to(root).as_posix(): path.read_text(encoding="utf-8", errors="replace") for path in files}
+    scopes = postbuild_scopes(root, texts) if target.minor >= STRICT_SUBSTITUTION_MINOR else {}
     found: list[Finding] = []
-    for path, text in texts.items():
-        found.extend(lint_text(path.relative_to(root).as_posix(), text, target, defined))
+    for rel, text in texts.items():
+        found.extend(lint_text(rel, text, target, scopes.get(rel, ())))
     return found
 
 
@@ -237,16 +240,6 @@ def _yaml_files(root: Path) -> Iterator[Path]:
             continue
         if path.suffix in (".yaml", ".yml") and path.is_file():
             yield path
-
-
-def _docs(text: str) -> list[dict[Any, Any]]:
-    if "{{" in text:
-        return []
-    try:
-        docs = [load_plain(body) for _, body in split_documents(text)]
-    except Exception:  # noqa: BLE001 - unparseable files are reported by lint_text
-        return []
-    return [doc for doc in docs if isinstance(doc, dict)]
 
 
 def _compose(text: str) -> list[Node]:

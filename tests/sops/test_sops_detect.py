@@ -161,6 +161,9 @@ def test_lint_treats_only_real_sops_files_as_encrypted(run_cli, work: Path, age_
     write_rule(work, age_key.recipient)
     text = "apiVersion: v1\nkind: ConfigMap\ndata:\n  url: ${HOST}/x\nsops:\n  mac: ENC[AES256_GCM,data:x]\n"
     (work / "cm.yaml").write_text(text)
+    # ${var} is substituted (and linted) only in what a Kustomization with postBuild builds: here, everything
+    (work / "ks.yaml").write_text("apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n"
+                                  "  name: all\nspec:\n  path: ./\n  postBuild:\n    substitute: {}\n")
     found = run_cli("lint", ".")
     assert "cm.yaml:4" in found.output and "${HOST}" in found.output
     (work / "cm.yaml").write_text(text.replace("sops:\n  mac: ENC[AES256_GCM,data:x]\n", ""))

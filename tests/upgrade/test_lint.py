@@ -9,7 +9,8 @@ import pytest
 
 from generator.errors import UsageError
 from generator.fluxversions import parse_version
-from generator.lint import Finding, lint_text, lint_tree, substituted_variables, target_version
+from generator.lint import Finding, lint_text, lint_tree, target_version
+from generator.lint_substitution import PostBuild, postbuild_kustomizations, postbuild_scopes
 
 
 def d(text: str) -> str:
@@ -112,7 +113,8 @@ def test_index_based_json_patches_are_flagged_with_their_line() -> None:
     assert "/args/2" in lines[21 - 1]
     assert "/spec/ports/0/port" in lines[30 - 1]
     assert "'remove /rules/10'" in found[0].message
-    assert "/rules/11 in 2.7" in found[0].message
+    assert "crd-controller ClusterRole that all Flux controllers share" in found[0].message
+    assert "serviceaccounts/token rule /rules/10 became /rules/11 in 2.7" in found[0].message
 
 
 def test_append_is_not_flagged_and_separate_patch_files_are_read() -> None:
@@ -158,33 +160,124 @@ SUBST = d("""
     """)
 
 
+APPS = PostBuild("apps", "clusters/a/apps.yaml", "apps", frozenset())
+
+
 def test_strict_substitution_warnings_only_from_29() -> None:
-    assert lint_text("c.yaml", SUBST, parse_version("2.8.0")) == []
-    found = lint_text("c.yaml", SUBST, parse_version("2.9.0"))
+    assert lint_text("c.yaml", SUBST, parse_version("2.8.0"), (APPS,)) == []
+    found = lint_text("c.yaml", SUBST, parse_version("2.9.0"), (APPS,))
     assert [(f.line, f.message.split()[0]) for f in found] == [(7, "${region}"), (12, "${cluster_name}")]
     assert "StrictPostBuildSubstitutions" in found[0].message
+    assert "Kustomization apps (postBuild) does not set it" in found[0].message
     assert "${region:=default}" in found[0].message
-    defined = lint_text("c.yaml", SUBST, parse_version("2.9.0"), frozenset({"region"}))
-    assert at(defined) == [12]
+    defined = lint_text("c.yaml", SUBST, parse_version("2.9.0"), (APPS, PostBuild("b", "b.yaml", "apps", frozenset({"region"}))))
+    assert [(f.line, "Kustomization apps, b" in f.message) for f in defined] == [(7, False), (12, True)]
+    assert "Kustomization apps (postBuild)" in defined[0].message  # b sets region, apps does not
 
 
-def test_substituted_variables_from_substitute_and_substitute_from() -> None:
-    ks = d("""
-        apiVersion: kustomize.toolkit.fluxcd.io/v1
-        kind: Kustomization
+def test_no_postbuild_kustomization_no_substitution_warning() -> None:
+    """kustomize-controller substitutes only under spec.postBuild: a ${var} elsewhere is left as is."""
+    assert lint_text("c.yaml", SUBST, parse_version("2.9.4")) == []
+
+
+def test_objects_with_substitution_disabled_are_skipped() -> None:
+    text = d("""
+        apiVersion: v1
+        kind: ConfigMap
         metadata:
-          name: apps
-        spec:
-          postBuild:
-            substitute:
-              cluster_name: staging
-            substituteFrom:
-              - kind: ConfigMap
-                name: cluster-vars
+          name: script
+          annotations:
+            kustomize.toolkit.fluxcd.io/substitute: disabled
+        data:
+          run.sh: echo ${HOME}
+        ---
+        apiVersion: v1
+        kind: ConfigMap
+        metadata:
+          name: labelled
+          labels:
+            kustomize.toolkit.fluxcd.io/substitute: "disabled"
+        data:
+          x: ${also_fine}
+        ---
+        apiVersion: v1
+        kind: ConfigMap
+        metadata:
+          name: cfg
+          annotations:
+            kustomize.toolkit.fluxcd.io/substitute: Disabled
+        data:
+          region: ${region}
         """)
+    found = lint_text("c.yaml", text, parse_version("2.9.4"), (APPS,))
+    assert [(f.line, f.message.split()[0]) for f in found] == [(26, "${region}")]  # "Disabled" is not "disabled"
+
+
+KS_POSTBUILD = d("""
+    apiVersion: kustomize.toolkit.fluxcd.io/v1
+    kind: Kustomization
+    metadata:
+      name: apps
+      namespace: flux-system
+    spec:
+      path: ./apps/staging
+      postBuild:
+        substitute:
+          cluster_name: staging
+        substituteFrom:
+          - kind: ConfigMap
+            name: cluster-vars
+          - kind: Secret
+            name: not-in-the-repository
+            optional: true
+    ---
+    apiVersion: kustomize.toolkit.fluxcd.io/v1
+    kind: Kustomization
+    metadata:
+      name: infra
+    spec:
+      path: ./infrastructure
+    """)
+
+
+def test_postbuild_kustomizations_and_the_variables_they_set() -> None:
     cm = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cluster-vars\ndata:\n  region: eu\n"
     other = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: unrelated\ndata:\n  tier: x\n"
-    assert substituted_variables([ks, cm, other]) == frozenset({"cluster_name", "region"})
+    found = postbuild_kustomizations({"clusters/a/apps.yaml": KS_POSTBUILD, "cm.yaml": cm, "other.yaml": other})
+    assert found == [PostBuild("apps", "clusters/a/apps.yaml", "apps/staging", frozenset({"cluster_name", "region"}))]
+
+
+def _tree(root: Path, files: dict[str, str]) -> None:
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+
+
+def test_only_what_a_postbuild_kustomization_builds_is_checked(tmp_path: Path) -> None:
+    _tree(tmp_path, {
+        "clusters/a/apps.yaml": KS_POSTBUILD,
+        "clusters/a/vars.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cluster-vars\ndata:\n  region: eu\n",
+        # apps/staging has a kustomization.yaml that pulls in ../base (and a patch file); not stray.yaml
+        "apps/staging/kustomization.yaml": "resources:\n  - ../base\n  - app.yaml\npatches:\n  - path: patch.yaml\n",
+        "apps/staging/app.yaml": SUBST,
+        "apps/staging/patch.yaml": "kind: Deployment\nmetadata:\n  name: x\n  labels:\n    tier: ${tier}\n",
+        "apps/staging/stray.yaml": "x: ${stray}\n",
+        "apps/base/deploy.yaml": "kind: Deployment\nmetadata:\n  name: ${app_name}\n",
+        "apps/base/nested/more.yaml": "kind: Service\nmetadata:\n  name: ${svc}\n",
+        # built by a Kustomization without postBuild: never substituted
+        "infrastructure/ns.yaml": "kind: Namespace\nmetadata:\n  name: ${not_substituted}\n",
+    })
+    scopes = postbuild_scopes(tmp_path, {p.relative_to(tmp_path).as_posix(): p.read_text()
+                                          for p in tmp_path.rglob("*.yaml")})
+    assert sorted(scopes) == ["apps/base/deploy.yaml", "apps/base/nested/more.yaml", "apps/staging/app.yaml",
+                              "apps/staging/patch.yaml"]
+    found = lint_tree(tmp_path, parse_version("2.9.4"))
+    # region comes from the ConfigMap substituteFrom names, cluster_name from substitute: app.yaml is fine
+    assert sorted((f.file, f.message.split()[0]) for f in found) == [
+        ("apps/base/deploy.yaml", "${app_name}"),
+        ("apps/base/nested/more.yaml", "${svc}"),
+        ("apps/staging/patch.yaml", "${tier}"),
+    ]
 
 
 def test_lint_tree_skips_git_and_flux_components(tmp_path: Path) -> None:
@@ -197,6 +290,7 @@ def test_lint_tree_skips_git_and_flux_components(tmp_path: Path) -> None:
     (tmp_path / "apps").mkdir()
     (tmp_path / "apps" / "old.yml").write_text(DOC.format(api="kustomize.toolkit.fluxcd.io/v1beta2", kind="Kustomization"))
     (tmp_path / "apps" / "vars.yaml").write_text(SUBST)
+    (tmp_path / "clusters" / "a" / "apps.yaml").write_text(POSTBUILD_ROOT.replace("path: ./", "path: ./apps"))
     (tmp_path / "apps" / "broken.yaml").write_text("- op: remove\n  path: [1\n")
     (tmp_path / "apps" / "broken-no-ops.yaml").write_text("a: [1\n")  # only files with ops are parsed
     (tmp_path / "apps" / "chart.yaml").write_text("x: {{ .Values.x }}\n")
@@ -220,8 +314,13 @@ def test_target_version_forms() -> None:
         target_version("latest")
 
 
+POSTBUILD_ROOT = ("apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: all\n"
+                  "spec:\n  path: ./\n  postBuild:\n    substitute: {}\n")
+
+
 def test_cli_lint_exit_codes(tmp_path: Path, run_cli) -> None:  # type: ignore[no-untyped-def]
     (tmp_path / "ok.yaml").write_text(SUBST)
+    (tmp_path / "ks.yaml").write_text(POSTBUILD_ROOT)  # builds the whole repository, with substitution
     warn_only = run_cli("lint", str(tmp_path), "--to", "2.9")
     assert warn_only.exit_code == 0
     assert warn_only.stdout.count(": warning: ") == 2
@@ -235,3 +334,51 @@ def test_cli_lint_exit_codes(tmp_path: Path, run_cli) -> None:  # type: ignore[n
     bad = run_cli("lint", str(tmp_path), "--to", "1.0")
     assert bad.exit_code == 2
     assert "--to: Flux 1.0.0 is not documented here" in bad.stderr
+
+
+@pytest.mark.parametrize(
+    ("api", "kind", "first"),
+    [
+        ("source.toolkit.fluxcd.io/v1", "OCIRepository", 6),
+        ("source.toolkit.fluxcd.io/v1", "Bucket", 4),
+        ("source.extensions.fluxcd.io/v1beta1", "ArtifactGenerator", 7),
+        ("source.toolkit.fluxcd.io/v1", "ExternalArtifact", 7),
+        ("image.toolkit.fluxcd.io/v1beta2", "ImageUpdateAutomation", 3),
+        ("image.toolkit.fluxcd.io/v1", "ImagePolicy", 7),
+        ("helm.toolkit.fluxcd.io/v2", "HelmRelease", 3),
+    ],
+)
+def test_api_versions_the_target_does_not_serve_yet(api: str, kind: str, first: int) -> None:
+    text = DOC.format(api=api, kind=kind)
+    assert lint_text("a.yaml", text, parse_version(f"2.{first}.0")) == []
+    (finding,) = lint_text("a.yaml", text, parse_version(f"2.{first - 1}.0"))
+    assert str(finding) == f"a.yaml:1: error: {api} {kind} is served from Flux 2.{first} on, not by the target 2.{first - 1}.0"
+
+
+def test_receiver_v1_is_served_from_20_and_replacements_follow_the_history() -> None:
+    receiver = DOC.format(api="notification.toolkit.fluxcd.io/v1", kind="Receiver")
+    assert lint_text("r.yaml", receiver, parse_version("2.0.0")) == []
+    old = DOC.format(api="image.toolkit.fluxcd.io/v1beta1", kind="ImageUpdateAutomation")
+    (finding,) = lint_text("i.yaml", old, parse_version("2.7.0"))
+    assert finding.message.endswith("then set apiVersion: image.toolkit.fluxcd.io/v1")
+
+
+def test_build_inputs_follow_local_references_only(tmp_path: Path) -> None:
+    from generator.kustomize_refs import build_inputs
+
+    _tree(tmp_path / "repo", {
+        "a/kustomization.yaml": "resources:\n  - ../b\n  - https://github.com/org/repo//base?ref=v1\n"
+                                "  - github.com/org/repo/base\n  - ../../outside\ncomponents:\n  - ../c\n",
+        "b/kustomization.yml": "resources:\n  - ../a\n  - svc.yaml\n",  # a cycle back to a
+        "b/svc.yaml": "kind: Service\n",
+        "c/Kustomization": "patchesStrategicMerge:\n  - p.yaml\ncrds:\n  - crd.yaml\n",
+        "c/p.yaml": "kind: Deployment\n",
+        "c/crd.yaml": "kind: CustomResourceDefinition\n",
+        "c/unused.yaml": "kind: ConfigMap\n",
+    })
+    (tmp_path / "outside").mkdir()
+    (tmp_path / "outside" / "x.yaml").write_text("kind: Secret\n")
+    found = build_inputs(tmp_path / "repo", "a")
+    assert sorted(found.files) == ["b/svc.yaml", "c/crd.yaml", "c/p.yaml"]
+    assert sorted(found.folders) == ["a", "b", "c"]
+    assert build_inputs(tmp_path / "repo", "missing").files == set()
