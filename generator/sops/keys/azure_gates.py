@@ -15,7 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from generator.az_hints import WI_AUDIENCE, federated_credential_create
+from generator.az_hints import (
+    WI_AUDIENCE,
+    aks_enable_oidc_issuer,
+    aks_issuer_url,
+    federated_credential_create,
+    federated_credential_update_audiences,
+)
 
 CRYPTO_USER = "Key Vault Crypto User"
 
@@ -87,15 +93,16 @@ def explain_entra(message: str, ctx: Context) -> str:
         "70021": f"no federated credential on {ctx.identity} matches issuer {iss!r}, subject {sub!r}, audience "
                  f"{aud!r}; add one with {_fic_create(ctx, iss, sub)}",
         "700211": f"no federated credential on {ctx.identity} trusts issuer {iss!r} (the cluster's OIDC issuer "
-                  "changed, or a trailing '/' differs); set the credential's issuer to the value of az aks show "
-                  "--query oidcIssuerProfile.issuerUrl -o tsv, or add one with "
-                  f"{_fic_create(ctx, iss, sub)}",
+                  "changed, or a trailing '/' differs); set the credential's issuer to the value of "
+                  f"{aks_issuer_url()}, or add one with {_fic_create(ctx, iss, sub)}",
         "700213": f"no federated credential on {ctx.identity} has subject {sub!r} (it names another namespace or "
                   f"service account); add one with {_fic_create(ctx, iss, sub)}, or run as the service account the "
                   "credential names",
         "700212": f"the service-account token's audience {aud!r} matches no federated credential on {ctx.identity}; "
                   f"project the token with audience {WI_AUDIENCE} (the AKS workload identity webhook does), or add "
-                  "that audience to the credential with az identity federated-credential update --audiences",
+                  "that audience to the credential with " + federated_credential_update_audiences(
+                      name="<name>", identity_name=f"<identity of client id {ctx.client_id or '?'}>",
+                      resource_group="<group>"),
         "700016": f"client ID {ctx.client_id!r} does not exist in tenant {ctx.tenant_id!r}; check AZURE_CLIENT_ID "
                   "(the azure.workload.identity/client-id annotation) and AZURE_TENANT_ID",
         "90002": f"tenant {ctx.tenant_id!r} does not exist; check AZURE_TENANT_ID",
@@ -106,7 +113,7 @@ def explain_entra(message: str, ctx: Context) -> str:
         "700027": f"the service-account token's signature does not verify with issuer {iss!r}'s keys (cluster "
                   "recreated or keys rotated); use a token from the cluster the federated credential trusts",
         "90061": f"Entra ID cannot fetch the OIDC discovery document of issuer {iss!r}; enable the cluster's OIDC "
-                 "issuer (az aks update --enable-oidc-issuer) and check the credential's issuer URL",
+                 f"issuer ({aks_enable_oidc_issuer()}) and check the credential's issuer URL",
     }
     fix = fixes.get(code)
     if fix is None:
@@ -134,7 +141,7 @@ def explain_forbidden(message: str, ctx: Context, inner: str = "") -> str:
                 f"(403); fix: az keyvault set-policy --name <vault> --object-id {principal} --key-permissions get "
                 "encrypt decrypt, or switch the vault to Azure RBAC and grant Key Vault Crypto User")
     return (f"{ctx.head}: Key Vault refused the operation (403 {inner or 'Forbidden'}: {message.strip()}); check the "
-            "key is enabled and allows encrypt/decrypt (az keyvault key show)")
+            f"key is enabled and allows encrypt/decrypt (az keyvault key show --id {ctx.key_url})")
 
 
 def explain_vault(status: int, code: str, message: str, ctx: Context, inner: str = "") -> str:

@@ -264,6 +264,10 @@ def _post(client: Any, ref: KeyRef, operation: str, value: bytes) -> tuple[bytes
     return decode_enc(str(body.get("value", "")), f"azure_kv {operation} result from {ref.url}"), version
 
 
+def _vault_name(ref: KeyRef) -> str:
+    return ref.vault_url.removeprefix("https://").split(".", 1)[0]
+
+
 def _local_wrapper(ref: KeyRef, key: Any) -> _Wrapper:
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import padding, rsa
@@ -271,10 +275,12 @@ def _local_wrapper(ref: KeyRef, key: Any) -> _Wrapper:
     props = key.properties
     if props.enabled is False:
         raise KeyVaultError(f"azure_kv encrypt with {ref.url}: the key version {props.version} is disabled; enable "
-                            "it (az keyvault key set-attributes --enabled true) or use another version")
+                            f"it (az keyvault key set-attributes --id {ref.vault_url}/keys/{ref.name}/{props.version} "
+                            "--enabled true) or use another version")
     if key.key_type not in ("RSA", "RSA-HSM"):
         raise KeyVaultError(f"azure_kv encrypt with {ref.url}: key type {key.key_type} cannot do {ALGORITHM}; "
-                            "sops needs an RSA key (az keyvault key create --kty RSA --size 2048)")
+                            f"sops needs an RSA key (az keyvault key create --vault-name {_vault_name(ref)} --name {ref.name} "
+                            "--kty RSA --size 2048 --ops encrypt decrypt)")
     public = rsa.RSAPublicNumbers(int.from_bytes(key.key.e, "big"), int.from_bytes(key.key.n, "big")).public_key()
     oaep = padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=None)
     version = str(props.version)
