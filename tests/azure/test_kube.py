@@ -269,3 +269,26 @@ def test_an_applied_crd_serves_its_kind(kubeconfig: Path) -> None:
     assert "helmrelease.helm.toolkit.fluxcd.io/podinfo created" in out and "service/notification-controller unchanged" in out
     assert _ok(kubeconfig, "get", "hr", "-o", "name").split() == ["helmrelease.helm.toolkit.fluxcd.io/podinfo"]
     assert "unchanged" in _ok(kubeconfig, "apply", "-f", "-", stdin=HELM_OBJECTS)
+
+
+def test_a_no_op_write_changes_nothing(cluster: ManagedCluster, kubeconfig: Path) -> None:
+    """As on a real API server: the same annotation again keeps resourceVersion and managedFields times (what a
+    doctor compares pod start times with)."""
+    _flux(kubeconfig)
+
+    def sa() -> dict[str, object]:
+        return json.loads(_ok(kubeconfig, "get", "sa", "kustomize-controller", "-n", "flux-system", "-o", "json",
+                              "--show-managed-fields"))  # type: ignore[no-any-return]
+
+    before = sa()
+    time.sleep(1.1)
+    _ok(kubeconfig, "annotate", "sa", "kustomize-controller", "-n", "flux-system", "--overwrite",
+        "azure.workload.identity/client-id=11111111-2222-3333-4444-555555555555")
+    assert sa() == before
+    _ok(kubeconfig, "annotate", "sa", "kustomize-controller", "-n", "flux-system", "--overwrite",
+        "azure.workload.identity/client-id=changed")
+    after = sa()
+    assert after["metadata"]["resourceVersion"] != before["metadata"]["resourceVersion"]  # type: ignore[index]
+    stamps = {m["manager"]: m["time"] for m in after["metadata"]["managedFields"]}  # type: ignore[index]
+    assert stamps["kubectl-annotate"] > max(m["time"] for m in before["metadata"]["managedFields"])  # type: ignore[index]
+    assert cluster.kube.get("ServiceAccount", "kustomize-controller", "flux-system") is not None

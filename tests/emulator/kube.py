@@ -88,6 +88,17 @@ def _proto_string(field: int, value: bytes) -> bytes:
 OPENAPI_V2 = _proto_string(1, b"2.0") + _proto_string(2, _proto_string(1, b"Kubernetes") + _proto_string(2, b"v1.32.4"))
 
 
+_VOLATILE = ("resourceVersion", "managedFields", "generation")
+
+
+def _same(new: dict[str, Any], current: dict[str, Any]) -> bool:
+    def strip(obj: dict[str, Any]) -> dict[str, Any]:
+        meta = {k: v for k, v in (obj.get("metadata") or {}).items() if k not in _VOLATILE}
+        return {**{k: v for k, v in obj.items() if k != "metadata"}, "metadata": meta}
+
+    return strip(new) == strip(current)
+
+
 def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16].upper()
 
@@ -249,6 +260,8 @@ class KubeCluster:
             if t.namespaced:
                 meta["namespace"] = ns
         obj["apiVersion"], obj["kind"] = t.api_version, t.kind
+        if current is not None and _same(obj, current):
+            return current  # a no-op write changes nothing: no new resourceVersion, no managedFields time
         if {k: v for k, v in obj.items() if k not in ("metadata", "status")} != (
                 {k: v for k, v in (current or {}).items() if k not in ("metadata", "status")}) or current is None:
             meta["generation"] = int(meta.get("generation", 0)) + 1
