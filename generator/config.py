@@ -84,11 +84,16 @@ def _find_upwards() -> Path:
 
 def load_config(path: str | Path) -> Config:
     """Read and validate a config file (or ``DIR/fluxforge.yaml``); raise ConfigError listing every problem."""
+    from generator.errors import InputError
+    from generator.fsio import read_input
+
     file = config_path_for(path)
     try:
-        text = file.read_text(encoding="utf-8")
+        text = read_input(file, what="the config").decode("utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{file}: not found; create one with `fluxforge init`") from None
+    except InputError as err:
+        raise ConfigError(err.problems) from None
     except (OSError, UnicodeDecodeError) as err:
         raise ConfigError(f"{file}: cannot read: {err}") from None
     return parse_config(text, display=str(file), source=file)

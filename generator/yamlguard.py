@@ -17,13 +17,16 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from ruamel.yaml.error import YAMLError
+
 MAX_DEPTH = 100
 _ALIAS_LOW, _ALIAS_HIGH = 400_000, 4_000_000
 _PREFIX = re.compile(r"^[ \t?:-]*", re.MULTILINE)
 
 
-class TooComplex(Exception):
-    """A document fluxforge refuses to expand; the message never quotes a value. ``line`` is 1-based."""
+class TooComplex(YAMLError):
+    """A document fluxforge refuses to expand; the message never quotes a value. ``line`` is 1-based.
+    A ``YAMLError``, so every reader that reports invalid YAML reports this too."""
 
     def __init__(self, message: str, line: int | None = None) -> None:
         super().__init__(message)

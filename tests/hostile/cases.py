@@ -558,6 +558,35 @@ def case_size_limit(w: World) -> Verdict:
     return Verdict(o, refused(o, "big.yaml", "FLUXFORGE_MAX_INPUT_SIZE"))
 
 
+@case(7, "a 9-level alias bomb as fluxforge.yaml: render")
+def case_alias_bomb_config(w: World) -> Verdict:
+    w.write("fluxforge.yaml", _bomb(9))
+    o = w.run("render", "fluxforge.yaml")
+    return Verdict(o, refused(o, "fluxforge.yaml", "excessive aliasing"))
+
+
+@case(7, "10,000-deep fluxforge.yaml: render")
+def case_deep_config(w: World) -> Verdict:
+    w.write("fluxforge.yaml", _deep(10_000))
+    o = w.run("render", "fluxforge.yaml")
+    return Verdict(o, refused(o, "fluxforge.yaml", "deep"))
+
+
+@case(7, "a FIFO as fluxforge.yaml: render")
+def case_fifo_config(w: World) -> Verdict:
+    os.mkfifo(w.root / "fluxforge.yaml")
+    o = w.run("render", "fluxforge.yaml")
+    return Verdict(o, refused(o, "fluxforge.yaml", "not a regular file"))
+
+
+@case(7, "a 9-level alias bomb as .sops.yaml: encrypt")
+def case_alias_bomb_sops_config(w: World) -> Verdict:
+    w.write(".sops.yaml", _bomb(9))
+    w.write("s.yaml", SECRET)
+    o = w.run("encrypt", "s.yaml")
+    return Verdict(o, refused(o, ".sops.yaml", "excessive aliasing"))
+
+
 # --- item 8: no exit 3 on user input ---------------------------------------------------------------------
 @case(8, "!!python/object/apply tag in a file under a rule: check")
 def case_python_tag_check(w: World) -> Verdict:
