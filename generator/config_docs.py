@@ -33,10 +33,13 @@ _OUTRO = """
 
 - Key Vault key URL: `https://<vault>.vault.azure.net/keys/<key>[/<version>]` (a vault URL is used
   as given, lower-cased, without a trailing `/` or `:443`); written to `.sops.yaml` `azure_keyvault`.
-- `.sops.yaml`: one creation rule per folder a cluster applies (the cluster path and every
-  Kustomization path), deepest first; `path_regex: ^<folder>/` (sops matches it against the path
-  relative to the repository root); `encrypted_regex: ^(data|stringData)$`; recipients are those of
-  every cluster that applies the folder or one of its parents.
+- `.sops.yaml`: one creation rule per folder a cluster decrypts (the cluster path and every
+  Kustomization path with `decryption: true`; Flux refuses an encrypted Secret under one without),
+  plus every folder those Kustomizations' builds pull in through kustomize references (`resources`,
+  `components`, patch files: a shared `apps/base`), deepest first; `path_regex: ^<folder>/` (sops
+  matches it against the path relative to the repository root); `encrypted_regex:
+  ^(data|stringData)$`; recipients are those of every cluster that applies or builds the folder or
+  one of its parents.
 - Flux version 2.0–2.5: ServiceAccount annotation `client-id` + `azure.workload.identity/use` label
   on the ServiceAccount, the Deployment and its pod template. 2.6+: annotations `client-id` and
   `tenant-id`, label on the pod template only. A `tenant` (2.6+) or `defaultDecryptionServiceAccount`

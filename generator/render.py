@@ -5,7 +5,7 @@ Public API: :func:`make_env` (the one strict Jinja environment) and :func:`rende
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -138,8 +138,12 @@ def _cluster_files(config: Config, cluster: Cluster, base: dict[str, Any]) -> di
     return files
 
 
-def render_tree(config: Config, *, config_name: str = "fluxforge.yaml") -> dict[str, bytes]:
-    """Every generated file, keyed by POSIX path relative to the repository root, sorted."""
+def render_tree(
+    config: Config, *, config_name: str = "fluxforge.yaml", shared: Mapping[str, frozenset[str]] | None = None
+) -> dict[str, bytes]:
+    """Every generated file, keyed by POSIX path relative to the repository root, sorted. ``shared``:
+    folders the config does not name that decrypting builds read (:mod:`generator.sops_coverage`; the
+    caller reads the repository), each with the clusters that read it, for ``.sops.yaml``."""
     features = config.flux.features
     base: dict[str, Any] = {
         "config_name": config_name,
@@ -150,7 +154,7 @@ def render_tree(config: Config, *, config_name: str = "fluxforge.yaml") -> dict[
         "tenant_id": config.tenant_id,
         "sync_name": config.sync_name,
     }
-    files: dict[str, bytes] = {SOPS_CONFIG: _render("sops.yaml.j2", rules=sops_rules(config), **base)}
+    files: dict[str, bytes] = {SOPS_CONFIG: _render("sops.yaml.j2", rules=sops_rules(config, shared), **base)}
     for cluster in config.clusters:
         files.update(_cluster_files(config, cluster, base))
     return dict(sorted(files.items()))

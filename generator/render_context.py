@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -65,10 +65,14 @@ class SopsRule:
     clusters: tuple[str, ...]
     azure_keyvault: tuple[str, ...]
     age: tuple[str, ...]
+    shared: bool = False  # a folder the config does not name, pulled in by a kustomize build
 
 
 def _cluster_paths(cluster: Cluster) -> list[str]:
-    return [cluster.path, *(ks.path for ks in cluster.kustomizations)]
+    """The folders a cluster's decrypting Kustomizations apply: its own (the sync Kustomization
+    decrypts) and each Kustomization path with decryption (a Secret encrypted elsewhere would be refused:
+    "configuring decryption is required")."""
+    return [cluster.path, *(ks.path for ks in cluster.kustomizations if ks.decryption)]
 
 
 def _self_and_parents(folder: str) -> list[str]:
@@ -80,18 +84,23 @@ def _unique(items: Iterable[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(items))
 
 
-def sops_rules(config: Config) -> list[SopsRule]:
+def sops_rules(config: Config, shared: Mapping[str, frozenset[str]] | None = None) -> list[SopsRule]:
     """One rule per folder a cluster applies, deepest first (sops uses the first matching rule).
 
     A folder's recipients are those of every cluster that applies it or one of its parents, so a
-    file is readable by each cluster whose Kustomization can reach it.
+    file is readable by each cluster whose Kustomization can reach it. ``shared``: folders outside
+    those that a decrypting Kustomization's build pulls in (``apps/base`` named by
+    ``apps/staging/kustomization.yaml``), with the clusters whose builds read them
+    (:func:`generator.sops_coverage.shared_folders`).
     """
-    in_order = _unique(p for c in config.clusters for p in _cluster_paths(c))
+    shared = shared or {}
+    in_order = _unique([*(p for c in config.clusters for p in _cluster_paths(c)), *shared])
     folders = sorted(in_order, key=lambda p: -p.count("/"))  # stable: config order within a depth
-    applied_by: dict[str, set[str]] = {}
+    applied_by: dict[str, set[str]] = {folder: set(names) for folder, names in shared.items()}
     for cluster in config.clusters:
         for path in _cluster_paths(cluster):
             applied_by.setdefault(path, set()).add(cluster.name)
+    named = {p for c in config.clusters for p in _cluster_paths(c)}
     rules: list[SopsRule] = []
     for folder in folders:
         names = set().union(*(applied_by.get(p, set()) for p in _self_and_parents(folder)))
@@ -104,6 +113,7 @@ def sops_rules(config: Config) -> list[SopsRule]:
                 clusters=tuple(c.name for c in users),
                 azure_keyvault=_unique(k.url for c in users for k in c.sops.key_vault),
                 age=_unique(r for c in users for r in c.sops.age),
+                shared=folder not in named,
             )
         )
     return rules

@@ -31,6 +31,7 @@ from generator.identity_notes import restart_notes
 from generator.lockfile import LOCK_NAME, Lock, dumps, write_lock
 from generator.render import age_secret_notes, render_tree
 from generator.render_plan import RenderPlan, plan_render, read_bytes
+from generator.sops_coverage import shared_folders
 
 __all__ = [
     "FileChange",
@@ -243,8 +244,8 @@ def run_render(
     """
     config_file = config_path_for(config_arg)
     config = load_config(config_file)
-    files = render_tree(config, config_name=config_file.name)
     root = Path(output) if output is not None else config_file.parent
+    files = render_tree(config, config_name=config_file.name, shared=shared_folders(root, config))
     plan = plan_render(root, config, files, force=force)  # first: it reports a file where a folder belongs
     mismatches = header_mismatches(config, root)
     notes = tuple(missing_components(config, root) + _restart_notes(config, plan))

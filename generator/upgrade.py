@@ -34,6 +34,7 @@ from generator.lockfile import LOCK_NAME, Lock, read_lock, write_lock
 from generator.mergeplan import MergePlan, plan_merge, read_text, stale_paths
 from generator.migrate import MIGRATE_CLI, Blocker, blockers, crossed_removals, furthest_step
 from generator.render import render_tree
+from generator.sops_coverage import shared_folders
 from generator.tree import unified_diff
 from generator.yamlio import compose_all
 
@@ -232,11 +233,12 @@ def run_upgrade(
         new_config = config
     else:
         new_config = parse_config(new_text, display=str(config_file), source=config_file)
-    theirs = _decode(render_tree(new_config, config_name=config_file.name))
+    shared = shared_folders(root, config)  # the folders and their readers do not depend on the version
+    theirs = _decode(render_tree(new_config, config_name=config_file.name, shared=shared))
     lock = read_lock(root / LOCK_NAME)
     notes: list[str] = [f"--allow-skip: {line}" for line in refused.problems[:-1]] if refused is not None else []
     if lock is None:
-        bases = _decode(render_tree(config, config_name=config_file.name))
+        bases = _decode(render_tree(config, config_name=config_file.name, shared=shared))
         notes.append(f"no {LOCK_NAME}: the merge base is the render of the config before the upgrade")
     else:
         bases = dict(lock.files)
