@@ -194,6 +194,8 @@ def _build(data: dict[str, Any], source: Path | None) -> Config:
         branch=git_raw.get("branch", "main"),
         secret_ref=git_raw.get("secretRef", "flux-system"),
         interval=git_raw.get("interval", "1m"),
+        recurse_submodules=git_raw.get("recurseSubmodules", False),
+        sparse_checkout=tuple(normalise_path(p) for p in git_raw.get("sparseCheckout", [])),
     )
     default_sops = _sops(data.get("sops"))
     return Config(

@@ -240,6 +240,47 @@ def _lockdown(data: dict[str, Any]) -> str | None:
     return name if isinstance(name, str) else None
 
 
+def _sparse_folders(data: dict[str, Any], minor: int | None, problems: list[Problem]) -> list[str]:
+    git = data.get("git")
+    sparse = git.get("sparseCheckout") if isinstance(git, dict) else None
+    if not isinstance(sparse, list) or not sparse:
+        return []
+    if minor is not None and minor < 9:
+        problems.append(Problem(("git", "sparseCheckout"), "needs Flux >= 2.9 (flux bootstrap --sparse-checkout); "
+                                "set flux.version, or remove it"))
+    folders = []
+    for index, raw in _strings(sparse):
+        if why := path_problem(raw):
+            problems.append(Problem(("git", "sparseCheckout", index), why))
+        else:
+            folders.append(normalise_path(raw))
+    return folders
+
+
+def _ks_folders(cpath: KeyPath, cluster: dict[str, Any]) -> Iterator[tuple[KeyPath, str]]:
+    environment = cluster.get("environment", cluster.get("name"))
+    for path, ks in _mappings(cluster.get("kustomizations"), (*cpath, "kustomizations")):
+        raw = ks.get("path", f"{ks.get('name')}/{environment}")
+        if isinstance(raw, str) and path_problem(raw) is None:
+            yield (*path, "path" if "path" in ks else "name"), normalise_path(raw)
+
+
+def _sparse_checks(data: dict[str, Any], minor: int | None) -> list[Problem]:
+    """Every folder Flux applies lies in a git.sparseCheckout folder (else the artifact lacks it)."""
+    problems: list[Problem] = []
+    folders = _sparse_folders(data, minor, problems)
+    if not folders:
+        return problems
+    for cpath, cluster in _mappings(data.get("clusters"), ("clusters",)):
+        wanted = [((*cpath, "path" if "path" in cluster else "name"), _cluster_folder(cluster)),
+                  *_ks_folders(cpath, cluster)]
+        for where, folder in wanted:
+            if folder and not any(folder == f or folder.startswith(f + "/") for f in folders):
+                problems.append(Problem(where, f"{folder!r} is outside git.sparseCheckout ({', '.join(folders)}): "
+                                        "the GitRepository would not check it out; add it (or a parent) to the list"))
+    return problems
+
+
 def check_semantics(data: Any) -> list[Problem]:
     """All cross-field problems of a parsed config (empty when fine)."""
     if not isinstance(data, dict):
@@ -269,4 +310,5 @@ def check_semantics(data: Any) -> list[Problem]:
         problems.extend(_kustomization_checks(cpath, cluster, minor, _flux_namespace(data), _lockdown(data)))
     problems.extend(_duplicates(cluster_paths, "cluster path"))
     problems.extend(_duration_checks(data))
+    problems.extend(_sparse_checks(data, minor))
     return problems

@@ -130,6 +130,9 @@ class GitSource:
     branch: str = "main"
     secret_ref: str = "flux-system"  # noqa: S105 - a Secret's name, not a secret
     interval: str = "1m"
+    recurse_submodules: bool = False
+    sparse_checkout: tuple[str, ...] = ()
+    """Normalised folders (``--sparse-checkout``), in config order; empty: the whole repository."""
 
 
 @dataclass(frozen=True)
