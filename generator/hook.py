@@ -207,6 +207,8 @@ def install(cwd: Path, *, force: bool = False) -> Path:
     if target.exists() and HOOK_MARKER not in _read(target) and not force:
         raise GitError(f"{target}: a pre-commit hook fluxforge did not write is already there; move it away, "
                        "use the pre-commit framework hooks (.pre-commit-hooks.yaml), or pass --force")
+    if target.is_symlink():
+        target.unlink()  # replace the link itself: writing through could change a hook script shared elsewhere
     write_atomic(target, hook_script().encode(), mode=0o755)
     return target
 

@@ -157,3 +157,24 @@ def test_check_depth_counts_json_nesting() -> None:
         deep = [deep]
     with pytest.raises(yamlguard.TooComplex, match="nested deeper than"):
         yamlguard.check_depth(deep)
+
+
+def test_hook_install_force_replaces_a_symlinked_hook_not_its_target(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Writes go through symlinks, except the hook itself: --force replaces the link, and a hook
+    script shared from elsewhere stays as it was."""
+    from click.testing import CliRunner
+
+    from generator.cli import main
+
+    repo = tmp_path / "repo"
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    shared = tmp_path / "shared-hook.sh"
+    shared.write_text("#!/bin/sh\necho shared\n")
+    (repo / ".git/hooks/pre-commit").symlink_to(shared)
+    monkeypatch.chdir(repo)
+    assert CliRunner().invoke(main, ["hook", "install"]).exit_code == 1
+    assert CliRunner().invoke(main, ["hook", "install", "--force"]).exit_code == 0
+    hook = repo / ".git/hooks/pre-commit"
+    assert not hook.is_symlink() and "fluxforge pre-commit hook" in hook.read_text()
+    assert shared.read_text() == "#!/bin/sh\necho shared\n"
