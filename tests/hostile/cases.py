@@ -31,15 +31,17 @@ class Case:
     item: int
     what: str
     run: Callable[[World], Verdict]
+    root: bool = False  # needs root: a private mount namespace, mknod, chown or dropping capabilities
 
 
 CASES: dict[str, Case] = {}
 
 
-def case(item: int, what: str) -> Callable[[Callable[[World], Verdict]], Callable[[World], Verdict]]:
+def case(item: int, what: str, *, root: bool = False) -> Callable[[Callable[[World], Verdict]],
+                                                                   Callable[[World], Verdict]]:
     def register(func: Callable[[World], Verdict]) -> Callable[[World], Verdict]:
         name = func.__name__.removeprefix("case_")
-        CASES[name] = Case(name, item, what, func)
+        CASES[name] = Case(name, item, what, func, root)
         return func
 
     return register
@@ -96,7 +98,7 @@ def _encrypted(w: World, rel: str = "secret.yaml", content: str = SECRET) -> Pat
 
 
 # --- item 1: decrypt --output writes through devices, FIFOs and /dev/std* --------------------------------
-@case(1, "decrypt --output /dev/null (root, private /dev)")
+@case(1, "decrypt --output /dev/null (root, private /dev)", root=True)
 def case_output_dev_null(w: World) -> Verdict:
     _encrypted(w)
     o = w.shell("$FF decrypt --output /dev/null secret.yaml; rc=$?; echo TYPE=$(stat -c %F /dev/null); "
@@ -106,7 +108,7 @@ def case_output_dev_null(w: World) -> Verdict:
     return Verdict(o, succeeded(o), leak)
 
 
-@case(1, "decrypt --output /dev/stdout, stdout redirected to a file (private /dev)")
+@case(1, "decrypt --output /dev/stdout, stdout redirected to a file (private /dev)", root=True)
 def case_output_dev_stdout_file(w: World) -> Verdict:
     _encrypted(w)
     o = w.shell("$FF decrypt --output /dev/stdout secret.yaml > out.txt; rc=$?; "
@@ -118,7 +120,7 @@ def case_output_dev_stdout_file(w: World) -> Verdict:
     return Verdict(o, wrong)
 
 
-@case(1, "decrypt --output /dev/stdout piped into cat (private /dev)")
+@case(1, "decrypt --output /dev/stdout piped into cat (private /dev)", root=True)
 def case_output_dev_stdout_pipe(w: World) -> Verdict:
     _encrypted(w)
     o = w.shell("$FF decrypt --output /dev/stdout secret.yaml | cat > out.txt", private_dev=True)
@@ -368,12 +370,12 @@ def _unreadable(w: World, verb: str) -> Verdict:
     return Verdict(o, refused(o, "apps/b.yaml"))
 
 
-@case(5, "rotate DIR with an unreadable encrypted file")
+@case(5, "rotate DIR with an unreadable encrypted file", root=True)
 def case_rotate_unreadable(w: World) -> Verdict:
     return _unreadable(w, "rotate")
 
 
-@case(5, "updatekeys DIR with an unreadable encrypted file")
+@case(5, "updatekeys DIR with an unreadable encrypted file", root=True)
 def case_updatekeys_unreadable(w: World) -> Verdict:
     return _unreadable(w, "updatekeys")
 
@@ -682,7 +684,7 @@ def case_shamir_huge(w: World) -> Verdict:
     return _bad_config(w, rule, "shamir_threshold")
 
 
-@case(8, "a repository with git's dubious ownership: hook run")
+@case(8, "a repository with git's dubious ownership: hook run", root=True)
 def case_dubious_ownership(w: World) -> Verdict:
     w.rules(ALL)
     w.git_repo()
@@ -691,7 +693,7 @@ def case_dubious_ownership(w: World) -> Verdict:
     return Verdict(o, refused(o, "owner"))
 
 
-@case(8, "read-only .git/objects: hook run must store a blob")
+@case(8, "read-only .git/objects: hook run must store a blob", root=True)
 def case_readonly_objects(w: World) -> Verdict:
     w.rules(ALL)
     w.git_repo()
@@ -702,7 +704,7 @@ def case_readonly_objects(w: World) -> Verdict:
     return Verdict(o, refused(o, ".git/objects"), leak_in_messages(o))
 
 
-@case(8, "a full $TMPDIR in edit (1-block tmpfs, private mount namespace)")
+@case(8, "a full $TMPDIR in edit (1-block tmpfs, private mount namespace)", root=True)
 def case_full_tmpdir(w: World) -> Verdict:
     _encrypted(w, content=SECRET + "  filler: " + "y" * 20000 + "\n")
     tmp = w.root / "tiny"
