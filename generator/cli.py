@@ -487,3 +487,42 @@ def upgrade_cmd(config: Path | None, to: str | None, cluster: str | None, dry_ru
                + (f", {len(report.removed)} removed" if report.removed else ""), err=True)
     for note in report.notes:
         click.echo(note, err=True)
+
+# --- azure (issue 11) ----------------------------------------------------------------------------
+
+
+@main.group("azure", epilog=_examples("fluxforge azure bicep            # infra/azure/main.bicep and its modules",
+                                       "fluxforge azure plan && fluxforge azure apply"))
+def azure_grp() -> None:
+    """The Azure half of the trust chain from the same config: managed identities, federated
+    credentials, the Key Vault key and the role assignments (Bicep, or plan/apply through ARM)."""
+
+
+@azure_grp.command("bicep", epilog=_examples(
+    "fluxforge azure bicep                       # writes infra/azure/ next to fluxforge.yaml",
+    "fluxforge azure bicep --check               # CI: exit 1 with a diff when the files are stale",
+))
+@click.argument("config", required=False, type=click.Path(path_type=Path))
+@click.option("--out", "out", metavar="DIR", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for main.bicep and its modules (default: infra/azure next to the config).")
+@click.option("--check", is_flag=True, help="Write nothing; exit 1 listing stale or missing files with a diff.")
+@click.option("--force", is_flag=True, help="Replace files fluxforge did not write or that were edited (each is listed).")
+def azure_bicep_cmd(config: Path | None, out: Path | None, check: bool, force: bool) -> None:
+    """Write the Bicep for CONFIG's Azure side (default: the nearest fluxforge.yaml): each managed
+    identity, one federated credential per identity, issuer and ServiceAccount, the Key Vault in RBAC
+    mode with purge protection and its RSA key, and the role assignments scoped to the key. Deploy with
+    `az deployment group create -g RG -f infra/azure/main.bicep`."""
+    from generator.azure.commands import run_bicep
+
+    report = _run(run_bicep, config, out=out, force=force, check=check)
+    for line in report.forced:
+        click.echo(f"forced: {line}", err=True)
+    if check:
+        click.echo(f"{len(report.unchanged)} Bicep files are up to date ({report.out})")
+        return
+    for name in report.written:
+        click.echo(f"wrote {report.out / name}")
+    for name in report.removed:
+        click.echo(f"removed {report.out / name} (no longer generated)")
+    click.echo(f"{len(report.written)} written, {len(report.unchanged)} unchanged ({report.out}); deploy: "
+               f"az deployment group create -g {report.deploy_group} -f {report.out / 'main.bicep'}", err=True)

@@ -15,11 +15,15 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from generator.config_checks import check_semantics, normalise_path
 from generator.config_model import (
+    AksRef,
+    AzureSettings,
     Cluster,
     Config,
+    Encryptor,
     FluxSettings,
     GitSource,
     Identity,
+    KeyPath,
     KeyVaultKey,
     KustomizationSpec,
     SopsKeys,
@@ -128,8 +132,19 @@ def parse_config(text: str, *, display: str = CONFIG_NAME, source: Path | None =
     return _build(data, source)
 
 
-def _identity(raw: dict[str, Any]) -> Identity:
-    return Identity(client_id=raw["clientId"].lower(), name=raw.get("name"), resource_group=raw.get("resourceGroup"))
+@cache
+def _schema_default(definition: str, key: str) -> Any:
+    """The ``default`` the schema declares for ``$defs.<definition>.properties.<key>`` (declared once)."""
+    schema = load_schema("config.schema.json")
+    node = schema["$defs"][definition] if definition else schema["properties"]["azure"]
+    return node["properties"][key]["default"]
+
+
+def _identity(raw: dict[str, Any], where: KeyPath, group: str | None) -> Identity:
+    client_id = raw.get("clientId")
+    return Identity(client_id=client_id.lower() if client_id else None, name=raw.get("name"),
+                    resource_group=raw.get("resourceGroup", group),
+                    existing=raw.get("existing", _schema_default("identity", "existing")), where=where)
 
 
 def _vault_url(vault: str) -> str:
@@ -139,16 +154,20 @@ def _vault_url(vault: str) -> str:
     return f"https://{vault.lower()}.vault.azure.net"
 
 
-def _sops(raw: dict[str, Any] | None) -> SopsKeys:
+def _sops(raw: dict[str, Any] | None, where: KeyPath, group: str | None) -> SopsKeys:
     raw = raw or {}
     keys = tuple(
-        KeyVaultKey(vault_url=_vault_url(k["vault"]), key=k["key"], version=k.get("version"))
-        for k in raw.get("keyVault", [])
+        KeyVaultKey(vault_url=_vault_url(k["vault"]), key=k["key"], version=k.get("version"),
+                    resource_group=k.get("resourceGroup", group),
+                    existing=k.get("existing", _schema_default("keyVaultKey", "existing")),
+                    where=(*where, "keyVault", index))
+        for index, k in enumerate(raw.get("keyVault", []))
     )
     return SopsKeys(key_vault=keys, age=tuple(raw.get("age", [])))
 
 
-def _kustomization(raw: dict[str, Any], environment: str, flux_ns: str) -> KustomizationSpec:
+def _kustomization(raw: dict[str, Any], environment: str, flux_ns: str, where: KeyPath,
+                   group: str | None) -> KustomizationSpec:
     tenant = raw.get("tenant")
     return KustomizationSpec(
         name=raw["name"],
@@ -162,21 +181,38 @@ def _kustomization(raw: dict[str, Any], environment: str, flux_ns: str) -> Kusto
         retry_interval=raw.get("retryInterval"),
         timeout=raw.get("timeout"),
         depends_on=tuple(raw.get("dependsOn", [])),
-        tenant=Tenant(tenant["serviceAccount"], _identity(tenant["identity"])) if tenant else None,
+        tenant=Tenant(tenant["serviceAccount"], _identity(tenant["identity"], (*where, "tenant", "identity"), group))
+        if tenant else None,
     )
 
 
-def _cluster(raw: dict[str, Any], default_sops: SopsKeys, flux_ns: str) -> Cluster:
+def _cluster(raw: dict[str, Any], index: int, default_sops: SopsKeys, flux_ns: str, group: str | None) -> Cluster:
     name = raw["name"]
     environment = raw.get("environment", name)
+    where: KeyPath = ("clusters", index)
+    aks = raw.get("aks")
     return Cluster(
         name=name,
         path=normalise_path(raw.get("path", f"clusters/{name}")),
         environment=environment,
         oidc_issuer=raw["oidcIssuer"],
-        identity=_identity(raw["identity"]),
-        sops=_sops(raw["sops"]) if "sops" in raw else default_sops,
-        kustomizations=tuple(_kustomization(k, environment, flux_ns) for k in raw.get("kustomizations", [])),
+        identity=_identity(raw["identity"], (*where, "identity"), group),
+        sops=_sops(raw["sops"], (*where, "sops"), group) if "sops" in raw else default_sops,
+        kustomizations=tuple(_kustomization(k, environment, flux_ns, (*where, "kustomizations", i), group)
+                             for i, k in enumerate(raw.get("kustomizations", []))),
+        aks=AksRef(aks["name"], aks.get("resourceGroup", group)) if aks else None,
+        index=index,
+    )
+
+
+def _azure(raw: dict[str, Any]) -> AzureSettings:
+    return AzureSettings(
+        subscription_id=raw["subscriptionId"].lower() if raw.get("subscriptionId") else None,
+        location=raw.get("location"),
+        resource_group=raw.get("resourceGroup"),
+        encryptors=tuple(Encryptor(e["objectId"].lower(), e.get("principalType"), e.get("description"))
+                         for e in raw.get("encryptors", [])),
+        encryptors_run_sops=raw.get("encryptorsRunSops", _schema_default("", "encryptorsRunSops")),
     )
 
 
@@ -197,12 +233,14 @@ def _build(data: dict[str, Any], source: Path | None) -> Config:
         recurse_submodules=git_raw.get("recurseSubmodules", False),
         sparse_checkout=tuple(normalise_path(p) for p in git_raw.get("sparseCheckout", [])),
     )
-    default_sops = _sops(data.get("sops"))
+    group = data["azure"].get("resourceGroup")
+    default_sops = _sops(data.get("sops"), ("sops",), group)
     return Config(
         flux=flux,
         git=git,
         tenant_id=data["azure"]["tenantId"].lower(),
         sops=default_sops,
-        clusters=tuple(_cluster(c, default_sops, flux.namespace) for c in data["clusters"]),
+        clusters=tuple(_cluster(c, i, default_sops, flux.namespace, group) for i, c in enumerate(data["clusters"])),
         source=source,
+        azure=_azure(data["azure"]),
     )

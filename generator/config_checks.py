@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
+from generator.azure.checks import azure_problems
 from generator.config_problems import KeyPath, Problem, did_you_mean, dotted
 from generator.fluxversions import EXTRA_COMPONENTS, features_for, parse_version
 
@@ -311,4 +312,5 @@ def check_semantics(data: Any) -> list[Problem]:
     problems.extend(_duplicates(cluster_paths, "cluster path"))
     problems.extend(_duration_checks(data))
     problems.extend(_sparse_checks(data, minor))
+    problems.extend(azure_problems(data))
     return problems

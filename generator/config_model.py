@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from generator.fluxversions import FluxFeatures, FluxVersion, features_for
 
 __all__ = [
+    "AksRef",
+    "AzureSettings",
     "Cluster",
     "Config",
+    "Encryptor",
     "FluxSettings",
     "GitSource",
     "Identity",
@@ -20,13 +23,21 @@ __all__ = [
 ]
 
 
+KeyPath = tuple[str | int, ...]
+
+
 @dataclass(frozen=True)
 class Identity:
-    """A user-assigned managed identity. ``name``/``resource_group`` are optional in the config."""
+    """A user-assigned managed identity. ``name``/``resource_group`` are optional in the config;
+    ``resource_group`` defaults to ``azure.resourceGroup``. ``client_id`` is None until ``fluxforge azure
+    apply`` created the identity and wrote it back (render needs it)."""
 
-    client_id: str
+    client_id: str | None
     name: str | None = None
     resource_group: str | None = None
+    existing: bool = False
+    where: KeyPath = field(default=(), compare=False)
+    """Key path of this identity in the config (``("clusters", 0, "identity")``), for messages and write-back."""
 
 
 @dataclass(frozen=True)
@@ -45,6 +56,16 @@ class KeyVaultKey:
     """``https://<vault>.vault.azure.net`` (no trailing slash, no ``:443``)."""
     key: str
     version: str | None = None
+    resource_group: str | None = field(default=None, compare=False)
+    """Resource group of the vault (default ``azure.resourceGroup``)."""
+    existing: bool = field(default=False, compare=False)
+    """The vault and key are managed elsewhere: fluxforge only grants roles on the key."""
+    where: KeyPath = field(default=(), compare=False)
+
+    @property
+    def vault_name(self) -> str:
+        """``kv-fleet`` of ``https://kv-fleet.vault.azure.net``."""
+        return self.vault_url.removeprefix("https://").split(".", 1)[0]
 
     @property
     def url(self) -> str:
@@ -84,6 +105,14 @@ class KustomizationSpec:
 
 
 @dataclass(frozen=True)
+class AksRef:
+    """The AKS resource behind a cluster (read-only checks of its OIDC issuer and workload identity)."""
+
+    name: str
+    resource_group: str | None
+
+
+@dataclass(frozen=True)
 class Cluster:
     """One AKS cluster and its Flux Kustomizations."""
 
@@ -94,6 +123,9 @@ class Cluster:
     identity: Identity
     sops: SopsKeys
     kustomizations: tuple[KustomizationSpec, ...] = ()
+    aks: AksRef | None = None
+    index: int = 0
+    """Position in ``clusters`` (key paths in messages)."""
 
     def kustomization(self, name: str) -> KustomizationSpec:
         """Look up a Kustomization of this cluster by name (KeyError if absent)."""
@@ -136,6 +168,26 @@ class GitSource:
 
 
 @dataclass(frozen=True)
+class Encryptor:
+    """An Entra principal that may encrypt with the Key Vault keys (never decrypt)."""
+
+    object_id: str
+    principal_type: str | None = None
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class AzureSettings:
+    """The ``azure`` block beyond the tenant: where fluxforge's Azure resources live."""
+
+    subscription_id: str | None = None
+    location: str | None = None
+    resource_group: str | None = None
+    encryptors: tuple[Encryptor, ...] = ()
+    encryptors_run_sops: bool = False
+
+
+@dataclass(frozen=True)
 class Config:
     """A validated ``fluxforge.yaml``."""
 
@@ -146,6 +198,7 @@ class Config:
     clusters: tuple[Cluster, ...]
     source: Path | None = None
     """The file this config was read from (None when parsed from text)."""
+    azure: AzureSettings = AzureSettings()
 
     def cluster(self, name: str) -> Cluster:
         """Look up a cluster by name (KeyError if absent)."""

@@ -14,6 +14,7 @@ Pure: no I/O. The rendered comments, the docs and the test emulator's rehearsal 
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 
@@ -49,8 +50,12 @@ class FederatedCredential:
     @property
     def name(self) -> str:
         """A deterministic credential name (re-running the command updates, never duplicates)."""
-        name = _NOT_NAME.sub("-", f"{self.cluster}-{self.namespace}-{self.service_account}")
-        return name[:_NAME_MAX].rstrip("-_")
+        full = f"{self.cluster}-{self.namespace}-{self.service_account}"
+        name = _NOT_NAME.sub("-", full)
+        if len(name) <= _NAME_MAX:
+            return name
+        # cut, and keep names of different long subjects apart with a digest of the whole
+        return f"{name[:_NAME_MAX - 9].rstrip('-_')}-{hashlib.sha256(full.encode()).hexdigest()[:8]}"
 
     def az_create(self) -> str:
         """The ``az`` command that creates it (placeholders where the config leaves name/group out)."""

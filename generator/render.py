@@ -12,11 +12,19 @@ from typing import Any
 
 import jinja2
 
-from generator.config_model import Cluster, Config, KustomizationSpec
+from generator.config_model import Cluster, Config, Identity, KustomizationSpec
+from generator.config_problems import dotted
 from generator.errors import RenderError
 from generator.federation import FederatedCredential, federated_credentials
 from generator.fluxversions import DEFAULT_DECRYPTION_SA_FLAG, FEATURE_GATE_ARG
-from generator.render_context import OwnedObjects, go_duration, owned_objects, sops_rules, yaml_scalar
+from generator.render_context import (
+    OwnedObjects,
+    bicep_string,
+    go_duration,
+    owned_objects,
+    sops_rules,
+    yaml_scalar,
+)
 from generator.resources import data_dir
 
 __all__ = ["AGE_SECRET", "DECRYPTION_SA_FILE", "GENERATED_MARKER", "SOPS_CONFIG", "age_only", "age_secret_notes",
@@ -45,6 +53,7 @@ def make_env() -> jinja2.Environment:
     )
     env.filters["yq"] = yaml_scalar
     env.filters["go_duration"] = go_duration
+    env.filters["bq"] = bicep_string
     return env
 
 
@@ -138,12 +147,28 @@ def _cluster_files(config: Config, cluster: Cluster, base: dict[str, Any]) -> di
     return files
 
 
+def _without_client_id(config: Config, config_name: str) -> list[str]:
+    """One line per identity the tree annotates whose clientId is not known yet."""
+    found: dict[tuple[str | int, ...], Identity] = {}
+    for cluster in config.clusters:
+        for identity in [cluster.identity, *(ks.tenant.identity for ks in cluster.tenants if ks.tenant)]:
+            if identity.client_id is None:
+                found.setdefault(identity.where, identity)
+    return [f"{config_name}: {dotted((*where, 'clientId'))}: missing, and the ServiceAccount annotations need it; run "
+            f"`fluxforge azure apply` (it creates identity {ident.name} and writes its clientId here), or set it "
+            f"(az identity show -g {ident.resource_group or 'RG'} -n {ident.name} --query clientId -o tsv)"
+            for where, ident in found.items()]
+
+
 def render_tree(
     config: Config, *, config_name: str = "fluxforge.yaml", shared: Mapping[str, frozenset[str]] | None = None
 ) -> dict[str, bytes]:
     """Every generated file, keyed by POSIX path relative to the repository root, sorted. ``shared``:
     folders the config does not name that decrypting builds read (:mod:`generator.sops_coverage`; the
-    caller reads the repository), each with the clusters that read it, for ``.sops.yaml``."""
+    caller reads the repository), each with the clusters that read it, for ``.sops.yaml``. Raises
+    RenderError when an identity has no clientId yet (``fluxforge azure apply`` writes it)."""
+    if missing := _without_client_id(config, config_name):
+        raise RenderError(missing)
     features = config.flux.features
     base: dict[str, Any] = {
         "config_name": config_name,

@@ -14,17 +14,25 @@ from decimal import Decimal
 
 from generator.config_model import Cluster, Config, KustomizationSpec
 
-__all__ = ["OwnedObjects", "SopsRule", "go_duration", "owned_objects", "sops_rules", "yaml_scalar"]
+__all__ = ["OwnedObjects", "SopsRule", "bicep_string", "go_duration", "owned_objects", "sops_rules", "yaml_scalar"]
 
 _PLAIN = re.compile(r"^[A-Za-z0-9_./+^$(\\][A-Za-z0-9_./:@=+,^$()|\\-]*$")
 _SPECIAL = re.compile(
     r"^(y|yes|n|no|true|false|on|off|null|~|[-+]?\.?(inf|nan))$"
     r"|^[-+]?(0x[0-9a-f_]+|0o?[0-7_]+|[0-9][0-9_]*(\.[0-9_]*)?(e[-+]?[0-9]+)?|\.[0-9_]+)$"
-    r"|^[0-9]+(:[0-9]+)+(\.[0-9]*)?$",
+    r"|^[0-9]+(:[0-9]+)+(\.[0-9]*)?$"
+    r"|^[-+]?[0-9_]+$",  # ruamel.yaml reads digits-and-underscores ('_', '-_') as an int, and fails
     re.IGNORECASE,
 )
 _DURATION_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)")
 _UNIT_MS = {"ms": Decimal(1), "s": Decimal(1000), "m": Decimal(60_000), "h": Decimal(3_600_000)}
+
+
+def bicep_string(value: str) -> str:
+    """``value`` as a single-quoted Bicep string literal (``\\``, ``\'``, ``\\${`` and control characters escaped)."""
+    out = value.replace("\\", "\\\\").replace("'", "\\'").replace("${", "\\${")
+    out = out.replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t")
+    return f"'{out}'"
 
 
 def yaml_scalar(value: str) -> str:

@@ -1,0 +1,421 @@
+"""The Azure side a config implies, as data: the one function every Azure feature calls.
+
+:func:`desired_state` turns a validated :class:`~generator.config_model.Config` into the managed
+identities (new or existing), one federated credential per (identity, cluster issuer, subject) — the
+kustomize-controller ServiceAccount, the default decryption ServiceAccounts, every tenant ServiceAccount —,
+the Key Vaults and their RSA keys (new or existing), and the role assignments (Key Vault Crypto User for
+each decrypting identity on each key its cluster uses, scoped to the key; the least role that encrypts for
+``azure.encryptors``), plus the AKS clusters to check. It also checks Azure's limits and rules before
+anything is sent (at most 20 credentials per identity, valid and unique credential names, one
+issuer+subject pair per identity, role names resolved to their GUIDs).
+
+Pure: no I/O. Names that ARM needs as GUIDs (role assignments, the custom role) are computed as Bicep's
+``guid()`` computes them (a version-5 UUID over the arguments joined with ``-``), so Bicep and
+``fluxforge azure apply`` name the same assignment the same way.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Final
+
+from generator.az_hints import WI_AUDIENCE
+from generator.config_model import Cluster, Config, Encryptor, Identity, KeyPath, KeyVaultKey
+from generator.config_problems import Problem, dotted
+from generator.errors import ConfigError
+from generator.federation import federated_credentials
+
+__all__ = [
+    "CRYPTO_USER",
+    "KEY_READER",
+    "MAX_CREDENTIALS",
+    "DesiredAks",
+    "DesiredAssignment",
+    "DesiredCredential",
+    "DesiredIdentity",
+    "DesiredKey",
+    "DesiredState",
+    "DesiredStateError",
+    "Role",
+    "arm_guid",
+    "desired_state",
+    "encryptor_role",
+    "resolve_role",
+]
+
+MAX_CREDENTIALS: Final = 20
+"""Federated identity credentials per user-assigned identity (Microsoft Entra workload identity limits)."""
+CREDENTIAL_NAME: Final = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_-]{2,119}$")
+"""Microsoft.ManagedIdentity federatedIdentityCredentials name pattern (3-120 characters)."""
+_BICEP_GUID_NAMESPACE: Final = uuid.UUID("11fb06fb-712d-4ddd-98c7-e71bbd588830")
+
+BUILTIN_ROLES: Final = {
+    # learn.microsoft.com, "Azure built-in roles" (Security): the GUIDs are the same in every tenant
+    "Key Vault Crypto User": "12338af0-0e69-4776-bea7-57ae8d297424",
+    "Key Vault Reader": "21090545-7ca7-4776-b22c-e363652d74d2",
+}
+KEYS_READ: Final = "Microsoft.KeyVault/vaults/keys/read"
+KEYS_ENCRYPT: Final = "Microsoft.KeyVault/vaults/keys/encrypt/action"
+
+
+class DesiredStateError(ConfigError):
+    """The config lacks what the Azure side needs, or breaks Azure's rules; ``found`` keeps the key paths
+    (the command layer adds line numbers)."""
+
+    def __init__(self, found: list[Problem], display: str) -> None:
+        super().__init__([f"{display}: {dotted(p.path)}: {p.message}" for p in found])
+        self.found = found
+
+
+def arm_guid(*parts: str) -> str:
+    """What Bicep's / ARM's ``guid(a, b, ...)`` returns: UUIDv5 of ``a-b-...`` in ARM's namespace."""
+    return str(uuid.uuid5(_BICEP_GUID_NAMESPACE, "-".join(parts)))
+
+
+@dataclass(frozen=True)
+class Role:
+    """A role definition: a built-in one (``guid`` known) or fluxforge's custom encryptor role, whose GUID
+    is derived from the subscription and resource group it is defined in (``custom_group``)."""
+
+    name: str
+    guid: str | None = None
+    custom_group: str | None = None
+    data_actions: tuple[str, ...] = ()
+
+    def resolved(self, subscription_id: str) -> str:
+        if self.guid is not None:
+            return self.guid
+        assert self.custom_group is not None
+        return arm_guid(f"/subscriptions/{subscription_id}", self.custom_group, "fluxforge-sops-encryptor")
+
+
+def resolve_role(name: str) -> Role:
+    """A built-in role by its name, with its GUID; ConfigError for a name fluxforge does not know."""
+    guid = BUILTIN_ROLES.get(name)
+    if guid is None:
+        raise ConfigError(f"role {name!r}: unknown built-in role; known: {', '.join(sorted(BUILTIN_ROLES))}")
+    return Role(name, guid)
+
+
+CRYPTO_USER: Final = resolve_role("Key Vault Crypto User")
+"""Decrypting identities (kustomize-controller, tenants): decrypt (and the rest of the key's crypto)."""
+KEY_READER: Final = resolve_role("Key Vault Reader")
+"""Encryptors using fluxforge: it wraps locally with the public key, which ``keys/read`` returns."""
+
+
+def encryptor_role(resource_group: str) -> Role:
+    """Encryptors that also run the Go sops (remote Encrypt): keys/read + keys/encrypt/action, no decrypt."""
+    return Role(f"fluxforge SOPS encryptor ({resource_group})", None, resource_group, (KEYS_READ, KEYS_ENCRYPT))
+
+
+@dataclass(frozen=True)
+class DesiredIdentity:
+    name: str
+    resource_group: str
+    existing: bool
+    client_id: str | None
+    where: KeyPath
+    purposes: tuple[str, ...]
+    """What it is for, e.g. ``cluster staging: flux-system/kustomize-controller``."""
+    paths: tuple[KeyPath, ...] = ()
+    """Every place the config declares it (``where`` first): apply writes the client ID into each."""
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.resource_group.lower(), self.name.lower()
+
+    def resource_id(self, subscription_id: str) -> str:
+        return (f"/subscriptions/{subscription_id}/resourceGroups/{self.resource_group}/providers/"
+                f"Microsoft.ManagedIdentity/userAssignedIdentities/{self.name}")
+
+
+@dataclass(frozen=True)
+class DesiredCredential:
+    identity: DesiredIdentity
+    name: str
+    issuer: str
+    subject: str
+    cluster: str
+    audience: str = WI_AUDIENCE
+
+
+@dataclass(frozen=True)
+class DesiredKey:
+    vault: str
+    key: str
+    resource_group: str
+    existing: bool
+    where: KeyPath
+
+    def vault_id(self, subscription_id: str) -> str:
+        return (f"/subscriptions/{subscription_id}/resourceGroups/{self.resource_group}/providers/"
+                f"Microsoft.KeyVault/vaults/{self.vault}")
+
+    def key_id(self, subscription_id: str) -> str:
+        return f"{self.vault_id(subscription_id)}/keys/{self.key}"
+
+    @property
+    def label(self) -> str:
+        return f"{self.vault}/{self.key}"
+
+
+@dataclass(frozen=True)
+class DesiredAssignment:
+    """A role on one key for a managed identity (``identity``) or an encryptor (``object_id``)."""
+
+    key: DesiredKey
+    role: Role
+    description: str
+    identity: DesiredIdentity | None = None
+    encryptor: Encryptor | None = None
+
+    @property
+    def principal_label(self) -> str:
+        if self.identity is not None:
+            return f"identity {self.identity.name}"
+        assert self.encryptor is not None
+        who = f" ({self.encryptor.description})" if self.encryptor.description else ""
+        return f"{(self.encryptor.principal_type or 'principal').lower()} {self.encryptor.object_id}{who}"
+
+    @property
+    def principal_key(self) -> str:
+        """The principal's part of the assignment name: the identity's group/name (its object ID is only
+        known once it exists), or the encryptor's object ID."""
+        if self.identity is not None:
+            return f"identity:{self.identity.resource_group}/{self.identity.name}"
+        assert self.encryptor is not None
+        return self.encryptor.object_id
+
+    def name(self, subscription_id: str) -> str:
+        """The assignment's GUID, as the Bicep computes it (``guid(subscription().subscriptionId, ...)``)."""
+        return arm_guid(subscription_id, self.key.resource_group, self.key.vault, self.key.key, self.principal_key,
+                        self.role.resolved(subscription_id))
+
+
+@dataclass(frozen=True)
+class DesiredAks:
+    cluster: str
+    name: str
+    resource_group: str
+    issuer: str
+
+
+@dataclass(frozen=True)
+class DesiredState:
+    tenant_id: str
+    subscription_id: str | None
+    location: str | None
+    identities: tuple[DesiredIdentity, ...]
+    credentials: tuple[DesiredCredential, ...]
+    keys: tuple[DesiredKey, ...]
+    assignments: tuple[DesiredAssignment, ...]
+    custom_roles: tuple[Role, ...]
+    clusters: tuple[DesiredAks, ...]
+    default_group: str | None = None
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def deploy_group(self) -> str:
+        """Where ``main.bicep`` is deployed: ``azure.resourceGroup``, else the first group used."""
+        return self.default_group or (self.resource_groups[0] if self.resource_groups else "RG")
+
+    @property
+    def resource_groups(self) -> tuple[str, ...]:
+        """Every resource group the state touches, in first-use order (case kept from the config)."""
+        groups = [i.resource_group for i in self.identities] + [k.resource_group for k in self.keys]
+        groups += [c.resource_group for c in self.clusters]
+        seen: dict[str, str] = {}
+        for group in groups:
+            seen.setdefault(group.lower(), group)
+        return tuple(seen.values())
+
+
+# -- building ------------------------------------------------------------------------------------------
+class _Builder:
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.problems: list[tuple[KeyPath, str]] = []
+        self.identities: dict[tuple[str, str], DesiredIdentity] = {}
+        self.keys: dict[tuple[str, str], DesiredKey] = {}
+
+    def problem(self, where: KeyPath, message: str) -> None:
+        if (where, message) not in self.problems:
+            self.problems.append((where, message))
+
+    def group(self, explicit: str | None, where: KeyPath) -> str | None:
+        if explicit is None:
+            self.problem((*where, "resourceGroup"), "missing: set it here or azure.resourceGroup (the default for "
+                                                    "every Azure resource)")
+        return explicit
+
+    def identity(self, ident: Identity, purpose: str | None) -> DesiredIdentity | None:
+        if not ident.name:
+            hint = (f"az identity list --query \"[?clientId=='{ident.client_id}'].name\" -o tsv"
+                    if ident.client_id else "choose one")
+            self.problem((*ident.where, "name"), f"missing: fluxforge azure finds and creates identities by name ({hint})")
+            return None
+        group = self.group(ident.resource_group, ident.where)
+        if group is None:
+            return None
+        purposes = (purpose,) if purpose else ()
+        found = DesiredIdentity(ident.name, group, ident.existing, ident.client_id, ident.where, purposes,
+                                (ident.where,))
+        key = found.key
+        if key in self.identities:
+            old = self.identities[key]
+            found = DesiredIdentity(old.name, old.resource_group, old.existing, old.client_id or ident.client_id,
+                                    old.where, tuple(dict.fromkeys((*old.purposes, *purposes))),
+                                    tuple(dict.fromkeys((*old.paths, ident.where))))
+        self.identities[key] = found
+        return found
+
+    def key(self, key: KeyVaultKey) -> DesiredKey | None:
+        group = self.group(key.resource_group, key.where)
+        if group is None:
+            return None
+        found = DesiredKey(key.vault_name, key.key, group, key.existing, key.where)
+        self.keys.setdefault((found.vault.lower(), found.key.lower()), found)
+        return self.keys[(found.vault.lower(), found.key.lower())]
+
+
+def _credentials(builder: _Builder, cluster: Cluster) -> list[DesiredCredential]:
+    found = []
+    for cred in federated_credentials(builder.config, cluster):
+        purpose = f"cluster {cluster.name}: {cred.namespace}/{cred.service_account}"
+        ident = builder.identity(cred.identity, purpose)
+        if ident is not None:
+            found.append(DesiredCredential(ident, cred.name, cred.issuer, cred.subject, cluster.name))
+    return found
+
+
+def _deduplicated(credentials: Iterable[DesiredCredential]) -> list[DesiredCredential]:
+    """One credential per (identity, issuer, subject): two config clusters on one AKS issuer share it.
+    A name taken on the same identity by another issuer+subject gets a numbered suffix."""
+    by_pair: dict[tuple[tuple[str, str], str, str], DesiredCredential] = {}
+    names: dict[tuple[tuple[str, str], str], int] = {}
+    out = []
+    for cred in credentials:
+        pair = (cred.identity.key, cred.issuer, cred.subject)
+        if pair in by_pair:
+            continue
+        name = cred.name
+        while (cred.identity.key, name.lower()) in names:
+            names[(cred.identity.key, cred.name.lower())] += 1
+            name = f"{cred.name[:116]}-{names[(cred.identity.key, cred.name.lower())]}"
+        names.setdefault((cred.identity.key, name.lower()), 1)
+        cred = DesiredCredential(cred.identity, name, cred.issuer, cred.subject, cred.cluster, cred.audience)
+        by_pair[pair] = cred
+        out.append(cred)
+    return out
+
+
+def credential_problems(credentials: Iterable[DesiredCredential]) -> list[tuple[KeyPath, str]]:
+    """Azure's rules, checked before anything is sent: at most 20 credentials per identity, valid names,
+    a name once per identity, an issuer+subject pair once per identity (Azure answers 409 otherwise)."""
+    per_identity: dict[tuple[str, str], list[DesiredCredential]] = {}
+    for cred in credentials:
+        per_identity.setdefault(cred.identity.key, []).append(cred)
+    return [(creds[0].identity.where, message) for creds in per_identity.values()
+            for message in _identity_credential_problems(creds)]
+
+
+def _identity_credential_problems(creds: list[DesiredCredential]) -> Iterator[str]:
+    ident = creds[0].identity
+    if len(creds) > MAX_CREDENTIALS:
+        yield (f"identity {ident.name} needs {len(creds)} federated credentials; Azure allows at most "
+               f"{MAX_CREDENTIALS} per identity: give some tenants or clusters their own identity")
+    names: set[str] = set()
+    pairs: set[tuple[str, str]] = set()
+    for cred in creds:
+        if not CREDENTIAL_NAME.match(cred.name):
+            yield (f"federated credential name {cred.name!r} is invalid: 3-120 letters, digits, '-' or '_', "
+                   "starting with a letter or digit")
+        if cred.name.lower() in names:
+            yield f"federated credential name {cred.name!r} is used twice on identity {ident.name}"
+        if (cred.issuer, cred.subject) in pairs:
+            yield (f"issuer {cred.issuer} and subject {cred.subject} twice on identity {ident.name} "
+                   "(Azure answers 409 Conflict)")
+        names.add(cred.name.lower())
+        pairs.add((cred.issuer, cred.subject))
+
+
+def _assignments(builder: _Builder, cluster: Cluster, idents: list[DesiredIdentity]) -> list[DesiredAssignment]:
+    found = []
+    for key_spec in cluster.sops.key_vault:
+        key = builder.key(key_spec)
+        if key is None:
+            continue
+        found += [DesiredAssignment(key, CRYPTO_USER, f"fluxforge: {ident.name} decrypts SOPS files of cluster "
+                                                      f"{cluster.name}", identity=ident) for ident in idents]
+    return found
+
+
+def _encryptor_assignments(builder: _Builder, config: Config) -> tuple[list[DesiredAssignment], list[Role]]:
+    keys = [builder.key(k) for k in config.sops.key_vault]
+    keys += [builder.key(k) for c in config.clusters for k in c.sops.key_vault]
+    unique = list({(k.vault.lower(), k.key.lower()): k for k in keys if k is not None}.values())
+    roles: dict[str, Role] = {}
+    found = []
+    for key in unique:
+        role = KEY_READER
+        if config.azure.encryptors_run_sops:
+            role = roles.setdefault(key.resource_group.lower(), encryptor_role(key.resource_group))
+        for encryptor in config.azure.encryptors:
+            what = "encrypts (fluxforge and sops)" if config.azure.encryptors_run_sops else "encrypts with fluxforge"
+            who = f" ({encryptor.description})" if encryptor.description else ""
+            found.append(DesiredAssignment(key, role, f"fluxforge: {encryptor.object_id}{who} {what}; never decrypts",
+                                           encryptor=encryptor))
+    return found, list(roles.values()) if config.azure.encryptors else []
+
+
+def _aks(builder: _Builder, cluster: Cluster) -> DesiredAks | None:
+    if cluster.aks is None:
+        return None
+    group = builder.group(cluster.aks.resource_group, ("clusters", cluster.index, "aks"))
+    return DesiredAks(cluster.name, cluster.aks.name, group, cluster.oidc_issuer) if group else None
+
+
+def desired_state(config: Config, *, display: str = "fluxforge.yaml", need_subscription: bool = False) -> DesiredState:
+    """The Azure side of ``config``; ConfigError naming every key that is missing for it (identity names,
+    resource groups, ``azure.subscriptionId`` when ``need_subscription``) or every rule it would break."""
+    builder = _Builder(config)
+    credentials: list[DesiredCredential] = []
+    assignments: list[DesiredAssignment] = []
+    clusters = []
+    for cluster in config.clusters:
+        credentials += _credentials(builder, cluster)
+        idents = [i for i in (builder.identity(cluster.identity, None),
+                              *(builder.identity(ks.tenant.identity, None) for ks in cluster.tenants if ks.tenant))
+                  if i is not None]
+        assignments += _assignments(builder, cluster, list({i.key: i for i in idents}.values()))
+        if (aks := _aks(builder, cluster)) is not None:
+            clusters.append(aks)
+    credentials = _deduplicated(credentials)
+    encryptors, custom_roles = _encryptor_assignments(builder, config)
+    assignments += encryptors
+    if need_subscription and config.azure.subscription_id is None:
+        builder.problem(("azure",), "subscriptionId missing: fluxforge azure plan/apply read and write this subscription "
+                                    "(az account show --query id -o tsv)")
+    for where, message in credential_problems(credentials):
+        builder.problem(where, message)
+    if builder.problems:
+        raise DesiredStateError([Problem(where, message) for where, message in builder.problems], display)
+    identities = {i.key: builder.identities[i.key] for i in builder.identities.values()}
+    # the identity objects in credentials/assignments carry their purposes as found so far: use the final ones
+    credentials = [DesiredCredential(identities[c.identity.key], c.name, c.issuer, c.subject, c.cluster, c.audience)
+                   for c in credentials]
+    assignments = list({(a.key.label.lower(), a.principal_key, a.role.name): _final(a, identities)
+                        for a in assignments}.values())
+    return DesiredState(config.tenant_id, config.azure.subscription_id, config.azure.location,
+                        tuple(identities.values()), tuple(credentials), tuple(builder.keys.values()),
+                        tuple(assignments), tuple(custom_roles), tuple(clusters), config.azure.resource_group)
+
+
+def _final(assignment: DesiredAssignment, identities: dict[tuple[str, str], DesiredIdentity]) -> DesiredAssignment:
+    if assignment.identity is None:
+        return assignment
+    return DesiredAssignment(assignment.key, assignment.role, assignment.description,
+                             identity=identities[assignment.identity.key])
