@@ -55,6 +55,19 @@ AZ: dict[tuple[str, ...], set[str]] = {
     ("ad", "app", "credential", "reset"): {
         "--id", "--append", "--display-name", "--years", "--end-date", "--cert", "--create-cert", "--keyvault"},
     ("ad", "sp", "show"): {"--id"},
+    # fluxforge azure bicep / plan / apply (issue 11): azure-cli resource, identity, keyvault, profile _params.py
+    ("ad", "user", "show"): {"--id"},
+    ("account", "list-locations"): {"--include-extended-locations"},
+    ("group", "create"): {"--name", "-n", "--resource-group", "-g", "--location", "-l", "--tags", "--managed-by"},
+    ("deployment", "group", "create"): {
+        "--resource-group", "-g", "--template-file", "-f", "--template-uri", "-u", "--template-spec", "-s",
+        "--parameters", "-p", "--name", "-n", "--mode", "--what-if", "-c", "--confirm-with-what-if", "--no-wait"},
+    ("identity", "list"): {"--resource-group", "-g"},
+    ("identity", "federated-credential", "delete"): {
+        "--name", "-n", "--resource-group", "-g", "--identity-name", "--yes", "-y"},
+    ("keyvault", "update"): {
+        "--name", "-n", "--resource-group", "-g", "--enable-rbac-authorization", "--enable-purge-protection",
+        "--public-network-access", "--default-action", "--bypass", "--retention-days"},
 }
 
 # what each command needs to run: every group must be met by one of its alternatives (a tuple of flags)
@@ -75,6 +88,13 @@ REQUIRED: dict[tuple[str, ...], list[list[tuple[str, ...]]]] = {
     ("role", "assignment", "create"): [[("--role",)], [("--assignee",), ("--assignee-object-id",)]],
     ("ad", "app", "credential", "reset"): [[("--id",)]],
     ("ad", "sp", "show"): [[("--id",)]],
+    ("ad", "user", "show"): [[("--id",)]],
+    ("group", "create"): [[("-n",), ("--name",), ("-g",), ("--resource-group",)], [("-l",), ("--location",)]],
+    ("deployment", "group", "create"): [[("-g",), ("--resource-group",)], [("-f",), ("--template-file",),
+                                                                           ("-u",), ("--template-uri",)]],
+    ("identity", "federated-credential", "delete"): [
+        [("--name",), ("-n",)], [("--identity-name",)], [("--resource-group",), ("-g",)]],
+    ("keyvault", "update"): [[("--name",), ("-n",)]],
 }
 
 _COMMAND = re.compile(r"\baz ((?:[a-z][a-z-]* ?)+)(.*)")
@@ -163,7 +183,15 @@ def starter_hints() -> list[str]:
     return [render_starter(StarterValues()).decode(), render_starter(StarterValues(cluster="qa")).decode()]
 
 
-SOURCES = {"errors": error_hints, "rendered": rendered_hints, "starter": starter_hints, "documents": document_hints}
+def bicep_hints() -> list[str]:
+    from generator.azure.bicep import render_bicep
+    from generator.azure.desired import desired_state
+
+    return [data.decode() for data in render_bicep(desired_state(parse_config(SAMPLE))).values()]
+
+
+SOURCES = {"errors": error_hints, "rendered": rendered_hints, "starter": starter_hints, "documents": document_hints,
+           "bicep": bicep_hints}
 
 
 @pytest.mark.parametrize("source", sorted(SOURCES))
