@@ -526,3 +526,41 @@ def azure_bicep_cmd(config: Path | None, out: Path | None, check: bool, force: b
         click.echo(f"removed {report.out / name} (no longer generated)")
     click.echo(f"{len(report.written)} written, {len(report.unchanged)} unchanged ({report.out}); deploy: "
                f"az deployment group create -g {report.deploy_group} -f {report.out / 'main.bicep'}", err=True)
+
+
+@azure_grp.command("plan", epilog=_examples(
+    "fluxforge azure plan                        # + to add, ~ to change, = as wanted, ! to fix by hand",
+    "fluxforge azure plan fleet --credential cli",
+))
+@click.argument("config", required=False, type=click.Path(path_type=Path))
+@_credential_option()
+def azure_plan_cmd(config: Path | None, credential: str | None) -> None:
+    """Compare CONFIG's Azure side with what Azure Resource Manager holds; write nothing. Exit 0 when
+    nothing is to do, 2 when apply has changes to make, 1 on problems apply cannot fix (as
+    `terraform plan -detailed-exitcode`)."""
+    from generator.azure.apply import run_plan
+
+    plan = _run(run_plan, config, credential=credential)
+    for line in plan.lines():
+        click.echo(line)
+    sys.exit(plan.exit_code)
+
+
+@azure_grp.command("apply", epilog=_examples(
+    "fluxforge azure apply && fluxforge render",
+    "fluxforge azure apply fleet --credential cli",
+))
+@click.argument("config", required=False, type=click.Path(path_type=Path))
+@_credential_option()
+def azure_apply_cmd(config: Path | None, credential: str | None) -> None:
+    """Create or update what `fluxforge azure plan` shows (never deletes), then write the client IDs of
+    the identities into CONFIG, keeping its comments and layout. Refuses, sending nothing, when the plan
+    has problems; a failure half-way lists what was done (a rerun continues)."""
+    from generator.azure.apply import run_apply
+
+    report = _run(run_apply, config, credential=credential, progress=click.echo)
+    for where, client_id in report.client_ids.items():
+        click.echo(f"wrote {where}: {client_id}", err=True)
+    click.echo(f"{len(report.done)} change(s) applied" + (
+        "; next: fluxforge render (the ServiceAccounts carry the client IDs)" if report.config_written else ""),
+        err=True)

@@ -1,0 +1,377 @@
+"""Pure: the desired Azure state against what ARM holds -> ``+ ~ =`` lines, ``!`` problems and the steps
+``apply`` takes.
+
+``+`` missing (apply creates it), ``~`` differs (apply updates it; the fields are listed, Azure's value
+first), ``=`` as wanted. ``!`` is something apply cannot or must not fix (a missing resource group, an
+``existing`` resource that is not there, a key whose operations ARM cannot change, a client ID in the
+config that is not the identity's, an AKS cluster without OIDC issuer or workload identity, or with
+another issuer URL): plan exits 1 and apply refuses before sending anything. Nothing is ever deleted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Literal
+
+from generator.azure.desired import (
+    MAX_CREDENTIALS,
+    DesiredAks,
+    DesiredAssignment,
+    DesiredCredential,
+    DesiredIdentity,
+    DesiredKey,
+    DesiredState,
+    Role,
+)
+from generator.config_problems import dotted
+
+__all__ = [
+    "ActualAks",
+    "ActualAssignment",
+    "ActualCredential",
+    "ActualIdentity",
+    "ActualKey",
+    "ActualRole",
+    "ActualState",
+    "ActualVault",
+    "Change",
+    "Plan",
+    "make_plan",
+]
+
+Op = Literal["+", "~", "="]
+
+
+@dataclass(frozen=True)
+class ActualIdentity:
+    client_id: str
+    principal_id: str
+
+
+@dataclass(frozen=True)
+class ActualCredential:
+    name: str
+    issuer: str
+    subject: str
+    audiences: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ActualVault:
+    rbac: bool
+    purge_protection: bool
+    soft_delete: bool
+    tenant_id: str
+
+
+@dataclass(frozen=True)
+class ActualKey:
+    kty: str
+    key_ops: tuple[str, ...]
+    uri: str
+
+
+@dataclass(frozen=True)
+class ActualAssignment:
+    name: str
+    role_guid: str
+    principal_id: str
+
+
+@dataclass(frozen=True)
+class ActualRole:
+    name: str
+    data_actions: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ActualAks:
+    oidc_enabled: bool
+    issuer_url: str | None
+    workload_identity: bool
+
+
+@dataclass
+class ActualState:
+    """What ARM holds for the resources the desired state names (None: not found)."""
+
+    subscription_id: str
+    groups: dict[str, str | None] = field(default_factory=dict)  # group (lower) -> location
+    identities: dict[tuple[str, str], ActualIdentity | None] = field(default_factory=dict)
+    credentials: dict[tuple[str, str], list[ActualCredential]] = field(default_factory=dict)
+    vaults: dict[str, ActualVault | None] = field(default_factory=dict)  # vault (lower)
+    keys: dict[tuple[str, str], ActualKey | None] = field(default_factory=dict)
+    assignments: dict[tuple[str, str], list[ActualAssignment]] = field(default_factory=dict)  # at the key scope
+    roles: dict[str, ActualRole | None] = field(default_factory=dict)  # role GUID
+    clusters: dict[tuple[str, str], ActualAks | None] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Change:
+    """One line of the plan and, for ``+``/``~``, the step apply takes."""
+
+    op: Op
+    kind: Literal["identity", "credential", "vault", "key", "role", "assignment", "config"]
+    label: str
+    details: tuple[str, ...] = ()
+    identity: DesiredIdentity | None = None
+    credential: DesiredCredential | None = None
+    key: DesiredKey | None = None
+    role: Role | None = None
+    assignment: DesiredAssignment | None = None
+    vault_fields: tuple[str, ...] = ()  # vault properties to set on ~
+
+    def lines(self) -> list[str]:
+        return [f"{self.op} {self.label}", *(f"      {d}" for d in self.details)]
+
+
+@dataclass(frozen=True)
+class Plan:
+    changes: tuple[Change, ...]
+    problems: tuple[str, ...]
+    checks: tuple[str, ...]  # read-only checks that passed (AKS)
+
+    @property
+    def pending(self) -> tuple[Change, ...]:
+        return tuple(c for c in self.changes if c.op != "=")
+
+    def summary(self) -> str:
+        add = sum(c.op == "+" for c in self.changes)
+        change = sum(c.op == "~" for c in self.changes)
+        same = sum(c.op == "=" for c in self.changes)
+        text = f"Plan: {add} to add, {change} to change, {same} unchanged"
+        return text + (f"; {len(self.problems)} problem(s) apply cannot fix" if self.problems else "")
+
+    def lines(self) -> list[str]:
+        out = [line for change in self.changes for line in change.lines()]
+        out += [f"= {check}" for check in self.checks]
+        return out + [f"! {problem}" for problem in self.problems] + [self.summary()]
+
+    @property
+    def exit_code(self) -> int:
+        """As ``terraform plan -detailed-exitcode``: 0 nothing to do, 2 changes pending, 1 problems."""
+        return 1 if self.problems else 2 if self.pending else 0
+
+
+# -- comparing ---------------------------------------------------------------------------------------
+def _slash_hint(have: str, want: str) -> str:
+    return " (only the trailing slash differs: Entra ID compares issuers exactly)" if (
+        have.rstrip("/") == want.rstrip("/")) else ""
+
+
+def _subject_hint(have: str, want: str) -> str:
+    h, w = have.split(":"), want.split(":")
+    if len(h) == len(w) == 4 and h[:2] == w[:2] and h[3] == w[3] and h[2] != w[2]:
+        return f" (the namespace differs: {h[2]!r} in Azure, {w[2]!r} in the config)"
+    if have.lower() == want.lower():
+        return " (only the case differs: Entra ID compares subjects exactly)"
+    return ""
+
+
+def credential_diff(have: ActualCredential, want: DesiredCredential) -> list[str]:
+    """The fields of a federated credential that differ, Azure's value first."""
+    out = []
+    if have.issuer != want.issuer:
+        out.append(f"issuer: {have.issuer!r} -> {want.issuer!r}{_slash_hint(have.issuer, want.issuer)}")
+    if have.subject != want.subject:
+        out.append(f"subject: {have.subject!r} -> {want.subject!r}{_subject_hint(have.subject, want.subject)}")
+    if list(have.audiences) != [want.audience]:
+        out.append(f"audiences: {list(have.audiences)!r} -> {[want.audience]!r}")
+    return out
+
+
+class _Planner:
+    def __init__(self, state: DesiredState, actual: ActualState) -> None:
+        self.state, self.actual = state, actual
+        self.changes: list[Change] = []
+        self.problems: list[str] = []
+        self.checks: list[str] = []
+
+    def add(self, change: Change) -> None:
+        self.changes.append(change)
+
+    def groups(self) -> None:
+        for group in self.state.resource_groups:
+            if self.actual.groups.get(group.lower()) is None:
+                where = self.state.location or "LOCATION"
+                self.problems.append(f"resource group {group} does not exist in subscription "
+                                     f"{self.actual.subscription_id}: az group create -n {group} -l {where}")
+
+    def identities(self) -> None:
+        for ident in self.state.identities:
+            have = self.actual.identities.get(ident.key)
+            label = f"identity {ident.resource_group}/{ident.name}"
+            if have is None and ident.existing:
+                self.problems.append(f"{label} is marked existing but does not exist ({dotted(ident.where)}): create "
+                                     "it, or drop existing: true to let apply create it")
+            elif have is None:
+                self.add(Change("+", "identity", label, ("; ".join(ident.purposes),), identity=ident))
+            else:
+                self._client_id(ident, have, label)
+            self.credentials(ident, have)
+
+    def _client_id(self, ident: DesiredIdentity, have: ActualIdentity, label: str) -> None:
+        if ident.client_id and ident.client_id != have.client_id.lower():
+            self.problems.append(f"{dotted((*ident.where, 'clientId'))}: {ident.client_id} is not the client ID of "
+                                 f"{label} ({have.client_id}); fix it in the config (or remove it: apply writes it)")
+            return
+        self.add(Change("=", "identity", label, (f"client ID {have.client_id}",), identity=ident))
+
+    def credentials(self, ident: DesiredIdentity, have: ActualIdentity | None) -> None:
+        existing = self.actual.credentials.get(ident.key, []) if have is not None else []
+        wanted = [c for c in self.state.credentials if c.identity.key == ident.key]
+        new = 0
+        for cred in wanted:
+            change = _credential_change(cred, existing)
+            new += change.op == "+"
+            self.add(change)
+        if len(existing) + new > MAX_CREDENTIALS:
+            self.problems.append(f"identity {ident.name} would have {len(existing) + new} federated credentials "
+                                 f"({len(existing)} in Azure, {new} to add); Azure allows at most {MAX_CREDENTIALS}: "
+                                 "delete unused ones (az identity federated-credential delete) or use another identity")
+
+    def keys(self) -> None:
+        seen: set[str] = set()
+        for key in self.state.keys:
+            if key.vault.lower() not in seen:
+                seen.add(key.vault.lower())
+                self._vault(key)
+            self._key(key)
+
+    def _vault(self, key: DesiredKey) -> None:
+        have = self.actual.vaults.get(key.vault.lower())
+        label = f"key vault {key.resource_group}/{key.vault}"
+        if have is None and key.existing:
+            self.problems.append(f"{label} is marked existing but does not exist ({dotted(key.where)})")
+        elif have is None:
+            self.add(Change("+", "vault", label, ("Azure RBAC, purge protection, soft delete 90 days",), key=key))
+        elif key.existing and not have.rbac:
+            self.problems.append(f"{label} uses access policies: role assignments have no effect there; switch it to "
+                                 f"Azure RBAC (az keyvault update -g {key.resource_group} -n {key.vault} "
+                                 "--enable-rbac-authorization true) after granting the same access as roles")
+        elif key.existing:
+            self.add(Change("=", "vault", label, ("existing (not managed by fluxforge)",), key=key))
+        else:
+            wrong = [(f, v) for f, v in (("enableRbacAuthorization", have.rbac), ("enablePurgeProtection",
+                                          have.purge_protection), ("enableSoftDelete", have.soft_delete)) if not v]
+            details = tuple(f"{f}: false -> true" for f, _ in wrong)
+            self.add(Change("~" if wrong else "=", "vault", label, details, key=key,
+                            vault_fields=tuple(f for f, _ in wrong)))
+
+    def _key(self, key: DesiredKey) -> None:
+        vault = self.actual.vaults.get(key.vault.lower())
+        have = self.actual.keys.get((key.vault.lower(), key.key.lower())) if vault is not None else None
+        label = f"key {key.label}"
+        if have is None and key.existing:
+            self.problems.append(f"{label} is marked existing but does not exist ({dotted(key.where)})")
+        elif have is None:
+            self.add(Change("+", "key", label, ("RSA 4096, operations encrypt and decrypt",), key=key))
+        elif not have.kty.startswith("RSA") or not {"encrypt", "decrypt"} <= set(have.key_ops):
+            self.problems.append(f"{label} is {have.kty} with operations {', '.join(have.key_ops) or 'none'}: SOPS needs "
+                                 "an RSA key allowing encrypt and decrypt, and ARM never changes an existing key (az "
+                                 f"keyvault key set-attributes --vault-name {key.vault} -n {key.key} --ops encrypt "
+                                 "decrypt)")
+        else:
+            self.add(Change("=", "key", label, (have.uri,), key=key))
+
+    def roles(self) -> None:
+        guids = {a.role.resolved(self.actual.subscription_id): a.role for a in self.state.assignments}
+        for guid, role in guids.items():
+            have = self.actual.roles.get(guid)
+            if role.guid is not None:
+                if have is None or have.name != role.name:
+                    found = f"is {have.name!r}" if have else "does not exist"
+                    self.problems.append(f"role definition {guid} {found}, expected built-in role {role.name!r}")
+                continue
+            label = f"role {role.name!r} ({guid})"
+            if have is None:
+                self.add(Change("+", "role", label, (f"dataActions: {', '.join(role.data_actions)}",), role=role))
+            elif set(have.data_actions) != set(role.data_actions) or have.name != role.name:
+                self.add(Change("~", "role", label, ((f"dataActions: {list(have.data_actions)!r} -> "
+                                                     f"{list(role.data_actions)!r}"),), role=role))
+            else:
+                self.add(Change("=", "role", label, role=role))
+
+    def assignments(self) -> None:
+        sub = self.actual.subscription_id
+        for assignment in self.state.assignments:
+            label = (f"role assignment {assignment.role.name} on key {assignment.key.label} for "
+                     f"{assignment.principal_label}")
+            principal = self._principal(assignment)
+            current = self.actual.assignments.get((assignment.key.vault.lower(), assignment.key.key.lower()), [])
+            guid = assignment.role.resolved(sub)
+            match = next((a for a in current if principal and a.principal_id.lower() == principal.lower()
+                          and a.role_guid.lower() == guid), None)
+            if match is not None:
+                self.add(Change("=", "assignment", label, assignment=assignment))
+            else:
+                self.add(Change("+", "assignment", label, (f"name {assignment.name(sub)}",), assignment=assignment))
+
+    def _principal(self, assignment: DesiredAssignment) -> str | None:
+        if assignment.encryptor is not None:
+            return assignment.encryptor.object_id
+        assert assignment.identity is not None
+        have = self.actual.identities.get(assignment.identity.key)
+        return have.principal_id if have else None
+
+    def config(self) -> None:
+        for ident in self.state.identities:
+            have = self.actual.identities.get(ident.key)
+            if ident.client_id is None:
+                value = have.client_id if have else "(the new identity's)"
+                self.add(Change("~", "config", f"fluxforge.yaml {dotted((*ident.where, 'clientId'))}",
+                                (f"(none) -> {value}; then run `fluxforge render`",), identity=ident))
+
+    def clusters(self) -> None:
+        for aks in self.state.clusters:
+            found = list(_aks_problems(aks, self.actual.clusters.get((aks.resource_group.lower(), aks.name.lower()))))
+            self.problems.extend(found)
+            if not found:
+                self.checks.append(f"AKS {aks.resource_group}/{aks.name}: OIDC issuer and workload identity enabled, "
+                                   f"issuer {aks.issuer}")
+
+
+def _credential_change(cred: DesiredCredential, existing: list[ActualCredential]) -> Change:
+    label = f"federated credential {cred.identity.name}/{cred.name}"
+    twin = next((a for a in existing if a.issuer == cred.issuer and a.subject == cred.subject), None)
+    if twin is not None and list(twin.audiences) == [cred.audience]:
+        named = "" if twin.name.lower() == cred.name.lower() else f" (exists as {twin.name!r})"
+        return Change("=", "credential", label + named, credential=cred)
+    same_name = twin or next((a for a in existing if a.name.lower() == cred.name.lower()), None)
+    if same_name is not None:
+        shown = label if same_name.name.lower() == cred.name.lower() else f"{label} (exists as {same_name.name!r})"
+        target = DesiredCredential(cred.identity, same_name.name, cred.issuer, cred.subject, cred.cluster, cred.audience)
+        return Change("~", "credential", shown, tuple(credential_diff(same_name, cred)), credential=target)
+    return Change("+", "credential", label, (f"issuer {cred.issuer}", f"subject {cred.subject}",
+                                             f"audience {cred.audience}"), credential=cred)
+
+
+def _aks_problems(aks: DesiredAks, have: ActualAks | None) -> Iterator[str]:
+    label = f"AKS {aks.resource_group}/{aks.name} (cluster {aks.cluster})"
+    fix = f"az aks update -g {aks.resource_group} -n {aks.name}"
+    if have is None:
+        yield f"{label} does not exist (clusters[].aks names it)"
+        return
+    if not have.oidc_enabled:
+        yield f"{label}: the OIDC issuer is disabled, so Entra ID cannot verify its tokens: {fix} --enable-oidc-issuer"
+    if not have.workload_identity:
+        yield (f"{label}: workload identity is disabled, so no pod gets AZURE_FEDERATED_TOKEN_FILE: "
+               f"{fix} --enable-workload-identity")
+    if have.oidc_enabled and have.issuer_url and have.issuer_url != aks.issuer:
+        yield (f"{label}: its issuer is {have.issuer_url!r} but the config says {aks.issuer!r}"
+               f"{_slash_hint(have.issuer_url, aks.issuer)}; set clusters[].oidcIssuer to the cluster's (az aks show -g "
+               f"{aks.resource_group} -n {aks.name} --query oidcIssuerProfile.issuerUrl -o tsv)")
+
+
+def make_plan(state: DesiredState, actual: ActualState) -> Plan:
+    """Compare; never I/O."""
+    planner = _Planner(state, actual)
+    planner.groups()
+    planner.identities()
+    planner.keys()
+    planner.roles()
+    planner.assignments()
+    planner.config()
+    planner.clusters()
+    return Plan(tuple(planner.changes), tuple(planner.problems), tuple(planner.checks))
