@@ -197,7 +197,7 @@ def test_invalid_config_writes_nothing(repo: Path, run_cli) -> None:
     result = run_cli("render")
     assert result.exit_code == 1
     assert result.stderr == (
-        "fluxforge.yaml:38: clusters[0].kustomizations[1].dependsOn[0]: unknown Kustomization 'infra' in this "
+        "fluxforge.yaml:46: clusters[0].kustomizations[1].dependsOn[0]: unknown Kustomization 'infra' in this "
         "cluster; did you mean 'infrastructure'?\n"
     )
     assert sorted(p.name for p in repo.iterdir()) == ["fluxforge.yaml"]
