@@ -116,15 +116,17 @@ def decrypt_bytes(
     verify_mac: bool = True,
     yaml_indent: int = 4,
     json_indent: int = -1,
+    binary_indent: int = -1,
 ) -> bytes:
     """Decrypt a sops document (the MAC is verified unless ``verify_mac`` is False) and return
     the plaintext in the same format, formatted as ``sops decrypt`` formats it (``yaml_indent`` /
-    ``json_indent`` as ``.sops.yaml`` ``stores:``; ``SopsRules`` carries them)."""
+    ``json_indent`` / ``binary_indent`` as ``.sops.yaml`` ``stores:`` yaml, json, json_binary;
+    ``SopsRules`` carries them)."""
     from generator.sops import engine
 
     return engine.decrypt_document(
         data, fmt=fmt, name=path_for_errors, cache=sources_cache, options=options or KeyOptions(),
-        verify_mac=verify_mac, yaml_indent=yaml_indent, json_indent=json_indent,
+        verify_mac=verify_mac, yaml_indent=yaml_indent, json_indent=json_indent, binary_indent=binary_indent,
     )
 
 

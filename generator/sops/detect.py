@@ -23,6 +23,7 @@ from generator.sops.metadata import version_problem
 from generator.sops.rules import SELECTORS
 
 _RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
+_YAML_DIRECTIVE = re.compile(r"(?:\ufeff)?(?:(?:#[^\n]*)?\s*\n)*%YAML[ \t]+(\d+\.\d+)")
 # Key lists of the metadata and the fields sops parses as times (age has none).
 _KEY_LISTS = {"kms": ("created_at",), "gcp_kms": ("created_at",), "azure_kv": ("created_at",),
               "hc_vault": ("created_at",), "age": (), "pgp": ("created_at",)}
@@ -92,6 +93,9 @@ def _yaml_metadata(text: str) -> Any:
     which decodes the first document only)."""
     from generator.yamlio import compose_first
 
+    directive = _YAML_DIRECTIVE.match(text)
+    if directive and directive.group(1) != "1.1":
+        return _ABSENT  # go-yaml refuses any other %YAML version: sops cannot load the file
     try:
         root = compose_first(text)
     except Exception:  # noqa: BLE001 - ruamel raises many error classes: not parseable, no metadata
@@ -103,7 +107,16 @@ def _yaml_metadata(text: str) -> Any:
         return _ABSENT
     if len(found) > 1:
         return {"\0duplicate": True}
-    return _yaml_plain(found[0], 0)
+    raw = _yaml_plain(found[0], 0)
+    if isinstance(raw, dict) and any(str(key.tag).endswith(":merge") and not _mergeable(value)
+                                     for key, value in root.value):
+        raw["\0merge"] = True
+    return raw
+
+
+def _mergeable(node: Any) -> bool:
+    """go-yaml merges a top-level ``<<`` when it loads sops metadata: only a mapping or a list of them."""
+    return node.id == "mapping" or (node.id == "sequence" and all(item.id == "mapping" for item in node.value))
 
 
 def _yaml_plain(node: Any, depth: int) -> Any:
@@ -206,6 +219,9 @@ def metadata_problems(raw: Any, *, strict_types: bool = True) -> list[str]:
     problems: list[str] = []
     if "\0duplicate" in raw:
         problems.append("sops: a key appears twice")
+    if "\0merge" in raw:
+        problems.append("a top-level '<<' (YAML merge) key has a value that is not a mapping: sops cannot load "
+                        "the metadata of this file")
     fields = {name: raw.get(name) for name in raw if isinstance(name, str)}
     problems.extend(f"sops.{name} is not a string" for name in _STRING_FIELDS
                     if not _is_string(fields.get(name), strict_types))

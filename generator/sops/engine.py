@@ -22,7 +22,7 @@ from generator.sops.values import Branch, Comment
 _UNWRAP_ORDER = ("age", "pgp", "kms", "gcp_kms", "hckms", "azure_kv", "hc_vault")
 
 
-def store_for(fmt: str, *, yaml_indent: int = 4, json_indent: int = -1) -> Store:
+def store_for(fmt: str, *, yaml_indent: int = 4, json_indent: int = -1, binary_indent: int = -1) -> Store:
     from generator.sops.stores.binary import BinaryStore
     from generator.sops.stores.dotenv import DotenvStore
     from generator.sops.stores.ini import IniStore
@@ -38,7 +38,7 @@ def store_for(fmt: str, *, yaml_indent: int = 4, json_indent: int = -1) -> Store
     if fmt == "ini":
         return IniStore()
     if fmt == "binary":
-        return BinaryStore(json_indent)
+        return BinaryStore(binary_indent)  # stores.json_binary, not stores.json (as sops)
     raise SopsError(f"unknown sops format {fmt!r} (yaml, json, dotenv, ini, binary)")
 
 
@@ -56,7 +56,8 @@ class Opened:
 def _rule_store(fmt: str, rule: CreationRule | None) -> Store:
     if rule is None:
         return store_for(fmt)
-    return store_for(fmt, yaml_indent=rule.yaml_indent, json_indent=rule.json_indent)
+    return store_for(fmt, yaml_indent=rule.yaml_indent, json_indent=rule.json_indent,
+                     binary_indent=rule.binary_indent)
 
 
 def encrypt_document(plaintext: bytes, *, fmt: str, rule: CreationRule, cache: dict[str, KeySource] | None,
@@ -105,7 +106,12 @@ def seal(docs: list[Branch], meta: md.Metadata, key: bytes, store: Store, name: 
     meta.lastmodified = md.now_rfc3339()
     meta.mac = cipher.encrypt(mac, meta.lastmodified)
     meta.version = md.SOPS_VERSION
-    return store.emit_encrypted(docs, md.to_branch(meta))
+    out = store.emit_encrypted(docs, md.to_branch(meta))
+    if store.name != "binary":
+        from generator.sops.readback import check_readback
+
+        check_readback(docs, store.load_encrypted(out, name)[0], name)
+    return out
 
 
 def open_file(data: bytes, *, fmt: str, name: str, cache: dict[str, KeySource] | None, options: KeyOptions,
@@ -125,8 +131,9 @@ def open_file(data: bytes, *, fmt: str, name: str, cache: dict[str, KeySource] |
 
 
 def decrypt_document(data: bytes, *, fmt: str, name: str, cache: dict[str, KeySource] | None,
-                     options: KeyOptions, verify_mac: bool, yaml_indent: int = 4, json_indent: int = -1) -> bytes:
-    rule = CreationRule(yaml_indent=yaml_indent, json_indent=json_indent)
+                     options: KeyOptions, verify_mac: bool, yaml_indent: int = 4, json_indent: int = -1,
+                     binary_indent: int = -1) -> bytes:
+    rule = CreationRule(yaml_indent=yaml_indent, json_indent=json_indent, binary_indent=binary_indent)
     opened = open_file(data, fmt=fmt, name=name, cache=cache, options=options, verify_mac=verify_mac, rule=rule)
     return opened.store.emit_plain(opened.docs)
 

@@ -207,7 +207,8 @@ def decrypt_path(path: Path, *, in_place: bool, output: Path | None, options: Ke
         in_place_target(path, settings, follow_outside=follow_outside)
     plain = engine.decrypt_document(data, fmt=fmt, name=str(path), cache={}, options=options, verify_mac=True,
                                     yaml_indent=settings.yaml_indent if settings else 4,
-                                    json_indent=settings.json_indent if settings else -1)
+                                    json_indent=settings.json_indent if settings else -1,
+                                    binary_indent=settings.binary_indent if settings else -1)
     if in_place:
         write_atomic(path, plain)
     elif output is not None:
@@ -369,7 +370,8 @@ def updatekeys_paths(paths: Sequence[Path], *, dry_run: bool, options: KeyOption
         rule = rules.rule_for(path)
         if rule is None:
             raise SopsError(no_rule(path, rules))
-        store = engine.store_for(fmt, yaml_indent=rule.yaml_indent, json_indent=rule.json_indent)
+        store = engine.store_for(fmt, yaml_indent=rule.yaml_indent, json_indent=rule.json_indent,
+                                 binary_indent=rule.binary_indent)
         docs, raw = store.load_encrypted(data, str(path))
         if raw is None:
             raise SopsError(f"{path}: no sops metadata found: the file is not encrypted")

@@ -37,6 +37,7 @@ class CreationRule:
     path_regex: str | None = None
     yaml_indent: int = 4
     json_indent: int = -1
+    binary_indent: int = -1  # stores.json_binary.indent: the binary store's JSON envelope
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,7 @@ class SopsRules:
     rules: list[CreationRule]
     yaml_indent: int = 4
     json_indent: int = -1
+    binary_indent: int = -1
 
     def rule_for(self, file_path: Path | str) -> CreationRule | None:
         """First rule whose ``path_regex`` is found in the path (relative to the config dir when the
@@ -165,6 +167,7 @@ def load_rules(config_path: Path) -> SopsRules:
     problems: list[str] = []
     yaml_indent = _indent(doc, "yaml", 4, 0, f"{config_path}: stores.yaml.indent", problems)
     json_indent = _indent(doc, "json", -1, -1, f"{config_path}: stores.json.indent", problems)
+    binary_indent = _indent(doc, "json_binary", -1, -1, f"{config_path}: stores.json_binary.indent", problems)
     raw_rules = doc.get("creation_rules") or []
     if not isinstance(raw_rules, list):
         raise SopsError(f"{config_path}: creation_rules: expected a list of rules, found {_kind(raw_rules)}")
@@ -172,12 +175,13 @@ def load_rules(config_path: Path) -> SopsRules:
     for index, raw in enumerate(raw_rules):
         where = f"{config_path}: creation_rules[{index}]"
         try:
-            rules.append(_parse_rule(raw, where, yaml_indent, json_indent))
+            rules.append(_parse_rule(raw, where, yaml_indent, json_indent, binary_indent))
         except SopsError as err:
             problems.extend(err.problems)
     if problems:
         raise SopsError(problems)
-    return SopsRules(path=config_path, rules=rules, yaml_indent=yaml_indent, json_indent=json_indent)
+    return SopsRules(path=config_path, rules=rules, yaml_indent=yaml_indent, json_indent=json_indent,
+                     binary_indent=binary_indent)
 
 
 def _kind(value: Any) -> str:
@@ -200,7 +204,7 @@ def _indent(doc: Mapping[str, Any], store: str, default: int, lowest: int, where
     return value or default if store == "yaml" else value
 
 
-def _parse_rule(raw: Any, where: str, yaml_indent: int, json_indent: int) -> CreationRule:
+def _parse_rule(raw: Any, where: str, yaml_indent: int, json_indent: int, binary_indent: int) -> CreationRule:
     if not isinstance(raw, Mapping):
         raise SopsError(f"{where}: expected a mapping")
     selectors = [(name, _text(raw[name], f"{where}.{name}")) for name in SELECTORS if raw.get(name)]
@@ -233,6 +237,7 @@ def _parse_rule(raw: Any, where: str, yaml_indent: int, json_indent: int) -> Cre
         path_regex=path_regex,
         yaml_indent=yaml_indent,
         json_indent=json_indent,
+        binary_indent=binary_indent,
     )
 
 

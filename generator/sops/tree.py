@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from generator.sops.regex import search
-from generator.sops.values import Branch, Comment, GoTime, to_bytes
+from generator.sops.values import Branch, Comment, GoTime, SeqComment, to_bytes
 
 # SHA-256("sops"): the MAC prefix when only encrypted values are authenticated.
 MAC_ONLY_ENCRYPTED_INIT = hashlib.sha256(b"sops").digest()
@@ -124,10 +124,26 @@ class Walker:
         for i, item in enumerate(seq):
             if isinstance(item, Comment):
                 stack[-1].append(item.value)
+                seq[i] = self._seq_comment(self._value(item, path, stack), path)
+                continue
             seq[i] = self._value(item, path, stack)
-            if not isinstance(item, Comment):
-                stack[-1] = []
+            stack[-1] = []
         return seq
+
+    def _seq_comment(self, new: object, path: list[str]) -> Comment:
+        """A comment in a sequence stays a comment, never a list item. Go sops 3.11 puts the
+        encrypted text in the list as a value (``- ENC[…,type:comment]``, read back as a comment);
+        an empty comment encrypts to ``""`` there, which every reader then sees as a real item ``""``:
+        that would change the data, so it is refused."""
+        if isinstance(new, Comment):
+            return new
+        if self.decrypting:
+            return Comment(str(new))
+        if new == "":
+            raise WalkError("an empty comment line ('#') inside this list would become a list item \"\" "
+                            "when encrypted (sops 3.11 writes it so); delete the line or write text after the '#'",
+                            path)
+        return SeqComment(str(new))
 
     def _branch(self, branch: Branch, path: list[str], stack: list[list[str]]) -> Branch:
         stack = [*stack, []]

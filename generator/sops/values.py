@@ -15,6 +15,12 @@ class Comment:
 
 
 @dataclass(frozen=True)
+class SeqComment(Comment):
+    """An encrypted comment inside a sequence: sops 3.11 writes it as a list item
+    ``- ENC[…,type:comment]`` (and reads it back as a comment); ``value`` is the ``ENC[…]`` text."""
+
+
+@dataclass(frozen=True)
 class GoTime:
     """A YAML timestamp, kept as Go's ``time.MarshalText`` form (RFC 3339 with nanoseconds)."""
 

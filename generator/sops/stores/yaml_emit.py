@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import dataclass
 
 from generator.sops.stores.goyaml import Unsupported, resolve_plain
-from generator.sops.values import Branch, Comment, GoTime, format_float_g
+from generator.sops.values import Branch, Comment, GoTime, SeqComment, format_float_g
 
 _OLD_BOOLS = frozenset(["y", "Y", "yes", "Yes", "YES", "on", "On", "ON", "n", "N", "no", "No", "NO", "off", "Off", "OFF"])
 _BASE60 = re.compile(r"[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?")
@@ -22,31 +23,57 @@ def _printable(ch: str) -> bool:
             or (0xE000 <= cp <= 0xFFFD and cp != 0xFEFF))
 
 
-_NON_PRINTABLE = re.compile("[^\n\x20-\x7e\xa0-\ud7ff\ue000-\ufffd]|\ufeff")
-_BREAK_SPACE = re.compile(f"[{_BREAKS}] ")
-_SPACE_BREAK = re.compile(f" [{_BREAKS}]")
+_BLANKZ = " \t" + _BREAKS
 _ANY_BREAK = re.compile(f"[{_BREAKS}]")
-_INNER_INDICATOR = re.compile(f":(?:[ \t{_BREAKS}]|\\Z)|[ \t{_BREAKS}]#")
 
 
-def _analyze(value: str) -> tuple[bool, bool, bool]:
-    """(block_plain_allowed, single_quoted_allowed, block_allowed), as libyaml's analyze_scalar."""
+@dataclass(frozen=True)
+class _Analysis:
+    multiline: bool
+    block_plain: bool
+    single_quoted: bool
+    block: bool
+
+
+def _analyze(value: str) -> _Analysis:
+    """libyaml's ``yaml_emitter_analyze_scalar`` as go-yaml v3 has it (a tab only rules out plain and
+    single-quoted styles; a literal block may hold tabs)."""
     if not value:
-        return True, True, False
-    first = value[0]
-    followed_ws = len(value) == 1 or value[1] in " \t" + _BREAKS
-    block_ind = (value.startswith(("---", "...")) or first in "#,[]{}&*!|>'\"%@`"
-                 or (first in "?:-" and followed_ws) or bool(_INNER_INDICATOR.search(value, 1))
-                 or (len(value) > 1 and value[1] == "#" and first in " \t" + _BREAKS))
-    special = bool(_NON_PRINTABLE.search(value))
-    edge = " " + _BREAKS
-    leading, trailing = first in edge, value[-1] in edge
-    break_space, space_break = bool(_BREAK_SPACE.search(value)), bool(_SPACE_BREAK.search(value))
-    line_breaks = bool(_ANY_BREAK.search(value))
-    plain = not (leading or trailing or break_space or space_break or special or line_breaks or block_ind)
-    single = not (break_space or space_break or special)
-    block = not (space_break or special) and value[-1] != " "
-    return plain, single, block
+        return _Analysis(multiline=False, block_plain=True, single_quoted=True, block=False)
+    block_ind = value.startswith(("---", "..."))
+    flags = {"tab": False, "special": False, "breaks": False, "break_space": False, "space_break": False}
+    prev_space = prev_break = False
+    preceded_ws = True
+    for i, ch in enumerate(value):
+        followed_ws = i + 1 >= len(value) or value[i + 1] in " \t"
+        block_ind = block_ind or _block_indicator(ch, i, followed_ws=followed_ws, preceded_ws=preceded_ws)
+        if ch == "\t":
+            flags["tab"] = True
+        elif not _printable(ch):
+            flags["special"] = True
+        if ch == " ":
+            flags["break_space"] |= prev_break
+            prev_space, prev_break = True, False
+        elif ch in _BREAKS:
+            flags["breaks"] = True
+            flags["space_break"] |= prev_space
+            prev_space, prev_break = False, True
+        else:
+            prev_space = prev_break = False
+        preceded_ws = ch in _BLANKZ
+    edges = value[0] in " " + _BREAKS or value[-1] in " " + _BREAKS
+    no_plain = edges or flags["break_space"] or flags["space_break"] or flags["tab"] or flags["special"] or (
+        flags["breaks"] or block_ind)
+    no_single = flags["break_space"] or flags["space_break"] or flags["tab"] or flags["special"]
+    no_block = value[-1] == " " or flags["space_break"] or flags["special"]
+    return _Analysis(multiline=flags["breaks"], block_plain=not no_plain, single_quoted=not no_single,
+                     block=not no_block)
+
+
+def _block_indicator(ch: str, i: int, *, followed_ws: bool, preceded_ws: bool) -> bool:
+    if i == 0:
+        return ch in "#,[]{}&*!|>'\"%@`" or (ch in "?:-" and followed_ws)
+    return (ch == ":" and followed_ws) or (ch == "#" and preceded_ws)
 
 
 def _resolves_to_str(value: str) -> bool:
@@ -58,9 +85,12 @@ def _resolves_to_str(value: str) -> bool:
 
 
 def _double(value: str) -> str:
+    """``yaml_emitter_write_double_quoted_scalar``. go-yaml's BOM test looks at the start of the
+    string, not at the character: a string that starts with U+FEFF has every character escaped."""
+    escape_all = value.startswith("\ufeff")
     out = ['"']
     for ch in value:
-        if _printable(ch) and ch not in _BREAKS and ch not in '"\\' and ch != "\ufeff":
+        if not escape_all and _printable(ch) and ch not in _BREAKS and ch not in '"\\':
             out.append(ch)
         elif ch in _ESCAPES:
             out.append("\\" + _ESCAPES[ch])
@@ -68,6 +98,28 @@ def _double(value: str) -> str:
             cp = ord(ch)
             out.append(f"\\x{cp:02X}" if cp <= 0xFF else f"\\u{cp:04X}" if cp <= 0xFFFF else f"\\U{cp:08X}")
     out.append('"')
+    return "".join(out)
+
+
+def _single(value: str, indent: int) -> str:
+    """``yaml_emitter_write_single_quoted_scalar`` without line wrapping: a line break (U+2028/9)
+    is written as it is, and the text after it continues at the indentation."""
+    out = ["'"]
+    breaks = False
+    for ch in value:
+        if ch == " ":
+            out.append(ch)
+        elif ch in _BREAKS:
+            if not breaks and ch == "\n":
+                out.append("\n")
+            out.append(ch)
+            breaks = True
+        else:
+            if breaks:
+                out.append(" " * indent)
+            out.append("''" if ch == "'" else ch)
+            breaks = False
+    out.append("'")
     return "".join(out)
 
 
@@ -102,17 +154,28 @@ _WORDS = _OLD_BOOLS | {"true", "True", "TRUE", "false", "False", "FALSE", "null"
 
 
 def string_scalar(value: str, *, key: bool, indent: int, best: int) -> str:
-    """One string scalar; block scalars end with their own newline, others have none."""
+    """One string scalar as go-yaml's ``stringv`` and ``yaml_emitter_select_scalar_style`` choose
+    it (``key``: a simple key); block scalars end with their own newline, others have none."""
     if _SAFE_PLAIN.fullmatch(value) and value not in _WORDS:
         return value  # fast path: letters first, no spaces, no ': ' or ' #', resolves to a string
-    plain_ok, single_ok, block_ok = _analyze(value)
-    if "\n" in value and not key:
-        return _literal(value, indent, best) if block_ok else _double(value)
-    if "\n" in value or not _resolves_to_str(value):
-        return _double(value)
-    if plain_ok:
-        return value
-    return "'" + value.replace("'", "''") + "'" if single_ok else _double(value)
+    if value == "<<":
+        return "!!merge <<"  # go-yaml resolves a plain << to the merge tag and writes that tag
+    found = _analyze(value)
+    if "\n" in value:
+        style = "double" if key or not found.block else "literal"
+    else:
+        style = "plain" if _resolves_to_str(value) else "double"
+        if key and found.multiline:
+            style = "double"
+    if style == "plain" and not found.block_plain:
+        style = "single"
+    if style == "single" and not found.single_quoted:
+        style = "double"
+    if style == "literal":
+        return _literal(value, indent, best)
+    if style == "single":
+        return _single(value, indent)
+    return value if style == "plain" else _double(value)
 
 
 def leaf_text(value: object, indent: int, best: int) -> str:
@@ -214,7 +277,7 @@ class Emitter:
                 self.out.append("? " + scalar + ("" if scalar.endswith("\n") else "\n") + " " * indent + ":")
                 self._value_after_indicator(value, indent, in_seq_item=False, complex_key=True)
                 continue
-            key_text = "!!merge <<" if text == "<<" else string_scalar(text, key=True, indent=indent, best=self.best)
+            key_text = string_scalar(text, key=True, indent=indent, best=self.best)
             self.out.append(key_text + ":")
             self._value_after_indicator(value, indent, in_seq_item=False)
         self._comments(pending, indent)
@@ -222,7 +285,9 @@ class Emitter:
     def _sequence(self, seq: list[object], indent: int, *, first_inline: bool) -> None:
         pending: list[Comment] = []
         for item in seq:
-            if isinstance(item, Comment):
+            if isinstance(item, SeqComment):
+                item = item.value  # written as sops 3.11 writes it: a list item
+            elif isinstance(item, Comment):
                 pending.append(item)
                 continue
             self._entry_start(pending, indent, first_inline)

@@ -1,148 +1,197 @@
-"""Read YAML as sops 3.11 does: go-yaml scalar types, comments as tree items, aliases expanded.
+"""Read YAML as sops 3.11 does: go-yaml v3's parser (``goyaml_parse``) and sops's own conversion of
+its nodes into a tree (``stores/yaml/store.go``: ``appendYamlNodeToTreeBranch``/``nodeToTreeValue``).
 
-Comment placement is in ``yaml_comments``.
+Comments become tree items exactly where sops puts them: the head and line comments of a node
+before it, its foot comment after it, the comments of an alias target copied into every use.
+Scalars get go-yaml's types. Duplicate keys, non-string keys and integers above int64 are refused
+with the key path (sops refuses them too, or cannot encrypt them).
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from generator.errors import SopsError
+from generator.sops.stores import goyaml_parse as gp
 from generator.sops.stores.goyaml import Unsupported, resolve_plain, resolve_tagged
-from generator.sops.stores.yaml_comments import Doc as _Doc
-from generator.sops.stores.yaml_comments import Item as _Item
-from generator.sops.stores.yaml_comments import place_comments as _place_comments
-from generator.sops.values import Branch
+from generator.sops.stores.goyaml_scan import PLAIN, YamlError
+from generator.sops.values import Branch, Comment
+
+_MAX_DEPTH = 1000  # the converter's own recursion guard (yamlguard.MAX_DEPTH applies first)
 
 
 def load_documents(text: str, name: str) -> list[Branch]:
     """Parse every document of ``text`` into a ``Branch``; ``SopsError`` naming ``name`` on error."""
-    from generator.yamlio import compose_all
+    from generator.yamlguard import TooComplex
 
     try:
-        roots = compose_all(text)
-    except Exception as err:  # noqa: BLE001 - ruamel raises many error classes
-        raise SopsError(f"{name}{_where(err)}: invalid YAML: {_first_line(err)}") from None
-    if not roots:
-        return []
-    lines = text.splitlines()
-    docs: list[Branch] = []
-    states: list[_Doc] = []
-    for root in roots:
-        state = _Doc()
-        branch = Branch()
-        if root.id == "mapping":
-            _Builder(state, lines, name).mapping(root, branch, 0, None, [])
-        elif root.id == "sequence":
-            raise SopsError(f"{name}: YAML documents that are sequences are not supported by sops")
-        elif root.value not in ("", "~", "null", "Null", "NULL") or root.style:
-            raise SopsError(f"{name}: YAML documents that are plain values are not supported by sops")
-        docs.append(branch)
-        states.append(state)
-    _place_comments(lines, roots, docs, states)
-    return docs
+        nodes = gp.compose_documents(text.removeprefix("\ufeff"))
+        _guard(nodes)
+    except YamlError as err:
+        raise SopsError(f"{name}:{err.mark.line + 1}:{err.mark.column + 1}: invalid YAML: {_problem(err)}") from None
+    except TooComplex as err:
+        where = f":{err.line}" if err.line else ""
+        raise SopsError(f"{name}{where}: invalid YAML: {err}") from None
+    return [_Converter(name, first=index == 0).document(node) for index, node in enumerate(nodes)]
 
 
-def _where(err: Exception) -> str:
-    """``:LINE:COL`` of a ruamel error's problem mark (1-based), or nothing."""
-    mark = getattr(err, "problem_mark", None)
-    if mark is None:
-        line = getattr(err, "line", None)  # yamlguard.TooComplex
-        return f":{line}" if isinstance(line, int) else ""
-    return f":{mark.line + 1}:{mark.column + 1}"
+def _guard(docs: list[gp.Node]) -> None:
+    """``yamlguard``'s bounds on the parsed nodes, before any alias is expanded: go-yaml's rule on
+    excessive aliasing (counting every node an alias expands to) and the depth limit."""
+    from generator.yamlguard import MAX_DEPTH, _Counter, too_deep
+
+    counter = _Counter()
+    for doc in docs:
+        stack: list[tuple[gp.Node, bool, int]] = [(doc, False, 0)]
+        while stack:
+            node, under, depth = stack.pop()
+            counter.tick(under, node)
+            if node.kind == gp.ALIAS and node.alias is not None:
+                stack.append((node.alias, True, depth))
+                continue
+            if node.content and depth > MAX_DEPTH:
+                raise too_deep(node.line)
+            stack.extend((child, under, depth + 1) for child in reversed(node.content))
 
 
-def _first_line(err: Exception) -> str:
-    """The problem in words; the context ("while scanning a quoted scalar") follows with its line."""
-    problem, context = getattr(err, "problem", None), getattr(err, "context", None)
-    if problem:
-        mark = getattr(err, "context_mark", None)
-        started = f" at line {mark.line + 1}" if mark is not None else ""
-        return f"{problem} ({context}{started})" if context else str(problem)
-    text = " ".join(str(err).split())
-    return text[:300] or type(err).__name__
+def _problem(err: YamlError) -> str:
+    if err.problem == "found incompatible YAML document":
+        return "found incompatible YAML document (a %YAML directive other than 1.1: sops reads YAML 1.1 only; " \
+               "remove the directive)"
+    if err.context and err.context_mark is not None:
+        return f"{err.problem} ({err.context} at line {err.context_mark.line + 1})"
+    return f"{err.problem} ({err.context})" if err.context else err.problem
 
 
-class _Builder:
-    def __init__(self, state: _Doc, lines: list[str], name: str) -> None:
-        self.state, self.lines, self.name = state, lines, name
+def comments_of(text: str) -> list[Comment]:
+    """sops's ``appendCommentToList``: one tree comment per ``#`` line, text after the ``#``."""
+    return [Comment(line[1:]) for line in text.split("\n") if line] if text else []
 
-    def _mark(self, node: Any) -> None:
-        start, end = node.start_mark, node.end_mark
-        if node.id != "scalar" and not getattr(node, "flow_style", False):
-            return
-        self.state.lines_end[end.line] = max(self.state.lines_end.get(end.line, 0), end.column)
-        if end.line > start.line:
-            self.state.occupied.update(range(start.line + 1, end.line + (1 if end.column else 0)))
 
-    def value(self, node: Any, depth: int, owner: _Item | None, path: list[str]) -> object:
-        if node.id == "mapping":
-            branch = Branch()
-            self.mapping(node, branch, depth + 1, owner, path)
-            self._mark(node)
-            return branch
-        if node.id == "sequence":
+class _Converter:
+    """sops's node-to-tree conversion for one document."""
+
+    def __init__(self, name: str, *, first: bool) -> None:
+        self.name = name
+        self.first = first
+
+    def document(self, doc: gp.Node) -> Branch:
+        root = doc.content[0] if doc.content else None
+        if root is not None and root.kind == gp.SEQUENCE:
+            raise SopsError(f"{self.name}:{root.line}: YAML documents that are sequences are not supported by sops")
+        if root is not None and root.kind == gp.SCALAR and not self._is_null(root):
+            raise SopsError(f"{self.name}:{root.line}: YAML documents that are plain values are not supported by sops")
+        return self.branch(doc, Branch(), handled=False, path=[], depth=0)
+
+    def branch(self, node: gp.Node, out: Branch, *, handled: bool, path: list[str], depth: int) -> Branch:
+        """``appendYamlNodeToTreeBranch``."""
+        if depth > _MAX_DEPTH:
+            raise SopsError(f"{self.name}: {_dotted(path)}: nested more than {_MAX_DEPTH} levels deep")
+        if not handled:
+            self._comments(out, node.head, node.line_comment)
+        if node.kind == gp.DOCUMENT:
+            for item in node.content:
+                self.branch(item, out, handled=False, path=path, depth=depth + 1)
+        elif node.kind == gp.MAPPING:
+            self._pairs(node, out, path, depth)
+        elif node.kind == gp.SCALAR:
+            return out  # a null document: sops returns before the foot comment
+        elif node.kind == gp.ALIAS and node.alias is not None:
+            self.branch(node.alias, out, handled=False, path=path, depth=depth + 1)
+        if not handled:
+            self._comments(out, node.foot)
+        return out
+
+    def _pairs(self, node: gp.Node, out: Branch, path: list[str], depth: int) -> None:
+        seen: set[str] = set()
+        for key, value in zip(node.content[::2], node.content[1::2], strict=True):
+            self._comments(out, key.head, key.line_comment)
+            own = value.kind in (gp.SCALAR, gp.ALIAS)
+            if own:
+                self._comments(out, value.head, value.line_comment)
+            name = self._key(key, path)
+            if name == "<<" and not path and self.first:
+                self._merge_value(key, value)
+            if name in seen:
+                raise SopsError(f"{self.name}:{key.line}: {_dotted([*path, name])}: duplicate key")
+            seen.add(name)
+            out.append((name, self.value(value, handled=own, path=[*path, name], depth=depth + 1)))
+            if own:
+                self._comments(out, value.foot)
+            self._comments(out, key.foot)
+
+    def value(self, node: gp.Node, *, handled: bool, path: list[str], depth: int) -> object:
+        """``nodeToTreeValue``."""
+        if depth > _MAX_DEPTH:
+            raise SopsError(f"{self.name}: {_dotted(path)}: nested more than {_MAX_DEPTH} levels deep")
+        if node.kind == gp.SEQUENCE:
             seq: list[Any] = []
-            self.state.owner[id(seq)] = owner
-            for item in node.value:
-                line, col = self._dash(item)
-                rec = _Item(line, col, seq, len(seq), depth + 1)
-                self.state.items.append(rec)
-                seq.append(self.value(item, depth + 1, rec, path))
-            self._mark(node)
+            if not handled:
+                seq.extend(comments_of(node.head) + comments_of(node.line_comment))
+            for item in node.content:
+                seq.extend(comments_of(item.head) + comments_of(item.line_comment))
+                seq.append(self.value(item, handled=True, path=path, depth=depth + 1))
+                seq.extend(comments_of(item.foot))
+            if not handled:
+                seq.extend(comments_of(node.foot))
             return seq
-        self._mark(node)
+        if node.kind == gp.MAPPING:
+            return self.branch(node, Branch(), handled=handled, path=path, depth=depth)
+        if node.kind == gp.ALIAS and node.alias is not None:
+            return self.value(node.alias, handled=False, path=path, depth=depth + 1)
         return self.scalar(node, path)
 
-    def scalar(self, node: Any, path: list[str]) -> object:
-        explicit_tag = self._text_at(node.start_mark) == "!"
+    def scalar(self, node: gp.Node, path: list[str]) -> object:
+        """``node.Decode(&value)`` of a scalar."""
         try:
-            if explicit_tag:
-                return resolve_tagged(str(node.tag), node.value)
-            if not node.style:  # plain: None (pure parser) or "" (libyaml)
-                return resolve_plain(node.value)
+            return decode_scalar(node)
         except Unsupported as err:
-            raise SopsError(f"{self.name}:{node.start_mark.line + 1}: {_dotted(path)}: {err}") from None
+            raise SopsError(f"{self.name}:{node.line}: {_dotted(path)}: {err}") from None
+
+    def _key(self, key: gp.Node, path: list[str]) -> str:
+        target = key.alias if key.kind == gp.ALIAS and key.alias is not None else key
+        if target.kind != gp.SCALAR:
+            raise SopsError(f"{self.name}:{key.line}: {_dotted(path)}: complex mapping keys are not supported")
+        value = self.scalar(target, path)
+        if not isinstance(value, str):
+            kind = "null" if value is None else type(value).__name__
+            raise SopsError(f"{self.name}:{key.line}: {_dotted(path)}: a key is a {kind}, sops supports string "
+                            "keys only; quote it")
+        return value
+
+    def _merge_value(self, key: gp.Node, value: gp.Node) -> None:
+        """sops writes a ``<<`` key as the YAML merge key ``!!merge <<`` and reads its metadata with
+        go-yaml's ``Unmarshal``, which merges the first document's top-level ``<<``: a value that is
+        not a mapping (or a list of mappings) makes every later sops command fail."""
+        target = value.alias if value.kind == gp.ALIAS and value.alias is not None else value
+        items = [i.alias if i.kind == gp.ALIAS and i.alias is not None else i for i in target.content]
+        if target.kind == gp.MAPPING or (target.kind == gp.SEQUENCE and all(i.kind == gp.MAPPING for i in items)):
+            return
+        raise SopsError(f"{self.name}:{key.line}: <<: a top-level '<<' key is a YAML merge key for sops, and its "
+                        "value is not a mapping: sops could not read the file back (map merge requires map or "
+                        "sequence of maps); rename the key")
+
+    @staticmethod
+    def _comments(out: Branch, *texts: str) -> None:
+        for text in texts:
+            out.extend((c, None) for c in comments_of(text))
+
+    @staticmethod
+    def _is_null(node: gp.Node) -> bool:
+        return not node.tagged and node.style == PLAIN and node.value in ("", "~", "null", "Null", "NULL")
+
+
+def decode_scalar(node: gp.Node) -> object:
+    """go-yaml's ``decoder.scalar`` into ``interface{}``: quoted and ``!!str`` scalars are strings,
+    an explicit tag resolves as that type, a plain scalar by its form."""
+    tag = node.tag
+    if tag == "!!str" and (node.tagged or node.style != PLAIN):
         return node.value
-
-    def mapping(self, node: Any, branch: Branch, depth: int, owner: _Item | None, path: list[str]) -> None:
-        self.state.owner[id(branch)] = owner
-        seen: set[object] = set()
-        for key_node, value_node in node.value:
-            line = key_node.start_mark.line + 1
-            if key_node.id != "scalar":
-                raise SopsError(f"{self.name}:{line}: {_dotted(path)}: complex mapping keys are not supported")
-            self._mark(key_node)
-            key = self.scalar(key_node, path)
-            if not isinstance(key, str):
-                raise SopsError(f"{self.name}:{line}: {_dotted(path)}: key {key_node.value!r} is a "
-                                f"{type(key).__name__}, sops supports string keys only; quote it")
-            if key in seen:
-                raise SopsError(f"{self.name}:{line}: {_dotted([*path, key])}: duplicate key")
-            seen.add(key)
-            rec = _Item(key_node.start_mark.line, key_node.start_mark.column, branch, len(branch), depth)
-            self.state.items.append(rec)
-            branch.append((key, self.value(value_node, depth, rec, [*path, key])))
-
-    def _text_at(self, mark: Any) -> str:
-        line = self.lines[mark.line] if mark.line < len(self.lines) else ""
-        return line[mark.column:mark.column + 1]
-
-    def _dash(self, node: Any) -> tuple[int, int]:
-        """Line and column of the ``-`` introducing a block sequence item."""
-        line, col = node.start_mark.line, node.start_mark.column
-        for back in range(4):
-            if line - back < 0:
-                break
-            text = self.lines[line - back] if line - back < len(self.lines) else ""
-            prefix = text[:col] if back == 0 else re.sub(r"\s#.*$", "", text)
-            stripped = prefix.rstrip()
-            if stripped.endswith("-"):
-                return line - back, len(stripped) - 1
-            if stripped.strip():
-                break
-        return line, col
+    if node.tagged:
+        return resolve_tagged("tag:yaml.org,2002:" + tag[2:] if tag.startswith("!!") else tag, node.value)
+    if node.style != PLAIN:
+        return node.value
+    return resolve_plain(node.value)
 
 
 def _dotted(path: list[str]) -> str:
