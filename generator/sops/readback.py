@@ -1,86 +1,81 @@
-"""The written file must read back as the tree that was encrypted: every value, every comment at
-the same place. go-yaml (so sops) attaches a comment by its position; for a few layouts (a comment
-dedented below the block it follows, a comment after the last item of a nested list) the place it
-is written to is read back under another key, where its AAD no longer fits: sops then prints it as
-``#ENC[…]`` for ever. Such a file is refused, naming the key path, instead of being written.
+"""The written file must read back as the data that was encrypted, with every comment still under
+the key path it was encrypted under.
+
+sops attaches a comment by its position and encrypts it with the path of its container as AAD.
+go-yaml writes a few layouts so that a comment reads back under another key (a comment dedented
+below the block it follows; a comment after the last item of a nested list): its AAD no longer
+fits and sops shows it as ``#ENC[…]`` for ever. go-yaml's writer also drops a comment in a few
+places (a list's leading comment when the first item brings its own). Such a file is refused,
+naming the key path, instead of being written. A comment that only moves within the same key path
+(for example from the head of a list item into the list) is fine: it still decrypts.
 """
 
 from __future__ import annotations
 
+from collections import Counter
+
 from generator.errors import SopsError
-from generator.sops.values import Branch, Comment, SeqComment, to_bytes
+from generator.sops.values import Branch, Comment, to_bytes
+
+Path = tuple[str, ...]
 
 
 def check_readback(written: list[Branch], read: list[Branch], name: str) -> None:
-    """Raise ``SopsError`` at the first place where ``read`` differs from ``written``."""
+    """Raise ``SopsError`` when ``read`` lost or changed data, or lost or moved a comment."""
     if len(written) != len(read):
         raise SopsError(f"{name}: the written file reads back as {len(read)} documents, not {len(written)}; "
                         "nothing written (please report this file's layout)")
     for index, (a, b) in enumerate(zip(written, read, strict=True)):
-        where = _difference(a, b, [])
-        if where is not None:
-            path, what = where
-            doc = f" (document {index + 1})" if len(written) > 1 else ""
-            raise SopsError(f"{name}: {_dotted(path)}{doc}: {what}")
+        doc = f" (document {index + 1})" if len(written) > 1 else ""
+        if _data(a) != _data(b):
+            raise SopsError(f"{name}{doc}: the file would not read back with the same values (a fluxforge bug; "
+                            "please report it); nothing written")
+        have, got = _comments(a, ()), _comments(b, ())
+        missing = Counter(have) - Counter(got)
+        if missing:
+            path = min(missing)[0]
+            raise SopsError(f"{name}: {_dotted(path)}{doc}: a comment here would not be read back by sops under "
+                            "this key (it would be lost, or stay encrypted: sops shows #ENC[…]); put it right "
+                            "above the key or list item it describes, at that item's indentation")
 
 
-_COMMENT_MOVES = ("a comment here would be read back by sops at another place, where it no longer decrypts "
-                  "(sops would show it as #ENC[…]); put the comment right above the key or list item it "
-                  "describes, at that item's indentation")
-
-
-def _difference(a: object, b: object, path: list[str]) -> tuple[list[str], str] | None:
-    if isinstance(a, Branch) and isinstance(b, Branch):
-        return _branch_difference(a, b, path)
-    if isinstance(a, list) and isinstance(b, list) and not isinstance(a, Branch) and not isinstance(b, Branch):
-        return _list_difference(a, b, path)
-    if _leaf(a) == _leaf(b):
-        return None
-    if isinstance(a, Comment) or isinstance(b, Comment):
-        return path, _COMMENT_MOVES
-    return path, "this value would not read back as written (a fluxforge bug; please report it); nothing written"
-
-
-def _branch_difference(a: Branch, b: Branch, path: list[str]) -> tuple[list[str], str] | None:
-    for (ka, va), (kb, vb) in zip(a, b, strict=False):
-        if isinstance(ka, Comment) or isinstance(kb, Comment):
-            if _leaf(ka) != _leaf(kb):
-                return path, _COMMENT_MOVES
-            continue
-        if ka != kb:
-            return path, f"the keys would read back in another order or place (at {ka!s}); nothing written"
-        found = _difference(va, vb, [*path, str(ka)])
-        if found is not None:
-            return found
-    if len(a) != len(b):
-        return path, _COMMENT_MOVES
-    return None
-
-
-def _list_difference(a: list[object], b: list[object], path: list[str]) -> tuple[list[str], str] | None:
-    for va, vb in zip(a, b, strict=False):
-        found = _difference(va, vb, path)
-        if found is not None:
-            return found
-    if len(a) != len(b):
-        return path, _COMMENT_MOVES
-    return None
-
-
-def _leaf(value: object) -> object:
-    """What must survive: a comment's text (an encrypted list comment is a list item in the file),
-    a value's canonical bytes (what the MAC covers), null."""
-    if isinstance(value, SeqComment):
-        return ("value", value.value.encode())
-    if isinstance(value, Comment):
-        return ("comment", value.value)
+def _data(value: object) -> object:
+    if isinstance(value, Branch):
+        return [(k, _data(v)) for k, v in value if not isinstance(k, Comment)]
+    if isinstance(value, list):
+        return [_data(v) for v in value if _is_value(v)]
     if value is None:
         return None
     try:
-        return ("value", to_bytes(value))
+        return to_bytes(value)
     except TypeError:
-        return ("other", repr(value))
+        return repr(value)
 
 
-def _dotted(path: list[str]) -> str:
+def _is_value(item: object) -> bool:
+    """An encrypted list comment is a list item in the file (``- ENC[…,type:comment]``): a string
+    there when read back without the key; both are comments for the comparison."""
+    return not isinstance(item, Comment) and not (isinstance(item, str) and item.endswith(",type:comment]"))
+
+
+def _comments(value: object, path: Path) -> list[tuple[Path, str]]:
+    out: list[tuple[Path, str]] = []
+    if isinstance(value, Branch):
+        for key, item in value:
+            if isinstance(key, Comment):
+                out.append((path, key.value))
+            else:
+                out.extend(_comments(item, (*path, str(key))))
+    elif isinstance(value, list):
+        for item in value:
+            if isinstance(item, Comment):
+                out.append((path, item.value))
+            elif isinstance(item, str) and item.startswith("ENC[") and item.endswith(",type:comment]"):
+                out.append((path, item))
+            else:
+                out.extend(_comments(item, path))
+    return out
+
+
+def _dotted(path: Path) -> str:
     return ".".join(path) if path else "(top level)"

@@ -1,5 +1,5 @@
-"""Write sops trees the way go-yaml v3 (sops 3.11, ``SetIndent(n)``) writes them, byte for byte in
-the cases sops produces: block style, no line wrapping, go-yaml's scalar quoting and indentation."""
+"""go-yaml v3's scalar rules for the YAML writer (``goyaml_emit``): how a string is analysed
+(``yaml_emitter_analyze_scalar``), which style it gets, and how quoted and block text is spelled."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 
 from generator.sops.stores.goyaml import Unsupported, resolve_plain
-from generator.sops.values import Branch, Comment, GoTime, SeqComment, format_float_g
+from generator.sops.values import Branch, GoTime, format_float_g
 
 _OLD_BOOLS = frozenset(["y", "Y", "yes", "Yes", "YES", "on", "On", "ON", "n", "N", "no", "No", "NO", "off", "Off", "OFF"])
 _BASE60 = re.compile(r"[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?")
@@ -24,7 +24,6 @@ def _printable(ch: str) -> bool:
 
 
 _BLANKZ = " \t" + _BREAKS
-_ANY_BREAK = re.compile(f"[{_BREAKS}]")
 
 
 @dataclass(frozen=True)
@@ -35,7 +34,7 @@ class _Analysis:
     block: bool
 
 
-def _analyze(value: str) -> _Analysis:
+def analyze(value: str) -> _Analysis:
     """libyaml's ``yaml_emitter_analyze_scalar`` as go-yaml v3 has it (a tab only rules out plain and
     single-quoted styles; a literal block may hold tabs)."""
     if not value:
@@ -101,84 +100,67 @@ def _double(value: str) -> str:
     return "".join(out)
 
 
-def _single(value: str, indent: int) -> str:
-    """``yaml_emitter_write_single_quoted_scalar`` without line wrapping: a line break (U+2028/9)
-    is written as it is, and the text after it continues at the indentation."""
-    out = ["'"]
-    breaks = False
-    for ch in value:
-        if ch == " ":
-            out.append(ch)
-        elif ch in _BREAKS:
-            if not breaks and ch == "\n":
-                out.append("\n")
-            out.append(ch)
-            breaks = True
-        else:
-            if breaks:
-                out.append(" " * indent)
-            out.append("''" if ch == "'" else ch)
-            breaks = False
-    out.append("'")
-    return "".join(out)
-
-
-def _literal(value: str, indent: int, best: int) -> str:
-    hints = str(best) if value[0] in " " + _BREAKS else ""
-    if value[-1] not in _BREAKS:
-        hints += "-"
-    elif len(value) == 1 or value[-2] in _BREAKS:
-        hints += "+"
-    if not _ANY_BREAK.search(value.replace("\n", "")):  # only "\n" breaks: line by line
-        pad = " " * indent
-        body = "\n".join(pad + line if line else "" for line in value.split("\n"))
-        text = "|" + hints + "\n" + body
-        return text if text.endswith("\n") else text + "\n"
-    out = ["|" + hints + "\n"]
-    at_line_start = True
-    for ch in value:
-        if ch in _BREAKS:
-            out.append("\n" if ch in "\r\n" else ch)
-            at_line_start = True
-        else:
-            if at_line_start:
-                out.append(" " * indent)
-                at_line_start = False
-            out.append(ch)
-    text = "".join(out)
-    return text if text.endswith("\n") else text + "\n"
-
-
 _SAFE_PLAIN = re.compile(r"[A-Za-z][A-Za-z0-9_./=+,@%()\[\]-]*(?::[A-Za-z0-9_./=+,@%()\[\]-]+)*")
 _WORDS = _OLD_BOOLS | {"true", "True", "TRUE", "false", "False", "FALSE", "null", "Null", "NULL"}
 
 
-def string_scalar(value: str, *, key: bool, indent: int, best: int) -> str:
-    """One string scalar as go-yaml's ``stringv`` and ``yaml_emitter_select_scalar_style`` choose
-    it (``key``: a simple key); block scalars end with their own newline, others have none."""
+def string_style(value: str) -> str:
+    """The style go-yaml writes a string in (outside a simple key): ``stringv`` picks literal for
+    text with ``\\n``, plain when it reads back as a string, else double quotes; the emitter then
+    falls back from plain to single and from single (or literal) to double quotes."""
     if _SAFE_PLAIN.fullmatch(value) and value not in _WORDS:
-        return value  # fast path: letters first, no spaces, no ': ' or ' #', resolves to a string
-    if value == "<<":
-        return "!!merge <<"  # go-yaml resolves a plain << to the merge tag and writes that tag
-    found = _analyze(value)
+        return "plain"  # fast path: letters first, no spaces, no ': ' or ' #', resolves to a string
+    found = analyze(value)
     if "\n" in value:
-        style = "double" if key or not found.block else "literal"
-    else:
-        style = "plain" if _resolves_to_str(value) else "double"
-        if key and found.multiline:
-            style = "double"
+        return "literal" if found.block else "double"
+    style = "plain" if _resolves_to_str(value) else "double"
     if style == "plain" and not found.block_plain:
         style = "single"
     if style == "single" and not found.single_quoted:
         style = "double"
-    if style == "literal":
-        return _literal(value, indent, best)
-    if style == "single":
-        return _single(value, indent)
-    return value if style == "plain" else _double(value)
+    return style
 
 
-def leaf_text(value: object, indent: int, best: int) -> str:
+def double_quoted(value: str) -> str:
+    return _double(value)
+
+
+def single_quoted_lines(value: str) -> list[tuple[str, str]]:
+    """``yaml_emitter_write_single_quoted_scalar`` as pieces: ("text", …) and ("break", ch); a
+    first ``\\n`` break is doubled (a single one would fold into a space)."""
+    parts: list[tuple[str, str]] = []
+    text: list[str] = []
+    breaks = False
+    for ch in value:
+        if ch in _BREAKS:
+            if text:
+                parts.append(("text", "".join(text)))
+                text = []
+            if not breaks and ch == "\n":
+                parts.append(("break", "\n"))
+            parts.append(("break", ch))
+            breaks = True
+        else:
+            text.append("''" if ch == "'" else ch)
+            breaks = False
+    if text:
+        parts.append(("text", "".join(text)))
+    return parts
+
+
+def block_hints(value: str, best: int) -> str:
+    """``yaml_emitter_write_block_scalar_hints``: an indentation digit when the text starts with a
+    space or a break, ``-`` without a final break, ``+`` when it ends with two (or is one)."""
+    hints = str(best) if value[:1] in (" ", *_BREAKS) and value else ""
+    if not value or value[-1] not in _BREAKS:
+        return hints + "-"
+    if len(value) == 1 or value[-2] in _BREAKS:
+        return hints + "+"
+    return hints
+
+
+def leaf_text(value: object) -> str:
+    """A non-string leaf as go-yaml writes it (always plain)."""
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -191,112 +173,11 @@ def leaf_text(value: object, indent: int, best: int) -> str:
         return ".nan" if math.isnan(value) else format_float_g(value)
     if isinstance(value, GoTime):
         return value.text
-    if isinstance(value, bytes):
-        value = value.decode("utf-8", "surrogateescape")
-    if isinstance(value, str):
-        return string_scalar(value, key=False, indent=indent, best=best)
     raise TypeError(f"cannot write {type(value).__name__} to YAML")
 
 
-class Emitter:
-    """Serialises ``Branch`` documents; ``best`` is the indentation step (sops default 4)."""
-
-    def __init__(self, best: int = 4) -> None:
-        self.best = best
-        self.out: list[str] = []
-
-    def _next(self, indent: int, in_seq_item: bool) -> int:
-        if indent < 0:
-            return 0
-        return indent + 2 if in_seq_item else self.best * ((indent + self.best) // self.best)
-
-    def documents(self, docs: list[Branch]) -> str:
-        for i, doc in enumerate(docs):
-            if i:
-                self.out.append("---\n")
-            if not any(not isinstance(k, Comment) for k, _ in doc):
-                self._comments([k for k, _ in doc], 0)  # type: ignore[misc]
-                self.out.append("{}\n")
-            else:
-                self._mapping(doc, 0, first_inline=False)
-        return "".join(self.out)
-
-    def _comments(self, comments: list[Comment], indent: int) -> None:
-        self.out.extend(" " * indent + "#" + c.value + "\n" for c in comments)
-
-    def _entry_start(self, pending: list[Comment], indent: int, first_inline: bool) -> None:
-        """Before a mapping key or ``-``: the pending comments, then the indentation (none when the
-        entry goes on the line of the parent's indicator and no comment broke that line)."""
-        if pending and first_inline:
-            self.out.append("\n")
-            first_inline = False
-        self._comments(pending, indent)
-        if not first_inline:
-            self.out.append(" " * indent)
-
-    def _value_after_indicator(self, value: object, indent: int, in_seq_item: bool,
-                               *, complex_key: bool = False) -> None:
-        """Write a value after ``key:`` or ``-`` (the cursor is right after the indicator)."""
-        child = self._next(indent, in_seq_item)
-        nonempty = bool(value) and isinstance(value, list)
-        if complex_key and nonempty:  # go-yaml keeps the collection on the ":" line, aligned
-            self.out.append(" " * (child - indent - 1))
-            if isinstance(value, Branch):
-                self._mapping(value, child, first_inline=True)
-            else:
-                self._sequence(value, child, first_inline=True)  # type: ignore[arg-type]
-            return
-        # a non-empty collection starts on the "-" line of a sequence item, else on the next line
-        if isinstance(value, Branch) and any(not isinstance(k, Comment) for k, _ in value):
-            self.out.append(" " if in_seq_item else "\n")
-            self._mapping(value, child, first_inline=in_seq_item)
-        elif isinstance(value, list) and not isinstance(value, Branch) and value:
-            self.out.append(" " if in_seq_item else "\n")
-            self._sequence(value, child, first_inline=in_seq_item)
-        elif isinstance(value, Branch):
-            self.out.append(" {}\n")
-        elif isinstance(value, list):
-            self.out.append(" []\n")
-        else:
-            text = leaf_text(value, child, self.best)
-            self.out.append(" " + text + ("" if text.endswith("\n") else "\n"))
-
-    def _mapping(self, branch: Branch, indent: int, *, first_inline: bool) -> None:
-        pending: list[Comment] = []
-        for key, value in branch:
-            if isinstance(key, Comment):
-                pending.append(key)
-                continue
-            self._entry_start(pending, indent, first_inline)
-            pending = []
-            first_inline = False
-            text = str(key)
-            if any(ch in _BREAKS for ch in text) or len(text.encode("utf-8", "surrogateescape")) > 128:
-                # not a simple key for go-yaml: the explicit "? key" / ": value" form
-                scalar = string_scalar(text, key=False, indent=self._next(indent, False), best=self.best)
-                self.out.append("? " + scalar + ("" if scalar.endswith("\n") else "\n") + " " * indent + ":")
-                self._value_after_indicator(value, indent, in_seq_item=False, complex_key=True)
-                continue
-            key_text = string_scalar(text, key=True, indent=indent, best=self.best)
-            self.out.append(key_text + ":")
-            self._value_after_indicator(value, indent, in_seq_item=False)
-        self._comments(pending, indent)
-
-    def _sequence(self, seq: list[object], indent: int, *, first_inline: bool) -> None:
-        pending: list[Comment] = []
-        for item in seq:
-            if isinstance(item, SeqComment):
-                item = item.value  # written as sops 3.11 writes it: a list item
-            elif isinstance(item, Comment):
-                pending.append(item)
-                continue
-            self._entry_start(pending, indent, first_inline)
-            pending = []
-            first_inline = False
-            self.out.append("-")
-            self._value_after_indicator(item, indent, in_seq_item=True)
-        self._comments(pending, indent)
-
-
 def emit_documents(docs: list[Branch], indent: int = 4) -> str:
-    return Emitter(indent).documents(docs)
+    """The text sops 3.11 (go-yaml v3) writes for these documents."""
+    from generator.sops.stores.goyaml_emit import emit_documents as _emit
+
+    return _emit(docs, indent)
