@@ -110,7 +110,7 @@ def seal(docs: list[Branch], meta: md.Metadata, key: bytes, store: Store, name: 
     if store.name != "binary":
         from generator.sops.readback import check_readback
 
-        check_readback(docs, store.load_encrypted(out, name)[0], name)
+        check_readback(docs, store.load_encrypted(out, name)[0], name, comments=store.name != "ini")
     return out
 
 

@@ -20,8 +20,10 @@ from generator.sops.values import Branch, Comment, to_bytes
 Path = tuple[str, ...]
 
 
-def check_readback(written: list[Branch], read: list[Branch], name: str) -> None:
-    """Raise ``SopsError`` when ``read`` lost or changed data, or lost or moved a comment."""
+def check_readback(written: list[Branch], read: list[Branch], name: str, *, comments: bool = True) -> None:
+    """Raise ``SopsError`` when ``read`` lost or changed data, or (``comments``) lost or moved a comment.
+    The INI store passes ``comments=False``: ini.v1 respells a comment when writing it (``#b`` becomes
+    ``# b``) and sops keeps only one comment per key, by design of that format."""
     if len(written) != len(read):
         raise SopsError(f"{name}: the written file reads back as {len(read)} documents, not {len(written)}; "
                         "nothing written (please report this file's layout)")
@@ -30,6 +32,8 @@ def check_readback(written: list[Branch], read: list[Branch], name: str) -> None
         if _data(a) != _data(b):
             raise SopsError(f"{name}{doc}: the file would not read back with the same values (a fluxforge bug; "
                             "please report it); nothing written")
+        if not comments:
+            continue
         have, got = _comments(a, ()), _comments(b, ())
         missing = Counter(have) - Counter(got)
         if missing:
