@@ -547,6 +547,7 @@ class Composer:
         self.event: Event | None = None
         self.anchors: dict[str, Node] = {}
         self.started = False
+        self.depth = 0  # nested collections: bounded by yamlguard.MAX_DEPTH before Python's recursion is
 
     def peek(self) -> Event:
         if self.event is None:
@@ -617,8 +618,16 @@ class Composer:
         self.expect(SCALAR_EVENT)
         return n
 
+    def _enter(self, event: Event) -> None:
+        from generator import yamlguard
+
+        self.depth += 1
+        if self.depth > yamlguard.MAX_DEPTH:
+            raise yamlguard.too_deep(event.start.line + 1)
+
     def sequence(self) -> Node:
         event = self.peek()
+        self._enter(event)
         n = self.node(SEQUENCE, "!!seq", event.tag, "")
         n.flow = event.flow
         self._anchor(n, event.anchor)
@@ -627,10 +636,12 @@ class Composer:
             n.content.append(self.parse())
         n.line_comment, n.foot = self.peek().line, self.peek().foot
         self.expect(SEQUENCE_END_EVENT)
+        self.depth -= 1
         return n
 
     def mapping(self) -> Node:
         event = self.peek()
+        self._enter(event)
         n = self.node(MAPPING, "!!map", event.tag, "")
         n.flow = event.flow
         self._anchor(n, event.anchor)
@@ -641,6 +652,7 @@ class Composer:
         if not n.flow and n.foot and len(n.content) > 1:
             n.content[-2].foot, n.foot = n.foot, ""
         self.expect(MAPPING_END_EVENT)
+        self.depth -= 1
         return n
 
     def _pair(self, n: Node) -> None:

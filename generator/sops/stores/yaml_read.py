@@ -32,6 +32,8 @@ def load_documents(text: str, name: str) -> list[Branch]:
     except TooComplex as err:
         where = f":{err.line}" if err.line else ""
         raise SopsError(f"{name}{where}: invalid YAML: {err}") from None
+    except RecursionError:  # not reached below yamlguard.MAX_DEPTH; kept as the last line of defence
+        raise SopsError(f"{name}: invalid YAML: nested too deeply") from None
     return [_Converter(name, first=index == 0).document(node) for index, node in enumerate(nodes)]
 
 
