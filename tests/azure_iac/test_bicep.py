@@ -189,3 +189,23 @@ def test_what_the_azure_side_needs_is_named_with_its_line(run_cli: Any, chdir_tm
     assert result.exit_code == 1
     assert expected in result.stderr.splitlines()
     assert sorted(p.name for p in chdir_tmp.iterdir()) == ["fluxforge.yaml"]
+
+
+def test_the_sample_repo_holds_its_bicep_up_to_date(run_cli: Any) -> None:
+    """sample-repo shows what Git holds: infra/azure/ as `fluxforge azure bicep` writes it."""
+    result = run_cli("azure", "bicep", str(SAMPLE), "--check")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (SAMPLE / "infra" / "azure").iterdir()) == [
+        "identities-rg-fleet-production.bicep", "identities-rg-fleet-staging.bicep", "keyvault-rg-fleet-shared.bicep",
+        "main.bicep"]
+
+
+def test_plan_and_apply_need_the_subscription_and_say_where(run_cli: Any, chdir_tmp: Path) -> None:
+    (chdir_tmp / "fluxforge.yaml").write_text(RICH.replace("  subscriptionId: 3f1c1a4e-5b7e-4d51-9a63-0b6f0c2f8d11\n", ""))
+    for command in ("plan", "apply"):
+        result = run_cli("azure", command)
+        assert result.exit_code == 1
+        assert result.stderr.splitlines() == [
+            "fluxforge.yaml:7: azure: subscriptionId missing: fluxforge azure plan/apply read and write this "
+            "subscription (az account show --query id -o tsv)"]
+    assert run_cli("azure", "bicep").exit_code == 0  # Bicep deploys into the subscription it is given

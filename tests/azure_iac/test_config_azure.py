@@ -20,7 +20,7 @@ from generator.config import parse_config
 from generator.errors import ConfigError, RenderError
 from generator.render import render_tree
 from generator.resources import load_schema
-from tests.azure_iac.rich import ISSUER_A, RICH
+from tests.azure_iac.rich import ISSUER_A, ISSUER_B, RICH
 
 
 def test_defaults_come_from_the_schema_and_resource_groups_default_to_azure_resource_group() -> None:
@@ -136,3 +136,27 @@ def test_sample_repo_config_still_renders(tmp_path: Path) -> None:
 
     repo = Path(__file__).resolve().parents[2] / "sample-repo"
     assert render_tree(load_config(repo))
+
+
+def test_a_credential_name_two_subjects_share_gets_a_suffix() -> None:
+    """Cluster x, namespace y-team and cluster x-y, namespace team both give 'x-y-team-s' on one identity."""
+    text = f"""\
+git:
+  url: ssh://git@github.com/contoso/fleet
+azure: {{tenantId: 95513a0e-a568-46f4-8d76-53e5279cb558, resourceGroup: rg}}
+sops: {{keyVault: [{{vault: kv-a, key: k}}]}}
+clusters:
+  - name: x
+    oidcIssuer: {ISSUER_A}
+    identity: {{name: id-x}}
+    kustomizations:
+      - {{name: a, path: a/x, namespace: y-team, tenant: {{serviceAccount: s, identity: {{name: id-shared}}}}}}
+  - name: x-y
+    oidcIssuer: {ISSUER_B}
+    identity: {{name: id-xy}}
+    kustomizations:
+      - {{name: a, path: a/xy, namespace: team, tenant: {{serviceAccount: s, identity: {{name: id-shared}}}}}}
+"""
+    shared = [c for c in desired_state(parse_config(text)).credentials if c.identity.name == "id-shared"]
+    assert [(c.name, c.issuer) for c in shared] == [("x-y-team-s", ISSUER_A), ("x-y-team-s-2", ISSUER_B)]
+    assert credential_problems(shared) == []
