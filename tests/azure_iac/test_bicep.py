@@ -206,6 +206,6 @@ def test_plan_and_apply_need_the_subscription_and_say_where(run_cli: Any, chdir_
         result = run_cli("azure", command)
         assert result.exit_code == 1
         assert result.stderr.splitlines() == [
-            "fluxforge.yaml:7: azure: subscriptionId missing: fluxforge azure plan/apply read and write this "
-            "subscription (az account show --query id -o tsv)"]
+            ("fluxforge.yaml:7: azure: subscriptionId missing: fluxforge azure plan/apply read and write this "
+            "subscription (az account show --query id -o tsv)")]
     assert run_cli("azure", "bicep").exit_code == 0  # Bicep deploys into the subscription it is given
