@@ -216,6 +216,42 @@ def _sops_config_option() -> Callable[[Callable[..., Any]], Callable[..., Any]]:
                         help=_SOPS_CONFIG_HELP)
 
 
+_STORES = ("yaml", "json", "dotenv", "ini", "binary")
+_SELECTOR_HELP = {
+    "encrypted-regex": "Encrypt only values under a key matching REGEX (RE2, searched).",
+    "unencrypted-regex": "Leave values under a key matching REGEX in clear text.",
+    "encrypted-suffix": "Encrypt only values under a key ending in SUFFIX.",
+    "unencrypted-suffix": "Leave values under a key ending in SUFFIX in clear text (sops's default: _unencrypted).",
+    "encrypted-comment-regex": "Encrypt only what follows a comment matching REGEX.",
+    "unencrypted-comment-regex": "Leave what follows a comment matching REGEX in clear text.",
+}
+
+
+def _selector_options() -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def apply(func: Callable[..., Any]) -> Callable[..., Any]:
+        for flag, text in reversed(_SELECTOR_HELP.items()):
+            func = click.option(f"--{flag}", flag.replace("-", "_"), metavar="SUFFIX" if "suffix" in flag else
+                                "REGEX", help=text + " Replaces the same setting of the rule.")(func)
+        return func
+
+    return apply
+
+
+def _ignore_mac_option() -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    return click.option("--ignore-mac", is_flag=True,
+                        help="Decrypt even when the MAC does not match (recovery only; a warning is printed).")
+
+
+def _warning(line: str) -> None:
+    click.echo(f"warning: {line}", err=True)
+
+
+def _warn_ignore_mac(ignore_mac: bool) -> None:
+    if ignore_mac:
+        _warning("--ignore-mac: the MAC is not enforced, so changes made without the key go unnoticed; use it only "
+                 "to recover a file")
+
+
 class _SopsProgress:
     """A progress bar on stderr, only when stderr is a terminal and there is more than one file."""
 
@@ -253,18 +289,32 @@ def _write_stdout(data: bytes) -> None:
 @_sops_config_option()
 @_credential_option()
 @_follow_option()
+@_selector_options()
+@click.option("--mac-only-encrypted", is_flag=True, help="Compute the MAC over encrypted values only (sops -e).")
+@click.option("--age", metavar="RECIPIENTS", help="Comma separated age recipients: replace the rule's keys.")
+@click.option("--azure-kv", metavar="URLS", help="Comma separated Key Vault key URLs: replace the rule's keys.")
+@click.option("--input-type", type=click.Choice(_STORES), help="Read as this store (default: from the file name).")
+@click.option("--output-type", type=click.Choice(_STORES), help="Write as this store (default: from the file name).")
+@click.option("--indent", type=click.IntRange(min=0), help="YAML/JSON indentation of the output (sops's --indent).")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 def encrypt_cmd(in_place: bool, config: Path | None, credential: str | None, follow_outside: bool,
-                paths: tuple[Path, ...]) -> None:
+                paths: tuple[Path, ...], mac_only_encrypted: bool, age: str | None, azure_kv: str | None,
+                input_type: str | None, output_type: str | None, indent: int | None, **selectors: str | None) -> None:
     """Encrypt files (or every file a creation rule matches below a directory) as sops does.
 
     A file that is already encrypted but holds plaintext values its rule requires encrypted (added by
     hand) gets those values encrypted and a new MAC; this needs the key, and the MAC must still hold
-    for everything else."""
+    for everything else. sops's flags work as in `sops -e`: a selector flag replaces the same selector of
+    the .sops.yaml rule (another selector there is a conflict), --age/--azure-kv replace its keys."""
     from generator.sops import api
 
-    report = _run(api.encrypt_paths, list(paths), in_place=in_place, options=_key_options(credential),
-                  config=config, progress=_SopsProgress(), follow_outside=follow_outside)
+    def run() -> Any:
+        flags = api.encrypt_flags(selectors=selectors, mac_only_encrypted=mac_only_encrypted, age=age,
+                                  azure_kv=azure_kv, input_type=input_type, output_type=output_type, indent=indent)
+        return api.encrypt_paths(list(paths), in_place=in_place, options=_key_options(credential), config=config,
+                                 progress=_SopsProgress(), follow_outside=follow_outside, flags=flags)
+
+    report = _run(run)
     for data in report.outputs.values():
         _write_stdout(data)
     for path, lines in report.changes.items():
@@ -279,6 +329,8 @@ def encrypt_cmd(in_place: bool, config: Path | None, credential: str | None, fol
     "fluxforge decrypt --output /tmp/db.yaml apps/staging/db-secret.yaml",
 ))
 @click.option("-i", "--in-place", is_flag=True, help="Replace the file with its plaintext.")
+@click.option("--extract", metavar="PATH", help="Print one value, by sops's path syntax: '[\"data\"][\"password\"]'.")
+@_ignore_mac_option()
 @click.option("--output", metavar="FILE", type=click.Path(path_type=Path, dir_okay=False),
               help="Write the plaintext to FILE instead of stdout: a new or regular file is replaced "
                    "atomically (mode 0600); a device, FIFO or /dev/stdout is written to.")
@@ -286,12 +338,13 @@ def encrypt_cmd(in_place: bool, config: Path | None, credential: str | None, fol
 @_follow_option()
 @click.argument("path", type=click.Path(path_type=Path, dir_okay=False))
 def decrypt_cmd(in_place: bool, output: Path | None, credential: str | None, follow_outside: bool,
-                path: Path) -> None:
+                path: Path, extract: str | None, ignore_mac: bool) -> None:
     """Decrypt one file (MAC verified) to stdout, in place, or to --output."""
     from generator.sops import api
 
+    _warn_ignore_mac(ignore_mac)
     plain = _run(api.decrypt_path, path, in_place=in_place, output=output, options=_key_options(credential),
-                 follow_outside=follow_outside)
+                 follow_outside=follow_outside, extract=extract, ignore_mac=ignore_mac, on_warning=_warning)
     if not in_place and output is None:
         _write_stdout(plain)
 
@@ -303,13 +356,15 @@ def decrypt_cmd(in_place: bool, output: Path | None, credential: str | None, fol
 @_sops_config_option()
 @_credential_option()
 @_follow_option()
+@_ignore_mac_option()
 @click.argument("path", type=click.Path(path_type=Path, dir_okay=False))
-def edit_cmd(config: Path | None, credential: str | None, follow_outside: bool, path: Path) -> None:
+def edit_cmd(config: Path | None, credential: str | None, follow_outside: bool, ignore_mac: bool, path: Path) -> None:
     """Edit the plaintext in $EDITOR; re-encrypt with the same data key (untouched if unchanged)."""
     from generator.sops import api
 
+    _warn_ignore_mac(ignore_mac)
     changed = _run(api.edit_path, path, options=_key_options(credential), config=config, retry=_edit_again,
-                   follow_outside=follow_outside)
+                   follow_outside=follow_outside, ignore_mac=ignore_mac, on_warning=_warning)
     click.echo(f"{path}: {'saved' if changed else 'unchanged'}", err=True)
 
 

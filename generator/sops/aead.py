@@ -88,7 +88,8 @@ def parse_plain(plain: bytes, kind: str) -> object:
     if kind == "str":
         return text
     if kind == "bytes":
-        return plain
+        raise ValueError_("type:bytes, which sops never writes (sops crashes on it); the value's type was "
+                          "changed outside sops")
     if kind == "comment":
         return Comment(text)
     if kind == "int" and _INT.fullmatch(text) and -(2**63) <= int(text) < 2**63:

@@ -15,12 +15,14 @@ from pathlib import Path
 
 from generator.errors import SopsError
 from generator.sops.detect import SopsState
+from generator.sops.flags import EncryptFlags
 from generator.sops.keys import KeyOptions, KeySource
 from generator.sops.report import Report
 from generator.sops.rules import CreationRule, SopsRules
 
 __all__ = [
     "CreationRule",
+    "EncryptFlags",
     "KeyOptions",
     "KeySource",
     "Report",
@@ -31,6 +33,7 @@ __all__ = [
     "detect_format",
     "edit_path",
     "encrypt_bytes",
+    "encrypt_flags",
     "encrypt_paths",
     "find_sops_config",
     "is_encrypted",
@@ -85,6 +88,20 @@ def sops_state(data: bytes, fmt: str) -> SopsState:
     return _state(data, fmt)
 
 
+def encrypt_flags(*, selectors: dict[str, str | None] | None = None, mac_only_encrypted: bool = False,
+                  age: str | None = None, azure_kv: str | None = None, input_type: str | None = None,
+                  output_type: str | None = None, indent: int | None = None) -> EncryptFlags:
+    """sops's encrypt flags from their command-line strings (``selectors``: metadata name → value,
+    e.g. ``{"encrypted_regex": "^data$"}``; at most one set; regexes compiled with RE2; ``age`` and
+    ``azure_kv`` comma separated). ``UsageError`` on a bad combination."""
+    from generator.sops import flags as fl
+
+    return EncryptFlags(selector=fl.selector_from(selectors or {}), mac_only_encrypted=mac_only_encrypted,
+                        age=fl.split_list(age), azure_kv=fl.split_list(azure_kv),
+                        input_type=fl.valid_store(input_type, "--input-type"),
+                        output_type=fl.valid_store(output_type, "--output-type"), indent=indent)
+
+
 def encrypt_bytes(
     plaintext: bytes,
     *,
@@ -93,8 +110,10 @@ def encrypt_bytes(
     sources_cache: dict[str, KeySource] | None = None,
     options: KeyOptions | None = None,
     path_for_errors: str = "<input>",
+    output_fmt: str | None = None,
 ) -> bytes:
-    """Encrypt one plaintext document with a fresh data key for the rule's key groups.
+    """Encrypt one plaintext document with a fresh data key for the rule's key groups (read with the
+    store ``fmt``, written with ``output_fmt``, default the same: sops's --input-type/--output-type).
 
     Raises ``SopsError`` if ``plaintext`` is already encrypted (callers check ``is_encrypted``
     first to make that a no-op). Pass one ``sources_cache`` dict for a whole run."""
@@ -102,7 +121,7 @@ def encrypt_bytes(
 
     return engine.encrypt_document(
         plaintext, fmt=fmt, rule=rule, cache=sources_cache, options=options or KeyOptions(),
-        name=path_for_errors,
+        name=path_for_errors, output_fmt=output_fmt,
     )
 
 
@@ -141,15 +160,17 @@ def encrypt_paths(
     config: Path | None = None,
     progress: Progress | None = None,
     follow_outside: bool = False,
+    flags: EncryptFlags | None = None,
 ) -> Report:
     """Encrypt files and directories (a directory: every file below it that a creation rule
     matches). Already-encrypted files are left alone (``Report.unchanged``). Without ``in_place``
     exactly one file is allowed and its ciphertext is in ``Report.outputs``. In-place writes go
-    through symlinks, to a target outside the repository only with ``follow_outside``."""
+    through symlinks, to a target outside the repository only with ``follow_outside``. ``flags``:
+    sops's encrypt flags (selectors, keys, stores, indent), applied over the rule as sops does."""
     from generator.sops import files
 
     return files.encrypt_paths(paths, in_place=in_place, options=options or KeyOptions(), config=config,
-                               progress=progress, follow_outside=follow_outside)
+                               progress=progress, follow_outside=follow_outside, flags=flags)
 
 
 def decrypt_path(
@@ -159,18 +180,25 @@ def decrypt_path(
     output: Path | None = None,
     options: KeyOptions | None = None,
     follow_outside: bool = False,
+    extract: str | None = None,
+    ignore_mac: bool = False,
+    on_warning: Callable[[str], None] | None = None,
 ) -> bytes:
     """Decrypt one file; returns the plaintext, and writes it in place or to ``output`` if asked
-    (``output`` may be a device, a FIFO or ``/dev/stdout``: written to, never replaced)."""
+    (``output`` may be a device, a FIFO or ``/dev/stdout``: written to, never replaced).
+    ``extract``: one value, by sops's path syntax ``["data"]["password"]``. ``ignore_mac``: decrypt
+    even when the MAC does not match (recovery); the mismatch goes to ``on_warning``."""
     from generator.sops import files
 
     return files.decrypt_path(path, in_place=in_place, output=output, options=options or KeyOptions(),
-                              follow_outside=follow_outside)
+                              follow_outside=follow_outside, extract=extract, ignore_mac=ignore_mac,
+                              on_warning=on_warning)
 
 
 def edit_path(path: Path, *, options: KeyOptions | None = None, editor: str | None = None,
               config: Path | None = None, retry: Callable[[SopsError], bool] | None = None,
-              follow_outside: bool = False) -> bool:
+              follow_outside: bool = False, ignore_mac: bool = False,
+              on_warning: Callable[[str], None] | None = None) -> bool:
     """Open the plaintext in ``$EDITOR`` (a 0600 file in a 0700 temp dir), re-encrypt with the same
     data key (unchanged values keep their ciphertext). A new file is created from the rules.
     Returns False and leaves the file untouched when the content did not change. When the edited text
@@ -178,7 +206,7 @@ def edit_path(path: Path, *, options: KeyOptions | None = None, editor: str | No
     from generator.sops import files
 
     return files.edit_path(path, options=options or KeyOptions(), editor=editor, config=config, retry=retry,
-                           follow_outside=follow_outside)
+                           follow_outside=follow_outside, ignore_mac=ignore_mac, on_warning=on_warning)
 
 
 def rotate_paths(paths: Sequence[Path], *, options: KeyOptions | None = None,

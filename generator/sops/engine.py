@@ -7,6 +7,7 @@ plaintext documents (MAC verified). Everything else in the package builds on the
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from generator.errors import KeyError_, SopsError
@@ -61,8 +62,10 @@ def _rule_store(fmt: str, rule: CreationRule | None) -> Store:
 
 
 def encrypt_document(plaintext: bytes, *, fmt: str, rule: CreationRule, cache: dict[str, KeySource] | None,
-                     options: KeyOptions, name: str) -> bytes:
+                     options: KeyOptions, name: str, output_fmt: str | None = None) -> bytes:
+    """Encrypt one plaintext read with the store ``fmt``, written with ``output_fmt`` (default the same)."""
     store = _rule_store(fmt, rule)
+    out_store = store if output_fmt in (None, fmt) else _rule_store(str(output_fmt), rule)
     docs = store.load_plain(plaintext, name)
     if not rule.key_groups:
         raise SopsError(f"{name}: the matching creation rule names no keys (add age or azure_keyvault)")
@@ -77,7 +80,7 @@ def encrypt_document(plaintext: bytes, *, fmt: str, rule: CreationRule, cache: d
                                   cache if cache is not None else {}, options)
     except KeyError_ as err:
         raise KeyError_([f"{name}: {line}" for line in err.problems]) from None
-    return seal(docs, meta, data_key, store, name)
+    return seal(docs, meta, data_key, out_store, name)
 
 
 def wrap_groups(groups: list[KeyGroup], data_key: bytes, threshold: int, cache: dict[str, KeySource],
@@ -98,7 +101,8 @@ def seal(docs: list[Branch], meta: md.Metadata, key: bytes, store: Store, name: 
     """Encrypt ``docs`` (in place) with ``key``, set lastmodified/MAC/version, emit the file."""
     cipher = Cipher(key, stash)
     selection = Selection(meta.effective_selector(), meta.mac_only_encrypted)
-    walker = Walker(selection, lambda value, aad, _c: cipher.encrypt(value, aad), decrypting=False)
+    walker = Walker(selection, lambda value, aad, _c: cipher.encrypt(value, aad), decrypting=False,
+                    list_comments_written=store.name == "yaml")
     try:
         mac = walker.run(docs)
     except WalkError as err:
@@ -110,13 +114,16 @@ def seal(docs: list[Branch], meta: md.Metadata, key: bytes, store: Store, name: 
     if store.name != "binary":
         from generator.sops.readback import check_readback
 
-        check_readback(docs, store.load_encrypted(out, name)[0], name, comments=store.name != "ini")
+        # comments are compared where the store writes them as they are (JSON has none; INI respells them)
+        check_readback(docs, store.load_encrypted(out, name)[0], name, comments=store.name in ("yaml", "dotenv"))
     return out
 
 
 def open_file(data: bytes, *, fmt: str, name: str, cache: dict[str, KeySource] | None, options: KeyOptions,
-              verify_mac: bool = True, rule: CreationRule | None = None, data_key: bytes | None = None) -> Opened:
-    """Parse, recover the data key (unless given), decrypt every value and check the MAC."""
+              verify_mac: bool = True, rule: CreationRule | None = None, data_key: bytes | None = None,
+              on_warning: Callable[[str], None] | None = None) -> Opened:
+    """Parse, recover the data key (unless given), decrypt every value and check the MAC. With
+    ``verify_mac`` False (sops's ``--ignore-mac``) a failed check goes to ``on_warning`` instead."""
     store = _rule_store(fmt, rule)
     docs, raw = store.load_encrypted(data, name)
     if raw is None:
@@ -127,15 +134,48 @@ def open_file(data: bytes, *, fmt: str, name: str, cache: dict[str, KeySource] |
     mac = _decrypt_tree(docs, meta, cipher, name)
     if verify_mac:
         _check_mac(meta, cipher, mac, name)
+    elif on_warning is not None:
+        try:
+            _check_mac(meta, cipher, mac, name)
+        except SopsError as err:
+            on_warning(f"{err} (--ignore-mac: decrypted anyway)")
     return Opened(docs, meta, key, cipher, store)
 
 
 def decrypt_document(data: bytes, *, fmt: str, name: str, cache: dict[str, KeySource] | None,
                      options: KeyOptions, verify_mac: bool, yaml_indent: int = 4, json_indent: int = -1,
-                     binary_indent: int = -1) -> bytes:
+                     binary_indent: int = -1, extract: list[str | int] | None = None,
+                     on_warning: Callable[[str], None] | None = None) -> bytes:
+    """The plaintext as ``sops decrypt`` prints it; ``extract``: only that value (``--extract``)."""
     rule = CreationRule(yaml_indent=yaml_indent, json_indent=json_indent, binary_indent=binary_indent)
-    opened = open_file(data, fmt=fmt, name=name, cache=cache, options=options, verify_mac=verify_mac, rule=rule)
+    opened = open_file(data, fmt=fmt, name=name, cache=cache, options=options, verify_mac=verify_mac, rule=rule,
+                       on_warning=on_warning)
+    if extract:
+        from generator.sops.flags import truncate
+
+        return _value_output(truncate(opened.docs[0] if opened.docs else Branch(), extract, name), opened.store,
+                             rule)
     return opened.store.emit_plain(opened.docs)
+
+
+def _value_output(value: object, store: Store, rule: CreationRule) -> bytes:
+    """sops's ``extract``: a mapping as a document, a string as its bytes, anything else in the
+    store's own notation (``EmitValue``: YAML as go-yaml marshals it, JSON without a final newline)."""
+    if isinstance(value, Branch):
+        return store.emit_plain([value])
+    if isinstance(value, str):
+        return value.encode("utf-8", "surrogateescape")
+    if isinstance(value, bytes):
+        return value
+    if store.name == "yaml":
+        from generator.sops.stores.goyaml_emit import emit_value
+
+        return emit_value(value).encode("utf-8", "surrogateescape")
+    if store.name == "dotenv":
+        raise SopsError("--extract: the dotenv store prints only strings")
+    from generator.sops.stores.json import encode, indent
+
+    return indent(encode(value), rule.binary_indent if store.name == "binary" else rule.json_indent).encode()
 
 
 def _is_ciphertext(value: object) -> bool:

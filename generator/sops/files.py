@@ -18,6 +18,7 @@ from generator.errors import FluxforgeError, SopsError, UsageError
 from generator.fsio import read_input, sweep_stale_temps, write_atomic
 from generator.sops import engine
 from generator.sops import metadata as md
+from generator.sops.flags import EncryptFlags, parse_extract
 from generator.sops.formats import detect_format, is_encrypted
 from generator.sops.keys import KeyOptions, KeySource, source_for
 from generator.sops.report import Report
@@ -137,14 +138,32 @@ def _read(path: Path) -> tuple[bytes, str]:
     return read_input(path), detect_format(path)
 
 
+def _encrypt_rules(config: Path | None, paths: Sequence[Path], flags: EncryptFlags) -> SopsRules | None:
+    """The ``.sops.yaml`` in force; with key flags (``--age``, ``--azure-kv``) there may be none, and
+    then no folder can be expanded (the rules choose a folder's files)."""
+    if not flags.has_keys:
+        return load_config(config, paths)
+    found = config or find_sops_config()
+    if found is not None:
+        return load_rules(found)
+    folders = [str(p) for p in paths if p.is_dir()]
+    if folders:
+        raise SopsError([f"{f}: a folder needs .sops.yaml creation rules to choose its files; name the files "
+                         "(--age/--azure-kv give the keys)" for f in folders])
+    return None
+
+
 def encrypt_paths(paths: Sequence[Path], *, in_place: bool, options: KeyOptions, config: Path | None,
-                  progress: Progress | None, follow_outside: bool = False) -> Report:
-    rules = load_config(config, paths)
+                  progress: Progress | None, follow_outside: bool = False,
+                  flags: EncryptFlags | None = None) -> Report:
+    flags = flags or EncryptFlags()
+    rules = _encrypt_rules(config, paths, flags)
 
     def nothing_below(folder: Path, seen: int) -> str:
+        assert rules is not None
         return no_rule(folder, rules, f"any of the {seen} file(s) below this folder; nothing to encrypt")
 
-    files = expand(paths, lambda p: rules.rule_for(p) is not None, nothing_below)
+    files = expand(paths, lambda p: rules is not None and rules.rule_for(p) is not None, nothing_below)
     if not in_place and len(files) != 1:
         raise UsageError("without -i/--in-place, give exactly one file (the ciphertext goes to stdout)")
     report = Report()
@@ -154,8 +173,9 @@ def encrypt_paths(paths: Sequence[Path], *, in_place: bool, options: KeyOptions,
         if in_place:  # before any key is used
             in_place_target(path, rules, follow_outside=follow_outside)
         data, fmt = _read(path)
+        fmt = flags.input_type or fmt
         if is_encrypted(data, fmt):
-            out, added = _encrypt_added(path, data, fmt, rules, cache, options)
+            out, added = _encrypt_added(path, data, fmt, rules, cache, options) if rules else (None, [])
             if out is None:
                 report.unchanged.append(path)
             elif in_place:
@@ -166,10 +186,12 @@ def encrypt_paths(paths: Sequence[Path], *, in_place: bool, options: KeyOptions,
             if not in_place:
                 report.outputs[path] = out or data
             return
-        rule = rules.rule_for(path)
-        if rule is None:
-            raise SopsError(no_rule(path, rules))
-        out = engine.encrypt_document(data, fmt=fmt, rule=rule, cache=cache, options=options, name=str(path))
+        base = rules.rule_for(path) if rules is not None else None
+        if rules is not None and base is None:
+            raise SopsError(no_rule(path, rules))  # sops too: the rule gives the selectors, even with key flags
+        where = f"{display_path(rules.path)} creation_rules[{rules.rules.index(base)}]" if rules and base else ""
+        out = engine.encrypt_document(data, fmt=fmt, rule=flags.rule(base, where), cache=cache, options=options,
+                                      name=str(path), output_fmt=flags.output_type or detect_format(path))
         if in_place:
             write_atomic(path, out, sync=False)
             report.changed.append(path)
@@ -194,9 +216,13 @@ def _encrypt_added(path: Path, data: bytes, fmt: str, rules: SopsRules, cache: d
 
 
 def decrypt_path(path: Path, *, in_place: bool, output: Path | None, options: KeyOptions,
-                 follow_outside: bool = False) -> bytes:
+                 follow_outside: bool = False, extract: str | None = None, ignore_mac: bool = False,
+                 on_warning: Callable[[str], None] | None = None) -> bytes:
     if in_place and output is not None:
         raise UsageError("use either -i/--in-place or --output, not both")
+    if in_place and extract is not None:
+        raise UsageError("use either -i/--in-place or --extract, not both (--extract prints one value)")
+    path_in_tree = parse_extract(extract) if extract is not None else None
     try:
         data, fmt = _read(path)
     except OSError as err:
@@ -205,7 +231,8 @@ def decrypt_path(path: Path, *, in_place: bool, output: Path | None, options: Ke
     settings = load_rules(found) if found else None
     if in_place:
         in_place_target(path, settings, follow_outside=follow_outside)
-    plain = engine.decrypt_document(data, fmt=fmt, name=str(path), cache={}, options=options, verify_mac=True,
+    plain = engine.decrypt_document(data, fmt=fmt, name=str(path), cache={}, options=options,
+                                    verify_mac=not ignore_mac, on_warning=on_warning, extract=path_in_tree,
                                     yaml_indent=settings.yaml_indent if settings else 4,
                                     json_indent=settings.json_indent if settings else -1,
                                     binary_indent=settings.binary_indent if settings else -1)
@@ -217,7 +244,8 @@ def decrypt_path(path: Path, *, in_place: bool, output: Path | None, options: Ke
 
 
 def edit_path(path: Path, *, options: KeyOptions, editor: str | None, config: Path | None,
-              retry: Callable[[SopsError], bool] | None = None, follow_outside: bool = False) -> bool:
+              retry: Callable[[SopsError], bool] | None = None, follow_outside: bool = False,
+              ignore_mac: bool = False, on_warning: Callable[[str], None] | None = None) -> bool:
     """Edit the plaintext of ``path`` in an editor and re-encrypt it.
 
     When the edited text cannot be stored (broken YAML, a bad value), ``retry(error)`` decides whether
@@ -230,7 +258,8 @@ def edit_path(path: Path, *, options: KeyOptions, editor: str | None, config: Pa
     rule = None
     in_place_target(path, None, follow_outside=follow_outside)
     if path.exists():
-        opened = engine.open_file(read_input(path), fmt=fmt, name=str(path), cache=cache, options=options)
+        opened = engine.open_file(read_input(path), fmt=fmt, name=str(path), cache=cache, options=options,
+                                  verify_mac=not ignore_mac, on_warning=on_warning)
         before = opened.store.emit_plain(opened.docs)
     else:
         opened, before = None, b""

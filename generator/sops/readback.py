@@ -22,8 +22,9 @@ Path = tuple[str, ...]
 
 def check_readback(written: list[Branch], read: list[Branch], name: str, *, comments: bool = True) -> None:
     """Raise ``SopsError`` when ``read`` lost or changed data, or (``comments``) lost or moved a comment.
-    The INI store passes ``comments=False``: ini.v1 respells a comment when writing it (``#b`` becomes
-    ``# b``) and sops keeps only one comment per key, by design of that format."""
+    Comments are compared for the stores that write them as they are (YAML, dotenv): JSON and the
+    binary envelope hold none (a YAML file written as JSON loses them, as asked), and ini.v1 respells
+    a comment when writing it (``#b`` becomes ``# b``) and keeps one per key."""
     if len(written) != len(read):
         raise SopsError(f"{name}: the written file reads back as {len(read)} documents, not {len(written)}; "
                         "nothing written (please report this file's layout)")

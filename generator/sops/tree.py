@@ -74,7 +74,10 @@ class Walker:
     """Runs one encrypt or decrypt pass over all documents and computes the MAC."""
 
     def __init__(self, selection: Selection, on_leaf: Callable[[object, str, bool], object], *,
-                 decrypting: bool) -> None:
+                 decrypting: bool, list_comments_written: bool = True) -> None:
+        """``list_comments_written``: the output store writes comments inside lists (YAML); for the
+        others an empty comment there is dropped with all comments instead of refused."""
+        self.list_comments_written = list_comments_written
         self.sel = selection
         self.on_leaf = on_leaf  # (value, aad, is_comment) -> new value; only called for encrypted leaves
         self.decrypting = decrypting
@@ -137,7 +140,7 @@ class Walker:
         that would change the data, so it is refused."""
         if isinstance(new, Comment):
             return new
-        if self.decrypting:
+        if self.decrypting or not self.list_comments_written:
             return Comment(str(new))
         if new == "":
             raise WalkError("an empty comment line ('#') inside this list would become a list item \"\" "

@@ -506,6 +506,13 @@ class _Emitter:
             self.indention = breaks = False
 
 
+def emit_value(value: object, indent: int = 4) -> str:
+    """One value as its own document (``yaml.Marshal``: sops's ``EmitValue`` for ``--extract``)."""
+    events: list[_Event] = []
+    _events(to_node(value), events)
+    return _Emitter(events, indent).run()
+
+
 def emit_documents(docs: list[Branch], indent: int = 4) -> str:
     """The text go-yaml writes for these documents (sops's YAML store, ``SetIndent(indent)``)."""
     events: list[_Event] = []
