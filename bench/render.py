@@ -17,11 +17,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
-from generator.config import load_config
+from generator.commands.render import run_render
+from generator.config.load import load_config
 from generator.fsio import write_atomic
-from generator.lockfile import LOCK_NAME, Lock, dumps, loads
-from generator.render import render_tree
-from generator.tree import run_render
+from generator.merge.lock import LOCK_NAME, Lock, dumps, loads
+from generator.render.files import render_tree
 
 T = TypeVar("T")
 

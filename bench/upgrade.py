@@ -19,12 +19,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root, f
 
 from render import fleet_config  # bench/render.py: the same fleet as the render benchmark
 
-from generator.config import load_config
-from generator.lockfile import LOCK_NAME, read_lock
-from generator.merge3 import merge_text
-from generator.render import render_tree
-from generator.tree import run_render
-from generator.upgrade import run_upgrade
+from generator.commands.render import run_render
+from generator.commands.upgrade import run_upgrade
+from generator.config.load import load_config
+from generator.merge.lock import LOCK_NAME, read_lock
+from generator.merge.text import merge_text
+from generator.render.files import render_tree
 from tests.helpers.user_patches import LIMITS_PATCH
 
 USER_PATCH = "  # ours: more memory\n" + LIMITS_PATCH

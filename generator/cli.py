@@ -136,8 +136,8 @@ def render(config: Path | None, check: bool, show_diff: bool, output: Path | Non
 
     Your edits to generated files are kept: a three-way merge against fluxforge.lock (as in
     `fluxforge upgrade`); conflicts are listed and nothing is written (unless --force)."""
-    from generator.lockfile import LOCK_NAME
-    from generator.tree import run_render
+    from generator.commands.render import run_render
+    from generator.merge.lock import LOCK_NAME
 
     if check and show_diff:
         raise click.UsageError("--check and --diff are exclusive: --check already prints the diff")
@@ -185,7 +185,7 @@ def render(config: Path | None, check: bool, show_diff: bool, output: Path | Non
 def init(directory: Path | None, age: tuple[str, ...], **flags: str | None) -> None:
     """Write a commented starter fluxforge.yaml into DIRECTORY (default: here); never overwrites.
     Every value has a placeholder that renders; replace the placeholders before bootstrapping."""
-    from generator.starter import StarterValues, write_starter
+    from generator.commands.init import StarterValues, write_starter
 
     values = StarterValues(age=age, **{name: value for name, value in flags.items() if value is not None})
     target = _run(write_starter, directory, values)
@@ -432,7 +432,7 @@ def check_cmd(paths: tuple[str, ...], config: Path | None, allow_missing_rules: 
     """Keyless check: files the .sops.yaml rules cover are encrypted, and correctly; no plaintext
     Kubernetes Secret anywhere. Every tracked file when no PATH is given. Fails when no
     .sops.yaml rules are found (unless --allow-missing-rules): then nothing says what to encrypt."""
-    from generator.check import run_check
+    from generator.check.scan import run_check
 
     report = _run(run_check, [Path(p) for p in paths], sops_config=config, allow_missing_rules=allow_missing_rules)
     click.echo(report.summary(), err=True)
@@ -449,7 +449,7 @@ def hook_grp() -> None:
 @click.option("--force", is_flag=True, help="Replace a pre-commit hook fluxforge did not write.")
 def hook_install_cmd(force: bool) -> None:
     """Install a plain git pre-commit hook that encrypts and re-stages (no pre-commit framework)."""
-    from generator.hook import install
+    from generator.commands.hook import install
 
     click.echo(f"installed {_run(install, Path.cwd(), force=force)}")
 
@@ -457,7 +457,7 @@ def hook_install_cmd(force: bool) -> None:
 @hook_grp.command("uninstall", epilog=_examples("fluxforge hook uninstall"))
 def hook_uninstall_cmd() -> None:
     """Remove the pre-commit hook written by `fluxforge hook install`."""
-    from generator.hook import uninstall
+    from generator.commands.hook import uninstall
 
     click.echo(f"removed {_run(uninstall, Path.cwd())}")
 
@@ -466,7 +466,7 @@ def hook_uninstall_cmd() -> None:
 def hook_run_cmd() -> None:
     """What the installed git hook runs: encrypt staged files the rules cover, re-stage the
     ciphertext, then check every staged file (exit 1 blocks the commit)."""
-    from generator.hook import run_git_hook
+    from generator.commands.hook import run_git_hook
 
     for line in _run(run_git_hook, Path.cwd()):
         click.echo(line, err=True)
@@ -478,7 +478,7 @@ def hook_run_cmd() -> None:
 def hook_encrypt_cmd(files: tuple[str, ...]) -> None:
     """The pre-commit framework hook `fluxforge-encrypt`: encrypt FILES in place when the rules say
     so; exit 1 when a file was changed (re-add it), as framework fixers do."""
-    from generator.hook import run_framework_encrypt
+    from generator.commands.hook import run_framework_encrypt
 
     for line in _run(run_framework_encrypt, [Path(f) for f in files]):
         click.echo(line, err=True)
@@ -495,7 +495,7 @@ def hook_encrypt_cmd(files: tuple[str, ...]) -> None:
 @click.option("--strict", is_flag=True, help="Exit 1 on warnings too.")
 def lint_cmd(root: str | None, to: str | None, strict: bool) -> None:
     """Upgrade lint of ROOT: removed API versions, index-based JSON patches, ${var} without default."""
-    from generator.lint import run_lint
+    from generator.flux.lint import run_lint
 
     report = _run(run_lint, Path(root) if root is not None else None, to)
     for finding in report.findings:
@@ -523,7 +523,7 @@ def upgrade_cmd(config: Path | None, to: str | None, cluster: str | None, dry_ru
     your edits survive; conflicts are listed and nothing is written (unless --force). CONFIG as in
     `fluxforge render` (default: the nearest fluxforge.yaml). Says when the clusters need `flux migrate`,
     and refuses jumps one `flux migrate` cannot prepare (--allow-skip)."""
-    from generator.upgrade import run_upgrade
+    from generator.commands.upgrade import run_upgrade
 
     report = _run(run_upgrade, config, to=to, cluster=cluster, dry_run=dry_run, force=force, allow_skip=allow_skip)
     for name, version in report.current.items():

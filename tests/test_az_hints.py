@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from generator.config import parse_config
-from generator.render import render_tree
+from generator.commands.init import StarterValues, render_starter
+from generator.config.load import parse_config
+from generator.render.files import render_tree
 from generator.sops.keys import azure_gates as gates
-from generator.starter import StarterValues, render_starter
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = (REPO_ROOT / "sample-repo" / "fluxforge.yaml").read_text(encoding="utf-8")

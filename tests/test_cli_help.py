@@ -86,22 +86,22 @@ def test_option_names_mean_one_thing(run_cli) -> None:
 
 def test_config_docs_help_writes_no_file(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
-    done = subprocess.run([sys.executable, "-m", "generator.config_docs", "--help"], cwd=tmp_path, env=env,
+    done = subprocess.run([sys.executable, "-m", "generator.config.docs", "--help"], cwd=tmp_path, env=env,
                           capture_output=True, text=True, check=False)
     assert done.returncode == 0
-    assert done.stdout.startswith("usage: python -m generator.config_docs")
+    assert done.stdout.startswith("usage: python -m generator.config.docs")
     assert list(tmp_path.iterdir()) == []
-    bad = subprocess.run([sys.executable, "-m", "generator.config_docs", "--nope"], cwd=tmp_path, env=env,
+    bad = subprocess.run([sys.executable, "-m", "generator.config.docs", "--nope"], cwd=tmp_path, env=env,
                          capture_output=True, text=True, check=False)
     assert bad.returncode == 2 and "unrecognized arguments: --nope" in bad.stderr
     assert list(tmp_path.iterdir()) == []
     target = tmp_path / "ref.md"
-    assert subprocess.run([sys.executable, "-m", "generator.config_docs", str(target)], cwd=tmp_path, env=env,
+    assert subprocess.run([sys.executable, "-m", "generator.config.docs", str(target)], cwd=tmp_path, env=env,
                           check=False, capture_output=True).returncode == 0
-    check = subprocess.run([sys.executable, "-m", "generator.config_docs", "--check", str(target)], cwd=tmp_path,
+    check = subprocess.run([sys.executable, "-m", "generator.config.docs", "--check", str(target)], cwd=tmp_path,
                            env=env, capture_output=True, text=True, check=False)
     assert check.returncode == 0
     target.write_text("stale\n")
-    stale = subprocess.run([sys.executable, "-m", "generator.config_docs", "--check", str(target)], cwd=tmp_path,
+    stale = subprocess.run([sys.executable, "-m", "generator.config.docs", "--check", str(target)], cwd=tmp_path,
                            env=env, capture_output=True, text=True, check=False)
     assert stale.returncode == 1 and "not current" in stale.stderr

@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from generator.config import config_path_for, load_config, parse_config
+from generator.config.load import config_path_for, load_config, parse_config
 from generator.errors import ConfigError
-from generator.fluxversions import NEWEST, FluxVersion
+from generator.flux.versions import NEWEST, FluxVersion
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -139,8 +139,8 @@ def test_not_utf8_is_reported(tmp_path: Path) -> None:
 
 
 def test_config_reference_is_up_to_date() -> None:
-    from generator.config_docs import reference_markdown
+    from generator.config.docs import reference_markdown
 
     committed = (REPO_ROOT / "docs" / "config-reference.md").read_text(encoding="utf-8")
-    assert committed == reference_markdown(), "run: python -m generator.config_docs"
+    assert committed == reference_markdown(), "run: python -m generator.config.docs"
     assert "`clusters[].kustomizations[].tenant.identity.clientId`" in committed

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from generator.config import parse_config
+from generator.config.load import parse_config
 from generator.errors import ConfigError
 
 CASES = sorted((Path(__file__).parent / "bad_configs").glob("*.yaml"))

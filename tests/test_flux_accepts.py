@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
-from generator.config import parse_config
-from generator.federation import federated_credentials
-from generator.render import render_tree
+from generator.config.load import parse_config
+from generator.flux.federation import federated_credentials
+from generator.render.files import render_tree
 from generator.yamlio import load_all_rt
 
 pytestmark = pytest.mark.interop

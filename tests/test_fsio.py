@@ -92,7 +92,7 @@ def test_sync_false_failure_leaves_the_old_file(tmp_path: Path, monkeypatch: pyt
 
 def test_render_outputs_skip_fsync_the_lock_does_not(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Render outputs can be regenerated: no fsync per file. The lock (the merge base) is durable."""
-    from generator.tree import run_render
+    from generator.commands.render import run_render
 
     shutil.copy(Path(__file__).resolve().parent.parent / "sample-repo" / "fluxforge.yaml", tmp_path / "fluxforge.yaml")
     calls = _count_fsync(monkeypatch)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from generator.config import load_config
-from generator.starter import PLACEHOLDER_GUID
+from generator.commands.init import PLACEHOLDER_GUID
+from generator.config.load import load_config
 
 
 def test_init_then_render(chdir_tmp: Path, run_cli) -> None:
@@ -78,7 +78,7 @@ def test_init_bad_tenant_id_alone_is_a_usage_error(chdir_tmp: Path, run_cli) -> 
 
 def test_init_problem_not_from_a_flag_stays_a_config_error() -> None:
     """A line the config validation reports about no flag keeps the config path (exit 1)."""
-    from generator.starter import _as_flag_problem
+    from generator.commands.init import _as_flag_problem
 
     assert _as_flag_problem("fluxforge.yaml:3: flux.version: bad") == "init: fluxforge.yaml:3: flux.version: bad"
     assert _as_flag_problem("fluxforge.yaml:9: azure.tenantId: 'x' must be a GUID") == "--tenant-id: 'x' must be a GUID"

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from generator.config import parse_config
-from generator.render import render_tree
+from generator.config.load import parse_config
+from generator.render.files import render_tree
 from generator.yamlio import load_all_rt
 
 pytestmark = pytest.mark.interop

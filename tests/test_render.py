@@ -11,11 +11,11 @@ import yaml as pyyaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from generator.config import load_config, parse_config
-from generator.lockfile import dumps, read_lock
-from generator.render import GENERATED_MARKER, render_tree
-from generator.render_context import go_duration, yaml_scalar
-from generator.tree import run_render
+from generator.commands.render import run_render
+from generator.config.load import load_config, parse_config
+from generator.merge.lock import dumps, read_lock
+from generator.render.context import go_duration, yaml_scalar
+from generator.render.files import GENERATED_MARKER, render_tree
 from generator.yamlio import load_all_rt, load_rt
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from generator.fluxversions import (
+from generator.flux.versions import (
     NEWEST,
     FluxVersion,
     api_versions,

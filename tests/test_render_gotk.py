@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from generator.config import parse_config
+from generator.config.load import parse_config
 from generator.errors import RenderError
-from generator.fluxversions import FluxVersion
-from generator.gotk import header_mismatches, parse_header, read_header
+from generator.flux.gotk import header_mismatches, parse_header, read_header
+from generator.flux.versions import FluxVersion
 
 FIXTURE = Path(__file__).parent / "fixtures" / "gotk-components.yaml"
 SAMPLE = (Path(__file__).resolve().parent.parent / "sample-repo" / "fluxforge.yaml").read_text(encoding="utf-8")

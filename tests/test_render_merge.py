@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from generator.config import load_config
-from generator.lockfile import read_lock
-from generator.render import render_tree
+from generator.config.load import load_config
+from generator.merge.lock import read_lock
+from generator.render.files import render_tree
 from generator.yamlio import load_all_rt, load_rt
 from tests.helpers.user_patches import LIMITS_PATCH
 

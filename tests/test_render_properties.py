@@ -10,8 +10,8 @@ import jsonschema
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from generator.config import parse_config
-from generator.render import render_tree
+from generator.config.load import parse_config
+from generator.render.files import render_tree
 from generator.yamlio import dump_rt, load_all_rt
 
 SCHEMAS = Path(__file__).resolve().parent.parent / "schemas" / "flux"

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from generator.config import parse_config
-from generator.render import render_tree
+from generator.config.load import parse_config
+from generator.render.files import render_tree
 from generator.yamlio import load_rt
 
 SOPS = shutil.which("sops")

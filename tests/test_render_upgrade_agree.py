@@ -1,5 +1,5 @@
 """``fluxforge render`` and ``fluxforge upgrade`` agree on the files around the merge (one rule, in
-``generator.mergeplan``): a generated file the user deleted is written again, and the unedited generated
+``generator.merge.plan``): a generated file the user deleted is written again, and the unedited generated
 files of a cluster removed from the config are deleted (an edited one is a conflict, nothing written
 unless --force). Runs both commands through the CLI on a copy of the committed sample and its lock."""
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from generator.lockfile import read_lock
+from generator.merge.lock import read_lock
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = REPO_ROOT / "sample-repo"

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from generator.config import load_config, parse_config
-from generator.render import render_tree
-from generator.render_context import sops_rules
-from generator.sops_coverage import shared_folders
+from generator.config.load import load_config, parse_config
+from generator.flux.sops_coverage import shared_folders
+from generator.render.context import sops_rules
+from generator.render.files import render_tree
 from generator.yamlio import load_rt
 
 CONFIG = """\

@@ -18,8 +18,8 @@ from generator.azure.commands import load_desired
 from generator.azure.desired import DesiredIdentity, DesiredState
 from generator.azure.plan import ActualIdentity, ActualState, Change, Plan, make_plan
 from generator.azure.writeback import with_client_ids
-from generator.config_model import KeyPath
-from generator.config_problems import dotted
+from generator.config.model import KeyPath
+from generator.config.problems import dotted
 from generator.errors import FluxforgeError
 from generator.fsio import write_atomic
 

@@ -26,9 +26,9 @@ from generator.azure.desired import (
     DesiredState,
     Role,
 )
-from generator.config_problems import dotted
+from generator.config.problems import dotted
 from generator.errors import RenderError
-from generator.render import make_env
+from generator.render.files import make_env
 
 __all__ = ["API", "BICEP_MARKER", "MAIN", "digest_ok", "render_bicep"]
 

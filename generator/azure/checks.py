@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from generator.config_problems import KeyPath, Problem, dotted
+from generator.config.problems import KeyPath, Problem, dotted
 
 __all__ = ["azure_problems"]
 

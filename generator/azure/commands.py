@@ -13,12 +13,12 @@ from pathlib import Path
 
 from generator.azure.bicep import BICEP_MARKER, digest_ok, render_bicep
 from generator.azure.desired import DesiredState, DesiredStateError, desired_state
-from generator.config import config_path_for, load_config
-from generator.config_model import Config
-from generator.config_problems import format_problems
+from generator.commands.render import unified_diff
+from generator.config.load import config_path_for, load_config
+from generator.config.model import Config
+from generator.config.problems import format_problems
 from generator.errors import CheckFailed, ConfigError, RenderError
 from generator.fsio import read_optional, write_atomic, write_error
-from generator.tree import unified_diff
 from generator.yamlio import load_rt
 
 __all__ = ["DEFAULT_OUT", "BicepReport", "load_desired", "run_bicep"]

@@ -1,6 +1,6 @@
 """The Azure side a config implies, as data: the one function every Azure feature calls.
 
-:func:`desired_state` turns a validated :class:`~generator.config_model.Config` into the managed
+:func:`desired_state` turns a validated :class:`~generator.config.model.Config` into the managed
 identities (new or existing), one federated credential per (identity, cluster issuer, subject) — the
 kustomize-controller ServiceAccount, the default decryption ServiceAccounts, every tenant ServiceAccount —,
 the Key Vaults and their RSA keys (new or existing), and the role assignments (Key Vault Crypto User for
@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from generator.az_hints import WI_AUDIENCE
-from generator.config_model import Cluster, Config, Encryptor, Identity, KeyPath, KeyVaultKey
-from generator.config_problems import Problem, dotted
+from generator.config.model import Cluster, Config, Encryptor, Identity, KeyPath, KeyVaultKey
+from generator.config.problems import Problem, dotted
 from generator.errors import ConfigError
-from generator.federation import federated_credentials
+from generator.flux.federation import federated_credentials
 
 __all__ = [
     "CRYPTO_USER",

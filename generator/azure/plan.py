@@ -24,7 +24,7 @@ from generator.azure.desired import (
     DesiredState,
     Role,
 )
-from generator.config_problems import dotted
+from generator.config.problems import dotted
 
 __all__ = [
     "ActualAks",

@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from generator.config_model import KeyPath
+from generator.config.model import KeyPath
 from generator.errors import ConfigError
+from generator.merge.layout import layout_of
 from generator.yamlio import dump_rt, load_rt
-from generator.yamllayout import layout_of
 
 __all__ = ["with_client_ids"]
 

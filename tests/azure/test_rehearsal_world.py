@@ -11,7 +11,7 @@ from azure.mgmt.containerservice import ContainerServiceClient
 from azure.mgmt.msi import ManagedServiceIdentityClient
 from azworld import kubectl
 
-from generator.config import load_config
+from generator.config.load import load_config
 from tests.emulator.rehearsal import rehearse
 
 pytestmark = pytest.mark.interop

@@ -12,8 +12,8 @@ from pycep import BicepParser
 
 from generator.azure.bicep import digest_ok, render_bicep
 from generator.azure.desired import arm_guid, desired_state
-from generator.config import load_config, parse_config
-from generator.federation import federated_credentials
+from generator.config.load import load_config, parse_config
+from generator.flux.federation import federated_credentials
 from tests.azure_iac.rich import ISSUER_A, RICH, SUBSCRIPTION
 
 REPO = Path(__file__).resolve().parents[2]

@@ -14,7 +14,7 @@ import pytest
 
 from generator.azure.bicep import render_bicep
 from generator.azure.desired import desired_state
-from generator.config import parse_config
+from generator.config.load import parse_config
 from tests.azure_iac.rich import RICH
 
 pytestmark = pytest.mark.slow

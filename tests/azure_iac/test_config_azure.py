@@ -16,9 +16,9 @@ from generator.azure.desired import (
     desired_state,
     resolve_role,
 )
-from generator.config import parse_config
+from generator.config.load import parse_config
 from generator.errors import ConfigError, RenderError
-from generator.render import render_tree
+from generator.render.files import render_tree
 from generator.resources import load_schema
 from tests.azure_iac.rich import ISSUER_A, ISSUER_B, RICH
 
@@ -132,7 +132,7 @@ def test_long_subjects_get_distinct_valid_credential_names() -> None:
 
 
 def test_sample_repo_config_still_renders(tmp_path: Path) -> None:
-    from generator.config import load_config
+    from generator.config.load import load_config
 
     repo = Path(__file__).resolve().parents[2] / "sample-repo"
     assert render_tree(load_config(repo))

@@ -19,7 +19,7 @@ from generator.azure.plan import (
     make_plan,
 )
 from generator.azure.writeback import with_client_ids
-from generator.config import parse_config
+from generator.config.load import parse_config
 from tests.azure_iac.rich import ISSUER_A, ISSUER_B, RICH, SUBSCRIPTION
 
 STATE = desired_state(parse_config(RICH))

@@ -2,7 +2,7 @@
 
 Tenant, Key Vault keys (with the configured versions), one OIDC issuer per cluster, the kustomize-controller
 identity of each cluster granted Key Vault Crypto User, each tenant identity granted decrypt only, every
-federated credential the config implies (``generator.federation``: the controller's ServiceAccount, the
+federated credential the config implies (``generator.flux.federation``: the controller's ServiceAccount, the
 lockdown's default decryption ServiceAccounts, each tenant's), and a developer (client secret) who may
 encrypt but not decrypt. Each cluster is also an AKS cluster (ARM ``managedClusters/<name>`` in
 ``rg-fluxforge`` with the configured issuer, and its Kubernetes API server: ``emu.clusters[name]``).
@@ -16,9 +16,9 @@ from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from generator.config import load_config
-from generator.config_model import Cluster, Config
-from generator.federation import federated_credentials
+from generator.config.load import load_config
+from generator.config.model import Cluster, Config
+from generator.flux.federation import federated_credentials
 
 from .cloud import Emulator
 from .entra import Principal

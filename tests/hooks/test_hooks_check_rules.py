@@ -1,11 +1,11 @@
-"""The pure structure rules of the keyless check (check_rules, check_parse)."""
+"""The pure structure rules of the keyless check (generator.check.rules, generator.check.parse)."""
 
 from __future__ import annotations
 
 import pytest
 
-from generator.check_parse import format_of, parse, unflatten
-from generator.check_rules import (
+from generator.check.parse import format_of, parse, unflatten
+from generator.check.rules import (
     DEFAULT_SELECTOR,
     Expectation,
     check_metadata,

@@ -22,7 +22,7 @@ def test_wrap_failure_names_the_file_and_hides_plaintext() -> None:
 def test_wrap_failure_through_the_plain_git_hook_names_the_file(tmp_path, monkeypatch) -> None:
     import subprocess
 
-    from generator.hook import run_git_hook
+    from generator.commands.hook import run_git_hook
 
     repo = tmp_path / "repo"
     (repo / "apps").mkdir(parents=True)

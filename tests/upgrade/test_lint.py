@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from generator.errors import UsageError
-from generator.fluxversions import parse_version
-from generator.lint import Finding, lint_text, lint_tree, target_version
-from generator.lint_substitution import PostBuild, postbuild_kustomizations, postbuild_scopes
+from generator.flux.lint import Finding, lint_text, lint_tree, target_version
+from generator.flux.substitution import PostBuild, postbuild_kustomizations, postbuild_scopes
+from generator.flux.versions import parse_version
 
 
 def d(text: str) -> str:
@@ -364,7 +364,7 @@ def test_receiver_v1_is_served_from_20_and_replacements_follow_the_history() -> 
 
 
 def test_build_inputs_follow_local_references_only(tmp_path: Path) -> None:
-    from generator.kustomize_refs import build_inputs
+    from generator.flux.kustomize_refs import build_inputs
 
     _tree(tmp_path / "repo", {
         "a/kustomization.yaml": "resources:\n  - ../b\n  - https://github.com/org/repo//base?ref=v1\n"

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from generator.lockfile import Lock, LockError, dumps, loads, read_lock, record
+from generator.merge.lock import Lock, LockError, dumps, loads, read_lock, record
 from generator.yamlio import make_yaml
 
 TRICKY = {

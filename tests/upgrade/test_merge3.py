@@ -6,9 +6,9 @@ import textwrap
 
 import pytest
 
-from generator.merge3 import merge_text, split_documents
+from generator.merge.layout import layout_of
+from generator.merge.text import merge_text, split_documents
 from generator.yamlio import dump_rt, load_rt
-from generator.yamllayout import layout_of
 from tests.helpers.user_patches import LIMITS_PATCH
 
 

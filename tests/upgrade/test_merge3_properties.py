@@ -8,8 +8,8 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from generator.merge3 import merge_text
-from generator.merge3_tree import render_path
+from generator.merge.nodes import render_path
+from generator.merge.text import merge_text
 from generator.yamlio import dump_rt, load_rt
 
 KEYS = st.sampled_from(["a", "b", "c", "d", "e", "f"])

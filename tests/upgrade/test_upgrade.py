@@ -25,12 +25,12 @@ from upgrade_fixtures import (
     write_gotk,
 )
 
-from generator.config import load_config
+from generator.commands.upgrade import UpgradeConflict, run_upgrade, set_flux_version
+from generator.config.load import load_config
 from generator.errors import ConfigError
-from generator.fluxversions import FEATURE_GATE_ARG, features_for, parse_version
-from generator.lockfile import read_lock
-from generator.render import render_tree
-from generator.upgrade import UpgradeConflict, run_upgrade, set_flux_version
+from generator.flux.versions import FEATURE_GATE_ARG, features_for, parse_version
+from generator.merge.lock import read_lock
+from generator.render.files import render_tree
 from generator.yamlio import load_rt
 
 pytestmark = pytest.mark.interop

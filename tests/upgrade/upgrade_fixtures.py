@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from generator.tree import run_render
+from generator.commands.render import run_render
 from generator.yamlio import load_all_rt
 from tests.helpers.user_patches import LIMITS_PATCH as USER_LIMITS_PATCH
 

@@ -1,6 +1,6 @@
 """Generate ``docs/config-reference.md`` from ``schemas/config.schema.json``.
 
-Run ``python -m generator.config_docs`` to rewrite the file; a test keeps it in sync.
+Run ``python -m generator.config.docs`` to rewrite the file; a test keeps it in sync.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ __all__ = ["reference_markdown", "rows"]
 _INTRO = """\
 # fluxforge.yaml reference
 
-Generated from `schemas/config.schema.json` by `python -m generator.config_docs`; do not edit.
+Generated from `schemas/config.schema.json` by `python -m generator.config.docs`; do not edit.
 
 Keys are **camelCase**, like the Flux APIs. Unknown keys are errors (with a did-you-mean).
 `[]` marks a list item. Paths (`path`) are folders relative to the repository root (the folder of
@@ -114,15 +114,15 @@ def reference_markdown() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m generator.config_docs [TARGET] [--check]``: write (or compare) the reference page."""
+    """``python -m generator.config.docs [TARGET] [--check]``: write (or compare) the reference page."""
     import argparse
 
     from generator.fsio import write_atomic
 
     parser = argparse.ArgumentParser(
-        prog="python -m generator.config_docs",
+        prog="python -m generator.config.docs",
         description="Generate the fluxforge.yaml reference (Markdown) from schemas/config.schema.json.",
-        epilog="example:\n  python -m generator.config_docs --check   # CI: is docs/config-reference.md current?",
+        epilog="example:\n  python -m generator.config.docs --check   # CI: is docs/config-reference.md current?",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("target", nargs="?", default="docs/config-reference.md", type=Path,
@@ -133,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.check:
         current = args.target.read_bytes() if args.target.is_file() else None
         if current != text:
-            print(f"{args.target}: not current; run python -m generator.config_docs {args.target}", file=sys.stderr)
+            print(f"{args.target}: not current; run python -m generator.config.docs {args.target}", file=sys.stderr)
             return 1
         return 0
     try:

@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from generator.config_model import Config
-from generator.fluxversions import ANNOTATION_CLIENT_ID, ANNOTATION_TENANT_ID
+from generator.config.model import Config
+from generator.flux.versions import ANNOTATION_CLIENT_ID, ANNOTATION_TENANT_ID
 from generator.yamlio import load_plain
 
 __all__ = ["controller_identity", "restart_notes"]

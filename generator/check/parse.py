@@ -2,7 +2,7 @@
 
 No decryption happens here. Each sops store format (YAML, JSON, dotenv, INI, binary envelope) is
 read into a ``Parsed``: the leaves of the data tree (metadata removed) and the metadata block
-(flattened formats unflattened), so the structure rules in ``check_rules`` are format-blind.
+(flattened formats unflattened), so the structure rules in :mod:`generator.check.rules` are format-blind.
 """
 
 from __future__ import annotations

@@ -12,9 +12,9 @@ from typing import Any
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.scalarstring import LiteralScalarString
 
-from generator import yamltail
+from generator.merge import comments as yamltail
+from generator.merge.layout import layout_of
 from generator.yamlio import dump_rt, load_rt
-from generator.yamllayout import layout_of
 
 MISSING: Any = object()  # a key or item absent on one side
 Path = tuple[str, ...]

@@ -1,9 +1,9 @@
 """The I/O edge of ``fluxforge render``: compare, diff and write the rendered tree.
 
-What to write is planned by :func:`generator.render_plan.plan_render`: the render itself, merged
+What to write is planned by :func:`generator.render.plan.plan_render`: the render itself, merged
 three ways (against ``fluxforge.lock``) into the generated files the user edited, so those edits
 survive, exactly as in ``fluxforge upgrade``. Only paths produced by
-:func:`generator.render.render_tree` are written, through :func:`generator.fsio.write_atomic` (no
+:func:`generator.render.files.render_tree` are written, through :func:`generator.fsio.write_atomic` (no
 write when the bytes are unchanged), plus the lock. The only other files touched are earlier
 fluxforge outputs that the config no longer yields (recorded in the lock, a removed cluster's
 included; without a lock, marked files in a cluster folder): ``render`` deletes them,
@@ -22,16 +22,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from generator.config import config_path_for, load_config
-from generator.config_model import Config
+from generator.config.load import config_path_for, load_config
+from generator.config.model import Config
 from generator.errors import CheckFailed, FluxforgeError, RenderError
+from generator.flux.gotk import header_mismatches, missing_components
+from generator.flux.identity_notes import restart_notes
+from generator.flux.sops_coverage import shared_folders
 from generator.fsio import write_atomic, write_error
-from generator.gotk import header_mismatches, missing_components
-from generator.identity_notes import restart_notes
-from generator.lockfile import LOCK_NAME, Lock, dumps, write_lock
-from generator.render import age_secret_notes, render_tree
-from generator.render_plan import RenderPlan, plan_render, read_bytes
-from generator.sops_coverage import shared_folders
+from generator.merge.lock import LOCK_NAME, Lock, dumps, write_lock
+from generator.render.files import age_secret_notes, render_tree
+from generator.render.plan import RenderPlan, plan_render, read_bytes
 
 __all__ = [
     "FileChange",

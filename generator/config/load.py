@@ -13,8 +13,8 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
-from generator.config_checks import check_semantics, normalise_path
-from generator.config_model import (
+from generator.config.checks import check_semantics, normalise_path
+from generator.config.model import (
     AksRef,
     AzureSettings,
     Cluster,
@@ -29,9 +29,9 @@ from generator.config_model import (
     SopsKeys,
     Tenant,
 )
-from generator.config_problems import Problem, format_problems, problems_from_schema
+from generator.config.problems import Problem, format_problems, problems_from_schema
 from generator.errors import ConfigError
-from generator.fluxversions import DEFAULT_COMPONENTS, NEWEST, parse_version
+from generator.flux.versions import DEFAULT_COMPONENTS, NEWEST, parse_version
 from generator.resources import load_schema
 from generator.yamlio import load_plain, load_rt
 

@@ -8,10 +8,10 @@ ours   = the file on disk, theirs = the render for the target version.
 Nothing is written when any file has a conflict (unless ``force``: the upgrade's side wins, each
 conflict is still reported) or with ``dry_run``. A second upgrade to the same version writes nothing.
 
-What the cluster needs is said too (:mod:`generator.migrate`): crossing 2.7, 2.8 or 2.9 needs ``flux
+What the cluster needs is said too (:mod:`generator.flux.migrate`): crossing 2.7, 2.8 or 2.9 needs ``flux
 migrate`` on the cluster before the new CRDs arrive, and a jump that one ``flux migrate`` cannot prepare
 is refused (``UpgradeRefused``, nothing written) unless ``allow_skip``. A changed kustomize-controller
-client ID needs a controller restart (:func:`generator.identity_notes.restart_notes`).
+client ID needs a controller restart (:func:`generator.flux.identity_notes.restart_notes`).
 """
 
 from __future__ import annotations
@@ -22,20 +22,20 @@ from pathlib import Path
 
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode
 
-from generator.config import config_path_for, load_config, parse_config
-from generator.config_model import Config
+from generator.commands.render import unified_diff
+from generator.config.load import config_path_for, load_config, parse_config
+from generator.config.model import Config
 from generator.errors import ConfigError, FluxforgeError, UsageError, WriteError
-from generator.fluxversions import DEFAULT_COMPONENTS, FluxVersion
+from generator.flux.gotk import COMPONENTS_FILE, read_header
+from generator.flux.identity_notes import restart_notes
+from generator.flux.lint import lint_tree, target_version
+from generator.flux.migrate import MIGRATE_CLI, Blocker, blockers, crossed_removals, furthest_step
+from generator.flux.sops_coverage import shared_folders
+from generator.flux.versions import DEFAULT_COMPONENTS, FluxVersion
 from generator.fsio import write_atomic, write_error
-from generator.gotk import COMPONENTS_FILE, read_header
-from generator.identity_notes import restart_notes
-from generator.lint import lint_tree, target_version
-from generator.lockfile import LOCK_NAME, Lock, read_lock, write_lock
-from generator.mergeplan import MergePlan, plan_merge, read_text, stale_paths
-from generator.migrate import MIGRATE_CLI, Blocker, blockers, crossed_removals, furthest_step
-from generator.render import render_tree
-from generator.sops_coverage import shared_folders
-from generator.tree import unified_diff
+from generator.merge.lock import LOCK_NAME, Lock, read_lock, write_lock
+from generator.merge.plan import MergePlan, plan_merge, read_text, stale_paths
+from generator.render.files import render_tree
 from generator.yamlio import compose_all
 
 __all__ = [

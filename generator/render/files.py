@@ -12,12 +12,12 @@ from typing import Any
 
 import jinja2
 
-from generator.config_model import Cluster, Config, Identity, KustomizationSpec
-from generator.config_problems import dotted
+from generator.config.model import Cluster, Config, Identity, KustomizationSpec
+from generator.config.problems import dotted
 from generator.errors import RenderError
-from generator.federation import FederatedCredential, federated_credentials
-from generator.fluxversions import DEFAULT_DECRYPTION_SA_FLAG, FEATURE_GATE_ARG
-from generator.render_context import (
+from generator.flux.federation import FederatedCredential, federated_credentials
+from generator.flux.versions import DEFAULT_DECRYPTION_SA_FLAG, FEATURE_GATE_ARG
+from generator.render.context import (
     OwnedObjects,
     bicep_string,
     go_duration,
@@ -164,7 +164,7 @@ def render_tree(
     config: Config, *, config_name: str = "fluxforge.yaml", shared: Mapping[str, frozenset[str]] | None = None
 ) -> dict[str, bytes]:
     """Every generated file, keyed by POSIX path relative to the repository root, sorted. ``shared``:
-    folders the config does not name that decrypting builds read (:mod:`generator.sops_coverage`; the
+    folders the config does not name that decrypting builds read (:mod:`generator.flux.sops_coverage`; the
     caller reads the repository), each with the clusters that read it, for ``.sops.yaml``. Raises
     RenderError when an identity has no clientId yet (``fluxforge azure apply`` writes it)."""
     if missing := _without_client_id(config, config_name):

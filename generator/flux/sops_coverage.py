@@ -4,7 +4,7 @@ and ``apps/production/kustomization.yaml``).
 
 A Secret there is decrypted by each cluster whose build reads it, so its rule lists the recipients of
 all of them; without a rule, ``fluxforge encrypt`` and the hook refuse the file. Reads the repository's
-kustomization files (:mod:`generator.kustomize_refs`); the render itself stays pure and gets the result.
+kustomization files (:mod:`generator.flux.kustomize_refs`); the render itself stays pure and gets the result.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from __future__ import annotations
 import posixpath
 from pathlib import Path
 
-from generator.config_model import Cluster, Config
-from generator.kustomize_refs import build_inputs
+from generator.config.model import Cluster, Config
+from generator.flux.kustomize_refs import build_inputs
 
 __all__ = ["shared_folders"]
 

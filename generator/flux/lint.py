@@ -10,7 +10,7 @@
 * ``${var}`` without a default → warning from 2.9, where ``StrictPostBuildSubstitutions`` is on by
   default: only in what a Kustomization with ``postBuild`` builds, not in objects labelled or annotated
   ``kustomize.toolkit.fluxcd.io/substitute: disabled``, and only when that Kustomization does not set
-  ``var`` (:mod:`generator.lint_substitution`).
+  ``var`` (:mod:`generator.flux.substitution`).
 
 ``lint_text`` is pure; ``lint_tree`` reads the files.
 """
@@ -25,7 +25,8 @@ from pathlib import Path
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from generator.errors import UsageError
-from generator.fluxversions import (
+from generator.flux.substitution import PostBuild, postbuild_scopes, unset_variables
+from generator.flux.versions import (
     NEWEST,
     FluxVersion,
     api_versions,
@@ -33,7 +34,6 @@ from generator.fluxversions import (
     first_served,
     removed_apis_between,
 )
-from generator.lint_substitution import PostBuild, postbuild_scopes, unset_variables
 from generator.yamlio import compose_all
 
 STRICT_SUBSTITUTION_MINOR = 9
@@ -213,7 +213,7 @@ def run_lint(root: Path | None, to: str | None = None) -> LintReport:
 
 
 def _default_root() -> Path:
-    from generator.config import config_path_for
+    from generator.config.load import config_path_for
     from generator.errors import ConfigError
 
     try:

@@ -4,7 +4,7 @@ For each generated file whose bytes on disk differ from the render:
 
 * the file is missing: it is written from the render;
 * ``fluxforge.lock`` holds its base (what fluxforge generated last): base, the file (ours) and the
-  render (theirs) are merged by :func:`generator.mergeplan.plan_merge`, the same planning function
+  render (theirs) are merged by :func:`generator.merge.plan.plan_merge`, the same planning function
   ``fluxforge upgrade`` uses; a file nobody edited simply becomes the render, the user's edits
   survive a change of the config, and a clash is a conflict;
 * there is no base (no lock yet, a deleted lock, or a file the lock does not know): a file whose first
@@ -15,7 +15,7 @@ For each generated file whose bytes on disk differ from the render:
   unless forced.
 
 Orphans are files fluxforge generated earlier but the config no longer yields. With a lock, they are
-the files the lock records that the render does not yield (:func:`generator.mergeplan.stale_paths`,
+the files the lock records that the render does not yield (:func:`generator.merge.plan.stale_paths`,
 the rule ``fluxforge upgrade`` follows too; a removed cluster's files included), and an orphan the
 user edited is a conflict; without one, files in the folders of the clusters in the config whose
 first line carries the generated-file marker (removed only when forced: edits cannot be told). A generated file the user deleted is written again.
@@ -28,11 +28,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from generator.config_model import Config
+from generator.config.model import Config
 from generator.fsio import read_optional
-from generator.lockfile import LOCK_NAME, Lock, dumps, loads
-from generator.mergeplan import plan_merge, stale_paths
-from generator.render import DECRYPTION_SA_FILE, GENERATED_MARKER
+from generator.merge.lock import LOCK_NAME, Lock, dumps, loads
+from generator.merge.plan import plan_merge, stale_paths
+from generator.render.files import DECRYPTION_SA_FILE, GENERATED_MARKER
 
 __all__ = ["RenderPlan", "is_marked", "orphan_candidates", "plan_render", "read_bytes"]
 

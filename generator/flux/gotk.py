@@ -10,8 +10,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from generator.config_model import Config
-from generator.fluxversions import FluxVersion, parse_version
+from generator.config.model import Config
+from generator.flux.versions import FluxVersion, parse_version
 from generator.fsio import read_optional
 
 __all__ = ["COMPONENTS_FILE", "GotkHeader", "header_mismatches", "missing_components", "parse_header", "read_header"]

@@ -23,12 +23,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from generator.check import TEMP_PROBLEM, is_temp_name
+from generator.check.scan import TEMP_PROBLEM, is_temp_name
 from generator.errors import CheckFailed, GitError, SopsError
 from generator.fsio import check_size
 
 if TYPE_CHECKING:
-    from generator.check import Rules
+    from generator.check.scan import Rules
     from generator.gitrepo import GitRepo
 
 HOOK_MARKER = "# fluxforge pre-commit hook"
@@ -48,8 +48,8 @@ class Pending:
 def must_encrypt(path: Path, data: bytes, rules: Rules) -> bool:
     """A ``path_regex`` rule covers ``path``, ``data`` is not sops-encrypted, and encrypting it
     would turn at least one value into ciphertext."""
-    from generator.check_parse import ParseError, parse
-    from generator.check_rules import DEFAULT_SELECTOR, needs_encryption
+    from generator.check.parse import ParseError, parse
+    from generator.check.rules import DEFAULT_SELECTOR, needs_encryption
     from generator.sops.api import detect_format, sops_state
 
     match = rules.match(path)
@@ -69,7 +69,7 @@ def must_encrypt(path: Path, data: bytes, rules: Rules) -> bool:
 def cannot_encrypt(display: str, path: Path, data: bytes, rules: Rules) -> list[str]:
     """Problem lines for a file a rule requires to be encrypted that is not and cannot be (it does not
     parse, or its top level is a list or a scalar); empty otherwise."""
-    from generator.check import check_content, format_problems
+    from generator.check.scan import check_content, format_problems
     from generator.sops.api import detect_format, is_encrypted
 
     match = rules.match(path)
@@ -99,7 +99,7 @@ def _encrypt_all(pending: Sequence[Pending], rules: Rules) -> list[bytes]:
 
 def run_framework_encrypt(files: Sequence[Path]) -> list[str]:
     """Encrypt the given files in place where the rules say so; ``CheckFailed`` when any changed."""
-    from generator.check import Rules
+    from generator.check.scan import Rules
     from generator.fsio import read_input, write_atomic
 
     rules = Rules.load()
@@ -129,7 +129,7 @@ def run_framework_encrypt(files: Sequence[Path]) -> list[str]:
 
 def run_git_hook(cwd: Path) -> list[str]:
     """The plain git pre-commit hook: encrypt and re-stage, then check every staged file."""
-    from generator.check import Rules
+    from generator.check.scan import Rules
     from generator.gitrepo import GitRepo
 
     repo = GitRepo.discover(cwd)
@@ -180,7 +180,7 @@ def _restage(repo: GitRepo, pending: Sequence[Pending], ciphertexts: Sequence[by
 
 
 def _check_staged(repo: GitRepo, staged: Sequence[str], rules: Rules) -> list[str]:
-    from generator.check import check_content, format_problems
+    from generator.check.scan import check_content, format_problems
 
     lines: list[str] = []
     for rel in staged:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from generator.fluxversions import FluxFeatures, FluxVersion, features_for
+from generator.flux.versions import FluxFeatures, FluxVersion, features_for
 
 __all__ = [
     "AksRef",

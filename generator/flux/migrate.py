@@ -1,5 +1,5 @@
 """What a Flux minor upgrade needs on the cluster itself: ``flux migrate``, and the jumps it cannot make
-in one step. Pure data and functions over :mod:`generator.fluxversions`.
+in one step. Pure data and functions over :mod:`generator.flux.versions`.
 
 Flux 2.7, 2.8 and 2.9 drop API versions from their CRDs (blog posts "Upgrade Procedure"). A CRD whose
 ``status.storedVersions`` still lists a dropped version cannot be applied ("status.storedVersions[0]:
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final
 
-from generator.fluxversions import FluxVersion, api_versions, removals
+from generator.flux.versions import FluxVersion, api_versions, removals
 
 __all__ = ["COMPONENT_KINDS", "MIGRATE_CLI", "Blocker", "blockers", "crossed_removals", "furthest_step"]
 

@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass
 
 from generator.az_hints import federated_credential_create
-from generator.config_model import Cluster, Config, Identity
+from generator.config.model import Cluster, Config, Identity
 
 __all__ = [
     "CONTROLLER_SERVICE_ACCOUNT",

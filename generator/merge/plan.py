@@ -1,5 +1,5 @@
 """Merge a new render into the files on disk, three ways: the one planning function shared by
-``fluxforge render`` (``generator.render_plan``) and ``fluxforge upgrade`` (``generator.upgrade``).
+``fluxforge render`` (``generator.render.plan``) and ``fluxforge upgrade`` (``generator.commands.upgrade``).
 
 base   = what fluxforge generated last (``fluxforge.lock``),
 ours   = the file on disk (with the user's edits), theirs = the new render.
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from generator.errors import FluxforgeError
-from generator.merge3 import merge_text
+from generator.merge.text import merge_text
 
 __all__ = ["MergePlan", "plan_merge", "read_text", "stale_paths"]
 

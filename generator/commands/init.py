@@ -6,11 +6,11 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from generator.config import CONFIG_NAME, parse_config
+from generator.config.load import CONFIG_NAME, parse_config
 from generator.errors import ConfigError, UsageError
-from generator.fluxversions import NEWEST
+from generator.flux.versions import NEWEST
 from generator.fsio import write_atomic
-from generator.render import make_env
+from generator.render.files import make_env
 
 __all__ = ["PLACEHOLDER_GUID", "StarterValues", "render_starter", "write_starter"]
 

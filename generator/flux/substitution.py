@@ -5,11 +5,11 @@ builds (kustomization_controller.go: ``if obj.Spec.PostBuild != nil``), and skip
 labelled or annotated ``kustomize.toolkit.fluxcd.io/substitute: disabled`` (fluxcd/pkg kustomize
 ``SubstituteVariables``). With ``StrictPostBuildSubstitutions`` (on by default from 2.9) a ``${var}``
 without a default that the Kustomization does not set fails its build. So a file is checked against
-each Kustomization with ``postBuild`` whose build reads it (:mod:`generator.kustomize_refs`), with the
+each Kustomization with ``postBuild`` whose build reads it (:mod:`generator.flux.kustomize_refs`), with the
 variables that one sets (``postBuild.substitute``, and the data keys of the ConfigMaps/Secrets its
 ``substituteFrom`` names, when they are in the repository).
 
-Pure except :func:`postbuild_scopes`, which asks :mod:`generator.kustomize_refs` what each build reads.
+Pure except :func:`postbuild_scopes`, which asks :mod:`generator.flux.kustomize_refs` what each build reads.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from generator.kustomize_refs import build_inputs
-from generator.merge3 import split_documents
+from generator.flux.kustomize_refs import build_inputs
+from generator.merge.text import split_documents
 from generator.yamlio import load_plain
 
 __all__ = ["PostBuild", "postbuild_kustomizations", "postbuild_scopes", "unset_variables"]

@@ -1,4 +1,4 @@
-"""Structure rules of the keyless check, applied to a ``check_parse.Parsed`` file (pure, no I/O).
+"""Structure rules of the keyless check, applied to a :class:`generator.check.parse.Parsed` file (pure, no I/O).
 
 What a correctly encrypted sops file looks like without any key: a metadata block with a MAC,
 ``lastmodified``, a semver ``version``, at least one master key and at most one selector; every
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from generator.check_parse import Leaf, Parsed
+from generator.check.parse import Leaf, Parsed
 from generator.sops.metadata import selector_problem, version_problem
 from generator.sops.regex import search
 

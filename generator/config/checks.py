@@ -13,8 +13,8 @@ from decimal import Decimal
 from typing import Any
 
 from generator.azure.checks import azure_problems
-from generator.config_problems import KeyPath, Problem, did_you_mean, dotted
-from generator.fluxversions import EXTRA_COMPONENTS, features_for, parse_version
+from generator.config.problems import KeyPath, Problem, did_you_mean, dotted
+from generator.flux.versions import EXTRA_COMPONENTS, features_for, parse_version
 
 __all__ = ["check_semantics", "normalise_path"]
 

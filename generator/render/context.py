@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
-from generator.config_model import Cluster, Config, KustomizationSpec
+from generator.config.model import Cluster, Config, KustomizationSpec
 
 __all__ = ["OwnedObjects", "SopsRule", "bicep_string", "go_duration", "owned_objects", "sops_rules", "yaml_scalar"]
 
@@ -99,7 +99,7 @@ def sops_rules(config: Config, shared: Mapping[str, frozenset[str]] | None = Non
     file is readable by each cluster whose Kustomization can reach it. ``shared``: folders outside
     those that a decrypting Kustomization's build pulls in (``apps/base`` named by
     ``apps/staging/kustomization.yaml``), with the clusters whose builds read them
-    (:func:`generator.sops_coverage.shared_folders`).
+    (:func:`generator.flux.sops_coverage.shared_folders`).
     """
     shared = shared or {}
     in_order = _unique([*(p for c in config.clusters for p in _cluster_paths(c)), *shared])

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from generator.check_rules import (
+from generator.check.rules import (
     DEFAULT_SELECTOR,
     Expectation,
     Problem,
@@ -36,7 +36,7 @@ from generator.check_rules import (
 from generator.errors import CheckFailed
 
 if TYPE_CHECKING:
-    from generator.check_parse import Parsed
+    from generator.check.parse import Parsed
     from generator.sops.api import CreationRule, SopsRules
 
 
@@ -105,7 +105,7 @@ class Rules:
 
 def check_content(path: Path, data: bytes, rules: Rules) -> list[Problem]:
     """Every problem of one file's content (``path`` only selects the rule and the store)."""
-    from generator.check_parse import ParseError, format_of, looks_like_metadata, parse
+    from generator.check.parse import ParseError, format_of, looks_like_metadata, parse
     from generator.sops.api import is_encrypted
 
     match = rules.match(path)
@@ -132,7 +132,7 @@ _SECRET_KIND = re.compile(rb"""(?m)^\s*["']?kind["']?\s*:\s*["']?Secret\b""")
 def _secret_in_other_file(data: bytes) -> list[Problem]:
     """A Kubernetes Secret in a file of any other type (a temp file, ``secret.yaml.bak``, ``.txt``):
     read as YAML, its clear-text data is reported like anywhere else."""
-    from generator.check_parse import ParseError, parse
+    from generator.check.parse import ParseError, parse
 
     if _SECRET_KIND.search(data) is None:
         return []
@@ -166,7 +166,7 @@ def _plaintext_problems(parsed: Parsed, match: RuleMatch | None) -> list[Problem
 def _shape_problem(parsed: Parsed, selector: tuple[str, str], match: RuleMatch) -> Problem | None:
     """A document whose top level is a list or a scalar cannot be encrypted by sops (nor fluxforge):
     under a rule whose selector would encrypt its values it is plaintext that can never be encrypted."""
-    from generator.check_rules import selects
+    from generator.check.rules import selects
 
     if parsed.fmt not in ("yaml", "json") or selects(selector, ()) is False:
         return None

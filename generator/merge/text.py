@@ -2,7 +2,7 @@
 as the user has it now, theirs = the new render. Pure functions on text.
 
 A file is split into its YAML documents (``---``); documents are matched by kind/namespace/name,
-then merged as ruamel round-trip trees (see ``merge3_tree``), so the user's comments, key order,
+then merged as ruamel round-trip trees (see :mod:`generator.merge.nodes`), so the user's comments, key order,
 extra keys and extra list elements (for example an extra patch) survive. A document nobody changed
 keeps its exact bytes. Conflicts name the key path; the caller adds the file name.
 """
@@ -13,9 +13,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from generator.merge3_tree import MISSING, Conflict, TreeMerger, same
+from generator.merge.layout import layout_of
+from generator.merge.nodes import MISSING, Conflict, TreeMerger, same
 from generator.yamlio import dump_rt, load_rt
-from generator.yamllayout import layout_of
 
 __all__ = ["Conflict", "Merged", "merge_text", "split_documents"]
 

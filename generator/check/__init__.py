@@ -1,0 +1,1 @@
+"""The keyless check: is every file the ``.sops.yaml`` rules cover encrypted, and correctly."""

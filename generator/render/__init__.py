@@ -1,0 +1,1 @@
+"""``fluxforge render``, pure: templates, the context they print, the rendered files, the write plan."""
