@@ -181,6 +181,8 @@ class Arm:
                                                    bool(props.enable_purge_protection),
                                                    props.enable_soft_delete is not False,
                                                    str(props.tenant_id)) if props is not None else None
+            if vault is None and not key.existing:
+                self._name_taken(actual, key)
         if actual.vaults[vault_key] is None:
             return
         found = self._get(f"read key {key.label}", lambda: self.kv.keys.get(key.resource_group, key.vault, key.key))
@@ -197,6 +199,13 @@ class Arm:
         actual.assignments[pair] = [ActualAssignment(a.name, str(a.role_definition_id).rsplit("/", 1)[-1].lower(),
                                                      str(a.principal_id)) for a in listed
                                     if str(a.scope).rstrip("/").lower() == scope.lower()]
+
+    def _name_taken(self, actual: ActualState, key: DesiredKey) -> None:
+        """A vault to create: is its (global) name free? Taken elsewhere or soft-deleted, creating it fails."""
+        body = {"name": key.vault, "type": "Microsoft.KeyVault/vaults"}
+        found = self.call(f"check key vault name {key.vault}", lambda: self.kv.vaults.check_name_availability(body))
+        if found.name_available is False:
+            actual.taken[key.vault.lower()] = str(found.message or _text(found.reason) or "the name is taken")
 
     def _role_scope(self, role: Role) -> str:
         base = f"/subscriptions/{self.subscription_id}"

@@ -101,6 +101,7 @@ class ActualState:
     identities: dict[tuple[str, str], ActualIdentity | None] = field(default_factory=dict)
     credentials: dict[tuple[str, str], list[ActualCredential]] = field(default_factory=dict)
     vaults: dict[str, ActualVault | None] = field(default_factory=dict)  # vault (lower)
+    taken: dict[str, str] = field(default_factory=dict)  # vault (lower) not found here, name not available: why
     keys: dict[tuple[str, str], ActualKey | None] = field(default_factory=dict)
     assignments: dict[tuple[str, str], list[ActualAssignment]] = field(default_factory=dict)  # at the key scope
     roles: dict[str, ActualRole | None] = field(default_factory=dict)  # role GUID
@@ -244,6 +245,11 @@ class _Planner:
         label = f"key vault {key.resource_group}/{key.vault}"
         if have is None and key.existing:
             self.problems.append(f"{label} is marked existing but does not exist ({dotted(key.where)})")
+        elif have is None and key.vault.lower() in self.actual.taken:
+            self.problems.append(f"{label} cannot be created: {self.actual.taken[key.vault.lower()]} (vault names are "
+                                 "global); if it is yours, give its resource group in sops.keyVault[].resourceGroup "
+                                 f"({dotted(key.where)}), or choose another name; a soft-deleted vault must be "
+                                 "recovered or purged first")
         elif have is None:
             self.add(Change("+", "vault", label, ("Azure RBAC, purge protection, soft delete 90 days",), key=key))
         elif key.existing and not have.rbac:

@@ -81,7 +81,9 @@ def _admin_env(f: dict[str, Any]) -> dict[str, str]:
 
 
 def _puts(w: World) -> int:
-    return sum(1 for e in w.emu.log.entries("arm") if e.method in ("PUT", "PATCH", "POST", "DELETE"))
+    """ARM requests that change something (checkNameAvailability is a POST that only reads)."""
+    return sum(1 for e in w.emu.log.entries("arm") if e.method in ("PUT", "PATCH", "POST", "DELETE")
+               and not e.path.lower().endswith("/checknameavailability"))
 
 
 def test_plan_apply_plan_then_break_one_thing_in_arm(fleet: dict[str, Any], run_cli: Any) -> None:
@@ -228,3 +230,21 @@ def test_after_apply_and_render_the_real_sops_decrypts_as_kustomize_controller(
     # and the encryptor, who may encrypt, may not decrypt
     denied = sandbox.run(["sops", "decrypt", str(secret)], env=encryptor_env, base_env=base_env(w), cwd=repo)
     assert denied.returncode != 0 and "ForbiddenByRbac" in denied.stderr and "apply-hunter2" not in denied.stdout
+
+
+def test_a_vault_name_taken_elsewhere_is_a_problem_before_anything_is_sent(fleet: dict[str, Any],
+                                                                         run_cli: Any) -> None:
+    w, repo, env = fleet["w"], fleet["repo"], _admin_env(fleet)
+    w.emu.arm.add_resource_group("rg-someone-else")
+    fleet["admin"].keyvault().vaults.begin_create_or_update("rg-someone-else", VAULT, {  # type: ignore[attr-defined]
+        "location": "westeurope", "properties": {"tenantId": w.emu.tenant_id,
+                                                 "sku": {"family": "A", "name": "standard"}}}).result()
+    sent = _puts(w)
+    plan = _azure(run_cli, env, "plan", str(repo))
+    assert plan.exit_code == 1
+    assert (f"! key vault {RG}/{VAULT} cannot be created: The vault name '{VAULT}' is already in use. (vault names "
+            "are global); if it is yours, give its resource group in sops.keyVault[].resourceGroup "
+            "(sops.keyVault[0]), or choose another name; a soft-deleted vault must be recovered or purged first") \
+        in plan.stdout.splitlines()
+    applied = _azure(run_cli, env, "apply", str(repo))
+    assert applied.exit_code == 1 and _puts(w) == sent
