@@ -248,3 +248,35 @@ def test_a_vault_name_taken_elsewhere_is_a_problem_before_anything_is_sent(fleet
         in plan.stdout.splitlines()
     applied = _azure(run_cli, env, "apply", str(repo))
     assert applied.exit_code == 1 and _puts(w) == sent
+
+
+def test_encryptors_who_run_sops_get_the_custom_role_and_encrypt_with_the_real_sops_but_never_decrypt(
+        fleet: dict[str, Any], run_cli: Any, sandbox: Runner, production_names: None) -> None:
+    from generator.azure.desired import arm_guid
+
+    w, repo, env = fleet["w"], fleet["repo"], _admin_env(fleet)
+    config = repo / "fluxforge.yaml"
+    config.write_text(config.read_text().replace("  encryptors:\n", "  encryptorsRunSops: true\n  encryptors:\n"))
+    guid = arm_guid(f"/subscriptions/{w.emu.arm.subscription}", RG, "fluxforge-sops-encryptor")
+    plan = _azure(run_cli, env, "plan", str(repo))
+    assert plan.exit_code == 2 and f"+ role 'fluxforge SOPS encryptor ({RG})' ({guid})" in plan.stdout.splitlines()
+    applied = _azure(run_cli, env, "apply", str(repo))
+    assert applied.exit_code == 0, applied.output
+    assert f"created role 'fluxforge SOPS encryptor ({RG})' ({guid})" in applied.stdout.splitlines()
+    assert _azure(run_cli, env, "plan", str(repo)).exit_code == 0
+    role = fleet["admin"].authz().role_definitions.get(f"/subscriptions/{w.emu.arm.subscription}/resourceGroups/{RG}",
+                                                       guid)  # type: ignore[attr-defined]
+    assert [p.data_actions for p in role.permissions] == [[
+        "Microsoft.KeyVault/vaults/keys/read", "Microsoft.KeyVault/vaults/keys/encrypt/action"]]
+    # the Go sops encrypts remotely (keys/encrypt/action); decrypting stays refused
+    version = w.emu.vault(VAULT).keys["sops-flux"][-1].version
+    plain = w.tmp / "db.yaml"
+    plain.write_text(SECRET)
+    encryptor_env = w.emu.secret_env(fleet["encryptor"])
+    done = sandbox.run(["sops", "encrypt", "--azure-kv", w.emu.vault(VAULT).key_url("sops-flux", version), str(plain)],
+                       env=encryptor_env, base_env=base_env(w), cwd=w.tmp)
+    assert done.returncode == 0, done.stderr
+    (w.tmp / "db.enc.yaml").write_text(done.stdout)
+    denied = sandbox.run(["sops", "decrypt", str(w.tmp / "db.enc.yaml")], env=encryptor_env, base_env=base_env(w),
+                         cwd=w.tmp)
+    assert denied.returncode != 0 and "ForbiddenByRbac" in denied.stderr and "apply-hunter2" not in denied.stdout
