@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root, for tests.hooks
 
-from tests.hooks.hooks_helpers import SECRET as HOOK_SECRET
+from tests.helpers.hooks import SECRET as HOOK_SECRET
 
 # the hook tests' plaintext Secret; the password placeholder becomes `{n}` for SECRET.format(n=...)
 SECRET = HOOK_SECRET.format(password="bench-password-{n}")

@@ -11,25 +11,6 @@ from click.testing import CliRunner, Result
 
 from generator.cli import main
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-SHARED = REPO_ROOT.parent / "shared"
-VECTORS = SHARED / "vectors"
-VECTORS_ORIGIN = ("third-party sops test vectors (files written by upstream sops: getsops/sops test data and "
-                  "fluxcd/kustomize-controller internal/controller/testdata/sops, with their keys) are not in the "
-                  "repository; put them in ../shared/vectors/ next to the clone to run these tests")
-
-
-def require_vectors() -> Path:
-    """``../shared/vectors``, the upstream sops files the interop tests decrypt. Not part of a clone:
-    outside CI a test that needs them is skipped with a reason saying where they come from; under
-    ``CI=true`` their absence fails the test (a skip would fail the run anyway)."""
-    if not VECTORS.is_dir():
-        message = f"{VECTORS} missing: {VECTORS_ORIGIN}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    return VECTORS
-
 
 @pytest.fixture(autouse=True)
 def _hermetic_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:

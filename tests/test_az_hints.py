@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import ast
 import re
-from pathlib import Path
 
 import pytest
 
@@ -19,8 +18,8 @@ from generator.commands.init import StarterValues, render_starter
 from generator.config.load import parse_config
 from generator.render.files import render_tree
 from generator.sops.keys import azure_gates as gates
+from tests.helpers import REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = (REPO_ROOT / "sample-repo" / "fluxforge.yaml").read_text(encoding="utf-8")
 
 GLOBAL = {"--query", "-o", "--output", "--subscription", "--only-show-errors", "--debug", "--verbose", "-h", "--help"}

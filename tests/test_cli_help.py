@@ -14,6 +14,7 @@ import pytest
 
 from generator.cli import main
 from generator.sops.keys import AZURE_CREDENTIALS
+from tests.helpers import REPO_ROOT
 
 
 def _commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], click.Command]]:
@@ -85,7 +86,7 @@ def test_option_names_mean_one_thing(run_cli) -> None:
 
 
 def test_config_docs_help_writes_no_file(tmp_path: Path) -> None:
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     done = subprocess.run([sys.executable, "-m", "generator.config.docs", "--help"], cwd=tmp_path, env=env,
                           capture_output=True, text=True, check=False)
     assert done.returncode == 0

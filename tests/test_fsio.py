@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from generator.fsio import write_atomic
+from tests.helpers import SAMPLE_REPO
 
 
 def test_write_atomic_creates_and_skips_identical(tmp_path: Path) -> None:
@@ -94,7 +95,7 @@ def test_render_outputs_skip_fsync_the_lock_does_not(tmp_path: Path, monkeypatch
     """Render outputs can be regenerated: no fsync per file. The lock (the merge base) is durable."""
     from generator.commands.render import run_render
 
-    shutil.copy(Path(__file__).resolve().parent.parent / "sample-repo" / "fluxforge.yaml", tmp_path / "fluxforge.yaml")
+    shutil.copy(SAMPLE_REPO / "fluxforge.yaml", tmp_path / "fluxforge.yaml")
     calls = _count_fsync(monkeypatch)
     report = run_render(tmp_path)
     assert len(report.written) == 10 and report.lock_changed
@@ -126,7 +127,7 @@ def test_identical_bytes_still_get_the_requested_mode(tmp_path: Path) -> None:
 
 def test_decrypt_output_that_cannot_be_written_exits_1_without_plaintext(
         tmp_path: Path, run_cli, monkeypatch: pytest.MonkeyPatch) -> None:
-    from tests.sops.sops_helpers import make_age_key
+    from tests.helpers.sops import make_age_key
 
     key = make_age_key(tmp_path)
     monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(key.key_file))

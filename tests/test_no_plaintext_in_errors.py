@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.sops.sops_helpers import make_age_key
+from tests.helpers.sops import make_age_key
 
 SECRET = "hunter2-SECRET-VALUE"
 

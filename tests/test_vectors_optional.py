@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from tests import conftest
+from tests import helpers
 
 
 def test_missing_vectors_skip_outside_ci_with_their_origin(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setattr(conftest, "VECTORS", tmp_path / "shared" / "vectors")
+    monkeypatch.setattr(helpers, "VECTORS", tmp_path / "shared" / "vectors")
     monkeypatch.delenv("CI", raising=False)
     with pytest.raises(pytest.skip.Exception) as skipped:
-        conftest.require_vectors()
+        helpers.require_vectors()
     reason = str(skipped.value)
     assert str(tmp_path / "shared" / "vectors") in reason
     assert "getsops/sops" in reason and "fluxcd/kustomize-controller" in reason and "../shared/vectors" in reason
@@ -22,13 +22,13 @@ def test_missing_vectors_skip_outside_ci_with_their_origin(monkeypatch: pytest.M
 
 
 def test_missing_vectors_fail_under_ci(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setattr(conftest, "VECTORS", tmp_path / "nowhere")
+    monkeypatch.setattr(helpers, "VECTORS", tmp_path / "nowhere")
     monkeypatch.setenv("CI", "true")
     with pytest.raises(pytest.fail.Exception, match="nowhere missing"):
-        conftest.require_vectors()
+        helpers.require_vectors()
 
 
 def test_present_vectors_are_returned(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setattr(conftest, "VECTORS", tmp_path)
+    monkeypatch.setattr(helpers, "VECTORS", tmp_path)
     monkeypatch.setenv("CI", "true")
-    assert conftest.require_vectors() == tmp_path
+    assert helpers.require_vectors() == tmp_path

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO_ROOT
-from tests.sops.sops_helpers import require
+from tests.helpers import REPO_ROOT
+from tests.helpers.sops import require
 
 pytestmark = pytest.mark.interop
 

@@ -16,9 +16,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import REPO_ROOT
+
 pytestmark = pytest.mark.slow
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = REPO_ROOT / "sample-repo"
 
 

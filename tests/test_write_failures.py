@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO_ROOT
-from tests.sops.sops_helpers import make_age_key
+from tests.helpers import REPO_ROOT, snapshot
+from tests.helpers.sops import make_age_key
 
 SAMPLE_CONFIG = REPO_ROOT / "sample-repo" / "fluxforge.yaml"
 READ_ONLY = "Read-only file system; the file system is mounted read-only; write somewhere else or remount it"
@@ -60,10 +60,6 @@ def run_full(folder: Path, content: Path, *args: str, size: str = "64k") -> subp
                            *args], cwd=folder.parent, capture_output=True, text=True, check=False)
 
 
-def _snapshot(root: Path) -> dict[str, bytes]:
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
-
-
 def _repo(tmp_path: Path, version: str | None = None) -> Path:
     repo = tmp_path / "fleet"
     repo.mkdir()
@@ -76,7 +72,7 @@ def _repo(tmp_path: Path, version: str | None = None) -> Path:
 
 def test_render_into_a_read_only_folder_names_the_file_and_writes_nothing(tmp_path: Path) -> None:
     repo = _repo(tmp_path)
-    before = _snapshot(repo)
+    before = snapshot(repo)
     done = run_read_only(repo, "render", "fleet", cwd=tmp_path)
     assert done.returncode == 1, done.stderr
     lines = done.stderr.splitlines()
@@ -84,7 +80,7 @@ def test_render_into_a_read_only_folder_names_the_file_and_writes_nothing(tmp_pa
     assert lines[1] == "written before the failure (each file whole): none"
     assert lines[2].startswith("not written: ") and ".sops.yaml" in lines[2]
     assert "None" not in done.stderr and "Traceback" not in done.stderr
-    assert _snapshot(repo) == before
+    assert snapshot(repo) == before
 
 
 def test_render_that_can_only_not_write_the_lock_says_so(tmp_path: Path) -> None:
@@ -118,7 +114,7 @@ def test_upgrade_into_a_read_only_folder_names_the_file(tmp_path: Path) -> None:
     """Was `None: cannot write: None`."""
     repo = _repo(tmp_path, version="2.6.0")
     assert subprocess.run([_fluxforge(), "render", "fleet"], cwd=tmp_path, check=False).returncode == 0
-    before = _snapshot(repo)
+    before = snapshot(repo)
     done = run_read_only(repo, "upgrade", "fleet", "--to", "2.9.4", cwd=tmp_path)
     assert done.returncode == 1, done.stderr
     errors = [line for line in done.stderr.splitlines() if "->" not in line]
@@ -127,7 +123,7 @@ def test_upgrade_into_a_read_only_folder_names_the_file(tmp_path: Path) -> None:
     assert errors[2].startswith("not written: clusters/") and errors[2].endswith("fluxforge.yaml, fluxforge.lock")
     assert errors[3] == "fix the cause and rerun the same `fluxforge upgrade`: it completes the upgrade"
     assert "None" not in done.stderr
-    assert _snapshot(repo) == before
+    assert snapshot(repo) == before
 
 
 def test_init_into_a_read_only_folder_is_one_line(tmp_path: Path) -> None:
@@ -161,18 +157,18 @@ def _secret_repo(tmp_path: Path) -> tuple[Path, dict[str, str]]:
 
 def test_encrypt_in_place_on_a_read_only_folder(tmp_path: Path) -> None:
     repo, env = _secret_repo(tmp_path)
-    before = _snapshot(repo)
+    before = snapshot(repo)
     done = run_read_only(repo, "encrypt", "-i", "a.yaml", "b.yaml", cwd=repo, env=env)
     assert done.returncode == 1
     assert done.stderr.splitlines() == [f"a.yaml: cannot write: {READ_ONLY}", f"b.yaml: cannot write: {READ_ONLY}"]
-    assert _snapshot(repo) == before
+    assert snapshot(repo) == before
 
 
 def test_decrypt_in_place_and_to_a_file_on_a_read_only_folder(tmp_path: Path) -> None:
     repo, env = _secret_repo(tmp_path)
     assert subprocess.run([_fluxforge(), "encrypt", "-i", "a.yaml"], cwd=repo, env={**os.environ, **env},
                           check=False).returncode == 0
-    before = _snapshot(repo)
+    before = snapshot(repo)
     done = run_read_only(repo, "decrypt", "-i", "a.yaml", cwd=repo, env=env)
     assert (done.returncode, done.stderr, done.stdout) == (1, f"a.yaml: cannot write: {READ_ONLY}\n", "")
     out = tmp_path / "out"
@@ -180,4 +176,4 @@ def test_decrypt_in_place_and_to_a_file_on_a_read_only_folder(tmp_path: Path) ->
     done = run_read_only(out, "decrypt", "--output", "../out/plain.yaml", "a.yaml", cwd=repo, env=env)
     assert (done.returncode, done.stderr, done.stdout) == (1, f"../out/plain.yaml: cannot write: {READ_ONLY}\n", "")
     assert "hunter2" not in done.stderr
-    assert _snapshot(repo) == before and list(out.iterdir()) == []
+    assert snapshot(repo) == before and list(out.iterdir()) == []

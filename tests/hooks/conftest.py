@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pygit2
 import pytest
-from hooks_helpers import pygit2_repo, sops_yaml
+
+from tests.helpers.hooks import pygit2_repo, sops_yaml
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -15,7 +15,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from hooks_helpers import SECRET as HOOK_SECRET  # run as a script: tests/hooks is on sys.path
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run as a script: the repository root
+from tests.helpers.hooks import SECRET as HOOK_SECRET
 
 HERE = Path(__file__).resolve().parent / "corpus"
 

@@ -9,10 +9,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from hooks_helpers import CORPUS, git
 
 from generator.yamlio import load_rt
-from tests.conftest import require_vectors
+from tests.helpers import require_vectors
+from tests.helpers.hooks import CORPUS, git
 
 EXPECTED: dict[str, list[str]] = {str(k): [str(x) for x in v]
                                   for k, v in load_rt((CORPUS / "expected.yaml").read_text()).items()}

@@ -15,9 +15,10 @@ from pathlib import Path
 
 import pygit2
 import pytest
-from hooks_helpers import REPO_ROOT, SECRET, git, reachable_objects, sops_yaml
 
 from generator.yamlio import dump_rt, load_rt, make_yaml
+from tests.helpers import REPO_ROOT
+from tests.helpers.hooks import SECRET, git, reachable_objects, sops_yaml
 
 pytestmark = pytest.mark.interop
 MANIFEST = REPO_ROOT / ".pre-commit-hooks.yaml"

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pygit2
 import pytest
-from hooks_helpers import SECRET, git, loose_object_bytes, reachable_objects
 
 from generator.yamlio import make_yaml
+from tests.helpers.hooks import SECRET, git, loose_object_bytes, reachable_objects
 
 pytestmark = pytest.mark.interop
 

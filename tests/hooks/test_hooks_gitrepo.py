@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pygit2
 import pytest
-from hooks_helpers import git, pygit2_repo
 
 from generator.errors import GitError
 from generator.gitrepo import GitRepo
+from tests.helpers.hooks import git, pygit2_repo
 
 
 @pytest.fixture

@@ -17,7 +17,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from tests.helpers import REPO_ROOT
+
 PLAIN = "hunter2-hostile-PLAINTEXT"  # the secret every case hides; it must never show up where it should not
 HANG_GUARD = 60.0  # seconds: the before runs hung for minutes; this only stops a hang, it is no timing assert
 MEMORY_CAP = 3 * 1024**3  # address space of one run: a runaway read of /dev/zero fails instead of eating the machine

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.sops.sops_helpers import AgeKey, make_age_key
+from tests.helpers.sops import AgeKey, make_age_key
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from generator.errors import KeyError_, SopsError
 from generator.sops import api, engine
 from generator.sops.keys import KeyOptions
 from generator.sops.keys.age import AgeSource
-from tests.sops.sops_helpers import AgeKey, require, run_sops, write_rule
+from tests.helpers.sops import AgeKey, require, run_sops, write_rule
 
 
 def _encrypt(work: Path, key: AgeKey) -> bytes:

@@ -14,7 +14,7 @@ from click.testing import Result
 
 from generator.errors import KeyError_
 from generator.sops import api
-from tests.sops.sops_helpers import AgeKey, make_age_key, run_sops, write_rule
+from tests.helpers.sops import AgeKey, make_age_key, run_sops, write_rule
 
 SECRET = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s{n}\nstringData:\n  pw: secret-{n}\n"
 
@@ -218,7 +218,7 @@ def test_key_groups_shamir_written_by_sops(work: Path, tmp_path: Path, monkeypat
     (work / "ours.yaml").write_bytes(ours)
     out = run_sops("decrypt", "ours.yaml", cwd=work, key_file=both).stdout
     assert out == b"pw: shamir-secret\n"
-    from tests.sops.sops_helpers import mask
+    from tests.helpers.sops import mask
 
     assert mask(ours.decode()) == mask(enc.decode())
 

@@ -17,7 +17,7 @@ from click.testing import Result
 
 from generator.errors import UsageError
 from generator.sops import api
-from tests.sops.sops_helpers import AgeKey, make_age_key, mask, run_sops, write_rule
+from tests.helpers.sops import AgeKey, make_age_key, mask, run_sops, write_rule
 
 pytestmark = pytest.mark.interop
 

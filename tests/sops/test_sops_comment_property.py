@@ -24,7 +24,7 @@ from generator.sops import api
 from generator.sops.stores.yaml_read import load_documents
 from generator.sops.values import Branch, Comment
 from generator.yamlio import make_yaml
-from tests.sops.sops_helpers import AgeKey, make_age_key, run_sops, write_rule
+from tests.helpers.sops import AgeKey, make_age_key, run_sops, write_rule
 
 pytestmark = pytest.mark.interop
 

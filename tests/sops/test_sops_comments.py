@@ -16,7 +16,7 @@ import pytest
 
 from generator.errors import SopsError
 from generator.sops import api
-from tests.sops.sops_helpers import AgeKey, mask, run_sops, write_rule
+from tests.helpers.sops import AgeKey, mask, run_sops, write_rule
 
 
 def _gen(rng: random.Random, depth: int = 0, ind: int = 0) -> list[str]:

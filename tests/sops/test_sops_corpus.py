@@ -35,8 +35,8 @@ from generator.sops import api
 from generator.sops.stores.ini import parse_ini
 from generator.sops.stores.yaml_read import load_documents
 from generator.sops.values import Branch, Comment
+from tests.helpers.sops import AgeKey, make_age_key, mask, run_sops
 from tests.sops.corpus_gen import VARIANTS, Case, corpus
-from tests.sops.sops_helpers import AgeKey, make_age_key, mask, run_sops
 
 pytestmark = pytest.mark.interop
 

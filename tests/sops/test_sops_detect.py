@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from generator.sops import api
-from tests.sops.sops_helpers import AgeKey, make_age_key, run_sops, write_rule
+from tests.helpers.sops import AgeKey, make_age_key, run_sops, write_rule
 
 pytestmark = pytest.mark.interop
 

@@ -8,7 +8,7 @@ import pytest
 
 from generator.errors import SopsError
 from generator.sops import api
-from tests.sops.sops_helpers import AgeKey, write_rule
+from tests.helpers.sops import AgeKey, write_rule
 
 EDITOR = """#!/bin/sh
 # first run: break the YAML; second run: record what it was given, then fix it

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from generator.sops import api
-from tests.sops.sops_helpers import AgeKey, mask, run_sops, write_rule
+from tests.helpers.sops import AgeKey, mask, run_sops, write_rule
 
 JSON_DOC = """{
   "name": "app",

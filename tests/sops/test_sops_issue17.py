@@ -15,7 +15,7 @@ import pytest
 
 from generator.errors import SopsError
 from generator.sops import api
-from tests.sops.sops_helpers import AgeKey, mask, run_sops, write_rule
+from tests.helpers.sops import AgeKey, mask, run_sops, write_rule
 
 pytestmark = pytest.mark.interop
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.sops.sops_helpers import AgeKey, run_sops, write_rule
+from tests.helpers.sops import AgeKey, run_sops, write_rule
 
 pytestmark = pytest.mark.interop
 

@@ -18,7 +18,7 @@ from generator.sops.keys import KeyOptions
 from generator.sops.rules import CreationRule
 from generator.sops.stores.yaml_emit import emit_documents
 from generator.sops.values import Branch, format_float
-from tests.sops.sops_helpers import AgeKey, make_age_key, run_sops, write_rule
+from tests.helpers.sops import AgeKey, make_age_key, run_sops, write_rule
 
 KEYS = st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x2FF, blacklist_characters="\x7f"),
                min_size=1, max_size=12)

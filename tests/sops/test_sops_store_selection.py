@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from generator.sops.api import detect_format
-from tests.sops.sops_helpers import AgeKey, run_sops, write_rule
+from tests.helpers.sops import AgeKey, run_sops, write_rule
 
 
 @pytest.mark.parametrize(

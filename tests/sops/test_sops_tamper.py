@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import Result
 
-from tests.sops.sops_helpers import AgeKey, make_age_key, run_sops, write_rule
+from tests.helpers.sops import AgeKey, make_age_key, run_sops, write_rule
 
 PLAIN = """\
 apiVersion: v1

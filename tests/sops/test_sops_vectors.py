@@ -15,8 +15,8 @@ import pytest
 from generator.errors import SopsError
 from generator.sops import api, engine, metadata
 from generator.sops.keys import KeyOptions
-from tests.conftest import VECTORS, require_vectors
-from tests.sops.sops_helpers import require, run_sops
+from tests.helpers import VECTORS, require_vectors
+from tests.helpers.sops import require, run_sops
 
 KC = VECTORS / "kustomize-controller"
 SOPS_VECTORS = VECTORS / "sops"

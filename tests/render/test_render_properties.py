@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -13,8 +12,9 @@ from hypothesis import strategies as st
 from generator.config.load import parse_config
 from generator.render.files import render_tree
 from generator.yamlio import dump_rt, load_all_rt
+from tests.helpers import REPO_ROOT
 
-SCHEMAS = Path(__file__).resolve().parent.parent / "schemas" / "flux"
+SCHEMAS = REPO_ROOT / "schemas" / "flux"
 VALIDATORS = {
     "GitRepository": jsonschema.Draft202012Validator(json.loads((SCHEMAS / "gitrepository-v1.json").read_text())),
     "Kustomization": jsonschema.Draft202012Validator(json.loads((SCHEMAS / "kustomization-v1.json").read_text())),

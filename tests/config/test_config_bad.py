@@ -1,4 +1,4 @@
-"""Every ``tests/bad_configs/NAME.yaml`` must fail with exactly the lines in ``NAME.expected``.
+"""Every ``tests/config/bad_configs/NAME.yaml`` must fail with exactly the lines in ``NAME.expected``.
 
 Add a case by dropping in both files; the CLI variant checks exit code 1 and that nothing is written.
 """

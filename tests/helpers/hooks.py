@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pygit2
 
+from tests.helpers import REPO_ROOT
+
 SIG = pygit2.Signature("fluxforge test", "test@fluxforge.invalid", 1_700_000_000, 0)
-REPO_ROOT = Path(__file__).resolve().parents[2]
-CORPUS = Path(__file__).resolve().parent / "corpus"
+CORPUS = REPO_ROOT / "tests" / "hooks" / "corpus"
 
 SECRET = """\
 apiVersion: v1

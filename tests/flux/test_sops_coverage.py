@@ -16,6 +16,7 @@ from generator.flux.sops_coverage import shared_folders
 from generator.render.context import sops_rules
 from generator.render.files import render_tree
 from generator.yamlio import load_rt
+from tests.helpers import SAMPLE_REPO
 
 CONFIG = """\
 git:
@@ -133,7 +134,7 @@ def test_a_folder_of_another_environment_gets_both_clusters(tmp_path: Path) -> N
 
 
 def test_without_references_nothing_changes() -> None:
-    sample = Path(__file__).resolve().parent.parent / "sample-repo"
+    sample = SAMPLE_REPO
     config = load_config(sample)
     assert shared_folders(sample, config) == {}
     assert render_tree(config, shared=shared_folders(sample, config)) == render_tree(config)

@@ -9,9 +9,10 @@ from generator.config.load import parse_config
 from generator.errors import RenderError
 from generator.flux.gotk import header_mismatches, parse_header, read_header
 from generator.flux.versions import FluxVersion
+from tests.helpers import FIXTURES, SAMPLE_REPO
 
-FIXTURE = Path(__file__).parent / "fixtures" / "gotk-components.yaml"
-SAMPLE = (Path(__file__).resolve().parent.parent / "sample-repo" / "fluxforge.yaml").read_text(encoding="utf-8")
+FIXTURE = FIXTURES / "gotk-components.yaml"
+SAMPLE = (SAMPLE_REPO / "fluxforge.yaml").read_text(encoding="utf-8")
 
 
 def test_reads_the_flux_install_header() -> None:
@@ -62,7 +63,7 @@ def test_unreadable_components_file_is_a_clean_error_naming_the_path(tmp_path: P
     """A folder where gotk-components.yaml belongs, or a file where its folder belongs: exit 1, the path
     named, no traceback (was exit 3), for render and upgrade alike."""
     repo = tmp_path / "repo"
-    shutil.copytree(Path(__file__).resolve().parent.parent / "sample-repo", repo)
+    shutil.copytree(SAMPLE_REPO, repo)
     gotk = repo / "clusters/staging/flux-system/gotk-components.yaml"
     gotk.unlink(missing_ok=True)
     gotk.mkdir()

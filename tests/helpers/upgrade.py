@@ -154,11 +154,6 @@ def apply_user_edits(repo: Path) -> None:
          COMMENT + "apiVersion: kustomize.toolkit.fluxcd.io/v1\n")
 
 
-def snapshot(repo: Path) -> dict[str, tuple[bytes, int]]:
-    return {p.relative_to(repo).as_posix(): (p.read_bytes(), p.stat().st_mtime_ns)
-            for p in sorted(repo.rglob("*")) if p.is_file()}
-
-
 def git_merge_file(tmp: Path, ours: str, base: str, theirs: str) -> tuple[int, str]:
     """The line-based oracle: real `git merge-file -p` (exit code = number of conflicts)."""
     names = []

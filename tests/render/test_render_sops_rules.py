@@ -12,6 +12,7 @@ import pytest
 from generator.config.load import parse_config
 from generator.render.files import render_tree
 from generator.yamlio import load_rt
+from tests.helpers import SAMPLE_REPO
 
 SOPS = shutil.which("sops")
 
@@ -105,7 +106,7 @@ def test_files_outside_every_cluster_folder_are_refused(repo: tuple[Path, str, s
 
 
 def test_sample_sops_config_lists_vault_key_and_age() -> None:
-    sample = Path(__file__).resolve().parent.parent / "sample-repo" / ".sops.yaml"
+    sample = SAMPLE_REPO / ".sops.yaml"
     rules = load_rt(sample.read_text(encoding="utf-8"))["creation_rules"]
     assert rules[0]["path_regex"] == "^tenants/team-a/staging/"
     for rule in rules:

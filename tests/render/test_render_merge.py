@@ -16,9 +16,9 @@ from generator.config.load import load_config
 from generator.merge.lock import read_lock
 from generator.render.files import render_tree
 from generator.yamlio import load_all_rt, load_rt
+from tests.helpers import REPO_ROOT, snapshot
 from tests.helpers.user_patches import LIMITS_PATCH
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = REPO_ROOT / "sample-repo"
 FIXTURE = REPO_ROOT / "tests" / "fixtures" / "gotk-components.yaml"
 KUST = "clusters/staging/flux-system/kustomization.yaml"
@@ -33,11 +33,6 @@ def repo(tmp_path: Path) -> Path:
     root = tmp_path / "repo"
     shutil.copytree(SAMPLE, root)
     return root
-
-
-def _snapshot(root: Path) -> dict[str, tuple[bytes, int]]:
-    return {p.relative_to(root).as_posix(): (p.read_bytes(), p.stat().st_mtime_ns)
-            for p in sorted(root.rglob("*")) if p.is_file()}
 
 
 def _edit(path: Path, old: str, new: str) -> None:
@@ -73,9 +68,9 @@ def _render_of(repo: Path) -> dict[str, str]:
 def test_clean_clone_of_the_sample_passes_check(repo: Path, run_cli) -> None:
     result = run_cli("render", str(repo), "--check")
     assert result.exit_code == 0, result.output
-    before = _snapshot(repo)
+    before = snapshot(repo)
     assert "0 written, 10 unchanged" in run_cli("render", str(repo)).output
-    assert _snapshot(repo) == before  # the lock included
+    assert snapshot(repo) == before  # the lock included
 
 
 @pytest.mark.interop
@@ -107,10 +102,10 @@ def test_edit_survives_a_render_and_check_passes(repo: Path, run_cli) -> None:
     lock = read_lock(repo / "fluxforge.lock")
     assert lock is not None and dict(lock.files) == _render_of(repo)
     assert run_cli("render", str(repo), "--check").exit_code == 0
-    before = _snapshot(repo)
+    before = snapshot(repo)
     again = run_cli("render", str(repo))
     assert "0 written, 10 unchanged" in again.stdout
-    assert _snapshot(repo) == before
+    assert snapshot(repo) == before
 
     objects = _build(repo / "clusters/staging/flux-system")
     sa = objects[("ServiceAccount", "kustomize-controller")]
@@ -126,7 +121,7 @@ def test_conflicting_edit_writes_nothing_then_force_takes_the_render(repo: Path,
     _user_edits(repo)
     _edit(repo / KUST, f"client-id: {OLD_CLIENT}", "client-id: 11111111-2222-4333-8444-555555555555")
     _new_client_id(repo)
-    before = _snapshot(repo)
+    before = snapshot(repo)
     result = run_cli("render", str(repo))
     assert result.exit_code == 1
     assert result.stderr.splitlines() == [
@@ -136,11 +131,11 @@ def test_conflicting_edit_writes_nothing_then_force_takes_the_render(repo: Path,
         ("1 conflict(s): nothing was written; edit the files named above by hand (or the config), "
          "or rerun with --force to take the render's side"),
     ]
-    assert _snapshot(repo) == before  # not a file, not the lock
+    assert snapshot(repo) == before  # not a file, not the lock
     for mode in ("--check", "--diff"):
         other = run_cli("render", str(repo), mode)
         assert other.exit_code == 1 and "conflict: your file has" in other.stderr, mode
-    assert _snapshot(repo) == before
+    assert snapshot(repo) == before
 
     forced = run_cli("render", str(repo), "--force")
     assert forced.exit_code == 0, forced.output
@@ -186,14 +181,14 @@ def test_edited_orphan_is_a_conflict(repo: Path, run_cli) -> None:
     team = repo / "clusters/staging/team-a.yaml"
     _edit(team, "  interval: 10m\n", "  interval: 2m\n")
     _drop_team_a(repo)
-    before = _snapshot(repo)
+    before = snapshot(repo)
     result = run_cli("render", str(repo))
     assert result.exit_code == 1
     assert result.stderr.splitlines()[0] == (
         "clusters/staging/team-a.yaml: (document): conflict: your file has edits, the render wants the file "
         "no longer generated; edit the file by hand or rerun with --force"
     )
-    assert _snapshot(repo) == before
+    assert snapshot(repo) == before
     assert run_cli("render", str(repo), "--force").exit_code == 0
     assert not team.exists()
 
@@ -203,12 +198,12 @@ def test_without_a_lock_orphans_are_recognised_by_the_marker(repo: Path, run_cli
     is listed and kept (exit 1); --force deletes it."""
     (repo / "fluxforge.lock").unlink()
     _drop_team_a(repo)
-    before = _snapshot(repo)
+    before = snapshot(repo)
     result = run_cli("render", str(repo))
     assert result.exit_code == 1
     assert ("clusters/staging/team-a.yaml: no longer in the config, and there is no fluxforge.lock (the merge base) "
             "to tell your edits in it from an older render") in result.stderr
-    assert _snapshot(repo) == before
+    assert snapshot(repo) == before
     forced = run_cli("render", str(repo), "--force")
     assert forced.exit_code == 0, forced.output
     assert not (repo / "clusters/staging/team-a.yaml").exists()
@@ -222,30 +217,30 @@ def test_gotk_sync_rewritten_by_bootstrap_does_not_flap(repo: Path, run_cli) -> 
     docs = [d for d in load_all_rt(text) if d]
     assert [d["kind"] for d in docs] == ["GitRepository", "Kustomization"]
     assert load_rt(text.split("---\n")[2])["spec"]["path"] == "./clusters/production"
-    before = _snapshot(repo)
+    before = snapshot(repo)
     assert "0 written" in run_cli("render", str(repo)).stdout
-    assert _snapshot(repo) == before
+    assert snapshot(repo) == before
 
 
 def test_broken_yaml_edit_is_a_conflict_not_an_overwrite(repo: Path, run_cli) -> None:
     kust = repo / KUST
     kust.write_text(kust.read_text() + "  - target: [unclosed\n")
     _new_client_id(repo)
-    before = _snapshot(repo)
+    before = snapshot(repo)
     result = run_cli("render", str(repo))
     assert result.exit_code == 1
     assert result.stderr.splitlines()[0].startswith(
         f"{KUST}: (document): conflict: your file has YAML the merge cannot read (")
-    assert _snapshot(repo) == before
+    assert snapshot(repo) == before
 
 
 def test_hand_edited_lock_is_refused_when_a_merge_needs_it(repo: Path, run_cli) -> None:
     lock = repo / "fluxforge.lock"
     lock.write_text(lock.read_text().replace("prune: true", "prune: false", 1))
     _user_edits(repo)
-    before = _snapshot(repo)
+    before = snapshot(repo)
     result = run_cli("render", str(repo))
     assert result.exit_code == 1
     (line,) = result.stderr.splitlines()
     assert "does not match its sha256 (edited by hand?); restore it from git (git checkout -- fluxforge.lock)" in line
-    assert _snapshot(repo) == before
+    assert snapshot(repo) == before

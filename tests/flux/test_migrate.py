@@ -8,12 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from upgrade_fixtures import PRODUCTION_CLIENT, STAGING_CLIENT, make_repo, snapshot
 
 from generator.commands.upgrade import UpgradeRefused, run_upgrade
 from generator.errors import FluxforgeError
 from generator.flux.migrate import blockers, crossed_removals, furthest_step
 from generator.flux.versions import DEFAULT_COMPONENTS, api_versions, first_served, parse_version
+from tests.helpers import snapshot
+from tests.helpers.upgrade import PRODUCTION_CLIENT, STAGING_CLIENT, make_repo
 
 IMAGE = (*DEFAULT_COMPONENTS, "image-reflector-controller", "image-automation-controller")
 V = parse_version

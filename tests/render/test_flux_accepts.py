@@ -21,12 +21,12 @@ from generator.config.load import parse_config
 from generator.flux.federation import federated_credentials
 from generator.render.files import render_tree
 from generator.yamlio import load_all_rt
+from tests.helpers import FIXTURES, REPO_ROOT, kustomize
 
 pytestmark = pytest.mark.interop
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-FIXTURE = Path(__file__).parent / "fixtures" / "gotk-components.yaml"
-AGE_KEY = Path(__file__).parent / "fixtures" / "sample-repo.agekey"
+FIXTURE = FIXTURES / "gotk-components.yaml"
+AGE_KEY = FIXTURES / "sample-repo.agekey"
 SAMPLE = (REPO_ROOT / "sample-repo" / "fluxforge.yaml").read_text(encoding="utf-8")
 LOCKDOWN = SAMPLE.replace("  namespace: flux-system\n", "  namespace: flux-system\n  defaultDecryptionServiceAccount: sops\n", 1)
 STAGING_ID, PRODUCTION_ID = "c5e055dd-c1c8-4bc7-8cf2-a7eb2667c772", "076209d5-a8fa-459c-8632-6a041c3b87e1"
@@ -49,16 +49,6 @@ def write_tree(root: Path, text: str) -> dict[str, bytes]:
         (root / relpath).parent.mkdir(parents=True, exist_ok=True)
         (root / relpath).write_bytes(data)
     return files
-
-
-def kustomize(folder: Path) -> dict[tuple[str, str, str], Any]:
-    kubectl = shutil.which("kubectl")
-    assert kubectl, "kubectl is required (scripts/test.sh checks for it)"
-    shutil.copy(FIXTURE, folder / "gotk-components.yaml")
-    proc = subprocess.run([kubectl, "kustomize", str(folder)], capture_output=True, text=True, check=False)
-    assert proc.returncode == 0, proc.stderr
-    docs = [d for d in load_all_rt(proc.stdout) if d is not None]
-    return {(d["kind"], d["metadata"].get("namespace", ""), d["metadata"]["name"]): d for d in docs}
 
 
 def sops(cwd: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

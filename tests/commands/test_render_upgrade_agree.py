@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from generator.merge.lock import read_lock
+from tests.helpers import REPO_ROOT, snapshot
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = REPO_ROOT / "sample-repo"
 # upgrade to the sample's own version: the same render as `render`, through upgrade's code path
 COMMANDS = {"render": ["render"], "upgrade": ["upgrade", "--to", "2.9.4"]}
@@ -34,10 +34,6 @@ def repo(tmp_path: Path) -> Path:
 def _run(run_cli, command: str, repo: Path, *extra: str):  # type: ignore[no-untyped-def]
     args = COMMANDS[command]
     return run_cli(args[0], str(repo), *args[1:], *extra)
-
-
-def _snapshot(root: Path) -> dict[str, bytes]:
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
 def _drop_production(repo: Path) -> None:
@@ -86,9 +82,9 @@ def test_removed_cluster_unedited_files_are_deleted(repo: Path, run_cli, command
     lock = read_lock(repo / "fluxforge.lock")
     assert lock is not None and not any(p.startswith("clusters/production/") for p in lock.files)
     assert run_cli("render", str(repo), "--check").exit_code == 0
-    again = _snapshot(repo)
+    again = snapshot(repo)
     assert _run(run_cli, command, repo).exit_code == 0
-    assert _snapshot(repo) == again
+    assert snapshot(repo) == again
 
 
 @pytest.mark.parametrize("command", COMMANDS)
@@ -96,14 +92,14 @@ def test_removed_cluster_edited_file_is_a_conflict(repo: Path, run_cli, command:
     apps = repo / "clusters/production/apps.yaml"
     apps.write_text(apps.read_text().replace("  interval: 30m\n", "  interval: 5m\n"))
     _drop_production(repo)
-    before = _snapshot(repo)
+    before = snapshot(repo)
     result = _run(run_cli, command, repo)
     assert result.exit_code == 1
     assert result.stderr.splitlines()[0].startswith(
         "clusters/production/apps.yaml: (document): conflict: your file has edits, the "
     )
     assert "no longer generated; edit the file by hand or rerun with --force" in result.stderr.splitlines()[0]
-    assert _snapshot(repo) == before  # nothing written: no file, not the lock, not the config
+    assert snapshot(repo) == before  # nothing written: no file, not the lock, not the config
     forced = _run(run_cli, command, repo, "--force")
     assert forced.exit_code == 0, forced.output
     for path in PROD_FILES:

@@ -17,11 +17,12 @@ import pytest
 from generator.config.load import parse_config
 from generator.render.files import render_tree
 from generator.yamlio import load_all_rt
+from tests.helpers import FIXTURES, SAMPLE_REPO
 
 pytestmark = pytest.mark.interop
 
-FIXTURE = Path(__file__).parent / "fixtures" / "gotk-components.yaml"
-SAMPLE = (Path(__file__).resolve().parent.parent / "sample-repo" / "fluxforge.yaml").read_text(encoding="utf-8")
+FIXTURE = FIXTURES / "gotk-components.yaml"
+SAMPLE = (SAMPLE_REPO / "fluxforge.yaml").read_text(encoding="utf-8")
 TENANT_ID = "95513a0e-a568-46f4-8d76-53e5279cb558"
 GATE = "--feature-gates=ObjectLevelWorkloadIdentity=true"
 USE = "azure.workload.identity/use"
@@ -111,7 +112,7 @@ def test_lockdown_appends_both_args(tmp_path: Path) -> None:
     sorted({ks.path for c in parse_config(SAMPLE).clusters for ks in c.kustomizations}),
 )
 def test_sample_user_folders_build(path: str) -> None:
-    folder = Path(__file__).resolve().parent.parent / "sample-repo" / path
+    folder = SAMPLE_REPO / path
     proc = subprocess.run([_kubectl(), "kustomize", str(folder)], capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr
     assert any(d["kind"] in {"Deployment", "Namespace"} for d in load_all_rt(proc.stdout) if d)

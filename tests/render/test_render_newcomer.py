@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 
 from generator.yamlio import load_all_rt
-from tests.conftest import REPO_ROOT
-from tests.test_flux_accepts import kustomize
+from tests.helpers import REPO_ROOT, kustomize
 
 AGE = "age1lfc652rhtrfqg2mhuj3edtv38wdrgpk7fwgt2zdexvnj3923nuqqd0g2rh"
 SAMPLE = REPO_ROOT / "sample-repo" / "fluxforge.yaml"

@@ -9,7 +9,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from upgrade_fixtures import (
+
+from generator.commands.upgrade import UpgradeConflict, run_upgrade, set_flux_version
+from generator.config.load import load_config
+from generator.errors import ConfigError
+from generator.flux.versions import FEATURE_GATE_ARG, features_for, parse_version
+from generator.merge.lock import read_lock
+from generator.render.files import render_tree
+from generator.yamlio import load_rt
+from tests.helpers import snapshot
+from tests.helpers.upgrade import (
     COMMENT,
     INTERVAL_EDITED,
     LIMITS_PATCH,
@@ -21,17 +30,8 @@ from upgrade_fixtures import (
     git_merge_file,
     kustomize_build,
     make_repo,
-    snapshot,
     write_gotk,
 )
-
-from generator.commands.upgrade import UpgradeConflict, run_upgrade, set_flux_version
-from generator.config.load import load_config
-from generator.errors import ConfigError
-from generator.flux.versions import FEATURE_GATE_ARG, features_for, parse_version
-from generator.merge.lock import read_lock
-from generator.render.files import render_tree
-from generator.yamlio import load_rt
 
 pytestmark = pytest.mark.interop
 

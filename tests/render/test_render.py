@@ -17,8 +17,8 @@ from generator.merge.lock import dumps, read_lock
 from generator.render.context import go_duration, yaml_scalar
 from generator.render.files import GENERATED_MARKER, render_tree
 from generator.yamlio import load_all_rt, load_rt
+from tests.helpers import REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = REPO_ROOT / "sample-repo"
 SCHEMAS = REPO_ROOT / "schemas" / "flux"
 

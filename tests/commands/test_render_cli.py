@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from tests.helpers import REPO_ROOT, snapshot
+
 SAMPLE_CONFIG = REPO_ROOT / "sample-repo" / "fluxforge.yaml"
 
 
@@ -18,33 +19,27 @@ def repo(chdir_tmp: Path) -> Path:
     return chdir_tmp
 
 
-def _snapshot(root: Path) -> dict[str, tuple[int, int]]:
-    return {
-        str(p.relative_to(root)): (p.stat().st_ino, p.stat().st_mtime_ns) for p in root.rglob("*") if p.is_file()
-    }
-
-
 def test_render_default_config_writes_tree_then_nothing(repo: Path, run_cli) -> None:
     first = run_cli("render")
     assert first.exit_code == 0, first.output
     assert "10 written, 0 unchanged" in first.output
     assert (repo / "clusters/staging/flux-system/kustomization.yaml").is_file()
-    before = _snapshot(repo)
+    before = snapshot(repo)
     second = run_cli("render")
     assert second.exit_code == 0
     assert "0 written, 10 unchanged" in second.output
-    assert _snapshot(repo) == before
+    assert snapshot(repo) == before
 
 
 def test_only_changed_files_are_rewritten(repo: Path, run_cli) -> None:
     run_cli("render")
     text = (repo / "fluxforge.yaml").read_text().replace("interval: 30m", "interval: 15m")
     (repo / "fluxforge.yaml").write_text(text)
-    before = _snapshot(repo)  # after the config edit: only generated files may change now
+    before = snapshot(repo)  # after the config edit: only generated files may change now
     result = run_cli("render")
     assert result.exit_code == 0
     assert result.output.splitlines()[0] == "wrote clusters/production/apps.yaml"
-    after = _snapshot(repo)
+    after = snapshot(repo)
     changed = {p for p in after if after[p] != before.get(p)}
     assert changed - {"fluxforge.lock"} == {"clusters/production/apps.yaml"}  # the lock belongs to upgrade
 
@@ -68,7 +63,7 @@ def test_check_lists_stale_and_missing_with_diff(repo: Path, run_cli) -> None:
     edited = repo / "clusters/staging/apps.yaml"  # a user edit fluxforge.lock records the base of: kept
     edited.write_text(edited.read_text().replace("prune: true", "prune: false"))
     (repo / ".sops.yaml").unlink()
-    before = _snapshot(repo)
+    before = snapshot(repo)
     result = run_cli("render", "--check")
     assert result.exit_code == 1
     err = result.stderr.splitlines()
@@ -81,7 +76,7 @@ def test_check_lists_stale_and_missing_with_diff(repo: Path, run_cli) -> None:
     assert "--- a/clusters/production/apps.yaml" in err
     assert "-  interval: 30m" in err and "+  interval: 15m" in err
     assert "clusters/staging/apps.yaml" not in result.stderr
-    assert _snapshot(repo) == before
+    assert snapshot(repo) == before
 
 
 NO_LOCK = ("clusters/staging/apps.yaml: differs from the render and there is no fluxforge.lock (the merge base), so "
@@ -97,12 +92,12 @@ def test_a_deleted_lock_never_drops_your_edits_with_exit_0(repo: Path, run_cli) 
     edited = repo / "clusters/staging/apps.yaml"
     rendered = edited.read_text()
     edited.write_text(rendered.replace("prune: true", "prune: false"))
-    before = _snapshot(repo)
+    before = snapshot(repo)
     for args in (["render"], ["render", "--check"], ["render", "--diff"]):
         result = run_cli(*args)
         assert result.exit_code == 1, args
         assert result.stderr.splitlines() == [NO_LOCK, "nothing was written (no file, not fluxforge.lock)"], args
-        assert _snapshot(repo) == before
+        assert snapshot(repo) == before
     forced = run_cli("render", "--force")
     assert forced.exit_code == 0
     assert forced.stderr.splitlines()[0] == (
@@ -132,13 +127,13 @@ def test_an_unreadable_lock_is_exit_1_and_points_at_git(repo: Path, run_cli) -> 
     edited.write_text(edited.read_text().replace("prune: true", "prune: false"))
     lock = repo / "fluxforge.lock"
     lock.write_text(lock.read_text().replace("sha256: ", "sha256: 0", 1))
-    before = _snapshot(repo)
+    before = snapshot(repo)
     result = run_cli("render")
     assert result.exit_code == 1
     assert result.stderr.endswith("restore it from git (git checkout -- fluxforge.lock); if you delete it instead, "
                                   "render refuses to replace generated files that differ until you review them "
                                   "and pass --force\n")
-    assert _snapshot(repo) == before
+    assert snapshot(repo) == before
 
 
 def test_diff_prints_and_writes_nothing(repo: Path, run_cli) -> None:

@@ -7,8 +7,7 @@ import pytest
 from generator.config.load import config_path_for, load_config, parse_config
 from generator.errors import ConfigError
 from generator.flux.versions import NEWEST, FluxVersion
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from tests.helpers import REPO_ROOT
 
 MINIMAL = """\
 git:
