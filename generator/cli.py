@@ -505,6 +505,42 @@ def lint_cmd(root: str | None, to: str | None, strict: bool) -> None:
         sys.exit(1)
 
 
+@main.command("doctor", epilog=_examples(
+    "fluxforge doctor --static                      # the repository only: no network",
+    "fluxforge doctor --cluster staging --context aks-staging --probe",
+    "fluxforge doctor --format json > doctor.json   # CI (schemas/doctor.schema.json)",
+))
+@click.argument("config", required=False, type=click.Path(path_type=Path))
+@click.option("--static", "static_only", is_flag=True, help="Only the static gates (repository; no Azure, no cluster).")
+@click.option("--probe", is_flag=True,
+              help="Also run the end-to-end probe: a ServiceAccount token exchanged at Entra ID decrypts a real "
+                   "file's data key in Key Vault, as Flux does.")
+@click.option("--cluster", metavar="NAME", help="The config cluster to check live (default: the one the context's "
+                                                "OIDC issuer names).")
+@click.option("--context", metavar="CONTEXT", help="kubectl context of that cluster (default: the current one).")
+@click.option("--kubeconfig", metavar="FILE", type=click.Path(path_type=Path, dir_okay=False),
+              help="kubeconfig file for kubectl (default: kubectl's own).")
+@click.option("--subscription", metavar="ID", help="Azure subscription to read (default: azure.subscriptionId).")
+@_credential_option()
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="Output: lines in chain order, or JSON for CI.")
+@click.option("--strict", is_flag=True, help="Exit 1 on warnings too.")
+def doctor_cmd(config: Path | None, static_only: bool, probe: bool, cluster: str | None, context: str | None,
+               kubeconfig: Path | None, subscription: str | None, credential: str | None, fmt: str,
+               strict: bool) -> None:
+    """Walk every gate of the trust chain in chain order (the repository, Azure, the cluster, what Flux
+    reports, and with --probe the whole exchange) and name the first broken one with its fix. Reads
+    only; never prints a secret or a token. Exit 0 when every checked gate holds, 1 otherwise."""
+    from generator.doctor import DoctorOptions, format_report, run_doctor
+
+    if static_only and probe:
+        raise click.UsageError("--static and --probe are exclusive: the probe talks to the cluster and Azure")
+    options = DoctorOptions(config, cluster, static_only, probe, strict, subscription, credential, context, kubeconfig)
+    report = _run(run_doctor, options)
+    click.echo(format_report(report, str(config or "fluxforge.yaml"), fmt), nl=False)
+    sys.exit(report.exit_code)
+
+
 @main.command("upgrade", epilog=_examples(
     "fluxforge upgrade --to 2.9.4 --dry-run   # the diff only",
     "fluxforge upgrade fleet --to 2.9",

@@ -24,6 +24,19 @@ from generator.az_hints import (
 )
 
 CRYPTO_USER = "Key Vault Crypto User"
+# the key's own state refusing an operation (the inner error code Key Vault sends with the 403)
+_KEY_STATE = {
+    "KeyDisabled": "the key version is disabled",
+    "KeyExpired": "the key version is expired (decrypt still works; encrypt does not)",
+    "KeyNotYetValid": "the key version is not valid yet (its not-before date is in the future)",
+    "KeyOperationForbidden": "the key's permitted operations (key_ops) exclude it",
+}
+_KEY_STATE_FIX = {
+    "KeyDisabled": "--enabled true",
+    "KeyExpired": "--expires <a later date, e.g. 2030-01-01T00:00:00Z>",
+    "KeyNotYetValid": "--not-before <now or earlier>",
+    "KeyOperationForbidden": "--ops encrypt decrypt",
+}
 
 
 @dataclass(frozen=True)
@@ -136,6 +149,10 @@ def explain_forbidden(message: str, ctx: Context, inner: str = "") -> str:
                 f"with that data action) with az role assignment create --role \"{CRYPTO_USER}\" --assignee-object-id "
                 f"{principal} --assignee-principal-type ServicePrincipal --scope {scope} (new assignments can take a "
                 "few minutes to apply)")
+    key_state = _KEY_STATE.get(inner)
+    if key_state is not None:
+        return (f"{ctx.head}: Key Vault refused the operation (403 {inner}): {key_state}; fix: az keyvault key "
+                f"set-attributes --id {ctx.key_url} {_KEY_STATE_FIX[inner]}")
     if "access polic" in message.lower() or "does not have keys" in message:
         return (f"{ctx.head}: the vault's access policy does not allow {ctx.operation} for principal {principal} "
                 f"(403); fix: az keyvault set-policy --name <vault> --object-id {principal} --key-permissions get "
@@ -184,3 +201,27 @@ def explain_unavailable(message: str, ctx: Context) -> str:
 def explain_network(message: str, ctx: Context) -> str:
     return (f"{ctx.head}: cannot reach Key Vault or Entra ID ({' '.join(message.split())[:300]}); check DNS, proxy "
             "and firewall (a private-endpoint vault needs its private DNS zone)")
+
+
+# -- which gate an error means (fluxforge doctor) ---------------------------------------------------------------
+# Gate ids of ``generator.doctor``: an Entra ID / Key Vault refusal, or a kustomize-controller condition message,
+# points at the link of the chain that is broken. First match wins; the patterns are ours (not user input).
+_GATES: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(p, re.IGNORECASE), g) for p, g in (
+    (r"AADSTS(70021|700211|700212|700213|7002138)\b", "azure.fic"),
+    (r"AADSTS700016\b|client ID .* does not exist in tenant", "azure.identity"),
+    (r"AADSTS(700027|90061)\b", "cluster.issuer"),
+    (r"ForbiddenByRbac|role assignment missing", "azure.role"),
+    (r"access polic|does not have keys? \w+ permission", "azure.vault"),
+    ((r"KeyDisabled|key version \S+ is disabled|key is disabled|KeyOperationForbidden|KeyExpired|KeyNotFound"
+     r"|key or key version does not exist"), "azure.key"),
+    ((r"missing environment variables for workload identity|no Azure credential is available"
+     r"|AZURE_FEDERATED_TOKEN_FILE"), "cluster.pod"),
+    (r"FeatureGateDisabled|ObjectLevelWorkloadIdentity feature gate", "cluster.feature-gate"),
+    (r"service account annotation azure\.workload\.identity/|serviceaccounts? \"[^\"]+\" not found", "cluster.tenant-sa"),
+    (r"MAC mismatch", "static.encrypted"),
+))
+
+
+def gate_for(message: str) -> str:
+    """The doctor gate an error message means (``azure.fic`` for AADSTS70021), or "" when it names none."""
+    return next((gate for pattern, gate in _GATES if pattern.search(message)), "")

@@ -149,6 +149,16 @@ def make_credential(name: str | None) -> Any:
         raise KeyVaultError(f"azure_kv: credential {choice!r} cannot start: {exc}") from None
 
 
+def assertion_credential(tenant_id: str, client_id: str, assertion: Callable[[], str]) -> Any:
+    """The credential kustomize-controller builds for a ServiceAccount token (``azidentity``'s
+    ClientAssertionCredential): the token is exchanged at Entra ID for ``client_id``; it is only ever held
+    in memory. The authority is ``AZURE_AUTHORITY_HOST`` or the public cloud's."""
+    from azure.identity import ClientAssertionCredential
+
+    logging.getLogger("azure").addHandler(_QUIET)
+    return ClientAssertionCredential(tenant_id, client_id, assertion)
+
+
 @dataclass
 class _Wrapper:
     version: str
@@ -160,9 +170,11 @@ class AzureKeyVaultSource:
 
     kind = "azure_kv"
 
-    def __init__(self, options: KeyOptions, credential: Any | None = None, **client_options: Any) -> None:
+    def __init__(self, options: KeyOptions, credential: Any | None = None, *,
+                 identity_env: Mapping[str, str] | None = None, **client_options: Any) -> None:
         self.options = options
         self._credential_arg = credential
+        self._identity_env = identity_env  # names the identity in messages (default: the process environment)
         self._credential: _OneToken | None = None
         self._client_options = {**RETRY, **client_options}
         self._clients: dict[str, Any] = {}
@@ -242,7 +254,8 @@ class AzureKeyVaultSource:
         except KeyVaultError:
             raise
         except Exception as exc:  # the azure SDK's exceptions, classified below
-            message = _explain(exc, gates.Context.from_env(operation, ref.url, dict(os.environ)))
+            env = dict(self._identity_env if self._identity_env is not None else os.environ)
+            message = _explain(exc, gates.Context.from_env(operation, ref.url, env))
             if _transient(exc):
                 self._broken[ref.vault_url] = message
             raise KeyVaultError(message) from exc

@@ -1,0 +1,133 @@
+"""The Azure reader: read-only ARM queries through ``generator.azure.arm.Arm`` (the one module that imports
+the azure-mgmt-* clients), turned into the plain facts the live gates compare.
+
+Reads: the subscription's user-assigned identities and their federated credentials, a vault by name
+(permission model, access policies), a key or one of its versions (enabled, expiry, not-before, key_ops),
+the role assignments of a principal anywhere in the subscription, and role definitions by ID. Needs Reader
+on the subscription (or on the resource groups that hold these).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from generator.doctor.readers import (
+    AssignmentFacts,
+    AzureReader,
+    CredentialFacts,
+    IdentityFacts,
+    KeyFacts,
+    PolicyFacts,
+    ReadError,
+    RoleFacts,
+    VaultFacts,
+)
+from generator.errors import FluxforgeError
+
+__all__ = ["ArmReader", "make_reader"]
+
+T = TypeVar("T")
+
+
+def _group_of(resource_id: str) -> str:
+    parts = resource_id.split("/")
+    lowered = [p.lower() for p in parts]
+    return parts[lowered.index("resourcegroups") + 1] if "resourcegroups" in lowered else ""
+
+
+def _text(value: Any) -> str:
+    return str(getattr(value, "value", value))
+
+
+def _epoch(value: Any) -> int | None:
+    if value is None:
+        return None
+    if hasattr(value, "timestamp"):
+        return int(value.timestamp())
+    return int(value)
+
+
+class ArmReader:
+    """:class:`~generator.doctor.readers.AzureReader` over the management clients of one subscription."""
+
+    def __init__(self, arm: Any) -> None:
+        self.arm = arm
+        self.subscription_id: str = arm.subscription_id
+
+    def _call(self, what: str, func: Callable[[], T]) -> T:
+        try:
+            result: T = self.arm.call(what, func)
+        except FluxforgeError as err:
+            raise ReadError(err.problems[0]) from None
+        return result
+
+    def _find(self, what: str, func: Callable[[], T]) -> T | None:
+        try:
+            found: T | None = self.arm.get_or_none(what, func)
+        except FluxforgeError as err:
+            raise ReadError(err.problems[0]) from None
+        return found
+
+    def identities(self) -> list[IdentityFacts]:
+        found = self._call("list managed identities", lambda: list(
+            self.arm.msi.user_assigned_identities.list_by_subscription()))
+        return [IdentityFacts(str(i.name), _group_of(str(i.id)), str(i.client_id), str(i.principal_id), str(i.id))
+                for i in found]
+
+    def federated_credentials(self, identity: IdentityFacts) -> list[CredentialFacts]:
+        found = self._call(f"list federated credentials of {identity.name}", lambda: list(
+            self.arm.msi.federated_identity_credentials.list(identity.resource_group, identity.name)))
+        return [CredentialFacts(str(c.name), str(c.issuer), str(c.subject), tuple(c.audiences or ())) for c in found]
+
+    def vault(self, name: str) -> VaultFacts | None:
+        vaults = self._call("list key vaults", lambda: list(self.arm.kv.vaults.list_by_subscription()))
+        found = next((v for v in vaults if str(v.name).lower() == name.lower()), None)
+        if found is None:
+            return None
+        props = found.properties
+        policies = tuple(PolicyFacts(str(p.object_id), tuple(_text(k) for k in (p.permissions.keys or ())))
+                         for p in props.access_policies or () if p.permissions is not None)
+        return VaultFacts(str(found.name), _group_of(str(found.id)), str(found.id),
+                          bool(props.enable_rbac_authorization), policies)
+
+    def key(self, vault: VaultFacts, name: str, version: str | None) -> KeyFacts | None:
+        keys = self.arm.kv.keys
+        if version:
+            found = self._find(f"read key {vault.name}/{name}/{version}",
+                               lambda: keys.get_version(vault.resource_group, vault.name, name, version))
+        else:
+            found = self._find(f"read key {vault.name}/{name}", lambda: keys.get(vault.resource_group, vault.name, name))
+        if found is None:
+            return None
+        props = found.properties
+        attrs = props.attributes
+        uri = str(props.key_uri_with_version or "")
+        return KeyFacts(name, uri.rstrip("/").rsplit("/", 1)[-1] if uri else (version or ""),
+                        attrs is None or attrs.enabled is not False, _epoch(getattr(attrs, "expires", None)),
+                        _epoch(getattr(attrs, "not_before", None)), tuple(_text(o) for o in props.key_ops or ()),
+                        _text(props.kty))
+
+    def role_assignments(self, principal_id: str) -> list[AssignmentFacts]:
+        found = self._call("list role assignments", lambda: list(
+            self.arm.authz.role_assignments.list_for_subscription(filter=f"principalId eq '{principal_id}'")))
+        return [AssignmentFacts(str(a.scope), str(a.role_definition_id), str(a.principal_id)) for a in found]
+
+    def role_definition(self, role_definition_id: str) -> RoleFacts | None:
+        found = self._find(f"read role definition {role_definition_id}",
+                           lambda: self.arm.authz.role_definitions.get_by_id(role_definition_id))
+        if found is None:
+            return None
+        perms = found.permissions or ()
+        return RoleFacts(str(found.role_name), tuple(a for p in perms for a in p.data_actions or ()),
+                         tuple(a for p in perms for a in p.not_data_actions or ()))
+
+
+def make_reader(subscription_id: str, credential: str | None) -> tuple[AzureReader | None, str]:
+    """The reader for ``subscription_id`` with ``--credential`` (default chain), or why there is none."""
+    try:
+        from generator.azure.arm import Arm
+
+        return ArmReader(Arm(subscription_id, credential)), ""
+    except FluxforgeError as err:
+        return None, f"no Azure credential: {err.problems[0]}"

@@ -1,0 +1,251 @@
+"""What the repository holds, read once for the static gates: the encrypted files and their recipients,
+the Flux Kustomizations as committed, and what the controller patches in each sync folder set.
+
+Reads files only (git index or a walk); never decrypts. A file that cannot be read or parsed is skipped
+here: ``fluxforge check`` is the command that reports those.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from generator.errors import FluxforgeError
+from generator.yamlio import load_plain
+
+__all__ = [
+    "EncryptedFile",
+    "KustomizationFacts",
+    "PatchFacts",
+    "encrypted_files",
+    "kustomizations_in",
+    "patch_facts",
+]
+
+_SKIP_DIRS = {".git", ".venv", "node_modules"}
+_MAX_BYTES = 4 * 1024 * 1024
+WI_LABEL = "azure.workload.identity/use"
+CLIENT_ID = "azure.workload.identity/client-id"
+TENANT_ID = "azure.workload.identity/tenant-id"
+
+
+@dataclass(frozen=True)
+class AzureEntry:
+    vault_url: str
+    name: str
+    version: str
+    enc: str = field(repr=False, default="")
+
+    @property
+    def url(self) -> str:
+        return f"{self.vault_url}/keys/{self.name}" + (f"/{self.version}" if self.version else "")
+
+    def as_metadata(self) -> dict[str, str]:
+        return {"vault_url": self.vault_url, "name": self.name, "version": self.version, "enc": self.enc}
+
+
+@dataclass(frozen=True)
+class EncryptedFile:
+    """A sops-encrypted file: its path relative to the repository root and its recipients."""
+
+    path: str
+    azure_kv: tuple[AzureEntry, ...]
+    age: tuple[str, ...]
+
+
+def _files(root: Path) -> Iterator[Path]:
+    from generator.errors import GitError
+    from generator.gitrepo import GitRepo
+
+    try:
+        repo = GitRepo.discover(root)
+        tracked = [repo.workdir / rel for rel in repo.tracked_files()]
+    except (GitError, FluxforgeError):
+        tracked = []
+    resolved = root.resolve()
+    inside = [p for p in tracked if p.resolve().is_relative_to(resolved)]
+    if inside:
+        yield from inside
+        return
+    for path in sorted(root.rglob("*")):
+        if not _SKIP_DIRS.intersection(path.relative_to(root).parts) and path.is_file():
+            yield path
+
+
+def _entries(meta: Mapping[str, Any]) -> tuple[tuple[AzureEntry, ...], tuple[str, ...]]:
+    groups = meta.get("key_groups") or [meta]
+    azure: list[AzureEntry] = []
+    age: list[str] = []
+    for group in groups if isinstance(groups, list) else []:
+        if not isinstance(group, Mapping):
+            continue
+        azure += [AzureEntry(str(e.get("vault_url", "")).rstrip("/"), str(e.get("name", "")), str(e.get("version") or ""),
+                             str(e.get("enc", ""))) for e in group.get("azure_kv") or [] if isinstance(e, Mapping)]
+        age += [str(e.get("recipient", "")).strip() for e in group.get("age") or [] if isinstance(e, Mapping)]
+    return tuple(azure), tuple(age)
+
+
+def encrypted_files(root: Path) -> list[EncryptedFile]:
+    """Every sops-encrypted file below ``root`` (tracked files when ``root`` is in a git repository)."""
+    from generator.errors import SopsError
+    from generator.sops.api import detect_format, sops_state
+
+    found = []
+    base = root.resolve()
+    for path in _files(root):
+        if path.is_symlink() or not path.is_file() or path.stat().st_size > _MAX_BYTES:
+            continue
+        try:
+            data = path.read_bytes()
+            if b"sops" not in data:
+                continue
+            state = sops_state(data, detect_format(path))
+        except (OSError, SopsError, ValueError):
+            continue
+        if state.encrypted and isinstance(state.raw, Mapping):
+            azure, age = _entries(state.raw)
+            found.append(EncryptedFile(path.resolve().relative_to(base).as_posix(), azure, age))
+    return sorted(found, key=lambda f: f.path)
+
+
+@dataclass(frozen=True)
+class KustomizationFacts:
+    """A Flux Kustomization as committed (``clusters/<name>/<ks>.yaml``)."""
+
+    name: str
+    namespace: str
+    path: str
+    decryption: bool
+    secret_ref: str
+    service_account: str
+    file: str
+
+
+def _documents(path: Path) -> list[Any]:
+    from generator.yamlio import load_all_rt
+
+    try:
+        return [d for d in load_all_rt(path.read_text(encoding="utf-8")) if isinstance(d, Mapping)]
+    except (OSError, UnicodeDecodeError, ValueError, FluxforgeError):
+        return []
+    except Exception:  # noqa: BLE001 - ruamel's YAMLError family: an unreadable file is check's business
+        return []
+
+
+def kustomizations_in(root: Path, folder: str, default_namespace: str) -> list[KustomizationFacts]:
+    """The Flux Kustomizations committed in ``folder`` (a cluster's path), files in name order."""
+    found = []
+    base = root / folder
+    for file in sorted(base.glob("*.yaml")) if base.is_dir() else []:
+        for doc in _documents(file):
+            if doc.get("kind") != "Kustomization" or not str(doc.get("apiVersion", "")).startswith(
+                    "kustomize.toolkit.fluxcd.io/"):
+                continue
+            meta, spec = doc.get("metadata") or {}, doc.get("spec") or {}
+            decryption = spec.get("decryption") if isinstance(spec.get("decryption"), Mapping) else None
+            secret = (decryption or {}).get("secretRef") or {}
+            found.append(KustomizationFacts(
+                str(meta.get("name", "")), str(meta.get("namespace") or default_namespace),
+                str(spec.get("path", "")).removeprefix("./").rstrip("/"), decryption is not None,
+                str(secret.get("name", "")) if isinstance(secret, Mapping) else "",
+                str((decryption or {}).get("serviceAccountName") or ""), file.relative_to(root).as_posix()))
+    return found
+
+
+@dataclass
+class PatchFacts:
+    """What the patches of a sync folder's ``kustomization.yaml`` set on kustomize-controller."""
+
+    file: str
+    exists: bool = False
+    annotations: dict[str, str] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)
+    args: list[str] = field(default_factory=list)
+    wrong_place: list[str] = field(default_factory=list)  # "label azure.workload.identity/client-id on the SA"
+
+
+def _target_matches(target: Any, kind: str, name: str) -> bool:
+    from generator.errors import SopsError
+    from generator.sops.regex import compile_re2
+
+    if not isinstance(target, Mapping) or target.get("kind") not in (None, kind):
+        return False
+    wanted = target.get("name")
+    if wanted is None:
+        return True
+    try:  # kustomize matches target names as (anchored) regular expressions
+        return compile_re2(f"^(?:{wanted})$", "patch target name").search(name) is not None
+    except SopsError:
+        return str(wanted) == name
+
+
+def _unescape(pointer: str) -> str:
+    return pointer.replace("~1", "/").replace("~0", "~")
+
+
+def _json_ops(facts: PatchFacts, kind: str, ops: list[Any]) -> None:
+    for op in ops:
+        if not isinstance(op, Mapping) or op.get("op") not in ("add", "replace"):
+            continue
+        path, value = str(op.get("path", "")), op.get("value")
+        if kind == "ServiceAccount" and path.startswith("/metadata/annotations/"):
+            facts.annotations[_unescape(path.removeprefix("/metadata/annotations/"))] = str(value)
+        elif kind == "Deployment" and path.startswith("/spec/template/metadata/labels/"):
+            facts.labels[_unescape(path.removeprefix("/spec/template/metadata/labels/"))] = str(value)
+        elif kind == "Deployment" and path.endswith("/args/-") and "/containers/0/" in path:
+            facts.args.append(str(value))
+        elif kind == "Deployment" and path.endswith("/args") and isinstance(value, list):
+            facts.args += [str(v) for v in value]
+
+
+def _merge_patch(facts: PatchFacts, kind: str, doc: Mapping[str, Any]) -> None:
+    meta = doc.get("metadata") or {}
+    if kind == "ServiceAccount":
+        facts.annotations.update({str(k): str(v) for k, v in (meta.get("annotations") or {}).items()})
+        facts.wrong_place += [f"label {k} on the ServiceAccount" for k in (meta.get("labels") or {})
+                              if str(k).startswith("azure.workload.identity/")]
+        return
+    template = ((doc.get("spec") or {}).get("template") or {})
+    tmeta = template.get("metadata") or {}
+    facts.labels.update({str(k): str(v) for k, v in (tmeta.get("labels") or {}).items()})
+    if WI_LABEL in (tmeta.get("annotations") or {}):
+        facts.wrong_place.append(f"annotation {WI_LABEL} on the pod template (it must be a label)")
+    for container in (template.get("spec") or {}).get("containers") or []:
+        if isinstance(container, Mapping) and container.get("name") == "manager":
+            facts.args += [str(a) for a in container.get("args") or []]
+
+
+def _parsed(text: Any) -> Any:
+    try:
+        return load_plain(str(text)) if text is not None else None
+    except Exception:  # noqa: BLE001 - an unparsable patch sets nothing we can see (kubectl kustomize says why)
+        return None
+
+
+def patch_facts(root: Path, sync_dir: str, controller: str = "kustomize-controller") -> PatchFacts:
+    """Read ``<sync_dir>/kustomization.yaml`` and collect what its patches set on ``controller``."""
+    rel = f"{sync_dir}/kustomization.yaml"
+    facts = PatchFacts(rel)
+    file = root / rel
+    docs = _documents(file) if file.is_file() else []
+    if not docs:
+        return facts
+    facts.exists = True
+    for patch in docs[0].get("patches") or []:
+        if not isinstance(patch, Mapping):
+            continue
+        text = patch.get("patch")
+        if text is None and patch.get("path"):
+            target_file = file.parent / str(patch["path"])
+            text = target_file.read_text(encoding="utf-8") if target_file.is_file() else None
+        body = _parsed(text)
+        for kind in ("ServiceAccount", "Deployment"):
+            if not _target_matches(patch.get("target"), kind, controller):
+                continue
+            if isinstance(body, list):
+                _json_ops(facts, kind, body)
+            elif isinstance(body, Mapping) and body.get("kind") in (None, kind):
+                _merge_patch(facts, kind, body)
+    return facts

@@ -1,0 +1,344 @@
+"""Static gates: the repository alone, no network.
+
+config ↔ rendered tree ↔ controller patches ↔ ``.sops.yaml`` ↔ encrypted files ↔ tenant isolation ↔ the
+federated credentials the tree makes Flux use versus those the config declares.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from generator.config_model import Cluster, Config, KustomizationSpec
+from generator.doctor import repo
+from generator.doctor.context import Context
+from generator.doctor.declared import declared_credentials
+from generator.doctor.model import BROKEN, OK, SKIPPED, WARN, Finding, Gate
+from generator.errors import FluxforgeError
+from generator.fluxversions import DEFAULT_DECRYPTION_SA_FLAG, FEATURE_GATE_NAME
+
+__all__ = ["STATIC_GATES", "applying", "cluster_files", "feature_gate_on"]
+
+
+
+def _finding(gate: str, subject: str, status: str, reason: str, fix: str = "", cluster: str = "",
+             **detail: object) -> Finding:
+    return Finding(gate, subject, status, reason, fix, cluster=cluster, detail=dict(detail))  # type: ignore[arg-type]
+
+
+# -- static.config ---------------------------------------------------------------------------------------------
+def check_config(ctx: Context) -> Iterator[Finding]:
+    from generator.config import load_config
+
+    try:
+        ctx.config = load_config(ctx.config_path)
+    except FluxforgeError as err:
+        yield _finding("static.config", str(ctx.config_path), BROKEN, "; ".join(err.problems[:3]),
+                       f"edit {ctx.config_path} as each line says, then run fluxforge doctor again",
+                       problems=err.problems)
+        return
+    names = [c.name for c in ctx.config.clusters]
+    if ctx.cluster_name is not None and ctx.cluster_name not in names:
+        yield _finding("static.config", str(ctx.config_path), BROKEN,
+                       f"--cluster {ctx.cluster_name}: no such cluster in the config (clusters: {', '.join(names)})",
+                       f"fluxforge doctor --cluster {names[0]}")
+        return
+    yield _finding("static.config", str(ctx.config_path), OK,
+                   f"valid: {len(names)} cluster(s) ({', '.join(names)}), Flux {ctx.config.flux.version}")
+
+
+# -- static.tree -------------------------------------------------------------------------------------------------
+def check_tree(ctx: Context) -> Iterator[Finding]:
+    from generator.tree import run_render
+
+    ctx.cfg()
+    try:
+        report = run_render(ctx.config_path, mode="check")
+    except FluxforgeError as err:
+        stale = [line for line in err.problems if line.endswith(("to update it)", "to delete it)"))
+                 or ": conflict" in line or "fluxforge did not write" in line]
+        shown = stale or err.problems[:1]
+        yield _finding("static.tree", "rendered tree", BROKEN,
+                       f"the committed tree is not what the config renders: {'; '.join(shown[:4])}",
+                       "fluxforge render (then commit and push; `fluxforge render --diff` shows the change)",
+                       problems=[line for line in err.problems if not line.startswith(("+", "-", "@@", " "))])
+        return
+    yield _finding("static.tree", "rendered tree", OK, f"{report.total} generated files are up to date")
+
+
+# -- static.patches -------------------------------------------------------------------------------------------
+def feature_gate_on(args: Iterable[str]) -> bool:
+    """``--feature-gates=A=true,ObjectLevelWorkloadIdentity=true`` (the last setting of a gate wins)."""
+    state = False
+    for arg in args:
+        if arg.startswith("--feature-gates="):
+            for item in arg.split("=", 1)[1].split(","):
+                name, _, value = item.partition("=")
+                if name.strip() == FEATURE_GATE_NAME:
+                    state = value.strip().lower() == "true"
+    return state
+
+
+def needs_feature_gate(config: Config, cluster: Cluster) -> bool:
+    return bool(cluster.tenants) or bool(config.flux.default_decryption_service_account)
+
+
+def _patch_problems(config: Config, cluster: Cluster, facts: repo.PatchFacts) -> list[str]:
+    problems = []
+    if cluster.sops.key_vault:
+        client = facts.annotations.get(repo.CLIENT_ID)
+        if client != cluster.identity.client_id:
+            problems.append(f"ServiceAccount kustomize-controller: annotation {repo.CLIENT_ID} is "
+                            f"{client or 'not set'} (config: {cluster.identity.client_id})")
+        tenant = facts.annotations.get(repo.TENANT_ID)
+        if tenant not in (None, config.tenant_id):
+            problems.append(f"ServiceAccount kustomize-controller: annotation {repo.TENANT_ID} is {tenant} "
+                            f"(config: {config.tenant_id})")
+        if facts.labels.get(repo.WI_LABEL) != "true":
+            problems.append(f"Deployment kustomize-controller: pod template label {repo.WI_LABEL}: \"true\" is missing")
+    if needs_feature_gate(config, cluster) and not feature_gate_on(facts.args):
+        why = "tenants decrypt as their own ServiceAccount" if cluster.tenants else "the lockdown's default ServiceAccount"
+        problems.append(f"Deployment kustomize-controller: --feature-gates={FEATURE_GATE_NAME}=true is missing "
+                        f"({why})")
+    lockdown = config.flux.default_decryption_service_account
+    if lockdown and f"{DEFAULT_DECRYPTION_SA_FLAG}={lockdown}" not in facts.args:
+        problems.append(f"Deployment kustomize-controller: {DEFAULT_DECRYPTION_SA_FLAG}={lockdown} is missing")
+    return problems + [f"{where} (see the rendered patches)" for where in facts.wrong_place]
+
+
+def check_patches(ctx: Context) -> Iterator[Finding]:
+    config = ctx.cfg()
+    for cluster in config.clusters:
+        facts = repo.patch_facts(ctx.root, config.sync_dir(cluster))
+        if not facts.exists:
+            yield _finding("static.patches", cluster.name, BROKEN, f"{facts.file} is missing", "fluxforge render",
+                           cluster.name)
+            continue
+        if not cluster.sops.key_vault and not needs_feature_gate(config, cluster):
+            yield _finding("static.patches", cluster.name, SKIPPED, "age only: no workload identity to patch",
+                           cluster=cluster.name)
+            continue
+        problems = _patch_problems(config, cluster, facts)
+        if problems:
+            yield _finding("static.patches", cluster.name, BROKEN, f"{facts.file}: {'; '.join(problems)}",
+                           f"put the patches back into {facts.file} as rendered: out=$(mktemp -d) && fluxforge render "
+                           f"--out-dir $out && diff $out/{facts.file} {facts.file}", cluster.name, problems=problems)
+        else:
+            what = "client-id/tenant-id annotations and the pod label" if cluster.sops.key_vault else "patches"
+            gate = f", --feature-gates={FEATURE_GATE_NAME}=true" if needs_feature_gate(config, cluster) else ""
+            yield _finding("static.patches", cluster.name, OK, f"{facts.file} sets the {what}{gate}",
+                           cluster=cluster.name)
+
+
+# -- static.sops-rules ---------------------------------------------------------------------------------------
+def check_sops_rules(ctx: Context) -> Iterator[Finding]:
+    from generator.render_context import sops_rules
+    from generator.sops.api import load_rules
+
+    config = ctx.cfg()
+    file = ctx.root / ".sops.yaml"
+    if not file.is_file():
+        yield _finding("static.sops-rules", ".sops.yaml", BROKEN, ".sops.yaml is missing next to fluxforge.yaml",
+                       "fluxforge render")
+        return
+    try:
+        rules = load_rules(file)
+    except FluxforgeError as err:
+        yield _finding("static.sops-rules", ".sops.yaml", BROKEN, err.problems[0], "fluxforge render")
+        return
+    problems = []
+    expected = sops_rules(config)
+    for want in expected:
+        rule = rules.rule_for(ctx.root / want.path / "secret.yaml")
+        have = {value for group in rule.key_groups for _, value in group} if rule is not None else set()
+        wanted = {*want.azure_keyvault, *want.age}
+        if rule is None:
+            problems.append(f"{want.path}/: no creation rule covers it (clusters {', '.join(want.clusters)})")
+        elif have != wanted:
+            missing, extra = sorted(wanted - have), sorted(have - wanted)
+            problems.append(f"{want.path}/: its rule ({rule.path_regex or 'no path_regex'}) has "
+                            + "; ".join(filter(None, [f"missing {', '.join(missing)}" if missing else "",
+                                                      f"extra {', '.join(extra)}" if extra else ""])))
+    if problems:
+        yield _finding("static.sops-rules", ".sops.yaml", BROKEN, "; ".join(problems),
+                       "fluxforge render (it writes .sops.yaml), then fluxforge updatekeys on files encrypted "
+                       "for the old recipients", problems=problems)
+        return
+    yield _finding("static.sops-rules", ".sops.yaml", OK,
+                   f"every Kustomization folder ({len(expected)}) is covered with the configured recipients")
+
+
+# -- static.encrypted -----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Applier:
+    """A (cluster, Kustomization) that applies a folder; ``ks`` None = the sync Kustomization."""
+
+    cluster: Cluster
+    ks: KustomizationSpec | None
+
+    @property
+    def label(self) -> str:
+        return f"{self.cluster.name}/{self.ks.name if self.ks else 'flux-system (sync)'}"
+
+    @property
+    def identity_label(self) -> str:
+        if self.ks is not None and self.ks.tenant is not None:
+            ident = self.ks.tenant.identity
+            return f"tenant identity {ident.name or ident.client_id}"
+        ident = self.cluster.identity
+        return f"identity {ident.name or ident.client_id}"
+
+
+def _under(path: str, folder: str) -> bool:
+    return folder == "" or path == folder or path.startswith(folder.rstrip("/") + "/")
+
+
+def applying(config: Config, path: str) -> list[Applier]:
+    """Every (cluster, Kustomization) whose path holds ``path`` (the sync Kustomization applies the
+    cluster's own folder)."""
+    found = []
+    for cluster in config.clusters:
+        found += [Applier(cluster, ks) for ks in cluster.kustomizations if _under(path, ks.path)]
+        if _under(path, cluster.path):
+            found.append(Applier(cluster, None))
+    return found
+
+
+def cluster_files(ctx: Context) -> list[repo.EncryptedFile]:
+    return ctx.memo("encrypted-files", lambda: repo.encrypted_files(ctx.root))
+
+
+def _known(config: Config, entry: repo.AzureEntry) -> bool:
+    keys = {*config.sops.key_vault, *(k for c in config.clusters for k in c.sops.key_vault)}
+    return any(k.vault_url == entry.vault_url and k.key == entry.name and k.version in (None, entry.version)
+               for k in keys)
+
+
+def _usable(applier: Applier, file: repo.EncryptedFile, secret_refs: dict[tuple[str, str], str]) -> bool:
+    cluster = applier.cluster
+    if any(any(k.vault_url == e.vault_url and k.key == e.name for k in cluster.sops.key_vault) for e in file.azure_kv):
+        return True
+    name = applier.ks.name if applier.ks else ""
+    return bool(set(file.age) & set(cluster.sops.age)) and bool(secret_refs.get((cluster.name, name)))
+
+
+def _secret_refs(ctx: Context, config: Config) -> dict[tuple[str, str], str]:
+    from generator.render import age_only
+
+    refs: dict[tuple[str, str], str] = {}
+    for cluster in config.clusters:
+        for facts in repo.kustomizations_in(ctx.root, cluster.path, config.flux.namespace):
+            refs[(cluster.name, facts.name)] = facts.secret_ref
+        refs[(cluster.name, "")] = "sops-age" if age_only(cluster) else ""
+    return refs
+
+
+def _file_problems(config: Config, file: repo.EncryptedFile, refs: dict[tuple[str, str], str]) -> list[str]:
+    problems = [f"azure_kv key {e.url} is not one the config knows" for e in file.azure_kv if not _known(config, e)]
+    for applier in applying(config, file.path):
+        if applier.ks is not None and not applier.ks.decryption:
+            problems.append(f"Kustomization {applier.label} applies it with decryption off")
+        elif not _usable(applier, file, refs):
+            if not file.azure_kv:
+                problems.append(f"age only, and Kustomization {applier.label} has no decryption.secretRef with an "
+                                "age key")
+            else:
+                keys = ", ".join(e.url for e in file.azure_kv)
+                problems.append(f"Kustomization {applier.label} decrypts as the {applier.identity_label}, which the "
+                                f"config grants no Key Vault key of the file ({keys})")
+    return problems
+
+
+def check_encrypted(ctx: Context) -> Iterator[Finding]:
+    config = ctx.cfg()
+    files = cluster_files(ctx)
+    refs = _secret_refs(ctx, config)
+    bad = 0
+    for file in files:
+        problems = _file_problems(config, file, refs)
+        if problems:
+            bad += 1
+            yield _finding("static.encrypted", file.path, BROKEN, "; ".join(problems),
+                           f"fluxforge updatekeys {file.path} (re-wraps its data key for the recipients of "
+                           ".sops.yaml; needs a key that decrypts it now)", problems=problems)
+    if not bad:
+        unapplied = [f.path for f in files if not applying(config, f.path)]
+        note = f"; {len(unapplied)} outside every Kustomization path" if unapplied else ""
+        yield _finding("static.encrypted", f"{len(files)} encrypted file(s)", OK,
+                       f"each names keys the config knows and that every cluster applying it can use{note}")
+
+
+# -- static.tenant-isolation -----------------------------------------------------------------------------------
+def check_isolation(ctx: Context) -> Iterator[Finding]:
+    from generator.render_context import sops_rules
+
+    config = ctx.cfg()
+    rules = sops_rules(config)
+    tenants = [(cluster, ks) for cluster in config.clusters for ks in cluster.tenants]
+    if not tenants:
+        yield _finding("static.tenant-isolation", "tenants", SKIPPED, "no Kustomization has a tenant identity")
+        return
+    for cluster, ks in tenants:
+        assert ks.tenant is not None
+        keys = {k.url for k in cluster.sops.key_vault}
+        shared = [r.path for r in rules if not _under(r.path, ks.path) and keys & set(r.azure_keyvault)]
+        subject = f"{cluster.name}/{ks.name}"
+        ident = ks.tenant.identity.name or ks.tenant.identity.client_id
+        if shared:
+            yield _finding(
+                "static.tenant-isolation", subject, WARN,
+                f"tenant identity {ident} may decrypt {', '.join(sorted(keys))}, which also encrypts "
+                f"{', '.join(p + '/' for p in shared)}: the tenant can read those Secrets from Git",
+                f"give the tenant folder {ks.path}/ a Key Vault key of its own (fluxforge.yaml has no per-Kustomization "
+                "key yet: put the tenant on a cluster entry whose sops.keyVault is its key), or accept the shared key",
+                cluster.name, shared=shared)
+        else:
+            yield _finding("static.tenant-isolation", subject, OK,
+                           f"tenant identity {ident} decrypts no key used outside {ks.path}/", cluster.name)
+
+
+# -- static.federation --------------------------------------------------------------------------------------
+def _implied(ctx: Context, config: Config, cluster: Cluster) -> dict[tuple[str, str], str]:
+    """(namespace, ServiceAccount) -> why, for every ServiceAccount the committed tree makes Flux exchange."""
+    found: dict[tuple[str, str], str] = {}
+    if cluster.sops.key_vault:
+        found[(config.flux.namespace, "kustomize-controller")] = "kustomize-controller (controller level)"
+    facts = repo.patch_facts(ctx.root, config.sync_dir(cluster))
+    lockdown = next((a.split("=", 1)[1] for a in facts.args if a.startswith(DEFAULT_DECRYPTION_SA_FLAG + "=")), "")
+    for ks in repo.kustomizations_in(ctx.root, cluster.path, config.flux.namespace):
+        if ks.decryption and ks.service_account:
+            found.setdefault((ks.namespace, ks.service_account), f"Kustomization {ks.namespace}/{ks.name} ({ks.file})")
+        elif ks.decryption and lockdown and not ks.secret_ref:
+            found.setdefault((ks.namespace, lockdown), f"default decryption ServiceAccount for {ks.namespace}/{ks.name}")
+    return found
+
+
+def check_federation(ctx: Context) -> Iterator[Finding]:
+    config = ctx.cfg()
+    for cluster in config.clusters:
+        declared = {(c.namespace, c.service_account) for c in declared_credentials(config, cluster)}
+        implied = _implied(ctx, config, cluster)
+        missing = [(pair, why) for pair, why in implied.items() if pair not in declared]
+        if missing:
+            text = "; ".join(f"{why} exchanges system:serviceaccount:{ns}:{sa}, which no identity of the config "
+                             "federates" for (ns, sa), why in missing)
+            yield _finding("static.federation", cluster.name, BROKEN, text,
+                           "declare it in fluxforge.yaml (kustomizations[].tenant {serviceAccount, identity}) and "
+                           "run fluxforge render, or remove decryption.serviceAccountName from the Kustomization",
+                           cluster.name, missing=[f"{ns}:{sa}" for (ns, sa), _ in missing])
+        else:
+            yield _finding("static.federation", cluster.name, OK,
+                           f"{len(implied)} subject(s) the tree uses, each declared for a federated credential",
+                           cluster.name)
+
+
+STATIC_GATES: tuple[Gate, ...] = (
+    Gate("static.config", "static", "fluxforge.yaml is valid", check_config),
+    Gate("static.tree", "static", "rendered tree matches the config", check_tree),
+    Gate("static.patches", "static", "kustomize-controller patches (workload identity, feature gate)", check_patches),
+    Gate("static.sops-rules", "static", ".sops.yaml covers every Kustomization folder", check_sops_rules),
+    Gate("static.encrypted", "static", "encrypted files are decryptable where they are applied", check_encrypted),
+    Gate("static.tenant-isolation", "static", "tenant identities decrypt only their own folders", check_isolation),
+    Gate("static.federation", "static", "federated credential subjects: used by the tree vs declared",
+         check_federation),
+)
