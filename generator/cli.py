@@ -506,9 +506,8 @@ def lint_cmd(root: str | None, to: str | None, strict: bool) -> None:
 
 
 @main.command("doctor", epilog=_examples(
-    "fluxforge doctor --static                      # the repository only: no network",
+    "fluxforge doctor --static --format json        # CI: the repository only (schemas/doctor.schema.json)",
     "fluxforge doctor --cluster staging --context aks-staging --probe",
-    "fluxforge doctor --format json > doctor.json   # CI (schemas/doctor.schema.json)",
 ))
 @click.argument("config", required=False, type=click.Path(path_type=Path))
 @click.option("--static", "static_only", is_flag=True, help="Only the static gates (repository; no Azure, no cluster).")

@@ -62,6 +62,14 @@ def load_plain(text: str) -> Any:
     return yaml.load(text)
 
 
+def load_all_plain(text: str) -> list[Any]:
+    """Every document of a stream as plain data, fast (libyaml when installed; ``guard`` applied)."""
+    guard(text)
+    yaml = YAML(typ="safe", pure=False)
+    yaml.allow_duplicate_keys = False
+    return list(yaml.load_all(text))
+
+
 def compose_all(text: str) -> list[Any]:
     """Parse a YAML stream into ruamel representation nodes (one per document), with marks and
     scalar styles, tags unresolved by us: for readers that resolve scalars themselves (the sops

@@ -30,6 +30,7 @@ AZ: dict[tuple[str, ...], set[str]] = {
     ("aks", "update"): {"--resource-group", "-g", "--name", "-n", "--enable-oidc-issuer",
                         "--enable-workload-identity"},
     ("identity", "show"): {"--resource-group", "-g", "--name", "-n", "--ids"},
+    ("identity", "create"): {"--name", "-n", "--resource-group", "-g", "--location", "-l", "--tags"},
     ("identity", "federated-credential", "create"): {
         "--name", "-n", "--resource-group", "-g", "--identity-name", "--issuer", "--subject", "--audiences",
         "--claims-matching-expression-version", "--cme-version", "--claims-matching-expression-value", "--cme-value"},
@@ -74,6 +75,7 @@ REQUIRED: dict[tuple[str, ...], list[list[tuple[str, ...]]]] = {
     ("aks", "show"): [[("-g",), ("--resource-group",)], [("-n",), ("--name",)]],
     ("aks", "update"): [[("-g",), ("--resource-group",)], [("-n",), ("--name",)]],
     ("identity", "show"): [[("-g", "-n"), ("--resource-group", "--name"), ("--ids",)]],
+    ("identity", "create"): [[("--name",), ("-n",)], [("--resource-group",), ("-g",)]],
     ("identity", "federated-credential", "create"): [
         [("--name",), ("-n",)], [("--identity-name",)], [("--resource-group",), ("-g",)], [("--issuer",)],
         [("--subject",), ("--claims-matching-expression-value",)]],
@@ -189,8 +191,27 @@ def bicep_hints() -> list[str]:
     return [data.decode() for data in render_bicep(desired_state(parse_config(SAMPLE))).values()]
 
 
+def doctor_hints() -> list[str]:
+    """The fixes fluxforge doctor prints (every az builder it uses, with sample values)."""
+    from generator import az_hints as hints
+
+    kid = "/subscriptions/s/resourceGroups/g/providers/Microsoft.KeyVault/vaults/kv/keys/k"
+    return [
+        hints.identity_create(name="id-flux", resource_group="rg"),
+        hints.federated_credential_update(name="n", identity_name="id", resource_group="rg", issuer="https://i/",
+                                          subject="system:serviceaccount:flux-system:kustomize-controller"),
+        hints.role_assignment_create("Key Vault Crypto User", "0000", kid),
+        hints.keyvault_set_policy_decrypt("kv", "0000"), hints.keyvault_enable_rbac("kv"),
+        hints.keyvault_key_set_attributes("kv", "k", "v1", "--enabled true"),
+        hints.keyvault_key_set_attributes("kv", "k", "", "--ops encrypt decrypt"),
+        hints.keyvault_key_create("kv", "k"), hints.keyvault_key_list_versions("kv", "k"),
+        hints.aks_enable_workload_identity("rg", "aks"), hints.aks_enable_workload_identity(),
+    ]
+
+
+
 SOURCES = {"errors": error_hints, "rendered": rendered_hints, "starter": starter_hints, "documents": document_hints,
-           "bicep": bicep_hints}
+           "bicep": bicep_hints, "doctor": doctor_hints}
 
 
 @pytest.mark.parametrize("source", sorted(SOURCES))

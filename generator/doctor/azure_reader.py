@@ -126,8 +126,10 @@ class ArmReader:
 def make_reader(subscription_id: str, credential: str | None) -> tuple[AzureReader | None, str]:
     """The reader for ``subscription_id`` with ``--credential`` (default chain), or why there is none."""
     try:
-        from generator.azure.arm import Arm
-
+        from generator.azure.arm import Arm  # type: ignore[import-untyped, import-not-found, unused-ignore]  # issue 11
+    except ImportError:
+        return None, "this fluxforge has no ARM client yet (generator.azure.arm, issue 11)"
+    try:
         return ArmReader(Arm(subscription_id, credential)), ""
     except FluxforgeError as err:
         return None, f"no Azure credential: {err.problems[0]}"

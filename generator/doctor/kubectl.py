@@ -64,7 +64,7 @@ class Kubectl:
         return issuer
 
     def get(self, kind: str, name: str, namespace: str = "") -> dict[str, Any] | None:
-        args = ["get", kind, name, "-o", "json", "--ignore-not-found"]
+        args = ["get", kind, name, "-o", "json", "--ignore-not-found", "--show-managed-fields"]
         if namespace:
             args += ["-n", namespace]
         out = self._run(*args)

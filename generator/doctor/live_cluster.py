@@ -57,7 +57,7 @@ def _reconcile(config: Config) -> str:
 
 
 def _aks(cluster: Cluster) -> tuple[str, str]:
-    """(resource group, AKS name) for az hints: the config's ``aks`` reference when it has one."""
+    """(resource group, AKS name) for the fix commands, from the config's ``aks`` reference when it has one."""
     aks = getattr(cluster, "aks", None)
     group = getattr(aks, "resource_group", None) or "<resource group>"
     return group, getattr(aks, "name", None) or "<aks-name>"

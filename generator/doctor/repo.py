@@ -124,10 +124,10 @@ class KustomizationFacts:
 
 
 def _documents(path: Path) -> list[Any]:
-    from generator.yamlio import load_all_rt
+    from generator.yamlio import load_all_plain
 
     try:
-        return [d for d in load_all_rt(path.read_text(encoding="utf-8")) if isinstance(d, Mapping)]
+        return [d for d in load_all_plain(path.read_text(encoding="utf-8")) if isinstance(d, Mapping)]
     except (OSError, UnicodeDecodeError, ValueError, FluxforgeError):
         return []
     except Exception:  # noqa: BLE001 - ruamel's YAMLError family: an unreadable file is check's business

@@ -269,6 +269,12 @@ def check_encrypted(ctx: Context) -> Iterator[Finding]:
 
 
 # -- static.tenant-isolation -----------------------------------------------------------------------------------
+def _short_key(url: str) -> str:
+    """``kv-fleet/sops-flux`` of ``https://kv-fleet.vault.azure.net/keys/sops-flux/<version>``."""
+    host, _, rest = url.removeprefix("https://").partition("/keys/")
+    return f"{host.split('.', 1)[0]}/{rest.split('/', 1)[0]}"
+
+
 def check_isolation(ctx: Context) -> Iterator[Finding]:
     from generator.render_context import sops_rules
 
@@ -287,7 +293,7 @@ def check_isolation(ctx: Context) -> Iterator[Finding]:
         if shared:
             yield _finding(
                 "static.tenant-isolation", subject, WARN,
-                f"tenant identity {ident} may decrypt {', '.join(sorted(keys))}, which also encrypts "
+                f"tenant identity {ident} may decrypt {', '.join(sorted(_short_key(k) for k in keys))}, which also encrypts "
                 f"{', '.join(p + '/' for p in shared)}: the tenant can read those Secrets from Git",
                 f"give the tenant folder {ks.path}/ a Key Vault key of its own (fluxforge.yaml has no per-Kustomization "
                 "key yet: put the tenant on a cluster entry whose sops.keyVault is its key), or accept the shared key",

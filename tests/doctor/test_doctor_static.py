@@ -1,0 +1,186 @@
+"""fluxforge doctor --static: each static gate of the trust chain, healthy on sample-repo and broken one at a
+time on a copy (the gate named first, with its fix); the JSON output against schemas/doctor.schema.json."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from generator.doctor import DoctorOptions, Report, run_doctor
+from generator.doctor.model import BROKEN, OK, SKIPPED, WARN
+from generator.resources import load_schema
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SAMPLE = REPO_ROOT / "sample-repo"
+STATIC = ["static.config", "static.tree", "static.patches", "static.sops-rules", "static.encrypted",
+          "static.tenant-isolation", "static.federation"]
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    copy = tmp_path / "fleet"
+    shutil.copytree(SAMPLE, copy)
+    return copy
+
+
+def doctor(repo: Path, **options: object) -> Report:
+    return run_doctor(DoctorOptions(repo / "fluxforge.yaml", static=True, **options))  # type: ignore[arg-type]
+
+
+def statuses(report: Report, gate: str) -> set[str]:
+    return {f.status for f in report.findings if f.gate == gate}
+
+
+def edit(path: Path, old: str, new: str, count: int = 1) -> None:
+    text = path.read_text()
+    assert old in text, f"{old!r} not in {path}"
+    path.write_text(text.replace(old, new, count))
+
+
+def test_sample_repo_holds_every_static_gate_in_chain_order(repo: Path) -> None:
+    report = doctor(repo)
+    assert report.ok and report.exit_code == 0
+    order = list(dict.fromkeys(f.gate for f in report.findings))
+    assert order[: len(STATIC)] == STATIC
+    for gate in STATIC:
+        assert statuses(report, gate) <= {OK, WARN}, gate
+    # the shared Key Vault key: team-a's identity may decrypt the platform's folders (a warning, not a break)
+    warn = [f for f in report.findings if f.status == WARN]
+    assert [f.gate for f in warn] == ["static.tenant-isolation"]
+    assert "apps/staging/" in warn[0].reason and "id-team-a-staging" in warn[0].reason
+    # live layers are listed, each skipped with why
+    live = [f for f in report.findings if not f.gate.startswith("static.")]
+    assert live and all(f.status == SKIPPED and "--static" in f.reason for f in live)
+    assert doctor(repo, strict=True).exit_code == 1
+
+
+def _first(report: Report) -> tuple[str, str]:
+    first = report.first_broken
+    assert first is not None, "no gate is broken"
+    return first.gate, first.fix
+
+
+# (what is broken, how to break it, the gate, a piece of the fix)
+def _bad_yaml(repo: Path) -> None:
+    edit(repo / "fluxforge.yaml", "  branch: main", "  branch: [main")
+
+
+def _stale_tree(repo: Path) -> None:
+    edit(repo / "fluxforge.yaml", "        interval: 30m", "        interval: 15m")
+
+
+def _label_patch_removed(repo: Path) -> None:
+    path = repo / "clusters/staging/flux-system/kustomization.yaml"
+    text = path.read_text()
+    start = text.index("  - target:\n      kind: Deployment\n      name: kustomize-controller\n    patch: |\n      apiVersion")
+    end = text.index("  - target:", start + 10)
+    path.write_text(text[:start] + text[end:])
+
+
+def _label_as_annotation(repo: Path) -> None:
+    edit(repo / "clusters/staging/flux-system/kustomization.yaml",
+         "          metadata:\n            labels:\n              azure.workload.identity/use",
+         "          metadata:\n            annotations:\n              azure.workload.identity/use")
+
+
+def _rule_recipient_removed(repo: Path) -> None:
+    edit(repo / ".sops.yaml", "  - path_regex: ^apps/staging/\n    encrypted_regex: ^(data|stringData)$\n"
+         "    azure_keyvault: https://kv-contoso-fleet.vault.azure.net/keys/sops-flux/bad6639b7a09782fb620e036242cb891\n",
+         "  - path_regex: ^apps/staging/\n    encrypted_regex: ^(data|stringData)$\n")
+
+
+def _unknown_key_version(repo: Path) -> None:
+    edit(repo / "apps/staging/podinfo-secret.yaml", "version: bad6639b7a09782fb620e036242cb891",
+         "version: 0000000000000000000000000000000a")
+
+
+def _age_only_file(repo: Path) -> None:
+    path = repo / "apps/staging/podinfo-secret.yaml"
+    text = path.read_text()
+    start = text.index("    azure_kv:\n")
+    end = text.index("    age:\n")
+    path.write_text(text[:start] + text[end:])
+
+
+def _undeclared_service_account(repo: Path) -> None:
+    edit(repo / "clusters/staging/apps.yaml", "  decryption:\n    provider: sops\n",
+         "  decryption:\n    provider: sops\n    serviceAccountName: apps-sops\n")
+
+
+BREAKS: dict[str, tuple[Callable[[Path], None], str, str]] = {
+    "invalid config": (_bad_yaml, "static.config", "edit"),
+    "stale tree": (_stale_tree, "static.tree", "fluxforge render"),
+    "label patch removed": (_label_patch_removed, "static.patches", "fluxforge render --out-dir"),
+    "label written as an annotation": (_label_as_annotation, "static.patches", "diff"),
+    ".sops.yaml recipient removed": (_rule_recipient_removed, "static.sops-rules", "fluxforge render"),
+    "unknown key version": (_unknown_key_version, "static.encrypted", "fluxforge updatekeys apps/staging/podinfo-secret.yaml"),
+    "age-only file, no secretRef": (_age_only_file, "static.encrypted", "fluxforge updatekeys"),
+    "undeclared decryption ServiceAccount": (_undeclared_service_account, "static.federation", "tenant"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BREAKS))
+def test_each_static_break_is_named_first(repo: Path, name: str) -> None:
+    breaker, gate, fix = BREAKS[name]
+    breaker(repo)
+    report = doctor(repo)
+    assert report.exit_code == 1
+    first_gate, first_fix = _first(report)
+    assert first_gate == gate, [(f.gate, f.status, f.reason) for f in report.findings if f.status == BROKEN]
+    assert fix in first_fix
+    broken = {f.gate for f in report.findings if f.status == BROKEN}
+    assert broken == {gate}, broken  # one break, one broken gate
+
+
+def test_the_reasons_say_what_differs(repo: Path) -> None:
+    _label_as_annotation(repo)
+    report = doctor(repo)
+    first = report.first_broken
+    assert first is not None and "annotation azure.workload.identity/use on the pod template" in first.reason
+    _age_only_file(repo)
+    found = [f for f in run_doctor(DoctorOptions(repo / "fluxforge.yaml", static=True)).findings
+             if f.gate == "static.encrypted"]
+    assert "age only, and Kustomization staging/apps has no decryption.secretRef" in found[0].reason
+
+
+def test_cli_text_and_json(repo: Path) -> None:
+    _unknown_key_version(repo)
+    done = subprocess.run(["fluxforge", "doctor", "--static"], cwd=repo, capture_output=True, text=True, check=False)
+    assert done.returncode == 1, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == "fluxforge doctor: fluxforge.yaml"
+    assert lines[1].startswith("✔ static.config")
+    assert any(line.startswith("✘ static.encrypted") for line in lines)
+    assert "first broken gate: static.encrypted" in done.stdout
+    assert "  fix:   fluxforge updatekeys apps/staging/podinfo-secret.yaml" in done.stdout
+    done = subprocess.run(["fluxforge", "doctor", "--static", "--format", "json"], cwd=repo, capture_output=True,
+                          text=True, check=False)
+    data = json.loads(done.stdout)
+    jsonschema.validate(data, load_schema("doctor.schema.json"))
+    assert data["ok"] is False and data["exitCode"] == done.returncode == 1
+    assert data["firstBroken"]["gate"] == "static.encrypted"
+    assert [g["id"] for g in data["gates"]][: len(STATIC)] == STATIC
+
+
+def test_json_of_a_healthy_repo_validates(repo: Path) -> None:
+    done = subprocess.run(["fluxforge", "doctor", "--static", "--format", "json"], cwd=repo, capture_output=True,
+                          text=True, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    data = json.loads(done.stdout)
+    jsonschema.validate(data, load_schema("doctor.schema.json"))
+    assert data["firstBroken"] is None and data["summary"]["broken"] == 0
+
+
+def test_usage_errors(repo: Path) -> None:
+    done = subprocess.run(["fluxforge", "doctor", "--static", "--probe"], cwd=repo, capture_output=True, text=True,
+                          check=False)
+    assert done.returncode == 2 and "exclusive" in done.stderr
+    done = subprocess.run(["fluxforge", "doctor", "--static", "--cluster", "nope"], cwd=repo, capture_output=True,
+                          text=True, check=False)
+    assert done.returncode == 1 and "--cluster nope: no such cluster" in done.stdout
