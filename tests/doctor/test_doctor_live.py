@@ -1,13 +1,77 @@
-"""Live doctor against the emulated world (smoke while developing)."""
+"""Live doctor beyond the drill: the probe alone names the gate when Azure cannot be read, the cluster is
+found by its issuer, unreadable layers are skipped (never reported as holding), and JSON for a broken
+world validates."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
 from doctorworld import DoctorWorld
+from test_doctor_drill import key_disabled, no_fic, role_removed
 
-from generator.doctor.output import as_text
+from generator.doctor.kubectl import Kubectl
+from generator.doctor.model import BROKEN, OK, SKIPPED
+from generator.doctor.output import as_json, as_text
+from generator.resources import load_schema
+
+pytestmark = pytest.mark.interop
 
 
-def test_healthy(world: DoctorWorld) -> None:
-    report = world.doctor()
-    print(as_text(report, "fluxforge.yaml"))
-    assert report.ok
+@pytest.mark.parametrize(("breaker", "step", "means"), [
+    (no_fic, "probe.exchange", "azure.fic"),
+    (role_removed, "probe.decrypt", "azure.role"),
+    (key_disabled, "probe.decrypt", "azure.key"),
+])
+def test_without_azure_access_the_probe_names_the_gate(world: DoctorWorld, breaker: object, step: str,
+                                                        means: str) -> None:
+    breaker(world)  # type: ignore[operator]
+    report = world.doctor(subscription=None)
+    text = as_text(report, "fluxforge.yaml")
+    azure = [f for f in report.findings if f.gate.startswith("azure.")]
+    assert azure and all(f.status == SKIPPED and "no subscription" in f.reason for f in azure), text
+    first = report.first_broken
+    assert first is not None and first.gate == step and first.means == means, text
+    assert first.subject == "staging: flux-system/kustomize-controller"
+    assert f"  means: gate {means} " in text and f"fix gate {means}" in first.fix
+
+
+def test_the_cluster_is_found_by_its_issuer(world: DoctorWorld) -> None:
+    report = world.doctor(cluster=None)
+    issuer = next(f for f in report.findings if f.gate == "cluster.issuer")
+    assert issuer.status == OK and issuer.cluster == "staging", issuer
+    # Azure gates then cover every cluster of the config (production's identity exists too)
+    assert {f.cluster for f in report.findings if f.gate == "azure.identity"} == {"staging", "production"}
+    assert report.ok, as_text(report, "fluxforge.yaml")
+
+
+def test_a_cluster_of_another_config_is_named(world: DoctorWorld) -> None:
+    report = world.doctor(cluster="production")  # the kube context points at staging
+    first = report.first_broken
+    assert first is not None and first.gate == "cluster.issuer", as_text(report, "fluxforge.yaml")
+    assert "the config says" in first.reason and "oidcIssuer" in first.fix
+
+
+def test_an_unreachable_cluster_is_skipped_not_passed(world: DoctorWorld, tmp_path: Path) -> None:
+    config = tmp_path / "nowhere.kubeconfig"
+    config.write_text(world.kubeconfig.read_text().replace(world.staging.direct_url, "https://127.0.0.1:9"))
+    report = world.doctor(kube=Kubectl(kubeconfig=config), probe=False)
+    cluster = [f for f in report.findings if f.gate.startswith(("cluster.", "status."))]
+    assert cluster and all(f.status == SKIPPED for f in cluster)
+    assert "cannot read: kubectl get --raw" in cluster[0].reason
+    assert report.ok  # nothing checked is broken; the skips say what was not checked
+    assert "skipped" in as_text(report, "fluxforge.yaml").splitlines()[-1]
+
+
+def test_json_of_a_broken_world(world: DoctorWorld) -> None:
+    no_fic(world)
+    data = json.loads(as_json(world.doctor(), "fluxforge.yaml"))
+    jsonschema.validate(data, load_schema("doctor.schema.json"))
+    assert data["ok"] is False and data["exitCode"] == 1
+    first = data["firstBroken"]
+    assert first["gate"] == "azure.fic" and first["status"] == BROKEN and first["layer"] == "azure"
+    assert first["fix"].startswith("az identity federated-credential create ")
+    exchange = [f for f in data["findings"] if f["gate"] == "probe.exchange" and f["status"] == BROKEN]
+    assert exchange and exchange[0]["means"] == "azure.fic" and "AADSTS70021" in exchange[0]["reason"]
