@@ -113,6 +113,10 @@ class Arm:
         except AzureError as exc:
             raise _described(what, exc) from None
 
+    def get_or_none(self, what: str, func: Callable[[], T]) -> T | None:
+        """``func()``, or None when ARM answers 404 (not found); other failures as :meth:`call` words them."""
+        return self._get(what, func)
+
     def _get(self, what: str, func: Callable[[], T]) -> T | None:
         from azure.core.exceptions import AzureError, ResourceNotFoundError
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from generator.azure.arm import Arm
 from generator.doctor.readers import (
     AssignmentFacts,
     AzureReader,
@@ -49,9 +50,10 @@ def _epoch(value: Any) -> int | None:
 
 
 class ArmReader:
-    """:class:`~generator.doctor.readers.AzureReader` over the management clients of one subscription."""
+    """:class:`~generator.doctor.readers.AzureReader` over the management clients of one subscription
+    (``generator.azure.arm.Arm``: its SDK clients, ``call`` and ``get_or_none``)."""
 
-    def __init__(self, arm: Any) -> None:
+    def __init__(self, arm: Arm) -> None:
         self.arm = arm
         self.subscription_id: str = arm.subscription_id
 
@@ -125,10 +127,6 @@ class ArmReader:
 
 def make_reader(subscription_id: str, credential: str | None) -> tuple[AzureReader | None, str]:
     """The reader for ``subscription_id`` with ``--credential`` (default chain), or why there is none."""
-    try:
-        from generator.azure.arm import Arm  # type: ignore[import-untyped, import-not-found, unused-ignore]  # issue 11
-    except ImportError:
-        return None, "this fluxforge has no ARM client yet (generator.azure.arm, issue 11)"
     try:
         return ArmReader(Arm(subscription_id, credential)), ""
     except FluxforgeError as err:

@@ -28,7 +28,7 @@ class Kubectl:
     def __init__(self, context: str | None = None, kubeconfig: Path | None = None) -> None:
         self.context = context
         self.kubeconfig = kubeconfig
-        self.label = context or "(current context)"
+        self.label = context or (f"current context of {kubeconfig.name}" if kubeconfig is not None else "current context")
 
     def _base(self) -> list[str]:
         cmd = ["kubectl"]

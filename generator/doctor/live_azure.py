@@ -15,7 +15,12 @@ from urllib.parse import urlsplit
 from generator import az_hints
 from generator.config_model import Cluster, Config, Identity, KeyVaultKey
 from generator.doctor.context import Context
-from generator.doctor.declared import DeclaredCredential, declared_credentials, decrypting_identities
+from generator.doctor.declared import (
+    DeclaredCredential,
+    client_id_of,
+    declared_credentials,
+    decrypting_identities,
+)
 from generator.doctor.model import BROKEN, OK, SKIPPED, Finding, Gate, Skip
 from generator.doctor.readers import AzureReader, CredentialFacts, IdentityFacts, KeyFacts, VaultFacts
 from generator.doctor.static import applying, cluster_files
@@ -44,7 +49,8 @@ def _identities(ctx: Context) -> list[IdentityFacts]:
 
 
 def identity_facts(ctx: Context, ident: Identity) -> IdentityFacts | None:
-    return next((i for i in _identities(ctx) if i.client_id.lower() == ident.client_id.lower()), None)
+    wanted = client_id_of(ident).lower()
+    return next((i for i in _identities(ctx) if wanted and i.client_id.lower() == wanted), None)
 
 
 def _need_identity(ctx: Context, ident: Identity) -> IdentityFacts:
@@ -86,15 +92,22 @@ def _identity_finding(ctx: Context, config: Config, cluster: Cluster, purpose: s
                         principal_id=found.principal_id, client_id=found.client_id)
     path = _identity_path(config, cluster, ident)
     named = next((i for i in _identities(ctx) if ident.name and i.name.lower() == ident.name.lower()), None)
+    if named is not None and not ident.client_id:
+        return _finding("azure.identity", cluster, label, BROKEN,
+                        f"fluxforge.yaml has no clientId for it ({path}); identity {named.resource_group}/{named.name} "
+                        f"has client ID {named.client_id}",
+                        f"fluxforge azure apply (writes it into fluxforge.yaml), or set {path}: {named.client_id}; then "
+                        "fluxforge render", expected=named.client_id)
     if named is not None:
         return _finding("azure.identity", cluster, label, BROKEN,
                         f"no identity has client ID {ident.client_id} (fluxforge.yaml {path}); identity "
                         f"{named.resource_group}/{named.name} has client ID {named.client_id}",
                         f"set {path}: {named.client_id} in fluxforge.yaml, then fluxforge render, commit and push "
                         "(kustomize-controller then restarts with the new annotation)", expected=named.client_id)
-    group = ident.resource_group or "<resource group>"
+    group = ident.resource_group or config.azure.resource_group or "<resource group>"
+    missing = f"client ID {ident.client_id}" if ident.client_id else f"name {ident.name}"
     return _finding("azure.identity", cluster, label, BROKEN,
-                    f"no managed identity with client ID {ident.client_id} in subscription {reader.subscription_id}",
+                    f"no managed identity with {missing} in subscription {reader.subscription_id}",
                     f"{az_hints.identity_create(name=ident.name or '<name>', resource_group=group)}, then set {path} "
                     "to its clientId in fluxforge.yaml and run fluxforge render")
 

@@ -14,6 +14,7 @@ from typing import Any
 from generator import az_hints
 from generator.config_model import Cluster, Config
 from generator.doctor.context import Context
+from generator.doctor.declared import client_id_of
 from generator.doctor.model import BROKEN, OK, SKIPPED, Finding, Gate, Skip
 from generator.doctor.readers import KubeReader
 from generator.doctor.repo import CLIENT_ID, TENANT_ID, WI_LABEL
@@ -56,11 +57,11 @@ def _reconcile(config: Config) -> str:
     return f"flux reconcile kustomization {config.sync_name} -n {ns} --with-source"
 
 
-def _aks(cluster: Cluster) -> tuple[str, str]:
+def _aks(config: Config, cluster: Cluster) -> tuple[str, str]:
     """(resource group, AKS name) for the fix commands, from the config's ``aks`` reference when it has one."""
-    aks = getattr(cluster, "aks", None)
-    group = getattr(aks, "resource_group", None) or "<resource group>"
-    return group, getattr(aks, "name", None) or "<aks-name>"
+    if cluster.aks is None:
+        return config.azure.resource_group or "<resource group>", "<aks-name>"
+    return cluster.aks.resource_group or config.azure.resource_group or "<resource group>", cluster.aks.name
 
 
 # -- cluster.issuer ------------------------------------------------------------------------------------------
@@ -82,7 +83,7 @@ def check_issuer(ctx: Context) -> Iterator[Finding]:
                        issuer=issuer)
         return
     slash = " (only the trailing '/' differs: it matters)" if issuer.rstrip("/") == chosen.oidc_issuer.rstrip("/") else ""
-    group, name = _aks(chosen)
+    group, name = _aks(config, chosen)
     yield _finding("cluster.issuer", chosen, f"context {kube.label}", BROKEN,
                    f"the cluster's OIDC issuer is {issuer!r}, the config says {chosen.oidc_issuer!r}{slash}",
                    f"set clusters[{index}].oidcIssuer: {issuer} in fluxforge.yaml (as {az_hints.aks_issuer_url(group, name)} "
@@ -110,7 +111,7 @@ def _wi_cluster(ctx: Context) -> Cluster:
 def check_webhook(ctx: Context) -> Iterator[Finding]:
     cluster = _wi_cluster(ctx)
     kube = kube_reader(ctx)
-    group, name = _aks(cluster)
+    group, name = _aks(ctx.cfg(), cluster)
     fix = az_hints.aks_enable_workload_identity(group, name)
     config = ctx.read(("get", "mwc", WEBHOOK), lambda: kube.get("mutatingwebhookconfiguration", WEBHOOK))
     if config is None:
@@ -166,14 +167,15 @@ def check_sa(ctx: Context) -> Iterator[Finding]:
         yield _finding("cluster.sa", cluster, subject, BROKEN, "it does not exist: Flux is not installed in this "
                        "namespace", f"flux bootstrap (or {_reconcile(config)})")
         return
-    problems = _sa_problems(sa, cluster.identity.client_id, config.tenant_id, tenant_required=False)
+    client = client_id_of(cluster.identity)
+    problems = _sa_problems(sa, client, config.tenant_id, tenant_required=False)
     if problems:
         yield _finding("cluster.sa", cluster, subject, BROKEN, "; ".join(problems),
                        f"{_reconcile(config)} (the rendered patch sets them), or now: "
-                       f"{_annotate(ns, CONTROLLER, cluster.identity.client_id, config.tenant_id)} && "
-                       f"{restart_command(ns)}", problems=problems)
+                       f"{_annotate(ns, CONTROLLER, client, config.tenant_id)} && {restart_command(ns)}",
+                       problems=problems)
         return
-    yield _finding("cluster.sa", cluster, subject, OK, f"annotated with client ID {cluster.identity.client_id}")
+    yield _finding("cluster.sa", cluster, subject, OK, f"annotated with client ID {client}")
 
 
 # -- cluster.pod ---------------------------------------------------------------------------------------------
@@ -254,7 +256,7 @@ def _pods_finding(ctx: Context, cluster: Cluster, kube: KubeReader, deploy: Mapp
         return _finding("cluster.pod", cluster, subject, BROKEN, f"no running pod matches {selector}",
                         f"kubectl -n {ns} describe deployment {CONTROLLER}")
     sa = ctx.read(("get", "sa", ns, CONTROLLER), lambda: kube.get("serviceaccount", CONTROLLER, ns)) or {}
-    client_id = _annotations(sa).get(CLIENT_ID, cluster.identity.client_id)
+    client_id = _annotations(sa).get(CLIENT_ID, client_id_of(cluster.identity))
     since = annotated_at(sa)
     problems = [p for p in (_pod_problem(pod, client_id, since) for pod in running) if p]
     if problems:
@@ -301,7 +303,7 @@ def check_tenant_sa(ctx: Context) -> Iterator[Finding]:
     kube = kube_reader(ctx)
     for ks in cluster.tenants:
         assert ks.tenant is not None
-        ns, name, client = ks.namespace, ks.tenant.service_account, ks.tenant.identity.client_id
+        ns, name, client = ks.namespace, ks.tenant.service_account, client_id_of(ks.tenant.identity)
         subject = f"ServiceAccount {ns}/{name}"
         sa = ctx.read(("get", "sa", ns, name), lambda n=ns, s=name: kube.get("serviceaccount", s, n))  # type: ignore[misc]
         if sa is None:

@@ -92,7 +92,7 @@ def _client_id(ctx: Context, cred: DeclaredCredential) -> tuple[str, str]:
     sa = ctx.read(("get", "sa", cred.namespace, cred.service_account),
                   lambda: kube.get("serviceaccount", cred.service_account, cred.namespace)) or {}
     notes = ((sa.get("metadata") or {}).get("annotations") or {})
-    return str(notes.get(CLIENT_ID) or cred.identity.client_id), str(notes.get(TENANT_ID) or ctx.cfg().tenant_id)
+    return str(notes.get(CLIENT_ID) or cred.identity.client_id or ""), str(notes.get(TENANT_ID) or ctx.cfg().tenant_id)
 
 
 def _run(ctx: Context, cluster: Cluster, cred: DeclaredCredential) -> _Run:

@@ -60,8 +60,7 @@ class DoctorOptions:
 def _subscription(ctx: Context, options: DoctorOptions) -> str | None:
     if options.subscription:
         return options.subscription
-    azure = getattr(ctx.config, "azure", None)
-    return getattr(azure, "subscription_id", None)
+    return ctx.config.azure.subscription_id if ctx.config is not None else None
 
 
 def _azure_reader(ctx: Context, options: DoctorOptions) -> tuple[AzureReader | None, str]:

@@ -319,8 +319,29 @@ def _implied(ctx: Context, config: Config, cluster: Cluster) -> dict[tuple[str, 
     return found
 
 
+def _bicep(ctx: Context) -> Finding | None:
+    """``infra/azure`` (``fluxforge azure bicep``), when the repository has it: declares what the config does."""
+    from generator.azure.commands import DEFAULT_OUT, run_bicep
+
+    out = ctx.root / DEFAULT_OUT
+    if not (out / "main.bicep").is_file():
+        return None
+    subject = f"{DEFAULT_OUT}/ (Bicep)"
+    try:
+        run_bicep(ctx.config_path, check=True)
+    except FluxforgeError as err:
+        stale = [line for line in err.problems if line.endswith("(run `fluxforge azure bicep`)")] or err.problems[:1]
+        return _finding("static.federation", subject, BROKEN, f"the Bicep does not declare what the config does: "
+                        f"{'; '.join(stale[:4])}", "fluxforge azure bicep (then deploy it: az deployment group create "
+                        f"-g <resource group> -f {DEFAULT_OUT}/main.bicep)", problems=stale)
+    return _finding("static.federation", subject, OK, "declares the federated credentials of the config (up to date)")
+
+
 def check_federation(ctx: Context) -> Iterator[Finding]:
     config = ctx.cfg()
+    bicep = _bicep(ctx)
+    if bicep is not None:
+        yield bicep
     for cluster in config.clusters:
         declared = {(c.namespace, c.service_account) for c in declared_credentials(config, cluster)}
         implied = _implied(ctx, config, cluster)

@@ -74,24 +74,26 @@ class DoctorWorld:
     def kubectl(self, *args: str, stdin: str | None = None) -> str:
         return kubectl(self.kubeconfig, *args, stdin=stdin)
 
-    def azure_reader(self) -> AzureReader:
-        from armshim import SdkArm
+    def azure_reader(self, principal: Principal | None = None, secret: str = AUDITOR_SECRET) -> AzureReader:
         from azure.identity import ClientSecretCredential
 
+        from generator.azure.arm import Arm
         from generator.doctor.azure_reader import ArmReader
 
-        credential = ClientSecretCredential(self.emu.tenant_id, self.auditor.client_id, AUDITOR_SECRET)
-        return ArmReader(SdkArm(self.emu.arm.subscription, credential))
+        who = principal or self.auditor
+        credential = ClientSecretCredential(self.emu.tenant_id, who.client_id, secret)
+        return ArmReader(Arm(self.emu.arm.subscription, credential=credential))
 
     def options(self, **overrides: Any) -> DoctorOptions:
         base: dict[str, Any] = {"config": self.repo / "fluxforge.yaml", "cluster": "staging", "probe": True,
                                 "subscription": self.emu.arm.subscription, "kubeconfig": self.kubeconfig}
         return DoctorOptions(**{**base, **overrides})
 
-    def doctor(self, *, azure: bool = True, kube: KubeReader | None = None, **overrides: Any) -> Report:
+    def doctor(self, *, azure: AzureReader | None = None, kube: KubeReader | None = None, **overrides: Any) -> Report:
+        """The whole walk, reading ARM as the auditor (or ``azure``), the cluster with the real kubectl."""
         options = self.options(**overrides)
-        return run_doctor(options, azure=self.azure_reader() if azure and options.subscription else None,
-                          kube=kube or self.kube_reader, prober=KeyVaultProbe() if options.probe else None)
+        return run_doctor(options, azure=azure or self.azure_reader(), kube=kube or self.kube_reader,
+                          prober=KeyVaultProbe() if options.probe else None)
 
 
 def build_world(tmp: Path, key_material: Any) -> DoctorWorld:

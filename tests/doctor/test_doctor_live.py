@@ -5,17 +5,21 @@ world validates."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import jsonschema
 import pytest
-from doctorworld import DoctorWorld
+from doctorworld import AUDITOR_SECRET, DoctorWorld
 from test_doctor_drill import key_disabled, no_fic, role_removed
 
 from generator.doctor.kubectl import Kubectl
 from generator.doctor.model import BROKEN, OK, SKIPPED
 from generator.doctor.output import as_json, as_text
 from generator.resources import load_schema
+from tests.emulator import Sandbox, sandbox_mode
 
 pytestmark = pytest.mark.interop
 
@@ -28,10 +32,12 @@ pytestmark = pytest.mark.interop
 def test_without_azure_access_the_probe_names_the_gate(world: DoctorWorld, breaker: object, step: str,
                                                         means: str) -> None:
     breaker(world)  # type: ignore[operator]
-    report = world.doctor(subscription=None)
+    nobody = world.emu.add_identity("no-arm-access", secret="no-arm-access-secret")  # no role: ARM says no
+    report = world.doctor(azure=world.azure_reader(nobody, "no-arm-access-secret"))
     text = as_text(report, "fluxforge.yaml")
     azure = [f for f in report.findings if f.gate.startswith("azure.")]
-    assert azure and all(f.status == SKIPPED and "no subscription" in f.reason for f in azure), text
+    assert azure and all(f.status == SKIPPED for f in azure), text
+    assert "cannot read: list managed identities: AuthorizationFailed" in azure[0].reason, text
     first = report.first_broken
     assert first is not None and first.gate == step and first.means == means, text
     assert first.subject == "staging: flux-system/kustomize-controller"
@@ -75,3 +81,35 @@ def test_json_of_a_broken_world(world: DoctorWorld) -> None:
     assert first["fix"].startswith("az identity federated-credential create ")
     exchange = [f for f in data["findings"] if f["gate"] == "probe.exchange" and f["status"] == BROKEN]
     assert exchange and exchange[0]["means"] == "azure.fic" and "AADSTS70021" in exchange[0]["reason"]
+
+
+def _cli(world: DoctorWorld, box: object, tmp_path: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    """``fluxforge doctor`` as a user runs it: the kubeconfig `az aks get-credentials` writes (the AKS host
+    name), ARM read with a service principal from the environment (--credential environment)."""
+    kubeconfig = world.emu.kubeconfig(world.emu.clusters["staging"], tmp_path / "aks.kubeconfig", direct=False)
+    keep = {k: v for k, v in os.environ.items() if not k.startswith(("AZURE_", "SOPS_", "KUBE"))}
+    args = ["doctor", "--cluster", "staging", "--kubeconfig", str(kubeconfig), "--subscription",
+            world.emu.arm.subscription, "--credential", "environment", "--probe", *extra]
+    return box.run([sys.executable, "-m", "generator", *args], env=world.emu.secret_env(world.auditor),  # type: ignore[attr-defined, no-any-return]
+                   base_env=keep, cwd=world.repo)
+
+
+def test_the_cli_against_production_host_names(world: DoctorWorld, tmp_path: Path) -> None:
+    if sandbox_mode() != "namespace":  # the top-level conftest turns this skip into a failure under CI=true
+        pytest.skip(f"needs production host names: {Sandbox.available()}")
+    with Sandbox(world.emu, tmp_path / "box") as box:
+        healthy = _cli(world, box, tmp_path)
+        assert healthy.returncode == 0, healthy.stdout + healthy.stderr
+        assert "every checked gate holds" in healthy.stdout and "✘" not in healthy.stdout
+        assert "✔ probe.decrypt            staging: team-a/team-a-sops: Key Vault decrypted" in healthy.stdout
+        print(healthy.stdout)  # the healthy transcript (pytest -s)
+        no_fic(world)
+        broken = _cli(world, box, tmp_path)
+        print(broken.stdout)  # the broken transcript
+        assert broken.returncode == 1 and "first broken gate: azure.fic" in broken.stdout
+        as_json_run = _cli(world, box, tmp_path, "--format", "json")
+    data = json.loads(as_json_run.stdout)
+    jsonschema.validate(data, load_schema("doctor.schema.json"))
+    assert as_json_run.returncode == 1 and data["firstBroken"]["gate"] == "azure.fic"
+    for secret in (AUDITOR_SECRET, *world.kube_reader.tokens):
+        assert secret not in healthy.stdout + healthy.stderr + broken.stdout + as_json_run.stdout

@@ -184,3 +184,22 @@ def test_usage_errors(repo: Path) -> None:
     done = subprocess.run(["fluxforge", "doctor", "--static", "--cluster", "nope"], cwd=repo, capture_output=True,
                           text=True, check=False)
     assert done.returncode == 1 and "--cluster nope: no such cluster" in done.stdout
+
+
+def test_stale_bicep_is_named(repo: Path) -> None:
+    """infra/azure (fluxforge azure bicep) declares the federated credentials: a tenant ServiceAccount renamed in
+    the config and rendered, but the Bicep not regenerated, is a static.federation break."""
+    from generator.azure.commands import run_bicep
+    from generator.tree import run_render
+
+    run_bicep(repo / "fluxforge.yaml")
+    report = doctor(repo)
+    bicep = [f for f in report.findings if f.subject == "infra/azure/ (Bicep)"]
+    assert [f.status for f in bicep] == [OK] and report.ok
+    edit(repo / "fluxforge.yaml", "serviceAccount: team-a-sops", "serviceAccount: team-a-decrypt")
+    run_render(repo / "fluxforge.yaml")
+    report = doctor(repo)
+    first = report.first_broken
+    assert first is not None and first.gate == "static.federation" and first.subject == "infra/azure/ (Bicep)"
+    assert "stale (run `fluxforge azure bicep`)" in first.reason and first.fix.startswith("fluxforge azure bicep")
+    assert {f.gate for f in report.findings if f.status == BROKEN} == {"static.federation"}
