@@ -127,6 +127,8 @@ def _documents(path: Path) -> list[Any]:
     from generator.yamlio import load_all_plain
 
     try:
+        if not path.is_file() or path.stat().st_size > _MAX_BYTES:  # a FIFO or device is never opened
+            return []
         return [d for d in load_all_plain(path.read_text(encoding="utf-8")) if isinstance(d, Mapping)]
     except (OSError, UnicodeDecodeError, ValueError, FluxforgeError):
         return []
@@ -224,6 +226,19 @@ def _parsed(text: Any) -> Any:
         return None
 
 
+def _patch_body(folder: Path, patch: Mapping[str, Any]) -> Any:
+    """The patch inline (``patch``) or from its file (``path``), parsed; None when unreadable."""
+    if patch.get("patch") is not None:
+        return _parsed(patch["patch"])
+    target = folder / str(patch.get("path") or "")
+    if not patch.get("path") or not target.is_file() or target.stat().st_size > _MAX_BYTES:
+        return None
+    try:
+        return _parsed(target.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
 def patch_facts(root: Path, sync_dir: str, controller: str = "kustomize-controller") -> PatchFacts:
     """Read ``<sync_dir>/kustomization.yaml`` and collect what its patches set on ``controller``."""
     rel = f"{sync_dir}/kustomization.yaml"
@@ -236,11 +251,7 @@ def patch_facts(root: Path, sync_dir: str, controller: str = "kustomize-controll
     for patch in docs[0].get("patches") or []:
         if not isinstance(patch, Mapping):
             continue
-        text = patch.get("patch")
-        if text is None and patch.get("path"):
-            target_file = file.parent / str(patch["path"])
-            text = target_file.read_text(encoding="utf-8") if target_file.is_file() else None
-        body = _parsed(text)
+        body = _patch_body(file.parent, patch)
         for kind in ("ServiceAccount", "Deployment"):
             if not _target_matches(patch.get("target"), kind, controller):
                 continue

@@ -295,8 +295,8 @@ def check_isolation(ctx: Context) -> Iterator[Finding]:
                 "static.tenant-isolation", subject, WARN,
                 f"tenant identity {ident} may decrypt {', '.join(sorted(_short_key(k) for k in keys))}, which also encrypts "
                 f"{', '.join(p + '/' for p in shared)}: the tenant can read those Secrets from Git",
-                f"give the tenant folder {ks.path}/ a Key Vault key of its own (fluxforge.yaml has no per-Kustomization "
-                "key yet: put the tenant on a cluster entry whose sops.keyVault is its key), or accept the shared key",
+                f"give {ks.path}/ a Key Vault key of its own that only {ident} may decrypt (fluxforge.yaml cannot express "
+                "a per-Kustomization key yet), or accept that the tenant can read those Secrets",
                 cluster.name, shared=shared)
         else:
             yield _finding("static.tenant-isolation", subject, OK,
