@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from generator.config_model import Cluster, Config
+from generator.config.model import Cluster, Config
 from generator.doctor.model import BROKEN, SKIPPED, Finding, Skip, Status
 from generator.doctor.readers import AzureReader, KubeReader, Prober, ReadError
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from generator.az_hints import federated_credential_create
-from generator.config_model import Cluster, Config, Identity
-from generator.federation import federated_credentials
+from generator.config.model import Cluster, Config, Identity
+from generator.flux.federation import federated_credentials
 
 __all__ = ["DeclaredCredential", "client_id_of", "declared_credentials", "decrypting_identities"]
 

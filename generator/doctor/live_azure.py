@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from generator import az_hints
-from generator.config_model import Cluster, Config, Identity, KeyVaultKey
+from generator.config.model import Cluster, Config, Identity, KeyVaultKey
 from generator.doctor.context import Context
 from generator.doctor.declared import (
     DeclaredCredential,
@@ -313,10 +313,9 @@ def _role_finding(ctx: Context, cluster: Cluster, vault: VaultFacts, key: KeyVau
 # -- azure.key -----------------------------------------------------------------------------------------------
 def _versions(ctx: Context, cluster: Cluster, key: KeyVaultKey) -> list[str]:
     """The key versions this cluster needs: the pinned one, and each one its encrypted files name."""
-    config = ctx.cfg()
     found = [key.version] if key.version else []
     for file in cluster_files(ctx):
-        if any(a.cluster.name == cluster.name for a in applying(config, file.path)):
+        if any(a.cluster.name == cluster.name for a in applying(ctx, file.path)):
             found += [e.version for e in file.azure_kv
                       if e.vault_url == key.vault_url and e.name == key.key and e.version]
     return list(dict.fromkeys(found)) or [""]

@@ -12,14 +12,14 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from generator import az_hints
-from generator.config_model import Cluster, Config
+from generator.config.model import Cluster, Config
 from generator.doctor.context import Context
 from generator.doctor.declared import client_id_of
 from generator.doctor.model import BROKEN, OK, SKIPPED, Finding, Gate, Skip
 from generator.doctor.readers import KubeReader
 from generator.doctor.repo import CLIENT_ID, TENANT_ID, WI_LABEL
 from generator.doctor.static import feature_gate_on, needs_feature_gate
-from generator.fluxversions import FEATURE_GATE_ARG
+from generator.flux.versions import FEATURE_GATE_ARG
 
 __all__ = ["CLUSTER_GATES", "WEBHOOK", "kube_reader", "live_cluster", "restart_command"]
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from generator.az_hints import WI_AUDIENCE
-from generator.config_model import Cluster, Config
+from generator.config.model import Cluster, Config
 from generator.doctor.context import Context
 from generator.doctor.declared import DeclaredCredential, declared_credentials
 from generator.doctor.live_cluster import kube_reader, live_cluster
@@ -82,7 +82,7 @@ def _file_for(ctx: Context, cluster: Cluster, cred: DeclaredCredential) -> Encry
         if not any((e.vault_url, e.name) in keys for e in file.azure_kv):
             continue
         if any(a.cluster.name == cluster.name and decrypting_sa(config, a) == (cred.namespace, cred.service_account)
-               for a in applying(config, file.path)):
+               for a in applying(ctx, file.path)):
             return file
     return None
 

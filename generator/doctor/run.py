@@ -93,7 +93,7 @@ def run_doctor(options: DoctorOptions, *, azure: AzureReader | None = None, kube
                prober: Prober | None = None) -> Report:
     """``fluxforge doctor``: every gate in chain order. Readers given here replace the ones built from
     ``options`` (tests pass readers bound to the emulator)."""
-    from generator.config import config_path_for
+    from generator.config.load import config_path_for
 
     ctx = Context(config_path_for(options.config), cluster_name=options.cluster)
     walk(ctx, STATIC_GATES)

@@ -9,13 +9,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from generator.config_model import Cluster, Config, KustomizationSpec
+from generator.config.model import Cluster, Config, KustomizationSpec
 from generator.doctor import repo
 from generator.doctor.context import Context
 from generator.doctor.declared import declared_credentials
 from generator.doctor.model import BROKEN, OK, SKIPPED, WARN, Finding, Gate
 from generator.errors import FluxforgeError
-from generator.fluxversions import DEFAULT_DECRYPTION_SA_FLAG, FEATURE_GATE_NAME
+from generator.flux.versions import DEFAULT_DECRYPTION_SA_FLAG, FEATURE_GATE_NAME
 
 __all__ = ["STATIC_GATES", "applying", "cluster_files", "feature_gate_on"]
 
@@ -28,7 +28,7 @@ def _finding(gate: str, subject: str, status: str, reason: str, fix: str = "", c
 
 # -- static.config ---------------------------------------------------------------------------------------------
 def check_config(ctx: Context) -> Iterator[Finding]:
-    from generator.config import load_config
+    from generator.config.load import load_config
 
     try:
         ctx.config = load_config(ctx.config_path)
@@ -49,7 +49,7 @@ def check_config(ctx: Context) -> Iterator[Finding]:
 
 # -- static.tree -------------------------------------------------------------------------------------------------
 def check_tree(ctx: Context) -> Iterator[Finding]:
-    from generator.tree import run_render
+    from generator.commands.render import run_render
 
     ctx.cfg()
     try:
@@ -132,7 +132,7 @@ def check_patches(ctx: Context) -> Iterator[Finding]:
 
 # -- static.sops-rules ---------------------------------------------------------------------------------------
 def check_sops_rules(ctx: Context) -> Iterator[Finding]:
-    from generator.render_context import sops_rules
+    from generator.render.context import sops_rules
     from generator.sops.api import load_rules
 
     config = ctx.cfg()
@@ -147,7 +147,7 @@ def check_sops_rules(ctx: Context) -> Iterator[Finding]:
         yield _finding("static.sops-rules", ".sops.yaml", BROKEN, err.problems[0], "fluxforge render")
         return
     problems = []
-    expected = sops_rules(config)
+    expected = sops_rules(config, _shared(ctx, config))
     for want in expected:
         rule = rules.rule_for(ctx.root / want.path / "secret.yaml")
         have = {value for group in rule.key_groups for _, value in group} if rule is not None else set()
@@ -193,15 +193,29 @@ def _under(path: str, folder: str) -> bool:
     return folder == "" or path == folder or path.startswith(folder.rstrip("/") + "/")
 
 
-def applying(config: Config, path: str) -> list[Applier]:
-    """Every (cluster, Kustomization) whose path holds ``path`` (the sync Kustomization applies the
-    cluster's own folder)."""
+def _reads(ctx: Context, folder: str) -> frozenset[str]:
+    """The files a kustomize build of ``folder`` reads (its kustomization's resources, shared bases...)."""
+    from generator.flux.kustomize_refs import build_inputs
+
+    return ctx.memo(("build-inputs", folder), lambda: frozenset(build_inputs(ctx.root, folder).files))
+
+
+def applying(ctx: Context, path: str) -> list[Applier]:
+    """Every (cluster, Kustomization) whose build reads ``path`` (the sync Kustomization builds the cluster's
+    own folder); a file its folder's kustomization.yaml does not list is applied by nobody."""
+    config = ctx.cfg()
     found = []
     for cluster in config.clusters:
-        found += [Applier(cluster, ks) for ks in cluster.kustomizations if _under(path, ks.path)]
-        if _under(path, cluster.path):
+        found += [Applier(cluster, ks) for ks in cluster.kustomizations if path in _reads(ctx, ks.path)]
+        if path in _reads(ctx, cluster.path):
             found.append(Applier(cluster, None))
     return found
+
+
+def _shared(ctx: Context, config: Config) -> dict[str, frozenset[str]]:
+    from generator.flux.sops_coverage import shared_folders
+
+    return ctx.memo("shared-folders", lambda: shared_folders(ctx.root, config))
 
 
 def cluster_files(ctx: Context) -> list[repo.EncryptedFile]:
@@ -223,7 +237,7 @@ def _usable(applier: Applier, file: repo.EncryptedFile, secret_refs: dict[tuple[
 
 
 def _secret_refs(ctx: Context, config: Config) -> dict[tuple[str, str], str]:
-    from generator.render import age_only
+    from generator.render.files import age_only
 
     refs: dict[tuple[str, str], str] = {}
     for cluster in config.clusters:
@@ -233,9 +247,10 @@ def _secret_refs(ctx: Context, config: Config) -> dict[tuple[str, str], str]:
     return refs
 
 
-def _file_problems(config: Config, file: repo.EncryptedFile, refs: dict[tuple[str, str], str]) -> list[str]:
+def _file_problems(ctx: Context, file: repo.EncryptedFile, refs: dict[tuple[str, str], str]) -> list[str]:
+    config = ctx.cfg()
     problems = [f"azure_kv key {e.url} is not one the config knows" for e in file.azure_kv if not _known(config, e)]
-    for applier in applying(config, file.path):
+    for applier in applying(ctx, file.path):
         if applier.ks is not None and not applier.ks.decryption:
             problems.append(f"Kustomization {applier.label} applies it with decryption off")
         elif not _usable(applier, file, refs):
@@ -255,15 +270,15 @@ def check_encrypted(ctx: Context) -> Iterator[Finding]:
     refs = _secret_refs(ctx, config)
     bad = 0
     for file in files:
-        problems = _file_problems(config, file, refs)
+        problems = _file_problems(ctx, file, refs)
         if problems:
             bad += 1
             yield _finding("static.encrypted", file.path, BROKEN, "; ".join(problems),
                            f"fluxforge updatekeys {file.path} (re-wraps its data key for the recipients of "
                            ".sops.yaml; needs a key that decrypts it now)", problems=problems)
     if not bad:
-        unapplied = [f.path for f in files if not applying(config, f.path)]
-        note = f"; {len(unapplied)} outside every Kustomization path" if unapplied else ""
+        unapplied = [f.path for f in files if not applying(ctx, f.path)]
+        note = f"; {len(unapplied)} read by no Kustomization's build" if unapplied else ""
         yield _finding("static.encrypted", f"{len(files)} encrypted file(s)", OK,
                        f"each names keys the config knows and that every cluster applying it can use{note}")
 
@@ -276,10 +291,10 @@ def _short_key(url: str) -> str:
 
 
 def check_isolation(ctx: Context) -> Iterator[Finding]:
-    from generator.render_context import sops_rules
+    from generator.render.context import sops_rules
 
     config = ctx.cfg()
-    rules = sops_rules(config)
+    rules = sops_rules(config, _shared(ctx, config))
     tenants = [(cluster, ks) for cluster in config.clusters for ks in cluster.tenants]
     if not tenants:
         yield _finding("static.tenant-isolation", "tenants", SKIPPED, "no Kustomization has a tenant identity")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from generator.config_model import Cluster, Config
+from generator.config.model import Cluster, Config
 from generator.doctor.context import Context
 from generator.doctor.live_cluster import kube_reader, live_cluster
 from generator.doctor.model import BROKEN, OK, WARN, Finding, Gate

@@ -120,7 +120,7 @@ def sa_annotation_missing(w: DoctorWorld) -> None:
 
 def client_id_typo(w: DoctorWorld) -> None:
     """A typo in fluxforge.yaml, rendered and committed: the tree agrees with the config, Azure does not."""
-    from generator.tree import run_render
+    from generator.commands.render import run_render
 
     config = w.repo / "fluxforge.yaml"
     config.write_text(config.read_text().replace(CLIENT_ID, CLIENT_ID[:-1] + "3"))

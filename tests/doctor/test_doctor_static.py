@@ -190,7 +190,7 @@ def test_stale_bicep_is_named(repo: Path) -> None:
     """infra/azure (fluxforge azure bicep) declares the federated credentials: a tenant ServiceAccount renamed in
     the config and rendered, but the Bicep not regenerated, is a static.federation break."""
     from generator.azure.commands import run_bicep
-    from generator.tree import run_render
+    from generator.commands.render import run_render
 
     run_bicep(repo / "fluxforge.yaml")
     report = doctor(repo)

@@ -124,10 +124,10 @@ def test_decrypt_data_actions(data: tuple[str, ...], not_data: tuple[str, ...], 
     ("AADSTS700027: Client assertion failed signature validation.", "cluster.issuer"),
     ("Caller is not authorized to perform action on resource. (ForbiddenByRbac)", "azure.role"),
     ("Key Vault refused the operation (403 KeyDisabled): the key version is disabled", "azure.key"),
-    ("WorkloadIdentityCredential: missing environment variables for workload identity. Check webhook and pod "
-     "configuration", "cluster.pod"),
-    ("to use spec.decryption.serviceAccountName for decryption authentication please enable the "
-     "ObjectLevelWorkloadIdentity feature gate in the controller", "cluster.feature-gate"),
+    (("WorkloadIdentityCredential: missing environment variables for workload identity. Check webhook and pod "
+     "configuration"), "cluster.pod"),
+    (("to use spec.decryption.serviceAccountName for decryption authentication please enable the "
+     "ObjectLevelWorkloadIdentity feature gate in the controller"), "cluster.feature-gate"),
     ("azure tenant ID is not set in the service account annotation azure.workload.identity/tenant-id",
      "cluster.tenant-sa"),
     ('Error from server (NotFound): serviceaccounts "team-a-sops" not found', "cluster.tenant-sa"),
