@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from doctorworld import DoctorWorld, build_world
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "azure"))
-from sample_secrets import key_material
+from tests.azure.sample_secrets import key_material  # the sample's Key Vault key version (test-only)
 
 
 @pytest.fixture

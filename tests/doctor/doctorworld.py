@@ -24,10 +24,10 @@ from generator.doctor.readers import AzureReader, KubeReader
 from tests.emulator import Emulator, Principal
 from tests.emulator.kube import KubeCluster
 from tests.emulator.rehearsal import Rehearsal, rehearse
+from tests.helpers import FIXTURES, SAMPLE_REPO
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-SAMPLE = REPO_ROOT / "sample-repo"
-GOTK = REPO_ROOT / "tests" / "fixtures" / "gotk-components.yaml"
+SAMPLE = SAMPLE_REPO
+GOTK = FIXTURES / "gotk-components.yaml"
 AUDITOR_SECRET = "doctor-auditor-secret"
 
 

@@ -7,11 +7,9 @@ with the right fix. Runs the whole walk each time: static, Azure, cluster, Flux 
 from __future__ import annotations
 
 import json
-import sys
 import time
 import uuid
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -23,9 +21,7 @@ from generator.doctor.output import as_json, as_text
 from generator.resources import load_schema
 from tests.emulator import WI_AUDIENCE
 from tests.emulator.rehearsal import DEVELOPER_SECRET
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from test_az_hints import problems as az_problems
+from tests.test_az_hints import problems as az_problems  # the table of az commands and their arguments
 
 pytestmark = pytest.mark.interop
 
@@ -219,8 +215,7 @@ BREAKS: dict[str, tuple[Callable[[DoctorWorld], None], str, str, str]] = {
 
 def _secrets(w: DoctorWorld) -> list[str]:
     """What must never appear in doctor's output: the tokens it was handed, client secrets, sample plaintexts."""
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "azure"))
-    from sample_secrets import PLAINTEXT
+    from tests.azure.sample_secrets import PLAINTEXT
 
     values = [line.split(": ", 1)[1] for text in PLAINTEXT.values() for line in text.splitlines() if "-sample-" in line]
     return [*w.kube_reader.tokens, AUDITOR_SECRET, DEVELOPER_SECRET, *values]

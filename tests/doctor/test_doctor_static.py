@@ -15,9 +15,9 @@ import pytest
 from generator.doctor import DoctorOptions, Report, run_doctor
 from generator.doctor.model import BROKEN, OK, SKIPPED, WARN
 from generator.resources import load_schema
+from tests.helpers import SAMPLE_REPO
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-SAMPLE = REPO_ROOT / "sample-repo"
+SAMPLE = SAMPLE_REPO
 STATIC = ["static.config", "static.tree", "static.patches", "static.sops-rules", "static.encrypted",
           "static.tenant-isolation", "static.federation"]
 
