@@ -30,6 +30,8 @@ class Context:
     live_cluster: Cluster | None = None  # the cluster the kube context points at (cluster.issuer sets it)
     found: list[Finding] = field(default_factory=list)
     cache: dict[Any, Any] = field(default_factory=dict)
+    gate: str = ""  # the gate being checked (set by the walk)
+    unreadable: dict[str, str] = field(default_factory=dict)  # Azure/cluster -> the gate that said why first
 
     @property
     def root(self) -> Path:
@@ -56,6 +58,10 @@ class Context:
         """A reader call, made once per run; a ReadError (kept) skips every gate that needs it."""
         value = self.memo(key, lambda: _attempt(make))
         if isinstance(value, ReadError):
+            source = "the cluster" if _is_kube(key) else "Azure"
+            first = self.unreadable.setdefault(source, self.gate)
+            if first != self.gate:
+                raise Skip(f"cannot read {source} (gate {first} says why)")
             raise Skip(f"cannot read: {value.problems[0]}")
         return value
 
@@ -67,6 +73,11 @@ class Context:
         if BROKEN in statuses:
             return BROKEN
         return SKIPPED if all(s == SKIPPED for s in statuses) else statuses[0]
+
+
+def _is_kube(key: Any) -> bool:
+    head = key[0] if isinstance(key, tuple) else key
+    return head in ("get", "list", "kube-issuer")
 
 
 def _attempt(make: Callable[[], T]) -> T | ReadError:

@@ -39,9 +39,10 @@ def as_text(report: Report, config: str) -> str:
     first = report.first_broken
     if first is None:
         warned = [f for f in report.findings if f.status == WARN]
+        skipped = {f.gate for f in report.findings if f.status == SKIPPED}
         head = "every checked gate holds" + (f" ({len(warned)} warning(s): see ! above; --strict fails on them)"
                                              if warned else "")
-        lines.append(head)
+        lines.append(head + (f"; {len(skipped)} gate(s) not checked (– above says why)" if skipped else ""))
     else:
         lines.append(f"first broken gate: {first.gate} ({report.title_of(first.gate)})")
         if first.subject:

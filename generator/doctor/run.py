@@ -35,6 +35,7 @@ def walk(ctx: Context, gates: Sequence[Gate], *, layer_skips: dict[str, str] | N
             ctx.found.append(Finding(gate.id, "", SKIPPED, skips[gate.layer]))
             continue
         before = len(ctx.found)
+        ctx.gate = gate.id
         try:
             for finding in gate.check(ctx):
                 ctx.found.append(finding)

@@ -38,6 +38,7 @@ def test_without_azure_access_the_probe_names_the_gate(world: DoctorWorld, break
     azure = [f for f in report.findings if f.gate.startswith("azure.")]
     assert azure and all(f.status == SKIPPED for f in azure), text
     assert "cannot read: list managed identities: AuthorizationFailed" in azure[0].reason, text
+    assert {f.reason for f in azure if f.gate != "azure.identity"} == {"cannot read Azure (gate azure.identity says why)"}
     first = report.first_broken
     assert first is not None and first.gate == step and first.means == means, text
     assert first.subject == "staging: flux-system/kustomize-controller"
