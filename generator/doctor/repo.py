@@ -163,9 +163,11 @@ class PatchFacts:
     file: str
     exists: bool = False
     annotations: dict[str, str] = field(default_factory=dict)
-    labels: dict[str, str] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)  # the pod template's
+    sa_labels: dict[str, str] = field(default_factory=dict)  # the ServiceAccount's
+    deployment_labels: dict[str, str] = field(default_factory=dict)  # the Deployment's own metadata
     args: list[str] = field(default_factory=list)
-    wrong_place: list[str] = field(default_factory=list)  # "label azure.workload.identity/client-id on the SA"
+    wrong_place: list[str] = field(default_factory=list)  # "annotation azure.workload.identity/use on the pod template"
 
 
 def _target_matches(target: Any, kind: str, name: str) -> bool:
@@ -194,6 +196,10 @@ def _json_ops(facts: PatchFacts, kind: str, ops: list[Any]) -> None:
         path, value = str(op.get("path", "")), op.get("value")
         if kind == "ServiceAccount" and path.startswith("/metadata/annotations/"):
             facts.annotations[_unescape(path.removeprefix("/metadata/annotations/"))] = str(value)
+        elif kind == "ServiceAccount" and path.startswith("/metadata/labels/"):
+            facts.sa_labels[_unescape(path.removeprefix("/metadata/labels/"))] = str(value)
+        elif kind == "Deployment" and path.startswith("/metadata/labels/"):
+            facts.deployment_labels[_unescape(path.removeprefix("/metadata/labels/"))] = str(value)
         elif kind == "Deployment" and path.startswith("/spec/template/metadata/labels/"):
             facts.labels[_unescape(path.removeprefix("/spec/template/metadata/labels/"))] = str(value)
         elif kind == "Deployment" and path.endswith("/args/-") and "/containers/0/" in path:
@@ -206,9 +212,12 @@ def _merge_patch(facts: PatchFacts, kind: str, doc: Mapping[str, Any]) -> None:
     meta = doc.get("metadata") or {}
     if kind == "ServiceAccount":
         facts.annotations.update({str(k): str(v) for k, v in (meta.get("annotations") or {}).items()})
-        facts.wrong_place += [f"label {k} on the ServiceAccount" for k in (meta.get("labels") or {})
-                              if str(k).startswith("azure.workload.identity/")]
+        labels = {str(k): str(v) for k, v in (meta.get("labels") or {}).items()}
+        facts.sa_labels.update(labels)
+        facts.wrong_place += [f"label {k} on the ServiceAccount (it must be an annotation)" for k in labels
+                              if k in (CLIENT_ID, TENANT_ID)]
         return
+    facts.deployment_labels.update({str(k): str(v) for k, v in (meta.get("labels") or {}).items()})
     template = ((doc.get("spec") or {}).get("template") or {})
     tmeta = template.get("metadata") or {}
     facts.labels.update({str(k): str(v) for k, v in (tmeta.get("labels") or {}).items()})

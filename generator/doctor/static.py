@@ -83,19 +83,33 @@ def needs_feature_gate(config: Config, cluster: Cluster) -> bool:
     return bool(cluster.tenants) or bool(config.flux.default_decryption_service_account)
 
 
-def _patch_problems(config: Config, cluster: Cluster, facts: repo.PatchFacts) -> list[str]:
+def _identity_problems(config: Config, cluster: Cluster, facts: repo.PatchFacts) -> list[str]:
+    """The workload identity patch in the form of the configured Flux version (2.0-2.5: the ``use`` label on the
+    ServiceAccount and the Deployment too; 2.6+: the tenant-id annotation, the label on the pod template only)."""
+    form = config.flux.features.workload_identity
+    version = f"Flux {config.flux.version}"
     problems = []
-    if cluster.sops.key_vault:
-        client = facts.annotations.get(repo.CLIENT_ID)
-        if client != cluster.identity.client_id:
-            problems.append(f"ServiceAccount kustomize-controller: annotation {repo.CLIENT_ID} is "
-                            f"{client or 'not set'} (config: {cluster.identity.client_id})")
-        tenant = facts.annotations.get(repo.TENANT_ID)
-        if tenant not in (None, config.tenant_id):
-            problems.append(f"ServiceAccount kustomize-controller: annotation {repo.TENANT_ID} is {tenant} "
-                            f"(config: {config.tenant_id})")
-        if facts.labels.get(repo.WI_LABEL) != "true":
-            problems.append(f"Deployment kustomize-controller: pod template label {repo.WI_LABEL}: \"true\" is missing")
+    client = facts.annotations.get(repo.CLIENT_ID)
+    if client != cluster.identity.client_id:
+        problems.append(f"ServiceAccount kustomize-controller: annotation {repo.CLIENT_ID} is "
+                        f"{client or 'not set'} (config: {cluster.identity.client_id})")
+    tenant = facts.annotations.get(repo.TENANT_ID)
+    if tenant not in (None, config.tenant_id):
+        problems.append(f"ServiceAccount kustomize-controller: annotation {repo.TENANT_ID} is {tenant} "
+                        f"(config: {config.tenant_id})")
+    if form.service_account_use_label and facts.sa_labels.get(repo.WI_LABEL) != "true":
+        problems.append(f"ServiceAccount kustomize-controller: label {repo.WI_LABEL}: \"true\" is missing "
+                        f"({version} needs it)")
+    if form.deployment_use_label and facts.deployment_labels.get(repo.WI_LABEL) != "true":
+        problems.append(f"Deployment kustomize-controller: label {repo.WI_LABEL}: \"true\" is missing "
+                        f"({version} needs it)")
+    if facts.labels.get(repo.WI_LABEL) != "true":
+        problems.append(f"Deployment kustomize-controller: pod template label {repo.WI_LABEL}: \"true\" is missing")
+    return problems
+
+
+def _patch_problems(config: Config, cluster: Cluster, facts: repo.PatchFacts) -> list[str]:
+    problems = _identity_problems(config, cluster, facts) if cluster.sops.key_vault else []
     if needs_feature_gate(config, cluster) and not feature_gate_on(facts.args):
         why = "tenants decrypt as their own ServiceAccount" if cluster.tenants else "the lockdown's default ServiceAccount"
         problems.append(f"Deployment kustomize-controller: --feature-gates={FEATURE_GATE_NAME}=true is missing "
@@ -104,6 +118,12 @@ def _patch_problems(config: Config, cluster: Cluster, facts: repo.PatchFacts) ->
     if lockdown and f"{DEFAULT_DECRYPTION_SA_FLAG}={lockdown}" not in facts.args:
         problems.append(f"Deployment kustomize-controller: {DEFAULT_DECRYPTION_SA_FLAG}={lockdown} is missing")
     return problems + [f"{where} (see the rendered patches)" for where in facts.wrong_place]
+
+
+def _form_text(config: Config) -> str:
+    if config.flux.features.workload_identity.service_account_use_label:
+        return f"client-id annotation and the {repo.WI_LABEL} labels (the Flux {config.flux.version} form)"
+    return "client-id/tenant-id annotations and the pod label"
 
 
 def check_patches(ctx: Context) -> Iterator[Finding]:
@@ -124,7 +144,7 @@ def check_patches(ctx: Context) -> Iterator[Finding]:
                            f"put the patches back into {facts.file} as rendered: out=$(mktemp -d) && fluxforge render "
                            f"--out-dir $out && diff $out/{facts.file} {facts.file}", cluster.name, problems=problems)
         else:
-            what = "client-id/tenant-id annotations and the pod label" if cluster.sops.key_vault else "patches"
+            what = _form_text(config) if cluster.sops.key_vault else "patches"
             gate = f", --feature-gates={FEATURE_GATE_NAME}=true" if needs_feature_gate(config, cluster) else ""
             yield _finding("static.patches", cluster.name, OK, f"{facts.file} sets the {what}{gate}",
                            cluster=cluster.name)

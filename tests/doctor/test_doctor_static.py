@@ -203,3 +203,46 @@ def test_stale_bicep_is_named(repo: Path) -> None:
     assert first is not None and first.gate == "static.federation" and first.subject == "infra/azure/ (Bicep)"
     assert "stale (run `fluxforge azure bicep`)" in first.reason and first.fix.startswith("fluxforge azure bicep")
     assert {f.gate for f in report.findings if f.status == BROKEN} == {"static.federation"}
+
+
+def _flux_2_5(repo: Path) -> None:
+    """sample-repo on Flux 2.5 (no tenants: object-level workload identity needs 2.6), rendered."""
+    from generator.azure.commands import run_bicep
+    from generator.commands.render import run_render
+
+    config = repo / "fluxforge.yaml"
+    text = config.read_text().replace('version: "2.9.4"', 'version: "2.5.1"')
+    start, end = text.index("      - name: team-a\n"), text.index("  - name: production\n")
+    config.write_text(text[:start] + "\n" + text[end:])
+    (repo / "clusters" / "staging" / "team-a.yaml").unlink()
+    run_render(config)
+    run_bicep(config)
+
+
+def test_the_patch_form_of_the_configured_flux_version(repo: Path) -> None:
+    """Flux 2.0-2.5 wants the `use` label on the ServiceAccount and the Deployment as well (and no tenant-id): a
+    tree rendered for 2.5 holds; the ServiceAccount label taken out of the patch is named with the version."""
+    _flux_2_5(repo)
+    report = doctor(repo)
+    patches = [f for f in report.findings if f.gate == "static.patches"]
+    assert [f.status for f in patches] == [OK, OK], [(f.gate, f.reason) for f in report.findings if f.status == BROKEN]
+    assert "(the Flux 2.5.1 form)" in patches[0].reason
+    assert report.ok
+    edit(repo / "clusters/staging/flux-system/kustomization.yaml",
+         "        name: kustomize-controller\n        labels:\n          azure.workload.identity/use: \"true\"\n"
+         "        annotations:\n", "        name: kustomize-controller\n        annotations:\n")
+    first = doctor(repo).first_broken
+    assert first is not None and first.gate == "static.patches" and first.subject == "staging"
+    assert first.reason == ("clusters/staging/flux-system/kustomization.yaml: ServiceAccount kustomize-controller: "
+                            "label azure.workload.identity/use: \"true\" is missing (Flux 2.5.1 needs it)")
+
+
+def test_a_client_id_label_on_the_service_account_is_named(repo: Path) -> None:
+    """The SA label where an annotation belongs (a common copy-paste slip) is named as such."""
+    edit(repo / "clusters/staging/flux-system/kustomization.yaml",
+         "        annotations:\n          azure.workload.identity/client-id:",
+         "        labels:\n          azure.workload.identity/client-id:")
+    first = doctor(repo).first_broken
+    assert first is not None and first.gate == "static.patches", first
+    assert "annotation azure.workload.identity/client-id is not set" in first.reason
+    assert "label azure.workload.identity/client-id on the ServiceAccount (it must be an annotation)" in first.reason

@@ -75,7 +75,7 @@ def test_patch_facts_names_labels_and_annotations_in_the_wrong_place(tmp_path: P
         "      spec:\n        template:\n          metadata:\n            annotations:\n"
         "              azure.workload.identity/use: \"true\"\n")
     facts = patch_facts(tmp_path, "flux-system")
-    assert facts.wrong_place == ["label azure.workload.identity/client-id on the ServiceAccount",
+    assert facts.wrong_place == ["label azure.workload.identity/client-id on the ServiceAccount (it must be an annotation)",
                                  "annotation azure.workload.identity/use on the pod template (it must be a label)"]
     assert facts.labels == {} and facts.annotations == {}
 
