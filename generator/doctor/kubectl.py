@@ -56,6 +56,19 @@ class Kubectl:
         except ValueError:
             raise ReadError(f"kubectl {' '.join(args[:2])}: the answer is not JSON") from None
 
+    def contexts(self) -> list[str]:
+        """The context names of the kubeconfig (``kubectl config get-contexts -o name``)."""
+        cmd = ["kubectl"] + (["--kubeconfig", str(self.kubeconfig)] if self.kubeconfig is not None else [])
+        try:
+            done = subprocess.run([*cmd, "config", "get-contexts", "-o", "name"], capture_output=True, text=True,
+                                  timeout=_TIMEOUT, check=False, stdin=subprocess.DEVNULL)
+        except (OSError, subprocess.TimeoutExpired) as err:
+            raise ReadError(f"kubectl config: {err}") from None
+        if done.returncode != 0:
+            lines = [line for line in done.stderr.strip().splitlines() if line.strip()]
+            raise ReadError(f"kubectl config get-contexts: {lines[-1] if lines else 'failed'}")
+        return [line.strip() for line in done.stdout.splitlines() if line.strip()]
+
     def discovery_issuer(self) -> str:
         doc = self._json("get", "--raw", "/.well-known/openid-configuration")
         issuer = doc.get("issuer") if isinstance(doc, dict) else None

@@ -18,9 +18,10 @@ from generator.doctor.live_azure import AZURE_GATES
 from generator.doctor.live_cluster import CLUSTER_GATES
 from generator.doctor.model import BROKEN, SKIPPED, Finding, Gate, Report, Skip
 from generator.doctor.probe import PROBE_GATES
-from generator.doctor.readers import AzureReader, KubeReader, Prober
+from generator.doctor.readers import AzureReader, KubeReader, Prober, ReadError
 from generator.doctor.static import STATIC_GATES
 from generator.doctor.status import STATUS_GATES
+from generator.errors import UsageError
 
 __all__ = ["GATES", "DoctorOptions", "run_doctor", "walk"]
 
@@ -74,12 +75,26 @@ def _azure_reader(ctx: Context, options: DoctorOptions) -> tuple[AzureReader | N
 
 
 def _kube_reader(options: DoctorOptions) -> tuple[KubeReader | None, str]:
+    """kubectl with ``--context``/``--kubeconfig``; naming a kubeconfig file or a context that does not exist is a
+    usage error (exit 2), not a cluster that cannot be read."""
     from generator.doctor.kubectl import Kubectl, kubectl_missing
 
+    if options.kubeconfig is not None and not options.kubeconfig.is_file():
+        raise UsageError(f"--kubeconfig {options.kubeconfig}: no such file")
     missing = kubectl_missing()
     if missing:
         return None, missing
-    return Kubectl(options.context, options.kubeconfig), ""
+    reader = Kubectl(options.context, options.kubeconfig)
+    if options.context:
+        try:
+            names = reader.contexts()
+        except ReadError:
+            return reader, ""  # an unreadable kubeconfig: the cluster gates are skipped and say why
+        if options.context not in names:
+            known = ", ".join(names) or "none"
+            raise UsageError(f"--context {options.context}: no such context in "
+                             f"{options.kubeconfig or 'the kubeconfig'} (contexts: {known})")
+    return reader, ""
 
 
 def _prober(options: DoctorOptions) -> tuple[Prober | None, str]:
@@ -105,8 +120,8 @@ def run_doctor(options: DoctorOptions, *, azure: AzureReader | None = None, kube
         walk(ctx, live, layer_skips=dict.fromkeys(("azure", "cluster", "status", "probe"),
                                                   "not checked: gate static.config is broken"))
     else:
-        ctx.azure, ctx.azure_skip = (azure, "") if azure is not None else _azure_reader(ctx, options)
         ctx.kube, ctx.kube_skip = (kube, "") if kube is not None else _kube_reader(options)
+        ctx.azure, ctx.azure_skip = (azure, "") if azure is not None else _azure_reader(ctx, options)
         if options.probe:
             ctx.prober, ctx.probe_skip = (prober, "") if prober is not None else _prober(options)
         else:

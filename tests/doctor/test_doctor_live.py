@@ -114,3 +114,49 @@ def test_the_cli_against_production_host_names(world: DoctorWorld, tmp_path: Pat
     assert as_json_run.returncode == 1 and data["firstBroken"]["gate"] == "azure.fic"
     for secret in (AUDITOR_SECRET, *world.kube_reader.tokens):
         assert secret not in healthy.stdout + healthy.stderr + broken.stdout + as_json_run.stdout
+
+
+def _two_contexts(world: DoctorWorld, path: Path) -> Path:
+    """One kubeconfig with both clusters' contexts (staging, production), current context production: what a user
+    with several AKS clusters has after `az aks get-credentials` for each."""
+    merged: dict[str, object] = {"apiVersion": "v1", "kind": "Config", "preferences": {}, "current-context": "production",
+                                 "clusters": [], "users": [], "contexts": []}
+    for name in ("staging", "production"):
+        one = json.loads(world.emu.kubeconfig(world.emu.clusters[name], path.with_suffix(f".{name}")).read_text())
+        one["users"][0]["name"] = one["contexts"][0]["context"]["user"] = f"admin-{name}"
+        for part in ("clusters", "users", "contexts"):
+            merged[part] += one[part]  # type: ignore[operator]
+    path.write_text(json.dumps(merged))
+    path.chmod(0o600)
+    return path
+
+
+def test_context_picks_the_cluster(world: DoctorWorld, tmp_path: Path) -> None:
+    """--context reads that context's cluster: staging holds; the current context (production, where Flux is not
+    installed) is found by its issuer and named broken at its cluster gates."""
+    kubeconfig = _two_contexts(world, tmp_path / "fleet.kubeconfig")
+    chosen = world.doctor(kube=Kubectl("staging", kubeconfig), cluster=None, probe=False)
+    issuer = next(f for f in chosen.findings if f.gate == "cluster.issuer")
+    assert issuer.status == OK and issuer.cluster == "staging" and issuer.subject == "staging: context staging"
+    assert chosen.ok, as_text(chosen, "fluxforge.yaml")
+    current = world.doctor(kube=Kubectl(kubeconfig=kubeconfig), cluster=None, probe=False)
+    issuer = next(f for f in current.findings if f.gate == "cluster.issuer")
+    assert issuer.status == OK and issuer.cluster == "production"
+    first = current.first_broken
+    assert first is not None and first.gate == "cluster.sa" and first.cluster == "production", first
+    assert "it does not exist" in first.reason
+
+
+def test_an_unknown_context_or_kubeconfig_is_a_usage_error(world: DoctorWorld, tmp_path: Path) -> None:
+    """A context that is not in the kubeconfig is the user's typo (exit 2, the contexts listed), never a run where
+    every cluster gate is quietly skipped."""
+    kubeconfig = _two_contexts(world, tmp_path / "fleet.kubeconfig")
+    base = ["fluxforge", "doctor", "--subscription", world.emu.arm.subscription, "--kubeconfig"]
+    done = subprocess.run([*base, str(kubeconfig), "--context", "stagign"], cwd=world.repo, capture_output=True,
+                          text=True, check=False)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stderr == (f"--context stagign: no such context in {kubeconfig} (contexts: production, staging)\n")
+    assert done.stdout == ""
+    done = subprocess.run([*base, str(tmp_path / "missing.kubeconfig")], cwd=world.repo, capture_output=True,
+                          text=True, check=False)
+    assert done.returncode == 2 and "--kubeconfig" in done.stderr and "no such file" in done.stderr, done.stderr
