@@ -151,9 +151,14 @@ def _sa_problems(sa: Mapping[str, Any], client_id: str, tenant_id: str, *, tenan
     return problems
 
 
-def _annotate(namespace: str, sa: str, client_id: str, tenant_id: str) -> str:
-    return (f"kubectl -n {namespace} annotate serviceaccount {sa} --overwrite {CLIENT_ID}={client_id} "
-            f"{TENANT_ID}={tenant_id}")
+def _annotate(namespace: str, sa: str, client_id: str, tenant_id: str, obj: Mapping[str, Any] | None = None) -> str:
+    """The kubectl commands that put the annotations on (and take a client-id/tenant-id *label* off)."""
+    annotate = (f"kubectl -n {namespace} annotate serviceaccount {sa} --overwrite {CLIENT_ID}={client_id} "
+                f"{TENANT_ID}={tenant_id}")
+    wrong = [k for k in _labels(obj) if k in (CLIENT_ID, TENANT_ID)]
+    if not wrong:
+        return annotate
+    return f"kubectl -n {namespace} label serviceaccount {sa} {' '.join(k + '-' for k in wrong)} && {annotate}"
 
 
 def check_sa(ctx: Context) -> Iterator[Finding]:
@@ -172,7 +177,7 @@ def check_sa(ctx: Context) -> Iterator[Finding]:
     if problems:
         yield _finding("cluster.sa", cluster, subject, BROKEN, "; ".join(problems),
                        f"{_reconcile(config)} (the rendered patch sets them), or now: "
-                       f"{_annotate(ns, CONTROLLER, client, config.tenant_id)} && {restart_command(ns)}",
+                       f"{_annotate(ns, CONTROLLER, client, config.tenant_id, sa)} && {restart_command(ns)}",
                        problems=problems)
         return
     yield _finding("cluster.sa", cluster, subject, OK, f"annotated with client ID {client}")
@@ -314,7 +319,7 @@ def check_tenant_sa(ctx: Context) -> Iterator[Finding]:
         problems = _sa_problems(sa, client, config.tenant_id, tenant_required=True)
         if problems:
             yield _finding("cluster.tenant-sa", cluster, subject, BROKEN, "; ".join(problems),
-                           f"{_reconcile(config)}, or now: {_annotate(ns, name, client, config.tenant_id)}",
+                           f"{_reconcile(config)}, or now: {_annotate(ns, name, client, config.tenant_id, sa)}",
                            problems=problems)
         else:
             yield _finding("cluster.tenant-sa", cluster, subject, OK, f"annotated with client ID {client} and the tenant")

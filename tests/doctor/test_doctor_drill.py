@@ -105,13 +105,33 @@ def role_at_wrong_scope(w: DoctorWorld) -> None:
 
 
 def key_disabled(w: DoctorWorld) -> None:
-    for version in w.emu.vaults[VAULT].keys["sops-flux"]:
-        version.enabled = False
+    """`az keyvault key set-attributes --enabled false`: the Key Vault SDK, as a Key Vault Crypto Officer."""
+    from azure.identity import ClientSecretCredential
+    from azure.keyvault.keys import KeyClient
+
+    officer = w.emu.add_identity(f"drill-officer-{uuid.uuid4().hex[:6]}", secret="drill-officer-secret",
+                                 roles=["Key Vault Crypto Officer"])
+    keys = KeyClient(f"https://{VAULT}.vault.azure.net", ClientSecretCredential(w.emu.tenant_id, officer.client_id,
+                                                                                  "drill-officer-secret"))
+    keys.update_key_properties("sops-flux", "bad6639b7a09782fb620e036242cb891", enabled=False)
 
 
 def sa_annotation_missing(w: DoctorWorld) -> None:
     w.kubectl("-n", "flux-system", "annotate", "serviceaccount", "kustomize-controller",
               "azure.workload.identity/client-id-")
+
+
+def sa_label_not_annotation(w: DoctorWorld) -> None:
+    """The client ID written as a ServiceAccount label where the annotation belongs."""
+    sa_annotation_missing(w)
+    w.kubectl("-n", "flux-system", "label", "serviceaccount", "kustomize-controller",
+              f"azure.workload.identity/client-id={CLIENT_ID}")
+
+
+def annotation_client_id_typo(w: DoctorWorld) -> None:
+    """The config and Azure agree; someone annotated the cluster's ServiceAccount by hand, with a typo."""
+    w.kubectl("-n", "flux-system", "annotate", "serviceaccount", "kustomize-controller", "--overwrite",
+              f"azure.workload.identity/client-id={CLIENT_ID[:-1]}3")
 
 
 def client_id_typo(w: DoctorWorld) -> None:
@@ -150,11 +170,14 @@ def feature_gate_missing(w: DoctorWorld) -> None:
 
 
 def kustomization_stuck_on_decrypt(w: DoctorWorld) -> None:
-    """What kustomize-controller reported before someone fixed the federated credential (it holds now)."""
-    w.staging.set_condition(
-        "Kustomization", "flux-system", "apps", status="False", reason="BuildFailed",
-        message="decryption failed for 'podinfo-credentials': failed to get the data key required to decrypt the "
-                "SOPS file: AADSTS70021: No matching federated identity record found for presented assertion.")
+    """What kustomize-controller reported before someone fixed the federated credential (it holds now), written
+    through the status subresource as the controller writes it."""
+    condition = {"type": "Ready", "status": "False", "reason": "BuildFailed", "lastTransitionTime": "2026-01-01T00:00:00Z",
+                 "message": "decryption failed for 'podinfo-credentials': failed to get the data key required to decrypt "
+                            "the SOPS file: AADSTS70021: No matching federated identity record found for presented "
+                            "assertion."}
+    w.kubectl("-n", "flux-system", "patch", "kustomization", "apps", "--subresource=status", "--type", "merge", "-p",
+              json.dumps({"status": {"conditions": [condition]}}))
 
 
 def tenant_sa_missing(w: DoctorWorld) -> None:
@@ -190,6 +213,13 @@ BREAKS: dict[str, tuple[Callable[[DoctorWorld], None], str, str, str]] = {
     "ServiceAccount annotation missing": (sa_annotation_missing, "cluster.sa",
                                           "annotation azure.workload.identity/client-id is missing",
                                           "kubectl -n flux-system annotate serviceaccount kustomize-controller"),
+    "client ID as a ServiceAccount label": (sa_label_not_annotation, "cluster.sa",
+                                            "azure.workload.identity/client-id is a label here; it must be an annotation",
+                                            ("kubectl -n flux-system label serviceaccount kustomize-controller "
+                                             "azure.workload.identity/client-id- && kubectl")),
+    "client ID typo in the ServiceAccount annotation": (annotation_client_id_typo, "cluster.sa",
+                                                        f"is {CLIENT_ID[:-1]}3 (config: {CLIENT_ID})",
+                                                        f"--overwrite azure.workload.identity/client-id={CLIENT_ID}"),
     "client ID typo": (client_id_typo, "azure.identity", f"identity rg-fluxforge/id-flux-staging has client ID {CLIENT_ID}",
                        f"clusters[0].identity.clientId: {CLIENT_ID}"),
     "pod label missing": (pod_label_missing, "cluster.pod", "pod template lacks the label azure.workload.identity/use",
@@ -260,7 +290,8 @@ def test_drill(world: DoctorWorld, name: str) -> None:
 
 
 @pytest.mark.parametrize("name", ["pod older than the annotation", "ServiceAccount annotation missing",
-                                  "feature gate missing for a tenant", "pod label missing"])
+                                  "feature gate missing for a tenant", "pod label missing",
+                                  "client ID as a ServiceAccount label", "client ID typo in the ServiceAccount annotation"])
 def test_the_printed_kubectl_fix_repairs_it(world: DoctorWorld, name: str) -> None:
     """Run the kubectl commands of the fix as printed (the `or now:` part): the chain holds again."""
     import shlex
