@@ -31,6 +31,7 @@ CLIENT_ID = "c5e055dd-c1c8-4bc7-8cf2-a7eb2667c772"
 ISSUER = "https://westeurope.oic.prod-aks.azure.com/95513a0e-a568-46f4-8d76-53e5279cb558/5cd99ca1-6fd3-48b4-85d7-728bebc84d67/"
 SUBJECT = "system:serviceaccount:flux-system:kustomize-controller"
 VAULT = "kv-contoso-fleet"
+KEY_VERSION = "bad6639b7a09782fb620e036242cb891"
 
 
 class Admin:
@@ -104,16 +105,25 @@ def role_at_wrong_scope(w: DoctorWorld) -> None:
     admin.assign(f"{vault.id}/keys/other-key", "Key Vault Crypto User", principal)
 
 
-def key_disabled(w: DoctorWorld) -> None:
-    """`az keyvault key set-attributes --enabled false`: the Key Vault SDK, as a Key Vault Crypto Officer."""
+def _key_client(w: DoctorWorld) -> Any:
+    """The Key Vault SDK as a Key Vault Crypto Officer (what `az keyvault key set-attributes` uses)."""
     from azure.identity import ClientSecretCredential
     from azure.keyvault.keys import KeyClient
 
     officer = w.emu.add_identity(f"drill-officer-{uuid.uuid4().hex[:6]}", secret="drill-officer-secret",
                                  roles=["Key Vault Crypto Officer"])
-    keys = KeyClient(f"https://{VAULT}.vault.azure.net", ClientSecretCredential(w.emu.tenant_id, officer.client_id,
+    return KeyClient(f"https://{VAULT}.vault.azure.net", ClientSecretCredential(w.emu.tenant_id, officer.client_id,
                                                                                   "drill-officer-secret"))
-    keys.update_key_properties("sops-flux", "bad6639b7a09782fb620e036242cb891", enabled=False)
+
+
+def key_disabled(w: DoctorWorld) -> None:
+    _key_client(w).update_key_properties("sops-flux", KEY_VERSION, enabled=False)
+
+
+def key_expired(w: DoctorWorld) -> None:
+    import datetime as dt
+
+    _key_client(w).update_key_properties("sops-flux", KEY_VERSION, expires_on=dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
 
 
 def sa_annotation_missing(w: DoctorWorld) -> None:
@@ -210,6 +220,8 @@ BREAKS: dict[str, tuple[Callable[[DoctorWorld], None], str, str, str]] = {
     "key disabled": (key_disabled, "azure.key", "version bad6639b7a09782fb620e036242cb891 is disabled",
                      ("az keyvault key set-attributes --vault-name kv-contoso-fleet --name sops-flux --version "
                      "bad6639b7a09782fb620e036242cb891 --enabled true")),
+    "key expired": (key_expired, "azure.key", f"version {KEY_VERSION} expired at 2026-01-01T00:00:00Z",
+                    f"--name sops-flux --version {KEY_VERSION} --expires"),
     "ServiceAccount annotation missing": (sa_annotation_missing, "cluster.sa",
                                           "annotation azure.workload.identity/client-id is missing",
                                           "kubectl -n flux-system annotate serviceaccount kustomize-controller"),
