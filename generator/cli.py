@@ -494,7 +494,8 @@ def hook_encrypt_cmd(files: tuple[str, ...]) -> None:
 @click.option("--to", "to", metavar="VERSION", help="Target Flux version (default: the newest documented).")
 @click.option("--strict", is_flag=True, help="Exit 1 on warnings too.")
 def lint_cmd(root: str | None, to: str | None, strict: bool) -> None:
-    """Upgrade lint of ROOT: removed API versions, index-based JSON patches, ${var} without default."""
+    """Upgrade lint of ROOT: removed API versions, index-based JSON patches, ${var} without default; with a
+    fluxforge.yaml, tenant isolation (an identity that can decrypt a key used outside its folders)."""
     from generator.flux.lint import run_lint
 
     report = _run(run_lint, Path(root) if root is not None else None, to)

@@ -4,8 +4,8 @@
 identities (new or existing), one federated credential per (identity, cluster issuer, subject) — the
 kustomize-controller ServiceAccount, the default decryption ServiceAccounts, every tenant ServiceAccount —,
 the Key Vaults and their RSA keys (new or existing), and the role assignments (Key Vault Crypto User for
-each decrypting identity on each key its cluster uses, scoped to the key; the least role that encrypts for
-``azure.encryptors``), plus the AKS clusters to check. It also checks Azure's limits and rules before
+each decrypting identity on each of its own keys, scoped to the key: a tenant with ``tenant.sops`` on those
+only; the least role that encrypts for ``azure.encryptors``), plus the AKS clusters to check. It also checks Azure's limits and rules before
 anything is sent (at most 20 credentials per identity, valid and unique credential names, one
 issuer+subject pair per identity, role names resolved to their GUIDs).
 
@@ -27,6 +27,7 @@ from generator.config.model import Cluster, Config, Encryptor, Identity, KeyPath
 from generator.config.problems import Problem, dotted
 from generator.errors import ConfigError
 from generator.flux.federation import federated_credentials
+from generator.flux.tenancy import decrypt_grants, decryptors
 
 __all__ = [
     "CRYPTO_USER",
@@ -342,20 +343,24 @@ def _identity_credential_problems(creds: list[DesiredCredential]) -> Iterator[st
         pairs.add((cred.issuer, cred.subject))
 
 
-def _assignments(builder: _Builder, cluster: Cluster, idents: list[DesiredIdentity]) -> list[DesiredAssignment]:
+def _assignments(builder: _Builder) -> list[DesiredAssignment]:
+    """Key Vault Crypto User for each decryptor's identity on each of its own keys, scoped to the key
+    (:func:`generator.flux.tenancy.decrypt_grants`: a tenant with its own keys gets those only)."""
     found = []
-    for key_spec in cluster.sops.key_vault:
-        key = builder.key(key_spec)
-        if key is None:
-            continue
-        found += [DesiredAssignment(key, CRYPTO_USER, f"fluxforge: {ident.name} decrypts SOPS files of cluster "
-                                                      f"{cluster.name}", identity=ident) for ident in idents]
+    for grant in decrypt_grants(builder.config):
+        key = builder.key(grant.key)
+        ident = builder.identity(grant.decryptor.identity, None)
+        if key is not None and ident is not None:
+            what = grant.decryptor.label
+            found.append(DesiredAssignment(key, CRYPTO_USER, f"fluxforge: {ident.name} decrypts SOPS files of {what}",
+                                           identity=ident))
     return found
 
 
 def _encryptor_assignments(builder: _Builder, config: Config) -> tuple[list[DesiredAssignment], list[Role]]:
     keys = [builder.key(k) for k in config.sops.key_vault]
     keys += [builder.key(k) for c in config.clusters for k in c.sops.key_vault]
+    keys += [builder.key(k) for d in decryptors(config) for k in d.recipients.key_vault]
     unique = list({(k.vault.lower(), k.key.lower()): k for k in keys if k is not None}.values())
     roles: dict[str, Role] = {}
     found = []
@@ -387,12 +392,11 @@ def desired_state(config: Config, *, display: str = "fluxforge.yaml", need_subsc
     clusters = []
     for cluster in config.clusters:
         credentials += _credentials(builder, cluster)
-        idents = [i for i in (builder.identity(cluster.identity, None),
-                              *(builder.identity(ks.tenant.identity, None) for ks in cluster.tenants if ks.tenant))
-                  if i is not None]
-        assignments += _assignments(builder, cluster, list({i.key: i for i in idents}.values()))
+        for ident in (cluster.identity, *(ks.tenant.identity for ks in cluster.tenants if ks.tenant)):
+            builder.identity(ident, None)
         if (aks := _aks(builder, cluster)) is not None:
             clusters.append(aks)
+    assignments += _assignments(builder)
     credentials = _deduplicated(credentials)
     encryptors, custom_roles = _encryptor_assignments(builder, config)
     assignments += encryptors

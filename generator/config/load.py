@@ -181,9 +181,13 @@ def _kustomization(raw: dict[str, Any], environment: str, flux_ns: str, where: K
         retry_interval=raw.get("retryInterval"),
         timeout=raw.get("timeout"),
         depends_on=tuple(raw.get("dependsOn", [])),
-        tenant=Tenant(tenant["serviceAccount"], _identity(tenant["identity"], (*where, "tenant", "identity"), group))
-        if tenant else None,
+        tenant=_tenant(tenant, (*where, "tenant"), group) if tenant else None,
     )
+
+
+def _tenant(raw: dict[str, Any], where: KeyPath, group: str | None) -> Tenant:
+    return Tenant(raw["serviceAccount"], _identity(raw["identity"], (*where, "identity"), group),
+                  sops=_sops(raw["sops"], (*where, "sops"), group) if "sops" in raw else None)
 
 
 def _cluster(raw: dict[str, Any], index: int, default_sops: SopsKeys, flux_ns: str, group: str | None) -> Cluster:
@@ -235,6 +239,7 @@ def _build(data: dict[str, Any], source: Path | None) -> Config:
     )
     group = data["azure"].get("resourceGroup")
     default_sops = _sops(data.get("sops"), ("sops",), group)
+    break_glass = _sops((data.get("sops") or {}).get("breakGlass"), ("sops", "breakGlass"), group)
     return Config(
         flux=flux,
         git=git,
@@ -243,4 +248,5 @@ def _build(data: dict[str, Any], source: Path | None) -> Config:
         clusters=tuple(_cluster(c, i, default_sops, flux.namespace, group) for i, c in enumerate(data["clusters"])),
         source=source,
         azure=_azure(data["azure"]),
+        break_glass=break_glass,
     )

@@ -41,14 +41,6 @@ class Identity:
 
 
 @dataclass(frozen=True)
-class Tenant:
-    """Object-level workload identity for one Kustomization."""
-
-    service_account: str
-    identity: Identity
-
-
-@dataclass(frozen=True)
 class KeyVaultKey:
     """An Azure Key Vault key used as a SOPS recipient."""
 
@@ -83,6 +75,16 @@ class SopsKeys:
 
     def __bool__(self) -> bool:
         return bool(self.key_vault or self.age)
+
+
+@dataclass(frozen=True)
+class Tenant:
+    """Object-level workload identity for one Kustomization."""
+
+    service_account: str
+    identity: Identity
+    sops: SopsKeys | None = None
+    """The tenant's own recipients (``tenant.sops``); None: its folder uses the cluster's keys."""
 
 
 @dataclass(frozen=True)
@@ -199,6 +201,8 @@ class Config:
     source: Path | None = None
     """The file this config was read from (None when parsed from text)."""
     azure: AzureSettings = AzureSettings()
+    break_glass: SopsKeys = SopsKeys()
+    """``sops.breakGlass``: added to the rule of every tenant with its own keys; nobody is granted decrypt."""
 
     def cluster(self, name: str) -> Cluster:
         """Look up a cluster by name (KeyError if absent)."""

@@ -7,6 +7,9 @@
 * JSON patches that address a list element by index (``/rules/10``; anything but an ``add`` to
   ``/-``) → warning: indexes shift between releases (the ``serviceaccounts/token`` rule of the
   ``crd-controller`` ClusterRole every Flux controller shares moved from 10 to 11 in 2.7);
+* with a ``fluxforge.yaml``: an identity that can decrypt a Key Vault key ``.sops.yaml`` also uses outside
+  its folders → error when a tenant is involved (:mod:`generator.flux.isolation`: a tenant without a key of
+  its own, a break-glass key an identity decrypts), warning when clusters share a platform key;
 * ``${var}`` without a default → warning from 2.9, where ``StrictPostBuildSubstitutions`` is on by
   default: only in what a Kustomization with ``postBuild`` builds, not in objects labelled or annotated
   ``kustomize.toolkit.fluxcd.io/substitute: disabled``, and only when that Kustomization does not set
@@ -209,7 +212,30 @@ def run_lint(root: Path | None, to: str | None = None) -> LintReport:
         root = _default_root()
     if not root.is_dir():
         raise UsageError(f"{root}: not a directory; give the repository root")
-    return LintReport(target, tuple(lint_tree(root, target)))
+    return LintReport(target, tuple(lint_tree(root, target) + isolation_findings(root)))
+
+
+def isolation_findings(root: Path) -> list[Finding]:
+    """With a ``fluxforge.yaml`` at ``root``: a finding per identity that can decrypt a Key Vault key used
+    outside its folders (:func:`generator.flux.isolation.exposures`), at the identity's line; a config that
+    does not load is one warning (``fluxforge render`` names its problems)."""
+    from generator.config.load import CONFIG_NAME, load_config
+    from generator.config.problems import line_of
+    from generator.errors import ConfigError
+    from generator.flux.isolation import exposures
+    from generator.flux.sops_coverage import shared_folders
+    from generator.yamlio import load_rt
+
+    path = root / CONFIG_NAME
+    if not path.is_file():
+        return []
+    try:
+        config = load_config(path)
+    except ConfigError as err:
+        return [Finding(CONFIG_NAME, 1, "warning", f"not checked for tenant isolation: {err.problems[0]}")]
+    tree = load_rt(path.read_text(encoding="utf-8"))
+    return [Finding(CONFIG_NAME, line_of(tree, found.identity.where), found.level, found.message)
+            for found in exposures(config, shared_folders(root, config))]
 
 
 def _default_root() -> Path:

@@ -2,8 +2,8 @@
 builds pull in with kustomize references (a shared ``apps/base`` named by ``apps/staging/kustomization.yaml``
 and ``apps/production/kustomization.yaml``).
 
-A Secret there is decrypted by each cluster whose build reads it, so its rule lists the recipients of
-all of them; without a rule, ``fluxforge encrypt`` and the hook refuse the file. Reads the repository's
+A Secret there is decrypted by each cluster (or tenant) whose build reads it, so its rule lists the
+recipients of all of them; without a rule, ``fluxforge encrypt`` and the hook refuse the file. Reads the repository's
 kustomization files (:mod:`generator.flux.kustomize_refs`); the render itself stays pure and gets the result.
 """
 
@@ -12,24 +12,21 @@ from __future__ import annotations
 import posixpath
 from pathlib import Path
 
-from generator.config.model import Cluster, Config
+from generator.config.model import Config
 from generator.flux.kustomize_refs import build_inputs
+from generator.flux.tenancy import decryptors
 
 __all__ = ["shared_folders"]
-
-
-def _decrypting_paths(cluster: Cluster) -> list[str]:
-    return [cluster.path, *(ks.path for ks in cluster.kustomizations if ks.decryption)]
 
 
 def _within(folder: str, parent: str) -> bool:
     return folder == parent or folder.startswith(parent + "/")
 
 
-def _reached(root: Path, cluster: Cluster) -> set[str]:
-    """Folders (and the folders of single files) the cluster's decrypting builds read."""
+def _reached(root: Path, paths: tuple[str, ...]) -> set[str]:
+    """Folders (and the folders of single files) the builds of ``paths`` read."""
     found: set[str] = set()
-    for path in _decrypting_paths(cluster):
+    for path in paths:
         inputs = build_inputs(root, path)
         found |= inputs.folders | {posixpath.dirname(file) for file in inputs.files}
     found.discard("")  # a rule for the repository root would match every file
@@ -37,22 +34,24 @@ def _reached(root: Path, cluster: Cluster) -> set[str]:
 
 
 def shared_folders(root: Path, config: Config) -> dict[str, frozenset[str]]:
-    """Folder -> the clusters that read it, for every folder a decrypting build reads that no rule
-    for one of those clusters covers yet; a folder whose parent is already listed for the same
-    clusters is left out (the parent's rule matches it)."""
+    """Folder -> the ids of the decryptors (:func:`generator.flux.tenancy.decryptors`: ``staging`` for a
+    cluster's platform, ``staging/team-a`` for a tenant) that read it, for every folder a decrypting build
+    reads that no rule for one of those decryptors covers yet; a folder whose parent is already listed for
+    the same decryptors is left out (the parent's rule matches it)."""
+    readers = decryptors(config)
     covering: dict[str, set[str]] = {}
-    for cluster in config.clusters:
-        for path in _decrypting_paths(cluster):
-            covering.setdefault(path, set()).add(cluster.name)
-    readers: dict[str, set[str]] = {}
-    for cluster in config.clusters:
-        for folder in _reached(root, cluster):
-            if not any(_within(folder, path) and cluster.name in names for path, names in covering.items()):
-                readers.setdefault(folder, set()).add(cluster.name)
+    for reader in readers:
+        for path in reader.paths:
+            covering.setdefault(path, set()).add(reader.id)
+    found: dict[str, set[str]] = {}
+    for reader in readers:
+        for folder in _reached(root, reader.paths):
+            if not any(_within(folder, path) and reader.id in ids for path, ids in covering.items()):
+                found.setdefault(folder, set()).add(reader.id)
     shared: dict[str, frozenset[str]] = {}
-    for folder in sorted(readers, key=lambda f: (f.count("/"), f)):
-        names = readers[folder]
-        if any(_within(folder, parent) and names <= found for parent, found in shared.items()):
+    for folder in sorted(found, key=lambda f: (f.count("/"), f)):
+        ids = found[folder]
+        if any(_within(folder, parent) and ids <= known for parent, known in shared.items()):
             continue
-        shared[folder] = frozenset(names)
+        shared[folder] = frozenset(ids)
     return shared

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from generator.config.model import Cluster, Config, KustomizationSpec
+from generator.flux.tenancy import decryptors, merge_keys
 
 __all__ = ["OwnedObjects", "SopsRule", "bicep_string", "go_duration", "owned_objects", "sops_rules", "yaml_scalar"]
 
@@ -74,13 +75,15 @@ class SopsRule:
     azure_keyvault: tuple[str, ...]
     age: tuple[str, ...]
     shared: bool = False  # a folder the config does not name, pulled in by a kustomize build
+    readers: tuple[str, ...] = ()
+    """Who decrypts it: ``cluster staging``, ``tenant team-a of cluster staging`` (:mod:`generator.flux.tenancy`)."""
 
-
-def _cluster_paths(cluster: Cluster) -> list[str]:
-    """The folders a cluster's decrypting Kustomizations apply: its own (the sync Kustomization
-    decrypts) and each Kustomization path with decryption (a Secret encrypted elsewhere would be refused:
-    "configuring decryption is required")."""
-    return [cluster.path, *(ks.path for ks in cluster.kustomizations if ks.decryption)]
+    @property
+    def who(self) -> str:
+        """For the rule's comment: ``clusters staging, production``, or the readers when a tenant is one."""
+        if any(not r.startswith("cluster ") for r in self.readers):
+            return "; ".join(self.readers)
+        return f"cluster{'s' if len(self.clusters) > 1 else ''} {', '.join(self.clusters)}"
 
 
 def _self_and_parents(folder: str) -> list[str]:
@@ -93,35 +96,40 @@ def _unique(items: Iterable[str]) -> tuple[str, ...]:
 
 
 def sops_rules(config: Config, shared: Mapping[str, frozenset[str]] | None = None) -> list[SopsRule]:
-    """One rule per folder a cluster applies, deepest first (sops uses the first matching rule).
+    """One rule per folder a decryptor applies, deepest first (sops uses the first matching rule).
 
-    A folder's recipients are those of every cluster that applies it or one of its parents, so a
-    file is readable by each cluster whose Kustomization can reach it. ``shared``: folders outside
-    those that a decrypting Kustomization's build pulls in (``apps/base`` named by
-    ``apps/staging/kustomization.yaml``), with the clusters whose builds read them
-    (:func:`generator.flux.sops_coverage.shared_folders`).
+    A folder's recipients are those of every decryptor (:func:`generator.flux.tenancy.decryptors`: a
+    cluster's platform, or one of its tenants) that applies it or one of its parents, so a file is readable
+    by each identity whose Kustomization can reach it; a tenant with its own keys adds only those (and the
+    break-glass recipients). ``shared``: folders outside those that a decrypting Kustomization's build pulls
+    in (``apps/base`` named by ``apps/staging/kustomization.yaml``), with the ids of the decryptors whose
+    builds read them (:func:`generator.flux.sops_coverage.shared_folders`).
     """
     shared = shared or {}
-    in_order = _unique([*(p for c in config.clusters for p in _cluster_paths(c)), *shared])
+    readers = decryptors(config)
+    by_id = {d.id: d for d in readers}
+    in_order = _unique([*(p for d in readers for p in d.paths), *shared])
     folders = sorted(in_order, key=lambda p: -p.count("/"))  # stable: config order within a depth
-    applied_by: dict[str, set[str]] = {folder: set(names) for folder, names in shared.items()}
-    for cluster in config.clusters:
-        for path in _cluster_paths(cluster):
-            applied_by.setdefault(path, set()).add(cluster.name)
-    named = {p for c in config.clusters for p in _cluster_paths(c)}
+    applied_by: dict[str, set[str]] = {folder: set(ids) for folder, ids in shared.items()}
+    for reader in readers:
+        for path in reader.paths:
+            applied_by.setdefault(path, set()).add(reader.id)
+    named = {p for d in readers for p in d.paths}
     rules: list[SopsRule] = []
     for folder in folders:
-        names = set().union(*(applied_by.get(p, set()) for p in _self_and_parents(folder)))
-        users = [c for c in config.clusters if c.name in names]
+        ids = set().union(*(applied_by.get(p, set()) for p in _self_and_parents(folder)))
+        users = [d for d in readers if d.id in ids and d.id in by_id]
+        keys = merge_keys(d.recipients for d in users)
         rules.append(
             SopsRule(
                 path=folder,
                 # sops matches against the path relative to the .sops.yaml folder (the repo root)
                 path_regex="^" + folder.replace(".", r"\.") + "/",
-                clusters=tuple(c.name for c in users),
-                azure_keyvault=_unique(k.url for c in users for k in c.sops.key_vault),
-                age=_unique(r for c in users for r in c.sops.age),
+                clusters=_unique(d.cluster.name for d in users),
+                azure_keyvault=tuple(k.url for k in keys.key_vault),
+                age=keys.age,
                 shared=folder not in named,
+                readers=tuple(d.label for d in users),
             )
         )
     return rules

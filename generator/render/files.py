@@ -86,7 +86,13 @@ def _kustomization_file(
     cluster: Cluster, ks: KustomizationSpec, owned: OwnedObjects, base: dict[str, Any]
 ) -> bytes:
     deps = [_Dependency(dep, cluster.kustomization(dep).namespace) for dep in ks.depends_on]
-    return _render("kustomization.yaml.j2", ks=ks, owned=owned, depends_on=deps, **base)
+    context = {**base, "age_secret": base["age_secret"] if _uses_age_secret(cluster, ks) else None}
+    return _render("kustomization.yaml.j2", ks=ks, owned=owned, depends_on=deps, **context)
+
+
+def _uses_age_secret(cluster: Cluster, ks: KustomizationSpec) -> bool:
+    """The Kustomization decrypts with the cluster's age-only keys (a tenant's own keys include Key Vault)."""
+    return age_only(cluster) and ks.decryption and not (ks.tenant is not None and ks.tenant.sops is not None)
 
 
 def age_only(cluster: Cluster) -> bool:
@@ -102,7 +108,7 @@ def age_secret_notes(config: Config, written: Iterable[str]) -> list[str]:
     notes = []
     done = set(written)
     for cluster in config.clusters:
-        decrypting = [ks for ks in cluster.kustomizations if ks.decryption]
+        decrypting = [ks for ks in cluster.kustomizations if _uses_age_secret(cluster, ks)]
         files = [f"{config.sync_dir(cluster)}/kustomization.yaml", *(f"{cluster.path}/{ks.name}.yaml" for ks in decrypting)]
         spaces = sorted({config.flux.namespace, *(ks.namespace for ks in decrypting)})
         if age_only(cluster) and done.intersection(files):

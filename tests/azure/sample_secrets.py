@@ -1,10 +1,12 @@
 """The encrypted Secrets committed in sample-repo/: their plaintext, and how to make them again.
 
 What Git holds in a fluxforge repository: each Secret encrypted in place by ``fluxforge encrypt -i`` (as a
-developer with encrypt-only rights) for the recipients of its ``.sops.yaml`` rule, the sample's Key Vault
-key (kv-contoso-fleet/sops-flux/bad6639b...) and the TEST age recipient. Key Vault is the test emulator;
-the RSA key of that key version is the test-only ``tests/fixtures/sample-repo-kv.pem``, the age identity the
-test-only ``tests/fixtures/sample-repo.agekey``: both private keys are public, so the sample Secrets hold
+developer with encrypt-only rights) for the recipients of its ``.sops.yaml`` rule: the fleet's Key Vault
+key (kv-contoso-fleet/sops-flux/bad6639b...) and the TEST age recipient, or for team-a's folder team-a's own
+key (kv-contoso-fleet/sops-team-a/2fd93bbb...) and the same TEST recipient as the platform's break-glass
+key. Key Vault is the test emulator; the RSA keys of those key versions are the test-only
+``tests/fixtures/sample-repo-kv.pem`` and ``tests/fixtures/sample-repo-team-a-kv.pem``, the age identity the
+test-only ``tests/fixtures/sample-repo.agekey``: every private key is public, so the sample Secrets hold
 nothing secret. ``tests/azure/test_sample_secrets.py`` decrypts them with the real sops both ways.
 
 Regenerate (root, for the network namespace): ``.venv/bin/python tests/azure/sample_secrets.py``.
@@ -22,18 +24,24 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = REPO_ROOT / "sample-repo"
-KV_KEY_PEM = REPO_ROOT / "tests" / "fixtures" / "sample-repo-kv.pem"
 AGE_KEY = REPO_ROOT / "tests" / "fixtures" / "sample-repo.agekey"
 KEY_URL = "https://kv-contoso-fleet.vault.azure.net/keys/sops-flux/bad6639b7a09782fb620e036242cb891"
+TEAM_A_KEY_URL = "https://kv-contoso-fleet.vault.azure.net/keys/sops-team-a/2fd93bbbe588db0b5b7a0eae95b2c602"
+KEY_PEMS = {KEY_URL: REPO_ROOT / "tests" / "fixtures" / "sample-repo-kv.pem",
+            TEAM_A_KEY_URL: REPO_ROOT / "tests" / "fixtures" / "sample-repo-team-a-kv.pem"}
 
 _NOTE = ("# SAMPLE ONLY: encrypted by `fluxforge encrypt -i` for the sample Key Vault key and the TEST age\n"
          "# recipient (both private keys are public in tests/fixtures): read it with\n"
          "# SOPS_AGE_KEY_FILE=tests/fixtures/sample-repo.agekey sops decrypt {path}\n")
+_TENANT_NOTE = ("# SAMPLE ONLY: encrypted by `fluxforge encrypt -i` for team-a's own Key Vault key and the platform's\n"
+                "# break-glass TEST age recipient (both private keys are public in tests/fixtures): read it with\n"
+                "# SOPS_AGE_KEY_FILE=tests/fixtures/sample-repo.agekey sops decrypt {path}\n")
 
 
 def _secret(path: str, name: str, namespace: str, values: dict[str, str]) -> str:
     data = "".join(f"    {key}: {value}\n" for key, value in values.items())
-    return (f"{_NOTE.format(path=f'sample-repo/{path}')}apiVersion: v1\nkind: Secret\nmetadata:\n"
+    note = _TENANT_NOTE if path.startswith("tenants/") else _NOTE
+    return (f"{note.format(path=f'sample-repo/{path}')}apiVersion: v1\nkind: Secret\nmetadata:\n"
             f"    name: {name}\n    namespace: {namespace}\ntype: Opaque\nstringData:\n{data}")
 
 
@@ -52,10 +60,13 @@ PLAINTEXT: dict[tuple[str, str, str], str] = {
 
 
 def key_material() -> dict[str, rsa.RSAPrivateKey]:
-    """The Key Vault key version the sample Secrets are encrypted for, for ``rehearse(key_material=...)``."""
-    key = serialization.load_pem_private_key(KV_KEY_PEM.read_bytes(), password=None)
-    assert isinstance(key, rsa.RSAPrivateKey)
-    return {KEY_URL: key}
+    """The Key Vault key versions the sample Secrets are encrypted for, for ``rehearse(key_material=...)``."""
+    found = {}
+    for url, pem in KEY_PEMS.items():
+        key = serialization.load_pem_private_key(pem.read_bytes(), password=None)
+        assert isinstance(key, rsa.RSAPrivateKey)
+        found[url] = key
+    return found
 
 
 def main() -> int:

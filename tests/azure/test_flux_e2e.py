@@ -82,16 +82,18 @@ def test_fluxforge_encrypts_and_kustomize_controller_decrypts(fleet: Fleet, tmp_
         (fleet.repo / rel).write_text(secret_text(Path(rel).stem))
     mark = emu.log.mark()
     fluxforge_encrypt(fleet, [rel for rel, _, _ in SECRETS])
-    # one token and at most two Key Vault requests (challenge probe + public key) for the whole batch
+    # one token and one public-key read per key (the fleet's, team-a's own) plus a challenge probe for the batch
     kv = emu.log.since(mark, "kv")
-    assert [(e.operation, e.status) for e in kv if e.authorized] == [("get", 200)] and len(kv) <= 2
+    assert [(e.operation, e.status) for e in kv if e.authorized] == [("get", 200)] * 2 and len(kv) <= 3
+    assert {e.path.split("/")[2] for e in kv if e.authorized} == {"sops-flux", "sops-team-a"}
     assert len([e for e in emu.log.since(mark, "entra") if e.path.endswith("/token")]) == 1
     for rel, cluster, ks in SECRETS:
         doc = load_rt((fleet.repo / rel).read_bytes())
         assert "s3cr3t" not in (fleet.repo / rel).read_text()
         entry = doc["sops"]["azure_kv"][0]
         assert entry["vault_url"] == "https://kv-contoso-fleet.vault.azure.net"
-        assert entry["version"] == "bad6639b7a09782fb620e036242cb891"
+        assert (entry["name"], entry["version"]) == (("sops-team-a", "2fd93bbbe588db0b5b7a0eae95b2c602") if ks == "team-a"
+                                                     else ("sops-flux", "bad6639b7a09782fb620e036242cb891"))
         env = controller_env(fleet, cluster, ks, tmp_path / "token")
         mark = emu.log.mark()
         code, out, err = sops_decrypt(fleet, rel, env)

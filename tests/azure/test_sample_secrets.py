@@ -43,7 +43,8 @@ def test_every_cluster_has_an_encrypted_secret_in_git() -> None:
         doc = load_rt(text)
         assert doc["kind"] == "Secret" and doc["metadata"]["name"]  # Flux reads kind and metadata in the clear
         assert all(str(v).startswith("ENC[AES256_GCM,") for v in doc["stringData"].values()), rel
-        assert [e["name"] for e in doc["sops"]["azure_kv"]] == ["sops-flux"]
+        # the tenant's folder: its own key only (plus the break-glass age recipient, the same TEST key)
+        assert [e["name"] for e in doc["sops"]["azure_kv"]] == ["sops-team-a" if rel.startswith("tenants/") else "sops-flux"]
         assert [e["recipient"] for e in doc["sops"]["age"]] == [
             "age1lfc652rhtrfqg2mhuj3edtv38wdrgpk7fwgt2zdexvnj3923nuqqd0g2rh"]
         secrets = [line.split(": ", 1)[1] for line in PLAINTEXT[next(c for c in CASES if c[0] == rel)].splitlines()
@@ -113,6 +114,36 @@ def test_kustomize_controller_decrypts_through_key_vault(azure: Azure, tmp_path:
     assert done.stdout == PLAINTEXT[case]
     decrypts = [e for e in azure.play.emu.log.since(mark, "kv") if e.operation == "decrypt" and e.status == 200]
     assert [e.note["principal"] for e in decrypts] == [azure.play.identities[env["AZURE_CLIENT_ID"]].object_id]
+
+
+TENANT_FILE, PLATFORM_FILE = "tenants/team-a/staging/team-a-secret.yaml", "apps/staging/podinfo-secret.yaml"
+
+
+def test_the_tenant_key_opens_the_tenant_file_only_and_the_platform_key_the_platform_file_only(
+        azure: Azure, tmp_path: Path) -> None:
+    """Per-tenant keys (issue 14): the real sops as kustomize-controller, once impersonating team-a's decryption
+    ServiceAccount (the tenant identity, Key Vault role on sops-team-a only) and once at the controller level
+    (the cluster identity, role on sops-flux only). Each opens its own file; the other's is refused by Key
+    Vault (403 ForbiddenByRbac on the other key), and nothing of its plaintext shows."""
+    tenant = azure.play.tenant_env("staging", "team-a", tmp_path / "tenant-token")
+    platform = azure.play.controller_env("staging", tmp_path / "platform-token")
+    cases = [(tenant, TENANT_FILE, "team-a", PLATFORM_FILE, "sops-flux"),
+             (platform, PLATFORM_FILE, "apps", TENANT_FILE, "sops-team-a")]
+    for env, own, kustomization, other, other_key in cases:
+        done = _decrypt(azure, own, env)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout == PLAINTEXT[(own, "staging", kustomization)]
+        mark = azure.play.emu.log.mark()
+        refused = _decrypt(azure, other, env)
+        assert refused.returncode != 0
+        assert "ForbiddenByRbac" in refused.stderr, refused.stderr
+        secret = next(v.split(": ", 1)[1] for (rel, _, _), text in PLAINTEXT.items() if rel == other
+                      for v in text.splitlines() if "-sample-" in v)
+        assert secret not in refused.stdout + refused.stderr
+        denied = [e for e in azure.play.emu.log.since(mark, "kv") if e.operation == "decrypt" and e.authorized]
+        principal = azure.play.identities[env["AZURE_CLIENT_ID"]].object_id
+        assert denied and all(e.status == 403 and e.note["principal"] == principal for e in denied)
+        assert all(f"/keys/{other_key}/" in e.path for e in denied), [e.path for e in denied]
 
 
 @pytest.fixture(scope="module")

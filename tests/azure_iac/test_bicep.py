@@ -55,18 +55,25 @@ def test_sample_repo_bicep_parses_and_declares_the_configured_trust(tmp_path: Pa
     assert all(issuer.endswith("/") for issuer, _ in fics)
     vault = _resources(parsed, "Microsoft.KeyVault/vaults")[0]["config"]["properties"]
     assert vault["enableRbacAuthorization"] is True and vault["enablePurgeProtection"] is True
-    key = _resources(parsed, "Microsoft.KeyVault/vaults/keys")[0]["config"]
-    assert key["properties"]["kty"] == "RSA" and key["properties"]["keyOps"] == ["encrypt", "decrypt"]
+    for key in _resources(parsed, "Microsoft.KeyVault/vaults/keys"):  # the fleet's key and team-a's own
+        assert key["config"]["properties"]["kty"] == "RSA"
+        assert key["config"]["properties"]["keyOps"] == ["encrypt", "decrypt"]
     assignments = _resources(parsed, RA)
-    keysym = next(iter(s for s, r in parsed["keyvault-rg-fleet-shared.bicep"]["resources"].items()
-                       if r["type"] == "Microsoft.KeyVault/vaults/keys"))
-    assert {str(a["config"]["scope"]) for a in assignments} == {keysym}  # the key, never the vault
-    roles = [str(a["config"]["properties"]["roleDefinitionId"]) for a in assignments]
-    assert sum(CRYPTO_USER in r for r in roles) == 3  # two cluster identities + the tenant
-    assert sum("21090545-7ca7-4776-b22c-e363652d74d2" in r for r in roles) == 1  # the encryptor: Key Vault Reader
+    keysyms = {s for s, r in parsed["keyvault-rg-fleet-shared.bicep"]["resources"].items()
+               if r["type"] == "Microsoft.KeyVault/vaults/keys"}
+    assert keysyms == {"keyKvContosoFleetSopsFlux", "keyKvContosoFleetSopsTeamA"}
+    assert {str(a["config"]["scope"]) for a in assignments} == keysyms  # the key, never the vault
+    roles = [(str(a["config"]["scope"]), str(a["config"]["properties"]["roleDefinitionId"]),
+              str(a["config"]["properties"]["principalId"])) for a in assignments]
+    # the two cluster identities on the fleet key, the tenant on its own key only
+    assert sorted((scope, principal) for scope, role, principal in roles if CRYPTO_USER in role) == [
+        ("keyKvContosoFleetSopsFlux", "idFluxProductionPrincipalId"), ("keyKvContosoFleetSopsFlux", "idFluxStagingPrincipalId"),
+        ("keyKvContosoFleetSopsTeamA", "idTeamAStagingPrincipalId")]
+    # the encryptor: Key Vault Reader on each key
+    assert sum("21090545-7ca7-4776-b22c-e363652d74d2" in role for _, role, _ in roles) == 2
     outputs = parsed["main.bicep"]["outputs"]
     assert {"idFluxStagingClientId", "idTeamAStagingClientId", "idFluxProductionClientId",
-            "keyKvContosoFleetSopsFluxUrl"} <= set(outputs)
+            "keyKvContosoFleetSopsFluxUrl", "keyKvContosoFleetSopsTeamAUrl"} <= set(outputs)
 
 
 def test_rich_config_parses_with_modules_existing_resources_and_the_custom_role(tmp_path: Path) -> None:

@@ -191,8 +191,9 @@ def test_invalid_config_writes_nothing(repo: Path, run_cli) -> None:
     (repo / "fluxforge.yaml").write_text(text)
     result = run_cli("render")
     assert result.exit_code == 1
+    line = next(n for n, row in enumerate(text.splitlines(), 1) if "dependsOn: [infra]" in row)
     assert result.stderr == (
-        "fluxforge.yaml:46: clusters[0].kustomizations[1].dependsOn[0]: unknown Kustomization 'infra' in this "
+        f"fluxforge.yaml:{line}: clusters[0].kustomizations[1].dependsOn[0]: unknown Kustomization 'infra' in this "
         "cluster; did you mean 'infrastructure'?\n"
     )
     assert sorted(p.name for p in repo.iterdir()) == ["fluxforge.yaml"]

@@ -1,7 +1,8 @@
 """Stand up the Azure side a ``fluxforge.yaml`` describes, in the emulator (a rehearsal before Azure).
 
 Tenant, Key Vault keys (with the configured versions), one OIDC issuer per cluster, the kustomize-controller
-identity of each cluster granted Key Vault Crypto User, each tenant identity granted decrypt only, every
+identity of each cluster granted Key Vault Crypto User and each tenant identity decrypt only, each on its own
+keys at the key scope (``generator.flux.tenancy.decrypt_grants``, what ``fluxforge azure`` grants), every
 federated credential the config implies (``generator.flux.federation``: the controller's ServiceAccount, the
 lockdown's default decryption ServiceAccounts, each tenant's), and a developer (client secret) who may
 encrypt but not decrypt. Each cluster is also an AKS cluster (ARM ``managedClusters/<name>`` in
@@ -19,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from generator.config.load import load_config
 from generator.config.model import Cluster, Config
 from generator.flux.federation import federated_credentials
+from generator.flux.tenancy import decrypt_grants, decryptors
 
 from .cloud import Emulator
 from .entra import Principal
@@ -78,6 +80,7 @@ def rehearse(config_path: Path, workdir: Path,
     key that version holds (files committed encrypted for it decrypt); other keys are generated."""
     config = load_config(config_path)
     keys = {k for c in config.clusters for k in c.sops.key_vault} | set(config.sops.key_vault)
+    keys |= {k for d in decryptors(config) for k in d.recipients.key_vault}
     vaults = sorted({_vault_name(k.vault_url) for k in keys})
     emu = Emulator(workdir, vaults=vaults, tenant_id=config.tenant_id,
                    issuers=[c.oidc_issuer for c in config.clusters])
@@ -89,22 +92,24 @@ def rehearse(config_path: Path, workdir: Path,
     play = Rehearsal(emu, config, developer)
     for scope in scopes:
         emu.rbac.assign(developer.object_id, "SOPS Encrypt Only", scope)
+    for grant in decrypt_grants(config):
+        # the cluster identity Key Vault Crypto User, a tenant's decrypt only: each on its own keys, at the key
+        role = "Key Vault Crypto User" if grant.decryptor.tenant is None else "SOPS Decrypt Only"
+        principal = _identity(play, grant.decryptor.identity.client_id, grant.decryptor.identity.name)
+        vault = emu.vaults[_vault_name(grant.key.vault_url)]
+        emu.rbac.assign(principal.object_id, role, vault.key_scope(grant.key.key))
     for cluster in config.clusters:
         emu.add_cluster(cluster.name, issuer=cluster.oidc_issuer)
-        _identity(play, cluster.identity.client_id, cluster.identity.name, "Key Vault Crypto User")
-        for ks in cluster.tenants:
-            assert ks.tenant is not None
-            _identity(play, ks.tenant.identity.client_id, ks.tenant.identity.name, "SOPS Decrypt Only")
+        for ident in (cluster.identity, *(ks.tenant.identity for ks in cluster.tenants if ks.tenant)):
+            _identity(play, ident.client_id, ident.name)
         for credential in federated_credentials(config, cluster):
             emu.federate(play.identities[credential.identity.client_id], credential.namespace,
                          credential.service_account, name=credential.name, issuer=credential.issuer)
     return play
 
 
-def _identity(play: Rehearsal, client_id: str, name: str | None, role: str) -> Principal:
+def _identity(play: Rehearsal, client_id: str | None, name: str | None) -> Principal:
+    assert client_id, f"identity {name} has no clientId in the config"
     if client_id not in play.identities:
-        principal = play.emu.add_identity(name or client_id, client_id=client_id)
-        for vault in play.emu.vaults.values():
-            play.emu.rbac.assign(principal.object_id, role, vault.resource_id)
-        play.identities[client_id] = principal
+        play.identities[client_id] = play.emu.add_identity(name or client_id, client_id=client_id)
     return play.identities[client_id]

@@ -52,7 +52,7 @@ def _build(tmp_path: Path, text: str) -> dict[str, dict[tuple[str, str], Any]]:
 
 
 def _without_tenant(text: str) -> str:
-    return text.split("      - name: team-a")[0] + text.split("            resourceGroup: rg-fleet-staging\n", 1)[1]
+    return text.split("      - name: team-a")[0] + text.split("                version: 2fd93bbbe588db0b5b7a0eae95b2c602\n", 1)[1]
 
 
 def test_current_form(tmp_path: Path) -> None:

@@ -113,7 +113,7 @@ def test_gotk_sync_is_byte_for_byte_what_flux_bootstrap_writes() -> None:
 def test_flux_objects_validate_against_v1_schemas(version: str) -> None:
     text = BASE.replace('version: "2.9.4"', f'version: "{version}"')
     if version < "2.6":
-        text = text.split("      - name: team-a")[0] + text.split("            resourceGroup: rg-fleet-staging\n", 1)[1]
+        text = text.split("      - name: team-a")[0] + text.split("                version: 2fd93bbbe588db0b5b7a0eae95b2c602\n", 1)[1]
     schemas = {
         "GitRepository": json.loads((SCHEMAS / "gitrepository-v1.json").read_text()),
         "Kustomization": json.loads((SCHEMAS / "kustomization-v1.json").read_text()),
@@ -190,7 +190,7 @@ def test_current_form_patches_are_name_targeted() -> None:
 
 def test_legacy_form_for_flux_before_2_6() -> None:
     text = BASE.replace('version: "2.9.4"', 'version: "2.5.0"')
-    text = text.split("      - name: team-a")[0] + text.split("            resourceGroup: rg-fleet-staging\n", 1)[1]
+    text = text.split("      - name: team-a")[0] + text.split("                version: 2fd93bbbe588db0b5b7a0eae95b2c602\n", 1)[1]
     sa, deploy, _ = (p for _, p in _patches(render_tree(parse_config(text)), "staging"))
     assert dict(sa["metadata"]["annotations"]) == {
         "azure.workload.identity/client-id": "c5e055dd-c1c8-4bc7-8cf2-a7eb2667c772"
