@@ -201,7 +201,19 @@ def _need_vault(ctx: Context, key: KeyVaultKey) -> VaultFacts:
 
 
 def _keys(cluster: Cluster) -> list[KeyVaultKey]:
-    return list({(k.vault_url, k.key): k for k in cluster.sops.key_vault}.values())
+    """The Key Vault keys some identity of ``cluster`` decrypts with (tenants' own keys included)."""
+    from generator.flux.tenancy import cluster_keys
+
+    return list({(k.vault_url, k.key): k for k in cluster_keys(cluster).key_vault}.values())
+
+
+def _holders(ctx: Context, cluster: Cluster, key: KeyVaultKey) -> list[Identity]:
+    """The identities of ``cluster`` granted decrypt on ``key`` (a tenant with keys of its own: on those only)."""
+    from generator.flux.tenancy import decrypt_grants, identity_key
+
+    found = {identity_key(g.decryptor.identity): g.decryptor.identity for g in decrypt_grants(ctx.cfg())
+             if g.decryptor.cluster.name == cluster.name and (g.key.vault_url, g.key.key) == (key.vault_url, key.key)}
+    return list(found.values())
 
 
 def check_vault(ctx: Context) -> Iterator[Finding]:
@@ -278,7 +290,7 @@ def check_role(ctx: Context) -> Iterator[Finding]:
             except Skip as skip:
                 yield _finding("azure.role", cluster, f"{vault_name(key)}/{key.key}", SKIPPED, skip.reason)
                 continue
-            for _, ident in decrypting_identities(cluster):
+            for ident in _holders(ctx, cluster, key):
                 yield _role_finding(ctx, cluster, vault, key, ident)
 
 

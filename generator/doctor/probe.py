@@ -75,9 +75,21 @@ def decrypting_sa(config: Config, applier: Applier) -> tuple[str, str]:
     return config.flux.namespace, "kustomize-controller"
 
 
+def _cred_keys(ctx: Context, cluster: Cluster, cred: DeclaredCredential) -> set[tuple[str, str]]:
+    """(vault URL, key) of the Key Vault keys the identity behind ``cred`` holds (a tenant's own, when it has them)."""
+    from generator.flux.tenancy import applier_keys
+
+    config = ctx.cfg()
+    keys: set[tuple[str, str]] = set()
+    for ks in [None, *cluster.kustomizations]:
+        if decrypting_sa(config, Applier(cluster, ks)) == (cred.namespace, cred.service_account):
+            keys |= {(k.vault_url, k.key) for k in applier_keys(cluster, ks).key_vault}
+    return keys or {(k.vault_url, k.key) for k in cluster.sops.key_vault}
+
+
 def _file_for(ctx: Context, cluster: Cluster, cred: DeclaredCredential) -> EncryptedFile | None:
     config = ctx.cfg()
-    keys = {(k.vault_url, k.key) for k in cluster.sops.key_vault}
+    keys = _cred_keys(ctx, cluster, cred)
     for file in cluster_files(ctx):
         if not any((e.vault_url, e.name) in keys for e in file.azure_kv):
             continue
@@ -104,7 +116,7 @@ def _run(ctx: Context, cluster: Cluster, cred: DeclaredCredential) -> _Run:
         token = kube_reader(ctx).create_token(cred.namespace, cred.service_account, WI_AUDIENCE)
     except ReadError as err:
         return _Run(cluster, cred, client_id, file, token_error=err.problems[0])
-    keys = {(k.vault_url, k.key) for k in cluster.sops.key_vault}
+    keys = _cred_keys(ctx, cluster, cred)
     entry = next(e for e in file.azure_kv if (e.vault_url, e.name) in keys)
     return _Run(cluster, cred, client_id, file, result=ctx.prober.unwrap(entry.as_metadata(), tenant_id, client_id, token))
 

@@ -243,17 +243,23 @@ def cluster_files(ctx: Context) -> list[repo.EncryptedFile]:
 
 
 def _known(config: Config, entry: repo.AzureEntry) -> bool:
-    keys = {*config.sops.key_vault, *(k for c in config.clusters for k in c.sops.key_vault)}
+    from generator.flux.tenancy import cluster_keys
+
+    keys = {*config.sops.key_vault, *config.break_glass.key_vault,
+            *(k for c in config.clusters for k in cluster_keys(c).key_vault)}
     return any(k.vault_url == entry.vault_url and k.key == entry.name and k.version in (None, entry.version)
                for k in keys)
 
 
 def _usable(applier: Applier, file: repo.EncryptedFile, secret_refs: dict[tuple[str, str], str]) -> bool:
+    from generator.flux.tenancy import applier_keys
+
     cluster = applier.cluster
-    if any(any(k.vault_url == e.vault_url and k.key == e.name for k in cluster.sops.key_vault) for e in file.azure_kv):
+    keys = applier_keys(cluster, applier.ks)
+    if any(any(k.vault_url == e.vault_url and k.key == e.name for k in keys.key_vault) for e in file.azure_kv):
         return True
     name = applier.ks.name if applier.ks else ""
-    return bool(set(file.age) & set(cluster.sops.age)) and bool(secret_refs.get((cluster.name, name)))
+    return bool(set(file.age) & set(keys.age)) and bool(secret_refs.get((cluster.name, name)))
 
 
 def _secret_refs(ctx: Context, config: Config) -> dict[tuple[str, str], str]:
@@ -304,38 +310,29 @@ def check_encrypted(ctx: Context) -> Iterator[Finding]:
 
 
 # -- static.tenant-isolation -----------------------------------------------------------------------------------
-def _short_key(url: str) -> str:
-    """``kv-fleet/sops-flux`` of ``https://kv-fleet.vault.azure.net/keys/sops-flux/<version>``."""
-    host, _, rest = url.removeprefix("https://").partition("/keys/")
-    return f"{host.split('.', 1)[0]}/{rest.split('/', 1)[0]}"
-
-
 def check_isolation(ctx: Context) -> Iterator[Finding]:
-    from generator.render.context import sops_rules
+    """Per tenant: the exposures ``fluxforge lint`` reports (:func:`generator.flux.isolation.exposures`, with
+    each tenant's own keys) where the tenant's identity reads outside its folders, or another reads its folder."""
+    from generator.flux.isolation import exposures
 
     config = ctx.cfg()
-    rules = sops_rules(config, _shared(ctx, config))
     tenants = [(cluster, ks) for cluster in config.clusters for ks in cluster.tenants]
     if not tenants:
         yield _finding("static.tenant-isolation", "tenants", SKIPPED, "no Kustomization has a tenant identity")
         return
+    found = [e for e in exposures(config, _shared(ctx, config)) if e.level == "error"]
     for cluster, ks in tenants:
         assert ks.tenant is not None
-        keys = {k.url for k in cluster.sops.key_vault}
-        shared = [r.path for r in rules if not _under(r.path, ks.path) and keys & set(r.azure_keyvault)]
         subject = f"{cluster.name}/{ks.name}"
         ident = ks.tenant.identity.name or ks.tenant.identity.client_id
-        if shared:
-            yield _finding(
-                "static.tenant-isolation", subject, WARN,
-                f"tenant identity {ident} may decrypt {', '.join(sorted(_short_key(k) for k in keys))}, which also encrypts "
-                f"{', '.join(p + '/' for p in shared)}: the tenant can read those Secrets from Git",
-                f"give {ks.path}/ a Key Vault key of its own that only {ident} may decrypt (fluxforge.yaml cannot express "
-                "a per-Kustomization key yet), or accept that the tenant can read those Secrets",
-                cluster.name, shared=shared)
+        mine = [e for e in found if any(d.tenant == ks for d in e.owners) or any(_under(f, ks.path) for f in e.folders)]
+        if mine:
+            yield _finding("static.tenant-isolation", subject, WARN, "; ".join(e.reason for e in mine), mine[0].fix,
+                           cluster.name, shared=sorted({f for e in mine for f in e.folders}))
         else:
             yield _finding("static.tenant-isolation", subject, OK,
-                           f"tenant identity {ident} decrypts no key used outside {ks.path}/", cluster.name)
+                           f"tenant identity {ident} decrypts no key used outside {ks.path}/, and no other identity "
+                           f"decrypts the keys of {ks.path}/", cluster.name)
 
 
 # -- static.federation --------------------------------------------------------------------------------------

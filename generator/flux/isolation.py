@@ -34,12 +34,16 @@ class Exposure:
     """``error`` when a tenant is on either side; ``warning`` for clusters sharing a platform key (often deliberate)."""
 
     @property
-    def message(self) -> str:
+    def reason(self) -> str:
         name = self.identity.name or self.identity.client_id
         who = ", ".join(d.label for d in self.owners)
         where = ", ".join(f + "/" for f in self.folders)
         return (f"identity {name} ({who}) can decrypt Key Vault key {key_label(self.key)}, which .sops.yaml also "
-                f"uses for {where} (not its folders): it can read those Secrets from Git; {self.fix}")
+                f"uses for {where} (not its folders): it can read those Secrets from Git")
+
+    @property
+    def message(self) -> str:
+        return f"{self.reason}; {self.fix}"
 
 
 def _url_label(url: str) -> str:

@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 
 from generator.config.model import Cluster, Config, Identity, KeyVaultKey, KustomizationSpec, SopsKeys
 
-__all__ = ["DecryptGrant", "Decryptor", "decrypt_grants", "decryptors", "identity_key", "key_label", "merge_keys"]
+__all__ = ["DecryptGrant", "Decryptor", "applier_keys", "cluster_keys", "decrypt_grants", "decryptors", "identity_key",
+           "key_label", "merge_keys"]
 
 
 def identity_key(identity: Identity) -> str:
@@ -69,6 +70,19 @@ class Decryptor:
         if self.tenant is None:
             return f"cluster {self.cluster.name}"
         return f"tenant {self.tenant.name} of cluster {self.cluster.name}"
+
+
+def applier_keys(cluster: Cluster, ks: KustomizationSpec | None) -> SopsKeys:
+    """The keys the identity that decrypts for ``ks`` (None: the cluster's sync) holds: a tenant's own keys
+    when it names them, else the cluster's."""
+    if ks is not None and ks.tenant is not None and ks.tenant.sops is not None:
+        return ks.tenant.sops
+    return cluster.sops
+
+
+def cluster_keys(cluster: Cluster) -> SopsKeys:
+    """Every key some identity of ``cluster`` decrypts with: the cluster's, then its tenants' own."""
+    return merge_keys([cluster.sops, *(applier_keys(cluster, ks) for ks in cluster.tenants)])
 
 
 def _tenant_decryptor(config: Config, cluster: Cluster, ks: KustomizationSpec) -> Decryptor:

@@ -50,13 +50,32 @@ def test_sample_repo_holds_every_static_gate_in_chain_order(repo: Path) -> None:
     assert order[: len(STATIC)] == STATIC
     for gate in STATIC:
         assert statuses(report, gate) <= {OK, WARN}, gate
-    # the shared Key Vault key: team-a's identity may decrypt the platform's folders (a warning, not a break)
-    warn = [f for f in report.findings if f.status == WARN]
-    assert [f.gate for f in warn] == ["static.tenant-isolation"]
-    assert "apps/staging/" in warn[0].reason and "id-team-a-staging" in warn[0].reason
+    # team-a decrypts with a Key Vault key of its own (issue 14): isolated, nothing to warn about
+    assert [f.gate for f in report.findings if f.status == WARN] == []
+    isolation = [f for f in report.findings if f.gate == "static.tenant-isolation"]
+    assert [(f.subject, f.status) for f in isolation] == [("staging/team-a", OK)]
     # live layers are listed, each skipped with why
     live = [f for f in report.findings if not f.gate.startswith("static.")]
     assert live and all(f.status == SKIPPED and "--static" in f.reason for f in live)
+    assert doctor(repo, strict=True).exit_code == 0
+
+
+def test_a_tenant_on_the_cluster_key_is_an_isolation_warning(repo: Path) -> None:
+    """Without a key of its own, team-a's identity decrypts the fleet key, which encrypts every platform folder."""
+    from generator.commands.render import run_render
+
+    text = (repo / "fluxforge.yaml").read_text()
+    start = text.index("          sops:                # team-a's own key")
+    end = text.index("\n\n", start) + 1
+    (repo / "fluxforge.yaml").write_text(text[:start] + text[end:])
+    run_render(repo / "fluxforge.yaml")
+    report = doctor(repo)
+    isolation = [f for f in report.findings if f.gate == "static.tenant-isolation"]
+    assert [(f.subject, f.status) for f in isolation] == [("staging/team-a", WARN)]
+    assert "identity id-team-a-staging (tenant team-a of cluster staging) can decrypt Key Vault key " \
+           "kv-contoso-fleet/sops-flux, which .sops.yaml also uses for clusters/staging/" in isolation[0].reason
+    assert "identity id-flux-staging (cluster staging) can decrypt" in isolation[0].reason  # and the reverse
+    assert isolation[0].fix == "give tenant team-a a Key Vault key of its own (clusters[0].kustomizations[2].tenant.sops.keyVault)"
     assert doctor(repo, strict=True).exit_code == 1
 
 

@@ -109,9 +109,14 @@ def test_sample_sops_config_lists_vault_key_and_age() -> None:
     sample = SAMPLE_REPO / ".sops.yaml"
     rules = load_rt(sample.read_text(encoding="utf-8"))["creation_rules"]
     assert rules[0]["path_regex"] == "^tenants/team-a/staging/"
+    # the tenant's folder: its own key (issue 14); every other folder: the fleet key
+    assert rules[0]["azure_keyvault"] == (
+        "https://kv-contoso-fleet.vault.azure.net/keys/sops-team-a/2fd93bbbe588db0b5b7a0eae95b2c602"
+    )
     for rule in rules:
-        assert rule["azure_keyvault"] == (
-            "https://kv-contoso-fleet.vault.azure.net/keys/sops-flux/bad6639b7a09782fb620e036242cb891"
-        )
+        if rule is not rules[0]:
+            assert rule["azure_keyvault"] == (
+                "https://kv-contoso-fleet.vault.azure.net/keys/sops-flux/bad6639b7a09782fb620e036242cb891"
+            )
         assert rule["age"].startswith("age1")
         assert rule["encrypted_regex"] == "^(data|stringData)$"

@@ -15,9 +15,9 @@ from generator.config.load import parse_config
 from generator.flux.isolation import exposures
 from generator.render.files import render_tree
 from generator.yamlio import load_rt
+from tests.helpers import SAMPLE_REPO
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-SAMPLE = (REPO_ROOT / "sample-repo" / "fluxforge.yaml").read_text(encoding="utf-8")
+SAMPLE = (SAMPLE_REPO / "fluxforge.yaml").read_text(encoding="utf-8")
 TEAM_KEY = ("          sops:                # team-a's own key: its identity decrypts this one only\n"
             "            keyVault:\n              - vault: kv-contoso-fleet\n                key: sops-team-a\n"
             "                version: 2fd93bbbe588db0b5b7a0eae95b2c602\n")
@@ -100,14 +100,14 @@ def _lint(tmp_path: Path, run_cli: Any, text: str) -> Any:
 
 
 def test_lint_has_no_isolation_error_for_the_sample(run_cli: Any) -> None:
-    result = run_cli("lint", str(REPO_ROOT / "sample-repo"))
+    result = run_cli("lint", str(SAMPLE_REPO))
     assert result.exit_code == 0, result.output
     assert "error" not in result.stdout and "id-team-a" not in result.stdout
     # the sample's clusters share the fleet key: said, as a warning
     assert result.stdout.count("warning: identity id-flux-") == 2
     assert "clusters share this key; if one cluster must not read another's Secrets, give each its own " \
            "(clusters[].sops.keyVault)" in result.stdout
-    assert run_cli("lint", str(REPO_ROOT / "sample-repo"), "--strict").exit_code == 1
+    assert run_cli("lint", str(SAMPLE_REPO), "--strict").exit_code == 1
 
 
 def test_lint_names_a_tenant_without_its_own_key(tmp_path: Path, run_cli: Any) -> None:
