@@ -170,7 +170,7 @@ def error_hints() -> list[str]:
 
 def rendered_hints() -> list[str]:
     lockdown = SAMPLE.replace("  namespace: flux-system\n", "  namespace: flux\n  defaultDecryptionServiceAccount: sops\n", 1)
-    no_names = SAMPLE.replace("      name: id-flux-staging\n", "").replace("      resourceGroup: rg-fleet-staging\n", "")
+    no_names = SAMPLE.replace("\n      name: id-flux-staging\n", "\n").replace("\n      resourceGroup: rg-fleet-staging\n", "\n")
     return [data.decode() for text in (SAMPLE, lockdown, no_names) for data in render_tree(parse_config(text)).values()]
 
 
