@@ -234,6 +234,7 @@ def _flux_2_5(repo: Path) -> None:
     start, end = text.index("      - name: team-a\n"), text.index("  - name: production\n")
     config.write_text(text[:start] + "\n" + text[end:])
     (repo / "clusters" / "staging" / "team-a.yaml").unlink()
+    shutil.rmtree(repo / "tenants")  # its Secret is encrypted for the tenant's own key, gone with the tenant
     run_render(config)
     run_bicep(config)
 
