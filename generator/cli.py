@@ -58,6 +58,12 @@ def _examples(*lines: str) -> str:
     return "\b\nExamples:\n" + "\n".join(f"  {line}" for line in lines)
 
 
+def _painted(line: str) -> str:
+    from generator.report.colour import colour_diff
+
+    return colour_diff(line)
+
+
 def _run(func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Call a core function; print user errors one line each and exit 1 (2 for usage errors).
 
@@ -70,8 +76,9 @@ def _run(func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     except FluxforgeError as err:
         if debug:
             traceback.print_exc()
+        colour = bool(click.get_current_context().find_root().meta.get("fluxforge.color"))
         for line in err.problems:
-            click.echo(line, err=True)
+            click.echo(_painted(line) if colour else line, err=True, color=colour or None)
         sys.exit(err.exit_code)
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
@@ -81,6 +88,89 @@ def _run(func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
             traceback.print_exc()
         click.echo(f"fluxforge: internal error ({type(err).__name__}); rerun with --debug and report it", err=True)
         sys.exit(3)
+
+
+# --- output formats and colour (issue 16) ---------------------------------------------------------
+
+_FORMAT_HELP = ("Output: text, json (schemas/report.schema.json), github or azure (CI annotations), sarif (code "
+                "scanning). Default: github when GITHUB_ACTIONS=true, azure when TF_BUILD=True, else text.")
+_COLOR_HELP = "Colour diffs and marks: auto (a terminal, NO_COLOR unset), always or never."
+
+
+def _format_option(choices: tuple[str, ...] | None = None, help_text: str = _FORMAT_HELP) -> Callable[
+        [Callable[..., Any]], Callable[..., Any]]:
+    from generator.report import FORMATS
+
+    return click.option("--format", "fmt", type=click.Choice(choices or FORMATS), default=None, help=help_text)
+
+
+def _color_option() -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    from generator.report.colour import CHOICES
+
+    return click.option("--color", "color", type=click.Choice(CHOICES), default="auto", show_default=True,
+                        help=_COLOR_HELP)
+
+
+def _resolve_format(fmt: str | None) -> str:
+    import os
+
+    from generator.report import default_format
+
+    return fmt or default_format(os.environ)
+
+
+def _colour_on(choice: str, err: bool = False) -> bool:
+    """Whether this run colours what it prints to stdout (``err``: stderr); also read by ``_run``."""
+    import os
+
+    from generator.report.colour import wants_colour
+
+    stream = sys.stderr if err else sys.stdout
+    on = wants_colour(choice, stream.isatty(), os.environ)
+    click.get_current_context().find_root().meta["fluxforge.color"] = on
+    return on
+
+
+def _echo_diff(text: str, *, colour: bool, err: bool = False) -> None:
+    from generator.report.colour import colour_diff
+
+    click.echo(colour_diff(text) if colour else text, nl=False, err=err, color=colour or None)
+
+
+def _run_report(command: str, fmt: str, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """``_run`` for a machine ``--format``: a user error becomes the report in that format on stdout (one
+    record per problem line) with the command's exit code; usage errors stay plain lines on stderr."""
+    from generator.errors import UsageError
+    from generator.report import render
+    from generator.report.sources import from_error
+
+    failure: list[FluxforgeError] = []
+
+    def call() -> T | None:
+        try:
+            return func(*args, **kwargs)
+        except UsageError:
+            raise
+        except FluxforgeError as err:
+            if _debug_on(click.get_current_context()):
+                traceback.print_exc()
+            failure.append(err)
+            return None
+
+    result = _run(call)
+    if failure:
+        report = from_error(command, failure[0])
+        click.echo(render(report, fmt), nl=False)
+        sys.exit(report.exit_code)
+    return result  # type: ignore[return-value]
+
+
+def _emit_report(report: Any, fmt: str) -> None:
+    """Print a report in a machine format on stdout and exit with its code."""
+    from generator.report import render
+
+    click.echo(render(report, fmt), nl=False)
+    sys.exit(report.exit_code)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]},
@@ -130,7 +220,10 @@ def _setup_process() -> None:
 @click.option("--out-dir", "output", metavar="DIR", type=click.Path(file_okay=False, path_type=Path),
               help="Repository root to render into (default: the config's folder).")
 @click.option("--force", is_flag=True, help="On conflicts with your edits take the render's side (each one is still listed).")
-def render(config: Path | None, check: bool, show_diff: bool, output: Path | None, force: bool) -> None:
+@_format_option(help_text="With --check: " + _FORMAT_HELP)
+@_color_option()
+def render(config: Path | None, check: bool, show_diff: bool, output: Path | None, force: bool, fmt: str | None,
+           color: str) -> None:
     """Render the GitOps tree from CONFIG (default: fluxforge.yaml in this folder or the nearest parent
     folder that has one; a folder means FOLDER/fluxforge.yaml).
 
@@ -142,6 +235,14 @@ def render(config: Path | None, check: bool, show_diff: bool, output: Path | Non
     if check and show_diff:
         raise click.UsageError("--check and --diff are exclusive: --check already prints the diff")
     mode = "check" if check else "diff" if show_diff else "write"
+    if fmt not in (None, "text") and not check:
+        raise click.UsageError("--format applies to --check (the other modes print what they do)")
+    if check and _resolve_format(fmt) != "text":
+        from generator.report.sources import from_render
+
+        _emit_report(from_render(_run_report("render", _resolve_format(fmt), run_render, config, output=output,
+                                             mode=mode, force=force)), _resolve_format(fmt))
+    colour = _colour_on(color, err=check)
     report = _run(run_render, config, output=output, mode=mode, force=force)
     for warning in report.warnings:
         click.echo(f"warning: {warning}", err=True)
@@ -149,7 +250,7 @@ def render(config: Path | None, check: bool, show_diff: bool, output: Path | Non
         click.echo(f"forced: {line}", err=True)
     if mode == "diff":
         for change in report.changes:
-            click.echo(change.diff, nl=False)
+            _echo_diff(change.diff, colour=colour)
         lock = f" (and {LOCK_NAME})" if report.lock_changed else ""
         click.echo(f"{len(report.changes)} of {report.total} generated files would change{lock}", err=True)
     elif mode == "check":
@@ -428,12 +529,19 @@ def updatekeys_cmd(dry_run: bool, config: Path | None, credential: str | None, f
 @_sops_config_option()
 @click.option("--allow-missing-rules", is_flag=True,
               help="Pass without a .sops.yaml (or one with no creation_rules); only plaintext Secrets are looked for.")
-def check_cmd(paths: tuple[str, ...], config: Path | None, allow_missing_rules: bool) -> None:
+@_format_option()
+def check_cmd(paths: tuple[str, ...], config: Path | None, allow_missing_rules: bool, fmt: str | None) -> None:
     """Keyless check: files the .sops.yaml rules cover are encrypted, and correctly; no plaintext
     Kubernetes Secret anywhere. Every tracked file when no PATH is given. Fails when no
     .sops.yaml rules are found (unless --allow-missing-rules): then nothing says what to encrypt."""
-    from generator.check.scan import run_check
+    from generator.check.scan import check_report, run_check
 
+    if _resolve_format(fmt) != "text":
+        from generator.report.sources import from_check
+
+        _emit_report(from_check(_run_report("check", _resolve_format(fmt), check_report, [Path(p) for p in paths],
+                                            sops_config=config, allow_missing_rules=allow_missing_rules)),
+                     _resolve_format(fmt))
     report = _run(run_check, [Path(p) for p in paths], sops_config=config, allow_missing_rules=allow_missing_rules)
     click.echo(report.summary(), err=True)
 
@@ -493,11 +601,17 @@ def hook_encrypt_cmd(files: tuple[str, ...]) -> None:
 @click.argument("root", required=False, type=click.Path(file_okay=False))
 @click.option("--to", "to", metavar="VERSION", help="Target Flux version (default: the newest documented).")
 @click.option("--strict", is_flag=True, help="Exit 1 on warnings too.")
-def lint_cmd(root: str | None, to: str | None, strict: bool) -> None:
+@_format_option()
+def lint_cmd(root: str | None, to: str | None, strict: bool, fmt: str | None) -> None:
     """Upgrade lint of ROOT: removed API versions, index-based JSON patches, ${var} without default; with a
     fluxforge.yaml, tenant isolation (an identity that can decrypt a key used outside its folders)."""
     from generator.flux.lint import run_lint
 
+    if _resolve_format(fmt) != "text":
+        from generator.report.sources import from_lint
+
+        found = _run_report("lint", _resolve_format(fmt), run_lint, Path(root) if root is not None else None, to)
+        _emit_report(from_lint(found, found.root, strict=strict), _resolve_format(fmt))
     report = _run(run_lint, Path(root) if root is not None else None, to)
     for finding in report.findings:
         click.echo(str(finding))
@@ -522,12 +636,14 @@ def lint_cmd(root: str | None, to: str | None, strict: bool) -> None:
               help="kubeconfig file for kubectl (default: kubectl's own).")
 @click.option("--subscription", metavar="ID", help="Azure subscription to read (default: azure.subscriptionId).")
 @_credential_option()
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
-              help="Output: lines in chain order, or JSON for CI.")
+@_format_option(help_text="Output: text (lines in chain order), json (schemas/doctor.schema.json), github or "
+                          "azure (CI annotations of the broken gates), sarif. Default: github when "
+                          "GITHUB_ACTIONS=true, azure when TF_BUILD=True, else text.")
 @click.option("--strict", is_flag=True, help="Exit 1 on warnings too.")
+@_color_option()
 def doctor_cmd(config: Path | None, static_only: bool, probe: bool, cluster: str | None, context: str | None,
-               kubeconfig: Path | None, subscription: str | None, credential: str | None, fmt: str,
-               strict: bool) -> None:
+               kubeconfig: Path | None, subscription: str | None, credential: str | None, fmt: str | None,
+               strict: bool, color: str) -> None:
     """Walk every gate of the trust chain in chain order (the repository, Azure, the cluster, what Flux
     reports, and with --probe the whole exchange) and name the first broken one with its fix. Reads
     only; never prints a secret or a token. Exit 0 when every checked gate holds, 1 otherwise."""
@@ -536,8 +652,20 @@ def doctor_cmd(config: Path | None, static_only: bool, probe: bool, cluster: str
     if static_only and probe:
         raise click.UsageError("--static and --probe are exclusive: the probe talks to the cluster and Azure")
     options = DoctorOptions(config, cluster, static_only, probe, strict, subscription, credential, context, kubeconfig)
+    fmt = _resolve_format(fmt)
     report = _run(run_doctor, options)
-    click.echo(format_report(report, str(config or "fluxforge.yaml"), fmt), nl=False)
+    if fmt in ("github", "azure", "sarif"):
+        from generator.report.sources import from_doctor
+
+        _emit_report(from_doctor(report, config.parent if config is not None and config.is_file() else
+                                 config or Path()), fmt)
+    text = format_report(report, str(config or "fluxforge.yaml"), fmt)
+    if fmt == "text" and _colour_on(color):
+        from generator.report.colour import colour_marks
+
+        click.echo(colour_marks(text), nl=False, color=True)
+    else:
+        click.echo(text, nl=False)
     sys.exit(report.exit_code)
 
 
@@ -553,14 +681,25 @@ def doctor_cmd(config: Path | None, static_only: bool, probe: bool, cluster: str
 @click.option("--allow-skip", is_flag=True,
               help="Upgrade even when a cluster's Flux stores API versions the target drops (one `flux migrate` "
                    "cannot prepare it); only when its CRDs no longer store them.")
+@_format_option(help_text="With --dry-run: " + _FORMAT_HELP)
+@_color_option()
 def upgrade_cmd(config: Path | None, to: str | None, cluster: str | None, dry_run: bool, force: bool,
-                allow_skip: bool) -> None:
+                allow_skip: bool, fmt: str | None, color: str) -> None:
     """Move CONFIG to a new Flux version, re-render, and merge three ways into the files on disk:
     your edits survive; conflicts are listed and nothing is written (unless --force). CONFIG as in
     `fluxforge render` (default: the nearest fluxforge.yaml). Says when the clusters need `flux migrate`,
     and refuses jumps one `flux migrate` cannot prepare (--allow-skip)."""
     from generator.commands.upgrade import run_upgrade
 
+    if fmt not in (None, "text") and not dry_run:
+        raise click.UsageError("--format applies to --dry-run (an upgrade that writes prints what it wrote)")
+    if dry_run and _resolve_format(fmt) != "text":
+        from generator.report.sources import from_upgrade
+
+        _emit_report(from_upgrade(_run_report("upgrade", _resolve_format(fmt), run_upgrade, config, to=to,
+                                              cluster=cluster, dry_run=dry_run, force=force, allow_skip=allow_skip)),
+                     _resolve_format(fmt))
+    colour = _colour_on(color)
     report = _run(run_upgrade, config, to=to, cluster=cluster, dry_run=dry_run, force=force, allow_skip=allow_skip)
     for name, version in report.current.items():
         click.echo(f"{name}: Flux {version} -> {report.target}", err=True)
@@ -568,7 +707,7 @@ def upgrade_cmd(config: Path | None, to: str | None, cluster: str | None, dry_ru
         click.echo(f"forced: {line}", err=True)
     if report.dry_run:
         for diff in report.diffs:
-            click.echo(diff, nl=False)
+            _echo_diff(diff, colour=colour)
     verb = "would write" if report.dry_run else "wrote"
     for path in report.changed:
         click.echo(f"{verb} {path}")

@@ -35,6 +35,7 @@ class Problem:
     line: int
     col: int
     message: str
+    rule: str = "check.malformed"  # the report's rule id (generator.report.model.RULES)
 
 
 @dataclass(frozen=True)

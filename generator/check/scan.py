@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -34,6 +34,7 @@ from generator.check.rules import (
     plaintext_secret_values,
 )
 from generator.errors import CheckFailed
+from generator.report.model import Diagnostic
 
 if TYPE_CHECKING:
     from generator.check.parse import Parsed
@@ -116,7 +117,7 @@ def check_content(path: Path, data: bytes, rules: Rules) -> list[Problem]:
     try:
         parsed = parse(str(path), data)
     except ParseError as err:
-        return [Problem(err.line, err.col, str(err))] if must or err.refused else []
+        return [Problem(err.line, err.col, str(err), "check.parse")] if must or err.refused else []
     # Encrypted is sops's rule (is_encrypted); a top-level `sops` entry that fails it is diagnosed
     # where a rule requires encryption, or where it looks like a damaged sops block (not a
     # fluxforge.yaml's own `sops:` settings).
@@ -139,8 +140,12 @@ def _secret_in_other_file(data: bytes) -> list[Problem]:
     try:
         parsed = parse("as.yaml", data)
     except ParseError as err:
-        return [Problem(err.line, err.col, str(err))] if err.refused else []
-    return list(plaintext_secret_values(parsed))
+        return [Problem(err.line, err.col, str(err), "check.parse")] if err.refused else []
+    return _tagged("check.plaintext-secret", plaintext_secret_values(parsed))
+
+
+def _tagged(rule: str, problems: Iterable[Problem]) -> list[Problem]:
+    return [replace(problem, rule=rule) for problem in problems]
 
 
 def _plaintext_problems(parsed: Parsed, match: RuleMatch | None) -> list[Problem]:
@@ -152,13 +157,14 @@ def _plaintext_problems(parsed: Parsed, match: RuleMatch | None) -> list[Problem
         if not needs_encryption(parsed, selector):
             return []
         return [Problem(1, 1, f"matched by {match.label} but not SOPS-encrypted; "
-                              "run `fluxforge encrypt --in-place` on it (or stage it with the hook installed)")]
-    secrets = list(plaintext_secret_values(parsed))
+                              "run `fluxforge encrypt --in-place` on it (or stage it with the hook installed)",
+                        "check.not-encrypted")]
+    secrets = _tagged("check.plaintext-secret", plaintext_secret_values(parsed))
     if match is not None:
         return [Problem(p.line, p.col, p.message.replace("outside any .sops.yaml rule; add a creation rule "
                                                          "for this file and encrypt it",
                                                          f"in a file only the catch-all {match.label} "
-                                                         "covers; encrypt it"))
+                                                         "covers; encrypt it"), p.rule)
                 for p in secrets]
     return secrets
 
@@ -177,7 +183,7 @@ def _shape_problem(parsed: Parsed, selector: tuple[str, str], match: RuleMatch) 
         where = f"document {index + 1}" if len(parsed.documents) > 1 else "the top level"
         return Problem(1, 1, f"matched by {match.label}, but {where} is {shape} and cannot be encrypted (sops "
                              "encrypts only mappings/objects); put the values under a key and encrypt the "
-                             "file, or move it out of the rule")
+                             "file, or move it out of the rule", "check.shape")
     return None
 
 
@@ -232,6 +238,7 @@ class CheckReport:
     encrypted: int
     config: Path | None
     problems: tuple[str, ...] = ()
+    diagnostics: tuple[Diagnostic, ...] = ()  # the problems as records (rule, severity, position)
 
     def summary(self) -> str:
         against = f"against {_display(self.config)}" if self.config is not None else "without a .sops.yaml"
@@ -250,33 +257,46 @@ def _is_sops_file(path: Path, data: bytes) -> bool:
         return False
 
 
-def scan(paths: Sequence[Path], rules: Rules) -> CheckReport:
-    """Check files on disk: one ``path:line:col: message`` line per problem, and the counts."""
+def _diagnostic(path: Path, problem: Problem) -> Diagnostic:
+    from generator.report.sources import display_path
+
+    return Diagnostic(problem.rule, "error", problem.message, display_path(path), problem.line, problem.col)
+
+
+def _read_problem(path: Path) -> tuple[bytes | None, Problem | None]:
+    """The file's bytes, or the problem reading it (a vanished file: neither)."""
     from generator.errors import InputError
     from generator.fsio import read_input
 
-    lines: list[str] = []
+    if is_temp_name(path.name):
+        return None, Problem(1, 1, TEMP_PROBLEM, "check.temp-file")
+    try:
+        return read_input(path), None
+    except FileNotFoundError:
+        return None, None
+    except InputError as err:
+        return None, Problem(1, 1, err.problems[0].removeprefix(f"{path}: "), "check.unreadable")
+    except OSError as err:
+        return None, Problem(1, 1, f"cannot read: {err.strerror}", "check.unreadable")
+
+
+def scan(paths: Sequence[Path], rules: Rules) -> CheckReport:
+    """Check files on disk: one ``path:line:col: message`` line per problem, and the counts."""
+    found: list[Diagnostic] = []
     files = encrypted = 0
     for path in iter_files(paths):
         if rules.is_config(path) or path.is_symlink():
             continue
-        if is_temp_name(path.name):
-            lines.append(f"{_display(path)}:1:1: {TEMP_PROBLEM}")
-            continue
-        try:
-            data = read_input(path)
-        except FileNotFoundError:
-            continue
-        except InputError as err:
-            lines.append(f"{_display(path)}:1:1: {err.problems[0].removeprefix(f'{path}: ')}")
-            continue
-        except OSError as err:
-            lines.append(f"{_display(path)}:1:1: cannot read: {err.strerror}")
+        data, unread = _read_problem(path)
+        if unread is not None:
+            found.append(_diagnostic(path, unread))
+        if data is None:
             continue
         files += 1
         encrypted += _is_sops_file(path, data)
-        lines.extend(format_problems(_display(path), check_content(path, data, rules)))
-    return CheckReport(files, encrypted, rules.config, tuple(lines))
+        found.extend(_diagnostic(path, problem) for problem in check_content(path, data, rules))
+    lines = tuple(f"{d.file}:{d.line}:{d.column}: {d.message}" for d in found)
+    return CheckReport(files, encrypted, rules.config, lines, tuple(found))
 
 
 def check_paths(paths: Sequence[Path], *, rules: Rules | None = None) -> list[str]:
@@ -301,22 +321,32 @@ def _display(path: Path) -> str:
         return str(path)
 
 
-def run_check(paths: Sequence[Path], *, sops_config: Path | None = None,
-              allow_missing_rules: bool = False) -> CheckReport:
-    """The ``fluxforge check`` core. Raises ``CheckFailed`` with one line per problem and the summary
-    line last; no creation rules at all is a problem too (nothing says what must be encrypted) unless
-    ``allow_missing_rules``. Returns the report (for the summary line) when all is well."""
+def check_report(paths: Sequence[Path], *, sops_config: Path | None = None,
+                 allow_missing_rules: bool = False) -> CheckReport:
+    """Every problem ``fluxforge check`` finds, as a report (``problems`` empty when all is well): no
+    creation rules at all is a problem too (nothing says what must be encrypted) unless
+    ``allow_missing_rules``. Raises ``CheckFailed`` for a path that does not exist."""
     missing = [str(p) for p in [*paths, *([sops_config] if sops_config else [])] if not p.exists()]
     if missing:
         raise CheckFailed([f"{m}: no such file or directory" for m in missing])
     rules = Rules.load(config=sops_config)
     report = scan(paths, rules)
-    problems = list(report.problems)
     if rules.count == 0 and not allow_missing_rules:
-        problems.append(_no_rules(rules, paths))
-    if problems:
-        raise CheckFailed([*problems, CheckReport(report.files, report.encrypted, report.config,
-                                                  tuple(problems)).summary()])
+        problem = _no_rules(rules, paths)
+        config = _display(rules.config) if rules.config is not None else ""
+        return replace(report, problems=(*report.problems, problem),
+                       diagnostics=(*report.diagnostics, Diagnostic("check.no-rules", "error", problem, config)))
+    return report
+
+
+def run_check(paths: Sequence[Path], *, sops_config: Path | None = None,
+              allow_missing_rules: bool = False) -> CheckReport:
+    """The ``fluxforge check`` core. Raises ``CheckFailed`` with one line per problem and the summary
+    line last; no creation rules at all is a problem too (nothing says what must be encrypted) unless
+    ``allow_missing_rules``. Returns the report (for the summary line) when all is well."""
+    report = check_report(paths, sops_config=sops_config, allow_missing_rules=allow_missing_rules)
+    if report.problems:
+        raise CheckFailed([*report.problems, report.summary()])
     return report
 
 

@@ -32,11 +32,14 @@ from generator.fsio import write_atomic, write_error
 from generator.merge.lock import LOCK_NAME, Lock, dumps, write_lock
 from generator.render.files import age_secret_notes, render_tree
 from generator.render.plan import RenderPlan, plan_render, read_bytes
+from generator.report.model import Report
+from generator.report.sources import render_check_report
 
 __all__ = [
     "FileChange",
     "RenderConflict",
     "RenderReport",
+    "TreeOutOfDate",
     "remove_files",
     "run_render",
     "unified_diff",
@@ -203,8 +206,17 @@ def _conflict(plan: RenderPlan) -> RenderConflict:
     return RenderConflict([*_not_ours(plan), *plan.conflicts, advice])
 
 
+class TreeOutOfDate(CheckFailed):
+    """``render --check`` found the tree out of date; ``report`` holds the same failure as records (for
+    ``--format``)."""
+
+    def __init__(self, lines: list[str], report: Report) -> None:
+        super().__init__(lines)
+        self.report = report
+
+
 def _check_failure(
-    changes: list[FileChange], lock_state: str | None, mismatches: list[str], warnings: list[str],
+    root: Path, changes: list[FileChange], lock_state: str | None, mismatches: list[str], warnings: list[str],
     notes: tuple[str, ...],
 ) -> CheckFailed:
     lines = [f"warning: {warning}" for warning in warnings]
@@ -217,7 +229,9 @@ def _check_failure(
     lines += mismatches
     for change in changes:
         lines.extend(change.diff.rstrip("\n").split("\n"))
-    return CheckFailed(lines + [f"note: {note}" for note in notes])
+    others = [*mismatches, *(f"warning: {w}" for w in warnings), *(f"note: {n}" for n in notes)]
+    return TreeOutOfDate(lines + [f"note: {note}" for note in notes],
+                         render_check_report(root, changes, lock_state, others, LOCK_NAME))
 
 
 def _restart_notes(config: Config, plan: RenderPlan) -> list[str]:
@@ -265,6 +279,6 @@ def run_render(
     current_lock = read_bytes(root / LOCK_NAME)
     lock_state = None if current_lock == dumps(plan.lock) else "missing" if current_lock is None else "stale"
     if mode == "check" and (changes or mismatches or lock_state):
-        raise _check_failure(changes, lock_state, mismatches, overwrites, notes)
+        raise _check_failure(root, changes, lock_state, mismatches, overwrites, notes)
     return RenderReport(root, len(files), changes=tuple(changes), warnings=warnings, merged=tuple(plan.merged),
                         forced=forced, lock_changed=lock_state is not None, notes=notes)

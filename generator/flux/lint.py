@@ -20,6 +20,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -55,6 +56,7 @@ class Finding:
     line: int
     level: str  # "error" | "warning"
     message: str
+    rule: str = dataclasses.field(default="lint.yaml", compare=False)  # the report's rule id (generator.report.model.RULES)
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}: {self.level}: {self.message}"
@@ -71,7 +73,8 @@ def lint_text(file: str, text: str, target: FluxVersion, postbuild: tuple[PostBu
         try:
             docs = compose_all(text)
         except Exception as err:  # noqa: BLE001 - any parse error: one line, keep linting others
-            found.append(Finding(file, _err_line(err), "warning", "not valid YAML, not checked for JSON patches"))
+            found.append(Finding(file, _err_line(err), "warning", "not valid YAML, not checked for JSON patches",
+                                 "lint.yaml"))
         else:
             for doc in docs:
                 found.extend(_index_patches(file, doc, 0))
@@ -93,7 +96,7 @@ def _removed_apis(file: str, text: str, target: FluxVersion) -> Iterator[Finding
         yield Finding(
             file, num + 1, "error",
             f"{gone.api_version}{f' {kind}' if kind else ''} is no longer served from Flux {gone.removed_in} "
-            f"(target {target}): run `flux migrate` against the cluster before upgrading{fix}",
+            f"(target {target}): run `flux migrate` against the cluster before upgrading{fix}", "lint.removed-api",
         )
 
 
@@ -109,6 +112,7 @@ def _unserved_apis(file: str, text: str, target: FluxVersion) -> Iterator[Findin
             yield Finding(
                 file, num + 1, "error",
                 f"{match.group(1)} {kind} is served from Flux 2.{since} on, not by the target {target}",
+                "lint.unserved-api",
             )
 
 
@@ -159,7 +163,7 @@ def _check_op(file: str, op: dict[str, Node], offset: int) -> Iterator[Finding]:
             f"JSON patch '{kind} {pointer}' addresses a list element by index; indexes shift between Flux "
             "versions (in the crd-controller ClusterRole that all Flux controllers share, the "
             "serviceaccounts/token rule /rules/10 became /rules/11 in 2.7): use a name-targeted "
-            "strategic-merge patch, or append with '/-'",
+            "strategic-merge patch, or append with '/-'", "lint.index-patch",
         )
 
 
@@ -170,7 +174,7 @@ def _strict_substitutions(file: str, text: str, postbuild: tuple[PostBuild, ...]
             f"${{{name}}} has no default and Kustomization {', '.join(missing)} (postBuild) does not set it: with "
             "StrictPostBuildSubstitutions (on by default from Flux 2.9) its build fails; set "
             f"{name} in postBuild.substitute/substituteFrom, write ${{{name}:=default}}, or label the object "
-            "kustomize.toolkit.fluxcd.io/substitute: disabled",
+            "kustomize.toolkit.fluxcd.io/substitute: disabled", "lint.strict-substitution",
         )
 
 
@@ -178,6 +182,7 @@ def _strict_substitutions(file: str, text: str, postbuild: tuple[PostBuild, ...]
 class LintReport:
     target: FluxVersion
     findings: tuple[Finding, ...]
+    root: Path = Path()  # the folder the findings' paths are relative to
 
     @property
     def errors(self) -> int:
@@ -212,7 +217,7 @@ def run_lint(root: Path | None, to: str | None = None) -> LintReport:
         root = _default_root()
     if not root.is_dir():
         raise UsageError(f"{root}: not a directory; give the repository root")
-    return LintReport(target, tuple(lint_tree(root, target) + isolation_findings(root)))
+    return LintReport(target, tuple(lint_tree(root, target) + isolation_findings(root)), root)
 
 
 def isolation_findings(root: Path) -> list[Finding]:
@@ -232,10 +237,11 @@ def isolation_findings(root: Path) -> list[Finding]:
     try:
         config = load_config(path)
     except ConfigError as err:
-        return [Finding(CONFIG_NAME, 1, "warning", f"not checked for tenant isolation: {err.problems[0]}")]
+        return [Finding(CONFIG_NAME, 1, "warning", f"not checked for tenant isolation: {err.problems[0]}",
+                        "lint.tenant-isolation")]
     tree = load_rt(path.read_text(encoding="utf-8"))
-    return [Finding(CONFIG_NAME, line_of(tree, found.identity.where), found.level, found.message)
-            for found in exposures(config, shared_folders(root, config))]
+    return [Finding(CONFIG_NAME, line_of(tree, found.identity.where), found.level, found.message,
+                    "lint.tenant-isolation") for found in exposures(config, shared_folders(root, config))]
 
 
 def _default_root() -> Path:
