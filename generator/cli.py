@@ -173,10 +173,24 @@ def _emit_report(report: Any, fmt: str) -> None:
     sys.exit(report.exit_code)
 
 
+def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    """``fluxforge --version``: three lines, computed only when asked (no import cost otherwise)."""
+    if not value or ctx.resilient_parsing:
+        return
+    from generator.flux.versions import NEWEST, supported_range
+    from generator.sops.metadata import SOPS_VERSION
+
+    click.echo(f"fluxforge {__version__}\n"
+               f"sops format {SOPS_VERSION} (written as sops {SOPS_VERSION} writes it; files of sops 3.x are read)\n"
+               f"Flux {supported_range()} (newest documented: {NEWEST})")
+    ctx.exit()
+
+
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]},
              epilog=_examples("fluxforge init fleet --cluster staging && fluxforge render fleet",
                               "fluxforge COMMAND --help         # each command's options and examples"))
-@click.version_option(__version__, prog_name="fluxforge")
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_print_version,
+              help="Show fluxforge's version, the sops format it writes and the Flux versions it supports.")
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors (also accepted after the command).")
 def main(debug: bool) -> None:  # noqa: ARG001 - _run reads it from the context
     """Flux on AKS: render the GitOps tree, encrypt secrets with SOPS (Azure Key Vault, age)."""
@@ -552,14 +566,18 @@ def hook_grp() -> None:
     """Git pre-commit integration: encrypt staged secrets before they reach a commit."""
 
 
-@hook_grp.command("install", epilog=_examples("cd fleet && fluxforge hook install",
+@hook_grp.command("install", epilog=_examples("cd fleet && fluxforge hook install --diff",
                                                "fluxforge hook install --force   # replace a hook fluxforge did not write"))
 @click.option("--force", is_flag=True, help="Replace a pre-commit hook fluxforge did not write.")
-def hook_install_cmd(force: bool) -> None:
+@click.option("--diff", "diff_driver", is_flag=True,
+              help="Also set up decrypted, masked git diffs of sops files (as `fluxforge git setup`).")
+def hook_install_cmd(force: bool, diff_driver: bool) -> None:
     """Install a plain git pre-commit hook that encrypts and re-stages (no pre-commit framework)."""
     from generator.commands.hook import install
 
     click.echo(f"installed {_run(install, Path.cwd(), force=force)}")
+    if diff_driver:
+        _git_setup()
 
 
 @hook_grp.command("uninstall", epilog=_examples("fluxforge hook uninstall"))
@@ -794,3 +812,66 @@ def azure_apply_cmd(config: Path | None, credential: str | None) -> None:
     click.echo(f"{len(report.done)} change(s) applied" + (
         "; next: fluxforge render (the ServiceAccounts carry the client IDs)" if report.config_written else ""),
         err=True)
+
+
+# --- diffs for reviewers (issue 16) --------------------------------------------------------------
+
+
+@main.command("diff", epilog=_examples(
+    "fluxforge diff --rev main apps/staging/db-secret.yaml   # what this branch changed in it",
+    "fluxforge diff old/db-secret.yaml apps/staging/db-secret.yaml --show-values",
+))
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--rev", metavar="REV", help="Compare PATH at git revision REV (branch, tag, commit) with the work tree.")
+@click.option("--show-values", is_flag=True, help="Print the decrypted values instead of markers (your terminal only).")
+@click.option("--exit-code", is_flag=True, help="Exit 1 when there are differences (as `git diff --exit-code`).")
+@_color_option()
+def diff_cmd(paths: tuple[Path, ...], rev: str | None, show_values: bool, exit_code: bool, color: str) -> None:
+    """Compare two files (or PATH across revisions) by plaintext: a sops file shows every key, with each
+    encrypted value as a marker that changes when the value changes (<masked:1f2e3d4c>), unless
+    --show-values. Without a key that decrypts it, keys added or removed are still shown."""
+    from generator.commands.diff import run_diff
+
+    colour = _colour_on(color)
+    report = _run(run_diff, paths, rev=rev, show_values=show_values)
+    for line in report.warnings:
+        _warning(line)
+    _echo_diff(report.diff, colour=colour)
+    if exit_code and not report.same:
+        sys.exit(1)
+
+
+@main.group("git", epilog=_examples("fluxforge git setup   # then git diff, git log -p, git show: masked changes"))
+def git_grp() -> None:
+    """Git integration for reviewers: a diff driver that shows sops files decrypted, values masked."""
+
+
+def _git_setup() -> None:
+    from generator.commands.gitsetup import setup_diff_driver
+
+    report = _run(setup_diff_driver, Path.cwd())
+    state = "wrote" if report.wrote_attributes else "unchanged"
+    click.echo(f"{state} {report.attributes} ({', '.join(report.patterns)} diff=fluxforge); set diff.fluxforge.textconv "
+               "in .git/config: git diff shows sops files decrypted with values masked (ciphertext without a key)")
+
+
+@git_grp.command("setup", epilog=_examples("cd fleet && fluxforge git setup"))
+def git_setup_cmd() -> None:
+    """Write .gitattributes for the .sops.yaml rule paths (next to .sops.yaml; commit it) and this clone's
+    diff driver (.git/config: diff.fluxforge.textconv, fluxforge.diffkey). Idempotent."""
+    _git_setup()
+
+
+@git_grp.command("textconv", epilog=_examples("fluxforge git textconv apps/staging/db-secret.yaml   # what git diff reads"))
+@click.argument("file", type=click.Path(path_type=Path))
+def git_textconv_cmd(file: Path) -> None:
+    """What git runs for each side of a diff: a sops file decrypted with values masked when a key
+    decrypts it, the file unchanged otherwise. Never fails."""
+    from generator.commands.diff import textconv
+    from generator.commands.gitsetup import diff_key
+
+    try:
+        key = diff_key(Path.cwd())
+    except Exception:  # noqa: BLE001 - the driver never fails a diff
+        key = None
+    _write_stdout(textconv(file, key))

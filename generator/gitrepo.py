@@ -71,6 +71,33 @@ class GitRepo:
             return None
         return Path(workdir).resolve() if workdir else None
 
+    # --- revisions and config (fluxforge diff --rev, fluxforge git setup) ----------------------------
+
+    def read_at(self, rev: str, path: str) -> bytes:
+        """The bytes of ``path`` (relative to the work tree) in revision ``rev`` (a branch, tag, sha)."""
+        try:
+            commit = self._repo.revparse_single(rev).peel(pygit2.Commit)
+        except (KeyError, ValueError, pygit2.GitError):
+            raise GitError(f"{rev}: no such revision in {self.workdir}") from None
+        try:
+            blob = commit.tree[path]
+        except KeyError:
+            raise GitError(f"{path}: not in {rev} ({str(commit.id)[:12]})") from None
+        if not isinstance(blob, pygit2.Blob):
+            raise GitError(f"{path}: not a file in {rev}")
+        return bytes(blob.data)
+
+    def config_get(self, name: str) -> str | None:
+        """A value of the repository's git config (local, global, system as git reads them)."""
+        try:
+            return str(self._repo.config[name])
+        except KeyError:
+            return None
+
+    def config_set(self, name: str, value: str) -> None:
+        """Set ``name`` in this repository's own config (``.git/config``)."""
+        self._repo.config[name] = value
+
     # --- index ------------------------------------------------------------------------------------
 
     @property
