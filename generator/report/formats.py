@@ -179,25 +179,26 @@ def _sarif_rule(rule_id: str, extra: tuple[Rule, ...]) -> dict[str, Any]:
     return data
 
 
-def _sarif_location(diagnostic: Diagnostic) -> dict[str, Any]:
-    physical: dict[str, Any] = {"artifactLocation": {"uri": quote(diagnostic.file), "uriBaseId": "%SRCROOT%"}}
-    if diagnostic.line:
-        region: dict[str, int] = {"startLine": diagnostic.line}
-        if diagnostic.column:
-            region["startColumn"] = diagnostic.column
-        physical["region"] = region
+def _sarif_location(diagnostic: Diagnostic, anchor: str) -> dict[str, Any]:
+    """Where the result is; a problem about no one file is shown at ``anchor`` (GitHub code scanning refuses
+    a whole log when one result has no physical location)."""
+    file = diagnostic.file or anchor
+    physical: dict[str, Any] = {"artifactLocation": {"uri": quote(file), "uriBaseId": "%SRCROOT%"}}
+    region: dict[str, int] = {"startLine": diagnostic.line if diagnostic.file and diagnostic.line else 1}
+    if diagnostic.file and diagnostic.line and diagnostic.column:
+        region["startColumn"] = diagnostic.column
+    physical["region"] = region
     return {"physicalLocation": physical}
 
 
-def _sarif_result(diagnostic: Diagnostic, index: Mapping[str, int]) -> dict[str, Any]:
+def _sarif_result(diagnostic: Diagnostic, index: Mapping[str, int], anchor: str) -> dict[str, Any]:
     result: dict[str, Any] = {
         "ruleId": diagnostic.rule,
         "ruleIndex": index[diagnostic.rule],
         "level": diagnostic.severity,
         "message": {"text": annotated_message(diagnostic)},
     }
-    if diagnostic.file:
-        result["locations"] = [_sarif_location(diagnostic)]
+    result["locations"] = [_sarif_location(diagnostic, anchor)]
     if diagnostic.fix:
         result["properties"] = {"fix": diagnostic.fix}
     return result
@@ -212,7 +213,7 @@ def to_sarif(report: Report) -> dict[str, Any]:
                             "rules": [_sarif_rule(r, report.rules) for r in rule_ids]}},
         "automationDetails": {"id": f"fluxforge/{report.command}/"},
         "originalUriBaseIds": {"%SRCROOT%": {"description": {"text": "The working directory of the run."}}},
-        "results": [_sarif_result(d, index) for d in report.diagnostics],
+        "results": [_sarif_result(d, index, report.anchor) for d in report.diagnostics],
         "invocations": [{"executionSuccessful": report.exit_code in (0, 1),
                          "exitCode": report.exit_code}],
     }

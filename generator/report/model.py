@@ -58,6 +58,7 @@ class Report:
     exit_code: int
     changes: tuple[Change, ...] = ()
     rules: tuple[Rule, ...] = ()  # rules outside the catalogue (doctor's gates), with their titles
+    anchor: str = "fluxforge.yaml"  # where SARIF shows a problem about no one file (GitHub needs a location)
 
     def count(self, severity: Severity) -> int:
         return sum(d.severity == severity for d in self.diagnostics)

@@ -99,7 +99,8 @@ def from_error(command: str, err: FluxforgeError) -> Report:
 
 def from_check(report: CheckReport) -> Report:
     diagnostics = tuple(_with_fix(d) for d in report.diagnostics)
-    return Report("check", diagnostics, report.summary(), 1 if report.problems else 0)
+    anchor = display_path(report.config) if report.config is not None else ".sops.yaml"
+    return Report("check", diagnostics, report.summary(), 1 if report.problems else 0, anchor=anchor)
 
 
 # --- lint -------------------------------------------------------------------------------------------
@@ -111,7 +112,8 @@ def from_lint(report: LintReport, root: Path, *, strict: bool) -> Report:
                              display_path(f.file, root), f.line))
         for f in report.findings
     )
-    return Report("lint", diagnostics, report.summary(), 1 if report.failed(strict=strict) else 0)
+    return Report("lint", diagnostics, report.summary(), 1 if report.failed(strict=strict) else 0,
+                  anchor=display_path("fluxforge.yaml", root))
 
 
 # --- render --check / upgrade --dry-run ----------------------------------------------------------------
@@ -224,4 +226,5 @@ def from_doctor(report: DoctorReport, base: Path) -> Report:
                f"({len(report.findings)} checks)")
     rules = tuple(Rule(f"doctor.{gate.id}", rule_name(f"doctor.{gate.id}"), f"{gate.title} ({gate.layer} gate).",
                        "") for gate in report.gates)
-    return Report("doctor", diagnostics, summary, report.exit_code, rules=rules)
+    return Report("doctor", diagnostics, summary, report.exit_code, rules=rules,
+                  anchor=display_path("fluxforge.yaml", base))

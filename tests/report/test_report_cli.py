@@ -86,6 +86,11 @@ def test_check_json_and_sarif_validate(leaky: Path) -> None:
     assert data["exitCode"] == 1 and data["summary"]["text"] == SUMMARY
     log = json.loads(fluxforge(leaky, "check", "--format", "sarif").stdout)
     Draft202012Validator(SARIF_SCHEMA).validate(log)
+    (leaky / ".sops.yaml").unlink()
+    no_rules = json.loads(fluxforge(leaky, "check", "--format", "sarif").stdout)["runs"][0]["results"]
+    assert no_rules[-1]["ruleId"] == "check.no-rules"
+    assert no_rules[-1]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == ".sops.yaml"
+    (leaky / ".sops.yaml").write_text(f"creation_rules:\n  - path_regex: secrets/.*\\.yaml$\n    age: {RECIPIENT}\n")
     assert [r["ruleId"] for r in log["runs"][0]["results"]] == ["check.plaintext-secret"] * 2 + ["check.not-encrypted"]
 
 
@@ -207,6 +212,8 @@ def test_doctor_annotations_name_the_broken_gates(sample: Path) -> None:
     assert lines[-1].startswith("doctor: ") and "2 broken" in lines[-1]
     log = json.loads(fluxforge(sample, "doctor", "--static", "--format", "sarif").stdout)
     Draft202012Validator(SARIF_SCHEMA).validate(log)
+    assert all(r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "fluxforge.yaml"
+               for r in log["runs"][0]["results"])  # no gate names a file that exists here: the config
     rules = {r["id"]: r for r in log["runs"][0]["tool"]["driver"]["rules"]}
     assert rules["doctor.static.sops-rules"]["shortDescription"]["text"] == \
         ".sops.yaml covers every Kustomization folder (static gate)."
