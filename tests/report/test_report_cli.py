@@ -219,3 +219,13 @@ def test_doctor_annotations_name_the_broken_gates(sample: Path) -> None:
         ".sops.yaml covers every Kustomization folder (static gate)."
     azure = fluxforge(sample, "doctor", "--static", "--format", "azure")
     assert "##vso[task.logissue type=error;code=doctor.static.sops-rules]" in azure.stdout
+
+
+def test_lint_tenant_isolation_has_its_rule(sample: Path, tmp_path: Path) -> None:
+    done = fluxforge(tmp_path, "lint", str(sample.relative_to(tmp_path)), "--format", "github")
+    assert done.returncode == 0, done.stdout + done.stderr
+    isolation = [line for line in done.stdout.splitlines() if "title=lint.tenant-isolation" in line]
+    assert len(isolation) == 2 and all(line.startswith("::warning file=fleet/fluxforge.yaml,line=") for line in isolation)
+    sarif = json.loads(fluxforge(tmp_path, "lint", "fleet", "--format", "sarif").stdout)
+    rules = {r["id"]: r for r in sarif["runs"][0]["tool"]["driver"]["rules"]}
+    assert rules["lint.tenant-isolation"]["name"] == "TenantIsolation"
