@@ -168,7 +168,7 @@ def _value_output(value: object, store: Store, rule: CreationRule) -> bytes:
     if isinstance(value, bytes):
         return value
     if store.name == "yaml":
-        from generator.sops.stores.goyaml_emit import emit_value
+        from generator.sops.stores.yaml_emit import emit_value
 
         return emit_value(value).encode("utf-8", "surrogateescape")
     if store.name == "dotenv":
