@@ -2,7 +2,7 @@
 foot, inline, blank-line separated, end of file) must come out of fluxforge byte-identical to
 sops's output once the random parts are masked, and sops must treat our comments exactly as its own.
 
-fluxforge reads YAML with a port of go-yaml's own parser, so it places every comment where sops does.
+fluxforge places every comment where sops (go-yaml v3) does.
 Where sops writes a comment to a place it reads back under another key (sops then shows ``#ENC[…]``
 for ever), fluxforge refuses the file instead; the test shows sops's own output is broken there.
 """
