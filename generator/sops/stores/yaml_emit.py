@@ -36,6 +36,7 @@ _WORDS = _OLD_BOOLS | {"true", "True", "TRUE", "false", "False", "FALSE", "null"
 _BASE60 = re.compile(r"[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?")
 _BREAKS = "\r\n\x85\u2028\u2029"
 _ANY_BREAK = re.compile(f"[{_BREAKS}]")
+_OTHER_BREAK = re.compile("[\r\x85\u2028\u2029]")
 # go-yaml's printable set (tab is tracked on its own: it only rules out plain and single quotes)
 _SPECIAL = re.compile("[^\t\n\x20-\x7e\xa0-\ud7ff\ue000-\ufefe\uff00-\ufffd]")
 _SPACE_BREAK = re.compile(f" [{_BREAKS}]")
@@ -354,7 +355,7 @@ class _Writer:
             self.heads()
             self.line_at()
             text, tag, style = _scalar(str(key))
-            if "\n" in text or any(ch in _BREAKS for ch in text) or len(tag) + _utf8_len(text) > 128:
+            if _ANY_BREAK.search(text) or len(tag) + _utf8_len(text) > 128:
                 self.mark("?", space_before=True, space_after=False, fresh=True)
                 self.scalar(text, tag, style, simple_key=False, in_item=False)
                 self.line_at()
@@ -406,15 +407,13 @@ class _Writer:
             self.feet()
 
     def scalar(self, text: str, tag: str, style: str, *, simple_key: bool, in_item: bool) -> None:
-        can = fits(text)
-        if simple_key and can.multiline:
-            style = DOUBLE
-        if style == PLAIN and (not can.plain or (not text and simple_key)):
-            style = SINGLE
-        if style == SINGLE and not can.single:
-            style = DOUBLE
-        if style == LITERAL and (not can.block or simple_key):
-            style = DOUBLE
+        if style == PLAIN and not tag and _SAFE_PLAIN.fullmatch(text):
+            if not self.space:
+                self.put(" ")
+            self.put(text)
+            self.space = self.fresh = False
+            return
+        style = _final_style(text, style, simple_key=simple_key)
         if tag:
             if not self.space:
                 self.put(" ")
@@ -459,6 +458,16 @@ class _Writer:
         self.mark(hints, space_before=False, space_after=False, fresh=False)
         self.newline()  # go.yaml.in/yaml/v3 3.0.4 starts the content on a new line (sops output shows it)
         self.space = True
+        if not _OTHER_BREAK.search(text):  # only \n: line by line
+            lines = text.split("\n")
+            for index, line in enumerate(lines):
+                if index:
+                    self.newline()
+                if line:
+                    self.line_at()
+                    self.put(line)
+                    self.fresh = False
+            return
         breaks = True
         for ch in text:
             if ch in _BREAKS:
@@ -469,6 +478,21 @@ class _Writer:
                 self.line_at()
             self.put(ch)
             self.fresh = breaks = False
+
+
+def _final_style(text: str, style: str, *, simple_key: bool) -> str:
+    """The style go-yaml's emitter settles on: a simple key is never a block or multi-line, an empty
+    simple key is quoted, and a style the characters do not fit falls back to the next one."""
+    can = fits(text)
+    if simple_key and can.multiline:
+        style = DOUBLE
+    if style == PLAIN and (not can.plain or (not text and simple_key)):
+        style = SINGLE
+    if style == SINGLE and not can.single:
+        style = DOUBLE
+    if style == LITERAL and (not can.block or simple_key):
+        style = DOUBLE
+    return style
 
 
 def _utf8_len(text: str) -> int:

@@ -31,6 +31,7 @@ from generator.sops.values import Branch, Comment
 MAP, SEQ, SCALAR, ALIAS = "map", "seq", "scalar", "alias"
 _STANDARD = "tag:yaml.org,2002:"
 _NULLS = ("", "~", "null", "Null", "NULL")
+_NO_COMMENTS = ("", "", "")
 
 
 class Node:
@@ -72,11 +73,12 @@ def load_documents(text: str, name: str) -> list[Branch]:
 
     text = text.removeprefix("\ufeff")
     try:
-        _refuse_foreign_breaks(text)
+        if "\x85" in text or "\u2028" in text or "\u2029" in text:
+            _refuse_foreign_breaks(text)
         toks = t.tokenize(text)
-        reader = _Reader(toks, collect(text, toks))
-        docs = reader.stream()
-        _guard(docs)
+        docs = _Reader(toks, collect(text, toks) if "#" in text else []).stream()
+        if "*" in text:
+            _guard(docs)
     except t.YamlSyntaxError as err:
         where = f":{err.line}:{err.column}" if err.line else ""
         raise SopsError(f"{name}{where}: invalid YAML: {err.describe()}") from None
@@ -93,8 +95,6 @@ def _refuse_foreign_breaks(text: str) -> None:
     """U+0085, U+2028 and U+2029 are line breaks to YAML 1.1; go-yaml's comment scanner reads them
     byte by byte where libyaml does not, so a file using them outside quoted text would not be read
     as sops reads it. Inside quotes they are content and fine."""
-    if not any(ch in text for ch in "\x85\u2028\u2029"):
-        return
     toks = t.tokenize(text)
     quoted = [(tok.start, tok.end) for tok in toks if tok.kind == t.SCALAR and tok.style in (t.SINGLE, t.DOUBLE)]
     for index, ch in enumerate(text):
@@ -120,11 +120,16 @@ class _Reader:
         self.open: set[int] = set()  # ids of anchored collections still being read
         self.handles: dict[str, str] = {}
         self.depth = 0
+        from generator.yamlguard import MAX_DEPTH
+
+        self.max_depth = MAX_DEPTH
 
     # tokens and notes
     def look(self) -> t.Tok:
         tok = self.toks[self.at]
         notes = self.notes
+        if self.next_note >= len(notes):
+            return tok
         while self.next_note < len(notes) and notes[self.next_note].anchor <= tok.start:
             note = notes[self.next_note]
             if note.kind == HEAD and tok.kind == t.BLOCK_END:
@@ -137,10 +142,12 @@ class _Reader:
         self.at += 1
 
     def take(self) -> tuple[str, str, str]:
-        head, line, foot = ("\n".join(q) for q in self.queued)
-        self.queued = ([], [], [])
         self.stem = None
-        return head, line, foot
+        head, line, foot = self.queued
+        if not (head or line or foot):
+            return _NO_COMMENTS
+        self.queued = ([], [], [])
+        return "\n".join(head), "\n".join(line), "\n".join(foot)
 
     # documents
     def stream(self) -> list[Node]:
@@ -221,8 +228,6 @@ class _Reader:
 
     # nodes
     def node(self, *, block: bool, indentless: bool) -> Node:
-        from generator.yamlguard import MAX_DEPTH, too_deep
-
         tok = self.look()
         if tok.kind == t.ALIAS:
             return self._alias(tok)
@@ -242,7 +247,9 @@ class _Reader:
             context = "while parsing a block node" if block else "while parsing a flow node"
             raise _Invalid("did not find expected node content", tok, context, first)
         self.depth += 1
-        if self.depth > MAX_DEPTH:
+        if self.depth > self.max_depth:
+            from generator.yamlguard import too_deep
+
             raise too_deep(tok.line + 1)
         node = Node(MAP if tok.kind in (t.FLOW_MAP, t.BLOCK_MAP) else SEQ, first.line + 1, tag=tag)
         self._anchored(node, anchor)
@@ -276,6 +283,8 @@ class _Reader:
         return node
 
     def _properties(self, tok: t.Tok) -> tuple[str, str, t.Tok]:
+        if tok.kind != t.ANCHOR and tok.kind != t.TAG:
+            return "", "", tok
         anchor, tag = "", ""
         first = tok
         for _ in range(2):
@@ -447,8 +456,6 @@ def _guard(docs: list[Node]) -> None:
     reading)."""
     from generator.yamlguard import _Counter
 
-    if not any(_has_alias(doc) for doc in docs):
-        return
     counter = _Counter()
     for doc in docs:
         stack: list[tuple[Node, bool]] = [(doc, False)]
@@ -459,16 +466,6 @@ def _guard(docs: list[Node]) -> None:
                 stack.append((node.target, True))
             else:
                 stack.extend((child, under) for child in reversed(node.items))
-
-
-def _has_alias(node: Node) -> bool:
-    stack = [node]
-    while stack:
-        item = stack.pop()
-        if item.kind == ALIAS:
-            return True
-        stack.extend(item.items)
-    return False
 
 
 # --- nodes to the sops tree -----------------------------------------------------------------------
