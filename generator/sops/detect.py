@@ -257,7 +257,7 @@ def _resolved(value: Any) -> Any:
     if isinstance(value, _Raw):
         if not value.plain:
             return str(value)
-        from generator.sops.stores.goyaml import Unsupported, resolve_plain
+        from generator.sops.stores.yaml_scalars import Unsupported, resolve_plain
 
         try:
             return resolve_plain(str(value))

@@ -8,8 +8,8 @@ import pytest
 
 from generator.sops import shamir
 from generator.sops.stores.flat import flatten, unflatten
-from generator.sops.stores.goyaml import resolve_plain
 from generator.sops.stores.json import go_json_float
+from generator.sops.stores.yaml_scalars import resolve_plain
 from generator.sops.values import Branch, GoTime, format_float, format_float_g, to_bytes
 
 
@@ -33,7 +33,7 @@ def test_go_json_float() -> None:
     assert [go_json_float(v) for v in (1e21, 1.5e-7, 5.0, 1e-6)] == ["1e+21", "1.5e-7", "5", "0.000001"]
 
 
-def test_goyaml_resolution() -> None:
+def test_scalar_resolution_as_sops_reads_it() -> None:
     assert resolve_plain("017") == 15 and resolve_plain("0x1F") == 31 and resolve_plain("08") == 8.0
     assert resolve_plain("yes") == "yes" and resolve_plain("True") is True and resolve_plain("~") is None
     assert resolve_plain("2024-01-02") == GoTime("2024-01-02T00:00:00Z")

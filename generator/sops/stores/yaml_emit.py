@@ -28,7 +28,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, cast
 
-from generator.sops.stores.goyaml import Unsupported, resolve_plain
+from generator.sops.stores.yaml_scalars import Unsupported, resolve_plain
 from generator.sops.values import Branch, Comment, GoTime, SeqComment, format_float_g
 
 _OLD_BOOLS = frozenset(["y", "Y", "yes", "Yes", "YES", "on", "On", "ON", "n", "N", "no", "No", "NO", "off", "Off", "OFF"])

@@ -14,7 +14,7 @@ Three steps, each its own module:
    foot after it; a mapping's foot goes to its last key, and a key's foot found after another key
    to that earlier key (go-yaml's rules, as sops shows them).
 
-Scalars get go-yaml's types (``goyaml``). Duplicate keys, non-string keys and integers above int64
+Scalars get go-yaml's types (``yaml_scalars``). Duplicate keys, non-string keys and integers above int64
 are refused with their key path, as sops refuses them or cannot encrypt them.
 """
 
@@ -24,8 +24,8 @@ from typing import Any
 
 from generator.errors import SopsError
 from generator.sops.stores import yaml_tokens as t
-from generator.sops.stores.goyaml import Unsupported, resolve_plain, resolve_tagged
 from generator.sops.stores.yaml_comments import HEAD, Note, collect
+from generator.sops.stores.yaml_scalars import Unsupported, resolve_plain, resolve_tagged
 from generator.sops.values import Branch, Comment
 
 MAP, SEQ, SCALAR, ALIAS = "map", "seq", "scalar", "alias"

@@ -1,4 +1,4 @@
-"""Scalar resolution as go-yaml v3 does it (sops-format.md §1.6): the leaf types sops sees."""
+"""Scalars resolved to the Go types sops sees (sops-format.md §1.6): nulls, booleans, ints, floats, times."""
 
 from __future__ import annotations
 
