@@ -226,85 +226,148 @@ def collect(text: str, toks: list[t.Tok]) -> list[Note]:
     return Collector(text, toks).run()
 
 
+class _Piece:
+    """One thing met while reading a run of comment lines: a comment line (``COMMENT``, with its line
+    as sops counts it), a line break on an otherwise empty line (``EMPTY``), or what ends the run:
+    the end of the text, a ``]``/``}`` closing the flow collection, other content, or the end of the
+    lookahead window (``LIMIT``)."""
+
+    __slots__ = ("col", "end", "kind", "line", "pos")
+
+    def __init__(self, kind: int, pos: int, col: int, end: int = 0, line: int = 0) -> None:
+        self.kind, self.pos, self.col, self.end, self.line = kind, pos, col, end, line
+
+
+_COMMENT, _EMPTY, _EOF, _CLOSE, _CONTENT, _LIMIT = range(6)
+
+
+def _pieces(text: str, start: int, in_flow: bool) -> list[_Piece]:
+    """The pieces of the run whose first ``#`` is at ``start``, up to what ends it.
+
+    Columns are 1-based, each ``\\r`` and ``\\n`` starting a line. The line break right after a comment
+    line belongs to that line (so of a CRLF only the ``\\r`` does: the ``\\n`` then reads as an empty
+    line). The window of at most 511 characters of blank space is counted from the end of the last
+    comment line. A comment's ``line`` is the line of the comment line before it in the run (0 for
+    the first) plus one per ``EMPTY`` piece since: sops's count, which does not see the line break a
+    comment line ends with (and so matters for whether a comment is "right below" the content).
+    """
+    out: list[_Piece] = []
+    size = len(text)
+    line_start = max(text.rfind("\n", 0, start), text.rfind("\r", 0, start)) + 1
+    origin = pos = start
+    counted = true_line = 0
+    while pos - origin < _WINDOW:
+        ch = text[pos] if pos < size else ""
+        if ch == " " or ch == "\t":
+            pos += 1
+            continue
+        col = pos - line_start + 1
+        if not ch:
+            out.append(_Piece(_EOF, pos, col))
+            return out
+        if ch in "\r\n":
+            out.append(_Piece(_EMPTY, pos, col))
+            counted += 1
+            true_line += _ends_line(text, pos)
+            pos = line_start = pos + 1
+            continue
+        if in_flow and ch in "]}":
+            out.append(_Piece(_CLOSE, pos, col))
+            return out
+        if ch != "#":
+            out.append(_Piece(_CONTENT, pos, col))
+            return out
+        end = _line_end(text, pos)
+        out.append(_Piece(_COMMENT, pos, col, end, counted))
+        counted = true_line
+        if end < size:
+            true_line += _ends_line(text, end)
+        origin, pos = end, end + 1
+        line_start = pos
+    out.append(_Piece(_LIMIT, pos, 0))
+    return out
+
+
+def _ends_line(text: str, pos: int) -> int:
+    """1 when the break at ``pos`` ends a line (a ``\\n``, or a ``\\r`` not followed by one)."""
+    return 1 if text[pos] == "\n" or not text.startswith("\r\n", pos) else 0
+
+
 class _Run:
-    """One run of full-line comments (and the blank lines between them), cut into feet and a head."""
+    """One run of full-line comments (and the blank lines between them), cut into feet and a head.
+
+    The comment lines gather into a block; a block is cut off as a foot of what came before
+    * at the first empty line of a run that starts right after the content (at most one line break
+      before it), when the block starts on the line right below that content (not below a bare
+      ``key:``) or is indented less than the open block, a dedented block then standing on its own;
+    * at a line indented less than the open block, at another column than the block's first line;
+    * at a ``]``/``}`` that closes the flow collection.
+    What is gathered when the run ends is a head of what follows. Several empty lines in a row count
+    as one, kept inside a block as an empty comment line.
+    """
 
     def __init__(self, owner: Collector, start: int, gap: _Gap) -> None:
         self.text, self.notes, self.gap = owner.text, owner.notes, gap
         newlines = owner._newlines(start)
-        col = owner._column(start)
-        self.first_empty, self.recent_empty = newlines <= 1, False
-        # the line right after the previous content, relative to the first comment line (none when
-        # the scan started on the first line of the text)
-        self.foot_line = -1 if gap.scan <= owner.first_break else 1 - newlines + (1 if newlines == 0 and col > 1 else 0)
+        self.touching = newlines <= 1  # lost at the first empty line
+        # the line right below the previous content, relative to the run's first line (none when the
+        # scan started on the text's first line)
+        below = 1 - newlines + (1 if newlines == 0 and owner._column(start) > 1 else 0)
+        self.below = -1 if gap.scan <= owner.first_break else below
         self.anchor, self.scan = gap.prev_start, gap.scan
-        self.lines: list[str] = []
-        self.acc_start = self.acc_line = self.acc_col = 0
-        self.line = self.real = 0  # go-yaml's line counter and the true one, relative to the first comment
-        self.base = self.pos = start
-        self.col1 = col
+        self.block: list[str] = []
+        self.first = _Piece(_COMMENT, start, 0)
+        self.last_end = start
 
     def read(self) -> int:
-        text, size = self.text, len(self.text)
-        while self.pos - self.base < _WINDOW:
-            self.col1 += 1
-            ch = text[self.pos] if self.pos < size else "\0"
-            if ch in " \t":
-                self.pos += 1
-                continue
-            close = self.gap.in_flow and ch in "]}"
-            if close or ch in "\r\n\0":
-                self._line_end(ch, close=close)
-                if ch not in "\r\n":
+        """Cut the run into notes; returns the end of its last comment line."""
+        after_empty = False
+        for piece in _pieces(self.text, self.first.pos, self.gap.in_flow):
+            kind = piece.kind
+            if kind in (_COMMENT, _CONTENT):
+                if self.block and piece.col - 1 < self.gap.indent and piece.col != self.first.col:
+                    self._foot(piece.pos)
+                if kind == _CONTENT:
+                    self._head(piece.pos)
                     break
+                if not self.block:
+                    self.first = piece
+                self.block.append(self.text[piece.pos:piece.end])
+                self.last_end, after_empty = piece.end, False
                 continue
-            if self.lines and self.col1 - 1 < self.gap.indent and self.col1 != self.acc_col:
-                self._foot()  # a comment line at another, smaller indentation: a foot of what came before
-            if ch != "#":
+            if kind == _LIMIT:
+                self._head(piece.pos)
                 break
-            self._take_line()
-        if self.lines:
-            self.notes.append(Note(HEAD, "\n".join(self.lines), self.acc_start, self.acc_start, self.acc_col,
-                                   self.scan, self.pos - 1))
-        return self.base
+            if kind == _CLOSE or not after_empty:
+                self._blank_or_foot(piece)
+            if kind != _EMPTY:
+                self._head(piece.pos)
+                break
+            self.touching, after_empty = False, True
+        return self.last_end
 
-    def _line_end(self, ch: str, *, close: bool) -> None:
-        if close or not self.recent_empty:
-            near = self.acc_line == self.foot_line and self.gap.prev_kind != t.VALUE
-            dedented = self.acc_col - 1 < self.gap.indent
-            if close or (self.first_empty and (near or dedented)):
-                if self.lines:
-                    if dedented:
-                        self.anchor = self.acc_start  # not tied to the previous token
-                    self._foot()
-            elif self.lines and ch != "\0":
-                self.lines.append("")
-        if ch in "\r\n":
-            if ch == "\n" or not self.text.startswith("\r\n", self.pos):
-                self.real += 1
-            self.first_empty, self.recent_empty = False, True
-            self.col1 = 0
-            self.line += 1
-            self.pos += 1
+    def _blank_or_foot(self, piece: _Piece) -> None:
+        if not self.block:
+            return
+        dedented = self.first.col - 1 < self.gap.indent
+        below = self.first.line == self.below and self.gap.prev_kind != t.VALUE
+        if piece.kind == _CLOSE or (self.touching and (below or dedented)):
+            if dedented:
+                self.anchor = self.first.pos  # not tied to the previous token
+            self._foot(piece.pos)
+        elif piece.kind == _EMPTY:
+            self.block.append("")
 
-    def _foot(self) -> None:
-        self.notes.append(Note(FOOT, "\n".join(self.lines), self.anchor, self.acc_start, self.acc_col, self.scan,
-                               self.pos))
-        self.scan = self.anchor = self.pos
-        self.lines = []
+    def _foot(self, pos: int) -> None:
+        self.notes.append(Note(FOOT, "\n".join(self.block), self.anchor, self.first.pos, self.first.col,
+                               self.scan, pos))
+        self.scan = self.anchor = pos
+        self.block = []
 
-    def _take_line(self) -> None:
-        text, pos = self.text, self.pos
-        if not self.lines:
-            self.acc_start, self.acc_line, self.acc_col = pos, self.line, self.col1
-        self.recent_empty = False
-        end = _line_end(text, pos)
-        self.lines.append(text[pos:end])
-        self.line = self.real
-        if end < len(text) and (text[end] == "\n" or not text.startswith("\r\n", end)):
-            self.real += 1
-        # the line break itself is not looked at: the scan goes on right after it
-        self.base, self.pos, self.col1 = end, end + 1, 0
+    def _head(self, pos: int) -> None:
+        if self.block:
+            self.notes.append(Note(HEAD, "\n".join(self.block), self.first.pos, self.first.pos, self.first.col,
+                                   self.scan, pos - 1))
 
 
 def _line_end(text: str, pos: int) -> int:
