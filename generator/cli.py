@@ -3,6 +3,7 @@ single ``_run`` helper maps ``FluxforgeError`` subclasses to exit codes."""
 
 from __future__ import annotations
 
+import functools
 import sys
 import traceback
 from collections.abc import Callable
@@ -13,6 +14,7 @@ import click
 
 from generator import __version__
 from generator.errors import FluxforgeError
+from generator.sops.api import KINDS, STORES, KindOption
 
 T = TypeVar("T")
 
@@ -308,8 +310,6 @@ def init(directory: Path | None, age: tuple[str, ...], **flags: str | None) -> N
 
 # --- sops: encrypt / decrypt / edit / rotate / updatekeys (issue 3) ------------------------------
 
-_CREDENTIAL_HELP = ("Azure credential for Key Vault keys: default = environment (secret, certificate), then "
-                    "workload identity, then your az login; or exactly one of the others.")
 _SOPS_CONFIG_HELP = ("The .sops.yaml to use (default: SOPS_CONFIG, else searched from the current directory "
                      "upwards, as sops does).")
 _FOLLOW_HELP = "Write through a symlink whose target is outside the repository (refused otherwise)."
@@ -319,11 +319,37 @@ def _follow_option() -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     return click.option("--follow-outside", is_flag=True, help=_FOLLOW_HELP)
 
 
-def _credential_option() -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    from generator.sops.keys import AZURE_CREDENTIALS
+def _kind_flag(option: KindOption, dest: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    choice = click.Choice(option.choices, case_sensitive=False) if option.choices else None
+    return click.option(option.flag, dest, type=choice, default=None, help=option.help)
 
-    return click.option("--credential", type=click.Choice(AZURE_CREDENTIALS, case_sensitive=False), default=None,
-                        help=_CREDENTIAL_HELP)
+
+def _credential_option() -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--credential`` of the Key Vault key source, for the commands that call Azure themselves."""
+    kind = next(k for k in KINDS if k.name == "azure_kv")
+    return _kind_flag(next(o for o in kind.options if o.name == "credential"), "credential")
+
+
+def _key_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """The run-wide flags of every key kind (``--credential`` for Key Vault keys, …), shared by the sops
+    commands; the command receives them as one ``options`` (a ``KeyOptions``)."""
+    flags = [(kind, option, f"{kind.name}_{option.name}") for kind in KINDS for option in kind.options]
+
+    @functools.wraps(func)
+    def command(**kwargs: Any) -> Any:
+        from generator.sops.api import KeyOptions
+
+        by_kind: dict[str, dict[str, str]] = {}
+        for kind, option, dest in flags:
+            value = kwargs.pop(dest)
+            if value is not None:
+                by_kind.setdefault(kind.name, {})[option.name] = value
+        return func(options=KeyOptions(by_kind), **kwargs)
+
+    decorated: Callable[..., Any] = command
+    for _kind, option, dest in reversed(flags):
+        decorated = _kind_flag(option, dest)(decorated)
+    return decorated
 
 
 def _sops_config_option() -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -331,7 +357,6 @@ def _sops_config_option() -> Callable[[Callable[..., Any]], Callable[..., Any]]:
                         help=_SOPS_CONFIG_HELP)
 
 
-_STORES = ("yaml", "json", "dotenv", "ini", "binary")
 _SELECTOR_HELP = {
     "encrypted-regex": "Encrypt only values under a key matching REGEX (RE2, searched).",
     "unencrypted-regex": "Leave values under a key matching REGEX in clear text.",
@@ -384,11 +409,6 @@ class _SopsProgress:
             self.bar.__exit__(None, None, None)
 
 
-def _key_options(credential: str | None) -> Any:
-    from generator.sops.api import KeyOptions
-
-    return KeyOptions(azure_credential=credential)
-
 
 def _write_stdout(data: bytes) -> None:
     stream = sys.stdout.buffer  # click 8.5 deprecates click.get_binary_stream; CliRunner's stdout has .buffer too
@@ -402,17 +422,17 @@ def _write_stdout(data: bytes) -> None:
 ))
 @click.option("-i", "--in-place", is_flag=True, help="Encrypt the files in place (needed for several files).")
 @_sops_config_option()
-@_credential_option()
+@_key_options
 @_follow_option()
 @_selector_options()
 @click.option("--mac-only-encrypted", is_flag=True, help="Compute the MAC over encrypted values only (sops -e).")
 @click.option("--age", metavar="RECIPIENTS", help="Comma separated age recipients: replace the rule's keys.")
 @click.option("--azure-kv", metavar="URLS", help="Comma separated Key Vault key URLs: replace the rule's keys.")
-@click.option("--input-type", type=click.Choice(_STORES), help="Read as this store (default: from the file name).")
-@click.option("--output-type", type=click.Choice(_STORES), help="Write as this store (default: from the file name).")
+@click.option("--input-type", type=click.Choice(STORES), help="Read as this store (default: from the file name).")
+@click.option("--output-type", type=click.Choice(STORES), help="Write as this store (default: from the file name).")
 @click.option("--indent", type=click.IntRange(min=0), help="YAML/JSON indentation of the output (sops's --indent).")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-def encrypt_cmd(in_place: bool, config: Path | None, credential: str | None, follow_outside: bool,
+def encrypt_cmd(in_place: bool, config: Path | None, options: Any, follow_outside: bool,
                 paths: tuple[Path, ...], mac_only_encrypted: bool, age: str | None, azure_kv: str | None,
                 input_type: str | None, output_type: str | None, indent: int | None, **selectors: str | None) -> None:
     """Encrypt files (or every file a creation rule matches below a directory) as sops does.
@@ -426,7 +446,7 @@ def encrypt_cmd(in_place: bool, config: Path | None, credential: str | None, fol
     def run() -> Any:
         flags = api.encrypt_flags(selectors=selectors, mac_only_encrypted=mac_only_encrypted, age=age,
                                   azure_kv=azure_kv, input_type=input_type, output_type=output_type, indent=indent)
-        return api.encrypt_paths(list(paths), in_place=in_place, options=_key_options(credential), config=config,
+        return api.encrypt_paths(list(paths), in_place=in_place, options=options, config=config,
                                  progress=_SopsProgress(), follow_outside=follow_outside, flags=flags)
 
     report = _run(run)
@@ -449,16 +469,16 @@ def encrypt_cmd(in_place: bool, config: Path | None, credential: str | None, fol
 @click.option("--output", metavar="FILE", type=click.Path(path_type=Path, dir_okay=False),
               help="Write the plaintext to FILE instead of stdout: a new or regular file is replaced "
                    "atomically (mode 0600); a device, FIFO or /dev/stdout is written to.")
-@_credential_option()
+@_key_options
 @_follow_option()
 @click.argument("path", type=click.Path(path_type=Path, dir_okay=False))
-def decrypt_cmd(in_place: bool, output: Path | None, credential: str | None, follow_outside: bool,
+def decrypt_cmd(in_place: bool, output: Path | None, options: Any, follow_outside: bool,
                 path: Path, extract: str | None, ignore_mac: bool) -> None:
     """Decrypt one file (MAC verified) to stdout, in place, or to --output."""
     from generator.sops import api
 
     _warn_ignore_mac(ignore_mac)
-    plain = _run(api.decrypt_path, path, in_place=in_place, output=output, options=_key_options(credential),
+    plain = _run(api.decrypt_path, path, in_place=in_place, output=output, options=options,
                  follow_outside=follow_outside, extract=extract, ignore_mac=ignore_mac, on_warning=_warning)
     if not in_place and output is None:
         _write_stdout(plain)
@@ -469,16 +489,16 @@ def decrypt_cmd(in_place: bool, output: Path | None, credential: str | None, fol
     "EDITOR='code --wait' fluxforge edit apps/staging/new-secret.yaml   # a new file: keys from .sops.yaml",
 ))
 @_sops_config_option()
-@_credential_option()
+@_key_options
 @_follow_option()
 @_ignore_mac_option()
 @click.argument("path", type=click.Path(path_type=Path, dir_okay=False))
-def edit_cmd(config: Path | None, credential: str | None, follow_outside: bool, ignore_mac: bool, path: Path) -> None:
+def edit_cmd(config: Path | None, options: Any, follow_outside: bool, ignore_mac: bool, path: Path) -> None:
     """Edit the plaintext in $EDITOR; re-encrypt with the same data key (untouched if unchanged)."""
     from generator.sops import api
 
     _warn_ignore_mac(ignore_mac)
-    changed = _run(api.edit_path, path, options=_key_options(credential), config=config, retry=_edit_again,
+    changed = _run(api.edit_path, path, options=options, config=config, retry=_edit_again,
                    follow_outside=follow_outside, ignore_mac=ignore_mac, on_warning=_warning)
     click.echo(f"{path}: {'saved' if changed else 'unchanged'}", err=True)
 
@@ -496,15 +516,15 @@ def _edit_again(err: Exception) -> bool:
     "fluxforge rotate apps/staging/db-secret.yaml",
     "fluxforge rotate apps/                  # every encrypted file below apps/",
 ))
-@_credential_option()
+@_key_options
 @_follow_option()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-def rotate_cmd(credential: str | None, follow_outside: bool, paths: tuple[Path, ...]) -> None:
+def rotate_cmd(options: Any, follow_outside: bool, paths: tuple[Path, ...]) -> None:
     """Re-encrypt encrypted files with a new data key for the same recipients (a file that cannot be
     read is an error, never skipped)."""
     from generator.sops import api
 
-    report = _run(api.rotate_paths, list(paths), options=_key_options(credential), progress=_SopsProgress(),
+    report = _run(api.rotate_paths, list(paths), options=options, progress=_SopsProgress(),
                   follow_outside=follow_outside)
     click.echo(f"rotated {len(report.changed)} file(s)", err=True)
 
@@ -515,15 +535,15 @@ def rotate_cmd(credential: str | None, follow_outside: bool, paths: tuple[Path, 
 ))
 @click.option("--dry-run", is_flag=True, help="Only show which recipients would be added or removed.")
 @_sops_config_option()
-@_credential_option()
+@_key_options
 @_follow_option()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-def updatekeys_cmd(dry_run: bool, config: Path | None, credential: str | None, follow_outside: bool,
+def updatekeys_cmd(dry_run: bool, config: Path | None, options: Any, follow_outside: bool,
                    paths: tuple[Path, ...]) -> None:
     """Re-wrap the data key of encrypted files for the recipients .sops.yaml now names."""
     from generator.sops import api
 
-    report = _run(api.updatekeys_paths, list(paths), dry_run=dry_run, options=_key_options(credential),
+    report = _run(api.updatekeys_paths, list(paths), dry_run=dry_run, options=options,
                   config=config, progress=_SopsProgress(), follow_outside=follow_outside)
     for path, lines in report.changes.items():
         click.echo(f"{path}:")

@@ -13,7 +13,7 @@ import click
 import pytest
 
 from generator.cli import main
-from generator.sops.keys import AZURE_CREDENTIALS
+from generator.sops.keys.kinds import AZURE_CREDENTIALS
 from tests.helpers import REPO_ROOT
 
 

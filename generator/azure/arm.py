@@ -94,7 +94,7 @@ class Arm:
         from azure.mgmt.keyvault import KeyVaultManagementClient
         from azure.mgmt.msi import ManagedServiceIdentityClient
 
-        from generator.sops.keys.azure_kv import make_credential
+        from generator.sops.api import azure_credential as make_credential
 
         self.subscription_id = subscription_id
         cred = credential if credential is not None else make_credential(credential_name)

@@ -27,8 +27,7 @@ from generator.azure.desired import (
     Role,
 )
 from generator.config.problems import dotted
-from generator.errors import RenderError
-from generator.render.files import make_env
+from generator.render.templates import render_template
 
 __all__ = ["API", "BICEP_MARKER", "MAIN", "digest_ok", "render_bicep"]
 
@@ -226,13 +225,7 @@ def digest_ok(data: bytes) -> bool:
 
 
 def _render(template: str, **context: Any) -> bytes:
-    import jinja2
-
-    try:
-        text = make_env().get_template(f"azure/{template}").render(**context)
-    except jinja2.TemplateError as err:
-        raise RenderError(f"template azure/{template}: {err}") from err
-    return _with_digest(text)
+    return _with_digest(render_template(f"azure/{template}", **context))
 
 
 def render_bicep(state: DesiredState, *, config_name: str = "fluxforge.yaml") -> dict[str, bytes]:

@@ -13,12 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from generator.errors import SopsError
-from generator.sops.formats import store_of
-
-
-def format_of(path: str) -> str:
-    """The sops store a path selects by extension: anything unknown is binary."""
-    return store_of(path)
+from generator.sops.api import detect_format, metadata_from_flat
 
 
 @dataclass(frozen=True)
@@ -53,7 +48,7 @@ class Parsed:
 
 def parse(path: str, data: bytes) -> Parsed:
     """Read ``data`` in the store its path selects; raise ``SopsError`` when it cannot be parsed."""
-    fmt = format_of(path)
+    fmt = detect_format(path)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
@@ -129,19 +124,6 @@ def _parse_tree(fmt: str, text: str) -> Parsed:
     return out
 
 
-def looks_like_metadata(node: Any) -> bool:
-    """A top-level ``sops`` mapping looks like (maybe damaged) sops metadata when it has a field only
-    sops writes (``mac``, ``lastmodified``, ``version``) or a key entry with ``enc``. A fluxforge
-    config's own ``sops:`` block (recipients as plain strings) does not. Only for diagnostics: whether
-    a file *is* encrypted is ``sops.api.is_encrypted``."""
-    if not isinstance(node, dict):
-        return False
-    if any(field in node for field in ("mac", "lastmodified", "version")):
-        return True
-    entries = [e for v in node.values() if isinstance(v, list) for e in v]
-    return any(isinstance(e, dict) and ("enc" in e or any(isinstance(x, list) for x in e.values()))
-               for e in entries)
-
 
 def _lc(node: Any) -> Any:
     """ruamel's line/column record of a round-trip mapping or sequence."""
@@ -183,12 +165,12 @@ def _parse_dotenv(text: str) -> Parsed:
         if key.startswith("sops_"):
             if out.metadata is None:
                 out.meta_line = number
-            flat[key[len("sops_"):]] = value.replace("\\n", "\n")
+            flat[key[len("sops_"):]] = value
             out.metadata = {}
         else:
             out.leaves.append(Leaf((key,), key, value, number, len(key) + 2))
     if out.metadata is not None:
-        out.metadata = unflatten(flat)
+        out.metadata = metadata_from_flat(flat)
     return out
 
 
@@ -215,12 +197,12 @@ def _parse_ini(text: str) -> Parsed:
             raise ParseError(f"not 'key = value' inside section [{section}]", number)
         key, value = key.strip(), value.strip()
         if section == "sops":
-            flat[key] = value.replace("\\n", "\n")
+            flat[key] = value
         elif section != "DEFAULT":
             col = line.index("=") + 2 + (len(line.partition("=")[2]) - len(line.partition("=")[2].lstrip()))
             out.leaves.append(Leaf((section, key), f"{section}.{key}", value, number, col))
     if out.metadata is not None:
-        out.metadata = unflatten(flat)
+        out.metadata = metadata_from_flat(flat)
     return out
 
 
@@ -236,38 +218,3 @@ def _parse_binary(text: str) -> Parsed:
     parsed.fmt = "binary"
     return parsed
 
-
-_LIST = re.compile(r"^__list_(\d+)")
-
-
-def unflatten(flat: dict[str, str]) -> dict[str, Any]:
-    """Undo sops' metadata flattening (``age__list_0__map_recipient`` → ``{"age": [{"recipient"}]}``)."""
-    root: dict[str, Any] = {}
-    for flat_key, value in flat.items():
-        head, _, rest = flat_key.partition("__")
-        node: Any = root
-        key: str | int = head
-        rest = "__" + rest if rest else ""
-        while rest:
-            match = _LIST.match(rest)
-            child: Any = [] if match else {}
-            if isinstance(node, list):
-                while len(node) <= int(key):
-                    node.append(None)
-                if node[int(key)] is None:
-                    node[int(key)] = child
-                node = node[int(key)]
-            else:
-                node = node.setdefault(str(key), child)
-            if match:
-                key, rest = int(match.group(1)), rest[match.end():]
-            else:
-                name, _, tail = rest[len("__map_"):].partition("__")
-                key, rest = name, ("__" + tail if tail else "")
-        if isinstance(node, list):
-            while len(node) <= int(key):
-                node.append(None)
-            node[int(key)] = value
-        else:
-            node[str(key)] = value
-    return root

@@ -17,16 +17,19 @@ from datetime import datetime
 from typing import Any
 
 from generator.check.parse import Leaf, Parsed
-from generator.sops.metadata import selector_problem, version_problem
-from generator.sops.regex import search
+from generator.sops.api import (
+    DEFAULT_SELECTOR,
+    KINDS,
+    SELECTORS,
+    VALUE_TYPES,
+    MalformedValue,
+    is_enc,
+    parse_enc,
+    selector_problem,
+    selects,
+    version_problem,
+)
 
-SELECTORS = ("unencrypted_suffix", "encrypted_suffix", "unencrypted_regex", "encrypted_regex",
-             "unencrypted_comment_regex", "encrypted_comment_regex")
-DEFAULT_SELECTOR = ("unencrypted_suffix", "_unencrypted")
-KEY_KINDS = ("age", "azure_kv", "pgp", "kms", "gcp_kms", "hc_vault", "hckms")
-_ENC = re.compile(r"^ENC\[AES256_GCM,data:([^,]+),iv:([^,]+),tag:([^,]+),type:([a-z]+)\]$")
-_ID_FIELDS = {"pgp": "fp", "kms": "arn", "gcp_kms": "resource_id", "hckms": "key_id", "hc_vault": "vault_address"}
-_TYPES = {"str", "int", "float", "bool", "bytes", "time", "comment"}
 _SUBSTITUTION = re.compile(r"^(\$\{[A-Za-z_][A-Za-z0-9_]*(:?[-=][^}]*)?\})+$")
 
 
@@ -48,25 +51,19 @@ class Expectation:
     groups: int = 1
 
 
-def is_enc(value: Any) -> bool:
-    return isinstance(value, str) and value.startswith("ENC[")
-
 
 def enc_problem(value: str) -> str | None:
-    """Why an ``ENC[…]`` string is malformed, or None when it has the sops shape."""
-    match = _ENC.match(value)
-    if match is None:
-        return "malformed ENC value (expected ENC[AES256_GCM,data:…,iv:…,tag:…,type:…])"
+    """Why an ``ENC[…]`` string is not what sops writes, or None when it has the sops shape."""
     try:
-        iv = base64.b64decode(match.group(2), validate=True)
-        tag = base64.b64decode(match.group(3), validate=True)
-        base64.b64decode(match.group(1), validate=True)
-    except (binascii.Error, ValueError):
+        parts = parse_enc(value)
+    except MalformedValue as err:
+        if err.shape:
+            return "malformed ENC value (expected ENC[AES256_GCM,data:…,iv:…,tag:…,type:…])"
         return "malformed ENC value (data/iv/tag are not base64)"
-    if len(iv) != 32 or len(tag) != 16:
-        return f"malformed ENC value (iv is {len(iv)} bytes, tag {len(tag)}; sops writes 32 and 16)"
-    if match.group(4) not in _TYPES:
-        return f"malformed ENC value (unknown type {match.group(4)!r})"
+    if len(parts.iv) != 32 or len(parts.tag) != 16:
+        return f"malformed ENC value (iv is {len(parts.iv)} bytes, tag {len(parts.tag)}; sops writes 32 and 16)"
+    if parts.type not in VALUE_TYPES:
+        return f"malformed ENC value (unknown type {parts.type!r})"
     return None
 
 
@@ -77,19 +74,6 @@ def selector_of(metadata: Mapping[str, Any]) -> tuple[str, str] | None:
         return None
     return found[0] if found else DEFAULT_SELECTOR
 
-
-def selects(selector: tuple[str, str], keys: tuple[str, ...]) -> bool | None:
-    """Whether sops encrypts a value under ``keys``; None for comment selectors (not decidable here)."""
-    name, pattern = selector
-    if name == "unencrypted_suffix":
-        return not any(k.endswith(pattern) for k in keys)
-    if name == "encrypted_suffix":
-        return any(k.endswith(pattern) for k in keys)
-    if name == "unencrypted_regex":
-        return not any(search(pattern, k, name) for k in keys)
-    if name == "encrypted_regex":
-        return any(search(pattern, k, name) for k in keys)
-    return None
 
 
 def needs_encryption(parsed: Parsed, selector: tuple[str, str]) -> bool:
@@ -104,23 +88,17 @@ def _secret_value(value: Any) -> bool:
 
 
 def recipients_of(metadata: Mapping[str, Any]) -> frozenset[str]:
-    """Recipients named in the metadata: age public keys and Key Vault key URLs (all key groups)."""
+    """Recipients named in the metadata (all key groups), as ``.sops.yaml`` names them (``kind:`` in front
+    where the text does not name its kind)."""
     groups = metadata.get("key_groups") or [metadata]
     found: set[str] = set()
     for group in groups if isinstance(groups, list) else []:
         if not isinstance(group, Mapping):
             continue
-        for entry in group.get("age") or []:
-            if isinstance(entry, Mapping) and entry.get("recipient"):
-                found.add(str(entry["recipient"]).strip())
-        for entry in group.get("azure_kv") or []:
-            if isinstance(entry, Mapping):
-                url = str(entry.get("vault_url", "")).rstrip("/")
-                found.add(f"{url}/keys/{entry.get('name', '')}/{entry.get('version', '')}".rstrip("/"))
-        for kind, name in _ID_FIELDS.items():
-            for entry in group.get(kind) or []:
-                if isinstance(entry, Mapping):
-                    found.add(f"{kind}:{entry.get(name, '')}")
+        for kind in KINDS:
+            entries = group.get(kind.name) or []
+            texts = (kind.recipient(e) for e in entries if isinstance(e, Mapping))
+            found.update(kind.display(text) for text in texts if text)
     return frozenset(found)
 
 

@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from generator.check.rules import (
-    DEFAULT_SELECTOR,
     Expectation,
     Problem,
     check_metadata,
@@ -59,13 +58,12 @@ class RuleMatch:
         return f"{self.config.name} creation_rules[{self.index}] ({where})"
 
     def expectation(self) -> Expectation:
-        recipients = frozenset(_recipient(kind, value) for group in self.rule.key_groups for kind, value in group)
+        from generator.sops.api import DEFAULT_SELECTOR, KINDS
+
+        display = {kind.name: kind.display for kind in KINDS}
+        recipients = frozenset(display[kind](value) for group in self.rule.key_groups for kind, value in group)
         groups = len(self.rule.key_groups)
         return Expectation(self.label, self.rule.selector or DEFAULT_SELECTOR, recipients, groups)
-
-
-def _recipient(kind: str, value: str) -> str:
-    return value if kind in ("age", "azure_kv") else f"{kind}:{value}"
 
 
 class Rules:
@@ -106,12 +104,12 @@ class Rules:
 
 def check_content(path: Path, data: bytes, rules: Rules) -> list[Problem]:
     """Every problem of one file's content (``path`` only selects the rule and the store)."""
-    from generator.check.parse import ParseError, format_of, looks_like_metadata, parse
-    from generator.sops.api import is_encrypted
+    from generator.check.parse import ParseError, parse
+    from generator.sops.api import detect_format, is_encrypted, looks_like_metadata
 
     match = rules.match(path)
     must = match is not None and match.requires_encryption
-    fmt = format_of(str(path))
+    fmt = detect_format(path)
     if not must and not _worth_parsing(data, fmt):
         return _secret_in_other_file(data) if fmt not in ("yaml", "json") else []
     try:
@@ -149,6 +147,8 @@ def _tagged(rule: str, problems: Iterable[Problem]) -> list[Problem]:
 
 
 def _plaintext_problems(parsed: Parsed, match: RuleMatch | None) -> list[Problem]:
+    from generator.sops.api import DEFAULT_SELECTOR
+
     if match is not None and match.requires_encryption:
         selector = match.rule.selector or DEFAULT_SELECTOR
         shape = _shape_problem(parsed, selector, match)
@@ -172,7 +172,7 @@ def _plaintext_problems(parsed: Parsed, match: RuleMatch | None) -> list[Problem
 def _shape_problem(parsed: Parsed, selector: tuple[str, str], match: RuleMatch) -> Problem | None:
     """A document whose top level is a list or a scalar cannot be encrypted by sops (nor fluxforge):
     under a rule whose selector would encrypt its values it is plaintext that can never be encrypted."""
-    from generator.check.rules import selects
+    from generator.sops.api import selects
 
     if parsed.fmt not in ("yaml", "json") or selects(selector, ()) is False:
         return None
@@ -351,7 +351,7 @@ def run_check(paths: Sequence[Path], *, sops_config: Path | None = None,
 
 
 def _no_rules(rules: Rules, paths: Sequence[Path]) -> str:
-    from generator.sops.rules import nearby_config_hint
+    from generator.sops.api import nearby_config_hint
 
     if rules.config is not None:
         where = f"{_display(rules.config)} has no creation_rules"

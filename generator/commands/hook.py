@@ -49,8 +49,8 @@ def must_encrypt(path: Path, data: bytes, rules: Rules) -> bool:
     """A ``path_regex`` rule covers ``path``, ``data`` is not sops-encrypted, and encrypting it
     would turn at least one value into ciphertext."""
     from generator.check.parse import ParseError, parse
-    from generator.check.rules import DEFAULT_SELECTOR, needs_encryption
-    from generator.sops.api import detect_format, sops_state
+    from generator.check.rules import needs_encryption
+    from generator.sops.api import DEFAULT_SELECTOR, detect_format, sops_state
 
     match = rules.match(path)
     if match is None or not match.requires_encryption or rules.is_config(path):

@@ -10,7 +10,7 @@ from generator.config.load import CONFIG_NAME, parse_config
 from generator.errors import ConfigError, UsageError
 from generator.flux.versions import NEWEST
 from generator.fsio import write_atomic
-from generator.render.files import make_env
+from generator.render.templates import render_template
 
 __all__ = ["PLACEHOLDER_GUID", "StarterValues", "render_starter", "write_starter"]
 
@@ -52,7 +52,7 @@ class StarterValues:
 def render_starter(values: StarterValues) -> bytes:
     """The starter file's bytes. A flag value the config rejects is a UsageError (exit 2, one line per
     bad flag, named); any other validation failure of the written file stays a ConfigError."""
-    text = make_env().get_template("starter/fluxforge.yaml.j2").render(flux_version=str(NEWEST), **values.context())
+    text = render_template("starter/fluxforge.yaml.j2", flux_version=str(NEWEST), **values.context())
     try:
         parse_config(text, display=CONFIG_NAME)
     except ConfigError as err:

@@ -23,7 +23,7 @@ from generator.doctor.readers import ProbeResult, ReadError
 from generator.doctor.repo import CLIENT_ID, TENANT_ID, EncryptedFile
 from generator.doctor.static import Applier, applying, cluster_files
 from generator.errors import KeyVaultError
-from generator.sops.keys.azure_gates import gate_for
+from generator.sops.api import gate_for
 
 __all__ = ["PROBE_GATES", "KeyVaultProbe"]
 
@@ -31,15 +31,12 @@ _EXCHANGE_GATES = ("azure.fic", "azure.identity", "cluster.issuer")
 
 
 class KeyVaultProbe:
-    """Entra ID exchange and Key Vault Decrypt through the Azure SDK (``generator.sops.keys.azure_kv``)."""
+    """Entra ID exchange and Key Vault Decrypt through the Azure SDK (``generator.sops.api.key_vault_source``)."""
 
     def unwrap(self, entry: dict[str, Any], tenant_id: str, client_id: str, token: str) -> ProbeResult:
-        from generator.sops.keys import KeyOptions
-        from generator.sops.keys.azure_kv import AzureKeyVaultSource, assertion_credential
+        from generator.sops.api import key_vault_source
 
-        credential = assertion_credential(tenant_id, client_id, lambda: token)
-        source = AzureKeyVaultSource(KeyOptions(), credential,
-                                     identity_env={"AZURE_CLIENT_ID": client_id, "AZURE_TENANT_ID": tenant_id})
+        source = key_vault_source(tenant_id, client_id, lambda: token)
         try:
             data_key = source.unwrap(entry)
         except KeyVaultError as err:

@@ -172,7 +172,7 @@ class PatchFacts:
 
 def _target_matches(target: Any, kind: str, name: str) -> bool:
     from generator.errors import SopsError
-    from generator.sops.regex import compile_re2
+    from generator.sops.api import compile_re2
 
     if not isinstance(target, Mapping) or target.get("kind") not in (None, kind):
         return False

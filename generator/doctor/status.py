@@ -1,7 +1,7 @@
 """What Flux itself reports: the Ready condition of each configured Kustomization on the cluster.
 
-A Kustomization stuck on decryption names the gate its message means (``gate_for`` in
-``generator.sops.keys.azure_gates``, the one table of error → gate); when that gate holds in this run
+A Kustomization stuck on decryption names the gate its message means (``generator.sops.api.gate_for``,
+the one table of error → gate); when that gate holds in this run
 the failure is older than the fix and a reconcile clears it.
 """
 
@@ -14,7 +14,7 @@ from generator.config.model import Cluster, Config
 from generator.doctor.context import Context
 from generator.doctor.live_cluster import kube_reader, live_cluster
 from generator.doctor.model import BROKEN, OK, WARN, Finding, Gate
-from generator.sops.keys.azure_gates import gate_for
+from generator.sops.api import gate_for
 
 __all__ = ["STATUS_GATES"]
 

@@ -6,6 +6,7 @@ import base64
 import binascii
 import os
 import re
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from generator.sops.values import Comment, GoTime, to_bytes, type_name
@@ -26,6 +27,47 @@ Stash = dict[tuple[bytes, str, str], bytes]
 
 class ValueError_(Exception):
     """A value cannot be decrypted; the message never contains plaintext."""
+
+
+class MalformedValue(ValueError_):
+    """Not an ``ENC[AES256_GCM,…]`` value sops can read; ``shape``: the pattern itself does not match
+    (else a part is not base64)."""
+
+    def __init__(self, message: str, *, shape: bool) -> None:
+        super().__init__(message)
+        self.shape = shape
+
+
+TYPES = frozenset({"str", "int", "float", "bool", "bytes", "time", "comment"})
+"""The ``type:`` values sops writes."""
+
+
+@dataclass(frozen=True)
+class EncValue:
+    """The parts of one ``ENC[AES256_GCM,data:…,iv:…,tag:…,type:…]`` value, base64-decoded."""
+
+    data: bytes
+    iv: bytes
+    tag: bytes
+    type: str
+
+
+def is_enc(value: object) -> bool:
+    """A value sops would treat as ciphertext (it starts with ``ENC[``; whether it is well formed is
+    ``parse_enc``)."""
+    return isinstance(value, str) and value.startswith("ENC[")
+
+
+def parse_enc(text: str) -> EncValue:
+    """Split an ``ENC[…]`` value as sops does (its pattern, base64 parts); raise ``MalformedValue``."""
+    match = _ENC.match(text)
+    if match is None:
+        raise MalformedValue("value is not in sops' ENC[AES256_GCM,…] format", shape=True)
+    try:
+        data, iv, tag = (base64.b64decode(match.group(i), validate=True) for i in (1, 2, 3))
+    except (binascii.Error, ValueError):
+        raise MalformedValue("malformed base64 in ENC[…] value", shape=False) from None
+    return EncValue(data, iv, tag, match.group(4))
 
 
 class Cipher:
@@ -54,22 +96,16 @@ class Cipher:
 
     def decrypt_raw(self, text: str, aad: str) -> tuple[bytes, str]:
         """Return (plaintext bytes, type) of one ``ENC[…]`` string."""
-        match = _ENC.match(text)
-        if match is None:
-            raise ValueError_("value is not in sops' ENC[AES256_GCM,…] format")
-        try:
-            data, iv, tag = (base64.b64decode(match.group(i), validate=True) for i in (1, 2, 3))
-        except (binascii.Error, ValueError):
-            raise ValueError_("malformed base64 in ENC[…] value") from None
-        if not iv:
+        value = parse_enc(text)
+        if not value.iv:
             raise ValueError_("empty IV in ENC[…] value")
         from cryptography.exceptions import InvalidTag
 
         try:
-            plain = self._gcm.decrypt(iv, data + tag, aad.encode("utf-8", "surrogateescape"))
+            plain = self._gcm.decrypt(value.iv, value.data + value.tag, aad.encode("utf-8", "surrogateescape"))
         except InvalidTag:
             raise ValueError_("authentication failed (wrong data key, or the value was moved or altered)") from None
-        return plain, match.group(4)
+        return plain, value.type
 
     def decrypt(self, text: str, aad: str) -> object:
         """Decrypt and parse by type, remembering the IV for re-encryption."""
@@ -77,8 +113,7 @@ class Cipher:
             return ""
         plain, kind = self.decrypt_raw(text, aad)
         value = parse_plain(plain, kind)
-        iv = base64.b64decode(_ENC.match(text).group(2))  # type: ignore[union-attr]
-        self.stash[(to_bytes(value), type_name(value), aad)] = iv
+        self.stash[(to_bytes(value), type_name(value), aad)] = parse_enc(text).iv
         return value
 
 

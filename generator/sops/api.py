@@ -10,24 +10,82 @@ file and the key path and never contain plaintext.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from generator.errors import SopsError
-from generator.sops.detect import SopsState
-from generator.sops.flags import EncryptFlags
+from generator.sops.formats import STORES
 from generator.sops.keys import KeyOptions, KeySource
-from generator.sops.report import Report
-from generator.sops.rules import CreationRule, SopsRules
+from generator.sops.keys.kinds import KINDS, KeyKind, KindOption
+
+if TYPE_CHECKING:
+    from generator.sops.aead import TYPES as VALUE_TYPES
+    from generator.sops.aead import EncValue, MalformedValue, is_enc, parse_enc
+    from generator.sops.detect import SopsState, looks_like_metadata, metadata_from_flat
+    from generator.sops.flags import EncryptFlags
+    from generator.sops.keys.azure_gates import gate_for
+    from generator.sops.metadata import selector_problem, version_problem
+    from generator.sops.regex import compile_re2
+    from generator.sops.report import Report
+    from generator.sops.rules import SELECTORS, CreationRule, SopsRules, nearby_config_hint
+    from generator.sops.tree import DEFAULT_SELECTOR
+    from generator.sops.tree import selects_keys as selects
+
+# Re-exported on first use, so that importing the API (the CLI does, for the key flags) stays cheap.
+_LAZY = {
+    "VALUE_TYPES": ("generator.sops.aead", "TYPES"),
+    "EncValue": ("generator.sops.aead", "EncValue"),
+    "MalformedValue": ("generator.sops.aead", "MalformedValue"),
+    "is_enc": ("generator.sops.aead", "is_enc"),
+    "parse_enc": ("generator.sops.aead", "parse_enc"),
+    "SopsState": ("generator.sops.detect", "SopsState"),
+    "looks_like_metadata": ("generator.sops.detect", "looks_like_metadata"),
+    "metadata_from_flat": ("generator.sops.detect", "metadata_from_flat"),
+    "EncryptFlags": ("generator.sops.flags", "EncryptFlags"),
+    "gate_for": ("generator.sops.keys.azure_gates", "gate_for"),
+    "compile_re2": ("generator.sops.regex", "compile_re2"),
+    "selector_problem": ("generator.sops.metadata", "selector_problem"),
+    "version_problem": ("generator.sops.metadata", "version_problem"),
+    "Report": ("generator.sops.report", "Report"),
+    "SELECTORS": ("generator.sops.rules", "SELECTORS"),
+    "CreationRule": ("generator.sops.rules", "CreationRule"),
+    "SopsRules": ("generator.sops.rules", "SopsRules"),
+    "nearby_config_hint": ("generator.sops.rules", "nearby_config_hint"),
+    "DEFAULT_SELECTOR": ("generator.sops.tree", "DEFAULT_SELECTOR"),
+    "selects": ("generator.sops.tree", "selects_keys"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module, attribute = _LAZY[name]
+    value = getattr(importlib.import_module(module), attribute)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
+    "DEFAULT_SELECTOR",
+    "KINDS",
+    "SELECTORS",
+    "STORES",
+    "VALUE_TYPES",
     "CreationRule",
+    "EncValue",
     "EncryptFlags",
+    "KeyKind",
     "KeyOptions",
     "KeySource",
+    "KindOption",
+    "MalformedValue",
     "Report",
     "SopsRules",
     "SopsState",
+    "azure_credential",
+    "compile_re2",
     "decrypt_bytes",
     "decrypt_path",
     "detect_format",
@@ -36,12 +94,41 @@ __all__ = [
     "encrypt_flags",
     "encrypt_paths",
     "find_sops_config",
+    "gate_for",
+    "is_enc",
     "is_encrypted",
+    "key_vault_source",
     "load_rules",
+    "looks_like_metadata",
+    "metadata_from_flat",
+    "nearby_config_hint",
+    "parse_enc",
     "rotate_paths",
+    "selector_problem",
+    "selects",
     "sops_state",
     "updatekeys_paths",
+    "version_problem",
 ]
+
+
+def azure_credential(name: str | None) -> Any:
+    """The azure-identity credential ``--credential NAME`` picks (the one Key Vault uses), for the other
+    Azure clients of fluxforge."""
+    from generator.sops.keys.azure_kv import make_credential
+
+    return make_credential(name)
+
+
+def key_vault_source(tenant_id: str, client_id: str, token: Callable[[], str]) -> KeySource:
+    """The Key Vault key source as kustomize-controller builds it for a ServiceAccount token: ``token()``
+    is exchanged at Entra ID for ``client_id`` of ``tenant_id`` (held in memory only); its messages name
+    that identity. ``unwrap(entry)`` then decrypts one ``azure_kv`` metadata entry as Flux would."""
+    from generator.sops.keys.azure_kv import AzureKeyVaultSource, assertion_credential
+
+    credential = assertion_credential(tenant_id, client_id, token)
+    return AzureKeyVaultSource(KeyOptions(), credential,
+                               identity_env={"AZURE_CLIENT_ID": client_id, "AZURE_TENANT_ID": tenant_id})
 
 
 def find_sops_config(start: Path | None = None) -> Path | None:
@@ -96,10 +183,10 @@ def encrypt_flags(*, selectors: dict[str, str | None] | None = None, mac_only_en
     ``azure_kv`` comma separated). ``UsageError`` on a bad combination."""
     from generator.sops import flags as fl
 
-    return EncryptFlags(selector=fl.selector_from(selectors or {}), mac_only_encrypted=mac_only_encrypted,
-                        age=fl.split_list(age), azure_kv=fl.split_list(azure_kv),
-                        input_type=fl.valid_store(input_type, "--input-type"),
-                        output_type=fl.valid_store(output_type, "--output-type"), indent=indent)
+    return fl.EncryptFlags(selector=fl.selector_from(selectors or {}), mac_only_encrypted=mac_only_encrypted,
+                           age=fl.split_list(age), azure_kv=fl.split_list(azure_kv),
+                           input_type=fl.valid_store(input_type, "--input-type"),
+                           output_type=fl.valid_store(output_type, "--output-type"), indent=indent)
 
 
 def encrypt_bytes(

@@ -19,14 +19,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from generator.sops.keys.kinds import KINDS
 from generator.sops.metadata import version_problem
 from generator.sops.rules import SELECTORS
 
 _RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
 _YAML_DIRECTIVE = re.compile(r"(?:\ufeff)?(?:(?:#[^\n]*)?\s*\n)*%YAML[ \t]+(\d+\.\d+)")
 # Key lists of the metadata and the fields sops parses as times (age has none).
-_KEY_LISTS = {"kms": ("created_at",), "gcp_kms": ("created_at",), "azure_kv": ("created_at",),
-              "hc_vault": ("created_at",), "age": (), "pgp": ("created_at",)}
+_KEY_LISTS = {kind.name: kind.time_fields for kind in KINDS}
 _STRING_FIELDS = ("lastmodified", "mac", "version", *SELECTORS)
 
 
@@ -169,7 +169,7 @@ def _dotenv_metadata(text: str) -> Any:
         key, sep, value = line.partition("=")
         if sep and key.startswith("sops_"):
             flat[key[len("sops_"):]] = value
-    return _unflattened(flat) if flat else _ABSENT
+    return metadata_from_flat(flat) if flat else _ABSENT
 
 
 def _ini_metadata(text: str) -> Any:
@@ -182,10 +182,10 @@ def _ini_metadata(text: str) -> Any:
     first = next((s for s in sections if s.name == "sops"), None)  # ini.v1 GetSection: the first one
     if first is None:
         return _ABSENT
-    return _unflattened({key.name: key.value for key in first.keys})
+    return metadata_from_flat({key.name: key.value for key in first.keys})
 
 
-def _unflattened(flat: dict[str, str]) -> Any:
+def metadata_from_flat(flat: dict[str, str]) -> Any:
     """sops's DecodeNewLines, DecodeNonStrings and UnflattenMetadata (the last through JSON)."""
     from generator.sops.stores.flat import unflatten
 
@@ -195,6 +195,20 @@ def _unflattened(flat: dict[str, str]) -> Any:
     if "shamir_threshold" in values:
         values["shamir_threshold"] = _flat_int(values["shamir_threshold"])
     return unflatten(values)
+
+
+def looks_like_metadata(node: Any) -> bool:
+    """A top-level ``sops`` mapping looks like (maybe damaged) sops metadata when it has a field only
+    sops writes (``mac``, ``lastmodified``, ``version``) or a key entry with ``enc``. A fluxforge
+    config's own ``sops:`` block (recipients as plain strings) does not. Only for diagnostics: whether
+    a file *is* encrypted is ``is_encrypted``."""
+    if not isinstance(node, Mapping):
+        return False
+    if any(field in node for field in ("mac", "lastmodified", "version")):
+        return True
+    entries = [e for v in node.values() if isinstance(v, list) for e in v]
+    return any(isinstance(e, Mapping) and ("enc" in e or any(isinstance(x, list) for x in e.values()))
+               for e in entries)
 
 
 def _flat_int(text: str) -> Any:

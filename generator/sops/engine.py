@@ -12,15 +12,13 @@ from dataclasses import dataclass
 
 from generator.errors import KeyError_, SopsError
 from generator.sops import metadata as md
-from generator.sops.aead import Cipher, Stash, ValueError_
+from generator.sops.aead import Cipher, Stash, ValueError_, is_enc
 from generator.sops.keys import KeyOptions, KeySource, source_for
+from generator.sops.keys.kinds import BY_NAME
 from generator.sops.rules import CreationRule, KeyGroup
 from generator.sops.stores.base import Store
-from generator.sops.tree import DEFAULT_SUFFIX, Selection, Unauthenticated, Walker, WalkError
+from generator.sops.tree import DEFAULT_SELECTOR, Selection, Unauthenticated, Walker, WalkError
 from generator.sops.values import Branch, Comment
-
-# Decryption order inside a key group (sops.go: age first, then pgp, then the rest).
-_UNWRAP_ORDER = ("age", "pgp", "kms", "gcp_kms", "hckms", "azure_kv", "hc_vault")
 
 
 def store_for(fmt: str, *, yaml_indent: int = 4, json_indent: int = -1, binary_indent: int = -1) -> Store:
@@ -71,7 +69,7 @@ def encrypt_document(plaintext: bytes, *, fmt: str, rule: CreationRule, cache: d
         raise SopsError(f"{name}: the matching creation rule names no keys (add age or azure_keyvault)")
     data_key = os.urandom(32)
     meta = md.Metadata(
-        selector=None if fmt == "binary" else (rule.selector or DEFAULT_SUFFIX),
+        selector=None if fmt == "binary" else (rule.selector or DEFAULT_SELECTOR),
         mac_only_encrypted=rule.mac_only_encrypted and fmt != "binary",
         shamir_threshold=rule.shamir_threshold if len(rule.key_groups) > 1 else 0,
     )
@@ -179,7 +177,7 @@ def _value_output(value: object, store: Store, rule: CreationRule) -> bytes:
 
 
 def _is_ciphertext(value: object) -> bool:
-    return isinstance(value, str) and (value == "" or value.startswith("ENC["))
+    return value == "" or is_enc(value)
 
 
 def _added_here(name: str) -> str:
@@ -283,7 +281,7 @@ def recover_key(meta: md.Metadata, cache: dict[str, KeySource], options: KeyOpti
     parts: list[bytes] = []
     problems: list[str] = []
     for gi, group in enumerate(meta.groups):
-        for entry in sorted(group, key=lambda e: _UNWRAP_ORDER.index(e.kind)):
+        for entry in sorted(group, key=lambda e: BY_NAME[e.kind].unwrap_rank):
             try:
                 parts.append(source_for(entry.kind, options, cache).unwrap(entry.fields))
                 break

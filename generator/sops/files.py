@@ -18,8 +18,9 @@ from generator.errors import FluxforgeError, SopsError, UsageError
 from generator.fsio import read_input, sweep_stale_temps, write_atomic
 from generator.sops import engine
 from generator.sops import metadata as md
+from generator.sops.detect import is_encrypted
 from generator.sops.flags import EncryptFlags, parse_extract
-from generator.sops.formats import detect_format, is_encrypted
+from generator.sops.formats import detect_format
 from generator.sops.keys import KeyOptions, KeySource, source_for
 from generator.sops.report import Report
 from generator.sops.rules import SopsRules, display_path, find_sops_config, load_rules, nearby_config_hint

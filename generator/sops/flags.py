@@ -24,9 +24,8 @@ import dataclasses
 from dataclasses import dataclass
 
 from generator.errors import SopsError, UsageError
+from generator.sops.formats import STORES
 from generator.sops.rules import SELECTORS, CreationRule
-
-STORES = ("yaml", "json", "dotenv", "ini", "binary")
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-FORMATS = ("yaml", "json", "dotenv", "ini", "binary")
+STORES = ("yaml", "json", "dotenv", "ini", "binary")
+"""sops's stores, by the names its ``--input-type``/``--output-type`` take."""
 
 _BY_SUFFIX = {".yaml": "yaml", ".yml": "yaml", ".json": "json", ".env": "dotenv", ".ini": "ini"}
 
@@ -24,9 +25,3 @@ def detect_format(path: Path | str) -> str:
     """The store fluxforge uses for ``path``, as sops picks it."""
     return store_of(path)
 
-
-def is_encrypted(data: bytes, fmt: str) -> bool:
-    """True when ``data`` is a sops-encrypted file of store ``fmt`` (sops's rule, ``detect``)."""
-    from generator.sops.detect import is_encrypted as _is_encrypted
-
-    return _is_encrypted(data, fmt)

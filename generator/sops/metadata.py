@@ -9,25 +9,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from generator.errors import SopsError
+from generator.sops.keys.kinds import BY_NAME, KINDS
 from generator.sops.regex import compile_re2
 from generator.sops.rules import SELECTORS
+from generator.sops.tree import DEFAULT_SELECTOR
 from generator.sops.values import Branch
 
 SOPS_VERSION = "3.11.0"
-# Key kinds in the order sops 3.11 writes them at the top level (pgp comes after mac there).
-_TOP_KINDS_BEFORE = ("kms", "gcp_kms", "hckms", "azure_kv", "hc_vault", "age")
-_GROUP_KINDS = ("pgp", "kms", "gcp_kms", "hckms", "azure_kv", "hc_vault", "age")
-ALL_KINDS = frozenset(_GROUP_KINDS)
-_FIELDS = {
-    "age": ("recipient", "enc"),
-    "azure_kv": ("vault_url", "name", "version", "created_at", "enc"),
-    "pgp": ("created_at", "enc", "fp"),
-    "kms": ("arn", "role", "context", "created_at", "enc", "aws_profile"),
-    "gcp_kms": ("resource_id", "created_at", "enc"),
-    "hckms": ("key_id", "created_at", "enc"),
-    "hc_vault": ("vault_address", "engine_path", "key_name", "created_at", "enc"),
-}
-_OMIT_EMPTY = {"role", "context"}
 
 
 @dataclass
@@ -49,7 +37,7 @@ class Metadata:
     version: str = SOPS_VERSION
 
     def effective_selector(self) -> tuple[str, str]:
-        return self.selector or ("unencrypted_suffix", "_unencrypted")
+        return self.selector or DEFAULT_SELECTOR
 
 
 def now_rfc3339() -> str:
@@ -141,14 +129,14 @@ def _group(raw: Any, where: str) -> list[KeyEntry]:
     if not isinstance(raw, Mapping):
         raise SopsError(f"{where}: not a mapping")
     entries = []
-    for kind in _GROUP_KINDS:
-        found = raw.get(kind) or []
+    for kind in KINDS:
+        found = raw.get(kind.name) or []
         if not isinstance(found, list):
-            raise SopsError(f"{where}.{kind}: not a list of key entries")
+            raise SopsError(f"{where}.{kind.name}: not a list of key entries")
         for i, entry in enumerate(found):
             if not isinstance(entry, Mapping) or not isinstance(entry.get("enc", ""), str):
-                raise SopsError(f"{where}.{kind}[{i}]: malformed key entry")
-            entries.append(KeyEntry(kind, dict(entry)))
+                raise SopsError(f"{where}.{kind.name}[{i}]: malformed key entry")
+            entries.append(KeyEntry(kind.name, dict(entry)))
     return entries
 
 
@@ -160,11 +148,11 @@ def to_branch(meta: Metadata) -> Branch:
         out.append(("key_groups", [_group_branch(g, in_group=True) for g in meta.groups]))
     else:
         group = _group_branch(meta.groups[0] if meta.groups else [], in_group=False)
-        out.extend(item for item in group if item[0] in _TOP_KINDS_BEFORE)
+        out.extend(item for item in group if not BY_NAME[str(item[0])].after_mac)
     out.append(("lastmodified", meta.lastmodified))
     out.append(("mac", meta.mac))
     if len(meta.groups) == 1:
-        out.extend(item for item in _group_branch(meta.groups[0], in_group=False) if item[0] == "pgp")
+        out.extend(item for item in _group_branch(meta.groups[0], in_group=False) if BY_NAME[str(item[0])].after_mac)
     if meta.selector:
         out.append(meta.selector)
     if meta.mac_only_encrypted:
@@ -175,18 +163,19 @@ def to_branch(meta: Metadata) -> Branch:
 
 def _group_branch(group: list[KeyEntry], *, in_group: bool) -> Branch:
     out = Branch()
-    for kind in _GROUP_KINDS:
-        entries = [_entry_branch(e) for e in group if e.kind == kind]
-        if entries or (in_group and kind in ("hc_vault", "age")):
-            out.append((kind, entries))
+    for kind in KINDS:
+        entries = [_entry_branch(e) for e in group if e.kind == kind.name]
+        if entries or (in_group and kind.always_in_group):
+            out.append((kind.name, entries))
     return out
 
 
 def _entry_branch(entry: KeyEntry) -> Branch:
     out = Branch()
-    for key in _FIELDS[entry.kind]:
+    kind = BY_NAME[entry.kind]
+    for key in kind.fields:
         value = entry.fields.get(key)
-        if key in _OMIT_EMPTY and not value:
+        if key in kind.omit_empty and not value:
             continue
         out.append((key, "" if value is None else value))
     return out

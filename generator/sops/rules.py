@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from generator.errors import SopsError
+from generator.sops.keys.kinds import UNWRAP_ORDER, describe, recipient_list
 from generator.sops.regex import compile_re2
 
 SELECTORS = (
@@ -19,9 +20,6 @@ SELECTORS = (
     "unencrypted_comment_regex",
     "encrypted_comment_regex",
 )
-# Flat key fields in the order sops builds the single key group from them.
-_FLAT_KEYS = (("age", "age"), ("pgp", "pgp"), ("kms", "kms"), ("gcp_kms", "gcp_kms"), ("hckms", "hckms"),
-              ("azure_keyvault", "azure_kv"), ("hc_vault_transit_uri", "hc_vault"))
 
 KeyGroup = list[tuple[str, str]]  # (metadata kind, recipient as sops prints it)
 
@@ -170,7 +168,7 @@ def load_rules(config_path: Path) -> SopsRules:
     binary_indent = _indent(doc, "json_binary", -1, -1, f"{config_path}: stores.json_binary.indent", problems)
     raw_rules = doc.get("creation_rules") or []
     if not isinstance(raw_rules, list):
-        raise SopsError(f"{config_path}: creation_rules: expected a list of rules, found {_kind(raw_rules)}")
+        raise SopsError(f"{config_path}: creation_rules: expected a list of rules, found {describe(raw_rules)}")
     rules = []
     for index, raw in enumerate(raw_rules):
         where = f"{config_path}: creation_rules[{index}]"
@@ -183,13 +181,6 @@ def load_rules(config_path: Path) -> SopsRules:
     return SopsRules(path=config_path, rules=rules, yaml_indent=yaml_indent, json_indent=json_indent,
                      binary_indent=binary_indent)
 
-
-def _kind(value: Any) -> str:
-    if isinstance(value, Mapping):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    return f"a {type(value).__name__}" if value is not None else "nothing"
 
 
 def _indent(doc: Mapping[str, Any], store: str, default: int, lowest: int, where: str, problems: list[str]) -> int:
@@ -220,13 +211,13 @@ def _parse_rule(raw: Any, where: str, yaml_indent: int, json_indent: int, binary
         compile_re2(path_regex, f"{where}.path_regex")
     groups: list[KeyGroup] = []
     flat: KeyGroup = []
-    for field_name, kind in _FLAT_KEYS:
-        flat.extend((kind, item) for item in _key_field(raw.get(field_name), f"{where}.{field_name}"))
+    for kind in UNWRAP_ORDER:  # the order sops builds the one key group from the flat fields
+        flat.extend((kind.name, item) for item in recipient_list(raw.get(kind.rule_field), f"{where}.{kind.rule_field}"))
     if flat:
         groups.append(_dedup(flat))
     raw_groups = raw.get("key_groups") or []
     if not isinstance(raw_groups, list):
-        raise SopsError(f"{where}.key_groups: expected a list of key groups, found {_kind(raw_groups)}")
+        raise SopsError(f"{where}.key_groups: expected a list of key groups, found {describe(raw_groups)}")
     for gi, group in enumerate(raw_groups):
         groups.append(_parse_group(group, f"{where}.key_groups[{gi}]"))
     return CreationRule(
@@ -244,7 +235,7 @@ def _parse_rule(raw: Any, where: str, yaml_indent: int, json_indent: int, binary
 def _text(value: Any, where: str) -> str:
     """A scalar setting as text (sops reads these into Go strings); lists and mappings are errors."""
     if isinstance(value, Mapping | list) or value is None:
-        raise SopsError(f"{where}: expected one string, found {_kind(value)}")
+        raise SopsError(f"{where}: expected one string, found {describe(value)}")
     return str(value)
 
 
@@ -259,38 +250,15 @@ def _threshold(value: Any, groups: int, where: str) -> int:
     return value
 
 
-def _key_field(value: Any, where: str) -> list[str]:
-    """A comma-separated string or (sops ≥3.11) a list of strings; items trimmed, empties dropped."""
-    if value is None:
-        return []
-    if isinstance(value, str):
-        items = value.split(",")
-    elif isinstance(value, list) and all(isinstance(v, str) for v in value):
-        items = value
-    else:
-        raise SopsError(f"{where}: expected a string of comma-separated keys or a list of strings, "
-                        f"found {_kind(value) if not isinstance(value, list) else 'a list holding a non-string'}")
-    return [item.strip() for item in items if item.strip()]
-
 
 def _parse_group(group: Any, where: str) -> KeyGroup:
     if not isinstance(group, Mapping):
-        raise SopsError(f"{where}: expected a mapping of key types (age, azure_keyvault, ...), found {_kind(group)}")
+        raise SopsError(f"{where}: expected a mapping of key types (age, azure_keyvault, ...), found {describe(group)}")
     out: KeyGroup = []
-    ages = group.get("age") or []
-    for i, recipient in enumerate(ages if isinstance(ages, list) else [ages]):
-        out.extend(("age", item) for item in _key_field(recipient, f"{where}.age[{i}]"))
-    for other in ("pgp", "kms", "gcp_kms", "hckms", "hc_vault"):
-        entries = group.get(other) or []
-        if not isinstance(entries, list) or not all(isinstance(e, str | Mapping) for e in entries):
-            raise SopsError(f"{where}.{other}: expected a list of keys, found {_kind(entries)}")
-        out.extend((other, str(item)) for item in entries)
-    vault_keys = group.get("azure_keyvault") or []
-    for key in vault_keys if isinstance(vault_keys, list) else [vault_keys]:
-        if not isinstance(key, Mapping) or not key.get("vaultUrl") or not key.get("key"):
-            raise SopsError(f"{where}.azure_keyvault: each entry needs vaultUrl and key (and version)")
-        url = f"{str(key['vaultUrl']).rstrip('/')}/keys/{key['key']}"
-        out.append(("azure_kv", f"{url}/{key['version']}" if key.get("version") else url))
+    for kind in UNWRAP_ORDER:
+        entries = group.get(kind.group_field) or []
+        for i, entry in enumerate(entries if isinstance(entries, list) else [entries]):
+            out.extend((kind.name, item) for item in kind.group_entry(entry, f"{where}.{kind.group_field}[{i}]"))
     return _dedup(out)
 
 

@@ -8,7 +8,7 @@ and feeds the MAC with the canonical bytes of the plaintext.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from generator.sops.regex import search
@@ -16,7 +16,8 @@ from generator.sops.values import Branch, Comment, GoTime, SeqComment, to_bytes
 
 # SHA-256("sops"): the MAC prefix when only encrypted values are authenticated.
 MAC_ONLY_ENCRYPTED_INIT = hashlib.sha256(b"sops").digest()
-DEFAULT_SUFFIX = ("unencrypted_suffix", "_unencrypted")
+DEFAULT_SELECTOR = ("unencrypted_suffix", "_unencrypted")
+"""What sops uses when neither the rule nor the metadata names a selector."""
 
 Leaf = Callable[[object, list[str], bool], object]
 
@@ -33,19 +34,14 @@ class WalkError(Exception):
 class Selection:
     """The one active selector (metadata key, value) and ``mac_only_encrypted``."""
 
-    selector: tuple[str, str] = DEFAULT_SUFFIX
+    selector: tuple[str, str] = DEFAULT_SELECTOR
     mac_only_encrypted: bool = False
 
     def should_encrypt(self, path: list[str], stack: list[list[str]], is_comment: bool) -> bool:
+        by_keys = selects_keys(self.selector, path)
+        if by_keys is not None:
+            return by_keys
         name, value = self.selector
-        if name == "unencrypted_suffix":
-            return not any(k.endswith(value) for k in path)
-        if name == "encrypted_suffix":
-            return any(k.endswith(value) for k in path)
-        if name == "unencrypted_regex":
-            return not any(search(value, k, name) for k in path)
-        if name == "encrypted_regex":
-            return any(search(value, k, name) for k in path)
         if name == "unencrypted_comment_regex":
             return not any(search(value, c, name) for level in stack for c in level)
         if name == "encrypted_comment_regex":
@@ -57,6 +53,21 @@ class Selection:
                 if not (is_comment and (i, j) == last)
             )
         raise ValueError(f"unknown selector {name}")
+
+
+def selects_keys(selector: tuple[str, str], keys: Sequence[str]) -> bool | None:
+    """Whether sops encrypts a value under ``keys`` (the mapping keys on its path) with a key-based
+    selector; None for the comment selectors, which depend on the comments above the value."""
+    name, value = selector
+    if name == "unencrypted_suffix":
+        return not any(k.endswith(value) for k in keys)
+    if name == "encrypted_suffix":
+        return any(k.endswith(value) for k in keys)
+    if name == "unencrypted_regex":
+        return not any(search(value, k, name) for k in keys)
+    if name == "encrypted_regex":
+        return any(search(value, k, name) for k in keys)
+    return None
 
 
 LEAF_TYPES = (str, bytes, bool, int, float, GoTime, Comment)

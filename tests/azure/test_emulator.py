@@ -88,7 +88,7 @@ def test_a_token_for_another_resource_is_refused_by_key_vault(in_process: World,
         f'"tenant": "{w.emu.tenant_id}", "tokenType": "Bearer"}}')
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
     with pytest.raises(KeyVaultError) as info:
-        source_for("azure_kv", KeyOptions(azure_credential="cli"), {}).wrap(w.key_url, b"k" * 32)
+        source_for("azure_kv", KeyOptions({"azure_kv": {"credential": "cli"}}), {}).wrap(w.key_url, b"k" * 32)
     message = str(info.value)
     assert "rejected the access token's audience" in message and "AKV10022" in message
     assert "https://vault.azure.net/.default" in message
@@ -120,7 +120,7 @@ def test_no_credential_at_all_says_how_to_provide_one(in_process: World, monkeyp
 
 def test_pinned_workload_credential_without_its_environment() -> None:
     with pytest.raises(KeyVaultError, match="credential 'workload' cannot start"):
-        source_for("azure_kv", KeyOptions(azure_credential="workload"), {}).wrap(
+        source_for("azure_kv", KeyOptions({"azure_kv": {"credential": "workload"}}), {}).wrap(
             "https://x.vault.azure.net/keys/k/v", b"k" * 32)
 
 

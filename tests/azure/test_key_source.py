@@ -122,7 +122,7 @@ def test_pinned_cli_credential_runs_az_once(in_process: World, monkeypatch: pyte
     bin_dir, calls = fake_az(w, w.developer)
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
     _use(monkeypatch, w.dev_env())  # would win in the default chain; the pin must skip it
-    source = _source(KeyOptions(azure_credential="cli"))
+    source = _source(KeyOptions({"azure_kv": {"credential": "cli"}}))
     for _ in range(20):
         source.wrap(w.key_url, os.urandom(32))
     lines = calls.read_text().splitlines()
@@ -132,7 +132,7 @@ def test_pinned_cli_credential_runs_az_once(in_process: World, monkeypatch: pyte
 
 def test_unknown_credential_name_is_rejected() -> None:
     with pytest.raises(KeyVaultError, match="unknown credential 'nope'; choose one of: default, workload"):
-        _source(KeyOptions(azure_credential="nope")).wrap("https://x.vault.azure.net/keys/k/v", b"k" * 32)
+        _source(KeyOptions({"azure_kv": {"credential": "nope"}})).wrap("https://x.vault.azure.net/keys/k/v", b"k" * 32)
 
 
 @pytest.mark.parametrize("url", ["http://x.vault.azure.net/keys/k", "https://x.vault.azure.net/secrets/k",

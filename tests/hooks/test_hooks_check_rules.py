@@ -4,16 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from generator.check.parse import format_of, parse, unflatten
-from generator.check.rules import (
-    DEFAULT_SELECTOR,
-    Expectation,
-    check_metadata,
-    enc_problem,
-    recipients_of,
-    selector_of,
-    selects,
-)
+from generator.check.parse import parse
+from generator.check.rules import Expectation, check_metadata, enc_problem, recipients_of, selector_of
+from generator.sops.api import DEFAULT_SELECTOR, detect_format, metadata_from_flat, selects
 
 IV = "A" * 43 + "="
 TAG = "B" * 22 + "=="
@@ -97,15 +90,15 @@ def test_metadata_problems_are_all_reported() -> None:
     assert all(fragment in message for fragment, message in zip(expected, messages, strict=True))
 
 
-def test_unflatten_dotenv_metadata() -> None:
+def test_flat_metadata_is_read_by_the_engine() -> None:
     flat = {"age__list_0__map_recipient": "age1x", "age__list_0__map_enc": "E", "age__list_1__map_recipient": "age1y",
             "mac": "M", "key_groups__list_0__map_age__list_0__map_recipient": "age1z"}
-    assert unflatten(flat) == {"age": [{"recipient": "age1x", "enc": "E"}, {"recipient": "age1y"}], "mac": "M",
+    assert metadata_from_flat(flat) == {"age": [{"recipient": "age1x", "enc": "E"}, {"recipient": "age1y"}], "mac": "M",
                                "key_groups": [{"age": [{"recipient": "age1z"}]}]}
 
 
 @pytest.mark.parametrize(("path", "fmt"), [("a/b.yaml", "yaml"), ("b.YML", "yaml"), ("c.json", "json"),
                                            (".env", "dotenv"), ("x.env", "dotenv"), ("d.ini", "ini"),
                                            ("dir.yaml/file", "binary"), ("tls.key", "binary")])
-def test_format_of(path: str, fmt: str) -> None:
-    assert format_of(path) == fmt
+def test_store_by_file_name(path: str, fmt: str) -> None:
+    assert detect_format(path) == fmt

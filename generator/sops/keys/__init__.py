@@ -1,4 +1,4 @@
-"""Key sources behind one small Protocol, registered by the name sops uses in the metadata.
+"""Key sources behind one small Protocol; which kinds exist, and how each is read, is ``kinds``.
 
 A key source wraps and unwraps the 32-byte data key for one recipient. Instances live for one run
 (one process), so a source may cache credentials, tokens and public keys across files. Only
@@ -11,6 +11,8 @@ import importlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+from generator.sops.keys import kinds
 
 
 class KeySource(Protocol):
@@ -27,7 +29,7 @@ class KeySource(Protocol):
         ...
 
     def unwrap(self, entry: Mapping[str, Any]) -> bytes:
-        """Recover the data key from one metadata entry; raise ``KeyError_`` with a clear message."""
+        """Recover the data key from one metadata entry; raise ``KeySourceError`` with a clear message."""
         ...
 
     def recipient_of(self, entry: Mapping[str, Any]) -> str:
@@ -35,20 +37,15 @@ class KeySource(Protocol):
         ...
 
 
-AZURE_CREDENTIALS = ("default", "workload", "environment", "cli", "managed")
-"""``--credential`` choices: ``default`` = environment (secret/certificate) if set, workload identity if its
-environment is set, then the Azure CLI login; the others pick exactly one azure-identity credential."""
-
-
 @dataclass(frozen=True)
 class KeyOptions:
-    """Run-wide settings for key sources (from CLI flags / environment)."""
+    """Run-wide settings for key sources, per kind: ``{"azure_kv": {"credential": "cli"}}`` (the
+    ``options`` rows of ``kinds.KINDS``; the CLI offers each as a flag on every sops command)."""
 
-    azure_credential: str | None = None
-    extra: Mapping[str, str] = field(default_factory=dict)
+    by_kind: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
-
-_MODULES = {"age": "generator.sops.keys.age", "azure_kv": "generator.sops.keys.azure_kv"}
+    def get(self, kind: str, name: str) -> str | None:
+        return self.by_kind.get(kind, {}).get(name)
 
 
 def source_for(kind: str, options: KeyOptions, cache: dict[str, KeySource] | None = None) -> KeySource:
@@ -59,13 +56,13 @@ def source_for(kind: str, options: KeyOptions, cache: dict[str, KeySource] | Non
     """
     if cache is not None and kind in cache:
         return cache[kind]
-    try:
-        module = importlib.import_module(_MODULES[kind])
-    except KeyError:
+    row = kinds.BY_NAME.get(kind)
+    if row is None or row.source is None:
         from generator.errors import SopsError
 
-        raise SopsError(f"unsupported key type {kind!r}; fluxforge supports: {', '.join(_MODULES)}") from None
-    source: KeySource = module.make_source(options)
+        supported = sorted(k.name for k in kinds.KINDS if k.source is not None)
+        raise SopsError(f"unsupported key type {kind!r}; fluxforge supports: {', '.join(supported)}")
+    source: KeySource = importlib.import_module(row.source).make_source(options)
     if cache is not None:
         cache[kind] = source
     return source

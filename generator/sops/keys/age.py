@@ -12,6 +12,7 @@ from typing import Any
 
 from generator.errors import KeyError_
 from generator.sops.keys import KeyOptions
+from generator.sops.keys.kinds import BY_NAME
 
 KIND = "age"
 
@@ -54,7 +55,7 @@ class AgeSource:
                             f"decrypts the data key for {entry.get('recipient')}") from None
 
     def recipient_of(self, entry: Mapping[str, Any]) -> str:
-        return str(entry.get("recipient") or "").strip()
+        return BY_NAME[KIND].recipient(entry)
 
     def identities(self) -> list[Any]:
         if self._identities is None:

@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from generator.errors import KeyVaultError
-from generator.sops.keys import AZURE_CREDENTIALS as CREDENTIALS
 from generator.sops.keys import KeyOptions
 from generator.sops.keys import azure_gates as gates
+from generator.sops.keys.kinds import AZURE_CREDENTIALS as CREDENTIALS
 
 KEY_URL = re.compile(r"^(https://[^/]+)/keys/([^/]+)(/[^/]*)?$")  # as sops' NewMasterKeyFromURL
 ALGORITHM = "RSA-OAEP-256"
@@ -216,7 +216,8 @@ class AzureKeyVaultSource:
 
     def _credential_obj(self) -> _OneToken:
         if self._credential is None:
-            self._credential = _OneToken(self._credential_arg or make_credential(self.options.azure_credential))
+            chosen = self.options.get(self.kind, "credential")
+            self._credential = _OneToken(self._credential_arg or make_credential(chosen))
         return self._credential
 
     def _client(self, vault_url: str) -> Any:
