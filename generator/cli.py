@@ -223,7 +223,7 @@ def _setup_process() -> None:
         logger.propagate = False
 
 
-# --- render / init (issue 2) ---------------------------------------------------------------------
+# --- render / init ------------------------------------------------------------------------------
 
 
 @main.command(epilog=_examples(
@@ -308,7 +308,7 @@ def init(directory: Path | None, age: tuple[str, ...], **flags: str | None) -> N
     target = _run(write_starter, directory, values)
     click.echo(f"wrote {target}; next: fluxforge render {target.parent}")
 
-# --- sops: encrypt / decrypt / edit / rotate / updatekeys (issue 3) ------------------------------
+# --- sops: encrypt / decrypt / edit / rotate / updatekeys ---------------------------------------
 
 _SOPS_CONFIG_HELP = ("The .sops.yaml to use (default: SOPS_CONFIG, else searched from the current directory "
                      "upwards, as sops does).")
@@ -552,7 +552,7 @@ def updatekeys_cmd(dry_run: bool, config: Path | None, options: Any, follow_outs
     verb = "would update" if dry_run else "updated"
     click.echo(f"{verb} {len(report.changes)} file(s), {len(report.unchanged)} already up to date", err=True)
 
-# --- check / hook (issue 5) ----------------------------------------------------------------------
+# --- check / hook -------------------------------------------------------------------------------
 
 
 @main.command("check", epilog=_examples(
@@ -629,7 +629,7 @@ def hook_encrypt_cmd(files: tuple[str, ...]) -> None:
     for line in _run(run_framework_encrypt, [Path(f) for f in files]):
         click.echo(line, err=True)
 
-# --- upgrade (issue 6) ---------------------------------------------------------------------------
+# --- upgrade ------------------------------------------------------------------------------------
 
 
 @main.command("lint", epilog=_examples(
@@ -756,7 +756,7 @@ def upgrade_cmd(config: Path | None, to: str | None, cluster: str | None, dry_ru
     for note in report.notes:
         click.echo(note, err=True)
 
-# --- azure (issue 11) ----------------------------------------------------------------------------
+# --- azure -------------------------------------------------------------------------------------
 
 
 @main.group("azure", epilog=_examples("fluxforge azure bicep            # infra/azure/main.bicep and its modules",

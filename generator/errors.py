@@ -35,11 +35,11 @@ class SopsError(FluxforgeError):
     """A SOPS file cannot be encrypted, decrypted, or is malformed or tampered with."""
 
 
-class KeyError_(SopsError):
+class KeySourceError(SopsError):
     """A key source (age, Azure Key Vault) could not wrap or unwrap a data key."""
 
 
-class KeyVaultError(KeyError_):
+class KeyVaultError(KeySourceError):
     """Azure Key Vault or Entra ID refused an operation; the message names the gate and the fix."""
 
 

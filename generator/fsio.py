@@ -22,6 +22,7 @@ import os
 import re
 import stat
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from generator.errors import InputError, RenderError, WriteError
@@ -34,6 +35,17 @@ _FD_LINK = re.compile(r"^/(?:dev/fd|proc/self/fd|proc/(\d+)/fd)/(\d+)$")
 _STD_NAMES = {"/dev/stdin": 0, "/dev/stdout": 1, "/dev/stderr": 2}
 _SWEPT: set[str] = set()
 log = logging.getLogger("fluxforge")
+SKIP_DIRS = frozenset({".git", ".hg", ".svn", ".fluxforge", ".venv", "node_modules", "__pycache__"})
+"""Folders no repository walk enters: version control, tool state, installed dependencies."""
+
+
+def walk_files(root: Path) -> Iterator[Path]:
+    """Every file below ``root`` in sorted order, without entering ``SKIP_DIRS`` or following symlinked
+    folders (a symlinked file is listed)."""
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS)
+        for name in sorted(filenames):
+            yield Path(dirpath) / name
 
 
 # --- reading -------------------------------------------------------------------------------------------

@@ -1,11 +1,69 @@
-"""The one configured ruamel.yaml factory. Nothing else in the package constructs ``YAML()``."""
+"""The one configured ruamel.yaml factory. Nothing else in the package constructs ``YAML()``.
+
+Every loader raises one error type, ``YamlError``, whatever ruamel (or the ``yamlguard`` bounds) found.
+"""
 
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from ruamel.yaml import YAML
+
+
+class YamlError(ValueError):
+    """A text that is not YAML fluxforge reads. ``reason``: why, in fixed words that never quote the text
+    (it may hold secrets); ``line``/``column``: 1-based where ruamel marks it (else None); ``refused``:
+    fluxforge will not expand it (too many aliases, nested too deeply) rather than a syntax error;
+    ``cause``: ruamel's own exception, for readers that word its problem themselves."""
+
+    def __init__(self, cause: BaseException) -> None:
+        from generator import yamlguard
+
+        mark = getattr(cause, "problem_mark", None)
+        self.cause = cause
+        self.line: int | None = mark.line + 1 if mark is not None else getattr(cause, "line", None)
+        self.column: int | None = mark.column + 1 if mark is not None else None
+        self.refused = isinstance(cause, yamlguard.TooComplex | RecursionError)
+        self.reason = _reason(cause)
+        super().__init__(self.reason)
+
+
+def _reason(err: BaseException) -> str:
+    """Scanner, parser and composer problems are fixed phrases ("mapping values are not allowed here",
+    "found undefined alias"); a duplicate key or a tagged scalar that cannot be built (``!!int``) makes
+    ruamel quote the value, so those get a fixed text naming the cause."""
+    from ruamel.yaml.composer import ComposerError
+    from ruamel.yaml.constructor import DuplicateKeyError
+    from ruamel.yaml.error import MarkedYAMLError
+    from ruamel.yaml.parser import ParserError
+    from ruamel.yaml.scanner import ScannerError
+
+    from generator.yamlguard import TooComplex, too_deep
+
+    if isinstance(err, TooComplex):
+        return str(err)
+    if isinstance(err, RecursionError):
+        return str(too_deep())
+    if isinstance(err, DuplicateKeyError):
+        return "duplicate key: a mapping holds the same key twice"
+    if isinstance(err, ScannerError | ParserError | ComposerError) and isinstance(err, MarkedYAMLError) and err.problem:
+        return str(err.problem)
+    return "a value cannot be built from its tag or form (check any !!tag on it)"
+
+
+@contextmanager
+def _one_error() -> Iterator[None]:
+    try:
+        yield
+    except YamlError:
+        raise
+    except Exception as err:  # ruamel raises many types (and RecursionError): all become YamlError
+        raise YamlError(err) from err
+
+
 
 
 def make_yaml(*, typ: str = "rt") -> YAML:
@@ -20,7 +78,7 @@ def make_yaml(*, typ: str = "rt") -> YAML:
 
 def guard(text: str | bytes) -> None:
     """Refuse a stream with excessive aliasing or nesting deeper than ``yamlguard.MAX_DEPTH`` before a
-    loader expands or recurses over it (``yamlguard.TooComplex``). Costs a compose only when the text
+    loader expands or recurses over it (``YamlError``, ``refused``). Costs a compose only when the text
     has an alias or may be that deep."""
     from generator import yamlguard
 
@@ -32,19 +90,21 @@ def guard(text: str | bytes) -> None:
 
 def load_rt(text: str) -> Any:
     """Parse one YAML document, keeping comments, order and line numbers (``guard`` applied)."""
-    guard(text)
-    return make_yaml().load(text)
+    with _one_error():
+        guard(text)
+        return make_yaml().load(text)
 
 
 def load_all_rt(text: str) -> list[Any]:
     """Parse every document of a multi-document YAML stream (``guard`` applied)."""
-    guard(text)
-    return list(make_yaml().load_all(text))
+    with _one_error():
+        guard(text)
+        return list(make_yaml().load_all(text))
 
 
 def dump_rt(data: Any, *, indent: tuple[int, int, int] | None = None) -> str:
     """Serialise one document with the project's formatting, or with ``indent`` = (mapping,
-    sequence, offset) to keep the layout of a user's file (the three-way merge, issue 6)."""
+    sequence, offset) to keep the layout of a user's file (the three-way merge)."""
     buf = io.StringIO()
     yaml = make_yaml()
     if indent is not None:
@@ -56,18 +116,20 @@ def dump_rt(data: Any, *, indent: tuple[int, int, int] | None = None) -> str:
 def load_plain(text: str) -> Any:
     """Parse one document into plain dicts/lists/scalars, fast (libyaml through ruamel.yaml.clib when
     installed), YAML 1.2 like ``load_rt`` but without comments or line numbers."""
-    guard(text)
-    yaml = YAML(typ="safe", pure=False)
-    yaml.allow_duplicate_keys = False
-    return yaml.load(text)
+    with _one_error():
+        guard(text)
+        yaml = YAML(typ="safe", pure=False)
+        yaml.allow_duplicate_keys = False
+        return yaml.load(text)
 
 
 def load_all_plain(text: str) -> list[Any]:
     """Every document of a stream as plain data, fast (libyaml when installed; ``guard`` applied)."""
-    guard(text)
-    yaml = YAML(typ="safe", pure=False)
-    yaml.allow_duplicate_keys = False
-    return list(yaml.load_all(text))
+    with _one_error():
+        guard(text)
+        yaml = YAML(typ="safe", pure=False)
+        yaml.allow_duplicate_keys = False
+        return list(yaml.load_all(text))
 
 
 def compose_all(text: str) -> list[Any]:
@@ -76,7 +138,7 @@ def compose_all(text: str) -> list[Any]:
     store resolves plain scalars as go-yaml v3 does). Uses libyaml (ruamel.yaml.clib) when installed:
     plain scalars then have style ``""`` instead of ``None``.
 
-    The alias and depth bounds of ``yamlguard`` are applied (``yamlguard.TooComplex``); a text that may
+    The alias and depth bounds of ``yamlguard`` are applied (``YamlError``, ``refused``); a text that may
     nest deeper than libyaml's C stack allows is composed by the pure-Python parser instead."""
     from generator import yamlguard
 
@@ -84,11 +146,9 @@ def compose_all(text: str) -> list[Any]:
     if _COMPOSER is None:
         _COMPOSER = YAML(typ="safe", pure=False)
     composer = _COMPOSER if yamlguard.depth_bound(text) <= _C_SAFE_DEPTH else YAML(typ="safe", pure=True)
-    try:
+    with _one_error():
         roots = list(composer.compose_all(io.StringIO(text)))
-    except RecursionError:
-        raise yamlguard.too_deep() from None
-    yamlguard.check_nodes(roots)
+        yamlguard.check_nodes(roots)
     return roots
 
 
@@ -101,12 +161,10 @@ def compose_first(text: str) -> Any:
     if _COMPOSER is None:
         _COMPOSER = YAML(typ="safe", pure=False)
     composer = _COMPOSER if yamlguard.depth_bound(text) <= _C_SAFE_DEPTH else YAML(typ="safe", pure=True)
-    try:
+    with _one_error():
         root = next(iter(composer.compose_all(io.StringIO(text))), None)
-    except RecursionError:
-        raise yamlguard.too_deep() from None
-    if root is not None:
-        yamlguard.check_nodes([root])
+        if root is not None:
+            yamlguard.check_nodes([root])
     return root
 
 

@@ -8,6 +8,7 @@ of the rest); anything else in the way is refused, one line per file, nothing wr
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,21 +80,33 @@ def run_bicep(config_arg: str | Path | None, *, out: Path | None = None, force: 
     target = out if out is not None else file.parent / DEFAULT_OUT
     disk = {name: _read(target / name) for name in files}
     changed = [name for name, data in files.items() if disk[name] != data]
-    refused = [_refusal(target / name, disk[name] or b"") for name in changed
-               if disk[name] is not None and not digest_ok(disk[name] or b"")]
     orphans = _orphans(target, files)
-    refused += [_refusal(p, p.read_bytes()) for p in orphans if not digest_ok(p.read_bytes())]
-    group = state.deploy_group
     if check:
-        if changed or orphans:
-            lines = [f"{target / n}: {'missing' if disk[n] is None else 'stale'} (run `fluxforge azure bicep`)"
-                     for n in changed] + [f"{p}: no longer generated (run `fluxforge azure bicep`)" for p in orphans]
-            diffs = [unified_diff(n, disk[n], files[n]) for n in changed]
-            raise CheckFailed(lines + "".join(diffs).rstrip("\n").split("\n"))
-        return BicepReport(target, (), tuple(files), (), (), group)
+        _check_current(target, files, disk, (changed, orphans))
+        return BicepReport(target, (), tuple(files), (), (), state.deploy_group)
+    refused = _edited(target, disk, changed, orphans)
     if refused and not force:
         raise RenderError([*refused, "nothing was written"])
-    return _write(target, files, changed, orphans, tuple(refused), group)
+    return _write(target, files, changed, orphans, tuple(refused), state.deploy_group)
+
+
+def _edited(target: Path, disk: Mapping[str, bytes | None], changed: list[str], orphans: list[Path]) -> list[str]:
+    """Why each file to replace or remove is not fluxforge's to overwrite (edited, or someone else's)."""
+    refused = [_refusal(target / name, disk[name] or b"") for name in changed
+               if disk[name] is not None and not digest_ok(disk[name] or b"")]
+    return refused + [_refusal(p, p.read_bytes()) for p in orphans if not digest_ok(p.read_bytes())]
+
+
+def _check_current(target: Path, files: Mapping[str, bytes], disk: Mapping[str, bytes | None],
+                   stale: tuple[list[str], list[Path]]) -> None:
+    """``--check``: ``CheckFailed`` naming each missing, stale or no longer generated file, with a diff."""
+    changed, orphans = stale
+    if not (changed or orphans):
+        return
+    lines = [f"{target / n}: {'missing' if disk[n] is None else 'stale'} (run `fluxforge azure bicep`)"
+             for n in changed] + [f"{p}: no longer generated (run `fluxforge azure bicep`)" for p in orphans]
+    diffs = [unified_diff(n, disk[n], files[n]) for n in changed]
+    raise CheckFailed(lines + "".join(diffs).rstrip("\n").split("\n"))
 
 
 def _write(target: Path, files: dict[str, bytes], changed: list[str], orphans: list[Path], forced: tuple[str, ...],

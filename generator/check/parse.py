@@ -66,46 +66,8 @@ def parse(path: str, data: bytes) -> Parsed:
     return _parse_binary(text)
 
 
-def _syntax_reason(err: Exception) -> str:
-    """Why the text does not parse, without ever quoting a value (the file may hold plaintext secrets).
-
-    Scanner, parser and composer problems are fixed phrases ("mapping values are not allowed here",
-    "found undefined alias"); a duplicate key or a tagged scalar that cannot be built (``!!int``) makes
-    ruamel quote the value, so those get a fixed text naming the cause.
-    """
-    from ruamel.yaml.composer import ComposerError
-    from ruamel.yaml.constructor import DuplicateKeyError
-    from ruamel.yaml.error import MarkedYAMLError
-    from ruamel.yaml.parser import ParserError
-    from ruamel.yaml.scanner import ScannerError
-
-    from generator.yamlguard import TooComplex, too_deep
-
-    if isinstance(err, TooComplex):
-        return str(err)
-    if isinstance(err, RecursionError):
-        return str(too_deep())
-    if isinstance(err, DuplicateKeyError):
-        return "duplicate key: a mapping holds the same key twice"
-    if isinstance(err, ScannerError | ParserError | ComposerError) and isinstance(err, MarkedYAMLError) and err.problem:
-        return str(err.problem)
-    return "a value cannot be built from its tag or form (check any !!tag on it)"
-
-
 def _parse_tree(fmt: str, text: str) -> Parsed:
-    from generator.yamlio import load_all_rt
-
-    try:
-        docs = [d for d in load_all_rt(text) if d is not None]
-    except Exception as err:  # noqa: BLE001 - ruamel raises many types; all mean "not parseable"
-        mark = getattr(err, "problem_mark", None)
-        line, col = (mark.line + 1, mark.column + 1) if mark is not None else (getattr(err, "line", None) or 1, 1)
-        from generator.yamlguard import TooComplex
-
-        reason = _syntax_reason(err)
-        if isinstance(err, TooComplex | RecursionError):
-            raise ParseError(f"cannot be read safely: {reason}", line, col, refused=True) from None
-        raise ParseError(f"not valid {fmt.upper()}: {reason}; fix the syntax", line, col) from None
+    docs = _documents(fmt, text)
     out = Parsed(fmt, documents=docs)
     first = docs[0] if docs and isinstance(docs[0], dict) else {}
     if "sops" in first:  # where sops reads metadata from; whether it is valid: sops.api.is_encrypted
@@ -113,16 +75,31 @@ def _parse_tree(fmt: str, text: str) -> Parsed:
         line, col = _lc(first).key("sops")
         out.meta_line, out.meta_col = line + 1, col + 1
     for index, doc in enumerate(docs):
-        if not isinstance(doc, dict):
-            continue
-        prefix = f"[{index}]" if len(docs) > 1 else ""
-        for key in doc:
-            if key == "sops" and out.metadata is not None:
-                continue
-            line, col = _position(doc, "value", key, (0, 0))
-            out.leaves.extend(_walk(doc[key], (str(key),), f"{prefix}{key}", line, col))
+        if isinstance(doc, dict):
+            prefix = f"[{index}]" if len(docs) > 1 else ""
+            out.leaves.extend(_document_leaves(doc, prefix, skip_sops=out.metadata is not None))
     return out
 
+
+def _documents(fmt: str, text: str) -> list[Any]:
+    """The non-empty documents of a YAML (or JSON) text; ``ParseError`` at ruamel's position otherwise."""
+    from generator.yamlio import YamlError, load_all_rt
+
+    try:
+        return [d for d in load_all_rt(text) if d is not None]
+    except YamlError as err:
+        line, col = err.line or 1, err.column or 1
+        if err.refused:
+            raise ParseError(f"cannot be read safely: {err.reason}", line, col, refused=True) from None
+        raise ParseError(f"not valid {fmt.upper()}: {err.reason}; fix the syntax", line, col) from None
+
+
+def _document_leaves(doc: dict[Any, Any], prefix: str, *, skip_sops: bool) -> Iterator[Leaf]:
+    for key, value in doc.items():
+        if key == "sops" and skip_sops:
+            continue
+        line, col = _position(doc, "value", key, (0, 0))
+        yield from _leaves_of(value, (str(key),), f"{prefix}{key}", line, col)
 
 
 def _lc(node: Any) -> Any:
@@ -140,15 +117,15 @@ def _position(node: Any, kind: str, key: Any, fallback: tuple[int, int]) -> tupl
     return (found[0], found[1]) if isinstance(found, tuple) and len(found) == 2 else fallback
 
 
-def _walk(node: Any, keys: tuple[str, ...], where: str, line: int, col: int) -> Iterator[Leaf]:
+def _leaves_of(node: Any, keys: tuple[str, ...], where: str, line: int, col: int) -> Iterator[Leaf]:
     if isinstance(node, dict):
         for key in node:
             kline, kcol = _position(node, "value", key, (line, col))
-            yield from _walk(node[key], (*keys, str(key)), f"{where}.{key}", kline, kcol)
+            yield from _leaves_of(node[key], (*keys, str(key)), f"{where}.{key}", kline, kcol)
     elif isinstance(node, list):
         for index, item in enumerate(node):
             iline, icol = _position(node, "item", index, (line, col))
-            yield from _walk(item, keys, f"{where}[{index}]", iline, icol)
+            yield from _leaves_of(item, keys, f"{where}[{index}]", iline, icol)
     else:
         yield Leaf(keys, where, node, line + 1, col + 1)
 

@@ -103,41 +103,56 @@ def recipients_of(metadata: Mapping[str, Any]) -> frozenset[str]:
 
 
 def check_metadata(parsed: Parsed, expect: Expectation | None) -> Iterator[Problem]:
+    """The metadata's own structure, then (with ``expect``) whether it is what the rule asks for."""
     meta = parsed.metadata or {}
     at = (parsed.meta_line, parsed.meta_col)
+    for message in _structure_problems(meta):
+        yield Problem(*at, message)
+    if expect is not None:
+        for message in _rule_problems(meta, expect):
+            yield Problem(*at, message)
+
+
+def _structure_problems(meta: Mapping[str, Any]) -> Iterator[str]:
+    """What sops itself would refuse or cannot use: MAC, lastmodified, version, keys, one valid selector."""
     mac = meta.get("mac")
     if not mac:
-        yield Problem(*at, "sops metadata has no MAC (sops refuses to decrypt it): re-encrypt the file")
+        yield "sops metadata has no MAC (sops refuses to decrypt it): re-encrypt the file"
     elif not is_enc(mac) or enc_problem(str(mac)):
-        yield Problem(*at, "sops metadata 'mac' is not an ENC[AES256_GCM,…] value: re-encrypt the file")
+        yield "sops metadata 'mac' is not an ENC[AES256_GCM,…] value: re-encrypt the file"
     if not _rfc3339(meta.get("lastmodified")):
-        yield Problem(*at, "sops metadata 'lastmodified' is missing or not an RFC 3339 time (the MAC needs it)")
+        yield "sops metadata 'lastmodified' is missing or not an RFC 3339 time (the MAC needs it)"
     version = version_problem(meta.get("version"))
     if version:
-        yield Problem(*at, version)
+        yield version
     if not recipients_of(meta):
-        yield Problem(*at, "sops metadata has no master key (no age, azure_kv, … entry): nobody can decrypt it")
+        yield "sops metadata has no master key (no age, azure_kv, … entry): nobody can decrypt it"
     selector = selector_of(meta)
     if selector is None:
-        yield Problem(*at, "sops metadata sets more than one of " + ", ".join(SELECTORS))
+        yield "sops metadata sets more than one of " + ", ".join(SELECTORS)
     elif bad_regex := selector_problem(*selector):
-        yield Problem(*at, bad_regex)
-    if expect is None:
-        return
+        yield bad_regex
+
+
+def _rule_problems(meta: Mapping[str, Any], expect: Expectation) -> Iterator[str]:
+    """Where the file differs from the creation rule that covers it: selector, recipients, key groups."""
+    selector = selector_of(meta)
     if selector is not None and selector != expect.selector:
-        yield Problem(*at, f"encrypted with {selector[0]}: {selector[1]!r} but {expect.label} says "
-                           f"{expect.selector[0]}: {expect.selector[1]!r}; decrypt and re-encrypt it")
+        yield (f"encrypted with {selector[0]}: {selector[1]!r} but {expect.label} says "
+               f"{expect.selector[0]}: {expect.selector[1]!r}; decrypt and re-encrypt it")
     have = recipients_of(meta)
     if expect.recipients and have and not _same_recipients(have, expect.recipients):
-        missing = sorted(expect.recipients - have)
-        extra = sorted(have - expect.recipients)
-        detail = "; ".join(x for x in (f"missing {', '.join(missing)}" if missing else "",
-                                        f"not in the rule {', '.join(extra)}" if extra else "") if x)
-        yield Problem(*at, f"recipients differ from {expect.label} ({detail}); run `fluxforge updatekeys`")
+        yield (f"recipients differ from {expect.label} ({_recipient_diff(have, expect.recipients)}); "
+               "run `fluxforge updatekeys`")
     groups = len(meta["key_groups"]) if isinstance(meta.get("key_groups"), list) else 1
     if have and expect.groups and groups != expect.groups:
-        yield Problem(*at, f"{groups} key group(s) but {expect.label} has {expect.groups}; "
-                           "run `fluxforge updatekeys`")
+        yield f"{groups} key group(s) but {expect.label} has {expect.groups}; run `fluxforge updatekeys`"
+
+
+def _recipient_diff(have: frozenset[str], want: frozenset[str]) -> str:
+    missing, extra = sorted(want - have), sorted(have - want)
+    parts = (f"missing {', '.join(missing)}" if missing else "", f"not in the rule {', '.join(extra)}" if extra else "")
+    return "; ".join(part for part in parts if part)
 
 
 def _same_recipients(have: frozenset[str], want: frozenset[str]) -> bool:

@@ -33,6 +33,7 @@ from generator.check.rules import (
     plaintext_secret_values,
 )
 from generator.errors import CheckFailed
+from generator.fsio import TEMP_GLOB, is_temp_name, walk_files
 from generator.report.model import Diagnostic
 
 if TYPE_CHECKING:
@@ -201,7 +202,7 @@ def iter_files(paths: Sequence[Path]) -> Iterator[Path]:
         return
     for path in paths:
         if path.is_dir():
-            yield from _walk(path)
+            yield from walk_files(path)
         else:
             yield path
 
@@ -213,17 +214,10 @@ def _tracked_or_walk(root: Path) -> Iterator[Path]:
     try:
         repo = GitRepo.discover(root)
     except GitError:
-        yield from _walk(root)
+        yield from walk_files(root)
         return
     for rel in repo.tracked_files():
         yield repo.workdir / rel
-
-
-def _walk(root: Path) -> Iterator[Path]:
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if d != ".git")
-        for name in sorted(filenames):
-            yield Path(dirpath) / name
 
 
 def format_problems(display: str, problems: Iterable[Problem]) -> list[str]:
@@ -299,19 +293,8 @@ def scan(paths: Sequence[Path], rules: Rules) -> CheckReport:
     return CheckReport(files, encrypted, rules.config, lines, tuple(found))
 
 
-def check_paths(paths: Sequence[Path], *, rules: Rules | None = None) -> list[str]:
-    """Check files on disk; return ``path:line:col: message`` lines (empty when all is well)."""
-    return list(scan(paths, rules if rules is not None else Rules.load()).problems)
-
-
-def is_temp_name(name: str) -> bool:
-    from generator.fsio import is_temp_name as _is_temp
-
-    return _is_temp(name)
-
-
 TEMP_PROBLEM = ("a fluxforge temp file, left by an interrupted run (it may hold plaintext): delete it, never "
-                "commit it, and add '.*.fluxforge-*.tmp' to .gitignore")
+                f"commit it, and add '{TEMP_GLOB}' to .gitignore")
 
 
 def _display(path: Path) -> str:

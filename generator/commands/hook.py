@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from generator.check.scan import TEMP_PROBLEM, is_temp_name
+from generator.check.scan import TEMP_PROBLEM
 from generator.errors import CheckFailed, GitError, SopsError
-from generator.fsio import check_size
+from generator.fsio import check_size, is_temp_name
 
 if TYPE_CHECKING:
     from generator.check.scan import Rules

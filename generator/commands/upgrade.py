@@ -16,9 +16,11 @@ client ID needs a controller restart (:func:`generator.flux.identity_notes.resta
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeGuard
 
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode
 
@@ -79,17 +81,26 @@ def set_flux_version(text: str, version: FluxVersion, display: str = "fluxforge.
     lines = text.splitlines(keepends=True)
     node = _child(flux, "version")
     if isinstance(node, ScalarNode) and node.start_mark.line == node.end_mark.line:
-        row, col, end = node.start_mark.line, node.start_mark.column, node.end_mark.column
-        quote = lines[row][col] if lines[row][col] in "\"'" else ""
-        lines[row] = f"{lines[row][:col]}{quote}{version}{quote}{lines[row][end:]}"
-    elif node is None and isinstance(flux, MappingNode) and flux.flow_style is False and flux.value:
+        _replace_scalar(lines, node, str(version))
+    elif node is None and _block_mapping(flux) and flux.value:
         first = flux.value[0][0].start_mark
         lines.insert(first.line, f'{" " * first.column}version: "{version}"\n')
-    elif isinstance(root, MappingNode) and flux is None and root.flow_style is False:
+    elif flux is None and _block_mapping(root):
         lines.append(("" if not lines or lines[-1].endswith("\n") else "\n") + f'flux:\n  version: "{version}"\n')
     else:
         raise ConfigError(f"{display}: flux.version: cannot edit it in place; set it to \"{version}\" by hand")
     return "".join(lines)
+
+
+def _replace_scalar(lines: list[str], node: ScalarNode, value: str) -> None:
+    """Put ``value`` where a one-line scalar stands, in the scalar's own quotes."""
+    row, col, end = node.start_mark.line, node.start_mark.column, node.end_mark.column
+    quote = lines[row][col] if lines[row][col] in "\"'" else ""
+    lines[row] = f"{lines[row][:col]}{quote}{value}{quote}{lines[row][end:]}"
+
+
+def _block_mapping(node: Node | None) -> TypeGuard[MappingNode]:
+    return isinstance(node, MappingNode) and node.flow_style is False
 
 
 def _child(node: Node | None, key: str) -> Node | None:
@@ -197,10 +208,16 @@ def _notes(
         if source != COMPONENTS_FILE or version != target:
             rel = f"{config.sync_dir(config.cluster(name))}/{COMPONENTS_FILE}"
             notes.append(f"next: flux install --export --version={target.tag}{flags} > {rel}")
-    findings = lint_tree(root, target) if lint else []
-    notes += [f"lint: {f}" for f in findings if f.level == "error"]
-    if any(f.level == "warning" for f in findings):
-        notes.append(f"lint: {sum(f.level == 'warning' for f in findings)} warning(s); see `fluxforge lint --to {target}`")
+    return notes + (_lint_notes(root, target) if lint else [])
+
+
+def _lint_notes(root: Path, target: FluxVersion) -> list[str]:
+    """The lint's errors under ``target``, one note each, and how many warnings there are."""
+    findings = lint_tree(root, target)
+    notes = [f"lint: {f}" for f in findings if f.level == "error"]
+    warnings = sum(f.level == "warning" for f in findings)
+    if warnings:
+        notes.append(f"lint: {warnings} warning(s); see `fluxforge lint --to {target}`")
     return notes
 
 
@@ -218,25 +235,58 @@ def run_upgrade(
     config_file = config_path_for(config_arg)
     config = load_config(config_file)
     root = config_file.parent
-    target = target_version(to)
     clusters = _select(config, cluster)
     current = _current_versions(config, root, clusters)
+    target, refused = _checked_target(config, current, to, allow_skip=allow_skip)
+    old_text = config_file.read_text(encoding="utf-8")
+    new_text = set_flux_version(old_text, target, str(config_file))
+    new_config = config if new_text == old_text else parse_config(new_text, display=str(config_file),
+                                                                     source=config_file)
+    notes = _skip_notes(refused)
+    lock = read_lock(root / LOCK_NAME)
+    plan = _plan(config, new_config, (config_file, clusters, lock), notes, force=force)
+    writes: dict[Path, str | None] = {root / p: t for p, t in plan.writes.items()}
+    writes.update({config_file: new_text} if new_text != old_text else {})
+    new_lock = Lock(str(target), plan.bases)
+    lock_bytes = None if lock == new_lock else new_lock
+    report = _report(root, target, current, writes, lock_bytes, dry_run=dry_run)
+    notes += restart_notes(new_config, {p.relative_to(root).as_posix(): read_text(p) for p in writes},
+                           {p.relative_to(root).as_posix(): t for p, t in writes.items()})
+    if not dry_run:
+        _apply(root, writes, lock_bytes)
+    notes += _notes(new_config, root, target, current, lint=bool(report.changed or report.removed))
+    forced = tuple(plan.conflicts) if force else ()
+    return dataclasses.replace(report, forced=forced, notes=tuple(notes))
+
+
+def _skip_notes(refused: UpgradeRefused | None) -> list[str]:
+    """With ``--allow-skip``: what would have refused the upgrade (not the advice line)."""
+    return [f"--allow-skip: {line}" for line in refused.problems[:-1]] if refused is not None else []
+
+
+def _checked_target(config: Config, current: dict[str, tuple[FluxVersion, str]], to: str | None, *,
+                    allow_skip: bool) -> tuple[FluxVersion, UpgradeRefused | None]:
+    """The version to upgrade to, and why one ``flux migrate`` does not get there (raised unless
+    ``allow_skip``). A target older than what runs is a usage error."""
+    target = target_version(to)
     newest = max([config.flux.version, *(v for v, _ in current.values())])
     if target < newest:
         raise UsageError(f"--to {target}: older than the installed Flux {newest}; fluxforge upgrade does not downgrade")
     refused = _refusal(config, current, target)
     if refused is not None and not allow_skip:
         raise refused
-    old_text = config_file.read_text(encoding="utf-8")
-    new_text = set_flux_version(old_text, target, str(config_file))
-    if new_text == old_text:
-        new_config = config
-    else:
-        new_config = parse_config(new_text, display=str(config_file), source=config_file)
+    return target, refused
+
+
+def _plan(config: Config, new_config: Config, where: tuple[Path, list[str], Lock | None], notes: list[str], *,
+          force: bool) -> MergePlan:
+    """The three-way merge of the selected clusters' files: base = the lock's record (else the render of
+    the config before the upgrade, noted), theirs = the new render. Conflicts without ``force`` raise
+    ``UpgradeConflict`` (nothing written)."""
+    config_file, clusters, lock = where
+    root = config_file.parent
     shared = shared_folders(root, config)  # the folders and their readers do not depend on the version
     theirs = _decode(render_tree(new_config, config_name=config_file.name, shared=shared))
-    lock = read_lock(root / LOCK_NAME)
-    notes: list[str] = [f"--allow-skip: {line}" for line in refused.problems[:-1]] if refused is not None else []
     if lock is None:
         bases = _decode(render_tree(config, config_name=config_file.name, shared=shared))
         notes.append(f"no {LOCK_NAME}: the merge base is the render of the config before the upgrade")
@@ -250,26 +300,20 @@ def run_upgrade(
             "or rerun with --force to take the upgrade's side"
         )
         raise UpgradeConflict([*plan.conflicts, advice])
-    writes: dict[Path, str | None] = {root / p: t for p, t in plan.writes.items()}
-    if new_text != old_text:
-        writes[config_file] = new_text
-    new_lock = Lock(str(target), plan.bases)
-    lock_bytes = None if lock == new_lock else new_lock
+    return plan
+
+
+def _report(root: Path, target: FluxVersion, current: dict[str, tuple[FluxVersion, str]],
+            writes: Mapping[Path, str | None], lock: Lock | None, *, dry_run: bool) -> UpgradeReport:
+    """What the upgrade writes (or would write): changed and removed files, their diffs."""
     removed = [p.relative_to(root).as_posix() for p, t in writes.items() if t is None]
     changed = [p.relative_to(root).as_posix() for p, t in writes.items() if t is not None]
-    changed += [LOCK_NAME] if lock_bytes else []
+    changed += [LOCK_NAME] if lock else []
     diffs = tuple(
         unified_diff(p.relative_to(root).as_posix(), _bytes(read_text(p)), (t or "").encode()) for p, t in writes.items()
     )
-    notes += restart_notes(new_config, {p.relative_to(root).as_posix(): read_text(p) for p in writes},
-                           {p.relative_to(root).as_posix(): t for p, t in writes.items()})
-    if not dry_run:
-        _apply(root, writes, lock_bytes)
     labels = {name: f"{v} ({src})" for name, (v, src) in current.items()}
-    forced = tuple(plan.conflicts) if force else ()
-    return UpgradeReport(root, target, labels, tuple(changed), tuple(removed), diffs, forced,
-                         tuple(notes + _notes(new_config, root, target, current, lint=bool(changed or removed))),
-                         dry_run)
+    return UpgradeReport(root, target, labels, tuple(changed), tuple(removed), diffs, dry_run=dry_run)
 
 
 def _bytes(text: str | None) -> bytes | None:

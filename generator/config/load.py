@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from jsonschema import Draft202012Validator
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.error import MarkedYAMLError
 
 from generator.config.checks import check_semantics, normalise_path
 from generator.config.model import (
@@ -31,9 +31,9 @@ from generator.config.model import (
 )
 from generator.config.problems import Problem, format_problems, problems_from_schema
 from generator.errors import ConfigError
-from generator.flux.versions import DEFAULT_COMPONENTS, NEWEST, parse_version
+from generator.flux.versions import parse_version
 from generator.resources import load_schema
-from generator.yamlio import load_plain, load_rt
+from generator.yamlio import YamlError, load_plain, load_rt
 
 __all__ = ["CONFIG_NAME", "Config", "config_path_for", "load_config", "parse_config"]
 
@@ -103,12 +103,13 @@ def load_config(path: str | Path) -> Config:
     return parse_config(text, display=str(file), source=file)
 
 
-def _yaml_error(text: str, display: str, err: YAMLError) -> ConfigError:
+def _yaml_error(text: str, display: str, found: YamlError) -> ConfigError:
     # the round-trip parser words errors best; re-parse with it only on this failure path
+    err = found.cause
     try:
         load_rt(text)
-    except YAMLError as rt_err:
-        err = rt_err
+    except YamlError as rt_err:
+        err = rt_err.cause
     mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
     line = mark.line + 1 if mark is not None else 1
     problem = err.problem if isinstance(err, MarkedYAMLError) and err.problem else str(err)
@@ -119,7 +120,7 @@ def parse_config(text: str, *, display: str = CONFIG_NAME, source: Path | None =
     """Validate config ``text``; ``display`` names the file in messages."""
     try:
         data = load_plain(text)
-    except YAMLError as err:
+    except YamlError as err:
         raise _yaml_error(text, display, err) from None
     if data is None:
         raise ConfigError(f"{display}:1: the file is empty; start from `fluxforge init`")
@@ -133,18 +134,23 @@ def parse_config(text: str, *, display: str = CONFIG_NAME, source: Path | None =
 
 
 @cache
-def _schema_default(definition: str, key: str) -> Any:
-    """The ``default`` the schema declares for ``$defs.<definition>.properties.<key>`` (declared once)."""
+def _schema_default(owner: str, key: str) -> Any:
+    """The ``default`` the schema declares for ``key`` of ``owner`` (a ``$defs`` entry, else a top-level
+    block: ``flux``, ``git``, ``azure``): every default is declared there once."""
     schema = load_schema("config.schema.json")
-    node = schema["$defs"][definition] if definition else schema["properties"]["azure"]
+    node = schema["$defs"][owner] if owner in schema["$defs"] else schema["properties"][owner]
     return node["properties"][key]["default"]
+
+
+def _or_default(raw: dict[str, Any], owner: str, key: str) -> Any:
+    return raw[key] if key in raw else _schema_default(owner, key)
 
 
 def _identity(raw: dict[str, Any], where: KeyPath, group: str | None) -> Identity:
     client_id = raw.get("clientId")
     return Identity(client_id=client_id.lower() if client_id else None, name=raw.get("name"),
                     resource_group=raw.get("resourceGroup", group),
-                    existing=raw.get("existing", _schema_default("identity", "existing")), where=where)
+                    existing=_or_default(raw, "identity", "existing"), where=where)
 
 
 def _vault_url(vault: str) -> str:
@@ -159,7 +165,7 @@ def _sops(raw: dict[str, Any] | None, where: KeyPath, group: str | None) -> Sops
     keys = tuple(
         KeyVaultKey(vault_url=_vault_url(k["vault"]), key=k["key"], version=k.get("version"),
                     resource_group=k.get("resourceGroup", group),
-                    existing=k.get("existing", _schema_default("keyVaultKey", "existing")),
+                    existing=_or_default(k, "keyVaultKey", "existing"),
                     where=(*where, "keyVault", index))
         for index, k in enumerate(raw.get("keyVault", []))
     )
@@ -173,10 +179,10 @@ def _kustomization(raw: dict[str, Any], environment: str, flux_ns: str, where: K
         name=raw["name"],
         path=normalise_path(raw.get("path", f"{raw['name']}/{environment}")),
         namespace=raw.get("namespace", flux_ns),
-        interval=raw.get("interval", "10m"),
-        prune=raw.get("prune", True),
-        wait=raw.get("wait", False),
-        decryption=raw.get("decryption", True),
+        interval=_or_default(raw, "kustomization", "interval"),
+        prune=_or_default(raw, "kustomization", "prune"),
+        wait=_or_default(raw, "kustomization", "wait"),
+        decryption=_or_default(raw, "kustomization", "decryption"),
         target_namespace=raw.get("targetNamespace"),
         retry_interval=raw.get("retryInterval"),
         timeout=raw.get("timeout"),
@@ -216,25 +222,25 @@ def _azure(raw: dict[str, Any]) -> AzureSettings:
         resource_group=raw.get("resourceGroup"),
         encryptors=tuple(Encryptor(e["objectId"].lower(), e.get("principalType"), e.get("description"))
                          for e in raw.get("encryptors", [])),
-        encryptors_run_sops=raw.get("encryptorsRunSops", _schema_default("", "encryptorsRunSops")),
+        encryptors_run_sops=_or_default(raw, "azure", "encryptorsRunSops"),
     )
 
 
 def _build(data: dict[str, Any], source: Path | None) -> Config:
     flux_raw = data.get("flux", {})
     flux = FluxSettings(
-        version=parse_version(flux_raw.get("version", str(NEWEST))),
-        namespace=flux_raw.get("namespace", "flux-system"),
-        components=tuple(flux_raw.get("components", DEFAULT_COMPONENTS)),
+        version=parse_version(_or_default(flux_raw, "flux", "version")),
+        namespace=_or_default(flux_raw, "flux", "namespace"),
+        components=tuple(_or_default(flux_raw, "flux", "components")),
         default_decryption_service_account=flux_raw.get("defaultDecryptionServiceAccount"),
     )
     git_raw = data["git"]
     git = GitSource(
         url=git_raw["url"],
-        branch=git_raw.get("branch", "main"),
-        secret_ref=git_raw.get("secretRef", "flux-system"),
-        interval=git_raw.get("interval", "1m"),
-        recurse_submodules=git_raw.get("recurseSubmodules", False),
+        branch=_or_default(git_raw, "git", "branch"),
+        secret_ref=_or_default(git_raw, "git", "secretRef"),
+        interval=_or_default(git_raw, "git", "interval"),
+        recurse_submodules=_or_default(git_raw, "git", "recurseSubmodules"),
         sparse_checkout=tuple(normalise_path(p) for p in git_raw.get("sparseCheckout", [])),
     )
     group = data["azure"].get("resourceGroup")

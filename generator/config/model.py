@@ -95,10 +95,10 @@ class KustomizationSpec:
     path: str
     """Relative to the repository root, normalised: no ``./`` prefix, no trailing ``/``."""
     namespace: str
-    interval: str = "10m"
-    prune: bool = True
-    wait: bool = False
-    decryption: bool = True
+    interval: str  # the schema declares the defaults (config.schema.json); the loader applies them
+    prune: bool
+    wait: bool
+    decryption: bool
     target_namespace: str | None = None
     retry_interval: str | None = None
     timeout: str | None = None
@@ -147,8 +147,8 @@ class FluxSettings:
     """The Flux installation."""
 
     version: FluxVersion
-    namespace: str = "flux-system"
-    components: tuple[str, ...] = ()
+    namespace: str  # the schema declares the defaults (config.schema.json); the loader applies them
+    components: tuple[str, ...]
     default_decryption_service_account: str | None = None
 
     @property
@@ -161,10 +161,10 @@ class GitSource:
     """The flux-system GitRepository."""
 
     url: str
-    branch: str = "main"
-    secret_ref: str = "flux-system"  # noqa: S105 - a Secret's name, not a secret
-    interval: str = "1m"
-    recurse_submodules: bool = False
+    branch: str  # the schema declares the defaults (config.schema.json); the loader applies them
+    secret_ref: str
+    interval: str
+    recurse_submodules: bool
     sparse_checkout: tuple[str, ...] = ()
     """Normalised folders (``--sparse-checkout``), in config order; empty: the whole repository."""
 

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from generator.errors import FluxforgeError
-from generator.yamlio import load_plain
+from generator.fsio import walk_files
+from generator.yamlio import YamlError, load_plain
 
 __all__ = [
     "EncryptedFile",
@@ -24,7 +25,6 @@ __all__ = [
     "patch_facts",
 ]
 
-_SKIP_DIRS = {".git", ".venv", "node_modules"}
 _MAX_BYTES = 4 * 1024 * 1024
 WI_LABEL = "azure.workload.identity/use"
 CLIENT_ID = "azure.workload.identity/client-id"
@@ -69,9 +69,7 @@ def _files(root: Path) -> Iterator[Path]:
     if inside:
         yield from inside
         return
-    for path in sorted(root.rglob("*")):
-        if not _SKIP_DIRS.intersection(path.relative_to(root).parts) and path.is_file():
-            yield path
+    yield from sorted(path for path in walk_files(root) if path.is_file())
 
 
 def _entries(meta: Mapping[str, Any]) -> tuple[tuple[AzureEntry, ...], tuple[str, ...]]:
@@ -130,9 +128,7 @@ def _documents(path: Path) -> list[Any]:
         if not path.is_file() or path.stat().st_size > _MAX_BYTES:  # a FIFO or device is never opened
             return []
         return [d for d in load_all_plain(path.read_text(encoding="utf-8")) if isinstance(d, Mapping)]
-    except (OSError, UnicodeDecodeError, ValueError, FluxforgeError):
-        return []
-    except Exception:  # noqa: BLE001 - ruamel's YAMLError family: an unreadable file is check's business
+    except (OSError, ValueError, FluxforgeError):  # not UTF-8, not YAML (YamlError): check's business
         return []
 
 
@@ -211,14 +207,21 @@ def _json_ops(facts: PatchFacts, kind: str, ops: list[Any]) -> None:
 def _merge_patch(facts: PatchFacts, kind: str, doc: Mapping[str, Any]) -> None:
     meta = doc.get("metadata") or {}
     if kind == "ServiceAccount":
-        facts.annotations.update({str(k): str(v) for k, v in (meta.get("annotations") or {}).items()})
-        labels = {str(k): str(v) for k, v in (meta.get("labels") or {}).items()}
-        facts.sa_labels.update(labels)
-        facts.wrong_place += [f"label {k} on the ServiceAccount (it must be an annotation)" for k in labels
-                              if k in (CLIENT_ID, TENANT_ID)]
+        _merge_sa_patch(facts, meta)
         return
     facts.deployment_labels.update({str(k): str(v) for k, v in (meta.get("labels") or {}).items()})
-    template = ((doc.get("spec") or {}).get("template") or {})
+    _merge_deployment_patch(facts, (doc.get("spec") or {}).get("template") or {})
+
+
+def _merge_sa_patch(facts: PatchFacts, meta: Mapping[str, Any]) -> None:
+    facts.annotations.update({str(k): str(v) for k, v in (meta.get("annotations") or {}).items()})
+    labels = {str(k): str(v) for k, v in (meta.get("labels") or {}).items()}
+    facts.sa_labels.update(labels)
+    facts.wrong_place += [f"label {k} on the ServiceAccount (it must be an annotation)" for k in labels
+                          if k in (CLIENT_ID, TENANT_ID)]
+
+
+def _merge_deployment_patch(facts: PatchFacts, template: Mapping[str, Any]) -> None:
     tmeta = template.get("metadata") or {}
     facts.labels.update({str(k): str(v) for k, v in (tmeta.get("labels") or {}).items()})
     if WI_LABEL in (tmeta.get("annotations") or {}):
@@ -231,7 +234,7 @@ def _merge_patch(facts: PatchFacts, kind: str, doc: Mapping[str, Any]) -> None:
 def _parsed(text: Any) -> Any:
     try:
         return load_plain(str(text)) if text is not None else None
-    except Exception:  # noqa: BLE001 - an unparsable patch sets nothing we can see (kubectl kustomize says why)
+    except YamlError:  # an unparsable patch sets nothing we can see (kubectl kustomize says why)
         return None
 
 

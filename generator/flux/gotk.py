@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,32 +59,26 @@ def read_header(path: Path) -> GotkHeader | None:
 def header_mismatches(config: Config, root: Path) -> list[str]:
     """One line per cluster whose gotk-components.yaml disagrees with the config (absent files are fine)."""
     found: list[str] = []
-    want_components = set(config.flux.components)
     for cluster in config.clusters:
         rel = f"{config.sync_dir(cluster)}/{COMPONENTS_FILE}"
         header = read_header(root / rel)
-        if header is None:
-            continue
-        if header.version is None:
-            found.append(f"{rel}: no '# Flux Version:' header; regenerate it with `flux install --export`")
-        elif header.version != config.flux.version:
-            found.append(
-                f"{rel}: Flux {header.version.tag} but flux.version is {config.flux.version}; "
-                f"run `flux install --export > {rel}` with Flux {config.flux.version} or set flux.version"
-            )
-        if header.components is not None and set(header.components) != want_components:
-            missing = sorted(want_components - set(header.components))
-            extra = sorted(set(header.components) - want_components)
-            detail = "; ".join(
-                part
-                for part in (
-                    f"missing {', '.join(missing)}" if missing else "",
-                    f"not in flux.components: {', '.join(extra)}" if extra else "",
-                )
-                if part
-            )
-            found.append(f"{rel}: components differ from flux.components ({detail})")
+        if header is not None:
+            found.extend(f"{rel}: {problem}" for problem in _header_problems(config, header, rel))
     return found
+
+
+def _header_problems(config: Config, header: GotkHeader, rel: str) -> Iterator[str]:
+    if header.version is None:
+        yield "no '# Flux Version:' header; regenerate it with `flux install --export`"
+    elif header.version != config.flux.version:
+        yield (f"Flux {header.version.tag} but flux.version is {config.flux.version}; "
+               f"run `flux install --export > {rel}` with Flux {config.flux.version} or set flux.version")
+    want = set(config.flux.components)
+    if header.components is not None and set(header.components) != want:
+        missing, extra = sorted(want - set(header.components)), sorted(set(header.components) - want)
+        parts = (f"missing {', '.join(missing)}" if missing else "",
+                 f"not in flux.components: {', '.join(extra)}" if extra else "")
+        yield f"components differ from flux.components ({'; '.join(part for part in parts if part)})"
 
 
 def missing_components(config: Config, root: Path) -> list[str]:

@@ -14,7 +14,7 @@ from typing import Any
 
 from generator.config.model import Config
 from generator.flux.versions import ANNOTATION_CLIENT_ID, ANNOTATION_TENANT_ID
-from generator.yamlio import load_plain
+from generator.yamlio import YamlError, load_plain
 
 __all__ = ["controller_identity", "restart_notes"]
 
@@ -34,7 +34,7 @@ def controller_identity(text: str | None) -> dict[str, str]:
         return {}
     try:
         data = load_plain(text)
-    except Exception:  # noqa: BLE001 - a file that does not parse patches nothing we can read
+    except YamlError:  # a file that does not parse patches nothing we can read
         return {}
     found: dict[str, str] = {}
     patches = data.get("patches") if isinstance(data, dict) else None
@@ -47,7 +47,7 @@ def controller_identity(text: str | None) -> dict[str, str]:
 def _annotations(body: str) -> dict[str, str]:
     try:
         doc = load_plain(body)
-    except Exception:  # noqa: BLE001 - see above
+    except YamlError:  # see above
         return {}
     annotations = ((doc or {}).get("metadata") or {}).get("annotations") if isinstance(doc, dict) else None
     if not isinstance(annotations, dict):

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from generator.yamlio import load_plain
+from generator.yamlio import YamlError, load_plain
 
 __all__ = ["KUSTOMIZATION_FILES", "BuildInputs", "build_inputs", "kustomization_file"]
 
@@ -58,18 +58,18 @@ def _relative(root: Path, path: Path) -> str | None:
 def _entries(kfile: Path) -> Iterator[str]:
     try:
         data: Any = load_plain(kfile.read_text(encoding="utf-8", errors="replace"))
-    except Exception:  # noqa: BLE001 - an unreadable kustomization names nothing we can follow
+    except (OSError, YamlError):  # an unreadable kustomization names nothing we can follow
         return
-    if not isinstance(data, dict):
-        return
-    for key in _LISTS:
-        for item in data.get(key) or []:
-            if isinstance(item, str):
-                yield item
+    if isinstance(data, dict):
+        yield from _named(data)
+
+
+def _named(data: dict[str, Any]) -> Iterator[str]:
+    """The local references of a kustomization: the string lists, then the ``path`` of patch-like entries."""
+    yield from (item for key in _LISTS for item in data.get(key) or [] if isinstance(item, str))
     for key in _PATH_LISTS:
-        for item in data.get(key) or []:
-            if isinstance(item, dict) and isinstance(item.get("path"), str):
-                yield item["path"]
+        yield from (item["path"] for item in data.get(key) or []
+                    if isinstance(item, dict) and isinstance(item.get("path"), str))
 
 
 def _is_remote(entry: str) -> bool:
@@ -90,15 +90,22 @@ def build_inputs(root: Path, folder: str) -> BuildInputs:
         if kfile is None:
             pending.extend(_scan(root, current, found))
             continue
-        for entry in _entries(kfile):
-            if _is_remote(entry):
-                continue
-            target = current / posixpath.normpath(entry)
-            if target.is_dir():
-                pending.append(target)
-            elif target.is_file() and (target_rel := _relative(root, target)) is not None:
-                found.files.add(target_rel)
+        pending.extend(_follow(root, current, kfile, found))
     return found
+
+
+def _follow(root: Path, folder: Path, kfile: Path, found: BuildInputs) -> list[Path]:
+    """Add the local files the kustomization in ``folder`` names; return the folders it names."""
+    folders = []
+    for entry in _entries(kfile):
+        if _is_remote(entry):
+            continue
+        target = folder / posixpath.normpath(entry)
+        if target.is_dir():
+            folders.append(target)
+        elif target.is_file() and (target_rel := _relative(root, target)) is not None:
+            found.files.add(target_rel)
+    return folders
 
 
 def _scan(root: Path, folder: Path, found: BuildInputs) -> list[Path]:

@@ -38,10 +38,10 @@ from generator.flux.versions import (
     first_served,
     removed_apis_between,
 )
-from generator.yamlio import compose_all
+from generator.fsio import walk_files
+from generator.yamlio import YamlError, compose_all
 
 STRICT_SUBSTITUTION_MINOR = 9
-SKIP_DIRS = frozenset({".git", ".fluxforge", "node_modules", ".venv", "__pycache__"})
 SKIP_FILES = frozenset({"gotk-components.yaml"})  # written by `flux install --export`, not by users
 
 _API_LINE = re.compile(r"""^\s*(?:-\s+)?apiVersion:\s*["']?([\w.-]+/[\w.-]+)["']?\s*(?:#.*)?$""")
@@ -72,8 +72,8 @@ def lint_text(file: str, text: str, target: FluxVersion, postbuild: tuple[PostBu
     if "{{" not in text and _MAY_HAVE_OPS.search(text):  # Go/Helm templates are not YAML yet
         try:
             docs = compose_all(text)
-        except Exception as err:  # noqa: BLE001 - any parse error: one line, keep linting others
-            found.append(Finding(file, _err_line(err), "warning", "not valid YAML, not checked for JSON patches",
+        except YamlError as err:  # one line, keep linting others
+            found.append(Finding(file, err.line or 1, "warning", "not valid YAML, not checked for JSON patches",
                                  "lint.yaml"))
         else:
             for doc in docs:
@@ -266,18 +266,15 @@ def lint_tree(root: Path, target: FluxVersion) -> list[Finding]:
 
 
 def _yaml_files(root: Path) -> Iterator[Path]:
-    for path in root.rglob("*"):
-        rel = path.relative_to(root).parts
-        if any(part in SKIP_DIRS for part in rel) or path.name in SKIP_FILES:
-            continue
-        if path.suffix in (".yaml", ".yml") and path.is_file():
+    for path in walk_files(root):
+        if path.name not in SKIP_FILES and path.suffix in (".yaml", ".yml") and path.is_file():
             yield path
 
 
 def _compose(text: str) -> list[Node]:
     try:
         return compose_all(text) if _MAY_HAVE_OPS.search(text) else []
-    except Exception:  # noqa: BLE001 - a patch string that is not YAML is not a JSON patch
+    except YamlError:  # a patch string that is not YAML is not a JSON patch
         return []
 
 
@@ -285,8 +282,3 @@ def _is_sops_encrypted(text: str) -> bool:
     from generator.sops.api import is_encrypted
 
     return is_encrypted(text.encode("utf-8", "surrogateescape"), "yaml")
-
-
-def _err_line(err: Exception) -> int:
-    mark = getattr(err, "problem_mark", None)
-    return int(mark.line) + 1 if mark is not None else 1

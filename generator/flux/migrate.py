@@ -63,15 +63,15 @@ def _storage(kind: str, minor: int) -> str | None:
 def blockers(old: FluxVersion, new: FluxVersion, components: tuple[str, ...]) -> list[Blocker]:
     """Why ``flux migrate`` on a cluster running ``old`` cannot prepare it for ``new`` (empty: it can)."""
     installed = {kind for component in components for kind in COMPONENT_KINDS.get(component, ())}
-    found: list[Blocker] = []
-    for minor, api, kinds in removals():
-        if not old.minor < minor <= new.minor:
-            continue
-        for kind in kinds:
-            if kind in installed and _storage(kind, old.minor) == api:
-                newer = next((m for m in range(old.minor + 1, minor + 1) if _storage(kind, m) != api), minor)
-                found.append(Blocker(kind, api, minor, newer, _storage(kind, newer) or "?"))
-    return found
+    return [_blocker(kind, api, old, minor) for minor, api, kinds in removals() if old.minor < minor <= new.minor
+            for kind in kinds if kind in installed and _storage(kind, old.minor) == api]
+
+
+def _blocker(kind: str, api: str, old: FluxVersion, minor: int) -> Blocker:
+    """``kind`` is stored as ``api`` under ``old`` and Flux 2.``minor`` removes it: the first minor whose
+    storage version differs is where ``flux migrate`` must run."""
+    newer = next((m for m in range(old.minor + 1, minor + 1) if _storage(kind, m) != api), minor)
+    return Blocker(kind, api, minor, newer, _storage(kind, newer) or "?")
 
 
 def furthest_step(old: FluxVersion, new: FluxVersion, components: tuple[str, ...]) -> int:

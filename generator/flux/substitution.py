@@ -23,7 +23,7 @@ from typing import Any
 
 from generator.flux.kustomize_refs import build_inputs
 from generator.merge.text import split_documents
-from generator.yamlio import load_plain
+from generator.yamlio import YamlError, load_plain
 
 __all__ = ["PostBuild", "postbuild_kustomizations", "postbuild_scopes", "unset_variables"]
 
@@ -49,7 +49,7 @@ def _docs(text: str) -> list[dict[Any, Any]]:
         return []
     try:
         docs = [load_plain(body) for _, body in split_documents(text)]
-    except Exception:  # noqa: BLE001 - an unparseable file defines nothing
+    except YamlError:  # an unparseable file defines nothing
         return []
     return [doc for doc in docs if isinstance(doc, dict)]
 
@@ -80,15 +80,8 @@ def _source_keys(texts: Mapping[str, str], wanted: set[tuple[str, str]]) -> dict
 
 def postbuild_kustomizations(texts: Mapping[str, str]) -> list[PostBuild]:
     """Every Flux Kustomization with ``spec.postBuild`` among ``texts`` (relative path -> text)."""
-    found: list[tuple[str, dict[Any, Any], dict[Any, Any]]] = []
-    for file, text in texts.items():
-        if "postBuild" not in text:
-            continue
-        for doc in _docs(text):
-            spec = doc.get("spec")
-            post = spec.get("postBuild") if isinstance(spec, dict) else None
-            if str(doc.get("apiVersion", "")).startswith("kustomize.toolkit.fluxcd.io/") and isinstance(post, dict):
-                found.append((file, doc, post))
+    found = [(file, doc, post) for file, text in texts.items() if "postBuild" in text
+             for doc, post in _with_postbuild(text)]
     keys = _source_keys(texts, set().union(*(_sources(post) for _, _, post in found)))
     result = []
     for file, doc, post in found:
@@ -97,6 +90,15 @@ def postbuild_kustomizations(texts: Mapping[str, str]) -> list[PostBuild]:
         name = str((doc.get("metadata") or {}).get("name", "?"))
         result.append(PostBuild(name, file, _folder(doc["spec"]), frozenset(names)))
     return result
+
+
+def _with_postbuild(text: str) -> Iterator[tuple[dict[Any, Any], dict[Any, Any]]]:
+    """(document, its ``spec.postBuild``) for each Flux Kustomization in ``text`` that has one."""
+    for doc in _docs(text):
+        spec = doc.get("spec")
+        post = spec.get("postBuild") if isinstance(spec, dict) else None
+        if str(doc.get("apiVersion", "")).startswith("kustomize.toolkit.fluxcd.io/") and isinstance(post, dict):
+            yield doc, post
 
 
 def postbuild_scopes(root: Path, texts: Mapping[str, str]) -> dict[str, tuple[PostBuild, ...]]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import itertools
 import re
 
-from generator.yamlio import dump_rt, load_rt
+from generator.yamlio import YamlError, dump_rt, load_rt
 
 __all__ = ["DEFAULT_INDENT", "layout_of"]
 
@@ -22,27 +22,27 @@ def layout_of(text: str) -> tuple[int, int, int]:
         try:
             if dump_rt(load_rt(text), indent=candidate) == text:
                 return candidate
-        except Exception:  # noqa: BLE001 - unparseable text: the caller reports it
+        except YamlError:  # unparseable text: the caller reports it
             break
     return guessed
 
 
 def _guess_indent(text: str) -> tuple[int, int, int]:
-    mapping = sequence = offset = None
     lines = [line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
-    for cur, nxt in itertools.pairwise(lines):
-        if _KEY_ONLY.match(cur) is None:
-            continue
-        col = len(cur) - len(cur.lstrip(" -"))
-        body = nxt.lstrip(" ")
-        ncol = len(nxt) - len(body)
-        if body.startswith("- ") and sequence is None:
-            offset = ncol - col
-            sequence = offset + 1 + len(body[1:]) - len(body[1:].lstrip(" "))
-        elif not body.startswith("-") and ncol > col and mapping is None:
-            mapping = ncol - col
-        if mapping is not None and sequence is not None:
-            break
-    default = DEFAULT_INDENT
-    return (mapping or default[0], sequence if sequence is not None else default[1],
-            offset if offset is not None else default[2])
+    found = [_indents_below(cur, nxt) for cur, nxt in itertools.pairwise(lines) if _KEY_ONLY.match(cur)]
+    mapping = next((m for m, _ in found if m is not None), DEFAULT_INDENT[0])
+    seq, offset = next((s for _, s in found if s is not None), DEFAULT_INDENT[1:])
+    return (mapping, seq, offset)
+
+
+def _indents_below(key_line: str, nxt: str) -> tuple[int | None, tuple[int, int] | None]:
+    """What the line after a ``key:`` line shows: a mapping indent, or a sequence's (indent, offset)."""
+    col = len(key_line) - len(key_line.lstrip(" -"))
+    body = nxt.lstrip(" ")
+    ncol = len(nxt) - len(body)
+    if body.startswith("- "):
+        offset = ncol - col
+        return None, (offset + 1 + len(body[1:]) - len(body[1:].lstrip(" ")), offset)
+    if not body.startswith("-") and ncol > col:
+        return ncol - col, None
+    return None, None

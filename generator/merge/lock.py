@@ -35,7 +35,7 @@ from pathlib import Path
 from generator.errors import FluxforgeError
 from generator.fsio import write_atomic
 
-__all__ = ["LOCK_NAME", "Lock", "LockError", "dumps", "loads", "lock_path_for", "read_lock", "record", "write_lock"]
+__all__ = ["LOCK_NAME", "Lock", "LockError", "dumps", "loads", "read_lock", "record", "write_lock"]
 
 LOCK_NAME = "fluxforge.lock"
 LOCK_VERSION = 1
@@ -57,11 +57,6 @@ class Lock:
 
     flux: str | None = None
     files: Mapping[str, str] = field(default_factory=dict)
-
-
-def lock_path_for(config_file: Path) -> Path:
-    """The lock lives next to the config file."""
-    return config_file.parent / LOCK_NAME
 
 
 def _literal(text: str) -> str:
@@ -117,19 +112,23 @@ class _Reader:
         self.pos += 1
         return match
 
+    def _at(self, prefix: str) -> bool:
+        """The current line exists and starts with ``prefix``."""
+        return self.pos < len(self.lines) and self.lines[self.pos].startswith(prefix)
+
     def read(self) -> Lock:
-        while self.pos < len(self.lines) and self.lines[self.pos].startswith("#"):
+        while self._at("#"):
             self.pos += 1
         version = self.take(r"lockVersion: (\d+)").group(1)
         if int(version) != LOCK_VERSION:
             self.pos -= 1
             raise self.fail(f"lockVersion {version} is not supported (this fluxforge writes {LOCK_VERSION})")
         flux = None
-        if self.pos < len(self.lines) and self.lines[self.pos].startswith("flux: "):
+        if self._at("flux: "):
             flux = json.loads(self.take(r"flux: (\".*\")").group(1))
         files: dict[str, str] = {}
         if self.take(r"files:( \{\})?").group(1) is None:
-            while self.pos < len(self.lines) and self.lines[self.pos].startswith("  "):
+            while self._at("  "):
                 path, text = self.entry()
                 files[path] = text
         if any(line for line in self.lines[self.pos:]):

@@ -14,7 +14,7 @@ from ruamel.yaml.scalarstring import LiteralScalarString
 
 from generator.merge import comments as yamltail
 from generator.merge.layout import layout_of
-from generator.yamlio import dump_rt, load_rt
+from generator.yamlio import YamlError, dump_rt, load_rt
 
 MISSING: Any = object()  # a key or item absent on one side
 Path = tuple[str, ...]
@@ -124,7 +124,7 @@ def _text_leaves(text: str) -> frozenset[str] | None:
     """The leaves of an embedded YAML text (a ``patch: |``), parsed once per text; None: not YAML."""
     try:
         return frozenset(_leaves(load_rt(text)))
-    except Exception:  # noqa: BLE001 - not YAML: compare as text
+    except YamlError:  # not YAML: compare as text
         return None
 
 
@@ -171,39 +171,29 @@ class TreeMerger:
         return MISSING if self.force else ours
 
     def node(self, base: Any, ours: Any, theirs: Any, path: Path) -> Any:
-        bmap = base is MISSING or isinstance(base, dict)
-        if isinstance(ours, CommentedMap) and isinstance(theirs, dict) and bmap:
+        if isinstance(ours, CommentedMap) and isinstance(theirs, dict) and _fits(base, dict):
             return self.mapping({} if base is MISSING else base, ours, theirs, path)
-        blist = base is MISSING or isinstance(base, list)
-        if isinstance(ours, CommentedSeq) and isinstance(theirs, list) and blist:
+        if isinstance(ours, CommentedSeq) and isinstance(theirs, list) and _fits(base, list):
             return self.sequence([] if base is MISSING else base, ours, theirs, path)
+        return self.leaf(base, ours, theirs, path)
+
+    def leaf(self, base: Any, ours: Any, theirs: Any, path: Path) -> Any:
+        """A value merged whole (a scalar, or nodes of different shapes); a YAML text under an
+        ``embedded_keys`` key is merged as a tree first."""
         if same(ours, theirs):
             return ours
         if base is not MISSING and same(base, ours):
             return theirs
         if base is not MISSING and same(base, theirs):
             return ours
-        if path and path[-1] in self.embedded_keys and isinstance(ours, str) and isinstance(theirs, str):
-            merged = self.embedded(base, ours, theirs, path)
-            if merged is not None:
-                return merged
-        return self.conflict(path, ours, theirs)
+        merged = self.embedded(base, ours, theirs, path)
+        return merged if merged is not None else self.conflict(path, ours, theirs)
 
     def mapping(self, base: dict[Any, Any], ours: CommentedMap, theirs: dict[Any, Any], path: Path) -> Any:
-        for key in list(ours):
-            sub = (*path, _key_seg(key))
-            if key in theirs:
-                merged = self.node(base.get(key, MISSING), ours[key], theirs[key], sub)
-                if merged is not ours[key]:
-                    ours[key] = merged
-            elif key in base and (same(base[key], ours[key]) or self.removed(sub, base[key], ours[key]) is MISSING):
-                yamltail.delete(ours, key)
+        self._merge_our_keys(base, ours, theirs, path)
         order = list(theirs)
         for pos, key in enumerate(order):
-            if key in ours:
-                continue
-            if key in base and (same(base[key], theirs[key])
-                                or self.conflict((*path, _key_seg(key)), MISSING, theirs[key]) is MISSING):
+            if key in ours or (key in base and self._stays_deleted(base[key], theirs[key], (*path, _key_seg(key)))):
                 continue
             before = [k for k in order[:pos] if k in ours]
             at = len(ours)
@@ -211,6 +201,27 @@ class TreeMerger:
                 at = list(ours).index(before[-1]) + 1 if before else 0
             yamltail.insert(ours, at, key, theirs[key])
         return ours
+
+    def _merge_our_keys(self, base: dict[Any, Any], ours: CommentedMap, theirs: dict[Any, Any], path: Path) -> None:
+        """Keys the user has: merged where the render has them too, else dropped when the user left
+        them as they were (or ``force`` after a conflict)."""
+        for key in list(ours):
+            sub = (*path, _key_seg(key))
+            if key in theirs:
+                merged = self.node(base.get(key, MISSING), ours[key], theirs[key], sub)
+                if merged is not ours[key]:
+                    ours[key] = merged
+            elif key in base and self._drops(sub, base[key], ours[key]):
+                yamltail.delete(ours, key)
+
+    def _drops(self, path: Path, base: Any, ours: Any) -> bool:
+        """The render removed a node: drop the user's copy when unchanged (or a conflict under ``force``)."""
+        return same(base, ours) or self.removed(path, base, ours) is MISSING
+
+    def _stays_deleted(self, base: Any, theirs: Any, path: Path) -> bool:
+        """The user deleted a node the render still has: it stays deleted unless the render changed it
+        (a conflict; ``force`` brings it back)."""
+        return same(base, theirs) or self.conflict(path, MISSING, theirs) is MISSING
 
     def sequence(self, base: list[Any], ours: CommentedSeq, theirs: list[Any], path: Path) -> Any:
         ids = [[item_identity(x) for x in side] for side in (base, ours, theirs)]
@@ -220,27 +231,26 @@ class TreeMerger:
         b2t = _match(ids[0], ids[2], base, theirs)
         o2b = {o: b for b, o in b2o.items()}
         t2b = {t: b for b, t in b2t.items()}
-        placed: dict[int, Any] = {}  # theirs index -> the element of ours that stands for it
-        for t in range(len(theirs)):
-            if t not in t2b:  # both sides added the same element: keep one
-                twin = next((o for o in range(len(ours)) if o not in o2b and same(ours[o], theirs[t])
-                             and not any(v is ours[o] for v in placed.values())), None)
-                if twin is not None:
-                    placed[t] = ours[twin]
+        placed = _twins(ours, theirs, o2b, t2b)  # theirs index -> the element of ours that stands for it
         for o in reversed(range(len(ours))):
-            b = o2b.get(o)
-            if b is None:
-                continue
-            seg = (*path, identity_seg(ids[1][o] or ()))
-            if b in b2t:
-                merged = self.node(base[b], ours[o], theirs[b2t[b]], seg)
-                if merged is not ours[o]:
-                    ours[o] = merged
-                placed[b2t[b]] = merged
-            elif same(base[b], ours[o]) or self.removed(seg, base[b], ours[o]) is MISSING:
-                yamltail.delete(ours, o)
+            if o in o2b:
+                self._merge_element(base[o2b[o]], ours, o, (theirs, b2t.get(o2b[o]), placed),
+                                    (*path, identity_seg(ids[1][o] or ())))
         self._add_new(base, ours, theirs, ids[2], t2b, placed, path)
         return ours
+
+    def _merge_element(self, base: Any, ours: CommentedSeq, o: int, theirs_at: tuple[list[Any], int | None,
+                       dict[int, Any]], path: Path) -> None:
+        """Element ``o`` of ours that base has too: merged with the render's (recorded in ``placed``),
+        or dropped when the render no longer has it and the user left it as it was."""
+        theirs, t, placed = theirs_at
+        if t is not None:
+            merged = self.node(base, ours[o], theirs[t], path)
+            if merged is not ours[o]:
+                ours[o] = merged
+            placed[t] = merged
+        elif self._drops(path, base, ours[o]):
+            yamltail.delete(ours, o)
 
     def _add_new(self, base: list[Any], ours: CommentedSeq, theirs: list[Any], tids: list[Any],
                  t2b: dict[int, int], placed: dict[int, Any], path: Path) -> None:
@@ -249,8 +259,7 @@ class TreeMerger:
         for t, item in enumerate(theirs):
             if t in placed:
                 continue
-            if t in t2b and (same(base[t2b[t]], item)
-                             or self.conflict((*path, identity_seg(tids[t])), MISSING, item) is MISSING):
+            if t in t2b and self._stays_deleted(base[t2b[t]], item, (*path, identity_seg(tids[t]))):
                 continue
             at = len(ours)
             if any(later in placed for later in range(t + 1, len(theirs))):
@@ -266,11 +275,14 @@ class TreeMerger:
             return theirs
         return self.conflict(path, ours, theirs)
 
-    def embedded(self, base: Any, ours: str, theirs: str, path: Path) -> Any:
-        """Both sides changed a YAML text held in a string (a kustomize ``patch:``): merge parsed."""
+    def embedded(self, base: Any, ours: Any, theirs: Any, path: Path) -> Any:
+        """Both sides changed a YAML text held in a string under an ``embedded_keys`` key (a kustomize
+        ``patch:``): merge parsed; None when it is not such a text."""
+        if not (path and path[-1] in self.embedded_keys and isinstance(ours, str) and isinstance(theirs, str)):
+            return None
         try:
             trees = [load_rt(text) if isinstance(text, str) else MISSING for text in (base, ours, theirs)]
-        except Exception:  # noqa: BLE001 - not YAML: a plain text conflict
+        except YamlError:  # not YAML: a plain text conflict
             return None
         if not all(isinstance(t, CommentedMap | CommentedSeq) for t in trees[1:]):
             return None
@@ -279,6 +291,23 @@ class TreeMerger:
         self.conflicts.extend(sub.conflicts)
         text = dump_rt(merged, indent=layout_of(ours))
         return LiteralScalarString(text if ours.endswith("\n") else text.rstrip("\n"))
+
+
+def _fits(base: Any, shape: type) -> bool:
+    return base is MISSING or isinstance(base, shape)
+
+
+def _twins(ours: list[Any], theirs: list[Any], o2b: dict[int, int], t2b: dict[int, int]) -> dict[int, Any]:
+    """Elements both sides added (equal, not in base): theirs index -> the one of ours kept for both."""
+    placed: dict[int, Any] = {}
+    for t in range(len(theirs)):
+        if t in t2b:
+            continue
+        twin = next((o for o in range(len(ours)) if o not in o2b and same(ours[o], theirs[t])
+                     and not any(v is ours[o] for v in placed.values())), None)
+        if twin is not None:
+            placed[t] = ours[twin]
+    return placed
 
 
 def _changes(base: Any, ours: Any, path: Path) -> list[tuple[Path, Any]]:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from generator.errors import FluxforgeError
-from generator.merge.text import merge_text
+from generator.merge.text import Merged, merge_text
 
 __all__ = ["MergePlan", "plan_merge", "read_text", "stale_paths"]
 
@@ -53,6 +53,20 @@ class MergePlan:
     conflicts: list[str]  # one line per conflict: "file: key.path: conflict: ..."
     edited: set[str]  # paths whose file on disk differed from its base (the user's edits, kept or not)
 
+    def record(self, path: str, ours: str | None, merged: Merged, theirs: str | None, *, side: str,
+               force: bool) -> None:
+        """One file's merge: its conflicts, its write (when the text changes) and its next base (the new
+        render, unless it conflicted and not ``force``: a later run must still see the user's edits)."""
+        self.conflicts.extend(c.line(path, side) for c in merged.conflicts)
+        if merged.text != ours:
+            self.writes[path] = merged.text
+        if not (merged.clean or force):
+            return
+        if theirs is not None:
+            self.bases[path] = theirs
+        else:
+            self.bases.pop(path, None)
+
 
 def plan_merge(
     root: Path,
@@ -78,12 +92,5 @@ def plan_merge(
             merged = merge_text(None, None, theirs[path])  # deleted by the user: the render writes it again
         else:
             merged = merge_text(base, ours, theirs.get(path), force=force)
-        plan.conflicts.extend(c.line(path, side) for c in merged.conflicts)
-        if merged.text != ours:
-            plan.writes[path] = merged.text
-        if merged.clean or force:
-            if path in theirs:
-                plan.bases[path] = theirs[path]
-            else:
-                plan.bases.pop(path, None)
+        plan.record(path, ours, merged, theirs.get(path), side=side, force=force)
     return plan

@@ -15,7 +15,7 @@ from typing import Any
 
 from generator.merge.layout import layout_of
 from generator.merge.nodes import MISSING, Conflict, TreeMerger, same
-from generator.yamlio import dump_rt, load_rt
+from generator.yamlio import YamlError, dump_rt, load_rt
 
 __all__ = ["Conflict", "Merged", "merge_text", "split_documents"]
 
@@ -65,13 +65,9 @@ def merge_text(base: str | None, ours: str | None, theirs: str | None, *, force:
 
     Conflicts keep the user's side, or with ``force`` the new render's side; both are reported.
     """
-    if ours == theirs:
+    if ours == theirs or (base is not None and base == theirs):
         return Merged(ours)
-    if base is not None and base == ours:
-        return Merged(theirs)
-    if base is not None and base == theirs:
-        return Merged(ours)
-    if ours is None and base is None:
+    if base == ours:  # also: no record and no file
         return Merged(theirs)
     if ours is None:
         return Merged(theirs if force else None, (Conflict("", "the file deleted", "it regenerated with changes"),))
@@ -86,37 +82,60 @@ def _merge_streams(base: str, ours: str, theirs: str, force: bool) -> Merged:
         trees = [[_load(d.body) for d in side] for side in sides]
     except ValueError as err:
         return Merged(theirs if force else ours, (Conflict("", f"YAML the merge cannot read ({err})", "a new version"),))
-    keys = [_doc_keys(side) for side in trees]
-    conflicts: list[Conflict] = []
-    out: list[tuple[Any, str]] = []
-    bi = {k: i for i, k in enumerate(keys[0])}
-    ti = {k: i for i, k in enumerate(keys[2])}
-    for o, key in enumerate(keys[1]):
-        b, t = bi.get(key), ti.get(key)
-        base_doc = sides[0][b] if b is not None else None
-        if t is None:
-            if base_doc is None:
-                out.append((key, sides[1][o].text))  # the user's own document
-            elif base_doc.body != sides[1][o].body:
-                if not force:
-                    out.append((key, sides[1][o].text))
-                conflicts.append(Conflict(_doc_path(key), "this document changed", "it removed"))
-            continue
-        text, found = _merge_doc(force, base_doc, sides[1][o], sides[2][t])
-        out.append((key, text))
-        conflicts.extend(found)
-    taken = set(keys[1])
-    for t, key in enumerate(keys[2]):
-        if key in taken:
-            continue
-        changed = key in bi and sides[0][bi[key]].body != sides[2][t].body
-        if changed:
-            conflicts.append(Conflict(_doc_path(key), "this document removed", "a changed version"))
-        if key not in bi or (force and changed):
-            at = _position(keys[2], t, out)
-            doc = sides[2][t]
-            out.insert(at, (key, doc.text if doc.header or at == 0 else "---\n" + doc.body))
-    return Merged("".join(text for _, text in out), tuple(conflicts))
+    stream = _Streams(sides, [_doc_keys(side) for side in trees], force)
+    stream.merge_users_documents()
+    stream.add_new_documents()
+    return Merged("".join(text for _, text in stream.out), tuple(stream.conflicts))
+
+
+class _Streams:
+    """The documents of base, ours and theirs, matched by key; ``out`` is the merged stream in the
+    user's order (new documents of the render inserted where the render has them)."""
+
+    def __init__(self, sides: list[list[_Doc]], keys: list[list[Any]], force: bool) -> None:
+        self.base, self.ours, self.theirs = sides
+        self.base_keys, self.our_keys, self.their_keys = keys
+        self.force = force
+        self.in_base = {k: i for i, k in enumerate(self.base_keys)}
+        self.conflicts: list[Conflict] = []
+        self.out: list[tuple[Any, str]] = []
+
+    def merge_users_documents(self) -> None:
+        """Every document the user has, in the user's order: merged with the render's version, kept
+        (the user's own), or dropped/kept when the render no longer has it."""
+        in_theirs = {k: i for i, k in enumerate(self.their_keys)}
+        for o, key in enumerate(self.our_keys):
+            b, t = self.in_base.get(key), in_theirs.get(key)
+            base_doc = self.base[b] if b is not None else None
+            if t is None:
+                self._no_longer_rendered(key, base_doc, self.ours[o])
+                continue
+            text, found = _merge_doc(self.force, base_doc, self.ours[o], self.theirs[t])
+            self.out.append((key, text))
+            self.conflicts.extend(found)
+
+    def _no_longer_rendered(self, key: Any, base_doc: _Doc | None, ours: _Doc) -> None:
+        if base_doc is None:
+            self.out.append((key, ours.text))  # the user's own document
+        elif base_doc.body != ours.body:
+            if not self.force:
+                self.out.append((key, ours.text))
+            self.conflicts.append(Conflict(_doc_path(key), "this document changed", "it removed"))
+
+    def add_new_documents(self) -> None:
+        """The render's documents the user does not have: new ones are added; ones the user deleted
+        stay deleted unless the render changed them (a conflict; ``force`` takes the render's)."""
+        taken = set(self.our_keys)
+        for t, key in enumerate(self.their_keys):
+            if key in taken:
+                continue
+            changed = key in self.in_base and self.base[self.in_base[key]].body != self.theirs[t].body
+            if changed:
+                self.conflicts.append(Conflict(_doc_path(key), "this document removed", "a changed version"))
+            if key not in self.in_base or (self.force and changed):
+                at = _position(self.their_keys, t, self.out)
+                doc = self.theirs[t]
+                self.out.insert(at, (key, doc.text if doc.header or at == 0 else "---\n" + doc.body))
 
 
 def _position(theirs: list[Any], t: int, out: list[tuple[Any, str]]) -> int:
@@ -133,27 +152,44 @@ def _position(theirs: list[Any], t: int, out: list[tuple[Any, str]]) -> int:
 def _merge_doc(force: bool, base: _Doc | None, ours: _Doc, theirs: _Doc) -> tuple[str, list[Conflict]]:
     """One document: its leading comment block as text (the user's, if they edited it, else the
     render's), the rest as a tree merge."""
-    if ours.body == theirs.body or (base is not None and base.body == theirs.body):
-        return ours.text, []
-    if base is not None and base.body == ours.body:
-        return ours.header + theirs.body, []
-    (b_head, b_rest), (o_head, o_rest), (t_head, t_rest) = (
-        _split_head(doc.body) if doc is not None else (None, None) for doc in (base, ours, theirs)
-    )
-    head = t_head if o_head == b_head else o_head
+    whole = _one_side_changed(base, ours, theirs)
+    if whole is not None:
+        return whole, []
+    b_head, b_rest = _split_head(base.body) if base is not None else (None, None)
+    o_head, o_rest = _split_head(ours.body)
+    t_head, t_rest = _split_head(theirs.body)
+    head = ours.header + (t_head if o_head == b_head else o_head)
     if o_rest == t_rest or b_rest == t_rest:
-        return ours.header + (head or "") + (o_rest or ""), []
+        return head + o_rest, []
     if b_rest == o_rest:
-        return ours.header + (head or "") + (t_rest or ""), []
-    b, o, t = (_load(text) if text is not None else MISSING for text in (b_rest, o_rest, t_rest))
+        return head + t_rest, []
+    return _merge_bodies(force, (b_rest, o_rest, t_rest), head, (ours, theirs))
+
+
+def _one_side_changed(base: _Doc | None, ours: _Doc, theirs: _Doc) -> str | None:
+    """The document when only one side changed it (ours keeps its ``---`` line), else None."""
+    if ours.body == theirs.body or (base is not None and base.body == theirs.body):
+        return ours.text
+    if base is not None and base.body == ours.body:
+        return ours.header + theirs.body
+    return None
+
+
+def _merge_bodies(force: bool, rests: tuple[str | None, str, str], head: str,
+                  docs: tuple[_Doc, _Doc]) -> tuple[str, list[Conflict]]:
+    """The tree merge of a document's body (below its leading comments) changed on both sides."""
+    b_rest, o_rest, t_rest = rests
+    ours, theirs = docs
+    b = _load(b_rest) if b_rest is not None else MISSING
+    o, t = _load(o_rest), _load(t_rest)
     if not isinstance(o, dict | list) or not isinstance(t, dict | list):
         found = [Conflict("", "this document changed", "another version of it")]
         return (ours.header + theirs.body if force else ours.text), found
     merger = TreeMerger(force=force)
     merged = merger.node(b if b is not None else MISSING, o, t, ())
-    if same(merged, _load(o_rest or "")):
-        return ours.header + (head or "") + (o_rest or ""), merger.conflicts
-    return ours.header + (head or "") + dump_rt(merged, indent=layout_of(o_rest or "")), merger.conflicts
+    if same(merged, _load(o_rest)):
+        return head + o_rest, merger.conflicts
+    return head + dump_rt(merged, indent=layout_of(o_rest)), merger.conflicts
 
 
 def _split_head(body: str) -> tuple[str, str]:
@@ -172,10 +208,9 @@ def _doc_path(key: Any) -> str:
 def _load(body: str) -> Any:
     try:
         return load_rt(body)
-    except Exception as err:  # noqa: BLE001 - ruamel raises many types; report one line
-        mark = getattr(err, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark is not None else "somewhere"
-        raise ValueError(f"{type(err).__name__} at {where}") from None
+    except YamlError as err:
+        where = f"line {err.line}" if err.line is not None else "somewhere"
+        raise ValueError(f"{type(err.cause).__name__} at {where}") from None
 
 
 def _doc_keys(trees: list[Any]) -> list[Any]:

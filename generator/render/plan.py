@@ -92,46 +92,74 @@ def plan_render(
     """Plan writing the render ``files`` under ``root``. The lock is only parsed when a file differs
     or an orphan candidate exists, so a no-op render stays a read-and-compare pass."""
     disk: dict[str, bytes | None] = {path: read_bytes(root / path) for path in files}
-    differing = [path for path, data in files.items() if disk[path] != data]
+    differing = _differing(files, disk)
     candidates = orphan_candidates(root, config, files)
-    lock_file = root / LOCK_NAME
     new_lock = Lock(str(config.flux.version), {path: data.decode("utf-8") for path, data in files.items()})
-    lock_data = read_bytes(lock_file)
-    # parsed only when it can matter: a file differs, an orphan may exist, or the lock records files
-    # the render no longer yields (a removed cluster); a no-op render stays a read-and-compare pass
-    stale = lock_data is not None and (differing or candidates or lock_data != dumps(new_lock))
-    lock = loads(lock_data, str(lock_file)) if lock_data is not None and stale else None
-    has_lock = lock_data is not None
+    lock, has_lock = _lock_if_needed(root, new_lock, bool(differing or candidates))
     bases = dict(lock.files) if lock is not None else {}
-    if lock is not None:
-        orphans = stale_paths(bases, files)  # a removed Kustomization or cluster
-        marked: list[str] = []
-    else:
-        orphans, marked = [], [path for path in candidates if _has_marker(root / path)]
-    for path in orphans:
-        disk[path] = read_bytes(root / path)
+    orphans, marked = _orphans(root, bases if lock is not None else None, files, candidates)
+    disk.update((path, read_bytes(root / path)) for path in [*orphans, *marked])
     to_merge = [path for path in differing if path in bases] + orphans  # a deleted file: written again
     theirs = {path: files[path].decode("utf-8") for path in to_merge if path in files}
     merge = plan_merge(root, bases, theirs, to_merge, force=force, side="the render")
-    writes: dict[str, bytes] = {}
-    for path in differing:
-        if path not in bases:
-            writes[path] = files[path]
-        elif (text := merge.writes.get(path)) is not None:
-            writes[path] = text.encode("utf-8")
-    removes = marked + [path for path in orphans if path in merge.writes and merge.writes[path] is None]
-    for path in marked:
-        disk[path] = read_bytes(root / path)
-    unbased = [path for path in differing if disk[path] is not None and path not in bases]
+    writes = _writes(differing, bases, files, merge.writes)
+    overwritten, foreign = _unbased(differing, bases, disk)
     return RenderPlan(
         disk=disk,
         writes=writes,
-        removes=removes,
+        removes=marked + [path for path in orphans if merge.writes.get(path, "") is None],
         merged=[path for path in writes if path in merge.edited and writes[path] != files[path]],
-        overwritten=[path for path in unbased if is_marked(disk[path] or b"")],
-        foreign=[path for path in unbased if not is_marked(disk[path] or b"")],
+        overwritten=overwritten,
+        foreign=foreign,
         unbased_removes=marked,
         conflicts=merge.conflicts,
         lock=new_lock,
         has_lock=has_lock,
     )
+
+
+def _differing(files: Mapping[str, bytes], disk: Mapping[str, bytes | None]) -> list[str]:
+    return [path for path, data in files.items() if disk[path] != data]
+
+
+def _unbased(differing: list[str], bases: Mapping[str, str],
+             disk: Mapping[str, bytes | None]) -> tuple[list[str], list[str]]:
+    """Differing files on disk without a base: (ours by the marker, foreign)."""
+    unbased = [path for path in differing if disk[path] is not None and path not in bases]
+    marked = [path for path in unbased if is_marked(disk[path] or b"")]
+    return marked, [path for path in unbased if path not in marked]
+
+
+def _orphans(root: Path, bases: Mapping[str, str] | None, files: Mapping[str, bytes],
+             candidates: list[str]) -> tuple[list[str], list[str]]:
+    """(orphans to merge away, marked files to remove only when forced): with a lock, what it records
+    that the render does not yield (a removed Kustomization or cluster); without one, the candidates
+    that carry the generated-file marker."""
+    if bases is not None:
+        return stale_paths(bases, files), []
+    return [], [path for path in candidates if _has_marker(root / path)]
+
+
+def _lock_if_needed(root: Path, new_lock: Lock, changes: bool) -> tuple[Lock | None, bool]:
+    """The lock (parsed) when it can matter: a file differs, an orphan may exist, or the lock records
+    files the render no longer yields (a removed cluster); a no-op render stays a read-and-compare pass.
+    Also whether a lock file exists."""
+    lock_file = root / LOCK_NAME
+    lock_data = read_bytes(lock_file)
+    if lock_data is None:
+        return None, False
+    if not changes and lock_data == dumps(new_lock):
+        return None, True
+    return loads(lock_data, str(lock_file)), True
+
+
+def _writes(differing: list[str], bases: Mapping[str, str], files: Mapping[str, bytes],
+            merged: Mapping[str, str | None]) -> dict[str, bytes]:
+    """The bytes to write, in render order: the render where there is no base, else the merge's text."""
+    writes: dict[str, bytes] = {}
+    for path in differing:
+        if path not in bases:
+            writes[path] = files[path]
+        elif (text := merged.get(path)) is not None:
+            writes[path] = text.encode("utf-8")
+    return writes

@@ -1,4 +1,4 @@
-"""AES-256-GCM ``ENC[AES256_GCM,data:…,iv:…,tag:…,type:…]`` values (sops-format.md §1)."""
+"""AES-256-GCM ``ENC[AES256_GCM,data:…,iv:…,tag:…,type:…]`` values."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 from generator.sops.values import Comment, GoTime, to_bytes, type_name
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 _ENC = re.compile(r"^ENC\[AES256_GCM,data:(.+),iv:(.+),tag:(.+),type:(.+)\]", re.DOTALL)
@@ -25,11 +27,11 @@ _TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{
 Stash = dict[tuple[bytes, str, str], bytes]
 
 
-class ValueError_(Exception):
+class UndecryptableValue(Exception):
     """A value cannot be decrypted; the message never contains plaintext."""
 
 
-class MalformedValue(ValueError_):
+class MalformedValue(UndecryptableValue):
     """Not an ``ENC[AES256_GCM,…]`` value sops can read; ``shape``: the pattern itself does not match
     (else a part is not base64)."""
 
@@ -77,7 +79,7 @@ class Cipher:
         from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
         if len(key) != 32:
-            raise ValueError_(f"data key has {len(key)} bytes, expected 32")
+            raise UndecryptableValue(f"data key has {len(key)} bytes, expected 32")
         self.key = key
         self._gcm: AESGCM = AESGCM(key)
         self.stash: Stash = stash if stash is not None else {}
@@ -98,13 +100,14 @@ class Cipher:
         """Return (plaintext bytes, type) of one ``ENC[…]`` string."""
         value = parse_enc(text)
         if not value.iv:
-            raise ValueError_("empty IV in ENC[…] value")
+            raise UndecryptableValue("empty IV in ENC[…] value")
         from cryptography.exceptions import InvalidTag
 
         try:
             plain = self._gcm.decrypt(value.iv, value.data + value.tag, aad.encode("utf-8", "surrogateescape"))
         except InvalidTag:
-            raise ValueError_("authentication failed (wrong data key, or the value was moved or altered)") from None
+            raise UndecryptableValue(
+                "authentication failed (wrong data key, or the value was moved or altered)") from None
         return plain, value.type
 
     def decrypt(self, text: str, aad: str) -> object:
@@ -123,18 +126,27 @@ def parse_plain(plain: bytes, kind: str) -> object:
     if kind == "str":
         return text
     if kind == "bytes":
-        raise ValueError_("type:bytes, which sops never writes (sops crashes on it); the value's type was "
+        raise UndecryptableValue("type:bytes, which sops never writes (sops crashes on it); the value's type was "
                           "changed outside sops")
     if kind == "comment":
         return Comment(text)
-    if kind == "int" and _INT.fullmatch(text) and -(2**63) <= int(text) < 2**63:
-        return int(text)
-    if kind == "float" and _FLOAT.fullmatch(text):
-        return float(text)
-    if kind == "bool" and text in _BOOLS:
-        return _BOOLS[text]
-    if kind == "time" and _TIME.fullmatch(text):
-        return GoTime(text)
-    if kind not in ("int", "float", "bool", "time"):
-        raise ValueError_(f"unknown value type {kind!r}")
-    raise ValueError_(f"decrypted value is not a valid {kind}")
+    parse = _SCALARS.get(kind)
+    if parse is None:
+        raise UndecryptableValue(f"unknown value type {kind!r}")
+    value = parse(text)
+    if value is None:
+        raise UndecryptableValue(f"decrypted value is not a valid {kind}")
+    return value
+
+
+def _int(text: str) -> int | None:
+    return int(text) if _INT.fullmatch(text) and -(2**63) <= int(text) < 2**63 else None
+
+
+_SCALARS: dict[str, Callable[[str], object | None]] = {
+    "int": _int,
+    "float": lambda text: float(text) if _FLOAT.fullmatch(text) else None,
+    "bool": _BOOLS.get,
+    "time": lambda text: GoTime(text) if _TIME.fullmatch(text) else None,
+}
+"""How each scalar ``type`` is parsed from its decrypted text (None: not a valid value of the type)."""

@@ -4,7 +4,7 @@ Everything here is stable: signatures and semantics do not change. The pure core
 ``engine`` (documents in memory), the file edge in ``files`` (paths, directories, atomic writes).
 
 Formats are named as sops names its stores: ``"yaml"``, ``"json"``, ``"dotenv"``, ``"binary"``.
-Errors are ``generator.errors.SopsError`` (``KeyError_`` for key sources); their messages name the
+Errors are ``generator.errors.SopsError`` (``KeySourceError`` for key sources); their messages name the
 file and the key path and never contain plaintext.
 """
 

@@ -10,9 +10,9 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from generator.errors import KeyError_, SopsError
+from generator.errors import KeySourceError, SopsError
 from generator.sops import metadata as md
-from generator.sops.aead import Cipher, Stash, ValueError_, is_enc
+from generator.sops.aead import Cipher, Stash, UndecryptableValue, is_enc
 from generator.sops.keys import KeyOptions, KeySource, source_for
 from generator.sops.keys.kinds import BY_NAME
 from generator.sops.rules import CreationRule, KeyGroup
@@ -76,8 +76,8 @@ def encrypt_document(plaintext: bytes, *, fmt: str, rule: CreationRule, cache: d
     try:
         meta.groups = wrap_groups(rule.key_groups, data_key, meta.shamir_threshold,
                                   cache if cache is not None else {}, options)
-    except KeyError_ as err:
-        raise KeyError_([f"{name}: {line}" for line in err.problems]) from None
+    except KeySourceError as err:
+        raise KeySourceError([f"{name}: {line}" for line in err.problems]) from None
     return seal(docs, meta, data_key, out_store, name)
 
 
@@ -195,11 +195,11 @@ def _decrypt_tree(docs: list[Branch], meta: md.Metadata, cipher: Cipher, name: s
             assert isinstance(value, Comment)
             try:
                 return cipher.decrypt(value.value, aad)
-            except ValueError_:
+            except UndecryptableValue:
                 return value  # a comment that was never encrypted (older sops), kept as it is
         if not _is_ciphertext(value):
             if added is None:
-                raise ValueError_(_added_here(name))
+                raise UndecryptableValue(_added_here(name))
             added.append(aad.rstrip(":").replace(":", "."))
             return Unauthenticated(value)
         assert isinstance(value, str)
@@ -263,7 +263,7 @@ def _check_mac(meta: md.Metadata, cipher: Cipher, mac: str, name: str) -> None:
     aad = md.mac_aad(meta.lastmodified, name)
     try:
         stored = cipher.decrypt(meta.mac, aad)
-    except ValueError_ as err:
+    except UndecryptableValue as err:
         raise SopsError(f"{name}: sops.mac: cannot decrypt the MAC ({err}); sops.lastmodified or sops.mac "
                         "was altered") from None
     if stored != mac:
@@ -295,9 +295,9 @@ def recover_key(meta: md.Metadata, cache: dict[str, KeySource], options: KeyOpti
     elif len(parts) >= threshold and len(parts) > 1:
         key = shamir.combine(parts[:threshold])
     else:
-        raise KeyError_([f"{name}: cannot recover the data key with the available keys", *problems])
+        raise KeySourceError([f"{name}: cannot recover the data key with the available keys", *problems])
     if len(key) != 32:
-        raise KeyError_(f"{name}: the recovered data key has {len(key)} bytes, expected 32")
+        raise KeySourceError(f"{name}: the recovered data key has {len(key)} bytes, expected 32")
     return key
 
 

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from generator.errors import FluxforgeError, SopsError, UsageError
-from generator.fsio import read_input, sweep_stale_temps, write_atomic
+from generator.fsio import read_input, sweep_stale_temps, walk_files, write_atomic
 from generator.sops import engine
 from generator.sops import metadata as md
 from generator.sops.detect import is_encrypted
@@ -26,10 +26,9 @@ from generator.sops.report import Report
 from generator.sops.rules import SopsRules, display_path, find_sops_config, load_rules, nearby_config_hint
 
 Progress = Callable[[int, int, Path], None]
-_SKIP_DIRS = {".git", ".hg", ".svn", "node_modules", "__pycache__", ".venv"}
 
 
-def load_config(config: Path | None, paths: Sequence[Path] = ()) -> SopsRules:
+def load_sops_config(config: Path | None, paths: Sequence[Path] = ()) -> SopsRules:
     """The ``.sops.yaml`` to use: ``config`` (``--sops-config``), else found as sops finds it (``SOPS_CONFIG``,
     else from the working directory upwards). None found: the error names a ``.sops.yaml`` near ``paths``."""
     path = config or find_sops_config()
@@ -49,11 +48,7 @@ def no_rule(path: Path, rules: SopsRules, what: str = "this file") -> str:
 
 
 def _walk(root: Path) -> Iterator[Path]:
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if d not in _SKIP_DIRS)
-        for name in sorted(filenames):
-            if name not in (".sops.yaml",):
-                yield Path(dirpath) / name
+    return (path for path in walk_files(root) if path.name != ".sops.yaml")
 
 
 def expand(paths: Sequence[Path], keep: Callable[[Path], bool],
@@ -143,7 +138,7 @@ def _encrypt_rules(config: Path | None, paths: Sequence[Path], flags: EncryptFla
     """The ``.sops.yaml`` in force; with key flags (``--age``, ``--azure-kv``) there may be none, and
     then no folder can be expanded (the rules choose a folder's files)."""
     if not flags.has_keys:
-        return load_config(config, paths)
+        return load_sops_config(config, paths)
     found = config or find_sops_config()
     if found is not None:
         return load_rules(found)
@@ -264,7 +259,7 @@ def edit_path(path: Path, *, options: KeyOptions, editor: str | None, config: Pa
         before = opened.store.emit_plain(opened.docs)
     else:
         opened, before = None, b""
-        rules = load_config(config, [path])
+        rules = load_sops_config(config, [path])
         rule = rules.rule_for(path)  # before the editor opens: no edit is wasted
         if rule is None:
             raise SopsError(no_rule(path, rules, "this new file"))
@@ -390,7 +385,7 @@ def rotate_paths(paths: Sequence[Path], *, options: KeyOptions, progress: Progre
 
 def updatekeys_paths(paths: Sequence[Path], *, dry_run: bool, options: KeyOptions, config: Path | None,
                      progress: Progress | None, follow_outside: bool = False) -> Report:
-    rules = load_config(config, paths)
+    rules = load_sops_config(config, paths)
     report = Report()
     cache: dict[str, KeySource] = {}
 

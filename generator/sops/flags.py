@@ -46,13 +46,7 @@ class EncryptFlags:
         """The rule sops encrypts with: ``base`` (the matching ``.sops.yaml`` rule, if any) with the
         flags applied. ``where`` names the rule in a conflict message."""
         rule = base or CreationRule()
-        selector = rule.selector
-        if self.selector is not None:
-            if selector is not None and selector[0] != self.selector[0]:
-                raise UsageError(f"--{_flag(self.selector[0])} and {selector[0]} of {where} are two selectors; "
-                                 "sops allows one per file (a flag replaces only the same setting): drop the "
-                                 f"flag or use --{_flag(selector[0])}")
-            selector = self.selector
+        selector = self._selector(rule.selector, where)
         groups = rule.key_groups
         if self.has_keys:
             groups = [[*(("azure_kv", url) for url in self.azure_kv), *(("age", r) for r in self.age)]]
@@ -64,6 +58,17 @@ class EncryptFlags:
         if self.indent is not None:
             changes.update(yaml_indent=self.indent or 4, json_indent=self.indent, binary_indent=self.indent)
         return dataclasses.replace(rule, **changes)  # type: ignore[arg-type]
+
+
+    def _selector(self, ruled: tuple[str, str] | None, where: str) -> tuple[str, str] | None:
+        """The flag's selector replaces the rule's of the same name; a different one is a conflict."""
+        if self.selector is None:
+            return ruled
+        if ruled is not None and ruled[0] != self.selector[0]:
+            raise UsageError(f"--{_flag(self.selector[0])} and {ruled[0]} of {where} are two selectors; "
+                             "sops allows one per file (a flag replaces only the same setting): drop the "
+                             f"flag or use --{_flag(ruled[0])}")
+        return self.selector
 
 
 def _flag(selector: str) -> str:

@@ -1,4 +1,4 @@
-"""The ``sops`` metadata block: read from any store, written in sops 3.11's key order (§4)."""
+"""The ``sops`` metadata block: read from any store, written in sops 3.11's key order."""
 
 from __future__ import annotations
 
@@ -91,13 +91,7 @@ def from_mapping(raw: Any, name: str) -> Metadata:
     """Parse the metadata mapping (plain dicts/lists/str) of an encrypted file."""
     if not isinstance(raw, Mapping):
         raise SopsError(f"{name}: sops: metadata is not a mapping")
-    selectors = [(k, str(raw[k])) for k in SELECTORS if raw.get(k)]
-    if len(selectors) > 1:
-        raise SopsError(f"{name}: sops: more than one of {', '.join(k for k, _ in selectors)} is set")
-    for key, value in selectors:
-        problem = selector_problem(key, value)
-        if problem:
-            raise SopsError(f"{name}: {problem}")
+    selector = _selector(raw, name)
     problem = version_problem(raw.get("version"))
     if problem:
         raise SopsError(f"{name}: {problem}")
@@ -105,17 +99,33 @@ def from_mapping(raw: Any, name: str) -> Metadata:
         shamir_threshold=_int(raw.get("shamir_threshold"), name),
         lastmodified=str(raw.get("lastmodified") or ""),
         mac=str(raw.get("mac") or ""),
-        selector=selectors[0] if selectors else None,
+        selector=selector,
         mac_only_encrypted=raw.get("mac_only_encrypted") in (True, "true", "True"),
         version=str(raw.get("version") or ""),
     )
-    if raw.get("key_groups"):
-        if not isinstance(raw["key_groups"], list):
-            raise SopsError(f"{name}: sops.key_groups: not a list of key groups")
-        meta.groups = [_group(g, f"{name}: sops.key_groups[{i}]") for i, g in enumerate(raw["key_groups"])]
-    else:
-        meta.groups = [_group(raw, f"{name}: sops")]
+    meta.groups = _groups(raw, name)
     return meta
+
+
+def _selector(raw: Mapping[str, Any], name: str) -> tuple[str, str] | None:
+    """The one selector the metadata names (None: sops's default); its regex must compile as RE2."""
+    selectors = [(k, str(raw[k])) for k in SELECTORS if raw.get(k)]
+    if len(selectors) > 1:
+        raise SopsError(f"{name}: sops: more than one of {', '.join(k for k, _ in selectors)} is set")
+    for key, value in selectors:
+        problem = selector_problem(key, value)
+        if problem:
+            raise SopsError(f"{name}: {problem}")
+    return selectors[0] if selectors else None
+
+
+def _groups(raw: Mapping[str, Any], name: str) -> list[list[KeyEntry]]:
+    """``key_groups`` when present, else the one group of the top-level key lists."""
+    if not raw.get("key_groups"):
+        return [_group(raw, f"{name}: sops")]
+    if not isinstance(raw["key_groups"], list):
+        raise SopsError(f"{name}: sops.key_groups: not a list of key groups")
+    return [_group(g, f"{name}: sops.key_groups[{i}]") for i, g in enumerate(raw["key_groups"])]
 
 
 def _int(value: Any, name: str) -> int:
@@ -147,18 +157,23 @@ def to_branch(meta: Metadata) -> Branch:
         out.append(("shamir_threshold", meta.shamir_threshold or len(meta.groups)))
         out.append(("key_groups", [_group_branch(g, in_group=True) for g in meta.groups]))
     else:
-        group = _group_branch(meta.groups[0] if meta.groups else [], in_group=False)
-        out.extend(item for item in group if not BY_NAME[str(item[0])].after_mac)
+        out.extend(_top_level_keys(meta, after_mac=False))
     out.append(("lastmodified", meta.lastmodified))
     out.append(("mac", meta.mac))
     if len(meta.groups) == 1:
-        out.extend(item for item in _group_branch(meta.groups[0], in_group=False) if BY_NAME[str(item[0])].after_mac)
+        out.extend(_top_level_keys(meta, after_mac=True))
     if meta.selector:
         out.append(meta.selector)
     if meta.mac_only_encrypted:
         out.append(("mac_only_encrypted", True))
     out.append(("version", meta.version))
     return out
+
+
+def _top_level_keys(meta: Metadata, *, after_mac: bool) -> Branch:
+    """The key lists of a single-group file that sops writes before ``mac`` (or, ``after_mac``, after it)."""
+    group = _group_branch(meta.groups[0] if meta.groups else [], in_group=False)
+    return Branch(item for item in group if BY_NAME[str(item[0])].after_mac == after_mac)
 
 
 def _group_branch(group: list[KeyEntry], *, in_group: bool) -> Branch:

@@ -1,4 +1,4 @@
-"""``.sops.yaml``: discovery, creation rules, first match wins (sops-format.md §8)."""
+"""``.sops.yaml``: discovery, creation rules, first match wins."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from generator.errors import SopsError
+from generator.fsio import SKIP_DIRS
 from generator.sops.keys.kinds import UNWRAP_ORDER, describe, recipient_list
 from generator.sops.regex import compile_re2
 
@@ -82,13 +83,18 @@ def nearby_config_hint(paths: Sequence[Path], used: Path | None) -> str | None:
     there is no ``.sops.yaml`` near at all."""
     for path in paths:
         near = _search_up(path if path.is_dir() else path.parent)
-        if near is not None and (used is None or not _same(near, used)):
+        if _other(near, used):
             return _use_it(near, f"is the .sops.yaml nearest to {path}")
     for folder in [p for p in paths if p.is_dir()] or ([] if paths else [Path()]):
         below = _search_down(folder)
-        if below is not None and (used is None or not _same(below, used)):
+        if _other(below, used):
             return _use_it(below, f"is below {display_path(folder)}")
     return None
+
+
+def _other(found: Path | None, used: Path | None) -> TypeGuard[Path]:
+    """A ``.sops.yaml`` was found and it is not the one in force."""
+    return found is not None and (used is None or not _same(found, used))
 
 
 def _use_it(config: Path, where: str) -> str:
@@ -96,7 +102,8 @@ def _use_it(config: Path, where: str) -> str:
     return f"{shown} {where}: run from {folder}/ or pass --sops-config {shown}"
 
 
-_SKIP_DIRS = frozenset({".git", ".hg", ".svn", "node_modules", "__pycache__", ".venv"})
+def _enterable(entry: Path) -> bool:
+    return entry.is_dir() and not entry.is_symlink() and entry.name not in SKIP_DIRS
 
 
 def _search_down(root: Path, depth: int = 4) -> Path | None:
@@ -109,7 +116,7 @@ def _search_down(root: Path, depth: int = 4) -> Path | None:
                 entries = sorted(folder.iterdir())
             except OSError:
                 continue
-            children += [e for e in entries if e.is_dir() and not e.is_symlink() and e.name not in _SKIP_DIRS]
+            children += [e for e in entries if _enterable(e)]
         found = next((c / ".sops.yaml" for c in children if (c / ".sops.yaml").is_file()), None)
         if found is not None:
             return found
@@ -146,22 +153,7 @@ def _search_up(start: Path) -> Path | None:
 
 def load_rules(config_path: Path) -> SopsRules:
     """Parse ``config_path``; one ``SopsError`` listing every problem found."""
-    from generator.fsio import read_input
-    from generator.yamlio import load_rt
-
-    try:
-        text = read_input(config_path, what=".sops.yaml").decode("utf-8")
-    except UnicodeDecodeError as err:
-        raise SopsError(f"{config_path}: not UTF-8 text (byte {err.start})") from None
-    try:
-        doc = load_rt(text)
-    except RecursionError:
-        raise SopsError(f"{config_path}: invalid YAML: nested too deeply") from None
-    except Exception as err:  # noqa: BLE001 - ruamel raises many parser error types
-        first = str(err).splitlines()[0] if str(err) else type(err).__name__
-        raise SopsError(f"{config_path}: invalid YAML: {first}") from None
-    if not isinstance(doc, Mapping):
-        raise SopsError(f"{config_path}: expected a mapping with creation_rules")
+    doc = _document(config_path)
     problems: list[str] = []
     yaml_indent = _indent(doc, "yaml", 4, 0, f"{config_path}: stores.yaml.indent", problems)
     json_indent = _indent(doc, "json", -1, -1, f"{config_path}: stores.json.indent", problems)
@@ -182,6 +174,26 @@ def load_rules(config_path: Path) -> SopsRules:
                      binary_indent=binary_indent)
 
 
+def _document(config_path: Path) -> Mapping[str, Any]:
+    """The ``.sops.yaml`` as a mapping; ``SopsError`` naming the file when it is not UTF-8 YAML."""
+    from generator.fsio import read_input
+    from generator.yamlio import YamlError, load_rt
+
+    try:
+        text = read_input(config_path, what=".sops.yaml").decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise SopsError(f"{config_path}: not UTF-8 text (byte {err.start})") from None
+    try:
+        doc = load_rt(text)
+    except YamlError as err:
+        if isinstance(err.cause, RecursionError):
+            raise SopsError(f"{config_path}: invalid YAML: nested too deeply") from None
+        first = str(err.cause).splitlines()[0] if str(err.cause) else type(err.cause).__name__
+        raise SopsError(f"{config_path}: invalid YAML: {first}") from None
+    if not isinstance(doc, Mapping):
+        raise SopsError(f"{config_path}: expected a mapping with creation_rules")
+    return doc
+
 
 def _indent(doc: Mapping[str, Any], store: str, default: int, lowest: int, where: str, problems: list[str]) -> int:
     stores = doc.get("stores")
@@ -198,6 +210,26 @@ def _indent(doc: Mapping[str, Any], store: str, default: int, lowest: int, where
 def _parse_rule(raw: Any, where: str, yaml_indent: int, json_indent: int, binary_indent: int) -> CreationRule:
     if not isinstance(raw, Mapping):
         raise SopsError(f"{where}: expected a mapping")
+    selector = _selector(raw, where)
+    path_regex = raw.get("path_regex")
+    if path_regex is not None:
+        path_regex = _text(path_regex, f"{where}.path_regex")
+        compile_re2(path_regex, f"{where}.path_regex")
+    groups = _key_groups(raw, where)
+    return CreationRule(
+        key_groups=groups,
+        shamir_threshold=_threshold(raw.get("shamir_threshold"), len(groups), f"{where}.shamir_threshold"),
+        selector=selector,
+        mac_only_encrypted=bool(raw.get("mac_only_encrypted")),
+        path_regex=path_regex,
+        yaml_indent=yaml_indent,
+        json_indent=json_indent,
+        binary_indent=binary_indent,
+    )
+
+
+def _selector(raw: Mapping[str, Any], where: str) -> tuple[str, str] | None:
+    """The rule's one selector (its regex compiled as RE2), or None for sops's default."""
     selectors = [(name, _text(raw[name], f"{where}.{name}")) for name in SELECTORS if raw.get(name)]
     if len(selectors) > 1:
         names = ", ".join(name for name, _ in selectors)
@@ -205,31 +237,23 @@ def _parse_rule(raw: Any, where: str, yaml_indent: int, json_indent: int, binary
     for name, value in selectors:
         if name.endswith("regex"):
             compile_re2(value, f"{where}.{name}")
-    path_regex = raw.get("path_regex")
-    if path_regex is not None:
-        path_regex = _text(path_regex, f"{where}.path_regex")
-        compile_re2(path_regex, f"{where}.path_regex")
+    return selectors[0] if selectors else None
+
+
+def _key_groups(raw: Mapping[str, Any], where: str) -> list[KeyGroup]:
+    """The flat key fields as one group (in the order sops builds it), then every ``key_groups`` entry."""
     groups: list[KeyGroup] = []
     flat: KeyGroup = []
-    for kind in UNWRAP_ORDER:  # the order sops builds the one key group from the flat fields
-        flat.extend((kind.name, item) for item in recipient_list(raw.get(kind.rule_field), f"{where}.{kind.rule_field}"))
+    for kind in UNWRAP_ORDER:
+        field = kind.rule_field
+        flat.extend((kind.name, item) for item in recipient_list(raw.get(field), f"{where}.{field}"))
     if flat:
         groups.append(_dedup(flat))
     raw_groups = raw.get("key_groups") or []
     if not isinstance(raw_groups, list):
         raise SopsError(f"{where}.key_groups: expected a list of key groups, found {describe(raw_groups)}")
-    for gi, group in enumerate(raw_groups):
-        groups.append(_parse_group(group, f"{where}.key_groups[{gi}]"))
-    return CreationRule(
-        key_groups=groups,
-        shamir_threshold=_threshold(raw.get("shamir_threshold"), len(groups), f"{where}.shamir_threshold"),
-        selector=selectors[0] if selectors else None,
-        mac_only_encrypted=bool(raw.get("mac_only_encrypted")),
-        path_regex=path_regex,
-        yaml_indent=yaml_indent,
-        json_indent=json_indent,
-        binary_indent=binary_indent,
-    )
+    groups.extend(_parse_group(group, f"{where}.key_groups[{gi}]") for gi, group in enumerate(raw_groups))
+    return groups
 
 
 def _text(value: Any, where: str) -> str:

@@ -1,4 +1,4 @@
-"""The tree walk with sops's selection rules and the MAC (sops-format.md §2, §3).
+"""The tree walk with sops's selection rules and the MAC.
 
 ``walk`` visits every leaf of every document in file order, exactly as Go sops's
 ``walkBranch``/``walkSlice`` do (same path, same comment stack), lets a callback replace the leaf
@@ -19,7 +19,6 @@ MAC_ONLY_ENCRYPTED_INIT = hashlib.sha256(b"sops").digest()
 DEFAULT_SELECTOR = ("unencrypted_suffix", "_unencrypted")
 """What sops uses when neither the rule nor the metadata names a selector."""
 
-Leaf = Callable[[object, list[str], bool], object]
 
 
 class WalkError(Exception):
@@ -45,14 +44,19 @@ class Selection:
         if name == "unencrypted_comment_regex":
             return not any(search(value, c, name) for level in stack for c in level)
         if name == "encrypted_comment_regex":
-            last = (len(stack) - 1, len(stack[-1]) - 1) if stack else (-1, -1)
-            return any(
-                search(value, c, name)
-                for i, level in enumerate(stack)
-                for j, c in enumerate(level)
-                if not (is_comment and (i, j) == last)
-            )
+            return _comment_above_matches(value, stack, is_comment)
         raise ValueError(f"unknown selector {name}")
+
+
+def _comment_above_matches(pattern: str, stack: list[list[str]], is_comment: bool) -> bool:
+    """``encrypted_comment_regex``: a comment above the value matches (a comment is not selected by itself)."""
+    last = (len(stack) - 1, len(stack[-1]) - 1) if stack else (-1, -1)
+    return any(
+        search(pattern, c, "encrypted_comment_regex")
+        for i, level in enumerate(stack)
+        for j, c in enumerate(level)
+        if not (is_comment and (i, j) == last)
+    )
 
 
 def selects_keys(selector: tuple[str, str], keys: Sequence[str]) -> bool | None:

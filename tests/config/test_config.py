@@ -62,6 +62,57 @@ def test_ids_are_lowercased_and_key_urls_built() -> None:
     ]
 
 
+def _schema_defaults() -> dict[tuple[str, str], object]:
+    """Every ``default`` of config.schema.json as {(owner, key): value}: owner is a ``$defs`` entry or a
+    top-level block."""
+    from generator.resources import load_schema
+
+    schema = load_schema("config.schema.json")
+    owners = {**schema["$defs"], **schema["properties"]}
+    return {(owner, key): spec["default"] for owner, node in owners.items() if isinstance(node, dict)
+            for key, spec in (node.get("properties") or {}).items() if "default" in spec}
+
+
+def test_each_default_is_declared_once_in_the_schema_and_applied_by_the_loader() -> None:
+    """The schema holds every default; the loader reads it from there, the model declares none of its own
+    (where a dataclass must keep one, it agrees), and the code's constants are the schema's."""
+    import dataclasses
+
+    from generator.config import model
+    from generator.flux.versions import DEFAULT_COMPONENTS
+
+    defaults = _schema_defaults()
+    assert defaults[("flux", "version")] == str(NEWEST)
+    assert tuple(defaults[("flux", "components")]) == DEFAULT_COMPONENTS
+    config = parse_config(MINIMAL)
+    applied = {
+        ("flux", "version"): str(config.flux.version), ("flux", "namespace"): config.flux.namespace,
+        ("flux", "components"): list(config.flux.components), ("git", "branch"): config.git.branch,
+        ("git", "secretRef"): config.git.secret_ref, ("git", "interval"): config.git.interval,
+        ("git", "recurseSubmodules"): config.git.recurse_submodules,
+        ("azure", "encryptorsRunSops"): config.azure.encryptors_run_sops,
+        ("identity", "existing"): config.clusters[0].identity.existing,
+        ("keyVaultKey", "existing"): config.sops.key_vault[0].existing,
+        **{("kustomization", key): getattr(config.clusters[0].kustomizations[0], attr)
+           for key, attr in (("interval", "interval"), ("prune", "prune"), ("wait", "wait"),
+                             ("decryption", "decryption"))},
+    }
+    assert applied == defaults
+    kept = {(model.Identity, "existing"): ("identity", "existing"),
+            (model.KeyVaultKey, "existing"): ("keyVaultKey", "existing"),
+            (model.AzureSettings, "encryptors_run_sops"): ("azure", "encryptorsRunSops")}
+    for cls in (model.FluxSettings, model.GitSource, model.KustomizationSpec, model.Identity, model.KeyVaultKey,
+                model.AzureSettings):
+        for f in dataclasses.fields(cls):
+            if (cls, f.name) in kept:
+                assert f.default == defaults[kept[(cls, f.name)]], (cls.__name__, f.name)
+    for cls, attrs in ((model.FluxSettings, ("namespace", "components")),
+                       (model.GitSource, ("branch", "secret_ref", "interval", "recurse_submodules")),
+                       (model.KustomizationSpec, ("interval", "prune", "wait", "decryption"))):
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        assert all(fields[a].default is dataclasses.MISSING for a in attrs), cls.__name__
+
+
 def test_cluster_sops_block_replaces_the_default() -> None:
     text = MINIMAL.replace(
         "    kustomizations:",

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from generator.errors import KeyError_, SopsError
+from generator.errors import KeySourceError, SopsError
 from generator.sops import api, engine
 from generator.sops.keys import KeyOptions
 from generator.sops.keys.age import AgeSource
@@ -63,7 +63,7 @@ def test_identities_from_env_and_default_file(work: Path, age_key: AgeKey, monke
                                               tmp_path: Path) -> None:
     ours = _encrypt(work, age_key)
     monkeypatch.delenv("SOPS_AGE_KEY_FILE")
-    with pytest.raises(KeyError_, match="no identity found"):
+    with pytest.raises(KeySourceError, match="no identity found"):
         api.decrypt_bytes(ours, fmt="yaml", path_for_errors="s.yaml")
     monkeypatch.setenv("SOPS_AGE_KEY", age_key.identity)
     assert api.decrypt_bytes(ours, fmt="yaml") == b"password: age-cli-secret\n"

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from click.testing import Result
 
-from generator.errors import KeyError_
+from generator.errors import KeySourceError
 from generator.sops import api
 from tests.helpers.sops import AgeKey, make_age_key, run_sops, write_rule
 
@@ -209,7 +209,7 @@ def test_key_groups_shamir_written_by_sops(work: Path, tmp_path: Path, monkeypat
     monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(both))
     assert api.decrypt_bytes(enc, fmt="yaml") == b"pw: shamir-secret\n"
     monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(keys[1].key_file))
-    with pytest.raises(KeyError_, match="data key"):
+    with pytest.raises(KeySourceError, match="data key"):
         api.decrypt_bytes(enc, fmt="yaml")
     # and the reverse: our key-group file, layout identical to sops's, decrypted by sops with 2 of 3 keys
     rule = api.load_rules(work / ".sops.yaml").rule_for(work / "s.yaml")

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from generator.errors import KeyError_
+from generator.errors import KeySourceError
 from generator.sops.keys import KeyOptions
 from generator.sops.keys.kinds import BY_NAME
 
@@ -35,7 +35,7 @@ class AgeSource:
         try:
             enc = pyrage.encrypt(data_key, [parsed], armored=True)
         except Exception as err:  # noqa: BLE001 - pyrage raises its own error types
-            raise KeyError_(f"age: cannot encrypt for {recipient}: {err}") from None
+            raise KeySourceError(f"age: cannot encrypt for {recipient}: {err}") from None
         return {"recipient": recipient, "enc": enc.decode("ascii")}
 
     def unwrap(self, entry: Mapping[str, Any]) -> bytes:
@@ -43,15 +43,15 @@ class AgeSource:
 
         enc = str(entry.get("enc") or "")
         if "-----BEGIN AGE ENCRYPTED FILE-----" not in enc:
-            raise KeyError_(f"age: the key for {entry.get('recipient')} is not an armored age file")
+            raise KeySourceError(f"age: the key for {entry.get('recipient')} is not an armored age file")
         identities = self.identities()
         if not identities:
-            raise KeyError_("age: no identity found; set SOPS_AGE_KEY_FILE or SOPS_AGE_KEY, or put keys in "
+            raise KeySourceError("age: no identity found; set SOPS_AGE_KEY_FILE or SOPS_AGE_KEY, or put keys in "
                             + _default_key_file().as_posix())
         try:
             return bytes(pyrage.decrypt(enc.encode("ascii"), identities))
         except Exception:  # noqa: BLE001 - any failure means "not one of our keys"
-            raise KeyError_(f"age: none of the {len(identities)} identities ({', '.join(self._searched)}) "
+            raise KeySourceError(f"age: none of the {len(identities)} identities ({', '.join(self._searched)}) "
                             f"decrypts the data key for {entry.get('recipient')}") from None
 
     def recipient_of(self, entry: Mapping[str, Any]) -> str:
@@ -95,13 +95,13 @@ def _read_key_file(path: Path, what: str) -> str:
     try:
         data = read_input(path, what=what)
     except InputError as err:
-        raise KeyError_(f"age: {err}") from None
+        raise KeySourceError(f"age: {err}") from None
     except OSError as err:
-        raise KeyError_(f"age: {what} {path}: {err.strerror or err}") from None
+        raise KeySourceError(f"age: {what} {path}: {err.strerror or err}") from None
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as err:
-        raise KeyError_(f"age: {what} {path}: not UTF-8 text (byte {err.start}); an age key file holds "
+        raise KeySourceError(f"age: {what} {path}: not UTF-8 text (byte {err.start}); an age key file holds "
                         "AGE-SECRET-KEY-1… lines") from None
 
 
@@ -120,7 +120,7 @@ def _parse_recipient(recipient: str) -> Any:
             return parser.from_str(recipient)
     except Exception:  # noqa: BLE001, S110 - fall through to the one message below
         pass
-    raise KeyError_(f"age: {recipient!r} is not a valid age recipient (age1… or ssh-ed25519 …)")
+    raise KeySourceError(f"age: {recipient!r} is not a valid age recipient (age1… or ssh-ed25519 …)")
 
 
 def _parse_keys(text: str, origin: str) -> list[Any]:
@@ -135,7 +135,7 @@ def _parse_keys(text: str, origin: str) -> list[Any]:
             try:
                 out.append(pyrage.x25519.Identity.from_str(word))
             except Exception:  # noqa: BLE001
-                raise KeyError_(f"age: {origin}:{number}: not an AGE-SECRET-KEY-1… identity") from None
+                raise KeySourceError(f"age: {origin}:{number}: not an AGE-SECRET-KEY-1… identity") from None
     return out
 
 
@@ -154,7 +154,7 @@ def _run_cmd(cmd: str) -> str:
     try:
         done = subprocess.run(shlex.split(cmd), capture_output=True, text=True, check=True, timeout=60)
     except (OSError, subprocess.SubprocessError) as err:
-        raise KeyError_(f"age: SOPS_AGE_KEY_CMD failed: {type(err).__name__}") from None
+        raise KeySourceError(f"age: SOPS_AGE_KEY_CMD failed: {type(err).__name__}") from None
     return done.stdout
 
 

@@ -138,17 +138,10 @@ def explain_entra(message: str, ctx: Context) -> str:
 def explain_forbidden(message: str, ctx: Context, inner: str = "") -> str:
     """A 403 from Key Vault: a missing role assignment, an access policy, or a disabled key."""
     action = _quoted("Action", message)
-    resource = _quoted("Resource", message)
     oid = (re.search(r"oid=([0-9a-fA-F-]+)", message) or re.search(r"object id '?([0-9a-fA-F-]{36})", message))
     principal = oid.group(1) if oid else "<principal object id>"
     if inner == "ForbiddenByRbac" or "ForbiddenByRbac" in message or action:
-        scope = re.sub(r"/keys/[^/]+$", "", resource) if resource else "<vault resource id>"
-        verb = action.rsplit("/", 2)[-2] if action.count("/") >= 2 else ctx.operation
-        return (f"{ctx.head}: role assignment missing (403 ForbiddenByRbac): principal {principal} may not "
-                f"{verb} ({action or 'key data action'}) on {resource or ctx.key_url}; grant {CRYPTO_USER} (or a role "
-                f"with that data action) with az role assignment create --role \"{CRYPTO_USER}\" --assignee-object-id "
-                f"{principal} --assignee-principal-type ServicePrincipal --scope {scope} (new assignments can take a "
-                "few minutes to apply)")
+        return _missing_role(message, ctx, action, principal)
     key_state = _KEY_STATE.get(inner)
     if key_state is not None:
         return (f"{ctx.head}: Key Vault refused the operation (403 {inner}): {key_state}; fix: az keyvault key "
@@ -159,6 +152,18 @@ def explain_forbidden(message: str, ctx: Context, inner: str = "") -> str:
                 "encrypt decrypt, or switch the vault to Azure RBAC and grant Key Vault Crypto User")
     return (f"{ctx.head}: Key Vault refused the operation (403 {inner or 'Forbidden'}: {message.strip()}); check the "
             f"key is enabled and allows encrypt/decrypt (az keyvault key show --id {ctx.key_url})")
+
+
+def _missing_role(message: str, ctx: Context, action: str, principal: str) -> str:
+    """403 ForbiddenByRbac: which data action the principal lacks on which scope, and the assignment to add."""
+    resource = _quoted("Resource", message)
+    scope = re.sub(r"/keys/[^/]+$", "", resource) if resource else "<vault resource id>"
+    verb = action.rsplit("/", 2)[-2] if action.count("/") >= 2 else ctx.operation
+    return (f"{ctx.head}: role assignment missing (403 ForbiddenByRbac): principal {principal} may not "
+            f"{verb} ({action or 'key data action'}) on {resource or ctx.key_url}; grant {CRYPTO_USER} (or a role "
+            f"with that data action) with az role assignment create --role \"{CRYPTO_USER}\" --assignee-object-id "
+            f"{principal} --assignee-principal-type ServicePrincipal --scope {scope} (new assignments can take a "
+            "few minutes to apply)")
 
 
 def explain_vault(status: int, code: str, message: str, ctx: Context, inner: str = "") -> str:
