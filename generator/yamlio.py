@@ -26,7 +26,7 @@ class YamlError(ValueError):
         self.cause = cause
         self.line: int | None = mark.line + 1 if mark is not None else getattr(cause, "line", None)
         self.column: int | None = mark.column + 1 if mark is not None else None
-        self.refused = isinstance(cause, yamlguard.TooComplex | RecursionError)
+        self.refused = isinstance(cause, yamlguard.TooComplex)
         self.reason = _reason(cause)
         super().__init__(self.reason)
 
@@ -41,12 +41,10 @@ def _reason(err: BaseException) -> str:
     from ruamel.yaml.parser import ParserError
     from ruamel.yaml.scanner import ScannerError
 
-    from generator.yamlguard import TooComplex, too_deep
+    from generator.yamlguard import TooComplex
 
     if isinstance(err, TooComplex):
         return str(err)
-    if isinstance(err, RecursionError):
-        return str(too_deep())
     if isinstance(err, DuplicateKeyError):
         return "duplicate key: a mapping holds the same key twice"
     if isinstance(err, ScannerError | ParserError | ComposerError) and isinstance(err, MarkedYAMLError) and err.problem:
@@ -56,11 +54,15 @@ def _reason(err: BaseException) -> str:
 
 @contextmanager
 def _one_error() -> Iterator[None]:
+    from generator import yamlguard
+
     try:
         yield
     except YamlError:
         raise
-    except Exception as err:  # ruamel raises many types (and RecursionError): all become YamlError
+    except RecursionError:  # a parser recursed past Python's stack: too deep, as yamlguard says it
+        raise YamlError(yamlguard.too_deep()) from None
+    except Exception as err:  # ruamel raises many types: all become YamlError
         raise YamlError(err) from err
 
 

@@ -186,8 +186,8 @@ def _document(config_path: Path) -> Mapping[str, Any]:
     try:
         doc = load_rt(text)
     except YamlError as err:
-        if isinstance(err.cause, RecursionError):
-            raise SopsError(f"{config_path}: invalid YAML: nested too deeply") from None
+        if err.refused:
+            raise SopsError(f"{config_path}: invalid YAML: {err.reason}") from None
         first = str(err.cause).splitlines()[0] if str(err.cause) else type(err.cause).__name__
         raise SopsError(f"{config_path}: invalid YAML: {first}") from None
     if not isinstance(doc, Mapping):
