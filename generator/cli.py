@@ -180,7 +180,7 @@ def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> 
     if not value or ctx.resilient_parsing:
         return
     from generator.flux.versions import NEWEST, supported_range
-    from generator.sops.metadata import SOPS_VERSION
+    from generator.sops.api import SOPS_VERSION
 
     click.echo(f"fluxforge {__version__}\n"
                f"sops format {SOPS_VERSION} (written as sops {SOPS_VERSION} writes it; files of sops 3.x are read)\n"

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from generator.sops.detect import SopsState, looks_like_metadata, metadata_from_flat
     from generator.sops.flags import EncryptFlags
     from generator.sops.keys.azure_gates import gate_for
-    from generator.sops.metadata import selector_problem, version_problem
+    from generator.sops.metadata import SOPS_VERSION, selector_problem, version_problem
     from generator.sops.regex import compile_re2
     from generator.sops.report import Report
     from generator.sops.rules import SELECTORS, CreationRule, SopsRules, nearby_config_hint
@@ -45,6 +45,7 @@ _LAZY = {
     "metadata_from_flat": ("generator.sops.detect", "metadata_from_flat"),
     "EncryptFlags": ("generator.sops.flags", "EncryptFlags"),
     "gate_for": ("generator.sops.keys.azure_gates", "gate_for"),
+    "SOPS_VERSION": ("generator.sops.metadata", "SOPS_VERSION"),
     "compile_re2": ("generator.sops.regex", "compile_re2"),
     "selector_problem": ("generator.sops.metadata", "selector_problem"),
     "version_problem": ("generator.sops.metadata", "version_problem"),
@@ -71,6 +72,7 @@ __all__ = [
     "DEFAULT_SELECTOR",
     "KINDS",
     "SELECTORS",
+    "SOPS_VERSION",
     "STORES",
     "VALUE_TYPES",
     "CreationRule",
