@@ -22,6 +22,7 @@ __all__ = [
     "keyvault_enable_rbac",
     "keyvault_key_create",
     "keyvault_key_list_versions",
+    "keyvault_key_rotate",
     "keyvault_key_set_attributes",
     "keyvault_set_policy_decrypt",
     "role_assignment_create",
@@ -96,3 +97,6 @@ def keyvault_key_create(vault: str, key: str) -> str:
 
 def keyvault_key_list_versions(vault: str, key: str) -> str:
     return f"az keyvault key list-versions --vault-name {vault} --name {key}"
+def keyvault_key_rotate(vault: str, key: str) -> str:
+    """A new current version of the key (what a rotation policy's ``rotate`` action does)."""
+    return f"az keyvault key rotate --vault-name {vault} --name {key}"

@@ -552,6 +552,48 @@ def updatekeys_cmd(dry_run: bool, config: Path | None, options: Any, follow_outs
     verb = "would update" if dry_run else "updated"
     click.echo(f"{verb} {len(report.changes)} file(s), {len(report.unchanged)} already up to date", err=True)
 
+
+@main.command("rotate-key", epilog=_examples(
+    "fluxforge rotate-key --dry-run             # the new version, and what would change",
+    "fluxforge rotate-key --key kv-fleet/sops-flux --rotate-data-keys   # current version, new data keys",
+))
+@click.argument("config", required=False, type=click.Path(path_type=Path))
+@click.option("--key", "key", metavar="NAME", help="Only this Key Vault key of the config: NAME, VAULT/NAME or its URL "
+                                                    "(default: every one).")
+@click.option("--to-version", metavar="V|latest", help="The version to move to (default: latest, the key's current "
+                                                        "version in Key Vault).")
+@click.option("--rotate-data-keys", is_flag=True, help="Also give each re-wrapped file a new data key (every value "
+                                                        "re-encrypted), as after a suspected key compromise.")
+@click.option("--dry-run", is_flag=True, help="Resolve the version and show what would change; write nothing.")
+@_key_options
+def rotate_key_cmd(config: Path | None, key: str | None, to_version: str | None, rotate_data_keys: bool,
+                   dry_run: bool, options: Any) -> None:
+    """Move CONFIG's repository (default: the nearest fluxforge.yaml) to a new version of its Key Vault
+    key: pin it in fluxforge.yaml (comments kept), re-render .sops.yaml, re-wrap every encrypted file
+    wrapped for another version (one transaction per file; the config is written only when all
+    succeeded, and a rerun continues), then say when the old version can be disabled. Needs keys/read
+    on the key and a way to decrypt each file (Key Vault Crypto User, or an age key)."""
+    from generator.commands.rotate_key import run_rotate_key
+
+    report = _run(run_rotate_key, config, key=key, to_version=to_version, dry_run=dry_run,
+                  rotate_data_keys=rotate_data_keys, options=options, progress=_SopsProgress())
+    for move in report.moves:
+        was = ", ".join(sorted({v or "unpinned" for v in move.before}))
+        click.echo(f"key {move.label}: version {move.target.version} ({move.requested}; the config had {was})")
+    would = "would " if dry_run else ""
+    for line in report.config_changes:
+        click.echo(f"{would}set {line}")
+    if report.sops_diff:
+        click.echo(report.sops_diff, nl=False) if dry_run else click.echo(f"wrote {report.root / '.sops.yaml'}")
+    for path, lines in report.rewrapped.items():
+        click.echo(f"{'would re-wrap' if dry_run else 're-wrapped'} {path}: {'; '.join(lines)}")
+    click.echo(f"{len(report.rewrapped)} file(s) {'would be ' if dry_run else ''}re-wrapped, {len(report.current)} "
+               "already on the new version" + ("; nothing written (--dry-run)" if dry_run else ""), err=True)
+    for line in report.still_old:
+        click.echo(f"still old: {line}", err=True)
+    for line in report.versions:
+        click.echo(f"note: {line}", err=True)
+
 # --- check / hook -------------------------------------------------------------------------------
 
 

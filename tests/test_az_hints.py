@@ -46,6 +46,8 @@ AZ: dict[tuple[str, ...], set[str]] = {
         "--name", "-n", "--vault-name", "--hsm-name", "--id", "--version", "-v", "--enabled", "--expires",
         "--not-before", "--ops", "--policy", "--immutable", "--tags"},
     ("keyvault", "key", "list-versions"): {"--name", "-n", "--vault-name", "--hsm-name", "--id", "--maxresults"},
+    # fluxforge rotate-key (issue 20): azure-cli keyvault _params.py, `keyvault key rotate` context
+    ("keyvault", "key", "rotate"): {"--name", "-n", "--vault-name", "--hsm-name", "--id"},
     ("keyvault", "set-policy"): {
         "--name", "-n", "--resource-group", "-g", "--object-id", "--spn", "--upn", "--application-id",
         "--key-permissions", "--secret-permissions", "--certificate-permissions", "--storage-permissions"},
@@ -85,6 +87,7 @@ REQUIRED: dict[tuple[str, ...], list[list[tuple[str, ...]]]] = {
     ("keyvault", "key", "show"): [[("--id",), ("--vault-name", "--name"), ("--vault-name", "-n")]],
     ("keyvault", "key", "set-attributes"): [[("--id",), ("--vault-name", "--name"), ("--vault-name", "-n")]],
     ("keyvault", "key", "list-versions"): [[("--id",), ("--vault-name", "--name"), ("--vault-name", "-n")]],
+    ("keyvault", "key", "rotate"): [[("--id",), ("--vault-name", "--name"), ("--vault-name", "-n")]],
     ("keyvault", "set-policy"): [[("--name",), ("-n",)], [("--object-id",), ("--spn",), ("--upn",)]],
     ("role", "assignment", "create"): [[("--role",)], [("--assignee",), ("--assignee-object-id",)]],
     ("ad", "app", "credential", "reset"): [[("--id",)]],

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from generator.doctor.context import Context
+from generator.doctor.key_files import KEY_FILE_GATES
 from generator.doctor.live_azure import AZURE_GATES
 from generator.doctor.live_cluster import CLUSTER_GATES
 from generator.doctor.model import BROKEN, SKIPPED, Finding, Gate, Report, Skip
@@ -25,7 +26,7 @@ from generator.errors import UsageError
 
 __all__ = ["GATES", "DoctorOptions", "run_doctor", "walk"]
 
-GATES: tuple[Gate, ...] = STATIC_GATES + AZURE_GATES + CLUSTER_GATES + STATUS_GATES + PROBE_GATES
+GATES: tuple[Gate, ...] = STATIC_GATES + AZURE_GATES + KEY_FILE_GATES + CLUSTER_GATES + STATUS_GATES + PROBE_GATES
 
 
 def walk(ctx: Context, gates: Sequence[Gate], *, layer_skips: dict[str, str] | None = None) -> None:

@@ -26,12 +26,15 @@ if TYPE_CHECKING:
     from generator.sops.detect import SopsState, looks_like_metadata, metadata_from_flat
     from generator.sops.flags import EncryptFlags
     from generator.sops.keys.azure_gates import gate_for
+    from generator.sops.keys.azure_kv import AzureKeyVaultSource, vault_source
     from generator.sops.metadata import SOPS_VERSION, selector_problem, version_problem
     from generator.sops.regex import compile_re2
     from generator.sops.report import Report
     from generator.sops.rules import SELECTORS, CreationRule, SopsRules, nearby_config_hint
     from generator.sops.tree import DEFAULT_SELECTOR
     from generator.sops.tree import selects_keys as selects
+    from generator.sops.usage import FileKeys, KvVersion, file_keys, kv_version
+    from generator.sops.usage import scan as scan_recipients
 
 # Re-exported on first use, so that importing the API (the CLI does, for the key flags) stays cheap.
 _LAZY = {
@@ -56,6 +59,14 @@ _LAZY = {
     "nearby_config_hint": ("generator.sops.rules", "nearby_config_hint"),
     "DEFAULT_SELECTOR": ("generator.sops.tree", "DEFAULT_SELECTOR"),
     "selects": ("generator.sops.tree", "selects_keys"),
+    # fluxforge rotate-key: Key Vault key versions, and which versions wrap each file's data key
+    "AzureKeyVaultSource": ("generator.sops.keys.azure_kv", "AzureKeyVaultSource"),
+    "vault_source": ("generator.sops.keys.azure_kv", "vault_source"),
+    "FileKeys": ("generator.sops.usage", "FileKeys"),
+    "KvVersion": ("generator.sops.usage", "KvVersion"),
+    "file_keys": ("generator.sops.usage", "file_keys"),
+    "kv_version": ("generator.sops.usage", "kv_version"),
+    "scan_recipients": ("generator.sops.usage", "scan"),
 }
 
 
@@ -75,13 +86,16 @@ __all__ = [
     "SOPS_VERSION",
     "STORES",
     "VALUE_TYPES",
+    "AzureKeyVaultSource",
     "CreationRule",
     "EncValue",
     "EncryptFlags",
+    "FileKeys",
     "KeyKind",
     "KeyOptions",
     "KeySource",
     "KindOption",
+    "KvVersion",
     "MalformedValue",
     "Report",
     "SopsRules",
@@ -95,21 +109,26 @@ __all__ = [
     "encrypt_bytes",
     "encrypt_flags",
     "encrypt_paths",
+    "file_keys",
     "find_sops_config",
     "gate_for",
     "is_enc",
     "is_encrypted",
     "key_vault_source",
+    "kv_version",
     "load_rules",
     "looks_like_metadata",
     "metadata_from_flat",
     "nearby_config_hint",
     "parse_enc",
+    "retarget_paths",
     "rotate_paths",
+    "scan_recipients",
     "selector_problem",
     "selects",
     "sops_state",
     "updatekeys_paths",
+    "vault_source",
     "version_problem",
 ]
 
@@ -323,3 +342,23 @@ def updatekeys_paths(
 
     return files.updatekeys_paths(paths, dry_run=dry_run, options=options or KeyOptions(), config=config,
                                   progress=progress, follow_outside=follow_outside)
+
+
+def retarget_paths(
+    files: Sequence[Path],
+    *,
+    replace: Callable[[str, str], str],
+    rotate_data_key: bool = False,
+    options: KeyOptions | None = None,
+    rules: SopsRules | None = None,
+    progress: Progress | None = None,
+    dry_run: bool = False,
+) -> Report:
+    """Swap recipients of encrypted files (``replace(kind, recipient)`` -> the new recipient; the same
+    string keeps it): the data key is re-wrapped (``updatekeys``), or with ``rotate_data_key`` a new one
+    encrypts every value (``rotate``). One transaction per file: MAC verified, written once or not at all.
+    ``fluxforge rotate-key`` moves files to a new Key Vault key version with it."""
+    from generator.sops import files as _files
+
+    return _files.retarget_paths(files, replace=replace, rotate_data_key=rotate_data_key,
+                                 options=options or KeyOptions(), rules=rules, progress=progress, dry_run=dry_run)

@@ -23,7 +23,14 @@ from generator.sops.flags import EncryptFlags, parse_extract
 from generator.sops.formats import detect_format
 from generator.sops.keys import KeyOptions, KeySource, source_for
 from generator.sops.report import Report
-from generator.sops.rules import SopsRules, display_path, find_sops_config, load_rules, nearby_config_hint
+from generator.sops.rules import (
+    CreationRule,
+    SopsRules,
+    display_path,
+    find_sops_config,
+    load_rules,
+    nearby_config_hint,
+)
 
 Progress = Callable[[int, int, Path], None]
 
@@ -422,6 +429,60 @@ def updatekeys_paths(paths: Sequence[Path], *, dry_run: bool, options: KeyOption
     files, unreadable = _encrypted_files(paths)
     _each(files, progress, work, unreadable)
     return report
+
+
+Recipient = tuple[str, str]  # (kind, recipient as sops prints it)
+
+
+def retarget_paths(files: Sequence[Path], *, replace: Callable[[str, str], str], rotate_data_key: bool = False,
+                   options: KeyOptions, rules: SopsRules | None = None, progress: Progress | None = None,
+                   follow_outside: bool = False, dry_run: bool = False) -> Report:
+    """Swap recipients of encrypted files: each recipient becomes ``replace(kind, recipient)`` (the same string
+    keeps it; a new one gets the data key wrapped for it, a duplicate is dropped). One transaction per file:
+    the MAC is verified, the file is written once (atomically) or not at all. Values stay as they are
+    (``updatekeys``), unless ``rotate_data_key``: then a new data key encrypts every value and is wrapped for
+    every recipient (``rotate``). ``Report.changes`` lists what changed per file; ``dry_run`` only that.
+    ``rules``: the ``.sops.yaml`` whose store settings (indentation) a rewritten file keeps."""
+    report = Report()
+    cache: dict[str, KeySource] = {}
+
+    def work(path: Path) -> None:
+        in_place_target(path, rules, follow_outside=follow_outside)
+        data, fmt = _read(path)
+        rule = rules.rule_for(path) if rules is not None else None
+        store = engine.store_for(fmt, **_indents(rule))
+        docs, raw = store.load_encrypted(data, str(path))
+        if raw is None:
+            raise SopsError(f"{path}: no sops metadata found: the file is not encrypted")
+        meta = md.from_mapping(raw, str(path))
+        current = [[(e.kind, source_for(e.kind, options, cache).recipient_of(e.fields)) for e in g] for g in meta.groups]
+        wanted = [list(dict.fromkeys((kind, replace(kind, rec)) for kind, rec in g)) for g in current]
+        if wanted == current and not rotate_data_key:
+            report.unchanged.append(path)
+            return
+        report.changes[path] = ([] if wanted == current else _describe(current, wanted)) + (
+            ["new data key (every value re-encrypted)"] if rotate_data_key else [])
+        if dry_run:
+            return
+        opened = engine.open_file(data, fmt=fmt, name=str(path), cache=cache, options=options, rule=rule)
+        if rotate_data_key:
+            new_key = os.urandom(32)
+            opened.meta.groups = engine.wrap_groups(wanted, new_key, meta.shamir_threshold, cache, options)
+            out = engine.seal(opened.docs, opened.meta, new_key, opened.store, str(path))
+        else:
+            meta.groups = _rewrap(meta.groups, current, wanted, opened.key, meta.shamir_threshold, cache, options)
+            out = store.emit_encrypted(docs, md.to_branch(meta))
+        write_atomic(path, out)
+        report.changed.append(path)
+
+    _each(list(files), progress, work)
+    return report
+
+
+def _indents(rule: CreationRule | None) -> dict[str, int]:
+    if rule is None:
+        return {}
+    return {"yaml_indent": rule.yaml_indent, "json_indent": rule.json_indent, "binary_indent": rule.binary_indent}
 
 
 def _resolved(key: tuple[str, str], current: list[tuple[str, str]]) -> tuple[str, str]:

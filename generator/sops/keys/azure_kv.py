@@ -159,6 +159,48 @@ def assertion_credential(tenant_id: str, client_id: str, assertion: Callable[[],
     return ClientAssertionCredential(tenant_id, client_id, assertion)
 
 
+@dataclass(frozen=True)
+class KeyVersionInfo:
+    """One version of a Key Vault key as a ``GET`` (or a version listing) shows it: what sops and Flux
+    can still do with it. Times are UTC."""
+
+    vault_url: str
+    name: str
+    version: str
+    enabled: bool
+    expires_on: dt.datetime | None = None
+    not_before: dt.datetime | None = None
+    created_on: dt.datetime | None = None
+    kty: str = "RSA"
+
+    @property
+    def url(self) -> str:
+        return f"{self.vault_url}/keys/{self.name}/{self.version}"
+
+    def unusable(self, now: dt.datetime | None = None) -> str | None:
+        """Why Key Vault refuses this version for sops, or None: disabled (no decrypt), expired (no encrypt:
+        new files cannot be wrapped for it), not yet valid, or not an RSA key."""
+        now = now or dt.datetime.now(dt.UTC)
+        if not self.enabled:
+            return "is disabled (Key Vault refuses to decrypt with it)"
+        if self.expires_on is not None and self.expires_on <= now:
+            return f"expired at {_stamp(self.expires_on)} (Key Vault refuses to encrypt with it)"
+        if self.not_before is not None and self.not_before > now:
+            return f"is not valid before {_stamp(self.not_before)}"
+        if self.kty not in ("RSA", "RSA-HSM"):
+            return f"is a {self.kty} key; sops needs RSA ({ALGORITHM})"
+        return None
+
+
+def _stamp(when: dt.datetime) -> str:
+    return when.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _version_info(ref: KeyRef, props: Any, kty: str = "RSA") -> KeyVersionInfo:
+    return KeyVersionInfo(ref.vault_url, ref.name, str(props.version), props.enabled is not False,
+                          props.expires_on, props.not_before, props.created_on, kty)
+
+
 @dataclass
 class _Wrapper:
     version: str
@@ -205,6 +247,24 @@ class AzureKeyVaultSource:
     def recipient_of(self, entry: Mapping[str, Any]) -> str:
         """``{vault_url}/keys/{name}/{version}``, sops' ``ToString`` of the key."""
         return self._entry_ref(entry).url
+
+    # -- key versions (fluxforge rotate-key, doctor) ---------------------------------------------------
+    def key_info(self, url: str) -> KeyVersionInfo | None:
+        """``GET {vault}/keys/{name}[/{version}]`` (``keys/read``): the named version, or the key's current
+        one when the URL has none; None when Key Vault has no such key or version (404). Any other failure
+        is a KeyVaultError naming the URL and the fix."""
+        from azure.core.exceptions import ResourceNotFoundError
+
+        ref = parse_key_url(url)
+
+        def get() -> KeyVersionInfo | None:
+            try:
+                key = self._client(ref.vault_url).get_key(ref.name, ref.version or None)
+            except ResourceNotFoundError:
+                return None
+            return _version_info(ref, key.properties, str(getattr(key.key_type, "value", key.key_type)))
+
+        return self._guard("read", ref, get)
 
     # -- internals ---------------------------------------------------------------------------------
     @staticmethod
@@ -344,3 +404,14 @@ def _inner_code(exc: Any) -> str:
 
 def make_source(options: KeyOptions) -> AzureKeyVaultSource:
     return AzureKeyVaultSource(options)
+
+
+def vault_source(options: KeyOptions, cache: dict[str, Any]) -> AzureKeyVaultSource:
+    """The run's ``azure_kv`` source (shared through ``cache`` with the sops engine: one credential, one
+    token per vault), for the key-version reads above."""
+    from generator.sops.keys import source_for
+
+    source = source_for("azure_kv", options, cache)
+    if not isinstance(source, AzureKeyVaultSource):
+        raise KeyVaultError("azure_kv: the key source in use cannot read key versions")
+    return source
