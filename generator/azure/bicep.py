@@ -4,7 +4,10 @@
 identities and their federated credentials, created one after the other per identity: Azure refuses
 concurrent credential writes on one identity) and ``keyvault-<group>.bicep`` (vaults in RBAC mode with
 purge protection, RSA keys, the custom encryptor role, and role assignments scoped to the key), passing
-each identity's principal ID from the module that declares it. Role assignment names are
+each identity's principal ID from the module that declares it; ``registry-<group>.bicep`` (AcrPull on existing
+container registries for the clusters' ``sourceIdentity``) and, with ``flux.install: extension``,
+``flux-extension-<group>.bicep`` (the AKS Flux extension with its workload identity settings, and the
+``fluxConfigurations`` resource) get the principal or client ID the same way. Role assignment names are
 ``guid(subscription, group, vault, key, principal, role)``, the same GUID ``fluxforge azure apply``
 computes. Each file starts with the generated-file marker and a digest of the rest, so the writer can
 tell a file it wrote and nobody edited. Rendered with the one strict Jinja environment.
@@ -21,8 +24,10 @@ from typing import Any, Final
 from generator.azure.desired import (
     DesiredAssignment,
     DesiredCredential,
+    DesiredExtension,
     DesiredIdentity,
     DesiredKey,
+    DesiredRegistryAssignment,
     DesiredState,
     Role,
 )
@@ -38,6 +43,13 @@ API: Final = {
     "identity": "2024-11-30",
     "vault": "2026-02-01",
     "role": "2022-04-01",
+    # generated/containerregistry/microsoft.containerregistry/2025-04-01 (only read: `existing`)
+    "registry": "2025-04-01",
+    # flux.install: extension: generated/kubernetesconfiguration (extensions 2025-03-01, fluxConfigurations
+    # 2025-04-01, the newest stable of each) and generated/containerservice (managedClusters, only read)
+    "extension": "2025-03-01",
+    "flux_configuration": "2025-04-01",
+    "aks": "2026-05-01",
 }
 _DIGEST = re.compile(r"\(digest ([0-9a-f]{16})\)$")
 
@@ -117,8 +129,31 @@ class _Assignment:
 
 
 @dataclass
+class _Registry:
+    symbol: str
+    name: str
+
+
+@dataclass
+class _RegistryAssignment:
+    symbol: str
+    assignment: DesiredRegistryAssignment
+    registry_symbol: str
+    principal: str  # a Bicep expression
+
+
+@dataclass
+class _Extension:
+    extension: DesiredExtension
+    aks_symbol: str
+    extension_symbol: str
+    configuration_symbol: str
+    settings: list[tuple[str, str]]  # name -> Bicep expression
+
+
+@dataclass
 class _Module:
-    kind: str  # identities | keyvault
+    kind: str  # identities | keyvault | registry | flux-extension
     group: str
     file: str
     symbol: str
@@ -126,6 +161,9 @@ class _Module:
     vaults: list[_Vault] = field(default_factory=list)
     roles: list[tuple[str, Role]] = field(default_factory=list)
     assignments: list[_Assignment] = field(default_factory=list)
+    registries: list[_Registry] = field(default_factory=list)
+    registry_assignments: list[_RegistryAssignment] = field(default_factory=list)
+    extensions: list[_Extension] = field(default_factory=list)
     params: dict[str, str] = field(default_factory=dict)  # param -> description
     inputs: dict[str, str] = field(default_factory=dict)  # param -> expression in main.bicep
 
@@ -188,16 +226,66 @@ def _keyvault_modules(state: DesiredState, taken: set[str], main: _Symbols,
     return modules
 
 
+def _principal_param(module: _Module, identities: dict[tuple[str, str], tuple[_Module, _Identity]],
+                     ident: DesiredIdentity) -> str:
+    """The module parameter carrying ``ident``'s principal ID (declared once, fed from its identities module)."""
+    source, entry = identities[ident.key]
+    param = _camel(entry.symbol, "principal", "id")
+    if param not in module.params:
+        module.params[param] = f"Principal ID of managed identity {entry.ident.name} ({entry.ident.resource_group})"
+        module.inputs[param] = f"{source.symbol}.outputs.{entry.principal_output}"
+    return param
+
+
+def _registry_modules(state: DesiredState, taken: set[str], main: _Symbols,
+                      identities: dict[tuple[str, str], tuple[_Module, _Identity]]) -> list[_Module]:
+    """``registry-<group>.bicep``: AcrPull on existing registries for the clusters' source identities."""
+    modules = []
+    for items in _by_group(state.registry_assignments, lambda r: r.resource_group).values():
+        group = items[0].resource_group
+        part = _file_part(group, taken)
+        module = _Module("registry", group, f"registry-{part}.bicep", main("registry", part))
+        symbols = _Symbols()
+        registries: dict[str, str] = {}
+        for item in items:
+            if item.registry not in registries:
+                registries[item.registry] = symbols("acr", item.registry)
+                module.registries.append(_Registry(registries[item.registry], item.registry))
+            principal = _principal_param(module, identities, item.identity)
+            symbol = symbols("ra", "acr pull", item.identity.name, item.registry)
+            module.registry_assignments.append(_RegistryAssignment(symbol, item, registries[item.registry], principal))
+        modules.append(module)
+    return modules
+
+
+def _extension_modules(state: DesiredState, taken: set[str], main: _Symbols,
+                       identities: dict[tuple[str, str], tuple[_Module, _Identity]]) -> list[_Module]:
+    """``flux-extension-<group>.bicep``: the AKS Flux extension and its Flux configuration per cluster."""
+    modules = []
+    for items in _by_group(state.extensions, lambda e: e.aks_group).values():
+        group = items[0].aks_group
+        part = _file_part(group, taken)
+        module = _Module("flux-extension", group, f"flux-extension-{part}.bicep", main("flux extension", part))
+        symbols = _Symbols()
+        for item in items:
+            source, entry = identities[item.identity.key]
+            param = _camel(entry.symbol, "client", "id")
+            if param not in module.params:
+                module.params[param] = f"Client ID of managed identity {entry.ident.name}: workloadIdentity.azureClientId"
+                module.inputs[param] = f"{source.symbol}.outputs.{entry.client_output}"
+            settings = [("workloadIdentity.enable", "'true'"), ("workloadIdentity.azureClientId", param),
+                        *((name, f"'{value}'") for name, value in item.settings)]
+            module.extensions.append(_Extension(item, symbols("aks", item.aks_name), symbols("flux", item.cluster),
+                                                symbols("config", item.cluster), settings))
+        modules.append(module)
+    return modules
+
+
 def _assignment(module: _Module, symbols: _Symbols, assignment: DesiredAssignment, key_symbols: dict[tuple[str, str], str],
                 roles: dict[str, str], identities: dict[tuple[str, str], tuple[_Module, _Identity]]) -> _Assignment:
     key_symbol = key_symbols[(assignment.key.vault.lower(), assignment.key.key.lower())]
     if assignment.identity is not None:
-        source, entry = identities[assignment.identity.key]
-        param = _camel(entry.symbol, "principal", "id")
-        if param not in module.params:
-            module.params[param] = f"Principal ID of managed identity {entry.ident.name} ({entry.ident.resource_group})"
-            module.inputs[param] = f"{source.symbol}.outputs.{entry.principal_output}"
-        principal, who = param, entry.ident.name
+        principal, who = _principal_param(module, identities, assignment.identity), assignment.identity.name
     else:
         assert assignment.encryptor is not None
         principal, who = f"'{assignment.encryptor.object_id}'", assignment.encryptor.object_id
@@ -235,9 +323,13 @@ def render_bicep(state: DesiredState, *, config_name: str = "fluxforge.yaml") ->
     id_modules = _identity_modules(state, taken, main)
     identities = {e.ident.key: (m, e) for m in id_modules for e in m.identities}
     kv_modules = _keyvault_modules(state, set(), main, identities)
+    acr_modules = _registry_modules(state, set(), main, identities)
+    ext_modules = _extension_modules(state, set(), main, identities)
     base = {"header": _header(config_name), "api": API, "location": state.location, "tenant_id": state.tenant_id}
     files = {m.file: _render("identities.bicep.j2", module=m, **base) for m in id_modules}
     files |= {m.file: _render("keyvault.bicep.j2", module=m, **base) for m in kv_modules}
-    files[MAIN] = _render("main.bicep.j2", modules=[*id_modules, *kv_modules], deploy_group=state.deploy_group,
-                          aks=state.clusters, **base)
+    files |= {m.file: _render("registry.bicep.j2", module=m, **base) for m in acr_modules}
+    files |= {m.file: _render("flux-extension.bicep.j2", module=m, **base) for m in ext_modules}
+    files[MAIN] = _render("main.bicep.j2", modules=[*id_modules, *kv_modules, *acr_modules, *ext_modules],
+                          deploy_group=state.deploy_group, aks=state.clusters, **base)
     return dict(sorted(files.items()))

@@ -5,9 +5,11 @@ identities (new or existing), one federated credential per (identity, cluster is
 kustomize-controller ServiceAccount, the default decryption ServiceAccounts, every tenant ServiceAccount —,
 the Key Vaults and their RSA keys (new or existing), and the role assignments (Key Vault Crypto User for
 each decrypting identity on each of its own keys, scoped to the key: a tenant with ``tenant.sops`` on those
-only; the least role that encrypts for ``azure.encryptors``), plus the AKS clusters to check. It also checks Azure's limits and rules before
-anything is sent (at most 20 credentials per identity, valid and unique credential names, one
-issuer+subject pair per identity, role names resolved to their GUIDs).
+only; the least role that encrypts for ``azure.encryptors``), AcrPull on the registries of each cluster's
+``sourceIdentity``, the AKS Flux extension and its Flux configuration per cluster (``flux.install:
+extension``), plus the AKS clusters to check. It also checks Azure's limits and rules before anything is
+sent (at most 20 credentials per identity, valid and unique credential names, one issuer+subject pair per
+identity, role names resolved to their GUIDs).
 
 Pure: no I/O. Names that ARM needs as GUIDs (role assignments, the custom role) are computed as Bicep's
 ``guid()`` computes them (a version-5 UUID over the arguments joined with ``-``), so Bicep and
@@ -19,7 +21,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Final
 
 from generator.az_hints import WI_AUDIENCE
@@ -30,14 +32,17 @@ from generator.flux.federation import federated_credentials
 from generator.flux.tenancy import decrypt_grants, decryptors
 
 __all__ = [
+    "ACR_PULL",
     "CRYPTO_USER",
     "KEY_READER",
     "MAX_CREDENTIALS",
     "DesiredAks",
     "DesiredAssignment",
     "DesiredCredential",
+    "DesiredExtension",
     "DesiredIdentity",
     "DesiredKey",
+    "DesiredRegistryAssignment",
     "DesiredState",
     "DesiredStateError",
     "Role",
@@ -57,6 +62,8 @@ BUILTIN_ROLES: Final = {
     # learn.microsoft.com, "Azure built-in roles" (Security): the GUIDs are the same in every tenant
     "Key Vault Crypto User": "12338af0-0e69-4776-bea7-57ae8d297424",
     "Key Vault Reader": "21090545-7ca7-4776-b22c-e363652d74d2",
+    # learn.microsoft.com, "Azure built-in roles" (Containers): Microsoft.ContainerRegistry/registries/pull/read
+    "AcrPull": "7f951dda-4ed3-4680-a7ca-43fe172d538d",
 }
 KEYS_READ: Final = "Microsoft.KeyVault/vaults/keys/read"
 KEYS_ENCRYPT: Final = "Microsoft.KeyVault/vaults/keys/encrypt/action"
@@ -105,6 +112,8 @@ CRYPTO_USER: Final = resolve_role("Key Vault Crypto User")
 """Decrypting identities (kustomize-controller, tenants): decrypt (and the rest of the key's crypto)."""
 KEY_READER: Final = resolve_role("Key Vault Reader")
 """Encryptors using fluxforge: it wraps locally with the public key, which ``keys/read`` returns."""
+ACR_PULL: Final = resolve_role("AcrPull")
+"""A cluster's ``sourceIdentity`` on each of its registries (source-controller pulls OCI artifacts and charts)."""
 
 
 def encryptor_role(resource_group: str) -> Role:
@@ -197,11 +206,61 @@ class DesiredAssignment:
 
 
 @dataclass(frozen=True)
+class DesiredRegistryAssignment:
+    """AcrPull on an existing container registry for a managed identity (a cluster's ``sourceIdentity``)."""
+
+    registry: str
+    resource_group: str
+    identity: DesiredIdentity
+    description: str
+    where: KeyPath
+    role: Role = ACR_PULL
+
+    @property
+    def principal_key(self) -> str:
+        return f"identity:{self.identity.resource_group}/{self.identity.name}"
+
+    def registry_id(self, subscription_id: str) -> str:
+        return (f"/subscriptions/{subscription_id}/resourceGroups/{self.resource_group}/providers/"
+                f"Microsoft.ContainerRegistry/registries/{self.registry}")
+
+    def name(self, subscription_id: str) -> str:
+        """The assignment's GUID, as the Bicep computes it."""
+        return arm_guid(subscription_id, self.resource_group, self.registry, self.principal_key,
+                        self.role.resolved(subscription_id))
+
+
+@dataclass(frozen=True)
 class DesiredAks:
     cluster: str
     name: str
     resource_group: str
     issuer: str
+
+
+@dataclass(frozen=True)
+class DesiredExtension:
+    """``flux.install: extension``: the AKS Flux extension on one cluster and its Flux configuration (the Git
+    source and the Kustomization applying the cluster folder)."""
+
+    cluster: str
+    aks_name: str
+    aks_group: str
+    identity: DesiredIdentity
+    """Its client ID is the extension's ``workloadIdentity.azureClientId`` (every controller it federates)."""
+    namespace: str
+    configuration: str
+    """The fluxConfigurations name, which is also the name of the GitRepository it creates."""
+    git_url: str
+    branch: str
+    git_interval: int
+    """Seconds."""
+    path: str
+    interval: int
+    settings: tuple[tuple[str, str], ...]
+    """``configurationSettings`` besides the workload identity ones (components on/off)."""
+    local_auth: str | None
+    """``gitRepository.localAuthRef``: the Secret in the cluster holding the SSH key (ssh:// URLs)."""
 
 
 @dataclass(frozen=True)
@@ -217,6 +276,8 @@ class DesiredState:
     clusters: tuple[DesiredAks, ...]
     default_group: str | None = None
     notes: tuple[str, ...] = field(default=())
+    registry_assignments: tuple[DesiredRegistryAssignment, ...] = ()
+    extensions: tuple[DesiredExtension, ...] = ()
 
     @property
     def deploy_group(self) -> str:
@@ -227,7 +288,7 @@ class DesiredState:
     def resource_groups(self) -> tuple[str, ...]:
         """Every resource group the state touches, in first-use order (case kept from the config)."""
         groups = [i.resource_group for i in self.identities] + [k.resource_group for k in self.keys]
-        groups += [c.resource_group for c in self.clusters]
+        groups += [c.resource_group for c in self.clusters] + [r.resource_group for r in self.registry_assignments]
         seen: dict[str, str] = {}
         for group in groups:
             seen.setdefault(group.lower(), group)
@@ -376,6 +437,54 @@ def _encryptor_assignments(builder: _Builder, config: Config) -> tuple[list[Desi
     return found, list(roles.values()) if config.azure.encryptors else []
 
 
+def _registry_assignments(builder: _Builder, cluster: Cluster) -> list[DesiredRegistryAssignment]:
+    source = cluster.source_identity
+    if source is None or not source.registries:
+        return []
+    ident = builder.identity(source.identity, None)
+    found = []
+    for registry in source.registries:
+        group = builder.group(registry.resource_group, registry.where)
+        if ident is not None and group is not None:
+            found.append(DesiredRegistryAssignment(registry.name, group, ident, f"fluxforge: {ident.name} pulls from "
+                                                   f"{registry.name} for Flux of cluster {cluster.name}", registry.where))
+    return found
+
+
+_DURATION = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)")
+_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
+_DEFAULT_ON = ("source-controller", "kustomize-controller", "helm-controller", "notification-controller")
+_DEFAULT_OFF = ("image-reflector-controller", "image-automation-controller")
+
+
+def _seconds(duration: str) -> int:
+    """A Flux duration in whole seconds (fluxConfigurations counts in seconds), at least 1."""
+    return max(1, round(sum(float(n) * _SECONDS[unit] for n, unit in _DURATION.findall(duration))))
+
+
+def _extension_settings(config: Config) -> tuple[tuple[str, str], ...]:
+    """The extension's ``<controller>.enabled`` settings that differ from its defaults (source, kustomize, helm
+    and notification on; the image controllers off), from ``flux.components``."""
+    components = config.flux.components
+    off = [(f"{c}.enabled", "false") for c in _DEFAULT_ON if c not in components]
+    on = [(f"{c}.enabled", "true") for c in _DEFAULT_OFF if c in components]
+    return tuple(off + on)
+
+
+def _extension(builder: _Builder, cluster: Cluster) -> DesiredExtension | None:
+    config = builder.config
+    if not config.flux.extension or cluster.aks is None:
+        return None
+    ident = builder.identity(cluster.identity, None)
+    group = builder.group(cluster.aks.resource_group, ("clusters", cluster.index, "aks"))
+    if ident is None or group is None:
+        return None
+    git = config.git
+    return DesiredExtension(cluster.name, cluster.aks.name, group, ident, config.flux.namespace, config.sync_name,
+                            git.url, git.branch, _seconds(git.interval), f"./{cluster.path}", _seconds("10m"),
+                            _extension_settings(config), git.secret_ref if git.url.startswith("ssh://") else None)
+
+
 def _aks(builder: _Builder, cluster: Cluster) -> DesiredAks | None:
     if cluster.aks is None:
         return None
@@ -390,8 +499,13 @@ def desired_state(config: Config, *, display: str = "fluxforge.yaml", need_subsc
     credentials: list[DesiredCredential] = []
     assignments: list[DesiredAssignment] = []
     clusters = []
+    registries: list[DesiredRegistryAssignment] = []
+    extensions: list[DesiredExtension] = []
     for cluster in config.clusters:
         credentials += _credentials(builder, cluster)
+        registries += _registry_assignments(builder, cluster)
+        if (extension := _extension(builder, cluster)) is not None:
+            extensions.append(extension)
         for ident in (cluster.identity, *(ks.tenant.identity for ks in cluster.tenants if ks.tenant)):
             builder.identity(ident, None)
         if (aks := _aks(builder, cluster)) is not None:
@@ -413,9 +527,17 @@ def desired_state(config: Config, *, display: str = "fluxforge.yaml", need_subsc
                    for c in credentials]
     assignments = list({(a.key.label.lower(), a.principal_key, a.role.name): _final(a, identities)
                         for a in assignments}.values())
+    registries = list({(r.resource_group.lower(), r.registry, r.principal_key): DesiredRegistryAssignment(
+        r.registry, r.resource_group, identities[r.identity.key], r.description, r.where) for r in registries}.values())
     return DesiredState(config.tenant_id, config.azure.subscription_id, config.azure.location,
                         tuple(identities.values()), tuple(credentials), tuple(builder.keys.values()),
-                        tuple(assignments), tuple(custom_roles), tuple(clusters), config.azure.resource_group)
+                        tuple(assignments), tuple(custom_roles), tuple(clusters), config.azure.resource_group,
+                        registry_assignments=tuple(registries),
+                        extensions=tuple(_final_extension(e, identities) for e in extensions))
+
+
+def _final_extension(extension: DesiredExtension, identities: dict[tuple[str, str], DesiredIdentity]) -> DesiredExtension:
+    return replace(extension, identity=identities[extension.identity.key])
 
 
 def _final(assignment: DesiredAssignment, identities: dict[tuple[str, str], DesiredIdentity]) -> DesiredAssignment:

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
+from generator.az_hints import role_assignment_create
 from generator.azure.desired import (
     MAX_CREDENTIALS,
     DesiredAks,
@@ -132,6 +133,7 @@ class Plan:
     changes: tuple[Change, ...]
     problems: tuple[str, ...]
     checks: tuple[str, ...]  # read-only checks that passed (AKS)
+    notes: tuple[str, ...] = ()  # what the Bicep declares but apply leaves to it (AcrPull, the Flux extension)
 
     @property
     def pending(self) -> tuple[Change, ...]:
@@ -147,7 +149,8 @@ class Plan:
     def lines(self) -> list[str]:
         out = [line for change in self.changes for line in change.lines()]
         out += [f"= {check}" for check in self.checks]
-        return out + [f"! {problem}" for problem in self.problems] + [self.summary()]
+        out += [f"! {problem}" for problem in self.problems]
+        return out + [f"note: {note}" for note in self.notes] + [self.summary()]
 
     @property
     def exit_code(self) -> int:
@@ -370,6 +373,23 @@ def _aks_problems(aks: DesiredAks, have: ActualAks | None) -> Iterator[str]:
                f"{aks.resource_group} -n {aks.name} --query oidcIssuerProfile.issuerUrl -o tsv)")
 
 
+def bicep_only_notes(state: DesiredState, actual: ActualState) -> list[str]:
+    """One line per resource only the Bicep deploys: AcrPull on a registry (fluxforge does not read
+    registries), the AKS Flux extension and its Flux configuration (flux.install: extension)."""
+    notes = []
+    for item in state.registry_assignments:
+        have = actual.identities.get(item.identity.key)
+        principal = have.principal_id if have else f"<principal ID of {item.identity.name}>"
+        notes.append(f"AcrPull on registry {item.resource_group}/{item.registry} for identity {item.identity.name}: "
+                     "deployed by the Bicep (fluxforge azure bicep), not by apply; or: " + role_assignment_create(
+                         "AcrPull", principal, item.registry_id(actual.subscription_id)))
+    notes.extend(f"cluster {ext.cluster}: the AKS Flux extension (workloadIdentity.azureClientId of "
+                 f"{ext.identity.name}) and its Flux configuration {ext.configuration} on {ext.aks_group}/"
+                 f"{ext.aks_name} are deployed by the Bicep (fluxforge azure bicep), not by apply"
+                 for ext in state.extensions)
+    return notes
+
+
 def make_plan(state: DesiredState, actual: ActualState) -> Plan:
     """Compare; never I/O."""
     planner = _Planner(state, actual)
@@ -380,4 +400,5 @@ def make_plan(state: DesiredState, actual: ActualState) -> Plan:
     planner.assignments()
     planner.config()
     planner.clusters()
-    return Plan(tuple(planner.changes), tuple(planner.problems), tuple(planner.checks))
+    return Plan(tuple(planner.changes), tuple(planner.problems), tuple(planner.checks),
+                tuple(bicep_only_notes(state, actual)))

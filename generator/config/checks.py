@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from generator.azure.checks import azure_problems
+from generator.config.flavour import flavour_problems
 from generator.config.problems import KeyPath, Problem, did_you_mean, dotted
 from generator.flux.versions import EXTRA_COMPONENTS, features_for, parse_version
 
@@ -313,4 +314,5 @@ def check_semantics(data: Any) -> list[Problem]:
     problems.extend(_duration_checks(data))
     problems.extend(_sparse_checks(data, minor))
     problems.extend(azure_problems(data))
+    problems.extend(flavour_problems(data))
     return problems

@@ -26,7 +26,9 @@ from generator.config.model import (
     KeyPath,
     KeyVaultKey,
     KustomizationSpec,
+    Registry,
     SopsKeys,
+    SourceIdentity,
     Tenant,
 )
 from generator.config.problems import Problem, format_problems, problems_from_schema
@@ -196,6 +198,15 @@ def _tenant(raw: dict[str, Any], where: KeyPath, group: str | None) -> Tenant:
                   sops=_sops(raw["sops"], (*where, "sops"), group) if "sops" in raw else None)
 
 
+def _source_identity(raw: dict[str, Any] | None, where: KeyPath, group: str | None) -> SourceIdentity | None:
+    if raw is None:
+        return None
+    registries = tuple(Registry(r["name"].lower(), r.get("resourceGroup", group), (*where, "registries", i))
+                       for i, r in enumerate(raw.get("registries", [])))
+    ident = {k: v for k, v in raw.items() if k != "registries"}
+    return SourceIdentity(_identity(ident, where, group), registries)
+
+
 def _cluster(raw: dict[str, Any], index: int, default_sops: SopsKeys, flux_ns: str, group: str | None) -> Cluster:
     name = raw["name"]
     environment = raw.get("environment", name)
@@ -212,6 +223,7 @@ def _cluster(raw: dict[str, Any], index: int, default_sops: SopsKeys, flux_ns: s
                              for i, k in enumerate(raw.get("kustomizations", []))),
         aks=AksRef(aks["name"], aks.get("resourceGroup", group)) if aks else None,
         index=index,
+        source_identity=_source_identity(raw.get("sourceIdentity"), (*where, "sourceIdentity"), group),
     )
 
 
@@ -233,6 +245,7 @@ def _build(data: dict[str, Any], source: Path | None) -> Config:
         namespace=_or_default(flux_raw, "flux", "namespace"),
         components=tuple(_or_default(flux_raw, "flux", "components")),
         default_decryption_service_account=flux_raw.get("defaultDecryptionServiceAccount"),
+        install=_or_default(flux_raw, "flux", "install"),
     )
     git_raw = data["git"]
     git = GitSource(

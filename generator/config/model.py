@@ -18,7 +18,9 @@ __all__ = [
     "Identity",
     "KeyVaultKey",
     "KustomizationSpec",
+    "Registry",
     "SopsKeys",
+    "SourceIdentity",
     "Tenant",
 ]
 
@@ -107,6 +109,24 @@ class KustomizationSpec:
 
 
 @dataclass(frozen=True)
+class Registry:
+    """An Azure Container Registry a source identity pulls from (AcrPull on it)."""
+
+    name: str
+    resource_group: str | None
+    where: KeyPath = field(default=(), compare=False)
+
+
+@dataclass(frozen=True)
+class SourceIdentity:
+    """``clusters[].sourceIdentity``: the identity source-controller (and image-reflector-controller) pull
+    from ACR with (``provider: azure``), and the registries it gets AcrPull on."""
+
+    identity: Identity
+    registries: tuple[Registry, ...] = ()
+
+
+@dataclass(frozen=True)
 class AksRef:
     """The AKS resource behind a cluster (read-only checks of its OIDC issuer and workload identity)."""
 
@@ -128,6 +148,7 @@ class Cluster:
     aks: AksRef | None = None
     index: int = 0
     """Position in ``clusters`` (key paths in messages)."""
+    source_identity: SourceIdentity | None = None
 
     def kustomization(self, name: str) -> KustomizationSpec:
         """Look up a Kustomization of this cluster by name (KeyError if absent)."""
@@ -150,10 +171,23 @@ class FluxSettings:
     namespace: str  # the schema declares the defaults (config.schema.json); the loader applies them
     components: tuple[str, ...]
     default_decryption_service_account: str | None = None
+    install: str = "bootstrap"
+    """``bootstrap`` (fluxforge patches flux-system) or ``extension`` (the AKS Flux extension runs Flux)."""
 
     @property
     def features(self) -> FluxFeatures:
         return features_for(self.version)
+
+    @property
+    def extension(self) -> bool:
+        """Flux is the AKS Flux extension (``microsoft.flux``): no flux-system folder to patch."""
+        return self.install == "extension"
+
+    @property
+    def source_controllers(self) -> tuple[str, ...]:
+        """The controllers a ``sourceIdentity`` applies to: source-controller, and image-reflector-controller
+        when it is a component (both pull from registries with ``provider: azure``)."""
+        return ("source-controller", *(c for c in ("image-reflector-controller",) if c in self.components))
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from generator.config.model import Cluster, Config, KustomizationSpec
 from generator.doctor import repo
 from generator.doctor.context import Context
 from generator.doctor.declared import declared_credentials
-from generator.doctor.model import BROKEN, OK, SKIPPED, WARN, Finding, Gate
+from generator.doctor.model import BROKEN, OK, SKIPPED, WARN, Finding, Gate, Skip
 from generator.errors import FluxforgeError
 from generator.flux.versions import DEFAULT_DECRYPTION_SA_FLAG, FEATURE_GATE_NAME
 
@@ -128,6 +128,9 @@ def _form_text(config: Config) -> str:
 
 def check_patches(ctx: Context) -> Iterator[Finding]:
     config = ctx.cfg()
+    if config.flux.extension:
+        raise Skip("flux.install: extension: the AKS Flux extension sets the controllers' workload identity "
+                   "(workloadIdentity.* settings in the Bicep); there is no flux-system folder to patch")
     for cluster in config.clusters:
         facts = repo.patch_facts(ctx.root, config.sync_dir(cluster))
         if not facts.exists:

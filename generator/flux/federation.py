@@ -7,7 +7,9 @@ Three kinds of ServiceAccount exchange a token for an Entra ID token:
 * the ``flux.defaultDecryptionServiceAccount`` of every namespace that holds a Kustomization without a
   tenant, the sync Kustomization's namespace included (multi-tenant lockdown, Flux >= 2.7): it acts for
   the cluster identity, so its subject is federated on that identity;
-* a tenant's ``serviceAccount`` in its Kustomization's namespace (object-level workload identity).
+* a tenant's ``serviceAccount`` in its Kustomization's namespace (object-level workload identity);
+* ``source-controller`` (and ``image-reflector-controller`` when it is a component) in the Flux namespace, on
+  the cluster's ``sourceIdentity``: they pull from Azure Container Registry with ``provider: azure``.
 
 Pure: no I/O. The rendered comments, the docs and the test emulator's rehearsal all read this list.
 """
@@ -87,6 +89,9 @@ def federated_credentials(config: Config, cluster: Cluster) -> list[FederatedCre
     if lockdown:
         found += [FederatedCredential(cluster.name, cluster.identity, cluster.oidc_issuer, ns, lockdown)
                   for ns in default_decryption_namespaces(config, cluster)]
+    if cluster.source_identity is not None:
+        found += [FederatedCredential(cluster.name, cluster.source_identity.identity, cluster.oidc_issuer,
+                                      config.flux.namespace, controller) for controller in config.flux.source_controllers]
     for ks in cluster.tenants:
         assert ks.tenant is not None
         found.append(FederatedCredential(cluster.name, ks.tenant.identity, cluster.oidc_issuer, ks.namespace,

@@ -85,6 +85,8 @@ def missing_components(config: Config, root: Path) -> list[str]:
     """One note per cluster without gotk-components.yaml: not an error (``flux bootstrap`` or ``flux install
     --export`` writes it), but ``kubectl kustomize`` of the sync folder fails until it exists."""
     notes: list[str] = []
+    if config.flux.extension:
+        return notes  # the AKS Flux extension installs Flux: there is no gotk-components.yaml
     for cluster in config.clusters:
         folder = config.sync_dir(cluster)
         if read_header(root / folder / COMPONENTS_FILE) is None:

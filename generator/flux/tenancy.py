@@ -56,7 +56,8 @@ class Decryptor:
     own: SopsKeys
     """The keys its identity decrypts with (and is granted decrypt on)."""
     paths: tuple[str, ...]
-    """The folders its Kustomizations apply (the platform's: the cluster folder first)."""
+    """The folders its Kustomizations apply (the platform's: the cluster folder first, except under the AKS
+    Flux extension)."""
     break_glass: SopsKeys = field(default_factory=SopsKeys)
     tenant: KustomizationSpec | None = None
 
@@ -96,7 +97,10 @@ def decryptors(config: Config) -> list[Decryptor]:
     """Every decryptor of every cluster, in config order (each cluster's platform first)."""
     found: list[Decryptor] = []
     for cluster in config.clusters:
-        platform = [cluster.path, *(ks.path for ks in cluster.kustomizations if ks.decryption and ks.tenant is None)]
+        # the cluster folder is applied by the sync Kustomization, which decrypts; not under the AKS Flux extension
+        # (flux.install: extension), whose Flux configuration has no decryption
+        own = [] if config.flux.extension else [cluster.path]
+        platform = [*own, *(ks.path for ks in cluster.kustomizations if ks.decryption and ks.tenant is None)]
         found.append(Decryptor(cluster.name, cluster, cluster.identity, cluster.sops, tuple(dict.fromkeys(platform))))
         found += [_tenant_decryptor(config, cluster, ks) for ks in cluster.tenants if ks.decryption]
     return found

@@ -101,15 +101,10 @@ def _credential_lookup(config: Config, cluster: Cluster) -> Any:
     return credential
 
 
-def _cluster_files(config: Config, cluster: Cluster, base: dict[str, Any]) -> dict[str, bytes]:
-    credential = _credential_lookup(config, cluster)
-    context = {
-        **base,
-        "cluster": cluster,
-        "credential": credential,
-        "controller_credential": federated_credentials(config, cluster)[0],
-        "age_secret": AGE_SECRET if age_only(cluster) else None,
-    }
+def _sync_files(config: Config, cluster: Cluster, context: dict[str, Any]) -> dict[str, bytes]:
+    """flux-system/ of the bootstrap flavour: the name-targeted patches and the sync objects. The extension
+    flavour has none: the AKS Flux extension installs Flux, its fluxConfigurations resource (in the Bicep)
+    is the Git source and the Kustomization that applies the cluster folder."""
     sync_dir = config.sync_dir(cluster)
     files = {
         f"{sync_dir}/kustomization.yaml": _render(
@@ -119,6 +114,21 @@ def _cluster_files(config: Config, cluster: Cluster, base: dict[str, Any]) -> di
     }
     if config.flux.default_decryption_service_account:
         files[f"{sync_dir}/{DECRYPTION_SA_FILE}"] = _render("flux-system/decryption-service-account.yaml.j2", **context)
+    return files
+
+
+def _cluster_files(config: Config, cluster: Cluster, base: dict[str, Any]) -> dict[str, bytes]:
+    credential = _credential_lookup(config, cluster)
+    context = {
+        **base,
+        "cluster": cluster,
+        "credential": credential,
+        "controller_credential": federated_credentials(config, cluster)[0],
+        "age_secret": AGE_SECRET if age_only(cluster) else None,
+        "source_identity": cluster.source_identity.identity if cluster.source_identity else None,
+        "source_controllers": config.flux.source_controllers if cluster.source_identity else (),
+    }
+    files = {} if config.flux.extension else _sync_files(config, cluster, context)
     owned = owned_objects(cluster, config.flux.namespace, config.flux.default_decryption_service_account)
     for ks in cluster.kustomizations:
         files[f"{cluster.path}/{ks.name}.yaml"] = _kustomization_file(cluster, ks, owned[ks.name], context)
@@ -129,7 +139,8 @@ def _without_client_id(config: Config, config_name: str) -> list[str]:
     """One line per identity the tree annotates whose clientId is not known yet."""
     found: dict[tuple[str | int, ...], Identity] = {}
     for cluster in config.clusters:
-        for identity in [cluster.identity, *(ks.tenant.identity for ks in cluster.tenants if ks.tenant)]:
+        source = [cluster.source_identity.identity] if cluster.source_identity else []
+        for identity in [cluster.identity, *source, *(ks.tenant.identity for ks in cluster.tenants if ks.tenant)]:
             if identity.client_id is None:
                 found.setdefault(identity.where, identity)
     return [f"{config_name}: {dotted((*where, 'clientId'))}: missing, and the ServiceAccount annotations need it; run "

@@ -120,7 +120,7 @@ def test_twenty_one_tenants_on_one_identity_are_refused_naming_the_identity_and_
 def test_role_names_resolve_to_their_published_guids() -> None:
     assert resolve_role("Key Vault Crypto User").guid == "12338af0-0e69-4776-bea7-57ae8d297424"
     assert resolve_role("Key Vault Reader").guid == "21090545-7ca7-4776-b22c-e363652d74d2"
-    with pytest.raises(ConfigError, match="unknown built-in role; known: Key Vault Crypto User, Key Vault Reader"):
+    with pytest.raises(ConfigError, match="unknown built-in role; known: AcrPull, Key Vault Crypto User, Key Vault Reader"):
         resolve_role("Key Vault Crypto Service Encryption User")
 
 

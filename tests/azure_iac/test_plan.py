@@ -133,3 +133,28 @@ def test_write_back_adds_client_id_lines_only() -> None:
                        "+       clientId: c5e055dd-c1c8-4bc7-8cf2-a7eb2667c772"]
     assert "      name: id-flux-staging          # created by fluxforge azure apply\n      clientId: c5e0" in out
     assert with_client_ids(out, paths) == out
+
+
+def test_what_only_the_bicep_deploys_is_a_note_with_the_command() -> None:
+    from pathlib import Path
+
+    from generator.config.load import load_config
+
+    config = load_config(Path(__file__).resolve().parents[2] / "examples" / "aks-extension")
+    state = desired_state(config)
+    actual = ActualState(SUBSCRIPTION)
+    ident = state.identities[0]
+    actual.identities[ident.key] = ActualIdentity(ident.client_id or "", "20000000-0000-0000-0000-000000000001")
+    plan = make_plan(state, actual)
+    registry = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/rg-fleet-ext/providers/Microsoft.ContainerRegistry/" \
+               "registries/acrcontosoext"
+    assert plan.notes == (
+        ("AcrPull on registry rg-fleet-ext/acrcontosoext for identity id-flux-ext-staging: deployed by the Bicep "
+        '(fluxforge azure bicep), not by apply; or: az role assignment create --role "AcrPull" --assignee-object-id '
+        f"20000000-0000-0000-0000-000000000001 --assignee-principal-type ServicePrincipal --scope {registry}"),
+        ("cluster staging: the AKS Flux extension (workloadIdentity.azureClientId of id-flux-ext-staging) and its Flux "
+        "configuration flux-system on rg-fleet-ext/aks-ext-staging are deployed by the Bicep (fluxforge azure bicep), "
+        "not by apply"),
+    )
+    assert plan.lines()[-3:-1] == [f"note: {note}" for note in plan.notes]
+    assert make_plan(STATE, _everything_there()).notes == ()

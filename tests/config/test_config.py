@@ -87,7 +87,8 @@ def test_each_default_is_declared_once_in_the_schema_and_applied_by_the_loader()
     config = parse_config(MINIMAL)
     applied = {
         ("flux", "version"): str(config.flux.version), ("flux", "namespace"): config.flux.namespace,
-        ("flux", "components"): list(config.flux.components), ("git", "branch"): config.git.branch,
+        ("flux", "components"): list(config.flux.components), ("flux", "install"): config.flux.install,
+        ("git", "branch"): config.git.branch,
         ("git", "secretRef"): config.git.secret_ref, ("git", "interval"): config.git.interval,
         ("git", "recurseSubmodules"): config.git.recurse_submodules,
         ("azure", "encryptorsRunSops"): config.azure.encryptors_run_sops,
