@@ -27,6 +27,7 @@ pytestmark = pytest.mark.interop
 
 RG = "rg-fluxforge"  # where rehearse() puts identities and the vault (the config's groups are for azure apply)
 CONTROLLER_FIC = "staging-flux-system-kustomize-controller"
+TENANT_FIC = "staging-team-a-team-a-sops"
 CLIENT_ID = "c5e055dd-c1c8-4bc7-8cf2-a7eb2667c772"
 ISSUER = "https://westeurope.oic.prod-aks.azure.com/95513a0e-a568-46f4-8d76-53e5279cb558/5cd99ca1-6fd3-48b4-85d7-728bebc84d67/"
 SUBJECT = "system:serviceaccount:flux-system:kustomize-controller"
@@ -52,12 +53,12 @@ class Admin:
         self.kv: Any = KeyVaultManagementClient(credential, emu.arm.subscription)
         self.world = world
 
-    def set_fic(self, issuer: str = ISSUER, subject: str = SUBJECT, audience: str = WI_AUDIENCE) -> None:
+    def set_fic(self, issuer: str = ISSUER, subject: str = SUBJECT, audience: str = WI_AUDIENCE, *,
+                identity: str = "id-flux-staging", name: str = CONTROLLER_FIC) -> None:
         from azure.mgmt.msi.models import FederatedIdentityCredential
 
         self.msi.federated_identity_credentials.create_or_update(
-            RG, "id-flux-staging", CONTROLLER_FIC,
-            FederatedIdentityCredential(issuer=issuer, subject=subject, audiences=[audience]))
+            RG, identity, name, FederatedIdentityCredential(issuer=issuer, subject=subject, audiences=[audience]))
 
     def controller_principal(self) -> str:
         return str(self.msi.user_assigned_identities.get(RG, "id-flux-staging").principal_id)
@@ -89,6 +90,12 @@ def subject_other_namespace(w: DoctorWorld) -> None:
 
 def wrong_audience(w: DoctorWorld) -> None:
     Admin(w).set_fic(audience="api://AzureADTokenExchange/other")
+
+
+def tenant_subject_wrong_sa(w: DoctorWorld) -> None:
+    """The tenant's credential trusts the namespace's default ServiceAccount instead of team-a-sops."""
+    Admin(w).set_fic(subject="system:serviceaccount:team-a:default", identity="id-team-a-staging",
+                     name=TENANT_FIC)
 
 
 def role_removed(w: DoctorWorld) -> None:
@@ -213,6 +220,11 @@ BREAKS: dict[str, tuple[Callable[[DoctorWorld], None], str, str, str]] = {
                                      "subject 'system:serviceaccount:flux:kustomize-controller', needs", f"--subject {SUBJECT}"),
     "wrong audience": (wrong_audience, "azure.fic", "audiences ['api://AzureADTokenExchange/other']",
                        f"--audiences {WI_AUDIENCE}"),
+    "tenant credential for another ServiceAccount": (tenant_subject_wrong_sa, "azure.fic",
+                                                     ("subject 'system:serviceaccount:team-a:default', needs "
+                                                     "'system:serviceaccount:team-a:team-a-sops'"),
+                                                     (f"az identity federated-credential update --name {TENANT_FIC} "
+                                                     "--identity-name id-team-a-staging")),
     "role removed": (role_removed, "azure.role", "it has no role with keys/decrypt/action",
                      'az role assignment create --role "Key Vault Crypto User"'),
     "role at the wrong scope": (role_at_wrong_scope, "azure.role", "/keys/other-key), which does not cover",

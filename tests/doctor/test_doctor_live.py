@@ -13,7 +13,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 from doctorworld import AUDITOR_SECRET, DoctorWorld
-from test_doctor_drill import key_disabled, no_fic, role_removed
+from test_doctor_drill import key_disabled, no_fic, role_removed, tenant_subject_wrong_sa
 
 from generator.doctor.kubectl import Kubectl
 from generator.doctor.model import BROKEN, OK, SKIPPED
@@ -43,6 +43,20 @@ def test_without_azure_access_the_probe_names_the_gate(world: DoctorWorld, break
     assert first is not None and first.gate == step and first.means == means, text
     assert first.subject == "staging: flux-system/kustomize-controller"
     assert f"  means: gate {means} " in text and f"fix gate {means}" in first.fix
+
+
+def test_the_probe_exchanges_a_tenant_token_too(world: DoctorWorld) -> None:
+    """The probe runs the tenant's own exchange (team-a-sops' token for id-team-a-staging): with Azure unreadable, a
+    tenant credential that trusts another ServiceAccount is still named, at the tenant's ServiceAccount."""
+    tenant_subject_wrong_sa(world)
+    nobody = world.emu.add_identity("no-arm-access", secret="no-arm-access-secret")
+    report = world.doctor(azure=world.azure_reader(nobody, "no-arm-access-secret"))
+    first = report.first_broken
+    assert first is not None and first.gate == "probe.exchange", as_text(report, "fluxforge.yaml")
+    assert first.subject == "staging: team-a/team-a-sops" and first.means == "azure.fic"
+    assert "AADSTS70021" in first.reason
+    controller = [f for f in report.findings if f.gate.startswith("probe.") and "kustomize-controller" in f.subject]
+    assert [f.status for f in controller] == [OK, OK, OK]
 
 
 def test_the_cluster_is_found_by_its_issuer(world: DoctorWorld) -> None:
