@@ -25,7 +25,8 @@ def _items(value: Any, base: KeyPath) -> Iterator[tuple[KeyPath, dict[str, Any]]
 
 
 def identities(data: dict[str, Any]) -> Iterator[tuple[KeyPath, dict[str, Any]]]:
-    """Every identity mapping of the config with its key path: cluster identities, then tenants'."""
+    """Every identity mapping of the config with its key path: cluster identities, then tenants', then
+    workloads'."""
     for cpath, cluster in _items(data.get("clusters"), ("clusters",)):
         if isinstance(cluster.get("identity"), dict):
             yield (*cpath, "identity"), cluster["identity"]
@@ -33,12 +34,22 @@ def identities(data: dict[str, Any]) -> Iterator[tuple[KeyPath, dict[str, Any]]]
             tenant = _dict(ks.get("tenant"))
             if isinstance(tenant.get("identity"), dict):
                 yield (*kpath, "tenant", "identity"), tenant["identity"]
+        for wpath, workload in _items(cluster.get("workloads"), (*cpath, "workloads")):
+            if isinstance(workload.get("identity"), dict):
+                yield (*wpath, "identity"), workload["identity"]
 
 
 def _key_entries(data: dict[str, Any]) -> Iterator[tuple[KeyPath, dict[str, Any]]]:
     yield from _items(_dict(data.get("sops")).get("keyVault"), ("sops", "keyVault"))
     for cpath, cluster in _items(data.get("clusters"), ("clusters",)):
         yield from _items(_dict(cluster.get("sops")).get("keyVault"), (*cpath, "sops", "keyVault"))
+
+
+def _workload_vaults(data: dict[str, Any]) -> Iterator[tuple[KeyPath, dict[str, Any]]]:
+    for cpath, cluster in _items(data.get("clusters"), ("clusters",)):
+        for wpath, workload in _items(cluster.get("workloads"), (*cpath, "workloads")):
+            if isinstance(workload.get("keyVault"), dict):
+                yield (*wpath, "keyVault"), workload["keyVault"]
 
 
 def _vault_name(vault: Any) -> str | None:
@@ -89,6 +100,24 @@ def _vault_problems(data: dict[str, Any], group: Any) -> Iterator[Problem]:
                                                f"{dotted(first_path)}; fluxforge either manages a vault or not")
 
 
+def _workload_vault_problems(data: dict[str, Any], group: Any) -> Iterator[Problem]:
+    """A vault named by workloads is in one resource group (the one its sops.keyVault entries give, if any)."""
+    seen: dict[str, tuple[KeyPath, Any]] = {}
+    for path, entry in _key_entries(data):
+        if (vault := _vault_name(entry.get("vault"))) is not None:
+            seen.setdefault(vault, (path, entry.get("resourceGroup", group)))
+    for path, entry in _workload_vaults(data):
+        vault = _vault_name(entry.get("name"))
+        if vault is None:
+            continue
+        here = entry.get("resourceGroup", group)
+        first_path, first_group = seen.setdefault(vault, (path, here))
+        if here != first_group:
+            yield Problem((*path, "resourceGroup"), f"Key Vault {vault!r} is in resource group {first_group!r} at "
+                                                    f"{dotted(first_path)}; give every mention of one vault the same "
+                                                    "resourceGroup")
+
+
 def _encryptor_problems(azure: dict[str, Any]) -> Iterator[Problem]:
     first: dict[str, KeyPath] = {}
     for path, entry in _items(azure.get("encryptors"), ("azure", "encryptors")):
@@ -106,4 +135,5 @@ def azure_problems(data: dict[str, Any]) -> list[Problem]:
     """Cross-field problems of the Azure keys (identities, Key Vaults, encryptors)."""
     azure = _dict(data.get("azure"))
     group = azure.get("resourceGroup")
-    return [*_identity_problems(data, group), *_vault_problems(data, group), *_encryptor_problems(azure)]
+    return [*_identity_problems(data, group), *_vault_problems(data, group), *_workload_vault_problems(data, group),
+            *_encryptor_problems(azure)]

@@ -32,6 +32,7 @@ from generator.fsio import write_atomic, write_error
 from generator.merge.lock import LOCK_NAME, Lock, dumps, write_lock
 from generator.render.files import age_secret_notes, render_tree
 from generator.render.plan import RenderPlan, plan_render, read_bytes
+from generator.render.workloads import workload_notes
 from generator.report.model import Report
 from generator.report.sources import render_check_report
 
@@ -262,7 +263,7 @@ def run_render(
     files = render_tree(config, config_name=config_file.name, shared=shared_folders(root, config))
     plan = plan_render(root, config, files, force=force)  # first: it reports a file where a folder belongs
     mismatches = header_mismatches(config, root)
-    notes = tuple(missing_components(config, root) + _restart_notes(config, plan))
+    notes = tuple(missing_components(config, root) + _restart_notes(config, plan) + workload_notes(config, root))
     if (plan.conflicts or plan.foreign or plan.overwritten or plan.unbased_removes) and not force:
         raise _conflict(plan)
     overwrites = _warnings(plan, mode)

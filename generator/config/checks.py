@@ -6,7 +6,6 @@ found in one run.
 
 from __future__ import annotations
 
-import posixpath
 import re
 from collections.abc import Iterator
 from decimal import Decimal
@@ -14,7 +13,9 @@ from typing import Any
 
 from generator.azure.checks import azure_problems
 from generator.config.flavour import flavour_problems
+from generator.config.paths import normalise_path, path_problem
 from generator.config.problems import KeyPath, Problem, did_you_mean, dotted
+from generator.config.workload_checks import workload_problems
 from generator.flux.versions import EXTRA_COMPONENTS, features_for, parse_version
 
 __all__ = ["check_semantics", "normalise_path"]
@@ -34,24 +35,6 @@ def _strings(items: Any) -> Iterator[tuple[int, str]]:
         for index, item in enumerate(items):
             if isinstance(item, str):
                 yield index, item
-
-
-def normalise_path(text: str) -> str:
-    """``./apps//staging/`` -> ``apps/staging`` (assumes :func:`path_problem` found nothing)."""
-    return posixpath.normpath(text)
-
-
-def path_problem(text: str) -> str | None:
-    """Why ``text`` is not a usable folder inside the repository, or None."""
-    if text.startswith("/"):
-        return f"{text!r} is absolute; give a path relative to the repository root, e.g. clusters/staging"
-    if ".." in text.split("/"):
-        return f"{text!r} leaves the repository ('..'); give a folder inside it"
-    if posixpath.normpath(text) in {".", ""}:
-        return f"{text!r} is the repository root; name a folder below it"
-    if ".git" in posixpath.normpath(text).split("/"):
-        return f"{text!r} is inside .git/, git's own folder (files there are never committed); name a folder of the work tree"
-    return None
 
 
 _GO_DURATION_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)")
@@ -315,4 +298,5 @@ def check_semantics(data: Any) -> list[Problem]:
     problems.extend(_sparse_checks(data, minor))
     problems.extend(azure_problems(data))
     problems.extend(flavour_problems(data))
+    problems.extend(workload_problems(data))
     return problems

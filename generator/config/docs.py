@@ -52,7 +52,18 @@ _OUTRO = """
   Kustomization that decrypts without a tenant (in that Kustomization's file).
 - Federated credential subjects: `system:serviceaccount:<flux namespace>:kustomize-controller` for the
   cluster identity, and `system:serviceaccount:<namespace>:<defaultDecryptionServiceAccount>` for each
-  namespace above; `system:serviceaccount:<Kustomization namespace>:<tenant.serviceAccount>` for a tenant.
+  namespace above; `system:serviceaccount:<Kustomization namespace>:<tenant.serviceAccount>` for a tenant;
+  `system:serviceaccount:<namespace>:<serviceAccount>` for a workload, on the workload's identity.
+- Workloads: a kustomize Component in `<path>/workload-identity/<name>/` (add `components:
+  [workload-identity/<name>]` to `<path>/kustomization.yaml`; render never edits that file and says so)
+  with the ServiceAccount (annotations `client-id`, `tenant-id`), the SecretProviderClass
+  (`secrets-store.csi.x-k8s.io/v1`, provider `azure`, `usePodIdentity: "false"`, `clientID`,
+  `keyvaultName`, `tenantID` (the Azure provider's current spelling; `tenantId` is deprecated), `objects`,
+  `secretObjects` from `syncAs`), and a patch of the workload found by kind and name: pod-template label
+  `azure.workload.identity/use: "true"`, `serviceAccountName`, the CSI volume (`secrets-store.csi.k8s.io`,
+  read-only) mounted read-only at `mountPath` in each of `containers`. Roles, assigned by `fluxforge azure
+  bicep/apply` as narrowly as ARM allows: Key Vault Secrets User on each `secret` object, Key Vault Reader on
+  each `key` object, Key Vault Reader on the vault for `cert` objects (ARM has no certificate scope).
 """
 
 

@@ -30,6 +30,9 @@ from generator.config.model import (
     SopsKeys,
     SourceIdentity,
     Tenant,
+    VaultObject,
+    Workload,
+    WorkloadVault,
 )
 from generator.config.problems import Problem, format_problems, problems_from_schema
 from generator.errors import ConfigError
@@ -207,6 +210,31 @@ def _source_identity(raw: dict[str, Any] | None, where: KeyPath, group: str | No
     return SourceIdentity(_identity(ident, where, group), registries)
 
 
+def _vault_object(raw: dict[str, Any]) -> VaultObject:
+    sync = raw.get("syncAs") or {}
+    return VaultObject(name=raw["name"], type=raw.get("type", _schema_default("vaultObject", "type")),
+                       alias=raw.get("alias"), version=raw["version"].lower() if raw.get("version") else None,
+                       sync_secret=sync.get("secret"), sync_key=sync.get("key"),
+                       sync_type=sync.get("type", "Opaque"))
+
+
+def _workload(raw: dict[str, Any], where: KeyPath, group: str | None) -> Workload:
+    vault = raw["keyVault"]
+    return Workload(
+        name=raw["name"],
+        namespace=raw["namespace"],
+        service_account=raw.get("serviceAccount", raw["name"]),
+        path=normalise_path(raw["path"]),
+        identity=_identity(raw["identity"], (*where, "identity"), group),
+        key_vault=WorkloadVault(vault["name"].lower(), vault.get("resourceGroup", group), (*where, "keyVault")),
+        objects=tuple(_vault_object(o) for o in raw["objects"]),
+        kind=raw.get("kind", _schema_default("workload", "kind")),
+        containers=tuple(raw.get("containers", [raw["name"]])),
+        mount_path=raw.get("mountPath", _schema_default("workload", "mountPath")),
+        where=where,
+    )
+
+
 def _cluster(raw: dict[str, Any], index: int, default_sops: SopsKeys, flux_ns: str, group: str | None) -> Cluster:
     name = raw["name"]
     environment = raw.get("environment", name)
@@ -222,6 +250,7 @@ def _cluster(raw: dict[str, Any], index: int, default_sops: SopsKeys, flux_ns: s
         kustomizations=tuple(_kustomization(k, environment, flux_ns, (*where, "kustomizations", i), group)
                              for i, k in enumerate(raw.get("kustomizations", []))),
         aks=AksRef(aks["name"], aks.get("resourceGroup", group)) if aks else None,
+        workloads=tuple(_workload(w, (*where, "workloads", i), group) for i, w in enumerate(raw.get("workloads", []))),
         index=index,
         source_identity=_source_identity(raw.get("sourceIdentity"), (*where, "sourceIdentity"), group),
     )

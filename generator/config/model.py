@@ -22,6 +22,9 @@ __all__ = [
     "SopsKeys",
     "SourceIdentity",
     "Tenant",
+    "VaultObject",
+    "Workload",
+    "WorkloadVault",
 ]
 
 
@@ -127,6 +130,66 @@ class SourceIdentity:
 
 
 @dataclass(frozen=True)
+class VaultObject:
+    """A Key Vault object a workload mounts (one entry of the SecretProviderClass ``objects`` array)."""
+
+    name: str
+    type: str = "secret"
+    """``secret``, ``key`` or ``cert`` (the Azure provider's objectType)."""
+    alias: str | None = None
+    version: str | None = None
+    sync_secret: str | None = None
+    """``syncAs.secret``: the Kubernetes Secret the file is also synced into (secretObjects)."""
+    sync_key: str | None = None
+    sync_type: str = "Opaque"
+
+    @property
+    def file_name(self) -> str:
+        """The file in the mount, and the ``objectName`` secretObjects refer to: the alias, else the name."""
+        return self.alias or self.name
+
+
+@dataclass(frozen=True)
+class WorkloadVault:
+    """The Key Vault a workload reads from."""
+
+    name: str
+    resource_group: str | None = None
+    where: KeyPath = field(default=(), compare=False)
+
+
+@dataclass(frozen=True)
+class Workload:
+    """An application reading Key Vault objects through the Secrets Store CSI driver with workload identity."""
+
+    name: str
+    namespace: str
+    service_account: str
+    path: str
+    """The folder whose kustomization.yaml builds the workload (normalised); the Component goes below it."""
+    identity: Identity
+    key_vault: WorkloadVault
+    objects: tuple[VaultObject, ...]
+    kind: str = "Deployment"
+    containers: tuple[str, ...] = ()
+    mount_path: str = "/mnt/secrets-store"
+    where: KeyPath = field(default=(), compare=False)
+
+    @property
+    def component_dir(self) -> str:
+        """``<path>/workload-identity/<name>``: the kustomize Component fluxforge renders."""
+        return f"{self.path}/{COMPONENT_FOLDER}/{self.name}"
+
+    @property
+    def component_ref(self) -> str:
+        """How the folder's kustomization.yaml names the Component (``components:``)."""
+        return f"{COMPONENT_FOLDER}/{self.name}"
+
+
+COMPONENT_FOLDER = "workload-identity"
+
+
+@dataclass(frozen=True)
 class AksRef:
     """The AKS resource behind a cluster (read-only checks of its OIDC issuer and workload identity)."""
 
@@ -146,6 +209,7 @@ class Cluster:
     sops: SopsKeys
     kustomizations: tuple[KustomizationSpec, ...] = ()
     aks: AksRef | None = None
+    workloads: tuple[Workload, ...] = ()
     index: int = 0
     """Position in ``clusters`` (key paths in messages)."""
     source_identity: SourceIdentity | None = None

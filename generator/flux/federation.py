@@ -10,6 +10,8 @@ Three kinds of ServiceAccount exchange a token for an Entra ID token:
 * a tenant's ``serviceAccount`` in its Kustomization's namespace (object-level workload identity);
 * ``source-controller`` (and ``image-reflector-controller`` when it is a component) in the Flux namespace, on
   the cluster's ``sourceIdentity``: they pull from Azure Container Registry with ``provider: azure``.
+* a workload's ``serviceAccount`` in its namespace (``clusters[].workloads[]``: the Secrets Store CSI driver
+  exchanges the pod's token for the workload identity's).
 
 Pure: no I/O. The rendered comments, the docs and the test emulator's rehearsal all read this list.
 """
@@ -82,7 +84,8 @@ def default_decryption_namespaces(config: Config, cluster: Cluster) -> tuple[str
 
 
 def federated_credentials(config: Config, cluster: Cluster) -> list[FederatedCredential]:
-    """Every credential ``cluster`` needs, controller first, each (namespace, ServiceAccount) once."""
+    """Every credential ``cluster`` needs, controller first, then tenants and workloads, each (namespace,
+    ServiceAccount) once (the config checks refuse a workload ServiceAccount that Flux already uses)."""
     found = [FederatedCredential(cluster.name, cluster.identity, cluster.oidc_issuer, config.flux.namespace,
                                  CONTROLLER_SERVICE_ACCOUNT)]
     lockdown = config.flux.default_decryption_service_account
@@ -96,5 +99,7 @@ def federated_credentials(config: Config, cluster: Cluster) -> list[FederatedCre
         assert ks.tenant is not None
         found.append(FederatedCredential(cluster.name, ks.tenant.identity, cluster.oidc_issuer, ks.namespace,
                                          ks.tenant.service_account))
+    found += [FederatedCredential(cluster.name, w.identity, cluster.oidc_issuer, w.namespace, w.service_account)
+              for w in cluster.workloads]
     unique = {(c.namespace, c.service_account): c for c in reversed(found)}
     return [c for c in found if unique[(c.namespace, c.service_account)] is c]

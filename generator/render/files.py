@@ -20,6 +20,7 @@ from generator.render.context import (
     sops_rules,
 )
 from generator.render.templates import render_template
+from generator.render.workloads import workload_files
 
 __all__ = ["AGE_SECRET", "DECRYPTION_SA_FILE", "GENERATED_MARKER", "SOPS_CONFIG", "age_only", "age_secret_notes",
            "render_tree"]
@@ -132,6 +133,7 @@ def _cluster_files(config: Config, cluster: Cluster, base: dict[str, Any]) -> di
     owned = owned_objects(cluster, config.flux.namespace, config.flux.default_decryption_service_account)
     for ks in cluster.kustomizations:
         files[f"{cluster.path}/{ks.name}.yaml"] = _kustomization_file(cluster, ks, owned[ks.name], context)
+    files.update(workload_files(config, cluster, _render, base))
     return files
 
 
@@ -140,7 +142,8 @@ def _without_client_id(config: Config, config_name: str) -> list[str]:
     found: dict[tuple[str | int, ...], Identity] = {}
     for cluster in config.clusters:
         source = [cluster.source_identity.identity] if cluster.source_identity else []
-        for identity in [cluster.identity, *source, *(ks.tenant.identity for ks in cluster.tenants if ks.tenant)]:
+        for identity in [cluster.identity, *source, *(ks.tenant.identity for ks in cluster.tenants if ks.tenant),
+                         *(w.identity for w in cluster.workloads)]:
             if identity.client_id is None:
                 found.setdefault(identity.where, identity)
     return [f"{config_name}: {dotted((*where, 'clientId'))}: missing, and the ServiceAccount annotations need it; run "

@@ -22,12 +22,12 @@ def repo(chdir_tmp: Path) -> Path:
 def test_render_default_config_writes_tree_then_nothing(repo: Path, run_cli) -> None:
     first = run_cli("render")
     assert first.exit_code == 0, first.output
-    assert "10 written, 0 unchanged" in first.output
+    assert "14 written, 0 unchanged" in first.output
     assert (repo / "clusters/staging/flux-system/kustomization.yaml").is_file()
     before = snapshot(repo)
     second = run_cli("render")
     assert second.exit_code == 0
-    assert "0 written, 10 unchanged" in second.output
+    assert "0 written, 14 unchanged" in second.output
     assert snapshot(repo) == before
 
 
@@ -140,7 +140,7 @@ def test_diff_prints_and_writes_nothing(repo: Path, run_cli) -> None:
     result = run_cli("render", "--diff")
     assert result.exit_code == 0
     assert "+++ b/clusters/staging/team-a.yaml" in result.stdout
-    assert "10 of 10 generated files would change" in result.stderr
+    assert "14 of 14 generated files would change" in result.stderr
     assert sorted(p.name for p in repo.iterdir()) == ["fluxforge.yaml"]
 
 
@@ -217,7 +217,7 @@ def test_removed_kustomization_is_reported_then_deleted(repo: Path, run_cli) -> 
     run_cli("render")
     text = (repo / "fluxforge.yaml").read_text()
     start = text.index("      - name: team-a")
-    end = text.index("\n  - name: production")
+    end = text.index("\n    workloads:")
     (repo / "fluxforge.yaml").write_text(text[:start] + text[end + 1 :])
     mine = repo / "clusters/staging/mine.yaml"
     mine.write_text("# not generated\n")

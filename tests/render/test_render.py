@@ -48,7 +48,7 @@ def _patches(files: dict[str, bytes], cluster: str) -> list[Any]:
 def test_fresh_render_equals_committed_sample(tmp_path: Path) -> None:
     shutil.copy(SAMPLE / "fluxforge.yaml", tmp_path / "fluxforge.yaml")
     files = render_tree(load_config(tmp_path))
-    assert len(files) == 10
+    assert len(files) == 14
     for relpath, data in files.items():
         assert (SAMPLE / relpath).read_bytes() == data, f"sample-repo/{relpath} is stale: run fluxforge render sample-repo"
     # the committed lock is the render itself (the merge base), byte for byte what render writes
@@ -63,7 +63,7 @@ def test_fresh_render_equals_committed_sample(tmp_path: Path) -> None:
 def test_sample_check_passes(run_cli) -> None:
     result = run_cli("render", str(SAMPLE), "--check")
     assert result.exit_code == 0, result.output
-    assert "10 generated files are up to date" in result.output
+    assert "14 generated files are up to date" in result.output
 
 
 def test_render_is_byte_stable() -> None:
@@ -234,7 +234,7 @@ def test_shared_namespace_and_service_account_are_emitted_once() -> None:
             clientId: 74c187ab-dd8a-4a75-ba9a-ede2fddb872b
             resourceGroup: rg-fleet-staging
 """
-    text = BASE.replace("\n  - name: production", extra + "\n  - name: production")
+    text = BASE.replace("\n    workloads:", "\n" + extra.rstrip("\n") + "\n    workloads:", 1)
     files = render_tree(parse_config(text))
     kinds = [d["kind"] for d in _docs(files["clusters/staging/team-a-jobs.yaml"])]
     assert kinds == ["Kustomization"]

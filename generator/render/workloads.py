@@ -1,0 +1,231 @@
+"""Applications reading Key Vault objects with workload identity (Secrets Store CSI driver, Azure provider).
+
+For each ``clusters[].workloads[]`` entry, a kustomize Component in ``<path>/workload-identity/<name>/``:
+
+* ``service-account.yaml``: the ServiceAccount with the ``client-id`` and ``tenant-id`` annotations (the label
+  belongs on the pod template, not here);
+* ``secret-provider-class.yaml``: ``secrets-store.csi.x-k8s.io/v1`` with provider ``azure``, ``usePodIdentity:
+  "false"``, ``clientID``, ``keyvaultName``, ``tenantID`` (the provider's current spelling; ``tenantId`` is
+  deprecated), ``objects`` as the provider's YAML-in-a-string array, and ``secretObjects`` for ``syncAs``;
+* ``kustomization.yaml`` (``kind: Component``): both files, a strategic-merge patch of the Deployment
+  (StatefulSet, DaemonSet) found by kind and name that adds the pod label, ``serviceAccountName``, the CSI
+  volume and a read-only mount in each named container;
+* ``check/kustomization.yaml``, a Component the one above includes (so it runs before the patch): replacements
+  that copy each container's name from the workload, so a wrong name fails ``kustomize build`` instead of
+  patching nothing (or adding a container without image).
+
+:func:`workload_files` is pure (the strict Jinja environment); :func:`workload_notes` reads the folder's
+``kustomization.yaml`` to say when the Component is not referenced yet (render does not edit the user's file).
+The Azure side (federated credentials, role assignments) is :mod:`generator.azure.desired`; the gates doctor
+walks are :func:`workload_gates`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+from generator.config.model import Cluster, Config, VaultObject, Workload
+from generator.flux.federation import FederatedCredential, federated_credentials
+
+__all__ = [
+    "CONTAINERS_ANNOTATION",
+    "CSI_DRIVER",
+    "POD_LABEL",
+    "VOLUME",
+    "SyncedSecret",
+    "WorkloadGate",
+    "grants",
+    "object_role",
+    "synced_secrets",
+    "workload_files",
+    "workload_gates",
+    "workload_notes",
+]
+
+CSI_DRIVER: Final = "secrets-store.csi.k8s.io"
+POD_LABEL: Final = "azure.workload.identity/use"
+VOLUME: Final = "fluxforge-secrets-store"
+"""The CSI volume's name in the pod (distinct enough not to merge into a volume the user already has)."""
+CONTAINERS_ANNOTATION: Final = "fluxforge.io/containers"
+"""On the SecretProviderClass: the containers that mount it; the Component's replacements rewrite each entry
+from the workload object, so a missing workload or container fails the build."""
+
+_MAX_KUSTOMIZATION: Final = 1 << 20
+
+SECRETS_USER: Final = "Key Vault Secrets User"
+READER: Final = "Key Vault Reader"
+
+
+@dataclass(frozen=True)
+class SyncedSecret:
+    """One ``secretObjects`` entry: a Kubernetes Secret fed from mounted files."""
+
+    name: str
+    type: str
+    data: tuple[tuple[str, str], ...]
+    """(objectName = the mounted file, key in the Secret)."""
+
+
+def synced_secrets(workload: Workload) -> list[SyncedSecret]:
+    """The Secrets ``syncAs`` asks for, in first-mention order, each with its keys in config order."""
+    order: dict[str, list[VaultObject]] = {}
+    for obj in workload.objects:
+        if obj.sync_secret and obj.sync_key:
+            order.setdefault(obj.sync_secret, []).append(obj)
+    return [SyncedSecret(name, objs[0].sync_type, tuple((o.file_name, str(o.sync_key)) for o in objs))
+            for name, objs in order.items()]
+
+
+def object_role(obj: VaultObject) -> tuple[str, str]:
+    """(built-in role, scope kind) an object needs: a secret's value needs Key Vault Secrets User on the secret;
+    a key's public part (GetKey: keys/read) Key Vault Reader on the key; a certificate (GetCertificate:
+    certificates/read) Key Vault Reader on the vault, as ARM has no certificate resource to scope a role to."""
+    if obj.type == "secret":
+        return SECRETS_USER, "secrets"
+    if obj.type == "key":
+        return READER, "keys"
+    return READER, "vault"
+
+
+def grants(workload: Workload) -> list[str]:
+    """Human lines: which role on which object (as ``fluxforge azure bicep/apply`` assign them)."""
+    found: dict[tuple[str, str], list[str]] = {}
+    for obj in workload.objects:
+        role, scope = object_role(obj)
+        found.setdefault((role, scope), []).append(obj.name)
+    vault = workload.key_vault.name
+    lines = []
+    for (role, scope), names in found.items():
+        where = f"on vault {vault}" if scope == "vault" else f"on {scope[:-1]} " + ", ".join(f"{vault}/{n}" for n in names)
+        lines.append(f"{role} {where} (fluxforge azure bicep / apply assign it)")
+    return lines
+
+
+def _credential(config: Config, cluster: Cluster, workload: Workload) -> FederatedCredential:
+    for cred in federated_credentials(config, cluster):
+        if (cred.namespace, cred.service_account) == (workload.namespace, workload.service_account):
+            return cred
+    raise KeyError(workload.service_account)  # federated_credentials lists every workload's ServiceAccount
+
+
+def workload_files(config: Config, cluster: Cluster, render: Callable[..., bytes],
+                   base: dict[str, Any]) -> dict[str, bytes]:
+    """The Component files of every workload of ``cluster``, keyed by path from the repository root."""
+    files: dict[str, bytes] = {}
+    for workload in cluster.workloads:
+        context = {**base, "w": workload, "credential": _credential(config, cluster, workload),
+                   "grants": grants(workload), "synced": synced_secrets(workload), "volume": VOLUME,
+                   "containers_annotation": CONTAINERS_ANNOTATION}
+        folder = workload.component_dir
+        files[f"{folder}/kustomization.yaml"] = render("workloads/kustomization.yaml.j2", **context)
+        files[f"{folder}/check/kustomization.yaml"] = render("workloads/check.yaml.j2", **context)
+        files[f"{folder}/service-account.yaml"] = render("workloads/service-account.yaml.j2", **context)
+        files[f"{folder}/secret-provider-class.yaml"] = render("workloads/secret-provider-class.yaml.j2", **context)
+    return files
+
+
+@dataclass(frozen=True)
+class WorkloadGate:
+    """One gate of the application chain, as data for ``fluxforge doctor`` (and the docs)."""
+
+    cluster: str
+    workload: str
+    gate: str
+    """``pod-label``, ``sa-annotation``, ``fic-subject``, ``role`` or ``object``."""
+    expect: str
+    fix: str
+
+
+def workload_gates(config: Config) -> list[WorkloadGate]:
+    """Every gate each workload's chain needs, in chain order: the pod-template label, the ServiceAccount's
+    client-id annotation, the federated credential (issuer, subject namespace), the role per object and the
+    object itself (exists, enabled)."""
+    gates: list[WorkloadGate] = []
+    for cluster in config.clusters:
+        for w in cluster.workloads:
+            ident = w.identity.name or w.identity.client_id or "?"
+            cred = _credential(config, cluster, w)
+            gates += [
+                WorkloadGate(cluster.name, w.name, "pod-label", f"{w.kind} {w.namespace}/{w.name}: pod template label "
+                             f"{POD_LABEL}: \"true\"", f"add {w.component_ref} to {w.path}/kustomization.yaml components"),
+                WorkloadGate(cluster.name, w.name, "sa-annotation", f"ServiceAccount {w.namespace}/{w.service_account}: "
+                             f"azure.workload.identity/client-id {w.identity.client_id}", "fluxforge render"),
+                WorkloadGate(cluster.name, w.name, "fic-subject", f"identity {ident}: federated credential issuer "
+                             f"{cred.issuer} subject {cred.subject}", cred.az_create()),
+            ]
+            for obj in w.objects:
+                role, scope = object_role(obj)
+                target = f"vault {w.key_vault.name}" if scope == "vault" else f"{scope[:-1]} {w.key_vault.name}/{obj.name}"
+                gates.append(WorkloadGate(cluster.name, w.name, "role", f"identity {ident}: {role} on {target}",
+                                          "fluxforge azure apply"))
+                gates.append(WorkloadGate(cluster.name, w.name, "object", f"{obj.type} {w.key_vault.name}/{obj.name} exists"
+                                          " and is enabled", _set_hint(w, obj)))
+    return gates
+
+
+def _set_hint(workload: Workload, obj: VaultObject) -> str:
+    vault = workload.key_vault.name
+    if obj.type == "secret":
+        return f"az keyvault secret set --vault-name {vault} -n {obj.name} --file FILE"
+    if obj.type == "key":
+        return f"az keyvault key create --vault-name {vault} -n {obj.name}"
+    return f"az keyvault certificate import --vault-name {vault} -n {obj.name} --file FILE"
+
+
+def _component_refs(text: str) -> tuple[list[str], str | None] | None:
+    """``components`` entries and ``namespace`` of a kustomization.yaml (None: not a mapping / unreadable)."""
+    from ruamel.yaml.error import YAMLError
+
+    from generator.yamlio import load_plain
+
+    try:
+        data = load_plain(text)
+    except (YAMLError, ValueError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    components = data.get("components")
+    refs = [str(c).strip().removeprefix("./").rstrip("/") for c in components] if isinstance(components, list) else []
+    namespace = data.get("namespace")
+    return refs, namespace if isinstance(namespace, str) else None
+
+
+def workload_notes(config: Config, root: Path) -> list[str]:
+    """What the user must do by hand in their own ``kustomization.yaml`` (render never edits it): reference the
+    Component, and not set another ``namespace`` on the folder (the ServiceAccount would move out of the
+    federated subject's namespace)."""
+    from generator.errors import FluxforgeError
+    from generator.fsio import read_optional
+
+    notes: list[str] = []
+    for cluster in config.clusters:
+        for w in cluster.workloads:
+            file = root / w.path / "kustomization.yaml"
+            add = f"components: [{w.component_ref}]"
+            if file.exists() and not file.is_file():
+                continue  # a folder or a FIFO there: never opened (kustomize reports it)
+            try:
+                data = read_optional(file, writer="kustomize reads", below="kustomize reads files below it",
+                                     limit=_MAX_KUSTOMIZATION)
+            except FluxforgeError:
+                continue
+            if data is None:
+                notes.append(f"workload {w.name} (cluster {cluster.name}): {w.path}/kustomization.yaml does not exist; "
+                             f"create it with its resources and `{add}` (Flux's generated kustomization cannot use a "
+                             "Component)")
+                continue
+            found = _component_refs(data.decode("utf-8", errors="replace"))
+            if found is None:
+                continue
+            refs, namespace = found
+            if w.component_ref not in refs:
+                notes.append(f"workload {w.name} (cluster {cluster.name}): add `{add}` to {w.path}/kustomization.yaml, "
+                             "or the pods get no label, ServiceAccount or secrets volume")
+            if namespace and namespace != w.namespace:
+                notes.append(f"workload {w.name} (cluster {cluster.name}): {w.path}/kustomization.yaml sets namespace "
+                             f"{namespace!r}, which moves the ServiceAccount out of {w.namespace!r} (the federated "
+                             f"subject's namespace); set workloads[].namespace: {namespace} or change the file")
+    return notes
