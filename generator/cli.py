@@ -871,6 +871,8 @@ def azure_apply_cmd(config: Path | None, credential: str | None) -> None:
     report = _run(run_apply, config, credential=credential, progress=click.echo)
     for where, client_id in report.client_ids.items():
         click.echo(f"wrote {where}: {client_id}", err=True)
+    for wait in report.plan.waiting:
+        click.echo(f"? {wait}", err=True)
     click.echo(f"{len(report.done)} change(s) applied" + (
         "; next: fluxforge render (the ServiceAccounts carry the client IDs)" if report.config_written else ""),
         err=True)

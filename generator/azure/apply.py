@@ -2,7 +2,8 @@
 
 ``plan`` reads (never writes) and returns the :class:`~generator.azure.plan.Plan`. ``apply`` plans, refuses
 before sending anything when the plan has problems, then creates and updates in dependency order (identities,
-their federated credentials one after the other, vaults, keys, the custom role, role assignments), reports
+their federated credentials one after the other, vaults, keys, the custom role, role assignments, the
+workloads' roles on the objects they mount), reports
 each step as it is done, never deletes, and writes the client IDs of the identities into ``fluxforge.yaml``
 (also those it could not finish: a failure says what was done before it, and a rerun continues).
 """
@@ -91,6 +92,11 @@ class _Applier:
             self.step(f"{verb} {change.label}")
         elif change.kind == "assignment" and change.assignment is not None:
             self.assignment(change)
+        elif change.kind == "access" and change.access is not None:
+            have = self.actual.identities.get(change.access.identity.key)
+            assert have is not None, "identities are created first"
+            self.arm.create_access(change.access, have.principal_id)
+            self.step(f"created {change.label}")
 
     def assignment(self, change: Change) -> None:
         assignment = change.assignment
@@ -106,7 +112,7 @@ class _Applier:
         self.step(f"created {change.label}")
 
 
-_ORDER = ("identity", "credential", "vault", "key", "role", "assignment")
+_ORDER = ("identity", "credential", "vault", "key", "role", "assignment", "access")
 
 
 def run_apply(config_arg: str | Path | None, *, credential: str | None = None,

@@ -14,11 +14,13 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from generator.azure.desired import (
+    DesiredAccess,
     DesiredAssignment,
     DesiredCredential,
     DesiredIdentity,
     DesiredKey,
     DesiredState,
+    DesiredVaultObject,
     Role,
 )
 from generator.azure.plan import (
@@ -27,6 +29,7 @@ from generator.azure.plan import (
     ActualCredential,
     ActualIdentity,
     ActualKey,
+    ActualObject,
     ActualRole,
     ActualState,
     ActualVault,
@@ -140,6 +143,8 @@ class Arm:
             guid = assignment.role.resolved(self.subscription_id)
             if guid not in actual.roles:
                 actual.roles[guid] = self._read_role(assignment.role, guid)
+        for target in state.vault_objects:
+            self._read_vault_object(actual, target)
         for aks in state.clusters:
             if actual.groups.get(aks.resource_group.lower()) is not None:
                 actual.clusters[(aks.resource_group.lower(), aks.name.lower())] = self._read_aks(aks.resource_group,
@@ -203,6 +208,39 @@ class Arm:
         actual.assignments[pair] = [ActualAssignment(a.name, str(a.role_definition_id).rsplit("/", 1)[-1].lower(),
                                                      str(a.principal_id)) for a in listed
                                     if str(a.scope).rstrip("/").lower() == scope.lower()]
+
+    def _read_vault_object(self, actual: ActualState, target: DesiredVaultObject) -> None:
+        """A workload's vault (when not a SOPS vault, already read), the secret or key it mounts (attributes,
+        never the value) and the role assignments at that scope."""
+        vault_key = target.vault.lower()
+        if actual.groups.get(target.resource_group.lower()) is None:
+            actual.vaults.setdefault(vault_key, None)
+            return
+        if vault_key not in actual.vaults:
+            vault = self._get(f"read key vault {target.vault}",
+                              lambda: self.kv.vaults.get(target.resource_group, target.vault))
+            props = vault.properties if vault is not None else None
+            actual.vaults[vault_key] = ActualVault(bool(props.enable_rbac_authorization),
+                                                   bool(props.enable_purge_protection),
+                                                   props.enable_soft_delete is not False,
+                                                   str(props.tenant_id)) if props is not None else None
+        if actual.vaults[vault_key] is None:
+            return
+        if target.kind != "vault":
+            operations = self.kv.secrets if target.kind == "secrets" else self.kv.keys
+            found = self._get(f"read {target.label}",
+                              lambda: operations.get(target.resource_group, target.vault, target.name))
+            attributes = found.properties.attributes if found is not None and found.properties else None
+            actual.objects[target.key] = None if found is None else ActualObject(
+                attributes is None or attributes.enabled is not False)
+            if found is None:
+                return
+        scope = target.scope_id(self.subscription_id)
+        listed = self.call(f"list role assignments on {target.label}", lambda: list(
+            self.authz.role_assignments.list_for_scope(scope, filter="atScope()")))
+        actual.scoped[scope.lower()] = [ActualAssignment(a.name, str(a.role_definition_id).rsplit("/", 1)[-1].lower(),
+                                                         str(a.principal_id)) for a in listed
+                                        if str(a.scope).rstrip("/").lower() == scope.lower()]
 
     def _name_taken(self, actual: ActualState, key: DesiredKey) -> None:
         """A vault to create: is its (global) name free? Taken elsewhere or soft-deleted, creating it fails."""
@@ -299,4 +337,23 @@ class Arm:
             self.call(what, lambda: self.authz.role_assignments.create(scope, assignment.name(sub), body))
         except ArmCallError as err:
             if "RoleAssignmentExists" not in str(err):  # granted meanwhile under another name: done
+                raise
+
+    def create_access(self, access: DesiredAccess, principal_id: str) -> None:
+        """A workload identity's role on one Key Vault object (or its vault), named as the Bicep names it."""
+        from azure.mgmt.authorization import models
+
+        RoleAssignmentCreateParameters: Any = models.RoleAssignmentCreateParameters
+
+        sub = self.subscription_id
+        guid = access.role.resolved(sub)
+        body = RoleAssignmentCreateParameters(
+            role_definition_id=f"/subscriptions/{sub}/providers/Microsoft.Authorization/roleDefinitions/{guid}",
+            principal_id=principal_id, principal_type="ServicePrincipal", description=access.description)
+        what = f"assign {access.role.name} on {access.target.label} to identity {access.identity.name}"
+        try:
+            self.call(what, lambda: self.authz.role_assignments.create(access.target.scope_id(sub), access.name(sub),
+                                                                       body))
+        except ArmCallError as err:
+            if "RoleAssignmentExists" not in str(err):
                 raise

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from generator.azure.desired import (
+    DesiredAccess,
     DesiredAssignment,
     DesiredCredential,
     DesiredExtension,
@@ -29,6 +30,7 @@ from generator.azure.desired import (
     DesiredKey,
     DesiredRegistryAssignment,
     DesiredState,
+    DesiredVaultObject,
     Role,
 )
 from generator.config.problems import dotted
@@ -112,11 +114,26 @@ class _Key:
 
 
 @dataclass
+class _Object:
+    symbol: str
+    target: DesiredVaultObject
+
+
+@dataclass
 class _Vault:
     symbol: str
     name: str
     existing: bool
     keys: list[_Key] = field(default_factory=list)
+    objects: list[_Object] = field(default_factory=list)  # secrets and keys workloads read (existing)
+
+
+@dataclass
+class _Access:
+    symbol: str
+    access: DesiredAccess
+    scope_symbol: str
+    principal: str  # a Bicep expression
 
 
 @dataclass
@@ -164,6 +181,7 @@ class _Module:
     registries: list[_Registry] = field(default_factory=list)
     registry_assignments: list[_RegistryAssignment] = field(default_factory=list)
     extensions: list[_Extension] = field(default_factory=list)
+    access: list[_Access] = field(default_factory=list)
     params: dict[str, str] = field(default_factory=dict)  # param -> description
     inputs: dict[str, str] = field(default_factory=dict)  # param -> expression in main.bicep
 
@@ -200,21 +218,15 @@ def _identity_modules(state: DesiredState, taken: set[str], main: _Symbols) -> l
 def _keyvault_modules(state: DesiredState, taken: set[str], main: _Symbols,
                       identities: dict[tuple[str, str], tuple[_Module, _Identity]]) -> list[_Module]:
     modules = []
-    for keys in _by_group(state.keys, lambda k: k.resource_group).values():
-        group = keys[0].resource_group
+    for items in _by_group([*state.keys, *state.vault_objects], lambda k: k.resource_group).values():
+        group = items[0].resource_group
         module = _Module("keyvault", group, f"keyvault-{_file_part(group, taken)}.bicep", "")
         module.symbol = main("keyvault", module.file.removeprefix("keyvault-").removesuffix(".bicep"))
         symbols = _Symbols()
-        key_symbols: dict[tuple[str, str], str] = {}
-        for vault_keys in _by_group(keys, lambda k: k.vault).values():
-            first = vault_keys[0]
-            vault = _Vault(symbols("kv", first.vault), first.vault, first.existing)
-            for key in vault_keys:
-                entry = _Key(symbols("key", key.vault, key.key), key)
-                entry.url_output = _camel(entry.symbol, "url")
-                key_symbols[(key.vault.lower(), key.key.lower())] = entry.symbol
-                vault.keys.append(entry)
-            module.vaults.append(vault)
+        keys = [k for k in items if isinstance(k, DesiredKey)]
+        vaults, key_symbols = _sops_vaults(keys, symbols)
+        scopes = _object_scopes([o for o in items if isinstance(o, DesiredVaultObject)], vaults, key_symbols, symbols)
+        module.vaults = list(vaults.values())
         roles: dict[str, str] = {}
         for role in state.custom_roles:
             if role.custom_group and role.custom_group.lower() == group.lower():
@@ -222,13 +234,53 @@ def _keyvault_modules(state: DesiredState, taken: set[str], main: _Symbols,
                 module.roles.append((roles[role.name], role))
         for assignment in (a for a in state.assignments if a.key.resource_group.lower() == group.lower()):
             module.assignments.append(_assignment(module, symbols, assignment, key_symbols, roles, identities))
+        for access in (a for a in state.access if a.target.resource_group.lower() == group.lower()):
+            principal = _principal_param(module, identities, access.identity)
+            symbol = symbols("ra", access.role.name, access.identity.name, access.target.name)
+            module.access.append(_Access(symbol, access, scopes[access.target.key], principal))
         modules.append(module)
     return modules
 
 
+def _sops_vaults(keys: list[DesiredKey], symbols: _Symbols) -> tuple[dict[str, _Vault], dict[tuple[str, str], str]]:
+    """The SOPS vaults of one group with their keys, and each key's Bicep symbol."""
+    vaults: dict[str, _Vault] = {}
+    key_symbols: dict[tuple[str, str], str] = {}
+    for vault_keys in _by_group(keys, lambda k: k.vault).values():
+        first = vault_keys[0]
+        vault = _Vault(symbols("kv", first.vault), first.vault, first.existing)
+        for key in vault_keys:
+            entry = _Key(symbols("key", key.vault, key.key), key)
+            entry.url_output = _camel(entry.symbol, "url")
+            key_symbols[(key.vault.lower(), key.key.lower())] = entry.symbol
+            vault.keys.append(entry)
+        vaults[first.vault.lower()] = vault
+    return vaults, key_symbols
+
+
+def _object_scopes(objects: list[DesiredVaultObject], vaults: dict[str, _Vault], key_symbols: dict[tuple[str, str], str],
+                   symbols: _Symbols) -> dict[tuple[str, str, str], str]:
+    """The Bicep symbol each workload role is scoped to: an existing secret or key of its vault (a SOPS key
+    already declared is reused), or the vault itself; app vaults fluxforge does not manage are ``existing``."""
+    scopes: dict[tuple[str, str, str], str] = {}
+    for obj in objects:
+        vault = vaults.get(obj.vault.lower())
+        if vault is None:
+            vault = vaults[obj.vault.lower()] = _Vault(symbols("kv", obj.vault), obj.vault, True)
+        if obj.kind == "vault":
+            scopes[obj.key] = vault.symbol
+        elif obj.kind == "keys" and (obj.vault.lower(), obj.name.lower()) in key_symbols:
+            scopes[obj.key] = key_symbols[(obj.vault.lower(), obj.name.lower())]
+        else:
+            entry = _Object(symbols("secret" if obj.kind == "secrets" else "key", obj.vault, obj.name), obj)
+            vault.objects.append(entry)
+            scopes[obj.key] = entry.symbol
+    return scopes
+
+
 def _principal_param(module: _Module, identities: dict[tuple[str, str], tuple[_Module, _Identity]],
                      ident: DesiredIdentity) -> str:
-    """The module parameter carrying ``ident``'s principal ID (declared once, fed from its identities module)."""
+    """The module parameter carrying ``ident``'s principal ID (declared once per module)."""
     source, entry = identities[ident.key]
     param = _camel(entry.symbol, "principal", "id")
     if param not in module.params:

@@ -6,7 +6,9 @@ kustomize-controller ServiceAccount, the default decryption ServiceAccounts, eve
 the Key Vaults and their RSA keys (new or existing), and the role assignments (Key Vault Crypto User for
 each decrypting identity on each of its own keys, scoped to the key: a tenant with ``tenant.sops`` on those
 only; the least role that encrypts for ``azure.encryptors``), AcrPull on the registries of each cluster's
-``sourceIdentity``, the AKS Flux extension and its Flux configuration per cluster (``flux.install:
+``sourceIdentity``, the access of every workload to the Key Vault objects it mounts (Key Vault
+Secrets User on each secret, Key Vault Reader on each key, Key Vault Reader on the vault for certificates:
+ARM has no certificate scope), the AKS Flux extension and its Flux configuration per cluster (``flux.install:
 extension``), plus the AKS clusters to check. It also checks Azure's limits and rules before anything is
 sent (at most 20 credentials per identity, valid and unique credential names, one issuer+subject pair per
 identity, role names resolved to their GUIDs).
@@ -25,17 +27,20 @@ from dataclasses import dataclass, field, replace
 from typing import Final
 
 from generator.az_hints import WI_AUDIENCE
-from generator.config.model import Cluster, Config, Encryptor, Identity, KeyPath, KeyVaultKey
+from generator.config.model import Cluster, Config, Encryptor, Identity, KeyPath, KeyVaultKey, Workload
 from generator.config.problems import Problem, dotted
 from generator.errors import ConfigError
 from generator.flux.federation import federated_credentials
 from generator.flux.tenancy import decrypt_grants, decryptors
+from generator.render.workloads import object_role
 
 __all__ = [
     "ACR_PULL",
     "CRYPTO_USER",
     "KEY_READER",
     "MAX_CREDENTIALS",
+    "SECRETS_USER",
+    "DesiredAccess",
     "DesiredAks",
     "DesiredAssignment",
     "DesiredCredential",
@@ -45,6 +50,7 @@ __all__ = [
     "DesiredRegistryAssignment",
     "DesiredState",
     "DesiredStateError",
+    "DesiredVaultObject",
     "Role",
     "arm_guid",
     "desired_state",
@@ -64,6 +70,7 @@ BUILTIN_ROLES: Final = {
     "Key Vault Reader": "21090545-7ca7-4776-b22c-e363652d74d2",
     # learn.microsoft.com, "Azure built-in roles" (Containers): Microsoft.ContainerRegistry/registries/pull/read
     "AcrPull": "7f951dda-4ed3-4680-a7ca-43fe172d538d",
+    "Key Vault Secrets User": "4633458b-17de-408a-b874-0445c86b69e6",
 }
 KEYS_READ: Final = "Microsoft.KeyVault/vaults/keys/read"
 KEYS_ENCRYPT: Final = "Microsoft.KeyVault/vaults/keys/encrypt/action"
@@ -111,7 +118,10 @@ def resolve_role(name: str) -> Role:
 CRYPTO_USER: Final = resolve_role("Key Vault Crypto User")
 """Decrypting identities (kustomize-controller, tenants): decrypt (and the rest of the key's crypto)."""
 KEY_READER: Final = resolve_role("Key Vault Reader")
-"""Encryptors using fluxforge: it wraps locally with the public key, which ``keys/read`` returns."""
+"""Encryptors using fluxforge: it wraps locally with the public key, which ``keys/read`` returns. Also workloads
+that mount a key or a certificate (the CSI driver's GetKey / GetCertificate only read)."""
+SECRETS_USER: Final = resolve_role("Key Vault Secrets User")
+"""Workloads that mount a secret: secrets/getSecret + readMetadata, nothing else."""
 ACR_PULL: Final = resolve_role("AcrPull")
 """A cluster's ``sourceIdentity`` on each of its registries (source-controller pulls OCI artifacts and charts)."""
 
@@ -231,6 +241,56 @@ class DesiredRegistryAssignment:
 
 
 @dataclass(frozen=True)
+class DesiredVaultObject:
+    """What a workload's role is scoped to: one secret or key of a vault, or the vault itself (certificates)."""
+
+    vault: str
+    resource_group: str
+    kind: str
+    """``secrets``, ``keys`` or ``vault``."""
+    name: str
+    """The object's name (the vault's for ``vault``)."""
+    managed: bool
+    """The vault is one of the SOPS vaults fluxforge creates (bicep/apply); otherwise it must exist."""
+    where: KeyPath
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return self.vault.lower(), self.kind, self.name.lower()
+
+    def vault_id(self, subscription_id: str) -> str:
+        return (f"/subscriptions/{subscription_id}/resourceGroups/{self.resource_group}/providers/"
+                f"Microsoft.KeyVault/vaults/{self.vault}")
+
+    def scope_id(self, subscription_id: str) -> str:
+        base = self.vault_id(subscription_id)
+        return base if self.kind == "vault" else f"{base}/{self.kind}/{self.name}"
+
+    @property
+    def label(self) -> str:
+        return f"vault {self.vault}" if self.kind == "vault" else f"{self.kind[:-1]} {self.vault}/{self.name}"
+
+
+@dataclass(frozen=True)
+class DesiredAccess:
+    """A workload identity's role on one Key Vault object (or on the vault, for certificates)."""
+
+    target: DesiredVaultObject
+    role: Role
+    identity: DesiredIdentity
+    description: str
+
+    @property
+    def principal_key(self) -> str:
+        return f"identity:{self.identity.resource_group}/{self.identity.name}"
+
+    def name(self, subscription_id: str) -> str:
+        """The assignment's GUID, as the Bicep computes it."""
+        return arm_guid(subscription_id, self.target.resource_group, self.target.vault, self.target.kind,
+                        self.target.name, self.principal_key, self.role.resolved(subscription_id))
+
+
+@dataclass(frozen=True)
 class DesiredAks:
     cluster: str
     name: str
@@ -278,6 +338,13 @@ class DesiredState:
     notes: tuple[str, ...] = field(default=())
     registry_assignments: tuple[DesiredRegistryAssignment, ...] = ()
     extensions: tuple[DesiredExtension, ...] = ()
+    access: tuple[DesiredAccess, ...] = ()
+    """Workloads' roles on the Key Vault objects they mount."""
+
+    @property
+    def vault_objects(self) -> tuple[DesiredVaultObject, ...]:
+        """Every object (or vault) a workload's role is scoped to, once, in first-use order."""
+        return tuple({a.target.key: a.target for a in self.access}.values())
 
     @property
     def deploy_group(self) -> str:
@@ -288,7 +355,7 @@ class DesiredState:
     def resource_groups(self) -> tuple[str, ...]:
         """Every resource group the state touches, in first-use order (case kept from the config)."""
         groups = [i.resource_group for i in self.identities] + [k.resource_group for k in self.keys]
-        groups += [c.resource_group for c in self.clusters] + [r.resource_group for r in self.registry_assignments]
+        groups += [a.target.resource_group for a in self.access] + [c.resource_group for c in self.clusters] + [r.resource_group for r in self.registry_assignments]
         seen: dict[str, str] = {}
         for group in groups:
             seen.setdefault(group.lower(), group)
@@ -485,6 +552,26 @@ def _extension(builder: _Builder, cluster: Cluster) -> DesiredExtension | None:
                             _extension_settings(config), git.secret_ref if git.url.startswith("ssh://") else None)
 
 
+def _workload_access(builder: _Builder, cluster: Cluster, workload: Workload) -> list[DesiredAccess]:
+    """The roles a workload's objects need, scoped as narrowly as ARM allows (see ``object_role``)."""
+    ident = builder.identity(workload.identity, None)
+    group = builder.group(workload.key_vault.resource_group, workload.key_vault.where)
+    if ident is None or group is None:
+        return []
+    vault = workload.key_vault.name
+    sops = next((k for k in builder.keys.values() if k.vault.lower() == vault), None)
+    managed = sops is not None and not sops.existing
+    found = []
+    for obj in workload.objects:
+        role_name, kind = object_role(obj)
+        target = DesiredVaultObject(vault, group, kind, vault if kind == "vault" else obj.name, managed,
+                                    workload.key_vault.where)
+        found.append(DesiredAccess(target, resolve_role(role_name), ident,
+                                   f"fluxforge: {ident.name} reads {target.label} for {workload.kind} "
+                                   f"{workload.namespace}/{workload.name} (cluster {cluster.name})"))
+    return found
+
+
 def _aks(builder: _Builder, cluster: Cluster) -> DesiredAks | None:
     if cluster.aks is None:
         return None
@@ -514,6 +601,7 @@ def desired_state(config: Config, *, display: str = "fluxforge.yaml", need_subsc
     credentials = _deduplicated(credentials)
     encryptors, custom_roles = _encryptor_assignments(builder, config)
     assignments += encryptors
+    access = [a for cluster in config.clusters for w in cluster.workloads for a in _workload_access(builder, cluster, w)]
     if need_subscription and config.azure.subscription_id is None:
         builder.problem(("azure",), "subscriptionId missing: fluxforge azure plan/apply read and write this subscription "
                                     "(az account show --query id -o tsv)")
@@ -529,10 +617,12 @@ def desired_state(config: Config, *, display: str = "fluxforge.yaml", need_subsc
                         for a in assignments}.values())
     registries = list({(r.resource_group.lower(), r.registry, r.principal_key): DesiredRegistryAssignment(
         r.registry, r.resource_group, identities[r.identity.key], r.description, r.where) for r in registries}.values())
+    access = list({(a.target.key, a.principal_key, a.role.name): DesiredAccess(
+        a.target, a.role, identities[a.identity.key], a.description) for a in access}.values())
     return DesiredState(config.tenant_id, config.azure.subscription_id, config.azure.location,
                         tuple(identities.values()), tuple(credentials), tuple(builder.keys.values()),
                         tuple(assignments), tuple(custom_roles), tuple(clusters), config.azure.resource_group,
-                        registry_assignments=tuple(registries),
+                        registry_assignments=tuple(registries), access=tuple(access),
                         extensions=tuple(_final_extension(e, identities) for e in extensions))
 
 

@@ -5,7 +5,10 @@
 first), ``=`` as wanted. ``!`` is something apply cannot or must not fix (a missing resource group, an
 ``existing`` resource that is not there, a key whose operations ARM cannot change, a client ID in the
 config that is not the identity's, an AKS cluster without OIDC issuer or workload identity, or with
-another issuer URL): plan exits 1 and apply refuses before sending anything. Nothing is ever deleted.
+another issuer URL, a workload's vault that does not exist or uses access policies): plan exits 1 and apply
+refuses before sending anything. ``?`` is what waits for someone else: a secret or key a workload mounts that
+does not exist yet (fluxforge never writes secret values; the role assignment on it waits) or is disabled;
+apply does everything else, plan exits 2 until nothing waits. Nothing is ever deleted.
 """
 
 from __future__ import annotations
@@ -17,12 +20,14 @@ from typing import Literal
 from generator.az_hints import role_assignment_create
 from generator.azure.desired import (
     MAX_CREDENTIALS,
+    DesiredAccess,
     DesiredAks,
     DesiredAssignment,
     DesiredCredential,
     DesiredIdentity,
     DesiredKey,
     DesiredState,
+    DesiredVaultObject,
     Role,
 )
 from generator.config.problems import dotted
@@ -33,6 +38,7 @@ __all__ = [
     "ActualCredential",
     "ActualIdentity",
     "ActualKey",
+    "ActualObject",
     "ActualRole",
     "ActualState",
     "ActualVault",
@@ -74,6 +80,13 @@ class ActualKey:
 
 
 @dataclass(frozen=True)
+class ActualObject:
+    """A secret or key a workload mounts, as ARM shows it (never its value)."""
+
+    enabled: bool
+
+
+@dataclass(frozen=True)
 class ActualAssignment:
     name: str
     role_guid: str
@@ -107,6 +120,8 @@ class ActualState:
     assignments: dict[tuple[str, str], list[ActualAssignment]] = field(default_factory=dict)  # at the key scope
     roles: dict[str, ActualRole | None] = field(default_factory=dict)  # role GUID
     clusters: dict[tuple[str, str], ActualAks | None] = field(default_factory=dict)
+    objects: dict[tuple[str, str, str], ActualObject | None] = field(default_factory=dict)  # DesiredVaultObject.key
+    scoped: dict[str, list[ActualAssignment]] = field(default_factory=dict)  # scope id (lower) -> at that scope
 
 
 @dataclass(frozen=True)
@@ -114,7 +129,7 @@ class Change:
     """One line of the plan and, for ``+``/``~``, the step apply takes."""
 
     op: Op
-    kind: Literal["identity", "credential", "vault", "key", "role", "assignment", "config"]
+    kind: Literal["identity", "credential", "vault", "key", "role", "assignment", "access", "config"]
     label: str
     details: tuple[str, ...] = ()
     identity: DesiredIdentity | None = None
@@ -122,6 +137,7 @@ class Change:
     key: DesiredKey | None = None
     role: Role | None = None
     assignment: DesiredAssignment | None = None
+    access: DesiredAccess | None = None
     vault_fields: tuple[str, ...] = ()  # vault properties to set on ~
 
     def lines(self) -> list[str]:
@@ -134,6 +150,7 @@ class Plan:
     problems: tuple[str, ...]
     checks: tuple[str, ...]  # read-only checks that passed (AKS)
     notes: tuple[str, ...] = ()  # what the Bicep declares but apply leaves to it (AcrPull, the Flux extension)
+    waiting: tuple[str, ...] = ()  # what someone else must do first (a workload's secret to create)
 
     @property
     def pending(self) -> tuple[Change, ...]:
@@ -144,18 +161,21 @@ class Plan:
         change = sum(c.op == "~" for c in self.changes)
         same = sum(c.op == "=" for c in self.changes)
         text = f"Plan: {add} to add, {change} to change, {same} unchanged"
+        text += f"; {len(self.waiting)} waiting" if self.waiting else ""
         return text + (f"; {len(self.problems)} problem(s) apply cannot fix" if self.problems else "")
 
     def lines(self) -> list[str]:
         out = [line for change in self.changes for line in change.lines()]
         out += [f"= {check}" for check in self.checks]
+        out += [f"? {wait}" for wait in self.waiting]
         out += [f"! {problem}" for problem in self.problems]
         return out + [f"note: {note}" for note in self.notes] + [self.summary()]
 
     @property
     def exit_code(self) -> int:
-        """As ``terraform plan -detailed-exitcode``: 0 nothing to do, 2 changes pending, 1 problems."""
-        return 1 if self.problems else 2 if self.pending else 0
+        """As ``terraform plan -detailed-exitcode``: 0 nothing to do, 2 changes pending (or waiting for an
+        object someone must create), 1 problems."""
+        return 1 if self.problems else 2 if self.pending or self.waiting else 0
 
 
 # -- comparing ---------------------------------------------------------------------------------------
@@ -191,6 +211,7 @@ class _Planner:
         self.changes: list[Change] = []
         self.problems: list[str] = []
         self.checks: list[str] = []
+        self.waiting: list[str] = []
 
     def add(self, change: Change) -> None:
         self.changes.append(change)
@@ -341,6 +362,72 @@ class _Planner:
                                    f"issuer {aks.issuer}")
 
 
+class _WorkloadPlanner:
+    """The workloads' part: their vaults (existing unless a SOPS vault), the objects they mount, the roles."""
+
+    def __init__(self, planner: _Planner) -> None:
+        self.p = planner
+
+    def vaults(self) -> None:
+        seen: set[str] = set()
+        for target in self.p.state.vault_objects:
+            if target.managed or target.vault.lower() in seen or self._sops_vault(target):
+                continue
+            seen.add(target.vault.lower())
+            have = self.p.actual.vaults.get(target.vault.lower())
+            label = f"key vault {target.resource_group}/{target.vault}"
+            if have is None:
+                self.p.problems.append(
+                    f"{label} ({dotted(target.where)}) does not exist: fluxforge creates only the SOPS vaults "
+                    f"(sops.keyVault); create it with Azure RBAC (az keyvault create -g {target.resource_group} -n "
+                    f"{target.vault} --enable-rbac-authorization true) and the objects the workloads mount")
+            elif not have.rbac:
+                self.p.problems.append(
+                    f"{label} ({dotted(target.where)}) uses access policies: role assignments have no effect there; "
+                    f"switch it to Azure RBAC (az keyvault update -g {target.resource_group} -n {target.vault} "
+                    "--enable-rbac-authorization true) after granting the same access as roles")
+            else:
+                self.p.add(Change("=", "vault", label, ("existing (a workload's vault, not managed by fluxforge)",)))
+
+    def _sops_vault(self, target: DesiredVaultObject) -> bool:
+        return any(k.vault.lower() == target.vault.lower() for k in self.p.state.keys)
+
+    def objects(self) -> None:
+        for target in self.p.state.vault_objects:
+            if target.kind == "vault":
+                continue
+            have = self.p.actual.objects.get(target.key)
+            if have is None:
+                self.p.waiting.append(f"{target.label} does not exist yet: create it ({_create_hint(target)}), then "
+                                      "run fluxforge azure apply again (the role on it waits for it)")
+            elif not have.enabled:
+                self.p.waiting.append(f"{target.label} is disabled: the CSI driver cannot read it (az keyvault "
+                                      f"{target.kind[:-1]} set-attributes --vault-name {target.vault} -n {target.name} "
+                                      "--enabled true)")
+
+    def access(self) -> None:
+        for access in self.p.state.access:
+            target = access.target
+            if target.kind != "vault" and self.p.actual.objects.get(target.key) is None:
+                continue  # waiting for the object
+            label = f"role assignment {access.role.name} on {target.label} for identity {access.identity.name}"
+            have = self.p.actual.identities.get(access.identity.key)
+            guid = access.role.resolved(self.p.actual.subscription_id)
+            current = self.p.actual.scoped.get(target.scope_id(self.p.actual.subscription_id).lower(), [])
+            if have is not None and any(a.principal_id.lower() == have.principal_id.lower()
+                                        and a.role_guid.lower() == guid for a in current):
+                self.p.add(Change("=", "access", label, access=access))
+            else:
+                self.p.add(Change("+", "access", label, (f"name {access.name(self.p.actual.subscription_id)}",),
+                                  access=access))
+
+
+def _create_hint(target: DesiredVaultObject) -> str:
+    if target.kind == "secrets":
+        return f"az keyvault secret set --vault-name {target.vault} -n {target.name} --file FILE"
+    return f"az keyvault key create --vault-name {target.vault} -n {target.name}"
+
+
 def _credential_change(cred: DesiredCredential, existing: list[ActualCredential]) -> Change:
     label = f"federated credential {cred.identity.name}/{cred.name}"
     twin = next((a for a in existing if a.issuer == cred.issuer and a.subject == cred.subject), None)
@@ -398,7 +485,11 @@ def make_plan(state: DesiredState, actual: ActualState) -> Plan:
     planner.keys()
     planner.roles()
     planner.assignments()
+    workloads = _WorkloadPlanner(planner)
+    workloads.vaults()
+    workloads.objects()
+    workloads.access()
     planner.config()
     planner.clusters()
     return Plan(tuple(planner.changes), tuple(planner.problems), tuple(planner.checks),
-                tuple(bicep_only_notes(state, actual)))
+                notes=tuple(bicep_only_notes(state, actual)), waiting=tuple(planner.waiting))

@@ -21,6 +21,7 @@ SAMPLE = REPO / "sample-repo"
 FIC = "Microsoft.ManagedIdentity/userAssignedIdentities/federatedIdentityCredentials"
 RA = "Microsoft.Authorization/roleAssignments"
 CRYPTO_USER = "12338af0-0e69-4776-bea7-57ae8d297424"
+SECRETS_USER = "4633458b-17de-408a-b874-0445c86b69e6"
 
 
 def _parse(files: dict[str, bytes], tmp: Path) -> dict[str, dict[str, Any]]:
@@ -44,11 +45,11 @@ def test_sample_repo_bicep_parses_and_declares_the_configured_trust(tmp_path: Pa
     config = load_config(SAMPLE)
     files = render_bicep(desired_state(config))
     assert sorted(files) == ["identities-rg-fleet-production.bicep", "identities-rg-fleet-staging.bicep",
-                             "keyvault-rg-fleet-shared.bicep", "main.bicep"]
+                             "keyvault-rg-fleet-shared.bicep", "keyvault-rg-fleet-staging.bicep", "main.bicep"]
     parsed = _parse(files, tmp_path)
     fics = {(r["config"]["properties"]["issuer"], r["config"]["properties"]["subject"]): r for r in _resources(parsed, FIC)}
     expected = {(c.issuer, c.subject) for cl in config.clusters for c in federated_credentials(config, cl)}
-    assert set(fics) == expected and len(expected) == 3
+    assert set(fics) == expected and len(expected) == 4  # + the podinfo workload's ServiceAccount
     for fic in fics.values():
         assert fic["config"]["properties"]["audiences"] == ["api://AzureADTokenExchange"]
     # the issuer is the config's string exactly (trailing slash kept)
@@ -58,7 +59,7 @@ def test_sample_repo_bicep_parses_and_declares_the_configured_trust(tmp_path: Pa
     for key in _resources(parsed, "Microsoft.KeyVault/vaults/keys"):  # the fleet's key and team-a's own
         assert key["config"]["properties"]["kty"] == "RSA"
         assert key["config"]["properties"]["keyOps"] == ["encrypt", "decrypt"]
-    assignments = _resources(parsed, RA)
+    assignments = _resources({"keyvault-rg-fleet-shared.bicep": parsed["keyvault-rg-fleet-shared.bicep"]}, RA)
     keysyms = {s for s, r in parsed["keyvault-rg-fleet-shared.bicep"]["resources"].items()
                if r["type"] == "Microsoft.KeyVault/vaults/keys"}
     assert keysyms == {"keyKvContosoFleetSopsFlux", "keyKvContosoFleetSopsTeamA"}
@@ -73,7 +74,19 @@ def test_sample_repo_bicep_parses_and_declares_the_configured_trust(tmp_path: Pa
     assert sum("21090545-7ca7-4776-b22c-e363652d74d2" in role for _, role, _ in roles) == 2
     outputs = parsed["main.bicep"]["outputs"]
     assert {"idFluxStagingClientId", "idTeamAStagingClientId", "idFluxProductionClientId",
-            "keyKvContosoFleetSopsFluxUrl", "keyKvContosoFleetSopsTeamAUrl"} <= set(outputs)
+            "keyKvContosoFleetSopsFluxUrl", "keyKvContosoFleetSopsTeamAUrl", "idPodinfoStagingClientId"} <= set(outputs)
+    # the workload: Key Vault Secrets User scoped to its one secret, in a vault fluxforge only references
+    apps = parsed["keyvault-rg-fleet-staging.bicep"]["resources"]
+    vaults = [(r["type"], r["existing"]) for r in apps.values() if r["type"].startswith("Microsoft.KeyVault")]
+    assert vaults == [("Microsoft.KeyVault/vaults", True), ("Microsoft.KeyVault/vaults/secrets", True)]
+    secret = next(s for s, r in apps.items() if r["type"] == "Microsoft.KeyVault/vaults/secrets")
+    (workload,) = [r for r in apps.values() if r["type"] == RA]
+    assert str(workload["config"]["scope"]) == secret
+    assert SECRETS_USER in str(workload["config"]["properties"]["roleDefinitionId"])
+    state = desired_state(config)
+    (access,) = state.access
+    assert f"'{access.target.name}', 'identity:rg-fleet-staging/id-podinfo-staging', '{SECRETS_USER}')" in \
+        files["keyvault-rg-fleet-staging.bicep"].decode()
 
 
 def test_rich_config_parses_with_modules_existing_resources_and_the_custom_role(tmp_path: Path) -> None:
@@ -204,7 +217,7 @@ def test_the_sample_repo_holds_its_bicep_up_to_date(run_cli: Any) -> None:
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in (SAMPLE / "infra" / "azure").iterdir()) == [
         "identities-rg-fleet-production.bicep", "identities-rg-fleet-staging.bicep", "keyvault-rg-fleet-shared.bicep",
-        "main.bicep"]
+        "keyvault-rg-fleet-staging.bicep", "main.bicep"]
 
 
 def test_plan_and_apply_need_the_subscription_and_say_where(run_cli: Any, chdir_tmp: Path) -> None:

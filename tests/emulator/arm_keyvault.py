@@ -1,5 +1,6 @@
 """Microsoft.KeyVault (ARM): vaults (permission model, purge protection, soft delete, access policies),
-keys as ARM resources (create-if-not-exists, versions), and vault name availability.
+keys as ARM resources (create-if-not-exists, versions), secrets as ARM reads them (attributes, never the
+value), and vault name availability.
 
 A vault created here is served on ``https://<name>.vault.azure.net`` by the same emulator at once (the
 test CA's certificate covers ``*.vault.azure.net``; the sandbox's hosts file is rewritten). With the
@@ -13,7 +14,7 @@ import re
 from typing import Any
 
 from .arm import Arm, ArmError, Call, ResourceGroup, listing, not_found
-from .keyvault import AccessPolicy, KeyVault, KeyVersion
+from .keyvault import AccessPolicy, KeyVault, KeyVersion, SecretVersion
 from .wire import Response
 
 VAULT_TYPE = "Microsoft.KeyVault/vaults"
@@ -89,6 +90,8 @@ def handle(arm: Arm, call: Call) -> Response:
         raise not_found(VAULT_TYPE, call.names[0], call.resource_group.name)
     if kinds[1] == "keys":
         return _keys(call, vault)
+    if kinds[1:] == ["secrets"] and call.method == "GET":
+        return _secrets(call, vault)
     raise ArmError(400, "InvalidResourceType", f"The resource type '{'/'.join(call.types)}' is not served here.")
 
 
@@ -235,3 +238,30 @@ def _keys(call: Call, vault: KeyVault) -> Response:
             raise not_found(f"{VAULT_TYPE}/keys/versions", f"{vault.name}/{name}/{call.names[2]}", vault.resource_group)
         return Response(200, key_body(vault, name, versions, match[0]))
     return Response(200, key_body(vault, name, versions))
+
+
+def secret_body(vault: KeyVault, name: str, current: SecretVersion) -> dict[str, Any]:
+    """A secret as ARM returns it (``Microsoft.KeyVault/vaults/secrets``): attributes and URIs, no value."""
+    attrs: dict[str, Any] = {"enabled": current.enabled, "created": current.created,
+                             "updated": current.updated or current.created}
+    for field_name in ("exp", "nbf"):
+        if getattr(current, field_name) is not None:
+            attrs[field_name] = getattr(current, field_name)
+    props: dict[str, Any] = {"attributes": attrs, "secretUri": vault.secret_url(name),
+                             "secretUriWithVersion": vault.secret_url(name, current.version)}
+    if current.content_type:
+        props["contentType"] = current.content_type
+    return {"id": f"{vault.resource_id}/secrets/{name}", "name": name, "type": f"{VAULT_TYPE}/secrets",
+            "location": vault.location, "tags": current.tags, "properties": props}
+
+
+def _secrets(call: Call, vault: KeyVault) -> Response:
+    if len(call.names) == 1:
+        call.authorize(f"{VAULT_TYPE}/secrets/read", vault.resource_id)
+        return listing([secret_body(vault, n, v[-1]) for n, v in sorted(vault.secrets.items()) if v])
+    name = call.names[1]
+    call.authorize(f"{VAULT_TYPE}/secrets/read", f"{vault.resource_id}/secrets/{name}")
+    versions = vault.secrets.get(name, [])
+    if not versions:
+        raise not_found(f"{VAULT_TYPE}/secrets", f"{vault.name}/{name}", vault.resource_group)
+    return Response(200, secret_body(vault, name, versions[-1]))

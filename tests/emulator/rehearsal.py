@@ -4,8 +4,11 @@ Tenant, Key Vault keys (with the configured versions), one OIDC issuer per clust
 identity of each cluster granted Key Vault Crypto User and each tenant identity decrypt only, each on its own
 keys at the key scope (``generator.flux.tenancy.decrypt_grants``, what ``fluxforge azure`` grants), every
 federated credential the config implies (``generator.flux.federation``: the controller's ServiceAccount, the
-lockdown's default decryption ServiceAccounts, each tenant's), and a developer (client secret) who may
-encrypt but not decrypt. Each cluster is also an AKS cluster (ARM ``managedClusters/<name>`` in
+lockdown's default decryption ServiceAccounts, each tenant's, each workload's), and a developer (client
+secret) who may encrypt but not decrypt. Each workload's vault is served too, holding every secret and key
+the workload mounts (secret values ``rehearsal-<name>``), with its identity granted what ``fluxforge azure``
+would grant: Key Vault Secrets User on each secret, Key Vault Reader on each key (and on the vault for a
+certificate). Each cluster is also an AKS cluster (ARM ``managedClusters/<name>`` in
 ``rg-fluxforge`` with the configured issuer, and its Kubernetes API server: ``emu.clusters[name]``).
 """
 
@@ -18,7 +21,7 @@ from urllib.parse import urlsplit
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from generator.config.load import load_config
-from generator.config.model import Cluster, Config
+from generator.config.model import Cluster, Config, Workload
 from generator.flux.federation import federated_credentials
 from generator.flux.tenancy import decrypt_grants, decryptors
 
@@ -64,6 +67,14 @@ class Rehearsal:
         return self.emu.workload_env(self.identities[spec.identity.client_id], token_file, namespace=namespace,
                                      service_account=name, issuer=spec.oidc_issuer)
 
+    def workload_env(self, cluster: str, workload: str, token_file: Path) -> dict[str, str]:
+        """What the CSI driver's Azure provider exchanges for a workload: its pod's ServiceAccount token."""
+        spec = self.cluster(cluster)
+        found = next(w for w in spec.workloads if w.name == workload)
+        return self.emu.workload_env(self.identities[str(found.identity.client_id)], token_file,
+                                     namespace=found.namespace, service_account=found.service_account,
+                                     issuer=spec.oidc_issuer)
+
     def developer_env(self) -> dict[str, str]:
         return self.emu.secret_env(self.developer)
 
@@ -82,6 +93,7 @@ def rehearse(config_path: Path, workdir: Path,
     keys = {k for c in config.clusters for k in c.sops.key_vault} | set(config.sops.key_vault)
     keys |= {k for d in decryptors(config) for k in d.recipients.key_vault}
     vaults = sorted({_vault_name(k.vault_url) for k in keys})
+    vaults += sorted({w.key_vault.name for c in config.clusters for w in c.workloads} - set(vaults))
     emu = Emulator(workdir, vaults=vaults, tenant_id=config.tenant_id,
                    issuers=[c.oidc_issuer for c in config.clusters])
     for key in sorted(keys, key=lambda k: (k.vault_url, k.key, k.version or "")):
@@ -102,6 +114,8 @@ def rehearse(config_path: Path, workdir: Path,
         emu.add_cluster(cluster.name, issuer=cluster.oidc_issuer)
         for ident in (cluster.identity, *(ks.tenant.identity for ks in cluster.tenants if ks.tenant)):
             _identity(play, ident.client_id, ident.name)
+        for workload in cluster.workloads:
+            _workload(play, workload)
         for credential in federated_credentials(config, cluster):
             emu.federate(play.identities[credential.identity.client_id], credential.namespace,
                          credential.service_account, name=credential.name, issuer=credential.issuer)
@@ -113,3 +127,20 @@ def _identity(play: Rehearsal, client_id: str | None, name: str | None) -> Princ
     if client_id not in play.identities:
         play.identities[client_id] = play.emu.add_identity(name or client_id, client_id=client_id)
     return play.identities[client_id]
+
+
+def _workload(play: Rehearsal, workload: Workload) -> None:
+    """The workload's identity, the objects it mounts in its vault, and its roles on exactly those."""
+    principal = _identity(play, workload.identity.client_id, workload.identity.name)
+    vault = play.emu.vaults[workload.key_vault.name]
+    for obj in workload.objects:
+        if obj.type == "secret":
+            if obj.name not in vault.secrets:
+                vault.set_secret(obj.name, f"rehearsal-{obj.name}")
+            play.emu.rbac.assign(principal.object_id, "Key Vault Secrets User", vault.secret_scope(obj.name))
+        elif obj.type == "key":
+            if obj.name not in vault.keys:
+                vault.create_key(obj.name)
+            play.emu.rbac.assign(principal.object_id, "Key Vault Reader", f"{vault.resource_id}/keys/{obj.name}")
+        else:
+            play.emu.rbac.assign(principal.object_id, "Key Vault Reader", vault.resource_id)

@@ -257,8 +257,8 @@ def test_statefulset_with_two_containers_and_its_own_namespace_builds(tmp_path: 
 
 @pytest.mark.parametrize(("old", "new", "message"), [
     ("  name: podinfo\n  labels", "  name: podinfo-v2\n  labels", "nothing selected by Deployment"),
-    ("        - name: podinfo\n", "        - name: app\n", "fieldPath `spec.template.spec.containers.[name=podinfo].name` "
-                                                          "is missing"),
+    ("        - name: podinfo\n", "        - name: app\n", ("fieldPath `spec.template.spec.containers.[name=podinfo].name` "
+                                                          "is missing")),
 ])
 def test_a_wrong_workload_or_container_name_fails_the_build(tmp_path: Path, old: str, new: str, message: str) -> None:
     shutil.copytree(SAMPLE_DIR / "apps" / "staging", tmp_path / "staging")
@@ -286,9 +286,9 @@ def test_workload_gates_name_every_link_of_the_app_chain() -> None:
     assert gates == [
         ("pod-label", 'Deployment podinfo/podinfo: pod template label azure.workload.identity/use: "true"'),
         ("sa-annotation", f"ServiceAccount podinfo/podinfo: azure.workload.identity/client-id {APP_ID}"),
-        ("fic-subject", "identity id-podinfo-staging: federated credential issuer "
+        ("fic-subject", ("identity id-podinfo-staging: federated credential issuer "
                         f"{parse_config(SAMPLE).cluster('staging').oidc_issuer} subject "
-                        "system:serviceaccount:podinfo:podinfo"),
+                        "system:serviceaccount:podinfo:podinfo")),
         ("role", "identity id-podinfo-staging: Key Vault Secrets User on secret kv-contoso-staging/podinfo-api-key"),
         ("object", "secret kv-contoso-staging/podinfo-api-key exists and is enabled"),
     ]
@@ -300,16 +300,16 @@ def test_notes_when_the_component_is_not_referenced_or_the_namespace_moves(tmp_p
     folder = tmp_path / "apps" / "staging"
     folder.mkdir(parents=True)
     assert workload_notes(config, tmp_path) == [
-        "workload podinfo (cluster staging): apps/staging/kustomization.yaml does not exist; create it with its "
+        ("workload podinfo (cluster staging): apps/staging/kustomization.yaml does not exist; create it with its "
         "resources and `components: [workload-identity/podinfo]` (Flux's generated kustomization cannot use a "
-        "Component)"]
+        "Component)")]
     (folder / "kustomization.yaml").write_text("namespace: web\nresources: [deployment.yaml]\n")
     assert workload_notes(config, tmp_path) == [
-        "workload podinfo (cluster staging): add `components: [workload-identity/podinfo]` to "
-        "apps/staging/kustomization.yaml, or the pods get no label, ServiceAccount or secrets volume",
-        "workload podinfo (cluster staging): apps/staging/kustomization.yaml sets namespace 'web', which moves the "
+        ("workload podinfo (cluster staging): add `components: [workload-identity/podinfo]` to "
+        "apps/staging/kustomization.yaml, or the pods get no label, ServiceAccount or secrets volume"),
+        ("workload podinfo (cluster staging): apps/staging/kustomization.yaml sets namespace 'web', which moves the "
         "ServiceAccount out of 'podinfo' (the federated subject's namespace); set workloads[].namespace: web or "
-        "change the file"]
+        "change the file")]
 
 
 def test_render_refuses_a_workload_identity_without_client_id() -> None:
@@ -317,9 +317,9 @@ def test_render_refuses_a_workload_identity_without_client_id() -> None:
     with pytest.raises(RenderError) as info:
         render_tree(parse_config(text))
     assert info.value.problems == [
-        "fluxforge.yaml: clusters[0].workloads[0].identity.clientId: missing, and the ServiceAccount annotations need "
+        ("fluxforge.yaml: clusters[0].workloads[0].identity.clientId: missing, and the ServiceAccount annotations need "
         "it; run `fluxforge azure apply` (it creates identity id-podinfo-staging and writes its clientId here), or set "
-        "it (az identity show -g rg-fleet-staging -n id-podinfo-staging --query clientId -o tsv)"]
+        "it (az identity show -g rg-fleet-staging -n id-podinfo-staging --query clientId -o tsv)")]
 
 
 def test_render_cli_prints_the_note_and_writes_the_component(tmp_path: Path, run_cli: Any) -> None:
