@@ -155,10 +155,10 @@ def test_plan_compares_the_workload_roles_and_waits_for_missing_or_disabled_obje
     actual.objects[STATE.access[3].target.key] = ActualObject(False)
     plan = make_plan(STATE, actual)
     assert plan.waiting == (
-        "secret kv-fleet/web-token does not exist yet: create it (az keyvault secret set --vault-name kv-fleet -n "
-        "web-token --file FILE), then run fluxforge azure apply again (the role on it waits for it)",
-        "secret kv-apps/api-db is disabled: the CSI driver cannot read it (az keyvault secret set-attributes "
-        "--vault-name kv-apps -n api-db --enabled true)")
+        ("secret kv-fleet/web-token does not exist yet: create it (az keyvault secret set --vault-name kv-fleet -n "
+        "web-token --file FILE), then run fluxforge azure apply again (the role on it waits for it)"),
+        ("secret kv-apps/api-db is disabled: the CSI driver cannot read it (az keyvault secret set-attributes "
+        "--vault-name kv-apps -n api-db --enabled true)"))
     assert not any("web-token" in c.label for c in plan.changes)
     assert plan.exit_code == 2 and plan.lines()[-1] == "Plan: 0 to add, 0 to change, 13 unchanged; 2 waiting"
 
@@ -169,9 +169,9 @@ def test_an_application_vault_missing_or_in_access_policy_mode_is_a_problem() ->
     plan = make_plan(STATE, actual)
     assert plan.exit_code == 1
     assert plan.problems == (
-        "key vault rg-apps/kv-apps (clusters[0].workloads[1].keyVault) uses access policies: role assignments have no "
+        ("key vault rg-apps/kv-apps (clusters[0].workloads[1].keyVault) uses access policies: role assignments have no "
         "effect there; switch it to Azure RBAC (az keyvault update -g rg-apps -n kv-apps --enable-rbac-authorization "
-        "true) after granting the same access as roles",)
+        "true) after granting the same access as roles"),)
     actual.vaults["kv-apps"] = None
     assert make_plan(STATE, actual).problems[0].startswith(
         "key vault rg-apps/kv-apps (clusters[0].workloads[1].keyVault) does not exist: fluxforge creates only the SOPS "
