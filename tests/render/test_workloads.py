@@ -329,3 +329,13 @@ def test_render_cli_prints_the_note_and_writes_the_component(tmp_path: Path, run
     assert f"wrote {COMPONENT}/secret-provider-class.yaml" in result.stdout.splitlines()
     assert "note: workload podinfo (cluster staging): apps/staging/kustomization.yaml does not exist" in result.stderr
     assert not (tmp_path / "apps" / "staging" / "kustomization.yaml").exists()  # never written by render
+
+
+def test_readme_shows_the_app_chain_beside_the_flux_chain() -> None:
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### The application chain, beside the Flux chain", 1)[1].split("\n## ", 1)[0]
+    assert "| gate | Flux decrypting SOPS files | an application mounting Key Vault secrets |" in section
+    (spc,) = _docs(render_tree(parse_config(SAMPLE))[f"{COMPONENT}/secret-provider-class.yaml"])
+    for key in spc["spec"]["parameters"]:  # every parameter the render writes is named there
+        assert f"`{key}" in section, key
+    assert "`tenantId`" not in section and "system:serviceaccount:<namespace>:<serviceAccount>" in section
