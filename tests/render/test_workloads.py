@@ -22,11 +22,11 @@ from generator.flux.federation import federated_credentials
 from generator.render.files import render_tree
 from generator.render.workloads import workload_gates, workload_notes
 from generator.yamlio import load_all_rt, load_plain
+from tests.helpers import REPO_ROOT, SAMPLE_REPO
 
 pytestmark = pytest.mark.interop
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-SAMPLE_DIR = REPO_ROOT / "sample-repo"
+SAMPLE_DIR = SAMPLE_REPO
 SAMPLE = (SAMPLE_DIR / "fluxforge.yaml").read_text(encoding="utf-8")
 SCHEMAS = REPO_ROOT / "schemas" / "secrets-store"
 TENANT_ID = "95513a0e-a568-46f4-8d76-53e5279cb558"
