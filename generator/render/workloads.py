@@ -37,6 +37,7 @@ __all__ = [
     "VOLUME",
     "SyncedSecret",
     "WorkloadGate",
+    "built_workload_problems",
     "grants",
     "object_role",
     "synced_secrets",
@@ -164,6 +165,69 @@ def workload_gates(config: Config) -> list[WorkloadGate]:
                 gates.append(WorkloadGate(cluster.name, w.name, "object", f"{obj.type} {w.key_vault.name}/{obj.name} exists"
                                           " and is enabled", _set_hint(w, obj)))
     return gates
+
+
+def _find(docs: list[Any], kind: str, name: str) -> list[Any]:
+    return [d for d in docs if isinstance(d, dict) and d.get("kind") == kind
+            and isinstance(d.get("metadata"), dict) and d["metadata"].get("name") == name]
+
+
+def _pod_problems(workload: Workload, pod: dict[str, Any], where: str) -> list[str]:
+    found = []
+    labels = (pod.get("metadata") or {}).get("labels") or {}
+    if labels.get(POD_LABEL) != "true":
+        found.append(f"{where}: the pod template lacks the label {POD_LABEL}: \"true\" (the webhook matches pods, "
+                     "not ServiceAccounts or Deployments)")
+    spec = pod.get("spec") or {}
+    if spec.get("serviceAccountName") != workload.service_account:
+        found.append(f"{where}: pods run as ServiceAccount {spec.get('serviceAccountName') or 'default'!r}, not "
+                     f"{workload.service_account!r} (the federated subject)")
+    volumes = [v for v in spec.get("volumes") or [] if isinstance(v, dict) and (v.get("csi") or {}).get("driver")
+               == CSI_DRIVER and ((v["csi"].get("volumeAttributes") or {}).get("secretProviderClass") == workload.name)]
+    if not volumes:
+        found.append(f"{where}: no {CSI_DRIVER} volume with secretProviderClass {workload.name!r}")
+    names = {v.get("name") for v in volumes}
+    found.extend(f"{where}: container {c.get('name')!r} does not mount the secrets volume"
+                 for c in spec.get("containers") or [] if c.get("name") in workload.containers
+                 and not any(m.get("name") in names for m in c.get("volumeMounts") or []))
+    return found
+
+
+def built_workload_problems(workload: Workload, docs: list[Any], tenant_id: str) -> list[str]:
+    """The cluster-side gates of a workload, checked on what ``kustomize build <path>`` yields (``docs``: the
+    built objects as plain data): the workload's pod template carries the label, runs as the ServiceAccount and
+    mounts the CSI volume of its SecretProviderClass; the ServiceAccount sits in the workload's namespace with
+    the client-id annotation (and no leftover label); the SecretProviderClass uses workload identity. Empty when
+    every gate holds; each problem names the gate."""
+    where = f"{workload.kind} {workload.namespace}/{workload.name}"
+    found: list[str] = []
+    objects = _find(docs, workload.kind, workload.name)
+    if not objects:
+        return [f"{where}: not in the build of {workload.path} (is {workload.component_ref} listed under components?)"]
+    namespace = objects[0]["metadata"].get("namespace")
+    if namespace and namespace != workload.namespace:
+        found.append(f"{where}: the build puts it in namespace {namespace!r}; its pods' token then carries subject "
+                     f"system:serviceaccount:{namespace}:{workload.service_account}, which no credential federates")
+    pod = ((objects[0].get("spec") or {}).get("template")) or {}
+    found += _pod_problems(workload, pod, where)
+    accounts = [a for a in _find(docs, "ServiceAccount", workload.service_account)
+                if (a["metadata"].get("namespace") or workload.namespace) == workload.namespace]
+    if not accounts:
+        found.append(f"ServiceAccount {workload.namespace}/{workload.service_account}: not in the build (a kustomization "
+                     "namespace: would move it out of the federated subject's namespace)")
+    else:
+        meta = accounts[0]["metadata"]
+        if (meta.get("annotations") or {}).get("azure.workload.identity/client-id") != workload.identity.client_id:
+            found.append(f"ServiceAccount {workload.namespace}/{workload.service_account}: annotation "
+                         f"azure.workload.identity/client-id is not {workload.identity.client_id}")
+    for spc in _find(docs, "SecretProviderClass", workload.name):
+        params = (spc.get("spec") or {}).get("parameters") or {}
+        if str(params.get("usePodIdentity", "false")).lower() == "true" or params.get("clientID") != workload.identity.client_id:
+            found.append(f"SecretProviderClass {workload.namespace}/{workload.name}: not workload identity "
+                         f"(usePodIdentity {params.get('usePodIdentity')!r}, clientID {params.get('clientID')!r})")
+        if params.get("tenantID") != tenant_id:
+            found.append(f"SecretProviderClass {workload.namespace}/{workload.name}: tenantID is not {tenant_id}")
+    return found
 
 
 def _set_hint(workload: Workload, obj: VaultObject) -> str:

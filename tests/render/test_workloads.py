@@ -20,7 +20,7 @@ from generator.config.load import parse_config
 from generator.errors import RenderError
 from generator.flux.federation import federated_credentials
 from generator.render.files import render_tree
-from generator.render.workloads import workload_gates, workload_notes
+from generator.render.workloads import built_workload_problems, workload_gates, workload_notes
 from generator.yamlio import load_all_rt, load_plain
 from tests.helpers import REPO_ROOT, SAMPLE_REPO
 
@@ -339,3 +339,35 @@ def test_readme_shows_the_app_chain_beside_the_flux_chain() -> None:
     for key in spc["spec"]["parameters"]:  # every parameter the render writes is named there
         assert f"`{key}" in section, key
     assert "`tenantId`" not in section and "system:serviceaccount:<namespace>:<serviceAccount>" in section
+
+
+def _built_plain(folder: Path) -> list[Any]:
+    proc = subprocess.run([_kubectl(), "kustomize", str(folder)], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    return [json.loads(json.dumps(d)) for d in load_all_rt(proc.stdout) if d is not None]
+
+
+def test_built_workload_gates_for_doctor(tmp_path: Path) -> None:
+    """The cluster-side gates doctor walks, on the real kustomize build: all hold for the sample; without the
+    Component each is named; a kustomization namespace that moves the workload names the subject it breaks."""
+    config = parse_config(SAMPLE)
+    (workload,) = config.cluster("staging").workloads
+    assert built_workload_problems(workload, _built_plain(SAMPLE_DIR / "apps" / "staging"), TENANT_ID) == []
+    shutil.copytree(SAMPLE_DIR / "apps" / "staging", tmp_path / "staging")
+    kustomization = tmp_path / "staging" / "kustomization.yaml"
+    text = kustomization.read_text()
+    kustomization.write_text(text.split("components:")[0])
+    assert built_workload_problems(workload, _built_plain(tmp_path / "staging"), TENANT_ID) == [
+        ('Deployment podinfo/podinfo: the pod template lacks the label azure.workload.identity/use: "true" (the webhook '
+        "matches pods, not ServiceAccounts or Deployments)"),
+        "Deployment podinfo/podinfo: pods run as ServiceAccount 'default', not 'podinfo' (the federated subject)",
+        "Deployment podinfo/podinfo: no secrets-store.csi.k8s.io volume with secretProviderClass 'podinfo'",
+        "Deployment podinfo/podinfo: container 'podinfo' does not mount the secrets volume",
+        ("ServiceAccount podinfo/podinfo: not in the build (a kustomization namespace: would move it out of the "
+        "federated subject's namespace)")]
+    kustomization.write_text(text.replace("namespace: podinfo", "namespace: web"))
+    assert built_workload_problems(workload, _built_plain(tmp_path / "staging"), TENANT_ID) == [
+        ("Deployment podinfo/podinfo: the build puts it in namespace 'web'; its pods' token then carries subject "
+        "system:serviceaccount:web:podinfo, which no credential federates"),
+        ("ServiceAccount podinfo/podinfo: not in the build (a kustomization namespace: would move it out of the "
+        "federated subject's namespace)")]
