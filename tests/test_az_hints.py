@@ -70,6 +70,22 @@ AZ: dict[tuple[str, ...], set[str]] = {
     ("keyvault", "update"): {
         "--name", "-n", "--resource-group", "-g", "--enable-rbac-authorization", "--enable-purge-protection",
         "--public-network-access", "--default-action", "--bypass", "--retention-days"},
+    # workloads (issue 13): the application vault, its secrets, the CSI driver add-on (keyvault, aks _params.py)
+    ("keyvault", "create"): {
+        "--name", "-n", "--resource-group", "-g", "--location", "-l", "--sku", "--enable-rbac-authorization",
+        "--enable-purge-protection", "--retention-days", "--public-network-access", "--default-action", "--bypass",
+        "--no-self-perms", "--tags"},
+    ("keyvault", "secret", "set"): {
+        "--name", "-n", "--vault-name", "--value", "--file", "-f", "--encoding", "-e", "--description", "--disabled",
+        "--expires", "--not-before", "--content-type", "--tags"},
+    ("keyvault", "secret", "set-attributes"): {
+        "--name", "-n", "--vault-name", "--id", "--version", "-v", "--enabled", "--expires", "--not-before",
+        "--content-type", "--tags"},
+    ("keyvault", "certificate", "import"): {
+        "--name", "-n", "--vault-name", "--file", "-f", "--password", "--policy", "-p", "--disabled", "--tags"},
+    ("aks", "enable-addons"): {
+        "--addons", "-a", "--name", "-n", "--resource-group", "-g", "--enable-secret-rotation",
+        "--rotation-poll-interval", "--workspace-resource-id", "--no-wait"},
 }
 
 # what each command needs to run: every group must be met by one of its alternatives (a tuple of flags)
@@ -99,6 +115,11 @@ REQUIRED: dict[tuple[str, ...], list[list[tuple[str, ...]]]] = {
     ("identity", "federated-credential", "delete"): [
         [("--name",), ("-n",)], [("--identity-name",)], [("--resource-group",), ("-g",)]],
     ("keyvault", "update"): [[("--name",), ("-n",)]],
+    ("keyvault", "create"): [[("--name",), ("-n",)], [("--resource-group",), ("-g",)]],
+    ("keyvault", "secret", "set"): [[("--vault-name",)], [("--name",), ("-n",)], [("--value",), ("--file",), ("-f",)]],
+    ("keyvault", "secret", "set-attributes"): [[("--id",), ("--vault-name", "--name"), ("--vault-name", "-n")]],
+    ("keyvault", "certificate", "import"): [[("--vault-name",)], [("--name",), ("-n",)], [("--file",), ("-f",)]],
+    ("aks", "enable-addons"): [[("--addons",), ("-a",)], [("--name",), ("-n",)], [("--resource-group",), ("-g",)]],
 }
 
 _COMMAND = re.compile(r"\baz ((?:[a-z][a-z-]* ?)+)(.*)")

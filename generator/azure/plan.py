@@ -31,6 +31,7 @@ from generator.azure.desired import (
     Role,
 )
 from generator.config.problems import dotted
+from generator.render.workloads import create_hint, enable_hint
 
 __all__ = [
     "ActualAks",
@@ -401,9 +402,8 @@ class _WorkloadPlanner:
                 self.p.waiting.append(f"{target.label} does not exist yet: create it ({_create_hint(target)}), then "
                                       "run fluxforge azure apply again (the role on it waits for it)")
             elif not have.enabled:
-                self.p.waiting.append(f"{target.label} is disabled: the CSI driver cannot read it (az keyvault "
-                                      f"{target.kind[:-1]} set-attributes --vault-name {target.vault} -n {target.name} "
-                                      "--enabled true)")
+                self.p.waiting.append(f"{target.label} is disabled: the CSI driver cannot read it "
+                                      f"({enable_hint(target.kind[:-1], target.vault, target.name)})")
 
     def access(self) -> None:
         for access in self.p.state.access:
@@ -423,9 +423,7 @@ class _WorkloadPlanner:
 
 
 def _create_hint(target: DesiredVaultObject) -> str:
-    if target.kind == "secrets":
-        return f"az keyvault secret set --vault-name {target.vault} -n {target.name} --file FILE"
-    return f"az keyvault key create --vault-name {target.vault} -n {target.name}"
+    return create_hint(target.kind[:-1], target.vault, target.name)
 
 
 def _credential_change(cred: DesiredCredential, existing: list[ActualCredential]) -> Change:

@@ -2,7 +2,8 @@
 the azure-mgmt-* clients), turned into the plain facts the live gates compare.
 
 Reads: the subscription's user-assigned identities and their federated credentials, a vault by name
-(permission model, access policies), a key or one of its versions (enabled, expiry, not-before, key_ops),
+(permission model, access policies), a key or one of its versions (enabled, expiry, not-before, key_ops), a
+workload's secret (its attributes, never its value),
 the role assignments of a principal anywhere in the subscription, and role definitions by ID. Needs Reader
 on the subscription (or on the resource groups that hold these).
 """
@@ -22,6 +23,7 @@ from generator.doctor.readers import (
     PolicyFacts,
     ReadError,
     RoleFacts,
+    SecretFacts,
     VaultFacts,
 )
 from generator.errors import FluxforgeError
@@ -109,6 +111,16 @@ class ArmReader:
                         attrs is None or attrs.enabled is not False, _epoch(getattr(attrs, "expires", None)),
                         _epoch(getattr(attrs, "not_before", None)), tuple(_text(o) for o in props.key_ops or ()),
                         _text(props.kty))
+
+    def secret(self, vault: VaultFacts, name: str) -> SecretFacts | None:
+        """A workload's secret: its attributes (ARM never returns a secret's value)."""
+        found = self._find(f"read secret {vault.name}/{name}",
+                           lambda: self.arm.kv.secrets.get(vault.resource_group, vault.name, name))
+        if found is None:
+            return None
+        attrs = found.properties.attributes if found.properties is not None else None
+        return SecretFacts(name, attrs is None or attrs.enabled is not False, _epoch(getattr(attrs, "expires", None)),
+                           _epoch(getattr(attrs, "not_before", None)))
 
     def role_assignments(self, principal_id: str) -> list[AssignmentFacts]:
         found = self._call("list role assignments", lambda: list(

@@ -58,11 +58,15 @@ def _desired(config: Config) -> dict[tuple[str, str, str], tuple[str, str, str]]
             for c in state.credentials}
 
 
-def declared_credentials(config: Config, cluster: Cluster) -> list[DeclaredCredential]:
-    """Every federated credential ``cluster`` needs, controller first."""
+def declared_credentials(config: Config, cluster: Cluster, *, workloads: bool = False) -> list[DeclaredCredential]:
+    """Every federated credential Flux needs on ``cluster``, controller first; with ``workloads`` also the
+    applications' (``clusters[].workloads[]``: their gates are :mod:`generator.doctor.workloads`)."""
     desired = _desired(config)
+    apps = set() if workloads else {(w.namespace, w.service_account) for w in cluster.workloads}
     found = []
     for cred in federated_credentials(config, cluster):
+        if (cred.namespace, cred.service_account) in apps:
+            continue
         ident = cred.identity
         fallback = (cred.name, ident.name or f"<name of identity {client_id_of(ident)}>",
                     ident.resource_group or config.azure.resource_group or "<resource group>")

@@ -24,6 +24,7 @@ __all__ = [
     "Prober",
     "ReadError",
     "RoleFacts",
+    "SecretFacts",
     "VaultFacts",
 ]
 
@@ -78,6 +79,16 @@ class KeyFacts:
 
 
 @dataclass(frozen=True)
+class SecretFacts:
+    """A Key Vault secret's current version as ARM shows it: attributes, never the value."""
+
+    name: str
+    enabled: bool
+    expires: int | None  # epoch seconds
+    not_before: int | None
+
+
+@dataclass(frozen=True)
 class AssignmentFacts:
     scope: str
     role_definition_id: str
@@ -103,6 +114,8 @@ class AzureReader(Protocol):
     def vault(self, name: str) -> VaultFacts | None: ...
 
     def key(self, vault: VaultFacts, name: str, version: str | None) -> KeyFacts | None: ...
+
+    def secret(self, vault: VaultFacts, name: str) -> SecretFacts | None: ...
 
     def role_assignments(self, principal_id: str) -> list[AssignmentFacts]: ...
 

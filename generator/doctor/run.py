@@ -22,11 +22,14 @@ from generator.doctor.probe import PROBE_GATES
 from generator.doctor.readers import AzureReader, KubeReader, Prober, ReadError
 from generator.doctor.static import STATIC_GATES
 from generator.doctor.status import STATUS_GATES
+from generator.doctor.workloads import WORKLOAD_AZURE_GATES, WORKLOAD_CLUSTER_GATES, WORKLOAD_STATIC_GATES
 from generator.errors import UsageError
 
 __all__ = ["GATES", "DoctorOptions", "run_doctor", "walk"]
 
-GATES: tuple[Gate, ...] = STATIC_GATES + AZURE_GATES + KEY_FILE_GATES + CLUSTER_GATES + STATUS_GATES + PROBE_GATES
+STATIC: tuple[Gate, ...] = STATIC_GATES + WORKLOAD_STATIC_GATES
+GATES: tuple[Gate, ...] = (STATIC + AZURE_GATES + KEY_FILE_GATES + WORKLOAD_AZURE_GATES + CLUSTER_GATES
+                           + WORKLOAD_CLUSTER_GATES + STATUS_GATES + PROBE_GATES)
 
 
 def walk(ctx: Context, gates: Sequence[Gate], *, layer_skips: dict[str, str] | None = None) -> None:
@@ -113,8 +116,8 @@ def run_doctor(options: DoctorOptions, *, azure: AzureReader | None = None, kube
     from generator.config.load import config_path_for
 
     ctx = Context(config_path_for(options.config), cluster_name=options.cluster)
-    walk(ctx, STATIC_GATES)
-    live = GATES[len(STATIC_GATES):]
+    walk(ctx, STATIC)
+    live = GATES[len(STATIC):]
     if options.static:
         walk(ctx, live, layer_skips=dict.fromkeys(("azure", "cluster", "status", "probe"), "--static: not checked"))
     elif ctx.config is None or ctx.status_of("static.config") == BROKEN:

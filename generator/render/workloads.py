@@ -38,8 +38,11 @@ __all__ = [
     "SyncedSecret",
     "WorkloadGate",
     "built_workload_problems",
+    "create_hint",
+    "enable_hint",
     "grants",
     "object_role",
+    "pod_template_problems",
     "synced_secrets",
     "workload_files",
     "workload_gates",
@@ -117,7 +120,8 @@ def workload_files(config: Config, cluster: Cluster, render: Callable[..., bytes
     """The Component files of every workload of ``cluster``, keyed by path from the repository root."""
     files: dict[str, bytes] = {}
     for workload in cluster.workloads:
-        context = {**base, "w": workload, "credential": _credential(config, cluster, workload),
+        context = {**base, "config": config, "cluster": cluster, "w": workload,
+                   "credential": _credential(config, cluster, workload),
                    "grants": grants(workload), "synced": synced_secrets(workload), "volume": VOLUME,
                    "containers_annotation": CONTAINERS_ANNOTATION}
         folder = workload.component_dir
@@ -172,7 +176,9 @@ def _find(docs: list[Any], kind: str, name: str) -> list[Any]:
             and isinstance(d.get("metadata"), dict) and d["metadata"].get("name") == name]
 
 
-def _pod_problems(workload: Workload, pod: dict[str, Any], where: str) -> list[str]:
+def pod_template_problems(workload: Workload, pod: dict[str, Any], where: str) -> list[str]:
+    """The pod template (built, or live in the cluster) carries the label, runs as the workload's ServiceAccount and
+    mounts the CSI volume of its SecretProviderClass in each named container."""
     found = []
     labels = (pod.get("metadata") or {}).get("labels") or {}
     if labels.get(POD_LABEL) != "true":
@@ -209,7 +215,7 @@ def built_workload_problems(workload: Workload, docs: list[Any], tenant_id: str)
         found.append(f"{where}: the build puts it in namespace {namespace!r}; its pods' token then carries subject "
                      f"system:serviceaccount:{namespace}:{workload.service_account}, which no credential federates")
     pod = ((objects[0].get("spec") or {}).get("template")) or {}
-    found += _pod_problems(workload, pod, where)
+    found += pod_template_problems(workload, pod, where)
     accounts = [a for a in _find(docs, "ServiceAccount", workload.service_account)
                 if (a["metadata"].get("namespace") or workload.namespace) == workload.namespace]
     if not accounts:
@@ -230,13 +236,25 @@ def built_workload_problems(workload: Workload, docs: list[Any], tenant_id: str)
     return found
 
 
+def create_hint(obj_type: str, vault: str, name: str) -> str:
+    """The ``az`` command that creates a mounted object (``secret``, ``key`` or ``cert``): fluxforge never
+    writes a value into Key Vault."""
+    if obj_type == "secret":
+        return f"az keyvault secret set --vault-name {vault} -n {name} --file FILE"
+    if obj_type == "key":
+        return f"az keyvault key create --vault-name {vault} -n {name}"
+    return f"az keyvault certificate import --vault-name {vault} -n {name} --file FILE"
+
+
+def enable_hint(obj_type: str, vault: str, name: str) -> str:
+    """The ``az`` command that enables a disabled secret or key."""
+    if obj_type == "secret":
+        return f"az keyvault secret set-attributes --vault-name {vault} -n {name} --enabled true"
+    return f"az keyvault key set-attributes --vault-name {vault} -n {name} --enabled true"
+
+
 def _set_hint(workload: Workload, obj: VaultObject) -> str:
-    vault = workload.key_vault.name
-    if obj.type == "secret":
-        return f"az keyvault secret set --vault-name {vault} -n {obj.name} --file FILE"
-    if obj.type == "key":
-        return f"az keyvault key create --vault-name {vault} -n {obj.name}"
-    return f"az keyvault certificate import --vault-name {vault} -n {obj.name} --file FILE"
+    return create_hint(obj.type, workload.key_vault.name, obj.name)
 
 
 def _component_refs(text: str) -> tuple[list[str], str | None] | None:

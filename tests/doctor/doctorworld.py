@@ -5,11 +5,13 @@ the identities with Key Vault roles and every federated credential the config im
 with Reader on the subscription (the user's credential doctor reads ARM with). The staging cluster:
 ``kubectl kustomize clusters/staging/flux-system`` (the rendered patches over a gotk-components stand-in)
 and ``clusters/staging/*.yaml`` applied with the real kubectl, as ``flux bootstrap`` and the sync
-Kustomization would, then every Kustomization marked Ready as kustomize-controller would.
+Kustomization would, the apps Kustomization's build (the podinfo workload), then every Kustomization marked
+Ready as kustomize-controller would.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -96,6 +98,18 @@ class DoctorWorld:
                           prober=KeyVaultProbe() if options.probe else None)
 
 
+def apply_app(kubeconfig: Path, folder: Path, namespace: str) -> None:
+    """What the apps Kustomization applies: the folder's kustomize build (the podinfo workload with its rendered
+    ServiceAccount, SecretProviderClass and pod patch), less the SOPS-encrypted Secret kustomize-controller would
+    decrypt first."""
+    from generator.yamlio import load_all_plain
+
+    docs = [d for d in load_all_plain(kubectl(kubeconfig, "kustomize", str(folder))) if d and d.get("kind") != "Secret"]
+    space = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}
+    kubectl(kubeconfig, "apply", "-f", "-", stdin=json.dumps({"apiVersion": "v1", "kind": "List", "items": [space]}))
+    kubectl(kubeconfig, "apply", "-f", "-", stdin=json.dumps({"apiVersion": "v1", "kind": "List", "items": docs}))
+
+
 def build_world(tmp: Path, key_material: Any) -> DoctorWorld:
     repo = tmp / "fleet"
     shutil.copytree(SAMPLE, repo)
@@ -109,6 +123,7 @@ def build_world(tmp: Path, key_material: Any) -> DoctorWorld:
     kubectl(kubeconfig, "apply", "-f", "-", stdin=built)
     for name in ("infrastructure.yaml", "apps.yaml", "team-a.yaml"):
         kubectl(kubeconfig, "apply", "-f", str(repo / "clusters" / "staging" / name))
+    apply_app(kubeconfig, repo / "apps" / "staging", "podinfo")
     kube = emu.clusters["staging"].kube
     for ns, name in (("flux-system", "flux-system"), ("flux-system", "infrastructure"), ("flux-system", "apps"),
                      ("team-a", "team-a")):
