@@ -39,6 +39,8 @@ _AZURE = json.loads((SCHEMAS / "azure-provider-parameters.json").read_text())
 PARAMETERS = jsonschema.Draft202012Validator(_AZURE)
 OBJECTS = jsonschema.Draft202012Validator({**_AZURE["$defs"]["objects"], "$defs": _AZURE["$defs"]})
 OBJECT = jsonschema.Draft202012Validator({**_AZURE["$defs"]["keyVaultObject"], "$defs": _AZURE["$defs"]})
+ACCOUNT = jsonschema.Draft202012Validator(json.loads(
+    (REPO_ROOT / "schemas" / "workload-identity" / "serviceaccount-v1.json").read_text()))
 
 RICH = """
     workloads:
@@ -160,6 +162,7 @@ def test_sample_component_objects_match_the_schemas_and_the_provider_spelling() 
     assert dict(account["metadata"]["annotations"]) == {"azure.workload.identity/client-id": APP_ID,
                                                         "azure.workload.identity/tenant-id": TENANT_ID}
     assert "labels" not in account["metadata"]  # the label belongs on the pod template
+    ACCOUNT.validate(json.loads(json.dumps(account)))
     (component,) = _docs(files[f"{COMPONENT}/kustomization.yaml"])
     assert (component["apiVersion"], component["kind"]) == ("kustomize.config.k8s.io/v1alpha1", "Component")
     assert all("/0" not in json.dumps(p) and "op:" not in p["patch"] for p in component["patches"])  # never by index
@@ -182,6 +185,17 @@ def test_schemas_refuse_the_usual_mistakes() -> None:
     assert list(OBJECT.iter_errors({"objectName": "x", "objectType": "key", "objectFormat": "pfx"}))
     assert list(OBJECT.iter_errors({"objectName": "x", "objectType": "secret", "objectAlias": "../etc/passwd"}))
     assert list(OBJECT.iter_errors({"objectName": "x", "objectType": "certificate"}))
+    (account,) = _docs(render_tree(parse_config(SAMPLE))[f"{COMPONENT}/service-account.yaml"])
+    sa = json.loads(json.dumps(account))
+    for mutate in (
+        lambda d: d["metadata"].update(labels={USE: "true"}),                       # the label on the ServiceAccount
+        lambda d: d["metadata"]["annotations"].pop("azure.workload.identity/client-id"),
+        lambda d: d["metadata"]["annotations"].update({"azure.workload.identity/client-id": "id-podinfo"}),
+        lambda d: d.update(automountServiceAccountTokens=False),                    # a typo the API server drops
+    ):
+        bad = json.loads(json.dumps(sa))
+        mutate(bad)
+        assert list(ACCOUNT.iter_errors(bad)), bad
 
 
 def test_rich_workload_renders_valid_objects_byte_stable() -> None:
@@ -203,6 +217,8 @@ def test_rich_workload_renders_valid_objects_byte_stable() -> None:
         {"secretName": "ledger-tls", "type": "kubernetes.io/tls", "data": [{"objectName": "tls.crt", "key": "tls.crt"}]},
     ]
     account = files[f"{base}/service-account.yaml"].decode()
+    (doc,) = _docs(files[f"{base}/service-account.yaml"])
+    ACCOUNT.validate(json.loads(json.dumps(doc)))
     assert "Key Vault Secrets User on secret kv-ledger/db-password, kv-ledger/db-user" in account
     assert "Key Vault Reader on key kv-ledger/signing" in account and "Key Vault Reader on vault kv-ledger" in account
     assert "--subject system:serviceaccount:ledger:ledger-reader --audiences api://AzureADTokenExchange" in account
@@ -229,6 +245,7 @@ def test_sample_folder_builds_with_label_account_volume_and_mount() -> None:
     account = built[("ServiceAccount", "podinfo")]
     assert account["metadata"]["namespace"] == "podinfo" and "labels" not in account["metadata"]
     assert account["metadata"]["annotations"]["azure.workload.identity/client-id"] == APP_ID
+    ACCOUNT.validate(json.loads(json.dumps(account)))
     spc = built[("SecretProviderClass", "podinfo")]
     assert spc["metadata"]["namespace"] == "podinfo"
     _validate_spc(spc)
