@@ -175,6 +175,8 @@ def test_a_failing_write_names_the_file_and_what_was_and_was_not_written(fresh: 
     (fresh / "clusters/staging").symlink_to(fresh / "nowhere" / "staging")
     result = run_cli("render", str(fresh))
     assert result.exit_code == 1
+    podinfo = [f"apps/staging/workload-identity/podinfo/{name}" for name in  # the workload's Component (issue 13)
+               ("check/kustomization.yaml", "kustomization.yaml", "secret-provider-class.yaml", "service-account.yaml")]
     production = [f"clusters/production/{name}" for name in
                   ("apps.yaml", "flux-system/gotk-sync.yaml", "flux-system/kustomization.yaml", "infrastructure.yaml")]
     staging = [f"clusters/staging/{name}" for name in ("apps.yaml", "flux-system/gotk-sync.yaml",
@@ -182,12 +184,12 @@ def test_a_failing_write_names_the_file_and_what_was_and_was_not_written(fresh: 
     lines = result.stderr.splitlines()
     assert lines[0].startswith(f"{fresh}/clusters/staging/apps.yaml: cannot write: File exists")
     assert lines[1:] == [
-        f"written before the failure (each file whole): {', '.join(['.sops.yaml', *production])}",
+        f"written before the failure (each file whole): {', '.join(['.sops.yaml', *podinfo, *production])}",
         f"not written: {', '.join(staging)}",
         "fluxforge.lock was not updated and no stale file was removed; fix the cause and rerun `fluxforge render`",
     ]
     assert not (fresh / "fluxforge.lock").exists()
-    for relpath in [".sops.yaml", *production]:
+    for relpath in [".sops.yaml", *podinfo, *production]:
         assert (fresh / relpath).read_bytes() == (SAMPLE / relpath).read_bytes()
     assert not [p for p in fresh.rglob("*.tmp")]  # atomic per file: no temp file left behind
 
