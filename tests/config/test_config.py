@@ -98,6 +98,9 @@ def test_each_default_is_declared_once_in_the_schema_and_applied_by_the_loader()
            for key, attr in (("interval", "interval"), ("prune", "prune"), ("wait", "wait"),
                              ("decryption", "decryption"))},
     }
+    podinfo = load_config(REPO_ROOT / "sample-repo" / "fluxforge.yaml").clusters[0].workloads[0]  # no kind, mountPath, type
+    applied |= {("workload", "kind"): podinfo.kind, ("workload", "mountPath"): podinfo.mount_path,
+                ("vaultObject", "type"): podinfo.objects[0].type}
     assert applied == defaults
     kept = {(model.Identity, "existing"): ("identity", "existing"),
             (model.KeyVaultKey, "existing"): ("keyVaultKey", "existing"),
