@@ -1,38 +1,36 @@
-"""Benchmark: render 200 clusters x 25 Kustomizations (budget 2 s), then a no-op render (0 writes,
-the lock included), the lock's cost, renders that keep and merge user edits, and the per-file-fsync
-writer used before (render outputs are regenerable: they skip the fsync, the lock does not).
+"""Benchmark: does `fluxforge render` scale linearly? A big fleet against a small one, in the same run.
 
-Usage: python bench/render.py [--clusters N] [--kustomizations M]
-Prints the figures; asserts nothing (performance is never a test).
+A = the big fleet (default 2,000 clusters x 25 Kustomizations), B = the small one (200 x 25, the
+baseline: there is no peer that renders a Flux tree from a config). Each pair renders both fleets
+from scratch in fresh folders (one `fluxforge render` process each), then renders each again with
+nothing changed (the no-op: 0 files written). Runs alternate A B A B (bench/harness.py); medians, peak
+memory and the machine's load are printed. Linear means big / small <= the fleet ratio (+10 %):
+the issue's bar is 11x for 10x the clusters, for wall time and for peak memory.
+
+Usage: python bench/render.py [--clusters 200] [--scale 10] [--kustomizations 25] [--pairs 3] [--record]
+  --record  writes the rows into bench/README.md (only from a quiet run)
 """
 
 from __future__ import annotations
 
 import argparse
-import os
+import shutil
+import sys
 import tempfile
-import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TypeVar
 
-from generator.commands.render import run_render
-from generator.config.load import load_config
-from generator.fsio import write_atomic
-from generator.merge.lock import LOCK_NAME, Lock, dumps, loads
-from generator.render.files import render_tree
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-T = TypeVar("T")
+from harness import Machine, Run, Series, alternate, machine, record, run_process
 
 TENANT = "95513a0e-a568-46f4-8d76-53e5279cb558"
-TENANT_NEW = "0d5f3b7a-9c1e-4f2a-8b6d-3e7c5a9f1b2d"
 CLIENT = "c5e055dd-c1c8-4bc7-8cf2-a7eb2667c772"
 
 
-def fleet_config(clusters: int, kustomizations: int) -> str:
+def fleet_config(clusters: int, kustomizations: int, *, version: str = "2.9.4") -> str:
+    """A fleet: every cluster has its own Kustomizations (a dependsOn chain, one tenant)."""
     lines = [
-        'flux: {version: "2.9.4"}',
+        f'flux: {{version: "{version}"}}',
         "git:",
         "  url: ssh://git@github.com/contoso/fleet",
         f"azure: {{tenantId: {TENANT}}}",
@@ -42,14 +40,14 @@ def fleet_config(clusters: int, kustomizations: int) -> str:
     ]
     for c in range(clusters):
         lines += [
-            f"  - name: cluster-{c:03d}",
+            f"  - name: cluster-{c:04d}",
             f"    oidcIssuer: https://westeurope.oic.prod-aks.azure.com/{TENANT}/{c:08d}/",
-            f"    identity: {{name: id-flux-{c:03d}, clientId: {CLIENT}, resourceGroup: rg-fleet}}",
+            f"    identity: {{name: id-flux-{c:04d}, clientId: {CLIENT}, resourceGroup: rg-fleet}}",
             "    kustomizations:",
         ]
         for k in range(kustomizations):
             lines.append(f"      - name: ks-{k:02d}")
-            lines.append(f"        path: apps/cluster-{c:03d}/ks-{k:02d}")
+            lines.append(f"        path: apps/cluster-{c:04d}/ks-{k:02d}")
             if k:
                 lines.append(f"        dependsOn: [ks-{k - 1:02d}]")
             if k == kustomizations - 1:
@@ -58,96 +56,74 @@ def fleet_config(clusters: int, kustomizations: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-SYS_TIME: dict[str, float] = {}
+def scaling(big: Series, small: Series, box: Machine, *, factor: int) -> list[str]:
+    """The per-pair ratio big / small (median), against the linear bar; withheld on a busy machine."""
+    import statistics
+
+    lines = [f"{big.label:<34} {big.spread()}, peak {big.peak_mb:.0f} MB",
+             f"{small.label:<34} {small.spread()}, peak {small.peak_mb:.0f} MB"]
+    bar = factor * 1.1
+    if not box.quiet:
+        return [*lines, f"{'scaling':<34} withheld: load {box.load1:.2f} > {box.cores} cores; rerun on a quiet machine"]
+    wall = statistics.median(a.wall / b.wall for a, b in zip(big.runs, small.runs, strict=True))
+    memory = big.peak_mb / small.peak_mb
+    verdict = "linear" if wall <= bar and memory <= bar else "NOT linear"
+    summary = (f"{'scaling (median of pairs)':<34} wall {wall:.1f}x, peak memory {memory:.1f}x for {factor}x "
+               f"the clusters (bar {bar:.0f}x): {verdict}")
+    return [*lines, summary]
 
 
-def _timed(func: Callable[[], T], label: str = "") -> tuple[T, float, float]:
-    """Wall and CPU seconds of ``func``; the kernel's share of the CPU is kept under ``label``."""
-    wall, cpu, before = time.perf_counter(), time.process_time(), os.times()
-    result = func()
-    SYS_TIME[label] = os.times().system - before.system
-    return result, time.perf_counter() - wall, time.process_time() - cpu
-
-
-def _durable_writes(files: dict[str, bytes], parent: str | None) -> float:
-    """The writer before: write_atomic with a per-file fsync (the default), on 16 threads."""
-    with tempfile.TemporaryDirectory(dir=parent) as tmp:
-        root = Path(tmp)
-        start = time.perf_counter()
-        with ThreadPoolExecutor(max_workers=16) as pool:
-            list(pool.map(lambda item: write_atomic(root / item[0], item[1]), files.items()))
-        return time.perf_counter() - start
-
-
-def _edit_every_flux_system(root: Path, clusters: int) -> None:
-    """A user's extra patch in every cluster's flux-system/kustomization.yaml."""
-    for c in range(clusters):
-        path = root / "clusters" / f"cluster-{c:03d}" / "flux-system" / "kustomization.yaml"
-        path.write_text(path.read_text() + USER_PATCH, encoding="utf-8")
-
-
-USER_PATCH = """  - target:
-      kind: Deployment
-      name: kustomize-controller
-    patch: |
-      - op: add
-        path: /spec/template/spec/containers/0/resources
-        value: {limits: {memory: 2Gi}}
-"""
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser()
+def main() -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--clusters", type=int, default=200)
+    parser.add_argument("--scale", type=int, default=10)
     parser.add_argument("--kustomizations", type=int, default=25)
-    parser.add_argument("--dir", help="Parent folder of the temporary trees (default: the system temp folder).")
+    parser.add_argument("--pairs", type=int, default=3)
+    parser.add_argument("--record", action="store_true")
     args = parser.parse_args()
-    text = fleet_config(args.clusters, args.kustomizations)
-    with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
-        root = Path(tmp)
-        (root / "fluxforge.yaml").write_text(text, encoding="utf-8")
-        config, load, _ = _timed(lambda: load_config(root))
-        files, pure, _ = _timed(lambda: render_tree(config))
-        first, cold, cold_cpu = _timed(lambda: run_render(root), "first")
-        second, noop, noop_cpu = _timed(lambda: run_render(root), "noop")
-        lock_bytes = (root / LOCK_NAME).read_bytes()
-        _, lock_dump, _ = _timed(lambda: dumps(Lock("2.9.4", {p: d.decode() for p, d in files.items()})))
-        _, lock_parse, _ = _timed(lambda: loads(lock_bytes))
-        _edit_every_flux_system(root, args.clusters)
-        kept, kept_wall, _ = _timed(lambda: run_render(root))
-        (root / "fluxforge.yaml").write_text(text.replace(TENANT, TENANT_NEW), encoding="utf-8")
-        merged, merge_wall, merge_cpu = _timed(lambda: run_render(root))
-    durable = _durable_writes(files, args.dir)
-    print(f"fleet: {args.clusters} clusters x {args.kustomizations} Kustomizations -> {first.total} files")
-    print(f"load + validate config : {load:.2f} s")
-    print(f"render (pure, in memory): {pure:.2f} s")
-    print(
-        f"first render, end to end: {len(first.written):5d} files written in {cold:.2f} s wall "
-        f"({cold / 2.0:.0%} of 2 s), {cold_cpu:.2f} s CPU ({SYS_TIME['first']:.2f} s in the kernel); "
-        f"lock written: {first.lock_changed}"
-    )
-    print(
-        f"no-op render, end to end: {len(second.written):5d} files written in {noop:.2f} s wall "
-        f"({noop / 2.0:.0%} of 2 s), {noop_cpu:.2f} s CPU; lock written: {second.lock_changed}"
-    )
-    print(
-        f"{LOCK_NAME}: {len(lock_bytes) / 1e6:.1f} MB, build {lock_dump:.2f} s, parse {lock_parse:.2f} s "
-        "(a no-op render only compares its bytes; it parses the lock when a file differs)"
-    )
-    print(
-        f"render with {args.clusters} user-edited flux-system files (kept, lock parsed): "
-        f"{len(kept.written)} written in {kept_wall:.2f} s"
-    )
-    print(
-        f"config change merged into them (three-way): {len(merged.written)} written, {len(merged.merged)} merged "
-        f"in {merge_wall:.2f} s wall, {merge_cpu:.2f} s CPU"
-    )
-    print(
-        f"same {len(files)} files with a per-file fsync (write_atomic default, 16 threads, the writer before): "
-        f"{durable:.2f} s for the writes alone"
-    )
-    print(f"load average: {' '.join(f'{x:.1f}' for x in os.getloadavg())} (other work on the machine inflates wall time)")
+    fluxforge = shutil.which("fluxforge")
+    if not fluxforge:
+        print("need fluxforge on PATH (activate the venv scripts/test.sh made)", file=sys.stderr)
+        return 1
+    small_n, big_n, ks = args.clusters, args.clusters * args.scale, args.kustomizations
+    texts = {n: fleet_config(n, ks) for n in (small_n, big_n)}
+    with tempfile.TemporaryDirectory() as tmp:
+        rounds = iter(range(1_000_000))
+        trees: dict[int, list[Path]] = {small_n: [], big_n: []}
+
+        def first(n: int) -> Run:
+            root = Path(tmp, f"fleet-{n}-{next(rounds)}")
+            root.mkdir()
+            (root / "fluxforge.yaml").write_text(texts[n], encoding="utf-8")
+            trees[n].append(root)
+            return run_process([fluxforge, "render"], cwd=root)
+
+        def noop(n: int) -> Run:
+            root = trees[n].pop(0)
+            run = run_process([fluxforge, "render"], cwd=root)
+            shutil.rmtree(root)
+            return run
+
+        box = machine()
+        big, small = alternate(args.pairs, lambda: first(big_n), lambda: first(small_n),
+                               a_label=f"render {big_n} x {ks}", b_label=f"render {small_n} x {ks}")
+        big_noop, small_noop = alternate(args.pairs, lambda: noop(big_n), lambda: noop(small_n),
+                                         a_label=f"no-op render {big_n} x {ks}", b_label=f"no-op render {small_n} x {ks}")
+        worst = max(box, machine(), key=lambda m: m.load1)
+    print(f"render: {small_n} x {ks} against {big_n} x {ks}, {args.pairs} pairs, one process per render")
+    print(worst.line())
+    print("\n".join(scaling(big, small, worst, factor=args.scale)))
+    print("\n".join(scaling(big_noop, small_noop, worst, factor=args.scale)))
+    print(f"targets: {small_n} x {ks} <= 1 s first render, <= 0.4 s no-op; {big_n} x {ks} within "
+          f"{args.scale * 1.1:.0f}x of it")
+    if args.record:
+        machine_cell = f"load {worst.load1:.1f}/{worst.cores}"
+        for key, label, series in ((f"render-{small_n}", f"render {small_n} x {ks} (first / no-op)", (small, small_noop)),
+                                   (f"render-{big_n}", f"render {big_n} x {ks} (first / no-op)", (big, big_noop))):
+            record(key, f"| {label} | {series[0].median:.2f} s / {series[1].median:.2f} s, "
+                        f"{series[0].peak_mb:.0f} MB | (baseline: the small fleet) | | {machine_cell} |", worst)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -86,8 +86,55 @@ def guard(text: str | bytes) -> None:
 
     if isinstance(text, bytes):  # ruamel reads bytes too (some callers pass them)
         text = text.decode("utf-8", "replace")
-    if "*" in text or yamlguard.depth_bound(text) > yamlguard.MAX_DEPTH:
+    if "*" in text:
         compose_all(text)
+    elif yamlguard.depth_bound(text) > yamlguard.MAX_DEPTH:
+        # the text bound counts every bracket (a fleet config's flow lists exceed it): the exact depth
+        # from the event stream, which neither parser builds recursively; a parse error is raised by
+        # the compose, as before
+        depth, line = event_depth(text, stop_above=yamlguard.MAX_DEPTH)
+        if depth is None:
+            compose_all(text)
+        elif depth > yamlguard.MAX_DEPTH:
+            raise yamlguard.too_deep(line)
+
+
+def event_depth(text: str, *, stop_above: int | None = None) -> tuple[int | None, int | None]:
+    """The nesting depth of the collections holding a node (the document's root collection is 1), and
+    the 1-based line of the deepest collection seen, read from the parser's events (libyaml when
+    installed: iterative, so a 100,000-deep text cannot overflow a stack). ``stop_above``: return
+    as soon as a node sits deeper than that. ``(None, None)`` when the text does not parse."""
+    from ruamel.yaml.error import YAMLError
+    from ruamel.yaml.events import CollectionEndEvent, CollectionStartEvent, NodeEvent
+
+    level = deepest = 0
+    lines: list[int] = []
+    try:
+        for event in _event_parser().parse(io.StringIO(text)):
+            if isinstance(event, CollectionEndEvent):
+                level -= 1
+                lines.pop()
+                continue
+            if isinstance(event, NodeEvent) and level > deepest:
+                deepest = level
+                if stop_above is not None and deepest > stop_above:
+                    break
+            if isinstance(event, CollectionStartEvent):
+                level += 1
+                lines.append(event.start_mark.line + 1)
+    except YAMLError:
+        return None, None
+    return deepest, (lines[-1] if lines else None)
+
+
+def _event_parser() -> YAML:
+    global _EVENTS
+    if _EVENTS is None:
+        _EVENTS = YAML(typ="safe", pure=False)
+    return _EVENTS
+
+
+_EVENTS: YAML | None = None
 
 
 def load_rt(text: str) -> Any:
@@ -147,7 +194,7 @@ def compose_all(text: str) -> list[Any]:
     global _COMPOSER  # one reusable parser per process (compose_all keeps no state between calls)
     if _COMPOSER is None:
         _COMPOSER = YAML(typ="safe", pure=False)
-    composer = _COMPOSER if yamlguard.depth_bound(text) <= _C_SAFE_DEPTH else YAML(typ="safe", pure=True)
+    composer = _COMPOSER if _c_safe(text) else YAML(typ="safe", pure=True)
     with _one_error():
         roots = list(composer.compose_all(io.StringIO(text)))
         yamlguard.check_nodes(roots)
@@ -162,7 +209,7 @@ def compose_first(text: str) -> Any:
     global _COMPOSER
     if _COMPOSER is None:
         _COMPOSER = YAML(typ="safe", pure=False)
-    composer = _COMPOSER if yamlguard.depth_bound(text) <= _C_SAFE_DEPTH else YAML(typ="safe", pure=True)
+    composer = _COMPOSER if _c_safe(text) else YAML(typ="safe", pure=True)
     with _one_error():
         root = next(iter(composer.compose_all(io.StringIO(text))), None)
         if root is not None:
@@ -171,4 +218,16 @@ def compose_first(text: str) -> Any:
 
 
 _COMPOSER: YAML | None = None
+
+
+def _c_safe(text: str) -> bool:
+    """libyaml's composer recurses: a text it may not survive goes to the pure-Python composer."""
+    from generator import yamlguard
+
+    if yamlguard.depth_bound(text) <= _C_SAFE_DEPTH:
+        return True
+    depth, _ = event_depth(text, stop_above=_C_SAFE_DEPTH)
+    return depth is not None and depth <= _C_SAFE_DEPTH
+
+
 _C_SAFE_DEPTH = 5000  # libyaml's composer recursed 10,000 levels fine and crashed (SIGSEGV) at 100,000

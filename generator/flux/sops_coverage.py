@@ -19,8 +19,10 @@ from generator.flux.tenancy import decryptors
 __all__ = ["shared_folders"]
 
 
-def _within(folder: str, parent: str) -> bool:
-    return folder == parent or folder.startswith(parent + "/")
+def _self_and_parents(folder: str) -> list[str]:
+    """``a/b/c`` -> ``a/b/c``, ``a/b``, ``a``: the folders whose rule would match a file in ``folder``."""
+    parts = folder.split("/")
+    return ["/".join(parts[:n]) for n in range(len(parts), 0, -1)]
 
 
 def _reached(root: Path, paths: tuple[str, ...]) -> set[str]:
@@ -46,12 +48,13 @@ def shared_folders(root: Path, config: Config) -> dict[str, frozenset[str]]:
     found: dict[str, set[str]] = {}
     for reader in readers:
         for folder in _reached(root, reader.paths):
-            if not any(_within(folder, path) and reader.id in ids for path, ids in covering.items()):
+            # lookups of the folder and its parents, not a scan of every rule: linear in the fleet
+            if not any(reader.id in covering.get(path, ()) for path in _self_and_parents(folder)):
                 found.setdefault(folder, set()).add(reader.id)
     shared: dict[str, frozenset[str]] = {}
     for folder in sorted(found, key=lambda f: (f.count("/"), f)):
         ids = found[folder]
-        if any(_within(folder, parent) and ids <= known for parent, known in shared.items()):
+        if any(ids <= shared.get(parent, frozenset(())) for parent in _self_and_parents(folder)):
             continue
         shared[folder] = frozenset(ids)
     return shared

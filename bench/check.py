@@ -1,0 +1,197 @@
+"""Benchmark: keyless `fluxforge check` of a 10,000-file tree against `sops-checker` (PyPI) on the same tree.
+
+The tree: a `.sops.yaml` whose rule covers `secrets/**.yaml` (encrypted_regex ^(data|stringData)$, an
+age recipient); 30 % sops-encrypted Secrets there (made by `fluxforge encrypt`, decryptable by the real
+sops), 60 % non-secret YAML (Deployments, ConfigMaps, Kustomizations), 10 % other text. Both tools pass
+it. A = one `fluxforge check` process, B = one `sops-checker` process (a text search for `sops:` and
+`ENC[`: the floor for walking and reading), alternated A B A B (bench/harness.py); medians, peak memory,
+the machine's load; the ratio is withheld on a busy machine.
+
+Then the verdicts: both tools on a corpus of broken files; every file only one of them flags is listed
+with the reason (fluxforge must be the same or stricter).
+
+Usage: python bench/check.py [--files N] [--pairs P] [--record]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from harness import alternate, machine, record, report, run_process
+
+SECRET = """\
+apiVersion: v1
+kind: Secret
+metadata:
+  name: app-{n}
+  namespace: team-{m}
+type: Opaque
+stringData:
+  username: user-{n}
+  password: p4ssw0rd-{n}-{m}
+"""
+DEPLOYMENT = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: app-{n}
+  namespace: team-{m}
+  labels: {{app.kubernetes.io/name: app-{n}}}
+spec:
+  replicas: 2
+  selector:
+    matchLabels: {{app.kubernetes.io/name: app-{n}}}
+  template:
+    metadata:
+      labels: {{app.kubernetes.io/name: app-{n}}}
+    spec:
+      containers:
+        - name: app
+          image: ghcr.io/contoso/app:1.{n}.0
+          ports: [{{containerPort: 8080}}]
+          envFrom: [{{secretRef: {{name: app-{n}}}}}]
+"""
+CONFIGMAP = """\
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: settings-{n}
+data:
+  LOG_LEVEL: info
+  FEATURE_FLAGS: "a,b,c"
+"""
+KUSTOMIZATION = """\
+apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+resources:
+  - deploy-{n}.yaml
+  - ../../secrets/team-{m}
+"""
+NOTE = "# team {m}\n\nThe app reads its password from the Secret app-{n}.\n"
+SOPS_YAML = ("creation_rules:\n  - path_regex: secrets/.*\\.yaml$\n    encrypted_regex: ^(data|stringData)$\n"
+             "    age: {recipient}\n")
+
+# the verdict corpus: file -> content; what each tool should say is explained in VERDICT_NOTES
+BROKEN = {
+    "secrets/plain.yaml": SECRET.format(n=1, m=1),
+    "secrets/half.yaml": None,  # an encrypted file with one value decrypted back to plaintext: built below
+    "secrets/no-mac.yaml": None,  # an encrypted file whose MAC line was deleted
+    "secrets/config-like.yaml": "sops:\n  age: [age1notakey]\nsettings: {password: hunter2}\n",
+    "secrets/mentions.yaml": "kind: ConfigMap\ndata:\n  doc: 'values look like ENC[AES256_GCM,...]'\n"
+                             "  password: hunter2\n",
+    "apps/leaked-secret.yaml": SECRET.format(n=2, m=2),
+    "apps/deploy.yaml": DEPLOYMENT.format(n=3, m=3),
+}
+VERDICT_NOTES = {
+    "secrets/half.yaml": "one value is plaintext: sops-checker sees other ENC[ values and passes it",
+    "secrets/no-mac.yaml": "no MAC: sops refuses to decrypt it; sops-checker sees `sops:` and passes it",
+    "secrets/config-like.yaml": "a `sops:` key that is not sops metadata: sops-checker passes plaintext",
+    "secrets/mentions.yaml": "the text ENC[ inside a plaintext value: sops-checker passes it",
+    "apps/leaked-secret.yaml": "a plaintext Kubernetes Secret outside the rules: sops-checker only looks "
+                               "at files a path_regex matches",
+}
+
+
+def make_tree(root: Path, count: int, recipient: str, fluxforge: str) -> None:
+    """The benchmark tree; the encrypted Secrets are 100 encryptions copied (the keyless check reads no
+    key, so copies cost the same to check as distinct files)."""
+    root.mkdir(parents=True)
+    (root / ".sops.yaml").write_text(SOPS_YAML.format(recipient=recipient))
+    seeds = root / "secrets" / "seed"
+    seeds.mkdir(parents=True)
+    secrets = count * 3 // 10
+    for n in range(min(100, secrets)):
+        (seeds / f"secret-{n}.yaml").write_text(SECRET.format(n=n, m=n % 10))
+    subprocess.run([fluxforge, "encrypt", "-i", str(seeds)], cwd=root, check=True, capture_output=True)
+    encrypted = sorted(seeds.iterdir())
+    for n in range(secrets - len(encrypted)):
+        target = root / "secrets" / f"team-{n % 10}" / f"secret-{n}.yaml"
+        target.parent.mkdir(exist_ok=True)
+        shutil.copyfile(encrypted[n % len(encrypted)], target)
+    for n in range(count - secrets - 1):
+        team = root / "apps" / f"team-{n % 20}" / f"app-{n // 40}"
+        team.mkdir(parents=True, exist_ok=True)
+        kind = n % 10
+        if kind < 6:
+            (team / f"deploy-{n}.yaml").write_text(DEPLOYMENT.format(n=n, m=n % 10))
+        elif kind < 8:
+            (team / f"configmap-{n}.yaml").write_text(CONFIGMAP.format(n=n))
+        elif kind < 9:
+            (team / f"kustomization-{n}.yaml").write_text(KUSTOMIZATION.format(n=n, m=n % 10))
+        else:
+            (team / f"README-{n}.md").write_text(NOTE.format(n=n, m=n % 10))
+
+
+def make_broken(root: Path, recipient: str, fluxforge: str) -> None:
+    root.mkdir(parents=True)
+    (root / ".sops.yaml").write_text(SOPS_YAML.format(recipient=recipient))
+    for rel, text in BROKEN.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text if text is not None else SECRET.format(n=9, m=9))
+    half, no_mac = root / "secrets/half.yaml", root / "secrets/no-mac.yaml"
+    subprocess.run([fluxforge, "encrypt", "-i", str(half), str(no_mac)], cwd=root, check=True, capture_output=True)
+    half.write_text(re.sub(r"password: ENC\[[^\]]*\]", "password: p4ssw0rd", half.read_text()))
+    no_mac.write_text(re.sub(r"(?m)^    mac: .*\n", "", no_mac.read_text()))
+
+
+def flagged(root: Path, fluxforge: str, checker: str) -> tuple[set[str], set[str]]:
+    ours = subprocess.run([fluxforge, "check"], cwd=root, capture_output=True, text=True, check=False)
+    theirs = subprocess.run([checker, "."], cwd=root, capture_output=True, text=True, check=False)
+    mine = {line.split(":", 1)[0] for line in ours.stderr.splitlines() if re.match(r"^[^ :]+:\d+:\d+: ", line)}
+    peer = set(re.findall(r"MISSING_ENCRYPTION\S*\]\s+(\S+)", theirs.stdout))
+    return mine, peer
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--files", type=int, default=10_000)
+    parser.add_argument("--pairs", type=int, default=5)
+    parser.add_argument("--record", action="store_true")
+    args = parser.parse_args()
+    fluxforge, checker = shutil.which("fluxforge"), shutil.which("sops-checker")
+    if not fluxforge or not checker:
+        print("need fluxforge and sops-checker on PATH (activate the venv scripts/test.sh made)", file=sys.stderr)
+        return 1
+    import pyrage
+
+    recipient = str(pyrage.x25519.Identity.generate().to_public())
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SOPS_")}
+    with tempfile.TemporaryDirectory() as tmp:
+        tree = Path(tmp, "tree")
+        make_tree(tree, args.files, recipient, fluxforge)
+        box = machine()
+        a, b = alternate(args.pairs, lambda: run_process([fluxforge, "check"], cwd=tree, env=env),
+                         lambda: run_process([checker, "."], cwd=tree, env=env),
+                         a_label="fluxforge check", b_label="sops-checker")
+        worst = max(box, machine(), key=lambda m: m.load1)
+        broken = Path(tmp, "broken")
+        make_broken(broken, recipient, fluxforge)
+        mine, peer = flagged(broken, fluxforge, checker)
+    print(f"keyless check of {args.files:,} files (30 % encrypted Secrets, 60 % other YAML, 10 % text), "
+          f"{args.pairs} pairs")
+    # the ratio says how many times faster fluxforge is: below 1 it is slower (the bar: within 5x)
+    print("\n".join(report(a, b, worst, target="fluxforge <= 1 s, and >= 0.2x, i.e. within 5x of sops-checker")))
+    print(f"verdicts on {len(BROKEN)} broken/plain files: fluxforge flags {len(mine)}, sops-checker {len(peer)}")
+    for rel in sorted(peer - mine):
+        print(f"  ONLY sops-checker flags {rel}  (fluxforge must be the same or stricter)")
+    for rel in sorted(mine - peer):
+        print(f"  only fluxforge flags {rel}: {VERDICT_NOTES.get(rel, 'unexplained')}")
+    ok = not (peer - mine) and all(rel in VERDICT_NOTES for rel in mine - peer)
+    if args.record and ok:
+        record(f"check-{args.files}", f"| keyless check of {args.files:,} files | {a.median:.2f} s, {a.peak_mb:.0f} MB "
+                                      f"| sops-checker {b.median:.2f} s | {b.median / a.median:.2f}x | "
+                                      f"load {worst.load1:.1f}/{worst.cores} |", worst)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
