@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import functools
 import sys
-import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -77,6 +76,8 @@ def _run(func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         return func(*args, **kwargs)
     except FluxforgeError as err:
         if debug:
+            import traceback  # only on this path: it costs --help a tenth of its start-up
+
             traceback.print_exc()
         colour = bool(click.get_current_context().find_root().meta.get("fluxforge.color"))
         for line in err.problems:
@@ -87,6 +88,8 @@ def _run(func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         sys.exit(130)
     except Exception as err:  # noqa: BLE001 - the one place that turns bugs into exit 3
         if debug:
+            import traceback  # only on this path: it costs --help a tenth of its start-up
+
             traceback.print_exc()
         click.echo(f"fluxforge: internal error ({type(err).__name__}); rerun with --debug and report it", err=True)
         sys.exit(3)
@@ -155,6 +158,8 @@ def _run_report(command: str, fmt: str, func: Callable[..., T], *args: Any, **kw
             raise
         except FluxforgeError as err:
             if _debug_on(click.get_current_context()):
+                import traceback  # only on this path (start-up)
+
                 traceback.print_exc()
             failure.append(err)
             return None

@@ -181,23 +181,27 @@ def load_all_plain(text: str) -> list[Any]:
         return list(yaml.load_all(text))
 
 
-def compose_all(text: str) -> list[Any]:
+def compose_all(text: str, *, remember: bool = False) -> list[Any]:
     """Parse a YAML stream into ruamel representation nodes (one per document), with marks and
     scalar styles, tags unresolved by us: for readers that resolve scalars themselves (the sops
     store resolves plain scalars as go-yaml v3 does). Uses libyaml (ruamel.yaml.clib) when installed:
     plain scalars then have style ``""`` instead of ``None``.
 
     The alias and depth bounds of ``yamlguard`` are applied (``YamlError``, ``refused``); a text that may
-    nest deeper than libyaml's C stack allows is composed by the pure-Python parser instead."""
+    nest deeper than libyaml's C stack allows is composed by the pure-Python parser instead.
+    ``remember``: keep the nodes for a following ``compose_first`` of the same text (the keyless
+    check reads a file's nodes, then asks whether it is encrypted); they must not be modified."""
     from generator import yamlguard
 
-    global _COMPOSER  # one reusable parser per process (compose_all keeps no state between calls)
+    global _COMPOSER, _REMEMBERED  # one reusable parser per process (compose_all keeps no state between calls)
     if _COMPOSER is None:
         _COMPOSER = YAML(typ="safe", pure=False)
     composer = _COMPOSER if _c_safe(text) else YAML(typ="safe", pure=True)
     with _one_error():
         roots = list(composer.compose_all(io.StringIO(text)))
-        yamlguard.check_nodes(roots)
+        if "*" in text or yamlguard.depth_bound(text) > yamlguard.MAX_DEPTH:
+            yamlguard.check_nodes(roots)  # otherwise there is no alias, and no nesting deeper than the bound
+    _REMEMBERED = (text, roots) if remember else None
     return roots
 
 
@@ -206,7 +210,11 @@ def compose_first(text: str) -> Any:
     parsed, as go-yaml's ``Unmarshal`` reads one document."""
     from generator import yamlguard
 
-    global _COMPOSER
+    global _COMPOSER, _REMEMBERED
+    if _REMEMBERED is not None and _REMEMBERED[0] == text:
+        roots = _REMEMBERED[1]  # the whole stream composed and checked: its first document
+        _REMEMBERED = None
+        return roots[0] if roots else None
     if _COMPOSER is None:
         _COMPOSER = YAML(typ="safe", pure=False)
     composer = _COMPOSER if _c_safe(text) else YAML(typ="safe", pure=True)
@@ -218,6 +226,18 @@ def compose_first(text: str) -> Any:
 
 
 _COMPOSER: YAML | None = None
+_REMEMBERED: tuple[str, list[Any]] | None = None
+
+
+def construct_scalar(node: Any) -> Any:
+    """The plain value of a composed scalar node (``compose_all``), as ``load_plain`` builds it."""
+    global _COMPOSER
+    if _COMPOSER is None:
+        _COMPOSER = YAML(typ="safe", pure=False)
+    constructor = _COMPOSER.constructor
+    value = constructor.construct_object(node, deep=True)
+    constructor.constructed_objects.pop(node, None)
+    return value
 
 
 def _c_safe(text: str) -> bool:

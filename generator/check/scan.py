@@ -245,6 +245,8 @@ def _is_sops_file(path: Path, data: bytes) -> bool:
     from generator.errors import SopsError
     from generator.sops.api import detect_format, is_encrypted
 
+    if b"sops" not in data and b"\\" not in data:
+        return False  # no store can name its metadata without the word, or an escape that spells it
     try:
         return is_encrypted(data, detect_format(path))
     except SopsError:
@@ -287,8 +289,9 @@ def scan(paths: Sequence[Path], rules: Rules) -> CheckReport:
         if data is None:
             continue
         files += 1
+        problems = check_content(path, data, rules)  # first: the encryption test reuses its parse
         encrypted += _is_sops_file(path, data)
-        found.extend(_diagnostic(path, problem) for problem in check_content(path, data, rules))
+        found.extend(_diagnostic(path, problem) for problem in problems)
     lines = tuple(f"{d.file}:{d.line}:{d.column}: {d.message}" for d in found)
     return CheckReport(files, encrypted, rules.config, lines, tuple(found))
 
