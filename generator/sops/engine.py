@@ -113,7 +113,9 @@ def seal(docs: list[Branch], meta: md.Metadata, key: bytes, store: Store, name: 
         from generator.sops.readback import check_readback
 
         # comments are compared where the store writes them as they are (JSON has none; INI respells them)
-        check_readback(docs, store.load_encrypted(out, name)[0], name, comments=store.name in ("yaml", "dotenv"))
+        read_back = getattr(store, "read_back", None)
+        read = read_back(out, name) if read_back is not None else store.load_encrypted(out, name)[0]
+        check_readback(docs, read, name, comments=store.name in ("yaml", "dotenv"))
     return out
 
 

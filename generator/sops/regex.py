@@ -44,5 +44,14 @@ def compile_re2(pattern: str, where: str) -> Pattern:
 
 
 def search(pattern: str, text: str, where: str) -> bool:
-    """True when ``pattern`` (RE2) matches anywhere in ``text``."""
-    return compile_re2(pattern, where).search(text) is not None
+    """True when ``pattern`` (RE2) matches anywhere in ``text`` (answers remembered: the same key
+    names come back in every file of a batch)."""
+    hit = _HITS.get((pattern, text))
+    if hit is None:
+        hit = compile_re2(pattern, where).search(text) is not None
+        if len(_HITS) < 65536:
+            _HITS[(pattern, text)] = hit
+    return hit
+
+
+_HITS: dict[tuple[str, str], bool] = {}

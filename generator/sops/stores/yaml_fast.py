@@ -1,0 +1,175 @@
+"""The common case without the general reader and writer: a Kubernetes Secret-shaped YAML file.
+
+Most files fluxforge encrypts are nested block mappings of short plain strings (``apiVersion``,
+``metadata.name``, ``stringData.password``), with no comments, lists, quotes or anchors. Reading
+them line by line and writing them the same way gives the same tree and the same bytes as the
+general store (``yaml_read`` / ``yaml_emit``) at a fraction of the cost. Whatever is not exactly that
+shape gets ``None`` here and goes the general way, so the fast path never decides anything the
+general path would decide differently: every scalar is accepted only when the general resolver
+reads it as that very string and the general writer writes it plain (``yaml_scalars``,
+``yaml_emit.string_style``). The tests prove the bytes equal on the interop corpus.
+
+The shape, line by line (``\\n`` line ends, the last line ended too, no empty lines):
+``<indent><key>: <value>`` or ``<indent><key>:`` followed by a deeper line that opens the nested
+mapping. Keys are unique within their mapping; siblings share their column; nothing but a nested
+mapping is deeper than its parent. Keys and values hold no character that could start or end
+anything but a plain scalar: no ``#``, tab, ``\\r``, ``: ``, final ``:``, no indicator first (``-?:,[]{}&*!|>'"%@```).
+"""
+
+from __future__ import annotations
+
+import re
+
+from generator.sops.stores.yaml_emit import DOUBLE, LITERAL, PLAIN, double_quoted, string_style
+from generator.sops.stores.yaml_scalars import Unsupported, resolve_plain
+from generator.sops.values import Branch
+
+# a line of the shape: indentation, key, and the value when there is one
+_LINE = re.compile(r"( *)([^ :][^:]*?):(?: (.+))?")
+_MAX_DEPTH = 32
+_ODD = re.compile("[#\t\r\x85\u2028\u2029\ufeff]")
+# a literal block the writer writes as its lines: printable text lines, none empty or space-led or
+# space-ended, one final line break
+_PLAIN_BLOCK = re.compile(r"(?:[^ \n\r\t\x85\u2028\u2029](?:[^\n\r\t\x85\u2028\u2029]*[^ \n\r\t\x85\u2028\u2029])?\n)+")
+_ODD_BREAK = re.compile("[\x85\u2028\u2029]")
+_INDICATORS = frozenset("-?:,[]{}#&*!|>'\"%@`<")
+
+
+def load_simple(text: str) -> Branch | None:
+    """The tree of a Secret-shaped ``text`` (one document, mappings of plain strings), else None."""
+    if not text.endswith("\n") or "#" in text or "---" in text or "..." in text:
+        return None
+    lines = text.split("\n")
+    lines.pop()  # the empty string after the final line break
+    root = Branch()
+    stack: list[tuple[int, Branch, set[str]]] = [(0, root, set())]
+    opening: Branch | None = None  # the mapping a bare ``key:`` opened, waiting for its first line
+    for line in lines:
+        m = _LINE.fullmatch(line)
+        if m is None:
+            return None
+        indent, key, value = len(m.group(1)), m.group(2), m.group(3)
+        if opening is not None:
+            if indent <= stack[-1][0]:
+                return None  # ``key:`` with nothing below: a null value (the general path decides)
+            if len(stack) > _MAX_DEPTH:
+                return None  # the general reader names the depth limit
+            stack.append((indent, opening, set()))
+            opening = None
+        while indent < stack[-1][0]:
+            stack.pop()
+        level, mapping, seen = stack[-1]
+        if indent != level or key in seen or not _plain_string(key) or (not stack[:-1] and key == "sops"):
+            return None
+        seen.add(key)
+        if value is None:
+            opening = Branch()
+            mapping.append((key, opening))
+        elif _plain_string(value):
+            mapping.append((key, value))
+        else:
+            return None
+    if opening is not None or not root:
+        return None
+    return root
+
+
+def _plain_string(text: str) -> bool:
+    """``text`` is read back as itself (a string) and written plain, on one line."""
+    if text != text.strip(" ") or text[0] in _INDICATORS or ": " in text or text.endswith(":") or _ODD.search(text):
+        return False
+    try:
+        resolved = resolve_plain(text)
+    except Unsupported:
+        return False
+    return resolved == text and isinstance(resolved, str) and string_style(text) == PLAIN
+
+
+def emit_simple(doc: Branch, indent: int) -> str | None:
+    """``doc`` written as the general writer writes it, when it holds only what this writer knows
+    (else None): non-empty mappings and lists, lists of scalars or of mappings, strings written plain,
+    in quotes on one line, or as a plain literal block (the ``enc`` of an age entry), booleans and
+    integers; no comments. Indentation as the general writer's: a nested collection at the next
+    multiple of ``indent``, a list item's mapping two columns in (past ``- ``)."""
+    best = indent if 2 <= indent <= 9 else 2
+    out: list[str] = []
+    if not _emit_mapping(doc, 0, best, out, ""):
+        return None
+    return "".join(out)
+
+
+def _next(col: int, best: int) -> int:
+    return best * ((col + best) // best)
+
+
+def _emit_mapping(mapping: Branch, col: int, best: int, out: list[str], lead: str) -> bool:
+    """The pairs at column ``col``; the first line starts with ``lead`` when given (a list item's ``- ``)."""
+    if not mapping:
+        return False
+    pad = " " * col
+    for key, value in mapping:
+        if not isinstance(key, str) or not _written_plain(key) or len(key.encode()) > 128:
+            return False
+        start = lead or pad
+        lead = ""
+        if isinstance(value, Branch):
+            out.append(f"{start}{key}:\n")
+            if not _emit_mapping(value, _next(col, best), best, out, ""):
+                return False
+        elif isinstance(value, list):
+            out.append(f"{start}{key}:\n")
+            if not _emit_sequence(value, _next(col, best), best, out):
+                return False
+        else:
+            text = _leaf(value, col, best)
+            if text is None:
+                return False
+            out.append(f"{start}{key}: {text}\n")
+    return True
+
+
+def _emit_sequence(items: list[object], col: int, best: int, out: list[str]) -> bool:
+    if not items:
+        return False
+    dash = " " * col + "- "
+    for item in items:
+        if isinstance(item, Branch):
+            if not _emit_mapping(item, col + 2, best, out, dash):
+                return False
+            continue
+        if not isinstance(item, str) or not _written_plain(item):
+            return False
+        out.append(f"{dash}{item}\n")
+    return True
+
+
+def _leaf(value: object, col: int, best: int) -> str | None:
+    """A mapping value's text after ``key: `` (a literal block's lines included), or None."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if not isinstance(value, str) or not value:
+        return None
+    style = string_style(value)
+    if style == PLAIN:
+        return value if value[0] not in _INDICATORS or _written_plain(value) else None
+    if "\n" not in value and "\r" not in value:
+        return double_quoted(value) if style == DOUBLE and not _ODD_BREAK.search(value) else None
+    if style != LITERAL or not _PLAIN_BLOCK.fullmatch(value):
+        return None
+    pad = " " * _next(col, best)
+    return "|\n" + "\n".join(pad + line for line in value[:-1].split("\n"))
+
+
+def _written_plain(text: str) -> bool:
+    return bool(text) and "\n" not in text and string_style(text) == PLAIN and text[0] not in _INDICATORS
+
+
+def split_metadata(text: str) -> tuple[str, str] | None:
+    """An encrypted file's data lines and its ``sops:`` block (from the last top-level ``sops:``
+    line to the end), when the data lines are all there is before it; else None."""
+    at = text.rfind("\nsops:\n")
+    if at < 0:
+        return None
+    return text[:at + 1], text[at + 1:]

@@ -1,0 +1,159 @@
+"""The Secret-shaped fast path of the YAML store (issue 19, item 2) gives the general path's bytes.
+
+Every file is encrypted twice with the same data key, IVs and timestamp: once as fluxforge does it
+(the fast reader and writer where the file has their shape) and once with the fast path switched
+off. The two files must be byte-identical, and so must the trees both readers give and the
+plaintext both writers print after decryption. The inputs are the interop corpus (every YAML case
+under every selector variant: comments, lists, anchors, odd strings — mostly not Secret-shaped, so
+the fast path must step aside) and a seeded set of Kubernetes Secrets with the values that are
+close to the edge (numbers, booleans, ``yes``, colons, dots, ``ENC[``-like text, long keys).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+
+from generator.errors import SopsError
+from generator.sops import engine
+from generator.sops import metadata as md
+from generator.sops.keys import KeyOptions
+from generator.sops.rules import CreationRule
+from generator.sops.stores import yaml as yaml_store
+from generator.sops.stores.yaml_fast import emit_simple, load_simple
+from generator.sops.tree import DEFAULT_SUFFIX
+from tests.sops.corpus_gen import VARIANTS, corpus
+
+_KEY = bytes(range(32))
+_WORDS = ["app", "db-main", "tls.crt", ".dockerconfigjson", "user_unencrypted", "api_secret", "x", "a b",
+          "password", "token", "url", "data", "stringData", "sops", "labels", "release-1.2"]
+_VALUES = ["v1", "Opaque", "hunter2", "s3cr3t-value", "cDRzc3cwcmQ=", "https://db.example.com:5432/app",
+           "a:b", "a b", "42", "0x1F", "1.50", "true", "yes", "no", "~", "null", "2024-01-02", "-7", ".inf",
+           "ENC[AES256_GCM,data:x,iv:y,tag:z,type:str]", "^(data|stringData)$", "é-ü", "x#y", "it's",
+           "a,b", "[a]", "{b}", "@at", "%p", "k" * 140, "trail ", "1e3", "12:30", "kustomize.toolkit.fluxcd.io/v1"]
+
+
+def _selector(variant: str) -> tuple[tuple[str, str], bool]:
+    lines = dict(variant_rules.split(": ", 1) for variant_rules in dict(VARIANTS)[variant].splitlines())
+    mac_only = lines.pop("mac_only_encrypted", "") == "true"
+    return (next(iter(lines.items())) if lines else DEFAULT_SUFFIX), mac_only
+
+
+def secrets(count: int, seed: int = 19) -> list[tuple[str, str]]:
+    """Kubernetes Secrets, Secret-shaped except for the odd value (then the general path takes them)."""
+    rng = random.Random(seed)
+    out = []
+    for n in range(count):
+        pad = " " * rng.choice([2, 4, 3])
+        lines = ["apiVersion: v1", "kind: Secret", "metadata:", f"{pad}name: app-{n}",
+                 f"{pad}namespace: team-{n % 7}"]
+        if rng.random() < 0.3:
+            lines += [f"{pad}labels:", f"{pad}{pad}app.kubernetes.io/name: {rng.choice(_WORDS)}"]
+        lines.append("type: Opaque")
+        for section in rng.sample(["data", "stringData"], rng.randint(1, 2)):
+            lines.append(f"{section}:")
+            for key in rng.sample(_WORDS, rng.randint(1, 4)):
+                value = rng.choice(_VALUES) if rng.random() < 0.08 else f"value-{rng.randrange(10**6)}"
+                lines.append(f"{pad}{key}: {value}")
+        out.append((f"secret{n:03d}", "\n".join(lines) + "\n"))
+    return out
+
+
+@contextmanager
+def general_only(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    with monkeypatch.context() as m:
+        m.setattr(yaml_store, "load_simple", lambda text: None)
+        m.setattr(yaml_store, "emit_simple", lambda doc, indent: None)
+        yield
+
+
+def _encrypt(text: str, selector: tuple[str, str], mac_only: bool, indent: int,
+             monkeypatch: pytest.MonkeyPatch) -> bytes:
+    """Encrypt with a fixed data key, IV sequence and timestamp (so both paths can be compared)."""
+    rng = random.Random(text)
+    store = yaml_store.YamlStore(indent)
+    meta = md.Metadata(selector=selector, mac_only_encrypted=mac_only)
+    meta.groups = [[md.KeyEntry("age", {"recipient": "age1test", "enc": "-----BEGIN AGE-----\nQUJD\n-----END AGE-----\n"})]]
+    with monkeypatch.context() as m:
+        m.setattr("generator.sops.aead.os.urandom", rng.randbytes)
+        m.setattr(md, "now_rfc3339", lambda: "2026-11-30T02:00:00Z")
+        docs = store.load_plain(text.encode(), "case.yaml")
+        return engine.seal(docs, meta, _KEY, store, "case.yaml")
+
+
+def _both(text: str, selector: tuple[str, str], mac_only: bool, indent: int,
+          monkeypatch: pytest.MonkeyPatch) -> tuple[bytes | str, bytes | str]:
+    def one() -> bytes | str:
+        try:
+            return _encrypt(text, selector, mac_only, indent, monkeypatch)
+        except SopsError as err:
+            return str(err)
+
+    fast = one()
+    with general_only(monkeypatch):
+        general = one()
+    return fast, general
+
+
+def _decrypted_both(encrypted: bytes, monkeypatch: pytest.MonkeyPatch) -> tuple[bytes, bytes]:
+    def one() -> bytes:
+        opened = engine.open_file(encrypted, fmt="yaml", name="case.yaml", cache={}, options=KeyOptions(),
+                                  data_key=_KEY, rule=CreationRule())
+        return opened.store.emit_plain(opened.docs)
+
+    fast = one()
+    with general_only(monkeypatch):
+        general = one()
+    return fast, general
+
+
+def test_fast_path_is_byte_identical_on_the_interop_corpus_and_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    cases = [(c.name, c.text.decode("utf-8", "surrogateescape"), c.variant) for c in corpus() if c.fmt == "yaml"]
+    cases += [(name, text, VARIANTS[i % len(VARIANTS)][0]) for i, (name, text) in enumerate(secrets(300))]
+    read_fast = written_fast = decrypted = 0
+    for name, text, variant in cases:
+        selector, mac_only = _selector(variant)
+        read_fast += load_simple(text) is not None
+        for indent in (4, 2):
+            fast, general = _both(text, selector, mac_only, indent, monkeypatch)
+            assert fast == general, f"{name} ({variant}, indent {indent}): the fast path wrote other bytes"
+            if isinstance(fast, str):
+                continue  # refused by both, with the same message
+            opened = yaml_store.YamlStore(indent).load_encrypted(fast, name)
+            written_fast += emit_simple(yaml_store.Branch([*opened[0][0], ("sops", md.to_branch(
+                md.from_mapping(opened[1], name)))]), indent) is not None
+            plain_fast, plain_general = _decrypted_both(fast, monkeypatch)
+            assert plain_fast == plain_general, f"{name}: decrypted text differs between the paths"
+            decrypted += 1
+    # the proof covers the fast path for real: most Secrets take it, the corpus mostly does not
+    assert read_fast >= 200, read_fast
+    assert written_fast >= 400, written_fast
+    assert decrypted >= 600, decrypted
+
+
+def test_fast_reader_steps_aside_for_everything_but_its_shape() -> None:
+    taken = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: a\nstringData:\n  password: hunter2\n"
+    assert load_simple(taken) == [("apiVersion", "v1"), ("kind", "Secret"), ("metadata", [("name", "a")]),
+                                  ("stringData", [("password", "hunter2")])]
+    for text in [
+        taken.replace("hunter2", "42"),  # an int
+        taken.replace("hunter2", "yes"),  # written quoted
+        taken.replace("hunter2", "a #b"),  # a comment
+        taken + "# tail\n",
+        taken + "---\nb: 1\n",  # two documents
+        taken.replace("  name: a\n", "  name: a\n   x: b\n"),  # deeper below a scalar: invalid YAML
+        taken.replace("  name: a\n", "  name: a\n x: b\n"),  # at no open column: invalid YAML
+        taken.replace("  password: hunter2\n", "  password:\n"),  # null
+        taken.replace("kind: Secret", "kind: Secret\nkind: Secret"),  # duplicate key
+        taken + "sops: x\n",
+        taken.replace("\n", "\r\n"),
+        taken.rstrip("\n"),
+        taken.replace("hunter2", "hunter2\n    more"),  # a folded plain scalar
+        taken.replace("hunter2", "'quoted'"),
+        "- a\n- b\n",
+        "",
+    ]:
+        assert load_simple(text) is None, text
