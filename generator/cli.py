@@ -467,8 +467,11 @@ def encrypt_cmd(in_place: bool, config: Path | None, options: Any, follow_outsid
 @main.command("decrypt", epilog=_examples(
     "fluxforge decrypt apps/staging/db-secret.yaml              # plaintext to stdout",
     "fluxforge decrypt --output /tmp/db.yaml apps/staging/db-secret.yaml",
+    "fluxforge decrypt -i apps/staging                          # every encrypted file below it",
 ))
-@click.option("-i", "--in-place", is_flag=True, help="Replace the file with its plaintext.")
+@click.option("-i", "--in-place", is_flag=True,
+              help="Replace the file with its plaintext; with -i several files and folders may be given "
+                   "(every encrypted file below a folder).")
 @click.option("--extract", metavar="PATH", help="Print one value, by sops's path syntax: '[\"data\"][\"password\"]'.")
 @_ignore_mac_option()
 @click.option("--output", metavar="FILE", type=click.Path(path_type=Path, dir_okay=False),
@@ -476,13 +479,23 @@ def encrypt_cmd(in_place: bool, config: Path | None, options: Any, follow_outsid
                    "atomically (mode 0600); a device, FIFO or /dev/stdout is written to.")
 @_key_options
 @_follow_option()
-@click.argument("path", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 def decrypt_cmd(in_place: bool, output: Path | None, options: Any, follow_outside: bool,
-                path: Path, extract: str | None, ignore_mac: bool) -> None:
-    """Decrypt one file (MAC verified) to stdout, in place, or to --output."""
+                paths: tuple[Path, ...], extract: str | None, ignore_mac: bool) -> None:
+    """Decrypt one file (MAC verified) to stdout, in place, or to --output; with -i, many files."""
     from generator.sops import api
 
     _warn_ignore_mac(ignore_mac)
+    if in_place and output is None and extract is None and (len(paths) > 1 or paths[0].is_dir()):
+        report = _run(api.decrypt_paths, list(paths), options=options, progress=_SopsProgress(),
+                      follow_outside=follow_outside, ignore_mac=ignore_mac, on_warning=_warning)
+        click.echo(f"decrypted {len(report.changed)} file(s)", err=True)
+        return
+    if len(paths) > 1:
+        raise click.UsageError("give one file, or use -i to decrypt several files or folders in place")
+    path = paths[0]
+    if path.is_dir():
+        raise click.UsageError(f"{path}: is a folder; use -i to decrypt every encrypted file below it in place")
     plain = _run(api.decrypt_path, path, in_place=in_place, output=output, options=options,
                  follow_outside=follow_outside, extract=extract, ignore_mac=ignore_mac, on_warning=_warning)
     if not in_place and output is None:

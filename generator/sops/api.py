@@ -104,6 +104,7 @@ __all__ = [
     "compile_re2",
     "decrypt_bytes",
     "decrypt_path",
+    "decrypt_paths",
     "detect_format",
     "edit_path",
     "encrypt_bytes",
@@ -315,6 +316,17 @@ def edit_path(path: Path, *, options: KeyOptions | None = None, editor: str | No
 
     return files.edit_path(path, options=options or KeyOptions(), editor=editor, config=config, retry=retry,
                            follow_outside=follow_outside, ignore_mac=ignore_mac, on_warning=on_warning)
+
+
+def decrypt_paths(paths: Sequence[Path], *, options: KeyOptions | None = None, progress: Progress | None = None,
+                  follow_outside: bool = False, ignore_mac: bool = False,
+                  on_warning: Callable[[str], None] | None = None) -> Report:
+    """Replace each named file, and every encrypted file below each folder, with its plaintext (``decrypt
+    -i`` for many files); failures are reported one line each, the other files are done."""
+    from generator.sops import files
+
+    return files.decrypt_paths(paths, options=options or KeyOptions(), progress=progress,
+                               follow_outside=follow_outside, ignore_mac=ignore_mac, on_warning=on_warning)
 
 
 def rotate_paths(paths: Sequence[Path], *, options: KeyOptions | None = None,

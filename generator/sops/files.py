@@ -169,44 +169,167 @@ def encrypt_paths(paths: Sequence[Path], *, in_place: bool, options: KeyOptions,
     files = expand(paths, lambda p: rules is not None and rules.rule_for(p) is not None, nothing_below)
     if not in_place and len(files) != 1:
         raise UsageError("without -i/--in-place, give exactly one file (the ciphertext goes to stdout)")
+    job = _EncryptJob(rules, flags, options, in_place, follow_outside)
     report = Report()
-    cache: dict[str, KeySource] = {}
-
-    def work(path: Path) -> None:
-        if in_place:  # before any key is used
-            in_place_target(path, rules, follow_outside=follow_outside)
-        data, fmt = _read(path)
-        fmt = flags.input_type or fmt
-        if is_encrypted(data, fmt):
-            out, added = _encrypt_added(path, data, fmt, rules, cache, options) if rules else (None, [])
-            if out is None:
-                report.unchanged.append(path)
-            elif in_place:
-                write_atomic(path, out, sync=False)
-                report.changed.append(path)
-                report.changes[path] = [(f"encrypted {len(added)} plaintext value(s) added by hand "
-                                        f"({', '.join(added)}); new MAC")]
-            if not in_place:
-                report.outputs[path] = out or data
-            return
-        base = rules.rule_for(path) if rules is not None else None
-        if rules is not None and base is None:
-            raise SopsError(no_rule(path, rules))  # sops too: the rule gives the selectors, even with key flags
-        where = f"{display_path(rules.path)} creation_rules[{rules.rules.index(base)}]" if rules and base else ""
-        out = engine.encrypt_document(data, fmt=fmt, rule=flags.rule(base, where), cache=cache, options=options,
-                                      name=str(path), output_fmt=flags.output_type or detect_format(path))
-        if in_place:
-            write_atomic(path, out, sync=False)
-            report.changed.append(path)
-        else:
-            report.outputs[path] = out
-
     try:
-        _each(files, progress, work)
+        _collect(files, progress, report, job.one)
     finally:
         if report.changed:
             os.sync()  # one flush for the whole batch instead of one fsync per file
     return report
+
+
+class _Outcome:
+    """What one file's work came to: written (with notes), left alone, the output (without -i), or
+    the problem lines naming it."""
+
+    __slots__ = ("changed", "kept", "notes", "output", "problems", "warnings")
+
+    def __init__(self, *, changed: bool = False, kept: bool = False, notes: list[str] | None = None,
+                 output: bytes | None = None, problems: list[str] | None = None,
+                 warnings: list[str] | None = None) -> None:
+        self.changed, self.kept, self.notes, self.output, self.problems = changed, kept, notes or [], output, problems
+        self.warnings = warnings or []
+
+
+class _EncryptJob:
+    """Encrypting one file, with the run's rules, flags and key sources (one cache per process)."""
+
+    def __init__(self, rules: SopsRules | None, flags: EncryptFlags, options: KeyOptions, in_place: bool,
+                 follow_outside: bool) -> None:
+        self.rules, self.flags, self.options = rules, flags, options
+        self.in_place, self.follow_outside = in_place, follow_outside
+        self.cache: dict[str, KeySource] = {}
+
+    def one(self, path: Path) -> _Outcome:
+        try:
+            return self._encrypt(path)
+        except FluxforgeError as err:
+            return _Outcome(problems=[_named(path, line) for line in err.problems])
+        except OSError as err:
+            return _Outcome(problems=[f"{path}: cannot read: {err.strerror or err}"])
+
+    def _encrypt(self, path: Path) -> _Outcome:
+        rules, flags = self.rules, self.flags
+        if self.in_place:  # before any key is used
+            in_place_target(path, rules, follow_outside=self.follow_outside)
+        data, fmt = _read(path)
+        fmt = flags.input_type or fmt
+        if _may_be_encrypted(data) and is_encrypted(data, fmt):
+            return self._added(path, data, fmt)
+        base = rules.rule_for(path) if rules is not None else None
+        if rules is not None and base is None:
+            raise SopsError(no_rule(path, rules))  # sops too: the rule gives the selectors, even with key flags
+        where = f"{display_path(rules.path)} creation_rules[{rules.rules.index(base)}]" if rules and base else ""
+        out = engine.encrypt_document(data, fmt=fmt, rule=flags.rule(base, where), cache=self.cache,
+                                      options=self.options, name=str(path),
+                                      output_fmt=flags.output_type or detect_format(path))
+        if self.in_place:
+            write_atomic(path, out, sync=False)
+            return _Outcome(changed=True)
+        return _Outcome(output=out)
+
+    def _added(self, path: Path, data: bytes, fmt: str) -> _Outcome:
+        """An already encrypted file: plaintext values added by hand are encrypted, else it is left alone."""
+        out, added = _encrypt_added(path, data, fmt, self.rules, self.cache, self.options) if self.rules else (None, [])
+        if out is None:
+            return _Outcome(kept=True, output=None if self.in_place else data)
+        if not self.in_place:
+            return _Outcome(output=out)
+        write_atomic(path, out, sync=False)
+        note = f"encrypted {len(added)} plaintext value(s) added by hand ({', '.join(added)}); new MAC"
+        return _Outcome(changed=True, notes=[note])
+
+
+def _may_be_encrypted(data: bytes) -> bool:
+    """A first look before any parsing: sops metadata is named ``sops`` (its key, or the ``sops_``
+    prefix of the flat stores), which a file can only spell otherwise with an escape."""
+    return b"sops" in data or b"\\" in data
+
+
+# --- many files: in order, on every core -------------------------------------------------------
+
+POOL_MIN_FILES = 64  # fewer files than this are done in this process (starting workers costs more)
+JOBS_ENV = "FLUXFORGE_JOBS"  # worker processes for a batch; 1 = none; default: the usable cores
+
+
+def jobs_for(count: int) -> int:
+    """How many worker processes a batch of ``count`` files gets (1: none)."""
+    raw = os.environ.get(JOBS_ENV, "").strip()
+    if raw:
+        if not raw.isdigit() or int(raw) < 1:
+            raise UsageError(f"{JOBS_ENV}={raw!r}: give a number of processes (1 or more; 1 = no worker processes)")
+        wanted = int(raw)
+    else:
+        wanted = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if count < POOL_MIN_FILES or wanted < 2 or not _can_fork():
+        return 1
+    return min(wanted, count // (POOL_MIN_FILES // 2))
+
+
+def _can_fork() -> bool:
+    import multiprocessing
+
+    return "fork" in multiprocessing.get_all_start_methods()
+
+
+_POOL_WORK: Callable[[Path], _Outcome] | None = None  # set before the workers are forked
+
+
+def _pool_chunk(chunk: list[Path]) -> list[_Outcome]:
+    assert _POOL_WORK is not None
+    return [_POOL_WORK(path) for path in chunk]
+
+
+def _outcomes(files: list[Path], work: Callable[[Path], _Outcome]) -> Iterator[_Outcome]:
+    """Every file's outcome, in the order of ``files``: from worker processes for a big batch (each
+    writes its own files; the outcomes come back in order), else one by one here."""
+    global _POOL_WORK
+    jobs = jobs_for(len(files))
+    if jobs == 1:
+        yield from map(work, files)
+        return
+    import multiprocessing
+
+    size = max(8, min(64, len(files) // (jobs * 4) or 1))
+    chunks = [files[i:i + size] for i in range(0, len(files), size)]
+    _POOL_WORK = work
+    try:
+        with multiprocessing.get_context("fork").Pool(jobs) as pool:
+            for outcomes in pool.imap(_pool_chunk, chunks):
+                yield from outcomes
+    finally:
+        _POOL_WORK = None
+
+
+def _collect(files: list[Path], progress: Progress | None, report: Report, work: Callable[[Path], _Outcome],
+             on_warning: Callable[[str], None] | None = None) -> None:
+    """Run ``work`` over ``files`` and fill ``report`` in input order; one line per problem, raised at
+    the end; a file's warnings go to ``on_warning`` in the same order."""
+    problems: list[str] = []
+    failed = 0
+    for done, (path, outcome) in enumerate(zip(files, _outcomes(files, work), strict=True), 1):
+        if on_warning is not None:
+            for line in outcome.warnings:
+                on_warning(line)
+        if outcome.problems is not None:
+            problems.extend(outcome.problems)
+            failed += 1
+        if outcome.output is not None:
+            report.outputs[path] = outcome.output
+        if outcome.changed:
+            report.changed.append(path)
+            if outcome.notes:
+                report.changes[path] = outcome.notes
+        elif outcome.kept:
+            report.unchanged.append(path)
+        if progress is not None:
+            progress(done, len(files), path)
+    if problems:
+        if len(files) > failed:
+            problems.append(f"{failed} of {len(files)} file(s) failed and are unchanged; the other "
+                            f"{len(files) - failed} succeeded")
+        raise SopsError(problems)
 
 
 def _encrypt_added(path: Path, data: bytes, fmt: str, rules: SopsRules, cache: dict[str, KeySource],
@@ -244,6 +367,52 @@ def decrypt_path(path: Path, *, in_place: bool, output: Path | None, options: Ke
     elif output is not None:
         write_atomic(output, plain, mode=0o600)
     return plain
+
+
+def decrypt_paths(paths: Sequence[Path], *, options: KeyOptions, progress: Progress | None = None,
+                  follow_outside: bool = False, ignore_mac: bool = False,
+                  on_warning: Callable[[str], None] | None = None) -> Report:
+    """``decrypt -i`` for many files: each named file, and every encrypted file below each folder, is
+    replaced by its plaintext (MAC verified unless ``ignore_mac``). A file that fails is left as it
+    was and reported, the others go on; a big batch uses every core, reported in input order."""
+    found = find_sops_config()
+    settings = load_rules(found) if found else None
+    job = _DecryptJob(settings, options, follow_outside, ignore_mac)
+    files, unreadable = _encrypted_files(paths)
+    if unreadable:
+        raise SopsError(unreadable)
+    report = Report()
+    try:
+        _collect(files, progress, report, job.one, on_warning)
+    finally:
+        if report.changed:
+            os.sync()
+    return report
+
+
+class _DecryptJob:
+    def __init__(self, settings: SopsRules | None, options: KeyOptions, follow_outside: bool,
+                 ignore_mac: bool) -> None:
+        self.settings, self.options = settings, options
+        self.follow_outside, self.ignore_mac = follow_outside, ignore_mac
+        self.cache: dict[str, KeySource] = {}
+
+    def one(self, path: Path) -> _Outcome:
+        warnings: list[str] = []
+        try:
+            in_place_target(path, self.settings, follow_outside=self.follow_outside)
+            data, fmt = _read(path)
+            s = self.settings
+            plain = engine.decrypt_document(data, fmt=fmt, name=str(path), cache=self.cache, options=self.options,
+                                            verify_mac=not self.ignore_mac, on_warning=warnings.append,
+                                            yaml_indent=s.yaml_indent if s else 4, json_indent=s.json_indent if s else -1,
+                                            binary_indent=s.binary_indent if s else -1)
+            write_atomic(path, plain, sync=False)
+        except FluxforgeError as err:
+            return _Outcome(problems=[_named(path, line) for line in err.problems], warnings=warnings)
+        except OSError as err:
+            return _Outcome(problems=[f"{path}: cannot read: {err.strerror or err}"], warnings=warnings)
+        return _Outcome(changed=True, warnings=warnings)
 
 
 def edit_path(path: Path, *, options: KeyOptions, editor: str | None, config: Path | None,

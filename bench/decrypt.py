@@ -1,0 +1,91 @@
+"""Benchmark: decrypt N small Kubernetes Secrets with an age key, fluxforge against the sops loop.
+
+A = one ``fluxforge decrypt -i secrets`` process over the tree; B = the real ``sops -d -i FILE`` once
+per file. Both decrypt fresh copies of the same tree, encrypted once beforehand (untimed) by
+fluxforge; alternated A B A B (bench/harness.py); medians, peak memory, the machine's load; the
+ratio is withheld on a busy machine. Afterwards both sides' plaintexts must be the same bytes.
+
+Usage: python bench/decrypt.py [--files N] [--pairs P] [--record]
+  --record  writes the row into bench/README.md (only from a quiet run)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from encrypt import make_tree
+from harness import Run, alternate, machine, record, report, run_loop, run_process
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--files", type=int, default=1000)
+    parser.add_argument("--pairs", type=int, default=3)
+    parser.add_argument("--record", action="store_true")
+    args = parser.parse_args()
+    sops, fluxforge = shutil.which("sops"), shutil.which("fluxforge")
+    if not sops or not fluxforge:
+        print("need sops and fluxforge on PATH (activate the venv scripts/test.sh made)", file=sys.stderr)
+        return 1
+    import pyrage
+
+    ident = pyrage.x25519.Identity.generate()
+    with tempfile.TemporaryDirectory() as tmp:
+        key_file = Path(tmp, "key.txt")
+        key_file.write_text(f"{ident}\n")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SOPS_")}
+        env.update({"SOPS_DISABLE_VERSION_CHECK": "1", "SOPS_AGE_KEY_FILE": str(key_file)})
+        source = Path(tmp, "source")
+        make_tree(source, args.files, str(ident.to_public()))
+        subprocess.run([fluxforge, "encrypt", "-i", "secrets"], cwd=source, env=env, check=True,
+                       capture_output=True)
+        rounds = iter(range(1_000_000))
+
+        def fresh() -> Path:
+            root = Path(tmp, f"run-{next(rounds)}")
+            shutil.copytree(source, root)
+            return root
+
+        ours_roots: list[Path] = []
+        theirs_roots: list[Path] = []
+
+        def ours() -> Run:
+            root = fresh()
+            ours_roots.append(root)
+            return run_process([fluxforge, "decrypt", "-i", "secrets"], cwd=root, env=env)
+
+        def theirs() -> Run:
+            root = fresh()
+            theirs_roots.append(root)
+            files = sorted(root.joinpath("secrets").rglob("*.yaml"))
+            return run_loop([[sops, "-d", "-i", str(p)] for p in files], cwd=root, env=env)
+
+        box = machine()
+        a, b = alternate(args.pairs, ours, theirs, a_label="fluxforge decrypt -i (1 proc)",
+                         b_label=f"sops -d -i loop ({args.files} procs)")
+        box_after = machine()
+        mine = sorted(ours_roots[0].joinpath("secrets").rglob("*.yaml"))
+        same = all(p.read_bytes() == theirs_roots[0].joinpath(p.relative_to(ours_roots[0])).read_bytes()
+                   for p in mine)
+    worst = max(box, box_after, key=lambda m: m.load1)
+    print(f"decrypt {args.files} Secrets (age), {args.pairs} pairs")
+    print("\n".join(report(a, b, worst, target="the encrypt ratio")))
+    print(f"same plaintext as sops, byte for byte: {'yes' if same else 'NO'}")
+    if args.record and same:
+        record(f"decrypt-{args.files}",
+               f"| decrypt {args.files:,} Secrets (age) | {a.median:.2f} s, {a.peak_mb:.0f} MB | "
+               f"sops loop {b.median:.1f} s | {b.median / a.median:.1f}x | load {worst.load1:.1f}/{worst.cores} |",
+               worst)
+    return 0 if same else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,116 @@
+"""Many files at once (issue 19, item 2): worker processes for a big batch, results in input order.
+
+``encrypt -i`` and ``decrypt -i`` over a folder of more than ``POOL_MIN_FILES`` files run in worker
+processes (``FLUXFORGE_JOBS``, default: the usable cores). What they write and print must be what
+one process writes and prints: the same files changed, the same problem lines, one per failed
+file, in the order of the files; a failed file is left as it was. The real sops decrypts what the
+workers encrypted, and fluxforge's batch decrypt gives the text ``sops decrypt`` prints.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from generator.sops import files
+from tests.helpers.sops import AgeKey, make_age_key, run_sops, write_rule
+
+pytestmark = pytest.mark.interop
+
+SECRET = ("apiVersion: v1\nkind: Secret\nmetadata:\n  name: app-{n}\n  namespace: team-{m}\ntype: Opaque\n"
+          "stringData:\n  password: p4ss-{n}\n  url: https://db-{m}.example.com:5432/app\n")
+BAD = {7: b"a: [unclosed\n", 40: b"sops: {}\nkey: v\n", 77: b"key: \xff\xfe\n"}
+
+
+def _tree(root: Path, key: AgeKey, count: int = 90) -> list[Path]:
+    root.mkdir()
+    write_rule(root, key.recipient, "encrypted_regex: ^(data|stringData)$", path_regex=r"\.yaml$")
+    paths = []
+    for n in range(count):
+        path = root / "secrets" / f"s{n:03d}.yaml"
+        path.parent.mkdir(exist_ok=True)
+        path.write_bytes(BAD.get(n, SECRET.format(n=n, m=n % 5).encode()))
+        paths.append(path)
+    return paths
+
+
+def _fluxforge(*args: str, cwd: Path, jobs: int, key: AgeKey) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SOPS_")}
+    env.update({files.JOBS_ENV: str(jobs), "SOPS_AGE_KEY_FILE": str(key.key_file)})
+    fluxforge = shutil.which("fluxforge")
+    assert fluxforge
+    return subprocess.run([fluxforge, *args], cwd=cwd, env=env, capture_output=True, text=True, check=False)
+
+
+def test_outcomes_come_back_in_input_order_from_several_workers(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(files.JOBS_ENV, "2")
+    paths = [tmp_path / f"f{n}" for n in range(200)]
+
+    def work(path: Path) -> files._Outcome:
+        return files._Outcome(notes=[path.name, str(os.getpid())])
+
+    outcomes = list(files._outcomes(paths, work))
+    assert [o.notes[0] for o in outcomes] == [p.name for p in paths]
+    workers = {o.notes[1] for o in outcomes}
+    assert len(workers) == 2 and str(os.getpid()) not in workers  # two worker processes did the work
+    monkeypatch.setenv(files.JOBS_ENV, "1")
+    assert {o.notes[1] for o in files._outcomes(paths, work)} == {str(os.getpid())}
+    assert files.jobs_for(files.POOL_MIN_FILES - 1) == 1  # a small batch stays in this process
+
+
+def test_jobs_setting_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    from generator.errors import UsageError
+
+    monkeypatch.setenv(files.JOBS_ENV, "two")
+    with pytest.raises(UsageError, match="FLUXFORGE_JOBS='two'"):
+        files.jobs_for(1000)
+
+
+def test_encrypt_in_workers_writes_and_reports_what_one_process_does(tmp_path: Path) -> None:
+    key = make_age_key(tmp_path)
+    results = {}
+    for jobs in (2, 1):
+        root = tmp_path / f"jobs{jobs}"
+        paths = _tree(root, key)
+        done = _fluxforge("encrypt", "-i", "secrets", cwd=root, jobs=jobs, key=key)
+        assert done.returncode == 1, done.stderr
+        results[jobs] = done.stderr.splitlines()
+        for n, path in enumerate(paths):
+            if n in BAD:
+                assert path.read_bytes() == BAD[n]  # a failed file is left as it was
+            else:
+                assert "ENC[AES256_GCM" in path.read_text() and "p4ss-" not in path.read_text()
+    lines = results[2]
+    assert lines == results[1]
+    failed = [line for line in lines if line.startswith("secrets/")]
+    assert [line.split(":")[0] for line in failed] == [f"secrets/s{n:03d}.yaml" for n in sorted(BAD)]
+    assert lines[-1] == "3 of 90 file(s) failed and are unchanged; the other 87 succeeded"
+    root = tmp_path / "jobs2"
+    for n in (0, 41, 89):  # the real sops opens what the workers wrote
+        plain = run_sops("decrypt", f"secrets/s{n:03d}.yaml", cwd=root, key_file=key.key_file).stdout.decode()
+        assert f"password: p4ss-{n}\n" in plain
+
+
+def test_decrypt_in_workers_gives_what_sops_prints(tmp_path: Path) -> None:
+    key = make_age_key(tmp_path)
+    root = tmp_path / "tree"
+    paths = _tree(root, key)
+    for n in BAD:
+        paths[n].write_bytes(SECRET.format(n=n, m=0).encode())
+    assert _fluxforge("encrypt", "-i", "secrets", cwd=root, jobs=2, key=key).returncode == 0
+    wanted = {p: run_sops("decrypt", str(p), cwd=root, key_file=key.key_file).stdout for p in paths[::9]}
+    tampered = paths[50].read_text().replace("namespace: team-0", "namespace: team-9")
+    paths[50].write_text(tampered)
+    done = _fluxforge("decrypt", "-i", "secrets", cwd=root, jobs=2, key=key)
+    assert done.returncode == 1
+    problems = [line for line in done.stderr.splitlines() if line.startswith("secrets/")]
+    assert len(problems) == 1 and problems[0].startswith("secrets/s050.yaml: ") and "MAC" in problems[0]
+    assert paths[50].read_text() == tampered  # left encrypted
+    for path, text in wanted.items():
+        assert path.read_bytes() == text
+    assert all("sops:" not in p.read_text() for p in paths if p != paths[50])
