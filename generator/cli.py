@@ -466,7 +466,6 @@ def encrypt_cmd(in_place: bool, config: Path | None, options: Any, follow_outsid
 
 @main.command("decrypt", epilog=_examples(
     "fluxforge decrypt apps/staging/db-secret.yaml              # plaintext to stdout",
-    "fluxforge decrypt --output /tmp/db.yaml apps/staging/db-secret.yaml",
     "fluxforge decrypt -i apps/staging                          # every encrypted file below it",
 ))
 @click.option("-i", "--in-place", is_flag=True,

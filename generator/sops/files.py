@@ -374,13 +374,12 @@ def decrypt_paths(paths: Sequence[Path], *, options: KeyOptions, progress: Progr
                   on_warning: Callable[[str], None] | None = None) -> Report:
     """``decrypt -i`` for many files: each named file, and every encrypted file below each folder, is
     replaced by its plaintext (MAC verified unless ``ignore_mac``). A file that fails is left as it
-    was and reported, the others go on; a big batch uses every core, reported in input order."""
+    was and reported, the others go on; a big batch uses every core, reported in input order. Files
+    below a folder that are not encrypted are left alone (``Report.unchanged``)."""
     found = find_sops_config()
-    settings = load_rules(found) if found else None
-    job = _DecryptJob(settings, options, follow_outside, ignore_mac)
-    files, unreadable = _encrypted_files(paths)
-    if unreadable:
-        raise SopsError(unreadable)
+    named = {p for p in paths if not p.is_dir()}
+    job = _DecryptJob(load_rules(found) if found else None, options, follow_outside, ignore_mac, named)
+    files = list(dict.fromkeys(expand(paths, lambda _: True)))  # a file named and found below a folder: once
     report = Report()
     try:
         _collect(files, progress, report, job.one, on_warning)
@@ -392,16 +391,18 @@ def decrypt_paths(paths: Sequence[Path], *, options: KeyOptions, progress: Progr
 
 class _DecryptJob:
     def __init__(self, settings: SopsRules | None, options: KeyOptions, follow_outside: bool,
-                 ignore_mac: bool) -> None:
+                 ignore_mac: bool, named: set[Path]) -> None:
         self.settings, self.options = settings, options
-        self.follow_outside, self.ignore_mac = follow_outside, ignore_mac
+        self.follow_outside, self.ignore_mac, self.named = follow_outside, ignore_mac, named
         self.cache: dict[str, KeySource] = {}
 
     def one(self, path: Path) -> _Outcome:
         warnings: list[str] = []
         try:
-            in_place_target(path, self.settings, follow_outside=self.follow_outside)
             data, fmt = _read(path)
+            if path not in self.named and not (_may_be_encrypted(data) and is_encrypted(data, fmt)):
+                return _Outcome(kept=True)  # found below a folder and not encrypted: not ours to touch
+            in_place_target(path, self.settings, follow_outside=self.follow_outside)
             s = self.settings
             plain = engine.decrypt_document(data, fmt=fmt, name=str(path), cache=self.cache, options=self.options,
                                             verify_mac=not self.ignore_mac, on_warning=warnings.append,

@@ -114,3 +114,11 @@ def test_decrypt_in_workers_gives_what_sops_prints(tmp_path: Path) -> None:
     for path, text in wanted.items():
         assert path.read_bytes() == text
     assert all("sops:" not in p.read_text() for p in paths if p != paths[50])
+    plain = root / "secrets" / "plain.yaml"  # below the folder, not encrypted: left alone
+    plain.write_text("a: 1\n")
+    again = _fluxforge("decrypt", "-i", "secrets", "secrets/s001.yaml", cwd=root, jobs=2, key=key)
+    assert again.returncode == 1 and plain.read_text() == "a: 1\n"
+    named = [line for line in again.stderr.splitlines() if line.startswith("secrets/")]
+    # a file named on the command line (and found below the folder too: done once) must be encrypted
+    assert [line.split(":")[0] for line in named] == ["secrets/s001.yaml", "secrets/s050.yaml"], named
+    assert "not encrypted" in named[0]
