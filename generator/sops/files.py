@@ -172,7 +172,7 @@ def encrypt_paths(paths: Sequence[Path], *, in_place: bool, options: KeyOptions,
     job = _EncryptJob(rules, flags, options, in_place, follow_outside)
     report = Report()
     try:
-        _collect(files, progress, report, job.one)
+        _collect(files, progress, report, job.one, parallel=_local_keys(rules, flags))
     finally:
         if report.changed:
             os.sync()  # one flush for the whole batch instead of one fsync per file
@@ -281,11 +281,22 @@ def _pool_chunk(chunk: list[Path]) -> list[_Outcome]:
     return [_POOL_WORK(path) for path in chunk]
 
 
-def _outcomes(files: list[Path], work: Callable[[Path], _Outcome]) -> Iterator[_Outcome]:
+def _local_keys(rules: SopsRules | None, flags: EncryptFlags | None) -> bool:
+    """The run uses age keys only (the flags' keys, else every creation rule's). Workers are for such
+    runs: with a key service (Azure Key Vault) the time goes to the network, and one process keeps
+    the run's single key read and notices an outage once instead of once per worker."""
+    if flags is not None and flags.has_keys:
+        return not flags.azure_kv
+    if rules is None:
+        return False
+    return all(kind == "age" for rule in rules.rules for group in rule.key_groups for kind, _ in group)
+
+
+def _outcomes(files: list[Path], work: Callable[[Path], _Outcome], *, parallel: bool) -> Iterator[_Outcome]:
     """Every file's outcome, in the order of ``files``: from worker processes for a big batch (each
     writes its own files; the outcomes come back in order), else one by one here."""
     global _POOL_WORK
-    jobs = jobs_for(len(files))
+    jobs = jobs_for(len(files)) if parallel else 1
     if jobs == 1:
         yield from map(work, files)
         return
@@ -303,12 +314,12 @@ def _outcomes(files: list[Path], work: Callable[[Path], _Outcome]) -> Iterator[_
 
 
 def _collect(files: list[Path], progress: Progress | None, report: Report, work: Callable[[Path], _Outcome],
-             on_warning: Callable[[str], None] | None = None) -> None:
+             on_warning: Callable[[str], None] | None = None, *, parallel: bool) -> None:
     """Run ``work`` over ``files`` and fill ``report`` in input order; one line per problem, raised at
     the end; a file's warnings go to ``on_warning`` in the same order."""
     problems: list[str] = []
     failed = 0
-    for done, (path, outcome) in enumerate(zip(files, _outcomes(files, work), strict=True), 1):
+    for done, (path, outcome) in enumerate(zip(files, _outcomes(files, work, parallel=parallel), strict=True), 1):
         if on_warning is not None:
             for line in outcome.warnings:
                 on_warning(line)
@@ -382,7 +393,8 @@ def decrypt_paths(paths: Sequence[Path], *, options: KeyOptions, progress: Progr
     files = list(dict.fromkeys(expand(paths, lambda _: True)))  # a file named and found below a folder: once
     report = Report()
     try:
-        _collect(files, progress, report, job.one, on_warning)
+        _collect(files, progress, report, job.one, on_warning, parallel=job.settings is not None
+                 and _local_keys(job.settings, None))
     finally:
         if report.changed:
             os.sync()

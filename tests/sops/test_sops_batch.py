@@ -54,13 +54,31 @@ def test_outcomes_come_back_in_input_order_from_several_workers(tmp_path: Path,
     def work(path: Path) -> files._Outcome:
         return files._Outcome(notes=[path.name, str(os.getpid())])
 
-    outcomes = list(files._outcomes(paths, work))
+    outcomes = list(files._outcomes(paths, work, parallel=True))
     assert [o.notes[0] for o in outcomes] == [p.name for p in paths]
     workers = {o.notes[1] for o in outcomes}
     assert len(workers) == 2 and str(os.getpid()) not in workers  # two worker processes did the work
     monkeypatch.setenv(files.JOBS_ENV, "1")
-    assert {o.notes[1] for o in files._outcomes(paths, work)} == {str(os.getpid())}
+    assert {o.notes[1] for o in files._outcomes(paths, work, parallel=True)} == {str(os.getpid())}
+    monkeypatch.setenv(files.JOBS_ENV, "2")
+    assert {o.notes[1] for o in files._outcomes(paths, work, parallel=False)} == {str(os.getpid())}
     assert files.jobs_for(files.POOL_MIN_FILES - 1) == 1  # a small batch stays in this process
+
+
+def test_workers_only_for_age_keys(tmp_path: Path) -> None:
+    """With a key service the batch stays in one process (one key read, an outage noticed once)."""
+    from generator.sops.flags import EncryptFlags
+    from generator.sops.rules import load_rules
+
+    config = tmp_path / ".sops.yaml"
+    config.write_text("creation_rules:\n  - path_regex: a\n    age: age1qqqq\n")
+    assert files._local_keys(load_rules(config), None)
+    config.write_text("creation_rules:\n  - path_regex: a\n    age: age1qqqq\n"
+                      "  - azure_keyvault: https://v.vault.azure.net/keys/k/0123456789abcdef0123456789abcdef\n")
+    assert not files._local_keys(load_rules(config), None)
+    assert files._local_keys(load_rules(config), EncryptFlags(age=("age1qqqq",)))
+    assert not files._local_keys(None, EncryptFlags(azure_kv=("https://v.vault.azure.net/keys/k",)))
+    assert not files._local_keys(None, None)
 
 
 def test_jobs_setting_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:
