@@ -24,7 +24,7 @@ from generator.sops.keys import KeyOptions
 from generator.sops.rules import CreationRule
 from generator.sops.stores import yaml as yaml_store
 from generator.sops.stores.yaml_fast import emit_simple, load_simple
-from generator.sops.tree import DEFAULT_SUFFIX
+from generator.sops.tree import DEFAULT_SELECTOR
 from tests.sops.corpus_gen import VARIANTS, corpus
 
 _KEY = bytes(range(32))
@@ -39,7 +39,7 @@ _VALUES = ["v1", "Opaque", "hunter2", "s3cr3t-value", "cDRzc3cwcmQ=", "https://d
 def _selector(variant: str) -> tuple[tuple[str, str], bool]:
     lines = dict(variant_rules.split(": ", 1) for variant_rules in dict(VARIANTS)[variant].splitlines())
     mac_only = lines.pop("mac_only_encrypted", "") == "true"
-    return (next(iter(lines.items())) if lines else DEFAULT_SUFFIX), mac_only
+    return (next(iter(lines.items())) if lines else DEFAULT_SELECTOR), mac_only
 
 
 def secrets(count: int, seed: int = 19) -> list[tuple[str, str]]:
