@@ -15,6 +15,7 @@ import venv
 from pathlib import Path
 
 import pytest
+from ruamel import yaml
 
 from tests.helpers import REPO_ROOT
 
@@ -67,6 +68,9 @@ def test_wheel_ships_templates_and_schemas_and_renders_the_sample(installed: Pat
         for p in tmp_path.rglob("*")
         if p.is_file() and p.name != "fluxforge.yaml"
     }
-    assert len(rendered) == 11  # the tree and fluxforge.lock
+    # exactly the files the committed sample records as generated, and its lock
+    listed = yaml.YAML(typ="safe").load((SAMPLE / "fluxforge.lock").read_text())["files"]
+    assert sorted(rendered) == sorted([*listed, "fluxforge.lock"])
+    assert len(listed) > 10
     for relpath, data in rendered.items():
         assert (SAMPLE / relpath).read_bytes() == data, relpath
