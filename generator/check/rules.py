@@ -93,13 +93,15 @@ def recipients_of(metadata: Mapping[str, Any]) -> frozenset[str]:
     groups = metadata.get("key_groups") or [metadata]
     found: set[str] = set()
     for group in groups if isinstance(groups, list) else []:
-        if not isinstance(group, Mapping):
-            continue
-        for kind in KINDS:
-            entries = group.get(kind.name) or []
-            texts = (kind.recipient(e) for e in entries if isinstance(e, Mapping))
-            found.update(kind.display(text) for text in texts if text)
+        if isinstance(group, Mapping):
+            found.update(_group_recipients(group))
     return frozenset(found)
+
+
+def _group_recipients(group: Mapping[str, Any]) -> Iterator[str]:
+    for kind in KINDS:
+        texts = (kind.recipient(e) for e in group.get(kind.name) or [] if isinstance(e, Mapping))
+        yield from (kind.display(text) for text in texts if text)
 
 
 def check_metadata(parsed: Parsed, expect: Expectation | None) -> Iterator[Problem]:
@@ -217,14 +219,18 @@ def plaintext_secret_values(parsed: Parsed) -> Iterator[Problem]:
         name = _secret_name(doc)
         prefix = f"[{index}]" if len(parsed.documents) > 1 else ""
         for leaf in parsed.leaves:
-            if not leaf.where.startswith((f"{prefix}data.", f"{prefix}stringData.")):
-                continue
-            value = leaf.value
-            if (_secret_value(value) and not is_enc(value) and not _SUBSTITUTION.match(str(value))
-                    and not _sops_payload(value, base64_encoded=leaf.where.startswith(f"{prefix}data."))):
+            if leaf.where.startswith((f"{prefix}data.", f"{prefix}stringData.")) and _plaintext(leaf, prefix):
                 yield Problem(leaf.line, leaf.col, f"Secret {name}: plaintext {leaf.where[len(prefix):]} outside "
                                                    "any .sops.yaml rule; add a creation rule for this file "
                                                    "and encrypt it")
+
+
+def _plaintext(leaf: Leaf, prefix: str) -> bool:
+    """A Secret value in clear text: not ciphertext, not a ``${var}`` Flux substitutes, not a whole sops
+    document."""
+    value = leaf.value
+    return (_secret_value(value) and not is_enc(value) and not _SUBSTITUTION.match(str(value))
+            and not _sops_payload(value, base64_encoded=leaf.where.startswith(f"{prefix}data.")))
 
 
 def _sops_payload(value: Any, *, base64_encoded: bool) -> bool:

@@ -75,8 +75,7 @@ class UpgradeReport:
 def set_flux_version(text: str, version: FluxVersion, display: str = "fluxforge.yaml") -> str:
     """Return config ``text`` with ``flux.version`` set, touching only that value (comments,
     quoting and layout of every other byte are kept)."""
-    docs = compose_all(text)
-    root = docs[0] if docs else None
+    root = _first(compose_all(text))
     flux = _child(root, "flux")
     lines = text.splitlines(keepends=True)
     node = _child(flux, "version")
@@ -90,6 +89,10 @@ def set_flux_version(text: str, version: FluxVersion, display: str = "fluxforge.
     else:
         raise ConfigError(f"{display}: flux.version: cannot edit it in place; set it to \"{version}\" by hand")
     return "".join(lines)
+
+
+def _first(docs: list[Node]) -> Node | None:
+    return docs[0] if docs else None
 
 
 def _replace_scalar(lines: list[str], node: ScalarNode, value: str) -> None:

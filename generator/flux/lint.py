@@ -139,12 +139,17 @@ def _index_patches(file: str, node: Node | None, offset: int) -> Iterator[Findin
         yield from _check_op(file, fields, offset)
     for key, value in fields.items():
         if key == "patch" and isinstance(value, ScalarNode):
-            inner = _compose(value.value)
-            block = value.style in ("|", ">")
-            for doc in inner:
-                yield from _index_patches(file, doc, offset + value.start_mark.line + int(block))
+            yield from _embedded_patches(file, value, offset)
         else:
             yield from _index_patches(file, value, offset)
+
+
+def _embedded_patches(file: str, value: ScalarNode, offset: int) -> Iterator[Finding]:
+    """The operations of a ``patch:`` string, at their lines in the file (a block scalar starts a line
+    below its key)."""
+    block = value.style in ("|", ">")
+    for doc in _compose(value.value):
+        yield from _index_patches(file, doc, offset + value.start_mark.line + int(block))
 
 
 def _check_op(file: str, op: dict[str, Node], offset: int) -> Iterator[Finding]:

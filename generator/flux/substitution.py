@@ -68,14 +68,17 @@ def _source_keys(texts: Mapping[str, str], wanted: set[tuple[str, str]]) -> dict
     keys: dict[tuple[str, str], set[str]] = {}
     names = {name for _, name in wanted}
     for text in texts.values():
-        if not any(name in text for name in names):
-            continue
-        for doc in _docs(text):
-            ref = (str(doc.get("kind")), str((doc.get("metadata") or {}).get("name")))
-            if ref in wanted:
-                for field in ("data", "stringData"):
-                    keys.setdefault(ref, set()).update(str(k) for k in (doc.get(field) or {}))
+        if any(name in text for name in names):
+            for doc in _docs(text):
+                ref = (str(doc.get("kind")), str((doc.get("metadata") or {}).get("name")))
+                if ref in wanted:
+                    keys.setdefault(ref, set()).update(_data_keys(doc))
     return keys
+
+
+def _data_keys(doc: dict[Any, Any]) -> set[str]:
+    """The keys of a ConfigMap's or Secret's ``data`` and ``stringData``."""
+    return {str(k) for field in ("data", "stringData") for k in (doc.get(field) or {})}
 
 
 def postbuild_kustomizations(texts: Mapping[str, str]) -> list[PostBuild]:
@@ -126,12 +129,17 @@ def unset_variables(text: str, scope: tuple[PostBuild, ...]) -> Iterator[tuple[i
         if _DISABLED.search(body):
             continue
         for num, line in enumerate(body.splitlines(), start):
-            if line.lstrip().startswith("#"):
-                continue
-            for match in _VAR.finditer(line):
-                dollars, name, rest = match.groups()
-                if len(dollars) % 2 == 0 or rest.startswith(_DEFAULTED):
-                    continue
-                missing = tuple(ks.name for ks in scope if name not in ks.variables)
-                if missing:
-                    yield num + 1, name, missing
+            if not line.lstrip().startswith("#"):
+                yield from ((num + 1, name, missing) for name, missing in _unset_on_line(line, scope))
+
+
+def _unset_on_line(line: str, scope: tuple[PostBuild, ...]) -> Iterator[tuple[str, tuple[str, ...]]]:
+    """Each ``${var}`` of one line without a default (``$${var}`` escapes it), with the Kustomizations
+    that do not set it."""
+    for match in _VAR.finditer(line):
+        dollars, name, rest = match.groups()
+        if len(dollars) % 2 == 0 or rest.startswith(_DEFAULTED):
+            continue
+        missing = tuple(ks.name for ks in scope if name not in ks.variables)
+        if missing:
+            yield name, missing

@@ -109,10 +109,9 @@ def identity_seg(ident: tuple[str, ...]) -> str:
 
 
 def _leaves(node: Any, prefix: str = "") -> set[str]:
-    if isinstance(node, dict):
-        return set().union(*(_leaves(v, f"{prefix}/{k}") for k, v in node.items())) if node else {prefix}
-    if isinstance(node, list):
-        return set().union(*(_leaves(v, f"{prefix}/-") for v in node)) if node else {prefix}
+    if isinstance(node, dict | list) and node:
+        items = node.items() if isinstance(node, dict) else (("-", v) for v in node)
+        return set().union(*(_leaves(v, f"{prefix}/{k}") for k, v in items))
     if isinstance(node, str) and "\n" in node:
         inner = _text_leaves(str(node))
         return {prefix + "=" + node} if inner is None else {f"{prefix}|{leaf}" for leaf in inner}
@@ -225,7 +224,7 @@ class TreeMerger:
 
     def sequence(self, base: list[Any], ours: CommentedSeq, theirs: list[Any], path: Path) -> Any:
         ids = [[item_identity(x) for x in side] for side in (base, ours, theirs)]
-        if any(i is None for side in ids for i in side):
+        if _unidentified(ids):
             return self.atomic(base, ours, theirs, path)
         b2o = _match(ids[0], ids[1], base, ours)
         b2t = _match(ids[0], ids[2], base, theirs)
@@ -261,11 +260,7 @@ class TreeMerger:
                 continue
             if t in t2b and self._stays_deleted(base[t2b[t]], item, (*path, identity_seg(tids[t]))):
                 continue
-            at = len(ours)
-            if any(later in placed for later in range(t + 1, len(theirs))):
-                prev = [placed[p] for p in range(t) if p in placed]
-                at = next((i + 1 for i, x in enumerate(ours) if prev and x is prev[-1]), 0)
-            yamltail.insert(ours, at, None, item)
+            yamltail.insert(ours, _insert_at(ours, placed, t, len(theirs)), None, item)
             placed[t] = item
 
     def atomic(self, base: Any, ours: Any, theirs: Any, path: Path) -> Any:
@@ -280,17 +275,37 @@ class TreeMerger:
         ``patch:``): merge parsed; None when it is not such a text."""
         if not (path and path[-1] in self.embedded_keys and isinstance(ours, str) and isinstance(theirs, str)):
             return None
-        try:
-            trees = [load_rt(text) if isinstance(text, str) else MISSING for text in (base, ours, theirs)]
-        except YamlError:  # not YAML: a plain text conflict
-            return None
-        if not all(isinstance(t, CommentedMap | CommentedSeq) for t in trees[1:]):
+        trees = _embedded_trees(base, ours, theirs)
+        if trees is None:
             return None
         sub = TreeMerger(embedded_keys=self.embedded_keys, force=self.force)
         merged = sub.node(trees[0], trees[1], trees[2], (*path[:-1], f"{path[-1]}:"))
         self.conflicts.extend(sub.conflicts)
         text = dump_rt(merged, indent=layout_of(ours))
         return LiteralScalarString(text if ours.endswith("\n") else text.rstrip("\n"))
+
+
+def _embedded_trees(base: Any, ours: str, theirs: str) -> list[Any] | None:
+    """The three texts parsed, when ours and theirs are YAML collections (else None: a text conflict)."""
+    try:
+        trees = [load_rt(text) if isinstance(text, str) else MISSING for text in (base, ours, theirs)]
+    except YamlError:  # not YAML: a plain text conflict
+        return None
+    return trees if all(isinstance(t, CommentedMap | CommentedSeq) for t in trees[1:]) else None
+
+
+def _unidentified(ids: list[list[Any]]) -> bool:
+    """Some element has no identity: the list is merged as a whole."""
+    return any(i is None for side in ids for i in side)
+
+
+def _insert_at(ours: list[Any], placed: dict[int, Any], t: int, count: int) -> int:
+    """Where the render's new element ``t`` goes in ours: after the element standing for its predecessor,
+    or at the end when nothing after it is placed yet."""
+    if not any(later in placed for later in range(t + 1, count)):
+        return len(ours)
+    prev = [placed[p] for p in range(t) if p in placed]
+    return next((i + 1 for i, x in enumerate(ours) if prev and x is prev[-1]), 0)
 
 
 def _fits(base: Any, shape: type) -> bool:
@@ -328,12 +343,15 @@ def _match(left_ids: list[Any], right_ids: list[Any], left: list[Any], right: li
     """Pair list elements by identity; duplicates of one identity are paired by similarity."""
     out: dict[int, int] = {}
     for ident in dict.fromkeys(left_ids):
-        li = [i for i, x in enumerate(left_ids) if x == ident]
-        ri = [j for j, x in enumerate(right_ids) if x == ident]
+        li = _positions(left_ids, ident)
+        ri = _positions(right_ids, ident)
         if len(li) == 1 and len(ri) == 1:
             out[li[0]] = ri[0]
-            continue
-        for i, j in pair([left[i] for i in li], [right[j] for j in ri]).items():
-            out[li[i]] = ri[j]
+        else:
+            out.update((li[i], ri[j]) for i, j in pair([left[i] for i in li], [right[j] for j in ri]).items())
     return out
+
+
+def _positions(ids: list[Any], ident: Any) -> list[int]:
+    return [i for i, x in enumerate(ids) if x == ident]
 

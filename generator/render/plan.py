@@ -31,7 +31,7 @@ from pathlib import Path
 from generator.config.model import Config
 from generator.fsio import read_optional
 from generator.merge.lock import LOCK_NAME, Lock, dumps, loads
-from generator.merge.plan import plan_merge, stale_paths
+from generator.merge.plan import MergePlan, plan_merge, stale_paths
 from generator.render.files import DECRYPTION_SA_FILE, GENERATED_MARKER
 
 __all__ = ["RenderPlan", "is_marked", "orphan_candidates", "plan_render", "read_bytes"]
@@ -95,20 +95,18 @@ def plan_render(
     differing = _differing(files, disk)
     candidates = orphan_candidates(root, config, files)
     new_lock = Lock(str(config.flux.version), {path: data.decode("utf-8") for path, data in files.items()})
-    lock, has_lock = _lock_if_needed(root, new_lock, bool(differing or candidates))
-    bases = dict(lock.files) if lock is not None else {}
-    orphans, marked = _orphans(root, bases if lock is not None else None, files, candidates)
+    recorded, has_lock = _recorded(root, new_lock, bool(differing or candidates))
+    bases = dict(recorded or {})
+    orphans, marked = _orphans(root, recorded, files, candidates)
     disk.update((path, read_bytes(root / path)) for path in [*orphans, *marked])
-    to_merge = [path for path in differing if path in bases] + orphans  # a deleted file: written again
-    theirs = {path: files[path].decode("utf-8") for path in to_merge if path in files}
-    merge = plan_merge(root, bases, theirs, to_merge, force=force, side="the render")
+    merge = _merge(root, bases, files, [path for path in differing if path in bases] + orphans, force=force)
     writes = _writes(differing, bases, files, merge.writes)
     overwritten, foreign = _unbased(differing, bases, disk)
     return RenderPlan(
         disk=disk,
         writes=writes,
         removes=marked + [path for path in orphans if merge.writes.get(path, "") is None],
-        merged=[path for path in writes if path in merge.edited and writes[path] != files[path]],
+        merged=_kept_edits(writes, merge.edited, files),
         overwritten=overwritten,
         foreign=foreign,
         unbased_removes=marked,
@@ -116,6 +114,19 @@ def plan_render(
         lock=new_lock,
         has_lock=has_lock,
     )
+
+
+def _merge(root: Path, bases: Mapping[str, str], files: Mapping[str, bytes], paths: list[str], *,
+           force: bool) -> MergePlan:
+    """The three-way merge of ``paths`` (differing files with a base, and orphans: a file the user
+    deleted is written again)."""
+    theirs = {path: files[path].decode("utf-8") for path in paths if path in files}
+    return plan_merge(root, bases, theirs, paths, force=force, side="the render")
+
+
+def _kept_edits(writes: Mapping[str, bytes], edited: set[str], files: Mapping[str, bytes]) -> list[str]:
+    """Written paths that keep the user's edits (the merge's text, not the render's)."""
+    return [path for path in writes if path in edited and writes[path] != files[path]]
 
 
 def _differing(files: Mapping[str, bytes], disk: Mapping[str, bytes | None]) -> list[str]:
@@ -140,17 +151,17 @@ def _orphans(root: Path, bases: Mapping[str, str] | None, files: Mapping[str, by
     return [], [path for path in candidates if _has_marker(root / path)]
 
 
-def _lock_if_needed(root: Path, new_lock: Lock, changes: bool) -> tuple[Lock | None, bool]:
-    """The lock (parsed) when it can matter: a file differs, an orphan may exist, or the lock records
-    files the render no longer yields (a removed cluster); a no-op render stays a read-and-compare pass.
-    Also whether a lock file exists."""
+def _recorded(root: Path, new_lock: Lock, changes: bool) -> tuple[Mapping[str, str] | None, bool]:
+    """The lock's files (parsed) when they can matter: a file differs, an orphan may exist, or the lock
+    records files the render no longer yields (a removed cluster); a no-op render stays a
+    read-and-compare pass. Also whether a lock file exists."""
     lock_file = root / LOCK_NAME
     lock_data = read_bytes(lock_file)
     if lock_data is None:
         return None, False
     if not changes and lock_data == dumps(new_lock):
         return None, True
-    return loads(lock_data, str(lock_file)), True
+    return loads(lock_data, str(lock_file)).files, True
 
 
 def _writes(differing: list[str], bases: Mapping[str, str], files: Mapping[str, bytes],

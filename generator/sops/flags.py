@@ -121,26 +121,32 @@ def parse_extract(text: str) -> list[str | int]:
 def truncate(tree: object, path: list[str | int], name: str) -> object:
     """sops's ``TreeBranch.Truncate``: follow keys and list indexes (comments count as list items,
     as in sops)."""
-    from generator.sops.values import Branch
-
     current = tree
     for component in path:
-        if isinstance(component, str):
-            if not isinstance(current, Branch):
-                raise SopsError(f"{name}: --extract: component ['{component}'] not found (not a mapping there)")
-            found = [value for key, value in current if key == component]
-            if not found:
-                raise SopsError(f"{name}: --extract: component ['{component}'] not found")
-            current = found[0]
-        else:
-            if not isinstance(current, list) or isinstance(current, Branch):
-                raise SopsError(f"{name}: --extract: component [{component}] is an index, but this part is not "
-                                "a list")
-            if component >= len(current) or component < 0:
-                raise SopsError(f"{name}: --extract: component [{component}] is out of bounds "
-                                f"(the list has {len(current)} item(s))")
-            current = current[component]
+        current = _key(current, component, name) if isinstance(component, str) else _index(current, component, name)
     return current
+
+
+def _key(current: object, component: str, name: str) -> object:
+    from generator.sops.values import Branch
+
+    if not isinstance(current, Branch):
+        raise SopsError(f"{name}: --extract: component ['{component}'] not found (not a mapping there)")
+    found = [value for key, value in current if key == component]
+    if not found:
+        raise SopsError(f"{name}: --extract: component ['{component}'] not found")
+    return found[0]
+
+
+def _index(current: object, component: int, name: str) -> object:
+    from generator.sops.values import Branch
+
+    if not isinstance(current, list) or isinstance(current, Branch):
+        raise SopsError(f"{name}: --extract: component [{component}] is an index, but this part is not a list")
+    if component >= len(current) or component < 0:
+        raise SopsError(f"{name}: --extract: component [{component}] is out of bounds "
+                        f"(the list has {len(current)} item(s))")
+    return current[component]
 
 
 def valid_store(name: str | None, flag: str) -> str | None:

@@ -50,14 +50,20 @@ def combine(parts: list[bytes]) -> bytes:
     xs = [p[-1] for p in parts]
     if len(set(xs)) != len(xs):
         raise ValueError("duplicate Shamir parts")
+    bases = [_lagrange_basis(xs, i) for i in range(len(xs))]
     secret = bytearray()
     for idx in range(len(parts[0]) - 1):
         acc = 0
-        for i, xi in enumerate(xs):
-            basis = 1
-            for j, xj in enumerate(xs):
-                if i != j:
-                    basis = _mul(basis, _mul(xj, _inv(xi ^ xj)))
-            acc ^= _mul(parts[i][idx], basis)
+        for part, basis in zip(parts, bases, strict=True):
+            acc ^= _mul(part[idx], basis)
         secret.append(acc)
     return bytes(secret)
+
+
+def _lagrange_basis(xs: list[int], i: int) -> int:
+    """The Lagrange basis polynomial of point ``i`` evaluated at 0, over GF(2^8)."""
+    basis = 1
+    for j, xj in enumerate(xs):
+        if i != j:
+            basis = _mul(basis, _mul(xj, _inv(xs[i] ^ xj)))
+    return basis

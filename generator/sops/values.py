@@ -55,9 +55,14 @@ def format_float_g(value: float) -> str:
     exp = len(ds) + exponent - 1  # decimal exponent of the first digit
     minus = "-" if sign else ""
     if exp < -4 or exp >= 6:
-        mant = ds[0] + ("." + ds[1:] if len(ds) > 1 else "")
-        return f"{minus}{mant}e{'-' if exp < 0 else '+'}{abs(exp):02d}"
+        return minus + _exponent_form(ds, exp)
     return minus + format_float(abs(value))
+
+
+def _exponent_form(digits: str, exp: int) -> str:
+    """``d.ddde±XX`` from the significant digits and the decimal exponent of the first one."""
+    mant = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
+    return f"{mant}e{'-' if exp < 0 else '+'}{abs(exp):02d}"
 
 
 def to_bytes(value: object) -> bytes:
