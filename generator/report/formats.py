@@ -23,12 +23,12 @@ from typing import Any, Final
 from urllib.parse import quote
 
 from generator import __version__
+from generator.report import FORMATS
 from generator.report.model import Diagnostic, Report, Rule, rule_for
 
 __all__ = ["FORMATS", "JSON_SCHEMA_VERSION", "SARIF_SCHEMA", "azure_line", "github_line", "render", "text_line",
            "to_data", "to_sarif"]
 
-FORMATS: Final = ("text", "json", "github", "azure", "sarif")
 JSON_SCHEMA_VERSION: Final = 1
 SARIF_SCHEMA: Final = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 _GITHUB_COMMAND: Final = {"error": "error", "warning": "warning", "note": "notice"}
