@@ -15,8 +15,6 @@ Usage: python bench/check.py [--files N] [--pairs P] [--record]
 
 from __future__ import annotations
 
-import argparse
-import os
 import re
 import shutil
 import subprocess
@@ -26,19 +24,19 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import alternate, machine, record, report, run_process
+from harness import (
+    SECRET,
+    alternate,
+    clean_env,
+    machine,
+    options,
+    record_pair,
+    report,
+    run_process,
+    tools,
+    worst,
+)
 
-SECRET = """\
-apiVersion: v1
-kind: Secret
-metadata:
-  name: app-{n}
-  namespace: team-{m}
-type: Opaque
-stringData:
-  username: user-{n}
-  password: p4ssw0rd-{n}-{m}
-"""
 DEPLOYMENT = """\
 apiVersion: apps/v1
 kind: Deployment
@@ -152,19 +150,15 @@ def flagged(root: Path, fluxforge: str, checker: str) -> tuple[set[str], set[str
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--files", type=int, default=10_000)
-    parser.add_argument("--pairs", type=int, default=5)
-    parser.add_argument("--record", action="store_true")
-    args = parser.parse_args()
-    fluxforge, checker = shutil.which("fluxforge"), shutil.which("sops-checker")
-    if not fluxforge or not checker:
-        print("need fluxforge and sops-checker on PATH (activate the venv scripts/test.sh made)", file=sys.stderr)
+    args = options(__doc__, files=10_000, pairs=5).parse_args()
+    found = tools("fluxforge", "sops-checker")
+    if found is None:
         return 1
+    fluxforge, checker = found
     import pyrage
 
     recipient = str(pyrage.x25519.Identity.generate().to_public())
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SOPS_")}
+    env = clean_env()
     with tempfile.TemporaryDirectory() as tmp:
         tree = Path(tmp, "tree")
         make_tree(tree, args.files, recipient, fluxforge)
@@ -172,14 +166,14 @@ def main() -> int:
         a, b = alternate(args.pairs, lambda: run_process([fluxforge, "check"], cwd=tree, env=env),
                          lambda: run_process([checker, "."], cwd=tree, env=env),
                          a_label="fluxforge check", b_label="sops-checker")
-        worst = max(box, machine(), key=lambda m: m.load1)
+        box = worst(box, machine())
         broken = Path(tmp, "broken")
         make_broken(broken, recipient, fluxforge)
         mine, peer = flagged(broken, fluxforge, checker)
     print(f"keyless check of {args.files:,} files (30 % encrypted Secrets, 60 % other YAML, 10 % text), "
           f"{args.pairs} pairs")
     # the ratio says how many times faster fluxforge is: below 1 it is slower (the bar: within 5x)
-    print("\n".join(report(a, b, worst, target="fluxforge <= 1 s, and >= 0.2x, i.e. within 5x of sops-checker")))
+    print("\n".join(report(a, b, box, target="fluxforge <= 1 s, and >= 0.2x, i.e. within 5x of sops-checker")))
     print(f"verdicts on {len(BROKEN)} broken/plain files: fluxforge flags {len(mine)}, sops-checker {len(peer)}")
     for rel in sorted(peer - mine):
         print(f"  ONLY sops-checker flags {rel}  (fluxforge must be the same or stricter)")
@@ -187,9 +181,7 @@ def main() -> int:
         print(f"  only fluxforge flags {rel}: {VERDICT_NOTES.get(rel, 'unexplained')}")
     ok = not (peer - mine) and all(rel in VERDICT_NOTES for rel in mine - peer)
     if args.record and ok:
-        record(f"check-{args.files}", f"| keyless check of {args.files:,} files | {a.median:.2f} s, {a.peak_mb:.0f} MB "
-                                      f"| sops-checker {b.median:.2f} s | {b.median / a.median:.2f}x | "
-                                      f"load {worst.load1:.1f}/{worst.cores} |", worst)
+        record_pair(f"check-{args.files}", f"keyless check of {args.files:,} files", a, b, "sops-checker", box)
     return 0 if ok else 1
 
 

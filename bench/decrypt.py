@@ -11,8 +11,6 @@ Usage: python bench/decrypt.py [--files N] [--pairs P] [--record]
 
 from __future__ import annotations
 
-import argparse
-import os
 import shutil
 import subprocess
 import sys
@@ -22,27 +20,34 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from encrypt import make_tree
-from harness import Run, alternate, machine, record, report, run_loop, run_process
+from harness import (
+    Run,
+    alternate,
+    clean_env,
+    machine,
+    options,
+    record_pair,
+    report,
+    run_loop,
+    run_process,
+    tools,
+    worst,
+)
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--files", type=int, default=1000)
-    parser.add_argument("--pairs", type=int, default=3)
-    parser.add_argument("--record", action="store_true")
-    args = parser.parse_args()
-    sops, fluxforge = shutil.which("sops"), shutil.which("fluxforge")
-    if not sops or not fluxforge:
-        print("need sops and fluxforge on PATH (activate the venv scripts/test.sh made)", file=sys.stderr)
+    args = options(__doc__, files=1000).parse_args()
+    found = tools("sops", "fluxforge")
+    if found is None:
         return 1
+    sops, fluxforge = found
     import pyrage
 
     ident = pyrage.x25519.Identity.generate()
     with tempfile.TemporaryDirectory() as tmp:
         key_file = Path(tmp, "key.txt")
         key_file.write_text(f"{ident}\n")
-        env = {k: v for k, v in os.environ.items() if not k.startswith("SOPS_")}
-        env.update({"SOPS_DISABLE_VERSION_CHECK": "1", "SOPS_AGE_KEY_FILE": str(key_file)})
+        env = clean_env(SOPS_AGE_KEY_FILE=str(key_file))
         source = Path(tmp, "source")
         make_tree(source, args.files, str(ident.to_public()))
         subprocess.run([fluxforge, "encrypt", "-i", "secrets"], cwd=source, env=env, check=True,
@@ -75,15 +80,12 @@ def main() -> int:
         mine = sorted(ours_roots[0].joinpath("secrets").rglob("*.yaml"))
         same = all(p.read_bytes() == theirs_roots[0].joinpath(p.relative_to(ours_roots[0])).read_bytes()
                    for p in mine)
-    worst = max(box, box_after, key=lambda m: m.load1)
+    box = worst(box, box_after)
     print(f"decrypt {args.files} Secrets (age), {args.pairs} pairs")
-    print("\n".join(report(a, b, worst, target="the encrypt ratio")))
+    print("\n".join(report(a, b, box, target="the encrypt ratio")))
     print(f"same plaintext as sops, byte for byte: {'yes' if same else 'NO'}")
     if args.record and same:
-        record(f"decrypt-{args.files}",
-               f"| decrypt {args.files:,} Secrets (age) | {a.median:.2f} s, {a.peak_mb:.0f} MB | "
-               f"sops loop {b.median:.1f} s | {b.median / a.median:.1f}x | load {worst.load1:.1f}/{worst.cores} |",
-               worst)
+        record_pair(f"decrypt-{args.files}", f"decrypt {args.files:,} Secrets (age)", a, b, "sops loop", box, digits=1)
     return 0 if same else 1
 
 

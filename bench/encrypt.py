@@ -11,9 +11,6 @@ Usage: python bench/encrypt.py [--files N] [--pairs P] [--record]
 
 from __future__ import annotations
 
-import argparse
-import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -21,20 +18,20 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import Run, alternate, machine, record, report, run_loop, run_process
-
-SECRET = """\
-apiVersion: v1
-kind: Secret
-metadata:
-  name: app-{n}
-  namespace: team-{m}
-type: Opaque
-stringData:
-  username: user-{n}
-  password: p4ssw0rd-{n}-{m}
-  url: https://db-{m}.example.com:5432/app
-"""
+from harness import (
+    SECRET,
+    Run,
+    alternate,
+    clean_env,
+    machine,
+    options,
+    record_pair,
+    report,
+    run_loop,
+    run_process,
+    tools,
+    worst,
+)
 
 
 def make_tree(root: Path, count: int, recipient: str) -> list[Path]:
@@ -52,21 +49,16 @@ def make_tree(root: Path, count: int, recipient: str) -> list[Path]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--files", type=int, default=1000)
-    parser.add_argument("--pairs", type=int, default=3)
-    parser.add_argument("--record", action="store_true")
-    args = parser.parse_args()
-    sops, fluxforge = shutil.which("sops"), shutil.which("fluxforge")
-    if not sops or not fluxforge:
-        print("need sops and fluxforge on PATH (activate the venv scripts/test.sh made)", file=sys.stderr)
+    args = options(__doc__, files=1000).parse_args()
+    found = tools("sops", "fluxforge")
+    if found is None:
         return 1
+    sops, fluxforge = found
     import pyrage
 
     ident = pyrage.x25519.Identity.generate()
     recipient = str(ident.to_public())
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SOPS_")}
-    env["SOPS_DISABLE_VERSION_CHECK"] = "1"
+    env = clean_env()
     with tempfile.TemporaryDirectory() as tmp:
         rounds = iter(range(1_000_000))
 
@@ -90,15 +82,12 @@ def main() -> int:
         check = subprocess.run([sops, "decrypt", str(sample)], capture_output=True, check=False,
                                env={**env, "SOPS_AGE_KEY_FILE": str(key_file)})
         ok = check.returncode == 0 and b"p4ssw0rd" in check.stdout
-    worst = max(box, box_after, key=lambda m: m.load1)
+    box = worst(box, box_after)
     print(f"encrypt {args.files} Secrets (age), {args.pairs} pairs")
-    print("\n".join(report(a, b, worst, target=">= 50x, fluxforge <= 0.6 s at 1,000 files")))
+    print("\n".join(report(a, b, box, target=">= 50x, fluxforge <= 0.6 s at 1,000 files")))
     print(f"sops decrypts a fluxforge file: {'yes' if ok else 'NO'}")
     if args.record and ok:
-        record(f"encrypt-{args.files}",
-               f"| encrypt {args.files:,} Secrets (age) | {a.median:.2f} s, {a.peak_mb:.0f} MB | "
-               f"sops loop {b.median:.1f} s | {b.median / a.median:.1f}x | load {worst.load1:.1f}/{worst.cores} |",
-               worst)
+        record_pair(f"encrypt-{args.files}", f"encrypt {args.files:,} Secrets (age)", a, b, "sops loop", box, digits=1)
     return 0 if ok else 1
 
 

@@ -9,16 +9,74 @@ side that runs more processes, which is how an earlier bench claimed 50x for a 1
 
 from __future__ import annotations
 
+import argparse
+import compileall
 import os
 import re
+import shutil
 import statistics
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 README = Path(__file__).resolve().parent / "README.md"
+REPO = Path(__file__).resolve().parents[1]
+
+SECRET = """\
+apiVersion: v1
+kind: Secret
+metadata:
+  name: app-{n}
+  namespace: team-{m}
+type: Opaque
+stringData:
+  username: user-{n}
+  password: p4ssw0rd-{n}-{m}
+  url: https://db-{m}.example.com:5432/app
+"""
+"""The benches' small Kubernetes Secret (``n``: its number, ``m``: its team); only ``stringData`` is
+encrypted by the benches' ``.sops.yaml`` rules."""
+
+
+def options(doc: str | None, *, files: int | None = None, pairs: int = 3,
+            record: bool = True) -> argparse.ArgumentParser:
+    """The benches' common command line (``--files``, ``--pairs``, ``--record``); add your own, then parse."""
+    parser = argparse.ArgumentParser(description=(doc or "").splitlines()[0])
+    if files is not None:
+        parser.add_argument("--files", type=int, default=files)
+    parser.add_argument("--pairs", type=int, default=pairs)
+    if record:
+        parser.add_argument("--record", action="store_true",
+                            help="write the row(s) into bench/README.md (only from a quiet run)")
+    return parser
+
+
+def tools(*names: str) -> list[str] | None:
+    """The absolute paths of the tools a bench runs, or None (after saying which are missing).
+
+    Also compiles fluxforge's bytecode once: an installed fluxforge has it (pip compiles on install),
+    and a bench under ``PYTHONDONTWRITEBYTECODE`` would otherwise time the compiler in every run.
+    """
+    found = {name: shutil.which(name) for name in names}
+    missing = [name for name, path in found.items() if path is None]
+    if missing:
+        print(f"need {', '.join(missing)} on PATH (activate the venv scripts/test.sh made: . .venv/bin/activate)",
+              file=sys.stderr)
+        return None
+    compileall.compile_dir(REPO / "generator", quiet=1)
+    return [path for path in found.values() if path is not None]
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """This environment without the caller's ``SOPS_*`` settings (no key file, no stray config), sops's
+    version check off, plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SOPS_")}
+    env["SOPS_DISABLE_VERSION_CHECK"] = "1"
+    env.update(extra)
+    return env
 
 
 @dataclass(frozen=True)
@@ -63,6 +121,11 @@ class Machine:
 
 def machine() -> Machine:
     return Machine(load1=os.getloadavg()[0], cores=os.cpu_count() or 1)
+
+
+def worst(*boxes: Machine) -> Machine:
+    """The busiest of the load readings taken during a bench (before, after): the one to report."""
+    return max(boxes, key=lambda m: m.load1)
 
 
 def run_process(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str] | None = None,
@@ -133,3 +196,10 @@ def record(key: str, row: str, box: Machine) -> bool:
     README.write_text(pattern.sub(lambda _: f"{row} <!-- {key} -->", text), encoding="utf-8")
     print(f"bench/README.md: row {key} updated")
     return True
+
+
+def record_pair(key: str, job: str, a: Series, b: Series, peer: str, box: Machine, *, digits: int = 2) -> bool:
+    """``record`` of the usual row: fluxforge's median and peak memory, the peer's median, the ratio
+    (peer / fluxforge medians) and the machine's load."""
+    return record(key, f"| {job} | {a.median:.2f} s, {a.peak_mb:.0f} MB | {peer} {b.median:.{digits}f} s | "
+                       f"{b.median / a.median:.{digits}f}x | load {box.load1:.1f}/{box.cores} |", box)

@@ -16,23 +16,27 @@ Usage: python bench/hook.py [--files N] [--pairs P] [--record]
 
 from __future__ import annotations
 
-import argparse
-import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root, for tests.helpers
 
-from harness import Run, alternate, machine, record, report, run_process
-
-from tests.helpers.hooks import SECRET as HOOK_SECRET
-
-SECRET = HOOK_SECRET.format(password="bench-password-{n}")
+from harness import (
+    SECRET,
+    Run,
+    alternate,
+    clean_env,
+    machine,
+    options,
+    record,
+    report,
+    run_process,
+    tools,
+    worst,
+)
 
 
 def sh(cwd: Path, *args: str) -> str:
@@ -58,17 +62,12 @@ def build_repo(root: Path, files: int, pub: str) -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--files", type=int, default=5000)
-    parser.add_argument("--pairs", type=int, default=7)
-    parser.add_argument("--record", action="store_true")
-    args = parser.parse_args()
-    fluxforge, sops = shutil.which("fluxforge"), shutil.which("sops")
-    if not fluxforge or not sops:
-        print("need fluxforge and sops on PATH (activate the venv scripts/test.sh made)", file=sys.stderr)
+    args = options(__doc__, files=5000, pairs=7).parse_args()
+    found = tools("fluxforge", "sops")
+    if found is None:
         return 1
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SOPS_")}
-    env["SOPS_DISABLE_VERSION_CHECK"] = "1"
+    fluxforge, _ = found
+    env = clean_env()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         box = machine()
@@ -86,7 +85,7 @@ def main() -> int:
         encrypted: list[bool] = []
 
         def stage() -> None:
-            (root / "secrets" / "app.yaml").write_text(SECRET.format(n=next(staged)))
+            (root / "secrets" / "app.yaml").write_text(SECRET.format(n=next(staged), m=0))
             sh(root, "git", "add", "secrets/app.yaml")
 
         def was_encrypted() -> None:
@@ -107,20 +106,20 @@ def main() -> int:
 
         hook_a, hook_b = alternate(args.pairs, ours, theirs,
                                    a_label="fluxforge hook run", b_label="sops encrypt -i + git add")
-        worst = max(box, machine(), key=lambda m: m.load1)
+        box = worst(box, machine())
     print(f"start-up, {args.pairs} pairs")
-    print("\n".join(report(help_a, help_b, worst, target="fluxforge --help <= 100 ms")))
+    print("\n".join(report(help_a, help_b, box, target="fluxforge --help <= 100 ms")))
     print(f"pre-commit hook, {tracked:,} tracked files, 1 staged Secret, {args.pairs} pairs")
-    print("\n".join(report(hook_a, hook_b, worst, target="hook <= 250 ms at 5,000 files")))
+    print("\n".join(report(hook_a, hook_b, box, target="hook <= 250 ms at 5,000 files")))
     ok = all(encrypted)
     print(f"the staged blob is ciphertext after every run: {'yes' if ok else 'NO'}")
     if args.record and ok:
-        cell = f"load {worst.load1:.1f}/{worst.cores}"
+        cell = f"load {box.load1:.1f}/{box.cores}"
         record("help", f"| `fluxforge --help` | {help_a.median * 1000:.0f} ms | `python -c pass` "
-                       f"{help_b.median * 1000:.0f} ms | | {cell} |", worst)
+                       f"{help_b.median * 1000:.0f} ms | | {cell} |", box)
         record(f"hook-{args.files}", f"| hook, {tracked:,}-file repo | {hook_a.median * 1000:.0f} ms | "
                                      f"sops -e -i + git add {hook_b.median * 1000:.0f} ms | "
-                                     f"{hook_b.median / hook_a.median:.2f}x | {cell} |", worst)
+                                     f"{hook_b.median / hook_a.median:.2f}x | {cell} |", box)
     return 0 if ok else 1
 
 

@@ -13,7 +13,6 @@ Usage: python bench/render.py [--clusters 200] [--scale 10] [--kustomizations 25
 
 from __future__ import annotations
 
-import argparse
 import shutil
 import sys
 import tempfile
@@ -21,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import Machine, Run, Series, alternate, machine, record, run_process
+from harness import Machine, Run, Series, alternate, machine, options, record, run_process, tools, worst
 
 TENANT = "95513a0e-a568-46f4-8d76-53e5279cb558"
 CLIENT = "c5e055dd-c1c8-4bc7-8cf2-a7eb2667c772"
@@ -74,17 +73,15 @@ def scaling(big: Series, small: Series, box: Machine, *, factor: int) -> list[st
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser = options(__doc__)
     parser.add_argument("--clusters", type=int, default=200)
     parser.add_argument("--scale", type=int, default=10)
     parser.add_argument("--kustomizations", type=int, default=25)
-    parser.add_argument("--pairs", type=int, default=3)
-    parser.add_argument("--record", action="store_true")
     args = parser.parse_args()
-    fluxforge = shutil.which("fluxforge")
-    if not fluxforge:
-        print("need fluxforge on PATH (activate the venv scripts/test.sh made)", file=sys.stderr)
+    found = tools("fluxforge")
+    if found is None:
         return 1
+    fluxforge = found[0]
     small_n, big_n, ks = args.clusters, args.clusters * args.scale, args.kustomizations
     texts = {n: fleet_config(n, ks) for n in (small_n, big_n)}
     with tempfile.TemporaryDirectory() as tmp:
@@ -109,19 +106,19 @@ def main() -> int:
                                a_label=f"render {big_n} x {ks}", b_label=f"render {small_n} x {ks}")
         big_noop, small_noop = alternate(args.pairs, lambda: noop(big_n), lambda: noop(small_n),
                                          a_label=f"no-op render {big_n} x {ks}", b_label=f"no-op render {small_n} x {ks}")
-        worst = max(box, machine(), key=lambda m: m.load1)
+        box = worst(box, machine())
     print(f"render: {small_n} x {ks} against {big_n} x {ks}, {args.pairs} pairs, one process per render")
-    print(worst.line())
-    print("\n".join(scaling(big, small, worst, factor=args.scale)))
-    print("\n".join(scaling(big_noop, small_noop, worst, factor=args.scale)))
+    print(box.line())
+    print("\n".join(scaling(big, small, box, factor=args.scale)))
+    print("\n".join(scaling(big_noop, small_noop, box, factor=args.scale)))
     print(f"targets: {small_n} x {ks} <= 1 s first render, <= 0.4 s no-op; {big_n} x {ks} within "
           f"{args.scale * 1.1:.0f}x of it")
     if args.record:
-        machine_cell = f"load {worst.load1:.1f}/{worst.cores}"
+        machine_cell = f"load {box.load1:.1f}/{box.cores}"
         for key, label, series in ((f"render-{small_n}", f"render {small_n} x {ks} (first / no-op)", (small, small_noop)),
                                    (f"render-{big_n}", f"render {big_n} x {ks} (first / no-op)", (big, big_noop))):
             record(key, f"| {label} | {series[0].median:.2f} s / {series[1].median:.2f} s, "
-                        f"{series[0].peak_mb:.0f} MB | (baseline: the small fleet) | | {machine_cell} |", worst)
+                        f"{series[0].peak_mb:.0f} MB | (baseline: the small fleet) | | {machine_cell} |", box)
     return 0
 
 

@@ -12,7 +12,6 @@ is covered by the merge tests. Usage: python bench/upgrade.py [--clusters 200] [
 
 from __future__ import annotations
 
-import argparse
 import shutil
 import sys
 import tempfile
@@ -21,7 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root, for tests.helpers
 
-from harness import Run, alternate, machine, run_process
+from harness import Run, alternate, machine, options, run_process, tools, worst
 from render import fleet_config, scaling
 
 from tests.helpers.user_patches import LIMITS_PATCH
@@ -30,16 +29,15 @@ USER_PATCH = "  # ours: more memory\n" + LIMITS_PATCH
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser = options(__doc__, record=False)
     parser.add_argument("--clusters", type=int, default=200)
     parser.add_argument("--scale", type=int, default=10)
     parser.add_argument("--kustomizations", type=int, default=25)
-    parser.add_argument("--pairs", type=int, default=3)
     args = parser.parse_args()
-    fluxforge = shutil.which("fluxforge")
-    if not fluxforge:
-        print("need fluxforge on PATH (activate the venv scripts/test.sh made)", file=sys.stderr)
+    found = tools("fluxforge")
+    if found is None:
         return 1
+    fluxforge = found[0]
     small_n, big_n, ks = args.clusters, args.clusters * args.scale, args.kustomizations
     with tempfile.TemporaryDirectory() as tmp:
         rounds = iter(range(1_000_000))
@@ -68,12 +66,12 @@ def main() -> int:
         big_noop, small_noop = alternate(args.pairs, lambda: again(big_n), lambda: again(small_n),
                                          a_label=f"no-op upgrade {big_n} x {ks}",
                                          b_label=f"no-op upgrade {small_n} x {ks}")
-        worst = max(box, machine(), key=lambda m: m.load1)
+        box = worst(box, machine())
     print(f"upgrade 2.6.0 -> 2.9.4: {small_n} x {ks} against {big_n} x {ks} (10 % of the clusters edited), "
           f"{args.pairs} pairs, one process per upgrade")
-    print(worst.line())
-    print("\n".join(scaling(big, small, worst, factor=args.scale)))
-    print("\n".join(scaling(big_noop, small_noop, worst, factor=args.scale)))
+    print(box.line())
+    print("\n".join(scaling(big, small, box, factor=args.scale)))
+    print("\n".join(scaling(big_noop, small_noop, box, factor=args.scale)))
     return 0
 
 
