@@ -15,6 +15,7 @@ from generator.azure.checks import azure_problems
 from generator.config.flavour import flavour_problems
 from generator.config.paths import normalise_path, path_problem
 from generator.config.problems import KeyPath, Problem, did_you_mean, dotted
+from generator.config.tenancy_checks import tenancy_problems
 from generator.config.workload_checks import workload_problems
 from generator.flux.versions import EXTRA_COMPONENTS, features_for, parse_version
 
@@ -220,8 +221,15 @@ def _flux_namespace(data: dict[str, Any]) -> str:
 
 
 def _lockdown(data: dict[str, Any]) -> str | None:
+    """flux.defaultDecryptionServiceAccount, or the one flux.lockdown sets (Flux >= 2.7)."""
+    from generator.flux.lockdown import LOCKDOWN_DECRYPTION_SA
+
     flux = data.get("flux")
-    name = flux.get("defaultDecryptionServiceAccount") if isinstance(flux, dict) else None
+    if not isinstance(flux, dict):
+        return None
+    name = flux.get("defaultDecryptionServiceAccount")
+    if name is None and flux.get("lockdown") is True and _flux_minor(flux.get("version"))[0] in range(7, 10):
+        return LOCKDOWN_DECRYPTION_SA
     return name if isinstance(name, str) else None
 
 
@@ -293,6 +301,7 @@ def check_semantics(data: Any) -> list[Problem]:
                 Problem((*cpath,), "no SOPS recipient: add sops.keyVault or sops.age (top level or per cluster)")
             )
         problems.extend(_kustomization_checks(cpath, cluster, minor, _flux_namespace(data), _lockdown(data)))
+    problems.extend(tenancy_problems(data, _flux_namespace(data)))
     problems.extend(_duplicates(cluster_paths, "cluster path"))
     problems.extend(_duration_checks(data))
     problems.extend(_sparse_checks(data, minor))

@@ -8,6 +8,8 @@ whatever needs a controller flag or a patch cannot be rendered for it. Each refu
   kustomize-controller; the extension documents no setting for it (Azure/AKS#5714, open; microsoft.flux
   1.20.4's release note claims support without saying how) and its controllers cannot be patched;
 * ``flux.defaultDecryptionServiceAccount`` is a kustomize-controller flag plus that feature gate;
+* ``flux.lockdown`` is controller flags added by patches (the extension's own ``multiTenancy.enforce``
+  already refuses cross-namespace references);
 * the extension enforces multi-tenancy by default (``multiTenancy.enforce``: no cross-namespace references),
   so every Kustomization must live in the Flux namespace, next to the configuration's GitRepository;
 * the extension and its ``fluxConfigurations`` are resources of the AKS cluster: ``clusters[].aks`` is needed;
@@ -88,6 +90,11 @@ def flavour_problems(data: dict[str, Any]) -> list[Problem]:
                                 "extension: the lockdown is kustomize-controller's --default-decryption-service-account "
                                 "flag plus the ObjectLevelWorkloadIdentity feature gate, which the AKS Flux extension "
                                 f"has no documented setting for (Azure/AKS#5714); remove it, {_BOOTSTRAP}"))
+    if flux.get("lockdown") is True:
+        problems.append(Problem(("flux", "lockdown"), "not possible with flux.install: extension: the lockdown is "
+                                "flags and patches on the Flux controllers, which the AKS Flux extension installs and "
+                                "fluxforge cannot patch; the extension enforces no cross-namespace references itself "
+                                f"(multiTenancy.enforce); remove it, {_BOOTSTRAP}"))
     namespace = flux.get("namespace", "flux-system")
     flux_ns = namespace if isinstance(namespace, str) else "flux-system"
     for cpath, cluster in _mappings(data.get("clusters"), ("clusters",)):

@@ -30,12 +30,14 @@ from generator.config.model import (
     SopsKeys,
     SourceIdentity,
     Tenant,
+    TenantSource,
     VaultObject,
     Workload,
     WorkloadVault,
 )
 from generator.config.problems import Problem, format_problems, problems_from_schema
 from generator.errors import ConfigError
+from generator.flux.lockdown import LOCKDOWN_DECRYPTION_SA
 from generator.flux.versions import parse_version
 from generator.resources import load_schema
 from generator.yamlio import YamlError, load_plain, load_rt
@@ -177,9 +179,10 @@ def _sops(raw: dict[str, Any] | None, where: KeyPath, group: str | None) -> Sops
     return SopsKeys(key_vault=keys, age=tuple(raw.get("age", [])))
 
 
-def _kustomization(raw: dict[str, Any], environment: str, flux_ns: str, where: KeyPath,
-                   group: str | None) -> KustomizationSpec:
+def _kustomization(raw: dict[str, Any], environment: str, flux: FluxSettings, where: KeyPath,
+                   group: str | None, git: GitSource) -> KustomizationSpec:
     tenant = raw.get("tenant")
+    flux_ns = flux.namespace
     return KustomizationSpec(
         name=raw["name"],
         path=normalise_path(raw.get("path", f"{raw['name']}/{environment}")),
@@ -192,13 +195,25 @@ def _kustomization(raw: dict[str, Any], environment: str, flux_ns: str, where: K
         retry_interval=raw.get("retryInterval"),
         timeout=raw.get("timeout"),
         depends_on=tuple(raw.get("dependsOn", [])),
-        tenant=_tenant(tenant, (*where, "tenant"), group) if tenant else None,
+        tenant=_tenant(tenant, (*where, "tenant"), group, git, flux.lockdown) if tenant else None,
     )
 
 
-def _tenant(raw: dict[str, Any], where: KeyPath, group: str | None) -> Tenant:
+def _tenant_source(raw: dict[str, Any], git: GitSource) -> TenantSource:
+    return TenantSource(url=raw.get("url", git.url), branch=raw.get("branch", git.branch),
+                        secret_ref=raw.get("secretRef", git.secret_ref), interval=raw.get("interval", git.interval))
+
+
+def _tenant(raw: dict[str, Any], where: KeyPath, group: str | None, git: GitSource, lockdown: bool) -> Tenant:
+    """Under ``flux.lockdown`` every tenant has its own source (``tenant.source``, else the git block's)."""
+    reconciler = raw.get("reconciler") or {}
+    source = raw.get("source")
     return Tenant(raw["serviceAccount"], _identity(raw["identity"], (*where, "identity"), group),
-                  sops=_sops(raw["sops"], (*where, "sops"), group) if "sops" in raw else None)
+                  sops=_sops(raw["sops"], (*where, "sops"), group) if "sops" in raw else None,
+                  reconciler=reconciler.get("serviceAccount", raw["serviceAccount"]),
+                  role=reconciler.get("role", _schema_default("tenantReconciler", "role")),
+                  role_kind=reconciler.get("roleKind", _schema_default("tenantReconciler", "roleKind")),
+                  source=_tenant_source(source or {}, git) if lockdown or source is not None else None)
 
 
 def _source_identity(raw: dict[str, Any] | None, where: KeyPath, group: str | None) -> SourceIdentity | None:
@@ -235,7 +250,8 @@ def _workload(raw: dict[str, Any], where: KeyPath, group: str | None) -> Workloa
     )
 
 
-def _cluster(raw: dict[str, Any], index: int, default_sops: SopsKeys, flux_ns: str, group: str | None) -> Cluster:
+def _cluster(raw: dict[str, Any], index: int, default_sops: SopsKeys, flux: FluxSettings, group: str | None,
+             git: GitSource) -> Cluster:
     name = raw["name"]
     environment = raw.get("environment", name)
     where: KeyPath = ("clusters", index)
@@ -247,7 +263,7 @@ def _cluster(raw: dict[str, Any], index: int, default_sops: SopsKeys, flux_ns: s
         oidc_issuer=raw["oidcIssuer"],
         identity=_identity(raw["identity"], (*where, "identity"), group),
         sops=_sops(raw["sops"], (*where, "sops"), group) if "sops" in raw else default_sops,
-        kustomizations=tuple(_kustomization(k, environment, flux_ns, (*where, "kustomizations", i), group)
+        kustomizations=tuple(_kustomization(k, environment, flux, (*where, "kustomizations", i), group, git)
                              for i, k in enumerate(raw.get("kustomizations", []))),
         aks=AksRef(aks["name"], aks.get("resourceGroup", group)) if aks else None,
         workloads=tuple(_workload(w, (*where, "workloads", i), group) for i, w in enumerate(raw.get("workloads", []))),
@@ -267,14 +283,26 @@ def _azure(raw: dict[str, Any]) -> AzureSettings:
     )
 
 
+def _decryption_sa(flux_raw: dict[str, Any], lockdown: bool, data: dict[str, Any]) -> str | None:
+    """``flux.defaultDecryptionServiceAccount``; lockdown on Flux >= 2.7 sets it when a Key Vault key exists
+    (else a tenant's own Kustomization could decrypt with kustomize-controller's identity)."""
+    if "defaultDecryptionServiceAccount" in flux_raw or not lockdown:
+        return flux_raw.get("defaultDecryptionServiceAccount")
+    minor = parse_version(_or_default(flux_raw, "flux", "version")).minor
+    vault = any("keyVault" in (block or {}) for block in [data.get("sops"), *(c.get("sops") for c in data["clusters"])])
+    return LOCKDOWN_DECRYPTION_SA if minor >= 7 and vault else None
+
+
 def _build(data: dict[str, Any], source: Path | None) -> Config:
     flux_raw = data.get("flux", {})
+    lockdown = _or_default(flux_raw, "flux", "lockdown")
     flux = FluxSettings(
         version=parse_version(_or_default(flux_raw, "flux", "version")),
         namespace=_or_default(flux_raw, "flux", "namespace"),
         components=tuple(_or_default(flux_raw, "flux", "components")),
-        default_decryption_service_account=flux_raw.get("defaultDecryptionServiceAccount"),
+        default_decryption_service_account=_decryption_sa(flux_raw, lockdown, data),
         install=_or_default(flux_raw, "flux", "install"),
+        lockdown=lockdown,
     )
     git_raw = data["git"]
     git = GitSource(
@@ -293,7 +321,7 @@ def _build(data: dict[str, Any], source: Path | None) -> Config:
         git=git,
         tenant_id=data["azure"]["tenantId"].lower(),
         sops=default_sops,
-        clusters=tuple(_cluster(c, i, default_sops, flux.namespace, group) for i, c in enumerate(data["clusters"])),
+        clusters=tuple(_cluster(c, i, default_sops, flux, group, git) for i, c in enumerate(data["clusters"])),
         source=source,
         azure=_azure(data["azure"]),
         break_glass=break_glass,

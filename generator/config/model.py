@@ -83,13 +83,31 @@ class SopsKeys:
 
 
 @dataclass(frozen=True)
+class TenantSource:
+    """A tenant's own GitRepository, in its namespace (named after its Kustomization)."""
+
+    url: str
+    branch: str
+    secret_ref: str
+    interval: str
+
+
+@dataclass(frozen=True)
 class Tenant:
-    """Object-level workload identity for one Kustomization."""
+    """A tenant Kustomization: object-level workload identity for decryption, impersonation for applying."""
 
     service_account: str
     identity: Identity
     sops: SopsKeys | None = None
     """The tenant's own recipients (``tenant.sops``); None: its folder uses the cluster's keys."""
+    reconciler: str = ""
+    """The ServiceAccount the Kustomization applies as (``spec.serviceAccountName``); the loader defaults it
+    to ``service_account``."""
+    role: str = "admin"
+    role_kind: str = "ClusterRole"
+    """What the RoleBinding in the tenant's namespace grants ``reconciler``."""
+    source: TenantSource | None = None
+    """Its own GitRepository (``tenant.source``, always under ``flux.lockdown``); None: the sync GitRepository."""
 
 
 @dataclass(frozen=True)
@@ -237,6 +255,8 @@ class FluxSettings:
     default_decryption_service_account: str | None = None
     install: str = "bootstrap"
     """``bootstrap`` (fluxforge patches flux-system) or ``extension`` (the AKS Flux extension runs Flux)."""
+    lockdown: bool = False
+    """``flux.lockdown``: the multi-tenancy lockdown flags (:mod:`generator.flux.lockdown`)."""
 
     @property
     def features(self) -> FluxFeatures:

@@ -36,6 +36,8 @@ class BuildInputs:
 
     files: set[str] = field(default_factory=set)
     folders: set[str] = field(default_factory=set)
+    remote: set[tuple[str, str]] = field(default_factory=set)
+    """(kustomization file, entry) of each remote base named (``--no-remote-bases`` refuses them)."""
 
 
 def kustomization_file(folder: Path) -> Path | None:
@@ -99,6 +101,8 @@ def _follow(root: Path, folder: Path, kfile: Path, found: BuildInputs) -> list[P
     folders = []
     for entry in _entries(kfile):
         if _is_remote(entry):
+            if (kfile_rel := _relative(root, kfile)) is not None:
+                found.remote.add((kfile_rel, entry))
             continue
         target = folder / posixpath.normpath(entry)
         if target.is_dir():

@@ -77,7 +77,7 @@ def lint_text(file: str, text: str, target: FluxVersion, postbuild: tuple[PostBu
                                  "lint.yaml"))
         else:
             for doc in docs:
-                found.extend(_index_patches(file, doc, 0))
+                found.extend(_index_patches(file, doc, 0, target))
     return sorted(set(found))
 
 
@@ -126,30 +126,45 @@ def _kind_near(lines: list[str], num: int, indent: int) -> str | None:
     return None
 
 
-def _index_patches(file: str, node: Node | None, offset: int) -> Iterator[Finding]:
+def _check_flag(file: str, value: Node | None, offset: int, target: FluxVersion) -> Iterator[Finding]:
+    """A lockdown flag the target version's controllers do not know (they would not start)."""
+    from generator.flux.lockdown import LOCKDOWN_FLAGS
+
+    if not isinstance(value, ScalarNode):
+        return
+    for flag in LOCKDOWN_FLAGS:
+        if str(value.value).split("=", 1)[0] == flag.name and target.minor < flag.since_minor:
+            yield Finding(file, offset + value.start_mark.line + 1, "error",
+                          f"{flag.name} exists from Flux 2.{flag.since_minor} on; {', '.join(flag.controllers)} of "
+                          f"Flux {target} would not start with it: remove it, or upgrade to 2.{flag.since_minor}",
+                          "lint.lockdown-flag")
+
+
+def _index_patches(file: str, node: Node | None, offset: int, target: FluxVersion) -> Iterator[Finding]:
     """JSON-patch operations anywhere in the tree, also inside ``patch:`` strings (libyaml nodes)."""
     if isinstance(node, SequenceNode):
         for item in node.value:
-            yield from _index_patches(file, item, offset)
+            yield from _index_patches(file, item, offset, target)
         return
     if not isinstance(node, MappingNode):
         return
     fields = {k.value: v for k, v in node.value if isinstance(k, ScalarNode)}
     if isinstance(fields.get("op"), ScalarNode) and isinstance(fields.get("path"), ScalarNode):
         yield from _check_op(file, fields, offset)
+        yield from _check_flag(file, fields.get("value"), offset, target)
     for key, value in fields.items():
         if key == "patch" and isinstance(value, ScalarNode):
-            yield from _embedded_patches(file, value, offset)
+            yield from _embedded_patches(file, value, offset, target)
         else:
-            yield from _index_patches(file, value, offset)
+            yield from _index_patches(file, value, offset, target)
 
 
-def _embedded_patches(file: str, value: ScalarNode, offset: int) -> Iterator[Finding]:
+def _embedded_patches(file: str, value: ScalarNode, offset: int, target: FluxVersion) -> Iterator[Finding]:
     """The operations of a ``patch:`` string, at their lines in the file (a block scalar starts a line
     below its key)."""
     block = value.style in ("|", ">")
     for doc in _compose(value.value):
-        yield from _index_patches(file, doc, offset + value.start_mark.line + int(block))
+        yield from _index_patches(file, doc, offset + value.start_mark.line + int(block), target)
 
 
 def _check_op(file: str, op: dict[str, Node], offset: int) -> Iterator[Finding]:
@@ -222,7 +237,33 @@ def run_lint(root: Path | None, to: str | None = None) -> LintReport:
         root = _default_root()
     if not root.is_dir():
         raise UsageError(f"{root}: not a directory; give the repository root")
-    return LintReport(target, tuple(lint_tree(root, target) + isolation_findings(root)), root)
+    return LintReport(target, tuple(lint_tree(root, target) + isolation_findings(root) + lockdown_findings(root)), root)
+
+
+def lockdown_findings(root: Path) -> list[Finding]:
+    """With ``flux.lockdown``: an error per remote base a Kustomization's build names (kustomize-controller's
+    ``--no-remote-bases=true`` refuses the build), at its line in the kustomization file."""
+    from generator.config.load import CONFIG_NAME, load_config
+    from generator.errors import ConfigError
+    from generator.flux.kustomize_refs import build_inputs
+
+    if not (root / CONFIG_NAME).is_file():
+        return []
+    try:
+        config = load_config(root / CONFIG_NAME)
+    except ConfigError:
+        return []  # isolation_findings names it once
+    if not config.flux.lockdown:
+        return []
+    remote = {r for cluster in config.clusters for ks in cluster.kustomizations for r in build_inputs(root, ks.path).remote}
+    found = []
+    for file, entry in sorted(remote):
+        lines = (root / file).read_text(encoding="utf-8", errors="replace").splitlines()
+        line = next((i + 1 for i, text in enumerate(lines) if entry in text), 1)
+        found.append(Finding(file, line, "error", f"remote base {entry}: flux.lockdown runs kustomize-controller with "
+                             "--no-remote-bases=true, which refuses it; vendor it into the repository",
+                             "lint.remote-base"))
+    return found
 
 
 def isolation_findings(root: Path) -> list[Finding]:

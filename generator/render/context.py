@@ -144,6 +144,8 @@ class OwnedObjects:
     namespace: bool
     service_account: bool  # the tenant ServiceAccount
     decryption_service_account: bool = False  # flux.defaultDecryptionServiceAccount of its namespace
+    reconciler_service_account: bool = False  # the tenant's reconciler, when it is not the decrypting one
+    role_binding: bool = False  # the tenant reconciler's RoleBinding
 
 
 def owned_objects(cluster: Cluster, flux_namespace: str, lockdown: str | None = None) -> dict[str, OwnedObjects]:
@@ -152,13 +154,18 @@ def owned_objects(cluster: Cluster, flux_namespace: str, lockdown: str | None = 
     ServiceAccount lives in the sync folder, applied by ``flux bootstrap`` itself.)"""
     seen_ns: set[str] = {flux_namespace}
     seen_sa: set[tuple[str, str]] = set()
+    seen_rb: set[tuple[str, str]] = set()
     owned: dict[str, OwnedObjects] = {}
     for ks in cluster.kustomizations:
         default_sa = bool(lockdown) and ks.decryption and ks.tenant is None and ks.namespace != flux_namespace
+        service_account = _new_sa(ks, seen_sa)
+        reconciler = ks.tenant is not None and _new_default_sa(ks.namespace, ks.tenant.reconciler, seen_sa)
         owned[ks.name] = OwnedObjects(
             namespace=ks.namespace not in seen_ns,
-            service_account=_new_sa(ks, seen_sa),
+            service_account=service_account,
             decryption_service_account=default_sa and _new_default_sa(ks.namespace, str(lockdown), seen_sa),
+            reconciler_service_account=reconciler,
+            role_binding=ks.tenant is not None and _new_default_sa(ks.namespace, ks.tenant.reconciler, seen_rb),
         )
         seen_ns.add(ks.namespace)
     return owned

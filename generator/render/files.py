@@ -13,6 +13,7 @@ from generator.config.model import Cluster, Config, Identity, KustomizationSpec
 from generator.config.problems import dotted
 from generator.errors import RenderError
 from generator.flux.federation import FederatedCredential, federated_credentials
+from generator.flux.lockdown import RECONCILER_SA, lockdown_args
 from generator.flux.versions import DEFAULT_DECRYPTION_SA_FLAG, FEATURE_GATE_ARG
 from generator.render.context import (
     OwnedObjects,
@@ -48,7 +49,13 @@ def controller_args(config: Config, cluster: Cluster) -> list[str]:
         args.append(FEATURE_GATE_ARG)
     if lockdown:
         args.append(f"{DEFAULT_DECRYPTION_SA_FLAG}={lockdown}")
-    return args
+    return args + lockdown_args(config, "kustomize-controller")
+
+
+def other_controller_args(config: Config) -> list[tuple[str, list[str]]]:
+    """(Deployment, arguments) for the other controllers ``flux.lockdown`` patches, in component order."""
+    found = [(name, lockdown_args(config, name)) for name in config.flux.components if name != "kustomize-controller"]
+    return [(name, args) for name, args in found if args]
 
 
 def _render(name: str, **context: Any) -> bytes:
@@ -109,7 +116,8 @@ def _sync_files(config: Config, cluster: Cluster, context: dict[str, Any]) -> di
     sync_dir = config.sync_dir(cluster)
     files = {
         f"{sync_dir}/kustomization.yaml": _render(
-            "flux-system/kustomization.yaml.j2", controller_args=controller_args(config, cluster), **context
+            "flux-system/kustomization.yaml.j2", controller_args=controller_args(config, cluster),
+            other_controller_args=other_controller_args(config), **context
         ),
         f"{sync_dir}/gotk-sync.yaml": _render("flux-system/gotk-sync.yaml.j2", **context),
     }
@@ -170,6 +178,7 @@ def render_tree(
         "git": config.git,
         "tenant_id": config.tenant_id,
         "sync_name": config.sync_name,
+        "platform_reconciler": RECONCILER_SA,
     }
     files: dict[str, bytes] = {SOPS_CONFIG: _render("sops.yaml.j2", rules=sops_rules(config, shared), **base)}
     for cluster in config.clusters:

@@ -211,7 +211,9 @@ def test_lockdown_adds_gate_and_default_service_account() -> None:
 
 def test_tenant_objects() -> None:
     docs = _docs(render_tree(parse_config(BASE))["clusters/staging/team-a.yaml"])
-    namespace, account, ks = docs
+    namespace, account, binding, ks = docs
+    assert binding["kind"] == "RoleBinding" and binding["roleRef"]["name"] == "admin"  # impersonation (issue 14)
+    assert ks["spec"]["serviceAccountName"] == "team-a-sops"
     assert namespace["kind"] == "Namespace" and namespace["metadata"]["name"] == "team-a"
     assert account["metadata"]["namespace"] == "team-a"
     assert dict(account["metadata"]["annotations"]) == {
