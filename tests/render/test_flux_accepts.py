@@ -118,7 +118,7 @@ def test_lockdown_renders_the_default_service_account_in_every_decrypting_namesp
     assert ks["spec"]["decryption"] == {"provider": "sops"}  # no serviceAccountName: the default applies
     # a tenant's namespace gets no default account (its Kustomization names its own)
     assert [d["kind"] for d in load_all_rt(files["clusters/staging/team-a.yaml"].decode()) if d] == [
-        "Namespace", "ServiceAccount", "Kustomization"]
+        "Namespace", "ServiceAccount", "RoleBinding", "Kustomization"]
     assert "name: sops\n" not in files["clusters/staging/team-a.yaml"].decode()
     # the subjects Azure must trust, in the rendered comments (with the az command) and in the list
     config = parse_config(text)
