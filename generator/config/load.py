@@ -208,11 +208,11 @@ def _tenant(raw: dict[str, Any], where: KeyPath, group: str | None, git: GitSour
     """Under ``flux.lockdown`` every tenant has its own source (``tenant.source``, else the git block's)."""
     reconciler = raw.get("reconciler") or {}
     source = raw.get("source")
-    return Tenant(raw["serviceAccount"], _identity(raw["identity"], (*where, "identity"), group),
+    return Tenant(service_account=raw["serviceAccount"], identity=_identity(raw["identity"], (*where, "identity"), group),
                   sops=_sops(raw["sops"], (*where, "sops"), group) if "sops" in raw else None,
                   reconciler=reconciler.get("serviceAccount", raw["serviceAccount"]),
-                  role=reconciler.get("role", _schema_default("tenantReconciler", "role")),
-                  role_kind=reconciler.get("roleKind", _schema_default("tenantReconciler", "roleKind")),
+                  role=_or_default(reconciler, "tenantReconciler", "role"),
+                  role_kind=_or_default(reconciler, "tenantReconciler", "roleKind"),
                   source=_tenant_source(source or {}, git) if lockdown or source is not None else None)
 
 

@@ -98,14 +98,14 @@ class Tenant:
 
     service_account: str
     identity: Identity
-    sops: SopsKeys | None = None
-    """The tenant's own recipients (``tenant.sops``); None: its folder uses the cluster's keys."""
-    reconciler: str = ""
+    reconciler: str
     """The ServiceAccount the Kustomization applies as (``spec.serviceAccountName``); the loader defaults it
     to ``service_account``."""
-    role: str = "admin"
-    role_kind: str = "ClusterRole"
+    role: str  # the schema declares the defaults (tenantReconciler); the loader applies them
+    role_kind: str
     """What the RoleBinding in the tenant's namespace grants ``reconciler``."""
+    sops: SopsKeys | None = None
+    """The tenant's own recipients (``tenant.sops``); None: its folder uses the cluster's keys."""
     source: TenantSource | None = None
     """Its own GitRepository (``tenant.source``, always under ``flux.lockdown``); None: the sync GitRepository."""
 

@@ -10,10 +10,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from generator.config.problems import KeyPath, Problem, dotted
+from generator.resources import load_schema
 
 __all__ = ["tenancy_problems"]
-
-_DEFAULT_ROLE = "admin"
 
 
 def _mappings(items: Any, base: KeyPath) -> Iterator[tuple[KeyPath, dict[str, Any]]]:
@@ -27,9 +26,10 @@ def _reconciler(tenant: dict[str, Any]) -> tuple[str | None, str]:
     """(ServiceAccount the Kustomization applies as, its role) of a raw tenant block."""
     raw = tenant.get("reconciler")
     raw = raw if isinstance(raw, dict) else {}
+    defaults = load_schema("config.schema.json")["$defs"]["tenantReconciler"]["properties"]  # declared once
     name = raw.get("serviceAccount", tenant.get("serviceAccount"))
-    role = raw.get("role", _DEFAULT_ROLE)
-    return (name if isinstance(name, str) else None), (f"{raw.get('roleKind', 'ClusterRole')}/{role}")
+    role = raw.get("role", defaults["role"]["default"])
+    return (name if isinstance(name, str) else None), f"{raw.get('roleKind', defaults['roleKind']['default'])}/{role}"
 
 
 def _tenant_checks(entries: list[tuple[KeyPath, dict[str, Any]]], flux_ns: str) -> Iterator[Problem]:

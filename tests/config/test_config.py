@@ -101,18 +101,24 @@ def test_each_default_is_declared_once_in_the_schema_and_applied_by_the_loader()
     podinfo = load_config(REPO_ROOT / "sample-repo" / "fluxforge.yaml").clusters[0].workloads[0]  # no kind, mountPath, type
     applied |= {("workload", "kind"): podinfo.kind, ("workload", "mountPath"): podinfo.mount_path,
                 ("vaultObject", "type"): podinfo.objects[0].type}
+    tenant = load_config(REPO_ROOT / "sample-repo" / "fluxforge.yaml").clusters[0].kustomizations[2].tenant
+    assert tenant is not None  # team-a names no reconciler
+    applied |= {("flux", "lockdown"): config.flux.lockdown, ("tenantReconciler", "role"): tenant.role,
+                ("tenantReconciler", "roleKind"): tenant.role_kind}
     assert applied == defaults
     kept = {(model.Identity, "existing"): ("identity", "existing"),
             (model.KeyVaultKey, "existing"): ("keyVaultKey", "existing"),
-            (model.AzureSettings, "encryptors_run_sops"): ("azure", "encryptorsRunSops")}
+            (model.AzureSettings, "encryptors_run_sops"): ("azure", "encryptorsRunSops"),
+            (model.FluxSettings, "lockdown"): ("flux", "lockdown")}
     for cls in (model.FluxSettings, model.GitSource, model.KustomizationSpec, model.Identity, model.KeyVaultKey,
-                model.AzureSettings):
+                model.AzureSettings, model.Tenant):
         for f in dataclasses.fields(cls):
             if (cls, f.name) in kept:
                 assert f.default == defaults[kept[(cls, f.name)]], (cls.__name__, f.name)
     for cls, attrs in ((model.FluxSettings, ("namespace", "components")),
                        (model.GitSource, ("branch", "secret_ref", "interval", "recurse_submodules")),
-                       (model.KustomizationSpec, ("interval", "prune", "wait", "decryption"))):
+                       (model.KustomizationSpec, ("interval", "prune", "wait", "decryption")),
+                       (model.Tenant, ("role", "role_kind"))):
         fields = {f.name: f for f in dataclasses.fields(cls)}
         assert all(fields[a].default is dataclasses.MISSING for a in attrs), cls.__name__
 

@@ -130,6 +130,9 @@ REFUSALS = {
                "flux.install: extension: it needs the ObjectLevelWorkloadIdentity feature gate")),
     "lockdown": ("  install: extension", "  install: extension\n  defaultDecryptionServiceAccount: sops",
                  "flux.defaultDecryptionServiceAccount: not possible with flux.install: extension"),
+    "flux-lockdown": ("  install: extension", "  install: extension\n  lockdown: true",
+                      ("flux.lockdown: not possible with flux.install: extension: the lockdown is flags and patches "
+                       "on the Flux controllers")),
     "namespace": ("        targetNamespace: apps", "        namespace: apps",
                   ("clusters[0].kustomizations[1].namespace: 'apps': with flux.install: extension every Kustomization "
                   "lives in 'flux-system'")),

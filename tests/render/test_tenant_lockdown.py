@@ -102,8 +102,8 @@ def test_two_tenant_kustomizations_sharing_a_reconciler_get_one_binding() -> Non
               "        tenant:\n          serviceAccount: team-a-sops\n          identity:\n"
               "            name: id-team-a-staging\n            clientId: 74c187ab-dd8a-4a75-ba9a-ede2fddb872b\n"
               "            resourceGroup: rg-fleet-staging\n")
-    text = SAMPLE.replace("\n  - name: production\n", "\n" + second + "\n  - name: production\n", 1)
-    text = text.replace("\n\n" + second, "\n" + second)
+    text = SAMPLE.replace("\n    workloads:", "\n" + second + "    workloads:", 1)
+    assert "team-a-jobs" in text
     files = render_tree(parse_config(text))
     assert ("RoleBinding", "team-a-sops-reconciler") in objects(files, "clusters/staging/team-a.yaml")
     jobs = objects(files, "clusters/staging/team-a-jobs.yaml")
