@@ -209,6 +209,9 @@ def selector_text(selector: tuple[str, str] | None) -> str:
     return f"{selector[0]} {selector[1]!r}" if selector else "the selector"
 
 
+OUTSIDE_ANY_RULE = "outside any .sops.yaml rule; add a creation rule for this file and encrypt it"
+
+
 def plaintext_secret_values(parsed: Parsed) -> Iterator[Problem]:
     """Kubernetes ``Secret`` documents whose data/stringData hold clear-text values."""
     if parsed.fmt not in ("yaml", "json"):
@@ -220,9 +223,8 @@ def plaintext_secret_values(parsed: Parsed) -> Iterator[Problem]:
         prefix = f"[{index}]" if len(parsed.documents) > 1 else ""
         for leaf in parsed.leaves:
             if leaf.where.startswith((f"{prefix}data.", f"{prefix}stringData.")) and _plaintext(leaf, prefix):
-                yield Problem(leaf.line, leaf.col, f"Secret {name}: plaintext {leaf.where[len(prefix):]} outside "
-                                                   "any .sops.yaml rule; add a creation rule for this file "
-                                                   "and encrypt it")
+                yield Problem(leaf.line, leaf.col, f"Secret {name}: plaintext {leaf.where[len(prefix):]} "
+                                                   + OUTSIDE_ANY_RULE)
 
 
 def _plaintext(leaf: Leaf, prefix: str) -> bool:

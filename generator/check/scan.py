@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from generator.check.rules import (
+    OUTSIDE_ANY_RULE,
     Expectation,
     Problem,
     check_metadata,
@@ -156,18 +157,22 @@ def _plaintext_problems(parsed: Parsed, match: RuleMatch | None) -> list[Problem
         if shape is not None:
             return [shape]
         if not needs_encryption(parsed, selector):
-            return []
+            return _reworded(plaintext_secret_values(parsed),
+                             f"under {match.label}, whose selector encrypts none of its values; move the Secret to "
+                             "a folder whose rule encrypts data/stringData, or widen the rule's selector")
         return [Problem(1, 1, f"matched by {match.label} but not SOPS-encrypted; "
                               "run `fluxforge encrypt --in-place` on it (or stage it with the hook installed)",
                         "check.not-encrypted")]
-    secrets = _tagged("check.plaintext-secret", plaintext_secret_values(parsed))
     if match is not None:
-        return [Problem(p.line, p.col, p.message.replace("outside any .sops.yaml rule; add a creation rule "
-                                                         "for this file and encrypt it",
-                                                         f"in a file only the catch-all {match.label} "
-                                                         "covers; encrypt it"), p.rule)
-                for p in secrets]
-    return secrets
+        return _reworded(plaintext_secret_values(parsed), f"in a file only the catch-all {match.label} covers; "
+                                                          "encrypt it")
+    return _tagged("check.plaintext-secret", plaintext_secret_values(parsed))
+
+
+def _reworded(problems: Iterable[Problem], where: str) -> list[Problem]:
+    """Plaintext-Secret problems with the default "outside any rule" advice replaced by ``where``."""
+    return [Problem(p.line, p.col, p.message.replace(OUTSIDE_ANY_RULE, where), "check.plaintext-secret")
+            for p in problems]
 
 
 def _shape_problem(parsed: Parsed, selector: tuple[str, str], match: RuleMatch) -> Problem | None:

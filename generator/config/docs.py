@@ -39,7 +39,11 @@ _OUTRO = """
   `components`, patch files: a shared `apps/base`), deepest first; `path_regex: ^<folder>/` (sops
   matches it against the path relative to the repository root); `encrypted_regex:
   ^(data|stringData)$`; recipients are those of every cluster that applies or builds the folder or
-  one of its parents.
+  one of its parents. A workload's generated Component folder (`<path>/workload-identity/<name>/`)
+  comes first with the same recipients and `encrypted_regex: ^$`: it holds no secret value, and
+  without it sops (which matches keys at any depth) would select a SecretProviderClass's
+  `secretObjects[].data`, so the hook would encrypt a generated file. A plaintext Secret put there is
+  still refused by `fluxforge check` and the hook.
 - Flux version 2.0–2.5: ServiceAccount annotation `client-id` + `azure.workload.identity/use` label
   on the ServiceAccount, the Deployment and its pod template. 2.6+: annotations `client-id` and
   `tenant-id`, label on the pod template only. A `tenant` (2.6+) or `defaultDecryptionServiceAccount`

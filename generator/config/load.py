@@ -141,12 +141,16 @@ def parse_config(text: str, *, display: str = CONFIG_NAME, source: Path | None =
 
 
 @cache
-def _schema_default(owner: str, key: str) -> Any:
+def _schema_default(owner: str, key: str, *inner: str) -> Any:
     """The ``default`` the schema declares for ``key`` of ``owner`` (a ``$defs`` entry, else a top-level
-    block: ``flux``, ``git``, ``azure``): every default is declared there once."""
+    block: ``flux``, ``git``, ``azure``), or for ``key.inner...`` of an object-valued key: every default is
+    declared there once."""
     schema = load_schema("config.schema.json")
     node = schema["$defs"][owner] if owner in schema["$defs"] else schema["properties"][owner]
-    return node["properties"][key]["default"]
+    spec = node["properties"][key]
+    for name in inner:
+        spec = spec["properties"][name]
+    return spec["default"]
 
 
 def _or_default(raw: dict[str, Any], owner: str, key: str) -> Any:
@@ -230,7 +234,7 @@ def _vault_object(raw: dict[str, Any]) -> VaultObject:
     return VaultObject(name=raw["name"], type=raw.get("type", _schema_default("vaultObject", "type")),
                        alias=raw.get("alias"), version=raw["version"].lower() if raw.get("version") else None,
                        sync_secret=sync.get("secret"), sync_key=sync.get("key"),
-                       sync_type=sync.get("type", "Opaque"))
+                       sync_type=sync.get("type", _schema_default("vaultObject", "syncAs", "type")))
 
 
 def _workload(raw: dict[str, Any], where: KeyPath, group: str | None) -> Workload:

@@ -152,14 +152,15 @@ class VaultObject:
     """A Key Vault object a workload mounts (one entry of the SecretProviderClass ``objects`` array)."""
 
     name: str
-    type: str = "secret"
-    """``secret``, ``key`` or ``cert`` (the Azure provider's objectType)."""
+    type: str
+    """``secret``, ``key`` or ``cert`` (the Azure provider's objectType); defaults come from the schema."""
+    sync_type: str
+    """``syncAs.type``: the Kubernetes Secret type (used only with ``sync_secret``)."""
     alias: str | None = None
     version: str | None = None
     sync_secret: str | None = None
     """``syncAs.secret``: the Kubernetes Secret the file is also synced into (secretObjects)."""
     sync_key: str | None = None
-    sync_type: str = "Opaque"
 
     @property
     def file_name(self) -> str:
@@ -188,9 +189,10 @@ class Workload:
     identity: Identity
     key_vault: WorkloadVault
     objects: tuple[VaultObject, ...]
-    kind: str = "Deployment"
+    kind: str
+    mount_path: str
+    """``kind`` and ``mountPath``: defaults come from the schema (the loader applies them)."""
     containers: tuple[str, ...] = ()
-    mount_path: str = "/mnt/secrets-store"
     where: KeyPath = field(default=(), compare=False)
 
     @property

@@ -15,7 +15,10 @@ from decimal import Decimal
 from generator.config.model import Cluster, Config, KustomizationSpec
 from generator.flux.tenancy import decryptors, merge_keys
 
-__all__ = ["OwnedObjects", "SopsRule", "bicep_string", "go_duration", "owned_objects", "sops_rules", "yaml_scalar"]
+__all__ = [
+    "DATA_REGEX", "NOTHING_REGEX", "OwnedObjects", "SopsRule", "bicep_string", "go_duration", "owned_objects",
+    "sops_rules", "yaml_scalar",
+]
 
 _PLAIN = re.compile(r"^[A-Za-z0-9_./+^$(\\][A-Za-z0-9_./:@=+,^$()|\\-]*$")
 _SPECIAL = re.compile(
@@ -25,6 +28,12 @@ _SPECIAL = re.compile(
     r"|^[-+]?[0-9_]+$",  # ruamel.yaml reads digits-and-underscores ('_', '-_') as an int, and fails
     re.IGNORECASE,
 )
+DATA_REGEX = "^(data|stringData)$"
+"""The ``encrypted_regex`` of every folder rule: a Secret's values, as Flux's SOPS guide recommends."""
+NOTHING_REGEX = "^$"
+"""The ``encrypted_regex`` of a folder fluxforge generates without secrets (a workload's Component): no key is
+empty, so sops, the hook and the check encrypt nothing there, not even a SecretProviderClass's
+``secretObjects[].data`` (which ``^(data|stringData)$`` would select, since sops matches keys at any depth)."""
 _DURATION_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)")
 _UNIT_MS = {"ms": Decimal(1), "s": Decimal(1000), "m": Decimal(60_000), "h": Decimal(3_600_000)}
 
@@ -77,10 +86,18 @@ class SopsRule:
     shared: bool = False  # a folder the config does not name, pulled in by a kustomize build
     readers: tuple[str, ...] = ()
     """Who decrypts it: ``cluster staging``, ``tenant team-a of cluster staging`` (:mod:`generator.flux.tenancy`)."""
+    workload: str | None = None
+    """The workload whose generated Component this folder is: its rule encrypts nothing (:data:`NOTHING_REGEX`)."""
+
+    @property
+    def encrypted_regex(self) -> str:
+        return NOTHING_REGEX if self.workload is not None else DATA_REGEX
 
     @property
     def who(self) -> str:
         """For the rule's comment: ``clusters staging, production``, or the readers when a tenant is one."""
+        if self.workload is not None:
+            return f"workload {self.workload}'s Component, generated without secret values: this rule encrypts none"
         if any(not r.startswith("cluster ") for r in self.readers):
             return "; ".join(self.readers)
         return f"cluster{'s' if len(self.clusters) > 1 else ''} {', '.join(self.clusters)}"
@@ -103,12 +120,14 @@ def sops_rules(config: Config, shared: Mapping[str, frozenset[str]] | None = Non
     by each identity whose Kustomization can reach it; a tenant with its own keys adds only those (and the
     break-glass recipients). ``shared``: folders outside those that a decrypting Kustomization's build pulls
     in (``apps/base`` named by ``apps/staging/kustomization.yaml``), with the ids of the decryptors whose
-    builds read them (:func:`generator.flux.sops_coverage.shared_folders`).
+    builds read them (:func:`generator.flux.sops_coverage.shared_folders`). A workload's generated Component
+    folder gets its own rule first, with the recipients of the folder that builds it and :data:`NOTHING_REGEX`.
     """
     shared = shared or {}
     readers = decryptors(config)
     by_id = {d.id: d for d in readers}
-    in_order = _unique([*(p for d in readers for p in d.paths), *shared])
+    generated = {w.component_dir: w.name for cluster in config.clusters for w in cluster.workloads}
+    in_order = _unique([*(p for d in readers for p in d.paths), *shared, *generated])
     folders = sorted(in_order, key=lambda p: -p.count("/"))  # stable: config order within a depth
     applied_by: dict[str, set[str]] = {folder: set(ids) for folder, ids in shared.items()}
     for reader in readers:
@@ -122,6 +141,8 @@ def sops_rules(config: Config, shared: Mapping[str, frozenset[str]] | None = Non
         # decryptors in order, from an index by id: scanning every decryptor per folder made a fleet quadratic
         users = [readers[i] for i in sorted(position[x] for x in ids if x in by_id)]
         keys = merge_keys(d.recipients for d in users)
+        if not users:
+            continue  # a workload outside every decrypting folder: no keys, and nothing to keep sops from
         rules.append(
             SopsRule(
                 path=folder,
@@ -130,8 +151,9 @@ def sops_rules(config: Config, shared: Mapping[str, frozenset[str]] | None = Non
                 clusters=_unique(d.cluster.name for d in users),
                 azure_keyvault=tuple(k.url for k in keys.key_vault),
                 age=keys.age,
-                shared=folder not in named,
+                shared=folder not in named and folder not in generated,
                 readers=tuple(d.label for d in users),
+                workload=generated.get(folder) if folder not in named else None,
             )
         )
     return rules

@@ -80,6 +80,7 @@ def test_each_default_is_declared_once_in_the_schema_and_applied_by_the_loader()
 
     from generator.config import model
     from generator.flux.versions import DEFAULT_COMPONENTS
+    from generator.resources import load_schema
 
     defaults = _schema_defaults()
     assert defaults[("flux", "version")] == str(NEWEST)
@@ -106,6 +107,10 @@ def test_each_default_is_declared_once_in_the_schema_and_applied_by_the_loader()
     applied |= {("flux", "lockdown"): config.flux.lockdown, ("tenantReconciler", "role"): tenant.role,
                 ("tenantReconciler", "roleKind"): tenant.role_kind}
     assert applied == defaults
+    synced = load_config(REPO_ROOT / "sample-repo" / "fluxforge.yaml").clusters[0].workloads[0].objects[0]
+    assert (synced.sync_secret, synced.sync_type) == ("podinfo-api", "Opaque")  # syncAs without a type
+    syncas = load_schema("config.schema.json")["$defs"]["vaultObject"]["properties"]["syncAs"]
+    assert syncas["properties"]["type"]["default"] == synced.sync_type
     kept = {(model.Identity, "existing"): ("identity", "existing"),
             (model.KeyVaultKey, "existing"): ("keyVaultKey", "existing"),
             (model.AzureSettings, "encryptors_run_sops"): ("azure", "encryptorsRunSops"),
@@ -118,7 +123,8 @@ def test_each_default_is_declared_once_in_the_schema_and_applied_by_the_loader()
     for cls, attrs in ((model.FluxSettings, ("namespace", "components")),
                        (model.GitSource, ("branch", "secret_ref", "interval", "recurse_submodules")),
                        (model.KustomizationSpec, ("interval", "prune", "wait", "decryption")),
-                       (model.Tenant, ("role", "role_kind"))):
+                       (model.Tenant, ("role", "role_kind")),
+                       (model.Workload, ("kind", "mount_path")), (model.VaultObject, ("type", "sync_type"))):
         fields = {f.name: f for f in dataclasses.fields(cls)}
         assert all(fields[a].default is dataclasses.MISSING for a in attrs), cls.__name__
 

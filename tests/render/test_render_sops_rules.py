@@ -107,16 +107,83 @@ def test_files_outside_every_cluster_folder_are_refused(repo: tuple[Path, str, s
 
 def test_sample_sops_config_lists_vault_key_and_age() -> None:
     sample = SAMPLE_REPO / ".sops.yaml"
-    rules = load_rt(sample.read_text(encoding="utf-8"))["creation_rules"]
-    assert rules[0]["path_regex"] == "^tenants/team-a/staging/"
-    # the tenant's folder: its own key (issue 14); every other folder: the fleet key
-    assert rules[0]["azure_keyvault"] == (
+    rules = {rule["path_regex"]: rule for rule in load_rt(sample.read_text(encoding="utf-8"))["creation_rules"]}
+    component, tenant = "^apps/staging/workload-identity/podinfo/", "^tenants/team-a/staging/"
+    # deepest first: the workload's generated Component, then the tenant folder, before apps/staging
+    assert list(rules)[:2] == [component, tenant]
+    # the tenant's folder: its own key; every other folder: the fleet key
+    assert rules[tenant]["azure_keyvault"] == (
         "https://kv-contoso-fleet.vault.azure.net/keys/sops-team-a/2fd93bbbe588db0b5b7a0eae95b2c602"
     )
-    for rule in rules:
-        if rule is not rules[0]:
+    for path, rule in rules.items():
+        if path != tenant:
             assert rule["azure_keyvault"] == (
                 "https://kv-contoso-fleet.vault.azure.net/keys/sops-flux/bad6639b7a09782fb620e036242cb891"
             )
         assert rule["age"].startswith("age1")
-        assert rule["encrypted_regex"] == "^(data|stringData)$"
+        assert rule["encrypted_regex"] == ("^$" if path == component else "^(data|stringData)$")
+
+
+WORKLOAD_CONFIG = CONFIG.replace("""      - {{name: apps, path: apps/staging}}
+""", """      - {{name: apps, path: apps/staging}}
+    workloads:
+      - name: web
+        namespace: web
+        path: apps/staging
+        identity: {{clientId: 4f0c2b7e-93d1-4c5a-8e6f-1a2b3c4d5e6f}}
+        keyVault: {{name: kv-apps}}
+        objects:
+          - {{name: api-key, syncAs: {{secret: web-api, key: api-key}}}}
+""")
+
+
+@pytest.fixture(scope="module")
+def workload_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("workload")
+    staging, _ = _age_key()
+    production, _ = _age_key()
+    for relpath, data in render_tree(parse_config(WORKLOAD_CONFIG.format(staging=staging,
+                                                                         production=production))).items():
+        (root / relpath).parent.mkdir(parents=True, exist_ok=True)
+        (root / relpath).write_bytes(data)
+    return root
+
+
+SPC = "apps/staging/workload-identity/web/secret-provider-class.yaml"
+
+
+def test_a_synced_secret_provider_class_is_left_alone_by_sops_the_check_and_the_hook(workload_repo: Path) -> None:
+    """``secretObjects[].data`` matches ``^(data|stringData)$`` at any depth: without its own rule the
+    generated class would be "a file to encrypt" and the hook and ``render --check`` would fight."""
+    from generator.check.scan import Rules, check_content
+    from generator.commands.hook import must_encrypt
+
+    spc = workload_repo / SPC
+    text = spc.read_text(encoding="utf-8")
+    assert "secretObjects:" in text and "        - objectName: api-key" in text
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SOPS_")}
+    result = subprocess.run([str(SOPS), "--encrypt", SPC], cwd=workload_repo, capture_output=True, text=True,
+                            env=env, check=False)
+    assert result.returncode == 0, result.stderr
+    encrypted = load_rt(result.stdout)
+    assert encrypted["sops"]["encrypted_regex"] == "^$"
+    assert "ENC[" not in result.stdout.split("\nsops:\n")[0]  # the real sops encrypts no value of it
+    rules = Rules.load(workload_repo)
+    assert not must_encrypt(spc, spc.read_bytes(), rules)
+    assert check_content(spc, spc.read_bytes(), rules) == []
+    # the rest of the folder still encrypts a Secret's values
+    assert _encrypt(workload_repo, "apps/staging/secret.yaml").stdout.count("ENC[AES256_GCM") >= 2
+
+
+def test_a_plaintext_secret_in_a_folder_whose_rule_encrypts_nothing_is_refused(workload_repo: Path) -> None:
+    from generator.check.scan import Rules, check_content
+
+    stray = workload_repo / "apps/staging/workload-identity/web/stray-secret.yaml"
+    stray.write_text(SECRET, encoding="utf-8")
+    try:
+        problems = check_content(stray, stray.read_bytes(), Rules.load(workload_repo))
+    finally:
+        stray.unlink()
+    assert [(p.line, p.rule) for p in problems] == [(6, "check.plaintext-secret")]
+    assert problems[0].message.startswith("Secret 's': plaintext stringData.password under .sops.yaml creation_rules[0]")
+    assert "hunter2" not in problems[0].message

@@ -154,9 +154,8 @@ def test_sample_component_objects_match_the_schemas_and_the_provider_spelling() 
     assert params["tenantID"] == TENANT_ID and "tenantId" not in params  # tenantId is the deprecated spelling
     assert objects == [{"objectName": "podinfo-api-key", "objectType": "secret", "objectAlias": "api-key",
                         "objectVersion": ""}]
-    # no syncAs in the sample: a secretObjects[].data key would match .sops.yaml's encrypted_regex
-    # ^(data|stringData)$ and the pre-commit hook would ask to encrypt the class (the rich config covers syncAs)
-    assert "secretObjects" not in spc["spec"]
+    assert json.loads(json.dumps(spc["spec"]["secretObjects"])) == [
+        {"secretName": "podinfo-api", "type": "Opaque", "data": [{"objectName": "api-key", "key": "api-key"}]}]
     (account,) = _docs(files[f"{COMPONENT}/service-account.yaml"])
     assert (account["kind"], account["metadata"]["namespace"], account["metadata"]["name"]) == (
         "ServiceAccount", "podinfo", "podinfo")
