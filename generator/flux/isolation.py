@@ -106,7 +106,7 @@ def exposures(config: Config, shared: Mapping[str, frozenset[str]] | None = None
     """Every (identity, key) whose key also encrypts folders the identity does not decrypt, in config order:
     an error when a tenant is on either side, a warning when clusters share a platform key."""
     shared = shared or {}
-    rules = sops_rules(config, shared)
+    rules = [r for r in sops_rules(config, shared) if r.workload is None]  # a Component rule encrypts nothing
     labels = _rule_labels(rules)
     owners: dict[str, list[Decryptor]] = {}
     readers = decryptors(config)
