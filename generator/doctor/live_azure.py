@@ -216,10 +216,15 @@ def _holders(ctx: Context, cluster: Cluster, key: KeyVaultKey) -> list[Identity]
     return list(found.values())
 
 
+def _one_key_per_vault(keys: list[KeyVaultKey]) -> list[KeyVaultKey]:
+    """The permission model is the vault's: one finding per vault, however many of its keys are used."""
+    return list({vault_name(key): key for key in reversed(keys)}.values())[::-1]
+
+
 def check_vault(ctx: Context) -> Iterator[Finding]:
     reader = _reader(ctx)
     for cluster in ctx.clusters():
-        for key in _keys(cluster):
+        for key in _one_key_per_vault(_keys(cluster)):
             vault = _vault(ctx, key)
             name = vault_name(key)
             if vault is None:

@@ -174,3 +174,17 @@ def test_an_unknown_context_or_kubeconfig_is_a_usage_error(world: DoctorWorld, t
     done = subprocess.run([*base, str(tmp_path / "missing.kubeconfig")], cwd=world.repo, capture_output=True,
                           text=True, check=False)
     assert done.returncode == 2 and "--kubeconfig" in done.stderr and "no such file" in done.stderr, done.stderr
+
+
+def test_the_vault_gate_says_each_vault_once(world: DoctorWorld) -> None:
+    """The sample's staging cluster decrypts with two keys of one vault (sops-flux and team-a's sops-team-a):
+    the permission model is the vault's, so the gate has one line per (cluster, vault)."""
+    from generator.config.load import load_config
+    from generator.flux.tenancy import cluster_keys
+
+    staging = load_config(world.repo / "fluxforge.yaml").cluster("staging")
+    keys = cluster_keys(staging).key_vault
+    assert len({k.key for k in keys}) >= 2 and len({k.vault_url for k in keys}) == 1
+    vaults = [f for f in world.doctor().findings if f.gate == "azure.vault"]
+    assert [f.subject for f in vaults if f.cluster == "staging"] == ["staging: kv-contoso-fleet"]
+    assert all(f.status == OK for f in vaults), [f.reason for f in vaults]
