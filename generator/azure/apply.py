@@ -17,7 +17,8 @@ from pathlib import Path
 from generator.azure.arm import Arm
 from generator.azure.commands import load_desired
 from generator.azure.desired import DesiredIdentity, DesiredState
-from generator.azure.plan import ActualIdentity, ActualState, Change, Plan, make_plan
+from generator.azure.facts import IdentityFacts
+from generator.azure.plan import ActualState, Change, Plan, make_plan
 from generator.azure.writeback import with_client_ids
 from generator.config.model import KeyPath
 from generator.config.problems import dotted
@@ -53,6 +54,10 @@ def run_plan(config_arg: str | Path | None, *, credential: str | None = None) ->
     return make_plan(state, arm.read(state))
 
 
+def _verb(change: Change) -> str:
+    return "created" if change.op == "+" else "updated"
+
+
 class _Applier:
     def __init__(self, state: DesiredState, actual: ActualState, arm: Arm, progress: Progress) -> None:
         self.state, self.actual, self.arm, self.progress = state, actual, arm, progress
@@ -66,37 +71,58 @@ class _Applier:
         return self.state.location or self.actual.groups.get(group.lower()) or ""
 
     def identity(self, ident: DesiredIdentity) -> None:
-        made: ActualIdentity = self.arm.create_identity(ident, self.location(ident.resource_group))
+        made: IdentityFacts = self.arm.create_identity(ident, self.location(ident.resource_group))
         self.actual.identities[ident.key] = made
         self.step(f"created identity {ident.resource_group}/{ident.name} (client ID {made.client_id})")
 
     def run(self, change: Change) -> None:
-        arm = self.arm
-        verb = "created" if change.op == "+" else "updated"
-        if change.kind == "identity" and change.identity is not None:
+        steps: dict[str, Callable[[Change], None]] = {
+            "identity": self._identity_change, "credential": self._credential_change, "vault": self._vault_change,
+            "key": self._key_change, "role": self._role_change, "assignment": self._assignment_change,
+            "access": self._access_change}
+        step = steps.get(change.kind)  # "config" changes are the client-ID write-back, done after the steps
+        if step is not None:
+            step(change)
+
+    def _identity_change(self, change: Change) -> None:
+        if change.identity is not None:
             self.identity(change.identity)
-        elif change.kind == "credential" and change.credential is not None:
-            arm.put_credential(change.credential)
-            self.step(f"{verb} {change.label}")
-        elif change.kind == "vault" and change.key is not None:
-            if change.op == "+":
-                arm.create_vault(change.key, self.location(change.key.resource_group), self.state.tenant_id)
-            else:
-                arm.update_vault(change.key, change.vault_fields)
-            self.step(f"{verb} {change.label}")
-        elif change.kind == "key" and change.key is not None:
-            url = arm.create_key(change.key)
+
+    def _credential_change(self, change: Change) -> None:
+        if change.credential is not None:
+            self.arm.put_credential(change.credential)
+            self.step(f"{_verb(change)} {change.label}")
+
+    def _vault_change(self, change: Change) -> None:
+        if change.key is None:
+            return
+        if change.op == "+":
+            self.arm.create_vault(change.key, self.location(change.key.resource_group), self.state.tenant_id)
+        else:
+            self.arm.update_vault(change.key, change.vault_fields)
+        self.step(f"{_verb(change)} {change.label}")
+
+    def _key_change(self, change: Change) -> None:
+        if change.key is not None:
+            url = self.arm.create_key(change.key)
             self.step(f"created {change.label} ({url})")
-        elif change.kind == "role" and change.role is not None:
-            arm.put_role(change.role)
-            self.step(f"{verb} {change.label}")
-        elif change.kind == "assignment" and change.assignment is not None:
+
+    def _role_change(self, change: Change) -> None:
+        if change.role is not None:
+            self.arm.put_role(change.role)
+            self.step(f"{_verb(change)} {change.label}")
+
+    def _assignment_change(self, change: Change) -> None:
+        if change.assignment is not None:
             self.assignment(change)
-        elif change.kind == "access" and change.access is not None:
-            have = self.actual.identities.get(change.access.identity.key)
-            assert have is not None, "identities are created first"
-            self.arm.create_access(change.access, have.principal_id)
-            self.step(f"created {change.label}")
+
+    def _access_change(self, change: Change) -> None:
+        if change.access is None:
+            return
+        have = self.actual.identities.get(change.access.identity.key)
+        assert have is not None, "identities are created first"
+        self.arm.create_access(change.access, have.principal_id)
+        self.step(f"created {change.label}")
 
     def assignment(self, change: Change) -> None:
         assignment = change.assignment

@@ -23,16 +23,13 @@ from generator.azure.desired import (
     DesiredVaultObject,
     Role,
 )
+from generator.azure.facts import CredentialFacts, IdentityFacts, RoleFacts, VaultFacts, wire_text
 from generator.azure.plan import (
     ActualAks,
     ActualAssignment,
-    ActualCredential,
-    ActualIdentity,
     ActualKey,
     ActualObject,
-    ActualRole,
     ActualState,
-    ActualVault,
 )
 from generator.errors import FluxforgeError
 
@@ -51,11 +48,6 @@ _GRANTED_BY = (
     ("/read", "Reader (or any role above it)"),
 )
 _RG_API = "2021-04-01"
-
-
-def _text(value: Any) -> str:
-    """An SDK enum member's wire value (``RSA``, not ``JsonWebKeyType.RSA``), or the string itself."""
-    return str(getattr(value, "value", value))
 
 
 class ArmCallError(FluxforgeError):
@@ -171,12 +163,18 @@ class Arm:
             return
         found = self._get(f"read identity {ident.name}",
                           lambda: self.msi.user_assigned_identities.get(ident.resource_group, ident.name))
-        actual.identities[ident.key] = ActualIdentity(found.client_id, found.principal_id) if found else None
+        actual.identities[ident.key] = IdentityFacts.from_arm(found) if found else None
         if found is not None:
             creds = self.call(f"list federated credentials of {ident.name}", lambda: list(
                 self.msi.federated_identity_credentials.list(ident.resource_group, ident.name)))
-            actual.credentials[ident.key] = [ActualCredential(c.name, c.issuer, c.subject, tuple(c.audiences or ()))
-                                             for c in creds]
+            actual.credentials[ident.key] = [CredentialFacts.from_arm(c) for c in creds]
+
+    def _read_vault(self, actual: ActualState, group: str, name: str) -> Any:
+        """Read a vault into ``actual.vaults`` (None: not found); returns ARM's object (None: not found)."""
+        vault = self._get(f"read key vault {name}", lambda: self.kv.vaults.get(group, name))
+        found = vault is not None and vault.properties is not None
+        actual.vaults[name.lower()] = VaultFacts.from_arm(vault) if found else None
+        return vault
 
     def _read_key(self, actual: ActualState, key: DesiredKey) -> None:
         vault_key = key.vault.lower()
@@ -184,12 +182,7 @@ class Arm:
             actual.vaults.setdefault(vault_key, None)
             return
         if vault_key not in actual.vaults:
-            vault = self._get(f"read key vault {key.vault}", lambda: self.kv.vaults.get(key.resource_group, key.vault))
-            props = vault.properties if vault is not None else None
-            actual.vaults[vault_key] = ActualVault(bool(props.enable_rbac_authorization),
-                                                   bool(props.enable_purge_protection),
-                                                   props.enable_soft_delete is not False,
-                                                   str(props.tenant_id)) if props is not None else None
+            vault = self._read_vault(actual, key.resource_group, key.vault)
             if vault is None and not key.existing:
                 self._name_taken(actual, key)
         if actual.vaults[vault_key] is None:
@@ -200,14 +193,9 @@ class Arm:
             actual.keys[pair] = None
             return
         props = found.properties
-        actual.keys[pair] = ActualKey(_text(props.kty), tuple(_text(op) for op in props.key_ops or ()),
+        actual.keys[pair] = ActualKey(wire_text(props.kty), tuple(wire_text(op) for op in props.key_ops or ()),
                                       str(props.key_uri_with_version or props.key_uri))
-        scope = key.key_id(self.subscription_id)
-        listed = self.call(f"list role assignments on key {key.label}", lambda: list(
-            self.authz.role_assignments.list_for_scope(scope, filter="atScope()")))
-        actual.assignments[pair] = [ActualAssignment(a.name, str(a.role_definition_id).rsplit("/", 1)[-1].lower(),
-                                                     str(a.principal_id)) for a in listed
-                                    if str(a.scope).rstrip("/").lower() == scope.lower()]
+        actual.assignments[pair] = self._assignments_at(key.key_id(self.subscription_id), f"key {key.label}")
 
     def _read_vault_object(self, actual: ActualState, target: DesiredVaultObject) -> None:
         """A workload's vault (when not a SOPS vault, already read), the secret or key it mounts (attributes,
@@ -217,49 +205,46 @@ class Arm:
             actual.vaults.setdefault(vault_key, None)
             return
         if vault_key not in actual.vaults:
-            vault = self._get(f"read key vault {target.vault}",
-                              lambda: self.kv.vaults.get(target.resource_group, target.vault))
-            props = vault.properties if vault is not None else None
-            actual.vaults[vault_key] = ActualVault(bool(props.enable_rbac_authorization),
-                                                   bool(props.enable_purge_protection),
-                                                   props.enable_soft_delete is not False,
-                                                   str(props.tenant_id)) if props is not None else None
+            self._read_vault(actual, target.resource_group, target.vault)
         if actual.vaults[vault_key] is None:
             return
-        if target.kind != "vault":
-            operations = self.kv.secrets if target.kind == "secrets" else self.kv.keys
-            found = self._get(f"read {target.label}",
-                              lambda: operations.get(target.resource_group, target.vault, target.name))
-            attributes = found.properties.attributes if found is not None and found.properties else None
-            actual.objects[target.key] = None if found is None else ActualObject(
-                attributes is None or attributes.enabled is not False)
-            if found is None:
-                return
+        if target.kind != "vault" and not self._read_object(actual, target):
+            return
         scope = target.scope_id(self.subscription_id)
-        listed = self.call(f"list role assignments on {target.label}", lambda: list(
+        actual.scoped[scope.lower()] = self._assignments_at(scope, target.label)
+
+    def _read_object(self, actual: ActualState, target: DesiredVaultObject) -> bool:
+        """The secret or key a workload mounts into ``actual.objects``: its attributes (never its value);
+        False when it does not exist."""
+        operations = self.kv.secrets if target.kind == "secrets" else self.kv.keys
+        found = self._get(f"read {target.label}", lambda: operations.get(target.resource_group, target.vault, target.name))
+        attributes = found.properties.attributes if found is not None and found.properties else None
+        actual.objects[target.key] = None if found is None else ActualObject(
+            attributes is None or attributes.enabled is not False)
+        return found is not None
+
+    def _assignments_at(self, scope: str, what: str) -> list[ActualAssignment]:
+        """The role assignments made at exactly ``scope`` (not those inherited from above it)."""
+        listed = self.call(f"list role assignments on {what}", lambda: list(
             self.authz.role_assignments.list_for_scope(scope, filter="atScope()")))
-        actual.scoped[scope.lower()] = [ActualAssignment(a.name, str(a.role_definition_id).rsplit("/", 1)[-1].lower(),
-                                                         str(a.principal_id)) for a in listed
-                                        if str(a.scope).rstrip("/").lower() == scope.lower()]
+        return [ActualAssignment(a.name, str(a.role_definition_id).rsplit("/", 1)[-1].lower(), str(a.principal_id))
+                for a in listed if str(a.scope).rstrip("/").lower() == scope.lower()]
 
     def _name_taken(self, actual: ActualState, key: DesiredKey) -> None:
         """A vault to create: is its (global) name free? Taken elsewhere or soft-deleted, creating it fails."""
         body = {"name": key.vault, "type": "Microsoft.KeyVault/vaults"}
         found = self.call(f"check key vault name {key.vault}", lambda: self.kv.vaults.check_name_availability(body))
         if found.name_available is False:
-            actual.taken[key.vault.lower()] = str(found.message or _text(found.reason) or "the name is taken")
+            actual.taken[key.vault.lower()] = str(found.message or wire_text(found.reason) or "the name is taken")
 
     def _role_scope(self, role: Role) -> str:
         base = f"/subscriptions/{self.subscription_id}"
         return f"{base}/resourceGroups/{role.custom_group}" if role.custom_group else base
 
-    def _read_role(self, role: Role, guid: str) -> ActualRole | None:
+    def _read_role(self, role: Role, guid: str) -> RoleFacts | None:
         scope = self._role_scope(role)
         found = self._get(f"read role definition {guid}", lambda: self.authz.role_definitions.get(scope, guid))
-        if found is None:
-            return None
-        actions = tuple(a for p in found.permissions or () for a in p.data_actions or ())
-        return ActualRole(str(found.role_name), actions)
+        return RoleFacts.from_arm(found) if found is not None else None
 
     def _read_aks(self, group: str, name: str) -> ActualAks | None:
         found = self._get(f"read AKS cluster {name}", lambda: self.aks.managed_clusters.get(group, name))
@@ -270,13 +255,13 @@ class Arm:
         return ActualAks(bool(oidc and oidc.enabled), oidc.issuer_url if oidc else None, bool(wi and wi.enabled))
 
     # -- writing -------------------------------------------------------------------------------------
-    def create_identity(self, ident: DesiredIdentity, location: str) -> ActualIdentity:
+    def create_identity(self, ident: DesiredIdentity, location: str) -> IdentityFacts:
         from azure.mgmt.msi.models import Identity
 
         made = self.call(f"create identity {ident.resource_group}/{ident.name}", lambda: (
             self.msi.user_assigned_identities.create_or_update(ident.resource_group, ident.name,
                                                                Identity(location=location))))
-        return ActualIdentity(made.client_id, made.principal_id)
+        return IdentityFacts.from_arm(made)
 
     def put_credential(self, cred: DesiredCredential) -> None:
         from azure.mgmt.msi.models import FederatedIdentityCredential

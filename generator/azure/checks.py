@@ -62,22 +62,31 @@ def _identity_problems(data: dict[str, Any], group: Any) -> Iterator[Problem]:
     seen: dict[tuple[str, str], tuple[KeyPath, dict[str, Any]]] = {}
     for path, ident in identities(data):
         name = ident.get("name")
-        if not ident.get("clientId") and not name:
-            yield Problem(path, "needs clientId, or a name so that `fluxforge azure apply` can create the identity "
-                                "(and write its clientId here)")
-        if ident.get("existing") is True and not name:
-            yield Problem((*path, "existing"), "an existing identity is found by its name: add name")
+        yield from _unnamed_problems(path, ident, name)
         if not isinstance(name, str):
             continue
         key = (str(ident.get("resourceGroup", group)).lower(), name.lower())
         if key not in seen:
             seen[key] = (path, ident)
             continue
-        first_path, first = seen[key]
-        for field in ("clientId", "existing"):
-            if ident.get(field) != first.get(field) and field in ident and field in first:
-                yield Problem((*path, field), f"identity {name!r} is declared at {dotted(first_path)} with "
-                                              f"{field} {first.get(field)!r}; one identity, one {field}")
+        yield from _redeclared_problems(path, ident, name, *seen[key])
+
+
+def _unnamed_problems(path: KeyPath, ident: dict[str, Any], name: Any) -> Iterator[Problem]:
+    if not ident.get("clientId") and not name:
+        yield Problem(path, "needs clientId, or a name so that `fluxforge azure apply` can create the identity "
+                            "(and write its clientId here)")
+    if ident.get("existing") is True and not name:
+        yield Problem((*path, "existing"), "an existing identity is found by its name: add name")
+
+
+def _redeclared_problems(path: KeyPath, ident: dict[str, Any], name: str, first_path: KeyPath,
+                         first: dict[str, Any]) -> Iterator[Problem]:
+    """The same identity declared again with another clientId or existing."""
+    for field in ("clientId", "existing"):
+        if ident.get(field) != first.get(field) and field in ident and field in first:
+            yield Problem((*path, field), f"identity {name!r} is declared at {dotted(first_path)} with "
+                                          f"{field} {first.get(field)!r}; one identity, one {field}")
 
 
 def _vault_problems(data: dict[str, Any], group: Any) -> Iterator[Problem]:

@@ -30,47 +30,22 @@ from generator.azure.desired import (
     DesiredVaultObject,
     Role,
 )
+from generator.azure.facts import CredentialFacts, IdentityFacts, RoleFacts, VaultFacts
 from generator.config.problems import dotted
 from generator.render.workloads import create_hint, enable_hint
 
 __all__ = [
     "ActualAks",
     "ActualAssignment",
-    "ActualCredential",
-    "ActualIdentity",
     "ActualKey",
     "ActualObject",
-    "ActualRole",
     "ActualState",
-    "ActualVault",
     "Change",
     "Plan",
     "make_plan",
 ]
 
 Op = Literal["+", "~", "="]
-
-
-@dataclass(frozen=True)
-class ActualIdentity:
-    client_id: str
-    principal_id: str
-
-
-@dataclass(frozen=True)
-class ActualCredential:
-    name: str
-    issuer: str
-    subject: str
-    audiences: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class ActualVault:
-    rbac: bool
-    purge_protection: bool
-    soft_delete: bool
-    tenant_id: str
 
 
 @dataclass(frozen=True)
@@ -95,12 +70,6 @@ class ActualAssignment:
 
 
 @dataclass(frozen=True)
-class ActualRole:
-    name: str
-    data_actions: tuple[str, ...]
-
-
-@dataclass(frozen=True)
 class ActualAks:
     oidc_enabled: bool
     issuer_url: str | None
@@ -113,13 +82,13 @@ class ActualState:
 
     subscription_id: str
     groups: dict[str, str | None] = field(default_factory=dict)  # group (lower) -> location
-    identities: dict[tuple[str, str], ActualIdentity | None] = field(default_factory=dict)
-    credentials: dict[tuple[str, str], list[ActualCredential]] = field(default_factory=dict)
-    vaults: dict[str, ActualVault | None] = field(default_factory=dict)  # vault (lower)
+    identities: dict[tuple[str, str], IdentityFacts | None] = field(default_factory=dict)
+    credentials: dict[tuple[str, str], list[CredentialFacts]] = field(default_factory=dict)
+    vaults: dict[str, VaultFacts | None] = field(default_factory=dict)  # vault (lower)
     taken: dict[str, str] = field(default_factory=dict)  # vault (lower) not found here, name not available: why
     keys: dict[tuple[str, str], ActualKey | None] = field(default_factory=dict)
     assignments: dict[tuple[str, str], list[ActualAssignment]] = field(default_factory=dict)  # at the key scope
-    roles: dict[str, ActualRole | None] = field(default_factory=dict)  # role GUID
+    roles: dict[str, RoleFacts | None] = field(default_factory=dict)  # role GUID
     clusters: dict[tuple[str, str], ActualAks | None] = field(default_factory=dict)
     objects: dict[tuple[str, str, str], ActualObject | None] = field(default_factory=dict)  # DesiredVaultObject.key
     scoped: dict[str, list[ActualAssignment]] = field(default_factory=dict)  # scope id (lower) -> at that scope
@@ -194,7 +163,7 @@ def _subject_hint(have: str, want: str) -> str:
     return ""
 
 
-def credential_diff(have: ActualCredential, want: DesiredCredential) -> list[str]:
+def credential_diff(have: CredentialFacts, want: DesiredCredential) -> list[str]:
     """The fields of a federated credential that differ, Azure's value first."""
     out = []
     if have.issuer != want.issuer:
@@ -237,14 +206,14 @@ class _Planner:
                 self._client_id(ident, have, label)
             self.credentials(ident, have)
 
-    def _client_id(self, ident: DesiredIdentity, have: ActualIdentity, label: str) -> None:
+    def _client_id(self, ident: DesiredIdentity, have: IdentityFacts, label: str) -> None:
         if ident.client_id and ident.client_id != have.client_id.lower():
             self.problems.append(f"{dotted((*ident.where, 'clientId'))}: {ident.client_id} is not the client ID of "
                                  f"{label} ({have.client_id}); fix it in the config (or remove it: apply writes it)")
             return
         self.add(Change("=", "identity", label, (f"client ID {have.client_id}",), identity=ident))
 
-    def credentials(self, ident: DesiredIdentity, have: ActualIdentity | None) -> None:
+    def credentials(self, ident: DesiredIdentity, have: IdentityFacts | None) -> None:
         existing = self.actual.credentials.get(ident.key, []) if have is not None else []
         wanted = [c for c in self.state.credentials if c.identity.key == ident.key]
         new = 0
@@ -268,27 +237,37 @@ class _Planner:
     def _vault(self, key: DesiredKey) -> None:
         have = self.actual.vaults.get(key.vault.lower())
         label = f"key vault {key.resource_group}/{key.vault}"
-        if have is None and key.existing:
-            self.problems.append(f"{label} is marked existing but does not exist ({dotted(key.where)})")
-        elif have is None and key.vault.lower() in self.actual.taken:
-            self.problems.append(f"{label} cannot be created: {self.actual.taken[key.vault.lower()]} (vault names are "
-                                 "global); if it is yours, give its resource group in sops.keyVault[].resourceGroup "
-                                 f"({dotted(key.where)}), or choose another name; a soft-deleted vault must be "
-                                 "recovered or purged first")
-        elif have is None:
-            self.add(Change("+", "vault", label, ("Azure RBAC, purge protection, soft delete 90 days",), key=key))
-        elif key.existing and not have.rbac:
-            self.problems.append(f"{label} uses access policies: role assignments have no effect there; switch it to "
-                                 f"Azure RBAC (az keyvault update -g {key.resource_group} -n {key.vault} "
-                                 "--enable-rbac-authorization true) after granting the same access as roles")
+        if have is None:
+            self._missing_vault(key, label)
         elif key.existing:
-            self.add(Change("=", "vault", label, ("existing (not managed by fluxforge)",), key=key))
+            self._existing_vault(key, label, have)
         else:
             wrong = [(f, v) for f, v in (("enableRbacAuthorization", have.rbac), ("enablePurgeProtection",
                                           have.purge_protection), ("enableSoftDelete", have.soft_delete)) if not v]
             details = tuple(f"{f}: false -> true" for f, _ in wrong)
             self.add(Change("~" if wrong else "=", "vault", label, details, key=key,
                             vault_fields=tuple(f for f, _ in wrong)))
+
+    def _missing_vault(self, key: DesiredKey, label: str) -> None:
+        """Not in the resource group: create it, unless it is marked existing or its (global) name is taken."""
+        if key.existing:
+            self.problems.append(f"{label} is marked existing but does not exist ({dotted(key.where)})")
+        elif key.vault.lower() in self.actual.taken:
+            self.problems.append(f"{label} cannot be created: {self.actual.taken[key.vault.lower()]} (vault names are "
+                                 "global); if it is yours, give its resource group in sops.keyVault[].resourceGroup "
+                                 f"({dotted(key.where)}), or choose another name; a soft-deleted vault must be "
+                                 "recovered or purged first")
+        else:
+            self.add(Change("+", "vault", label, ("Azure RBAC, purge protection, soft delete 90 days",), key=key))
+
+    def _existing_vault(self, key: DesiredKey, label: str, have: VaultFacts) -> None:
+        """A vault fluxforge does not manage: only its permission model matters (role assignments need RBAC)."""
+        if not have.rbac:
+            self.problems.append(f"{label} uses access policies: role assignments have no effect there; switch it to "
+                                 f"Azure RBAC (az keyvault update -g {key.resource_group} -n {key.vault} "
+                                 "--enable-rbac-authorization true) after granting the same access as roles")
+        else:
+            self.add(Change("=", "vault", label, ("existing (not managed by fluxforge)",), key=key))
 
     def _key(self, key: DesiredKey) -> None:
         vault = self.actual.vaults.get(key.vault.lower())
@@ -426,19 +405,28 @@ def _create_hint(target: DesiredVaultObject) -> str:
     return create_hint(target.kind[:-1], target.vault, target.name)
 
 
-def _credential_change(cred: DesiredCredential, existing: list[ActualCredential]) -> Change:
+def _credential_change(cred: DesiredCredential, existing: list[CredentialFacts]) -> Change:
     label = f"federated credential {cred.identity.name}/{cred.name}"
     twin = next((a for a in existing if a.issuer == cred.issuer and a.subject == cred.subject), None)
     if twin is not None and list(twin.audiences) == [cred.audience]:
         named = "" if twin.name.lower() == cred.name.lower() else f" (exists as {twin.name!r})"
         return Change("=", "credential", label + named, credential=cred)
-    same_name = twin or next((a for a in existing if a.name.lower() == cred.name.lower()), None)
+    same_name = twin or _named_credential(existing, cred.name)
     if same_name is not None:
-        shown = label if same_name.name.lower() == cred.name.lower() else f"{label} (exists as {same_name.name!r})"
-        target = DesiredCredential(cred.identity, same_name.name, cred.issuer, cred.subject, cred.cluster, cred.audience)
-        return Change("~", "credential", shown, tuple(credential_diff(same_name, cred)), credential=target)
+        return _credential_update(cred, label, same_name)
     return Change("+", "credential", label, (f"issuer {cred.issuer}", f"subject {cred.subject}",
                                              f"audience {cred.audience}"), credential=cred)
+
+
+def _named_credential(existing: list[CredentialFacts], name: str) -> CredentialFacts | None:
+    return next((a for a in existing if a.name.lower() == name.lower()), None)
+
+
+def _credential_update(cred: DesiredCredential, label: str, have: CredentialFacts) -> Change:
+    """Update ``have`` (same issuer and subject, or same name) to what ``cred`` wants, keeping its name."""
+    shown = label if have.name.lower() == cred.name.lower() else f"{label} (exists as {have.name!r})"
+    target = DesiredCredential(cred.identity, have.name, cred.issuer, cred.subject, cred.cluster, cred.audience)
+    return Change("~", "credential", shown, tuple(credential_diff(have, cred)), credential=target)
 
 
 def _aks_problems(aks: DesiredAks, have: ActualAks | None) -> Iterator[str]:

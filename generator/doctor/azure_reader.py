@@ -14,33 +14,13 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from generator.azure.arm import Arm
-from generator.doctor.readers import (
-    AssignmentFacts,
-    AzureReader,
-    CredentialFacts,
-    IdentityFacts,
-    KeyFacts,
-    PolicyFacts,
-    ReadError,
-    RoleFacts,
-    SecretFacts,
-    VaultFacts,
-)
+from generator.azure.facts import CredentialFacts, IdentityFacts, RoleFacts, VaultFacts, wire_text
+from generator.doctor.readers import AssignmentFacts, AzureReader, KeyFacts, ReadError, SecretFacts
 from generator.errors import FluxforgeError
 
 __all__ = ["ArmReader", "make_reader"]
 
 T = TypeVar("T")
-
-
-def _group_of(resource_id: str) -> str:
-    parts = resource_id.split("/")
-    lowered = [p.lower() for p in parts]
-    return parts[lowered.index("resourcegroups") + 1] if "resourcegroups" in lowered else ""
-
-
-def _text(value: Any) -> str:
-    return str(getattr(value, "value", value))
 
 
 def _epoch(value: Any) -> int | None:
@@ -76,24 +56,17 @@ class ArmReader:
     def identities(self) -> list[IdentityFacts]:
         found = self._call("list managed identities", lambda: list(
             self.arm.msi.user_assigned_identities.list_by_subscription()))
-        return [IdentityFacts(str(i.name), _group_of(str(i.id)), str(i.client_id), str(i.principal_id), str(i.id))
-                for i in found]
+        return [IdentityFacts.from_arm(i) for i in found]
 
     def federated_credentials(self, identity: IdentityFacts) -> list[CredentialFacts]:
         found = self._call(f"list federated credentials of {identity.name}", lambda: list(
             self.arm.msi.federated_identity_credentials.list(identity.resource_group, identity.name)))
-        return [CredentialFacts(str(c.name), str(c.issuer), str(c.subject), tuple(c.audiences or ())) for c in found]
+        return [CredentialFacts.from_arm(c) for c in found]
 
     def vault(self, name: str) -> VaultFacts | None:
         vaults = self._call("list key vaults", lambda: list(self.arm.kv.vaults.list_by_subscription()))
         found = next((v for v in vaults if str(v.name).lower() == name.lower()), None)
-        if found is None:
-            return None
-        props = found.properties
-        policies = tuple(PolicyFacts(str(p.object_id), tuple(_text(k) for k in (p.permissions.keys or ())))
-                         for p in props.access_policies or () if p.permissions is not None)
-        return VaultFacts(str(found.name), _group_of(str(found.id)), str(found.id),
-                          bool(props.enable_rbac_authorization), policies)
+        return VaultFacts.from_arm(found) if found is not None else None
 
     def key(self, vault: VaultFacts, name: str, version: str | None) -> KeyFacts | None:
         keys = self.arm.kv.keys
@@ -109,8 +82,8 @@ class ArmReader:
         uri = str(props.key_uri_with_version or "")
         return KeyFacts(name, uri.rstrip("/").rsplit("/", 1)[-1] if uri else (version or ""),
                         attrs is None or attrs.enabled is not False, _epoch(getattr(attrs, "expires", None)),
-                        _epoch(getattr(attrs, "not_before", None)), tuple(_text(o) for o in props.key_ops or ()),
-                        _text(props.kty))
+                        _epoch(getattr(attrs, "not_before", None)), tuple(wire_text(o) for o in props.key_ops or ()),
+                        wire_text(props.kty))
 
     def secret(self, vault: VaultFacts, name: str) -> SecretFacts | None:
         """A workload's secret: its attributes (ARM never returns a secret's value)."""
@@ -130,11 +103,7 @@ class ArmReader:
     def role_definition(self, role_definition_id: str) -> RoleFacts | None:
         found = self._find(f"read role definition {role_definition_id}",
                            lambda: self.arm.authz.role_definitions.get_by_id(role_definition_id))
-        if found is None:
-            return None
-        perms = found.permissions or ()
-        return RoleFacts(str(found.role_name), tuple(a for p in perms for a in p.data_actions or ()),
-                         tuple(a for p in perms for a in p.not_data_actions or ()))
+        return RoleFacts.from_arm(found) if found is not None else None
 
 
 def make_reader(subscription_id: str, credential: str | None) -> tuple[AzureReader | None, str]:

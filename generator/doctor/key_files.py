@@ -66,13 +66,16 @@ def _file_finding(ctx: Context, reader: AzureReader, cluster: Cluster, file: rep
         return None
     held = sorted(set(file.age) & set(cluster.sops.age))
     status = BROKEN if all(s == BROKEN for _, s, _ in states) and not held else WARN
+    return Finding(GATE, f"{cluster.name}: {file.path}", status, _unusable_reason(states, held, status),  # type: ignore[arg-type]
+                   _fix(states), cluster=cluster.name,
+                   detail={"file": file.path, "versions": [e.url for e, _, _ in states]})
+
+
+def _unusable_reason(states: list[tuple[repo.AzureEntry, str, str]], held: list[str], status: str) -> str:
     only = "recipients are" if len(states) > 1 else "recipient is"
     other = (f"; Flux can still use its age recipient {', '.join(held)}" if held else
              "; it has no other recipient this cluster holds" if status == BROKEN else "")
-    reason = f"its only Key Vault {only} unusable: {'; '.join(why for _, _, why in states)}{other}"
-    return Finding(GATE, f"{cluster.name}: {file.path}", status, reason,  # type: ignore[arg-type]
-                   _fix(states), cluster=cluster.name,
-                   detail={"file": file.path, "versions": [e.url for e, _, _ in states]})
+    return f"its only Key Vault {only} unusable: {'; '.join(why for _, _, why in states)}{other}"
 
 
 def check_key_files(ctx: Context) -> Iterator[Finding]:
@@ -81,13 +84,18 @@ def check_key_files(ctx: Context) -> Iterator[Finding]:
     reader = ctx.azure
     files = [f for f in cluster_files(ctx) if f.azure_kv]
     for cluster in ctx.clusters():
-        mine = [f for f in files if any(a.cluster.name == cluster.name for a in applying(ctx, f.path))]
+        mine = _applied_by(ctx, cluster, files)
         found = [finding for f in mine if (finding := _file_finding(ctx, reader, cluster, f)) is not None]
         yield from found
         if mine and not found:
             yield Finding(GATE, f"{cluster.name}: {len(mine)} encrypted file(s)", OK,
                           "each is wrapped for a Key Vault key version that is enabled and not expired",
                           cluster=cluster.name)
+
+
+def _applied_by(ctx: Context, cluster: Cluster, files: list[repo.EncryptedFile]) -> list[repo.EncryptedFile]:
+    """The files a Kustomization of ``cluster`` applies."""
+    return [f for f in files if any(a.cluster.name == cluster.name for a in applying(ctx, f.path))]
 
 
 KEY_FILE_GATES: tuple[Gate, ...] = (

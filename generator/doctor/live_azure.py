@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from generator import az_hints
+from generator.azure.facts import CredentialFacts, IdentityFacts, VaultFacts
 from generator.config.model import Cluster, Config, Identity, KeyVaultKey
 from generator.doctor.context import Context
 from generator.doctor.declared import (
@@ -22,7 +23,7 @@ from generator.doctor.declared import (
     decrypting_identities,
 )
 from generator.doctor.model import BROKEN, OK, SKIPPED, Finding, Gate, Skip
-from generator.doctor.readers import AzureReader, CredentialFacts, IdentityFacts, KeyFacts, VaultFacts
+from generator.doctor.readers import AzureReader, KeyFacts
 from generator.doctor.static import applying, cluster_files
 
 __all__ = ["AZURE_GATES", "DECRYPT_ACTION", "allows", "covers"]
@@ -91,25 +92,36 @@ def _identity_finding(ctx: Context, config: Config, cluster: Cluster, purpose: s
                         f"{found.resource_group}/{found.name} has client ID {found.client_id}{note}",
                         principal_id=found.principal_id, client_id=found.client_id)
     path = _identity_path(config, cluster, ident)
-    named = next((i for i in _identities(ctx) if ident.name and i.name.lower() == ident.name.lower()), None)
-    if named is not None and not ident.client_id:
-        return _finding("azure.identity", cluster, label, BROKEN,
-                        f"fluxforge.yaml has no clientId for it ({path}); identity {named.resource_group}/{named.name} "
-                        f"has client ID {named.client_id}",
-                        f"fluxforge azure apply (writes it into fluxforge.yaml), or set {path}: {named.client_id}; then "
-                        "fluxforge render", expected=named.client_id)
+    named = _named_identity(ctx, ident)
     if named is not None:
-        return _finding("azure.identity", cluster, label, BROKEN,
-                        f"no identity has client ID {ident.client_id} (fluxforge.yaml {path}); identity "
-                        f"{named.resource_group}/{named.name} has client ID {named.client_id}",
-                        f"set {path}: {named.client_id} in fluxforge.yaml, then fluxforge render, commit and push "
-                        "(kustomize-controller then restarts with the new annotation)", expected=named.client_id)
+        return _wrong_client_id(cluster, label, ident, named, path)
     group = ident.resource_group or config.azure.resource_group or "<resource group>"
     missing = f"client ID {ident.client_id}" if ident.client_id else f"name {ident.name}"
     return _finding("azure.identity", cluster, label, BROKEN,
                     f"no managed identity with {missing} in subscription {reader.subscription_id}",
                     f"{az_hints.identity_create(name=ident.name or '<name>', resource_group=group)}, then set {path} "
                     "to its clientId in fluxforge.yaml and run fluxforge render")
+
+
+def _named_identity(ctx: Context, ident: Identity) -> IdentityFacts | None:
+    """The subscription's identity with the config's name for ``ident`` (None: unnamed, or none has it)."""
+    wanted = (ident.name or "").lower()
+    return next((i for i in _identities(ctx) if wanted and i.name.lower() == wanted), None)
+
+
+def _wrong_client_id(cluster: Cluster, label: str, ident: Identity, named: IdentityFacts, path: str) -> Finding:
+    """The identity exists by name, but the config has no client ID for it, or another one."""
+    if not ident.client_id:
+        return _finding("azure.identity", cluster, label, BROKEN,
+                        f"fluxforge.yaml has no clientId for it ({path}); identity {named.resource_group}/{named.name} "
+                        f"has client ID {named.client_id}",
+                        f"fluxforge azure apply (writes it into fluxforge.yaml), or set {path}: {named.client_id}; then "
+                        "fluxforge render", expected=named.client_id)
+    return _finding("azure.identity", cluster, label, BROKEN,
+                    f"no identity has client ID {ident.client_id} (fluxforge.yaml {path}); identity "
+                    f"{named.resource_group}/{named.name} has client ID {named.client_id}",
+                    f"set {path}: {named.client_id} in fluxforge.yaml, then fluxforge render, commit and push "
+                    "(kustomize-controller then restarts with the new annotation)", expected=named.client_id)
 
 
 # -- azure.fic -----------------------------------------------------------------------------------------------

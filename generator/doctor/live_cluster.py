@@ -201,17 +201,25 @@ def annotated_at(sa: Mapping[str, Any], key: str = CLIENT_ID) -> dt.datetime | N
     return max(times) if times else None
 
 
+def _manager(pod_spec: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The ``manager`` container of a pod spec (else its first container; {} when it has none)."""
+    containers = pod_spec.get("containers") or []
+    return next((c for c in containers if c.get("name") == "manager"), containers[0] if containers else {})
+
+
 def _env(pod: Mapping[str, Any]) -> dict[str, str]:
-    containers = (pod.get("spec") or {}).get("containers") or []
-    manager = next((c for c in containers if c.get("name") == "manager"), containers[0] if containers else {})
+    manager = _manager(pod.get("spec") or {})
     return {str(e.get("name")): str(e.get("value", "")) for e in manager.get("env") or [] if isinstance(e, Mapping)}
+
+
+def _started(pod: Mapping[str, Any]) -> dt.datetime | None:
+    return _time((pod.get("status") or {}).get("startTime")) or _time((pod.get("metadata") or {}).get(
+        "creationTimestamp"))
 
 
 def _pod_problem(pod: Mapping[str, Any], client_id: str, since: dt.datetime | None) -> str:
     name = (pod.get("metadata") or {}).get("name", "?")
     env = _env(pod)
-    started = _time((pod.get("status") or {}).get("startTime")) or _time((pod.get("metadata") or {}).get(
-        "creationTimestamp"))
     missing = [v for v in ENV_NEEDED if v not in env]
     if _labels(pod).get(WI_LABEL) != "true":
         where = " (it is an annotation here; it must be a label)" if WI_LABEL in _annotations(pod) else ""
@@ -220,6 +228,11 @@ def _pod_problem(pod: Mapping[str, Any], client_id: str, since: dt.datetime | No
         return ""
     what = (f"lacks {', '.join(missing)}" if missing else
             f"has AZURE_CLIENT_ID {env.get('AZURE_CLIENT_ID')}, the ServiceAccount says {client_id}")
+    return _not_injected(name, what, _started(pod), since)
+
+
+def _not_injected(name: str, what: str, started: dt.datetime | None, since: dt.datetime | None) -> str:
+    """Why the pod lacks what the webhook injects: it started before the annotation, or the webhook did not."""
     if started is not None and since is not None and started <= since:
         return (f"pod {name} {what}: it started at {started:%Y-%m-%dT%H:%M:%SZ}, before the ServiceAccount was "
                 f"annotated ({since:%Y-%m-%dT%H:%M:%SZ}); the webhook injects only when a pod is created")
@@ -253,10 +266,7 @@ def check_pod(ctx: Context) -> Iterator[Finding]:
 
 def _pods_finding(ctx: Context, cluster: Cluster, kube: KubeReader, deploy: Mapping[str, Any], subject: str) -> Finding:
     ns = ctx.cfg().flux.namespace
-    match = (((deploy.get("spec") or {}).get("selector") or {}).get("matchLabels") or {})
-    selector = ",".join(f"{k}={v}" for k, v in sorted(match.items()))
-    pods = ctx.read(("list", "pods", ns, selector), lambda: kube.list("pods", ns, selector))
-    running = [p for p in pods if ((p.get("status") or {}).get("phase")) == "Running"]
+    selector, running = _running_pods(ctx, kube, ns, deploy)
     if not running:
         return _finding("cluster.pod", cluster, subject, BROKEN, f"no running pod matches {selector}",
                         f"kubectl -n {ns} describe deployment {CONTROLLER}")
@@ -269,6 +279,15 @@ def _pods_finding(ctx: Context, cluster: Cluster, kube: KubeReader, deploy: Mapp
                         problems=problems)
     return _finding("cluster.pod", cluster, subject, OK, f"{len(running)} pod(s) labelled, with AZURE_CLIENT_ID "
                     f"{client_id} and the projected token")
+
+
+def _running_pods(ctx: Context, kube: KubeReader, ns: str,
+                  deploy: Mapping[str, Any]) -> tuple[str, list[dict[str, Any]]]:
+    """The Deployment's label selector (as text) and the running pods it matches."""
+    match = (((deploy.get("spec") or {}).get("selector") or {}).get("matchLabels") or {})
+    selector = ",".join(f"{k}={v}" for k, v in sorted(match.items()))
+    pods = ctx.read(("list", "pods", ns, selector), lambda: kube.list("pods", ns, selector))
+    return selector, [p for p in pods if ((p.get("status") or {}).get("phase")) == "Running"]
 
 
 # -- cluster.feature-gate ---------------------------------------------------------------------------------
@@ -284,8 +303,7 @@ def check_feature_gate(ctx: Context) -> Iterator[Finding]:
     deploy = ctx.read(("get", "deploy", ns, CONTROLLER), lambda: kube.get("deployment", CONTROLLER, ns))
     if deploy is None:
         raise Skip(f"Deployment {ns}/{CONTROLLER} does not exist (gate cluster.pod)")
-    containers = (((deploy.get("spec") or {}).get("template") or {}).get("spec") or {}).get("containers") or []
-    manager = next((c for c in containers if c.get("name") == "manager"), containers[0] if containers else {})
+    manager = _manager(((deploy.get("spec") or {}).get("template") or {}).get("spec") or {})
     if feature_gate_on(manager.get("args") or []):
         yield _finding("cluster.feature-gate", cluster, "ObjectLevelWorkloadIdentity", OK,
                        f"kustomize-controller runs with {FEATURE_GATE_ARG}")

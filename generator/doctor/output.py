@@ -37,23 +37,29 @@ def as_text(report: Report, config: str) -> str:
     lines += [_line(f) for f in report.findings]
     lines.append("")
     first = report.first_broken
-    if first is None:
-        warned = [f for f in report.findings if f.status == WARN]
-        skipped = {f.gate for f in report.findings if f.status == SKIPPED}
-        head = "every checked gate holds" + (f" ({len(warned)} warning(s): see ! above; --strict fails on them)"
-                                             if warned else "")
-        lines.append(head + (f"; {len(skipped)} gate(s) not checked (– above says why)" if skipped else ""))
-    else:
-        lines.append(f"first broken gate: {first.gate} ({report.title_of(first.gate)})")
-        if first.subject:
-            lines.append(f"  where: {first.subject}")
-        lines.append(f"  why:   {first.reason}")
-        if first.means:
-            lines.append(f"  means: gate {first.means} ({report.title_of(first.means)})")
-        if first.fix:
-            lines.append(f"  fix:   {first.fix}")
+    lines += [_all_hold(report)] if first is None else _first_broken(report, first)
     lines.append(_summary(report))
     return "\n".join(lines) + "\n"
+
+
+def _all_hold(report: Report) -> str:
+    warned = [f for f in report.findings if f.status == WARN]
+    skipped = {f.gate for f in report.findings if f.status == SKIPPED}
+    head = "every checked gate holds" + (f" ({len(warned)} warning(s): see ! above; --strict fails on them)"
+                                         if warned else "")
+    return head + (f"; {len(skipped)} gate(s) not checked (– above says why)" if skipped else "")
+
+
+def _first_broken(report: Report, first: Finding) -> list[str]:
+    lines = [f"first broken gate: {first.gate} ({report.title_of(first.gate)})"]
+    if first.subject:
+        lines.append(f"  where: {first.subject}")
+    lines.append(f"  why:   {first.reason}")
+    if first.means:
+        lines.append(f"  means: gate {first.means} ({report.title_of(first.means)})")
+    if first.fix:
+        lines.append(f"  fix:   {first.fix}")
+    return lines
 
 
 def _finding_data(report: Report, finding: Finding) -> dict[str, Any]:

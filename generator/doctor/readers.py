@@ -1,6 +1,7 @@
 """What the live gates read, as protocols: Azure (ARM), the cluster (kubectl) and the end-to-end probe.
 
-The gates only see these small read-only interfaces and the plain facts below, so they are tested
+The gates only see these small read-only interfaces, the plain facts below and the ARM facts of
+``generator.azure.facts`` (the types ``azure plan/apply`` read too), so they are tested
 with the real implementations against the emulator (``azure_reader.ArmReader``, ``kubectl.Kubectl``,
 ``probe.KeyVaultProbe``) and need nothing else. No reader ever returns a secret; the probe returns
 whether Key Vault handed back a data key, never the key.
@@ -11,58 +12,22 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from generator.azure.facts import CredentialFacts, IdentityFacts, RoleFacts, VaultFacts
 from generator.errors import FluxforgeError
 
 __all__ = [
     "AssignmentFacts",
     "AzureReader",
-    "CredentialFacts",
-    "IdentityFacts",
     "KeyFacts",
     "KubeReader",
-    "PolicyFacts",
     "Prober",
     "ReadError",
-    "RoleFacts",
     "SecretFacts",
-    "VaultFacts",
 ]
 
 
 class ReadError(FluxforgeError):
     """A reader could not read (no permission, unreachable, tool missing): the gate is not checked."""
-
-
-@dataclass(frozen=True)
-class IdentityFacts:
-    name: str
-    resource_group: str
-    client_id: str
-    principal_id: str
-    id: str
-
-
-@dataclass(frozen=True)
-class CredentialFacts:
-    name: str
-    issuer: str
-    subject: str
-    audiences: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class PolicyFacts:
-    object_id: str
-    key_permissions: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class VaultFacts:
-    name: str
-    resource_group: str
-    id: str
-    rbac: bool
-    policies: tuple[PolicyFacts, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -93,13 +58,6 @@ class AssignmentFacts:
     scope: str
     role_definition_id: str
     principal_id: str
-
-
-@dataclass(frozen=True)
-class RoleFacts:
-    name: str
-    data_actions: tuple[str, ...]
-    not_data_actions: tuple[str, ...] = ()
 
 
 class AzureReader(Protocol):

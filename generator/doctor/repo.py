@@ -77,12 +77,19 @@ def _entries(meta: Mapping[str, Any]) -> tuple[tuple[AzureEntry, ...], tuple[str
     azure: list[AzureEntry] = []
     age: list[str] = []
     for group in groups if isinstance(groups, list) else []:
-        if not isinstance(group, Mapping):
-            continue
-        azure += [AzureEntry(str(e.get("vault_url", "")).rstrip("/"), str(e.get("name", "")), str(e.get("version") or ""),
-                             str(e.get("enc", ""))) for e in group.get("azure_kv") or [] if isinstance(e, Mapping)]
-        age += [str(e.get("recipient", "")).strip() for e in group.get("age") or [] if isinstance(e, Mapping)]
+        if isinstance(group, Mapping):
+            azure += [_azure_entry(e) for e in _mappings(group.get("azure_kv"))]
+            age += [str(e.get("recipient", "")).strip() for e in _mappings(group.get("age"))]
     return tuple(azure), tuple(age)
+
+
+def _mappings(items: Any) -> list[Mapping[str, Any]]:
+    return [e for e in items or [] if isinstance(e, Mapping)]
+
+
+def _azure_entry(entry: Mapping[str, Any]) -> AzureEntry:
+    return AzureEntry(str(entry.get("vault_url", "")).rstrip("/"), str(entry.get("name", "")),
+                      str(entry.get("version") or ""), str(entry.get("enc", "")))
 
 
 def encrypted_files(root: Path) -> list[EncryptedFile]:
@@ -137,19 +144,26 @@ def kustomizations_in(root: Path, folder: str, default_namespace: str) -> list[K
     found = []
     base = root / folder
     for file in sorted(base.glob("*.yaml")) if base.is_dir() else []:
-        for doc in _documents(file):
-            if doc.get("kind") != "Kustomization" or not str(doc.get("apiVersion", "")).startswith(
-                    "kustomize.toolkit.fluxcd.io/"):
-                continue
-            meta, spec = doc.get("metadata") or {}, doc.get("spec") or {}
-            decryption = spec.get("decryption") if isinstance(spec.get("decryption"), Mapping) else None
-            secret = (decryption or {}).get("secretRef") or {}
-            found.append(KustomizationFacts(
-                str(meta.get("name", "")), str(meta.get("namespace") or default_namespace),
-                str(spec.get("path", "")).removeprefix("./").rstrip("/"), decryption is not None,
-                str(secret.get("name", "")) if isinstance(secret, Mapping) else "",
-                str((decryption or {}).get("serviceAccountName") or ""), file.relative_to(root).as_posix()))
+        rel = file.relative_to(root).as_posix()
+        found += [_kustomization_facts(doc, rel, default_namespace) for doc in _documents(file)
+                  if _is_flux_kustomization(doc)]
     return found
+
+
+def _is_flux_kustomization(doc: Mapping[str, Any]) -> bool:
+    return doc.get("kind") == "Kustomization" and str(doc.get("apiVersion", "")).startswith(
+        "kustomize.toolkit.fluxcd.io/")
+
+
+def _kustomization_facts(doc: Mapping[str, Any], file: str, default_namespace: str) -> KustomizationFacts:
+    meta, spec = doc.get("metadata") or {}, doc.get("spec") or {}
+    decryption = spec.get("decryption") if isinstance(spec.get("decryption"), Mapping) else None
+    secret = (decryption or {}).get("secretRef") or {}
+    return KustomizationFacts(
+        str(meta.get("name", "")), str(meta.get("namespace") or default_namespace),
+        str(spec.get("path", "")).removeprefix("./").rstrip("/"), decryption is not None,
+        str(secret.get("name", "")) if isinstance(secret, Mapping) else "",
+        str((decryption or {}).get("serviceAccountName") or ""), file)
 
 
 @dataclass
@@ -185,23 +199,31 @@ def _unescape(pointer: str) -> str:
     return pointer.replace("~1", "/").replace("~0", "~")
 
 
+_JSON_PATCHED = (  # (kind, JSON pointer prefix, the PatchFacts mapping it sets)
+    ("ServiceAccount", "/metadata/annotations/", "annotations"),
+    ("ServiceAccount", "/metadata/labels/", "sa_labels"),
+    ("Deployment", "/metadata/labels/", "deployment_labels"),
+    ("Deployment", "/spec/template/metadata/labels/", "labels"),
+)
+
+
 def _json_ops(facts: PatchFacts, kind: str, ops: list[Any]) -> None:
     for op in ops:
-        if not isinstance(op, Mapping) or op.get("op") not in ("add", "replace"):
-            continue
-        path, value = str(op.get("path", "")), op.get("value")
-        if kind == "ServiceAccount" and path.startswith("/metadata/annotations/"):
-            facts.annotations[_unescape(path.removeprefix("/metadata/annotations/"))] = str(value)
-        elif kind == "ServiceAccount" and path.startswith("/metadata/labels/"):
-            facts.sa_labels[_unescape(path.removeprefix("/metadata/labels/"))] = str(value)
-        elif kind == "Deployment" and path.startswith("/metadata/labels/"):
-            facts.deployment_labels[_unescape(path.removeprefix("/metadata/labels/"))] = str(value)
-        elif kind == "Deployment" and path.startswith("/spec/template/metadata/labels/"):
-            facts.labels[_unescape(path.removeprefix("/spec/template/metadata/labels/"))] = str(value)
-        elif kind == "Deployment" and path.endswith("/args/-") and "/containers/0/" in path:
-            facts.args.append(str(value))
-        elif kind == "Deployment" and path.endswith("/args") and isinstance(value, list):
-            facts.args += [str(v) for v in value]
+        if isinstance(op, Mapping) and op.get("op") in ("add", "replace"):
+            _json_op(facts, kind, str(op.get("path", "")), op.get("value"))
+
+
+def _json_op(facts: PatchFacts, kind: str, path: str, value: Any) -> None:
+    for patched_kind, prefix, mapping in _JSON_PATCHED:
+        if kind == patched_kind and path.startswith(prefix):
+            getattr(facts, mapping)[_unescape(path.removeprefix(prefix))] = str(value)
+            return
+    if kind != "Deployment":
+        return
+    if path.endswith("/args/-") and "/containers/0/" in path:
+        facts.args.append(str(value))
+    elif path.endswith("/args") and isinstance(value, list):
+        facts.args += [str(v) for v in value]
 
 
 def _merge_patch(facts: PatchFacts, kind: str, doc: Mapping[str, Any]) -> None:
@@ -226,9 +248,14 @@ def _merge_deployment_patch(facts: PatchFacts, template: Mapping[str, Any]) -> N
     facts.labels.update({str(k): str(v) for k, v in (tmeta.get("labels") or {}).items()})
     if WI_LABEL in (tmeta.get("annotations") or {}):
         facts.wrong_place.append(f"annotation {WI_LABEL} on the pod template (it must be a label)")
-    for container in (template.get("spec") or {}).get("containers") or []:
-        if isinstance(container, Mapping) and container.get("name") == "manager":
-            facts.args += [str(a) for a in container.get("args") or []]
+    facts.args += _manager_args(template)
+
+
+def _manager_args(template: Mapping[str, Any]) -> list[str]:
+    """The args a pod template patch gives the ``manager`` container."""
+    containers = (template.get("spec") or {}).get("containers") or []
+    return [str(a) for c in containers if isinstance(c, Mapping) and c.get("name") == "manager"
+            for a in c.get("args") or []]
 
 
 def _parsed(text: Any) -> Any:
@@ -260,15 +287,17 @@ def patch_facts(root: Path, sync_dir: str, controller: str = "kustomize-controll
     if not docs:
         return facts
     facts.exists = True
-    for patch in docs[0].get("patches") or []:
-        if not isinstance(patch, Mapping):
-            continue
+    for patch in _mappings(docs[0].get("patches")):
         body = _patch_body(file.parent, patch)
         for kind in ("ServiceAccount", "Deployment"):
-            if not _target_matches(patch.get("target"), kind, controller):
-                continue
-            if isinstance(body, list):
-                _json_ops(facts, kind, body)
-            elif isinstance(body, Mapping) and body.get("kind") in (None, kind):
-                _merge_patch(facts, kind, body)
+            if _target_matches(patch.get("target"), kind, controller):
+                _read_patch(facts, kind, body)
     return facts
+
+
+def _read_patch(facts: PatchFacts, kind: str, body: Any) -> None:
+    """What one patch (JSON 6902 ops, or a strategic merge patch of ``kind``) sets on the controller."""
+    if isinstance(body, list):
+        _json_ops(facts, kind, body)
+    elif isinstance(body, Mapping) and body.get("kind") in (None, kind):
+        _merge_patch(facts, kind, body)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from generator.config.model import Cluster, Config, KustomizationSpec
 from generator.doctor import repo
@@ -16,6 +18,11 @@ from generator.doctor.declared import declared_credentials
 from generator.doctor.model import BROKEN, OK, SKIPPED, WARN, Finding, Gate, Skip
 from generator.errors import FluxforgeError
 from generator.flux.versions import DEFAULT_DECRYPTION_SA_FLAG, FEATURE_GATE_NAME
+
+if TYPE_CHECKING:
+    from generator.flux.isolation import Exposure
+    from generator.render.context import SopsRule
+    from generator.sops.api import SopsRules
 
 __all__ = ["STATIC_GATES", "applying", "cluster_files", "feature_gate_on"]
 
@@ -169,19 +176,8 @@ def check_sops_rules(ctx: Context) -> Iterator[Finding]:
     except FluxforgeError as err:
         yield _finding("static.sops-rules", ".sops.yaml", BROKEN, err.problems[0], "fluxforge render")
         return
-    problems = []
     expected = sops_rules(config, _shared(ctx, config))
-    for want in expected:
-        rule = rules.rule_for(ctx.root / want.path / "secret.yaml")
-        have = {value for group in rule.key_groups for _, value in group} if rule is not None else set()
-        wanted = {*want.azure_keyvault, *want.age}
-        if rule is None:
-            problems.append(f"{want.path}/: no creation rule covers it (clusters {', '.join(want.clusters)})")
-        elif have != wanted:
-            missing, extra = sorted(wanted - have), sorted(have - wanted)
-            problems.append(f"{want.path}/: its rule ({rule.path_regex or 'no path_regex'}) has "
-                            + "; ".join(filter(None, [f"missing {', '.join(missing)}" if missing else "",
-                                                      f"extra {', '.join(extra)}" if extra else ""])))
+    problems = [p for want in expected if (p := _rule_problem(ctx.root, rules, want)) is not None]
     if problems:
         yield _finding("static.sops-rules", ".sops.yaml", BROKEN, "; ".join(problems),
                        "fluxforge render (it writes .sops.yaml), then fluxforge updatekeys on files encrypted "
@@ -189,6 +185,21 @@ def check_sops_rules(ctx: Context) -> Iterator[Finding]:
         return
     yield _finding("static.sops-rules", ".sops.yaml", OK,
                    f"every Kustomization folder ({len(expected)}) is covered with the configured recipients")
+
+
+def _rule_problem(root: Path, rules: SopsRules, want: SopsRule) -> str | None:
+    """What is wrong with the creation rule covering ``want``'s folder (None: it has exactly its recipients)."""
+    rule = rules.rule_for(root / want.path / "secret.yaml")
+    if rule is None:
+        return f"{want.path}/: no creation rule covers it (clusters {', '.join(want.clusters)})"
+    have = {value for group in rule.key_groups for _, value in group}
+    wanted = {*want.azure_keyvault, *want.age}
+    if have == wanted:
+        return None
+    missing, extra = sorted(wanted - have), sorted(have - wanted)
+    return (f"{want.path}/: its rule ({rule.path_regex or 'no path_regex'}) has "
+            + "; ".join(filter(None, [f"missing {', '.join(missing)}" if missing else "",
+                                      f"extra {', '.join(extra)}" if extra else ""])))
 
 
 # -- static.encrypted -----------------------------------------------------------------------------------------
@@ -325,17 +336,26 @@ def check_isolation(ctx: Context) -> Iterator[Finding]:
         return
     found = [e for e in exposures(config, _shared(ctx, config)) if e.level == "error"]
     for cluster, ks in tenants:
-        assert ks.tenant is not None
-        subject = f"{cluster.name}/{ks.name}"
-        ident = ks.tenant.identity.name or ks.tenant.identity.client_id
-        mine = [e for e in found if any(d.tenant == ks for d in e.owners) or any(_under(f, ks.path) for f in e.folders)]
-        if mine:
-            yield _finding("static.tenant-isolation", subject, WARN, "; ".join(e.reason for e in mine), mine[0].fix,
-                           cluster.name, shared=sorted({f for e in mine for f in e.folders}))
-        else:
-            yield _finding("static.tenant-isolation", subject, OK,
-                           f"tenant identity {ident} decrypts no key used outside {ks.path}/, and no other identity "
-                           f"decrypts the keys of {ks.path}/", cluster.name)
+        yield _tenant_finding(cluster, ks, found)
+
+
+def _involves(exposure: Exposure, ks: KustomizationSpec) -> bool:
+    """The exposure is of the tenant's own keys, or of a folder below its path."""
+    return any(d.tenant == ks for d in exposure.owners) or any(_under(f, ks.path) for f in exposure.folders)
+
+
+def _tenant_finding(cluster: Cluster, ks: KustomizationSpec, found: list[Exposure]) -> Finding:
+    """One tenant: the exposures that involve its identity or its folder, or that it is isolated."""
+    assert ks.tenant is not None
+    subject = f"{cluster.name}/{ks.name}"
+    ident = ks.tenant.identity.name or ks.tenant.identity.client_id
+    mine = [e for e in found if _involves(e, ks)]
+    if mine:
+        return _finding("static.tenant-isolation", subject, WARN, "; ".join(e.reason for e in mine), mine[0].fix,
+                        cluster.name, shared=sorted({f for e in mine for f in e.folders}))
+    return _finding("static.tenant-isolation", subject, OK,
+                    f"tenant identity {ident} decrypts no key used outside {ks.path}/, and no other identity "
+                    f"decrypts the keys of {ks.path}/", cluster.name)
 
 
 # -- static.federation --------------------------------------------------------------------------------------

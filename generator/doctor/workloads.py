@@ -28,13 +28,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from generator import az_hints
+from generator.azure.facts import CredentialFacts, IdentityFacts, VaultFacts
 from generator.config.model import Cluster, Config, VaultObject, Workload
 from generator.doctor.context import Context
 from generator.doctor.declared import DeclaredCredential, declared_credentials
 from generator.doctor.live_azure import allows, covers, identity_facts
 from generator.doctor.live_cluster import kube_reader, live_cluster
 from generator.doctor.model import BROKEN, OK, SKIPPED, Finding, Gate, Skip
-from generator.doctor.readers import AzureReader, CredentialFacts, IdentityFacts, VaultFacts
+from generator.doctor.readers import AzureReader, KubeReader
 from generator.render.workloads import (
     POD_LABEL,
     built_workload_problems,
@@ -368,31 +369,7 @@ def _applier(config: Config, cluster: Cluster, w: Workload) -> str:
 def _live_problems(ctx: Context, cluster: Cluster, w: Workload) -> list[str]:
     kube = kube_reader(ctx)
     ns = w.namespace
-    problems = []
-    sa = ctx.read(("get", "sa", ns, w.service_account),
-                  lambda: kube.get("serviceaccount", w.service_account, ns))
-    if sa is None:
-        problems.append(f"ServiceAccount {ns}/{w.service_account} does not exist")
-    else:
-        have = _meta(sa, "annotations").get(CLIENT_ID)
-        if have != w.identity.client_id:
-            problems.append(f"ServiceAccount {ns}/{w.service_account}: annotation {CLIENT_ID} is {have or 'missing'} "
-                            f"(config: {w.identity.client_id})")
-        if POD_LABEL in _meta(sa, "labels"):
-            problems.append(f"ServiceAccount {ns}/{w.service_account} has the label {POD_LABEL}: it belongs on the "
-                            "pod template")
-    try:
-        spc = ctx.read(("get", "secretproviderclass", ns, w.name), lambda: kube.get("secretproviderclass", w.name, ns))
-    except Skip as skip:
-        if "resource type" not in skip.reason:
-            raise
-        group, aks = (cluster.aks.resource_group or "<resource group>", cluster.aks.name) if cluster.aks else (
-            "<resource group>", "<aks>")
-        problems.append("the cluster has no SecretProviderClass resource: the Secrets Store CSI driver is not installed "
-                        f"(az aks enable-addons --addons azure-keyvault-secrets-provider -g {group} -n {aks})")
-        spc = {}
-    if spc is None:
-        problems.append(f"SecretProviderClass {ns}/{w.name} does not exist")
+    problems = _live_sa_problems(ctx, kube, w) + _live_spc_problems(ctx, kube, cluster, w)
     obj = ctx.read(("get", w.kind.lower(), ns, w.name), lambda: kube.get(w.kind.lower(), w.name, ns))
     where = f"{w.kind} {ns}/{w.name}"
     if obj is None:
@@ -402,6 +379,39 @@ def _live_problems(ctx: Context, cluster: Cluster, w: Workload) -> list[str]:
     return problems + _pod_problems(ctx, w, obj)
 
 
+def _live_sa_problems(ctx: Context, kube: KubeReader, w: Workload) -> list[str]:
+    """The workload's ServiceAccount in the cluster: it exists, with the client-ID annotation and no pod label."""
+    ns = w.namespace
+    sa = ctx.read(("get", "sa", ns, w.service_account),
+                  lambda: kube.get("serviceaccount", w.service_account, ns))
+    if sa is None:
+        return [f"ServiceAccount {ns}/{w.service_account} does not exist"]
+    problems = []
+    have = _meta(sa, "annotations").get(CLIENT_ID)
+    if have != w.identity.client_id:
+        problems.append(f"ServiceAccount {ns}/{w.service_account}: annotation {CLIENT_ID} is {have or 'missing'} "
+                        f"(config: {w.identity.client_id})")
+    if POD_LABEL in _meta(sa, "labels"):
+        problems.append(f"ServiceAccount {ns}/{w.service_account} has the label {POD_LABEL}: it belongs on the "
+                        "pod template")
+    return problems
+
+
+def _live_spc_problems(ctx: Context, kube: KubeReader, cluster: Cluster, w: Workload) -> list[str]:
+    """The workload's SecretProviderClass exists (and the cluster knows the resource: the CSI driver is there)."""
+    ns = w.namespace
+    try:
+        spc = ctx.read(("get", "secretproviderclass", ns, w.name), lambda: kube.get("secretproviderclass", w.name, ns))
+    except Skip as skip:
+        if "resource type" not in skip.reason:
+            raise
+        group, aks = (cluster.aks.resource_group or "<resource group>", cluster.aks.name) if cluster.aks else (
+            "<resource group>", "<aks>")
+        return [("the cluster has no SecretProviderClass resource: the Secrets Store CSI driver is not installed "
+                 f"(az aks enable-addons --addons azure-keyvault-secrets-provider -g {group} -n {aks})")]
+    return [f"SecretProviderClass {ns}/{w.name} does not exist"] if spc is None else []
+
+
 def _pod_problems(ctx: Context, w: Workload, obj: Mapping[str, Any]) -> list[str]:
     kube = kube_reader(ctx)
     match = (((obj.get("spec") or {}).get("selector") or {}).get("matchLabels") or {})
@@ -409,20 +419,29 @@ def _pod_problems(ctx: Context, w: Workload, obj: Mapping[str, Any]) -> list[str
         return []
     selector = ",".join(f"{k}={v}" for k, v in sorted(match.items()))
     pods = ctx.read(("list", "pods", w.namespace, selector), lambda: kube.list("pods", w.namespace, selector))
-    found = []
-    for pod in pods:
-        if ((pod.get("status") or {}).get("phase")) != "Running":
-            continue
-        name = (pod.get("metadata") or {}).get("name", "?")
-        containers = (pod.get("spec") or {}).get("containers") or []
-        env = {str(e.get("name")): str(e.get("value", "")) for c in containers for e in c.get("env") or []
-               if isinstance(e, Mapping)}
-        if _meta(pod, "labels").get(POD_LABEL) != "true":
-            found.append(f"pod {name} lacks the label {POD_LABEL} (created before the template had it)")
-        elif env.get("AZURE_CLIENT_ID") != w.identity.client_id:
-            found.append(f"pod {name} has AZURE_CLIENT_ID {env.get('AZURE_CLIENT_ID') or 'unset'}, not "
-                         f"{w.identity.client_id} (created before the ServiceAccount's annotation)")
-    return found
+    return [problem for pod in pods if (problem := _running_pod_problem(pod, w)) is not None]
+
+
+def _running_pod_problem(pod: Mapping[str, Any], w: Workload) -> str | None:
+    """A running pod of the workload created before its template had the label or its ServiceAccount the
+    annotation (the webhook injects only at creation)."""
+    if ((pod.get("status") or {}).get("phase")) != "Running":
+        return None
+    name = (pod.get("metadata") or {}).get("name", "?")
+    if _meta(pod, "labels").get(POD_LABEL) != "true":
+        return f"pod {name} lacks the label {POD_LABEL} (created before the template had it)"
+    client = _pod_env(pod).get("AZURE_CLIENT_ID")
+    if client != w.identity.client_id:
+        return (f"pod {name} has AZURE_CLIENT_ID {client or 'unset'}, not "
+                f"{w.identity.client_id} (created before the ServiceAccount's annotation)")
+    return None
+
+
+def _pod_env(pod: Mapping[str, Any]) -> dict[str, str]:
+    """The literal env values of the pod's containers (a later container's value wins)."""
+    containers = (pod.get("spec") or {}).get("containers") or []
+    return {str(e.get("name")): str(e.get("value", "")) for c in containers for e in c.get("env") or []
+            if isinstance(e, Mapping)}
 
 
 WORKLOAD_STATIC_GATES: tuple[Gate, ...] = (

@@ -7,20 +7,18 @@ import difflib
 
 from generator.azure.arm import missing_permission
 from generator.azure.desired import desired_state
+from generator.azure.facts import CredentialFacts, RoleFacts
 from generator.azure.plan import (
     ActualAks,
     ActualAssignment,
-    ActualCredential,
-    ActualIdentity,
     ActualKey,
-    ActualRole,
     ActualState,
-    ActualVault,
     make_plan,
 )
 from generator.azure.writeback import with_client_ids
 from generator.config.load import parse_config
 from tests.azure_iac.rich import ISSUER_A, ISSUER_B, RICH, SUBSCRIPTION
+from tests.helpers import arm_facts
 
 STATE = desired_state(parse_config(RICH))
 FLUX = "system:serviceaccount:flux-system:kustomize-controller"
@@ -33,17 +31,16 @@ def _everything_there() -> ActualState:
         actual.groups[group.lower()] = "westeurope"
     for n, ident in enumerate(STATE.identities):
         client = ident.client_id or f"00000000-0000-0000-0000-00000000000{n}"
-        actual.identities[ident.key] = ActualIdentity(client, f"10000000-0000-0000-0000-00000000000{n}")
-        actual.credentials[ident.key] = [ActualCredential(c.name, c.issuer, c.subject, (c.audience,))
-                                         for c in STATE.credentials if c.identity.key == ident.key]
+        actual.identities[ident.key] = arm_facts.identity(ident, client, f"10000000-0000-0000-0000-00000000000{n}")
+        actual.credentials[ident.key] = arm_facts.credentials_of(STATE, ident)
     for key in STATE.keys:
-        actual.vaults[key.vault.lower()] = ActualVault(True, True, True, STATE.tenant_id)
+        actual.vaults[key.vault.lower()] = arm_facts.vault(key.vault.lower(), STATE.tenant_id)
         actual.keys[(key.vault.lower(), key.key.lower())] = ActualKey("RSA", ("encrypt", "decrypt"), "https://x")
     for a in STATE.assignments:
         principal = a.encryptor.object_id if a.encryptor else actual.identities[a.identity.key].principal_id  # type: ignore[union-attr]
         actual.assignments.setdefault((a.key.vault.lower(), a.key.key.lower()), []).append(
             ActualAssignment("n", a.role.resolved(SUBSCRIPTION), principal))
-        actual.roles[a.role.resolved(SUBSCRIPTION)] = ActualRole(a.role.name, a.role.data_actions)
+        actual.roles[a.role.resolved(SUBSCRIPTION)] = RoleFacts(a.role.name, a.role.data_actions)
     for aks in STATE.clusters:
         actual.clusters[(aks.resource_group.lower(), aks.name.lower())] = ActualAks(True, aks.issuer, True)
     return actual
@@ -61,7 +58,7 @@ def test_federated_credential_fields_are_compared_one_by_one() -> None:
     actual = _everything_there()
     key = STATE.identities[0].key
     first = actual.credentials[key][0]
-    actual.credentials[key][0] = ActualCredential(first.name, ISSUER_A.rstrip("/"),
+    actual.credentials[key][0] = CredentialFacts(first.name, ISSUER_A.rstrip("/"),
                                                   "system:serviceaccount:apps:kustomize-controller", ("api://other",))
     lines = make_plan(STATE, actual).lines()
     at = lines.index("~ federated credential id-flux-staging/staging-flux-system-kustomize-controller")
@@ -76,7 +73,7 @@ def test_federated_credential_fields_are_compared_one_by_one() -> None:
 def test_a_credential_made_by_hand_under_another_name_is_not_created_twice() -> None:
     actual = _everything_there()
     key = STATE.identities[2].key
-    actual.credentials[key] = [ActualCredential("kustomize-controller", ISSUER_B, FLUX, ("api://AzureADTokenExchange",)),
+    actual.credentials[key] = [CredentialFacts("kustomize-controller", ISSUER_B, FLUX, ("api://AzureADTokenExchange",)),
                                *actual.credentials[key][1:]]
     plan = make_plan(STATE, actual)
     assert ("= federated credential id-flux-prod/production-flux-system-kustomize-controller (exists as "
@@ -86,14 +83,14 @@ def test_a_credential_made_by_hand_under_another_name_is_not_created_twice() -> 
 def test_problems_apply_cannot_fix() -> None:
     actual = _everything_there()
     prod, staging = STATE.identities[2], STATE.identities[0]
-    actual.identities[prod.key] = ActualIdentity("99999999-0000-0000-0000-000000000000", "p")
-    actual.credentials[staging.key] += [ActualCredential(f"other-{n}", ISSUER_B, f"s{n}", ("a",)) for n in range(19)]
-    actual.vaults["kv-prod-legacy"] = ActualVault(False, True, True, STATE.tenant_id)
+    actual.identities[prod.key] = arm_facts.identity(prod, "99999999-0000-0000-0000-000000000000", "p")
+    actual.credentials[staging.key] += [CredentialFacts(f"other-{n}", ISSUER_B, f"s{n}", ("a",)) for n in range(19)]
+    actual.vaults["kv-prod-legacy"] = arm_facts.vault("kv-prod-legacy", STATE.tenant_id, rbac=False)
     actual.keys[("kv-fleet-main", "sops-flux")] = ActualKey("EC", ("sign",), "https://x")
     actual.groups["rg-team-a"] = None
     actual.clusters[("rg-prod", "aks-prod")] = ActualAks(False, None, False)
     guid = "12338af0-0e69-4776-bea7-57ae8d297424"
-    actual.roles[guid] = ActualRole("Something Else", ())
+    actual.roles[guid] = RoleFacts("Something Else", ())
     plan = make_plan(STATE, actual)
     assert plan.exit_code == 1
     problems = "\n".join(plan.problems)
@@ -144,7 +141,7 @@ def test_what_only_the_bicep_deploys_is_a_note_with_the_command() -> None:
     state = desired_state(config)
     actual = ActualState(SUBSCRIPTION)
     ident = state.identities[0]
-    actual.identities[ident.key] = ActualIdentity(ident.client_id or "", "20000000-0000-0000-0000-000000000001")
+    actual.identities[ident.key] = arm_facts.identity(ident, ident.client_id or "", "20000000-0000-0000-0000-000000000001")
     plan = make_plan(state, actual)
     registry = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/rg-fleet-ext/providers/Microsoft.ContainerRegistry/" \
                "registries/acrcontosoext"

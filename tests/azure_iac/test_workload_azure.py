@@ -12,18 +12,16 @@ from pycep import BicepParser
 
 from generator.azure.bicep import render_bicep
 from generator.azure.desired import desired_state
+from generator.azure.facts import RoleFacts
 from generator.azure.plan import (
     ActualAssignment,
-    ActualCredential,
-    ActualIdentity,
     ActualKey,
     ActualObject,
-    ActualRole,
     ActualState,
-    ActualVault,
     make_plan,
 )
 from generator.config.load import parse_config
+from tests.helpers import arm_facts
 
 SUBSCRIPTION = "3f1c1a4e-5b7e-4d51-9a63-0b6f0c2f8d11"
 ISSUER = "https://westeurope.oic.prod-aks.azure.com/95513a0e-a568-46f4-8d76-53e5279cb558/5cd99ca1-6fd3-48b4-85d7-728bebc84d67/"
@@ -121,17 +119,16 @@ def _everything_there() -> ActualState:
     for group in STATE.resource_groups:
         actual.groups[group.lower()] = "westeurope"
     for n, ident in enumerate(STATE.identities):
-        actual.identities[ident.key] = ActualIdentity(str(ident.client_id), f"10000000-0000-0000-0000-00000000000{n}")
-        actual.credentials[ident.key] = [ActualCredential(c.name, c.issuer, c.subject, (c.audience,))
-                                         for c in STATE.credentials if c.identity.key == ident.key]
+        actual.identities[ident.key] = arm_facts.identity(ident, str(ident.client_id), f"10000000-0000-0000-0000-00000000000{n}")
+        actual.credentials[ident.key] = arm_facts.credentials_of(STATE, ident)
     for vault in ("kv-fleet", "kv-apps"):
-        actual.vaults[vault] = ActualVault(True, True, True, STATE.tenant_id)
+        actual.vaults[vault] = arm_facts.vault(vault, STATE.tenant_id)
     actual.keys[("kv-fleet", "sops-flux")] = ActualKey("RSA", ("encrypt", "decrypt"), "https://x")
     for a in STATE.assignments:
         assert a.identity is not None
         actual.assignments.setdefault((a.key.vault.lower(), a.key.key.lower()), []).append(
             ActualAssignment("n", a.role.resolved(SUBSCRIPTION), actual.identities[a.identity.key].principal_id))
-        actual.roles[a.role.resolved(SUBSCRIPTION)] = ActualRole(a.role.name, ())
+        actual.roles[a.role.resolved(SUBSCRIPTION)] = RoleFacts(a.role.name, ())
     for a in STATE.access:
         actual.objects[a.target.key] = ActualObject(True)
         actual.scoped.setdefault(a.target.scope_id(SUBSCRIPTION).lower(), []).append(
@@ -165,7 +162,7 @@ def test_plan_compares_the_workload_roles_and_waits_for_missing_or_disabled_obje
 
 def test_an_application_vault_missing_or_in_access_policy_mode_is_a_problem() -> None:
     actual = _everything_there()
-    actual.vaults["kv-apps"] = ActualVault(False, True, True, STATE.tenant_id)
+    actual.vaults["kv-apps"] = arm_facts.vault("kv-apps", STATE.tenant_id, rbac=False)
     plan = make_plan(STATE, actual)
     assert plan.exit_code == 1
     assert plan.problems == (
