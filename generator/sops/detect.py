@@ -102,6 +102,12 @@ def _yaml_metadata(text: str) -> Any:
         return _ABSENT
     if root is None or root.id != "mapping":
         return _ABSENT
+    return _sops_entry(root)
+
+
+def _sops_entry(root: Any) -> Any:
+    """The top-level mapping node's ``sops`` value, plain (marked when it is there twice, or when a ``<<``
+    key beside it cannot be merged)."""
     found = [value for key, value in root.value if key.id == "scalar" and key.value == "sops"]
     if not found:
         return _ABSENT
@@ -206,9 +212,12 @@ def looks_like_metadata(node: Any) -> bool:
         return False
     if any(field in node for field in ("mac", "lastmodified", "version")):
         return True
-    entries = [e for v in node.values() if isinstance(v, list) for e in v]
-    return any(isinstance(e, Mapping) and ("enc" in e or any(isinstance(x, list) for x in e.values()))
-               for e in entries)
+    return any(_looks_like_key_entry(e) for v in node.values() if isinstance(v, list) for e in v)
+
+
+def _looks_like_key_entry(entry: Any) -> bool:
+    """A key entry sops writes (with ``enc``), or a key group (lists of entries)."""
+    return isinstance(entry, Mapping) and ("enc" in entry or any(isinstance(x, list) for x in entry.values()))
 
 
 def _flat_int(text: str) -> Any:
@@ -240,16 +249,23 @@ def metadata_problems(raw: Any, *, strict_types: bool = True) -> list[str]:
     problems.extend(f"sops.{name} is not a string" for name in _STRING_FIELDS
                     if not _is_string(fields.get(name), strict_types))
     problems.extend(_scalar_fields(fields, strict_types))
-    if not _is_time(fields.get("lastmodified")):
-        problems.append("sops.lastmodified is missing or not an RFC 3339 time")
-    if not fields.get("mac"):
-        problems.append("sops.mac is missing or empty (sops refuses a file without a MAC)")
-    if version_problem(fields.get("version")):  # strict semver, as sops parses it
-        problems.append("sops.version is missing or not X.Y.Z (sops refuses to load such a file)")
-    if sum(1 for name in SELECTORS if fields.get(name)) > 1:
-        problems.append("sops sets more than one of " + ", ".join(SELECTORS))
+    problems.extend(_required_fields(fields))
     problems.extend(_key_problems(fields, strict_types))
     return problems
+
+
+def _required_fields(fields: Mapping[str, Any]) -> list[str]:
+    """lastmodified, mac and version as sops needs them; at most one selector."""
+    out = []
+    if not _is_time(fields.get("lastmodified")):
+        out.append("sops.lastmodified is missing or not an RFC 3339 time")
+    if not fields.get("mac"):
+        out.append("sops.mac is missing or empty (sops refuses a file without a MAC)")
+    if version_problem(fields.get("version")):  # strict semver, as sops parses it
+        out.append("sops.version is missing or not X.Y.Z (sops refuses to load such a file)")
+    if sum(1 for name in SELECTORS if fields.get(name)) > 1:
+        out.append("sops sets more than one of " + ", ".join(SELECTORS))
+    return out
 
 
 def _is_string(value: Any, strict: bool) -> bool:
@@ -328,12 +344,14 @@ def _group_problems(group: Mapping[str, Any], where: str, strict: bool) -> list[
             out.append(f"{where}.{kind} is not a list")
             continue
         for index, entry in enumerate(entries):
-            at = f"{where}.{kind}[{index}]"
-            if not isinstance(entry, Mapping):
-                out.append(f"{at} is not a mapping")
-                continue
-            out.extend(f"{at}.{name} is not a string" for name, value in entry.items()
-                       if name != "context" and not _is_string(value, strict))
-            out.extend(f"{at}.{name} is missing or not an RFC 3339 time" for name in _KEY_LISTS[kind]
-                       if not _is_time(entry.get(name)))
+            out.extend(_entry_problems(entry, f"{where}.{kind}[{index}]", kind, strict))
     return out
+
+
+def _entry_problems(entry: Any, at: str, kind: str, strict: bool) -> list[str]:
+    if not isinstance(entry, Mapping):
+        return [f"{at} is not a mapping"]
+    out = [f"{at}.{name} is not a string" for name, value in entry.items()
+           if name != "context" and not _is_string(value, strict)]
+    return out + [f"{at}.{name} is missing or not an RFC 3339 time" for name in _KEY_LISTS[kind]
+                  if not _is_time(entry.get(name))]

@@ -275,32 +275,45 @@ def _check_mac(meta: md.Metadata, cipher: Cipher, mac: str, name: str) -> None:
 
 def recover_key(meta: md.Metadata, cache: dict[str, KeySource], options: KeyOptions, name: str) -> bytes:
     """Unwrap the data key (combining Shamir parts when there are several key groups)."""
-    from generator.sops import shamir
-
     if not meta.groups or not any(meta.groups):
         raise SopsError(f"{name}: sops metadata lists no keys")
     threshold = meta.shamir_threshold or len(meta.groups)
     parts: list[bytes] = []
     problems: list[str] = []
     for gi, group in enumerate(meta.groups):
-        for entry in sorted(group, key=lambda e: BY_NAME[e.kind].unwrap_rank):
-            try:
-                parts.append(source_for(entry.kind, options, cache).unwrap(entry.fields))
-                break
-            except SopsError as err:
-                where = f"sops.key_groups[{gi}].{entry.kind}" if len(meta.groups) > 1 else f"sops.{entry.kind}"
-                problems.extend(f"{name}: {where}: {line}" for line in err.problems)
+        where = f"sops.key_groups[{gi}]." if len(meta.groups) > 1 else "sops."
+        part = _unwrap_group(group, cache, options, f"{name}: {where}", problems)
+        if part is not None:
+            parts.append(part)
         if len(parts) >= threshold:
             break
-    if len(meta.groups) == 1 and parts:
-        key = parts[0]
-    elif len(parts) >= threshold and len(parts) > 1:
-        key = shamir.combine(parts[:threshold])
-    else:
-        raise KeySourceError([f"{name}: cannot recover the data key with the available keys", *problems])
+    key = _combined(parts, len(meta.groups), threshold, name, problems)
     if len(key) != 32:
         raise KeySourceError(f"{name}: the recovered data key has {len(key)} bytes, expected 32")
     return key
+
+
+def _combined(parts: list[bytes], groups: int, threshold: int, name: str, problems: list[str]) -> bytes:
+    """The data key from the unwrapped parts: the one part of a single group, else ``threshold`` Shamir parts."""
+    from generator.sops import shamir
+
+    if groups == 1 and parts:
+        return parts[0]
+    if len(parts) >= threshold and len(parts) > 1:
+        return shamir.combine(parts[:threshold])
+    raise KeySourceError([f"{name}: cannot recover the data key with the available keys", *problems])
+
+
+def _unwrap_group(group: list[md.KeyEntry], cache: dict[str, KeySource], options: KeyOptions, where: str,
+                  problems: list[str]) -> bytes | None:
+    """The group's part of the data key from the first of its keys that unwraps (in each kind's unwrap
+    order); each refusal goes to ``problems`` as ``NAME: sops[.key_groups[N]].KIND: why``."""
+    for entry in sorted(group, key=lambda e: BY_NAME[e.kind].unwrap_rank):
+        try:
+            return source_for(entry.kind, options, cache).unwrap(entry.fields)
+        except SopsError as err:
+            problems.extend(f"{where}{entry.kind}: {line}" for line in err.problems)
+    return None
 
 
 def _dotted(path: list[str]) -> str:

@@ -13,6 +13,7 @@ import subprocess
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import TypedDict
 
 from generator.errors import FluxforgeError, SopsError, UsageError
 from generator.fsio import read_input, sweep_stale_temps, walk_files, write_atomic
@@ -192,6 +193,17 @@ class _Outcome:
         self.warnings = warnings or []
 
 
+def _creation_rule(path: Path, rules: SopsRules | None) -> tuple[CreationRule | None, str]:
+    """The rule for ``path`` and where it is (``.sops.yaml creation_rules[N]``); (None, "") without rules.
+    SopsError when no rule matches: sops refuses too (the rule gives the selectors, even with key flags)."""
+    if rules is None:
+        return None, ""
+    base = rules.rule_for(path)
+    if base is None:
+        raise SopsError(no_rule(path, rules))
+    return base, f"{display_path(rules.path)} creation_rules[{rules.rules.index(base)}]"
+
+
 class _EncryptJob:
     """Encrypting one file, with the run's rules, flags and key sources (one cache per process)."""
 
@@ -217,10 +229,7 @@ class _EncryptJob:
         fmt = flags.input_type or fmt
         if _may_be_encrypted(data) and is_encrypted(data, fmt):
             return self._added(path, data, fmt)
-        base = rules.rule_for(path) if rules is not None else None
-        if rules is not None and base is None:
-            raise SopsError(no_rule(path, rules))  # sops too: the rule gives the selectors, even with key flags
-        where = f"{display_path(rules.path)} creation_rules[{rules.rules.index(base)}]" if rules and base else ""
+        base, where = _creation_rule(path, rules)
         out = engine.encrypt_document(data, fmt=fmt, rule=flags.rule(base, where), cache=self.cache,
                                       options=self.options, name=str(path),
                                       output_fmt=flags.output_type or detect_format(path))
@@ -326,14 +335,7 @@ def _collect(files: list[Path], progress: Progress | None, report: Report, work:
         if outcome.problems is not None:
             problems.extend(outcome.problems)
             failed += 1
-        if outcome.output is not None:
-            report.outputs[path] = outcome.output
-        if outcome.changed:
-            report.changed.append(path)
-            if outcome.notes:
-                report.changes[path] = outcome.notes
-        elif outcome.kept:
-            report.unchanged.append(path)
+        _record(report, path, outcome)
         if progress is not None:
             progress(done, len(files), path)
     if problems:
@@ -341,6 +343,18 @@ def _collect(files: list[Path], progress: Progress | None, report: Report, work:
             problems.append(f"{failed} of {len(files)} file(s) failed and are unchanged; the other "
                             f"{len(files) - failed} succeeded")
         raise SopsError(problems)
+
+
+def _record(report: Report, path: Path, outcome: _Outcome) -> None:
+    """One file's output, and whether it changed (with what) or was left as it was."""
+    if outcome.output is not None:
+        report.outputs[path] = outcome.output
+    if outcome.changed:
+        report.changed.append(path)
+        if outcome.notes:
+            report.changes[path] = outcome.notes
+    elif outcome.kept:
+        report.unchanged.append(path)
 
 
 def _encrypt_added(path: Path, data: bytes, fmt: str, rules: SopsRules, cache: dict[str, KeySource],
@@ -352,13 +366,17 @@ def _encrypt_added(path: Path, data: bytes, fmt: str, rules: SopsRules, cache: d
     return engine.encrypt_added(data, fmt=fmt, name=str(path), cache=cache, options=options, rule=rules.rule_for(path))
 
 
-def decrypt_path(path: Path, *, in_place: bool, output: Path | None, options: KeyOptions,
-                 follow_outside: bool = False, extract: str | None = None, ignore_mac: bool = False,
-                 on_warning: Callable[[str], None] | None = None) -> bytes:
+def _refuse_decrypt_flags(in_place: bool, output: Path | None, extract: str | None) -> None:
     if in_place and output is not None:
         raise UsageError("use either -i/--in-place or --output, not both")
     if in_place and extract is not None:
         raise UsageError("use either -i/--in-place or --extract, not both (--extract prints one value)")
+
+
+def decrypt_path(path: Path, *, in_place: bool, output: Path | None, options: KeyOptions,
+                 follow_outside: bool = False, extract: str | None = None, ignore_mac: bool = False,
+                 on_warning: Callable[[str], None] | None = None) -> bytes:
+    _refuse_decrypt_flags(in_place, output, extract)
     path_in_tree = parse_extract(extract) if extract is not None else None
     try:
         data, fmt = _read(path)
@@ -370,9 +388,7 @@ def decrypt_path(path: Path, *, in_place: bool, output: Path | None, options: Ke
         in_place_target(path, settings, follow_outside=follow_outside)
     plain = engine.decrypt_document(data, fmt=fmt, name=str(path), cache={}, options=options,
                                     verify_mac=not ignore_mac, on_warning=on_warning, extract=path_in_tree,
-                                    yaml_indent=settings.yaml_indent if settings else 4,
-                                    json_indent=settings.json_indent if settings else -1,
-                                    binary_indent=settings.binary_indent if settings else -1)
+                                    **_indents(settings))
     if in_place:
         write_atomic(path, plain)
     elif output is not None:
@@ -415,11 +431,9 @@ class _DecryptJob:
             if path not in self.named and not (_may_be_encrypted(data) and is_encrypted(data, fmt)):
                 return _Outcome(kept=True)  # found below a folder and not encrypted: not ours to touch
             in_place_target(path, self.settings, follow_outside=self.follow_outside)
-            s = self.settings
             plain = engine.decrypt_document(data, fmt=fmt, name=str(path), cache=self.cache, options=self.options,
                                             verify_mac=not self.ignore_mac, on_warning=warnings.append,
-                                            yaml_indent=s.yaml_indent if s else 4, json_indent=s.json_indent if s else -1,
-                                            binary_indent=s.binary_indent if s else -1)
+                                            **_indents(self.settings))
             write_atomic(path, plain, sync=False)
         except FluxforgeError as err:
             return _Outcome(problems=[_named(path, line) for line in err.problems], warnings=warnings)
@@ -448,29 +462,38 @@ def edit_path(path: Path, *, options: KeyOptions, editor: str | None, config: Pa
         before = opened.store.emit_plain(opened.docs)
     else:
         opened, before = None, b""
-        rules = load_sops_config(config, [path])
-        rule = rules.rule_for(path)  # before the editor opens: no edit is wasted
-        if rule is None:
-            raise SopsError(no_rule(path, rules, "this new file"))
+        rule = _new_file_rule(path, config)
     text = before
     while True:
         text = _run_editor(command, path.name, text)
         if text == before:
             return False
         try:
-            if opened is None:
-                assert rule is not None
-                out = engine.encrypt_document(text, fmt=fmt, rule=rule, cache=cache, options=options,
-                                              name=str(path))
-            else:
-                docs = opened.store.load_plain(text, str(path))
-                out = engine.seal(docs, opened.meta, opened.key, opened.store, str(path),
-                                  stash=opened.cipher.stash)
+            out = _sealed_edit(path, text, fmt, opened, rule, cache, options)
         except SopsError as err:
             if retry is not None and retry(err):
                 continue
             raise
         return write_atomic(path, out)
+
+
+def _new_file_rule(path: Path, config: Path | None) -> CreationRule:
+    """The creation rule for a file ``edit`` creates, found before the editor opens: no edit is wasted."""
+    rules = load_sops_config(config, [path])
+    rule = rules.rule_for(path)
+    if rule is None:
+        raise SopsError(no_rule(path, rules, "this new file"))
+    return rule
+
+
+def _sealed_edit(path: Path, text: bytes, fmt: str, opened: engine.Opened | None, rule: CreationRule | None,
+                 cache: dict[str, KeySource], options: KeyOptions) -> bytes:
+    """The edited plaintext encrypted: a new file under its rule, else with the file's data key and metadata."""
+    if opened is None:
+        assert rule is not None
+        return engine.encrypt_document(text, fmt=fmt, rule=rule, cache=cache, options=options, name=str(path))
+    docs = opened.store.load_plain(text, str(path))
+    return engine.seal(docs, opened.meta, opened.key, opened.store, str(path), stash=opened.cipher.stash)
 
 
 def _run_editor(command: list[str], name: str, content: bytes) -> bytes:
@@ -661,7 +684,14 @@ def retarget_paths(files: Sequence[Path], *, replace: Callable[[str, str], str],
     return report
 
 
-def _indents(rule: CreationRule | None) -> dict[str, int]:
+class _Indents(TypedDict, total=False):
+    yaml_indent: int
+    json_indent: int
+    binary_indent: int
+
+
+def _indents(rule: CreationRule | SopsRules | None) -> _Indents:
+    """The stores settings of a rule or a ``.sops.yaml`` ({}: sops's defaults)."""
     if rule is None:
         return {}
     return {"yaml_indent": rule.yaml_indent, "json_indent": rule.json_indent, "binary_indent": rule.binary_indent}

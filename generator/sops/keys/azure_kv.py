@@ -373,16 +373,20 @@ def _explain(exc: Exception, ctx: gates.Context) -> str:
     if "not configured to acquire tokens for tenant" in text:
         return gates.explain_tenant(text, ctx)
     if isinstance(exc, HttpResponseError) and exc.status_code:
-        error = getattr(exc, "error", None)
-        code = str(getattr(error, "code", "") or "")
-        inner = _inner_code(exc)
-        message = str(getattr(error, "message", "") or text)
-        return gates.explain_vault(int(exc.status_code), code, message, ctx, inner)
+        return _explain_response(exc, text, ctx)
     if isinstance(exc, ClientAuthenticationError):
         return gates.explain_unavailable(text, ctx)
     if isinstance(exc, ServiceRequestError) or "connection" in text.lower():
         return gates.explain_network(text, ctx)
     return f"{ctx.head}: {type(exc).__name__}: {' '.join(text.split())[:400]}"
+
+
+def _explain_response(exc: Any, text: str, ctx: gates.Context) -> str:
+    """Key Vault answered with an error status: its code, inner code and message."""
+    error = getattr(exc, "error", None)
+    code = str(getattr(error, "code", "") or "")
+    message = str(getattr(error, "message", "") or text)
+    return gates.explain_vault(int(exc.status_code), code, message, ctx, _inner_code(exc))
 
 
 def _transient(exc: Exception) -> bool:

@@ -116,25 +116,33 @@ def _after_comment(rest: str) -> list[str]:
     return [rest[at:]] if at >= 0 else []
 
 
+def _first_delimiter(text: str) -> int:
+    """Where the first ``=`` or ``:`` is (-1: none)."""
+    return min((i for i in (text.find(d) for d in _DELIMITERS) if i >= 0), default=-1)
+
+
 def _key_name(line: str, number: int) -> tuple[str, int]:
     quote = '"""' if line.startswith('"""') and len(line) > 6 else '"' if line[0] == '"' else (
         "`" if line[0] == "`" else "")
     if quote:
-        start = len(quote)
-        pos = line.find(quote, start)
-        if pos == -1:
-            raise IniSyntaxError("missing closing quote of a key name", number)
-        rest = line[pos + start:]
-        at = min((i for i in (rest.find(d) for d in _DELIMITERS) if i >= 0), default=-1)
-        if at < 0:
-            raise IniSyntaxError("no '=' or ':' after the key name", number)
-        return line[start:pos].strip(), pos + at + start + 1
-    at = min((i for i in (line.find(d) for d in _DELIMITERS) if i >= 0), default=-1)
+        return _quoted_key_name(line, quote, number)
+    at = _first_delimiter(line)
     if at < 0:
         raise IniSyntaxError("not 'key = value' (no '=' or ':')", number)
     if at == 0:
         raise IniSyntaxError("empty key name before '='", number)
     return line[:at].strip(), at + 1
+
+
+def _quoted_key_name(line: str, quote: str, number: int) -> tuple[str, int]:
+    start = len(quote)
+    pos = line.find(quote, start)
+    if pos == -1:
+        raise IniSyntaxError("missing closing quote of a key name", number)
+    at = _first_delimiter(line[pos + start:])
+    if at < 0:
+        raise IniSyntaxError("no '=' or ':' after the key name", number)
+    return line[start:pos].strip(), pos + at + start + 1
 
 
 def _value(raw: str, lines: _Lines, comment: list[str]) -> str:
@@ -151,6 +159,11 @@ def _value(raw: str, lines: _Lines, comment: list[str]) -> str:
     line = line.strip()
     if line.endswith("\\"):
         return _continued(line[:-1], lines)
+    return _plain_value(line, comment)
+
+
+def _plain_value(line: str, comment: list[str]) -> str:
+    """A one-line value: a trailing comment goes to ``comment``; one pair of enclosing quotes goes."""
     at = min((i for i in (line.find("#"), line.find(";")) if i >= 0), default=-1)
     if at >= 0:
         comment.append(line[at:])
@@ -221,25 +234,29 @@ def from_tree(branch: Branch) -> list[IniSection]:
             continue
         if not isinstance(value, Branch):
             raise SopsError(f"cannot write {name!r} to INI: a section must hold keys (a mapping)")
-        section = IniSection(str(name))
-        if not section.name:
-            raise SopsError("cannot write an INI section with an empty name")
-        items = list(value)
-        first = items[0][0] if items else None
-        if isinstance(first, Comment):
-            section.comment = first.value
-            items.pop(0)
-        last: IniKey | None = None
-        for key, item in items:
-            if isinstance(key, Comment):
-                if last is not None:
-                    last.comment = key.value
-                continue
-            if isinstance(item, (Branch, list)):
-                raise SopsError(f"cannot write a nested value to INI; offending key {section.name}.{key}")
-            last = section.set(str(key), val_to_string(item))
-        sections.append(section)
+        sections.append(_section_from(str(name), value))
     return sections
+
+
+def _section_from(name: str, value: Branch) -> IniSection:
+    section = IniSection(name)
+    if not section.name:
+        raise SopsError("cannot write an INI section with an empty name")
+    items = list(value)
+    first = items[0][0] if items else None
+    if isinstance(first, Comment):
+        section.comment = first.value
+        items.pop(0)
+    last: IniKey | None = None
+    for key, item in items:
+        if isinstance(key, Comment):
+            if last is not None:
+                last.comment = key.value
+            continue
+        if isinstance(item, (Branch, list)):
+            raise SopsError(f"cannot write a nested value to INI; offending key {section.name}.{key}")
+        last = section.set(str(key), val_to_string(item))
+    return section
 
 
 def write_ini(sections: list[IniSection]) -> str:
@@ -252,16 +269,23 @@ def write_ini(sections: list[IniSection]) -> str:
             out.append(f"[{section.name}]\n")
         elif not section.keys:
             continue
-        names = [_key_text(key) for key in section.keys]
-        width = max((len(n.encode("utf-8", "surrogateescape")) for n in names), default=0)
-        for key, name in zip(section.keys, names, strict=True):
-            if key.comment:
-                out.extend(_comment_line(line, trim=True) for line in key.comment.split("\n"))
-            pad = " " * (width - len(name.encode("utf-8", "surrogateescape")))
-            out.append(f"{name}{pad} = {_value_text(key.value)}\n")
+        out += _key_lines(section.keys)
         if index < len(sections) - 1:
             out.append("\n")
     return "".join(out)
+
+
+def _key_lines(keys: list[IniKey]) -> list[str]:
+    """A section's keys, ``=`` aligned (PrettyFormat: names padded to the widest in bytes), comments first."""
+    out: list[str] = []
+    names = [_key_text(key) for key in keys]
+    width = max((len(n.encode("utf-8", "surrogateescape")) for n in names), default=0)
+    for key, name in zip(keys, names, strict=True):
+        if key.comment:
+            out.extend(_comment_line(line, trim=True) for line in key.comment.split("\n"))
+        pad = " " * (width - len(name.encode("utf-8", "surrogateescape")))
+        out.append(f"{name}{pad} = {_value_text(key.value)}\n")
+    return out
 
 
 def _comment_line(line: str, *, trim: bool) -> str:

@@ -42,6 +42,10 @@ def encode(value: object) -> str:
                               if not isinstance(k, Comment)) + "}"
     if isinstance(value, list):
         return "[" + ",".join(encode(v) for v in value if not isinstance(v, Comment)) + "]"
+    return _encode_scalar(value)
+
+
+def _encode_scalar(value: object) -> str:
     if value is None:
         return "null"
     if isinstance(value, bool):

@@ -143,15 +143,7 @@ class Collector:
         kind = tok.kind
         if kind in (t.STREAM_END, t.DOC_START, t.DOC_END, t.DIRECTIVE, t.ENTRY):
             return tok.end
-        pos = tok.end
-        if kind == t.SCALAR:
-            if tok.style == t.PLAIN:
-                found = _NOT_SPACE.search(text, pos)
-                pos = found.start() if found else len(text)
-            elif tok.style in (t.LITERAL, t.FOLDED):
-                self._block_header(tok)
-                while pos < len(text) and text[pos] == " ":
-                    pos += 1  # the indentation before what follows is read with the scalar
+        pos = self._after_scalar(tok) if kind == t.SCALAR else tok.end
         if self._newlines(pos):
             return pos
         mark = self._line_anchor(tok, index, in_flow)
@@ -162,6 +154,20 @@ class Collector:
         end = _line_end(text, hash_at)
         self.notes.append(Note(LINE, text[hash_at:end], mark, hash_at, self._column(hash_at), 0, 0))
         return end
+
+    def _after_scalar(self, tok: t.Tok) -> int:
+        """Where a scalar's line comment may start: after a plain scalar's trailing space, after a block
+        scalar's indentation (read with the scalar; its header comment is the scalar's)."""
+        text = self.text
+        pos = tok.end
+        if tok.style == t.PLAIN:
+            found = _NOT_SPACE.search(text, pos)
+            return found.start() if found else len(text)
+        if tok.style in (t.LITERAL, t.FOLDED):
+            self._block_header(tok)
+            while pos < len(text) and text[pos] == " ":
+                pos += 1
+        return pos
 
     def _block_header(self, tok: t.Tok) -> None:
         """The comment on a block scalar's ``|``/``>`` line belongs to the scalar."""
@@ -325,15 +331,9 @@ class _Run:
         for piece in _pieces(self.text, self.first.pos, self.gap.in_flow):
             kind = piece.kind
             if kind in (_COMMENT, _CONTENT):
-                if self.block and piece.col - 1 < self.gap.indent and piece.col != self.first.col:
-                    self._foot(piece.pos)
-                if kind == _CONTENT:
-                    self._head(piece.pos)
+                if not self._comment_or_content(piece):
                     break
-                if not self.block:
-                    self.first = piece
-                self.block.append(self.text[piece.pos:piece.end])
-                self.last_end, after_empty = piece.end, False
+                after_empty = False
                 continue
             if kind == _LIMIT:
                 self._head(piece.pos)
@@ -345,6 +345,20 @@ class _Run:
                 break
             self.touching, after_empty = False, True
         return self.last_end
+
+    def _comment_or_content(self, piece: _Piece) -> bool:
+        """A comment line joins the block (a dedented one first ends the block before it as a foot);
+        content ends the run (False)."""
+        if self.block and piece.col - 1 < self.gap.indent and piece.col != self.first.col:
+            self._foot(piece.pos)
+        if piece.kind == _CONTENT:
+            self._head(piece.pos)
+            return False
+        if not self.block:
+            self.first = piece
+        self.block.append(self.text[piece.pos:piece.end])
+        self.last_end = piece.end
+        return True
 
     def _blank_or_foot(self, piece: _Piece) -> None:
         if not self.block:

@@ -68,13 +68,16 @@ def fits(value: str) -> Fits:
         return Fits(plain=True, single=True, block=False, multiline=False)
     multiline = bool(_ANY_BREAK.search(value))
     special = bool(_SPECIAL.search(value))
-    tab = "\t" in value
-    space_break, break_space = bool(_SPACE_BREAK.search(value)), bool(_BREAK_SPACE.search(value))
-    edges = value[0] in " " + _BREAKS or value[-1] in " " + _BREAKS
-    indicator = bool(_FIRST_INDICATOR.match(value) or _INNER_INDICATOR.search(value, 1))
-    quoted_ok = not (space_break or break_space or tab or special)
-    return Fits(plain=quoted_ok and not (edges or multiline or indicator), single=quoted_ok,
+    space_break = bool(_SPACE_BREAK.search(value))
+    quoted_ok = not (space_break or _BREAK_SPACE.search(value) or "\t" in value or special)
+    return Fits(plain=quoted_ok and not (multiline or _plain_unsafe(value)), single=quoted_ok,
                 block=not (value[-1] == " " or space_break or special), multiline=multiline)
+
+
+def _plain_unsafe(value: str) -> bool:
+    """A space or break at either end, or an indicator where a plain scalar cannot have one."""
+    edges = value[0] in " " + _BREAKS or value[-1] in " " + _BREAKS
+    return edges or bool(_FIRST_INDICATOR.match(value) or _INNER_INDICATOR.search(value, 1))
 
 
 def _reads_as_string(value: str) -> bool:
@@ -421,12 +424,7 @@ class _Writer:
             self.space = self.fresh = False
         self.deeper(flow=True, in_item=in_item)
         if style == PLAIN:
-            if text and not self.space:
-                self.put(" ")
-            self.put(text)
-            if text:
-                self.space = False
-            self.fresh = False
+            self._plain(text)
         elif style == DOUBLE:
             self.mark(double_quoted(text), space_before=True, space_after=False, fresh=False)
         elif style == SINGLE:
@@ -434,6 +432,14 @@ class _Writer:
         else:
             self._literal(text)
         self.shallower()
+
+    def _plain(self, text: str) -> None:
+        if text and not self.space:
+            self.put(" ")
+        self.put(text)
+        if text:
+            self.space = False
+        self.fresh = False
 
     def _single(self, text: str) -> None:
         self.mark("'", space_before=True, space_after=False, fresh=False)
@@ -485,14 +491,17 @@ def _final_style(text: str, style: str, *, simple_key: bool) -> str:
     simple key is quoted, and a style the characters do not fit falls back to the next one."""
     can = fits(text)
     if simple_key and can.multiline:
-        style = DOUBLE
+        return DOUBLE
     if style == PLAIN and (not can.plain or (not text and simple_key)):
         style = SINGLE
+    return _quoted_fallback(style, can, simple_key=simple_key)
+
+
+def _quoted_fallback(style: str, can: Fits, *, simple_key: bool) -> str:
+    """Single quotes, or a literal block, that the characters (or a simple key) do not allow: double quotes."""
     if style == SINGLE and not can.single:
-        style = DOUBLE
-    if style == LITERAL and (not can.block or simple_key):
-        style = DOUBLE
-    return style
+        return DOUBLE
+    return DOUBLE if style == LITERAL and (not can.block or simple_key) else style
 
 
 def _utf8_len(text: str) -> int:

@@ -37,7 +37,7 @@ _INDICATORS = frozenset("-?:,[]{}#&*!|>'\"%@`<")
 
 def load_simple(text: str) -> Branch | None:
     """The tree of a Secret-shaped ``text`` (one document, mappings of plain strings), else None."""
-    if not text.endswith("\n") or "#" in text or "---" in text or "..." in text:
+    if not _one_plain_document(text):
         return None
     lines = text.split("\n")
     lines.pop()  # the empty string after the final line break
@@ -49,29 +49,50 @@ def load_simple(text: str) -> Branch | None:
         if m is None:
             return None
         indent, key, value = len(m.group(1)), m.group(2), m.group(3)
-        if opening is not None:
-            if indent <= stack[-1][0]:
-                return None  # ``key:`` with nothing below: a null value (the general path decides)
-            if len(stack) > _MAX_DEPTH:
-                return None  # the general reader names the depth limit
-            stack.append((indent, opening, set()))
-            opening = None
+        if opening is not None and not _opened(stack, opening, indent):
+            return None
         while indent < stack[-1][0]:
             stack.pop()
-        level, mapping, seen = stack[-1]
-        if indent != level or key in seen or not _plain_string(key) or (not stack[:-1] and key == "sops"):
+        if not _new_key(stack, indent, key) or (value is not None and not _plain_string(value)):
             return None
-        seen.add(key)
-        if value is None:
-            opening = Branch()
-            mapping.append((key, opening))
-        elif _plain_string(value):
-            mapping.append((key, value))
-        else:
-            return None
+        opening = _add(stack[-1][1], key, value)
     if opening is not None or not root:
         return None
     return root
+
+
+def _one_plain_document(text: str) -> bool:
+    """No comment, no document marker, a final line break."""
+    return text.endswith("\n") and "#" not in text and "---" not in text and "..." not in text
+
+
+def _new_key(stack: list[tuple[int, Branch, set[str]]], indent: int, key: str) -> bool:
+    """``key`` continues the innermost open mapping (same indentation), is new there and plain (and is not
+    a top-level ``sops``); it is recorded as seen."""
+    level, _mapping, seen = stack[-1]
+    if indent != level or key in seen or not _plain_string(key) or (len(stack) == 1 and key == "sops"):
+        return False
+    seen.add(key)
+    return True
+
+
+def _opened(stack: list[tuple[int, Branch, set[str]]], opening: Branch, indent: int) -> bool:
+    """The line after a bare ``key:`` opens its mapping, one level deeper. False for the general path: a
+    ``key:`` with nothing below is a null value, and a deep tree gets the depth limit named."""
+    if indent <= stack[-1][0] or len(stack) > _MAX_DEPTH:
+        return False
+    stack.append((indent, opening, set()))
+    return True
+
+
+def _add(mapping: Branch, key: str, value: str | None) -> Branch | None:
+    """Add the pair; a bare ``key:`` opens a mapping, returned to be filled by the lines below."""
+    if value is None:
+        opening = Branch()
+        mapping.append((key, opening))
+        return opening
+    mapping.append((key, value))
+    return None
 
 
 def _plain_string(text: str) -> bool:
@@ -110,21 +131,23 @@ def _emit_mapping(mapping: Branch, col: int, best: int, out: list[str], lead: st
     for key, value in mapping:
         if not isinstance(key, str) or not _written_plain(key) or len(key.encode()) > 128:
             return False
-        start = lead or pad
+        if not _emit_pair(key, value, col, best, out, lead or pad):
+            return False
         lead = ""
-        if isinstance(value, Branch):
-            out.append(f"{start}{key}:\n")
-            if not _emit_mapping(value, _next(col, best), best, out, ""):
-                return False
-        elif isinstance(value, list):
-            out.append(f"{start}{key}:\n")
-            if not _emit_sequence(value, _next(col, best), best, out):
-                return False
-        else:
-            text = _leaf(value, col, best)
-            if text is None:
-                return False
-            out.append(f"{start}{key}: {text}\n")
+    return True
+
+
+def _emit_pair(key: str, value: object, col: int, best: int, out: list[str], start: str) -> bool:
+    if isinstance(value, Branch):
+        out.append(f"{start}{key}:\n")
+        return _emit_mapping(value, _next(col, best), best, out, "")
+    if isinstance(value, list):
+        out.append(f"{start}{key}:\n")
+        return _emit_sequence(value, _next(col, best), best, out)
+    text = _leaf(value, col, best)
+    if text is None:
+        return False
+    out.append(f"{start}{key}: {text}\n")
     return True
 
 
@@ -151,15 +174,23 @@ def _leaf(value: object, col: int, best: int) -> str | None:
         return str(value)
     if not isinstance(value, str) or not value:
         return None
+    return _string_leaf(value, col, best)
+
+
+def _string_leaf(value: str, col: int, best: int) -> str | None:
     style = string_style(value)
     if style == PLAIN:
         return value if value[0] not in _INDICATORS or _written_plain(value) else None
     if "\n" not in value and "\r" not in value:
-        return double_quoted(value) if style == DOUBLE and not _ODD_BREAK.search(value) else None
+        return _one_line(value, style)
     if style != LITERAL or not _PLAIN_BLOCK.fullmatch(value):
         return None
     pad = " " * _next(col, best)
     return "|\n" + "\n".join(pad + line for line in value[:-1].split("\n"))
+
+
+def _one_line(value: str, style: str) -> str | None:
+    return double_quoted(value) if style == DOUBLE and not _ODD_BREAK.search(value) else None
 
 
 def _written_plain(text: str) -> bool:

@@ -73,22 +73,33 @@ def load_documents(text: str, name: str) -> list[Branch]:
 
     text = text.removeprefix("\ufeff")
     try:
-        if "\x85" in text or "\u2028" in text or "\u2029" in text:
-            _refuse_foreign_breaks(text)
-        toks = t.tokenize(text)
-        docs = _Reader(toks, collect(text, toks) if "#" in text else []).stream()
-        if "*" in text:
-            _guard(docs)
-    except t.YamlSyntaxError as err:
-        where = f":{err.line}:{err.column}" if err.line else ""
-        raise SopsError(f"{name}{where}: invalid YAML: {err.describe()}") from None
-    except _Invalid as err:
-        context = f" ({err.context} at line {err.context_tok.line + 1})" if err.context_tok is not None else ""
-        raise SopsError(f"{name}:{err.tok.line + 1}:{err.tok.col + 1}: invalid YAML: {err.problem}{context}") from None
-    except TooComplex as err:
-        where = f":{err.line}" if err.line else ""
-        raise SopsError(f"{name}{where}: invalid YAML: {err}") from None
+        docs = _nodes(text)
+    except (t.YamlSyntaxError, _Invalid, TooComplex) as err:
+        raise SopsError(f"{name}{_invalid(err)}") from None
     return [_Tree(name, first=index == 0).document(doc) for index, doc in enumerate(docs)]
+
+
+def _nodes(text: str) -> list[Node]:
+    """Every document of ``text`` as a node tree (comments attached, aliases checked)."""
+    if "\x85" in text or "\u2028" in text or "\u2029" in text:
+        _refuse_foreign_breaks(text)
+    toks = t.tokenize(text)
+    docs = _Reader(toks, collect(text, toks) if "#" in text else []).stream()
+    if "*" in text:
+        _guard(docs)
+    return docs
+
+
+def _invalid(err: Exception) -> str:
+    """``:LINE[:COLUMN]: invalid YAML: why`` for a syntax, structure or complexity error."""
+    if isinstance(err, t.YamlSyntaxError):
+        where = f":{err.line}:{err.column}" if err.line else ""
+        return f"{where}: invalid YAML: {err.describe()}"
+    if isinstance(err, _Invalid):
+        context = f" ({err.context} at line {err.context_tok.line + 1})" if err.context_tok is not None else ""
+        return f":{err.tok.line + 1}:{err.tok.col + 1}: invalid YAML: {err.problem}{context}"
+    line = getattr(err, "line", None)  # yamlguard.TooComplex
+    return f"{f':{line}' if line else ''}: invalid YAML: {err}"
 
 
 def _refuse_foreign_breaks(text: str) -> None:
@@ -242,10 +253,18 @@ class _Reader:
         collection = tok.kind in (t.FLOW_SEQ, t.FLOW_MAP) or (block and tok.kind in (t.BLOCK_SEQ, t.BLOCK_MAP)) \
             or (indentless and tok.kind == t.ENTRY)
         if not collection:
-            if anchor or tag:
-                return self._anchored(Node(SCALAR, first.line + 1, tag=tag), anchor)
-            context = "while parsing a block node" if block else "while parsing a flow node"
-            raise _Invalid("did not find expected node content", tok, context, first)
+            return self._no_content(tok, first, anchor, tag, block=block)
+        return self._collection(tok, first, anchor, tag)
+
+    def _no_content(self, tok: t.Tok, first: t.Tok, anchor: str, tag: str, *, block: bool) -> Node:
+        """Properties without content: an empty scalar; nothing at all where a node must be: an error."""
+        if anchor or tag:
+            return self._anchored(Node(SCALAR, first.line + 1, tag=tag), anchor)
+        context = "while parsing a block node" if block else "while parsing a flow node"
+        raise _Invalid("did not find expected node content", tok, context, first)
+
+    def _collection(self, tok: t.Tok, first: t.Tok, anchor: str, tag: str) -> Node:
+        """A flow or block sequence or mapping (or an indentless sequence), read to its end."""
         self.depth += 1
         if self.depth > self.max_depth:
             from generator.yamlguard import too_deep
