@@ -7,13 +7,18 @@ import functools
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from generator import __version__
 from generator.errors import FluxforgeError
 from generator.sops.api import KINDS, STORES, KindOption
+
+if TYPE_CHECKING:
+    from generator.commands.render import RenderReport
+    from generator.commands.rotate_key import RotateReport
+    from generator.commands.upgrade import UpgradeReport
 
 T = TypeVar("T")
 
@@ -251,13 +256,8 @@ def render(config: Path | None, check: bool, show_diff: bool, output: Path | Non
     Your edits to generated files are kept: a three-way merge against fluxforge.lock (as in
     `fluxforge upgrade`); conflicts are listed and nothing is written (unless --force)."""
     from generator.commands.render import run_render
-    from generator.merge.lock import LOCK_NAME
 
-    if check and show_diff:
-        raise click.UsageError("--check and --diff are exclusive: --check already prints the diff")
-    mode = "check" if check else "diff" if show_diff else "write"
-    if fmt not in (None, "text") and not check:
-        raise click.UsageError("--format applies to --check (the other modes print what they do)")
+    mode = _render_mode(check, show_diff, fmt)
     if check and _resolve_format(fmt) != "text":
         from generator.report.sources import from_render
 
@@ -270,24 +270,41 @@ def render(config: Path | None, check: bool, show_diff: bool, output: Path | Non
     for line in report.forced:
         click.echo(f"forced: {line}", err=True)
     if mode == "diff":
-        for change in report.changes:
-            _echo_diff(change.diff, colour=colour)
-        lock = f" (and {LOCK_NAME})" if report.lock_changed else ""
-        click.echo(f"{len(report.changes)} of {report.total} generated files would change{lock}", err=True)
+        _echo_render_diff(report, colour)
     elif mode == "check":
         click.echo(f"{report.total} generated files are up to date")
     else:
-        merged = set(report.merged)
-        for path in report.written:
-            click.echo(f"wrote {path}" + (" (merged: your edits kept)" if path in merged else ""))
-        for path in report.removed:
-            click.echo(f"removed {path} (no longer in the config)")
-        removed = f", {len(report.removed)} removed" if report.removed else ""
-        click.echo(
-            f"{len(report.written)} written, {report.total - len(report.written)} unchanged{removed} ({report.root})"
-        )
+        _echo_render_written(report)
     for note in report.notes:
         click.echo(f"note: {note}", err=True)
+
+
+def _render_mode(check: bool, show_diff: bool, fmt: str | None) -> str:
+    """``check``, ``diff`` or ``write``; refuses the flag combinations that make no sense."""
+    if check and show_diff:
+        raise click.UsageError("--check and --diff are exclusive: --check already prints the diff")
+    if fmt not in (None, "text") and not check:
+        raise click.UsageError("--format applies to --check (the other modes print what they do)")
+    return "check" if check else "diff" if show_diff else "write"
+
+
+def _echo_render_diff(report: RenderReport, colour: bool) -> None:
+    from generator.merge.lock import LOCK_NAME
+
+    for change in report.changes:
+        _echo_diff(change.diff, colour=colour)
+    lock = f" (and {LOCK_NAME})" if report.lock_changed else ""
+    click.echo(f"{len(report.changes)} of {report.total} generated files would change{lock}", err=True)
+
+
+def _echo_render_written(report: RenderReport) -> None:
+    merged = set(report.merged)
+    for path in report.written:
+        click.echo(f"wrote {path}" + (" (merged: your edits kept)" if path in merged else ""))
+    for path in report.removed:
+        click.echo(f"removed {path} (no longer in the config)")
+    removed = f", {len(report.removed)} removed" if report.removed else ""
+    click.echo(f"{len(report.written)} written, {report.total - len(report.written)} unchanged{removed} ({report.root})")
 
 
 @main.command(epilog=_examples(
@@ -594,14 +611,11 @@ def rotate_key_cmd(config: Path | None, key: str | None, to_version: str | None,
 
     report = _run(run_rotate_key, config, key=key, to_version=to_version, dry_run=dry_run,
                   rotate_data_keys=rotate_data_keys, options=options, progress=_SopsProgress())
-    for move in report.moves:
-        was = ", ".join(sorted({v or "unpinned" for v in move.before}))
-        click.echo(f"key {move.label}: version {move.target.version} ({move.requested}; the config had {was})")
-    would = "would " if dry_run else ""
-    for line in report.config_changes:
-        click.echo(f"{would}set {line}")
-    if report.sops_diff:
-        click.echo(report.sops_diff, nl=False) if dry_run else click.echo(f"wrote {report.root / '.sops.yaml'}")
+    _echo_rotation(report, dry_run)
+
+
+def _echo_rotation(report: RotateReport, dry_run: bool) -> None:
+    _echo_rotated_config(report, dry_run)
     for path, lines in report.rewrapped.items():
         click.echo(f"{'would re-wrap' if dry_run else 're-wrapped'} {path}: {'; '.join(lines)}")
     click.echo(f"{len(report.rewrapped)} file(s) {'would be ' if dry_run else ''}re-wrapped, {len(report.current)} "
@@ -798,6 +812,22 @@ def upgrade_cmd(config: Path | None, to: str | None, cluster: str | None, dry_ru
                      _resolve_format(fmt))
     colour = _colour_on(color)
     report = _run(run_upgrade, config, to=to, cluster=cluster, dry_run=dry_run, force=force, allow_skip=allow_skip)
+    _echo_upgrade(report, colour)
+
+
+def _echo_rotated_config(report: RotateReport, dry_run: bool) -> None:
+    """The version each key moves to and what that changes in fluxforge.yaml and .sops.yaml."""
+    for move in report.moves:
+        was = ", ".join(sorted({v or "unpinned" for v in move.before}))
+        click.echo(f"key {move.label}: version {move.target.version} ({move.requested}; the config had {was})")
+    would = "would " if dry_run else ""
+    for line in report.config_changes:
+        click.echo(f"{would}set {line}")
+    if report.sops_diff:
+        click.echo(report.sops_diff, nl=False) if dry_run else click.echo(f"wrote {report.root / '.sops.yaml'}")
+
+
+def _echo_upgrade(report: UpgradeReport, colour: bool) -> None:
     for name, version in report.current.items():
         click.echo(f"{name}: Flux {version} -> {report.target}", err=True)
     for line in report.forced:
@@ -805,6 +835,12 @@ def upgrade_cmd(config: Path | None, to: str | None, cluster: str | None, dry_ru
     if report.dry_run:
         for diff in report.diffs:
             _echo_diff(diff, colour=colour)
+    _echo_upgraded_files(report)
+    for note in report.notes:
+        click.echo(note, err=True)
+
+
+def _echo_upgraded_files(report: UpgradeReport) -> None:
     verb = "would write" if report.dry_run else "wrote"
     for path in report.changed:
         click.echo(f"{verb} {path}")
@@ -812,8 +848,6 @@ def upgrade_cmd(config: Path | None, to: str | None, cluster: str | None, dry_ru
         click.echo(f"{'would remove' if report.dry_run else 'removed'} {path}")
     click.echo(f"{len(report.changed)} file(s) {'would change' if report.dry_run else 'written'}"
                + (f", {len(report.removed)} removed" if report.removed else ""), err=True)
-    for note in report.notes:
-        click.echo(note, err=True)
 
 # --- azure -------------------------------------------------------------------------------------
 

@@ -50,16 +50,20 @@ class Masker:
 def _mask_tree(enc: Any, plain: Any, mask: Masker, where: str) -> Any:
     """``plain`` with every leaf that is ciphertext in ``enc`` (the same tree, encrypted) masked."""
     if isinstance(enc, dict) and isinstance(plain, dict):
-        for key in list(plain):
-            if key in enc:
-                plain[key] = _mask_tree(enc[key], plain[key], mask, f"{where}.{key}" if where else str(key))
-        return plain
+        return _mask_mapping(enc, plain, mask, where)
     if isinstance(enc, list) and isinstance(plain, list) and len(enc) == len(plain):
         for index, (e, p) in enumerate(zip(enc, plain, strict=True)):
             plain[index] = _mask_tree(e, p, mask, f"{where}[{index}]")
         return plain
     if isinstance(enc, str) and _ENC.match(enc):
         return mask(where, plain)
+    return plain
+
+
+def _mask_mapping(enc: dict[Any, Any], plain: dict[Any, Any], mask: Masker, where: str) -> dict[Any, Any]:
+    for key in list(plain):
+        if key in enc:
+            plain[key] = _mask_tree(enc[key], plain[key], mask, f"{where}.{key}" if where else str(key))
     return plain
 
 

@@ -35,6 +35,15 @@ def glob_of(path_regex: str) -> str:
     folder followed by ``**`` (``^clusters/staging/.*\\.yaml$`` -> ``clusters/staging/**``), ``*`` when
     the regex has no literal folder (the driver shows files that are not sops-encrypted unchanged)."""
     text = path_regex.removeprefix("^")
+    prefix, index = _literal_prefix(text)
+    if index < len(text) and text[index] in "?*{" and "/" in prefix:  # the last literal char is optional
+        prefix = prefix[:-1]
+    folder = prefix.rpartition("/")[0]
+    return f"{folder}/**" if folder and not re.search(r"[\s\[\]*?!#]", folder) else "*"
+
+
+def _literal_prefix(text: str) -> tuple[str, int]:
+    """The literal characters ``text`` (a regex) starts with (``\\.`` unescaped) and where they end."""
     literal = []
     index = 0
     while index < len(text):
@@ -47,11 +56,7 @@ def glob_of(path_regex: str) -> str:
             break
         literal.append(char)
         index += 1
-    prefix = "".join(literal)
-    if index < len(text) and text[index] in "?*{" and "/" in prefix:  # the last literal char is optional
-        prefix = prefix[:-1]
-    folder = prefix.rpartition("/")[0]
-    return f"{folder}/**" if folder and not re.search(r"[\s\[\]*?!#]", folder) else "*"
+    return "".join(literal), index
 
 
 def attribute_patterns(path_regexes: list[str]) -> list[str]:

@@ -152,13 +152,20 @@ def select_keys(config: Config, key: str | None, to_version: str) -> dict[tuple[
                           "a new version; age recipients have no versions (change them in the config, then "
                           "fluxforge updatekeys)")
     if key is not None:
-        by_key = {k: v for k, v in by_key.items() if any(_matches(e, key) for e in v)}
-        if not by_key:
-            raise UsageError(f"--key {key}: no such Key Vault key in the config; it has: {', '.join(labels)}")
+        by_key = _named(by_key, key, labels)
     if to_version != LATEST and len(by_key) > 1:
         raise UsageError(f"--to-version {to_version} names one version of one key, but {len(by_key)} keys are "
                          f"selected ({', '.join(labels)}); choose one with --key")
     return by_key
+
+
+def _named(by_key: dict[tuple[str, str], list[KeyVaultKey]], key: str,
+           labels: list[str]) -> dict[tuple[str, str], list[KeyVaultKey]]:
+    """The keys ``--key`` names; UsageError listing the config's keys when it names none."""
+    named = {k: v for k, v in by_key.items() if any(_matches(e, key) for e in v)}
+    if not named:
+        raise UsageError(f"--key {key}: no such Key Vault key in the config; it has: {', '.join(labels)}")
+    return named
 
 
 def _resolve(entries: list[KeyVaultKey], to_version: str, vault: AzureKeyVaultSource) -> KeyMove:
@@ -263,24 +270,37 @@ def _rel(root: Path, path: Path) -> str:
 def _version_notes(moves: list[KeyMove], before: list[FileKeys], after: list[FileKeys], config: Config,
                    root: Path, branch: str) -> list[str]:
     entries = config_keys(config)
+    source = config.source.name if config.source else "fluxforge.yaml"
     notes = []
     for move in moves:
-        old = {k.version for f in before for k in f.uses(move.key)} | {v for v in move.before if v}
-        for version in sorted(old - {move.target.version}):
+        for version in _old_versions(move, before):
             users = [_rel(root, f.path) for f in after if any(k.version == version for k in f.uses(move.key))]
-            pinned = [dotted(e.where) for e in entries if _key_of(e) == move.key and e.version == version]
-            label = f"version {version} of {move.label}"
-            if users or pinned:
-                who = users + [f"{config.source.name if config.source else 'fluxforge.yaml'}: {p}" for p in pinned]
-                notes.append(f"{label} is still used by {len(who)} file(s) or config entr(ies): {', '.join(who)}; "
-                             "keep it enabled")
-                continue
-            vault = move.vault_url.removeprefix("https://").split(".", 1)[0]
-            notes.append(f"{label}: no file and no cluster in this repository uses it any more; once this change is "
-                         f"committed and pushed to {branch} and every cluster has reconciled it (flux get "
-                         "kustomizations -A shows the new revision), disable it: "
-                         + az_hints.keyvault_key_set_attributes(vault, move.name, version, "--enabled false"))
+            users += [f"{source}: {dotted(e.where)}" for e in _pinned(entries, move, version)]
+            notes.append(_old_version_note(move, version, users, branch))
     return notes
+
+
+def _old_versions(move: KeyMove, files: list[FileKeys]) -> list[str]:
+    """The versions of the key other than the target that files or the config used before the move."""
+    old = {k.version for f in files for k in f.uses(move.key)} | {v for v in move.before if v}
+    return sorted(old - {move.target.version})
+
+
+def _pinned(entries: list[KeyVaultKey], move: KeyMove, version: str) -> list[KeyVaultKey]:
+    return [e for e in entries if _key_of(e) == move.key and e.version == version]
+
+
+def _old_version_note(move: KeyMove, version: str, users: list[str], branch: str) -> str:
+    """An old version still used by ``users`` (keep it), or when and how to disable it."""
+    label = f"version {version} of {move.label}"
+    if users:
+        return (f"{label} is still used by {len(users)} file(s) or config entr(ies): {', '.join(users)}; "
+                "keep it enabled")
+    vault = move.vault_url.removeprefix("https://").split(".", 1)[0]
+    return (f"{label}: no file and no cluster in this repository uses it any more; once this change is "
+            f"committed and pushed to {branch} and every cluster has reconciled it (flux get "
+            "kustomizations -A shows the new revision), disable it: "
+            + az_hints.keyvault_key_set_attributes(vault, move.name, version, "--enabled false"))
 
 
 # -- the command ------------------------------------------------------------------------------------------
@@ -289,12 +309,8 @@ def run_rotate_key(config_arg: str | Path | None, *, key: str | None = None, to_
                    progress: Progress | None = None) -> RotateReport:
     """See the module doc. Raises UsageError (bad arguments), ConfigError, KeyVaultError (the version cannot
     be read), RotateKeyError (nothing could start, or files failed: the config is then unchanged)."""
-    from generator.sops.api import load_rules, retarget_paths
-
     options = options or KeyOptions()
-    wanted = LATEST if to_version is None or to_version.lower() == LATEST else to_version
-    if wanted != LATEST and not _VERSION.match(wanted):
-        raise UsageError(f"--to-version {to_version}: a Key Vault key version is 32 hexadecimal digits (or: latest)")
+    wanted = _wanted_version(to_version)
     file = config_path_for(config_arg)
     root = file.parent
     text = _read_config(file)
@@ -305,24 +321,11 @@ def run_rotate_key(config_arg: str | Path | None, *, key: str | None = None, to_
     moves = [_resolve(e, wanted, vault) for e in entries.values()]
     planned = _plan_config(file, text, config, moves, entries)
     planned.render = _plan_render(root, file, planned)
-    report = RotateReport(root, dry_run, moves, config_changes=planned.changes)
-    sops_new = planned.render.writes.get(SOPS_CONFIG)
-    if sops_new is not None:
-        report.sops_diff = unified_diff(SOPS_CONFIG, planned.render.disk.get(SOPS_CONFIG), sops_new)
-    before, unreadable = scan([root])
-    if unreadable:
-        raise RotateKeyError([*unreadable, ("nothing was changed: every encrypted file must be readable, or one "
-                                           "could stay wrapped for the old version unnoticed")])
-    todo = [f for f in before if _needs(f, moves)]
-    report.current = [_rel(root, f.path) for f in before if not _needs(f, moves) and any(f.uses(m.key) for m in moves)]
-    rules_file = root / SOPS_CONFIG
-    rules = load_rules(rules_file) if rules_file.is_file() else None
-    try:
-        done = retarget_paths([f.path for f in todo], replace=_replacer(moves), rotate_data_key=rotate_data_keys,
-                              options=options, rules=rules, progress=progress, dry_run=dry_run)
-    except FluxforgeError as err:
-        raise _failed(err, root, file, todo, moves) from None
-    report.rewrapped = {_rel(root, p): lines for p, lines in done.changes.items()}
+    report = _planned_report(root, dry_run, moves, planned)
+    before, todo = _files_to_rewrap(root, moves, report)
+    done = _rewrap(root, file, todo, moves, options=options, rotate_data_keys=rotate_data_keys, progress=progress,
+                   dry_run=dry_run)
+    report.rewrapped = {_rel(root, p): lines for p, lines in done.items()}
     if dry_run:
         return report
     redone = {f.path for f in todo}
@@ -331,6 +334,51 @@ def run_rotate_key(config_arg: str | Path | None, *, key: str | None = None, to_
     report.still_old = [f"{_rel(root, f.path)}: wrapped only for {line}" for f in after for line in _only_old(f, moves)]
     report.versions = _version_notes(moves, before, after, planned.config, root, config.git.branch)
     return report
+
+
+def _wanted_version(to_version: str | None) -> str:
+    """``--to-version``: a Key Vault key version (32 hexadecimal digits) or ``latest`` (the default)."""
+    wanted = LATEST if to_version is None or to_version.lower() == LATEST else to_version
+    if wanted != LATEST and not _VERSION.match(wanted):
+        raise UsageError(f"--to-version {to_version}: a Key Vault key version is 32 hexadecimal digits (or: latest)")
+    return wanted
+
+
+def _planned_report(root: Path, dry_run: bool, moves: list[KeyMove], planned: _Planned) -> RotateReport:
+    """The report before any file is touched: the moves, the config changes and the ``.sops.yaml`` diff."""
+    assert planned.render is not None
+    report = RotateReport(root, dry_run, moves, config_changes=planned.changes)
+    sops_new = planned.render.writes.get(SOPS_CONFIG)
+    if sops_new is not None:
+        report.sops_diff = unified_diff(SOPS_CONFIG, planned.render.disk.get(SOPS_CONFIG), sops_new)
+    return report
+
+
+def _files_to_rewrap(root: Path, moves: list[KeyMove], report: RotateReport) -> tuple[list[FileKeys], list[FileKeys]]:
+    """Every encrypted file below ``root`` and those to re-wrap; records the ones already on the new version.
+    Refuses when any encrypted file cannot be read (it could stay wrapped for the old version unnoticed)."""
+    before, unreadable = scan([root])
+    if unreadable:
+        raise RotateKeyError([*unreadable, ("nothing was changed: every encrypted file must be readable, or one "
+                                           "could stay wrapped for the old version unnoticed")])
+    todo = [f for f in before if _needs(f, moves)]
+    report.current = [_rel(root, f.path) for f in before if not _needs(f, moves) and any(f.uses(m.key) for m in moves)]
+    return before, todo
+
+
+def _rewrap(root: Path, file: Path, todo: list[FileKeys], moves: list[KeyMove], *, options: KeyOptions,
+            rotate_data_keys: bool, progress: Progress | None, dry_run: bool) -> dict[Path, list[str]]:
+    """Re-wrap ``todo`` for the new versions under the repository's ``.sops.yaml``: path -> what changed."""
+    from generator.sops.api import load_rules, retarget_paths
+
+    rules_file = root / SOPS_CONFIG
+    rules = load_rules(rules_file) if rules_file.is_file() else None
+    try:
+        done = retarget_paths([f.path for f in todo], replace=_replacer(moves), rotate_data_key=rotate_data_keys,
+                              options=options, rules=rules, progress=progress, dry_run=dry_run)
+    except FluxforgeError as err:
+        raise _failed(err, root, file, todo, moves) from None
+    return dict(done.changes)
 
 
 def _read_config(file: Path) -> str:
