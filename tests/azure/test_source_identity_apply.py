@@ -11,30 +11,15 @@ from typing import Any
 
 import pytest
 from azure.core.exceptions import ClientAuthenticationError
-from azure.identity import WorkloadIdentityCredential
 from azworld import World, mgmt_as
 
-from tests.emulator import DEFAULT_RESOURCE_GROUP
+from tests.helpers.azure_fleet import RG, exchange, fleet_yaml, new_fleet
 
-RG = DEFAULT_RESOURCE_GROUP
 VAULT = "kv-ff-source"
 
 
 def _config(w: World, issuer: str) -> str:
-    return f"""\
-flux:
-  version: "2.9.4"
-git:
-  url: ssh://git@github.com/contoso/fleet
-azure:
-  tenantId: {w.emu.tenant_id}
-  subscriptionId: {w.emu.arm.subscription}
-  location: westeurope
-  resourceGroup: {RG}
-sops:
-  keyVault:
-    - vault: {VAULT}
-      key: sops-flux
+    return fleet_yaml(w, VAULT, f"""\
 clusters:
   - name: staging
     oidcIssuer: {issuer}
@@ -48,27 +33,22 @@ clusters:
     kustomizations:
       - name: apps
         path: apps/staging
-"""
+""")
 
 
 def _exchange(w: World, issuer: str, client_id: str, service_account: str, tmp: Path) -> Any:
     env = w.emu.workload_env(w.emu.entra.principals[client_id], tmp / f"{service_account}.jwt",
                              service_account=service_account, issuer=issuer)
-    credential = WorkloadIdentityCredential(tenant_id=w.emu.tenant_id, client_id=client_id,
-                                            token_file_path=env["AZURE_FEDERATED_TOKEN_FILE"])
+    credential = exchange(w.emu.tenant_id, client_id, Path(env["AZURE_FEDERATED_TOKEN_FILE"]))
     return credential.get_token("https://vault.azure.net/.default")
 
 
 def test_apply_federates_the_source_identity_and_render_patches_source_controller(
         in_process: World, tmp_path: Path, run_cli: Any) -> None:
     w = in_process
-    cluster = w.emu.add_cluster("staging")
-    admin = mgmt_as(w, "platform-admin")
-    env = w.emu.secret_env(admin.principal)
-    repo = tmp_path / "fleet"
-    repo.mkdir()
-    (repo / "fluxforge.yaml").write_text(_config(w, cluster.issuer.url))
-    applied = run_cli("azure", "apply", str(repo), env=env)
+    fleet = new_fleet(w, mgmt_as(w, "platform-admin"), tmp_path, lambda issuer: _config(w, issuer))
+    cluster, admin, repo = fleet.cluster, fleet.admin, fleet.repo
+    applied = fleet.azure(run_cli, "apply")
     assert applied.exit_code == 0, applied.output
     text = (repo / "fluxforge.yaml").read_text()
     source_id = re.search(r"sourceIdentity:\n      name: id-flux-source .*\n      clientId: ([0-9a-f-]{36})\n",
@@ -76,7 +56,7 @@ def test_apply_federates_the_source_identity_and_render_patches_source_controlle
     fics = admin.msi().federated_identity_credentials.list(RG, "id-flux-source")  # type: ignore[attr-defined]
     assert [(f.issuer, f.subject, f.audiences) for f in fics] == [
         (cluster.issuer.url, "system:serviceaccount:flux-system:source-controller", ["api://AzureADTokenExchange"])]
-    plan = run_cli("azure", "plan", str(repo), env=env)
+    plan = fleet.azure(run_cli, "plan")
     assert plan.exit_code == 0, plan.output  # nothing for apply to do: AcrPull is the Bicep's
     principal = w.emu.entra.principals[source_id].object_id
     assert any(line.startswith(f"note: AcrPull on registry {RG}/acrfleet for identity id-flux-source: deployed by the "

@@ -16,14 +16,13 @@ from typing import Any
 
 import pytest
 from azure.core.exceptions import ClientAuthenticationError, HttpResponseError
-from azure.identity import WorkloadIdentityCredential
 from azure.keyvault.secrets import SecretClient
 from azworld import Mgmt, World, kubectl, mgmt_as
 
 from generator.yamlio import load_all_rt, load_plain
-from tests.emulator import AUTHORITY, DEFAULT_RESOURCE_GROUP, WI_AUDIENCE
+from tests.emulator import AUTHORITY, WI_AUDIENCE
+from tests.helpers.azure_fleet import RG, Fleet, exchange, fleet_yaml, new_fleet
 
-RG = DEFAULT_RESOURCE_GROUP
 SOPS_VAULT = "kv-ff-wl-sops"
 APP_VAULT = "kv-ff-wl-apps"
 SECRET_NAME = "podinfo-api-key"
@@ -32,20 +31,7 @@ COMPONENT = "apps/staging/workload-identity/podinfo"
 
 
 def _config(w: World, issuer: str) -> str:
-    return f"""\
-flux:
-  version: "2.9.4"
-git:
-  url: ssh://git@github.com/contoso/fleet
-azure:
-  tenantId: {w.emu.tenant_id}
-  subscriptionId: {w.emu.arm.subscription}
-  location: westeurope
-  resourceGroup: {RG}
-sops:
-  keyVault:
-    - vault: {SOPS_VAULT}
-      key: sops-flux
+    return fleet_yaml(w, SOPS_VAULT, f"""\
 clusters:
   - name: staging
     oidcIssuer: {issuer}
@@ -64,22 +50,13 @@ clusters:
         objects:
           - name: {SECRET_NAME}
             alias: api-key
-"""
+""")
 
 
 @pytest.fixture
-def fleet(in_process: World, tmp_path: Path) -> dict[str, Any]:
+def fleet(in_process: World, tmp_path: Path) -> Fleet:
     w = in_process
-    cluster = w.emu.add_cluster("staging")
-    admin = mgmt_as(w, "platform-admin")
-    repo = tmp_path / "fleet"
-    repo.mkdir()
-    (repo / "fluxforge.yaml").write_text(_config(w, cluster.issuer.url))
-    return {"w": w, "cluster": cluster, "admin": admin, "repo": repo}
-
-
-def _azure(run_cli: Any, f: dict[str, Any], *args: str) -> Any:
-    return run_cli("azure", *args, str(f["repo"]), env=f["w"].emu.secret_env(f["admin"].principal))
+    return new_fleet(w, mgmt_as(w, "platform-admin"), tmp_path, lambda issuer: _config(w, issuer))
 
 
 def _app_vault(admin: Mgmt, w: World) -> None:
@@ -97,8 +74,7 @@ def _spc(repo: Path) -> dict[str, Any]:
 def _read_secret(params: dict[str, Any], token_file: Path, name: str) -> str:
     """What the Azure provider does with a SecretProviderClass in workload-identity mode: exchange the pod's
     ServiceAccount token for clientID in tenantID, then GET the secret from keyvaultName."""
-    credential = WorkloadIdentityCredential(tenant_id=params["tenantID"], client_id=params["clientID"],
-                                            token_file_path=str(token_file), authority=AUTHORITY)
+    credential = exchange(params["tenantID"], params["clientID"], token_file, authority=AUTHORITY)
     client = SecretClient(f"https://{params['keyvaultName']}.vault.azure.net", credential)
     return str(client.get_secret(name).value)
 
@@ -111,17 +87,17 @@ def _token(w: World, kubeconfig: Path, namespace: str, account: str, out: Path) 
 
 
 def test_plan_apply_render_then_the_app_reads_its_secret_and_is_refused_without_the_role(
-        fleet: dict[str, Any], run_cli: Any, production_names: None) -> None:
-    w, repo, admin = fleet["w"], fleet["repo"], fleet["admin"]
+        fleet: Fleet, run_cli: Any, production_names: None) -> None:
+    w, repo, admin = fleet.w, fleet.repo, fleet.admin
     # the app vault is not there: a problem apply cannot fix, nothing sent
-    missing = _azure(run_cli, fleet, "plan")
+    missing = fleet.azure(run_cli, "plan")
     assert missing.exit_code == 1
     assert (f"! key vault {RG}/{APP_VAULT} (clusters[0].workloads[0].keyVault) does not exist: fluxforge creates only "
             "the SOPS vaults (sops.keyVault); create it with Azure RBAC (az keyvault create -g rg-fluxforge -n "
             f"{APP_VAULT} --enable-rbac-authorization true) and the objects the workloads mount") in missing.stdout
     _app_vault(admin, w)
     # the vault exists, the secret does not yet: apply does everything else, the role waits for the secret
-    plan = _azure(run_cli, fleet, "plan")
+    plan = fleet.azure(run_cli, "plan")
     assert plan.exit_code == 2, plan.output
     lines = plan.stdout.splitlines()
     assert f"+ identity {RG}/id-podinfo-wl" in lines
@@ -131,21 +107,21 @@ def test_plan_apply_render_then_the_app_reads_its_secret_and_is_refused_without_
             f"{APP_VAULT} -n {SECRET_NAME} --file FILE), then run fluxforge azure apply again (the role on it waits for "
             "it)") in lines
     assert lines[-1].endswith("; 1 waiting")
-    first = _azure(run_cli, fleet, "apply")
+    first = fleet.azure(run_cli, "apply")
     assert first.exit_code == 0, first.output
     assert f"? secret {APP_VAULT}/{SECRET_NAME} does not exist yet" in first.stderr
     assert "Key Vault Secrets User" not in first.stdout
     # someone with the value creates the secret (fluxforge never writes one); then the role, on that secret only
     w.emu.vault(APP_VAULT).set_secret(SECRET_NAME, SECRET_VALUE)
     w.emu.vault(APP_VAULT).set_secret("other-app-secret", "not-for-podinfo")
-    second = _azure(run_cli, fleet, "plan")
+    second = fleet.azure(run_cli, "plan")
     assert (f"+ role assignment Key Vault Secrets User on secret {APP_VAULT}/{SECRET_NAME} for identity id-podinfo-wl"
             in second.stdout.splitlines())
-    applied = _azure(run_cli, fleet, "apply")
+    applied = fleet.azure(run_cli, "apply")
     assert applied.exit_code == 0, applied.output
     assert (f"created role assignment Key Vault Secrets User on secret {APP_VAULT}/{SECRET_NAME} for identity "
             "id-podinfo-wl") in applied.stdout.splitlines()
-    assert _azure(run_cli, fleet, "plan").exit_code == 0  # nothing left, nothing waiting
+    assert fleet.azure(run_cli, "plan").exit_code == 0  # nothing left, nothing waiting
     scope = w.emu.vault(APP_VAULT).secret_scope(SECRET_NAME)
     listed = admin.authz().role_assignments.list_for_scope(scope, filter="atScope()")  # type: ignore[attr-defined]
     assert [str(a.scope).lower() for a in listed if "4633458b" in str(a.role_definition_id)] == [scope.lower()]
@@ -161,7 +137,7 @@ def test_plan_apply_render_then_the_app_reads_its_secret_and_is_refused_without_
     (entry,) = load_plain(params["objects"])["array"]
     object_name = load_plain(entry)["objectName"]
     # the rendered ServiceAccount goes into the emulated cluster with the real kubectl; a token for it
-    kubeconfig = w.emu.kubeconfig(fleet["cluster"], w.tmp / "kubeconfig")
+    kubeconfig = w.emu.kubeconfig(fleet.cluster, w.tmp / "kubeconfig")
     namespace = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: podinfo\n"
     for manifest in (namespace, (repo / COMPONENT / "service-account.yaml").read_text()):
         done = kubectl(kubeconfig, "apply", "-f", "-", stdin=manifest)
@@ -185,7 +161,7 @@ def test_plan_apply_render_then_the_app_reads_its_secret_and_is_refused_without_
     assert refused.value.status_code == 403 and "ForbiddenByRbac" in str(refused.value)
     assert SECRET_VALUE not in str(refused.value)
     # plan names the missing role again, apply restores it
-    again = _azure(run_cli, fleet, "plan")
+    again = fleet.azure(run_cli, "plan")
     assert again.exit_code == 2 and (f"+ role assignment Key Vault Secrets User on secret {APP_VAULT}/{SECRET_NAME}"
                                      in again.stdout)
 

@@ -1,7 +1,9 @@
 """Helpers shared by the whole test suite (one importable package: ``from tests.helpers import ...``).
 
 ``sops`` (age keys, the real sops binary, rules), ``hooks`` (real git repositories), ``upgrade`` (a
-sample repository at an older Flux version), ``user_patches`` (an edit users make to generated files).
+sample repository at an older Flux version), ``user_patches`` (an edit users make to generated files),
+``arm_facts`` (what ARM holds, for the pure plan tests), ``azure_fleet`` (a fleet repository against the
+emulator, its platform admin, a ServiceAccount token exchanged at Entra ID).
 """
 
 from __future__ import annotations
