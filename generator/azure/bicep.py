@@ -227,19 +227,31 @@ def _keyvault_modules(state: DesiredState, taken: set[str], main: _Symbols,
         vaults, key_symbols = _sops_vaults(keys, symbols)
         scopes = _object_scopes([o for o in items if isinstance(o, DesiredVaultObject)], vaults, key_symbols, symbols)
         module.vaults = list(vaults.values())
-        roles: dict[str, str] = {}
-        for role in state.custom_roles:
-            if role.custom_group and role.custom_group.lower() == group.lower():
-                roles[role.name] = symbols("encryptor", "role")
-                module.roles.append((roles[role.name], role))
+        roles = _group_roles(state, module, symbols)
         for assignment in (a for a in state.assignments if a.key.resource_group.lower() == group.lower()):
             module.assignments.append(_assignment(module, symbols, assignment, key_symbols, roles, identities))
-        for access in (a for a in state.access if a.target.resource_group.lower() == group.lower()):
-            principal = _principal_param(module, identities, access.identity)
-            symbol = symbols("ra", access.role.name, access.identity.name, access.target.name)
-            module.access.append(_Access(symbol, access, scopes[access.target.key], principal))
+        _group_access(state, module, symbols, scopes, identities)
         modules.append(module)
     return modules
+
+
+def _group_roles(state: DesiredState, module: _Module, symbols: _Symbols) -> dict[str, str]:
+    """The custom roles defined in the module's resource group: role name -> Bicep symbol."""
+    roles: dict[str, str] = {}
+    for role in state.custom_roles:
+        if role.custom_group and role.custom_group.lower() == module.group.lower():
+            roles[role.name] = symbols("encryptor", "role")
+            module.roles.append((roles[role.name], role))
+    return roles
+
+
+def _group_access(state: DesiredState, module: _Module, symbols: _Symbols, scopes: dict[tuple[str, str, str], str],
+                  identities: dict[tuple[str, str], tuple[_Module, _Identity]]) -> None:
+    """The workloads' role assignments on objects of the module's resource group."""
+    for access in (a for a in state.access if a.target.resource_group.lower() == module.group.lower()):
+        principal = _principal_param(module, identities, access.identity)
+        symbol = symbols("ra", access.role.name, access.identity.name, access.target.name)
+        module.access.append(_Access(symbol, access, scopes[access.target.key], principal))
 
 
 def _sops_vaults(keys: list[DesiredKey], symbols: _Symbols) -> tuple[dict[str, _Vault], dict[tuple[str, str], str]]:

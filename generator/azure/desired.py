@@ -486,22 +486,28 @@ def _assignments(builder: _Builder) -> list[DesiredAssignment]:
 
 
 def _encryptor_assignments(builder: _Builder, config: Config) -> tuple[list[DesiredAssignment], list[Role]]:
-    keys = [builder.key(k) for k in config.sops.key_vault]
-    keys += [builder.key(k) for c in config.clusters for k in c.sops.key_vault]
-    keys += [builder.key(k) for d in decryptors(config) for k in d.recipients.key_vault]
-    unique = list({(k.vault.lower(), k.key.lower()): k for k in keys if k is not None}.values())
     roles: dict[str, Role] = {}
     found = []
-    for key in unique:
+    what = "encrypts (fluxforge and sops)" if config.azure.encryptors_run_sops else "encrypts with fluxforge"
+    for key in _every_key(builder, config):
         role = KEY_READER
         if config.azure.encryptors_run_sops:
             role = roles.setdefault(key.resource_group.lower(), encryptor_role(key.resource_group))
-        for encryptor in config.azure.encryptors:
-            what = "encrypts (fluxforge and sops)" if config.azure.encryptors_run_sops else "encrypts with fluxforge"
-            who = f" ({encryptor.description})" if encryptor.description else ""
-            found.append(DesiredAssignment(key, role, f"fluxforge: {encryptor.object_id}{who} {what}; never decrypts",
-                                           encryptor=encryptor))
+        found += [DesiredAssignment(key, role, f"fluxforge: {e.object_id}{_described(e)} {what}; never decrypts",
+                                    encryptor=e) for e in config.azure.encryptors]
     return found, list(roles.values()) if config.azure.encryptors else []
+
+
+def _described(encryptor: Encryptor) -> str:
+    return f" ({encryptor.description})" if encryptor.description else ""
+
+
+def _every_key(builder: _Builder, config: Config) -> list[DesiredKey]:
+    """Every Key Vault key the config names (top level, per cluster, per decryptor), once, in config order."""
+    keys = [builder.key(k) for k in config.sops.key_vault]
+    keys += [builder.key(k) for c in config.clusters for k in c.sops.key_vault]
+    keys += [builder.key(k) for d in decryptors(config) for k in d.recipients.key_vault]
+    return list({(k.vault.lower(), k.key.lower()): k for k in keys if k is not None}.values())
 
 
 def _registry_assignments(builder: _Builder, cluster: Cluster) -> list[DesiredRegistryAssignment]:
@@ -583,47 +589,78 @@ def desired_state(config: Config, *, display: str = "fluxforge.yaml", need_subsc
     """The Azure side of ``config``; ConfigError naming every key that is missing for it (identity names,
     resource groups, ``azure.subscriptionId`` when ``need_subscription``) or every rule it would break."""
     builder = _Builder(config)
-    credentials: list[DesiredCredential] = []
-    assignments: list[DesiredAssignment] = []
-    clusters = []
-    registries: list[DesiredRegistryAssignment] = []
-    extensions: list[DesiredExtension] = []
+    found = _Found()
     for cluster in config.clusters:
-        credentials += _credentials(builder, cluster)
-        registries += _registry_assignments(builder, cluster)
-        if (extension := _extension(builder, cluster)) is not None:
-            extensions.append(extension)
-        for ident in (cluster.identity, *(ks.tenant.identity for ks in cluster.tenants if ks.tenant)):
-            builder.identity(ident, None)
-        if (aks := _aks(builder, cluster)) is not None:
-            clusters.append(aks)
-    assignments += _assignments(builder)
-    credentials = _deduplicated(credentials)
+        _cluster_resources(builder, cluster, found)
+    assignments = _assignments(builder)
+    credentials = _deduplicated(found.credentials)
     encryptors, custom_roles = _encryptor_assignments(builder, config)
     assignments += encryptors
     access = [a for cluster in config.clusters for w in cluster.workloads for a in _workload_access(builder, cluster, w)]
-    if need_subscription and config.azure.subscription_id is None:
+    _refuse_problems(builder, credentials, display, need_subscription=need_subscription)
+    identities = {i.key: builder.identities[i.key] for i in builder.identities.values()}
+    return DesiredState(config.tenant_id, config.azure.subscription_id, config.azure.location,
+                        tuple(identities.values()), tuple(_final_credentials(credentials, identities)),
+                        tuple(builder.keys.values()),
+                        tuple({(a.key.label.lower(), a.principal_key, a.role.name): _final(a, identities)
+                               for a in assignments}.values()),
+                        tuple(custom_roles), tuple(found.clusters), config.azure.resource_group,
+                        registry_assignments=_final_registries(found.registries, identities),
+                        access=_final_access(access, identities),
+                        extensions=tuple(_final_extension(e, identities) for e in found.extensions))
+
+
+def _refuse_problems(builder: _Builder, credentials: list[DesiredCredential], display: str, *,
+                     need_subscription: bool) -> None:
+    """DesiredStateError naming every problem found so far, the subscription and credential limits included."""
+    if need_subscription and builder.config.azure.subscription_id is None:
         builder.problem(("azure",), "subscriptionId missing: fluxforge azure plan/apply read and write this subscription "
                                     "(az account show --query id -o tsv)")
     for where, message in credential_problems(credentials):
         builder.problem(where, message)
     if builder.problems:
         raise DesiredStateError([Problem(where, message) for where, message in builder.problems], display)
-    identities = {i.key: builder.identities[i.key] for i in builder.identities.values()}
-    # the identity objects in credentials/assignments carry their purposes as found so far: use the final ones
-    credentials = [DesiredCredential(identities[c.identity.key], c.name, c.issuer, c.subject, c.cluster, c.audience)
-                   for c in credentials]
-    assignments = list({(a.key.label.lower(), a.principal_key, a.role.name): _final(a, identities)
-                        for a in assignments}.values())
-    registries = list({(r.resource_group.lower(), r.registry, r.principal_key): DesiredRegistryAssignment(
+
+
+@dataclass
+class _Found:
+    """What the clusters need in Azure, gathered cluster by cluster."""
+
+    credentials: list[DesiredCredential] = field(default_factory=list)
+    registries: list[DesiredRegistryAssignment] = field(default_factory=list)
+    extensions: list[DesiredExtension] = field(default_factory=list)
+    clusters: list[DesiredAks] = field(default_factory=list)
+
+
+def _cluster_resources(builder: _Builder, cluster: Cluster, found: _Found) -> None:
+    """One cluster's federated credentials, registry pulls, Flux extension, identities and AKS cluster."""
+    found.credentials += _credentials(builder, cluster)
+    found.registries += _registry_assignments(builder, cluster)
+    if (extension := _extension(builder, cluster)) is not None:
+        found.extensions.append(extension)
+    for ident in (cluster.identity, *(ks.tenant.identity for ks in cluster.tenants if ks.tenant)):
+        builder.identity(ident, None)
+    if (aks := _aks(builder, cluster)) is not None:
+        found.clusters.append(aks)
+
+
+# the identity objects in credentials/assignments carry their purposes as found so far: the final ones replace them
+def _final_credentials(credentials: list[DesiredCredential],
+                       identities: dict[tuple[str, str], DesiredIdentity]) -> list[DesiredCredential]:
+    return [DesiredCredential(identities[c.identity.key], c.name, c.issuer, c.subject, c.cluster, c.audience)
+            for c in credentials]
+
+
+def _final_registries(registries: list[DesiredRegistryAssignment],
+                      identities: dict[tuple[str, str], DesiredIdentity]) -> tuple[DesiredRegistryAssignment, ...]:
+    return tuple({(r.resource_group.lower(), r.registry, r.principal_key): DesiredRegistryAssignment(
         r.registry, r.resource_group, identities[r.identity.key], r.description, r.where) for r in registries}.values())
-    access = list({(a.target.key, a.principal_key, a.role.name): DesiredAccess(
+
+
+def _final_access(access: list[DesiredAccess],
+                  identities: dict[tuple[str, str], DesiredIdentity]) -> tuple[DesiredAccess, ...]:
+    return tuple({(a.target.key, a.principal_key, a.role.name): DesiredAccess(
         a.target, a.role, identities[a.identity.key], a.description) for a in access}.values())
-    return DesiredState(config.tenant_id, config.azure.subscription_id, config.azure.location,
-                        tuple(identities.values()), tuple(credentials), tuple(builder.keys.values()),
-                        tuple(assignments), tuple(custom_roles), tuple(clusters), config.azure.resource_group,
-                        registry_assignments=tuple(registries), access=tuple(access),
-                        extensions=tuple(_final_extension(e, identities) for e in extensions))
 
 
 def _final_extension(extension: DesiredExtension, identities: dict[tuple[str, str], DesiredIdentity]) -> DesiredExtension:

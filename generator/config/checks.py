@@ -92,21 +92,24 @@ def _flux_checks(data: dict[str, Any]) -> tuple[int | None, list[Problem]]:
     minor, problems = _flux_minor(flux.get("version"))
     components = flux.get("components")
     if isinstance(components, list):
-        names = [c for c in components if isinstance(c, str)]
-        problems.extend(
-            Problem(("flux", "components"), f"must include {need} (fluxforge configures it)")
-            for need in _REQUIRED_COMPONENTS
-            if need not in names
-        )
-        for index, name in _strings(components):
-            since = EXTRA_COMPONENTS.get(name)
-            if since is not None and minor is not None and minor < since:
-                problems.append(Problem(("flux", "components", index), f"{name} needs Flux >= 2.{since}"))
+        problems += _component_problems(components, minor)
     if "defaultDecryptionServiceAccount" in flux and minor is not None and minor < 7:
         problems.append(
             Problem(("flux", "defaultDecryptionServiceAccount"), "needs Flux >= 2.7 (set flux.version)")
         )
     return minor, problems
+
+
+def _component_problems(components: list[Any], minor: int | None) -> list[Problem]:
+    """flux.components: the ones fluxforge configures are there, each one exists in the Flux version."""
+    names = [c for c in components if isinstance(c, str)]
+    problems = [Problem(("flux", "components"), f"must include {need} (fluxforge configures it)")
+                for need in _REQUIRED_COMPONENTS if need not in names]
+    for index, name in _strings(components):
+        since = EXTRA_COMPONENTS.get(name)
+        if since is not None and minor is not None and minor < since:
+            problems.append(Problem(("flux", "components", index), f"{name} needs Flux >= 2.{since}"))
+    return problems
 
 
 def _sops_present(block: Any) -> bool:
@@ -172,16 +175,24 @@ def _kustomization_checks(
                           "(flux bootstrap names it after flux.namespace)")
         yield from _lockdown_clash(path, ks, lockdown)
         yield from _ks_path_checks(path, ks.get("path"), _cluster_folder(cluster))
-        if "tenant" in ks and minor is not None and minor < 6:
-            yield Problem((*path, "tenant"), "object-level workload identity needs Flux >= 2.6 (set flux.version)")
-        if isinstance(ks.get("tenant"), dict) and ks.get("decryption") is False:
-            yield Problem((*path, "tenant"), "a tenant identity is only used for decryption; remove it or the decryption: false")
-        for index, dep in _strings(ks.get("dependsOn")):
-            if dep not in known:
-                hint = did_you_mean(dep, sorted(known))
-                yield Problem((*path, "dependsOn", index), f"unknown Kustomization {dep!r} in this cluster{hint}")
+        yield from _tenant_field_checks(path, ks, minor)
+        yield from _depends_on_checks(path, ks, known)
     yield from _cycles(entries, known)
     yield from _tenant_conflicts(entries, flux_ns)
+
+
+def _tenant_field_checks(path: KeyPath, ks: dict[str, Any], minor: int | None) -> Iterator[Problem]:
+    if "tenant" in ks and minor is not None and minor < 6:
+        yield Problem((*path, "tenant"), "object-level workload identity needs Flux >= 2.6 (set flux.version)")
+    if isinstance(ks.get("tenant"), dict) and ks.get("decryption") is False:
+        yield Problem((*path, "tenant"), "a tenant identity is only used for decryption; remove it or the decryption: false")
+
+
+def _depends_on_checks(path: KeyPath, ks: dict[str, Any], known: set[str]) -> Iterator[Problem]:
+    for index, dep in _strings(ks.get("dependsOn")):
+        if dep not in known:
+            hint = did_you_mean(dep, sorted(known))
+            yield Problem((*path, "dependsOn", index), f"unknown Kustomization {dep!r} in this cluster{hint}")
 
 
 def _cycles(entries: list[tuple[KeyPath, dict[str, Any]]], known: set[str]) -> Iterator[Problem]:
@@ -274,6 +285,24 @@ def _sparse_checks(data: dict[str, Any], minor: int | None) -> list[Problem]:
     return problems
 
 
+def _cluster_path(cpath: KeyPath, cluster: dict[str, Any], named: set[str],
+                  cluster_paths: list[tuple[KeyPath, str]]) -> list[Problem]:
+    """Record the cluster's folder in ``cluster_paths`` (its path, else clusters/<name> for the first cluster of
+    that name; ``named`` collects the names); the problem with an unusable path."""
+    raw = cluster.get("path")
+    problems = []
+    if isinstance(raw, str):
+        if why := path_problem(raw):
+            problems.append(Problem((*cpath, "path"), why))
+        else:
+            cluster_paths.append(((*cpath, "path"), normalise_path(raw)))
+    elif isinstance(cluster.get("name"), str) and cluster["name"] not in named:
+        cluster_paths.append(((*cpath, "name"), f"clusters/{cluster['name']}"))
+    if isinstance(cluster.get("name"), str):
+        named.add(cluster["name"])
+    return problems
+
+
 def check_semantics(data: Any) -> list[Problem]:
     """All cross-field problems of a parsed config (empty when fine)."""
     if not isinstance(data, dict):
@@ -286,16 +315,7 @@ def check_semantics(data: Any) -> list[Problem]:
     cluster_paths: list[tuple[KeyPath, str]] = []
     named: set[str] = set()
     for cpath, cluster in clusters:
-        raw = cluster.get("path")
-        if isinstance(raw, str):
-            if why := path_problem(raw):
-                problems.append(Problem((*cpath, "path"), why))
-            else:
-                cluster_paths.append(((*cpath, "path"), normalise_path(raw)))
-        elif isinstance(cluster.get("name"), str) and cluster["name"] not in named:
-            cluster_paths.append(((*cpath, "name"), f"clusters/{cluster['name']}"))
-        if isinstance(cluster.get("name"), str):
-            named.add(cluster["name"])
+        problems += _cluster_path(cpath, cluster, named, cluster_paths)
         if not _sops_present(cluster.get("sops")) and not _sops_present(data.get("sops")):
             problems.append(
                 Problem((*cpath,), "no SOPS recipient: add sops.keyVault or sops.age (top level or per cluster)")

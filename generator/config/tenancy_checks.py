@@ -71,14 +71,19 @@ def _lockdown_checks(entries: list[tuple[KeyPath, dict[str, Any]]], flux_ns: str
                           f"so its sourceRef is GitRepository {flux_ns}/{flux_ns} in another namespace, which "
                           "--no-cross-namespace-refs=true rejects; make it a tenant (tenant: with its own source) or "
                           f"move it to namespace {flux_ns}")
-        deps = ks.get("dependsOn")
-        for index, dep in enumerate(deps if isinstance(deps, list) else []):
-            other = spaces.get(dep) if isinstance(dep, str) else None
-            if other is not None and other != namespace:
-                yield Problem((*path, "dependsOn", index),
-                              f"flux.lockdown: {dep!r} is in namespace {other!r}, this Kustomization in {namespace!r}: "
-                              "--no-cross-namespace-refs=true rejects a cross-namespace dependsOn; remove it (the "
-                              "tenant's Kustomization waits for nothing outside its namespace)")
+        yield from _cross_namespace_depends(path, ks, namespace, spaces)
+
+
+def _cross_namespace_depends(path: KeyPath, ks: dict[str, Any], namespace: str,
+                             spaces: dict[str, str]) -> Iterator[Problem]:
+    deps = ks.get("dependsOn")
+    for index, dep in enumerate(deps if isinstance(deps, list) else []):
+        other = spaces.get(dep) if isinstance(dep, str) else None
+        if other is not None and other != namespace:
+            yield Problem((*path, "dependsOn", index),
+                          f"flux.lockdown: {dep!r} is in namespace {other!r}, this Kustomization in {namespace!r}: "
+                          "--no-cross-namespace-refs=true rejects a cross-namespace dependsOn; remove it (the "
+                          "tenant's Kustomization waits for nothing outside its namespace)")
 
 
 def tenancy_problems(data: dict[str, Any], flux_ns: str) -> list[Problem]:

@@ -66,7 +66,12 @@ def _path_checks(wpath: KeyPath, workload: dict[str, Any], cluster: dict[str, An
         yield Problem((*wpath, "path"), f"{folder!r} is not built by a Kustomization of this cluster (paths: {listed}), "
                                         f"so Flux would never apply the workload's Component{did_you_mean(folder, known)}")
         return
-    ks_folder, ks = covering[0]
+    yield from _target_namespace_checks(wpath, workload, *covering[0])
+
+
+def _target_namespace_checks(wpath: KeyPath, workload: dict[str, Any], ks_folder: str,
+                             ks: dict[str, Any]) -> Iterator[Problem]:
+    """The Kustomization that applies the workload must not move it to another namespace."""
     target = _str(ks.get("targetNamespace"))
     namespace = _str(workload.get("namespace"))
     account = _str(workload.get("serviceAccount", workload.get("name"))) or "<serviceAccount>"
@@ -148,20 +153,26 @@ def _object_checks(wpath: KeyPath, workload: dict[str, Any]) -> Iterator[Problem
         elif file:
             files[file] = opath
         sync = obj.get("syncAs")
-        if not isinstance(sync, dict) or not _str(sync.get("secret")) or not _str(sync.get("key")):
-            continue
-        pair = (sync["secret"], sync["key"])
-        if pair in keys:
-            yield Problem((*opath, "syncAs", "key"), f"key {pair[1]!r} of Secret {pair[0]!r} is already synced from "
-                                                    f"{dotted(keys[pair])}; use another key")
-        else:
-            keys[pair] = opath
-        kind = _str(sync.get("type")) or "Opaque"
-        if pair[0] in types and types[pair[0]][1] != kind:
-            first, first_kind = types[pair[0]]
-            yield Problem((*opath, "syncAs", "type"), f"Secret {pair[0]!r} has type {first_kind!r} at {dotted(first)}; "
-                                                     "one Secret, one type")
-        types.setdefault(pair[0], (opath, kind))
+        if isinstance(sync, dict) and _str(sync.get("secret")) and _str(sync.get("key")):
+            yield from _sync_checks(opath, sync, keys, types)
+
+
+def _sync_checks(opath: KeyPath, sync: dict[str, Any], keys: dict[tuple[str, str], KeyPath],
+                 types: dict[str, tuple[KeyPath, str]]) -> Iterator[Problem]:
+    """``syncAs``: one object per key of a synced Secret, one type per Secret (``keys``, ``types``: the first
+    of each, recorded here)."""
+    pair = (sync["secret"], sync["key"])
+    if pair in keys:
+        yield Problem((*opath, "syncAs", "key"), f"key {pair[1]!r} of Secret {pair[0]!r} is already synced from "
+                                                f"{dotted(keys[pair])}; use another key")
+    else:
+        keys[pair] = opath
+    kind = _str(sync.get("type")) or "Opaque"
+    if pair[0] in types and types[pair[0]][1] != kind:
+        first, first_kind = types[pair[0]]
+        yield Problem((*opath, "syncAs", "type"), f"Secret {pair[0]!r} has type {first_kind!r} at {dotted(first)}; "
+                                                 "one Secret, one type")
+    types.setdefault(pair[0], (opath, kind))
 
 
 def workload_problems(data: dict[str, Any]) -> list[Problem]:

@@ -83,15 +83,21 @@ def default_decryption_namespaces(config: Config, cluster: Cluster) -> tuple[str
     return tuple(dict.fromkeys(found))
 
 
-def federated_credentials(config: Config, cluster: Cluster) -> list[FederatedCredential]:
-    """Every credential ``cluster`` needs, controller first, then tenants and workloads, each (namespace,
-    ServiceAccount) once (the config checks refuse a workload ServiceAccount that Flux already uses)."""
+def _controller_credentials(config: Config, cluster: Cluster) -> list[FederatedCredential]:
+    """kustomize-controller's, and the default decryption ServiceAccount's in each namespace that uses it."""
     found = [FederatedCredential(cluster.name, cluster.identity, cluster.oidc_issuer, config.flux.namespace,
                                  CONTROLLER_SERVICE_ACCOUNT)]
     lockdown = config.flux.default_decryption_service_account
     if lockdown:
         found += [FederatedCredential(cluster.name, cluster.identity, cluster.oidc_issuer, ns, lockdown)
                   for ns in default_decryption_namespaces(config, cluster)]
+    return found
+
+
+def federated_credentials(config: Config, cluster: Cluster) -> list[FederatedCredential]:
+    """Every credential ``cluster`` needs, controller first, then tenants and workloads, each (namespace,
+    ServiceAccount) once (the config checks refuse a workload ServiceAccount that Flux already uses)."""
+    found = _controller_credentials(config, cluster)
     if cluster.source_identity is not None:
         found += [FederatedCredential(cluster.name, cluster.source_identity.identity, cluster.oidc_issuer,
                                       config.flux.namespace, controller) for controller in config.flux.source_controllers]

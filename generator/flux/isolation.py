@@ -73,23 +73,35 @@ def _fix(config: Config, mine: list[Decryptor], key: KeyVaultKey, others: list[D
         fix = ("sops.breakGlass names this key, and a break-glass key must be one no cluster or tenant identity "
                "decrypts (an offline age key, or a Key Vault key of its own)")
     fix = fix or _own_key_fix(others)
-    if fix is None and all(d.tenant is None for d in mine) and any(
-            d.tenant is None and d.cluster.name not in {m.cluster.name for m in mine}
-            and key_label(key).lower() in {key_label(k).lower() for k in d.own.key_vault} for d in others):
+    if fix is None and _clusters_share(mine, key, others):
         fix = "clusters share this key, so each reads what the other's tenants read: give each its own (clusters[].sops.keyVault)"
     return fix or "use a key only this identity's folders are encrypted for"
+
+
+def _clusters_share(mine: list[Decryptor], key: KeyVaultKey, others: list[Decryptor]) -> bool:
+    """No tenant acts as the identity, and another cluster's platform has the key as its own."""
+    clusters = {m.cluster.name for m in mine}
+    label = key_label(key).lower()
+    return all(d.tenant is None for d in mine) and any(
+        d.tenant is None and d.cluster.name not in clusters and label in {key_label(k).lower() for k in d.own.key_vault}
+        for d in others)
 
 
 def _rule_labels(rules: list[SopsRule]) -> dict[str, set[str]]:
     return {rule.path: {_url_label(url) for url in rule.azure_keyvault} for rule in rules}
 
 
+def _sides(mine: list[Decryptor], outside: list[SopsRule]) -> tuple[list[SopsRule], list[SopsRule]]:
+    """The folders where a tenant is on either side (the identity's, or a reader of the folder), and the rest."""
+    tenant_mine = any(d.tenant is not None for d in mine)
+    tenant_side = [r for r in outside if tenant_mine or any(not x.startswith("cluster ") for x in r.readers)]
+    return tenant_side, [r for r in outside if r not in tenant_side]
+
+
 def _exposures(config: Config, mine: list[Decryptor], key: KeyVaultKey, outside: list[SopsRule],
                by_label: dict[str, Decryptor]) -> list[Exposure]:
     """An error for the folders where a tenant is on either side, a warning for the rest (clusters sharing a key)."""
-    tenant_mine = any(d.tenant is not None for d in mine)
-    tenant_side = [r for r in outside if tenant_mine or any(not x.startswith("cluster ") for x in r.readers)]
-    platform_side = [r for r in outside if r not in tenant_side]
+    tenant_side, platform_side = _sides(mine, outside)
     found = []
     if tenant_side:
         others = [by_label[x] for r in tenant_side for x in r.readers if x in by_label]
@@ -113,14 +125,25 @@ def exposures(config: Config, shared: Mapping[str, frozenset[str]] | None = None
     by_label = {d.label: d for d in readers}
     for decryptor in readers:
         owners.setdefault(identity_key(decryptor.identity), []).append(decryptor)
-    keys: dict[str, dict[str, KeyVaultKey]] = {}
-    for grant in decrypt_grants(config):
-        keys.setdefault(identity_key(grant.decryptor.identity), {}).setdefault(key_label(grant.key).lower(), grant.key)
+    keys = _keys_by_identity(config)
     found: list[Exposure] = []
     for ident, mine in owners.items():
-        ids = {d.id for d in mine}
-        folders = {p for d in mine for p in d.paths} | {f for f, readers in shared.items() if readers & ids}
+        folders = _folders_of(mine, shared)
         for label, key in keys.get(ident, {}).items():
             outside = [r for r in rules if label in labels[r.path] and not _within(r.path, folders)]
             found += _exposures(config, mine, key, outside, by_label) if outside else []
     return found
+
+
+def _keys_by_identity(config: Config) -> dict[str, dict[str, KeyVaultKey]]:
+    """identity -> the Key Vault keys it decrypts (by lower-case label), in grant order."""
+    keys: dict[str, dict[str, KeyVaultKey]] = {}
+    for grant in decrypt_grants(config):
+        keys.setdefault(identity_key(grant.decryptor.identity), {}).setdefault(key_label(grant.key).lower(), grant.key)
+    return keys
+
+
+def _folders_of(mine: list[Decryptor], shared: Mapping[str, frozenset[str]]) -> set[str]:
+    """The folders the identity's decryptors apply, and the shared folders their builds read."""
+    ids = {d.id for d in mine}
+    return {p for d in mine for p in d.paths} | {f for f, readers in shared.items() if readers & ids}

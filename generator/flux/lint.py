@@ -149,7 +149,7 @@ def _index_patches(file: str, node: Node | None, offset: int, target: FluxVersio
     if not isinstance(node, MappingNode):
         return
     fields = {k.value: v for k, v in node.value if isinstance(k, ScalarNode)}
-    if isinstance(fields.get("op"), ScalarNode) and isinstance(fields.get("path"), ScalarNode):
+    if _is_operation(fields):
         yield from _check_op(file, fields, offset)
         yield from _check_flag(file, fields.get("value"), offset, target)
     for key, value in fields.items():
@@ -157,6 +157,10 @@ def _index_patches(file: str, node: Node | None, offset: int, target: FluxVersio
             yield from _embedded_patches(file, value, offset, target)
         else:
             yield from _index_patches(file, value, offset, target)
+
+
+def _is_operation(fields: dict[str, Node]) -> bool:
+    return isinstance(fields.get("op"), ScalarNode) and isinstance(fields.get("path"), ScalarNode)
 
 
 def _embedded_patches(file: str, value: ScalarNode, offset: int, target: FluxVersion) -> Iterator[Finding]:

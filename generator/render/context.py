@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from generator.config.model import Cluster, Config, KustomizationSpec
-from generator.flux.tenancy import decryptors, merge_keys
+from generator.flux.tenancy import Decryptor, decryptors, merge_keys
 
 __all__ = [
     "DATA_REGEX", "NOTHING_REGEX", "OwnedObjects", "SopsRule", "bicep_string", "go_duration", "owned_objects",
@@ -112,6 +112,15 @@ def _unique(items: Iterable[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(items))
 
 
+def _applied_by(readers: list[Decryptor], shared: Mapping[str, frozenset[str]]) -> dict[str, set[str]]:
+    """folder -> the ids of the decryptors that apply it, or whose builds read it (``shared``)."""
+    applied_by: dict[str, set[str]] = {folder: set(ids) for folder, ids in shared.items()}
+    for reader in readers:
+        for path in reader.paths:
+            applied_by.setdefault(path, set()).add(reader.id)
+    return applied_by
+
+
 def sops_rules(config: Config, shared: Mapping[str, frozenset[str]] | None = None) -> list[SopsRule]:
     """One rule per folder a decryptor applies, deepest first (sops uses the first matching rule).
 
@@ -125,21 +134,17 @@ def sops_rules(config: Config, shared: Mapping[str, frozenset[str]] | None = Non
     """
     shared = shared or {}
     readers = decryptors(config)
-    by_id = {d.id: d for d in readers}
     generated = {w.component_dir: w.name for cluster in config.clusters for w in cluster.workloads}
     in_order = _unique([*(p for d in readers for p in d.paths), *shared, *generated])
     folders = sorted(in_order, key=lambda p: -p.count("/"))  # stable: config order within a depth
-    applied_by: dict[str, set[str]] = {folder: set(ids) for folder, ids in shared.items()}
-    for reader in readers:
-        for path in reader.paths:
-            applied_by.setdefault(path, set()).add(reader.id)
+    applied_by = _applied_by(readers, shared)
     named = {p for d in readers for p in d.paths}
     position = {d.id: index for index, d in enumerate(readers)}
     rules: list[SopsRule] = []
     for folder in folders:
         ids = set().union(*(applied_by.get(p, set()) for p in _self_and_parents(folder)))
         # decryptors in order, from an index by id: scanning every decryptor per folder made a fleet quadratic
-        users = [readers[i] for i in sorted(position[x] for x in ids if x in by_id)]
+        users = [readers[i] for i in sorted(position[x] for x in ids if x in position)]
         keys = merge_keys(d.recipients for d in users)
         if not users:
             continue  # a workload outside every decrypting folder: no keys, and nothing to keep sops from
