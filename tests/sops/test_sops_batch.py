@@ -48,10 +48,20 @@ def _fluxforge(*args: str, cwd: Path, jobs: int, key: AgeKey) -> subprocess.Comp
 
 def test_outcomes_come_back_in_input_order_from_several_workers(tmp_path: Path,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    import multiprocessing
+
     monkeypatch.setenv(files.JOBS_ENV, "2")
     paths = [tmp_path / f"f{n}" for n in range(200)]
+    parent = os.getpid()
+    # each worker's first file waits for the other worker's: on a loaded machine one worker could
+    # otherwise take every chunk before the second has started (seen in CI), proving nothing about order
+    both_started = multiprocessing.get_context("fork").Barrier(2)
+    started: list[int] = []
 
     def work(path: Path) -> files._Outcome:
+        if os.getpid() != parent and not started:
+            started.append(os.getpid())
+            both_started.wait(timeout=120)
         return files._Outcome(notes=[path.name, str(os.getpid())])
 
     outcomes = list(files._outcomes(paths, work, parallel=True))
