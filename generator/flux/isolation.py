@@ -101,7 +101,7 @@ def _sides(mine: list[Decryptor], outside: list[SopsRule]) -> tuple[list[SopsRul
 def _exposures(config: Config, mine: list[Decryptor], key: KeyVaultKey, outside: list[SopsRule],
                by_label: dict[str, Decryptor]) -> list[Exposure]:
     """An error for the folders where a tenant is on either side, a warning for the rest (clusters sharing a key)."""
-    tenant_side, platform_side = _sides(mine, outside)
+    tenant_side, platform_side = _sides(mine, outside)  # both empty when nothing is outside
     found = []
     if tenant_side:
         others = [by_label[x] for r in tenant_side for x in r.readers if x in by_label]
@@ -120,19 +120,24 @@ def exposures(config: Config, shared: Mapping[str, frozenset[str]] | None = None
     shared = shared or {}
     rules = [r for r in sops_rules(config, shared) if r.workload is None]  # a Component rule encrypts nothing
     labels = _rule_labels(rules)
-    owners: dict[str, list[Decryptor]] = {}
     readers = decryptors(config)
     by_label = {d.label: d for d in readers}
-    for decryptor in readers:
-        owners.setdefault(identity_key(decryptor.identity), []).append(decryptor)
+    owners = _decryptors_by_identity(readers)
     keys = _keys_by_identity(config)
     found: list[Exposure] = []
     for ident, mine in owners.items():
         folders = _folders_of(mine, shared)
         for label, key in keys.get(ident, {}).items():
             outside = [r for r in rules if label in labels[r.path] and not _within(r.path, folders)]
-            found += _exposures(config, mine, key, outside, by_label) if outside else []
+            found += _exposures(config, mine, key, outside, by_label)
     return found
+
+
+def _decryptors_by_identity(readers: list[Decryptor]) -> dict[str, list[Decryptor]]:
+    owners: dict[str, list[Decryptor]] = {}
+    for decryptor in readers:
+        owners.setdefault(identity_key(decryptor.identity), []).append(decryptor)
+    return owners
 
 
 def _keys_by_identity(config: Config) -> dict[str, dict[str, KeyVaultKey]]:

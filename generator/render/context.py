@@ -135,8 +135,7 @@ def sops_rules(config: Config, shared: Mapping[str, frozenset[str]] | None = Non
     shared = shared or {}
     readers = decryptors(config)
     generated = {w.component_dir: w.name for cluster in config.clusters for w in cluster.workloads}
-    in_order = _unique([*(p for d in readers for p in d.paths), *shared, *generated])
-    folders = sorted(in_order, key=lambda p: -p.count("/"))  # stable: config order within a depth
+    folders = _deepest_first(readers, shared, generated)
     applied_by = _applied_by(readers, shared)
     named = {p for d in readers for p in d.paths}
     position = {d.id: index for index, d in enumerate(readers)}
@@ -145,23 +144,32 @@ def sops_rules(config: Config, shared: Mapping[str, frozenset[str]] | None = Non
         ids = set().union(*(applied_by.get(p, set()) for p in _self_and_parents(folder)))
         # decryptors in order, from an index by id: scanning every decryptor per folder made a fleet quadratic
         users = [readers[i] for i in sorted(position[x] for x in ids if x in position)]
-        keys = merge_keys(d.recipients for d in users)
-        if not users:
-            continue  # a workload outside every decrypting folder: no keys, and nothing to keep sops from
-        rules.append(
-            SopsRule(
-                path=folder,
-                # sops matches against the path relative to the .sops.yaml folder (the repo root)
-                path_regex="^" + folder.replace(".", r"\.") + "/",
-                clusters=_unique(d.cluster.name for d in users),
-                azure_keyvault=tuple(k.url for k in keys.key_vault),
-                age=keys.age,
-                shared=folder not in named and folder not in generated,
-                readers=tuple(d.label for d in users),
-                workload=generated.get(folder) if folder not in named else None,
-            )
-        )
+        if users:  # else a workload outside every decrypting folder: no keys, and nothing to keep sops from
+            rules.append(_folder_rule(folder, users, named, generated))
     return rules
+
+
+def _deepest_first(readers: list[Decryptor], shared: Mapping[str, frozenset[str]], generated: dict[str, str]) -> list[str]:
+    """Every folder that gets a rule, deepest first; stable: config order within a depth."""
+    in_order = _unique([*(p for d in readers for p in d.paths), *shared, *generated])
+    return sorted(in_order, key=lambda p: -p.count("/"))
+
+
+def _folder_rule(folder: str, users: list[Decryptor], named: set[str], generated: dict[str, str]) -> SopsRule:
+    """The rule of one folder for the decryptors that apply it (``named``: folders a decryptor applies
+    itself; ``generated``: workload Component folders -> workload name)."""
+    keys = merge_keys(d.recipients for d in users)
+    return SopsRule(
+        path=folder,
+        # sops matches against the path relative to the .sops.yaml folder (the repo root)
+        path_regex="^" + folder.replace(".", r"\.") + "/",
+        clusters=_unique(d.cluster.name for d in users),
+        azure_keyvault=tuple(k.url for k in keys.key_vault),
+        age=keys.age,
+        shared=folder not in named and folder not in generated,
+        readers=tuple(d.label for d in users),
+        workload=generated.get(folder) if folder not in named else None,
+    )
 
 
 @dataclass(frozen=True)
