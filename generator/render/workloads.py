@@ -179,24 +179,43 @@ def _find(docs: list[Any], kind: str, name: str) -> list[Any]:
 def pod_template_problems(workload: Workload, pod: dict[str, Any], where: str) -> list[str]:
     """The pod template (built, or live in the cluster) carries the label, runs as the workload's ServiceAccount and
     mounts the CSI volume of its SecretProviderClass in each named container."""
-    found = []
-    labels = (pod.get("metadata") or {}).get("labels") or {}
-    if labels.get(POD_LABEL) != "true":
-        found.append(f"{where}: the pod template lacks the label {POD_LABEL}: \"true\" (the webhook matches pods, "
-                     "not ServiceAccounts or Deployments)")
     spec = pod.get("spec") or {}
-    if spec.get("serviceAccountName") != workload.service_account:
-        found.append(f"{where}: pods run as ServiceAccount {spec.get('serviceAccountName') or 'default'!r}, not "
-                     f"{workload.service_account!r} (the federated subject)")
-    volumes = [v for v in spec.get("volumes") or [] if isinstance(v, dict) and (v.get("csi") or {}).get("driver")
-               == CSI_DRIVER and ((v["csi"].get("volumeAttributes") or {}).get("secretProviderClass") == workload.name)]
+    volumes = _secrets_volumes(workload, spec)
+    found = [*_label_problem(pod, where), *_account_problem(workload, spec, where)]
     if not volumes:
         found.append(f"{where}: no {CSI_DRIVER} volume with secretProviderClass {workload.name!r}")
-    names = {v.get("name") for v in volumes}
-    found.extend(f"{where}: container {c.get('name')!r} does not mount the secrets volume"
-                 for c in spec.get("containers") or [] if c.get("name") in workload.containers
-                 and not any(m.get("name") in names for m in c.get("volumeMounts") or []))
-    return found
+    return found + _mount_problems(workload, spec, {v.get("name") for v in volumes}, where)
+
+
+def _label_problem(pod: dict[str, Any], where: str) -> list[str]:
+    labels = (pod.get("metadata") or {}).get("labels") or {}
+    if labels.get(POD_LABEL) == "true":
+        return []
+    return [(f"{where}: the pod template lacks the label {POD_LABEL}: \"true\" (the webhook matches pods, "
+            "not ServiceAccounts or Deployments)")]
+
+
+def _account_problem(workload: Workload, spec: dict[str, Any], where: str) -> list[str]:
+    if spec.get("serviceAccountName") == workload.service_account:
+        return []
+    return [(f"{where}: pods run as ServiceAccount {spec.get('serviceAccountName') or 'default'!r}, not "
+            f"{workload.service_account!r} (the federated subject)")]
+
+
+def _secrets_volumes(workload: Workload, spec: dict[str, Any]) -> list[dict[str, Any]]:
+    """The pod's CSI volumes of this driver that name the workload's SecretProviderClass."""
+    def ours(volume: Any) -> bool:
+        csi = (volume.get("csi") or {}) if isinstance(volume, dict) else {}
+        return bool(csi.get("driver") == CSI_DRIVER
+                    and (csi.get("volumeAttributes") or {}).get("secretProviderClass") == workload.name)
+    return [v for v in spec.get("volumes") or [] if ours(v)]
+
+
+def _mount_problems(workload: Workload, spec: dict[str, Any], names: set[Any], where: str) -> list[str]:
+    """Each named container mounts one of the secrets volumes."""
+    return [f"{where}: container {c.get('name')!r} does not mount the secrets volume"
+            for c in spec.get("containers") or [] if c.get("name") in workload.containers
+            and not any(m.get("name") in names for m in c.get("volumeMounts") or [])]
 
 
 def built_workload_problems(workload: Workload, docs: list[Any], tenant_id: str) -> list[str]:
@@ -206,33 +225,49 @@ def built_workload_problems(workload: Workload, docs: list[Any], tenant_id: str)
     the client-id annotation (and no leftover label); the SecretProviderClass uses workload identity. Empty when
     every gate holds; each problem names the gate."""
     where = f"{workload.kind} {workload.namespace}/{workload.name}"
-    found: list[str] = []
     objects = _find(docs, workload.kind, workload.name)
     if not objects:
         return [f"{where}: not in the build of {workload.path} (is {workload.component_ref} listed under components?)"]
-    namespace = objects[0]["metadata"].get("namespace")
-    if namespace and namespace != workload.namespace:
-        found.append(f"{where}: the build puts it in namespace {namespace!r}; its pods' token then carries subject "
-                     f"system:serviceaccount:{namespace}:{workload.service_account}, which no credential federates")
     pod = ((objects[0].get("spec") or {}).get("template")) or {}
-    found += pod_template_problems(workload, pod, where)
+    return [*_namespace_problem(workload, objects[0], where), *pod_template_problems(workload, pod, where),
+            *_built_account_problems(workload, docs),
+            *(line for spc in _find(docs, "SecretProviderClass", workload.name)
+              for line in _class_problems(workload, spc, tenant_id))]
+
+
+def _namespace_problem(workload: Workload, obj: dict[str, Any], where: str) -> list[str]:
+    namespace = obj["metadata"].get("namespace")
+    if not namespace or namespace == workload.namespace:
+        return []
+    return [(f"{where}: the build puts it in namespace {namespace!r}; its pods' token then carries subject "
+            f"system:serviceaccount:{namespace}:{workload.service_account}, which no credential federates")]
+
+
+def _built_account_problems(workload: Workload, docs: list[Any]) -> list[str]:
+    """The workload's ServiceAccount is in the build, in its namespace, with the client-id annotation."""
+    name = f"ServiceAccount {workload.namespace}/{workload.service_account}"
     accounts = [a for a in _find(docs, "ServiceAccount", workload.service_account)
                 if (a["metadata"].get("namespace") or workload.namespace) == workload.namespace]
     if not accounts:
-        found.append(f"ServiceAccount {workload.namespace}/{workload.service_account}: not in the build (a kustomization "
-                     "namespace: would move it out of the federated subject's namespace)")
-    else:
-        meta = accounts[0]["metadata"]
-        if (meta.get("annotations") or {}).get("azure.workload.identity/client-id") != workload.identity.client_id:
-            found.append(f"ServiceAccount {workload.namespace}/{workload.service_account}: annotation "
-                         f"azure.workload.identity/client-id is not {workload.identity.client_id}")
-    for spc in _find(docs, "SecretProviderClass", workload.name):
-        params = (spc.get("spec") or {}).get("parameters") or {}
-        if str(params.get("usePodIdentity", "false")).lower() == "true" or params.get("clientID") != workload.identity.client_id:
-            found.append(f"SecretProviderClass {workload.namespace}/{workload.name}: not workload identity "
-                         f"(usePodIdentity {params.get('usePodIdentity')!r}, clientID {params.get('clientID')!r})")
-        if params.get("tenantID") != tenant_id:
-            found.append(f"SecretProviderClass {workload.namespace}/{workload.name}: tenantID is not {tenant_id}")
+        return [(f"{name}: not in the build (a kustomization namespace: would move it out of the federated "
+                "subject's namespace)")]
+    annotations = accounts[0]["metadata"].get("annotations") or {}
+    if annotations.get("azure.workload.identity/client-id") != workload.identity.client_id:
+        return [f"{name}: annotation azure.workload.identity/client-id is not {workload.identity.client_id}"]
+    return []
+
+
+def _class_problems(workload: Workload, spc: dict[str, Any], tenant_id: str) -> list[str]:
+    """A SecretProviderClass of the workload uses workload identity with the workload's client and tenant."""
+    name = f"SecretProviderClass {workload.namespace}/{workload.name}"
+    params = (spc.get("spec") or {}).get("parameters") or {}
+    found = []
+    pod_identity = str(params.get("usePodIdentity", "false")).lower() == "true"
+    if pod_identity or params.get("clientID") != workload.identity.client_id:
+        found.append(f"{name}: not workload identity (usePodIdentity {params.get('usePodIdentity')!r}, "
+                     f"clientID {params.get('clientID')!r})")
+    if params.get("tenantID") != tenant_id:
+        found.append(f"{name}: tenantID is not {tenant_id}")
     return found
 
 
