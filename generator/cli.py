@@ -636,8 +636,11 @@ def _echo_rotation(report: RotateReport, dry_run: bool) -> None:
 @_sops_config_option()
 @click.option("--allow-missing-rules", is_flag=True,
               help="Pass without a .sops.yaml (or one with no creation_rules); only plaintext Secrets are looked for.")
+@click.option("--no-cache", is_flag=True,
+              help="Check every file in full: neither read nor write .git/fluxforge/check-cache (FLUXFORGE_CHECK_CACHE=off).")
 @_format_option()
-def check_cmd(paths: tuple[str, ...], config: Path | None, allow_missing_rules: bool, fmt: str | None) -> None:
+def check_cmd(paths: tuple[str, ...], config: Path | None, allow_missing_rules: bool, no_cache: bool,
+              fmt: str | None) -> None:
     """Keyless check: files the .sops.yaml rules cover are encrypted, and correctly; no plaintext
     Kubernetes Secret anywhere. Every tracked file when no PATH is given. Fails when no
     .sops.yaml rules are found (unless --allow-missing-rules): then nothing says what to encrypt."""
@@ -647,9 +650,11 @@ def check_cmd(paths: tuple[str, ...], config: Path | None, allow_missing_rules: 
         from generator.report.sources import from_check
 
         _emit_report(from_check(_run_report("check", _resolve_format(fmt), check_report, [Path(p) for p in paths],
-                                            sops_config=config, allow_missing_rules=allow_missing_rules)),
+                                            sops_config=config, allow_missing_rules=allow_missing_rules,
+                                            use_cache=not no_cache)),
                      _resolve_format(fmt))
-    report = _run(run_check, [Path(p) for p in paths], sops_config=config, allow_missing_rules=allow_missing_rules)
+    report = _run(run_check, [Path(p) for p in paths], sops_config=config, allow_missing_rules=allow_missing_rules,
+                  use_cache=not no_cache)
     click.echo(report.summary(), err=True)
 
 

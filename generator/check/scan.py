@@ -17,8 +17,10 @@ Behaviour (documented in docs and tests/hooks):
 
 from __future__ import annotations
 
+import errno
 import os
 import re
+import stat
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -38,6 +40,7 @@ from generator.fsio import TEMP_GLOB, is_temp_name, walk_files
 from generator.report.model import Diagnostic
 
 if TYPE_CHECKING:
+    from generator.check.cache import CheckCache
     from generator.check.parse import Parsed
     from generator.sops.api import CreationRule, SopsRules
 
@@ -73,6 +76,7 @@ class Rules:
 
     def __init__(self, rules: SopsRules | None) -> None:
         self._rules = rules
+        self._config = os.path.abspath(rules.path) if rules is not None else None  # noqa: PTH100
 
     @classmethod
     def load(cls, start: Path | None = None, config: Path | None = None) -> Rules:
@@ -100,8 +104,8 @@ class Rules:
         index = next(i for i, candidate in enumerate(self._rules.rules) if candidate is rule)
         return RuleMatch(index, rule, self._rules.path)
 
-    def is_config(self, path: Path) -> bool:
-        return self.config is not None and os.path.abspath(path) == os.path.abspath(self.config)  # noqa: PTH100
+    def is_config(self, path: Path | str) -> bool:
+        return self._config is not None and os.path.abspath(path) == self._config  # noqa: PTH100
 
 
 def check_content(path: Path, data: bytes, rules: Rules) -> list[Problem]:
@@ -281,24 +285,176 @@ def _read_problem(path: Path) -> tuple[bytes | None, Problem | None]:
         return None, Problem(1, 1, f"cannot read: {err.strerror}", "check.unreadable")
 
 
-def scan(paths: Sequence[Path], rules: Rules) -> CheckReport:
-    """Check files on disk: one ``path:line:col: message`` line per problem, and the counts."""
+def scan(paths: Sequence[Path], rules: Rules, cache: CheckCache | None = None) -> CheckReport:
+    """Check files on disk: one ``path:line:col: message`` line per problem, and the counts. With a
+    ``cache``, a file whose bytes were found clean before (same path, same blob id) is not checked again.
+    Files are read here; those to check go to worker processes when there are many (``FLUXFORGE_JOBS``,
+    as for encrypt), and the lines come out in file order either way."""
+    from generator.fsio import input_limit
+
+    limit = input_limit()
+    seen = [entry for path in iter_files(paths) if not rules.is_config(path)
+            if (entry := _first_look(path, limit, cache)) is not None]
+    _check_pending(seen, rules)
     found: list[Diagnostic] = []
     files = encrypted = 0
-    for path in iter_files(paths):
-        if rules.is_config(path) or path.is_symlink():
+    for entry in seen:
+        if entry.gone:
             continue
-        data, unread = _read_problem(path)
-        if unread is not None:
-            found.append(_diagnostic(path, unread))
-        if data is None:
+        if entry.unread is not None:
+            found.append(_diagnostic(entry.path, entry.unread))
             continue
         files += 1
-        problems = check_content(path, data, rules)  # first: the encryption test reuses its parse
-        encrypted += _is_sops_file(path, data)
-        found.extend(_diagnostic(path, problem) for problem in problems)
+        encrypted += entry.encrypted
+        found.extend(_diagnostic(entry.path, problem) for problem in entry.problems)
+        if cache is not None and not entry.known:
+            _update(cache, entry)
+    if cache is not None:
+        cache.save()
     lines = tuple(f"{d.file}:{d.line}:{d.column}: {d.message}" for d in found)
     return CheckReport(files, encrypted, rules.config, lines, tuple(found))
+
+
+@dataclass
+class _Seen:
+    """One file of a scan: a read problem, or its bytes' blob id and verdict (problems, encrypted)."""
+
+    path: Path
+    unread: Problem | None = None
+    data: bytes | None = None  # kept until checked (dropped past a memory budget: read again then)
+    blob: str | None = None  # with a cache only
+    problems: tuple[Problem, ...] = ()
+    encrypted: bool = False
+    known: bool = False  # the verdict came from the cache
+    checked: bool = False
+    gone: bool = False  # vanished before it was checked: skipped, as one that vanished before it was read
+
+
+_KEEP_BYTES = 256 << 20  # file contents held between reading and checking; beyond this, read again
+_kept = 0
+
+
+def _first_look(path: Path, limit: int, cache: CheckCache | None) -> _Seen | None:
+    """Read a file (None: a symlink, the config or a vanished file) and answer from the cache if it can."""
+    global _kept
+    name = str(path)
+    try:
+        data, unread = _read_fast(name, limit)
+    except _Special:
+        if path.is_symlink():
+            return None  # a symlink: its target is checked where it is
+        data, unread = _read_problem(path)
+    if data is None:
+        return _Seen(path, unread) if unread is not None else None
+    blob = None
+    if cache is not None:
+        from generator.check.cache import blob_id
+
+        blob = blob_id(data)
+        known = cache.clean(os.path.abspath(name), blob)  # noqa: PTH100
+        if known is not None:
+            return _Seen(path, blob=blob, encrypted=known, known=True, checked=True)
+    if _kept + len(data) > _KEEP_BYTES:
+        return _Seen(path, blob=blob)
+    _kept += len(data)
+    return _Seen(path, data=data, blob=blob)
+
+
+def _update(cache: CheckCache, entry: _Seen) -> None:
+    key = os.path.abspath(entry.path)  # noqa: PTH100
+    if entry.problems or entry.blob is None:
+        cache.forget(key)
+    else:
+        cache.remember(key, entry.blob, entry.encrypted)
+
+
+_POOL_RULES: Rules | None = None  # set before the workers are forked
+_POOL_SEEN: list[_Seen] = []
+
+
+def _check_pending(seen: list[_Seen], rules: Rules) -> None:
+    """Check every file read but not answered by the cache: in worker processes for many files."""
+    global _POOL_RULES, _POOL_SEEN, _kept
+    from generator.sops.files import jobs_for
+
+    pending = [index for index, entry in enumerate(seen) if entry.unread is None and not entry.checked]
+    jobs = jobs_for(len(pending))
+    if jobs == 1:
+        for index in pending:
+            seen[index] = _checked(seen[index], rules)
+    else:
+        import multiprocessing
+
+        size = max(8, min(256, len(pending) // (jobs * 4) or 1))
+        chunks = [pending[i:i + size] for i in range(0, len(pending), size)]
+        _POOL_RULES, _POOL_SEEN = rules, seen
+        try:
+            with multiprocessing.get_context("fork").Pool(jobs) as pool:
+                for chunk, results in zip(chunks, pool.imap(_pool_check, chunks), strict=True):
+                    for index, result in zip(chunk, results, strict=True):
+                        seen[index] = result
+        finally:
+            _POOL_RULES, _POOL_SEEN = None, []
+    _kept = 0
+
+
+def _pool_check(chunk: list[int]) -> list[_Seen]:
+    assert _POOL_RULES is not None
+    return [_checked(_POOL_SEEN[index], _POOL_RULES) for index in chunk]
+
+
+def _checked(entry: _Seen, rules: Rules) -> _Seen:
+    """``entry`` with its verdict; a file whose bytes were not kept is read again (and its blob id
+    taken from what was read, so the cache never pairs a verdict with other bytes)."""
+    data = entry.data
+    if data is None:
+        from generator.fsio import input_limit
+
+        try:
+            data, unread = _read_fast(str(entry.path), input_limit())
+        except _Special:
+            data, unread = _read_problem(entry.path)
+        if data is None:
+            return _Seen(entry.path, unread, checked=True, gone=unread is None)
+        if entry.blob is not None:
+            from generator.check.cache import blob_id
+
+            entry = _Seen(entry.path, blob=blob_id(data))
+    problems = check_content(entry.path, data, rules)  # first: the encryption test reuses its parse
+    return _Seen(entry.path, blob=entry.blob, problems=tuple(problems), encrypted=_is_sops_file(entry.path, data),
+                 checked=True)
+
+
+class _Special(Exception):
+    """Not a plain regular file within the size limit: ``_read_problem`` says what it is."""
+
+
+def _read_fast(name: str, limit: int) -> tuple[bytes | None, Problem | None]:
+    """The bytes of a regular file within the limit, without a symlink; ``(None, None)`` for a
+    symlink or a vanished file; ``_Special`` for anything ``_read_problem`` must explain."""
+    if is_temp_name(name.rpartition(os.sep)[2]):
+        raise _Special
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOFOLLOW)
+    except FileNotFoundError:
+        return None, None
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            return None, None  # a symlink (O_NOFOLLOW)
+        raise _Special from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or (limit and info.st_size > limit):
+            raise _Special
+        chunks = []
+        while chunk := os.read(fd, max(info.st_size + 1, 65536)):
+            chunks.append(chunk)
+    finally:
+        os.close(fd)
+    data = b"".join(chunks)
+    if limit and len(data) > limit:
+        raise _Special
+    return data, None
 
 
 TEMP_PROBLEM = ("a fluxforge temp file, left by an interrupted run (it may hold plaintext): delete it, never "
@@ -313,15 +469,16 @@ def _display(path: Path) -> str:
 
 
 def check_report(paths: Sequence[Path], *, sops_config: Path | None = None,
-                 allow_missing_rules: bool = False) -> CheckReport:
+                 allow_missing_rules: bool = False, use_cache: bool = True) -> CheckReport:
     """Every problem ``fluxforge check`` finds, as a report (``problems`` empty when all is well): no
     creation rules at all is a problem too (nothing says what must be encrypted) unless
-    ``allow_missing_rules``. Raises ``CheckFailed`` for a path that does not exist."""
+    ``allow_missing_rules``. Raises ``CheckFailed`` for a path that does not exist. Inside a git
+    repository clean verdicts are remembered by blob id (``generator.check.cache``) unless not ``use_cache``."""
     missing = [str(p) for p in [*paths, *([sops_config] if sops_config else [])] if not p.exists()]
     if missing:
         raise CheckFailed([f"{m}: no such file or directory" for m in missing])
     rules = Rules.load(config=sops_config)
-    report = scan(paths, rules)
+    report = scan(paths, rules, _open_cache(rules) if use_cache else None)
     if rules.count == 0 and not allow_missing_rules:
         problem = _no_rules(rules, paths)
         config = _display(rules.config) if rules.config is not None else ""
@@ -330,12 +487,47 @@ def check_report(paths: Sequence[Path], *, sops_config: Path | None = None,
     return report
 
 
+CACHE_ENV = "FLUXFORGE_CHECK_CACHE"  # "off" (or 0, no, false): as --no-cache
+
+
+def _open_cache(rules: Rules) -> CheckCache | None:
+    """The check cache of the git repository around the current directory (None outside one, or when
+    ``FLUXFORGE_CHECK_CACHE=off``)."""
+    from generator.check.cache import CheckCache, fingerprint
+    from generator.fsio import input_limit
+
+    if os.environ.get(CACHE_ENV, "").strip().lower() in ("off", "0", "no", "false"):
+        return None
+    git_dir = _git_dir(Path.cwd())
+    return CheckCache.open(git_dir, fingerprint(rules.config, input_limit())) if git_dir is not None else None
+
+
+def _git_dir(start: Path) -> Path | None:
+    """The git directory of the repository around ``start`` (``$GIT_DIR``, a ``.git`` folder, or a
+    ``.git`` file's ``gitdir:`` as linked work trees and submodules have), found without opening it."""
+    env = os.environ.get("GIT_DIR")
+    if env:
+        return Path(env).resolve()
+    for folder in (start, *start.parents):
+        dot = folder / ".git"
+        if dot.is_dir():
+            return dot
+        if dot.is_file():
+            try:
+                line = dot.read_text(encoding="utf-8").strip()
+            except (OSError, UnicodeDecodeError):
+                return None
+            return (folder / line.removeprefix("gitdir:").strip()).resolve() if line.startswith("gitdir:") else None
+    return None
+
+
 def run_check(paths: Sequence[Path], *, sops_config: Path | None = None,
-              allow_missing_rules: bool = False) -> CheckReport:
+              allow_missing_rules: bool = False, use_cache: bool = True) -> CheckReport:
     """The ``fluxforge check`` core. Raises ``CheckFailed`` with one line per problem and the summary
     line last; no creation rules at all is a problem too (nothing says what must be encrypted) unless
     ``allow_missing_rules``. Returns the report (for the summary line) when all is well."""
-    report = check_report(paths, sops_config=sops_config, allow_missing_rules=allow_missing_rules)
+    report = check_report(paths, sops_config=sops_config, allow_missing_rules=allow_missing_rules,
+                          use_cache=use_cache)
     if report.problems:
         raise CheckFailed([*report.problems, report.summary()])
     return report
