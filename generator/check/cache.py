@@ -52,12 +52,17 @@ def fingerprint(rules_path: Path | None, input_limit: int) -> str:
 
 
 def _yaml_engine() -> str:
-    """The YAML library's version and whether its C parser is there (the fast path uses it)."""
+    """The YAML library and its C parser (the fast path uses it), by their installed files: which
+    version parsed the remembered files (found without importing them)."""
     import importlib.util
 
-    import ruamel.yaml
-
-    return f"ruamel.yaml {ruamel.yaml.__version__} libyaml {importlib.util.find_spec('_ruamel_yaml') is not None}"
+    parts = []
+    for name in ("ruamel.yaml", "_ruamel_yaml"):
+        spec = importlib.util.find_spec(name)
+        origin = spec.origin if spec is not None else None
+        info = os.stat(origin) if origin else None  # noqa: PTH116
+        parts.append(f"{name}={origin}:{info.st_size}:{info.st_mtime_ns}" if info is not None else f"{name}=-")
+    return " ".join(parts)
 
 
 class CheckCache:

@@ -26,15 +26,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from generator.check.rules import (
-    OUTSIDE_ANY_RULE,
-    Expectation,
-    Problem,
-    check_metadata,
-    check_values,
-    needs_encryption,
-    plaintext_secret_values,
-)
 from generator.errors import CheckFailed
 from generator.fsio import TEMP_GLOB, is_temp_name, walk_files
 from generator.report.model import Diagnostic
@@ -42,6 +33,7 @@ from generator.report.model import Diagnostic
 if TYPE_CHECKING:
     from generator.check.cache import CheckCache
     from generator.check.parse import Parsed
+    from generator.check.rules import Expectation, Problem
     from generator.sops.api import CreationRule, SopsRules
 
 
@@ -63,6 +55,7 @@ class RuleMatch:
         return f"{self.config.name} creation_rules[{self.index}] ({where})"
 
     def expectation(self) -> Expectation:
+        from generator.check.rules import Expectation
         from generator.sops.api import DEFAULT_SELECTOR, KINDS
 
         display = {kind.name: kind.display for kind in KINDS}
@@ -77,6 +70,7 @@ class Rules:
     def __init__(self, rules: SopsRules | None) -> None:
         self._rules = rules
         self._config = os.path.abspath(rules.path) if rules is not None else None  # noqa: PTH100
+        self._config_name = os.path.basename(self._config) if self._config is not None else ""  # noqa: PTH119
 
     @classmethod
     def load(cls, start: Path | None = None, config: Path | None = None) -> Rules:
@@ -105,12 +99,15 @@ class Rules:
         return RuleMatch(index, rule, self._rules.path)
 
     def is_config(self, path: Path | str) -> bool:
-        return self._config is not None and os.path.abspath(path) == self._config  # noqa: PTH100
+        if self._config is None or os.path.basename(path) != self._config_name:  # noqa: PTH119 - cheap first
+            return False
+        return os.path.abspath(path) == self._config  # noqa: PTH100
 
 
 def check_content(path: Path, data: bytes, rules: Rules) -> list[Problem]:
     """Every problem of one file's content (``path`` only selects the rule and the store)."""
     from generator.check.parse import ParseError, parse
+    from generator.check.rules import Problem, check_metadata, check_values
     from generator.sops.api import detect_format, is_encrypted, looks_like_metadata
 
     match = rules.match(path)
@@ -138,6 +135,7 @@ def _secret_in_other_file(data: bytes) -> list[Problem]:
     """A Kubernetes Secret in a file of any other type (a temp file, ``secret.yaml.bak``, ``.txt``):
     read as YAML, its clear-text data is reported like anywhere else."""
     from generator.check.parse import ParseError, parse
+    from generator.check.rules import Problem, plaintext_secret_values
 
     if _SECRET_KIND.search(data) is None:
         return []
@@ -153,6 +151,7 @@ def _tagged(rule: str, problems: Iterable[Problem]) -> list[Problem]:
 
 
 def _plaintext_problems(parsed: Parsed, match: RuleMatch | None) -> list[Problem]:
+    from generator.check.rules import Problem, needs_encryption, plaintext_secret_values
     from generator.sops.api import DEFAULT_SELECTOR
 
     if match is not None and match.requires_encryption:
@@ -175,6 +174,8 @@ def _plaintext_problems(parsed: Parsed, match: RuleMatch | None) -> list[Problem
 
 def _reworded(problems: Iterable[Problem], where: str) -> list[Problem]:
     """Plaintext-Secret problems with the default "outside any rule" advice replaced by ``where``."""
+    from generator.check.rules import OUTSIDE_ANY_RULE, Problem
+
     return [Problem(p.line, p.col, p.message.replace(OUTSIDE_ANY_RULE, where), "check.plaintext-secret")
             for p in problems]
 
@@ -182,6 +183,7 @@ def _reworded(problems: Iterable[Problem], where: str) -> list[Problem]:
 def _shape_problem(parsed: Parsed, selector: tuple[str, str], match: RuleMatch) -> Problem | None:
     """A document whose top level is a list or a scalar cannot be encrypted by sops (nor fluxforge):
     under a rule whose selector would encrypt its values it is plaintext that can never be encrypted."""
+    from generator.check.rules import Problem
     from generator.sops.api import selects
 
     if parsed.fmt not in ("yaml", "json") or selects(selector, ()) is False:
@@ -204,29 +206,31 @@ def _worth_parsing(data: bytes, fmt: str) -> bool:
     return b"sops" in data
 
 
-def iter_files(paths: Sequence[Path]) -> Iterator[Path]:
-    """Files to check: the given files, files below given directories, or every tracked file."""
+def iter_files(paths: Sequence[Path]) -> Iterator[str]:
+    """Files to check (their names): the given files, files below given directories, or every tracked
+    file (absolute names then)."""
     if not paths:
         yield from _tracked_or_walk(Path.cwd())
         return
     for path in paths:
         if path.is_dir():
-            yield from walk_files(path)
+            yield from map(str, walk_files(path))
         else:
-            yield path
+            yield str(path)
 
 
-def _tracked_or_walk(root: Path) -> Iterator[Path]:
+def _tracked_or_walk(root: Path) -> Iterator[str]:
     from generator.errors import GitError
     from generator.gitrepo import GitRepo
 
     try:
         repo = GitRepo.discover(root)
     except GitError:
-        yield from walk_files(root)
+        yield from map(str, walk_files(root))
         return
+    prefix = f"{repo.workdir}{os.sep}"
     for rel in repo.tracked_files():
-        yield repo.workdir / rel
+        yield prefix + rel
 
 
 def format_problems(display: str, problems: Iterable[Problem]) -> list[str]:
@@ -270,6 +274,7 @@ def _diagnostic(path: Path, problem: Problem) -> Diagnostic:
 
 def _read_problem(path: Path) -> tuple[bytes | None, Problem | None]:
     """The file's bytes, or the problem reading it (a vanished file: neither)."""
+    from generator.check.rules import Problem
     from generator.errors import InputError
     from generator.fsio import read_input
 
@@ -302,11 +307,11 @@ def scan(paths: Sequence[Path], rules: Rules, cache: CheckCache | None = None) -
         if entry.gone:
             continue
         if entry.unread is not None:
-            found.append(_diagnostic(entry.path, entry.unread))
+            found.append(_diagnostic(Path(entry.path), entry.unread))
             continue
         files += 1
         encrypted += entry.encrypted
-        found.extend(_diagnostic(entry.path, problem) for problem in entry.problems)
+        found.extend(_diagnostic(Path(entry.path), problem) for problem in entry.problems)
         if cache is not None and not entry.known:
             _update(cache, entry)
     if cache is not None:
@@ -319,7 +324,7 @@ def scan(paths: Sequence[Path], rules: Rules, cache: CheckCache | None = None) -
 class _Seen:
     """One file of a scan: a read problem, or its bytes' blob id and verdict (problems, encrypted)."""
 
-    path: Path
+    path: str
     unread: Problem | None = None
     data: bytes | None = None  # kept until checked (dropped past a memory budget: read again then)
     blob: str | None = None  # with a cache only
@@ -334,34 +339,38 @@ _KEEP_BYTES = 256 << 20  # file contents held between reading and checking; beyo
 _kept = 0
 
 
-def _first_look(path: Path, limit: int, cache: CheckCache | None) -> _Seen | None:
+def _first_look(name: str, limit: int, cache: CheckCache | None) -> _Seen | None:
     """Read a file (None: a symlink, the config or a vanished file) and answer from the cache if it can."""
     global _kept
-    name = str(path)
     try:
         data, unread = _read_fast(name, limit)
     except _Special:
-        if path.is_symlink():
+        if os.path.islink(name):  # noqa: PTH114
             return None  # a symlink: its target is checked where it is
-        data, unread = _read_problem(path)
+        data, unread = _read_problem(Path(name))
     if data is None:
-        return _Seen(path, unread) if unread is not None else None
+        return _Seen(name, unread) if unread is not None else None
     blob = None
     if cache is not None:
         from generator.check.cache import blob_id
 
         blob = blob_id(data)
-        known = cache.clean(os.path.abspath(name), blob)  # noqa: PTH100
+        known = cache.clean(_key(name), blob)
         if known is not None:
-            return _Seen(path, blob=blob, encrypted=known, known=True, checked=True)
+            return _Seen(name, blob=blob, encrypted=known, known=True, checked=True)
     if _kept + len(data) > _KEEP_BYTES:
-        return _Seen(path, blob=blob)
+        return _Seen(name, blob=blob)
     _kept += len(data)
-    return _Seen(path, data=data, blob=blob)
+    return _Seen(name, data=data, blob=blob)
+
+
+def _key(name: str) -> str:
+    """A file's cache key: its absolute name (tracked files are named so already)."""
+    return name if name.startswith(os.sep) else os.path.abspath(name)  # noqa: PTH100
 
 
 def _update(cache: CheckCache, entry: _Seen) -> None:
-    key = os.path.abspath(entry.path)  # noqa: PTH100
+    key = _key(entry.path)
     if entry.problems or entry.blob is None:
         cache.forget(key)
     else:
@@ -375,9 +384,11 @@ _POOL_SEEN: list[_Seen] = []
 def _check_pending(seen: list[_Seen], rules: Rules) -> None:
     """Check every file read but not answered by the cache: in worker processes for many files."""
     global _POOL_RULES, _POOL_SEEN, _kept
-    from generator.sops.files import jobs_for
-
     pending = [index for index, entry in enumerate(seen) if entry.unread is None and not entry.checked]
+    if not pending:
+        return
+    from generator.sops.api import jobs_for
+
     jobs = jobs_for(len(pending))
     if jobs == 1:
         for index in pending:
@@ -406,22 +417,22 @@ def _pool_check(chunk: list[int]) -> list[_Seen]:
 def _checked(entry: _Seen, rules: Rules) -> _Seen:
     """``entry`` with its verdict; a file whose bytes were not kept is read again (and its blob id
     taken from what was read, so the cache never pairs a verdict with other bytes)."""
-    data = entry.data
+    data, path = entry.data, Path(entry.path)
     if data is None:
         from generator.fsio import input_limit
 
         try:
-            data, unread = _read_fast(str(entry.path), input_limit())
+            data, unread = _read_fast(entry.path, input_limit())
         except _Special:
-            data, unread = _read_problem(entry.path)
+            data, unread = _read_problem(path)
         if data is None:
             return _Seen(entry.path, unread, checked=True, gone=unread is None)
         if entry.blob is not None:
             from generator.check.cache import blob_id
 
             entry = _Seen(entry.path, blob=blob_id(data))
-    problems = check_content(entry.path, data, rules)  # first: the encryption test reuses its parse
-    return _Seen(entry.path, blob=entry.blob, problems=tuple(problems), encrypted=_is_sops_file(entry.path, data),
+    problems = check_content(path, data, rules)  # first: the encryption test reuses its parse
+    return _Seen(entry.path, blob=entry.blob, problems=tuple(problems), encrypted=_is_sops_file(path, data),
                  checked=True)
 
 
@@ -446,12 +457,14 @@ def _read_fast(name: str, limit: int) -> tuple[bytes | None, Problem | None]:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode) or (limit and info.st_size > limit):
             raise _Special
-        chunks = []
-        while chunk := os.read(fd, max(info.st_size + 1, 65536)):
-            chunks.append(chunk)
+        data = os.read(fd, info.st_size + 1)  # one read for a file of the size fstat said
+        if len(data) != info.st_size:  # it grew or shrank since, or a short read: read on to the end
+            chunks = [data]
+            while chunk := os.read(fd, 1 << 20):
+                chunks.append(chunk)
+            data = b"".join(chunks)
     finally:
         os.close(fd)
-    data = b"".join(chunks)
     if limit and len(data) > limit:
         raise _Special
     return data, None

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from generator.sops.aead import TYPES as VALUE_TYPES
     from generator.sops.aead import EncValue, MalformedValue, is_enc, parse_enc
     from generator.sops.detect import SopsState, looks_like_metadata, metadata_from_flat
+    from generator.sops.files import jobs_for
     from generator.sops.flags import EncryptFlags
     from generator.sops.keys.azure_gates import gate_for
     from generator.sops.keys.azure_kv import AzureKeyVaultSource, vault_source
@@ -47,6 +48,8 @@ _LAZY = {
     "looks_like_metadata": ("generator.sops.detect", "looks_like_metadata"),
     "metadata_from_flat": ("generator.sops.detect", "metadata_from_flat"),
     "EncryptFlags": ("generator.sops.flags", "EncryptFlags"),
+    # fluxforge check: as many worker processes as a batch of encrypt gets (FLUXFORGE_JOBS)
+    "jobs_for": ("generator.sops.files", "jobs_for"),
     "gate_for": ("generator.sops.keys.azure_gates", "gate_for"),
     "SOPS_VERSION": ("generator.sops.metadata", "SOPS_VERSION"),
     "compile_re2": ("generator.sops.regex", "compile_re2"),
@@ -115,6 +118,7 @@ __all__ = [
     "gate_for",
     "is_enc",
     "is_encrypted",
+    "jobs_for",
     "key_vault_source",
     "kv_version",
     "load_rules",
