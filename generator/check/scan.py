@@ -301,6 +301,15 @@ def scan(paths: Sequence[Path], rules: Rules, cache: CheckCache | None = None) -
     seen = [entry for path in iter_files(paths) if not rules.is_config(path)
             if (entry := _first_look(path, limit, cache)) is not None]
     _check_pending(seen, rules)
+    found, files, encrypted = _summary(seen, cache)
+    if cache is not None:
+        cache.save()
+    lines = tuple(f"{d.file}:{d.line}:{d.column}: {d.message}" for d in found)
+    return CheckReport(files, encrypted, rules.config, lines, tuple(found))
+
+
+def _summary(seen: list[_Seen], cache: CheckCache | None) -> tuple[list[Diagnostic], int, int]:
+    """The problems in file order, the files checked and how many are encrypted; the cache updated."""
     found: list[Diagnostic] = []
     files = encrypted = 0
     for entry in seen:
@@ -314,10 +323,7 @@ def scan(paths: Sequence[Path], rules: Rules, cache: CheckCache | None = None) -
         found.extend(_diagnostic(Path(entry.path), problem) for problem in entry.problems)
         if cache is not None and not entry.known:
             _update(cache, entry)
-    if cache is not None:
-        cache.save()
-    lines = tuple(f"{d.file}:{d.line}:{d.column}: {d.message}" for d in found)
-    return CheckReport(files, encrypted, rules.config, lines, tuple(found))
+    return found, files, encrypted
 
 
 @dataclass
@@ -383,7 +389,7 @@ _POOL_SEEN: list[_Seen] = []
 
 def _check_pending(seen: list[_Seen], rules: Rules) -> None:
     """Check every file read but not answered by the cache: in worker processes for many files."""
-    global _POOL_RULES, _POOL_SEEN, _kept
+    global _kept
     pending = [index for index, entry in enumerate(seen) if entry.unread is None and not entry.checked]
     if not pending:
         return
@@ -394,19 +400,25 @@ def _check_pending(seen: list[_Seen], rules: Rules) -> None:
         for index in pending:
             seen[index] = _checked(seen[index], rules)
     else:
-        import multiprocessing
-
-        size = max(8, min(256, len(pending) // (jobs * 4) or 1))
-        chunks = [pending[i:i + size] for i in range(0, len(pending), size)]
-        _POOL_RULES, _POOL_SEEN = rules, seen
-        try:
-            with multiprocessing.get_context("fork").Pool(jobs) as pool:
-                for chunk, results in zip(chunks, pool.imap(_pool_check, chunks), strict=True):
-                    for index, result in zip(chunk, results, strict=True):
-                        seen[index] = result
-        finally:
-            _POOL_RULES, _POOL_SEEN = None, []
+        _check_in_workers(seen, pending, rules, jobs)
     _kept = 0
+
+
+def _check_in_workers(seen: list[_Seen], pending: list[int], rules: Rules, jobs: int) -> None:
+    """``_checked`` for ``pending`` in ``jobs`` forked workers; results stored in place, in order."""
+    global _POOL_RULES, _POOL_SEEN
+    import multiprocessing
+
+    size = max(8, min(256, len(pending) // (jobs * 4) or 1))
+    chunks = [pending[i:i + size] for i in range(0, len(pending), size)]
+    _POOL_RULES, _POOL_SEEN = rules, seen
+    try:
+        with multiprocessing.get_context("fork").Pool(jobs) as pool:
+            for chunk, results in zip(chunks, pool.imap(_pool_check, chunks), strict=True):
+                for index, result in zip(chunk, results, strict=True):
+                    seen[index] = result
+    finally:
+        _POOL_RULES, _POOL_SEEN = None, []
 
 
 def _pool_check(chunk: list[int]) -> list[_Seen]:
@@ -457,17 +469,24 @@ def _read_fast(name: str, limit: int) -> tuple[bytes | None, Problem | None]:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode) or (limit and info.st_size > limit):
             raise _Special
-        data = os.read(fd, info.st_size + 1)  # one read for a file of the size fstat said
-        if len(data) != info.st_size:  # it grew or shrank since, or a short read: read on to the end
-            chunks = [data]
-            while chunk := os.read(fd, 1 << 20):
-                chunks.append(chunk)
-            data = b"".join(chunks)
+        data = _read_all(fd, info.st_size)
     finally:
         os.close(fd)
     if limit and len(data) > limit:
         raise _Special
     return data, None
+
+
+def _read_all(fd: int, size: int) -> bytes:
+    """Everything ``fd`` holds: one read for a file of the ``size`` fstat said; otherwise (it grew or
+    shrank since, or a short read) on to the end."""
+    data = os.read(fd, size + 1)
+    if len(data) == size:
+        return data
+    chunks = [data]
+    while chunk := os.read(fd, 1 << 20):
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 TEMP_PROBLEM = ("a fluxforge temp file, left by an interrupted run (it may hold plaintext): delete it, never "
