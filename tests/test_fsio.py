@@ -98,7 +98,7 @@ def test_render_outputs_skip_fsync_the_lock_does_not(tmp_path: Path, monkeypatch
     shutil.copy(SAMPLE_REPO / "fluxforge.yaml", tmp_path / "fluxforge.yaml")
     calls = _count_fsync(monkeypatch)
     report = run_render(tmp_path)
-    assert len(report.written) == 14 and report.lock_changed
+    assert len(report.written) == 16 and report.lock_changed
     assert len(calls) == 1
     calls.clear()
     again = run_render(tmp_path)

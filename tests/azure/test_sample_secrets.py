@@ -106,8 +106,13 @@ def test_kustomize_controller_decrypts_through_key_vault(azure: Azure, tmp_path:
     rel, cluster, kustomization = case
     spec = azure.play.cluster(cluster).kustomization(kustomization)
     token = tmp_path / "token"
+    # the sample is locked down (flux.lockdown on Flux 2.9): a platform Kustomization decrypts as the default
+    # decryption ServiceAccount of its namespace (flux-decryption), with the cluster identity
+    assert azure.play.config.flux.default_decryption_service_account == "flux-decryption"
     env = (azure.play.tenant_env(cluster, kustomization, token) if spec.tenant is not None
-           else azure.play.controller_env(cluster, token))
+           else azure.play.default_sa_env(cluster, spec.namespace, token))
+    assert env["AZURE_CLIENT_ID"] == (spec.tenant.identity.client_id if spec.tenant is not None
+                                      else azure.play.cluster(cluster).identity.client_id)
     mark = azure.play.emu.log.mark()
     done = _decrypt(azure, rel, env)  # no age key here: only the Key Vault entry can open it
     assert done.returncode == 0, done.stderr
@@ -121,12 +126,13 @@ TENANT_FILE, PLATFORM_FILE = "tenants/team-a/staging/team-a-secret.yaml", "apps/
 
 def test_the_tenant_key_opens_the_tenant_file_only_and_the_platform_key_the_platform_file_only(
         azure: Azure, tmp_path: Path) -> None:
-    """Per-tenant keys (issue 14): the real sops as kustomize-controller, once impersonating team-a's decryption
-    ServiceAccount (the tenant identity, Key Vault role on sops-team-a only) and once at the controller level
-    (the cluster identity, role on sops-flux only). Each opens its own file; the other's is refused by Key
+    """Per-tenant keys (issue 14) on the locked-down sample: the real sops as kustomize-controller, once
+    impersonating team-a's decryption ServiceAccount (the tenant identity, Key Vault role on sops-team-a only) and
+    once as the lockdown's default decryption ServiceAccount flux-system/flux-decryption (the cluster identity,
+    role on sops-flux only). Each opens its own file; the other's is refused by Key
     Vault (403 ForbiddenByRbac on the other key), and nothing of its plaintext shows."""
     tenant = azure.play.tenant_env("staging", "team-a", tmp_path / "tenant-token")
-    platform = azure.play.controller_env("staging", tmp_path / "platform-token")
+    platform = azure.play.default_sa_env("staging", "flux-system", tmp_path / "platform-token")
     cases = [(tenant, TENANT_FILE, "team-a", PLATFORM_FILE, "sops-flux"),
              (platform, PLATFORM_FILE, "apps", TENANT_FILE, "sops-team-a")]
     for env, own, kustomization, other, other_key in cases:

@@ -49,7 +49,10 @@ def test_sample_repo_bicep_parses_and_declares_the_configured_trust(tmp_path: Pa
     parsed = _parse(files, tmp_path)
     fics = {(r["config"]["properties"]["issuer"], r["config"]["properties"]["subject"]): r for r in _resources(parsed, FIC)}
     expected = {(c.issuer, c.subject) for cl in config.clusters for c in federated_credentials(config, cl)}
-    assert set(fics) == expected and len(expected) == 4  # + the podinfo workload's ServiceAccount
+    assert set(fics) == expected and len(expected) == 6  # + the podinfo workload's ServiceAccount
+    # the lockdown's default decryption ServiceAccount of each cluster is trusted by the cluster identity
+    assert {s for _, s in fics if s.endswith(":flux-decryption")} == {"system:serviceaccount:flux-system:flux-decryption"}
+    assert sum(s == "system:serviceaccount:flux-system:flux-decryption" for _, s in fics) == 2
     for fic in fics.values():
         assert fic["config"]["properties"]["audiences"] == ["api://AzureADTokenExchange"]
     # the issuer is the config's string exactly (trailing slash kept)

@@ -13,7 +13,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 from doctorworld import AUDITOR_SECRET, DoctorWorld
-from test_doctor_drill import key_disabled, no_fic, role_removed, tenant_subject_wrong_sa
+from test_doctor_drill import DECRYPTER, key_disabled, no_fic, role_removed, tenant_subject_wrong_sa
 
 from generator.doctor.kubectl import Kubectl
 from generator.doctor.model import BROKEN, OK, SKIPPED
@@ -41,7 +41,7 @@ def test_without_azure_access_the_probe_names_the_gate(world: DoctorWorld, break
     assert {f.reason for f in azure if f.gate != "azure.identity"} == {"cannot read Azure (gate azure.identity says why)"}
     first = report.first_broken
     assert first is not None and first.gate == step and first.means == means, text
-    assert first.subject == "staging: flux-system/kustomize-controller"
+    assert first.subject == DECRYPTER  # the sample's lockdown: platform files decrypt as flux-decryption
     assert f"  means: gate {means} " in text and f"fix gate {means}" in first.fix
 
 
@@ -55,7 +55,7 @@ def test_the_probe_exchanges_a_tenant_token_too(world: DoctorWorld) -> None:
     assert first is not None and first.gate == "probe.exchange", as_text(report, "fluxforge.yaml")
     assert first.subject == "staging: team-a/team-a-sops" and first.means == "azure.fic"
     assert "AADSTS70021" in first.reason
-    controller = [f for f in report.findings if f.gate.startswith("probe.") and "kustomize-controller" in f.subject]
+    controller = [f for f in report.findings if f.gate.startswith("probe.") and f.subject == DECRYPTER]
     assert [f.status for f in controller] == [OK, OK, OK]
 
 

@@ -28,6 +28,25 @@ VECTORS_ORIGIN = ("third-party sops test vectors (files written by upstream sops
                   "repository; put them in ../shared/vectors/ next to the clone to run these tests")
 
 
+SAMPLE_LOCKDOWN = ("  lockdown: true              # multi-tenancy lockdown: no cross-namespace refs, no remote bases, tenants\n"
+                   "                              # apply as their own ServiceAccount; platform Kustomizations decrypt as "
+                   "flux-decryption\n")
+"""The sample's ``flux.lockdown`` lines (issue 14: the sample shows a locked-down tenant)."""
+
+
+SAMPLE_TENANT_TARGET = ("        targetNamespace: team-a   # no dependsOn on infrastructure: the lockdown refuses a "
+                        "cross-namespace one\n")
+
+
+def unlocked(text: str) -> str:
+    """The sample's fluxforge.yaml without ``flux.lockdown`` (so without the flux-decryption default) and with
+    team-a's ``dependsOn: [infrastructure]`` back, which the lockdown refuses: the fleet as it is without the
+    lockdown, for tests of what such a tree renders."""
+    assert SAMPLE_LOCKDOWN in text and SAMPLE_TENANT_TARGET in text, "the sample's fluxforge.yaml lost its lockdown"
+    return text.replace(SAMPLE_LOCKDOWN, "", 1).replace(
+        SAMPLE_TENANT_TARGET, "        targetNamespace: team-a\n        dependsOn: [infrastructure]\n", 1)
+
+
 def require_vectors() -> Path:
     """``../shared/vectors``, the upstream sops files the interop tests decrypt. Not part of a clone:
     outside CI a test that needs them is skipped with a reason saying where they come from; under

@@ -21,13 +21,14 @@ from generator.config.load import parse_config
 from generator.flux.federation import federated_credentials
 from generator.render.files import render_tree
 from generator.yamlio import load_all_rt
-from tests.helpers import FIXTURES, REPO_ROOT, kustomize
+from tests.helpers import FIXTURES, REPO_ROOT, kustomize, unlocked
 
 pytestmark = pytest.mark.interop
 
 FIXTURE = FIXTURES / "gotk-components.yaml"
 AGE_KEY = FIXTURES / "sample-repo.agekey"
-SAMPLE = (REPO_ROOT / "sample-repo" / "fluxforge.yaml").read_text(encoding="utf-8")
+# the sample without flux.lockdown: these tests set flux.defaultDecryptionServiceAccount themselves
+SAMPLE = unlocked((REPO_ROOT / "sample-repo" / "fluxforge.yaml").read_text(encoding="utf-8"))
 LOCKDOWN = SAMPLE.replace("  namespace: flux-system\n", "  namespace: flux-system\n  defaultDecryptionServiceAccount: sops\n", 1)
 STAGING_ID, PRODUCTION_ID = "c5e055dd-c1c8-4bc7-8cf2-a7eb2667c772", "076209d5-a8fa-459c-8632-6a041c3b87e1"
 TENANT_ID = "95513a0e-a568-46f4-8d76-53e5279cb558"

@@ -17,12 +17,13 @@ import pytest
 from generator.config.load import parse_config
 from generator.render.files import render_tree
 from generator.yamlio import load_all_rt
-from tests.helpers import FIXTURES, SAMPLE_REPO
+from tests.helpers import FIXTURES, SAMPLE_REPO, unlocked
 
 pytestmark = pytest.mark.interop
 
 FIXTURE = FIXTURES / "gotk-components.yaml"
-SAMPLE = (SAMPLE_REPO / "fluxforge.yaml").read_text(encoding="utf-8")
+# without flux.lockdown (tests/render/test_lockdown_build.py builds the locked-down tree)
+SAMPLE = unlocked((SAMPLE_REPO / "fluxforge.yaml").read_text(encoding="utf-8"))
 TENANT_ID = "95513a0e-a568-46f4-8d76-53e5279cb558"
 GATE = "--feature-gates=ObjectLevelWorkloadIdentity=true"
 USE = "azure.workload.identity/use"

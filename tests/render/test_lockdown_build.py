@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from generator.config.load import parse_config
+from generator.config.load import load_config, parse_config
 from generator.render.files import render_tree
 from generator.yamlio import load_all_rt
-from tests.helpers import FIXTURES
+from tests.helpers import FIXTURES, SAMPLE_REPO
 from tests.helpers.schemas import schema_problems
 from tests.render.test_tenant_lockdown import COMPONENTS, LOCK, locked
 
@@ -134,3 +134,37 @@ def test_the_kubernetes_schema_check_refuses_a_bad_role_binding() -> None:
     assert schema_problems(binding) == []
     binding["subjects"][0]["namespaces"] = "team-a"  # type: ignore[index]
     assert schema_problems(binding) != []
+
+
+def test_the_committed_sample_is_locked_down_and_builds(tmp_path: Path) -> None:
+    """sample-repo as committed (issue 14, item 4): a locked-down tenant with its own key. kubectl kustomize
+    builds each cluster's flux-system folder with the lockdown flags and the whole folder the sync
+    Kustomization applies (every object schema-valid), and each Kustomization's own folder."""
+    repo = tmp_path / "repo"
+    shutil.copytree(SAMPLE_REPO, repo)
+    config = load_config(repo / "fluxforge.yaml")
+    assert config.flux.lockdown and config.flux.default_decryption_service_account == "flux-decryption"
+    team_a = config.cluster("staging").kustomization("team-a")
+    assert team_a.tenant is not None and team_a.tenant.sops is not None and team_a.tenant.source is not None
+    assert [k.key for k in team_a.tenant.sops.key_vault] == ["sops-team-a"]  # its own key
+    for cluster in config.clusters:
+        (repo / cluster.path / "flux-system" / "gotk-components.yaml").write_text(
+            FIXTURES.joinpath("gotk-components.yaml").read_text() + "".join(
+                STAND_IN.format(name=name) for name in EXTRA[:2]))
+        built = _kustomize(repo / cluster.path / "flux-system")
+        assert _args(built, "kustomize-controller")[-4:] == [
+            "--default-decryption-service-account=flux-decryption", *LOCK], cluster.name
+        assert _args(built, "helm-controller")[1:] == ["--no-cross-namespace-refs=true", "--default-service-account=default"]
+        assert ("ServiceAccount", "flux-decryption") in {(o["kind"], o["metadata"]["name"]) for o in built}
+        everything = _cluster_folder(repo, cluster.name)
+        for ks in (o for o in everything if o["kind"] == "Kustomization"):
+            ref = ks["spec"]["sourceRef"]
+            assert ref.get("namespace", ks["metadata"]["namespace"]) == ks["metadata"]["namespace"], ks["metadata"]
+            assert all(d.get("namespace", ks["metadata"]["namespace"]) == ks["metadata"]["namespace"]
+                       for d in ks["spec"].get("dependsOn", [])), ks["metadata"]
+            assert ks["spec"]["serviceAccountName"] in ("kustomize-controller", "team-a-sops")
+        checked = [o for o in everything if o["kind"] != "CustomResourceDefinition"]
+        invalid = {f"{o['kind']}/{o['metadata']['name']}": p for o in checked if (p := schema_problems(o))}
+        assert invalid == {}, invalid
+        for ks_spec in cluster.kustomizations:  # what each Kustomization applies builds too
+            assert _kustomize(repo / ks_spec.path), ks_spec.path

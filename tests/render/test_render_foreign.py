@@ -177,10 +177,10 @@ def test_a_failing_write_names_the_file_and_what_was_and_was_not_written(fresh: 
     assert result.exit_code == 1
     podinfo = [f"apps/staging/workload-identity/podinfo/{name}" for name in  # the workload's Component (issue 13)
                ("check/kustomization.yaml", "kustomization.yaml", "secret-provider-class.yaml", "service-account.yaml")]
-    production = [f"clusters/production/{name}" for name in
-                  ("apps.yaml", "flux-system/gotk-sync.yaml", "flux-system/kustomization.yaml", "infrastructure.yaml")]
-    staging = [f"clusters/staging/{name}" for name in ("apps.yaml", "flux-system/gotk-sync.yaml",
-               "flux-system/kustomization.yaml", "infrastructure.yaml", "team-a.yaml")]
+    flux_system = ("flux-system/decryption-service-account.yaml", "flux-system/gotk-sync.yaml",  # the lockdown's SA
+                   "flux-system/kustomization.yaml")
+    production = [f"clusters/production/{name}" for name in ("apps.yaml", *flux_system, "infrastructure.yaml")]
+    staging = [f"clusters/staging/{name}" for name in ("apps.yaml", *flux_system, "infrastructure.yaml", "team-a.yaml")]
     lines = result.stderr.splitlines()
     assert lines[0].startswith(f"{fresh}/clusters/staging/apps.yaml: cannot write: File exists")
     assert lines[1:] == [

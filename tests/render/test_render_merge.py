@@ -69,7 +69,7 @@ def test_clean_clone_of_the_sample_passes_check(repo: Path, run_cli) -> None:
     result = run_cli("render", str(repo), "--check")
     assert result.exit_code == 0, result.output
     before = snapshot(repo)
-    assert "0 written, 14 unchanged" in run_cli("render", str(repo)).output
+    assert "0 written, 16 unchanged" in run_cli("render", str(repo)).output
     assert snapshot(repo) == before  # the lock included
 
 
@@ -82,7 +82,7 @@ def test_edit_survives_a_render_and_check_passes(repo: Path, run_cli) -> None:
     assert check.exit_code == 0, check.output  # a kept edit is not stale
     result = run_cli("render", str(repo))
     assert result.exit_code == 0, result.output
-    assert "0 written, 14 unchanged" in result.stdout
+    assert "0 written, 16 unchanged" in result.stdout
     assert (repo / KUST).read_text() == edited
     assert (repo / "fluxforge.lock").read_bytes() == lock_before
 
@@ -104,7 +104,7 @@ def test_edit_survives_a_render_and_check_passes(repo: Path, run_cli) -> None:
     assert run_cli("render", str(repo), "--check").exit_code == 0
     before = snapshot(repo)
     again = run_cli("render", str(repo))
-    assert "0 written, 14 unchanged" in again.stdout
+    assert "0 written, 16 unchanged" in again.stdout
     assert snapshot(repo) == before
 
     objects = _build(repo / "clusters/staging/flux-system")

@@ -71,6 +71,8 @@ spec:
       containers:
         - name: manager
           image: ghcr.io/fluxcd/image-reflector-controller:v1.2.1
+          args:  # as Flux ships it (the sample's lockdown appends --no-cross-namespace-refs=true)
+            - --watch-all-namespaces=true
 """
 
 

@@ -21,16 +21,18 @@ from generator.flux.lockdown import LOCKDOWN_FLAGS, flag_problem, lockdown_flags
 from generator.flux.versions import parse_version
 from generator.render.files import render_tree
 from generator.yamlio import load_all_rt, load_rt
-from tests.helpers import SAMPLE_REPO
+from tests.helpers import SAMPLE_LOCKDOWN, SAMPLE_REPO, SAMPLE_TENANT_TARGET, unlocked
 
-SAMPLE = (SAMPLE_REPO / "fluxforge.yaml").read_text(encoding="utf-8")
+SAMPLE = (SAMPLE_REPO / "fluxforge.yaml").read_text(encoding="utf-8")  # locked down (issue 14, item 4)
+PLAIN = unlocked(SAMPLE)  # the same fleet without flux.lockdown
 TENANT_DEPENDS = "        targetNamespace: team-a\n        dependsOn: [infrastructure]\n"
 
 
 def locked(text: str = SAMPLE, version: str | None = None) -> str:
-    """The sample with ``flux.lockdown: true`` (and the tenant's cross-namespace dependsOn removed)."""
-    text = text.replace("  namespace: flux-system\n", "  namespace: flux-system\n  lockdown: true\n", 1)
-    text = text.replace(TENANT_DEPENDS, "        targetNamespace: team-a\n")
+    """The sample's ``flux.lockdown: true`` as one plain line (tests add keys after it), the tenant's
+    targetNamespace line without its comment."""
+    assert SAMPLE_LOCKDOWN in text
+    text = text.replace(SAMPLE_LOCKDOWN, "  lockdown: true\n", 1).replace(SAMPLE_TENANT_TARGET, "        targetNamespace: team-a\n")
     if version is not None:
         text = text.replace('  version: "2.9.4"', f'  version: "{version}"')
     return text
@@ -57,7 +59,7 @@ def line_of(text: str, needle: str, start: str = "") -> int:
 
 
 def test_a_tenant_applies_as_its_service_account_bound_to_admin_in_its_namespace() -> None:
-    files = render_tree(parse_config(SAMPLE))
+    files = render_tree(parse_config(PLAIN))
     team = objects(files, "clusters/staging/team-a.yaml")
     ks = team[("Kustomization", "team-a")]
     assert ks["spec"]["serviceAccountName"] == "team-a-sops" == ks["spec"]["decryption"]["serviceAccountName"]
@@ -107,7 +109,7 @@ def test_two_tenant_kustomizations_sharing_a_reconciler_get_one_binding() -> Non
     files = render_tree(parse_config(text))
     assert ("RoleBinding", "team-a-sops-reconciler") in objects(files, "clusters/staging/team-a.yaml")
     jobs = objects(files, "clusters/staging/team-a-jobs.yaml")
-    assert [k[0] for k in jobs] == ["Kustomization"]
+    assert list(jobs) == [("GitRepository", "team-a-jobs"), ("Kustomization", "team-a-jobs")]  # its own source
     assert jobs[("Kustomization", "team-a-jobs")]["spec"]["serviceAccountName"] == "team-a-sops"
     # the same ServiceAccount with another role is refused at the second tenant's reconciler
     clash = text.replace("          serviceAccount: team-a-sops\n          identity:\n            name: id-team-a-staging\n"
@@ -229,14 +231,14 @@ def test_locked_down_tree() -> None:
 def test_a_tenant_source_of_its_own() -> None:
     own = (RECONCILER + "          source:\n            url: https://github.com/contoso/team-a\n"
            "            branch: release\n            secretRef: team-a-git\n            interval: 5m\n")
-    for text in (SAMPLE.replace(RECONCILER, own), locked().replace(RECONCILER, own)):
+    for text in (PLAIN.replace(RECONCILER, own), locked().replace(RECONCILER, own)):
         team = objects(render_tree(parse_config(text)), "clusters/staging/team-a.yaml")
         spec = team[("GitRepository", "team-a")]["spec"]
         assert (spec["url"], spec["ref"]["branch"], spec["secretRef"]["name"], spec["interval"]) == (
             "https://github.com/contoso/team-a", "release", "team-a-git", "5m0s")
         assert dict(team[("Kustomization", "team-a")]["spec"]["sourceRef"]) == {"kind": "GitRepository", "name": "team-a"}
     # without lockdown and without tenant.source the tenant keeps the sync GitRepository
-    sref = objects(render_tree(parse_config(SAMPLE)), "clusters/staging/team-a.yaml")[("Kustomization", "team-a")]
+    sref = objects(render_tree(parse_config(PLAIN)), "clusters/staging/team-a.yaml")[("Kustomization", "team-a")]
     assert dict(sref["spec"]["sourceRef"]) == {"kind": "GitRepository", "name": "flux-system", "namespace": "flux-system"}
 
 
@@ -284,7 +286,7 @@ def test_lint_names_a_remote_base_under_lockdown(tmp_path: Path) -> None:
     assert found == [("tenants/team-a/staging/kustomization.yaml:3: error: remote base https://github.com/contoso/"
                      "bases//podinfo?ref=v1: flux.lockdown runs kustomize-controller with --no-remote-bases=true, "
                      "which refuses it; vendor it into the repository")]
-    (tmp_path / "fluxforge.yaml").write_text(SAMPLE)  # without lockdown the remote base is fine
+    (tmp_path / "fluxforge.yaml").write_text(PLAIN)  # without lockdown the remote base is fine
     assert lockdown_findings(tmp_path) == []
 
 

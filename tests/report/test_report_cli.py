@@ -148,12 +148,15 @@ def test_render_check_formats_name_the_stale_file_and_its_line(sample: Path) -> 
     config.write_text(config.read_text().replace("  branch: main", "  branch: trunk", 1))
     sync = sample / "clusters/staging/flux-system/gotk-sync.yaml"
     index = next(i for i, line in enumerate(sync.read_text().splitlines()) if "branch: main" in line)
+    tenant = sample / "clusters/staging/team-a.yaml"  # the locked-down tenant's own GitRepository follows git.branch
+    tenant_line = next(i for i, line in enumerate(tenant.read_text().splitlines()) if "branch: main" in line) + 1
     data = json.loads(fluxforge(sample, "render", "--check", "--format", "json").stdout)
     Draft202012Validator(REPORT_SCHEMA).validate(data)
     stale = [p for p in data["problems"] if p["rule"] == "render.stale"]
     assert [(p["file"], p["line"], p["severity"]) for p in stale] == [
         ("clusters/production/flux-system/gotk-sync.yaml", index + 1, "error"),
-        ("clusters/staging/flux-system/gotk-sync.yaml", index + 1, "error")]
+        ("clusters/staging/flux-system/gotk-sync.yaml", index + 1, "error"),
+        ("clusters/staging/team-a.yaml", tenant_line, "error")]
     assert stale[0]["fix"] == "run `fluxforge render` and commit the result"
     lock = [p for p in data["problems"] if p["rule"] == "render.lock"]
     assert [(p["file"], p["message"]) for p in lock] == [
@@ -166,7 +169,7 @@ def test_render_check_formats_name_the_stale_file_and_its_line(sample: Path) -> 
                                     "title=render.stale::clusters/production/flux-system/gotk-sync.yaml is not what the "
                                     "config renders (run `fluxforge render` to update it)%0Afix: run `fluxforge "
                                     "render` and commit the result\n")
-    assert "::group::diff of 2 file(s)\n::stop-commands::fluxforge-" in github.stdout
+    assert "::group::diff of 3 file(s)\n::stop-commands::fluxforge-" in github.stdout
     Draft202012Validator(SARIF_SCHEMA).validate(json.loads(fluxforge(sample, "render", "--check", "--format",
                                                                      "sarif").stdout))
 
