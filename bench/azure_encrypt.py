@@ -27,25 +27,32 @@ KEY = "sops-key"
 
 def make_files(root: Path, count: int, key_url: str) -> list[Path]:
     (root / "secrets").mkdir(parents=True)
-    (root / ".sops.yaml").write_text(f"creation_rules:\n  - path_regex: \\.yaml$\n"
-                                     f"    encrypted_regex: ^(data|stringData)$\n    azure_keyvault: {key_url}\n")
+    (root / ".sops.yaml").write_text(
+        f"creation_rules:\n  - path_regex: \\.yaml$\n"
+        f"    encrypted_regex: ^(data|stringData)$\n    azure_keyvault: {key_url}\n"
+    )
     files = []
     for i in range(count):
         path = root / "secrets" / f"secret-{i:04}.yaml"
-        path.write_text(f"apiVersion: v1\nkind: Secret\nmetadata:\n    name: secret-{i:04}\n    namespace: apps\n"
-                        f"type: Opaque\nstringData:\n    username: user-{i}\n    password: pw-{i:04}-bench\n")
+        path.write_text(
+            f"apiVersion: v1\nkind: Secret\nmetadata:\n    name: secret-{i:04}\n    namespace: apps\n"
+            f"type: Opaque\nstringData:\n    username: user-{i}\n    password: pw-{i:04}-bench\n"
+        )
         files.append(path)
     return files
 
 
 def counts(emu: Emulator, mark: int) -> tuple[int, int]:
     entries = emu.log.since(mark)
-    return (sum(e.service == "kv" for e in entries),
-            sum(e.service == "entra" and e.path.endswith("/token") for e in entries))
+    return (
+        sum(e.service == "kv" for e in entries),
+        sum(e.service == "entra" and e.path.endswith("/token") for e in entries),
+    )
 
 
-def timed_run(emu: Emulator, box: Sandbox, argv: list[str], env: dict[str, str], cwd: Path,
-              timeout: float) -> tuple[float, int, int] | None:
+def timed_run(
+    emu: Emulator, box: Sandbox, argv: list[str], env: dict[str, str], cwd: Path, timeout: float
+) -> tuple[float, int, int] | None:
     """Wall time, Key Vault and token requests of one command in the sandbox (the same measure for
     fluxforge and the sops loop); None, with its stderr printed, when it fails."""
     mark = emu.log.mark()
@@ -82,8 +89,9 @@ def measure_with(args: argparse.Namespace, work: Path, emu: Emulator) -> int:
     emu.faults.latency = args.latency_ms / 1000
     with Sandbox(emu, work / "sandbox") as box:
         ours = make_files(work / "fluxforge", args.files, key_url)
-        ff = timed_run(emu, box, [sys.executable, "-m", "generator", "encrypt", "-i", "secrets"], env,
-                       work / "fluxforge", 3600)
+        ff = timed_run(
+            emu, box, [sys.executable, "-m", "generator", "encrypt", "-i", "secrets"], env, work / "fluxforge", 3600
+        )
         if ff is None:
             return 1
         ff_time, ff_kv, ff_tokens = ff
@@ -91,8 +99,14 @@ def measure_with(args: argparse.Namespace, work: Path, emu: Emulator) -> int:
 
         theirs = make_files(work / "sops", args.files, key_url)[: args.sops_files]
         names = " ".join(f"secrets/{p.name}" for p in theirs)
-        loop = timed_run(emu, box, ["sh", "-c", f'for f in {names}; do sops encrypt -i "$f" || exit 1; done'], env,
-                         work / "sops", 7200)
+        loop = timed_run(
+            emu,
+            box,
+            ["sh", "-c", f'for f in {names}; do sops encrypt -i "$f" || exit 1; done'],
+            env,
+            work / "sops",
+            7200,
+        )
         if loop is None:
             return 1
         sops_time, sops_kv, sops_tokens = loop
@@ -104,10 +118,14 @@ def measure_with(args: argparse.Namespace, work: Path, emu: Emulator) -> int:
     print(f"files: {args.files}, added latency per request: {args.latency_ms} ms, key: RSA-2048 {key_url}")
     print(f"fluxforge encrypt -i : {ff_time:8.2f} s  Key Vault requests: {ff_kv:6d}  token requests: {ff_tokens}")
     label = "sops loop" if scale == 1 else f"sops loop (ran {len(theirs)}, x{scale:.1f})"
-    print(f"{label:21}: {sops_total:8.2f} s  Key Vault requests: {round(sops_kv * scale):6d}  "
-          f"token requests: {round(sops_tokens * scale)}")
-    print(f"speed-up: {sops_total / ff_time:.1f}x   Key Vault requests: {ff_kv} vs {round(sops_kv * scale)} "
-          f"(target: <= 2 and >= 50x)")
+    print(
+        f"{label:21}: {sops_total:8.2f} s  Key Vault requests: {round(sops_kv * scale):6d}  "
+        f"token requests: {round(sops_tokens * scale)}"
+    )
+    print(
+        f"speed-up: {sops_total / ff_time:.1f}x   Key Vault requests: {ff_kv} vs {round(sops_kv * scale)} "
+        f"(target: <= 2 and >= 50x)"
+    )
     return 0
 
 

@@ -79,8 +79,10 @@ resources:
   - ../../secrets/team-{m}
 """
 NOTE = "# team {m}\n\nThe app reads its password from the Secret app-{n}.\n"
-SOPS_YAML = ("creation_rules:\n  - path_regex: secrets/.*\\.yaml$\n    encrypted_regex: ^(data|stringData)$\n"
-             "    age: {recipient}\n")
+SOPS_YAML = (
+    "creation_rules:\n  - path_regex: secrets/.*\\.yaml$\n    encrypted_regex: ^(data|stringData)$\n"
+    "    age: {recipient}\n"
+)
 
 # the verdict corpus: file -> content; what each tool should say is explained in VERDICT_NOTES
 BROKEN = {
@@ -89,7 +91,7 @@ BROKEN = {
     "secrets/no-mac.yaml": None,  # an encrypted file whose MAC line was deleted
     "secrets/config-like.yaml": "sops:\n  age: [age1notakey]\nsettings: {password: hunter2}\n",
     "secrets/mentions.yaml": "kind: ConfigMap\ndata:\n  doc: 'values look like ENC[AES256_GCM,...]'\n"
-                             "  password: hunter2\n",
+    "  password: hunter2\n",
     "apps/leaked-secret.yaml": SECRET.format(n=2, m=2),
     "apps/deploy.yaml": DEPLOYMENT.format(n=3, m=3),
 }
@@ -99,7 +101,7 @@ VERDICT_NOTES = {
     "secrets/config-like.yaml": "a `sops:` key that is not sops metadata: sops-checker passes plaintext",
     "secrets/mentions.yaml": "the text ENC[ inside a plaintext value: sops-checker passes it",
     "apps/leaked-secret.yaml": "a plaintext Kubernetes Secret outside the rules: sops-checker only looks "
-                               "at files a path_regex matches",
+    "at files a path_regex matches",
 }
 
 
@@ -147,8 +149,21 @@ def make_broken(root: Path, recipient: str, fluxforge: str) -> None:
 
 def commit_all(root: Path) -> None:
     """``root`` as a git repository with every file committed (the git CLI, no user config needed)."""
-    for args in (["init", "-q"], ["add", "-A"], ["-c", "user.name=bench", "-c", "user.email=bench@fluxforge.invalid",
-                                                 "-c", "commit.gpgsign=false", "commit", "-qm", "tree"]):
+    for args in (
+        ["init", "-q"],
+        ["add", "-A"],
+        [
+            "-c",
+            "user.name=bench",
+            "-c",
+            "user.email=bench@fluxforge.invalid",
+            "-c",
+            "commit.gpgsign=false",
+            "commit",
+            "-qm",
+            "tree",
+        ],
+    ):
         subprocess.run(["git", *args], cwd=root, check=True, capture_output=True)
 
 
@@ -179,19 +194,29 @@ def main() -> int:
         commit_all(tree)
         run_process([fluxforge, "check"], cwd=tree, env=env)  # fills the cache (untimed)
         box = machine()
-        a, b = alternate(args.pairs, lambda: run_process([fluxforge, "check"], cwd=tree, env=env),
-                         lambda: run_process([checker, "."], cwd=tree, env=env),
-                         a_label="fluxforge check (cache)", b_label="sops-checker")
-        cold, b2 = alternate(args.pairs, lambda: run_process([fluxforge, "check", "--no-cache"], cwd=tree, env=env),
-                             lambda: run_process([checker, "."], cwd=tree, env=env),
-                             a_label="fluxforge check --no-cache", b_label="sops-checker")
+        a, b = alternate(
+            args.pairs,
+            lambda: run_process([fluxforge, "check"], cwd=tree, env=env),
+            lambda: run_process([checker, "."], cwd=tree, env=env),
+            a_label="fluxforge check (cache)",
+            b_label="sops-checker",
+        )
+        cold, b2 = alternate(
+            args.pairs,
+            lambda: run_process([fluxforge, "check", "--no-cache"], cwd=tree, env=env),
+            lambda: run_process([checker, "."], cwd=tree, env=env),
+            a_label="fluxforge check --no-cache",
+            b_label="sops-checker",
+        )
         box = worst(box, machine())
         broken = Path(tmp, "broken")
         make_broken(broken, recipient, fluxforge)
         commit_all(broken)
         mine, peer = flagged(broken, fluxforge, checker)
-    print(f"keyless check of {args.files:,} files (30 % encrypted Secrets, 60 % other YAML, 10 % text), "
-          f"{args.pairs} pairs")
+    print(
+        f"keyless check of {args.files:,} files (30 % encrypted Secrets, 60 % other YAML, 10 % text), "
+        f"{args.pairs} pairs"
+    )
     # the ratio says how many times faster fluxforge is: below 1 it is slower (the bar: within 5x)
     target = "fluxforge <= 1 s, and >= 0.2x, i.e. within 5x of sops-checker"
     print("\n".join(report(a, b, box, target=target)))
@@ -203,10 +228,14 @@ def main() -> int:
         print(f"  only fluxforge flags {rel}: {VERDICT_NOTES.get(rel, 'unexplained')}")
     ok = not (peer - mine) and all(rel in VERDICT_NOTES for rel in mine - peer)
     if args.record and ok:
-        record(f"check-{args.files}", f"| keyless check of {args.files:,} files (git repo: cache / --no-cache) | "
-                                      f"{a.median:.2f} s / {cold.median:.2f} s, {max(a.peak_mb, cold.peak_mb):.0f} MB "
-                                      f"| sops-checker {b.median:.2f} s | {b.median / a.median:.2f}x / "
-                                      f"{b2.median / cold.median:.2f}x | load {box.load1:.1f}/{box.cores} |", box)
+        record(
+            f"check-{args.files}",
+            f"| keyless check of {args.files:,} files (git repo: cache / --no-cache) | "
+            f"{a.median:.2f} s / {cold.median:.2f} s, {max(a.peak_mb, cold.peak_mb):.0f} MB "
+            f"| sops-checker {b.median:.2f} s | {b.median / a.median:.2f}x / "
+            f"{b2.median / cold.median:.2f}x | load {box.load1:.1f}/{box.cores} |",
+            box,
+        )
     return 0 if ok else 1
 
 

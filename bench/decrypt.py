@@ -50,8 +50,7 @@ def main() -> int:
         env = clean_env(SOPS_AGE_KEY_FILE=str(key_file))
         source = Path(tmp, "source")
         make_tree(source, args.files, str(ident.to_public()))
-        subprocess.run([fluxforge, "encrypt", "-i", "secrets"], cwd=source, env=env, check=True,
-                       capture_output=True)
+        subprocess.run([fluxforge, "encrypt", "-i", "secrets"], cwd=source, env=env, check=True, capture_output=True)
         rounds = iter(range(1_000_000))
 
         def fresh() -> Path:
@@ -74,12 +73,16 @@ def main() -> int:
             return run_loop([[sops, "-d", "-i", str(p)] for p in files], cwd=root, env=env)
 
         box = machine()
-        a, b = alternate(args.pairs, ours, theirs, a_label="fluxforge decrypt -i (1 proc)",
-                         b_label=f"sops -d -i loop ({args.files} procs)")
+        a, b = alternate(
+            args.pairs,
+            ours,
+            theirs,
+            a_label="fluxforge decrypt -i (1 proc)",
+            b_label=f"sops -d -i loop ({args.files} procs)",
+        )
         box_after = machine()
         mine = sorted(ours_roots[0].joinpath("secrets").rglob("*.yaml"))
-        same = all(p.read_bytes() == theirs_roots[0].joinpath(p.relative_to(ours_roots[0])).read_bytes()
-                   for p in mine)
+        same = all(p.read_bytes() == theirs_roots[0].joinpath(p.relative_to(ours_roots[0])).read_bytes() for p in mine)
     box = worst(box, box_after)
     print(f"decrypt {args.files} Secrets (age), {args.pairs} pairs")
     print("\n".join(report(a, b, box, target="the encrypt ratio")))

@@ -37,8 +37,8 @@ from harness import (
 def make_tree(root: Path, count: int, recipient: str) -> list[Path]:
     root.mkdir(parents=True)
     (root / ".sops.yaml").write_text(
-        "creation_rules:\n  - path_regex: \\.yaml$\n    encrypted_regex: ^(data|stringData)$\n"
-        f"    age: {recipient}\n")
+        f"creation_rules:\n  - path_regex: \\.yaml$\n    encrypted_regex: ^(data|stringData)$\n    age: {recipient}\n"
+    )
     files = []
     for n in range(count):
         path = root / "secrets" / f"team-{n % 10}" / f"secret-{n}.yaml"
@@ -73,14 +73,23 @@ def main() -> int:
             return run_loop([[sops, "-e", "-i", str(p)] for p in files], cwd=root, env=env)
 
         box = machine()
-        a, b = alternate(args.pairs, ours, theirs, a_label="fluxforge encrypt -i (1 proc)",
-                         b_label=f"sops -e -i loop ({args.files} procs)")
+        a, b = alternate(
+            args.pairs,
+            ours,
+            theirs,
+            a_label="fluxforge encrypt -i (1 proc)",
+            b_label=f"sops -e -i loop ({args.files} procs)",
+        )
         box_after = machine()
         sample = next(Path(tmp, "ours-0", "secrets").rglob("*.yaml"))
         key_file = Path(tmp, "key.txt")
         key_file.write_text(f"{ident}\n")
-        check = subprocess.run([sops, "decrypt", str(sample)], capture_output=True, check=False,
-                               env={**env, "SOPS_AGE_KEY_FILE": str(key_file)})
+        check = subprocess.run(
+            [sops, "decrypt", str(sample)],
+            capture_output=True,
+            check=False,
+            env={**env, "SOPS_AGE_KEY_FILE": str(key_file)},
+        )
         ok = check.returncode == 0 and b"p4ssw0rd" in check.stdout
     box = worst(box, box_after)
     print(f"encrypt {args.files} Secrets (age), {args.pairs} pairs")

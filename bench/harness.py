@@ -41,16 +41,18 @@ stringData:
 encrypted by the benches' ``.sops.yaml`` rules."""
 
 
-def options(doc: str | None, *, files: int | None = None, pairs: int = 3,
-            record: bool = True) -> argparse.ArgumentParser:
+def options(
+    doc: str | None, *, files: int | None = None, pairs: int = 3, record: bool = True
+) -> argparse.ArgumentParser:
     """The benches' common command line (``--files``, ``--pairs``, ``--record``); add your own, then parse."""
     parser = argparse.ArgumentParser(description=(doc or "").splitlines()[0])
     if files is not None:
         parser.add_argument("--files", type=int, default=files)
     parser.add_argument("--pairs", type=int, default=pairs)
     if record:
-        parser.add_argument("--record", action="store_true",
-                            help="write the row(s) into bench/README.md (only from a quiet run)")
+        parser.add_argument(
+            "--record", action="store_true", help="write the row(s) into bench/README.md (only from a quiet run)"
+        )
     return parser
 
 
@@ -63,8 +65,10 @@ def tools(*names: str) -> list[str] | None:
     found = {name: shutil.which(name) for name in names}
     missing = [name for name, path in found.items() if path is None]
     if missing:
-        print(f"need {', '.join(missing)} on PATH (activate the venv scripts/test.sh made: . .venv/bin/activate)",
-              file=sys.stderr)
+        print(
+            f"need {', '.join(missing)} on PATH (activate the venv scripts/test.sh made: . .venv/bin/activate)",
+            file=sys.stderr,
+        )
         return None
     compileall.compile_dir(REPO / "generator", quiet=1)
     return [path for path in found.values() if path is not None]
@@ -128,13 +132,19 @@ def worst(*boxes: Machine) -> Machine:
     return max(boxes, key=lambda m: m.load1)
 
 
-def run_process(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str] | None = None,
-                stdin: bytes | None = None) -> Run:
+def run_process(
+    argv: Sequence[str], *, cwd: Path, env: Mapping[str, str] | None = None, stdin: bytes | None = None
+) -> Run:
     """Run one process to completion; its wall time and peak RSS (from the kernel's rusage)."""
     start = time.perf_counter()
-    proc = subprocess.Popen(list(argv), cwd=cwd, env=dict(env) if env is not None else None,
-                            stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        list(argv),
+        cwd=cwd,
+        env=dict(env) if env is not None else None,
+        stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     if stdin is not None:
         assert proc.stdin is not None
         proc.stdin.write(stdin)
@@ -158,8 +168,9 @@ def run_loop(argvs: Sequence[Sequence[str]], *, cwd: Path, env: Mapping[str, str
     return Run(wall=time.perf_counter() - start, peak_mb=peak)
 
 
-def alternate(pairs: int, a: Callable[[], Run], b: Callable[[], Run], *,
-              a_label: str = "fluxforge", b_label: str = "peer") -> tuple[Series, Series]:
+def alternate(
+    pairs: int, a: Callable[[], Run], b: Callable[[], Run], *, a_label: str = "fluxforge", b_label: str = "peer"
+) -> tuple[Series, Series]:
     """A B A B ...: each callable prepares its own input (untimed) and returns the timed Run."""
     sa, sb = Series(a_label), Series(b_label)
     for _ in range(pairs):
@@ -174,11 +185,15 @@ def ratio(a: Series, b: Series) -> float:
 
 
 def report(a: Series, b: Series, box: Machine, *, target: str = "") -> list[str]:
-    lines = [box.line(),
-             f"{a.label:<28} {a.spread()}, peak {a.peak_mb:.0f} MB",
-             f"{b.label:<28} {b.spread()}, peak {b.peak_mb:.0f} MB"]
+    lines = [
+        box.line(),
+        f"{a.label:<28} {a.spread()}, peak {a.peak_mb:.0f} MB",
+        f"{b.label:<28} {b.spread()}, peak {b.peak_mb:.0f} MB",
+    ]
     if box.quiet:
-        lines.append(f"{'ratio (median of pairs)':<28} {ratio(a, b):.1f}x faster" + (f"  (target {target})" if target else ""))
+        lines.append(
+            f"{'ratio (median of pairs)':<28} {ratio(a, b):.1f}x faster" + (f"  (target {target})" if target else "")
+        )
     else:
         lines.append(f"{'ratio':<28} withheld: load {box.load1:.2f} > {box.cores} cores; rerun on a quiet machine")
     return lines
@@ -201,5 +216,9 @@ def record(key: str, row: str, box: Machine) -> bool:
 def record_pair(key: str, job: str, a: Series, b: Series, peer: str, box: Machine, *, digits: int = 2) -> bool:
     """``record`` of the usual row: fluxforge's median and peak memory, the peer's median, the ratio
     (peer / fluxforge medians) and the machine's load."""
-    return record(key, f"| {job} | {a.median:.2f} s, {a.peak_mb:.0f} MB | {peer} {b.median:.{digits}f} s | "
-                       f"{b.median / a.median:.{digits}f}x | load {box.load1:.1f}/{box.cores} |", box)
+    return record(
+        key,
+        f"| {job} | {a.median:.2f} s, {a.peak_mb:.0f} MB | {peer} {b.median:.{digits}f} s | "
+        f"{b.median / a.median:.{digits}f}x | load {box.load1:.1f}/{box.cores} |",
+        box,
+    )

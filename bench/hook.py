@@ -49,7 +49,8 @@ def build_repo(root: Path, files: int, pub: str) -> None:
     repo = pygit2.init_repository(str(root), initial_head="main")
     (root / ".sops.yaml").write_text(
         f"creation_rules:\n  - path_regex: secrets/.*\\.yaml$\n    encrypted_regex: ^(data|stringData)$\n"
-        f"    age: {pub}\n")
+        f"    age: {pub}\n"
+    )
     for i in range(files - 1):
         target = root / "apps" / f"team{i % 50:02d}" / f"deploy-{i:05d}.yaml"
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -71,9 +72,13 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         box = machine()
-        help_a, help_b = alternate(args.pairs, lambda: run_process([fluxforge, "--help"], cwd=work),
-                                   lambda: run_process([sys.executable, "-c", "pass"], cwd=work),
-                                   a_label="fluxforge --help", b_label="python -c pass")
+        help_a, help_b = alternate(
+            args.pairs,
+            lambda: run_process([fluxforge, "--help"], cwd=work),
+            lambda: run_process([sys.executable, "-c", "pass"], cwd=work),
+            a_label="fluxforge --help",
+            b_label="python -c pass",
+        )
         keyfile = work / "age.txt"
         sh(work, "age-keygen", "-o", str(keyfile))
         match = re.search(r"age1[0-9a-z]+", keyfile.read_text())
@@ -99,13 +104,15 @@ def main() -> int:
 
         def theirs() -> Run:
             stage()
-            run = run_process(["sh", "-c", "sops encrypt --in-place secrets/app.yaml && git add secrets/app.yaml"],
-                              cwd=root, env=env)
+            run = run_process(
+                ["sh", "-c", "sops encrypt --in-place secrets/app.yaml && git add secrets/app.yaml"], cwd=root, env=env
+            )
             was_encrypted()
             return run
 
-        hook_a, hook_b = alternate(args.pairs, ours, theirs,
-                                   a_label="fluxforge hook run", b_label="sops encrypt -i + git add")
+        hook_a, hook_b = alternate(
+            args.pairs, ours, theirs, a_label="fluxforge hook run", b_label="sops encrypt -i + git add"
+        )
         box = worst(box, machine())
     print(f"start-up, {args.pairs} pairs")
     print("\n".join(report(help_a, help_b, box, target="fluxforge --help <= 100 ms")))
@@ -115,11 +122,19 @@ def main() -> int:
     print(f"the staged blob is ciphertext after every run: {'yes' if ok else 'NO'}")
     if args.record and ok:
         cell = f"load {box.load1:.1f}/{box.cores}"
-        record("help", f"| `fluxforge --help` | {help_a.median * 1000:.0f} ms | `python -c pass` "
-                       f"{help_b.median * 1000:.0f} ms | | {cell} |", box)
-        record(f"hook-{args.files}", f"| hook, {tracked:,}-file repo | {hook_a.median * 1000:.0f} ms | "
-                                     f"sops -e -i + git add {hook_b.median * 1000:.0f} ms | "
-                                     f"{hook_b.median / hook_a.median:.2f}x | {cell} |", box)
+        record(
+            "help",
+            f"| `fluxforge --help` | {help_a.median * 1000:.0f} ms | `python -c pass` "
+            f"{help_b.median * 1000:.0f} ms | | {cell} |",
+            box,
+        )
+        record(
+            f"hook-{args.files}",
+            f"| hook, {tracked:,}-file repo | {hook_a.median * 1000:.0f} ms | "
+            f"sops -e -i + git add {hook_b.median * 1000:.0f} ms | "
+            f"{hook_b.median / hook_a.median:.2f}x | {cell} |",
+            box,
+        )
     return 0 if ok else 1
 
 

@@ -59,16 +59,20 @@ def scaling(big: Series, small: Series, box: Machine, *, factor: int) -> list[st
     """The per-pair ratio big / small (median), against the linear bar; withheld on a busy machine."""
     import statistics
 
-    lines = [f"{big.label:<34} {big.spread()}, peak {big.peak_mb:.0f} MB",
-             f"{small.label:<34} {small.spread()}, peak {small.peak_mb:.0f} MB"]
+    lines = [
+        f"{big.label:<34} {big.spread()}, peak {big.peak_mb:.0f} MB",
+        f"{small.label:<34} {small.spread()}, peak {small.peak_mb:.0f} MB",
+    ]
     bar = factor * 1.1
     if not box.quiet:
         return [*lines, f"{'scaling':<34} withheld: load {box.load1:.2f} > {box.cores} cores; rerun on a quiet machine"]
     wall = statistics.median(a.wall / b.wall for a, b in zip(big.runs, small.runs, strict=True))
     memory = big.peak_mb / small.peak_mb
     verdict = "linear" if wall <= bar and memory <= bar else "NOT linear"
-    summary = (f"{'scaling (median of pairs)':<34} wall {wall:.1f}x, peak memory {memory:.1f}x for {factor}x "
-               f"the clusters (bar {bar:.0f}x): {verdict}")
+    summary = (
+        f"{'scaling (median of pairs)':<34} wall {wall:.1f}x, peak memory {memory:.1f}x for {factor}x "
+        f"the clusters (bar {bar:.0f}x): {verdict}"
+    )
     return [*lines, summary]
 
 
@@ -102,23 +106,41 @@ def main() -> int:
             return run
 
         box = machine()
-        big, small = alternate(args.pairs, lambda: first(big_n), lambda: first(small_n),
-                               a_label=f"render {big_n} x {ks}", b_label=f"render {small_n} x {ks}")
-        big_noop, small_noop = alternate(args.pairs, lambda: noop(big_n), lambda: noop(small_n),
-                                         a_label=f"no-op render {big_n} x {ks}", b_label=f"no-op render {small_n} x {ks}")
+        big, small = alternate(
+            args.pairs,
+            lambda: first(big_n),
+            lambda: first(small_n),
+            a_label=f"render {big_n} x {ks}",
+            b_label=f"render {small_n} x {ks}",
+        )
+        big_noop, small_noop = alternate(
+            args.pairs,
+            lambda: noop(big_n),
+            lambda: noop(small_n),
+            a_label=f"no-op render {big_n} x {ks}",
+            b_label=f"no-op render {small_n} x {ks}",
+        )
         box = worst(box, machine())
     print(f"render: {small_n} x {ks} against {big_n} x {ks}, {args.pairs} pairs, one process per render")
     print(box.line())
     print("\n".join(scaling(big, small, box, factor=args.scale)))
     print("\n".join(scaling(big_noop, small_noop, box, factor=args.scale)))
-    print(f"targets: {small_n} x {ks} <= 1 s first render, <= 0.4 s no-op; {big_n} x {ks} within "
-          f"{args.scale * 1.1:.0f}x of it")
+    print(
+        f"targets: {small_n} x {ks} <= 1 s first render, <= 0.4 s no-op; {big_n} x {ks} within "
+        f"{args.scale * 1.1:.0f}x of it"
+    )
     if args.record:
         machine_cell = f"load {box.load1:.1f}/{box.cores}"
-        for key, label, series in ((f"render-{small_n}", f"render {small_n} x {ks} (first / no-op)", (small, small_noop)),
-                                   (f"render-{big_n}", f"render {big_n} x {ks} (first / no-op)", (big, big_noop))):
-            record(key, f"| {label} | {series[0].median:.2f} s / {series[1].median:.2f} s, "
-                        f"{series[0].peak_mb:.0f} MB | (baseline: the small fleet) | | {machine_cell} |", box)
+        for key, label, series in (
+            (f"render-{small_n}", f"render {small_n} x {ks} (first / no-op)", (small, small_noop)),
+            (f"render-{big_n}", f"render {big_n} x {ks} (first / no-op)", (big, big_noop)),
+        ):
+            record(
+                key,
+                f"| {label} | {series[0].median:.2f} s / {series[1].median:.2f} s, "
+                f"{series[0].peak_mb:.0f} MB | (baseline: the small fleet) | | {machine_cell} |",
+                box,
+            )
     return 0
 
 

@@ -61,14 +61,25 @@ def main() -> int:
             return run
 
         box = machine()
-        big, small = alternate(args.pairs, lambda: upgrade(big_n), lambda: upgrade(small_n),
-                               a_label=f"upgrade {big_n} x {ks}", b_label=f"upgrade {small_n} x {ks}")
-        big_noop, small_noop = alternate(args.pairs, lambda: again(big_n), lambda: again(small_n),
-                                         a_label=f"no-op upgrade {big_n} x {ks}",
-                                         b_label=f"no-op upgrade {small_n} x {ks}")
+        big, small = alternate(
+            args.pairs,
+            lambda: upgrade(big_n),
+            lambda: upgrade(small_n),
+            a_label=f"upgrade {big_n} x {ks}",
+            b_label=f"upgrade {small_n} x {ks}",
+        )
+        big_noop, small_noop = alternate(
+            args.pairs,
+            lambda: again(big_n),
+            lambda: again(small_n),
+            a_label=f"no-op upgrade {big_n} x {ks}",
+            b_label=f"no-op upgrade {small_n} x {ks}",
+        )
         box = worst(box, machine())
-    print(f"upgrade 2.6.0 -> 2.9.4: {small_n} x {ks} against {big_n} x {ks} (10 % of the clusters edited), "
-          f"{args.pairs} pairs, one process per upgrade")
+    print(
+        f"upgrade 2.6.0 -> 2.9.4: {small_n} x {ks} against {big_n} x {ks} (10 % of the clusters edited), "
+        f"{args.pairs} pairs, one process per upgrade"
+    )
     print(box.line())
     print("\n".join(scaling(big, small, box, factor=args.scale)))
     print("\n".join(scaling(big_noop, small_noop, box, factor=args.scale)))

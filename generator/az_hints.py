@@ -32,17 +32,22 @@ WI_AUDIENCE: Final = "api://AzureADTokenExchange"
 """The audience of the service-account tokens Entra ID exchanges (AKS workload identity, Flux)."""
 
 
-def federated_credential_create(*, name: str, identity_name: str, resource_group: str, issuer: str,
-                                subject: str) -> str:
+def federated_credential_create(
+    *, name: str, identity_name: str, resource_group: str, issuer: str, subject: str
+) -> str:
     """``az identity federated-credential create`` for one issuer + subject on a managed identity."""
-    return (f"az identity federated-credential create --name {name} --identity-name {identity_name} "
-            f"--resource-group {resource_group} --issuer {issuer} --subject {subject} --audiences {WI_AUDIENCE}")
+    return (
+        f"az identity federated-credential create --name {name} --identity-name {identity_name} "
+        f"--resource-group {resource_group} --issuer {issuer} --subject {subject} --audiences {WI_AUDIENCE}"
+    )
 
 
 def federated_credential_update_audiences(*, name: str, identity_name: str, resource_group: str) -> str:
     """``az identity federated-credential update`` setting the audience to :data:`WI_AUDIENCE`."""
-    return (f"az identity federated-credential update --name {name} --identity-name {identity_name} "
-            f"--resource-group {resource_group} --audiences {WI_AUDIENCE}")
+    return (
+        f"az identity federated-credential update --name {name} --identity-name {identity_name} "
+        f"--resource-group {resource_group} --audiences {WI_AUDIENCE}"
+    )
 
 
 def aks_issuer_url(resource_group: str = "<resource group>", cluster: str = "<cluster>") -> str:
@@ -59,11 +64,14 @@ def aks_enable_workload_identity(resource_group: str = "<resource group>", clust
     return f"az aks update -g {resource_group} -n {cluster} --enable-oidc-issuer --enable-workload-identity"
 
 
-def federated_credential_update(*, name: str, identity_name: str, resource_group: str, issuer: str,
-                                subject: str) -> str:
+def federated_credential_update(
+    *, name: str, identity_name: str, resource_group: str, issuer: str, subject: str
+) -> str:
     """``az identity federated-credential update`` setting issuer, subject and audience exactly."""
-    return (f"az identity federated-credential update --name {name} --identity-name {identity_name} "
-            f"--resource-group {resource_group} --issuer {issuer} --subject {subject} --audiences {WI_AUDIENCE}")
+    return (
+        f"az identity federated-credential update --name {name} --identity-name {identity_name} "
+        f"--resource-group {resource_group} --issuer {issuer} --subject {subject} --audiences {WI_AUDIENCE}"
+    )
 
 
 def identity_create(*, name: str, resource_group: str) -> str:
@@ -72,8 +80,10 @@ def identity_create(*, name: str, resource_group: str) -> str:
 
 def role_assignment_create(role: str, principal_id: str, scope: str) -> str:
     """A role for a managed identity's service principal at ``scope`` (a key, a vault, ...)."""
-    return (f'az role assignment create --role "{role}" --assignee-object-id {principal_id} '
-            f"--assignee-principal-type ServicePrincipal --scope {scope}")
+    return (
+        f'az role assignment create --role "{role}" --assignee-object-id {principal_id} '
+        f"--assignee-principal-type ServicePrincipal --scope {scope}"
+    )
 
 
 def keyvault_set_policy_decrypt(vault: str, object_id: str) -> str:
@@ -97,6 +107,8 @@ def keyvault_key_create(vault: str, key: str) -> str:
 
 def keyvault_key_list_versions(vault: str, key: str) -> str:
     return f"az keyvault key list-versions --vault-name {vault} --name {key}"
+
+
 def keyvault_key_rotate(vault: str, key: str) -> str:
     """A new current version of the key (what a rotation policy's ``rotate`` action does)."""
     return f"az keyvault key rotate --vault-name {vault} --name {key}"

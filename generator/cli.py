@@ -35,8 +35,14 @@ def _set_debug(ctx: click.Context, _param: click.Parameter, value: bool) -> bool
 
 
 def _debug_option() -> click.Option:
-    return click.Option(["--debug"], is_flag=True, expose_value=False, is_eager=True, callback=_set_debug,
-                        help="Show tracebacks for errors (also accepted before the command).")
+    return click.Option(
+        ["--debug"],
+        is_flag=True,
+        expose_value=False,
+        is_eager=True,
+        callback=_set_debug,
+        help="Show tracebacks for errors (also accepted before the command).",
+    )
 
 
 class _Command(click.Command):
@@ -102,13 +108,16 @@ def _run(func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
 
 # --- output formats and colour (issue 16) ---------------------------------------------------------
 
-_FORMAT_HELP = ("Output: text, json (schemas/report.schema.json), github or azure (CI annotations), sarif (code "
-                "scanning). Default: github when GITHUB_ACTIONS=true, azure when TF_BUILD=True, else text.")
+_FORMAT_HELP = (
+    "Output: text, json (schemas/report.schema.json), github or azure (CI annotations), sarif (code "
+    "scanning). Default: github when GITHUB_ACTIONS=true, azure when TF_BUILD=True, else text."
+)
 _COLOR_HELP = "Colour diffs and marks: auto (a terminal, NO_COLOR unset), always or never."
 
 
-def _format_option(choices: tuple[str, ...] | None = None, help_text: str = _FORMAT_HELP) -> Callable[
-        [Callable[..., Any]], Callable[..., Any]]:
+def _format_option(
+    choices: tuple[str, ...] | None = None, help_text: str = _FORMAT_HELP
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     from generator.report import FORMATS
 
     return click.option("--format", "fmt", type=click.Choice(choices or FORMATS), default=None, help=help_text)
@@ -117,8 +126,9 @@ def _format_option(choices: tuple[str, ...] | None = None, help_text: str = _FOR
 def _color_option() -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     from generator.report.colour import CHOICES
 
-    return click.option("--color", "color", type=click.Choice(CHOICES), default="auto", show_default=True,
-                        help=_COLOR_HELP)
+    return click.option(
+        "--color", "color", type=click.Choice(CHOICES), default="auto", show_default=True, help=_COLOR_HELP
+    )
 
 
 def _resolve_format(fmt: str | None) -> str:
@@ -192,17 +202,30 @@ def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> 
     from generator.flux.versions import NEWEST, supported_range
     from generator.sops.api import SOPS_VERSION
 
-    click.echo(f"fluxforge {__version__}\n"
-               f"sops format {SOPS_VERSION} (written as sops {SOPS_VERSION} writes it; files of sops 3.x are read)\n"
-               f"Flux {supported_range()} (newest documented: {NEWEST})")
+    click.echo(
+        f"fluxforge {__version__}\n"
+        f"sops format {SOPS_VERSION} (written as sops {SOPS_VERSION} writes it; files of sops 3.x are read)\n"
+        f"Flux {supported_range()} (newest documented: {NEWEST})"
+    )
     ctx.exit()
 
 
-@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]},
-             epilog=_examples("fluxforge init fleet --cluster staging && fluxforge render fleet",
-                              "fluxforge COMMAND --help         # each command's options and examples"))
-@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_print_version,
-              help="Show fluxforge's version, the sops format it writes and the Flux versions it supports.")
+@click.group(
+    cls=_Group,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    epilog=_examples(
+        "fluxforge init fleet --cluster staging && fluxforge render fleet",
+        "fluxforge COMMAND --help         # each command's options and examples",
+    ),
+)
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_print_version,
+    help="Show fluxforge's version, the sops format it writes and the Flux versions it supports.",
+)
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors (also accepted after the command).")
 def main(debug: bool) -> None:  # noqa: ARG001 - _run reads it from the context
     """Flux on AKS: render the GitOps tree, encrypt secrets with SOPS (Azure Key Vault, age)."""
@@ -236,20 +259,30 @@ def _setup_process() -> None:
 # --- render / init ------------------------------------------------------------------------------
 
 
-@main.command(epilog=_examples(
-    "fluxforge render                 # the nearest fluxforge.yaml, here or in a parent folder",
-    "fluxforge render fleet --check   # CI: exit 1 with a diff when the tree is not up to date",
-))
+@main.command(
+    epilog=_examples(
+        "fluxforge render                 # the nearest fluxforge.yaml, here or in a parent folder",
+        "fluxforge render fleet --check   # CI: exit 1 with a diff when the tree is not up to date",
+    )
+)
 @click.argument("config", required=False, type=click.Path(path_type=Path))
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 listing stale or missing files with a diff.")
 @click.option("--diff", "show_diff", is_flag=True, help="Print a unified diff of what would change; write nothing.")
-@click.option("--out-dir", "output", metavar="DIR", type=click.Path(file_okay=False, path_type=Path),
-              help="Repository root to render into (default: the config's folder).")
-@click.option("--force", is_flag=True, help="On conflicts with your edits take the render's side (each one is still listed).")
+@click.option(
+    "--out-dir",
+    "output",
+    metavar="DIR",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Repository root to render into (default: the config's folder).",
+)
+@click.option(
+    "--force", is_flag=True, help="On conflicts with your edits take the render's side (each one is still listed)."
+)
 @_format_option(help_text="With --check: " + _FORMAT_HELP)
 @_color_option()
-def render(config: Path | None, check: bool, show_diff: bool, output: Path | None, force: bool, fmt: str | None,
-           color: str) -> None:
+def render(
+    config: Path | None, check: bool, show_diff: bool, output: Path | None, force: bool, fmt: str | None, color: str
+) -> None:
     """Render the GitOps tree from CONFIG (default: fluxforge.yaml in this folder or the nearest parent
     folder that has one; a folder means FOLDER/fluxforge.yaml).
 
@@ -261,8 +294,12 @@ def render(config: Path | None, check: bool, show_diff: bool, output: Path | Non
     if check and _resolve_format(fmt) != "text":
         from generator.report.sources import from_render
 
-        _emit_report(from_render(_run_report("render", _resolve_format(fmt), run_render, config, output=output,
-                                             mode=mode, force=force)), _resolve_format(fmt))
+        _emit_report(
+            from_render(
+                _run_report("render", _resolve_format(fmt), run_render, config, output=output, mode=mode, force=force)
+            ),
+            _resolve_format(fmt),
+        )
     colour = _colour_on(color, err=check)
     report = _run(run_render, config, output=output, mode=mode, force=force)
     for warning in report.warnings:
@@ -304,13 +341,17 @@ def _echo_render_written(report: RenderReport) -> None:
     for path in report.removed:
         click.echo(f"removed {path} (no longer in the config)")
     removed = f", {len(report.removed)} removed" if report.removed else ""
-    click.echo(f"{len(report.written)} written, {report.total - len(report.written)} unchanged{removed} ({report.root})")
+    click.echo(
+        f"{len(report.written)} written, {report.total - len(report.written)} unchanged{removed} ({report.root})"
+    )
 
 
-@main.command(epilog=_examples(
-    "fluxforge init fleet --cluster staging --age age1...   # age only: no Azure account needed",
-    "fluxforge init fleet --tenant-id GUID --client-id GUID --vault kv-fleet --key sops-flux",
-))
+@main.command(
+    epilog=_examples(
+        "fluxforge init fleet --cluster staging --age age1...   # age only: no Azure account needed",
+        "fluxforge init fleet --tenant-id GUID --client-id GUID --vault kv-fleet --key sops-flux",
+    )
+)
 @click.argument("directory", required=False, type=click.Path(file_okay=False, path_type=Path))
 @click.option("--tenant-id", help="Microsoft Entra tenant ID (GUID).")
 @click.option("--client-id", help="Client ID of the kustomize-controller managed identity (GUID).")
@@ -319,8 +360,13 @@ def _echo_render_written(report: RenderReport) -> None:
 @click.option("--vault", help="Key Vault name or URL holding the SOPS key.")
 @click.option("--key", help="Key Vault key name.")
 @click.option("--repo-url", help="Git repository URL (ssh:// or https://).")
-@click.option("--age", "age", metavar="RECIPIENT", multiple=True,
-              help="An age recipient (age1..., `age-keygen -y KEYFILE`); repeatable. Without --vault/--key: age only.")
+@click.option(
+    "--age",
+    "age",
+    metavar="RECIPIENT",
+    multiple=True,
+    help="An age recipient (age1..., `age-keygen -y KEYFILE`); repeatable. Without --vault/--key: age only.",
+)
 def init(directory: Path | None, age: tuple[str, ...], **flags: str | None) -> None:
     """Write a commented starter fluxforge.yaml into DIRECTORY (default: here); never overwrites.
     Every value has a placeholder that renders; replace the placeholders before bootstrapping."""
@@ -330,10 +376,12 @@ def init(directory: Path | None, age: tuple[str, ...], **flags: str | None) -> N
     target = _run(write_starter, directory, values)
     click.echo(f"wrote {target}; next: fluxforge render {target.parent}")
 
+
 # --- sops: encrypt / decrypt / edit / rotate / updatekeys ---------------------------------------
 
-_SOPS_CONFIG_HELP = ("The .sops.yaml to use (default: SOPS_CONFIG, else searched from the current directory "
-                     "upwards, as sops does).")
+_SOPS_CONFIG_HELP = (
+    "The .sops.yaml to use (default: SOPS_CONFIG, else searched from the current directory upwards, as sops does)."
+)
 _FOLLOW_HELP = "Write through a symlink whose target is outside the repository (refused otherwise)."
 
 
@@ -375,8 +423,13 @@ def _key_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _sops_config_option() -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    return click.option("--sops-config", "config", metavar="FILE", type=click.Path(path_type=Path, dir_okay=False),
-                        help=_SOPS_CONFIG_HELP)
+    return click.option(
+        "--sops-config",
+        "config",
+        metavar="FILE",
+        type=click.Path(path_type=Path, dir_okay=False),
+        help=_SOPS_CONFIG_HELP,
+    )
 
 
 _SELECTOR_HELP = {
@@ -392,16 +445,23 @@ _SELECTOR_HELP = {
 def _selector_options() -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     def apply(func: Callable[..., Any]) -> Callable[..., Any]:
         for flag, text in reversed(_SELECTOR_HELP.items()):
-            func = click.option(f"--{flag}", flag.replace("-", "_"), metavar="SUFFIX" if "suffix" in flag else
-                                "REGEX", help=text + " Replaces the same setting of the rule.")(func)
+            func = click.option(
+                f"--{flag}",
+                flag.replace("-", "_"),
+                metavar="SUFFIX" if "suffix" in flag else "REGEX",
+                help=text + " Replaces the same setting of the rule.",
+            )(func)
         return func
 
     return apply
 
 
 def _ignore_mac_option() -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    return click.option("--ignore-mac", is_flag=True,
-                        help="Decrypt even when the MAC does not match (recovery only; a warning is printed).")
+    return click.option(
+        "--ignore-mac",
+        is_flag=True,
+        help="Decrypt even when the MAC does not match (recovery only; a warning is printed).",
+    )
 
 
 def _warning(line: str) -> None:
@@ -410,8 +470,10 @@ def _warning(line: str) -> None:
 
 def _warn_ignore_mac(ignore_mac: bool) -> None:
     if ignore_mac:
-        _warning("--ignore-mac: the MAC is not enforced, so changes made without the key go unnoticed; use it only "
-                 "to recover a file")
+        _warning(
+            "--ignore-mac: the MAC is not enforced, so changes made without the key go unnoticed; use it only "
+            "to recover a file"
+        )
 
 
 class _SopsProgress:
@@ -431,17 +493,19 @@ class _SopsProgress:
             self.bar.__exit__(None, None, None)
 
 
-
 def _write_stdout(data: bytes) -> None:
     stream = sys.stdout.buffer  # click 8.5 deprecates click.get_binary_stream; CliRunner's stdout has .buffer too
     stream.write(data)
     stream.flush()
 
 
-@main.command("encrypt", epilog=_examples(
-    "fluxforge encrypt -i apps/staging/db-secret.yaml   # also: new plaintext values in an encrypted file",
-    "fluxforge encrypt -i apps/                         # every file below apps/ a creation rule covers",
-))
+@main.command(
+    "encrypt",
+    epilog=_examples(
+        "fluxforge encrypt -i apps/staging/db-secret.yaml   # also: new plaintext values in an encrypted file",
+        "fluxforge encrypt -i apps/                         # every file below apps/ a creation rule covers",
+    ),
+)
 @click.option("-i", "--in-place", is_flag=True, help="Encrypt the files in place (needed for several files).")
 @_sops_config_option()
 @_key_options
@@ -454,9 +518,20 @@ def _write_stdout(data: bytes) -> None:
 @click.option("--output-type", type=click.Choice(STORES), help="Write as this store (default: from the file name).")
 @click.option("--indent", type=click.IntRange(min=0), help="YAML/JSON indentation of the output (sops's --indent).")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-def encrypt_cmd(in_place: bool, config: Path | None, options: Any, follow_outside: bool,
-                paths: tuple[Path, ...], mac_only_encrypted: bool, age: str | None, azure_kv: str | None,
-                input_type: str | None, output_type: str | None, indent: int | None, **selectors: str | None) -> None:
+def encrypt_cmd(
+    in_place: bool,
+    config: Path | None,
+    options: Any,
+    follow_outside: bool,
+    paths: tuple[Path, ...],
+    mac_only_encrypted: bool,
+    age: str | None,
+    azure_kv: str | None,
+    input_type: str | None,
+    output_type: str | None,
+    indent: int | None,
+    **selectors: str | None,
+) -> None:
     """Encrypt files (or every file a creation rule matches below a directory) as sops does.
 
     A file that is already encrypted but holds plaintext values its rule requires encrypted (added by
@@ -466,10 +541,24 @@ def encrypt_cmd(in_place: bool, config: Path | None, options: Any, follow_outsid
     from generator.sops import api
 
     def run() -> Any:
-        flags = api.encrypt_flags(selectors=selectors, mac_only_encrypted=mac_only_encrypted, age=age,
-                                  azure_kv=azure_kv, input_type=input_type, output_type=output_type, indent=indent)
-        return api.encrypt_paths(list(paths), in_place=in_place, options=options, config=config,
-                                 progress=_SopsProgress(), follow_outside=follow_outside, flags=flags)
+        flags = api.encrypt_flags(
+            selectors=selectors,
+            mac_only_encrypted=mac_only_encrypted,
+            age=age,
+            azure_kv=azure_kv,
+            input_type=input_type,
+            output_type=output_type,
+            indent=indent,
+        )
+        return api.encrypt_paths(
+            list(paths),
+            in_place=in_place,
+            options=options,
+            config=config,
+            progress=_SopsProgress(),
+            follow_outside=follow_outside,
+            flags=flags,
+        )
 
     report = _run(run)
     for data in report.outputs.values():
@@ -481,30 +570,55 @@ def encrypt_cmd(in_place: bool, config: Path | None, options: Any, follow_outsid
         click.echo(f"encrypted {len(report.changed)} file(s), {len(report.unchanged)} already encrypted", err=True)
 
 
-@main.command("decrypt", epilog=_examples(
-    "fluxforge decrypt apps/staging/db-secret.yaml              # plaintext to stdout",
-    "fluxforge decrypt -i apps/staging                          # every encrypted file below it",
-))
-@click.option("-i", "--in-place", is_flag=True,
-              help="Replace the file with its plaintext; with -i several files and folders may be given "
-                   "(every encrypted file below a folder).")
-@click.option("--extract", metavar="PATH", help="Print one value, by sops's path syntax: '[\"data\"][\"password\"]'.")
+@main.command(
+    "decrypt",
+    epilog=_examples(
+        "fluxforge decrypt apps/staging/db-secret.yaml              # plaintext to stdout",
+        "fluxforge decrypt -i apps/staging                          # every encrypted file below it",
+    ),
+)
+@click.option(
+    "-i",
+    "--in-place",
+    is_flag=True,
+    help="Replace the file with its plaintext; with -i several files and folders may be given "
+    "(every encrypted file below a folder).",
+)
+@click.option("--extract", metavar="PATH", help='Print one value, by sops\'s path syntax: \'["data"]["password"]\'.')
 @_ignore_mac_option()
-@click.option("--output", metavar="FILE", type=click.Path(path_type=Path, dir_okay=False),
-              help="Write the plaintext to FILE instead of stdout: a new or regular file is replaced "
-                   "atomically (mode 0600); a device, FIFO or /dev/stdout is written to.")
+@click.option(
+    "--output",
+    metavar="FILE",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write the plaintext to FILE instead of stdout: a new or regular file is replaced "
+    "atomically (mode 0600); a device, FIFO or /dev/stdout is written to.",
+)
 @_key_options
 @_follow_option()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-def decrypt_cmd(in_place: bool, output: Path | None, options: Any, follow_outside: bool,
-                paths: tuple[Path, ...], extract: str | None, ignore_mac: bool) -> None:
+def decrypt_cmd(
+    in_place: bool,
+    output: Path | None,
+    options: Any,
+    follow_outside: bool,
+    paths: tuple[Path, ...],
+    extract: str | None,
+    ignore_mac: bool,
+) -> None:
     """Decrypt one file (MAC verified) to stdout, in place, or to --output; with -i, many files."""
     from generator.sops import api
 
     _warn_ignore_mac(ignore_mac)
     if in_place and output is None and extract is None and (len(paths) > 1 or paths[0].is_dir()):
-        report = _run(api.decrypt_paths, list(paths), options=options, progress=_SopsProgress(),
-                      follow_outside=follow_outside, ignore_mac=ignore_mac, on_warning=_warning)
+        report = _run(
+            api.decrypt_paths,
+            list(paths),
+            options=options,
+            progress=_SopsProgress(),
+            follow_outside=follow_outside,
+            ignore_mac=ignore_mac,
+            on_warning=_warning,
+        )
         click.echo(f"decrypted {len(report.changed)} file(s)", err=True)
         return
     if len(paths) > 1:
@@ -512,16 +626,28 @@ def decrypt_cmd(in_place: bool, output: Path | None, options: Any, follow_outsid
     path = paths[0]
     if path.is_dir():
         raise click.UsageError(f"{path}: is a folder; use -i to decrypt every encrypted file below it in place")
-    plain = _run(api.decrypt_path, path, in_place=in_place, output=output, options=options,
-                 follow_outside=follow_outside, extract=extract, ignore_mac=ignore_mac, on_warning=_warning)
+    plain = _run(
+        api.decrypt_path,
+        path,
+        in_place=in_place,
+        output=output,
+        options=options,
+        follow_outside=follow_outside,
+        extract=extract,
+        ignore_mac=ignore_mac,
+        on_warning=_warning,
+    )
     if not in_place and output is None:
         _write_stdout(plain)
 
 
-@main.command("edit", epilog=_examples(
-    "fluxforge edit apps/staging/db-secret.yaml",
-    "EDITOR='code --wait' fluxforge edit apps/staging/new-secret.yaml   # a new file: keys from .sops.yaml",
-))
+@main.command(
+    "edit",
+    epilog=_examples(
+        "fluxforge edit apps/staging/db-secret.yaml",
+        "EDITOR='code --wait' fluxforge edit apps/staging/new-secret.yaml   # a new file: keys from .sops.yaml",
+    ),
+)
 @_sops_config_option()
 @_key_options
 @_follow_option()
@@ -532,8 +658,16 @@ def edit_cmd(config: Path | None, options: Any, follow_outside: bool, ignore_mac
     from generator.sops import api
 
     _warn_ignore_mac(ignore_mac)
-    changed = _run(api.edit_path, path, options=options, config=config, retry=_edit_again,
-                   follow_outside=follow_outside, ignore_mac=ignore_mac, on_warning=_warning)
+    changed = _run(
+        api.edit_path,
+        path,
+        options=options,
+        config=config,
+        retry=_edit_again,
+        follow_outside=follow_outside,
+        ignore_mac=ignore_mac,
+        on_warning=_warning,
+    )
     click.echo(f"{path}: {'saved' if changed else 'unchanged'}", err=True)
 
 
@@ -546,10 +680,13 @@ def _edit_again(err: Exception) -> bool:
     return click.confirm("Return to the editor to fix it?", default=True, err=True)
 
 
-@main.command("rotate", epilog=_examples(
-    "fluxforge rotate apps/staging/db-secret.yaml",
-    "fluxforge rotate apps/                  # every encrypted file below apps/",
-))
+@main.command(
+    "rotate",
+    epilog=_examples(
+        "fluxforge rotate apps/staging/db-secret.yaml",
+        "fluxforge rotate apps/                  # every encrypted file below apps/",
+    ),
+)
 @_key_options
 @_follow_option()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
@@ -558,27 +695,39 @@ def rotate_cmd(options: Any, follow_outside: bool, paths: tuple[Path, ...]) -> N
     read is an error, never skipped)."""
     from generator.sops import api
 
-    report = _run(api.rotate_paths, list(paths), options=options, progress=_SopsProgress(),
-                  follow_outside=follow_outside)
+    report = _run(
+        api.rotate_paths, list(paths), options=options, progress=_SopsProgress(), follow_outside=follow_outside
+    )
     click.echo(f"rotated {len(report.changed)} file(s)", err=True)
 
 
-@main.command("updatekeys", epilog=_examples(
-    "fluxforge updatekeys --dry-run apps/   # which recipients would be added or removed",
-    "fluxforge updatekeys apps/",
-))
+@main.command(
+    "updatekeys",
+    epilog=_examples(
+        "fluxforge updatekeys --dry-run apps/   # which recipients would be added or removed",
+        "fluxforge updatekeys apps/",
+    ),
+)
 @click.option("--dry-run", is_flag=True, help="Only show which recipients would be added or removed.")
 @_sops_config_option()
 @_key_options
 @_follow_option()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-def updatekeys_cmd(dry_run: bool, config: Path | None, options: Any, follow_outside: bool,
-                   paths: tuple[Path, ...]) -> None:
+def updatekeys_cmd(
+    dry_run: bool, config: Path | None, options: Any, follow_outside: bool, paths: tuple[Path, ...]
+) -> None:
     """Re-wrap the data key of encrypted files for the recipients .sops.yaml now names."""
     from generator.sops import api
 
-    report = _run(api.updatekeys_paths, list(paths), dry_run=dry_run, options=options,
-                  config=config, progress=_SopsProgress(), follow_outside=follow_outside)
+    report = _run(
+        api.updatekeys_paths,
+        list(paths),
+        dry_run=dry_run,
+        options=options,
+        config=config,
+        progress=_SopsProgress(),
+        follow_outside=follow_outside,
+    )
     for path, lines in report.changes.items():
         click.echo(f"{path}:")
         for line in lines:
@@ -587,21 +736,36 @@ def updatekeys_cmd(dry_run: bool, config: Path | None, options: Any, follow_outs
     click.echo(f"{verb} {len(report.changes)} file(s), {len(report.unchanged)} already up to date", err=True)
 
 
-@main.command("rotate-key", epilog=_examples(
-    "fluxforge rotate-key --dry-run             # the new version, and what would change",
-    "fluxforge rotate-key --key kv-fleet/sops-flux --rotate-data-keys   # current version, new data keys",
-))
+@main.command(
+    "rotate-key",
+    epilog=_examples(
+        "fluxforge rotate-key --dry-run             # the new version, and what would change",
+        "fluxforge rotate-key --key kv-fleet/sops-flux --rotate-data-keys   # current version, new data keys",
+    ),
+)
 @click.argument("config", required=False, type=click.Path(path_type=Path))
-@click.option("--key", "key", metavar="NAME", help="Only this Key Vault key of the config: NAME, VAULT/NAME or its URL "
-                                                    "(default: every one).")
-@click.option("--to-version", metavar="V|latest", help="The version to move to (default: latest, the key's current "
-                                                        "version in Key Vault).")
-@click.option("--rotate-data-keys", is_flag=True, help="Also give each re-wrapped file a new data key (every value "
-                                                        "re-encrypted), as after a suspected key compromise.")
+@click.option(
+    "--key",
+    "key",
+    metavar="NAME",
+    help="Only this Key Vault key of the config: NAME, VAULT/NAME or its URL (default: every one).",
+)
+@click.option(
+    "--to-version",
+    metavar="V|latest",
+    help="The version to move to (default: latest, the key's current version in Key Vault).",
+)
+@click.option(
+    "--rotate-data-keys",
+    is_flag=True,
+    help="Also give each re-wrapped file a new data key (every value "
+    "re-encrypted), as after a suspected key compromise.",
+)
 @click.option("--dry-run", is_flag=True, help="Resolve the version and show what would change; write nothing.")
 @_key_options
-def rotate_key_cmd(config: Path | None, key: str | None, to_version: str | None, rotate_data_keys: bool,
-                   dry_run: bool, options: Any) -> None:
+def rotate_key_cmd(
+    config: Path | None, key: str | None, to_version: str | None, rotate_data_keys: bool, dry_run: bool, options: Any
+) -> None:
     """Move CONFIG's repository (default: the nearest fluxforge.yaml) to a new version of its Key Vault
     key: pin it in fluxforge.yaml (comments kept), re-render .sops.yaml, re-wrap every encrypted file
     wrapped for another version (one transaction per file; the config is written only when all
@@ -609,8 +773,16 @@ def rotate_key_cmd(config: Path | None, key: str | None, to_version: str | None,
     on the key and a way to decrypt each file (Key Vault Crypto User, or an age key)."""
     from generator.commands.rotate_key import run_rotate_key
 
-    report = _run(run_rotate_key, config, key=key, to_version=to_version, dry_run=dry_run,
-                  rotate_data_keys=rotate_data_keys, options=options, progress=_SopsProgress())
+    report = _run(
+        run_rotate_key,
+        config,
+        key=key,
+        to_version=to_version,
+        dry_run=dry_run,
+        rotate_data_keys=rotate_data_keys,
+        options=options,
+        progress=_SopsProgress(),
+    )
     _echo_rotation(report, dry_run)
 
 
@@ -618,29 +790,43 @@ def _echo_rotation(report: RotateReport, dry_run: bool) -> None:
     _echo_rotated_config(report, dry_run)
     for path, lines in report.rewrapped.items():
         click.echo(f"{'would re-wrap' if dry_run else 're-wrapped'} {path}: {'; '.join(lines)}")
-    click.echo(f"{len(report.rewrapped)} file(s) {'would be ' if dry_run else ''}re-wrapped, {len(report.current)} "
-               "already on the new version" + ("; nothing written (--dry-run)" if dry_run else ""), err=True)
+    click.echo(
+        f"{len(report.rewrapped)} file(s) {'would be ' if dry_run else ''}re-wrapped, {len(report.current)} "
+        "already on the new version" + ("; nothing written (--dry-run)" if dry_run else ""),
+        err=True,
+    )
     for line in report.still_old:
         click.echo(f"still old: {line}", err=True)
     for line in report.versions:
         click.echo(f"note: {line}", err=True)
 
+
 # --- check / hook -------------------------------------------------------------------------------
 
 
-@main.command("check", epilog=_examples(
-    "fluxforge check                  # every file git tracks (every file below here outside git)",
-    "fluxforge check apps/ clusters/  # only these folders",
-))
+@main.command(
+    "check",
+    epilog=_examples(
+        "fluxforge check                  # every file git tracks (every file below here outside git)",
+        "fluxforge check apps/ clusters/  # only these folders",
+    ),
+)
 @click.argument("paths", nargs=-1, type=click.Path())
 @_sops_config_option()
-@click.option("--allow-missing-rules", is_flag=True,
-              help="Pass without a .sops.yaml (or one with no creation_rules); only plaintext Secrets are looked for.")
-@click.option("--no-cache", is_flag=True,
-              help="Check every file in full: neither read nor write .git/fluxforge/check-cache (FLUXFORGE_CHECK_CACHE=off).")
+@click.option(
+    "--allow-missing-rules",
+    is_flag=True,
+    help="Pass without a .sops.yaml (or one with no creation_rules); only plaintext Secrets are looked for.",
+)
+@click.option(
+    "--no-cache",
+    is_flag=True,
+    help="Check every file in full: neither read nor write .git/fluxforge/check-cache (FLUXFORGE_CHECK_CACHE=off).",
+)
 @_format_option()
-def check_cmd(paths: tuple[str, ...], config: Path | None, allow_missing_rules: bool, no_cache: bool,
-              fmt: str | None) -> None:
+def check_cmd(
+    paths: tuple[str, ...], config: Path | None, allow_missing_rules: bool, no_cache: bool, fmt: str | None
+) -> None:
     """Keyless check: files the .sops.yaml rules cover are encrypted, and correctly; no plaintext
     Kubernetes Secret anywhere. Every tracked file when no PATH is given. Fails when no
     .sops.yaml rules are found (unless --allow-missing-rules): then nothing says what to encrypt."""
@@ -649,26 +835,54 @@ def check_cmd(paths: tuple[str, ...], config: Path | None, allow_missing_rules: 
     if _resolve_format(fmt) != "text":
         from generator.report.sources import from_check
 
-        _emit_report(from_check(_run_report("check", _resolve_format(fmt), check_report, [Path(p) for p in paths],
-                                            sops_config=config, allow_missing_rules=allow_missing_rules,
-                                            use_cache=not no_cache)),
-                     _resolve_format(fmt))
-    report = _run(run_check, [Path(p) for p in paths], sops_config=config, allow_missing_rules=allow_missing_rules,
-                  use_cache=not no_cache)
+        _emit_report(
+            from_check(
+                _run_report(
+                    "check",
+                    _resolve_format(fmt),
+                    check_report,
+                    [Path(p) for p in paths],
+                    sops_config=config,
+                    allow_missing_rules=allow_missing_rules,
+                    use_cache=not no_cache,
+                )
+            ),
+            _resolve_format(fmt),
+        )
+    report = _run(
+        run_check,
+        [Path(p) for p in paths],
+        sops_config=config,
+        allow_missing_rules=allow_missing_rules,
+        use_cache=not no_cache,
+    )
     click.echo(report.summary(), err=True)
 
 
-@main.group("hook", epilog=_examples("fluxforge hook install      # in the repository that holds .sops.yaml",
-                                     "fluxforge hook uninstall"))
+@main.group(
+    "hook",
+    epilog=_examples(
+        "fluxforge hook install      # in the repository that holds .sops.yaml", "fluxforge hook uninstall"
+    ),
+)
 def hook_grp() -> None:
     """Git pre-commit integration: encrypt staged secrets before they reach a commit."""
 
 
-@hook_grp.command("install", epilog=_examples("cd fleet && fluxforge hook install --diff",
-                                               "fluxforge hook install --force   # replace a hook fluxforge did not write"))
+@hook_grp.command(
+    "install",
+    epilog=_examples(
+        "cd fleet && fluxforge hook install --diff",
+        "fluxforge hook install --force   # replace a hook fluxforge did not write",
+    ),
+)
 @click.option("--force", is_flag=True, help="Replace a pre-commit hook fluxforge did not write.")
-@click.option("--diff", "diff_driver", is_flag=True,
-              help="Also set up decrypted, masked git diffs of sops files (as `fluxforge git setup`).")
+@click.option(
+    "--diff",
+    "diff_driver",
+    is_flag=True,
+    help="Also set up decrypted, masked git diffs of sops files (as `fluxforge git setup`).",
+)
 def hook_install_cmd(force: bool, diff_driver: bool) -> None:
     """Install a plain git pre-commit hook that encrypts and re-stages (no pre-commit framework)."""
     from generator.commands.hook import install
@@ -686,7 +900,9 @@ def hook_uninstall_cmd() -> None:
     click.echo(f"removed {_run(uninstall, Path.cwd())}")
 
 
-@hook_grp.command("run", epilog=_examples("fluxforge hook run   # what .git/hooks/pre-commit runs; try it before a commit"))
+@hook_grp.command(
+    "run", epilog=_examples("fluxforge hook run   # what .git/hooks/pre-commit runs; try it before a commit")
+)
 def hook_run_cmd() -> None:
     """What the installed git hook runs: encrypt staged files the rules cover, re-stage the
     ciphertext, then check every staged file (exit 1 blocks the commit)."""
@@ -696,8 +912,10 @@ def hook_run_cmd() -> None:
         click.echo(line, err=True)
 
 
-@hook_grp.command("encrypt", epilog=_examples(
-    "fluxforge hook encrypt apps/staging/db-secret.yaml   # as the pre-commit framework calls it"))
+@hook_grp.command(
+    "encrypt",
+    epilog=_examples("fluxforge hook encrypt apps/staging/db-secret.yaml   # as the pre-commit framework calls it"),
+)
 @click.argument("files", nargs=-1, type=click.Path())
 def hook_encrypt_cmd(files: tuple[str, ...]) -> None:
     """The pre-commit framework hook `fluxforge-encrypt`: encrypt FILES in place when the rules say
@@ -707,13 +925,17 @@ def hook_encrypt_cmd(files: tuple[str, ...]) -> None:
     for line in _run(run_framework_encrypt, [Path(f) for f in files]):
         click.echo(line, err=True)
 
+
 # --- upgrade ------------------------------------------------------------------------------------
 
 
-@main.command("lint", epilog=_examples(
-    "fluxforge lint                   # the repository of the nearest fluxforge.yaml (else this folder)",
-    "fluxforge lint fleet --to 2.9 --strict",
-))
+@main.command(
+    "lint",
+    epilog=_examples(
+        "fluxforge lint                   # the repository of the nearest fluxforge.yaml (else this folder)",
+        "fluxforge lint fleet --to 2.9 --strict",
+    ),
+)
 @click.argument("root", required=False, type=click.Path(file_okay=False))
 @click.option("--to", "to", metavar="VERSION", help="Target Flux version (default: the newest documented).")
 @click.option("--strict", is_flag=True, help="Exit 1 on warnings too.")
@@ -736,30 +958,55 @@ def lint_cmd(root: str | None, to: str | None, strict: bool, fmt: str | None) ->
         sys.exit(1)
 
 
-@main.command("doctor", epilog=_examples(
-    "fluxforge doctor --static --format json        # CI: the repository only (schemas/doctor.schema.json)",
-    "fluxforge doctor --cluster staging --context aks-staging --probe",
-))
+@main.command(
+    "doctor",
+    epilog=_examples(
+        "fluxforge doctor --static --format json        # CI: the repository only (schemas/doctor.schema.json)",
+        "fluxforge doctor --cluster staging --context aks-staging --probe",
+    ),
+)
 @click.argument("config", required=False, type=click.Path(path_type=Path))
 @click.option("--static", "static_only", is_flag=True, help="Only the static gates (repository; no Azure, no cluster).")
-@click.option("--probe", is_flag=True,
-              help="Also run the end-to-end probe: a ServiceAccount token exchanged at Entra ID decrypts a real "
-                   "file's data key in Key Vault, as Flux does.")
-@click.option("--cluster", metavar="NAME", help="The config cluster to check live (default: the one the context's "
-                                                "OIDC issuer names).")
+@click.option(
+    "--probe",
+    is_flag=True,
+    help="Also run the end-to-end probe: a ServiceAccount token exchanged at Entra ID decrypts a real "
+    "file's data key in Key Vault, as Flux does.",
+)
+@click.option(
+    "--cluster",
+    metavar="NAME",
+    help="The config cluster to check live (default: the one the context's OIDC issuer names).",
+)
 @click.option("--context", metavar="CONTEXT", help="kubectl context of that cluster (default: the current one).")
-@click.option("--kubeconfig", metavar="FILE", type=click.Path(path_type=Path, dir_okay=False),
-              help="kubeconfig file for kubectl (default: kubectl's own).")
+@click.option(
+    "--kubeconfig",
+    metavar="FILE",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="kubeconfig file for kubectl (default: kubectl's own).",
+)
 @click.option("--subscription", metavar="ID", help="Azure subscription to read (default: azure.subscriptionId).")
 @_credential_option()
-@_format_option(help_text="Output: text (lines in chain order), json (schemas/doctor.schema.json), github or "
-                          "azure (CI annotations of the broken gates), sarif. Default: github when "
-                          "GITHUB_ACTIONS=true, azure when TF_BUILD=True, else text.")
+@_format_option(
+    help_text="Output: text (lines in chain order), json (schemas/doctor.schema.json), github or "
+    "azure (CI annotations of the broken gates), sarif. Default: github when "
+    "GITHUB_ACTIONS=true, azure when TF_BUILD=True, else text."
+)
 @click.option("--strict", is_flag=True, help="Exit 1 on warnings too.")
 @_color_option()
-def doctor_cmd(config: Path | None, static_only: bool, probe: bool, cluster: str | None, context: str | None,
-               kubeconfig: Path | None, subscription: str | None, credential: str | None, fmt: str | None,
-               strict: bool, color: str) -> None:
+def doctor_cmd(
+    config: Path | None,
+    static_only: bool,
+    probe: bool,
+    cluster: str | None,
+    context: str | None,
+    kubeconfig: Path | None,
+    subscription: str | None,
+    credential: str | None,
+    fmt: str | None,
+    strict: bool,
+    color: str,
+) -> None:
     """Walk every gate of the trust chain in chain order (the repository, Azure, the cluster, what Flux
     reports, and with --probe the whole exchange) and name the first broken one with its fix. Reads
     only; never prints a secret or a token. Exit 0 when every checked gate holds, 1 otherwise."""
@@ -773,8 +1020,9 @@ def doctor_cmd(config: Path | None, static_only: bool, probe: bool, cluster: str
     if fmt in ("github", "azure", "sarif"):
         from generator.report.sources import from_doctor
 
-        _emit_report(from_doctor(report, config.parent if config is not None and config.is_file() else
-                                 config or Path()), fmt)
+        _emit_report(
+            from_doctor(report, config.parent if config is not None and config.is_file() else config or Path()), fmt
+        )
     text = format_report(report, str(config or "fluxforge.yaml"), fmt)
     if fmt == "text" and _colour_on(color):
         from generator.report.colour import colour_marks
@@ -785,22 +1033,38 @@ def doctor_cmd(config: Path | None, static_only: bool, probe: bool, cluster: str
     sys.exit(report.exit_code)
 
 
-@main.command("upgrade", epilog=_examples(
-    "fluxforge upgrade --to 2.9.4 --dry-run   # the diff only",
-    "fluxforge upgrade fleet --to 2.9",
-))
+@main.command(
+    "upgrade",
+    epilog=_examples(
+        "fluxforge upgrade --to 2.9.4 --dry-run   # the diff only",
+        "fluxforge upgrade fleet --to 2.9",
+    ),
+)
 @click.argument("config", required=False, type=click.Path(path_type=Path))
-@click.option("--to", "to", metavar="VERSION", help="Target Flux version, e.g. 2.9.4 or 2.9 (default: the newest documented).")
+@click.option(
+    "--to", "to", metavar="VERSION", help="Target Flux version, e.g. 2.9.4 or 2.9 (default: the newest documented)."
+)
 @click.option("--cluster", metavar="NAME", help="Only merge this cluster's files (flux.version is global).")
 @click.option("--dry-run", is_flag=True, help="Print the diff of what would change; write nothing.")
 @click.option("--force", is_flag=True, help="On conflicts take the upgrade's side (each one is still listed).")
-@click.option("--allow-skip", is_flag=True,
-              help="Upgrade even when a cluster's Flux stores API versions the target drops (one `flux migrate` "
-                   "cannot prepare it); only when its CRDs no longer store them.")
+@click.option(
+    "--allow-skip",
+    is_flag=True,
+    help="Upgrade even when a cluster's Flux stores API versions the target drops (one `flux migrate` "
+    "cannot prepare it); only when its CRDs no longer store them.",
+)
 @_format_option(help_text="With --dry-run: " + _FORMAT_HELP)
 @_color_option()
-def upgrade_cmd(config: Path | None, to: str | None, cluster: str | None, dry_run: bool, force: bool,
-                allow_skip: bool, fmt: str | None, color: str) -> None:
+def upgrade_cmd(
+    config: Path | None,
+    to: str | None,
+    cluster: str | None,
+    dry_run: bool,
+    force: bool,
+    allow_skip: bool,
+    fmt: str | None,
+    color: str,
+) -> None:
     """Move CONFIG to a new Flux version, re-render, and merge three ways into the files on disk:
     your edits survive; conflicts are listed and nothing is written (unless --force). CONFIG as in
     `fluxforge render` (default: the nearest fluxforge.yaml). Says when the clusters need `flux migrate`,
@@ -812,9 +1076,22 @@ def upgrade_cmd(config: Path | None, to: str | None, cluster: str | None, dry_ru
     if dry_run and _resolve_format(fmt) != "text":
         from generator.report.sources import from_upgrade
 
-        _emit_report(from_upgrade(_run_report("upgrade", _resolve_format(fmt), run_upgrade, config, to=to,
-                                              cluster=cluster, dry_run=dry_run, force=force, allow_skip=allow_skip)),
-                     _resolve_format(fmt))
+        _emit_report(
+            from_upgrade(
+                _run_report(
+                    "upgrade",
+                    _resolve_format(fmt),
+                    run_upgrade,
+                    config,
+                    to=to,
+                    cluster=cluster,
+                    dry_run=dry_run,
+                    force=force,
+                    allow_skip=allow_skip,
+                )
+            ),
+            _resolve_format(fmt),
+        )
     colour = _colour_on(color)
     report = _run(run_upgrade, config, to=to, cluster=cluster, dry_run=dry_run, force=force, allow_skip=allow_skip)
     _echo_upgrade(report, colour)
@@ -851,28 +1128,47 @@ def _echo_upgraded_files(report: UpgradeReport) -> None:
         click.echo(f"{verb} {path}")
     for path in report.removed:
         click.echo(f"{'would remove' if report.dry_run else 'removed'} {path}")
-    click.echo(f"{len(report.changed)} file(s) {'would change' if report.dry_run else 'written'}"
-               + (f", {len(report.removed)} removed" if report.removed else ""), err=True)
+    click.echo(
+        f"{len(report.changed)} file(s) {'would change' if report.dry_run else 'written'}"
+        + (f", {len(report.removed)} removed" if report.removed else ""),
+        err=True,
+    )
+
 
 # --- azure -------------------------------------------------------------------------------------
 
 
-@main.group("azure", epilog=_examples("fluxforge azure bicep            # infra/azure/main.bicep and its modules",
-                                       "fluxforge azure plan && fluxforge azure apply"))
+@main.group(
+    "azure",
+    epilog=_examples(
+        "fluxforge azure bicep            # infra/azure/main.bicep and its modules",
+        "fluxforge azure plan && fluxforge azure apply",
+    ),
+)
 def azure_grp() -> None:
     """The Azure half of the trust chain from the same config: managed identities, federated
     credentials, the Key Vault key and the role assignments (Bicep, or plan/apply through ARM)."""
 
 
-@azure_grp.command("bicep", epilog=_examples(
-    "fluxforge azure bicep                       # writes infra/azure/ next to fluxforge.yaml",
-    "fluxforge azure bicep --check               # CI: exit 1 with a diff when the files are stale",
-))
+@azure_grp.command(
+    "bicep",
+    epilog=_examples(
+        "fluxforge azure bicep                       # writes infra/azure/ next to fluxforge.yaml",
+        "fluxforge azure bicep --check               # CI: exit 1 with a diff when the files are stale",
+    ),
+)
 @click.argument("config", required=False, type=click.Path(path_type=Path))
-@click.option("--out", "out", metavar="DIR", type=click.Path(file_okay=False, path_type=Path),
-              help="Folder for main.bicep and its modules (default: infra/azure next to the config).")
+@click.option(
+    "--out",
+    "out",
+    metavar="DIR",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for main.bicep and its modules (default: infra/azure next to the config).",
+)
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 listing stale or missing files with a diff.")
-@click.option("--force", is_flag=True, help="Replace files fluxforge did not write or that were edited (each is listed).")
+@click.option(
+    "--force", is_flag=True, help="Replace files fluxforge did not write or that were edited (each is listed)."
+)
 def azure_bicep_cmd(config: Path | None, out: Path | None, check: bool, force: bool) -> None:
     """Write the Bicep for CONFIG's Azure side (default: the nearest fluxforge.yaml): each managed
     identity, one federated credential per identity, issuer and ServiceAccount, the Key Vault in RBAC
@@ -890,14 +1186,20 @@ def azure_bicep_cmd(config: Path | None, out: Path | None, check: bool, force: b
         click.echo(f"wrote {report.out / name}")
     for name in report.removed:
         click.echo(f"removed {report.out / name} (no longer generated)")
-    click.echo(f"{len(report.written)} written, {len(report.unchanged)} unchanged ({report.out}); deploy: "
-               f"az deployment group create -g {report.deploy_group} -f {report.out / 'main.bicep'}", err=True)
+    click.echo(
+        f"{len(report.written)} written, {len(report.unchanged)} unchanged ({report.out}); deploy: "
+        f"az deployment group create -g {report.deploy_group} -f {report.out / 'main.bicep'}",
+        err=True,
+    )
 
 
-@azure_grp.command("plan", epilog=_examples(
-    "fluxforge azure plan                        # + to add, ~ to change, = as wanted, ! to fix by hand",
-    "fluxforge azure plan fleet --credential cli",
-))
+@azure_grp.command(
+    "plan",
+    epilog=_examples(
+        "fluxforge azure plan                        # + to add, ~ to change, = as wanted, ! to fix by hand",
+        "fluxforge azure plan fleet --credential cli",
+    ),
+)
 @click.argument("config", required=False, type=click.Path(path_type=Path))
 @_credential_option()
 def azure_plan_cmd(config: Path | None, credential: str | None) -> None:
@@ -912,10 +1214,13 @@ def azure_plan_cmd(config: Path | None, credential: str | None) -> None:
     sys.exit(plan.exit_code)
 
 
-@azure_grp.command("apply", epilog=_examples(
-    "fluxforge azure apply && fluxforge render",
-    "fluxforge azure apply fleet --credential cli",
-))
+@azure_grp.command(
+    "apply",
+    epilog=_examples(
+        "fluxforge azure apply && fluxforge render",
+        "fluxforge azure apply fleet --credential cli",
+    ),
+)
 @click.argument("config", required=False, type=click.Path(path_type=Path))
 @_credential_option()
 def azure_apply_cmd(config: Path | None, credential: str | None) -> None:
@@ -929,18 +1234,23 @@ def azure_apply_cmd(config: Path | None, credential: str | None) -> None:
         click.echo(f"wrote {where}: {client_id}", err=True)
     for wait in report.plan.waiting:
         click.echo(f"? {wait}", err=True)
-    click.echo(f"{len(report.done)} change(s) applied" + (
-        "; next: fluxforge render (the ServiceAccounts carry the client IDs)" if report.config_written else ""),
-        err=True)
+    click.echo(
+        f"{len(report.done)} change(s) applied"
+        + ("; next: fluxforge render (the ServiceAccounts carry the client IDs)" if report.config_written else ""),
+        err=True,
+    )
 
 
 # --- diffs for reviewers (issue 16) --------------------------------------------------------------
 
 
-@main.command("diff", epilog=_examples(
-    "fluxforge diff --rev main apps/staging/db-secret.yaml   # what this branch changed in it",
-    "fluxforge diff old/db-secret.yaml apps/staging/db-secret.yaml --show-values",
-))
+@main.command(
+    "diff",
+    epilog=_examples(
+        "fluxforge diff --rev main apps/staging/db-secret.yaml   # what this branch changed in it",
+        "fluxforge diff old/db-secret.yaml apps/staging/db-secret.yaml --show-values",
+    ),
+)
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--rev", metavar="REV", help="Compare PATH at git revision REV (branch, tag, commit) with the work tree.")
 @click.option("--show-values", is_flag=True, help="Print the decrypted values instead of markers (your terminal only).")
@@ -971,8 +1281,10 @@ def _git_setup() -> None:
 
     report = _run(setup_diff_driver, Path.cwd())
     state = "wrote" if report.wrote_attributes else "unchanged"
-    click.echo(f"{state} {report.attributes} ({', '.join(report.patterns)} diff=fluxforge); set diff.fluxforge.textconv "
-               "in .git/config: git diff shows sops files decrypted with values masked (ciphertext without a key)")
+    click.echo(
+        f"{state} {report.attributes} ({', '.join(report.patterns)} diff=fluxforge); set diff.fluxforge.textconv "
+        "in .git/config: git diff shows sops files decrypted with values masked (ciphertext without a key)"
+    )
 
 
 @git_grp.command("setup", epilog=_examples("cd fleet && fluxforge git setup"))
@@ -982,7 +1294,9 @@ def git_setup_cmd() -> None:
     _git_setup()
 
 
-@git_grp.command("textconv", epilog=_examples("fluxforge git textconv apps/staging/db-secret.yaml   # what git diff reads"))
+@git_grp.command(
+    "textconv", epilog=_examples("fluxforge git textconv apps/staging/db-secret.yaml   # what git diff reads")
+)
 @click.argument("file", type=click.Path(path_type=Path))
 def git_textconv_cmd(file: Path) -> None:
     """What git runs for each side of a diff: a sops file decrypted with values masked when a key

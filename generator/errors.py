@@ -55,8 +55,9 @@ class WriteError(FluxforgeError, OSError):
     FIX``. Callers that wrote several files append what was and was not written.
     """
 
-    def __init__(self, message: str | Iterable[str], *, path: object = None, errno: int | None = None,
-                 reason: str | None = None) -> None:
+    def __init__(
+        self, message: str | Iterable[str], *, path: object = None, errno: int | None = None, reason: str | None = None
+    ) -> None:
         FluxforgeError.__init__(self, message)
         self.filename = path
         self.errno = errno

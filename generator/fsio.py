@@ -56,15 +56,21 @@ def input_limit() -> int:
         return DEFAULT_MAX_INPUT
     match = re.fullmatch(r"(\d+)\s*([KMG]i?B?)?", raw, re.IGNORECASE)
     if match is None:
-        raise InputError(f"{MAX_INPUT_ENV}={raw!r}: expected a number of bytes, optionally with K, M or G "
-                         "(0 = no limit)")
+        raise InputError(
+            f"{MAX_INPUT_ENV}={raw!r}: expected a number of bytes, optionally with K, M or G (0 = no limit)"
+        )
     unit = (match.group(2) or " ")[0].upper()
     return int(match.group(1)) * {" ": 1, "K": 1024, "M": 1024**2, "G": 1024**3}[unit]
 
 
 def file_kind(mode: int) -> str:
-    kinds = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
-             (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+    kinds = (
+        (stat.S_ISDIR, "a folder"),
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    )
     return next((name for test, name in kinds if test(mode)), "not a regular file")
 
 
@@ -94,8 +100,10 @@ def read_input(path: Path | str, *, what: str = "input") -> bytes:
 
 def _refuse_special(path: Path | str, mode: int, what: str) -> None:
     if not stat.S_ISREG(mode):
-        raise InputError(f"{path}: {what} is {file_kind(mode)}, not a regular file; fluxforge reads only "
-                         "regular files (a FIFO, device, socket or folder may block or never end)")
+        raise InputError(
+            f"{path}: {what} is {file_kind(mode)}, not a regular file; fluxforge reads only "
+            "regular files (a FIFO, device, socket or folder may block or never end)"
+        )
 
 
 def check_size(name: str, size: int) -> None:
@@ -106,8 +114,10 @@ def check_size(name: str, size: int) -> None:
 
 
 def _too_big(path: Path | str, size: int, limit: int) -> str:
-    return (f"{path}: {size} bytes, more than the input limit of {limit} bytes; set {MAX_INPUT_ENV} "
-            "(bytes, K/M/G, 0 = no limit) if the file is meant to be this big")
+    return (
+        f"{path}: {size} bytes, more than the input limit of {limit} bytes; set {MAX_INPUT_ENV} "
+        "(bytes, K/M/G, 0 = no limit) if the file is meant to be this big"
+    )
 
 
 def read_optional(path: Path, *, writer: str, below: str, limit: int = -1) -> bytes | None:
@@ -216,7 +226,7 @@ def link_target(path: Path) -> Path:
 def _write_fd(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
-        view = view[os.write(fd, view):]
+        view = view[os.write(fd, view) :]
 
 
 def _write_through(target: Path, data: bytes, st_mode: int) -> bool:
@@ -288,8 +298,11 @@ def sweep_stale_temps(folder: Path) -> list[Path]:
         except OSError:
             continue
         removed.append(folder / name)
-        log.warning("%s: removed a stale temp file left by an interrupted fluxforge run (process %s is gone)",
-                    folder / name, match.group(1))
+        log.warning(
+            "%s: removed a stale temp file left by an interrupted fluxforge run (process %s is gone)",
+            folder / name,
+            match.group(1),
+        )
     return removed
 
 

@@ -122,9 +122,7 @@ class GitRepo:
         """Paths that differ between HEAD and the index (all index entries on an unborn branch)."""
         tree = self._head_tree()
         if tree is None:
-            return [
-                StagedChange(entry.path, "added", None, entry.mode in _REGULAR_MODES) for entry in self.index
-            ]
+            return [StagedChange(entry.path, "added", None, entry.mode in _REGULAR_MODES) for entry in self.index]
         diff = tree.diff_to_index(self.index)
         if renames:
             diff.find_similar()
@@ -134,8 +132,9 @@ class GitRepo:
             new = delta.new_file
             old_path = delta.old_file.path if status in ("renamed", "copied") else None
             regular = status != "deleted" and new.mode in _REGULAR_MODES
-            changes.append(StagedChange(new.path if status != "deleted" else delta.old_file.path,
-                                        status, old_path, regular))
+            changes.append(
+                StagedChange(new.path if status != "deleted" else delta.old_file.path, status, old_path, regular)
+            )
         return changes
 
     def staged_files(self) -> list[str]:
@@ -181,8 +180,10 @@ class GitRepo:
         try:
             oid = self._repo.create_blob(data)
         except (pygit2.GitError, OSError) as err:
-            raise GitError(f"{self.git_dir / 'objects'}: cannot store the encrypted {path} as a git object "
-                           f"({_reason(err)}); make .git/objects writable for you and commit again") from None
+            raise GitError(
+                f"{self.git_dir / 'objects'}: cannot store the encrypted {path} as a git object "
+                f"({_reason(err)}); make .git/objects writable for you and commit again"
+            ) from None
         self.index.add(pygit2.IndexEntry(path, oid, entry.mode))
         return str(oid)
 
@@ -190,8 +191,10 @@ class GitRepo:
         try:
             self.index.write()
         except (pygit2.GitError, OSError) as err:
-            raise GitError(f"{self.git_dir / 'index'}: cannot write the git index ({_reason(err)}); check the "
-                           "permissions of .git and commit again") from None
+            raise GitError(
+                f"{self.git_dir / 'index'}: cannot write the git index ({_reason(err)}); check the "
+                "permissions of .git and commit again"
+            ) from None
 
     def hooks_dir(self) -> Path:
         """Where git looks for hooks: ``core.hooksPath`` (relative to the work tree) or ``.git/hooks``."""
@@ -215,7 +218,9 @@ def _reason(err: Exception) -> str:
 def _open_problem(start: Path | str, err: Exception) -> str:
     text = _reason(err)
     if "owner" in text or "owned" in text:
-        return (f"{start}: git refuses this repository: it is owned by another user (git's 'dubious "
-                "ownership'); if you trust it, run `git config --global --add safe.directory <repo>` "
-                "(or fix the owner), then try again")
+        return (
+            f"{start}: git refuses this repository: it is owned by another user (git's 'dubious "
+            "ownership'); if you trust it, run `git config --global --add safe.directory <repo>` "
+            "(or fix the owner), then try again"
+        )
     return f"{start}: cannot open the git repository: {text}"

@@ -41,8 +41,11 @@ def depth_bound(text: str) -> int:
 
 
 def too_deep(line: int | None = None) -> TooComplex:
-    return TooComplex(f"nested deeper than {MAX_DEPTH} levels of mappings and sequences; fluxforge refuses "
-                      "such documents (sops stops at 10,000)", line)
+    return TooComplex(
+        f"nested deeper than {MAX_DEPTH} levels of mappings and sequences; fluxforge refuses "
+        "such documents (sops stops at 10,000)",
+        line,
+    )
 
 
 def _allowed_alias_ratio(decoded: int) -> float:
@@ -64,10 +67,16 @@ class _Counter:
         self.decoded += 1
         if under_alias:
             self.aliased += 1
-        if (self.aliased > 100 and self.decoded > 1000
-                and self.aliased / self.decoded > _allowed_alias_ratio(self.decoded)):
-            raise TooComplex("document contains excessive aliasing (sops refuses it too); write the values "
-                             "out instead of nesting aliases", _line(node))
+        if (
+            self.aliased > 100
+            and self.decoded > 1000
+            and self.aliased / self.decoded > _allowed_alias_ratio(self.decoded)
+        ):
+            raise TooComplex(
+                "document contains excessive aliasing (sops refuses it too); write the values "
+                "out instead of nesting aliases",
+                _line(node),
+            )
 
 
 def check_nodes(roots: Iterable[Any]) -> None:

@@ -66,8 +66,6 @@ def _one_error() -> Iterator[None]:
         raise YamlError(err) from err
 
 
-
-
 def make_yaml(*, typ: str = "rt") -> YAML:
     """Return a fresh YAML instance with the project's formatting (round-trip by default)."""
     yaml = YAML(typ=typ, pure=True)

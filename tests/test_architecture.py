@@ -40,21 +40,28 @@ def _violations(imported: str, allowed: set[str]) -> list[str]:
     for path in _modules():
         if _name(path) in allowed:
             continue
-        found += [f"{path.relative_to(REPO_ROOT)}:{line}: imports {name}" for line, name in _imports(path)
-                  if name == imported or name.startswith(imported + ".")]
+        found += [
+            f"{path.relative_to(REPO_ROOT)}:{line}: imports {name}"
+            for line, name in _imports(path)
+            if name == imported or name.startswith(imported + ".")
+        ]
     return sorted(set(found))
 
 
-@pytest.mark.parametrize(("imported", "allowed"), [
-    ("click", {"generator.cli"}),
-    ("pygit2", {"generator.gitrepo"}),
-    ("azure.identity", {"generator.sops.keys.azure_kv"}),
-    ("azure.keyvault", {"generator.sops.keys.azure_kv"}),
-    ("azure.core", {"generator.sops.keys.azure_kv", "generator.azure.arm"}),
-    ("azure.mgmt", {"generator.azure.arm"}),
-    ("jinja2", {"generator.render.templates"}),
-    ("jsonschema", {"generator.config.load", "generator.config.problems"}),
-], ids=lambda value: value if isinstance(value, str) else "")
+@pytest.mark.parametrize(
+    ("imported", "allowed"),
+    [
+        ("click", {"generator.cli"}),
+        ("pygit2", {"generator.gitrepo"}),
+        ("azure.identity", {"generator.sops.keys.azure_kv"}),
+        ("azure.keyvault", {"generator.sops.keys.azure_kv"}),
+        ("azure.core", {"generator.sops.keys.azure_kv", "generator.azure.arm"}),
+        ("azure.mgmt", {"generator.azure.arm"}),
+        ("jinja2", {"generator.render.templates"}),
+        ("jsonschema", {"generator.config.load", "generator.config.problems"}),
+    ],
+    ids=lambda value: value if isinstance(value, str) else "",
+)
 def test_a_library_is_imported_only_at_its_edge(imported: str, allowed: set[str]) -> None:
     assert _violations(imported, allowed) == []
 
@@ -66,8 +73,11 @@ def test_outside_the_sops_package_only_its_api_is_imported() -> None:
     for path in _modules():
         if _name(path).startswith("generator.sops"):
             continue
-        found += [f"{path.relative_to(REPO_ROOT)}:{line}: imports {name}" for line, name in _imports(path)
-                  if name.startswith("generator.sops.") and not name.startswith("generator.sops.api")]
+        found += [
+            f"{path.relative_to(REPO_ROOT)}:{line}: imports {name}"
+            for line, name in _imports(path)
+            if name.startswith("generator.sops.") and not name.startswith("generator.sops.api")
+        ]
     assert found == []
 
 
@@ -77,10 +87,12 @@ def test_one_yaml_factory() -> None:
     for path in _modules():
         if _name(path) == "generator.yamlio":
             continue
-        found.extend(f"{path.relative_to(REPO_ROOT)}:{node.lineno}"
-                     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
-                     if isinstance(node, ast.Call) and "YAML" in (getattr(node.func, "id", None),
-                                                                  getattr(node.func, "attr", None)))
+        found.extend(
+            f"{path.relative_to(REPO_ROOT)}:{node.lineno}"
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+            if isinstance(node, ast.Call)
+            and "YAML" in (getattr(node.func, "id", None), getattr(node.func, "attr", None))
+        )
     assert found == []
 
 
@@ -106,9 +118,12 @@ def _complexities() -> dict[str, int]:
     from radon.complexity import cc_visit
     from radon.visitors import Function
 
-    return {f"{path.relative_to(REPO_ROOT).as_posix()}:{block.fullname}": block.complexity
-            for path in _modules() for block in cc_visit(path.read_text(encoding="utf-8"))
-            if isinstance(block, Function)}
+    return {
+        f"{path.relative_to(REPO_ROOT).as_posix()}:{block.fullname}": block.complexity
+        for path in _modules()
+        for block in cc_visit(path.read_text(encoding="utf-8"))
+        if isinstance(block, Function)
+    }
 
 
 def test_dense_functions_stay_within_the_budget() -> None:

@@ -54,8 +54,9 @@ def test_credential_shows_its_choices(run_cli) -> None:
     assert "'azcli' is not one of 'default', 'workload', 'environment', 'cli', 'managed'" in wrong.stderr
 
 
-def test_debug_after_the_subcommand_shows_the_traceback(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                        run_cli) -> None:
+def test_debug_after_the_subcommand_shows_the_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run_cli
+) -> None:
     monkeypatch.chdir(tmp_path)
     plain = run_cli("render")
     assert plain.exit_code == 1 and "Traceback" not in plain.stderr
@@ -63,8 +64,9 @@ def test_debug_after_the_subcommand_shows_the_traceback(tmp_path: Path, monkeypa
         result = run_cli(*args)
         assert result.exit_code == 1, args
         assert "Traceback (most recent call last)" in result.stderr, args
-        assert result.stderr.endswith("fluxforge.yaml: not found here or in a parent folder; create one with "
-                                      "`fluxforge init`\n")
+        assert result.stderr.endswith(
+            "fluxforge.yaml: not found here or in a parent folder; create one with `fluxforge init`\n"
+        )
     nested = run_cli("hook", "run", "--debug")
     assert nested.exit_code == 1 and "Traceback (most recent call last)" in nested.stderr
 
@@ -87,22 +89,54 @@ def test_option_names_mean_one_thing(run_cli) -> None:
 
 def test_config_docs_help_writes_no_file(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-    done = subprocess.run([sys.executable, "-m", "generator.config.docs", "--help"], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "generator.config.docs", "--help"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert done.returncode == 0
     assert done.stdout.startswith("usage: python -m generator.config.docs")
     assert list(tmp_path.iterdir()) == []
-    bad = subprocess.run([sys.executable, "-m", "generator.config.docs", "--nope"], cwd=tmp_path, env=env,
-                         capture_output=True, text=True, check=False)
+    bad = subprocess.run(
+        [sys.executable, "-m", "generator.config.docs", "--nope"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert bad.returncode == 2 and "unrecognized arguments: --nope" in bad.stderr
     assert list(tmp_path.iterdir()) == []
     target = tmp_path / "ref.md"
-    assert subprocess.run([sys.executable, "-m", "generator.config.docs", str(target)], cwd=tmp_path, env=env,
-                          check=False, capture_output=True).returncode == 0
-    check = subprocess.run([sys.executable, "-m", "generator.config.docs", "--check", str(target)], cwd=tmp_path,
-                           env=env, capture_output=True, text=True, check=False)
+    assert (
+        subprocess.run(
+            [sys.executable, "-m", "generator.config.docs", str(target)],
+            cwd=tmp_path,
+            env=env,
+            check=False,
+            capture_output=True,
+        ).returncode
+        == 0
+    )
+    check = subprocess.run(
+        [sys.executable, "-m", "generator.config.docs", "--check", str(target)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert check.returncode == 0
     target.write_text("stale\n")
-    stale = subprocess.run([sys.executable, "-m", "generator.config.docs", "--check", str(target)], cwd=tmp_path,
-                           env=env, capture_output=True, text=True, check=False)
+    stale = subprocess.run(
+        [sys.executable, "-m", "generator.config.docs", "--check", str(target)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert stale.returncode == 1 and "not current" in stale.stderr

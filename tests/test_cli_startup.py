@@ -10,13 +10,34 @@ import sys
 
 import pytest
 
-HEAVY = ("jinja2", "jsonschema", "cryptography", "re2", "ruamel", "pygit2", "pyrage", "azure", "yaml",
-         "generator.sops.engine", "generator.sops.stores", "generator.render", "generator.config", "generator.check",
-         "generator.doctor", "generator.commands", "generator.gitrepo", "generator.yamlio", "generator.merge",
-         "generator.flux", "generator.azure",
-         # the report package's own module is light (format names, the CI default); its renderers and
-         # records load json, hashlib, urllib and a dozen dataclasses, only when a report is printed
-         "generator.report.formats", "generator.report.model", "generator.report.sources")
+HEAVY = (
+    "jinja2",
+    "jsonschema",
+    "cryptography",
+    "re2",
+    "ruamel",
+    "pygit2",
+    "pyrage",
+    "azure",
+    "yaml",
+    "generator.sops.engine",
+    "generator.sops.stores",
+    "generator.render",
+    "generator.config",
+    "generator.check",
+    "generator.doctor",
+    "generator.commands",
+    "generator.gitrepo",
+    "generator.yamlio",
+    "generator.merge",
+    "generator.flux",
+    "generator.azure",
+    # the report package's own module is light (format names, the CI default); its renderers and
+    # records load json, hashlib, urllib and a dozen dataclasses, only when a report is printed
+    "generator.report.formats",
+    "generator.report.model",
+    "generator.report.sources",
+)
 
 PROBE = r"""
 import json, runpy, sys
@@ -32,15 +53,24 @@ print(json.dumps({"code": code, "modules": sorted(sys.modules)}), file=sys.stder
 
 
 def _loaded(*args: str) -> tuple[object, set[str]]:
-    result = subprocess.run([sys.executable, "-c", PROBE, json.dumps(args)], capture_output=True, text=True,
-                            check=True)
+    result = subprocess.run([sys.executable, "-c", PROBE, json.dumps(args)], capture_output=True, text=True, check=True)
     report = json.loads(result.stderr.strip().splitlines()[-1])
     assert "Usage:" in result.stdout
     return report["code"], set(report["modules"])
 
 
-@pytest.mark.parametrize("args", [("--help",), ("render", "--help"), ("check", "--help"), ("encrypt", "--help"),
-                                  ("hook", "--help"), ("hook", "run", "--help"), ("upgrade", "--help")])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--help",),
+        ("render", "--help"),
+        ("check", "--help"),
+        ("encrypt", "--help"),
+        ("hook", "--help"),
+        ("hook", "run", "--help"),
+        ("upgrade", "--help"),
+    ],
+)
 def test_help_imports_no_heavy_module(args: tuple[str, ...]) -> None:
     code, modules = _loaded(*args)
     assert code == 0

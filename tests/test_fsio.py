@@ -126,7 +126,8 @@ def test_identical_bytes_still_get_the_requested_mode(tmp_path: Path) -> None:
 
 
 def test_decrypt_output_that_cannot_be_written_exits_1_without_plaintext(
-        tmp_path: Path, run_cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, run_cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from tests.helpers.sops import make_age_key
 
     key = make_age_key(tmp_path)
@@ -139,4 +140,6 @@ def test_decrypt_output_that_cannot_be_written_exits_1_without_plaintext(
     blocker.write_text("x")
     result = run_cli("decrypt", "--output", "file/out.yaml", "s.yaml")
     assert result.exit_code == 1
-    assert result.output == "file/out.yaml: cannot write: Not a directory; a folder on this path is a file; move it away\n"
+    assert (
+        result.output == "file/out.yaml: cannot write: Not a directory; a folder on this path is a file; move it away\n"
+    )

@@ -39,8 +39,9 @@ def test_check_keeps_the_scanner_reason_for_syntax_errors(ruled: Path, run_cli) 
 
 
 @pytest.mark.parametrize("command", ["encrypt", "edit"])
-def test_sops_binary_tag_error_does_not_quote_the_value(ruled: Path, run_cli, command: str,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_sops_binary_tag_error_does_not_quote_the_value(
+    ruled: Path, run_cli, command: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     target = ruled / "s" / "x.yaml"
     text = f"password: !!binary {SECRET}!\n"
     if command == "edit":
@@ -60,6 +61,7 @@ def test_sops_yaml_syntax_error_is_file_line_col_without_the_value(ruled: Path, 
     (ruled / "s" / "x.yaml").write_text(f'stringData:\n  pw: "{SECRET}\n')
     result = run_cli("encrypt", "-i", "s/x.yaml")
     assert result.exit_code == 1
-    assert result.output.splitlines()[0] == ("s/x.yaml:3:1: invalid YAML: found unexpected end of stream "
-                                             "(while scanning a quoted scalar at line 2)")
+    assert result.output.splitlines()[0] == (
+        "s/x.yaml:3:1: invalid YAML: found unexpected end of stream (while scanning a quoted scalar at line 2)"
+    )
     assert SECRET not in result.output

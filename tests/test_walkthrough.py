@@ -23,7 +23,7 @@ README = REPO_ROOT / "README.md"
 def readme_block(heading: str, lang: str) -> str:
     """The first ```lang block after ``heading`` in README.md, exactly as a reader copies it."""
     text = README.read_text(encoding="utf-8")
-    after = text[text.index(heading):]
+    after = text[text.index(heading) :]
     match = re.search(rf"^```{lang}\n(.*?)^```$", after, re.MULTILINE | re.DOTALL)
     assert match, f"no ```{lang} block after {heading!r} in README.md"
     return match.group(1)
@@ -33,8 +33,14 @@ def _env(tmp_path: Path) -> dict[str, str]:
     venv_bin = str(Path(sys.executable).parent)
     home = tmp_path / "home"
     home.mkdir(exist_ok=True)
-    return {**os.environ, "PATH": f"{venv_bin}:{os.environ.get('PATH', '')}", "HOME": str(home),
-            "TMPDIR": str(tmp_path), "EDITOR": "true", "SOPS_DISABLE_VERSION_CHECK": "1"}
+    return {
+        **os.environ,
+        "PATH": f"{venv_bin}:{os.environ.get('PATH', '')}",
+        "HOME": str(home),
+        "TMPDIR": str(tmp_path),
+        "EDITOR": "true",
+        "SOPS_DISABLE_VERSION_CHECK": "1",
+    }
 
 
 def test_the_walkthrough_runs_as_written(tmp_path: Path) -> None:
@@ -42,8 +48,15 @@ def test_the_walkthrough_runs_as_written(tmp_path: Path) -> None:
         require(tool)
     script = readme_block("## Five-minute walkthrough", "sh")
     assert "pip install" not in script  # it runs after the README's first command, in its virtualenv
-    done = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=tmp_path, env=_env(tmp_path),
-                          capture_output=True, text=True, check=False, timeout=300)
+    done = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        cwd=tmp_path,
+        env=_env(tmp_path),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
     transcript = done.stdout + done.stderr
     assert done.returncode == 0, transcript
     fleets = list(tmp_path.glob("tmp.*/fleet"))
@@ -53,8 +66,9 @@ def test_the_walkthrough_runs_as_written(tmp_path: Path) -> None:
     assert "change-me" not in secret and "ENC[AES256_GCM" in secret
     assert "password: change-me" in done.stdout  # printed by the real `sops decrypt`
     assert "decryption.secretRef" in done.stderr and "create secret generic sops-age" in done.stderr
-    assert re.search(r"^checked \d+ file\(s\) against \.sops\.yaml: 1 encrypted, 0 problem\(s\)$", done.stderr,
-                     re.MULTILINE), transcript
+    assert re.search(
+        r"^checked \d+ file\(s\) against \.sops\.yaml: 1 encrypted, 0 problem\(s\)$", done.stderr, re.MULTILINE
+    ), transcript
     assert (fleet / ".git/hooks/pre-commit").is_file()
     assert "generated files are up to date" in done.stdout
 
@@ -66,8 +80,15 @@ def test_the_pre_commit_snippet_works_with_the_framework(tmp_path: Path) -> None
     repo = tmp_path / "fleet"
 
     def run(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run(list(args), cwd=repo if repo.exists() else tmp_path, env=env, capture_output=True,
-                              text=True, check=False, timeout=300)
+        done = subprocess.run(
+            list(args),
+            cwd=repo if repo.exists() else tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=300,
+        )
         assert done.returncode == 0 or not check, done.stdout + done.stderr
         return done
 

@@ -22,15 +22,21 @@ READ_ONLY = "Read-only file system; the file system is mounted read-only; write 
 FULL = "No space left on device; free space on that file system and rerun"
 
 _RO = 'mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" && shift && exec "$@"'
-_FULL = ('mount -t tmpfs -o size=$2 tmpfs "$1" && cp -a "$3/." "$1/" '
-         '&& (dd if=/dev/zero of="$1/.filler" bs=4k 2>/dev/null || true) && shift 3 && exec "$@"')
+_FULL = (
+    'mount -t tmpfs -o size=$2 tmpfs "$1" && cp -a "$3/." "$1/" '
+    '&& (dd if=/dev/zero of="$1/.filler" bs=4k 2>/dev/null || true) && shift 3 && exec "$@"'
+)
 
 
 def _namespaces() -> str | None:
     if shutil.which("unshare") is None:
         return "unshare not found (Debian: util-linux)"
-    probe = subprocess.run(["unshare", "-m", "sh", "-c", "mount -t tmpfs -o size=4k tmpfs /mnt"],
-                           capture_output=True, text=True, check=False)
+    probe = subprocess.run(
+        ["unshare", "-m", "sh", "-c", "mount -t tmpfs -o size=4k tmpfs /mnt"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     return None if probe.returncode == 0 else f"unshare -m / mount refused: {probe.stderr.strip()}"
 
 
@@ -47,17 +53,29 @@ def _fluxforge() -> str:
     return path
 
 
-def run_read_only(folder: Path, *args: str, cwd: Path, env: dict[str, str] | None = None
-                  ) -> subprocess.CompletedProcess[str]:
+def run_read_only(
+    folder: Path, *args: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """``fluxforge ARGS`` with ``folder`` mounted read-only (for this process only)."""
-    return subprocess.run(["unshare", "-m", "sh", "-c", _RO, "sh", str(folder), _fluxforge(), *args], cwd=cwd,
-                          capture_output=True, text=True, check=False, env={**os.environ, **(env or {})})
+    return subprocess.run(
+        ["unshare", "-m", "sh", "-c", _RO, "sh", str(folder), _fluxforge(), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, **(env or {})},
+    )
 
 
 def run_full(folder: Path, content: Path, *args: str, size: str = "64k") -> subprocess.CompletedProcess[str]:
     """``fluxforge ARGS`` with ``folder`` a ``size`` tmpfs holding a copy of ``content`` and filled up."""
-    return subprocess.run(["unshare", "-m", "sh", "-c", _FULL, "sh", str(folder), size, str(content), _fluxforge(),
-                           *args], cwd=folder.parent, capture_output=True, text=True, check=False)
+    return subprocess.run(
+        ["unshare", "-m", "sh", "-c", _FULL, "sh", str(folder), size, str(content), _fluxforge(), *args],
+        cwd=folder.parent,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
 
 
 def _repo(tmp_path: Path, version: str | None = None) -> Path:
@@ -92,8 +110,10 @@ def test_render_that_can_only_not_write_the_lock_says_so(tmp_path: Path) -> None
     assert done.returncode == 1, done.stderr
     assert done.stderr.splitlines() == [
         f"fleet/fluxforge.lock: cannot write: {READ_ONLY}",
-        ("the tree is rendered (0 file(s) written); only fluxforge.lock, the base that keeps your edits in the next "
-        "merge, is not updated: fix the cause and rerun `fluxforge render`"),
+        (
+            "the tree is rendered (0 file(s) written); only fluxforge.lock, the base that keeps your edits in the next "
+            "merge, is not updated: fix the cause and rerun `fluxforge render`"
+        ),
     ]
 
 
@@ -141,8 +161,9 @@ def test_init_below_a_file_names_the_file(tmp_path: Path, run_cli, monkeypatch: 
     (tmp_path / "fleet").write_text("not a folder\n")
     result = run_cli("init", "fleet/sub")
     assert result.exit_code == 1
-    assert result.stderr == ("fleet/sub/fluxforge.yaml: cannot write: Not a directory; a folder on this path is a file; "
-                             "move it away\n")
+    assert result.stderr == (
+        "fleet/sub/fluxforge.yaml: cannot write: Not a directory; a folder on this path is a file; move it away\n"
+    )
 
 
 def _secret_repo(tmp_path: Path) -> tuple[Path, dict[str, str]]:
@@ -166,8 +187,12 @@ def test_encrypt_in_place_on_a_read_only_folder(tmp_path: Path) -> None:
 
 def test_decrypt_in_place_and_to_a_file_on_a_read_only_folder(tmp_path: Path) -> None:
     repo, env = _secret_repo(tmp_path)
-    assert subprocess.run([_fluxforge(), "encrypt", "-i", "a.yaml"], cwd=repo, env={**os.environ, **env},
-                          check=False).returncode == 0
+    assert (
+        subprocess.run(
+            [_fluxforge(), "encrypt", "-i", "a.yaml"], cwd=repo, env={**os.environ, **env}, check=False
+        ).returncode
+        == 0
+    )
     before = snapshot(repo)
     done = run_read_only(repo, "decrypt", "-i", "a.yaml", cwd=repo, env=env)
     assert (done.returncode, done.stderr, done.stdout) == (1, f"a.yaml: cannot write: {READ_ONLY}\n", "")

@@ -77,9 +77,14 @@ class _Applier:
 
     def run(self, change: Change) -> None:
         steps: dict[str, Callable[[Change], None]] = {
-            "identity": self._identity_change, "credential": self._credential_change, "vault": self._vault_change,
-            "key": self._key_change, "role": self._role_change, "assignment": self._assignment_change,
-            "access": self._access_change}
+            "identity": self._identity_change,
+            "credential": self._credential_change,
+            "vault": self._vault_change,
+            "key": self._key_change,
+            "role": self._role_change,
+            "assignment": self._assignment_change,
+            "access": self._access_change,
+        }
         step = steps.get(change.kind)  # "config" changes are the client-ID write-back, done after the steps
         if step is not None:
             step(change)
@@ -141,16 +146,19 @@ class _Applier:
 _ORDER = ("identity", "credential", "vault", "key", "role", "assignment", "access")
 
 
-def run_apply(config_arg: str | Path | None, *, credential: str | None = None,
-              progress: Progress = lambda _line: None) -> ApplyReport:
+def run_apply(
+    config_arg: str | Path | None, *, credential: str | None = None, progress: Progress = lambda _line: None
+) -> ApplyReport:
     """Plan, then create/update what is missing or different; write client IDs into the config."""
     file, _config, state = load_desired(config_arg, need_subscription=True)
     arm = _arm(state, credential)
     actual = arm.read(state)
     plan = make_plan(state, actual)
     if plan.problems:
-        raise ApplyFailed([f"! {p}" for p in plan.problems]
-                          + [f"nothing was sent: fix the {len(plan.problems)} problem(s) above and rerun"])
+        raise ApplyFailed(
+            [f"! {p}" for p in plan.problems]
+            + [f"nothing was sent: fix the {len(plan.problems)} problem(s) above and rerun"]
+        )
     applier = _Applier(state, actual, arm, progress)
     report = ApplyReport(plan)
     try:
@@ -166,12 +174,17 @@ def run_apply(config_arg: str | Path | None, *, credential: str | None = None,
 
 
 def _explain(done: list[str], written: bool, file: Path) -> list[str]:
-    lines = [f"done before the failure ({len(done)} step(s)):", *(f"  {line}" for line in done)] if done else [
-        "nothing was changed in Azure before the failure"]
+    lines = (
+        [f"done before the failure ({len(done)} step(s)):", *(f"  {line}" for line in done)]
+        if done
+        else ["nothing was changed in Azure before the failure"]
+    )
     if written:
         lines.append(f"client IDs of the identities created so far are written to {file}")
-    return [*lines, ("fix the cause and rerun `fluxforge azure apply`: it continues where it stopped (nothing is "
-                    "created twice)")]
+    return [
+        *lines,
+        ("fix the cause and rerun `fluxforge azure apply`: it continues where it stopped (nothing is created twice)"),
+    ]
 
 
 def _write_back(file: Path, state: DesiredState, actual: ActualState, report: ApplyReport) -> bool:

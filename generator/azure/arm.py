@@ -39,10 +39,14 @@ T = TypeVar("T")
 _ACTION = re.compile(r"perform action '([^']+)' over scope '([^']+)'")
 _GRANTED_BY = (
     ("Microsoft.Authorization/roleDefinitions/write", "Owner or User Access Administrator"),
-    ("Microsoft.Authorization/roleAssignments/write",
-     "Owner, User Access Administrator or Role Based Access Control Administrator"),
-    ("Microsoft.ManagedIdentity/userAssignedIdentities/federatedIdentityCredentials/write",
-     "Managed Identity Contributor, Contributor or Owner"),
+    (
+        "Microsoft.Authorization/roleAssignments/write",
+        "Owner, User Access Administrator or Role Based Access Control Administrator",
+    ),
+    (
+        "Microsoft.ManagedIdentity/userAssignedIdentities/federatedIdentityCredentials/write",
+        "Managed Identity Contributor, Contributor or Owner",
+    ),
     ("Microsoft.ManagedIdentity/userAssignedIdentities/write", "Managed Identity Contributor, Contributor or Owner"),
     ("Microsoft.KeyVault/", "Key Vault Contributor, Contributor or Owner"),
     ("/read", "Reader (or any role above it)"),
@@ -61,8 +65,9 @@ def missing_permission(message: str) -> str:
         return "AuthorizationFailed: " + message.split(" If access was recently granted")[0]
     action, scope = match.groups()
     roles = next((who for prefix, who in _GRANTED_BY if prefix in action), "a role granting it")
-    return (f"AuthorizationFailed: your identity may not {action} on {scope}; that needs {roles} on the scope "
-            "(or a parent)")
+    return (
+        f"AuthorizationFailed: your identity may not {action} on {scope}; that needs {roles} on the scope (or a parent)"
+    )
 
 
 def _described(what: str, exc: Exception) -> ArmCallError:
@@ -139,15 +144,18 @@ class Arm:
             self._read_vault_object(actual, target)
         for aks in state.clusters:
             if actual.groups.get(aks.resource_group.lower()) is not None:
-                actual.clusters[(aks.resource_group.lower(), aks.name.lower())] = self._read_aks(aks.resource_group,
-                                                                                                 aks.name)
+                actual.clusters[(aks.resource_group.lower(), aks.name.lower())] = self._read_aks(
+                    aks.resource_group, aks.name
+                )
         return actual
 
     def _group_location(self, group: str) -> str | None:
         from azure.core.rest import HttpRequest
 
-        url = (f"https://management.azure.com/subscriptions/{self.subscription_id}/resourcegroups/{group}"
-               f"?api-version={_RG_API}")
+        url = (
+            f"https://management.azure.com/subscriptions/{self.subscription_id}/resourcegroups/{group}"
+            f"?api-version={_RG_API}"
+        )
         response = self.call(f"read resource group {group}", lambda: self.kv.send_request(HttpRequest("GET", url)))
         if response.status_code == 404:
             return None
@@ -161,12 +169,16 @@ class Arm:
         if actual.groups.get(ident.resource_group.lower()) is None:
             actual.identities[ident.key] = None
             return
-        found = self._get(f"read identity {ident.name}",
-                          lambda: self.msi.user_assigned_identities.get(ident.resource_group, ident.name))
+        found = self._get(
+            f"read identity {ident.name}",
+            lambda: self.msi.user_assigned_identities.get(ident.resource_group, ident.name),
+        )
         actual.identities[ident.key] = IdentityFacts.from_arm(found) if found else None
         if found is not None:
-            creds = self.call(f"list federated credentials of {ident.name}", lambda: list(
-                self.msi.federated_identity_credentials.list(ident.resource_group, ident.name)))
+            creds = self.call(
+                f"list federated credentials of {ident.name}",
+                lambda: list(self.msi.federated_identity_credentials.list(ident.resource_group, ident.name)),
+            )
             actual.credentials[ident.key] = [CredentialFacts.from_arm(c) for c in creds]
 
     def _read_vault(self, actual: ActualState, group: str, name: str) -> Any:
@@ -193,8 +205,11 @@ class Arm:
             actual.keys[pair] = None
             return
         props = found.properties
-        actual.keys[pair] = ActualKey(wire_text(props.kty), tuple(wire_text(op) for op in props.key_ops or ()),
-                                      str(props.key_uri_with_version or props.key_uri))
+        actual.keys[pair] = ActualKey(
+            wire_text(props.kty),
+            tuple(wire_text(op) for op in props.key_ops or ()),
+            str(props.key_uri_with_version or props.key_uri),
+        )
         actual.assignments[pair] = self._assignments_at(key.key_id(self.subscription_id), f"key {key.label}")
 
     def _read_vault_object(self, actual: ActualState, target: DesiredVaultObject) -> None:
@@ -217,18 +232,26 @@ class Arm:
         """The secret or key a workload mounts into ``actual.objects``: its attributes (never its value);
         False when it does not exist."""
         operations = self.kv.secrets if target.kind == "secrets" else self.kv.keys
-        found = self._get(f"read {target.label}", lambda: operations.get(target.resource_group, target.vault, target.name))
+        found = self._get(
+            f"read {target.label}", lambda: operations.get(target.resource_group, target.vault, target.name)
+        )
         attributes = found.properties.attributes if found is not None and found.properties else None
-        actual.objects[target.key] = None if found is None else ActualObject(
-            attributes is None or attributes.enabled is not False)
+        actual.objects[target.key] = (
+            None if found is None else ActualObject(attributes is None or attributes.enabled is not False)
+        )
         return found is not None
 
     def _assignments_at(self, scope: str, what: str) -> list[ActualAssignment]:
         """The role assignments made at exactly ``scope`` (not those inherited from above it)."""
-        listed = self.call(f"list role assignments on {what}", lambda: list(
-            self.authz.role_assignments.list_for_scope(scope, filter="atScope()")))
-        return [ActualAssignment(a.name, str(a.role_definition_id).rsplit("/", 1)[-1].lower(), str(a.principal_id))
-                for a in listed if str(a.scope).rstrip("/").lower() == scope.lower()]
+        listed = self.call(
+            f"list role assignments on {what}",
+            lambda: list(self.authz.role_assignments.list_for_scope(scope, filter="atScope()")),
+        )
+        return [
+            ActualAssignment(a.name, str(a.role_definition_id).rsplit("/", 1)[-1].lower(), str(a.principal_id))
+            for a in listed
+            if str(a.scope).rstrip("/").lower() == scope.lower()
+        ]
 
     def _name_taken(self, actual: ActualState, key: DesiredKey) -> None:
         """A vault to create: is its (global) name free? Taken elsewhere or soft-deleted, creating it fails."""
@@ -258,9 +281,12 @@ class Arm:
     def create_identity(self, ident: DesiredIdentity, location: str) -> IdentityFacts:
         from azure.mgmt.msi.models import Identity
 
-        made = self.call(f"create identity {ident.resource_group}/{ident.name}", lambda: (
-            self.msi.user_assigned_identities.create_or_update(ident.resource_group, ident.name,
-                                                               Identity(location=location))))
+        made = self.call(
+            f"create identity {ident.resource_group}/{ident.name}",
+            lambda: self.msi.user_assigned_identities.create_or_update(
+                ident.resource_group, ident.name, Identity(location=location)
+            ),
+        )
         return IdentityFacts.from_arm(made)
 
     def put_credential(self, cred: DesiredCredential) -> None:
@@ -268,16 +294,31 @@ class Arm:
 
         body = FederatedIdentityCredential(issuer=cred.issuer, subject=cred.subject, audiences=[cred.audience])
         ident = cred.identity
-        self.call(f"write federated credential {ident.name}/{cred.name}", lambda: (
-            self.msi.federated_identity_credentials.create_or_update(ident.resource_group, ident.name, cred.name, body)))
+        self.call(
+            f"write federated credential {ident.name}/{cred.name}",
+            lambda: self.msi.federated_identity_credentials.create_or_update(
+                ident.resource_group, ident.name, cred.name, body
+            ),
+        )
 
     def create_vault(self, key: DesiredKey, location: str, tenant_id: str) -> None:
-        body = {"location": location, "properties": {
-            "tenantId": tenant_id, "sku": {"family": "A", "name": "standard"}, "enableRbacAuthorization": True,
-            "enableSoftDelete": True, "softDeleteRetentionInDays": 90, "enablePurgeProtection": True,
-            "publicNetworkAccess": "Enabled", "networkAcls": {"bypass": "AzureServices", "defaultAction": "Allow"}}}
-        self.call(f"create key vault {key.resource_group}/{key.vault}", lambda: (
-            self.kv.vaults.begin_create_or_update(key.resource_group, key.vault, body).result()))
+        body = {
+            "location": location,
+            "properties": {
+                "tenantId": tenant_id,
+                "sku": {"family": "A", "name": "standard"},
+                "enableRbacAuthorization": True,
+                "enableSoftDelete": True,
+                "softDeleteRetentionInDays": 90,
+                "enablePurgeProtection": True,
+                "publicNetworkAccess": "Enabled",
+                "networkAcls": {"bypass": "AzureServices", "defaultAction": "Allow"},
+            },
+        }
+        self.call(
+            f"create key vault {key.resource_group}/{key.vault}",
+            lambda: self.kv.vaults.begin_create_or_update(key.resource_group, key.vault, body).result(),
+        )
 
     def update_vault(self, key: DesiredKey, fields: tuple[str, ...]) -> None:
         body = {"properties": dict.fromkeys(fields, True)}
@@ -285,8 +326,10 @@ class Arm:
 
     def create_key(self, key: DesiredKey) -> str:
         body = {"properties": {"kty": "RSA", "keySize": 4096, "keyOps": ["encrypt", "decrypt"]}}
-        made = self.call(f"create key {key.label}", lambda: (
-            self.kv.keys.create_if_not_exist(key.resource_group, key.vault, key.key, body)))
+        made = self.call(
+            f"create key {key.label}",
+            lambda: self.kv.keys.create_if_not_exist(key.resource_group, key.vault, key.key, body),
+        )
         return str(made.properties.key_uri_with_version or made.properties.key_uri)
 
     def put_role(self, role: Role) -> None:
@@ -296,13 +339,20 @@ class Arm:
         RoleDefinition: Any = models.RoleDefinition
 
         scope, guid = self._role_scope(role), role.resolved(self.subscription_id)
-        body = RoleDefinition(role_name=role.name, role_type="CustomRole", assignable_scopes=[scope],
-                              description="Read the public key and call Encrypt on Key Vault keys (fluxforge and the "
-                                          "Go sops); no decrypt",
-                              permissions=[Permission(actions=[], not_actions=[], data_actions=list(role.data_actions),
-                                                      not_data_actions=[])])
-        self.call(f"write role definition {role.name!r}", lambda: self.authz.role_definitions.create_or_update(
-            scope, guid, body))
+        body = RoleDefinition(
+            role_name=role.name,
+            role_type="CustomRole",
+            assignable_scopes=[scope],
+            description="Read the public key and call Encrypt on Key Vault keys (fluxforge and the "
+            "Go sops); no decrypt",
+            permissions=[
+                Permission(actions=[], not_actions=[], data_actions=list(role.data_actions), not_data_actions=[])
+            ],
+        )
+        self.call(
+            f"write role definition {role.name!r}",
+            lambda: self.authz.role_definitions.create_or_update(scope, guid, body),
+        )
 
     def create_assignment(self, assignment: DesiredAssignment, principal_id: str) -> None:
         from azure.mgmt.authorization import models
@@ -311,11 +361,17 @@ class Arm:
 
         sub = self.subscription_id
         guid = assignment.role.resolved(sub)
-        kind = "ServicePrincipal" if assignment.identity is not None else (
-            assignment.encryptor.principal_type if assignment.encryptor else None)
+        kind = (
+            "ServicePrincipal"
+            if assignment.identity is not None
+            else (assignment.encryptor.principal_type if assignment.encryptor else None)
+        )
         body = RoleAssignmentCreateParameters(
             role_definition_id=f"/subscriptions/{sub}/providers/Microsoft.Authorization/roleDefinitions/{guid}",
-            principal_id=principal_id, principal_type=kind, description=assignment.description)
+            principal_id=principal_id,
+            principal_type=kind,
+            description=assignment.description,
+        )
         scope = assignment.key.key_id(sub)
         what = f"assign {assignment.role.name} on key {assignment.key.label} to {assignment.principal_label}"
         try:
@@ -334,11 +390,15 @@ class Arm:
         guid = access.role.resolved(sub)
         body = RoleAssignmentCreateParameters(
             role_definition_id=f"/subscriptions/{sub}/providers/Microsoft.Authorization/roleDefinitions/{guid}",
-            principal_id=principal_id, principal_type="ServicePrincipal", description=access.description)
+            principal_id=principal_id,
+            principal_type="ServicePrincipal",
+            description=access.description,
+        )
         what = f"assign {access.role.name} on {access.target.label} to identity {access.identity.name}"
         try:
-            self.call(what, lambda: self.authz.role_assignments.create(access.target.scope_id(sub), access.name(sub),
-                                                                       body))
+            self.call(
+                what, lambda: self.authz.role_assignments.create(access.target.scope_id(sub), access.name(sub), body)
+            )
         except ArmCallError as err:
             if "RoleAssignmentExists" not in str(err):
                 raise

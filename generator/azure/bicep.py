@@ -215,8 +215,9 @@ def _identity_modules(state: DesiredState, taken: set[str], main: _Symbols) -> l
     return modules
 
 
-def _keyvault_modules(state: DesiredState, taken: set[str], main: _Symbols,
-                      identities: dict[tuple[str, str], tuple[_Module, _Identity]]) -> list[_Module]:
+def _keyvault_modules(
+    state: DesiredState, taken: set[str], main: _Symbols, identities: dict[tuple[str, str], tuple[_Module, _Identity]]
+) -> list[_Module]:
     modules = []
     for items in _by_group([*state.keys, *state.vault_objects], lambda k: k.resource_group).values():
         group = items[0].resource_group
@@ -245,8 +246,13 @@ def _group_roles(state: DesiredState, module: _Module, symbols: _Symbols) -> dic
     return roles
 
 
-def _group_access(state: DesiredState, module: _Module, symbols: _Symbols, scopes: dict[tuple[str, str, str], str],
-                  identities: dict[tuple[str, str], tuple[_Module, _Identity]]) -> None:
+def _group_access(
+    state: DesiredState,
+    module: _Module,
+    symbols: _Symbols,
+    scopes: dict[tuple[str, str, str], str],
+    identities: dict[tuple[str, str], tuple[_Module, _Identity]],
+) -> None:
     """The workloads' role assignments on objects of the module's resource group."""
     for access in (a for a in state.access if a.target.resource_group.lower() == module.group.lower()):
         principal = _principal_param(module, identities, access.identity)
@@ -270,8 +276,12 @@ def _sops_vaults(keys: list[DesiredKey], symbols: _Symbols) -> tuple[dict[str, _
     return vaults, key_symbols
 
 
-def _object_scopes(objects: list[DesiredVaultObject], vaults: dict[str, _Vault], key_symbols: dict[tuple[str, str], str],
-                   symbols: _Symbols) -> dict[tuple[str, str, str], str]:
+def _object_scopes(
+    objects: list[DesiredVaultObject],
+    vaults: dict[str, _Vault],
+    key_symbols: dict[tuple[str, str], str],
+    symbols: _Symbols,
+) -> dict[tuple[str, str, str], str]:
     """The Bicep symbol each workload role is scoped to: an existing secret or key of its vault (a SOPS key
     already declared is reused), or the vault itself; app vaults fluxforge does not manage are ``existing``."""
     scopes: dict[tuple[str, str, str], str] = {}
@@ -290,8 +300,9 @@ def _object_scopes(objects: list[DesiredVaultObject], vaults: dict[str, _Vault],
     return scopes
 
 
-def _principal_param(module: _Module, identities: dict[tuple[str, str], tuple[_Module, _Identity]],
-                     ident: DesiredIdentity) -> str:
+def _principal_param(
+    module: _Module, identities: dict[tuple[str, str], tuple[_Module, _Identity]], ident: DesiredIdentity
+) -> str:
     """The module parameter carrying ``ident``'s principal ID (declared once per module)."""
     source, entry = identities[ident.key]
     param = _camel(entry.symbol, "principal", "id")
@@ -301,8 +312,9 @@ def _principal_param(module: _Module, identities: dict[tuple[str, str], tuple[_M
     return param
 
 
-def _registry_modules(state: DesiredState, taken: set[str], main: _Symbols,
-                      identities: dict[tuple[str, str], tuple[_Module, _Identity]]) -> list[_Module]:
+def _registry_modules(
+    state: DesiredState, taken: set[str], main: _Symbols, identities: dict[tuple[str, str], tuple[_Module, _Identity]]
+) -> list[_Module]:
     """``registry-<group>.bicep``: AcrPull on existing registries for the clusters' source identities."""
     modules = []
     for items in _by_group(state.registry_assignments, lambda r: r.resource_group).values():
@@ -322,8 +334,9 @@ def _registry_modules(state: DesiredState, taken: set[str], main: _Symbols,
     return modules
 
 
-def _extension_modules(state: DesiredState, taken: set[str], main: _Symbols,
-                       identities: dict[tuple[str, str], tuple[_Module, _Identity]]) -> list[_Module]:
+def _extension_modules(
+    state: DesiredState, taken: set[str], main: _Symbols, identities: dict[tuple[str, str], tuple[_Module, _Identity]]
+) -> list[_Module]:
     """``flux-extension-<group>.bicep``: the AKS Flux extension and its Flux configuration per cluster."""
     modules = []
     for items in _by_group(state.extensions, lambda e: e.aks_group).values():
@@ -335,18 +348,36 @@ def _extension_modules(state: DesiredState, taken: set[str], main: _Symbols,
             source, entry = identities[item.identity.key]
             param = _camel(entry.symbol, "client", "id")
             if param not in module.params:
-                module.params[param] = f"Client ID of managed identity {entry.ident.name}: workloadIdentity.azureClientId"
+                module.params[param] = (
+                    f"Client ID of managed identity {entry.ident.name}: workloadIdentity.azureClientId"
+                )
                 module.inputs[param] = f"{source.symbol}.outputs.{entry.client_output}"
-            settings = [("workloadIdentity.enable", "'true'"), ("workloadIdentity.azureClientId", param),
-                        *((name, f"'{value}'") for name, value in item.settings)]
-            module.extensions.append(_Extension(item, symbols("aks", item.aks_name), symbols("flux", item.cluster),
-                                                symbols("config", item.cluster), settings))
+            settings = [
+                ("workloadIdentity.enable", "'true'"),
+                ("workloadIdentity.azureClientId", param),
+                *((name, f"'{value}'") for name, value in item.settings),
+            ]
+            module.extensions.append(
+                _Extension(
+                    item,
+                    symbols("aks", item.aks_name),
+                    symbols("flux", item.cluster),
+                    symbols("config", item.cluster),
+                    settings,
+                )
+            )
         modules.append(module)
     return modules
 
 
-def _assignment(module: _Module, symbols: _Symbols, assignment: DesiredAssignment, key_symbols: dict[tuple[str, str], str],
-                roles: dict[str, str], identities: dict[tuple[str, str], tuple[_Module, _Identity]]) -> _Assignment:
+def _assignment(
+    module: _Module,
+    symbols: _Symbols,
+    assignment: DesiredAssignment,
+    key_symbols: dict[tuple[str, str], str],
+    roles: dict[str, str],
+    identities: dict[tuple[str, str], tuple[_Module, _Identity]],
+) -> _Assignment:
     key_symbol = key_symbols[(assignment.key.vault.lower(), assignment.key.key.lower())]
     if assignment.identity is not None:
         principal, who = _principal_param(module, identities, assignment.identity), assignment.identity.name
@@ -372,8 +403,11 @@ def digest_ok(data: bytes) -> bool:
     text = data.decode("utf-8", errors="replace")
     first, _, rest = text.partition("\n")
     match = _DIGEST.search(first)
-    return (first.startswith(BICEP_MARKER) and match is not None
-            and hashlib.sha256(rest.encode("utf-8")).hexdigest()[:16] == match.group(1))
+    return (
+        first.startswith(BICEP_MARKER)
+        and match is not None
+        and hashlib.sha256(rest.encode("utf-8")).hexdigest()[:16] == match.group(1)
+    )
 
 
 def _render(template: str, **context: Any) -> bytes:
@@ -394,6 +428,11 @@ def render_bicep(state: DesiredState, *, config_name: str = "fluxforge.yaml") ->
     files |= {m.file: _render("keyvault.bicep.j2", module=m, **base) for m in kv_modules}
     files |= {m.file: _render("registry.bicep.j2", module=m, **base) for m in acr_modules}
     files |= {m.file: _render("flux-extension.bicep.j2", module=m, **base) for m in ext_modules}
-    files[MAIN] = _render("main.bicep.j2", modules=[*id_modules, *kv_modules, *acr_modules, *ext_modules],
-                          deploy_group=state.deploy_group, aks=state.clusters, **base)
+    files[MAIN] = _render(
+        "main.bicep.j2",
+        modules=[*id_modules, *kv_modules, *acr_modules, *ext_modules],
+        deploy_group=state.deploy_group,
+        aks=state.clusters,
+        **base,
+    )
     return dict(sorted(files.items()))

@@ -74,19 +74,26 @@ def _identity_problems(data: dict[str, Any], group: Any) -> Iterator[Problem]:
 
 def _unnamed_problems(path: KeyPath, ident: dict[str, Any], name: Any) -> Iterator[Problem]:
     if not ident.get("clientId") and not name:
-        yield Problem(path, "needs clientId, or a name so that `fluxforge azure apply` can create the identity "
-                            "(and write its clientId here)")
+        yield Problem(
+            path,
+            "needs clientId, or a name so that `fluxforge azure apply` can create the identity "
+            "(and write its clientId here)",
+        )
     if ident.get("existing") is True and not name:
         yield Problem((*path, "existing"), "an existing identity is found by its name: add name")
 
 
-def _redeclared_problems(path: KeyPath, ident: dict[str, Any], name: str, first_path: KeyPath,
-                         first: dict[str, Any]) -> Iterator[Problem]:
+def _redeclared_problems(
+    path: KeyPath, ident: dict[str, Any], name: str, first_path: KeyPath, first: dict[str, Any]
+) -> Iterator[Problem]:
     """The same identity declared again with another clientId or existing."""
     for field in ("clientId", "existing"):
         if ident.get(field) != first.get(field) and field in ident and field in first:
-            yield Problem((*path, field), f"identity {name!r} is declared at {dotted(first_path)} with "
-                                          f"{field} {first.get(field)!r}; one identity, one {field}")
+            yield Problem(
+                (*path, field),
+                f"identity {name!r} is declared at {dotted(first_path)} with "
+                f"{field} {first.get(field)!r}; one identity, one {field}",
+            )
 
 
 def _vault_problems(data: dict[str, Any], group: Any) -> Iterator[Problem]:
@@ -101,12 +108,18 @@ def _vault_problems(data: dict[str, Any], group: Any) -> Iterator[Problem]:
             continue
         first_path, first_group, first_existing = seen[vault]
         if here[0] != first_group:
-            yield Problem((*path, "resourceGroup"), f"Key Vault {vault!r} is in resource group {first_group!r} at "
-                                                    f"{dotted(first_path)}; give every entry of one vault the same "
-                                                    "resourceGroup")
+            yield Problem(
+                (*path, "resourceGroup"),
+                f"Key Vault {vault!r} is in resource group {first_group!r} at "
+                f"{dotted(first_path)}; give every entry of one vault the same "
+                "resourceGroup",
+            )
         if here[1] != first_existing:
-            yield Problem((*path, "existing"), f"Key Vault {vault!r} has existing: {str(first_existing).lower()} at "
-                                               f"{dotted(first_path)}; fluxforge either manages a vault or not")
+            yield Problem(
+                (*path, "existing"),
+                f"Key Vault {vault!r} has existing: {str(first_existing).lower()} at "
+                f"{dotted(first_path)}; fluxforge either manages a vault or not",
+            )
 
 
 def _workload_vault_problems(data: dict[str, Any], group: Any) -> Iterator[Problem]:
@@ -122,9 +135,12 @@ def _workload_vault_problems(data: dict[str, Any], group: Any) -> Iterator[Probl
         here = entry.get("resourceGroup", group)
         first_path, first_group = seen.setdefault(vault, (path, here))
         if here != first_group:
-            yield Problem((*path, "resourceGroup"), f"Key Vault {vault!r} is in resource group {first_group!r} at "
-                                                    f"{dotted(first_path)}; give every mention of one vault the same "
-                                                    "resourceGroup")
+            yield Problem(
+                (*path, "resourceGroup"),
+                f"Key Vault {vault!r} is in resource group {first_group!r} at "
+                f"{dotted(first_path)}; give every mention of one vault the same "
+                "resourceGroup",
+            )
 
 
 def _encryptor_problems(azure: dict[str, Any]) -> Iterator[Problem]:
@@ -134,8 +150,9 @@ def _encryptor_problems(azure: dict[str, Any]) -> Iterator[Problem]:
         if not isinstance(object_id, str):
             continue
         if object_id.lower() in first:
-            yield Problem((*path, "objectId"), f"duplicate encryptor {object_id!r} (first at "
-                                               f"{dotted(first[object_id.lower()])})")
+            yield Problem(
+                (*path, "objectId"), f"duplicate encryptor {object_id!r} (first at {dotted(first[object_id.lower()])})"
+            )
         else:
             first[object_id.lower()] = path
 
@@ -144,5 +161,9 @@ def azure_problems(data: dict[str, Any]) -> list[Problem]:
     """Cross-field problems of the Azure keys (identities, Key Vaults, encryptors)."""
     azure = _dict(data.get("azure"))
     group = azure.get("resourceGroup")
-    return [*_identity_problems(data, group), *_vault_problems(data, group), *_workload_vault_problems(data, group),
-            *_encryptor_problems(azure)]
+    return [
+        *_identity_problems(data, group),
+        *_vault_problems(data, group),
+        *_workload_vault_problems(data, group),
+        *_encryptor_problems(azure),
+    ]

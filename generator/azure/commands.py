@@ -54,25 +54,33 @@ def load_desired(config_arg: str | Path | None, *, need_subscription: bool) -> t
 
 
 def _read(path: Path) -> bytes | None:
-    return read_optional(path, writer="fluxforge azure bicep writes", below="fluxforge azure bicep writes files below it")
+    return read_optional(
+        path, writer="fluxforge azure bicep writes", below="fluxforge azure bicep writes files below it"
+    )
 
 
 def _refusal(path: Path, data: bytes) -> str:
     if data.startswith(BICEP_MARKER.encode()):
-        return (f"{path}: edited since fluxforge wrote it (its digest no longer matches); move your changes into "
-                "fluxforge.yaml or a separate .bicep file, or rerun with --force to replace it")
+        return (
+            f"{path}: edited since fluxforge wrote it (its digest no longer matches); move your changes into "
+            "fluxforge.yaml or a separate .bicep file, or rerun with --force to replace it"
+        )
     return f"{path}: exists and was not written by fluxforge; move it away, or rerun with --force to replace it"
 
 
 def _orphans(out: Path, files: dict[str, bytes]) -> list[Path]:
     if not out.is_dir():
         return []
-    return [p for p in sorted(out.glob("*.bicep")) if p.name not in files and p.is_file()
-            and (p.read_bytes()[:len(BICEP_MARKER)] == BICEP_MARKER.encode())]
+    return [
+        p
+        for p in sorted(out.glob("*.bicep"))
+        if p.name not in files and p.is_file() and (p.read_bytes()[: len(BICEP_MARKER)] == BICEP_MARKER.encode())
+    ]
 
 
-def run_bicep(config_arg: str | Path | None, *, out: Path | None = None, force: bool = False,
-              check: bool = False) -> BicepReport:
+def run_bicep(
+    config_arg: str | Path | None, *, out: Path | None = None, force: bool = False, check: bool = False
+) -> BicepReport:
     """``fluxforge azure bicep``: write ``main.bicep`` and its modules into ``out`` (default
     ``infra/azure`` next to the config). ``check``: write nothing, CheckFailed with a diff when stale."""
     file, _config, state = load_desired(config_arg, need_subscription=False)
@@ -92,32 +100,42 @@ def run_bicep(config_arg: str | Path | None, *, out: Path | None = None, force: 
 
 def _edited(target: Path, disk: Mapping[str, bytes | None], changed: list[str], orphans: list[Path]) -> list[str]:
     """Why each file to replace or remove is not fluxforge's to overwrite (edited, or someone else's)."""
-    refused = [_refusal(target / name, disk[name] or b"") for name in changed
-               if disk[name] is not None and not digest_ok(disk[name] or b"")]
+    refused = [
+        _refusal(target / name, disk[name] or b"")
+        for name in changed
+        if disk[name] is not None and not digest_ok(disk[name] or b"")
+    ]
     return refused + [_refusal(p, p.read_bytes()) for p in orphans if not digest_ok(p.read_bytes())]
 
 
-def _check_current(target: Path, files: Mapping[str, bytes], disk: Mapping[str, bytes | None],
-                   stale: tuple[list[str], list[Path]]) -> None:
+def _check_current(
+    target: Path, files: Mapping[str, bytes], disk: Mapping[str, bytes | None], stale: tuple[list[str], list[Path]]
+) -> None:
     """``--check``: ``CheckFailed`` naming each missing, stale or no longer generated file, with a diff."""
     changed, orphans = stale
     if not (changed or orphans):
         return
-    lines = [f"{target / n}: {'missing' if disk[n] is None else 'stale'} (run `fluxforge azure bicep`)"
-             for n in changed] + [f"{p}: no longer generated (run `fluxforge azure bicep`)" for p in orphans]
+    lines = [
+        f"{target / n}: {'missing' if disk[n] is None else 'stale'} (run `fluxforge azure bicep`)" for n in changed
+    ] + [f"{p}: no longer generated (run `fluxforge azure bicep`)" for p in orphans]
     diffs = [unified_diff(n, disk[n], files[n]) for n in changed]
     raise CheckFailed(lines + "".join(diffs).rstrip("\n").split("\n"))
 
 
-def _write(target: Path, files: dict[str, bytes], changed: list[str], orphans: list[Path], forced: tuple[str, ...],
-           group: str) -> BicepReport:
+def _write(
+    target: Path, files: dict[str, bytes], changed: list[str], orphans: list[Path], forced: tuple[str, ...], group: str
+) -> BicepReport:
     written: list[str] = []
     for name in changed:
         try:
             write_atomic(target / name, files[name])
         except OSError as err:
-            raise RenderError([write_error(target / name, err).problems[0],
-                               f"written before the failure: {', '.join(written) or 'none'}"]) from None
+            raise RenderError(
+                [
+                    write_error(target / name, err).problems[0],
+                    f"written before the failure: {', '.join(written) or 'none'}",
+                ]
+            ) from None
         written.append(name)
     for path in orphans:
         path.unlink(missing_ok=True)

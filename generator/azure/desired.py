@@ -148,8 +148,10 @@ class DesiredIdentity:
         return self.resource_group.lower(), self.name.lower()
 
     def resource_id(self, subscription_id: str) -> str:
-        return (f"/subscriptions/{subscription_id}/resourceGroups/{self.resource_group}/providers/"
-                f"Microsoft.ManagedIdentity/userAssignedIdentities/{self.name}")
+        return (
+            f"/subscriptions/{subscription_id}/resourceGroups/{self.resource_group}/providers/"
+            f"Microsoft.ManagedIdentity/userAssignedIdentities/{self.name}"
+        )
 
 
 @dataclass(frozen=True)
@@ -171,8 +173,10 @@ class DesiredKey:
     where: KeyPath
 
     def vault_id(self, subscription_id: str) -> str:
-        return (f"/subscriptions/{subscription_id}/resourceGroups/{self.resource_group}/providers/"
-                f"Microsoft.KeyVault/vaults/{self.vault}")
+        return (
+            f"/subscriptions/{subscription_id}/resourceGroups/{self.resource_group}/providers/"
+            f"Microsoft.KeyVault/vaults/{self.vault}"
+        )
 
     def key_id(self, subscription_id: str) -> str:
         return f"{self.vault_id(subscription_id)}/keys/{self.key}"
@@ -211,8 +215,14 @@ class DesiredAssignment:
 
     def name(self, subscription_id: str) -> str:
         """The assignment's GUID, as the Bicep computes it (``guid(subscription().subscriptionId, ...)``)."""
-        return arm_guid(subscription_id, self.key.resource_group, self.key.vault, self.key.key, self.principal_key,
-                        self.role.resolved(subscription_id))
+        return arm_guid(
+            subscription_id,
+            self.key.resource_group,
+            self.key.vault,
+            self.key.key,
+            self.principal_key,
+            self.role.resolved(subscription_id),
+        )
 
 
 @dataclass(frozen=True)
@@ -231,13 +241,16 @@ class DesiredRegistryAssignment:
         return f"identity:{self.identity.resource_group}/{self.identity.name}"
 
     def registry_id(self, subscription_id: str) -> str:
-        return (f"/subscriptions/{subscription_id}/resourceGroups/{self.resource_group}/providers/"
-                f"Microsoft.ContainerRegistry/registries/{self.registry}")
+        return (
+            f"/subscriptions/{subscription_id}/resourceGroups/{self.resource_group}/providers/"
+            f"Microsoft.ContainerRegistry/registries/{self.registry}"
+        )
 
     def name(self, subscription_id: str) -> str:
         """The assignment's GUID, as the Bicep computes it."""
-        return arm_guid(subscription_id, self.resource_group, self.registry, self.principal_key,
-                        self.role.resolved(subscription_id))
+        return arm_guid(
+            subscription_id, self.resource_group, self.registry, self.principal_key, self.role.resolved(subscription_id)
+        )
 
 
 @dataclass(frozen=True)
@@ -259,8 +272,10 @@ class DesiredVaultObject:
         return self.vault.lower(), self.kind, self.name.lower()
 
     def vault_id(self, subscription_id: str) -> str:
-        return (f"/subscriptions/{subscription_id}/resourceGroups/{self.resource_group}/providers/"
-                f"Microsoft.KeyVault/vaults/{self.vault}")
+        return (
+            f"/subscriptions/{subscription_id}/resourceGroups/{self.resource_group}/providers/"
+            f"Microsoft.KeyVault/vaults/{self.vault}"
+        )
 
     def scope_id(self, subscription_id: str) -> str:
         base = self.vault_id(subscription_id)
@@ -286,8 +301,15 @@ class DesiredAccess:
 
     def name(self, subscription_id: str) -> str:
         """The assignment's GUID, as the Bicep computes it."""
-        return arm_guid(subscription_id, self.target.resource_group, self.target.vault, self.target.kind,
-                        self.target.name, self.principal_key, self.role.resolved(subscription_id))
+        return arm_guid(
+            subscription_id,
+            self.target.resource_group,
+            self.target.vault,
+            self.target.kind,
+            self.target.name,
+            self.principal_key,
+            self.role.resolved(subscription_id),
+        )
 
 
 @dataclass(frozen=True)
@@ -355,7 +377,11 @@ class DesiredState:
     def resource_groups(self) -> tuple[str, ...]:
         """Every resource group the state touches, in first-use order (case kept from the config)."""
         groups = [i.resource_group for i in self.identities] + [k.resource_group for k in self.keys]
-        groups += [a.target.resource_group for a in self.access] + [c.resource_group for c in self.clusters] + [r.resource_group for r in self.registry_assignments]
+        groups += (
+            [a.target.resource_group for a in self.access]
+            + [c.resource_group for c in self.clusters]
+            + [r.resource_group for r in self.registry_assignments]
+        )
         seen: dict[str, str] = {}
         for group in groups:
             seen.setdefault(group.lower(), group)
@@ -376,28 +402,42 @@ class _Builder:
 
     def group(self, explicit: str | None, where: KeyPath) -> str | None:
         if explicit is None:
-            self.problem((*where, "resourceGroup"), "missing: set it here or azure.resourceGroup (the default for "
-                                                    "every Azure resource)")
+            self.problem(
+                (*where, "resourceGroup"),
+                "missing: set it here or azure.resourceGroup (the default for every Azure resource)",
+            )
         return explicit
 
     def identity(self, ident: Identity, purpose: str | None) -> DesiredIdentity | None:
         if not ident.name:
-            hint = (f"az identity list --query \"[?clientId=='{ident.client_id}'].name\" -o tsv"
-                    if ident.client_id else "choose one")
-            self.problem((*ident.where, "name"), f"missing: fluxforge azure finds and creates identities by name ({hint})")
+            hint = (
+                f"az identity list --query \"[?clientId=='{ident.client_id}'].name\" -o tsv"
+                if ident.client_id
+                else "choose one"
+            )
+            self.problem(
+                (*ident.where, "name"), f"missing: fluxforge azure finds and creates identities by name ({hint})"
+            )
             return None
         group = self.group(ident.resource_group, ident.where)
         if group is None:
             return None
         purposes = (purpose,) if purpose else ()
-        found = DesiredIdentity(ident.name, group, ident.existing, ident.client_id, ident.where, purposes,
-                                (ident.where,))
+        found = DesiredIdentity(
+            ident.name, group, ident.existing, ident.client_id, ident.where, purposes, (ident.where,)
+        )
         key = found.key
         if key in self.identities:
             old = self.identities[key]
-            found = DesiredIdentity(old.name, old.resource_group, old.existing, old.client_id or ident.client_id,
-                                    old.where, tuple(dict.fromkeys((*old.purposes, *purposes))),
-                                    tuple(dict.fromkeys((*old.paths, ident.where))))
+            found = DesiredIdentity(
+                old.name,
+                old.resource_group,
+                old.existing,
+                old.client_id or ident.client_id,
+                old.where,
+                tuple(dict.fromkeys((*old.purposes, *purposes))),
+                tuple(dict.fromkeys((*old.paths, ident.where))),
+            )
         self.identities[key] = found
         return found
 
@@ -447,26 +487,35 @@ def credential_problems(credentials: Iterable[DesiredCredential]) -> list[tuple[
     per_identity: dict[tuple[str, str], list[DesiredCredential]] = {}
     for cred in credentials:
         per_identity.setdefault(cred.identity.key, []).append(cred)
-    return [(creds[0].identity.where, message) for creds in per_identity.values()
-            for message in _identity_credential_problems(creds)]
+    return [
+        (creds[0].identity.where, message)
+        for creds in per_identity.values()
+        for message in _identity_credential_problems(creds)
+    ]
 
 
 def _identity_credential_problems(creds: list[DesiredCredential]) -> Iterator[str]:
     ident = creds[0].identity
     if len(creds) > MAX_CREDENTIALS:
-        yield (f"identity {ident.name} needs {len(creds)} federated credentials; Azure allows at most "
-               f"{MAX_CREDENTIALS} per identity: give some tenants or clusters their own identity")
+        yield (
+            f"identity {ident.name} needs {len(creds)} federated credentials; Azure allows at most "
+            f"{MAX_CREDENTIALS} per identity: give some tenants or clusters their own identity"
+        )
     names: set[str] = set()
     pairs: set[tuple[str, str]] = set()
     for cred in creds:
         if not CREDENTIAL_NAME.match(cred.name):
-            yield (f"federated credential name {cred.name!r} is invalid: 3-120 letters, digits, '-' or '_', "
-                   "starting with a letter or digit")
+            yield (
+                f"federated credential name {cred.name!r} is invalid: 3-120 letters, digits, '-' or '_', "
+                "starting with a letter or digit"
+            )
         if cred.name.lower() in names:
             yield f"federated credential name {cred.name!r} is used twice on identity {ident.name}"
         if (cred.issuer, cred.subject) in pairs:
-            yield (f"issuer {cred.issuer} and subject {cred.subject} twice on identity {ident.name} "
-                   "(Azure answers 409 Conflict)")
+            yield (
+                f"issuer {cred.issuer} and subject {cred.subject} twice on identity {ident.name} "
+                "(Azure answers 409 Conflict)"
+            )
         names.add(cred.name.lower())
         pairs.add((cred.issuer, cred.subject))
 
@@ -480,8 +529,11 @@ def _assignments(builder: _Builder) -> list[DesiredAssignment]:
         ident = builder.identity(grant.decryptor.identity, None)
         if key is not None and ident is not None:
             what = grant.decryptor.label
-            found.append(DesiredAssignment(key, CRYPTO_USER, f"fluxforge: {ident.name} decrypts SOPS files of {what}",
-                                           identity=ident))
+            found.append(
+                DesiredAssignment(
+                    key, CRYPTO_USER, f"fluxforge: {ident.name} decrypts SOPS files of {what}", identity=ident
+                )
+            )
     return found
 
 
@@ -493,8 +545,10 @@ def _encryptor_assignments(builder: _Builder, config: Config) -> tuple[list[Desi
         role = KEY_READER
         if config.azure.encryptors_run_sops:
             role = roles.setdefault(key.resource_group.lower(), encryptor_role(key.resource_group))
-        found += [DesiredAssignment(key, role, f"fluxforge: {e.object_id}{_described(e)} {what}; never decrypts",
-                                    encryptor=e) for e in config.azure.encryptors]
+        found += [
+            DesiredAssignment(key, role, f"fluxforge: {e.object_id}{_described(e)} {what}; never decrypts", encryptor=e)
+            for e in config.azure.encryptors
+        ]
     return found, list(roles.values()) if config.azure.encryptors else []
 
 
@@ -519,8 +573,15 @@ def _registry_assignments(builder: _Builder, cluster: Cluster) -> list[DesiredRe
     for registry in source.registries:
         group = builder.group(registry.resource_group, registry.where)
         if ident is not None and group is not None:
-            found.append(DesiredRegistryAssignment(registry.name, group, ident, f"fluxforge: {ident.name} pulls from "
-                                                   f"{registry.name} for Flux of cluster {cluster.name}", registry.where))
+            found.append(
+                DesiredRegistryAssignment(
+                    registry.name,
+                    group,
+                    ident,
+                    f"fluxforge: {ident.name} pulls from {registry.name} for Flux of cluster {cluster.name}",
+                    registry.where,
+                )
+            )
     return found
 
 
@@ -553,9 +614,21 @@ def _extension(builder: _Builder, cluster: Cluster) -> DesiredExtension | None:
     if ident is None or group is None:
         return None
     git = config.git
-    return DesiredExtension(cluster.name, cluster.aks.name, group, ident, config.flux.namespace, config.sync_name,
-                            git.url, git.branch, _seconds(git.interval), f"./{cluster.path}", _seconds("10m"),
-                            _extension_settings(config), git.secret_ref if git.url.startswith("ssh://") else None)
+    return DesiredExtension(
+        cluster.name,
+        cluster.aks.name,
+        group,
+        ident,
+        config.flux.namespace,
+        config.sync_name,
+        git.url,
+        git.branch,
+        _seconds(git.interval),
+        f"./{cluster.path}",
+        _seconds("10m"),
+        _extension_settings(config),
+        git.secret_ref if git.url.startswith("ssh://") else None,
+    )
 
 
 def _workload_access(builder: _Builder, cluster: Cluster, workload: Workload) -> list[DesiredAccess]:
@@ -570,11 +643,18 @@ def _workload_access(builder: _Builder, cluster: Cluster, workload: Workload) ->
     found = []
     for obj in workload.objects:
         role_name, kind = object_role(obj)
-        target = DesiredVaultObject(vault, group, kind, vault if kind == "vault" else obj.name, managed,
-                                    workload.key_vault.where)
-        found.append(DesiredAccess(target, resolve_role(role_name), ident,
-                                   f"fluxforge: {ident.name} reads {target.label} for {workload.kind} "
-                                   f"{workload.namespace}/{workload.name} (cluster {cluster.name})"))
+        target = DesiredVaultObject(
+            vault, group, kind, vault if kind == "vault" else obj.name, managed, workload.key_vault.where
+        )
+        found.append(
+            DesiredAccess(
+                target,
+                resolve_role(role_name),
+                ident,
+                f"fluxforge: {ident.name} reads {target.label} for {workload.kind} "
+                f"{workload.namespace}/{workload.name} (cluster {cluster.name})",
+            )
+        )
     return found
 
 
@@ -596,26 +676,40 @@ def desired_state(config: Config, *, display: str = "fluxforge.yaml", need_subsc
     credentials = _deduplicated(found.credentials)
     encryptors, custom_roles = _encryptor_assignments(builder, config)
     assignments += encryptors
-    access = [a for cluster in config.clusters for w in cluster.workloads for a in _workload_access(builder, cluster, w)]
+    access = [
+        a for cluster in config.clusters for w in cluster.workloads for a in _workload_access(builder, cluster, w)
+    ]
     _refuse_problems(builder, credentials, display, need_subscription=need_subscription)
     identities = {i.key: builder.identities[i.key] for i in builder.identities.values()}
-    return DesiredState(config.tenant_id, config.azure.subscription_id, config.azure.location,
-                        tuple(identities.values()), tuple(_final_credentials(credentials, identities)),
-                        tuple(builder.keys.values()),
-                        tuple({(a.key.label.lower(), a.principal_key, a.role.name): _final(a, identities)
-                               for a in assignments}.values()),
-                        tuple(custom_roles), tuple(found.clusters), config.azure.resource_group,
-                        registry_assignments=_final_registries(found.registries, identities),
-                        access=_final_access(access, identities),
-                        extensions=tuple(_final_extension(e, identities) for e in found.extensions))
+    return DesiredState(
+        config.tenant_id,
+        config.azure.subscription_id,
+        config.azure.location,
+        tuple(identities.values()),
+        tuple(_final_credentials(credentials, identities)),
+        tuple(builder.keys.values()),
+        tuple(
+            {(a.key.label.lower(), a.principal_key, a.role.name): _final(a, identities) for a in assignments}.values()
+        ),
+        tuple(custom_roles),
+        tuple(found.clusters),
+        config.azure.resource_group,
+        registry_assignments=_final_registries(found.registries, identities),
+        access=_final_access(access, identities),
+        extensions=tuple(_final_extension(e, identities) for e in found.extensions),
+    )
 
 
-def _refuse_problems(builder: _Builder, credentials: list[DesiredCredential], display: str, *,
-                     need_subscription: bool) -> None:
+def _refuse_problems(
+    builder: _Builder, credentials: list[DesiredCredential], display: str, *, need_subscription: bool
+) -> None:
     """DesiredStateError naming every problem found so far, the subscription and credential limits included."""
     if need_subscription and builder.config.azure.subscription_id is None:
-        builder.problem(("azure",), "subscriptionId missing: fluxforge azure plan/apply read and write this subscription "
-                                    "(az account show --query id -o tsv)")
+        builder.problem(
+            ("azure",),
+            "subscriptionId missing: fluxforge azure plan/apply read and write this subscription "
+            "(az account show --query id -o tsv)",
+        )
     for where, message in credential_problems(credentials):
         builder.problem(where, message)
     if builder.problems:
@@ -645,30 +739,50 @@ def _cluster_resources(builder: _Builder, cluster: Cluster, found: _Found) -> No
 
 
 # the identity objects in credentials/assignments carry their purposes as found so far: the final ones replace them
-def _final_credentials(credentials: list[DesiredCredential],
-                       identities: dict[tuple[str, str], DesiredIdentity]) -> list[DesiredCredential]:
-    return [DesiredCredential(identities[c.identity.key], c.name, c.issuer, c.subject, c.cluster, c.audience)
-            for c in credentials]
+def _final_credentials(
+    credentials: list[DesiredCredential], identities: dict[tuple[str, str], DesiredIdentity]
+) -> list[DesiredCredential]:
+    return [
+        DesiredCredential(identities[c.identity.key], c.name, c.issuer, c.subject, c.cluster, c.audience)
+        for c in credentials
+    ]
 
 
-def _final_registries(registries: list[DesiredRegistryAssignment],
-                      identities: dict[tuple[str, str], DesiredIdentity]) -> tuple[DesiredRegistryAssignment, ...]:
-    return tuple({(r.resource_group.lower(), r.registry, r.principal_key): DesiredRegistryAssignment(
-        r.registry, r.resource_group, identities[r.identity.key], r.description, r.where) for r in registries}.values())
+def _final_registries(
+    registries: list[DesiredRegistryAssignment], identities: dict[tuple[str, str], DesiredIdentity]
+) -> tuple[DesiredRegistryAssignment, ...]:
+    return tuple(
+        {
+            (r.resource_group.lower(), r.registry, r.principal_key): DesiredRegistryAssignment(
+                r.registry, r.resource_group, identities[r.identity.key], r.description, r.where
+            )
+            for r in registries
+        }.values()
+    )
 
 
-def _final_access(access: list[DesiredAccess],
-                  identities: dict[tuple[str, str], DesiredIdentity]) -> tuple[DesiredAccess, ...]:
-    return tuple({(a.target.key, a.principal_key, a.role.name): DesiredAccess(
-        a.target, a.role, identities[a.identity.key], a.description) for a in access}.values())
+def _final_access(
+    access: list[DesiredAccess], identities: dict[tuple[str, str], DesiredIdentity]
+) -> tuple[DesiredAccess, ...]:
+    return tuple(
+        {
+            (a.target.key, a.principal_key, a.role.name): DesiredAccess(
+                a.target, a.role, identities[a.identity.key], a.description
+            )
+            for a in access
+        }.values()
+    )
 
 
-def _final_extension(extension: DesiredExtension, identities: dict[tuple[str, str], DesiredIdentity]) -> DesiredExtension:
+def _final_extension(
+    extension: DesiredExtension, identities: dict[tuple[str, str], DesiredIdentity]
+) -> DesiredExtension:
     return replace(extension, identity=identities[extension.identity.key])
 
 
 def _final(assignment: DesiredAssignment, identities: dict[tuple[str, str], DesiredIdentity]) -> DesiredAssignment:
     if assignment.identity is None:
         return assignment
-    return DesiredAssignment(assignment.key, assignment.role, assignment.description,
-                             identity=identities[assignment.identity.key])
+    return DesiredAssignment(
+        assignment.key, assignment.role, assignment.description, identity=identities[assignment.identity.key]
+    )

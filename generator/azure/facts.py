@@ -38,8 +38,9 @@ class IdentityFacts:
 
     @classmethod
     def from_arm(cls, found: Any) -> IdentityFacts:
-        return cls(str(found.name), group_of(str(found.id)), str(found.client_id), str(found.principal_id),
-                   str(found.id))
+        return cls(
+            str(found.name), group_of(str(found.id)), str(found.client_id), str(found.principal_id), str(found.id)
+        )
 
 
 @dataclass(frozen=True)
@@ -80,11 +81,21 @@ class VaultFacts:
     @classmethod
     def from_arm(cls, found: Any) -> VaultFacts:
         props = found.properties
-        policies = tuple(PolicyFacts(str(p.object_id), tuple(wire_text(k) for k in (p.permissions.keys or ())))
-                         for p in props.access_policies or () if p.permissions is not None)
-        return cls(str(found.name), group_of(str(found.id)), str(found.id), bool(props.enable_rbac_authorization),
-                   bool(props.enable_purge_protection), props.enable_soft_delete is not False, str(props.tenant_id),
-                   policies)
+        policies = tuple(
+            PolicyFacts(str(p.object_id), tuple(wire_text(k) for k in (p.permissions.keys or ())))
+            for p in props.access_policies or ()
+            if p.permissions is not None
+        )
+        return cls(
+            str(found.name),
+            group_of(str(found.id)),
+            str(found.id),
+            bool(props.enable_rbac_authorization),
+            bool(props.enable_purge_protection),
+            props.enable_soft_delete is not False,
+            str(props.tenant_id),
+            policies,
+        )
 
 
 @dataclass(frozen=True)
@@ -98,5 +109,8 @@ class RoleFacts:
     @classmethod
     def from_arm(cls, found: Any) -> RoleFacts:
         perms = found.permissions or ()
-        return cls(str(found.role_name), tuple(a for p in perms for a in p.data_actions or ()),
-                   tuple(a for p in perms for a in p.not_data_actions or ()))
+        return cls(
+            str(found.role_name),
+            tuple(a for p in perms for a in p.data_actions or ()),
+            tuple(a for p in perms for a in p.not_data_actions or ()),
+        )

@@ -150,8 +150,11 @@ class Plan:
 
 # -- comparing ---------------------------------------------------------------------------------------
 def _slash_hint(have: str, want: str) -> str:
-    return " (only the trailing slash differs: Entra ID compares issuers exactly)" if (
-        have.rstrip("/") == want.rstrip("/")) else ""
+    return (
+        " (only the trailing slash differs: Entra ID compares issuers exactly)"
+        if (have.rstrip("/") == want.rstrip("/"))
+        else ""
+    )
 
 
 def _subject_hint(have: str, want: str) -> str:
@@ -190,16 +193,20 @@ class _Planner:
         for group in self.state.resource_groups:
             if self.actual.groups.get(group.lower()) is None:
                 where = self.state.location or "LOCATION"
-                self.problems.append(f"resource group {group} does not exist in subscription "
-                                     f"{self.actual.subscription_id}: az group create -n {group} -l {where}")
+                self.problems.append(
+                    f"resource group {group} does not exist in subscription "
+                    f"{self.actual.subscription_id}: az group create -n {group} -l {where}"
+                )
 
     def identities(self) -> None:
         for ident in self.state.identities:
             have = self.actual.identities.get(ident.key)
             label = f"identity {ident.resource_group}/{ident.name}"
             if have is None and ident.existing:
-                self.problems.append(f"{label} is marked existing but does not exist ({dotted(ident.where)}): create "
-                                     "it, or drop existing: true to let apply create it")
+                self.problems.append(
+                    f"{label} is marked existing but does not exist ({dotted(ident.where)}): create "
+                    "it, or drop existing: true to let apply create it"
+                )
             elif have is None:
                 self.add(Change("+", "identity", label, ("; ".join(ident.purposes),), identity=ident))
             else:
@@ -208,8 +215,10 @@ class _Planner:
 
     def _client_id(self, ident: DesiredIdentity, have: IdentityFacts, label: str) -> None:
         if ident.client_id and ident.client_id != have.client_id.lower():
-            self.problems.append(f"{dotted((*ident.where, 'clientId'))}: {ident.client_id} is not the client ID of "
-                                 f"{label} ({have.client_id}); fix it in the config (or remove it: apply writes it)")
+            self.problems.append(
+                f"{dotted((*ident.where, 'clientId'))}: {ident.client_id} is not the client ID of "
+                f"{label} ({have.client_id}); fix it in the config (or remove it: apply writes it)"
+            )
             return
         self.add(Change("=", "identity", label, (f"client ID {have.client_id}",), identity=ident))
 
@@ -222,9 +231,11 @@ class _Planner:
             new += change.op == "+"
             self.add(change)
         if len(existing) + new > MAX_CREDENTIALS:
-            self.problems.append(f"identity {ident.name} would have {len(existing) + new} federated credentials "
-                                 f"({len(existing)} in Azure, {new} to add); Azure allows at most {MAX_CREDENTIALS}: "
-                                 "delete unused ones (az identity federated-credential delete) or use another identity")
+            self.problems.append(
+                f"identity {ident.name} would have {len(existing) + new} federated credentials "
+                f"({len(existing)} in Azure, {new} to add); Azure allows at most {MAX_CREDENTIALS}: "
+                "delete unused ones (az identity federated-credential delete) or use another identity"
+            )
 
     def keys(self) -> None:
         seen: set[str] = set()
@@ -242,30 +253,42 @@ class _Planner:
         elif key.existing:
             self._existing_vault(key, label, have)
         else:
-            wrong = [(f, v) for f, v in (("enableRbacAuthorization", have.rbac), ("enablePurgeProtection",
-                                          have.purge_protection), ("enableSoftDelete", have.soft_delete)) if not v]
+            wrong = [
+                (f, v)
+                for f, v in (
+                    ("enableRbacAuthorization", have.rbac),
+                    ("enablePurgeProtection", have.purge_protection),
+                    ("enableSoftDelete", have.soft_delete),
+                )
+                if not v
+            ]
             details = tuple(f"{f}: false -> true" for f, _ in wrong)
-            self.add(Change("~" if wrong else "=", "vault", label, details, key=key,
-                            vault_fields=tuple(f for f, _ in wrong)))
+            self.add(
+                Change("~" if wrong else "=", "vault", label, details, key=key, vault_fields=tuple(f for f, _ in wrong))
+            )
 
     def _missing_vault(self, key: DesiredKey, label: str) -> None:
         """Not in the resource group: create it, unless it is marked existing or its (global) name is taken."""
         if key.existing:
             self.problems.append(f"{label} is marked existing but does not exist ({dotted(key.where)})")
         elif key.vault.lower() in self.actual.taken:
-            self.problems.append(f"{label} cannot be created: {self.actual.taken[key.vault.lower()]} (vault names are "
-                                 "global); if it is yours, give its resource group in sops.keyVault[].resourceGroup "
-                                 f"({dotted(key.where)}), or choose another name; a soft-deleted vault must be "
-                                 "recovered or purged first")
+            self.problems.append(
+                f"{label} cannot be created: {self.actual.taken[key.vault.lower()]} (vault names are "
+                "global); if it is yours, give its resource group in sops.keyVault[].resourceGroup "
+                f"({dotted(key.where)}), or choose another name; a soft-deleted vault must be "
+                "recovered or purged first"
+            )
         else:
             self.add(Change("+", "vault", label, ("Azure RBAC, purge protection, soft delete 90 days",), key=key))
 
     def _existing_vault(self, key: DesiredKey, label: str, have: VaultFacts) -> None:
         """A vault fluxforge does not manage: only its permission model matters (role assignments need RBAC)."""
         if not have.rbac:
-            self.problems.append(f"{label} uses access policies: role assignments have no effect there; switch it to "
-                                 f"Azure RBAC (az keyvault update -g {key.resource_group} -n {key.vault} "
-                                 "--enable-rbac-authorization true) after granting the same access as roles")
+            self.problems.append(
+                f"{label} uses access policies: role assignments have no effect there; switch it to "
+                f"Azure RBAC (az keyvault update -g {key.resource_group} -n {key.vault} "
+                "--enable-rbac-authorization true) after granting the same access as roles"
+            )
         else:
             self.add(Change("=", "vault", label, ("existing (not managed by fluxforge)",), key=key))
 
@@ -278,10 +301,12 @@ class _Planner:
         elif have is None:
             self.add(Change("+", "key", label, ("RSA 4096, operations encrypt and decrypt",), key=key))
         elif not have.kty.startswith("RSA") or not {"encrypt", "decrypt"} <= set(have.key_ops):
-            self.problems.append(f"{label} is {have.kty} with operations {', '.join(have.key_ops) or 'none'}: SOPS needs "
-                                 "an RSA key allowing encrypt and decrypt, and ARM never changes an existing key (az "
-                                 f"keyvault key set-attributes --vault-name {key.vault} -n {key.key} --ops encrypt "
-                                 "decrypt)")
+            self.problems.append(
+                f"{label} is {have.kty} with operations {', '.join(have.key_ops) or 'none'}: SOPS needs "
+                "an RSA key allowing encrypt and decrypt, and ARM never changes an existing key (az "
+                f"keyvault key set-attributes --vault-name {key.vault} -n {key.key} --ops encrypt "
+                "decrypt)"
+            )
         else:
             self.add(Change("=", "key", label, (have.uri,), key=key))
 
@@ -298,21 +323,35 @@ class _Planner:
             if have is None:
                 self.add(Change("+", "role", label, (f"dataActions: {', '.join(role.data_actions)}",), role=role))
             elif set(have.data_actions) != set(role.data_actions) or have.name != role.name:
-                self.add(Change("~", "role", label, ((f"dataActions: {list(have.data_actions)!r} -> "
-                                                     f"{list(role.data_actions)!r}"),), role=role))
+                self.add(
+                    Change(
+                        "~",
+                        "role",
+                        label,
+                        ((f"dataActions: {list(have.data_actions)!r} -> {list(role.data_actions)!r}"),),
+                        role=role,
+                    )
+                )
             else:
                 self.add(Change("=", "role", label, role=role))
 
     def assignments(self) -> None:
         sub = self.actual.subscription_id
         for assignment in self.state.assignments:
-            label = (f"role assignment {assignment.role.name} on key {assignment.key.label} for "
-                     f"{assignment.principal_label}")
+            label = (
+                f"role assignment {assignment.role.name} on key {assignment.key.label} for {assignment.principal_label}"
+            )
             principal = self._principal(assignment)
             current = self.actual.assignments.get((assignment.key.vault.lower(), assignment.key.key.lower()), [])
             guid = assignment.role.resolved(sub)
-            match = next((a for a in current if principal and a.principal_id.lower() == principal.lower()
-                          and a.role_guid.lower() == guid), None)
+            match = next(
+                (
+                    a
+                    for a in current
+                    if principal and a.principal_id.lower() == principal.lower() and a.role_guid.lower() == guid
+                ),
+                None,
+            )
             if match is not None:
                 self.add(Change("=", "assignment", label, assignment=assignment))
             else:
@@ -330,16 +369,25 @@ class _Planner:
             have = self.actual.identities.get(ident.key)
             if ident.client_id is None:
                 value = have.client_id if have else "(the new identity's)"
-                self.add(Change("~", "config", f"fluxforge.yaml {dotted((*ident.where, 'clientId'))}",
-                                (f"(none) -> {value}; then run `fluxforge render`",), identity=ident))
+                self.add(
+                    Change(
+                        "~",
+                        "config",
+                        f"fluxforge.yaml {dotted((*ident.where, 'clientId'))}",
+                        (f"(none) -> {value}; then run `fluxforge render`",),
+                        identity=ident,
+                    )
+                )
 
     def clusters(self) -> None:
         for aks in self.state.clusters:
             found = list(_aks_problems(aks, self.actual.clusters.get((aks.resource_group.lower(), aks.name.lower()))))
             self.problems.extend(found)
             if not found:
-                self.checks.append(f"AKS {aks.resource_group}/{aks.name}: OIDC issuer and workload identity enabled, "
-                                   f"issuer {aks.issuer}")
+                self.checks.append(
+                    f"AKS {aks.resource_group}/{aks.name}: OIDC issuer and workload identity enabled, "
+                    f"issuer {aks.issuer}"
+                )
 
 
 class _WorkloadPlanner:
@@ -360,12 +408,14 @@ class _WorkloadPlanner:
                 self.p.problems.append(
                     f"{label} ({dotted(target.where)}) does not exist: fluxforge creates only the SOPS vaults "
                     f"(sops.keyVault); create it with Azure RBAC (az keyvault create -g {target.resource_group} -n "
-                    f"{target.vault} --enable-rbac-authorization true) and the objects the workloads mount")
+                    f"{target.vault} --enable-rbac-authorization true) and the objects the workloads mount"
+                )
             elif not have.rbac:
                 self.p.problems.append(
                     f"{label} ({dotted(target.where)}) uses access policies: role assignments have no effect there; "
                     f"switch it to Azure RBAC (az keyvault update -g {target.resource_group} -n {target.vault} "
-                    "--enable-rbac-authorization true) after granting the same access as roles")
+                    "--enable-rbac-authorization true) after granting the same access as roles"
+                )
             else:
                 self.p.add(Change("=", "vault", label, ("existing (a workload's vault, not managed by fluxforge)",)))
 
@@ -378,11 +428,15 @@ class _WorkloadPlanner:
                 continue
             have = self.p.actual.objects.get(target.key)
             if have is None:
-                self.p.waiting.append(f"{target.label} does not exist yet: create it ({_create_hint(target)}), then "
-                                      "run fluxforge azure apply again (the role on it waits for it)")
+                self.p.waiting.append(
+                    f"{target.label} does not exist yet: create it ({_create_hint(target)}), then "
+                    "run fluxforge azure apply again (the role on it waits for it)"
+                )
             elif not have.enabled:
-                self.p.waiting.append(f"{target.label} is disabled: the CSI driver cannot read it "
-                                      f"({enable_hint(target.kind[:-1], target.vault, target.name)})")
+                self.p.waiting.append(
+                    f"{target.label} is disabled: the CSI driver cannot read it "
+                    f"({enable_hint(target.kind[:-1], target.vault, target.name)})"
+                )
 
     def access(self) -> None:
         for access in self.p.state.access:
@@ -393,12 +447,14 @@ class _WorkloadPlanner:
             have = self.p.actual.identities.get(access.identity.key)
             guid = access.role.resolved(self.p.actual.subscription_id)
             current = self.p.actual.scoped.get(target.scope_id(self.p.actual.subscription_id).lower(), [])
-            if have is not None and any(a.principal_id.lower() == have.principal_id.lower()
-                                        and a.role_guid.lower() == guid for a in current):
+            if have is not None and any(
+                a.principal_id.lower() == have.principal_id.lower() and a.role_guid.lower() == guid for a in current
+            ):
                 self.p.add(Change("=", "access", label, access=access))
             else:
-                self.p.add(Change("+", "access", label, (f"name {access.name(self.p.actual.subscription_id)}",),
-                                  access=access))
+                self.p.add(
+                    Change("+", "access", label, (f"name {access.name(self.p.actual.subscription_id)}",), access=access)
+                )
 
 
 def _create_hint(target: DesiredVaultObject) -> str:
@@ -414,8 +470,13 @@ def _credential_change(cred: DesiredCredential, existing: list[CredentialFacts])
     same_name = twin or _named_credential(existing, cred.name)
     if same_name is not None:
         return _credential_update(cred, label, same_name)
-    return Change("+", "credential", label, (f"issuer {cred.issuer}", f"subject {cred.subject}",
-                                             f"audience {cred.audience}"), credential=cred)
+    return Change(
+        "+",
+        "credential",
+        label,
+        (f"issuer {cred.issuer}", f"subject {cred.subject}", f"audience {cred.audience}"),
+        credential=cred,
+    )
 
 
 def _named_credential(existing: list[CredentialFacts], name: str) -> CredentialFacts | None:
@@ -438,12 +499,16 @@ def _aks_problems(aks: DesiredAks, have: ActualAks | None) -> Iterator[str]:
     if not have.oidc_enabled:
         yield f"{label}: the OIDC issuer is disabled, so Entra ID cannot verify its tokens: {fix} --enable-oidc-issuer"
     if not have.workload_identity:
-        yield (f"{label}: workload identity is disabled, so no pod gets AZURE_FEDERATED_TOKEN_FILE: "
-               f"{fix} --enable-workload-identity")
+        yield (
+            f"{label}: workload identity is disabled, so no pod gets AZURE_FEDERATED_TOKEN_FILE: "
+            f"{fix} --enable-workload-identity"
+        )
     if have.oidc_enabled and have.issuer_url and have.issuer_url != aks.issuer:
-        yield (f"{label}: its issuer is {have.issuer_url!r} but the config says {aks.issuer!r}"
-               f"{_slash_hint(have.issuer_url, aks.issuer)}; set clusters[].oidcIssuer to the cluster's (az aks show -g "
-               f"{aks.resource_group} -n {aks.name} --query oidcIssuerProfile.issuerUrl -o tsv)")
+        yield (
+            f"{label}: its issuer is {have.issuer_url!r} but the config says {aks.issuer!r}"
+            f"{_slash_hint(have.issuer_url, aks.issuer)}; set clusters[].oidcIssuer to the cluster's (az aks show -g "
+            f"{aks.resource_group} -n {aks.name} --query oidcIssuerProfile.issuerUrl -o tsv)"
+        )
 
 
 def bicep_only_notes(state: DesiredState, actual: ActualState) -> list[str]:
@@ -453,13 +518,17 @@ def bicep_only_notes(state: DesiredState, actual: ActualState) -> list[str]:
     for item in state.registry_assignments:
         have = actual.identities.get(item.identity.key)
         principal = have.principal_id if have else f"<principal ID of {item.identity.name}>"
-        notes.append(f"AcrPull on registry {item.resource_group}/{item.registry} for identity {item.identity.name}: "
-                     "deployed by the Bicep (fluxforge azure bicep), not by apply; or: " + role_assignment_create(
-                         "AcrPull", principal, item.registry_id(actual.subscription_id)))
-    notes.extend(f"cluster {ext.cluster}: the AKS Flux extension (workloadIdentity.azureClientId of "
-                 f"{ext.identity.name}) and its Flux configuration {ext.configuration} on {ext.aks_group}/"
-                 f"{ext.aks_name} are deployed by the Bicep (fluxforge azure bicep), not by apply"
-                 for ext in state.extensions)
+        notes.append(
+            f"AcrPull on registry {item.resource_group}/{item.registry} for identity {item.identity.name}: "
+            "deployed by the Bicep (fluxforge azure bicep), not by apply; or: "
+            + role_assignment_create("AcrPull", principal, item.registry_id(actual.subscription_id))
+        )
+    notes.extend(
+        f"cluster {ext.cluster}: the AKS Flux extension (workloadIdentity.azureClientId of "
+        f"{ext.identity.name}) and its Flux configuration {ext.configuration} on {ext.aks_group}/"
+        f"{ext.aks_name} are deployed by the Bicep (fluxforge azure bicep), not by apply"
+        for ext in state.extensions
+    )
     return notes
 
 
@@ -477,5 +546,10 @@ def make_plan(state: DesiredState, actual: ActualState) -> Plan:
     workloads.access()
     planner.config()
     planner.clusters()
-    return Plan(tuple(planner.changes), tuple(planner.problems), tuple(planner.checks),
-                notes=tuple(bicep_only_notes(state, actual)), waiting=tuple(planner.waiting))
+    return Plan(
+        tuple(planner.changes),
+        tuple(planner.problems),
+        tuple(planner.checks),
+        notes=tuple(bicep_only_notes(state, actual)),
+        waiting=tuple(planner.waiting),
+    )

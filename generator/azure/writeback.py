@@ -14,5 +14,10 @@ __all__ = ["with_client_ids"]
 def with_client_ids(text: str, client_ids: Mapping[KeyPath, str], *, display: str = "fluxforge.yaml") -> str:
     """``text`` with ``clientId: <id>`` set in each identity mapping at the given key paths: placed right
     after ``name`` (or first), every other line untouched."""
-    return with_fields(text, {path: {"clientId": client_id} for path, client_id in client_ids.items()},
-                       after="name", display=display, command="fluxforge azure apply")
+    return with_fields(
+        text,
+        {path: {"clientId": client_id} for path, client_id in client_ids.items()},
+        after="name",
+        display=display,
+        command="fluxforge azure apply",
+    )

@@ -227,7 +227,7 @@ def _parse_dotenv(text: str) -> Parsed:
         if key.startswith("sops_"):
             if out.metadata is None:
                 out.meta_line = number
-            flat[key[len("sops_"):]] = value
+            flat[key[len("sops_") :]] = value
             out.metadata = {}
         else:
             out.leaves.append(Leaf((key,), key, value, number, len(key) + 2))
@@ -279,4 +279,3 @@ def _parse_binary(text: str) -> Parsed:
         return Parsed("binary")
     parsed.fmt = "binary"
     return parsed
-

@@ -51,7 +51,6 @@ class Expectation:
     groups: int = 1
 
 
-
 def enc_problem(value: str) -> str | None:
     """Why an ``ENC[…]`` string is not what sops writes, or None when it has the sops shape."""
     try:
@@ -73,7 +72,6 @@ def selector_of(metadata: Mapping[str, Any]) -> tuple[str, str] | None:
     if len(found) > 1:
         return None
     return found[0] if found else DEFAULT_SELECTOR
-
 
 
 def needs_encryption(parsed: Parsed, selector: tuple[str, str]) -> bool:
@@ -140,12 +138,16 @@ def _rule_problems(meta: Mapping[str, Any], expect: Expectation) -> Iterator[str
     """Where the file differs from the creation rule that covers it: selector, recipients, key groups."""
     selector = selector_of(meta)
     if selector is not None and selector != expect.selector:
-        yield (f"encrypted with {selector[0]}: {selector[1]!r} but {expect.label} says "
-               f"{expect.selector[0]}: {expect.selector[1]!r}; decrypt and re-encrypt it")
+        yield (
+            f"encrypted with {selector[0]}: {selector[1]!r} but {expect.label} says "
+            f"{expect.selector[0]}: {expect.selector[1]!r}; decrypt and re-encrypt it"
+        )
     have = recipients_of(meta)
     if expect.recipients and have and not _same_recipients(have, expect.recipients):
-        yield (f"recipients differ from {expect.label} ({_recipient_diff(have, expect.recipients)}); "
-               "run `fluxforge updatekeys`")
+        yield (
+            f"recipients differ from {expect.label} ({_recipient_diff(have, expect.recipients)}); "
+            "run `fluxforge updatekeys`"
+        )
     groups = len(meta["key_groups"]) if isinstance(meta.get("key_groups"), list) else 1
     if have and expect.groups and groups != expect.groups:
         yield f"{groups} key group(s) but {expect.label} has {expect.groups}; run `fluxforge updatekeys`"
@@ -197,12 +199,20 @@ def _check_leaf(leaf: Leaf, selector: tuple[str, str] | None) -> Iterator[Proble
             yield Problem(leaf.line, leaf.col, f"{leaf.where}: {bad}")
             return
     if want is True and not parsed_enc and _secret_value(leaf.value):
-        yield Problem(leaf.line, leaf.col, f"{leaf.where}: plaintext value where {selector_text(selector)} "
-                                           "requires encryption; run `fluxforge encrypt -i` on this file (it "
-                                           "encrypts the value and recomputes the MAC; needs the key)")
+        yield Problem(
+            leaf.line,
+            leaf.col,
+            f"{leaf.where}: plaintext value where {selector_text(selector)} "
+            "requires encryption; run `fluxforge encrypt -i` on this file (it "
+            "encrypts the value and recomputes the MAC; needs the key)",
+        )
     elif want is False and parsed_enc:
-        yield Problem(leaf.line, leaf.col, f"{leaf.where}: encrypted value where {selector_text(selector)} "
-                                           "leaves values in clear text; decrypt and re-encrypt the file")
+        yield Problem(
+            leaf.line,
+            leaf.col,
+            f"{leaf.where}: encrypted value where {selector_text(selector)} "
+            "leaves values in clear text; decrypt and re-encrypt the file",
+        )
 
 
 def selector_text(selector: tuple[str, str] | None) -> str:
@@ -223,16 +233,21 @@ def plaintext_secret_values(parsed: Parsed) -> Iterator[Problem]:
         prefix = f"[{index}]" if len(parsed.documents) > 1 else ""
         for leaf in parsed.leaves:
             if leaf.where.startswith((f"{prefix}data.", f"{prefix}stringData.")) and _plaintext(leaf, prefix):
-                yield Problem(leaf.line, leaf.col, f"Secret {name}: plaintext {leaf.where[len(prefix):]} "
-                                                   + OUTSIDE_ANY_RULE)
+                yield Problem(
+                    leaf.line, leaf.col, f"Secret {name}: plaintext {leaf.where[len(prefix) :]} " + OUTSIDE_ANY_RULE
+                )
 
 
 def _plaintext(leaf: Leaf, prefix: str) -> bool:
     """A Secret value in clear text: not ciphertext, not a ``${var}`` Flux substitutes, not a whole sops
     document."""
     value = leaf.value
-    return (_secret_value(value) and not is_enc(value) and not _SUBSTITUTION.match(str(value))
-            and not _sops_payload(value, base64_encoded=leaf.where.startswith(f"{prefix}data.")))
+    return (
+        _secret_value(value)
+        and not is_enc(value)
+        and not _SUBSTITUTION.match(str(value))
+        and not _sops_payload(value, base64_encoded=leaf.where.startswith(f"{prefix}data."))
+    )
 
 
 def _sops_payload(value: Any, *, base64_encoded: bool) -> bool:
@@ -251,8 +266,12 @@ def _sops_payload(value: Any, *, base64_encoded: bool) -> bool:
 
 
 def _is_secret(doc: Any) -> bool:
-    return (isinstance(doc, Mapping) and doc.get("kind") == "Secret"
-            and str(doc.get("apiVersion", "v1")) == "v1" and doc.get("$patch") != "delete")
+    return (
+        isinstance(doc, Mapping)
+        and doc.get("kind") == "Secret"
+        and str(doc.get("apiVersion", "v1")) == "v1"
+        and doc.get("$patch") != "delete"
+    )
 
 
 def _secret_name(doc: Mapping[str, Any]) -> str:

@@ -160,15 +160,24 @@ def _plaintext_problems(parsed: Parsed, match: RuleMatch | None) -> list[Problem
         if shape is not None:
             return [shape]
         if not needs_encryption(parsed, selector):
-            return _reworded(plaintext_secret_values(parsed),
-                             f"under {match.label}, whose selector encrypts none of its values; move the Secret to "
-                             "a folder whose rule encrypts data/stringData, or widen the rule's selector")
-        return [Problem(1, 1, f"matched by {match.label} but not SOPS-encrypted; "
-                              "run `fluxforge encrypt --in-place` on it (or stage it with the hook installed)",
-                        "check.not-encrypted")]
+            return _reworded(
+                plaintext_secret_values(parsed),
+                f"under {match.label}, whose selector encrypts none of its values; move the Secret to "
+                "a folder whose rule encrypts data/stringData, or widen the rule's selector",
+            )
+        return [
+            Problem(
+                1,
+                1,
+                f"matched by {match.label} but not SOPS-encrypted; "
+                "run `fluxforge encrypt --in-place` on it (or stage it with the hook installed)",
+                "check.not-encrypted",
+            )
+        ]
     if match is not None:
-        return _reworded(plaintext_secret_values(parsed), f"in a file only the catch-all {match.label} covers; "
-                                                          "encrypt it")
+        return _reworded(
+            plaintext_secret_values(parsed), f"in a file only the catch-all {match.label} covers; encrypt it"
+        )
     return _tagged("check.plaintext-secret", plaintext_secret_values(parsed))
 
 
@@ -176,8 +185,9 @@ def _reworded(problems: Iterable[Problem], where: str) -> list[Problem]:
     """Plaintext-Secret problems with the default "outside any rule" advice replaced by ``where``."""
     from generator.check.rules import OUTSIDE_ANY_RULE, Problem
 
-    return [Problem(p.line, p.col, p.message.replace(OUTSIDE_ANY_RULE, where), "check.plaintext-secret")
-            for p in problems]
+    return [
+        Problem(p.line, p.col, p.message.replace(OUTSIDE_ANY_RULE, where), "check.plaintext-secret") for p in problems
+    ]
 
 
 def _shape_problem(parsed: Parsed, selector: tuple[str, str], match: RuleMatch) -> Problem | None:
@@ -193,9 +203,14 @@ def _shape_problem(parsed: Parsed, selector: tuple[str, str], match: RuleMatch) 
             continue
         shape = "a list" if isinstance(doc, list) else "a plain value"
         where = f"document {index + 1}" if len(parsed.documents) > 1 else "the top level"
-        return Problem(1, 1, f"matched by {match.label}, but {where} is {shape} and cannot be encrypted (sops "
-                             "encrypts only mappings/objects); put the values under a key and encrypt the "
-                             "file, or move it out of the rule", "check.shape")
+        return Problem(
+            1,
+            1,
+            f"matched by {match.label}, but {where} is {shape} and cannot be encrypted (sops "
+            "encrypts only mappings/objects); put the values under a key and encrypt the "
+            "file, or move it out of the rule",
+            "check.shape",
+        )
     return None
 
 
@@ -249,8 +264,7 @@ class CheckReport:
 
     def summary(self) -> str:
         against = f"against {_display(self.config)}" if self.config is not None else "without a .sops.yaml"
-        return (f"checked {self.files} file(s) {against}: {self.encrypted} encrypted, "
-                f"{len(self.problems)} problem(s)")
+        return f"checked {self.files} file(s) {against}: {self.encrypted} encrypted, {len(self.problems)} problem(s)"
 
 
 def _is_sops_file(path: Path, data: bytes) -> bool:
@@ -298,8 +312,12 @@ def scan(paths: Sequence[Path], rules: Rules, cache: CheckCache | None = None) -
     from generator.fsio import input_limit
 
     limit = input_limit()
-    seen = [entry for path in iter_files(paths) if not rules.is_config(path)
-            if (entry := _first_look(path, limit, cache)) is not None]
+    seen = [
+        entry
+        for path in iter_files(paths)
+        if not rules.is_config(path)
+        if (entry := _first_look(path, limit, cache)) is not None
+    ]
     _check_pending(seen, rules)
     found, files, encrypted = _summary(seen, cache)
     if cache is not None:
@@ -410,7 +428,7 @@ def _check_in_workers(seen: list[_Seen], pending: list[int], rules: Rules, jobs:
     import multiprocessing
 
     size = max(8, min(256, len(pending) // (jobs * 4) or 1))
-    chunks = [pending[i:i + size] for i in range(0, len(pending), size)]
+    chunks = [pending[i : i + size] for i in range(0, len(pending), size)]
     _POOL_RULES, _POOL_SEEN = rules, seen
     try:
         with multiprocessing.get_context("fork").Pool(jobs) as pool:
@@ -444,8 +462,9 @@ def _checked(entry: _Seen, rules: Rules) -> _Seen:
 
             entry = _Seen(entry.path, blob=blob_id(data))
     problems = check_content(path, data, rules)  # first: the encryption test reuses its parse
-    return _Seen(entry.path, blob=entry.blob, problems=tuple(problems), encrypted=_is_sops_file(path, data),
-                 checked=True)
+    return _Seen(
+        entry.path, blob=entry.blob, problems=tuple(problems), encrypted=_is_sops_file(path, data), checked=True
+    )
 
 
 class _Special(Exception):
@@ -489,8 +508,10 @@ def _read_all(fd: int, size: int) -> bytes:
     return b"".join(chunks)
 
 
-TEMP_PROBLEM = ("a fluxforge temp file, left by an interrupted run (it may hold plaintext): delete it, never "
-                f"commit it, and add '{TEMP_GLOB}' to .gitignore")
+TEMP_PROBLEM = (
+    "a fluxforge temp file, left by an interrupted run (it may hold plaintext): delete it, never "
+    f"commit it, and add '{TEMP_GLOB}' to .gitignore"
+)
 
 
 def _display(path: Path) -> str:
@@ -500,8 +521,9 @@ def _display(path: Path) -> str:
         return str(path)
 
 
-def check_report(paths: Sequence[Path], *, sops_config: Path | None = None,
-                 allow_missing_rules: bool = False, use_cache: bool = True) -> CheckReport:
+def check_report(
+    paths: Sequence[Path], *, sops_config: Path | None = None, allow_missing_rules: bool = False, use_cache: bool = True
+) -> CheckReport:
     """Every problem ``fluxforge check`` finds, as a report (``problems`` empty when all is well): no
     creation rules at all is a problem too (nothing says what must be encrypted) unless
     ``allow_missing_rules``. Raises ``CheckFailed`` for a path that does not exist. Inside a git
@@ -514,8 +536,11 @@ def check_report(paths: Sequence[Path], *, sops_config: Path | None = None,
     if rules.count == 0 and not allow_missing_rules:
         problem = _no_rules(rules, paths)
         config = _display(rules.config) if rules.config is not None else ""
-        return replace(report, problems=(*report.problems, problem),
-                       diagnostics=(*report.diagnostics, Diagnostic("check.no-rules", "error", problem, config)))
+        return replace(
+            report,
+            problems=(*report.problems, problem),
+            diagnostics=(*report.diagnostics, Diagnostic("check.no-rules", "error", problem, config)),
+        )
     return report
 
 
@@ -553,13 +578,13 @@ def _git_dir(start: Path) -> Path | None:
     return None
 
 
-def run_check(paths: Sequence[Path], *, sops_config: Path | None = None,
-              allow_missing_rules: bool = False, use_cache: bool = True) -> CheckReport:
+def run_check(
+    paths: Sequence[Path], *, sops_config: Path | None = None, allow_missing_rules: bool = False, use_cache: bool = True
+) -> CheckReport:
     """The ``fluxforge check`` core. Raises ``CheckFailed`` with one line per problem and the summary
     line last; no creation rules at all is a problem too (nothing says what must be encrypted) unless
     ``allow_missing_rules``. Returns the report (for the summary line) when all is well."""
-    report = check_report(paths, sops_config=sops_config, allow_missing_rules=allow_missing_rules,
-                          use_cache=use_cache)
+    report = check_report(paths, sops_config=sops_config, allow_missing_rules=allow_missing_rules, use_cache=use_cache)
     if report.problems:
         raise CheckFailed([*report.problems, report.summary()])
     return report
@@ -573,6 +598,9 @@ def _no_rules(rules: Rules, paths: Sequence[Path]) -> str:
     else:
         where = "no .sops.yaml in the current directory or its parents (found as sops finds it)"
     hint = nearby_config_hint(paths, rules.config) or (
-        "run `fluxforge render` (it writes .sops.yaml from fluxforge.yaml) or pass --sops-config FILE")
-    return (f"{where}: no rule says which files must be encrypted, so only plaintext Kubernetes Secrets were "
-            f"looked for; {hint}; or pass --allow-missing-rules if that is all you want")
+        "run `fluxforge render` (it writes .sops.yaml from fluxforge.yaml) or pass --sops-config FILE"
+    )
+    return (
+        f"{where}: no rule says which files must be encrypted, so only plaintext Kubernetes Secrets were "
+        f"looked for; {hint}; or pass --allow-missing-rules if that is all you want"
+    )

@@ -183,8 +183,14 @@ def run_diff(paths: tuple[Path, ...], *, rev: str | None = None, show_values: bo
     else:
         sides = [(_read(path), str(path), str(path)) for path in paths]
     views = [_view(data, name, mask, warnings.append, label) for data, label, name in sides]
-    diff = "".join(difflib.unified_diff(views[0].splitlines(keepends=True), views[1].splitlines(keepends=True),
-                                        f"a/{sides[0][1]}", f"b/{sides[1][1]}"))
+    diff = "".join(
+        difflib.unified_diff(
+            views[0].splitlines(keepends=True),
+            views[1].splitlines(keepends=True),
+            f"a/{sides[0][1]}",
+            f"b/{sides[1][1]}",
+        )
+    )
     return DiffReport(diff, tuple(warnings))
 
 

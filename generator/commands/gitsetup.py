@@ -66,7 +66,7 @@ def attribute_patterns(path_regexes: list[str]) -> list[str]:
 
 def textconv_command(executable: str) -> str:
     """``diff.fluxforge.textconv``: git appends the file; a missing fluxforge shows the file as it is."""
-    return f"sh -c '\"$0\" git textconv \"$1\" 2>/dev/null || cat \"$1\"' {shlex.quote(executable)}"
+    return f'sh -c \'"$0" git textconv "$1" 2>/dev/null || cat "$1"\' {shlex.quote(executable)}'
 
 
 def _executable() -> str:
@@ -83,7 +83,7 @@ def _block(patterns: list[str]) -> str:
 def _with_block(existing: str, block: str) -> str:
     start, end = existing.find(BEGIN), existing.find(END)
     if start != -1 and end > start:
-        return existing[:start] + block + existing[end + len(END):].lstrip("\n")
+        return existing[:start] + block + existing[end + len(END) :].lstrip("\n")
     sep = "" if not existing or existing.endswith("\n") else "\n"
     return existing + sep + block
 
@@ -105,8 +105,10 @@ def setup_diff_driver(start: Path) -> SetupReport:
     repo = GitRepo.discover(start)
     config = find_sops_config(start)
     if config is None:
-        raise UsageError(f"{start}: no .sops.yaml here or above; the diff driver covers the paths of its "
-                         "creation rules (run `fluxforge render` to write it)")
+        raise UsageError(
+            f"{start}: no .sops.yaml here or above; the diff driver covers the paths of its "
+            "creation rules (run `fluxforge render` to write it)"
+        )
     regexes = [rule.path_regex for rule in load_rules(config).rules if rule.path_regex is not None]
     patterns = attribute_patterns(regexes) if regexes else ["*"]
     attributes = config.parent / ".gitattributes"

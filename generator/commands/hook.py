@@ -32,8 +32,10 @@ if TYPE_CHECKING:
     from generator.gitrepo import GitRepo
 
 HOOK_MARKER = "# fluxforge pre-commit hook"
-GC_NOTE = ("fluxforge: note: `git add` had stored the plaintext as a git object; no commit refers to it now, "
-           "and `git gc --prune=now` deletes it")
+GC_NOTE = (
+    "fluxforge: note: `git add` had stored the plaintext as a git object; no commit refers to it now, "
+    "and `git gc --prune=now` deletes it"
+)
 
 
 @dataclass(frozen=True)
@@ -92,8 +94,15 @@ def _encrypt_all(pending: Sequence[Pending], rules: Rules) -> list[bytes]:
     for item in pending:
         match = rules.match(item.path)
         assert match is not None  # must_encrypt said so
-        out.append(encrypt_bytes(item.data, fmt=detect_format(item.path), rule=match.rule,
-                                 sources_cache=cache, path_for_errors=item.display))
+        out.append(
+            encrypt_bytes(
+                item.data,
+                fmt=detect_format(item.path),
+                rule=match.rule,
+                sources_cache=cache,
+                path_for_errors=item.display,
+            )
+        )
     return out
 
 
@@ -117,13 +126,28 @@ def run_framework_encrypt(files: Sequence[Path]) -> list[str]:
         else:
             problems.extend(cannot_encrypt(str(path), path, data, rules))
     if problems:
-        raise CheckFailed([*problems, ("fluxforge: these files are covered by a .sops.yaml rule but cannot be "
-                                      "encrypted; fix them (nothing was changed)")])
+        raise CheckFailed(
+            [
+                *problems,
+                (
+                    "fluxforge: these files are covered by a .sops.yaml rule but cannot be "
+                    "encrypted; fix them (nothing was changed)"
+                ),
+            ]
+        )
     for item, ciphertext in zip(pending, _encrypt_all(pending, rules), strict=True):
         write_atomic(item.path, ciphertext)
     if pending:
-        raise CheckFailed([*(f"{item.display}: encrypted in place as the .sops.yaml rules require; stage it "
-                             f"again (git add {shlex.quote(item.display)}) and commit" for item in pending), GC_NOTE])
+        raise CheckFailed(
+            [
+                *(
+                    f"{item.display}: encrypted in place as the .sops.yaml rules require; stage it "
+                    f"again (git add {shlex.quote(item.display)}) and commit"
+                    for item in pending
+                ),
+                GC_NOTE,
+            ]
+        )
     return []
 
 
@@ -147,15 +171,19 @@ def run_git_hook(cwd: Path) -> list[str]:
         if not must_encrypt(path, data, rules):
             continue
         if repo.is_partially_staged(rel):
-            problems.append(f"{rel}: partially staged (the working tree differs from the index), so fluxforge "
-                            f"will not guess what to encrypt; `git add {shlex.quote(rel)}` the whole file "
-                            "(or `git stash --keep-index`) and commit again")
+            problems.append(
+                f"{rel}: partially staged (the working tree differs from the index), so fluxforge "
+                f"will not guess what to encrypt; `git add {shlex.quote(rel)}` the whole file "
+                "(or `git stash --keep-index`) and commit again"
+            )
             continue
         pending.append(Pending(rel, path, data))
     if pending and repo.partial_commit:
-        problems.extend(f"{item.display}: must be encrypted, but `git commit PATH` commits from a temporary "
-                        f"index; `git add {shlex.quote(item.display)}` and run `git commit` without paths"
-                        for item in pending)
+        problems.extend(
+            f"{item.display}: must be encrypted, but `git commit PATH` commits from a temporary "
+            f"index; `git add {shlex.quote(item.display)}` and run `git commit` without paths"
+            for item in pending
+        )
     if problems:
         raise CheckFailed(problems)
     messages = _restage(repo, pending, _encrypt_all(pending, rules))
@@ -193,9 +221,11 @@ def _check_staged(repo: GitRepo, staged: Sequence[str], rules: Rules) -> list[st
 
 def hook_script() -> str:
     """The plain pre-commit hook: this interpreter running ``fluxforge hook run``."""
-    return (f"#!/bin/sh\n{HOOK_MARKER} (written by `fluxforge hook install`; "
-            "remove it with `fluxforge hook uninstall`)\n"
-            f"exec {shlex.quote(sys.executable)} -m generator hook run\n")
+    return (
+        f"#!/bin/sh\n{HOOK_MARKER} (written by `fluxforge hook install`; "
+        "remove it with `fluxforge hook uninstall`)\n"
+        f"exec {shlex.quote(sys.executable)} -m generator hook run\n"
+    )
 
 
 def install(cwd: Path, *, force: bool = False) -> Path:
@@ -205,8 +235,10 @@ def install(cwd: Path, *, force: bool = False) -> Path:
 
     target = GitRepo.discover(cwd).hooks_dir() / "pre-commit"
     if target.exists() and HOOK_MARKER not in _read(target) and not force:
-        raise GitError(f"{target}: a pre-commit hook fluxforge did not write is already there; move it away, "
-                       "use the pre-commit framework hooks (.pre-commit-hooks.yaml), or pass --force")
+        raise GitError(
+            f"{target}: a pre-commit hook fluxforge did not write is already there; move it away, "
+            "use the pre-commit framework hooks (.pre-commit-hooks.yaml), or pass --force"
+        )
     if target.is_symlink():
         target.unlink()  # replace the link itself: writing through could change a hook script shared elsewhere
     write_atomic(target, hook_script().encode(), mode=0o755)

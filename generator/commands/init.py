@@ -45,8 +45,12 @@ class StarterValues:
 
     def context(self) -> dict[str, object]:
         key_vault = not self.age or self.vault is not None or self.key is not None
-        return {**self.__dict__, "key_vault": key_vault, "vault": self.vault or "kv-fluxforge",
-                "key": self.key or "sops-flux"}
+        return {
+            **self.__dict__,
+            "key_vault": key_vault,
+            "vault": self.vault or "kv-fluxforge",
+            "key": self.key or "sops-flux",
+        }
 
 
 def render_starter(values: StarterValues) -> bytes:
@@ -58,7 +62,11 @@ def render_starter(values: StarterValues) -> bytes:
     except ConfigError as err:
         flags = [_as_flag_problem(line) for line in err.problems]
         if any(line.startswith("--cluster: ") for line in flags):  # the Kustomization paths repeat the name
-            flags = [line for line in flags if not re.match(r"init: [^:]+:\d+: clusters\[0\]\.kustomizations\[\d+\]\.path: ", line)]
+            flags = [
+                line
+                for line in flags
+                if not re.match(r"init: [^:]+:\d+: clusters\[0\]\.kustomizations\[\d+\]\.path: ", line)
+            ]
         if any(line.startswith("--") for line in flags):
             raise UsageError(flags) from None  # a bad flag value: a usage error (exit 2)
         raise ConfigError(flags) from None

@@ -110,11 +110,15 @@ def _write_lock(root: Path, lock: Lock, written: list[str], removed: list[str]) 
         return write_lock(root / LOCK_NAME, lock)
     except OSError as err:
         done = f"{len(written)} file(s) written" + (f", {len(removed)} removed" if removed else "")
-        raise RenderError([
-            write_error(root / LOCK_NAME, err).problems[0],
-            (f"the tree is rendered ({done}); only {LOCK_NAME}, the base that keeps your edits in the next "
-             "merge, is not updated: fix the cause and rerun `fluxforge render`"),
-        ]) from None
+        raise RenderError(
+            [
+                write_error(root / LOCK_NAME, err).problems[0],
+                (
+                    f"the tree is rendered ({done}); only {LOCK_NAME}, the base that keeps your edits in the next "
+                    "merge, is not updated: fix the cause and rerun `fluxforge render`"
+                ),
+            ]
+        ) from None
 
 
 def write_files(root: Path, writes: Mapping[str, bytes]) -> list[str]:
@@ -132,12 +136,14 @@ def write_files(root: Path, writes: Mapping[str, bytes]) -> list[str]:
             if _write_output(root / relpath, writes[relpath]):
                 written.append(relpath)
         except OSError as err:
-            raise RenderError([
-                write_error(root / relpath, err).problems[0],
-                f"written before the failure (each file whole): {_names(written)}",
-                f"not written: {_names(pending[index:])}",
-                f"{LOCK_NAME} was not updated and no stale file was removed; fix the cause and rerun `fluxforge render`",
-            ]) from None
+            raise RenderError(
+                [
+                    write_error(root / relpath, err).problems[0],
+                    f"written before the failure (each file whole): {_names(written)}",
+                    f"not written: {_names(pending[index:])}",
+                    f"{LOCK_NAME} was not updated and no stale file was removed; fix the cause and rerun `fluxforge render`",
+                ]
+            ) from None
     return written
 
 
@@ -147,11 +153,13 @@ def remove_files(root: Path, relpaths: list[str]) -> list[str]:
         try:
             (root / relpath).unlink(missing_ok=True)
         except OSError as err:
-            raise RenderError([
-                _reason(err, f"{root / relpath}: cannot remove this stale generated file"),
-                f"removed before the failure: {_names(relpaths[:index])}; not removed: {_names(relpaths[index:])}",
-                f"{LOCK_NAME} was not updated; fix the cause and rerun `fluxforge render`",
-            ]) from None
+            raise RenderError(
+                [
+                    _reason(err, f"{root / relpath}: cannot remove this stale generated file"),
+                    f"removed before the failure: {_names(relpaths[:index])}; not removed: {_names(relpaths[index:])}",
+                    f"{LOCK_NAME} was not updated; fix the cause and rerun `fluxforge render`",
+                ]
+            ) from None
     return relpaths
 
 
@@ -180,21 +188,25 @@ def _not_ours(plan: RenderPlan) -> list[str]:
     edits in it cannot be told from an older render, so replacing it could drop them)."""
     why = f"no entry in {LOCK_NAME}" if plan.has_lock else f"no {LOCK_NAME} yet"
     base = f"{LOCK_NAME} has no record of it" if plan.has_lock else f"there is no {LOCK_NAME}"
-    return [
-        f"{path}: differs from the render and {base} (the merge base), so your edits in it cannot be told from an "
-        f"older render; restore {LOCK_NAME} (git checkout -- {LOCK_NAME}) to merge them, or review the file "
-        "and rerun with --force to replace it with the render"
-        for path in plan.overwritten
-    ] + [
-        f"{path}: no longer in the config, and there is no {LOCK_NAME} (the merge base) to tell your edits in it "
-        f"from an older render; restore {LOCK_NAME} (git checkout -- {LOCK_NAME}), or review the file and rerun "
-        "with --force to delete it"
-        for path in plan.unbased_removes
-    ] + [
-        f"{path}: exists and was not written by fluxforge ({why}, no generated-file header); "
-        "review it, then rerun with --force to replace it with the render"
-        for path in plan.foreign
-    ]
+    return (
+        [
+            f"{path}: differs from the render and {base} (the merge base), so your edits in it cannot be told from an "
+            f"older render; restore {LOCK_NAME} (git checkout -- {LOCK_NAME}) to merge them, or review the file "
+            "and rerun with --force to replace it with the render"
+            for path in plan.overwritten
+        ]
+        + [
+            f"{path}: no longer in the config, and there is no {LOCK_NAME} (the merge base) to tell your edits in it "
+            f"from an older render; restore {LOCK_NAME} (git checkout -- {LOCK_NAME}), or review the file and rerun "
+            "with --force to delete it"
+            for path in plan.unbased_removes
+        ]
+        + [
+            f"{path}: exists and was not written by fluxforge ({why}, no generated-file header); "
+            "review it, then rerun with --force to replace it with the render"
+            for path in plan.foreign
+        ]
+    )
 
 
 def _conflict(plan: RenderPlan) -> RenderConflict:
@@ -217,7 +229,11 @@ class TreeOutOfDate(CheckFailed):
 
 
 def _check_failure(
-    root: Path, changes: list[FileChange], lock_state: str | None, mismatches: list[str], warnings: list[str],
+    root: Path,
+    changes: list[FileChange],
+    lock_state: str | None,
+    mismatches: list[str],
+    warnings: list[str],
     notes: tuple[str, ...],
 ) -> CheckFailed:
     lines = [f"warning: {warning}" for warning in warnings]
@@ -231,16 +247,18 @@ def _check_failure(
     for change in changes:
         lines.extend(change.diff.rstrip("\n").split("\n"))
     others = [*mismatches, *(f"warning: {w}" for w in warnings), *(f"note: {n}" for n in notes)]
-    return TreeOutOfDate(lines + [f"note: {note}" for note in notes],
-                         render_check_report(root, changes, lock_state, others, LOCK_NAME))
+    return TreeOutOfDate(
+        lines + [f"note: {note}" for note in notes], render_check_report(root, changes, lock_state, others, LOCK_NAME)
+    )
 
 
 def _restart_notes(config: Config, plan: RenderPlan) -> list[str]:
     def text(data: bytes | None) -> str | None:
         return data.decode("utf-8", errors="replace") if data is not None else None
 
-    return restart_notes(config, {p: text(plan.disk.get(p)) for p in plan.writes},
-                         {p: text(data) for p, data in plan.writes.items()})
+    return restart_notes(
+        config, {p: text(plan.disk.get(p)) for p in plan.writes}, {p: text(data) for p, data in plan.writes.items()}
+    )
 
 
 def run_render(
@@ -274,12 +292,29 @@ def run_render(
         removed = remove_files(root, plan.removes)
         lock_changed = _write_lock(root, plan.lock, written, removed)  # the render itself: the next merge's base
         notes += tuple(age_secret_notes(config, written))  # said once: when the Kustomizations are written
-        return RenderReport(root, len(files), tuple(written), tuple(removed), warnings=warnings,
-                            merged=tuple(plan.merged), forced=forced, lock_changed=lock_changed, notes=notes)
+        return RenderReport(
+            root,
+            len(files),
+            tuple(written),
+            tuple(removed),
+            warnings=warnings,
+            merged=tuple(plan.merged),
+            forced=forced,
+            lock_changed=lock_changed,
+            notes=notes,
+        )
     changes = _changes(plan)
     current_lock = read_bytes(root / LOCK_NAME)
     lock_state = None if current_lock == dumps(plan.lock) else "missing" if current_lock is None else "stale"
     if mode == "check" and (changes or mismatches or lock_state):
         raise _check_failure(root, changes, lock_state, mismatches, overwrites, notes)
-    return RenderReport(root, len(files), changes=tuple(changes), warnings=warnings, merged=tuple(plan.merged),
-                        forced=forced, lock_changed=lock_state is not None, notes=notes)
+    return RenderReport(
+        root,
+        len(files),
+        changes=tuple(changes),
+        warnings=warnings,
+        merged=tuple(plan.merged),
+        forced=forced,
+        lock_changed=lock_state is not None,
+        notes=notes,
+    )

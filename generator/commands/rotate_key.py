@@ -148,19 +148,24 @@ def select_keys(config: Config, key: str | None, to_version: str) -> dict[tuple[
         by_key.setdefault(_key_of(entry), []).append(entry)
     labels = sorted({f"{e.vault_name}/{e.key}" for e in entries})
     if not by_key:
-        raise ConfigError("fluxforge.yaml names no Key Vault key (sops.keyVault): rotate-key moves Key Vault keys to "
-                          "a new version; age recipients have no versions (change them in the config, then "
-                          "fluxforge updatekeys)")
+        raise ConfigError(
+            "fluxforge.yaml names no Key Vault key (sops.keyVault): rotate-key moves Key Vault keys to "
+            "a new version; age recipients have no versions (change them in the config, then "
+            "fluxforge updatekeys)"
+        )
     if key is not None:
         by_key = _named(by_key, key, labels)
     if to_version != LATEST and len(by_key) > 1:
-        raise UsageError(f"--to-version {to_version} names one version of one key, but {len(by_key)} keys are "
-                         f"selected ({', '.join(labels)}); choose one with --key")
+        raise UsageError(
+            f"--to-version {to_version} names one version of one key, but {len(by_key)} keys are "
+            f"selected ({', '.join(labels)}); choose one with --key"
+        )
     return by_key
 
 
-def _named(by_key: dict[tuple[str, str], list[KeyVaultKey]], key: str,
-           labels: list[str]) -> dict[tuple[str, str], list[KeyVaultKey]]:
+def _named(
+    by_key: dict[tuple[str, str], list[KeyVaultKey]], key: str, labels: list[str]
+) -> dict[tuple[str, str], list[KeyVaultKey]]:
     """The keys ``--key`` names; UsageError listing the config's keys when it names none."""
     named = {k: v for k, v in by_key.items() if any(_matches(e, key) for e in v)}
     if not named:
@@ -174,15 +179,19 @@ def _resolve(entries: list[KeyVaultKey], to_version: str, vault: AzureKeyVaultSo
     info = vault.key_info(url)
     if info is None:
         what = "has no such key" if to_version == LATEST else f"has no version {to_version} of key {first.key}"
-        raise RotateKeyError(f"key {first.vault_name}/{first.key}: vault {first.vault_name} {what}; see its versions: "
-                             f"{az_hints.keyvault_key_list_versions(first.vault_name, first.key)}")
+        raise RotateKeyError(
+            f"key {first.vault_name}/{first.key}: vault {first.vault_name} {what}; see its versions: "
+            f"{az_hints.keyvault_key_list_versions(first.vault_name, first.key)}"
+        )
     why = info.unusable()
     if why is not None:
         which = "its current version" if to_version == LATEST else "version"
-        raise RotateKeyError(f"key {first.vault_name}/{first.key}: {which} {info.version} {why}; rotate-key moves "
-                             "only to a version Key Vault accepts (create one: "
-                             f"{az_hints.keyvault_key_rotate(first.vault_name, first.key)}; or choose one with "
-                             "--to-version)")
+        raise RotateKeyError(
+            f"key {first.vault_name}/{first.key}: {which} {info.version} {why}; rotate-key moves "
+            "only to a version Key Vault accepts (create one: "
+            f"{az_hints.keyvault_key_rotate(first.vault_name, first.key)}; or choose one with "
+            "--to-version)"
+        )
     target = kv_version(first.vault_url, first.key, info.version)
     return KeyMove(first.vault_url, first.key, target, to_version, tuple(e.version or "" for e in entries))
 
@@ -196,8 +205,9 @@ class _Planned:
     render: RenderPlan | None
 
 
-def _plan_config(file: Path, text: str, config: Config, moves: list[KeyMove],
-                 entries: dict[tuple[str, str], list[KeyVaultKey]]) -> _Planned:
+def _plan_config(
+    file: Path, text: str, config: Config, moves: list[KeyMove], entries: dict[tuple[str, str], list[KeyVaultKey]]
+) -> _Planned:
     updates: dict[KeyPath, dict[str, str]] = {}
     root = load_rt(text)
     changes = []
@@ -205,8 +215,10 @@ def _plan_config(file: Path, text: str, config: Config, moves: list[KeyMove],
         for entry in entries[move.key]:
             if entry.version != move.target.version:
                 updates[entry.where] = {"version": move.target.version}
-                changes.append(f"{file}:{line_of(root, (*entry.where, 'version'))}: {dotted((*entry.where, 'version'))}: "
-                               f"{entry.version or '(none: the current version)'} -> {move.target.version}")
+                changes.append(
+                    f"{file}:{line_of(root, (*entry.where, 'version'))}: {dotted((*entry.where, 'version'))}: "
+                    f"{entry.version or '(none: the current version)'} -> {move.target.version}"
+                )
     if not updates:
         return _Planned(text, config, [], None)
     new_text = with_fields(text, updates, after="key", display=str(file), command="fluxforge rotate-key")
@@ -218,16 +230,27 @@ def _plan_render(root: Path, file: Path, planned: _Planned) -> RenderPlan:
     """The render of the new config; only ``.sops.yaml`` may change (the key URL is only there)."""
     files = render_tree(planned.config, config_name=file.name, shared=shared_folders(root, planned.config))
     plan = plan_render(root, planned.config, files)
-    refused = [*plan.conflicts, *(f"{p}: differs from the render and fluxforge cannot merge it" for p in
-                                  [*plan.overwritten, *plan.foreign])]
+    refused = [
+        *plan.conflicts,
+        *(f"{p}: differs from the render and fluxforge cannot merge it" for p in [*plan.overwritten, *plan.foreign]),
+    ]
     others = sorted(p for p, data in plan.writes.items() if p != SOPS_CONFIG and plan.disk.get(p) != data)
     others += plan.removes
     if others:
-        refused.append(f"the generated tree is not up to date with {file.name} ({', '.join(others)} would change "
-                       "too); run `fluxforge render` (and commit) first, so this rotation changes only the key")
+        refused.append(
+            f"the generated tree is not up to date with {file.name} ({', '.join(others)} would change "
+            "too); run `fluxforge render` (and commit) first, so this rotation changes only the key"
+        )
     if refused:
-        raise RotateKeyError([*refused, (f"nothing was changed: {file.name}, {SOPS_CONFIG} and every encrypted file "
-                                        "are as they were (fix the above, or run `fluxforge render` first)")])
+        raise RotateKeyError(
+            [
+                *refused,
+                (
+                    f"nothing was changed: {file.name}, {SOPS_CONFIG} and every encrypted file "
+                    "are as they were (fix the above, or run `fluxforge render` first)"
+                ),
+            ]
+        )
     return plan
 
 
@@ -267,8 +290,9 @@ def _rel(root: Path, path: Path) -> str:
 
 
 # -- old versions -----------------------------------------------------------------------------------------
-def _version_notes(moves: list[KeyMove], before: list[FileKeys], after: list[FileKeys], config: Config,
-                   root: Path, branch: str) -> list[str]:
+def _version_notes(
+    moves: list[KeyMove], before: list[FileKeys], after: list[FileKeys], config: Config, root: Path, branch: str
+) -> list[str]:
     entries = config_keys(config)
     source = config.source.name if config.source else "fluxforge.yaml"
     notes = []
@@ -294,19 +318,27 @@ def _old_version_note(move: KeyMove, version: str, users: list[str], branch: str
     """An old version still used by ``users`` (keep it), or when and how to disable it."""
     label = f"version {version} of {move.label}"
     if users:
-        return (f"{label} is still used by {len(users)} file(s) or config entr(ies): {', '.join(users)}; "
-                "keep it enabled")
+        return f"{label} is still used by {len(users)} file(s) or config entr(ies): {', '.join(users)}; keep it enabled"
     vault = move.vault_url.removeprefix("https://").split(".", 1)[0]
-    return (f"{label}: no file and no cluster in this repository uses it any more; once this change is "
-            f"committed and pushed to {branch} and every cluster has reconciled it (flux get "
-            "kustomizations -A shows the new revision), disable it: "
-            + az_hints.keyvault_key_set_attributes(vault, move.name, version, "--enabled false"))
+    return (
+        f"{label}: no file and no cluster in this repository uses it any more; once this change is "
+        f"committed and pushed to {branch} and every cluster has reconciled it (flux get "
+        "kustomizations -A shows the new revision), disable it: "
+        + az_hints.keyvault_key_set_attributes(vault, move.name, version, "--enabled false")
+    )
 
 
 # -- the command ------------------------------------------------------------------------------------------
-def run_rotate_key(config_arg: str | Path | None, *, key: str | None = None, to_version: str | None = None,
-                   dry_run: bool = False, rotate_data_keys: bool = False, options: KeyOptions | None = None,
-                   progress: Progress | None = None) -> RotateReport:
+def run_rotate_key(
+    config_arg: str | Path | None,
+    *,
+    key: str | None = None,
+    to_version: str | None = None,
+    dry_run: bool = False,
+    rotate_data_keys: bool = False,
+    options: KeyOptions | None = None,
+    progress: Progress | None = None,
+) -> RotateReport:
     """See the module doc. Raises UsageError (bad arguments), ConfigError, KeyVaultError (the version cannot
     be read), RotateKeyError (nothing could start, or files failed: the config is then unchanged)."""
     options = options or KeyOptions()
@@ -323,8 +355,9 @@ def run_rotate_key(config_arg: str | Path | None, *, key: str | None = None, to_
     planned.render = _plan_render(root, file, planned)
     report = _planned_report(root, dry_run, moves, planned)
     before, todo = _files_to_rewrap(root, moves, report)
-    done = _rewrap(root, file, todo, moves, options=options, rotate_data_keys=rotate_data_keys, progress=progress,
-                   dry_run=dry_run)
+    done = _rewrap(
+        root, file, todo, moves, options=options, rotate_data_keys=rotate_data_keys, progress=progress, dry_run=dry_run
+    )
     report.rewrapped = {_rel(root, p): lines for p, lines in done.items()}
     if dry_run:
         return report
@@ -359,23 +392,46 @@ def _files_to_rewrap(root: Path, moves: list[KeyMove], report: RotateReport) -> 
     Refuses when any encrypted file cannot be read (it could stay wrapped for the old version unnoticed)."""
     before, unreadable = scan([root])
     if unreadable:
-        raise RotateKeyError([*unreadable, ("nothing was changed: every encrypted file must be readable, or one "
-                                           "could stay wrapped for the old version unnoticed")])
+        raise RotateKeyError(
+            [
+                *unreadable,
+                (
+                    "nothing was changed: every encrypted file must be readable, or one "
+                    "could stay wrapped for the old version unnoticed"
+                ),
+            ]
+        )
     todo = [f for f in before if _needs(f, moves)]
     report.current = [_rel(root, f.path) for f in before if not _needs(f, moves) and any(f.uses(m.key) for m in moves)]
     return before, todo
 
 
-def _rewrap(root: Path, file: Path, todo: list[FileKeys], moves: list[KeyMove], *, options: KeyOptions,
-            rotate_data_keys: bool, progress: Progress | None, dry_run: bool) -> dict[Path, list[str]]:
+def _rewrap(
+    root: Path,
+    file: Path,
+    todo: list[FileKeys],
+    moves: list[KeyMove],
+    *,
+    options: KeyOptions,
+    rotate_data_keys: bool,
+    progress: Progress | None,
+    dry_run: bool,
+) -> dict[Path, list[str]]:
     """Re-wrap ``todo`` for the new versions under the repository's ``.sops.yaml``: path -> what changed."""
     from generator.sops.api import load_rules, retarget_paths
 
     rules_file = root / SOPS_CONFIG
     rules = load_rules(rules_file) if rules_file.is_file() else None
     try:
-        done = retarget_paths([f.path for f in todo], replace=_replacer(moves), rotate_data_key=rotate_data_keys,
-                              options=options, rules=rules, progress=progress, dry_run=dry_run)
+        done = retarget_paths(
+            [f.path for f in todo],
+            replace=_replacer(moves),
+            rotate_data_key=rotate_data_keys,
+            options=options,
+            rules=rules,
+            progress=progress,
+            dry_run=dry_run,
+        )
     except FluxforgeError as err:
         raise _failed(err, root, file, todo, moves) from None
     return dict(done.changes)
@@ -400,15 +456,24 @@ def _reread(file: FileKeys) -> FileKeys:
         return file
 
 
-def _failed(err: FluxforgeError, root: Path, file: Path, todo: Sequence[FileKeys], moves: list[KeyMove]) -> RotateKeyError:
-    still = [f"  {_rel(root, f.path)}: wrapped only for {line}" for f in map(_reread, todo) for line in _only_old(f, moves)]
+def _failed(
+    err: FluxforgeError, root: Path, file: Path, todo: Sequence[FileKeys], moves: list[KeyMove]
+) -> RotateKeyError:
+    still = [
+        f"  {_rel(root, f.path)}: wrapped only for {line}" for f in map(_reread, todo) for line in _only_old(f, moves)
+    ]
     versions = ", ".join(f"{m.label} {m.target.version}" for m in moves)
-    return RotateKeyError([
-        *err.problems,
-        f"still wrapped only for an old version ({len(still)} file(s)):", *still,
-        (f"{file.name} and {SOPS_CONFIG} are unchanged (new files are still encrypted for the old version, which works); "
-        f"fix the cause and rerun `fluxforge rotate-key`: files already wrapped for {versions} are skipped"),
-    ])
+    return RotateKeyError(
+        [
+            *err.problems,
+            f"still wrapped only for an old version ({len(still)} file(s)):",
+            *still,
+            (
+                f"{file.name} and {SOPS_CONFIG} are unchanged (new files are still encrypted for the old version, which works); "
+                f"fix the cause and rerun `fluxforge rotate-key`: files already wrapped for {versions} are skipped"
+            ),
+        ]
+    )
 
 
 def _write(report: RotateReport, file: Path, root: Path, planned: _Planned) -> None:
@@ -418,14 +483,23 @@ def _write(report: RotateReport, file: Path, root: Path, planned: _Planned) -> N
         if planned.changes:
             report.config_written = write_atomic(file, planned.text.encode("utf-8"))
     except OSError as err:
-        raise RenderError([write_error(file, err).problems[0],
-                           (f"every file is re-wrapped already; set the version in {file.name} yourself "
-                           f"({'; '.join(planned.changes)}), then run `fluxforge render`")]) from None
+        raise RenderError(
+            [
+                write_error(file, err).problems[0],
+                (
+                    f"every file is re-wrapped already; set the version in {file.name} yourself "
+                    f"({'; '.join(planned.changes)}), then run `fluxforge render`"
+                ),
+            ]
+        ) from None
     writes = {p: data for p, data in plan.writes.items() if p == SOPS_CONFIG}
     report.sops_written = bool(write_files(root, writes))
     try:
         write_lock(root / LOCK_NAME, plan.lock)
     except OSError as err:
-        raise RenderError([write_error(root / LOCK_NAME, err).problems[0],
-                           f"{file.name} and {SOPS_CONFIG} are written; run `fluxforge render` to update {LOCK_NAME}"]) \
-            from None
+        raise RenderError(
+            [
+                write_error(root / LOCK_NAME, err).problems[0],
+                f"{file.name} and {SOPS_CONFIG} are written; run `fluxforge render` to update {LOCK_NAME}",
+            ]
+        ) from None

@@ -87,7 +87,7 @@ def set_flux_version(text: str, version: FluxVersion, display: str = "fluxforge.
     elif flux is None and _block_mapping(root):
         lines.append(("" if not lines or lines[-1].endswith("\n") else "\n") + f'flux:\n  version: "{version}"\n')
     else:
-        raise ConfigError(f"{display}: flux.version: cannot edit it in place; set it to \"{version}\" by hand")
+        raise ConfigError(f'{display}: flux.version: cannot edit it in place; set it to "{version}" by hand')
     return "".join(lines)
 
 
@@ -158,8 +158,10 @@ def _blocker_line(name: str, version: FluxVersion, source: str, target: FluxVers
         f"later store {newer_api})"
         for (api, removed, newer, newer_api), kinds in groups.items()
     )
-    return (f"{name}: Flux {version} ({source}) -> {target} is more than one `flux migrate` can prepare: {reasons}; "
-            "`flux migrate` moves objects only to the storage version of the Flux the cluster runs")
+    return (
+        f"{name}: Flux {version} ({source}) -> {target} is more than one `flux migrate` can prepare: {reasons}; "
+        "`flux migrate` moves objects only to the storage version of the Flux the cluster runs"
+    )
 
 
 def _refusal(config: Config, current: dict[str, tuple[FluxVersion, str]], target: FluxVersion) -> UpgradeRefused | None:
@@ -243,8 +245,9 @@ def run_upgrade(
     target, refused = _checked_target(config, current, to, allow_skip=allow_skip)
     old_text = config_file.read_text(encoding="utf-8")
     new_text = set_flux_version(old_text, target, str(config_file))
-    new_config = config if new_text == old_text else parse_config(new_text, display=str(config_file),
-                                                                     source=config_file)
+    new_config = (
+        config if new_text == old_text else parse_config(new_text, display=str(config_file), source=config_file)
+    )
     notes = _skip_notes(refused)
     lock = read_lock(root / LOCK_NAME)
     plan = _plan(config, new_config, (config_file, clusters, lock), notes, force=force)
@@ -253,8 +256,11 @@ def run_upgrade(
     new_lock = Lock(str(target), plan.bases)
     lock_bytes = None if lock == new_lock else new_lock
     report = _report(root, target, current, writes, lock_bytes, dry_run=dry_run)
-    notes += restart_notes(new_config, {p.relative_to(root).as_posix(): read_text(p) for p in writes},
-                           {p.relative_to(root).as_posix(): t for p, t in writes.items()})
+    notes += restart_notes(
+        new_config,
+        {p.relative_to(root).as_posix(): read_text(p) for p in writes},
+        {p.relative_to(root).as_posix(): t for p, t in writes.items()},
+    )
     if not dry_run:
         _apply(root, writes, lock_bytes)
     notes += _notes(new_config, root, target, current, lint=bool(report.changed or report.removed))
@@ -267,8 +273,9 @@ def _skip_notes(refused: UpgradeRefused | None) -> list[str]:
     return [f"--allow-skip: {line}" for line in refused.problems[:-1]] if refused is not None else []
 
 
-def _checked_target(config: Config, current: dict[str, tuple[FluxVersion, str]], to: str | None, *,
-                    allow_skip: bool) -> tuple[FluxVersion, UpgradeRefused | None]:
+def _checked_target(
+    config: Config, current: dict[str, tuple[FluxVersion, str]], to: str | None, *, allow_skip: bool
+) -> tuple[FluxVersion, UpgradeRefused | None]:
     """The version to upgrade to, and why one ``flux migrate`` does not get there (raised unless
     ``allow_skip``). A target older than what runs is a usage error."""
     target = target_version(to)
@@ -281,8 +288,9 @@ def _checked_target(config: Config, current: dict[str, tuple[FluxVersion, str]],
     return target, refused
 
 
-def _plan(config: Config, new_config: Config, where: tuple[Path, list[str], Lock | None], notes: list[str], *,
-          force: bool) -> MergePlan:
+def _plan(
+    config: Config, new_config: Config, where: tuple[Path, list[str], Lock | None], notes: list[str], *, force: bool
+) -> MergePlan:
     """The three-way merge of the selected clusters' files: base = the lock's record (else the render of
     the config before the upgrade, noted), theirs = the new render. Conflicts without ``force`` raise
     ``UpgradeConflict`` (nothing written)."""
@@ -306,14 +314,22 @@ def _plan(config: Config, new_config: Config, where: tuple[Path, list[str], Lock
     return plan
 
 
-def _report(root: Path, target: FluxVersion, current: dict[str, tuple[FluxVersion, str]],
-            writes: Mapping[Path, str | None], lock: Lock | None, *, dry_run: bool) -> UpgradeReport:
+def _report(
+    root: Path,
+    target: FluxVersion,
+    current: dict[str, tuple[FluxVersion, str]],
+    writes: Mapping[Path, str | None],
+    lock: Lock | None,
+    *,
+    dry_run: bool,
+) -> UpgradeReport:
     """What the upgrade writes (or would write): changed and removed files, their diffs."""
     removed = [p.relative_to(root).as_posix() for p, t in writes.items() if t is None]
     changed = [p.relative_to(root).as_posix() for p, t in writes.items() if t is not None]
     changed += [LOCK_NAME] if lock else []
     diffs = tuple(
-        unified_diff(p.relative_to(root).as_posix(), _bytes(read_text(p)), (t or "").encode()) for p, t in writes.items()
+        unified_diff(p.relative_to(root).as_posix(), _bytes(read_text(p)), (t or "").encode())
+        for p, t in writes.items()
     )
     labels = {name: f"{v} ({src})" for name, (v, src) in current.items()}
     return UpgradeReport(root, target, labels, tuple(changed), tuple(removed), diffs, dry_run=dry_run)
@@ -333,14 +349,22 @@ def _apply(root: Path, writes: Mapping[Path, str | None], lock: Lock | None) -> 
         try:
             step()
         except OSError as err:
-            first = (f"{path}: cannot remove: {err.strerror or err}" if writes.get(path, "") is None
-                     else write_error(path, err).problems[0])
-            raise WriteError([
-                first,
-                f"written before the failure (each file whole): {_rel(root, [p for p, _ in steps[:index]])}",
-                f"not written: {_rel(root, [p for p, _ in steps[index:]])}",
-                "fix the cause and rerun the same `fluxforge upgrade`: it completes the upgrade",
-            ], path=path, errno=err.errno, reason=err.strerror) from None
+            first = (
+                f"{path}: cannot remove: {err.strerror or err}"
+                if writes.get(path, "") is None
+                else write_error(path, err).problems[0]
+            )
+            raise WriteError(
+                [
+                    first,
+                    f"written before the failure (each file whole): {_rel(root, [p for p, _ in steps[:index]])}",
+                    f"not written: {_rel(root, [p for p, _ in steps[index:]])}",
+                    "fix the cause and rerun the same `fluxforge upgrade`: it completes the upgrade",
+                ],
+                path=path,
+                errno=err.errno,
+                reason=err.strerror,
+            ) from None
 
 
 def _step(path: Path, text: str | None) -> Callable[[], object]:

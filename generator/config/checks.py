@@ -94,17 +94,18 @@ def _flux_checks(data: dict[str, Any]) -> tuple[int | None, list[Problem]]:
     if isinstance(components, list):
         problems += _component_problems(components, minor)
     if "defaultDecryptionServiceAccount" in flux and minor is not None and minor < 7:
-        problems.append(
-            Problem(("flux", "defaultDecryptionServiceAccount"), "needs Flux >= 2.7 (set flux.version)")
-        )
+        problems.append(Problem(("flux", "defaultDecryptionServiceAccount"), "needs Flux >= 2.7 (set flux.version)"))
     return minor, problems
 
 
 def _component_problems(components: list[Any], minor: int | None) -> list[Problem]:
     """flux.components: the ones fluxforge configures are there, each one exists in the Flux version."""
     names = [c for c in components if isinstance(c, str)]
-    problems = [Problem(("flux", "components"), f"must include {need} (fluxforge configures it)")
-                for need in _REQUIRED_COMPONENTS if need not in names]
+    problems = [
+        Problem(("flux", "components"), f"must include {need} (fluxforge configures it)")
+        for need in _REQUIRED_COMPONENTS
+        if need not in names
+    ]
     for index, name in _strings(components):
         since = EXTRA_COMPONENTS.get(name)
         if since is not None and minor is not None and minor < since:
@@ -171,8 +172,11 @@ def _kustomization_checks(
     known = {n for _, n in names}
     for path, ks in entries:
         if ks.get("name") == flux_ns:
-            yield Problem((*path, "name"), f"{flux_ns!r} is reserved for the sync Kustomization gotk-sync.yaml "
-                          "(flux bootstrap names it after flux.namespace)")
+            yield Problem(
+                (*path, "name"),
+                f"{flux_ns!r} is reserved for the sync Kustomization gotk-sync.yaml "
+                "(flux bootstrap names it after flux.namespace)",
+            )
         yield from _lockdown_clash(path, ks, lockdown)
         yield from _ks_path_checks(path, ks.get("path"), _cluster_folder(cluster))
         yield from _tenant_field_checks(path, ks, minor)
@@ -185,7 +189,9 @@ def _tenant_field_checks(path: KeyPath, ks: dict[str, Any], minor: int | None) -
     if "tenant" in ks and minor is not None and minor < 6:
         yield Problem((*path, "tenant"), "object-level workload identity needs Flux >= 2.6 (set flux.version)")
     if isinstance(ks.get("tenant"), dict) and ks.get("decryption") is False:
-        yield Problem((*path, "tenant"), "a tenant identity is only used for decryption; remove it or the decryption: false")
+        yield Problem(
+            (*path, "tenant"), "a tenant identity is only used for decryption; remove it or the decryption: false"
+        )
 
 
 def _depends_on_checks(path: KeyPath, ks: dict[str, Any], known: set[str]) -> Iterator[Problem]:
@@ -250,8 +256,12 @@ def _sparse_folders(data: dict[str, Any], minor: int | None, problems: list[Prob
     if not isinstance(sparse, list) or not sparse:
         return []
     if minor is not None and minor < 9:
-        problems.append(Problem(("git", "sparseCheckout"), "needs Flux >= 2.9 (flux bootstrap --sparse-checkout); "
-                                "set flux.version, or remove it"))
+        problems.append(
+            Problem(
+                ("git", "sparseCheckout"),
+                "needs Flux >= 2.9 (flux bootstrap --sparse-checkout); set flux.version, or remove it",
+            )
+        )
     folders = []
     for index, raw in _strings(sparse):
         if why := path_problem(raw):
@@ -276,17 +286,25 @@ def _sparse_checks(data: dict[str, Any], minor: int | None) -> list[Problem]:
     if not folders:
         return problems
     for cpath, cluster in _mappings(data.get("clusters"), ("clusters",)):
-        wanted = [((*cpath, "path" if "path" in cluster else "name"), _cluster_folder(cluster)),
-                  *_ks_folders(cpath, cluster)]
+        wanted = [
+            ((*cpath, "path" if "path" in cluster else "name"), _cluster_folder(cluster)),
+            *_ks_folders(cpath, cluster),
+        ]
         for where, folder in wanted:
             if folder and not any(folder == f or folder.startswith(f + "/") for f in folders):
-                problems.append(Problem(where, f"{folder!r} is outside git.sparseCheckout ({', '.join(folders)}): "
-                                        "the GitRepository would not check it out; add it (or a parent) to the list"))
+                problems.append(
+                    Problem(
+                        where,
+                        f"{folder!r} is outside git.sparseCheckout ({', '.join(folders)}): "
+                        "the GitRepository would not check it out; add it (or a parent) to the list",
+                    )
+                )
     return problems
 
 
-def _cluster_path(cpath: KeyPath, cluster: dict[str, Any], named: set[str],
-                  cluster_paths: list[tuple[KeyPath, str]]) -> list[Problem]:
+def _cluster_path(
+    cpath: KeyPath, cluster: dict[str, Any], named: set[str], cluster_paths: list[tuple[KeyPath, str]]
+) -> list[Problem]:
     """Record the cluster's folder in ``cluster_paths`` (its path, else clusters/<name> for the first cluster of
     that name; ``named`` collects the names); the problem with an unusable path."""
     raw = cluster.get("path")

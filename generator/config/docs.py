@@ -140,8 +140,13 @@ def main(argv: list[str] | None = None) -> int:
         epilog="example:\n  python -m generator.config.docs --check   # CI: is docs/config-reference.md current?",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("target", nargs="?", default="docs/config-reference.md", type=Path,
-                        help="the file to write (default: %(default)s)")
+    parser.add_argument(
+        "target",
+        nargs="?",
+        default="docs/config-reference.md",
+        type=Path,
+        help="the file to write (default: %(default)s)",
+    )
     parser.add_argument("--check", action="store_true", help="write nothing; exit 1 when TARGET is not current")
     args = parser.parse_args(argv)
     text = reference_markdown().encode("utf-8")

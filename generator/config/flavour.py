@@ -54,28 +54,40 @@ def _same_identity(source: dict[str, Any], identity: Any) -> bool:
 def _kustomization_problems(cpath: KeyPath, cluster: dict[str, Any], flux_ns: str) -> Iterator[Problem]:
     for kpath, ks in _mappings(cluster.get("kustomizations"), (*cpath, "kustomizations")):
         if "tenant" in ks:
-            yield Problem((*kpath, "tenant"), "object-level workload identity is not possible with flux.install: "
-                          "extension: it needs the ObjectLevelWorkloadIdentity feature gate on kustomize-controller, "
-                          "which the AKS Flux extension documents no setting for (Azure/AKS#5714) and whose "
-                          "controllers cannot be patched; remove the tenant (the Kustomization then decrypts as the "
-                          f"cluster identity), {_BOOTSTRAP}")
+            yield Problem(
+                (*kpath, "tenant"),
+                "object-level workload identity is not possible with flux.install: "
+                "extension: it needs the ObjectLevelWorkloadIdentity feature gate on kustomize-controller, "
+                "which the AKS Flux extension documents no setting for (Azure/AKS#5714) and whose "
+                "controllers cannot be patched; remove the tenant (the Kustomization then decrypts as the "
+                f"cluster identity), {_BOOTSTRAP}",
+            )
         namespace = ks.get("namespace", flux_ns)
         if isinstance(namespace, str) and namespace != flux_ns:
-            yield Problem((*kpath, "namespace"), f"{namespace!r}: with flux.install: extension every Kustomization "
-                          f"lives in {flux_ns!r}: the extension enforces multi-tenancy (multiTenancy.enforce, no "
-                          "cross-namespace references), so it could not use the configuration's GitRepository; "
-                          "remove namespace (targetNamespace places its objects)")
+            yield Problem(
+                (*kpath, "namespace"),
+                f"{namespace!r}: with flux.install: extension every Kustomization "
+                f"lives in {flux_ns!r}: the extension enforces multi-tenancy (multiTenancy.enforce, no "
+                "cross-namespace references), so it could not use the configuration's GitRepository; "
+                "remove namespace (targetNamespace places its objects)",
+            )
 
 
 def _cluster_problems(cpath: KeyPath, cluster: dict[str, Any], flux_ns: str) -> Iterator[Problem]:
     if not isinstance(cluster.get("aks"), dict):
-        yield Problem((*cpath, "aks"), "missing: with flux.install: extension the Flux extension and its "
-                      "fluxConfigurations are resources of the AKS cluster; set aks.name (and aks.resourceGroup)")
+        yield Problem(
+            (*cpath, "aks"),
+            "missing: with flux.install: extension the Flux extension and its "
+            "fluxConfigurations are resources of the AKS cluster; set aks.name (and aks.resourceGroup)",
+        )
     source = cluster.get("sourceIdentity")
     if isinstance(source, dict) and not _same_identity(source, cluster.get("identity")):
-        yield Problem((*cpath, "sourceIdentity"), "with flux.install: extension every Flux controller runs with the "
-                      "extension's one workloadIdentity.azureClientId, the cluster identity's; give sourceIdentity "
-                      f"the name and clientId of identity (it then gets AcrPull too), {_BOOTSTRAP}")
+        yield Problem(
+            (*cpath, "sourceIdentity"),
+            "with flux.install: extension every Flux controller runs with the "
+            "extension's one workloadIdentity.azureClientId, the cluster identity's; give sourceIdentity "
+            f"the name and clientId of identity (it then gets AcrPull too), {_BOOTSTRAP}",
+        )
     yield from _kustomization_problems(cpath, cluster, flux_ns)
 
 
@@ -86,15 +98,25 @@ def flavour_problems(data: dict[str, Any]) -> list[Problem]:
         return []
     problems: list[Problem] = []
     if "defaultDecryptionServiceAccount" in flux:
-        problems.append(Problem(("flux", "defaultDecryptionServiceAccount"), "not possible with flux.install: "
-                                "extension: the lockdown is kustomize-controller's --default-decryption-service-account "
-                                "flag plus the ObjectLevelWorkloadIdentity feature gate, which the AKS Flux extension "
-                                f"has no documented setting for (Azure/AKS#5714); remove it, {_BOOTSTRAP}"))
+        problems.append(
+            Problem(
+                ("flux", "defaultDecryptionServiceAccount"),
+                "not possible with flux.install: "
+                "extension: the lockdown is kustomize-controller's --default-decryption-service-account "
+                "flag plus the ObjectLevelWorkloadIdentity feature gate, which the AKS Flux extension "
+                f"has no documented setting for (Azure/AKS#5714); remove it, {_BOOTSTRAP}",
+            )
+        )
     if flux.get("lockdown") is True:
-        problems.append(Problem(("flux", "lockdown"), "not possible with flux.install: extension: the lockdown is "
-                                "flags and patches on the Flux controllers, which the AKS Flux extension installs and "
-                                "fluxforge cannot patch; the extension enforces no cross-namespace references itself "
-                                f"(multiTenancy.enforce); remove it, {_BOOTSTRAP}"))
+        problems.append(
+            Problem(
+                ("flux", "lockdown"),
+                "not possible with flux.install: extension: the lockdown is "
+                "flags and patches on the Flux controllers, which the AKS Flux extension installs and "
+                "fluxforge cannot patch; the extension enforces no cross-namespace references itself "
+                f"(multiTenancy.enforce); remove it, {_BOOTSTRAP}",
+            )
+        )
     namespace = flux.get("namespace", "flux-system")
     flux_ns = namespace if isinstance(namespace, str) else "flux-system"
     for cpath, cluster in _mappings(data.get("clusters"), ("clusters",)):

@@ -159,9 +159,13 @@ def _or_default(raw: dict[str, Any], owner: str, key: str) -> Any:
 
 def _identity(raw: dict[str, Any], where: KeyPath, group: str | None) -> Identity:
     client_id = raw.get("clientId")
-    return Identity(client_id=client_id.lower() if client_id else None, name=raw.get("name"),
-                    resource_group=raw.get("resourceGroup", group),
-                    existing=_or_default(raw, "identity", "existing"), where=where)
+    return Identity(
+        client_id=client_id.lower() if client_id else None,
+        name=raw.get("name"),
+        resource_group=raw.get("resourceGroup", group),
+        existing=_or_default(raw, "identity", "existing"),
+        where=where,
+    )
 
 
 def _vault_url(vault: str) -> str:
@@ -174,17 +178,22 @@ def _vault_url(vault: str) -> str:
 def _sops(raw: dict[str, Any] | None, where: KeyPath, group: str | None) -> SopsKeys:
     raw = raw or {}
     keys = tuple(
-        KeyVaultKey(vault_url=_vault_url(k["vault"]), key=k["key"], version=k.get("version"),
-                    resource_group=k.get("resourceGroup", group),
-                    existing=_or_default(k, "keyVaultKey", "existing"),
-                    where=(*where, "keyVault", index))
+        KeyVaultKey(
+            vault_url=_vault_url(k["vault"]),
+            key=k["key"],
+            version=k.get("version"),
+            resource_group=k.get("resourceGroup", group),
+            existing=_or_default(k, "keyVaultKey", "existing"),
+            where=(*where, "keyVault", index),
+        )
         for index, k in enumerate(raw.get("keyVault", []))
     )
     return SopsKeys(key_vault=keys, age=tuple(raw.get("age", [])))
 
 
-def _kustomization(raw: dict[str, Any], environment: str, flux: FluxSettings, where: KeyPath,
-                   group: str | None, git: GitSource) -> KustomizationSpec:
+def _kustomization(
+    raw: dict[str, Any], environment: str, flux: FluxSettings, where: KeyPath, group: str | None, git: GitSource
+) -> KustomizationSpec:
     tenant = raw.get("tenant")
     flux_ns = flux.namespace
     return KustomizationSpec(
@@ -204,37 +213,51 @@ def _kustomization(raw: dict[str, Any], environment: str, flux: FluxSettings, wh
 
 
 def _tenant_source(raw: dict[str, Any], git: GitSource) -> TenantSource:
-    return TenantSource(url=raw.get("url", git.url), branch=raw.get("branch", git.branch),
-                        secret_ref=raw.get("secretRef", git.secret_ref), interval=raw.get("interval", git.interval))
+    return TenantSource(
+        url=raw.get("url", git.url),
+        branch=raw.get("branch", git.branch),
+        secret_ref=raw.get("secretRef", git.secret_ref),
+        interval=raw.get("interval", git.interval),
+    )
 
 
 def _tenant(raw: dict[str, Any], where: KeyPath, group: str | None, git: GitSource, lockdown: bool) -> Tenant:
     """Under ``flux.lockdown`` every tenant has its own source (``tenant.source``, else the git block's)."""
     reconciler = raw.get("reconciler") or {}
     source = raw.get("source")
-    return Tenant(service_account=raw["serviceAccount"], identity=_identity(raw["identity"], (*where, "identity"), group),
-                  sops=_sops(raw["sops"], (*where, "sops"), group) if "sops" in raw else None,
-                  reconciler=reconciler.get("serviceAccount", raw["serviceAccount"]),
-                  role=_or_default(reconciler, "tenantReconciler", "role"),
-                  role_kind=_or_default(reconciler, "tenantReconciler", "roleKind"),
-                  source=_tenant_source(source or {}, git) if lockdown or source is not None else None)
+    return Tenant(
+        service_account=raw["serviceAccount"],
+        identity=_identity(raw["identity"], (*where, "identity"), group),
+        sops=_sops(raw["sops"], (*where, "sops"), group) if "sops" in raw else None,
+        reconciler=reconciler.get("serviceAccount", raw["serviceAccount"]),
+        role=_or_default(reconciler, "tenantReconciler", "role"),
+        role_kind=_or_default(reconciler, "tenantReconciler", "roleKind"),
+        source=_tenant_source(source or {}, git) if lockdown or source is not None else None,
+    )
 
 
 def _source_identity(raw: dict[str, Any] | None, where: KeyPath, group: str | None) -> SourceIdentity | None:
     if raw is None:
         return None
-    registries = tuple(Registry(r["name"].lower(), r.get("resourceGroup", group), (*where, "registries", i))
-                       for i, r in enumerate(raw.get("registries", [])))
+    registries = tuple(
+        Registry(r["name"].lower(), r.get("resourceGroup", group), (*where, "registries", i))
+        for i, r in enumerate(raw.get("registries", []))
+    )
     ident = {k: v for k, v in raw.items() if k != "registries"}
     return SourceIdentity(_identity(ident, where, group), registries)
 
 
 def _vault_object(raw: dict[str, Any]) -> VaultObject:
     sync = raw.get("syncAs") or {}
-    return VaultObject(name=raw["name"], type=raw.get("type", _schema_default("vaultObject", "type")),
-                       alias=raw.get("alias"), version=raw["version"].lower() if raw.get("version") else None,
-                       sync_secret=sync.get("secret"), sync_key=sync.get("key"),
-                       sync_type=sync.get("type", _schema_default("vaultObject", "syncAs", "type")))
+    return VaultObject(
+        name=raw["name"],
+        type=raw.get("type", _schema_default("vaultObject", "type")),
+        alias=raw.get("alias"),
+        version=raw["version"].lower() if raw.get("version") else None,
+        sync_secret=sync.get("secret"),
+        sync_key=sync.get("key"),
+        sync_type=sync.get("type", _schema_default("vaultObject", "syncAs", "type")),
+    )
 
 
 def _workload(raw: dict[str, Any], where: KeyPath, group: str | None) -> Workload:
@@ -254,8 +277,9 @@ def _workload(raw: dict[str, Any], where: KeyPath, group: str | None) -> Workloa
     )
 
 
-def _cluster(raw: dict[str, Any], index: int, default_sops: SopsKeys, flux: FluxSettings, group: str | None,
-             git: GitSource) -> Cluster:
+def _cluster(
+    raw: dict[str, Any], index: int, default_sops: SopsKeys, flux: FluxSettings, group: str | None, git: GitSource
+) -> Cluster:
     name = raw["name"]
     environment = raw.get("environment", name)
     where: KeyPath = ("clusters", index)
@@ -267,8 +291,10 @@ def _cluster(raw: dict[str, Any], index: int, default_sops: SopsKeys, flux: Flux
         oidc_issuer=raw["oidcIssuer"],
         identity=_identity(raw["identity"], (*where, "identity"), group),
         sops=_sops(raw["sops"], (*where, "sops"), group) if "sops" in raw else default_sops,
-        kustomizations=tuple(_kustomization(k, environment, flux, (*where, "kustomizations", i), group, git)
-                             for i, k in enumerate(raw.get("kustomizations", []))),
+        kustomizations=tuple(
+            _kustomization(k, environment, flux, (*where, "kustomizations", i), group, git)
+            for i, k in enumerate(raw.get("kustomizations", []))
+        ),
         aks=AksRef(aks["name"], aks.get("resourceGroup", group)) if aks else None,
         workloads=tuple(_workload(w, (*where, "workloads", i), group) for i, w in enumerate(raw.get("workloads", []))),
         index=index,
@@ -281,8 +307,10 @@ def _azure(raw: dict[str, Any]) -> AzureSettings:
         subscription_id=raw["subscriptionId"].lower() if raw.get("subscriptionId") else None,
         location=raw.get("location"),
         resource_group=raw.get("resourceGroup"),
-        encryptors=tuple(Encryptor(e["objectId"].lower(), e.get("principalType"), e.get("description"))
-                         for e in raw.get("encryptors", [])),
+        encryptors=tuple(
+            Encryptor(e["objectId"].lower(), e.get("principalType"), e.get("description"))
+            for e in raw.get("encryptors", [])
+        ),
         encryptors_run_sops=_or_default(raw, "azure", "encryptorsRunSops"),
     )
 

@@ -129,9 +129,7 @@ def _unknown_keys(err: ValidationError, path: KeyPath) -> list[Problem]:
 
 
 def _missing_keys(err: ValidationError, path: KeyPath) -> list[Problem]:
-    return [
-        Problem(path, f"missing required key '{key}'") for key in err.validator_value if key not in err.instance
-    ]
+    return [Problem(path, f"missing required key '{key}'") for key in err.validator_value if key not in err.instance]
 
 
 def _message(err: ValidationError) -> str:

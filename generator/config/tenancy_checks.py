@@ -46,10 +46,12 @@ def _tenant_checks(entries: list[tuple[KeyPath, dict[str, Any]]], flux_ns: str) 
         if key not in first:
             first[key] = (path, role)
         elif first[key][1] != role:
-            yield Problem((*path, "tenant", "reconciler"),
-                          f"ServiceAccount {name!r} in namespace {namespace!r} is bound to {first[key][1]} by "
-                          f"{dotted(first[key][0])}; one ServiceAccount has one role: use the same role or another "
-                          "reconciler.serviceAccount")
+            yield Problem(
+                (*path, "tenant", "reconciler"),
+                f"ServiceAccount {name!r} in namespace {namespace!r} is bound to {first[key][1]} by "
+                f"{dotted(first[key][0])}; one ServiceAccount has one role: use the same role or another "
+                "reconciler.serviceAccount",
+            )
 
 
 def _namespaces(entries: list[tuple[KeyPath, dict[str, Any]]], flux_ns: str) -> dict[str, str]:
@@ -62,28 +64,36 @@ def _lockdown_checks(entries: list[tuple[KeyPath, dict[str, Any]]], flux_ns: str
         namespace = ks.get("namespace", flux_ns)
         if namespace == flux_ns and isinstance(ks.get("tenant"), dict):
             where = (*path, "namespace") if "namespace" in ks else (*path, "tenant")
-            yield Problem(where, f"flux.lockdown: a tenant applies as a ServiceAccount bound to a role in its "
-                          f"namespace, and {flux_ns!r} is the Flux namespace (the tenant would administer Flux "
-                          "itself); give the Kustomization a namespace of its own (namespace: <tenant>)")
+            yield Problem(
+                where,
+                f"flux.lockdown: a tenant applies as a ServiceAccount bound to a role in its "
+                f"namespace, and {flux_ns!r} is the Flux namespace (the tenant would administer Flux "
+                "itself); give the Kustomization a namespace of its own (namespace: <tenant>)",
+            )
         if namespace != flux_ns and not isinstance(ks.get("tenant"), dict):
-            yield Problem((*path, "namespace"),
-                          f"flux.lockdown: Kustomization {ks.get('name')!r} in namespace {namespace!r} has no tenant, "
-                          f"so its sourceRef is GitRepository {flux_ns}/{flux_ns} in another namespace, which "
-                          "--no-cross-namespace-refs=true rejects; make it a tenant (tenant: with its own source) or "
-                          f"move it to namespace {flux_ns}")
+            yield Problem(
+                (*path, "namespace"),
+                f"flux.lockdown: Kustomization {ks.get('name')!r} in namespace {namespace!r} has no tenant, "
+                f"so its sourceRef is GitRepository {flux_ns}/{flux_ns} in another namespace, which "
+                "--no-cross-namespace-refs=true rejects; make it a tenant (tenant: with its own source) or "
+                f"move it to namespace {flux_ns}",
+            )
         yield from _cross_namespace_depends(path, ks, namespace, spaces)
 
 
-def _cross_namespace_depends(path: KeyPath, ks: dict[str, Any], namespace: str,
-                             spaces: dict[str, str]) -> Iterator[Problem]:
+def _cross_namespace_depends(
+    path: KeyPath, ks: dict[str, Any], namespace: str, spaces: dict[str, str]
+) -> Iterator[Problem]:
     deps = ks.get("dependsOn")
     for index, dep in enumerate(deps if isinstance(deps, list) else []):
         other = spaces.get(dep) if isinstance(dep, str) else None
         if other is not None and other != namespace:
-            yield Problem((*path, "dependsOn", index),
-                          f"flux.lockdown: {dep!r} is in namespace {other!r}, this Kustomization in {namespace!r}: "
-                          "--no-cross-namespace-refs=true rejects a cross-namespace dependsOn; remove it (the "
-                          "tenant's Kustomization waits for nothing outside its namespace)")
+            yield Problem(
+                (*path, "dependsOn", index),
+                f"flux.lockdown: {dep!r} is in namespace {other!r}, this Kustomization in {namespace!r}: "
+                "--no-cross-namespace-refs=true rejects a cross-namespace dependsOn; remove it (the "
+                "tenant's Kustomization waits for nothing outside its namespace)",
+            )
 
 
 def tenancy_problems(data: dict[str, Any], flux_ns: str) -> list[Problem]:

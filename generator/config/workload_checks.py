@@ -63,23 +63,31 @@ def _path_checks(wpath: KeyPath, workload: dict[str, Any], cluster: dict[str, An
     if not covering:
         known = [f for f, _ in folders]
         listed = ", ".join(known) if known else "none"
-        yield Problem((*wpath, "path"), f"{folder!r} is not built by a Kustomization of this cluster (paths: {listed}), "
-                                        f"so Flux would never apply the workload's Component{did_you_mean(folder, known)}")
+        yield Problem(
+            (*wpath, "path"),
+            f"{folder!r} is not built by a Kustomization of this cluster (paths: {listed}), "
+            f"so Flux would never apply the workload's Component{did_you_mean(folder, known)}",
+        )
         return
     yield from _target_namespace_checks(wpath, workload, *covering[0])
 
 
-def _target_namespace_checks(wpath: KeyPath, workload: dict[str, Any], ks_folder: str,
-                             ks: dict[str, Any]) -> Iterator[Problem]:
+def _target_namespace_checks(
+    wpath: KeyPath, workload: dict[str, Any], ks_folder: str, ks: dict[str, Any]
+) -> Iterator[Problem]:
     """The Kustomization that applies the workload must not move it to another namespace."""
     target = _str(ks.get("targetNamespace"))
     namespace = _str(workload.get("namespace"))
     account = _str(workload.get("serviceAccount", workload.get("name"))) or "<serviceAccount>"
     if target and namespace and target != namespace:
-        yield Problem((*wpath, "namespace"), (
-            f"Kustomization {ks.get('name')!r} ({ks_folder}) sets targetNamespace {target!r} on everything it applies: "
-            f"the ServiceAccount would land in {target!r} and the federated subject "
-            f"system:serviceaccount:{namespace}:{account} would never match; set namespace: {target}"))
+        yield Problem(
+            (*wpath, "namespace"),
+            (
+                f"Kustomization {ks.get('name')!r} ({ks_folder}) sets targetNamespace {target!r} on everything it applies: "
+                f"the ServiceAccount would land in {target!r} and the federated subject "
+                f"system:serviceaccount:{namespace}:{account} would never match; set namespace: {target}"
+            ),
+        )
 
 
 def _flux_accounts(data: dict[str, Any], cluster: dict[str, Any]) -> dict[tuple[str, str], str]:
@@ -95,8 +103,9 @@ def _flux_accounts(data: dict[str, Any], cluster: dict[str, Any]) -> dict[tuple[
         namespace = _str(ks.get("namespace")) or flux_ns
         tenant = ks.get("tenant")
         if isinstance(tenant, dict) and _str(tenant.get("serviceAccount")):
-            found.setdefault((namespace, tenant["serviceAccount"]), f"the tenant ServiceAccount of Kustomization "
-                                                                     f"{ks.get('name')!r}")
+            found.setdefault(
+                (namespace, tenant["serviceAccount"]), f"the tenant ServiceAccount of Kustomization {ks.get('name')!r}"
+            )
         elif lockdown and ks.get("decryption") is not False:
             found.setdefault((namespace, lockdown), "flux.defaultDecryptionServiceAccount")
     return found
@@ -111,11 +120,17 @@ def _account_checks(data: dict[str, Any], cpath: KeyPath, cluster: dict[str, Any
             continue
         key, where = (namespace, name), (*wpath, "serviceAccount" if "serviceAccount" in workload else "name")
         if key in flux:
-            yield Problem(where, f"ServiceAccount {name!r} in namespace {namespace!r} is {flux[key]}; give the workload "
-                                 "its own ServiceAccount (serviceAccount: ...)")
+            yield Problem(
+                where,
+                f"ServiceAccount {name!r} in namespace {namespace!r} is {flux[key]}; give the workload "
+                "its own ServiceAccount (serviceAccount: ...)",
+            )
         elif key in first:
-            yield Problem(where, f"ServiceAccount {name!r} in namespace {namespace!r} is already used by the workload at "
-                                 f"{dotted(first[key])}; give each workload its own ServiceAccount")
+            yield Problem(
+                where,
+                f"ServiceAccount {name!r} in namespace {namespace!r} is already used by the workload at "
+                f"{dotted(first[key])}; give each workload its own ServiceAccount",
+            )
         else:
             first[key] = wpath
 
@@ -129,14 +144,20 @@ def _unique_workloads(cpath: KeyPath, cluster: dict[str, Any]) -> Iterator[Probl
             continue
         kind = _str(workload.get("kind")) or "Deployment"
         if namespace and (target := (kind, namespace, name)) in targets:
-            yield Problem((*wpath, "name"), f"{kind} {namespace}/{name} is already patched by the workload at "
-                                            f"{dotted(targets[target])}; list its objects there")
+            yield Problem(
+                (*wpath, "name"),
+                f"{kind} {namespace}/{name} is already patched by the workload at "
+                f"{dotted(targets[target])}; list its objects there",
+            )
         elif namespace:
             targets[target] = wpath
         folder = _folder(workload.get("path"))
         if folder and (place := (folder, name)) in folders:
-            yield Problem((*wpath, "name"), f"{folder}/workload-identity/{name} is already the Component of the workload "
-                                            f"at {dotted(folders[place])}; give the workloads different names")
+            yield Problem(
+                (*wpath, "name"),
+                f"{folder}/workload-identity/{name} is already the Component of the workload "
+                f"at {dotted(folders[place])}; give the workloads different names",
+            )
         elif folder:
             folders[place] = wpath
 
@@ -148,8 +169,10 @@ def _object_checks(wpath: KeyPath, workload: dict[str, Any]) -> Iterator[Problem
     for opath, obj in _items(workload.get("objects"), (*wpath, "objects")):
         file = _str(obj.get("alias")) or _str(obj.get("name"))
         if file and file in files:
-            yield Problem((*opath, "alias" if "alias" in obj else "name"),
-                          f"file {file!r} is already mounted by {dotted(files[file])}; give one of them an alias")
+            yield Problem(
+                (*opath, "alias" if "alias" in obj else "name"),
+                f"file {file!r} is already mounted by {dotted(files[file])}; give one of them an alias",
+            )
         elif file:
             files[file] = opath
         sync = obj.get("syncAs")
@@ -157,21 +180,26 @@ def _object_checks(wpath: KeyPath, workload: dict[str, Any]) -> Iterator[Problem
             yield from _sync_checks(opath, sync, keys, types)
 
 
-def _sync_checks(opath: KeyPath, sync: dict[str, Any], keys: dict[tuple[str, str], KeyPath],
-                 types: dict[str, tuple[KeyPath, str]]) -> Iterator[Problem]:
+def _sync_checks(
+    opath: KeyPath, sync: dict[str, Any], keys: dict[tuple[str, str], KeyPath], types: dict[str, tuple[KeyPath, str]]
+) -> Iterator[Problem]:
     """``syncAs``: one object per key of a synced Secret, one type per Secret (``keys``, ``types``: the first
     of each, recorded here)."""
     pair = (sync["secret"], sync["key"])
     if pair in keys:
-        yield Problem((*opath, "syncAs", "key"), f"key {pair[1]!r} of Secret {pair[0]!r} is already synced from "
-                                                f"{dotted(keys[pair])}; use another key")
+        yield Problem(
+            (*opath, "syncAs", "key"),
+            f"key {pair[1]!r} of Secret {pair[0]!r} is already synced from {dotted(keys[pair])}; use another key",
+        )
     else:
         keys[pair] = opath
     kind = _str(sync.get("type")) or "Opaque"
     if pair[0] in types and types[pair[0]][1] != kind:
         first, first_kind = types[pair[0]]
-        yield Problem((*opath, "syncAs", "type"), f"Secret {pair[0]!r} has type {first_kind!r} at {dotted(first)}; "
-                                                 "one Secret, one type")
+        yield Problem(
+            (*opath, "syncAs", "type"),
+            f"Secret {pair[0]!r} has type {first_kind!r} at {dotted(first)}; one Secret, one type",
+        )
     types.setdefault(pair[0], (opath, kind))
 
 

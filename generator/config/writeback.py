@@ -26,8 +26,14 @@ def _node(root: Any, path: KeyPath) -> Any:
     return node
 
 
-def with_fields(text: str, updates: Mapping[KeyPath, Mapping[str, str]], *, after: str,
-                display: str = "fluxforge.yaml", command: str = "fluxforge") -> str:
+def with_fields(
+    text: str,
+    updates: Mapping[KeyPath, Mapping[str, str]],
+    *,
+    after: str,
+    display: str = "fluxforge.yaml",
+    command: str = "fluxforge",
+) -> str:
     """``text`` with each mapping at a key path given the fields ``{name: value}``: an existing field is
     replaced in place, a new one goes right after ``after`` (or first); every other line is untouched."""
     indent = layout_of(text)

@@ -54,13 +54,16 @@ class ArmReader:
         return found
 
     def identities(self) -> list[IdentityFacts]:
-        found = self._call("list managed identities", lambda: list(
-            self.arm.msi.user_assigned_identities.list_by_subscription()))
+        found = self._call(
+            "list managed identities", lambda: list(self.arm.msi.user_assigned_identities.list_by_subscription())
+        )
         return [IdentityFacts.from_arm(i) for i in found]
 
     def federated_credentials(self, identity: IdentityFacts) -> list[CredentialFacts]:
-        found = self._call(f"list federated credentials of {identity.name}", lambda: list(
-            self.arm.msi.federated_identity_credentials.list(identity.resource_group, identity.name)))
+        found = self._call(
+            f"list federated credentials of {identity.name}",
+            lambda: list(self.arm.msi.federated_identity_credentials.list(identity.resource_group, identity.name)),
+        )
         return [CredentialFacts.from_arm(c) for c in found]
 
     def vault(self, name: str) -> VaultFacts | None:
@@ -71,38 +74,58 @@ class ArmReader:
     def key(self, vault: VaultFacts, name: str, version: str | None) -> KeyFacts | None:
         keys = self.arm.kv.keys
         if version:
-            found = self._find(f"read key {vault.name}/{name}/{version}",
-                               lambda: keys.get_version(vault.resource_group, vault.name, name, version))
+            found = self._find(
+                f"read key {vault.name}/{name}/{version}",
+                lambda: keys.get_version(vault.resource_group, vault.name, name, version),
+            )
         else:
-            found = self._find(f"read key {vault.name}/{name}", lambda: keys.get(vault.resource_group, vault.name, name))
+            found = self._find(
+                f"read key {vault.name}/{name}", lambda: keys.get(vault.resource_group, vault.name, name)
+            )
         if found is None:
             return None
         props = found.properties
         attrs = props.attributes
         uri = str(props.key_uri_with_version or "")
-        return KeyFacts(name, uri.rstrip("/").rsplit("/", 1)[-1] if uri else (version or ""),
-                        attrs is None or attrs.enabled is not False, _epoch(getattr(attrs, "expires", None)),
-                        _epoch(getattr(attrs, "not_before", None)), tuple(wire_text(o) for o in props.key_ops or ()),
-                        wire_text(props.kty))
+        return KeyFacts(
+            name,
+            uri.rstrip("/").rsplit("/", 1)[-1] if uri else (version or ""),
+            attrs is None or attrs.enabled is not False,
+            _epoch(getattr(attrs, "expires", None)),
+            _epoch(getattr(attrs, "not_before", None)),
+            tuple(wire_text(o) for o in props.key_ops or ()),
+            wire_text(props.kty),
+        )
 
     def secret(self, vault: VaultFacts, name: str) -> SecretFacts | None:
         """A workload's secret: its attributes (ARM never returns a secret's value)."""
-        found = self._find(f"read secret {vault.name}/{name}",
-                           lambda: self.arm.kv.secrets.get(vault.resource_group, vault.name, name))
+        found = self._find(
+            f"read secret {vault.name}/{name}", lambda: self.arm.kv.secrets.get(vault.resource_group, vault.name, name)
+        )
         if found is None:
             return None
         attrs = found.properties.attributes if found.properties is not None else None
-        return SecretFacts(name, attrs is None or attrs.enabled is not False, _epoch(getattr(attrs, "expires", None)),
-                           _epoch(getattr(attrs, "not_before", None)))
+        return SecretFacts(
+            name,
+            attrs is None or attrs.enabled is not False,
+            _epoch(getattr(attrs, "expires", None)),
+            _epoch(getattr(attrs, "not_before", None)),
+        )
 
     def role_assignments(self, principal_id: str) -> list[AssignmentFacts]:
-        found = self._call("list role assignments", lambda: list(
-            self.arm.authz.role_assignments.list_for_subscription(filter=f"principalId eq '{principal_id}'")))
+        found = self._call(
+            "list role assignments",
+            lambda: list(
+                self.arm.authz.role_assignments.list_for_subscription(filter=f"principalId eq '{principal_id}'")
+            ),
+        )
         return [AssignmentFacts(str(a.scope), str(a.role_definition_id), str(a.principal_id)) for a in found]
 
     def role_definition(self, role_definition_id: str) -> RoleFacts | None:
-        found = self._find(f"read role definition {role_definition_id}",
-                           lambda: self.arm.authz.role_definitions.get_by_id(role_definition_id))
+        found = self._find(
+            f"read role definition {role_definition_id}",
+            lambda: self.arm.authz.role_definitions.get_by_id(role_definition_id),
+        )
         return RoleFacts.from_arm(found) if found is not None else None
 
 

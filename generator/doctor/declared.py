@@ -35,8 +35,13 @@ class DeclaredCredential:
         return f"system:serviceaccount:{self.namespace}:{self.service_account}"
 
     def az_create(self) -> str:
-        return federated_credential_create(name=self.name, identity_name=self.identity_name,
-                                           resource_group=self.resource_group, issuer=self.issuer, subject=self.subject)
+        return federated_credential_create(
+            name=self.name,
+            identity_name=self.identity_name,
+            resource_group=self.resource_group,
+            issuer=self.issuer,
+            subject=self.subject,
+        )
 
 
 def client_id_of(ident: Identity) -> str:
@@ -54,8 +59,10 @@ def _desired(config: Config) -> dict[tuple[str, str, str], tuple[str, str, str]]
         state = desired_state(config)
     except DesiredStateError:
         return {}
-    return {(c.identity.name.lower(), c.issuer, c.subject): (c.name, c.identity.name, c.identity.resource_group)
-            for c in state.credentials}
+    return {
+        (c.identity.name.lower(), c.issuer, c.subject): (c.name, c.identity.name, c.identity.resource_group)
+        for c in state.credentials
+    }
 
 
 def declared_credentials(config: Config, cluster: Cluster, *, workloads: bool = False) -> list[DeclaredCredential]:
@@ -68,11 +75,17 @@ def declared_credentials(config: Config, cluster: Cluster, *, workloads: bool = 
         if (cred.namespace, cred.service_account) in apps:
             continue
         ident = cred.identity
-        fallback = (cred.name, ident.name or f"<name of identity {client_id_of(ident)}>",
-                    ident.resource_group or config.azure.resource_group or "<resource group>")
+        fallback = (
+            cred.name,
+            ident.name or f"<name of identity {client_id_of(ident)}>",
+            ident.resource_group or config.azure.resource_group or "<resource group>",
+        )
         name, identity_name, group = desired.get(((ident.name or "").lower(), cred.issuer, cred.subject), fallback)
-        found.append(DeclaredCredential(cred.cluster, ident, name, cred.issuer, cred.namespace, cred.service_account,
-                                        identity_name, group))
+        found.append(
+            DeclaredCredential(
+                cred.cluster, ident, name, cred.issuer, cred.namespace, cred.service_account, identity_name, group
+            )
+        )
     return found
 
 
@@ -80,7 +93,8 @@ def decrypting_identities(cluster: Cluster) -> list[tuple[str, Identity]]:
     """(what it is for, identity) of each identity that decrypts on ``cluster``: the controller's, then each
     tenant's, each once. Each is granted decrypt on every Key Vault key of the cluster."""
     found: dict[str, tuple[str, Identity]] = {
-        client_id_of(cluster.identity) or f"name:{cluster.identity.name}": (f"cluster {cluster.name}", cluster.identity)}
+        client_id_of(cluster.identity) or f"name:{cluster.identity.name}": (f"cluster {cluster.name}", cluster.identity)
+    }
     for ks in cluster.tenants:
         assert ks.tenant is not None
         ident = ks.tenant.identity

@@ -41,8 +41,9 @@ def _state(ctx: Context, reader: AzureReader, entry: repo.AzureEntry) -> tuple[s
     vault = ctx.read(("vault", name), lambda: reader.vault(name))
     if vault is None:
         return _UNKNOWN, f"vault {name} not found (gate azure.vault)"
-    facts = ctx.read(("key", vault.id, entry.name, entry.version),
-                     lambda: reader.key(vault, entry.name, entry.version or None))
+    facts = ctx.read(
+        ("key", vault.id, entry.name, entry.version), lambda: reader.key(vault, entry.name, entry.version or None)
+    )
     label = f"{name}/{entry.name}/{entry.version}" if entry.version else f"{name}/{entry.name}"
     if facts is None:
         return BROKEN, f"{label} does not exist"
@@ -55,8 +56,11 @@ def _state(ctx: Context, reader: AzureReader, entry: repo.AzureEntry) -> tuple[s
 
 
 def _fix(states: list[tuple[repo.AzureEntry, str, str]]) -> str:
-    enable = [az_hints.keyvault_key_set_attributes(_vault_of(e), e.name, e.version, "--enabled true")
-              for e, status, why in states if status == BROKEN and "disabled" in why]
+    enable = [
+        az_hints.keyvault_key_set_attributes(_vault_of(e), e.name, e.version, "--enabled true")
+        for e, status, why in states
+        if status == BROKEN and "disabled" in why
+    ]
     return " && ".join([*enable, "fluxforge rotate-key"])
 
 
@@ -66,15 +70,26 @@ def _file_finding(ctx: Context, reader: AzureReader, cluster: Cluster, file: rep
         return None
     held = sorted(set(file.age) & set(cluster.sops.age))
     status = BROKEN if all(s == BROKEN for _, s, _ in states) and not held else WARN
-    return Finding(GATE, f"{cluster.name}: {file.path}", status, _unusable_reason(states, held, status),  # type: ignore[arg-type]
-                   _fix(states), cluster=cluster.name,
-                   detail={"file": file.path, "versions": [e.url for e, _, _ in states]})
+    return Finding(
+        GATE,
+        f"{cluster.name}: {file.path}",
+        status,
+        _unusable_reason(states, held, status),  # type: ignore[arg-type]
+        _fix(states),
+        cluster=cluster.name,
+        detail={"file": file.path, "versions": [e.url for e, _, _ in states]},
+    )
 
 
 def _unusable_reason(states: list[tuple[repo.AzureEntry, str, str]], held: list[str], status: str) -> str:
     only = "recipients are" if len(states) > 1 else "recipient is"
-    other = (f"; Flux can still use its age recipient {', '.join(held)}" if held else
-             "; it has no other recipient this cluster holds" if status == BROKEN else "")
+    other = (
+        f"; Flux can still use its age recipient {', '.join(held)}"
+        if held
+        else "; it has no other recipient this cluster holds"
+        if status == BROKEN
+        else ""
+    )
     return f"its only Key Vault {only} unusable: {'; '.join(why for _, _, why in states)}{other}"
 
 
@@ -88,9 +103,13 @@ def check_key_files(ctx: Context) -> Iterator[Finding]:
         found = [finding for f in mine if (finding := _file_finding(ctx, reader, cluster, f)) is not None]
         yield from found
         if mine and not found:
-            yield Finding(GATE, f"{cluster.name}: {len(mine)} encrypted file(s)", OK,
-                          "each is wrapped for a Key Vault key version that is enabled and not expired",
-                          cluster=cluster.name)
+            yield Finding(
+                GATE,
+                f"{cluster.name}: {len(mine)} encrypted file(s)",
+                OK,
+                "each is wrapped for a Key Vault key version that is enabled and not expired",
+                cluster=cluster.name,
+            )
 
 
 def _applied_by(ctx: Context, cluster: Cluster, files: list[repo.EncryptedFile]) -> list[repo.EncryptedFile]:
@@ -99,6 +118,10 @@ def _applied_by(ctx: Context, cluster: Cluster, files: list[repo.EncryptedFile])
 
 
 KEY_FILE_GATES: tuple[Gate, ...] = (
-    Gate(GATE, "azure", "every encrypted file is wrapped for a usable key version (not only disabled or expired "
-         "ones)", check_key_files),
+    Gate(
+        GATE,
+        "azure",
+        "every encrypted file is wrapped for a usable key version (not only disabled or expired ones)",
+        check_key_files,
+    ),
 )

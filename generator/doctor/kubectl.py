@@ -28,7 +28,9 @@ class Kubectl:
     def __init__(self, context: str | None = None, kubeconfig: Path | None = None) -> None:
         self.context = context
         self.kubeconfig = kubeconfig
-        self.label = context or (f"current context of {kubeconfig.name}" if kubeconfig is not None else "current context")
+        self.label = context or (
+            f"current context of {kubeconfig.name}" if kubeconfig is not None else "current context"
+        )
 
     def _base(self) -> list[str]:
         cmd = ["kubectl"]
@@ -40,8 +42,14 @@ class Kubectl:
 
     def _run(self, *args: str) -> str:
         try:
-            done = subprocess.run([*self._base(), *args], capture_output=True, text=True, timeout=_TIMEOUT,
-                                  check=False, stdin=subprocess.DEVNULL)
+            done = subprocess.run(
+                [*self._base(), *args],
+                capture_output=True,
+                text=True,
+                timeout=_TIMEOUT,
+                check=False,
+                stdin=subprocess.DEVNULL,
+            )
         except (OSError, subprocess.TimeoutExpired) as err:
             raise ReadError(f"kubectl {args[0]}: {err}") from None
         if done.returncode != 0:
@@ -60,8 +68,14 @@ class Kubectl:
         """The context names of the kubeconfig (``kubectl config get-contexts -o name``)."""
         cmd = ["kubectl"] + (["--kubeconfig", str(self.kubeconfig)] if self.kubeconfig is not None else [])
         try:
-            done = subprocess.run([*cmd, "config", "get-contexts", "-o", "name"], capture_output=True, text=True,
-                                  timeout=_TIMEOUT, check=False, stdin=subprocess.DEVNULL)
+            done = subprocess.run(
+                [*cmd, "config", "get-contexts", "-o", "name"],
+                capture_output=True,
+                text=True,
+                timeout=_TIMEOUT,
+                check=False,
+                stdin=subprocess.DEVNULL,
+            )
         except (OSError, subprocess.TimeoutExpired) as err:
             raise ReadError(f"kubectl config: {err}") from None
         if done.returncode != 0:
@@ -98,8 +112,9 @@ class Kubectl:
         return [i for i in items or [] if isinstance(i, dict)]
 
     def create_token(self, namespace: str, service_account: str, audience: str) -> str:
-        token = self._run("create", "token", service_account, "-n", namespace, "--audience", audience,
-                          "--duration", "10m").strip()
+        token = self._run(
+            "create", "token", service_account, "-n", namespace, "--audience", audience, "--duration", "10m"
+        ).strip()
         if not token:
             raise ReadError(f"kubectl create token {service_account}: no token returned")
         return token

@@ -32,10 +32,18 @@ DECRYPT_ACTION = "Microsoft.KeyVault/vaults/keys/decrypt/action"
 CRYPTO_USER = "Key Vault Crypto User"
 
 
-def _finding(gate: str, cluster: Cluster, subject: str, status: str, reason: str, fix: str = "",
-             **detail: object) -> Finding:
-    return Finding(gate, f"{cluster.name}: {subject}", status, reason, fix,  # type: ignore[arg-type]
-                   cluster=cluster.name, detail=dict(detail))
+def _finding(
+    gate: str, cluster: Cluster, subject: str, status: str, reason: str, fix: str = "", **detail: object
+) -> Finding:
+    return Finding(
+        gate,
+        f"{cluster.name}: {subject}",
+        status,
+        reason,
+        fix,  # type: ignore[arg-type]
+        cluster=cluster.name,
+        detail=dict(detail),
+    )
 
 
 def _reader(ctx: Context) -> AzureReader:
@@ -88,19 +96,30 @@ def _identity_finding(ctx: Context, config: Config, cluster: Cluster, purpose: s
     found = identity_facts(ctx, ident)
     if found is not None:
         note = f"; the config names it {ident.name}" if ident.name and ident.name.lower() != found.name.lower() else ""
-        return _finding("azure.identity", cluster, label, OK,
-                        f"{found.resource_group}/{found.name} has client ID {found.client_id}{note}",
-                        principal_id=found.principal_id, client_id=found.client_id)
+        return _finding(
+            "azure.identity",
+            cluster,
+            label,
+            OK,
+            f"{found.resource_group}/{found.name} has client ID {found.client_id}{note}",
+            principal_id=found.principal_id,
+            client_id=found.client_id,
+        )
     path = _identity_path(config, cluster, ident)
     named = _named_identity(ctx, ident)
     if named is not None:
         return _wrong_client_id(cluster, label, ident, named, path)
     group = ident.resource_group or config.azure.resource_group or "<resource group>"
     missing = f"client ID {ident.client_id}" if ident.client_id else f"name {ident.name}"
-    return _finding("azure.identity", cluster, label, BROKEN,
-                    f"no managed identity with {missing} in subscription {reader.subscription_id}",
-                    f"{az_hints.identity_create(name=ident.name or '<name>', resource_group=group)}, then set {path} "
-                    "to its clientId in fluxforge.yaml and run fluxforge render")
+    return _finding(
+        "azure.identity",
+        cluster,
+        label,
+        BROKEN,
+        f"no managed identity with {missing} in subscription {reader.subscription_id}",
+        f"{az_hints.identity_create(name=ident.name or '<name>', resource_group=group)}, then set {path} "
+        "to its clientId in fluxforge.yaml and run fluxforge render",
+    )
 
 
 def _named_identity(ctx: Context, ident: Identity) -> IdentityFacts | None:
@@ -112,16 +131,28 @@ def _named_identity(ctx: Context, ident: Identity) -> IdentityFacts | None:
 def _wrong_client_id(cluster: Cluster, label: str, ident: Identity, named: IdentityFacts, path: str) -> Finding:
     """The identity exists by name, but the config has no client ID for it, or another one."""
     if not ident.client_id:
-        return _finding("azure.identity", cluster, label, BROKEN,
-                        f"fluxforge.yaml has no clientId for it ({path}); identity {named.resource_group}/{named.name} "
-                        f"has client ID {named.client_id}",
-                        f"fluxforge azure apply (writes it into fluxforge.yaml), or set {path}: {named.client_id}; then "
-                        "fluxforge render", expected=named.client_id)
-    return _finding("azure.identity", cluster, label, BROKEN,
-                    f"no identity has client ID {ident.client_id} (fluxforge.yaml {path}); identity "
-                    f"{named.resource_group}/{named.name} has client ID {named.client_id}",
-                    f"set {path}: {named.client_id} in fluxforge.yaml, then fluxforge render, commit and push "
-                    "(kustomize-controller then restarts with the new annotation)", expected=named.client_id)
+        return _finding(
+            "azure.identity",
+            cluster,
+            label,
+            BROKEN,
+            f"fluxforge.yaml has no clientId for it ({path}); identity {named.resource_group}/{named.name} "
+            f"has client ID {named.client_id}",
+            f"fluxforge azure apply (writes it into fluxforge.yaml), or set {path}: {named.client_id}; then "
+            "fluxforge render",
+            expected=named.client_id,
+        )
+    return _finding(
+        "azure.identity",
+        cluster,
+        label,
+        BROKEN,
+        f"no identity has client ID {ident.client_id} (fluxforge.yaml {path}); identity "
+        f"{named.resource_group}/{named.name} has client ID {named.client_id}",
+        f"set {path}: {named.client_id} in fluxforge.yaml, then fluxforge render, commit and push "
+        "(kustomize-controller then restarts with the new annotation)",
+        expected=named.client_id,
+    )
 
 
 # -- azure.fic -----------------------------------------------------------------------------------------------
@@ -135,8 +166,9 @@ def _differences(want: DeclaredCredential, have: CredentialFacts) -> tuple[str, 
     found = []
     if have.issuer != want.issuer:
         slash = have.issuer.rstrip("/") == want.issuer.rstrip("/")
-        found.append(f"issuer {have.issuer!r}" + (" (the trailing '/' differs)" if slash else "")
-                     + f", needs {want.issuer!r}")
+        found.append(
+            f"issuer {have.issuer!r}" + (" (the trailing '/' differs)" if slash else "") + f", needs {want.issuer!r}"
+        )
     if have.subject != want.subject:
         found.append(f"subject {have.subject!r}, needs {want.subject!r}")
     if tuple(have.audiences) != (az_hints.WI_AUDIENCE,):
@@ -147,8 +179,10 @@ def _differences(want: DeclaredCredential, have: CredentialFacts) -> tuple[str, 
 def _nearest(want: DeclaredCredential, creds: list[CredentialFacts]) -> _Miss | None:
     if not creds:
         return None
+
     def score(c: CredentialFacts) -> tuple[int, int, int]:
         return (c.subject == want.subject, c.issuer.rstrip("/") == want.issuer.rstrip("/"), c.name == want.name)
+
     best = max(creds, key=score)
     return _Miss(best, _differences(want, best))
 
@@ -164,34 +198,69 @@ def check_fic(ctx: Context) -> Iterator[Finding]:
             subject = f"{want.identity.name or want.identity.client_id} trusts {want.namespace}/{want.service_account}"
             facts = identity_facts(ctx, want.identity)
             if facts is None:
-                yield _finding("azure.fic", cluster, subject, SKIPPED,
-                               f"identity {want.identity.name or want.identity.client_id} not found (gate azure.identity)")
+                yield _finding(
+                    "azure.fic",
+                    cluster,
+                    subject,
+                    SKIPPED,
+                    f"identity {want.identity.name or want.identity.client_id} not found (gate azure.identity)",
+                )
                 continue
             creds = ctx.read(("fics", facts.id), lambda f=facts: reader.federated_credentials(f))  # type: ignore[misc]
             yield _fic_finding(cluster, subject, want, facts, creds, wanted)
 
 
-def _fic_finding(cluster: Cluster, subject: str, want: DeclaredCredential, facts: IdentityFacts,
-                 creds: list[CredentialFacts], wanted: list[DeclaredCredential]) -> Finding:
+def _fic_finding(
+    cluster: Cluster,
+    subject: str,
+    want: DeclaredCredential,
+    facts: IdentityFacts,
+    creds: list[CredentialFacts],
+    wanted: list[DeclaredCredential],
+) -> Finding:
     exact = next((c for c in creds if not _differences(want, c)), None)
     if exact is not None:
-        return _finding("azure.fic", cluster, subject, OK, f"credential {exact.name}: issuer, subject and audience match")
+        return _finding(
+            "azure.fic", cluster, subject, OK, f"credential {exact.name}: issuer, subject and audience match"
+        )
     miss = _nearest(want, creds)
-    head = (f"no federated credential on {facts.name} matches issuer {want.issuer!r}, subject {want.subject!r}, "
-            f"audience {az_hints.WI_AUDIENCE!r}")
-    create = az_hints.federated_credential_create(name=want.name, identity_name=facts.name,
-                                                  resource_group=facts.resource_group, issuer=want.issuer,
-                                                  subject=want.subject)
+    head = (
+        f"no federated credential on {facts.name} matches issuer {want.issuer!r}, subject {want.subject!r}, "
+        f"audience {az_hints.WI_AUDIENCE!r}"
+    )
+    create = az_hints.federated_credential_create(
+        name=want.name,
+        identity_name=facts.name,
+        resource_group=facts.resource_group,
+        issuer=want.issuer,
+        subject=want.subject,
+    )
     if miss is None:
-        return _finding("azure.fic", cluster, subject, BROKEN, f"{head}; the identity has no federated credential",
-                        create)
+        return _finding(
+            "azure.fic", cluster, subject, BROKEN, f"{head}; the identity has no federated credential", create
+        )
     used_elsewhere = any(not _differences(other, miss.credential) for other in wanted if other != want)
-    fix = create if used_elsewhere else az_hints.federated_credential_update(
-        name=miss.credential.name, identity_name=facts.name, resource_group=facts.resource_group, issuer=want.issuer,
-        subject=want.subject)
-    return _finding("azure.fic", cluster, subject, BROKEN,
-                    f"{head}; nearest: {miss.credential.name}: {'; '.join(miss.fields)}", fix,
-                    nearest=miss.credential.name, differs=list(miss.fields))
+    fix = (
+        create
+        if used_elsewhere
+        else az_hints.federated_credential_update(
+            name=miss.credential.name,
+            identity_name=facts.name,
+            resource_group=facts.resource_group,
+            issuer=want.issuer,
+            subject=want.subject,
+        )
+    )
+    return _finding(
+        "azure.fic",
+        cluster,
+        subject,
+        BROKEN,
+        f"{head}; nearest: {miss.credential.name}: {'; '.join(miss.fields)}",
+        fix,
+        nearest=miss.credential.name,
+        differs=list(miss.fields),
+    )
 
 
 # -- azure.vault ---------------------------------------------------------------------------------------------
@@ -223,8 +292,11 @@ def _holders(ctx: Context, cluster: Cluster, key: KeyVaultKey) -> list[Identity]
     """The identities of ``cluster`` granted decrypt on ``key`` (a tenant with keys of its own: on those only)."""
     from generator.flux.tenancy import decrypt_grants, identity_key
 
-    found = {identity_key(g.decryptor.identity): g.decryptor.identity for g in decrypt_grants(ctx.cfg())
-             if g.decryptor.cluster.name == cluster.name and (g.key.vault_url, g.key.key) == (key.vault_url, key.key)}
+    found = {
+        identity_key(g.decryptor.identity): g.decryptor.identity
+        for g in decrypt_grants(ctx.cfg())
+        if g.decryptor.cluster.name == cluster.name and (g.key.vault_url, g.key.key) == (key.vault_url, key.key)
+    }
     return list(found.values())
 
 
@@ -240,14 +312,24 @@ def check_vault(ctx: Context) -> Iterator[Finding]:
             vault = _vault(ctx, key)
             name = vault_name(key)
             if vault is None:
-                yield _finding("azure.vault", cluster, name, BROKEN,
-                               f"no Key Vault {name} in subscription {reader.subscription_id}",
-                               "correct sops.keyVault[].vault in fluxforge.yaml, or create the vault (fluxforge azure "
-                               "apply, or the Bicep of fluxforge azure bicep)")
+                yield _finding(
+                    "azure.vault",
+                    cluster,
+                    name,
+                    BROKEN,
+                    f"no Key Vault {name} in subscription {reader.subscription_id}",
+                    "correct sops.keyVault[].vault in fluxforge.yaml, or create the vault (fluxforge azure "
+                    "apply, or the Bicep of fluxforge azure bicep)",
+                )
                 continue
             if vault.rbac:
-                yield _finding("azure.vault", cluster, name, OK, f"{vault.resource_group}/{vault.name}: Azure RBAC "
-                               "permission model")
+                yield _finding(
+                    "azure.vault",
+                    cluster,
+                    name,
+                    OK,
+                    f"{vault.resource_group}/{vault.name}: Azure RBAC permission model",
+                )
                 continue
             yield _policy_finding(ctx, cluster, vault)
 
@@ -258,16 +340,25 @@ def _policy_finding(ctx: Context, cluster: Cluster, vault: VaultFacts) -> Findin
         facts = identity_facts(ctx, ident)
         if facts is None:
             continue
-        perms = {p.lower() for pol in vault.policies if pol.object_id == facts.principal_id for p in pol.key_permissions}
+        perms = {
+            p.lower() for pol in vault.policies if pol.object_id == facts.principal_id for p in pol.key_permissions
+        }
         if not perms & {"decrypt", "all"}:
             missing.append(facts)
     if not missing:
-        return _finding("azure.vault", cluster, vault.name, OK, "access policies: every decrypting identity may decrypt")
+        return _finding(
+            "azure.vault", cluster, vault.name, OK, "access policies: every decrypting identity may decrypt"
+        )
     fixes = " && ".join(az_hints.keyvault_set_policy_decrypt(vault.name, f.principal_id) for f in missing)
-    return _finding("azure.vault", cluster, vault.name, BROKEN,
-                    f"access-policy vault: no policy lets {', '.join(f.name for f in missing)} decrypt keys",
-                    f"{fixes} (or switch the vault to Azure RBAC: {az_hints.keyvault_enable_rbac(vault.name)}, "
-                    f"then grant {CRYPTO_USER} on the key)")
+    return _finding(
+        "azure.vault",
+        cluster,
+        vault.name,
+        BROKEN,
+        f"access-policy vault: no policy lets {', '.join(f.name for f in missing)} decrypt keys",
+        f"{fixes} (or switch the vault to Azure RBAC: {az_hints.keyvault_enable_rbac(vault.name)}, "
+        f"then grant {CRYPTO_USER} on the key)",
+    )
 
 
 # -- azure.role ----------------------------------------------------------------------------------------------
@@ -314,7 +405,9 @@ def check_role(ctx: Context) -> Iterator[Finding]:
 def _role_finding(ctx: Context, cluster: Cluster, vault: VaultFacts, key: KeyVaultKey, ident: Identity) -> Finding:
     subject = f"{ident.name or ident.client_id} on {vault.name}/{key.key}"
     if not vault.rbac:
-        return _finding("azure.role", cluster, subject, SKIPPED, "access-policy vault: policies decide (gate azure.vault)")
+        return _finding(
+            "azure.role", cluster, subject, SKIPPED, "access-policy vault: policies decide (gate azure.vault)"
+        )
     try:
         facts = _need_identity(ctx, ident)
     except Skip as skip:
@@ -324,19 +417,37 @@ def _role_finding(ctx: Context, cluster: Cluster, vault: VaultFacts, key: KeyVau
     assignments = ctx.read(("assignments", facts.principal_id), lambda: reader.role_assignments(facts.principal_id))
     elsewhere = []
     for assignment in assignments:
-        role = ctx.read(("role", assignment.role_definition_id.lower()),
-                        lambda a=assignment: reader.role_definition(a.role_definition_id))  # type: ignore[misc]
+        role = ctx.read(
+            ("role", assignment.role_definition_id.lower()),
+            lambda a=assignment: reader.role_definition(a.role_definition_id),
+        )  # type: ignore[misc]
         if role is None or not allows(role.data_actions, role.not_data_actions):
             continue
         if covers(assignment.scope, scope):
-            return _finding("azure.role", cluster, subject, OK, f"{role.name} at {assignment.scope}",
-                            role=role.name, scope=assignment.scope)
+            return _finding(
+                "azure.role",
+                cluster,
+                subject,
+                OK,
+                f"{role.name} at {assignment.scope}",
+                role=role.name,
+                scope=assignment.scope,
+            )
         elsewhere.append(f"{role.name} at {assignment.scope}")
-    where = (f"its decrypt role is assigned elsewhere ({'; '.join(elsewhere)}), which does not cover {scope}"
-             if elsewhere else "it has no role with keys/decrypt/action at the key, the vault or above")
-    return _finding("azure.role", cluster, subject, BROKEN, f"{facts.name} may not decrypt with {vault.name}/{key.key}: "
-                    f"{where}", az_hints.role_assignment_create(CRYPTO_USER, facts.principal_id, scope),
-                    elsewhere=elsewhere)
+    where = (
+        f"its decrypt role is assigned elsewhere ({'; '.join(elsewhere)}), which does not cover {scope}"
+        if elsewhere
+        else "it has no role with keys/decrypt/action at the key, the vault or above"
+    )
+    return _finding(
+        "azure.role",
+        cluster,
+        subject,
+        BROKEN,
+        f"{facts.name} may not decrypt with {vault.name}/{key.key}: {where}",
+        az_hints.role_assignment_create(CRYPTO_USER, facts.principal_id, scope),
+        elsewhere=elsewhere,
+    )
 
 
 # -- azure.key -----------------------------------------------------------------------------------------------
@@ -345,8 +456,9 @@ def _versions(ctx: Context, cluster: Cluster, key: KeyVaultKey) -> list[str]:
     found = [key.version] if key.version else []
     for file in cluster_files(ctx):
         if any(a.cluster.name == cluster.name for a in applying(ctx, file.path)):
-            found += [e.version for e in file.azure_kv
-                      if e.vault_url == key.vault_url and e.name == key.key and e.version]
+            found += [
+                e.version for e in file.azure_kv if e.vault_url == key.vault_url and e.name == key.key and e.version
+            ]
     return list(dict.fromkeys(found)) or [""]
 
 
@@ -360,8 +472,10 @@ def check_key(ctx: Context) -> Iterator[Finding]:
                 yield _finding("azure.key", cluster, f"{vault_name(key)}/{key.key}", SKIPPED, skip.reason)
                 continue
             for version in _versions(ctx, cluster, key):
-                facts = ctx.read(("key", vault.id, key.key, version),
-                                 lambda v=version, f=vault, k=key: reader.key(f, k.key, v or None))  # type: ignore[misc]
+                facts = ctx.read(
+                    ("key", vault.id, key.key, version),
+                    lambda v=version, f=vault, k=key: reader.key(f, k.key, v or None),
+                )  # type: ignore[misc]
                 yield _key_finding(cluster, vault, key, version, facts)
 
 
@@ -371,20 +485,40 @@ def _key_problems(vault: VaultFacts, key: KeyVaultKey, facts: KeyFacts) -> list[
     attrs = az_hints.keyvault_key_set_attributes
     problems = []
     if not facts.enabled:
-        problems.append((f"version {facts.version} is disabled: Key Vault refuses to decrypt with it",
-                         attrs(vault.name, key.key, facts.version, "--enabled true")))
+        problems.append(
+            (
+                f"version {facts.version} is disabled: Key Vault refuses to decrypt with it",
+                attrs(vault.name, key.key, facts.version, "--enabled true"),
+            )
+        )
     if facts.expires is not None and facts.expires <= now:
-        problems.append((f"version {facts.version} expired at {_when(facts.expires)}: encrypting new files fails",
-                         attrs(vault.name, key.key, facts.version, "--expires <a later date, e.g. 2030-01-01T00:00:00Z>")))
+        problems.append(
+            (
+                f"version {facts.version} expired at {_when(facts.expires)}: encrypting new files fails",
+                attrs(vault.name, key.key, facts.version, "--expires <a later date, e.g. 2030-01-01T00:00:00Z>"),
+            )
+        )
     if facts.not_before is not None and facts.not_before > now:
-        problems.append((f"version {facts.version} is not valid before {_when(facts.not_before)}",
-                         attrs(vault.name, key.key, facts.version, "--not-before <now or earlier>")))
+        problems.append(
+            (
+                f"version {facts.version} is not valid before {_when(facts.not_before)}",
+                attrs(vault.name, key.key, facts.version, "--not-before <now or earlier>"),
+            )
+        )
     if ops and "decrypt" not in ops:
-        problems.append((f"its key_ops ({', '.join(sorted(ops))}) do not allow decrypt",
-                         attrs(vault.name, key.key, facts.version, "--ops encrypt decrypt")))
+        problems.append(
+            (
+                f"its key_ops ({', '.join(sorted(ops))}) do not allow decrypt",
+                attrs(vault.name, key.key, facts.version, "--ops encrypt decrypt"),
+            )
+        )
     if facts.kty.upper() not in ("RSA", "RSA-HSM"):
-        problems.append((f"key type {facts.kty} cannot do RSA-OAEP-256 (sops needs an RSA key)",
-                         az_hints.keyvault_key_create(vault.name, key.key)))
+        problems.append(
+            (
+                f"key type {facts.kty} cannot do RSA-OAEP-256 (sops needs an RSA key)",
+                az_hints.keyvault_key_create(vault.name, key.key),
+            )
+        )
     return problems
 
 
@@ -392,20 +526,39 @@ def _when(epoch: int) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
 
 
-def _key_finding(cluster: Cluster, vault: VaultFacts, key: KeyVaultKey, version: str, facts: KeyFacts | None) -> Finding:
+def _key_finding(
+    cluster: Cluster, vault: VaultFacts, key: KeyVaultKey, version: str, facts: KeyFacts | None
+) -> Finding:
     subject = f"{vault.name}/{key.key}" + (f"/{version}" if version else "")
     if facts is None:
         what = f"version {version} of key {key.key}" if version else f"key {key.key}"
-        fix = (f"re-encrypt the files that name it with a current version (fluxforge updatekeys FILES), after "
-               f"{az_hints.keyvault_key_list_versions(vault.name, key.key)}") if version else (
-            az_hints.keyvault_key_create(vault.name, key.key))
+        fix = (
+            (
+                f"re-encrypt the files that name it with a current version (fluxforge updatekeys FILES), after "
+                f"{az_hints.keyvault_key_list_versions(vault.name, key.key)}"
+            )
+            if version
+            else (az_hints.keyvault_key_create(vault.name, key.key))
+        )
         return _finding("azure.key", cluster, subject, BROKEN, f"{what} does not exist in vault {vault.name}", fix)
     problems = _key_problems(vault, key, facts)
     if problems:
-        return _finding("azure.key", cluster, subject, BROKEN, "; ".join(p for p, _ in problems),
-                        " && ".join(f for _, f in problems))
-    return _finding("azure.key", cluster, subject, OK, f"version {facts.version}: enabled, {facts.kty}, "
-                    + ("no expiry" if facts.expires is None else f"expires {_when(facts.expires)}"))
+        return _finding(
+            "azure.key",
+            cluster,
+            subject,
+            BROKEN,
+            "; ".join(p for p, _ in problems),
+            " && ".join(f for _, f in problems),
+        )
+    return _finding(
+        "azure.key",
+        cluster,
+        subject,
+        OK,
+        f"version {facts.version}: enabled, {facts.kty}, "
+        + ("no expiry" if facts.expires is None else f"expires {_when(facts.expires)}"),
+    )
 
 
 AZURE_GATES: tuple[Gate, ...] = (

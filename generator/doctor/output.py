@@ -28,8 +28,10 @@ def _counts(report: Report) -> Counter[str]:
 
 def _summary(report: Report) -> str:
     counts = _counts(report)
-    return (f"{counts[OK]} hold, {counts[BROKEN]} broken, {counts[WARN]} warning(s), {counts[SKIPPED]} skipped "
-            f"({len(report.findings)} checks over {len({f.gate for f in report.findings})} gates)")
+    return (
+        f"{counts[OK]} hold, {counts[BROKEN]} broken, {counts[WARN]} warning(s), {counts[SKIPPED]} skipped "
+        f"({len(report.findings)} checks over {len({f.gate for f in report.findings})} gates)"
+    )
 
 
 def as_text(report: Report, config: str) -> str:
@@ -45,8 +47,9 @@ def as_text(report: Report, config: str) -> str:
 def _all_hold(report: Report) -> str:
     warned = [f for f in report.findings if f.status == WARN]
     skipped = {f.gate for f in report.findings if f.status == SKIPPED}
-    head = "every checked gate holds" + (f" ({len(warned)} warning(s): see ! above; --strict fails on them)"
-                                         if warned else "")
+    head = "every checked gate holds" + (
+        f" ({len(warned)} warning(s): see ! above; --strict fails on them)" if warned else ""
+    )
     return head + (f"; {len(skipped)} gate(s) not checked (– above says why)" if skipped else "")
 
 
@@ -64,9 +67,18 @@ def _first_broken(report: Report, first: Finding) -> list[str]:
 
 def _finding_data(report: Report, finding: Finding) -> dict[str, Any]:
     gate = next((g for g in report.gates if g.id == finding.gate), None)
-    return {"gate": finding.gate, "layer": gate.layer if gate else "", "title": report.title_of(finding.gate),
-            "subject": finding.subject, "cluster": finding.cluster, "status": finding.status,
-            "reason": finding.reason, "fix": finding.fix, "means": finding.means, "detail": finding.detail}
+    return {
+        "gate": finding.gate,
+        "layer": gate.layer if gate else "",
+        "title": report.title_of(finding.gate),
+        "subject": finding.subject,
+        "cluster": finding.cluster,
+        "status": finding.status,
+        "reason": finding.reason,
+        "fix": finding.fix,
+        "means": finding.means,
+        "detail": finding.detail,
+    }
 
 
 def to_data(report: Report, config: str) -> dict[str, Any]:

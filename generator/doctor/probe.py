@@ -90,17 +90,24 @@ def _file_for(ctx: Context, cluster: Cluster, cred: DeclaredCredential) -> Encry
     for file in cluster_files(ctx):
         if not any((e.vault_url, e.name) in keys for e in file.azure_kv):
             continue
-        if any(a.cluster.name == cluster.name and decrypting_sa(config, a) == (cred.namespace, cred.service_account)
-               for a in applying(ctx, file.path)):
+        if any(
+            a.cluster.name == cluster.name and decrypting_sa(config, a) == (cred.namespace, cred.service_account)
+            for a in applying(ctx, file.path)
+        ):
             return file
     return None
 
 
 def _client_id(ctx: Context, cred: DeclaredCredential) -> tuple[str, str]:
     kube = kube_reader(ctx)
-    sa = ctx.read(("get", "sa", cred.namespace, cred.service_account),
-                  lambda: kube.get("serviceaccount", cred.service_account, cred.namespace)) or {}
-    notes = ((sa.get("metadata") or {}).get("annotations") or {})
+    sa = (
+        ctx.read(
+            ("get", "sa", cred.namespace, cred.service_account),
+            lambda: kube.get("serviceaccount", cred.service_account, cred.namespace),
+        )
+        or {}
+    )
+    notes = (sa.get("metadata") or {}).get("annotations") or {}
     return str(notes.get(CLIENT_ID) or cred.identity.client_id or ""), str(notes.get(TENANT_ID) or ctx.cfg().tenant_id)
 
 
@@ -115,7 +122,9 @@ def _run(ctx: Context, cluster: Cluster, cred: DeclaredCredential) -> _Run:
         return _Run(cluster, cred, client_id, file, token_error=err.problems[0])
     keys = _cred_keys(ctx, cluster, cred)
     entry = next(e for e in file.azure_kv if (e.vault_url, e.name) in keys)
-    return _Run(cluster, cred, client_id, file, result=ctx.prober.unwrap(entry.as_metadata(), tenant_id, client_id, token))
+    return _Run(
+        cluster, cred, client_id, file, result=ctx.prober.unwrap(entry.as_metadata(), tenant_id, client_id, token)
+    )
 
 
 def _runs(ctx: Context) -> list[_Run]:
@@ -131,15 +140,28 @@ def _runs(ctx: Context) -> list[_Run]:
 def check_token(ctx: Context) -> Iterator[Finding]:
     for run in _runs(ctx):
         if run.file is None:
-            yield Finding("probe.token", run.subject, SKIPPED, "no encrypted file in the repository is decrypted as "
-                          "this ServiceAccount", cluster=run.cluster.name)
+            yield Finding(
+                "probe.token",
+                run.subject,
+                SKIPPED,
+                "no encrypted file in the repository is decrypted as this ServiceAccount",
+                cluster=run.cluster.name,
+            )
         elif run.token_error:
             means = "cluster.tenant-sa" if run.credential.service_account != "kustomize-controller" else "cluster.sa"
-            yield Finding("probe.token", run.subject, BROKEN, f"kubectl create token failed: {run.token_error}",
-                          f"check gate {means}", means=means, cluster=run.cluster.name)
+            yield Finding(
+                "probe.token",
+                run.subject,
+                BROKEN,
+                f"kubectl create token failed: {run.token_error}",
+                f"check gate {means}",
+                means=means,
+                cluster=run.cluster.name,
+            )
         else:
-            yield Finding("probe.token", run.subject, OK, f"token issued for audience {WI_AUDIENCE}",
-                          cluster=run.cluster.name)
+            yield Finding(
+                "probe.token", run.subject, OK, f"token issued for audience {WI_AUDIENCE}", cluster=run.cluster.name
+            )
 
 
 def _not_reached(run: _Run) -> str:
@@ -155,29 +177,59 @@ def check_exchange(ctx: Context) -> Iterator[Finding]:
             yield Finding("probe.exchange", run.subject, SKIPPED, reason, cluster=run.cluster.name)
         elif not run.result.ok and run.result.step == "exchange":
             means = str(run.result.detail.get("means", ""))
-            yield Finding("probe.exchange", run.subject, BROKEN, run.result.message,
-                          f"fix gate {means}" if means else "see the message", means=means, cluster=run.cluster.name)
+            yield Finding(
+                "probe.exchange",
+                run.subject,
+                BROKEN,
+                run.result.message,
+                f"fix gate {means}" if means else "see the message",
+                means=means,
+                cluster=run.cluster.name,
+            )
         else:
-            yield Finding("probe.exchange", run.subject, OK, f"Entra ID issued a token for client ID {run.client_id}",
-                          cluster=run.cluster.name)
+            yield Finding(
+                "probe.exchange",
+                run.subject,
+                OK,
+                f"Entra ID issued a token for client ID {run.client_id}",
+                cluster=run.cluster.name,
+            )
 
 
 def check_decrypt(ctx: Context) -> Iterator[Finding]:
     for run in _runs(ctx):
         reason = _not_reached(run)
         if reason or run.result is None or run.result.step == "exchange":
-            yield Finding("probe.decrypt", run.subject, SKIPPED, reason or "no Entra ID token (gate probe.exchange)",
-                          cluster=run.cluster.name)
+            yield Finding(
+                "probe.decrypt",
+                run.subject,
+                SKIPPED,
+                reason or "no Entra ID token (gate probe.exchange)",
+                cluster=run.cluster.name,
+            )
             continue
         assert run.file is not None
         if run.result.ok:
-            yield Finding("probe.decrypt", run.subject, OK, f"Key Vault decrypted the data key of {run.file.path}",
-                          cluster=run.cluster.name, detail={"file": run.file.path})
+            yield Finding(
+                "probe.decrypt",
+                run.subject,
+                OK,
+                f"Key Vault decrypted the data key of {run.file.path}",
+                cluster=run.cluster.name,
+                detail={"file": run.file.path},
+            )
         else:
             means = str(run.result.detail.get("means", ""))
-            yield Finding("probe.decrypt", run.subject, BROKEN, f"{run.file.path}: {run.result.message}",
-                          f"fix gate {means}" if means else "see the message", means=means, cluster=run.cluster.name,
-                          detail={"file": run.file.path})
+            yield Finding(
+                "probe.decrypt",
+                run.subject,
+                BROKEN,
+                f"{run.file.path}: {run.result.message}",
+                f"fix gate {means}" if means else "see the message",
+                means=means,
+                cluster=run.cluster.name,
+                detail={"file": run.file.path},
+            )
 
 
 PROBE_GATES: tuple[Gate, ...] = (

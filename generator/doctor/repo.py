@@ -88,8 +88,12 @@ def _mappings(items: Any) -> list[Mapping[str, Any]]:
 
 
 def _azure_entry(entry: Mapping[str, Any]) -> AzureEntry:
-    return AzureEntry(str(entry.get("vault_url", "")).rstrip("/"), str(entry.get("name", "")),
-                      str(entry.get("version") or ""), str(entry.get("enc", "")))
+    return AzureEntry(
+        str(entry.get("vault_url", "")).rstrip("/"),
+        str(entry.get("name", "")),
+        str(entry.get("version") or ""),
+        str(entry.get("enc", "")),
+    )
 
 
 def encrypted_files(root: Path) -> list[EncryptedFile]:
@@ -145,14 +149,16 @@ def kustomizations_in(root: Path, folder: str, default_namespace: str) -> list[K
     base = root / folder
     for file in sorted(base.glob("*.yaml")) if base.is_dir() else []:
         rel = file.relative_to(root).as_posix()
-        found += [_kustomization_facts(doc, rel, default_namespace) for doc in _documents(file)
-                  if _is_flux_kustomization(doc)]
+        found += [
+            _kustomization_facts(doc, rel, default_namespace) for doc in _documents(file) if _is_flux_kustomization(doc)
+        ]
     return found
 
 
 def _is_flux_kustomization(doc: Mapping[str, Any]) -> bool:
     return doc.get("kind") == "Kustomization" and str(doc.get("apiVersion", "")).startswith(
-        "kustomize.toolkit.fluxcd.io/")
+        "kustomize.toolkit.fluxcd.io/"
+    )
 
 
 def _kustomization_facts(doc: Mapping[str, Any], file: str, default_namespace: str) -> KustomizationFacts:
@@ -160,10 +166,14 @@ def _kustomization_facts(doc: Mapping[str, Any], file: str, default_namespace: s
     decryption = spec.get("decryption") if isinstance(spec.get("decryption"), Mapping) else None
     secret = (decryption or {}).get("secretRef") or {}
     return KustomizationFacts(
-        str(meta.get("name", "")), str(meta.get("namespace") or default_namespace),
-        str(spec.get("path", "")).removeprefix("./").rstrip("/"), decryption is not None,
+        str(meta.get("name", "")),
+        str(meta.get("namespace") or default_namespace),
+        str(spec.get("path", "")).removeprefix("./").rstrip("/"),
+        decryption is not None,
         str(secret.get("name", "")) if isinstance(secret, Mapping) else "",
-        str((decryption or {}).get("serviceAccountName") or ""), file)
+        str((decryption or {}).get("serviceAccountName") or ""),
+        file,
+    )
 
 
 @dataclass
@@ -239,8 +249,9 @@ def _merge_sa_patch(facts: PatchFacts, meta: Mapping[str, Any]) -> None:
     facts.annotations.update({str(k): str(v) for k, v in (meta.get("annotations") or {}).items()})
     labels = {str(k): str(v) for k, v in (meta.get("labels") or {}).items()}
     facts.sa_labels.update(labels)
-    facts.wrong_place += [f"label {k} on the ServiceAccount (it must be an annotation)" for k in labels
-                          if k in (CLIENT_ID, TENANT_ID)]
+    facts.wrong_place += [
+        f"label {k} on the ServiceAccount (it must be an annotation)" for k in labels if k in (CLIENT_ID, TENANT_ID)
+    ]
 
 
 def _merge_deployment_patch(facts: PatchFacts, template: Mapping[str, Any]) -> None:
@@ -254,8 +265,9 @@ def _merge_deployment_patch(facts: PatchFacts, template: Mapping[str, Any]) -> N
 def _manager_args(template: Mapping[str, Any]) -> list[str]:
     """The args a pod template patch gives the ``manager`` container."""
     containers = (template.get("spec") or {}).get("containers") or []
-    return [str(a) for c in containers if isinstance(c, Mapping) and c.get("name") == "manager"
-            for a in c.get("args") or []]
+    return [
+        str(a) for c in containers if isinstance(c, Mapping) and c.get("name") == "manager" for a in c.get("args") or []
+    ]
 
 
 def _parsed(text: Any) -> Any:

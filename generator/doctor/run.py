@@ -28,8 +28,16 @@ from generator.errors import UsageError
 __all__ = ["GATES", "DoctorOptions", "run_doctor", "walk"]
 
 STATIC: tuple[Gate, ...] = STATIC_GATES + WORKLOAD_STATIC_GATES
-GATES: tuple[Gate, ...] = (STATIC + AZURE_GATES + KEY_FILE_GATES + WORKLOAD_AZURE_GATES + CLUSTER_GATES
-                           + WORKLOAD_CLUSTER_GATES + STATUS_GATES + PROBE_GATES)
+GATES: tuple[Gate, ...] = (
+    STATIC
+    + AZURE_GATES
+    + KEY_FILE_GATES
+    + WORKLOAD_AZURE_GATES
+    + CLUSTER_GATES
+    + WORKLOAD_CLUSTER_GATES
+    + STATUS_GATES
+    + PROBE_GATES
+)
 
 
 def walk(ctx: Context, gates: Sequence[Gate], *, layer_skips: dict[str, str] | None = None) -> None:
@@ -96,8 +104,10 @@ def _kube_reader(options: DoctorOptions) -> tuple[KubeReader | None, str]:
             return reader, ""  # an unreadable kubeconfig: the cluster gates are skipped and say why
         if options.context not in names:
             known = ", ".join(names) or "none"
-            raise UsageError(f"--context {options.context}: no such context in "
-                             f"{options.kubeconfig or 'the kubeconfig'} (contexts: {known})")
+            raise UsageError(
+                f"--context {options.context}: no such context in "
+                f"{options.kubeconfig or 'the kubeconfig'} (contexts: {known})"
+            )
     return reader, ""
 
 
@@ -109,20 +119,30 @@ def _prober(options: DoctorOptions) -> tuple[Prober | None, str]:
     return KeyVaultProbe(), ""
 
 
-def run_doctor(options: DoctorOptions, *, azure: AzureReader | None = None, kube: KubeReader | None = None,
-               prober: Prober | None = None) -> Report:
+def run_doctor(
+    options: DoctorOptions,
+    *,
+    azure: AzureReader | None = None,
+    kube: KubeReader | None = None,
+    prober: Prober | None = None,
+) -> Report:
     """``fluxforge doctor``: every gate in chain order. Readers given here replace the ones built from
     ``options`` (tests pass readers bound to the emulator)."""
     from generator.config.load import config_path_for
 
     ctx = Context(config_path_for(options.config), cluster_name=options.cluster)
     walk(ctx, STATIC)
-    live = GATES[len(STATIC):]
+    live = GATES[len(STATIC) :]
     if options.static:
         walk(ctx, live, layer_skips=dict.fromkeys(("azure", "cluster", "status", "probe"), "--static: not checked"))
     elif ctx.config is None or ctx.status_of("static.config") == BROKEN:
-        walk(ctx, live, layer_skips=dict.fromkeys(("azure", "cluster", "status", "probe"),
-                                                  "not checked: gate static.config is broken"))
+        walk(
+            ctx,
+            live,
+            layer_skips=dict.fromkeys(
+                ("azure", "cluster", "status", "probe"), "not checked: gate static.config is broken"
+            ),
+        )
     else:
         ctx.kube, ctx.kube_skip = (kube, "") if kube is not None else _kube_reader(options)
         ctx.azure, ctx.azure_skip = (azure, "") if azure is not None else _azure_reader(ctx, options)

@@ -27,9 +27,9 @@ if TYPE_CHECKING:
 __all__ = ["STATIC_GATES", "applying", "cluster_files", "feature_gate_on"]
 
 
-
-def _finding(gate: str, subject: str, status: str, reason: str, fix: str = "", cluster: str = "",
-             **detail: object) -> Finding:
+def _finding(
+    gate: str, subject: str, status: str, reason: str, fix: str = "", cluster: str = "", **detail: object
+) -> Finding:
     return Finding(gate, subject, status, reason, fix, cluster=cluster, detail=dict(detail))  # type: ignore[arg-type]
 
 
@@ -40,18 +40,31 @@ def check_config(ctx: Context) -> Iterator[Finding]:
     try:
         ctx.config = load_config(ctx.config_path)
     except FluxforgeError as err:
-        yield _finding("static.config", str(ctx.config_path), BROKEN, "; ".join(err.problems[:3]),
-                       f"edit {ctx.config_path} as each line says, then run fluxforge doctor again",
-                       problems=err.problems)
+        yield _finding(
+            "static.config",
+            str(ctx.config_path),
+            BROKEN,
+            "; ".join(err.problems[:3]),
+            f"edit {ctx.config_path} as each line says, then run fluxforge doctor again",
+            problems=err.problems,
+        )
         return
     names = [c.name for c in ctx.config.clusters]
     if ctx.cluster_name is not None and ctx.cluster_name not in names:
-        yield _finding("static.config", str(ctx.config_path), BROKEN,
-                       f"--cluster {ctx.cluster_name}: no such cluster in the config (clusters: {', '.join(names)})",
-                       f"fluxforge doctor --cluster {names[0]}")
+        yield _finding(
+            "static.config",
+            str(ctx.config_path),
+            BROKEN,
+            f"--cluster {ctx.cluster_name}: no such cluster in the config (clusters: {', '.join(names)})",
+            f"fluxforge doctor --cluster {names[0]}",
+        )
         return
-    yield _finding("static.config", str(ctx.config_path), OK,
-                   f"valid: {len(names)} cluster(s) ({', '.join(names)}), Flux {ctx.config.flux.version}")
+    yield _finding(
+        "static.config",
+        str(ctx.config_path),
+        OK,
+        f"valid: {len(names)} cluster(s) ({', '.join(names)}), Flux {ctx.config.flux.version}",
+    )
 
 
 # -- static.tree -------------------------------------------------------------------------------------------------
@@ -62,13 +75,22 @@ def check_tree(ctx: Context) -> Iterator[Finding]:
     try:
         report = run_render(ctx.config_path, mode="check")
     except FluxforgeError as err:
-        stale = [line for line in err.problems if line.endswith(("to update it)", "to delete it)"))
-                 or ": conflict" in line or "fluxforge did not write" in line]
+        stale = [
+            line
+            for line in err.problems
+            if line.endswith(("to update it)", "to delete it)"))
+            or ": conflict" in line
+            or "fluxforge did not write" in line
+        ]
         shown = stale or err.problems[:1]
-        yield _finding("static.tree", "rendered tree", BROKEN,
-                       f"the committed tree is not what the config renders: {'; '.join(shown[:4])}",
-                       "fluxforge render (then commit and push; `fluxforge render --diff` shows the change)",
-                       problems=[line for line in err.problems if not line.startswith(("+", "-", "@@", " "))])
+        yield _finding(
+            "static.tree",
+            "rendered tree",
+            BROKEN,
+            f"the committed tree is not what the config renders: {'; '.join(shown[:4])}",
+            "fluxforge render (then commit and push; `fluxforge render --diff` shows the change)",
+            problems=[line for line in err.problems if not line.startswith(("+", "-", "@@", " "))],
+        )
         return
     yield _finding("static.tree", "rendered tree", OK, f"{report.total} generated files are up to date")
 
@@ -98,29 +120,37 @@ def _identity_problems(config: Config, cluster: Cluster, facts: repo.PatchFacts)
     problems = []
     client = facts.annotations.get(repo.CLIENT_ID)
     if client != cluster.identity.client_id:
-        problems.append(f"ServiceAccount kustomize-controller: annotation {repo.CLIENT_ID} is "
-                        f"{client or 'not set'} (config: {cluster.identity.client_id})")
+        problems.append(
+            f"ServiceAccount kustomize-controller: annotation {repo.CLIENT_ID} is "
+            f"{client or 'not set'} (config: {cluster.identity.client_id})"
+        )
     tenant = facts.annotations.get(repo.TENANT_ID)
     if tenant not in (None, config.tenant_id):
-        problems.append(f"ServiceAccount kustomize-controller: annotation {repo.TENANT_ID} is {tenant} "
-                        f"(config: {config.tenant_id})")
+        problems.append(
+            f"ServiceAccount kustomize-controller: annotation {repo.TENANT_ID} is {tenant} (config: {config.tenant_id})"
+        )
     if form.service_account_use_label and facts.sa_labels.get(repo.WI_LABEL) != "true":
-        problems.append(f"ServiceAccount kustomize-controller: label {repo.WI_LABEL}: \"true\" is missing "
-                        f"({version} needs it)")
+        problems.append(
+            f'ServiceAccount kustomize-controller: label {repo.WI_LABEL}: "true" is missing ({version} needs it)'
+        )
     if form.deployment_use_label and facts.deployment_labels.get(repo.WI_LABEL) != "true":
-        problems.append(f"Deployment kustomize-controller: label {repo.WI_LABEL}: \"true\" is missing "
-                        f"({version} needs it)")
+        problems.append(
+            f'Deployment kustomize-controller: label {repo.WI_LABEL}: "true" is missing ({version} needs it)'
+        )
     if facts.labels.get(repo.WI_LABEL) != "true":
-        problems.append(f"Deployment kustomize-controller: pod template label {repo.WI_LABEL}: \"true\" is missing")
+        problems.append(f'Deployment kustomize-controller: pod template label {repo.WI_LABEL}: "true" is missing')
     return problems
 
 
 def _patch_problems(config: Config, cluster: Cluster, facts: repo.PatchFacts) -> list[str]:
     problems = _identity_problems(config, cluster, facts) if cluster.sops.key_vault else []
     if needs_feature_gate(config, cluster) and not feature_gate_on(facts.args):
-        why = "tenants decrypt as their own ServiceAccount" if cluster.tenants else "the lockdown's default ServiceAccount"
-        problems.append(f"Deployment kustomize-controller: --feature-gates={FEATURE_GATE_NAME}=true is missing "
-                        f"({why})")
+        why = (
+            "tenants decrypt as their own ServiceAccount"
+            if cluster.tenants
+            else "the lockdown's default ServiceAccount"
+        )
+        problems.append(f"Deployment kustomize-controller: --feature-gates={FEATURE_GATE_NAME}=true is missing ({why})")
     lockdown = config.flux.default_decryption_service_account
     if lockdown and f"{DEFAULT_DECRYPTION_SA_FLAG}={lockdown}" not in facts.args:
         problems.append(f"Deployment kustomize-controller: {DEFAULT_DECRYPTION_SA_FLAG}={lockdown} is missing")
@@ -136,28 +166,40 @@ def _form_text(config: Config) -> str:
 def check_patches(ctx: Context) -> Iterator[Finding]:
     config = ctx.cfg()
     if config.flux.extension:
-        raise Skip("flux.install: extension: the AKS Flux extension sets the controllers' workload identity "
-                   "(workloadIdentity.* settings in the Bicep); there is no flux-system folder to patch")
+        raise Skip(
+            "flux.install: extension: the AKS Flux extension sets the controllers' workload identity "
+            "(workloadIdentity.* settings in the Bicep); there is no flux-system folder to patch"
+        )
     for cluster in config.clusters:
         facts = repo.patch_facts(ctx.root, config.sync_dir(cluster))
         if not facts.exists:
-            yield _finding("static.patches", cluster.name, BROKEN, f"{facts.file} is missing", "fluxforge render",
-                           cluster.name)
+            yield _finding(
+                "static.patches", cluster.name, BROKEN, f"{facts.file} is missing", "fluxforge render", cluster.name
+            )
             continue
         if not cluster.sops.key_vault and not needs_feature_gate(config, cluster):
-            yield _finding("static.patches", cluster.name, SKIPPED, "age only: no workload identity to patch",
-                           cluster=cluster.name)
+            yield _finding(
+                "static.patches", cluster.name, SKIPPED, "age only: no workload identity to patch", cluster=cluster.name
+            )
             continue
         problems = _patch_problems(config, cluster, facts)
         if problems:
-            yield _finding("static.patches", cluster.name, BROKEN, f"{facts.file}: {'; '.join(problems)}",
-                           f"put the patches back into {facts.file} as rendered: out=$(mktemp -d) && fluxforge render "
-                           f"--out-dir $out && diff $out/{facts.file} {facts.file}", cluster.name, problems=problems)
+            yield _finding(
+                "static.patches",
+                cluster.name,
+                BROKEN,
+                f"{facts.file}: {'; '.join(problems)}",
+                f"put the patches back into {facts.file} as rendered: out=$(mktemp -d) && fluxforge render "
+                f"--out-dir $out && diff $out/{facts.file} {facts.file}",
+                cluster.name,
+                problems=problems,
+            )
         else:
             what = _form_text(config) if cluster.sops.key_vault else "patches"
             gate = f", --feature-gates={FEATURE_GATE_NAME}=true" if needs_feature_gate(config, cluster) else ""
-            yield _finding("static.patches", cluster.name, OK, f"{facts.file} sets the {what}{gate}",
-                           cluster=cluster.name)
+            yield _finding(
+                "static.patches", cluster.name, OK, f"{facts.file} sets the {what}{gate}", cluster=cluster.name
+            )
 
 
 # -- static.sops-rules ---------------------------------------------------------------------------------------
@@ -168,8 +210,13 @@ def check_sops_rules(ctx: Context) -> Iterator[Finding]:
     config = ctx.cfg()
     file = ctx.root / ".sops.yaml"
     if not file.is_file():
-        yield _finding("static.sops-rules", ".sops.yaml", BROKEN, ".sops.yaml is missing next to fluxforge.yaml",
-                       "fluxforge render")
+        yield _finding(
+            "static.sops-rules",
+            ".sops.yaml",
+            BROKEN,
+            ".sops.yaml is missing next to fluxforge.yaml",
+            "fluxforge render",
+        )
         return
     try:
         rules = load_rules(file)
@@ -179,12 +226,22 @@ def check_sops_rules(ctx: Context) -> Iterator[Finding]:
     expected = sops_rules(config, _shared(ctx, config))
     problems = [p for want in expected if (p := _rule_problem(ctx.root, rules, want)) is not None]
     if problems:
-        yield _finding("static.sops-rules", ".sops.yaml", BROKEN, "; ".join(problems),
-                       "fluxforge render (it writes .sops.yaml), then fluxforge updatekeys on files encrypted "
-                       "for the old recipients", problems=problems)
+        yield _finding(
+            "static.sops-rules",
+            ".sops.yaml",
+            BROKEN,
+            "; ".join(problems),
+            "fluxforge render (it writes .sops.yaml), then fluxforge updatekeys on files encrypted "
+            "for the old recipients",
+            problems=problems,
+        )
         return
-    yield _finding("static.sops-rules", ".sops.yaml", OK,
-                   f"every Kustomization folder ({len(expected)}) is covered with the configured recipients")
+    yield _finding(
+        "static.sops-rules",
+        ".sops.yaml",
+        OK,
+        f"every Kustomization folder ({len(expected)}) is covered with the configured recipients",
+    )
 
 
 def _rule_problem(root: Path, rules: SopsRules, want: SopsRule) -> str | None:
@@ -197,9 +254,9 @@ def _rule_problem(root: Path, rules: SopsRules, want: SopsRule) -> str | None:
     if have == wanted:
         return None
     missing, extra = sorted(wanted - have), sorted(have - wanted)
-    return (f"{want.path}/: its rule ({rule.path_regex or 'no path_regex'}) has "
-            + "; ".join(filter(None, [f"missing {', '.join(missing)}" if missing else "",
-                                      f"extra {', '.join(extra)}" if extra else ""])))
+    return f"{want.path}/: its rule ({rule.path_regex or 'no path_regex'}) has " + "; ".join(
+        filter(None, [f"missing {', '.join(missing)}" if missing else "", f"extra {', '.join(extra)}" if extra else ""])
+    )
 
 
 # -- static.encrypted -----------------------------------------------------------------------------------------
@@ -259,10 +316,14 @@ def cluster_files(ctx: Context) -> list[repo.EncryptedFile]:
 def _known(config: Config, entry: repo.AzureEntry) -> bool:
     from generator.flux.tenancy import cluster_keys
 
-    keys = {*config.sops.key_vault, *config.break_glass.key_vault,
-            *(k for c in config.clusters for k in cluster_keys(c).key_vault)}
-    return any(k.vault_url == entry.vault_url and k.key == entry.name and k.version in (None, entry.version)
-               for k in keys)
+    keys = {
+        *config.sops.key_vault,
+        *config.break_glass.key_vault,
+        *(k for c in config.clusters for k in cluster_keys(c).key_vault),
+    }
+    return any(
+        k.vault_url == entry.vault_url and k.key == entry.name and k.version in (None, entry.version) for k in keys
+    )
 
 
 def _usable(applier: Applier, file: repo.EncryptedFile, secret_refs: dict[tuple[str, str], str]) -> bool:
@@ -295,12 +356,15 @@ def _file_problems(ctx: Context, file: repo.EncryptedFile, refs: dict[tuple[str,
             problems.append(f"Kustomization {applier.label} applies it with decryption off")
         elif not _usable(applier, file, refs):
             if not file.azure_kv:
-                problems.append(f"age only, and Kustomization {applier.label} has no decryption.secretRef with an "
-                                "age key")
+                problems.append(
+                    f"age only, and Kustomization {applier.label} has no decryption.secretRef with an age key"
+                )
             else:
                 keys = ", ".join(e.url for e in file.azure_kv)
-                problems.append(f"Kustomization {applier.label} decrypts as the {applier.identity_label}, which the "
-                                f"config grants no Key Vault key of the file ({keys})")
+                problems.append(
+                    f"Kustomization {applier.label} decrypts as the {applier.identity_label}, which the "
+                    f"config grants no Key Vault key of the file ({keys})"
+                )
     return problems
 
 
@@ -313,14 +377,24 @@ def check_encrypted(ctx: Context) -> Iterator[Finding]:
         problems = _file_problems(ctx, file, refs)
         if problems:
             bad += 1
-            yield _finding("static.encrypted", file.path, BROKEN, "; ".join(problems),
-                           f"fluxforge updatekeys {file.path} (re-wraps its data key for the recipients of "
-                           ".sops.yaml; needs a key that decrypts it now)", problems=problems)
+            yield _finding(
+                "static.encrypted",
+                file.path,
+                BROKEN,
+                "; ".join(problems),
+                f"fluxforge updatekeys {file.path} (re-wraps its data key for the recipients of "
+                ".sops.yaml; needs a key that decrypts it now)",
+                problems=problems,
+            )
     if not bad:
         unapplied = [f.path for f in files if not applying(ctx, f.path)]
         note = f"; {len(unapplied)} read by no Kustomization's build" if unapplied else ""
-        yield _finding("static.encrypted", f"{len(files)} encrypted file(s)", OK,
-                       f"each names keys the config knows and that every cluster applying it can use{note}")
+        yield _finding(
+            "static.encrypted",
+            f"{len(files)} encrypted file(s)",
+            OK,
+            f"each names keys the config knows and that every cluster applying it can use{note}",
+        )
 
 
 # -- static.tenant-isolation -----------------------------------------------------------------------------------
@@ -351,11 +425,23 @@ def _tenant_finding(cluster: Cluster, ks: KustomizationSpec, found: list[Exposur
     ident = ks.tenant.identity.name or ks.tenant.identity.client_id
     mine = [e for e in found if _involves(e, ks)]
     if mine:
-        return _finding("static.tenant-isolation", subject, WARN, "; ".join(e.reason for e in mine), mine[0].fix,
-                        cluster.name, shared=sorted({f for e in mine for f in e.folders}))
-    return _finding("static.tenant-isolation", subject, OK,
-                    f"tenant identity {ident} decrypts no key used outside {ks.path}/, and no other identity "
-                    f"decrypts the keys of {ks.path}/", cluster.name)
+        return _finding(
+            "static.tenant-isolation",
+            subject,
+            WARN,
+            "; ".join(e.reason for e in mine),
+            mine[0].fix,
+            cluster.name,
+            shared=sorted({f for e in mine for f in e.folders}),
+        )
+    return _finding(
+        "static.tenant-isolation",
+        subject,
+        OK,
+        f"tenant identity {ident} decrypts no key used outside {ks.path}/, and no other identity "
+        f"decrypts the keys of {ks.path}/",
+        cluster.name,
+    )
 
 
 # -- static.federation --------------------------------------------------------------------------------------
@@ -370,7 +456,9 @@ def _implied(ctx: Context, config: Config, cluster: Cluster) -> dict[tuple[str, 
         if ks.decryption and ks.service_account:
             found.setdefault((ks.namespace, ks.service_account), f"Kustomization {ks.namespace}/{ks.name} ({ks.file})")
         elif ks.decryption and lockdown and not ks.secret_ref:
-            found.setdefault((ks.namespace, lockdown), f"default decryption ServiceAccount for {ks.namespace}/{ks.name}")
+            found.setdefault(
+                (ks.namespace, lockdown), f"default decryption ServiceAccount for {ks.namespace}/{ks.name}"
+            )
     return found
 
 
@@ -386,9 +474,15 @@ def _bicep(ctx: Context) -> Finding | None:
         run_bicep(ctx.config_path, check=True)
     except FluxforgeError as err:
         stale = [line for line in err.problems if line.endswith("(run `fluxforge azure bicep`)")] or err.problems[:1]
-        return _finding("static.federation", subject, BROKEN, f"the Bicep does not declare what the config does: "
-                        f"{'; '.join(stale[:4])}", "fluxforge azure bicep (then deploy it: az deployment group create "
-                        f"-g <resource group> -f {DEFAULT_OUT}/main.bicep)", problems=stale)
+        return _finding(
+            "static.federation",
+            subject,
+            BROKEN,
+            f"the Bicep does not declare what the config does: {'; '.join(stale[:4])}",
+            "fluxforge azure bicep (then deploy it: az deployment group create "
+            f"-g <resource group> -f {DEFAULT_OUT}/main.bicep)",
+            problems=stale,
+        )
     return _finding("static.federation", subject, OK, "declares the federated credentials of the config (up to date)")
 
 
@@ -402,16 +496,28 @@ def check_federation(ctx: Context) -> Iterator[Finding]:
         implied = _implied(ctx, config, cluster)
         missing = [(pair, why) for pair, why in implied.items() if pair not in declared]
         if missing:
-            text = "; ".join(f"{why} exchanges system:serviceaccount:{ns}:{sa}, which no identity of the config "
-                             "federates" for (ns, sa), why in missing)
-            yield _finding("static.federation", cluster.name, BROKEN, text,
-                           "declare it in fluxforge.yaml (kustomizations[].tenant {serviceAccount, identity}) and "
-                           "run fluxforge render, or remove decryption.serviceAccountName from the Kustomization",
-                           cluster.name, missing=[f"{ns}:{sa}" for (ns, sa), _ in missing])
+            text = "; ".join(
+                f"{why} exchanges system:serviceaccount:{ns}:{sa}, which no identity of the config federates"
+                for (ns, sa), why in missing
+            )
+            yield _finding(
+                "static.federation",
+                cluster.name,
+                BROKEN,
+                text,
+                "declare it in fluxforge.yaml (kustomizations[].tenant {serviceAccount, identity}) and "
+                "run fluxforge render, or remove decryption.serviceAccountName from the Kustomization",
+                cluster.name,
+                missing=[f"{ns}:{sa}" for (ns, sa), _ in missing],
+            )
         else:
-            yield _finding("static.federation", cluster.name, OK,
-                           f"{len(implied)} subject(s) the tree uses, each declared for a federated credential",
-                           cluster.name)
+            yield _finding(
+                "static.federation",
+                cluster.name,
+                OK,
+                f"{len(implied)} subject(s) the tree uses, each declared for a federated credential",
+                cluster.name,
+            )
 
 
 STATIC_GATES: tuple[Gate, ...] = (
@@ -421,6 +527,7 @@ STATIC_GATES: tuple[Gate, ...] = (
     Gate("static.sops-rules", "static", ".sops.yaml covers every Kustomization folder", check_sops_rules),
     Gate("static.encrypted", "static", "encrypted files are decryptable where they are applied", check_encrypted),
     Gate("static.tenant-isolation", "static", "tenant identities decrypt only their own folders", check_isolation),
-    Gate("static.federation", "static", "federated credential subjects: used by the tree vs declared",
-         check_federation),
+    Gate(
+        "static.federation", "static", "federated credential subjects: used by the tree vs declared", check_federation
+    ),
 )

@@ -29,7 +29,7 @@ def _expected(config: Config, cluster: Cluster) -> list[tuple[str, str]]:
 
 
 def _ready(obj: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    conditions = ((obj.get("status") or {}).get("conditions") or [])
+    conditions = (obj.get("status") or {}).get("conditions") or []
     return next((c for c in conditions if isinstance(c, Mapping) and c.get("type") == "Ready"), None)
 
 
@@ -52,22 +52,34 @@ def check_kustomizations(ctx: Context) -> Iterator[Finding]:
     config = ctx.cfg()
     kube = kube_reader(ctx)
     listed = ctx.read(("list", KIND), lambda: kube.list(KIND))
-    by_name = {((o.get("metadata") or {}).get("namespace", ""), (o.get("metadata") or {}).get("name", "")): o
-               for o in listed}
+    by_name = {
+        ((o.get("metadata") or {}).get("namespace", ""), (o.get("metadata") or {}).get("name", "")): o for o in listed
+    }
     reconcile = "flux reconcile kustomization {name} -n {ns} --with-source"
     for ns, name in _expected(config, cluster):
         subject = f"{cluster.name}: Kustomization {ns}/{name}"
         fix = reconcile.format(name=name, ns=ns)
         obj = by_name.get((ns, name))
         if obj is None:
-            yield Finding("status.kustomizations", subject, WARN, "not in the cluster yet",
-                          reconcile.format(name=config.sync_name, ns=config.flux.namespace), cluster=cluster.name)
+            yield Finding(
+                "status.kustomizations",
+                subject,
+                WARN,
+                "not in the cluster yet",
+                reconcile.format(name=config.sync_name, ns=config.flux.namespace),
+                cluster=cluster.name,
+            )
             continue
         ready = _ready(obj) or {}
-        status, reason, message = str(ready.get("status", "Unknown")), str(ready.get("reason", "")), str(
-            ready.get("message", ""))
+        status, reason, message = (
+            str(ready.get("status", "Unknown")),
+            str(ready.get("reason", "")),
+            str(ready.get("message", "")),
+        )
         if status != "False":
-            yield Finding("status.kustomizations", subject, OK, f"Ready={status} {reason}".strip(), cluster=cluster.name)
+            yield Finding(
+                "status.kustomizations", subject, OK, f"Ready={status} {reason}".strip(), cluster=cluster.name
+            )
             continue
         yield _failed(ctx, cluster, subject, reason, message, fix)
 
@@ -78,8 +90,9 @@ def _failed(ctx: Context, cluster: Cluster, subject: str, reason: str, message: 
     if not means:
         return Finding("status.kustomizations", subject, WARN, text, fix, cluster=cluster.name)
     if means == "sops":
-        return Finding("status.kustomizations", subject, BROKEN, f"{text} (a decryption failure)", fix,
-                       cluster=cluster.name)
+        return Finding(
+            "status.kustomizations", subject, BROKEN, f"{text} (a decryption failure)", fix, cluster=cluster.name
+        )
     now = ctx.status_of(means)
     if now == OK:
         advice = f"gate {means} holds now: the failure predates the fix; {fix}"
@@ -87,11 +100,22 @@ def _failed(ctx: Context, cluster: Cluster, subject: str, reason: str, message: 
         advice = f"fix gate {means} first (above), then {fix}"
     else:
         advice = f"check gate {means} (not checked in this run), then {fix}"
-    return Finding("status.kustomizations", subject, BROKEN, f"{text} (means gate {means})", advice, means=means,
-                   cluster=cluster.name)
+    return Finding(
+        "status.kustomizations",
+        subject,
+        BROKEN,
+        f"{text} (means gate {means})",
+        advice,
+        means=means,
+        cluster=cluster.name,
+    )
 
 
 STATUS_GATES: tuple[Gate, ...] = (
-    Gate("status.kustomizations", "status", "Flux Kustomizations are Ready (decryption failures mapped to their gate)",
-         check_kustomizations),
+    Gate(
+        "status.kustomizations",
+        "status",
+        "Flux Kustomizations are Ready (decryption failures mapped to their gate)",
+        check_kustomizations,
+    ),
 )

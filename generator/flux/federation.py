@@ -59,7 +59,7 @@ class FederatedCredential:
         if len(name) <= _NAME_MAX:
             return name
         # cut, and keep names of different long subjects apart with a digest of the whole
-        return f"{name[:_NAME_MAX - 9].rstrip('-_')}-{hashlib.sha256(full.encode()).hexdigest()[:8]}"
+        return f"{name[: _NAME_MAX - 9].rstrip('-_')}-{hashlib.sha256(full.encode()).hexdigest()[:8]}"
 
     def az_create(self) -> str:
         """The ``az`` command that creates it (placeholders where the config leaves name/group out)."""
@@ -85,12 +85,17 @@ def default_decryption_namespaces(config: Config, cluster: Cluster) -> tuple[str
 
 def _controller_credentials(config: Config, cluster: Cluster) -> list[FederatedCredential]:
     """kustomize-controller's, and the default decryption ServiceAccount's in each namespace that uses it."""
-    found = [FederatedCredential(cluster.name, cluster.identity, cluster.oidc_issuer, config.flux.namespace,
-                                 CONTROLLER_SERVICE_ACCOUNT)]
+    found = [
+        FederatedCredential(
+            cluster.name, cluster.identity, cluster.oidc_issuer, config.flux.namespace, CONTROLLER_SERVICE_ACCOUNT
+        )
+    ]
     lockdown = config.flux.default_decryption_service_account
     if lockdown:
-        found += [FederatedCredential(cluster.name, cluster.identity, cluster.oidc_issuer, ns, lockdown)
-                  for ns in default_decryption_namespaces(config, cluster)]
+        found += [
+            FederatedCredential(cluster.name, cluster.identity, cluster.oidc_issuer, ns, lockdown)
+            for ns in default_decryption_namespaces(config, cluster)
+        ]
     return found
 
 
@@ -99,13 +104,22 @@ def federated_credentials(config: Config, cluster: Cluster) -> list[FederatedCre
     ServiceAccount) once (the config checks refuse a workload ServiceAccount that Flux already uses)."""
     found = _controller_credentials(config, cluster)
     if cluster.source_identity is not None:
-        found += [FederatedCredential(cluster.name, cluster.source_identity.identity, cluster.oidc_issuer,
-                                      config.flux.namespace, controller) for controller in config.flux.source_controllers]
+        found += [
+            FederatedCredential(
+                cluster.name, cluster.source_identity.identity, cluster.oidc_issuer, config.flux.namespace, controller
+            )
+            for controller in config.flux.source_controllers
+        ]
     for ks in cluster.tenants:
         assert ks.tenant is not None
-        found.append(FederatedCredential(cluster.name, ks.tenant.identity, cluster.oidc_issuer, ks.namespace,
-                                         ks.tenant.service_account))
-    found += [FederatedCredential(cluster.name, w.identity, cluster.oidc_issuer, w.namespace, w.service_account)
-              for w in cluster.workloads]
+        found.append(
+            FederatedCredential(
+                cluster.name, ks.tenant.identity, cluster.oidc_issuer, ks.namespace, ks.tenant.service_account
+            )
+        )
+    found += [
+        FederatedCredential(cluster.name, w.identity, cluster.oidc_issuer, w.namespace, w.service_account)
+        for w in cluster.workloads
+    ]
     unique = {(c.namespace, c.service_account): c for c in reversed(found)}
     return [c for c in found if unique[(c.namespace, c.service_account)] is c]

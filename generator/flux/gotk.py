@@ -49,8 +49,9 @@ def parse_header(text: str) -> GotkHeader:
 def read_header(path: Path) -> GotkHeader | None:
     """The header of ``path``, or None when the file does not exist. RenderError (naming the path)
     when it cannot be read: a folder in its place, a file where one of its folders belongs, no permission."""
-    head = read_optional(path, writer="`flux install --export` writes", below="this file belongs below it",
-                         limit=_HEAD_BYTES)
+    head = read_optional(
+        path, writer="`flux install --export` writes", below="this file belongs below it", limit=_HEAD_BYTES
+    )
     if head is None:
         return None
     return parse_header(head.decode("utf-8", errors="replace"))
@@ -71,13 +72,17 @@ def _header_problems(config: Config, header: GotkHeader, rel: str) -> Iterator[s
     if header.version is None:
         yield "no '# Flux Version:' header; regenerate it with `flux install --export`"
     elif header.version != config.flux.version:
-        yield (f"Flux {header.version.tag} but flux.version is {config.flux.version}; "
-               f"run `flux install --export > {rel}` with Flux {config.flux.version} or set flux.version")
+        yield (
+            f"Flux {header.version.tag} but flux.version is {config.flux.version}; "
+            f"run `flux install --export > {rel}` with Flux {config.flux.version} or set flux.version"
+        )
     want = set(config.flux.components)
     if header.components is not None and set(header.components) != want:
         missing, extra = sorted(want - set(header.components)), sorted(set(header.components) - want)
-        parts = (f"missing {', '.join(missing)}" if missing else "",
-                 f"not in flux.components: {', '.join(extra)}" if extra else "")
+        parts = (
+            f"missing {', '.join(missing)}" if missing else "",
+            f"not in flux.components: {', '.join(extra)}" if extra else "",
+        )
         yield f"components differ from flux.components ({'; '.join(part for part in parts if part)})"
 
 

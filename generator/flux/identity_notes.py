@@ -23,8 +23,11 @@ _CONTROLLER = "kustomize-controller"
 
 def _targets_controller(patch: dict[str, Any]) -> bool:
     target = patch.get("target")
-    return (isinstance(target, dict) and target.get("kind") == "ServiceAccount"
-            and _CONTROLLER in str(target.get("name", "")))
+    return (
+        isinstance(target, dict)
+        and target.get("kind") == "ServiceAccount"
+        and _CONTROLLER in str(target.get("name", ""))
+    )
 
 
 def controller_identity(text: str | None) -> dict[str, str]:

@@ -38,8 +38,10 @@ class Exposure:
         name = self.identity.name or self.identity.client_id
         who = ", ".join(d.label for d in self.owners)
         where = ", ".join(f + "/" for f in self.folders)
-        return (f"identity {name} ({who}) can decrypt Key Vault key {key_label(self.key)}, which .sops.yaml also "
-                f"uses for {where} (not its folders): it can read those Secrets from Git")
+        return (
+            f"identity {name} ({who}) can decrypt Key Vault key {key_label(self.key)}, which .sops.yaml also "
+            f"uses for {where} (not its folders): it can read those Secrets from Git"
+        )
 
     @property
     def message(self) -> str:
@@ -61,8 +63,10 @@ def _own_key_fix(decryptors: list[Decryptor]) -> str | None:
         tenant = decryptor.tenant.tenant if decryptor.tenant is not None else None
         if tenant is not None and tenant.sops is None:
             assert decryptor.tenant is not None
-            return (f"give tenant {decryptor.tenant.name} a Key Vault key of its own "
-                    f"({dotted(tenant.identity.where[:-1])}.sops.keyVault)")
+            return (
+                f"give tenant {decryptor.tenant.name} a Key Vault key of its own "
+                f"({dotted(tenant.identity.where[:-1])}.sops.keyVault)"
+            )
     return None
 
 
@@ -70,8 +74,10 @@ def _fix(config: Config, mine: list[Decryptor], key: KeyVaultKey, others: list[D
     """How to end an exposure a tenant is part of: ``mine`` act as the identity, ``others`` read the folders."""
     fix = _own_key_fix(mine)
     if fix is None and any(key_label(key).lower() == key_label(k).lower() for k in config.break_glass.key_vault):
-        fix = ("sops.breakGlass names this key, and a break-glass key must be one no cluster or tenant identity "
-               "decrypts (an offline age key, or a Key Vault key of its own)")
+        fix = (
+            "sops.breakGlass names this key, and a break-glass key must be one no cluster or tenant identity "
+            "decrypts (an offline age key, or a Key Vault key of its own)"
+        )
     fix = fix or _own_key_fix(others)
     if fix is None and _clusters_share(mine, key, others):
         fix = "clusters share this key, so each reads what the other's tenants read: give each its own (clusters[].sops.keyVault)"
@@ -84,7 +90,8 @@ def _clusters_share(mine: list[Decryptor], key: KeyVaultKey, others: list[Decryp
     label = key_label(key).lower()
     return all(d.tenant is None for d in mine) and any(
         d.tenant is None and d.cluster.name not in clusters and label in {key_label(k).lower() for k in d.own.key_vault}
-        for d in others)
+        for d in others
+    )
 
 
 def _rule_labels(rules: list[SopsRule]) -> dict[str, set[str]]:
@@ -98,19 +105,31 @@ def _sides(mine: list[Decryptor], outside: list[SopsRule]) -> tuple[list[SopsRul
     return tenant_side, [r for r in outside if r not in tenant_side]
 
 
-def _exposures(config: Config, mine: list[Decryptor], key: KeyVaultKey, outside: list[SopsRule],
-               by_label: dict[str, Decryptor]) -> list[Exposure]:
+def _exposures(
+    config: Config, mine: list[Decryptor], key: KeyVaultKey, outside: list[SopsRule], by_label: dict[str, Decryptor]
+) -> list[Exposure]:
     """An error for the folders where a tenant is on either side, a warning for the rest (clusters sharing a key)."""
     tenant_side, platform_side = _sides(mine, outside)  # both empty when nothing is outside
     found = []
     if tenant_side:
         others = [by_label[x] for r in tenant_side for x in r.readers if x in by_label]
-        found.append(Exposure(mine[0].identity, key, tuple(r.path for r in tenant_side), tuple(mine),
-                              _fix(config, mine, key, others)))
+        found.append(
+            Exposure(
+                mine[0].identity, key, tuple(r.path for r in tenant_side), tuple(mine), _fix(config, mine, key, others)
+            )
+        )
     if platform_side:
-        found.append(Exposure(mine[0].identity, key, tuple(r.path for r in platform_side), tuple(mine),
-                              "clusters share this key; if one cluster must not read another's Secrets, give each its "
-                              "own (clusters[].sops.keyVault)", "warning"))
+        found.append(
+            Exposure(
+                mine[0].identity,
+                key,
+                tuple(r.path for r in platform_side),
+                tuple(mine),
+                "clusters share this key; if one cluster must not read another's Secrets, give each its "
+                "own (clusters[].sops.keyVault)",
+                "warning",
+            )
+        )
     return found
 
 

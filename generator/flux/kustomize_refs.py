@@ -70,8 +70,9 @@ def _named(data: dict[str, Any]) -> Iterator[str]:
     """The local references of a kustomization: the string lists, then the ``path`` of patch-like entries."""
     yield from (item for key in _LISTS for item in data.get(key) or [] if isinstance(item, str))
     for key in _PATH_LISTS:
-        yield from (item["path"] for item in data.get(key) or []
-                    if isinstance(item, dict) and isinstance(item.get("path"), str))
+        yield from (
+            item["path"] for item in data.get(key) or [] if isinstance(item, dict) and isinstance(item.get("path"), str)
+        )
 
 
 def _is_remote(entry: str) -> bool:

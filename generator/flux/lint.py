@@ -56,7 +56,9 @@ class Finding:
     line: int
     level: str  # "error" | "warning"
     message: str
-    rule: str = dataclasses.field(default="lint.yaml", compare=False)  # the report's rule id (generator.report.model.RULES)
+    rule: str = dataclasses.field(
+        default="lint.yaml", compare=False
+    )  # the report's rule id (generator.report.model.RULES)
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}: {self.level}: {self.message}"
@@ -73,8 +75,9 @@ def lint_text(file: str, text: str, target: FluxVersion, postbuild: tuple[PostBu
         try:
             docs = compose_all(text)
         except YamlError as err:  # one line, keep linting others
-            found.append(Finding(file, err.line or 1, "warning", "not valid YAML, not checked for JSON patches",
-                                 "lint.yaml"))
+            found.append(
+                Finding(file, err.line or 1, "warning", "not valid YAML, not checked for JSON patches", "lint.yaml")
+            )
         else:
             for doc in docs:
                 found.extend(_index_patches(file, doc, 0, target))
@@ -94,9 +97,12 @@ def _removed_apis(file: str, text: str, target: FluxVersion) -> Iterator[Finding
         new = current.get(kind or "", "")
         fix = f", then set apiVersion: {new}" if new else ""
         yield Finding(
-            file, num + 1, "error",
+            file,
+            num + 1,
+            "error",
             f"{gone.api_version}{f' {kind}' if kind else ''} is no longer served from Flux {gone.removed_in} "
-            f"(target {target}): run `flux migrate` against the cluster before upgrading{fix}", "lint.removed-api",
+            f"(target {target}): run `flux migrate` against the cluster before upgrading{fix}",
+            "lint.removed-api",
         )
 
 
@@ -110,7 +116,9 @@ def _unserved_apis(file: str, text: str, target: FluxVersion) -> Iterator[Findin
         since = first_served(kind, match.group(1)) if kind else None
         if since is not None and since > target.minor:
             yield Finding(
-                file, num + 1, "error",
+                file,
+                num + 1,
+                "error",
                 f"{match.group(1)} {kind} is served from Flux 2.{since} on, not by the target {target}",
                 "lint.unserved-api",
             )
@@ -134,10 +142,14 @@ def _check_flag(file: str, value: Node | None, offset: int, target: FluxVersion)
         return
     for flag in LOCKDOWN_FLAGS:
         if str(value.value).split("=", 1)[0] == flag.name and target.minor < flag.since_minor:
-            yield Finding(file, offset + value.start_mark.line + 1, "error",
-                          f"{flag.name} exists from Flux 2.{flag.since_minor} on; {', '.join(flag.controllers)} of "
-                          f"Flux {target} would not start with it: remove it, or upgrade to 2.{flag.since_minor}",
-                          "lint.lockdown-flag")
+            yield Finding(
+                file,
+                offset + value.start_mark.line + 1,
+                "error",
+                f"{flag.name} exists from Flux 2.{flag.since_minor} on; {', '.join(flag.controllers)} of "
+                f"Flux {target} would not start with it: remove it, or upgrade to 2.{flag.since_minor}",
+                "lint.lockdown-flag",
+            )
 
 
 def _index_patches(file: str, node: Node | None, offset: int, target: FluxVersion) -> Iterator[Finding]:
@@ -183,22 +195,28 @@ def _check_op(file: str, op: dict[str, Node], offset: int) -> Iterator[Finding]:
         if append or not any(seg.isdigit() for seg in segments):
             continue
         yield Finding(
-            file, offset + node.start_mark.line + 1, "warning",
+            file,
+            offset + node.start_mark.line + 1,
+            "warning",
             f"JSON patch '{kind} {pointer}' addresses a list element by index; indexes shift between Flux "
             "versions (in the crd-controller ClusterRole that all Flux controllers share, the "
             "serviceaccounts/token rule /rules/10 became /rules/11 in 2.7): use a name-targeted "
-            "strategic-merge patch, or append with '/-'", "lint.index-patch",
+            "strategic-merge patch, or append with '/-'",
+            "lint.index-patch",
         )
 
 
 def _strict_substitutions(file: str, text: str, postbuild: tuple[PostBuild, ...]) -> Iterator[Finding]:
     for line, name, missing in unset_variables(text, postbuild):
         yield Finding(
-            file, line, "warning",
+            file,
+            line,
+            "warning",
             f"${{{name}}} has no default and Kustomization {', '.join(missing)} (postBuild) does not set it: with "
             "StrictPostBuildSubstitutions (on by default from Flux 2.9) its build fails; set "
             f"{name} in postBuild.substitute/substituteFrom, write ${{{name}:=default}}, or label the object "
-            "kustomize.toolkit.fluxcd.io/substitute: disabled", "lint.strict-substitution",
+            "kustomize.toolkit.fluxcd.io/substitute: disabled",
+            "lint.strict-substitution",
         )
 
 
@@ -259,14 +277,23 @@ def lockdown_findings(root: Path) -> list[Finding]:
         return []  # isolation_findings names it once
     if not config.flux.lockdown:
         return []
-    remote = {r for cluster in config.clusters for ks in cluster.kustomizations for r in build_inputs(root, ks.path).remote}
+    remote = {
+        r for cluster in config.clusters for ks in cluster.kustomizations for r in build_inputs(root, ks.path).remote
+    }
     found = []
     for file, entry in sorted(remote):
         lines = (root / file).read_text(encoding="utf-8", errors="replace").splitlines()
         line = next((i + 1 for i, text in enumerate(lines) if entry in text), 1)
-        found.append(Finding(file, line, "error", f"remote base {entry}: flux.lockdown runs kustomize-controller with "
-                             "--no-remote-bases=true, which refuses it; vendor it into the repository",
-                             "lint.remote-base"))
+        found.append(
+            Finding(
+                file,
+                line,
+                "error",
+                f"remote base {entry}: flux.lockdown runs kustomize-controller with "
+                "--no-remote-bases=true, which refuses it; vendor it into the repository",
+                "lint.remote-base",
+            )
+        )
     return found
 
 
@@ -287,11 +314,20 @@ def isolation_findings(root: Path) -> list[Finding]:
     try:
         config = load_config(path)
     except ConfigError as err:
-        return [Finding(CONFIG_NAME, 1, "warning", f"not checked for tenant isolation: {err.problems[0]}",
-                        "lint.tenant-isolation")]
+        return [
+            Finding(
+                CONFIG_NAME,
+                1,
+                "warning",
+                f"not checked for tenant isolation: {err.problems[0]}",
+                "lint.tenant-isolation",
+            )
+        ]
     tree = load_rt(path.read_text(encoding="utf-8"))
-    return [Finding(CONFIG_NAME, line_of(tree, found.identity.where), found.level, found.message,
-                    "lint.tenant-isolation") for found in exposures(config, shared_folders(root, config))]
+    return [
+        Finding(CONFIG_NAME, line_of(tree, found.identity.where), found.level, found.message, "lint.tenant-isolation")
+        for found in exposures(config, shared_folders(root, config))
+    ]
 
 
 def _default_root() -> Path:

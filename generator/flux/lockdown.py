@@ -23,8 +23,16 @@ from typing import Final
 
 from generator.config.model import Config
 
-__all__ = ["LOCKDOWN_DECRYPTION_SA", "LOCKDOWN_DEFAULT_SA", "LOCKDOWN_FLAGS", "RECONCILER_SA", "LockdownFlag",
-           "flag_problem", "lockdown_args", "lockdown_flags"]
+__all__ = [
+    "LOCKDOWN_DECRYPTION_SA",
+    "LOCKDOWN_DEFAULT_SA",
+    "LOCKDOWN_FLAGS",
+    "RECONCILER_SA",
+    "LockdownFlag",
+    "flag_problem",
+    "lockdown_args",
+    "lockdown_flags",
+]
 
 LOCKDOWN_DEFAULT_SA: Final = "default"
 """``--default-service-account``: objects without ``spec.serviceAccountName`` are applied as the
@@ -34,8 +42,13 @@ LOCKDOWN_DECRYPTION_SA: Final = "flux-decryption"
 RECONCILER_SA: Final = "kustomize-controller"
 """The platform's Kustomizations (in the Flux namespace) keep applying as kustomize-controller itself."""
 
-_CROSS_NS_CONTROLLERS: Final = ("kustomize-controller", "helm-controller", "notification-controller",
-                                "image-reflector-controller", "image-automation-controller")
+_CROSS_NS_CONTROLLERS: Final = (
+    "kustomize-controller",
+    "helm-controller",
+    "notification-controller",
+    "image-reflector-controller",
+    "image-automation-controller",
+)
 
 
 @dataclass(frozen=True)
@@ -54,16 +67,36 @@ class LockdownFlag:
 
 
 LOCKDOWN_FLAGS: Final = (
-    LockdownFlag("--no-cross-namespace-refs", "true", _CROSS_NS_CONTROLLERS, 0,
-                 "sourceRef, dependsOn and other references stay in the object's namespace"),
-    LockdownFlag("--no-remote-bases", "true", ("kustomize-controller",), 0,
-                 "kustomize builds read only the source artifact, no remote bases"),
-    LockdownFlag("--default-service-account", LOCKDOWN_DEFAULT_SA, ("kustomize-controller", "helm-controller"), 0,
-                 "an object without spec.serviceAccountName is applied as the default ServiceAccount of its namespace, "
-                 "not as the controller"),
-    LockdownFlag("--default-decryption-service-account", "", ("kustomize-controller",), 7,
-                 "a Kustomization without spec.decryption.serviceAccountName decrypts as this ServiceAccount of its "
-                 "namespace, not with the controller's identity"),
+    LockdownFlag(
+        "--no-cross-namespace-refs",
+        "true",
+        _CROSS_NS_CONTROLLERS,
+        0,
+        "sourceRef, dependsOn and other references stay in the object's namespace",
+    ),
+    LockdownFlag(
+        "--no-remote-bases",
+        "true",
+        ("kustomize-controller",),
+        0,
+        "kustomize builds read only the source artifact, no remote bases",
+    ),
+    LockdownFlag(
+        "--default-service-account",
+        LOCKDOWN_DEFAULT_SA,
+        ("kustomize-controller", "helm-controller"),
+        0,
+        "an object without spec.serviceAccountName is applied as the default ServiceAccount of its namespace, "
+        "not as the controller",
+    ),
+    LockdownFlag(
+        "--default-decryption-service-account",
+        "",
+        ("kustomize-controller",),
+        7,
+        "a Kustomization without spec.decryption.serviceAccountName decrypts as this ServiceAccount of its "
+        "namespace, not with the controller's identity",
+    ),
 )
 
 

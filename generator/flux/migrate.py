@@ -26,16 +26,24 @@ __all__ = ["COMPONENT_KINDS", "MIGRATE_CLI", "Blocker", "blockers", "crossed_rem
 MIGRATE_CLI: Final = FluxVersion(2, 7, 0)
 """``flux migrate`` first shipped with Flux CLI 2.7.0 (fluxcd/flux2 45837d2)."""
 
-COMPONENT_KINDS: Final = MappingProxyType({
-    "source-controller": ("GitRepository", "HelmRepository", "HelmChart", "Bucket", "OCIRepository",
-                          "ExternalArtifact"),
-    "kustomize-controller": ("Kustomization",),
-    "helm-controller": ("HelmRelease",),
-    "notification-controller": ("Alert", "Provider", "Receiver"),
-    "image-reflector-controller": ("ImageRepository", "ImagePolicy"),
-    "image-automation-controller": ("ImageUpdateAutomation",),
-    "source-watcher": ("ArtifactGenerator",),
-})
+COMPONENT_KINDS: Final = MappingProxyType(
+    {
+        "source-controller": (
+            "GitRepository",
+            "HelmRepository",
+            "HelmChart",
+            "Bucket",
+            "OCIRepository",
+            "ExternalArtifact",
+        ),
+        "kustomize-controller": ("Kustomization",),
+        "helm-controller": ("HelmRelease",),
+        "notification-controller": ("Alert", "Provider", "Receiver"),
+        "image-reflector-controller": ("ImageRepository", "ImagePolicy"),
+        "image-automation-controller": ("ImageUpdateAutomation",),
+        "source-watcher": ("ArtifactGenerator",),
+    }
+)
 """The CRDs each component installs."""
 
 
@@ -63,8 +71,13 @@ def _storage(kind: str, minor: int) -> str | None:
 def blockers(old: FluxVersion, new: FluxVersion, components: tuple[str, ...]) -> list[Blocker]:
     """Why ``flux migrate`` on a cluster running ``old`` cannot prepare it for ``new`` (empty: it can)."""
     installed = {kind for component in components for kind in COMPONENT_KINDS.get(component, ())}
-    return [_blocker(kind, api, old, minor) for minor, api, kinds in removals() if old.minor < minor <= new.minor
-            for kind in kinds if kind in installed and _storage(kind, old.minor) == api]
+    return [
+        _blocker(kind, api, old, minor)
+        for minor, api, kinds in removals()
+        if old.minor < minor <= new.minor
+        for kind in kinds
+        if kind in installed and _storage(kind, old.minor) == api
+    ]
 
 
 def _blocker(kind: str, api: str, old: FluxVersion, minor: int) -> Blocker:

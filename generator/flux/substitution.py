@@ -30,8 +30,9 @@ __all__ = ["PostBuild", "postbuild_kustomizations", "postbuild_scopes", "unset_v
 SUBSTITUTE_KEY = "kustomize.toolkit.fluxcd.io/substitute"
 _VAR = re.compile(r"(\$+)\{([A-Za-z_][A-Za-z0-9_]*)([^}]*)\}")
 _DEFAULTED = ("=", ":=", "-", ":-")
-_DISABLED = re.compile(rf"""^\s*["']?{re.escape(SUBSTITUTE_KEY)}["']?\s*:\s*["']?disabled["']?\s*(#.*)?$""",
-                       re.MULTILINE)
+_DISABLED = re.compile(
+    rf"""^\s*["']?{re.escape(SUBSTITUTE_KEY)}["']?\s*:\s*["']?disabled["']?\s*(#.*)?$""", re.MULTILINE
+)
 
 
 @dataclass(frozen=True)
@@ -83,8 +84,9 @@ def _data_keys(doc: dict[Any, Any]) -> set[str]:
 
 def postbuild_kustomizations(texts: Mapping[str, str]) -> list[PostBuild]:
     """Every Flux Kustomization with ``spec.postBuild`` among ``texts`` (relative path -> text)."""
-    found = [(file, doc, post) for file, text in texts.items() if "postBuild" in text
-             for doc, post in _with_postbuild(text)]
+    found = [
+        (file, doc, post) for file, text in texts.items() if "postBuild" in text for doc, post in _with_postbuild(text)
+    ]
     keys = _source_keys(texts, set().union(*(_sources(post) for _, _, post in found)))
     result = []
     for file, doc, post in found:

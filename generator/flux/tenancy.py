@@ -18,8 +18,17 @@ from dataclasses import dataclass, field
 
 from generator.config.model import Cluster, Config, Identity, KeyVaultKey, KustomizationSpec, SopsKeys
 
-__all__ = ["DecryptGrant", "Decryptor", "applier_keys", "cluster_keys", "decrypt_grants", "decryptors", "identity_key",
-           "key_label", "merge_keys"]
+__all__ = [
+    "DecryptGrant",
+    "Decryptor",
+    "applier_keys",
+    "cluster_keys",
+    "decrypt_grants",
+    "decryptors",
+    "identity_key",
+    "key_label",
+    "merge_keys",
+]
 
 
 def identity_key(identity: Identity) -> str:
@@ -89,8 +98,15 @@ def cluster_keys(cluster: Cluster) -> SopsKeys:
 def _tenant_decryptor(config: Config, cluster: Cluster, ks: KustomizationSpec) -> Decryptor:
     assert ks.tenant is not None
     own = ks.tenant.sops
-    return Decryptor(f"{cluster.name}/{ks.name}", cluster, ks.tenant.identity, own or cluster.sops, (ks.path,),
-                     config.break_glass if own else SopsKeys(), ks)
+    return Decryptor(
+        f"{cluster.name}/{ks.name}",
+        cluster,
+        ks.tenant.identity,
+        own or cluster.sops,
+        (ks.path,),
+        config.break_glass if own else SopsKeys(),
+        ks,
+    )
 
 
 def decryptors(config: Config) -> list[Decryptor]:

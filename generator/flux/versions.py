@@ -119,9 +119,7 @@ class ApiRemoval:
     removed_in: str
 
 
-_WI_LEGACY = WorkloadIdentityForm(
-    tenant_id_annotation=False, service_account_use_label=True, deployment_use_label=True
-)
+_WI_LEGACY = WorkloadIdentityForm(tenant_id_annotation=False, service_account_use_label=True, deployment_use_label=True)
 _WI_CURRENT = WorkloadIdentityForm(
     tenant_id_annotation=True, service_account_use_label=False, deployment_use_label=False
 )

@@ -93,8 +93,10 @@ def loads(data: bytes, display: str = LOCK_NAME) -> Lock:
     return reader.read()
 
 
-_FIX = (f"restore it from git (git checkout -- {LOCK_NAME}); if you delete it instead, render refuses to replace "
-        "generated files that differ until you review them and pass --force")
+_FIX = (
+    f"restore it from git (git checkout -- {LOCK_NAME}); if you delete it instead, render refuses to replace "
+    "generated files that differ until you review them and pass --force"
+)
 
 
 class _Reader:
@@ -131,7 +133,7 @@ class _Reader:
             while self._at("  "):
                 path, text = self.entry()
                 files[path] = text
-        if any(line for line in self.lines[self.pos:]):
+        if any(line for line in self.lines[self.pos :]):
             raise self.fail("unexpected content")
         return Lock(flux, files)
 
@@ -147,7 +149,7 @@ class _Reader:
             while self.pos < len(self.lines) and (self.lines[self.pos].startswith(_INDENT) or not self.lines[self.pos]):
                 if not self.lines[self.pos] and self.pos == len(self.lines) - 1:
                     break  # the file's final newline
-                body.append(self.lines[self.pos][len(_INDENT):])
+                body.append(self.lines[self.pos][len(_INDENT) :])
                 self.pos += 1
             text = _unliteral(head[2:], body)
         if hashlib.sha256(text.encode("utf-8")).hexdigest() != digest:

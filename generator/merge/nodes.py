@@ -196,7 +196,7 @@ class TreeMerger:
                 continue
             before = [k for k in order[:pos] if k in ours]
             at = len(ours)
-            if any(k in ours for k in order[pos + 1:]):  # not trailing: after its predecessor
+            if any(k in ours for k in order[pos + 1 :]):  # not trailing: after its predecessor
                 at = list(ours).index(before[-1]) + 1 if before else 0
             yamltail.insert(ours, at, key, theirs[key])
         return ours
@@ -233,13 +233,15 @@ class TreeMerger:
         placed = _twins(ours, theirs, o2b, t2b)  # theirs index -> the element of ours that stands for it
         for o in reversed(range(len(ours))):
             if o in o2b:
-                self._merge_element(base[o2b[o]], ours, o, (theirs, b2t.get(o2b[o]), placed),
-                                    (*path, identity_seg(ids[1][o] or ())))
+                self._merge_element(
+                    base[o2b[o]], ours, o, (theirs, b2t.get(o2b[o]), placed), (*path, identity_seg(ids[1][o] or ()))
+                )
         self._add_new(base, ours, theirs, ids[2], t2b, placed, path)
         return ours
 
-    def _merge_element(self, base: Any, ours: CommentedSeq, o: int, theirs_at: tuple[list[Any], int | None,
-                       dict[int, Any]], path: Path) -> None:
+    def _merge_element(
+        self, base: Any, ours: CommentedSeq, o: int, theirs_at: tuple[list[Any], int | None, dict[int, Any]], path: Path
+    ) -> None:
         """Element ``o`` of ours that base has too: merged with the render's (recorded in ``placed``),
         or dropped when the render no longer has it and the user left it as it was."""
         theirs, t, placed = theirs_at
@@ -251,8 +253,16 @@ class TreeMerger:
         elif self._drops(path, base, ours[o]):
             yamltail.delete(ours, o)
 
-    def _add_new(self, base: list[Any], ours: CommentedSeq, theirs: list[Any], tids: list[Any],
-                 t2b: dict[int, int], placed: dict[int, Any], path: Path) -> None:
+    def _add_new(
+        self,
+        base: list[Any],
+        ours: CommentedSeq,
+        theirs: list[Any],
+        tids: list[Any],
+        t2b: dict[int, int],
+        placed: dict[int, Any],
+        path: Path,
+    ) -> None:
         """Theirs-only elements: new ones are inserted after their predecessor (appended when they
         come last); ones the user removed stay removed unless the upgrade changed them."""
         for t, item in enumerate(theirs):
@@ -318,8 +328,14 @@ def _twins(ours: list[Any], theirs: list[Any], o2b: dict[int, int], t2b: dict[in
     for t in range(len(theirs)):
         if t in t2b:
             continue
-        twin = next((o for o in range(len(ours)) if o not in o2b and same(ours[o], theirs[t])
-                     and not any(v is ours[o] for v in placed.values())), None)
+        twin = next(
+            (
+                o
+                for o in range(len(ours))
+                if o not in o2b and same(ours[o], theirs[t]) and not any(v is ours[o] for v in placed.values())
+            ),
+            None,
+        )
         if twin is not None:
             placed[t] = ours[twin]
     return placed
@@ -354,4 +370,3 @@ def _match(left_ids: list[Any], right_ids: list[Any], left: list[Any], right: li
 
 def _positions(ids: list[Any], ident: Any) -> list[int]:
     return [i for i, x in enumerate(ids) if x == ident]
-

@@ -53,8 +53,9 @@ class MergePlan:
     conflicts: list[str]  # one line per conflict: "file: key.path: conflict: ..."
     edited: set[str]  # paths whose file on disk differed from its base (the user's edits, kept or not)
 
-    def record(self, path: str, ours: str | None, merged: Merged, theirs: str | None, *, side: str,
-               force: bool) -> None:
+    def record(
+        self, path: str, ours: str | None, merged: Merged, theirs: str | None, *, side: str, force: bool
+    ) -> None:
         """One file's merge: its conflicts, its write (when the text changes) and its next base (the new
         render, unless it conflicted and not ``force``: a later run must still see the user's edits)."""
         self.conflicts.extend(c.line(path, side) for c in merged.conflicts)

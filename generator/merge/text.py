@@ -81,7 +81,9 @@ def _merge_streams(base: str, ours: str, theirs: str, force: bool) -> Merged:
     try:
         trees = [[_load(d.body) for d in side] for side in sides]
     except ValueError as err:
-        return Merged(theirs if force else ours, (Conflict("", f"YAML the merge cannot read ({err})", "a new version"),))
+        return Merged(
+            theirs if force else ours, (Conflict("", f"YAML the merge cannot read ({err})", "a new version"),)
+        )
     stream = _Streams(sides, [_doc_keys(side) for side in trees], force)
     stream.merge_users_documents()
     stream.add_new_documents()
@@ -141,7 +143,7 @@ class _Streams:
 def _position(theirs: list[Any], t: int, out: list[tuple[Any, str]]) -> int:
     """A new document from the render goes after the one that precedes it there."""
     placed = [key for key, _ in out]
-    if not any(key in placed for key in theirs[t + 1:]):
+    if not any(key in placed for key in theirs[t + 1 :]):
         return len(out)
     for prev in reversed(theirs[:t]):
         if prev in placed:
@@ -175,8 +177,9 @@ def _one_side_changed(base: _Doc | None, ours: _Doc, theirs: _Doc) -> str | None
     return None
 
 
-def _merge_bodies(force: bool, rests: tuple[str | None, str, str], head: str,
-                  docs: tuple[_Doc, _Doc]) -> tuple[str, list[Conflict]]:
+def _merge_bodies(
+    force: bool, rests: tuple[str | None, str, str], head: str, docs: tuple[_Doc, _Doc]
+) -> tuple[str, list[Conflict]]:
     """The tree merge of a document's body (below its leading comments) changed on both sides."""
     b_rest, o_rest, t_rest = rests
     ours, theirs = docs

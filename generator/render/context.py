@@ -16,8 +16,15 @@ from generator.config.model import Cluster, Config, KustomizationSpec
 from generator.flux.tenancy import Decryptor, decryptors, merge_keys
 
 __all__ = [
-    "DATA_REGEX", "NOTHING_REGEX", "OwnedObjects", "SopsRule", "bicep_string", "go_duration", "owned_objects",
-    "sops_rules", "yaml_scalar",
+    "DATA_REGEX",
+    "NOTHING_REGEX",
+    "OwnedObjects",
+    "SopsRule",
+    "bicep_string",
+    "go_duration",
+    "owned_objects",
+    "sops_rules",
+    "yaml_scalar",
 ]
 
 _PLAIN = re.compile(r"^[A-Za-z0-9_./+^$(\\][A-Za-z0-9_./:@=+,^$()|\\-]*$")
@@ -149,7 +156,9 @@ def sops_rules(config: Config, shared: Mapping[str, frozenset[str]] | None = Non
     return rules
 
 
-def _deepest_first(readers: list[Decryptor], shared: Mapping[str, frozenset[str]], generated: dict[str, str]) -> list[str]:
+def _deepest_first(
+    readers: list[Decryptor], shared: Mapping[str, frozenset[str]], generated: dict[str, str]
+) -> list[str]:
     """Every folder that gets a rule, deepest first; stable: config order within a depth."""
     in_order = _unique([*(p for d in readers for p in d.paths), *shared, *generated])
     return sorted(in_order, key=lambda p: -p.count("/"))

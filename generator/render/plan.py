@@ -47,7 +47,9 @@ class RenderPlan:
     merged: list[str]  # written paths that keep the user's edits (three-way merged)
     overwritten: list[str]  # differing files with no base in the lock but our marker: replaced by the render
     foreign: list[str]  # differing files with no base and no marker: not ours, replaced only when forced
-    unbased_removes: list[str]  # orphans found by the marker, without a lock: edits unknowable, removed only when forced
+    unbased_removes: list[
+        str
+    ]  # orphans found by the marker, without a lock: edits unknowable, removed only when forced
     conflicts: list[str]  # "file: key.path: conflict: ..."
     lock: Lock  # what the lock must hold afterwards: the render itself (the next merge's base)
     has_lock: bool  # a lock file exists (it is parsed only when something differs)
@@ -86,9 +88,7 @@ def orphan_candidates(root: Path, config: Config, files: Mapping[str, bytes]) ->
     return found
 
 
-def plan_render(
-    root: Path, config: Config, files: Mapping[str, bytes], *, force: bool = False
-) -> RenderPlan:
+def plan_render(root: Path, config: Config, files: Mapping[str, bytes], *, force: bool = False) -> RenderPlan:
     """Plan writing the render ``files`` under ``root``. The lock is only parsed when a file differs
     or an orphan candidate exists, so a no-op render stays a read-and-compare pass."""
     disk: dict[str, bytes | None] = {path: read_bytes(root / path) for path in files}
@@ -116,8 +116,9 @@ def plan_render(
     )
 
 
-def _merge(root: Path, bases: Mapping[str, str], files: Mapping[str, bytes], paths: list[str], *,
-           force: bool) -> MergePlan:
+def _merge(
+    root: Path, bases: Mapping[str, str], files: Mapping[str, bytes], paths: list[str], *, force: bool
+) -> MergePlan:
     """The three-way merge of ``paths`` (differing files with a base, and orphans: a file the user
     deleted is written again)."""
     theirs = {path: files[path].decode("utf-8") for path in paths if path in files}
@@ -133,16 +134,18 @@ def _differing(files: Mapping[str, bytes], disk: Mapping[str, bytes | None]) -> 
     return [path for path, data in files.items() if disk[path] != data]
 
 
-def _unbased(differing: list[str], bases: Mapping[str, str],
-             disk: Mapping[str, bytes | None]) -> tuple[list[str], list[str]]:
+def _unbased(
+    differing: list[str], bases: Mapping[str, str], disk: Mapping[str, bytes | None]
+) -> tuple[list[str], list[str]]:
     """Differing files on disk without a base: (ours by the marker, foreign)."""
     unbased = [path for path in differing if disk[path] is not None and path not in bases]
     marked = [path for path in unbased if is_marked(disk[path] or b"")]
     return marked, [path for path in unbased if path not in marked]
 
 
-def _orphans(root: Path, bases: Mapping[str, str] | None, files: Mapping[str, bytes],
-             candidates: list[str]) -> tuple[list[str], list[str]]:
+def _orphans(
+    root: Path, bases: Mapping[str, str] | None, files: Mapping[str, bytes], candidates: list[str]
+) -> tuple[list[str], list[str]]:
     """(orphans to merge away, marked files to remove only when forced): with a lock, what it records
     that the render does not yield (a removed Kustomization or cluster); without one, the candidates
     that carry the generated-file marker."""
@@ -164,8 +167,9 @@ def _recorded(root: Path, new_lock: Lock, changes: bool) -> tuple[Mapping[str, s
     return loads(lock_data, str(lock_file)).files, True
 
 
-def _writes(differing: list[str], bases: Mapping[str, str], files: Mapping[str, bytes],
-            merged: Mapping[str, str | None]) -> dict[str, bytes]:
+def _writes(
+    differing: list[str], bases: Mapping[str, str], files: Mapping[str, bytes], merged: Mapping[str, str | None]
+) -> dict[str, bytes]:
     """The bytes to write, in render order: the render where there is no base, else the merge's text."""
     writes: dict[str, bytes] = {}
     for path in differing:

@@ -79,8 +79,10 @@ def synced_secrets(workload: Workload) -> list[SyncedSecret]:
     for obj in workload.objects:
         if obj.sync_secret and obj.sync_key:
             order.setdefault(obj.sync_secret, []).append(obj)
-    return [SyncedSecret(name, objs[0].sync_type, tuple((o.file_name, str(o.sync_key)) for o in objs))
-            for name, objs in order.items()]
+    return [
+        SyncedSecret(name, objs[0].sync_type, tuple((o.file_name, str(o.sync_key)) for o in objs))
+        for name, objs in order.items()
+    ]
 
 
 def object_role(obj: VaultObject) -> tuple[str, str]:
@@ -103,7 +105,9 @@ def grants(workload: Workload) -> list[str]:
     vault = workload.key_vault.name
     lines = []
     for (role, scope), names in found.items():
-        where = f"on vault {vault}" if scope == "vault" else f"on {scope[:-1]} " + ", ".join(f"{vault}/{n}" for n in names)
+        where = (
+            f"on vault {vault}" if scope == "vault" else f"on {scope[:-1]} " + ", ".join(f"{vault}/{n}" for n in names)
+        )
         lines.append(f"{role} {where} (fluxforge azure bicep / apply assign it)")
     return lines
 
@@ -115,15 +119,23 @@ def _credential(config: Config, cluster: Cluster, workload: Workload) -> Federat
     raise KeyError(workload.service_account)  # federated_credentials lists every workload's ServiceAccount
 
 
-def workload_files(config: Config, cluster: Cluster, render: Callable[..., bytes],
-                   base: dict[str, Any]) -> dict[str, bytes]:
+def workload_files(
+    config: Config, cluster: Cluster, render: Callable[..., bytes], base: dict[str, Any]
+) -> dict[str, bytes]:
     """The Component files of every workload of ``cluster``, keyed by path from the repository root."""
     files: dict[str, bytes] = {}
     for workload in cluster.workloads:
-        context = {**base, "config": config, "cluster": cluster, "w": workload,
-                   "credential": _credential(config, cluster, workload),
-                   "grants": grants(workload), "synced": synced_secrets(workload), "volume": VOLUME,
-                   "containers_annotation": CONTAINERS_ANNOTATION}
+        context = {
+            **base,
+            "config": config,
+            "cluster": cluster,
+            "w": workload,
+            "credential": _credential(config, cluster, workload),
+            "grants": grants(workload),
+            "synced": synced_secrets(workload),
+            "volume": VOLUME,
+            "containers_annotation": CONTAINERS_ANNOTATION,
+        }
         folder = workload.component_dir
         files[f"{folder}/kustomization.yaml"] = render("workloads/kustomization.yaml.j2", **context)
         files[f"{folder}/check/kustomization.yaml"] = render("workloads/check.yaml.j2", **context)
@@ -154,26 +166,60 @@ def workload_gates(config: Config) -> list[WorkloadGate]:
             ident = w.identity.name or w.identity.client_id or "?"
             cred = _credential(config, cluster, w)
             gates += [
-                WorkloadGate(cluster.name, w.name, "pod-label", f"{w.kind} {w.namespace}/{w.name}: pod template label "
-                             f"{POD_LABEL}: \"true\"", f"add {w.component_ref} to {w.path}/kustomization.yaml components"),
-                WorkloadGate(cluster.name, w.name, "sa-annotation", f"ServiceAccount {w.namespace}/{w.service_account}: "
-                             f"azure.workload.identity/client-id {w.identity.client_id}", "fluxforge render"),
-                WorkloadGate(cluster.name, w.name, "fic-subject", f"identity {ident}: federated credential issuer "
-                             f"{cred.issuer} subject {cred.subject}", cred.az_create()),
+                WorkloadGate(
+                    cluster.name,
+                    w.name,
+                    "pod-label",
+                    f'{w.kind} {w.namespace}/{w.name}: pod template label {POD_LABEL}: "true"',
+                    f"add {w.component_ref} to {w.path}/kustomization.yaml components",
+                ),
+                WorkloadGate(
+                    cluster.name,
+                    w.name,
+                    "sa-annotation",
+                    f"ServiceAccount {w.namespace}/{w.service_account}: "
+                    f"azure.workload.identity/client-id {w.identity.client_id}",
+                    "fluxforge render",
+                ),
+                WorkloadGate(
+                    cluster.name,
+                    w.name,
+                    "fic-subject",
+                    f"identity {ident}: federated credential issuer {cred.issuer} subject {cred.subject}",
+                    cred.az_create(),
+                ),
             ]
             for obj in w.objects:
                 role, scope = object_role(obj)
-                target = f"vault {w.key_vault.name}" if scope == "vault" else f"{scope[:-1]} {w.key_vault.name}/{obj.name}"
-                gates.append(WorkloadGate(cluster.name, w.name, "role", f"identity {ident}: {role} on {target}",
-                                          "fluxforge azure apply"))
-                gates.append(WorkloadGate(cluster.name, w.name, "object", f"{obj.type} {w.key_vault.name}/{obj.name} exists"
-                                          " and is enabled", _set_hint(w, obj)))
+                target = (
+                    f"vault {w.key_vault.name}" if scope == "vault" else f"{scope[:-1]} {w.key_vault.name}/{obj.name}"
+                )
+                gates.append(
+                    WorkloadGate(
+                        cluster.name, w.name, "role", f"identity {ident}: {role} on {target}", "fluxforge azure apply"
+                    )
+                )
+                gates.append(
+                    WorkloadGate(
+                        cluster.name,
+                        w.name,
+                        "object",
+                        f"{obj.type} {w.key_vault.name}/{obj.name} exists and is enabled",
+                        _set_hint(w, obj),
+                    )
+                )
     return gates
 
 
 def _find(docs: list[Any], kind: str, name: str) -> list[Any]:
-    return [d for d in docs if isinstance(d, dict) and d.get("kind") == kind
-            and isinstance(d.get("metadata"), dict) and d["metadata"].get("name") == name]
+    return [
+        d
+        for d in docs
+        if isinstance(d, dict)
+        and d.get("kind") == kind
+        and isinstance(d.get("metadata"), dict)
+        and d["metadata"].get("name") == name
+    ]
 
 
 def pod_template_problems(workload: Workload, pod: dict[str, Any], where: str) -> list[str]:
@@ -191,31 +237,45 @@ def _label_problem(pod: dict[str, Any], where: str) -> list[str]:
     labels = (pod.get("metadata") or {}).get("labels") or {}
     if labels.get(POD_LABEL) == "true":
         return []
-    return [(f"{where}: the pod template lacks the label {POD_LABEL}: \"true\" (the webhook matches pods, "
-            "not ServiceAccounts or Deployments)")]
+    return [
+        (
+            f'{where}: the pod template lacks the label {POD_LABEL}: "true" (the webhook matches pods, '
+            "not ServiceAccounts or Deployments)"
+        )
+    ]
 
 
 def _account_problem(workload: Workload, spec: dict[str, Any], where: str) -> list[str]:
     if spec.get("serviceAccountName") == workload.service_account:
         return []
-    return [(f"{where}: pods run as ServiceAccount {spec.get('serviceAccountName') or 'default'!r}, not "
-            f"{workload.service_account!r} (the federated subject)")]
+    return [
+        (
+            f"{where}: pods run as ServiceAccount {spec.get('serviceAccountName') or 'default'!r}, not "
+            f"{workload.service_account!r} (the federated subject)"
+        )
+    ]
 
 
 def _secrets_volumes(workload: Workload, spec: dict[str, Any]) -> list[dict[str, Any]]:
     """The pod's CSI volumes of this driver that name the workload's SecretProviderClass."""
+
     def ours(volume: Any) -> bool:
         csi = (volume.get("csi") or {}) if isinstance(volume, dict) else {}
-        return bool(csi.get("driver") == CSI_DRIVER
-                    and (csi.get("volumeAttributes") or {}).get("secretProviderClass") == workload.name)
+        return bool(
+            csi.get("driver") == CSI_DRIVER
+            and (csi.get("volumeAttributes") or {}).get("secretProviderClass") == workload.name
+        )
+
     return [v for v in spec.get("volumes") or [] if ours(v)]
 
 
 def _mount_problems(workload: Workload, spec: dict[str, Any], names: set[Any], where: str) -> list[str]:
     """Each named container mounts one of the secrets volumes."""
-    return [f"{where}: container {c.get('name')!r} does not mount the secrets volume"
-            for c in spec.get("containers") or [] if c.get("name") in workload.containers
-            and not any(m.get("name") in names for m in c.get("volumeMounts") or [])]
+    return [
+        f"{where}: container {c.get('name')!r} does not mount the secrets volume"
+        for c in spec.get("containers") or []
+        if c.get("name") in workload.containers and not any(m.get("name") in names for m in c.get("volumeMounts") or [])
+    ]
 
 
 def built_workload_problems(workload: Workload, docs: list[Any], tenant_id: str) -> list[str]:
@@ -229,28 +289,45 @@ def built_workload_problems(workload: Workload, docs: list[Any], tenant_id: str)
     if not objects:
         return [f"{where}: not in the build of {workload.path} (is {workload.component_ref} listed under components?)"]
     pod = ((objects[0].get("spec") or {}).get("template")) or {}
-    return [*_namespace_problem(workload, objects[0], where), *pod_template_problems(workload, pod, where),
-            *_built_account_problems(workload, docs),
-            *(line for spc in _find(docs, "SecretProviderClass", workload.name)
-              for line in _class_problems(workload, spc, tenant_id))]
+    return [
+        *_namespace_problem(workload, objects[0], where),
+        *pod_template_problems(workload, pod, where),
+        *_built_account_problems(workload, docs),
+        *(
+            line
+            for spc in _find(docs, "SecretProviderClass", workload.name)
+            for line in _class_problems(workload, spc, tenant_id)
+        ),
+    ]
 
 
 def _namespace_problem(workload: Workload, obj: dict[str, Any], where: str) -> list[str]:
     namespace = obj["metadata"].get("namespace")
     if not namespace or namespace == workload.namespace:
         return []
-    return [(f"{where}: the build puts it in namespace {namespace!r}; its pods' token then carries subject "
-            f"system:serviceaccount:{namespace}:{workload.service_account}, which no credential federates")]
+    return [
+        (
+            f"{where}: the build puts it in namespace {namespace!r}; its pods' token then carries subject "
+            f"system:serviceaccount:{namespace}:{workload.service_account}, which no credential federates"
+        )
+    ]
 
 
 def _built_account_problems(workload: Workload, docs: list[Any]) -> list[str]:
     """The workload's ServiceAccount is in the build, in its namespace, with the client-id annotation."""
     name = f"ServiceAccount {workload.namespace}/{workload.service_account}"
-    accounts = [a for a in _find(docs, "ServiceAccount", workload.service_account)
-                if (a["metadata"].get("namespace") or workload.namespace) == workload.namespace]
+    accounts = [
+        a
+        for a in _find(docs, "ServiceAccount", workload.service_account)
+        if (a["metadata"].get("namespace") or workload.namespace) == workload.namespace
+    ]
     if not accounts:
-        return [(f"{name}: not in the build (a kustomization namespace: would move it out of the federated "
-                "subject's namespace)")]
+        return [
+            (
+                f"{name}: not in the build (a kustomization namespace: would move it out of the federated "
+                "subject's namespace)"
+            )
+        ]
     annotations = accounts[0]["metadata"].get("annotations") or {}
     if annotations.get("azure.workload.identity/client-id") != workload.identity.client_id:
         return [f"{name}: annotation azure.workload.identity/client-id is not {workload.identity.client_id}"]
@@ -264,8 +341,10 @@ def _class_problems(workload: Workload, spc: dict[str, Any], tenant_id: str) -> 
     found = []
     pod_identity = str(params.get("usePodIdentity", "false")).lower() == "true"
     if pod_identity or params.get("clientID") != workload.identity.client_id:
-        found.append(f"{name}: not workload identity (usePodIdentity {params.get('usePodIdentity')!r}, "
-                     f"clientID {params.get('clientID')!r})")
+        found.append(
+            f"{name}: not workload identity (usePodIdentity {params.get('usePodIdentity')!r}, "
+            f"clientID {params.get('clientID')!r})"
+        )
     if params.get("tenantID") != tenant_id:
         found.append(f"{name}: tenantID is not {tenant_id}")
     return found
@@ -325,24 +404,31 @@ def workload_notes(config: Config, root: Path) -> list[str]:
             if file.exists() and not file.is_file():
                 continue  # a folder or a FIFO there: never opened (kustomize reports it)
             try:
-                data = read_optional(file, writer="kustomize reads", below="kustomize reads files below it",
-                                     limit=_MAX_KUSTOMIZATION)
+                data = read_optional(
+                    file, writer="kustomize reads", below="kustomize reads files below it", limit=_MAX_KUSTOMIZATION
+                )
             except FluxforgeError:
                 continue
             if data is None:
-                notes.append(f"workload {w.name} (cluster {cluster.name}): {w.path}/kustomization.yaml does not exist; "
-                             f"create it with its resources and `{add}` (Flux's generated kustomization cannot use a "
-                             "Component)")
+                notes.append(
+                    f"workload {w.name} (cluster {cluster.name}): {w.path}/kustomization.yaml does not exist; "
+                    f"create it with its resources and `{add}` (Flux's generated kustomization cannot use a "
+                    "Component)"
+                )
                 continue
             found = _component_refs(data.decode("utf-8", errors="replace"))
             if found is None:
                 continue
             refs, namespace = found
             if w.component_ref not in refs:
-                notes.append(f"workload {w.name} (cluster {cluster.name}): add `{add}` to {w.path}/kustomization.yaml, "
-                             "or the pods get no label, ServiceAccount or secrets volume")
+                notes.append(
+                    f"workload {w.name} (cluster {cluster.name}): add `{add}` to {w.path}/kustomization.yaml, "
+                    "or the pods get no label, ServiceAccount or secrets volume"
+                )
             if namespace and namespace != w.namespace:
-                notes.append(f"workload {w.name} (cluster {cluster.name}): {w.path}/kustomization.yaml sets namespace "
-                             f"{namespace!r}, which moves the ServiceAccount out of {w.namespace!r} (the federated "
-                             f"subject's namespace); set workloads[].namespace: {namespace} or change the file")
+                notes.append(
+                    f"workload {w.name} (cluster {cluster.name}): {w.path}/kustomization.yaml sets namespace "
+                    f"{namespace!r}, which moves the ServiceAccount out of {w.namespace!r} (the federated "
+                    f"subject's namespace); set workloads[].namespace: {namespace} or change the file"
+                )
     return notes

@@ -26,8 +26,17 @@ from generator import __version__
 from generator.report import FORMATS
 from generator.report.model import Diagnostic, Report, Rule, rule_for
 
-__all__ = ["FORMATS", "JSON_SCHEMA_VERSION", "SARIF_SCHEMA", "azure_line", "github_line", "render", "text_line",
-           "to_data", "to_sarif"]
+__all__ = [
+    "FORMATS",
+    "JSON_SCHEMA_VERSION",
+    "SARIF_SCHEMA",
+    "azure_line",
+    "github_line",
+    "render",
+    "text_line",
+    "to_data",
+    "to_sarif",
+]
 
 JSON_SCHEMA_VERSION: Final = 1
 SARIF_SCHEMA: Final = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
@@ -148,9 +157,15 @@ def _azure(report: Report) -> Iterator[str]:
 
 
 def _diagnostic_data(diagnostic: Diagnostic) -> dict[str, Any]:
-    return {"file": diagnostic.file or None, "line": diagnostic.line or None, "column": diagnostic.column or None,
-            "rule": diagnostic.rule, "severity": diagnostic.severity, "message": diagnostic.message,
-            "fix": diagnostic.fix}
+    return {
+        "file": diagnostic.file or None,
+        "line": diagnostic.line or None,
+        "column": diagnostic.column or None,
+        "rule": diagnostic.rule,
+        "severity": diagnostic.severity,
+        "message": diagnostic.message,
+        "fix": diagnostic.fix,
+    }
 
 
 def to_data(report: Report) -> dict[str, Any]:
@@ -161,8 +176,12 @@ def to_data(report: Report) -> dict[str, Any]:
         "command": report.command,
         "ok": report.exit_code == 0,
         "exitCode": report.exit_code,
-        "summary": {"errors": report.count("error"), "warnings": report.count("warning"),
-                    "notes": report.count("note"), "text": report.summary},
+        "summary": {
+            "errors": report.count("error"),
+            "warnings": report.count("warning"),
+            "notes": report.count("note"),
+            "text": report.summary,
+        },
         "problems": [_diagnostic_data(d) for d in report.diagnostics],
         "changes": [{"file": c.file, "status": c.status, "diff": c.diff} for c in report.changes],
     }
@@ -209,12 +228,17 @@ def to_sarif(report: Report) -> dict[str, Any]:
     rule_ids = list(dict.fromkeys(d.rule for d in report.diagnostics))
     index = {rule_id: i for i, rule_id in enumerate(rule_ids)}
     run: dict[str, Any] = {
-        "tool": {"driver": {"name": "fluxforge", "version": __version__, "semanticVersion": __version__,
-                            "rules": [_sarif_rule(r, report.rules) for r in rule_ids]}},
+        "tool": {
+            "driver": {
+                "name": "fluxforge",
+                "version": __version__,
+                "semanticVersion": __version__,
+                "rules": [_sarif_rule(r, report.rules) for r in rule_ids],
+            }
+        },
         "automationDetails": {"id": f"fluxforge/{report.command}/"},
         "originalUriBaseIds": {"%SRCROOT%": {"description": {"text": "The working directory of the run."}}},
         "results": [_sarif_result(d, index, report.anchor) for d in report.diagnostics],
-        "invocations": [{"executionSuccessful": report.exit_code in (0, 1),
-                         "exitCode": report.exit_code}],
+        "invocations": [{"executionSuccessful": report.exit_code in (0, 1), "exitCode": report.exit_code}],
     }
     return {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}

@@ -24,8 +24,17 @@ if TYPE_CHECKING:
     from generator.errors import FluxforgeError
     from generator.flux.lint import LintReport
 
-__all__ = ["display_path", "from_check", "from_doctor", "from_error", "from_lines", "from_lint", "from_render",
-           "from_upgrade", "hunk_line"]
+__all__ = [
+    "display_path",
+    "from_check",
+    "from_doctor",
+    "from_error",
+    "from_lines",
+    "from_lint",
+    "from_render",
+    "from_upgrade",
+    "hunk_line",
+]
 
 _LOCATED = re.compile(r"^(?P<file>[^\s:][^:]*?):(?P<line>\d+)(?::(?P<col>\d+))?: (?P<message>.+)$", re.DOTALL)
 _FILE_FIRST = re.compile(r"^(?P<file>[\w./@+-]+\.(?:ya?ml|json|lock|env|ini|bicep)): (?P<message>.+)$", re.DOTALL)
@@ -56,8 +65,15 @@ def _with_fix(diagnostic: Diagnostic) -> Diagnostic:
     fix = rule_for(diagnostic.rule).fix.replace("FILE", diagnostic.file or "FILE")
     if not fix:
         return diagnostic
-    return Diagnostic(diagnostic.rule, diagnostic.severity, diagnostic.message, diagnostic.file, diagnostic.line,
-                      diagnostic.column, fix)
+    return Diagnostic(
+        diagnostic.rule,
+        diagnostic.severity,
+        diagnostic.message,
+        diagnostic.file,
+        diagnostic.line,
+        diagnostic.column,
+        fix,
+    )
 
 
 def from_lines(lines: Iterable[str], rule: str, severity: Severity = "error") -> Iterator[Diagnostic]:
@@ -72,9 +88,16 @@ def from_lines(lines: Iterable[str], rule: str, severity: Severity = "error") ->
             line_rule = f"fluxforge.{level}" if label.group("label") != "forced" else rule
         located = _LOCATED.match(line)
         if located is not None:
-            yield _with_fix(Diagnostic(line_rule, level, located.group("message"),
-                                       display_path(located.group("file")), int(located.group("line")),
-                                       int(located.group("col") or 0)))
+            yield _with_fix(
+                Diagnostic(
+                    line_rule,
+                    level,
+                    located.group("message"),
+                    display_path(located.group("file")),
+                    int(located.group("line")),
+                    int(located.group("col") or 0),
+                )
+            )
             continue
         first = _FILE_FIRST.match(line)
         if first is not None:
@@ -108,12 +131,20 @@ def from_check(report: CheckReport) -> Report:
 
 def from_lint(report: LintReport, root: Path, *, strict: bool) -> Report:
     diagnostics = tuple(
-        _with_fix(Diagnostic(f.rule, "error" if f.level == "error" else "warning", f.message,
-                             display_path(f.file, root), f.line))
+        _with_fix(
+            Diagnostic(
+                f.rule, "error" if f.level == "error" else "warning", f.message, display_path(f.file, root), f.line
+            )
+        )
         for f in report.findings
     )
-    return Report("lint", diagnostics, report.summary(), 1 if report.failed(strict=strict) else 0,
-                  anchor=display_path("fluxforge.yaml", root))
+    return Report(
+        "lint",
+        diagnostics,
+        report.summary(),
+        1 if report.failed(strict=strict) else 0,
+        anchor=display_path("fluxforge.yaml", root),
+    )
 
 
 # --- render --check / upgrade --dry-run ----------------------------------------------------------------
@@ -125,7 +156,7 @@ def hunk_line(diff: str) -> int:
     if match is None:
         return 1
     line = int(match.group(1))
-    for text in diff[match.end():].split("\n")[1:]:
+    for text in diff[match.end() :].split("\n")[1:]:
         if not text.startswith(" "):
             break
         line += 1
@@ -135,43 +166,72 @@ def hunk_line(diff: str) -> int:
 def _render_change(change: FileChange, root: Path) -> tuple[Diagnostic, Change]:
     file = display_path(change.path, root)
     verb = "delete" if change.status == "orphaned" else "update"
-    what = {"missing": "is missing", "stale": "is not what the config renders",
-            "orphaned": "is no longer in the config"}[change.status]
-    diagnostic = _with_fix(Diagnostic(f"render.{change.status}", "error",
-                                      f"{file} {what} (run `fluxforge render` to {verb} it)", file,
-                                      hunk_line(change.diff) if change.status == "stale" else 1))
+    what = {
+        "missing": "is missing",
+        "stale": "is not what the config renders",
+        "orphaned": "is no longer in the config",
+    }[change.status]
+    diagnostic = _with_fix(
+        Diagnostic(
+            f"render.{change.status}",
+            "error",
+            f"{file} {what} (run `fluxforge render` to {verb} it)",
+            file,
+            hunk_line(change.diff) if change.status == "stale" else 1,
+        )
+    )
     return diagnostic, Change(file, change.status, change.diff)
 
 
-def render_check_report(root: Path, changes: Sequence[FileChange], lock_state: str | None, others: Sequence[str],
-                        lock_name: str) -> Report:
+def render_check_report(
+    root: Path, changes: Sequence[FileChange], lock_state: str | None, others: Sequence[str], lock_name: str
+) -> Report:
     """``render --check`` that found the tree out of date (the pieces of its ``CheckFailed``)."""
     pairs = [_render_change(change, root) for change in changes]
     diagnostics = [d for d, _ in pairs]
     if lock_state is not None:
         lock = display_path(lock_name, root)
-        diagnostics.append(_with_fix(Diagnostic("render.lock", "error", f"{lock_name} is {lock_state} (it is the "
-                                                "merge base; run `fluxforge render` to update it)", lock, 1)))
+        diagnostics.append(
+            _with_fix(
+                Diagnostic(
+                    "render.lock",
+                    "error",
+                    f"{lock_name} is {lock_state} (it is the merge base; run `fluxforge render` to update it)",
+                    lock,
+                    1,
+                )
+            )
+        )
     diagnostics.extend(from_lines(others, "render.stale"))
     errors = sum(d.severity == "error" for d in diagnostics)
-    return Report("render", tuple(diagnostics), f"render --check: {errors} problem(s); the tree is not up to date",
-                  1, tuple(c for _, c in pairs))
+    return Report(
+        "render",
+        tuple(diagnostics),
+        f"render --check: {errors} problem(s); the tree is not up to date",
+        1,
+        tuple(c for _, c in pairs),
+    )
 
 
 def from_render(report: RenderReport) -> Report:
     """``render --check`` that passed: its warnings and notes only."""
-    diagnostics = (*from_lines(report.warnings, "fluxforge.warning", "warning"),
-                   *from_lines(report.notes, "fluxforge.note", "note"))
+    diagnostics = (
+        *from_lines(report.warnings, "fluxforge.warning", "warning"),
+        *from_lines(report.notes, "fluxforge.note", "note"),
+    )
     return Report("render", diagnostics, f"{report.total} generated files are up to date", 0)
 
 
 def from_upgrade(report: UpgradeReport) -> Report:
-    diagnostics = (*from_lines(report.forced, "upgrade.conflict", "warning"),
-                   *from_lines(report.notes, "fluxforge.note", "note"))
+    diagnostics = (
+        *from_lines(report.forced, "upgrade.conflict", "warning"),
+        *from_lines(report.notes, "fluxforge.note", "note"),
+    )
     changes = tuple(_upgrade_changes(report))
     verb = "would change" if report.dry_run else "written"
     summary = f"upgrade to Flux {report.target}: {len(report.changed)} file(s) {verb}" + (
-        f", {len(report.removed)} removed" if report.removed else "")
+        f", {len(report.removed)} removed" if report.removed else ""
+    )
     return Report("upgrade", diagnostics, summary, 0, changes)
 
 
@@ -213,18 +273,29 @@ def _doctor_diagnostic(report: DoctorReport, finding: DoctorFinding, base: Path)
     where = f"{finding.subject}: " if finding.subject and not file else ""
     means = f" (means: gate {finding.means}, {report.title_of(finding.means)})" if finding.means else ""
     severity: Severity = "error" if finding.status == "broken" else "warning"
-    return Diagnostic(f"doctor.{finding.gate}", severity, f"{report.title_of(finding.gate)}: {where}"
-                      f"{finding.reason}{means}", file, line, 0, finding.fix)
+    return Diagnostic(
+        f"doctor.{finding.gate}",
+        severity,
+        f"{report.title_of(finding.gate)}: {where}{finding.reason}{means}",
+        file,
+        line,
+        0,
+        finding.fix,
+    )
 
 
 def from_doctor(report: DoctorReport, base: Path) -> Report:
     """Broken gates as errors, warnings as warnings (what holds or was skipped is not a problem)."""
-    diagnostics = tuple(_doctor_diagnostic(report, f, base) for f in report.findings
-                        if f.status in ("broken", "warn"))
+    diagnostics = tuple(_doctor_diagnostic(report, f, base) for f in report.findings if f.status in ("broken", "warn"))
     counts: dict[str, Any] = {s: sum(f.status == s for f in report.findings) for s in ("ok", "broken", "warn")}
-    summary = (f"doctor: {counts['ok']} hold, {counts['broken']} broken, {counts['warn']} warning(s) "
-               f"({len(report.findings)} checks)")
-    rules = tuple(Rule(f"doctor.{gate.id}", rule_name(f"doctor.{gate.id}"), f"{gate.title} ({gate.layer} gate).",
-                       "") for gate in report.gates)
-    return Report("doctor", diagnostics, summary, report.exit_code, rules=rules,
-                  anchor=display_path("fluxforge.yaml", base))
+    summary = (
+        f"doctor: {counts['ok']} hold, {counts['broken']} broken, {counts['warn']} warning(s) "
+        f"({len(report.findings)} checks)"
+    )
+    rules = tuple(
+        Rule(f"doctor.{gate.id}", rule_name(f"doctor.{gate.id}"), f"{gate.title} ({gate.layer} gate).", "")
+        for gate in report.gates
+    )
+    return Report(
+        "doctor", diagnostics, summary, report.exit_code, rules=rules, anchor=display_path("fluxforge.yaml", base)
+    )

@@ -19,8 +19,20 @@ if TYPE_CHECKING:
 _ENC = re.compile(r"^ENC\[AES256_GCM,data:(.+),iv:(.+),tag:(.+),type:(.+)\]", re.DOTALL)
 _INT = re.compile(r"[+-]?[0-9]+")
 _FLOAT = re.compile(r"[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|inf|infinity|nan)", re.IGNORECASE)
-_BOOLS = {"1": True, "t": True, "T": True, "TRUE": True, "true": True, "True": True,
-          "0": False, "f": False, "F": False, "FALSE": False, "false": False, "False": False}
+_BOOLS = {
+    "1": True,
+    "t": True,
+    "T": True,
+    "TRUE": True,
+    "true": True,
+    "True": True,
+    "0": False,
+    "f": False,
+    "F": False,
+    "FALSE": False,
+    "false": False,
+    "False": False,
+}
 _TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})")
 
 # (plaintext bytes, type, aad) -> iv: sops's "stash", so unchanged values keep their ciphertext.
@@ -93,8 +105,10 @@ class Cipher:
         iv = self.stash.get((plain, kind, aad)) or os.urandom(32)
         sealed = self._gcm.encrypt(iv, plain, aad.encode("utf-8", "surrogateescape"))
         b64 = base64.b64encode
-        return (f"ENC[AES256_GCM,data:{b64(sealed[:-16]).decode()},iv:{b64(iv).decode()},"
-                f"tag:{b64(sealed[-16:]).decode()},type:{kind}]")
+        return (
+            f"ENC[AES256_GCM,data:{b64(sealed[:-16]).decode()},iv:{b64(iv).decode()},"
+            f"tag:{b64(sealed[-16:]).decode()},type:{kind}]"
+        )
 
     def decrypt_raw(self, text: str, aad: str) -> tuple[bytes, str]:
         """Return (plaintext bytes, type) of one ``ENC[…]`` string."""
@@ -107,7 +121,8 @@ class Cipher:
             plain = self._gcm.decrypt(value.iv, value.data + value.tag, aad.encode("utf-8", "surrogateescape"))
         except InvalidTag:
             raise UndecryptableValue(
-                "authentication failed (wrong data key, or the value was moved or altered)") from None
+                "authentication failed (wrong data key, or the value was moved or altered)"
+            ) from None
         return plain, value.type
 
     def decrypt(self, text: str, aad: str) -> object:
@@ -126,8 +141,9 @@ def parse_plain(plain: bytes, kind: str) -> object:
     if kind == "str":
         return text
     if kind == "bytes":
-        raise UndecryptableValue("type:bytes, which sops never writes (sops crashes on it); the value's type was "
-                          "changed outside sops")
+        raise UndecryptableValue(
+            "type:bytes, which sops never writes (sops crashes on it); the value's type was changed outside sops"
+        )
     if kind == "comment":
         return Comment(text)
     parse = _SCALARS.get(kind)

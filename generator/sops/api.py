@@ -153,8 +153,9 @@ def key_vault_source(tenant_id: str, client_id: str, token: Callable[[], str]) -
     from generator.sops.keys.azure_kv import AzureKeyVaultSource, assertion_credential
 
     credential = assertion_credential(tenant_id, client_id, token)
-    return AzureKeyVaultSource(KeyOptions(), credential,
-                               identity_env={"AZURE_CLIENT_ID": client_id, "AZURE_TENANT_ID": tenant_id})
+    return AzureKeyVaultSource(
+        KeyOptions(), credential, identity_env={"AZURE_CLIENT_ID": client_id, "AZURE_TENANT_ID": tenant_id}
+    )
 
 
 def find_sops_config(start: Path | None = None) -> Path | None:
@@ -201,18 +202,30 @@ def sops_state(data: bytes, fmt: str) -> SopsState:
     return _state(data, fmt)
 
 
-def encrypt_flags(*, selectors: dict[str, str | None] | None = None, mac_only_encrypted: bool = False,
-                  age: str | None = None, azure_kv: str | None = None, input_type: str | None = None,
-                  output_type: str | None = None, indent: int | None = None) -> EncryptFlags:
+def encrypt_flags(
+    *,
+    selectors: dict[str, str | None] | None = None,
+    mac_only_encrypted: bool = False,
+    age: str | None = None,
+    azure_kv: str | None = None,
+    input_type: str | None = None,
+    output_type: str | None = None,
+    indent: int | None = None,
+) -> EncryptFlags:
     """sops's encrypt flags from their command-line strings (``selectors``: metadata name → value,
     e.g. ``{"encrypted_regex": "^data$"}``; at most one set; regexes compiled with RE2; ``age`` and
     ``azure_kv`` comma separated). ``UsageError`` on a bad combination."""
     from generator.sops import flags as fl
 
-    return fl.EncryptFlags(selector=fl.selector_from(selectors or {}), mac_only_encrypted=mac_only_encrypted,
-                           age=fl.split_list(age), azure_kv=fl.split_list(azure_kv),
-                           input_type=fl.valid_store(input_type, "--input-type"),
-                           output_type=fl.valid_store(output_type, "--output-type"), indent=indent)
+    return fl.EncryptFlags(
+        selector=fl.selector_from(selectors or {}),
+        mac_only_encrypted=mac_only_encrypted,
+        age=fl.split_list(age),
+        azure_kv=fl.split_list(azure_kv),
+        input_type=fl.valid_store(input_type, "--input-type"),
+        output_type=fl.valid_store(output_type, "--output-type"),
+        indent=indent,
+    )
 
 
 def encrypt_bytes(
@@ -233,8 +246,13 @@ def encrypt_bytes(
     from generator.sops import engine
 
     return engine.encrypt_document(
-        plaintext, fmt=fmt, rule=rule, cache=sources_cache, options=options or KeyOptions(),
-        name=path_for_errors, output_fmt=output_fmt,
+        plaintext,
+        fmt=fmt,
+        rule=rule,
+        cache=sources_cache,
+        options=options or KeyOptions(),
+        name=path_for_errors,
+        output_fmt=output_fmt,
     )
 
 
@@ -257,8 +275,15 @@ def decrypt_bytes(
     from generator.sops import engine
 
     return engine.decrypt_document(
-        data, fmt=fmt, name=path_for_errors, cache=sources_cache, options=options or KeyOptions(),
-        verify_mac=verify_mac, yaml_indent=yaml_indent, json_indent=json_indent, binary_indent=binary_indent,
+        data,
+        fmt=fmt,
+        name=path_for_errors,
+        cache=sources_cache,
+        options=options or KeyOptions(),
+        verify_mac=verify_mac,
+        yaml_indent=yaml_indent,
+        json_indent=json_indent,
+        binary_indent=binary_indent,
     )
 
 
@@ -282,8 +307,15 @@ def encrypt_paths(
     sops's encrypt flags (selectors, keys, stores, indent), applied over the rule as sops does."""
     from generator.sops import files
 
-    return files.encrypt_paths(paths, in_place=in_place, options=options or KeyOptions(), config=config,
-                               progress=progress, follow_outside=follow_outside, flags=flags)
+    return files.encrypt_paths(
+        paths,
+        in_place=in_place,
+        options=options or KeyOptions(),
+        config=config,
+        progress=progress,
+        follow_outside=follow_outside,
+        flags=flags,
+    )
 
 
 def decrypt_path(
@@ -303,44 +335,82 @@ def decrypt_path(
     even when the MAC does not match (recovery); the mismatch goes to ``on_warning``."""
     from generator.sops import files
 
-    return files.decrypt_path(path, in_place=in_place, output=output, options=options or KeyOptions(),
-                              follow_outside=follow_outside, extract=extract, ignore_mac=ignore_mac,
-                              on_warning=on_warning)
+    return files.decrypt_path(
+        path,
+        in_place=in_place,
+        output=output,
+        options=options or KeyOptions(),
+        follow_outside=follow_outside,
+        extract=extract,
+        ignore_mac=ignore_mac,
+        on_warning=on_warning,
+    )
 
 
-def edit_path(path: Path, *, options: KeyOptions | None = None, editor: str | None = None,
-              config: Path | None = None, retry: Callable[[SopsError], bool] | None = None,
-              follow_outside: bool = False, ignore_mac: bool = False,
-              on_warning: Callable[[str], None] | None = None) -> bool:
+def edit_path(
+    path: Path,
+    *,
+    options: KeyOptions | None = None,
+    editor: str | None = None,
+    config: Path | None = None,
+    retry: Callable[[SopsError], bool] | None = None,
+    follow_outside: bool = False,
+    ignore_mac: bool = False,
+    on_warning: Callable[[str], None] | None = None,
+) -> bool:
     """Open the plaintext in ``$EDITOR`` (a 0600 file in a 0700 temp dir), re-encrypt with the same
     data key (unchanged values keep their ciphertext). A new file is created from the rules.
     Returns False and leaves the file untouched when the content did not change. When the edited text
     cannot be stored, ``retry(error)`` returning True reopens the editor on it."""
     from generator.sops import files
 
-    return files.edit_path(path, options=options or KeyOptions(), editor=editor, config=config, retry=retry,
-                           follow_outside=follow_outside, ignore_mac=ignore_mac, on_warning=on_warning)
+    return files.edit_path(
+        path,
+        options=options or KeyOptions(),
+        editor=editor,
+        config=config,
+        retry=retry,
+        follow_outside=follow_outside,
+        ignore_mac=ignore_mac,
+        on_warning=on_warning,
+    )
 
 
-def decrypt_paths(paths: Sequence[Path], *, options: KeyOptions | None = None, progress: Progress | None = None,
-                  follow_outside: bool = False, ignore_mac: bool = False,
-                  on_warning: Callable[[str], None] | None = None) -> Report:
+def decrypt_paths(
+    paths: Sequence[Path],
+    *,
+    options: KeyOptions | None = None,
+    progress: Progress | None = None,
+    follow_outside: bool = False,
+    ignore_mac: bool = False,
+    on_warning: Callable[[str], None] | None = None,
+) -> Report:
     """Replace each named file, and every encrypted file below each folder, with its plaintext (``decrypt
     -i`` for many files); failures are reported one line each, the other files are done."""
     from generator.sops import files
 
-    return files.decrypt_paths(paths, options=options or KeyOptions(), progress=progress,
-                               follow_outside=follow_outside, ignore_mac=ignore_mac, on_warning=on_warning)
+    return files.decrypt_paths(
+        paths,
+        options=options or KeyOptions(),
+        progress=progress,
+        follow_outside=follow_outside,
+        ignore_mac=ignore_mac,
+        on_warning=on_warning,
+    )
 
 
-def rotate_paths(paths: Sequence[Path], *, options: KeyOptions | None = None,
-                 progress: Progress | None = None, follow_outside: bool = False) -> Report:
+def rotate_paths(
+    paths: Sequence[Path],
+    *,
+    options: KeyOptions | None = None,
+    progress: Progress | None = None,
+    follow_outside: bool = False,
+) -> Report:
     """Re-encrypt every encrypted file below ``paths`` with a new data key (same recipients); a file
     that cannot be read is an error, never skipped."""
     from generator.sops import files
 
-    return files.rotate_paths(paths, options=options or KeyOptions(), progress=progress,
-                              follow_outside=follow_outside)
+    return files.rotate_paths(paths, options=options or KeyOptions(), progress=progress, follow_outside=follow_outside)
 
 
 def updatekeys_paths(
@@ -356,8 +426,14 @@ def updatekeys_paths(
     (values untouched). ``Report.changes`` describes added/removed recipients per file."""
     from generator.sops import files
 
-    return files.updatekeys_paths(paths, dry_run=dry_run, options=options or KeyOptions(), config=config,
-                                  progress=progress, follow_outside=follow_outside)
+    return files.updatekeys_paths(
+        paths,
+        dry_run=dry_run,
+        options=options or KeyOptions(),
+        config=config,
+        progress=progress,
+        follow_outside=follow_outside,
+    )
 
 
 def retarget_paths(
@@ -376,5 +452,12 @@ def retarget_paths(
     ``fluxforge rotate-key`` moves files to a new Key Vault key version with it."""
     from generator.sops import files as _files
 
-    return _files.retarget_paths(files, replace=replace, rotate_data_key=rotate_data_key,
-                                 options=options or KeyOptions(), rules=rules, progress=progress, dry_run=dry_run)
+    return _files.retarget_paths(
+        files,
+        replace=replace,
+        rotate_data_key=rotate_data_key,
+        options=options or KeyOptions(),
+        rules=rules,
+        progress=progress,
+        dry_run=dry_run,
+    )

@@ -114,8 +114,9 @@ def _sops_entry(root: Any) -> Any:
     if len(found) > 1:
         return {"\0duplicate": True}
     raw = _yaml_plain(found[0], 0)
-    if isinstance(raw, dict) and any(str(key.tag).endswith(":merge") and not _mergeable(value)
-                                     for key, value in root.value):
+    if isinstance(raw, dict) and any(
+        str(key.tag).endswith(":merge") and not _mergeable(value) for key, value in root.value
+    ):
         raw["\0merge"] = True
     return raw
 
@@ -174,7 +175,7 @@ def _dotenv_metadata(text: str) -> Any:
             continue
         key, sep, value = line.partition("=")
         if sep and key.startswith("sops_"):
-            flat[key[len("sops_"):]] = value
+            flat[key[len("sops_") :]] = value
     return metadata_from_flat(flat) if flat else _ABSENT
 
 
@@ -243,11 +244,14 @@ def metadata_problems(raw: Any, *, strict_types: bool = True) -> list[str]:
     if "\0duplicate" in raw:
         problems.append("sops: a key appears twice")
     if "\0merge" in raw:
-        problems.append("a top-level '<<' (YAML merge) key has a value that is not a mapping: sops cannot load "
-                        "the metadata of this file")
+        problems.append(
+            "a top-level '<<' (YAML merge) key has a value that is not a mapping: sops cannot load "
+            "the metadata of this file"
+        )
     fields = {name: raw.get(name) for name in raw if isinstance(name, str)}
-    problems.extend(f"sops.{name} is not a string" for name in _STRING_FIELDS
-                    if not _is_string(fields.get(name), strict_types))
+    problems.extend(
+        f"sops.{name} is not a string" for name in _STRING_FIELDS if not _is_string(fields.get(name), strict_types)
+    )
     problems.extend(_scalar_fields(fields, strict_types))
     problems.extend(_required_fields(fields))
     problems.extend(_key_problems(fields, strict_types))
@@ -351,7 +355,11 @@ def _group_problems(group: Mapping[str, Any], where: str, strict: bool) -> list[
 def _entry_problems(entry: Any, at: str, kind: str, strict: bool) -> list[str]:
     if not isinstance(entry, Mapping):
         return [f"{at} is not a mapping"]
-    out = [f"{at}.{name} is not a string" for name, value in entry.items()
-           if name != "context" and not _is_string(value, strict)]
-    return out + [f"{at}.{name} is missing or not an RFC 3339 time" for name in _KEY_LISTS[kind]
-                  if not _is_time(entry.get(name))]
+    out = [
+        f"{at}.{name} is not a string"
+        for name, value in entry.items()
+        if name != "context" and not _is_string(value, strict)
+    ]
+    return out + [
+        f"{at}.{name} is missing or not an RFC 3339 time" for name in _KEY_LISTS[kind] if not _is_time(entry.get(name))
+    ]

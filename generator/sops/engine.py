@@ -55,12 +55,19 @@ class Opened:
 def _rule_store(fmt: str, rule: CreationRule | None) -> Store:
     if rule is None:
         return store_for(fmt)
-    return store_for(fmt, yaml_indent=rule.yaml_indent, json_indent=rule.json_indent,
-                     binary_indent=rule.binary_indent)
+    return store_for(fmt, yaml_indent=rule.yaml_indent, json_indent=rule.json_indent, binary_indent=rule.binary_indent)
 
 
-def encrypt_document(plaintext: bytes, *, fmt: str, rule: CreationRule, cache: dict[str, KeySource] | None,
-                     options: KeyOptions, name: str, output_fmt: str | None = None) -> bytes:
+def encrypt_document(
+    plaintext: bytes,
+    *,
+    fmt: str,
+    rule: CreationRule,
+    cache: dict[str, KeySource] | None,
+    options: KeyOptions,
+    name: str,
+    output_fmt: str | None = None,
+) -> bytes:
     """Encrypt one plaintext read with the store ``fmt``, written with ``output_fmt`` (default the same)."""
     store = _rule_store(fmt, rule)
     out_store = store if output_fmt in (None, fmt) else _rule_store(str(output_fmt), rule)
@@ -74,33 +81,44 @@ def encrypt_document(plaintext: bytes, *, fmt: str, rule: CreationRule, cache: d
         shamir_threshold=rule.shamir_threshold if len(rule.key_groups) > 1 else 0,
     )
     try:
-        meta.groups = wrap_groups(rule.key_groups, data_key, meta.shamir_threshold,
-                                  cache if cache is not None else {}, options)
+        meta.groups = wrap_groups(
+            rule.key_groups, data_key, meta.shamir_threshold, cache if cache is not None else {}, options
+        )
     except KeySourceError as err:
         raise KeySourceError([f"{name}: {line}" for line in err.problems]) from None
     return seal(docs, meta, data_key, out_store, name)
 
 
-def wrap_groups(groups: list[KeyGroup], data_key: bytes, threshold: int, cache: dict[str, KeySource],
-                options: KeyOptions) -> list[list[md.KeyEntry]]:
+def wrap_groups(
+    groups: list[KeyGroup], data_key: bytes, threshold: int, cache: dict[str, KeySource], options: KeyOptions
+) -> list[list[md.KeyEntry]]:
     """Wrap the data key for every recipient (Shamir parts when there are several groups)."""
     from generator.sops import shamir
 
     parts = [data_key] if len(groups) == 1 else shamir.split(data_key, len(groups), threshold or len(groups))
     out = []
     for group, part in zip(groups, parts, strict=True):
-        out.append([md.KeyEntry(kind, dict(source_for(kind, options, cache).wrap(recipient, part)))
-                    for kind, recipient in group])
+        out.append(
+            [
+                md.KeyEntry(kind, dict(source_for(kind, options, cache).wrap(recipient, part)))
+                for kind, recipient in group
+            ]
+        )
     return out
 
 
-def seal(docs: list[Branch], meta: md.Metadata, key: bytes, store: Store, name: str,
-         stash: Stash | None = None) -> bytes:
+def seal(
+    docs: list[Branch], meta: md.Metadata, key: bytes, store: Store, name: str, stash: Stash | None = None
+) -> bytes:
     """Encrypt ``docs`` (in place) with ``key``, set lastmodified/MAC/version, emit the file."""
     cipher = Cipher(key, stash)
     selection = Selection(meta.effective_selector(), meta.mac_only_encrypted)
-    walker = Walker(selection, lambda value, aad, _c: cipher.encrypt(value, aad), decrypting=False,
-                    list_comments_written=store.name == "yaml")
+    walker = Walker(
+        selection,
+        lambda value, aad, _c: cipher.encrypt(value, aad),
+        decrypting=False,
+        list_comments_written=store.name == "yaml",
+    )
     try:
         mac = walker.run(docs)
     except WalkError as err:
@@ -119,9 +137,18 @@ def seal(docs: list[Branch], meta: md.Metadata, key: bytes, store: Store, name: 
     return out
 
 
-def open_file(data: bytes, *, fmt: str, name: str, cache: dict[str, KeySource] | None, options: KeyOptions,
-              verify_mac: bool = True, rule: CreationRule | None = None, data_key: bytes | None = None,
-              on_warning: Callable[[str], None] | None = None) -> Opened:
+def open_file(
+    data: bytes,
+    *,
+    fmt: str,
+    name: str,
+    cache: dict[str, KeySource] | None,
+    options: KeyOptions,
+    verify_mac: bool = True,
+    rule: CreationRule | None = None,
+    data_key: bytes | None = None,
+    on_warning: Callable[[str], None] | None = None,
+) -> Opened:
     """Parse, recover the data key (unless given), decrypt every value and check the MAC. With
     ``verify_mac`` False (sops's ``--ignore-mac``) a failed check goes to ``on_warning`` instead."""
     store = _rule_store(fmt, rule)
@@ -142,19 +169,29 @@ def open_file(data: bytes, *, fmt: str, name: str, cache: dict[str, KeySource] |
     return Opened(docs, meta, key, cipher, store)
 
 
-def decrypt_document(data: bytes, *, fmt: str, name: str, cache: dict[str, KeySource] | None,
-                     options: KeyOptions, verify_mac: bool, yaml_indent: int = 4, json_indent: int = -1,
-                     binary_indent: int = -1, extract: list[str | int] | None = None,
-                     on_warning: Callable[[str], None] | None = None) -> bytes:
+def decrypt_document(
+    data: bytes,
+    *,
+    fmt: str,
+    name: str,
+    cache: dict[str, KeySource] | None,
+    options: KeyOptions,
+    verify_mac: bool,
+    yaml_indent: int = 4,
+    json_indent: int = -1,
+    binary_indent: int = -1,
+    extract: list[str | int] | None = None,
+    on_warning: Callable[[str], None] | None = None,
+) -> bytes:
     """The plaintext as ``sops decrypt`` prints it; ``extract``: only that value (``--extract``)."""
     rule = CreationRule(yaml_indent=yaml_indent, json_indent=json_indent, binary_indent=binary_indent)
-    opened = open_file(data, fmt=fmt, name=name, cache=cache, options=options, verify_mac=verify_mac, rule=rule,
-                       on_warning=on_warning)
+    opened = open_file(
+        data, fmt=fmt, name=name, cache=cache, options=options, verify_mac=verify_mac, rule=rule, on_warning=on_warning
+    )
     if extract:
         from generator.sops.flags import truncate
 
-        return _value_output(truncate(opened.docs[0] if opened.docs else Branch(), extract, name), opened.store,
-                             rule)
+        return _value_output(truncate(opened.docs[0] if opened.docs else Branch(), extract, name), opened.store, rule)
     return opened.store.emit_plain(opened.docs)
 
 
@@ -183,12 +220,15 @@ def _is_ciphertext(value: object) -> bool:
 
 
 def _added_here(name: str) -> str:
-    return (f"a plaintext value where the file's selector requires ciphertext (added by hand?); "
-            f"`fluxforge encrypt -i {name}` encrypts it and recomputes the MAC")
+    return (
+        f"a plaintext value where the file's selector requires ciphertext (added by hand?); "
+        f"`fluxforge encrypt -i {name}` encrypts it and recomputes the MAC"
+    )
 
 
-def _decrypt_tree(docs: list[Branch], meta: md.Metadata, cipher: Cipher, name: str,
-                  added: list[str] | None = None) -> str:
+def _decrypt_tree(
+    docs: list[Branch], meta: md.Metadata, cipher: Cipher, name: str, added: list[str] | None = None
+) -> str:
     """Decrypt every selected leaf in place; return the MAC of the plaintext. With ``added`` (a list to
     fill), a plaintext value where ciphertext belongs is kept, named there and left out of the MAC."""
 
@@ -235,8 +275,15 @@ def plaintext_leaves(data: bytes, *, fmt: str, name: str) -> list[str]:
     return found
 
 
-def encrypt_added(data: bytes, *, fmt: str, name: str, cache: dict[str, KeySource] | None, options: KeyOptions,
-                  rule: CreationRule | None = None) -> tuple[bytes, list[str]]:
+def encrypt_added(
+    data: bytes,
+    *,
+    fmt: str,
+    name: str,
+    cache: dict[str, KeySource] | None,
+    options: KeyOptions,
+    rule: CreationRule | None = None,
+) -> tuple[bytes, list[str]]:
     """Encrypt the plaintext values added by hand to an encrypted file, with its own data key (needs the
     key); every other value keeps its ciphertext. The MAC must hold for everything but the added values
     (proof that nothing else changed outside sops); then a new MAC covers them too. Returns the new
@@ -253,9 +300,11 @@ def encrypt_added(data: bytes, *, fmt: str, name: str, cache: dict[str, KeySourc
     try:
         _check_mac(meta, cipher, mac, name)
     except SopsError:
-        raise SopsError(f"{name}: MAC mismatch even without the {len(added)} plaintext value(s) added by hand "
-                        f"({', '.join(added) or 'none'}): other values or the metadata were changed outside sops "
-                        "too; refusing to seal them with a new MAC") from None
+        raise SopsError(
+            f"{name}: MAC mismatch even without the {len(added)} plaintext value(s) added by hand "
+            f"({', '.join(added) or 'none'}): other values or the metadata were changed outside sops "
+            "too; refusing to seal them with a new MAC"
+        ) from None
     return seal(docs, meta, key, store, name, stash=cipher.stash), added
 
 
@@ -266,11 +315,13 @@ def _check_mac(meta: md.Metadata, cipher: Cipher, mac: str, name: str) -> None:
     try:
         stored = cipher.decrypt(meta.mac, aad)
     except UndecryptableValue as err:
-        raise SopsError(f"{name}: sops.mac: cannot decrypt the MAC ({err}); sops.lastmodified or sops.mac "
-                        "was altered") from None
+        raise SopsError(
+            f"{name}: sops.mac: cannot decrypt the MAC ({err}); sops.lastmodified or sops.mac was altered"
+        ) from None
     if stored != mac:
-        raise SopsError(f"{name}: MAC mismatch: the values or the metadata were changed outside sops; "
-                        "refusing to decrypt")
+        raise SopsError(
+            f"{name}: MAC mismatch: the values or the metadata were changed outside sops; refusing to decrypt"
+        )
 
 
 def recover_key(meta: md.Metadata, cache: dict[str, KeySource], options: KeyOptions, name: str) -> bytes:
@@ -304,8 +355,9 @@ def _combined(parts: list[bytes], groups: int, threshold: int, name: str, proble
     raise KeySourceError([f"{name}: cannot recover the data key with the available keys", *problems])
 
 
-def _unwrap_group(group: list[md.KeyEntry], cache: dict[str, KeySource], options: KeyOptions, where: str,
-                  problems: list[str]) -> bytes | None:
+def _unwrap_group(
+    group: list[md.KeyEntry], cache: dict[str, KeySource], options: KeyOptions, where: str, problems: list[str]
+) -> bytes | None:
     """The group's part of the data key from the first of its keys that unwraps (in each kind's unwrap
     order); each refusal goes to ``problems`` as ``NAME: sops[.key_groups[N]].KIND: why``."""
     for entry in sorted(group, key=lambda e: BY_NAME[e.kind].unwrap_rank):

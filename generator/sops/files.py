@@ -43,9 +43,12 @@ def load_sops_config(config: Path | None, paths: Sequence[Path] = ()) -> SopsRul
     if path is None:
         hint = nearby_config_hint(paths, None) or (
             "write one with creation_rules (`fluxforge render` generates it from fluxforge.yaml) or pass "
-            "--sops-config FILE")
-        raise SopsError("no .sops.yaml in the current directory or its parents (fluxforge looks from the working "
-                        f"directory upwards, as sops does); {hint}")
+            "--sops-config FILE"
+        )
+        raise SopsError(
+            "no .sops.yaml in the current directory or its parents (fluxforge looks from the working "
+            f"directory upwards, as sops does); {hint}"
+        )
     return load_rules(path)
 
 
@@ -59,8 +62,9 @@ def _walk(root: Path) -> Iterator[Path]:
     return (path for path in walk_files(root) if path.name != ".sops.yaml")
 
 
-def expand(paths: Sequence[Path], keep: Callable[[Path], bool],
-           on_empty: Callable[[Path, int], str] | None = None) -> list[Path]:
+def expand(
+    paths: Sequence[Path], keep: Callable[[Path], bool], on_empty: Callable[[Path, int], str] | None = None
+) -> list[Path]:
     """Files named directly, plus the files below directories for which ``keep`` is true. A directory
     where ``keep`` chose nothing is an error when ``on_empty(dir, files looked at)`` words one."""
     out: list[Path] = []
@@ -81,8 +85,9 @@ def expand(paths: Sequence[Path], keep: Callable[[Path], bool],
     return out
 
 
-def _each(files: list[Path], progress: Progress | None, work: Callable[[Path], None],
-          unreadable: list[str] | None = None) -> None:
+def _each(
+    files: list[Path], progress: Progress | None, work: Callable[[Path], None], unreadable: list[str] | None = None
+) -> None:
     """Run ``work`` on every file; one line per problem, all raised at the end. ``unreadable``: lines
     for files that could not even be read to tell whether they belong (they count as failed)."""
     problems = list(unreadable or [])
@@ -101,8 +106,9 @@ def _each(files: list[Path], progress: Progress | None, work: Callable[[Path], N
             progress(done, len(files), path)
     if problems:
         if total > failed:
-            problems.append(f"{failed} of {total} file(s) failed and are unchanged; the other "
-                            f"{total - failed} succeeded")
+            problems.append(
+                f"{failed} of {total} file(s) failed and are unchanged; the other {total - failed} succeeded"
+            )
         raise SopsError(problems)
 
 
@@ -120,8 +126,10 @@ def in_place_target(path: Path, rules: SopsRules | None, *, follow_outside: bool
     target = Path(os.path.realpath(path))
     base = Path(os.path.realpath(repo_root(path, rules)))
     if target != base and base not in target.parents:
-        raise SopsError(f"{path}: is a symlink to {target}, outside the repository {base}; fluxforge writes "
-                        "through links only inside it (pass --follow-outside to write the target anyway)")
+        raise SopsError(
+            f"{path}: is a symlink to {target}, outside the repository {base}; fluxforge writes "
+            "through links only inside it (pass --follow-outside to write the target anyway)"
+        )
     return path
 
 
@@ -152,14 +160,26 @@ def _encrypt_rules(config: Path | None, paths: Sequence[Path], flags: EncryptFla
         return load_rules(found)
     folders = [str(p) for p in paths if p.is_dir()]
     if folders:
-        raise SopsError([f"{f}: a folder needs .sops.yaml creation rules to choose its files; name the files "
-                         "(--age/--azure-kv give the keys)" for f in folders])
+        raise SopsError(
+            [
+                f"{f}: a folder needs .sops.yaml creation rules to choose its files; name the files "
+                "(--age/--azure-kv give the keys)"
+                for f in folders
+            ]
+        )
     return None
 
 
-def encrypt_paths(paths: Sequence[Path], *, in_place: bool, options: KeyOptions, config: Path | None,
-                  progress: Progress | None, follow_outside: bool = False,
-                  flags: EncryptFlags | None = None) -> Report:
+def encrypt_paths(
+    paths: Sequence[Path],
+    *,
+    in_place: bool,
+    options: KeyOptions,
+    config: Path | None,
+    progress: Progress | None,
+    follow_outside: bool = False,
+    flags: EncryptFlags | None = None,
+) -> Report:
     flags = flags or EncryptFlags()
     rules = _encrypt_rules(config, paths, flags)
 
@@ -186,9 +206,16 @@ class _Outcome:
 
     __slots__ = ("changed", "kept", "notes", "output", "problems", "warnings")
 
-    def __init__(self, *, changed: bool = False, kept: bool = False, notes: list[str] | None = None,
-                 output: bytes | None = None, problems: list[str] | None = None,
-                 warnings: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        changed: bool = False,
+        kept: bool = False,
+        notes: list[str] | None = None,
+        output: bytes | None = None,
+        problems: list[str] | None = None,
+        warnings: list[str] | None = None,
+    ) -> None:
         self.changed, self.kept, self.notes, self.output, self.problems = changed, kept, notes or [], output, problems
         self.warnings = warnings or []
 
@@ -207,8 +234,9 @@ def _creation_rule(path: Path, rules: SopsRules | None) -> tuple[CreationRule | 
 class _EncryptJob:
     """Encrypting one file, with the run's rules, flags and key sources (one cache per process)."""
 
-    def __init__(self, rules: SopsRules | None, flags: EncryptFlags, options: KeyOptions, in_place: bool,
-                 follow_outside: bool) -> None:
+    def __init__(
+        self, rules: SopsRules | None, flags: EncryptFlags, options: KeyOptions, in_place: bool, follow_outside: bool
+    ) -> None:
         self.rules, self.flags, self.options = rules, flags, options
         self.in_place, self.follow_outside = in_place, follow_outside
         self.cache: dict[str, KeySource] = {}
@@ -230,9 +258,15 @@ class _EncryptJob:
         if _may_be_encrypted(data) and is_encrypted(data, fmt):
             return self._added(path, data, fmt)
         base, where = _creation_rule(path, rules)
-        out = engine.encrypt_document(data, fmt=fmt, rule=flags.rule(base, where), cache=self.cache,
-                                      options=self.options, name=str(path),
-                                      output_fmt=flags.output_type or detect_format(path))
+        out = engine.encrypt_document(
+            data,
+            fmt=fmt,
+            rule=flags.rule(base, where),
+            cache=self.cache,
+            options=self.options,
+            name=str(path),
+            output_fmt=flags.output_type or detect_format(path),
+        )
         if self.in_place:
             write_atomic(path, out, sync=False)
             return _Outcome(changed=True)
@@ -312,7 +346,7 @@ def _outcomes(files: list[Path], work: Callable[[Path], _Outcome], *, parallel: 
     import multiprocessing
 
     size = max(8, min(64, len(files) // (jobs * 4) or 1))
-    chunks = [files[i:i + size] for i in range(0, len(files), size)]
+    chunks = [files[i : i + size] for i in range(0, len(files), size)]
     _POOL_WORK = work
     try:
         with multiprocessing.get_context("fork").Pool(jobs) as pool:
@@ -322,8 +356,15 @@ def _outcomes(files: list[Path], work: Callable[[Path], _Outcome], *, parallel: 
         _POOL_WORK = None
 
 
-def _collect(files: list[Path], progress: Progress | None, report: Report, work: Callable[[Path], _Outcome],
-             on_warning: Callable[[str], None] | None = None, *, parallel: bool) -> None:
+def _collect(
+    files: list[Path],
+    progress: Progress | None,
+    report: Report,
+    work: Callable[[Path], _Outcome],
+    on_warning: Callable[[str], None] | None = None,
+    *,
+    parallel: bool,
+) -> None:
     """Run ``work`` over ``files`` and fill ``report`` in input order; one line per problem, raised at
     the end; a file's warnings go to ``on_warning`` in the same order."""
     problems: list[str] = []
@@ -340,8 +381,9 @@ def _collect(files: list[Path], progress: Progress | None, report: Report, work:
             progress(done, len(files), path)
     if problems:
         if len(files) > failed:
-            problems.append(f"{failed} of {len(files)} file(s) failed and are unchanged; the other "
-                            f"{len(files) - failed} succeeded")
+            problems.append(
+                f"{failed} of {len(files)} file(s) failed and are unchanged; the other {len(files) - failed} succeeded"
+            )
         raise SopsError(problems)
 
 
@@ -357,8 +399,9 @@ def _record(report: Report, path: Path, outcome: _Outcome) -> None:
         report.unchanged.append(path)
 
 
-def _encrypt_added(path: Path, data: bytes, fmt: str, rules: SopsRules, cache: dict[str, KeySource],
-                   options: KeyOptions) -> tuple[bytes | None, list[str]]:
+def _encrypt_added(
+    path: Path, data: bytes, fmt: str, rules: SopsRules, cache: dict[str, KeySource], options: KeyOptions
+) -> tuple[bytes | None, list[str]]:
     """An encrypted file with plaintext values added by hand: those values encrypted (``engine.encrypt_added``)
     and their key paths, else None. Only such a file needs the key; the keyless look comes first."""
     if not engine.plaintext_leaves(data, fmt=fmt, name=str(path)):
@@ -373,9 +416,17 @@ def _refuse_decrypt_flags(in_place: bool, output: Path | None, extract: str | No
         raise UsageError("use either -i/--in-place or --extract, not both (--extract prints one value)")
 
 
-def decrypt_path(path: Path, *, in_place: bool, output: Path | None, options: KeyOptions,
-                 follow_outside: bool = False, extract: str | None = None, ignore_mac: bool = False,
-                 on_warning: Callable[[str], None] | None = None) -> bytes:
+def decrypt_path(
+    path: Path,
+    *,
+    in_place: bool,
+    output: Path | None,
+    options: KeyOptions,
+    follow_outside: bool = False,
+    extract: str | None = None,
+    ignore_mac: bool = False,
+    on_warning: Callable[[str], None] | None = None,
+) -> bytes:
     _refuse_decrypt_flags(in_place, output, extract)
     path_in_tree = parse_extract(extract) if extract is not None else None
     try:
@@ -386,9 +437,17 @@ def decrypt_path(path: Path, *, in_place: bool, output: Path | None, options: Ke
     settings = load_rules(found) if found else None
     if in_place:
         in_place_target(path, settings, follow_outside=follow_outside)
-    plain = engine.decrypt_document(data, fmt=fmt, name=str(path), cache={}, options=options,
-                                    verify_mac=not ignore_mac, on_warning=on_warning, extract=path_in_tree,
-                                    **_indents(settings))
+    plain = engine.decrypt_document(
+        data,
+        fmt=fmt,
+        name=str(path),
+        cache={},
+        options=options,
+        verify_mac=not ignore_mac,
+        on_warning=on_warning,
+        extract=path_in_tree,
+        **_indents(settings),
+    )
     if in_place:
         write_atomic(path, plain)
     elif output is not None:
@@ -396,9 +455,15 @@ def decrypt_path(path: Path, *, in_place: bool, output: Path | None, options: Ke
     return plain
 
 
-def decrypt_paths(paths: Sequence[Path], *, options: KeyOptions, progress: Progress | None = None,
-                  follow_outside: bool = False, ignore_mac: bool = False,
-                  on_warning: Callable[[str], None] | None = None) -> Report:
+def decrypt_paths(
+    paths: Sequence[Path],
+    *,
+    options: KeyOptions,
+    progress: Progress | None = None,
+    follow_outside: bool = False,
+    ignore_mac: bool = False,
+    on_warning: Callable[[str], None] | None = None,
+) -> Report:
     """``decrypt -i`` for many files: each named file, and every encrypted file below each folder, is
     replaced by its plaintext (MAC verified unless ``ignore_mac``). A file that fails is left as it
     was and reported, the others go on; a big batch uses every core, reported in input order. Files
@@ -409,8 +474,14 @@ def decrypt_paths(paths: Sequence[Path], *, options: KeyOptions, progress: Progr
     files = list(dict.fromkeys(expand(paths, lambda _: True)))  # a file named and found below a folder: once
     report = Report()
     try:
-        _collect(files, progress, report, job.one, on_warning, parallel=job.settings is not None
-                 and _local_keys(job.settings, None))
+        _collect(
+            files,
+            progress,
+            report,
+            job.one,
+            on_warning,
+            parallel=job.settings is not None and _local_keys(job.settings, None),
+        )
     finally:
         if report.changed:
             os.sync()
@@ -418,8 +489,9 @@ def decrypt_paths(paths: Sequence[Path], *, options: KeyOptions, progress: Progr
 
 
 class _DecryptJob:
-    def __init__(self, settings: SopsRules | None, options: KeyOptions, follow_outside: bool,
-                 ignore_mac: bool, named: set[Path]) -> None:
+    def __init__(
+        self, settings: SopsRules | None, options: KeyOptions, follow_outside: bool, ignore_mac: bool, named: set[Path]
+    ) -> None:
         self.settings, self.options = settings, options
         self.follow_outside, self.ignore_mac, self.named = follow_outside, ignore_mac, named
         self.cache: dict[str, KeySource] = {}
@@ -431,9 +503,16 @@ class _DecryptJob:
             if path not in self.named and not (_may_be_encrypted(data) and is_encrypted(data, fmt)):
                 return _Outcome(kept=True)  # found below a folder and not encrypted: not ours to touch
             in_place_target(path, self.settings, follow_outside=self.follow_outside)
-            plain = engine.decrypt_document(data, fmt=fmt, name=str(path), cache=self.cache, options=self.options,
-                                            verify_mac=not self.ignore_mac, on_warning=warnings.append,
-                                            **_indents(self.settings))
+            plain = engine.decrypt_document(
+                data,
+                fmt=fmt,
+                name=str(path),
+                cache=self.cache,
+                options=self.options,
+                verify_mac=not self.ignore_mac,
+                on_warning=warnings.append,
+                **_indents(self.settings),
+            )
             write_atomic(path, plain, sync=False)
         except FluxforgeError as err:
             return _Outcome(problems=[_named(path, line) for line in err.problems], warnings=warnings)
@@ -442,9 +521,17 @@ class _DecryptJob:
         return _Outcome(changed=True, warnings=warnings)
 
 
-def edit_path(path: Path, *, options: KeyOptions, editor: str | None, config: Path | None,
-              retry: Callable[[SopsError], bool] | None = None, follow_outside: bool = False,
-              ignore_mac: bool = False, on_warning: Callable[[str], None] | None = None) -> bool:
+def edit_path(
+    path: Path,
+    *,
+    options: KeyOptions,
+    editor: str | None,
+    config: Path | None,
+    retry: Callable[[SopsError], bool] | None = None,
+    follow_outside: bool = False,
+    ignore_mac: bool = False,
+    on_warning: Callable[[str], None] | None = None,
+) -> bool:
     """Edit the plaintext of ``path`` in an editor and re-encrypt it.
 
     When the edited text cannot be stored (broken YAML, a bad value), ``retry(error)`` decides whether
@@ -457,8 +544,15 @@ def edit_path(path: Path, *, options: KeyOptions, editor: str | None, config: Pa
     rule = None
     in_place_target(path, None, follow_outside=follow_outside)
     if path.exists():
-        opened = engine.open_file(read_input(path), fmt=fmt, name=str(path), cache=cache, options=options,
-                                  verify_mac=not ignore_mac, on_warning=on_warning)
+        opened = engine.open_file(
+            read_input(path),
+            fmt=fmt,
+            name=str(path),
+            cache=cache,
+            options=options,
+            verify_mac=not ignore_mac,
+            on_warning=on_warning,
+        )
         before = opened.store.emit_plain(opened.docs)
     else:
         opened, before = None, b""
@@ -486,8 +580,15 @@ def _new_file_rule(path: Path, config: Path | None) -> CreationRule:
     return rule
 
 
-def _sealed_edit(path: Path, text: bytes, fmt: str, opened: engine.Opened | None, rule: CreationRule | None,
-                 cache: dict[str, KeySource], options: KeyOptions) -> bytes:
+def _sealed_edit(
+    path: Path,
+    text: bytes,
+    fmt: str,
+    opened: engine.Opened | None,
+    rule: CreationRule | None,
+    cache: dict[str, KeySource],
+    options: KeyOptions,
+) -> bytes:
     """The edited plaintext encrypted: a new file under its rule, else with the file's data key and metadata."""
     if opened is None:
         assert rule is not None
@@ -528,8 +629,10 @@ _EDIT_PREFIX = "fluxforge-edit-"
 
 
 def _tmpdir_problem(err: OSError) -> str:
-    return (f"cannot write the plaintext for the editor in {tempfile.gettempdir()} ($TMPDIR): "
-            f"{err.strerror or err}; free some space there or point TMPDIR at another folder; file not changed")
+    return (
+        f"cannot write the plaintext for the editor in {tempfile.gettempdir()} ($TMPDIR): "
+        f"{err.strerror or err}; free some space there or point TMPDIR at another folder; file not changed"
+    )
 
 
 def _sweep_stale_edit_dirs() -> None:
@@ -551,8 +654,11 @@ def _sweep_stale_edit_dirs() -> None:
             continue
         if not process_alive(int(match.group(1))):
             shutil.rmtree(entry.path, ignore_errors=True)
-            logging.getLogger("fluxforge").warning("%s: removed a stale edit folder left by an interrupted "
-                                                   "fluxforge edit (process %s is gone)", entry.path, match.group(1))
+            logging.getLogger("fluxforge").warning(
+                "%s: removed a stale edit folder left by an interrupted fluxforge edit (process %s is gone)",
+                entry.path,
+                match.group(1),
+            )
 
 
 def _encrypted_files(paths: Sequence[Path]) -> tuple[list[Path], list[str]]:
@@ -566,15 +672,18 @@ def _encrypted_files(paths: Sequence[Path]) -> tuple[list[Path], list[str]]:
         except FluxforgeError as err:
             problems.extend(_named(p, line) for line in err.problems)
         except OSError as err:
-            problems.append(f"{p}: cannot read ({err.strerror or err}), so it may be an encrypted file that "
-                            "was not processed; fix its permissions and run again")
+            problems.append(
+                f"{p}: cannot read ({err.strerror or err}), so it may be an encrypted file that "
+                "was not processed; fix its permissions and run again"
+            )
         return False
 
     return expand(paths, keep), problems
 
 
-def rotate_paths(paths: Sequence[Path], *, options: KeyOptions, progress: Progress | None,
-                 follow_outside: bool = False) -> Report:
+def rotate_paths(
+    paths: Sequence[Path], *, options: KeyOptions, progress: Progress | None, follow_outside: bool = False
+) -> Report:
     report = Report()
     cache: dict[str, KeySource] = {}
 
@@ -582,8 +691,9 @@ def rotate_paths(paths: Sequence[Path], *, options: KeyOptions, progress: Progre
         in_place_target(path, None, follow_outside=follow_outside)
         data, fmt = _read(path)
         opened = engine.open_file(data, fmt=fmt, name=str(path), cache=cache, options=options)
-        groups = [[(e.kind, source_for(e.kind, options, cache).recipient_of(e.fields)) for e in g]
-                  for g in opened.meta.groups]
+        groups = [
+            [(e.kind, source_for(e.kind, options, cache).recipient_of(e.fields)) for e in g] for g in opened.meta.groups
+        ]
         new_key = os.urandom(32)
         opened.meta.groups = engine.wrap_groups(groups, new_key, opened.meta.shamir_threshold, cache, options)
         out = engine.seal(opened.docs, opened.meta, new_key, opened.store, str(path))
@@ -595,8 +705,15 @@ def rotate_paths(paths: Sequence[Path], *, options: KeyOptions, progress: Progre
     return report
 
 
-def updatekeys_paths(paths: Sequence[Path], *, dry_run: bool, options: KeyOptions, config: Path | None,
-                     progress: Progress | None, follow_outside: bool = False) -> Report:
+def updatekeys_paths(
+    paths: Sequence[Path],
+    *,
+    dry_run: bool,
+    options: KeyOptions,
+    config: Path | None,
+    progress: Progress | None,
+    follow_outside: bool = False,
+) -> Report:
     rules = load_sops_config(config, paths)
     report = Report()
     cache: dict[str, KeySource] = {}
@@ -607,16 +724,20 @@ def updatekeys_paths(paths: Sequence[Path], *, dry_run: bool, options: KeyOption
         rule = rules.rule_for(path)
         if rule is None:
             raise SopsError(no_rule(path, rules))
-        store = engine.store_for(fmt, yaml_indent=rule.yaml_indent, json_indent=rule.json_indent,
-                                 binary_indent=rule.binary_indent)
+        store = engine.store_for(
+            fmt, yaml_indent=rule.yaml_indent, json_indent=rule.json_indent, binary_indent=rule.binary_indent
+        )
         docs, raw = store.load_encrypted(data, str(path))
         if raw is None:
             raise SopsError(f"{path}: no sops metadata found: the file is not encrypted")
         meta = md.from_mapping(raw, str(path))
-        current = [[(e.kind, source_for(e.kind, options, cache).recipient_of(e.fields)) for e in g]
-                   for g in meta.groups]
-        wanted = [[_resolved(k, g2) for k in g] for g, g2 in zip(rule.key_groups, current + [[]] * len(rule.key_groups),
-                                                                  strict=False)]
+        current = [
+            [(e.kind, source_for(e.kind, options, cache).recipient_of(e.fields)) for e in g] for g in meta.groups
+        ]
+        wanted = [
+            [_resolved(k, g2) for k in g]
+            for g, g2 in zip(rule.key_groups, current + [[]] * len(rule.key_groups), strict=False)
+        ]
         if current == wanted:
             report.unchanged.append(path)
             return
@@ -639,9 +760,17 @@ def updatekeys_paths(paths: Sequence[Path], *, dry_run: bool, options: KeyOption
 Recipient = tuple[str, str]  # (kind, recipient as sops prints it)
 
 
-def retarget_paths(files: Sequence[Path], *, replace: Callable[[str, str], str], rotate_data_key: bool = False,
-                   options: KeyOptions, rules: SopsRules | None = None, progress: Progress | None = None,
-                   follow_outside: bool = False, dry_run: bool = False) -> Report:
+def retarget_paths(
+    files: Sequence[Path],
+    *,
+    replace: Callable[[str, str], str],
+    rotate_data_key: bool = False,
+    options: KeyOptions,
+    rules: SopsRules | None = None,
+    progress: Progress | None = None,
+    follow_outside: bool = False,
+    dry_run: bool = False,
+) -> Report:
     """Swap recipients of encrypted files: each recipient becomes ``replace(kind, recipient)`` (the same string
     keeps it; a new one gets the data key wrapped for it, a duplicate is dropped). One transaction per file:
     the MAC is verified, the file is written once (atomically) or not at all. Values stay as they are
@@ -660,13 +789,16 @@ def retarget_paths(files: Sequence[Path], *, replace: Callable[[str, str], str],
         if raw is None:
             raise SopsError(f"{path}: no sops metadata found: the file is not encrypted")
         meta = md.from_mapping(raw, str(path))
-        current = [[(e.kind, source_for(e.kind, options, cache).recipient_of(e.fields)) for e in g] for g in meta.groups]
+        current = [
+            [(e.kind, source_for(e.kind, options, cache).recipient_of(e.fields)) for e in g] for g in meta.groups
+        ]
         wanted = [list(dict.fromkeys((kind, replace(kind, rec)) for kind, rec in g)) for g in current]
         if wanted == current and not rotate_data_key:
             report.unchanged.append(path)
             return
         report.changes[path] = ([] if wanted == current else _describe(current, wanted)) + (
-            ["new data key (every value re-encrypted)"] if rotate_data_key else [])
+            ["new data key (every value re-encrypted)"] if rotate_data_key else []
+        )
         if dry_run:
             return
         opened = engine.open_file(data, fmt=fmt, name=str(path), cache=cache, options=options, rule=rule)
@@ -706,9 +838,15 @@ def _resolved(key: tuple[str, str], current: list[tuple[str, str]]) -> tuple[str
     return key
 
 
-def _rewrap(groups: list[list[md.KeyEntry]], current: list[list[tuple[str, str]]],
-            wanted: list[list[tuple[str, str]]], key: bytes, threshold: int, cache: dict[str, KeySource],
-            options: KeyOptions) -> list[list[md.KeyEntry]]:
+def _rewrap(
+    groups: list[list[md.KeyEntry]],
+    current: list[list[tuple[str, str]]],
+    wanted: list[list[tuple[str, str]]],
+    key: bytes,
+    threshold: int,
+    cache: dict[str, KeySource],
+    options: KeyOptions,
+) -> list[list[md.KeyEntry]]:
     """Keep entries of recipients that stay (single group), wrap the data key for new ones."""
     if len(wanted) > 1 or len(current) != 1:
         return engine.wrap_groups(wanted, key, threshold, cache, options)

@@ -51,7 +51,8 @@ class EncryptFlags:
         if self.has_keys:
             groups = [[*(("azure_kv", url) for url in self.azure_kv), *(("age", r) for r in self.age)]]
         changes: dict[str, object] = {
-            "selector": selector, "key_groups": groups,
+            "selector": selector,
+            "key_groups": groups,
             "mac_only_encrypted": rule.mac_only_encrypted or self.mac_only_encrypted,
             "shamir_threshold": 0 if self.has_keys else rule.shamir_threshold,
         }
@@ -59,15 +60,16 @@ class EncryptFlags:
             changes.update(yaml_indent=self.indent or 4, json_indent=self.indent, binary_indent=self.indent)
         return dataclasses.replace(rule, **changes)  # type: ignore[arg-type]
 
-
     def _selector(self, ruled: tuple[str, str] | None, where: str) -> tuple[str, str] | None:
         """The flag's selector replaces the rule's of the same name; a different one is a conflict."""
         if self.selector is None:
             return ruled
         if ruled is not None and ruled[0] != self.selector[0]:
-            raise UsageError(f"--{_flag(self.selector[0])} and {ruled[0]} of {where} are two selectors; "
-                             "sops allows one per file (a flag replaces only the same setting): drop the "
-                             f"flag or use --{_flag(ruled[0])}")
+            raise UsageError(
+                f"--{_flag(self.selector[0])} and {ruled[0]} of {where} are two selectors; "
+                "sops allows one per file (a flag replaces only the same setting): drop the "
+                f"flag or use --{_flag(ruled[0])}"
+            )
         return self.selector
 
 
@@ -82,8 +84,9 @@ def selector_from(values: dict[str, str | None]) -> tuple[str, str] | None:
 
     given = [(name, value) for name in SELECTORS if (value := values.get(name))]
     if len(given) > 1:
-        raise UsageError("use only one of " + ", ".join(f"--{_flag(n)}" for n, _ in given)
-                         + " (sops allows one selector per file)")
+        raise UsageError(
+            "use only one of " + ", ".join(f"--{_flag(n)}" for n, _ in given) + " (sops allows one selector per file)"
+        )
     if not given:
         return None
     name, value = given[0]
@@ -104,8 +107,9 @@ def parse_extract(text: str) -> list[str | int]:
         if not component:
             continue
         if not component.endswith("]"):
-            raise UsageError(f"--extract: component {component!r} does not end with ']' "
-                             "(write the path as [\"data\"][\"password\"])")
+            raise UsageError(
+                f'--extract: component {component!r} does not end with \']\' (write the path as ["data"]["password"])'
+            )
         inner = component[:-1]
         if inner[:1] in ("'", '"'):
             path.append(inner[1:-1])
@@ -113,8 +117,10 @@ def parse_extract(text: str) -> list[str | int]:
         try:
             path.append(int(inner))
         except ValueError:
-            raise UsageError(f"--extract: {inner!r} is neither a quoted key nor a list index "
-                             "(write the path as [\"data\"][\"password\"])") from None
+            raise UsageError(
+                f"--extract: {inner!r} is neither a quoted key nor a list index "
+                '(write the path as ["data"]["password"])'
+            ) from None
     return path
 
 
@@ -144,8 +150,9 @@ def _index(current: object, component: int, name: str) -> object:
     if not isinstance(current, list) or isinstance(current, Branch):
         raise SopsError(f"{name}: --extract: component [{component}] is an index, but this part is not a list")
     if component >= len(current) or component < 0:
-        raise SopsError(f"{name}: --extract: component [{component}] is out of bounds "
-                        f"(the list has {len(current)} item(s))")
+        raise SopsError(
+            f"{name}: --extract: component [{component}] is out of bounds (the list has {len(current)} item(s))"
+        )
     return current[component]
 
 

@@ -24,4 +24,3 @@ def store_of(path: Path | str) -> str:
 def detect_format(path: Path | str) -> str:
     """The store fluxforge uses for ``path``, as sops picks it."""
     return store_of(path)
-

@@ -61,8 +61,10 @@ def mac_aad(lastmodified: str, name: str) -> str:
     return f"{text}{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
 
 
-_SEMVER = re.compile(r"v?(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
-                     r"(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?")
+_SEMVER = re.compile(
+    r"v?(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
+    r"(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?"
+)
 
 
 def version_problem(value: Any) -> str | None:
@@ -71,8 +73,10 @@ def version_problem(value: Any) -> str | None:
     if not text:
         return "sops metadata 'version' is missing or not X.Y.Z: it is empty (sops refuses such files)"
     if _SEMVER.fullmatch(text) is None:
-        return (f"sops metadata 'version' is missing or not X.Y.Z: {text[:40]!r} is not a semantic version "
-                "(sops refuses such files)")
+        return (
+            f"sops metadata 'version' is missing or not X.Y.Z: {text[:40]!r} is not a semantic version "
+            "(sops refuses such files)"
+        )
     return None
 
 

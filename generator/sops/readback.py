@@ -26,22 +26,28 @@ def check_readback(written: list[Branch], read: list[Branch], name: str, *, comm
     binary envelope hold none (a YAML file written as JSON loses them, as asked), and ini.v1 respells
     a comment when writing it (``#b`` becomes ``# b``) and keeps one per key."""
     if len(written) != len(read):
-        raise SopsError(f"{name}: the written file reads back as {len(read)} documents, not {len(written)}; "
-                        "nothing written (please report this file's layout)")
+        raise SopsError(
+            f"{name}: the written file reads back as {len(read)} documents, not {len(written)}; "
+            "nothing written (please report this file's layout)"
+        )
     for index, (a, b) in enumerate(zip(written, read, strict=True)):
         doc = f" (document {index + 1})" if len(written) > 1 else ""
         if _data(a) != _data(b):
-            raise SopsError(f"{name}{doc}: the file would not read back with the same values (a fluxforge bug; "
-                            "please report it); nothing written")
+            raise SopsError(
+                f"{name}{doc}: the file would not read back with the same values (a fluxforge bug; "
+                "please report it); nothing written"
+            )
         if not comments:
             continue
         have, got = _comments(a, ()), _comments(b, ())
         missing = Counter(have) - Counter(got)
         if missing:
             path = min(missing)[0]
-            raise SopsError(f"{name}: {_dotted(path)}{doc}: a comment here would not be read back by sops under "
-                            "this key (it would be lost, or stay encrypted: sops shows #ENC[…]); put it right "
-                            "above the key or list item it describes, at that item's indentation")
+            raise SopsError(
+                f"{name}: {_dotted(path)}{doc}: a comment here would not be read back by sops under "
+                "this key (it would be lost, or stay encrypted: sops shows #ENC[…]); put it right "
+                "above the key or list item it describes, at that item's indentation"
+            )
 
 
 def _data(value: object) -> object:

@@ -38,8 +38,10 @@ def compile_re2(pattern: str, where: str) -> Pattern:
     """Compile ``pattern`` with RE2 (Go's syntax and semantics); ``where`` names it in the error."""
     compiled = _compile(pattern)
     if isinstance(compiled, str):
-        raise SopsError(f"{where}: {pattern!r} is not a valid RE2 regular expression (the syntax sops uses; "
-                        f"no lookaround, backreferences or \\Z): {compiled}")
+        raise SopsError(
+            f"{where}: {pattern!r} is not a valid RE2 regular expression (the syntax sops uses; "
+            f"no lookaround, backreferences or \\Z): {compiled}"
+        )
     return compiled
 
 

@@ -170,8 +170,9 @@ def load_rules(config_path: Path) -> SopsRules:
             problems.extend(err.problems)
     if problems:
         raise SopsError(problems)
-    return SopsRules(path=config_path, rules=rules, yaml_indent=yaml_indent, json_indent=json_indent,
-                     binary_indent=binary_indent)
+    return SopsRules(
+        path=config_path, rules=rules, yaml_indent=yaml_indent, json_indent=json_indent, binary_indent=binary_indent
+    )
 
 
 def _document(config_path: Path) -> Mapping[str, Any]:
@@ -269,10 +270,11 @@ def _threshold(value: Any, groups: int, where: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise SopsError(f"{where}: must be a whole number of key groups, found {value!r}")
     if groups > 1 and value > groups:
-        raise SopsError(f"{where}: {value} is more than the {groups} key groups of this rule; nobody could "
-                        "ever decrypt the file (use at most the number of groups)")
+        raise SopsError(
+            f"{where}: {value} is more than the {groups} key groups of this rule; nobody could "
+            "ever decrypt the file (use at most the number of groups)"
+        )
     return value
-
 
 
 def _parse_group(group: Any, where: str) -> KeyGroup:

@@ -20,7 +20,6 @@ DEFAULT_SELECTOR = ("unencrypted_suffix", "_unencrypted")
 """What sops uses when neither the rule nor the metadata names a selector."""
 
 
-
 class WalkError(Exception):
     """A leaf could not be processed; ``path`` names it (keys only, never values)."""
 
@@ -88,8 +87,14 @@ class Unauthenticated:
 class Walker:
     """Runs one encrypt or decrypt pass over all documents and computes the MAC."""
 
-    def __init__(self, selection: Selection, on_leaf: Callable[[object, str, bool], object], *,
-                 decrypting: bool, list_comments_written: bool = True) -> None:
+    def __init__(
+        self,
+        selection: Selection,
+        on_leaf: Callable[[object, str, bool], object],
+        *,
+        decrypting: bool,
+        list_comments_written: bool = True,
+    ) -> None:
         """``list_comments_written``: the output store writes comments inside lists (YAML); for the
         others an empty comment there is dropped with all comments instead of refused."""
         self.list_comments_written = list_comments_written
@@ -158,9 +163,11 @@ class Walker:
         if self.decrypting or not self.list_comments_written:
             return Comment(str(new))
         if new == "":
-            raise WalkError("an empty comment line ('#') inside this list would become a list item \"\" "
-                            "when encrypted (sops 3.11 writes it so); delete the line or write text after the '#'",
-                            path)
+            raise WalkError(
+                "an empty comment line ('#') inside this list would become a list item \"\" "
+                "when encrypted (sops 3.11 writes it so); delete the line or write text after the '#'",
+                path,
+            )
         return SeqComment(str(new))
 
     def _branch(self, branch: Branch, path: list[str], stack: list[list[str]]) -> Branch:
@@ -172,8 +179,7 @@ class Walker:
                 branch[i] = (new if isinstance(new, Comment) else Comment(str(new)), None)
                 continue
             if not isinstance(key, str):
-                raise WalkError(f"non-string key (type {type(key).__name__}); sops supports string keys only",
-                                path)
+                raise WalkError(f"non-string key (type {type(key).__name__}); sops supports string keys only", path)
             branch[i] = (key, self._value(value, [*path, key], stack))
             stack[-1] = []
         return branch

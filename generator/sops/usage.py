@@ -81,8 +81,13 @@ def file_keys(path: Path, data: bytes, fmt: str | None = None) -> FileKeys | Non
     others: list[str] = []
     for entry in (e for group in meta.groups for e in group):
         if entry.kind == "azure_kv":
-            key_vault.append(kv_version(str(entry.fields.get("vault_url", "")), str(entry.fields.get("name", "")),
-                                        str(entry.fields.get("version") or "")))
+            key_vault.append(
+                kv_version(
+                    str(entry.fields.get("vault_url", "")),
+                    str(entry.fields.get("name", "")),
+                    str(entry.fields.get("version") or ""),
+                )
+            )
         else:
             others.append(f"{entry.kind} {_entry_recipient(entry)}")
     return FileKeys(path, tuple(dict.fromkeys(key_vault)), tuple(dict.fromkeys(others)))
@@ -103,8 +108,10 @@ def scan(paths: Sequence[Path]) -> tuple[list[FileKeys], list[str]]:
             problems.extend(line if line.startswith(f"{path}:") else f"{path}: {line}" for line in err.problems)
             return False
         except OSError as err:
-            problems.append(f"{path}: cannot read ({err.strerror or err}), so it may be an encrypted file that was "
-                            "not looked at; fix its permissions and run again")
+            problems.append(
+                f"{path}: cannot read ({err.strerror or err}), so it may be an encrypted file that was "
+                "not looked at; fix its permissions and run again"
+            )
             return False
         if keys is not None:
             found.append(keys)
@@ -112,4 +119,3 @@ def scan(paths: Sequence[Path]) -> tuple[list[FileKeys], list[str]]:
 
     expand(paths, keep)
     return found, problems
-

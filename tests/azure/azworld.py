@@ -38,12 +38,14 @@ class World:
     def dev_env(self) -> dict[str, str]:
         return self.emu.secret_env(self.developer)
 
-    def controller_env(self, *, namespace: str = CONTROLLER_NS, service_account: str = CONTROLLER_SA,
-                       audience: str | None = None) -> dict[str, str]:
+    def controller_env(
+        self, *, namespace: str = CONTROLLER_NS, service_account: str = CONTROLLER_SA, audience: str | None = None
+    ) -> dict[str, str]:
         token = self.tmp / "sa-token"
         kwargs = {"audience": audience} if audience else {}
-        return self.emu.workload_env(self.controller, token, namespace=namespace, service_account=service_account,
-                                     **kwargs)
+        return self.emu.workload_env(
+            self.controller, token, namespace=namespace, service_account=service_account, **kwargs
+        )
 
 
 def fake_az(world: World, principal: Principal) -> tuple[Path, Path]:
@@ -51,13 +53,20 @@ def fake_az(world: World, principal: Principal) -> tuple[Path, Path]:
     bin_dir, calls = world.tmp / "bin", world.tmp / "az-calls.log"
     bin_dir.mkdir(exist_ok=True)
     token, expires = world.emu.entra.mint_access_token(principal, world.emu.vault().challenge_resource)
-    answer = {"accessToken": token, "expiresOn": "2099-01-01 00:00:00.000000", "expires_on": expires,
-              "tenant": world.emu.tenant_id, "tokenType": "Bearer"}
+    answer = {
+        "accessToken": token,
+        "expiresOn": "2099-01-01 00:00:00.000000",
+        "expires_on": expires,
+        "tenant": world.emu.tenant_id,
+        "tokenType": "Bearer",
+    }
     (bin_dir / "answer.json").write_text(json.dumps(answer))
     script = bin_dir / "az"
-    script.write_text(f"#!{sys.executable}\nimport sys, pathlib\n"
-                      f"pathlib.Path({str(calls)!r}).open('a').write(' '.join(sys.argv[1:]) + '\\n')\n"
-                      f"print(pathlib.Path({str(bin_dir / 'answer.json')!r}).read_text())\n")
+    script.write_text(
+        f"#!{sys.executable}\nimport sys, pathlib\n"
+        f"pathlib.Path({str(calls)!r}).open('a').write(' '.join(sys.argv[1:]) + '\\n')\n"
+        f"print(pathlib.Path({str(bin_dir / 'answer.json')!r}).read_text())\n"
+    )
     script.chmod(script.stat().st_mode | stat.S_IXUSR)
     return bin_dir, calls
 
@@ -75,7 +84,6 @@ def fluxforge(box: Runner, env: dict[str, str], cwd: Path, *args: str) -> subpro
     """The ``fluxforge`` CLI run inside the sandbox (production host names resolve to the emulator)."""
     keep = {k: v for k, v in os.environ.items() if not k.startswith(("AZURE_", "SOPS_"))}
     return box.run([sys.executable, "-m", "generator", *args], env=env, base_env=keep, cwd=cwd)
-
 
 
 ADMIN_SECRET = "platform-admin-secret"
@@ -119,8 +127,9 @@ class Mgmt:
         return ContainerServiceClient(self.credential(), self.subscription)
 
 
-def mgmt_as(world: World, name: str, role: str | None = "Owner", scope: str | None = None,
-            secret: str = ADMIN_SECRET) -> Mgmt:
+def mgmt_as(
+    world: World, name: str, role: str | None = "Owner", scope: str | None = None, secret: str = ADMIN_SECRET
+) -> Mgmt:
     """A service principal with ``role`` on ``scope`` (default: the subscription) and its SDK clients."""
     principal = world.emu.add_identity(name, secret=secret)
     if role:
@@ -131,5 +140,12 @@ def mgmt_as(world: World, name: str, role: str | None = "Owner", scope: str | No
 def kubectl(kubeconfig: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     """The real kubectl against an emulated cluster (nothing from the caller's kube config)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("KUBE")}
-    return subprocess.run(["kubectl", "--kubeconfig", str(kubeconfig), *args], env=env, input=stdin,
-                          capture_output=True, text=True, timeout=60, check=False)
+    return subprocess.run(
+        ["kubectl", "--kubeconfig", str(kubeconfig), *args],
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )

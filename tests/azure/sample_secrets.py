@@ -27,35 +27,49 @@ SAMPLE = REPO_ROOT / "sample-repo"
 AGE_KEY = REPO_ROOT / "tests" / "fixtures" / "sample-repo.agekey"
 KEY_URL = "https://kv-contoso-fleet.vault.azure.net/keys/sops-flux/bad6639b7a09782fb620e036242cb891"
 TEAM_A_KEY_URL = "https://kv-contoso-fleet.vault.azure.net/keys/sops-team-a/2fd93bbbe588db0b5b7a0eae95b2c602"
-KEY_PEMS = {KEY_URL: REPO_ROOT / "tests" / "fixtures" / "sample-repo-kv.pem",
-            TEAM_A_KEY_URL: REPO_ROOT / "tests" / "fixtures" / "sample-repo-team-a-kv.pem"}
+KEY_PEMS = {
+    KEY_URL: REPO_ROOT / "tests" / "fixtures" / "sample-repo-kv.pem",
+    TEAM_A_KEY_URL: REPO_ROOT / "tests" / "fixtures" / "sample-repo-team-a-kv.pem",
+}
 
-_NOTE = ("# SAMPLE ONLY: encrypted by `fluxforge encrypt -i` for the sample Key Vault key and the TEST age\n"
-         "# recipient (both private keys are public in tests/fixtures): read it with\n"
-         "# SOPS_AGE_KEY_FILE=tests/fixtures/sample-repo.agekey sops decrypt {path}\n")
-_TENANT_NOTE = ("# SAMPLE ONLY: encrypted by `fluxforge encrypt -i` for team-a's own Key Vault key and the platform's\n"
-                "# break-glass TEST age recipient (both private keys are public in tests/fixtures): read it with\n"
-                "# SOPS_AGE_KEY_FILE=tests/fixtures/sample-repo.agekey sops decrypt {path}\n")
+_NOTE = (
+    "# SAMPLE ONLY: encrypted by `fluxforge encrypt -i` for the sample Key Vault key and the TEST age\n"
+    "# recipient (both private keys are public in tests/fixtures): read it with\n"
+    "# SOPS_AGE_KEY_FILE=tests/fixtures/sample-repo.agekey sops decrypt {path}\n"
+)
+_TENANT_NOTE = (
+    "# SAMPLE ONLY: encrypted by `fluxforge encrypt -i` for team-a's own Key Vault key and the platform's\n"
+    "# break-glass TEST age recipient (both private keys are public in tests/fixtures): read it with\n"
+    "# SOPS_AGE_KEY_FILE=tests/fixtures/sample-repo.agekey sops decrypt {path}\n"
+)
 
 
 def _secret(path: str, name: str, namespace: str, values: dict[str, str]) -> str:
     data = "".join(f"    {key}: {value}\n" for key, value in values.items())
     note = _TENANT_NOTE if path.startswith("tenants/") else _NOTE
-    return (f"{note.format(path=f'sample-repo/{path}')}apiVersion: v1\nkind: Secret\nmetadata:\n"
-            f"    name: {name}\n    namespace: {namespace}\ntype: Opaque\nstringData:\n{data}")
+    return (
+        f"{note.format(path=f'sample-repo/{path}')}apiVersion: v1\nkind: Secret\nmetadata:\n"
+        f"    name: {name}\n    namespace: {namespace}\ntype: Opaque\nstringData:\n{data}"
+    )
 
 
 # (file, cluster, Kustomization that applies it) -> plaintext, in the layout sops writes back (4 spaces)
 PLAINTEXT: dict[tuple[str, str, str], str] = {
     ("apps/staging/podinfo-secret.yaml", "staging", "apps"): _secret(
-        "apps/staging/podinfo-secret.yaml", "podinfo-credentials", "podinfo",
-        {"username": "podinfo", "password": "staging-sample-password"}),
+        "apps/staging/podinfo-secret.yaml",
+        "podinfo-credentials",
+        "podinfo",
+        {"username": "podinfo", "password": "staging-sample-password"},
+    ),
     ("apps/production/podinfo-secret.yaml", "production", "apps"): _secret(
-        "apps/production/podinfo-secret.yaml", "podinfo-credentials", "podinfo",
-        {"username": "podinfo", "password": "production-sample-password"}),
+        "apps/production/podinfo-secret.yaml",
+        "podinfo-credentials",
+        "podinfo",
+        {"username": "podinfo", "password": "production-sample-password"},
+    ),
     ("tenants/team-a/staging/team-a-secret.yaml", "staging", "team-a"): _secret(
-        "tenants/team-a/staging/team-a-secret.yaml", "team-a-api", "team-a",
-        {"token": "team-a-sample-token"}),
+        "tenants/team-a/staging/team-a-secret.yaml", "team-a-api", "team-a", {"token": "team-a-sample-token"}
+    ),
 }
 
 

@@ -27,19 +27,36 @@ RG = DEFAULT_RESOURCE_GROUP
 SA_SUBJECT = "system:serviceaccount:flux-system:kustomize-controller"
 # Built-in roles, as published (learn.microsoft.com, "Azure built-in roles": Security and Containers)
 PUBLISHED = {
-    "Key Vault Crypto User": ("12338af0-0e69-4776-bea7-57ae8d297424", [
-        "Microsoft.KeyVault/vaults/keys/read", "Microsoft.KeyVault/vaults/keys/update/action",
-        "Microsoft.KeyVault/vaults/keys/backup/action", "Microsoft.KeyVault/vaults/keys/encrypt/action",
-        "Microsoft.KeyVault/vaults/keys/decrypt/action", "Microsoft.KeyVault/vaults/keys/wrap/action",
-        "Microsoft.KeyVault/vaults/keys/unwrap/action", "Microsoft.KeyVault/vaults/keys/sign/action",
-        "Microsoft.KeyVault/vaults/keys/verify/action"]),
-    "Key Vault Crypto Service Encryption User": ("e147488a-f6f5-4113-8e2d-b22465e65bf6", [
-        "Microsoft.KeyVault/vaults/keys/read", "Microsoft.KeyVault/vaults/keys/wrap/action",
-        "Microsoft.KeyVault/vaults/keys/unwrap/action"]),
-    "Key Vault Reader": ("21090545-7ca7-4776-b22c-e363652d74d2", [
-        "Microsoft.KeyVault/vaults/*/read", "Microsoft.KeyVault/vaults/secrets/readMetadata/action"]),
-    "Key Vault Secrets User": ("4633458b-17de-408a-b874-0445c86b69e6", [
-        "Microsoft.KeyVault/vaults/secrets/getSecret/action", "Microsoft.KeyVault/vaults/secrets/readMetadata/action"]),
+    "Key Vault Crypto User": (
+        "12338af0-0e69-4776-bea7-57ae8d297424",
+        [
+            "Microsoft.KeyVault/vaults/keys/read",
+            "Microsoft.KeyVault/vaults/keys/update/action",
+            "Microsoft.KeyVault/vaults/keys/backup/action",
+            "Microsoft.KeyVault/vaults/keys/encrypt/action",
+            "Microsoft.KeyVault/vaults/keys/decrypt/action",
+            "Microsoft.KeyVault/vaults/keys/wrap/action",
+            "Microsoft.KeyVault/vaults/keys/unwrap/action",
+            "Microsoft.KeyVault/vaults/keys/sign/action",
+            "Microsoft.KeyVault/vaults/keys/verify/action",
+        ],
+    ),
+    "Key Vault Crypto Service Encryption User": (
+        "e147488a-f6f5-4113-8e2d-b22465e65bf6",
+        [
+            "Microsoft.KeyVault/vaults/keys/read",
+            "Microsoft.KeyVault/vaults/keys/wrap/action",
+            "Microsoft.KeyVault/vaults/keys/unwrap/action",
+        ],
+    ),
+    "Key Vault Reader": (
+        "21090545-7ca7-4776-b22c-e363652d74d2",
+        ["Microsoft.KeyVault/vaults/*/read", "Microsoft.KeyVault/vaults/secrets/readMetadata/action"],
+    ),
+    "Key Vault Secrets User": (
+        "4633458b-17de-408a-b874-0445c86b69e6",
+        ["Microsoft.KeyVault/vaults/secrets/getSecret/action", "Microsoft.KeyVault/vaults/secrets/readMetadata/action"],
+    ),
     "AcrPull": ("7f951dda-4ed3-4680-a7ca-43fe172d538d", []),
 }
 
@@ -53,21 +70,31 @@ def _identity(admin: Mgmt, name: str = "id-flux") -> Any:
     return admin.msi().user_assigned_identities.create_or_update(RG, name, Identity(location="westeurope"))
 
 
-def _fic(admin: Mgmt, identity: str, name: str, *, issuer: str, subject: str = SA_SUBJECT,
-         audiences: list[str] | None = None) -> Any:
+def _fic(
+    admin: Mgmt, identity: str, name: str, *, issuer: str, subject: str = SA_SUBJECT, audiences: list[str] | None = None
+) -> Any:
     return admin.msi().federated_identity_credentials.create_or_update(
-        RG, identity, name, FederatedIdentityCredential(issuer=issuer, subject=subject,
-                                                         audiences=audiences or [WI_AUDIENCE]))
+        RG,
+        identity,
+        name,
+        FederatedIdentityCredential(issuer=issuer, subject=subject, audiences=audiences or [WI_AUDIENCE]),
+    )
 
 
 def _assign(admin: Mgmt, scope: str, role: str, principal_id: str) -> Any:
     definition = next(iter(admin.authz().role_definitions.list(scope, filter=f"roleName eq '{role}'")))
-    return admin.authz().role_assignments.create(scope, str(uuid.uuid4()), RoleAssignmentCreateParameters(
-        role_definition_id=definition.id, principal_id=principal_id, principal_type="ServicePrincipal"))
+    return admin.authz().role_assignments.create(
+        scope,
+        str(uuid.uuid4()),
+        RoleAssignmentCreateParameters(
+            role_definition_id=definition.id, principal_id=principal_id, principal_type="ServicePrincipal"
+        ),
+    )
 
 
-def _workload_token(world: World, tmp: Path, namespace: str = "flux-system", sa: str = "kustomize-controller",
-                    issuer: str | None = None) -> Path:
+def _workload_token(
+    world: World, tmp: Path, namespace: str = "flux-system", sa: str = "kustomize-controller", issuer: str | None = None
+) -> Path:
     path = tmp / f"token-{uuid.uuid4().hex[:6]}"
     path.write_text((world.emu.issuers[issuer] if issuer else world.emu.issuer).mint(namespace, sa))
     return path
@@ -83,8 +110,9 @@ def _error(exc: pytest.ExceptionInfo[HttpResponseError]) -> tuple[int, str, str]
 
 
 # -- Microsoft.ManagedIdentity ---------------------------------------------------------------------------
-def test_an_identity_made_through_arm_exchanges_tokens_through_its_federated_credential(admin: Mgmt, tmp_path: Path
-                                                                                        ) -> None:
+def test_an_identity_made_through_arm_exchanges_tokens_through_its_federated_credential(
+    admin: Mgmt, tmp_path: Path
+) -> None:
     w = admin.world
     ident = _identity(admin)
     assert ident.type == "Microsoft.ManagedIdentity/userAssignedIdentities" and ident.tenant_id == w.emu.tenant_id
@@ -127,24 +155,29 @@ def test_issuer_subject_and_audience_must_match_exactly(admin: Mgmt, tmp_path: P
     assert _workload(w, ident.client_id, _workload_token(w, tmp_path)).get_token("https://vault.azure.net/.default")
 
 
-@pytest.mark.parametrize(("name", "props", "fragment"), [
-    ("ok-name", {"issuer": "http://insecure.example/"}, "must be a URL with the 'https' scheme"),
-    ("ok-name", {"issuer": "not a url"}, "must be a URL with the 'https' scheme"),
-    ("-starts-with-dash", {}, "name '-starts-with-dash' is invalid"),
-    ("ab", {}, "name 'ab' is invalid"),
-    ("has.dot", {}, "name 'has.dot' is invalid"),
-    ("x" * 121, {}, "3 to 120 characters"),
-    ("ok-name", {"audiences": []}, "must specify 'issuer', 'subject' and 'audience'"),
-    ("ok-name", {"audiences": [WI_AUDIENCE, "api://second"]}, "exactly one value"),
-    ("ok-name", {"subject": ""}, "must specify 'issuer', 'subject' and 'audience'"),
-])
-def test_federated_credentials_are_validated_like_azure(admin: Mgmt, name: str, props: dict[str, Any],
-                                                        fragment: str) -> None:
+@pytest.mark.parametrize(
+    ("name", "props", "fragment"),
+    [
+        ("ok-name", {"issuer": "http://insecure.example/"}, "must be a URL with the 'https' scheme"),
+        ("ok-name", {"issuer": "not a url"}, "must be a URL with the 'https' scheme"),
+        ("-starts-with-dash", {}, "name '-starts-with-dash' is invalid"),
+        ("ab", {}, "name 'ab' is invalid"),
+        ("has.dot", {}, "name 'has.dot' is invalid"),
+        ("x" * 121, {}, "3 to 120 characters"),
+        ("ok-name", {"audiences": []}, "must specify 'issuer', 'subject' and 'audience'"),
+        ("ok-name", {"audiences": [WI_AUDIENCE, "api://second"]}, "exactly one value"),
+        ("ok-name", {"subject": ""}, "must specify 'issuer', 'subject' and 'audience'"),
+    ],
+)
+def test_federated_credentials_are_validated_like_azure(
+    admin: Mgmt, name: str, props: dict[str, Any], fragment: str
+) -> None:
     _identity(admin)
     body = {"issuer": admin.world.emu.issuer.url, "subject": SA_SUBJECT, "audiences": [WI_AUDIENCE], **props}
     with pytest.raises(HttpResponseError) as info:
-        admin.msi().federated_identity_credentials.create_or_update(RG, "id-flux", name,
-                                                                    FederatedIdentityCredential(**body))
+        admin.msi().federated_identity_credentials.create_or_update(
+            RG, "id-flux", name, FederatedIdentityCredential(**body)
+        )
     status, code, message = _error(info)
     assert (status, code) == (400, "BadRequest") and fragment in message
     assert admin.world.emu.entra.principals  # nothing half-written
@@ -178,8 +211,13 @@ def test_concurrent_credential_writes_on_one_identity_conflict(admin: Mgmt) -> N
 
     def write(n: int) -> None:
         try:
-            _fic(admin, "id-flux", f"parallel-{n}", issuer=admin.world.emu.issuer.url,
-                 subject=f"system:serviceaccount:ns{n}:sa")
+            _fic(
+                admin,
+                "id-flux",
+                f"parallel-{n}",
+                issuer=admin.world.emu.issuer.url,
+                subject=f"system:serviceaccount:ns{n}:sa",
+            )
         except HttpResponseError as exc:
             errors.append(exc)
 
@@ -229,13 +267,25 @@ def test_a_role_at_the_key_scope_decrypts_that_key_only(admin: Mgmt, tmp_path: P
     vault.create_key("tenant-a")
     vault.create_key("tenant-b")
     ident = _identity(admin, "id-tenant-a")
-    _fic(admin, "id-tenant-a", "team-a-decryptor", issuer=w.emu.issuer.url, subject="system:serviceaccount:team-a:decryptor")
+    _fic(
+        admin,
+        "id-tenant-a",
+        "team-a-decryptor",
+        issuer=w.emu.issuer.url,
+        subject="system:serviceaccount:team-a:decryptor",
+    )
     _assign(admin, vault.key_scope("tenant-a"), "Key Vault Crypto User", ident.principal_id)
     cred = _workload(w, ident.client_id, _workload_token(w, tmp_path, "team-a", "decryptor"))
-    ciphertext = {k: CryptographyClient(vault.key_url(k), cred).encrypt(EncryptionAlgorithm.rsa_oaep_256, b"x").ciphertext
-                  for k in ("tenant-a",)}
-    assert CryptographyClient(vault.key_url("tenant-a"), cred).decrypt(
-        EncryptionAlgorithm.rsa_oaep_256, ciphertext["tenant-a"]).plaintext == b"x"
+    ciphertext = {
+        k: CryptographyClient(vault.key_url(k), cred).encrypt(EncryptionAlgorithm.rsa_oaep_256, b"x").ciphertext
+        for k in ("tenant-a",)
+    }
+    assert (
+        CryptographyClient(vault.key_url("tenant-a"), cred)
+        .decrypt(EncryptionAlgorithm.rsa_oaep_256, ciphertext["tenant-a"])
+        .plaintext
+        == b"x"
+    )
     with pytest.raises(HttpResponseError) as info:
         CryptographyClient(vault.key_url("tenant-b"), cred).decrypt(EncryptionAlgorithm.rsa_oaep_256, b"\0" * 256)
     assert info.value.status_code == 403 and "ForbiddenByRbac" in str(info.value)
@@ -255,17 +305,24 @@ def test_role_assignments_are_validated_like_arm(admin: Mgmt) -> None:
     role_id = f"{w.emu.arm.subscription_id}/providers/Microsoft.Authorization/roleDefinitions/{PUBLISHED['Key Vault Crypto User'][0]}"
     scope = vault.key_scope("k")
 
-    def create(name: str, principal: str, *, kind: str | None = "ServicePrincipal", at: str = scope,
-               role: str = role_id) -> Any:
-        return authz.role_assignments.create(at, name, RoleAssignmentCreateParameters(
-            role_definition_id=role, principal_id=principal, principal_type=kind))
+    def create(
+        name: str, principal: str, *, kind: str | None = "ServicePrincipal", at: str = scope, role: str = role_id
+    ) -> Any:
+        return authz.role_assignments.create(
+            at,
+            name,
+            RoleAssignmentCreateParameters(role_definition_id=role, principal_id=principal, principal_type=kind),
+        )
 
     cases = [
         (lambda: create("not-a-guid", ident.principal_id), 400, "InvalidRoleAssignmentId"),
         (lambda: create(str(uuid.uuid4()), str(uuid.uuid4()), kind=None), 400, "PrincipalNotFound"),
         (lambda: create(str(uuid.uuid4()), ident.principal_id, at=vault.key_scope("missing")), 404, "ResourceNotFound"),
-        (lambda: create(str(uuid.uuid4()), ident.principal_id, role=role_id[:-4] + "0000"), 400,
-         "RoleDefinitionDoesNotExist"),
+        (
+            lambda: create(str(uuid.uuid4()), ident.principal_id, role=role_id[:-4] + "0000"),
+            400,
+            "RoleDefinitionDoesNotExist",
+        ),
     ]
     for call, status, code in cases:
         with pytest.raises(HttpResponseError) as info:
@@ -311,8 +368,9 @@ def test_arm_refuses_what_the_callers_roles_do_not_grant(in_process: World) -> N
     with pytest.raises(HttpResponseError) as info:
         nobody.msi().user_assigned_identities.get(RG, "id-flux")
     assert _error(info)[:2] == (403, "AuthorizationFailed")
-    assert not w.emu.rbac.allows_control(contributor.principal.object_id, "Microsoft.Authorization/roleAssignments/write",
-                                         rg)
+    assert not w.emu.rbac.allows_control(
+        contributor.principal.object_id, "Microsoft.Authorization/roleAssignments/write", rg
+    )
 
 
 def test_arm_authentication_errors(in_process: World) -> None:
@@ -324,8 +382,9 @@ def test_arm_authentication_errors(in_process: World) -> None:
     wrong = requests.get(url, verify=str(w.emu.pki.ca_pem), timeout=10, headers={"Authorization": f"Bearer {token}"})
     assert wrong.status_code == 401 and wrong.json()["error"]["code"] == "InvalidAuthenticationTokenAudience"
     token, _ = w.emu.entra.mint_access_token(w.developer, "https://management.azure.com")
-    no_version = requests.get(url.split("?")[0], verify=str(w.emu.pki.ca_pem), timeout=10,
-                              headers={"Authorization": f"Bearer {token}"})
+    no_version = requests.get(
+        url.split("?")[0], verify=str(w.emu.pki.ca_pem), timeout=10, headers={"Authorization": f"Bearer {token}"}
+    )
     assert no_version.json()["error"]["code"] == "MissingApiVersionParameter"
 
 
@@ -336,14 +395,32 @@ def test_custom_role_for_encryptors(admin: Mgmt, tmp_path: Path) -> None:
     vault.create_key("k")
     scope = w.emu.arm.subscription_id
     role_id = str(uuid.uuid4())
-    definition = admin.authz().role_definitions.create_or_update(scope, role_id, RoleDefinition(
-        role_name="SOPS Encryptor", description="encrypt only", role_type="CustomRole", assignable_scopes=[scope],
-        permissions=[{"actions": [], "data_actions": ["Microsoft.KeyVault/vaults/keys/read",
-                                                      "Microsoft.KeyVault/vaults/keys/encrypt/action"]}]))
+    definition = admin.authz().role_definitions.create_or_update(
+        scope,
+        role_id,
+        RoleDefinition(
+            role_name="SOPS Encryptor",
+            description="encrypt only",
+            role_type="CustomRole",
+            assignable_scopes=[scope],
+            permissions=[
+                {
+                    "actions": [],
+                    "data_actions": [
+                        "Microsoft.KeyVault/vaults/keys/read",
+                        "Microsoft.KeyVault/vaults/keys/encrypt/action",
+                    ],
+                }
+            ],
+        ),
+    )
     assert definition.name == role_id and definition.role_type == "CustomRole"
     with pytest.raises(HttpResponseError) as info:
-        admin.authz().role_definitions.create_or_update(scope, str(uuid.uuid4()), RoleDefinition(
-            role_name="SOPS Encryptor", assignable_scopes=[scope], permissions=[{"actions": []}]))
+        admin.authz().role_definitions.create_or_update(
+            scope,
+            str(uuid.uuid4()),
+            RoleDefinition(role_name="SOPS Encryptor", assignable_scopes=[scope], permissions=[{"actions": []}]),
+        )
     assert _error(info)[:2] == (409, "RoleDefinitionWithSameNameExists")
     dev = mgmt_as(w, "dev-encryptor", None, secret="dev-enc")
     _assign(admin, vault.key_scope("k"), "SOPS Encryptor", dev.principal.object_id)
@@ -355,8 +432,10 @@ def test_custom_role_for_encryptors(admin: Mgmt, tmp_path: Path) -> None:
 
 # -- Microsoft.KeyVault ----------------------------------------------------------------------------------
 def _vault_params(w: World, **props: Any) -> dict[str, Any]:
-    return {"location": "westeurope", "properties": {"tenantId": w.emu.tenant_id,
-                                                     "sku": {"family": "A", "name": "standard"}, **props}}
+    return {
+        "location": "westeurope",
+        "properties": {"tenantId": w.emu.tenant_id, "sku": {"family": "A", "name": "standard"}, **props},
+    }
 
 
 def test_vault_created_through_arm_is_served_at_once_in_rbac_mode(admin: Mgmt) -> None:
@@ -372,8 +451,12 @@ def test_vault_created_through_arm_is_served_at_once_in_rbac_mode(admin: Mgmt) -
     assert taken.name_available is False and taken.reason == "AlreadyExists"
     key = kv.keys.create_if_not_exist(RG, "kv-fleet-1", "sops", {"properties": {"kty": "RSA", "keySize": 2048}})
     assert key.properties.key_uri == "https://kv-fleet-1.vault.azure.net/keys/sops"
-    assert kv.keys.create_if_not_exist(RG, "kv-fleet-1", "sops", {"properties": {"kty": "RSA"}}).properties.key_uri_with_version \
-        == key.properties.key_uri_with_version  # existing key: unchanged
+    assert (
+        kv.keys.create_if_not_exist(
+            RG, "kv-fleet-1", "sops", {"properties": {"kty": "RSA"}}
+        ).properties.key_uri_with_version
+        == key.properties.key_uri_with_version
+    )  # existing key: unchanged
     _assign(admin, f"{vault.id}/keys/sops", "Key Vault Crypto User", admin.principal.object_id)
     crypto = CryptographyClient(key.properties.key_uri_with_version, admin.credential())  # type: ignore[arg-type]
     blob = crypto.encrypt(EncryptionAlgorithm.rsa_oaep_256, b"fresh").ciphertext
@@ -381,11 +464,13 @@ def test_vault_created_through_arm_is_served_at_once_in_rbac_mode(admin: Mgmt) -
     with pytest.raises(HttpResponseError) as info:
         kv.vaults.begin_create_or_update(RG, "kv-fleet-1", _vault_params(w, enablePurgeProtection=False)).result()
     assert _error(info)[:2] == (400, "BadRequest") and "irreversible" in _error(info)[2]
-    for name, code in (("1-starts-with-digit", "VaultNameNotValid"), ("double--hyphen", "VaultNameNotValid"),
-                       ("sopstest", "VaultAlreadyExists")):
+    for name, code in (
+        ("1-starts-with-digit", "VaultNameNotValid"),
+        ("double--hyphen", "VaultNameNotValid"),
+        ("sopstest", "VaultAlreadyExists"),
+    ):
         with pytest.raises(HttpResponseError) as info:
-            kv.vaults.begin_create_or_update("rg-other" if name == "sopstest" else RG, name,
-                                             _vault_params(w)).result()
+            kv.vaults.begin_create_or_update("rg-other" if name == "sopstest" else RG, name, _vault_params(w)).result()
         assert _error(info)[1] in (code, "ResourceGroupNotFound")
     w.emu.arm.add_resource_group("rg-other")
     with pytest.raises(HttpResponseError) as info:
@@ -399,8 +484,9 @@ def test_access_policy_vaults_ignore_role_assignments(admin: Mgmt) -> None:
     """With enableRbacAuthorization false the data plane asks the access policies, as Key Vault does."""
     w = admin.world
     kv = admin.keyvault()
-    vault = kv.vaults.begin_create_or_update(RG, "kv-legacy", _vault_params(
-        w, enableRbacAuthorization=False, accessPolicies=[])).result()
+    vault = kv.vaults.begin_create_or_update(
+        RG, "kv-legacy", _vault_params(w, enableRbacAuthorization=False, accessPolicies=[])
+    ).result()
     assert vault.properties.enable_rbac_authorization is False
     kv.keys.create_if_not_exist(RG, "kv-legacy", "k", {"properties": {"kty": "RSA"}})
     _assign(admin, vault.id, "Key Vault Crypto User", admin.principal.object_id)
@@ -409,9 +495,20 @@ def test_access_policy_vaults_ignore_role_assignments(admin: Mgmt) -> None:
         crypto.decrypt(EncryptionAlgorithm.rsa_oaep_256, b"\0" * 256)
     assert "does not have keys decrypt permission on key vault 'kv-legacy;location=westeurope'" in str(info.value)
     assert info.value.error.innererror["code"] == "AccessDenied"
-    kv.vaults.begin_create_or_update(RG, "kv-legacy", _vault_params(w, accessPolicies=[{
-        "tenantId": w.emu.tenant_id, "objectId": admin.principal.object_id,
-        "permissions": {"keys": ["get", "encrypt", "decrypt"]}}])).result()
+    kv.vaults.begin_create_or_update(
+        RG,
+        "kv-legacy",
+        _vault_params(
+            w,
+            accessPolicies=[
+                {
+                    "tenantId": w.emu.tenant_id,
+                    "objectId": admin.principal.object_id,
+                    "permissions": {"keys": ["get", "encrypt", "decrypt"]},
+                }
+            ],
+        ),
+    ).result()
     blob = crypto.encrypt(EncryptionAlgorithm.rsa_oaep_256, b"ap").ciphertext
     assert crypto.decrypt(EncryptionAlgorithm.rsa_oaep_256, blob).plaintext == b"ap"
 
@@ -434,15 +531,26 @@ def test_key_versions_attributes_and_state(admin: Mgmt) -> None:
     remote = CryptographyClient(second.id, admin.credential())  # type: ignore[arg-type]
     with pytest.raises(HttpResponseError, match="not allowed on a disabled key"):
         remote.decrypt(EncryptionAlgorithm.rsa_oaep_256, blob)
-    keys.update_key_properties("rotating", second.properties.version, enabled=True,
-                               expires_on=dt.datetime(2020, 1, 1, tzinfo=dt.UTC))
+    keys.update_key_properties(
+        "rotating", second.properties.version, enabled=True, expires_on=dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
+    )
     expired = keys.get_key("rotating", second.properties.version)
     assert expired.properties.expires_on.year == 2020
     assert remote.decrypt(EncryptionAlgorithm.rsa_oaep_256, blob).plaintext == b"v2"  # old data still opens
-    status = requests.post(f"{second.id}/encrypt?api-version=7.6", verify=str(w.emu.pki.ca_pem), timeout=10,
-                           json={"alg": "RSA-OAEP-256", "value": "AAAA"},
-                           headers={"Authorization": "Bearer " + admin.credential().get_token(  # type: ignore[attr-defined]
-                               "https://vault.azure.net/.default").token})
+    status = requests.post(
+        f"{second.id}/encrypt?api-version=7.6",
+        verify=str(w.emu.pki.ca_pem),
+        timeout=10,
+        json={"alg": "RSA-OAEP-256", "value": "AAAA"},
+        headers={
+            "Authorization": "Bearer "
+            + admin.credential()
+            .get_token(  # type: ignore[attr-defined]
+                "https://vault.azure.net/.default"
+            )
+            .token
+        },
+    )
     assert status.status_code == 403 and status.json()["error"]["innererror"]["code"] == "KeyExpired"
 
 

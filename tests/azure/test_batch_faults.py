@@ -20,14 +20,17 @@ N = 200
 def make_repo(world: World) -> tuple[Path, dict[Path, bytes]]:
     repo = world.tmp / "repo"
     (repo / "secrets").mkdir(parents=True)
-    (repo / ".sops.yaml").write_text(f"creation_rules:\n  - path_regex: \\.yaml$\n"
-                                     f"    encrypted_regex: ^(data|stringData)$\n"
-                                     f"    azure_keyvault: {world.key_url}\n")
+    (repo / ".sops.yaml").write_text(
+        f"creation_rules:\n  - path_regex: \\.yaml$\n"
+        f"    encrypted_regex: ^(data|stringData)$\n"
+        f"    azure_keyvault: {world.key_url}\n"
+    )
     originals = {}
     for i in range(N):
         path = repo / "secrets" / f"s{i:03}.yaml"
-        path.write_text(f"apiVersion: v1\nkind: Secret\nmetadata:\n    name: s{i:03}\nstringData:\n"
-                        f"    password: pw-{i:03}-plain\n")
+        path.write_text(
+            f"apiVersion: v1\nkind: Secret\nmetadata:\n    name: s{i:03}\nstringData:\n    password: pw-{i:03}-plain\n"
+        )
         originals[path] = path.read_bytes()
     return repo, originals
 
@@ -60,14 +63,17 @@ def classify(world: World, originals: dict[Path, bytes], monkeypatch: pytest.Mon
     return encrypted, untouched
 
 
-def test_transient_faults_during_remote_encrypts_are_retried(sandbox: Runner, world: World,
-                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_transient_faults_during_remote_encrypts_are_retried(
+    sandbox: Runner, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
     repo, originals = make_repo(world)
     remote_encrypt_only(world)
     faults = world.emu.faults
-    planned = [faults.status(500, service="kv", path="/encrypt$", every=40, times=3),
-               faults.status(429, retry_after=0.2, service="kv", path="/encrypt$", after=10, every=50, times=3),
-               faults.reset(service="kv", path="/encrypt$", after=5, every=60, times=2)]
+    planned = [
+        faults.status(500, service="kv", path="/encrypt$", every=40, times=3),
+        faults.status(429, retry_after=0.2, service="kv", path="/encrypt$", after=10, every=50, times=3),
+        faults.reset(service="kv", path="/encrypt$", after=5, every=60, times=2),
+    ]
     done = fluxforge(sandbox, world.dev_env(), repo, "encrypt", "-i", "secrets")
     assert done.returncode == 0, done.stderr
     assert [f.fired for f in planned] == [3, 3, 2]
@@ -75,13 +81,13 @@ def test_transient_faults_during_remote_encrypts_are_retried(sandbox: Runner, wo
     assert len(ok) == N and {e.note["alg"] for e in ok} == {"RSA-OAEP-256"}
     assert classify(world, originals, monkeypatch) == (N, 0)
     sample = min(originals)
-    peer = sandbox.run(["sops", "decrypt", str(sample)], env=world.controller_env(), base_env=base_env(world),
-                       cwd=repo)
+    peer = sandbox.run(["sops", "decrypt", str(sample)], env=world.controller_env(), base_env=base_env(world), cwd=repo)
     assert peer.returncode == 0 and peer.stdout.encode() == originals[sample], peer.stderr
 
 
-def test_a_vault_outage_mid_batch_leaves_the_rest_untouched(sandbox: Runner, world: World,
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_vault_outage_mid_batch_leaves_the_rest_untouched(
+    sandbox: Runner, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
     repo, originals = make_repo(world)
     remote_encrypt_only(world)
     world.emu.faults.status(503, retry_after=0.05, service="kv", path="/encrypt$", after=100, times=None)
@@ -96,12 +102,15 @@ def test_a_vault_outage_mid_batch_leaves_the_rest_untouched(sandbox: Runner, wor
     assert classify(world, originals, monkeypatch) == (100, 100)
 
 
-def test_faults_on_the_single_key_read_of_local_wrapping(sandbox: Runner, world: World,
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_faults_on_the_single_key_read_of_local_wrapping(
+    sandbox: Runner, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
     repo, originals = make_repo(world)
     faults = world.emu.faults
-    planned = [faults.status(429, retry_after=0.3, service="kv", path="/keys/sops-key/", times=2),
-               faults.reset(service="kv", path="/keys/sops-key/", times=1)]
+    planned = [
+        faults.status(429, retry_after=0.3, service="kv", path="/keys/sops-key/", times=2),
+        faults.reset(service="kv", path="/keys/sops-key/", times=1),
+    ]
     done = fluxforge(sandbox, world.dev_env(), repo, "encrypt", "-i", "secrets")
     assert done.returncode == 0, done.stderr
     assert [f.fired for f in planned] == [2, 1]

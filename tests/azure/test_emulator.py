@@ -40,9 +40,17 @@ def test_entra_metadata_and_error_shape(in_process: World) -> None:
     oidc = _get(w, f"https://{LOGIN_HOST}/{tenant}/v2.0/.well-known/openid-configuration").json()
     assert oidc["token_endpoint"] == f"https://{LOGIN_HOST}/{tenant}/oauth2/v2.0/token"
     assert oidc["issuer"] == f"https://{LOGIN_HOST}/{tenant}/v2.0"
-    bad = requests.post(oidc["token_endpoint"], verify=str(w.emu.pki.ca_pem), timeout=10,
-                        data={"grant_type": "client_credentials", "client_id": w.developer.client_id,
-                              "client_secret": "wrong", "scope": "https://vault.azure.net/.default"})
+    bad = requests.post(
+        oidc["token_endpoint"],
+        verify=str(w.emu.pki.ca_pem),
+        timeout=10,
+        data={
+            "grant_type": "client_credentials",
+            "client_id": w.developer.client_id,
+            "client_secret": "wrong",
+            "scope": "https://vault.azure.net/.default",
+        },
+    )
     body = bad.json()
     assert bad.status_code == 401 and body["error"] == "invalid_client" and body["error_codes"] == [7000215]
     assert body["error_description"].startswith("AADSTS7000215: ") and "Trace ID: " in body["error_description"]
@@ -66,9 +74,12 @@ def test_cluster_issuer_serves_discovery_and_signs_projected_tokens(in_process: 
 def test_expired_and_foreign_service_account_tokens_are_refused(in_process: World, tmp_path: object) -> None:
     w = in_process
     url = f"https://{LOGIN_HOST}/{w.emu.tenant_id}/oauth2/v2.0/token"
-    form = {"grant_type": "client_credentials", "client_id": w.controller.client_id,
-            "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-            "scope": "https://vault.azure.net/.default"}
+    form = {
+        "grant_type": "client_credentials",
+        "client_id": w.controller.client_id,
+        "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        "scope": "https://vault.azure.net/.default",
+    }
     expired = w.emu.issuer.mint("flux-system", "kustomize-controller", now=time.time() - 7200)
     resp = requests.post(url, data={**form, "client_assertion": expired}, verify=str(w.emu.pki.ca_pem), timeout=10)
     assert resp.json()["error_codes"] == [700024]
@@ -78,14 +89,17 @@ def test_expired_and_foreign_service_account_tokens_are_refused(in_process: Worl
     assert resp.json()["error_codes"] == [700027]
 
 
-def test_a_token_for_another_resource_is_refused_by_key_vault(in_process: World, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_token_for_another_resource_is_refused_by_key_vault(
+    in_process: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A credential that hands out a management-plane token: 401 AKV10022, named as an audience problem."""
     w = in_process
     bin_dir, _ = fake_az(w, w.developer)
     token, expires = w.emu.entra.mint_access_token(w.developer, "https://management.azure.com")
     (bin_dir / "answer.json").write_text(
         f'{{"accessToken": "{token}", "expiresOn": "2099-01-01 00:00:00.000000", "expires_on": {expires}, '
-        f'"tenant": "{w.emu.tenant_id}", "tokenType": "Bearer"}}')
+        f'"tenant": "{w.emu.tenant_id}", "tokenType": "Bearer"}}'
+    )
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
     with pytest.raises(KeyVaultError) as info:
         source_for("azure_kv", KeyOptions({"azure_kv": {"credential": "cli"}}), {}).wrap(w.key_url, b"k" * 32)
@@ -94,8 +108,9 @@ def test_a_token_for_another_resource_is_refused_by_key_vault(in_process: World,
     assert "https://vault.azure.net/.default" in message
 
 
-def test_the_sdk_refuses_a_challenge_for_another_domain(in_process: World, monkeypatch: pytest.MonkeyPatch,
-                                                       production_names: None) -> None:
+def test_the_sdk_refuses_a_challenge_for_another_domain(
+    in_process: World, monkeypatch: pytest.MonkeyPatch, production_names: None
+) -> None:
     """The emulator cannot be too lenient: a wrong challenge resource fails the real SDK's check."""
     w = in_process
     w.emu.vault("othervault").challenge_resource = "https://vault.azure.cn"
@@ -103,8 +118,7 @@ def test_the_sdk_refuses_a_challenge_for_another_domain(in_process: World, monke
         monkeypatch.setenv(name, value)
     try:
         with pytest.raises(KeyVaultError, match="challenge resource|does not match"):
-            source_for("azure_kv", KeyOptions(), {}).wrap(f"https://othervault.vault.azure.net/keys/{KEY}/x",
-                                                           b"k" * 32)
+            source_for("azure_kv", KeyOptions(), {}).wrap(f"https://othervault.vault.azure.net/keys/{KEY}/x", b"k" * 32)
     finally:
         w.emu.vault("othervault").challenge_resource = "https://vault.azure.net"
 
@@ -121,7 +135,8 @@ def test_no_credential_at_all_says_how_to_provide_one(in_process: World, monkeyp
 def test_pinned_workload_credential_without_its_environment() -> None:
     with pytest.raises(KeyVaultError, match="credential 'workload' cannot start"):
         source_for("azure_kv", KeyOptions({"azure_kv": {"credential": "workload"}}), {}).wrap(
-            "https://x.vault.azure.net/keys/k/v", b"k" * 32)
+            "https://x.vault.azure.net/keys/k/v", b"k" * 32
+        )
 
 
 def test_the_request_log_holds_no_secrets(in_process: World, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -144,7 +159,11 @@ def test_wrapkey_unwrapkey_and_remote_encrypt_with_the_sdk(in_process: World, mo
     crypto = CryptographyClient(w.key_url, credential)
     wrapped = crypto.wrap_key(KeyWrapAlgorithm.rsa_oaep_256, b"k" * 32)
     assert crypto.unwrap_key(KeyWrapAlgorithm.rsa_oaep_256, wrapped.encrypted_key).key == b"k" * 32
-    assert crypto.decrypt(EncryptionAlgorithm.rsa_oaep, crypto.encrypt(EncryptionAlgorithm.rsa_oaep, b"x").ciphertext
-                          ).plaintext == b"x"
+    assert (
+        crypto.decrypt(
+            EncryptionAlgorithm.rsa_oaep, crypto.encrypt(EncryptionAlgorithm.rsa_oaep, b"x").ciphertext
+        ).plaintext
+        == b"x"
+    )
     ops = {e.operation for e in w.emu.log.kv() if e.status == 200}
     assert "unwrapkey" in ops and "decrypt" in ops

@@ -54,7 +54,8 @@ def test_transient_failures_are_retried(wrapped: tuple[World, dict[str, str], by
 
 
 def test_a_vault_that_stays_down_gives_one_clear_error_then_fails_fast(
-        wrapped: tuple[World, dict[str, str], bytes]) -> None:
+    wrapped: tuple[World, dict[str, str], bytes],
+) -> None:
     w, entry, _ = wrapped
     w.emu.faults.status(503, retry_after=0.05, service="kv", path="/decrypt$", times=None)
     source = source_for("azure_kv", KeyOptions(), {})

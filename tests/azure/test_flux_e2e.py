@@ -32,8 +32,10 @@ SECRETS = [
 
 
 def secret_text(name: str) -> str:
-    return (f"apiVersion: v1\nkind: Secret\nmetadata:\n    name: {name}\n    namespace: apps\ntype: Opaque\n"
-            f"stringData:\n    password: pw-{name}-s3cr3t\n    token: tk-{name}\n")
+    return (
+        f"apiVersion: v1\nkind: Secret\nmetadata:\n    name: {name}\n    namespace: apps\ntype: Opaque\n"
+        f"stringData:\n    password: pw-{name}-s3cr3t\n    token: tk-{name}\n"
+    )
 
 
 @dataclass
@@ -64,8 +66,9 @@ def fluxforge_encrypt(fleet: Fleet, files: list[str]) -> None:
 
 def sops_decrypt(fleet: Fleet, rel: str, env: dict[str, str]) -> tuple[int, str, str]:
     keep = {k: v for k, v in os.environ.items() if not k.startswith(("AZURE_", "SOPS_"))}
-    done = fleet.box.run(["sops", "decrypt", rel], env={**env, "SOPS_DISABLE_VERSION_CHECK": "1"},
-                         base_env=keep, cwd=fleet.repo)
+    done = fleet.box.run(
+        ["sops", "decrypt", rel], env={**env, "SOPS_DISABLE_VERSION_CHECK": "1"}, base_env=keep, cwd=fleet.repo
+    )
     return done.returncode, done.stdout, done.stderr
 
 
@@ -92,8 +95,11 @@ def test_fluxforge_encrypts_and_kustomize_controller_decrypts(fleet: Fleet, tmp_
         assert "s3cr3t" not in (fleet.repo / rel).read_text()
         entry = doc["sops"]["azure_kv"][0]
         assert entry["vault_url"] == "https://kv-contoso-fleet.vault.azure.net"
-        assert (entry["name"], entry["version"]) == (("sops-team-a", "2fd93bbbe588db0b5b7a0eae95b2c602") if ks == "team-a"
-                                                     else ("sops-flux", "bad6639b7a09782fb620e036242cb891"))
+        assert (entry["name"], entry["version"]) == (
+            ("sops-team-a", "2fd93bbbe588db0b5b7a0eae95b2c602")
+            if ks == "team-a"
+            else ("sops-flux", "bad6639b7a09782fb620e036242cb891")
+        )
         env = controller_env(fleet, cluster, ks, tmp_path / "token")
         mark = emu.log.mark()
         code, out, err = sops_decrypt(fleet, rel, env)

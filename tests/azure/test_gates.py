@@ -23,21 +23,26 @@ def ctx(tmp_path: Path | None = None) -> gates.Context:
     return gates.Context.from_env("decrypt", "https://v.vault.azure.net/keys/k/1", env)
 
 
-@pytest.mark.parametrize(("code", "fragments"), [
-    ("70021", ["no federated credential on identity cid matches", "az identity federated-credential create"]),
-    ("700211", ["trusts issuer", "oidcIssuerProfile.issuerUrl"]),
-    ("700213", ["has subject", "run as the service account the credential names"]),
-    ("700212", ["audience 'api://x'", "api://AzureADTokenExchange"]),
-    ("700016", ["client ID 'cid' does not exist in tenant 'tid'"]),
-    ("7000215", ["client secret is wrong or expired", "az ad app credential reset --id cid"]),
-    ("700024", ["expired or not yet valid"]),
-    ("90061", ["cannot fetch the OIDC discovery document", "--enable-oidc-issuer"]),
-])
+@pytest.mark.parametrize(
+    ("code", "fragments"),
+    [
+        ("70021", ["no federated credential on identity cid matches", "az identity federated-credential create"]),
+        ("700211", ["trusts issuer", "oidcIssuerProfile.issuerUrl"]),
+        ("700213", ["has subject", "run as the service account the credential names"]),
+        ("700212", ["audience 'api://x'", "api://AzureADTokenExchange"]),
+        ("700016", ["client ID 'cid' does not exist in tenant 'tid'"]),
+        ("7000215", ["client secret is wrong or expired", "az ad app credential reset --id cid"]),
+        ("700024", ["expired or not yet valid"]),
+        ("90061", ["cannot fetch the OIDC discovery document", "--enable-oidc-issuer"]),
+    ],
+)
 def test_entra_codes(tmp_path: Path, code: str, fragments: list[str]) -> None:
-    message = gates.explain_entra(f"WorkloadIdentityCredential authentication failed: AADSTS{code}: text. "
-                                  "Trace ID: x", ctx(tmp_path))
-    assert message.startswith(f"azure_kv decrypt with https://v.vault.azure.net/keys/k/1: Entra ID refused the "
-                              f"token request (AADSTS{code}): ")
+    message = gates.explain_entra(
+        f"WorkloadIdentityCredential authentication failed: AADSTS{code}: text. Trace ID: x", ctx(tmp_path)
+    )
+    assert message.startswith(
+        f"azure_kv decrypt with https://v.vault.azure.net/keys/k/1: Entra ID refused the token request (AADSTS{code}): "
+    )
     for fragment in fragments:
         assert fragment in message
     if code in ("70021", "700213"):
@@ -50,9 +55,11 @@ def test_unknown_entra_code_keeps_the_first_sentence() -> None:
 
 
 def test_forbidden_by_rbac_names_principal_action_and_scope() -> None:
-    text = ("Caller is not authorized to perform action on resource.\r\nCaller: appid=a;oid=0000-1111;iss=x\r\n"
-            "Action: 'Microsoft.KeyVault/vaults/keys/decrypt/action'\r\n"
-            "Resource: '/subscriptions/s/resourcegroups/rg/providers/microsoft.keyvault/vaults/v/keys/k'\r\n")
+    text = (
+        "Caller is not authorized to perform action on resource.\r\nCaller: appid=a;oid=0000-1111;iss=x\r\n"
+        "Action: 'Microsoft.KeyVault/vaults/keys/decrypt/action'\r\n"
+        "Resource: '/subscriptions/s/resourcegroups/rg/providers/microsoft.keyvault/vaults/v/keys/k'\r\n"
+    )
     message = gates.explain_vault(403, "Forbidden", text, ctx(), "ForbiddenByRbac")
     assert "role assignment missing (403 ForbiddenByRbac): principal 0000-1111 may not decrypt" in message
     assert "--scope /subscriptions/s/resourcegroups/rg/providers/microsoft.keyvault/vaults/v " in message
@@ -63,9 +70,15 @@ def test_access_policy_vaults_get_a_set_policy_fix() -> None:
     assert "az keyvault set-policy" in gates.explain_vault(403, "Forbidden", text, ctx(), "AccessDenied")
 
 
-@pytest.mark.parametrize(("status", "fragment"), [(404, "does not exist (404"), (429, "kept answering 429 (throttled)"),
-                                                  (500, "kept answering 500 (unavailable)"),
-                                                  (401, "AZURE_TENANT_ID must be the vault's tenant")])
+@pytest.mark.parametrize(
+    ("status", "fragment"),
+    [
+        (404, "does not exist (404"),
+        (429, "kept answering 429 (throttled)"),
+        (500, "kept answering 500 (unavailable)"),
+        (401, "AZURE_TENANT_ID must be the vault's tenant"),
+    ],
+)
 def test_other_statuses(status: int, fragment: str) -> None:
     assert fragment in gates.explain_vault(status, "Code", "msg", ctx())
 

@@ -135,8 +135,14 @@ def test_unknown_credential_name_is_rejected() -> None:
         _source(KeyOptions({"azure_kv": {"credential": "nope"}})).wrap("https://x.vault.azure.net/keys/k/v", b"k" * 32)
 
 
-@pytest.mark.parametrize("url", ["http://x.vault.azure.net/keys/k", "https://x.vault.azure.net/secrets/k",
-                                 "https://x.vault.azure.net/keys/k/v/extra"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://x.vault.azure.net/keys/k",
+        "https://x.vault.azure.net/secrets/k",
+        "https://x.vault.azure.net/keys/k/v/extra",
+    ],
+)
 def test_bad_key_urls(url: str) -> None:
     with pytest.raises(KeyVaultError, match="is not a Key Vault key URL"):
         parse_key_url(url)
@@ -151,8 +157,9 @@ def test_padded_enc_is_rejected_like_sops() -> None:
         decode_enc("abcd==", "f.yaml")
 
 
-def test_a_credential_for_another_tenant_is_named(in_process: World, monkeypatch: pytest.MonkeyPatch,
-                                                  production_names: None) -> None:
+def test_a_credential_for_another_tenant_is_named(
+    in_process: World, monkeypatch: pytest.MonkeyPatch, production_names: None
+) -> None:
     w = in_process
     _use(monkeypatch, {**w.dev_env(), "AZURE_TENANT_ID": "11111111-2222-3333-4444-555555555555"})
     with pytest.raises(KeyVaultError) as info:

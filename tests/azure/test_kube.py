@@ -100,11 +100,21 @@ def _env(pod: dict[str, object]) -> dict[str, str]:
 
 def test_discovery_and_get(kubeconfig: Path) -> None:
     resources = _ok(kubeconfig, "api-resources", "-o", "name")
-    for name in ("serviceaccounts", "pods", "deployments.apps", "mutatingwebhookconfigurations.admissionregistration.k8s.io",
-                 "kustomizations.kustomize.toolkit.fluxcd.io", "customresourcedefinitions.apiextensions.k8s.io"):
+    for name in (
+        "serviceaccounts",
+        "pods",
+        "deployments.apps",
+        "mutatingwebhookconfigurations.admissionregistration.k8s.io",
+        "kustomizations.kustomize.toolkit.fluxcd.io",
+        "customresourcedefinitions.apiextensions.k8s.io",
+    ):
         assert name in resources.split()
     assert _ok(kubeconfig, "get", "ns", "-o", "name").split() == [
-        "namespace/default", "namespace/kube-node-lease", "namespace/kube-public", "namespace/kube-system"]
+        "namespace/default",
+        "namespace/kube-node-lease",
+        "namespace/kube-public",
+        "namespace/kube-system",
+    ]
     table = _ok(kubeconfig, "get", "mutatingwebhookconfigurations")
     assert "azure-wi-webhook-mutating-webhook-configuration" in table and "WEBHOOKS" in table
     assert "kustomizations.kustomize.toolkit.fluxcd.io" in _ok(kubeconfig, "get", "crd")
@@ -119,9 +129,13 @@ def test_apply_is_idempotent_and_records_managed_fields(kubeconfig: Path) -> Non
     again = _flux(kubeconfig)
     assert again.count("unchanged") == 4
     changed = _flux(kubeconfig, client_id="99999999-2222-3333-4444-555555555555")
-    assert "serviceaccount/kustomize-controller configured" in changed and "deployment.apps/kustomize-controller unchanged" in changed
-    sa = json.loads(_ok(kubeconfig, "get", "sa", "kustomize-controller", "-n", "flux-system", "-o", "json",
-                        "--show-managed-fields"))
+    assert (
+        "serviceaccount/kustomize-controller configured" in changed
+        and "deployment.apps/kustomize-controller unchanged" in changed
+    )
+    sa = json.loads(
+        _ok(kubeconfig, "get", "sa", "kustomize-controller", "-n", "flux-system", "-o", "json", "--show-managed-fields")
+    )
     assert sa["metadata"]["annotations"]["azure.workload.identity/client-id"] == "99999999-2222-3333-4444-555555555555"
     managers = {m["manager"]: m for m in sa["metadata"]["managedFields"]}
     assert "kubectl-client-side-apply" in managers and managers["kubectl-client-side-apply"]["time"].endswith("Z")
@@ -131,15 +145,24 @@ def test_apply_is_idempotent_and_records_managed_fields(kubeconfig: Path) -> Non
     assert "serviceaccount/kustomize-controller serverside-applied" in server_side
 
 
-def test_workload_identity_webhook_injects_at_pod_creation_only(world: World, cluster: ManagedCluster,
-                                                               kubeconfig: Path) -> None:
+def test_workload_identity_webhook_injects_at_pod_creation_only(
+    world: World, cluster: ManagedCluster, kubeconfig: Path
+) -> None:
     _flux(kubeconfig, client_id="")
     before = _pod(kubeconfig)
     env = _env(before)
     assert "AZURE_CLIENT_ID" not in env and env["AZURE_FEDERATED_TOKEN_FILE"].endswith("/azure-identity-token")
     assert env["AZURE_TENANT_ID"] == world.emu.tenant_id
-    _ok(kubeconfig, "annotate", "sa", "kustomize-controller", "-n", "flux-system", "--overwrite",
-        "azure.workload.identity/client-id=abc")
+    _ok(
+        kubeconfig,
+        "annotate",
+        "sa",
+        "kustomize-controller",
+        "-n",
+        "flux-system",
+        "--overwrite",
+        "azure.workload.identity/client-id=abc",
+    )
     assert "AZURE_CLIENT_ID" not in _env(_pod(kubeconfig))  # the running pod started before the annotation
     time.sleep(1.1)  # RFC 3339 timestamps have whole seconds
     _ok(kubeconfig, "rollout", "restart", "deployment/kustomize-controller", "-n", "flux-system")
@@ -156,8 +179,18 @@ def test_workload_identity_webhook_injects_at_pod_creation_only(world: World, cl
 
 def test_create_token_is_signed_by_the_cluster_issuer(world: World, cluster: ManagedCluster, kubeconfig: Path) -> None:
     _flux(kubeconfig)
-    token = _ok(kubeconfig, "create", "token", "kustomize-controller", "-n", "flux-system",
-                "--audience", WI_AUDIENCE, "--duration", "20m").strip()
+    token = _ok(
+        kubeconfig,
+        "create",
+        "token",
+        "kustomize-controller",
+        "-n",
+        "flux-system",
+        "--audience",
+        WI_AUDIENCE,
+        "--duration",
+        "20m",
+    ).strip()
     claims = verify(token, cluster.issuer.jwks())
     sa = json.loads(_ok(kubeconfig, "get", "sa", "kustomize-controller", "-n", "flux-system", "-o", "json"))
     assert claims["iss"] == cluster.issuer.url and claims["aud"] == [WI_AUDIENCE]
@@ -179,13 +212,22 @@ def test_raw_oidc_discovery_names_the_issuer(cluster: ManagedCluster, kubeconfig
 
 def test_kustomization_conditions_show_in_kubectl(cluster: ManagedCluster, kubeconfig: Path) -> None:
     _flux(kubeconfig)
-    message = ("decryption failed for 'db-secret': failed to get the data key: azure_kv: 403 ForbiddenByRbac")
-    cluster.kube.set_condition("Kustomization", "flux-system", "apps", status="False", reason="DecryptionFailed",
-                               message=message)
+    message = "decryption failed for 'db-secret': failed to get the data key: azure_kv: 403 ForbiddenByRbac"
+    cluster.kube.set_condition(
+        "Kustomization", "flux-system", "apps", status="False", reason="DecryptionFailed", message=message
+    )
     table = _ok(kubeconfig, "get", "ks", "-n", "flux-system")
     assert "apps" in table and "False" in table and "decryption failed" in table
-    ready = _ok(kubeconfig, "get", "kustomization", "apps", "-n", "flux-system", "-o",
-                "jsonpath={.status.conditions[?(@.type=='Ready')].reason}")
+    ready = _ok(
+        kubeconfig,
+        "get",
+        "kustomization",
+        "apps",
+        "-n",
+        "flux-system",
+        "-o",
+        "jsonpath={.status.conditions[?(@.type=='Ready')].reason}",
+    )
     assert ready == "DecryptionFailed"
 
 
@@ -196,8 +238,9 @@ def test_a_wrong_token_is_unauthorized(world: World, cluster: ManagedCluster) ->
     assert done.returncode == 1 and "You must be logged in to the server" in done.stderr
 
 
-def test_kubeconfig_from_arm_reaches_the_cluster_by_its_aks_name(in_process: World, cluster: ManagedCluster,
-                                                                  sandbox: Runner, production_names: None) -> None:
+def test_kubeconfig_from_arm_reaches_the_cluster_by_its_aks_name(
+    in_process: World, cluster: ManagedCluster, sandbox: Runner, production_names: None
+) -> None:
     """listClusterUserCredential's kubeconfig names the AKS FQDN; inside the sandbox kubectl reaches it by name."""
     world = in_process
     admin = mgmt_as(world, "platform-admin")
@@ -216,7 +259,9 @@ def test_a_deployment_whose_service_account_is_missing_runs_no_pod(kubeconfig: P
     _ok(kubeconfig, "apply", "-f", "-", stdin="---\n".join([manifest[0], manifest[2]]))  # no ServiceAccount
     deploy = json.loads(_ok(kubeconfig, "get", "deploy", "kustomize-controller", "-n", "flux-system", "-o", "json"))
     failure = next(c for c in deploy["status"]["conditions"] if c["type"] == "ReplicaFailure")
-    assert failure["reason"] == "FailedCreate" and 'serviceaccount "kustomize-controller" not found' in failure["message"]
+    assert (
+        failure["reason"] == "FailedCreate" and 'serviceaccount "kustomize-controller" not found' in failure["message"]
+    )
     assert "0/1" in _ok(kubeconfig, "get", "deploy", "-n", "flux-system")
     assert "No resources found" in kubectl(kubeconfig, "get", "pods", "-n", "flux-system").stderr
     _flux(kubeconfig)
@@ -266,7 +311,10 @@ def test_an_applied_crd_serves_its_kind(kubeconfig: Path) -> None:
     assert "networkpolicy.networking.k8s.io/allow-egress created" in before.stdout
     assert "created" in _ok(kubeconfig, "apply", "-f", "-", stdin=HELM_CRD)
     out = _ok(kubeconfig, "apply", "-f", "-", stdin=HELM_OBJECTS)
-    assert "helmrelease.helm.toolkit.fluxcd.io/podinfo created" in out and "service/notification-controller unchanged" in out
+    assert (
+        "helmrelease.helm.toolkit.fluxcd.io/podinfo created" in out
+        and "service/notification-controller unchanged" in out
+    )
     assert _ok(kubeconfig, "get", "hr", "-o", "name").split() == ["helmrelease.helm.toolkit.fluxcd.io/podinfo"]
     assert "unchanged" in _ok(kubeconfig, "apply", "-f", "-", stdin=HELM_OBJECTS)
 
@@ -277,16 +325,43 @@ def test_a_no_op_write_changes_nothing(cluster: ManagedCluster, kubeconfig: Path
     _flux(kubeconfig)
 
     def sa() -> dict[str, object]:
-        return json.loads(_ok(kubeconfig, "get", "sa", "kustomize-controller", "-n", "flux-system", "-o", "json",
-                              "--show-managed-fields"))  # type: ignore[no-any-return]
+        return json.loads(
+            _ok(
+                kubeconfig,
+                "get",
+                "sa",
+                "kustomize-controller",
+                "-n",
+                "flux-system",
+                "-o",
+                "json",
+                "--show-managed-fields",
+            )
+        )  # type: ignore[no-any-return]
 
     before = sa()
     time.sleep(1.1)
-    _ok(kubeconfig, "annotate", "sa", "kustomize-controller", "-n", "flux-system", "--overwrite",
-        "azure.workload.identity/client-id=11111111-2222-3333-4444-555555555555")
+    _ok(
+        kubeconfig,
+        "annotate",
+        "sa",
+        "kustomize-controller",
+        "-n",
+        "flux-system",
+        "--overwrite",
+        "azure.workload.identity/client-id=11111111-2222-3333-4444-555555555555",
+    )
     assert sa() == before
-    _ok(kubeconfig, "annotate", "sa", "kustomize-controller", "-n", "flux-system", "--overwrite",
-        "azure.workload.identity/client-id=changed")
+    _ok(
+        kubeconfig,
+        "annotate",
+        "sa",
+        "kustomize-controller",
+        "-n",
+        "flux-system",
+        "--overwrite",
+        "azure.workload.identity/client-id=changed",
+    )
     after = sa()
     assert after["metadata"]["resourceVersion"] != before["metadata"]["resourceVersion"]  # type: ignore[index]
     stamps = {m["manager"]: m["time"] for m in after["metadata"]["managedFields"]}  # type: ignore[index]

@@ -52,8 +52,14 @@ def test_urls_are_loopback_only(loop: Setup) -> None:
 
 def test_sops_encrypts_fluxforge_decrypts_as_flux(loop: Setup) -> None:
     (loop.tmp / "a.yaml").write_text(PLAIN)
-    code, out, err = _sops(loop, loop.emu.secret_env(loop.developer), "encrypt", "--azure-kv",
-                           loop.emu.vault().key_url("sops-key"), "a.yaml")
+    code, out, err = _sops(
+        loop,
+        loop.emu.secret_env(loop.developer),
+        "encrypt",
+        "--azure-kv",
+        loop.emu.vault().key_url("sops-key"),
+        "a.yaml",
+    )
     assert code == 0, err
     (loop.tmp / "a.enc.yaml").write_text(out)
     done = fluxforge(loop.box, loop.emu.workload_env(loop.flux, loop.tmp / "token"), loop.tmp, "decrypt", "a.enc.yaml")
@@ -62,8 +68,9 @@ def test_sops_encrypts_fluxforge_decrypts_as_flux(loop: Setup) -> None:
 
 def test_fluxforge_encrypts_sops_decrypts_as_flux(loop: Setup) -> None:
     url = loop.emu.vault().key_url("sops-key")
-    (loop.tmp / ".sops.yaml").write_text(f"creation_rules:\n  - encrypted_regex: ^(data|stringData)$\n"
-                                         f"    azure_keyvault: {url}\n")
+    (loop.tmp / ".sops.yaml").write_text(
+        f"creation_rules:\n  - encrypted_regex: ^(data|stringData)$\n    azure_keyvault: {url}\n"
+    )
     (loop.tmp / "b.yaml").write_text(PLAIN)
     done = fluxforge(loop.box, loop.emu.secret_env(loop.developer), loop.tmp, "encrypt", "-i", "b.yaml")
     assert done.returncode == 0, done.stderr
@@ -74,8 +81,14 @@ def test_fluxforge_encrypts_sops_decrypts_as_flux(loop: Setup) -> None:
 
 def test_a_missing_federated_credential_fails_both_tools(loop: Setup) -> None:
     (loop.tmp / "c.yaml").write_text(PLAIN)
-    code, out, err = _sops(loop, loop.emu.secret_env(loop.developer), "encrypt", "--azure-kv",
-                           loop.emu.vault().key_url("sops-key"), "c.yaml")
+    code, out, err = _sops(
+        loop,
+        loop.emu.secret_env(loop.developer),
+        "encrypt",
+        "--azure-kv",
+        loop.emu.vault().key_url("sops-key"),
+        "c.yaml",
+    )
     assert code == 0, err
     (loop.tmp / "c.enc.yaml").write_text(out)
     saved = list(loop.flux.federated)
@@ -104,18 +117,28 @@ def test_arm_sdk_and_kubectl_without_host_names(loop: Setup, monkeypatch: pytest
     base = f"https://127.0.0.1:{emu.port}"
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(emu.pki.ca_pem))
     admin = emu.add_identity("lb-admin", secret="lb-admin-secret", roles=["Owner"], scope=emu.arm.subscription_id)
-    msi = ManagedServiceIdentityClient(ClientSecretCredential("adfs", admin.client_id, "lb-admin-secret", authority=base),
-                                       emu.arm.subscription, base_url=base)
+    msi = ManagedServiceIdentityClient(
+        ClientSecretCredential("adfs", admin.client_id, "lb-admin-secret", authority=base),
+        emu.arm.subscription,
+        base_url=base,
+    )
     cluster = emu.add_cluster("lb")
     ident = msi.user_assigned_identities.create_or_update("rg-fluxforge", "id-lb", Identity(location="westeurope"))
-    msi.federated_identity_credentials.create_or_update("rg-fluxforge", "id-lb", "lb-default", FederatedIdentityCredential(
-        issuer=cluster.issuer.url, subject="system:serviceaccount:default:default", audiences=[WI_AUDIENCE]))
+    msi.federated_identity_credentials.create_or_update(
+        "rg-fluxforge",
+        "id-lb",
+        "lb-default",
+        FederatedIdentityCredential(
+            issuer=cluster.issuer.url, subject="system:serviceaccount:default:default", audiences=[WI_AUDIENCE]
+        ),
+    )
     config = emu.kubeconfig(cluster, loop.tmp / "lb.kubeconfig")
     assert cluster.kube.server_url == cluster.kube.direct_url  # listClusterUserCredential names no host either
     done = kubectl(config, "create", "token", "default", "-n", "default", "--audience", WI_AUDIENCE)
     assert done.returncode == 0, done.stderr
     (loop.tmp / "lb.token").write_text(done.stdout.strip())
-    workload = WorkloadIdentityCredential(tenant_id="adfs", client_id=ident.client_id, authority=base,
-                                          token_file_path=str(loop.tmp / "lb.token"))
+    workload = WorkloadIdentityCredential(
+        tenant_id="adfs", client_id=ident.client_id, authority=base, token_file_path=str(loop.tmp / "lb.token")
+    )
     token = workload.get_token("https://management.azure.com/.default").token
     assert emu.entra.validate(token).object_id == ident.principal_id

@@ -31,12 +31,15 @@ def test_sample_repo_rehearsal_through_arm_and_kubectl(tmp_path: Path, monkeypat
             aks = ContainerServiceClient(credential, emu.arm.subscription)
             identities = {i.client_id: i for i in msi.user_assigned_identities.list_by_subscription()}
             for cluster in config.clusters:
-                assert aks.managed_clusters.get("rg-fluxforge", cluster.name).oidc_issuer_profile.issuer_url \
+                assert (
+                    aks.managed_clusters.get("rg-fluxforge", cluster.name).oidc_issuer_profile.issuer_url
                     == cluster.oidc_issuer
+                )
                 ident = identities[cluster.identity.client_id]
                 fics = list(msi.federated_identity_credentials.list("rg-fluxforge", ident.name))
-                assert any(f.issuer == cluster.oidc_issuer and f.subject.endswith(":kustomize-controller")
-                           for f in fics)
+                assert any(
+                    f.issuer == cluster.oidc_issuer and f.subject.endswith(":kustomize-controller") for f in fics
+                )
         for cluster in config.clusters:
             config_file = emu.kubeconfig(emu.clusters[cluster.name], tmp_path / f"{cluster.name}.kubeconfig")
             raw = kubectl(config_file, "get", "--raw", "/.well-known/openid-configuration")

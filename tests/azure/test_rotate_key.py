@@ -24,9 +24,9 @@ pytestmark = pytest.mark.interop
 ADMIN_SECRET = "rotate-admin-secret"
 SECRETS = {
     "apps/staging/db.yaml": "apiVersion: v1\nkind: Secret\nmetadata:\n    name: db\n    namespace: apps\n"
-                            "stringData:\n    password: rotate-hunter2\n",
+    "stringData:\n    password: rotate-hunter2\n",
     "apps/staging/api.yaml": "apiVersion: v1\nkind: Secret\nmetadata:\n    name: api\n    namespace: apps\n"
-                             "stringData:\n    token: rotate-token-42\n",
+    "stringData:\n    token: rotate-token-42\n",
     "clusters/staging/git.json": '{\n\t"kind": "Secret",\n\t"data": {\n\t\t"identity": "cm90YXRlLWdpdA=="\n\t}\n}',
 }
 
@@ -74,8 +74,9 @@ def repo(in_process: World, tmp_path: Path, run_cli: Any, production_names: None
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         (root / rel).write_text(text)
     env = w.emu.secret_env(admin)
-    done = run_cli("encrypt", "-i", *(str(root / rel) for rel in SECRETS), "--sops-config", str(root / ".sops.yaml"),
-                   env=env)
+    done = run_cli(
+        "encrypt", "-i", *(str(root / rel) for rel in SECRETS), "--sops-config", str(root / ".sops.yaml"), env=env
+    )
     assert done.exit_code == 0, done.output
     return {"w": w, "root": root, "admin": admin, "env": env}
 
@@ -103,8 +104,8 @@ def _tree(root: Path) -> dict[str, bytes]:
 
 
 def test_rotate_then_disable_the_old_version_and_flux_still_decrypts_every_file(
-        repo: dict[str, Any], run_cli: Any, sandbox: Runner,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    repo: dict[str, Any], run_cli: Any, sandbox: Runner, monkeypatch: pytest.MonkeyPatch
+) -> None:
     w, root, env = repo["w"], repo["root"], repo["env"]
     v1 = w.version
     before = (root / "fluxforge.yaml").read_text()
@@ -119,16 +120,23 @@ def test_rotate_then_disable_the_old_version_and_flux_still_decrypts_every_file(
     for rel in SECRETS:
         assert f"re-wrapped {rel}: + azure_kv {w.emu.vault().key_url(KEY, v2)}; - azure_kv {w.key_url}" in out
     assert "3 file(s) re-wrapped, 0 already on the new version" in done.stderr
-    note = (f"note: version {v1} of {VAULT}/{KEY}: no file and no cluster in this repository uses it any more; once "
-            "this change is committed and pushed to main and every cluster has reconciled it (flux get kustomizations "
-            f"-A shows the new revision), disable it: az keyvault key set-attributes --vault-name {VAULT} --name {KEY} "
-            f"--version {v1} --enabled false")
+    note = (
+        f"note: version {v1} of {VAULT}/{KEY}: no file and no cluster in this repository uses it any more; once "
+        "this change is committed and pushed to main and every cluster has reconciled it (flux get kustomizations "
+        f"-A shows the new revision), disable it: az keyvault key set-attributes --vault-name {VAULT} --name {KEY} "
+        f"--version {v1} --enabled false"
+    )
     assert note in done.stderr.splitlines()
     # fluxforge.yaml: one value changed, every comment and the layout kept
-    changed = [line for line in difflib.ndiff(before.splitlines(), (root / "fluxforge.yaml").read_text().splitlines())
-               if line[:1] in "+-"]
-    assert changed == [f"-       version: {v1}   # pinned: rotate-key moves it",
-                       f"+       version: {v2}   # pinned: rotate-key moves it"]
+    changed = [
+        line
+        for line in difflib.ndiff(before.splitlines(), (root / "fluxforge.yaml").read_text().splitlines())
+        if line[:1] in "+-"
+    ]
+    assert changed == [
+        f"-       version: {v1}   # pinned: rotate-key moves it",
+        f"+       version: {v2}   # pinned: rotate-key moves it",
+    ]
     assert f"{KEY}/{v2}" in (root / ".sops.yaml").read_text() and v1 not in (root / ".sops.yaml").read_text()
     assert run_cli("render", str(root), "--check").exit_code == 0  # .sops.yaml and the lock agree with the config
     for rel in SECRETS:
@@ -142,8 +150,13 @@ def test_rotate_then_disable_the_old_version_and_flux_still_decrypts_every_file(
         assert decrypted.stdout.rstrip("\n") == plain.rstrip("\n").replace("\t", "    ") or rel.endswith(".json")
     # doctor: every file is wrapped for a usable version (the old one's state does not matter any more)
     assert _gate(_doctor(w, root, monkeypatch), "azure.key-files") == [
-        ("staging: 3 encrypted file(s)", "ok", ("each is wrapped for a Key Vault key version that is enabled and not "
-         "expired"), "")]
+        (
+            "staging: 3 encrypted file(s)",
+            "ok",
+            ("each is wrapped for a Key Vault key version that is enabled and not expired"),
+            "",
+        )
+    ]
     # a second run: nothing to do, nothing written
     snapshot = _tree(root)
     again = run_cli("rotate-key", str(root), env=env)
@@ -160,13 +173,14 @@ def _doctor(w: World, root: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     from generator.doctor import DoctorOptions, run_doctor
     from generator.doctor.azure_reader import ArmReader
 
-    auditor = w.emu.add_identity("rotate-auditor", secret="rotate-auditor-secret", roles=["Reader"],
-                                 scope=w.emu.arm.subscription_id)
+    auditor = w.emu.add_identity(
+        "rotate-auditor", secret="rotate-auditor-secret", roles=["Reader"], scope=w.emu.arm.subscription_id
+    )
     monkeypatch.setenv("KUBECONFIG", str(root / "no-such-kubeconfig"))
-    reader = ArmReader(Arm(w.emu.arm.subscription, credential=Credential(w.emu.tenant_id, auditor.client_id,
-                                                                         "rotate-auditor-secret")))
-    return run_doctor(DoctorOptions(config=root / "fluxforge.yaml", subscription=w.emu.arm.subscription),
-                      azure=reader)
+    reader = ArmReader(
+        Arm(w.emu.arm.subscription, credential=Credential(w.emu.tenant_id, auditor.client_id, "rotate-auditor-secret"))
+    )
+    return run_doctor(DoctorOptions(config=root / "fluxforge.yaml", subscription=w.emu.arm.subscription), azure=reader)
 
 
 def _gate(report: Any, gate: str) -> list[tuple[str, str, str, str]]:
@@ -174,7 +188,8 @@ def _gate(report: Any, gate: str) -> list[tuple[str, str, str, str]]:
 
 
 def test_without_the_rotation_disabling_breaks_flux_and_doctor_names_each_file(
-        repo: dict[str, Any], sandbox: Runner, monkeypatch: pytest.MonkeyPatch) -> None:
+    repo: dict[str, Any], sandbox: Runner, monkeypatch: pytest.MonkeyPatch
+) -> None:
     w, root = repo["w"], repo["root"]
     w.emu.vault().create_key(KEY)
     _disable(w, repo["admin"], w.version)
@@ -185,10 +200,14 @@ def test_without_the_rotation_disabling_breaks_flux_and_doctor_names_each_file(
     assert [subject for subject, *_ in found] == [f"staging: {rel}" for rel in applied]
     for _, status, reason, fix in found:
         assert status == "broken"
-        assert reason == (f"its only Key Vault recipient is unusable: {VAULT}/{KEY}/{w.version} is disabled (Key Vault "
-                          "refuses to decrypt with it); it has no other recipient this cluster holds")
-        assert fix == (f"az keyvault key set-attributes --vault-name {VAULT} --name {KEY} --version {w.version} "
-                       "--enabled true && fluxforge rotate-key")
+        assert reason == (
+            f"its only Key Vault recipient is unusable: {VAULT}/{KEY}/{w.version} is disabled (Key Vault "
+            "refuses to decrypt with it); it has no other recipient this cluster holds"
+        )
+        assert fix == (
+            f"az keyvault key set-attributes --vault-name {VAULT} --name {KEY} --version {w.version} "
+            "--enabled true && fluxforge rotate-key"
+        )
 
 
 def test_dry_run_resolves_and_shows_everything_and_writes_nothing(repo: dict[str, Any], run_cli: Any) -> None:
@@ -200,14 +219,17 @@ def test_dry_run_resolves_and_shows_everything_and_writes_nothing(repo: dict[str
     assert _tree(root) == snapshot
     out = done.stdout
     assert f"would set {root / 'fluxforge.yaml'}:15: sops.keyVault[0].version: {v1} -> {v2}" in out
-    assert f"-    azure_keyvault: {w.key_url}" in out and f"+    azure_keyvault: {w.emu.vault().key_url(KEY, v2)}" in out
+    assert (
+        f"-    azure_keyvault: {w.key_url}" in out and f"+    azure_keyvault: {w.emu.vault().key_url(KEY, v2)}" in out
+    )
     assert sum(line.startswith("would re-wrap ") for line in out.splitlines()) == 3
     assert "3 file(s) would be re-wrapped, 0 already on the new version; nothing written (--dry-run)" in done.stderr
     assert "rotate-hunter2" not in done.output and "rotate-token-42" not in done.output
 
 
 def test_rotate_data_keys_gives_every_file_a_new_data_key_that_flux_decrypts(
-        repo: dict[str, Any], run_cli: Any, sandbox: Runner) -> None:
+    repo: dict[str, Any], run_cli: Any, sandbox: Runner
+) -> None:
     w, root, env = repo["w"], repo["root"], repo["env"]
     values = {rel: _enc_values(root / rel) for rel in SECRETS}
     v2 = w.emu.vault().create_key(KEY)
@@ -231,7 +253,9 @@ def test_a_failing_file_keeps_the_config_and_a_rerun_continues(repo: dict[str, A
     config, rules = (root / "fluxforge.yaml").read_bytes(), (root / ".sops.yaml").read_bytes()
     broken = root / "apps/staging/api.yaml"
     original = broken.read_bytes()
-    broken.write_bytes(re.sub(rb"mac: ENC\[AES256_GCM,data:[A-Za-z0-9+/]{4}", b"mac: ENC[AES256_GCM,data:AAAA", original))
+    broken.write_bytes(
+        re.sub(rb"mac: ENC\[AES256_GCM,data:[A-Za-z0-9+/]{4}", b"mac: ENC[AES256_GCM,data:AAAA", original)
+    )
     failed = run_cli("rotate-key", str(root), env=env)
     assert failed.exit_code == 1
     err = failed.stderr.splitlines()
@@ -251,14 +275,22 @@ def test_a_failing_file_keeps_the_config_and_a_rerun_continues(repo: dict[str, A
     assert f"version: {v2}" in (root / "fluxforge.yaml").read_text()
 
 
-@pytest.mark.parametrize(("args", "code", "says"), [
-    (["--to-version", "v2"], 2, "--to-version v2: a Key Vault key version is 32 hexadecimal digits (or: latest)"),
-    (["--key", "nope"], 2, f"--key nope: no such Key Vault key in the config; it has: {VAULT}/{KEY}"),
-    (["--to-version", "0" * 32], 1, (f"key {VAULT}/{KEY}: vault {VAULT} has no version {'0' * 32} of key {KEY}; see "
-                                    f"its versions: az keyvault key list-versions --vault-name {VAULT} --name {KEY}")),
-])
-def test_bad_requests_change_nothing(repo: dict[str, Any], run_cli: Any, args: list[str], code: int,
-                                     says: str) -> None:
+@pytest.mark.parametrize(
+    ("args", "code", "says"),
+    [
+        (["--to-version", "v2"], 2, "--to-version v2: a Key Vault key version is 32 hexadecimal digits (or: latest)"),
+        (["--key", "nope"], 2, f"--key nope: no such Key Vault key in the config; it has: {VAULT}/{KEY}"),
+        (
+            ["--to-version", "0" * 32],
+            1,
+            (
+                f"key {VAULT}/{KEY}: vault {VAULT} has no version {'0' * 32} of key {KEY}; see "
+                f"its versions: az keyvault key list-versions --vault-name {VAULT} --name {KEY}"
+            ),
+        ),
+    ],
+)
+def test_bad_requests_change_nothing(repo: dict[str, Any], run_cli: Any, args: list[str], code: int, says: str) -> None:
     root = repo["root"]
     snapshot = _tree(root)
     done = run_cli("rotate-key", str(root), *args, env=repo["env"])

@@ -44,18 +44,30 @@ def test_every_cluster_has_an_encrypted_secret_in_git() -> None:
         assert doc["kind"] == "Secret" and doc["metadata"]["name"]  # Flux reads kind and metadata in the clear
         assert all(str(v).startswith("ENC[AES256_GCM,") for v in doc["stringData"].values()), rel
         # the tenant's folder: its own key only (plus the break-glass age recipient, the same TEST key)
-        assert [e["name"] for e in doc["sops"]["azure_kv"]] == ["sops-team-a" if rel.startswith("tenants/") else "sops-flux"]
+        assert [e["name"] for e in doc["sops"]["azure_kv"]] == [
+            "sops-team-a" if rel.startswith("tenants/") else "sops-flux"
+        ]
         assert [e["recipient"] for e in doc["sops"]["age"]] == [
-            "age1lfc652rhtrfqg2mhuj3edtv38wdrgpk7fwgt2zdexvnj3923nuqqd0g2rh"]
-        secrets = [line.split(": ", 1)[1] for line in PLAINTEXT[next(c for c in CASES if c[0] == rel)].splitlines()
-                   if "-sample-" in line]
+            "age1lfc652rhtrfqg2mhuj3edtv38wdrgpk7fwgt2zdexvnj3923nuqqd0g2rh"
+        ]
+        secrets = [
+            line.split(": ", 1)[1]
+            for line in PLAINTEXT[next(c for c in CASES if c[0] == rel)].splitlines()
+            if "-sample-" in line
+        ]
         assert secrets and not any(value in text for value in secrets), rel
 
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)
 def test_the_real_sops_decrypts_with_the_test_age_key(case: tuple[str, str, str]) -> None:
-    done = subprocess.run(["sops", "decrypt", case[0]], cwd=SAMPLE, capture_output=True, text=True, check=False,
-                          env=_env({"SOPS_AGE_KEY_FILE": str(AGE_KEY)}))
+    done = subprocess.run(
+        ["sops", "decrypt", case[0]],
+        cwd=SAMPLE,
+        capture_output=True,
+        text=True,
+        check=False,
+        env=_env({"SOPS_AGE_KEY_FILE": str(AGE_KEY)}),
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout == PLAINTEXT[case]
 
@@ -96,23 +108,29 @@ def azure(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azure]:
 
 def _decrypt(az: Azure, rel: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     keep = {k: v for k, v in os.environ.items() if not k.startswith(("AZURE_", "SOPS_"))}
-    return az.box.run(["sops", "decrypt", rel], env={**env, "SOPS_DISABLE_VERSION_CHECK": "1"}, base_env=keep,
-                      cwd=az.repo)
+    return az.box.run(
+        ["sops", "decrypt", rel], env={**env, "SOPS_DISABLE_VERSION_CHECK": "1"}, base_env=keep, cwd=az.repo
+    )
 
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)
-def test_kustomize_controller_decrypts_through_key_vault(azure: Azure, tmp_path: Path,
-                                                         case: tuple[str, str, str]) -> None:
+def test_kustomize_controller_decrypts_through_key_vault(
+    azure: Azure, tmp_path: Path, case: tuple[str, str, str]
+) -> None:
     rel, cluster, kustomization = case
     spec = azure.play.cluster(cluster).kustomization(kustomization)
     token = tmp_path / "token"
     # the sample is locked down (flux.lockdown on Flux 2.9): a platform Kustomization decrypts as the default
     # decryption ServiceAccount of its namespace (flux-decryption), with the cluster identity
     assert azure.play.config.flux.default_decryption_service_account == "flux-decryption"
-    env = (azure.play.tenant_env(cluster, kustomization, token) if spec.tenant is not None
-           else azure.play.default_sa_env(cluster, spec.namespace, token))
-    assert env["AZURE_CLIENT_ID"] == (spec.tenant.identity.client_id if spec.tenant is not None
-                                      else azure.play.cluster(cluster).identity.client_id)
+    env = (
+        azure.play.tenant_env(cluster, kustomization, token)
+        if spec.tenant is not None
+        else azure.play.default_sa_env(cluster, spec.namespace, token)
+    )
+    assert env["AZURE_CLIENT_ID"] == (
+        spec.tenant.identity.client_id if spec.tenant is not None else azure.play.cluster(cluster).identity.client_id
+    )
     mark = azure.play.emu.log.mark()
     done = _decrypt(azure, rel, env)  # no age key here: only the Key Vault entry can open it
     assert done.returncode == 0, done.stderr
@@ -125,7 +143,8 @@ TENANT_FILE, PLATFORM_FILE = "tenants/team-a/staging/team-a-secret.yaml", "apps/
 
 
 def test_the_tenant_key_opens_the_tenant_file_only_and_the_platform_key_the_platform_file_only(
-        azure: Azure, tmp_path: Path) -> None:
+    azure: Azure, tmp_path: Path
+) -> None:
     """Per-tenant keys (issue 14) on the locked-down sample: the real sops as kustomize-controller, once
     impersonating team-a's decryption ServiceAccount (the tenant identity, Key Vault role on sops-team-a only) and
     once as the lockdown's default decryption ServiceAccount flux-system/flux-decryption (the cluster identity,
@@ -133,8 +152,10 @@ def test_the_tenant_key_opens_the_tenant_file_only_and_the_platform_key_the_plat
     Vault (403 ForbiddenByRbac on the other key), and nothing of its plaintext shows."""
     tenant = azure.play.tenant_env("staging", "team-a", tmp_path / "tenant-token")
     platform = azure.play.default_sa_env("staging", "flux-system", tmp_path / "platform-token")
-    cases = [(tenant, TENANT_FILE, "team-a", PLATFORM_FILE, "sops-flux"),
-             (platform, PLATFORM_FILE, "apps", TENANT_FILE, "sops-team-a")]
+    cases = [
+        (tenant, TENANT_FILE, "team-a", PLATFORM_FILE, "sops-flux"),
+        (platform, PLATFORM_FILE, "apps", TENANT_FILE, "sops-team-a"),
+    ]
     for env, own, kustomization, other, other_key in cases:
         done = _decrypt(azure, own, env)
         assert done.returncode == 0, done.stderr
@@ -143,8 +164,13 @@ def test_the_tenant_key_opens_the_tenant_file_only_and_the_platform_key_the_plat
         refused = _decrypt(azure, other, env)
         assert refused.returncode != 0
         assert "ForbiddenByRbac" in refused.stderr, refused.stderr
-        secret = next(v.split(": ", 1)[1] for (rel, _, _), text in PLAINTEXT.items() if rel == other
-                      for v in text.splitlines() if "-sample-" in v)
+        secret = next(
+            v.split(": ", 1)[1]
+            for (rel, _, _), text in PLAINTEXT.items()
+            if rel == other
+            for v in text.splitlines()
+            if "-sample-" in v
+        )
         assert secret not in refused.stdout + refused.stderr
         denied = [e for e in azure.play.emu.log.since(mark, "kv") if e.operation == "decrypt" and e.authorized]
         principal = azure.play.identities[env["AZURE_CLIENT_ID"]].object_id
@@ -154,8 +180,15 @@ def test_the_tenant_key_opens_the_tenant_file_only_and_the_platform_key_the_plat
 
 @pytest.fixture(scope="module")
 def lockdown(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azure]:
-    text = (SAMPLE / "fluxforge.yaml").read_text().replace(
-        "  namespace: flux-system\n", "  namespace: flux-system\n  defaultDecryptionServiceAccount: flux-decrypt\n", 1)
+    text = (
+        (SAMPLE / "fluxforge.yaml")
+        .read_text()
+        .replace(
+            "  namespace: flux-system\n",
+            "  namespace: flux-system\n  defaultDecryptionServiceAccount: flux-decrypt\n",
+            1,
+        )
+    )
     yield from _azure(tmp_path_factory.mktemp("sample-lockdown"), text)
 
 

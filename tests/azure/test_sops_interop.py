@@ -39,8 +39,17 @@ def sops(box: Runner, world: World, env: dict[str, str], *args: str) -> subproce
 def sops_encrypt(box: Runner, world: World, key_url: str) -> Path:
     plain = world.tmp / "secret.yaml"
     plain.write_text(SECRET)
-    done = sops(box, world, world.dev_env(), "encrypt", "--azure-kv", key_url, "--encrypted-regex",
-                "^(data|stringData)$", str(plain))
+    done = sops(
+        box,
+        world,
+        world.dev_env(),
+        "encrypt",
+        "--azure-kv",
+        key_url,
+        "--encrypted-regex",
+        "^(data|stringData)$",
+        str(plain),
+    )
     assert done.returncode == 0, done.stderr
     out = world.tmp / "secret.enc.yaml"
     out.write_text(done.stdout)
@@ -83,8 +92,9 @@ def test_fluxforge_decrypts_what_sops_encrypted(sandbox: Runner, world: World, v
     assert [e.status for e in world.emu.log.since(mark, "entra") if e.path.endswith("/token")] == [200]
 
 
-def test_sops_decrypts_an_entry_fluxforge_wrapped(sandbox: Runner, in_process: World,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_sops_decrypts_an_entry_fluxforge_wrapped(
+    sandbox: Runner, in_process: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Our local RSA-OAEP-256 with the public JWK, unpadded base64url: accepted by sops' Decrypt."""
     w = in_process
     enc = sops_encrypt(sandbox, w, w.key_url)
@@ -105,13 +115,23 @@ def test_sops_decrypts_an_entry_fluxforge_wrapped(sandbox: Runner, in_process: W
 
 GATES = {
     # gate: (how to break it, what sops prints, what fluxforge's message must name)
-    "no-federated-credential": ("AADSTS70021", ["no federated credential on identity", "matches issuer",
-                                                "az identity federated-credential create",
-                                                "--subject system:serviceaccount:flux-system:kustomize-controller"]),
-    "subject-namespace": ("AADSTS700213", ["has subject 'system:serviceaccount:apps:kustomize-controller'",
-                                           "az identity federated-credential create"]),
-    "no-role-assignment": ("ForbiddenByRbac", ["role assignment missing", "keys/decrypt/action",
-                                               "az role assignment create --role \"Key Vault Crypto User\""]),
+    "no-federated-credential": (
+        "AADSTS70021",
+        [
+            "no federated credential on identity",
+            "matches issuer",
+            "az identity federated-credential create",
+            "--subject system:serviceaccount:flux-system:kustomize-controller",
+        ],
+    ),
+    "subject-namespace": (
+        "AADSTS700213",
+        ["has subject 'system:serviceaccount:apps:kustomize-controller'", "az identity federated-credential create"],
+    ),
+    "no-role-assignment": (
+        "ForbiddenByRbac",
+        ["role assignment missing", "keys/decrypt/action", 'az role assignment create --role "Key Vault Crypto User"'],
+    ),
     "wrong-audience": ("AADSTS700212", ["audience 'api://wrong-audience'", "api://AzureADTokenExchange"]),
 }
 

@@ -31,7 +31,10 @@ COMPONENT = "apps/staging/workload-identity/podinfo"
 
 
 def _config(w: World, issuer: str) -> str:
-    return fleet_yaml(w, SOPS_VAULT, f"""\
+    return fleet_yaml(
+        w,
+        SOPS_VAULT,
+        f"""\
 clusters:
   - name: staging
     oidcIssuer: {issuer}
@@ -50,7 +53,8 @@ clusters:
         objects:
           - name: {SECRET_NAME}
             alias: api-key
-""")
+""",
+    )
 
 
 @pytest.fixture
@@ -61,9 +65,18 @@ def fleet(in_process: World, tmp_path: Path) -> Fleet:
 
 def _app_vault(admin: Mgmt, w: World) -> None:
     """The application vault exists (fluxforge only references it), in RBAC mode."""
-    admin.keyvault().vaults.begin_create_or_update(RG, APP_VAULT, {  # type: ignore[attr-defined]
-        "location": "westeurope", "properties": {"tenantId": w.emu.tenant_id, "sku": {"family": "A", "name": "standard"},
-                                                 "enableRbacAuthorization": True}}).result()
+    admin.keyvault().vaults.begin_create_or_update(
+        RG,
+        APP_VAULT,
+        {  # type: ignore[attr-defined]
+            "location": "westeurope",
+            "properties": {
+                "tenantId": w.emu.tenant_id,
+                "sku": {"family": "A", "name": "standard"},
+                "enableRbacAuthorization": True,
+            },
+        },
+    ).result()
 
 
 def _spc(repo: Path) -> dict[str, Any]:
@@ -87,14 +100,17 @@ def _token(w: World, kubeconfig: Path, namespace: str, account: str, out: Path) 
 
 
 def test_plan_apply_render_then_the_app_reads_its_secret_and_is_refused_without_the_role(
-        fleet: Fleet, run_cli: Any, production_names: None) -> None:
+    fleet: Fleet, run_cli: Any, production_names: None
+) -> None:
     w, repo, admin = fleet.w, fleet.repo, fleet.admin
     # the app vault is not there: a problem apply cannot fix, nothing sent
     missing = fleet.azure(run_cli, "plan")
     assert missing.exit_code == 1
-    assert (f"! key vault {RG}/{APP_VAULT} (clusters[0].workloads[0].keyVault) does not exist: fluxforge creates only "
-            "the SOPS vaults (sops.keyVault); create it with Azure RBAC (az keyvault create -g rg-fluxforge -n "
-            f"{APP_VAULT} --enable-rbac-authorization true) and the objects the workloads mount") in missing.stdout
+    assert (
+        f"! key vault {RG}/{APP_VAULT} (clusters[0].workloads[0].keyVault) does not exist: fluxforge creates only "
+        "the SOPS vaults (sops.keyVault); create it with Azure RBAC (az keyvault create -g rg-fluxforge -n "
+        f"{APP_VAULT} --enable-rbac-authorization true) and the objects the workloads mount"
+    ) in missing.stdout
     _app_vault(admin, w)
     # the vault exists, the secret does not yet: apply does everything else, the role waits for the secret
     plan = fleet.azure(run_cli, "plan")
@@ -103,9 +119,11 @@ def test_plan_apply_render_then_the_app_reads_its_secret_and_is_refused_without_
     assert f"+ identity {RG}/id-podinfo-wl" in lines
     assert "+ federated credential id-podinfo-wl/staging-podinfo-podinfo" in lines
     assert f"= key vault {RG}/{APP_VAULT}" in lines
-    assert (f"? secret {APP_VAULT}/{SECRET_NAME} does not exist yet: create it (az keyvault secret set --vault-name "
-            f"{APP_VAULT} -n {SECRET_NAME} --file FILE), then run fluxforge azure apply again (the role on it waits for "
-            "it)") in lines
+    assert (
+        f"? secret {APP_VAULT}/{SECRET_NAME} does not exist yet: create it (az keyvault secret set --vault-name "
+        f"{APP_VAULT} -n {SECRET_NAME} --file FILE), then run fluxforge azure apply again (the role on it waits for "
+        "it)"
+    ) in lines
     assert lines[-1].endswith("; 1 waiting")
     first = fleet.azure(run_cli, "apply")
     assert first.exit_code == 0, first.output
@@ -115,12 +133,15 @@ def test_plan_apply_render_then_the_app_reads_its_secret_and_is_refused_without_
     w.emu.vault(APP_VAULT).set_secret(SECRET_NAME, SECRET_VALUE)
     w.emu.vault(APP_VAULT).set_secret("other-app-secret", "not-for-podinfo")
     second = fleet.azure(run_cli, "plan")
-    assert (f"+ role assignment Key Vault Secrets User on secret {APP_VAULT}/{SECRET_NAME} for identity id-podinfo-wl"
-            in second.stdout.splitlines())
+    assert (
+        f"+ role assignment Key Vault Secrets User on secret {APP_VAULT}/{SECRET_NAME} for identity id-podinfo-wl"
+        in second.stdout.splitlines()
+    )
     applied = fleet.azure(run_cli, "apply")
     assert applied.exit_code == 0, applied.output
-    assert (f"created role assignment Key Vault Secrets User on secret {APP_VAULT}/{SECRET_NAME} for identity "
-            "id-podinfo-wl") in applied.stdout.splitlines()
+    assert (
+        f"created role assignment Key Vault Secrets User on secret {APP_VAULT}/{SECRET_NAME} for identity id-podinfo-wl"
+    ) in applied.stdout.splitlines()
     assert fleet.azure(run_cli, "plan").exit_code == 0  # nothing left, nothing waiting
     scope = w.emu.vault(APP_VAULT).secret_scope(SECRET_NAME)
     listed = admin.authz().role_assignments.list_for_scope(scope, filter="atScope()")  # type: ignore[attr-defined]
@@ -128,12 +149,17 @@ def test_plan_apply_render_then_the_app_reads_its_secret_and_is_refused_without_
     # render: the ServiceAccount and the SecretProviderClass carry the client ID apply wrote back
     rendered = run_cli("render", str(repo))
     assert rendered.exit_code == 0, rendered.output
-    client_id = re.search(r"name: id-podinfo-wl\s+# created by fluxforge azure apply\n\s+clientId: ([0-9a-f-]{36})",
-                          (repo / "fluxforge.yaml").read_text())
+    client_id = re.search(
+        r"name: id-podinfo-wl\s+# created by fluxforge azure apply\n\s+clientId: ([0-9a-f-]{36})",
+        (repo / "fluxforge.yaml").read_text(),
+    )
     assert client_id is not None, (repo / "fluxforge.yaml").read_text()
     params = _spc(repo)
-    assert (params["clientID"], params["tenantID"], params["keyvaultName"]) == (client_id.group(1), w.emu.tenant_id,
-                                                                                APP_VAULT)
+    assert (params["clientID"], params["tenantID"], params["keyvaultName"]) == (
+        client_id.group(1),
+        w.emu.tenant_id,
+        APP_VAULT,
+    )
     (entry,) = load_plain(params["objects"])["array"]
     object_name = load_plain(entry)["objectName"]
     # the rendered ServiceAccount goes into the emulated cluster with the real kubectl; a token for it
@@ -162,15 +188,17 @@ def test_plan_apply_render_then_the_app_reads_its_secret_and_is_refused_without_
     assert SECRET_VALUE not in str(refused.value)
     # plan names the missing role again, apply restores it
     again = fleet.azure(run_cli, "plan")
-    assert again.exit_code == 2 and (f"+ role assignment Key Vault Secrets User on secret {APP_VAULT}/{SECRET_NAME}"
-                                     in again.stdout)
+    assert again.exit_code == 2 and (
+        f"+ role assignment Key Vault Secrets User on secret {APP_VAULT}/{SECRET_NAME}" in again.stdout
+    )
 
 
 SAMPLE = Path(__file__).resolve().parents[2] / "sample-repo" / "fluxforge.yaml"
 
 
-def test_the_sample_repo_workload_reads_its_secret_in_the_rehearsal(tmp_path: Path,
-                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_sample_repo_workload_reads_its_secret_in_the_rehearsal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """sample-repo's podinfo, with the Azure side fluxforge would build: its rendered SecretProviderClass's
     clientID and tenantID exchange the podinfo ServiceAccount's token and read the one secret it names; the
     kustomize-controller's token (another subject, another identity) reads nothing."""

@@ -39,8 +39,13 @@ def test_checkov_finds_no_failed_check_and_every_skip_says_why(tmp_path: Path) -
         (tmp_path / name).write_bytes(data)
     checkov = shutil.which("checkov", path=str(Path(sys.executable).parent))
     assert checkov, "checkov is a test dependency (pyproject [test])"
-    done = subprocess.run([checkov, "-d", str(tmp_path), "--framework", "bicep", "--skip-download", "-o", "json"],
-                          capture_output=True, text=True, timeout=600, check=False)
+    done = subprocess.run(
+        [checkov, "-d", str(tmp_path), "--framework", "bicep", "--skip-download", "-o", "json"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     assert done.returncode in (0, 1), done.stderr
     docs = _documents(done.stdout)
     assert docs and all(d.get("check_type") == "bicep" for d in docs)
@@ -52,8 +57,12 @@ def test_checkov_finds_no_failed_check_and_every_skip_says_why(tmp_path: Path) -
     assert done.returncode == 0
     assert {c["check_id"] for c in passed} >= {"CKV_AZURE_110", "CKV_AZURE_42"}  # purge protection, recoverable
     # suppressed on the one vault and key fluxforge manages in each group, each with its reason
-    assert sorted({c["check_id"] for c in skipped}) == ["CKV_AZURE_109", "CKV_AZURE_112", "CKV_AZURE_189",
-                                                        "CKV_AZURE_40"]
+    assert sorted({c["check_id"] for c in skipped}) == [
+        "CKV_AZURE_109",
+        "CKV_AZURE_112",
+        "CKV_AZURE_189",
+        "CKV_AZURE_40",
+    ]
     for check in skipped:
         reason = check.get("check_result", {}).get("suppress_comment", "")
         assert len(reason) > 40, (check["check_id"], reason)

@@ -77,7 +77,7 @@ def test_each_object_gets_the_least_role_on_the_narrowest_scope() -> None:
     assert found == [
         ("id-web", "Key Vault Secrets User", f"{fleet}/secrets/web-token"),
         ("id-web", "Key Vault Reader", f"{fleet}/keys/sops-flux"),
-        ("id-web", "Key Vault Reader", fleet),                      # a certificate: ARM has no certificate scope
+        ("id-web", "Key Vault Reader", fleet),  # a certificate: ARM has no certificate scope
         ("id-api", "Key Vault Secrets User", f"{apps}/secrets/api-db"),
     ]
     assert [t.managed for t in STATE.vault_objects] == [True, True, True, False]  # kv-fleet is fluxforge's SOPS vault
@@ -90,8 +90,13 @@ def test_each_object_gets_the_least_role_on_the_narrowest_scope() -> None:
 
 def test_bicep_scopes_each_role_to_its_object(tmp_path: Path) -> None:
     files = render_bicep(STATE)
-    assert sorted(files) == ["identities-rg-apps.bicep", "identities-rg-fleet.bicep", "keyvault-rg-apps.bicep",
-                             "keyvault-rg-fleet.bicep", "main.bicep"]
+    assert sorted(files) == [
+        "identities-rg-apps.bicep",
+        "identities-rg-fleet.bicep",
+        "keyvault-rg-apps.bicep",
+        "keyvault-rg-fleet.bicep",
+        "main.bicep",
+    ]
     parser = BicepParser(add_line_numbers=False)
     parsed: dict[str, Any] = {}
     for name, data in files.items():
@@ -100,9 +105,14 @@ def test_bicep_scopes_each_role_to_its_object(tmp_path: Path) -> None:
     fleet = parsed["keyvault-rg-fleet.bicep"]["resources"]
     by_type = {r["type"]: s for s, r in fleet.items() if r["type"] != RA}
     secret = by_type["Microsoft.KeyVault/vaults/secrets"]
-    assert fleet[secret]["existing"] is True and fleet[secret]["config"]["parent"] == by_type["Microsoft.KeyVault/vaults"]
-    web = {str(r["config"]["scope"]): str(r["config"]["properties"]["roleDefinitionId"]) for r in fleet.values()
-           if r["type"] == RA and "idWeb" in str(r["config"]["properties"]["principalId"])}
+    assert (
+        fleet[secret]["existing"] is True and fleet[secret]["config"]["parent"] == by_type["Microsoft.KeyVault/vaults"]
+    )
+    web = {
+        str(r["config"]["scope"]): str(r["config"]["properties"]["roleDefinitionId"])
+        for r in fleet.values()
+        if r["type"] == RA and "idWeb" in str(r["config"]["properties"]["principalId"])
+    }
     assert set(web) == {secret, by_type["Microsoft.KeyVault/vaults/keys"], by_type["Microsoft.KeyVault/vaults"]}
     assert SECRETS_USER in web[secret] and READER in web[by_type["Microsoft.KeyVault/vaults"]]
     # the application vault is referenced, never declared
@@ -119,7 +129,9 @@ def _everything_there() -> ActualState:
     for group in STATE.resource_groups:
         actual.groups[group.lower()] = "westeurope"
     for n, ident in enumerate(STATE.identities):
-        actual.identities[ident.key] = arm_facts.identity(ident, str(ident.client_id), f"10000000-0000-0000-0000-00000000000{n}")
+        actual.identities[ident.key] = arm_facts.identity(
+            ident, str(ident.client_id), f"10000000-0000-0000-0000-00000000000{n}"
+        )
         actual.credentials[ident.key] = arm_facts.credentials_of(STATE, ident)
     for vault in ("kv-fleet", "kv-apps"):
         actual.vaults[vault] = arm_facts.vault(vault, STATE.tenant_id)
@@ -127,12 +139,14 @@ def _everything_there() -> ActualState:
     for a in STATE.assignments:
         assert a.identity is not None
         actual.assignments.setdefault((a.key.vault.lower(), a.key.key.lower()), []).append(
-            ActualAssignment("n", a.role.resolved(SUBSCRIPTION), actual.identities[a.identity.key].principal_id))
+            ActualAssignment("n", a.role.resolved(SUBSCRIPTION), actual.identities[a.identity.key].principal_id)
+        )
         actual.roles[a.role.resolved(SUBSCRIPTION)] = RoleFacts(a.role.name, ())
     for a in STATE.access:
         actual.objects[a.target.key] = ActualObject(True)
         actual.scoped.setdefault(a.target.scope_id(SUBSCRIPTION).lower(), []).append(
-            ActualAssignment("n", a.role.resolved(SUBSCRIPTION), actual.identities[a.identity.key].principal_id))
+            ActualAssignment("n", a.role.resolved(SUBSCRIPTION), actual.identities[a.identity.key].principal_id)
+        )
     return actual
 
 
@@ -145,17 +159,23 @@ def test_plan_compares_the_workload_roles_and_waits_for_missing_or_disabled_obje
     # the role exists at the vault instead of the secret: the narrow one is still to add
     actual.scoped[STATE.access[3].target.scope_id(SUBSCRIPTION).lower()] = []
     assert [c.label for c in make_plan(STATE, actual).pending] == [
-        "role assignment Key Vault Secrets User on secret kv-apps/api-db for identity id-api"]
+        "role assignment Key Vault Secrets User on secret kv-apps/api-db for identity id-api"
+    ]
     # a secret not created yet, another disabled: both wait, no role is planned on the missing one
     actual = _everything_there()
     actual.objects[STATE.access[0].target.key] = None
     actual.objects[STATE.access[3].target.key] = ActualObject(False)
     plan = make_plan(STATE, actual)
     assert plan.waiting == (
-        ("secret kv-fleet/web-token does not exist yet: create it (az keyvault secret set --vault-name kv-fleet -n "
-        "web-token --file FILE), then run fluxforge azure apply again (the role on it waits for it)"),
-        ("secret kv-apps/api-db is disabled: the CSI driver cannot read it (az keyvault secret set-attributes "
-        "--vault-name kv-apps -n api-db --enabled true)"))
+        (
+            "secret kv-fleet/web-token does not exist yet: create it (az keyvault secret set --vault-name kv-fleet -n "
+            "web-token --file FILE), then run fluxforge azure apply again (the role on it waits for it)"
+        ),
+        (
+            "secret kv-apps/api-db is disabled: the CSI driver cannot read it (az keyvault secret set-attributes "
+            "--vault-name kv-apps -n api-db --enabled true)"
+        ),
+    )
     assert not any("web-token" in c.label for c in plan.changes)
     assert plan.exit_code == 2 and plan.lines()[-1] == "Plan: 0 to add, 0 to change, 13 unchanged; 2 waiting"
 
@@ -166,10 +186,18 @@ def test_an_application_vault_missing_or_in_access_policy_mode_is_a_problem() ->
     plan = make_plan(STATE, actual)
     assert plan.exit_code == 1
     assert plan.problems == (
-        ("key vault rg-apps/kv-apps (clusters[0].workloads[1].keyVault) uses access policies: role assignments have no "
-        "effect there; switch it to Azure RBAC (az keyvault update -g rg-apps -n kv-apps --enable-rbac-authorization "
-        "true) after granting the same access as roles"),)
+        (
+            "key vault rg-apps/kv-apps (clusters[0].workloads[1].keyVault) uses access policies: role assignments have no "
+            "effect there; switch it to Azure RBAC (az keyvault update -g rg-apps -n kv-apps --enable-rbac-authorization "
+            "true) after granting the same access as roles"
+        ),
+    )
     actual.vaults["kv-apps"] = None
-    assert make_plan(STATE, actual).problems[0].startswith(
-        "key vault rg-apps/kv-apps (clusters[0].workloads[1].keyVault) does not exist: fluxforge creates only the SOPS "
-        "vaults (sops.keyVault)")
+    assert (
+        make_plan(STATE, actual)
+        .problems[0]
+        .startswith(
+            "key vault rg-apps/kv-apps (clusters[0].workloads[1].keyVault) does not exist: fluxforge creates only the SOPS "
+            "vaults (sops.keyVault)"
+        )
+    )

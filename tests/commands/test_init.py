@@ -52,7 +52,10 @@ def test_init_refuses_to_overwrite(chdir_tmp: Path, run_cli) -> None:
     (chdir_tmp / "fluxforge.yaml").write_text("# mine\n")
     result = run_cli("init", "--cluster", "x")
     assert result.exit_code == 1
-    assert result.stderr == "fluxforge.yaml: already exists; fluxforge init never overwrites it (edit it, or move it away)\n"
+    assert (
+        result.stderr
+        == "fluxforge.yaml: already exists; fluxforge init never overwrites it (edit it, or move it away)\n"
+    )
     assert (chdir_tmp / "fluxforge.yaml").read_text() == "# mine\n"
 
 
@@ -61,10 +64,14 @@ def test_init_bad_flags_name_the_flag_and_write_nothing(chdir_tmp: Path, run_cli
     assert result.exit_code == 2  # a bad flag value is a usage error
     assert result.stderr.splitlines() == [
         "--tenant-id: 'nope' must be a GUID like 00000000-0000-0000-0000-000000000000",
-        ("--cluster: 'Prod' must be a DNS-1123 label: lowercase letters, digits and '-', starting and ending "
-        "with a letter or digit, at most 63 characters"),
-        ("--oidc-issuer: 'http://x' must be an https:// URL "
-        "(az aks show -g RG -n CLUSTER --query oidcIssuerProfile.issuerUrl -o tsv)"),
+        (
+            "--cluster: 'Prod' must be a DNS-1123 label: lowercase letters, digits and '-', starting and ending "
+            "with a letter or digit, at most 63 characters"
+        ),
+        (
+            "--oidc-issuer: 'http://x' must be an https:// URL "
+            "(az aks show -g RG -n CLUSTER --query oidcIssuerProfile.issuerUrl -o tsv)"
+        ),
     ]
     assert list(chdir_tmp.iterdir()) == []
 
@@ -127,5 +134,7 @@ def test_init_age_only(chdir_tmp: Path, run_cli) -> None:
     assert keys.age == (AGE,) and [k.url for k in keys.key_vault] == ["https://kv-fleet.vault.azure.net/keys/sops-flux"]
     bad = run_cli("init", "bad", "--age", "age1nope")
     assert bad.exit_code == 2
-    assert bad.stderr == ("--age: 'age1nope' must be an age recipient: age1 followed by at least 58 bech32 "
-                          "characters (age-keygen -y KEYFILE)\n")
+    assert bad.stderr == (
+        "--age: 'age1nope' must be an age recipient: age1 followed by at least 58 bech32 "
+        "characters (age-keygen -y KEYFILE)\n"
+    )

@@ -50,7 +50,9 @@ def test_user_files_are_never_touched(repo: Path, run_cli) -> None:
     mine.write_text("# mine\n")
     components = repo / "clusters/staging/flux-system/gotk-components.yaml"
     components.parent.mkdir(parents=True)
-    components.write_text("---\n# Flux Version: v2.9.4\n# Components: source-controller,kustomize-controller,helm-controller,notification-controller\n")
+    components.write_text(
+        "---\n# Flux Version: v2.9.4\n# Components: source-controller,kustomize-controller,helm-controller,notification-controller\n"
+    )
     before = {p: p.read_bytes() for p in (mine, components)}
     assert run_cli("render").exit_code == 0
     assert {p: p.read_bytes() for p in before} == before
@@ -79,9 +81,11 @@ def test_check_lists_stale_and_missing_with_diff(repo: Path, run_cli) -> None:
     assert snapshot(repo) == before
 
 
-NO_LOCK = ("clusters/staging/apps.yaml: differs from the render and there is no fluxforge.lock (the merge base), so "
-           "your edits in it cannot be told from an older render; restore fluxforge.lock (git checkout -- "
-           "fluxforge.lock) to merge them, or review the file and rerun with --force to replace it with the render")
+NO_LOCK = (
+    "clusters/staging/apps.yaml: differs from the render and there is no fluxforge.lock (the merge base), so "
+    "your edits in it cannot be told from an older render; restore fluxforge.lock (git checkout -- "
+    "fluxforge.lock) to merge them, or review the file and rerun with --force to replace it with the render"
+)
 
 
 def test_a_deleted_lock_never_drops_your_edits_with_exit_0(repo: Path, run_cli) -> None:
@@ -130,9 +134,11 @@ def test_an_unreadable_lock_is_exit_1_and_points_at_git(repo: Path, run_cli) -> 
     before = snapshot(repo)
     result = run_cli("render")
     assert result.exit_code == 1
-    assert result.stderr.endswith("restore it from git (git checkout -- fluxforge.lock); if you delete it instead, "
-                                  "render refuses to replace generated files that differ until you review them "
-                                  "and pass --force\n")
+    assert result.stderr.endswith(
+        "restore it from git (git checkout -- fluxforge.lock); if you delete it instead, "
+        "render refuses to replace generated files that differ until you review them "
+        "and pass --force\n"
+    )
     assert snapshot(repo) == before
 
 
@@ -175,11 +181,15 @@ def test_gotk_version_mismatch_warns_and_fails_check(repo: Path, run_cli) -> Non
     assert result.exit_code == 0
     warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
     assert warnings == [
-        ("warning: clusters/production/flux-system/gotk-components.yaml: Flux v2.6.1 but flux.version is 2.9.4; "
-        "run `flux install --export > clusters/production/flux-system/gotk-components.yaml` with Flux 2.9.4 "
-        "or set flux.version"),
-        ("warning: clusters/production/flux-system/gotk-components.yaml: components differ from flux.components "
-        "(missing helm-controller, notification-controller)"),
+        (
+            "warning: clusters/production/flux-system/gotk-components.yaml: Flux v2.6.1 but flux.version is 2.9.4; "
+            "run `flux install --export > clusters/production/flux-system/gotk-components.yaml` with Flux 2.9.4 "
+            "or set flux.version"
+        ),
+        (
+            "warning: clusters/production/flux-system/gotk-components.yaml: components differ from flux.components "
+            "(missing helm-controller, notification-controller)"
+        ),
     ]
     check = run_cli("render", "--check")
     assert check.exit_code == 1

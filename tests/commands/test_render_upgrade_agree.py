@@ -53,9 +53,7 @@ def test_deleted_generated_file_is_written_again(repo: Path, run_cli, command: s
 
 
 @pytest.mark.parametrize("command", COMMANDS)
-def test_deleted_file_the_config_changed_is_written_again_without_conflict(
-    repo: Path, run_cli, command: str
-) -> None:
+def test_deleted_file_the_config_changed_is_written_again_without_conflict(repo: Path, run_cli, command: str) -> None:
     kust = repo / "clusters/staging/flux-system/kustomization.yaml"
     kust.unlink()
     config = repo / "fluxforge.yaml"

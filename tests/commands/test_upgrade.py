@@ -111,7 +111,8 @@ def test_upgrade_keeps_user_edits_and_follows_target_form(tmp_path: Path, old: s
         path = f"clusters/{cluster}/flux-system/kustomization.yaml"
         assert _generated_patches((repo / path).read_text()) == _generated_patches(theirs[path])
     assert (repo / "clusters/production/flux-system/kustomization.yaml").read_text() == theirs[
-        "clusters/production/flux-system/kustomization.yaml"]
+        "clusters/production/flux-system/kustomization.yaml"
+    ]
     # the lock now holds the new render as the next base
     after = read_lock(repo / "fluxforge.lock")
     assert after is not None and after.flux == new and dict(after.files) == theirs
@@ -131,16 +132,23 @@ def test_conflicting_edit_is_reported_and_nothing_written(tmp_path: Path, run_cl
     repo = make_repo(tmp_path / "repo", "2.5.1")
     apply_user_edits(repo)
     # the user set the ServiceAccount label the 2.6+ form removes
-    edit(repo / STAGING_KUST, f'        labels:\n          {USE}: "true"\n        annotations:',
-         f'        labels:\n          {USE}: "false"\n        annotations:')
+    edit(
+        repo / STAGING_KUST,
+        f'        labels:\n          {USE}: "true"\n        annotations:',
+        f'        labels:\n          {USE}: "false"\n        annotations:',
+    )
     still = snapshot(repo)
     result = run_cli("upgrade", str(repo), "--to", "2.7")
     assert result.exit_code == 1
     assert result.stderr.splitlines() == [
-        (f'{STAGING_KUST}: patches[ServiceAccount/kustomize-controller].patch:metadata.labels["{USE}"]: '
-         "conflict: your file has 'false', the upgrade wants it removed; edit the file by hand or rerun with --force"),
-        ("1 conflict(s): nothing was written; edit the files named above by hand, or rerun with --force to take "
-         "the upgrade's side"),
+        (
+            f'{STAGING_KUST}: patches[ServiceAccount/kustomize-controller].patch:metadata.labels["{USE}"]: '
+            "conflict: your file has 'false', the upgrade wants it removed; edit the file by hand or rerun with --force"
+        ),
+        (
+            "1 conflict(s): nothing was written; edit the files named above by hand, or rerun with --force to take "
+            "the upgrade's side"
+        ),
     ]
     assert snapshot(repo) == still
     with pytest.raises(UpgradeConflict):
@@ -167,7 +175,8 @@ def test_dry_run_prints_the_diff_and_writes_nothing(tmp_path: Path, run_cli: Any
     assert f"would write {STAGING_KUST}" in result.stdout
     assert "staging: Flux 2.3.0 (gotk-components.yaml) -> 2.6.0" in result.stderr
     assert "next: flux install --export --version=v2.6.0 > clusters/staging/flux-system/gotk-components.yaml" in (
-        result.stderr)
+        result.stderr
+    )
 
 
 def test_cluster_option_limits_the_files(tmp_path: Path) -> None:
@@ -225,7 +234,6 @@ def test_set_flux_version_touches_only_the_value(text: str, expected: str) -> No
 def test_set_flux_version_refuses_what_it_cannot_edit_in_place(text: str) -> None:
     with pytest.raises(ConfigError, match=r"^cfg.yaml: flux.version: cannot edit it in place; set it to \"2.9.4\""):
         set_flux_version(text, parse_version("2.9.4"), "cfg.yaml")
-
 
 
 def test_bad_inputs_write_nothing(tmp_path: Path, run_cli: Any) -> None:

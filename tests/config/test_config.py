@@ -69,8 +69,13 @@ def _schema_defaults() -> dict[tuple[str, str], object]:
 
     schema = load_schema("config.schema.json")
     owners = {**schema["$defs"], **schema["properties"]}
-    return {(owner, key): spec["default"] for owner, node in owners.items() if isinstance(node, dict)
-            for key, spec in (node.get("properties") or {}).items() if "default" in spec}
+    return {
+        (owner, key): spec["default"]
+        for owner, node in owners.items()
+        if isinstance(node, dict)
+        for key, spec in (node.get("properties") or {}).items()
+        if "default" in spec
+    }
 
 
 def test_each_default_is_declared_once_in_the_schema_and_applied_by_the_loader() -> None:
@@ -87,44 +92,73 @@ def test_each_default_is_declared_once_in_the_schema_and_applied_by_the_loader()
     assert tuple(defaults[("flux", "components")]) == DEFAULT_COMPONENTS
     config = parse_config(MINIMAL)
     applied = {
-        ("flux", "version"): str(config.flux.version), ("flux", "namespace"): config.flux.namespace,
-        ("flux", "components"): list(config.flux.components), ("flux", "install"): config.flux.install,
+        ("flux", "version"): str(config.flux.version),
+        ("flux", "namespace"): config.flux.namespace,
+        ("flux", "components"): list(config.flux.components),
+        ("flux", "install"): config.flux.install,
         ("git", "branch"): config.git.branch,
-        ("git", "secretRef"): config.git.secret_ref, ("git", "interval"): config.git.interval,
+        ("git", "secretRef"): config.git.secret_ref,
+        ("git", "interval"): config.git.interval,
         ("git", "recurseSubmodules"): config.git.recurse_submodules,
         ("azure", "encryptorsRunSops"): config.azure.encryptors_run_sops,
         ("identity", "existing"): config.clusters[0].identity.existing,
         ("keyVaultKey", "existing"): config.sops.key_vault[0].existing,
-        **{("kustomization", key): getattr(config.clusters[0].kustomizations[0], attr)
-           for key, attr in (("interval", "interval"), ("prune", "prune"), ("wait", "wait"),
-                             ("decryption", "decryption"))},
+        **{
+            ("kustomization", key): getattr(config.clusters[0].kustomizations[0], attr)
+            for key, attr in (
+                ("interval", "interval"),
+                ("prune", "prune"),
+                ("wait", "wait"),
+                ("decryption", "decryption"),
+            )
+        },
     }
-    podinfo = load_config(REPO_ROOT / "sample-repo" / "fluxforge.yaml").clusters[0].workloads[0]  # no kind, mountPath, type
-    applied |= {("workload", "kind"): podinfo.kind, ("workload", "mountPath"): podinfo.mount_path,
-                ("vaultObject", "type"): podinfo.objects[0].type}
+    podinfo = (
+        load_config(REPO_ROOT / "sample-repo" / "fluxforge.yaml").clusters[0].workloads[0]
+    )  # no kind, mountPath, type
+    applied |= {
+        ("workload", "kind"): podinfo.kind,
+        ("workload", "mountPath"): podinfo.mount_path,
+        ("vaultObject", "type"): podinfo.objects[0].type,
+    }
     tenant = load_config(REPO_ROOT / "sample-repo" / "fluxforge.yaml").clusters[0].kustomizations[2].tenant
     assert tenant is not None  # team-a names no reconciler
-    applied |= {("flux", "lockdown"): config.flux.lockdown, ("tenantReconciler", "role"): tenant.role,
-                ("tenantReconciler", "roleKind"): tenant.role_kind}
+    applied |= {
+        ("flux", "lockdown"): config.flux.lockdown,
+        ("tenantReconciler", "role"): tenant.role,
+        ("tenantReconciler", "roleKind"): tenant.role_kind,
+    }
     assert applied == defaults
     synced = load_config(REPO_ROOT / "sample-repo" / "fluxforge.yaml").clusters[0].workloads[0].objects[0]
     assert (synced.sync_secret, synced.sync_type) == ("podinfo-api", "Opaque")  # syncAs without a type
     syncas = load_schema("config.schema.json")["$defs"]["vaultObject"]["properties"]["syncAs"]
     assert syncas["properties"]["type"]["default"] == synced.sync_type
-    kept = {(model.Identity, "existing"): ("identity", "existing"),
-            (model.KeyVaultKey, "existing"): ("keyVaultKey", "existing"),
-            (model.AzureSettings, "encryptors_run_sops"): ("azure", "encryptorsRunSops"),
-            (model.FluxSettings, "lockdown"): ("flux", "lockdown")}
-    for cls in (model.FluxSettings, model.GitSource, model.KustomizationSpec, model.Identity, model.KeyVaultKey,
-                model.AzureSettings, model.Tenant):
+    kept = {
+        (model.Identity, "existing"): ("identity", "existing"),
+        (model.KeyVaultKey, "existing"): ("keyVaultKey", "existing"),
+        (model.AzureSettings, "encryptors_run_sops"): ("azure", "encryptorsRunSops"),
+        (model.FluxSettings, "lockdown"): ("flux", "lockdown"),
+    }
+    for cls in (
+        model.FluxSettings,
+        model.GitSource,
+        model.KustomizationSpec,
+        model.Identity,
+        model.KeyVaultKey,
+        model.AzureSettings,
+        model.Tenant,
+    ):
         for f in dataclasses.fields(cls):
             if (cls, f.name) in kept:
                 assert f.default == defaults[kept[(cls, f.name)]], (cls.__name__, f.name)
-    for cls, attrs in ((model.FluxSettings, ("namespace", "components")),
-                       (model.GitSource, ("branch", "secret_ref", "interval", "recurse_submodules")),
-                       (model.KustomizationSpec, ("interval", "prune", "wait", "decryption")),
-                       (model.Tenant, ("role", "role_kind")),
-                       (model.Workload, ("kind", "mount_path")), (model.VaultObject, ("type", "sync_type"))):
+    for cls, attrs in (
+        (model.FluxSettings, ("namespace", "components")),
+        (model.GitSource, ("branch", "secret_ref", "interval", "recurse_submodules")),
+        (model.KustomizationSpec, ("interval", "prune", "wait", "decryption")),
+        (model.Tenant, ("role", "role_kind")),
+        (model.Workload, ("kind", "mount_path")),
+        (model.VaultObject, ("type", "sync_type")),
+    ):
         fields = {f.name: f for f in dataclasses.fields(cls)}
         assert all(fields[a].default is dataclasses.MISSING for a in attrs), cls.__name__
 
@@ -178,8 +212,12 @@ def test_config_is_found_in_parent_folders_like_git(tmp_path: Path, monkeypatch:
     monkeypatch.chdir(tmp_path)  # above it: never advise creating it, say where it is
     with pytest.raises(ConfigError) as err:
         config_path_for(None)
-    assert err.value.problems == [("fluxforge.yaml: not found here or in a parent folder; fleet/fluxforge.yaml is in "
-                                  "a subfolder: name its folder as the argument (fleet)")]
+    assert err.value.problems == [
+        (
+            "fluxforge.yaml: not found here or in a parent folder; fleet/fluxforge.yaml is in "
+            "a subfolder: name its folder as the argument (fleet)"
+        )
+    ]
 
 
 def test_missing_file_names_the_fix(tmp_path: Path) -> None:
@@ -193,8 +231,10 @@ def test_messages_name_the_file_as_given(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         load_config(bad)
     assert info.value.problems == [
-        (f"{bad}:7: sops.keyVault[0].vault: 'k' must be a Key Vault name (3-24 letters, digits, '-') "
-        "or an https://<name>.vault.azure.net URL")
+        (
+            f"{bad}:7: sops.keyVault[0].vault: 'k' must be a Key Vault name (3-24 letters, digits, '-') "
+            "or an https://<name>.vault.azure.net URL"
+        )
     ]
 
 

@@ -35,8 +35,15 @@ AUDITOR_SECRET = "doctor-auditor-secret"
 
 def kubectl(kubeconfig: Path, *args: str, stdin: str | None = None) -> str:
     env = {k: v for k, v in os.environ.items() if not k.startswith("KUBE")}
-    done = subprocess.run(["kubectl", "--kubeconfig", str(kubeconfig), *args], env=env, input=stdin,
-                          capture_output=True, text=True, timeout=60, check=False)
+    done = subprocess.run(
+        ["kubectl", "--kubeconfig", str(kubeconfig), *args],
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert done.returncode == 0, f"kubectl {' '.join(args)}: {done.stderr}"
     return done.stdout
 
@@ -87,15 +94,24 @@ class DoctorWorld:
         return ArmReader(Arm(self.emu.arm.subscription, credential=credential))
 
     def options(self, **overrides: Any) -> DoctorOptions:
-        base: dict[str, Any] = {"config": self.repo / "fluxforge.yaml", "cluster": "staging", "probe": True,
-                                "subscription": self.emu.arm.subscription, "kubeconfig": self.kubeconfig}
+        base: dict[str, Any] = {
+            "config": self.repo / "fluxforge.yaml",
+            "cluster": "staging",
+            "probe": True,
+            "subscription": self.emu.arm.subscription,
+            "kubeconfig": self.kubeconfig,
+        }
         return DoctorOptions(**{**base, **overrides})
 
     def doctor(self, *, azure: AzureReader | None = None, kube: KubeReader | None = None, **overrides: Any) -> Report:
         """The whole walk, reading ARM as the auditor (or ``azure``), the cluster with the real kubectl."""
         options = self.options(**overrides)
-        return run_doctor(options, azure=azure or self.azure_reader(), kube=kube or self.kube_reader,
-                          prober=KeyVaultProbe() if options.probe else None)
+        return run_doctor(
+            options,
+            azure=azure or self.azure_reader(),
+            kube=kube or self.kube_reader,
+            prober=KeyVaultProbe() if options.probe else None,
+        )
 
 
 def apply_app(kubeconfig: Path, folder: Path, namespace: str) -> None:
@@ -116,8 +132,7 @@ def build_world(tmp: Path, key_material: Any) -> DoctorWorld:
     shutil.copy(GOTK, repo / "clusters" / "staging" / "flux-system" / "gotk-components.yaml")
     play = rehearse(repo / "fluxforge.yaml", tmp / "emulator", key_material)
     emu = play.emu.start()
-    auditor = emu.add_identity("doctor-auditor", secret=AUDITOR_SECRET, roles=["Reader"],
-                               scope=emu.arm.subscription_id)
+    auditor = emu.add_identity("doctor-auditor", secret=AUDITOR_SECRET, roles=["Reader"], scope=emu.arm.subscription_id)
     kubeconfig = emu.kubeconfig(emu.clusters["staging"], tmp / "staging.kubeconfig")
     built = kubectl(kubeconfig, "kustomize", str(repo / "clusters" / "staging" / "flux-system"))
     kubectl(kubeconfig, "apply", "-f", "-", stdin=built)
@@ -125,7 +140,11 @@ def build_world(tmp: Path, key_material: Any) -> DoctorWorld:
         kubectl(kubeconfig, "apply", "-f", str(repo / "clusters" / "staging" / name))
     apply_app(kubeconfig, repo / "apps" / "staging", "podinfo")
     kube = emu.clusters["staging"].kube
-    for ns, name in (("flux-system", "flux-system"), ("flux-system", "infrastructure"), ("flux-system", "apps"),
-                     ("team-a", "team-a")):
+    for ns, name in (
+        ("flux-system", "flux-system"),
+        ("flux-system", "infrastructure"),
+        ("flux-system", "apps"),
+        ("team-a", "team-a"),
+    ):
         kube.set_condition("Kustomization", ns, name, message=f"Applied revision: main@sha1:{'0' * 40}")
     return DoctorWorld(repo, play, kubeconfig, auditor)

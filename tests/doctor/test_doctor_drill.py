@@ -27,7 +27,9 @@ pytestmark = pytest.mark.interop
 
 RG = "rg-fluxforge"  # where rehearse() puts identities and the vault (the config's groups are for azure apply)
 CONTROLLER_FIC = "staging-flux-system-kustomize-controller"
-DECRYPTION_FIC = "staging-flux-system-flux-decryption"  # the sample's lockdown: platform files decrypt as flux-decryption
+DECRYPTION_FIC = (
+    "staging-flux-system-flux-decryption"  # the sample's lockdown: platform files decrypt as flux-decryption
+)
 DECRYPTER = "staging: flux-system/flux-decryption"
 TENANT_FIC = "staging-team-a-team-a-sops"
 CLIENT_ID = "c5e055dd-c1c8-4bc7-8cf2-a7eb2667c772"
@@ -47,20 +49,32 @@ class Admin:
         from azure.mgmt.msi import ManagedServiceIdentityClient
 
         emu = world.emu
-        owner = emu.add_identity(f"drill-owner-{uuid.uuid4().hex[:6]}", secret="drill-owner-secret", roles=["Owner"],
-                                 scope=emu.arm.subscription_id)
+        owner = emu.add_identity(
+            f"drill-owner-{uuid.uuid4().hex[:6]}",
+            secret="drill-owner-secret",
+            roles=["Owner"],
+            scope=emu.arm.subscription_id,
+        )
         credential = ClientSecretCredential(emu.tenant_id, owner.client_id, "drill-owner-secret")
         self.msi: Any = ManagedServiceIdentityClient(credential, emu.arm.subscription)
         self.authz: Any = AuthorizationManagementClient(credential, emu.arm.subscription)
         self.kv: Any = KeyVaultManagementClient(credential, emu.arm.subscription)
         self.world = world
 
-    def set_fic(self, issuer: str = ISSUER, subject: str = SUBJECT, audience: str = WI_AUDIENCE, *,
-                identity: str = "id-flux-staging", name: str = CONTROLLER_FIC) -> None:
+    def set_fic(
+        self,
+        issuer: str = ISSUER,
+        subject: str = SUBJECT,
+        audience: str = WI_AUDIENCE,
+        *,
+        identity: str = "id-flux-staging",
+        name: str = CONTROLLER_FIC,
+    ) -> None:
         from azure.mgmt.msi.models import FederatedIdentityCredential
 
         self.msi.federated_identity_credentials.create_or_update(
-            RG, identity, name, FederatedIdentityCredential(issuer=issuer, subject=subject, audiences=[audience]))
+            RG, identity, name, FederatedIdentityCredential(issuer=issuer, subject=subject, audiences=[audience])
+        )
 
     def controller_principal(self) -> str:
         return str(self.msi.user_assigned_identities.get(RG, "id-flux-staging").principal_id)
@@ -73,8 +87,13 @@ class Admin:
         from azure.mgmt.authorization.models import RoleAssignmentCreateParameters
 
         definition = next(iter(self.authz.role_definitions.list(scope, filter=f"roleName eq '{role}'")))
-        self.authz.role_assignments.create(scope, str(uuid.uuid4()), RoleAssignmentCreateParameters(
-            role_definition_id=definition.id, principal_id=principal_id, principal_type="ServicePrincipal"))
+        self.authz.role_assignments.create(
+            scope,
+            str(uuid.uuid4()),
+            RoleAssignmentCreateParameters(
+                role_definition_id=definition.id, principal_id=principal_id, principal_type="ServicePrincipal"
+            ),
+        )
 
 
 # -- the breaks ------------------------------------------------------------------------------------------
@@ -99,8 +118,7 @@ def wrong_audience(w: DoctorWorld) -> None:
 
 def tenant_subject_wrong_sa(w: DoctorWorld) -> None:
     """The tenant's credential trusts the namespace's default ServiceAccount instead of team-a-sops."""
-    Admin(w).set_fic(subject="system:serviceaccount:team-a:default", identity="id-team-a-staging",
-                     name=TENANT_FIC)
+    Admin(w).set_fic(subject="system:serviceaccount:team-a:default", identity="id-team-a-staging", name=TENANT_FIC)
 
 
 def role_removed(w: DoctorWorld) -> None:
@@ -122,10 +140,13 @@ def _key_client(w: DoctorWorld) -> Any:
     from azure.identity import ClientSecretCredential
     from azure.keyvault.keys import KeyClient
 
-    officer = w.emu.add_identity(f"drill-officer-{uuid.uuid4().hex[:6]}", secret="drill-officer-secret",
-                                 roles=["Key Vault Crypto Officer"])
-    return KeyClient(f"https://{VAULT}.vault.azure.net", ClientSecretCredential(w.emu.tenant_id, officer.client_id,
-                                                                                  "drill-officer-secret"))
+    officer = w.emu.add_identity(
+        f"drill-officer-{uuid.uuid4().hex[:6]}", secret="drill-officer-secret", roles=["Key Vault Crypto Officer"]
+    )
+    return KeyClient(
+        f"https://{VAULT}.vault.azure.net",
+        ClientSecretCredential(w.emu.tenant_id, officer.client_id, "drill-officer-secret"),
+    )
 
 
 def key_disabled(w: DoctorWorld) -> None:
@@ -139,21 +160,35 @@ def key_expired(w: DoctorWorld) -> None:
 
 
 def sa_annotation_missing(w: DoctorWorld) -> None:
-    w.kubectl("-n", "flux-system", "annotate", "serviceaccount", "kustomize-controller",
-              "azure.workload.identity/client-id-")
+    w.kubectl(
+        "-n", "flux-system", "annotate", "serviceaccount", "kustomize-controller", "azure.workload.identity/client-id-"
+    )
 
 
 def sa_label_not_annotation(w: DoctorWorld) -> None:
     """The client ID written as a ServiceAccount label where the annotation belongs."""
     sa_annotation_missing(w)
-    w.kubectl("-n", "flux-system", "label", "serviceaccount", "kustomize-controller",
-              f"azure.workload.identity/client-id={CLIENT_ID}")
+    w.kubectl(
+        "-n",
+        "flux-system",
+        "label",
+        "serviceaccount",
+        "kustomize-controller",
+        f"azure.workload.identity/client-id={CLIENT_ID}",
+    )
 
 
 def annotation_client_id_typo(w: DoctorWorld) -> None:
     """The config and Azure agree; someone annotated the cluster's ServiceAccount by hand, with a typo."""
-    w.kubectl("-n", "flux-system", "annotate", "serviceaccount", "kustomize-controller", "--overwrite",
-              f"azure.workload.identity/client-id={CLIENT_ID[:-1]}3")
+    w.kubectl(
+        "-n",
+        "flux-system",
+        "annotate",
+        "serviceaccount",
+        "kustomize-controller",
+        "--overwrite",
+        f"azure.workload.identity/client-id={CLIENT_ID[:-1]}3",
+    )
 
 
 def client_id_typo(w: DoctorWorld) -> None:
@@ -166,8 +201,17 @@ def client_id_typo(w: DoctorWorld) -> None:
 
 
 def pod_label_missing(w: DoctorWorld) -> None:
-    w.kubectl("-n", "flux-system", "patch", "deployment", "kustomize-controller", "--type", "json", "-p",
-              '[{"op":"remove","path":"/spec/template/metadata/labels/azure.workload.identity~1use"}]')
+    w.kubectl(
+        "-n",
+        "flux-system",
+        "patch",
+        "deployment",
+        "kustomize-controller",
+        "--type",
+        "json",
+        "-p",
+        '[{"op":"remove","path":"/spec/template/metadata/labels/azure.workload.identity~1use"}]',
+    )
 
 
 def pod_older_than_annotation(w: DoctorWorld) -> None:
@@ -175,8 +219,14 @@ def pod_older_than_annotation(w: DoctorWorld) -> None:
     sa_annotation_missing(w)
     w.kubectl("-n", "flux-system", "rollout", "restart", "deployment/kustomize-controller")
     time.sleep(1.1)  # the API server's timestamps have one-second resolution: the annotation comes a second later
-    w.kubectl("-n", "flux-system", "annotate", "serviceaccount", "kustomize-controller",
-              f"azure.workload.identity/client-id={CLIENT_ID}")
+    w.kubectl(
+        "-n",
+        "flux-system",
+        "annotate",
+        "serviceaccount",
+        "kustomize-controller",
+        f"azure.workload.identity/client-id={CLIENT_ID}",
+    )
 
 
 def webhook_absent(w: DoctorWorld) -> None:
@@ -187,19 +237,43 @@ def feature_gate_missing(w: DoctorWorld) -> None:
     deploy = json.loads(w.kubectl("-n", "flux-system", "get", "deployment", "kustomize-controller", "-o", "json"))
     args = deploy["spec"]["template"]["spec"]["containers"][0]["args"]
     index = args.index("--feature-gates=ObjectLevelWorkloadIdentity=true")
-    w.kubectl("-n", "flux-system", "patch", "deployment", "kustomize-controller", "--type", "json", "-p",
-              f'[{{"op":"remove","path":"/spec/template/spec/containers/0/args/{index}"}}]')
+    w.kubectl(
+        "-n",
+        "flux-system",
+        "patch",
+        "deployment",
+        "kustomize-controller",
+        "--type",
+        "json",
+        "-p",
+        f'[{{"op":"remove","path":"/spec/template/spec/containers/0/args/{index}"}}]',
+    )
 
 
 def kustomization_stuck_on_decrypt(w: DoctorWorld) -> None:
     """What kustomize-controller reported before someone fixed the federated credential (it holds now), written
     through the status subresource as the controller writes it."""
-    condition = {"type": "Ready", "status": "False", "reason": "BuildFailed", "lastTransitionTime": "2026-01-01T00:00:00Z",
-                 "message": "decryption failed for 'podinfo-credentials': failed to get the data key required to decrypt "
-                            "the SOPS file: AADSTS70021: No matching federated identity record found for presented "
-                            "assertion."}
-    w.kubectl("-n", "flux-system", "patch", "kustomization", "apps", "--subresource=status", "--type", "merge", "-p",
-              json.dumps({"status": {"conditions": [condition]}}))
+    condition = {
+        "type": "Ready",
+        "status": "False",
+        "reason": "BuildFailed",
+        "lastTransitionTime": "2026-01-01T00:00:00Z",
+        "message": "decryption failed for 'podinfo-credentials': failed to get the data key required to decrypt "
+        "the SOPS file: AADSTS70021: No matching federated identity record found for presented "
+        "assertion.",
+    }
+    w.kubectl(
+        "-n",
+        "flux-system",
+        "patch",
+        "kustomization",
+        "apps",
+        "--subresource=status",
+        "--type",
+        "merge",
+        "-p",
+        json.dumps({"status": {"conditions": [condition]}}),
+    )
 
 
 def tenant_sa_missing(w: DoctorWorld) -> None:
@@ -217,58 +291,138 @@ def identity_deleted(w: DoctorWorld) -> None:
 
 # name -> (break, the gate doctor must name first, a piece of its reason, a piece of the fix)
 BREAKS: dict[str, tuple[Callable[[DoctorWorld], None], str, str, str]] = {
-    "no federated credential": (no_fic, "azure.fic", "the identity has no federated credential",
-                                f"az identity federated-credential create --name {CONTROLLER_FIC}"),
-    "issuer without the trailing slash": (issuer_without_slash, "azure.fic", "(the trailing '/' differs)",
-                                          f"az identity federated-credential update --name {CONTROLLER_FIC}"),
-    "subject in another namespace": (subject_other_namespace, "azure.fic",
-                                     "subject 'system:serviceaccount:flux:kustomize-controller', needs", f"--subject {SUBJECT}"),
-    "wrong audience": (wrong_audience, "azure.fic", "audiences ['api://AzureADTokenExchange/other']",
-                       f"--audiences {WI_AUDIENCE}"),
-    "tenant credential for another ServiceAccount": (tenant_subject_wrong_sa, "azure.fic",
-                                                     ("subject 'system:serviceaccount:team-a:default', needs "
-                                                     "'system:serviceaccount:team-a:team-a-sops'"),
-                                                     (f"az identity federated-credential update --name {TENANT_FIC} "
-                                                     "--identity-name id-team-a-staging")),
-    "role removed": (role_removed, "azure.role", "it has no role with keys/decrypt/action",
-                     'az role assignment create --role "Key Vault Crypto User"'),
-    "role at the wrong scope": (role_at_wrong_scope, "azure.role", "/keys/other-key), which does not cover",
-                                f"/vaults/{VAULT}/keys/sops-flux"),
-    "key disabled": (key_disabled, "azure.key", "version bad6639b7a09782fb620e036242cb891 is disabled",
-                     ("az keyvault key set-attributes --vault-name kv-contoso-fleet --name sops-flux --version "
-                     "bad6639b7a09782fb620e036242cb891 --enabled true")),
-    "key expired": (key_expired, "azure.key", f"version {KEY_VERSION} expired at 2026-01-01T00:00:00Z",
-                    f"--name sops-flux --version {KEY_VERSION} --expires"),
-    "ServiceAccount annotation missing": (sa_annotation_missing, "cluster.sa",
-                                          "annotation azure.workload.identity/client-id is missing",
-                                          "kubectl -n flux-system annotate serviceaccount kustomize-controller"),
-    "client ID as a ServiceAccount label": (sa_label_not_annotation, "cluster.sa",
-                                            "azure.workload.identity/client-id is a label here; it must be an annotation",
-                                            ("kubectl -n flux-system label serviceaccount kustomize-controller "
-                                             "azure.workload.identity/client-id- && kubectl")),
-    "client ID typo in the ServiceAccount annotation": (annotation_client_id_typo, "cluster.sa",
-                                                        f"is {CLIENT_ID[:-1]}3 (config: {CLIENT_ID})",
-                                                        f"--overwrite azure.workload.identity/client-id={CLIENT_ID}"),
-    "client ID typo": (client_id_typo, "azure.identity", f"identity rg-fluxforge/id-flux-staging has client ID {CLIENT_ID}",
-                       f"clusters[0].identity.clientId: {CLIENT_ID}"),
-    "pod label missing": (pod_label_missing, "cluster.pod", "pod template lacks the label azure.workload.identity/use",
-                          "flux reconcile kustomization flux-system"),
-    "pod older than the annotation": (pod_older_than_annotation, "cluster.pod",
-                                      "before the ServiceAccount was annotated",
-                                      "kubectl -n flux-system rollout restart deployment/kustomize-controller"),
-    "webhook absent": (webhook_absent, "cluster.webhook", ("MutatingWebhookConfiguration "
-                       "azure-wi-webhook-mutating-webhook-configuration is missing"), "--enable-workload-identity"),
-    "feature gate missing for a tenant": (feature_gate_missing, "cluster.feature-gate", "(FeatureGateDisabled)",
-                                          "--feature-gates=ObjectLevelWorkloadIdentity=true"),
-    "Kustomization stuck on decrypt": (kustomization_stuck_on_decrypt, "status.kustomizations", "(means gate azure.fic)",
-                                       ("gate azure.fic holds now: the failure predates the fix; "
-                                       "flux reconcile kustomization apps -n flux-system")),
-    "tenant ServiceAccount missing": (tenant_sa_missing, "cluster.tenant-sa", "it does not exist",
-                                      "flux reconcile kustomization"),
-    "vault switched to access policies": (vault_access_policies, "azure.vault", "access-policy vault: no policy lets",
-                                          "az keyvault set-policy --name kv-contoso-fleet"),
-    "tenant identity deleted": (identity_deleted, "azure.identity", ("no managed identity with client ID "
-                                "74c187ab-dd8a-4a75-ba9a-ede2fddb872b"), "az identity create --name id-team-a-staging"),
+    "no federated credential": (
+        no_fic,
+        "azure.fic",
+        "the identity has no federated credential",
+        f"az identity federated-credential create --name {CONTROLLER_FIC}",
+    ),
+    "issuer without the trailing slash": (
+        issuer_without_slash,
+        "azure.fic",
+        "(the trailing '/' differs)",
+        f"az identity federated-credential update --name {CONTROLLER_FIC}",
+    ),
+    "subject in another namespace": (
+        subject_other_namespace,
+        "azure.fic",
+        "subject 'system:serviceaccount:flux:kustomize-controller', needs",
+        f"--subject {SUBJECT}",
+    ),
+    "wrong audience": (
+        wrong_audience,
+        "azure.fic",
+        "audiences ['api://AzureADTokenExchange/other']",
+        f"--audiences {WI_AUDIENCE}",
+    ),
+    "tenant credential for another ServiceAccount": (
+        tenant_subject_wrong_sa,
+        "azure.fic",
+        ("subject 'system:serviceaccount:team-a:default', needs 'system:serviceaccount:team-a:team-a-sops'"),
+        (f"az identity federated-credential update --name {TENANT_FIC} --identity-name id-team-a-staging"),
+    ),
+    "role removed": (
+        role_removed,
+        "azure.role",
+        "it has no role with keys/decrypt/action",
+        'az role assignment create --role "Key Vault Crypto User"',
+    ),
+    "role at the wrong scope": (
+        role_at_wrong_scope,
+        "azure.role",
+        "/keys/other-key), which does not cover",
+        f"/vaults/{VAULT}/keys/sops-flux",
+    ),
+    "key disabled": (
+        key_disabled,
+        "azure.key",
+        "version bad6639b7a09782fb620e036242cb891 is disabled",
+        (
+            "az keyvault key set-attributes --vault-name kv-contoso-fleet --name sops-flux --version "
+            "bad6639b7a09782fb620e036242cb891 --enabled true"
+        ),
+    ),
+    "key expired": (
+        key_expired,
+        "azure.key",
+        f"version {KEY_VERSION} expired at 2026-01-01T00:00:00Z",
+        f"--name sops-flux --version {KEY_VERSION} --expires",
+    ),
+    "ServiceAccount annotation missing": (
+        sa_annotation_missing,
+        "cluster.sa",
+        "annotation azure.workload.identity/client-id is missing",
+        "kubectl -n flux-system annotate serviceaccount kustomize-controller",
+    ),
+    "client ID as a ServiceAccount label": (
+        sa_label_not_annotation,
+        "cluster.sa",
+        "azure.workload.identity/client-id is a label here; it must be an annotation",
+        (
+            "kubectl -n flux-system label serviceaccount kustomize-controller "
+            "azure.workload.identity/client-id- && kubectl"
+        ),
+    ),
+    "client ID typo in the ServiceAccount annotation": (
+        annotation_client_id_typo,
+        "cluster.sa",
+        f"is {CLIENT_ID[:-1]}3 (config: {CLIENT_ID})",
+        f"--overwrite azure.workload.identity/client-id={CLIENT_ID}",
+    ),
+    "client ID typo": (
+        client_id_typo,
+        "azure.identity",
+        f"identity rg-fluxforge/id-flux-staging has client ID {CLIENT_ID}",
+        f"clusters[0].identity.clientId: {CLIENT_ID}",
+    ),
+    "pod label missing": (
+        pod_label_missing,
+        "cluster.pod",
+        "pod template lacks the label azure.workload.identity/use",
+        "flux reconcile kustomization flux-system",
+    ),
+    "pod older than the annotation": (
+        pod_older_than_annotation,
+        "cluster.pod",
+        "before the ServiceAccount was annotated",
+        "kubectl -n flux-system rollout restart deployment/kustomize-controller",
+    ),
+    "webhook absent": (
+        webhook_absent,
+        "cluster.webhook",
+        ("MutatingWebhookConfiguration azure-wi-webhook-mutating-webhook-configuration is missing"),
+        "--enable-workload-identity",
+    ),
+    "feature gate missing for a tenant": (
+        feature_gate_missing,
+        "cluster.feature-gate",
+        "(FeatureGateDisabled)",
+        "--feature-gates=ObjectLevelWorkloadIdentity=true",
+    ),
+    "Kustomization stuck on decrypt": (
+        kustomization_stuck_on_decrypt,
+        "status.kustomizations",
+        "(means gate azure.fic)",
+        ("gate azure.fic holds now: the failure predates the fix; flux reconcile kustomization apps -n flux-system"),
+    ),
+    "tenant ServiceAccount missing": (
+        tenant_sa_missing,
+        "cluster.tenant-sa",
+        "it does not exist",
+        "flux reconcile kustomization",
+    ),
+    "vault switched to access policies": (
+        vault_access_policies,
+        "azure.vault",
+        "access-policy vault: no policy lets",
+        "az keyvault set-policy --name kv-contoso-fleet",
+    ),
+    "tenant identity deleted": (
+        identity_deleted,
+        "azure.identity",
+        ("no managed identity with client ID 74c187ab-dd8a-4a75-ba9a-ede2fddb872b"),
+        "az identity create --name id-team-a-staging",
+    ),
 }
 
 
@@ -288,15 +442,20 @@ def test_the_healthy_world_holds_every_gate(world: DoctorWorld) -> None:
     # every gate was checked; only the probe of kustomize-controller's own exchange is skipped: under the sample's
     # lockdown every platform file decrypts as flux-decryption (--default-decryption-service-account)
     skipped = [(f.gate, f.subject) for f in report.findings if f.status == SKIPPED]
-    assert skipped == [(gate, "staging: flux-system/kustomize-controller")
-                       for gate in ("probe.token", "probe.exchange", "probe.decrypt")], text
+    assert skipped == [
+        (gate, "staging: flux-system/kustomize-controller")
+        for gate in ("probe.token", "probe.exchange", "probe.decrypt")
+    ], text
     assert {f.status for f in report.findings} == {OK, SKIPPED}, text
     assert [f.gate for f in report.findings if f.status == WARN] == []
     order = list(dict.fromkeys(f.gate for f in report.findings))
     assert order == [g.id for g in report.gates]
     decrypted = [f for f in report.findings if f.gate == "probe.decrypt"]
-    assert [(f.subject, f.status) for f in decrypted] == [("staging: flux-system/kustomize-controller", SKIPPED),
-                                                          (DECRYPTER, OK), ("staging: team-a/team-a-sops", OK)]
+    assert [(f.subject, f.status) for f in decrypted] == [
+        ("staging: flux-system/kustomize-controller", SKIPPED),
+        (DECRYPTER, OK),
+        ("staging: team-a/team-a-sops", OK),
+    ]
     assert len(world.kube_reader.tokens) == 2
     for secret in _secrets(world):
         assert secret not in text and secret not in json.dumps(data)
@@ -324,9 +483,17 @@ def test_drill(world: DoctorWorld, name: str) -> None:
         assert secret not in text
 
 
-@pytest.mark.parametrize("name", ["pod older than the annotation", "ServiceAccount annotation missing",
-                                  "feature gate missing for a tenant", "pod label missing",
-                                  "client ID as a ServiceAccount label", "client ID typo in the ServiceAccount annotation"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "pod older than the annotation",
+        "ServiceAccount annotation missing",
+        "feature gate missing for a tenant",
+        "pod label missing",
+        "client ID as a ServiceAccount label",
+        "client ID typo in the ServiceAccount annotation",
+    ],
+)
 def test_the_printed_kubectl_fix_repairs_it(world: DoctorWorld, name: str) -> None:
     """Run the kubectl commands of the fix as printed (the `or now:` part): the chain holds again."""
     import shlex

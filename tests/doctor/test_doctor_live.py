@@ -24,13 +24,17 @@ from tests.emulator import Sandbox, sandbox_mode
 pytestmark = pytest.mark.interop
 
 
-@pytest.mark.parametrize(("breaker", "step", "means"), [
-    (no_fic, "probe.exchange", "azure.fic"),
-    (role_removed, "probe.decrypt", "azure.role"),
-    (key_disabled, "probe.decrypt", "azure.key"),
-])
-def test_without_azure_access_the_probe_names_the_gate(world: DoctorWorld, breaker: object, step: str,
-                                                        means: str) -> None:
+@pytest.mark.parametrize(
+    ("breaker", "step", "means"),
+    [
+        (no_fic, "probe.exchange", "azure.fic"),
+        (role_removed, "probe.decrypt", "azure.role"),
+        (key_disabled, "probe.decrypt", "azure.key"),
+    ],
+)
+def test_without_azure_access_the_probe_names_the_gate(
+    world: DoctorWorld, breaker: object, step: str, means: str
+) -> None:
     breaker(world)  # type: ignore[operator]
     nobody = world.emu.add_identity("no-arm-access", secret="no-arm-access-secret")  # no role: ARM says no
     report = world.doctor(azure=world.azure_reader(nobody, "no-arm-access-secret"))
@@ -38,7 +42,9 @@ def test_without_azure_access_the_probe_names_the_gate(world: DoctorWorld, break
     azure = [f for f in report.findings if f.gate.startswith("azure.")]
     assert azure and all(f.status == SKIPPED for f in azure), text
     assert "cannot read: list managed identities: AuthorizationFailed" in azure[0].reason, text
-    assert {f.reason for f in azure if f.gate != "azure.identity"} == {"cannot read Azure (gate azure.identity says why)"}
+    assert {f.reason for f in azure if f.gate != "azure.identity"} == {
+        "cannot read Azure (gate azure.identity says why)"
+    }
     first = report.first_broken
     assert first is not None and first.gate == step and first.means == means, text
     assert first.subject == DECRYPTER  # the sample's lockdown: platform files decrypt as flux-decryption
@@ -103,10 +109,25 @@ def _cli(world: DoctorWorld, box: object, tmp_path: Path, *extra: str) -> subpro
     name), ARM read with a service principal from the environment (--credential environment)."""
     kubeconfig = world.emu.kubeconfig(world.emu.clusters["staging"], tmp_path / "aks.kubeconfig", direct=False)
     keep = {k: v for k, v in os.environ.items() if not k.startswith(("AZURE_", "SOPS_", "KUBE"))}
-    args = ["doctor", "--cluster", "staging", "--kubeconfig", str(kubeconfig), "--subscription",
-            world.emu.arm.subscription, "--credential", "environment", "--probe", *extra]
-    return box.run([sys.executable, "-m", "generator", *args], env=world.emu.secret_env(world.auditor),  # type: ignore[attr-defined, no-any-return]
-                   base_env=keep, cwd=world.repo)
+    args = [
+        "doctor",
+        "--cluster",
+        "staging",
+        "--kubeconfig",
+        str(kubeconfig),
+        "--subscription",
+        world.emu.arm.subscription,
+        "--credential",
+        "environment",
+        "--probe",
+        *extra,
+    ]
+    return box.run(
+        [sys.executable, "-m", "generator", *args],
+        env=world.emu.secret_env(world.auditor),  # type: ignore[attr-defined, no-any-return]
+        base_env=keep,
+        cwd=world.repo,
+    )
 
 
 def test_the_cli_against_production_host_names(world: DoctorWorld, tmp_path: Path) -> None:
@@ -133,8 +154,15 @@ def test_the_cli_against_production_host_names(world: DoctorWorld, tmp_path: Pat
 def _two_contexts(world: DoctorWorld, path: Path) -> Path:
     """One kubeconfig with both clusters' contexts (staging, production), current context production: what a user
     with several AKS clusters has after `az aks get-credentials` for each."""
-    merged: dict[str, object] = {"apiVersion": "v1", "kind": "Config", "preferences": {}, "current-context": "production",
-                                 "clusters": [], "users": [], "contexts": []}
+    merged: dict[str, object] = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "preferences": {},
+        "current-context": "production",
+        "clusters": [],
+        "users": [],
+        "contexts": [],
+    }
     for name in ("staging", "production"):
         one = json.loads(world.emu.kubeconfig(world.emu.clusters[name], path.with_suffix(f".{name}")).read_text())
         one["users"][0]["name"] = one["contexts"][0]["context"]["user"] = f"admin-{name}"
@@ -166,13 +194,15 @@ def test_an_unknown_context_or_kubeconfig_is_a_usage_error(world: DoctorWorld, t
     every cluster gate is quietly skipped."""
     kubeconfig = _two_contexts(world, tmp_path / "fleet.kubeconfig")
     base = ["fluxforge", "doctor", "--subscription", world.emu.arm.subscription, "--kubeconfig"]
-    done = subprocess.run([*base, str(kubeconfig), "--context", "stagign"], cwd=world.repo, capture_output=True,
-                          text=True, check=False)
+    done = subprocess.run(
+        [*base, str(kubeconfig), "--context", "stagign"], cwd=world.repo, capture_output=True, text=True, check=False
+    )
     assert done.returncode == 2, done.stdout + done.stderr
     assert done.stderr == (f"--context stagign: no such context in {kubeconfig} (contexts: production, staging)\n")
     assert done.stdout == ""
-    done = subprocess.run([*base, str(tmp_path / "missing.kubeconfig")], cwd=world.repo, capture_output=True,
-                          text=True, check=False)
+    done = subprocess.run(
+        [*base, str(tmp_path / "missing.kubeconfig")], cwd=world.repo, capture_output=True, text=True, check=False
+    )
     assert done.returncode == 2 and "--kubeconfig" in done.stderr and "no such file" in done.stderr, done.stderr
 
 

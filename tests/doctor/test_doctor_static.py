@@ -18,8 +18,15 @@ from generator.resources import load_schema
 from tests.helpers import SAMPLE_REPO
 
 SAMPLE = SAMPLE_REPO
-STATIC = ["static.config", "static.tree", "static.patches", "static.sops-rules", "static.encrypted",
-          "static.tenant-isolation", "static.federation"]
+STATIC = [
+    "static.config",
+    "static.tree",
+    "static.patches",
+    "static.sops-rules",
+    "static.encrypted",
+    "static.tenant-isolation",
+    "static.federation",
+]
 
 
 @pytest.fixture
@@ -72,10 +79,15 @@ def test_a_tenant_on_the_cluster_key_is_an_isolation_warning(repo: Path) -> None
     report = doctor(repo)
     isolation = [f for f in report.findings if f.gate == "static.tenant-isolation"]
     assert [(f.subject, f.status) for f in isolation] == [("staging/team-a", WARN)]
-    assert "identity id-team-a-staging (tenant team-a of cluster staging) can decrypt Key Vault key " \
-           "kv-contoso-fleet/sops-flux, which .sops.yaml also uses for clusters/staging/" in isolation[0].reason
+    assert (
+        "identity id-team-a-staging (tenant team-a of cluster staging) can decrypt Key Vault key "
+        "kv-contoso-fleet/sops-flux, which .sops.yaml also uses for clusters/staging/" in isolation[0].reason
+    )
     assert "identity id-flux-staging (cluster staging) can decrypt" in isolation[0].reason  # and the reverse
-    assert isolation[0].fix == "give tenant team-a a Key Vault key of its own (clusters[0].kustomizations[2].tenant.sops.keyVault)"
+    assert (
+        isolation[0].fix
+        == "give tenant team-a a Key Vault key of its own (clusters[0].kustomizations[2].tenant.sops.keyVault)"
+    )
     assert doctor(repo, strict=True).exit_code == 1
 
 
@@ -97,26 +109,36 @@ def _stale_tree(repo: Path) -> None:
 def _label_patch_removed(repo: Path) -> None:
     path = repo / "clusters/staging/flux-system/kustomization.yaml"
     text = path.read_text()
-    start = text.index("  - target:\n      kind: Deployment\n      name: kustomize-controller\n    patch: |\n      apiVersion")
+    start = text.index(
+        "  - target:\n      kind: Deployment\n      name: kustomize-controller\n    patch: |\n      apiVersion"
+    )
     end = text.index("  - target:", start + 10)
     path.write_text(text[:start] + text[end:])
 
 
 def _label_as_annotation(repo: Path) -> None:
-    edit(repo / "clusters/staging/flux-system/kustomization.yaml",
-         "          metadata:\n            labels:\n              azure.workload.identity/use",
-         "          metadata:\n            annotations:\n              azure.workload.identity/use")
+    edit(
+        repo / "clusters/staging/flux-system/kustomization.yaml",
+        "          metadata:\n            labels:\n              azure.workload.identity/use",
+        "          metadata:\n            annotations:\n              azure.workload.identity/use",
+    )
 
 
 def _rule_recipient_removed(repo: Path) -> None:
-    edit(repo / ".sops.yaml", "  - path_regex: ^apps/staging/\n    encrypted_regex: ^(data|stringData)$\n"
-         "    azure_keyvault: https://kv-contoso-fleet.vault.azure.net/keys/sops-flux/bad6639b7a09782fb620e036242cb891\n",
-         "  - path_regex: ^apps/staging/\n    encrypted_regex: ^(data|stringData)$\n")
+    edit(
+        repo / ".sops.yaml",
+        "  - path_regex: ^apps/staging/\n    encrypted_regex: ^(data|stringData)$\n"
+        "    azure_keyvault: https://kv-contoso-fleet.vault.azure.net/keys/sops-flux/bad6639b7a09782fb620e036242cb891\n",
+        "  - path_regex: ^apps/staging/\n    encrypted_regex: ^(data|stringData)$\n",
+    )
 
 
 def _unknown_key_version(repo: Path) -> None:
-    edit(repo / "apps/staging/podinfo-secret.yaml", "version: bad6639b7a09782fb620e036242cb891",
-         "version: 0000000000000000000000000000000a")
+    edit(
+        repo / "apps/staging/podinfo-secret.yaml",
+        "version: bad6639b7a09782fb620e036242cb891",
+        "version: 0000000000000000000000000000000a",
+    )
 
 
 def _age_only_file(repo: Path) -> None:
@@ -128,8 +150,11 @@ def _age_only_file(repo: Path) -> None:
 
 
 def _undeclared_service_account(repo: Path) -> None:
-    edit(repo / "clusters/staging/apps.yaml", "  decryption:\n    provider: sops\n",
-         "  decryption:\n    provider: sops\n    serviceAccountName: apps-sops\n")
+    edit(
+        repo / "clusters/staging/apps.yaml",
+        "  decryption:\n    provider: sops\n",
+        "  decryption:\n    provider: sops\n    serviceAccountName: apps-sops\n",
+    )
 
 
 BREAKS: dict[str, tuple[Callable[[Path], None], str, str]] = {
@@ -138,7 +163,11 @@ BREAKS: dict[str, tuple[Callable[[Path], None], str, str]] = {
     "label patch removed": (_label_patch_removed, "static.patches", "fluxforge render --out-dir"),
     "label written as an annotation": (_label_as_annotation, "static.patches", "diff"),
     ".sops.yaml recipient removed": (_rule_recipient_removed, "static.sops-rules", "fluxforge render"),
-    "unknown key version": (_unknown_key_version, "static.encrypted", "fluxforge updatekeys apps/staging/podinfo-secret.yaml"),
+    "unknown key version": (
+        _unknown_key_version,
+        "static.encrypted",
+        "fluxforge updatekeys apps/staging/podinfo-secret.yaml",
+    ),
     "age-only file, no secretRef": (_age_only_file, "static.encrypted", "fluxforge updatekeys"),
     "undeclared decryption ServiceAccount": (_undeclared_service_account, "static.federation", "tenant"),
 }
@@ -163,8 +192,11 @@ def test_the_reasons_say_what_differs(repo: Path) -> None:
     first = report.first_broken
     assert first is not None and "annotation azure.workload.identity/use on the pod template" in first.reason
     _age_only_file(repo)
-    found = [f for f in run_doctor(DoctorOptions(repo / "fluxforge.yaml", static=True)).findings
-             if f.gate == "static.encrypted"]
+    found = [
+        f
+        for f in run_doctor(DoctorOptions(repo / "fluxforge.yaml", static=True)).findings
+        if f.gate == "static.encrypted"
+    ]
     assert "age only, and Kustomization staging/apps has no decryption.secretRef" in found[0].reason
 
 
@@ -178,8 +210,9 @@ def test_cli_text_and_json(repo: Path) -> None:
     assert any(line.startswith("✘ static.encrypted") for line in lines)
     assert "first broken gate: static.encrypted" in done.stdout
     assert "  fix:   fluxforge updatekeys apps/staging/podinfo-secret.yaml" in done.stdout
-    done = subprocess.run(["fluxforge", "doctor", "--static", "--format", "json"], cwd=repo, capture_output=True,
-                          text=True, check=False)
+    done = subprocess.run(
+        ["fluxforge", "doctor", "--static", "--format", "json"], cwd=repo, capture_output=True, text=True, check=False
+    )
     data = json.loads(done.stdout)
     jsonschema.validate(data, load_schema("doctor.schema.json"))
     assert data["ok"] is False and data["exitCode"] == done.returncode == 1
@@ -188,8 +221,9 @@ def test_cli_text_and_json(repo: Path) -> None:
 
 
 def test_json_of_a_healthy_repo_validates(repo: Path) -> None:
-    done = subprocess.run(["fluxforge", "doctor", "--static", "--format", "json"], cwd=repo, capture_output=True,
-                          text=True, check=False)
+    done = subprocess.run(
+        ["fluxforge", "doctor", "--static", "--format", "json"], cwd=repo, capture_output=True, text=True, check=False
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     data = json.loads(done.stdout)
     jsonschema.validate(data, load_schema("doctor.schema.json"))
@@ -197,11 +231,13 @@ def test_json_of_a_healthy_repo_validates(repo: Path) -> None:
 
 
 def test_usage_errors(repo: Path) -> None:
-    done = subprocess.run(["fluxforge", "doctor", "--static", "--probe"], cwd=repo, capture_output=True, text=True,
-                          check=False)
+    done = subprocess.run(
+        ["fluxforge", "doctor", "--static", "--probe"], cwd=repo, capture_output=True, text=True, check=False
+    )
     assert done.returncode == 2 and "exclusive" in done.stderr
-    done = subprocess.run(["fluxforge", "doctor", "--static", "--cluster", "nope"], cwd=repo, capture_output=True,
-                          text=True, check=False)
+    done = subprocess.run(
+        ["fluxforge", "doctor", "--static", "--cluster", "nope"], cwd=repo, capture_output=True, text=True, check=False
+    )
     assert done.returncode == 1 and "--cluster nope: no such cluster" in done.stdout
 
 
@@ -248,20 +284,27 @@ def test_the_patch_form_of_the_configured_flux_version(repo: Path) -> None:
     assert [f.status for f in patches] == [OK, OK], [(f.gate, f.reason) for f in report.findings if f.status == BROKEN]
     assert "(the Flux 2.5.1 form)" in patches[0].reason
     assert report.ok
-    edit(repo / "clusters/staging/flux-system/kustomization.yaml",
-         "        name: kustomize-controller\n        labels:\n          azure.workload.identity/use: \"true\"\n"
-         "        annotations:\n", "        name: kustomize-controller\n        annotations:\n")
+    edit(
+        repo / "clusters/staging/flux-system/kustomization.yaml",
+        '        name: kustomize-controller\n        labels:\n          azure.workload.identity/use: "true"\n'
+        "        annotations:\n",
+        "        name: kustomize-controller\n        annotations:\n",
+    )
     first = doctor(repo).first_broken
     assert first is not None and first.gate == "static.patches" and first.subject == "staging"
-    assert first.reason == ("clusters/staging/flux-system/kustomization.yaml: ServiceAccount kustomize-controller: "
-                            "label azure.workload.identity/use: \"true\" is missing (Flux 2.5.1 needs it)")
+    assert first.reason == (
+        "clusters/staging/flux-system/kustomization.yaml: ServiceAccount kustomize-controller: "
+        'label azure.workload.identity/use: "true" is missing (Flux 2.5.1 needs it)'
+    )
 
 
 def test_a_client_id_label_on_the_service_account_is_named(repo: Path) -> None:
     """The SA label where an annotation belongs (a common copy-paste slip) is named as such."""
-    edit(repo / "clusters/staging/flux-system/kustomization.yaml",
-         "        annotations:\n          azure.workload.identity/client-id:",
-         "        labels:\n          azure.workload.identity/client-id:")
+    edit(
+        repo / "clusters/staging/flux-system/kustomization.yaml",
+        "        annotations:\n          azure.workload.identity/client-id:",
+        "        labels:\n          azure.workload.identity/client-id:",
+    )
     first = doctor(repo).first_broken
     assert first is not None and first.gate == "static.patches", first
     assert "annotation azure.workload.identity/client-id is not set" in first.reason

@@ -29,8 +29,13 @@ IDENTITY = "id-podinfo-staging"
 CLIENT_ID = "4f0c2b7e-93d1-4c5a-8e6f-1a2b3c4d5e6f"
 FIC = "staging-podinfo-podinfo"
 ISSUER = "https://westeurope.oic.prod-aks.azure.com/95513a0e-a568-46f4-8d76-53e5279cb558/5cd99ca1-6fd3-48b4-85d7-728bebc84d67/"
-WORKLOAD_GATES = ["static.workloads", "azure.workload-fic", "azure.workload-role", "azure.workload-object",
-                  "cluster.workload"]
+WORKLOAD_GATES = [
+    "static.workloads",
+    "azure.workload-fic",
+    "azure.workload-role",
+    "azure.workload-object",
+    "cluster.workload",
+]
 
 
 # -- static: the kustomize build of the workload's folder ----------------------------------------------------
@@ -55,7 +60,10 @@ def test_sample_repo_workload_builds_with_every_cluster_side_gate(repo: Path) ->
     report = _static(repo)
     (found,) = [f for f in report.findings if f.gate == "static.workloads"]
     assert (found.status, found.subject) == (OK, "staging: podinfo"), as_text(report, "fluxforge.yaml")
-    assert "Deployment podinfo/podinfo has the pod label, runs as podinfo and mounts SecretProviderClass podinfo" in found.reason
+    assert (
+        "Deployment podinfo/podinfo has the pod label, runs as podinfo and mounts SecretProviderClass podinfo"
+        in found.reason
+    )
     gates = [g.id for g in report.gates]
     assert gates.index("static.federation") < gates.index("static.workloads") < gates.index("azure.identity")
     assert gates.index("azure.key") < gates.index("azure.workload-fic") < gates.index("cluster.issuer")
@@ -66,7 +74,10 @@ def test_component_not_listed_names_the_missing_label_account_and_volume(repo: P
     _edit(repo / "apps/staging/kustomization.yaml", "components:\n  - workload-identity/podinfo", "components: []")
     first = _static(repo).first_broken
     assert first is not None and first.gate == "static.workloads", first
-    assert 'Deployment podinfo/podinfo: the pod template lacks the label azure.workload.identity/use: "true"' in first.reason
+    assert (
+        'Deployment podinfo/podinfo: the pod template lacks the label azure.workload.identity/use: "true"'
+        in first.reason
+    )
     assert "pods run as ServiceAccount 'default', not 'podinfo'" in first.reason
     assert "no secrets-store.csi.k8s.io volume with secretProviderClass 'podinfo'" in first.reason
     assert "list workload-identity/podinfo under components: in apps/staging/kustomization.yaml" in first.fix
@@ -113,8 +124,9 @@ class Admin:
         from azure.mgmt.msi import ManagedServiceIdentityClient
 
         emu = world.emu
-        owner = emu.add_identity(f"wl-owner-{uuid.uuid4().hex[:6]}", secret="wl-owner-secret", roles=["Owner"],
-                                 scope=emu.arm.subscription_id)
+        owner = emu.add_identity(
+            f"wl-owner-{uuid.uuid4().hex[:6]}", secret="wl-owner-secret", roles=["Owner"], scope=emu.arm.subscription_id
+        )
         credential = ClientSecretCredential(emu.tenant_id, owner.client_id, "wl-owner-secret")
         self.msi: Any = ManagedServiceIdentityClient(credential, emu.arm.subscription)
         self.authz: Any = AuthorizationManagementClient(credential, emu.arm.subscription)
@@ -123,7 +135,9 @@ class Admin:
         return str(self.msi.user_assigned_identities.get(RG, IDENTITY).principal_id)
 
     def delete_roles(self) -> None:
-        for assignment in self.authz.role_assignments.list_for_subscription(filter=f"principalId eq '{self.principal()}'"):
+        for assignment in self.authz.role_assignments.list_for_subscription(
+            filter=f"principalId eq '{self.principal()}'"
+        ):
             self.authz.role_assignments.delete_by_id(assignment.id)
 
 
@@ -131,8 +145,13 @@ def fic_other_namespace(w: DoctorWorld) -> None:
     from azure.mgmt.msi.models import FederatedIdentityCredential
 
     Admin(w).msi.federated_identity_credentials.create_or_update(
-        RG, IDENTITY, FIC, FederatedIdentityCredential(issuer=ISSUER, subject="system:serviceaccount:default:podinfo",
-                                                       audiences=[WI_AUDIENCE]))
+        RG,
+        IDENTITY,
+        FIC,
+        FederatedIdentityCredential(
+            issuer=ISSUER, subject="system:serviceaccount:default:podinfo", audiences=[WI_AUDIENCE]
+        ),
+    )
 
 
 def role_removed(w: DoctorWorld) -> None:
@@ -148,8 +167,13 @@ def role_on_the_vault_of_another_secret(w: DoctorWorld) -> None:
     vault.set_secret("other-app-secret", "not-podinfo's")
     scope = vault.secret_scope("other-app-secret")
     definition = next(iter(admin.authz.role_definitions.list(scope, filter="roleName eq 'Key Vault Secrets User'")))
-    admin.authz.role_assignments.create(scope, str(uuid.uuid4()), RoleAssignmentCreateParameters(
-        role_definition_id=definition.id, principal_id=admin.principal(), principal_type="ServicePrincipal"))
+    admin.authz.role_assignments.create(
+        scope,
+        str(uuid.uuid4()),
+        RoleAssignmentCreateParameters(
+            role_definition_id=definition.id, principal_id=admin.principal(), principal_type="ServicePrincipal"
+        ),
+    )
 
 
 def secret_disabled(w: DoctorWorld) -> None:
@@ -167,32 +191,64 @@ def sa_annotation_missing(w: DoctorWorld) -> None:
 
 def pod_label_on_the_service_account(w: DoctorWorld) -> None:
     """The recurring mistake: the label taken off the pod template and put on the ServiceAccount."""
-    w.kubectl("-n", "podinfo", "patch", "deployment", "podinfo", "--type", "json", "-p",
-              '[{"op":"remove","path":"/spec/template/metadata/labels/azure.workload.identity~1use"}]')
+    w.kubectl(
+        "-n",
+        "podinfo",
+        "patch",
+        "deployment",
+        "podinfo",
+        "--type",
+        "json",
+        "-p",
+        '[{"op":"remove","path":"/spec/template/metadata/labels/azure.workload.identity~1use"}]',
+    )
     w.kubectl("-n", "podinfo", "label", "serviceaccount", "podinfo", "azure.workload.identity/use=true")
 
 
 # name -> (break, the gate doctor must name first, a piece of its reason, a piece of the fix)
 BREAKS: dict[str, tuple[Callable[[DoctorWorld], None], str, str, str]] = {
     "credential for another namespace": (
-        fic_other_namespace, "azure.workload-fic",
+        fic_other_namespace,
+        "azure.workload-fic",
         "subject namespace 'default': the workload runs in 'podinfo' (needs 'system:serviceaccount:podinfo:podinfo')",
-        f"az identity federated-credential update --name {FIC} --identity-name {IDENTITY}"),
-    "role removed": (role_removed, "azure.workload-role",
-                     f"{IDENTITY} may not read secret {APP_VAULT}/{SECRET}: it has no role with getSecret",
-                     'az role assignment create --role "Key Vault Secrets User"'),
-    "role on another secret": (role_on_the_vault_of_another_secret, "azure.workload-role",
-                               "/secrets/other-app-secret), which does not cover", f"/vaults/{APP_VAULT}/secrets/{SECRET}"),
-    "secret disabled": (secret_disabled, "azure.workload-object", "it is disabled: Key Vault refuses to return it",
-                        f"az keyvault secret set-attributes --vault-name {APP_VAULT} -n {SECRET} --enabled true"),
-    "secret deleted": (secret_deleted, "azure.workload-object", "it does not exist: the CSI driver fails",
-                       f"az keyvault secret set --vault-name {APP_VAULT} -n {SECRET} --file FILE"),
-    "ServiceAccount annotation missing": (sa_annotation_missing, "cluster.workload",
-                                          "annotation azure.workload.identity/client-id is missing",
-                                          "flux reconcile kustomization apps -n flux-system --with-source"),
-    "pod label on the ServiceAccount": (pod_label_on_the_service_account, "cluster.workload",
-                                        "has the label azure.workload.identity/use: it belongs on the pod template",
-                                        "kubectl -n podinfo rollout restart deployment/podinfo"),
+        f"az identity federated-credential update --name {FIC} --identity-name {IDENTITY}",
+    ),
+    "role removed": (
+        role_removed,
+        "azure.workload-role",
+        f"{IDENTITY} may not read secret {APP_VAULT}/{SECRET}: it has no role with getSecret",
+        'az role assignment create --role "Key Vault Secrets User"',
+    ),
+    "role on another secret": (
+        role_on_the_vault_of_another_secret,
+        "azure.workload-role",
+        "/secrets/other-app-secret), which does not cover",
+        f"/vaults/{APP_VAULT}/secrets/{SECRET}",
+    ),
+    "secret disabled": (
+        secret_disabled,
+        "azure.workload-object",
+        "it is disabled: Key Vault refuses to return it",
+        f"az keyvault secret set-attributes --vault-name {APP_VAULT} -n {SECRET} --enabled true",
+    ),
+    "secret deleted": (
+        secret_deleted,
+        "azure.workload-object",
+        "it does not exist: the CSI driver fails",
+        f"az keyvault secret set --vault-name {APP_VAULT} -n {SECRET} --file FILE",
+    ),
+    "ServiceAccount annotation missing": (
+        sa_annotation_missing,
+        "cluster.workload",
+        "annotation azure.workload.identity/client-id is missing",
+        "flux reconcile kustomization apps -n flux-system --with-source",
+    ),
+    "pod label on the ServiceAccount": (
+        pod_label_on_the_service_account,
+        "cluster.workload",
+        "has the label azure.workload.identity/use: it belongs on the pod template",
+        "kubectl -n podinfo rollout restart deployment/podinfo",
+    ),
 }
 
 

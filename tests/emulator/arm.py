@@ -35,13 +35,21 @@ class ArmError(Exception):
         self.status, self.code, self.message, self.headers = status, code, message, headers or {}
 
     def response(self) -> Response:
-        return Response(self.status, {"error": {"code": self.code, "message": self.message}}, dict(self.headers),
-                        note={"error": self.code})
+        return Response(
+            self.status,
+            {"error": {"code": self.code, "message": self.message}},
+            dict(self.headers),
+            note={"error": self.code},
+        )
 
 
 def not_found(type_name: str, name: str, resource_group: str) -> ArmError:
-    return ArmError(404, "ResourceNotFound", f"The Resource '{type_name}/{name}' under resource group "
-                    f"'{resource_group}' was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix")
+    return ArmError(
+        404,
+        "ResourceNotFound",
+        f"The Resource '{type_name}/{name}' under resource group "
+        f"'{resource_group}' was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix",
+    )
 
 
 @dataclass(frozen=True)
@@ -138,11 +146,14 @@ class Arm:
     def authorize(self, claims: TokenClaims, action: str, scope: str) -> None:
         if self.emu.rbac.allows_control(claims.object_id, action, scope):
             return
-        raise ArmError(403, "AuthorizationFailed",
-                       f"The client '{claims.object_id}' with object id '{claims.object_id}' does not have "
-                       f"authorization to perform action '{action}' over scope '{scope}' or the scope is invalid. If "
-                       "access was recently granted, please refresh your credentials.",
-                       {"x-ms-failure-cause": "gateway"})
+        raise ArmError(
+            403,
+            "AuthorizationFailed",
+            f"The client '{claims.object_id}' with object id '{claims.object_id}' does not have "
+            f"authorization to perform action '{action}' over scope '{scope}' or the scope is invalid. If "
+            "access was recently granted, please refresh your credentials.",
+            {"x-ms-failure-cause": "gateway"},
+        )
 
     # -- HTTP --------------------------------------------------------------------------------------
     def handle(self, req: Request) -> Response:
@@ -150,11 +161,18 @@ class Arm:
             claims = self._authenticate(req)
             api_version = req.query.get("api-version", "")
             if not api_version:
-                raise ArmError(400, "MissingApiVersionParameter",
-                               "The api-version query parameter (?api-version=) is required for all requests.")
+                raise ArmError(
+                    400,
+                    "MissingApiVersionParameter",
+                    "The api-version query parameter (?api-version=) is required for all requests.",
+                )
             if not API_VERSION.match(api_version):
-                raise ArmError(400, "InvalidApiVersionParameter", f"The api-version '{api_version}' is invalid. The "
-                               "supported versions are in the format 'yyyy-mm-dd' or 'yyyy-mm-dd-preview'.")
+                raise ArmError(
+                    400,
+                    "InvalidApiVersionParameter",
+                    f"The api-version '{api_version}' is invalid. The "
+                    "supported versions are in the format 'yyyy-mm-dd' or 'yyyy-mm-dd-preview'.",
+                )
             resp = self._dispatch(req, claims, api_version)
         except ArmError as exc:
             resp = exc.response()
@@ -175,21 +193,36 @@ class Arm:
             raise ArmError(401, code, f"The access token is invalid ({exc}).") from None
         if claims.audience.rstrip("/") not in AUDIENCES:
             allowed = "','".join(f"{a}/','{a}" for a in reversed(AUDIENCES))
-            raise ArmError(401, "InvalidAuthenticationTokenAudience",
-                           f"The access token has been obtained for wrong audience or resource '{claims.audience}'. It "
-                           f"should exactly match with one of the allowed audiences '{allowed}'.")
+            raise ArmError(
+                401,
+                "InvalidAuthenticationTokenAudience",
+                f"The access token has been obtained for wrong audience or resource '{claims.audience}'. It "
+                f"should exactly match with one of the allowed audiences '{allowed}'.",
+            )
         return claims
 
     def _dispatch(self, req: Request, claims: TokenClaims, api_version: str) -> Response:
         parts = [p for p in req.path.split("/") if p]
         lower = [p.lower() for p in parts]
-        auth_at = max((i for i in range(len(lower) - 1) if lower[i] == "providers"
-                       and lower[i + 1] == "microsoft.authorization"), default=-1)
+        auth_at = max(
+            (i for i in range(len(lower) - 1) if lower[i] == "providers" and lower[i + 1] == "microsoft.authorization"),
+            default=-1,
+        )
         if auth_at >= 0:
             scope = "/" + "/".join(parts[:auth_at])
             sub = parts[1] if lower[:1] == ["subscriptions"] and len(parts) > 1 else self.subscription
-            call = Call(req, claims, api_version, sub, None, "Microsoft.Authorization", parts[auth_at + 2:][:1],
-                        parts[auth_at + 3:], scope=scope, arm=self)
+            call = Call(
+                req,
+                claims,
+                api_version,
+                sub,
+                None,
+                "Microsoft.Authorization",
+                parts[auth_at + 2 :][:1],
+                parts[auth_at + 3 :],
+                scope=scope,
+                arm=self,
+            )
             return self._provider(call)
         if lower[:1] != ["subscriptions"] or len(parts) < 2:
             raise ArmError(404, "InvalidResourceType", f"no ARM route for {req.path}")
@@ -210,17 +243,30 @@ class Arm:
             raise ArmError(404, "SubscriptionNotFound", f"The subscription '{subscription}' could not be found.")
 
     def subscription_body(self) -> dict[str, Any]:
-        return {"id": self.subscription_id, "subscriptionId": self.subscription, "tenantId": self.emu.tenant_id,
-                "displayName": "fluxforge emulator", "state": "Enabled",
-                "subscriptionPolicies": {"locationPlacementId": "Public_2014-09-01", "quotaId": "PayAsYouGo_2014-09-01",
-                                         "spendingLimit": "Off"}, "authorizationSource": "RoleBased"}
+        return {
+            "id": self.subscription_id,
+            "subscriptionId": self.subscription,
+            "tenantId": self.emu.tenant_id,
+            "displayName": "fluxforge emulator",
+            "state": "Enabled",
+            "subscriptionPolicies": {
+                "locationPlacementId": "Public_2014-09-01",
+                "quotaId": "PayAsYouGo_2014-09-01",
+                "spendingLimit": "Off",
+            },
+            "authorizationSource": "RoleBased",
+        }
 
     def _provider(self, call: Call) -> Response:
         provider = self.providers.get(call.namespace.lower())
         if provider is None or not call.types:
-            raise ArmError(400, "NoRegisteredProviderFound", f"No registered resource provider found for location "
-                           f"'westeurope' and API version '{call.api_version}' for type "
-                           f"'{'/'.join(call.types) or call.namespace}'.")
+            raise ArmError(
+                400,
+                "NoRegisteredProviderFound",
+                f"No registered resource provider found for location "
+                f"'westeurope' and API version '{call.api_version}' for type "
+                f"'{'/'.join(call.types) or call.namespace}'.",
+            )
         return provider(self, call)
 
     def _resource_groups(self, req: Request, claims: TokenClaims, api_version: str, rest: list[str]) -> Response:
@@ -239,8 +285,9 @@ class Arm:
             raise ArmError(404, "InvalidResourceType", f"no ARM route for {req.path}")
         return self._resource_group(req, claims, name, rg_id, group)
 
-    def _resource_group(self, req: Request, claims: TokenClaims, name: str, rg_id: str,
-                        group: ResourceGroup | None) -> Response:
+    def _resource_group(
+        self, req: Request, claims: TokenClaims, name: str, rg_id: str, group: ResourceGroup | None
+    ) -> Response:
         if req.method in ("GET", "HEAD"):
             self.authorize(claims, "Microsoft.Resources/subscriptions/resourceGroups/read", rg_id)
             if group is None:
@@ -260,9 +307,14 @@ class Arm:
         raise ArmError(405, "MethodNotAllowed", f"{req.method} is not supported on resource groups by this emulator")
 
     def _rg_body(self, group: ResourceGroup) -> dict[str, Any]:
-        return {"id": f"{self.subscription_id}/resourceGroups/{group.name}", "name": group.name,
-                "type": "Microsoft.Resources/resourceGroups", "location": group.location, "tags": group.tags,
-                "properties": {"provisioningState": "Succeeded"}}
+        return {
+            "id": f"{self.subscription_id}/resourceGroups/{group.name}",
+            "name": group.name,
+            "type": "Microsoft.Resources/resourceGroups",
+            "location": group.location,
+            "tags": group.tags,
+            "properties": {"provisioningState": "Succeeded"},
+        }
 
 
 def listing(items: list[dict[str, Any]]) -> Response:

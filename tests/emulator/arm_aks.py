@@ -43,8 +43,10 @@ class ManagedCluster:
 
     @property
     def resource_id(self) -> str:
-        return (f"/subscriptions/{self.subscription}/resourceGroups/{self.resource_group}/providers/"
-                f"{CLUSTER_TYPE}/{self.name}")
+        return (
+            f"/subscriptions/{self.subscription}/resourceGroups/{self.resource_group}/providers/"
+            f"{CLUSTER_TYPE}/{self.name}"
+        )
 
     def body(self, tenant_id: str) -> dict[str, Any]:
         security: dict[str, Any] = {"workloadIdentity": {"enabled": True}} if self.workload_identity else {}
@@ -52,19 +54,36 @@ class ManagedCluster:
         if self.oidc_issuer:
             oidc["issuerURL"] = self.issuer.url
         return {
-            "id": self.resource_id, "name": self.name, "type": CLUSTER_TYPE, "location": self.location,
-            "tags": self.tags, "sku": {"name": "Base", "tier": "Free"},
+            "id": self.resource_id,
+            "name": self.name,
+            "type": CLUSTER_TYPE,
+            "location": self.location,
+            "tags": self.tags,
+            "sku": {"name": "Base", "tier": "Free"},
             "identity": {"type": "SystemAssigned", "tenantId": tenant_id},
             "properties": {
-                "provisioningState": "Succeeded", "powerState": {"code": "Running"},
-                "kubernetesVersion": self.kubernetes_version, "currentKubernetesVersion": self.kubernetes_version,
+                "provisioningState": "Succeeded",
+                "powerState": {"code": "Running"},
+                "kubernetesVersion": self.kubernetes_version,
+                "currentKubernetesVersion": self.kubernetes_version,
                 "dnsPrefix": self.kube.host.split(".", 1)[0].removesuffix("-dns"),
-                "fqdn": self.kube.host, "azurePortalFQDN": f"portal-{self.kube.host}", "enableRBAC": True,
+                "fqdn": self.kube.host,
+                "azurePortalFQDN": f"portal-{self.kube.host}",
+                "enableRBAC": True,
                 "nodeResourceGroup": f"MC_{self.resource_group}_{self.name}_{self.location}",
-                "agentPoolProfiles": [{"name": "nodepool1", "count": 1, "vmSize": "Standard_D2s_v3", "mode": "System",
-                                       "osType": "Linux", "provisioningState": "Succeeded",
-                                       "orchestratorVersion": self.kubernetes_version}],
-                "oidcIssuerProfile": oidc, "securityProfile": security,
+                "agentPoolProfiles": [
+                    {
+                        "name": "nodepool1",
+                        "count": 1,
+                        "vmSize": "Standard_D2s_v3",
+                        "mode": "System",
+                        "osType": "Linux",
+                        "provisioningState": "Succeeded",
+                        "orchestratorVersion": self.kubernetes_version,
+                    }
+                ],
+                "oidcIssuerProfile": oidc,
+                "securityProfile": security,
             },
         }
 
@@ -83,25 +102,39 @@ def handle(arm: Arm, call: Call) -> Response:
     if kinds == ["managedclusters"] and not call.names:
         scope = call.rg_id if call.resource_group else arm.subscription_id
         call.authorize(f"{CLUSTER_TYPE}/read", scope)
-        return listing([c.body(arm.emu.tenant_id) for c in arm.emu.clusters.values()
-                        if c.resource_id.lower().startswith(scope.lower() + "/")])
+        return listing(
+            [
+                c.body(arm.emu.tenant_id)
+                for c in arm.emu.clusters.values()
+                if c.resource_id.lower().startswith(scope.lower() + "/")
+            ]
+        )
     if kinds[:1] != ["managedclusters"] or call.resource_group is None or not call.names:
-        raise ArmError(400, "InvalidResourceType", f"The resource type '{'/'.join(call.types)}' could not be found in "
-                       "the namespace 'Microsoft.ContainerService'.")
+        raise ArmError(
+            400,
+            "InvalidResourceType",
+            f"The resource type '{'/'.join(call.types)}' could not be found in "
+            "the namespace 'Microsoft.ContainerService'.",
+        )
     name = call.names[0]
     cluster = _cluster_in(arm, call.resource_group, name)
     rid = f"{call.rg_id}/providers/{CLUSTER_TYPE}/{name}"
     tail = [t.lower() for t in call.types[1:]] + [n.lower() for n in call.names[1:]]
-    if call.method == "POST" and len(call.names) == 1 and tail in (["listclusterusercredential"],
-                                                                    ["listclusteradmincredential"]):
+    if (
+        call.method == "POST"
+        and len(call.names) == 1
+        and tail in (["listclusterusercredential"], ["listclusteradmincredential"])
+    ):
         action = "listClusterUserCredential" if tail[0].endswith("usercredential") else "listClusterAdminCredential"
         call.authorize(f"{CLUSTER_TYPE}/{action}/action", rid)
         if cluster is None:
             raise not_found(CLUSTER_TYPE, name, call.resource_group.name)
-        kubeconfig = cluster.kube.kubeconfig(arm.emu.pki.ca_pem.read_bytes(), user=f"clusterUser_{cluster.resource_group}"
-                                             f"_{cluster.name}")
-        return Response(200, {"kubeconfigs": [{"name": "clusterUser",
-                                               "value": base64.b64encode(kubeconfig.encode()).decode()}]})
+        kubeconfig = cluster.kube.kubeconfig(
+            arm.emu.pki.ca_pem.read_bytes(), user=f"clusterUser_{cluster.resource_group}_{cluster.name}"
+        )
+        return Response(
+            200, {"kubeconfigs": [{"name": "clusterUser", "value": base64.b64encode(kubeconfig.encode()).decode()}]}
+        )
     if tail:
         raise ArmError(400, "InvalidResourceType", f"'{'/'.join(tail)}' is not served by this emulator")
     if call.method == "GET":
@@ -122,15 +155,23 @@ def _put(arm: Arm, call: Call, name: str, cluster: ManagedCluster | None) -> Res
     oidc = bool((props.get("oidcIssuerProfile") or {}).get("enabled"))
     workload = bool(((props.get("securityProfile") or {}).get("workloadIdentity") or {}).get("enabled"))
     if workload and not oidc:
-        raise ArmError(400, "BadRequest", "Enabling workload identity requires enabling the OIDC issuer "
-                       "(oidcIssuerProfile.enabled).")
+        raise ArmError(
+            400,
+            "BadRequest",
+            "Enabling workload identity requires enabling the OIDC issuer (oidcIssuerProfile.enabled).",
+        )
     if cluster is not None and cluster.oidc_issuer and not oidc:
         raise ArmError(400, "BadRequest", "The OIDC issuer cannot be disabled once it is enabled.")
     if cluster is None:
         if not body.get("location"):
             raise ArmError(400, "LocationRequired", "The location property is required for this definition.")
-        cluster = arm.emu.add_cluster(name, resource_group=call.resource_group.name, location=str(body["location"]),
-                                      oidc_issuer=oidc, workload_identity=workload)
+        cluster = arm.emu.add_cluster(
+            name,
+            resource_group=call.resource_group.name,
+            location=str(body["location"]),
+            oidc_issuer=oidc,
+            workload_identity=workload,
+        )
         return Response(201, cluster.body(arm.emu.tenant_id))
     cluster.oidc_issuer, cluster.workload_identity = oidc, workload
     if "tags" in body:

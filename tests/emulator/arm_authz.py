@@ -38,8 +38,12 @@ def handle(arm: Arm, call: Call) -> Response:
         return _assignments(arm, call)
     if kind == "roledefinitions":
         return _definitions(arm, call)
-    raise ArmError(400, "InvalidResourceType", f"The resource type '{call.types[0] if call.types else ''}' could not "
-                   "be found in the namespace 'Microsoft.Authorization'.")
+    raise ArmError(
+        400,
+        "InvalidResourceType",
+        f"The resource type '{call.types[0] if call.types else ''}' could not "
+        "be found in the namespace 'Microsoft.Authorization'.",
+    )
 
 
 # -- role assignments ------------------------------------------------------------------------------
@@ -50,8 +54,14 @@ def _assignments(arm: Arm, call: Call) -> Response:
         return listing([a.body(arm.subscription) for a in _filtered(arm, scope, call.req.query.get("$filter", ""))])
     name = call.names[0]
     full = f"{scope.rstrip('/')}/providers/{RA}/{name}"
-    current = next((a for a in arm.emu.rbac.assignments if a.id.lower() == name.lower()
-                    and a.scope.lower().rstrip("/") == scope.lower().rstrip("/")), None)
+    current = next(
+        (
+            a
+            for a in arm.emu.rbac.assignments
+            if a.id.lower() == name.lower() and a.scope.lower().rstrip("/") == scope.lower().rstrip("/")
+        ),
+        None,
+    )
     if call.method == "GET":
         call.authorize(f"{RA}/read", full)
         if current is None:
@@ -87,39 +97,67 @@ def _filtered(arm: Arm, scope: str, expression: str) -> list[Assignment]:
 
 def _create_assignment(arm: Arm, call: Call, scope: str, name: str, current: Assignment | None) -> Response:
     if not _is_guid(name):
-        raise ArmError(400, "InvalidRoleAssignmentId", f"The role assignment ID '{name}' is not valid. The role "
-                       "assignment ID must be a GUID.")
+        raise ArmError(
+            400,
+            "InvalidRoleAssignmentId",
+            f"The role assignment ID '{name}' is not valid. The role assignment ID must be a GUID.",
+        )
     props = call.body().get("properties") or {}
     role_ref, principal_id = str(props.get("roleDefinitionId") or ""), str(props.get("principalId") or "")
     if not role_ref or not principal_id:
-        raise ArmError(400, "InvalidRequestContent", "The request content was invalid and could not be deserialized: "
-                       "'roleDefinitionId' and 'principalId' are required.")
+        raise ArmError(
+            400,
+            "InvalidRequestContent",
+            "The request content was invalid and could not be deserialized: "
+            "'roleDefinitionId' and 'principalId' are required.",
+        )
     arm.check_scope(scope)
     role_id = role_ref.rstrip("/").rsplit("/", 1)[-1].lower()
     definition = arm.emu.rbac.definitions.get(role_id)
     if definition is None:
-        raise ArmError(400, "RoleDefinitionDoesNotExist",
-                       f"The specified role definition with ID '{role_id}' does not exist.")
+        raise ArmError(
+            400, "RoleDefinitionDoesNotExist", f"The specified role definition with ID '{role_id}' does not exist."
+        )
     principal = arm.emu.entra.by_object_id(principal_id)
     if principal is None and not props.get("principalType"):
-        raise ArmError(400, "PrincipalNotFound", f"Principal {principal_id.replace('-', '')} does not exist in the "
-                       f"directory {arm.emu.tenant_id}. Check that you have the correct principal ID. If you are "
-                       "creating this principal and then immediately assigning a role, this error might be related to a "
-                       "replication delay. In this case, set the role assignment principalType property to a value, "
-                       "such as ServicePrincipal, User, or Group.  See https://aka.ms/docs-principaltype")
+        raise ArmError(
+            400,
+            "PrincipalNotFound",
+            f"Principal {principal_id.replace('-', '')} does not exist in the "
+            f"directory {arm.emu.tenant_id}. Check that you have the correct principal ID. If you are "
+            "creating this principal and then immediately assigning a role, this error might be related to a "
+            "replication delay. In this case, set the role assignment principalType property to a value, "
+            "such as ServicePrincipal, User, or Group.  See https://aka.ms/docs-principaltype",
+        )
     if current is not None:
         if current.principal_id != principal_id or current.role_id != role_id:
-            raise ArmError(400, "RoleAssignmentUpdateNotPermitted", "Tenant ID, application ID, principal ID, and "
-                           "scope are not allowed to be updated.")
+            raise ArmError(
+                400,
+                "RoleAssignmentUpdateNotPermitted",
+                "Tenant ID, application ID, principal ID, and scope are not allowed to be updated.",
+            )
         return Response(200, current.body(arm.subscription))
-    twin = next((a for a in arm.emu.rbac.assignments if a.principal_id == principal_id and a.role_id == role_id
-                 and a.scope.lower().rstrip("/") == scope.lower().rstrip("/")), None)
+    twin = next(
+        (
+            a
+            for a in arm.emu.rbac.assignments
+            if a.principal_id == principal_id
+            and a.role_id == role_id
+            and a.scope.lower().rstrip("/") == scope.lower().rstrip("/")
+        ),
+        None,
+    )
     if twin is not None:
-        raise ArmError(409, "RoleAssignmentExists", "The role assignment already exists. The ID of the existing role "
-                       f"assignment is {twin.id.replace('-', '')}.")
+        raise ArmError(
+            409,
+            "RoleAssignmentExists",
+            "The role assignment already exists. The ID of the existing role "
+            f"assignment is {twin.id.replace('-', '')}.",
+        )
     kind = str(props.get("principalType") or ("User" if principal and principal.kind == "user" else "ServicePrincipal"))
-    assignment = arm.emu.rbac.assign(principal_id, definition.id, scope, name=name.lower(), principal_type=kind,
-                                     created_by=call.claims.object_id)
+    assignment = arm.emu.rbac.assign(
+        principal_id, definition.id, scope, name=name.lower(), principal_type=kind, created_by=call.claims.object_id
+    )
     return Response(201, assignment.body(arm.subscription))
 
 
@@ -129,15 +167,20 @@ def _definitions(arm: Arm, call: Call) -> Response:
     sub = arm.subscription if scope.lower().startswith("/subscriptions/") else None
     if not call.names:
         call.authorize(f"{RD}/read", scope)
-        found = [d for d in arm.emu.rbac.definitions.values() if _definition_matches(d, call.req.query.get("$filter", ""))]
+        found = [
+            d for d in arm.emu.rbac.definitions.values() if _definition_matches(d, call.req.query.get("$filter", ""))
+        ]
         return listing([d.body(sub) for d in found])
     role_id = call.names[0].lower()
     current = arm.emu.rbac.definitions.get(role_id)
     if call.method == "GET":
         call.authorize(f"{RD}/read", scope)
         if current is None:
-            raise ArmError(404, "RoleDefinitionDoesNotExist",
-                           f"The specified role definition with ID '{call.names[0]}' does not exist.")
+            raise ArmError(
+                404,
+                "RoleDefinitionDoesNotExist",
+                f"The specified role definition with ID '{call.names[0]}' does not exist.",
+            )
         return Response(200, current.body(sub))
     if call.method == "PUT":
         call.authorize(f"{RD}/write", scope)
@@ -164,27 +207,47 @@ def _definition_matches(definition: RoleDefinition, expression: str) -> bool:
 
 def _put_definition(arm: Arm, call: Call, role_id: str, current: RoleDefinition | None, sub: str | None) -> Response:
     if not _is_guid(role_id):
-        raise ArmError(400, "InvalidRoleDefinitionId", f"The role definition ID '{role_id}' is not valid. The role "
-                       "definition ID must be a GUID.")
+        raise ArmError(
+            400,
+            "InvalidRoleDefinitionId",
+            f"The role definition ID '{role_id}' is not valid. The role definition ID must be a GUID.",
+        )
     if current is not None and current.builtin:
         raise ArmError(403, "RoleDefinitionUpdateNotPermitted", "Built-in role definitions cannot be modified.")
     props: dict[str, Any] = call.body().get("properties") or {}
     name, scopes = str(props.get("roleName") or ""), [str(s) for s in props.get("assignableScopes") or []]
     if not name or not scopes:
-        raise ArmError(400, "InvalidRoleDefinition", "A custom role needs 'roleName' and at least one assignable scope.")
+        raise ArmError(
+            400, "InvalidRoleDefinition", "A custom role needs 'roleName' and at least one assignable scope."
+        )
     for scope in scopes:
         arm.check_scope(scope)
     if not any(in_scope(s, call.scope) or s.rstrip("/").lower() == call.scope.rstrip("/").lower() for s in scopes):
-        raise ArmError(400, "RoleDefinitionScopeNotAssignable", f"The role definition scope '{call.scope}' must be one "
-                       "of the assignable scopes of the role.")
+        raise ArmError(
+            400,
+            "RoleDefinitionScopeNotAssignable",
+            f"The role definition scope '{call.scope}' must be one of the assignable scopes of the role.",
+        )
     if any(d.name.lower() == name.lower() and d.id != role_id for d in arm.emu.rbac.definitions.values()):
-        raise ArmError(409, "RoleDefinitionWithSameNameExists", "A custom role with the same name already exists in "
-                       "this directory. Use a different name.")
+        raise ArmError(
+            409,
+            "RoleDefinitionWithSameNameExists",
+            "A custom role with the same name already exists in this directory. Use a different name.",
+        )
     perms = (props.get("permissions") or [{}])[0]
-    definition = arm.emu.rbac.define(RoleDefinition(
-        role_id, name, str(props.get("description") or ""), tuple(perms.get("actions") or ()),
-        tuple(perms.get("notActions") or ()), tuple(perms.get("dataActions") or ()),
-        tuple(perms.get("notDataActions") or ()), builtin=False, assignable_scopes=tuple(scopes)))
+    definition = arm.emu.rbac.define(
+        RoleDefinition(
+            role_id,
+            name,
+            str(props.get("description") or ""),
+            tuple(perms.get("actions") or ()),
+            tuple(perms.get("notActions") or ()),
+            tuple(perms.get("dataActions") or ()),
+            tuple(perms.get("notDataActions") or ()),
+            builtin=False,
+            assignable_scopes=tuple(scopes),
+        )
+    )
     return Response(200 if current else 201, definition.body(sub))
 
 
@@ -194,7 +257,10 @@ def _delete_definition(arm: Arm, role_id: str, current: RoleDefinition | None, s
     if current.builtin:
         raise ArmError(403, "RoleDefinitionUpdateNotPermitted", "Built-in role definitions cannot be deleted.")
     if any(a.role_id == role_id for a in arm.emu.rbac.assignments):
-        raise ArmError(409, "RoleDefinitionHasAssignments", "There are existing role assignments referencing role "
-                       "(code: RoleDefinitionHasAssignments).")
+        raise ArmError(
+            409,
+            "RoleDefinitionHasAssignments",
+            "There are existing role assignments referencing role (code: RoleDefinitionHasAssignments).",
+        )
     del arm.emu.rbac.definitions[role_id]
     return Response(200, current.body(sub))

@@ -39,9 +39,12 @@ class MsiState:
     def begin_write(self, identity_id: str) -> None:
         with self._lock:
             if identity_id.lower() in self._writing:
-                raise ArmError(409, "ConcurrentFederatedIdentityCredentialsWritesForSingleManagedIdentity",
-                               "Too many Federated Identity Credentials are written concurrently for the managed "
-                               f"identity '{identity_id}'. Federated Identity Credentials must be written sequentially.")
+                raise ArmError(
+                    409,
+                    "ConcurrentFederatedIdentityCredentialsWritesForSingleManagedIdentity",
+                    "Too many Federated Identity Credentials are written concurrently for the managed "
+                    f"identity '{identity_id}'. Federated Identity Credentials must be written sequentially.",
+                )
             self._writing.add(identity_id.lower())
 
     def end_write(self, identity_id: str) -> None:
@@ -59,16 +62,32 @@ def find_identity(arm: Arm, resource_id: str) -> Principal | None:
 
 
 def identity_body(arm: Arm, principal: Principal) -> dict[str, Any]:
-    return {"id": principal.resource_id, "name": principal.resource_id.rsplit("/", 1)[-1], "type": IDENTITY_TYPE,
-            "location": principal.location, "tags": principal.tags,
-            "properties": {"tenantId": arm.emu.tenant_id, "principalId": principal.object_id,
-                           "clientId": principal.client_id, "isolationScope": "None"}}
+    return {
+        "id": principal.resource_id,
+        "name": principal.resource_id.rsplit("/", 1)[-1],
+        "type": IDENTITY_TYPE,
+        "location": principal.location,
+        "tags": principal.tags,
+        "properties": {
+            "tenantId": arm.emu.tenant_id,
+            "principalId": principal.object_id,
+            "clientId": principal.client_id,
+            "isolationScope": "None",
+        },
+    }
 
 
 def fic_body(principal: Principal, credential: FederatedCredential) -> dict[str, Any]:
-    return {"id": f"{principal.resource_id}/federatedIdentityCredentials/{credential.name}", "name": credential.name,
-            "type": FIC_TYPE, "properties": {"issuer": credential.issuer, "subject": credential.subject,
-                                             "audiences": list(credential.audiences)}}
+    return {
+        "id": f"{principal.resource_id}/federatedIdentityCredentials/{credential.name}",
+        "name": credential.name,
+        "type": FIC_TYPE,
+        "properties": {
+            "issuer": credential.issuer,
+            "subject": credential.subject,
+            "audiences": list(credential.audiences),
+        },
+    }
 
 
 def handle(arm: Arm, call: Call) -> Response:
@@ -76,8 +95,12 @@ def handle(arm: Arm, call: Call) -> Response:
     if kind == ["userassignedidentities"] and not call.names:
         return _list_identities(arm, call)
     if kind[:1] != ["userassignedidentities"] or call.resource_group is None:
-        raise ArmError(400, "InvalidResourceType", f"The resource type '{'/'.join(call.types)}' could not be found in "
-                       f"the namespace '{NAMESPACE}' for api version '{call.api_version}'.")
+        raise ArmError(
+            400,
+            "InvalidResourceType",
+            f"The resource type '{'/'.join(call.types)}' could not be found in "
+            f"the namespace '{NAMESPACE}' for api version '{call.api_version}'.",
+        )
     rid = identity_id(call.subscription, call.resource_group.name, call.names[0])
     if len(kind) == 1:
         return _identity(arm, call, rid)
@@ -92,8 +115,11 @@ def handle(arm: Arm, call: Call) -> Response:
 def _list_identities(arm: Arm, call: Call) -> Response:
     scope = call.rg_id if call.resource_group else arm.subscription_id
     call.authorize(f"{IDENTITY_TYPE}/read", scope)
-    found = [identity_body(arm, p) for p in arm.emu.entra.principals.values()
-             if p.resource_id and p.resource_id.lower().startswith(scope.lower() + "/")]
+    found = [
+        identity_body(arm, p)
+        for p in arm.emu.entra.principals.values()
+        if p.resource_id and p.resource_id.lower().startswith(scope.lower() + "/")
+    ]
     return listing(found)
 
 
@@ -120,9 +146,13 @@ def _identity(arm: Arm, call: Call, rid: str) -> Response:
 def _put_identity(arm: Arm, call: Call, rid: str, principal: Principal | None) -> Response:
     name = call.names[0]
     if not IDENTITY_NAME.match(name):
-        raise ArmError(400, "InvalidResourceName", f"Resource name '{name}' is invalid. The name can be between 3 and "
-                       "128 characters long, can contain only letters, numbers, underscores and hyphens, and must "
-                       "start with a letter or number.")
+        raise ArmError(
+            400,
+            "InvalidResourceName",
+            f"Resource name '{name}' is invalid. The name can be between 3 and "
+            "128 characters long, can contain only letters, numbers, underscores and hyphens, and must "
+            "start with a letter or number.",
+        )
     body = call.body()
     if principal is None:
         if call.method == "PATCH":
@@ -148,8 +178,11 @@ def _fic(arm: Arm, call: Call, principal: Principal) -> Response:
     if call.method == "GET":
         call.authorize(f"{FIC_TYPE}/read", fid)
         if current is None:
-            raise ArmError(404, "NotFound", f"Federated Identity Credential '{name}' not found under managed identity "
-                           f"'{principal.resource_id}'.")
+            raise ArmError(
+                404,
+                "NotFound",
+                f"Federated Identity Credential '{name}' not found under managed identity '{principal.resource_id}'.",
+            )
         return Response(200, fic_body(principal, current))
     if call.method == "DELETE":
         call.authorize(f"{FIC_TYPE}/delete", fid)
@@ -175,7 +208,7 @@ def _list_fics(call: Call, principal: Principal) -> Response:
     top = call.req.query.get("$top")
     start = int(call.req.query.get("$skiptoken") or 0)
     size = int(top) if top and top.isdigit() and int(top) > 0 else len(items) or 1
-    body: dict[str, Any] = {"value": items[start:start + size]}
+    body: dict[str, Any] = {"value": items[start : start + size]}
     if start + size < len(items):
         base = f"https://management.azure.com{principal.resource_id}/federatedIdentityCredentials"
         body["nextLink"] = f"{base}?api-version={call.api_version}&$top={size}&$skiptoken={start + size}"
@@ -184,21 +217,37 @@ def _list_fics(call: Call, principal: Principal) -> Response:
 
 def _validated(name: str, body: dict[str, Any]) -> FederatedCredential:
     if not FIC_NAME.match(name):
-        raise ArmError(400, "BadRequest", f"Federated Identity Credential name '{name}' is invalid. The name must be "
-                       "3 to 120 characters long, start with a letter or number, and contain only letters, numbers, "
-                       "hyphens and underscores.")
+        raise ArmError(
+            400,
+            "BadRequest",
+            f"Federated Identity Credential name '{name}' is invalid. The name must be "
+            "3 to 120 characters long, start with a letter or number, and contain only letters, numbers, "
+            "hyphens and underscores.",
+        )
     props = body.get("properties") or {}
     issuer, subject, audiences = props.get("issuer"), props.get("subject"), props.get("audiences")
     if not issuer or not subject or not audiences:
-        raise ArmError(400, "BadRequest", "The request format was unexpected. Federated Identity Credential must "
-                       "specify 'issuer', 'subject' and 'audience'.")
+        raise ArmError(
+            400,
+            "BadRequest",
+            "The request format was unexpected. Federated Identity Credential must "
+            "specify 'issuer', 'subject' and 'audience'.",
+        )
     split = urlsplit(str(issuer))
     if split.scheme != "https" or not split.hostname:
-        raise ArmError(400, "BadRequest", f"Federated Identity Credential issuer '{issuer}' is invalid: the issuer must "
-                       "be a URL with the 'https' scheme.")
+        raise ArmError(
+            400,
+            "BadRequest",
+            f"Federated Identity Credential issuer '{issuer}' is invalid: the issuer must "
+            "be a URL with the 'https' scheme.",
+        )
     if not isinstance(audiences, list) or len(audiences) != 1:
-        raise ArmError(400, "BadRequest", "Federated Identity Credential audiences must contain exactly one value "
-                       f"(got {len(audiences) if isinstance(audiences, list) else audiences!r}).")
+        raise ArmError(
+            400,
+            "BadRequest",
+            "Federated Identity Credential audiences must contain exactly one value "
+            f"(got {len(audiences) if isinstance(audiences, list) else audiences!r}).",
+        )
     for label, value in (("issuer", issuer), ("subject", subject), ("audience", audiences[0])):
         if len(str(value)) > 600:
             raise ArmError(400, "BadRequest", f"Federated Identity Credential {label} is longer than 600 characters.")
@@ -207,19 +256,37 @@ def _validated(name: str, body: dict[str, Any]) -> FederatedCredential:
 
 def _put_fic(call: Call, principal: Principal, name: str, current: FederatedCredential | None) -> Response:
     credential = _validated(name, call.body())
-    clash = next((c for c in principal.federated if c is not current and c.issuer == credential.issuer
-                  and c.subject == credential.subject), None)
+    clash = next(
+        (
+            c
+            for c in principal.federated
+            if c is not current and c.issuer == credential.issuer and c.subject == credential.subject
+        ),
+        None,
+    )
     if clash is not None:
-        raise ArmError(409, "Conflict", "Issuer and subject combination already exists for this Managed Identity. "
-                       f"(Federated Identity Credential '{clash.name}' has issuer '{clash.issuer}' and subject "
-                       f"'{clash.subject}'.)")
+        raise ArmError(
+            409,
+            "Conflict",
+            "Issuer and subject combination already exists for this Managed Identity. "
+            f"(Federated Identity Credential '{clash.name}' has issuer '{clash.issuer}' and subject "
+            f"'{clash.subject}'.)",
+        )
     if current is None and len(principal.federated) >= MAX_FICS:
-        raise ArmError(400, "BadRequest", f"Too many Federated Identity Credentials: the managed identity "
-                       f"'{principal.resource_id}' already has {len(principal.federated)}; at most {MAX_FICS} are "
-                       "allowed per identity.")
+        raise ArmError(
+            400,
+            "BadRequest",
+            f"Too many Federated Identity Credentials: the managed identity "
+            f"'{principal.resource_id}' already has {len(principal.federated)}; at most {MAX_FICS} are "
+            "allowed per identity.",
+        )
     if current is None:
         principal.federated.append(credential)
         return Response(201, fic_body(principal, credential))
     current.name, current.issuer, current.subject, current.audiences = (
-        current.name, credential.issuer, credential.subject, credential.audiences)
+        current.name,
+        credential.issuer,
+        credential.subject,
+        credential.audiences,
+    )
     return Response(200, fic_body(principal, current))

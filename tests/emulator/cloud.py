@@ -39,8 +39,15 @@ class Emulator:
     ``patch_resolver()``. The TLS certificate is reissued (same test CA) when a new name appears.
     """
 
-    def __init__(self, workdir: Path, *, vaults: Sequence[str] = ("sopstest",), tenant_id: str | None = None,
-                 issuers: Sequence[str] = (), loopback: bool = False) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        vaults: Sequence[str] = ("sopstest",),
+        tenant_id: str | None = None,
+        issuers: Sequence[str] = (),
+        loopback: bool = False,
+    ) -> None:
         """``issuers``: cluster OIDC issuer URLs (default: one AKS-style URL); ``issuer`` is the first.
 
         ``loopback``: the fallback where no namespace is allowed: one vault at ``https://127.0.0.1:<port>``,
@@ -67,8 +74,12 @@ class Emulator:
         self.arm.register("Microsoft.KeyVault", arm_keyvault.handle, arm_keyvault.resolve)
         self.arm.register("Microsoft.ContainerService", arm_aks.handle, arm_aks.resolve)
         self.msi = MsiState()
-        self.vaults = {name.lower(): KeyVault(name, self.entra, self.rbac, subscription=self.arm.subscription,
-                                              resource_group=DEFAULT_RESOURCE_GROUP) for name in vaults}
+        self.vaults = {
+            name.lower(): KeyVault(
+                name, self.entra, self.rbac, subscription=self.arm.subscription, resource_group=DEFAULT_RESOURCE_GROUP
+            )
+            for name in vaults
+        }
         self._initial_vaults = list(self.vaults)
         self.deleted_vaults: dict[str, KeyVault] = {}
         self.clusters: dict[str, ManagedCluster] = {}
@@ -86,8 +97,15 @@ class Emulator:
     def hostnames(self) -> list[str]:
         issuer_hosts = sorted({i.host for i in self.issuers.values()})
         kube_hosts = sorted(c.kube.host for c in self.clusters.values())
-        return [LOGIN_HOST, MGMT_HOST, *issuer_hosts, *(v.host for v in self.vaults.values()), *kube_hosts,
-                "localhost", "127.0.0.1"]
+        return [
+            LOGIN_HOST,
+            MGMT_HOST,
+            *issuer_hosts,
+            *(v.host for v in self.vaults.values()),
+            *kube_hosts,
+            "localhost",
+            "127.0.0.1",
+        ]
 
     def _names_changed(self) -> None:
         """New vaults/clusters: reissue the certificate if needed and rewrite the sandbox hosts files."""
@@ -238,8 +256,16 @@ class Emulator:
         self._names_changed()
         return vault
 
-    def add_cluster(self, name: str, *, resource_group: str = DEFAULT_RESOURCE_GROUP, location: str = "westeurope",
-                    issuer: str | None = None, oidc_issuer: bool = True, workload_identity: bool = True) -> ManagedCluster:
+    def add_cluster(
+        self,
+        name: str,
+        *,
+        resource_group: str = DEFAULT_RESOURCE_GROUP,
+        location: str = "westeurope",
+        issuer: str | None = None,
+        oidc_issuer: bool = True,
+        workload_identity: bool = True,
+    ) -> ManagedCluster:
         """An AKS cluster: ARM resource, OIDC issuer (``issuer`` URL, else a new AKS-style one) and API server."""
         url = issuer or f"https://{location}.oic.prod-aks.azure.com/{self.tenant_id}/{uuid.uuid4()}/"
         if url not in self.issuers:
@@ -248,10 +274,18 @@ class Emulator:
         self.arm.add_resource_group(resource_group, location)
         digest = hashlib.sha256(f"{self.arm.subscription}/{resource_group}/{name}".encode()).hexdigest()[:8]
         host = f"{name.lower()}-dns-{digest}.hcp.{location}.azmk8s.io"
-        kube = KubeCluster(name, self.issuers[url], host=host, tenant_id=self.tenant_id,
-                           workload_identity=workload_identity)
-        cluster = ManagedCluster(name, resource_group, location, self.issuers[url], kube, self.arm.subscription,
-                                 workload_identity=workload_identity)
+        kube = KubeCluster(
+            name, self.issuers[url], host=host, tenant_id=self.tenant_id, workload_identity=workload_identity
+        )
+        cluster = ManagedCluster(
+            name,
+            resource_group,
+            location,
+            self.issuers[url],
+            kube,
+            self.arm.subscription,
+            workload_identity=workload_identity,
+        )
         cluster.oidc_issuer = oidc_issuer
         self.clusters[name.lower()] = cluster
         self._names_changed()
@@ -282,42 +316,80 @@ class Emulator:
     def _write_hosts(self, path: Path) -> None:
         # rewrite in place (same inode): the sandbox bind-mounts this very file over /etc/hosts
         with path.open("w") as handle:
-            handle.write("127.0.0.1 localhost " + " ".join(h for h in self.hostnames if h[0].isalpha() and h != "localhost")
-                         + "\n::1 localhost\n")
+            handle.write(
+                "127.0.0.1 localhost "
+                + " ".join(h for h in self.hostnames if h[0].isalpha() and h != "localhost")
+                + "\n::1 localhost\n"
+            )
 
-    def add_identity(self, name: str, *, roles: Sequence[str] = (), scope: str | None = None,
-                     secret: str | None = None, kind: str = "managed_identity", client_id: str | None = None) -> Principal:
+    def add_identity(
+        self,
+        name: str,
+        *,
+        roles: Sequence[str] = (),
+        scope: str | None = None,
+        secret: str | None = None,
+        kind: str = "managed_identity",
+        client_id: str | None = None,
+    ) -> Principal:
         """A principal with ``roles`` on ``scope`` (default: the first vault). A managed identity is also an ARM
         user-assigned identity in ``rg-fluxforge`` (when its name is a valid, free ARM name)."""
         principal = self.entra.add_principal(name, "app" if secret else kind, secret, client_id)
         rid = identity_id(self.arm.subscription, DEFAULT_RESOURCE_GROUP, name)
-        if principal.kind == "managed_identity" and IDENTITY_NAME.match(name) and not any(
-                p.resource_id.lower() == rid.lower() for p in self.entra.principals.values()):
+        if (
+            principal.kind == "managed_identity"
+            and IDENTITY_NAME.match(name)
+            and not any(p.resource_id.lower() == rid.lower() for p in self.entra.principals.values())
+        ):
             principal.resource_id = rid
         for role in roles:
             self.rbac.assign(principal.object_id, role, scope or self.vault().resource_id)
         return principal
 
-    def federate(self, principal: Principal, namespace: str, service_account: str, *, name: str = "kustomize-controller",
-                 issuer: str | None = None, audience: str = WI_AUDIENCE) -> FederatedCredential:
-        credential = FederatedCredential(name, issuer or self.issuer.url,
-                                         f"system:serviceaccount:{namespace}:{service_account}", [audience])
+    def federate(
+        self,
+        principal: Principal,
+        namespace: str,
+        service_account: str,
+        *,
+        name: str = "kustomize-controller",
+        issuer: str | None = None,
+        audience: str = WI_AUDIENCE,
+    ) -> FederatedCredential:
+        credential = FederatedCredential(
+            name, issuer or self.issuer.url, f"system:serviceaccount:{namespace}:{service_account}", [audience]
+        )
         principal.federated.append(credential)
         return credential
 
-    def workload_env(self, principal: Principal, token_file: Path, *, namespace: str = "flux-system",
-                     service_account: str = "kustomize-controller", audience: str = WI_AUDIENCE,
-                     issuer: str | None = None) -> dict[str, str]:
+    def workload_env(
+        self,
+        principal: Principal,
+        token_file: Path,
+        *,
+        namespace: str = "flux-system",
+        service_account: str = "kustomize-controller",
+        audience: str = WI_AUDIENCE,
+        issuer: str | None = None,
+    ) -> dict[str, str]:
         """What the AKS webhook injects into a pod, with a freshly minted projected token on disk."""
         minter = self.issuers[issuer] if issuer else self.issuer
         token_file.write_text(minter.mint(namespace, service_account, audience=audience))
-        return {"AZURE_CLIENT_ID": principal.client_id, "AZURE_FEDERATED_TOKEN_FILE": str(token_file),
-                **self._authority_env(), **self.tls_env()}
+        return {
+            "AZURE_CLIENT_ID": principal.client_id,
+            "AZURE_FEDERATED_TOKEN_FILE": str(token_file),
+            **self._authority_env(),
+            **self.tls_env(),
+        }
 
     def secret_env(self, principal: Principal) -> dict[str, str]:
         """EnvironmentCredential settings for a service principal with a client secret."""
-        env = {"AZURE_CLIENT_ID": principal.client_id, "AZURE_CLIENT_SECRET": principal.secrets[0],
-               **self._authority_env(), **self.tls_env()}
+        env = {
+            "AZURE_CLIENT_ID": principal.client_id,
+            "AZURE_CLIENT_SECRET": principal.secrets[0],
+            **self._authority_env(),
+            **self.tls_env(),
+        }
         if not self.loopback:
             env.pop("AZURE_AUTHORITY_HOST")
         return env
@@ -347,8 +419,13 @@ class Emulator:
 
 def _loopback_service(path: str) -> str:
     """Loopback mode serves everything on 127.0.0.1: route by path."""
-    for prefix, service in (("/adfs/", "entra"), ("/keys", "kv"), ("/secrets", "kv"), ("/subscriptions", "arm"),
-                            ("/providers", "arm")):
+    for prefix, service in (
+        ("/adfs/", "entra"),
+        ("/keys", "kv"),
+        ("/secrets", "kv"),
+        ("/subscriptions", "arm"),
+        ("/providers", "arm"),
+    ):
         if path.startswith(prefix):
             return service
     return "oidc"

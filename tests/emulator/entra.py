@@ -73,8 +73,9 @@ class Entra:
         self.resources: set[str] = set(KNOWN_RESOURCES)
 
     # -- configuration ---------------------------------------------------------------------------
-    def add_principal(self, name: str, kind: str = "managed_identity", secret: str | None = None,
-                      client_id: str | None = None) -> Principal:
+    def add_principal(
+        self, name: str, kind: str = "managed_identity", secret: str | None = None, client_id: str | None = None
+    ) -> Principal:
         principal = Principal(name, client_id or str(uuid.uuid4()), str(uuid.uuid4()), kind, [secret] if secret else [])
         self.principals[principal.client_id] = principal
         return principal
@@ -129,8 +130,14 @@ class Entra:
     def _adfs(self, req: Request, rest: list[str]) -> Response:
         """Loopback mode: the ADFS authority shape (MSAL skips instance discovery for tenant ``adfs``)."""
         if rest == [".well-known", "openid-configuration"]:
-            return Response(200, {"authorization_endpoint": f"{self.adfs_base}/oauth2/authorize",
-                                  "token_endpoint": f"{self.adfs_base}/oauth2/token", "issuer": self.adfs_base})
+            return Response(
+                200,
+                {
+                    "authorization_endpoint": f"{self.adfs_base}/oauth2/authorize",
+                    "token_endpoint": f"{self.adfs_base}/oauth2/token",
+                    "issuer": self.adfs_base,
+                },
+            )
         if rest in (["oauth2", "token"], ["oauth2", "v2.0", "token"]) and req.method == "POST":
             return self._token(req.form())
         return Response(404, {"error": "not_found", "error_description": f"no route {req.path}"})
@@ -165,28 +172,41 @@ class Entra:
             token, expires = self.mint_access_token(principal, resource)
         except EntraError as exc:
             return _error_response(exc, client_id=form.get("client_id", ""))
-        body = {"token_type": "Bearer", "expires_in": expires - int(time.time()), "ext_expires_in": 3600,
-                "access_token": token}
+        body = {
+            "token_type": "Bearer",
+            "expires_in": expires - int(time.time()),
+            "ext_expires_in": 3600,
+            "access_token": token,
+        }
         return Response(200, body, note={"principal": principal.name, "resource": resource})
 
     def _authenticate(self, form: dict[str, str]) -> Principal:
         if form.get("grant_type") != "client_credentials":
-            raise EntraError(70003, "unsupported_grant_type", "AADSTS70003: The app requested an unsupported grant type.")
+            raise EntraError(
+                70003, "unsupported_grant_type", "AADSTS70003: The app requested an unsupported grant type."
+            )
         client_id = form.get("client_id", "")
         principal = self.principals.get(client_id)
         if principal is None:
-            raise EntraError(700016, "unauthorized_client",
-                             f"AADSTS700016: Application with identifier '{client_id}' was not found in the directory "
-                             f"'{self.tenant_id}'.")
+            raise EntraError(
+                700016,
+                "unauthorized_client",
+                f"AADSTS700016: Application with identifier '{client_id}' was not found in the directory "
+                f"'{self.tenant_id}'.",
+            )
         if "client_assertion" in form:
             if form.get("client_assertion_type") != JWT_BEARER:
                 raise EntraError(50027, "invalid_request", "AADSTS50027: JWT token is invalid or malformed.")
             self._match_federated(principal, form["client_assertion"])
         elif form.get("client_secret") not in principal.secrets or not principal.secrets:
-            raise EntraError(7000215, "invalid_client",
-                             "AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the "
-                             f"request is the client secret value, not the client secret ID, for a secret added to "
-                             f"app '{client_id}'.", status=401)
+            raise EntraError(
+                7000215,
+                "invalid_client",
+                "AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the "
+                f"request is the client secret value, not the client secret ID, for a secret added to "
+                f"app '{client_id}'.",
+                status=401,
+            )
         return principal
 
     def _match_federated(self, principal: Principal, assertion: str) -> None:
@@ -199,50 +219,70 @@ class Entra:
         auds = [aud] if isinstance(aud, str) else list(aud)
         issuer = self.issuers.get(iss)
         if issuer is None or not issuer.enabled:
-            raise EntraError(90061, "invalid_request",
-                             f"AADSTS90061: Request to External OIDC endpoint failed. Issuer '{iss}' is unreachable.")
+            raise EntraError(
+                90061,
+                "invalid_request",
+                f"AADSTS90061: Request to External OIDC endpoint failed. Issuer '{iss}' is unreachable.",
+            )
         try:
             jwt.verify(assertion, issuer.jwks())
         except jwt.JwtError:
-            raise EntraError(700027, "invalid_client",
-                             "AADSTS700027: Client assertion failed signature validation.", 401) from None
+            raise EntraError(
+                700027, "invalid_client", "AADSTS700027: Client assertion failed signature validation.", 401
+            ) from None
         if not claims.get("nbf", 0) - 300 <= time.time() <= claims.get("exp", 0):
-            raise EntraError(700024, "invalid_client",
-                             "AADSTS700024: Client assertion is not within its valid time range.", 401)
+            raise EntraError(
+                700024, "invalid_client", "AADSTS700024: Client assertion is not within its valid time range.", 401
+            )
         _check_federation(principal, iss, sub, auds)
 
 
 def _check_federation(principal: Principal, iss: str, sub: str, auds: list[str]) -> None:
     creds = principal.federated
     if not creds:
-        raise EntraError(70021, "invalid_request",
-                         "AADSTS70021: No matching federated identity record found for presented assertion. "
-                         f"Assertion Issuer: '{iss}'. Assertion Subject: '{sub}'. Assertion Audience: "
-                         f"'{','.join(auds)}'. https://learn.microsoft.com/entra/workload-id/workload-identity-federation")
+        raise EntraError(
+            70021,
+            "invalid_request",
+            "AADSTS70021: No matching federated identity record found for presented assertion. "
+            f"Assertion Issuer: '{iss}'. Assertion Subject: '{sub}'. Assertion Audience: "
+            f"'{','.join(auds)}'. https://learn.microsoft.com/entra/workload-id/workload-identity-federation",
+        )
     by_issuer = [c for c in creds if c.issuer == iss]
     if not by_issuer:
-        raise EntraError(700211, "invalid_request",
-                         f"AADSTS700211: No matching federated identity record found for presented assertion issuer "
-                         f"'{iss}'. Please check your federated identity credential Subject, Audience and Issuer "
-                         "against the presented assertion.")
+        raise EntraError(
+            700211,
+            "invalid_request",
+            f"AADSTS700211: No matching federated identity record found for presented assertion issuer "
+            f"'{iss}'. Please check your federated identity credential Subject, Audience and Issuer "
+            "against the presented assertion.",
+        )
     by_subject = [c for c in by_issuer if c.subject == sub]
     if not by_subject and any(c.subject.lower() == sub.lower() for c in by_issuer):
-        raise EntraError(7002138, "invalid_request",
-                         f"AADSTS7002138: No matching federated identity record found for presented assertion subject "
-                         f"'{sub}'. The subject matches with case-insensitive comparison, but not with case-sensitive "
-                         "comparison. Check your federated identity credential Subject, Audience and Issuer against "
-                         "the presented assertion. See documentation at: "
-                         "https://learn.microsoft.com/entra/workload-id/workload-identity-federation.")
+        raise EntraError(
+            7002138,
+            "invalid_request",
+            f"AADSTS7002138: No matching federated identity record found for presented assertion subject "
+            f"'{sub}'. The subject matches with case-insensitive comparison, but not with case-sensitive "
+            "comparison. Check your federated identity credential Subject, Audience and Issuer against "
+            "the presented assertion. See documentation at: "
+            "https://learn.microsoft.com/entra/workload-id/workload-identity-federation.",
+        )
     if not by_subject:
-        raise EntraError(700213, "invalid_request",
-                         f"AADSTS700213: No matching federated identity record found for presented assertion subject "
-                         f"'{sub}'. Please check your federated identity credential Subject, Audience and Issuer "
-                         "against the presented assertion.")
+        raise EntraError(
+            700213,
+            "invalid_request",
+            f"AADSTS700213: No matching federated identity record found for presented assertion subject "
+            f"'{sub}'. Please check your federated identity credential Subject, Audience and Issuer "
+            "against the presented assertion.",
+        )
     if not any(set(c.audiences) & set(auds) for c in by_subject):
-        raise EntraError(700212, "invalid_request",
-                         f"AADSTS700212: No matching federated identity record found for presented assertion audience "
-                         f"'{','.join(auds)}'. Please check your federated identity credential Subject, Audience and "
-                         "Issuer against the presented assertion.")
+        raise EntraError(
+            700212,
+            "invalid_request",
+            f"AADSTS700212: No matching federated identity record found for presented assertion audience "
+            f"'{','.join(auds)}'. Please check your federated identity credential Subject, Audience and "
+            "Issuer against the presented assertion.",
+        )
 
 
 def _resource_of(scope: str, known: set[str]) -> str:
@@ -251,8 +291,11 @@ def _resource_of(scope: str, known: set[str]) -> str:
             resource = item[: -len("/.default")]
             if resource.rstrip("/") in known:
                 return resource.rstrip("/")
-            raise EntraError(500011, "invalid_resource",
-                             f"AADSTS500011: The resource principal named {resource} was not found in the tenant.")
+            raise EntraError(
+                500011,
+                "invalid_resource",
+                f"AADSTS500011: The resource principal named {resource} was not found in the tenant.",
+            )
     raise EntraError(1002012, "invalid_scope", f"AADSTS1002012: The provided value for scope {scope} is not valid.")
 
 

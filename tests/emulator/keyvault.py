@@ -27,10 +27,18 @@ OPS = {"encrypt": "encrypt", "decrypt": "decrypt", "wrapkey": "wrapKey", "unwrap
 # what a disabled key still allows (public-key operations), as the service answers
 DISABLED_REFUSES = {"decrypt", "unwrapkey"}
 # access-policy permission names per data action
-POLICY = {rbac.READ: ("keys", "get"), rbac.ENCRYPT: ("keys", "encrypt"), rbac.DECRYPT: ("keys", "decrypt"),
-          rbac.WRAP: ("keys", "wrapKey"), rbac.UNWRAP: ("keys", "unwrapKey"), rbac.CREATE: ("keys", "create"),
-          rbac.UPDATE: ("keys", "update"), rbac.GET_SECRET: ("secrets", "get"), rbac.SET_SECRET: ("secrets", "set"),
-          rbac.SECRET_METADATA: ("secrets", "list")}
+POLICY = {
+    rbac.READ: ("keys", "get"),
+    rbac.ENCRYPT: ("keys", "encrypt"),
+    rbac.DECRYPT: ("keys", "decrypt"),
+    rbac.WRAP: ("keys", "wrapKey"),
+    rbac.UNWRAP: ("keys", "unwrapKey"),
+    rbac.CREATE: ("keys", "create"),
+    rbac.UPDATE: ("keys", "update"),
+    rbac.GET_SECRET: ("secrets", "get"),
+    rbac.SET_SECRET: ("secrets", "set"),
+    rbac.SECRET_METADATA: ("secrets", "list"),
+}
 LIST_KEYS = "Microsoft.KeyVault/vaults/keys/read"
 
 
@@ -73,8 +81,11 @@ class AccessPolicy:
         return "all" in granted or permission.lower() in granted
 
     def body(self) -> dict[str, Any]:
-        return {"tenantId": self.tenant_id, "objectId": self.object_id,
-                "permissions": {"keys": self.keys, "secrets": self.secrets, "certificates": self.certificates}}
+        return {
+            "tenantId": self.tenant_id,
+            "objectId": self.object_id,
+            "permissions": {"keys": self.keys, "secrets": self.secrets, "certificates": self.certificates},
+        }
 
 
 def _rsa_key(size: int) -> rsa.RSAPrivateKey:
@@ -98,10 +109,16 @@ def _error(status: int, code: str, message: str, inner: str | None = None, **not
     return Response(status, {"error": error}, note={"error": inner or code, **note})
 
 
-def _attributes(enabled: bool, created: int, updated: int, exp: int | None, nbf: int | None,
-                recovery: str) -> dict[str, Any]:
-    attrs: dict[str, Any] = {"enabled": enabled, "created": created, "updated": updated or created,
-                             "recoveryLevel": recovery, "recoverableDays": 90}
+def _attributes(
+    enabled: bool, created: int, updated: int, exp: int | None, nbf: int | None, recovery: str
+) -> dict[str, Any]:
+    attrs: dict[str, Any] = {
+        "enabled": enabled,
+        "created": created,
+        "updated": updated or created,
+        "recoveryLevel": recovery,
+        "recoverableDays": 90,
+    }
     if exp is not None:
         attrs["exp"] = exp
     if nbf is not None:
@@ -110,15 +127,25 @@ def _attributes(enabled: bool, created: int, updated: int, exp: int | None, nbf:
 
 
 class KeyVault:
-    def __init__(self, name: str, entra: Entra, access: rbac.Rbac, *, subscription: str | None = None,
-                 resource_group: str = "rg-fluxforge", location: str = "westeurope") -> None:
+    def __init__(
+        self,
+        name: str,
+        entra: Entra,
+        access: rbac.Rbac,
+        *,
+        subscription: str | None = None,
+        resource_group: str = "rg-fluxforge",
+        location: str = "westeurope",
+    ) -> None:
         self.name, self.entra, self.rbac, self.location = name, entra, access, location
         self.host = f"{name}.vault.azure.net"
         self.url = f"https://{self.host}"
         self.subscription = subscription or str(uuid.uuid5(uuid.NAMESPACE_DNS, entra.tenant_id))
         self.resource_group = resource_group
-        self.resource_id = (f"/subscriptions/{self.subscription}/resourceGroups/{resource_group}"
-                            f"/providers/Microsoft.KeyVault/vaults/{name}")
+        self.resource_id = (
+            f"/subscriptions/{self.subscription}/resourceGroups/{resource_group}"
+            f"/providers/Microsoft.KeyVault/vaults/{name}"
+        )
         self.keys: dict[str, list[KeyVersion]] = {}
         self.secrets: dict[str, list[SecretVersion]] = {}
         self.challenge_resource = RESOURCE  # change it to rehearse a vault in another cloud
@@ -134,13 +161,31 @@ class KeyVault:
         self.tags: dict[str, str] = {}
 
     # -- configuration ---------------------------------------------------------------------------
-    def create_key(self, name: str, size: int = 2048, version: str | None = None,
-                   key: rsa.RSAPrivateKey | None = None, *, ops: list[str] | None = None, enabled: bool = True,
-                   exp: int | None = None, nbf: int | None = None, tags: dict[str, str] | None = None) -> str:
+    def create_key(
+        self,
+        name: str,
+        size: int = 2048,
+        version: str | None = None,
+        key: rsa.RSAPrivateKey | None = None,
+        *,
+        ops: list[str] | None = None,
+        enabled: bool = True,
+        exp: int | None = None,
+        nbf: int | None = None,
+        tags: dict[str, str] | None = None,
+    ) -> str:
         """Create ``name`` or add a new current version to it (``key``: that version's RSA key, else a new
         one); returns the version."""
-        version_obj = KeyVersion(version or uuid.uuid4().hex, key or _rsa_key(size), int(time.time()), enabled,
-                                 ops or ["encrypt", "decrypt", "wrapKey", "unwrapKey"], exp, nbf, dict(tags or {}))
+        version_obj = KeyVersion(
+            version or uuid.uuid4().hex,
+            key or _rsa_key(size),
+            int(time.time()),
+            enabled,
+            ops or ["encrypt", "decrypt", "wrapKey", "unwrapKey"],
+            exp,
+            nbf,
+            dict(tags or {}),
+        )
         self.keys.setdefault(name, []).append(version_obj)
         return version_obj.version
 
@@ -214,7 +259,9 @@ class KeyVault:
             return None, resp
         expected = self.challenge_resource if self.challenge_resource.startswith("https://0.0.1") else RESOURCE
         if claims.audience.rstrip("/") != expected:
-            resp = _error(401, "Unauthorized", f"AKV10022: Invalid audience. Expected {expected}, found: {claims.audience}.")
+            resp = _error(
+                401, "Unauthorized", f"AKV10022: Invalid audience. Expected {expected}, found: {claims.audience}."
+            )
             resp.headers.update(challenge)
             return None, resp
         return claims, None
@@ -229,10 +276,12 @@ class KeyVault:
         kind, permission = POLICY.get(action, ("keys", action.rsplit("/", 2)[-2]))
         if any(p.object_id == claims.object_id and p.grants(kind, permission) for p in self.access_policies):
             return None
-        message = (f"The user, group or application 'appid={claims.app_id};oid={claims.object_id};"
-                   f"iss=https://sts.windows.net/{claims.tenant_id}/' does not have {kind} {permission.lower()} "
-                   f"permission on key vault '{self.name};location={self.location}'. For help resolving this issue, "
-                   "please see https://go.microsoft.com/fwlink/?linkid=2125287")
+        message = (
+            f"The user, group or application 'appid={claims.app_id};oid={claims.object_id};"
+            f"iss=https://sts.windows.net/{claims.tenant_id}/' does not have {kind} {permission.lower()} "
+            f"permission on key vault '{self.name};location={self.location}'. For help resolving this issue, "
+            "please see https://go.microsoft.com/fwlink/?linkid=2125287"
+        )
         return _error(403, "Forbidden", message, "AccessDenied", principal=claims.object_id)
 
     def _forbidden_rbac(self, claims: TokenClaims, action: str, scope: str) -> Response:
@@ -251,8 +300,12 @@ class KeyVault:
         match = [v for v in versions or [] if v.version == version] if version else (versions or [])[-1:]
         if not match:
             what = f"{name}/{version}" if version else name
-            return _error(404, "KeyNotFound", f"A key with (name/id) {what} was not found in this key vault. If you "
-                          "recently deleted this key you may be able to recover it using the correct recovery command.")
+            return _error(
+                404,
+                "KeyNotFound",
+                f"A key with (name/id) {what} was not found in this key vault. If you "
+                "recently deleted this key you may be able to recover it using the correct recovery command.",
+            )
         return match[0]
 
     def _key_attributes(self, kv: KeyVersion) -> dict[str, Any]:
@@ -263,17 +316,26 @@ class KeyVault:
     def _bundle(self, name: str, kv: KeyVersion) -> dict[str, Any]:
         numbers = kv.key.public_key().public_numbers()
         return {
-            "key": {"kid": f"{self.url}/keys/{name}/{kv.version}", "kty": "RSA", "key_ops": kv.ops,
-                    "n": jwt.int_b64(numbers.n), "e": jwt.int_b64(numbers.e)},
-            "attributes": self._key_attributes(kv), "tags": kv.tags,
+            "key": {
+                "kid": f"{self.url}/keys/{name}/{kv.version}",
+                "kty": "RSA",
+                "key_ops": kv.ops,
+                "n": jwt.int_b64(numbers.n),
+                "e": jwt.int_b64(numbers.e),
+            },
+            "attributes": self._key_attributes(kv),
+            "tags": kv.tags,
         }
 
     def _list_keys(self, claims: TokenClaims) -> Response:
         denied = self._denied(claims, LIST_KEYS, self.resource_id)
         if denied is not None:
             return denied
-        items = [{"kid": f"{self.url}/keys/{n}", "attributes": self._key_attributes(v[-1]), "tags": v[-1].tags}
-                 for n, v in sorted(self.keys.items()) if v]
+        items = [
+            {"kid": f"{self.url}/keys/{n}", "attributes": self._key_attributes(v[-1]), "tags": v[-1].tags}
+            for n, v in sorted(self.keys.items())
+            if v
+        ]
         return Response(200, {"value": items, "nextLink": None})
 
     def _list_versions(self, claims: TokenClaims, name: str) -> Response:
@@ -282,8 +344,10 @@ class KeyVault:
             return denied
         if not self.keys.get(name):
             return self._find(name, "")  # type: ignore[return-value]
-        items = [{"kid": f"{self.url}/keys/{name}/{v.version}", "attributes": self._key_attributes(v), "tags": v.tags}
-                 for v in self.keys[name]]
+        items = [
+            {"kid": f"{self.url}/keys/{name}/{v.version}", "attributes": self._key_attributes(v), "tags": v.tags}
+            for v in self.keys[name]
+        ]
         return Response(200, {"value": items, "nextLink": None})
 
     def _get(self, claims: TokenClaims, name: str, version: str) -> Response:
@@ -300,17 +364,27 @@ class KeyVault:
         if denied is not None:
             return denied
         if body.get("kty") not in ("RSA", "RSA-HSM"):
-            return _error(400, "BadParameter", f"Key type {body.get('kty')!r} is not supported by this emulator "
-                          "(RSA, RSA-HSM).")
+            return _error(
+                400, "BadParameter", f"Key type {body.get('kty')!r} is not supported by this emulator (RSA, RSA-HSM)."
+            )
         size = int(body.get("key_size") or 2048)
         if size not in (2048, 3072, 4096):
             return _error(400, "BadParameter", f"The key size {size} is not valid. Valid sizes: 2048, 3072, 4096.")
         attrs = body.get("attributes") or {}
-        version = self.create_key(name, size, ops=list(body.get("key_ops") or []) or None,
-                                  enabled=attrs.get("enabled", True), exp=attrs.get("exp"), nbf=attrs.get("nbf"),
-                                  tags=body.get("tags"))
-        return Response(200, self._bundle(name, self._find(name, version)),  # type: ignore[arg-type]
-                        note={"principal": claims.object_id, "version": version})
+        version = self.create_key(
+            name,
+            size,
+            ops=list(body.get("key_ops") or []) or None,
+            enabled=attrs.get("enabled", True),
+            exp=attrs.get("exp"),
+            nbf=attrs.get("nbf"),
+            tags=body.get("tags"),
+        )
+        return Response(
+            200,
+            self._bundle(name, self._find(name, version)),  # type: ignore[arg-type]
+            note={"principal": claims.object_id, "version": version},
+        )
 
     def _update(self, claims: TokenClaims, body: dict[str, Any], name: str, version: str) -> Response:
         denied = self._denied(claims, rbac.UPDATE, self.key_scope(name))
@@ -335,15 +409,21 @@ class KeyVault:
     def _unusable(self, found: KeyVersion, op: str) -> Response | None:
         """The key's own state (ops, enabled, validity window) refusing ``op``."""
         if OPS[op] not in found.ops:
-            return _error(403, "Forbidden", f"Operation {OPS[op]} is not permitted on this key.", "KeyOperationForbidden")
+            return _error(
+                403, "Forbidden", f"Operation {OPS[op]} is not permitted on this key.", "KeyOperationForbidden"
+            )
         if not found.enabled and op in DISABLED_REFUSES:
             return _error(403, "Forbidden", f"Operation {OPS[op]} is not allowed on a disabled key.", "KeyDisabled")
         now = time.time()
         if op in ("encrypt", "wrapkey") and found.exp is not None and found.exp < now:
             return _error(403, "Forbidden", f"Operation {OPS[op]} is not allowed on an expired key.", "KeyExpired")
         if found.nbf is not None and found.nbf > now:
-            return _error(403, "Forbidden", f"Operation {OPS[op]} is not allowed on a key that is not yet valid.",
-                          "KeyNotYetValid")
+            return _error(
+                403,
+                "Forbidden",
+                f"Operation {OPS[op]} is not allowed on a key that is not yet valid.",
+                "KeyNotYetValid",
+            )
         return None
 
     def _operate(self, claims: TokenClaims, body: dict[str, Any], name: str, version: str, op: str) -> Response:
@@ -363,7 +443,11 @@ class KeyVault:
             return refused
         try:
             data = jwt.b64url_decode(str(body.get("value", "")))
-            out = found.key.public_key().encrypt(data, pad) if op in ("encrypt", "wrapkey") else found.key.decrypt(data, pad)
+            out = (
+                found.key.public_key().encrypt(data, pad)
+                if op in ("encrypt", "wrapkey")
+                else found.key.decrypt(data, pad)
+            )
         except ValueError:
             return _error(400, "BadParameter", "The parameter is incorrect.", **note)
         return Response(200, {"kid": f"{self.url}/keys/{name}/{found.version}", "value": jwt.b64url(out)}, note=note)
@@ -374,15 +458,23 @@ class KeyVault:
             if req.method != "GET":
                 return _error(405, "BadParameter", "unsupported")
             denied = self._denied(claims, rbac.SECRET_METADATA, self.resource_id)
-            return denied or Response(200, {"value": [self._secret_item(n, v[-1], versioned=False)
-                                                      for n, v in sorted(self.secrets.items()) if v], "nextLink": None})
+            return denied or Response(
+                200,
+                {
+                    "value": [
+                        self._secret_item(n, v[-1], versioned=False) for n, v in sorted(self.secrets.items()) if v
+                    ],
+                    "nextLink": None,
+                },
+            )
         name, tail = rest[0], rest[1:]
         if req.method == "PUT" and not tail:
             return self._set_secret(claims, req.json(), name)
         if req.method == "GET" and tail == ["versions"]:
             denied = self._denied(claims, rbac.SECRET_METADATA, self.secret_scope(name))
-            return denied or Response(200, {"value": [self._secret_item(name, v) for v in self.secrets.get(name, [])],
-                                            "nextLink": None})
+            return denied or Response(
+                200, {"value": [self._secret_item(name, v) for v in self.secrets.get(name, [])], "nextLink": None}
+            )
         if req.method == "GET" and len(tail) <= 1:
             return self._get_secret(claims, name, tail[0] if tail else "")
         return _error(405, "BadParameter", f"unsupported operation {req.method} {req.path}")
@@ -391,7 +483,8 @@ class KeyVault:
         item: dict[str, Any] = {
             "id": self.secret_url(name, sv.version if versioned else None),
             "attributes": _attributes(sv.enabled, sv.created, sv.updated, sv.exp, sv.nbf, self.recovery_level),
-            "tags": sv.tags}
+            "tags": sv.tags,
+        }
         if sv.content_type:
             item["contentType"] = sv.content_type
         return item
@@ -403,11 +496,15 @@ class KeyVault:
         if not isinstance(body.get("value"), str):
             return _error(400, "BadParameter", "The request body must have a 'value' string.")
         attrs = body.get("attributes") or {}
-        version = self.set_secret(name, body["value"], content_type=body.get("contentType"),
-                                  enabled=attrs.get("enabled", True))
+        version = self.set_secret(
+            name, body["value"], content_type=body.get("contentType"), enabled=attrs.get("enabled", True)
+        )
         secret = self.secrets[name][-1]
-        return Response(200, {"value": secret.value, **self._secret_item(name, secret)},
-                        note={"principal": claims.object_id, "version": version})
+        return Response(
+            200,
+            {"value": secret.value, **self._secret_item(name, secret)},
+            note={"principal": claims.object_id, "version": version},
+        )
 
     def _get_secret(self, claims: TokenClaims, name: str, version: str) -> Response:
         denied = self._denied(claims, rbac.GET_SECRET, self.secret_scope(name))
@@ -417,11 +514,18 @@ class KeyVault:
         match = [v for v in versions if v.version == version] if version else versions[-1:]
         if not match:
             what = f"{name}/{version}" if version else name
-            return _error(404, "SecretNotFound", f"A secret with (name/id) {what} was not found in this key vault. If "
-                          "you recently deleted this secret you may be able to recover it using the correct recovery "
-                          "command. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125182")
+            return _error(
+                404,
+                "SecretNotFound",
+                f"A secret with (name/id) {what} was not found in this key vault. If "
+                "you recently deleted this secret you may be able to recover it using the correct recovery "
+                "command. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125182",
+            )
         secret = match[0]
         if not secret.enabled:
             return _error(403, "Forbidden", "Operation get is not allowed on a disabled secret.", "SecretDisabled")
-        return Response(200, {"value": secret.value, **self._secret_item(name, secret)},
-                        note={"principal": claims.object_id, "version": secret.version})
+        return Response(
+            200,
+            {"value": secret.value, **self._secret_item(name, secret)},
+            note={"principal": claims.object_id, "version": secret.version},
+        )

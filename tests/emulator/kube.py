@@ -42,9 +42,17 @@ CLIENT_ID_ANNOTATION = "azure.workload.identity/client-id"
 TENANT_ID_ANNOTATION = "azure.workload.identity/tenant-id"
 TOKEN_DIR = "/var/run/secrets/azure/tokens"
 TOKEN_PATH = f"{TOKEN_DIR}/azure-identity-token"
-KUBE_VERSION = {"major": "1", "minor": "32", "gitVersion": "v1.32.4", "gitCommit": "emulated",
-                "gitTreeState": "clean", "buildDate": "2025-04-22T00:00:00Z", "goVersion": "go1.23.8",
-                "compiler": "gc", "platform": "linux/amd64"}
+KUBE_VERSION = {
+    "major": "1",
+    "minor": "32",
+    "gitVersion": "v1.32.4",
+    "gitCommit": "emulated",
+    "gitTreeState": "clean",
+    "buildDate": "2025-04-22T00:00:00Z",
+    "goVersion": "go1.23.8",
+    "compiler": "gc",
+    "platform": "linux/amd64",
+}
 Key = tuple[str, str, str]  # plural (group-qualified), namespace, name
 
 
@@ -59,8 +67,15 @@ class KubeError(Exception):
         self.code, self.reason, self.message, self.details = code, reason, message, details or {}
 
     def response(self) -> Response:
-        body: dict[str, Any] = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-                                "message": self.message, "reason": self.reason, "code": self.code}
+        body: dict[str, Any] = {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": self.message,
+            "reason": self.reason,
+            "code": self.code,
+        }
         if self.details:
             body["details"] = self.details
         return Response(self.code, body, note={"error": self.reason})
@@ -68,8 +83,9 @@ class KubeError(Exception):
 
 def _not_found(t: kt.ResourceType, name: str) -> KubeError:
     qualified = f"{t.plural}.{t.group}" if t.group else t.plural
-    return KubeError(404, "NotFound", f'{qualified} "{name}" not found',
-                     {"name": name, "group": t.group, "kind": t.plural})
+    return KubeError(
+        404, "NotFound", f'{qualified} "{name}" not found', {"name": name, "group": t.group, "kind": t.plural}
+    )
 
 
 def _fields(value: Any) -> Any:
@@ -109,20 +125,34 @@ def _item_path(t: kt.ResourceType) -> str:
 
 
 def _patch_op(t: kt.ResourceType) -> dict[str, Any]:
-    return {"operationId": f"patch{t.kind}", "x-kubernetes-action": "patch",
-            "x-kubernetes-group-version-kind": {"group": t.group, "version": t.version, "kind": t.kind},
-            "parameters": [{"name": name, "in": "query", "schema": {"type": "string", "uniqueItems": True}}
-                           for name in ("dryRun", "fieldManager", "fieldValidation", "force")],
-            "requestBody": {"content": {media: {"schema": {"type": "object"}} for media in (
-                "application/json-patch+json", "application/merge-patch+json", "application/apply-patch+yaml")}},
-            "responses": {"200": {"description": "OK"}}}
+    return {
+        "operationId": f"patch{t.kind}",
+        "x-kubernetes-action": "patch",
+        "x-kubernetes-group-version-kind": {"group": t.group, "version": t.version, "kind": t.kind},
+        "parameters": [
+            {"name": name, "in": "query", "schema": {"type": "string", "uniqueItems": True}}
+            for name in ("dryRun", "fieldManager", "fieldValidation", "force")
+        ],
+        "requestBody": {
+            "content": {
+                media: {"schema": {"type": "object"}}
+                for media in (
+                    "application/json-patch+json",
+                    "application/merge-patch+json",
+                    "application/apply-patch+yaml",
+                )
+            }
+        },
+        "responses": {"200": {"description": "OK"}},
+    }
 
 
 class KubeCluster:
     """The API server of one cluster. ``issuer`` signs service-account tokens; ``token`` authenticates callers."""
 
-    def __init__(self, name: str, issuer: ClusterIssuer, *, host: str, tenant_id: str,
-                 workload_identity: bool = True) -> None:
+    def __init__(
+        self, name: str, issuer: ClusterIssuer, *, host: str, tenant_id: str, workload_identity: bool = True
+    ) -> None:
         self.name, self.issuer, self.host, self.tenant_id = name, issuer, host, tenant_id
         self.token = f"kube-{uuid.uuid4().hex}"
         self.server_url = f"https://{host}"  # what listClusterUserCredential hands out
@@ -163,16 +193,32 @@ class KubeCluster:
         with self._lock:
             return self.objects.pop(self._key(t, namespace if t.namespaced else "", name), None) is not None
 
-    def set_condition(self, kind: str, namespace: str, name: str, *, type: str = "Ready", status: str = "True",
-                      reason: str = "ReconciliationSucceeded", message: str = "") -> dict[str, Any]:
+    def set_condition(
+        self,
+        kind: str,
+        namespace: str,
+        name: str,
+        *,
+        type: str = "Ready",
+        status: str = "True",
+        reason: str = "ReconciliationSucceeded",
+        message: str = "",
+    ) -> dict[str, Any]:
         """Set a status condition the way a controller would (e.g. a Kustomization failing to decrypt)."""
         obj = self.get(kind, name, namespace)
         assert obj is not None, f"{kind} {namespace}/{name} does not exist"
         with self._lock:
             conditions = [c for c in obj.setdefault("status", {}).get("conditions", []) if c.get("type") != type]
-            conditions.append({"type": type, "status": status, "reason": reason, "message": message,
-                               "lastTransitionTime": now_rfc3339(),
-                               "observedGeneration": obj["metadata"].get("generation", 1)})
+            conditions.append(
+                {
+                    "type": type,
+                    "status": status,
+                    "reason": reason,
+                    "message": message,
+                    "lastTransitionTime": now_rfc3339(),
+                    "observedGeneration": obj["metadata"].get("generation", 1),
+                }
+            )
             obj["status"]["conditions"] = conditions
             obj["status"]["observedGeneration"] = obj["metadata"].get("generation", 1)
             obj["metadata"]["resourceVersion"] = str(next(self._rv))
@@ -181,34 +227,80 @@ class KubeCluster:
     def install_workload_identity_webhook(self) -> None:
         """What AKS installs with ``--enable-workload-identity``: the webhook Deployment and its configuration."""
         labels = {"azure-workload-identity.io/system": "true"}
-        self.apply({"apiVersion": "apps/v1", "kind": "Deployment",
-                    "metadata": {"name": "azure-wi-webhook-controller-manager", "namespace": "kube-system"},
-                    "spec": {"replicas": 2, "selector": {"matchLabels": labels},
-                             "template": {"metadata": {"labels": labels},
-                                          "spec": {"containers": [{"name": "manager", "image":
-                                                   "mcr.microsoft.com/oss/azure/workload-identity/webhook:v1.5.1"}]}}}})
-        self.apply({"apiVersion": "admissionregistration.k8s.io/v1", "kind": "MutatingWebhookConfiguration",
-                    "metadata": {"name": WEBHOOK_NAME, "labels": labels},
-                    "webhooks": [{"name": "mutation.azure-workload-identity.io", "admissionReviewVersions": ["v1"],
-                                  "sideEffects": "None", "failurePolicy": "Fail", "matchPolicy": "Equivalent",
-                                  "objectSelector": {"matchLabels": {WI_LABEL: "true"}},
-                                  "clientConfig": {"service": {"name": "azure-wi-webhook-webhook-service",
-                                                               "namespace": "kube-system",
-                                                               "path": "/mutate-v1-pod"}},
-                                  "rules": [{"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE"],
-                                             "resources": ["pods"]}]}]})
+        self.apply(
+            {
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "metadata": {"name": "azure-wi-webhook-controller-manager", "namespace": "kube-system"},
+                "spec": {
+                    "replicas": 2,
+                    "selector": {"matchLabels": labels},
+                    "template": {
+                        "metadata": {"labels": labels},
+                        "spec": {
+                            "containers": [
+                                {
+                                    "name": "manager",
+                                    "image": "mcr.microsoft.com/oss/azure/workload-identity/webhook:v1.5.1",
+                                }
+                            ]
+                        },
+                    },
+                },
+            }
+        )
+        self.apply(
+            {
+                "apiVersion": "admissionregistration.k8s.io/v1",
+                "kind": "MutatingWebhookConfiguration",
+                "metadata": {"name": WEBHOOK_NAME, "labels": labels},
+                "webhooks": [
+                    {
+                        "name": "mutation.azure-workload-identity.io",
+                        "admissionReviewVersions": ["v1"],
+                        "sideEffects": "None",
+                        "failurePolicy": "Fail",
+                        "matchPolicy": "Equivalent",
+                        "objectSelector": {"matchLabels": {WI_LABEL: "true"}},
+                        "clientConfig": {
+                            "service": {
+                                "name": "azure-wi-webhook-webhook-service",
+                                "namespace": "kube-system",
+                                "path": "/mutate-v1-pod",
+                            }
+                        },
+                        "rules": [
+                            {"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE"], "resources": ["pods"]}
+                        ],
+                    }
+                ],
+            }
+        )
 
     def kubeconfig(self, ca_pem: bytes, *, user: str = "emulator-admin", server: str | None = None) -> str:
         import base64
 
         ca = base64.b64encode(ca_pem).decode()
-        return json.dumps({
-            "apiVersion": "v1", "kind": "Config", "current-context": self.name, "preferences": {},
-            "clusters": [{"name": self.name, "cluster": {"server": server or self.server_url,
-                                                         "certificate-authority-data": ca}}],
-            "users": [{"name": user, "user": {"token": self.token}}],
-            "contexts": [{"name": self.name, "context": {"cluster": self.name, "user": user}}],
-        }, indent=2) + "\n"
+        return (
+            json.dumps(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Config",
+                    "current-context": self.name,
+                    "preferences": {},
+                    "clusters": [
+                        {
+                            "name": self.name,
+                            "cluster": {"server": server or self.server_url, "certificate-authority-data": ca},
+                        }
+                    ],
+                    "users": [{"name": user, "user": {"token": self.token}}],
+                    "contexts": [{"name": self.name, "context": {"cluster": self.name, "user": user}}],
+                },
+                indent=2,
+            )
+            + "\n"
+        )
 
     # -- storage ---------------------------------------------------------------------------------------
     @staticmethod
@@ -218,25 +310,34 @@ class KubeCluster:
     def _type_of(self, obj: dict[str, Any]) -> kt.ResourceType:
         t = kt.by_kind(self.types, str(obj.get("apiVersion", "")), str(obj.get("kind", "")))
         if t is None:
-            raise KubeError(400, "BadRequest", f"no matches for kind \"{obj.get('kind')}\" in version "
-                            f"\"{obj.get('apiVersion')}\"")
+            raise KubeError(
+                400, "BadRequest", f'no matches for kind "{obj.get("kind")}" in version "{obj.get("apiVersion")}"'
+            )
         return t
 
-    def _create(self, t: kt.ResourceType, ns: str, obj: dict[str, Any], manager: str, operation: str,
-                dry_run: bool = False) -> dict[str, Any]:
+    def _create(
+        self, t: kt.ResourceType, ns: str, obj: dict[str, Any], manager: str, operation: str, dry_run: bool = False
+    ) -> dict[str, Any]:
         meta = obj.setdefault("metadata", {})
-        name = meta.get("name") or (meta.get("generateName", "") + uuid.uuid4().hex[:5] if meta.get("generateName")
-                                    else "")
+        name = meta.get("name") or (
+            meta.get("generateName", "") + uuid.uuid4().hex[:5] if meta.get("generateName") else ""
+        )
         if not name:
-            raise KubeError(422, "Invalid", f"{t.kind} \"\" is invalid: metadata.name: Required value: name or "
-                            "generateName is required")
+            raise KubeError(
+                422,
+                "Invalid",
+                f'{t.kind} "" is invalid: metadata.name: Required value: name or generateName is required',
+            )
         if t.namespaced and self.objects.get(self._key(kt.by_plural(self.types, "", "namespaces"), "", ns)) is None:
-            raise KubeError(404, "NotFound", f'namespaces "{ns}" not found',
-                            {"name": ns, "kind": "namespaces"})
+            raise KubeError(404, "NotFound", f'namespaces "{ns}" not found', {"name": ns, "kind": "namespaces"})
         if self._key(t, ns, name) in self.objects:
             qualified = f"{t.plural}.{t.group}" if t.group else t.plural
-            raise KubeError(409, "AlreadyExists", f'{qualified} "{name}" already exists',
-                            {"name": name, "group": t.group, "kind": t.plural})
+            raise KubeError(
+                409,
+                "AlreadyExists",
+                f'{qualified} "{name}" already exists',
+                {"name": name, "group": t.group, "kind": t.plural},
+            )
         obj["apiVersion"], obj["kind"] = t.api_version, t.kind
         meta.update(name=name, uid=str(uuid.uuid4()), creationTimestamp=now_rfc3339())
         if t.namespaced:
@@ -246,8 +347,16 @@ class KubeCluster:
             self._admit_pod(obj)
         return self._store(t, ns, obj, None, manager, operation, dry_run)
 
-    def _store(self, t: kt.ResourceType, ns: str, obj: dict[str, Any], current: dict[str, Any] | None, manager: str,
-               operation: str, dry_run: bool = False) -> dict[str, Any]:
+    def _store(
+        self,
+        t: kt.ResourceType,
+        ns: str,
+        obj: dict[str, Any],
+        current: dict[str, Any] | None,
+        manager: str,
+        operation: str,
+        dry_run: bool = False,
+    ) -> dict[str, Any]:
         meta = obj.setdefault("metadata", {})
         if current is not None:
             given = copy.deepcopy(meta.get("managedFields"))
@@ -263,7 +372,8 @@ class KubeCluster:
         if current is not None and _same(obj, current):
             return current  # a no-op write changes nothing: no new resourceVersion, no managedFields time
         if {k: v for k, v in obj.items() if k not in ("metadata", "status")} != (
-                {k: v for k, v in (current or {}).items() if k not in ("metadata", "status")}) or current is None:
+            {k: v for k, v in (current or {}).items() if k not in ("metadata", "status")}
+        ) or current is None:
             meta["generation"] = int(meta.get("generation", 0)) + 1
         meta["resourceVersion"] = str(next(self._rv))
         given = obj["metadata"].get("managedFields")
@@ -277,14 +387,25 @@ class KubeCluster:
 
     @staticmethod
     def _manage(meta: dict[str, Any], obj: dict[str, Any], manager: str, operation: str) -> None:
-        entries = [e for e in meta.get("managedFields") or []
-                   if not (e.get("manager") == manager and e.get("operation") == operation)]
+        entries = [
+            e
+            for e in meta.get("managedFields") or []
+            if not (e.get("manager") == manager and e.get("operation") == operation)
+        ]
         owned = _fields({k: v for k, v in obj.items() if k not in ("apiVersion", "kind", "status")})
         owned.get("f:metadata", {}).pop("f:managedFields", None)
         for auto in ("f:uid", "f:resourceVersion", "f:creationTimestamp", "f:generation", "f:name", "f:namespace"):
             owned.get("f:metadata", {}).pop(auto, None)
-        entries.append({"manager": manager, "operation": operation, "apiVersion": obj["apiVersion"],
-                        "time": now_rfc3339(), "fieldsType": "FieldsV1", "fieldsV1": owned})
+        entries.append(
+            {
+                "manager": manager,
+                "operation": operation,
+                "apiVersion": obj["apiVersion"],
+                "time": now_rfc3339(),
+                "fieldsType": "FieldsV1",
+                "fieldsV1": owned,
+            }
+        )
         meta["managedFields"] = entries
 
     # -- controllers ------------------------------------------------------------------------------------
@@ -293,9 +414,14 @@ class KubeCluster:
             obj.setdefault("status", {"phase": "Active"})
             sa_key = self._key(kt.by_plural(self.types, "", "serviceaccounts"), obj["metadata"]["name"], "default")
             if sa_key not in self.objects:
-                self.apply({"apiVersion": "v1", "kind": "ServiceAccount",
-                            "metadata": {"name": "default", "namespace": obj["metadata"]["name"]}},
-                           manager="kube-controller-manager")
+                self.apply(
+                    {
+                        "apiVersion": "v1",
+                        "kind": "ServiceAccount",
+                        "metadata": {"name": "default", "namespace": obj["metadata"]["name"]},
+                    },
+                    manager="kube-controller-manager",
+                )
         if t.kind == "Deployment":
             self._reconcile_deployment(obj, current)
         if t.kind == "CustomResourceDefinition":
@@ -309,42 +435,81 @@ class KubeCluster:
 
     def _pods_of(self, deploy: dict[str, Any]) -> list[Key]:
         uid = deploy["metadata"]["uid"]
-        return [k for k, o in self.objects.items() if k[0] == "pods." and any(
-            r.get("uid") == uid for r in o["metadata"].get("ownerReferences", []))]
+        return [
+            k
+            for k, o in self.objects.items()
+            if k[0] == "pods." and any(r.get("uid") == uid for r in o["metadata"].get("ownerReferences", []))
+        ]
 
     def _reconcile_deployment(self, deploy: dict[str, Any], current: dict[str, Any] | None) -> None:
         spec = deploy.get("spec", {})
         replicas = int(spec.get("replicas", 1))
-        unchanged = current is not None and self._template_hash(current) == self._template_hash(deploy) and (
-            int(current.get("spec", {}).get("replicas", 1)) == replicas)
+        unchanged = (
+            current is not None
+            and self._template_hash(current) == self._template_hash(deploy)
+            and (int(current.get("spec", {}).get("replicas", 1)) == replicas)
+        )
         if unchanged:
             return
         for key in self._pods_of(deploy):
             self.objects.pop(key, None)
         failures = [f for f in (self._spawn_pod(deploy) for _ in range(replicas)) if f]
         running, stamp = replicas - len(failures), now_rfc3339()
-        conditions = [{"type": "Available", "status": "True" if running else "False",
-                       "reason": "MinimumReplicasAvailable" if running else "MinimumReplicasUnavailable",
-                       "lastUpdateTime": stamp, "lastTransitionTime": stamp}]
+        conditions = [
+            {
+                "type": "Available",
+                "status": "True" if running else "False",
+                "reason": "MinimumReplicasAvailable" if running else "MinimumReplicasUnavailable",
+                "lastUpdateTime": stamp,
+                "lastTransitionTime": stamp,
+            }
+        ]
         if failures:  # what the ReplicaSet controller reports when it cannot create pods
-            conditions.append({"type": "ReplicaFailure", "status": "True", "reason": "FailedCreate",
-                               "message": failures[0], "lastUpdateTime": stamp, "lastTransitionTime": stamp})
-        deploy["status"] = {"observedGeneration": deploy["metadata"]["generation"], "replicas": running,
-                            "updatedReplicas": running, "readyReplicas": running, "availableReplicas": running,
-                            "unavailableReplicas": len(failures), "conditions": conditions}
+            conditions.append(
+                {
+                    "type": "ReplicaFailure",
+                    "status": "True",
+                    "reason": "FailedCreate",
+                    "message": failures[0],
+                    "lastUpdateTime": stamp,
+                    "lastTransitionTime": stamp,
+                }
+            )
+        deploy["status"] = {
+            "observedGeneration": deploy["metadata"]["generation"],
+            "replicas": running,
+            "updatedReplicas": running,
+            "readyReplicas": running,
+            "availableReplicas": running,
+            "unavailableReplicas": len(failures),
+            "conditions": conditions,
+        }
 
     def _spawn_pod(self, deploy: dict[str, Any]) -> str:
         """One pod from the Deployment's template (what its ReplicaSet creates); the refusal, if any."""
         digest = self._template_hash(deploy)[:9]
         template = copy.deepcopy(deploy.get("spec", {}).get("template", {}))
         meta, name = template.get("metadata", {}), deploy["metadata"]["name"]
-        pod = {"apiVersion": "v1", "kind": "Pod",
-               "metadata": {"name": f"{name}-{digest}-{uuid.uuid4().hex[:5]}", "namespace": deploy["metadata"]["namespace"],
-                            "labels": {**meta.get("labels", {}), "pod-template-hash": digest},
-                            "annotations": dict(meta.get("annotations", {})),
-                            "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": f"{name}-{digest}",
-                                                 "uid": deploy["metadata"]["uid"], "controller": True}]},
-               "spec": template.get("spec", {})}
+        pod = {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {
+                "name": f"{name}-{digest}-{uuid.uuid4().hex[:5]}",
+                "namespace": deploy["metadata"]["namespace"],
+                "labels": {**meta.get("labels", {}), "pod-template-hash": digest},
+                "annotations": dict(meta.get("annotations", {})),
+                "ownerReferences": [
+                    {
+                        "apiVersion": "apps/v1",
+                        "kind": "ReplicaSet",
+                        "name": f"{name}-{digest}",
+                        "uid": deploy["metadata"]["uid"],
+                        "controller": True,
+                    }
+                ],
+            },
+            "spec": template.get("spec", {}),
+        }
         pods = kt.by_plural(self.types, "", "pods")
         try:
             self._create(pods, deploy["metadata"]["namespace"], pod, "kube-controller-manager", "Update")
@@ -365,39 +530,76 @@ class KubeCluster:
         spec.setdefault("serviceAccountName", "default")
         spec.setdefault("nodeName", "aks-nodepool1-00000000-vmss000000")
         ns = pod["metadata"]["namespace"]
-        if spec["serviceAccountName"] != "default" and self.get("ServiceAccount", spec["serviceAccountName"], ns) is None:
-            raise KubeError(403, "Forbidden", f'pods "{pod["metadata"]["name"]}" is forbidden: error looking up service '
-                            f'account {ns}/{spec["serviceAccountName"]}: serviceaccount "{spec["serviceAccountName"]}" '
-                            "not found")
+        if (
+            spec["serviceAccountName"] != "default"
+            and self.get("ServiceAccount", spec["serviceAccountName"], ns) is None
+        ):
+            raise KubeError(
+                403,
+                "Forbidden",
+                f'pods "{pod["metadata"]["name"]}" is forbidden: error looking up service '
+                f'account {ns}/{spec["serviceAccountName"]}: serviceaccount "{spec["serviceAccountName"]}" '
+                "not found",
+            )
         labels = pod["metadata"].get("labels") or {}
         if labels.get(WI_LABEL) == "true" and self.get("MutatingWebhookConfiguration", WEBHOOK_NAME) is not None:
             self._inject_workload_identity(pod)
         started = now_rfc3339()
-        pod["status"] = {"phase": "Running", "startTime": started, "podIP": "10.244.0.10",
-                         "conditions": [{"type": t, "status": "True", "lastTransitionTime": started}
-                                        for t in ("Initialized", "Ready", "ContainersReady", "PodScheduled")],
-                         "containerStatuses": [{"name": c.get("name"), "ready": True, "started": True,
-                                                "restartCount": 0, "image": c.get("image", ""),
-                                                "state": {"running": {"startedAt": started}}}
-                                               for c in spec.get("containers", [])]}
+        pod["status"] = {
+            "phase": "Running",
+            "startTime": started,
+            "podIP": "10.244.0.10",
+            "conditions": [
+                {"type": t, "status": "True", "lastTransitionTime": started}
+                for t in ("Initialized", "Ready", "ContainersReady", "PodScheduled")
+            ],
+            "containerStatuses": [
+                {
+                    "name": c.get("name"),
+                    "ready": True,
+                    "started": True,
+                    "restartCount": 0,
+                    "image": c.get("image", ""),
+                    "state": {"running": {"startedAt": started}},
+                }
+                for c in spec.get("containers", [])
+            ],
+        }
 
     def _inject_workload_identity(self, pod: dict[str, Any]) -> None:
         spec = pod["spec"]
         sa = self.get("ServiceAccount", spec["serviceAccountName"], pod["metadata"]["namespace"]) or {}
         annotations = sa.get("metadata", {}).get("annotations") or {}
-        env = [{"name": "AZURE_TENANT_ID", "value": annotations.get(TENANT_ID_ANNOTATION, self.tenant_id)},
-               {"name": "AZURE_FEDERATED_TOKEN_FILE", "value": TOKEN_PATH},
-               {"name": "AZURE_AUTHORITY_HOST", "value": "https://login.microsoftonline.com/"}]
+        env = [
+            {"name": "AZURE_TENANT_ID", "value": annotations.get(TENANT_ID_ANNOTATION, self.tenant_id)},
+            {"name": "AZURE_FEDERATED_TOKEN_FILE", "value": TOKEN_PATH},
+            {"name": "AZURE_AUTHORITY_HOST", "value": "https://login.microsoftonline.com/"},
+        ]
         if annotations.get(CLIENT_ID_ANNOTATION):
             env.insert(0, {"name": "AZURE_CLIENT_ID", "value": annotations[CLIENT_ID_ANNOTATION]})
         for container in spec.get("containers", []):
             names = {e.get("name") for e in container.get("env", [])}
             container.setdefault("env", []).extend(e for e in env if e["name"] not in names)
             container.setdefault("volumeMounts", []).append(
-                {"name": "azure-identity-token", "mountPath": TOKEN_DIR, "readOnly": True})
+                {"name": "azure-identity-token", "mountPath": TOKEN_DIR, "readOnly": True}
+            )
         spec.setdefault("volumes", []).append(
-            {"name": "azure-identity-token", "projected": {"defaultMode": 420, "sources": [{"serviceAccountToken": {
-                "audience": WI_AUDIENCE, "expirationSeconds": 3600, "path": "azure-identity-token"}}]}})
+            {
+                "name": "azure-identity-token",
+                "projected": {
+                    "defaultMode": 420,
+                    "sources": [
+                        {
+                            "serviceAccountToken": {
+                                "audience": WI_AUDIENCE,
+                                "expirationSeconds": 3600,
+                                "path": "azure-identity-token",
+                            }
+                        }
+                    ],
+                },
+            }
+        )
 
     # -- tokens ----------------------------------------------------------------------------------------
     def token_request(self, namespace: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -408,15 +610,21 @@ class KubeCluster:
         audiences = list(spec.get("audiences") or [self.issuer.url])
         seconds = int(spec.get("expirationSeconds") or 3600)
         if seconds < 600:
-            raise KubeError(422, "Invalid", 'TokenRequest.authentication.k8s.io "" is invalid: '
-                            f"spec.expirationSeconds: Invalid value: {seconds}: may not specify a duration less than "
-                            "10 minutes")
-        token = self.issuer.mint(namespace, name, audience=audiences, ttl=seconds,
-                                 uid=sa["metadata"]["uid"])
-        return {"kind": "TokenRequest", "apiVersion": "authentication.k8s.io/v1",
-                "metadata": {"name": name, "namespace": namespace, "creationTimestamp": None},
-                "spec": {"audiences": audiences, "expirationSeconds": seconds, "boundObjectRef": None},
-                "status": {"token": token, "expirationTimestamp": now_rfc3339(time.time() + seconds)}}
+            raise KubeError(
+                422,
+                "Invalid",
+                'TokenRequest.authentication.k8s.io "" is invalid: '
+                f"spec.expirationSeconds: Invalid value: {seconds}: may not specify a duration less than "
+                "10 minutes",
+            )
+        token = self.issuer.mint(namespace, name, audience=audiences, ttl=seconds, uid=sa["metadata"]["uid"])
+        return {
+            "kind": "TokenRequest",
+            "apiVersion": "authentication.k8s.io/v1",
+            "metadata": {"name": name, "namespace": namespace, "creationTimestamp": None},
+            "spec": {"audiences": audiences, "expirationSeconds": seconds, "boundObjectRef": None},
+            "status": {"token": token, "expirationTimestamp": now_rfc3339(time.time() + seconds)},
+        }
 
     # -- HTTP ------------------------------------------------------------------------------------------
     def handle(self, req: Request, path: str) -> Response:
@@ -428,7 +636,9 @@ class KubeCluster:
         except KubeError as exc:
             return exc.response()
         except (ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
-            return KubeError(400, "BadRequest", f"the emulated API server cannot handle this request: {exc!r}").response()
+            return KubeError(
+                400, "BadRequest", f"the emulated API server cannot handle this request: {exc!r}"
+            ).response()
 
     def _route(self, req: Request, path: str) -> Response:
         parts = [p for p in path.split("/") if p]
@@ -441,8 +651,14 @@ class KubeCluster:
         if parts[:1] == ["openapi"]:
             return self._openapi(parts[1:])
         if parts == ["api"]:
-            return Response(200, {"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": [
-                {"clientCIDR": "0.0.0.0/0", "serverAddress": f"{self.host}:443"}]})
+            return Response(
+                200,
+                {
+                    "kind": "APIVersions",
+                    "versions": ["v1"],
+                    "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": f"{self.host}:443"}],
+                },
+            )
         if parts == ["apis"]:
             return Response(200, self._group_list())
         if parts[:1] == ["api"] and len(parts) >= 2:
@@ -462,32 +678,60 @@ class KubeCluster:
         if rest == ["v2"]:
             return Response(200, OPENAPI_V2, content_type="application/octet-stream")
         if rest == ["v3"]:
-            return Response(200, {"paths": {
-                (f"apis/{gv}" if "/" in gv else f"api/{gv}"): {"serverRelativeURL": f"/openapi/v3/"
-                                                               f"{'apis' if '/' in gv else 'api'}/{gv}?hash={_digest(gv)}"}
-                for gv in kt.groups(self.types)}})
-        gv = "/".join(rest[2:]) if rest[:2] == ["v3", "apis"] else rest[2] if rest[:2] == ["v3", "api"] and len(rest) == 3 else ""
+            return Response(
+                200,
+                {
+                    "paths": {
+                        (f"apis/{gv}" if "/" in gv else f"api/{gv}"): {
+                            "serverRelativeURL": f"/openapi/v3/{'apis' if '/' in gv else 'api'}/{gv}?hash={_digest(gv)}"
+                        }
+                        for gv in kt.groups(self.types)
+                    }
+                },
+            )
+        gv = (
+            "/".join(rest[2:])
+            if rest[:2] == ["v3", "apis"]
+            else rest[2]
+            if rest[:2] == ["v3", "api"] and len(rest) == 3
+            else ""
+        )
         served = kt.groups(self.types).get(gv)
         if served is None:
             raise KubeError(404, "NotFound", "the server could not find the requested resource")
-        return Response(200, {"openapi": "3.0.0", "info": {"title": "Kubernetes (emulated)", "version": "v1.32.4"},
-                              "paths": {_item_path(t): {"patch": _patch_op(t)} for t in served},
-                              "components": {"schemas": {}}})
+        return Response(
+            200,
+            {
+                "openapi": "3.0.0",
+                "info": {"title": "Kubernetes (emulated)", "version": "v1.32.4"},
+                "paths": {_item_path(t): {"patch": _patch_op(t)} for t in served},
+                "components": {"schemas": {}},
+            },
+        )
 
     def _group(self, group: str) -> dict[str, Any]:
         versions = sorted({t.version for t in self.types if t.group == group})
         if not versions:
             raise KubeError(404, "NotFound", "the server could not find the requested resource")
         entries = [{"groupVersion": f"{group}/{v}", "version": v} for v in versions]
-        return {"kind": "APIGroup", "apiVersion": "v1", "name": group, "versions": entries,
-                "preferredVersion": entries[0]}
+        return {
+            "kind": "APIGroup",
+            "apiVersion": "v1",
+            "name": group,
+            "versions": entries,
+            "preferredVersion": entries[0],
+        }
 
     def _group_list(self) -> dict[str, Any]:
         names = list(dict.fromkeys(t.group for t in self.types if t.group))
-        return {"kind": "APIGroupList", "apiVersion": "v1",
-                "groups": [{"name": g, **{k: v for k, v in self._group(g).items() if k in ("versions",
-                                                                                           "preferredVersion")}}
-                           for g in names]}
+        return {
+            "kind": "APIGroupList",
+            "apiVersion": "v1",
+            "groups": [
+                {"name": g, **{k: v for k, v in self._group(g).items() if k in ("versions", "preferredVersion")}}
+                for g in names
+            ],
+        }
 
     def _resources(self, req: Request, group: str, version: str, rest: list[str]) -> Response:
         gv = f"{group}/{version}" if group else version
@@ -496,9 +740,18 @@ class KubeCluster:
             raise KubeError(404, "NotFound", "the server could not find the requested resource")
         if not rest:
             if req.method != "GET":
-                raise KubeError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
-            return Response(200, {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv,
-                                  "resources": [e for t in served for e in t.discovery()]})
+                raise KubeError(
+                    405, "MethodNotAllowed", "the server does not allow this method on the requested resource"
+                )
+            return Response(
+                200,
+                {
+                    "kind": "APIResourceList",
+                    "apiVersion": "v1",
+                    "groupVersion": gv,
+                    "resources": [e for t in served for e in t.discovery()],
+                },
+            )
         namespace = ""
         if rest[0] == "namespaces" and len(rest) == 3 and rest[2] in ("status", "finalize"):
             rest = ["namespaces", rest[1], "status"]

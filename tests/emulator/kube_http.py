@@ -64,22 +64,42 @@ def _collection(cluster: KubeCluster, req: Request, t: kt.ResourceType, namespac
         if t.namespaced:
             body_ns = (obj.get("metadata") or {}).get("namespace")
             if body_ns and body_ns != namespace:
-                raise KubeError(400, "BadRequest", "the namespace of the provided object does not match the namespace "
-                                "sent on the request")
-        created = cluster._create(t, namespace, copy.deepcopy(obj), _manager(req, "kubectl-create"), "Update",
-                                  dry_run=req.query.get("dryRun") == "All")
+                raise KubeError(
+                    400,
+                    "BadRequest",
+                    "the namespace of the provided object does not match the namespace sent on the request",
+                )
+        created = cluster._create(
+            t,
+            namespace,
+            copy.deepcopy(obj),
+            _manager(req, "kubectl-create"),
+            "Update",
+            dry_run=req.query.get("dryRun") == "All",
+        )
         return Response(201, _public(created))
     if req.method != "GET":
         raise KubeError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
     if req.query.get("watch") in ("true", "1"):
         raise KubeError(405, "MethodNotAllowed", "watch is not supported by the emulated API server")
-    items = [o for (plural, ns, _), o in sorted(cluster.objects.items())
-             if plural == f"{t.plural}.{t.group}" and (not namespace or ns == namespace)
-             and _selected(o, req.query.get("labelSelector", ""), req.query.get("fieldSelector", ""))]
+    items = [
+        o
+        for (plural, ns, _), o in sorted(cluster.objects.items())
+        if plural == f"{t.plural}.{t.group}"
+        and (not namespace or ns == namespace)
+        and _selected(o, req.query.get("labelSelector", ""), req.query.get("fieldSelector", ""))
+    ]
     if "as=Table" in req.headers.get("accept", ""):
         return Response(200, _table(t, items))
-    return Response(200, {"kind": f"{t.kind}List", "apiVersion": t.api_version,
-                          "metadata": {"resourceVersion": str(next(cluster._rv))}, "items": [_public(o) for o in items]})
+    return Response(
+        200,
+        {
+            "kind": f"{t.kind}List",
+            "apiVersion": t.api_version,
+            "metadata": {"resourceVersion": str(next(cluster._rv))},
+            "items": [_public(o) for o in items],
+        },
+    )
 
 
 def _selected(obj: dict[str, Any], labels: str, fields: str) -> bool:
@@ -110,19 +130,31 @@ def _public(obj: dict[str, Any]) -> dict[str, Any]:
 
 def _table(t: kt.ResourceType, items: list[dict[str, Any]]) -> dict[str, Any]:
     columns = [{"name": "Name", "type": "string", "format": "name", "description": "Name", "priority": 0}]
-    columns += [{"name": name, "type": kind if kind != "date" else "string", "format": "", "description": name,
-                 "priority": 0} for name, kind, _ in t.columns]
+    columns += [
+        {"name": name, "type": kind if kind != "date" else "string", "format": "", "description": name, "priority": 0}
+        for name, kind, _ in t.columns
+    ]
     rows = []
     for obj in items:
         meta = {k: v for k, v in obj["metadata"].items() if k != "managedFields"}
-        rows.append({"cells": [obj["metadata"]["name"], *(cell(obj) for _, _, cell in t.columns)],
-                     "object": {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": meta}})
-    return {"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": {"resourceVersion": "1"},
-            "columnDefinitions": columns, "rows": rows}
+        rows.append(
+            {
+                "cells": [obj["metadata"]["name"], *(cell(obj) for _, _, cell in t.columns)],
+                "object": {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": meta},
+            }
+        )
+    return {
+        "kind": "Table",
+        "apiVersion": "meta.k8s.io/v1",
+        "metadata": {"resourceVersion": "1"},
+        "columnDefinitions": columns,
+        "rows": rows,
+    }
 
 
-def _item(cluster: KubeCluster, req: Request, t: kt.ResourceType, namespace: str, name: str, *,
-          status: bool) -> Response:
+def _item(
+    cluster: KubeCluster, req: Request, t: kt.ResourceType, namespace: str, name: str, *, status: bool
+) -> Response:
     key = cluster._key(t, namespace, name)
     current = cluster.objects.get(key)
     if req.method == "GET":
@@ -154,20 +186,33 @@ def _patched(req: Request, t: kt.ResourceType, current: dict[str, Any]) -> dict[
             return merge_patch(current, patch)
         if ctype == "application/strategic-merge-patch+json":
             if t.crd:
-                raise KubeError(415, "UnsupportedMediaType", "strategic merge patch is not supported for custom "
-                                "resources")
+                raise KubeError(
+                    415, "UnsupportedMediaType", "strategic merge patch is not supported for custom resources"
+                )
             return strategic_merge(current, patch)
         if ctype == "application/json-patch+json":
             return json_patch(current, patch)
     except PatchError as exc:
         raise KubeError(422, "Invalid", str(exc)) from None
-    raise KubeError(415, "UnsupportedMediaType", f"the body of the request was in an unknown format - accepted media "
-                    f"types include: application/json-patch+json, application/merge-patch+json, "
-                    f"application/apply-patch+yaml (got {ctype!r})")
+    raise KubeError(
+        415,
+        "UnsupportedMediaType",
+        f"the body of the request was in an unknown format - accepted media "
+        f"types include: application/json-patch+json, application/merge-patch+json, "
+        f"application/apply-patch+yaml (got {ctype!r})",
+    )
 
 
-def _write(cluster: KubeCluster, req: Request, t: kt.ResourceType, namespace: str, current: dict[str, Any],
-           replacement: Any, *, status: bool) -> dict[str, Any]:
+def _write(
+    cluster: KubeCluster,
+    req: Request,
+    t: kt.ResourceType,
+    namespace: str,
+    current: dict[str, Any],
+    replacement: Any,
+    *,
+    status: bool,
+) -> dict[str, Any]:
     if not isinstance(replacement, dict):
         raise KubeError(400, "BadRequest", "the request body must be an object")
     if status:  # the status subresource changes status only
@@ -181,15 +226,19 @@ def _write(cluster: KubeCluster, req: Request, t: kt.ResourceType, namespace: st
     return cluster._store(t, namespace, merged, current, manager, "Update", dry_run=req.query.get("dryRun") == "All")
 
 
-def _server_side_apply(cluster: KubeCluster, req: Request, t: kt.ResourceType, namespace: str, name: str,
-                       current: dict[str, Any] | None) -> Response:
+def _server_side_apply(
+    cluster: KubeCluster, req: Request, t: kt.ResourceType, namespace: str, name: str, current: dict[str, Any] | None
+) -> Response:
     applied = _body(req)
     if not isinstance(applied, dict):
         raise KubeError(400, "BadRequest", "the apply configuration must be an object")
     manager = req.query.get("fieldManager")
     if not manager:
-        raise KubeError(422, "Invalid", "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is "
-                        "required for apply patch")
+        raise KubeError(
+            422,
+            "Invalid",
+            'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch',
+        )
     applied.setdefault("metadata", {}).setdefault("name", name)
     dry = req.query.get("dryRun") == "All"
     if current is None:
@@ -200,13 +249,21 @@ def _server_side_apply(cluster: KubeCluster, req: Request, t: kt.ResourceType, n
     return Response(200, _public(cluster._store(t, namespace, merged, current, manager, "Apply", dry)))
 
 
-def _delete(cluster: KubeCluster, t: kt.ResourceType, key: tuple[str, str, str], name: str,
-            current: dict[str, Any] | None) -> Response:
+def _delete(
+    cluster: KubeCluster, t: kt.ResourceType, key: tuple[str, str, str], name: str, current: dict[str, Any] | None
+) -> Response:
     if current is None:
         raise _not_found(t, name)
     del cluster.objects[key]
     if t.kind == "Pod":  # its ReplicaSet replaces it
         cluster.replace_owned_pod(current)
-    return Response(200, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
-                          "details": {"name": name, "group": t.group, "kind": t.plural,
-                                      "uid": current["metadata"]["uid"]}})
+    return Response(
+        200,
+        {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Success",
+            "details": {"name": name, "group": t.group, "kind": t.plural, "uid": current["metadata"]["uid"]},
+        },
+    )

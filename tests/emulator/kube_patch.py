@@ -8,10 +8,22 @@ import copy
 from typing import Any
 
 # patchMergeKey of list fields (k8s.io/api struct tags), by field name
-MERGE_KEYS = {"containers": "name", "initContainers": "name", "env": "name", "volumes": "name",
-              "volumeMounts": "mountPath", "ports": "containerPort", "imagePullSecrets": "name",
-              "conditions": "type", "webhooks": "name", "envFrom": "", "tolerations": "", "secrets": "name",
-              "ownerReferences": "uid", "finalizers": ""}
+MERGE_KEYS = {
+    "containers": "name",
+    "initContainers": "name",
+    "env": "name",
+    "volumes": "name",
+    "volumeMounts": "mountPath",
+    "ports": "containerPort",
+    "imagePullSecrets": "name",
+    "conditions": "type",
+    "webhooks": "name",
+    "envFrom": "",
+    "tolerations": "",
+    "secrets": "name",
+    "ownerReferences": "uid",
+    "finalizers": "",
+}
 
 
 class PatchError(ValueError):
@@ -57,8 +69,9 @@ def _merge_list(current: list[Any], patch: list[Any], key: str, order: list[Any]
     for element in patch:
         if not isinstance(element, dict) or key not in element:
             raise PatchError(f"strategic merge patch: list element without merge key {key!r}")
-        index = next((i for i, item in enumerate(items) if isinstance(item, dict) and item.get(key) == element[key]),
-                     None)
+        index = next(
+            (i for i, item in enumerate(items) if isinstance(item, dict) and item.get(key) == element[key]), None
+        )
         if element.get("$patch") == "delete":
             if index is not None:
                 items.pop(index)

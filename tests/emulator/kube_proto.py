@@ -38,7 +38,7 @@ def fields(data: bytes) -> list[tuple[int, int | bytes]]:
             out.append((number, value))
         elif wire == 2:
             size, pos = _varint(data, pos)
-            out.append((number, data[pos:pos + size]))
+            out.append((number, data[pos : pos + size]))
             pos += size
         else:
             raise ProtoError(f"unsupported wire type {wire}")
@@ -49,7 +49,7 @@ def token_request(body: bytes) -> dict[str, Any]:
     """The ``spec`` of a protobuf TokenRequest (audiences, expirationSeconds) as the JSON shape."""
     if not body.startswith(MAGIC):
         raise ProtoError("not a Kubernetes protobuf envelope")
-    raw = next((v for n, v in fields(body[len(MAGIC):]) if n == 2 and isinstance(v, bytes)), b"")
+    raw = next((v for n, v in fields(body[len(MAGIC) :]) if n == 2 and isinstance(v, bytes)), b"")
     spec_bytes = next((v for n, v in fields(raw) if n == 2 and isinstance(v, bytes)), b"")
     spec: dict[str, Any] = {"audiences": []}
     for number, value in fields(spec_bytes):

@@ -64,8 +64,10 @@ class ClusterIssuer:
             "sub": f"system:serviceaccount:{namespace}:{service_account}",
             "kubernetes.io": {
                 "namespace": namespace,
-                "serviceaccount": {"name": service_account,
-                                   "uid": uid or str(uuid.uuid5(uuid.NAMESPACE_URL, service_account))},
+                "serviceaccount": {
+                    "name": service_account,
+                    "uid": uid or str(uuid.uuid5(uuid.NAMESPACE_URL, service_account)),
+                },
             },
         }
         return jwt.sign(claims, self._key, self.kid)

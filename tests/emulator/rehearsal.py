@@ -44,19 +44,29 @@ class Rehearsal:
     def controller_env(self, cluster: str, token_file: Path, **overrides: str) -> dict[str, str]:
         """kustomize-controller's pod env on ``cluster`` (controller-level workload identity)."""
         spec = self.cluster(cluster)
-        return self.emu.workload_env(self.identities[spec.identity.client_id], token_file,
-                                     **{"namespace": self.config.flux.namespace,
-                                        "service_account": "kustomize-controller", "issuer": spec.oidc_issuer,
-                                        **overrides})
+        return self.emu.workload_env(
+            self.identities[spec.identity.client_id],
+            token_file,
+            **{
+                "namespace": self.config.flux.namespace,
+                "service_account": "kustomize-controller",
+                "issuer": spec.oidc_issuer,
+                **overrides,
+            },
+        )
 
     def tenant_env(self, cluster: str, kustomization: str, token_file: Path) -> dict[str, str]:
         """The token kustomize-controller requests for a tenant's ``decryption.serviceAccountName``."""
         spec = self.cluster(cluster)
         ks = spec.kustomization(kustomization)
         assert ks.tenant is not None, f"{cluster}/{kustomization} has no tenant identity"
-        return self.emu.workload_env(self.identities[ks.tenant.identity.client_id], token_file,
-                                     namespace=ks.namespace, service_account=ks.tenant.service_account,
-                                     issuer=spec.oidc_issuer)
+        return self.emu.workload_env(
+            self.identities[ks.tenant.identity.client_id],
+            token_file,
+            namespace=ks.namespace,
+            service_account=ks.tenant.service_account,
+            issuer=spec.oidc_issuer,
+        )
 
     def default_sa_env(self, cluster: str, namespace: str, token_file: Path) -> dict[str, str]:
         """The token kustomize-controller requests for ``flux.defaultDecryptionServiceAccount`` in ``namespace``
@@ -64,16 +74,25 @@ class Rehearsal:
         spec = self.cluster(cluster)
         name = self.config.flux.default_decryption_service_account
         assert name, "the config sets no flux.defaultDecryptionServiceAccount"
-        return self.emu.workload_env(self.identities[spec.identity.client_id], token_file, namespace=namespace,
-                                     service_account=name, issuer=spec.oidc_issuer)
+        return self.emu.workload_env(
+            self.identities[spec.identity.client_id],
+            token_file,
+            namespace=namespace,
+            service_account=name,
+            issuer=spec.oidc_issuer,
+        )
 
     def workload_env(self, cluster: str, workload: str, token_file: Path) -> dict[str, str]:
         """What the CSI driver's Azure provider exchanges for a workload: its pod's ServiceAccount token."""
         spec = self.cluster(cluster)
         found = next(w for w in spec.workloads if w.name == workload)
-        return self.emu.workload_env(self.identities[str(found.identity.client_id)], token_file,
-                                     namespace=found.namespace, service_account=found.service_account,
-                                     issuer=spec.oidc_issuer)
+        return self.emu.workload_env(
+            self.identities[str(found.identity.client_id)],
+            token_file,
+            namespace=found.namespace,
+            service_account=found.service_account,
+            issuer=spec.oidc_issuer,
+        )
 
     def developer_env(self) -> dict[str, str]:
         return self.emu.secret_env(self.developer)
@@ -83,8 +102,7 @@ def _vault_name(vault_url: str) -> str:
     return (urlsplit(vault_url).hostname or "").split(".", 1)[0]
 
 
-def rehearse(config_path: Path, workdir: Path,
-             key_material: dict[str, rsa.RSAPrivateKey] | None = None) -> Rehearsal:
+def rehearse(config_path: Path, workdir: Path, key_material: dict[str, rsa.RSAPrivateKey] | None = None) -> Rehearsal:
     """An emulator (not started) mirroring ``config_path``'s tenant, vaults, clusters and identities.
 
     ``key_material`` maps a key URL (``https://<vault>.vault.azure.net/keys/<name>/<version>``) to the RSA
@@ -94,8 +112,7 @@ def rehearse(config_path: Path, workdir: Path,
     keys |= {k for d in decryptors(config) for k in d.recipients.key_vault}
     vaults = sorted({_vault_name(k.vault_url) for k in keys})
     vaults += sorted({w.key_vault.name for c in config.clusters for w in c.workloads} - set(vaults))
-    emu = Emulator(workdir, vaults=vaults, tenant_id=config.tenant_id,
-                   issuers=[c.oidc_issuer for c in config.clusters])
+    emu = Emulator(workdir, vaults=vaults, tenant_id=config.tenant_id, issuers=[c.oidc_issuer for c in config.clusters])
     for key in sorted(keys, key=lambda k: (k.vault_url, k.key, k.version or "")):
         material = (key_material or {}).get(key.url)
         emu.vaults[_vault_name(key.vault_url)].create_key(key.key, version=key.version, key=material)
@@ -117,8 +134,13 @@ def rehearse(config_path: Path, workdir: Path,
         for workload in cluster.workloads:
             _workload(play, workload)
         for credential in federated_credentials(config, cluster):
-            emu.federate(play.identities[credential.identity.client_id], credential.namespace,
-                         credential.service_account, name=credential.name, issuer=credential.issuer)
+            emu.federate(
+                play.identities[credential.identity.client_id],
+                credential.namespace,
+                credential.service_account,
+                name=credential.name,
+                issuer=credential.issuer,
+            )
     return play
 
 

@@ -37,8 +37,12 @@ class Sandbox:
         for tool in ("unshare", "nsenter", "mount", "ip"):
             if shutil.which(tool) is None:
                 return f"{tool} not found"
-        probe = subprocess.run(["unshare", "-mn", "sh", "-c", "mount --bind /etc/hosts /etc/hosts && ip link set lo up"],
-                               capture_output=True, text=True, check=False)
+        probe = subprocess.run(
+            ["unshare", "-mn", "sh", "-c", "mount --bind /etc/hosts /etc/hosts && ip link set lo up"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         return None if probe.returncode == 0 else f"unshare -mn refused: {probe.stderr.strip()}"
 
     def start(self) -> Self:
@@ -52,7 +56,10 @@ class Sandbox:
         hosts = self.emulator.hosts_file(self.workdir / "hosts")
         self._relay = subprocess.Popen(
             ["unshare", "-mn", "--", sys.executable, str(RELAY), str(hosts), str(self.socket)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         assert self._relay.stdout is not None
         line = self._relay.stdout.readline()
@@ -88,9 +95,17 @@ class Sandbox:
         # namespace (gVisor: renames there fail with EXDEV, getcwd with ENOENT)
         return ["nsenter", "-t", str(self._relay.pid), "-n", "-m", "--", "sh", "-c", 'cd "$0" && exec "$@"', wd, *argv]
 
-    def run(self, argv: Sequence[str], *, env: Mapping[str, str] | None = None, cwd: Path | None = None,
-            input: str | None = None, timeout: float = 120, base_env: Mapping[str, str] | None = None,
-            **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        env: Mapping[str, str] | None = None,
+        cwd: Path | None = None,
+        input: str | None = None,
+        timeout: float = 120,
+        base_env: Mapping[str, str] | None = None,
+        **kwargs: Any,
+    ) -> subprocess.CompletedProcess[str]:
         """Run ``argv`` in the namespace; ``env`` is added to ``base_env`` (default: this process's env)."""
         return _run(self.command(argv, cwd), env, cwd, input, timeout, base_env, **kwargs)
 
@@ -121,19 +136,35 @@ class Loopback:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def run(self, argv: Sequence[str], *, env: Mapping[str, str] | None = None, cwd: Path | None = None,
-            input: str | None = None, timeout: float = 120, base_env: Mapping[str, str] | None = None,
-            **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        env: Mapping[str, str] | None = None,
+        cwd: Path | None = None,
+        input: str | None = None,
+        timeout: float = 120,
+        base_env: Mapping[str, str] | None = None,
+        **kwargs: Any,
+    ) -> subprocess.CompletedProcess[str]:
         return _run(list(argv), env, cwd, input, timeout, base_env, **kwargs)
 
 
-def _run(command: list[str], env: Mapping[str, str] | None, cwd: Path | None, input: str | None,
-         timeout: float, base_env: Mapping[str, str] | None, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+def _run(
+    command: list[str],
+    env: Mapping[str, str] | None,
+    cwd: Path | None,
+    input: str | None,
+    timeout: float,
+    base_env: Mapping[str, str] | None,
+    **kwargs: Any,
+) -> subprocess.CompletedProcess[str]:
     full = dict(os.environ if base_env is None else base_env)
     full.update(env or {})
     full["PWD"] = str(cwd or Path.cwd())  # Go's os.Getwd prefers a $PWD that matches "."
-    return subprocess.run(command, env=full, cwd=cwd, input=input, capture_output=True, text=True,
-                          timeout=timeout, check=False, **kwargs)
+    return subprocess.run(
+        command, env=full, cwd=cwd, input=input, capture_output=True, text=True, timeout=timeout, check=False, **kwargs
+    )
 
 
 Runner = Sandbox | Loopback

@@ -90,29 +90,54 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         split = urlsplit(self.path)
-        host = (self.headers.get("Host") or "").rsplit(":", 1)[0].lower() if "]" not in (self.headers.get("Host") or "") else ""
-        req = Request(self.command, host, split.path, dict(parse_qsl(split.query)),
-                      {k.lower(): v for k, v in self.headers.items()}, body)
+        host = (
+            (self.headers.get("Host") or "").rsplit(":", 1)[0].lower()
+            if "]" not in (self.headers.get("Host") or "")
+            else ""
+        )
+        req = Request(
+            self.command,
+            host,
+            split.path,
+            dict(parse_qsl(split.query)),
+            {k.lower(): v for k, v in self.headers.items()},
+            body,
+        )
         front = self.server.front
         if front.faults.latency:
             time.sleep(front.faults.latency)
         service = front.service_of(host, req.path)
         fault = front.faults.pick(service, req.path)
-        entry: dict[str, Any] = {"at": time.time(), "service": service, "method": req.method, "host": host,
-                                 "path": req.path, "query": req.query, "authorized": "authorization" in req.headers}
+        entry: dict[str, Any] = {
+            "at": time.time(),
+            "service": service,
+            "method": req.method,
+            "host": host,
+            "path": req.path,
+            "query": req.query,
+            "authorized": "authorization" in req.headers,
+        }
         if fault is not None and fault.kind == "reset":
             front.log.add(LogEntry(status=0, fault="reset", **entry))
             self._reset()
             return
         if fault is not None:
-            resp = Response(fault.status, {"error": {"code": "Throttled" if fault.status == 429 else "InternalError",
-                                                     "message": "injected fault"}})
+            resp = Response(
+                fault.status,
+                {
+                    "error": {
+                        "code": "Throttled" if fault.status == 429 else "InternalError",
+                        "message": "injected fault",
+                    }
+                },
+            )
             if fault.retry_after is not None:
                 resp.headers["Retry-After"] = f"{fault.retry_after:g}"
         else:
             service, resp = front.route(req)
-        front.log.add(LogEntry(status=resp.status, fault=f"status {fault.status}" if fault else "", note=resp.note,
-                               **entry))
+        front.log.add(
+            LogEntry(status=resp.status, fault=f"status {fault.status}" if fault else "", note=resp.note, **entry)
+        )
         self._send(resp)
 
     def _send(self, resp: Response) -> None:
@@ -140,8 +165,7 @@ class _Handler(BaseHTTPRequestHandler):
 class Front:
     """What the listening servers share: the router, the fault plan and the log."""
 
-    def __init__(self, route: Router, service_of: Callable[[str, str], str], faults: Faults,
-                 log: RequestLog) -> None:
+    def __init__(self, route: Router, service_of: Callable[[str, str], str], faults: Faults, log: RequestLog) -> None:
         self.route, self.service_of, self.faults, self.log = route, service_of, faults, log
 
 

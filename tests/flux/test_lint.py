@@ -170,7 +170,9 @@ def test_strict_substitution_warnings_only_from_29() -> None:
     assert "StrictPostBuildSubstitutions" in found[0].message
     assert "Kustomization apps (postBuild) does not set it" in found[0].message
     assert "${region:=default}" in found[0].message
-    defined = lint_text("c.yaml", SUBST, parse_version("2.9.0"), (APPS, PostBuild("b", "b.yaml", "apps", frozenset({"region"}))))
+    defined = lint_text(
+        "c.yaml", SUBST, parse_version("2.9.0"), (APPS, PostBuild("b", "b.yaml", "apps", frozenset({"region"})))
+    )
     assert [(f.line, "Kustomization apps, b" in f.message) for f in defined] == [(7, False), (12, True)]
     assert "Kustomization apps (postBuild)" in defined[0].message  # b sets region, apps does not
 
@@ -254,23 +256,31 @@ def _tree(root: Path, files: dict[str, str]) -> None:
 
 
 def test_only_what_a_postbuild_kustomization_builds_is_checked(tmp_path: Path) -> None:
-    _tree(tmp_path, {
-        "clusters/a/apps.yaml": KS_POSTBUILD,
-        "clusters/a/vars.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cluster-vars\ndata:\n  region: eu\n",
-        # apps/staging has a kustomization.yaml that pulls in ../base (and a patch file); not stray.yaml
-        "apps/staging/kustomization.yaml": "resources:\n  - ../base\n  - app.yaml\npatches:\n  - path: patch.yaml\n",
-        "apps/staging/app.yaml": SUBST,
-        "apps/staging/patch.yaml": "kind: Deployment\nmetadata:\n  name: x\n  labels:\n    tier: ${tier}\n",
-        "apps/staging/stray.yaml": "x: ${stray}\n",
-        "apps/base/deploy.yaml": "kind: Deployment\nmetadata:\n  name: ${app_name}\n",
-        "apps/base/nested/more.yaml": "kind: Service\nmetadata:\n  name: ${svc}\n",
-        # built by a Kustomization without postBuild: never substituted
-        "infrastructure/ns.yaml": "kind: Namespace\nmetadata:\n  name: ${not_substituted}\n",
-    })
-    scopes = postbuild_scopes(tmp_path, {p.relative_to(tmp_path).as_posix(): p.read_text()
-                                          for p in tmp_path.rglob("*.yaml")})
-    assert sorted(scopes) == ["apps/base/deploy.yaml", "apps/base/nested/more.yaml", "apps/staging/app.yaml",
-                              "apps/staging/patch.yaml"]
+    _tree(
+        tmp_path,
+        {
+            "clusters/a/apps.yaml": KS_POSTBUILD,
+            "clusters/a/vars.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cluster-vars\ndata:\n  region: eu\n",
+            # apps/staging has a kustomization.yaml that pulls in ../base (and a patch file); not stray.yaml
+            "apps/staging/kustomization.yaml": "resources:\n  - ../base\n  - app.yaml\npatches:\n  - path: patch.yaml\n",
+            "apps/staging/app.yaml": SUBST,
+            "apps/staging/patch.yaml": "kind: Deployment\nmetadata:\n  name: x\n  labels:\n    tier: ${tier}\n",
+            "apps/staging/stray.yaml": "x: ${stray}\n",
+            "apps/base/deploy.yaml": "kind: Deployment\nmetadata:\n  name: ${app_name}\n",
+            "apps/base/nested/more.yaml": "kind: Service\nmetadata:\n  name: ${svc}\n",
+            # built by a Kustomization without postBuild: never substituted
+            "infrastructure/ns.yaml": "kind: Namespace\nmetadata:\n  name: ${not_substituted}\n",
+        },
+    )
+    scopes = postbuild_scopes(
+        tmp_path, {p.relative_to(tmp_path).as_posix(): p.read_text() for p in tmp_path.rglob("*.yaml")}
+    )
+    assert sorted(scopes) == [
+        "apps/base/deploy.yaml",
+        "apps/base/nested/more.yaml",
+        "apps/staging/app.yaml",
+        "apps/staging/patch.yaml",
+    ]
     found = lint_tree(tmp_path, parse_version("2.9.4"))
     # region comes from the ConfigMap substituteFrom names, cluster_name from substitute: app.yaml is fine
     assert sorted((f.file, f.message.split()[0]) for f in found) == [
@@ -288,7 +298,9 @@ def test_lint_tree_skips_git_and_flux_components(tmp_path: Path) -> None:
     (fs / "gotk-components.yaml").write_text("# Flux Version: v2.6.0\nx: ${var}\n")
     (fs / "kustomization.yaml").write_text(KUSTOMIZATION_WITH_PATCHES)
     (tmp_path / "apps").mkdir()
-    (tmp_path / "apps" / "old.yml").write_text(DOC.format(api="kustomize.toolkit.fluxcd.io/v1beta2", kind="Kustomization"))
+    (tmp_path / "apps" / "old.yml").write_text(
+        DOC.format(api="kustomize.toolkit.fluxcd.io/v1beta2", kind="Kustomization")
+    )
     (tmp_path / "apps" / "vars.yaml").write_text(SUBST)
     (tmp_path / "clusters" / "a" / "apps.yaml").write_text(POSTBUILD_ROOT.replace("path: ./", "path: ./apps"))
     (tmp_path / "apps" / "broken.yaml").write_text("- op: remove\n  path: [1\n")
@@ -314,8 +326,10 @@ def test_target_version_forms() -> None:
         target_version("latest")
 
 
-POSTBUILD_ROOT = ("apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: all\n"
-                  "spec:\n  path: ./\n  postBuild:\n    substitute: {}\n")
+POSTBUILD_ROOT = (
+    "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: all\n"
+    "spec:\n  path: ./\n  postBuild:\n    substitute: {}\n"
+)
 
 
 def test_cli_lint_exit_codes(tmp_path: Path, run_cli) -> None:  # type: ignore[no-untyped-def]
@@ -352,7 +366,10 @@ def test_api_versions_the_target_does_not_serve_yet(api: str, kind: str, first: 
     text = DOC.format(api=api, kind=kind)
     assert lint_text("a.yaml", text, parse_version(f"2.{first}.0")) == []
     (finding,) = lint_text("a.yaml", text, parse_version(f"2.{first - 1}.0"))
-    assert str(finding) == f"a.yaml:1: error: {api} {kind} is served from Flux 2.{first} on, not by the target 2.{first - 1}.0"
+    assert (
+        str(finding)
+        == f"a.yaml:1: error: {api} {kind} is served from Flux 2.{first} on, not by the target 2.{first - 1}.0"
+    )
 
 
 def test_receiver_v1_is_served_from_20_and_replacements_follow_the_history() -> None:
@@ -366,16 +383,19 @@ def test_receiver_v1_is_served_from_20_and_replacements_follow_the_history() -> 
 def test_build_inputs_follow_local_references_only(tmp_path: Path) -> None:
     from generator.flux.kustomize_refs import build_inputs
 
-    _tree(tmp_path / "repo", {
-        "a/kustomization.yaml": "resources:\n  - ../b\n  - https://github.com/org/repo//base?ref=v1\n"
-                                "  - github.com/org/repo/base\n  - ../../outside\ncomponents:\n  - ../c\n",
-        "b/kustomization.yml": "resources:\n  - ../a\n  - svc.yaml\n",  # a cycle back to a
-        "b/svc.yaml": "kind: Service\n",
-        "c/Kustomization": "patchesStrategicMerge:\n  - p.yaml\ncrds:\n  - crd.yaml\n",
-        "c/p.yaml": "kind: Deployment\n",
-        "c/crd.yaml": "kind: CustomResourceDefinition\n",
-        "c/unused.yaml": "kind: ConfigMap\n",
-    })
+    _tree(
+        tmp_path / "repo",
+        {
+            "a/kustomization.yaml": "resources:\n  - ../b\n  - https://github.com/org/repo//base?ref=v1\n"
+            "  - github.com/org/repo/base\n  - ../../outside\ncomponents:\n  - ../c\n",
+            "b/kustomization.yml": "resources:\n  - ../a\n  - svc.yaml\n",  # a cycle back to a
+            "b/svc.yaml": "kind: Service\n",
+            "c/Kustomization": "patchesStrategicMerge:\n  - p.yaml\ncrds:\n  - crd.yaml\n",
+            "c/p.yaml": "kind: Deployment\n",
+            "c/crd.yaml": "kind: CustomResourceDefinition\n",
+            "c/unused.yaml": "kind: ConfigMap\n",
+        },
+    )
     (tmp_path / "outside").mkdir()
     (tmp_path / "outside" / "x.yaml").write_text("kind: Secret\n")
     found = build_inputs(tmp_path / "repo", "a")

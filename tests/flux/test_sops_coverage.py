@@ -66,16 +66,19 @@ def fleet(tmp_path: Path) -> dict[str, Any]:
     staging, staging_key = _age_key(tmp_path, "staging")
     production, production_key = _age_key(tmp_path, "production")
     repo = tmp_path / "repo"
-    _write(repo, {
-        "fluxforge.yaml": CONFIG.format(staging=staging, production=production),
-        "apps/staging/kustomization.yaml": "resources:\n  - ../base\n  - ../../common/staging-only\n",
-        "apps/production/kustomization.yaml": "resources:\n  - ../base\n  - ../../remote-looking\n",
-        "apps/base/kustomization.yaml": "resources:\n  - deploy.yaml\n  - db/\n",
-        "apps/base/deploy.yaml": "kind: Deployment\n",
-        "apps/base/db/kustomization.yaml": "resources:\n  - secret.yaml\n",
-        "common/staging-only/cm.yaml": "kind: ConfigMap\n",
-        "public/staging/kustomization.yaml": "resources:\n  - ../../apps/base\n",
-    })
+    _write(
+        repo,
+        {
+            "fluxforge.yaml": CONFIG.format(staging=staging, production=production),
+            "apps/staging/kustomization.yaml": "resources:\n  - ../base\n  - ../../common/staging-only\n",
+            "apps/production/kustomization.yaml": "resources:\n  - ../base\n  - ../../remote-looking\n",
+            "apps/base/kustomization.yaml": "resources:\n  - deploy.yaml\n  - db/\n",
+            "apps/base/deploy.yaml": "kind: Deployment\n",
+            "apps/base/db/kustomization.yaml": "resources:\n  - secret.yaml\n",
+            "common/staging-only/cm.yaml": "kind: ConfigMap\n",
+            "public/staging/kustomization.yaml": "resources:\n  - ../../apps/base\n",
+        },
+    )
     return {"repo": repo, "staging": (staging, staging_key), "production": (production, production_key)}
 
 
@@ -94,8 +97,10 @@ def test_a_shared_base_gets_one_rule_for_every_cluster_that_builds_it(fleet: dic
     assert by_regex["^apps/base/"]["age"] == f"{staging},{production}"
     assert by_regex["^common/staging-only/"]["age"] == staging
     assert "^public/staging/" not in by_regex  # decryption: false: Flux would refuse a Secret there
-    assert "# apps/base/ (clusters staging, production; pulled in by their kustomize builds)" in (
-        repo / ".sops.yaml").read_text()
+    assert (
+        "# apps/base/ (clusters staging, production; pulled in by their kustomize builds)"
+        in (repo / ".sops.yaml").read_text()
+    )
     # the real sops encrypts a Secret in the base for both clusters, and each cluster's key opens it
     (repo / "apps/base/db/secret.yaml").write_text(SECRET)
     done = _sops(repo, "encrypt", "-i", "apps/base/db/secret.yaml")
@@ -122,8 +127,13 @@ def test_a_new_base_reference_makes_the_sops_config_stale(fleet: dict[str, Any],
 def test_a_folder_of_another_environment_gets_both_clusters(tmp_path: Path) -> None:
     """staging builds apps/production/common: the production rule alone would lock staging out."""
     text = CONFIG.format(staging="age1" + "q" * 58, production="age1" + "p" * 58)
-    _write(tmp_path, {"apps/staging/kustomization.yaml": "resources:\n  - ../production/common\n",
-                      "apps/production/common/cm.yaml": "kind: ConfigMap\n"})
+    _write(
+        tmp_path,
+        {
+            "apps/staging/kustomization.yaml": "resources:\n  - ../production/common\n",
+            "apps/production/common/cm.yaml": "kind: ConfigMap\n",
+        },
+    )
     config = parse_config(text)
     shared = shared_folders(tmp_path, config)
     assert shared == {"apps/production/common": frozenset({"staging"})}

@@ -23,19 +23,24 @@ SAMPLE_REPO = REPO_ROOT / "sample-repo"
 FIXTURES = REPO_ROOT / "tests" / "fixtures"
 SHARED = REPO_ROOT.parent / "shared"
 VECTORS = SHARED / "vectors"
-VECTORS_ORIGIN = ("third-party sops test vectors (files written by upstream sops: getsops/sops test data and "
-                  "fluxcd/kustomize-controller internal/controller/testdata/sops, with their keys) are not in the "
-                  "repository; put them in ../shared/vectors/ next to the clone to run these tests")
+VECTORS_ORIGIN = (
+    "third-party sops test vectors (files written by upstream sops: getsops/sops test data and "
+    "fluxcd/kustomize-controller internal/controller/testdata/sops, with their keys) are not in the "
+    "repository; put them in ../shared/vectors/ next to the clone to run these tests"
+)
 
 
-SAMPLE_LOCKDOWN = ("  lockdown: true              # multi-tenancy lockdown: no cross-namespace refs, no remote bases, tenants\n"
-                   "                              # apply as their own ServiceAccount; platform Kustomizations decrypt as "
-                   "flux-decryption\n")
+SAMPLE_LOCKDOWN = (
+    "  lockdown: true              # multi-tenancy lockdown: no cross-namespace refs, no remote bases, tenants\n"
+    "                              # apply as their own ServiceAccount; platform Kustomizations decrypt as "
+    "flux-decryption\n"
+)
 """The sample's ``flux.lockdown`` lines (issue 14: the sample shows a locked-down tenant)."""
 
 
-SAMPLE_TENANT_TARGET = ("        targetNamespace: team-a   # no dependsOn on infrastructure: the lockdown refuses a "
-                        "cross-namespace one\n")
+SAMPLE_TENANT_TARGET = (
+    "        targetNamespace: team-a   # no dependsOn on infrastructure: the lockdown refuses a cross-namespace one\n"
+)
 
 
 def unlocked(text: str) -> str:
@@ -44,7 +49,8 @@ def unlocked(text: str) -> str:
     lockdown, for tests of what such a tree renders."""
     assert SAMPLE_LOCKDOWN in text and SAMPLE_TENANT_TARGET in text, "the sample's fluxforge.yaml lost its lockdown"
     return text.replace(SAMPLE_LOCKDOWN, "", 1).replace(
-        SAMPLE_TENANT_TARGET, "        targetNamespace: team-a\n        dependsOn: [infrastructure]\n", 1)
+        SAMPLE_TENANT_TARGET, "        targetNamespace: team-a\n        dependsOn: [infrastructure]\n", 1
+    )
 
 
 def require_vectors() -> Path:
@@ -62,8 +68,11 @@ def require_vectors() -> Path:
 def snapshot(root: Path) -> dict[str, tuple[bytes, int, int]]:
     """Every file below ``root`` with its bytes, inode and mtime: equal snapshots mean nothing was written
     (not even the same bytes again, which an atomic replace would show as a new inode)."""
-    return {p.relative_to(root).as_posix(): (p.read_bytes(), p.stat().st_ino, p.stat().st_mtime_ns)
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(root).as_posix(): (p.read_bytes(), p.stat().st_ino, p.stat().st_mtime_ns)
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 def kustomize(folder: Path) -> dict[tuple[str, str, str], Any]:

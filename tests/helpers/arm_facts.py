@@ -23,5 +23,4 @@ def credentials_of(state: DesiredState, ident: DesiredIdentity) -> list[Credenti
 
 def vault(name: str, tenant_id: str, *, rbac: bool = True) -> VaultFacts:
     """A vault with purge protection and soft delete on, in RBAC mode unless ``rbac`` is False."""
-    return VaultFacts(name, "rg", f"/vaults/{name}", rbac, purge_protection=True, soft_delete=True,
-                      tenant_id=tenant_id)
+    return VaultFacts(name, "rg", f"/vaults/{name}", rbac, purge_protection=True, soft_delete=True, tenant_id=tenant_id)

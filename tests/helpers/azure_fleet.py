@@ -63,5 +63,6 @@ def exchange(tenant_id: str, client_id: str, token_file: Path, **options: Any) -
     """What a pod's Azure SDK does: exchange the ServiceAccount token in ``token_file`` for ``client_id``."""
     from azure.identity import WorkloadIdentityCredential
 
-    return WorkloadIdentityCredential(tenant_id=tenant_id, client_id=client_id, token_file_path=str(token_file),
-                                      **options)
+    return WorkloadIdentityCredential(
+        tenant_id=tenant_id, client_id=client_id, token_file_path=str(token_file), **options
+    )

@@ -27,13 +27,16 @@ stringData:
 """
 
 
-def git(cwd: Path, *args: str, check: bool = True, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def git(
+    cwd: Path, *args: str, check: bool = True, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run the real git CLI; commits are never signed."""
     import os
 
     full_env = {**os.environ, **(env or {})}
-    return subprocess.run(["git", "-c", "commit.gpgsign=false", *args], cwd=cwd, check=check, text=True,
-                          capture_output=True, env=full_env)
+    return subprocess.run(
+        ["git", "-c", "commit.gpgsign=false", *args], cwd=cwd, check=check, text=True, capture_output=True, env=full_env
+    )
 
 
 def sops_yaml(pub: str) -> str:

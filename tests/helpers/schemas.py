@@ -54,8 +54,11 @@ def _flux_problems(obj: dict[str, Any]) -> list[str]:
         value = model.model_validate(obj)
     except ValidationError as err:
         return [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors()]
-    return [f"{u}: unknown field" for u in _unknown(obj, value, "")
-            if (obj["kind"], u) not in NEWER_THAN_MODELS and not u.startswith(("metadata.", "status"))]
+    return [
+        f"{u}: unknown field"
+        for u in _unknown(obj, value, "")
+        if (obj["kind"], u) not in NEWER_THAN_MODELS and not u.startswith(("metadata.", "status"))
+    ]
 
 
 def schema_problems(obj: dict[str, Any]) -> list[str]:

@@ -35,14 +35,14 @@ def make_age_key(directory: Path, name: str = "keys.txt") -> AgeKey:
     return AgeKey(str(ident), str(ident.to_public()), path)
 
 
-def run_sops(*args: str, cwd: Path, key_file: Path | None = None, input: bytes | None = None,
-             check: bool = True) -> subprocess.CompletedProcess[bytes]:
+def run_sops(
+    *args: str, cwd: Path, key_file: Path | None = None, input: bytes | None = None, check: bool = True
+) -> subprocess.CompletedProcess[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SOPS_")}
     env["SOPS_DISABLE_VERSION_CHECK"] = "1"
     if key_file is not None:
         env["SOPS_AGE_KEY_FILE"] = str(key_file)
-    done = subprocess.run([require("sops"), *args], cwd=cwd, env=env, input=input, capture_output=True,
-                          check=False)
+    done = subprocess.run([require("sops"), *args], cwd=cwd, env=env, input=input, capture_output=True, check=False)
     if check and done.returncode != 0:
         raise AssertionError(f"sops {' '.join(args)} failed ({done.returncode}): {done.stderr.decode()}")
     return done

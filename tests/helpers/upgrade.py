@@ -129,10 +129,15 @@ def write_gotk(repo: Path, version: str) -> None:
 def make_repo(repo: Path, version: str, *, tenant: bool = False) -> Path:
     """Render the fleet at ``version`` (this records fluxforge.lock) and add the stand-in components."""
     repo.mkdir(parents=True)
-    (repo / "fluxforge.yaml").write_text(CONFIG.format(
-        version=version, tenant=TENANT_ID, staging=STAGING_CLIENT, production=PRODUCTION_CLIENT,
-        tenant_block=TENANT_BLOCK if tenant else "",
-    ))
+    (repo / "fluxforge.yaml").write_text(
+        CONFIG.format(
+            version=version,
+            tenant=TENANT_ID,
+            staging=STAGING_CLIENT,
+            production=PRODUCTION_CLIENT,
+            tenant_block=TENANT_BLOCK if tenant else "",
+        )
+    )
     run_render(repo)
     write_gotk(repo, version)
     return repo
@@ -150,8 +155,11 @@ def apply_user_edits(repo: Path) -> None:
     kust.write_text(kust.read_text() + LIMITS_PATCH)
     edit(kust, RESOURCES, RESOURCES_REORDERED)
     edit(repo / "clusters/staging/apps.yaml", INTERVAL, INTERVAL_EDITED)
-    edit(repo / "clusters/production/apps.yaml", "apiVersion: kustomize.toolkit.fluxcd.io/v1\n",
-         COMMENT + "apiVersion: kustomize.toolkit.fluxcd.io/v1\n")
+    edit(
+        repo / "clusters/production/apps.yaml",
+        "apiVersion: kustomize.toolkit.fluxcd.io/v1\n",
+        COMMENT + "apiVersion: kustomize.toolkit.fluxcd.io/v1\n",
+    )
 
 
 def git_merge_file(tmp: Path, ours: str, base: str, theirs: str) -> tuple[int, str]:

@@ -34,8 +34,11 @@ def age_key(tmp_path: Path) -> tuple[Path, str]:
 def work_repo(tmp_path: Path, age_key: tuple[Path, str]) -> Iterator[Path]:
     """A pygit2-built repository with a .sops.yaml for a fresh age key and a plain Deployment."""
     root = tmp_path / "repo"
-    pygit2_repo(root, {".sops.yaml": sops_yaml(age_key[1]),
-                       "apps/web.yaml": "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n"})
+    pygit2_repo(
+        root,
+        {
+            ".sops.yaml": sops_yaml(age_key[1]),
+            "apps/web.yaml": "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n",
+        },
+    )
     yield root
-
-

@@ -57,8 +57,9 @@ def sops(rel: str, text: str, *args: str) -> str:
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(text)
     env = {**os.environ, "SOPS_AGE_KEY_FILE": str(HERE / "key1.txt")}
-    out = subprocess.run(["sops", "encrypt", *args, rel], cwd=HERE, env=env, check=True,
-                         capture_output=True, text=True).stdout
+    out = subprocess.run(
+        ["sops", "encrypt", *args, rel], cwd=HERE, env=env, check=True, capture_output=True, text=True
+    ).stdout
     target.write_text(out)
     return out
 
@@ -99,16 +100,21 @@ creation_rules:
     sops("good/files/tls.key", "-----BEGIN PRIVATE KEY-----\ncorpus-secret-6\n-----END PRIVATE KEY-----\n")
     sops("good/full/values.yaml", "db:\n  password: corpus-secret-7\n  host_unencrypted: db.local\nreplicas: 3\n")
     write("good/plain/deployment.yaml", DEPLOYMENT)
-    write("good/plain/secret-substituted.yaml",
-          SECRET.replace("corpus-secret-{n}", "${DB_PASSWORD}").replace("admin", "${DB_USER:=admin}"))
+    write(
+        "good/plain/secret-substituted.yaml",
+        SECRET.replace("corpus-secret-{n}", "${DB_PASSWORD}").replace("admin", "${DB_USER:=admin}"),
+    )
     write("good/plain/secret-empty.yaml", "apiVersion: v1\nkind: Secret\nmetadata:\n  name: empty\ndata: {}\n")
-    write("good/plain/secret-delete-patch.yaml",
-          "$patch: delete\napiVersion: v1\nkind: Secret\nmetadata:\n  name: old\ndata:\n  a: YQ==\n")
+    write(
+        "good/plain/secret-delete-patch.yaml",
+        "$patch: delete\napiVersion: v1\nkind: Secret\nmetadata:\n  name: old\ndata:\n  a: YQ==\n",
+    )
     write("good/plain/fluxforge.yaml", FLUXFORGE_CONFIG)
     write("good/plain/readme.md", "# Secrets live under secrets/ and are encrypted with sops.\n")
     write("good/plain/blob.bin", bytes(range(256)))
-    outside = sops("good/secrets/outside.yaml", SECRET.format(n=8), "--age", pub2,
-                   "--encrypted-regex", "^(data|stringData)$")
+    outside = sops(
+        "good/secrets/outside.yaml", SECRET.format(n=8), "--age", pub2, "--encrypted-regex", "^(data|stringData)$"
+    )
     (HERE / "good/secrets/outside.yaml").unlink()
     write("good/other/encrypted-outside.yaml", outside)
 
@@ -121,16 +127,24 @@ creation_rules:
     text = sops("bad/secrets/enc-outside.yaml", SECRET.format(n=13))
     enc = re.search(r"ENC\[[^\]]+\]", text).group(0)
     write("bad/secrets/enc-outside.yaml", text.replace("    namespace: default", f"    namespace: {enc}"))
-    sops("bad/secrets/wrong-recipient.yaml", SECRET.format(n=14), "--age", pub2,
-         "--encrypted-regex", "^(data|stringData)$")
+    sops(
+        "bad/secrets/wrong-recipient.yaml",
+        SECRET.format(n=14),
+        "--age",
+        pub2,
+        "--encrypted-regex",
+        "^(data|stringData)$",
+    )
     text = sops("bad/full/wrong-selector.yaml", SECRET.format(n=15))  # the default-suffix rule
     (HERE / "bad/full/wrong-selector.yaml").unlink()
     write("bad/secrets/wrong-selector.yaml", text)
     text = sops("bad/secrets/bad-version.yaml", SECRET.format(n=16))
     write("bad/secrets/bad-version.yaml", re.sub(r"(?m)^    version: .*$", "    version: fluxforge-1", text))
     text = sops("bad/secrets/malformed-enc.yaml", SECRET.format(n=17))
-    write("bad/secrets/malformed-enc.yaml", re.sub(r"(    password: ENC\[AES256_GCM,data:[^,]+,iv:)[^,]+",
-                                                   r"\1c2hvcnQ=", text))
+    write(
+        "bad/secrets/malformed-enc.yaml",
+        re.sub(r"(    password: ENC\[AES256_GCM,data:[^,]+,iv:)[^,]+", r"\1c2hvcnQ=", text),
+    )
     write("bad/secrets/broken.yaml", "apiVersion: v1\nkind: Secret\nstringData:\n  a: [unclosed\n")
     text = sops("bad/secrets/no-lastmodified.yaml", SECRET.format(n=18))
     write("bad/secrets/no-lastmodified.yaml", re.sub(r"(?m)^    lastmodified: .*\n", "", text))
@@ -144,8 +158,10 @@ creation_rules:
     write("bad/json/plain-value.json", re.sub(r'"port": "ENC\[[^"]+"', '"port": 5432', text))
     write("bad/files/plain.key", "-----BEGIN PRIVATE KEY-----\ncorpus-secret-24\n-----END PRIVATE KEY-----\n")
     write("bad/plain/secret.yaml", SECRET.format(n=25))
-    write("bad/plain/multi-secret.yaml",
-          DEPLOYMENT + "---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: db\ndata:\n  password: Y29ycHVz\n")
+    write(
+        "bad/plain/multi-secret.yaml",
+        DEPLOYMENT + "---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: db\ndata:\n  password: Y29ycHVz\n",
+    )
     write("bad/full/plain.yaml", "db:\n  password: corpus-secret-26\n")
     print("corpus written to", HERE, file=sys.stderr)
 

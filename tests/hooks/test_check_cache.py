@@ -52,7 +52,9 @@ def test_verdicts_are_the_same_cold_warm_and_uncached(corpus_repo: Path) -> None
 
 def test_an_edited_file_is_checked_again(tmp_path: Path) -> None:
     root = tmp_path / "repo"
-    pygit2_repo(root, {".sops.yaml": RULES, "apps/config.yaml": "apiVersion: v1\nkind: ConfigMap\ndata:\n  level: info\n"})
+    pygit2_repo(
+        root, {".sops.yaml": RULES, "apps/config.yaml": "apiVersion: v1\nkind: ConfigMap\ndata:\n  level: info\n"}
+    )
     assert check(root).returncode == 0 and check(root).returncode == 0  # cold, then warm
     secret = SECRET.format(password="hunter2-cache")
     (root / "apps/config.yaml").write_text(secret)  # the same path, new content (not even staged)
@@ -66,8 +68,10 @@ def test_an_edited_file_is_checked_again(tmp_path: Path) -> None:
 def test_an_edit_that_keeps_size_and_time_is_still_seen(tmp_path: Path) -> None:
     """The key is the content's blob id, not the file's size or modification time."""
     root = tmp_path / "repo"
-    clean = SECRET.replace("stringData:\n  password: {password}\n  user: admin\n",
-                           "stringData:\n  password: ${PASSWORD}\n  user: ${USER}\n")
+    clean = SECRET.replace(
+        "stringData:\n  password: {password}\n  user: admin\n",
+        "stringData:\n  password: ${PASSWORD}\n  user: ${USER}\n",
+    )
     pygit2_repo(root, {".sops.yaml": RULES, "apps/secret.yaml": clean})
     target = root / "apps/secret.yaml"
     assert check(root).returncode == 0
@@ -82,12 +86,15 @@ def test_an_edit_that_keeps_size_and_time_is_still_seen(tmp_path: Path) -> None:
 
 def test_a_changed_rule_drops_the_cache(tmp_path: Path, age_key: tuple[Path, str]) -> None:
     root = tmp_path / "repo"
-    pygit2_repo(root, {".sops.yaml": "creation_rules:\n  - path_regex: other/.*\\.yaml$\n"
-                                     f"    age: {age_key[1]}\n",
-                       "config/settings.yaml": "kind: ConfigMap\ndata:\n  password: hunter2-rule\n"})
+    pygit2_repo(
+        root,
+        {
+            ".sops.yaml": f"creation_rules:\n  - path_regex: other/.*\\.yaml$\n    age: {age_key[1]}\n",
+            "config/settings.yaml": "kind: ConfigMap\ndata:\n  password: hunter2-rule\n",
+        },
+    )
     assert check(root).returncode == 0 and check(root).returncode == 0
-    (root / ".sops.yaml").write_text("creation_rules:\n  - path_regex: config/.*\\.yaml$\n"
-                                     f"    age: {age_key[1]}\n")
+    (root / ".sops.yaml").write_text(f"creation_rules:\n  - path_regex: config/.*\\.yaml$\n    age: {age_key[1]}\n")
     result = check(root)
     assert result.returncode == 1
     assert "config/settings.yaml:1:1: matched by .sops.yaml creation_rules[0]" in result.stderr
@@ -110,15 +117,23 @@ def test_the_cache_holds_no_content(corpus_repo: Path) -> None:
 def test_a_damaged_or_foreign_cache_is_not_trusted(tmp_path: Path) -> None:
     root = tmp_path / "repo"
     leaked = SECRET.format(password="hunter2-forged")
-    pygit2_repo(root, {".sops.yaml": RULES, "apps/config.yaml": "kind: ConfigMap\ndata:\n  level: info\n",
-                       "apps/secret.yaml": leaked})
+    pygit2_repo(
+        root,
+        {
+            ".sops.yaml": RULES,
+            "apps/config.yaml": "kind: ConfigMap\ndata:\n  level: info\n",
+            "apps/secret.yaml": leaked,
+        },
+    )
     assert check(root).returncode == 1
     cache = root / CACHE
     header, remembered = cache.read_text().splitlines()  # the clean ConfigMap only
     assert remembered.endswith("/apps/config.yaml")
     forged = f"{blob_id(leaked.encode())} 0 {(root / 'apps/secret.yaml').resolve()}"
-    for text in (f"{header}\n{forged}\nnot a line\n",  # damaged: dropped as a whole
-                 f"fluxforge-check-cache 1 {'0' * 64}\n{forged}\n"):  # another fingerprint
+    for text in (
+        f"{header}\n{forged}\nnot a line\n",  # damaged: dropped as a whole
+        f"fluxforge-check-cache 1 {'0' * 64}\n{forged}\n",
+    ):  # another fingerprint
         cache.write_text(text)
         result = check(root)
         assert result.returncode == 1 and "apps/secret.yaml:" in result.stderr
@@ -143,10 +158,24 @@ def test_worker_processes_print_the_same_lines_in_the_same_order(tmp_path: Path)
         files[f"apps/team-{n % 4}/file-{n:03d}.yaml"] = text
     files["secrets/bad.yaml"] = "kind: ConfigMap\ndata:\n  password: hunter2-rule\n"
     pygit2_repo(root, files)
-    one = subprocess.run(["fluxforge", "check", "--no-cache"], cwd=root, capture_output=True, text=True, check=False,
-                         env={**os.environ, "FLUXFORGE_JOBS": "1"})
-    assert one.returncode == 1 and one.stderr.count("\n") == 13 * 2 + 1 + 1, one.stderr  # 13 Secrets x 2 values, bad.yaml, summary
+    one = subprocess.run(
+        ["fluxforge", "check", "--no-cache"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "FLUXFORGE_JOBS": "1"},
+    )
+    assert one.returncode == 1 and one.stderr.count("\n") == 13 * 2 + 1 + 1, (
+        one.stderr
+    )  # 13 Secrets x 2 values, bad.yaml, summary
     for args in (["--no-cache"], [], []):  # workers, then workers filling the cache, then the cache
-        two = subprocess.run(["fluxforge", "check", *args], cwd=root, capture_output=True, text=True, check=False,
-                             env={**os.environ, "FLUXFORGE_JOBS": "2"})
+        two = subprocess.run(
+            ["fluxforge", "check", *args],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=False,
+            env={**os.environ, "FLUXFORGE_JOBS": "2"},
+        )
         assert (two.returncode, two.stderr) == (one.returncode, one.stderr)

@@ -14,8 +14,9 @@ from generator.yamlio import load_rt
 from tests.helpers import require_vectors
 from tests.helpers.hooks import CORPUS, git
 
-EXPECTED: dict[str, list[str]] = {str(k): [str(x) for x in v]
-                                  for k, v in load_rt((CORPUS / "expected.yaml").read_text()).items()}
+EXPECTED: dict[str, list[str]] = {
+    str(k): [str(x) for x in v] for k, v in load_rt((CORPUS / "expected.yaml").read_text()).items()
+}
 GOOD = sorted(str(p.relative_to(CORPUS)) for p in (CORPUS / "good").rglob("*") if p.is_file())
 BAD = sorted(str(p.relative_to(CORPUS)) for p in (CORPUS / "bad").rglob("*") if p.is_file())
 
@@ -25,7 +26,9 @@ def test_corpus_is_large_enough_and_fully_described() -> None:
     assert sorted(EXPECTED) == BAD
 
 
-SUMMARY = re.compile(r"^checked (\d+) file\(s\) (against \S+|without a \.sops\.yaml): (\d+) encrypted, (\d+) problem\(s\)$")
+SUMMARY = re.compile(
+    r"^checked (\d+) file\(s\) (against \S+|without a \.sops\.yaml): (\d+) encrypted, (\d+) problem\(s\)$"
+)
 
 
 def problems_of(stderr: str) -> list[str]:
@@ -112,12 +115,13 @@ def test_missing_path_is_an_error(in_corpus: Path, run_cli) -> None:
     assert result.stderr == "nope.yaml: no such file or directory\n"
 
 
-NO_RULES = ("no .sops.yaml in the current directory or its parents (found as sops finds it): no rule says which "
-            "files must be encrypted, so only plaintext Kubernetes Secrets were looked for; ")
+NO_RULES = (
+    "no .sops.yaml in the current directory or its parents (found as sops finds it): no rule says which "
+    "files must be encrypted, so only plaintext Kubernetes Secrets were looked for; "
+)
 
 
-def test_no_sops_yaml_still_catches_plaintext_secrets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                      run_cli) -> None:
+def test_no_sops_yaml_still_catches_plaintext_secrets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run_cli) -> None:
     """Without .sops.yaml nothing must be encrypted, but a plaintext Secret is still reported, and the
     missing rules are a problem of their own (no silent pass)."""
     shutil.copy(CORPUS / "bad/secrets/plain-secret.yaml", tmp_path / "secret.yaml")
@@ -139,8 +143,9 @@ def test_no_sops_yaml_still_catches_plaintext_secrets(tmp_path: Path, monkeypatc
     assert allowed.stderr.splitlines()[-1] == "checked 3 file(s) without a .sops.yaml: 1 encrypted, 2 problem(s)"
 
 
-def test_no_rules_fail_unless_allowed_and_name_a_nearby_sops_yaml(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                                  run_cli) -> None:
+def test_no_rules_fail_unless_allowed_and_name_a_nearby_sops_yaml(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run_cli
+) -> None:
     """A clean folder but no rules: exit 1 (nothing said what to encrypt); --allow-missing-rules passes.
     A .sops.yaml below the working directory, above the files, is named with the way to use it."""
     fleet = tmp_path / "fleet"
@@ -151,26 +156,30 @@ def test_no_rules_fail_unless_allowed_and_name_a_nearby_sops_yaml(tmp_path: Path
     assert result.exit_code == 1
     assert result.stderr.splitlines()[-1] == "checked 1 file(s) without a .sops.yaml: 0 encrypted, 1 problem(s)"
     allowed = run_cli("check", "--allow-missing-rules", "fleet/apps")
-    assert (allowed.exit_code, allowed.stderr) == (0, ("checked 1 file(s) without a .sops.yaml: 0 encrypted, "
-                                                      "0 problem(s)\n"))
+    assert (allowed.exit_code, allowed.stderr) == (
+        0,
+        ("checked 1 file(s) without a .sops.yaml: 0 encrypted, 0 problem(s)\n"),
+    )
     (fleet / ".sops.yaml").write_text("creation_rules: []\n")
     near = run_cli("check", "fleet/apps")
     assert near.exit_code == 1
     assert near.stderr.splitlines()[0] == (
         NO_RULES + "fleet/.sops.yaml is the .sops.yaml nearest to fleet/apps: run from fleet/ or pass --sops-config "
-        "fleet/.sops.yaml; or pass --allow-missing-rules if that is all you want")
+        "fleet/.sops.yaml; or pass --allow-missing-rules if that is all you want"
+    )
     empty = run_cli("check", "--sops-config", "fleet/.sops.yaml", "fleet/apps")
     assert empty.exit_code == 1
     assert empty.stderr.splitlines() == [
-        ("fleet/.sops.yaml has no creation_rules: no rule says which files must be encrypted, so only plaintext "
-        "Kubernetes Secrets were looked for; run `fluxforge render` (it writes .sops.yaml from fluxforge.yaml) or "
-        "pass --sops-config FILE; or pass --allow-missing-rules if that is all you want"),
+        (
+            "fleet/.sops.yaml has no creation_rules: no rule says which files must be encrypted, so only plaintext "
+            "Kubernetes Secrets were looked for; run `fluxforge render` (it writes .sops.yaml from fluxforge.yaml) or "
+            "pass --sops-config FILE; or pass --allow-missing-rules if that is all you want"
+        ),
         "checked 1 file(s) against fleet/.sops.yaml: 0 encrypted, 1 problem(s)",
     ]
 
 
-def test_catch_all_rule_does_not_require_every_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                   run_cli) -> None:
+def test_catch_all_rule_does_not_require_every_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run_cli) -> None:
     """A rule without path_regex supplies keys for `sops -e`; only plaintext Secrets are flagged."""
     pub = "age1w6natlasagt5e5cs3d3ducgk8deu6drhszjn7msrjdyn0f0x2qrqfxkppj"
     (tmp_path / ".sops.yaml").write_text(f"creation_rules:\n  - age: {pub}\n")
@@ -194,5 +203,8 @@ def test_real_sops_and_flux_vectors(monkeypatch: pytest.MonkeyPatch, run_cli) ->
     result = run_cli("check", "--allow-missing-rules", "sops", "kustomize-controller")
     assert result.exit_code == 1
     assert problems_of(result.stderr) == [
-        ("sops/functional-tests__res__no_mac.yaml:2:1: sops metadata has no MAC (sops refuses to decrypt it): "
-        "re-encrypt the file")]
+        (
+            "sops/functional-tests__res__no_mac.yaml:2:1: sops metadata has no MAC (sops refuses to decrypt it): "
+            "re-encrypt the file"
+        )
+    ]

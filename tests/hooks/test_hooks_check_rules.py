@@ -14,28 +14,34 @@ GOOD_ENC = f"ENC[AES256_GCM,data:Zm9v,iv:{IV},tag:{TAG},type:str]"
 VAULT = "https://kv-a.vault.azure.net"
 
 
-@pytest.mark.parametrize(("value", "problem"), [
-    (GOOD_ENC, None),
-    ("ENC[AES256_GCM,data:Zm9v]", "malformed ENC value (expected"),
-    (f"ENC[AES256_GCM,data:Zm9v,iv:c2hvcnQ=,tag:{TAG},type:str]", "iv is 5 bytes"),
-    (f"ENC[AES256_GCM,data:@@@,iv:{IV},tag:{TAG},type:str]", "not base64"),
-    (f"ENC[AES256_GCM,data:Zm9v,iv:{IV},tag:{TAG},type:blob]", "unknown type 'blob'"),
-])
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        (GOOD_ENC, None),
+        ("ENC[AES256_GCM,data:Zm9v]", "malformed ENC value (expected"),
+        (f"ENC[AES256_GCM,data:Zm9v,iv:c2hvcnQ=,tag:{TAG},type:str]", "iv is 5 bytes"),
+        (f"ENC[AES256_GCM,data:@@@,iv:{IV},tag:{TAG},type:str]", "not base64"),
+        (f"ENC[AES256_GCM,data:Zm9v,iv:{IV},tag:{TAG},type:blob]", "unknown type 'blob'"),
+    ],
+)
 def test_enc_problem(value: str, problem: str | None) -> None:
     found = enc_problem(value)
     assert (found is None) if problem is None else (found is not None and problem in found)
 
 
-@pytest.mark.parametrize(("selector", "keys", "expected"), [
-    (DEFAULT_SELECTOR, ("a", "b"), True),
-    (DEFAULT_SELECTOR, ("a_unencrypted", "b"), False),
-    (("encrypted_suffix", "_secret"), ("db_secret", "x"), True),
-    (("encrypted_suffix", "_secret"), ("db", "x"), False),
-    (("encrypted_regex", "^(data|stringData)$"), ("stringData", "nested", "deeper"), True),
-    (("encrypted_regex", "^(data|stringData)$"), ("metadata", "name"), False),
-    (("unencrypted_regex", "^public"), ("public_key",), False),
-    (("encrypted_comment_regex", "sops:enc"), ("a",), None),
-])
+@pytest.mark.parametrize(
+    ("selector", "keys", "expected"),
+    [
+        (DEFAULT_SELECTOR, ("a", "b"), True),
+        (DEFAULT_SELECTOR, ("a_unencrypted", "b"), False),
+        (("encrypted_suffix", "_secret"), ("db_secret", "x"), True),
+        (("encrypted_suffix", "_secret"), ("db", "x"), False),
+        (("encrypted_regex", "^(data|stringData)$"), ("stringData", "nested", "deeper"), True),
+        (("encrypted_regex", "^(data|stringData)$"), ("metadata", "name"), False),
+        (("unencrypted_regex", "^public"), ("public_key",), False),
+        (("encrypted_comment_regex", "sops:enc"), ("a",), None),
+    ],
+)
 def test_selects(selector: tuple[str, str], keys: tuple[str, ...], expected: bool | None) -> None:
     assert selects(selector, keys) is expected
 
@@ -67,9 +73,13 @@ def test_azure_kv_recipients_and_versionless_rule() -> None:
 
 
 def test_key_groups_recipients_are_collected() -> None:
-    meta = _meta(key_groups=[{"age": [{"recipient": "age1aaa", "enc": "x"}]},
-                             {"age": [{"recipient": "age1bbb", "enc": "y"}], "hc_vault": []}],
-                 shamir_threshold=2)
+    meta = _meta(
+        key_groups=[
+            {"age": [{"recipient": "age1aaa", "enc": "x"}]},
+            {"age": [{"recipient": "age1bbb", "enc": "y"}], "hc_vault": []},
+        ],
+        shamir_threshold=2,
+    )
     assert recipients_of(meta) == {"age1aaa", "age1bbb"}
 
 
@@ -77,28 +87,53 @@ def test_key_group_count_must_match_the_rule() -> None:
     one_group = _meta(age=[{"recipient": "age1aaa", "enc": "x"}, {"recipient": "age1bbb", "enc": "y"}])
     two_groups = Expectation("rule", DEFAULT_SELECTOR, frozenset({"age1aaa", "age1bbb"}), groups=2)
     assert _problems(one_group, two_groups) == ["1 key group(s) but rule has 2; run `fluxforge updatekeys`"]
-    split = _meta(key_groups=[{"age": [{"recipient": "age1aaa", "enc": "x"}]},
-                              {"age": [{"recipient": "age1bbb", "enc": "y"}]}], shamir_threshold=2)
+    split = _meta(
+        key_groups=[{"age": [{"recipient": "age1aaa", "enc": "x"}]}, {"age": [{"recipient": "age1bbb", "enc": "y"}]}],
+        shamir_threshold=2,
+    )
     assert _problems(split, two_groups) == []
 
 
 def test_metadata_problems_are_all_reported() -> None:
     messages = _problems({"mac": "", "version": "3.11", "encrypted_regex": "a", "encrypted_suffix": "b"}, None)
-    expected = ["has no MAC", "'lastmodified' is missing", "'version' is missing", "has no master key",
-                "sets more than one of"]
+    expected = [
+        "has no MAC",
+        "'lastmodified' is missing",
+        "'version' is missing",
+        "has no master key",
+        "sets more than one of",
+    ]
     assert len(messages) == len(expected)
     assert all(fragment in message for fragment, message in zip(expected, messages, strict=True))
 
 
 def test_flat_metadata_is_read_by_the_engine() -> None:
-    flat = {"age__list_0__map_recipient": "age1x", "age__list_0__map_enc": "E", "age__list_1__map_recipient": "age1y",
-            "mac": "M", "key_groups__list_0__map_age__list_0__map_recipient": "age1z"}
-    assert metadata_from_flat(flat) == {"age": [{"recipient": "age1x", "enc": "E"}, {"recipient": "age1y"}], "mac": "M",
-                               "key_groups": [{"age": [{"recipient": "age1z"}]}]}
+    flat = {
+        "age__list_0__map_recipient": "age1x",
+        "age__list_0__map_enc": "E",
+        "age__list_1__map_recipient": "age1y",
+        "mac": "M",
+        "key_groups__list_0__map_age__list_0__map_recipient": "age1z",
+    }
+    assert metadata_from_flat(flat) == {
+        "age": [{"recipient": "age1x", "enc": "E"}, {"recipient": "age1y"}],
+        "mac": "M",
+        "key_groups": [{"age": [{"recipient": "age1z"}]}],
+    }
 
 
-@pytest.mark.parametrize(("path", "fmt"), [("a/b.yaml", "yaml"), ("b.YML", "yaml"), ("c.json", "json"),
-                                           (".env", "dotenv"), ("x.env", "dotenv"), ("d.ini", "ini"),
-                                           ("dir.yaml/file", "binary"), ("tls.key", "binary")])
+@pytest.mark.parametrize(
+    ("path", "fmt"),
+    [
+        ("a/b.yaml", "yaml"),
+        ("b.YML", "yaml"),
+        ("c.json", "json"),
+        (".env", "dotenv"),
+        ("x.env", "dotenv"),
+        ("d.ini", "ini"),
+        ("dir.yaml/file", "binary"),
+        ("tls.key", "binary"),
+    ],
+)
 def test_store_by_file_name(path: str, fmt: str) -> None:
     assert detect_format(path) == fmt

@@ -26,8 +26,15 @@ MANIFEST = REPO_ROOT / ".pre-commit-hooks.yaml"
 
 def _precommit(repo: Path, *args: str, timeout: int = 120) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PRE_COMMIT_HOME": str(repo.parent / "pre-commit-home"), "PRE_COMMIT_COLOR": "never"}
-    return subprocess.run([sys.executable, "-m", "pre_commit", *args], cwd=repo, env=env, check=False,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "pre_commit", *args],
+        cwd=repo,
+        env=env,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def _local_config(hook_ids: list[str]) -> str:
@@ -81,9 +88,13 @@ def test_framework_blocks_commit_then_commits_ciphertext(tmp_path: Path, age_key
     done = git(repo, "commit", "-m", "secret", check=False)
     assert done.returncode == 0, done.stdout + done.stderr
     blob = pygit2.Repository(str(repo)).revparse_single("HEAD:secrets/app.yaml").data
-    dec = subprocess.run(["sops", "decrypt", "--input-type", "yaml", "--output-type", "yaml", "/dev/stdin"],
-                         input=blob, env={**os.environ, "SOPS_AGE_KEY_FILE": str(age_key[0])}, check=True,
-                         capture_output=True).stdout
+    dec = subprocess.run(
+        ["sops", "decrypt", "--input-type", "yaml", "--output-type", "yaml", "/dev/stdin"],
+        input=blob,
+        env={**os.environ, "SOPS_AGE_KEY_FILE": str(age_key[0])},
+        check=True,
+        capture_output=True,
+    ).stdout
     safe = make_yaml(typ="safe")
     assert safe.load(dec) == safe.load(plaintext)
     assert all(b"framework-pw-123" not in raw for _, raw in reachable_objects(pygit2.Repository(str(repo))))
@@ -165,10 +176,15 @@ def test_try_repo_installs_fluxforge_and_runs_every_hook(tmp_path: Path, age_key
     text = out.stdout + out.stderr
     assert out.returncode == 1, text
     status = {line.split("....")[0].strip(): line.rsplit(".", 1)[-1] for line in text.splitlines() if "...." in line}
-    assert status == {"fluxforge check (keyless sops check)": "Failed", "fluxforge encrypt (sops)": "Failed",
-                      "fluxforge render --check": "Passed"}, text
-    assert ("apps/dev/app-secret.yaml:1:1: matched by .sops.yaml creation_rules[" in text
-            and "other/db.yaml:8:13: Secret 'app': plaintext stringData.password" in text), text
+    assert status == {
+        "fluxforge check (keyless sops check)": "Failed",
+        "fluxforge encrypt (sops)": "Failed",
+        "fluxforge render --check": "Passed",
+    }, text
+    assert (
+        "apps/dev/app-secret.yaml:1:1: matched by .sops.yaml creation_rules[" in text
+        and "other/db.yaml:8:13: Secret 'app': plaintext stringData.password" in text
+    ), text
     assert "apps/dev/app-secret.yaml: encrypted in place" in text and "files were modified by this hook" in text
     assert b"ENC[AES256_GCM" in (repo / "apps/dev/app-secret.yaml").read_bytes()
     assert (repo / "other/db.yaml").read_text() == SECRET.format(password="outside-pw")

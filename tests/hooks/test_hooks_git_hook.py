@@ -23,8 +23,9 @@ pytestmark = pytest.mark.interop
 
 
 def _install(repo: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "generator", "hook", "install"], cwd=repo, check=False,
-                          capture_output=True, text=True)
+    return subprocess.run(
+        [sys.executable, "-m", "generator", "hook", "install"], cwd=repo, check=False, capture_output=True, text=True
+    )
 
 
 def _sops_decrypt(data: bytes, name: str, keyfile: Path, tmp: Path) -> str:
@@ -108,8 +109,10 @@ def test_commit_with_paths_is_refused_when_something_must_be_encrypted(work_repo
     head = git(work_repo, "rev-parse", "HEAD").stdout
     refused = git(work_repo, "commit", "-m", "only", "secrets/app.yaml", check=False)
     assert refused.returncode == 1
-    assert ("secrets/app.yaml: must be encrypted, but `git commit PATH` commits from a temporary index; "
-            "`git add secrets/app.yaml` and run `git commit` without paths") in refused.stderr
+    assert (
+        "secrets/app.yaml: must be encrypted, but `git commit PATH` commits from a temporary index; "
+        "`git add secrets/app.yaml` and run `git commit` without paths"
+    ) in refused.stderr
     assert git(work_repo, "rev-parse", "HEAD").stdout == head
     assert git(work_repo, "commit", "-m", "all staged", check=False).returncode == 0
     assert b"only-pw" not in pygit2.Repository(str(work_repo)).revparse_single("HEAD:secrets/app.yaml").data
@@ -129,8 +132,12 @@ def test_binary_file_under_a_rule_is_encrypted(work_repo: Path, age_key: tuple[P
     target = tmp_path / "dec" / "tls.key"
     target.parent.mkdir()
     target.write_bytes(blob)
-    out = subprocess.run(["sops", "decrypt", str(target)], env={**os.environ, "SOPS_AGE_KEY_FILE": str(age_key[0])},
-                         check=True, capture_output=True)
+    out = subprocess.run(
+        ["sops", "decrypt", str(target)],
+        env={**os.environ, "SOPS_AGE_KEY_FILE": str(age_key[0])},
+        check=True,
+        capture_output=True,
+    )
     assert out.stdout == payload
 
 
@@ -143,8 +150,10 @@ def test_partially_staged_file_is_refused(work_repo: Path) -> None:
     head_before = git(work_repo, "rev-parse", "HEAD").stdout
     commit = git(work_repo, "commit", "-m", "x", check=False)
     assert commit.returncode == 1
-    assert ("secrets/app.yaml: partially staged (the working tree differs from the index), so fluxforge will "
-            "not guess what to encrypt") in commit.stderr
+    assert (
+        "secrets/app.yaml: partially staged (the working tree differs from the index), so fluxforge will "
+        "not guess what to encrypt"
+    ) in commit.stderr
     assert "pw" not in commit.stderr
     assert git(work_repo, "rev-parse", "HEAD").stdout == head_before
     assert "staged-pw" in git(work_repo, "show", ":secrets/app.yaml").stdout  # index untouched
@@ -237,9 +246,19 @@ def test_install_refuses_foreign_hook_and_uninstall(work_repo: Path) -> None:
     hook.unlink()
     assert _install(work_repo).returncode == 0
     assert os.access(hook, os.X_OK) and "-m generator hook run" in hook.read_text()
-    out = subprocess.run([sys.executable, "-m", "generator", "hook", "uninstall"], cwd=work_repo, check=False,
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "generator", "hook", "uninstall"],
+        cwd=work_repo,
+        check=False,
+        capture_output=True,
+        text=True,
+    )
     assert out.returncode == 0 and not hook.exists()
-    again = subprocess.run([sys.executable, "-m", "generator", "hook", "uninstall"], cwd=work_repo, check=False,
-                           capture_output=True, text=True)
+    again = subprocess.run(
+        [sys.executable, "-m", "generator", "hook", "uninstall"],
+        cwd=work_repo,
+        check=False,
+        capture_output=True,
+        text=True,
+    )
     assert again.returncode == 1 and "no pre-commit hook is installed" in again.stderr

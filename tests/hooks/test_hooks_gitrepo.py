@@ -15,8 +15,15 @@ from tests.helpers.hooks import git, pygit2_repo
 @pytest.fixture
 def repo_dir(tmp_path: Path) -> Path:
     root = tmp_path / "r"
-    pygit2_repo(root, {"a.txt": "alpha\n", "b.txt": "bravo\n", "dir/c.yaml": "c: 1\n",
-                       "old/name.yaml": "moved: true\nlong: " + "x" * 200 + "\n"})
+    pygit2_repo(
+        root,
+        {
+            "a.txt": "alpha\n",
+            "b.txt": "bravo\n",
+            "dir/c.yaml": "c: 1\n",
+            "old/name.yaml": "moved: true\nlong: " + "x" * 200 + "\n",
+        },
+    )
     return root
 
 

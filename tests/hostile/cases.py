@@ -37,8 +37,9 @@ class Case:
 CASES: dict[str, Case] = {}
 
 
-def case(item: int, what: str, *, root: bool = False) -> Callable[[Callable[[World], Verdict]],
-                                                                   Callable[[World], Verdict]]:
+def case(
+    item: int, what: str, *, root: bool = False
+) -> Callable[[Callable[[World], Verdict]], Callable[[World], Verdict]]:
     def register(func: Callable[[World], Verdict]) -> Callable[[World], Verdict]:
         name = func.__name__.removeprefix("case_")
         CASES[name] = Case(name, item, what, func, root)
@@ -101,8 +102,11 @@ def _encrypted(w: World, rel: str = "secret.yaml", content: str = SECRET) -> Pat
 @case(1, "decrypt --output /dev/null (root, private /dev)", root=True)
 def case_output_dev_null(w: World) -> Verdict:
     _encrypted(w)
-    o = w.shell("$FF decrypt --output /dev/null secret.yaml; rc=$?; echo TYPE=$(stat -c %F /dev/null); "
-                "cat /dev/null | grep -c hostile; exit $rc", private_dev=True)
+    o = w.shell(
+        "$FF decrypt --output /dev/null secret.yaml; rc=$?; echo TYPE=$(stat -c %F /dev/null); "
+        "cat /dev/null | grep -c hostile; exit $rc",
+        private_dev=True,
+    )
     text = o.out.decode()
     leak = "/dev/null became a file holding the plaintext" if "TYPE=character special file" not in text else None
     return Verdict(o, succeeded(o), leak)
@@ -111,8 +115,10 @@ def case_output_dev_null(w: World) -> Verdict:
 @case(1, "decrypt --output /dev/stdout, stdout redirected to a file (private /dev)", root=True)
 def case_output_dev_stdout_file(w: World) -> Verdict:
     _encrypted(w)
-    o = w.shell("$FF decrypt --output /dev/stdout secret.yaml > out.txt; rc=$?; "
-                "echo TYPE=$(stat -c %F /dev/stdout); exit $rc", private_dev=True)
+    o = w.shell(
+        "$FF decrypt --output /dev/stdout secret.yaml > out.txt; rc=$?; echo TYPE=$(stat -c %F /dev/stdout); exit $rc",
+        private_dev=True,
+    )
     got = (w.root / "out.txt").read_text()
     wrong = succeeded(o) or (None if PLAIN in got else f"out.txt holds {len(got)} bytes, not the plaintext")
     if "TYPE=symbolic link" not in o.out.decode():
@@ -132,8 +138,10 @@ def case_output_dev_stdout_pipe(w: World) -> Verdict:
 def case_output_fifo(w: World) -> Verdict:
     _encrypted(w)
     os.mkfifo(w.root / "pipe")
-    o = w.shell("cat pipe > out.txt & $FF decrypt --output pipe secret.yaml; rc=$?; wait; "
-                "echo TYPE=$(stat -c %F pipe); exit $rc")
+    o = w.shell(
+        "cat pipe > out.txt & $FF decrypt --output pipe secret.yaml; rc=$?; wait; "
+        "echo TYPE=$(stat -c %F pipe); exit $rc"
+    )
     got = (w.root / "out.txt").read_text()
     wrong = succeeded(o) or (None if PLAIN in got else "the reader got nothing")
     leak = None if "TYPE=fifo" in o.out.decode() else "the FIFO was replaced by a file holding the plaintext"
@@ -160,8 +168,11 @@ def _shape_check(w: World, shape: str, ext: str = "yaml") -> Verdict:
     content = _SHAPES[shape] if ext == "yaml" else f'["{PLAIN}"]\n'
     w.write(f"conf/values.{ext}", content)
     o = w.run("check", f"conf/values.{ext}")
-    return Verdict(o, refused(o, "conf/values", "cannot be encrypted"),
-                   "check passed a plaintext file its rule covers" if o.rc == 0 else None)
+    return Verdict(
+        o,
+        refused(o, "conf/values", "cannot be encrypted"),
+        "check passed a plaintext file its rule covers" if o.rc == 0 else None,
+    )
 
 
 @case(2, "check: YAML top-level list under an encrypt-everything rule")
@@ -266,14 +277,19 @@ def _edit_signal(w: World, sig: str) -> Verdict:
     _encrypted(w)
     tmp = w.root / "tmp"
     tmp.mkdir()
-    w.write("slow-editor.sh", "#!/bin/sh\necho started > \"$(dirname \"$0\")/editor-started\"\nsleep 30\n")
+    w.write("slow-editor.sh", '#!/bin/sh\necho started > "$(dirname "$0")/editor-started"\nsleep 30\n')
     (w.root / "slow-editor.sh").chmod(0o755)
-    o = w.shell(f"TMPDIR={tmp} EDITOR={w.root}/slow-editor.sh $FF edit secret.yaml & pid=$!; "
-                "for i in $(seq 200); do [ -e editor-started ] && break; sleep 0.05; done; "
-                f"kill -{sig} $pid; wait $pid; echo rc=$?")
+    o = w.shell(
+        f"TMPDIR={tmp} EDITOR={w.root}/slow-editor.sh $FF edit secret.yaml & pid=$!; "
+        "for i in $(seq 200); do [ -e editor-started ] && break; sleep 0.05; done; "
+        f"kill -{sig} $pid; wait $pid; echo rc=$?"
+    )
     left = [str(p.relative_to(tmp)) for p in tmp.rglob("*")]
-    return Verdict(o, None if b"rc=0" not in o.out else "edit reported success after a signal",
-                   f"plaintext edit files left in TMPDIR: {left}" if left else None)
+    return Verdict(
+        o,
+        None if b"rc=0" not in o.out else "edit reported success after a signal",
+        f"plaintext edit files left in TMPDIR: {left}" if left else None,
+    )
 
 
 @case(3, "edit gets SIGTERM while the editor is open")
@@ -470,8 +486,11 @@ def case_alias_bomb_hook(w: World) -> Verdict:
     w.git("add", "bomb.yaml")
     w.run("hook", "install")
     o = w.commit()
-    return Verdict(o, None if o.rc == 1 and "excessive aliasing" in o.text else f"exit {o.rc}",
-                   "plaintext in HEAD" if w.head_has() else None)
+    return Verdict(
+        o,
+        None if o.rc == 1 and "excessive aliasing" in o.text else f"exit {o.rc}",
+        "plaintext in HEAD" if w.head_has() else None,
+    )
 
 
 def _deep(levels: int) -> str:
@@ -679,8 +698,10 @@ def case_shamir_abc(w: World) -> Verdict:
 
 @case(8, ".sops.yaml shamir_threshold: 1000000000 with two groups")
 def case_shamir_huge(w: World) -> Verdict:
-    rule = (f"  - shamir_threshold: 1000000000\n    key_groups:\n      - age: [{w.recipient}]\n"
-            f"      - age: [{w.recipient}]\n")
+    rule = (
+        f"  - shamir_threshold: 1000000000\n    key_groups:\n      - age: [{w.recipient}]\n"
+        f"      - age: [{w.recipient}]\n"
+    )
     return _bad_config(w, rule, "shamir_threshold")
 
 
@@ -699,8 +720,10 @@ def case_readonly_objects(w: World) -> Verdict:
     w.git_repo()
     w.write("s.yaml", SECRET)
     w.git("add", "s.yaml")
-    o = w.shell("setpriv --bounding-set -dac_override,-dac_read_search sh -c "
-                "'chmod -R a-w .git/objects && $FF hook run; rc=$?; chmod -R u+w .git/objects; exit $rc'")
+    o = w.shell(
+        "setpriv --bounding-set -dac_override,-dac_read_search sh -c "
+        "'chmod -R a-w .git/objects && $FF hook run; rc=$?; chmod -R u+w .git/objects; exit $rc'"
+    )
     return Verdict(o, refused(o, ".git/objects"), leak_in_messages(o))
 
 
@@ -709,8 +732,9 @@ def case_full_tmpdir(w: World) -> Verdict:
     _encrypted(w, content=SECRET + "  filler: " + "y" * 20000 + "\n")
     tmp = w.root / "tiny"
     tmp.mkdir()
-    o = w.shell(f"mount -t tmpfs -o size=4k fluxforge-tiny {tmp} && TMPDIR={tmp} $FF edit secret.yaml",
-                private_dev=True)
+    o = w.shell(
+        f"mount -t tmpfs -o size=4k fluxforge-tiny {tmp} && TMPDIR={tmp} $FF edit secret.yaml", private_dev=True
+    )
     return Verdict(o, refused(o, "TMPDIR"), leak_in_messages(o))
 
 
@@ -742,10 +766,10 @@ clusters:
 """
 
 
-def _render(w: World, *, name: str = "apps", path: str = "clusters/staging", interval: str = "10m",
-            cluster: str = "staging") -> Outcome:
-    w.write("fluxforge.yaml", _CONFIG.format(age=w.recipient, name=name, path=path, interval=interval,
-                                             cluster=cluster))
+def _render(
+    w: World, *, name: str = "apps", path: str = "clusters/staging", interval: str = "10m", cluster: str = "staging"
+) -> Outcome:
+    w.write("fluxforge.yaml", _CONFIG.format(age=w.recipient, name=name, path=path, interval=interval, cluster=cluster))
     return w.run("render", "fluxforge.yaml")
 
 
@@ -765,8 +789,9 @@ def _yaml11_names(w: World) -> list[str]:
 
 def _names(node: object) -> list[object]:
     if isinstance(node, dict):
-        return [v for k, v in node.items() if k in ("name", "namespace", "path")] + \
-            [x for v in node.values() for x in _names(v)]
+        return [v for k, v in node.items() if k in ("name", "namespace", "path")] + [
+            x for v in node.values() for x in _names(v)
+        ]
     if isinstance(node, list):
         return [x for v in node for x in _names(v)]
     return []

@@ -16,12 +16,36 @@ from tests.hostile.world import PLAIN, World
 
 pytestmark = pytest.mark.interop
 
-JUNK = ["5", "[1, 2]", "{a: 1}", "null", "''", '"x"', "!!binary zz", "*nope", "&a x", "- x", "true", "1e999", "-",
-        "[", "{", "ENC[AES256_GCM,data:xx,iv:yy,tag:zz,type:str]", "99999999999999999999999", "\t", "\u2028",
-        "!!python/object/apply:os.system ['true']", "<<: *nope", "~", "v3.11", "0x10", "2026-13-45T99:99:99Z"]
+JUNK = [
+    "5",
+    "[1, 2]",
+    "{a: 1}",
+    "null",
+    "''",
+    '"x"',
+    "!!binary zz",
+    "*nope",
+    "&a x",
+    "- x",
+    "true",
+    "1e999",
+    "-",
+    "[",
+    "{",
+    "ENC[AES256_GCM,data:xx,iv:yy,tag:zz,type:str]",
+    "99999999999999999999999",
+    "\t",
+    "\u2028",
+    "!!python/object/apply:os.system ['true']",
+    "<<: *nope",
+    "~",
+    "v3.11",
+    "0x10",
+    "2026-13-45T99:99:99Z",
+]
 SOURCES = {
     "s.yaml": f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: x\nstringData:\n  password: {PLAIN}\n"
-              "  list: [1, 2.5, true, null]\n",
+    "  list: [1, 2.5, true, null]\n",
     "s.json": f'{{"a": "{PLAIN}", "b": [1, {{"c": true}}]}}\n',
     "s.env": f"A={PLAIN}\nB=2\n",
 }
@@ -34,8 +58,7 @@ def encrypted(tmp_path_factory: pytest.TempPathFactory) -> tuple[World, dict[str
     out = {}
     for name, text in SOURCES.items():
         world.write(name, text)
-        done = subprocess.run(["sops", "encrypt", name], cwd=world.root, env=world.env, capture_output=True,
-                              check=True)
+        done = subprocess.run(["sops", "encrypt", name], cwd=world.root, env=world.env, capture_output=True, check=True)
         out[name] = done.stdout.decode()
     return world, out
 
@@ -65,8 +88,12 @@ def _assert_clean(world: World, *args: str) -> None:
 
 @settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(name=st.sampled_from(sorted(SOURCES)), edits=st.lists(_edit, min_size=1, max_size=3))
-def test_mutated_encrypted_files_never_crash(encrypted: tuple[World, dict[str, str]], name: str,
-                                             edits: list[tuple[str, int, str]], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_mutated_encrypted_files_never_crash(
+    encrypted: tuple[World, dict[str, str]],
+    name: str,
+    edits: list[tuple[str, int, str]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     world, texts = encrypted
     monkeypatch.chdir(world.root)
     target = "m." + name.split(".")[1]
@@ -77,12 +104,15 @@ def test_mutated_encrypted_files_never_crash(encrypted: tuple[World, dict[str, s
 
 @settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(edits=st.lists(_edit, min_size=1, max_size=3))
-def test_mutated_sops_configs_never_crash(encrypted: tuple[World, dict[str, str]], edits: list[tuple[str, int, str]],
-                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_mutated_sops_configs_never_crash(
+    encrypted: tuple[World, dict[str, str]], edits: list[tuple[str, int, str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
     world, texts = encrypted
-    config = (f"stores:\n  yaml:\n    indent: 2\ncreation_rules:\n  - path_regex: sub/.*\\.yaml$\n"
-              f"    encrypted_regex: ^(data|stringData)$\n    shamir_threshold: 1\n    key_groups:\n"
-              f"      - age:\n          - {world.recipient}\n")
+    config = (
+        f"stores:\n  yaml:\n    indent: 2\ncreation_rules:\n  - path_regex: sub/.*\\.yaml$\n"
+        f"    encrypted_regex: ^(data|stringData)$\n    shamir_threshold: 1\n    key_groups:\n"
+        f"      - age:\n          - {world.recipient}\n"
+    )
     sub = world.root / "sub"
     sub.mkdir(exist_ok=True)
     (sub / ".sops.yaml").write_text(_mutate(config, edits))

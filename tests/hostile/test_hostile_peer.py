@@ -21,8 +21,9 @@ def _sops(w: World, *args: str) -> subprocess.CompletedProcess[bytes]:
 
 
 def _ff(w: World, *args: str) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run([sys.executable, "-m", "generator", *args], cwd=w.root, env=w.env, capture_output=True,
-                          check=False, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "generator", *args], cwd=w.root, env=w.env, capture_output=True, check=False, timeout=120
+    )
 
 
 def _aliases(width: int, levels: int) -> str:
@@ -32,8 +33,9 @@ def _aliases(width: int, levels: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-@pytest.mark.parametrize(("width", "levels"), [(2, 3), (3, 3), (3, 5), (4, 4), (5, 3), (9, 2), (9, 3), (30, 1),
-                                               (40, 2), (200, 1)])
+@pytest.mark.parametrize(
+    ("width", "levels"), [(2, 3), (3, 3), (3, 5), (4, 4), (5, 3), (9, 2), (9, 3), (30, 1), (40, 2), (200, 1)]
+)
 def test_alias_expansion_refused_exactly_where_sops_refuses(tmp_path: Path, width: int, levels: int) -> None:
     w = World(tmp_path / "w")
     w.rules("age: {age}")
@@ -48,8 +50,22 @@ def test_alias_expansion_refused_exactly_where_sops_refuses(tmp_path: Path, widt
         assert _sops(w, "decrypt", "ours.yaml").stdout.count(PLAIN.encode()) == sum(width**i for i in range(levels + 1))
 
 
-@pytest.mark.parametrize("version", ["3.11.0", "v3.11.0", "3.11.0-rc1", "3.11.0+meta", "1.0.0", "3.11", "garbage",
-                                     "03.1.0", "3.11.0.1", "'3.11.0 '", "''"])
+@pytest.mark.parametrize(
+    "version",
+    [
+        "3.11.0",
+        "v3.11.0",
+        "3.11.0-rc1",
+        "3.11.0+meta",
+        "1.0.0",
+        "3.11",
+        "garbage",
+        "03.1.0",
+        "3.11.0.1",
+        "'3.11.0 '",
+        "''",
+    ],
+)
 def test_sops_version_accepted_exactly_where_sops_accepts_it(tmp_path: Path, version: str) -> None:
     w = World(tmp_path / "w")
     w.rules("age: {age}")
@@ -65,8 +81,20 @@ def test_sops_version_accepted_exactly_where_sops_accepts_it(tmp_path: Path, ver
     assert (check.returncode == 0) == (sops.returncode == 0), check.stderr
 
 
-@pytest.mark.parametrize("pattern", ["(?=x)s", "\\.yaml\\Z", "\\Q.yaml\\E$", "(?P<n>s)\\.yaml", "([a-",
-                                     "(?i)S\\.YAML", "\\pL\\.yaml", "(a)\\1", "^(a+)+$|s\\.yaml"])
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        "(?=x)s",
+        "\\.yaml\\Z",
+        "\\Q.yaml\\E$",
+        "(?P<n>s)\\.yaml",
+        "([a-",
+        "(?i)S\\.YAML",
+        "\\pL\\.yaml",
+        "(a)\\1",
+        "^(a+)+$|s\\.yaml",
+    ],
+)
 def test_path_regex_syntax_is_go_re2(tmp_path: Path, pattern: str) -> None:
     w = World(tmp_path / "w")
     w.write(".sops.yaml", f"creation_rules:\n  - path_regex: '{pattern}'\n    age: {w.recipient}\n")

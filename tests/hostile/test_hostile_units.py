@@ -85,8 +85,9 @@ def test_write_atomic_to_an_open_descriptor(tmp_path: Path) -> None:
 
 
 def _dead_pid() -> int:
-    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
-                          check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True
+    )
     return int(done.stdout)
 
 
@@ -126,10 +127,14 @@ def test_re2_is_linear_and_refuses_what_go_refuses() -> None:
             compile_re2(bad, "creation_rules[0].path_regex")
 
 
-_tree = st.recursive(st.sampled_from(["v", "1", ""]),
-                     lambda inner: st.lists(inner, min_size=1, max_size=3)
-                     | st.dictionaries(st.sampled_from(["a", "b", "c"]), inner, min_size=1, max_size=3),
-                     max_leaves=40)
+_tree = st.recursive(
+    st.sampled_from(["v", "1", ""]),
+    lambda inner: (
+        st.lists(inner, min_size=1, max_size=3)
+        | st.dictionaries(st.sampled_from(["a", "b", "c"]), inner, min_size=1, max_size=3)
+    ),
+    max_leaves=40,
+)
 
 
 def _depth(value: object) -> int:
@@ -159,8 +164,9 @@ def test_check_depth_counts_json_nesting() -> None:
         yamlguard.check_depth(deep)
 
 
-def test_hook_install_force_replaces_a_symlinked_hook_not_its_target(tmp_path: Path,
-                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_hook_install_force_replaces_a_symlinked_hook_not_its_target(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Writes go through symlinks, except the hook itself: --force replaces the link, and a hook
     script shared from elsewhere stays as it was."""
     from click.testing import CliRunner

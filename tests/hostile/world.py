@@ -61,11 +61,21 @@ class World:
         self.key_file.write_text(f"# hostile test key\n{ident}\n")
         self.recipient = str(ident.to_public())
         base = {k: v for k, v in os.environ.items() if not k.startswith(("SOPS_", "AZURE_", "GIT_", "PYTHON"))}
-        self.env = {**base, "HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config"),
-                    "GIT_CONFIG_NOSYSTEM": "1", "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t.invalid",
-                    "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t.invalid",
-                    "SOPS_AGE_KEY_FILE": str(self.key_file), "SOPS_DISABLE_VERSION_CHECK": "1",
-                    "PYTHONPATH": str(self.code), "EDITOR": "true", **self.env}
+        self.env = {
+            **base,
+            "HOME": str(home),
+            "XDG_CONFIG_HOME": str(home / ".config"),
+            "GIT_CONFIG_NOSYSTEM": "1",
+            "GIT_AUTHOR_NAME": "t",
+            "GIT_AUTHOR_EMAIL": "t@t.invalid",
+            "GIT_COMMITTER_NAME": "t",
+            "GIT_COMMITTER_EMAIL": "t@t.invalid",
+            "SOPS_AGE_KEY_FILE": str(self.key_file),
+            "SOPS_DISABLE_VERSION_CHECK": "1",
+            "PYTHONPATH": str(self.code),
+            "EDITOR": "true",
+            **self.env,
+        }
         self.env["PATH"] = f"{Path(sys.executable).parent}:{self.env.get('PATH', '/usr/bin:/bin')}"
 
     # --- files ----------------------------------------------------------------------------------------
@@ -82,13 +92,20 @@ class World:
 
     def sops_encrypt(self, rel: str) -> Path:
         """Encrypt a file in place with the real sops binary (fixtures never depend on the code under test)."""
-        subprocess.run([_tool("sops"), "encrypt", "-i", rel], cwd=self.root, env=self.env, check=True,
-                       capture_output=True)
+        subprocess.run(
+            [_tool("sops"), "encrypt", "-i", rel], cwd=self.root, env=self.env, check=True, capture_output=True
+        )
         return self.root / rel
 
     def git(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(["git", "-c", "commit.gpgsign=false", "-c", "init.defaultBranch=main", *args],
-                              cwd=self.root, env=self.env, check=check, capture_output=True, text=True)
+        return subprocess.run(
+            ["git", "-c", "commit.gpgsign=false", "-c", "init.defaultBranch=main", *args],
+            cwd=self.root,
+            env=self.env,
+            check=check,
+            capture_output=True,
+            text=True,
+        )
 
     def commit(self) -> Outcome:
         """``git commit`` (hooks run) under the hang guard."""
@@ -121,12 +138,14 @@ class World:
         """The fluxforge command line for shell scripts."""
         return f"{shlex.quote(sys.executable)} -m generator"
 
-    def run(self, *args: str, stdin: bytes | None = None, env: dict[str, str] | None = None,
-            cwd: Path | None = None) -> Outcome:
+    def run(
+        self, *args: str, stdin: bytes | None = None, env: dict[str, str] | None = None, cwd: Path | None = None
+    ) -> Outcome:
         return self._run([sys.executable, "-m", "generator", *args], stdin, env, cwd)
 
-    def shell(self, script: str, *, private_dev: bool = False, stdin: bytes | None = None,
-              env: dict[str, str] | None = None) -> Outcome:
+    def shell(
+        self, script: str, *, private_dev: bool = False, stdin: bytes | None = None, env: dict[str, str] | None = None
+    ) -> Outcome:
         """Run a shell script (``$FF`` is fluxforge); with ``private_dev`` inside a private mount
         namespace whose /dev is a fresh tmpfs holding only null, zero, urandom and the std* links."""
         script = script.replace("$FF", self.ff)
@@ -137,9 +156,15 @@ class World:
 
     def _run(self, argv: list[str], stdin: bytes | None, env: dict[str, str] | None, cwd: Path | None) -> Outcome:
         argv = ["prlimit", f"--as={MEMORY_CAP}", "--", *argv]
-        proc = subprocess.Popen(argv, cwd=cwd or self.root, env={**self.env, **(env or {})},
-                                stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+        proc = subprocess.Popen(
+            argv,
+            cwd=cwd or self.root,
+            env={**self.env, **(env or {})},
+            stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
         try:
             out, err = proc.communicate(stdin, timeout=HANG_GUARD)
         except subprocess.TimeoutExpired:

@@ -51,8 +51,10 @@ def test_empty_lock() -> None:
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.dictionaries(st.text(min_size=1, max_size=20), st.text(max_size=200), max_size=5),
-       st.none() | st.text(max_size=10))
+@given(
+    st.dictionaries(st.text(min_size=1, max_size=20), st.text(max_size=200), max_size=5),
+    st.none() | st.text(max_size=10),
+)
 def test_any_texts_round_trip(files: dict[str, str], flux: str | None) -> None:
     lock = Lock(flux, files)
     assert loads(dumps(lock)) == lock

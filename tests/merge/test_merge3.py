@@ -138,8 +138,11 @@ def test_wi_patches_follow_the_new_form_and_user_patch_survives() -> None:
     assert merged.clean, merged.conflicts
     assert merged.text is not None
     # the generated part is exactly the new render, the user's patch (and its comment) follow unchanged
-    gate = KUST_26[KUST_26.index("  - target:\n      kind: Deployment\n      name: kustomize-controller\n"
-                                 "    patch: |\n      - op"):]
+    gate = KUST_26[
+        KUST_26.index(
+            "  - target:\n      kind: Deployment\n      name: kustomize-controller\n    patch: |\n      - op"
+        ) :
+    ]
     assert merged.text == KUST_26[: len(KUST_26) - len(gate)] + LIMITS + gate
 
 
@@ -161,9 +164,7 @@ def test_reordered_list_keeps_user_order() -> None:
     theirs = "resources:\n  - a.yaml\n  - b.yaml\n  - c.yaml\n  - d.yaml\n"
     assert merge_text(base, ours, theirs).text == "resources:\n  - c.yaml\n  - a.yaml\n  - b.yaml\n  - d.yaml\n"
     theirs_mid = "resources:\n  - a.yaml\n  - x.yaml\n  - b.yaml\n  - c.yaml\n"
-    assert merge_text(base, ours, theirs_mid).text == (
-        "resources:\n  - c.yaml\n  - a.yaml\n  - x.yaml\n  - b.yaml\n"
-    )
+    assert merge_text(base, ours, theirs_mid).text == ("resources:\n  - c.yaml\n  - a.yaml\n  - x.yaml\n  - b.yaml\n")
     theirs_drop = "resources:\n  - a.yaml\n  - c.yaml\n"
     assert merge_text(base, ours, theirs_drop).text == "resources:\n  - c.yaml\n  - a.yaml\n"
 
@@ -185,10 +186,12 @@ def test_edit_inside_generated_patch_merges_with_new_form() -> None:
 
 
 def test_conflict_inside_embedded_patch_names_the_inner_path() -> None:
-    ours = KUST_25.replace("client-id: 11111111-1111-1111-1111-111111111111",
-                           "client-id: 33333333-3333-3333-3333-333333333333")
-    theirs = KUST_26.replace("client-id: 11111111-1111-1111-1111-111111111111",
-                             "client-id: 44444444-4444-4444-4444-444444444444")
+    ours = KUST_25.replace(
+        "client-id: 11111111-1111-1111-1111-111111111111", "client-id: 33333333-3333-3333-3333-333333333333"
+    )
+    theirs = KUST_26.replace(
+        "client-id: 11111111-1111-1111-1111-111111111111", "client-id: 44444444-4444-4444-4444-444444444444"
+    )
     merged = merge_text(KUST_25, ours, theirs)
     assert [c.path for c in merged.conflicts] == [
         'patches[ServiceAccount/kustomize-controller].patch:metadata.annotations["azure.workload.identity/client-id"]'

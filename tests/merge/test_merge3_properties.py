@@ -16,8 +16,10 @@ KEYS = st.sampled_from(["a", "b", "c", "d", "e", "f"])
 SCALARS = st.integers(0, 50) | st.text("xyz", min_size=1, max_size=4)
 TREES = st.recursive(
     SCALARS,
-    lambda inner: st.dictionaries(KEYS, inner, min_size=1, max_size=4)
-    | st.lists(st.text("pqr", min_size=1, max_size=3), min_size=1, max_size=4, unique=True),
+    lambda inner: (
+        st.dictionaries(KEYS, inner, min_size=1, max_size=4)
+        | st.lists(st.text("pqr", min_size=1, max_size=3), min_size=1, max_size=4, unique=True)
+    ),
     max_leaves=12,
 )
 ROOTS = st.dictionaries(KEYS, TREES, min_size=1, max_size=5)

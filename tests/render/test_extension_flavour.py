@@ -90,57 +90,97 @@ def test_kustomizations_decrypt_and_build_as_kustomize_controller_builds_the_clu
 
 
 def test_the_bicep_installs_the_extension_with_workload_identity_and_the_flux_configuration(tmp_path: Path) -> None:
-    text = TEXT.replace("  install: extension", "  install: extension\n  components: [source-controller, "
-                        "kustomize-controller, notification-controller, image-reflector-controller]")
+    text = TEXT.replace(
+        "  install: extension",
+        "  install: extension\n  components: [source-controller, "
+        "kustomize-controller, notification-controller, image-reflector-controller]",
+    )
     parsed = _parse(render_bicep(desired_state(parse_config(text))), tmp_path)
     [ext] = _resources(parsed, EXT)
     props = ext["config"]["properties"]
     assert props["extensionType"] == "microsoft.flux"
     assert props["scope"] == {"cluster": {"releaseNamespace": "flux-system"}}
     settings = {key.strip("'"): value for key, value in props["configurationSettings"].items()}  # quoted keys
-    assert settings == {"workloadIdentity.enable": "true", "workloadIdentity.azureClientId": "idFluxExtStagingClientId",
-                        "helm-controller.enabled": "false", "image-reflector-controller.enabled": "true"}
+    assert settings == {
+        "workloadIdentity.enable": "true",
+        "workloadIdentity.azureClientId": "idFluxExtStagingClientId",
+        "helm-controller.enabled": "false",
+        "image-reflector-controller.enabled": "true",
+    }
     module = parsed["flux-extension-rg-fleet-ext.bicep"]
     assert str(ext["config"]["scope"]) in module["resources"]
     assert module["resources"][str(ext["config"]["scope"])]["existing"] is True
     [conf] = _resources(parsed, CONF)
     props = conf["config"]["properties"]
     assert conf["config"]["name"] == "flux-system"  # the GitRepository the rendered Kustomizations name
-    assert props["scope"] == "cluster" and props["namespace"] == "flux-system" and props["sourceKind"] == "GitRepository"
+    assert (
+        props["scope"] == "cluster" and props["namespace"] == "flux-system" and props["sourceKind"] == "GitRepository"
+    )
     assert props["gitRepository"]["url"] == "ssh://git@github.com/contoso/fleet-ext"
     assert props["gitRepository"]["repositoryRef"] == {"branch": "main"}
     assert props["gitRepository"]["localAuthRef"] == "flux-system"  # the SSH key never in the Bicep
-    assert props["kustomizations"] == {"cluster": {"path": "./clusters/staging", "prune": True,
-                                                   "syncIntervalInSeconds": 600}}
+    assert props["kustomizations"] == {
+        "cluster": {"path": "./clusters/staging", "prune": True, "syncIntervalInSeconds": 600}
+    }
     assert "decryption" not in json.dumps(props)
     main = (tmp_path / "main.bicep").read_text()
     assert "idFluxExtStagingClientId: identitiesRgFleetExt.outputs.idFluxExtStagingClientId" in main
-    subjects = {r["config"]["properties"]["subject"] for r in _resources(parsed, "Microsoft.ManagedIdentity/"
-                                                                                   "userAssignedIdentities/"
-                                                                                   "federatedIdentityCredentials")}
-    assert subjects == {f"system:serviceaccount:flux-system:{sa}" for sa in ("kustomize-controller", "source-controller",
-                                                                             "image-reflector-controller")}
+    subjects = {
+        r["config"]["properties"]["subject"]
+        for r in _resources(parsed, "Microsoft.ManagedIdentity/userAssignedIdentities/federatedIdentityCredentials")
+    }
+    assert subjects == {
+        f"system:serviceaccount:flux-system:{sa}"
+        for sa in ("kustomize-controller", "source-controller", "image-reflector-controller")
+    }
 
 
 REFUSALS = {
-    "tenant": ("        targetNamespace: apps", ("        targetNamespace: apps\n        tenant:\n"
-               "          serviceAccount: apps-sops\n          identity: {name: id-apps, clientId: "
-               "5a6b7c8d-1e2f-4a3b-8c9d-0e1f2a3b4c5d}"),
-               ("clusters[0].kustomizations[1].tenant: object-level workload identity is not possible with "
-               "flux.install: extension: it needs the ObjectLevelWorkloadIdentity feature gate")),
-    "lockdown": ("  install: extension", "  install: extension\n  defaultDecryptionServiceAccount: sops",
-                 "flux.defaultDecryptionServiceAccount: not possible with flux.install: extension"),
-    "flux-lockdown": ("  install: extension", "  install: extension\n  lockdown: true",
-                      ("flux.lockdown: not possible with flux.install: extension: the lockdown is flags and patches "
-                       "on the Flux controllers")),
-    "namespace": ("        targetNamespace: apps", "        namespace: apps",
-                  ("clusters[0].kustomizations[1].namespace: 'apps': with flux.install: extension every Kustomization "
-                  "lives in 'flux-system'")),
+    "tenant": (
+        "        targetNamespace: apps",
+        (
+            "        targetNamespace: apps\n        tenant:\n"
+            "          serviceAccount: apps-sops\n          identity: {name: id-apps, clientId: "
+            "5a6b7c8d-1e2f-4a3b-8c9d-0e1f2a3b4c5d}"
+        ),
+        (
+            "clusters[0].kustomizations[1].tenant: object-level workload identity is not possible with "
+            "flux.install: extension: it needs the ObjectLevelWorkloadIdentity feature gate"
+        ),
+    ),
+    "lockdown": (
+        "  install: extension",
+        "  install: extension\n  defaultDecryptionServiceAccount: sops",
+        "flux.defaultDecryptionServiceAccount: not possible with flux.install: extension",
+    ),
+    "flux-lockdown": (
+        "  install: extension",
+        "  install: extension\n  lockdown: true",
+        (
+            "flux.lockdown: not possible with flux.install: extension: the lockdown is flags and patches "
+            "on the Flux controllers"
+        ),
+    ),
+    "namespace": (
+        "        targetNamespace: apps",
+        "        namespace: apps",
+        (
+            "clusters[0].kustomizations[1].namespace: 'apps': with flux.install: extension every Kustomization "
+            "lives in 'flux-system'"
+        ),
+    ),
     "aks": ("    aks: {name: aks-ext-staging}\n", "", "clusters[0].aks: missing: with flux.install: extension"),
-    "source": (("    sourceIdentity:           # the same identity (the extension has one): source-controller pulls "
-               "from ACR\n      name: id-flux-ext-staging"), "    sourceIdentity:\n      name: id-flux-source",
-               ("clusters[0].sourceIdentity: with flux.install: extension every Flux controller runs with the "
-               "extension's one workloadIdentity.azureClientId")),
+    "source": (
+        (
+            "    sourceIdentity:           # the same identity (the extension has one): source-controller pulls "
+            "from ACR\n      name: id-flux-ext-staging"
+        ),
+        "    sourceIdentity:\n      name: id-flux-source",
+        (
+            "clusters[0].sourceIdentity: with flux.install: extension every Flux controller runs with the "
+            "extension's one workloadIdentity.azureClientId"
+        ),
+    ),
 }
 
 

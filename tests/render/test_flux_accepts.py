@@ -29,18 +29,25 @@ FIXTURE = FIXTURES / "gotk-components.yaml"
 AGE_KEY = FIXTURES / "sample-repo.agekey"
 # the sample without flux.lockdown: these tests set flux.defaultDecryptionServiceAccount themselves
 SAMPLE = unlocked((REPO_ROOT / "sample-repo" / "fluxforge.yaml").read_text(encoding="utf-8"))
-LOCKDOWN = SAMPLE.replace("  namespace: flux-system\n", "  namespace: flux-system\n  defaultDecryptionServiceAccount: sops\n", 1)
+LOCKDOWN = SAMPLE.replace(
+    "  namespace: flux-system\n", "  namespace: flux-system\n  defaultDecryptionServiceAccount: sops\n", 1
+)
 STAGING_ID, PRODUCTION_ID = "c5e055dd-c1c8-4bc7-8cf2-a7eb2667c772", "076209d5-a8fa-459c-8632-6a041c3b87e1"
 TENANT_ID = "95513a0e-a568-46f4-8d76-53e5279cb558"
 UNSTABLE = "https://fluxcd.io/flux/integrations/azure/#at-the-object-level"
-SECRET = "apiVersion: v1\nkind: Secret\nmetadata:\n    name: root-db\n    namespace: flux-system\ntype: Opaque\n" \
-         "stringData:\n    password: root-s3cr3t\n"
+SECRET = (
+    "apiVersion: v1\nkind: Secret\nmetadata:\n    name: root-db\n    namespace: flux-system\ntype: Opaque\n"
+    "stringData:\n    password: root-s3cr3t\n"
+)
 
 
 def age_only(text: str) -> str:
     """The sample config with only the (test) age recipient: the real sops encrypts without Azure."""
-    return text.replace("  keyVault:\n    - vault: kv-contoso-fleet\n      key: sops-flux\n"
-                        "      version: bad6639b7a09782fb620e036242cb891\n", "")
+    return text.replace(
+        "  keyVault:\n    - vault: kv-contoso-fleet\n      key: sops-flux\n"
+        "      version: bad6639b7a09782fb620e036242cb891\n",
+        "",
+    )
 
 
 def write_tree(root: Path, text: str) -> dict[str, bytes]:
@@ -54,8 +61,14 @@ def write_tree(root: Path, text: str) -> dict[str, bytes]:
 
 def sops(cwd: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith(("SOPS_", "AZURE_"))}
-    return subprocess.run(["sops", *args], cwd=cwd, capture_output=True, text=True, check=False,
-                          env={**base, "SOPS_DISABLE_VERSION_CHECK": "1", **(env or {})})
+    return subprocess.run(
+        ["sops", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**base, "SOPS_DISABLE_VERSION_CHECK": "1", **(env or {})},
+    )
 
 
 def flux_requires_decryption(ks: dict[str, Any], root: Path) -> list[str]:
@@ -65,8 +78,11 @@ def flux_requires_decryption(ks: dict[str, Any], root: Path) -> list[str]:
     if "decryption" in ks["spec"]:
         return []
     folder = root / str(ks["spec"]["path"]).removeprefix("./")
-    return [str(p.relative_to(root)) for p in sorted(folder.rglob("*.yaml"))
-            if "kind: Secret" in p.read_text() and "\nsops:\n" in p.read_text()]
+    return [
+        str(p.relative_to(root))
+        for p in sorted(folder.rglob("*.yaml"))
+        if "kind: Secret" in p.read_text() and "\nsops:\n" in p.read_text()
+    ]
 
 
 # --- item 1: the sync Kustomization decrypts ------------------------------------------------------
@@ -100,26 +116,37 @@ def test_an_encrypted_secret_in_the_cluster_folder_is_decrypted_by_the_sync_kust
 
 
 def test_lockdown_renders_the_default_service_account_in_every_decrypting_namespace(tmp_path: Path) -> None:
-    text = LOCKDOWN.replace("      - name: apps\n        path: apps/production\n",
-                            "      - name: apps\n        path: apps/production\n        namespace: apps\n")
+    text = LOCKDOWN.replace(
+        "      - name: apps\n        path: apps/production\n",
+        "      - name: apps\n        path: apps/production\n        namespace: apps\n",
+    )
     files = write_tree(tmp_path, text)
     for cluster, client_id in (("staging", STAGING_ID), ("production", PRODUCTION_ID)):
         built = kustomize(tmp_path / "clusters" / cluster / "flux-system")
         account = built[("ServiceAccount", "flux-system", "sops")]
         assert dict(account["metadata"]["annotations"]) == {
-            "azure.workload.identity/client-id": client_id, "azure.workload.identity/tenant-id": TENANT_ID}
+            "azure.workload.identity/client-id": client_id,
+            "azure.workload.identity/tenant-id": TENANT_ID,
+        }
         args = built[("Deployment", "flux-system", "kustomize-controller")]["spec"]["template"]["spec"]["containers"][0]
         assert "--default-decryption-service-account=sops" in args["args"]
     # a Kustomization without a tenant in another namespace: its file carries that namespace's account
     namespace, account, ks = (d for d in load_all_rt(files["clusters/production/apps.yaml"].decode()) if d)
     assert (namespace["kind"], namespace["metadata"]["name"]) == ("Namespace", "apps")
     assert (account["kind"], account["metadata"]["namespace"], account["metadata"]["name"]) == (
-        "ServiceAccount", "apps", "sops")
+        "ServiceAccount",
+        "apps",
+        "sops",
+    )
     assert account["metadata"]["annotations"]["azure.workload.identity/client-id"] == PRODUCTION_ID
     assert ks["spec"]["decryption"] == {"provider": "sops"}  # no serviceAccountName: the default applies
     # a tenant's namespace gets no default account (its Kustomization names its own)
     assert [d["kind"] for d in load_all_rt(files["clusters/staging/team-a.yaml"].decode()) if d] == [
-        "Namespace", "ServiceAccount", "RoleBinding", "Kustomization"]
+        "Namespace",
+        "ServiceAccount",
+        "RoleBinding",
+        "Kustomization",
+    ]
     assert "name: sops\n" not in files["clusters/staging/team-a.yaml"].decode()
     # the subjects Azure must trust, in the rendered comments (with the az command) and in the list
     config = parse_config(text)
@@ -129,10 +156,14 @@ def test_lockdown_renders_the_default_service_account_in_every_decrypting_namesp
         "system:serviceaccount:flux-system:sops": PRODUCTION_ID,
         "system:serviceaccount:apps:sops": PRODUCTION_ID,
     }
-    assert "--subject system:serviceaccount:apps:sops --audiences api://AzureADTokenExchange" in \
-        files["clusters/production/apps.yaml"].decode()
-    assert "--subject system:serviceaccount:flux-system:sops --audiences" in \
-        files["clusters/production/flux-system/decryption-service-account.yaml"].decode()
+    assert (
+        "--subject system:serviceaccount:apps:sops --audiences api://AzureADTokenExchange"
+        in files["clusters/production/apps.yaml"].decode()
+    )
+    assert (
+        "--subject system:serviceaccount:flux-system:sops --audiences"
+        in files["clusters/production/flux-system/decryption-service-account.yaml"].decode()
+    )
 
 
 def test_without_lockdown_no_default_service_account(tmp_path: Path) -> None:
@@ -165,8 +196,10 @@ def test_a_non_default_namespace_names_the_sync_folder_and_objects_like_flux_boo
     for relpath in ("clusters/staging/apps.yaml", "clusters/staging/team-a.yaml"):
         ks = next(d for d in load_all_rt(files[relpath].decode()) if d and d["kind"] == "Kustomization")
         assert ks["spec"]["sourceRef"]["name"] == "flux", relpath
-    assert "--subject system:serviceaccount:flux:kustomize-controller" in \
-        files["clusters/staging/flux/kustomization.yaml"].decode()
+    assert (
+        "--subject system:serviceaccount:flux:kustomize-controller"
+        in files["clusters/staging/flux/kustomization.yaml"].decode()
+    )
 
 
 def test_moving_the_namespace_moves_the_generated_files(tmp_path: Path, run_cli: Any) -> None:
@@ -199,9 +232,11 @@ def test_render_and_check_note_a_missing_gotk_components(tmp_path: Path, run_cli
     (tmp_path / "fluxforge.yaml").write_text(SAMPLE)
     result = run_cli("render", str(tmp_path))
     assert result.exit_code == 0
-    note = ("note: clusters/staging/flux-system/gotk-components.yaml does not exist yet: `flux bootstrap` writes it, "
-            "or `flux install --export > clusters/staging/flux-system/gotk-components.yaml`; until then "
-            "`kubectl kustomize clusters/staging/flux-system` fails")
+    note = (
+        "note: clusters/staging/flux-system/gotk-components.yaml does not exist yet: `flux bootstrap` writes it, "
+        "or `flux install --export > clusters/staging/flux-system/gotk-components.yaml`; until then "
+        "`kubectl kustomize clusters/staging/flux-system` fails"
+    )
     assert note in result.stderr and "clusters/production/flux-system/gotk-components.yaml" in result.stderr
     check = run_cli("render", str(tmp_path), "--check")
     assert check.exit_code == 0 and note in check.stderr  # a note, not a failure
@@ -211,19 +246,23 @@ def test_render_and_check_note_a_missing_gotk_components(tmp_path: Path, run_cli
     assert check.exit_code == 0 and "gotk-components.yaml" not in check.stderr
     # the sample's workload folder is not here: that is a note too (render never writes the user's file)
     assert check.stderr.splitlines() == [
-        ("note: workload podinfo (cluster staging): apps/staging/kustomization.yaml does not exist; create it with its "
-        "resources and `components: [workload-identity/podinfo]` (Flux's generated kustomization cannot use a "
-        "Component)")]
-
+        (
+            "note: workload podinfo (cluster staging): apps/staging/kustomization.yaml does not exist; create it with its "
+            "resources and `components: [workload-identity/podinfo]` (Flux's generated kustomization cannot use a "
+            "Component)"
+        )
+    ]
 
 
 # --- Should: bootstrap's --recurse-submodules / --sparse-checkout as config keys ----------------------
 
 
 def test_recurse_submodules_and_sparse_checkout_render_as_flux_bootstrap_writes_them(tmp_path: Path) -> None:
-    text = SAMPLE.replace("  secretRef: flux-system      # created by `flux bootstrap`\n",
-                          "  secretRef: flux-system\n  recurseSubmodules: true\n"
-                          "  sparseCheckout: [clusters, ./apps/, infrastructure, tenants]\n")
+    text = SAMPLE.replace(
+        "  secretRef: flux-system      # created by `flux bootstrap`\n",
+        "  secretRef: flux-system\n  recurseSubmodules: true\n"
+        "  sparseCheckout: [clusters, ./apps/, infrastructure, tenants]\n",
+    )
     assert text != SAMPLE
     files = write_tree(tmp_path, text)
     # pkg/manifestgen/sync with RecurseSubmodules/SparseCheckout: sigs.k8s.io/yaml sorts the keys and does

@@ -53,7 +53,10 @@ def _build(tmp_path: Path, text: str) -> dict[str, dict[tuple[str, str], Any]]:
 
 
 def _without_tenant(text: str) -> str:
-    return text.split("      - name: team-a")[0] + text.split("                version: 2fd93bbbe588db0b5b7a0eae95b2c602\n", 1)[1]
+    return (
+        text.split("      - name: team-a")[0]
+        + text.split("                version: 2fd93bbbe588db0b5b7a0eae95b2c602\n", 1)[1]
+    )
 
 
 def test_current_form(tmp_path: Path) -> None:
@@ -92,7 +95,9 @@ def test_legacy_form(tmp_path: Path) -> None:
     built = _build(tmp_path, _without_tenant(SAMPLE.replace('version: "2.9.4"', 'version: "2.4.0"')))
     objects = built["staging"]
     sa = objects[("ServiceAccount", "kustomize-controller")]
-    assert dict(sa["metadata"]["annotations"]) == {"azure.workload.identity/client-id": "c5e055dd-c1c8-4bc7-8cf2-a7eb2667c772"}
+    assert dict(sa["metadata"]["annotations"]) == {
+        "azure.workload.identity/client-id": "c5e055dd-c1c8-4bc7-8cf2-a7eb2667c772"
+    }
     assert sa["metadata"]["labels"][USE] == "true"
     deploy = objects[("Deployment", "kustomize-controller")]
     assert deploy["metadata"]["labels"][USE] == "true"
@@ -101,7 +106,9 @@ def test_legacy_form(tmp_path: Path) -> None:
 
 
 def test_lockdown_appends_both_args(tmp_path: Path) -> None:
-    text = SAMPLE.replace("  namespace: flux-system\n", "  namespace: flux-system\n  defaultDecryptionServiceAccount: sops\n", 1)
+    text = SAMPLE.replace(
+        "  namespace: flux-system\n", "  namespace: flux-system\n  defaultDecryptionServiceAccount: sops\n", 1
+    )
     args = _build(tmp_path, text)["production"][("Deployment", "kustomize-controller")]["spec"]["template"]["spec"][
         "containers"
     ][0]["args"]

@@ -61,7 +61,8 @@ def _write(root: Path, text: str) -> None:
         (root / relpath).write_bytes(data)
     for cluster in config.clusters:
         components = FIXTURES.joinpath("gotk-components.yaml").read_text() + "".join(
-            STAND_IN.format(name=name) for name in EXTRA)
+            STAND_IN.format(name=name) for name in EXTRA
+        )
         (root / cluster.path / "flux-system" / "gotk-components.yaml").write_text(components)
 
 
@@ -80,16 +81,24 @@ def _args(objects: list[dict[str, Any]], name: str) -> list[str]:
 
 
 def test_the_locked_down_tree_builds_with_the_flags_and_every_object_is_valid(tmp_path: Path) -> None:
-    text = locked().replace("  lockdown: true\n", "  lockdown: true\n" + COMPONENTS.format(
-        ", image-reflector-controller, image-automation-controller"))
+    text = locked().replace(
+        "  lockdown: true\n",
+        "  lockdown: true\n" + COMPONENTS.format(", image-reflector-controller, image-automation-controller"),
+    )
     _write(tmp_path, text)
     for cluster in ("staging", "production"):
         built = _kustomize(tmp_path / "clusters" / cluster / "flux-system")
         kustomize = _args(built, "kustomize-controller")
-        assert kustomize[-5:] == ["--feature-gates=ObjectLevelWorkloadIdentity=true",
-                                  "--default-decryption-service-account=flux-decryption", *LOCK], cluster
-        assert _args(built, "helm-controller") == ["--watch-all-namespaces=true", "--no-cross-namespace-refs=true",
-                                                   "--default-service-account=default"]
+        assert kustomize[-5:] == [
+            "--feature-gates=ObjectLevelWorkloadIdentity=true",
+            "--default-decryption-service-account=flux-decryption",
+            *LOCK,
+        ], cluster
+        assert _args(built, "helm-controller") == [
+            "--watch-all-namespaces=true",
+            "--no-cross-namespace-refs=true",
+            "--default-service-account=default",
+        ]
         for name in EXTRA[1:]:
             assert _args(built, name) == ["--watch-all-namespaces=true", "--no-cross-namespace-refs=true"]
         source = next(o for o in built if o["kind"] == "Deployment" and o["metadata"]["name"] == "source-controller")
@@ -104,33 +113,45 @@ def test_the_locked_down_tree_builds_with_the_flags_and_every_object_is_valid(tm
             assert {"RoleBinding", "Namespace"} <= set(kinds)
             tenant = [o for o in everything if o["metadata"].get("namespace") == "team-a"]
             assert sorted((o["kind"], o["metadata"]["name"]) for o in tenant) == [
-                ("GitRepository", "team-a"), ("Kustomization", "team-a"), ("RoleBinding", "team-a-sops-reconciler"),
-                ("ServiceAccount", "team-a-sops")]
+                ("GitRepository", "team-a"),
+                ("Kustomization", "team-a"),
+                ("RoleBinding", "team-a-sops-reconciler"),
+                ("ServiceAccount", "team-a-sops"),
+            ]
         checked = [o for o in everything if o["kind"] != "CustomResourceDefinition"]
         invalid = {f"{o['kind']}/{o['metadata']['name']}": p for o in checked if (p := schema_problems(o))}
         assert invalid == {}, invalid
         assert len(checked) >= 10
 
 
-@pytest.mark.parametrize(("change", "problem"), [
-    (lambda o: o["spec"].update(serviceAccountname="x"), "spec.serviceAccountname: unknown field"),
-    (lambda o: o["spec"].update(prune="maybe"), "spec.prune: Input should be a valid boolean"),
-    (lambda o: o["spec"]["sourceRef"].pop("name"), "spec.sourceRef.name: Field required"),
-])
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        (lambda o: o["spec"].update(serviceAccountname="x"), "spec.serviceAccountname: unknown field"),
+        (lambda o: o["spec"].update(prune="maybe"), "spec.prune: Input should be a valid boolean"),
+        (lambda o: o["spec"]["sourceRef"].pop("name"), "spec.sourceRef.name: Field required"),
+    ],
+)
 def test_the_flux_schema_check_refuses_a_bad_kustomization(change: Any, problem: str, tmp_path: Path) -> None:
     _write(tmp_path, locked())
-    ks = next(o for o in _cluster_folder(tmp_path, "staging") if o["kind"] == "Kustomization"
-              and o["metadata"]["name"] == "team-a")
+    ks = next(
+        o
+        for o in _cluster_folder(tmp_path, "staging")
+        if o["kind"] == "Kustomization" and o["metadata"]["name"] == "team-a"
+    )
     assert schema_problems(ks) == []
     change(ks)
     assert any(p.startswith(problem) for p in schema_problems(ks)), schema_problems(ks)
 
 
 def test_the_kubernetes_schema_check_refuses_a_bad_role_binding() -> None:
-    binding = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
-               "metadata": {"name": "x", "namespace": "team-a"},
-               "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "admin"},
-               "subjects": [{"kind": "ServiceAccount", "name": "team-a", "namespace": "team-a"}]}
+    binding = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "RoleBinding",
+        "metadata": {"name": "x", "namespace": "team-a"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "admin"},
+        "subjects": [{"kind": "ServiceAccount", "name": "team-a", "namespace": "team-a"}],
+    }
     assert schema_problems(binding) == []
     binding["subjects"][0]["namespaces"] = "team-a"  # type: ignore[index]
     assert schema_problems(binding) != []
@@ -149,19 +170,27 @@ def test_the_committed_sample_is_locked_down_and_builds(tmp_path: Path) -> None:
     assert [k.key for k in team_a.tenant.sops.key_vault] == ["sops-team-a"]  # its own key
     for cluster in config.clusters:
         (repo / cluster.path / "flux-system" / "gotk-components.yaml").write_text(
-            FIXTURES.joinpath("gotk-components.yaml").read_text() + "".join(
-                STAND_IN.format(name=name) for name in EXTRA[:2]))
+            FIXTURES.joinpath("gotk-components.yaml").read_text()
+            + "".join(STAND_IN.format(name=name) for name in EXTRA[:2])
+        )
         built = _kustomize(repo / cluster.path / "flux-system")
         assert _args(built, "kustomize-controller")[-4:] == [
-            "--default-decryption-service-account=flux-decryption", *LOCK], cluster.name
-        assert _args(built, "helm-controller")[1:] == ["--no-cross-namespace-refs=true", "--default-service-account=default"]
+            "--default-decryption-service-account=flux-decryption",
+            *LOCK,
+        ], cluster.name
+        assert _args(built, "helm-controller")[1:] == [
+            "--no-cross-namespace-refs=true",
+            "--default-service-account=default",
+        ]
         assert ("ServiceAccount", "flux-decryption") in {(o["kind"], o["metadata"]["name"]) for o in built}
         everything = _cluster_folder(repo, cluster.name)
         for ks in (o for o in everything if o["kind"] == "Kustomization"):
             ref = ks["spec"]["sourceRef"]
             assert ref.get("namespace", ks["metadata"]["namespace"]) == ks["metadata"]["namespace"], ks["metadata"]
-            assert all(d.get("namespace", ks["metadata"]["namespace"]) == ks["metadata"]["namespace"]
-                       for d in ks["spec"].get("dependsOn", [])), ks["metadata"]
+            assert all(
+                d.get("namespace", ks["metadata"]["namespace"]) == ks["metadata"]["namespace"]
+                for d in ks["spec"].get("dependsOn", [])
+            ), ks["metadata"]
             assert ks["spec"]["serviceAccountName"] in ("kustomize-controller", "team-a-sops")
         checked = [o for o in everything if o["kind"] != "CustomResourceDefinition"]
         invalid = {f"{o['kind']}/{o['metadata']['name']}": p for o in checked if (p := schema_problems(o))}

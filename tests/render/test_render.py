@@ -50,7 +50,9 @@ def test_fresh_render_equals_committed_sample(tmp_path: Path) -> None:
     files = render_tree(load_config(tmp_path))
     assert len(files) == 16  # with the lockdown's flux-decryption ServiceAccount per cluster
     for relpath, data in files.items():
-        assert (SAMPLE / relpath).read_bytes() == data, f"sample-repo/{relpath} is stale: run fluxforge render sample-repo"
+        assert (SAMPLE / relpath).read_bytes() == data, (
+            f"sample-repo/{relpath} is stale: run fluxforge render sample-repo"
+        )
     # the committed lock is the render itself (the merge base), byte for byte what render writes
     lock = read_lock(SAMPLE / "fluxforge.lock")
     assert lock is not None and lock.flux == "2.9.4"
@@ -91,7 +93,9 @@ def test_only_the_editable_file_invites_edits_and_none_says_do_not_edit_but_flux
                 "# `fluxforge upgrade` merge them three ways against fluxforge.lock (add your own patches below).\n"
             ), relpath
         else:
-            assert head.startswith(f"{GENERATED_MARKER}fluxforge.yaml: change the config, then run `fluxforge render`.\n")
+            assert head.startswith(
+                f"{GENERATED_MARKER}fluxforge.yaml: change the config, then run `fluxforge render`.\n"
+            )
 
 
 def test_gotk_sync_is_byte_for_byte_what_flux_bootstrap_writes() -> None:
@@ -113,7 +117,10 @@ def test_gotk_sync_is_byte_for_byte_what_flux_bootstrap_writes() -> None:
 def test_flux_objects_validate_against_v1_schemas(version: str) -> None:
     text = BASE.replace('version: "2.9.4"', f'version: "{version}"')
     if version < "2.6":
-        text = text.split("      - name: team-a")[0] + text.split("                version: 2fd93bbbe588db0b5b7a0eae95b2c602\n", 1)[1]
+        text = (
+            text.split("      - name: team-a")[0]
+            + text.split("                version: 2fd93bbbe588db0b5b7a0eae95b2c602\n", 1)[1]
+        )
     schemas = {
         "GitRepository": json.loads((SCHEMAS / "gitrepository-v1.json").read_text()),
         "Kustomization": json.loads((SCHEMAS / "kustomization-v1.json").read_text()),
@@ -182,15 +189,26 @@ def test_current_form_patches_are_name_targeted() -> None:
         }
     ]
     # the sync Kustomization decrypts what .sops.yaml covers under clusters/<name>/
-    assert sync == {"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
-                    "metadata": {"name": "flux-system"}, "spec": {"decryption": {"provider": "sops"}}}
+    assert sync == {
+        "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
+        "kind": "Kustomization",
+        "metadata": {"name": "flux-system"},
+        "spec": {"decryption": {"provider": "sops"}},
+    }
     # production has no tenant: no feature gate
-    assert [dict(t)["kind"] for t, _ in _patches(files, "production")] == ["ServiceAccount", "Deployment", "Kustomization"]
+    assert [dict(t)["kind"] for t, _ in _patches(files, "production")] == [
+        "ServiceAccount",
+        "Deployment",
+        "Kustomization",
+    ]
 
 
 def test_legacy_form_for_flux_before_2_6() -> None:
     text = BASE.replace('version: "2.9.4"', 'version: "2.5.0"')
-    text = text.split("      - name: team-a")[0] + text.split("                version: 2fd93bbbe588db0b5b7a0eae95b2c602\n", 1)[1]
+    text = (
+        text.split("      - name: team-a")[0]
+        + text.split("                version: 2fd93bbbe588db0b5b7a0eae95b2c602\n", 1)[1]
+    )
     sa, deploy, _ = (p for _, p in _patches(render_tree(parse_config(text)), "staging"))
     assert dict(sa["metadata"]["annotations"]) == {
         "azure.workload.identity/client-id": "c5e055dd-c1c8-4bc7-8cf2-a7eb2667c772"
@@ -201,7 +219,9 @@ def test_legacy_form_for_flux_before_2_6() -> None:
 
 
 def test_lockdown_adds_gate_and_default_service_account() -> None:
-    text = BASE.replace("  namespace: flux-system\n", "  namespace: flux-system\n  defaultDecryptionServiceAccount: sops\n", 1)
+    text = BASE.replace(
+        "  namespace: flux-system\n", "  namespace: flux-system\n  defaultDecryptionServiceAccount: sops\n", 1
+    )
     _, _, (_, ops), _ = _patches(render_tree(parse_config(text)), "production")
     assert [op["value"] for op in ops] == [
         "--feature-gates=ObjectLevelWorkloadIdentity=true",
@@ -255,8 +275,16 @@ def test_decryption_off_and_optional_fields() -> None:
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("1m", "1m0s"), ("10m", "10m0s"), ("90s", "1m30s"), ("1h", "1h0m0s"), ("1.5s", "1.5s"), ("500ms", "500ms"),
-     ("1h30m", "1h30m0s"), ("0.5m", "30s")],
+    [
+        ("1m", "1m0s"),
+        ("10m", "10m0s"),
+        ("90s", "1m30s"),
+        ("1h", "1h0m0s"),
+        ("1.5s", "1.5s"),
+        ("500ms", "500ms"),
+        ("1h30m", "1h30m0s"),
+        ("0.5m", "30s"),
+    ],
 )
 def test_go_duration(text: str, expected: str) -> None:
     assert go_duration(text) == expected

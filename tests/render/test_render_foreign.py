@@ -124,7 +124,9 @@ def test_every_refused_file_gets_its_own_line(sample: Path, run_cli) -> None:
     result = run_cli("render", str(sample))
     assert result.exit_code == 1
     assert result.stderr.splitlines() == [
-        ".sops.yaml" + NOT_OURS, KUST + NOT_OURS, "nothing was written (no file, not fluxforge.lock)",
+        ".sops.yaml" + NOT_OURS,
+        KUST + NOT_OURS,
+        "nothing was written (no file, not fluxforge.lock)",
     ]
 
 
@@ -132,8 +134,12 @@ def test_a_path_the_lock_does_not_know_is_refused(tmp_path: Path, run_cli) -> No
     root = tmp_path / "repo"
     shutil.copytree(SAMPLE, root)  # with its lock
     config = root / "fluxforge.yaml"
-    config.write_text(config.read_text().replace(
-        "        path: apps/production\n", "        path: apps/production\n      - name: extra\n        path: apps/extra\n"))
+    config.write_text(
+        config.read_text().replace(
+            "        path: apps/production\n",
+            "        path: apps/production\n      - name: extra\n        path: apps/extra\n",
+        )
+    )
     extra = root / "clusters/production/extra.yaml"
     extra.write_text("# my own notes\n")
     before = snapshot(root)
@@ -155,8 +161,9 @@ def test_our_marker_without_a_lock_is_refused_then_forced_with_a_warning(sample:
     apps.write_bytes(rendered.replace(b"prune: true", b"prune: false"))
     refused = run_cli("render", str(sample))
     assert refused.exit_code == 1
-    assert refused.stderr.startswith("clusters/staging/apps.yaml: differs from the render and there is no "
-                                     "fluxforge.lock (the merge base)")
+    assert refused.stderr.startswith(
+        "clusters/staging/apps.yaml: differs from the render and there is no fluxforge.lock (the merge base)"
+    )
     assert not (sample / "fluxforge.lock").exists()
     result = run_cli("render", str(sample), "--force")
     assert result.exit_code == 0, result.output
@@ -175,10 +182,20 @@ def test_a_failing_write_names_the_file_and_what_was_and_was_not_written(fresh: 
     (fresh / "clusters/staging").symlink_to(fresh / "nowhere" / "staging")
     result = run_cli("render", str(fresh))
     assert result.exit_code == 1
-    podinfo = [f"apps/staging/workload-identity/podinfo/{name}" for name in  # the workload's Component (issue 13)
-               ("check/kustomization.yaml", "kustomization.yaml", "secret-provider-class.yaml", "service-account.yaml")]
-    flux_system = ("flux-system/decryption-service-account.yaml", "flux-system/gotk-sync.yaml",  # the lockdown's SA
-                   "flux-system/kustomization.yaml")
+    podinfo = [
+        f"apps/staging/workload-identity/podinfo/{name}"
+        for name in (  # the workload's Component (issue 13)
+            "check/kustomization.yaml",
+            "kustomization.yaml",
+            "secret-provider-class.yaml",
+            "service-account.yaml",
+        )
+    ]
+    flux_system = (
+        "flux-system/decryption-service-account.yaml",
+        "flux-system/gotk-sync.yaml",  # the lockdown's SA
+        "flux-system/kustomization.yaml",
+    )
     production = [f"clusters/production/{name}" for name in ("apps.yaml", *flux_system, "infrastructure.yaml")]
     staging = [f"clusters/staging/{name}" for name in ("apps.yaml", *flux_system, "infrastructure.yaml", "team-a.yaml")]
     lines = result.stderr.splitlines()
@@ -201,7 +218,9 @@ def test_a_file_where_a_folder_belongs_is_a_clear_error(fresh: Path, run_cli) ->
     result = run_cli("render", str(fresh))
     assert result.exit_code == 1
     assert result.stderr.splitlines() == [
-        (f"{fresh}/clusters/staging/apps.yaml: a folder on this path is a file; move it away, "
-         "fluxforge generates files below it"),
+        (
+            f"{fresh}/clusters/staging/apps.yaml: a folder on this path is a file; move it away, "
+            "fluxforge generates files below it"
+        ),
     ]
     assert snapshot(fresh) == before

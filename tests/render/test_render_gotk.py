@@ -42,8 +42,10 @@ def test_matching_header_is_silent_and_missing_header_is_reported(tmp_path: Path
     assert header_mismatches(config, tmp_path) == []
     (folder / "gotk-components.yaml").write_text("---\napiVersion: v1\n")
     assert header_mismatches(config, tmp_path) == [
-        ("clusters/staging/flux-system/gotk-components.yaml: no '# Flux Version:' header; "
-        "regenerate it with `flux install --export`")
+        (
+            "clusters/staging/flux-system/gotk-components.yaml: no '# Flux Version:' header; "
+            "regenerate it with `flux install --export`"
+        )
     ]
 
 
@@ -54,8 +56,10 @@ def test_extra_component_is_named(tmp_path: Path) -> None:
     text = FIXTURE.read_text().replace("notification-controller\n", "notification-controller,source-watcher\n", 1)
     (folder / "gotk-components.yaml").write_text(text)
     assert header_mismatches(config, tmp_path) == [
-        ("clusters/production/flux-system/gotk-components.yaml: components differ from flux.components "
-        "(not in flux.components: source-watcher)")
+        (
+            "clusters/production/flux-system/gotk-components.yaml: components differ from flux.components "
+            "(not in flux.components: source-watcher)"
+        )
     ]
 
 

@@ -125,11 +125,15 @@ def test_conflicting_edit_writes_nothing_then_force_takes_the_render(repo: Path,
     result = run_cli("render", str(repo))
     assert result.exit_code == 1
     assert result.stderr.splitlines() == [
-        (f"{KUST}: patches[ServiceAccount/kustomize-controller].patch:metadata.annotations"
-         "[\"azure.workload.identity/client-id\"]: conflict: your file has '11111111-2222-4333-8444-555555555555', "
-         f"the render wants '{NEW_CLIENT}'; edit the file by hand or rerun with --force"),
-        ("1 conflict(s): nothing was written; edit the files named above by hand (or the config), "
-         "or rerun with --force to take the render's side"),
+        (
+            f"{KUST}: patches[ServiceAccount/kustomize-controller].patch:metadata.annotations"
+            "[\"azure.workload.identity/client-id\"]: conflict: your file has '11111111-2222-4333-8444-555555555555', "
+            f"the render wants '{NEW_CLIENT}'; edit the file by hand or rerun with --force"
+        ),
+        (
+            "1 conflict(s): nothing was written; edit the files named above by hand (or the config), "
+            "or rerun with --force to take the render's side"
+        ),
     ]
     assert snapshot(repo) == before  # not a file, not the lock
     for mode in ("--check", "--diff"):
@@ -161,7 +165,7 @@ def _drop_team_a(repo: Path) -> None:
     text = (repo / "fluxforge.yaml").read_text()
     start = text.index("      - name: team-a")
     end = text.index("\n  - name: production")
-    (repo / "fluxforge.yaml").write_text(text[:start] + text[end + 1:])
+    (repo / "fluxforge.yaml").write_text(text[:start] + text[end + 1 :])
 
 
 def test_orphans_come_from_the_lock_when_there_is_one(repo: Path, run_cli) -> None:
@@ -201,8 +205,10 @@ def test_without_a_lock_orphans_are_recognised_by_the_marker(repo: Path, run_cli
     before = snapshot(repo)
     result = run_cli("render", str(repo))
     assert result.exit_code == 1
-    assert ("clusters/staging/team-a.yaml: no longer in the config, and there is no fluxforge.lock (the merge base) "
-            "to tell your edits in it from an older render") in result.stderr
+    assert (
+        "clusters/staging/team-a.yaml: no longer in the config, and there is no fluxforge.lock (the merge base) "
+        "to tell your edits in it from an older render"
+    ) in result.stderr
     assert snapshot(repo) == before
     forced = run_cli("render", str(repo), "--force")
     assert forced.exit_code == 0, forced.output
@@ -230,7 +236,8 @@ def test_broken_yaml_edit_is_a_conflict_not_an_overwrite(repo: Path, run_cli) ->
     result = run_cli("render", str(repo))
     assert result.exit_code == 1
     assert result.stderr.splitlines()[0].startswith(
-        f"{KUST}: (document): conflict: your file has YAML the merge cannot read (")
+        f"{KUST}: (document): conflict: your file has YAML the merge cannot read ("
+    )
     assert snapshot(repo) == before
 
 

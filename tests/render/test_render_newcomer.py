@@ -24,9 +24,11 @@ def test_age_only_renders_secret_ref_and_says_how_to_create_the_secret(chdir_tmp
     assert run_cli("init", "fleet", "--cluster", "staging", "--age", AGE).exit_code == 0
     first = run_cli("render", "fleet")
     assert first.exit_code == 0, first.output
-    age_note = ("note: cluster staging: its SOPS keys are age only, so Flux decrypts with the age private key from "
-                "Secret sops-age (decryption.secretRef, rendered); create it once in the cluster, never in Git: "
-                "kubectl -n flux-system create secret generic sops-age --from-file=age.agekey=KEYFILE")
+    age_note = (
+        "note: cluster staging: its SOPS keys are age only, so Flux decrypts with the age private key from "
+        "Secret sops-age (decryption.secretRef, rendered); create it once in the cluster, never in Git: "
+        "kubectl -n flux-system create secret generic sops-age --from-file=age.agekey=KEYFILE"
+    )
     assert age_note in first.stderr.splitlines()
     for name in ("apps", "infrastructure"):
         spec = _kustomization(chdir_tmp / f"fleet/clusters/staging/{name}.yaml")["spec"]
@@ -77,7 +79,8 @@ def test_upgrade_and_lint_find_it_too(nested: Path, run_cli) -> None:
     assert 'version: "2.9.4"' in config.read_text()
     (nested / "infrastructure").mkdir()
     (nested / "infrastructure/old.yaml").write_text(
-        "apiVersion: kustomize.toolkit.fluxcd.io/v1beta2\nkind: Kustomization\nmetadata:\n  name: old\n")
+        "apiVersion: kustomize.toolkit.fluxcd.io/v1beta2\nkind: Kustomization\nmetadata:\n  name: old\n"
+    )
     lint = run_cli("lint")
     assert lint.exit_code == 1
     assert lint.stdout.startswith("infrastructure/old.yaml:1: error:")  # linted from the repository root
@@ -89,6 +92,8 @@ def test_no_config_here_or_above_names_one_below(chdir_tmp: Path, run_cli) -> No
     for command in ("render", "upgrade"):
         result = run_cli(command)
         assert result.exit_code == 1
-        assert result.stderr == ("fluxforge.yaml: not found here or in a parent folder; fleet/fluxforge.yaml is in a "
-                                 "subfolder: name its folder as the argument (fleet)\n")
+        assert result.stderr == (
+            "fluxforge.yaml: not found here or in a parent folder; fleet/fluxforge.yaml is in a "
+            "subfolder: name its folder as the argument (fleet)\n"
+        )
     assert sorted(p.name for p in chdir_tmp.iterdir()) == ["fleet"]

@@ -124,8 +124,10 @@ def test_sample_sops_config_lists_vault_key_and_age() -> None:
         assert rule["encrypted_regex"] == ("^$" if path == component else "^(data|stringData)$")
 
 
-WORKLOAD_CONFIG = CONFIG.replace("""      - {{name: apps, path: apps/staging}}
-""", """      - {{name: apps, path: apps/staging}}
+WORKLOAD_CONFIG = CONFIG.replace(
+    """      - {{name: apps, path: apps/staging}}
+""",
+    """      - {{name: apps, path: apps/staging}}
     workloads:
       - name: web
         namespace: web
@@ -134,7 +136,8 @@ WORKLOAD_CONFIG = CONFIG.replace("""      - {{name: apps, path: apps/staging}}
         keyVault: {{name: kv-apps}}
         objects:
           - {{name: api-key, syncAs: {{secret: web-api, key: api-key}}}}
-""")
+""",
+)
 
 
 @pytest.fixture(scope="module")
@@ -142,8 +145,9 @@ def workload_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("workload")
     staging, _ = _age_key()
     production, _ = _age_key()
-    for relpath, data in render_tree(parse_config(WORKLOAD_CONFIG.format(staging=staging,
-                                                                         production=production))).items():
+    for relpath, data in render_tree(
+        parse_config(WORKLOAD_CONFIG.format(staging=staging, production=production))
+    ).items():
         (root / relpath).parent.mkdir(parents=True, exist_ok=True)
         (root / relpath).write_bytes(data)
     return root
@@ -162,8 +166,9 @@ def test_a_synced_secret_provider_class_is_left_alone_by_sops_the_check_and_the_
     text = spc.read_text(encoding="utf-8")
     assert "secretObjects:" in text and "        - objectName: api-key" in text
     env = {k: v for k, v in os.environ.items() if not k.startswith("SOPS_")}
-    result = subprocess.run([str(SOPS), "--encrypt", SPC], cwd=workload_repo, capture_output=True, text=True,
-                            env=env, check=False)
+    result = subprocess.run(
+        [str(SOPS), "--encrypt", SPC], cwd=workload_repo, capture_output=True, text=True, env=env, check=False
+    )
     assert result.returncode == 0, result.stderr
     encrypted = load_rt(result.stdout)
     assert encrypted["sops"]["encrypted_regex"] == "^$"
@@ -185,5 +190,7 @@ def test_a_plaintext_secret_in_a_folder_whose_rule_encrypts_nothing_is_refused(w
     finally:
         stray.unlink()
     assert [(p.line, p.rule) for p in problems] == [(6, "check.plaintext-secret")]
-    assert problems[0].message.startswith("Secret 's': plaintext stringData.password under .sops.yaml creation_rules[0]")
+    assert problems[0].message.startswith(
+        "Secret 's': plaintext stringData.password under .sops.yaml creation_rules[0]"
+    )
     assert "hunter2" not in problems[0].message

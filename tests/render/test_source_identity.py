@@ -77,12 +77,19 @@ spec:
 
 
 def _config(*, reflector: bool = False, source: str = SOURCE) -> str:
-    text = SAMPLE.replace("    aks: {name: aks-staging, resourceGroup: rg-fleet-staging}",
-                          source + "    aks: {name: aks-staging, resourceGroup: rg-fleet-staging}", 1)
+    text = SAMPLE.replace(
+        "    aks: {name: aks-staging, resourceGroup: rg-fleet-staging}",
+        source + "    aks: {name: aks-staging, resourceGroup: rg-fleet-staging}",
+        1,
+    )
     if reflector:
-        text = text.replace("  namespace: flux-system\n", "  namespace: flux-system\n  components: [source-controller, "
-                            "kustomize-controller, helm-controller, notification-controller, "
-                            "image-reflector-controller, image-automation-controller]\n", 1)
+        text = text.replace(
+            "  namespace: flux-system\n",
+            "  namespace: flux-system\n  components: [source-controller, "
+            "kustomize-controller, helm-controller, notification-controller, "
+            "image-reflector-controller, image-automation-controller]\n",
+            1,
+        )
     return text
 
 
@@ -123,8 +130,10 @@ def test_the_identity_is_federated_with_each_controller_and_gets_acrpull_on_each
     config = parse_config(_config(reflector=True))
     staging = config.clusters[0]
     subjects = {(c.identity.name, c.subject) for c in federated_credentials(config, staging)}
-    assert {("id-flux-source-staging", "system:serviceaccount:flux-system:source-controller"),
-            ("id-flux-source-staging", "system:serviceaccount:flux-system:image-reflector-controller")} <= subjects
+    assert {
+        ("id-flux-source-staging", "system:serviceaccount:flux-system:source-controller"),
+        ("id-flux-source-staging", "system:serviceaccount:flux-system:image-reflector-controller"),
+    } <= subjects
     state = desired_state(config)
     files = render_bicep(state)
     assert {"registry-rg-fleet-shared.bicep", "registry-rg-shared-acr.bicep"} <= set(files)
@@ -133,11 +142,17 @@ def test_the_identity_is_federated_with_each_controller_and_gets_acrpull_on_each
     for name, data in files.items():
         (tmp_path / name).write_bytes(data)
         parsed[name] = parser.parse(file_path=tmp_path / name)
-    fics = [r["config"]["properties"]["subject"] for doc in parsed.values() for r in doc.get("resources", {}).values()
-            if r["type"].endswith("/federatedIdentityCredentials")]
+    fics = [
+        r["config"]["properties"]["subject"]
+        for doc in parsed.values()
+        for r in doc.get("resources", {}).values()
+        if r["type"].endswith("/federatedIdentityCredentials")
+    ]
     assert "system:serviceaccount:flux-system:image-reflector-controller" in fics
-    for name, registry in (("registry-rg-fleet-shared.bicep", "acrcontosofleet"),
-                           ("registry-rg-shared-acr.bicep", "acrsharedcharts")):
+    for name, registry in (
+        ("registry-rg-fleet-shared.bicep", "acrcontosofleet"),
+        ("registry-rg-shared-acr.bicep", "acrsharedcharts"),
+    ):
         resources = parsed[name]["resources"]
         acr = [s for s, r in resources.items() if r["type"] == "Microsoft.ContainerRegistry/registries"]
         assert len(acr) == 1 and resources[acr[0]]["existing"] is True
@@ -149,8 +164,12 @@ def test_the_identity_is_federated_with_each_controller_and_gets_acrpull_on_each
         assert "idFluxSourceStagingPrincipalId" in parsed[name]["parameters"]
     assignment = next(a for a in state.registry_assignments if a.registry == "acrsharedcharts")
     assert assignment.name(state.subscription_id or "") == arm_guid(
-        state.subscription_id or "", "rg-shared-acr", "acrsharedcharts", "identity:rg-fleet-staging/id-flux-source-staging",
-        ACR_PULL)
+        state.subscription_id or "",
+        "rg-shared-acr",
+        "acrsharedcharts",
+        "identity:rg-fleet-staging/id-flux-source-staging",
+        ACR_PULL,
+    )
     main = files["main.bicep"].decode()
     assert "idFluxSourceStagingPrincipalId: identitiesRgFleetStaging.outputs.idFluxSourceStagingPrincipalId" in main
     # the source identity decrypts nothing: no Key Vault role for it
@@ -165,6 +184,10 @@ def test_a_source_identity_without_client_id_is_named(tmp_path: Path) -> None:
     bad_text = _config(source=SOURCE.replace("acrcontosofleet", "acr-contoso"))
     with pytest.raises(ConfigError) as bad:
         parse_config(bad_text)
-    line = bad_text[:bad_text.index("acr-contoso")].count("\n") + 1
-    assert bad.value.problems == [(f"fluxforge.yaml:{line}: clusters[0].sourceIdentity.registries[0].name: 'acr-contoso' "
-                                  "must be a container registry name: 5-50 letters or digits")]
+    line = bad_text[: bad_text.index("acr-contoso")].count("\n") + 1
+    assert bad.value.problems == [
+        (
+            f"fluxforge.yaml:{line}: clusters[0].sourceIdentity.registries[0].name: 'acr-contoso' "
+            "must be a container registry name: 5-50 letters or digits"
+        )
+    ]

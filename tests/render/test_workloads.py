@@ -39,8 +39,9 @@ _AZURE = json.loads((SCHEMAS / "azure-provider-parameters.json").read_text())
 PARAMETERS = jsonschema.Draft202012Validator(_AZURE)
 OBJECTS = jsonschema.Draft202012Validator({**_AZURE["$defs"]["objects"], "$defs": _AZURE["$defs"]})
 OBJECT = jsonschema.Draft202012Validator({**_AZURE["$defs"]["keyVaultObject"], "$defs": _AZURE["$defs"]})
-ACCOUNT = jsonschema.Draft202012Validator(json.loads(
-    (REPO_ROOT / "schemas" / "workload-identity" / "serviceaccount-v1.json").read_text()))
+ACCOUNT = jsonschema.Draft202012Validator(
+    json.loads((REPO_ROOT / "schemas" / "workload-identity" / "serviceaccount-v1.json").read_text())
+)
 
 RICH = """
     workloads:
@@ -98,8 +99,9 @@ def _kubectl() -> str:
 
 def _rich_config() -> str:
     """The sample plus a StatefulSet workload with two containers, a key, a certificate and two synced Secrets."""
-    return SAMPLE.replace("\n  - name: production", RICH.rstrip("\n").replace("    workloads:\n", "", 1)
-                          + "\n\n  - name: production", 1)
+    return SAMPLE.replace(
+        "\n  - name: production", RICH.rstrip("\n").replace("    workloads:\n", "", 1) + "\n\n  - name: production", 1
+    )
 
 
 def _docs(data: bytes) -> list[Any]:
@@ -144,23 +146,37 @@ def _write(root: Path, files: dict[str, bytes]) -> None:
 def test_sample_component_objects_match_the_schemas_and_the_provider_spelling() -> None:
     files = render_tree(parse_config(SAMPLE))
     assert sorted(p for p in files if p.startswith(COMPONENT)) == [
-        f"{COMPONENT}/check/kustomization.yaml", f"{COMPONENT}/kustomization.yaml",
-        f"{COMPONENT}/secret-provider-class.yaml", f"{COMPONENT}/service-account.yaml"]
+        f"{COMPONENT}/check/kustomization.yaml",
+        f"{COMPONENT}/kustomization.yaml",
+        f"{COMPONENT}/secret-provider-class.yaml",
+        f"{COMPONENT}/service-account.yaml",
+    ]
     (spc,) = _docs(files[f"{COMPONENT}/secret-provider-class.yaml"])
     objects = _validate_spc(spc)
     params = spc["spec"]["parameters"]
     assert (spc["spec"]["provider"], params["usePodIdentity"], params["clientID"], params["keyvaultName"]) == (
-        "azure", "false", APP_ID, "kv-contoso-staging")
+        "azure",
+        "false",
+        APP_ID,
+        "kv-contoso-staging",
+    )
     assert params["tenantID"] == TENANT_ID and "tenantId" not in params  # tenantId is the deprecated spelling
-    assert objects == [{"objectName": "podinfo-api-key", "objectType": "secret", "objectAlias": "api-key",
-                        "objectVersion": ""}]
+    assert objects == [
+        {"objectName": "podinfo-api-key", "objectType": "secret", "objectAlias": "api-key", "objectVersion": ""}
+    ]
     assert json.loads(json.dumps(spc["spec"]["secretObjects"])) == [
-        {"secretName": "podinfo-api", "type": "Opaque", "data": [{"objectName": "api-key", "key": "api-key"}]}]
+        {"secretName": "podinfo-api", "type": "Opaque", "data": [{"objectName": "api-key", "key": "api-key"}]}
+    ]
     (account,) = _docs(files[f"{COMPONENT}/service-account.yaml"])
     assert (account["kind"], account["metadata"]["namespace"], account["metadata"]["name"]) == (
-        "ServiceAccount", "podinfo", "podinfo")
-    assert dict(account["metadata"]["annotations"]) == {"azure.workload.identity/client-id": APP_ID,
-                                                        "azure.workload.identity/tenant-id": TENANT_ID}
+        "ServiceAccount",
+        "podinfo",
+        "podinfo",
+    )
+    assert dict(account["metadata"]["annotations"]) == {
+        "azure.workload.identity/client-id": APP_ID,
+        "azure.workload.identity/tenant-id": TENANT_ID,
+    }
     assert "labels" not in account["metadata"]  # the label belongs on the pod template
     ACCOUNT.validate(json.loads(json.dumps(account)))
     (component,) = _docs(files[f"{COMPONENT}/kustomization.yaml"])
@@ -172,10 +188,10 @@ def test_schemas_refuse_the_usual_mistakes() -> None:
     (spc,) = _docs(render_tree(parse_config(SAMPLE))[f"{COMPONENT}/secret-provider-class.yaml"])
     good = json.loads(json.dumps(spc))
     for mutate in (
-        lambda d: d["spec"]["parameters"].update(usePodIdentity="true"),   # left over from pod identity
-        lambda d: d["spec"]["parameters"].update(tenantId=TENANT_ID),       # the deprecated spelling
+        lambda d: d["spec"]["parameters"].update(usePodIdentity="true"),  # left over from pod identity
+        lambda d: d["spec"]["parameters"].update(tenantId=TENANT_ID),  # the deprecated spelling
         lambda d: d["spec"]["parameters"].pop("clientID"),
-        lambda d: d["spec"].update(secretObject=[]),                        # a typo the API server prunes silently
+        lambda d: d["spec"].update(secretObject=[]),  # a typo the API server prunes silently
         lambda d: d.update(apiVersion="secrets-store.csi.x-k8s.io/v1alpha1"),
     ):
         bad = json.loads(json.dumps(good))
@@ -188,10 +204,10 @@ def test_schemas_refuse_the_usual_mistakes() -> None:
     (account,) = _docs(render_tree(parse_config(SAMPLE))[f"{COMPONENT}/service-account.yaml"])
     sa = json.loads(json.dumps(account))
     for mutate in (
-        lambda d: d["metadata"].update(labels={USE: "true"}),                       # the label on the ServiceAccount
+        lambda d: d["metadata"].update(labels={USE: "true"}),  # the label on the ServiceAccount
         lambda d: d["metadata"]["annotations"].pop("azure.workload.identity/client-id"),
         lambda d: d["metadata"]["annotations"].update({"azure.workload.identity/client-id": "id-podinfo"}),
-        lambda d: d.update(automountServiceAccountTokens=False),                    # a typo the API server drops
+        lambda d: d.update(automountServiceAccountTokens=False),  # a typo the API server drops
     ):
         bad = json.loads(json.dumps(sa))
         mutate(bad)
@@ -212,9 +228,16 @@ def test_rich_workload_renders_valid_objects_byte_stable() -> None:
         {"objectName": "ingress-tls", "objectType": "cert", "objectAlias": "tls.crt", "objectVersion": ""},
     ]
     assert json.loads(json.dumps(spc["spec"]["secretObjects"])) == [
-        {"secretName": "ledger-db", "type": "Opaque", "data": [{"objectName": "db-password", "key": "password"},
-                                                               {"objectName": "db-user", "key": "username"}]},
-        {"secretName": "ledger-tls", "type": "kubernetes.io/tls", "data": [{"objectName": "tls.crt", "key": "tls.crt"}]},
+        {
+            "secretName": "ledger-db",
+            "type": "Opaque",
+            "data": [{"objectName": "db-password", "key": "password"}, {"objectName": "db-user", "key": "username"}],
+        },
+        {
+            "secretName": "ledger-tls",
+            "type": "kubernetes.io/tls",
+            "data": [{"objectName": "tls.crt", "key": "tls.crt"}],
+        },
     ]
     account = files[f"{base}/service-account.yaml"].decode()
     (doc,) = _docs(files[f"{base}/service-account.yaml"])
@@ -236,12 +259,19 @@ def test_sample_folder_builds_with_label_account_volume_and_mount() -> None:
     spec = template["spec"]
     assert spec["serviceAccountName"] == "podinfo"
     (volume,) = spec["volumes"]
-    assert json.loads(json.dumps(volume)) == {"name": "fluxforge-secrets-store", "csi": {
-        "driver": "secrets-store.csi.k8s.io", "readOnly": True, "volumeAttributes": {"secretProviderClass": "podinfo"}}}
+    assert json.loads(json.dumps(volume)) == {
+        "name": "fluxforge-secrets-store",
+        "csi": {
+            "driver": "secrets-store.csi.k8s.io",
+            "readOnly": True,
+            "volumeAttributes": {"secretProviderClass": "podinfo"},
+        },
+    }
     (container,) = spec["containers"]
     assert container["image"] == "ghcr.io/stefanprodan/podinfo:6.7.1"  # patched, not replaced
     assert json.loads(json.dumps(container["volumeMounts"])) == [
-        {"name": "fluxforge-secrets-store", "mountPath": "/mnt/secrets-store", "readOnly": True}]
+        {"name": "fluxforge-secrets-store", "mountPath": "/mnt/secrets-store", "readOnly": True}
+    ]
     account = built[("ServiceAccount", "podinfo")]
     assert account["metadata"]["namespace"] == "podinfo" and "labels" not in account["metadata"]
     assert account["metadata"]["annotations"]["azure.workload.identity/client-id"] == APP_ID
@@ -256,8 +286,9 @@ def test_statefulset_with_two_containers_and_its_own_namespace_builds(tmp_path: 
     _write(tmp_path, {p: d for p, d in files.items() if p.startswith("apps/staging/ledger/")})
     folder = tmp_path / "apps" / "staging" / "ledger"
     (folder / "statefulset.yaml").write_text(STATEFULSET)  # the namespace in the manifest, none in kustomization
-    (folder / "kustomization.yaml").write_text("resources:\n  - statefulset.yaml\ncomponents:\n"
-                                               "  - workload-identity/ledger\n")
+    (folder / "kustomization.yaml").write_text(
+        "resources:\n  - statefulset.yaml\ncomponents:\n  - workload-identity/ledger\n"
+    )
     built = _build(folder)
     spec = built[("StatefulSet", "ledger")]["spec"]["template"]["spec"]
     assert spec["serviceAccountName"] == "ledger-reader"
@@ -265,18 +296,27 @@ def test_statefulset_with_two_containers_and_its_own_namespace_builds(tmp_path: 
     for container in spec["containers"]:
         assert container["image"].startswith("example.invalid/")
         assert json.loads(json.dumps(container["volumeMounts"])) == [
-            {"name": "fluxforge-secrets-store", "mountPath": "/var/run/secrets/ledger", "readOnly": True}]
-    assert built[("SecretProviderClass", "ledger")]["metadata"]["annotations"]["fluxforge.io/containers"] == \
-        "ledger,audit-sidecar"
+            {"name": "fluxforge-secrets-store", "mountPath": "/var/run/secrets/ledger", "readOnly": True}
+        ]
+    assert (
+        built[("SecretProviderClass", "ledger")]["metadata"]["annotations"]["fluxforge.io/containers"]
+        == "ledger,audit-sidecar"
+    )
     # the ServiceAccount's namespace is the config's, in the same namespace as the pods
     assert built[("ServiceAccount", "ledger-reader")]["metadata"]["namespace"] == "ledger"
 
 
-@pytest.mark.parametrize(("old", "new", "message"), [
-    ("  name: podinfo\n  labels", "  name: podinfo-v2\n  labels", "nothing selected by Deployment"),
-    ("        - name: podinfo\n", "        - name: app\n", ("fieldPath `spec.template.spec.containers.[name=podinfo].name` "
-                                                          "is missing")),
-])
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ("  name: podinfo\n  labels", "  name: podinfo-v2\n  labels", "nothing selected by Deployment"),
+        (
+            "        - name: podinfo\n",
+            "        - name: app\n",
+            ("fieldPath `spec.template.spec.containers.[name=podinfo].name` is missing"),
+        ),
+    ],
+)
 def test_a_wrong_workload_or_container_name_fails_the_build(tmp_path: Path, old: str, new: str, message: str) -> None:
     shutil.copytree(SAMPLE_DIR / "apps" / "staging", tmp_path / "staging")
     deployment = tmp_path / "staging" / "deployment.yaml"
@@ -292,8 +332,11 @@ def test_the_workload_subject_is_federated_on_its_identity() -> None:
     config = parse_config(SAMPLE)
     creds = {c.subject: c for c in federated_credentials(config, config.cluster("staging"))}
     cred = creds["system:serviceaccount:podinfo:podinfo"]
-    assert (cred.identity.name, cred.identity.client_id, cred.name) == ("id-podinfo-staging", APP_ID,
-                                                                        "staging-podinfo-podinfo")
+    assert (cred.identity.name, cred.identity.client_id, cred.name) == (
+        "id-podinfo-staging",
+        APP_ID,
+        "staging-podinfo-podinfo",
+    )
     assert cred.issuer == config.cluster("staging").oidc_issuer
     assert not any("podinfo" in c.subject for c in federated_credentials(config, config.cluster("production")))
 
@@ -303,9 +346,14 @@ def test_workload_gates_name_every_link_of_the_app_chain() -> None:
     assert gates == [
         ("pod-label", 'Deployment podinfo/podinfo: pod template label azure.workload.identity/use: "true"'),
         ("sa-annotation", f"ServiceAccount podinfo/podinfo: azure.workload.identity/client-id {APP_ID}"),
-        ("fic-subject", ("identity id-podinfo-staging: federated credential issuer "
-                        f"{parse_config(SAMPLE).cluster('staging').oidc_issuer} subject "
-                        "system:serviceaccount:podinfo:podinfo")),
+        (
+            "fic-subject",
+            (
+                "identity id-podinfo-staging: federated credential issuer "
+                f"{parse_config(SAMPLE).cluster('staging').oidc_issuer} subject "
+                "system:serviceaccount:podinfo:podinfo"
+            ),
+        ),
         ("role", "identity id-podinfo-staging: Key Vault Secrets User on secret kv-contoso-staging/podinfo-api-key"),
         ("object", "secret kv-contoso-staging/podinfo-api-key exists and is enabled"),
     ]
@@ -317,16 +365,24 @@ def test_notes_when_the_component_is_not_referenced_or_the_namespace_moves(tmp_p
     folder = tmp_path / "apps" / "staging"
     folder.mkdir(parents=True)
     assert workload_notes(config, tmp_path) == [
-        ("workload podinfo (cluster staging): apps/staging/kustomization.yaml does not exist; create it with its "
-        "resources and `components: [workload-identity/podinfo]` (Flux's generated kustomization cannot use a "
-        "Component)")]
+        (
+            "workload podinfo (cluster staging): apps/staging/kustomization.yaml does not exist; create it with its "
+            "resources and `components: [workload-identity/podinfo]` (Flux's generated kustomization cannot use a "
+            "Component)"
+        )
+    ]
     (folder / "kustomization.yaml").write_text("namespace: web\nresources: [deployment.yaml]\n")
     assert workload_notes(config, tmp_path) == [
-        ("workload podinfo (cluster staging): add `components: [workload-identity/podinfo]` to "
-        "apps/staging/kustomization.yaml, or the pods get no label, ServiceAccount or secrets volume"),
-        ("workload podinfo (cluster staging): apps/staging/kustomization.yaml sets namespace 'web', which moves the "
-        "ServiceAccount out of 'podinfo' (the federated subject's namespace); set workloads[].namespace: web or "
-        "change the file")]
+        (
+            "workload podinfo (cluster staging): add `components: [workload-identity/podinfo]` to "
+            "apps/staging/kustomization.yaml, or the pods get no label, ServiceAccount or secrets volume"
+        ),
+        (
+            "workload podinfo (cluster staging): apps/staging/kustomization.yaml sets namespace 'web', which moves the "
+            "ServiceAccount out of 'podinfo' (the federated subject's namespace); set workloads[].namespace: web or "
+            "change the file"
+        ),
+    ]
 
 
 def test_render_refuses_a_workload_identity_without_client_id() -> None:
@@ -334,9 +390,12 @@ def test_render_refuses_a_workload_identity_without_client_id() -> None:
     with pytest.raises(RenderError) as info:
         render_tree(parse_config(text))
     assert info.value.problems == [
-        ("fluxforge.yaml: clusters[0].workloads[0].identity.clientId: missing, and the ServiceAccount annotations need "
-        "it; run `fluxforge azure apply` (it creates identity id-podinfo-staging and writes its clientId here), or set "
-        "it (az identity show -g rg-fleet-staging -n id-podinfo-staging --query clientId -o tsv)")]
+        (
+            "fluxforge.yaml: clusters[0].workloads[0].identity.clientId: missing, and the ServiceAccount annotations need "
+            "it; run `fluxforge azure apply` (it creates identity id-podinfo-staging and writes its clientId here), or set "
+            "it (az identity show -g rg-fleet-staging -n id-podinfo-staging --query clientId -o tsv)"
+        )
+    ]
 
 
 def test_render_cli_prints_the_note_and_writes_the_component(tmp_path: Path, run_cli: Any) -> None:
@@ -375,16 +434,26 @@ def test_built_workload_gates_for_doctor(tmp_path: Path) -> None:
     text = kustomization.read_text()
     kustomization.write_text(text.split("components:")[0])
     assert built_workload_problems(workload, _built_plain(tmp_path / "staging"), TENANT_ID) == [
-        ('Deployment podinfo/podinfo: the pod template lacks the label azure.workload.identity/use: "true" (the webhook '
-        "matches pods, not ServiceAccounts or Deployments)"),
+        (
+            'Deployment podinfo/podinfo: the pod template lacks the label azure.workload.identity/use: "true" (the webhook '
+            "matches pods, not ServiceAccounts or Deployments)"
+        ),
         "Deployment podinfo/podinfo: pods run as ServiceAccount 'default', not 'podinfo' (the federated subject)",
         "Deployment podinfo/podinfo: no secrets-store.csi.k8s.io volume with secretProviderClass 'podinfo'",
         "Deployment podinfo/podinfo: container 'podinfo' does not mount the secrets volume",
-        ("ServiceAccount podinfo/podinfo: not in the build (a kustomization namespace: would move it out of the "
-        "federated subject's namespace)")]
+        (
+            "ServiceAccount podinfo/podinfo: not in the build (a kustomization namespace: would move it out of the "
+            "federated subject's namespace)"
+        ),
+    ]
     kustomization.write_text(text.replace("namespace: podinfo", "namespace: web"))
     assert built_workload_problems(workload, _built_plain(tmp_path / "staging"), TENANT_ID) == [
-        ("Deployment podinfo/podinfo: the build puts it in namespace 'web'; its pods' token then carries subject "
-        "system:serviceaccount:web:podinfo, which no credential federates"),
-        ("ServiceAccount podinfo/podinfo: not in the build (a kustomization namespace: would move it out of the "
-        "federated subject's namespace)")]
+        (
+            "Deployment podinfo/podinfo: the build puts it in namespace 'web'; its pods' token then carries subject "
+            "system:serviceaccount:web:podinfo, which no credential federates"
+        ),
+        (
+            "ServiceAccount podinfo/podinfo: not in the build (a kustomization namespace: would move it out of the "
+            "federated subject's namespace)"
+        ),
+    ]

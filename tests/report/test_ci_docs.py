@@ -50,7 +50,8 @@ def fleet(tmp_path: Path) -> Path:
     repo = tmp_path / "fleet"
     shutil.copytree(SAMPLE_REPO, repo)
     (repo / ".pre-commit-config.yaml").write_text(
-        re.search(r"```yaml\n# \.pre-commit-config\.yaml\n(.*?)```", DOC, re.DOTALL).group(1))  # type: ignore[union-attr]
+        re.search(r"```yaml\n# \.pre-commit-config\.yaml\n(.*?)```", DOC, re.DOTALL).group(1)
+    )  # type: ignore[union-attr]
     git(repo, "init", "-q", "-b", "main")
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", "fleet")
@@ -60,16 +61,31 @@ def fleet(tmp_path: Path) -> Path:
 def _run_steps(repo: Path, steps: list[str], env: dict[str, str]) -> list[subprocess.CompletedProcess[str]]:
     install = [step for step in steps if step.startswith("pip install")]
     assert install == ['pip install "$FLUXFORGE_PIP" pre-commit'], steps
-    return [subprocess.run(["bash", "-e", "-c", step], cwd=repo, capture_output=True, text=True, check=False,
-                           env={**os.environ, **env}, timeout=600)
-            for step in steps if step not in install]
+    return [
+        subprocess.run(
+            ["bash", "-e", "-c", step],
+            cwd=repo,
+            capture_output=True,
+            text=True,
+            check=False,
+            env={**os.environ, **env},
+            timeout=600,
+        )
+        for step in steps
+        if step not in install
+    ]
 
 
 def test_the_github_job_runs_green_and_annotates_a_plaintext_secret(fleet: Path) -> None:
     steps = github_steps()
     assert [s.split(" --")[0].split(" >")[0] for s in steps[1:]] == [
-        "pre-commit run", "fluxforge render", "fluxforge check", "fluxforge lint", "fluxforge doctor",
-        "fluxforge check"]
+        "pre-commit run",
+        "fluxforge render",
+        "fluxforge check",
+        "fluxforge lint",
+        "fluxforge doctor",
+        "fluxforge check",
+    ]
     results = _run_steps(fleet, steps, {"GITHUB_ACTIONS": "true"})
     for step, done in zip(steps[1:], results, strict=True):
         assert done.returncode == 0, (step, done.stdout, done.stderr)
@@ -80,8 +96,11 @@ def test_the_github_job_runs_green_and_annotates_a_plaintext_secret(fleet: Path)
     leak = fleet / "apps/staging/leak.yaml"
     leak.write_text("apiVersion: v1\nkind: Secret\nmetadata:\n  name: leak\nstringData:\n  token: s3cr3t-VALUE\n")
     git(fleet, "add", "-A")  # CI checks what the commit holds
-    check = next(done for step, done in zip(steps[1:], _run_steps(fleet, steps, {"GITHUB_ACTIONS": "true"}),
-                                            strict=True) if step == "fluxforge check")
+    check = next(
+        done
+        for step, done in zip(steps[1:], _run_steps(fleet, steps, {"GITHUB_ACTIONS": "true"}), strict=True)
+        if step == "fluxforge check"
+    )
     assert check.returncode == 1
     assert check.stdout.startswith("::error file=apps/staging/leak.yaml,line=1,col=1,title=check.not-encrypted::")
     assert "s3cr3t-VALUE" not in check.stdout + check.stderr
@@ -92,33 +111,63 @@ def test_the_github_job_runs_green_and_annotates_a_plaintext_secret(fleet: Path)
 def test_the_azure_job_runs_green_and_logs_issues(fleet: Path) -> None:
     steps = azure_steps()
     assert [s.split(" --")[0] for s in steps[1:]] == [
-        "pre-commit run", "fluxforge render", "fluxforge check", "fluxforge lint", "fluxforge doctor"]
+        "pre-commit run",
+        "fluxforge render",
+        "fluxforge check",
+        "fluxforge lint",
+        "fluxforge doctor",
+    ]
     for step, done in zip(steps[1:], _run_steps(fleet, steps, {"TF_BUILD": "True"}), strict=True):
         assert done.returncode == 0, (step, done.stdout, done.stderr)
         assert "type=error" not in done.stdout, step
-    (fleet / "apps/staging/leak.yaml").write_text("apiVersion: v1\nkind: Secret\nmetadata:\n  name: leak\n"
-                                                  "stringData:\n  token: s3cr3t-VALUE\n")
+    (fleet / "apps/staging/leak.yaml").write_text(
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: leak\nstringData:\n  token: s3cr3t-VALUE\n"
+    )
     git(fleet, "add", "-A")
-    check = subprocess.run(["bash", "-e", "-c", "fluxforge check"], cwd=fleet, capture_output=True, text=True,
-                           check=False, env={**os.environ, "TF_BUILD": "True"})
+    check = subprocess.run(
+        ["bash", "-e", "-c", "fluxforge check"],
+        cwd=fleet,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "TF_BUILD": "True"},
+    )
     assert check.returncode == 1
-    assert check.stdout.startswith("##vso[task.logissue type=error;sourcepath=apps/staging/leak.yaml;linenumber=1;"
-                                   "columnnumber=1;code=check.not-encrypted]")
+    assert check.stdout.startswith(
+        "##vso[task.logissue type=error;sourcepath=apps/staging/leak.yaml;linenumber=1;"
+        "columnnumber=1;code=check.not-encrypted]"
+    )
 
 
 def test_shell_completion_as_documented(tmp_path: Path) -> None:
     assert "_FLUXFORGE_COMPLETE=bash_source fluxforge" in DOC
-    script = subprocess.run(["fluxforge"], env={**os.environ, "_FLUXFORGE_COMPLETE": "bash_source"},
-                            capture_output=True, text=True, check=False, cwd=tmp_path)
+    script = subprocess.run(
+        ["fluxforge"],
+        env={**os.environ, "_FLUXFORGE_COMPLETE": "bash_source"},
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+    )
     assert script.returncode == 0 and "_fluxforge_completion" in script.stdout
-    words = subprocess.run(["fluxforge"], env={**os.environ, "_FLUXFORGE_COMPLETE": "bash_complete",
-                                               "COMP_WORDS": "fluxforge re", "COMP_CWORD": "1"},
-                           capture_output=True, text=True, check=False, cwd=tmp_path)
+    words = subprocess.run(
+        ["fluxforge"],
+        env={**os.environ, "_FLUXFORGE_COMPLETE": "bash_complete", "COMP_WORDS": "fluxforge re", "COMP_CWORD": "1"},
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+    )
     assert words.stdout.splitlines() == ["plain,render"]
     bash = shutil.which("bash")
     assert bash
-    sourced = subprocess.run([bash, "-c", 'eval "$(_FLUXFORGE_COMPLETE=bash_source fluxforge)" && complete -p fluxforge'],
-                             capture_output=True, text=True, check=False, cwd=tmp_path)
+    sourced = subprocess.run(
+        [bash, "-c", 'eval "$(_FLUXFORGE_COMPLETE=bash_source fluxforge)" && complete -p fluxforge'],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+    )
     assert sourced.returncode == 0 and "_fluxforge_completion" in sourced.stdout
 
 
@@ -129,8 +178,10 @@ def test_version_names_fluxforge_sops_format_and_flux_versions(tmp_path: Path) -
 
     done = subprocess.run(["fluxforge", "--version"], capture_output=True, text=True, check=False, cwd=tmp_path)
     assert done.returncode == 0
-    assert done.stdout == (f"fluxforge {__version__}\n"
-                           f"sops format {SOPS_VERSION} (written as sops {SOPS_VERSION} writes it; files of sops 3.x "
-                           "are read)\n"
-                           f"Flux {supported_range()} (newest documented: {NEWEST})\n")
+    assert done.stdout == (
+        f"fluxforge {__version__}\n"
+        f"sops format {SOPS_VERSION} (written as sops {SOPS_VERSION} writes it; files of sops 3.x "
+        "are read)\n"
+        f"Flux {supported_range()} (newest documented: {NEWEST})\n"
+    )
     assert "fluxforge --version" in DOC

@@ -17,13 +17,16 @@ from tests.helpers.sops import make_age_key
 OLD = "old-PASSWORD-1"
 NEW = "new-PASSWORD-2"
 TOKEN = "tok-SECRET-3"
-SECRET = ("apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n  namespace: default\nstringData:\n"
-          "  password: {password}\n  user: admin\n{extra}")
+SECRET = (
+    "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n  namespace: default\nstringData:\n"
+    "  password: {password}\n  user: admin\n{extra}"
+)
 
 
 def fluxforge(cwd: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["fluxforge", *args], cwd=cwd, capture_output=True, text=True, check=False,
-                          env={**os.environ, **(env or {})})
+    return subprocess.run(
+        ["fluxforge", *args], cwd=cwd, capture_output=True, text=True, check=False, env={**os.environ, **(env or {})}
+    )
 
 
 @pytest.fixture
@@ -34,8 +37,10 @@ def repo(tmp_path: Path) -> tuple[Path, dict[str, str]]:
     key = make_age_key(tmp_path)
     env = {"SOPS_AGE_KEY_FILE": str(key.key_file)}
     git(root, "init", "-q", "-b", "main")
-    (root / ".sops.yaml").write_text("creation_rules:\n  - path_regex: ^secrets/.*\\.yaml$\n"
-                                     f"    encrypted_regex: ^(data|stringData)$\n    age: {key.recipient}\n")
+    (root / ".sops.yaml").write_text(
+        "creation_rules:\n  - path_regex: ^secrets/.*\\.yaml$\n"
+        f"    encrypted_regex: ^(data|stringData)$\n    age: {key.recipient}\n"
+    )
     (root / "secrets").mkdir()
     (root / "secrets/db.yaml").write_text(SECRET.format(password=OLD, extra=""))
     assert fluxforge(root, "encrypt", "-i", "secrets/db.yaml", env=env).returncode == 0
@@ -61,11 +66,14 @@ def test_git_diff_through_the_driver_shows_keys_and_masked_values(repo: tuple[Pa
     assert setup.returncode == 0, setup.stderr
     attributes = (root / ".gitattributes").read_text()
     assert attributes == f"{BEGIN}\nsecrets/** diff=fluxforge\n{END}\n"
-    assert git(root, "config", "diff.fluxforge.textconv").stdout.strip().endswith("git textconv \"$1\" 2>/dev/null "
-                                                                                    "|| cat \"$1\"' " +
-                                                                                    git(root, "config",
-                                                                                        "diff.fluxforge.textconv")
-                                                                                    .stdout.strip().split("' ")[-1])
+    assert (
+        git(root, "config", "diff.fluxforge.textconv")
+        .stdout.strip()
+        .endswith(
+            'git textconv "$1" 2>/dev/null '
+            '|| cat "$1"\' ' + git(root, "config", "diff.fluxforge.textconv").stdout.strip().split("' ")[-1]
+        )
+    )
     assert len(git(root, "config", "fluxforge.diffkey").stdout.strip()) == 64
     _change(root, env)
     diff = git(root, "diff", "secrets/db.yaml", env=env).stdout
@@ -103,8 +111,7 @@ def test_without_the_key_the_diff_shows_the_ciphertext(repo: tuple[Path, dict[st
 def test_textconv_never_fails(tmp_path: Path) -> None:
     broken = tmp_path / "x.yaml"
     broken.write_bytes(b"a: ENC[AES256_GCM,data:AAAA,iv:BBBB,tag:CCCC,type:str]\nsops:\n  mac: nonsense\n")
-    done = subprocess.run(["fluxforge", "git", "textconv", str(broken)], capture_output=True, check=False,
-                          cwd=tmp_path)
+    done = subprocess.run(["fluxforge", "git", "textconv", str(broken)], capture_output=True, check=False, cwd=tmp_path)
     assert done.returncode == 0 and done.stdout == broken.read_bytes()
     plain = tmp_path / "plain.yaml"
     plain.write_bytes(b"kind: ConfigMap\n")
@@ -122,7 +129,8 @@ def test_fluxforge_diff_two_files_and_a_revision(repo: tuple[Path, dict[str, str
     _no_plaintext(done.stdout + done.stderr)
     assert "-  password: <masked:" in done.stdout and "+  api_token: <masked:" in done.stdout
     assert " user: <masked:" in done.stdout and "user" not in "".join(
-        line for line in done.stdout.splitlines() if line[:1] in "+-" and not line.startswith(("+++", "---")))
+        line for line in done.stdout.splitlines() if line[:1] in "+-" and not line.startswith(("+++", "---"))
+    )
     same = fluxforge(root, "diff", "secrets/db.yaml", "secrets/db.yaml", env=env)
     assert same.returncode == 0 and same.stdout == ""
     rev = fluxforge(root, "diff", "--rev", "HEAD", "secrets/db.yaml", env=env)
@@ -136,7 +144,8 @@ def test_fluxforge_diff_two_files_and_a_revision(repo: tuple[Path, dict[str, str
     keyless = fluxforge(root, "diff", "--rev", "HEAD", "secrets/db.yaml")
     assert keyless.returncode == 0
     assert "+  api_token: <encrypted>" in keyless.stdout and "password" not in "".join(
-        line for line in keyless.stdout.splitlines() if line[:1] in "+-" and not line.startswith(("+++", "---")))
+        line for line in keyless.stdout.splitlines() if line[:1] in "+-" and not line.startswith(("+++", "---"))
+    )
     assert "not decrypted" in keyless.stderr and "only keys added or removed are shown" in keyless.stderr
     usage = fluxforge(root, "diff", "secrets/db.yaml")
     assert usage.returncode == 2 and "give two files" in usage.stderr
@@ -160,10 +169,17 @@ def test_gitattributes_keeps_the_users_lines(repo: tuple[Path, dict[str, str]]) 
     assert (root / ".gitattributes").read_text() == f"*.png binary\n{BEGIN}\nsecrets/** diff=fluxforge\n{END}\n"
 
 
-@pytest.mark.parametrize(("regex", "pattern"), [
-    (r"^secrets/.*\.yaml$", "secrets/**"), (r"clusters/staging/.*\.ya?ml$", "clusters/staging/**"),
-    (r"^apps\/prod\/[^/]+\.yaml$", "apps/prod/**"), (r".*\.enc\.yaml$", "*"), (r"^secret\.yaml$", "*"),
-    (r"^(apps|infra)/.*", "*"), (r"^clusters/stagings?/x", "clusters/**"),
-])
+@pytest.mark.parametrize(
+    ("regex", "pattern"),
+    [
+        (r"^secrets/.*\.yaml$", "secrets/**"),
+        (r"clusters/staging/.*\.ya?ml$", "clusters/staging/**"),
+        (r"^apps\/prod\/[^/]+\.yaml$", "apps/prod/**"),
+        (r".*\.enc\.yaml$", "*"),
+        (r"^secret\.yaml$", "*"),
+        (r"^(apps|infra)/.*", "*"),
+        (r"^clusters/stagings?/x", "clusters/**"),
+    ],
+)
 def test_glob_of(regex: str, pattern: str) -> None:
     assert glob_of(regex) == pattern

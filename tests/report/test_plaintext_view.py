@@ -34,8 +34,9 @@ def _encrypt(fmt: str, recipient: tuple[str, Path]) -> bytes:
     """The real sops encrypts (every value: no rule, the default selector)."""
     plain = recipient[1] / f"plain-{_NAMES[fmt]}"
     plain.write_bytes(PLAIN[fmt])
-    return run_sops("encrypt", "--age", recipient[0], "--input-type", fmt, "--output-type", fmt, str(plain),
-                    cwd=recipient[1]).stdout
+    return run_sops(
+        "encrypt", "--age", recipient[0], "--input-type", fmt, "--output-type", fmt, str(plain), cwd=recipient[1]
+    ).stdout
 
 
 @pytest.mark.parametrize("fmt", ["yaml", "json", "dotenv", "binary"])

@@ -21,8 +21,9 @@ RECIPIENT = "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p"
 
 
 def fluxforge(cwd: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["fluxforge", *args], cwd=cwd, capture_output=True, text=True, check=False,
-                          env={**os.environ, **(env or {})})
+    return subprocess.run(
+        ["fluxforge", *args], cwd=cwd, capture_output=True, text=True, check=False, env={**os.environ, **(env or {})}
+    )
 
 
 @pytest.fixture
@@ -32,20 +33,24 @@ def leaky(tmp_path: Path) -> Path:
     (tmp_path / "other").mkdir()
     (tmp_path / ".sops.yaml").write_text(
         f"creation_rules:\n  - path_regex: secrets/.*\\.yaml$\n    encrypted_regex: ^(data|stringData)$\n"
-        f"    age: {RECIPIENT}\n")
+        f"    age: {RECIPIENT}\n"
+    )
     (tmp_path / "secrets/db.yaml").write_text(
-        f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\nstringData:\n  password: {SECRETS[0]}\n")
+        f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\nstringData:\n  password: {SECRETS[0]}\n"
+    )
     (tmp_path / "other/loose.yaml").write_text(
         f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: loose\nstringData:\n  token: {SECRETS[1]}\n"
-        f"data:\n  raw: {SECRETS[2]}\n")
+        f"data:\n  raw: {SECRETS[2]}\n"
+    )
     return tmp_path
 
 
-LOOSE = ("Secret 'loose': plaintext {key} outside any .sops.yaml rule; add a creation rule for this file and "
-         "encrypt it")
+LOOSE = "Secret 'loose': plaintext {key} outside any .sops.yaml rule; add a creation rule for this file and encrypt it"
 LOOSE_FIX = "add a .sops.yaml creation rule for the file and run `fluxforge encrypt --in-place other/loose.yaml`"
-DB = ("matched by .sops.yaml creation_rules[0] (path_regex 'secrets/.*\\.yaml$') but not SOPS-encrypted; run "
-      "`fluxforge encrypt --in-place` on it (or stage it with the hook installed)")
+DB = (
+    "matched by .sops.yaml creation_rules[0] (path_regex 'secrets/.*\\.yaml$') but not SOPS-encrypted; run "
+    "`fluxforge encrypt --in-place` on it (or stage it with the hook installed)"
+)
 DB_FIX = "run `fluxforge encrypt --in-place secrets/db.yaml` (or stage it with the hook installed)"
 SUMMARY = "checked 2 file(s) against .sops.yaml: 0 encrypted, 3 problem(s)"
 
@@ -81,8 +86,10 @@ def test_check_json_and_sarif_validate(leaky: Path) -> None:
     data = json.loads(fluxforge(leaky, "check", "--format", "json").stdout)
     Draft202012Validator(REPORT_SCHEMA).validate(data)
     assert [(p["file"], p["line"], p["column"], p["rule"]) for p in data["problems"]] == [
-        ("other/loose.yaml", 6, 10, "check.plaintext-secret"), ("other/loose.yaml", 8, 8, "check.plaintext-secret"),
-        ("secrets/db.yaml", 1, 1, "check.not-encrypted")]
+        ("other/loose.yaml", 6, 10, "check.plaintext-secret"),
+        ("other/loose.yaml", 8, 8, "check.plaintext-secret"),
+        ("secrets/db.yaml", 1, 1, "check.not-encrypted"),
+    ]
     assert data["exitCode"] == 1 and data["summary"]["text"] == SUMMARY
     log = json.loads(fluxforge(leaky, "check", "--format", "sarif").stdout)
     Draft202012Validator(SARIF_SCHEMA).validate(log)
@@ -102,9 +109,14 @@ def test_no_format_prints_a_secret_value(leaky: Path, fmt: str) -> None:
         assert secret not in done.stdout + done.stderr, (fmt, secret)
 
 
-@pytest.mark.parametrize(("env", "prefix"), [({"GITHUB_ACTIONS": "true"}, "::error file=other/loose.yaml,"),
-                                             ({"TF_BUILD": "True"}, "##vso[task.logissue type=error;"),
-                                             ({}, "")])
+@pytest.mark.parametrize(
+    ("env", "prefix"),
+    [
+        ({"GITHUB_ACTIONS": "true"}, "::error file=other/loose.yaml,"),
+        ({"TF_BUILD": "True"}, "##vso[task.logissue type=error;"),
+        ({}, ""),
+    ],
+)
 def test_ci_environment_picks_the_default_format(leaky: Path, env: dict[str, str], prefix: str) -> None:
     done = fluxforge(leaky, "check", env=env)
     assert done.returncode == 1
@@ -117,23 +129,29 @@ def test_ci_environment_picks_the_default_format(leaky: Path, env: dict[str, str
 
 
 def test_lint_formats(tmp_path: Path) -> None:
-    (tmp_path / "old.yaml").write_text("apiVersion: kustomize.toolkit.fluxcd.io/v1beta2\nkind: Kustomization\n"
-                                       "metadata:\n  name: old\n")
+    (tmp_path / "old.yaml").write_text(
+        "apiVersion: kustomize.toolkit.fluxcd.io/v1beta2\nkind: Kustomization\nmetadata:\n  name: old\n"
+    )
     (tmp_path / "repo").mkdir()
     shutil.move(tmp_path / "old.yaml", tmp_path / "repo" / "old.yaml")
-    message = ("kustomize.toolkit.fluxcd.io/v1beta2 Kustomization is no longer served from Flux 2.8 (target 2.9.4): "
-               "run `flux migrate` against the cluster before upgrading, then set apiVersion: "
-               "kustomize.toolkit.fluxcd.io/v1")
+    message = (
+        "kustomize.toolkit.fluxcd.io/v1beta2 Kustomization is no longer served from Flux 2.8 (target 2.9.4): "
+        "run `flux migrate` against the cluster before upgrading, then set apiVersion: "
+        "kustomize.toolkit.fluxcd.io/v1"
+    )
     fix = "run `flux migrate` against the cluster before upgrading, then set the served apiVersion"
     github = fluxforge(tmp_path, "lint", "repo", "--to", "2.9.4", "--format", "github")
     assert github.returncode == 1
-    assert github.stdout == (f"::error file=repo/old.yaml,line=1,title=lint.removed-api::{message}%0Afix: {fix}\n"
-                             "lint for Flux 2.9.4: 1 error(s), 0 warning(s)\n")
+    assert github.stdout == (
+        f"::error file=repo/old.yaml,line=1,title=lint.removed-api::{message}%0Afix: {fix}\n"
+        "lint for Flux 2.9.4: 1 error(s), 0 warning(s)\n"
+    )
     data = json.loads(fluxforge(tmp_path, "lint", "repo", "--format", "json").stdout)
     Draft202012Validator(REPORT_SCHEMA).validate(data)
     assert data["problems"][0]["file"] == "repo/old.yaml" and data["problems"][0]["rule"] == "lint.removed-api"
-    Draft202012Validator(SARIF_SCHEMA).validate(json.loads(fluxforge(tmp_path, "lint", "repo", "--format",
-                                                                     "sarif").stdout))
+    Draft202012Validator(SARIF_SCHEMA).validate(
+        json.loads(fluxforge(tmp_path, "lint", "repo", "--format", "sarif").stdout)
+    )
 
 
 @pytest.fixture
@@ -156,22 +174,27 @@ def test_render_check_formats_name_the_stale_file_and_its_line(sample: Path) -> 
     assert [(p["file"], p["line"], p["severity"]) for p in stale] == [
         ("clusters/production/flux-system/gotk-sync.yaml", index + 1, "error"),
         ("clusters/staging/flux-system/gotk-sync.yaml", index + 1, "error"),
-        ("clusters/staging/team-a.yaml", tenant_line, "error")]
+        ("clusters/staging/team-a.yaml", tenant_line, "error"),
+    ]
     assert stale[0]["fix"] == "run `fluxforge render` and commit the result"
     lock = [p for p in data["problems"] if p["rule"] == "render.lock"]
     assert [(p["file"], p["message"]) for p in lock] == [
-        ("fluxforge.lock", "fluxforge.lock is stale (it is the merge base; run `fluxforge render` to update it)")]
+        ("fluxforge.lock", "fluxforge.lock is stale (it is the merge base; run `fluxforge render` to update it)")
+    ]
     assert data["exitCode"] == 1 and [c["file"] for c in data["changes"]] == [p["file"] for p in stale]
     assert "-    branch: main\n+    branch: trunk\n" in data["changes"][1]["diff"]
     github = fluxforge(sample, "render", "--check", "--format", "github")
     assert github.returncode == 1
-    assert github.stdout.startswith(f"::error file=clusters/production/flux-system/gotk-sync.yaml,line={index + 1},"
-                                    "title=render.stale::clusters/production/flux-system/gotk-sync.yaml is not what the "
-                                    "config renders (run `fluxforge render` to update it)%0Afix: run `fluxforge "
-                                    "render` and commit the result\n")
+    assert github.stdout.startswith(
+        f"::error file=clusters/production/flux-system/gotk-sync.yaml,line={index + 1},"
+        "title=render.stale::clusters/production/flux-system/gotk-sync.yaml is not what the "
+        "config renders (run `fluxforge render` to update it)%0Afix: run `fluxforge "
+        "render` and commit the result\n"
+    )
     assert "::group::diff of 3 file(s)\n::stop-commands::fluxforge-" in github.stdout
-    Draft202012Validator(SARIF_SCHEMA).validate(json.loads(fluxforge(sample, "render", "--check", "--format",
-                                                                     "sarif").stdout))
+    Draft202012Validator(SARIF_SCHEMA).validate(
+        json.loads(fluxforge(sample, "render", "--check", "--format", "sarif").stdout)
+    )
 
 
 def test_render_check_format_up_to_date_and_errors(sample: Path, tmp_path: Path) -> None:
@@ -210,16 +233,22 @@ def test_doctor_annotations_name_the_broken_gates(sample: Path) -> None:
     github = fluxforge(sample, "doctor", "--static", "--format", "github")
     assert github.returncode == 1
     lines = github.stdout.splitlines()
-    assert "::error title=doctor.static.sops-rules::.sops.yaml covers every Kustomization folder: .sops.yaml: "\
-           ".sops.yaml is missing next to fluxforge.yaml%0Afix: fluxforge render" in lines
+    assert (
+        "::error title=doctor.static.sops-rules::.sops.yaml covers every Kustomization folder: .sops.yaml: "
+        ".sops.yaml is missing next to fluxforge.yaml%0Afix: fluxforge render" in lines
+    )
     assert lines[-1].startswith("doctor: ") and "2 broken" in lines[-1]
     log = json.loads(fluxforge(sample, "doctor", "--static", "--format", "sarif").stdout)
     Draft202012Validator(SARIF_SCHEMA).validate(log)
-    assert all(r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "fluxforge.yaml"
-               for r in log["runs"][0]["results"])  # no gate names a file that exists here: the config
+    assert all(
+        r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "fluxforge.yaml"
+        for r in log["runs"][0]["results"]
+    )  # no gate names a file that exists here: the config
     rules = {r["id"]: r for r in log["runs"][0]["tool"]["driver"]["rules"]}
-    assert rules["doctor.static.sops-rules"]["shortDescription"]["text"] == \
-        ".sops.yaml covers every Kustomization folder (static gate)."
+    assert (
+        rules["doctor.static.sops-rules"]["shortDescription"]["text"]
+        == ".sops.yaml covers every Kustomization folder (static gate)."
+    )
     azure = fluxforge(sample, "doctor", "--static", "--format", "azure")
     assert "##vso[task.logissue type=error;code=doctor.static.sops-rules]" in azure.stdout
 
@@ -228,7 +257,9 @@ def test_lint_tenant_isolation_has_its_rule(sample: Path, tmp_path: Path) -> Non
     done = fluxforge(tmp_path, "lint", str(sample.relative_to(tmp_path)), "--format", "github")
     assert done.returncode == 0, done.stdout + done.stderr
     isolation = [line for line in done.stdout.splitlines() if "title=lint.tenant-isolation" in line]
-    assert len(isolation) == 2 and all(line.startswith("::warning file=fleet/fluxforge.yaml,line=") for line in isolation)
+    assert len(isolation) == 2 and all(
+        line.startswith("::warning file=fleet/fluxforge.yaml,line=") for line in isolation
+    )
     sarif = json.loads(fluxforge(tmp_path, "lint", "fleet", "--format", "sarif").stdout)
     rules = {r["id"]: r for r in sarif["runs"][0]["tool"]["driver"]["rules"]}
     assert rules["lint.tenant-isolation"]["name"] == "TenantIsolation"

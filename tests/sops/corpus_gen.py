@@ -25,8 +25,10 @@ VARIANTS: list[tuple[str, str]] = [
     ("encrypted_regex", "encrypted_regex: ^(data|stringData|password|token|PASSWORD|TOKEN|secret)$"),
     ("unencrypted_comment_regex", "unencrypted_comment_regex: keep-clear"),
     ("encrypted_comment_regex", "encrypted_comment_regex: sops:enc"),
-    ("mac_only_encrypted", ("encrypted_regex: ^(data|stringData|password|token|PASSWORD|TOKEN|secret)$\n"
-                            "mac_only_encrypted: true")),
+    (
+        "mac_only_encrypted",
+        ("encrypted_regex: ^(data|stringData|password|token|PASSWORD|TOKEN|secret)$\nmac_only_encrypted: true"),
+    ),
 ]
 
 
@@ -39,15 +41,72 @@ class Case:
 
 
 _WORDS = ["alpha", "beta", "db", "cache", "api", "web", "queue", "auth", "metrics", "backup"]
-_VALUES = ["hunter2", "s3cr3t-value", "42", "0x1F", "017", "1.50", "true", "yes", "no", "~", "null", "",
-           "2024-01-02", "2024-01-02T03:04:05Z", "-7", "1e3", ".inf", "a b c", "x: y", "#not-a-comment",
-           "it's", '"quoted"', "<<", "- dash", "@at", "%pct", "key=value", "tab\there", "trail ", " lead",
-           "ünïcödé", "emoji 😀", "a\u2028b", "x\x85y", "\ufeffbom", "multi\nline\n", "multi\n\ttab\n",
-           "keep\n\n", "no-final\nnewline"]
-_KEYS = ["password", "token", "user_unencrypted", "api_secret", "name", "public", "data", "stringData",
-         "note", "url", "port", "enabled", "secret", "labels"]
-_COMMENTS = ["# plain comment", "#", "# keep-clear: stays readable", "# sops:enc below", '# DEBUG: "1"',
-             "#no space", "# trailing   "]
+_VALUES = [
+    "hunter2",
+    "s3cr3t-value",
+    "42",
+    "0x1F",
+    "017",
+    "1.50",
+    "true",
+    "yes",
+    "no",
+    "~",
+    "null",
+    "",
+    "2024-01-02",
+    "2024-01-02T03:04:05Z",
+    "-7",
+    "1e3",
+    ".inf",
+    "a b c",
+    "x: y",
+    "#not-a-comment",
+    "it's",
+    '"quoted"',
+    "<<",
+    "- dash",
+    "@at",
+    "%pct",
+    "key=value",
+    "tab\there",
+    "trail ",
+    " lead",
+    "ünïcödé",
+    "emoji 😀",
+    "a\u2028b",
+    "x\x85y",
+    "\ufeffbom",
+    "multi\nline\n",
+    "multi\n\ttab\n",
+    "keep\n\n",
+    "no-final\nnewline",
+]
+_KEYS = [
+    "password",
+    "token",
+    "user_unencrypted",
+    "api_secret",
+    "name",
+    "public",
+    "data",
+    "stringData",
+    "note",
+    "url",
+    "port",
+    "enabled",
+    "secret",
+    "labels",
+]
+_COMMENTS = [
+    "# plain comment",
+    "#",
+    "# keep-clear: stays readable",
+    "# sops:enc below",
+    '# DEBUG: "1"',
+    "#no space",
+    "# trailing   ",
+]
 
 
 def _yaml_scalar(rng: random.Random) -> str:
@@ -55,8 +114,14 @@ def _yaml_scalar(rng: random.Random) -> str:
     style = rng.random()
     if "\n" in value and style < 0.6:
         return "|" + ("" if value.endswith("\n") else "-")  # block marker; body follows
-    if style < 0.4 and value and value.strip() == value and value[0] not in "-@%\"'#<\ufeff" and ": " not in value \
-            and not any(ch in value for ch in "\t\u2028\x85\n"):
+    if (
+        style < 0.4
+        and value
+        and value.strip() == value
+        and value[0] not in "-@%\"'#<\ufeff"
+        and ": " not in value
+        and not any(ch in value for ch in "\t\u2028\x85\n")
+    ):
         return value
     return json.dumps(value, ensure_ascii=False)  # double-quoted YAML is JSON-compatible here
 
@@ -122,8 +187,15 @@ def _with_comments(rng: random.Random, lines: list[str]) -> list[str]:
 
 def _k8s_secret(rng: random.Random, step: int) -> list[str]:
     pad = " " * step
-    lines = ["apiVersion: v1", "kind: Secret", "metadata:", f"{pad}name: {rng.choice(_WORDS)}-secret",
-             f"{pad}namespace: {rng.choice(_WORDS)}", "type: Opaque", "stringData:"]
+    lines = [
+        "apiVersion: v1",
+        "kind: Secret",
+        "metadata:",
+        f"{pad}name: {rng.choice(_WORDS)}-secret",
+        f"{pad}namespace: {rng.choice(_WORDS)}",
+        "type: Opaque",
+        "stringData:",
+    ]
     for key in rng.sample(_KEYS, 3):
         text, body = _yaml_value_lines(rng, step, step)
         lines.append(f"{pad}{key}: {text}")
@@ -133,12 +205,12 @@ def _k8s_secret(rng: random.Random, step: int) -> list[str]:
 
 _FIXED_YAML = [
     "k11:\n  - m: v5\n  #\nk2: x\n",  # issue 17: trailing empty comment after a list of maps
-    "a:\n  b: 1\n# DEBUG: \"1\"\n  c: 2\n",  # dedented comment between indented keys
+    'a:\n  b: 1\n# DEBUG: "1"\n  c: 2\n',  # dedented comment between indented keys
     "base: &b\n  # in anchor\n  x: 1\n# before alias\nother: *b\nm:\n  # before merge\n  <<: *b\n  y: 2\n",
     "a: 1\n---\n# only a comment\n---\nb: 2\n",  # comment-only document
     "a: 1\n--- # on the dashes\nb: 2\n",
     "\ufeff# first line after a BOM\na: 1\n",
-    "tabs: \"a\\tb\\nc\\td\\n\"\nls: \"a\\u2028b\"\nnel: \"a\\x85b\"\nbom: \"\\ufeffhello\"\nmerge: \"<<\"\n",
+    'tabs: "a\\tb\\nc\\td\\n"\nls: "a\\u2028b"\nnel: "a\\x85b"\nbom: "\\ufeffhello"\nmerge: "<<"\n',
     "list:\n  # head\n  - a: 1\n    b: 2\n  # between\n  - c\n  # tail\nnext: 1\n",
     "deep:\n  er:\n    est:\n      - - x\n        - y\n      # after nested list\n    k: v\n",
     "empty_map: {}\nempty_list: []\nnull_value:\n# trailing\n",
@@ -146,8 +218,10 @@ _FIXED_YAML = [
 
 
 def yaml_cases(rng: random.Random, count: int) -> list[Case]:
-    cases = [Case(f"fixed{i:02d}", "yaml", VARIANTS[i % len(VARIANTS)][0], text.encode())
-             for i, text in enumerate(_FIXED_YAML)]
+    cases = [
+        Case(f"fixed{i:02d}", "yaml", VARIANTS[i % len(VARIANTS)][0], text.encode())
+        for i, text in enumerate(_FIXED_YAML)
+    ]
     for i in range(count - len(cases)):
         step = rng.choice([2, 4])
         body = _k8s_secret(rng, step) if rng.random() < 0.3 else _yaml_mapping(rng, 0, step, 0)
@@ -178,15 +252,32 @@ def json_cases(rng: random.Random, count: int) -> list[Case]:
         obj = {k: _json_value(rng, 0) for k in rng.sample(_KEYS, rng.randint(1, 5))}
         if i % 7 == 0:  # plaintext that mentions the sops markers (issue 17, item 2)
             obj["about"] = {"sops": {"mac": "ENC[AES256_GCM,data:x]"}, "why": '"mac": "ENC['}
-        cases.append(Case(f"json{i:03d}", "json", VARIANTS[i % len(VARIANTS)][0],
-                          (json.dumps(obj, ensure_ascii=rng.random() < 0.3, indent=rng.choice([None, 2])) + "\n")
-                          .encode()))
+        cases.append(
+            Case(
+                f"json{i:03d}",
+                "json",
+                VARIANTS[i % len(VARIANTS)][0],
+                (json.dumps(obj, ensure_ascii=rng.random() < 0.3, indent=rng.choice([None, 2])) + "\n").encode(),
+            )
+        )
     return cases
 
 
 _ENV_KEYS = ["PASSWORD", "TOKEN", "PUBLIC_URL", "DB_HOST", "API_SECRET", "USER_unencrypted", "PORT", "NOTE"]
-_ENV_VALUES = ["hunter2", "a=b=c", "with spaces", "#hash", "  lead", "trail  ", "", "x\\ny", "ünï", "42",
-               "'quoted'", '"dq"']
+_ENV_VALUES = [
+    "hunter2",
+    "a=b=c",
+    "with spaces",
+    "#hash",
+    "  lead",
+    "trail  ",
+    "",
+    "x\\ny",
+    "ünï",
+    "42",
+    "'quoted'",
+    '"dq"',
+]
 
 
 def dotenv_cases(rng: random.Random, count: int) -> list[Case]:
@@ -202,8 +293,7 @@ def dotenv_cases(rng: random.Random, count: int) -> list[Case]:
 
 
 _INI_KEYS = ["password", "token", "host", "port", "public", "api_secret", "user_unencrypted", "name"]
-_INI_VALUES = ["hunter2", "with spaces", "x;y", "a#b", '"  quoted  "', "'single'", "", "42", "ünï", "a = b",
-               "`tick`"]
+_INI_VALUES = ["hunter2", "with spaces", "x;y", "a#b", '"  quoted  "', "'single'", "", "42", "ünï", "a = b", "`tick`"]
 
 
 def ini_cases(rng: random.Random, count: int) -> list[Case]:
@@ -227,14 +317,32 @@ def ini_cases(rng: random.Random, count: int) -> list[Case]:
 
 
 def binary_cases(rng: random.Random, count: int) -> list[Case]:
-    blobs = [b"\x00\x01\x02binary\xff", b"tls key\n", b"", "\u2028line sep\r\n".encode(),
-             bytes(range(256)), b"{\"sops\": 1}\n"]
-    return [Case(f"bin{i:03d}", "binary", VARIANTS[i % len(VARIANTS)][0],
-                 blobs[i % len(blobs)] + bytes([rng.randint(0, 255)])) for i in range(count)]
+    blobs = [
+        b"\x00\x01\x02binary\xff",
+        b"tls key\n",
+        b"",
+        "\u2028line sep\r\n".encode(),
+        bytes(range(256)),
+        b'{"sops": 1}\n',
+    ]
+    return [
+        Case(
+            f"bin{i:03d}",
+            "binary",
+            VARIANTS[i % len(VARIANTS)][0],
+            blobs[i % len(blobs)] + bytes([rng.randint(0, 255)]),
+        )
+        for i in range(count)
+    ]
 
 
 def corpus() -> list[Case]:
     """The whole corpus, the same on every run (``SEED``)."""
     rng = random.Random(SEED)
-    return [*yaml_cases(rng, 120), *json_cases(rng, 48), *dotenv_cases(rng, 24), *ini_cases(rng, 24),
-            *binary_cases(rng, 6)]
+    return [
+        *yaml_cases(rng, 120),
+        *json_cases(rng, 48),
+        *dotenv_cases(rng, 24),
+        *ini_cases(rng, 24),
+        *binary_cases(rng, 6),
+    ]

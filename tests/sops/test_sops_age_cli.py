@@ -36,8 +36,9 @@ def test_age_cli_opens_our_wrapped_key(work: Path, age_key: AgeKey) -> None:
     lines = armored.splitlines()
     assert lines[0] == "-----BEGIN AGE ENCRYPTED FILE-----" and lines[-1] == "-----END AGE ENCRYPTED FILE-----"
     assert all(len(line) <= 64 for line in lines[1:-1]) and armored.endswith("\n")
-    done = subprocess.run([require("age"), "-d", "-i", str(age_key.key_file)], input=armored.encode(),
-                          capture_output=True, check=True)
+    done = subprocess.run(
+        [require("age"), "-d", "-i", str(age_key.key_file)], input=armored.encode(), capture_output=True, check=True
+    )
     assert len(done.stdout) == 32
     opened = engine.open_file(ours, fmt="yaml", name="s.yaml", cache={}, options=KeyOptions(), data_key=done.stdout)
     assert opened.store.emit_plain(opened.docs) == b"password: age-cli-secret\n"
@@ -47,8 +48,9 @@ def test_age_cli_opens_our_wrapped_key(work: Path, age_key: AgeKey) -> None:
 def test_key_wrapped_by_age_cli_works_in_fluxforge_and_sops(work: Path, age_key: AgeKey) -> None:
     ours = _encrypt(work, age_key).decode()
     data_key = AgeSource().unwrap({"recipient": age_key.recipient, "enc": _enc_block(ours)})
-    done = subprocess.run([require("age"), "-a", "-r", age_key.recipient], input=data_key, capture_output=True,
-                          check=True)
+    done = subprocess.run(
+        [require("age"), "-a", "-r", age_key.recipient], input=data_key, capture_output=True, check=True
+    )
     armored = done.stdout.decode()
     indented = "".join(" " * 12 + line + "\n" for line in armored.splitlines())
     swapped = re.sub(r"(enc: \|\n)((?: {12}.*\n)+)", lambda m: m.group(1) + indented, ours)
@@ -59,8 +61,9 @@ def test_key_wrapped_by_age_cli_works_in_fluxforge_and_sops(work: Path, age_key:
     assert out == b"password: age-cli-secret\n"
 
 
-def test_identities_from_env_and_default_file(work: Path, age_key: AgeKey, monkeypatch: pytest.MonkeyPatch,
-                                              tmp_path: Path) -> None:
+def test_identities_from_env_and_default_file(
+    work: Path, age_key: AgeKey, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     ours = _encrypt(work, age_key)
     monkeypatch.delenv("SOPS_AGE_KEY_FILE")
     with pytest.raises(KeySourceError, match="no identity found"):

@@ -21,8 +21,10 @@ from tests.helpers.sops import AgeKey, make_age_key, run_sops, write_rule
 
 pytestmark = pytest.mark.interop
 
-SECRET = ("apiVersion: v1\nkind: Secret\nmetadata:\n  name: app-{n}\n  namespace: team-{m}\ntype: Opaque\n"
-          "stringData:\n  password: p4ss-{n}\n  url: https://db-{m}.example.com:5432/app\n")
+SECRET = (
+    "apiVersion: v1\nkind: Secret\nmetadata:\n  name: app-{n}\n  namespace: team-{m}\ntype: Opaque\n"
+    "stringData:\n  password: p4ss-{n}\n  url: https://db-{m}.example.com:5432/app\n"
+)
 BAD = {7: b"a: [unclosed\n", 40: b"sops: {}\nkey: v\n", 77: b"key: \xff\xfe\n"}
 
 
@@ -46,8 +48,9 @@ def _fluxforge(*args: str, cwd: Path, jobs: int, key: AgeKey) -> subprocess.Comp
     return subprocess.run([fluxforge, *args], cwd=cwd, env=env, capture_output=True, text=True, check=False)
 
 
-def test_outcomes_come_back_in_input_order_from_several_workers(tmp_path: Path,
-                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_outcomes_come_back_in_input_order_from_several_workers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import multiprocessing
 
     monkeypatch.setenv(files.JOBS_ENV, "2")
@@ -83,8 +86,10 @@ def test_workers_only_for_age_keys(tmp_path: Path) -> None:
     config = tmp_path / ".sops.yaml"
     config.write_text("creation_rules:\n  - path_regex: a\n    age: age1qqqq\n")
     assert files._local_keys(load_rules(config), None)
-    config.write_text("creation_rules:\n  - path_regex: a\n    age: age1qqqq\n"
-                      "  - azure_keyvault: https://v.vault.azure.net/keys/k/0123456789abcdef0123456789abcdef\n")
+    config.write_text(
+        "creation_rules:\n  - path_regex: a\n    age: age1qqqq\n"
+        "  - azure_keyvault: https://v.vault.azure.net/keys/k/0123456789abcdef0123456789abcdef\n"
+    )
     assert not files._local_keys(load_rules(config), None)
     assert files._local_keys(load_rules(config), EncryptFlags(age=("age1qqqq",)))
     assert not files._local_keys(None, EncryptFlags(azure_kv=("https://v.vault.azure.net/keys/k",)))

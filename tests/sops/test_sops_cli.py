@@ -89,16 +89,23 @@ def _editor(tmp_path: Path, script: str) -> str:
     return f"{sys.executable} {editor}"
 
 
-def test_edit_unchanged_keeps_file(work: Path, age_key: AgeKey, tmp_path: Path, run_cli: Callable[..., Result],
-                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_edit_unchanged_keeps_file(
+    work: Path, age_key: AgeKey, tmp_path: Path, run_cli: Callable[..., Result], monkeypatch: pytest.MonkeyPatch
+) -> None:
     files = _tree(work, age_key.recipient)
     run_cli("encrypt", "-i", str(files[0]))
     before = (files[0].read_bytes(), files[0].stat().st_mtime_ns)
     log = tmp_path / "modes.txt"
-    monkeypatch.setenv("EDITOR", _editor(tmp_path, f"""
+    monkeypatch.setenv(
+        "EDITOR",
+        _editor(
+            tmp_path,
+            f"""
 p = sys.argv[1]
 open({str(log)!r}, "w").write(oct(os.stat(p).st_mode & 0o777) + " " + oct(os.stat(os.path.dirname(p)).st_mode & 0o777))
-"""))
+""",
+        ),
+    )
     result = run_cli("edit", str(files[0]))
     assert result.exit_code == 0 and "unchanged" in result.output
     assert (files[0].read_bytes(), files[0].stat().st_mtime_ns) == before
@@ -106,33 +113,41 @@ open({str(log)!r}, "w").write(oct(os.stat(p).st_mode & 0o777) + " " + oct(os.sta
 
 
 @pytest.mark.interop
-def test_edit_changes_one_value_keeps_data_key(work: Path, age_key: AgeKey, tmp_path: Path,
-                                               run_cli: Callable[..., Result], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_edit_changes_one_value_keeps_data_key(
+    work: Path, age_key: AgeKey, tmp_path: Path, run_cli: Callable[..., Result], monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = work / "secrets" / "app.yaml"
     write_rule(work, age_key.recipient, "encrypted_regex: ^(data|stringData)$")
     path.parent.mkdir()
     path.write_text("stringData:\n  keep: same-value\n  change: old-value\n")
     run_cli("encrypt", "-i", str(path))
     before = path.read_text()
-    monkeypatch.setenv("EDITOR", _editor(tmp_path, """
+    monkeypatch.setenv(
+        "EDITOR",
+        _editor(
+            tmp_path,
+            """
 p = sys.argv[1]
 t = open(p).read().replace("old-value", "new-value")
 open(p, "w").write(t)
-"""))
+""",
+        ),
+    )
     result = run_cli("edit", str(path))
     assert result.exit_code == 0, result.output
     after = path.read_text()
     keep_line = next(line for line in before.splitlines() if "keep:" in line)
     assert keep_line in after.splitlines()  # unchanged value: same ciphertext (IV stash)
-    age_before = before[before.index("enc: |"):before.index("lastmodified")]
+    age_before = before[before.index("enc: |") : before.index("lastmodified")]
     assert age_before in after  # same data key, same wrapped key
     out = run_sops("decrypt", str(path), cwd=work, key_file=age_key.key_file).stdout
     assert b"new-value" in out and b"same-value" in out
     assert not list(Path(os.environ.get("TMPDIR", "/tmp")).glob("fluxforge-edit-*/app.yaml"))
 
 
-def test_edit_invalid_result_leaves_file(work: Path, age_key: AgeKey, tmp_path: Path,
-                                         run_cli: Callable[..., Result], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_edit_invalid_result_leaves_file(
+    work: Path, age_key: AgeKey, tmp_path: Path, run_cli: Callable[..., Result], monkeypatch: pytest.MonkeyPatch
+) -> None:
     files = _tree(work, age_key.recipient)
     run_cli("encrypt", "-i", str(files[0]))
     before = files[0].read_bytes()
@@ -166,13 +181,18 @@ def test_sops_rotate_output_readable_by_us(work: Path, age_key: AgeKey, run_cli:
 
 
 @pytest.mark.interop
-def test_updatekeys_adds_recipient_both_ways(work: Path, age_key: AgeKey, tmp_path: Path,
-                                             run_cli: Callable[..., Result], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_updatekeys_adds_recipient_both_ways(
+    work: Path, age_key: AgeKey, tmp_path: Path, run_cli: Callable[..., Result], monkeypatch: pytest.MonkeyPatch
+) -> None:
     files = _tree(work, age_key.recipient)
     run_cli("encrypt", "-i", "secrets")
     second = make_age_key(tmp_path, "second.txt")
-    write_rule(work, f"{age_key.recipient},{second.recipient}", "encrypted_regex: ^(data|stringData)$",
-               path_regex=r"secrets/.*\.yaml$")
+    write_rule(
+        work,
+        f"{age_key.recipient},{second.recipient}",
+        "encrypted_regex: ^(data|stringData)$",
+        path_regex=r"secrets/.*\.yaml$",
+    )
     dry = run_cli("updatekeys", "--dry-run", "secrets")
     assert dry.exit_code == 0 and f"+ age {second.recipient}" in dry.output
     assert "would update 5 file(s)" in dry.output
@@ -195,12 +215,14 @@ def test_updatekeys_adds_recipient_both_ways(work: Path, age_key: AgeKey, tmp_pa
 
 
 @pytest.mark.interop
-def test_key_groups_shamir_written_by_sops(work: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                           run_cli: Callable[..., Result]) -> None:
+def test_key_groups_shamir_written_by_sops(
+    work: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run_cli: Callable[..., Result]
+) -> None:
     keys = [make_age_key(tmp_path, f"k{i}.txt") for i in range(3)]
     (work / ".sops.yaml").write_text(
         "creation_rules:\n  - shamir_threshold: 2\n    key_groups:\n"
-        + "".join(f"      - age:\n          - {k.recipient}\n" for k in keys))
+        + "".join(f"      - age:\n          - {k.recipient}\n" for k in keys)
+    )
     (work / "s.yaml").write_text("pw: shamir-secret\n")
     enc = run_sops("encrypt", "s.yaml", cwd=work).stdout
     assert b"shamir_threshold: 2" in enc and b"key_groups:" in enc
@@ -227,8 +249,10 @@ def test_cli_import_stays_lazy() -> None:
     import subprocess
     import sys
 
-    code = ("import sys, generator.cli; heavy = [m for m in ('pyrage', 'cryptography', 'generator.sops.engine', "
-            "'azure') if m in sys.modules]; print(heavy)")
+    code = (
+        "import sys, generator.cli; heavy = [m for m in ('pyrage', 'cryptography', 'generator.sops.engine', "
+        "'azure') if m in sys.modules]; print(heavy)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 
@@ -249,8 +273,9 @@ def test_progress_bar_only_on_a_tty(monkeypatch: pytest.MonkeyPatch, capsys: pyt
 
 
 @pytest.mark.interop
-def test_edit_creates_a_new_file_from_the_rules(work: Path, age_key: AgeKey, tmp_path: Path,
-                                                run_cli: Callable[..., Result], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_edit_creates_a_new_file_from_the_rules(
+    work: Path, age_key: AgeKey, tmp_path: Path, run_cli: Callable[..., Result], monkeypatch: pytest.MonkeyPatch
+) -> None:
     write_rule(work, age_key.recipient, "encrypted_regex: ^(data|stringData)$")
     monkeypatch.setenv("EDITOR", _editor(tmp_path, "open(sys.argv[1], 'w').write('stringData:\\n  new: fresh\\n')\n"))
     result = run_cli("edit", "new.yaml")

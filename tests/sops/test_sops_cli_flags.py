@@ -21,8 +21,10 @@ from tests.helpers.sops import AgeKey, make_age_key, mask, run_sops, write_rule
 
 pytestmark = pytest.mark.interop
 
-DOC = ("# about data\ndata:\n    password: hunter2\n    port: 5432\nother: clear\nkey_secret: s\n"
-       "user_unencrypted: me\n# keep-clear\nnote: visible\n")
+DOC = (
+    "# about data\ndata:\n    password: hunter2\n    port: 5432\nother: clear\nkey_secret: s\n"
+    "user_unencrypted: me\n# keep-clear\nnote: visible\n"
+)
 
 FLAGS = [
     ("--encrypted-regex", "^data$"),
@@ -39,8 +41,9 @@ def _same(ours: str, theirs: str) -> None:
 
 
 @pytest.mark.parametrize(("flag", "value"), FLAGS, ids=[f for f, _ in FLAGS])
-def test_selector_flags_encrypt_as_sops_e(work: Path, age_key: AgeKey, run_cli: Callable[..., Result],
-                                          flag: str, value: str) -> None:
+def test_selector_flags_encrypt_as_sops_e(
+    work: Path, age_key: AgeKey, run_cli: Callable[..., Result], flag: str, value: str
+) -> None:
     write_rule(work, age_key.recipient)
     (work / "d.yaml").write_text(DOC)
     ours = run_cli("encrypt", flag, value, "d.yaml")
@@ -48,12 +51,16 @@ def test_selector_flags_encrypt_as_sops_e(work: Path, age_key: AgeKey, run_cli: 
     theirs = run_sops("-e", flag, value, "d.yaml", cwd=work).stdout.decode()
     _same(ours.stdout, theirs)
     (work / "ours.yaml").write_text(ours.stdout)
-    assert run_sops("decrypt", "ours.yaml", cwd=work, key_file=age_key.key_file).stdout.decode().startswith(
-        "# about data\ndata:\n")
+    assert (
+        run_sops("decrypt", "ours.yaml", cwd=work, key_file=age_key.key_file)
+        .stdout.decode()
+        .startswith("# about data\ndata:\n")
+    )
 
 
-def test_a_flag_replaces_the_same_selector_of_the_rule(work: Path, age_key: AgeKey,
-                                                     run_cli: Callable[..., Result]) -> None:
+def test_a_flag_replaces_the_same_selector_of_the_rule(
+    work: Path, age_key: AgeKey, run_cli: Callable[..., Result]
+) -> None:
     write_rule(work, age_key.recipient, "encrypted_regex: ^data$")
     (work / "d.yaml").write_text(DOC)
     ours = run_cli("encrypt", "--encrypted-regex", "^other$", "d.yaml")
@@ -62,8 +69,9 @@ def test_a_flag_replaces_the_same_selector_of_the_rule(work: Path, age_key: AgeK
     assert "password: hunter2" in ours.stdout and "other: ENC[" in ours.stdout
 
 
-def test_a_different_selector_in_the_rule_is_a_conflict(work: Path, age_key: AgeKey,
-                                                      run_cli: Callable[..., Result]) -> None:
+def test_a_different_selector_in_the_rule_is_a_conflict(
+    work: Path, age_key: AgeKey, run_cli: Callable[..., Result]
+) -> None:
     write_rule(work, age_key.recipient, "encrypted_regex: ^data$")
     (work / "d.yaml").write_text(DOC)
     theirs = run_sops("encrypt", "--unencrypted-suffix", "_x", "d.yaml", cwd=work, check=False)
@@ -88,8 +96,9 @@ def test_mac_only_encrypted_flag(work: Path, age_key: AgeKey, run_cli: Callable[
     assert b"other: changed" in run_sops("decrypt", "ours.yaml", cwd=work, key_file=age_key.key_file).stdout
 
 
-def test_age_flag_replaces_the_rule_keys_and_works_without_a_config(work: Path, age_key: AgeKey,
-                                                                    run_cli: Callable[..., Result]) -> None:
+def test_age_flag_replaces_the_rule_keys_and_works_without_a_config(
+    work: Path, age_key: AgeKey, run_cli: Callable[..., Result]
+) -> None:
     other = make_age_key(work, "other.txt")
     (work / "d.yaml").write_text(DOC)
     alone = run_cli("encrypt", "--age", f" {other.recipient} ,", "d.yaml")
@@ -140,16 +149,29 @@ def test_indent_flag(work: Path, age_key: AgeKey, run_cli: Callable[..., Result]
     _same(as_json.stdout, run_sops("-e", "--indent", "3", "--output-type", "json", "d.yaml", cwd=work).stdout.decode())
 
 
-EXTRACTS = ['["data"]["password"]', '["data"]["port"]', '["data"]', "['l'][0]", '["l"]', '["l"][1]', '["n"]',
-            '["f"]', '["b"]', '["z"]']
+EXTRACTS = [
+    '["data"]["password"]',
+    '["data"]["port"]',
+    '["data"]',
+    "['l'][0]",
+    '["l"]',
+    '["l"][1]',
+    '["n"]',
+    '["f"]',
+    '["b"]',
+    '["z"]',
+]
 
 
 @pytest.mark.parametrize("store", ["yaml", "json"])
-def test_extract_prints_what_sops_prints(work: Path, age_key: AgeKey, run_cli: Callable[..., Result],
-                                         store: str) -> None:
+def test_extract_prints_what_sops_prints(
+    work: Path, age_key: AgeKey, run_cli: Callable[..., Result], store: str
+) -> None:
     write_rule(work, age_key.recipient)
-    text = ('{"data": {"password": "hunter2", "port": 5432}, "l": ["a", {"k": "v"}], "n": 5, "f": 1.5, '
-            '"b": true, "z": null}')
+    text = (
+        '{"data": {"password": "hunter2", "port": 5432}, "l": ["a", {"k": "v"}], "n": 5, "f": 1.5, '
+        '"b": true, "z": null}'
+    )
     (work / f"p.{store}").write_text(text)
     (work / f"e.{store}").write_bytes(run_sops("encrypt", f"p.{store}", cwd=work).stdout)
     for path in EXTRACTS:
@@ -157,16 +179,17 @@ def test_extract_prints_what_sops_prints(work: Path, age_key: AgeKey, run_cli: C
         got = run_cli("decrypt", "--extract", path, f"e.{store}", env={"SOPS_AGE_KEY_FILE": str(age_key.key_file)})
         assert got.exit_code == 0, got.output
         assert got.stdout_bytes == expected, path
-    missing = run_cli("decrypt", "--extract", '["nope"]', f"e.{store}",
-                      env={"SOPS_AGE_KEY_FILE": str(age_key.key_file)})
+    missing = run_cli(
+        "decrypt", "--extract", '["nope"]', f"e.{store}", env={"SOPS_AGE_KEY_FILE": str(age_key.key_file)}
+    )
     assert missing.exit_code == 1 and "--extract: component ['nope'] not found" in missing.stderr
     bad = run_cli("decrypt", "--extract", "data", f"e.{store}")
     assert bad.exit_code == 2 and "does not end with ']'" in bad.stderr
 
 
-def test_ignore_mac_decrypts_a_changed_file_with_a_warning(work: Path, age_key: AgeKey,
-                                                           run_cli: Callable[..., Result],
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_ignore_mac_decrypts_a_changed_file_with_a_warning(
+    work: Path, age_key: AgeKey, run_cli: Callable[..., Result], monkeypatch: pytest.MonkeyPatch
+) -> None:
     write_rule(work, age_key.recipient)
     (work / "d.yaml").write_text(DOC)
     encrypted = run_sops("encrypt", "d.yaml", cwd=work).stdout.decode()
@@ -180,8 +203,10 @@ def test_ignore_mac_decrypts_a_changed_file_with_a_warning(work: Path, age_key: 
     assert "warning: --ignore-mac: the MAC is not enforced" in ours.stderr
     assert "warning: t.yaml: MAC mismatch" in ours.stderr and "hunter2" not in ours.stderr
     editor = work / "editor.py"
-    editor.write_text("import sys\np = sys.argv[1]\nt = open(p).read()\nopen(p, 'w').write(t.replace('note: "
-                      "visible', 'note: edited'))\n")
+    editor.write_text(
+        "import sys\np = sys.argv[1]\nt = open(p).read()\nopen(p, 'w').write(t.replace('note: "
+        "visible', 'note: edited'))\n"
+    )
     monkeypatch.setenv("EDITOR", f"{sys.executable} {editor}")
     monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(age_key.key_file))
     assert run_cli("edit", "t.yaml").exit_code == 1

@@ -31,8 +31,13 @@ pytestmark = pytest.mark.interop
 KEYS = ["a", "b", "data", "stringData", "password", "user_unencrypted", "port", "k"]
 SCALARS = ["v1", "42", "0x1F", "true", "yes", "1.50", "2024-01-02", "~", "''", '"q s"', "'s q'", "a b", "-3", "x:y"]
 COMMENTS = ["#", "# c", '# DEBUG: "1"', "#x", "# password: hunter2"]
-SELECTORS = ["", "encrypted_regex: ^(data|stringData)$", "unencrypted_suffix: _unencrypted",
-             "encrypted_comment_regex: DEBUG", "unencrypted_regex: ^port$"]
+SELECTORS = [
+    "",
+    "encrypted_regex: ^(data|stringData)$",
+    "unencrypted_suffix: _unencrypted",
+    "encrypted_comment_regex: DEBUG",
+    "unencrypted_regex: ^port$",
+]
 
 
 @st.composite
@@ -122,8 +127,13 @@ def work(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, AgeKey]:
     return path, make_age_key(path)
 
 
-@settings(max_examples=24, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck),
-          phases=[Phase.explicit, Phase.generate])  # no shrinking: every step runs the real sops
+@settings(
+    max_examples=24,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=list(HealthCheck),
+    phases=[Phase.explicit, Phase.generate],
+)  # no shrinking: every step runs the real sops
 @given(text=yaml_with_comments(), selector=st.sampled_from(SELECTORS))
 def test_comments_never_change_data(work: tuple[Path, AgeKey], text: str, selector: str) -> None:
     path, key = work

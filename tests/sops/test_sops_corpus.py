@@ -104,7 +104,7 @@ def _yaml_docs(text: str, cases: list[Case]) -> dict[str, list[object]]:
     out, at = {}, 0
     for case in cases:
         count = max(len(load_documents(case.text.decode().removeprefix("\ufeff"), case.name)), 1)
-        out[case.name] = docs[at:at + count]
+        out[case.name] = docs[at : at + count]
         at += count
     return out
 
@@ -146,17 +146,24 @@ def corpus_results(tmp_path_factory: pytest.TempPathFactory) -> tuple[Tally, Cou
         batches, singles = _prepare(work, key, cases, selectors, tally, refused)
         with ThreadPoolExecutor(max_workers=4) as pool:
             list(pool.map(lambda b: _sops_encrypt(b, key), batches))
-            decrypted = list(pool.map(lambda b: (_sops(["decrypt", f"ours.{EXT[b.fmt]}"], b.folder, key),
-                                                 _sops(["decrypt", f"theirs.{EXT[b.fmt]}"], b.folder, key)),
-                                      batches))
+            decrypted = list(
+                pool.map(
+                    lambda b: (
+                        _sops(["decrypt", f"ours.{EXT[b.fmt]}"], b.folder, key),
+                        _sops(["decrypt", f"theirs.{EXT[b.fmt]}"], b.folder, key),
+                    ),
+                    batches,
+                )
+            )
             list(pool.map(lambda s: s(), singles))
         for batch, (from_ours, from_theirs) in zip(batches, decrypted, strict=True):
             _check_batch(batch, from_ours.decode(), from_theirs.decode(), tally)
     return tally, refused, len(cases)
 
 
-def _prepare(work: Path, key: AgeKey, cases: list[Case], selectors: dict[str, str], tally: Tally,
-             refused: Counter[str]) -> tuple[list[Batch], list[Callable[[], None]]]:
+def _prepare(
+    work: Path, key: AgeKey, cases: list[Case], selectors: dict[str, str], tally: Tally, refused: Counter[str]
+) -> tuple[list[Batch], list[Callable[[], None]]]:
     """Group the files into batches (YAML files fluxforge refuses are checked one by one instead)
     and encrypt every batch with fluxforge."""
     groups: dict[tuple[str, str], list[Case]] = {}
@@ -220,12 +227,18 @@ def _check_batch(batch: Batch, from_ours: str, from_theirs: str, tally: Tally) -
     text_same = from_ours == from_theirs
     tally.check(fmt, "no comment left encrypted (#ENC)", "type:comment]" not in from_ours, where)
     for name in names:
-        tally.check(fmt, "fluxforge→sops: values = plaintext", _same_data(fmt, mine[name], plain[name]),
-                    f"{where} {name}")
-        tally.check(fmt, "fluxforge→sops: text = sops's own", text_same and mine[name] == theirs[name],
-                    f"{where} {name}")
-        tally.check(fmt, "sops→fluxforge: output = sops decrypt", ff_of_theirs == from_theirs
-                    and ff_dec[name] == theirs[name], f"{where} {name}")
+        tally.check(
+            fmt, "fluxforge→sops: values = plaintext", _same_data(fmt, mine[name], plain[name]), f"{where} {name}"
+        )
+        tally.check(
+            fmt, "fluxforge→sops: text = sops's own", text_same and mine[name] == theirs[name], f"{where} {name}"
+        )
+        tally.check(
+            fmt,
+            "sops→fluxforge: output = sops decrypt",
+            ff_of_theirs == from_theirs and ff_dec[name] == theirs[name],
+            f"{where} {name}",
+        )
 
 
 def _same_data(fmt: str, got: object, want: object) -> bool:
@@ -242,8 +255,12 @@ def _binary_case(case: Case, folder: Path, key: AgeKey, tally: Tally) -> None:
     rule = api.load_rules(folder / ".sops.yaml").rule_for(name)
     assert rule is not None
     (folder / f"{case.name}.ours.bin").write_bytes(api.encrypt_bytes(case.text, fmt="binary", rule=rule))
-    tally.check("binary", "fluxforge→sops: values = plaintext",
-                _sops(["decrypt", f"{case.name}.ours.bin"], folder, key) == case.text, case.name)
+    tally.check(
+        "binary",
+        "fluxforge→sops: values = plaintext",
+        _sops(["decrypt", f"{case.name}.ours.bin"], folder, key) == case.text,
+        case.name,
+    )
     theirs = _sops(["encrypt", f"{case.name}.bin"], folder, key)
     ok = bool(theirs) and api.decrypt_bytes(theirs, fmt="binary") == case.text
     tally.check("binary", "sops→fluxforge: output = sops decrypt", ok, case.name)
@@ -257,8 +274,12 @@ def _refused_case(case: Case, folder: Path, key: AgeKey, tally: Tally, refused: 
     (folder / f"{case.name}.theirs.yaml").write_bytes(theirs)
     back = _sops(["decrypt", f"{case.name}.theirs.yaml"], folder, key).decode()
     plain = load_documents(case.text.decode().removeprefix("\ufeff"), case.name)
-    lost = not theirs or "type:comment]" in back or _comments(load_documents(back, "back")) != _comments(plain) \
+    lost = (
+        not theirs
+        or "type:comment]" in back
+        or _comments(load_documents(back, "back")) != _comments(plain)
         or [_data(d) for d in load_documents(back, "back")] != [_data(d) for d in plain]
+    )
     refused[case.variant] += 1
     tally.check("yaml", "refused only where sops loses data or a comment", lost, case.name)
 
@@ -291,8 +312,12 @@ def test_corpus_is_large_and_covers_every_selector_variant() -> None:
 def test_corpus_against_real_sops(corpus_results: tuple[Tally, Counter[str], int]) -> None:
     tally, refused, total = corpus_results
     lines = [f"{fmt:7} {check:52} {count}" for (fmt, check), count in sorted(tally.passed.items())]
-    print(f"\ncorpus: {total} files; refused by fluxforge (sops loses data or comments there): "
-          f"{sum(refused.values())} {dict(refused)}", *lines, sep="\n")
+    print(
+        f"\ncorpus: {total} files; refused by fluxforge (sops loses data or comments there): "
+        f"{sum(refused.values())} {dict(refused)}",
+        *lines,
+        sep="\n",
+    )
     if os.environ.get("FLUXFORGE_CORPUS_REPORT"):
         Path(os.environ["FLUXFORGE_CORPUS_REPORT"]).write_text("\n".join(lines) + "\n")
     assert not tally.failed, "\n".join(tally.failed[:20])

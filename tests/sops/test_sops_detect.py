@@ -50,44 +50,105 @@ def _yaml_meta(text: str, edit: Callable[[str], str]) -> str:
 # (format, what changed, change, encrypted?, what sops 3.11 says when it refuses (None: it decrypts))
 CASES: list[tuple[str, str, Callable[[str], str], bool, str | None]] = [
     ("yaml", "as written", lambda t: t, True, None),
-    ("yaml", "mac emptied", lambda t: re.sub(r"(?m)^    mac: .*$", '    mac: ""', t), False,
-     "MAC mismatch. File has no MAC"),
+    (
+        "yaml",
+        "mac emptied",
+        lambda t: re.sub(r"(?m)^    mac: .*$", '    mac: ""', t),
+        False,
+        "MAC mismatch. File has no MAC",
+    ),
     ("yaml", "mac removed", lambda t: re.sub(r"(?m)^    mac: .*\n", "", t), False, "File has no MAC"),
-    ("yaml", "lastmodified not a time", lambda t: re.sub(r'lastmodified: "[^"]+"', 'lastmodified: "yesterday"', t),
-     False, "cannot parse"),
-    ("yaml", "no keys", lambda t: re.sub(r"(?s)    age:\n.*?(?=    lastmodified)", "", t), False,
-     "No keys found in file"),
-    ("yaml", "two selectors", lambda t: t.replace("    version:", "    encrypted_regex: x\n    version:"), False,
-     "Cannot use more than one of"),
-    ("yaml", "version not semver", lambda t: t.replace("version: 3.11.0", "version: fluxforge"), False,
-     "No Major.Minor.Patch elements found"),
-    ("yaml", "metadata in the second document only",
-     lambda t: "plain: doc\n---\n" + t.replace("password: ENC", "other: ENC"), False, "sops metadata not found"),
-    ("yaml", "sops is a string", lambda t: t.split("sops:\n")[0] + "sops: ENC[AES256_GCM,x]\n", False,
-     "cannot unmarshal"),
-    ("yaml", "unquoted lastmodified (go-yaml gives the text)",
-     lambda t: re.sub(r'lastmodified: "([^"]+)"', r"lastmodified: \1", t), True, None),
+    (
+        "yaml",
+        "lastmodified not a time",
+        lambda t: re.sub(r'lastmodified: "[^"]+"', 'lastmodified: "yesterday"', t),
+        False,
+        "cannot parse",
+    ),
+    (
+        "yaml",
+        "no keys",
+        lambda t: re.sub(r"(?s)    age:\n.*?(?=    lastmodified)", "", t),
+        False,
+        "No keys found in file",
+    ),
+    (
+        "yaml",
+        "two selectors",
+        lambda t: t.replace("    version:", "    encrypted_regex: x\n    version:"),
+        False,
+        "Cannot use more than one of",
+    ),
+    (
+        "yaml",
+        "version not semver",
+        lambda t: t.replace("version: 3.11.0", "version: fluxforge"),
+        False,
+        "No Major.Minor.Patch elements found",
+    ),
+    (
+        "yaml",
+        "metadata in the second document only",
+        lambda t: "plain: doc\n---\n" + t.replace("password: ENC", "other: ENC"),
+        False,
+        "sops metadata not found",
+    ),
+    (
+        "yaml",
+        "sops is a string",
+        lambda t: t.split("sops:\n")[0] + "sops: ENC[AES256_GCM,x]\n",
+        False,
+        "cannot unmarshal",
+    ),
+    (
+        "yaml",
+        "unquoted lastmodified (go-yaml gives the text)",
+        lambda t: re.sub(r'lastmodified: "([^"]+)"', r"lastmodified: \1", t),
+        True,
+        None,
+    ),
     ("json", "as written", lambda t: t, True, None),
-    ("json", "sops nested in a value",
-     lambda t: json.dumps({"password": "hunter2", "note": json.loads(t)}), False, "sops metadata not found"),
+    (
+        "json",
+        "sops nested in a value",
+        lambda t: json.dumps({"password": "hunter2", "note": json.loads(t)}),
+        False,
+        "sops metadata not found",
+    ),
     ("json", "mac emptied", lambda t: re.sub(r'"mac": "[^"]*"', '"mac": ""', t), False, "File has no MAC"),
-    ("json", "lastmodified is a number", lambda t: re.sub(r'"lastmodified": "[^"]*"', '"lastmodified": 5', t),
-     False, "cannot unmarshal number"),
+    (
+        "json",
+        "lastmodified is a number",
+        lambda t: re.sub(r'"lastmodified": "[^"]*"', '"lastmodified": 5', t),
+        False,
+        "cannot unmarshal number",
+    ),
     ("dotenv", "as written", lambda t: t, True, None),
     ("dotenv", "sops_mac removed", lambda t: re.sub(r"(?m)^sops_mac=.*\n", "", t), False, "File has no MAC"),
     ("ini", "as written", lambda t: t, True, None),
     ("ini", "mac removed", lambda t: re.sub(r"(?m)^mac +=.*\n", "", t), False, "File has no MAC"),
     ("binary", "as written", lambda t: t, True, None),
-    ("binary", "sops nested", lambda t: json.dumps({"data": "x", "inner": json.loads(t)}), False,
-     "sops metadata not found"),
+    (
+        "binary",
+        "sops nested",
+        lambda t: json.dumps({"data": "x", "inner": json.loads(t)}),
+        False,
+        "sops metadata not found",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("fmt", "what", "change", "encrypted", "sops_says"), CASES,
-                         ids=[f"{c[0]}: {c[1]}" for c in CASES])
+@pytest.mark.parametrize(
+    ("fmt", "what", "change", "encrypted", "sops_says"), CASES, ids=[f"{c[0]}: {c[1]}" for c in CASES]
+)
 def test_encrypted_exactly_when_sops_loads_metadata_with_a_mac(
-        sops_files: tuple[Path, AgeKey, dict[str, bytes]], fmt: str, what: str,
-        change: Callable[[str], str], encrypted: bool, sops_says: str | None) -> None:
+    sops_files: tuple[Path, AgeKey, dict[str, bytes]],
+    fmt: str,
+    what: str,
+    change: Callable[[str], str],
+    encrypted: bool,
+    sops_says: str | None,
+) -> None:
     work, key, files = sops_files
     data = change(files[fmt].decode()).encode()
     assert api.is_encrypted(data, fmt) is encrypted
@@ -115,10 +176,21 @@ def test_no_marker_bytes_heuristics() -> None:
         api.is_encrypted(b"", "toml")
 
 
-NESTED_JSON = json.dumps({"password": "hunter2", "about": {"sops": {"mac": "ENC[AES256_GCM,data:x]"}},
-                          "why": '"mac": "ENC[ and sops: appear in this value'}, indent=2) + "\n"
-LATER_DOC = ("apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\nstringData:\n  password: hunter2\n"
-             "---\nkind: Note\nsops:\n  mac: ENC[AES256_GCM,data:x]\n  note: 'mac: ENC['\n")
+NESTED_JSON = (
+    json.dumps(
+        {
+            "password": "hunter2",
+            "about": {"sops": {"mac": "ENC[AES256_GCM,data:x]"}},
+            "why": '"mac": "ENC[ and sops: appear in this value',
+        },
+        indent=2,
+    )
+    + "\n"
+)
+LATER_DOC = (
+    "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\nstringData:\n  password: hunter2\n"
+    "---\nkind: Note\nsops:\n  mac: ENC[AES256_GCM,data:x]\n  note: 'mac: ENC['\n"
+)
 
 
 def test_encrypt_to_stdout_encrypts_plaintext_that_mentions_the_markers(run_cli, work: Path, age_key: AgeKey) -> None:
@@ -162,8 +234,10 @@ def test_lint_treats_only_real_sops_files_as_encrypted(run_cli, work: Path, age_
     text = "apiVersion: v1\nkind: ConfigMap\ndata:\n  url: ${HOST}/x\nsops:\n  mac: ENC[AES256_GCM,data:x]\n"
     (work / "cm.yaml").write_text(text)
     # ${var} is substituted (and linted) only in what a Kustomization with postBuild builds: here, everything
-    (work / "ks.yaml").write_text("apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n"
-                                  "  name: all\nspec:\n  path: ./\n  postBuild:\n    substitute: {}\n")
+    (work / "ks.yaml").write_text(
+        "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n"
+        "  name: all\nspec:\n  path: ./\n  postBuild:\n    substitute: {}\n"
+    )
     found = run_cli("lint", ".")
     assert "cm.yaml:4" in found.output and "${HOST}" in found.output
     (work / "cm.yaml").write_text(text.replace("sops:\n  mac: ENC[AES256_GCM,data:x]\n", ""))

@@ -28,12 +28,60 @@ from generator.sops.tree import DEFAULT_SELECTOR
 from tests.sops.corpus_gen import VARIANTS, corpus
 
 _KEY = bytes(range(32))
-_WORDS = ["app", "db-main", "tls.crt", ".dockerconfigjson", "user_unencrypted", "api_secret", "x", "a b",
-          "password", "token", "url", "data", "stringData", "sops", "labels", "release-1.2"]
-_VALUES = ["v1", "Opaque", "hunter2", "s3cr3t-value", "cDRzc3cwcmQ=", "https://db.example.com:5432/app",
-           "a:b", "a b", "42", "0x1F", "1.50", "true", "yes", "no", "~", "null", "2024-01-02", "-7", ".inf",
-           "ENC[AES256_GCM,data:x,iv:y,tag:z,type:str]", "^(data|stringData)$", "é-ü", "x#y", "it's",
-           "a,b", "[a]", "{b}", "@at", "%p", "k" * 140, "trail ", "1e3", "12:30", "kustomize.toolkit.fluxcd.io/v1"]
+_WORDS = [
+    "app",
+    "db-main",
+    "tls.crt",
+    ".dockerconfigjson",
+    "user_unencrypted",
+    "api_secret",
+    "x",
+    "a b",
+    "password",
+    "token",
+    "url",
+    "data",
+    "stringData",
+    "sops",
+    "labels",
+    "release-1.2",
+]
+_VALUES = [
+    "v1",
+    "Opaque",
+    "hunter2",
+    "s3cr3t-value",
+    "cDRzc3cwcmQ=",
+    "https://db.example.com:5432/app",
+    "a:b",
+    "a b",
+    "42",
+    "0x1F",
+    "1.50",
+    "true",
+    "yes",
+    "no",
+    "~",
+    "null",
+    "2024-01-02",
+    "-7",
+    ".inf",
+    "ENC[AES256_GCM,data:x,iv:y,tag:z,type:str]",
+    "^(data|stringData)$",
+    "é-ü",
+    "x#y",
+    "it's",
+    "a,b",
+    "[a]",
+    "{b}",
+    "@at",
+    "%p",
+    "k" * 140,
+    "trail ",
+    "1e3",
+    "12:30",
+    "kustomize.toolkit.fluxcd.io/v1",
+]
 
 
 def _selector(variant: str) -> tuple[tuple[str, str], bool]:
@@ -48,8 +96,7 @@ def secrets(count: int, seed: int = 19) -> list[tuple[str, str]]:
     out = []
     for n in range(count):
         pad = " " * rng.choice([2, 4, 3])
-        lines = ["apiVersion: v1", "kind: Secret", "metadata:", f"{pad}name: app-{n}",
-                 f"{pad}namespace: team-{n % 7}"]
+        lines = ["apiVersion: v1", "kind: Secret", "metadata:", f"{pad}name: app-{n}", f"{pad}namespace: team-{n % 7}"]
         if rng.random() < 0.3:
             lines += [f"{pad}labels:", f"{pad}{pad}app.kubernetes.io/name: {rng.choice(_WORDS)}"]
         lines.append("type: Opaque")
@@ -70,13 +117,16 @@ def general_only(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         yield
 
 
-def _encrypt(text: str, selector: tuple[str, str], mac_only: bool, indent: int,
-             monkeypatch: pytest.MonkeyPatch) -> bytes:
+def _encrypt(
+    text: str, selector: tuple[str, str], mac_only: bool, indent: int, monkeypatch: pytest.MonkeyPatch
+) -> bytes:
     """Encrypt with a fixed data key, IV sequence and timestamp (so both paths can be compared)."""
     rng = random.Random(text)
     store = yaml_store.YamlStore(indent)
     meta = md.Metadata(selector=selector, mac_only_encrypted=mac_only)
-    meta.groups = [[md.KeyEntry("age", {"recipient": "age1test", "enc": "-----BEGIN AGE-----\nQUJD\n-----END AGE-----\n"})]]
+    meta.groups = [
+        [md.KeyEntry("age", {"recipient": "age1test", "enc": "-----BEGIN AGE-----\nQUJD\n-----END AGE-----\n"})]
+    ]
     with monkeypatch.context() as m:
         m.setattr("generator.sops.aead.os.urandom", rng.randbytes)
         m.setattr(md, "now_rfc3339", lambda: "2026-11-30T02:00:00Z")
@@ -84,8 +134,9 @@ def _encrypt(text: str, selector: tuple[str, str], mac_only: bool, indent: int,
         return engine.seal(docs, meta, _KEY, store, "case.yaml")
 
 
-def _both(text: str, selector: tuple[str, str], mac_only: bool, indent: int,
-          monkeypatch: pytest.MonkeyPatch) -> tuple[bytes | str, bytes | str]:
+def _both(
+    text: str, selector: tuple[str, str], mac_only: bool, indent: int, monkeypatch: pytest.MonkeyPatch
+) -> tuple[bytes | str, bytes | str]:
     def one() -> bytes | str:
         try:
             return _encrypt(text, selector, mac_only, indent, monkeypatch)
@@ -100,8 +151,9 @@ def _both(text: str, selector: tuple[str, str], mac_only: bool, indent: int,
 
 def _decrypted_both(encrypted: bytes, monkeypatch: pytest.MonkeyPatch) -> tuple[bytes, bytes]:
     def one() -> bytes:
-        opened = engine.open_file(encrypted, fmt="yaml", name="case.yaml", cache={}, options=KeyOptions(),
-                                  data_key=_KEY, rule=CreationRule())
+        opened = engine.open_file(
+            encrypted, fmt="yaml", name="case.yaml", cache={}, options=KeyOptions(), data_key=_KEY, rule=CreationRule()
+        )
         return opened.store.emit_plain(opened.docs)
 
     fast = one()
@@ -123,8 +175,12 @@ def test_fast_path_is_byte_identical_on_the_interop_corpus_and_secrets(monkeypat
             if isinstance(fast, str):
                 continue  # refused by both, with the same message
             opened = yaml_store.YamlStore(indent).load_encrypted(fast, name)
-            written_fast += emit_simple(yaml_store.Branch([*opened[0][0], ("sops", md.to_branch(
-                md.from_mapping(opened[1], name)))]), indent) is not None
+            written_fast += (
+                emit_simple(
+                    yaml_store.Branch([*opened[0][0], ("sops", md.to_branch(md.from_mapping(opened[1], name)))]), indent
+                )
+                is not None
+            )
             plain_fast, plain_general = _decrypted_both(fast, monkeypatch)
             assert plain_fast == plain_general, f"{name}: decrypted text differs between the paths"
             decrypted += 1
@@ -136,8 +192,12 @@ def test_fast_path_is_byte_identical_on_the_interop_corpus_and_secrets(monkeypat
 
 def test_fast_reader_steps_aside_for_everything_but_its_shape() -> None:
     taken = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: a\nstringData:\n  password: hunter2\n"
-    assert load_simple(taken) == [("apiVersion", "v1"), ("kind", "Secret"), ("metadata", [("name", "a")]),
-                                  ("stringData", [("password", "hunter2")])]
+    assert load_simple(taken) == [
+        ("apiVersion", "v1"),
+        ("kind", "Secret"),
+        ("metadata", [("name", "a")]),
+        ("stringData", [("password", "hunter2")]),
+    ]
     for text in [
         taken.replace("hunter2", "42"),  # an int
         taken.replace("hunter2", "yes"),  # written quoted

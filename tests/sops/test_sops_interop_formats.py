@@ -51,8 +51,9 @@ def _roundtrip(work: Path, key: AgeKey, name: str, content: bytes, extra: str = 
 
 
 @pytest.mark.interop
-@pytest.mark.parametrize("extra", ["", "encrypted_regex: ^(name|nested)$", ("mac_only_encrypted: true\n"
-                                   "encrypted_regex: ^(port|list)$")])
+@pytest.mark.parametrize(
+    "extra", ["", "encrypted_regex: ^(name|nested)$", ("mac_only_encrypted: true\nencrypted_regex: ^(port|list)$")]
+)
 def test_json(work: Path, age_key: AgeKey, extra: str) -> None:
     _roundtrip(work, age_key, "config.json", JSON_DOC.encode(), extra)
 

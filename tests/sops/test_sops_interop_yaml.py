@@ -33,7 +33,9 @@ stringData:
     retries: 3
 """
 
-MULTI_DOC = SECRET + """\
+MULTI_DOC = (
+    SECRET
+    + """\
 ---
 apiVersion: v1
 kind: ConfigMap
@@ -49,6 +51,7 @@ metadata:
 stringData:
   other: x
 """
+)
 
 COMMENTS = """\
 # top comment
@@ -145,7 +148,14 @@ forced_int: !!int "5"
 second: document after an empty one
 """
 
-INPUTS = {"edge": EDGE, "secret": SECRET, "multidoc": MULTI_DOC, "comments": COMMENTS, "nested": NESTED, "scalars": SCALARS}
+INPUTS = {
+    "edge": EDGE,
+    "secret": SECRET,
+    "multidoc": MULTI_DOC,
+    "comments": COMMENTS,
+    "nested": NESTED,
+    "scalars": SCALARS,
+}
 
 SELECTORS = {
     "default": "",
@@ -159,13 +169,16 @@ SELECTORS = {
     "indent2": "encrypted_regex: ^(data|stringData)$",
 }
 
-CASES = [(i, s) for i in INPUTS for s in ("default", "encrypted_regex")] + [
-    ("comments", s) for s in SELECTORS if s not in ("default", "encrypted_regex", "indent2")
-] + [("nested", "unencrypted_suffix"), ("nested", "mac_only_encrypted"), ("scalars", "unencrypted_regex")]
+CASES = (
+    [(i, s) for i in INPUTS for s in ("default", "encrypted_regex")]
+    + [("comments", s) for s in SELECTORS if s not in ("default", "encrypted_regex", "indent2")]
+    + [("nested", "unencrypted_suffix"), ("nested", "mac_only_encrypted"), ("scalars", "unencrypted_regex")]
+)
 
 
-def _both(work: Path, key: AgeKey, text: str, extra: str, name: str = "file.yaml",
-          stores: str = "") -> tuple[bytes, bytes]:
+def _both(
+    work: Path, key: AgeKey, text: str, extra: str, name: str = "file.yaml", stores: str = ""
+) -> tuple[bytes, bytes]:
     """(our ciphertext, sops's ciphertext) of the same plaintext under the same rule."""
     config = write_rule(work, key.recipient, extra)
     config.write_text(config.read_text() + stores)

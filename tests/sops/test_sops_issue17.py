@@ -50,8 +50,11 @@ def test_an_empty_comment_inside_an_encrypted_list_is_refused(work: Path, age_ke
     (work / "l.yaml").write_text(text)
     rule = api.load_rules(work / ".sops.yaml").rule_for(work / "l.yaml")
     assert rule is not None
-    with pytest.raises(SopsError, match=r"k: an empty comment line \('#'\) inside this list would become a list "
-                                        r"item \"\""):
+    with pytest.raises(
+        SopsError,
+        match=r"k: an empty comment line \('#'\) inside this list would become a list "
+        r"item \"\"",
+    ):
         api.encrypt_bytes(text.encode(), fmt="yaml", rule=rule)
     (work / "theirs.yaml").write_bytes(run_sops("encrypt", "l.yaml", cwd=work).stdout)
     shown = run_sops("decrypt", "theirs.yaml", cwd=work, key_file=age_key.key_file).stdout
@@ -64,9 +67,10 @@ def test_an_empty_comment_inside_an_encrypted_list_is_refused(work: Path, age_ke
 # --- item 3: comments stay comments -------------------------------------------------------------
 
 COMMENT_CASES = {
-    "dedented between indented keys": "a:\n  b: 1\n# DEBUG: \"1\"\n  c: 2\n",
-    "before an alias and a merge key": ("base: &b\n  # in anchor\n  x: 1\n# before alias\nother: *b\n"
-                                        "m:\n  # before merge\n  <<: *b\n  y: 2\n"),
+    "dedented between indented keys": 'a:\n  b: 1\n# DEBUG: "1"\n  c: 2\n',
+    "before an alias and a merge key": (
+        "base: &b\n  # in anchor\n  x: 1\n# before alias\nother: *b\nm:\n  # before merge\n  <<: *b\n  y: 2\n"
+    ),
     "a comment-only document": "a: 1\n---\n# only a comment\n---\nb: 2\n",
     "on the --- line": "a: 1\n--- # on the dashes\nb: 2\n",
     "first line after a BOM": "\ufeff# first\na: 1\n",
@@ -103,9 +107,18 @@ def test_a_comment_sops_would_read_back_under_another_key_is_refused(work: Path,
 
 # --- item 4: decrypt output equals sops's -------------------------------------------------------
 
-STRINGS = {"tabs": "a\tb\nc\td\n", "tab only": "x\n\ty", "line separator": "a\u2028b\u2028c",
-           "next line": "a\x85b c", "leading BOM": "\ufeffhello x", "inner BOM": "x\ufeffy", "merge": "<<",
-           "keep": "line\n\n", "tab then break": "a\n\tb\t\n", "emoji": "emoji 😀"}
+STRINGS = {
+    "tabs": "a\tb\nc\td\n",
+    "tab only": "x\n\ty",
+    "line separator": "a\u2028b\u2028c",
+    "next line": "a\x85b c",
+    "leading BOM": "\ufeffhello x",
+    "inner BOM": "x\ufeffy",
+    "merge": "<<",
+    "keep": "line\n\n",
+    "tab then break": "a\n\tb\t\n",
+    "emoji": "emoji 😀",
+}
 
 
 def test_decrypt_prints_what_sops_prints(work: Path, age_key: AgeKey) -> None:
@@ -113,8 +126,9 @@ def test_decrypt_prints_what_sops_prints(work: Path, age_key: AgeKey) -> None:
     (work / "s.json").write_text(json.dumps(STRINGS))
     theirs = run_sops("encrypt", "s.json", cwd=work).stdout
     for store in ("yaml", "json"):
-        expected = run_sops("decrypt", "--output-type", store, "/dev/stdin", cwd=work, key_file=age_key.key_file,
-                            input=theirs).stdout
+        expected = run_sops(
+            "decrypt", "--output-type", store, "/dev/stdin", cwd=work, key_file=age_key.key_file, input=theirs
+        ).stdout
         (work / f"s.{store}").write_bytes(expected)
         (work / f"theirs.{store}").write_bytes(run_sops("encrypt", f"s.{store}", cwd=work).stdout)
         shown = run_sops("decrypt", f"theirs.{store}", cwd=work, key_file=age_key.key_file).stdout
@@ -156,8 +170,11 @@ def test_yaml_1_2_directive_is_refused_as_sops_refuses_it(work: Path, age_key: A
     assert done.returncode != 0 and b"found incompatible YAML document" in done.stderr
     rule = api.load_rules(work / ".sops.yaml").rule_for(work / "v.yaml")
     assert rule is not None
-    with pytest.raises(SopsError, match=r"v:1:1: invalid YAML: found incompatible YAML document \(a %YAML "
-                                        r"directive other than 1.1: sops reads YAML 1.1 only"):
+    with pytest.raises(
+        SopsError,
+        match=r"v:1:1: invalid YAML: found incompatible YAML document \(a %YAML "
+        r"directive other than 1.1: sops reads YAML 1.1 only",
+    ):
         api.encrypt_bytes((work / "v.yaml").read_bytes(), fmt="yaml", rule=rule, path_for_errors="v")
     ours, theirs = _both(work, age_key, "w.yaml", "%YAML 1.1\n---\na: b\n")
     assert ours == theirs == b"a: b\n"
@@ -165,7 +182,9 @@ def test_yaml_1_2_directive_is_refused_as_sops_refuses_it(work: Path, age_key: A
 
 def test_binary_envelope_keeps_tabs_whatever_the_json_indent(work: Path, age_key: AgeKey) -> None:
     """sops indents the binary store's JSON envelope by stores.json_binary, not stores.json."""
-    (work / ".sops.yaml").write_text(f"stores:\n  json:\n    indent: 2\ncreation_rules:\n  - age: {age_key.recipient}\n")
+    (work / ".sops.yaml").write_text(
+        f"stores:\n  json:\n    indent: 2\ncreation_rules:\n  - age: {age_key.recipient}\n"
+    )
     (work / "b.bin").write_bytes(b"payload\n")
     theirs = run_sops("encrypt", "b.bin", cwd=work).stdout
     rules = api.load_rules(work / ".sops.yaml")
@@ -173,8 +192,9 @@ def test_binary_envelope_keeps_tabs_whatever_the_json_indent(work: Path, age_key
     assert rule is not None
     ours = api.encrypt_bytes(b"payload\n", fmt="binary", rule=rule)
     assert ours.startswith(b'{\n\t"data": "ENC[') and mask(ours.decode()) == mask(theirs.decode())
-    (work / ".sops.yaml").write_text(f"stores:\n  json_binary:\n    indent: 3\ncreation_rules:\n"
-                                     f"  - age: {age_key.recipient}\n")
+    (work / ".sops.yaml").write_text(
+        f"stores:\n  json_binary:\n    indent: 3\ncreation_rules:\n  - age: {age_key.recipient}\n"
+    )
     theirs = run_sops("encrypt", "b.bin", cwd=work).stdout
     rule = api.load_rules(work / ".sops.yaml").rule_for(work / "b.bin")
     assert rule is not None

@@ -46,15 +46,25 @@ def test_mapping_valued_key_group_entries_name_their_key(tmp_path: Path) -> None
     """kms/gcp_kms/hckms items are mappings in sops's config (arn, resource_id, key_id), not strings."""
     rule = _rules(tmp_path, GROUPS_CONFIG).rule_for(tmp_path / "a.yaml")
     assert rule is not None
-    assert rule.key_groups == [[("age", "age1aaa"), ("kms", KMS_ARN), ("gcp_kms", GCP_KEY),
-                                ("hckms", "tr-west-1:0000-1111"), ("hc_vault", VAULT_URI)]]
+    assert rule.key_groups == [
+        [
+            ("age", "age1aaa"),
+            ("kms", KMS_ARN),
+            ("gcp_kms", GCP_KEY),
+            ("hckms", "tr-west-1:0000-1111"),
+            ("hc_vault", VAULT_URI),
+        ]
+    ]
 
 
-@pytest.mark.parametrize(("entry", "message"), [
-    ("kms: [{role: r}]", "key_groups[0].kms[0]: needs arn"),
-    ("gcp_kms: [[x]]", "key_groups[0].gcp_kms[0]: expected a mapping with resource_id or a string, found a list"),
-    ("azure_keyvault: [{key: k}]", "key_groups[0].azure_keyvault[0]: each entry needs vaultUrl and key"),
-])
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ("kms: [{role: r}]", "key_groups[0].kms[0]: needs arn"),
+        ("gcp_kms: [[x]]", "key_groups[0].gcp_kms[0]: expected a mapping with resource_id or a string, found a list"),
+        ("azure_keyvault: [{key: k}]", "key_groups[0].azure_keyvault[0]: each entry needs vaultUrl and key"),
+    ],
+)
 def test_a_key_group_entry_without_its_key_is_named(tmp_path: Path, entry: str, message: str) -> None:
     with pytest.raises(SopsError, match=message.replace("[", r"\[").replace("]", r"\]")):
         _rules(tmp_path, f"creation_rules:\n  - key_groups:\n      - {entry}\n")
@@ -67,12 +77,25 @@ def test_the_check_compares_every_kind_with_the_rule(tmp_path: Path) -> None:
     match = rules.match(tmp_path / "a.yaml")
     assert match is not None
     group = {
-        "kms": [{"arn": KMS_ARN, "role": "arn:aws:iam::111122223333:role/sops", "created_at": "2026-01-01T00:00:00Z",
-                 "enc": "x"}],
+        "kms": [
+            {
+                "arn": KMS_ARN,
+                "role": "arn:aws:iam::111122223333:role/sops",
+                "created_at": "2026-01-01T00:00:00Z",
+                "enc": "x",
+            }
+        ],
         "gcp_kms": [{"resource_id": GCP_KEY, "created_at": "2026-01-01T00:00:00Z", "enc": "x"}],
         "hckms": [{"key_id": "tr-west-1:0000-1111", "created_at": "2026-01-01T00:00:00Z", "enc": "x"}],
-        "hc_vault": [{"vault_address": "https://vault.example.com:8200", "engine_path": "transit", "key_name": "fleet",
-                      "created_at": "2026-01-01T00:00:00Z", "enc": "x"}],
+        "hc_vault": [
+            {
+                "vault_address": "https://vault.example.com:8200",
+                "engine_path": "transit",
+                "key_name": "fleet",
+                "created_at": "2026-01-01T00:00:00Z",
+                "enc": "x",
+            }
+        ],
         "age": [{"recipient": "age1aaa", "enc": "x"}],
     }
     expect = match.expectation()

@@ -78,8 +78,10 @@ def test_every_command_points_at_encrypt_in_place(work: Path, age_key: AgeKey, r
         assert "added-pw-456" not in result.output
     check = run_cli("check", "db.yaml")
     assert check.exit_code == 1
-    assert "stringData.apikey: plaintext value where encrypted_regex '^(data|stringData)$' requires encryption; " \
-           "run `fluxforge encrypt -i` on this file" in check.stderr
+    assert (
+        "stringData.apikey: plaintext value where encrypted_regex '^(data|stringData)$' requires encryption; "
+        "run `fluxforge encrypt -i` on this file" in check.stderr
+    )
     assert secret.read_bytes() == before
 
 
@@ -93,14 +95,17 @@ def test_other_changes_outside_sops_are_not_sealed(work: Path, age_key: AgeKey, 
     assert result.exit_code == 1
     assert result.stderr == (
         "db.yaml: MAC mismatch even without the 1 plaintext value(s) added by hand (stringData.apikey): other "
-        "values or the metadata were changed outside sops too; refusing to seal them with a new MAC\n")
+        "values or the metadata were changed outside sops too; refusing to seal them with a new MAC\n"
+    )
     assert secret.read_bytes() == before
 
 
 def test_a_replaced_value_is_not_sealed_either(work: Path, age_key: AgeKey, run_cli) -> None:
     secret = _encrypted(work, age_key, run_cli)
-    lines = [("    password: replaced-pw\n" if line.startswith("    password:") else line)
-             for line in secret.read_text().splitlines(keepends=True)]
+    lines = [
+        ("    password: replaced-pw\n" if line.startswith("    password:") else line)
+        for line in secret.read_text().splitlines(keepends=True)
+    ]
     secret.write_text("".join(lines))
     result = run_cli("encrypt", "-i", "db.yaml")
     assert result.exit_code == 1 and "MAC mismatch even without" in result.stderr
@@ -118,7 +123,8 @@ def _fleet(root: Path, age_key: AgeKey) -> Path:
 
 
 def test_sops_config_is_found_from_the_working_directory_as_sops_does(
-        tmp_path: Path, age_key: AgeKey, monkeypatch: pytest.MonkeyPatch, run_cli) -> None:
+    tmp_path: Path, age_key: AgeKey, monkeypatch: pytest.MonkeyPatch, run_cli
+) -> None:
     fleet = _fleet(tmp_path, age_key)
     monkeypatch.chdir(tmp_path)
     target = "fleet/apps/staging/db-secret.yaml"
@@ -129,7 +135,8 @@ def test_sops_config_is_found_from_the_working_directory_as_sops_does(
     assert result.stderr == (
         "no .sops.yaml in the current directory or its parents (fluxforge looks from the working directory "
         "upwards, as sops does); fleet/.sops.yaml is the .sops.yaml nearest to fleet/apps/staging/db-secret.yaml: "
-        "run from fleet/ or pass --sops-config fleet/.sops.yaml\n")
+        "run from fleet/ or pass --sops-config fleet/.sops.yaml\n"
+    )
     assert "create" not in result.stderr
     assert (fleet / "apps/staging/db-secret.yaml").read_text() == SECRET
     # both ways out work, and match what sops does with the same config
@@ -140,11 +147,14 @@ def test_sops_config_is_found_from_the_working_directory_as_sops_does(
     plain = run_sops("decrypt", target, cwd=tmp_path, key_file=age_key.key_file).stdout.decode()
     assert "first-pw-123" in plain
     monkeypatch.chdir(fleet)
-    assert run_cli("encrypt", "-i", "apps/staging/db-secret.yaml").stderr == "encrypted 0 file(s), 1 already encrypted\n"
+    assert (
+        run_cli("encrypt", "-i", "apps/staging/db-secret.yaml").stderr == "encrypted 0 file(s), 1 already encrypted\n"
+    )
 
 
-def test_a_rule_in_the_wrong_config_names_the_nearer_one(tmp_path: Path, age_key: AgeKey,
-                                                        monkeypatch: pytest.MonkeyPatch, run_cli) -> None:
+def test_a_rule_in_the_wrong_config_names_the_nearer_one(
+    tmp_path: Path, age_key: AgeKey, monkeypatch: pytest.MonkeyPatch, run_cli
+) -> None:
     _fleet(tmp_path, age_key)
     write_rule(tmp_path, age_key.recipient, RULE, path_regex="^nothing/")  # found from here, matches nothing
     monkeypatch.chdir(tmp_path)
@@ -153,17 +163,20 @@ def test_a_rule_in_the_wrong_config_names_the_nearer_one(tmp_path: Path, age_key
     assert result.stderr == (
         "fleet/apps/staging/db-secret.yaml: no creation rule in .sops.yaml matches this file; fleet/.sops.yaml is "
         "the .sops.yaml nearest to fleet/apps/staging/db-secret.yaml: run from fleet/ or pass --sops-config "
-        "fleet/.sops.yaml\n")
+        "fleet/.sops.yaml\n"
+    )
 
 
-def test_encrypt_a_folder_no_rule_covers_exits_1(tmp_path: Path, age_key: AgeKey, monkeypatch: pytest.MonkeyPatch,
-                                                 run_cli) -> None:
+def test_encrypt_a_folder_no_rule_covers_exits_1(
+    tmp_path: Path, age_key: AgeKey, monkeypatch: pytest.MonkeyPatch, run_cli
+) -> None:
     fleet = _fleet(tmp_path, age_key)
     monkeypatch.chdir(fleet)
     result = run_cli("encrypt", "-i", "other")
     assert result.exit_code == 1
-    assert result.stderr == ("other: no creation rule in .sops.yaml matches any of the 1 file(s) below this folder; "
-                             "nothing to encrypt\n")
+    assert result.stderr == (
+        "other: no creation rule in .sops.yaml matches any of the 1 file(s) below this folder; nothing to encrypt\n"
+    )
     assert (fleet / "other/values.yaml").read_text() == "replicas: 3\n"
     covered = run_cli("encrypt", "-i", "apps")
     assert covered.exit_code == 0 and covered.stderr == "encrypted 1 file(s), 0 already encrypted\n"
@@ -176,12 +189,14 @@ def test_no_config_anywhere_says_how_to_get_one(work: Path, age_key: AgeKey, run
     assert result.stderr == (
         "no .sops.yaml in the current directory or its parents (fluxforge looks from the working directory "
         "upwards, as sops does); write one with creation_rules (`fluxforge render` generates it from "
-        "fluxforge.yaml) or pass --sops-config FILE\n")
+        "fluxforge.yaml) or pass --sops-config FILE\n"
+    )
     assert os.environ["SOPS_AGE_KEY_FILE"] == str(age_key.key_file)
 
 
-def test_a_sops_yaml_below_the_named_folder_is_named_too(tmp_path: Path, age_key: AgeKey,
-                                                         monkeypatch: pytest.MonkeyPatch, run_cli) -> None:
+def test_a_sops_yaml_below_the_named_folder_is_named_too(
+    tmp_path: Path, age_key: AgeKey, monkeypatch: pytest.MonkeyPatch, run_cli
+) -> None:
     _fleet(tmp_path, age_key)
     monkeypatch.chdir(tmp_path)
     hint = "fleet/.sops.yaml is below .: run from fleet/ or pass --sops-config fleet/.sops.yaml"

@@ -20,13 +20,19 @@ from generator.sops.stores.yaml_emit import emit_documents
 from generator.sops.values import Branch, format_float
 from tests.helpers.sops import AgeKey, make_age_key, run_sops, write_rule
 
-KEYS = st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x2FF, blacklist_characters="\x7f"),
-               min_size=1, max_size=12)
+KEYS = st.text(
+    alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x2FF, blacklist_characters="\x7f"),
+    min_size=1,
+    max_size=12,
+)
 LEAVES = st.one_of(
-    st.none(), st.booleans(), st.integers(min_value=-(2**63), max_value=2**63 - 1),
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**63), max_value=2**63 - 1),
     st.floats(allow_nan=False, allow_infinity=False),
-    st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\r\x85\u2028\u2029"),
-            max_size=30).filter(lambda s: not s[:1].isspace()),  # sops writes "|4-" blocks it cannot re-read
+    st.text(
+        alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\r\x85\u2028\u2029"), max_size=30
+    ).filter(lambda s: not s[:1].isspace()),  # sops writes "|4-" blocks it cannot re-read
 )
 
 
@@ -42,8 +48,11 @@ def _conv(value: object) -> object:
     return value
 
 
-TREES = st.recursive(LEAVES, lambda children: st.one_of(st.lists(children, max_size=4),
-                                                         st.dictionaries(KEYS, children, max_size=4)), max_leaves=12)
+TREES = st.recursive(
+    LEAVES,
+    lambda children: st.one_of(st.lists(children, max_size=4), st.dictionaries(KEYS, children, max_size=4)),
+    max_leaves=12,
+)
 DOCS = st.dictionaries(KEYS.filter(lambda k: k != "sops"), TREES, min_size=1, max_size=5)
 
 
@@ -63,8 +72,9 @@ def _plain(doc: dict[str, object]) -> bytes:
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(doc=DOCS, selector=st.sampled_from([None, ("encrypted_regex", "^a"), ("unencrypted_suffix", "x")]))
-def test_roundtrip_through_fluxforge(module_key: AgeKey, monkeypatch: pytest.MonkeyPatch, doc: dict[str, object],
-                                     selector: tuple[str, str] | None) -> None:
+def test_roundtrip_through_fluxforge(
+    module_key: AgeKey, monkeypatch: pytest.MonkeyPatch, doc: dict[str, object], selector: tuple[str, str] | None
+) -> None:
     monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(module_key.key_file))
     plain = _plain(doc)
     rule = CreationRule(key_groups=[[("age", module_key.recipient)]], selector=selector)
@@ -75,8 +85,9 @@ def test_roundtrip_through_fluxforge(module_key: AgeKey, monkeypatch: pytest.Mon
 @pytest.mark.interop
 @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(doc=DOCS)
-def test_sample_through_sops(module_key: AgeKey, tmp_path_factory: pytest.TempPathFactory,
-                             doc: dict[str, object]) -> None:
+def test_sample_through_sops(
+    module_key: AgeKey, tmp_path_factory: pytest.TempPathFactory, doc: dict[str, object]
+) -> None:
     work = tmp_path_factory.mktemp("prop")
     write_rule(work, module_key.recipient)
     plain = _plain(doc)
@@ -85,8 +96,17 @@ def test_sample_through_sops(module_key: AgeKey, tmp_path_factory: pytest.TempPa
     assert rule is not None
     (work / "ours.yaml").write_bytes(api.encrypt_bytes(plain, fmt="yaml", rule=rule))
     theirs = run_sops("encrypt", "d.yaml", cwd=work).stdout
-    expected = run_sops("decrypt", "--input-type", "yaml", "--output-type", "yaml", "/dev/stdin", cwd=work,
-                        key_file=module_key.key_file, input=theirs).stdout
+    expected = run_sops(
+        "decrypt",
+        "--input-type",
+        "yaml",
+        "--output-type",
+        "yaml",
+        "/dev/stdin",
+        cwd=work,
+        key_file=module_key.key_file,
+        input=theirs,
+    ).stdout
     assert run_sops("decrypt", "ours.yaml", cwd=work, key_file=module_key.key_file).stdout == expected
     import os
 
@@ -135,10 +155,45 @@ def test_float_canonical_form_matches_sops(work: Path, age_key: AgeKey) -> None:
 
 @pytest.mark.interop
 def test_yaml_scalar_types_match_sops(work: Path, age_key: AgeKey) -> None:
-    scalars = ["0", "-0", "+5", "017", "08", "0o17", "0x1F", "0b101", "-0b11", "1_000", "1e3", "1.", ".5",
-               "-.5", ".inf", "-.Inf", ".NaN", "1e400", "9223372036854775807", "-9223372036854775808",
-               "99999999999999999999", "True", "FALSE", "yes", "Off", "~", "2024-1-2", "2024-01-02 03:04:05",
-               "2024-01-02t03:04:05.500+01:00", "2024-13-01", "12:30", "1.2.3", "0.", "00", "+", "-1_0", "0x_1F"]
+    scalars = [
+        "0",
+        "-0",
+        "+5",
+        "017",
+        "08",
+        "0o17",
+        "0x1F",
+        "0b101",
+        "-0b11",
+        "1_000",
+        "1e3",
+        "1.",
+        ".5",
+        "-.5",
+        ".inf",
+        "-.Inf",
+        ".NaN",
+        "1e400",
+        "9223372036854775807",
+        "-9223372036854775808",
+        "99999999999999999999",
+        "True",
+        "FALSE",
+        "yes",
+        "Off",
+        "~",
+        "2024-1-2",
+        "2024-01-02 03:04:05",
+        "2024-01-02t03:04:05.500+01:00",
+        "2024-13-01",
+        "12:30",
+        "1.2.3",
+        "0.",
+        "00",
+        "+",
+        "-1_0",
+        "0x_1F",
+    ]
     write_rule(work, age_key.recipient)
     text = "".join(f"k{i}: {s}\n" for i, s in enumerate(scalars))
     got = _sops_plaintexts(work, age_key, "scalars.yaml", text.encode())

@@ -47,9 +47,14 @@ def rules(tmp_path: Path) -> api.SopsRules:
 def test_first_match_and_relative_paths(rules: api.SopsRules, tmp_path: Path) -> None:
     prod = rules.rule_for(tmp_path / "clusters/prod/app/secret.yaml")
     assert prod is not None and prod.selector == ("encrypted_regex", "^(data|stringData)$")
-    assert prod.key_groups == [[("age", "age1aaa"), ("age", "age1bbb"),
-                                ("azure_kv", "https://v1.vault.azure.net/keys/k1/abc"),
-                                ("azure_kv", "https://v2.vault.azure.net/keys/k2/def")]]
+    assert prod.key_groups == [
+        [
+            ("age", "age1aaa"),
+            ("age", "age1bbb"),
+            ("azure_kv", "https://v1.vault.azure.net/keys/k1/abc"),
+            ("azure_kv", "https://v2.vault.azure.net/keys/k2/def"),
+        ]
+    ]
     assert prod.yaml_indent == 2
     env = rules.rule_for(tmp_path / "clusters/prod/app.env")
     assert env is not None and env.key_groups == [[("age", "age1ccc"), ("age", "age1ddd")]]
@@ -63,8 +68,10 @@ def test_first_match_and_relative_paths(rules: api.SopsRules, tmp_path: Path) ->
 def test_key_groups(rules: api.SopsRules, tmp_path: Path) -> None:
     rule = rules.rule_for(tmp_path / "groups/x.yaml")
     assert rule is not None and rule.shamir_threshold == 1
-    assert rule.key_groups == [[("age", "age1eee"), ("azure_kv", "https://v3.vault.azure.net/keys/k3/123")],
-                               [("age", "age1fff")]]
+    assert rule.key_groups == [
+        [("age", "age1eee"), ("azure_kv", "https://v3.vault.azure.net/keys/k3/123")],
+        [("age", "age1fff")],
+    ]
 
 
 def test_lookup_starts_at_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -79,8 +86,10 @@ def test_lookup_starts_at_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
 
 def test_bad_rules_are_reported_with_index(tmp_path: Path) -> None:
     config = tmp_path / ".sops.yaml"
-    config.write_text("creation_rules:\n  - age: age1x\n    encrypted_regex: a\n    unencrypted_regex: b\n"
-                      "  - path_regex: '(unclosed'\n    age: age1y\n")
+    config.write_text(
+        "creation_rules:\n  - age: age1x\n    encrypted_regex: a\n    unencrypted_regex: b\n"
+        "  - path_regex: '(unclosed'\n    age: age1y\n"
+    )
     with pytest.raises(SopsError) as err:
         api.load_rules(config)
     assert len(err.value.problems) == 2
@@ -90,4 +99,11 @@ def test_bad_rules_are_reported_with_index(tmp_path: Path) -> None:
 def test_detect_format() -> None:
     """is_encrypted: tests/sops/test_sops_detect.py (sops's rule, checked against the binary)."""
     assert [api.detect_format(n) for n in ("a.yaml", "b.YML", "c.json", "d.env", "e.ini", "e.txt", "f")] == [
-        "yaml", "yaml", "json", "dotenv", "ini", "binary", "binary"]
+        "yaml",
+        "yaml",
+        "json",
+        "dotenv",
+        "ini",
+        "binary",
+        "binary",
+    ]

@@ -12,8 +12,17 @@ from tests.helpers.sops import AgeKey, run_sops, write_rule
 
 @pytest.mark.parametrize(
     ("name", "fmt"),
-    [(".env", "dotenv"), ("app.env", "dotenv"), ("a.YAML", "yaml"), ("x.yml", "yaml"), ("c.json", "json"),
-     (".env.local", "binary"), ("dir.d/file", "binary"), ("notes.txt", "binary"), ("a.INI", "ini")],
+    [
+        (".env", "dotenv"),
+        ("app.env", "dotenv"),
+        ("a.YAML", "yaml"),
+        ("x.yml", "yaml"),
+        ("c.json", "json"),
+        (".env.local", "binary"),
+        ("dir.d/file", "binary"),
+        ("notes.txt", "binary"),
+        ("a.INI", "ini"),
+    ],
 )
 def test_store_by_name(name: str, fmt: str) -> None:
     assert detect_format(name) == fmt

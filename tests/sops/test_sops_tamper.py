@@ -85,15 +85,19 @@ def test_swapped_values(encrypted: Path, age_key: AgeKey, run_cli: Callable[...,
 
 
 @pytest.mark.interop
-@pytest.mark.parametrize(("pattern", "replacement", "expect"), [
-    (r"(mac: ENC\[AES256_GCM,data:)(.)", r"\g<1>Z\2", "MAC"),
-    (r'lastmodified: "\d{4}', 'lastmodified: "1999', "lastmodified"),
-    (r"encrypted_regex: .*", "encrypted_regex: ^(data|stringData|kind)$", "kind"),
-    (r"(\n    version: )", r"\n    mac_only_encrypted: true\1", "MAC mismatch"),
-    (r"name: app", "name: other", "MAC mismatch"),
-])
-def test_tampered_metadata_or_cleartext(encrypted: Path, age_key: AgeKey, run_cli: Callable[..., Result],
-                                        pattern: str, replacement: str, expect: str) -> None:
+@pytest.mark.parametrize(
+    ("pattern", "replacement", "expect"),
+    [
+        (r"(mac: ENC\[AES256_GCM,data:)(.)", r"\g<1>Z\2", "MAC"),
+        (r'lastmodified: "\d{4}', 'lastmodified: "1999', "lastmodified"),
+        (r"encrypted_regex: .*", "encrypted_regex: ^(data|stringData|kind)$", "kind"),
+        (r"(\n    version: )", r"\n    mac_only_encrypted: true\1", "MAC mismatch"),
+        (r"name: app", "name: other", "MAC mismatch"),
+    ],
+)
+def test_tampered_metadata_or_cleartext(
+    encrypted: Path, age_key: AgeKey, run_cli: Callable[..., Result], pattern: str, replacement: str, expect: str
+) -> None:
     text = encrypted.read_text()
     changed = re.sub(pattern, replacement, text, count=1)
     assert changed != text
@@ -121,8 +125,9 @@ def test_missing_sops_block(work: Path, run_cli: Callable[..., Result]) -> None:
     assert out.count("\n") == 1
 
 
-def test_wrong_key(encrypted: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
-                   run_cli: Callable[..., Result]) -> None:
+def test_wrong_key(
+    encrypted: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, run_cli: Callable[..., Result]
+) -> None:
     other = make_age_key(tmp_path, "other.txt")
     monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(other.key_file))
     _refused(run_cli, encrypted, "sops.age", "data key")
@@ -131,9 +136,12 @@ def test_wrong_key(encrypted: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: P
 def test_unknown_key_type(encrypted: Path, run_cli: Callable[..., Result]) -> None:
     text = encrypted.read_text().replace("\n    age:\n", "\n    vault_transit:\n").replace("sops:\n", "sops:\n", 1)
     text = re.sub(r"    age:\n(        - .*\n|          .*\n|            .*\n)+", "", encrypted.read_text())
-    text = text.replace("    lastmodified:", "    hc_vault:\n        - vault_address: http://x\n          "
-                        "engine_path: t\n          key_name: k\n          created_at: \"2020-01-01T00:00:00Z\"\n"
-                        "          enc: vault:v1:abc\n    lastmodified:")
+    text = text.replace(
+        "    lastmodified:",
+        "    hc_vault:\n        - vault_address: http://x\n          "
+        'engine_path: t\n          key_name: k\n          created_at: "2020-01-01T00:00:00Z"\n'
+        "          enc: vault:v1:abc\n    lastmodified:",
+    )
     encrypted.write_text(text)
     _refused(run_cli, encrypted, "hc_vault")
 

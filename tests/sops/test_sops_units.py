@@ -13,11 +13,20 @@ from generator.sops.stores.yaml_scalars import resolve_plain
 from generator.sops.values import Branch, GoTime, format_float, format_float_g, to_bytes
 
 
-@pytest.mark.parametrize(("value", "canonical", "g"), [
-    (1.0, "1", "1"), (1e-05, "0.00001", "1e-05"), (0.1, "0.1", "0.1"), (1e22, "10000000000000000000000", "1e+22"),
-    (1234568000.0, "1234568000", "1.234568e+09"), (-0.0, "-0", "-0"), (100000.0, "100000", "100000"),
-    (float("inf"), "+Inf", "+Inf"), (float("nan"), "NaN", "NaN"),
-])
+@pytest.mark.parametrize(
+    ("value", "canonical", "g"),
+    [
+        (1.0, "1", "1"),
+        (1e-05, "0.00001", "1e-05"),
+        (0.1, "0.1", "0.1"),
+        (1e22, "10000000000000000000000", "1e+22"),
+        (1234568000.0, "1234568000", "1.234568e+09"),
+        (-0.0, "-0", "-0"),
+        (100000.0, "100000", "100000"),
+        (float("inf"), "+Inf", "+Inf"),
+        (float("nan"), "NaN", "NaN"),
+    ],
+)
 def test_float_forms(value: float, canonical: str, g: str) -> None:
     assert format_float(value) == canonical
     assert format_float_g(value) == g
@@ -49,10 +58,22 @@ def test_shamir_roundtrip() -> None:
 
 
 def test_flatten_roundtrip() -> None:
-    meta = Branch([("age", [Branch([("recipient", "age1x"), ("enc", "a\nb\n")])]), ("lastmodified", "t"),
-                   ("mac_only_encrypted", True)])
+    meta = Branch(
+        [
+            ("age", [Branch([("recipient", "age1x"), ("enc", "a\nb\n")])]),
+            ("lastmodified", "t"),
+            ("mac_only_encrypted", True),
+        ]
+    )
     flat = flatten(meta)
-    assert flat == {"age__list_0__map_recipient": "age1x", "age__list_0__map_enc": "a\\nb\\n", "lastmodified": "t",
-                    "mac_only_encrypted": "true"}
-    assert unflatten(flat) == {"age": [{"recipient": "age1x", "enc": "a\nb\n"}], "lastmodified": "t",
-                               "mac_only_encrypted": "true"}
+    assert flat == {
+        "age__list_0__map_recipient": "age1x",
+        "age__list_0__map_enc": "a\\nb\\n",
+        "lastmodified": "t",
+        "mac_only_encrypted": "true",
+    }
+    assert unflatten(flat) == {
+        "age": [{"recipient": "age1x", "enc": "a\nb\n"}],
+        "lastmodified": "t",
+        "mac_only_encrypted": "true",
+    }

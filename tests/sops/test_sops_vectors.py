@@ -41,8 +41,9 @@ def test_flux_age_vectors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name:
     shutil.copy(KC / name, tmp_path / name)
     fmt = api.detect_format(name)
     ours = api.decrypt_bytes((KC / name).read_bytes(), fmt=fmt, path_for_errors=name)
-    expected = run_sops("decrypt", "--input-type", fmt, "--output-type", fmt, name, cwd=tmp_path,
-                        key_file=KC / keyfile).stdout
+    expected = run_sops(
+        "decrypt", "--input-type", fmt, "--output-type", fmt, name, cwd=tmp_path, key_file=KC / keyfile
+    ).stdout
     assert ours == expected
     if name == "files__file.txt":
         assert ours == b"value"
@@ -74,8 +75,19 @@ def gnupghome(tmp_path_factory: pytest.TempPathFactory) -> Path:
     require("gpg")
     home = tmp_path_factory.mktemp("gnupg")
     home.chmod(0o700)
-    subprocess.run(["gpg", "--homedir", str(home), "--batch", "--quiet", "--import",
-                    str(SOPS_VECTORS / "pgp__sops_functional_tests_key.asc")], check=True, capture_output=True)
+    subprocess.run(
+        [
+            "gpg",
+            "--homedir",
+            str(home),
+            "--batch",
+            "--quiet",
+            "--import",
+            str(SOPS_VECTORS / "pgp__sops_functional_tests_key.asc"),
+        ],
+        check=True,
+        capture_output=True,
+    )
     return home
 
 
@@ -83,8 +95,12 @@ def _pgp_data_key(raw: bytes, fmt: str, name: str, home: Path) -> bytes:
     _, meta_raw = engine.store_for(fmt).load_encrypted(raw, name)
     meta = metadata.from_mapping(meta_raw, name)
     enc = next(e.fields["enc"] for g in meta.groups for e in g if e.kind == "pgp")
-    done = subprocess.run(["gpg", "--homedir", str(home), "--batch", "--quiet", "--decrypt"], input=enc.encode(),
-                          capture_output=True, check=True)
+    done = subprocess.run(
+        ["gpg", "--homedir", str(home), "--batch", "--quiet", "--decrypt"],
+        input=enc.encode(),
+        capture_output=True,
+        check=True,
+    )
     assert len(done.stdout) == 32
     return done.stdout
 
@@ -113,8 +129,9 @@ def test_sops_pgp_vectors(tmp_path: Path, gnupghome: Path, name: str, fmt: str) 
     old = os.environ.copy()
     os.environ.update(env_home)
     try:
-        expected = run_sops("decrypt", "--input-type", "json" if fmt == "binary" else fmt, "--output-type", fmt,
-                            name, cwd=tmp_path).stdout
+        expected = run_sops(
+            "decrypt", "--input-type", "json" if fmt == "binary" else fmt, "--output-type", fmt, name, cwd=tmp_path
+        ).stdout
     finally:
         os.environ.clear()
         os.environ.update(old)
@@ -128,8 +145,9 @@ def test_no_mac_vector_is_refused(gnupghome: Path) -> None:
     key = _pgp_data_key(raw, "yaml", name, gnupghome)
     with pytest.raises(SopsError, match=f"{name}: .*no MAC"):
         engine.open_file(raw, fmt="yaml", name=name, cache={}, options=KeyOptions(), data_key=key)
-    opened = engine.open_file(raw, fmt="yaml", name=name, cache={}, options=KeyOptions(), data_key=key,
-                              verify_mac=False)
+    opened = engine.open_file(
+        raw, fmt="yaml", name=name, cache={}, options=KeyOptions(), data_key=key, verify_mac=False
+    )
     assert opened.docs
 
 

@@ -46,13 +46,17 @@ class AgeSource:
             raise KeySourceError(f"age: the key for {entry.get('recipient')} is not an armored age file")
         identities = self.identities()
         if not identities:
-            raise KeySourceError("age: no identity found; set SOPS_AGE_KEY_FILE or SOPS_AGE_KEY, or put keys in "
-                            + _default_key_file().as_posix())
+            raise KeySourceError(
+                "age: no identity found; set SOPS_AGE_KEY_FILE or SOPS_AGE_KEY, or put keys in "
+                + _default_key_file().as_posix()
+            )
         try:
             return bytes(pyrage.decrypt(enc.encode("ascii"), identities))
         except Exception:  # noqa: BLE001 - any failure means "not one of our keys"
-            raise KeySourceError(f"age: none of the {len(identities)} identities ({', '.join(self._searched)}) "
-                            f"decrypts the data key for {entry.get('recipient')}") from None
+            raise KeySourceError(
+                f"age: none of the {len(identities)} identities ({', '.join(self._searched)}) "
+                f"decrypts the data key for {entry.get('recipient')}"
+            ) from None
 
     def recipient_of(self, entry: Mapping[str, Any]) -> str:
         return BY_NAME[KIND].recipient(entry)
@@ -65,7 +69,7 @@ class AgeSource:
     def _load(self) -> list[Any]:
         found: list[Any] = []
         ssh = os.environ.get("SOPS_AGE_SSH_PRIVATE_KEY_FILE")
-        for candidate in ([Path(ssh)] if ssh else [Path.home() / ".ssh" / "id_ed25519"]):
+        for candidate in [Path(ssh)] if ssh else [Path.home() / ".ssh" / "id_ed25519"]:
             if candidate.is_file():
                 found.extend(_ssh_identity(candidate))
                 self._searched.append(str(candidate))
@@ -101,8 +105,9 @@ def _read_key_file(path: Path, what: str) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as err:
-        raise KeySourceError(f"age: {what} {path}: not UTF-8 text (byte {err.start}); an age key file holds "
-                        "AGE-SECRET-KEY-1… lines") from None
+        raise KeySourceError(
+            f"age: {what} {path}: not UTF-8 text (byte {err.start}); an age key file holds AGE-SECRET-KEY-1… lines"
+        ) from None
 
 
 def _default_key_file() -> Path:
@@ -113,8 +118,13 @@ def _default_key_file() -> Path:
 def _parse_recipient(recipient: str) -> Any:
     import pyrage
 
-    parser = (pyrage.x25519.Recipient if recipient.startswith("age1")
-              else pyrage.ssh.Recipient if recipient.startswith(("ssh-ed25519 ", "ssh-rsa ")) else None)
+    parser = (
+        pyrage.x25519.Recipient
+        if recipient.startswith("age1")
+        else pyrage.ssh.Recipient
+        if recipient.startswith(("ssh-ed25519 ", "ssh-rsa "))
+        else None
+    )
     try:
         if parser is not None:
             return parser.from_str(recipient)

@@ -27,8 +27,14 @@ from generator.sops.keys.kinds import AZURE_CREDENTIALS as CREDENTIALS
 
 KEY_URL = re.compile(r"^(https://[^/]+)/keys/([^/]+)(/[^/]*)?$")  # as sops' NewMasterKeyFromURL
 ALGORITHM = "RSA-OAEP-256"
-RETRY = {"retry_total": 6, "retry_connect": 4, "retry_read": 4, "retry_status": 6, "retry_backoff_factor": 0.4,
-         "retry_backoff_max": 10}
+RETRY = {
+    "retry_total": 6,
+    "retry_connect": 4,
+    "retry_read": 4,
+    "retry_status": 6,
+    "retry_backoff_factor": 0.4,
+    "retry_backoff_max": 10,
+}
 RETRY_METHODS = frozenset({"GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS"})  # encrypt/decrypt are safe to repeat
 T = TypeVar("T")
 _QUIET = logging.NullHandler()
@@ -49,8 +55,10 @@ def parse_key_url(url: str) -> KeyRef:
     """``https://<vault>.vault.azure.net/keys/<name>[/<version>]`` (a default ``:443`` is dropped)."""
     match = KEY_URL.match(url.strip())
     if not match:
-        raise KeyVaultError(f"azure_kv: {url.strip()!r} is not a Key Vault key URL; expected "
-                            "https://<vault>.vault.azure.net/keys/<name>[/<version>]")
+        raise KeyVaultError(
+            f"azure_kv: {url.strip()!r} is not a Key Vault key URL; expected "
+            "https://<vault>.vault.azure.net/keys/<name>[/<version>]"
+        )
     vault = match.group(1).removesuffix(":443")
     return KeyRef(vault, match.group(2), (match.group(3) or "/")[1:])
 
@@ -94,11 +102,19 @@ class _OneToken:
                     raise
             return token
 
-    def get_token(self, *scopes: str, claims: str | None = None, tenant_id: str | None = None,
-                  enable_cae: bool = False, **kwargs: Any) -> Any:
+    def get_token(
+        self,
+        *scopes: str,
+        claims: str | None = None,
+        tenant_id: str | None = None,
+        enable_cae: bool = False,
+        **kwargs: Any,
+    ) -> Any:
         key = ("t", scopes, claims, tenant_id, enable_cae)
-        return self._cached(key, lambda: self.inner.get_token(*scopes, claims=claims, tenant_id=tenant_id,
-                                                              enable_cae=enable_cae, **kwargs))
+        return self._cached(
+            key,
+            lambda: self.inner.get_token(*scopes, claims=claims, tenant_id=tenant_id, enable_cae=enable_cae, **kwargs),
+        )
 
     def get_token_info(self, *scopes: str, options: Mapping[str, Any] | None = None) -> Any:
         key = ("i", scopes, tuple(sorted((options or {}).items())))
@@ -107,8 +123,9 @@ class _OneToken:
         from azure.core.credentials import AccessTokenInfo
 
         opts = dict(options or {})
-        token = self.get_token(*scopes, claims=opts.get("claims"), tenant_id=opts.get("tenant_id"),
-                               enable_cae=bool(opts.get("enable_cae")))
+        token = self.get_token(
+            *scopes, claims=opts.get("claims"), tenant_id=opts.get("tenant_id"), enable_cae=bool(opts.get("enable_cae"))
+        )
         return AccessTokenInfo(token.token, token.expires_on)
 
     def close(self) -> None:
@@ -197,8 +214,16 @@ def _stamp(when: dt.datetime) -> str:
 
 
 def _version_info(ref: KeyRef, props: Any, kty: str = "RSA") -> KeyVersionInfo:
-    return KeyVersionInfo(ref.vault_url, ref.name, str(props.version), props.enabled is not False,
-                          props.expires_on, props.not_before, props.created_on, kty)
+    return KeyVersionInfo(
+        ref.vault_url,
+        ref.name,
+        str(props.version),
+        props.enabled is not False,
+        props.expires_on,
+        props.not_before,
+        props.created_on,
+        kty,
+    )
 
 
 @dataclass
@@ -212,8 +237,14 @@ class AzureKeyVaultSource:
 
     kind = "azure_kv"
 
-    def __init__(self, options: KeyOptions, credential: Any | None = None, *,
-                 identity_env: Mapping[str, str] | None = None, **client_options: Any) -> None:
+    def __init__(
+        self,
+        options: KeyOptions,
+        credential: Any | None = None,
+        *,
+        identity_env: Mapping[str, str] | None = None,
+        **client_options: Any,
+    ) -> None:
         self.options = options
         self._credential_arg = credential
         self._identity_env = identity_env  # names the identity in messages (default: the process environment)
@@ -232,16 +263,22 @@ class AzureKeyVaultSource:
             self._wrappers[ref] = wrapper
         ciphertext, version = self._guard("encrypt", ref, lambda: wrapper.encrypt(data_key))
         created = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        return {"vault_url": ref.vault_url, "name": ref.name, "version": version, "created_at": created,
-                "enc": encode_enc(ciphertext)}
+        return {
+            "vault_url": ref.vault_url,
+            "name": ref.name,
+            "version": version,
+            "created_at": created,
+            "enc": encode_enc(ciphertext),
+        }
 
     def unwrap(self, entry: Mapping[str, Any]) -> bytes:
         """One remote Decrypt (RSA-OAEP-256), exactly what sops calls: no key read, so an identity with
         decrypt permission only leaves no 403 in the vault's audit log."""
         ref = self._entry_ref(entry)
         ciphertext = decode_enc(str(entry.get("enc", "")), f"azure_kv {ref.url}")
-        plaintext, _ = self._guard("decrypt", ref, lambda: _post(self._client(ref.vault_url), ref, "decrypt",
-                                                                  ciphertext))
+        plaintext, _ = self._guard(
+            "decrypt", ref, lambda: _post(self._client(ref.vault_url), ref, "decrypt", ciphertext)
+        )
         return plaintext
 
     def recipient_of(self, entry: Mapping[str, Any]) -> str:
@@ -348,13 +385,17 @@ def _local_wrapper(ref: KeyRef, key: Any) -> _Wrapper:
 
     props = key.properties
     if props.enabled is False:
-        raise KeyVaultError(f"azure_kv encrypt with {ref.url}: the key version {props.version} is disabled; enable "
-                            f"it (az keyvault key set-attributes --id {ref.vault_url}/keys/{ref.name}/{props.version} "
-                            "--enabled true) or use another version")
+        raise KeyVaultError(
+            f"azure_kv encrypt with {ref.url}: the key version {props.version} is disabled; enable "
+            f"it (az keyvault key set-attributes --id {ref.vault_url}/keys/{ref.name}/{props.version} "
+            "--enabled true) or use another version"
+        )
     if key.key_type not in ("RSA", "RSA-HSM"):
-        raise KeyVaultError(f"azure_kv encrypt with {ref.url}: key type {key.key_type} cannot do {ALGORITHM}; "
-                            f"sops needs an RSA key (az keyvault key create --vault-name {_vault_name(ref)} --name {ref.name} "
-                            "--kty RSA --size 2048 --ops encrypt decrypt)")
+        raise KeyVaultError(
+            f"azure_kv encrypt with {ref.url}: key type {key.key_type} cannot do {ALGORITHM}; "
+            f"sops needs an RSA key (az keyvault key create --vault-name {_vault_name(ref)} --name {ref.name} "
+            "--kty RSA --size 2048 --ops encrypt decrypt)"
+        )
     public = rsa.RSAPublicNumbers(int.from_bytes(key.key.e, "big"), int.from_bytes(key.key.n, "big")).public_key()
     oaep = padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=None)
     version = str(props.version)

@@ -140,22 +140,73 @@ def _key_vault_entry(value: Any, where: str) -> list[str]:
 KINDS: tuple[KeyKind, ...] = (
     # sops's metadata struct order: the order the lists are written in
     KeyKind("pgp", "pgp", "pgp", ("created_at", "enc", "fp"), _text("fp"), _strings, 1, after_mac=True),
-    KeyKind("kms", "kms", "kms", ("arn", "role", "context", "created_at", "enc", "aws_profile"), _text("arn"),
-            _mapping_or_string("arn"), 2, omit_empty=frozenset({"role", "context"})),
-    KeyKind("gcp_kms", "gcp_kms", "gcp_kms", ("resource_id", "created_at", "enc"), _text("resource_id"),
-            _mapping_or_string("resource_id"), 3),
-    KeyKind("hckms", "hckms", "hckms", ("key_id", "created_at", "enc"), _text("key_id"),
-            _mapping_or_string("key_id"), 4),
-    KeyKind("azure_kv", "azure_keyvault", "azure_keyvault", ("vault_url", "name", "version", "created_at", "enc"),
-            key_vault_url, _key_vault_entry, 5, source="generator.sops.keys.azure_kv", tagged=False,
-            options=(KindOption("credential", "--credential", (
-                "Azure credential for Key Vault keys: default = environment (secret, certificate), then workload "
-                "identity, then your az login; or exactly one of the others."), AZURE_CREDENTIALS),)),
-    KeyKind("hc_vault", "hc_vault_transit_uri", "hc_vault",
-            ("vault_address", "engine_path", "key_name", "created_at", "enc"), _vault_transit_uri, _strings, 6,
-            always_in_group=True),
-    KeyKind("age", "age", "age", ("recipient", "enc"), _text("recipient"), _strings, 0,
-            source="generator.sops.keys.age", time_fields=(), always_in_group=True, tagged=False),
+    KeyKind(
+        "kms",
+        "kms",
+        "kms",
+        ("arn", "role", "context", "created_at", "enc", "aws_profile"),
+        _text("arn"),
+        _mapping_or_string("arn"),
+        2,
+        omit_empty=frozenset({"role", "context"}),
+    ),
+    KeyKind(
+        "gcp_kms",
+        "gcp_kms",
+        "gcp_kms",
+        ("resource_id", "created_at", "enc"),
+        _text("resource_id"),
+        _mapping_or_string("resource_id"),
+        3,
+    ),
+    KeyKind(
+        "hckms", "hckms", "hckms", ("key_id", "created_at", "enc"), _text("key_id"), _mapping_or_string("key_id"), 4
+    ),
+    KeyKind(
+        "azure_kv",
+        "azure_keyvault",
+        "azure_keyvault",
+        ("vault_url", "name", "version", "created_at", "enc"),
+        key_vault_url,
+        _key_vault_entry,
+        5,
+        source="generator.sops.keys.azure_kv",
+        tagged=False,
+        options=(
+            KindOption(
+                "credential",
+                "--credential",
+                (
+                    "Azure credential for Key Vault keys: default = environment (secret, certificate), then workload "
+                    "identity, then your az login; or exactly one of the others."
+                ),
+                AZURE_CREDENTIALS,
+            ),
+        ),
+    ),
+    KeyKind(
+        "hc_vault",
+        "hc_vault_transit_uri",
+        "hc_vault",
+        ("vault_address", "engine_path", "key_name", "created_at", "enc"),
+        _vault_transit_uri,
+        _strings,
+        6,
+        always_in_group=True,
+    ),
+    KeyKind(
+        "age",
+        "age",
+        "age",
+        ("recipient", "enc"),
+        _text("recipient"),
+        _strings,
+        0,
+        source="generator.sops.keys.age",
+        time_fields=(),
+        always_in_group=True,
+        tagged=False,
+    ),
 )
 BY_NAME: Mapping[str, KeyKind] = {kind.name: kind for kind in KINDS}
 UNWRAP_ORDER: tuple[KeyKind, ...] = tuple(sorted(KINDS, key=lambda kind: kind.unwrap_rank))

@@ -27,10 +27,14 @@ def decode_text(data: bytes, name: str) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as err:
-        raise SopsError(f"{name}: not UTF-8 text (byte {err.start}); use a binary file name to encrypt raw bytes") from None
+        raise SopsError(
+            f"{name}: not UTF-8 text (byte {err.start}); use a binary file name to encrypt raw bytes"
+        ) from None
 
 
 def sops_entry_refused(name: str, entry: str) -> str:
     """Why a plaintext file with a sops metadata entry cannot be encrypted (sops refuses it too)."""
-    return (f"{name}: has {entry}, where sops keeps its metadata, so it cannot be encrypted (this file is "
-            "not a valid sops file either); rename it, or if the file was encrypted, restore it from git")
+    return (
+        f"{name}: has {entry}, where sops keeps its metadata, so it cannot be encrypted (this file is "
+        "not a valid sops file either); rename it, or if the file was encrypted, restore it from git"
+    )

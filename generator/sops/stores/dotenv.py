@@ -50,7 +50,7 @@ class DotenvStore:
 
     def load_encrypted(self, data: bytes, name: str) -> tuple[list[Branch], Any]:
         branch = _lines(data, name)
-        flat = {k[len(PREFIX):]: v for k, v in branch if isinstance(k, str) and k.startswith(PREFIX)}
+        flat = {k[len(PREFIX) :]: v for k, v in branch if isinstance(k, str) and k.startswith(PREFIX)}
         rest = Branch((k, v) for k, v in branch if not (isinstance(k, str) and k.startswith(PREFIX)))
         return [rest], (unflatten(flat) if flat else None)
 

@@ -94,7 +94,7 @@ def parse_ini(text: str) -> list[IniSection]:
             name = line[1:close]
             if not name:
                 raise IniSyntaxError("empty section name '[]'", lines.index)
-            comment.extend(_after_comment(line[close + 1:]))
+            comment.extend(_after_comment(line[close + 1 :]))
             sections.append(IniSection(name, "".join(comment).strip()))
             comment, count = [], 1
             continue
@@ -122,8 +122,13 @@ def _first_delimiter(text: str) -> int:
 
 
 def _key_name(line: str, number: int) -> tuple[str, int]:
-    quote = '"""' if line.startswith('"""') and len(line) > 6 else '"' if line[0] == '"' else (
-        "`" if line[0] == "`" else "")
+    quote = (
+        '"""'
+        if line.startswith('"""') and len(line) > 6
+        else '"'
+        if line[0] == '"'
+        else ("`" if line[0] == "`" else "")
+    )
     if quote:
         return _quoted_key_name(line, quote, number)
     at = _first_delimiter(line)
@@ -139,7 +144,7 @@ def _quoted_key_name(line: str, quote: str, number: int) -> tuple[str, int]:
     pos = line.find(quote, start)
     if pos == -1:
         raise IniSyntaxError("missing closing quote of a key name", number)
-    at = _first_delimiter(line[pos + start:])
+    at = _first_delimiter(line[pos + start :])
     if at < 0:
         raise IniSyntaxError("no '=' or ':' after the key name", number)
     return line[start:pos].strip(), pos + at + start + 1
@@ -155,7 +160,7 @@ def _value(raw: str, lines: _Lines, comment: list[str]) -> str:
         pos = line[start:].rfind(quote)
         if pos == -1:
             return _multiline(line, line[start:], quote, lines, comment)
-        return line[start:start + pos]
+        return line[start : start + pos]
     line = line.strip()
     if line.endswith("\\"):
         return _continued(line[:-1], lines)
@@ -186,8 +191,7 @@ def _multiline(first: str, value: str, quote: str, lines: _Lines, comment: list[
             return value
         value += nxt
         if lines.index >= len(lines.parts):
-            raise IniSyntaxError(f"missing closing {quote} of a value started with {first[:len(quote)]}",
-                                 lines.index)
+            raise IniSyntaxError(f"missing closing {quote} of a value started with {first[: len(quote)]}", lines.index)
 
 
 def _continued(value: str, lines: _Lines) -> str:

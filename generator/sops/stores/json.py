@@ -38,8 +38,11 @@ def go_json_string(value: str) -> str:
 def encode(value: object) -> str:
     """Compact JSON of a tree value, as sops's ``encodeValue``/``json.Marshal``."""
     if isinstance(value, Branch):
-        return "{" + ",".join(f"{go_json_string(str(k))}: {encode(v)}" for k, v in value
-                              if not isinstance(k, Comment)) + "}"
+        return (
+            "{"
+            + ",".join(f"{go_json_string(str(k))}: {encode(v)}" for k, v in value if not isinstance(k, Comment))
+            + "}"
+        )
     if isinstance(value, list):
         return "[" + ",".join(encode(v) for v in value if not isinstance(v, Comment)) + "]"
     return _encode_scalar(value)
@@ -122,7 +125,7 @@ class JsonStore:
     def load_plain(self, data: bytes, name: str) -> list[Branch]:
         branch = load_branch(data, name)
         if any(k == "sops" for k, _ in branch):
-            raise SopsError(sops_entry_refused(name, "a top-level \"sops\" key"))
+            raise SopsError(sops_entry_refused(name, 'a top-level "sops" key'))
         return [branch]
 
     def load_encrypted(self, data: bytes, name: str) -> tuple[list[Branch], Any]:

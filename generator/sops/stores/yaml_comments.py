@@ -88,8 +88,9 @@ class Collector:
             tok = toks[j]
             if text.find("#", after, tok.start) >= 0:
                 ref = before_prev if prev.kind == t.FLOW_ENTRY else prev
-                self._gap(after, tok.start, _Gap(after, ref.kind, ref.start, max(indents[-1] if indents else 0, 0),
-                                                 flow > 0))
+                self._gap(
+                    after, tok.start, _Gap(after, ref.kind, ref.start, max(indents[-1] if indents else 0, 0), flow > 0)
+                )
             self._structure(toks[i:j], tok, indents, after)
             if tok.kind in (t.FLOW_SEQ, t.FLOW_MAP):
                 flow += 1
@@ -178,8 +179,9 @@ class Collector:
         found = _NOT_BLANK.search(text, pos)
         if found and text[found.start()] == "#":
             end = _line_end(text, found.start())
-            self.notes.append(Note(LINE, text[found.start():end], tok.start, found.start(),
-                                   self._column(found.start()), 0, 0))
+            self.notes.append(
+                Note(LINE, text[found.start() : end], tok.start, found.start(), self._column(found.start()), 0, 0)
+            )
 
     def _line_anchor(self, tok: t.Tok, index: int, in_flow: bool) -> int:
         """A ``:`` (block) or ``,`` (flow) hands its line comment to the token before it."""
@@ -356,7 +358,7 @@ class _Run:
             return False
         if not self.block:
             self.first = piece
-        self.block.append(self.text[piece.pos:piece.end])
+        self.block.append(self.text[piece.pos : piece.end])
         self.last_end = piece.end
         return True
 
@@ -373,15 +375,17 @@ class _Run:
             self.block.append("")
 
     def _foot(self, pos: int) -> None:
-        self.notes.append(Note(FOOT, "\n".join(self.block), self.anchor, self.first.pos, self.first.col,
-                               self.scan, pos))
+        self.notes.append(
+            Note(FOOT, "\n".join(self.block), self.anchor, self.first.pos, self.first.col, self.scan, pos)
+        )
         self.scan = self.anchor = pos
         self.block = []
 
     def _head(self, pos: int) -> None:
         if self.block:
-            self.notes.append(Note(HEAD, "\n".join(self.block), self.first.pos, self.first.pos, self.first.col,
-                                   self.scan, pos - 1))
+            self.notes.append(
+                Note(HEAD, "\n".join(self.block), self.first.pos, self.first.pos, self.first.col, self.scan, pos - 1)
+            )
 
 
 def _line_end(text: str, pos: int) -> int:

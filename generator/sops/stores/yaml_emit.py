@@ -31,7 +31,9 @@ from typing import Any, cast
 from generator.sops.stores.yaml_scalars import Unsupported, resolve_plain
 from generator.sops.values import Branch, Comment, GoTime, SeqComment, format_float_g
 
-_OLD_BOOLS = frozenset(["y", "Y", "yes", "Yes", "YES", "on", "On", "ON", "n", "N", "no", "No", "NO", "off", "Off", "OFF"])
+_OLD_BOOLS = frozenset(
+    ["y", "Y", "yes", "Yes", "YES", "on", "On", "ON", "n", "N", "no", "No", "NO", "off", "Off", "OFF"]
+)
 _WORDS = _OLD_BOOLS | {"true", "True", "TRUE", "false", "False", "FALSE", "null", "Null", "NULL"}
 _BASE60 = re.compile(r"[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?")
 _BREAKS = "\r\n\x85\u2028\u2029"
@@ -44,8 +46,23 @@ _BREAK_SPACE = re.compile(f"[{_BREAKS}] ")
 _FIRST_INDICATOR = re.compile(f"[#,\\[\\]{{}}&*!|>'\"%@`]|[?:-](?:[ \t{_BREAKS}]|$)|---|\\.\\.\\.")
 _INNER_INDICATOR = re.compile(f":(?:[ \t{_BREAKS}]|$)|[ \t{_BREAKS}]#")
 _SAFE_PLAIN = re.compile(r"[A-Za-z][A-Za-z0-9_./=+,@%()\[\]-]*(?::[A-Za-z0-9_./=+,@%()\[\]-]+)*")
-_ESCAPES = {"\0": "0", "\a": "a", "\b": "b", "\t": "t", "\n": "n", "\v": "v", "\f": "f", "\r": "r",
-            "\x1b": "e", '"': '"', "\\": "\\", "\x85": "N", "\xa0": "_", "\u2028": "L", "\u2029": "P"}
+_ESCAPES = {
+    "\0": "0",
+    "\a": "a",
+    "\b": "b",
+    "\t": "t",
+    "\n": "n",
+    "\v": "v",
+    "\f": "f",
+    "\r": "r",
+    "\x1b": "e",
+    '"': '"',
+    "\\": "\\",
+    "\x85": "N",
+    "\xa0": "_",
+    "\u2028": "L",
+    "\u2029": "P",
+}
 
 PLAIN, SINGLE, DOUBLE, LITERAL = "plain", "single", "double", "literal"
 
@@ -70,8 +87,12 @@ def fits(value: str) -> Fits:
     special = bool(_SPECIAL.search(value))
     space_break = bool(_SPACE_BREAK.search(value))
     quoted_ok = not (space_break or _BREAK_SPACE.search(value) or "\t" in value or special)
-    return Fits(plain=quoted_ok and not (multiline or _plain_unsafe(value)), single=quoted_ok,
-                block=not (value[-1] == " " or space_break or special), multiline=multiline)
+    return Fits(
+        plain=quoted_ok and not (multiline or _plain_unsafe(value)),
+        single=quoted_ok,
+        block=not (value[-1] == " " or space_break or special),
+        multiline=multiline,
+    )
 
 
 def _plain_unsafe(value: str) -> bool:
@@ -374,8 +395,13 @@ class _Writer:
     def _sequence(self, box: _Box, foot: str, in_item: bool) -> None:
         last = len(box.entries) - 1
         for index, (head, item) in enumerate(box.entries):
-            self.entry(item.value if isinstance(item, SeqComment) else item, head=head,
-                       foot=box.trailing if index == last else "", first=index == 0, in_item=in_item)
+            self.entry(
+                item.value if isinstance(item, SeqComment) else item,
+                head=head,
+                foot=box.trailing if index == last else "",
+                first=index == 0,
+                in_item=in_item,
+            )
         self.carry(foot=foot)
         self.shallower()
 

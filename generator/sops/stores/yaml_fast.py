@@ -203,4 +203,4 @@ def split_metadata(text: str) -> tuple[str, str] | None:
     at = text.rfind("\nsops:\n")
     if at < 0:
         return None
-    return text[:at + 1], text[at + 1:]
+    return text[: at + 1], text[at + 1 :]

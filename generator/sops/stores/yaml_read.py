@@ -111,8 +111,12 @@ def _refuse_foreign_breaks(text: str) -> None:
     for index, ch in enumerate(text):
         if ch in "\x85\u2028\u2029" and not any(a < index < b for a, b in quoted):
             line = text.count("\n", 0, index) + 1
-            raise t.YamlSyntaxError(f"a U+{ord(ch):04X} line break outside quotes (sops reads such lines "
-                                    "differently); use a plain line break, or quote the text", line, 0)
+            raise t.YamlSyntaxError(
+                f"a U+{ord(ch):04X} line break outside quotes (sops reads such lines "
+                "differently); use a plain line break, or quote the text",
+                line,
+                0,
+            )
 
 
 # --- tokens to nodes -----------------------------------------------------------------------------
@@ -190,8 +194,11 @@ class _Reader:
                 if seen_version:
                     raise _Invalid("found duplicate %YAML directive", tok)
                 if tuple(value) != (1, 1):
-                    raise _Invalid("found incompatible YAML document (a %YAML directive other than 1.1: sops "
-                                   "reads YAML 1.1 only; remove the directive)", tok)
+                    raise _Invalid(
+                        "found incompatible YAML document (a %YAML directive other than 1.1: sops "
+                        "reads YAML 1.1 only; remove the directive)",
+                        tok,
+                    )
                 seen_version = True
             elif name == "TAG":
                 handle, prefix = value
@@ -233,7 +240,7 @@ class _Reader:
         cut = len(text) - 1 if text.endswith("\n") else text.rfind("\n\n")
         if cut < 0:
             return ""
-        rest = text[cut + (2 if text[cut:cut + 2] == "\n\n" else 1):]
+        rest = text[cut + (2 if text[cut : cut + 2] == "\n\n" else 1) :]
         self.queued[HEAD][:] = [rest] if rest else []
         return text[:cut]
 
@@ -250,8 +257,11 @@ class _Reader:
             node.head, node.inline, node.foot = head, line, foot
             self.skip()
             return self._anchored(node, anchor)
-        collection = tok.kind in (t.FLOW_SEQ, t.FLOW_MAP) or (block and tok.kind in (t.BLOCK_SEQ, t.BLOCK_MAP)) \
+        collection = (
+            tok.kind in (t.FLOW_SEQ, t.FLOW_MAP)
+            or (block and tok.kind in (t.BLOCK_SEQ, t.BLOCK_MAP))
             or (indentless and tok.kind == t.ENTRY)
+        )
         if not collection:
             return self._no_content(tok, first, anchor, tag, block=block)
         return self._collection(tok, first, anchor, tag)
@@ -417,8 +427,7 @@ class _Reader:
                 return
             if tok.kind == t.KEY:
                 if tok.end > tok.start:
-                    raise _Invalid("an explicit key ('? ') inside a flow sequence; write the pair as a mapping",
-                                   tok)
+                    raise _Invalid("an explicit key ('? ') inside a flow sequence; write the pair as a mapping", tok)
                 node.items.append(self._single_pair(tok))
             else:
                 node.items.append(self.node(block=False, indentless=False))
@@ -585,8 +594,9 @@ class _Tree:
         value = self.scalar(target, path)
         if not isinstance(value, str):
             kind = "null" if value is None else type(value).__name__
-            raise SopsError(f"{self.name}:{key.line}: {_dotted(path)}: a key is a {kind}, sops supports string "
-                            "keys only; quote it")
+            raise SopsError(
+                f"{self.name}:{key.line}: {_dotted(path)}: a key is a {kind}, sops supports string keys only; quote it"
+            )
         return value
 
     def _merge_value(self, key: Node, value: Node) -> None:
@@ -597,9 +607,11 @@ class _Tree:
         items = [i.target if i.kind == ALIAS and i.target is not None else i for i in target.items]
         if target.kind == MAP or (target.kind == SEQ and all(i.kind == MAP for i in items)):
             return
-        raise SopsError(f"{self.name}:{key.line}: <<: a top-level '<<' key is a YAML merge key for sops, and its "
-                        "value is not a mapping: sops could not read the file back (map merge requires map or "
-                        "sequence of maps); rename the key")
+        raise SopsError(
+            f"{self.name}:{key.line}: <<: a top-level '<<' key is a YAML merge key for sops, and its "
+            "value is not a mapping: sops could not read the file back (map merge requires map or "
+            "sequence of maps); rename the key"
+        )
 
 
 def _add(out: Branch, *texts: str) -> None:

@@ -43,8 +43,17 @@ class Tok:
 
     __slots__ = ("col", "end", "implied", "kind", "line", "start", "style", "value")
 
-    def __init__(self, kind: int, start: int, end: int, line: int, col: int, value: Any = None,
-                 style: str = PLAIN, implied: bool = False) -> None:
+    def __init__(
+        self,
+        kind: int,
+        start: int,
+        end: int,
+        line: int,
+        col: int,
+        value: Any = None,
+        style: str = PLAIN,
+        implied: bool = False,
+    ) -> None:
         self.kind, self.start, self.end, self.line, self.col = kind, start, end, line, col
         self.value, self.style, self.implied = value, style, implied
 
@@ -55,13 +64,28 @@ class Tok:
 def _kinds() -> dict[type, int]:
     import yaml.tokens as t
 
-    return {t.StreamStartToken: STREAM_START, t.StreamEndToken: STREAM_END, t.DirectiveToken: DIRECTIVE,
-            t.DocumentStartToken: DOC_START, t.DocumentEndToken: DOC_END,
-            t.BlockSequenceStartToken: BLOCK_SEQ, t.BlockMappingStartToken: BLOCK_MAP, t.BlockEndToken: BLOCK_END,
-            t.FlowSequenceStartToken: FLOW_SEQ, t.FlowMappingStartToken: FLOW_MAP,
-            t.FlowSequenceEndToken: FLOW_SEQ_END, t.FlowMappingEndToken: FLOW_MAP_END,
-            t.BlockEntryToken: ENTRY, t.FlowEntryToken: FLOW_ENTRY, t.KeyToken: KEY, t.ValueToken: VALUE,
-            t.AliasToken: ALIAS, t.AnchorToken: ANCHOR, t.TagToken: TAG, t.ScalarToken: SCALAR}
+    return {
+        t.StreamStartToken: STREAM_START,
+        t.StreamEndToken: STREAM_END,
+        t.DirectiveToken: DIRECTIVE,
+        t.DocumentStartToken: DOC_START,
+        t.DocumentEndToken: DOC_END,
+        t.BlockSequenceStartToken: BLOCK_SEQ,
+        t.BlockMappingStartToken: BLOCK_MAP,
+        t.BlockEndToken: BLOCK_END,
+        t.FlowSequenceStartToken: FLOW_SEQ,
+        t.FlowMappingStartToken: FLOW_MAP,
+        t.FlowSequenceEndToken: FLOW_SEQ_END,
+        t.FlowMappingEndToken: FLOW_MAP_END,
+        t.BlockEntryToken: ENTRY,
+        t.FlowEntryToken: FLOW_ENTRY,
+        t.KeyToken: KEY,
+        t.ValueToken: VALUE,
+        t.AliasToken: ALIAS,
+        t.AnchorToken: ANCHOR,
+        t.TagToken: TAG,
+        t.ScalarToken: SCALAR,
+    }
 
 
 _KINDS: dict[type, int] = {}
