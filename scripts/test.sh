@@ -49,5 +49,6 @@ py="$venv/bin/python"
     | tr '\n' ' ' | sed 's/^/scripts\/test.sh: versions under test: /; s/ $/\n/' >&2
 
 "$py" -m ruff check generator tests bench
+"$py" -m ruff format --check generator tests bench
 "$py" -m mypy
 "$py" -m pytest "$@"

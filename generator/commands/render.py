@@ -141,7 +141,10 @@ def write_files(root: Path, writes: Mapping[str, bytes]) -> list[str]:
                     write_error(root / relpath, err).problems[0],
                     f"written before the failure (each file whole): {_names(written)}",
                     f"not written: {_names(pending[index:])}",
-                    f"{LOCK_NAME} was not updated and no stale file was removed; fix the cause and rerun `fluxforge render`",
+                    (
+                        f"{LOCK_NAME} was not updated and no stale file was removed; "
+                        "fix the cause and rerun `fluxforge render`"
+                    ),
                 ]
             ) from None
     return written
@@ -273,7 +276,8 @@ def run_render(
 
     Raises ConfigError (nothing written), RenderConflict (an edit clashes with the render, or a
     differing file at a generated path was not written by fluxforge, and not ``force``: nothing
-    written), RenderError (a file cannot be read or written), CheckFailed (``mode="check"`` and the tree is out of date).
+    written), RenderError (a file cannot be read or written), CheckFailed (``mode="check"`` and the
+    tree is out of date).
     """
     config_file = config_path_for(config_arg)
     config = load_config(config_file)

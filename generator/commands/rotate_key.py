@@ -469,7 +469,8 @@ def _failed(
             f"still wrapped only for an old version ({len(still)} file(s)):",
             *still,
             (
-                f"{file.name} and {SOPS_CONFIG} are unchanged (new files are still encrypted for the old version, which works); "
+                f"{file.name} and {SOPS_CONFIG} are unchanged (new files are still encrypted for the old version, "
+                "which works); "
                 f"fix the cause and rerun `fluxforge rotate-key`: files already wrapped for {versions} are skipped"
             ),
         ]

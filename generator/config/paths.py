@@ -21,5 +21,8 @@ def path_problem(text: str) -> str | None:
     if posixpath.normpath(text) in {".", ""}:
         return f"{text!r} is the repository root; name a folder below it"
     if ".git" in posixpath.normpath(text).split("/"):
-        return f"{text!r} is inside .git/, git's own folder (files there are never committed); name a folder of the work tree"
+        return (
+            f"{text!r} is inside .git/, git's own folder (files there are never committed); "
+            "name a folder of the work tree"
+        )
     return None

@@ -83,7 +83,8 @@ def _target_namespace_checks(
         yield Problem(
             (*wpath, "namespace"),
             (
-                f"Kustomization {ks.get('name')!r} ({ks_folder}) sets targetNamespace {target!r} on everything it applies: "
+                f"Kustomization {ks.get('name')!r} ({ks_folder}) sets targetNamespace {target!r} "
+                "on everything it applies: "
                 f"the ServiceAccount would land in {target!r} and the federated subject "
                 f"system:serviceaccount:{namespace}:{account} would never match; set namespace: {target}"
             ),

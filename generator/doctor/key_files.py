@@ -73,8 +73,8 @@ def _file_finding(ctx: Context, reader: AzureReader, cluster: Cluster, file: rep
     return Finding(
         GATE,
         f"{cluster.name}: {file.path}",
-        status,
-        _unusable_reason(states, held, status),  # type: ignore[arg-type]
+        status,  # type: ignore[arg-type]
+        _unusable_reason(states, held, status),
         _fix(states),
         cluster=cluster.name,
         detail={"file": file.path, "versions": [e.url for e, _, _ in states]},

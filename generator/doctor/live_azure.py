@@ -38,9 +38,9 @@ def _finding(
     return Finding(
         gate,
         f"{cluster.name}: {subject}",
-        status,
+        status,  # type: ignore[arg-type]
         reason,
-        fix,  # type: ignore[arg-type]
+        fix,
         cluster=cluster.name,
         detail=dict(detail),
     )
@@ -419,8 +419,8 @@ def _role_finding(ctx: Context, cluster: Cluster, vault: VaultFacts, key: KeyVau
     for assignment in assignments:
         role = ctx.read(
             ("role", assignment.role_definition_id.lower()),
-            lambda a=assignment: reader.role_definition(a.role_definition_id),
-        )  # type: ignore[misc]
+            lambda a=assignment: reader.role_definition(a.role_definition_id),  # type: ignore[misc]
+        )
         if role is None or not allows(role.data_actions, role.not_data_actions):
             continue
         if covers(assignment.scope, scope):
@@ -474,8 +474,8 @@ def check_key(ctx: Context) -> Iterator[Finding]:
             for version in _versions(ctx, cluster, key):
                 facts = ctx.read(
                     ("key", vault.id, key.key, version),
-                    lambda v=version, f=vault, k=key: reader.key(f, k.key, v or None),
-                )  # type: ignore[misc]
+                    lambda v=version, f=vault, k=key: reader.key(f, k.key, v or None),  # type: ignore[misc]
+                )
                 yield _key_finding(cluster, vault, key, version, facts)
 
 

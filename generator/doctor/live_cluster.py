@@ -36,9 +36,9 @@ def _finding(
     return Finding(
         gate,
         f"{name}: {subject}" if name else subject,
-        status,
+        status,  # type: ignore[arg-type]
         reason,
-        fix,  # type: ignore[arg-type]
+        fix,
         cluster=name,
         detail=dict(detail),
     )

@@ -335,8 +335,8 @@ def _role_finding(ctx: Context, cluster: Cluster, w: Workload, obj: VaultObject,
     for assignment in assignments:
         role = ctx.read(
             ("role", assignment.role_definition_id.lower()),
-            lambda a=assignment: reader.role_definition(a.role_definition_id),
-        )  # type: ignore[misc]
+            lambda a=assignment: reader.role_definition(a.role_definition_id),  # type: ignore[misc]
+        )
         if role is None or not allows(role.data_actions, role.not_data_actions, action):
             continue
         if covers(assignment.scope, scope):

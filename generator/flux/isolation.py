@@ -80,7 +80,10 @@ def _fix(config: Config, mine: list[Decryptor], key: KeyVaultKey, others: list[D
         )
     fix = fix or _own_key_fix(others)
     if fix is None and _clusters_share(mine, key, others):
-        fix = "clusters share this key, so each reads what the other's tenants read: give each its own (clusters[].sops.keyVault)"
+        fix = (
+            "clusters share this key, so each reads what the other's tenants read: "
+            "give each its own (clusters[].sops.keyVault)"
+        )
     return fix or "use a key only this identity's folders are encrypted for"
 
 

@@ -18,7 +18,8 @@ Orphans are files fluxforge generated earlier but the config no longer yields. W
 the files the lock records that the render does not yield (:func:`generator.merge.plan.stale_paths`,
 the rule ``fluxforge upgrade`` follows too; a removed cluster's files included), and an orphan the
 user edited is a conflict; without one, files in the folders of the clusters in the config whose
-first line carries the generated-file marker (removed only when forced: edits cannot be told). A generated file the user deleted is written again.
+first line carries the generated-file marker (removed only when forced: edits cannot be told). A
+generated file the user deleted is written again.
 Reads only.
 """
 

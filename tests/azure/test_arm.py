@@ -302,7 +302,10 @@ def test_role_assignments_are_validated_like_arm(admin: Mgmt) -> None:
     vault = w.emu.vault()
     vault.create_key("k")
     ident = _identity(admin)
-    role_id = f"{w.emu.arm.subscription_id}/providers/Microsoft.Authorization/roleDefinitions/{PUBLISHED['Key Vault Crypto User'][0]}"
+    role_id = (
+        f"{w.emu.arm.subscription_id}/providers/Microsoft.Authorization/roleDefinitions/"
+        f"{PUBLISHED['Key Vault Crypto User'][0]}"
+    )
     scope = vault.key_scope("k")
 
     def create(

@@ -19,7 +19,10 @@ from tests.emulator import AUTHORITY, DEFAULT_RESOURCE_GROUP, WI_AUDIENCE, Princ
 
 RG = DEFAULT_RESOURCE_GROUP
 VAULT = "kv-ff-apply"
-SECRET = "apiVersion: v1\nkind: Secret\nmetadata:\n    name: db\n    namespace: apps\nstringData:\n    password: apply-hunter2\n"
+SECRET = (
+    "apiVersion: v1\nkind: Secret\nmetadata:\n    name: db\n    namespace: apps\n"
+    "stringData:\n    password: apply-hunter2\n"
+)
 ENCRYPTOR_SECRET = "encryptor-secret-value"
 
 

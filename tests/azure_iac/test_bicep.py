@@ -169,8 +169,8 @@ def test_rich_config_parses_with_modules_existing_resources_and_the_custom_role(
         )
     text = files["keyvault-rg-fleet.bicep"].decode()
     assert (
-        "guid(subscription().subscriptionId, 'rg-fleet', 'kv-fleet-main', 'sops-flux', 'identity:rg-fleet/id-flux-staging', "
-        f"'{CRYPTO_USER}')" in text
+        "guid(subscription().subscriptionId, 'rg-fleet', 'kv-fleet-main', 'sops-flux', "
+        f"'identity:rg-fleet/id-flux-staging', '{CRYPTO_USER}')" in text
     )
 
 
@@ -207,8 +207,8 @@ def test_writer_rules_no_op_refusals_force_and_orphans(run_cli: Any, chdir_tmp: 
     assert refused.exit_code == 1
     assert refused.stderr.splitlines() == [
         (
-            f"{Path('infra/azure/main.bicep')}: edited since fluxforge wrote it (its digest no longer matches); move your "
-            "changes into fluxforge.yaml or a separate .bicep file, or rerun with --force to replace it"
+            f"{Path('infra/azure/main.bicep')}: edited since fluxforge wrote it (its digest no longer matches); "
+            "move your changes into fluxforge.yaml or a separate .bicep file, or rerun with --force to replace it"
         ),
         "nothing was written",
     ]
@@ -255,15 +255,15 @@ def test_a_foreign_file_in_the_way_is_refused(run_cli: Any, chdir_tmp: Path) -> 
                 "    identity:\n      clientId: c5e055dd-c1c8-4bc7-8cf2-a7eb2667c772\n",
             ),
             (
-                "fluxforge.yaml:26: clusters[0].identity.name: missing: fluxforge azure finds and creates identities by name "
-                "(az identity list --query \"[?clientId=='c5e055dd-c1c8-4bc7-8cf2-a7eb2667c772'].name\" -o tsv)"
+                "fluxforge.yaml:26: clusters[0].identity.name: missing: fluxforge azure finds and creates identities "
+                "by name (az identity list --query \"[?clientId=='c5e055dd-c1c8-4bc7-8cf2-a7eb2667c772'].name\" -o tsv)"
             ),
         ),
         (
             ("  resourceGroup: rg-fleet\n", ""),
             (
-                "fluxforge.yaml:20: sops.keyVault[0].resourceGroup: missing: set it here or azure.resourceGroup (the default "
-                "for every Azure resource)"
+                "fluxforge.yaml:20: sops.keyVault[0].resourceGroup: missing: set it here or azure.resourceGroup "
+                "(the default for every Azure resource)"
             ),
         ),
     ],

@@ -117,8 +117,8 @@ def test_limits_are_checked_before_anything_is_sent() -> None:
         (
             ("clusters", 0, "identity"),
             (
-                "identity id-busy needs 21 federated credentials; Azure allows at most 20 per identity: give some tenants "
-                "or clusters their own identity"
+                "identity id-busy needs 21 federated credentials; Azure allows at most 20 per identity: "
+                "give some tenants or clusters their own identity"
             ),
         )
     ]
@@ -129,7 +129,8 @@ def test_limits_are_checked_before_anything_is_sent() -> None:
         "federated credential name '-x' is invalid: 3-120 letters, digits, '-' or '_', starting with a letter or digit"
     ]
     assert [m for _, m in credential_problems(_credentials(2, pair=(ISSUER_A, "system:serviceaccount:a:b")))][-1] == (
-        f"issuer {ISSUER_A} and subject system:serviceaccount:a:b twice on identity id-busy (Azure answers 409 Conflict)"
+        f"issuer {ISSUER_A} and subject system:serviceaccount:a:b twice on identity id-busy "
+        "(Azure answers 409 Conflict)"
     )
 
 

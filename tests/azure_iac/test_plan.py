@@ -68,12 +68,12 @@ def test_federated_credential_fields_are_compared_one_by_one() -> None:
     at = lines.index("~ federated credential id-flux-staging/staging-flux-system-kustomize-controller")
     assert lines[at + 1 : at + 4] == [
         (
-            f"      issuer: '{ISSUER_A.rstrip('/')}' -> '{ISSUER_A}' (only the trailing slash differs: Entra ID compares "
-            "issuers exactly)"
+            f"      issuer: '{ISSUER_A.rstrip('/')}' -> '{ISSUER_A}' (only the trailing slash differs: "
+            "Entra ID compares issuers exactly)"
         ),
         (
-            f"      subject: 'system:serviceaccount:apps:kustomize-controller' -> '{FLUX}' (the namespace differs: 'apps' "
-            "in Azure, 'flux-system' in the config)"
+            f"      subject: 'system:serviceaccount:apps:kustomize-controller' -> '{FLUX}' "
+            "(the namespace differs: 'apps' in Azure, 'flux-system' in the config)"
         ),
         "      audiences: ['api://other'] -> ['api://AzureADTokenExchange']",
     ]
@@ -180,13 +180,14 @@ def test_what_only_the_bicep_deploys_is_a_note_with_the_command() -> None:
     assert plan.notes == (
         (
             "AcrPull on registry rg-fleet-ext/acrcontosoext for identity id-flux-ext-staging: deployed by the Bicep "
-            '(fluxforge azure bicep), not by apply; or: az role assignment create --role "AcrPull" --assignee-object-id '
-            f"20000000-0000-0000-0000-000000000001 --assignee-principal-type ServicePrincipal --scope {registry}"
+            '(fluxforge azure bicep), not by apply; or: az role assignment create --role "AcrPull" '
+            "--assignee-object-id 20000000-0000-0000-0000-000000000001 --assignee-principal-type ServicePrincipal "
+            f"--scope {registry}"
         ),
         (
-            "cluster staging: the AKS Flux extension (workloadIdentity.azureClientId of id-flux-ext-staging) and its Flux "
-            "configuration flux-system on rg-fleet-ext/aks-ext-staging are deployed by the Bicep (fluxforge azure bicep), "
-            "not by apply"
+            "cluster staging: the AKS Flux extension (workloadIdentity.azureClientId of id-flux-ext-staging) "
+            "and its Flux configuration flux-system on rg-fleet-ext/aks-ext-staging are deployed by the Bicep "
+            "(fluxforge azure bicep), not by apply"
         ),
     )
     assert plan.lines()[-3:-1] == [f"note: {note}" for note in plan.notes]

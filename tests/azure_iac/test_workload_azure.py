@@ -187,9 +187,10 @@ def test_an_application_vault_missing_or_in_access_policy_mode_is_a_problem() ->
     assert plan.exit_code == 1
     assert plan.problems == (
         (
-            "key vault rg-apps/kv-apps (clusters[0].workloads[1].keyVault) uses access policies: role assignments have no "
-            "effect there; switch it to Azure RBAC (az keyvault update -g rg-apps -n kv-apps --enable-rbac-authorization "
-            "true) after granting the same access as roles"
+            "key vault rg-apps/kv-apps (clusters[0].workloads[1].keyVault) uses access policies: "
+            "role assignments have no effect there; switch it to Azure RBAC "
+            "(az keyvault update -g rg-apps -n kv-apps --enable-rbac-authorization true) "
+            "after granting the same access as roles"
         ),
     )
     actual.vaults["kv-apps"] = None
@@ -197,7 +198,7 @@ def test_an_application_vault_missing_or_in_access_policy_mode_is_a_problem() ->
         make_plan(STATE, actual)
         .problems[0]
         .startswith(
-            "key vault rg-apps/kv-apps (clusters[0].workloads[1].keyVault) does not exist: fluxforge creates only the SOPS "
-            "vaults (sops.keyVault)"
+            "key vault rg-apps/kv-apps (clusters[0].workloads[1].keyVault) does not exist: "
+            "fluxforge creates only the SOPS vaults (sops.keyVault)"
         )
     )

@@ -51,7 +51,8 @@ def test_user_files_are_never_touched(repo: Path, run_cli) -> None:
     components = repo / "clusters/staging/flux-system/gotk-components.yaml"
     components.parent.mkdir(parents=True)
     components.write_text(
-        "---\n# Flux Version: v2.9.4\n# Components: source-controller,kustomize-controller,helm-controller,notification-controller\n"
+        "---\n# Flux Version: v2.9.4\n"
+        "# Components: source-controller,kustomize-controller,helm-controller,notification-controller\n"
     )
     before = {p: p.read_bytes() for p in (mine, components)}
     assert run_cli("render").exit_code == 0

@@ -68,10 +68,12 @@ def test_patch_facts_names_labels_and_annotations_in_the_wrong_place(tmp_path: P
     (folder / "kustomization.yaml").write_text(
         "patches:\n"
         "  - target: {kind: ServiceAccount, name: kustomize-controller}\n"
-        "    patch: |\n      apiVersion: v1\n      kind: ServiceAccount\n      metadata:\n        name: kustomize-controller\n"
+        "    patch: |\n      apiVersion: v1\n      kind: ServiceAccount\n"
+        "      metadata:\n        name: kustomize-controller\n"
         "        labels:\n          azure.workload.identity/client-id: x\n"
         "  - target: {kind: Deployment, name: kustomize-controller}\n"
-        "    patch: |\n      apiVersion: apps/v1\n      kind: Deployment\n      metadata:\n        name: kustomize-controller\n"
+        "    patch: |\n      apiVersion: apps/v1\n      kind: Deployment\n"
+        "      metadata:\n        name: kustomize-controller\n"
         "      spec:\n        template:\n          metadata:\n            annotations:\n"
         '              azure.workload.identity/use: "true"\n'
     )
@@ -148,8 +150,8 @@ def test_decrypt_data_actions(data: tuple[str, ...], not_data: tuple[str, ...], 
         ("Key Vault refused the operation (403 KeyDisabled): the key version is disabled", "azure.key"),
         (
             (
-                "WorkloadIdentityCredential: missing environment variables for workload identity. Check webhook and pod "
-                "configuration"
+                "WorkloadIdentityCredential: missing environment variables for workload identity. "
+                "Check webhook and pod configuration"
             ),
             "cluster.pod",
         ),

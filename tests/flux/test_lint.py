@@ -260,9 +260,13 @@ def test_only_what_a_postbuild_kustomization_builds_is_checked(tmp_path: Path) -
         tmp_path,
         {
             "clusters/a/apps.yaml": KS_POSTBUILD,
-            "clusters/a/vars.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cluster-vars\ndata:\n  region: eu\n",
+            "clusters/a/vars.yaml": (
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cluster-vars\ndata:\n  region: eu\n"
+            ),
             # apps/staging has a kustomization.yaml that pulls in ../base (and a patch file); not stray.yaml
-            "apps/staging/kustomization.yaml": "resources:\n  - ../base\n  - app.yaml\npatches:\n  - path: patch.yaml\n",
+            "apps/staging/kustomization.yaml": (
+                "resources:\n  - ../base\n  - app.yaml\npatches:\n  - path: patch.yaml\n"
+            ),
             "apps/staging/app.yaml": SUBST,
             "apps/staging/patch.yaml": "kind: Deployment\nmetadata:\n  name: x\n  labels:\n    tier: ${tier}\n",
             "apps/staging/stray.yaml": "x: ${stray}\n",

@@ -38,7 +38,10 @@ clusters:
       - {{name: apps, path: apps/production}}
 """
 
-SECRET = "apiVersion: v1\nkind: Secret\nmetadata:\n    name: shared-db\ntype: Opaque\nstringData:\n    password: base-s3cr3t\n"
+SECRET = (
+    "apiVersion: v1\nkind: Secret\nmetadata:\n    name: shared-db\ntype: Opaque\n"
+    "stringData:\n    password: base-s3cr3t\n"
+)
 
 
 def _age_key(tmp: Path, name: str) -> tuple[str, Path]:

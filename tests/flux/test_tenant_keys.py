@@ -1,6 +1,7 @@
 """Per-tenant SOPS keys (issue 14, item 1): a tenant's folder is encrypted for its own keys (and the platform's
 break-glass recipients) only; its identity is granted decrypt on its own key only; ``fluxforge lint`` names any
-identity that can decrypt a key used outside its folders. The end-to-end decrypt isolation through Key Vault, with the real sops, is in tests/azure/test_sample_secrets.py.
+identity that can decrypt a key used outside its folders. The end-to-end decrypt isolation through Key Vault,
+with the real sops, is in tests/azure/test_sample_secrets.py.
 """
 
 from __future__ import annotations

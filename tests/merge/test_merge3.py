@@ -285,7 +285,10 @@ def test_split_documents_round_trips(sep: str) -> None:
 
 
 def test_both_sides_add_the_same_patch_once() -> None:
-    gate = "  - target:\n      kind: Deployment\n      name: x\n    patch: |\n      - op: add\n        path: /a/-\n        value: b\n"
+    gate = (
+        "  - target:\n      kind: Deployment\n      name: x\n"
+        "    patch: |\n      - op: add\n        path: /a/-\n        value: b\n"
+    )
     base = "patches:\n  - target:\n      kind: ServiceAccount\n      name: x\n    patch: |\n      a: 1\n"
     merged = merge_text(base, base + gate, base + gate)
     assert merged.text == base + gate

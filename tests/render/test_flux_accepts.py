@@ -247,9 +247,9 @@ def test_render_and_check_note_a_missing_gotk_components(tmp_path: Path, run_cli
     # the sample's workload folder is not here: that is a note too (render never writes the user's file)
     assert check.stderr.splitlines() == [
         (
-            "note: workload podinfo (cluster staging): apps/staging/kustomization.yaml does not exist; create it with its "
-            "resources and `components: [workload-identity/podinfo]` (Flux's generated kustomization cannot use a "
-            "Component)"
+            "note: workload podinfo (cluster staging): apps/staging/kustomization.yaml does not exist; "
+            "create it with its resources and `components: [workload-identity/podinfo]` "
+            "(Flux's generated kustomization cannot use a Component)"
         )
     ]
 

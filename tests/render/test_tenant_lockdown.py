@@ -150,8 +150,9 @@ def test_a_tenant_in_the_flux_namespace_is_refused_under_lockdown() -> None:
     assert problems(text) == [
         (
             f"fluxforge.yaml:{line}: clusters[0].kustomizations[2].namespace: flux.lockdown: a tenant applies as a "
-            "ServiceAccount bound to a role in its namespace, and 'flux-system' is the Flux namespace (the tenant would "
-            "administer Flux itself); give the Kustomization a namespace of its own (namespace: <tenant>)"
+            "ServiceAccount bound to a role in its namespace, and 'flux-system' is the Flux namespace "
+            "(the tenant would administer Flux itself); give the Kustomization a namespace of its own "
+            "(namespace: <tenant>)"
         )
     ]
 
@@ -222,7 +223,8 @@ def test_the_flag_table_refuses_what_a_version_lacks() -> None:
     ]
     assert [f.name for f in lockdown_flags(7, "kustomize-controller")][-1] == "--default-decryption-service-account"
     assert flag_problem("--default-decryption-service-account", "kustomize-controller", 6) == (
-        "--default-decryption-service-account exists from Flux 2.7 on (kustomize-controller of Flux 2.6 would not start)"
+        "--default-decryption-service-account exists from Flux 2.7 on "
+        "(kustomize-controller of Flux 2.6 would not start)"
     )
     assert flag_problem("--no-remote-bases", "helm-controller", 9) == (
         "helm-controller has no --no-remote-bases flag (only kustomize-controller)"

@@ -391,9 +391,10 @@ def test_render_refuses_a_workload_identity_without_client_id() -> None:
         render_tree(parse_config(text))
     assert info.value.problems == [
         (
-            "fluxforge.yaml: clusters[0].workloads[0].identity.clientId: missing, and the ServiceAccount annotations need "
-            "it; run `fluxforge azure apply` (it creates identity id-podinfo-staging and writes its clientId here), or set "
-            "it (az identity show -g rg-fleet-staging -n id-podinfo-staging --query clientId -o tsv)"
+            "fluxforge.yaml: clusters[0].workloads[0].identity.clientId: missing, and the ServiceAccount "
+            "annotations need it; run `fluxforge azure apply` (it creates identity id-podinfo-staging and "
+            "writes its clientId here), or set it "
+            "(az identity show -g rg-fleet-staging -n id-podinfo-staging --query clientId -o tsv)"
         )
     ]
 
@@ -435,8 +436,8 @@ def test_built_workload_gates_for_doctor(tmp_path: Path) -> None:
     kustomization.write_text(text.split("components:")[0])
     assert built_workload_problems(workload, _built_plain(tmp_path / "staging"), TENANT_ID) == [
         (
-            'Deployment podinfo/podinfo: the pod template lacks the label azure.workload.identity/use: "true" (the webhook '
-            "matches pods, not ServiceAccounts or Deployments)"
+            'Deployment podinfo/podinfo: the pod template lacks the label azure.workload.identity/use: "true" '
+            "(the webhook matches pods, not ServiceAccounts or Deployments)"
         ),
         "Deployment podinfo/podinfo: pods run as ServiceAccount 'default', not 'podinfo' (the federated subject)",
         "Deployment podinfo/podinfo: no secrets-store.csi.k8s.io volume with secretProviderClass 'podinfo'",
