@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from generator.config.problems import KeyPath, Problem, dotted
+from generator.config.problems import ConfigProblem, KeyPath, dotted
 
 __all__ = ["azure_problems"]
 
@@ -58,7 +58,7 @@ def _vault_name(vault: Any) -> str | None:
     return vault.removeprefix("https://").split(".", 1)[0].split("/", 1)[0].lower()
 
 
-def _identity_problems(data: dict[str, Any], group: Any) -> Iterator[Problem]:
+def _identity_problems(data: dict[str, Any], group: Any) -> Iterator[ConfigProblem]:
     seen: dict[tuple[str, str], tuple[KeyPath, dict[str, Any]]] = {}
     for path, ident in identities(data):
         name = ident.get("name")
@@ -72,31 +72,31 @@ def _identity_problems(data: dict[str, Any], group: Any) -> Iterator[Problem]:
         yield from _redeclared_problems(path, ident, name, *seen[key])
 
 
-def _unnamed_problems(path: KeyPath, ident: dict[str, Any], name: Any) -> Iterator[Problem]:
+def _unnamed_problems(path: KeyPath, ident: dict[str, Any], name: Any) -> Iterator[ConfigProblem]:
     if not ident.get("clientId") and not name:
-        yield Problem(
+        yield ConfigProblem(
             path,
             "needs clientId, or a name so that `fluxforge azure apply` can create the identity "
             "(and write its clientId here)",
         )
     if ident.get("existing") is True and not name:
-        yield Problem((*path, "existing"), "an existing identity is found by its name: add name")
+        yield ConfigProblem((*path, "existing"), "an existing identity is found by its name: add name")
 
 
 def _redeclared_problems(
     path: KeyPath, ident: dict[str, Any], name: str, first_path: KeyPath, first: dict[str, Any]
-) -> Iterator[Problem]:
+) -> Iterator[ConfigProblem]:
     """The same identity declared again with another clientId or existing."""
     for field in ("clientId", "existing"):
         if ident.get(field) != first.get(field) and field in ident and field in first:
-            yield Problem(
+            yield ConfigProblem(
                 (*path, field),
                 f"identity {name!r} is declared at {dotted(first_path)} with "
                 f"{field} {first.get(field)!r}; one identity, one {field}",
             )
 
 
-def _vault_problems(data: dict[str, Any], group: Any) -> Iterator[Problem]:
+def _vault_problems(data: dict[str, Any], group: Any) -> Iterator[ConfigProblem]:
     seen: dict[str, tuple[KeyPath, Any, Any]] = {}
     for path, entry in _key_entries(data):
         vault = _vault_name(entry.get("vault"))
@@ -108,21 +108,21 @@ def _vault_problems(data: dict[str, Any], group: Any) -> Iterator[Problem]:
             continue
         first_path, first_group, first_existing = seen[vault]
         if here[0] != first_group:
-            yield Problem(
+            yield ConfigProblem(
                 (*path, "resourceGroup"),
                 f"Key Vault {vault!r} is in resource group {first_group!r} at "
                 f"{dotted(first_path)}; give every entry of one vault the same "
                 "resourceGroup",
             )
         if here[1] != first_existing:
-            yield Problem(
+            yield ConfigProblem(
                 (*path, "existing"),
                 f"Key Vault {vault!r} has existing: {str(first_existing).lower()} at "
                 f"{dotted(first_path)}; fluxforge either manages a vault or not",
             )
 
 
-def _workload_vault_problems(data: dict[str, Any], group: Any) -> Iterator[Problem]:
+def _workload_vault_problems(data: dict[str, Any], group: Any) -> Iterator[ConfigProblem]:
     """A vault named by workloads is in one resource group (the one its sops.keyVault entries give, if any)."""
     seen: dict[str, tuple[KeyPath, Any]] = {}
     for path, entry in _key_entries(data):
@@ -135,7 +135,7 @@ def _workload_vault_problems(data: dict[str, Any], group: Any) -> Iterator[Probl
         here = entry.get("resourceGroup", group)
         first_path, first_group = seen.setdefault(vault, (path, here))
         if here != first_group:
-            yield Problem(
+            yield ConfigProblem(
                 (*path, "resourceGroup"),
                 f"Key Vault {vault!r} is in resource group {first_group!r} at "
                 f"{dotted(first_path)}; give every mention of one vault the same "
@@ -143,21 +143,21 @@ def _workload_vault_problems(data: dict[str, Any], group: Any) -> Iterator[Probl
             )
 
 
-def _encryptor_problems(azure: dict[str, Any]) -> Iterator[Problem]:
+def _encryptor_problems(azure: dict[str, Any]) -> Iterator[ConfigProblem]:
     first: dict[str, KeyPath] = {}
     for path, entry in _items(azure.get("encryptors"), ("azure", "encryptors")):
         object_id = entry.get("objectId")
         if not isinstance(object_id, str):
             continue
         if object_id.lower() in first:
-            yield Problem(
+            yield ConfigProblem(
                 (*path, "objectId"), f"duplicate encryptor {object_id!r} (first at {dotted(first[object_id.lower()])})"
             )
         else:
             first[object_id.lower()] = path
 
 
-def azure_problems(data: dict[str, Any]) -> list[Problem]:
+def azure_problems(data: dict[str, Any]) -> list[ConfigProblem]:
     """Cross-field problems of the Azure keys (identities, Key Vaults, encryptors)."""
     azure = _dict(data.get("azure"))
     group = azure.get("resourceGroup")

@@ -28,7 +28,7 @@ from typing import Final
 
 from generator.az_hints import WI_AUDIENCE
 from generator.config.model import Cluster, Config, Encryptor, Identity, KeyPath, KeyVaultKey, Workload
-from generator.config.problems import Problem, dotted
+from generator.config.problems import ConfigProblem, dotted
 from generator.errors import ConfigError
 from generator.flux.federation import federated_credentials
 from generator.flux.tenancy import decrypt_grants, decryptors
@@ -80,7 +80,7 @@ class DesiredStateError(ConfigError):
     """The config lacks what the Azure side needs, or breaks Azure's rules; ``found`` keeps the key paths
     (the command layer adds line numbers)."""
 
-    def __init__(self, found: list[Problem], display: str) -> None:
+    def __init__(self, found: list[ConfigProblem], display: str) -> None:
         super().__init__([f"{display}: {dotted(p.path)}: {p.message}" for p in found])
         self.found = found
 
@@ -713,7 +713,7 @@ def _refuse_problems(
     for where, message in credential_problems(credentials):
         builder.problem(where, message)
     if builder.problems:
-        raise DesiredStateError([Problem(where, message) for where, message in builder.problems], display)
+        raise DesiredStateError([ConfigProblem(where, message) for where, message in builder.problems], display)
 
 
 @dataclass

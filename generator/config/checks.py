@@ -14,7 +14,7 @@ from typing import Any
 from generator.azure.checks import azure_problems
 from generator.config.flavour import flavour_problems
 from generator.config.paths import normalise_path, path_problem
-from generator.config.problems import KeyPath, Problem, did_you_mean, dotted
+from generator.config.problems import ConfigProblem, KeyPath, did_you_mean, dotted
 from generator.config.tenancy_checks import tenancy_problems
 from generator.config.workload_checks import workload_problems
 from generator.flux.versions import EXTRA_COMPONENTS, features_for, parse_version
@@ -51,27 +51,27 @@ def duration_problem(text: str) -> str | None:
     return None
 
 
-def _duration_checks(data: dict[str, Any]) -> Iterator[Problem]:
+def _duration_checks(data: dict[str, Any]) -> Iterator[ConfigProblem]:
     git = data.get("git")
     if isinstance(git, dict) and isinstance(git.get("interval"), str) and (why := duration_problem(git["interval"])):
-        yield Problem(("git", "interval"), why)
+        yield ConfigProblem(("git", "interval"), why)
     for cpath, cluster in _mappings(data.get("clusters"), ("clusters",)):
         for kpath, ks in _mappings(cluster.get("kustomizations"), (*cpath, "kustomizations")):
             for key in ("interval", "retryInterval", "timeout"):
                 if isinstance(ks.get(key), str) and (why := duration_problem(ks[key])):
-                    yield Problem((*kpath, key), why)
+                    yield ConfigProblem((*kpath, key), why)
 
 
-def _duplicates(entries: list[tuple[KeyPath, str]], what: str) -> Iterator[Problem]:
+def _duplicates(entries: list[tuple[KeyPath, str]], what: str) -> Iterator[ConfigProblem]:
     first: dict[str, KeyPath] = {}
     for path, value in entries:
         if value in first:
-            yield Problem(path, f"duplicate {what} {value!r} (first used by {dotted(first[value][:-1])})")
+            yield ConfigProblem(path, f"duplicate {what} {value!r} (first used by {dotted(first[value][:-1])})")
         else:
             first[value] = path
 
 
-def _flux_minor(version: Any) -> tuple[int | None, list[Problem]]:
+def _flux_minor(version: Any) -> tuple[int | None, list[ConfigProblem]]:
     """The configured Flux minor (9 when unset, None when unusable)."""
     if not isinstance(version, str):
         return (9 if version is None else None), []
@@ -82,10 +82,10 @@ def _flux_minor(version: Any) -> tuple[int | None, list[Problem]]:
     try:
         return features_for(parsed).version.minor, []
     except ValueError as err:
-        return None, [Problem(("flux", "version"), str(err))]
+        return None, [ConfigProblem(("flux", "version"), str(err))]
 
 
-def _flux_checks(data: dict[str, Any]) -> tuple[int | None, list[Problem]]:
+def _flux_checks(data: dict[str, Any]) -> tuple[int | None, list[ConfigProblem]]:
     """Return the Flux minor (None if unusable) and problems of the flux block."""
     flux = data.get("flux")
     flux = flux if isinstance(flux, dict) else {}
@@ -94,22 +94,24 @@ def _flux_checks(data: dict[str, Any]) -> tuple[int | None, list[Problem]]:
     if isinstance(components, list):
         problems += _component_problems(components, minor)
     if "defaultDecryptionServiceAccount" in flux and minor is not None and minor < 7:
-        problems.append(Problem(("flux", "defaultDecryptionServiceAccount"), "needs Flux >= 2.7 (set flux.version)"))
+        problems.append(
+            ConfigProblem(("flux", "defaultDecryptionServiceAccount"), "needs Flux >= 2.7 (set flux.version)")
+        )
     return minor, problems
 
 
-def _component_problems(components: list[Any], minor: int | None) -> list[Problem]:
+def _component_problems(components: list[Any], minor: int | None) -> list[ConfigProblem]:
     """flux.components: the ones fluxforge configures are there, each one exists in the Flux version."""
     names = [c for c in components if isinstance(c, str)]
     problems = [
-        Problem(("flux", "components"), f"must include {need} (fluxforge configures it)")
+        ConfigProblem(("flux", "components"), f"must include {need} (fluxforge configures it)")
         for need in _REQUIRED_COMPONENTS
         if need not in names
     ]
     for index, name in _strings(components):
         since = EXTRA_COMPONENTS.get(name)
         if since is not None and minor is not None and minor < since:
-            problems.append(Problem(("flux", "components", index), f"{name} needs Flux >= 2.{since}"))
+            problems.append(ConfigProblem(("flux", "components", index), f"{name} needs Flux >= 2.{since}"))
     return problems
 
 
@@ -122,20 +124,20 @@ def _cluster_folder(cluster: dict[str, Any]) -> str | None:
     return normalise_path(raw) if isinstance(raw, str) and path_problem(raw) is None else None
 
 
-def _ks_path_checks(path: KeyPath, raw: Any, cluster_folder: str | None) -> Iterator[Problem]:
+def _ks_path_checks(path: KeyPath, raw: Any, cluster_folder: str | None) -> Iterator[ConfigProblem]:
     if not isinstance(raw, str):
         return
     if why := path_problem(raw):
-        yield Problem((*path, "path"), why)
+        yield ConfigProblem((*path, "path"), why)
     elif cluster_folder and (normalise_path(raw) + "/").startswith(cluster_folder + "/"):
-        yield Problem(
+        yield ConfigProblem(
             (*path, "path"),
             f"{raw!r} is inside the cluster folder {cluster_folder}, which the flux-system Kustomization "
             "already applies; use a folder outside it (e.g. apps/<environment>)",
         )
 
 
-def _tenant_conflicts(entries: list[tuple[KeyPath, dict[str, Any]]], flux_ns: str) -> Iterator[Problem]:
+def _tenant_conflicts(entries: list[tuple[KeyPath, dict[str, Any]]], flux_ns: str) -> Iterator[ConfigProblem]:
     first: dict[tuple[str, str], tuple[KeyPath, Any]] = {}
     for path, ks in entries:
         tenant = ks.get("tenant")
@@ -146,17 +148,17 @@ def _tenant_conflicts(entries: list[tuple[KeyPath, dict[str, Any]]], flux_ns: st
         if key not in first:
             first[key] = (path, identity)
         elif first[key][1] != identity:
-            yield Problem(
+            yield ConfigProblem(
                 (*path, "tenant", "identity"),
                 f"ServiceAccount {key[1]!r} in namespace {key[0]!r} already has another identity "
                 f"(at {dotted(first[key][0])}); use one identity per ServiceAccount",
             )
 
 
-def _lockdown_clash(path: KeyPath, ks: dict[str, Any], lockdown: str | None) -> Iterator[Problem]:
+def _lockdown_clash(path: KeyPath, ks: dict[str, Any], lockdown: str | None) -> Iterator[ConfigProblem]:
     tenant = ks.get("tenant")
     if lockdown and isinstance(tenant, dict) and tenant.get("serviceAccount") == lockdown:
-        yield Problem(
+        yield ConfigProblem(
             (*path, "tenant", "serviceAccount"),
             f"{lockdown!r} is flux.defaultDecryptionServiceAccount, rendered with the cluster identity; "
             "give the tenant's ServiceAccount another name",
@@ -165,14 +167,14 @@ def _lockdown_clash(path: KeyPath, ks: dict[str, Any], lockdown: str | None) -> 
 
 def _kustomization_checks(
     cpath: KeyPath, cluster: dict[str, Any], minor: int | None, flux_ns: str, lockdown: str | None
-) -> Iterator[Problem]:
+) -> Iterator[ConfigProblem]:
     entries = list(_mappings(cluster.get("kustomizations"), (*cpath, "kustomizations")))
     names = [(p, ks["name"]) for p, ks in entries if isinstance(ks.get("name"), str)]
     yield from _duplicates([((*p, "name"), n) for p, n in names], "Kustomization name")
     known = {n for _, n in names}
     for path, ks in entries:
         if ks.get("name") == flux_ns:
-            yield Problem(
+            yield ConfigProblem(
                 (*path, "name"),
                 f"{flux_ns!r} is reserved for the sync Kustomization gotk-sync.yaml "
                 "(flux bootstrap names it after flux.namespace)",
@@ -185,23 +187,23 @@ def _kustomization_checks(
     yield from _tenant_conflicts(entries, flux_ns)
 
 
-def _tenant_field_checks(path: KeyPath, ks: dict[str, Any], minor: int | None) -> Iterator[Problem]:
+def _tenant_field_checks(path: KeyPath, ks: dict[str, Any], minor: int | None) -> Iterator[ConfigProblem]:
     if "tenant" in ks and minor is not None and minor < 6:
-        yield Problem((*path, "tenant"), "object-level workload identity needs Flux >= 2.6 (set flux.version)")
+        yield ConfigProblem((*path, "tenant"), "object-level workload identity needs Flux >= 2.6 (set flux.version)")
     if isinstance(ks.get("tenant"), dict) and ks.get("decryption") is False:
-        yield Problem(
+        yield ConfigProblem(
             (*path, "tenant"), "a tenant identity is only used for decryption; remove it or the decryption: false"
         )
 
 
-def _depends_on_checks(path: KeyPath, ks: dict[str, Any], known: set[str]) -> Iterator[Problem]:
+def _depends_on_checks(path: KeyPath, ks: dict[str, Any], known: set[str]) -> Iterator[ConfigProblem]:
     for index, dep in _strings(ks.get("dependsOn")):
         if dep not in known:
             hint = did_you_mean(dep, sorted(known))
-            yield Problem((*path, "dependsOn", index), f"unknown Kustomization {dep!r} in this cluster{hint}")
+            yield ConfigProblem((*path, "dependsOn", index), f"unknown Kustomization {dep!r} in this cluster{hint}")
 
 
-def _cycles(entries: list[tuple[KeyPath, dict[str, Any]]], known: set[str]) -> Iterator[Problem]:
+def _cycles(entries: list[tuple[KeyPath, dict[str, Any]]], known: set[str]) -> Iterator[ConfigProblem]:
     graph: dict[str, list[str]] = {}
     where: dict[str, KeyPath] = {}
     for path, ks in entries:
@@ -212,7 +214,7 @@ def _cycles(entries: list[tuple[KeyPath, dict[str, Any]]], known: set[str]) -> I
     state: dict[str, int] = {}
     reported: set[frozenset[str]] = set()
 
-    def visit(node: str, stack: list[str]) -> Iterator[Problem]:
+    def visit(node: str, stack: list[str]) -> Iterator[ConfigProblem]:
         state[node] = 1
         stack.append(node)
         for dep in graph.get(node, []):
@@ -220,7 +222,7 @@ def _cycles(entries: list[tuple[KeyPath, dict[str, Any]]], known: set[str]) -> I
                 cycle = [*stack[stack.index(dep) :], dep]
                 if frozenset(cycle) not in reported:
                     reported.add(frozenset(cycle))
-                    yield Problem(where[dep], f"dependsOn cycle: {' -> '.join(cycle)}")
+                    yield ConfigProblem(where[dep], f"dependsOn cycle: {' -> '.join(cycle)}")
             elif state.get(dep) is None:
                 yield from visit(dep, stack)
         stack.pop()
@@ -250,14 +252,14 @@ def _lockdown(data: dict[str, Any]) -> str | None:
     return name if isinstance(name, str) else None
 
 
-def _sparse_folders(data: dict[str, Any], minor: int | None, problems: list[Problem]) -> list[str]:
+def _sparse_folders(data: dict[str, Any], minor: int | None, problems: list[ConfigProblem]) -> list[str]:
     git = data.get("git")
     sparse = git.get("sparseCheckout") if isinstance(git, dict) else None
     if not isinstance(sparse, list) or not sparse:
         return []
     if minor is not None and minor < 9:
         problems.append(
-            Problem(
+            ConfigProblem(
                 ("git", "sparseCheckout"),
                 "needs Flux >= 2.9 (flux bootstrap --sparse-checkout); set flux.version, or remove it",
             )
@@ -265,7 +267,7 @@ def _sparse_folders(data: dict[str, Any], minor: int | None, problems: list[Prob
     folders = []
     for index, raw in _strings(sparse):
         if why := path_problem(raw):
-            problems.append(Problem(("git", "sparseCheckout", index), why))
+            problems.append(ConfigProblem(("git", "sparseCheckout", index), why))
         else:
             folders.append(normalise_path(raw))
     return folders
@@ -279,9 +281,9 @@ def _ks_folders(cpath: KeyPath, cluster: dict[str, Any]) -> Iterator[tuple[KeyPa
             yield (*path, "path" if "path" in ks else "name"), normalise_path(raw)
 
 
-def _sparse_checks(data: dict[str, Any], minor: int | None) -> list[Problem]:
+def _sparse_checks(data: dict[str, Any], minor: int | None) -> list[ConfigProblem]:
     """Every folder Flux applies lies in a git.sparseCheckout folder (else the artifact lacks it)."""
-    problems: list[Problem] = []
+    problems: list[ConfigProblem] = []
     folders = _sparse_folders(data, minor, problems)
     if not folders:
         return problems
@@ -293,7 +295,7 @@ def _sparse_checks(data: dict[str, Any], minor: int | None) -> list[Problem]:
         for where, folder in wanted:
             if folder and not any(folder == f or folder.startswith(f + "/") for f in folders):
                 problems.append(
-                    Problem(
+                    ConfigProblem(
                         where,
                         f"{folder!r} is outside git.sparseCheckout ({', '.join(folders)}): "
                         "the GitRepository would not check it out; add it (or a parent) to the list",
@@ -304,14 +306,14 @@ def _sparse_checks(data: dict[str, Any], minor: int | None) -> list[Problem]:
 
 def _cluster_path(
     cpath: KeyPath, cluster: dict[str, Any], named: set[str], cluster_paths: list[tuple[KeyPath, str]]
-) -> list[Problem]:
+) -> list[ConfigProblem]:
     """Record the cluster's folder in ``cluster_paths`` (its path, else clusters/<name> for the first cluster of
     that name; ``named`` collects the names); the problem with an unusable path."""
     raw = cluster.get("path")
     problems = []
     if isinstance(raw, str):
         if why := path_problem(raw):
-            problems.append(Problem((*cpath, "path"), why))
+            problems.append(ConfigProblem((*cpath, "path"), why))
         else:
             cluster_paths.append(((*cpath, "path"), normalise_path(raw)))
     elif isinstance(cluster.get("name"), str) and cluster["name"] not in named:
@@ -321,7 +323,7 @@ def _cluster_path(
     return problems
 
 
-def check_semantics(data: Any) -> list[Problem]:
+def check_semantics(data: Any) -> list[ConfigProblem]:
     """All cross-field problems of a parsed config (empty when fine)."""
     if not isinstance(data, dict):
         return []
@@ -336,7 +338,7 @@ def check_semantics(data: Any) -> list[Problem]:
         problems += _cluster_path(cpath, cluster, named, cluster_paths)
         if not _sops_present(cluster.get("sops")) and not _sops_present(data.get("sops")):
             problems.append(
-                Problem((*cpath,), "no SOPS recipient: add sops.keyVault or sops.age (top level or per cluster)")
+                ConfigProblem((*cpath,), "no SOPS recipient: add sops.keyVault or sops.age (top level or per cluster)")
             )
         problems.extend(_kustomization_checks(cpath, cluster, minor, _flux_namespace(data), _lockdown(data)))
     problems.extend(tenancy_problems(data, _flux_namespace(data)))

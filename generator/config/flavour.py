@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from generator.config.problems import KeyPath, Problem
+from generator.config.problems import ConfigProblem, KeyPath
 
 __all__ = ["flavour_problems"]
 
@@ -51,10 +51,10 @@ def _same_identity(source: dict[str, Any], identity: Any) -> bool:
     return all(str(source.get(k, "")).lower() == str(identity.get(k, "")).lower() for k in keys)
 
 
-def _kustomization_problems(cpath: KeyPath, cluster: dict[str, Any], flux_ns: str) -> Iterator[Problem]:
+def _kustomization_problems(cpath: KeyPath, cluster: dict[str, Any], flux_ns: str) -> Iterator[ConfigProblem]:
     for kpath, ks in _mappings(cluster.get("kustomizations"), (*cpath, "kustomizations")):
         if "tenant" in ks:
-            yield Problem(
+            yield ConfigProblem(
                 (*kpath, "tenant"),
                 "object-level workload identity is not possible with flux.install: "
                 "extension: it needs the ObjectLevelWorkloadIdentity feature gate on kustomize-controller, "
@@ -64,7 +64,7 @@ def _kustomization_problems(cpath: KeyPath, cluster: dict[str, Any], flux_ns: st
             )
         namespace = ks.get("namespace", flux_ns)
         if isinstance(namespace, str) and namespace != flux_ns:
-            yield Problem(
+            yield ConfigProblem(
                 (*kpath, "namespace"),
                 f"{namespace!r}: with flux.install: extension every Kustomization "
                 f"lives in {flux_ns!r}: the extension enforces multi-tenancy (multiTenancy.enforce, no "
@@ -73,16 +73,16 @@ def _kustomization_problems(cpath: KeyPath, cluster: dict[str, Any], flux_ns: st
             )
 
 
-def _cluster_problems(cpath: KeyPath, cluster: dict[str, Any], flux_ns: str) -> Iterator[Problem]:
+def _cluster_problems(cpath: KeyPath, cluster: dict[str, Any], flux_ns: str) -> Iterator[ConfigProblem]:
     if not isinstance(cluster.get("aks"), dict):
-        yield Problem(
+        yield ConfigProblem(
             (*cpath, "aks"),
             "missing: with flux.install: extension the Flux extension and its "
             "fluxConfigurations are resources of the AKS cluster; set aks.name (and aks.resourceGroup)",
         )
     source = cluster.get("sourceIdentity")
     if isinstance(source, dict) and not _same_identity(source, cluster.get("identity")):
-        yield Problem(
+        yield ConfigProblem(
             (*cpath, "sourceIdentity"),
             "with flux.install: extension every Flux controller runs with the "
             "extension's one workloadIdentity.azureClientId, the cluster identity's; give sourceIdentity "
@@ -91,15 +91,15 @@ def _cluster_problems(cpath: KeyPath, cluster: dict[str, Any], flux_ns: str) -> 
     yield from _kustomization_problems(cpath, cluster, flux_ns)
 
 
-def flavour_problems(data: dict[str, Any]) -> list[Problem]:
+def flavour_problems(data: dict[str, Any]) -> list[ConfigProblem]:
     """What ``flux.install: extension`` cannot do in ``data`` (empty for the bootstrap flavour)."""
     flux = _flux(data)
     if flux.get("install") != "extension":
         return []
-    problems: list[Problem] = []
+    problems: list[ConfigProblem] = []
     if "defaultDecryptionServiceAccount" in flux:
         problems.append(
-            Problem(
+            ConfigProblem(
                 ("flux", "defaultDecryptionServiceAccount"),
                 "not possible with flux.install: "
                 "extension: the lockdown is kustomize-controller's --default-decryption-service-account "
@@ -109,7 +109,7 @@ def flavour_problems(data: dict[str, Any]) -> list[Problem]:
         )
     if flux.get("lockdown") is True:
         problems.append(
-            Problem(
+            ConfigProblem(
                 ("flux", "lockdown"),
                 "not possible with flux.install: extension: the lockdown is "
                 "flags and patches on the Flux controllers, which the AKS Flux extension installs and "

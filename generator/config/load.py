@@ -35,7 +35,7 @@ from generator.config.model import (
     Workload,
     WorkloadVault,
 )
-from generator.config.problems import Problem, format_problems, problems_from_schema
+from generator.config.problems import ConfigProblem, format_problems, problems_from_schema
 from generator.errors import ConfigError
 from generator.flux.lockdown import LOCKDOWN_DECRYPTION_SA
 from generator.flux.versions import parse_version
@@ -133,7 +133,7 @@ def parse_config(text: str, *, display: str = CONFIG_NAME, source: Path | None =
         raise ConfigError(f"{display}:1: the file is empty; start from `fluxforge init`")
     if not isinstance(data, dict):
         raise ConfigError(f"{display}:1: the top level must be a mapping of keys (flux, git, azure, ...)")
-    problems: list[Problem] = problems_from_schema(_validator().iter_errors(data))
+    problems: list[ConfigProblem] = problems_from_schema(_validator().iter_errors(data))
     problems.extend(check_semantics(data))
     if problems:
         raise ConfigError(format_problems(problems, load_rt(text), display))

@@ -13,7 +13,7 @@ from typing import Any
 
 from jsonschema.exceptions import ValidationError
 
-__all__ = ["KeyPath", "Problem", "format_problems", "line_of", "problems_from_schema"]
+__all__ = ["ConfigProblem", "KeyPath", "format_problems", "line_of", "problems_from_schema"]
 
 KeyPath = tuple[str | int, ...]
 
@@ -28,7 +28,7 @@ _TYPE_NAMES = {
 
 
 @dataclass(frozen=True)
-class Problem:
+class ConfigProblem:
     """One thing wrong with the config, at a key path."""
 
     path: KeyPath
@@ -77,7 +77,7 @@ def line_of(root: Any, path: KeyPath) -> int:
     return best + 1
 
 
-def format_problems(problems: Iterable[Problem], root: Any, display: str) -> list[str]:
+def format_problems(problems: Iterable[ConfigProblem], root: Any, display: str) -> list[str]:
     """Sort by line, de-duplicate, and render one line per problem."""
     seen: set[str] = set()
     ordered: list[tuple[int, str]] = []
@@ -119,17 +119,21 @@ def _type_message(err: ValidationError) -> str:
     return f"expected {wanted}, got {_describe(err.instance)}{hint}"
 
 
-def _unknown_keys(err: ValidationError, path: KeyPath) -> list[Problem]:
+def _unknown_keys(err: ValidationError, path: KeyPath) -> list[ConfigProblem]:
     allowed = sorted(err.schema.get("properties", {}))
     extras = [key for key in err.instance if key not in allowed]
     return [
-        Problem((*path, key), f"unknown key '{key}'{did_you_mean(str(key), allowed)} (allowed: {', '.join(allowed)})")
+        ConfigProblem(
+            (*path, key), f"unknown key '{key}'{did_you_mean(str(key), allowed)} (allowed: {', '.join(allowed)})"
+        )
         for key in extras
     ]
 
 
-def _missing_keys(err: ValidationError, path: KeyPath) -> list[Problem]:
-    return [Problem(path, f"missing required key '{key}'") for key in err.validator_value if key not in err.instance]
+def _missing_keys(err: ValidationError, path: KeyPath) -> list[ConfigProblem]:
+    return [
+        ConfigProblem(path, f"missing required key '{key}'") for key in err.validator_value if key not in err.instance
+    ]
 
 
 def _message(err: ValidationError) -> str:
@@ -152,9 +156,9 @@ def _message(err: ValidationError) -> str:
     return str(err.message)
 
 
-def problems_from_schema(errors: Iterable[ValidationError]) -> list[Problem]:
+def problems_from_schema(errors: Iterable[ValidationError]) -> list[ConfigProblem]:
     """Translate jsonschema errors into Problems (unknown keys and missing keys one per key)."""
-    found: list[Problem] = []
+    found: list[ConfigProblem] = []
     for err in errors:
         path: KeyPath = tuple(err.absolute_path)
         if err.validator == "additionalProperties":
@@ -162,5 +166,5 @@ def problems_from_schema(errors: Iterable[ValidationError]) -> list[Problem]:
         elif err.validator == "required":
             found.extend(_missing_keys(err, path))
         else:
-            found.append(Problem(path, _message(err)))
+            found.append(ConfigProblem(path, _message(err)))
     return found

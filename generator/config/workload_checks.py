@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from generator.config.paths import path_problem
-from generator.config.problems import KeyPath, Problem, did_you_mean, dotted
+from generator.config.problems import ConfigProblem, KeyPath, did_you_mean, dotted
 
 __all__ = ["workload_problems"]
 
@@ -52,18 +52,18 @@ def _inside(folder: str, parent: str) -> bool:
     return folder == parent or folder.startswith(parent + "/")
 
 
-def _path_checks(wpath: KeyPath, workload: dict[str, Any], cluster: dict[str, Any]) -> Iterator[Problem]:
+def _path_checks(wpath: KeyPath, workload: dict[str, Any], cluster: dict[str, Any]) -> Iterator[ConfigProblem]:
     folder = _folder(workload.get("path"))
     if folder is None:
         if isinstance(workload.get("path"), str):
-            yield Problem((*wpath, "path"), str(path_problem(workload["path"])))
+            yield ConfigProblem((*wpath, "path"), str(path_problem(workload["path"])))
         return
     folders = _ks_folders(cluster)
     covering = sorted((f for f in folders if _inside(folder, f[0])), key=lambda f: -len(f[0]))
     if not covering:
         known = [f for f, _ in folders]
         listed = ", ".join(known) if known else "none"
-        yield Problem(
+        yield ConfigProblem(
             (*wpath, "path"),
             f"{folder!r} is not built by a Kustomization of this cluster (paths: {listed}), "
             f"so Flux would never apply the workload's Component{did_you_mean(folder, known)}",
@@ -74,13 +74,13 @@ def _path_checks(wpath: KeyPath, workload: dict[str, Any], cluster: dict[str, An
 
 def _target_namespace_checks(
     wpath: KeyPath, workload: dict[str, Any], ks_folder: str, ks: dict[str, Any]
-) -> Iterator[Problem]:
+) -> Iterator[ConfigProblem]:
     """The Kustomization that applies the workload must not move it to another namespace."""
     target = _str(ks.get("targetNamespace"))
     namespace = _str(workload.get("namespace"))
     account = _str(workload.get("serviceAccount", workload.get("name"))) or "<serviceAccount>"
     if target and namespace and target != namespace:
-        yield Problem(
+        yield ConfigProblem(
             (*wpath, "namespace"),
             (
                 f"Kustomization {ks.get('name')!r} ({ks_folder}) sets targetNamespace {target!r} "
@@ -112,7 +112,7 @@ def _flux_accounts(data: dict[str, Any], cluster: dict[str, Any]) -> dict[tuple[
     return found
 
 
-def _account_checks(data: dict[str, Any], cpath: KeyPath, cluster: dict[str, Any]) -> Iterator[Problem]:
+def _account_checks(data: dict[str, Any], cpath: KeyPath, cluster: dict[str, Any]) -> Iterator[ConfigProblem]:
     flux = _flux_accounts(data, cluster)
     first: dict[tuple[str, str], KeyPath] = {}
     for wpath, workload in _items(cluster.get("workloads"), (*cpath, "workloads")):
@@ -121,13 +121,13 @@ def _account_checks(data: dict[str, Any], cpath: KeyPath, cluster: dict[str, Any
             continue
         key, where = (namespace, name), (*wpath, "serviceAccount" if "serviceAccount" in workload else "name")
         if key in flux:
-            yield Problem(
+            yield ConfigProblem(
                 where,
                 f"ServiceAccount {name!r} in namespace {namespace!r} is {flux[key]}; give the workload "
                 "its own ServiceAccount (serviceAccount: ...)",
             )
         elif key in first:
-            yield Problem(
+            yield ConfigProblem(
                 where,
                 f"ServiceAccount {name!r} in namespace {namespace!r} is already used by the workload at "
                 f"{dotted(first[key])}; give each workload its own ServiceAccount",
@@ -136,7 +136,7 @@ def _account_checks(data: dict[str, Any], cpath: KeyPath, cluster: dict[str, Any
             first[key] = wpath
 
 
-def _unique_workloads(cpath: KeyPath, cluster: dict[str, Any]) -> Iterator[Problem]:
+def _unique_workloads(cpath: KeyPath, cluster: dict[str, Any]) -> Iterator[ConfigProblem]:
     targets: dict[tuple[str, str, str], KeyPath] = {}
     folders: dict[tuple[str, str], KeyPath] = {}
     for wpath, workload in _items(cluster.get("workloads"), (*cpath, "workloads")):
@@ -145,7 +145,7 @@ def _unique_workloads(cpath: KeyPath, cluster: dict[str, Any]) -> Iterator[Probl
             continue
         kind = _str(workload.get("kind")) or "Deployment"
         if namespace and (target := (kind, namespace, name)) in targets:
-            yield Problem(
+            yield ConfigProblem(
                 (*wpath, "name"),
                 f"{kind} {namespace}/{name} is already patched by the workload at "
                 f"{dotted(targets[target])}; list its objects there",
@@ -154,7 +154,7 @@ def _unique_workloads(cpath: KeyPath, cluster: dict[str, Any]) -> Iterator[Probl
             targets[target] = wpath
         folder = _folder(workload.get("path"))
         if folder and (place := (folder, name)) in folders:
-            yield Problem(
+            yield ConfigProblem(
                 (*wpath, "name"),
                 f"{folder}/workload-identity/{name} is already the Component of the workload "
                 f"at {dotted(folders[place])}; give the workloads different names",
@@ -163,14 +163,14 @@ def _unique_workloads(cpath: KeyPath, cluster: dict[str, Any]) -> Iterator[Probl
             folders[place] = wpath
 
 
-def _object_checks(wpath: KeyPath, workload: dict[str, Any]) -> Iterator[Problem]:
+def _object_checks(wpath: KeyPath, workload: dict[str, Any]) -> Iterator[ConfigProblem]:
     files: dict[str, KeyPath] = {}
     keys: dict[tuple[str, str], KeyPath] = {}
     types: dict[str, tuple[KeyPath, str]] = {}
     for opath, obj in _items(workload.get("objects"), (*wpath, "objects")):
         file = _str(obj.get("alias")) or _str(obj.get("name"))
         if file and file in files:
-            yield Problem(
+            yield ConfigProblem(
                 (*opath, "alias" if "alias" in obj else "name"),
                 f"file {file!r} is already mounted by {dotted(files[file])}; give one of them an alias",
             )
@@ -183,12 +183,12 @@ def _object_checks(wpath: KeyPath, workload: dict[str, Any]) -> Iterator[Problem
 
 def _sync_checks(
     opath: KeyPath, sync: dict[str, Any], keys: dict[tuple[str, str], KeyPath], types: dict[str, tuple[KeyPath, str]]
-) -> Iterator[Problem]:
+) -> Iterator[ConfigProblem]:
     """``syncAs``: one object per key of a synced Secret, one type per Secret (``keys``, ``types``: the first
     of each, recorded here)."""
     pair = (sync["secret"], sync["key"])
     if pair in keys:
-        yield Problem(
+        yield ConfigProblem(
             (*opath, "syncAs", "key"),
             f"key {pair[1]!r} of Secret {pair[0]!r} is already synced from {dotted(keys[pair])}; use another key",
         )
@@ -197,16 +197,16 @@ def _sync_checks(
     kind = _str(sync.get("type")) or "Opaque"
     if pair[0] in types and types[pair[0]][1] != kind:
         first, first_kind = types[pair[0]]
-        yield Problem(
+        yield ConfigProblem(
             (*opath, "syncAs", "type"),
             f"Secret {pair[0]!r} has type {first_kind!r} at {dotted(first)}; one Secret, one type",
         )
     types.setdefault(pair[0], (opath, kind))
 
 
-def workload_problems(data: dict[str, Any]) -> list[Problem]:
+def workload_problems(data: dict[str, Any]) -> list[ConfigProblem]:
     """Every cross-field problem of the clusters' workloads."""
-    problems: list[Problem] = []
+    problems: list[ConfigProblem] = []
     for cpath, cluster in _items(data.get("clusters"), ("clusters",)):
         for wpath, workload in _items(cluster.get("workloads"), (*cpath, "workloads")):
             problems.extend(_path_checks(wpath, workload, cluster))
