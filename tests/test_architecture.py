@@ -107,11 +107,9 @@ def test_the_top_level_of_the_package_stays_small() -> None:
 # comprehension conditions). Above 10 a function is a candidate for named steps. BUDGET is how many are
 # left; it only goes down: split a function rather than raise it. Above 20 only the functions named here.
 COMPLEXITY_LIMIT = 10
-COMPLEXITY_BUDGET = 8
+COMPLEXITY_BUDGET = 7
 COMPLEXITY_CEILING = 20
-ABOVE_CEILING: dict[str, int] = {
-    "generator/check/parse.py:_fast_tree": 21,
-}
+ABOVE_CEILING: dict[str, int] = {}
 
 
 def _complexities() -> dict[str, int]:

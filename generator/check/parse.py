@@ -83,6 +83,19 @@ def _fast_tree(fmt: str, text: str) -> Parsed | None:
     keyless check spent 92 % of its time in the pure-Python parser). None where the stream uses what
     only the round-trip path reads the same way (tags, anchors, merge keys, directives, complex or
     duplicate keys) or does not parse: then the round-trip parser decides, and words any error."""
+    kept = _composed_documents(text)
+    if kept is None:
+        return None
+    out = Parsed(fmt, documents=[doc for _, doc in kept])
+    _fast_metadata(out, kept)
+    for index, (root, doc) in enumerate(kept):
+        if isinstance(doc, dict):
+            _fast_leaves(out, root, doc, f"[{index}]" if len(kept) > 1 else "")
+    return out
+
+
+def _composed_documents(text: str) -> list[tuple[Any, Any]] | None:
+    """Each non-empty document as (libyaml root node, plain data); None where the fast path declines."""
     from generator.yamlio import compose_all
 
     if _NOT_FAST.search(text):
@@ -95,22 +108,24 @@ def _fast_tree(fmt: str, text: str) -> Parsed | None:
         docs = [_plain(root) for root in roots]
     except Exception:  # noqa: BLE001 - declined, or a scalar its tag cannot build: the round-trip path
         return None
-    kept = [(root, doc) for root, doc in zip(roots, docs, strict=True) if doc is not None]
-    out = Parsed(fmt, documents=[doc for _, doc in kept])
+    return [(root, doc) for root, doc in zip(roots, docs, strict=True) if doc is not None]
+
+
+def _fast_metadata(out: Parsed, kept: list[tuple[Any, Any]]) -> None:
+    """The first document's top-level ``sops`` entry as the metadata, with the line and column of its key."""
     first_root, first = kept[0] if kept and isinstance(kept[0][1], dict) else (None, {})
     if "sops" in first and first_root is not None:
         out.metadata = dict(first["sops"]) if isinstance(first["sops"], dict) else {}
         key_node = next(k for k, _ in first_root.value if k.value == "sops")
         out.meta_line, out.meta_col = key_node.start_mark.line + 1, key_node.start_mark.column + 1
-    for index, (root, doc) in enumerate(kept):
-        if not isinstance(doc, dict):
+
+
+def _fast_leaves(out: Parsed, root: Any, doc: dict[Any, Any], prefix: str) -> None:
+    """The leaves of one mapping document, the metadata entry excepted."""
+    for (_, value_node), key in zip(root.value, doc, strict=True):
+        if key == "sops" and out.metadata is not None:
             continue
-        prefix = f"[{index}]" if len(kept) > 1 else ""
-        for (_, value_node), key in zip(root.value, doc, strict=True):
-            if key == "sops" and out.metadata is not None:
-                continue
-            out.leaves.extend(_node_leaves(value_node, doc[key], (str(key),), f"{prefix}{key}"))
-    return out
+        out.leaves.extend(_node_leaves(value_node, doc[key], (str(key),), f"{prefix}{key}"))
 
 
 class _Decline(Exception):
