@@ -27,7 +27,7 @@ from generator.fsio import write_atomic
 
 __all__ = ["ApplyFailed", "ApplyReport", "run_apply", "run_plan"]
 
-Progress = Callable[[str], None]
+StepPrinter = Callable[[str], None]
 
 
 class ApplyFailed(FluxforgeError):
@@ -59,7 +59,7 @@ def _verb(change: Change) -> str:
 
 
 class _Applier:
-    def __init__(self, state: DesiredState, actual: ActualState, arm: Arm, progress: Progress) -> None:
+    def __init__(self, state: DesiredState, actual: ActualState, arm: Arm, progress: StepPrinter) -> None:
         self.state, self.actual, self.arm, self.progress = state, actual, arm, progress
         self.done: list[str] = []
 
@@ -147,7 +147,7 @@ _ORDER = ("identity", "credential", "vault", "key", "role", "assignment", "acces
 
 
 def run_apply(
-    config_arg: str | Path | None, *, credential: str | None = None, progress: Progress = lambda _line: None
+    config_arg: str | Path | None, *, credential: str | None = None, progress: StepPrinter = lambda _line: None
 ) -> ApplyReport:
     """Plan, then create/update what is missing or different; write client IDs into the config."""
     file, _config, state = load_desired(config_arg, need_subscription=True)

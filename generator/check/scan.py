@@ -248,7 +248,7 @@ def _tracked_or_walk(root: Path) -> Iterator[str]:
         yield prefix + rel
 
 
-def format_problems(display: str, problems: Iterable[Problem]) -> list[str]:
+def problem_lines(display: str, problems: Iterable[Problem]) -> list[str]:
     return [f"{display}:{p.line}:{p.col}: {p.message}" for p in problems]
 
 

@@ -71,7 +71,7 @@ def must_encrypt(path: Path, data: bytes, rules: Rules) -> bool:
 def cannot_encrypt(display: str, path: Path, data: bytes, rules: Rules) -> list[str]:
     """Problem lines for a file a rule requires to be encrypted that is not and cannot be (it does not
     parse, or its top level is a list or a scalar); empty otherwise."""
-    from generator.check.scan import check_content, format_problems
+    from generator.check.scan import check_content, problem_lines
     from generator.sops.api import detect_format, is_encrypted
 
     match = rules.match(path)
@@ -82,7 +82,7 @@ def cannot_encrypt(display: str, path: Path, data: bytes, rules: Rules) -> list[
             return []
     except SopsError as err:
         return [f"{display}: {line}" for line in err.problems]
-    return format_problems(display, check_content(path, data, rules))
+    return problem_lines(display, check_content(path, data, rules))
 
 
 def _encrypt_all(pending: Sequence[Pending], rules: Rules) -> list[bytes]:
@@ -208,14 +208,14 @@ def _restage(repo: GitRepo, pending: Sequence[Pending], ciphertexts: Sequence[by
 
 
 def _check_staged(repo: GitRepo, staged: Sequence[str], rules: Rules) -> list[str]:
-    from generator.check.scan import check_content, format_problems
+    from generator.check.scan import check_content, problem_lines
 
     lines: list[str] = []
     for rel in staged:
         path = repo.workdir / rel
         if rules.is_config(path):
             continue
-        lines.extend(format_problems(rel, check_content(path, repo.read_staged(rel), rules)))
+        lines.extend(problem_lines(rel, check_content(path, repo.read_staged(rel), rules)))
     return lines
 
 

@@ -41,6 +41,7 @@ from generator.sops.api import (
     KeyOptions,
     KeySource,
     KvVersion,
+    Progress,
     file_keys,
     kv_version,
     vault_source,
@@ -53,7 +54,6 @@ __all__ = ["LATEST", "RotateKeyError", "RotateReport", "parse_kv_url", "run_rota
 LATEST = "latest"
 _VERSION = re.compile(r"^[0-9a-fA-F]{32}$")
 _KV_URL = re.compile(r"^(https://[^/]+)/keys/([^/]+)(?:/([^/]*))?/?$")
-Progress = Callable[[int, int, Path], None]
 
 
 class RotateKeyError(FluxforgeError):

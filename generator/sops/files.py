@@ -19,6 +19,7 @@ from generator.errors import FluxforgeError, SopsError, UsageError
 from generator.fsio import read_input, sweep_stale_temps, walk_files, write_atomic
 from generator.sops import engine
 from generator.sops import metadata as md
+from generator.sops.api import Progress
 from generator.sops.detect import is_encrypted
 from generator.sops.flags import EncryptFlags, parse_extract
 from generator.sops.formats import detect_format
@@ -32,8 +33,6 @@ from generator.sops.rules import (
     load_rules,
     nearby_config_hint,
 )
-
-Progress = Callable[[int, int, Path], None]
 
 
 def load_sops_config(config: Path | None, paths: Sequence[Path] = ()) -> SopsRules:
