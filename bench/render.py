@@ -16,6 +16,8 @@ from __future__ import annotations
 import shutil
 import sys
 import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -55,6 +57,64 @@ def fleet_config(clusters: int, kustomizations: int, *, version: str = "2.9.4") 
     return "\n".join(lines) + "\n"
 
 
+@dataclass(frozen=True)
+class FleetRuns:
+    """A command on the big and the small fleet, first in a fresh folder and then again in it (the no-op)."""
+
+    big: Series
+    small: Series
+    big_again: Series
+    small_again: Series
+    box: Machine
+
+
+def fleet_runs(
+    pairs: int,
+    sizes: tuple[int, int],
+    job: str,
+    ks: int,
+    first: Callable[[Path, int], Sequence[str]],
+    again: Sequence[str],
+) -> FleetRuns:
+    """A B A B over the big and the small fleet (``sizes``: big, small clusters). ``first(root, n)`` prepares a
+    fresh folder for ``n`` clusters (untimed) and returns the timed command; ``again`` then runs in the same
+    folder, which is removed after it."""
+    big_n, small_n = sizes
+    with tempfile.TemporaryDirectory() as tmp:
+        rounds = iter(range(1_000_000))
+        trees: dict[int, list[Path]] = {small_n: [], big_n: []}
+
+        def fresh(n: int) -> Run:
+            root = Path(tmp, f"fleet-{n}-{next(rounds)}")
+            root.mkdir()
+            argv = first(root, n)
+            trees[n].append(root)
+            return run_process(argv, cwd=root)
+
+        def noop(n: int) -> Run:
+            root = trees[n].pop(0)
+            run = run_process(again, cwd=root)
+            shutil.rmtree(root)
+            return run
+
+        box = machine()
+        big, small = alternate(
+            pairs,
+            lambda: fresh(big_n),
+            lambda: fresh(small_n),
+            a_label=f"{job} {big_n} x {ks}",
+            b_label=f"{job} {small_n} x {ks}",
+        )
+        big_again, small_again = alternate(
+            pairs,
+            lambda: noop(big_n),
+            lambda: noop(small_n),
+            a_label=f"no-op {job} {big_n} x {ks}",
+            b_label=f"no-op {job} {small_n} x {ks}",
+        )
+        return FleetRuns(big, small, big_again, small_again, worst(box, machine()))
+
+
 def scaling(big: Series, small: Series, box: Machine, *, factor: int) -> list[str]:
     """The per-pair ratio big / small (median), against the linear bar; withheld on a busy machine."""
     import statistics
@@ -88,39 +148,13 @@ def main() -> int:
     fluxforge = found[0]
     small_n, big_n, ks = args.clusters, args.clusters * args.scale, args.kustomizations
     texts = {n: fleet_config(n, ks) for n in (small_n, big_n)}
-    with tempfile.TemporaryDirectory() as tmp:
-        rounds = iter(range(1_000_000))
-        trees: dict[int, list[Path]] = {small_n: [], big_n: []}
 
-        def first(n: int) -> Run:
-            root = Path(tmp, f"fleet-{n}-{next(rounds)}")
-            root.mkdir()
-            (root / "fluxforge.yaml").write_text(texts[n], encoding="utf-8")
-            trees[n].append(root)
-            return run_process([fluxforge, "render"], cwd=root)
+    def fleet(root: Path, n: int) -> list[str]:
+        (root / "fluxforge.yaml").write_text(texts[n], encoding="utf-8")
+        return [fluxforge, "render"]
 
-        def noop(n: int) -> Run:
-            root = trees[n].pop(0)
-            run = run_process([fluxforge, "render"], cwd=root)
-            shutil.rmtree(root)
-            return run
-
-        box = machine()
-        big, small = alternate(
-            args.pairs,
-            lambda: first(big_n),
-            lambda: first(small_n),
-            a_label=f"render {big_n} x {ks}",
-            b_label=f"render {small_n} x {ks}",
-        )
-        big_noop, small_noop = alternate(
-            args.pairs,
-            lambda: noop(big_n),
-            lambda: noop(small_n),
-            a_label=f"no-op render {big_n} x {ks}",
-            b_label=f"no-op render {small_n} x {ks}",
-        )
-        box = worst(box, machine())
+    runs = fleet_runs(args.pairs, (big_n, small_n), "render", ks, fleet, [fluxforge, "render"])
+    big, small, big_noop, small_noop, box = runs.big, runs.small, runs.big_again, runs.small_again, runs.box
     print(f"render: {small_n} x {ks} against {big_n} x {ks}, {args.pairs} pairs, one process per render")
     print(box.line())
     print("\n".join(scaling(big, small, box, factor=args.scale)))

@@ -12,16 +12,14 @@ is covered by the merge tests. Usage: python bench/upgrade.py [--clusters 200] [
 
 from __future__ import annotations
 
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root, for tests.helpers
 
-from harness import Run, alternate, machine, options, run_process, tools, worst
-from render import fleet_config, scaling
+from harness import options, run_process, tools
+from render import fleet_config, fleet_runs, scaling
 
 from tests.helpers.user_patches import LIMITS_PATCH
 
@@ -39,43 +37,18 @@ def main() -> int:
         return 1
     fluxforge = found[0]
     small_n, big_n, ks = args.clusters, args.clusters * args.scale, args.kustomizations
-    with tempfile.TemporaryDirectory() as tmp:
-        rounds = iter(range(1_000_000))
-        trees: dict[int, list[Path]] = {small_n: [], big_n: []}
+    upgrade = [fluxforge, "upgrade", "--to", "2.9.4"]
 
-        def upgrade(n: int) -> Run:
-            root = Path(tmp, f"fleet-{n}-{next(rounds)}")
-            root.mkdir()
-            (root / "fluxforge.yaml").write_text(fleet_config(n, ks, version="2.6.0"), encoding="utf-8")
-            run_process([fluxforge, "render"], cwd=root)
-            for c in range(0, n, 10):
-                path = root / "clusters" / f"cluster-{c:04d}" / "flux-system" / "kustomization.yaml"
-                path.write_text(path.read_text(encoding="utf-8") + USER_PATCH, encoding="utf-8")
-            trees[n].append(root)
-            return run_process([fluxforge, "upgrade", "--to", "2.9.4"], cwd=root)
+    def fleet(root: Path, n: int) -> list[str]:
+        (root / "fluxforge.yaml").write_text(fleet_config(n, ks, version="2.6.0"), encoding="utf-8")
+        run_process([fluxforge, "render"], cwd=root)
+        for c in range(0, n, 10):
+            path = root / "clusters" / f"cluster-{c:04d}" / "flux-system" / "kustomization.yaml"
+            path.write_text(path.read_text(encoding="utf-8") + USER_PATCH, encoding="utf-8")
+        return upgrade
 
-        def again(n: int) -> Run:
-            root = trees[n].pop(0)
-            run = run_process([fluxforge, "upgrade", "--to", "2.9.4"], cwd=root)
-            shutil.rmtree(root)
-            return run
-
-        box = machine()
-        big, small = alternate(
-            args.pairs,
-            lambda: upgrade(big_n),
-            lambda: upgrade(small_n),
-            a_label=f"upgrade {big_n} x {ks}",
-            b_label=f"upgrade {small_n} x {ks}",
-        )
-        big_noop, small_noop = alternate(
-            args.pairs,
-            lambda: again(big_n),
-            lambda: again(small_n),
-            a_label=f"no-op upgrade {big_n} x {ks}",
-            b_label=f"no-op upgrade {small_n} x {ks}",
-        )
-        box = worst(box, machine())
+    runs = fleet_runs(args.pairs, (big_n, small_n), "upgrade", ks, fleet, upgrade)
+    big, small, big_noop, small_noop, box = runs.big, runs.small, runs.big_again, runs.small_again, runs.box
     print(
         f"upgrade 2.6.0 -> 2.9.4: {small_n} x {ks} against {big_n} x {ks} (10 % of the clusters edited), "
         f"{args.pairs} pairs, one process per upgrade"
