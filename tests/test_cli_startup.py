@@ -1,13 +1,17 @@
-"""Start-up stays small: `fluxforge --help` (and each command's --help) imports click and fluxforge's
-command table only, never the heavy libraries a command loads when it runs (an import boundary, not a
-timing: performance is measured in bench/, never asserted in tests)."""
+"""Start-up stays small: `fluxforge --help` imports click and the root group only (generator.cli, not
+the commands in generator.cli.commands), and each command's --help the command table, never the heavy
+libraries a command loads when it runs (an import boundary, not a timing: performance is measured in
+bench/, never asserted in tests). The root --help lists the commands from generator.cli.SUMMARIES; the
+tests here hold that list equal to what the commands themselves say."""
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
+import click
 import pytest
 
 HEAVY = (
@@ -52,11 +56,18 @@ print(json.dumps({"code": code, "modules": sorted(sys.modules)}), file=sys.stder
 """
 
 
-def _loaded(*args: str) -> tuple[object, set[str]]:
-    result = subprocess.run([sys.executable, "-c", PROBE, json.dumps(args)], capture_output=True, text=True, check=True)
+def _probe(*args: str, env: dict[str, str] | None = None) -> tuple[object, set[str], str]:
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE, json.dumps(args)], capture_output=True, text=True, check=True, env=env
+    )
     report = json.loads(result.stderr.strip().splitlines()[-1])
-    assert "Usage:" in result.stdout
-    return report["code"], set(report["modules"])
+    return report["code"], set(report["modules"]), result.stdout
+
+
+def _loaded(*args: str) -> tuple[object, set[str]]:
+    code, modules, stdout = _probe(*args)
+    assert "Usage:" in stdout
+    return code, modules
 
 
 @pytest.mark.parametrize(
@@ -77,3 +88,50 @@ def test_help_imports_no_heavy_module(args: tuple[str, ...]) -> None:
     heavy = sorted(m for m in modules if any(m == h or m.startswith(h + ".") for h in HEAVY))
     assert heavy == [], f"`fluxforge {' '.join(args)}` imported {heavy}: import them inside the command"
     assert "generator.cli" in modules  # the probe ran the real entry point
+
+
+@pytest.mark.parametrize("args", [("--help",), ("-h",), ()])
+def test_root_help_imports_no_command(args: tuple[str, ...]) -> None:
+    """The root help (and the bare command, which prints it) loads fluxforge's entry point and nothing else
+    of fluxforge: not the commands, not the key kinds their options list, not the report package."""
+    code, modules, _stdout = _probe(*args)
+    assert code == (0 if args else 2)  # the bare command prints the help on stderr, a usage error
+    ours = sorted(m for m in modules if m == "generator" or m.startswith("generator."))
+    assert ours == ["generator", "generator.cli", "generator.errors"]
+
+
+@pytest.mark.parametrize("columns", ["40", "60", "80", "200"])
+def test_root_help_lists_what_the_commands_say(columns: str) -> None:
+    """The lazy listing is the listing click makes from the loaded commands, at any terminal width."""
+    env = {**os.environ, "COLUMNS": columns}
+    _code, modules, lazy = _probe("--help", env=env)
+    assert "generator.cli.commands" not in modules
+    probe = "import generator.cli.commands\n" + PROBE  # the same help with every command loaded
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe, json.dumps(["--help"])], capture_output=True, text=True, check=True, env=env
+    ).stdout
+    assert lazy == loaded
+    assert "Commands:" in lazy and "rotate-key" in lazy
+
+
+def test_summaries_are_the_commands_first_sentences() -> None:
+    """``SUMMARIES`` names every command and gives each the short help its own help makes, at any width
+    (click shortens the first sentence to fit), so the list cannot drift from the commands."""
+    from generator.cli import SUMMARIES, main
+
+    assert sorted(SUMMARIES) == sorted(main.commands)
+    for name, command in main.commands.items():
+        stand_in = click.Command(name, help=SUMMARIES[name])
+        for limit in range(10, 320, 7):
+            assert stand_in.get_short_help_str(limit) == command.get_short_help_str(limit), (name, limit)
+
+
+def test_commands_load_on_first_use() -> None:
+    """``main.commands`` (click's table, read by completion, tests and embedding code) is always complete."""
+    code = (
+        "import sys, generator.cli as cli; assert 'generator.cli.commands' not in sys.modules; "
+        "names = sorted(cli.main.commands); assert 'generator.cli.commands' in sys.modules; "
+        "print(names == sorted(cli.SUMMARIES), 'hook' in names)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["True", "True"]

@@ -258,7 +258,7 @@ def test_cli_import_stays_lazy() -> None:
 
 
 def test_progress_bar_only_on_a_tty(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    from generator.cli import _SopsProgress
+    from generator.cli.commands import _SopsProgress
 
     progress = _SopsProgress()
     for i in range(1, 4):

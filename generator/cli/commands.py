@@ -1,5 +1,6 @@
-"""Command line: click only. Each command parses its options, calls one core function, and the
-single ``_run`` helper maps ``FluxforgeError`` subclasses to exit codes."""
+"""The commands of ``fluxforge`` (click only): each parses its options, calls one core function through
+``generator.cli._run`` (the one place that maps ``FluxforgeError`` subclasses to exit codes) and prints
+what it returns. Imported when a command is looked up, never for ``fluxforge --help``."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from generator import __version__
+from generator.cli import _debug_on, _examples, _run, main
 from generator.errors import FluxforgeError
 from generator.sops.api import KINDS, STORES, KindOption
 
@@ -21,89 +22,6 @@ if TYPE_CHECKING:
     from generator.commands.upgrade import UpgradeReport
 
 T = TypeVar("T")
-
-
-def _debug_on(ctx: click.Context) -> bool:
-    root = ctx.find_root()
-    return bool(root.meta.get("fluxforge.debug") or root.params.get("debug"))
-
-
-def _set_debug(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
-    if value:
-        ctx.find_root().meta["fluxforge.debug"] = True
-    return value
-
-
-def _debug_option() -> click.Option:
-    return click.Option(
-        ["--debug"],
-        is_flag=True,
-        expose_value=False,
-        is_eager=True,
-        callback=_set_debug,
-        help="Show tracebacks for errors (also accepted before the command).",
-    )
-
-
-class _Command(click.Command):
-    """A command that also takes ``--debug`` after its name (``fluxforge render --debug``)."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.params.append(_debug_option())
-
-
-class _Group(click.Group):
-    """Subcommands are ``_Command``s, subgroups ``_Group``s (``fluxforge hook run --debug``)."""
-
-    command_class = _Command
-    group_class = type
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        if not any(p.name == "debug" for p in self.params):
-            self.params.append(_debug_option())
-
-
-def _examples(*lines: str) -> str:
-    """A help epilog: ``Examples:`` and the command lines, kept as written (click's \\b marker)."""
-    return "\b\nExamples:\n" + "\n".join(f"  {line}" for line in lines)
-
-
-def _painted(line: str) -> str:
-    from generator.report.colour import colour_diff
-
-    return colour_diff(line)
-
-
-def _run(func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Call a core function; print user errors one line each and exit 1 (2 for usage errors).
-
-    Ctrl-C exits 130; any other exception is a bug: exit 3 with a short note, the traceback only
-    with ``--debug`` (before or after the command name).
-    """
-    debug = _debug_on(click.get_current_context())
-    try:
-        return func(*args, **kwargs)
-    except FluxforgeError as err:
-        if debug:
-            import traceback  # only on this path: it costs --help a tenth of its start-up
-
-            traceback.print_exc()
-        colour = bool(click.get_current_context().find_root().meta.get("fluxforge.color"))
-        for line in err.problems:
-            click.echo(_painted(line) if colour else line, err=True, color=colour or None)
-        sys.exit(err.exit_code)
-    except KeyboardInterrupt:
-        click.echo("interrupted", err=True)
-        sys.exit(130)
-    except Exception as err:  # noqa: BLE001 - the one place that turns bugs into exit 3
-        if debug:
-            import traceback  # only on this path: it costs --help a tenth of its start-up
-
-            traceback.print_exc()
-        click.echo(f"fluxforge: internal error ({type(err).__name__}); rerun with --debug and report it", err=True)
-        sys.exit(3)
 
 
 # --- output formats and colour (issue 16) ---------------------------------------------------------
@@ -193,70 +111,6 @@ def _emit_report(report: Any, fmt: str) -> None:
 
     click.echo(render(report, fmt), nl=False)
     sys.exit(report.exit_code)
-
-
-def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
-    """``fluxforge --version``: three lines, computed only when asked (no import cost otherwise)."""
-    if not value or ctx.resilient_parsing:
-        return
-    from generator.flux.versions import NEWEST, supported_range
-    from generator.sops.api import SOPS_VERSION
-
-    click.echo(
-        f"fluxforge {__version__}\n"
-        f"sops format {SOPS_VERSION} (written as sops {SOPS_VERSION} writes it; files of sops 3.x are read)\n"
-        f"Flux {supported_range()} (newest documented: {NEWEST})"
-    )
-    ctx.exit()
-
-
-@click.group(
-    cls=_Group,
-    context_settings={"help_option_names": ["-h", "--help"]},
-    epilog=_examples(
-        "fluxforge init fleet --cluster staging && fluxforge render fleet",
-        "fluxforge COMMAND --help         # each command's options and examples",
-    ),
-)
-@click.option(
-    "--version",
-    is_flag=True,
-    expose_value=False,
-    is_eager=True,
-    callback=_print_version,
-    help="Show fluxforge's version, the sops format it writes and the Flux versions it supports.",
-)
-@click.option("--debug", is_flag=True, help="Show tracebacks for errors (also accepted after the command).")
-def main(debug: bool) -> None:  # noqa: ARG001 - _run reads it from the context
-    """Flux on AKS: render the GitOps tree, encrypt secrets with SOPS (Azure Key Vault, age)."""
-    _setup_process()
-
-
-def _exit_on_signal(signum: int, frame: Any) -> None:  # noqa: ARG001 - signal handler signature
-    """SIGTERM/SIGHUP end the run like Ctrl-C does: through every ``finally``, so temp files holding
-    plaintext (an edit in progress, a half-written file) are removed before the process exits."""
-    raise SystemExit(128 + signum)
-
-
-def _setup_process() -> None:
-    """Signals and the ``fluxforge`` logger (notes such as removed stale temp files go to stderr)."""
-    import logging
-    import signal
-
-    for signum in (signal.SIGTERM, signal.SIGHUP):
-        try:
-            signal.signal(signum, _exit_on_signal)
-        except ValueError:  # not the main thread (embedded use): leave the process's handlers alone
-            break
-    logger = logging.getLogger("fluxforge")
-    if not logger.handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("fluxforge: %(message)s"))
-        logger.addHandler(handler)
-        logger.propagate = False
-
-
-# --- render / init ------------------------------------------------------------------------------
 
 
 @main.command(

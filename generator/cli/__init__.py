@@ -1,0 +1,226 @@
+"""Command line: click only. Each command parses its options, calls one core function, and the
+single ``_run`` helper maps ``FluxforgeError`` subclasses to exit codes.
+
+This module is the entry point (``fluxforge``, ``python -m generator``) and stays small: the root group,
+its options and ``_run``. The commands themselves are in ``generator.cli.commands``, imported only when
+a command is looked up (running one, its ``--help``, shell completion). ``fluxforge --help`` lists them
+from ``SUMMARIES``, each command's first sentence, which tests/test_cli_startup.py holds equal to the
+commands' own help."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, MutableMapping
+from typing import Any, TypeVar
+
+import click
+
+from generator import __version__
+from generator.errors import FluxforgeError
+
+T = TypeVar("T")
+
+COMMANDS_MODULE = "generator.cli.commands"
+"""Where the commands are defined; importing it registers them on ``main``."""
+
+SUMMARIES = {
+    "azure": "The Azure half of the trust chain from the same config: managed identities, federated credentials, "
+    "the Key Vault key and the role assignments (Bicep, or plan/apply through ARM).",
+    "check": "Keyless check: files the .sops.yaml rules cover are encrypted, and correctly; no plaintext Kubernetes "
+    "Secret anywhere.",
+    "decrypt": "Decrypt one file (MAC verified) to stdout, in place, or to --output; with -i, many files.",
+    "diff": "Compare two files (or PATH across revisions) by plaintext: a sops file shows every key, with each "
+    "encrypted value as a marker that changes when the value changes (<masked:1f2e3d4c>), unless --show-values.",
+    "doctor": "Walk every gate of the trust chain in chain order (the repository, Azure, the cluster, what Flux "
+    "reports, and with --probe the whole exchange) and name the first broken one with its fix.",
+    "edit": "Edit the plaintext in $EDITOR; re-encrypt with the same data key (untouched if unchanged).",
+    "encrypt": "Encrypt files (or every file a creation rule matches below a directory) as sops does.",
+    "git": "Git integration for reviewers: a diff driver that shows sops files decrypted, values masked.",
+    "hook": "Git pre-commit integration: encrypt staged secrets before they reach a commit.",
+    "init": "Write a commented starter fluxforge.yaml into DIRECTORY (default: here); never overwrites.",
+    "lint": "Upgrade lint of ROOT: removed API versions, index-based JSON patches, ${var} without default; with a "
+    "fluxforge.yaml, tenant isolation (an identity that can decrypt a key used outside its folders).",
+    "render": "Render the GitOps tree from CONFIG (default: fluxforge.yaml in this folder or the nearest parent "
+    "folder that has one; a folder means FOLDER/fluxforge.yaml).",
+    "rotate": "Re-encrypt encrypted files with a new data key for the same recipients (a file that cannot be read "
+    "is an error, never skipped).",
+    "rotate-key": "Move CONFIG's repository (default: the nearest fluxforge.yaml) to a new version of its Key Vault "
+    "key: pin it in fluxforge.yaml (comments kept), re-render .sops.yaml, re-wrap every encrypted file wrapped for "
+    "another version (one transaction per file; the config is written only when all succeeded, and a rerun "
+    "continues), then say when the old version can be disabled.",
+    "updatekeys": "Re-wrap the data key of encrypted files for the recipients .sops.yaml now names.",
+    "upgrade": "Move CONFIG to a new Flux version, re-render, and merge three ways into the files on disk: your "
+    "edits survive; conflicts are listed and nothing is written (unless --force).",
+}
+"""Each command's first sentence, as ``fluxforge --help`` lists it (click shortens it to the terminal)."""
+
+
+def _debug_on(ctx: click.Context) -> bool:
+    root = ctx.find_root()
+    return bool(root.meta.get("fluxforge.debug") or root.params.get("debug"))
+
+
+def _set_debug(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
+    if value:
+        ctx.find_root().meta["fluxforge.debug"] = True
+    return value
+
+
+def _debug_option() -> click.Option:
+    return click.Option(
+        ["--debug"],
+        is_flag=True,
+        expose_value=False,
+        is_eager=True,
+        callback=_set_debug,
+        help="Show tracebacks for errors (also accepted before the command).",
+    )
+
+
+class _Command(click.Command):
+    """A command that also takes ``--debug`` after its name (``fluxforge render --debug``)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.params.append(_debug_option())
+
+
+class _Group(click.Group):
+    """Subcommands are ``_Command``s, subgroups ``_Group``s (``fluxforge hook run --debug``)."""
+
+    command_class = _Command
+    group_class = type
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not any(p.name == "debug" for p in self.params):
+            self.params.append(_debug_option())
+
+
+class _LazyGroup(_Group):
+    """The root group: its commands are imported on first use (``commands`` loads ``COMMANDS_MODULE``),
+    and its own ``--help`` lists them from ``SUMMARIES`` without importing them."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._loaded = False
+        super().__init__(*args, **kwargs)
+
+    @property
+    def commands(self) -> MutableMapping[str, click.Command]:
+        if not self._loaded:
+            self._loaded = True
+            __import__(COMMANDS_MODULE)  # its decorators add every command to this group
+        return self._commands
+
+    @commands.setter
+    def commands(self, value: MutableMapping[str, click.Command]) -> None:
+        self._commands = value
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        if self._loaded:
+            super().format_commands(ctx, formatter)
+            return
+        listed = click.Group(commands=[click.Command(name, help=text) for name, text in SUMMARIES.items()])
+        listed.format_commands(ctx, formatter)
+
+
+def _examples(*lines: str) -> str:
+    """A help epilog: ``Examples:`` and the command lines, kept as written (click's \\b marker)."""
+    return "\b\nExamples:\n" + "\n".join(f"  {line}" for line in lines)
+
+
+def _painted(line: str) -> str:
+    from generator.report.colour import colour_diff
+
+    return colour_diff(line)
+
+
+def _run(func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Call a core function; print user errors one line each and exit 1 (2 for usage errors).
+
+    Ctrl-C exits 130; any other exception is a bug: exit 3 with a short note, the traceback only
+    with ``--debug`` (before or after the command name).
+    """
+    debug = _debug_on(click.get_current_context())
+    try:
+        return func(*args, **kwargs)
+    except FluxforgeError as err:
+        if debug:
+            import traceback  # only on this path: it costs --help a tenth of its start-up
+
+            traceback.print_exc()
+        colour = bool(click.get_current_context().find_root().meta.get("fluxforge.color"))
+        for line in err.problems:
+            click.echo(_painted(line) if colour else line, err=True, color=colour or None)
+        sys.exit(err.exit_code)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    except Exception as err:  # noqa: BLE001 - the one place that turns bugs into exit 3
+        if debug:
+            import traceback  # only on this path: it costs --help a tenth of its start-up
+
+            traceback.print_exc()
+        click.echo(f"fluxforge: internal error ({type(err).__name__}); rerun with --debug and report it", err=True)
+        sys.exit(3)
+
+
+def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    """``fluxforge --version``: three lines, computed only when asked (no import cost otherwise)."""
+    if not value or ctx.resilient_parsing:
+        return
+    from generator.flux.versions import NEWEST, supported_range
+    from generator.sops.api import SOPS_VERSION
+
+    click.echo(
+        f"fluxforge {__version__}\n"
+        f"sops format {SOPS_VERSION} (written as sops {SOPS_VERSION} writes it; files of sops 3.x are read)\n"
+        f"Flux {supported_range()} (newest documented: {NEWEST})"
+    )
+    ctx.exit()
+
+
+@click.group(
+    cls=_LazyGroup,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    epilog=_examples(
+        "fluxforge init fleet --cluster staging && fluxforge render fleet",
+        "fluxforge COMMAND --help         # each command's options and examples",
+    ),
+)
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_print_version,
+    help="Show fluxforge's version, the sops format it writes and the Flux versions it supports.",
+)
+@click.option("--debug", is_flag=True, help="Show tracebacks for errors (also accepted after the command).")
+def main(debug: bool) -> None:  # noqa: ARG001 - _run reads it from the context
+    """Flux on AKS: render the GitOps tree, encrypt secrets with SOPS (Azure Key Vault, age)."""
+    _setup_process()
+
+
+def _exit_on_signal(signum: int, frame: Any) -> None:  # noqa: ARG001 - signal handler signature
+    """SIGTERM/SIGHUP end the run like Ctrl-C does: through every ``finally``, so temp files holding
+    plaintext (an edit in progress, a half-written file) are removed before the process exits."""
+    raise SystemExit(128 + signum)
+
+
+def _setup_process() -> None:
+    """Signals and the ``fluxforge`` logger (notes such as removed stale temp files go to stderr)."""
+    import logging
+    import signal
+
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        try:
+            signal.signal(signum, _exit_on_signal)
+        except ValueError:  # not the main thread (embedded use): leave the process's handlers alone
+            break
+    logger = logging.getLogger("fluxforge")
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("fluxforge: %(message)s"))
+        logger.addHandler(handler)
+        logger.propagate = False
