@@ -24,6 +24,7 @@ import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Literal
 
 from generator.errors import InputError, RenderError, WriteError
 
@@ -151,6 +152,9 @@ def write_atomic(path: Path, data: bytes, *, mode: int | None = None, sync: bool
     skip it altogether. Keep the default for anything that cannot be produced again.
     """
     try:
+        info = _regular_or_missing(path)
+        if info is not False:  # the common case: no link, no device, a regular file or none yet
+            return _write_atomic(Path(path), data, mode=mode, sync=sync, info=info)
         fd = descriptor_of(path)
         if fd is not None:
             _write_fd(fd, data)
@@ -162,7 +166,7 @@ def write_atomic(path: Path, data: bytes, *, mode: int | None = None, sync: bool
             info = None
         if info is not None and not stat.S_ISREG(info.st_mode):
             return _write_through(target, data, info.st_mode)
-        return _write_atomic(target, data, mode=mode, sync=sync, exists=info is not None)
+        return _write_atomic(target, data, mode=mode, sync=sync, info=info)
     except WriteError:
         raise
     except OSError as err:
@@ -241,15 +245,35 @@ def _write_through(target: Path, data: bytes, st_mode: int) -> bool:
     return True
 
 
-def _write_atomic(path: Path, data: bytes, *, mode: int | None, sync: bool, exists: bool) -> bool:
+def _regular_or_missing(path: Path | str) -> os.stat_result | None | Literal[False]:
+    """One ``lstat``: the file's status when ``path`` is a regular file (not a link), None when nothing is
+    there yet, False for anything else (a link, a device, a descriptor name, an error): the general way."""
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        info = None
+    except OSError:
+        return False
+    if info is not None and not stat.S_ISREG(info.st_mode):
+        return False
+    text = os.path.abspath(path)  # noqa: PTH100 - textual, as descriptor_of
+    if text in _STD_NAMES or _FD_LINK.match(text):
+        return False
+    return info
+
+
+def _write_atomic(path: Path, data: bytes, *, mode: int | None, sync: bool, info: os.stat_result | None) -> bool:
+    """Replace the regular file ``path`` (status ``info``; None: a new file) by ``data`` through a 0600 temp
+    file in its folder: written, fsynced when ``sync``, given its final mode, then ``os.replace``d."""
     keep_mode = None
-    if exists:
-        if _same_bytes(path, data):
-            if mode is not None and path.stat().st_mode & 0o7777 != mode:
+    if info is not None:
+        if info.st_size == len(data) and _same_bytes(path, data):
+            if mode is not None and info.st_mode & 0o7777 != mode:
                 path.chmod(mode)  # identical bytes, but e.g. plaintext must not stay world-readable
             return False
-        keep_mode = path.stat().st_mode & 0o7777
-    path.parent.mkdir(parents=True, exist_ok=True)
+        keep_mode = info.st_mode & 0o7777
+    else:
+        path.parent.mkdir(parents=True, exist_ok=True)
     sweep_stale_temps(path.parent)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.fluxforge-{os.getpid()}-", suffix=".tmp", dir=path.parent)
     try:
@@ -257,9 +281,9 @@ def _write_atomic(path: Path, data: bytes, *, mode: int | None, sync: bool, exis
             fh.write(data)
             fh.flush()
             if sync:
-                os.fsync(fh.fileno())
-        final_mode = mode if mode is not None else keep_mode
-        Path(tmp).chmod(final_mode if final_mode is not None else 0o644)
+                os.fsync(fd)
+            final_mode = mode if mode is not None else keep_mode
+            os.fchmod(fd, final_mode if final_mode is not None else 0o644)
         Path(tmp).replace(path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -268,9 +292,8 @@ def _write_atomic(path: Path, data: bytes, *, mode: int | None, sync: bool, exis
 
 
 def _same_bytes(path: Path, data: bytes) -> bool:
-    if path.stat().st_size != len(data):
-        return False
-    return path.read_bytes() == data
+    with path.open("rb") as fh:
+        return fh.read(len(data) + 1) == data
 
 
 def is_temp_name(name: str) -> bool:

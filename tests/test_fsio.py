@@ -21,6 +21,29 @@ def test_write_atomic_creates_and_skips_identical(tmp_path: Path) -> None:
     assert [p.name for p in target.parent.iterdir()] == ["f.yaml"]
 
 
+def test_regular_files_and_links_are_replaced_alike(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A regular file (one lstat, the common case) and a symlink to one (the general way) end the same: the
+    new bytes in a new inode with the old mode, the link still a link; a same-length change and a prefix
+    of the old bytes are changes, not identical bytes."""
+    monkeypatch.chdir(tmp_path)
+    plain, real, link = Path("plain.yaml"), tmp_path / "real.yaml", tmp_path / "link.yaml"
+    for target in (plain, real):
+        target.write_bytes(b"a: 1\nb: 2\n")
+        target.chmod(0o640)
+    link.symlink_to("real.yaml")
+    for target, written in ((plain, plain), (link, real)):
+        inode = written.stat().st_ino
+        assert write_atomic(target, b"a: 1\nb: 3\n") is True  # same length, other bytes
+        assert written.stat().st_ino != inode  # replaced, not rewritten in place
+        assert write_atomic(target, b"a: 1\n") is True  # a prefix of what is there
+        assert written.read_bytes() == b"a: 1\n"
+        assert written.stat().st_mode & 0o777 == 0o640
+        assert write_atomic(target, b"a: 1\n", mode=0o600) is False
+        assert written.stat().st_mode & 0o777 == 0o600
+    assert link.is_symlink()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link.yaml", "plain.yaml", "real.yaml"]
+
+
 def test_write_atomic_keeps_mode(tmp_path: Path) -> None:
     target = tmp_path / "secret.yaml"
     target.write_bytes(b"x")

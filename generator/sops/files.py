@@ -145,8 +145,23 @@ def repo_root(path: Path, rules: SopsRules | None = None) -> Path:
 def _read(path: Path) -> tuple[bytes, str]:
     """The file's bytes and store; first the folder's stale temp files of ours are removed (a SIGKILL
     during an earlier write leaves one, possibly holding plaintext)."""
-    sweep_stale_temps(Path(os.path.realpath(path)).parent)
+    sweep_stale_temps(_real_folder(path))
     return read_input(path), detect_format(path)
+
+
+_REAL_FOLDERS: dict[str, Path] = {}
+
+
+def _real_folder(path: Path) -> Path:
+    """The folder the file ``path`` really is in (``realpath(path).parent``): a symlink's target's folder,
+    else its folder's real path (resolved once per folder and run)."""
+    if path.is_symlink():
+        return Path(os.path.realpath(path)).parent
+    folder = os.path.abspath(path.parent)  # noqa: PTH100 - a key that holds when the working directory changes
+    real = _REAL_FOLDERS.get(folder)
+    if real is None:
+        real = _REAL_FOLDERS[folder] = Path(os.path.realpath(folder))
+    return real
 
 
 def _encrypt_rules(config: Path | None, paths: Sequence[Path], flags: EncryptFlags) -> SopsRules | None:
@@ -186,10 +201,10 @@ def encrypt_paths(
         assert rules is not None
         return no_rule(folder, rules, f"any of the {seen} file(s) below this folder; nothing to encrypt")
 
-    files = expand(paths, lambda p: rules is not None and rules.rule_for(p) is not None, nothing_below)
+    job = _EncryptJob(rules, flags, options, in_place, follow_outside)
+    files = expand(paths, lambda p: job.base_rule(p) is not None, nothing_below)
     if not in_place and len(files) != 1:
         raise UsageError("without -i/--in-place, give exactly one file (the ciphertext goes to stdout)")
-    job = _EncryptJob(rules, flags, options, in_place, follow_outside)
     report = Report()
     try:
         _collect(files, progress, report, job.one, parallel=_local_keys(rules, flags))
@@ -219,17 +234,6 @@ class _Outcome:
         self.warnings = warnings or []
 
 
-def _creation_rule(path: Path, rules: SopsRules | None) -> tuple[CreationRule | None, str]:
-    """The rule for ``path`` and where it is (``.sops.yaml creation_rules[N]``); (None, "") without rules.
-    SopsError when no rule matches: sops refuses too (the rule gives the selectors, even with key flags)."""
-    if rules is None:
-        return None, ""
-    base = rules.rule_for(path)
-    if base is None:
-        raise SopsError(no_rule(path, rules))
-    return base, f"{display_path(rules.path)} creation_rules[{rules.rules.index(base)}]"
-
-
 class _EncryptJob:
     """Encrypting one file, with the run's rules, flags and key sources (one cache per process)."""
 
@@ -239,6 +243,28 @@ class _EncryptJob:
         self.rules, self.flags, self.options = rules, flags, options
         self.in_place, self.follow_outside = in_place, follow_outside
         self.cache: dict[str, KeySource] = {}
+        self._bases: dict[Path, CreationRule | None] = {}  # the matching .sops.yaml rule, per file
+        self._applied: dict[int, CreationRule] = {}  # the flags applied to a rule (by its index; -1: none)
+
+    def base_rule(self, path: Path) -> CreationRule | None:
+        """The ``.sops.yaml`` rule matching ``path`` (looked up once per file: the folder walk already asked)."""
+        if path not in self._bases:
+            self._bases[path] = self.rules.rule_for(path) if self.rules is not None else None
+        return self._bases[path]
+
+    def rule_for(self, path: Path) -> CreationRule:
+        """The rule ``path`` is encrypted with: its ``.sops.yaml`` rule with the flags applied (once per rule).
+        SopsError when no rule matches: sops refuses too (the rule gives the selectors, even with key flags)."""
+        rules = self.rules
+        base = self.base_rule(path)
+        if rules is not None and base is None:
+            raise SopsError(no_rule(path, rules))
+        index = -1 if rules is None or base is None else rules.rules.index(base)
+        applied = self._applied.get(index)
+        if applied is None:
+            where = "" if rules is None else f"{display_path(rules.path)} creation_rules[{index}]"
+            applied = self._applied[index] = self.flags.rule(base, where)
+        return applied
 
     def one(self, path: Path) -> _Outcome:
         try:
@@ -256,11 +282,10 @@ class _EncryptJob:
         fmt = flags.input_type or fmt
         if _may_be_encrypted(data) and is_encrypted(data, fmt):
             return self._added(path, data, fmt)
-        base, where = _creation_rule(path, rules)
         out = engine.encrypt_document(
             data,
             fmt=fmt,
-            rule=flags.rule(base, where),
+            rule=self.rule_for(path),
             cache=self.cache,
             options=self.options,
             name=str(path),
@@ -344,8 +369,10 @@ def _outcomes(files: list[Path], work: Callable[[Path], _Outcome], *, parallel: 
         return
     import multiprocessing
 
-    size = max(8, min(64, len(files) // (jobs * 4) or 1))
-    chunks = [files[i : i + size] for i in range(0, len(files), size)]
+    yield work(files[0])  # here first: the workers inherit its imports, key sources and identities
+    rest = files[1:]
+    size = max(8, min(64, len(rest) // (jobs * 4) or 1))
+    chunks = [rest[i : i + size] for i in range(0, len(rest), size)]
     _POOL_WORK = work
     try:
         with multiprocessing.get_context("fork").Pool(jobs) as pool:
