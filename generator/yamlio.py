@@ -218,8 +218,8 @@ def compose_first(text: str) -> Any:
     composer = _COMPOSER if _c_safe(text) else YAML(typ="safe", pure=True)
     with _one_error():
         root = next(iter(composer.compose_all(io.StringIO(text))), None)
-        if root is not None:
-            yamlguard.check_nodes([root])
+        if root is not None and ("*" in text or yamlguard.depth_bound(text) > yamlguard.MAX_DEPTH):
+            yamlguard.check_nodes([root])  # otherwise there is no alias, and no nesting deeper than the bound
     return root
 
 

@@ -96,13 +96,32 @@ def _yaml_metadata(text: str) -> Any:
     directive = _YAML_DIRECTIVE.match(text)
     if directive and directive.group(1) != "1.1":
         return _ABSENT  # go-yaml refuses any other %YAML version: sops cannot load the file
+    tail = _secret_shaped_tail(text)
     try:
-        root = compose_first(text)
+        root = compose_first(text if tail is None else tail)
     except Exception:  # noqa: BLE001 - ruamel raises many error classes: not parseable, no metadata
         return _ABSENT
     if root is None or root.id != "mapping":
         return _ABSENT
     return _sops_entry(root)
+
+
+# YAML's printable characters (what the YAML reader accepts in a stream, besides tab and line breaks)
+_NOT_PRINTABLE = re.compile("[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _secret_shaped_tail(text: str) -> str | None:
+    """The ``sops:`` block alone (from the last top-level ``sops:`` line to the end) when the lines before
+    it are a Secret-shaped mapping (``yaml_fast``: one block mapping at column 0 of plain strings, no
+    ``sops`` or merge key, no comment, anchor, alias, tag or document marker, printable). Those lines
+    cannot change what the first document's ``sops`` entry is, or whether the document parses, so the
+    block is composed without them: the same verdict for half the parsing. None: compose the whole text."""
+    from generator.sops.stores.yaml_fast import load_simple, split_metadata
+
+    parts = split_metadata(text)
+    if parts is None or _NOT_PRINTABLE.search(parts[0]) or load_simple(parts[0]) is None:
+        return None
+    return parts[1]
 
 
 def _sops_entry(root: Any) -> Any:

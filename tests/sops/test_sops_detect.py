@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from generator.errors import SopsError
 from generator.sops import api
 from tests.helpers.sops import AgeKey, make_age_key, run_sops, write_rule
 
@@ -243,3 +244,58 @@ def test_lint_treats_only_real_sops_files_as_encrypted(run_cli, work: Path, age_
     (work / "cm.yaml").write_text(text.replace("sops:\n  mac: ENC[AES256_GCM,data:x]\n", ""))
     assert run_cli("encrypt", "-i", "cm.yaml").exit_code == 0
     assert "cm.yaml" not in run_cli("lint", ".").output
+
+
+# Edits around a Secret-shaped file's sops block, for the keyless look that composes the block alone
+TAIL_EDITS: list[tuple[str, Callable[[str], str]]] = [
+    ("as written", lambda t: t),
+    ("a control character in a data value", lambda t: t.replace("password: ENC[", "password: \x01ENC[", 1)),
+    ("a tab in the data lines", lambda t: t.replace("nested:\n    key:", "nested:\n\tkey:", 1)),
+    ("a top-level sops key in the data lines too", lambda t: "sops: x\n" + t),
+    ("an anchor and an alias in the data lines", lambda t: "a: &x 1\nb: *x\n" + t),
+    ("an asterisk inside a data value", lambda t: "a: x*y\n" + t),
+    ("a key after the sops block", lambda t: t + "extra: 1\n"),
+    ("a merge key after the sops block", lambda t: t + "<<: 5\n"),
+    ("a mergeable merge key after the sops block", lambda t: t + "<<: {a: 1}\n"),
+    ("a second document after the sops block", lambda t: t + "---\nx: 1\n"),
+    ("a comment in the data lines", lambda t: "# note\n" + t),
+    ("a document marker first", lambda t: "---\n" + t),
+    ("a YAML 1.2 directive first", lambda t: "%YAML 1.2\n---\n" + t),
+    ("a data line the block continues", lambda t: t.replace("\nsops:\n", "\n  more\nsops:\n", 1)),
+    ("a data value left open", lambda t: t.replace("\nsops:\n", "\nopen: [\nsops:\n", 1)),
+    ("the sops block indented", lambda t: t.replace("\nsops:\n", "\n  sops:\n", 1)),
+    ("mac emptied", lambda t: re.sub(r"(?m)^    mac: .*$", '    mac: ""', t)),
+    ("the sops block broken", lambda t: t.replace("    lastmodified:", "  lastmodified:", 1)),
+    ("a BOM", lambda t: "\ufeff" + t),
+    ("a non-BMP character in a data key", lambda t: "\U0001f511: v\n" + t),
+]
+
+
+def test_secret_shaped_files_get_the_whole_file_verdict(
+    sops_files: tuple[Path, AgeKey, dict[str, bytes]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The keyless look composes only the ``sops:`` block of a Secret-shaped file (the data lines before it
+    cannot change the verdict): every edit gets the same state (verdict, problems, metadata) as composing
+    the whole file, on the real sops's file and on fluxforge-encrypted Secrets."""
+    from generator.sops import detect
+    from tests.sops.test_sops_fast import secrets
+
+    _work, key, files = sops_files
+    texts = [edit(files["yaml"].decode()) for _, edit in TAIL_EDITS]
+    rule = api.CreationRule(key_groups=[[("age", key.recipient)]])
+    for name, plain in secrets(40):
+        try:
+            ciphertext = api.encrypt_bytes(plain.encode(), fmt="yaml", rule=rule, path_for_errors=name).decode()
+        except SopsError:
+            continue  # an odd value no YAML reader takes (refused by both paths: tests/sops/test_sops_fast.py)
+        texts += [edit(ciphertext) for _, edit in TAIL_EDITS]
+    tails = 0
+    for text in texts:
+        tails += detect._secret_shaped_tail(text) is not None
+        fast = api.sops_state(text.encode(), "yaml")
+        with monkeypatch.context() as m:
+            m.setattr(detect, "_secret_shaped_tail", lambda _text: None)
+            whole = api.sops_state(text.encode(), "yaml")
+        assert fast == whole, text
+    assert tails >= 20 * 8, tails  # the block alone was composed for most of them
+    assert api.is_encrypted(files["yaml"], "yaml") and detect._secret_shaped_tail(files["yaml"].decode())
