@@ -90,13 +90,27 @@ def read_input(path: Path | str, *, what: str = "input") -> bytes:
         if limit and info.st_size > limit:
             raise InputError(_too_big(path, info.st_size, limit))
         os.set_blocking(fd, True)
-        with os.fdopen(fd, "rb", closefd=False) as fh:
-            data = fh.read(limit + 1) if limit else fh.read()
+        data = _read_fd(fd, info.st_size, limit + 1 if limit else None)
     finally:
         os.close(fd)
     if limit and len(data) > limit:
         raise InputError(_too_big(path, len(data), limit))
     return data
+
+
+def _read_fd(fd: int, size: int, most: int | None) -> bytes:
+    """At most ``most`` bytes (None: all) of ``fd`` to its end, read in pieces of the file's ``size`` (a
+    file may grow meanwhile): no buffer the size of the input limit is allocated for a small file."""
+    piece = max(size + 1, 65536)
+    parts: list[bytes] = []
+    total = 0
+    while most is None or total < most:
+        part = os.read(fd, piece if most is None else min(piece, most - total))
+        if not part:
+            break
+        parts.append(part)
+        total += len(part)
+    return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 def _refuse_special(path: Path | str, mode: int, what: str) -> None:
