@@ -113,6 +113,9 @@ class Cipher:
     def decrypt_raw(self, text: str, aad: str) -> tuple[bytes, str]:
         """Return (plaintext bytes, type) of one ``ENC[…]`` string."""
         value = parse_enc(text)
+        return self._open(value, aad), value.type
+
+    def _open(self, value: EncValue, aad: str) -> bytes:
         if not value.iv:
             raise UndecryptableValue("empty IV in ENC[…] value")
         from cryptography.exceptions import InvalidTag
@@ -123,15 +126,15 @@ class Cipher:
             raise UndecryptableValue(
                 "authentication failed (wrong data key, or the value was moved or altered)"
             ) from None
-        return plain, value.type
+        return plain
 
     def decrypt(self, text: str, aad: str) -> object:
         """Decrypt and parse by type, remembering the IV for re-encryption."""
         if text == "":
             return ""
-        plain, kind = self.decrypt_raw(text, aad)
-        value = parse_plain(plain, kind)
-        self.stash[(to_bytes(value), type_name(value), aad)] = parse_enc(text).iv
+        enc = parse_enc(text)
+        value = parse_plain(self._open(enc, aad), enc.type)
+        self.stash[(to_bytes(value), type_name(value), aad)] = enc.iv
         return value
 
 

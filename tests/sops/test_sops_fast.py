@@ -23,7 +23,7 @@ from generator.sops import metadata as md
 from generator.sops.keys import KeyOptions
 from generator.sops.rules import CreationRule
 from generator.sops.stores import yaml as yaml_store
-from generator.sops.stores.yaml_fast import emit_simple, load_simple
+from generator.sops.stores.yaml_fast import emit_simple, load_metadata, load_simple
 from generator.sops.tree import DEFAULT_SELECTOR
 from tests.sops.corpus_gen import VARIANTS, corpus
 
@@ -217,3 +217,108 @@ def test_fast_reader_steps_aside_for_everything_but_its_shape() -> None:
         "",
     ]:
         assert load_simple(text) is None, text
+
+
+_AGE_LINES = ["-----BEGIN AGE ENCRYPTED FILE-----", "YWdlLWVuY3J5cHRpb24ub3JnL3YxCi0+IFgy", "NTUxOSBnY2Zz"]
+_AGE_ENC = "\n".join([*_AGE_LINES, "-----END AGE ENCRYPTED FILE-----", ""])
+_KV = {
+    "vault_url": "https://kv-fleet.vault.azure.net",
+    "name": "sops",
+    "version": "0123456789abcdef0123456789abcdef",
+    "created_at": "2026-11-30T02:00:00Z",
+    "enc": "c2VjcmV0LWtleQ",
+}
+# metadata as fluxforge (and sops) write it: key kinds, Shamir groups, every selector, both MAC modes
+_METAS = [
+    ([[md.KeyEntry("age", {"recipient": "age1one", "enc": _AGE_ENC})]], 0, DEFAULT_SELECTOR, False),
+    (
+        [[md.KeyEntry("age", {"recipient": "age1one", "enc": _AGE_ENC}), md.KeyEntry("azure_kv", dict(_KV))]],
+        0,
+        ("encrypted_regex", "^(data|stringData)$"),
+        False,
+    ),
+    ([[md.KeyEntry("azure_kv", dict(_KV))]], 0, ("unencrypted_suffix", "_unencrypted"), True),
+    (
+        [[md.KeyEntry("age", {"recipient": "age1one", "enc": _AGE_ENC})], [md.KeyEntry("azure_kv", dict(_KV))]],
+        2,
+        ("encrypted_comment_regex", "^sops:enc"),
+        False,
+    ),
+]
+# edits of a sops: block: the shapes the fast metadata reader leaves to the general one, and harmless ones
+_META_EDITS: list[tuple[str, str, str]] = [
+    ("as written", "", ""),
+    ("a comment", "    version:", "    # note\n    version:"),
+    ("an empty line", "    version:", "\n    version:"),
+    ("trailing spaces", "\n    version:", "  \n    version:"),
+    ("single quotes", 'lastmodified: "', "lastmodified: '"),
+    ("an escape", 'lastmodified: "', 'lastmodified: "\\u0032'),
+    ("text after the closing quote", 'Z"\n', 'Z" x\n'),
+    ("a quote inside the quotes", 'lastmodified: "', 'lastmodified: "a"'),
+    ("unquoted time", 'lastmodified: "2026-11-30T02:00:00Z"', "lastmodified: 2026-11-30T02:00:00Z"),
+    ("a number", "    version:", "    shamir_threshold: 3\n    version:"),
+    ("a boolean", "    version:", "    mac_only_encrypted: true\n    version:"),
+    ("a duplicate key", "    version:", "    mac: x\n    version:"),
+    ("a tab", "    version:", "    version:\t"),
+    ("a block kept", "enc: |", "enc: |+"),
+    ("a block stripped", "enc: |", "enc: |-"),
+    ("a block line dedented", " -----END AGE", "-----END AGE"),
+    ("a block line indented further", "-----END AGE", " -----END AGE"),
+    ("a list at the key's column", "\n        - ", "\n    - "),
+    ("a flow list", "    version:", "    hc_vault: []\n    version:"),
+    ("a null", "    version:", "    pgp:\n    version:"),
+    ("a line less indented", "    version:", "  version:"),
+    ("a key after the block", "", "extra: 1\n"),
+    ("a document after the block", "", "---\nx: 1\n"),
+    ("an alias", "    version: ", "    version: *"),
+    ("a tag", "    version: ", "    version: !!str "),
+    ("CRLF", "\n", "\r\n"),
+    ("no final line break", "", None),  # type: ignore[list-item]
+]
+
+
+def _edit_meta(text: str, old: str, new: str | None) -> str:
+    if new is None:
+        return text[:-1]
+    if not old:
+        return text + new
+    head, tail = text.split("\nsops:\n", 1)
+    return head + "\nsops:\n" + tail.replace(old, new, 1)
+
+
+def test_fast_metadata_reader_gives_the_general_readers_metadata(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An encrypted Secret's ``sops:`` block is read by ``yaml_fast.load_metadata`` when sops wrote it so,
+    else by the general reader: the same documents and metadata (or the same error) either way, on
+    blocks with every key kind, Shamir groups, selectors, both indentations and odd edits."""
+    texts = []
+    for index, (groups, threshold, selector, mac_only) in enumerate(_METAS):
+        for indent in (4, 2):
+            store = yaml_store.YamlStore(indent)
+            meta = md.Metadata(selector=selector, mac_only_encrypted=mac_only, shamir_threshold=threshold)
+            meta.groups = groups
+            for _name, plain in secrets(8, seed=index):
+                with monkeypatch.context() as m:
+                    m.setattr(md, "now_rfc3339", lambda: "2026-11-30T02:00:00Z")
+                    try:
+                        texts.append(engine.seal(store.load_plain(plain.encode(), "s.yaml"), meta, _KEY, store, "s"))
+                    except SopsError:
+                        continue
+    fast_taken = 0
+    for data in texts:
+        for what, old, new in _META_EDITS:
+            text = _edit_meta(data.decode(), old, new)
+            parts = yaml_store.split_metadata(text)
+            fast_taken += parts is not None and load_metadata(parts[1]) is not None
+
+            def read(text: str = text) -> object:
+                try:
+                    return yaml_store.YamlStore().load_encrypted(text.encode(), "s.yaml")
+                except SopsError as err:
+                    return str(err)
+
+            fast = read()
+            with monkeypatch.context() as m:
+                m.setattr(yaml_store, "load_metadata", lambda _text: None)
+                general = read()
+            assert fast == general, f"{what}:\n{text}"
+    assert fast_taken >= len(texts) * 2, fast_taken  # written blocks (both indents) take the fast reader

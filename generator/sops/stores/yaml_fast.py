@@ -204,3 +204,101 @@ def split_metadata(text: str) -> tuple[str, str] | None:
     if at < 0:
         return None
     return text[: at + 1], text[at + 1 :]
+
+
+# --- an encrypted file's sops: block as sops writes it ----------------------------------------------
+# what sends a block to the general reader at once: a comment, tab, CR, escape, odd line break or BOM, an
+# empty (or blank) line, a character YAML does not allow in a stream
+_META_ODD = re.compile(
+    "[#\t\r\\\\\x85\u2028\u2029\ufeff]|\n\\s*\n|[^\n\x20-\x7e\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
+)
+_PAIR = re.compile(r"([^ :][^:]*?):(?: (.+))?")
+_NO = object()
+
+
+def load_metadata(text: str) -> dict[str, object] | None:
+    """The metadata of a ``sops:`` block (``text``: the ``sops:`` line to the end, as ``split_metadata`` cut
+    it) as plain data, when the block has the shape sops writes: nested block mappings and lists of
+    mappings, keys and values plain strings (``_plain_string``: read as themselves), double-quoted strings
+    without escapes, literal blocks (``|``) of equally indented, non-empty lines. Else None: the general
+    reader decides (a value that reads as a number or boolean, a comment, a quote style, an empty line)."""
+    if not text.startswith("sops:\n") or not text.endswith("\n") or _META_ODD.search(text):
+        return None
+    lines = text.split("\n")
+    lines.pop()  # the empty string after the final line break
+    reader = _MetaReader(lines)
+    meta = reader.value(0, None)
+    if not isinstance(meta, dict) or reader.at != len(lines):
+        return None
+    return meta
+
+
+class _MetaReader:
+    """Line by line through a ``sops:`` block; ``at`` is the next line (line 0 is ``sops:`` itself)."""
+
+    def __init__(self, lines: list[str]) -> None:
+        self.lines, self.at = lines, 1
+
+    def _indent(self) -> int:
+        line = self.lines[self.at]
+        return len(line) - len(line.lstrip(" "))
+
+    def value(self, col: int, text: str | None) -> object:
+        """The value after ``key:`` at column ``col``: ``text`` on the same line, else the deeper lines."""
+        if text == "|":
+            return self._literal(col)
+        if text is not None:
+            return _meta_scalar(text)
+        if self.at >= len(self.lines) or self._indent() <= col:
+            return _NO  # a null, or a list at the key's own column: the general reader
+        inner = self._indent()
+        if self.lines[self.at].startswith("- ", inner):
+            return self._sequence(inner)
+        return self._mapping(inner)
+
+    def _mapping(self, col: int) -> object:
+        out: dict[str, object] = {}
+        while self.at < len(self.lines) and self._indent() >= col:
+            match = _PAIR.fullmatch(self.lines[self.at], col) if self._indent() == col else None
+            if match is None or match.group(1) in out or not _plain_string(match.group(1)):
+                return _NO
+            self.at += 1
+            value = self.value(col, match.group(2))
+            if value is _NO:
+                return _NO
+            out[match.group(1)] = value
+        return out
+
+    def _sequence(self, col: int) -> object:
+        out: list[object] = []
+        while self.at < len(self.lines) and self._indent() >= col:
+            line = self.lines[self.at]
+            if self._indent() != col or not line.startswith("- ", col):
+                return _NO
+            self.lines[self.at] = " " * (col + 2) + line[col + 2 :]  # the item: a mapping from the next column
+            item = self._mapping(col + 2)
+            if item is _NO or not item:
+                return _NO
+            out.append(item)
+        return out
+
+    def _literal(self, col: int) -> object:
+        """A ``|`` block: its lines at one indentation deeper than ``col``, each with a final line break."""
+        if self.at >= len(self.lines) or self._indent() <= col:
+            return _NO
+        inner = self._indent()
+        body: list[str] = []
+        while self.at < len(self.lines) and self._indent() > col:
+            line = self.lines[self.at]
+            if self._indent() != inner or line.endswith(" "):
+                return _NO
+            body.append(line[inner:])
+            self.at += 1
+        return "\n".join(body) + "\n"
+
+
+def _meta_scalar(text: str) -> object:
+    if text.startswith('"'):
+        inner = text[1:-1]
+        return inner if len(text) > 1 and text.endswith('"') and '"' not in inner else _NO
+    return text if _plain_string(text) else _NO
