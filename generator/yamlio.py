@@ -203,6 +203,11 @@ def compose_all(text: str, *, remember: bool = False) -> list[Any]:
     return roots
 
 
+def remembered(text: str) -> bool:
+    """``compose_first(text)`` has the nodes already (``compose_all(text, remember=True)`` just composed them)."""
+    return _REMEMBERED is not None and _REMEMBERED[0] == text
+
+
 def compose_first(text: str) -> Any:
     """The node of the first document only (None for an empty stream); later documents are not
     parsed, as go-yaml's ``Unmarshal`` reads one document."""

@@ -91,12 +91,12 @@ def _read(data: bytes, fmt: str) -> Any:
 def _yaml_metadata(text: str) -> Any:
     """The first document's top-level ``sops`` value (sops reads metadata with ``yaml.Unmarshal``,
     which decodes the first document only)."""
-    from generator.yamlio import compose_first
+    from generator.yamlio import compose_first, remembered
 
     directive = _YAML_DIRECTIVE.match(text)
     if directive and directive.group(1) != "1.1":
         return _ABSENT  # go-yaml refuses any other %YAML version: sops cannot load the file
-    tail = _secret_shaped_tail(text)
+    tail = None if remembered(text) else _secret_shaped_tail(text)  # check composed the whole text already
     try:
         root = compose_first(text if tail is None else tail)
     except Exception:  # noqa: BLE001 - ruamel raises many error classes: not parseable, no metadata
