@@ -29,7 +29,7 @@ from generator.flux.gotk import header_mismatches, missing_components
 from generator.flux.identity_notes import restart_notes
 from generator.flux.sops_coverage import shared_folders
 from generator.fsio import write_atomic, write_error
-from generator.merge.lock import LOCK_NAME, Lock, dumps, write_lock
+from generator.merge.lock import LOCK_NAME, write_lock
 from generator.render.files import age_secret_notes, render_tree
 from generator.render.plan import RenderPlan, plan_render, read_bytes
 from generator.render.workloads import workload_notes
@@ -104,10 +104,10 @@ def _reason(err: OSError, what: str) -> str:
     return f"{what}: {err.strerror or err}"
 
 
-def _write_lock(root: Path, lock: Lock, written: list[str], removed: list[str]) -> bool:
+def _write_lock(root: Path, plan: RenderPlan, written: list[str], removed: list[str]) -> bool:
     """Write the lock last; a failure says that the tree is written and only the merge base is not."""
     try:
-        return write_lock(root / LOCK_NAME, lock)
+        return write_lock(root / LOCK_NAME, plan.lock, plan.lock_data)
     except OSError as err:
         done = f"{len(written)} file(s) written" + (f", {len(removed)} removed" if removed else "")
         raise RenderError(
@@ -294,7 +294,7 @@ def run_render(
     if mode == "write":
         written = write_files(root, plan.writes)
         removed = remove_files(root, plan.removes)
-        lock_changed = _write_lock(root, plan.lock, written, removed)  # the render itself: the next merge's base
+        lock_changed = _write_lock(root, plan, written, removed)  # the render itself: the next merge's base
         notes += tuple(age_secret_notes(config, written))  # said once: when the Kustomizations are written
         return RenderReport(
             root,
@@ -309,7 +309,7 @@ def run_render(
         )
     changes = _changes(plan)
     current_lock = read_bytes(root / LOCK_NAME)
-    lock_state = None if current_lock == dumps(plan.lock) else "missing" if current_lock is None else "stale"
+    lock_state = None if current_lock == plan.lock_data else "missing" if current_lock is None else "stale"
     if mode == "check" and (changes or mismatches or lock_state):
         raise _check_failure(root, changes, lock_state, mismatches, overwrites, notes)
     return RenderReport(

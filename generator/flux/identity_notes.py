@@ -65,7 +65,10 @@ def restart_notes(config: Config, old: Mapping[str, str | None], new: Mapping[st
         path = f"{config.sync_dir(cluster)}/kustomization.yaml"
         if path not in new:
             continue
-        before, after = controller_identity(old.get(path)), controller_identity(new[path])
+        before = controller_identity(old.get(path))
+        if not before:  # a new file (or one without the annotations) changes no running identity
+            continue
+        after = controller_identity(new[path])
         changed = [
             f"{label} {before[key]} -> {after[key]}"
             for key, label in ((ANNOTATION_CLIENT_ID, "client ID"), (ANNOTATION_TENANT_ID, "tenant ID"))

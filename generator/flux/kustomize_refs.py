@@ -13,6 +13,7 @@ Kustomization with ``postBuild`` substitutes).
 
 from __future__ import annotations
 
+import os
 import posixpath
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from typing import Any
 
 from generator.yamlio import YamlError, load_plain
 
-__all__ = ["KUSTOMIZATION_FILES", "BuildInputs", "build_inputs", "kustomization_file"]
+__all__ = ["KUSTOMIZATION_FILES", "BuildInputs", "RealPaths", "build_inputs", "kustomization_file"]
 
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 _LISTS = ("resources", "bases", "components", "crds", "patchesStrategicMerge")
@@ -49,12 +50,51 @@ def kustomization_file(folder: Path) -> Path | None:
     return None
 
 
-def _relative(root: Path, path: Path) -> str | None:
-    try:
-        rel = path.resolve().relative_to(root.resolve()).as_posix()
-    except ValueError:
-        return None  # outside the repository
-    return "" if rel == "." else rel
+class RealPaths:
+    """Repository-relative real paths (symlinks resolved, as ``Path.resolve``), remembered per path prefix:
+    one ``lstat`` per folder or file instead of one per path component of every path asked about. Valid while
+    the tree does not change: make one per pass over the repository (one render, one lint)."""
+
+    def __init__(self, root: Path) -> None:
+        self._root = os.path.realpath(root)
+        self._prefix = self._root.rstrip("/") + "/"
+        self._memo: dict[str, str] = {}  # real folder + name -> real path
+        self._texts: dict[str, str] = {}  # a path as asked -> real path
+
+    def real(self, path: str | Path) -> str:
+        """``os.path.realpath(path)``: each component in turn, a symlink resolved where it stands, ``..``
+        taken after the symlinks before it (the real parent), a missing component kept as written."""
+        text = os.fspath(path)
+        found = self._texts.get(text)
+        if found is None:
+            head, slash, part = text.rpartition("/")
+            if not slash:
+                parent = os.getcwd()  # noqa: PTH109 - strings throughout: this runs once per path asked
+            else:
+                parent = self.real(head) if head else "/"
+            found = self._texts[text] = self._step(parent, part)
+        return found
+
+    def _step(self, parent: str, part: str) -> str:
+        """The real path of ``part`` in the real folder ``parent``."""
+        if part in {"", "."}:
+            return parent
+        if part == "..":
+            return os.path.dirname(parent)  # noqa: PTH120 - textual on a real path, as realpath does
+        step = os.path.join(parent, part)  # noqa: PTH118 - strings: no Path object per component
+        found = self._memo.get(step)
+        if found is None:
+            link = os.path.islink(step)  # noqa: PTH114 - one lstat, on the string
+            found = self._memo[step] = os.path.realpath(step) if link else step
+        return found
+
+    def relative(self, path: Path) -> str | None:
+        """``path`` relative to the repository root (POSIX; ``""`` for the root), or None when it resolves
+        outside it."""
+        real = self.real(path)
+        if real == self._root:
+            return ""
+        return real[len(self._prefix) :] if real.startswith(self._prefix) else None
 
 
 def _entries(kfile: Path) -> Iterator[str]:
@@ -79,41 +119,45 @@ def _is_remote(entry: str) -> bool:
     return "://" in entry or entry.startswith(("github.com/", "git@", "gitlab.com/", "bitbucket.org/"))
 
 
-def build_inputs(root: Path, folder: str) -> BuildInputs:
-    """What building ``folder`` (relative to ``root``) reads; an absent folder reads nothing."""
+def build_inputs(root: Path, folder: str, paths: RealPaths | None = None) -> BuildInputs:
+    """What building ``folder`` (relative to ``root``) reads; an absent folder reads nothing. ``paths``: the
+    real paths of this pass over ``root`` (several builds of one tree share one)."""
     found = BuildInputs()
+    real = paths if paths is not None else RealPaths(root)
     pending = [root / folder] if folder else [root]
     while pending:
         current = pending.pop()
-        rel = _relative(root, current)
-        if rel is None or rel in found.folders or not current.is_dir():
+        if not current.is_dir():  # first: most folders a fleet names do not exist (yet)
+            continue
+        rel = real.relative(current)
+        if rel is None or rel in found.folders:
             continue
         found.folders.add(rel)
         kfile = kustomization_file(current)
         if kfile is None:
-            pending.extend(_scan(root, current, found))
+            pending.extend(_scan(real, current, found))
             continue
-        pending.extend(_follow(root, current, kfile, found))
+        pending.extend(_follow(real, current, kfile, found))
     return found
 
 
-def _follow(root: Path, folder: Path, kfile: Path, found: BuildInputs) -> list[Path]:
+def _follow(real: RealPaths, folder: Path, kfile: Path, found: BuildInputs) -> list[Path]:
     """Add the local files the kustomization in ``folder`` names; return the folders it names."""
     folders = []
     for entry in _entries(kfile):
         if _is_remote(entry):
-            if (kfile_rel := _relative(root, kfile)) is not None:
+            if (kfile_rel := real.relative(kfile)) is not None:
                 found.remote.add((kfile_rel, entry))
             continue
         target = folder / posixpath.normpath(entry)
         if target.is_dir():
             folders.append(target)
-        elif target.is_file() and (target_rel := _relative(root, target)) is not None:
+        elif target.is_file() and (target_rel := real.relative(target)) is not None:
             found.files.add(target_rel)
     return folders
 
 
-def _scan(root: Path, folder: Path, found: BuildInputs) -> list[Path]:
+def _scan(real: RealPaths, folder: Path, found: BuildInputs) -> list[Path]:
     """Add the manifests below ``folder``; return the sub-folders that have their own kustomization."""
     nested: list[Path] = []
     for child in sorted(folder.iterdir()):
@@ -121,9 +165,9 @@ def _scan(root: Path, folder: Path, found: BuildInputs) -> list[Path]:
             if kustomization_file(child) is not None:
                 nested.append(child)
             else:
-                nested.extend(_scan(root, child, found))
-                if (rel := _relative(root, child)) is not None:
+                nested.extend(_scan(real, child, found))
+                if (rel := real.relative(child)) is not None:
                     found.folders.add(rel)
-        elif child.is_file() and child.suffix in _MANIFEST_SUFFIXES and (rel := _relative(root, child)) is not None:
+        elif child.is_file() and child.suffix in _MANIFEST_SUFFIXES and (rel := real.relative(child)) is not None:
             found.files.add(rel)
     return nested

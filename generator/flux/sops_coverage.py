@@ -13,7 +13,7 @@ import posixpath
 from pathlib import Path
 
 from generator.config.model import Config
-from generator.flux.kustomize_refs import build_inputs
+from generator.flux.kustomize_refs import RealPaths, build_inputs
 from generator.flux.tenancy import decryptors
 
 __all__ = ["shared_folders"]
@@ -25,11 +25,11 @@ def _self_and_parents(folder: str) -> list[str]:
     return ["/".join(parts[:n]) for n in range(len(parts), 0, -1)]
 
 
-def _reached(root: Path, paths: tuple[str, ...]) -> set[str]:
+def _reached(root: Path, paths: tuple[str, ...], real: RealPaths) -> set[str]:
     """Folders (and the folders of single files) the builds of ``paths`` read."""
     found: set[str] = set()
     for path in paths:
-        inputs = build_inputs(root, path)
+        inputs = build_inputs(root, path, real)
         found |= inputs.folders | {posixpath.dirname(file) for file in inputs.files}
     found.discard("")  # a rule for the repository root would match every file
     return found
@@ -46,8 +46,9 @@ def shared_folders(root: Path, config: Config) -> dict[str, frozenset[str]]:
         for path in reader.paths:
             covering.setdefault(path, set()).add(reader.id)
     found: dict[str, set[str]] = {}
+    real = RealPaths(root)  # one pass over the tree: every build shares the resolved folders
     for reader in readers:
-        for folder in _reached(root, reader.paths):
+        for folder in _reached(root, reader.paths, real):
             # lookups of the folder and its parents, not a scan of every rule: linear in the fleet
             if not any(reader.id in covering.get(path, ()) for path in _self_and_parents(folder)):
                 found.setdefault(folder, set()).add(reader.id)

@@ -45,6 +45,7 @@ _HEADER = (
 )
 _PLAIN_SAFE = re.compile(r"^[^\x00-\x08\x0b-\x1f\x7f\r\ufeff\u2028\u2029\x85]*$")
 _INDENT = " " * 6
+_LINE_START = re.compile(r"^(?=.)", re.MULTILINE)  # the start of a non-empty line (no CR here: _PLAIN_SAFE)
 
 
 class LockError(FluxforgeError):
@@ -64,8 +65,8 @@ def _literal(text: str) -> str:
         chomp, body = "-", text
     else:
         chomp, body = ("+" if text.endswith("\n\n") else ""), text[:-1]
-    lines = body.split("\n")
-    return f"|2{chomp}\n" + "".join(f"{_INDENT}{line}\n" if line else "\n" for line in lines)
+    # every non-empty line indented (one pass: the lock holds every generated file of a fleet)
+    return f"|2{chomp}\n" + _LINE_START.sub(_INDENT, body) + "\n"
 
 
 def dumps(lock: Lock) -> bytes:
@@ -178,9 +179,10 @@ def read_lock(path: Path) -> Lock | None:
     return loads(data, str(path))
 
 
-def write_lock(path: Path, lock: Lock) -> bool:
-    """Write the lock atomically; False when it already holds exactly these bytes."""
-    return write_atomic(path, dumps(lock))
+def write_lock(path: Path, lock: Lock, data: bytes | None = None) -> bool:
+    """Write the lock atomically; False when it already holds exactly these bytes. ``data``: ``dumps(lock)``
+    when the caller has it already (a render compares it with the file on disk first)."""
+    return write_atomic(path, data if data is not None else dumps(lock))
 
 
 def record(lock_file: Path, files: Mapping[str, bytes], flux: str | None) -> bool:

@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import cache
 
 from generator.config.model import Cluster, Config, KustomizationSpec
 from generator.flux.tenancy import Decryptor, decryptors, merge_keys
@@ -52,6 +53,7 @@ def bicep_string(value: str) -> str:
     return f"'{out}'"
 
 
+@cache  # a fleet prints the same names, namespaces and intervals thousands of times
 def yaml_scalar(value: str) -> str:
     """``value`` as a YAML scalar that every YAML 1.1/1.2 reader reads back as the same string."""
     # a leading "-" is plain unless it reads as a sequence entry or a document marker

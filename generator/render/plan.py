@@ -53,6 +53,7 @@ class RenderPlan:
     ]  # orphans found by the marker, without a lock: edits unknowable, removed only when forced
     conflicts: list[str]  # "file: key.path: conflict: ..."
     lock: Lock  # what the lock must hold afterwards: the render itself (the next merge's base)
+    lock_data: bytes  # its bytes (``dumps(lock)``, made once)
     has_lock: bool  # a lock file exists (it is parsed only when something differs)
 
 
@@ -96,7 +97,8 @@ def plan_render(root: Path, config: Config, files: Mapping[str, bytes], *, force
     differing = _differing(files, disk)
     candidates = orphan_candidates(root, config, files)
     new_lock = Lock(str(config.flux.version), {path: data.decode("utf-8") for path, data in files.items()})
-    recorded, has_lock = _recorded(root, new_lock, bool(differing or candidates))
+    lock_data = dumps(new_lock)
+    recorded, has_lock = _recorded(root, lock_data, bool(differing or candidates))
     bases = dict(recorded or {})
     orphans, marked = _orphans(root, recorded, files, candidates)
     disk.update((path, read_bytes(root / path)) for path in [*orphans, *marked])
@@ -113,6 +115,7 @@ def plan_render(root: Path, config: Config, files: Mapping[str, bytes], *, force
         unbased_removes=marked,
         conflicts=merge.conflicts,
         lock=new_lock,
+        lock_data=lock_data,
         has_lock=has_lock,
     )
 
@@ -155,7 +158,7 @@ def _orphans(
     return [], [path for path in candidates if _has_marker(root / path)]
 
 
-def _recorded(root: Path, new_lock: Lock, changes: bool) -> tuple[Mapping[str, str] | None, bool]:
+def _recorded(root: Path, new_lock: bytes, changes: bool) -> tuple[Mapping[str, str] | None, bool]:
     """The lock's files (parsed) when they can matter: a file differs, an orphan may exist, or the lock
     records files the render no longer yields (a removed cluster); a no-op render stays a
     read-and-compare pass. Also whether a lock file exists."""
@@ -163,7 +166,7 @@ def _recorded(root: Path, new_lock: Lock, changes: bool) -> tuple[Mapping[str, s
     lock_data = read_bytes(lock_file)
     if lock_data is None:
         return None, False
-    if not changes and lock_data == dumps(new_lock):
+    if not changes and lock_data == new_lock:
         return None, True
     return loads(lock_data, str(lock_file)).files, True
 

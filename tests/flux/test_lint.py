@@ -406,3 +406,52 @@ def test_build_inputs_follow_local_references_only(tmp_path: Path) -> None:
     assert sorted(found.files) == ["b/svc.yaml", "c/crd.yaml", "c/p.yaml"]
     assert sorted(found.folders) == ["a", "b", "c"]
     assert build_inputs(tmp_path / "repo", "missing").files == set()
+
+
+def test_real_paths_agree_with_path_resolve(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The remembered real paths of the kustomize walk are exactly ``Path.resolve`` relative to the root:
+    symlinks to folders inside and outside the repository, ``..`` after a symlink, missing components, a
+    relative root; a symlink loop (where ``Path.resolve`` raises) is taken as written, not a crash."""
+    from generator.flux.kustomize_refs import RealPaths
+
+    repo = tmp_path / "repo"
+    (repo / "apps" / "base").mkdir(parents=True)
+    (repo / "apps" / "base" / "svc.yaml").write_text("kind: Service\n")
+    (tmp_path / "outside" / "deep").mkdir(parents=True)
+    (repo / "apps" / "link").symlink_to(repo / "apps" / "base")
+    (repo / "apps" / "rel-link").symlink_to("base")
+    (repo / "out").symlink_to(tmp_path / "outside" / "deep")
+    (repo / "loop").symlink_to("loop")
+    (tmp_path / "repo-link").symlink_to(repo)
+    asked = [
+        "",
+        "apps",
+        "apps/base/svc.yaml",
+        "apps/link/svc.yaml",
+        "apps/link/../base",
+        "apps/rel-link/../../apps",
+        "apps/../apps/./base",
+        "out",
+        "out/..",
+        "out/../..",
+        "../repo/apps",
+        "missing/below/../x",
+        "apps/base/svc.yaml/below",
+    ]
+
+    def expected(root: Path, rel: str) -> str | None:
+        try:
+            found = (root / rel).resolve().relative_to(root.resolve()).as_posix()
+        except ValueError:
+            return None
+        return "" if found == "." else found
+
+    for root in (repo, tmp_path / "repo-link"):
+        real = RealPaths(root)
+        for _ in range(2):  # asked again: from what it remembered
+            assert [real.relative(root / rel) for rel in asked] == [expected(root, rel) for rel in asked]
+    monkeypatch.chdir(tmp_path)
+    relative_root = Path("repo")
+    real = RealPaths(relative_root)
+    assert [real.relative(relative_root / rel) for rel in asked] == [expected(relative_root, rel) for rel in asked]
+    assert real.relative(relative_root / "loop" / "x") == "loop/x"
