@@ -3,9 +3,10 @@
 A = the big fleet (default 2,000 clusters x 25 Kustomizations), B = the small one (200 x 25, the
 baseline: there is no peer that renders a Flux tree from a config). Each pair renders both fleets
 from scratch in fresh folders (one `fluxforge render` process each), then renders each again with
-nothing changed (the no-op: 0 files written). Runs alternate A B A B (bench/harness.py); medians, peak
-memory and the machine's load are printed. Linear means big / small <= the fleet ratio (+10 %):
-the issue's bar is 11x for 10x the clusters, for wall time and for peak memory.
+nothing changed (the no-op: 0 files written, answered from the render index: generator/render/index.py;
+FLUXFORGE_RENDER_CACHE=off in the environment measures the full render instead). Runs alternate A B A B
+(bench/harness.py); medians, peak memory and the machine's load are printed. Linear means big / small
+<= the fleet ratio (+10 %): the issue's bar is 11x for 10x the clusters, for wall time and for peak memory.
 
 Usage: python bench/render.py [--clusters 200] [--scale 10] [--kustomizations 25] [--pairs 3] [--record]
   --record  writes the rows into bench/README.md (only from a quiet run)

@@ -24,6 +24,7 @@ def _hermetic_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.Temp
     monkeypatch.setenv("GIT_COMMITTER_NAME", "fluxforge test")
     monkeypatch.setenv("GIT_COMMITTER_EMAIL", "test@fluxforge.invalid")
     monkeypatch.setenv("FLUXFORGE_CHECK_CACHE", "off")  # no verdict cache in this repository's own .git
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))  # the render index (generator/render/index.py)
     for var in list(os.environ):
         if var.startswith(("SOPS_", "AZURE_")) or var in ("GITHUB_ACTIONS", "TF_BUILD", "NO_COLOR"):
             monkeypatch.delenv(var)  # the CI variables pick --format's default (and NO_COLOR --color's)

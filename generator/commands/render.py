@@ -16,25 +16,25 @@ render never replaces a file it did not generate, nor drops edits it cannot see,
 
 from __future__ import annotations
 
-import difflib
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from generator.config.load import config_path_for, load_config
-from generator.config.model import Config
+from generator.config.locate import config_path_for
 from generator.errors import CheckFailed, FluxforgeError, RenderError
-from generator.flux.gotk import header_mismatches, missing_components
-from generator.flux.identity_notes import restart_notes
-from generator.flux.sops_coverage import shared_folders
-from generator.fsio import write_atomic, write_error
-from generator.merge.lock import LOCK_NAME, write_lock
-from generator.render.files import age_secret_notes, render_tree
-from generator.render.plan import RenderPlan, plan_render, read_bytes
-from generator.render.workloads import workload_notes
-from generator.report.model import Report
-from generator.report.sources import render_check_report
+from generator.merge.lock import LOCK_NAME
+from generator.render import index as render_index
+
+if TYPE_CHECKING:
+    from generator.config.model import Config
+    from generator.flux.kustomize_refs import RealPaths
+    from generator.render.plan import RenderPlan
+    from generator.report.model import Report
+
+# The render itself (YAML, JSON Schema, Jinja) is imported by the functions that need it: an unchanged tree
+# is answered from the render index (:mod:`generator.render.index`) without it.
 
 __all__ = [
     "FileChange",
@@ -81,6 +81,8 @@ class RenderReport:
 
 def unified_diff(relpath: str, old: bytes | None, new: bytes | None) -> str:
     """A ``diff -u`` style patch from the file on disk (``old``, None if missing) to ``new`` (None: deleted)."""
+    import difflib
+
     before = old.decode("utf-8", errors="replace").splitlines(keepends=True) if old is not None else []
     after = new.decode("utf-8").splitlines(keepends=True) if new is not None else []
     source = f"a/{relpath}" if old is not None else "/dev/null"
@@ -89,6 +91,8 @@ def unified_diff(relpath: str, old: bytes | None, new: bytes | None) -> str:
 
 
 def _write_output(path: Path, data: bytes) -> bool:
+    from generator.fsio import write_atomic
+
     # Regenerable output: no fsync per file (the temp file + os.replace keeps every file whole).
     return write_atomic(path, data, sync=False)
 
@@ -106,6 +110,9 @@ def _reason(err: OSError, what: str) -> str:
 
 def _write_lock(root: Path, plan: RenderPlan, written: list[str], removed: list[str]) -> bool:
     """Write the lock last; a failure says that the tree is written and only the merge base is not."""
+    from generator.fsio import write_error
+    from generator.merge.lock import write_lock
+
     try:
         return write_lock(root / LOCK_NAME, plan.lock, plan.lock_data)
     except OSError as err:
@@ -129,6 +136,8 @@ def write_files(root: Path, writes: Mapping[str, bytes]) -> list[str]:
     Sequential: without a per-file fsync there is no wait to overlap, and a thread pool only adds
     contention (bench/render.py measured it slower on 2 cores).
     """
+    from generator.fsio import write_error
+
     written: list[str] = []
     pending = list(writes)
     for index, relpath in enumerate(pending):
@@ -246,6 +255,8 @@ def _check_failure(
     ]
     if lock_state is not None:
         lines.append(f"{LOCK_NAME}: {lock_state} (run `fluxforge render` to update it; it is the merge base)")
+    from generator.report.sources import render_check_report
+
     lines += mismatches
     for change in changes:
         lines.extend(change.diff.rstrip("\n").split("\n"))
@@ -256,6 +267,8 @@ def _check_failure(
 
 
 def _restart_notes(config: Config, plan: RenderPlan) -> list[str]:
+    from generator.flux.identity_notes import restart_notes
+
     def text(data: bytes | None) -> str | None:
         return data.decode("utf-8", errors="replace") if data is not None else None
 
@@ -272,7 +285,9 @@ def run_render(
     force: bool = False,
 ) -> RenderReport:
     """``fluxforge render``: load the config, render, merge into edited files, then write, check or
-    diff under the output root.
+    diff under the output root. An unchanged tree (nothing the render reads changed since a render left
+    it exactly as rendered) is answered from the render index (:mod:`generator.render.index`): the same
+    report, nothing read but stat fields.
 
     Raises ConfigError (nothing written), RenderConflict (an edit clashes with the render, or a
     differing file at a generated path was not written by fluxforge, and not ``force``: nothing
@@ -280,45 +295,173 @@ def run_render(
     tree is out of date).
     """
     config_file = config_path_for(config_arg)
-    config = load_config(config_file)
     root = Path(output) if output is not None else config_file.parent
-    files = render_tree(config, config_name=config_file.name, shared=shared_folders(root, config))
-    plan = plan_render(root, config, files, force=force)  # first: it reports a file where a folder belongs
+    stamped = render_index.stamp(config_file, root)
+    known = render_index.lookup(config_file, root, stamped)
+    if known is not None:
+        return RenderReport(root, known.total, notes=known.notes)
+    return _render(config_file, root, stamped, mode=mode, force=force)
+
+
+@dataclass(frozen=True)
+class _Run:
+    """One full render: what the render index records afterwards."""
+
+    config_file: Path
+    root: Path
+    stamped: str | None  # the index's stamp from before the config was read
+    config: Config
+    files: Mapping[str, bytes]
+    shared: Mapping[str, frozenset[str]]
+    watch: render_index.Watch
+    real: RealPaths
+
+
+def _render(config_file: Path, root: Path, stamped: str | None, *, mode: Mode, force: bool) -> RenderReport:
+    from generator.config.load import load_config
+    from generator.flux.gotk import header_mismatches, missing_components
+    from generator.flux.kustomize_refs import RealPaths
+    from generator.flux.sops_coverage import shared_folders
+    from generator.render.files import render_tree
+    from generator.render.workloads import workload_notes
+
+    config = load_config(config_file)
+    watch = render_index.Watch()
+    real = RealPaths(root, see=watch.see)
+    shared = shared_folders(root, config, real)
+    files = render_tree(config, config_name=config_file.name, shared=shared)
+    run = _Run(config_file, root, stamped, config, files, shared, watch, real)
+    plan = _plan(root, config, files, force=force)  # first: it reports a file where a folder belongs
     mismatches = header_mismatches(config, root)
     notes = tuple(missing_components(config, root) + _restart_notes(config, plan) + workload_notes(config, root))
     if (plan.conflicts or plan.foreign or plan.overwritten or plan.unbased_removes) and not force:
         raise _conflict(plan)
     overwrites = _warnings(plan, mode)
     warnings = tuple(overwrites + mismatches)
-    forced = tuple(plan.conflicts)
     if mode == "write":
-        written = write_files(root, plan.writes)
-        removed = remove_files(root, plan.removes)
-        lock_changed = _write_lock(root, plan, written, removed)  # the render itself: the next merge's base
-        notes += tuple(age_secret_notes(config, written))  # said once: when the Kustomizations are written
-        return RenderReport(
-            root,
-            len(files),
-            tuple(written),
-            tuple(removed),
-            warnings=warnings,
-            merged=tuple(plan.merged),
-            forced=forced,
-            lock_changed=lock_changed,
-            notes=notes,
-        )
+        report = _write(run, plan, warnings, notes)
+        _remember(run, plan, report, lock_is_render=True)
+        return report
+    return _compare(run, plan, (mismatches, overwrites), notes, check=mode == "check")
+
+
+def _compare(
+    run: _Run, plan: RenderPlan, found: tuple[list[str], list[str]], notes: tuple[str, ...], *, check: bool
+) -> RenderReport:
+    """--check and --diff: what would change (``found``: gotk-components.yaml mismatches, --force warnings);
+    --check raises CheckFailed when anything would."""
+    mismatches, overwrites = found
     changes = _changes(plan)
-    current_lock = read_bytes(root / LOCK_NAME)
-    lock_state = None if current_lock == plan.lock_data else "missing" if current_lock is None else "stale"
-    if mode == "check" and (changes or mismatches or lock_state):
-        raise _check_failure(root, changes, lock_state, mismatches, overwrites, notes)
-    return RenderReport(
-        root,
-        len(files),
+    lock_state = _lock_state(run.root, plan)
+    if check and (changes or mismatches or lock_state):
+        raise _check_failure(run.root, changes, lock_state, mismatches, overwrites, notes)
+    report = RenderReport(
+        run.root,
+        len(run.files),
         changes=tuple(changes),
-        warnings=warnings,
+        warnings=tuple(overwrites + mismatches),
         merged=tuple(plan.merged),
-        forced=forced,
+        forced=tuple(plan.conflicts),
         lock_changed=lock_state is not None,
         notes=notes,
     )
+    _remember(run, plan, report, lock_is_render=lock_state is None)
+    return report
+
+
+def _plan(root: Path, config: Config, files: Mapping[str, bytes], *, force: bool) -> RenderPlan:
+    from generator.render.plan import plan_render
+
+    return plan_render(root, config, files, force=force)
+
+
+def _lock_state(root: Path, plan: RenderPlan) -> str | None:
+    """None when the lock on disk is the render's, else ``missing`` or ``stale``."""
+    from generator.render.plan import read_bytes
+
+    current_lock = read_bytes(root / LOCK_NAME)
+    return None if current_lock == plan.lock_data else "missing" if current_lock is None else "stale"
+
+
+def _write(run: _Run, plan: RenderPlan, warnings: tuple[str, ...], notes: tuple[str, ...]) -> RenderReport:
+    """Write the planned files, remove the orphans, then the lock."""
+    from generator.render.files import age_secret_notes
+
+    written = write_files(run.root, plan.writes)
+    removed = remove_files(run.root, plan.removes)
+    lock_changed = _write_lock(run.root, plan, written, removed)  # the render itself: the next merge's base
+    return RenderReport(
+        run.root,
+        len(run.files),
+        tuple(written),
+        tuple(removed),
+        warnings=warnings,
+        merged=tuple(plan.merged),
+        forced=tuple(plan.conflicts),
+        lock_changed=lock_changed,
+        notes=notes + tuple(age_secret_notes(run.config, written)),  # said once: when the Kustomizations are written
+    )
+
+
+def _remember(run: _Run, plan: RenderPlan, report: RenderReport, *, lock_is_render: bool) -> None:
+    """Record the render index when the tree now holds exactly the render (no file keeps an edit, nothing
+    forced, removed or warned about) and the lock is the render's: the next unchanged run answers from it."""
+    if not (lock_is_render and _as_rendered(run, plan, report)):
+        return
+    watch = _rewalk(run) if report.written or report.lock_changed else run.watch
+    if watch is None:
+        return
+    watch.linked = watch.linked or run.real.linked
+    notes = _watched_notes(run, watch)
+    if notes is None:
+        return
+    outputs = {os.fspath(run.root / path): data for path, data in run.files.items()}
+    outputs[os.fspath(run.root / LOCK_NAME)] = plan.lock_data
+    outcome = render_index.Outcome(len(run.files), tuple(notes))
+    render_index.record(run.config_file, run.root, stamped=run.stamped, outcome=outcome, outputs=outputs, watch=watch)
+
+
+def _as_rendered(run: _Run, plan: RenderPlan, report: RenderReport) -> bool:
+    """Every generated file now holds the render's bytes, and nothing was forced, removed or warned about."""
+    if report.warnings or report.forced or report.removed or report.changes or plan.removes:
+        return False
+    # a merged file keeps the user's edits (the next run merges again)
+    return all(plan.writes.get(path, plan.disk[path]) == data for path, data in run.files.items())
+
+
+def _rewalk(run: _Run) -> render_index.Watch | None:
+    """This run wrote the tree its kustomize walk had read: walk the written tree (None when that changes
+    the folders .sops.yaml covers: the next run renders again)."""
+    from generator.flux.kustomize_refs import RealPaths
+    from generator.flux.sops_coverage import shared_folders
+
+    watch = render_index.Watch()
+    real = RealPaths(run.root, see=watch.see)
+    if shared_folders(run.root, run.config, real) != run.shared:
+        return None
+    watch.linked = real.linked
+    return watch
+
+
+def _watched_notes(run: _Run, watch: render_index.Watch) -> list[str] | None:
+    """The notes of an unchanged render, with the paths they read watched (None: a gotk-components.yaml
+    disagrees with the config, which the run warns about)."""
+    from generator.flux.gotk import COMPONENTS_FILE, header_mismatches, missing_components
+    from generator.render.files import DECRYPTION_SA_FILE
+    from generator.render.workloads import workload_notes
+
+    config, root = run.config, run.root
+    for cluster in config.clusters:
+        sync = root / config.sync_dir(cluster)
+        for path in (
+            root / cluster.path,
+            sync / COMPONENTS_FILE,
+            sync / "kustomization.yaml",
+            sync / DECRYPTION_SA_FILE,
+        ):
+            watch.see(path)  # the notes' files, and where an orphan would show
+        for workload in cluster.workloads:
+            watch.see(root / workload.path / "kustomization.yaml")
+    if header_mismatches(config, root):
+        return None
+    return missing_components(config, root) + workload_notes(config, root)

@@ -14,6 +14,7 @@ from jsonschema import Draft202012Validator
 from ruamel.yaml.error import MarkedYAMLError
 
 from generator.config.checks import check_semantics, normalise_path
+from generator.config.locate import CONFIG_NAME, config_path_for
 from generator.config.model import (
     AksRef,
     AzureSettings,
@@ -44,8 +45,6 @@ from generator.yamlio import YamlError, load_plain, load_rt
 
 __all__ = ["CONFIG_NAME", "Config", "config_path_for", "load_config", "parse_config"]
 
-CONFIG_NAME = "fluxforge.yaml"
-
 
 def _inline_refs(node: Any, defs: dict[str, Any]) -> Any:
     """Replace local ``#/$defs/x`` references by their target (the schema has no recursion).
@@ -68,29 +67,6 @@ def _inline_refs(node: Any, defs: dict[str, Any]) -> Any:
 def _validator() -> Draft202012Validator:
     schema = load_schema("config.schema.json")
     return Draft202012Validator(_inline_refs(schema, schema.get("$defs", {})))
-
-
-def config_path_for(arg: str | Path | None) -> Path:
-    """CLI argument -> config file; a folder means ``DIR/fluxforge.yaml``. Without an argument: the
-    ``fluxforge.yaml`` of the current folder or of the nearest parent folder that has one (as git finds
-    its repository), relative to the current folder; none at all is a ConfigError that names a
-    ``fluxforge.yaml`` in a subfolder, if there is one."""
-    if arg is None:
-        return _find_upwards()
-    path = Path(arg)
-    return path / CONFIG_NAME if path.is_dir() else path
-
-
-def _find_upwards() -> Path:
-    here = Path.cwd()
-    for level, folder in enumerate([here, *here.parents]):
-        if (folder / CONFIG_NAME).is_file():
-            return Path(*[".."] * level, CONFIG_NAME)
-    below = sorted(p.relative_to(here) for p in here.glob(f"*/{CONFIG_NAME}"))
-    if below:
-        hint = f"{below[0]} is in a subfolder: name its folder as the argument ({below[0].parent})"
-        raise ConfigError(f"{CONFIG_NAME}: not found here or in a parent folder; {hint}")
-    raise ConfigError(f"{CONFIG_NAME}: not found here or in a parent folder; create one with `fluxforge init`")
 
 
 def load_config(path: str | Path) -> Config:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import posixpath
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,12 +50,19 @@ def kustomization_file(folder: Path) -> Path | None:
     return None
 
 
+def _unwatched(path: str | Path) -> None:
+    """No one watches this walk."""
+
+
 class RealPaths:
     """Repository-relative real paths (symlinks resolved, as ``Path.resolve``), remembered per path prefix:
     one ``lstat`` per folder or file instead of one per path component of every path asked about. Valid while
     the tree does not change: make one per pass over the repository (one render, one lint)."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, see: Callable[[str | Path], None] | None = None) -> None:
+        self.see = see if see is not None else _unwatched
+        """Called with each path before the walk looks at it (the render index watches them)."""
+        self.linked = False  # a symlink was on the way
         self._root = os.path.realpath(root)
         self._prefix = self._root.rstrip("/") + "/"
         self._memo: dict[str, str] = {}  # real folder + name -> real path
@@ -85,6 +92,7 @@ class RealPaths:
         found = self._memo.get(step)
         if found is None:
             link = os.path.islink(step)  # noqa: PTH114 - one lstat, on the string
+            self.linked = self.linked or link
             found = self._memo[step] = os.path.realpath(step) if link else step
         return found
 
@@ -127,6 +135,7 @@ def build_inputs(root: Path, folder: str, paths: RealPaths | None = None) -> Bui
     pending = [root / folder] if folder else [root]
     while pending:
         current = pending.pop()
+        real.see(current)
         if not current.is_dir():  # first: most folders a fleet names do not exist (yet)
             continue
         rel = real.relative(current)
@@ -137,6 +146,7 @@ def build_inputs(root: Path, folder: str, paths: RealPaths | None = None) -> Bui
         if kfile is None:
             pending.extend(_scan(real, current, found))
             continue
+        real.see(kfile)
         pending.extend(_follow(real, current, kfile, found))
     return found
 
@@ -150,6 +160,7 @@ def _follow(real: RealPaths, folder: Path, kfile: Path, found: BuildInputs) -> l
                 found.remote.add((kfile_rel, entry))
             continue
         target = folder / posixpath.normpath(entry)
+        real.see(target)
         if target.is_dir():
             folders.append(target)
         elif target.is_file() and (target_rel := real.relative(target)) is not None:
@@ -162,6 +173,7 @@ def _scan(real: RealPaths, folder: Path, found: BuildInputs) -> list[Path]:
     nested: list[Path] = []
     for child in sorted(folder.iterdir()):
         if child.is_dir() and child.name not in _SKIP_DIRS:
+            real.see(child)  # its names: whether it has a kustomization file, what it holds
             if kustomization_file(child) is not None:
                 nested.append(child)
             else:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from generator.config.model import Config
 from generator.flux.kustomize_refs import RealPaths, build_inputs
-from generator.flux.tenancy import decryptors
+from generator.flux.tenancy import Decryptor, decryptors
 
 __all__ = ["shared_folders"]
 
@@ -35,23 +35,28 @@ def _reached(root: Path, paths: tuple[str, ...], real: RealPaths) -> set[str]:
     return found
 
 
-def shared_folders(root: Path, config: Config) -> dict[str, frozenset[str]]:
-    """Folder -> the ids of the decryptors (:func:`generator.flux.tenancy.decryptors`: ``staging`` for a
-    cluster's platform, ``staging/team-a`` for a tenant) that read it, for every folder a decrypting build
-    reads that no rule for one of those decryptors covers yet; a folder whose parent is already listed for
-    the same decryptors is left out (the parent's rule matches it)."""
-    readers = decryptors(config)
+def _uncovered(root: Path, readers: list[Decryptor], real: RealPaths) -> dict[str, set[str]]:
+    """Folder -> the ids of the decryptors whose builds read it and no rule of theirs covers."""
     covering: dict[str, set[str]] = {}
     for reader in readers:
         for path in reader.paths:
             covering.setdefault(path, set()).add(reader.id)
     found: dict[str, set[str]] = {}
-    real = RealPaths(root)  # one pass over the tree: every build shares the resolved folders
-    for reader in readers:
+    for reader in readers:  # one walk for every build: the resolved folders are shared
         for folder in _reached(root, reader.paths, real):
             # lookups of the folder and its parents, not a scan of every rule: linear in the fleet
             if not any(reader.id in covering.get(path, ()) for path in _self_and_parents(folder)):
                 found.setdefault(folder, set()).add(reader.id)
+    return found
+
+
+def shared_folders(root: Path, config: Config, real: RealPaths | None = None) -> dict[str, frozenset[str]]:
+    """Folder -> the ids of the decryptors (:func:`generator.flux.tenancy.decryptors`: ``staging`` for a
+    cluster's platform, ``staging/team-a`` for a tenant) that read it, for every folder a decrypting build
+    reads that no rule for one of those decryptors covers yet; a folder whose parent is already listed for
+    the same decryptors is left out (the parent's rule matches it). ``real``: the walk's paths (its ``see``
+    hears of every path read)."""
+    found = _uncovered(root, decryptors(config), real if real is not None else RealPaths(root))
     shared: dict[str, frozenset[str]] = {}
     for folder in sorted(found, key=lambda f: (f.count("/"), f)):
         ids = found[folder]

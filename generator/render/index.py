@@ -1,0 +1,255 @@
+"""The render index: an unchanged ``fluxforge render`` answers from it without rendering, as git's index
+spares ``git status`` from reading unchanged files.
+
+After a render that leaves the tree exactly as rendered (every generated file and ``fluxforge.lock`` hold
+the render's bytes; nothing merged, forced, removed or warned about), the index records:
+
+* a stamp of everything the render depends on besides the repository's files: the config's bytes, the
+  paths the run was given, the current folder, fluxforge's version and the size and time of each of its
+  modules and templates, the ``FLUXFORGE_*`` environment;
+* every generated file and the lock: its ``stat`` (type, size, mtime, ctime, inode) and the SHA-256 of the
+  bytes render wrote;
+* every other path render reads (what the kustomize builds of the decrypting folders read, each cluster's
+  folder and ``gotk-components.yaml``, each workload's ``kustomization.yaml``): its ``stat`` from before
+  it was read, or that it did not exist.
+
+A later run with the same stamp checks each path: the same ``stat`` means the same content, except for a
+path changed within a few seconds of the recording (an edit in the same tick of the file system's clock
+can keep size and times: git's "racy" entries), whose content is compared by its hash instead (a file's
+bytes, a folder's names). All the same: the run prints what the recorded run printed and writes nothing.
+Anything else (an edited, deleted or new file, another config, another fluxforge) and the render runs in
+full, exactly as without the index, so a hand edit is found and merged as always.
+
+The index lives in the user's cache (``$XDG_CACHE_HOME/fluxforge/render``, else ``~/.cache/...``), one file
+per config and output folder, never in the repository; it holds paths, stat fields and hashes, no content.
+``FLUXFORGE_RENDER_CACHE=off`` turns it off. Light on purpose: no YAML, Jinja or JSON Schema on this path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import stat
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["RACY_NS", "Outcome", "Watch", "enabled", "lookup", "record", "stamp"]
+
+_FORMAT = "fluxforge-render-index 1"
+RACY_NS = 3_000_000_000
+"""A path whose mtime is this close to the recording (or later) is compared by content, not by its stat."""
+_NONE = "-"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What an unchanged render reports: the number of generated files and the notes."""
+
+    total: int
+    notes: tuple[str, ...]
+
+
+class _Unusable(Exception):
+    """A path whose state cannot be told: the run is not indexed (or the index not trusted)."""
+
+
+def enabled() -> bool:
+    """The index is on unless ``FLUXFORGE_RENDER_CACHE=off``."""
+    return os.environ.get("FLUXFORGE_RENDER_CACHE", "on") != "off"
+
+
+def _signature(path: str) -> str:
+    """``type:size:mtime:ctime:inode`` of ``path`` (symlinks followed), or ``-`` when it does not exist."""
+    try:
+        info = os.stat(path)  # noqa: PTH116 - strings: thousands of paths per run
+    except (FileNotFoundError, NotADirectoryError):
+        return _NONE
+    except OSError as err:
+        raise _Unusable(path) from err
+    return f"{stat.S_IFMT(info.st_mode):o}:{info.st_size}:{info.st_mtime_ns}:{info.st_ctime_ns}:{info.st_ino}"
+
+
+def _racy(sig: str, recorded: int) -> bool:
+    return sig != _NONE and int(sig.split(":")[2]) >= recorded - RACY_NS
+
+
+def _content(path: str, sig: str) -> str:
+    """The SHA-256 of a file's bytes, or of a folder's sorted names."""
+    try:
+        if sig.startswith(f"{stat.S_IFDIR:o}:"):
+            data = "\0".join(sorted(os.listdir(path))).encode("utf-8", "surrogateescape")  # noqa: PTH208
+        else:
+            with open(path, "rb") as fh:
+                data = fh.read()
+    except OSError as err:
+        raise _Unusable(path) from err
+    return hashlib.sha256(data).hexdigest()
+
+
+class Watch:
+    """The paths a render reads besides the config, each with its stat from before it was read (the first
+    time); ``linked``: a symlink on the way (such a tree is not indexed)."""
+
+    def __init__(self) -> None:
+        self.paths: dict[str, str] = {}
+        self.unusable = False
+        self.linked = False
+
+    def see(self, path: str | Path) -> None:
+        text = os.fspath(path)
+        if text not in self.paths:
+            try:
+                self.paths[text] = _signature(text)
+            except _Unusable:
+                self.unusable = True
+
+
+def _index_file(config_file: Path, root: Path) -> Path:
+    home = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    where = f"{os.path.realpath(config_file)}\0{os.path.realpath(root)}"
+    return Path(home, "fluxforge", "render", hashlib.sha256(where.encode("utf-8", "surrogateescape")).hexdigest()[:32])
+
+
+def _code_stamp() -> bytes:
+    """fluxforge's version, modules and templates (size and time of each), found without importing them."""
+    import generator
+
+    package = Path(generator.__file__).parent
+    parts = [generator.__version__]
+    data = [package / name for name in ("templates", "schemas")] + [
+        package.parent / n for n in ("templates", "schemas")
+    ]
+    for folder in (package, *data):
+        for top, dirs, names in os.walk(folder):
+            dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+            for name in sorted(n for n in names if n.endswith((".py", ".j2", ".json"))):
+                info = os.stat(os.path.join(top, name))  # noqa: PTH116, PTH118
+                parts.append(f"{top}/{name}:{info.st_size}:{info.st_mtime_ns}")
+    return "\0".join(parts).encode("utf-8", "surrogateescape")
+
+
+def stamp(config_file: Path, root: Path) -> str | None:
+    """Everything the render depends on besides the repository's files, as one digest; None when the index
+    is off or the config cannot be read (the full render then says why)."""
+    if not enabled():
+        return None
+    try:
+        config = config_file.read_bytes()
+    except OSError:
+        return None
+    env = sorted((k, v) for k, v in os.environ.items() if k.startswith("FLUXFORGE_"))
+    given = json.dumps([_FORMAT, str(config_file), str(root), str(Path.cwd()), env])
+    digest = hashlib.sha256(given.encode("utf-8", "surrogateescape"))
+    digest.update(hashlib.sha256(config).digest())
+    digest.update(_code_stamp())
+    return digest.hexdigest()
+
+
+def _entries(lines: list[str]) -> Iterable[tuple[str, str, str]]:
+    for line in lines:
+        sig, digest, path = line.split(" ", 2)
+        yield path, sig, digest
+
+
+def lookup(config_file: Path, root: Path, current: str | None) -> Outcome | None:
+    """The recorded outcome when nothing the render depends on changed since, else None. ``current``:
+    :func:`stamp` of this run."""
+    if current is None:
+        return None
+    file = _index_file(config_file, root)
+    try:
+        found = _read(file, current)
+        if found is None:
+            return None
+        recorded, outcome, entries = found
+        racy = [(path, sig, digest) for path, sig, digest in entries if _racy(sig, recorded)]
+        if not _unchanged(entries, racy):
+            return None
+    except _Unusable:
+        return None
+    if racy:
+        # their content is ours now: from here on a change shows in their stat (a later time); remember that
+        _write(file, f"{_FORMAT} {current}", time.time_ns(), outcome, entries)
+    return outcome
+
+
+def _unchanged(entries: list[tuple[str, str, str]], racy: list[tuple[str, str, str]]) -> bool:
+    """Every path has its recorded stat, and each racy one its recorded content."""
+    if any(_signature(path) != sig for path, sig, _ in entries):
+        return False
+    return all(_content(path, sig) == digest for path, sig, digest in racy)
+
+
+def _read(file: Path, current: str) -> tuple[int, Outcome, list[tuple[str, str, str]]] | None:
+    """The recording time, outcome and entries of an index of stamp ``current`` (None: none, another stamp,
+    or damaged)."""
+    try:
+        lines = file.read_text(encoding="utf-8", errors="surrogateescape").split("\n")
+        if len(lines) < 4 or lines[0] != f"{_FORMAT} {current}" or lines[-1] != "":
+            return None
+        outcome = json.loads(lines[2])
+        notes = tuple(str(note) for note in outcome["notes"])
+        return int(lines[1]), Outcome(int(outcome["total"]), notes), list(_entries(lines[3:-1]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def record(
+    config_file: Path,
+    root: Path,
+    *,
+    stamped: str | None,
+    outcome: Outcome,
+    outputs: Mapping[str, bytes],
+    watch: Watch,
+) -> bool:
+    """Remember a tree that holds exactly the render: ``outputs`` (path -> the bytes render wrote or found
+    there), ``watch`` (the other paths read, with their stat from before), ``stamped`` (:func:`stamp` from
+    before the config was read). Not recorded (False) when the index is off, the config or a watched path
+    changed during the run, an output does not hold its bytes, a symlink is on the builds' way, or the
+    index cannot be written: it only costs speed."""
+    if stamped is None or watch.unusable or watch.linked or stamp(config_file, root) != stamped:
+        return False
+    now = time.time_ns()
+    try:
+        entries = [*_watched(watch.paths, outputs, now), *_written(outputs, now)]
+    except _Unusable:
+        return False
+    return _write(_index_file(config_file, root), f"{_FORMAT} {stamped}", now, outcome, entries)
+
+
+def _watched(paths: Mapping[str, str], outputs: Mapping[str, bytes], now: int) -> Iterable[tuple[str, str, str]]:
+    for path, sig in paths.items():
+        if path in outputs:
+            continue  # recorded by its bytes
+        digest = _content(path, sig) if _racy(sig, now) else _NONE
+        if "\n" in path or _signature(path) != sig:
+            raise _Unusable(path)  # changed since it was read
+        yield path, sig, digest
+
+
+def _written(outputs: Mapping[str, bytes], now: int) -> Iterable[tuple[str, str, str]]:
+    for path, data in outputs.items():
+        digest = hashlib.sha256(data).hexdigest()
+        sig = _signature(path)
+        if "\n" in path or sig == _NONE or (_racy(sig, now) and _content(path, sig) != digest):
+            raise _Unusable(path)
+        if _signature(path) != sig:
+            raise _Unusable(path)
+        yield path, sig, digest
+
+
+def _write(file: Path, header: str, recorded: int, outcome: Outcome, entries: list[tuple[str, str, str]]) -> bool:
+    from generator.fsio import write_atomic
+
+    body = [f"{header}\n{recorded}\n", json.dumps({"total": outcome.total, "notes": list(outcome.notes)}) + "\n"]
+    body += [f"{sig} {digest} {path}\n" for path, sig, digest in entries]
+    try:
+        file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        write_atomic(file, "".join(body).encode("utf-8", "surrogateescape"), sync=False)
+    except Exception:  # noqa: BLE001 - an index that cannot be written only costs speed next time
+        return False
+    return True
