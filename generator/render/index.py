@@ -76,16 +76,30 @@ def _racy(sig: str, recorded: int) -> bool:
     return sig != _NONE and int(sig.split(":")[2]) >= recorded - RACY_NS
 
 
+def _regular_bytes(path: str | Path) -> bytes | None:
+    """A regular file's bytes; None for anything else (a FIFO is never waited on) or when it cannot be read."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as fh:
+        try:
+            return fh.read() if stat.S_ISREG(os.fstat(fd).st_mode) else None
+        except OSError:
+            return None
+
+
 def _content(path: str, sig: str) -> str:
     """The SHA-256 of a file's bytes, or of a folder's sorted names."""
-    try:
-        if sig.startswith(f"{stat.S_IFDIR:o}:"):
-            data = "\0".join(sorted(os.listdir(path))).encode("utf-8", "surrogateescape")  # noqa: PTH208
-        else:
-            with open(path, "rb") as fh:
-                data = fh.read()
-    except OSError as err:
-        raise _Unusable(path) from err
+    if sig.startswith(f"{stat.S_IFDIR:o}:"):
+        try:
+            data: bytes | None = "\0".join(sorted(os.listdir(path))).encode("utf-8", "surrogateescape")  # noqa: PTH208
+        except OSError as err:
+            raise _Unusable(path) from err
+    else:
+        data = _regular_bytes(path)
+    if data is None:
+        raise _Unusable(path)
     return hashlib.sha256(data).hexdigest()
 
 
@@ -134,11 +148,8 @@ def _code_stamp() -> bytes:
 def stamp(config_file: Path, root: Path) -> str | None:
     """Everything the render depends on besides the repository's files, as one digest; None when the index
     is off or the config cannot be read (the full render then says why)."""
-    if not enabled():
-        return None
-    try:
-        config = config_file.read_bytes()
-    except OSError:
+    config = _regular_bytes(config_file) if enabled() else None
+    if config is None:
         return None
     env = sorted((k, v) for k, v in os.environ.items() if k.startswith("FLUXFORGE_"))
     given = json.dumps([_FORMAT, str(config_file), str(root), str(Path.cwd()), env])
