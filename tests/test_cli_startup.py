@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import click
 import pytest
@@ -135,3 +137,42 @@ def test_commands_load_on_first_use() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["True", "True"]
+
+
+SECRET = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: app\ntype: Opaque\nstringData:\n  password: pw-{n}\n"
+
+
+def _git(cwd: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", "-c", "commit.gpgsign=false", *args], cwd=cwd, check=True, capture_output=True, text=True
+    ).stdout
+
+
+def _run_probe(cwd: Path, *args: str, env: dict[str, str] | None = None) -> tuple[object, set[str]]:
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, json.dumps(args)], cwd=cwd, capture_output=True, text=True, env=env, check=True
+    )
+    report = json.loads(done.stderr.strip().splitlines()[-1])
+    return report["code"], set(report["modules"])
+
+
+def test_the_hook_reaches_git_without_libgit2(tmp_path: Path) -> None:
+    """The pre-commit hook encrypts and re-stages through git's command line: pygit2 (libgit2 and its TLS
+    stack, slower to load than a whole hook run) stays unloaded."""
+    keyfile = tmp_path / "age.txt"
+    subprocess.run(["age-keygen", "-o", str(keyfile)], check=True, capture_output=True)
+    recipient = re.search(r"age1[0-9a-z]+", keyfile.read_text()).group(0)  # type: ignore[union-attr]
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    _git(repo, "init", "-q", "-b", "main")
+    (repo / ".sops.yaml").write_text(f"creation_rules:\n  - path_regex: secrets/.*\\.yaml$\n    age: {recipient}\n")
+    (repo / "app.yaml").write_text("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n")
+    _git(repo, "add", ".")
+    _git(repo, "commit", "-q", "-m", "init")
+    (repo / "secrets").mkdir()
+    (repo / "secrets" / "app.yaml").write_text(SECRET.format(n=1))
+    _git(repo, "add", "secrets/app.yaml")
+    code, modules = _run_probe(repo, "hook", "run")
+    assert code in (0, None)
+    assert "ENC[AES256_GCM" in _git(repo, "show", ":secrets/app.yaml")
+    assert not any(m == "pygit2" or m.startswith("pygit2.") for m in modules)

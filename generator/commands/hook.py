@@ -161,16 +161,17 @@ def run_git_hook(cwd: Path) -> list[str]:
     staged = repo.staged_files()
     problems: list[str] = []
     pending: list[Pending] = []
+    contents = repo.iter_staged([rel for rel in staged if not _is_temp(rel)])  # in order, a chunk at a time
     for rel in staged:
-        if is_temp_name(Path(rel).name):
+        if _is_temp(rel):
             problems.append(f"{rel}: {TEMP_PROBLEM}; `git rm --cached {shlex.quote(rel)}`")
             continue
-        data = repo.read_staged(rel)
+        _rel, data = next(contents)
         check_size(rel, len(data))
         path = repo.workdir / rel
         if not must_encrypt(path, data, rules):
             continue
-        if repo.is_partially_staged(rel):
+        if repo.is_partially_staged(rel, data):
             problems.append(
                 f"{rel}: partially staged (the working tree differs from the index), so fluxforge "
                 f"will not guess what to encrypt; `git add {shlex.quote(rel)}` the whole file "
@@ -211,12 +212,13 @@ def _check_staged(repo: GitRepo, staged: Sequence[str], rules: Rules) -> list[st
     from generator.check.scan import check_content, problem_lines
 
     lines: list[str] = []
-    for rel in staged:
-        path = repo.workdir / rel
-        if rules.is_config(path):
-            continue
-        lines.extend(problem_lines(rel, check_content(path, repo.read_staged(rel), rules)))
+    for rel, data in repo.iter_staged([rel for rel in staged if not rules.is_config(repo.workdir / rel)]):
+        lines.extend(problem_lines(rel, check_content(repo.workdir / rel, data, rules)))
     return lines
+
+
+def _is_temp(rel: str) -> bool:
+    return is_temp_name(rel.rpartition("/")[2])
 
 
 def hook_script() -> str:

@@ -116,3 +116,75 @@ def test_hooks_dir_follows_core_hooks_path(repo_dir: Path) -> None:
 def test_hooks_dir_of_a_linked_worktree_is_the_shared_one(repo_dir: Path, tmp_path: Path) -> None:
     git(repo_dir, "worktree", "add", "-q", str(tmp_path / "wt"))
     assert GitRepo.discover(tmp_path / "wt").hooks_dir() == (repo_dir / ".git" / "hooks").resolve()
+
+
+def test_odd_file_names_are_read_literally(repo_dir: Path) -> None:
+    """Names git allows that a shell, a glob or a line-based protocol would mangle: spaces, glob
+    characters, non-ASCII, a newline."""
+    names = ["with space.yaml", "star*.yaml", "[ab].yaml", "ünïcode.yaml", "new\nline.yaml"]
+    for name in names:
+        (repo_dir / name).write_text(f"name: {name!r}\n")
+    (repo_dir / "a.yaml").write_text("a glob [ab] must not match\n")
+    git(repo_dir, "add", "--", *names, "a.yaml")
+    repo = GitRepo.discover(repo_dir)
+    assert sorted(repo.staged_files()) == sorted([*names, "a.yaml"])
+    contents = dict(repo.iter_staged(names))
+    assert contents == {name: f"name: {name!r}\n".encode() for name in names}
+    fresh = GitRepo.discover(repo_dir)  # nothing read yet: each name looked up in the index by itself
+    assert fresh.read_staged("star*.yaml") == b"name: 'star*.yaml'\n"
+    assert fresh.read_staged("[ab].yaml") == b"name: '[ab].yaml'\n"
+    assert set(GitRepo.discover(repo_dir).tracked_files()) >= {*names, "a.yaml", "dir/c.yaml"}
+
+
+def test_staged_contents_in_order_a_chunk_at_a_time(repo_dir: Path) -> None:
+    names = [f"f{i}.yaml" for i in range(7)]
+    for i, name in enumerate(names):
+        (repo_dir / name).write_text("same\n" if i % 3 == 0 else f"n: {i}\n")  # equal blobs too
+    git(repo_dir, "add", *names)
+    repo = GitRepo.discover(repo_dir)
+    one_by_one = [(name, repo.read_staged(name)) for name in reversed(names)]
+    assert list(repo.iter_staged(list(reversed(names)), chunk=2)) == one_by_one
+    assert not repo.is_partially_staged("f1.yaml", b"n: 1\n")
+    assert repo.is_partially_staged("f1.yaml", b"something else\n")  # the caller's staged bytes are used
+
+
+def test_restaged_content_is_what_is_read_back(repo_dir: Path) -> None:
+    (repo_dir / "a.txt").write_text("plain\n")
+    git(repo_dir, "add", "a.txt")
+    repo = GitRepo.discover(repo_dir)
+    assert repo.staged_files() == ["a.txt"]
+    blob = repo.restage("a.txt", b"cipher\n")
+    assert repo.read_staged("a.txt") == b"cipher\n"  # before the index is written, too
+    repo.write_index()
+    assert repo.read_staged("a.txt") == b"cipher\n"
+    assert git(repo_dir, "ls-files", "-s", "a.txt").stdout.split()[1] == blob
+    assert GitRepo.discover(repo_dir).read_staged("a.txt") == b"cipher\n"
+
+
+def test_a_conflicted_path_is_tracked_once(repo_dir: Path) -> None:
+    git(repo_dir, "checkout", "-q", "-b", "side")
+    (repo_dir / "a.txt").write_text("side\n")
+    git(repo_dir, "commit", "-q", "-am", "side")
+    git(repo_dir, "checkout", "-q", "main")
+    (repo_dir / "a.txt").write_text("main\n")
+    git(repo_dir, "commit", "-q", "-am", "main")
+    assert git(repo_dir, "merge", "-q", "side", check=False).returncode != 0
+    assert len(git(repo_dir, "ls-files", "-s", "a.txt").stdout.splitlines()) == 3  # three stages
+    tracked = GitRepo.discover(repo_dir).tracked_files()
+    assert tracked.count("a.txt") == 1
+    assert "a.txt" not in GitRepo.discover(repo_dir).staged_files()  # unmerged: nothing to read
+
+
+def test_bare_repository_is_refused(tmp_path: Path) -> None:
+    git(tmp_path, "init", "-q", "--bare", "bare.git")
+    with pytest.raises(GitError, match="bare repository; fluxforge needs a work tree"):
+        GitRepo.discover(tmp_path / "bare.git")
+    assert GitRepo.workdir_of(tmp_path / "bare.git") is None
+
+
+def test_workdir_of(repo_dir: Path, tmp_path: Path) -> None:
+    assert GitRepo.workdir_of(repo_dir / "dir") == repo_dir.resolve()
+    assert GitRepo.workdir_of(tmp_path / "nowhere") is None
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    assert GitRepo.workdir_of(outside) is None
