@@ -28,12 +28,12 @@ from typing import TYPE_CHECKING
 
 from generator.errors import CheckFailed
 from generator.fsio import TEMP_GLOB, is_temp_name, walk_files
-from generator.report.model import Diagnostic
 
 if TYPE_CHECKING:
     from generator.check.cache import CheckCache
     from generator.check.parse import Parsed
     from generator.check.rules import Expectation, Problem
+    from generator.report.model import Diagnostic
     from generator.sops.api import CreationRule, SopsRules
 
 
@@ -281,6 +281,7 @@ def _is_sops_file(path: Path, data: bytes) -> bool:
 
 
 def _diagnostic(path: Path, problem: Problem) -> Diagnostic:
+    from generator.report.model import Diagnostic  # not on the hook's path: only check reports records
     from generator.report.sources import display_path
 
     return Diagnostic(problem.rule, "error", problem.message, display_path(path), problem.line, problem.col)
@@ -534,6 +535,8 @@ def check_report(
     rules = Rules.load(config=sops_config)
     report = scan(paths, rules, _open_cache(rules) if use_cache else None)
     if rules.count == 0 and not allow_missing_rules:
+        from generator.report.model import Diagnostic
+
         problem = _no_rules(rules, paths)
         config = _display(rules.config) if rules.config is not None else ""
         return replace(
