@@ -150,7 +150,9 @@ class GitRepo:
 
     def staged_changes(self, *, renames: bool = True) -> list[StagedChange]:
         """Paths that differ between HEAD and the index (all index entries on an unborn branch)."""
-        done = self._git("diff-index", "--cached", "-z", "--no-ext-diff", "-M" if renames else "--no-renames", "HEAD")
+        done = self._git(
+            "diff-index", "--cached", "-z", "--no-ext-diff", "-M" if renames else "--no-renames", "HEAD", "--"
+        )
         if done.returncode != 0:
             if self._git("rev-parse", "-q", "--verify", "HEAD^{commit}").returncode == 0:
                 raise GitError(f"{self.workdir}: git cannot compare the index with HEAD: {_reason_of(done)}")

@@ -188,3 +188,16 @@ def test_workdir_of(repo_dir: Path, tmp_path: Path) -> None:
     outside = tmp_path / "outside"
     outside.mkdir()
     assert GitRepo.workdir_of(outside) is None
+
+
+def test_a_file_named_head_is_a_file(tmp_path: Path) -> None:
+    """HEAD is the revision and may also be a file name: the two are kept apart (`HEAD --`)."""
+    git(tmp_path, "init", "-q", "-b", "main")
+    (tmp_path / "HEAD").write_text("x\n")
+    git(tmp_path, "add", "HEAD")
+    git(tmp_path, "commit", "-q", "-m", "a file named HEAD")
+    (tmp_path / "HEAD").write_text("y\n")
+    git(tmp_path, "add", "HEAD")
+    repo = GitRepo.discover(tmp_path)
+    assert repo.staged_files() == ["HEAD"]
+    assert repo.read_staged("HEAD") == b"y\n"
