@@ -215,6 +215,14 @@ class GitRepo:
 
     def read_staged_many(self, paths: Sequence[str]) -> dict[str, bytes]:
         """The staged content of each of ``paths``, read with one ``git cat-file`` process."""
+        entries = self._entries_of(paths)
+        blobs = self._read_blobs([e.blob for e in entries.values() if e.blob not in self._written])
+        blobs.update(self._written)
+        return {path: blobs[entry.blob] for path, entry in entries.items()}
+
+    def _entries_of(self, paths: Sequence[str]) -> dict[str, _Entry]:
+        """The index entry of each of ``paths`` (as re-staged, if it was); ``GitError`` for a path not in
+        the index."""
         unknown = tuple(p for p in paths if p not in self._entries and p not in self._restaged)
         if unknown:
             self._entries.update(self._index_entries(unknown))
@@ -224,9 +232,7 @@ class GitRepo:
             if entry is None:
                 raise GitError(f"{path}: not in the index (stage it with `git add {path}`)")
             entries[path] = entry
-        blobs = self._read_blobs([e.blob for e in entries.values() if e.blob not in self._written])
-        blobs.update(self._written)
-        return {path: blobs[entry.blob] for path, entry in entries.items()}
+        return entries
 
     def _read_blobs(self, ids: list[str]) -> dict[str, bytes]:
         """``git cat-file --batch``: for each id a header ``<id> blob <size>``, the bytes and a newline."""

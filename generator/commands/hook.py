@@ -160,8 +160,27 @@ def run_git_hook(cwd: Path) -> list[str]:
     rules = Rules.load(repo.workdir)
     staged = repo.staged_files()
     problems: list[str] = []
+    pending = _to_encrypt(repo, staged, rules, problems)
+    if pending and repo.partial_commit:
+        problems.extend(
+            f"{item.display}: must be encrypted, but `git commit PATH` commits from a temporary "
+            f"index; `git add {shlex.quote(item.display)}` and run `git commit` without paths"
+            for item in pending
+        )
+    if problems:
+        raise CheckFailed(problems)
+    messages = _restage(repo, pending, _encrypt_all(pending, rules))
+    problems = _check_staged(repo, staged, rules)
+    if problems:
+        raise CheckFailed([*messages, *problems, "fluxforge: commit blocked; fix the files above and commit again"])
+    return messages
+
+
+def _to_encrypt(repo: GitRepo, staged: Sequence[str], rules: Rules, problems: list[str]) -> list[Pending]:
+    """The staged files to encrypt, read from the index a chunk at a time; a problem line (in ``problems``,
+    in staged order) for each temporary file and each partially staged file that would need it."""
     pending: list[Pending] = []
-    contents = repo.iter_staged([rel for rel in staged if not _is_temp(rel)])  # in order, a chunk at a time
+    contents = repo.iter_staged([rel for rel in staged if not _is_temp(rel)])
     for rel in staged:
         if _is_temp(rel):
             problems.append(f"{rel}: {TEMP_PROBLEM}; `git rm --cached {shlex.quote(rel)}`")
@@ -179,19 +198,7 @@ def run_git_hook(cwd: Path) -> list[str]:
             )
             continue
         pending.append(Pending(rel, path, data))
-    if pending and repo.partial_commit:
-        problems.extend(
-            f"{item.display}: must be encrypted, but `git commit PATH` commits from a temporary "
-            f"index; `git add {shlex.quote(item.display)}` and run `git commit` without paths"
-            for item in pending
-        )
-    if problems:
-        raise CheckFailed(problems)
-    messages = _restage(repo, pending, _encrypt_all(pending, rules))
-    problems = _check_staged(repo, staged, rules)
-    if problems:
-        raise CheckFailed([*messages, *problems, "fluxforge: commit blocked; fix the files above and commit again"])
-    return messages
+    return pending
 
 
 def _restage(repo: GitRepo, pending: Sequence[Pending], ciphertexts: Sequence[bytes]) -> list[str]:
