@@ -5,7 +5,10 @@ per file. Both decrypt fresh copies of the same tree, encrypted once beforehand 
 fluxforge; alternated A B A B (bench/harness.py); medians, peak memory, the machine's load; the
 ratio is withheld on a busy machine. Afterwards both sides' plaintexts must be the same bytes.
 
-Usage: python bench/decrypt.py [--files N] [--pairs P] [--record]
+Then one file per process, the way scripts call it (issue 19: within 2x of sops): ``fluxforge
+decrypt FILE`` against ``sops -d FILE``, both to stdout, alternated ``--calls`` times.
+
+Usage: python bench/decrypt.py [--files N] [--pairs P] [--calls C] [--record]
   --record  writes the row into bench/README.md (only from a quiet run)
 """
 
@@ -26,6 +29,7 @@ from harness import (
     clean_env,
     machine,
     options,
+    record,
     record_pair,
     report,
     run_loop,
@@ -36,7 +40,9 @@ from harness import (
 
 
 def main() -> int:
-    args = options(__doc__, files=1000).parse_args()
+    parser = options(__doc__, files=1000)
+    parser.add_argument("--calls", type=int, default=21)
+    args = parser.parse_args()
     found = tools("sops", "fluxforge")
     if found is None:
         return 1
@@ -80,6 +86,14 @@ def main() -> int:
             a_label="fluxforge decrypt -i (1 proc)",
             b_label=f"sops -d -i loop ({args.files} procs)",
         )
+        one = min(source.joinpath("secrets").rglob("*.yaml"))
+        call_a, call_b = alternate(
+            args.calls,
+            lambda: run_process([fluxforge, "decrypt", str(one)], cwd=source, env=env),
+            lambda: run_process([sops, "-d", str(one)], cwd=source, env=env),
+            a_label="fluxforge decrypt FILE",
+            b_label="sops -d FILE",
+        )
         box_after = machine()
         mine = sorted(ours_roots[0].joinpath("secrets").rglob("*.yaml"))
         same = all(p.read_bytes() == theirs_roots[0].joinpath(p.relative_to(ours_roots[0])).read_bytes() for p in mine)
@@ -87,8 +101,18 @@ def main() -> int:
     print(f"decrypt {args.files} Secrets (age), {args.pairs} pairs")
     print("\n".join(report(a, b, box, target="the encrypt ratio")))
     print(f"same plaintext as sops, byte for byte: {'yes' if same else 'NO'}")
+    print(f"decrypt one file per process, {args.calls} calls each")
+    print("\n".join(report(call_a, call_b, box)))
+    slower = call_a.median / call_b.median
+    print(f"{'fluxforge / sops per call':<28} {slower:.1f}x the time  (target <= 2x)")
     if args.record and same:
         record_pair(f"decrypt-{args.files}", f"decrypt {args.files:,} Secrets (age)", a, b, "sops loop", box, digits=1)
+        record(
+            "decrypt-call",
+            f"| decrypt one file per process | {call_a.median * 1000:.0f} ms | sops -d {call_b.median * 1000:.0f} ms | "
+            f"{slower:.1f}x the time | load {box.load1:.1f}/{box.cores} |",
+            box,
+        )
     return 0 if same else 1
 
 
