@@ -22,7 +22,7 @@ from generator.doctor.declared import (
     declared_credentials,
     decrypting_identities,
 )
-from generator.doctor.model import BROKEN, OK, SKIPPED, Finding, Gate, Skip
+from generator.doctor.model import BROKEN, OK, SKIPPED, Finding, Gate, Skip, cluster_finding
 from generator.doctor.readers import AzureReader, KeyFacts
 from generator.doctor.static import applying, cluster_files
 
@@ -35,15 +35,7 @@ CRYPTO_USER = "Key Vault Crypto User"
 def _finding(
     gate: str, cluster: Cluster, subject: str, status: str, reason: str, fix: str = "", **detail: object
 ) -> Finding:
-    return Finding(
-        gate,
-        f"{cluster.name}: {subject}",
-        status,  # type: ignore[arg-type]
-        reason,
-        fix,
-        cluster=cluster.name,
-        detail=dict(detail),
-    )
+    return cluster_finding(gate, cluster.name, subject, status, reason, fix, **detail)
 
 
 def _reader(ctx: Context) -> AzureReader:

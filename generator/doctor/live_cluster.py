@@ -15,7 +15,7 @@ from generator import az_hints
 from generator.config.model import Cluster, Config
 from generator.doctor.context import Context
 from generator.doctor.declared import client_id_of
-from generator.doctor.model import BROKEN, OK, SKIPPED, Finding, Gate, Skip
+from generator.doctor.model import BROKEN, OK, SKIPPED, Finding, Gate, Skip, cluster_finding
 from generator.doctor.readers import KubeReader
 from generator.doctor.repo import CLIENT_ID, TENANT_ID, WI_LABEL
 from generator.doctor.static import feature_gate_on, needs_feature_gate
@@ -32,16 +32,7 @@ ENV_NEEDED = ("AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_FEDERATED_TOKEN_FILE"
 def _finding(
     gate: str, cluster: Cluster | None, subject: str, status: str, reason: str, fix: str = "", **detail: object
 ) -> Finding:
-    name = cluster.name if cluster is not None else ""
-    return Finding(
-        gate,
-        f"{name}: {subject}" if name else subject,
-        status,  # type: ignore[arg-type]
-        reason,
-        fix,
-        cluster=name,
-        detail=dict(detail),
-    )
+    return cluster_finding(gate, cluster.name if cluster is not None else "", subject, status, reason, fix, **detail)
 
 
 def kube_reader(ctx: Context) -> KubeReader:

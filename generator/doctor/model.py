@@ -24,6 +24,7 @@ __all__ = [
     "Report",
     "Skip",
     "Status",
+    "cluster_finding",
 ]
 
 Status = Literal["ok", "broken", "warn", "skipped"]
@@ -66,6 +67,22 @@ class Finding:
     @property
     def holds(self) -> bool:
         return self.status in (OK, WARN)
+
+
+def cluster_finding(
+    gate: str, cluster: str, subject: str, status: str, reason: str, fix: str = "", **detail: object
+) -> Finding:
+    """A finding about ``subject`` on the cluster named ``cluster`` (its subject reads ``cluster: subject``;
+    no cluster: the subject alone)."""
+    return Finding(
+        gate,
+        f"{cluster}: {subject}" if cluster else subject,
+        status,  # type: ignore[arg-type]
+        reason,
+        fix,
+        cluster=cluster,
+        detail=dict(detail),
+    )
 
 
 @dataclass(frozen=True)

@@ -34,8 +34,9 @@ from generator.doctor.context import Context
 from generator.doctor.declared import DeclaredCredential, declared_credentials
 from generator.doctor.live_azure import allows, covers, identity_facts
 from generator.doctor.live_cluster import kube_reader, live_cluster
-from generator.doctor.model import BROKEN, OK, SKIPPED, Finding, Gate, Skip
+from generator.doctor.model import BROKEN, OK, SKIPPED, Finding, Gate, Skip, cluster_finding
 from generator.doctor.readers import AzureReader, KubeReader
+from generator.doctor.repo import CLIENT_ID
 from generator.render.workloads import (
     POD_LABEL,
     built_workload_problems,
@@ -60,7 +61,6 @@ READ_ACTIONS = {
 }
 """The data action the CSI driver's Azure provider needs per objectType (GetSecret, GetKey, GetCertificate)."""
 
-CLIENT_ID = "azure.workload.identity/client-id"
 _BUILD_TIMEOUT = 120
 
 
@@ -74,15 +74,8 @@ def _finding(
     fix: str = "",
     **detail: object,
 ) -> Finding:
-    return Finding(
-        gate,
-        f"{cluster.name}: {workload.name}{': ' + subject if subject else ''}",
-        status,  # type: ignore[arg-type]
-        reason,
-        fix,
-        cluster=cluster.name,
-        detail=dict(detail),
-    )
+    named = f"{workload.name}: {subject}" if subject else workload.name
+    return cluster_finding(gate, cluster.name, named, status, reason, fix, **detail)
 
 
 def _workloads(clusters: tuple[Cluster, ...]) -> Iterator[tuple[Cluster, Workload]]:
