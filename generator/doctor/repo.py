@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from generator.errors import FluxforgeError
+from generator.flux.versions import ANNOTATION_CLIENT_ID, ANNOTATION_TENANT_ID, LABEL_USE
 from generator.fsio import walk_files
 from generator.yamlio import YamlError, load_plain
 
@@ -26,9 +27,9 @@ __all__ = [
 ]
 
 _MAX_BYTES = 4 * 1024 * 1024
-WI_LABEL = "azure.workload.identity/use"
-CLIENT_ID = "azure.workload.identity/client-id"
-TENANT_ID = "azure.workload.identity/tenant-id"
+WI_LABEL = LABEL_USE
+CLIENT_ID = ANNOTATION_CLIENT_ID
+TENANT_ID = ANNOTATION_TENANT_ID
 
 
 @dataclass(frozen=True)

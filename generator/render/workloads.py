@@ -29,6 +29,7 @@ from typing import Any, Final
 
 from generator.config.model import Cluster, Config, VaultObject, Workload
 from generator.flux.federation import FederatedCredential, federated_credentials
+from generator.flux.versions import ANNOTATION_CLIENT_ID, LABEL_USE
 
 __all__ = [
     "CONTAINERS_ANNOTATION",
@@ -50,7 +51,7 @@ __all__ = [
 ]
 
 CSI_DRIVER: Final = "secrets-store.csi.k8s.io"
-POD_LABEL: Final = "azure.workload.identity/use"
+POD_LABEL: Final = LABEL_USE
 VOLUME: Final = "fluxforge-secrets-store"
 """The CSI volume's name in the pod (distinct enough not to merge into a volume the user already has)."""
 CONTAINERS_ANNOTATION: Final = "fluxforge.io/containers"
@@ -177,8 +178,7 @@ def workload_gates(config: Config) -> list[WorkloadGate]:
                     cluster.name,
                     w.name,
                     "sa-annotation",
-                    f"ServiceAccount {w.namespace}/{w.service_account}: "
-                    f"azure.workload.identity/client-id {w.identity.client_id}",
+                    f"ServiceAccount {w.namespace}/{w.service_account}: {ANNOTATION_CLIENT_ID} {w.identity.client_id}",
                     "fluxforge render",
                 ),
                 WorkloadGate(
@@ -329,8 +329,8 @@ def _built_account_problems(workload: Workload, docs: list[Any]) -> list[str]:
             )
         ]
     annotations = accounts[0]["metadata"].get("annotations") or {}
-    if annotations.get("azure.workload.identity/client-id") != workload.identity.client_id:
-        return [f"{name}: annotation azure.workload.identity/client-id is not {workload.identity.client_id}"]
+    if annotations.get(ANNOTATION_CLIENT_ID) != workload.identity.client_id:
+        return [f"{name}: annotation {ANNOTATION_CLIENT_ID} is not {workload.identity.client_id}"]
     return []
 
 
