@@ -340,7 +340,7 @@ def _render(config_file: Path, root: Path, stamped: str | None, *, mode: Mode, f
     warnings = tuple(overwrites + mismatches)
     if mode == "write":
         report = _write(run, plan, warnings, notes)
-        _remember(run, plan, report, lock_is_render=True)
+        _remember(run, plan, report, lock_is_render=True, wrote_lock=report.lock_changed)
         return report
     return _compare(run, plan, (mismatches, overwrites), notes, check=mode == "check")
 
@@ -403,9 +403,12 @@ def _write(run: _Run, plan: RenderPlan, warnings: tuple[str, ...], notes: tuple[
     )
 
 
-def _remember(run: _Run, plan: RenderPlan, report: RenderReport, *, lock_is_render: bool) -> None:
+def _remember(
+    run: _Run, plan: RenderPlan, report: RenderReport, *, lock_is_render: bool, wrote_lock: bool = False
+) -> None:
     """Record the render index when the tree now holds exactly the render (no file keeps an edit, nothing
-    forced, removed or warned about) and the lock is the render's: the next unchanged run answers from it."""
+    forced, removed or warned about) and the lock is the render's: the next unchanged run answers from it.
+    ``wrote_lock``: this run wrote the lock, after every other file (its mtime settles the older ones)."""
     if not (lock_is_render and _as_rendered(run, plan, report)):
         return
     watch = _rewalk(run) if report.written or report.lock_changed else run.watch
@@ -418,7 +421,10 @@ def _remember(run: _Run, plan: RenderPlan, report: RenderReport, *, lock_is_rend
     outputs = {os.fspath(run.root / path): data for path, data in run.files.items()}
     outputs[os.fspath(run.root / LOCK_NAME)] = plan.lock_data
     outcome = render_index.Outcome(len(run.files), tuple(notes))
-    render_index.record(run.config_file, run.root, stamped=run.stamped, outcome=outcome, outputs=outputs, watch=watch)
+    clock = os.fspath(run.root / LOCK_NAME) if wrote_lock else None  # written after every generated file
+    render_index.record(
+        run.config_file, run.root, stamped=run.stamped, outcome=outcome, outputs=outputs, watch=watch, clock=clock
+    )
 
 
 def _as_rendered(run: _Run, plan: RenderPlan, report: RenderReport) -> bool:

@@ -16,7 +16,12 @@ the render's bytes; nothing merged, forced, removed or warned about), the index 
 A later run with the same stamp checks each path: the same ``stat`` means the same content, except for a
 path changed within a few seconds of the recording (an edit in the same tick of the file system's clock
 can keep size and times: git's "racy" entries), whose content is compared by its hash instead (a file's
-bytes, a folder's names). All the same: the run prints what the recorded run printed and writes nothing.
+bytes, a folder's names). A racy path is settled at the recording instead when the file system's clock had
+visibly passed its mtime before the recording compared its content: the run's ``fluxforge.lock``, written
+after every generated file on the same file system, has a later mtime (not in the future). An edit after
+that comparison gets an mtime no earlier than the lock's, so its stat tells; an edit before it fails the
+comparison and nothing is recorded. The run straight after a render then reads no generated file.
+All the same: the run prints what the recorded run printed and writes nothing.
 Anything else (an edited, deleted or new file, another config, another fluxforge) and the render runs in
 full, exactly as without the index, so a hand edit is found and merged as always.
 
@@ -38,10 +43,12 @@ from pathlib import Path
 
 __all__ = ["RACY_NS", "Outcome", "Watch", "enabled", "lookup", "record", "stamp"]
 
-_FORMAT = "fluxforge-render-index 1"
+_FORMAT = "fluxforge-render-index 2"
 RACY_NS = 3_000_000_000
 """A path whose mtime is this close to the recording (or later) is compared by content, not by its stat."""
 _NONE = "-"
+_SETTLED = "="
+"""Prefixes the digest of a path whose content was compared after the file system's clock passed its mtime."""
 
 
 @dataclass(frozen=True)
@@ -61,19 +68,38 @@ def enabled() -> bool:
     return os.environ.get("FLUXFORGE_RENDER_CACHE", "on") != "off"
 
 
-def _signature(path: str) -> str:
-    """``type:size:mtime:ctime:inode`` of ``path`` (symlinks followed), or ``-`` when it does not exist."""
+def _stat(path: str) -> os.stat_result | None:
+    """``os.stat(path)`` (symlinks followed), or None when it does not exist."""
     try:
-        info = os.stat(path)  # noqa: PTH116 - strings: thousands of paths per run
+        return os.stat(path)  # noqa: PTH116 - strings: thousands of paths per run
     except (FileNotFoundError, NotADirectoryError):
-        return _NONE
+        return None
     except OSError as err:
         raise _Unusable(path) from err
+
+
+def _signature_of(info: os.stat_result | None) -> str:
+    if info is None:
+        return _NONE
     return f"{stat.S_IFMT(info.st_mode):o}:{info.st_size}:{info.st_mtime_ns}:{info.st_ctime_ns}:{info.st_ino}"
 
 
+def _signature(path: str) -> str:
+    """``type:size:mtime:ctime:inode`` of ``path`` (symlinks followed), or ``-`` when it does not exist."""
+    return _signature_of(_stat(path))
+
+
+def _mtime(sig: str) -> int:
+    return int(sig.split(":")[2])
+
+
 def _racy(sig: str, recorded: int) -> bool:
-    return sig != _NONE and int(sig.split(":")[2]) >= recorded - RACY_NS
+    return sig != _NONE and _mtime(sig) >= recorded - RACY_NS
+
+
+def _compared(sig: str, digest: str, recorded: int) -> bool:
+    """Whether a run must compare this entry's content: racy, and not settled at the recording."""
+    return not digest.startswith(_SETTLED) and _racy(sig, recorded)
 
 
 def _regular_bytes(path: str | Path) -> bytes | None:
@@ -176,7 +202,7 @@ def lookup(config_file: Path, root: Path, current: str | None) -> Outcome | None
         if found is None:
             return None
         recorded, outcome, entries = found
-        racy = [(path, sig, digest) for path, sig, digest in entries if _racy(sig, recorded)]
+        racy = [(path, sig, digest) for path, sig, digest in entries if _compared(sig, digest, recorded)]
         if not _unchanged(entries, racy):
             return None
     except _Unusable:
@@ -216,20 +242,46 @@ def record(
     outcome: Outcome,
     outputs: Mapping[str, bytes],
     watch: Watch,
+    clock: str | None = None,
 ) -> bool:
     """Remember a tree that holds exactly the render: ``outputs`` (path -> the bytes render wrote or found
     there), ``watch`` (the other paths read, with their stat from before), ``stamped`` (:func:`stamp` from
-    before the config was read). Not recorded (False) when the index is off, the config or a watched path
-    changed during the run, an output does not hold its bytes, a symlink is on the builds' way, or the
-    index cannot be written: it only costs speed."""
+    before the config was read), ``clock`` (a file this run wrote after every output: its mtime settles the
+    racy paths of its file system that are older). Not recorded (False) when the index is off, the config or a
+    watched path changed during the run, an output does not hold its bytes, a symlink is on the builds' way,
+    or the index cannot be written: it only costs speed."""
     if stamped is None or watch.unusable or watch.linked or stamp(config_file, root) != stamped:
         return False
     now = time.time_ns()
     try:
+        passed = _clock(clock)  # before any content is compared
         entries = [*_watched(watch.paths, outputs, now), *_written(outputs, now)]
+        if passed is not None:
+            entries = [_settled(entry, passed, now) for entry in entries]
     except _Unusable:
         return False
     return _write(_index_file(config_file, root), f"{_FORMAT} {stamped}", now, outcome, entries)
+
+
+def _clock(path: str | None) -> tuple[int, int] | None:
+    """The file system (``st_dev``) and mtime of ``path``: that file system's clock had passed that time
+    before any content was compared. None without one, or when its mtime is in the future."""
+    info = _stat(path) if path is not None else None
+    if info is None or info.st_mtime_ns > time.time_ns():
+        return None
+    return info.st_dev, info.st_mtime_ns
+
+
+def _settled(entry: tuple[str, str, str], passed: tuple[int, int], now: int) -> tuple[str, str, str]:
+    """A racy entry whose content was just compared is settled when it lies on the clock's file system and is
+    older than the clock: a later edit gets a later mtime (the entry is read again if its stat changed)."""
+    path, sig, digest = entry
+    if digest == _NONE or not _racy(sig, now) or _mtime(sig) >= passed[1]:
+        return entry
+    info = _stat(path)
+    if info is None or info.st_dev != passed[0] or _signature_of(info) != sig:
+        return entry
+    return path, sig, _SETTLED + digest
 
 
 def _watched(paths: Mapping[str, str], outputs: Mapping[str, bytes], now: int) -> Iterable[tuple[str, str, str]]:

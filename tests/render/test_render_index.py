@@ -8,15 +8,18 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import time
 from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
 
 from generator.cli import main
 from generator.commands import render as render_command
-from generator.commands.render import run_render
+from generator.commands.render import RenderReport, run_render
 from generator.merge.lock import LOCK_NAME as LOCK
 from generator.render import index
 from tests.helpers import REPO_ROOT
@@ -144,22 +147,102 @@ def test_unchanged_tree_is_answered_without_rendering(chdir_tmp: Path, monkeypat
     assert run_render(None) == full  # the full render reports the same
 
 
-def test_same_tick_edit_is_found_by_its_bytes(chdir_tmp: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A file changed so soon after the recording that its stat cannot tell (the same clock tick, the same
-    size: simulated by keeping its recorded stat) is compared by its bytes; only an old file is trusted by
-    its stat."""
+def _recorded_tree(tree: Path, *, clock: str | None = "clock") -> tuple[Path, Path, str | None]:
+    """``old`` written a second before the clock file, ``tick`` in the clock's own tick, recorded with the
+    clock file as the run's last write (as render records with its lock)."""
+    tree.mkdir()
+    config_file = tree / "fluxforge.yaml"
+    config_file.write_text("flux: {}\n")
+    (tree / "clock").write_text("lock\n")
+    when = (tree / "clock").stat().st_mtime_ns
+    outputs = {}
+    for name, mtime in (("old", when - 10**9), ("tick", when)):
+        (tree / name).write_text(f"{name}: 1\n")
+        os.utime(tree / name, ns=(mtime, mtime))
+        outputs[os.fspath(tree / name)] = (tree / name).read_bytes()
+    stamped = index.stamp(config_file, tree)
+    clock_path = os.fspath(tree / clock) if clock is not None else None
+    assert index.record(
+        config_file,
+        tree,
+        stamped=stamped,
+        outcome=index.Outcome(2, ()),
+        outputs=outputs,
+        watch=index.Watch(),
+        clock=clock_path,
+    )
+    return config_file, tree, stamped
+
+
+def _edit_keeping_stat(monkeypatch: pytest.MonkeyPatch, path: Path) -> None:
+    """An edit the stat cannot tell (the same clock tick, the same size): simulated by keeping its stat."""
+    kept = os.stat(path)
+    path.write_text(path.read_text().replace("1", "2"))
+    original = index._stat
+    monkeypatch.setattr(index, "_stat", lambda text: kept if text == os.fspath(path) else original(text))
+
+
+def test_same_tick_edit_is_found_by_its_bytes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file whose mtime is not older than the run's last write (the lock) may still be edited in that tick
+    without its stat telling: the next run compares its bytes. Only an old file is trusted by its stat."""
+    config_file, root, stamped = _recorded_tree(tmp_path / "tree")
+    assert index.lookup(config_file, root, stamped) is not None
+    with monkeypatch.context() as patched:
+        _edit_keeping_stat(patched, root / "tick")
+        assert index.lookup(config_file, root, stamped) is None  # racy: hashed, and the bytes differ
+        patched.setattr(index, "RACY_NS", -(10**18))  # were the file old, its stat would be trusted
+        assert index.lookup(config_file, root, stamped) is not None
+
+
+def test_racy_file_older_than_the_lock_is_settled(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file older than the lock the run wrote last was compared by its bytes at the recording, after the file
+    system's clock had passed its mtime: any later edit changes its stat, so the next run trusts the stat (an
+    edit keeping it is, by then, impossible). Without the lock, with a lock on another file system or one dated
+    in the future, the file stays racy and is compared by its bytes."""
+    config_file, root, stamped = _recorded_tree(tmp_path / "settled")
+    with monkeypatch.context() as patched:
+        _edit_keeping_stat(patched, root / "old")
+        assert index.lookup(config_file, root, stamped) is not None  # settled: read by stat only
+    for name, clock in (("no-clock", None), ("missing-clock", "gone")):
+        config_file, root, stamped = _recorded_tree(tmp_path / name, clock=clock)
+        with monkeypatch.context() as patched:
+            _edit_keeping_stat(patched, root / "old")
+            assert index.lookup(config_file, root, stamped) is None, name
+    original = index._stat
+
+    def elsewhere(text: str) -> object:  # the lock on another file system (another clock), or in the future
+        info = original(text)
+        if not text.endswith("/clock"):
+            return info
+        dev, mtime = (info.st_dev + 1, info.st_mtime_ns) if "other" in text else (info.st_dev, 2**62)
+        return SimpleNamespace(st_dev=dev, st_mtime_ns=mtime)
+
+    for name in ("other-fs", "future"):
+        with monkeypatch.context() as patched:
+            patched.setattr(index, "_stat", elsewhere)
+            config_file, root, stamped = _recorded_tree(tmp_path / name)
+        with monkeypatch.context() as patched:
+            _edit_keeping_stat(patched, root / "old")
+            assert index.lookup(config_file, root, stamped) is None, name
+
+
+def test_run_after_a_render_reads_no_generated_file(chdir_tmp: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The unchanged run straight after a render compares no generated file by its bytes when the lock was
+    written in a later tick than them (here: 20 ms later): their stat answers; only the lock is compared."""
     shutil.copy(SAMPLE, chdir_tmp / "fluxforge.yaml")
-    run_render(None)
-    config_file, root = Path("fluxforge.yaml"), Path(".")
-    stamped = index.stamp(config_file, root)
-    assert index.lookup(config_file, root, stamped) is not None
-    recorded = {KS: index._signature(KS)}
-    original = index._signature
-    (chdir_tmp / KS).write_text((chdir_tmp / KS).read_text().replace("apps", "sppa"))
-    monkeypatch.setattr(index, "_signature", lambda path: recorded.get(path) or original(path))
-    assert index.lookup(config_file, root, stamped) is None  # racy: hashed, and the bytes differ
-    monkeypatch.setattr(index, "RACY_NS", -(10**18))  # were the file old, its stat would be trusted
-    assert index.lookup(config_file, root, stamped) is not None
+    write_lock = render_command._write_lock
+
+    def later(*args: Any) -> bool:
+        time.sleep(0.02)
+        return write_lock(*args)
+
+    monkeypatch.setattr(render_command, "_write_lock", later)
+    first = run_render(None)
+    hashed: list[str] = []
+    content = index._content
+    monkeypatch.setattr(index, "_content", lambda path, sig: hashed.append(path) or content(path, sig))
+    assert run_render(None) == RenderReport(first.root, first.total, notes=first.notes)
+    assert [path for path in hashed if not Path(path).is_dir()] == [os.fspath(Path(LOCK))]
 
 
 def test_index_off_and_broken_index_fall_back(chdir_tmp: Path, monkeypatch: pytest.MonkeyPatch) -> None:
