@@ -106,8 +106,10 @@ def _yaml_metadata(text: str) -> Any:
     return _sops_entry(root)
 
 
-# YAML's printable characters (what the YAML reader accepts in a stream, besides tab and line breaks)
-_NOT_PRINTABLE = re.compile("[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+# not among YAML's printable characters (what the YAML reader accepts in a stream, besides tab and line
+# breaks): [^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff] written as the characters it
+# holds, which compiles ten times faster (tests/sops/test_sops_charsets.py checks every code point)
+_NOT_PRINTABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ud800-\udfff\ufffe\uffff]")
 
 
 def _secret_shaped_tail(text: str) -> str | None:
