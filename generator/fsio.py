@@ -21,7 +21,6 @@ import logging
 import os
 import re
 import stat
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
@@ -289,6 +288,8 @@ def _write_atomic(path: Path, data: bytes, *, mode: int | None, sync: bool, info
     else:
         path.parent.mkdir(parents=True, exist_ok=True)
     sweep_stale_temps(path.parent)
+    import tempfile  # here, not at the top: a run that writes nothing (decrypt to stdout) does not load it
+
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.fluxforge-{os.getpid()}-", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:

@@ -7,10 +7,6 @@ through ``fsio.write_atomic``; a file that fails is left untouched and reported,
 from __future__ import annotations
 
 import os
-import shlex
-import shutil
-import subprocess
-import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TypedDict
@@ -564,6 +560,8 @@ def edit_path(
     the editor opens again on the edited text (as sops does on a terminal); otherwise the error is
     raised and the file stays untouched.
     """
+    import shlex  # the editor's modules load only for an edit (not on every decrypt's start-up)
+
     command = shlex.split(editor or os.environ.get("SOPS_EDITOR") or os.environ.get("EDITOR") or "vi")
     fmt = detect_format(path)
     cache: dict[str, KeySource] = {}
@@ -626,6 +624,10 @@ def _sealed_edit(
 def _run_editor(command: list[str], name: str, content: bytes) -> bytes:
     """Edit ``content`` in a 0600 file inside a fresh 0700 directory that is removed afterwards (also on
     SIGTERM/SIGHUP: the CLI turns them into an exit that runs this ``finally``)."""
+    import shutil
+    import subprocess
+    import tempfile
+
     _sweep_stale_edit_dirs()
     try:
         tmpdir = Path(tempfile.mkdtemp(prefix=f"{_EDIT_PREFIX}{os.getpid()}-"))
@@ -655,6 +657,8 @@ _EDIT_PREFIX = "fluxforge-edit-"
 
 
 def _tmpdir_problem(err: OSError) -> str:
+    import tempfile
+
     return (
         f"cannot write the plaintext for the editor in {tempfile.gettempdir()} ($TMPDIR): "
         f"{err.strerror or err}; free some space there or point TMPDIR at another folder; file not changed"
@@ -665,6 +669,8 @@ def _sweep_stale_edit_dirs() -> None:
     """Remove edit folders of ours whose process is gone (a SIGKILLed edit leaves its plaintext there)."""
     import logging
     import re
+    import shutil
+    import tempfile
 
     from generator.fsio import process_alive
 

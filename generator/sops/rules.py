@@ -152,8 +152,24 @@ def _search_up(start: Path) -> Path | None:
 
 
 def load_rules(config_path: Path) -> SopsRules:
-    """Parse ``config_path``; one ``SopsError`` listing every problem found."""
-    doc = _document(config_path)
+    """Parse ``config_path``; one ``SopsError`` listing every problem found.
+
+    The usual file (block mappings and lists of one-line values) is read by ``rules_yaml``, without
+    loading a YAML library; any other file, and any file with a problem, by the round-trip reader as
+    always, so that every error line is the one it gives."""
+    from generator.sops import rules_yaml
+
+    text = _read_text(config_path)
+    doc = rules_yaml.read(text)
+    if doc is not None:
+        try:
+            return _rules(config_path, doc)
+        except SopsError:
+            pass  # reported from the round-trip reader's document below, word for word as before
+    return _rules(config_path, _document(config_path, text))
+
+
+def _rules(config_path: Path, doc: Mapping[str, Any]) -> SopsRules:
     problems: list[str] = []
     yaml_indent = _indent(doc, "yaml", 4, 0, f"{config_path}: stores.yaml.indent", problems)
     json_indent = _indent(doc, "json", -1, -1, f"{config_path}: stores.json.indent", problems)
@@ -175,15 +191,21 @@ def load_rules(config_path: Path) -> SopsRules:
     )
 
 
-def _document(config_path: Path) -> Mapping[str, Any]:
-    """The ``.sops.yaml`` as a mapping; ``SopsError`` naming the file when it is not UTF-8 YAML."""
+def _read_text(config_path: Path) -> str:
+    """The ``.sops.yaml`` text; ``SopsError`` naming the file when it is not UTF-8."""
     from generator.fsio import read_input
-    from generator.yamlio import YamlError, load_rt
 
     try:
-        text = read_input(config_path, what=".sops.yaml").decode("utf-8")
+        return read_input(config_path, what=".sops.yaml").decode("utf-8")
     except UnicodeDecodeError as err:
         raise SopsError(f"{config_path}: not UTF-8 text (byte {err.start})") from None
+
+
+def _document(config_path: Path, text: str) -> Mapping[str, Any]:
+    """The ``.sops.yaml`` read by the round-trip reader, as a mapping; ``SopsError`` naming the file when
+    it is not YAML."""
+    from generator.yamlio import YamlError, load_rt
+
     try:
         doc = load_rt(text)
     except YamlError as err:
