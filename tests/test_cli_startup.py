@@ -176,3 +176,37 @@ def test_the_hook_reaches_git_without_libgit2(tmp_path: Path) -> None:
     assert code in (0, None)
     assert "ENC[AES256_GCM" in _git(repo, "show", ":secrets/app.yaml")
     assert not any(m == "pygit2" or m.startswith("pygit2.") for m in modules)
+
+
+def test_decrypt_of_one_file_loads_no_yaml_library_for_the_config(tmp_path: Path) -> None:
+    """``fluxforge decrypt FILE`` below a usual ``.sops.yaml`` (the shape `fluxforge render` writes) reads it
+    without ruamel.yaml, and loads none of the editor's modules; the plaintext is what the real sops
+    decrypts."""
+    keyfile = tmp_path / "age.txt"
+    subprocess.run(["age-keygen", "-o", str(keyfile)], check=True, capture_output=True)
+    recipient = re.search(r"age1[0-9a-z]+", keyfile.read_text()).group(0)  # type: ignore[union-attr]
+    (tmp_path / ".sops.yaml").write_text(
+        "# generated\ncreation_rules:\n  - path_regex: ^secrets/\n    encrypted_regex: ^(data|stringData)$\n"
+        f"    age: {recipient}\n"
+    )
+    (tmp_path / "secrets").mkdir()
+    secret = tmp_path / "secrets" / "app.yaml"
+    secret.write_text(SECRET.format(n=1))
+    env = {**os.environ, "SOPS_AGE_KEY_FILE": str(keyfile)}
+    subprocess.run(["sops", "encrypt", "--in-place", str(secret)], cwd=tmp_path, env=env, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, json.dumps(["decrypt", "secrets/app.yaml"])],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
+    modules = set(json.loads(done.stderr.strip().splitlines()[-1])["modules"])
+    peer = subprocess.run(
+        ["sops", "-d", "secrets/app.yaml"], cwd=tmp_path, env=env, capture_output=True, text=True, check=True
+    )
+    assert done.stdout == peer.stdout
+    assert "password: pw-1" in done.stdout
+    loaded = sorted(m for m in modules if m.split(".")[0] in ("ruamel", "_ruamel_yaml", "tempfile", "shutil", "shlex"))
+    assert loaded == [], f"`fluxforge decrypt FILE` loaded {loaded}"
