@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jsonschema import Draft202012Validator
 from ruamel.yaml.error import MarkedYAMLError
 
 from generator.config.checks import check_semantics, normalise_path
@@ -37,11 +36,15 @@ from generator.config.model import (
     WorkloadVault,
 )
 from generator.config.problems import ConfigProblem, format_problems, problems_from_schema
+from generator.config.schema_proof import proves_valid
 from generator.errors import ConfigError
 from generator.flux.lockdown import LOCKDOWN_DECRYPTION_SA
 from generator.flux.versions import parse_version
 from generator.resources import load_schema
 from generator.yamlio import YamlError, load_plain, load_rt
+
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
 
 __all__ = ["CONFIG_NAME", "Config", "config_path_for", "load_config", "parse_config"]
 
@@ -64,9 +67,24 @@ def _inline_refs(node: Any, defs: dict[str, Any]) -> Any:
 
 
 @cache
-def _validator() -> Draft202012Validator:
+def _inlined_schema() -> dict[str, Any]:
     schema = load_schema("config.schema.json")
-    return Draft202012Validator(_inline_refs(schema, schema.get("$defs", {})))
+    inlined: dict[str, Any] = _inline_refs(schema, schema.get("$defs", {}))
+    return inlined
+
+
+@cache
+def _validator() -> Draft202012Validator:
+    from jsonschema import Draft202012Validator
+
+    return Draft202012Validator(_inlined_schema())
+
+
+def _schema_problems(data: dict[str, Any]) -> list[ConfigProblem]:
+    """What jsonschema finds; a config the fast proof shows valid needs no jsonschema at all."""
+    if proves_valid(_inlined_schema(), data):
+        return []
+    return problems_from_schema(_validator().iter_errors(data))
 
 
 def load_config(path: str | Path) -> Config:
@@ -109,7 +127,7 @@ def parse_config(text: str, *, display: str = CONFIG_NAME, source: Path | None =
         raise ConfigError(f"{display}:1: the file is empty; start from `fluxforge init`")
     if not isinstance(data, dict):
         raise ConfigError(f"{display}:1: the top level must be a mapping of keys (flux, git, azure, ...)")
-    problems: list[ConfigProblem] = problems_from_schema(_validator().iter_errors(data))
+    problems = _schema_problems(data)
     problems.extend(check_semantics(data))
     if problems:
         raise ConfigError(format_problems(problems, load_rt(text), display))
