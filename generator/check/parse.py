@@ -14,6 +14,7 @@ from typing import Any
 
 from generator.errors import SopsError
 from generator.sops.api import detect_format, metadata_from_flat
+from generator.sops.values import Branch
 
 
 @dataclass(frozen=True)
@@ -67,8 +68,73 @@ def parse(path: str, data: bytes) -> Parsed:
 
 
 def _parse_tree(fmt: str, text: str) -> Parsed:
-    fast = _fast_tree(fmt, text)
+    fast = _secret_tree(text) if fmt == "yaml" else None
+    if fast is None:
+        fast = _fast_tree(fmt, text)
     return fast if fast is not None else _rt_tree(fmt, text)
+
+
+def _secret_tree(text: str) -> Parsed | None:
+    """An encrypted Secret-shaped file read by the sops store's line readers, without composing
+    (``detect.secret_shaped``, which keeps the reading for ``is_encrypted``): the ``Parsed`` that
+    ``_fast_tree`` builds. None (the general way) unless the ``sops:`` block has the layout sops writes
+    and every plain scalar, which those readers resolve as go-yaml does, is a string in YAML 1.2 too."""
+    from generator.sops.detect import secret_shaped
+
+    if _NOT_FAST.search(text):
+        return None
+    found = secret_shaped(text)
+    if found is None or found.meta is None or not all(map(_yaml12_string, found.meta.plain)):
+        return None
+    leaves: list[Leaf] = []
+    document = _secret_leaves(found.data, iter(enumerate(found.head.split("\n"), 1)), (), "", leaves)
+    if document is None:
+        return None
+    document["sops"] = found.meta.meta
+    meta_line = found.head.count("\n") + 1
+    return Parsed("yaml", leaves, dict(found.meta.meta), meta_line, 1, [document])
+
+
+def _secret_leaves(
+    branch: Branch, lines: Iterator[tuple[int, str]], keys: tuple[str, ...], where: str, out: list[Leaf]
+) -> dict[str, Any] | None:
+    """The plain data of a ``yaml_fast.load_simple`` tree, its leaves added to ``out`` with ``line:col``
+    (one line per key, in order: ``key: value`` or ``key:`` opening the mapping below); None when a key
+    or value would not be a string in YAML 1.2."""
+    plain: dict[str, Any] = {}
+    for key, value in branch:
+        number, line = next(lines)
+        assert isinstance(key, str)
+        if not _yaml12_string(key):
+            return None
+        path = f"{where}.{key}" if keys else key
+        if isinstance(value, Branch):
+            inner = _secret_leaves(value, lines, (*keys, key), path, out)
+            if inner is None:
+                return None
+            plain[key] = inner
+            continue
+        assert isinstance(value, str)
+        if not _yaml12_string(value):
+            return None
+        out.append(Leaf((*keys, key), path, value, number, len(line) - len(line.lstrip(" ")) + len(key) + 3))
+        plain[key] = value
+    return plain
+
+
+_RESOLVERS: dict[Any, list[tuple[str, Any]]] | None = None
+
+
+def _yaml12_string(text: str) -> bool:
+    """A plain scalar ``text`` resolves to a string as the libyaml composer resolves it (ruamel's YAML 1.2
+    implicit resolvers, found by the first character as ruamel finds them)."""
+    global _RESOLVERS
+    if _RESOLVERS is None:
+        from ruamel.yaml.resolver import VersionedResolver
+
+        _RESOLVERS = VersionedResolver(version=(1, 2)).versioned_resolver
+    candidates = [*_RESOLVERS.get(text[:1], ()), *_RESOLVERS.get(None, ())]
+    return not candidates or not any(regexp.match(text) for _, regexp in candidates)
 
 
 # what only the round-trip parser handles as the check needs it: tags, anchors and merge keys, YAML

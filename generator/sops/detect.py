@@ -17,11 +17,14 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from generator.sops.keys.kinds import KINDS
 from generator.sops.metadata import version_problem
 from generator.sops.rules import SELECTORS
+
+if TYPE_CHECKING:
+    from generator.sops.stores.yaml_fast import SecretFile
 
 _RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
 _YAML_DIRECTIVE = re.compile(r"(?:\ufeff)?(?:(?:#[^\n]*)?\s*\n)*%YAML[ \t]+(\d+\.\d+)")
@@ -96,7 +99,12 @@ def _yaml_metadata(text: str) -> Any:
     directive = _YAML_DIRECTIVE.match(text)
     if directive and directive.group(1) != "1.1":
         return _ABSENT  # go-yaml refuses any other %YAML version: sops cannot load the file
-    tail = None if remembered(text) else _secret_shaped_tail(text)  # check composed the whole text already
+    tail = None
+    if not remembered(text):  # else the check composed the whole text already
+        found = secret_shaped(text)
+        if found is not None and found.meta is not None:
+            return found.meta.meta  # the block as sops writes it: read as the store reads it (once)
+        tail = text[len(found.head) :] if found is not None else None
     try:
         root = compose_first(text if tail is None else tail)
     except Exception:  # noqa: BLE001 - ruamel raises many error classes: not parseable, no metadata
@@ -112,18 +120,18 @@ def _yaml_metadata(text: str) -> Any:
 _NOT_PRINTABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ud800-\udfff\ufffe\uffff]")
 
 
-def _secret_shaped_tail(text: str) -> str | None:
-    """The ``sops:`` block alone (from the last top-level ``sops:`` line to the end) when the lines before
-    it are a Secret-shaped mapping (``yaml_fast``: one block mapping at column 0 of plain strings, no
-    ``sops`` or merge key, no comment, anchor, alias, tag or document marker, printable). Those lines
-    cannot change what the first document's ``sops`` entry is, or whether the document parses, so the
-    block is composed without them: the same verdict for half the parsing. None: compose the whole text."""
-    from generator.sops.stores.yaml_fast import load_simple, split_metadata
+def secret_shaped(text: str) -> SecretFile | None:
+    """``text`` as ``yaml_fast.read_encrypted`` reads it (kept for the store and the next look) when its
+    data lines are Secret-shaped (one block mapping at column 0 of plain strings, no ``sops`` or merge
+    key, no comment, anchor, alias, tag or document marker) and printable. Those lines cannot change what
+    the first document's ``sops`` entry is, or whether the document parses: the verdict is the block's
+    alone, read by ``yaml_fast.read_metadata`` when sops wrote it so (its reading is the one go-yaml
+    gives), else composed alone (from the last top-level ``sops:`` line to the end). None: compose the
+    whole text."""
+    from generator.sops.stores.yaml_fast import read_encrypted
 
-    parts = split_metadata(text)
-    if parts is None or _NOT_PRINTABLE.search(parts[0]) or load_simple(parts[0]) is None:
-        return None
-    return parts[1]
+    found = read_encrypted(text, keep=True)
+    return found if found is not None and not _NOT_PRINTABLE.search(found.head) else None
 
 
 def _sops_entry(root: Any) -> Any:

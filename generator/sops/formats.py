@@ -16,7 +16,10 @@ def store_of(path: Path | str) -> str:
     The extension is Go's ``filepath.Ext``: everything from the last dot of the base name, so a file
     named ``.env`` is dotenv (Python's ``Path.suffix`` would say it has none).
     """
-    name = Path(path).name
+    if isinstance(path, Path):
+        name = path.name
+    else:  # the last component as Path(path).name gives it, without building a Path for a plain name
+        name = path.rpartition("/")[2] if not path.endswith(("/", "/.")) else Path(path).name
     dot = name.rfind(".")
     return _BY_SUFFIX.get(name[dot:].lower(), "binary") if dot >= 0 else "binary"
 

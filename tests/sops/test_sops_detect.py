@@ -291,11 +291,11 @@ def test_secret_shaped_files_get_the_whole_file_verdict(
         texts += [edit(ciphertext) for _, edit in TAIL_EDITS]
     tails = 0
     for text in texts:
-        tails += detect._secret_shaped_tail(text) is not None
+        tails += detect.secret_shaped(text) is not None
         fast = api.sops_state(text.encode(), "yaml")
         with monkeypatch.context() as m:
-            m.setattr(detect, "_secret_shaped_tail", lambda _text: None)
+            m.setattr(detect, "secret_shaped", lambda _text: None)
             whole = api.sops_state(text.encode(), "yaml")
         assert fast == whole, text
     assert tails >= 20 * 8, tails  # the block alone was composed for most of them
-    assert api.is_encrypted(files["yaml"], "yaml") and detect._secret_shaped_tail(files["yaml"].decode())
+    assert api.is_encrypted(files["yaml"], "yaml") and detect.secret_shaped(files["yaml"].decode())

@@ -23,7 +23,8 @@ from generator.sops import metadata as md
 from generator.sops.keys import KeyOptions
 from generator.sops.rules import CreationRule
 from generator.sops.stores import yaml as yaml_store
-from generator.sops.stores.yaml_fast import emit_simple, load_metadata, load_simple
+from generator.sops.stores import yaml_fast
+from generator.sops.stores.yaml_fast import emit_simple, load_simple, read_metadata
 from generator.sops.tree import DEFAULT_SELECTOR
 from tests.sops.corpus_gen import VARIANTS, corpus
 
@@ -113,6 +114,7 @@ def secrets(count: int, seed: int = 19) -> list[tuple[str, str]]:
 def general_only(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     with monkeypatch.context() as m:
         m.setattr(yaml_store, "load_simple", lambda text: None)
+        m.setattr(yaml_store, "read_encrypted", lambda text, keep=False: None)
         m.setattr(yaml_store, "emit_simple", lambda doc, indent: None)
         yield
 
@@ -287,7 +289,7 @@ def _edit_meta(text: str, old: str, new: str | None) -> str:
 
 
 def test_fast_metadata_reader_gives_the_general_readers_metadata(monkeypatch: pytest.MonkeyPatch) -> None:
-    """An encrypted Secret's ``sops:`` block is read by ``yaml_fast.load_metadata`` when sops wrote it so,
+    """An encrypted Secret's ``sops:`` block is read by ``yaml_fast.read_metadata`` when sops wrote it so,
     else by the general reader: the same documents and metadata (or the same error) either way, on
     blocks with every key kind, Shamir groups, selectors, both indentations and odd edits."""
     texts = []
@@ -308,7 +310,7 @@ def test_fast_metadata_reader_gives_the_general_readers_metadata(monkeypatch: py
         for what, old, new in _META_EDITS:
             text = _edit_meta(data.decode(), old, new)
             parts = yaml_store.split_metadata(text)
-            fast_taken += parts is not None and load_metadata(parts[1]) is not None
+            fast_taken += parts is not None and read_metadata(parts[1]) is not None
 
             def read(text: str = text) -> object:
                 try:
@@ -318,7 +320,7 @@ def test_fast_metadata_reader_gives_the_general_readers_metadata(monkeypatch: py
 
             fast = read()
             with monkeypatch.context() as m:
-                m.setattr(yaml_store, "load_metadata", lambda _text: None)
+                m.setattr(yaml_fast, "read_metadata", lambda _text: None)
                 general = read()
             assert fast == general, f"{what}:\n{text}"
     assert fast_taken >= len(texts) * 2, fast_taken  # written blocks (both indents) take the fast reader

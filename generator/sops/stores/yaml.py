@@ -12,7 +12,7 @@ from generator.errors import SopsError
 from generator.sops.metadata import to_plain
 from generator.sops.stores.base import decode_text, sops_entry_refused
 from generator.sops.stores.yaml_emit import emit_documents
-from generator.sops.stores.yaml_fast import emit_simple, load_metadata, load_simple, split_metadata
+from generator.sops.stores.yaml_fast import emit_simple, load_simple, read_encrypted, split_metadata
 from generator.sops.stores.yaml_read import load_documents
 from generator.sops.values import Branch
 
@@ -74,20 +74,17 @@ class YamlStore:
 
 def _load_encrypted_simple(text: str, name: str) -> list[Branch] | None:
     """An encrypted Secret-shaped file: its data lines read by ``yaml_fast``, its ``sops:`` block by
-    ``yaml_fast.load_metadata`` when sops wrote it so, else by the general reader (None when the file is
-    not that shape)."""
-    parts = split_metadata(text)
-    if parts is None:
+    ``yaml_fast.read_metadata`` when sops wrote it so, else by the general reader (None when the file is
+    not that shape). What ``detect`` just read of the same text is taken over, not read again."""
+    found = read_encrypted(text)
+    if found is None:
         return None
-    data = load_simple(parts[0])
-    if data is None:
-        return None
-    meta = load_metadata(parts[1])
-    if meta is not None:
-        data.append(("sops", meta))  # plain already: load_encrypted's to_plain leaves it as it is
+    data = found.data
+    if found.meta is not None:
+        data.append(("sops", found.meta.meta))  # plain already: load_encrypted's to_plain leaves it as it is
         return [data]
     try:
-        meta_docs = load_documents(parts[1], name)
+        meta_docs = load_documents(text[len(found.head) :], name)
     except SopsError:
         return None  # the general reader names the line in the whole file
     if len(meta_docs) != 1 or [key for key, _ in meta_docs[0]] != ["sops"]:

@@ -19,6 +19,7 @@ anything but a plain scalar: no ``#``, tab, ``\\r``, ``: ``, final ``:``, no ind
 from __future__ import annotations
 
 import re
+from typing import NamedTuple
 
 from generator.sops.stores.yaml_emit import DOUBLE, LITERAL, PLAIN, double_quoted, string_style
 from generator.sops.stores.yaml_scalars import Unsupported, resolve_plain
@@ -70,7 +71,7 @@ def _new_key(stack: list[tuple[int, Branch, set[str]]], indent: int, key: str) -
     """``key`` continues the innermost open mapping (same indentation), is new there and plain (and is not
     a top-level ``sops``); it is recorded as seen."""
     level, _mapping, seen = stack[-1]
-    if indent != level or key in seen or not _plain_string(key) or (len(stack) == 1 and key == "sops"):
+    if indent != level or key in seen or not _plain_key(key) or (len(stack) == 1 and key == "sops"):
         return False
     seen.add(key)
     return True
@@ -95,8 +96,27 @@ def _add(mapping: Branch, key: str, value: str | None) -> Branch | None:
     return None
 
 
+_MAX_KEY = 128  # YAML allows 1,024 characters in an implicit key; the writer here writes 128 bytes at most
+
+
+def _plain_key(text: str) -> bool:
+    return len(text) <= _MAX_KEY and _plain_string(text)
+
+
+_KNOWN: dict[str, bool] = {}  # _plain_string of short texts (keys, names) seen before
+
+
 def _plain_string(text: str) -> bool:
     """``text`` is read back as itself (a string) and written plain, on one line."""
+    known = _KNOWN.get(text)
+    if known is None:
+        known = _reads_plain(text)
+        if len(text) <= 64 and len(_KNOWN) < 4096:
+            _KNOWN[text] = known
+    return known
+
+
+def _reads_plain(text: str) -> bool:
     if text != text.strip(" ") or text[0] in _INDICATORS or ": " in text or text.endswith(":") or _ODD.search(text):
         return False
     try:
@@ -218,12 +238,21 @@ _PAIR = re.compile(r"([^ :][^:]*?):(?: (.+))?")
 _NO = object()
 
 
-def load_metadata(text: str) -> dict[str, object] | None:
+class Metadata(NamedTuple):
+    """A ``sops:`` block read by ``read_metadata``: the metadata, and every scalar of it that was written
+    plain (keys included), for a reader that resolves plain scalars by other rules than go-yaml's."""
+
+    meta: dict[str, object]
+    plain: tuple[str, ...]
+
+
+def read_metadata(text: str) -> Metadata | None:
     """The metadata of a ``sops:`` block (``text``: the ``sops:`` line to the end, as ``split_metadata`` cut
     it) as plain data, when the block has the shape sops writes: nested block mappings and lists of
-    mappings, keys and values plain strings (``_plain_string``: read as themselves), double-quoted strings
-    without escapes, literal blocks (``|``) of equally indented, non-empty lines. Else None: the general
-    reader decides (a value that reads as a number or boolean, a comment, a quote style, an empty line)."""
+    mappings (at most ``_META_DEPTH`` deep), keys and values plain strings (``_plain_string``: read as
+    themselves), double-quoted strings without escapes, literal blocks (``|``) of equally indented,
+    non-empty lines. Else None: the general reader decides (a value that reads as a number or boolean, a
+    comment, a quote style, an empty line)."""
     if not text.startswith("sops:\n") or not text.endswith("\n") or _META_ODD.search(text):
         return None
     lines = text.split("\n")
@@ -232,14 +261,55 @@ def load_metadata(text: str) -> dict[str, object] | None:
     meta = reader.value(0, None)
     if not isinstance(meta, dict) or reader.at != len(lines):
         return None
-    return meta
+    return Metadata(meta, tuple(reader.plain))
+
+
+class SecretFile(NamedTuple):
+    """An encrypted file whose data lines are Secret-shaped (``read_encrypted``)."""
+
+    head: str  # the data lines, up to the ``sops:`` line
+    data: Branch  # their tree (``load_simple``)
+    meta: Metadata | None  # the ``sops:`` block when sops wrote it so (``read_metadata``), else None
+
+
+_KEPT: tuple[str, SecretFile] | None = None
+
+
+def read_encrypted(text: str, *, keep: bool = False) -> SecretFile | None:
+    """An encrypted file's data lines and ``sops:`` block as this module reads them (None when the data
+    lines are not Secret-shaped). The keyless readers (the check's parse, ``detect``) ``keep`` the answer
+    for the next reader of the same text, so the block is read once; a reader that changes the tree (the
+    store: it decrypts in place) takes it, and it is forgotten. A kept answer must not be modified."""
+    global _KEPT
+    kept, _KEPT = _KEPT, None
+    found = kept[1] if kept is not None and kept[0] == text else _read_encrypted(text)
+    if keep and found is not None:
+        _KEPT = (text, found)
+    return found
+
+
+def _read_encrypted(text: str) -> SecretFile | None:
+    parts = split_metadata(text)
+    if parts is None:
+        return None
+    data = load_simple(parts[0])
+    if data is None:
+        return None
+    return SecretFile(parts[0], data, read_metadata(parts[1]))
+
+
+# nested collections in a sops: block, a list with its item mappings counted once (sops writes 3, and so at
+# most 5 levels); deeper (up to 16): the general reader
+_META_DEPTH = 8
 
 
 class _MetaReader:
-    """Line by line through a ``sops:`` block; ``at`` is the next line (line 0 is ``sops:`` itself)."""
+    """Line by line through a ``sops:`` block; ``at`` is the next line (line 0 is ``sops:`` itself);
+    ``plain`` collects the plain scalars read."""
 
     def __init__(self, lines: list[str]) -> None:
-        self.lines, self.at = lines, 1
+        self.lines, self.at, self.depth = lines, 1, 0
+        self.plain: list[str] = []
 
     def _indent(self) -> int:
         line = self.lines[self.at]
@@ -250,20 +320,31 @@ class _MetaReader:
         if text == "|":
             return self._literal(col)
         if text is not None:
-            return _meta_scalar(text)
-        if self.at >= len(self.lines) or self._indent() <= col:
-            return _NO  # a null, or a list at the key's own column: the general reader
+            return self._scalar(text)
+        if self.at >= len(self.lines) or self._indent() <= col or self.depth >= _META_DEPTH:
+            return _NO  # a null, a list at the key's own column, or deep nesting: the general reader
         inner = self._indent()
-        if self.lines[self.at].startswith("- ", inner):
-            return self._sequence(inner)
-        return self._mapping(inner)
+        self.depth += 1
+        found = self._sequence(inner) if self.lines[self.at].startswith("- ", inner) else self._mapping(inner)
+        self.depth -= 1
+        return found
+
+    def _scalar(self, text: str) -> object:
+        if text.startswith('"'):
+            inner = text[1:-1]
+            return inner if len(text) > 1 and text.endswith('"') and '"' not in inner else _NO
+        if not _plain_string(text):
+            return _NO
+        self.plain.append(text)
+        return text
 
     def _mapping(self, col: int) -> object:
         out: dict[str, object] = {}
         while self.at < len(self.lines) and self._indent() >= col:
             match = _PAIR.fullmatch(self.lines[self.at], col) if self._indent() == col else None
-            if match is None or match.group(1) in out or not _plain_string(match.group(1)):
+            if match is None or match.group(1) in out or not _plain_key(match.group(1)):
                 return _NO
+            self.plain.append(match.group(1))
             self.at += 1
             value = self.value(col, match.group(2))
             if value is _NO:
@@ -297,10 +378,3 @@ class _MetaReader:
             body.append(line[inner:])
             self.at += 1
         return "\n".join(body) + "\n"
-
-
-def _meta_scalar(text: str) -> object:
-    if text.startswith('"'):
-        inner = text[1:-1]
-        return inner if len(text) > 1 and text.endswith('"') and '"' not in inner else _NO
-    return text if _plain_string(text) else _NO
