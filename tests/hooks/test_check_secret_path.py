@@ -3,8 +3,8 @@
 ``check.parse._secret_tree`` takes a file whose data lines are Secret-shaped and whose ``sops:`` block has
 the layout sops writes, as the sops store's line readers read it (``yaml_fast.read_encrypted``, whose
 reading ``detect`` then reuses instead of composing the block again). It must give exactly the ``Parsed``
-of the general path (libyaml nodes, or the round-trip reader), and ``check`` must give the same problems,
-messages and encrypted verdict as with every line reader switched off. The corpus: Secrets encrypted by
+of the general path (libyaml nodes, or the round-trip reader), ``check`` the same problems, messages and
+encrypted verdict, and ``sops_state`` the same state (metadata included) as with the line readers off. The corpus: Secrets encrypted by
 the real sops and by fluxforge, the bench's broken files (a value decrypted back, the MAC deleted, a
 ``sops:`` key that is not metadata, ``ENC[`` inside plaintext), the hook corpus, and systematic edits of
 each: the data lines, the ``sops:`` block, and scalars that go-yaml and YAML 1.2 resolve differently.
@@ -55,6 +55,8 @@ def _shape_edits() -> Iterator[tuple[str, Callable[[str], str]]]:
     yield "a non-ASCII key and value", lambda t: "schlüssel: wert-é\n\U0001f511: v\n" + t
     yield "a deeper indentation", lambda t: t.replace("\n  ", "\n      ").replace("\n    ", "\n        ")
     yield "a long key", lambda t: "k" * 200 + ": v\n" + t
+    yield "a key longer than YAML allows", lambda t: "k" * 1100 + ": v\n" + t
+    yield "a control character in a value", lambda t: t.replace("kind: Secret", "kind: Sec\x7fret", 1)
     yield "an exclamation mark", lambda t: t.replace("kind: Secret", "kind: Secret!", 1)
     deep = "".join(f"{'    ' * (i + 1)}l{i}:\n" for i in range(22)) + "    " * 23 + "x: y\n"
     yield "a deep sops block", lambda t: t.replace("\nsops:\n", "\nsops:\n" + deep, 1)
@@ -116,10 +118,12 @@ def test_the_secret_path_gives_the_general_parse_and_verdicts(
     for text in corpus:
         fast = check_parse._secret_tree(text)
         verdicts = _verdicts(rules, text.encode())
+        state = api.sops_state(text.encode(), "yaml")
         with monkeypatch.context() as m:
             m.setattr(yaml_fast, "read_encrypted", lambda _text, keep=False: None)
             general = _general_parse(text)
             assert _verdicts(rules, text.encode()) == verdicts, text
+            assert api.sops_state(text.encode(), "yaml") == state, text
         if fast is not None:
             taken += 1
             assert fast == general, text
