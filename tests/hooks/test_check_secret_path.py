@@ -58,7 +58,7 @@ def _shape_edits() -> Iterator[tuple[str, Callable[[str], str]]]:
     yield "a key longer than YAML allows", lambda t: "k" * 1100 + ": v\n" + t
     yield "a control character in a value", lambda t: t.replace("kind: Secret", "kind: Sec\x7fret", 1)
     yield "an exclamation mark", lambda t: t.replace("kind: Secret", "kind: Secret!", 1)
-    deep = "".join(f"{'    ' * (i + 1)}l{i}:\n" for i in range(22)) + "    " * 23 + "x: y\n"
+    deep = "".join(f"{'    ' * (i + 1)}l{i}:\n" for i in range(22)) + "    " * 23 + "x: z\n"
     yield "a deep sops block", lambda t: t.replace("\nsops:\n", "\nsops:\n" + deep, 1)
     yield "plain text ENC[ in a value", lambda t: t.replace("kind: Secret", "kind: ENC[AES256_GCM,x]", 1)
     yield "a sops key that is not metadata", lambda t: t.split("\nsops:\n")[0] + "\nsops:\n    age: age1notakey\n"
