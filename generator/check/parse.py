@@ -13,8 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from generator.errors import SopsError
-from generator.sops.api import detect_format, metadata_from_flat
-from generator.sops.values import Branch
+from generator.sops.api import Branch, detect_format, metadata_from_flat
 
 
 @dataclass(frozen=True)
@@ -79,9 +78,9 @@ def _secret_tree(text: str) -> Parsed | None:
     (``detect.secret_shaped``, which keeps the reading for ``is_encrypted``): the ``Parsed`` that
     ``_fast_tree`` builds. None (the general way) unless the ``sops:`` block has the layout sops writes
     and every plain scalar, which those readers resolve as go-yaml does, is a string in YAML 1.2 too."""
-    from generator.sops.detect import secret_shaped
+    from generator.sops.api import secret_shaped
 
-    if _NOT_FAST.search(text):
+    if _not_fast(text):
         return None
     found = secret_shaped(text)
     if found is None or found.meta is None or not all(map(_yaml12_string, found.meta.plain)):
@@ -137,9 +136,13 @@ def _yaml12_string(text: str) -> bool:
     return not candidates or not any(regexp.match(text) for _, regexp in candidates)
 
 
-# what only the round-trip parser handles as the check needs it: tags, anchors and merge keys, YAML
-# directives (a %YAML 1.1 stream resolves scalars differently); and a byte order mark
-_NOT_FAST = re.compile(r"[!&\ufeff]|<<|^%", re.MULTILINE)
+def _not_fast(text: str) -> bool:
+    """What only the round-trip parser handles as the check needs it: tags, anchors and merge keys (``!``,
+    ``&``, ``<<`` anywhere), YAML directives (``%`` first on a line: a %YAML 1.1 stream resolves scalars
+    differently); and a byte order mark."""
+    return any(mark in text for mark in ("!", "&", "\ufeff", "<<", "\n%")) or text.startswith("%")
+
+
 _STR = "tag:yaml.org,2002:str"
 _NULL = "tag:yaml.org,2002:null"
 
@@ -164,7 +167,7 @@ def _composed_documents(text: str) -> list[tuple[Any, Any]] | None:
     """Each non-empty document as (libyaml root node, plain data); None where the fast path declines."""
     from generator.yamlio import compose_all
 
-    if _NOT_FAST.search(text):
+    if _not_fast(text):
         return None
     try:
         roots = compose_all(text, remember=True)  # sops.api.is_encrypted reads the same nodes next

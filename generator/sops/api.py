@@ -23,7 +23,7 @@ from generator.sops.keys.kinds import KINDS, KeyKind, KindOption
 if TYPE_CHECKING:
     from generator.sops.aead import TYPES as VALUE_TYPES
     from generator.sops.aead import EncValue, MalformedValue, is_enc, parse_enc
-    from generator.sops.detect import SopsState, looks_like_metadata, metadata_from_flat
+    from generator.sops.detect import SopsState, looks_like_metadata, metadata_from_flat, secret_shaped
     from generator.sops.files import jobs_for
     from generator.sops.flags import EncryptFlags
     from generator.sops.keys.azure_gates import gate_for
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from generator.sops.tree import selects_keys as selects
     from generator.sops.usage import FileKeys, KvVersion, file_keys, kv_version
     from generator.sops.usage import scan as scan_recipients
+    from generator.sops.values import Branch
 
 # Re-exported on first use, so that importing the API (the CLI does, for the key flags) stays cheap.
 _LAZY = {
@@ -47,6 +48,9 @@ _LAZY = {
     "SopsState": ("generator.sops.detect", "SopsState"),
     "looks_like_metadata": ("generator.sops.detect", "looks_like_metadata"),
     "metadata_from_flat": ("generator.sops.detect", "metadata_from_flat"),
+    # fluxforge check: an encrypted Secret read by the store's line readers (kept for is_encrypted)
+    "secret_shaped": ("generator.sops.detect", "secret_shaped"),
+    "Branch": ("generator.sops.values", "Branch"),
     "EncryptFlags": ("generator.sops.flags", "EncryptFlags"),
     # fluxforge check: as many worker processes as a batch of encrypt gets (FLUXFORGE_JOBS)
     "jobs_for": ("generator.sops.files", "jobs_for"),
@@ -90,6 +94,7 @@ __all__ = [
     "STORES",
     "VALUE_TYPES",
     "AzureKeyVaultSource",
+    "Branch",
     "CreationRule",
     "EncValue",
     "EncryptFlags",
@@ -129,6 +134,7 @@ __all__ = [
     "retarget_paths",
     "rotate_paths",
     "scan_recipients",
+    "secret_shaped",
     "selector_problem",
     "selects",
     "sops_state",

@@ -4,10 +4,11 @@
 the layout sops writes, as the sops store's line readers read it (``yaml_fast.read_encrypted``, whose
 reading ``detect`` then reuses instead of composing the block again). It must give exactly the ``Parsed``
 of the general path (libyaml nodes, or the round-trip reader), ``check`` the same problems, messages and
-encrypted verdict, and ``sops_state`` the same state (metadata included) as with the line readers off. The corpus: Secrets encrypted by
-the real sops and by fluxforge, the bench's broken files (a value decrypted back, the MAC deleted, a
-``sops:`` key that is not metadata, ``ENC[`` inside plaintext), the hook corpus, and systematic edits of
-each: the data lines, the ``sops:`` block, and scalars that go-yaml and YAML 1.2 resolve differently.
+encrypted verdict, and ``sops_state`` the same state (metadata included) as with the line readers off.
+The corpus: Secrets encrypted by the real sops and by fluxforge, the bench's broken files (a value
+decrypted back, the MAC deleted, a ``sops:`` key that is not metadata, ``ENC[`` inside plaintext), the
+hook corpus, and systematic edits of each: the data lines, the ``sops:`` block, and scalars that go-yaml
+and YAML 1.2 resolve differently.
 """
 
 from __future__ import annotations

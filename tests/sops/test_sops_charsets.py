@@ -22,9 +22,10 @@ REFERENCES = {
         detect._NOT_PRINTABLE,
         "[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]",
     ),
-    "yaml_fast._META_ODD": (
-        yaml_fast._META_ODD,
-        "[#\t\r\\\\\x85\u2028\u2029\ufeff]|\n\\s*\n|[^\n\x20-\x7e\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]",
+    # the one-character alternatives of the block look (its blank-line search is yaml_fast._BLANK_LINE)
+    "yaml_fast._META_ODD_CHAR": (
+        yaml_fast._META_ODD_CHAR,
+        "[#\t\r\\\\\x85\u2028\u2029\ufeff]|[^\n\x20-\x7e\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]",
     ),
 }
 

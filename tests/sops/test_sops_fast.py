@@ -324,3 +324,25 @@ def test_fast_metadata_reader_gives_the_general_readers_metadata(monkeypatch: py
                 general = read()
             assert fast == general, f"{what}:\n{text}"
     assert fast_taken >= len(texts) * 2, fast_taken  # written blocks (both indents) take the fast reader
+
+
+def _yaml_printable(ch: str) -> bool:
+    """YAML 1.2's c-printable (tab and line breaks aside)."""
+    cp = ord(ch)
+    return 0x20 <= cp <= 0x7E or cp == 0x85 or 0xA0 <= cp <= 0xD7FF or 0xE000 <= cp <= 0xFFFD or cp >= 0x10000
+
+
+def test_the_metadata_reader_steps_aside_for_every_odd_character() -> None:
+    """Every character the block reader must leave to the general reader (a comment, a tab, CR, an escape,
+    an odd line break, a BOM, anything YAML does not allow in a stream) sends the block there, and no
+    other character does; so does an empty or blank line."""
+    odd = set("#\t\r\\\x85\u2028\u2029\ufeff")
+    for cp in range(0x110000):
+        if 0xD800 <= cp <= 0xDFFF:
+            continue
+        ch = chr(cp)
+        expected = ch in odd or (ch != "\n" and not _yaml_printable(ch))
+        assert yaml_fast._odd_block(f"a{ch}b") is expected, hex(cp)
+    for blank in ("\n\n", "\n \n", "\n\xa0\u3000\n"):
+        assert yaml_fast._odd_block(f"sops:\n    a: b{blank}    c: d\n")
+    assert not yaml_fast._odd_block("sops:\n    a: b\n    c: d\n")
