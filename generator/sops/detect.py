@@ -99,14 +99,11 @@ def _yaml_metadata(text: str) -> Any:
     directive = _YAML_DIRECTIVE.match(text)
     if directive and directive.group(1) != "1.1":
         return _ABSENT  # go-yaml refuses any other %YAML version: sops cannot load the file
-    tail = None
-    if not remembered(text):  # else the check composed the whole text already
-        found = secret_shaped(text)
-        if found is not None and found.meta is not None:
-            return found.meta.meta  # the block as sops writes it: read as the store reads it (once)
-        tail = text[len(found.head) :] if found is not None else None
+    found = None if remembered(text) else secret_shaped(text)  # remembered: the check composed the whole text
+    if found is not None and found.meta is not None:
+        return found.meta.meta  # the block as sops writes it: read as the store reads it (once)
     try:
-        root = compose_first(text if tail is None else tail)
+        root = compose_first(text if found is None else text[len(found.head) :])
     except Exception:  # noqa: BLE001 - ruamel raises many error classes: not parseable, no metadata
         return _ABSENT
     if root is None or root.id != "mapping":
