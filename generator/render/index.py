@@ -103,16 +103,15 @@ def _compared(sig: str, digest: str, recorded: int) -> bool:
 
 
 def _regular_bytes(path: str | Path) -> bytes | None:
-    """A regular file's bytes; None for anything else (a FIFO is never waited on) or when it cannot be read."""
+    """A regular file's bytes (``fsio.read_input``: never waits on a FIFO); None for anything else or when it
+    cannot be read (the full render then says why)."""
+    from generator.errors import InputError
+    from generator.fsio import read_input
+
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    except OSError:
+        return read_input(path, what="a file the render index hashes")
+    except (InputError, OSError):
         return None
-    with os.fdopen(fd, "rb") as fh:
-        try:
-            return fh.read() if stat.S_ISREG(os.fstat(fd).st_mode) else None
-        except OSError:
-            return None
 
 
 def _content(path: str, sig: str) -> str:
