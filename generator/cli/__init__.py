@@ -1,11 +1,12 @@
 """Command line: click only. Each command parses its options, calls one core function, and the
 single ``_run`` helper maps ``FluxforgeError`` subclasses to exit codes.
 
-This module is the entry point (``fluxforge``, ``python -m generator``) and stays small: the root group,
+This module is the click entry point (``python -m generator``; the ``fluxforge`` script comes here
+through ``generator.front.main`` for everything but the root help) and stays small: the root group,
 its options and ``_run``. The commands themselves are in ``generator.cli.commands``, imported only when
 a command is looked up (running one, its ``--help``, shell completion). ``fluxforge --help`` lists them
-from ``SUMMARIES``, each command's first sentence, which tests/test_cli_startup.py holds equal to the
-commands' own help."""
+from ``SUMMARIES`` (kept in generator.front), each command's first sentence, which
+tests/test_cli_startup.py holds equal to the commands' own help."""
 
 from __future__ import annotations
 
@@ -17,42 +18,12 @@ import click
 
 from generator import __version__
 from generator.errors import FluxforgeError
+from generator.front import DEBUG_HELP, ROOT_EPILOG, ROOT_HELP, SUMMARIES, VERSION_HELP
 
 T = TypeVar("T")
 
 COMMANDS_MODULE = "generator.cli.commands"
 """Where the commands are defined; importing it registers them on ``main``."""
-
-SUMMARIES = {
-    "azure": "The Azure half of the trust chain from the same config: managed identities, federated credentials, "
-    "the Key Vault key and the role assignments (Bicep, or plan/apply through ARM).",
-    "check": "Keyless check: files the .sops.yaml rules cover are encrypted, and correctly; no plaintext Kubernetes "
-    "Secret anywhere.",
-    "decrypt": "Decrypt one file (MAC verified) to stdout, in place, or to --output; with -i, many files.",
-    "diff": "Compare two files (or PATH across revisions) by plaintext: a sops file shows every key, with each "
-    "encrypted value as a marker that changes when the value changes (<masked:1f2e3d4c>), unless --show-values.",
-    "doctor": "Walk every gate of the trust chain in chain order (the repository, Azure, the cluster, what Flux "
-    "reports, and with --probe the whole exchange) and name the first broken one with its fix.",
-    "edit": "Edit the plaintext in $EDITOR; re-encrypt with the same data key (untouched if unchanged).",
-    "encrypt": "Encrypt files (or every file a creation rule matches below a directory) as sops does.",
-    "git": "Git integration for reviewers: a diff driver that shows sops files decrypted, values masked.",
-    "hook": "Git pre-commit integration: encrypt staged secrets before they reach a commit.",
-    "init": "Write a commented starter fluxforge.yaml into DIRECTORY (default: here); never overwrites.",
-    "lint": "Upgrade lint of ROOT: removed API versions, index-based JSON patches, ${var} without default; with a "
-    "fluxforge.yaml, tenant isolation (an identity that can decrypt a key used outside its folders).",
-    "render": "Render the GitOps tree from CONFIG (default: fluxforge.yaml in this folder or the nearest parent "
-    "folder that has one; a folder means FOLDER/fluxforge.yaml).",
-    "rotate": "Re-encrypt encrypted files with a new data key for the same recipients (a file that cannot be read "
-    "is an error, never skipped).",
-    "rotate-key": "Move CONFIG's repository (default: the nearest fluxforge.yaml) to a new version of its Key Vault "
-    "key: pin it in fluxforge.yaml (comments kept), re-render .sops.yaml, re-wrap every encrypted file wrapped for "
-    "another version (one transaction per file; the config is written only when all succeeded, and a rerun "
-    "continues), then say when the old version can be disabled.",
-    "updatekeys": "Re-wrap the data key of encrypted files for the recipients .sops.yaml now names.",
-    "upgrade": "Move CONFIG to a new Flux version, re-render, and merge three ways into the files on disk: your "
-    "edits survive; conflicts are listed and nothing is written (unless --force).",
-}
-"""Each command's first sentence, as ``fluxforge --help`` lists it (click shortens it to the terminal)."""
 
 
 def _debug_on(ctx: click.Context) -> bool:
@@ -124,11 +95,6 @@ class _LazyGroup(_Group):
         listed.format_commands(ctx, formatter)
 
 
-def _examples(*lines: str) -> str:
-    """A help epilog: ``Examples:`` and the command lines, kept as written (click's \\b marker)."""
-    return "\b\nExamples:\n" + "\n".join(f"  {line}" for line in lines)
-
-
 def _painted(line: str) -> str:
     from generator.report.colour import colour_diff
 
@@ -183,22 +149,14 @@ def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> 
 @click.group(
     cls=_LazyGroup,
     context_settings={"help_option_names": ["-h", "--help"]},
-    epilog=_examples(
-        "fluxforge init fleet --cluster staging && fluxforge render fleet",
-        "fluxforge COMMAND --help         # each command's options and examples",
-    ),
+    help=ROOT_HELP,
+    epilog=ROOT_EPILOG,
 )
-@click.option(
-    "--version",
-    is_flag=True,
-    expose_value=False,
-    is_eager=True,
-    callback=_print_version,
-    help="Show fluxforge's version, the sops format it writes and the Flux versions it supports.",
-)
-@click.option("--debug", is_flag=True, help="Show tracebacks for errors (also accepted after the command).")
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_print_version, help=VERSION_HELP)
+@click.option("--debug", is_flag=True, help=DEBUG_HELP)
 def main(debug: bool) -> None:  # noqa: ARG001 - _run reads it from the context
-    """Flux on AKS: render the GitOps tree, encrypt secrets with SOPS (Azure Key Vault, age)."""
+    """The root group; its help and options' words are generator.front's, which prints the same page
+    for ``fluxforge --help`` without loading click."""
     _setup_process()
 
 

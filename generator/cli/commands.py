@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from generator.cli import _debug_on, _examples, _run, main
+from generator.cli import _debug_on, _run, main
 from generator.errors import FluxforgeError
+from generator.front import examples as _examples
 from generator.sops.api import KINDS, STORES, KindOption
 
 if TYPE_CHECKING:

@@ -1,0 +1,220 @@
+"""The ``fluxforge`` console script, and the root help's words.
+
+``fluxforge --help`` (or ``-h``) and nothing else prints the root help without loading click: click alone
+costs more start-up than the rest of the process. The page is built here by click's own layout rules
+(``click.formatting`` and ``Group.format_commands`` of the click version pyproject.toml requires) from the
+same words the click group is made of (``ROOT_HELP``, ``VERSION_HELP``, ``DEBUG_HELP``, ``ROOT_EPILOG``,
+``SUMMARIES``), and tests/test_cli_front.py holds its bytes equal to click's at every terminal width.
+Every other command line, and any case this module cannot be sure of (shell completion requested, a
+``python -m`` run, an unusual program name, no stdout), goes to click (``generator.cli.main``).
+
+This module imports nothing beyond ``os`` and ``sys`` at import time (``textwrap`` only to print the page).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+ROOT_HELP = "Flux on AKS: render the GitOps tree, encrypt secrets with SOPS (Azure Key Vault, age)."
+"""The root group's help text (its docstring)."""
+
+VERSION_HELP = "Show fluxforge's version, the sops format it writes and the Flux versions it supports."
+DEBUG_HELP = "Show tracebacks for errors (also accepted after the command)."
+HELP_HELP = "Show this message and exit."
+"""click's own words for the help option."""
+
+USAGE_ARGS = "[OPTIONS] COMMAND [ARGS]..."
+"""What click's usage line puts after the program name for a group with options."""
+
+SUMMARIES = {
+    "azure": "The Azure half of the trust chain from the same config: managed identities, federated credentials, "
+    "the Key Vault key and the role assignments (Bicep, or plan/apply through ARM).",
+    "check": "Keyless check: files the .sops.yaml rules cover are encrypted, and correctly; no plaintext Kubernetes "
+    "Secret anywhere.",
+    "decrypt": "Decrypt one file (MAC verified) to stdout, in place, or to --output; with -i, many files.",
+    "diff": "Compare two files (or PATH across revisions) by plaintext: a sops file shows every key, with each "
+    "encrypted value as a marker that changes when the value changes (<masked:1f2e3d4c>), unless --show-values.",
+    "doctor": "Walk every gate of the trust chain in chain order (the repository, Azure, the cluster, what Flux "
+    "reports, and with --probe the whole exchange) and name the first broken one with its fix.",
+    "edit": "Edit the plaintext in $EDITOR; re-encrypt with the same data key (untouched if unchanged).",
+    "encrypt": "Encrypt files (or every file a creation rule matches below a directory) as sops does.",
+    "git": "Git integration for reviewers: a diff driver that shows sops files decrypted, values masked.",
+    "hook": "Git pre-commit integration: encrypt staged secrets before they reach a commit.",
+    "init": "Write a commented starter fluxforge.yaml into DIRECTORY (default: here); never overwrites.",
+    "lint": "Upgrade lint of ROOT: removed API versions, index-based JSON patches, ${var} without default; with a "
+    "fluxforge.yaml, tenant isolation (an identity that can decrypt a key used outside its folders).",
+    "render": "Render the GitOps tree from CONFIG (default: fluxforge.yaml in this folder or the nearest parent "
+    "folder that has one; a folder means FOLDER/fluxforge.yaml).",
+    "rotate": "Re-encrypt encrypted files with a new data key for the same recipients (a file that cannot be read "
+    "is an error, never skipped).",
+    "rotate-key": "Move CONFIG's repository (default: the nearest fluxforge.yaml) to a new version of its Key Vault "
+    "key: pin it in fluxforge.yaml (comments kept), re-render .sops.yaml, re-wrap every encrypted file wrapped for "
+    "another version (one transaction per file; the config is written only when all succeeded, and a rerun "
+    "continues), then say when the old version can be disabled.",
+    "updatekeys": "Re-wrap the data key of encrypted files for the recipients .sops.yaml now names.",
+    "upgrade": "Move CONFIG to a new Flux version, re-render, and merge three ways into the files on disk: your "
+    "edits survive; conflicts are listed and nothing is written (unless --force).",
+}
+"""Each command's first sentence, as ``fluxforge --help`` lists it (click shortens it to the terminal)."""
+
+
+def examples(*lines: str) -> str:
+    """A help epilog: ``Examples:`` and the command lines, kept as written (click's \\b marker)."""
+    return "\b\nExamples:\n" + "\n".join(f"  {line}" for line in lines)
+
+
+ROOT_EPILOG = examples(
+    "fluxforge init fleet --cluster staging && fluxforge render fleet",
+    "fluxforge COMMAND --help         # each command's options and examples",
+)
+
+
+def main() -> None:
+    """The ``fluxforge`` console script."""
+    prog = _fast_help_prog(sys.argv[1:])
+    if prog is not None:
+        _print_root_help(root_help(prog, help_width()))
+        return
+    from generator.cli import main as click_main
+
+    click_main()
+
+
+def _fast_help_prog(args: list[str]) -> str | None:
+    """The program name when this run is the root help and nothing else, as click would name it; None
+    (click decides) for anything else or anything unsure."""
+    if args not in (["--help"], ["-h"]) or sys.stdout is None or _click_only():
+        return None
+    prog = os.path.basename(sys.argv[0])  # noqa: PTH119 - click's own call; pathlib would cost start-up
+    return prog if prog and prog.isascii() and prog.isprintable() and " " not in prog else None
+
+
+def _click_only() -> bool:
+    """``python -m ...`` (click names the program after the module) or shell completion requested
+    (click's ``_<PROG>_COMPLETE``)."""
+    if getattr(sys.modules["__main__"], "__package__", None) not in (None, ""):
+        return True
+    return any(name.startswith("_") and name.endswith("_COMPLETE") for name in os.environ)
+
+
+def _print_root_help(text: str) -> None:
+    """Write the page as ``click.echo`` does (text, newline, flush); a closed pipe ends the run with exit
+    status 1 and nothing on stderr, as click's standalone mode does."""
+    try:
+        sys.stdout.write(text + "\n")
+        sys.stdout.flush()
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # the interpreter's final flush then has somewhere to go
+        os.close(devnull)
+        sys.exit(1)
+
+
+def help_width() -> int:
+    """The width click lays its help out in: the terminal's columns (``COLUMNS`` when it holds a positive
+    number, else the size of the terminal on stdout, else 80, as ``shutil.get_terminal_size`` finds them),
+    at most 80, minus 2, and at least 50."""
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        columns = 0
+    if columns <= 0:
+        stdout = sys.__stdout__
+        try:
+            columns = os.get_terminal_size(stdout.fileno() if stdout is not None else -1).columns or 80
+        except (ValueError, OSError):  # no stdout, a closed one, or not a terminal
+            columns = 80
+    return max(min(columns, 80) - 2, 50)
+
+
+def root_help(prog: str, width: int) -> str:
+    """The root help page, laid out for ``width`` columns the way click lays it out."""
+    options = [("--version", VERSION_HELP), ("--debug", DEBUG_HELP), ("-h, --help", HELP_HELP)]
+    limit = width - 6 - max(len(name) for name in SUMMARIES)
+    commands = [(name, short_help(SUMMARIES[name], limit)) for name in sorted(SUMMARIES)]
+    parts = [
+        _usage(prog, width),
+        "\n",
+        _text(ROOT_HELP, width, "  "),
+        "\nOptions:\n",
+        _definitions(options, width),
+        "\nCommands:\n",
+        _definitions(commands, width),
+        "\n",
+        _text(ROOT_EPILOG, width, "  "),
+    ]
+    return "".join(parts).rstrip("\n")
+
+
+def _wrap(text: str, width: int, first: str, rest: str) -> str:
+    import textwrap
+
+    wrapper = textwrap.TextWrapper(width, initial_indent=first, subsequent_indent=rest, replace_whitespace=False)
+    return wrapper.fill(text.expandtabs())
+
+
+def _usage(prog: str, width: int) -> str:
+    """click's ``HelpFormatter.write_usage`` at indent 0."""
+    prefix = f"Usage: {prog} "
+    if width >= len(prefix) + 20:
+        return _wrap(USAGE_ARGS, width, prefix, " " * len(prefix)) + "\n"
+    indent = " " * (len("Usage: ") + 4)
+    return prefix + "\n" + _wrap(USAGE_ARGS, width, indent, indent) + "\n"
+
+
+def _text(text: str, width: int, indent: str) -> str:
+    """click's ``HelpFormatter.write_text`` (``wrap_text`` with ``preserve_paragraphs``): paragraphs are
+    split at empty lines and rewrapped; one opened by a ``\\b`` line is kept as written, only indented."""
+    paragraphs: list[tuple[str, list[str]]] = []
+    for line in text.expandtabs().splitlines():
+        if not line:
+            paragraphs.append(("", []))
+        elif not paragraphs or not paragraphs[-1][1]:
+            paragraphs.append((" " * (len(line) - len(line.lstrip())), [line.lstrip()]))
+        else:
+            paragraphs[-1][1].append(line)
+    out = []
+    for extra, lines in paragraphs:
+        if not lines:
+            continue
+        if lines[0].strip() == "\b":
+            out.append("\n".join(f"{indent}{extra}{line}" for line in lines[1:]))
+        else:
+            out.append(_wrap(" ".join(lines), width, indent + extra, indent + extra))
+    return "\n\n".join(out) + "\n"
+
+
+def _definitions(rows: list[tuple[str, str]], width: int) -> str:
+    """click's ``HelpFormatter.write_dl`` at indent 2 (first column at most 30 wide, 2 spaces apart)."""
+    first_col = min(max(len(term) for term, _ in rows), 30) + 2
+    hang = " " * (first_col + 2)
+    out = []
+    for term, text in rows:
+        if not text:
+            out.append(f"  {term}\n")
+            continue
+        out.append(f"  {term}" + (" " * (first_col - len(term)) if len(term) <= first_col - 2 else "\n" + hang))
+        lines = _text(text, max(width - first_col - 2, 10), "").splitlines() or [""]
+        out.append("".join(f"{hang if i else ''}{line}\n" for i, line in enumerate(lines)))
+    return "".join(out)
+
+
+def short_help(text: str, limit: int) -> str:
+    """click's shortening of a command's help to ``limit`` characters for its group's list: the first
+    sentence (a period not followed by a lowercase word), then cut at a word with ``...``."""
+    words = text.partition("\n\n")[0].split()
+    if words and words[0] == "\b":
+        words = words[1:]
+    for i, word in enumerate(words):
+        if word.endswith(".") and (i == len(words) - 1 or not words[i + 1][0].islower()):
+            words = words[: i + 1]
+            break
+    sentence = " ".join(words)
+    if len(sentence) <= limit:
+        return sentence
+    if limit < len("..."):
+        return "..."
+    import textwrap
+
+    return textwrap.shorten(sentence, limit, placeholder="...", break_on_hyphens=False)
