@@ -9,14 +9,16 @@ Writing (``write_atomic``):
 * a symlink is written through to its target, as sops does (the link stays a link);
 * a device, a FIFO or ``/dev/stdout``-style descriptor links (``/dev/std*``, ``/dev/fd/N``,
   ``/proc/self/fd/N``) are written to, never renamed over;
-* temp files are named ``.NAME.fluxforge-PID-XXXXXXXX.tmp`` (``TEMP_GLOB``): ``fluxforge check`` and the
+* temp files are named ``.NAME.fluxforge-PID-N.tmp`` (``TEMP_GLOB``): ``fluxforge check`` and the
   hook refuse them, and the next write into the same folder removes those whose process is gone
   (a SIGKILL leaves one behind) and says so on the ``fluxforge`` logger.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import itertools
 import logging
 import os
 import re
@@ -34,6 +36,7 @@ TEMP_NAME = re.compile(r"^\..+\.fluxforge-(\d+)-[A-Za-z0-9_]+\.tmp$")
 _FD_LINK = re.compile(r"^/(?:dev/fd|proc/self/fd|proc/(\d+)/fd)/(\d+)$")
 _STD_NAMES = {"/dev/stdin": 0, "/dev/stdout": 1, "/dev/stderr": 2}
 _SWEPT: set[str] = set()
+_TEMPS = itertools.count()  # the numbers of this process's temp files
 log = logging.getLogger("fluxforge")
 SKIP_DIRS = frozenset({".git", ".hg", ".svn", ".fluxforge", ".venv", "node_modules", "__pycache__"})
 """Folders no repository walk enters: version control, tool state, installed dependencies."""
@@ -288,22 +291,73 @@ def _write_atomic(path: Path, data: bytes, *, mode: int | None, sync: bool, info
     else:
         path.parent.mkdir(parents=True, exist_ok=True)
     sweep_stale_temps(path.parent)
-    import tempfile  # here, not at the top: a run that writes nothing (decrypt to stdout) does not load it
+    final_mode = mode if mode is not None else keep_mode
+    _replace(os.fspath(path), data, mode=final_mode if final_mode is not None else 0o644, sync=sync)
+    return True
 
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.fluxforge-{os.getpid()}-", suffix=".tmp", dir=path.parent)
+
+def _temp_file(path: str) -> tuple[int, str]:
+    """A new 0600 temp file for ``path`` in its folder, named ``.NAME.fluxforge-PID-N.tmp``: its descriptor
+    and name. ``O_EXCL``: never an existing file or a link planted under that name (the next number is tried)."""
+    folder, name = os.path.split(os.path.abspath(path))  # noqa: PTH100 - as the folder's name reads now
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0)
+    for _ in range(10_000):
+        tmp = os.path.join(folder, f".{name}.fluxforge-{os.getpid()}-{next(_TEMPS)}.tmp")  # noqa: PTH118
+        try:
+            return os.open(tmp, flags, 0o600), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(errno.EEXIST, "no unused temp file name", path)
+
+
+def _replace(path: str, data: bytes, *, mode: int, sync: bool) -> None:
+    """Write ``data`` to a temp file in ``path``'s folder (fsynced when ``sync``, given ``mode``), then
+    ``os.replace`` it onto ``path``: readers see the old file or the whole new one. The temp file is
+    removed on any failure."""
+    fd, tmp = _temp_file(path)
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
+        try:
+            _write_fd(fd, data)
             if sync:
                 os.fsync(fd)
-            final_mode = mode if mode is not None else keep_mode
-            os.fchmod(fd, final_mode if final_mode is not None else 0o644)
-        Path(tmp).replace(path)
+            os.fchmod(fd, mode)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)  # noqa: PTH105 - strings: thousands of files per run
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)  # noqa: PTH108
         raise
+
+
+def make_folder(folder: str) -> bool:
+    """Create ``folder`` and its missing parents; True when this call created it, so that nothing is in it yet
+    (no file, link or stale temp file): :func:`write_new` may write there. False when it was there already or
+    cannot be made (then :func:`write_atomic` makes the usual checks and reports the usual error)."""
+    try:
+        os.mkdir(folder)  # noqa: PTH102
+    except FileNotFoundError:
+        parent = os.path.dirname(folder)  # noqa: PTH120
+        if parent in ("", folder):
+            return False
+        make_folder(parent)
+        try:
+            os.mkdir(folder)  # noqa: PTH102
+        except OSError:
+            return False
+    except OSError:
+        return False
     return True
+
+
+def write_new(path: str, data: bytes, *, sync: bool = False) -> None:
+    """Write ``data`` to ``path`` in a folder :func:`make_folder` just created: what :func:`write_atomic` does
+    for a new file (temp file in the same folder, mode 0644, ``os.replace``), without its checks for a file,
+    link, device or stale temp file already there (nothing can be). Errors as :func:`write_atomic`'s."""
+    try:
+        _replace(path, data, mode=0o644, sync=sync)
+    except OSError as err:
+        raise write_error(Path(path), err) from err
 
 
 def _same_bytes(path: Path, data: bytes) -> bool:
@@ -312,7 +366,7 @@ def _same_bytes(path: Path, data: bytes) -> bool:
 
 
 def is_temp_name(name: str) -> bool:
-    """A name fluxforge gives its temp files (``.NAME.fluxforge-PID-XXXXXXXX.tmp``)."""
+    """A name fluxforge gives its temp files (``.NAME.fluxforge-PID-N.tmp``)."""
     return TEMP_NAME.match(name) is not None
 
 

@@ -59,7 +59,7 @@ def test_write_atomic_leaves_no_temp_on_failure(tmp_path: Path, monkeypatch: pyt
     def fail(*_a: object) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr(Path, "replace", fail)
+    monkeypatch.setattr(os, "replace", fail)
     with pytest.raises(OSError):
         write_atomic(target, b"new")
     assert target.read_bytes() == b"old"
@@ -83,14 +83,14 @@ def test_sync_false_skips_the_fsync_but_stays_atomic(tmp_path: Path, monkeypatch
     target = tmp_path / "f.yaml"
     target.write_bytes(b"old: 1\n")
     seen: list[tuple[bytes, bytes]] = []
-    real_replace = Path.replace
+    real_replace = os.replace
 
-    def watching(self: Path, dest: Path) -> Path:
+    def watching(source: str, dest: str) -> None:
         # the moment before the swap: the target still holds the old bytes, the temp file the whole new ones
-        seen.append((Path(dest).read_bytes(), self.read_bytes()))
-        return real_replace(self, dest)
+        seen.append((Path(dest).read_bytes(), Path(source).read_bytes()))
+        real_replace(source, dest)
 
-    monkeypatch.setattr(Path, "replace", watching)
+    monkeypatch.setattr(os, "replace", watching)
     assert write_atomic(target, b"new: 2\n" * 1000, sync=False) is True
     assert calls == []
     assert seen == [(b"old: 1\n", b"new: 2\n" * 1000)]
@@ -107,7 +107,7 @@ def test_sync_false_failure_leaves_the_old_file(tmp_path: Path, monkeypatch: pyt
     def fail(*_a: object) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr(os, "fdopen", fail)
+    monkeypatch.setattr(os, "write", fail)
     with pytest.raises(OSError):
         write_atomic(target, b"new", sync=False)
     assert target.read_bytes() == b"old"

@@ -90,11 +90,22 @@ def unified_diff(relpath: str, old: bytes | None, new: bytes | None) -> str:
     return "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines)
 
 
-def _write_output(path: Path, data: bytes) -> bool:
-    from generator.fsio import write_atomic
+def _write_output(root: Path, relpath: str, data: bytes, created: dict[str, bool]) -> bool:
+    """Write one output; ``created``: folder -> this run created it (asked once per folder). In such a folder
+    nothing can be in the way, so the file is written without ``write_atomic``'s checks (a first render
+    writes thousands of files into new folders); elsewhere ``write_atomic`` (links written through, no write
+    of identical bytes)."""
+    from generator.fsio import make_folder, write_atomic, write_new
 
+    path = os.path.join(root, relpath)  # noqa: PTH118 - strings: thousands of files per run
+    folder = os.path.dirname(path)  # noqa: PTH120
+    if folder not in created:
+        created[folder] = make_folder(folder)
     # Regenerable output: no fsync per file (the temp file + os.replace keeps every file whole).
-    return write_atomic(path, data, sync=False)
+    if created[folder]:
+        write_new(path, data, sync=False)
+        return True
+    return write_atomic(root / relpath, data, sync=False)
 
 
 def _names(relpaths: list[str]) -> str:
@@ -140,9 +151,10 @@ def write_files(root: Path, writes: Mapping[str, bytes]) -> list[str]:
 
     written: list[str] = []
     pending = list(writes)
+    created: dict[str, bool] = {}
     for index, relpath in enumerate(pending):
         try:
-            if _write_output(root / relpath, writes[relpath]):
+            if _write_output(root, relpath, writes[relpath], created):
                 written.append(relpath)
         except OSError as err:
             raise RenderError(

@@ -108,13 +108,13 @@ def test_stale_temp_files_of_gone_processes_are_removed(tmp_path: Path, caplog: 
 
 def test_temp_file_names_carry_the_pattern(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     seen: list[str] = []
-    real_replace = Path.replace
+    real_replace = os.replace
 
-    def spy(self: Path, target: Path) -> Path:
-        seen.append(self.name)
-        return real_replace(self, target)
+    def spy(source: str, target: str) -> None:
+        seen.append(os.path.basename(source))
+        real_replace(source, target)
 
-    monkeypatch.setattr(Path, "replace", spy)
+    monkeypatch.setattr(os, "replace", spy)
     fsio.write_atomic(tmp_path / "secret.yaml", b"x\n")
     assert len(seen) == 1 and fsio.is_temp_name(seen[0]) and seen[0].startswith(".secret.yaml.fluxforge-")
 
