@@ -330,28 +330,29 @@ def _replace(path: str, data: bytes, *, mode: int, sync: bool) -> None:
         raise
 
 
-def make_folder(folder: str) -> bool:
-    """Create ``folder`` and its missing parents; True when this call created it, so that nothing is in it yet
-    (no file, link or stale temp file): :func:`write_new` may write there. False when it was there already or
-    cannot be made (then :func:`write_atomic` makes the usual checks and reports the usual error)."""
+def make_folders(folder: str) -> list[str]:
+    """Create ``folder`` and its missing parents; the folders this call created (parents first), in which nothing
+    is yet (no file, link or stale temp file): :func:`write_new` may write there. Empty when ``folder`` was there
+    already or cannot be made (then :func:`write_atomic` makes the usual checks and reports the usual error)."""
     try:
         os.mkdir(folder)  # noqa: PTH102
     except FileNotFoundError:
         parent = os.path.dirname(folder)  # noqa: PTH120
         if parent in ("", folder):
-            return False
-        make_folder(parent)
+            return []
+        made = make_folders(parent)
         try:
             os.mkdir(folder)  # noqa: PTH102
         except OSError:
-            return False
+            return made
+        return [*made, folder]
     except OSError:
-        return False
-    return True
+        return []
+    return [folder]
 
 
 def write_new(path: str, data: bytes, *, sync: bool = False) -> None:
-    """Write ``data`` to ``path`` in a folder :func:`make_folder` just created: what :func:`write_atomic` does
+    """Write ``data`` to ``path`` in a folder :func:`make_folders` just created: what :func:`write_atomic` does
     for a new file (temp file in the same folder, mode 0644, ``os.replace``), without its checks for a file,
     link, device or stale temp file already there (nothing can be). Errors as :func:`write_atomic`'s."""
     try:

@@ -95,12 +95,13 @@ def _write_output(root: Path, relpath: str, data: bytes, created: dict[str, bool
     nothing can be in the way, so the file is written without ``write_atomic``'s checks (a first render
     writes thousands of files into new folders); elsewhere ``write_atomic`` (links written through, no write
     of identical bytes)."""
-    from generator.fsio import make_folder, write_atomic, write_new
+    from generator.fsio import make_folders, write_atomic, write_new
 
     path = os.path.join(root, relpath)  # noqa: PTH118 - strings: thousands of files per run
     folder = os.path.dirname(path)  # noqa: PTH120
     if folder not in created:
-        created[folder] = make_folder(folder)
+        created.update(dict.fromkeys(make_folders(folder), True))
+        created.setdefault(folder, False)
     # Regenerable output: no fsync per file (the temp file + os.replace keeps every file whole).
     if created[folder]:
         write_new(path, data, sync=False)

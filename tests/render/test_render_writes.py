@@ -52,10 +52,13 @@ def _render(root: Path, config: str, *, new_folders: bool, monkeypatch: pytest.M
     with monkeypatch.context() as patched:
         patched.setenv("FLUXFORGE_RENDER_CACHE", "off")
         if not new_folders:  # the general path only: no folder counts as made by this run
-            patched.setattr(fsio, "make_folder", lambda folder: False)
+            patched.setattr(fsio, "make_folders", lambda folder: [])
         patched.setattr(fsio, "write_new", lambda path, data, **kw: (fast.append(path), write_new(path, data, **kw)))
         report = run_render(root / "fluxforge.yaml")
-    assert (len(fast) > 0) == new_folders
+    # every file below the output folder (all but .sops.yaml) lies in a folder this run made
+    assert sorted(os.path.relpath(path, root) for path in fast) == (
+        sorted(path for path in report.written if "/" in path) if new_folders else []
+    )
     assert len(report.written) == report.total
     return {"tree": _tree(root), "written": report.written, "notes": report.notes}
 
@@ -100,13 +103,15 @@ def test_an_existing_folder_is_written_the_careful_way(tmp_path: Path) -> None:
     assert "clusters/staging/apps.yaml" in again.written and len(again.written) < len(first.written)
 
 
-def test_make_folder_says_whether_it_made_the_folder(tmp_path: Path) -> None:
+def test_make_folders_names_the_folders_it_made(tmp_path: Path) -> None:
     folder = tmp_path / "a" / "b" / "c"
-    assert fsio.make_folder(os.fspath(folder)) is True and folder.is_dir()
-    assert fsio.make_folder(os.fspath(folder)) is False  # there already: it may hold anything
+    made = fsio.make_folders(os.fspath(folder))
+    assert made == [os.fspath(tmp_path / "a"), os.fspath(tmp_path / "a/b"), os.fspath(folder)] and folder.is_dir()
+    assert fsio.make_folders(os.fspath(folder)) == []  # there already: it may hold anything
+    assert fsio.make_folders(os.fspath(tmp_path / "a" / "d")) == [os.fspath(tmp_path / "a/d")]
     (tmp_path / "file").write_text("x")
-    assert fsio.make_folder(os.fspath(tmp_path / "file" / "sub")) is False  # a file in the way
-    assert fsio.make_folder(os.fspath(tmp_path / "file")) is False
+    assert fsio.make_folders(os.fspath(tmp_path / "file" / "sub")) == []  # a file in the way
+    assert fsio.make_folders(os.fspath(tmp_path / "file")) == []
 
 
 def test_write_new_is_atomic_and_cleans_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
