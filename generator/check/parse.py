@@ -121,19 +121,36 @@ def _secret_leaves(
     return plain
 
 
-_RESOLVERS: dict[Any, list[tuple[str, Any]]] | None = None
+_RESOLVERS: tuple[dict[str, tuple[Any, ...]], tuple[Any, ...]] | None = None
+_STRINGS: dict[str, bool] = {}  # answers remembered: key names and short values recur in every file
 
 
 def _yaml12_string(text: str) -> bool:
     """A plain scalar ``text`` resolves to a string as the libyaml composer resolves it (ruamel's YAML 1.2
     implicit resolvers, found by the first character as ruamel finds them)."""
+    known = _STRINGS.get(text)
+    if known is not None:
+        return known
+    by_first, anywhere = _resolvers()
+    candidates = by_first.get(text[:1], anywhere)
+    answer = not any(regexp.match(text) for regexp in candidates)
+    if len(text) <= 64 and len(_STRINGS) < 4096:
+        _STRINGS[text] = answer
+    return answer
+
+
+def _resolvers() -> tuple[dict[str, tuple[Any, ...]], tuple[Any, ...]]:
+    """ruamel's YAML 1.2 implicit resolvers: by first character (those for any character included), and
+    those for any character."""
     global _RESOLVERS
     if _RESOLVERS is None:
         from ruamel.yaml.resolver import VersionedResolver
 
-        _RESOLVERS = VersionedResolver(version=(1, 2)).versioned_resolver
-    candidates = [*_RESOLVERS.get(text[:1], ()), *_RESOLVERS.get(None, ())]
-    return not candidates or not any(regexp.match(text) for _, regexp in candidates)
+        table = VersionedResolver(version=(1, 2)).versioned_resolver
+        anywhere = tuple(regexp for _, regexp in table.get(None, ()))
+        by_first = {first: (*(r for _, r in found), *anywhere) for first, found in table.items() if first is not None}
+        _RESOLVERS = by_first, anywhere
+    return _RESOLVERS
 
 
 def _not_fast(text: str) -> bool:

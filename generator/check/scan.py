@@ -92,11 +92,8 @@ class Rules:
     def match(self, path: Path) -> RuleMatch | None:
         if self._rules is None:
             return None
-        rule = self._rules.rule_for(path)
-        if rule is None:
-            return None
-        index = next(i for i, candidate in enumerate(self._rules.rules) if candidate is rule)
-        return RuleMatch(index, rule, self._rules.path)
+        index = self._rules.rule_index(path)
+        return RuleMatch(index, self._rules.rules[index], self._rules.path) if index is not None else None
 
     def is_config(self, path: Path | str) -> bool:
         if self._config is None or os.path.basename(path) != self._config_name:  # noqa: PTH119 - cheap first
@@ -308,8 +305,9 @@ def _read_problem(path: Path) -> tuple[bytes | None, Problem | None]:
 def scan(paths: Sequence[Path], rules: Rules, cache: CheckCache | None = None) -> CheckReport:
     """Check files on disk: one ``path:line:col: message`` line per problem, and the counts. With a
     ``cache``, a file whose bytes were found clean before (same path, same blob id) is not checked again.
-    Files are read here; those to check go to worker processes when there are many (``FLUXFORGE_JOBS``,
-    as for encrypt), and the lines come out in file order either way."""
+    With a cache, files are read (and their blob ids taken) here; without one, where they are checked.
+    Those to check go to worker processes when there are many (``FLUXFORGE_JOBS``, as for encrypt),
+    and the lines come out in file order either way."""
     from generator.fsio import input_limit
 
     limit = input_limit()
@@ -317,7 +315,7 @@ def scan(paths: Sequence[Path], rules: Rules, cache: CheckCache | None = None) -
         entry
         for path in iter_files(paths)
         if not rules.is_config(path)
-        if (entry := _first_look(path, limit, cache)) is not None
+        if (entry := _first_look(path, limit, cache) if cache is not None else _Seen(path)) is not None
     ]
     _check_pending(seen, rules)
     found, files, encrypted = _summary(seen, cache)
@@ -367,12 +365,7 @@ _kept = 0
 def _first_look(name: str, limit: int, cache: CheckCache | None) -> _Seen | None:
     """Read a file (None: a symlink, the config or a vanished file) and answer from the cache if it can."""
     global _kept
-    try:
-        data, unread = _read_fast(name, limit)
-    except _Special:
-        if os.path.islink(name):  # noqa: PTH114
-            return None  # a symlink: its target is checked where it is
-        data, unread = _read_problem(Path(name))
+    data, unread = _read(name, limit)
     if data is None:
         return _Seen(name, unread) if unread is not None else None
     blob = None
@@ -431,12 +424,17 @@ def _check_in_workers(seen: list[_Seen], pending: list[int], rules: Rules, jobs:
     size = max(8, min(256, len(pending) // (jobs * 4) or 1))
     chunks = [pending[i : i + size] for i in range(0, len(pending), size)]
     _POOL_RULES, _POOL_SEEN = rules, seen
+    pool = multiprocessing.get_context("fork").Pool(jobs)
     try:
-        with multiprocessing.get_context("fork").Pool(jobs) as pool:
-            for chunk, results in zip(chunks, pool.imap(_pool_check, chunks), strict=True):
-                for index, result in zip(chunk, results, strict=True):
-                    seen[index] = result
+        for chunk, results in zip(chunks, pool.imap(_pool_check, chunks), strict=True):
+            for index, result in zip(chunk, results, strict=True):
+                seen[index] = result
+        pool.close()  # the workers finish and exit; no signal is sent to them (terminate: only on failure)
+    except BaseException:
+        pool.terminate()
+        raise
     finally:
+        pool.join()
         _POOL_RULES, _POOL_SEEN = None, []
 
 
@@ -446,16 +444,13 @@ def _pool_check(chunk: list[int]) -> list[_Seen]:
 
 
 def _checked(entry: _Seen, rules: Rules) -> _Seen:
-    """``entry`` with its verdict; a file whose bytes were not kept is read again (and its blob id
-    taken from what was read, so the cache never pairs a verdict with other bytes)."""
+    """``entry`` with its verdict; a file whose bytes were not kept (or not read yet: no cache) is read
+    here (and its blob id taken from what was read, so the cache never pairs a verdict with other bytes)."""
     data, path = entry.data, Path(entry.path)
     if data is None:
         from generator.fsio import input_limit
 
-        try:
-            data, unread = _read_fast(entry.path, input_limit())
-        except _Special:
-            data, unread = _read_problem(path)
+        data, unread = _read(entry.path, input_limit())
         if data is None:
             return _Seen(entry.path, unread, checked=True, gone=unread is None)
         if entry.blob is not None:
@@ -466,6 +461,17 @@ def _checked(entry: _Seen, rules: Rules) -> _Seen:
     return _Seen(
         entry.path, blob=entry.blob, problems=tuple(problems), encrypted=_is_sops_file(path, data), checked=True
     )
+
+
+def _read(name: str, limit: int) -> tuple[bytes | None, Problem | None]:
+    """A file's bytes, or the problem reading it; neither for a symlink (its target is checked where it
+    is) or a vanished file."""
+    try:
+        return _read_fast(name, limit)
+    except _Special:
+        if os.path.islink(name):  # noqa: PTH114
+            return None, None
+        return _read_problem(Path(name))
 
 
 class _Special(Exception):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, TypeGuard
 
@@ -52,18 +53,37 @@ class SopsRules:
     def rule_for(self, file_path: Path | str) -> CreationRule | None:
         """First rule whose ``path_regex`` is found in the path (relative to the config dir when the
         file lies below it, absolute otherwise); a rule without ``path_regex`` matches anything."""
-        target = rule_path(self.path, file_path)
-        for rule in self.rules:
+        index = self.rule_index(file_path)
+        return self.rules[index] if index is not None else None
+
+    def rule_index(self, file_path: Path | str) -> int | None:
+        """The index in ``rules`` of ``rule_for``'s rule (None: no rule matches)."""
+        config_dir = self._config_dir if self.path.is_absolute() else _config_dir(self.path)  # cwd may move
+        target = _below(config_dir, file_path)
+        for index, rule in enumerate(self.rules):
             if rule.path_regex is None or compile_re2(rule.path_regex, "path_regex").search(target):
-                return rule
+                return index
         return None
+
+    @cached_property
+    def _config_dir(self) -> str:
+        """The folder of an absolute config, as ``rule_path`` cuts it off (taken once: a check asks for
+        every file)."""
+        return _config_dir(self.path)
 
 
 def rule_path(config_path: Path, file_path: Path | str) -> str:
     """The string sops matches ``path_regex`` against."""
+    return _below(_config_dir(config_path), file_path)
+
+
+def _below(config_dir: str, file_path: Path | str) -> str:
     absolute = os.path.abspath(file_path)  # noqa: PTH100 - sops uses Abs, not a symlink-resolving path
-    config_dir = os.path.abspath(os.path.dirname(config_path)) + "/"  # noqa: PTH100, PTH120
     return absolute.removeprefix(config_dir)
+
+
+def _config_dir(config_path: Path) -> str:
+    return os.path.abspath(os.path.dirname(config_path)) + "/"  # noqa: PTH100, PTH120
 
 
 def find_sops_config(start: Path | None = None) -> Path | None:

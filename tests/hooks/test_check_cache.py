@@ -179,3 +179,39 @@ def test_worker_processes_print_the_same_lines_in_the_same_order(tmp_path: Path)
             env={**os.environ, "FLUXFORGE_JOBS": "2"},
         )
         assert (two.returncode, two.stderr) == (one.returncode, one.stderr)
+
+
+def test_files_read_where_they_are_checked_say_the_same(tmp_path: Path) -> None:
+    """Without the cache the files are read where they are checked (in the workers for a big run), with it
+    here first: the same lines either way for what is not a plain file. A symlink (even one with a temp
+    file's name, or dangling) is skipped (its target is checked where it is), a temp file and a FIFO are
+    reported, and a plaintext Secret behind a link is reported once, under its own name."""
+    root = tmp_path / "tree"
+    (root / "apps").mkdir(parents=True)
+    (root / ".sops.yaml").write_text(RULES)
+    for n in range(70):
+        (root / "apps" / f"cm-{n:02d}.yaml").write_text(f"kind: ConfigMap\ndata:\n  n: '{n}'\n")
+    (root / "apps" / "leak.yaml").write_text(SECRET.format(password="hunter2"))
+    (root / "apps" / "link.yaml").symlink_to("leak.yaml")
+    (root / "apps" / ".link.yaml.fluxforge-1-abc.tmp").symlink_to("leak.yaml")
+    (root / "apps" / "dangling.yaml").symlink_to("gone.yaml")
+    (root / "apps" / ".x.yaml.fluxforge-1-abc.tmp").write_text("kind: ConfigMap\n")
+    os.mkfifo(root / "apps" / "pipe.yaml")
+    git(root, "init", "-q")
+    outputs = set()
+    for jobs, args in (("1", ["--no-cache"]), ("2", ["--no-cache"]), ("2", []), ("2", []), ("1", [])):
+        done = subprocess.run(
+            ["fluxforge", "check", "apps", *args],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=False,
+            env={**os.environ, "FLUXFORGE_JOBS": jobs},
+        )
+        outputs.add((done.returncode, done.stderr))
+    assert len(outputs) == 1, outputs
+    code, stderr = outputs.pop()
+    named = sorted({line.split(":", 1)[0] for line in stderr.splitlines() if not line.startswith("checked ")})
+    assert code == 1 and "link.yaml" not in stderr and "dangling" not in stderr, stderr
+    assert named == ["apps/.x.yaml.fluxforge-1-abc.tmp", "apps/leak.yaml", "apps/pipe.yaml"], stderr
+    assert "checked 71 file(s)" in stderr and "4 problem(s)" in stderr, stderr  # the temp file and FIFO: unread

@@ -162,3 +162,20 @@ def test_decrypt_takes_over_what_the_check_read(
     assert after == before and "p4ssw0rd-3" not in repr(after)
     assert api.sops_state(data, "yaml") == state
     assert api.decrypt_bytes(data, fmt="yaml") == plain
+
+
+SCALARS = [*(w for w in AMBIGUOUS if w != "-"), "apiVersion", "v1", "Secret", "ENC[AES256_GCM,data:x]", "3.11.0"]
+SCALARS += ["1e3", ".inf", "NaN", "0x1f", "2001-12-14t21:59:43.10-05:00", "2026-11-30T14:10:57Z", "<<", "Null"]
+SCALARS += ["FALSE", "on", "off", "y", "a" * 80]
+
+
+@pytest.mark.parametrize("text", SCALARS)
+def test_yaml12_string_is_what_the_composer_resolves(text: str) -> None:
+    """The line readers' "is this plain scalar a string in YAML 1.2" answers as libyaml's composer resolves
+    it, also when the answer is remembered (asked twice)."""
+    from generator.yamlio import compose_all
+
+    value = compose_all(f"k: {text}\n")[0].value[0][1]
+    expected = value.tag == "tag:yaml.org,2002:str"
+    assert check_parse._yaml12_string(text) is expected, text
+    assert check_parse._yaml12_string(text) is expected, text

@@ -107,3 +107,21 @@ def test_detect_format() -> None:
         "binary",
         "binary",
     ]
+
+
+def test_rule_index_is_rule_for(rules: api.SopsRules, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``rule_index`` (the check asks it for every file: the config's folder is taken once) names the rule
+    ``rule_for`` gives, for paths below the config, relative to the working directory and outside it; a
+    config named relative to the working directory follows the working directory as sops does."""
+    names = ["clusters/prod/app/secret.yaml", "clusters/prod/app.env", "groups/x.yaml", "clusters/dev/s.yaml"]
+    expected = [0, 1, 2, 3]
+    for name, index in zip(names, expected, strict=True):
+        assert rules.rule_index(tmp_path / name) == index
+        assert rules.rule_for(tmp_path / name) is rules.rules[index]
+    monkeypatch.chdir(tmp_path.parent)
+    relative = api.SopsRules(Path(tmp_path.name) / ".sops.yaml", rules.rules[:1])
+    assert relative.rule_index(f"{tmp_path.name}/clusters/prod/a.yaml") == 0
+    monkeypatch.chdir(tmp_path)  # the same relative config name is now another file: its rule matches no more
+    assert relative.rule_index("clusters/prod/a.yaml") is None
+    assert relative.rule_index(tmp_path / "clusters/prod/a.yaml") is None
+    assert api.SopsRules(tmp_path / ".sops.yaml", rules.rules[:1]).rule_index("clusters/prod/a.yaml") == 0
