@@ -12,7 +12,6 @@ not make a file encrypted. ``encrypt``, the keyless ``check``, the hook and ``li
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -174,6 +173,8 @@ def _yaml_plain(node: Any, depth: int) -> Any:
 def _json_metadata(text: str) -> Any:
     """Go's ``encoding/json`` into ``SopsFile``: the last ``sops`` key wins, names match
     case-insensitively when no exact match exists."""
+    import json  # here: a YAML file's verdict does not load it
+
     try:
         value = json.loads(text, object_pairs_hook=_go_object)
     except (json.JSONDecodeError, RecursionError):

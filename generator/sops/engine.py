@@ -22,21 +22,26 @@ from generator.sops.values import Branch, Comment
 
 
 def store_for(fmt: str, *, yaml_indent: int = 4, json_indent: int = -1, binary_indent: int = -1) -> Store:
-    from generator.sops.stores.binary import BinaryStore
-    from generator.sops.stores.dotenv import DotenvStore
-    from generator.sops.stores.ini import IniStore
-    from generator.sops.stores.json import JsonStore
-    from generator.sops.stores.yaml import YamlStore
-
+    """The store of ``fmt``; only its module is imported (a one-file decrypt loads one store)."""
     if fmt == "yaml":
+        from generator.sops.stores.yaml import YamlStore
+
         return YamlStore(yaml_indent)
     if fmt == "json":
+        from generator.sops.stores.json import JsonStore
+
         return JsonStore(json_indent)
     if fmt == "dotenv":
+        from generator.sops.stores.dotenv import DotenvStore
+
         return DotenvStore()
     if fmt == "ini":
+        from generator.sops.stores.ini import IniStore
+
         return IniStore()
     if fmt == "binary":
+        from generator.sops.stores.binary import BinaryStore
+
         return BinaryStore(binary_indent)  # stores.json_binary, not stores.json (as sops)
     raise SopsError(f"unknown sops format {fmt!r} (yaml, json, dotenv, ini, binary)")
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from decimal import Decimal
 
 
 @dataclass(frozen=True)
@@ -37,6 +36,8 @@ def format_float(value: float) -> str:
         return "NaN"
     if math.isinf(value):
         return "+Inf" if value > 0 else "-Inf"
+    from decimal import Decimal  # here: only files with floats need it (not every decrypt's start-up)
+
     text = format(Decimal(repr(value)), "f")
     if "." in text:
         text = text.rstrip("0").rstrip(".")
@@ -47,6 +48,8 @@ def format_float_g(value: float) -> str:
     """``strconv.FormatFloat(v, 'g', -1, 64)`` (what go-yaml writes for a float)."""
     if math.isnan(value) or math.isinf(value):
         return format_float(value)
+    from decimal import Decimal
+
     sign, digits, exponent = Decimal(repr(value)).normalize().as_tuple()
     assert isinstance(exponent, int)
     ds = "".join(map(str, digits)) or "0"

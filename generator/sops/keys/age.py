@@ -5,7 +5,6 @@ them (``SOPS_AGE_KEY``, ``SOPS_AGE_KEY_FILE``, ``SOPS_AGE_KEY_CMD``, ``$XDG_CONF
 from __future__ import annotations
 
 import os
-import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -160,6 +159,7 @@ def _ssh_identity(path: Path) -> list[Any]:
 
 def _run_cmd(cmd: str) -> str:
     import shlex
+    import subprocess  # here: only SOPS_AGE_KEY_CMD runs a program (not on every decrypt's start-up)
 
     try:
         done = subprocess.run(shlex.split(cmd), capture_output=True, text=True, check=True, timeout=60)

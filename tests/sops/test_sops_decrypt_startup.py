@@ -1,0 +1,106 @@
+"""A one-file decrypt (`fluxforge decrypt FILE`, the per-process call scripts and Flux-style tools make)
+loads what that file needs only (issue 19, item 6): the store of its format (not the other four), no
+regular-expression engine for the selector sops users write most (``^(data|stringData)$``: a set of
+words) or the ``path_regex`` ``fluxforge render`` writes (``^clusters/prod/``: literal characters), no
+``subprocess`` (only ``SOPS_AGE_KEY_CMD`` runs a program), no ``decimal`` (only floats). An import
+boundary, not a timing (bench/decrypt.py measures); the plaintext is what the real sops decrypts. Those
+patterns are held equal to RE2 itself."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import re2  # type: ignore[import-untyped]  # google-re2 ships no type information
+
+from generator.sops import regex
+from tests.helpers.sops import make_age_key
+from tests.test_cli_startup import PROBE
+
+SECRET = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: app\ntype: Opaque\nstringData:\n  password: pw-{n}\n"
+NOT_FOR_YAML = [
+    "generator.sops.stores.ini",
+    "generator.sops.stores.json",
+    "generator.sops.stores.dotenv",
+    "generator.sops.stores.binary",
+    "re2",
+    "subprocess",
+    "decimal",
+]  # json too (detect no longer loads it for YAML), but the probe itself reports through it
+
+
+def _decrypt(cwd: Path, env: dict[str, str], name: str) -> tuple[str, set[str]]:
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, json.dumps(["decrypt", name])],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
+    return done.stdout, set(json.loads(done.stderr.strip().splitlines()[-1])["modules"])
+
+
+@pytest.mark.interop
+@pytest.mark.parametrize("config", [False, True])
+def test_a_one_file_decrypt_loads_its_store_only(tmp_path: Path, config: bool) -> None:
+    key = make_age_key(tmp_path)
+    if config:  # the shape `fluxforge render` writes
+        (tmp_path / ".sops.yaml").write_text(
+            "creation_rules:\n  - path_regex: ^secrets/\n    encrypted_regex: ^(data|stringData)$\n"
+            f"    age: {key.recipient}\n"
+        )
+    env = {**os.environ, "SOPS_AGE_KEY_FILE": str(key.key_file)}
+    (tmp_path / "secrets").mkdir()
+    secret = tmp_path / "secrets" / "app.yaml"
+    secret.write_text(SECRET.format(n=1))
+    flags = [] if config else ["--age", key.recipient, "--encrypted-regex", "^(data|stringData)$"]
+    subprocess.run(["sops", "encrypt", *flags, "--in-place", str(secret)], cwd=tmp_path, env=env, check=True)
+    peer = subprocess.run(
+        ["sops", "-d", str(secret)], cwd=tmp_path, env=env, capture_output=True, text=True, check=True
+    )
+    stdout, modules = _decrypt(tmp_path, env, "secrets/app.yaml")
+    assert stdout == peer.stdout and "password: pw-1" in stdout
+    assert "generator.sops.stores.yaml" in modules  # the probe decrypted through the store
+    loaded = sorted(m for m in modules if m.split(".")[0] in NOT_FOR_YAML or m in NOT_FOR_YAML)
+    assert loaded == [], f"`fluxforge decrypt FILE` loaded {loaded}"
+
+
+@pytest.mark.interop
+def test_a_json_file_loads_the_json_store_not_the_yaml_one(tmp_path: Path) -> None:
+    key = make_age_key(tmp_path)
+    env = {**os.environ, "SOPS_AGE_KEY_FILE": str(key.key_file)}
+    secret = tmp_path / "app.json"
+    secret.write_text('{"data": {"password": "pw-2"}, "n": 1.5}')
+    subprocess.run(["sops", "encrypt", "--age", key.recipient, "--in-place", str(secret)], env=env, check=True)
+    peer = subprocess.run(["sops", "-d", str(secret)], env=env, capture_output=True, text=True, check=True)
+    stdout, modules = _decrypt(tmp_path, env, "app.json")
+    assert stdout == peer.stdout and "pw-2" in stdout
+    assert "generator.sops.stores.json" in modules
+    assert not {"generator.sops.stores.yaml", "generator.sops.stores.ini", "generator.sops.stores.dotenv"} & modules
+
+
+FAST = ["^(data|stringData)$", "^(a)$", "^(a_1|B2|0)$", "^secrets/", "secrets/", "^apps/base\\.v1/", "^a\\-b\\/c"]
+FAST += ["", "^", "\\.yaml", "^d\u0430ta/"]
+PATTERNS = [*FAST, "^(data|stringData)", "(data|stringData)$", "^(data|string.Data)$", "^(data|)$"]
+PATTERNS += ["^(data|stringData)$x", "^data$", "^(?i)(data)$", "^(dat\\w)$", "^secrets/.*", "secrets/$", "^^a", "\\Aa"]
+TEXTS = ["data", "stringData", "a", "a_1", "B2", "0", "", "Data", "datax", "xdata", "data\n", "\ndata", "data ", "dat"]
+TEXTS += ["stringdata", "stringData\n", "d\u0430ta", "_data", "a_1|B2", "^(a)$", "secrets/x.yaml", "a/secrets/x"]
+TEXTS += ["\nsecrets/", "Secrets/", "apps/base.v1/x", "apps/baseXv1/x", "a-b/c", "a\\-b/c", "x.yaml", "d\u0430ta/x"]
+
+
+@pytest.mark.parametrize("pattern", PATTERNS)
+def test_plain_patterns_match_as_re2_does(pattern: str) -> None:
+    """``^(word|…)$`` and literal patterns (``^clusters/prod/``) are answered without an engine: the same
+    answers as RE2 for texts near them (a final or leading line break, other case, a look-alike letter, an
+    escaped character); any other pattern goes to RE2."""
+    compiled = regex.compile_re2(pattern, "test")
+    assert isinstance(compiled, regex._Words | regex._Literal) is (pattern in FAST), pattern
+    engine = re2.compile(pattern)
+    for text in TEXTS:
+        assert (compiled.search(text) is not None) is (engine.search(text) is not None), (pattern, text)
+        assert regex.search(pattern, text, "test") is (engine.search(text) is not None), (pattern, text)
