@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from generator.errors import GitError
+from generator.errors import FluxforgeError, GitError
 
 _REGULAR_MODES = ("100644", "100755")
 _STATUS = {"A": "added", "M": "modified", "R": "renamed", "C": "copied", "D": "deleted", "T": "typechange"}
@@ -214,11 +214,37 @@ class GitRepo:
             yield from self.read_staged_many(paths[at : at + chunk]).items()
 
     def read_staged_many(self, paths: Sequence[str]) -> dict[str, bytes]:
-        """The staged content of each of ``paths``, read with one ``git cat-file`` process."""
+        """The staged content of each of ``paths``: from the working tree where the file there is the staged
+        blob byte for byte (the usual case in a pre-commit hook: no git process), the rest with one
+        ``git cat-file`` process."""
         entries = self._entries_of(paths)
-        blobs = self._read_blobs([e.blob for e in entries.values() if e.blob not in self._written])
-        blobs.update(self._written)
+        blobs = {**self._written, **self._worktree_copies(entries)}
+        blobs.update(self._read_blobs([e.blob for e in entries.values() if e.blob not in blobs]))
         return {path: blobs[entry.blob] for path, entry in entries.items()}
+
+    def _worktree_copies(self, entries: dict[str, _Entry]) -> dict[str, bytes]:
+        """Blob id -> bytes for the entries whose working-tree file hashes, as git hashes a blob, to the staged
+        blob's id: the very bytes git stored. A changed, filtered (autocrlf, clean filters), missing or
+        special file does not hash so, and is read from git."""
+        import hashlib
+
+        from generator.fsio import read_input
+
+        found: dict[str, bytes] = {}
+        for path, entry in entries.items():
+            if entry.blob in self._written or len(entry.blob) not in (40, 64):
+                continue
+            try:
+                data = read_input(self.workdir / path, what="staged file")
+            except (OSError, FluxforgeError):
+                continue
+            digest = hashlib.new(
+                "sha1" if len(entry.blob) == 40 else "sha256", b"blob %d\0" % len(data), usedforsecurity=False
+            )
+            digest.update(data)
+            if digest.hexdigest() == entry.blob:
+                found[entry.blob] = data
+        return found
 
     def _entries_of(self, paths: Sequence[str]) -> dict[str, _Entry]:
         """The index entry of each of ``paths`` (as re-staged, if it was); ``GitError`` for a path not in

@@ -116,6 +116,21 @@ def test_root_help_lists_what_the_commands_say(columns: str) -> None:
     assert "Commands:" in lazy and "rotate-key" in lazy
 
 
+@pytest.mark.parametrize("args", [("hook", "--help"), ("hook", "run", "--help"), ("hook", "encrypt", "--help")])
+def test_the_hook_group_apart_is_the_one_in_the_table(args: tuple[str, ...]) -> None:
+    """``fluxforge hook ...`` is looked up in generator.cli.hook_commands without the command table; the help
+    it prints is the help printed with every command loaded, and the table holds that very group."""
+    from generator.cli import main
+    from generator.cli.hook_commands import COMMAND
+
+    assert main.commands["hook"] is COMMAND
+    _code, modules, apart = _probe(*args)
+    assert "generator.cli.commands" not in modules
+    probe = "import generator.cli.commands\n" + PROBE
+    loaded = subprocess.run([sys.executable, "-c", probe, json.dumps(args)], capture_output=True, text=True, check=True)
+    assert apart == loaded.stdout and "Usage: fluxforge hook" in apart
+
+
 def test_summaries_are_the_commands_first_sentences() -> None:
     """``SUMMARIES`` names every command and gives each the short help its own help makes, at any width
     (click shortens the first sentence to fit), so the list cannot drift from the commands."""
@@ -176,6 +191,43 @@ def test_the_hook_reaches_git_without_libgit2(tmp_path: Path) -> None:
     assert code in (0, None)
     assert "ENC[AES256_GCM" in _git(repo, "show", ":secrets/app.yaml")
     assert not any(m == "pygit2" or m.startswith("pygit2.") for m in modules)
+    # nor the command table (the hook group lives apart), the other stores' readers, or tempfile (with the
+    # shutil, bz2, lzma and random it brings): the atomic write of the ciphertext creates its temp file itself
+    unwanted = ("generator.cli.commands", "generator.sops.stores.ini", "generator.sops.stores.dotenv", "tempfile")
+    assert sorted(m for m in unwanted + ("shutil", "bz2", "lzma", "random") if m in modules) == []
+    assert "generator.cli.hook_commands" in modules
+
+
+def test_the_hook_runs_four_git_processes_for_a_staged_secret(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Find the repository, list the staged changes, store the ciphertext, point the index at it: the staged
+    plaintext itself is the working-tree file (it hashes to the staged blob), so no `git cat-file`."""
+    from generator import gitrepo
+    from generator.commands.hook import run_git_hook
+
+    keyfile = tmp_path / "age.txt"
+    subprocess.run(["age-keygen", "-o", str(keyfile)], check=True, capture_output=True)
+    recipient = re.search(r"age1[0-9a-z]+", keyfile.read_text()).group(0)  # type: ignore[union-attr]
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    _git(repo, "init", "-q", "-b", "main")
+    (repo / ".sops.yaml").write_text(f"creation_rules:\n  - path_regex: secrets/.*\\.yaml$\n    age: {recipient}\n")
+    _git(repo, "add", ".")
+    _git(repo, "commit", "-q", "-m", "init")
+    (repo / "secrets").mkdir()
+    (repo / "secrets" / "app.yaml").write_text(SECRET.format(n=1))
+    _git(repo, "add", "secrets/app.yaml")
+    ran: list[str] = []
+    real = gitrepo._run_git
+
+    def recording(args: list[str], stdin: bytes | None, env: dict[str, str] | None) -> object:
+        ran.append(next(a for a in args[1:] if not a.startswith("-") and a != str(repo)))
+        return real(args, stdin, env)
+
+    monkeypatch.setattr(gitrepo, "_run_git", recording)
+    monkeypatch.delenv("GIT_INDEX_FILE", raising=False)
+    assert run_git_hook(repo)[0] == "fluxforge: encrypted secrets/app.yaml and staged the ciphertext"
+    assert ran == ["rev-parse", "diff-index", "hash-object", "update-index"]
+    assert "ENC[AES256_GCM" in _git(repo, "show", ":secrets/app.yaml")
 
 
 def test_decrypt_of_one_file_loads_no_yaml_library_for_the_config(tmp_path: Path) -> None:

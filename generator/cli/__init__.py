@@ -11,7 +11,8 @@ tests/test_cli_startup.py holds equal to the commands' own help."""
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable, Mapping, MutableMapping
+from importlib import import_module
 from typing import Any, TypeVar
 
 import click
@@ -72,8 +73,9 @@ class _LazyGroup(_Group):
     """The root group: its commands are imported on first use (``commands`` loads ``COMMANDS_MODULE``),
     and its own ``--help`` lists them from ``SUMMARIES`` without importing them."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, apart: Mapping[str, str] | None = None, **kwargs: Any) -> None:
         self._loaded = False
+        self._apart = dict(apart or {})
         super().__init__(*args, **kwargs)
 
     @property
@@ -86,6 +88,15 @@ class _LazyGroup(_Group):
     @commands.setter
     def commands(self, value: MutableMapping[str, click.Command]) -> None:
         self._commands = value
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        """A command defined in a module of its own (``apart``: name -> module, which holds it as ``COMMAND``)
+        comes from that module until the whole table is loaded: ``fluxforge hook run`` loads neither the
+        table nor the other commands' options."""
+        if not self._loaded and cmd_name in self._apart:
+            command: click.Command = import_module(self._apart[cmd_name]).COMMAND
+            return command
+        return super().get_command(ctx, cmd_name)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         if self._loaded:
@@ -149,6 +160,7 @@ def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> 
 @click.group(
     cls=_LazyGroup,
     context_settings={"help_option_names": ["-h", "--help"]},
+    apart={"hook": "generator.cli.hook_commands"},
     help=ROOT_HELP,
     epilog=ROOT_EPILOG,
 )

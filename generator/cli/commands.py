@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from generator.cli import _debug_on, _run, main
+from generator.cli.hook_commands import hook_grp
 from generator.errors import FluxforgeError
 from generator.front import examples as _examples
 from generator.sops.api import KINDS, STORES, KindOption
@@ -714,71 +715,7 @@ def check_cmd(
     click.echo(report.summary(), err=True)
 
 
-@main.group(
-    "hook",
-    epilog=_examples(
-        "fluxforge hook install      # in the repository that holds .sops.yaml", "fluxforge hook uninstall"
-    ),
-)
-def hook_grp() -> None:
-    """Git pre-commit integration: encrypt staged secrets before they reach a commit."""
-
-
-@hook_grp.command(
-    "install",
-    epilog=_examples(
-        "cd fleet && fluxforge hook install --diff",
-        "fluxforge hook install --force   # replace a hook fluxforge did not write",
-    ),
-)
-@click.option("--force", is_flag=True, help="Replace a pre-commit hook fluxforge did not write.")
-@click.option(
-    "--diff",
-    "diff_driver",
-    is_flag=True,
-    help="Also set up decrypted, masked git diffs of sops files (as `fluxforge git setup`).",
-)
-def hook_install_cmd(force: bool, diff_driver: bool) -> None:
-    """Install a plain git pre-commit hook that encrypts and re-stages (no pre-commit framework)."""
-    from generator.commands.hook import install
-
-    click.echo(f"installed {_run(install, Path.cwd(), force=force)}")
-    if diff_driver:
-        _git_setup()
-
-
-@hook_grp.command("uninstall", epilog=_examples("fluxforge hook uninstall"))
-def hook_uninstall_cmd() -> None:
-    """Remove the pre-commit hook written by `fluxforge hook install`."""
-    from generator.commands.hook import uninstall
-
-    click.echo(f"removed {_run(uninstall, Path.cwd())}")
-
-
-@hook_grp.command(
-    "run", epilog=_examples("fluxforge hook run   # what .git/hooks/pre-commit runs; try it before a commit")
-)
-def hook_run_cmd() -> None:
-    """What the installed git hook runs: encrypt staged files the rules cover, re-stage the
-    ciphertext, then check every staged file (exit 1 blocks the commit)."""
-    from generator.commands.hook import run_git_hook
-
-    for line in _run(run_git_hook, Path.cwd()):
-        click.echo(line, err=True)
-
-
-@hook_grp.command(
-    "encrypt",
-    epilog=_examples("fluxforge hook encrypt apps/staging/db-secret.yaml   # as the pre-commit framework calls it"),
-)
-@click.argument("files", nargs=-1, type=click.Path())
-def hook_encrypt_cmd(files: tuple[str, ...]) -> None:
-    """The pre-commit framework hook `fluxforge-encrypt`: encrypt FILES in place when the rules say
-    so; exit 1 when a file was changed (re-add it), as framework fixers do."""
-    from generator.commands.hook import run_framework_encrypt
-
-    for line in _run(run_framework_encrypt, [Path(f) for f in files]):
-        click.echo(line, err=True)
+main.add_command(hook_grp)  # defined apart: `fluxforge hook run` loads that module, not this table
 
 
 # --- upgrade ------------------------------------------------------------------------------------

@@ -95,9 +95,8 @@ def _yaml_metadata(text: str) -> Any:
     which decodes the first document only)."""
     from generator.yamlio import compose_first, remembered
 
-    directive = _YAML_DIRECTIVE.match(text)
-    if directive and directive.group(1) != "1.1":
-        return _ABSENT  # go-yaml refuses any other %YAML version: sops cannot load the file
+    if _cannot_hold_sops(text) or _other_yaml_version(text):
+        return _ABSENT  # a plaintext file (nothing composed), or one sops cannot load
     found = None if remembered(text) else secret_shaped(text)  # remembered: the check composed the whole text
     if found is not None and found.meta is not None:
         return found.meta.meta  # the block as sops writes it: read as the store reads it (once)
@@ -108,6 +107,19 @@ def _yaml_metadata(text: str) -> Any:
     if root is None or root.id != "mapping":
         return _ABSENT
     return _sops_entry(root)
+
+
+def _other_yaml_version(text: str) -> bool:
+    """A ``%YAML`` directive other than 1.1: go-yaml refuses the stream, so sops cannot load the file."""
+    directive = _YAML_DIRECTIVE.match(text)
+    return directive is not None and directive.group(1) != "1.1"
+
+
+def _cannot_hold_sops(text: str) -> bool:
+    """No YAML key in ``text`` can read ``sops``: the word is not there, and no backslash could spell it
+    (only a double-quoted scalar's escapes, ``"\\x73ops"`` or ``"so\\<line break>ps"``, make a key out of
+    other characters; plain and single-quoted scalars fold line breaks into spaces)."""
+    return "sops" not in text and "\\" not in text
 
 
 # not among YAML's printable characters (what the YAML reader accepts in a stream, besides tab and line

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pygit2
@@ -201,3 +202,32 @@ def test_a_file_named_head_is_a_file(tmp_path: Path) -> None:
     repo = GitRepo.discover(tmp_path)
     assert repo.staged_files() == ["HEAD"]
     assert repo.read_staged("HEAD") == b"y\n"
+
+
+def test_a_fully_staged_file_is_read_from_the_work_tree(repo_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A working-tree file that hashes (as git hashes a blob) to the staged blob is those bytes: no
+    `git cat-file`. A file changed after `git add`, a FIFO and a missing file are read from the index."""
+    (repo_dir / "a.txt").write_text("alpha staged\n")
+    (repo_dir / "b.txt").write_text("bravo staged\n")
+    (repo_dir / "dir/c.yaml").write_text("c: staged\n")
+    git(repo_dir, "add", "a.txt", "b.txt", "dir/c.yaml")
+    (repo_dir / "b.txt").write_text("bravo unstaged\n")  # partially staged: the index has the other bytes
+    (repo_dir / "dir/c.yaml").unlink()
+    os.mkfifo(repo_dir / "dir/c.yaml")  # would block a plain read
+    asked: list[list[str]] = []
+    real = GitRepo._read_blobs
+
+    def counting(self: GitRepo, ids: list[str]) -> dict[str, bytes]:
+        asked.append(ids)
+        return real(self, ids)
+
+    monkeypatch.setattr(GitRepo, "_read_blobs", counting)
+    repo = GitRepo.discover(repo_dir)
+    repo.staged_changes()
+    staged = repo.read_staged_many(["a.txt", "b.txt", "dir/c.yaml"])
+    assert staged == {"a.txt": b"alpha staged\n", "b.txt": b"bravo staged\n", "dir/c.yaml": b"c: staged\n"}
+    blob = {p: git(repo_dir, "rev-parse", f":{p}").stdout.strip() for p in ("a.txt", "b.txt", "dir/c.yaml")}
+    assert asked == [[blob["b.txt"], blob["dir/c.yaml"]]]  # a.txt came from the work tree
+    (repo_dir / "dir/c.yaml").unlink()
+    (repo_dir / "a.txt").unlink()
+    assert GitRepo.discover(repo_dir).read_staged("a.txt") == b"alpha staged\n"  # from git, once the file is gone

@@ -299,3 +299,43 @@ def test_secret_shaped_files_get_the_whole_file_verdict(
         assert fast == whole, text
     assert tails >= 20 * 8, tails  # the block alone was composed for most of them
     assert api.is_encrypted(files["yaml"], "yaml") and detect.secret_shaped(files["yaml"].decode())
+
+
+# keys that read `sops` without the word in the text: a double-quoted scalar's escapes (an escaped line break
+# needs the explicit key form: an implicit key is one line)
+SPELLED_SOPS = ['"\\x73ops"', '"\\u0073ops"', '? "so\\\n  ps"\n', '"\\x73\\x6f\\x70\\x73"']
+
+
+def test_a_text_without_the_word_sops_or_a_backslash_is_not_composed(
+    sops_files: tuple[Path, AgeKey, dict[str, bytes]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``detect`` answers "no metadata" for a YAML text holding neither ``sops`` nor a backslash without
+    composing it; every text of the hook corpus, plaintext Secrets near YAML's edges, and the real sops's
+    file with its ``sops`` key spelled by escapes (or otherwise renamed) gets the state the general path
+    gives (the shortcut off)."""
+    from generator import yamlio
+    from generator.sops import detect
+    from tests.helpers.hooks import CORPUS
+    from tests.sops.test_sops_fast import secrets
+
+    encrypted = sops_files[2]["yaml"].decode()
+    texts = [p.read_text(encoding="utf-8", errors="replace") for p in sorted(CORPUS.rglob("*.yaml"))]
+    texts += [plain for _, plain in secrets(60)]
+    texts += [encrypted.replace("\nsops:\n", f"\n{key}:\n", 1) for key in SPELLED_SOPS]
+    texts += [encrypted.replace("\nsops:\n", "\nsopz:\n", 1), encrypted.replace("sops", "SOPS")]
+    shortcut = 0
+    for text in texts:
+        with monkeypatch.context() as m:
+            if detect._cannot_hold_sops(text):
+                shortcut += 1
+                m.setattr(yamlio, "compose_first", None)  # any composing would fail
+            fast = api.sops_state(text.encode(), "yaml")
+        with monkeypatch.context() as m:
+            m.setattr(detect, "_cannot_hold_sops", lambda _text: False)
+            whole = api.sops_state(text.encode(), "yaml")
+        assert fast == whole, text
+    assert shortcut >= 40, shortcut
+    spelled = [
+        api.sops_state(encrypted.replace("\nsops:\n", f"\n{key}:\n", 1).encode(), "yaml") for key in SPELLED_SOPS
+    ]
+    assert all(state.present for state in spelled)  # the escapes do spell `sops`: read as metadata
