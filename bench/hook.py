@@ -56,9 +56,10 @@ def build_repo(root: Path, files: int, pub: str) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(f"apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: app-{i}\nspec:\n  replicas: 1\n")
     repo.index.add_all()
-    repo.index.write()
+    tree = repo.index.write_tree()
+    repo.index.write()  # after write_tree: the index keeps its cache of trees, as `git commit` leaves it
     sig = pygit2.Signature("bench", "bench@fluxforge.invalid", 1_700_000_000, 0)
-    repo.create_commit("HEAD", sig, sig, "init", repo.index.write_tree(), [])
+    repo.create_commit("HEAD", sig, sig, "init", tree, [])
     (root / "secrets").mkdir()
 
 
