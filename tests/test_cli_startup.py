@@ -171,9 +171,9 @@ def _run_probe(cwd: Path, *args: str, env: dict[str, str] | None = None) -> tupl
     return report["code"], set(report["modules"])
 
 
-def test_the_hook_reaches_git_without_libgit2(tmp_path: Path) -> None:
-    """The pre-commit hook encrypts and re-stages through git's command line: pygit2 (libgit2 and its TLS
-    stack, slower to load than a whole hook run) stays unloaded."""
+def _repo_with_a_staged_secret(tmp_path: Path) -> Path:
+    """A git repository (one commit: .sops.yaml for an age key of its own, a Deployment) with a plaintext
+    Secret staged under secrets/, as a commit about to run the hook finds it."""
     keyfile = tmp_path / "age.txt"
     subprocess.run(["age-keygen", "-o", str(keyfile)], check=True, capture_output=True)
     recipient = re.search(r"age1[0-9a-z]+", keyfile.read_text()).group(0)  # type: ignore[union-attr]
@@ -187,6 +187,13 @@ def test_the_hook_reaches_git_without_libgit2(tmp_path: Path) -> None:
     (repo / "secrets").mkdir()
     (repo / "secrets" / "app.yaml").write_text(SECRET.format(n=1))
     _git(repo, "add", "secrets/app.yaml")
+    return repo
+
+
+def test_the_hook_reaches_git_without_libgit2(tmp_path: Path) -> None:
+    """The pre-commit hook encrypts and re-stages through git's command line: pygit2 (libgit2 and its TLS
+    stack, slower to load than a whole hook run) stays unloaded."""
+    repo = _repo_with_a_staged_secret(tmp_path)
     code, modules = _run_probe(repo, "hook", "run")
     assert code in (0, None)
     assert "ENC[AES256_GCM" in _git(repo, "show", ":secrets/app.yaml")
@@ -204,18 +211,7 @@ def test_the_hook_runs_four_git_processes_for_a_staged_secret(tmp_path: Path, mo
     from generator import gitrepo
     from generator.commands.hook import run_git_hook
 
-    keyfile = tmp_path / "age.txt"
-    subprocess.run(["age-keygen", "-o", str(keyfile)], check=True, capture_output=True)
-    recipient = re.search(r"age1[0-9a-z]+", keyfile.read_text()).group(0)  # type: ignore[union-attr]
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    _git(repo, "init", "-q", "-b", "main")
-    (repo / ".sops.yaml").write_text(f"creation_rules:\n  - path_regex: secrets/.*\\.yaml$\n    age: {recipient}\n")
-    _git(repo, "add", ".")
-    _git(repo, "commit", "-q", "-m", "init")
-    (repo / "secrets").mkdir()
-    (repo / "secrets" / "app.yaml").write_text(SECRET.format(n=1))
-    _git(repo, "add", "secrets/app.yaml")
+    repo = _repo_with_a_staged_secret(tmp_path)
     ran: list[str] = []
     real = gitrepo._run_git
 
