@@ -428,7 +428,7 @@ def _check_in_workers(seen: list[_Seen], pending: list[int], rules: Rules, jobs:
     try:
         for chunk, results in zip(chunks, pool.imap(_pool_check, chunks), strict=True):
             for index, result in zip(chunk, results, strict=True):
-                seen[index] = result
+                seen[index] = _expanded(seen[index], result)
         pool.close()  # the workers finish and exit; no signal is sent to them (terminate: only on failure)
     except BaseException:
         pool.terminate()
@@ -438,9 +438,25 @@ def _check_in_workers(seen: list[_Seen], pending: list[int], rules: Rules, jobs:
         _POOL_RULES, _POOL_SEEN = None, []
 
 
-def _pool_check(chunk: list[int]) -> list[_Seen]:
+def _pool_check(chunk: list[int]) -> list[_Seen | bool]:
     assert _POOL_RULES is not None
-    return [_checked(_POOL_SEEN[index], _POOL_RULES) for index in chunk]
+    return [_compact(_POOL_SEEN[index], _checked(_POOL_SEEN[index], _POOL_RULES)) for index in chunk]
+
+
+def _compact(entry: _Seen, result: _Seen) -> _Seen | bool:
+    """What a worker sends back for ``entry``: for a file without problems whose blob id did not change
+    (most files) only whether it is encrypted (a whole record costs more to send than some files cost to
+    check); else the whole ``result``. ``_expanded`` makes the record again."""
+    if result.problems or result.unread is not None or result.gone or result.blob != entry.blob:
+        return result
+    return result.encrypted
+
+
+def _expanded(entry: _Seen, result: _Seen | bool) -> _Seen:
+    """The record ``_compact`` stood for: ``_checked``'s of ``entry``."""
+    if isinstance(result, _Seen):
+        return result
+    return _Seen(entry.path, blob=entry.blob, encrypted=result, checked=True)
 
 
 def _checked(entry: _Seen, rules: Rules) -> _Seen:

@@ -215,3 +215,23 @@ def test_files_read_where_they_are_checked_say_the_same(tmp_path: Path) -> None:
     assert code == 1 and "link.yaml" not in stderr and "dangling" not in stderr, stderr
     assert named == ["apps/.x.yaml.fluxforge-1-abc.tmp", "apps/leak.yaml", "apps/pipe.yaml"], stderr
     assert "checked 71 file(s)" in stderr and "4 problem(s)" in stderr, stderr  # the temp file and FIFO: unread
+
+
+def test_what_a_worker_sends_back_makes_the_same_record(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker sends back only the encrypted flag for a file without problems whose blob id did not change
+    (``_compact``); the record made of it again (``_expanded``) is the one ``_checked`` made: for every file of
+    the check corpus, without a cache and with a blob id that no longer matches the bytes (read again)."""
+    from generator.check.scan import Rules, _checked, _compact, _expanded, _Seen
+
+    monkeypatch.chdir(CORPUS)
+    rules = Rules.load()
+    names = sorted(str(p) for p in CORPUS.rglob("*") if p.is_file() and not p.is_symlink())
+    sent_flags = 0
+    for name in names:
+        for blob in (None, "0" * 40):
+            entry = _Seen(name, blob=blob)
+            result = _checked(entry, rules)
+            sent = _compact(entry, result)
+            sent_flags += isinstance(sent, bool)
+            assert _expanded(entry, sent) == result, name
+    assert 0 < sent_flags < len(names), sent_flags  # flags for clean files, whole records for the rest
