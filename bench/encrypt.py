@@ -3,7 +3,9 @@
 A = one ``fluxforge encrypt -i secrets`` process over the tree; B = the real ``sops -e -i FILE`` once
 per file (what a script or a sops-calling hook does). Both encrypt fresh copies of the same plaintext
 tree, alternated A B A B (bench/harness.py); medians, peak memory, the machine's load; the ratio is
-withheld on a busy machine. Afterwards the real sops must decrypt a fluxforge file.
+withheld on a busy machine. Afterwards the real sops must decrypt a fluxforge file. Last, the file
+system's floor for the same tree (bench/floor.py: read every file and replace it atomically, one sync,
+nothing else, in its own process): the least any in-place encrypt of these files costs on this machine.
 
 Usage: python bench/encrypt.py [--files N] [--pairs P] [--record]
   --record  writes the row into bench/README.md (only from a quiet run)
@@ -21,10 +23,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import (
     SECRET,
     Run,
+    Series,
     alternate,
     clean_env,
     machine,
     options,
+    record,
     record_pair,
     report,
     run_loop,
@@ -32,6 +36,8 @@ from harness import (
     tools,
     worst,
 )
+
+FLOOR = Path(__file__).resolve().parent / "floor.py"
 
 
 def make_tree(root: Path, count: int, recipient: str) -> list[Path]:
@@ -91,12 +97,29 @@ def main() -> int:
             env={**env, "SOPS_AGE_KEY_FILE": str(key_file)},
         )
         ok = check.returncode == 0 and b"p4ssw0rd" in check.stdout
+        floor = Series("file-system floor (1 proc)")
+        for _ in range(args.pairs):
+            root = Path(tmp, f"floor-{next(rounds)}")
+            make_tree(root, args.files, recipient)
+            floor.runs.append(run_process([sys.executable, str(FLOOR), "secrets"], cwd=root, env=env))
     box = worst(box, box_after)
     print(f"encrypt {args.files} Secrets (age), {args.pairs} pairs")
     print("\n".join(report(a, b, box, target=">= 50x, fluxforge <= 0.6 s at 1,000 files")))
+    print(f"{floor.label:<28} {floor.spread()}: read + atomic replace + sync, no YAML, no crypto")
     print(f"sops decrypts a fluxforge file: {'yes' if ok else 'NO'}")
-    if args.record and ok:
-        record_pair(f"encrypt-{args.files}", f"encrypt {args.files:,} Secrets (age)", a, b, "sops loop", box, digits=1)
+    if (
+        args.record
+        and ok
+        and record_pair(
+            f"encrypt-{args.files}", f"encrypt {args.files:,} Secrets (age)", a, b, "sops loop", box, digits=1
+        )
+    ):
+        record(
+            f"encrypt-floor-{args.files}",
+            f"| the same {args.files:,} files rewritten atomically, nothing else (bench/floor.py) | "
+            f"{floor.median:.2f} s | | {a.median / floor.median:.1f}x the floor | load {box.load1:.1f}/{box.cores} |",
+            box,
+        )
     return 0 if ok else 1
 
 
