@@ -1,12 +1,15 @@
-"""The file system's share of an in-place batch: read every file below the folders given, write it back
-atomically (a temp file in the same folder, then ``os.replace``), then one ``os.sync()``, nothing else.
+"""The file system's share of a fluxforge run: the same files written the same way, and nothing else.
 
-This is the least an in-place ``fluxforge encrypt -i`` or ``decrypt -i`` must do for the same files (no
-YAML, no crypto, no key), run as its own process so that the figure includes the interpreter's start-up
-as fluxforge's does. bench/encrypt.py and bench/decrypt.py print it beside their figures: a target below
-this floor cannot be met on that machine by any change to fluxforge's own work.
+``python bench/floor.py FOLDER...``: read every file below the folders, write it back atomically (a temp
+file in the same folder, then ``os.replace``), then one ``os.sync()``: the least an in-place
+``fluxforge encrypt -i`` of those files must do (no YAML, no crypto, no key). bench/encrypt.py prints it.
 
-Usage: python bench/floor.py FOLDER...
+``python bench/floor.py --copy TREE DEST``: create every folder and file of TREE (a rendered tree) below DEST,
+each file atomically as ``fluxforge render`` writes it (no sync: render does not sync either): the least a
+first render of that tree must do. bench/render.py prints it.
+
+Each runs as its own process, so the figure includes the interpreter's start-up as fluxforge's does. A
+wall target below the floor cannot be met on that machine by any change to fluxforge's own work.
 """
 
 from __future__ import annotations
@@ -17,20 +20,36 @@ import sys
 SUFFIXES = (".yaml", ".yml", ".json", ".env", ".ini")
 
 
-def rewrite(path: str, serial: int) -> None:
+def rewrite(path: str, serial: int, target: str | None = None) -> None:
+    """Write ``path``'s bytes atomically to ``target`` (default: back onto ``path``)."""
     with open(path, "rb") as handle:
         data = handle.read()
-    folder, name = os.path.split(path)
+    target = target or path
+    folder, name = os.path.split(target)
     temp = os.path.join(folder, f".{name}.floor-{os.getpid()}-{serial}.tmp")
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
     try:
         os.write(fd, data)
     finally:
         os.close(fd)
-    os.replace(temp, path)
+    os.replace(temp, target)
+
+
+def copy(tree: str, dest: str) -> int:
+    serial = 0
+    for top, dirs, names in os.walk(tree):
+        dirs.sort()
+        out = os.path.join(dest, os.path.relpath(top, tree))
+        os.makedirs(out, exist_ok=True)
+        for name in sorted(names):
+            serial += 1
+            rewrite(os.path.join(top, name), serial, os.path.join(out, name))
+    return 0 if serial else 1
 
 
 def main(folders: list[str]) -> int:
+    if folders[:1] == ["--copy"] and len(folders) == 3:
+        return copy(folders[1], folders[2])
     serial = 0
     for folder in folders:
         for top, dirs, names in os.walk(folder):

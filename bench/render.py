@@ -7,6 +7,8 @@ nothing changed (the no-op: 0 files written, answered from the render index: gen
 FLUXFORGE_RENDER_CACHE=off in the environment measures the full render instead). Runs alternate A B A B
 (bench/harness.py); medians, peak memory and the machine's load are printed. Linear means big / small
 <= the fleet ratio (+10 %): the issue's bar is 11x for 10x the clusters, for wall time and for peak memory.
+Last, the small fleet's first render against the file system's floor for the same tree (bench/floor.py
+--copy), alternated the same way: the least any first render of those files costs on this machine.
 
 Usage: python bench/render.py [--clusters 200] [--scale 10] [--kustomizations 25] [--pairs 3] [--record]
   --record  writes the rows into bench/README.md (only from a quiet run)
@@ -24,6 +26,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness import Machine, Run, Series, alternate, machine, options, record, run_process, tools, worst
+
+FLOOR = Path(__file__).resolve().parent / "floor.py"
 
 TENANT = "95513a0e-a568-46f4-8d76-53e5279cb558"
 CLIENT = "c5e055dd-c1c8-4bc7-8cf2-a7eb2667c772"
@@ -116,6 +120,34 @@ def fleet_runs(
         return FleetRuns(big, small, big_again, small_again, worst(box, machine()))
 
 
+def floor_runs(pairs: int, first: Callable[[Path], Sequence[str]]) -> tuple[Series, Series, int]:
+    """The first render (``first(root)`` prepares a fresh folder and returns the command) against the file
+    system's floor for its tree (bench/floor.py --copy: the same folders and files created atomically, nothing
+    else), alternated in fresh folders that are removed after each run, as fleet_runs does; and the file count."""
+    with tempfile.TemporaryDirectory() as tmp:
+        model = Path(tmp, "model")
+        model.mkdir()
+        run_process(first(model), cwd=model)
+        count = sum(1 for p in model.rglob("*") if p.is_file())
+        rounds = iter(range(1_000_000))
+
+        def render() -> Run:
+            root = Path(tmp, f"render-{next(rounds)}")
+            root.mkdir()
+            run = run_process(first(root), cwd=root)
+            shutil.rmtree(root)
+            return run
+
+        def floor() -> Run:
+            root = Path(tmp, f"floor-{next(rounds)}")
+            run = run_process([sys.executable, str(FLOOR), "--copy", str(model), str(root)], cwd=Path(tmp))
+            shutil.rmtree(root)
+            return run
+
+        ours, least = alternate(pairs, render, floor, a_label="first render", b_label="file-system floor")
+        return ours, least, count
+
+
 def scaling(big: Series, small: Series, box: Machine, *, factor: int) -> list[str]:
     """The per-pair ratio big / small (median), against the linear bar; withheld on a busy machine."""
     import statistics
@@ -164,6 +196,10 @@ def main() -> int:
         f"targets: {small_n} x {ks} <= 1 s first render, <= 0.4 s no-op; {big_n} x {ks} within "
         f"{args.scale * 1.1:.0f}x of it"
     )
+    ours, least, count = floor_runs(args.pairs, lambda root: fleet(root, small_n))
+    print(f"{small_n} x {ks}: the first render against the file system's floor for its {count:,} files")
+    print(f"{ours.label:<34} {ours.spread()}")
+    print(f"{least.label:<34} {least.spread()}: folders + atomic writes of the same bytes, nothing else")
     if args.record:
         machine_cell = f"load {box.load1:.1f}/{box.cores}"
         for key, label, series in (
@@ -176,6 +212,13 @@ def main() -> int:
                 f"{series[0].peak_mb:.0f} MB | (baseline: the small fleet) | | {machine_cell} |",
                 box,
             )
+        record(
+            f"render-floor-{small_n}",
+            f"| the same {count:,} files of render {small_n} x {ks} written atomically into fresh folders, nothing "
+            f"else (bench/floor.py --copy) | {least.median:.2f} s | | first render {ours.median:.2f} s in the same "
+            f"run: {ours.median / least.median:.1f}x the floor | {machine_cell} |",
+            box,
+        )
     return 0
 
 
