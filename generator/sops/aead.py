@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import base64
 import binascii
 import os
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from generator.sops.regex import lazy
 from generator.sops.values import Comment, GoTime, to_bytes, type_name
 
 if TYPE_CHECKING:
@@ -17,8 +17,8 @@ if TYPE_CHECKING:
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 _ENC = re.compile(r"^ENC\[AES256_GCM,data:(.+),iv:(.+),tag:(.+),type:(.+)\]", re.DOTALL)
-_INT = re.compile(r"[+-]?[0-9]+")
-_FLOAT = re.compile(r"[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|inf|infinity|nan)", re.IGNORECASE)
+_INT = lazy(r"[+-]?[0-9]+")
+_FLOAT = lazy(r"[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|inf|infinity|nan)", re.IGNORECASE)
 _BOOLS = {
     "1": True,
     "t": True,
@@ -33,7 +33,7 @@ _BOOLS = {
     "false": False,
     "False": False,
 }
-_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})")
+_TIME = lazy(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})")
 
 # (plaintext bytes, type, aad) -> iv: sops's "stash", so unchanged values keep their ciphertext.
 Stash = dict[tuple[bytes, str, str], bytes]
@@ -78,22 +78,40 @@ def parse_enc(text: str) -> EncValue:
     if match is None:
         raise MalformedValue("value is not in sops' ENC[AES256_GCM,…] format", shape=True)
     try:
-        data, iv, tag = (base64.b64decode(match.group(i), validate=True) for i in (1, 2, 3))
+        data, iv, tag = (binascii.a2b_base64(match.group(i), strict_mode=True) for i in (1, 2, 3))
     except (binascii.Error, ValueError):
         raise MalformedValue("malformed base64 in ENC[…] value", shape=False) from None
     return EncValue(data, iv, tag, match.group(4))
+
+
+def _b64(data: bytes) -> str:
+    """Standard base64 with padding and no line break (``base64.b64encode``, without importing it)."""
+    return binascii.b2a_base64(data, newline=False).decode("ascii")
+
+
+def aesgcm_class() -> type[AESGCM]:
+    """cryptography's ``AESGCM``, taken from its compiled binding where it lives (the very class the
+    public ``cryptography.hazmat.primitives.ciphers.aead`` module re-exports) so that a one-file decrypt
+    does not import that module's package (the other ciphers and modes); the public import otherwise."""
+    try:
+        from cryptography.hazmat.bindings._rust import openssl
+
+        found: type[AESGCM] = openssl.aead.AESGCM
+    except (ImportError, AttributeError):  # pragma: no cover - a cryptography that moved the class
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+        found = AESGCM
+    return found
 
 
 class Cipher:
     """One data key, one AESGCM instance, an optional IV stash."""
 
     def __init__(self, key: bytes, stash: Stash | None = None) -> None:
-        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
         if len(key) != 32:
             raise UndecryptableValue(f"data key has {len(key)} bytes, expected 32")
         self.key = key
-        self._gcm: AESGCM = AESGCM(key)
+        self._gcm: AESGCM = aesgcm_class()(key)
         self.stash: Stash = stash if stash is not None else {}
 
     def encrypt(self, value: object, aad: str) -> str:
@@ -104,11 +122,7 @@ class Cipher:
             return ""
         iv = self.stash.get((plain, kind, aad)) or os.urandom(32)
         sealed = self._gcm.encrypt(iv, plain, aad.encode("utf-8", "surrogateescape"))
-        b64 = base64.b64encode
-        return (
-            f"ENC[AES256_GCM,data:{b64(sealed[:-16]).decode()},iv:{b64(iv).decode()},"
-            f"tag:{b64(sealed[-16:]).decode()},type:{kind}]"
-        )
+        return f"ENC[AES256_GCM,data:{_b64(sealed[:-16])},iv:{_b64(iv)},tag:{_b64(sealed[-16:])},type:{kind}]"
 
     def decrypt_raw(self, text: str, aad: str) -> tuple[bytes, str]:
         """Return (plaintext bytes, type) of one ``ENC[…]`` string."""
@@ -159,13 +173,13 @@ def parse_plain(plain: bytes, kind: str) -> object:
 
 
 def _int(text: str) -> int | None:
-    return int(text) if _INT.fullmatch(text) and -(2**63) <= int(text) < 2**63 else None
+    return int(text) if _INT().fullmatch(text) and -(2**63) <= int(text) < 2**63 else None
 
 
 _SCALARS: dict[str, Callable[[str], object | None]] = {
     "int": _int,
-    "float": lambda text: float(text) if _FLOAT.fullmatch(text) else None,
+    "float": lambda text: float(text) if _FLOAT().fullmatch(text) else None,
     "bool": _BOOLS.get,
-    "time": lambda text: GoTime(text) if _TIME.fullmatch(text) else None,
+    "time": lambda text: GoTime(text) if _TIME().fullmatch(text) else None,
 }
 """How each scalar ``type`` is parsed from its decrypted text (None: not a valid value of the type)."""

@@ -10,7 +10,8 @@ RE2 cannot compile is a ``SopsError`` naming where it came from; sops rejects th
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+from collections.abc import Callable
+from functools import cache, lru_cache, partial
 from typing import Protocol
 
 from generator.errors import SopsError
@@ -45,8 +46,14 @@ class _Literal:
         return True if found else None
 
 
+def lazy(pattern: str, flags: int = 0) -> Callable[[], re.Pattern[str]]:
+    """One of fluxforge's own patterns, compiled on its first use instead of at import: a one-file
+    decrypt (one process per call) then compiles only the patterns that file needs."""
+    return cache(partial(re.compile, pattern, flags))
+
+
 _WORDS = re.compile(r"\^\(([A-Za-z0-9_]+(?:\|[A-Za-z0-9_]+)*)\)\$")
-_LITERAL = re.compile(r"(\^?)((?:[^\\.+*?()|\[\]{}^$]|\\[./-])*)")
+_LITERAL = lazy(r"(\^?)((?:[^\\.+*?()|\[\]{}^$]|\\[./-])*)")
 
 
 def _plain(pattern: str) -> Pattern | None:
@@ -54,7 +61,7 @@ def _plain(pattern: str) -> Pattern | None:
     words = _WORDS.fullmatch(pattern)
     if words is not None:
         return _Words(frozenset(words.group(1).split("|")))
-    literal = _LITERAL.fullmatch(pattern)
+    literal = _LITERAL().fullmatch(pattern)
     if literal is not None:
         return _Literal(bool(literal.group(1)), re.sub(r"\\(.)", r"\1", literal.group(2)))
     return None

@@ -7,15 +7,14 @@ and feeds the MAC with the canonical bytes of the plaintext.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from generator.sops.regex import search
 from generator.sops.values import Branch, Comment, GoTime, SeqComment, to_bytes
 
-# SHA-256("sops"): the MAC prefix when only encrypted values are authenticated.
-MAC_ONLY_ENCRYPTED_INIT = hashlib.sha256(b"sops").digest()
+# SHA-256("sops"): the MAC prefix when only encrypted values are authenticated (tests/sops recompute it).
+MAC_ONLY_ENCRYPTED_INIT = bytes.fromhex("8a3fd2ad54ce66527b1034f3d147be0b0b975b3bf44f72c6fdadec8176f27d69")
 DEFAULT_SELECTOR = ("unencrypted_suffix", "_unencrypted")
 """What sops uses when neither the rule nor the metadata names a selector."""
 
@@ -101,14 +100,18 @@ class Walker:
         self.sel = selection
         self.on_leaf = on_leaf  # (value, aad, is_comment) -> new value; only called for encrypted leaves
         self.decrypting = decrypting
-        self.hash = hashlib.sha512()
+        from cryptography.hazmat.primitives.hashes import SHA512, Hash
+
+        # cryptography's SHA-512 (the AES-GCM library, loaded anyway): the same digest as hashlib's,
+        # without hashlib's OpenSSL start-up in a one-file decrypt
+        self.hash = Hash(SHA512())
         if selection.mac_only_encrypted:
             self.hash.update(MAC_ONLY_ENCRYPTED_INIT)
 
     def run(self, docs: list[Branch]) -> str:
         for doc in docs:
             self._branch(doc, [], [])
-        return self.hash.hexdigest().upper()
+        return self.hash.finalize().hex().upper()
 
     def _leaf(self, value: object, path: list[str], stack: list[list[str]]) -> object:
         is_comment = isinstance(value, Comment)

@@ -2,7 +2,8 @@
 loads what that file needs only (issue 19, item 6): the store of its format (not the other four), no
 regular-expression engine for the selector sops users write most (``^(data|stringData)$``: a set of
 words) or the ``path_regex`` ``fluxforge render`` writes (``^clusters/prod/``: literal characters), no
-``subprocess`` (only ``SOPS_AGE_KEY_CMD`` runs a program), no ``decimal`` (only floats). An import
+``subprocess`` (only ``SOPS_AGE_KEY_CMD`` runs a program), no ``decimal`` (only floats), no ``hashlib`` or
+``base64``, not cryptography's cipher package, not the general YAML reader for a Secret-shaped file. An import
 boundary, not a timing (bench/decrypt.py measures); the plaintext is what the real sops decrypts. Those
 patterns are held equal to RE2 itself."""
 
@@ -30,6 +31,10 @@ NOT_FOR_YAML = [
     "re2",
     "subprocess",
     "decimal",
+    "hashlib",  # the MAC's SHA-512 comes from cryptography, loaded for AES-GCM anyway
+    "base64",  # binascii reads and writes the ENC[…] parts
+    "cryptography.hazmat.primitives.ciphers",  # AESGCM from cryptography's binding, not its cipher package
+    "generator.sops.stores.yaml_read",  # a Secret-shaped file is read by yaml_fast
 ]  # json too (detect no longer loads it for YAML), but the probe itself reports through it
 
 

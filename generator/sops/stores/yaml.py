@@ -13,8 +13,15 @@ from generator.sops.metadata import to_plain
 from generator.sops.stores.base import decode_text, sops_entry_refused
 from generator.sops.stores.yaml_emit import emit_documents
 from generator.sops.stores.yaml_fast import emit_simple, load_simple, read_encrypted, split_metadata
-from generator.sops.stores.yaml_read import load_documents
 from generator.sops.values import Branch
+
+
+def load_documents(text: str, name: str) -> list[Branch]:
+    """The general reader (``yaml_read``), imported when a file is not Secret-shaped: a one-file decrypt
+    of the common shape does not load it."""
+    from generator.sops.stores.yaml_read import load_documents as read
+
+    return read(text, name)
 
 
 class YamlStore:

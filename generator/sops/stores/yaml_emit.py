@@ -28,6 +28,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, cast
 
+from generator.sops.regex import lazy
 from generator.sops.stores.yaml_scalars import Unsupported, resolve_plain
 from generator.sops.values import Branch, Comment, GoTime, SeqComment, format_float_g
 
@@ -38,7 +39,7 @@ _WORDS = _OLD_BOOLS | {"true", "True", "TRUE", "false", "False", "FALSE", "null"
 _BASE60 = re.compile(r"[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?")
 _BREAKS = "\r\n\x85\u2028\u2029"
 _ANY_BREAK = re.compile(f"[{_BREAKS}]")
-_OTHER_BREAK = re.compile("[\r\x85\u2028\u2029]")
+_OTHER_BREAK = lazy("[\r\x85\u2028\u2029]")
 # outside go-yaml's printable set (tab is tracked on its own: it only rules out plain and single quotes),
 # written as the characters it holds: the same class as [^\t\n\x20-\x7e\xa0-\ud7ff\ue000-\ufefe\uff00-\ufffd]
 # (tests/sops/test_sops_charsets.py checks every code point), which takes re ten times longer to compile
@@ -492,7 +493,7 @@ class _Writer:
         self.mark(hints, space_before=False, space_after=False, fresh=False)
         self.newline()  # go.yaml.in/yaml/v3 3.0.4 starts the content on a new line (sops output shows it)
         self.space = True
-        if not _OTHER_BREAK.search(text):  # only \n: line by line
+        if not _OTHER_BREAK().search(text):  # only \n: line by line
             lines = text.split("\n")
             for index, line in enumerate(lines):
                 if index:

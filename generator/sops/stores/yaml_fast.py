@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
+from generator.sops.regex import lazy
 from generator.sops.stores.yaml_emit import DOUBLE, LITERAL, PLAIN, double_quoted, string_style
 from generator.sops.stores.yaml_scalars import Unsupported, resolve_plain
 from generator.sops.values import Branch
@@ -31,8 +32,8 @@ _MAX_DEPTH = 32
 _ODD = re.compile("[#\t\r\x85\u2028\u2029\ufeff]")
 # a literal block the writer writes as its lines: printable text lines, none empty or space-led or
 # space-ended, one final line break
-_PLAIN_BLOCK = re.compile(r"(?:[^ \n\r\t\x85\u2028\u2029](?:[^\n\r\t\x85\u2028\u2029]*[^ \n\r\t\x85\u2028\u2029])?\n)+")
-_ODD_BREAK = re.compile("[\x85\u2028\u2029]")
+_PLAIN_BLOCK = lazy(r"(?:[^ \n\r\t\x85\u2028\u2029](?:[^\n\r\t\x85\u2028\u2029]*[^ \n\r\t\x85\u2028\u2029])?\n)+")
+_ODD_BREAK = lazy("[\x85\u2028\u2029]")
 _INDICATORS = frozenset("-?:,[]{}#&*!|>'\"%@`<")
 
 
@@ -203,14 +204,14 @@ def _string_leaf(value: str, col: int, best: int) -> str | None:
         return value if value[0] not in _INDICATORS or _written_plain(value) else None
     if "\n" not in value and "\r" not in value:
         return _one_line(value, style)
-    if style != LITERAL or not _PLAIN_BLOCK.fullmatch(value):
+    if style != LITERAL or not _PLAIN_BLOCK().fullmatch(value):
         return None
     pad = " " * _next(col, best)
     return "|\n" + "\n".join(pad + line for line in value[:-1].split("\n"))
 
 
 def _one_line(value: str, style: str) -> str | None:
-    return double_quoted(value) if style == DOUBLE and not _ODD_BREAK.search(value) else None
+    return double_quoted(value) if style == DOUBLE and not _ODD_BREAK().search(value) else None
 
 
 def _written_plain(text: str) -> bool:
