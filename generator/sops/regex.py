@@ -35,14 +35,19 @@ class _Words:
 
 class _Literal:
     """A pattern of literal characters (``\\.``, ``\\-`` and ``\\/`` included), maybe anchored by a leading
-    ``^``: what ``fluxforge render`` writes as ``path_regex`` (``^clusters/prod/``). RE2 finds it in a text
-    exactly when the text starts with (anchored) or contains the characters."""
+    ``^`` and/or a final ``$``: what ``fluxforge render`` writes as ``path_regex`` (``^clusters/prod/``), and
+    the ``\\.yaml$`` of sops's own examples. RE2 finds it in a text exactly when the text starts with (``^``),
+    ends with (``$``: the end of the text in Go's syntax, not before a final line break), is (both) or
+    contains the characters."""
 
-    def __init__(self, anchored: bool, text: str) -> None:
-        self.anchored, self.text = anchored, text
+    def __init__(self, anchored: bool, text: str, at_end: bool = False) -> None:
+        self.anchored, self.text, self.at_end = anchored, text, at_end
 
     def search(self, text: str) -> bool | None:
-        found = text.startswith(self.text) if self.anchored else self.text in text
+        if self.anchored:
+            found = text == self.text if self.at_end else text.startswith(self.text)
+        else:
+            found = text.endswith(self.text) if self.at_end else self.text in text
         return True if found else None
 
 
@@ -53,7 +58,7 @@ def lazy(pattern: str, flags: int = 0) -> Callable[[], re.Pattern[str]]:
 
 
 _WORDS = re.compile(r"\^\(([A-Za-z0-9_]+(?:\|[A-Za-z0-9_]+)*)\)\$")
-_LITERAL = lazy(r"(\^?)((?:[^\\.+*?()|\[\]{}^$]|\\[./-])*)")
+_LITERAL = lazy(r"(\^?)((?:[^\\.+*?()|\[\]{}^$]|\\[./-])*)(\$?)")
 
 
 def _plain(pattern: str) -> Pattern | None:
@@ -63,7 +68,7 @@ def _plain(pattern: str) -> Pattern | None:
         return _Words(frozenset(words.group(1).split("|")))
     literal = _LITERAL().fullmatch(pattern)
     if literal is not None:
-        return _Literal(bool(literal.group(1)), re.sub(r"\\(.)", r"\1", literal.group(2)))
+        return _Literal(bool(literal.group(1)), re.sub(r"\\(.)", r"\1", literal.group(2)), bool(literal.group(3)))
     return None
 
 
