@@ -5,9 +5,9 @@ from __future__ import annotations
 import binascii
 import os
 import re
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from generator.sops.record import record
 from generator.sops.regex import lazy
 from generator.sops.values import Comment, GoTime, to_bytes, type_name
 
@@ -56,7 +56,7 @@ TYPES = frozenset({"str", "int", "float", "bool", "bytes", "time", "comment"})
 """The ``type:`` values sops writes."""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class EncValue:
     """The parts of one ``ENC[AES256_GCM,data:…,iv:…,tag:…,type:…]`` value, base64-decoded."""
 

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from generator.errors import KeySourceError, SopsError
 from generator.sops import metadata as md
 from generator.sops.aead import Cipher, Stash, UndecryptableValue, is_enc
 from generator.sops.keys import KeyOptions, KeySource, source_for
 from generator.sops.keys.kinds import BY_NAME
+from generator.sops.record import record
 from generator.sops.rules import CreationRule, KeyGroup
 from generator.sops.stores.base import Store
 from generator.sops.tree import DEFAULT_SELECTOR, Selection, Unauthenticated, Walker, WalkError
@@ -46,7 +46,7 @@ def store_for(fmt: str, *, yaml_indent: int = 4, json_indent: int = -1, binary_i
     raise SopsError(f"unknown sops format {fmt!r} (yaml, json, dotenv, ini, binary)")
 
 
-@dataclass
+@record()
 class Opened:
     """A decrypted sops file: plaintext documents, metadata, data key, cipher (with IV stash)."""
 

@@ -16,7 +16,6 @@ from generator.fsio import read_input, sweep_stale_temps, walk_files, write_atom
 from generator.sops import engine
 from generator.sops import metadata as md
 from generator.sops.api import Progress
-from generator.sops.detect import is_encrypted
 from generator.sops.flags import EncryptFlags, parse_extract
 from generator.sops.formats import detect_format
 from generator.sops.keys import KeyOptions, KeySource, source_for
@@ -276,7 +275,7 @@ class _EncryptJob:
             in_place_target(path, rules, follow_outside=self.follow_outside)
         data, fmt = _read(path)
         fmt = flags.input_type or fmt
-        if _may_be_encrypted(data) and is_encrypted(data, fmt):
+        if _may_be_encrypted(data) and _is_encrypted(data, fmt):
             return self._added(path, data, fmt)
         out = engine.encrypt_document(
             data,
@@ -302,6 +301,13 @@ class _EncryptJob:
         write_atomic(path, out, sync=False)
         note = f"encrypted {len(added)} plaintext value(s) added by hand ({', '.join(added)}); new MAC"
         return _Outcome(changed=True, notes=[note])
+
+
+def _is_encrypted(data: bytes, fmt: str) -> bool:
+    """``detect.is_encrypted``, imported on first use: a one-file decrypt never asks."""
+    from generator.sops.detect import is_encrypted
+
+    return is_encrypted(data, fmt)
 
 
 def _may_be_encrypted(data: bytes) -> bool:
@@ -522,7 +528,7 @@ class _DecryptJob:
         warnings: list[str] = []
         try:
             data, fmt = _read(path)
-            if path not in self.named and not (_may_be_encrypted(data) and is_encrypted(data, fmt)):
+            if path not in self.named and not (_may_be_encrypted(data) and _is_encrypted(data, fmt)):
                 return _Outcome(kept=True)  # found below a folder and not encrypted: not ours to touch
             in_place_target(path, self.settings, follow_outside=self.follow_outside)
             plain = engine.decrypt_document(
@@ -700,7 +706,7 @@ def _encrypted_files(paths: Sequence[Path]) -> tuple[list[Path], list[str]]:
 
     def keep(p: Path) -> bool:
         try:
-            return is_encrypted(read_input(p), detect_format(p))
+            return _is_encrypted(read_input(p), detect_format(p))
         except FluxforgeError as err:
             problems.extend(_named(p, line) for line in err.problems)
         except OSError as err:

@@ -20,15 +20,13 @@ store's notation.
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass
-
 from generator.errors import SopsError, UsageError
 from generator.sops.formats import STORES
+from generator.sops.record import record, replace
 from generator.sops.rules import SELECTORS, CreationRule
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class EncryptFlags:
     selector: tuple[str, str] | None = None  # (metadata name, value), e.g. ("encrypted_regex", "^data$")
     mac_only_encrypted: bool = False
@@ -58,7 +56,7 @@ class EncryptFlags:
         }
         if self.indent is not None:
             changes.update(yaml_indent=self.indent or 4, json_indent=self.indent, binary_indent=self.indent)
-        return dataclasses.replace(rule, **changes)  # type: ignore[arg-type]
+        return replace(rule, **changes)
 
     def _selector(self, ruled: tuple[str, str] | None, where: str) -> tuple[str, str] | None:
         """The flag's selector replaces the rule's of the same name; a different one is a conflict."""

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from generator.errors import SopsError
 from generator.sops.keys.kinds import BY_NAME, KINDS
+from generator.sops.record import field, record
 from generator.sops.regex import compile_re2
 from generator.sops.rules import SELECTORS
 from generator.sops.tree import DEFAULT_SELECTOR
@@ -18,7 +18,7 @@ from generator.sops.values import Branch
 SOPS_VERSION = "3.11.0"
 
 
-@dataclass
+@record()
 class KeyEntry:
     """One wrapped copy of the data key (or of a Shamir part)."""
 
@@ -26,7 +26,7 @@ class KeyEntry:
     fields: dict[str, Any]
 
 
-@dataclass
+@record()
 class Metadata:
     groups: list[list[KeyEntry]] = field(default_factory=list)
     shamir_threshold: int = 0

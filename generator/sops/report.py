@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 
+from generator.sops.record import field, record
 
-@dataclass
+
+@record()
 class Report:
     """Files written, files left alone (already done / nothing to do), outputs for stdout."""
 

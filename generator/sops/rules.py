@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any, TypeGuard
@@ -12,6 +11,7 @@ from typing import Any, TypeGuard
 from generator.errors import SopsError
 from generator.fsio import SKIP_DIRS
 from generator.sops.keys.kinds import UNWRAP_ORDER, describe, recipient_list
+from generator.sops.record import field, record
 from generator.sops.regex import compile_re2
 
 SELECTORS = (
@@ -26,7 +26,7 @@ SELECTORS = (
 KeyGroup = list[tuple[str, str]]  # (metadata kind, recipient as sops prints it)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class CreationRule:
     """One ``creation_rules`` entry, normalised."""
 
@@ -40,7 +40,7 @@ class CreationRule:
     binary_indent: int = -1  # stores.json_binary.indent: the binary store's JSON envelope
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class SopsRules:
     """All creation rules of one ``.sops.yaml``."""
 

@@ -8,8 +8,8 @@ and feeds the MAC with the canonical bytes of the plaintext.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
+from generator.sops.record import record
 from generator.sops.regex import search
 from generator.sops.values import Branch, Comment, GoTime, SeqComment, to_bytes
 
@@ -27,7 +27,7 @@ class WalkError(Exception):
         self.path = list(path)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Selection:
     """The one active selector (metadata key, value) and ``mac_only_encrypted``."""
 
@@ -75,7 +75,7 @@ def selects_keys(selector: tuple[str, str], keys: Sequence[str]) -> bool | None:
 LEAF_TYPES = (str, bytes, bool, int, float, GoTime, Comment)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Unauthenticated:
     """A leaf callback's answer for a value to keep but leave out of the MAC: a plaintext value found
     where the selector says ciphertext (added by hand), so the MAC is checked over everything else."""

@@ -3,23 +3,24 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+
+from generator.sops.record import record
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Comment:
     """A comment line (text after ``#``, leading space kept)."""
 
     value: str
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class SeqComment(Comment):
     """An encrypted comment inside a sequence: sops 3.11 writes it as a list item
     ``- ENC[…,type:comment]`` (and reads it back as a comment); ``value`` is the ``ENC[…]`` text."""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class GoTime:
     """A YAML timestamp, kept as Go's ``time.MarshalText`` form (RFC 3339 with nanoseconds)."""
 

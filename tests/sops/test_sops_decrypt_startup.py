@@ -1,9 +1,10 @@
 """A one-file decrypt (`fluxforge decrypt FILE`, the per-process call scripts and Flux-style tools make)
 loads what that file needs only (issue 19, item 6): the store of its format (not the other four), no
 regular-expression engine for the selector sops users write most (``^(data|stringData)$``: a set of
-words) or the ``path_regex`` ``fluxforge render`` writes (``^clusters/prod/``: literal characters), no
-``subprocess`` (only ``SOPS_AGE_KEY_CMD`` runs a program), no ``decimal`` (only floats), no ``hashlib`` or
-``base64``, not cryptography's cipher package, not the general YAML reader for a Secret-shaped file. An import
+words) or a ``path_regex`` of literal characters (``^clusters/prod/`` as ``fluxforge render`` writes it,
+``\\.yaml$`` as sops's examples do), no ``subprocess`` (only ``SOPS_AGE_KEY_CMD`` runs a program), no
+``decimal`` (only floats), no ``hashlib`` or ``base64``, not cryptography's cipher package, not the general
+YAML reader for a Secret-shaped file, no ``dataclasses`` (nor, below the CLI, ``inspect``). An import
 boundary, not a timing (bench/decrypt.py measures); the plaintext is what the real sops decrypts. Those
 patterns are held equal to RE2 itself."""
 
@@ -35,6 +36,7 @@ NOT_FOR_YAML = [
     "base64",  # binascii reads and writes the ENC[…] parts
     "cryptography.hazmat.primitives.ciphers",  # AESGCM from cryptography's binding, not its cipher package
     "generator.sops.stores.yaml_read",  # a Secret-shaped file is read by yaml_fast
+    "dataclasses",  # the engine's classes are records (generator/sops/record.py)
 ]  # json too (detect no longer loads it for YAML), but the probe itself reports through it
 
 
@@ -50,29 +52,70 @@ def _decrypt(cwd: Path, env: dict[str, str], name: str) -> tuple[str, set[str]]:
     return done.stdout, set(json.loads(done.stderr.strip().splitlines()[-1])["modules"])
 
 
-@pytest.mark.interop
-@pytest.mark.parametrize("config", [False, True])
-def test_a_one_file_decrypt_loads_its_store_only(tmp_path: Path, config: bool) -> None:
+def _encrypted_secret(tmp_path: Path, path_regex: str | None) -> tuple[dict[str, str], str]:
+    """``secrets/app.yaml`` encrypted by the real sops (through a ``.sops.yaml`` with ``path_regex`` when
+    given), the environment holding its key, and what ``sops -d`` prints for it."""
     key = make_age_key(tmp_path)
-    if config:  # the shape `fluxforge render` writes
+    if path_regex is not None:
         (tmp_path / ".sops.yaml").write_text(
-            "creation_rules:\n  - path_regex: ^secrets/\n    encrypted_regex: ^(data|stringData)$\n"
+            f"creation_rules:\n  - path_regex: {path_regex}\n    encrypted_regex: ^(data|stringData)$\n"
             f"    age: {key.recipient}\n"
         )
     env = {**os.environ, "SOPS_AGE_KEY_FILE": str(key.key_file)}
     (tmp_path / "secrets").mkdir()
     secret = tmp_path / "secrets" / "app.yaml"
     secret.write_text(SECRET.format(n=1))
-    flags = [] if config else ["--age", key.recipient, "--encrypted-regex", "^(data|stringData)$"]
+    flags = [] if path_regex is not None else ["--age", key.recipient, "--encrypted-regex", "^(data|stringData)$"]
     subprocess.run(["sops", "encrypt", *flags, "--in-place", str(secret)], cwd=tmp_path, env=env, check=True)
     peer = subprocess.run(
         ["sops", "-d", str(secret)], cwd=tmp_path, env=env, capture_output=True, text=True, check=True
     )
+    assert "password: pw-1" in peer.stdout
+    return env, peer.stdout
+
+
+# `fluxforge render`'s path_regex shape; the one of sops's own examples
+CONFIGS = [None, "^secrets/", "\\.yaml$"]
+
+
+@pytest.mark.interop
+@pytest.mark.parametrize("path_regex", CONFIGS)
+def test_a_one_file_decrypt_loads_its_store_only(tmp_path: Path, path_regex: str | None) -> None:
+    env, peer = _encrypted_secret(tmp_path, path_regex)
     stdout, modules = _decrypt(tmp_path, env, "secrets/app.yaml")
-    assert stdout == peer.stdout and "password: pw-1" in stdout
+    assert stdout == peer
     assert "generator.sops.stores.yaml" in modules  # the probe decrypted through the store
     loaded = sorted(m for m in modules if m.split(".")[0] in NOT_FOR_YAML or m in NOT_FOR_YAML)
     assert loaded == [], f"`fluxforge decrypt FILE` loaded {loaded}"
+
+
+API_PROBE = r"""
+import json, sys
+from pathlib import Path
+from generator.sops.api import decrypt_path
+sys.stdout.buffer.write(decrypt_path(Path(sys.argv[1])))
+print(json.dumps(sorted(sys.modules)), file=sys.stderr)
+"""
+BELOW_THE_CLI = [*NOT_FOR_YAML, "inspect", "ast", "dis", "generator.sops.detect"]
+
+
+@pytest.mark.interop
+@pytest.mark.parametrize("path_regex", CONFIGS)
+def test_the_decrypt_api_loads_no_dataclasses_inspect_or_hashlib(tmp_path: Path, path_regex: str | None) -> None:
+    """Below the CLI (whose click loads ``inspect``): the engine's own imports for one file."""
+    env, peer = _encrypted_secret(tmp_path, path_regex)
+    done = subprocess.run(
+        [sys.executable, "-c", API_PROBE, "secrets/app.yaml"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
+    assert done.stdout == peer
+    modules = json.loads(done.stderr.strip().splitlines()[-1])
+    loaded = sorted(m for m in modules if m.split(".")[0] in BELOW_THE_CLI or m in BELOW_THE_CLI)
+    assert loaded == [], f"decrypt_path loaded {loaded}"
 
 
 @pytest.mark.interop
@@ -90,12 +133,14 @@ def test_a_json_file_loads_the_json_store_not_the_yaml_one(tmp_path: Path) -> No
 
 
 FAST = ["^(data|stringData)$", "^(a)$", "^(a_1|B2|0)$", "^secrets/", "secrets/", "^apps/base\\.v1/", "^a\\-b\\/c"]
-FAST += ["", "^", "\\.yaml", "^d\u0430ta/"]
+FAST += ["", "^", "\\.yaml", "^d\u0430ta/", "\\.yaml$", "^data$", "secrets/$", "$", "^$", "^x\\.yaml$"]
 PATTERNS = [*FAST, "^(data|stringData)", "(data|stringData)$", "^(data|string.Data)$", "^(data|)$"]
-PATTERNS += ["^(data|stringData)$x", "^data$", "^(?i)(data)$", "^(dat\\w)$", "^secrets/.*", "secrets/$", "^^a", "\\Aa"]
+PATTERNS += ["^(data|stringData)$x", "^(?i)(data)$", "^(dat\\w)$", "^secrets/.*", "^^a", "\\Aa", "a$$", "\\.yaml\\z"]
+PATTERNS += ["\\.yaml$\\n", "(?m)data$", "\\$", "a\\$"]
 TEXTS = ["data", "stringData", "a", "a_1", "B2", "0", "", "Data", "datax", "xdata", "data\n", "\ndata", "data ", "dat"]
 TEXTS += ["stringdata", "stringData\n", "d\u0430ta", "_data", "a_1|B2", "^(a)$", "secrets/x.yaml", "a/secrets/x"]
 TEXTS += ["\nsecrets/", "Secrets/", "apps/base.v1/x", "apps/baseXv1/x", "a-b/c", "a\\-b/c", "x.yaml", "d\u0430ta/x"]
+TEXTS += ["x.yaml\n", "x.yaml.bak", ".yaml", "a/secrets/", "secrets/\n", "$", "a$", "x\nx.yaml"]
 
 
 @pytest.mark.parametrize("pattern", PATTERNS)

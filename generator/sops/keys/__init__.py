@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from generator.sops.keys import kinds
+from generator.sops.record import field, record
 
 
 class KeySource(Protocol):
@@ -37,7 +37,7 @@ class KeySource(Protocol):
         ...
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class KeyOptions:
     """Run-wide settings for key sources, per kind: ``{"azure_kv": {"credential": "cli"}}`` (the
     ``options`` rows of ``kinds.KINDS``; the CLI offers each as a flag on every sops command)."""

@@ -11,17 +11,17 @@ entries but cannot wrap or unwrap them). A new key source is one module (``make_
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from generator.errors import SopsError
+from generator.sops.record import record
 
 AZURE_CREDENTIALS = ("default", "workload", "environment", "cli", "managed")
 """``--credential`` choices: ``default`` = environment (secret/certificate) if set, workload identity if its
 environment is set, then the Azure CLI login; the others pick exactly one azure-identity credential."""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class KindOption:
     """A run-wide setting of one key kind, offered as a flag by every sops command."""
 
@@ -31,7 +31,7 @@ class KindOption:
     choices: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class KeyKind:
     """Everything fluxforge knows about one sops key kind."""
 

@@ -25,9 +25,9 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
 from typing import Any, cast
 
+from generator.sops.record import record
 from generator.sops.regex import lazy
 from generator.sops.stores.yaml_scalars import Unsupported, resolve_plain
 from generator.sops.values import Branch, Comment, GoTime, SeqComment, format_float_g
@@ -73,7 +73,7 @@ PLAIN, SINGLE, DOUBLE, LITERAL = "plain", "single", "double", "literal"
 # --- scalars -----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Fits:
     """Which styles a string can be written in (outside a simple key)."""
 
