@@ -256,6 +256,15 @@ _COMPOSER: YAML | None = None
 _REMEMBERED: tuple[str, list[Any]] | None = None
 
 
+def parse_events(text: str) -> Iterator[Any]:
+    """The parser's events for ``text`` (``StreamStartEvent`` ... ``StreamEndEvent``), produced as they are
+    read, with the marks ``compose_all`` gives its nodes (the same parser, libyaml when installed): a reader that
+    needs only the start of a document stops early. No alias or depth bound applies: nothing is composed."""
+    parser = YAML(typ="safe", pure=not _c_safe(text))
+    with _one_error():
+        yield from parser.parse(io.StringIO(text))
+
+
 def construct_scalar(node: Any) -> Any:
     """The plain value of a composed scalar node (``compose_all``), as ``load_plain`` builds it."""
     global _COMPOSER

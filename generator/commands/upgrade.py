@@ -17,15 +17,15 @@ client ID needs a controller restart (:func:`generator.flux.identity_notes.resta
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeGuard
+from typing import Any, TypeGuard
 
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode
 
 from generator.commands.render import unified_diff
-from generator.config.load import config_path_for, load_config, parse_config
+from generator.config.load import config_data, config_from_data, config_path_for, read_config_text
 from generator.config.model import Config
 from generator.errors import ConfigError, FluxforgeError, UsageError, WriteError
 from generator.flux.gotk import COMPONENTS_FILE, read_header
@@ -38,7 +38,7 @@ from generator.fsio import write_atomic, write_error
 from generator.merge.lock import LOCK_NAME, Lock, read_lock, write_lock
 from generator.merge.plan import MergePlan, plan_merge, read_text, stale_paths
 from generator.render.files import render_tree
-from generator.yamlio import compose_all
+from generator.yamlio import YamlError, compose_all, parse_events
 
 __all__ = [
     "MergePlan",
@@ -79,7 +79,7 @@ def set_flux_version(text: str, version: FluxVersion, display: str = "fluxforge.
     flux = _child(root, "flux")
     lines = text.splitlines(keepends=True)
     node = _child(flux, "version")
-    if isinstance(node, ScalarNode) and node.start_mark.line == node.end_mark.line:
+    if isinstance(node, ScalarNode) and node.start_mark.line == node.end_mark.line and not _decorated(lines, node):
         _replace_scalar(lines, node, str(version))
     elif node is None and _block_mapping(flux) and flux.value:
         first = flux.value[0][0].start_mark
@@ -91,15 +91,98 @@ def set_flux_version(text: str, version: FluxVersion, display: str = "fluxforge.
     return "".join(lines)
 
 
+def _decorated(lines: list[str], node: ScalarNode) -> bool:
+    """An anchor or a tag stands before the scalar (its node starts there): replacing the scalar would drop
+    it, and an alias elsewhere may repeat the value."""
+    return lines[node.start_mark.line][node.start_mark.column] in "&!"
+
+
 def _first(docs: list[Node]) -> Node | None:
     return docs[0] if docs else None
 
 
 def _replace_scalar(lines: list[str], node: ScalarNode, value: str) -> None:
     """Put ``value`` where a one-line scalar stands, in the scalar's own quotes."""
-    row, col, end = node.start_mark.line, node.start_mark.column, node.end_mark.column
+    _replace_at(lines, (node.start_mark.line, node.start_mark.column, node.end_mark.column), value)
+
+
+def _replace_at(lines: list[str], site: tuple[int, int, int], value: str) -> None:
+    """Put ``value`` where a one-line scalar stands (``site``: its line, first and end column), in its quotes."""
+    row, col, end = site
     quote = lines[row][col] if lines[row][col] in "\"'" else ""
     lines[row] = f"{lines[row][:col]}{quote}{value}{quote}{lines[row][end:]}"
+
+
+def with_flux_version(
+    text: str, data: dict[str, Any], version: FluxVersion, display: str = "fluxforge.yaml"
+) -> tuple[str, dict[str, Any]]:
+    """``set_flux_version`` of config ``text``, and the plain data of the result given ``data``, the plain
+    data of ``text`` (:func:`~generator.config.load.config_data`; not modified). Where ``flux.version`` is a
+    one-line scalar that nothing else can refer to (no anchor on it, on ``flux`` or on the document), the
+    parser reads only up to the end of ``flux`` and the data is ``data`` with that value replaced; any other
+    text is edited by ``set_flux_version`` and read again."""
+    try:
+        site = _version_site(text)
+    except (YamlError, StopIteration):
+        site = None  # set_flux_version reports what is wrong with the text
+    if site is None:
+        new_text = set_flux_version(text, version, display)
+        return new_text, data if new_text == text else config_data(new_text, display)
+    lines = text.splitlines(keepends=True)
+    _replace_at(lines, site, str(version))
+    return "".join(lines), {**data, "flux": {**data["flux"], "version": str(version)}}
+
+
+def _version_site(text: str) -> tuple[int, int, int] | None:
+    """Where the first document's ``flux.version`` stands (line, first and end column) when it is a one-line
+    scalar under a ``flux`` mapping, and neither it, ``flux``, the document's mapping nor a second ``version``
+    key of ``flux`` carries an anchor or tag: read from the parser's events up to the end of ``flux``. None
+    for anything else."""
+    events = parse_events(text)
+    heads = [type(next(events, None)).__name__ for _ in range(2)]
+    root = next(events, None)
+    if heads != ["StreamStartEvent", "DocumentStartEvent"] or not _plain_event(root, "MappingStartEvent"):
+        return None
+    flux = _value_of(events, "flux")
+    if not _plain_event(flux, "MappingStartEvent"):
+        return None
+    version = _value_of(events, "version")
+    if not _plain_event(version, "ScalarEvent") or version.start_mark.line != version.end_mark.line:
+        return None
+    if _value_of(events, "version") is not None:
+        return None  # a second version key: set_flux_version takes the first
+    return version.start_mark.line, version.start_mark.column, version.end_mark.column
+
+
+def _plain_event(event: Any, kind: str) -> bool:
+    """``event`` starts a node of ``kind`` that has neither an anchor (nothing else can repeat it) nor a tag."""
+    return type(event).__name__ == kind and event.anchor is None and event.tag is None
+
+
+def _value_of(events: Iterator[Any], name: str) -> Any:
+    """In a mapping whose start was read: the first event of the value of its first key ``name`` (the rest of
+    that value unread), the pairs before it read; None, with the whole mapping read, when there is none."""
+    while True:
+        key = next(events)
+        if type(key).__name__ == "MappingEndEvent":
+            return None
+        _skip(key, events)
+        value = next(events)
+        if type(key).__name__ == "ScalarEvent" and key.value == name:
+            return value
+        _skip(value, events)
+
+
+def _skip(first: Any, events: Iterator[Any]) -> None:
+    """Read the rest of the node that ``first`` starts (nothing for a scalar or an alias)."""
+    depth = int(type(first).__name__ in _STARTS)
+    while depth:
+        kind = type(next(events)).__name__
+        depth += (kind in _STARTS) - (kind in _ENDS)
+
+
+_STARTS = frozenset({"MappingStartEvent", "SequenceStartEvent"})
+_ENDS = frozenset({"MappingEndEvent", "SequenceEndEvent"})
 
 
 def _block_mapping(node: Node | None) -> TypeGuard[MappingNode]:
@@ -238,15 +321,17 @@ def run_upgrade(
     """``fluxforge upgrade``. Raises UpgradeConflict (nothing written) when edits collide, UpgradeRefused
     (nothing written) when a cluster cannot reach ``to`` with one ``flux migrate`` and not ``allow_skip``."""
     config_file = config_path_for(config_arg)
-    config = load_config(config_file)
+    display = str(config_file)
+    old_text = read_config_text(config_file)
+    old_data = config_data(old_text, display)
+    config = config_from_data(old_data, old_text, display=display, source=config_file)
     root = config_file.parent
     clusters = _select(config, cluster)
     current = _current_versions(config, root, clusters)
     target, refused = _checked_target(config, current, to, allow_skip=allow_skip)
-    old_text = config_file.read_text(encoding="utf-8")
-    new_text = set_flux_version(old_text, target, str(config_file))
+    new_text, new_data = with_flux_version(old_text, old_data, target, display)
     new_config = (
-        config if new_text == old_text else parse_config(new_text, display=str(config_file), source=config_file)
+        config if new_text == old_text else config_from_data(new_data, new_text, display=display, source=config_file)
     )
     notes = _skip_notes(refused)
     lock = read_lock(root / LOCK_NAME)

@@ -1,6 +1,8 @@
 """Load ``fluxforge.yaml``: parse, validate (JSON Schema + cross-field checks), build the typed model.
 
-Public API: :func:`load_config` (a file), :func:`parse_config` (text), :func:`config_path_for`.
+Public API: :func:`load_config` (a file), :func:`parse_config` (text), :func:`config_path_for`; in two steps,
+:func:`read_config_text`, :func:`config_data` and :func:`config_from_data` (``fluxforge upgrade`` builds the
+upgraded config from the data it already read).
 Every problem is reported at once as ``FILE:LINE: key.path: message`` in one ``ConfigError``.
 """
 
@@ -89,19 +91,23 @@ def _schema_problems(data: dict[str, Any]) -> list[ConfigProblem]:
 
 def load_config(path: str | Path) -> Config:
     """Read and validate a config file (or ``DIR/fluxforge.yaml``); raise ConfigError listing every problem."""
+    file = config_path_for(path)
+    return parse_config(read_config_text(file), display=str(file), source=file)
+
+
+def read_config_text(file: Path) -> str:
+    """The text of config ``file``; ConfigError (one line naming it) when it is missing or unreadable."""
     from generator.errors import InputError
     from generator.fsio import read_input
 
-    file = config_path_for(path)
     try:
-        text = read_input(file, what="the config").decode("utf-8")
+        return read_input(file, what="the config").decode("utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{file}: not found; create one with `fluxforge init`") from None
     except InputError as err:
         raise ConfigError(err.problems) from None
     except (OSError, UnicodeDecodeError) as err:
         raise ConfigError(f"{file}: cannot read: {err}") from None
-    return parse_config(text, display=str(file), source=file)
 
 
 def _yaml_error(text: str, display: str, found: YamlError) -> ConfigError:
@@ -119,6 +125,12 @@ def _yaml_error(text: str, display: str, found: YamlError) -> ConfigError:
 
 def parse_config(text: str, *, display: str = CONFIG_NAME, source: Path | None = None) -> Config:
     """Validate config ``text``; ``display`` names the file in messages."""
+    return config_from_data(config_data(text, display), text, display=display, source=source)
+
+
+def config_data(text: str, display: str = CONFIG_NAME) -> dict[str, Any]:
+    """Config ``text`` as plain data (a mapping), not yet validated; ConfigError for invalid YAML or
+    another top level."""
     try:
         data = load_plain(text)
     except YamlError as err:
@@ -127,6 +139,14 @@ def parse_config(text: str, *, display: str = CONFIG_NAME, source: Path | None =
         raise ConfigError(f"{display}:1: the file is empty; start from `fluxforge init`")
     if not isinstance(data, dict):
         raise ConfigError(f"{display}:1: the top level must be a mapping of keys (flux, git, azure, ...)")
+    return data
+
+
+def config_from_data(
+    data: dict[str, Any], text: str, *, display: str = CONFIG_NAME, source: Path | None = None
+) -> Config:
+    """Validate and build what :func:`config_data` read from ``text`` (whose lines the problems name);
+    ``data`` is not modified."""
     problems = _schema_problems(data)
     problems.extend(check_semantics(data))
     if problems:

@@ -5,19 +5,20 @@ nothing, and a conflicting edit is reported with no write."""
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from generator.commands.upgrade import UpgradeConflict, run_upgrade, set_flux_version
+from generator.commands.upgrade import UpgradeConflict, _version_site, run_upgrade, set_flux_version, with_flux_version
 from generator.config.load import load_config
 from generator.errors import ConfigError
 from generator.flux.versions import FEATURE_GATE_ARG, features_for, parse_version
 from generator.merge.lock import read_lock
 from generator.render.files import render_tree
-from generator.yamlio import load_rt
-from tests.helpers import snapshot
+from generator.yamlio import load_plain, load_rt
+from tests.helpers import REPO_ROOT, snapshot
 from tests.helpers.upgrade import (
     COMMENT,
     INTERVAL_EDITED,
@@ -234,6 +235,64 @@ def test_set_flux_version_touches_only_the_value(text: str, expected: str) -> No
 def test_set_flux_version_refuses_what_it_cannot_edit_in_place(text: str) -> None:
     with pytest.raises(ConfigError, match=r"^cfg.yaml: flux.version: cannot edit it in place; set it to \"2.9.4\""):
         set_flux_version(text, parse_version("2.9.4"), "cfg.yaml")
+
+
+# (config text, whether the parser's events alone find flux.version): with_flux_version's corpus
+VERSION_SITES = [
+    ('flux:\n  version: "2.3.0"  # pin\n', True),
+    ("flux:\n  version: '2.3.0'\n", True),
+    ("flux:\n  version: v2.3.0 # x\n", True),
+    ('flux: {version: "2.6.0"}  # flow\n', True),
+    ('flux: {version: "2.9.4"}\n', True),
+    ('git: {flux: {version: "1.0.0"}}\nflux:\n  version: "2.6.0"\n', True),
+    ("x: [1, {flux: 2}, [flux]]\nflux: {version: '2.6.0'}\n", True),
+    ('? [a, b]\n: 1\nflux: {version: "2.6.0"}\n', True),
+    ('"flux": {"version": "2.6.0"}\n', True),
+    ('flux:\n  namespace: fs\n  version: "2.6.0"\n', True),
+    ('flux:\n  <<: {version: "2.5.0"}\n  version: "2.6.0"\n', True),
+    ("# c\n---\nflux:\n  version: v2.6.0\n", True),
+    ("%YAML 1.2\n---\nflux: {version: 2.6.0}\n", True),
+    ('&k flux: {version: "2.6.0"}\nz: 1\n', True),
+    ("# c\nflux:\n    namespace: fs\n", False),
+    ("git: {}", False),
+    ('flux: &f {version: "2.6.0"}\nother: *f\n', False),
+    ('flux:\n  version: &v "2.6.0"\nx: *v\n', False),
+    ('--- &r\nflux: {version: "2.6.0"}\n', False),
+    ('base: &b {version: "2.6.0"}\nflux: *b\n', False),
+    ('flux:\n  <<: {version: "2.5.0"}\n', False),
+    ("flux:\n  version: !!str 2.6.0\n", False),
+    ('!!map\nflux: {version: "2.6.0"}\n', False),
+    ('flux: !!map {version: "2.6.0"}\n', False),
+    ("flux:\n  version: >-\n    2.6.0\n", False),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "fast"),
+    [
+        *VERSION_SITES,
+        *[(REPO_ROOT / folder / "fluxforge.yaml", True) for folder in ("sample-repo", "examples/aks-extension")],
+    ],
+)
+def test_with_flux_version_is_set_flux_version_and_a_fresh_read(text: str | Path, fast: bool) -> None:
+    """The upgrade's config edit without composing and re-reading the whole config: the same text as
+    set_flux_version, and the same data as reading that text again; events alone answer where they may."""
+    text = text.read_text(encoding="utf-8") if isinstance(text, Path) else text
+    data = load_plain(text)
+    before = copy.deepcopy(data)
+    target = parse_version("2.9.4")
+    try:
+        expected = set_flux_version(text, target, "cfg.yaml")
+    except ConfigError as err:
+        with pytest.raises(ConfigError) as raised:
+            with_flux_version(text, data, target, "cfg.yaml")
+        assert raised.value.problems == err.problems
+        return
+    new_text, new_data = with_flux_version(text, data, target, "cfg.yaml")
+    assert new_text == expected
+    assert new_data == load_plain(expected)
+    assert data == before  # not modified
+    assert (_version_site(text) is not None) == fast
 
 
 def test_bad_inputs_write_nothing(tmp_path: Path, run_cli: Any) -> None:
