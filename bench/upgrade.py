@@ -7,7 +7,8 @@ fleet (default 2,000 x 25), B = the small one (200 x 25, the baseline: no peer u
 Flux tree), alternated A B A B (bench/harness.py); medians, peak memory, the machine's load.
 
 The per-file peer, git merge-file, is bench-independent of the fleet size; the merge engine against it
-is covered by the merge tests. Usage: python bench/upgrade.py [--clusters 200] [--scale 10] [--pairs 3]
+is covered by the merge tests. Usage: python bench/upgrade.py [--clusters 200] [--scale 10] [--pairs 3] [--record]
+  --record  writes the rows into bench/README.md (only from a quiet run)
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root, for tests.helpers
 
-from harness import options, run_process, tools
+from harness import Machine, Series, options, record, run_process, tools
 from render import fleet_config, fleet_runs, scaling
 
 from tests.helpers.user_patches import LIMITS_PATCH
@@ -27,7 +28,7 @@ USER_PATCH = "  # ours: more memory\n" + LIMITS_PATCH
 
 
 def main() -> int:
-    parser = options(__doc__, record=False)
+    parser = options(__doc__)
     parser.add_argument("--clusters", type=int, default=200)
     parser.add_argument("--scale", type=int, default=10)
     parser.add_argument("--kustomizations", type=int, default=25)
@@ -56,7 +57,20 @@ def main() -> int:
     print(box.line())
     print("\n".join(scaling(big, small, box, factor=args.scale)))
     print("\n".join(scaling(big_noop, small_noop, box, factor=args.scale)))
+    if args.record:
+        for n, series in ((small_n, (small, small_noop)), (big_n, (big, big_noop))):
+            record_row(f"upgrade-{n}", f"upgrade 2.6.0 -> 2.9.4, {n} x {ks} (edited / no-op)", series, box)
     return 0
+
+
+def record_row(key: str, label: str, series: tuple[Series, Series], box: Machine) -> None:
+    first, again = series
+    record(
+        key,
+        f"| {label} | {first.median:.2f} s / {again.median:.2f} s, {first.peak_mb:.0f} MB | (baseline: the small "
+        f"fleet) | | load {box.load1:.1f}/{box.cores} |",
+        box,
+    )
 
 
 if __name__ == "__main__":
