@@ -79,7 +79,7 @@ def set_flux_version(text: str, version: FluxVersion, display: str = "fluxforge.
     flux = _child(root, "flux")
     lines = text.splitlines(keepends=True)
     node = _child(flux, "version")
-    if isinstance(node, ScalarNode) and node.start_mark.line == node.end_mark.line and not _decorated(lines, node):
+    if _editable(node, lines):
         _replace_scalar(lines, node, str(version))
     elif node is None and _block_mapping(flux) and flux.value:
         first = flux.value[0][0].start_mark
@@ -91,10 +91,12 @@ def set_flux_version(text: str, version: FluxVersion, display: str = "fluxforge.
     return "".join(lines)
 
 
-def _decorated(lines: list[str], node: ScalarNode) -> bool:
-    """An anchor or a tag stands before the scalar (its node starts there): replacing the scalar would drop
-    it, and an alias elsewhere may repeat the value."""
-    return lines[node.start_mark.line][node.start_mark.column] in "&!"
+def _editable(node: Node | None, lines: list[str]) -> TypeGuard[ScalarNode]:
+    """A one-line scalar without an anchor or tag before it (its node starts there: replacing the scalar would
+    drop it, and an alias elsewhere may repeat the value)."""
+    if not isinstance(node, ScalarNode) or node.start_mark.line != node.end_mark.line:
+        return False
+    return lines[node.start_mark.line][node.start_mark.column] not in "&!"
 
 
 def _first(docs: list[Node]) -> Node | None:
