@@ -5,15 +5,26 @@ costs more start-up than the rest of the process. The page is built here by clic
 (``click.formatting`` and ``Group.format_commands`` of the click version pyproject.toml requires) from the
 same words the click group is made of (``ROOT_HELP``, ``VERSION_HELP``, ``DEBUG_HELP``, ``ROOT_EPILOG``,
 ``SUMMARIES``), and tests/test_cli_front.py holds its bytes equal to click's at every terminal width.
-Every other command line, and any case this module cannot be sure of (shell completion requested, a
-``python -m`` run, an unusual program name, no stdout), goes to click (``generator.cli.main``).
+Two more command lines run without click, exactly as written and with no option at all: ``fluxforge hook
+run`` (what git's pre-commit hook runs before every commit) and ``fluxforge decrypt FILE`` (one file to
+stdout, the way scripts call it; FILE not an option, not a folder, which click refuses, and missing or
+readable, as click's ``Path`` checks it). They run the same command bodies the click commands call
+(``generator.runner``), with the arguments click passes when no option is given, through the one place that
+maps errors to exit codes (``runner.call``); tests/test_cli_fast_paths.py holds the decision, the
+arguments, and whole runs (stdout, stderr, exit status, files, the git index) equal to click's.
 
-This module imports nothing beyond ``os`` and ``sys`` at import time (``textwrap`` only to print the page).
+Every other command line, and any case this module cannot be sure of (shell completion requested, a
+``python -m`` run, an unusual program name, no stdout or stderr, a stderr click would rewrap), goes to
+click (``generator.cli.main``).
+
+This module imports nothing beyond ``os``, ``stat`` and ``sys`` at import time (all loaded by the
+interpreter already; ``textwrap`` only to print the page).
 """
 
 from __future__ import annotations
 
 import os
+import stat
 import sys
 
 ROOT_HELP = "Flux on AKS: render the GitOps tree, encrypt secrets with SOPS (Azure Key Vault, age)."
@@ -72,9 +83,13 @@ ROOT_EPILOG = examples(
 
 def main() -> None:
     """The ``fluxforge`` console script."""
-    prog = _fast_help_prog(sys.argv[1:])
+    args = sys.argv[1:]
+    prog = _fast_help_prog(args)
     if prog is not None:
         _print_root_help(root_help(prog, help_width()))
+        return
+    if fast_command(args) is not None:
+        _run_fast(args)
         return
     from generator.cli import main as click_main
 
@@ -84,10 +99,85 @@ def main() -> None:
 def _fast_help_prog(args: list[str]) -> str | None:
     """The program name when this run is the root help and nothing else, as click would name it; None
     (click decides) for anything else or anything unsure."""
-    if args not in (["--help"], ["-h"]) or sys.stdout is None or _click_only():
+    if args not in (["--help"], ["-h"]) or not _plain_run():
         return None
+    return _prog()
+
+
+def _prog() -> str | None:
+    """The program name as click names it, when it is a plain one."""
     prog = os.path.basename(sys.argv[0])  # noqa: PTH119 - click's own call; pathlib would cost start-up
     return prog if prog and prog.isascii() and prog.isprintable() and " " not in prog else None
+
+
+def _plain_run() -> bool:
+    """A run the front may answer: stdout there, not ``python -m``, no shell completion."""
+    return sys.stdout is not None and not _click_only()
+
+
+def fast_command(args: list[str]) -> str | None:
+    """The command line this module runs without click (``"hook run"`` or ``"decrypt"``), or None: click runs
+    it. Only these exact shapes, with no option at all, in a plain run whose stderr click would write to as it
+    is (present, not ASCII-only: click rewraps such a stream) and under a plain program name."""
+    if not _plain_run() or _prog() is None or not _stderr_as_is():
+        return None
+    if args == ["hook", "run"]:
+        return "hook run"
+    if len(args) == 2 and args[0] == "decrypt" and _one_file(args[1]):
+        return "decrypt"
+    return None
+
+
+def _stderr_as_is() -> bool:
+    import codecs  # loaded by the interpreter at start-up already
+
+    stream = sys.stderr
+    try:
+        return stream is not None and codecs.lookup(getattr(stream, "encoding", None) or "ascii").name != "ascii"
+    except LookupError:
+        return False
+
+
+def _one_file(arg: str) -> bool:
+    """An argument click's ``Path()`` takes as it is and that is not a folder: not an option, not empty,
+    and missing (the core reports it) or readable (click refuses an unreadable path with a usage error)."""
+    if not arg or arg.startswith("-"):
+        return False
+    try:
+        st = os.stat(arg)  # noqa: PTH116 - click.Path's own call; pathlib would cost start-up
+    except OSError:
+        return True
+    return not stat.S_ISDIR(st.st_mode) and os.access(arg, os.R_OK)
+
+
+def _run_fast(args: list[str]) -> None:
+    """Run ``fluxforge hook run`` or ``fluxforge decrypt FILE`` as the click commands do (the same bodies in
+    ``generator.runner``, with the arguments click passes when no option is given); a closed stdout ends
+    the run with exit status 1 and nothing on stderr, as click's standalone mode does."""
+    from generator import runner
+
+    runner.setup_process()
+    try:
+        if args[0] == "hook":
+            runner.hook_run(runner.plain_run, runner.echo_err)
+        else:
+            from pathlib import Path
+
+            from generator.sops.api import KeyOptions
+
+            runner.decrypt_file(
+                runner.plain_run,
+                runner.echo_err,
+                Path(args[1]),
+                KeyOptions({}),
+                in_place=False,
+                output=None,
+                follow_outside=False,
+                extract=None,
+                ignore_mac=False,
+            )
+    except BrokenPipeError:
+        _quiet_exit_1()
 
 
 def _click_only() -> bool:
@@ -105,10 +195,15 @@ def _print_root_help(text: str) -> None:
         sys.stdout.write(text + "\n")
         sys.stdout.flush()
     except BrokenPipeError:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())  # the interpreter's final flush then has somewhere to go
-        os.close(devnull)
-        sys.exit(1)
+        _quiet_exit_1()
+
+
+def _quiet_exit_1() -> None:
+    """Exit status 1 and nothing more on a closed pipe, as click's standalone mode ends such a run."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())  # the interpreter's final flush then has somewhere to go
+    os.close(devnull)
+    sys.exit(1)
 
 
 def help_width() -> int:

@@ -99,7 +99,7 @@ def test_root_help_imports_no_command(args: tuple[str, ...]) -> None:
     code, modules, _stdout = _probe(*args)
     assert code == (0 if args else 2)  # the bare command prints the help on stderr, a usage error
     ours = sorted(m for m in modules if m == "generator" or m.startswith("generator."))
-    assert ours == ["generator", "generator.cli", "generator.errors", "generator.front"]
+    assert ours == ["generator", "generator.cli", "generator.errors", "generator.front", "generator.runner"]
 
 
 @pytest.mark.parametrize("columns", ["40", "60", "80", "200"])

@@ -10,7 +10,6 @@ tests/test_cli_startup.py holds equal to the commands' own help."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Mapping, MutableMapping
 from importlib import import_module
 from typing import Any, TypeVar
@@ -18,8 +17,8 @@ from typing import Any, TypeVar
 import click
 
 from generator import __version__
-from generator.errors import FluxforgeError
 from generator.front import DEBUG_HELP, ROOT_EPILOG, ROOT_HELP, SUMMARIES, VERSION_HELP
+from generator.runner import call, setup_process
 
 T = TypeVar("T")
 
@@ -106,40 +105,16 @@ class _LazyGroup(_Group):
         listed.format_commands(ctx, formatter)
 
 
-def _painted(line: str) -> str:
-    from generator.report.colour import colour_diff
-
-    return colour_diff(line)
+def _click_echo(line: str, colour: bool) -> None:
+    click.echo(line, err=True, color=colour or None)
 
 
 def _run(func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Call a core function; print user errors one line each and exit 1 (2 for usage errors).
-
-    Ctrl-C exits 130; any other exception is a bug: exit 3 with a short note, the traceback only
-    with ``--debug`` (before or after the command name).
-    """
-    debug = _debug_on(click.get_current_context())
-    try:
-        return func(*args, **kwargs)
-    except FluxforgeError as err:
-        if debug:
-            import traceback  # only on this path: it costs --help a tenth of its start-up
-
-            traceback.print_exc()
-        colour = bool(click.get_current_context().find_root().meta.get("fluxforge.color"))
-        for line in err.problems:
-            click.echo(_painted(line) if colour else line, err=True, color=colour or None)
-        sys.exit(err.exit_code)
-    except KeyboardInterrupt:
-        click.echo("interrupted", err=True)
-        sys.exit(130)
-    except Exception as err:  # noqa: BLE001 - the one place that turns bugs into exit 3
-        if debug:
-            import traceback  # only on this path: it costs --help a tenth of its start-up
-
-            traceback.print_exc()
-        click.echo(f"fluxforge: internal error ({type(err).__name__}); rerun with --debug and report it", err=True)
-        sys.exit(3)
+    """Call a core function through ``generator.runner.call`` (the one place that maps ``FluxforgeError``
+    subclasses to exit codes), writing its lines with ``click.echo``."""
+    ctx = click.get_current_context()
+    colour = bool(ctx.find_root().meta.get("fluxforge.color"))
+    return call(func, _click_echo, debug=_debug_on(ctx), colour=colour, args=args, kwargs=kwargs)
 
 
 def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
@@ -169,28 +144,4 @@ def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> 
 def main(debug: bool) -> None:  # noqa: ARG001 - _run reads it from the context
     """The root group; its help and options' words are generator.front's, which prints the same page
     for ``fluxforge --help`` without loading click."""
-    _setup_process()
-
-
-def _exit_on_signal(signum: int, frame: Any) -> None:  # noqa: ARG001 - signal handler signature
-    """SIGTERM/SIGHUP end the run like Ctrl-C does: through every ``finally``, so temp files holding
-    plaintext (an edit in progress, a half-written file) are removed before the process exits."""
-    raise SystemExit(128 + signum)
-
-
-def _setup_process() -> None:
-    """Signals and the ``fluxforge`` logger (notes such as removed stale temp files go to stderr)."""
-    import logging
-    import signal
-
-    for signum in (signal.SIGTERM, signal.SIGHUP):
-        try:
-            signal.signal(signum, _exit_on_signal)
-        except ValueError:  # not the main thread (embedded use): leave the process's handlers alone
-            break
-    logger = logging.getLogger("fluxforge")
-    if not logger.handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("fluxforge: %(message)s"))
-        logger.addHandler(handler)
-        logger.propagate = False
+    setup_process()

@@ -12,10 +12,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from generator.cli import _debug_on, _run, main
+from generator.cli import _click_echo, _debug_on, _run, main
 from generator.cli.hook_commands import hook_grp
 from generator.errors import FluxforgeError
 from generator.front import examples as _examples
+from generator.runner import decrypt_file, warner
+from generator.runner import write_stdout as _write_stdout
 from generator.sops.api import KINDS, STORES, KindOption
 
 if TYPE_CHECKING:
@@ -320,8 +322,8 @@ def _ignore_mac_option() -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     )
 
 
-def _warning(line: str) -> None:
-    click.echo(f"warning: {line}", err=True)
+_warning = warner(_click_echo)
+"""A ``warning: ...`` line on stderr."""
 
 
 def _warn_ignore_mac(ignore_mac: bool) -> None:
@@ -347,12 +349,6 @@ class _SopsProgress:
         self.bar.update(1)
         if done == total:
             self.bar.__exit__(None, None, None)
-
-
-def _write_stdout(data: bytes) -> None:
-    stream = sys.stdout.buffer  # click 8.5 deprecates click.get_binary_stream; CliRunner's stdout has .buffer too
-    stream.write(data)
-    stream.flush()
 
 
 @main.command(
@@ -482,19 +478,17 @@ def decrypt_cmd(
     path = paths[0]
     if path.is_dir():
         raise click.UsageError(f"{path}: is a folder; use -i to decrypt every encrypted file below it in place")
-    plain = _run(
-        api.decrypt_path,
+    decrypt_file(
+        _run,
+        _click_echo,
         path,
+        options,
         in_place=in_place,
         output=output,
-        options=options,
         follow_outside=follow_outside,
         extract=extract,
         ignore_mac=ignore_mac,
-        on_warning=_warning,
     )
-    if not in_place and output is None:
-        _write_stdout(plain)
 
 
 @main.command(

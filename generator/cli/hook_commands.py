@@ -9,8 +9,9 @@ from pathlib import Path
 
 import click
 
-from generator.cli import _Group, _run
+from generator.cli import _click_echo, _Group, _run
 from generator.front import examples as _examples
+from generator.runner import hook_run
 
 
 @click.group(
@@ -63,10 +64,7 @@ def hook_uninstall_cmd() -> None:
 def hook_run_cmd() -> None:
     """What the installed git hook runs: encrypt staged files the rules cover, re-stage the
     ciphertext, then check every staged file (exit 1 blocks the commit)."""
-    from generator.commands.hook import run_git_hook
-
-    for line in _run(run_git_hook, Path.cwd()):
-        click.echo(line, err=True)
+    hook_run(_run, _click_echo)
 
 
 @hook_grp.command(

@@ -1,0 +1,414 @@
+"""`fluxforge hook run` and `fluxforge decrypt FILE` without click: generator.front runs these two exact
+command lines itself (the same command bodies, generator.runner, with the arguments click passes when no
+option is given) and leaves every other command line to click.
+
+Proven here against click's own path (``generator.cli.main`` called directly, the "forced click path"):
+(1) the front's decision over a corpus of command lines, against what click would run; (2) the arguments
+the core receives, against what click parses; (3) whole processes, each scenario run twice in fresh copies
+(front, click): the same exit status, stdout and stderr bytes, and the same files on disk and in git;
+(4) the two fast paths load no click. No timing here: bench/hook.py and bench/decrypt.py measure."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import types
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+import pytest
+from click.core import ParameterSource
+from click.testing import CliRunner
+
+from generator import front, runner
+from generator.cli import main
+
+CLICK_PATH = "import sys; sys.argv[0] = 'fluxforge'; from generator.cli import main; main()"
+
+SECRET = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: app\ntype: Opaque\nstringData:\n  password: pw-{n}\n"
+PLAIN = {
+    "s.yaml": SECRET.format(n=1).encode(),
+    "s.json": b'{"kind": "Secret", "stringData": {"password": "pw-2"}}\n',
+    "s.env": b"PASSWORD=pw-3\nUSER=app\n",
+    "s.ini": b"[db]\npassword = pw-4\n",
+    "s.bin": b"\x00\x01binary pw-5\xff\n",
+}
+
+
+def _script() -> str:
+    found = shutil.which("fluxforge")
+    assert found is not None, "the fluxforge console script is not on PATH (activate the venv)"
+    return found
+
+
+def _argvs(args: list[str]) -> dict[str, list[str]]:
+    return {"front": [_script(), *args], "click": [sys.executable, "-c", CLICK_PATH, *args]}
+
+
+def _age_key(path: Path) -> str:
+    subprocess.run(["age-keygen", "-o", str(path)], check=True, capture_output=True)
+    return re.search(r"age1[0-9a-z]+", path.read_text()).group(0)  # type: ignore[union-attr]
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+# --- (1) the decision ------------------------------------------------------------------------------
+
+
+def _click_runs_it_plainly(args: list[str]) -> bool:
+    """Whether click runs ``args`` as ``hook run`` or as ``decrypt`` of one file with every option at its
+    default (no usage error): the only command lines the front may take."""
+    if args == ["hook", "run"]:
+        return True
+    if len(args) < 2 or args[0] != "decrypt":
+        return False
+    command = main.commands["decrypt"]
+    try:
+        ctx = command.make_context("decrypt", list(args[1:]))
+    except (click.ClickException, click.exceptions.Exit):
+        return False
+    given = [name for name in ctx.params if ctx.get_parameter_source(name) != ParameterSource.DEFAULT]
+    paths = ctx.params["paths"]
+    return given == ["paths"] and len(paths) == 1 and not paths[0].is_dir() and not ctx.meta.get("fluxforge.debug")
+
+
+@pytest.fixture
+def plain_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    """This process as the console script sees its runs: a script named fluxforge, not ``python -m``."""
+    monkeypatch.setitem(sys.modules, "__main__", types.ModuleType("__main__"))
+    monkeypatch.setattr(sys, "argv", ["/usr/local/bin/fluxforge"])
+
+
+@pytest.mark.usefixtures("plain_run")
+def test_the_front_takes_only_what_click_runs_plainly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("f.yaml").write_text("a: 1\n")
+    Path("folder").mkdir()
+    Path("to-folder").symlink_to("folder")
+    Path("to-file").symlink_to("f.yaml")
+    corpus = [
+        ["hook", "run"], ["hook", "run", "--debug"], ["hook", "--debug", "run"], ["--debug", "hook", "run"],
+        ["hook", "run", "x"], ["hook"], ["hook", "install"], ["hook", "run", "--help"], ["run", "hook"],
+        ["decrypt", "f.yaml"], ["decrypt", "missing.yaml"], ["decrypt", "to-file"], ["decrypt", "/dev/null"],
+        ["decrypt", "sub dir/with space.yaml"], ["decrypt", "\x1b[31mred.yaml"], ["decrypt", "folder"],
+        ["decrypt", "to-folder"], ["decrypt", "."], ["decrypt", ""], ["decrypt", "-"], ["decrypt", "--"],
+        ["decrypt", "-i", "f.yaml"], ["decrypt", "f.yaml", "-i"], ["decrypt", "--debug", "f.yaml"],
+        ["decrypt", "f.yaml", "--output", "x"], ["decrypt", "--extract", '["a"]', "f.yaml"],
+        ["decrypt", "--", "f.yaml"], ["decrypt", "f.yaml", "g.yaml"], ["decrypt"], ["decrypt", "--help"],
+        ["decrypt", "--ignore-mac", "f.yaml"], ["decrypt", "--credential", "cli", "f.yaml"],
+        ["decrypt", "--follow-outside", "f.yaml"], ["decrypt", "-h"], ["Decrypt", "f.yaml"], ["decrypt=f.yaml"],
+        ["--help"], ["-h"], [], ["render"], ["encrypt", "f.yaml"], ["check", "f.yaml"],
+    ]  # fmt: skip
+    taken = []
+    for args in corpus:
+        fast = front.fast_command(args)
+        if fast is not None:
+            assert _click_runs_it_plainly(args), args
+            taken.append(args)
+    assert taken == [
+        ["hook", "run"],
+        ["decrypt", "f.yaml"],
+        ["decrypt", "missing.yaml"],
+        ["decrypt", "to-file"],
+        ["decrypt", "/dev/null"],
+        ["decrypt", "sub dir/with space.yaml"],
+        ["decrypt", "\x1b[31mred.yaml"],
+    ]
+
+
+@pytest.mark.usefixtures("plain_run")
+def test_unsure_runs_stay_with_click(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Shell completion, an odd program name, no stdout or stderr, an ASCII-only stderr (click rewraps it)."""
+    assert front.fast_command(["hook", "run"]) == "hook run"
+    monkeypatch.setenv("_FLUXFORGE_COMPLETE", "bash_source")
+    assert front.fast_command(["hook", "run"]) is None
+    monkeypatch.delenv("_FLUXFORGE_COMPLETE")
+    for prog in ("", "flux forge", "fluxförge"):
+        monkeypatch.setattr(sys, "argv", [prog, "hook", "run"])
+        assert front.fast_command(["hook", "run"]) is None, prog
+    monkeypatch.setattr(sys, "argv", ["fluxforge", "hook", "run"])
+    for name in ("stdout", "stderr"):
+        with monkeypatch.context() as patched:
+            patched.setattr(sys, name, None)
+            assert front.fast_command(["hook", "run"]) is None, name
+
+    class Ascii:
+        encoding = "ascii"
+
+    monkeypatch.setattr(sys, "stderr", Ascii())
+    assert front.fast_command(["hook", "run"]) is None
+
+
+# --- (2) the arguments -----------------------------------------------------------------------------
+
+
+def _recorded(monkeypatch: pytest.MonkeyPatch, owner: Any, name: str, result: Any) -> list[tuple[Any, ...]]:
+    calls: list[tuple[Any, ...]] = []
+
+    def record(*args: Any, **kwargs: Any) -> Any:
+        warn = kwargs.pop("on_warning", None)
+        if warn is not None:
+            warn("a note")  # what the warning callback writes is compared too
+        calls.append((args, kwargs))
+        return result
+
+    monkeypatch.setattr(owner, name, record)
+    return calls
+
+
+def _both_in_process(args: list[str], capsys: pytest.CaptureFixture[str]) -> list[str]:
+    outputs = []
+    result = CliRunner().invoke(main, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    outputs.append(result.stdout + "|" + result.stderr)
+    front._run_fast(args)
+    out = capsys.readouterr()
+    outputs.append(out.out + "|" + out.err)
+    return outputs
+
+
+def test_decrypt_passes_what_click_parses(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from generator.sops import api
+
+    monkeypatch.chdir(tmp_path)
+    Path("f.yaml").write_text("a: 1\n")
+    calls = _recorded(monkeypatch, api, "decrypt_path", b"plain\n")
+    clicks, ours = _both_in_process(["decrypt", "f.yaml"], capsys)
+    assert len(calls) == 2 and calls[0] == calls[1]
+    assert calls[1] == ((Path("f.yaml"),), {**_defaults("decrypt"), "options": api.KeyOptions({})})
+    assert clicks == ours == "plain\n|warning: a note\n"
+
+
+def _defaults(command: str) -> dict[str, Any]:
+    """What click parses for ``command FILE``: each option's value (the key flags become ``options``)."""
+    ctx = main.commands[command].make_context(command, ["f.yaml"])
+    return {k: ctx.params[k] for k in ("in_place", "output", "follow_outside", "extract", "ignore_mac")}
+
+
+def test_hook_run_passes_what_click_passes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from generator.commands import hook
+
+    monkeypatch.chdir(tmp_path)
+    calls = _recorded(monkeypatch, hook, "run_git_hook", ["line one", "line two"])
+    clicks, ours = _both_in_process(["hook", "run"], capsys)
+    assert calls == [((tmp_path,), {}), ((tmp_path,), {})]
+    assert clicks == ours == "|line one\nline two\n"
+
+
+# --- (3) whole processes ---------------------------------------------------------------------------
+
+
+def _run_both(
+    make: Callable[[Path], Path], args: list[str], env: dict[str, str], tmp_path: Path, **popen: Any
+) -> dict[str, tuple[int, bytes, bytes, dict[str, bytes]]]:
+    """Each side in a fresh copy made by ``make`` (which returns the folder to run in)."""
+    results = {}
+    for side, argv in _argvs(args).items():
+        cwd = make(tmp_path / side)
+        done = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, check=False, **popen)
+        results[side] = (done.returncode, done.stdout, done.stderr, _tree(cwd))
+    return results
+
+
+@pytest.fixture
+def keyed(tmp_path: Path) -> tuple[dict[str, str], str]:
+    key = tmp_path / "key.txt"
+    recipient = _age_key(key)
+    env = {**os.environ, "SOPS_AGE_KEY_FILE": str(key)}
+    env = {k: v for k, v in env.items() if k not in ("COLUMNS", "FLUXFORGE_DEBUG") and not k.endswith("_COMPLETE")}
+    return env, recipient
+
+
+def _encrypted_tree(source: Path, recipient: str, env: dict[str, str], *, rules: bool) -> None:
+    source.mkdir()
+    if rules:
+        (source / ".sops.yaml").write_text(f"creation_rules:\n  - age: {recipient}\n")
+    for name, data in PLAIN.items():
+        (source / name).write_bytes(data)
+        flags = [] if rules else ["--age", recipient]
+        subprocess.run(["sops", "encrypt", "-i", *flags, name], cwd=source, env=env, check=True)
+    (source / "plain.yaml").write_text("a: 1\n")
+    (source / "tampered.yaml").write_text("note_unencrypted: kept\npassword: pw-6\n")  # clear, but under the MAC
+    flags = [] if rules else ["--age", recipient]
+    subprocess.run(["sops", "encrypt", "-i", *flags, "tampered.yaml"], cwd=source, env=env, check=True)
+    text = (source / "tampered.yaml").read_text()
+    (source / "tampered.yaml").write_text(text.replace("note_unencrypted: kept", "note_unencrypted: changed"))
+
+
+@pytest.mark.parametrize("rules", [True, False], ids=["with-sops-yaml", "without"])
+def test_decrypt_front_and_click_agree(keyed: tuple[dict[str, str], str], tmp_path: Path, rules: bool) -> None:
+    env, recipient = keyed
+    source = tmp_path / "source"
+    _encrypted_tree(source, recipient, env, rules=rules)
+    wrong = tmp_path / "wrong.txt"
+    _age_key(wrong)
+    wrong_key = {**env, "SOPS_AGE_KEY_FILE": str(wrong)}
+
+    def copy(dest: Path) -> Path:
+        shutil.rmtree(dest, ignore_errors=True)
+        shutil.copytree(source, dest)
+        return dest
+
+    keyless = {k: v for k, v in env.items() if k != "SOPS_AGE_KEY_FILE"}
+    names = [*PLAIN, "plain.yaml", "tampered.yaml", "missing.yaml", "\x1b[31mred\x1b[0m.yaml", "."]
+    runs = [(name, env) for name in names] + [(n, e) for n in ("s.yaml", "s.bin") for e in (keyless, wrong_key)]
+    for name, run_env in runs:
+        results = _run_both(copy, ["decrypt", name], run_env, tmp_path)
+        assert results["front"] == results["click"], (name, run_env.get("SOPS_AGE_KEY_FILE"))
+    code, out, _err, _files = _run_both(copy, ["decrypt", "s.yaml"], env, tmp_path)["front"]
+    assert code == 0 and b"password: pw-1" in out
+    ansi = _run_both(copy, ["decrypt", "\x1b[31mred\x1b[0m.yaml"], env, tmp_path)["front"]
+    assert ansi[0] == 1 and b"red.yaml" in ansi[2] and b"\x1b" not in ansi[2]  # click.echo's stripping
+
+
+def test_decrypt_agrees_with_sops(keyed: tuple[dict[str, str], str], tmp_path: Path) -> None:
+    env, recipient = keyed
+    _encrypted_tree(tmp_path / "t", recipient, env, rules=True)
+    for name in PLAIN:
+        ours = subprocess.run(
+            [_script(), "decrypt", name], cwd=tmp_path / "t", env=env, capture_output=True, check=False
+        )
+        peer = subprocess.run(["sops", "-d", name], cwd=tmp_path / "t", env=env, capture_output=True, check=True)
+        assert (ours.returncode, ours.stdout) == (0, peer.stdout), name
+
+
+def test_decrypt_on_a_closed_pipe(keyed: tuple[dict[str, str], str], tmp_path: Path) -> None:
+    env, recipient = keyed
+    _encrypted_tree(tmp_path / "t", recipient, env, rules=True)
+    results = []
+    for argv in _argvs(["decrypt", "s.yaml"]).values():
+        reader, writer = os.pipe()
+        os.close(reader)
+        done = subprocess.run(argv, cwd=tmp_path / "t", env=env, stdout=writer, stderr=subprocess.PIPE, check=False)
+        os.close(writer)
+        results.append((done.returncode, done.stderr))
+    assert results[0] == results[1] == (1, b"")
+
+
+def _git(cwd: Path, *args: str) -> bytes:
+    return subprocess.run(["git", "-c", "commit.gpgsign=false", *args], cwd=cwd, check=True, capture_output=True).stdout
+
+
+def _repo(dest: Path, recipient: str, staged: dict[str, str]) -> Path:
+    shutil.rmtree(dest, ignore_errors=True)
+    dest.mkdir()
+    _git(dest, "init", "-q", "-b", "main")
+    (dest / ".sops.yaml").write_text(f"creation_rules:\n  - path_regex: secrets/.*\\.yaml$\n    age: {recipient}\n")
+    (dest / "app.yaml").write_text("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n")
+    _git(dest, "add", ".")
+    _git(dest, "commit", "-q", "-m", "init")
+    for rel, text in staged.items():
+        (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+        (dest / rel).write_text(text)
+        _git(dest, "add", rel)
+    return dest
+
+
+HOOK_CASES = {
+    "nothing staged": {},
+    "a plaintext Secret": {"secrets/db.yaml": SECRET.format(n=7)},
+    "a Secret the rules miss": {"apps/db.yaml": SECRET.format(n=8)},
+    "a broken file and a Secret": {"secrets/bad.yaml": "sops: {mac: x}\n", "secrets/db.yaml": SECRET.format(n=9)},
+}
+
+
+@pytest.mark.parametrize("case", list(HOOK_CASES))
+def test_hook_run_front_and_click_agree(keyed: tuple[dict[str, str], str], tmp_path: Path, case: str) -> None:
+    env, recipient = keyed
+    results = _run_both(lambda dest: _repo(dest, recipient, HOOK_CASES[case]), ["hook", "run"], env, tmp_path)
+    seen = {}
+    for side, (code, out, err, files) in results.items():
+        repo = tmp_path / side
+        staged = _git(repo, "ls-files", "-s").decode()
+        blobs = {}
+        for line in staged.splitlines():
+            rel = line.split("\t", 1)[1]
+            blob = _git(repo, "show", f":{rel}")
+            if b"ENC[AES256_GCM" in blob:  # fresh data key and IVs each run: compare the plaintext
+                assert blob == files[rel]  # the working tree holds the staged ciphertext
+                blob = subprocess.run(["sops", "-d", rel], cwd=repo, env=env, capture_output=True, check=True).stdout
+            blobs[rel] = blob
+        modes = re.sub(r" [0-9a-f]{40} ", " ", staged)
+        objects = sum(1 for name in files if name.startswith(".git/objects/"))  # ciphertext: other ids
+        names = sorted(name for name in files if not name.startswith(".git/objects/"))
+        seen[side] = (code, out, err, modes, blobs, names, objects)
+    assert seen["front"] == seen["click"]
+    assert seen["front"][0] == (0 if case in ("nothing staged", "a plaintext Secret") else 1)
+
+
+def test_hook_run_outside_a_repository(keyed: tuple[dict[str, str], str], tmp_path: Path) -> None:
+    env, _recipient = keyed
+
+    def bare(_dest: Path) -> Path:  # one folder for both sides: the error names it
+        (tmp_path / "outside").mkdir(exist_ok=True)
+        return tmp_path / "outside"
+
+    env = {**env, "GIT_CEILING_DIRECTORIES": str(tmp_path)}
+    results = _run_both(bare, ["hook", "run"], env, tmp_path)
+    assert results["front"] == results["click"]
+    assert results["front"][0] == 1 and results["front"][2]
+
+
+# --- (4) no click on the fast paths ----------------------------------------------------------------
+
+PROBE = r"""
+import json, sys
+sys.argv = ["fluxforge", *json.loads(sys.argv[1])]
+from generator.front import main
+try:
+    main()
+except SystemExit as done:
+    code = done.code
+else:
+    code = 0
+print(json.dumps({"code": code, "modules": sorted(sys.modules)}), file=sys.stderr)
+"""
+
+
+@pytest.mark.parametrize("args", [["hook", "run"], ["decrypt", "s.yaml"], ["decrypt", "missing.yaml"]])
+def test_the_fast_paths_load_no_click(keyed: tuple[dict[str, str], str], tmp_path: Path, args: list[str]) -> None:
+    env, recipient = keyed
+    repo = _repo(tmp_path / "repo", recipient, {"secrets/db.yaml": SECRET.format(n=1)})
+    _encrypted_tree(repo / "t", recipient, env, rules=True)
+    shutil.copy(repo / "t" / "s.yaml", repo / "s.yaml")
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, json.dumps(args)], cwd=repo, env=env, capture_output=True, text=True, check=True
+    )
+    report = json.loads(done.stderr.strip().splitlines()[-1])
+    modules = set(report["modules"])
+    assert report["code"] == (1 if args[1] == "missing.yaml" else 0)
+    assert sorted(m for m in modules if m.split(".")[0] == "click" or m.startswith("generator.cli")) == []
+    assert "generator.runner" in modules  # the front ran the command itself
+    with pytest.raises(AssertionError):  # the probe sees click when click runs: the same probe on a deferred line
+        _probe_click_free(repo, env, [*args[:1], "--debug", *args[1:]])
+
+
+def _probe_click_free(repo: Path, env: dict[str, str], args: list[str]) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, json.dumps(args)], cwd=repo, env=env, capture_output=True, text=True, check=False
+    )
+    modules = set(json.loads(done.stderr.strip().splitlines()[-1])["modules"])
+    assert "click" not in modules
+
+
+def test_runner_echo_is_click_echo(capfd: pytest.CaptureFixture[str]) -> None:
+    """Lines with and without ANSI codes, coloured or not, to a stderr that is not a terminal."""
+    lines = ["plain", "a \x1b[31mred\x1b[0m word", "\x1b[1;32mbold\x1b[m", "esc \x1b alone", "é ünï"]
+    for line in lines:
+        for colour in (False, True):
+            runner.echo_err(line, colour)
+            ours = capfd.readouterr().err
+            click.echo(line, err=True, color=colour or None)
+            assert ours == capfd.readouterr().err, (line, colour)
