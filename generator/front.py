@@ -89,7 +89,7 @@ def main() -> None:
         _print_root_help(root_help(prog, help_width()))
         return
     if fast_command(args) is not None:
-        _run_fast(args)
+        _end(run_fast(args))
         return
     from generator.cli import main as click_main
 
@@ -99,7 +99,7 @@ def main() -> None:
 def _fast_help_prog(args: list[str]) -> str | None:
     """The program name when this run is the root help and nothing else, as click would name it; None
     (click decides) for anything else or anything unsure."""
-    if args not in (["--help"], ["-h"]) or not _plain_run():
+    if args not in (["--help"], ["-h"]) or sys.stdout is None or _click_only():
         return None
     return _prog()
 
@@ -110,20 +110,17 @@ def _prog() -> str | None:
     return prog if prog and prog.isascii() and prog.isprintable() and " " not in prog else None
 
 
-def _plain_run() -> bool:
-    """A run the front may answer: stdout there, not ``python -m``, no shell completion."""
-    return sys.stdout is not None and not _click_only()
-
-
 def fast_command(args: list[str]) -> str | None:
     """The command line this module runs without click (``"hook run"`` or ``"decrypt"``), or None: click runs
-    it. Only these exact shapes, with no option at all, in a plain run whose stderr click would write to as it
-    is (present, not ASCII-only: click rewraps such a stream) and under a plain program name."""
-    if not _plain_run() or _prog() is None or not _stderr_as_is():
+    it. Only these exact shapes, with no option at all, with stdout there, no shell completion, a stderr click
+    would write to as it is (present, not ASCII-only: click rewraps such a stream) and a plain program name.
+    ``python -m generator hook run`` (what ``fluxforge hook install`` writes into the git hook) is taken too:
+    nothing the hook prints names the program; every other ``python -m`` run goes to click."""
+    if sys.stdout is None or _completion() or _prog() is None or not _stderr_as_is():
         return None
     if args == ["hook", "run"]:
         return "hook run"
-    if len(args) == 2 and args[0] == "decrypt" and _one_file(args[1]):
+    if len(args) == 2 and args[0] == "decrypt" and not _module_run() and _one_file(args[1]):
         return "decrypt"
     return None
 
@@ -150,10 +147,11 @@ def _one_file(arg: str) -> bool:
     return not stat.S_ISDIR(st.st_mode) and os.access(arg, os.R_OK)
 
 
-def _run_fast(args: list[str]) -> None:
+def run_fast(args: list[str]) -> str | int | None:
     """Run ``fluxforge hook run`` or ``fluxforge decrypt FILE`` as the click commands do (the same bodies in
-    ``generator.runner``, with the arguments click passes when no option is given); a closed stdout ends
-    the run with exit status 1 and nothing on stderr, as click's standalone mode does."""
+    ``generator.runner``, with the arguments click passes when no option is given) and return the exit
+    status (``SystemExit``'s code); a closed stdout ends the run with exit status 1 and nothing on stderr,
+    as click's standalone mode does."""
     from generator import runner
 
     runner.setup_process()
@@ -178,13 +176,47 @@ def _run_fast(args: list[str]) -> None:
             )
     except BrokenPipeError:
         _quiet_exit_1()
+    except SystemExit as done:
+        return done.code
+    return 0
+
+
+def _end(code: str | int | None) -> None:
+    """End a run ``run_fast`` made: its streams flushed, then out without the interpreter's teardown (freeing
+    every module and object one by one, tens of milliseconds after a hook run) when that teardown has
+    nothing else to do: no exit handler registered (``logging`` registers one, for a note), no other
+    thread. Files are written and closed, temp files removed and git finished before this point."""
+    if not isinstance(code, int) or not _nothing_left():
+        sys.exit(code)
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BrokenPipeError:
+        _quiet_exit_1()
+    os._exit(code)
+
+
+def _nothing_left() -> bool:
+    import atexit
+
+    handlers = getattr(atexit, "_ncallbacks", None)  # CPython's count; unknown elsewhere: the usual exit
+    if handlers is None or handlers() != 0:
+        return False
+    threading = sys.modules.get("threading")
+    return threading is None or threading.active_count() == 1
 
 
 def _click_only() -> bool:
-    """``python -m ...`` (click names the program after the module) or shell completion requested
-    (click's ``_<PROG>_COMPLETE``)."""
-    if getattr(sys.modules["__main__"], "__package__", None) not in (None, ""):
-        return True
+    """``python -m ...`` (click names the program after the module) or shell completion requested."""
+    return _module_run() or _completion()
+
+
+def _module_run() -> bool:
+    return getattr(sys.modules["__main__"], "__package__", None) not in (None, "")
+
+
+def _completion() -> bool:
+    """Shell completion requested (click's ``_<PROG>_COMPLETE``)."""
     return any(name.startswith("_") and name.endswith("_COMPLETE") for name in os.environ)
 
 

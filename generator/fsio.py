@@ -19,15 +19,18 @@ from __future__ import annotations
 import contextlib
 import errno
 import itertools
-import logging
 import os
 import re
 import stat
+import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from generator.errors import InputError, RenderError, WriteError
+
+if TYPE_CHECKING:
+    import logging
 
 MAX_INPUT_ENV = "FLUXFORGE_MAX_INPUT_SIZE"
 DEFAULT_MAX_INPUT = 64 * 1024 * 1024
@@ -37,7 +40,7 @@ _FD_LINK = re.compile(r"^/(?:dev/fd|proc/self/fd|proc/(\d+)/fd)/(\d+)$")
 _STD_NAMES = {"/dev/stdin": 0, "/dev/stdout": 1, "/dev/stderr": 2}
 _SWEPT: set[str] = set()
 _TEMPS = itertools.count()  # the numbers of this process's temp files
-log = logging.getLogger("fluxforge")
+_NOTES_TO_STDERR = False  # set by notes_to_stderr(): the command line's set-up, before any note
 SKIP_DIRS = frozenset({".git", ".hg", ".svn", ".fluxforge", ".venv", "node_modules", "__pycache__"})
 """Folders no repository walk enters: version control, tool state, installed dependencies."""
 
@@ -391,12 +394,39 @@ def sweep_stale_temps(folder: Path) -> list[Path]:
         except OSError:
             continue
         removed.append(folder / name)
-        log.warning(
+        note(
             "%s: removed a stale temp file left by an interrupted fluxforge run (process %s is gone)",
             folder / name,
             match.group(1),
         )
     return removed
+
+
+def notes_to_stderr() -> None:
+    """Notes (``note``) go to stderr as ``fluxforge: MESSAGE`` lines: the command line's set-up. The
+    ``fluxforge`` logger gets its handler now if ``logging`` is loaded already, else with the first note
+    (a run that notes nothing never loads ``logging``)."""
+    global _NOTES_TO_STDERR
+    _NOTES_TO_STDERR = True
+    if "logging" in sys.modules:
+        _logger()
+
+
+def note(message: str, *args: object) -> None:
+    """A note for the user (a warning on the ``fluxforge`` logger; ``message % args`` as logging formats it)."""
+    _logger().warning(message, *args)
+
+
+def _logger() -> logging.Logger:
+    import logging
+
+    logger = logging.getLogger("fluxforge")
+    if _NOTES_TO_STDERR and not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("fluxforge: %(message)s"))
+        logger.addHandler(handler)
+        logger.propagate = False
+    return logger
 
 
 def process_alive(pid: int) -> bool:

@@ -78,21 +78,17 @@ def _exit_on_signal(signum: int, frame: Any) -> None:  # noqa: ARG001 - signal h
 
 
 def setup_process() -> None:
-    """Signals and the ``fluxforge`` logger (notes such as removed stale temp files go to stderr)."""
-    import logging
+    """Signals, and notes (such as removed stale temp files) to stderr (``fsio.notes_to_stderr``)."""
     import signal
+
+    from generator.fsio import notes_to_stderr
 
     for signum in (signal.SIGTERM, signal.SIGHUP):
         try:
             signal.signal(signum, _exit_on_signal)
         except ValueError:  # not the main thread (embedded use): leave the process's handlers alone
             break
-    logger = logging.getLogger("fluxforge")
-    if not logger.handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("fluxforge: %(message)s"))
-        logger.addHandler(handler)
-        logger.propagate = False
+    notes_to_stderr()
 
 
 Run = Callable[..., Any]

@@ -48,7 +48,12 @@ def _script() -> str:
 
 
 def _argvs(args: list[str]) -> dict[str, list[str]]:
-    return {"front": [_script(), *args], "click": [sys.executable, "-c", CLICK_PATH, *args]}
+    """The console script (the front), the click path forced, and for ``hook run`` what the installed git
+    hook runs (``python -m generator hook run``, through the front too)."""
+    argvs = {"front": [_script(), *args], "click": [sys.executable, "-c", CLICK_PATH, *args]}
+    if args == ["hook", "run"]:
+        argvs["module"] = [sys.executable, "-m", "generator", *args]
+    return argvs
 
 
 def _age_key(path: Path) -> str:
@@ -147,6 +152,21 @@ def test_unsure_runs_stay_with_click(monkeypatch: pytest.MonkeyPatch) -> None:
     assert front.fast_command(["hook", "run"]) is None
 
 
+@pytest.mark.usefixtures("plain_run")
+def test_python_m_generator_takes_only_the_hook(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``python -m generator hook run`` is what `fluxforge hook install` writes; any other ``python -m`` run
+    (whose usage lines name the program after the module) stays with click."""
+    monkeypatch.chdir(tmp_path)
+    Path("f.yaml").write_text("a: 1\n")
+    module = types.ModuleType("__main__")
+    module.__package__ = "generator"
+    monkeypatch.setitem(sys.modules, "__main__", module)
+    monkeypatch.setattr(sys, "argv", [str(Path(front.__file__).with_name("__main__.py"))])
+    assert front.fast_command(["hook", "run"]) == "hook run"
+    assert front.fast_command(["decrypt", "f.yaml"]) is None
+    assert front._fast_help_prog(["--help"]) is None
+
+
 # --- (2) the arguments -----------------------------------------------------------------------------
 
 
@@ -169,7 +189,7 @@ def _both_in_process(args: list[str], capsys: pytest.CaptureFixture[str]) -> lis
     result = CliRunner().invoke(main, args, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     outputs.append(result.stdout + "|" + result.stderr)
-    front._run_fast(args)
+    assert front.run_fast(args) == 0
     out = capsys.readouterr()
     outputs.append(out.out + "|" + out.err)
     return outputs
@@ -284,6 +304,33 @@ def test_decrypt_agrees_with_sops(keyed: tuple[dict[str, str], str], tmp_path: P
         assert (ours.returncode, ours.stdout) == (0, peer.stdout), name
 
 
+def test_a_large_plaintext_reaches_the_pipe_whole(keyed: tuple[dict[str, str], str], tmp_path: Path) -> None:
+    """The fast path ends without the interpreter's teardown: every byte is out before it does."""
+    env, recipient = keyed
+    big = tmp_path / "big.yaml"
+    big.write_text("".join(f"key{n}: {'v' * 1000}-{n}\n" for n in range(3000)))
+    subprocess.run(["sops", "encrypt", "-i", "--age", recipient, str(big)], env=env, check=True)
+    peer = subprocess.run(["sops", "-d", str(big)], env=env, capture_output=True, check=True).stdout
+    for argv in _argvs(["decrypt", str(big)]).values():
+        done = subprocess.run(argv, env=env, capture_output=True, check=True)
+        assert done.stdout == peer and len(peer) > 3_000_000
+
+
+def test_exit_handlers_still_run(keyed: tuple[dict[str, str], str], tmp_path: Path) -> None:
+    """An exit handler registered in the process (embedding code, a library) runs: the teardown is skipped
+    only when it has nothing to do."""
+    env, recipient = keyed
+    _encrypted_tree(tmp_path / "t", recipient, env, rules=True)
+    code = (
+        "import atexit, sys; atexit.register(lambda: print('handler ran', file=sys.stderr)); "
+        "sys.argv = ['fluxforge', 'decrypt', 's.yaml']; from generator.front import main; main()"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path / "t", env=env, capture_output=True, text=True, check=False
+    )
+    assert (done.returncode, done.stderr) == (0, "handler ran\n") and "pw-1" in done.stdout
+
+
 def test_decrypt_on_a_closed_pipe(keyed: tuple[dict[str, str], str], tmp_path: Path) -> None:
     env, recipient = keyed
     _encrypted_tree(tmp_path / "t", recipient, env, rules=True)
@@ -301,7 +348,11 @@ def _git(cwd: Path, *args: str) -> bytes:
     return subprocess.run(["git", "-c", "commit.gpgsign=false", *args], cwd=cwd, check=True, capture_output=True).stdout
 
 
-def _repo(dest: Path, recipient: str, staged: dict[str, str]) -> Path:
+STALE = "secrets/.db.yaml.fluxforge-999999999-0.tmp"
+"""A temp file of ours whose process is gone: the write beside it removes it and notes that on stderr."""
+
+
+def _repo(dest: Path, recipient: str, staged: dict[str, str], *, stale: bool = False) -> Path:
     shutil.rmtree(dest, ignore_errors=True)
     dest.mkdir()
     _git(dest, "init", "-q", "-b", "main")
@@ -313,6 +364,8 @@ def _repo(dest: Path, recipient: str, staged: dict[str, str]) -> Path:
         (dest / rel).parent.mkdir(parents=True, exist_ok=True)
         (dest / rel).write_text(text)
         _git(dest, "add", rel)
+    if stale:
+        (dest / STALE).write_text("half a write\n")
     return dest
 
 
@@ -321,13 +374,19 @@ HOOK_CASES = {
     "a plaintext Secret": {"secrets/db.yaml": SECRET.format(n=7)},
     "a Secret the rules miss": {"apps/db.yaml": SECRET.format(n=8)},
     "a broken file and a Secret": {"secrets/bad.yaml": "sops: {mac: x}\n", "secrets/db.yaml": SECRET.format(n=9)},
+    "a Secret beside a stale temp file": {"secrets/db.yaml": SECRET.format(n=10)},
 }
 
 
 @pytest.mark.parametrize("case", list(HOOK_CASES))
 def test_hook_run_front_and_click_agree(keyed: tuple[dict[str, str], str], tmp_path: Path, case: str) -> None:
     env, recipient = keyed
-    results = _run_both(lambda dest: _repo(dest, recipient, HOOK_CASES[case]), ["hook", "run"], env, tmp_path)
+    stale = "stale" in case
+
+    def make(dest: Path) -> Path:
+        return _repo(dest, recipient, HOOK_CASES[case], stale=stale)
+
+    results = _run_both(make, ["hook", "run"], env, tmp_path)
     seen = {}
     for side, (code, out, err, files) in results.items():
         repo = tmp_path / side
@@ -343,9 +402,11 @@ def test_hook_run_front_and_click_agree(keyed: tuple[dict[str, str], str], tmp_p
         modes = re.sub(r" [0-9a-f]{40} ", " ", staged)
         objects = sum(1 for name in files if name.startswith(".git/objects/"))  # ciphertext: other ids
         names = sorted(name for name in files if not name.startswith(".git/objects/"))
+        err = err.replace(str(repo).encode(), b"REPO")  # a note names the stale file by its absolute path
         seen[side] = (code, out, err, modes, blobs, names, objects)
-    assert seen["front"] == seen["click"]
-    assert seen["front"][0] == (0 if case in ("nothing staged", "a plaintext Secret") else 1)
+    assert seen["front"] == seen["click"] == seen["module"]
+    assert seen["front"][0] == (1 if "miss" in case or "broken" in case else 0)
+    assert (f"fluxforge: REPO/{STALE}: removed a stale temp file".encode() in seen["front"][2]) == stale
 
 
 def test_hook_run_outside_a_repository(keyed: tuple[dict[str, str], str], tmp_path: Path) -> None:
@@ -357,49 +418,67 @@ def test_hook_run_outside_a_repository(keyed: tuple[dict[str, str], str], tmp_pa
 
     env = {**env, "GIT_CEILING_DIRECTORIES": str(tmp_path)}
     results = _run_both(bare, ["hook", "run"], env, tmp_path)
-    assert results["front"] == results["click"]
+    assert results["front"] == results["click"] == results["module"]
     assert results["front"][0] == 1 and results["front"][2]
 
 
 # --- (4) no click on the fast paths ----------------------------------------------------------------
 
 PROBE = r"""
-import json, sys
-sys.argv = ["fluxforge", *json.loads(sys.argv[1])]
-from generator.front import main
-try:
-    main()
-except SystemExit as done:
-    code = done.code
+import atexit, json, runpy, sys
+atexit.register(lambda: print(json.dumps(sorted(sys.modules)), file=sys.stderr))  # the run's last line
+args = json.loads(sys.argv[1])
+sys.argv = ["fluxforge", *args[1:]]
+if args[0] == "module":  # as python -m generator runs it
+    runpy.run_module("generator", run_name="__main__", alter_sys=True)
 else:
-    code = 0
-print(json.dumps({"code": code, "modules": sorted(sys.modules)}), file=sys.stderr)
+    from generator.front import main
+    main()
 """
 
 
-@pytest.mark.parametrize("args", [["hook", "run"], ["decrypt", "s.yaml"], ["decrypt", "missing.yaml"]])
+@pytest.mark.parametrize(
+    "args",
+    [["script", "hook", "run"], ["module", "hook", "run"], ["script", "decrypt", "s.yaml"], ["script", "decrypt", "x"]],
+)
 def test_the_fast_paths_load_no_click(keyed: tuple[dict[str, str], str], tmp_path: Path, args: list[str]) -> None:
     env, recipient = keyed
     repo = _repo(tmp_path / "repo", recipient, {"secrets/db.yaml": SECRET.format(n=1)})
     _encrypted_tree(repo / "t", recipient, env, rules=True)
     shutil.copy(repo / "t" / "s.yaml", repo / "s.yaml")
     done = subprocess.run(
-        [sys.executable, "-c", PROBE, json.dumps(args)], cwd=repo, env=env, capture_output=True, text=True, check=True
+        [sys.executable, "-c", PROBE, json.dumps(args)], cwd=repo, env=env, capture_output=True, text=True, check=False
     )
     report = json.loads(done.stderr.strip().splitlines()[-1])
-    modules = set(report["modules"])
-    assert report["code"] == (1 if args[1] == "missing.yaml" else 0)
+    modules = set(report)
+    assert done.returncode == (1 if args[-1] == "x" else 0)
     assert sorted(m for m in modules if m.split(".")[0] == "click" or m.startswith("generator.cli")) == []
     assert "generator.runner" in modules  # the front ran the command itself
+    assert "logging" not in modules  # loaded for a note only (test_a_note_loads_logging)
     with pytest.raises(AssertionError):  # the probe sees click when click runs: the same probe on a deferred line
-        _probe_click_free(repo, env, [*args[:1], "--debug", *args[1:]])
+        _probe_click_free(repo, env, [*args[:2], "--debug", *args[2:]])
+
+
+def test_a_note_loads_logging(keyed: tuple[dict[str, str], str], tmp_path: Path) -> None:
+    env, recipient = keyed
+    repo = _repo(tmp_path / "repo", recipient, {"secrets/db.yaml": SECRET.format(n=1)}, stale=True)
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, json.dumps(["script", "hook", "run"])],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert f"fluxforge: {repo / STALE}: removed a stale temp file" in done.stderr
+    assert "logging" in json.loads(done.stderr.strip().splitlines()[-1])
 
 
 def _probe_click_free(repo: Path, env: dict[str, str], args: list[str]) -> None:
     done = subprocess.run(
         [sys.executable, "-c", PROBE, json.dumps(args)], cwd=repo, env=env, capture_output=True, text=True, check=False
     )
-    modules = set(json.loads(done.stderr.strip().splitlines()[-1])["modules"])
+    modules = set(json.loads(done.stderr.strip().splitlines()[-1]))
     assert "click" not in modules
 
 

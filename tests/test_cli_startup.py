@@ -46,10 +46,11 @@ HEAVY = (
 )
 
 PROBE = r"""
-import json, runpy, sys
+import json, sys
 sys.argv = ["fluxforge", *json.loads(sys.argv[1])]
+from generator.cli import main  # click's path (tests/test_cli_fast_paths.py probes the front's)
 try:
-    runpy.run_module("generator", run_name="__main__")
+    main()
 except SystemExit as done:
     code = done.code
 else:

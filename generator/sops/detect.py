@@ -93,10 +93,10 @@ def _read(data: bytes, fmt: str) -> Any:
 def _yaml_metadata(text: str) -> Any:
     """The first document's top-level ``sops`` value (sops reads metadata with ``yaml.Unmarshal``,
     which decodes the first document only)."""
-    from generator.yamlio import compose_first, remembered
-
     if _cannot_hold_sops(text) or _other_yaml_version(text):
         return _ABSENT  # a plaintext file (nothing composed), or one sops cannot load
+    from generator.yamlio import compose_first, remembered  # ruamel: loaded only when a text may be composed
+
     found = None if remembered(text) else secret_shaped(text)  # remembered: the check composed the whole text
     if found is not None and found.meta is not None:
         return found.meta.meta  # the block as sops writes it: read as the store reads it (once)

@@ -673,12 +673,11 @@ def _tmpdir_problem(err: OSError) -> str:
 
 def _sweep_stale_edit_dirs() -> None:
     """Remove edit folders of ours whose process is gone (a SIGKILLed edit leaves its plaintext there)."""
-    import logging
     import re
     import shutil
     import tempfile
 
-    from generator.fsio import process_alive
+    from generator.fsio import note, process_alive
 
     base = Path(tempfile.gettempdir())
     pattern = re.compile(rf"^{_EDIT_PREFIX}(\d+)-")
@@ -692,7 +691,7 @@ def _sweep_stale_edit_dirs() -> None:
             continue
         if not process_alive(int(match.group(1))):
             shutil.rmtree(entry.path, ignore_errors=True)
-            logging.getLogger("fluxforge").warning(
+            note(
                 "%s: removed a stale edit folder left by an interrupted fluxforge edit (process %s is gone)",
                 entry.path,
                 match.group(1),
