@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 from generator.errors import SopsError
@@ -41,11 +40,41 @@ class Metadata:
 
 
 def now_rfc3339() -> str:
+    from datetime import UTC, datetime
+
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+_DAYS = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
+def _written_by_sops(lastmodified: str) -> bool:
+    """``YYYY-MM-DDTHH:MM:SSZ`` (the form sops writes) naming a real date and time of the years 1000-9999:
+    the parse below formats it back to itself, so a decrypt need not import ``datetime`` for it."""
+    fields = _stamp_fields(lastmodified)
+    return fields is not None and _real_time(*fields)
+
+
+def _stamp_fields(text: str) -> tuple[int, ...] | None:
+    """The six numbers of ``YYYY-MM-DDTHH:MM:SSZ`` (ASCII digits only), else None."""
+    if len(text) != 20 or text[4::3] != "--T::Z" or not text.isascii():
+        return None
+    parts = (text[:4], *(text[i : i + 2] for i in range(5, 19, 3)))
+    return tuple(map(int, parts)) if all(part.isdigit() for part in parts) else None
+
+
+def _real_time(year: int, month: int, day: int, hour: int, minute: int, second: int) -> bool:
+    leap = month == 2 and year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+    in_month = 1 <= month <= 12 and 1 <= day <= _DAYS[month - 1] + leap
+    return year >= 1000 and in_month and hour < 24 and minute < 60 and second < 60
 
 
 def mac_aad(lastmodified: str, name: str) -> str:
     """``LastModified.Format(time.RFC3339)`` of the parsed time (fraction dropped, UTC as ``Z``)."""
+    if _written_by_sops(lastmodified):
+        return lastmodified
+    from datetime import datetime
+
     try:
         parsed = datetime.fromisoformat(lastmodified.replace("z", "Z").replace("t", "T"))
     except ValueError:

@@ -57,6 +57,23 @@ def lazy(pattern: str, flags: int = 0) -> Callable[[], re.Pattern[str]]:
     return cache(partial(re.compile, pattern, flags))
 
 
+class CharClass:
+    """A one-character class (``[…]``) looked for in a text. ASCII text (``str.isascii`` reads a flag) is
+    answered by deleting the class's ASCII members (``ascii_members``, held equal to the pattern's by
+    tests/sops/test_sops_lean_imports.py) from its bytes; other text by the pattern, compiled on first
+    use: a one-file decrypt of an ASCII file compiles none of these classes."""
+
+    def __init__(self, pattern: str, ascii_members: str) -> None:
+        self.pattern = lazy(pattern)
+        self.ascii_members = ascii_members.encode("ascii")
+
+    def found_in(self, text: str) -> bool:
+        if text.isascii():
+            data = text.encode("ascii")
+            return len(data.translate(None, self.ascii_members)) != len(data)
+        return self.pattern().search(text) is not None
+
+
 _WORDS = re.compile(r"\^\(([A-Za-z0-9_]+(?:\|[A-Za-z0-9_]+)*)\)\$")
 _LITERAL = lazy(r"(\^?)((?:[^\\.+*?()|\[\]{}^$]|\\[./-])*)(\$?)")
 

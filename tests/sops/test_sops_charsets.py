@@ -17,14 +17,14 @@ EVERY_CODE_POINT = "".join(map(chr, range(sys.maxunicode + 1)))
 
 REFERENCES = {
     # the patterns as they were written before (the negated classes)
-    "yaml_emit._SPECIAL": (yaml_emit._SPECIAL, "[^\t\n\x20-\x7e\xa0-\ud7ff\ue000-\ufefe\uff00-\ufffd]"),
+    "yaml_emit._SPECIAL": (yaml_emit._SPECIAL.pattern(), "[^\t\n\x20-\x7e\xa0-\ud7ff\ue000-\ufefe\uff00-\ufffd]"),
     "detect._NOT_PRINTABLE": (
         detect._NOT_PRINTABLE,
         "[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]",
     ),
     # the one-character alternatives of the block look (its blank-line search is yaml_fast._BLANK_LINE)
     "yaml_fast._META_ODD_CHAR": (
-        yaml_fast._META_ODD_CHAR,
+        yaml_fast._META_ODD_CHAR.pattern(),
         "[#\t\r\\\\\x85\u2028\u2029\ufeff]|[^\n\x20-\x7e\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]",
     ),
 }

@@ -15,7 +15,9 @@ import re
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from generator.sops import aead, regex, tree
+from generator.errors import SopsError
+from generator.sops import aead, metadata, regex, tree
+from generator.sops.stores import yaml_emit, yaml_fast
 from generator.sops.values import Branch, Comment
 
 GOOD = base64.b64encode(b"0123456789abcdef").decode()
@@ -86,3 +88,71 @@ def test_a_lazy_pattern_is_compiled_once_as_re_compiles_it() -> None:
     eager = re.compile("[a-z]+", re.IGNORECASE)
     assert (first.pattern, first.flags) == (eager.pattern, eager.flags)
     assert first.fullmatch("AbC") is not None
+
+
+CHAR_CLASSES = {
+    "yaml_fast._ODD": yaml_fast._ODD,
+    "yaml_fast._META_ODD_CHAR": yaml_fast._META_ODD_CHAR,
+    "yaml_emit._ANY_BREAK": yaml_emit._ANY_BREAK,
+    "yaml_emit._SPECIAL": yaml_emit._SPECIAL,
+}
+ASCII = "".join(map(chr, range(128)))
+CLASS_TEXTS = ["", "plain", "a#b", "x\ty", "line\r\n", "two\nlines", "caf\u00e9", "\u2028", "a\ufeff", "\x7f", "\\"]
+CLASS_TEXTS += [
+    "sops:\n    age: []\n",
+    "\x85",
+    "\ud800",
+    "\U0001f600",
+    "\x00",
+    "tab\t\u00e9",
+    "#\u00e9",
+    ASCII,
+    ASCII[32:127],
+]
+
+
+@pytest.mark.parametrize("name", sorted(CHAR_CLASSES))
+def test_a_char_class_answers_as_its_pattern(name: str) -> None:
+    """The ASCII members a class is given are the ASCII characters its pattern matches, so an ASCII text
+    (answered without the pattern) and any other text (answered by it) get the pattern's answer."""
+    found = CHAR_CLASSES[name]
+    pattern = found.pattern()
+    assert [ch for ch in ASCII if pattern.search(ch)] == [chr(b) for b in sorted(found.ascii_members)]
+    for text in [*CLASS_TEXTS, *ASCII, *(ASCII[i : i + 7] for i in range(0, 128, 5))]:
+        assert found.found_in(text) is (pattern.search(text) is not None), repr(text)
+
+
+STAMPS = [
+    f"{year:04d}-{month:02d}-{day:02d}T{time}Z"
+    for year in (0, 999, 1000, 1582, 1900, 1999, 2000, 2023, 2024, 2100, 2400, 9999)
+    for month in range(14)
+    for day in (0, 1, 28, 29, 30, 31, 32)
+    for time in ("00:00:00", "23:59:59", "24:00:00", "12:60:00", "12:00:60")
+]
+STAMPS += ["2024-01-02t03:04:05Z", "2024-01-02T03:04:05z", "2024-01-02T03:04:05+00:00", "2024-01-02T03:04:05.5Z"]
+STAMPS += [
+    "2024-01-02T03:04:05+01:30",
+    "2024-01-02 03:04:05Z",
+    "2024-01-02T03:04:05",
+    "",
+    "x" * 20,
+    "2024-1-02T03:04:05Z",
+]
+STAMPS += ["\uff12024-01-02T03:04:05Z", "2024-01-02T03:04:0\u0665Z", "+2024-01-02T03:04:5Z", "2024-01-02T03:04:05ZZ"]
+
+
+def _aad(stamp: str) -> str:
+    try:
+        return metadata.mac_aad(stamp, "f.yaml")
+    except SopsError as err:
+        return f"error: {err}"
+
+
+def test_the_mac_aad_of_what_sops_writes_is_what_the_datetime_parse_gives() -> None:
+    """``sops.lastmodified`` as sops writes it (``YYYY-MM-DDTHH:MM:SSZ``) is its own RFC 3339 form when it
+    names a real time: the same answer (or the same error) as parsing and formatting it with ``datetime``."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(metadata, "_written_by_sops", lambda _stamp: False)
+        expected = [_aad(stamp) for stamp in STAMPS]
+    assert [_aad(stamp) for stamp in STAMPS] == expected
+    assert sum(metadata._written_by_sops(stamp) for stamp in STAMPS) > 1000  # the fast answer was given

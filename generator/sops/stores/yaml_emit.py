@@ -28,7 +28,7 @@ import re
 from typing import Any, cast
 
 from generator.sops.record import record
-from generator.sops.regex import lazy
+from generator.sops.regex import CharClass, lazy
 from generator.sops.stores.yaml_scalars import Unsupported, resolve_plain
 from generator.sops.values import Branch, Comment, GoTime, SeqComment, format_float_g
 
@@ -36,18 +36,21 @@ _OLD_BOOLS = frozenset(
     ["y", "Y", "yes", "Yes", "YES", "on", "On", "ON", "n", "N", "no", "No", "NO", "off", "Off", "OFF"]
 )
 _WORDS = _OLD_BOOLS | {"true", "True", "TRUE", "false", "False", "FALSE", "null", "Null", "NULL"}
-_BASE60 = re.compile(r"[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?")
+_BASE60 = lazy(r"[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?")
 _BREAKS = "\r\n\x85\u2028\u2029"
-_ANY_BREAK = re.compile(f"[{_BREAKS}]")
+_ANY_BREAK = CharClass(f"[{_BREAKS}]", "\r\n")
 _OTHER_BREAK = lazy("[\r\x85\u2028\u2029]")
 # outside go-yaml's printable set (tab is tracked on its own: it only rules out plain and single quotes),
 # written as the characters it holds: the same class as [^\t\n\x20-\x7e\xa0-\ud7ff\ue000-\ufefe\uff00-\ufffd]
 # (tests/sops/test_sops_charsets.py checks every code point), which takes re ten times longer to compile
-_SPECIAL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\ufeff\ufffe-\U0010ffff]")
-_SPACE_BREAK = re.compile(f" [{_BREAKS}]")
-_BREAK_SPACE = re.compile(f"[{_BREAKS}] ")
-_FIRST_INDICATOR = re.compile(f"[#,\\[\\]{{}}&*!|>'\"%@`]|[?:-](?:[ \t{_BREAKS}]|$)|---|\\.\\.\\.")
-_INNER_INDICATOR = re.compile(f":(?:[ \t{_BREAKS}]|$)|[ \t{_BREAKS}]#")
+_SPECIAL = CharClass(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\ufeff\ufffe-\U0010ffff]",
+    "".join(map(chr, [*range(0x09), *range(0x0B, 0x20), 0x7F])),
+)
+_SPACE_BREAK = lazy(f" [{_BREAKS}]")
+_BREAK_SPACE = lazy(f"[{_BREAKS}] ")
+_FIRST_INDICATOR = lazy(f"[#,\\[\\]{{}}&*!|>'\"%@`]|[?:-](?:[ \t{_BREAKS}]|$)|---|\\.\\.\\.")
+_INNER_INDICATOR = lazy(f":(?:[ \t{_BREAKS}]|$)|[ \t{_BREAKS}]#")
 _SAFE_PLAIN = re.compile(r"[A-Za-z][A-Za-z0-9_./=+,@%()\[\]-]*(?::[A-Za-z0-9_./=+,@%()\[\]-]+)*")
 _ESCAPES = {
     "\0": "0",
@@ -86,10 +89,10 @@ class Fits:
 def fits(value: str) -> Fits:
     if not value:
         return Fits(plain=True, single=True, block=False, multiline=False)
-    multiline = bool(_ANY_BREAK.search(value))
-    special = bool(_SPECIAL.search(value))
-    space_break = bool(_SPACE_BREAK.search(value))
-    quoted_ok = not (space_break or _BREAK_SPACE.search(value) or "\t" in value or special)
+    multiline = _ANY_BREAK.found_in(value)
+    special = _SPECIAL.found_in(value)
+    space_break = bool(_SPACE_BREAK().search(value))
+    quoted_ok = not (space_break or _BREAK_SPACE().search(value) or "\t" in value or special)
     return Fits(
         plain=quoted_ok and not (multiline or _plain_unsafe(value)),
         single=quoted_ok,
@@ -101,7 +104,7 @@ def fits(value: str) -> Fits:
 def _plain_unsafe(value: str) -> bool:
     """A space or break at either end, or an indicator where a plain scalar cannot have one."""
     edges = value[0] in " " + _BREAKS or value[-1] in " " + _BREAKS
-    return edges or bool(_FIRST_INDICATOR.match(value) or _INNER_INDICATOR.search(value, 1))
+    return edges or bool(_FIRST_INDICATOR().match(value) or _INNER_INDICATOR().search(value, 1))
 
 
 def _reads_as_string(value: str) -> bool:
@@ -109,7 +112,7 @@ def _reads_as_string(value: str) -> bool:
         resolved = resolve_plain(value) if value else None
     except Unsupported:
         return False
-    return isinstance(resolved, str) and not (_BASE60.fullmatch(value) or value in _OLD_BOOLS)
+    return isinstance(resolved, str) and not (_BASE60().fullmatch(value) or value in _OLD_BOOLS)
 
 
 def string_style(value: str) -> str:
@@ -131,7 +134,7 @@ def double_quoted(value: str) -> str:
     escape_all = value.startswith("\ufeff")
     out = ['"']
     for ch in value:
-        if not escape_all and ch not in _BREAKS and ch not in '"\\' and not _SPECIAL.match(ch) and ch != "\t":
+        if not escape_all and ch not in _BREAKS and ch not in '"\\' and not _SPECIAL.pattern().match(ch) and ch != "\t":
             out.append(ch)
         elif ch in _ESCAPES:
             out.append("\\" + _ESCAPES[ch])
@@ -382,7 +385,7 @@ class _Writer:
             self.heads()
             self.line_at()
             text, tag, style = _scalar(str(key))
-            if _ANY_BREAK.search(text) or len(tag) + _utf8_len(text) > 128:
+            if _ANY_BREAK.found_in(text) or len(tag) + _utf8_len(text) > 128:
                 self.mark("?", space_before=True, space_after=False, fresh=True)
                 self.scalar(text, tag, style, simple_key=False, in_item=False)
                 self.line_at()

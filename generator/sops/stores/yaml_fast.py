@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
-from generator.sops.regex import lazy
+from generator.sops.regex import CharClass, lazy
 from generator.sops.stores.yaml_emit import DOUBLE, LITERAL, PLAIN, double_quoted, string_style
 from generator.sops.stores.yaml_scalars import Unsupported, resolve_plain
 from generator.sops.values import Branch
@@ -29,7 +29,7 @@ from generator.sops.values import Branch
 # a line of the shape: indentation, key, and the value when there is one
 _LINE = re.compile(r"( *)([^ :][^:]*?):(?: (.+))?")
 _MAX_DEPTH = 32
-_ODD = re.compile("[#\t\r\x85\u2028\u2029\ufeff]")
+_ODD = CharClass("[#\t\r\x85\u2028\u2029\ufeff]", "#\t\r")
 # a literal block the writer writes as its lines: printable text lines, none empty or space-led or
 # space-ended, one final line break
 _PLAIN_BLOCK = lazy(r"(?:[^ \n\r\t\x85\u2028\u2029](?:[^\n\r\t\x85\u2028\u2029]*[^ \n\r\t\x85\u2028\u2029])?\n)+")
@@ -118,7 +118,7 @@ def _plain_string(text: str) -> bool:
 
 
 def _reads_plain(text: str) -> bool:
-    if text != text.strip(" ") or text[0] in _INDICATORS or ": " in text or text.endswith(":") or _ODD.search(text):
+    if text != text.strip(" ") or text[0] in _INDICATORS or ": " in text or text.endswith(":") or _ODD.found_in(text):
         return False
     try:
         resolved = resolve_plain(text)
@@ -233,7 +233,10 @@ def split_metadata(text: str) -> tuple[str, str] | None:
 # compiles ten times faster than the negated class: what is not a line break or printable, and '#', '\\',
 # U+2028, U+2029, U+FEFF; tests/sops/test_sops_charsets.py checks every code point), or an empty (or
 # blank) line
-_META_ODD_CHAR = re.compile(r"[\x00-\x09\x0b-\x1f#\\\x7f-\x9f\u2028\u2029\ud800-\udfff\ufeff\ufffe\uffff]")
+_META_ODD_CHAR = CharClass(
+    r"[\x00-\x09\x0b-\x1f#\\\x7f-\x9f\u2028\u2029\ud800-\udfff\ufeff\ufffe\uffff]",
+    "".join(map(chr, [*range(0x0A), *range(0x0B, 0x20), ord("#"), ord("\\"), 0x7F])),
+)
 _BLANK_LINE = re.compile(r"\n\s*\n")
 _PAIR = re.compile(r"([^ :][^:]*?):(?: (.+))?")
 _NO = object()
@@ -266,7 +269,7 @@ def read_metadata(text: str) -> Metadata | None:
 
 
 def _odd_block(text: str) -> bool:
-    return bool(_META_ODD_CHAR.search(text) or _BLANK_LINE.search(text))
+    return bool(_META_ODD_CHAR.found_in(text) or _BLANK_LINE.search(text))
 
 
 class SecretFile(NamedTuple):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import datetime
 
+from generator.sops.regex import lazy
 from generator.sops.values import GoTime
 
 _NULLS = {"", "~", "null", "Null", "NULL"}
@@ -14,8 +14,8 @@ _SPECIAL_FLOATS = {".nan": math.nan, ".NaN": math.nan, ".NAN": math.nan}
 for _s in (".inf", ".Inf", ".INF"):
     _SPECIAL_FLOATS[_s] = _SPECIAL_FLOATS["+" + _s] = math.inf
     _SPECIAL_FLOATS["-" + _s] = -math.inf
-_YAML_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")
-_TS = re.compile(
+_YAML_FLOAT = lazy(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")
+_TS = lazy(
     r"(\d{4})-(\d{1,2})-(\d{1,2})"
     r"(?:(?:[Tt](\d{1,2}):(\d{1,2}):(\d{1,2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2}))"
     r"|(?: (\d{1,2}):(\d{1,2}):(\d{1,2})(?:\.(\d{1,9}))?))?"
@@ -73,7 +73,7 @@ def _resolve_number(text: str) -> object:
             return value
         if 0 <= value <= UINT64_MAX:
             raise Unsupported("integer above the int64 range (sops cannot encrypt uint64 values)")
-    if _YAML_FLOAT.fullmatch(plain):
+    if _YAML_FLOAT().fullmatch(plain):
         number = float(plain)
         if not math.isinf(number):
             return number
@@ -101,7 +101,7 @@ def resolve_tagged(tag: str, text: str) -> object:
 
 def parse_timestamp(text: str) -> GoTime | None:
     """go-yaml's four timestamp layouts, rendered as Go's ``time.MarshalText``."""
-    m = _TS.fullmatch(text)
+    m = _TS().fullmatch(text)
     if not m:
         return None
     year, month, day = int(m.group(1)), int(m.group(2)), int(m.group(3))
@@ -110,6 +110,8 @@ def parse_timestamp(text: str) -> GoTime | None:
         hour, minute, second, frac, zone = m.group(9), m.group(10), m.group(11), m.group(12), "Z"
     if hour is None:
         hour, minute, second, frac, zone = "0", "0", "0", None, "Z"
+    from datetime import datetime
+
     try:
         datetime(year, month, day, int(hour), int(minute), int(second))
     except ValueError:
