@@ -5,10 +5,11 @@ costs more start-up than the rest of the process. The page is built here by clic
 (``click.formatting`` and ``Group.format_commands`` of the click version pyproject.toml requires) from the
 same words the click group is made of (``ROOT_HELP``, ``VERSION_HELP``, ``DEBUG_HELP``, ``ROOT_EPILOG``,
 ``SUMMARIES``), and tests/test_cli_front.py holds its bytes equal to click's at every terminal width.
-Two more command lines run without click, exactly as written and with no option at all: ``fluxforge hook
-run`` (what git's pre-commit hook runs before every commit) and ``fluxforge decrypt FILE`` (one file to
-stdout, the way scripts call it; FILE not an option, not a folder, which click refuses, and missing or
-readable, as click's ``Path`` checks it). They run the same command bodies the click commands call
+Three more command lines run without click, exactly as written and with no option at all: ``fluxforge
+hook run`` (what git's pre-commit hook runs before every commit), ``fluxforge hook encrypt FILE...`` (the
+pre-commit framework's hook) and ``fluxforge decrypt FILE`` (one file to stdout, the way scripts call it);
+each FILE not an option, not a folder (which ``decrypt`` refuses), and missing or readable, as click's
+``Path`` checks it. They run the same command bodies the click commands call
 (``generator.runner``), with the arguments click passes when no option is given, through the one place that
 maps errors to exit codes (``runner.call``); tests/test_cli_fast_paths.py holds the decision, the
 arguments, and whole runs (stdout, stderr, exit status, files, the git index) equal to click's.
@@ -111,17 +112,22 @@ def _prog() -> str | None:
 
 
 def fast_command(args: list[str]) -> str | None:
-    """The command line this module runs without click (``"hook run"`` or ``"decrypt"``), or None: click runs
-    it. Only these exact shapes, with no option at all, with stdout there, no shell completion, a stderr click
-    would write to as it is (present, not ASCII-only: click rewraps such a stream) and a plain program name.
+    """The command line this module runs without click (``"hook run"``, ``"decrypt"`` or ``"hook encrypt"``,
+    the pre-commit framework's call, each FILE as ``decrypt`` takes its FILE), or None: click runs it. Only
+    these exact shapes, with no option at all, with stdout there, no shell completion, a stderr click would
+    write to as it is (present, not ASCII-only: click rewraps such a stream) and a plain program name.
     ``python -m generator hook run`` (what ``fluxforge hook install`` writes into the git hook) is taken too:
     nothing the hook prints names the program; every other ``python -m`` run goes to click."""
     if sys.stdout is None or _completion() or _prog() is None or not _stderr_as_is():
         return None
     if args == ["hook", "run"]:
         return "hook run"
-    if len(args) == 2 and args[0] == "decrypt" and not _module_run() and _one_file(args[1]):
+    if _module_run():
+        return None
+    if len(args) == 2 and args[0] == "decrypt" and _one_file(args[1]):
         return "decrypt"
+    if len(args) > 2 and args[:2] == ["hook", "encrypt"] and all(map(_one_file, args[2:])):
+        return "hook encrypt"
     return None
 
 
@@ -148,7 +154,8 @@ def _one_file(arg: str) -> bool:
 
 
 def run_fast(args: list[str]) -> str | int | None:
-    """Run ``fluxforge hook run`` or ``fluxforge decrypt FILE`` as the click commands do (the same bodies in
+    """Run ``fluxforge hook run``, ``fluxforge hook encrypt FILE...`` or ``fluxforge decrypt FILE`` as the
+    click commands do (the same bodies in
     ``generator.runner``, with the arguments click passes when no option is given) and return the exit
     status (``SystemExit``'s code); a closed stdout ends the run with exit status 1 and nothing on stderr,
     as click's standalone mode does."""
@@ -156,8 +163,10 @@ def run_fast(args: list[str]) -> str | int | None:
 
     runner.setup_process()
     try:
-        if args[0] == "hook":
+        if args == ["hook", "run"]:
             runner.hook_run(runner.plain_run, runner.echo_err)
+        elif args[0] == "hook":
+            runner.hook_encrypt(runner.plain_run, runner.echo_err, args[2:])
         else:
             from pathlib import Path
 

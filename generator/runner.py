@@ -11,7 +11,7 @@ Both sides of the command line use it: click's commands through ``generator.cli.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from generator.errors import FluxforgeError
@@ -132,6 +132,16 @@ def hook_run(run: Run, echo: Echo) -> None:
     from generator.commands.hook import run_git_hook
 
     for line in run(run_git_hook, Path.cwd()):
+        echo(line, False)
+
+
+def hook_encrypt(run: Run, echo: Echo, files: Sequence[str]) -> None:
+    """``fluxforge hook encrypt FILES`` (the pre-commit framework's hook): its lines on stderr."""
+    from pathlib import Path
+
+    from generator.commands.hook import run_framework_encrypt
+
+    for line in run(run_framework_encrypt, [Path(f) for f in files]):
         echo(line, False)
 
 

@@ -69,20 +69,34 @@ def _tree(root: Path) -> dict[str, bytes]:
 
 
 def _click_runs_it_plainly(args: list[str]) -> bool:
-    """Whether click runs ``args`` as ``hook run`` or as ``decrypt`` of one file with every option at its
-    default (no usage error): the only command lines the front may take."""
+    """Whether click runs ``args`` as ``hook run``, as ``hook encrypt`` of files or as ``decrypt`` of one file,
+    with every option at its default (no usage error): the only command lines the front may take."""
     if args == ["hook", "run"]:
         return True
+    if args[:2] == ["hook", "encrypt"]:
+        ctx = _parsed(main.commands["hook"].commands["encrypt"], args[2:])  # type: ignore[attr-defined]
+        return ctx is not None and _given(ctx) == ["files"] and not ctx.meta.get("fluxforge.debug")
     if len(args) < 2 or args[0] != "decrypt":
         return False
-    command = main.commands["decrypt"]
-    try:
-        ctx = command.make_context("decrypt", list(args[1:]))
-    except (click.ClickException, click.exceptions.Exit):
+    ctx = _parsed(main.commands["decrypt"], args[1:])
+    if ctx is None:
         return False
-    given = [name for name in ctx.params if ctx.get_parameter_source(name) != ParameterSource.DEFAULT]
     paths = ctx.params["paths"]
-    return given == ["paths"] and len(paths) == 1 and not paths[0].is_dir() and not ctx.meta.get("fluxforge.debug")
+    return (
+        _given(ctx) == ["paths"] and len(paths) == 1 and not paths[0].is_dir() and not ctx.meta.get("fluxforge.debug")
+    )
+
+
+def _parsed(command: click.Command, args: list[str]) -> click.Context | None:
+    try:
+        return command.make_context(command.name, list(args))
+    except (click.ClickException, click.exceptions.Exit):
+        return None
+
+
+def _given(ctx: click.Context) -> list[str]:
+    """The parameters the command line set (every other one is at its default)."""
+    return [name for name in ctx.params if ctx.get_parameter_source(name) != ParameterSource.DEFAULT]
 
 
 @pytest.fixture
@@ -111,6 +125,10 @@ def test_the_front_takes_only_what_click_runs_plainly(tmp_path: Path, monkeypatc
         ["decrypt", "--ignore-mac", "f.yaml"], ["decrypt", "--credential", "cli", "f.yaml"],
         ["decrypt", "--follow-outside", "f.yaml"], ["decrypt", "-h"], ["Decrypt", "f.yaml"], ["decrypt=f.yaml"],
         ["--help"], ["-h"], [], ["render"], ["encrypt", "f.yaml"], ["check", "f.yaml"],
+        ["hook", "encrypt", "f.yaml"], ["hook", "encrypt", "f.yaml", "missing.yaml", "to-file"],
+        ["hook", "encrypt"], ["hook", "encrypt", "-x"], ["hook", "encrypt", "f.yaml", "--debug"],
+        ["hook", "encrypt", "folder"], ["hook", "encrypt", "f.yaml", "folder"], ["hook", "encrypt", "--", "f.yaml"],
+        ["hook", "encrypt", "f.yaml", ""], ["hook", "encrypt", "--help"], ["hook", "Encrypt", "f.yaml"],
     ]  # fmt: skip
     taken = []
     for args in corpus:
@@ -126,6 +144,8 @@ def test_the_front_takes_only_what_click_runs_plainly(tmp_path: Path, monkeypatc
         ["decrypt", "/dev/null"],
         ["decrypt", "sub dir/with space.yaml"],
         ["decrypt", "\x1b[31mred.yaml"],
+        ["hook", "encrypt", "f.yaml"],
+        ["hook", "encrypt", "f.yaml", "missing.yaml", "to-file"],
     ]
 
 
@@ -164,6 +184,7 @@ def test_python_m_generator_takes_only_the_hook(tmp_path: Path, monkeypatch: pyt
     monkeypatch.setattr(sys, "argv", [str(Path(front.__file__).with_name("__main__.py"))])
     assert front.fast_command(["hook", "run"]) == "hook run"
     assert front.fast_command(["decrypt", "f.yaml"]) is None
+    assert front.fast_command(["hook", "encrypt", "f.yaml"]) is None
     assert front._fast_help_prog(["--help"]) is None
 
 
@@ -225,6 +246,18 @@ def test_hook_run_passes_what_click_passes(
     clicks, ours = _both_in_process(["hook", "run"], capsys)
     assert calls == [((tmp_path,), {}), ((tmp_path,), {})]
     assert clicks == ours == "|line one\nline two\n"
+
+
+def test_hook_encrypt_passes_what_click_passes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from generator.commands import hook
+
+    monkeypatch.chdir(tmp_path)
+    calls = _recorded(monkeypatch, hook, "run_framework_encrypt", ["changed"])
+    clicks, ours = _both_in_process(["hook", "encrypt", "a.yaml", "b/c.yaml"], capsys)
+    assert calls == [(([Path("a.yaml"), Path("b/c.yaml")],), {})] * 2
+    assert clicks == ours == "|changed\n"
 
 
 # --- (3) whole processes ---------------------------------------------------------------------------
@@ -409,6 +442,49 @@ def test_hook_run_front_and_click_agree(keyed: tuple[dict[str, str], str], tmp_p
     assert (f"fluxforge: REPO/{STALE}: removed a stale temp file".encode() in seen["front"][2]) == stale
 
 
+FRAMEWORK_FILES = {
+    "secrets/db.yaml": SECRET.format(n=11),  # covered, plaintext: encrypted in place, exit 1 (re-add it)
+    "secrets/list.yaml": "- a\n- b\n",  # covered, cannot be encrypted (a list): a problem, nothing written
+    "apps/db.yaml": SECRET.format(n=12),  # outside every rule: left alone (the check reports it)
+    "app.yaml": "kind: ConfigMap\n",
+}
+
+
+@pytest.mark.parametrize(
+    "files",
+    [
+        ["secrets/db.yaml", "app.yaml", "apps/db.yaml", "gone.yaml"],
+        ["secrets/list.yaml", "secrets/db.yaml"],
+        ["app.yaml"],
+    ],
+)
+def test_hook_encrypt_front_and_click_agree(
+    keyed: tuple[dict[str, str], str], tmp_path: Path, files: list[str]
+) -> None:
+    """The pre-commit framework's call (``fluxforge hook encrypt FILE...``): the same status, lines and files."""
+    env, recipient = keyed
+
+    def make(dest: Path) -> Path:
+        shutil.rmtree(dest, ignore_errors=True)
+        (dest / "secrets").mkdir(parents=True)
+        (dest / "apps").mkdir()
+        (dest / ".sops.yaml").write_text(f"creation_rules:\n  - path_regex: secrets/.*\\.yaml$\n    age: {recipient}\n")
+        for rel, text in FRAMEWORK_FILES.items():
+            (dest / rel).write_text(text)
+        return dest
+
+    seen = {}
+    for side, (code, out, err, tree) in _run_both(make, ["hook", "encrypt", *files], env, tmp_path).items():
+        for rel, data in tree.items():
+            if b"ENC[AES256_GCM" in data:  # a fresh data key each run: compare what it decrypts to
+                tree[rel] = subprocess.run(
+                    ["sops", "-d", rel], cwd=tmp_path / side, env=env, capture_output=True, check=True
+                ).stdout
+        seen[side] = (code, out, err, tree)
+    assert seen["front"] == seen["click"]
+    assert seen["front"][0] == (0 if files == ["app.yaml"] else 1)
+
+
 def test_hook_run_outside_a_repository(keyed: tuple[dict[str, str], str], tmp_path: Path) -> None:
     env, _recipient = keyed
 
@@ -439,7 +515,13 @@ else:
 
 @pytest.mark.parametrize(
     "args",
-    [["script", "hook", "run"], ["module", "hook", "run"], ["script", "decrypt", "s.yaml"], ["script", "decrypt", "x"]],
+    [
+        ["script", "hook", "run"],
+        ["module", "hook", "run"],
+        ["script", "decrypt", "s.yaml"],
+        ["script", "decrypt", "x"],
+        ["script", "hook", "encrypt", "app.yaml", "secrets/db.yaml"],
+    ],
 )
 def test_the_fast_paths_load_no_click(keyed: tuple[dict[str, str], str], tmp_path: Path, args: list[str]) -> None:
     env, recipient = keyed
@@ -451,7 +533,7 @@ def test_the_fast_paths_load_no_click(keyed: tuple[dict[str, str], str], tmp_pat
     )
     report = json.loads(done.stderr.strip().splitlines()[-1])
     modules = set(report)
-    assert done.returncode == (1 if args[-1] == "x" else 0)
+    assert done.returncode == (1 if args[-1] in ("x", "secrets/db.yaml") else 0)
     assert sorted(m for m in modules if m.split(".")[0] == "click" or m.startswith("generator.cli")) == []
     assert "generator.runner" in modules  # the front ran the command itself
     assert "logging" not in modules  # loaded for a note only (test_a_note_loads_logging)

@@ -11,7 +11,7 @@ import click
 
 from generator.cli import _click_echo, _Group, _run
 from generator.front import examples as _examples
-from generator.runner import hook_run
+from generator.runner import hook_encrypt, hook_run
 
 
 @click.group(
@@ -75,10 +75,7 @@ def hook_run_cmd() -> None:
 def hook_encrypt_cmd(files: tuple[str, ...]) -> None:
     """The pre-commit framework hook `fluxforge-encrypt`: encrypt FILES in place when the rules say
     so; exit 1 when a file was changed (re-add it), as framework fixers do."""
-    from generator.commands.hook import run_framework_encrypt
-
-    for line in _run(run_framework_encrypt, [Path(f) for f in files]):
-        click.echo(line, err=True)
+    hook_encrypt(_run, _click_echo, files)
 
 
 COMMAND = hook_grp
