@@ -122,8 +122,11 @@ def fast_command(args: list[str]) -> str | None:
         return None
     if args == ["hook", "run"]:
         return "hook run"
-    if _module_run():
-        return None
+    return None if _module_run() else _file_command(args)
+
+
+def _file_command(args: list[str]) -> str | None:
+    """``decrypt FILE`` or ``hook encrypt FILE...``, each FILE as click's ``Path`` takes it as it is."""
     if len(args) == 2 and args[0] == "decrypt" and _one_file(args[1]):
         return "decrypt"
     if len(args) > 2 and args[:2] == ["hook", "encrypt"] and all(map(_one_file, args[2:])):
