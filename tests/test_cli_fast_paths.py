@@ -28,6 +28,7 @@ from click.testing import CliRunner
 
 from generator import front, runner
 from generator.cli import main
+from tests.helpers.hooks import staged_repo
 
 CLICK_PATH = "import sys; sys.argv[0] = 'fluxforge'; from generator.cli import main; main()"
 
@@ -387,16 +388,7 @@ STALE = "secrets/.db.yaml.fluxforge-999999999-0.tmp"
 
 def _repo(dest: Path, recipient: str, staged: dict[str, str], *, stale: bool = False) -> Path:
     shutil.rmtree(dest, ignore_errors=True)
-    dest.mkdir()
-    _git(dest, "init", "-q", "-b", "main")
-    (dest / ".sops.yaml").write_text(f"creation_rules:\n  - path_regex: secrets/.*\\.yaml$\n    age: {recipient}\n")
-    (dest / "app.yaml").write_text("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n")
-    _git(dest, "add", ".")
-    _git(dest, "commit", "-q", "-m", "init")
-    for rel, text in staged.items():
-        (dest / rel).parent.mkdir(parents=True, exist_ok=True)
-        (dest / rel).write_text(text)
-        _git(dest, "add", rel)
+    staged_repo(dest, recipient, staged)
     if stale:
         (dest / STALE).write_text("half a write\n")
     return dest

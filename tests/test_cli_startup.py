@@ -16,6 +16,8 @@ from pathlib import Path
 import click
 import pytest
 
+from tests.helpers.hooks import git, staged_repo
+
 HEAVY = (
     "jinja2",
     "jsonschema",
@@ -158,12 +160,6 @@ def test_commands_load_on_first_use() -> None:
 SECRET = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: app\ntype: Opaque\nstringData:\n  password: pw-{n}\n"
 
 
-def _git(cwd: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", "-c", "commit.gpgsign=false", *args], cwd=cwd, check=True, capture_output=True, text=True
-    ).stdout
-
-
 def _run_probe(cwd: Path, *args: str, env: dict[str, str] | None = None) -> tuple[object, set[str]]:
     done = subprocess.run(
         [sys.executable, "-c", PROBE, json.dumps(args)], cwd=cwd, capture_output=True, text=True, env=env, check=True
@@ -178,17 +174,7 @@ def _repo_with_a_staged_secret(tmp_path: Path) -> Path:
     keyfile = tmp_path / "age.txt"
     subprocess.run(["age-keygen", "-o", str(keyfile)], check=True, capture_output=True)
     recipient = re.search(r"age1[0-9a-z]+", keyfile.read_text()).group(0)  # type: ignore[union-attr]
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    _git(repo, "init", "-q", "-b", "main")
-    (repo / ".sops.yaml").write_text(f"creation_rules:\n  - path_regex: secrets/.*\\.yaml$\n    age: {recipient}\n")
-    (repo / "app.yaml").write_text("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n")
-    _git(repo, "add", ".")
-    _git(repo, "commit", "-q", "-m", "init")
-    (repo / "secrets").mkdir()
-    (repo / "secrets" / "app.yaml").write_text(SECRET.format(n=1))
-    _git(repo, "add", "secrets/app.yaml")
-    return repo
+    return staged_repo(tmp_path / "repo", recipient, {"secrets/app.yaml": SECRET.format(n=1)})
 
 
 def test_the_hook_reaches_git_without_libgit2(tmp_path: Path) -> None:
@@ -197,7 +183,7 @@ def test_the_hook_reaches_git_without_libgit2(tmp_path: Path) -> None:
     repo = _repo_with_a_staged_secret(tmp_path)
     code, modules = _run_probe(repo, "hook", "run")
     assert code in (0, None)
-    assert "ENC[AES256_GCM" in _git(repo, "show", ":secrets/app.yaml")
+    assert "ENC[AES256_GCM" in git(repo, "show", ":secrets/app.yaml").stdout
     assert not any(m == "pygit2" or m.startswith("pygit2.") for m in modules)
     # nor the command table (the hook group lives apart), the other stores' readers, or tempfile (with the
     # shutil, bz2, lzma and random it brings): the atomic write of the ciphertext creates its temp file itself
@@ -224,7 +210,7 @@ def test_the_hook_runs_four_git_processes_for_a_staged_secret(tmp_path: Path, mo
     monkeypatch.delenv("GIT_INDEX_FILE", raising=False)
     assert run_git_hook(repo)[0] == "fluxforge: encrypted secrets/app.yaml and staged the ciphertext"
     assert ran == ["rev-parse", "diff-index", "hash-object", "update-index"]
-    assert "ENC[AES256_GCM" in _git(repo, "show", ":secrets/app.yaml")
+    assert "ENC[AES256_GCM" in git(repo, "show", ":secrets/app.yaml").stdout
 
 
 def test_decrypt_of_one_file_loads_no_yaml_library_for_the_config(tmp_path: Path) -> None:

@@ -50,6 +50,23 @@ creation_rules:
 """
 
 
+def staged_repo(root: Path, recipient: str, staged: dict[str, str]) -> Path:
+    """A new git repository at ``root`` (one commit: a ``.sops.yaml`` rule for ``secrets/*.yaml`` to the age
+    ``recipient``, a Deployment) with ``staged`` (path -> text) written and staged, as a commit about to run
+    the hook finds it."""
+    root.mkdir()
+    git(root, "init", "-q", "-b", "main")
+    (root / ".sops.yaml").write_text(f"creation_rules:\n  - path_regex: secrets/.*\\.yaml$\n    age: {recipient}\n")
+    (root / "app.yaml").write_text("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n")
+    git(root, "add", ".")
+    git(root, "commit", "-q", "-m", "init")
+    for rel, text in staged.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+        git(root, "add", rel)
+    return root
+
+
 def pygit2_repo(root: Path, files: dict[str, str | bytes]) -> pygit2.Repository:
     """A repository built with pygit2 only: files written, all staged, one commit on main."""
     repo = pygit2.init_repository(str(root), initial_head="main")
