@@ -337,17 +337,7 @@ def jobs_for(count: int) -> int:
 
 
 def _can_fork() -> bool:
-    import multiprocessing
-
-    return "fork" in multiprocessing.get_all_start_methods()
-
-
-_POOL_WORK: Callable[[Path], _Outcome] | None = None  # set before the workers are forked
-
-
-def _pool_chunk(chunk: list[Path]) -> list[_Outcome]:
-    assert _POOL_WORK is not None
-    return [_POOL_WORK(path) for path in chunk]
+    return hasattr(os, "fork")
 
 
 def _local_keys(rules: SopsRules | None, flags: EncryptFlags | None) -> bool:
@@ -362,26 +352,17 @@ def _local_keys(rules: SopsRules | None, flags: EncryptFlags | None) -> bool:
 
 
 def _outcomes(files: list[Path], work: Callable[[Path], _Outcome], *, parallel: bool) -> Iterator[_Outcome]:
-    """Every file's outcome, in the order of ``files``: from worker processes for a big batch (each
-    writes its own files; the outcomes come back in order), else one by one here."""
-    global _POOL_WORK
+    """Every file's outcome, in the order of ``files``: for a big batch from this process and forked
+    ones (``batch.in_order``: each writes its own files; the outcomes come back in order), else one by
+    one here."""
     jobs = jobs_for(len(files)) if parallel else 1
     if jobs == 1:
         yield from map(work, files)
         return
-    import multiprocessing
+    from generator.sops import batch
 
-    yield work(files[0])  # here first: the workers inherit its imports, key sources and identities
-    rest = files[1:]
-    size = max(8, min(64, len(rest) // (jobs * 4) or 1))
-    chunks = [rest[i : i + size] for i in range(0, len(rest), size)]
-    _POOL_WORK = work
-    try:
-        with multiprocessing.get_context("fork").Pool(jobs) as pool:
-            for outcomes in pool.imap(_pool_chunk, chunks):
-                yield from outcomes
-    finally:
-        _POOL_WORK = None
+    yield work(files[0])  # here first: the forked processes inherit its imports, key sources and identities
+    yield from batch.in_order(files[1:], work, jobs)
 
 
 def _collect(

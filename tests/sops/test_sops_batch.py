@@ -11,12 +11,16 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from generator.sops import files
+from generator.sops import batch, files
 from tests.helpers.sops import AgeKey, make_age_key, run_sops, write_rule
 
 pytestmark = pytest.mark.interop
@@ -48,35 +52,119 @@ def _fluxforge(*args: str, cwd: Path, jobs: int, key: AgeKey) -> subprocess.Comp
     return subprocess.run([fluxforge, *args], cwd=cwd, env=env, capture_output=True, text=True, check=False)
 
 
-def test_outcomes_come_back_in_input_order_from_several_workers(
+def _first_call_waits(barrier: Any, first: object) -> Callable[[object], None]:
+    """Each process's first item (``first``, done before the fork, aside) waits for the others': on a loaded
+    machine one process could otherwise take every chunk before the others have started (seen in CI),
+    proving nothing about order."""
+    started: list[int] = []  # each forked process has its own copy
+
+    def wait(item: object) -> None:
+        if item != first and not started:
+            started.append(os.getpid())
+            barrier.wait(timeout=120)
+
+    return wait
+
+
+def test_outcomes_come_back_in_input_order_from_several_processes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import multiprocessing
 
-    monkeypatch.setenv(files.JOBS_ENV, "2")
+    monkeypatch.setenv(files.JOBS_ENV, "3")
     paths = [tmp_path / f"f{n}" for n in range(200)]
     parent = os.getpid()
-    # each worker's first file waits for the other worker's: on a loaded machine one worker could
-    # otherwise take every chunk before the second has started (seen in CI), proving nothing about order
-    both_started = multiprocessing.get_context("fork").Barrier(2)
-    started: list[int] = []
+    wait = _first_call_waits(multiprocessing.get_context("fork").Barrier(3), paths[0])
 
     def work(path: Path) -> files._Outcome:
-        if os.getpid() != parent and not started:
-            started.append(os.getpid())
-            both_started.wait(timeout=120)
+        wait(path)
         return files._Outcome(notes=[path.name, str(os.getpid())])
 
     outcomes = list(files._outcomes(paths, work, parallel=True))
     assert [o.notes[0] for o in outcomes] == [p.name for p in paths]
-    assert outcomes[0].notes[1] == str(os.getpid())  # the first file here: the workers inherit its warm-up
-    workers = {o.notes[1] for o in outcomes[1:]}
-    assert len(workers) == 2 and str(os.getpid()) not in workers  # two worker processes did the rest
+    assert outcomes[0].notes[1] == str(parent)  # the first file here: the forked ones inherit its warm-up
+    assert len({o.notes[1] for o in outcomes[1:]}) == 3  # this process and two forked ones did the rest
     monkeypatch.setenv(files.JOBS_ENV, "1")
-    assert {o.notes[1] for o in files._outcomes(paths, work, parallel=True)} == {str(os.getpid())}
+    assert {o.notes[1] for o in files._outcomes(paths, work, parallel=True)} == {str(parent)}
     monkeypatch.setenv(files.JOBS_ENV, "2")
-    assert {o.notes[1] for o in files._outcomes(paths, work, parallel=False)} == {str(os.getpid())}
+    assert {o.notes[1] for o in files._outcomes(paths, work, parallel=False)} == {str(parent)}
     assert files.jobs_for(files.POOL_MIN_FILES - 1) == 1  # a small batch stays in this process
+
+
+@contextmanager
+def _deadline(seconds: int) -> Iterator[None]:
+    """Fail instead of hanging the test run."""
+
+    def expired(signum: int, frame: object) -> None:
+        raise AssertionError(f"still waiting after {seconds} s: the batch hangs")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def test_a_killed_process_neither_hangs_the_batch_nor_loses_a_file() -> None:
+    """A forked process killed mid-batch (the OOM killer on a loaded machine): the chunks it took and did
+    not report are worked here, every item gets exactly one result, in order, and nothing waits for ever.
+    (Without the re-run of unreported chunks the results stop short; a pool that waits for the lost
+    chunk hangs, which the deadline turns into a failure.)"""
+    import multiprocessing
+
+    parent = os.getpid()
+    items = list(range(300))
+    wait = _first_call_waits(multiprocessing.get_context("fork").Barrier(3), None)
+
+    def work(item: int) -> tuple[int, int]:
+        wait(item)  # all three processes are working before any dies
+        if item >= 64 and os.getpid() != parent:
+            os.kill(os.getpid(), signal.SIGKILL)  # in the middle of its chunk
+        return item, os.getpid()
+
+    with _deadline(120):
+        results = list(batch.in_order(items, work, 3))
+    assert [item for item, _ in results] == items
+    assert {pid for item, pid in results if item >= 64} == {parent}
+    assert len({pid for _, pid in results}) == 3  # the forked ones did their first chunks
+
+
+def test_a_batch_stopped_early_leaves_no_process_behind() -> None:
+    """The caller stops reading (an error, Ctrl-C): the forked processes still working are stopped and
+    waited for (without that, they would go on writing files, or stay as zombies)."""
+    import multiprocessing
+    import time
+
+    parent = os.getpid()
+    wait = _first_call_waits(multiprocessing.get_context("fork").Barrier(3), None)
+
+    def work(item: int) -> int:
+        wait(item)
+        if os.getpid() != parent:
+            time.sleep(0.01)
+        return os.getpid()
+
+    with _deadline(120):
+        results = batch.in_order(list(range(2000)), work, 3)
+        pids = set()
+        for pid in results:
+            pids.add(pid)
+            if len(pids) == 3:
+                break
+        results.close()  # type: ignore[attr-defined]
+    children = pids - {parent}
+    assert len(children) == 2
+    for pid in children:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)  # gone and reaped
+
+
+def test_small_batches_and_single_jobs_stay_here() -> None:
+    parent = os.getpid()
+    assert set(batch.in_order(list(range(batch.CHUNK)), lambda _: os.getpid(), 4)) == {parent}
+    assert set(batch.in_order(list(range(500)), lambda _: os.getpid(), 1)) == {parent}
 
 
 def test_workers_only_for_age_keys(tmp_path: Path) -> None:

@@ -346,3 +346,21 @@ def test_the_metadata_reader_steps_aside_for_every_odd_character() -> None:
     for blank in ("\n\n", "\n \n", "\n\xa0\u3000\n"):
         assert yaml_fast._odd_block(f"sops:\n    a: b{blank}    c: d\n")
     assert not yaml_fast._odd_block("sops:\n    a: b\n    c: d\n")
+
+
+def test_remembered_string_styles_are_the_styles_themselves() -> None:
+    """``yaml_emit.string_style`` remembers its recent answers (the keys and time stamps every file of a
+    batch repeats): in any order of asking, each answer is what the function itself gives for that very
+    string. (A memory keyed on less than the whole text, say its first characters or its length, fails
+    here: ``a,b`` and ``a b``, ``1.50`` and ``1e3``, ``x#y`` and ``x``.)"""
+    from generator.sops.stores import yaml_emit
+
+    texts = [*_VALUES, *_WORDS, "2026-11-30T02:00:00Z", "2026-11-30T02:00:00", "a\nb\n", "a\nb ", "a\tb", "\ufeffx"]
+    texts += [text[:cut] for text in _VALUES for cut in (1, 2, 3)]
+    wanted = {text: yaml_emit.string_style.__wrapped__(text) for text in texts}
+    assert len(set(wanted.values())) == 4  # plain, single, double and literal all asked about
+    rng = random.Random(19)
+    for _ in range(3):
+        yaml_emit.string_style.cache_clear()
+        order = rng.sample(texts * 2, len(texts) * 2)
+        assert {text: yaml_emit.string_style(text) for text in order} == wanted

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 import re
+from functools import lru_cache
 from typing import Any, cast
 
 from generator.sops.record import record
@@ -115,9 +116,12 @@ def _reads_as_string(value: str) -> bool:
     return isinstance(resolved, str) and not (_BASE60().fullmatch(value) or value in _OLD_BOOLS)
 
 
+@lru_cache(maxsize=4096)
 def string_style(value: str) -> str:
     """The style a string value gets: literal for text with ``\\n`` (double quotes when a block
-    cannot hold it), plain when it reads back as itself, then the first style its characters fit."""
+    cannot hold it), plain when it reads back as itself, then the first style its characters fit.
+    Remembered for the last strings asked about (a pure function of the text): the keys, names and
+    time stamps every file of a batch repeats are decided once."""
     if _SAFE_PLAIN.fullmatch(value) and value not in _WORDS:
         return PLAIN
     can = fits(value)
