@@ -28,7 +28,8 @@ P = TypeVar("P")
 T = TypeVar("T")
 
 CHUNK = 16  # items per chunk: small enough that the last chunks keep every process busy to the end
-_MAX_CHUNKS = 8192  # at most this many tickets (4 bytes each) so that they fit in a pipe's buffer at once
+_MAX_CHUNKS = 1024  # at most this many tickets (4 bytes each): one write of at most 4 KiB, which even a pipe
+# cut to one page (a user over fs.pipe-user-pages-soft) takes at once, with no reader yet: bigger chunks above
 _HEAD = struct.Struct("!II")  # a child's message: chunk number, length of the pickled results
 
 

@@ -9,6 +9,7 @@ workers encrypted, and fluxforge's batch decrypt gives the text ``sops decrypt``
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import signal
@@ -165,6 +166,17 @@ def test_small_batches_and_single_jobs_stay_here() -> None:
     parent = os.getpid()
     assert set(batch.in_order(list(range(batch.CHUNK)), lambda _: os.getpid(), 4)) == {parent}
     assert set(batch.in_order(list(range(500)), lambda _: os.getpid(), 1)) == {parent}
+
+
+def test_a_huge_batch_has_few_enough_tickets_for_one_small_pipe_write() -> None:
+    """The tickets are written before any process reads them: at most 4 KiB, else a pipe cut to one page
+    (a user over fs.pipe-user-pages-soft) would block that write for ever. Bigger chunks instead, covering
+    every item once, in order."""
+    chunks = batch._Batch(range(100_000), str).chunks
+    assert len(chunks) * 4 <= 4096
+    assert chunks[0][0] == 0 and chunks[-1][1] == 100_000
+    assert all(stop == start for (_, stop), (start, _) in itertools.pairwise(chunks))
+    assert batch._Batch(range(1000), str).chunks[:2] == [(0, batch.CHUNK), (batch.CHUNK, 2 * batch.CHUNK)]
 
 
 def test_workers_only_for_age_keys(tmp_path: Path) -> None:
