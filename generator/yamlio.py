@@ -190,10 +190,150 @@ def _fixed_version_resolver() -> type:
 
 def load_plain(text: str) -> Any:
     """Parse one document into plain dicts/lists/scalars, fast (libyaml through ruamel.yaml.clib when
-    installed), YAML 1.2 like ``load_rt`` but without comments or line numbers."""
+    installed), YAML 1.2 like ``load_rt`` but without comments or line numbers.
+
+    A document without anchors, aliases, tags, merge keys or directives is built from the parser's events
+    (:func:`_from_events`: one pass, no node tree); any other text, and any text that pass does not
+    build, goes to ruamel's loader, which gives the same data and words every error."""
     with _one_error():
+        data = _from_events(text)
+        if data is not _GENERAL:
+            return data
         guard(text)
         return _plain_yaml().load(text)
+
+
+_GENERAL: Any = object()  # _from_events: ruamel's loader decides
+_NOT_FROM_EVENTS = ("&", "*", "!", "<<", "\ufeff", "\n%")  # anchors, aliases, tags, merge keys, BOM, directives
+_EVENTS_DEPTH = 100  # yamlguard.MAX_DEPTH: a deeper text is the general path's (guard refuses it there)
+
+
+def _from_events(text: Any) -> Any:
+    """What ``_plain_yaml().load(text)`` returns, built from the parser's events; ``_GENERAL`` where the
+    text may use what only that loader builds (see ``_NOT_FROM_EVENTS``), holds more than one document, a
+    complex or duplicate key, nests deeper than ``_EVENTS_DEPTH``, or does not parse (the loader raises)."""
+    if not isinstance(text, str) or text.startswith("%") or any(mark in text for mark in _NOT_FROM_EVENTS):
+        return _GENERAL
+    try:
+        return _EventBuilder().build(_event_parser().parse(io.StringIO(text)))
+    except Exception:  # noqa: BLE001 - the general loader words every problem (or builds what this cannot)
+        return _GENERAL
+
+
+class _EventBuilder:
+    """Plain data from one stream's events: the collections open around the current event, each mapping's
+    pending key (``_NO_KEY`` while a key is awaited)."""
+
+    def __init__(self) -> None:
+        self.open: list[Any] = []
+        self.keys: list[Any] = []
+        self.root: Any = None
+        self.documents = 0
+
+    def build(self, events: Iterator[Any]) -> Any:
+        from ruamel.yaml import events as ev
+
+        for event in events:
+            kind = type(event)
+            if kind is ev.ScalarEvent:
+                self.scalar(event)
+            elif kind is ev.MappingStartEvent or kind is ev.SequenceStartEvent:
+                self.start(event, {} if kind is ev.MappingStartEvent else [])
+            elif kind is ev.MappingEndEvent or kind is ev.SequenceEndEvent:
+                self.open.pop()
+                self.keys.pop()
+            elif kind is ev.DocumentStartEvent:
+                self.document()
+            elif kind is ev.AliasEvent:
+                raise _NotPlain
+        return self.root
+
+    def document(self) -> None:
+        self.documents += 1
+        if self.documents > 1:
+            raise _NotPlain  # the loader refuses a second document
+
+    def scalar(self, event: Any) -> None:
+        if event.tag is not None or event.anchor is not None:
+            raise _NotPlain
+        self.add(plain_value(event.value) if event.implicit[0] else event.value, collection=False)
+
+    def start(self, event: Any, collection: Any) -> None:
+        if event.tag is not None or event.anchor is not None or len(self.open) >= _EVENTS_DEPTH:
+            raise _NotPlain
+        self.add(collection, collection=True)
+
+    def add(self, value: Any, *, collection: bool) -> None:
+        """Place ``value`` where the events put it; a collection also becomes the innermost open one."""
+        if not self.open:
+            self.root = value
+        else:
+            into = self.open[-1]
+            if type(into) is list:
+                into.append(value)
+            elif self.keys[-1] is _NO_KEY:
+                if collection or value in into:
+                    raise _NotPlain  # a complex or duplicate key
+                self.keys[-1] = value
+            else:
+                into[self.keys[-1]] = value
+                self.keys[-1] = _NO_KEY
+        if collection:
+            self.open.append(value)
+            self.keys.append(_NO_KEY)
+
+
+_NO_KEY: Any = object()
+
+
+class _NotPlain(Exception):
+    """The events hold what ruamel's loader builds or refuses its own way."""
+
+
+_SCALAR_STRINGS: dict[str, bool] = {}  # plain scalars seen: names and short values recur
+
+
+def plain_is_string(text: str) -> bool:
+    """A plain (unquoted, untagged) scalar ``text`` resolves to a string, as ruamel's YAML 1.2 resolver
+    resolves it when libyaml composes (its implicit resolvers, looked up by the first character)."""
+    known = _SCALAR_STRINGS.get(text)
+    if known is not None:
+        return known
+    by_first, anywhere = _implicit_resolvers()
+    answer = not any(regexp.match(text) for regexp in by_first.get(text[:1], anywhere))
+    if len(text) <= 64 and len(_SCALAR_STRINGS) < 4096:
+        _SCALAR_STRINGS[text] = answer
+    return answer
+
+
+def plain_value(text: str) -> Any:
+    """The value of a plain scalar ``text``, as ``load_plain`` builds it: a string unless a YAML 1.2
+    implicit resolver claims it (then ruamel's constructor for that tag: null, bool, int, float, timestamp)."""
+    if plain_is_string(text):
+        return text
+    from ruamel.yaml.nodes import ScalarNode
+
+    loader = _tag_loader()  # the resolver and constructor the libyaml composer's load uses
+    node = ScalarNode(loader.resolver.resolve(ScalarNode, text, (True, False)), text)
+    return loader.constructor.construct_non_recursive_object(node)
+
+
+@cache
+def _implicit_resolvers() -> tuple[dict[str, tuple[Any, ...]], tuple[Any, ...]]:
+    """ruamel's YAML 1.2 implicit resolvers: by first character (those for any character appended), and
+    those for any character."""
+    from ruamel.yaml.resolver import VersionedResolver
+
+    table = VersionedResolver(version=(1, 2)).versioned_resolver
+    anywhere = tuple(regexp for _, regexp in table.get(None, ()))
+    by_first = {first: (*(r for _, r in found), *anywhere) for first, found in table.items() if first is not None}
+    return by_first, anywhere
+
+
+@cache
+def _tag_loader() -> YAML:
+    """The loader whose resolver tags the plain scalars ``plain_value`` builds (``_plain_yaml``'s)."""
+    return _plain_yaml()
 
 
 def load_all_plain(text: str) -> list[Any]:
