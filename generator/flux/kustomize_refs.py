@@ -13,6 +13,7 @@ Kustomization with ``postBuild`` substitutes).
 
 from __future__ import annotations
 
+import errno
 import os
 import posixpath
 from collections.abc import Callable, Iterator
@@ -96,7 +97,7 @@ class RealPaths:
             found = self._memo[step] = os.path.realpath(step) if link else step
         return found
 
-    def relative(self, path: Path) -> str | None:
+    def relative(self, path: str | Path) -> str | None:
         """``path`` relative to the repository root (POSIX; ``""`` for the root), or None when it resolves
         outside it."""
         real = self.real(path)
@@ -169,17 +170,50 @@ def _follow(real: RealPaths, folder: Path, kfile: Path, found: BuildInputs) -> l
 
 
 def _scan(real: RealPaths, folder: Path, found: BuildInputs) -> list[Path]:
-    """Add the manifests below ``folder``; return the sub-folders that have their own kustomization."""
+    """Add the manifests below ``folder``; return the sub-folders that have their own kustomization. The
+    listing's entries answer "folder or file?" (symlinks followed, as ``Path.is_dir``) without a stat each."""
     nested: list[Path] = []
-    for child in sorted(folder.iterdir()):
-        if child.is_dir() and child.name not in _SKIP_DIRS:
-            real.see(child)  # its names: whether it has a kustomization file, what it holds
-            if kustomization_file(child) is not None:
-                nested.append(child)
+    with os.scandir(folder) as listing:
+        children = sorted(listing, key=_entry_name)
+    for child in children:
+        path = os.path.join(folder, child.name)  # noqa: PTH118 - strings: one per file of the tree
+        if _is(child.is_dir) and child.name not in _SKIP_DIRS:
+            real.see(path)  # its names: whether it has a kustomization file, what it holds
+            sub = Path(path)
+            if kustomization_file(sub) is not None:
+                nested.append(sub)
             else:
-                nested.extend(_scan(real, child, found))
-                if (rel := real.relative(child)) is not None:
+                nested.extend(_scan(real, sub, found))
+                if (rel := real.relative(path)) is not None:
                     found.folders.add(rel)
-        elif child.is_file() and child.suffix in _MANIFEST_SUFFIXES and (rel := real.relative(child)) is not None:
+        elif (
+            _is(child.is_file)
+            and _suffix(child.name) in _MANIFEST_SUFFIXES
+            and (rel := real.relative(path)) is not None
+        ):
             found.files.add(rel)
     return nested
+
+
+def _is(test: Callable[[], bool]) -> bool:
+    """A listing entry's ``is_dir``/``is_file``, False where ``Path.is_dir``/``is_file`` would say False for
+    the error (a symlink loop, a name gone since the listing)."""
+    try:
+        return test()
+    except OSError as err:
+        if err.errno in _GONE:
+            return False
+        raise
+
+
+_GONE = frozenset({errno.ENOENT, errno.ENOTDIR, errno.EBADF, errno.ELOOP})  # pathlib's ignored errors
+
+
+def _entry_name(entry: os.DirEntry[str]) -> str:
+    return entry.name
+
+
+def _suffix(name: str) -> str:
+    """``Path(name).suffix``: from the last dot, unless the name starts or ends there."""
+    dot = name.rfind(".")
+    return name[dot:] if 0 < dot < len(name) - 1 else ""
