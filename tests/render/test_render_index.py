@@ -259,3 +259,34 @@ def test_index_off_and_broken_index_fall_back(chdir_tmp: Path, monkeypatch: pyte
         assert index.lookup(config_file, root, stamped) is None
     monkeypatch.setenv("FLUXFORGE_RENDER_CACHE", "off")
     assert index.stamp(config_file, root) is None
+
+
+def test_an_output_not_holding_the_renders_bytes_is_not_recorded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At the recording a just-written (racy) output is read back: another writer's bytes of the same size, a
+    FIFO or a folder at its path, or a file grown past the input limit, and the run is not indexed (the next
+    run renders in full). A FIFO is not waited on."""
+    config_file = tmp_path / "fluxforge.yaml"
+    config_file.write_text("flux: {}\n")
+
+    def recorded(name: str, rendered: bytes) -> bool:
+        outputs = {os.fspath(tmp_path / name): rendered}
+        stamped = index.stamp(config_file, tmp_path)  # the environment's FLUXFORGE_ settings are in it
+        return index.record(
+            config_file, tmp_path, stamped=stamped, outcome=index.Outcome(1, ()), outputs=outputs, watch=index.Watch()
+        )
+
+    (tmp_path / "same.yaml").write_bytes(b"a: 1\n")
+    assert recorded("same.yaml", b"a: 1\n")
+    assert not recorded("same.yaml", b"a: 2\n")
+    assert not recorded("same.yaml", b"a: 1\n\n")
+    os.mkfifo(tmp_path / "fifo.yaml")
+    assert not recorded("fifo.yaml", b"")
+    (tmp_path / "folder.yaml").mkdir()
+    assert not recorded("folder.yaml", b"")
+    (tmp_path / "big.yaml").write_bytes(b"x" * 2048)
+    with monkeypatch.context() as patched:
+        patched.setenv("FLUXFORGE_MAX_INPUT_SIZE", "1K")
+        assert not recorded("big.yaml", b"x" * 2048)
+    assert recorded("big.yaml", b"x" * 2048)
