@@ -18,7 +18,7 @@ import subprocess
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from generator.errors import FluxforgeError, GitError
 
@@ -43,8 +43,7 @@ class StagedChange:
     regular: bool
 
 
-@dataclass(frozen=True)
-class _Entry:
+class _Entry(NamedTuple):  # a tuple: made for every file of the index, so cheap to make
     mode: str
     blob: str
 
@@ -196,11 +195,11 @@ class GitRepo:
         """Index entries (stage 0 and conflict stages alike, one per path) of ``paths`` (all: empty)."""
         raw = self._git_ok("read the index", "ls-files", "--stage", "-z", "--full-name", "--", *paths)
         found: dict[str, _Entry] = {}
-        for record in raw.split(b"\0"):
+        for record in _path(raw).split("\0"):  # decoded at once: the separators are ASCII, as in each name
             if record:
-                info, _, name = record.partition(b"\t")
-                mode, blob, _stage = info.decode("ascii").split(" ")
-                found.setdefault(_path(name), _Entry(mode, blob))
+                info, _, name = record.partition("\t")
+                mode, blob, _stage = info.split(" ")
+                found.setdefault(name, _Entry(mode, blob))
         return found
 
     def read_staged(self, path: str) -> bytes:

@@ -10,10 +10,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from generator.errors import SopsError
 from generator.sops.api import Branch, detect_format, metadata_from_flat
+
+if TYPE_CHECKING:
+    from generator.sops.api import SecretFile
 
 
 @dataclass(frozen=True)
@@ -44,11 +47,14 @@ class Parsed:
     meta_line: int = 1
     meta_col: int = 1
     documents: list[Any] = field(default_factory=list)
+    # the line readers' reading this came from (``_secret_tree``): ``sops_state`` decides from it too
+    shaped: SecretFile | None = field(default=None, compare=False, repr=False)
 
 
-def parse(path: str, data: bytes) -> Parsed:
-    """Read ``data`` in the store its path selects; raise ``SopsError`` when it cannot be parsed."""
-    fmt = detect_format(path)
+def parse(path: str, data: bytes, fmt: str | None = None) -> Parsed:
+    """Read ``data`` in the store its path selects (``fmt``, when the caller has it); raise ``SopsError``
+    when it cannot be parsed."""
+    fmt = fmt or detect_format(path)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
@@ -91,7 +97,7 @@ def _secret_tree(text: str) -> Parsed | None:
         return None
     document["sops"] = found.meta.meta
     meta_line = found.head.count("\n") + 1
-    return Parsed("yaml", leaves, dict(found.meta.meta), meta_line, 1, [document])
+    return Parsed("yaml", leaves, dict(found.meta.meta), meta_line, 1, [document], found)
 
 
 def _secret_leaves(

@@ -106,14 +106,17 @@ def check_metadata(parsed: Parsed, expect: Expectation | None) -> Iterator[Probl
     """The metadata's own structure, then (with ``expect``) whether it is what the rule asks for."""
     meta = parsed.metadata or {}
     at = (parsed.meta_line, parsed.meta_col)
-    for message in _structure_problems(meta):
+    have, selector = recipients_of(meta), selector_of(meta)  # taken once: both looks need them
+    for message in _structure_problems(meta, have, selector):
         yield Problem(*at, message)
     if expect is not None:
-        for message in _rule_problems(meta, expect):
+        for message in _rule_problems(meta, expect, have, selector):
             yield Problem(*at, message)
 
 
-def _structure_problems(meta: Mapping[str, Any]) -> Iterator[str]:
+def _structure_problems(
+    meta: Mapping[str, Any], have: frozenset[str], selector: tuple[str, str] | None
+) -> Iterator[str]:
     """What sops itself would refuse or cannot use: MAC, lastmodified, version, keys, one valid selector."""
     mac = meta.get("mac")
     if not mac:
@@ -125,24 +128,24 @@ def _structure_problems(meta: Mapping[str, Any]) -> Iterator[str]:
     version = version_problem(meta.get("version"))
     if version:
         yield version
-    if not recipients_of(meta):
+    if not have:
         yield "sops metadata has no master key (no age, azure_kv, … entry): nobody can decrypt it"
-    selector = selector_of(meta)
     if selector is None:
         yield "sops metadata sets more than one of " + ", ".join(SELECTORS)
     elif bad_regex := selector_problem(*selector):
         yield bad_regex
 
 
-def _rule_problems(meta: Mapping[str, Any], expect: Expectation) -> Iterator[str]:
-    """Where the file differs from the creation rule that covers it: selector, recipients, key groups."""
-    selector = selector_of(meta)
+def _rule_problems(
+    meta: Mapping[str, Any], expect: Expectation, have: frozenset[str], selector: tuple[str, str] | None
+) -> Iterator[str]:
+    """Where the file differs from the creation rule that covers it: selector, recipients, key groups
+    (``have``, ``selector``: the metadata's, ``recipients_of`` and ``selector_of``)."""
     if selector is not None and selector != expect.selector:
         yield (
             f"encrypted with {selector[0]}: {selector[1]!r} but {expect.label} says "
             f"{expect.selector[0]}: {expect.selector[1]!r}; decrypt and re-encrypt it"
         )
-    have = recipients_of(meta)
     if expect.recipients and have and not _same_recipients(have, expect.recipients):
         yield (
             f"recipients differ from {expect.label} ({_recipient_diff(have, expect.recipients)}); "

@@ -23,8 +23,9 @@ import re
 import stat
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
+from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from generator.errors import CheckFailed
 from generator.fsio import TEMP_GLOB, is_temp_name, walk_files
@@ -55,6 +56,11 @@ class RuleMatch:
         return f"{self.config.name} creation_rules[{self.index}] ({where})"
 
     def expectation(self) -> Expectation:
+        return self._expectation
+
+    @cached_property
+    def _expectation(self) -> Expectation:
+        """Made once per rule (``Rules`` keeps one ``RuleMatch`` per rule): a check asks for every file."""
         from generator.check.rules import Expectation
         from generator.sops.api import DEFAULT_SELECTOR, KINDS
 
@@ -69,6 +75,7 @@ class Rules:
 
     def __init__(self, rules: SopsRules | None) -> None:
         self._rules = rules
+        self._matches = [RuleMatch(i, rule, rules.path) for i, rule in enumerate(rules.rules)] if rules else []
         self._config = os.path.abspath(rules.path) if rules is not None else None  # noqa: PTH100
         self._config_name = os.path.basename(self._config) if self._config is not None else ""  # noqa: PTH119
 
@@ -89,11 +96,11 @@ class Rules:
     def config(self) -> Path | None:
         return self._rules.path if self._rules is not None else None
 
-    def match(self, path: Path) -> RuleMatch | None:
+    def match(self, path: Path | str) -> RuleMatch | None:
         if self._rules is None:
             return None
         index = self._rules.rule_index(path)
-        return RuleMatch(index, self._rules.rules[index], self._rules.path) if index is not None else None
+        return self._matches[index] if index is not None else None
 
     def is_config(self, path: Path | str) -> bool:
         if self._config is None or os.path.basename(path) != self._config_name:  # noqa: PTH119 - cheap first
@@ -101,28 +108,62 @@ class Rules:
         return os.path.abspath(path) == self._config  # noqa: PTH100
 
 
-def check_content(path: Path, data: bytes, rules: Rules) -> list[Problem]:
+def check_content(path: Path | str, data: bytes, rules: Rules) -> list[Problem]:
     """Every problem of one file's content (``path`` only selects the rule and the store)."""
+    from generator.sops.api import detect_format
+
+    name = os.fspath(path)
+    return _content(name, data, rules, detect_format(name))[0]
+
+
+class Verdict(NamedTuple):
+    """One file's content checked: its problems (``check_content``) and whether it is sops-encrypted."""
+
+    problems: list[Problem]
+    encrypted: bool
+
+
+def check_file(path: Path | str, data: bytes, rules: Rules) -> Verdict:
+    """``check_content``'s problems and ``_is_sops_file``'s answer, the file read once for both: where the
+    parse read the ``sops:`` block with the line readers, the verdict comes from that reading."""
+    from generator.sops.api import detect_format, shaped_state
+
+    name = os.fspath(path)
+    fmt = detect_format(name)
+    problems, parsed = _content(name, data, rules, fmt)
+    if parsed is not None and parsed.shaped is not None:
+        return Verdict(problems, shaped_state(parsed.shaped).encrypted)
+    return Verdict(problems, _is_sops_file(name, data, fmt))
+
+
+def _content(name: str, data: bytes, rules: Rules, fmt: str) -> tuple[list[Problem], Parsed | None]:
+    """``check_content``, and the parse of the file in its own store where there was one."""
     from generator.check.parse import ParseError, parse
     from generator.check.rules import Problem, check_metadata, check_values
-    from generator.sops.api import detect_format, is_encrypted, looks_like_metadata
+    from generator.sops.api import looks_like_metadata
 
-    match = rules.match(path)
+    match = rules.match(name)
     must = match is not None and match.requires_encryption
-    fmt = detect_format(path)
     if not must and not _worth_parsing(data, fmt):
-        return _secret_in_other_file(data) if fmt not in ("yaml", "json") else []
+        return (_secret_in_other_file(data) if fmt not in ("yaml", "json") else []), None
     try:
-        parsed = parse(str(path), data)
+        parsed = parse(name, data, fmt)
     except ParseError as err:
-        return [Problem(err.line, err.col, str(err), "check.parse")] if must or err.refused else []
+        return ([Problem(err.line, err.col, str(err), "check.parse")] if must or err.refused else []), None
     # Encrypted is sops's rule (is_encrypted); a top-level `sops` entry that fails it is diagnosed
     # where a rule requires encryption, or where it looks like a damaged sops block (not a
     # fluxforge.yaml's own `sops:` settings).
-    if parsed.metadata is not None and (must or is_encrypted(data, fmt) or looks_like_metadata(parsed.metadata)):
+    if parsed.metadata is not None and (must or _encrypted(parsed, data, fmt) or looks_like_metadata(parsed.metadata)):
         expect = match.expectation() if match is not None else None
-        return [*check_metadata(parsed, expect), *check_values(parsed)]
-    return _plaintext_problems(parsed, match)
+        return [*check_metadata(parsed, expect), *check_values(parsed)], parsed
+    return _plaintext_problems(parsed, match), parsed
+
+
+def _encrypted(parsed: Parsed, data: bytes, fmt: str) -> bool:
+    """``is_encrypted(data, fmt)``, from the parse's own reading of the ``sops:`` block where it has one."""
+    from generator.sops.api import is_encrypted, shaped_state
+
+    return shaped_state(parsed.shaped).encrypted if parsed.shaped is not None else is_encrypted(data, fmt)
 
 
 _SECRET_KIND = re.compile(rb"""(?m)^\s*["']?kind["']?\s*:\s*["']?Secret\b""")
@@ -264,15 +305,16 @@ class CheckReport:
         return f"checked {self.files} file(s) {against}: {self.encrypted} encrypted, {len(self.problems)} problem(s)"
 
 
-def _is_sops_file(path: Path, data: bytes) -> bool:
-    """The keyless "is it sops-encrypted" test of the engine (a store fluxforge lacks, INI: not counted)."""
+def _is_sops_file(path: Path | str, data: bytes, fmt: str | None = None) -> bool:
+    """The keyless "is it sops-encrypted" test of the engine (a store fluxforge lacks, INI: not counted);
+    ``fmt``: the store of ``path``, when the caller has it."""
     from generator.errors import SopsError
     from generator.sops.api import detect_format, is_encrypted
 
     if b"sops" not in data and b"\\" not in data:
         return False  # no store can name its metadata without the word, or an escape that spells it
     try:
-        return is_encrypted(data, detect_format(path))
+        return is_encrypted(data, fmt or detect_format(path))
     except SopsError:
         return False
 
@@ -405,12 +447,13 @@ def _check_pending(seen: list[_Seen], rules: Rules) -> None:
     pending = [index for index, entry in enumerate(seen) if entry.unread is None and not entry.checked]
     if not pending:
         return
+    from generator.fsio import input_limit
     from generator.sops.api import jobs_for
 
-    jobs = jobs_for(len(pending))
+    jobs, limit = jobs_for(len(pending)), input_limit()
     if jobs == 1:
         for index in pending:
-            seen[index] = _checked(seen[index], rules)
+            seen[index] = _checked(seen[index], rules, limit)
     else:
         _check_in_workers(seen, pending, rules, jobs)
     _kept = 0
@@ -439,8 +482,11 @@ def _check_in_workers(seen: list[_Seen], pending: list[int], rules: Rules, jobs:
 
 
 def _pool_check(chunk: list[int]) -> list[_Seen | bool]:
+    from generator.fsio import input_limit
+
     assert _POOL_RULES is not None
-    return [_compact(_POOL_SEEN[index], _checked(_POOL_SEEN[index], _POOL_RULES)) for index in chunk]
+    limit = input_limit()
+    return [_compact(_POOL_SEEN[index], _checked(_POOL_SEEN[index], _POOL_RULES, limit)) for index in chunk]
 
 
 def _compact(entry: _Seen, result: _Seen) -> _Seen | bool:
@@ -459,24 +505,25 @@ def _expanded(entry: _Seen, result: _Seen | bool) -> _Seen:
     return _Seen(entry.path, blob=entry.blob, encrypted=result, checked=True)
 
 
-def _checked(entry: _Seen, rules: Rules) -> _Seen:
+def _checked(entry: _Seen, rules: Rules, limit: int | None = None) -> _Seen:
     """``entry`` with its verdict; a file whose bytes were not kept (or not read yet: no cache) is read
-    here (and its blob id taken from what was read, so the cache never pairs a verdict with other bytes)."""
-    data, path = entry.data, Path(entry.path)
+    here (and its blob id taken from what was read, so the cache never pairs a verdict with other bytes).
+    ``limit``: ``input_limit()``, taken once by a caller that checks many files."""
+    data = entry.data
     if data is None:
-        from generator.fsio import input_limit
+        if limit is None:
+            from generator.fsio import input_limit
 
-        data, unread = _read(entry.path, input_limit())
+            limit = input_limit()
+        data, unread = _read(entry.path, limit)
         if data is None:
             return _Seen(entry.path, unread, checked=True, gone=unread is None)
         if entry.blob is not None:
             from generator.check.cache import blob_id
 
             entry = _Seen(entry.path, blob=blob_id(data))
-    problems = check_content(path, data, rules)  # first: the encryption test reuses its parse
-    return _Seen(
-        entry.path, blob=entry.blob, problems=tuple(problems), encrypted=_is_sops_file(path, data), checked=True
-    )
+    problems, encrypted = check_file(entry.path, data, rules)
+    return _Seen(entry.path, blob=entry.blob, problems=tuple(problems), encrypted=encrypted, checked=True)
 
 
 def _read(name: str, limit: int) -> tuple[bytes | None, Problem | None]:

@@ -23,7 +23,13 @@ from generator.sops.keys.kinds import KINDS, KeyKind, KindOption
 if TYPE_CHECKING:
     from generator.sops.aead import TYPES as VALUE_TYPES
     from generator.sops.aead import EncValue, MalformedValue, is_enc, parse_enc
-    from generator.sops.detect import SopsState, looks_like_metadata, metadata_from_flat, secret_shaped
+    from generator.sops.detect import (
+        SopsState,
+        looks_like_metadata,
+        metadata_from_flat,
+        secret_shaped,
+        shaped_state,
+    )
     from generator.sops.files import jobs_for
     from generator.sops.flags import EncryptFlags
     from generator.sops.keys.azure_gates import gate_for
@@ -32,6 +38,7 @@ if TYPE_CHECKING:
     from generator.sops.regex import compile_re2
     from generator.sops.report import Report
     from generator.sops.rules import SELECTORS, CreationRule, SopsRules, nearby_config_hint
+    from generator.sops.stores.yaml_fast import SecretFile
     from generator.sops.tree import DEFAULT_SELECTOR
     from generator.sops.tree import selects_keys as selects
     from generator.sops.usage import FileKeys, KvVersion, file_keys, kv_version
@@ -50,6 +57,8 @@ _LAZY = {
     "metadata_from_flat": ("generator.sops.detect", "metadata_from_flat"),
     # fluxforge check: an encrypted Secret read by the store's line readers (kept for is_encrypted)
     "secret_shaped": ("generator.sops.detect", "secret_shaped"),
+    "shaped_state": ("generator.sops.detect", "shaped_state"),
+    "SecretFile": ("generator.sops.stores.yaml_fast", "SecretFile"),
     "Branch": ("generator.sops.values", "Branch"),
     "EncryptFlags": ("generator.sops.flags", "EncryptFlags"),
     # fluxforge check: as many worker processes as a batch of encrypt gets (FLUXFORGE_JOBS)
@@ -106,6 +115,7 @@ __all__ = [
     "KvVersion",
     "MalformedValue",
     "Report",
+    "SecretFile",
     "SopsRules",
     "SopsState",
     "azure_credential",
@@ -137,6 +147,7 @@ __all__ = [
     "secret_shaped",
     "selector_problem",
     "selects",
+    "shaped_state",
     "sops_state",
     "updatekeys_paths",
     "vault_source",

@@ -60,7 +60,19 @@ def sops_state(data: bytes, fmt: str) -> SopsState:
     """The sops metadata state of ``data`` read with the store ``fmt`` (yaml, json, dotenv, ini,
     binary). Text that does not parse in its format has no metadata (the store reports the syntax
     error when the file is encrypted or decrypted)."""
-    raw = _read(data, fmt)
+    return _state(_read(data, fmt), fmt)
+
+
+def shaped_state(found: SecretFile) -> SopsState:
+    """``sops_state`` of the YAML text ``secret_shaped`` gave ``found`` for, when it read the ``sops:`` block
+    too (``found.meta``): that reading is the one ``sops_state`` decides from, so a reader that has it (the
+    keyless check's parse) does not read the text again."""
+    if found.meta is None:
+        raise ValueError("the sops: block was not read by the line readers; ask sops_state")
+    return _state(found.meta.meta, "yaml")
+
+
+def _state(raw: Any, fmt: str) -> SopsState:
     if raw is _ABSENT:
         return SopsState()
     return SopsState(True, tuple(metadata_problems(raw, strict_types=fmt in ("json", "binary"))), raw)

@@ -317,11 +317,8 @@ class _MetaReader:
 
     def __init__(self, lines: list[str]) -> None:
         self.lines, self.at, self.depth = lines, 1, 0
+        self.indents = [_indent_of(line) for line in lines]  # each line's, taken once
         self.plain: list[str] = []
-
-    def _indent(self) -> int:
-        line = self.lines[self.at]
-        return len(line) - len(line.lstrip(" "))
 
     def value(self, col: int, text: str | None) -> object:
         """The value after ``key:`` at column ``col``: ``text`` on the same line, else the deeper lines."""
@@ -329,9 +326,9 @@ class _MetaReader:
             return self._literal(col)
         if text is not None:
             return self._scalar(text)
-        if self.at >= len(self.lines) or self._indent() <= col or self.depth >= _META_DEPTH:
+        if self.at >= len(self.lines) or self.indents[self.at] <= col or self.depth >= _META_DEPTH:
             return _NO  # a null, a list at the key's own column, or deep nesting: the general reader
-        inner = self._indent()
+        inner = self.indents[self.at]
         self.depth += 1
         found = self._sequence(inner) if self.lines[self.at].startswith("- ", inner) else self._mapping(inner)
         self.depth -= 1
@@ -348,8 +345,8 @@ class _MetaReader:
 
     def _mapping(self, col: int) -> object:
         out: dict[str, object] = {}
-        while self.at < len(self.lines) and self._indent() >= col:
-            match = _PAIR.fullmatch(self.lines[self.at], col) if self._indent() == col else None
+        while self.at < len(self.lines) and self.indents[self.at] >= col:
+            match = _PAIR.fullmatch(self.lines[self.at], col) if self.indents[self.at] == col else None
             if match is None or match.group(1) in out or not _plain_key(match.group(1)):
                 return _NO
             self.plain.append(match.group(1))
@@ -362,11 +359,12 @@ class _MetaReader:
 
     def _sequence(self, col: int) -> object:
         out: list[object] = []
-        while self.at < len(self.lines) and self._indent() >= col:
+        while self.at < len(self.lines) and self.indents[self.at] >= col:
             line = self.lines[self.at]
-            if self._indent() != col or not line.startswith("- ", col):
+            if self.indents[self.at] != col or not line.startswith("- ", col):
                 return _NO
             self.lines[self.at] = " " * (col + 2) + line[col + 2 :]  # the item: a mapping from the next column
+            self.indents[self.at] = _indent_of(self.lines[self.at])
             item = self._mapping(col + 2)
             if item is _NO or not item:
                 return _NO
@@ -375,14 +373,18 @@ class _MetaReader:
 
     def _literal(self, col: int) -> object:
         """A ``|`` block: its lines at one indentation deeper than ``col``, each with a final line break."""
-        if self.at >= len(self.lines) or self._indent() <= col:
+        if self.at >= len(self.lines) or self.indents[self.at] <= col:
             return _NO
-        inner = self._indent()
+        inner = self.indents[self.at]
         body: list[str] = []
-        while self.at < len(self.lines) and self._indent() > col:
+        while self.at < len(self.lines) and self.indents[self.at] > col:
             line = self.lines[self.at]
-            if self._indent() != inner or line.endswith(" "):
+            if self.indents[self.at] != inner or line.endswith(" "):
                 return _NO
             body.append(line[inner:])
             self.at += 1
         return "\n".join(body) + "\n"
+
+
+def _indent_of(line: str) -> int:
+    return len(line) - len(line.lstrip(" "))
