@@ -21,7 +21,7 @@ import pytest
 
 from generator.check import parse as check_parse
 from generator.check.rules import Problem
-from generator.check.scan import Rules, _is_sops_file, check_content
+from generator.check.scan import Rules, _is_sops_file, check_content, check_file
 from generator.errors import SopsError
 from generator.sops import api
 from generator.sops.rules import CreationRule
@@ -113,10 +113,8 @@ def test_the_secret_path_gives_the_general_parse_and_verdicts(
     work, texts = encrypted
     monkeypatch.chdir(work)
     rules = Rules.load()
-    corpus = [edit(text) for text in texts for _, edit in _shape_edits()]
-    corpus += [p.read_text(errors="replace") for p in CORPUS.rglob("*.yaml")]
     taken = 0
-    for text in corpus:
+    for text in _corpus(texts):
         fast = check_parse._secret_tree(text)
         verdicts = _verdicts(rules, text.encode())
         state = api.sops_state(text.encode(), "yaml")
@@ -130,6 +128,33 @@ def test_the_secret_path_gives_the_general_parse_and_verdicts(
             assert fast == general, text
     # most of the written files, and many of the edits, take the line readers (the comparison is not vacuous)
     assert taken >= len(texts) * 12, (taken, len(corpus))
+
+
+def _corpus(texts: list[str]) -> list[str]:
+    """Each encrypted text with every edit, and the hook corpus."""
+    corpus = [edit(text) for text in texts for _, edit in _shape_edits()]
+    return corpus + [p.read_text(errors="replace") for p in CORPUS.rglob("*.yaml")]
+
+
+def test_one_reading_gives_both_answers(encrypted: tuple[Path, list[str]], monkeypatch: pytest.MonkeyPatch) -> None:
+    """``check_file`` takes the problems and the encrypted verdict from one reading (the encrypted verdict from
+    the ``sops:`` block the parse read, ``sops.api.shaped_state``): the same as ``check_content`` and
+    ``_is_sops_file`` asked one after the other, the latter without the line readers (its general path)."""
+    work, texts = encrypted
+    monkeypatch.chdir(work)
+    rules = Rules.load()
+    shaped: set[bool] = set()
+    for text in _corpus(texts):
+        data = text.encode()
+        for rel in ("secrets/x.yaml", "apps/x.yaml", "notes/x.txt"):
+            verdict = check_file(rel, data, rules)
+            with monkeypatch.context() as m:
+                m.setattr(yaml_fast, "read_encrypted", lambda _text, keep=False: None)
+                general = (check_content(Path(rel), data, rules), _is_sops_file(Path(rel), data))
+            assert (verdict.problems, verdict.encrypted) == general, (rel, text)
+            if rel == "secrets/x.yaml" and check_parse._secret_tree(text) is not None:
+                shaped.add(verdict.encrypted)
+    assert shaped == {True, False}  # the one-reading verdict decided both ways (the MAC deleted: not encrypted)
 
 
 def test_what_the_secret_path_declines(encrypted: tuple[Path, list[str]]) -> None:
