@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from generator.errors import SopsError
 from generator.sops.api import Branch, detect_format, metadata_from_flat
@@ -19,8 +19,7 @@ if TYPE_CHECKING:
     from generator.sops.api import SecretFile
 
 
-@dataclass(frozen=True)
-class Leaf:
+class Leaf(NamedTuple):  # a tuple: made for every value of every file checked, so cheap to make
     """One value of the data tree. ``keys`` are the mapping keys on its path (what selectors see)."""
 
     keys: tuple[str, ...]

@@ -51,6 +51,39 @@ class _Literal:
         return True if found else None
 
 
+class _Spanned:
+    """Two literals with ``.*`` between them (``secrets/.*\\.yaml$``, the ``path_regex`` of sops's own
+    examples), maybe anchored by a leading ``^`` and/or a final ``$``, neither literal holding a line break.
+    ``.`` is any character but a line break, so RE2 finds it in a text exactly when some ``head`` is followed
+    on the same line by a ``tail`` (the ``head`` starting the text with ``^``, the ``tail`` ending it with
+    ``$``). The ``head`` nearest the ``tail`` (``$``), or the ``tail`` nearest the ``head``, leaves the
+    fewest characters between them to hold a line break."""
+
+    def __init__(self, anchored: bool, head: str, tail: str, at_end: bool) -> None:
+        self.anchored, self.head, self.tail, self.at_end = anchored, head, tail, at_end
+
+    def search(self, text: str) -> bool | None:
+        return True if self._found(text) else None
+
+    def _found(self, text: str) -> bool:
+        if self.at_end:
+            if not text.endswith(self.tail):
+                return False
+            end = len(text) - len(self.tail)
+            if self.anchored:
+                start = 0 if text.startswith(self.head) and len(self.head) <= end else -1
+            else:
+                start = text.rfind(self.head, 0, end)
+            return start >= 0 and "\n" not in text[start + len(self.head) : end]
+        if self.anchored:
+            return text.startswith(self.head) and self._on_line(text.partition("\n")[0])
+        return any(self._on_line(line) for line in text.split("\n"))
+
+    def _on_line(self, line: str) -> bool:
+        start = line.find(self.head)
+        return start >= 0 and line.find(self.tail, start + len(self.head)) >= 0
+
+
 def lazy(pattern: str, flags: int = 0) -> Callable[[], re.Pattern[str]]:
     """One of fluxforge's own patterns, compiled on its first use instead of at import: a one-file
     decrypt (one process per call) then compiles only the patterns that file needs."""
@@ -76,17 +109,26 @@ class CharClass:
 
 _WORDS = re.compile(r"\^\(([A-Za-z0-9_]+(?:\|[A-Za-z0-9_]+)*)\)\$")
 _LITERAL = lazy(r"(\^?)((?:[^\\.+*?()|\[\]{}^$]|\\[./-])*)(\$?)")
+_SPANNED = lazy(r"(\^?)((?:[^\\.+*?()|\[\]{}^$]|\\[./-])*)\.\*((?:[^\\.+*?()|\[\]{}^$]|\\[./-])*)(\$?)")
 
 
 def _plain(pattern: str) -> Pattern | None:
-    """The pattern without an engine when it is one of the two shapes above; else None (RE2 compiles it)."""
+    """The pattern without an engine when it is one of the shapes above; else None (RE2 compiles it)."""
     words = _WORDS.fullmatch(pattern)
     if words is not None:
         return _Words(frozenset(words.group(1).split("|")))
     literal = _LITERAL().fullmatch(pattern)
     if literal is not None:
-        return _Literal(bool(literal.group(1)), re.sub(r"\\(.)", r"\1", literal.group(2)), bool(literal.group(3)))
+        return _Literal(bool(literal.group(1)), _unescaped(literal.group(2)), bool(literal.group(3)))
+    spanned = _SPANNED().fullmatch(pattern)
+    if spanned is not None and "\n" not in pattern:
+        head, tail = _unescaped(spanned.group(2)), _unescaped(spanned.group(3))
+        return _Spanned(bool(spanned.group(1)), head, tail, bool(spanned.group(4)))
     return None
+
+
+def _unescaped(literal: str) -> str:
+    return re.sub(r"\\(.)", r"\1", literal)
 
 
 @lru_cache(maxsize=256)

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 import re2  # type: ignore[import-untyped]  # google-re2 ships no type information
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from generator.sops import regex
 from tests.helpers.sops import make_age_key
@@ -134,23 +136,71 @@ def test_a_json_file_loads_the_json_store_not_the_yaml_one(tmp_path: Path) -> No
 
 FAST = ["^(data|stringData)$", "^(a)$", "^(a_1|B2|0)$", "^secrets/", "secrets/", "^apps/base\\.v1/", "^a\\-b\\/c"]
 FAST += ["", "^", "\\.yaml", "^d\u0430ta/", "\\.yaml$", "^data$", "secrets/$", "$", "^$", "^x\\.yaml$"]
+SPANNED = ["secrets/.*\\.yaml$", "^secrets/.*\\.yaml$", "secrets/.*\\.yaml", "^secrets/.*", ".*", "^.*$", ".*\\.yaml$"]
+SPANNED += [
+    "^a.*b",
+    "a.*b",
+    "a.*b$",
+    "^a.*b$",
+    "^.*",
+    ".*$",
+    "^a\\-.*",
+    "x.*x",
+    "^x.*x$",
+    "a\\..*b",
+    "secrets/.*/.*\\.yaml",
+]
+FAST += SPANNED[:-1]  # two spans: RE2
 PATTERNS = [*FAST, "^(data|stringData)", "(data|stringData)$", "^(data|string.Data)$", "^(data|)$"]
-PATTERNS += ["^(data|stringData)$x", "^(?i)(data)$", "^(dat\\w)$", "^secrets/.*", "^^a", "\\Aa", "a$$", "\\.yaml\\z"]
-PATTERNS += ["\\.yaml$\\n", "(?m)data$", "\\$", "a\\$"]
+PATTERNS += ["^(data|stringData)$x", "^(?i)(data)$", "^(dat\\w)$", "^^a", "\\Aa", "a$$", "\\.yaml\\z"]
+PATTERNS += ["\\.yaml$\\n", "(?m)data$", "\\$", "a\\$", "a\n.*b", "a.+b", "a.*?b", "a\\.*b", "(?s)a.*b", "a.*b.*"]
+PATTERNS += [p for p in SPANNED if p not in FAST]
 TEXTS = ["data", "stringData", "a", "a_1", "B2", "0", "", "Data", "datax", "xdata", "data\n", "\ndata", "data ", "dat"]
 TEXTS += ["stringdata", "stringData\n", "d\u0430ta", "_data", "a_1|B2", "^(a)$", "secrets/x.yaml", "a/secrets/x"]
 TEXTS += ["\nsecrets/", "Secrets/", "apps/base.v1/x", "apps/baseXv1/x", "a-b/c", "a\\-b/c", "x.yaml", "d\u0430ta/x"]
 TEXTS += ["x.yaml\n", "x.yaml.bak", ".yaml", "a/secrets/", "secrets/\n", "$", "a$", "x\nx.yaml"]
+TEXTS += ["secrets/a\nb.yaml", "secrets/.yaml", "x/secrets/y/z.yaml", "secrets/x.yaml\n", "secrets.yaml", "ab", "b"]
+TEXTS += ["a\nb", "b a", "\n", "x", "xx", "x\nx", "axb\nb", "a\nab", "ba\nb", "secrets/a\nsecrets/b.yaml", "a-b", "a\n"]
+TEXTS += [
+    "secrets/x\nsecrets/.yaml",
+    "secrets/.yaml\nx.yaml",
+    "x/secrets/a/b/c.yaml",
+    "\u0430.yaml",
+    "secrets/\u0430.yaml",
+]
 
 
 @pytest.mark.parametrize("pattern", PATTERNS)
 def test_plain_patterns_match_as_re2_does(pattern: str) -> None:
-    """``^(word|…)$`` and literal patterns (``^clusters/prod/``) are answered without an engine: the same
-    answers as RE2 for texts near them (a final or leading line break, other case, a look-alike letter, an
-    escaped character); any other pattern goes to RE2."""
+    """``^(word|…)$``, literal patterns (``^clusters/prod/``) and two literals around ``.*`` (``secrets/.*\\.yaml$``)
+    are answered without an engine: the same answers as RE2 for texts near them (a final or leading line
+    break, a line break between the literals, other case, a look-alike letter, an escaped character); any
+    other pattern goes to RE2."""
     compiled = regex.compile_re2(pattern, "test")
-    assert isinstance(compiled, regex._Words | regex._Literal) is (pattern in FAST), pattern
+    assert isinstance(compiled, regex._Words | regex._Literal | regex._Spanned) is (pattern in FAST), pattern
     engine = re2.compile(pattern)
     for text in TEXTS:
         assert (compiled.search(text) is not None) is (engine.search(text) is not None), (pattern, text)
         assert regex.search(pattern, text, "test") is (engine.search(text) is not None), (pattern, text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.booleans(),
+    st.text("ab/.\n", max_size=3),
+    st.text("ab/.\n", max_size=3),
+    st.booleans(),
+    st.lists(st.text("ab/.x\n", max_size=10), min_size=1, max_size=6),
+)
+def test_two_literals_around_dot_star_match_as_re2_does(
+    anchored: bool, head: str, tail: str, at_end: bool, texts: list[str]
+) -> None:
+    """``head.*tail`` (either anchored or not) answered without an engine says what RE2 says, line breaks
+    anywhere in the text included; a literal holding a line break goes to RE2."""
+    pattern = f"{'^' if anchored else ''}{head.replace('.', chr(92) + '.')}.*{tail.replace('.', chr(92) + '.')}"
+    pattern += "$" if at_end else ""
+    compiled = regex.compile_re2(pattern, "test")
+    assert isinstance(compiled, regex._Spanned) is ("\n" not in head + tail), pattern
+    engine = re2.compile(pattern)
+    for text in texts:
+        assert (compiled.search(text) is not None) is (engine.search(text) is not None), (pattern, text)
