@@ -126,26 +126,33 @@ class Verdict(NamedTuple):
 def check_file(path: Path | str, data: bytes, rules: Rules) -> Verdict:
     """``check_content``'s problems and ``_is_sops_file``'s answer, the file read once for both: where the
     parse read the ``sops:`` block with the line readers, the verdict comes from that reading."""
-    from generator.sops.api import detect_format, shaped_state
+    import generator.sops.api as sops_api  # not `from … import`: that asks the lazy module for __path__
 
     name = os.fspath(path)
-    fmt = detect_format(name)
+    fmt = sops_api.detect_format(name)
     problems, parsed = _content(name, data, rules, fmt)
     if parsed is not None and parsed.shaped is not None:
-        return Verdict(problems, shaped_state(parsed.shaped).encrypted)
+        return Verdict(problems, sops_api.shaped_state(parsed.shaped).encrypted)
     return Verdict(problems, _is_sops_file(name, data, fmt))
 
 
 def _content(name: str, data: bytes, rules: Rules, fmt: str) -> tuple[list[Problem], Parsed | None]:
     """``check_content``, and the parse of the file in its own store where there was one."""
-    from generator.check.parse import ParseError, parse
-    from generator.check.rules import Problem, check_metadata, check_values
-    from generator.sops.api import looks_like_metadata
-
     match = rules.match(name)
     must = match is not None and match.requires_encryption
     if not must and not _worth_parsing(data, fmt):
         return (_secret_in_other_file(data) if fmt not in ("yaml", "json") else []), None
+    return _parsed_content(name, data, fmt, match, must=must)
+
+
+def _parsed_content(
+    name: str, data: bytes, fmt: str, match: RuleMatch | None, *, must: bool
+) -> tuple[list[Problem], Parsed | None]:
+    """``_content`` of a file worth parsing (most files are not: they need none of these imports)."""
+    from generator.check.parse import ParseError, parse
+    from generator.check.rules import Problem, check_metadata, check_values
+    from generator.sops.api import looks_like_metadata
+
     try:
         parsed = parse(name, data, fmt)
     except ParseError as err:
@@ -308,11 +315,11 @@ class CheckReport:
 def _is_sops_file(path: Path | str, data: bytes, fmt: str | None = None) -> bool:
     """The keyless "is it sops-encrypted" test of the engine (a store fluxforge lacks, INI: not counted);
     ``fmt``: the store of ``path``, when the caller has it."""
+    if b"sops" not in data and b"\\" not in data:
+        return False  # no store can name its metadata without the word, or an escape that spells it
     from generator.errors import SopsError
     from generator.sops.api import detect_format, is_encrypted
 
-    if b"sops" not in data and b"\\" not in data:
-        return False  # no store can name its metadata without the word, or an escape that spells it
     try:
         return is_encrypted(data, fmt or detect_format(path))
     except SopsError:
@@ -385,7 +392,7 @@ def _summary(seen: list[_Seen], cache: CheckCache | None) -> tuple[list[Diagnost
     return found, files, encrypted
 
 
-@dataclass
+@dataclass(slots=True)  # one for every file of a scan, made again from each worker's answer
 class _Seen:
     """One file of a scan: a read problem, or its bytes' blob id and verdict (problems, encrypted)."""
 
@@ -464,8 +471,7 @@ def _check_in_workers(seen: list[_Seen], pending: list[int], rules: Rules, jobs:
     global _POOL_RULES, _POOL_SEEN
     import multiprocessing
 
-    size = max(8, min(256, len(pending) // (jobs * 4) or 1))
-    chunks = [pending[i : i + size] for i in range(0, len(pending), size)]
+    chunks = _chunks(pending, jobs)
     _POOL_RULES, _POOL_SEEN = rules, seen
     pool = multiprocessing.get_context("fork").Pool(jobs)
     try:
@@ -479,6 +485,18 @@ def _check_in_workers(seen: list[_Seen], pending: list[int], rules: Rules, jobs:
     finally:
         pool.join()
         _POOL_RULES, _POOL_SEEN = None, []
+
+
+def _chunks(pending: list[int], jobs: int) -> list[list[int]]:
+    """``pending`` cut into the workers' tasks, in order: at most 256 files each, and smaller towards the end (a
+    quarter of a worker's share of what is left, at least 8) so that the workers run out of work together."""
+    chunks: list[list[int]] = []
+    at = 0
+    while at < len(pending):
+        size = max(8, min(256, (len(pending) - at) // (jobs * 4)))
+        chunks.append(pending[at : at + size])
+        at += size
+    return chunks
 
 
 def _pool_check(chunk: list[int]) -> list[_Seen | bool]:

@@ -235,3 +235,18 @@ def test_what_a_worker_sends_back_makes_the_same_record(monkeypatch: pytest.Monk
             sent_flags += isinstance(sent, bool)
             assert _expanded(entry, sent) == result, name
     assert 0 < sent_flags < len(names), sent_flags  # flags for clean files, whole records for the rest
+
+
+def test_the_workers_tasks_hold_every_file_once_in_order() -> None:
+    """The files to check go to the workers in order, each once, at most 256 a task, the tasks smaller towards
+    the end (the expensive files may come last: then neither worker waits long for the other)."""
+    from generator.check.scan import _chunks
+
+    for count in (1, 7, 100, 999, 10_000):
+        pending = list(range(3, 3 + count))
+        for jobs in (2, 3, 8):
+            chunks = _chunks(pending, jobs)
+            assert [index for chunk in chunks for index in chunk] == pending, (count, jobs)
+            sizes = [len(chunk) for chunk in chunks]
+            assert all(0 < size <= 256 for size in sizes) and sizes == sorted(sizes, reverse=True), sizes
+            assert sizes[-1] <= 8, sizes
