@@ -13,6 +13,8 @@ from typing import Any
 
 from ruamel.yaml import YAML
 
+from generator.yaml12 import plain_is_string
+
 
 class YamlError(ValueError):
     """A text that is not YAML fluxforge reads. ``reason``: why, in fixed words that never quote the text
@@ -290,22 +292,6 @@ class _NotPlain(Exception):
     """The events hold what ruamel's loader builds or refuses its own way."""
 
 
-_SCALAR_STRINGS: dict[str, bool] = {}  # plain scalars seen: names and short values recur
-
-
-def plain_is_string(text: str) -> bool:
-    """A plain (unquoted, untagged) scalar ``text`` resolves to a string, as ruamel's YAML 1.2 resolver
-    resolves it when libyaml composes (its implicit resolvers, looked up by the first character)."""
-    known = _SCALAR_STRINGS.get(text)
-    if known is not None:
-        return known
-    by_first, anywhere = _implicit_resolvers()
-    answer = not any(regexp.match(text) for regexp in by_first.get(text[:1], anywhere))
-    if len(text) <= 64 and len(_SCALAR_STRINGS) < 4096:
-        _SCALAR_STRINGS[text] = answer
-    return answer
-
-
 def plain_value(text: str) -> Any:
     """The value of a plain scalar ``text``, as ``load_plain`` builds it: a string unless a YAML 1.2
     implicit resolver claims it (then ruamel's constructor for that tag: null, bool, int, float, timestamp)."""
@@ -316,18 +302,6 @@ def plain_value(text: str) -> Any:
     loader = _tag_loader()  # the resolver and constructor the libyaml composer's load uses
     node = ScalarNode(loader.resolver.resolve(ScalarNode, text, (True, False)), text)
     return loader.constructor.construct_non_recursive_object(node)
-
-
-@cache
-def _implicit_resolvers() -> tuple[dict[str, tuple[Any, ...]], tuple[Any, ...]]:
-    """ruamel's YAML 1.2 implicit resolvers: by first character (those for any character appended), and
-    those for any character."""
-    from ruamel.yaml.resolver import VersionedResolver
-
-    table = VersionedResolver(version=(1, 2)).versioned_resolver
-    anywhere = tuple(regexp for _, regexp in table.get(None, ()))
-    by_first = {first: (*(r for _, r in found), *anywhere) for first, found in table.items() if first is not None}
-    return by_first, anywhere
 
 
 @cache

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from generator.errors import SopsError
 from generator.sops.api import Branch, detect_format, metadata_from_flat
+from generator.yaml12 import plain_is_string
 
 if TYPE_CHECKING:
     from generator.sops.api import SecretFile
@@ -88,7 +89,7 @@ def _secret_tree(text: str) -> Parsed | None:
     if _not_fast(text):
         return None
     found = secret_shaped(text)
-    if found is None or found.meta is None or not all(map(_yaml12_string, found.meta.plain)):
+    if found is None or found.meta is None or not all(map(plain_is_string, found.meta.plain)):
         return None
     leaves: list[Leaf] = []
     document = _secret_leaves(found.data, iter(enumerate(found.head.split("\n"), 1)), (), "", leaves)
@@ -109,7 +110,7 @@ def _secret_leaves(
     for key, value in branch:
         number, line = next(lines)
         assert isinstance(key, str)
-        if not _yaml12_string(key):
+        if not plain_is_string(key):
             return None
         path = f"{where}.{key}" if keys else key
         if isinstance(value, Branch):
@@ -119,43 +120,11 @@ def _secret_leaves(
             plain[key] = inner
             continue
         assert isinstance(value, str)
-        if not _yaml12_string(value):
+        if not plain_is_string(value):
             return None
         out.append(Leaf((*keys, key), path, value, number, len(line) - len(line.lstrip(" ")) + len(key) + 3))
         plain[key] = value
     return plain
-
-
-_RESOLVERS: tuple[dict[str, tuple[Any, ...]], tuple[Any, ...]] | None = None
-_STRINGS: dict[str, bool] = {}  # answers remembered: key names and short values recur in every file
-
-
-def _yaml12_string(text: str) -> bool:
-    """A plain scalar ``text`` resolves to a string as the libyaml composer resolves it (ruamel's YAML 1.2
-    implicit resolvers, found by the first character as ruamel finds them)."""
-    known = _STRINGS.get(text)
-    if known is not None:
-        return known
-    by_first, anywhere = _resolvers()
-    candidates = by_first.get(text[:1], anywhere)
-    answer = not any(regexp.match(text) for regexp in candidates)
-    if len(text) <= 64 and len(_STRINGS) < 4096:
-        _STRINGS[text] = answer
-    return answer
-
-
-def _resolvers() -> tuple[dict[str, tuple[Any, ...]], tuple[Any, ...]]:
-    """ruamel's YAML 1.2 implicit resolvers: by first character (those for any character included), and
-    those for any character."""
-    global _RESOLVERS
-    if _RESOLVERS is None:
-        from ruamel.yaml.resolver import VersionedResolver
-
-        table = VersionedResolver(version=(1, 2)).versioned_resolver
-        anywhere = tuple(regexp for _, regexp in table.get(None, ()))
-        by_first = {first: (*(r for _, r in found), *anywhere) for first, found in table.items() if first is not None}
-        _RESOLVERS = by_first, anywhere
-    return _RESOLVERS
 
 
 def _not_fast(text: str) -> bool:

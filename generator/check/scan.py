@@ -444,10 +444,6 @@ def _update(cache: CheckCache, entry: _Seen) -> None:
         cache.remember(key, entry.blob, entry.encrypted)
 
 
-_POOL_RULES: Rules | None = None  # set before the workers are forked
-_POOL_SEEN: list[_Seen] = []
-
-
 def _check_pending(seen: list[_Seen], rules: Rules) -> None:
     """Check every file read but not answered by the cache: in worker processes for many files."""
     global _kept
@@ -467,44 +463,19 @@ def _check_pending(seen: list[_Seen], rules: Rules) -> None:
 
 
 def _check_in_workers(seen: list[_Seen], pending: list[int], rules: Rules, jobs: int) -> None:
-    """``_checked`` for ``pending`` in ``jobs`` forked workers; results stored in place, in order."""
-    global _POOL_RULES, _POOL_SEEN
-    import multiprocessing
-
-    chunks = _chunks(pending, jobs)
-    _POOL_RULES, _POOL_SEEN = rules, seen
-    pool = multiprocessing.get_context("fork").Pool(jobs)
-    try:
-        for chunk, results in zip(chunks, pool.imap(_pool_check, chunks), strict=True):
-            for index, result in zip(chunk, results, strict=True):
-                seen[index] = _expanded(seen[index], result)
-        pool.close()  # the workers finish and exit; no signal is sent to them (terminate: only on failure)
-    except BaseException:
-        pool.terminate()
-        raise
-    finally:
-        pool.join()
-        _POOL_RULES, _POOL_SEEN = None, []
-
-
-def _chunks(pending: list[int], jobs: int) -> list[list[int]]:
-    """``pending`` cut into the workers' tasks, in order: at most 256 files each, and smaller towards the end (a
-    quarter of a worker's share of what is left, at least 8) so that the workers run out of work together."""
-    chunks: list[list[int]] = []
-    at = 0
-    while at < len(pending):
-        size = max(8, min(256, (len(pending) - at) // (jobs * 4)))
-        chunks.append(pending[at : at + size])
-        at += size
-    return chunks
-
-
-def _pool_check(chunk: list[int]) -> list[_Seen | bool]:
+    """``_checked`` for ``pending`` by this process and ``jobs - 1`` forked copies of it (``batch.in_order``, as
+    encrypt's batches: a copy that dies is made up for here, nothing waits on it); results stored in place,
+    in order."""
     from generator.fsio import input_limit
+    from generator.sops.api import in_order
 
-    assert _POOL_RULES is not None
     limit = input_limit()
-    return [_compact(_POOL_SEEN[index], _checked(_POOL_SEEN[index], _POOL_RULES, limit)) for index in chunk]
+
+    def work(index: int) -> _Seen | bool:
+        return _compact(seen[index], _checked(seen[index], rules, limit))
+
+    for index, result in zip(pending, in_order(pending, work, jobs), strict=True):
+        seen[index] = _expanded(seen[index], result)
 
 
 def _compact(entry: _Seen, result: _Seen) -> _Seen | bool:

@@ -6,8 +6,10 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import pyrage
 import pytest
 
 from generator.check.cache import CACHE_PATH, blob_id
@@ -237,16 +239,29 @@ def test_what_a_worker_sends_back_makes_the_same_record(monkeypatch: pytest.Monk
     assert 0 < sent_flags < len(names), sent_flags  # flags for clean files, whole records for the rest
 
 
-def test_the_workers_tasks_hold_every_file_once_in_order() -> None:
-    """The files to check go to the workers in order, each once, at most 256 a task, the tasks smaller towards
-    the end (the expensive files may come last: then neither worker waits long for the other)."""
-    from generator.check.scan import _chunks
+def test_a_big_check_runs_in_the_batch_processes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Many files are checked by this process and forked copies (the encrypt batches' ``in_order``: no pool to
+    wait on a worker that died), with the verdicts of one process."""
+    from generator.check.scan import check_report
+    from generator.sops import api as sops_api
 
-    for count in (1, 7, 100, 999, 10_000):
-        pending = list(range(3, 3 + count))
-        for jobs in (2, 3, 8):
-            chunks = _chunks(pending, jobs)
-            assert [index for chunk in chunks for index in chunk] == pending, (count, jobs)
-            sizes = [len(chunk) for chunk in chunks]
-            assert all(0 < size <= 256 for size in sizes) and sizes == sorted(sizes, reverse=True), sizes
-            assert sizes[-1] <= 8, sizes
+    for n in range(80):
+        (tmp_path / f"cm-{n}.yaml").write_text(f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: c{n}}}\n")
+    (tmp_path / "leaked.yaml").write_text("apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData: {a: b}\n")
+    recipient = pyrage.x25519.Identity.generate().to_public()
+    (tmp_path / ".sops.yaml").write_text(f"creation_rules:\n  - path_regex: \\.yaml$\n    age: {recipient}\n")
+    used: list[int] = []
+    in_order = sops_api.in_order
+
+    def counted(items: list[int], work: Callable[[int], object], jobs: int) -> Iterator[object]:
+        used.append(jobs)
+        return in_order(items, work, jobs)
+
+    monkeypatch.setattr(sops_api, "in_order", counted)
+    reports = {}
+    for jobs in ("1", "2"):
+        monkeypatch.setenv("FLUXFORGE_JOBS", jobs)
+        reports[jobs] = check_report([tmp_path], sops_config=tmp_path / ".sops.yaml", use_cache=False)
+    assert used == [2]
+    assert reports["1"] == reports["2"]
+    assert reports["1"].problems  # the leaked Secret, found by either

@@ -26,6 +26,7 @@ from generator.errors import SopsError
 from generator.sops import api
 from generator.sops.rules import CreationRule
 from generator.sops.stores import yaml_fast
+from generator.yaml12 import plain_is_string
 from tests.helpers.hooks import CORPUS
 from tests.helpers.sops import make_age_key, run_sops
 from tests.sops.test_sops_detect import TAIL_EDITS
@@ -202,5 +203,5 @@ def test_yaml12_string_is_what_the_composer_resolves(text: str) -> None:
 
     value = compose_all(f"k: {text}\n")[0].value[0][1]
     expected = value.tag == "tag:yaml.org,2002:str"
-    assert check_parse._yaml12_string(text) is expected, text
-    assert check_parse._yaml12_string(text) is expected, text
+    assert plain_is_string(text) is expected, text
+    assert plain_is_string(text) is expected, text
