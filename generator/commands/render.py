@@ -291,7 +291,7 @@ def each_cluster(config: Config) -> EachCluster:
         return map
 
     def in_processes(work: ClusterFiles, clusters: Sequence[Cluster]) -> Iterable[dict[str, bytes]]:
-        from generator.sops.api import in_order
+        from generator.sops.batch import in_order
 
         return in_order(clusters, work, jobs)
 

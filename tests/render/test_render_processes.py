@@ -4,17 +4,15 @@ a small fleet or ``FLUXFORGE_JOBS=1`` uses one process."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
 
 from generator.commands.render import each_cluster, run_render
 from generator.config.load import parse_config
-from generator.config.model import Cluster
 from generator.errors import UsageError
-from generator.render.files import ClusterFiles, render_tree
-from generator.sops import api as sops_api
+from generator.render.files import render_tree
+from generator.sops import batch
 from tests.render.test_render_writes import _fleet, _tree
 
 SMALL = _fleet(2, 3)
@@ -25,13 +23,10 @@ def test_every_cluster_is_rendered_once_in_processes(monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("FLUXFORGE_JOBS", "2")
     config = parse_config(FLEET)
     forked: list[int] = []
-    in_order = sops_api.in_order
-
-    def counted(items: Sequence[Cluster], work: ClusterFiles, jobs: int) -> Iterator[dict[str, bytes]]:
-        forked.append(jobs)
-        return in_order(items, work, jobs)
-
-    monkeypatch.setattr(sops_api, "in_order", counted)
+    in_order = batch.in_order
+    monkeypatch.setattr(
+        batch, "in_order", lambda items, work, jobs: (forked.append(jobs), in_order(items, work, jobs))[1]
+    )
     assert render_tree(config, each=each_cluster(config)) == render_tree(config)
     assert forked == [2]
     monkeypatch.setenv("FLUXFORGE_JOBS", "1")
