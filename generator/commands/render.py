@@ -17,7 +17,7 @@ render never replaces a file it did not generate, nor drops edits it cannot see,
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -28,9 +28,8 @@ from generator.merge.lock import LOCK_NAME
 from generator.render import index as render_index
 
 if TYPE_CHECKING:
-    from generator.config.model import Cluster, Config
+    from generator.config.model import Config
     from generator.flux.kustomize_refs import RealPaths
-    from generator.render.files import ClusterFiles, EachCluster
     from generator.render.plan import RenderPlan
     from generator.report.model import Report
 
@@ -280,24 +279,6 @@ def _check_failure(
     )
 
 
-def each_cluster(config: Config) -> EachCluster:
-    """``render_tree``'s ``each`` for a command: the clusters' files made by this process and forked copies
-    of it (``generator.sops.batch``: results in cluster order, ``FLUXFORGE_JOBS`` as for encrypt, one process
-    for a small fleet), each cluster's render a pure function of the config."""
-    from generator.sops.api import jobs_for
-
-    jobs = jobs_for(sum(len(cluster.kustomizations) for cluster in config.clusters))
-    if jobs < 2:
-        return map
-
-    def in_processes(work: ClusterFiles, clusters: Sequence[Cluster]) -> Iterable[dict[str, bytes]]:
-        from generator.sops.batch import in_order
-
-        return in_order(clusters, work, jobs)
-
-    return in_processes
-
-
 def _restart_notes(config: Config, plan: RenderPlan) -> list[str]:
     from generator.flux.identity_notes import restart_notes
 
@@ -361,7 +342,7 @@ def _render(config_file: Path, root: Path, stamped: str | None, *, mode: Mode, f
     watch = render_index.Watch()
     real = RealPaths(root, see=watch.see)
     shared = shared_folders(root, config, real)
-    files = render_tree(config, config_name=config_file.name, shared=shared, each=each_cluster(config))
+    files = render_tree(config, config_name=config_file.name, shared=shared)
     run = _Run(config_file, root, stamped, config, files, shared, watch, real)
     plan = _plan(root, config, files, force=force)  # first: it reports a file where a folder belongs
     mismatches = header_mismatches(config, root)

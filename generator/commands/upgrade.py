@@ -24,7 +24,7 @@ from typing import Any, TypeGuard
 
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode
 
-from generator.commands.render import each_cluster, unified_diff
+from generator.commands.render import unified_diff
 from generator.config.load import config_data, config_from_data, config_path_for, read_config_text
 from generator.config.model import Config
 from generator.errors import ConfigError, FluxforgeError, UsageError, WriteError
@@ -384,9 +384,9 @@ def _plan(
     config_file, clusters, lock = where
     root = config_file.parent
     shared = shared_folders(root, config)  # the folders and their readers do not depend on the version
-    theirs = _decode(render_tree(new_config, config_name=config_file.name, shared=shared, each=each_cluster(config)))
+    theirs = _decode(render_tree(new_config, config_name=config_file.name, shared=shared))
     if lock is None:
-        bases = _decode(render_tree(config, config_name=config_file.name, shared=shared, each=each_cluster(config)))
+        bases = _decode(render_tree(config, config_name=config_file.name, shared=shared))
         notes.append(f"no {LOCK_NAME}: the merge base is the render of the config before the upgrade")
     else:
         bases = dict(lock.files)

@@ -5,7 +5,7 @@ Public API: :func:`render_tree` (the templates and their environment: :mod:`gene
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -179,24 +179,13 @@ def _without_client_id(config: Config, config_name: str) -> list[str]:
     ]
 
 
-ClusterFiles = Callable[[Cluster], dict[str, bytes]]
-EachCluster = Callable[[ClusterFiles, Sequence[Cluster]], Iterable[dict[str, bytes]]]
-"""How ``render_tree`` applies a cluster's render to every cluster, results in cluster order (``map``, or
-the command's worker processes: ``generator.commands.render.each_cluster``)."""
-
-
 def render_tree(
-    config: Config,
-    *,
-    config_name: str = "fluxforge.yaml",
-    shared: Mapping[str, frozenset[str]] | None = None,
-    each: EachCluster = map,
+    config: Config, *, config_name: str = "fluxforge.yaml", shared: Mapping[str, frozenset[str]] | None = None
 ) -> dict[str, bytes]:
     """Every generated file, keyed by POSIX path relative to the repository root, sorted. ``shared``:
     folders the config does not name that decrypting builds read (:mod:`generator.flux.sops_coverage`; the
-    caller reads the repository), each with the clusters that read it, for ``.sops.yaml``. ``each``: how
-    the clusters' files are made (each cluster's depend on the config alone). Raises RenderError when an
-    identity has no clientId yet (``fluxforge azure apply`` writes it)."""
+    caller reads the repository), each with the clusters that read it, for ``.sops.yaml``. Raises
+    RenderError when an identity has no clientId yet (``fluxforge azure apply`` writes it)."""
     if missing := _without_client_id(config, config_name):
         raise RenderError(missing)
     features = config.flux.features
@@ -211,6 +200,6 @@ def render_tree(
         "platform_reconciler": RECONCILER_SA,
     }
     files: dict[str, bytes] = {SOPS_CONFIG: _render("sops.yaml.j2", rules=sops_rules(config, shared), **base)}
-    for found in each(lambda cluster: _cluster_files(config, cluster, base), config.clusters):
-        files.update(found)
+    for cluster in config.clusters:
+        files.update(_cluster_files(config, cluster, base))
     return dict(sorted(files.items()))
