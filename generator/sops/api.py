@@ -23,6 +23,7 @@ from generator.sops.keys.kinds import KINDS, KeyKind, KindOption
 if TYPE_CHECKING:
     from generator.sops.aead import TYPES as VALUE_TYPES
     from generator.sops.aead import EncValue, MalformedValue, is_enc, parse_enc
+    from generator.sops.batch import in_order
     from generator.sops.detect import (
         SopsState,
         looks_like_metadata,
@@ -63,6 +64,8 @@ _LAZY = {
     "EncryptFlags": ("generator.sops.flags", "EncryptFlags"),
     # fluxforge check: as many worker processes as a batch of encrypt gets (FLUXFORGE_JOBS)
     "jobs_for": ("generator.sops.files", "jobs_for"),
+    # fluxforge check: its batches, by this process and forked copies (as encrypt's), results in order
+    "in_order": ("generator.sops.batch", "in_order"),
     "gate_for": ("generator.sops.keys.azure_gates", "gate_for"),
     "SOPS_VERSION": ("generator.sops.metadata", "SOPS_VERSION"),
     "compile_re2": ("generator.sops.regex", "compile_re2"),
@@ -131,6 +134,7 @@ __all__ = [
     "file_keys",
     "find_sops_config",
     "gate_for",
+    "in_order",
     "is_enc",
     "is_encrypted",
     "jobs_for",
