@@ -14,6 +14,7 @@ from typing import Any
 from ruamel.yaml import YAML
 
 from generator.yaml12 import plain_is_string
+from generator.yamlguard import MAX_DEPTH
 
 
 class YamlError(ValueError):
@@ -207,13 +208,13 @@ def load_plain(text: str) -> Any:
 
 _GENERAL: Any = object()  # _from_events: ruamel's loader decides
 _NOT_FROM_EVENTS = ("&", "*", "!", "<<", "\ufeff", "\n%")  # anchors, aliases, tags, merge keys, BOM, directives
-_EVENTS_DEPTH = 100  # yamlguard.MAX_DEPTH: a deeper text is the general path's (guard refuses it there)
 
 
 def _from_events(text: Any) -> Any:
     """What ``_plain_yaml().load(text)`` returns, built from the parser's events; ``_GENERAL`` where the
     text may use what only that loader builds (see ``_NOT_FROM_EVENTS``), holds more than one document, a
-    complex or duplicate key, nests deeper than ``_EVENTS_DEPTH``, or does not parse (the loader raises)."""
+    complex or duplicate key, nests deeper than ``yamlguard.MAX_DEPTH`` (the general path's guard refuses
+    it there), or does not parse (the loader raises)."""
     if not isinstance(text, str) or text.startswith("%") or any(mark in text for mark in _NOT_FROM_EVENTS):
         return _GENERAL
     try:
@@ -261,7 +262,7 @@ class _EventBuilder:
         self.add(plain_value(event.value) if event.implicit[0] else event.value, collection=False)
 
     def start(self, event: Any, collection: Any) -> None:
-        if event.tag is not None or event.anchor is not None or len(self.open) >= _EVENTS_DEPTH:
+        if event.tag is not None or event.anchor is not None or len(self.open) >= MAX_DEPTH:
             raise _NotPlain
         self.add(collection, collection=True)
 
