@@ -29,7 +29,7 @@ from generator.render import index as render_index
 
 if TYPE_CHECKING:
     from generator.config.model import Config
-    from generator.flux.kustomize_refs import RealPaths
+    from generator.flux.kustomize_refs import BuildInputs, RealPaths
     from generator.render.plan import RenderPlan
     from generator.report.model import Report
 
@@ -328,6 +328,7 @@ class _Run:
     shared: Mapping[str, frozenset[str]]
     watch: render_index.Watch
     real: RealPaths
+    builds: Mapping[str, BuildInputs]  # the kustomize walk's builds, by folder
 
 
 def _render(config_file: Path, root: Path, stamped: str | None, *, mode: Mode, force: bool) -> RenderReport:
@@ -341,9 +342,10 @@ def _render(config_file: Path, root: Path, stamped: str | None, *, mode: Mode, f
     config = load_config(config_file)
     watch = render_index.Watch()
     real = RealPaths(root, see=watch.see)
-    shared = shared_folders(root, config, real)
+    builds: dict[str, BuildInputs] = {}
+    shared = shared_folders(root, config, real, builds)
     files = render_tree(config, config_name=config_file.name, shared=shared)
-    run = _Run(config_file, root, stamped, config, files, shared, watch, real)
+    run = _Run(config_file, root, stamped, config, files, shared, watch, real, builds)
     plan = _plan(root, config, files, force=force)  # first: it reports a file where a folder belongs
     mismatches = header_mismatches(config, root)
     notes = tuple(missing_components(config, root) + _restart_notes(config, plan) + workload_notes(config, root))
@@ -424,7 +426,8 @@ def _remember(
     ``wrote_lock``: this run wrote the lock, after every other file (its mtime settles the older ones)."""
     if not (lock_is_render and _as_rendered(run, plan, report)):
         return
-    watch = _rewalk(run) if report.written or report.lock_changed else run.watch
+    changed = [*report.written, LOCK_NAME] if report.lock_changed else list(report.written)
+    watch = _rewalk(run, changed) if changed else run.watch
     if watch is None:
         return
     watch.linked = watch.linked or run.real.linked
@@ -448,18 +451,44 @@ def _as_rendered(run: _Run, plan: RenderPlan, report: RenderReport) -> bool:
     return all(plan.writes.get(path, plan.disk[path]) == data for path, data in run.files.items())
 
 
-def _rewalk(run: _Run) -> render_index.Watch | None:
-    """This run wrote the tree its kustomize walk had read: walk the written tree (None when that changes
-    the folders .sops.yaml covers: the next run renders again)."""
+def _rewalk(run: _Run, changed: list[str]) -> render_index.Watch | None:
+    """This run wrote (``changed``: relative paths) into the tree its kustomize walk had read: walk again
+    each build that looked at a written file or at a folder above one; every other build read what it
+    read, so its inputs and the stat of each path it saw are taken over. None when that changes the
+    folders .sops.yaml covers (the next run renders again), or when the index is not recorded anyway (a
+    symlink on the way, a path that cannot be watched)."""
     from generator.flux.kustomize_refs import RealPaths
     from generator.flux.sops_coverage import shared_folders
 
+    if run.real.linked or run.watch.linked or run.watch.unusable:
+        return None
+    here = os.getcwd()  # noqa: PTH109 - once: the walk's paths are absolute or relative to it
+    touched = _written_and_above(os.path.normpath(os.path.join(here, run.root)), changed)  # noqa: PTH118
+    kept = {
+        folder: inputs
+        for folder, inputs in run.builds.items()
+        if touched.isdisjoint(os.path.normpath(os.path.join(here, path)) for path in inputs.seen)  # noqa: PTH118
+    }
     watch = render_index.Watch()
+    for inputs in kept.values():
+        for path in inputs.seen:
+            watch.paths.setdefault(path, run.watch.paths[path])  # its stat from before this run wrote
     real = RealPaths(run.root, see=watch.see)
-    if shared_folders(run.root, run.config, real) != run.shared:
+    if shared_folders(run.root, run.config, real, kept) != run.shared:
         return None
     watch.linked = real.linked
     return watch
+
+
+def _written_and_above(root: str, changed: list[str]) -> set[str]:
+    """The written files and every folder above them up to ``root`` (absolute, normalized)."""
+    found = {root}
+    for relpath in changed:
+        path = os.path.normpath(os.path.join(root, relpath))  # noqa: PTH118
+        while path not in found and path != os.path.dirname(path):  # noqa: PTH120
+            found.add(path)
+            path = os.path.dirname(path)  # noqa: PTH120
+    return found
 
 
 def _watched_notes(run: _Run, watch: render_index.Watch) -> list[str] | None:

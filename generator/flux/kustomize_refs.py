@@ -40,6 +40,9 @@ class BuildInputs:
     folders: set[str] = field(default_factory=set)
     remote: set[tuple[str, str]] = field(default_factory=set)
     """(kustomization file, entry) of each remote base named (``--no-remote-bases`` refuses them)."""
+    seen: list[str] = field(default_factory=list)
+    """Every path the walk looked at, as it named them (``RealPaths.see`` heard of each): a later pass over a
+    tree changed only elsewhere may take this build over as it is."""
 
 
 def kustomization_file(folder: Path) -> Path | None:
@@ -53,6 +56,13 @@ def kustomization_file(folder: Path) -> Path | None:
 
 def _unwatched(path: str | Path) -> None:
     """No one watches this walk."""
+
+
+def _look(real: RealPaths, found: BuildInputs, path: str | Path) -> None:
+    """The walk looks at ``path`` now: the pass's watcher hears of it, the build remembers it."""
+    text = os.fspath(path)
+    found.seen.append(text)
+    real.see(text)
 
 
 class RealPaths:
@@ -136,7 +146,7 @@ def build_inputs(root: Path, folder: str, paths: RealPaths | None = None) -> Bui
     pending = [root / folder] if folder else [root]
     while pending:
         current = pending.pop()
-        real.see(current)
+        _look(real, found, current)
         if not current.is_dir():  # first: most folders a fleet names do not exist (yet)
             continue
         rel = real.relative(current)
@@ -147,7 +157,7 @@ def build_inputs(root: Path, folder: str, paths: RealPaths | None = None) -> Bui
         if kfile is None:
             pending.extend(_scan(real, current, found))
             continue
-        real.see(kfile)
+        _look(real, found, kfile)
         pending.extend(_follow(real, current, kfile, found))
     return found
 
@@ -161,7 +171,7 @@ def _follow(real: RealPaths, folder: Path, kfile: Path, found: BuildInputs) -> l
                 found.remote.add((kfile_rel, entry))
             continue
         target = folder / posixpath.normpath(entry)
-        real.see(target)
+        _look(real, found, target)
         if target.is_dir():
             folders.append(target)
         elif target.is_file() and (target_rel := real.relative(target)) is not None:
@@ -178,7 +188,7 @@ def _scan(real: RealPaths, folder: Path, found: BuildInputs) -> list[Path]:
     for child in children:
         path = os.path.join(folder, child.name)  # noqa: PTH118 - strings: one per file of the tree
         if _is(child.is_dir) and child.name not in _SKIP_DIRS:
-            real.see(path)  # its names: whether it has a kustomization file, what it holds
+            _look(real, found, path)  # its names: whether it has a kustomization file, what it holds
             sub = Path(path)
             if kustomization_file(sub) is not None:
                 nested.append(sub)

@@ -290,3 +290,64 @@ def test_an_output_not_holding_the_renders_bytes_is_not_recorded(
         patched.setenv("FLUXFORGE_MAX_INPUT_SIZE", "1K")
         assert not recorded("big.yaml", b"x" * 2048)
     assert recorded("big.yaml", b"x" * 2048)
+
+
+FLEET = """\
+flux: {version: "2.9.4"}
+git:
+  url: ssh://git@github.com/contoso/fleet
+azure: {tenantId: 95513a0e-a568-46f4-8d76-53e5279cb558}
+sops: {keyVault: [{vault: kv-contoso-fleet, key: sops-flux}]}
+clusters:
+  - name: staging
+    oidcIssuer: https://westeurope.oic.prod-aks.azure.com/95513a0e-a568-46f4-8d76-53e5279cb558/0001/
+    identity: {name: id-flux, clientId: c5e055dd-c1c8-4bc7-8cf2-a7eb2667c772, resourceGroup: rg-fleet}
+    kustomizations: [{name: apps, path: apps/staging}]
+"""
+
+
+@pytest.mark.parametrize(
+    ("config", "walked_again"),
+    [
+        pytest.param(
+            SAMPLE.read_text(),
+            ["apps/staging", "clusters/production", "clusters/staging"],
+            id="a workload's manifests written into apps/staging, which a build reads",
+        ),
+        pytest.param(FLEET, ["clusters/staging"], id="only the cluster folder"),
+    ],
+)
+def test_after_writing_only_the_builds_that_saw_a_written_path_are_walked_again(
+    chdir_tmp: Path, monkeypatch: pytest.MonkeyPatch, config: str, walked_again: list[str]
+) -> None:
+    """After writing, the kustomize walk is repeated only for the builds that looked at a written file or a
+    folder above one: the flux-system build of each cluster folder, and (the sample) apps/staging, absent
+    before the render writes a workload's manifests there; the others (folders that do not exist yet, such
+    as the fleet's apps/staging) are taken over, still watched. Either way the very next run is answered from
+    the index, and a kustomization written later where a taken-over build looked is rendered for."""
+    (chdir_tmp / "fluxforge.yaml").write_text(config)
+    from generator.flux import sops_coverage
+
+    built: list[str] = []
+    build = sops_coverage.build_inputs
+    monkeypatch.setattr(
+        sops_coverage, "build_inputs", lambda root, folder, real: built.append(folder) or build(root, folder, real)
+    )
+    rewalk = render_command._rewalk
+
+    def counted(*args: Any) -> object:
+        built.clear()
+        return rewalk(*args)
+
+    monkeypatch.setattr(render_command, "_rewalk", counted)
+    first = run_render(None)
+    assert first.written and sorted(built) == walked_again
+
+    def no_render(*args: object, **kwargs: object) -> None:
+        raise AssertionError("rendered although nothing changed since the render")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(render_command, "_render", no_render)
+        assert run_render(None) == RenderReport(first.root, first.total, notes=first.notes)
+    _shared_base(chdir_tmp)  # seen by a build that was taken over: still watched
+    assert ".sops.yaml" in run_render(None).written and "apps/base" in (chdir_tmp / ".sops.yaml").read_text()
