@@ -65,8 +65,11 @@ def _literal(text: str) -> str:
         chomp, body = "-", text
     else:
         chomp, body = ("+" if text.endswith("\n\n") else ""), text[:-1]
-    # every non-empty line indented (one pass: the lock holds every generated file of a fleet)
-    return f"|2{chomp}\n" + _LINE_START.sub(_INDENT, body) + "\n"
+    # every non-empty line indented (one pass: the lock holds every generated file of a fleet); a body
+    # without an empty line (most generated files) is indented by a plain replace
+    if "\n\n" in body or body.startswith("\n") or body.endswith("\n"):
+        return f"|2{chomp}\n" + _LINE_START.sub(_INDENT, body) + "\n"
+    return f"|2{chomp}\n{_INDENT}" + body.replace("\n", "\n" + _INDENT) + "\n"
 
 
 def dumps(lock: Lock) -> bytes:

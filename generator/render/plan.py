@@ -25,6 +25,8 @@ Reads only.
 
 from __future__ import annotations
 
+import os
+import posixpath
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,6 +64,31 @@ def read_bytes(path: Path) -> bytes | None:
     return read_optional(path, writer="fluxforge generates", below="fluxforge generates files below it")
 
 
+def _read_generated(root: Path, files: Mapping[str, bytes]) -> dict[str, bytes | None]:
+    """``read_bytes`` of each generated path; the files of a folder that does not exist are missing without
+    a try each (a first render: one stat per folder instead of a failed open per file)."""
+    missing: dict[str, bool] = {}
+    disk: dict[str, bytes | None] = {}
+    for path in files:
+        folder = posixpath.dirname(path)
+        gone = missing.get(folder)
+        if gone is None:
+            gone = missing[folder] = _missing_folder(root / folder)
+        disk[path] = None if gone else read_bytes(root / path)
+    return disk
+
+
+def _missing_folder(folder: Path) -> bool:
+    """Nothing is at ``folder`` (anything else, a file in the way included, is for ``read_bytes`` to word)."""
+    try:
+        os.stat(folder)  # noqa: PTH116 - one call, no Path method
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+    return False
+
+
 def is_marked(data: bytes) -> bool:
     """The bytes start with fluxforge's generated-file marker (gotk-sync.yaml carries Flux's own header)."""
     return data.startswith(GENERATED_MARKER.encode())
@@ -93,7 +120,7 @@ def orphan_candidates(root: Path, config: Config, files: Mapping[str, bytes]) ->
 def plan_render(root: Path, config: Config, files: Mapping[str, bytes], *, force: bool = False) -> RenderPlan:
     """Plan writing the render ``files`` under ``root``. The lock is only parsed when a file differs
     or an orphan candidate exists, so a no-op render stays a read-and-compare pass."""
-    disk: dict[str, bytes | None] = {path: read_bytes(root / path) for path in files}
+    disk = _read_generated(root, files)
     differing = _differing(files, disk)
     candidates = orphan_candidates(root, config, files)
     new_lock = Lock(str(config.flux.version), {path: data.decode("utf-8") for path, data in files.items()})

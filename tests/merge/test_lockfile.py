@@ -94,3 +94,21 @@ def test_record_writes_only_on_change(tmp_path: Path) -> None:
     assert record(lock_file, dict(reversed(list(files.items()))), "2.9.4") is False
     assert lock_file.stat().st_mtime_ns == mtime
     assert read_lock(lock_file) == Lock("2.9.4", {"a.yaml": "a: 1\n", "b.yaml": "b: 1\n"})
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.text(alphabet="ab :-#\n", min_size=1, max_size=40), min_size=1, max_size=4))
+def test_block_literal_texts_round_trip_and_parse(texts: list[str]) -> None:
+    """Texts written as indented block literals (with and without empty lines, leading spaces, a missing or
+    doubled final newline): the lock reads them back, and a YAML parser reads the same texts."""
+    files = {f"f{n}.yaml": text for n, text in enumerate(texts)}
+    data = dumps(Lock("2.9.4", files))
+    assert loads(data) == Lock("2.9.4", files)
+    plain = make_yaml(typ="safe").load(io.StringIO(data.decode()))
+    assert {path: entry["text"] for path, entry in plain["files"].items()} == files
+
+
+def test_an_empty_line_of_a_text_stays_empty() -> None:
+    """No indent is written on an empty line (the bytes of earlier locks: a lock is rewritten when they change)."""
+    assert b"    text: |2\n      a\n\n      b\n" in dumps(Lock(None, {"f.yaml": "a\n\nb\n"}))
+    assert b"    text: |2+\n      a\n\n" in dumps(Lock(None, {"f.yaml": "a\n\n"}))

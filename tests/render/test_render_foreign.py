@@ -224,3 +224,16 @@ def test_a_file_where_a_folder_belongs_is_a_clear_error(fresh: Path, run_cli) ->
         ),
     ]
     assert snapshot(fresh) == before
+
+
+def test_a_file_where_a_folder_above_a_cluster_folder_belongs_is_a_clear_error(fresh: Path, run_cli) -> None:
+    """``clusters`` itself is a file: the cluster folders cannot even be looked at (not "missing")."""
+    (fresh / "clusters").write_text("not a folder\n")
+    before = snapshot(fresh)
+    result = run_cli("render", str(fresh))
+    assert result.exit_code == 1
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(f"{fresh}/clusters/") and line.endswith(
+        ": a folder on this path is a file; move it away, fluxforge generates files below it"
+    )
+    assert snapshot(fresh) == before
