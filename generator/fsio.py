@@ -299,26 +299,28 @@ def _write_atomic(path: Path, data: bytes, *, mode: int | None, sync: bool, info
     return True
 
 
-def _temp_file(path: str) -> tuple[int, str]:
-    """A new 0600 temp file for ``path`` in its folder, named ``.NAME.fluxforge-PID-N.tmp``: its descriptor
-    and name. ``O_EXCL``: never an existing file or a link planted under that name (the next number is tried)."""
+def _temp_file(path: str, made: list[str]) -> int:
+    """A new 0600 temp file for ``path`` in its folder, named ``.NAME.fluxforge-PID-N.tmp``: its descriptor;
+    its name is put on ``made`` before it is created, so an interrupt (Ctrl-C) at any point still finds it.
+    ``O_EXCL``: never an existing file or a link planted under that name (the next number is tried)."""
     folder, name = os.path.split(os.path.abspath(path))  # noqa: PTH100 - as the folder's name reads now
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0)
     for _ in range(10_000):
-        tmp = os.path.join(folder, f".{name}.fluxforge-{os.getpid()}-{next(_TEMPS)}.tmp")  # noqa: PTH118
+        made.append(os.path.join(folder, f".{name}.fluxforge-{os.getpid()}-{next(_TEMPS)}.tmp"))  # noqa: PTH118
         try:
-            return os.open(tmp, flags, 0o600), tmp
+            return os.open(made[-1], flags, 0o600)
         except FileExistsError:
-            continue
+            made.pop()
     raise FileExistsError(errno.EEXIST, "no unused temp file name", path)
 
 
 def _replace(path: str, data: bytes, *, mode: int, sync: bool) -> None:
     """Write ``data`` to a temp file in ``path``'s folder (fsynced when ``sync``, given ``mode``), then
     ``os.replace`` it onto ``path``: readers see the old file or the whole new one. The temp file is
-    removed on any failure."""
-    fd, tmp = _temp_file(path)
+    removed on any failure, an interrupt while it is created included."""
+    made: list[str] = []
     try:
+        fd = _temp_file(path, made)
         try:
             _write_fd(fd, data)
             if sync:
@@ -326,10 +328,11 @@ def _replace(path: str, data: bytes, *, mode: int, sync: bool) -> None:
             os.fchmod(fd, mode)
         finally:
             os.close(fd)
-        os.replace(tmp, path)  # noqa: PTH105 - strings: thousands of files per run
+        os.replace(made[-1], path)  # noqa: PTH105 - strings: thousands of files per run
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)  # noqa: PTH108
+        for tmp in made:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)  # noqa: PTH108
         raise
 
 

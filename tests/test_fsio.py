@@ -3,6 +3,7 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -166,3 +167,24 @@ def test_decrypt_output_that_cannot_be_written_exits_1_without_plaintext(
     assert (
         result.output == "file/out.yaml: cannot write: Not a directory; a folder on this path is a file; move it away\n"
     )
+
+
+def test_an_interrupt_as_the_temp_file_is_made_leaves_none(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C right after the temp file is created (before its descriptor is handed back): it is removed
+    all the same, and the target keeps its old bytes."""
+    target = tmp_path / "secret.yaml"
+    target.write_text("old\n")
+    real_open = os.open
+
+    def interrupted(path: str, *args: Any, **kwargs: Any) -> int:
+        fd = real_open(path, *args, **kwargs)
+        if ".fluxforge-" in os.fspath(path):
+            os.close(fd)
+            raise KeyboardInterrupt
+        return fd
+
+    monkeypatch.setattr(os, "open", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        write_atomic(target, b"new\n", sync=False)
+    monkeypatch.undo()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["secret.yaml"] and target.read_text() == "old\n"

@@ -351,18 +351,26 @@ def _local_keys(rules: SopsRules | None, flags: EncryptFlags | None) -> bool:
     return all(kind == "age" for rule in rules.rules for group in rule.key_groups for kind, _ in group)
 
 
-def _outcomes(files: list[Path], work: Callable[[Path], _Outcome], *, parallel: bool) -> Iterator[_Outcome]:
+def _outcomes(
+    files: list[Path], work: Callable[[Path], _Outcome], *, parallel: bool, warm: Callable[[], bool] | None = None
+) -> Iterator[_Outcome]:
     """Every file's outcome, in the order of ``files``: for a big batch from this process and forked
     ones (``batch.in_order``: each writes its own files; the outcomes come back in order), else one by
-    one here."""
+    one here. The first files are worked here until ``warm()`` says the key sources are loaded (a
+    decrypt's identities: ``SOPS_AGE_KEY_CMD`` runs once, not once per process)."""
     jobs = jobs_for(len(files)) if parallel else 1
     if jobs == 1:
         yield from map(work, files)
         return
     from generator.sops import batch
 
-    yield work(files[0])  # here first: the forked processes inherit its imports, key sources and identities
-    yield from batch.in_order(files[1:], work, jobs)
+    done = 0
+    while done < len(files):  # here first: the forked processes inherit its imports, key sources and identities
+        yield work(files[done])
+        done += 1
+        if warm is None or warm():
+            break
+    yield from batch.in_order(files[done:], work, jobs)
 
 
 def _collect(
@@ -373,12 +381,14 @@ def _collect(
     on_warning: Callable[[str], None] | None = None,
     *,
     parallel: bool,
+    warm: Callable[[], bool] | None = None,
 ) -> None:
     """Run ``work`` over ``files`` and fill ``report`` in input order; one line per problem, raised at
     the end; a file's warnings go to ``on_warning`` in the same order."""
     problems: list[str] = []
     failed = 0
-    for done, (path, outcome) in enumerate(zip(files, _outcomes(files, work, parallel=parallel), strict=True), 1):
+    outcomes = _outcomes(files, work, parallel=parallel, warm=warm)
+    for done, (path, outcome) in enumerate(zip(files, outcomes, strict=True), 1):
         if on_warning is not None:
             for line in outcome.warnings:
                 on_warning(line)
@@ -490,6 +500,7 @@ def decrypt_paths(
             job.one,
             on_warning,
             parallel=job.settings is not None and _local_keys(job.settings, None),
+            warm=lambda: bool(job.cache),  # a file has loaded the identities
         )
     finally:
         if report.changed:

@@ -256,3 +256,119 @@ def test_decrypt_in_workers_gives_what_sops_prints(tmp_path: Path) -> None:
     # a file named on the command line (and found below the folder too: done once) must be encrypted
     assert [line.split(":")[0] for line in named] == ["secrets/s001.yaml", "secrets/s050.yaml"], named
     assert "not encrypted" in named[0]
+
+
+SIGNAL_AFTER_FORK = """
+import os, signal
+from generator import runner
+from generator.sops import batch
+
+runner.setup_process()  # SIGTERM -> SystemExit, as the command line has it
+real_fork, parent = os.fork, os.getpid()
+
+def fork():
+    pid = real_fork()
+    if pid == 0:  # a SIGTERM at the child's first instruction after the fork
+        os.kill(os.getpid(), signal.SIGTERM)
+        signal.pthread_sigmask(signal.SIG_BLOCK, [])  # a call: a handler not held back runs here
+    return pid
+
+os.fork = fork
+try:
+    assert list(batch.in_order(list(range(100)), lambda i: i, 3)) == list(range(100))
+finally:
+    print("parent" if os.getpid() == parent else "CHILD", "left the batch", flush=True)
+"""
+
+
+def test_a_signal_right_after_the_fork_never_runs_the_callers_code_in_a_child() -> None:
+    """A SIGTERM (or Ctrl-C) reaching a child before it is inside the block that ends in ``os._exit``
+    must not send it into the caller's code (its finally blocks, error report and exit): the signals are
+    held back until then. Without that the child prints here, and the batch may report errors."""
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", SIGNAL_AFTER_FORK], capture_output=True, text=True, check=False, timeout=120
+    )
+    assert (done.returncode, done.stdout, done.stderr) == (0, "parent left the batch\n", "")
+
+
+def test_a_dead_childs_finished_items_are_not_worked_again(tmp_path: Path) -> None:
+    """Each item's result is sent as soon as it is done: of a child killed in its third item, only that
+    item is worked again here (it may have written its file), not the two before it (a chunk-at-a-time
+    report redoes them: an encrypted file then reported unchanged, a decrypted one as not encrypted)."""
+    import time
+
+    log = tmp_path / "worked"
+    parent = os.getpid()
+    count = [0]
+
+    def work(item: int) -> int:
+        fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        os.write(fd, f"{item} {os.getpid()}\n".encode())
+        os.close(fd)
+        if os.getpid() == parent:
+            time.sleep(0.002)  # leaves the child chunks to take
+        else:
+            count[0] += 1
+            if count[0] == 3:
+                os.kill(os.getpid(), signal.SIGKILL)
+        return item
+
+    with _deadline(120):
+        assert list(batch.in_order(list(range(200)), work, 2)) == list(range(200))
+    lines = log.read_text().split("\n")[:-1]
+    assert len({pid for _, pid in map(str.split, lines)} - {str(parent)}) == 1  # the child worked
+    worked = [int(item) for item, _ in map(str.split, lines)]
+    assert len(worked) - len(set(worked)) == 1
+
+
+def test_no_process_to_be_had_leaves_the_batch_to_this_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    """At a process limit (fork fails: EAGAIN) the batch is worked by the processes it has, not refused."""
+    import errno
+
+    def no_fork() -> int:
+        raise BlockingIOError(errno.EAGAIN, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(os, "fork", no_fork)
+    before = len(os.listdir("/proc/self/fd"))
+    assert list(batch.in_order(list(range(100)), lambda i: i * 2, 3)) == [i * 2 for i in range(100)]
+    assert len(os.listdir("/proc/self/fd")) == before  # the pipe made for the child is closed
+
+
+def test_a_batch_runs_where_sigchld_is_ignored() -> None:
+    """A program that ignores SIGCHLD (its children are reaped by the kernel) still gets every result."""
+    previous = signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    try:
+        with _deadline(120):
+            assert list(batch.in_order(list(range(300)), lambda i: -i, 3)) == [-i for i in range(300)]
+    finally:
+        signal.signal(signal.SIGCHLD, previous)
+
+
+def test_a_key_command_runs_once_for_a_batch_decrypt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``decrypt -i`` over a folder whose first file is not encrypted (left alone, no key read): the first
+    files are worked here until one has loaded the identities, so SOPS_AGE_KEY_CMD runs once, not once per
+    process (a prompting or rate-limited command would run several times at once)."""
+    from generator.sops.api import KeyOptions
+
+    key = make_age_key(tmp_path)
+    root = tmp_path / "tree"
+    paths = _tree(root, key, count=120)
+    for n in BAD:
+        paths[n].write_bytes(SECRET.format(n=n, m=0).encode())
+    assert _fluxforge("encrypt", "-i", "secrets", cwd=root, jobs=1, key=key).returncode == 0
+    (root / "secrets" / "a-plain.yaml").write_text("plain: 1\n")  # found first, not encrypted
+    calls = tmp_path / "calls"
+    command = tmp_path / "key-command.sh"
+    command.write_text(f"#!/bin/sh\necho run >> {calls}\ncat {key.key_file}\n")
+    command.chmod(0o700)
+    for name in [name for name in os.environ if name.startswith("SOPS_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("SOPS_AGE_KEY_CMD", str(command))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv(files.JOBS_ENV, "2")
+    monkeypatch.chdir(root)
+    report = files.decrypt_paths([Path("secrets")], options=KeyOptions({}))
+    assert len(report.changed) == 120
+    assert calls.read_text() == "run\n"
