@@ -73,7 +73,7 @@ class RealPaths:
     def __init__(self, root: Path, see: Callable[[str | Path], None] | None = None) -> None:
         self.see = see if see is not None else _unwatched
         """Called with each path before the walk looks at it (the render index watches them)."""
-        self.linked = False  # a symlink was on the way
+        self.linked = False  # a symlink was on the way (or in a folder listed: even a dangling one)
         self._root = os.path.realpath(root)
         self._prefix = self._root.rstrip("/") + "/"
         self._memo: dict[str, str] = {}  # real folder + name -> real path
@@ -153,7 +153,7 @@ def build_inputs(root: Path, folder: str, paths: RealPaths | None = None) -> Bui
         if rel is None or rel in found.folders:
             continue
         found.folders.add(rel)
-        kfile = kustomization_file(current)
+        kfile = _kustomization_file(real, current)
         if kfile is None:
             pending.extend(_scan(real, current, found))
             continue
@@ -179,6 +179,18 @@ def _follow(real: RealPaths, folder: Path, kfile: Path, found: BuildInputs) -> l
     return folders
 
 
+def _kustomization_file(real: RealPaths, folder: Path) -> Path | None:
+    """``kustomization_file``; a symlink among the names tried before the one found (a dangling one, which
+    a file written at its target would make the kustomization) puts a symlink on the walk's way."""
+    kfile = kustomization_file(folder)
+    for name in KUSTOMIZATION_FILES:
+        if kfile is not None and name == kfile.name:
+            break
+        if os.path.islink(folder / name):  # noqa: PTH114
+            real.linked = True
+    return kfile
+
+
 def _scan(real: RealPaths, folder: Path, found: BuildInputs) -> list[Path]:
     """Add the manifests below ``folder``; return the sub-folders that have their own kustomization. The
     listing's entries answer "folder or file?" (symlinks followed, as ``Path.is_dir``) without a stat each."""
@@ -187,10 +199,12 @@ def _scan(real: RealPaths, folder: Path, found: BuildInputs) -> list[Path]:
         children = sorted(listing, key=_entry_name)
     for child in children:
         path = os.path.join(folder, child.name)  # noqa: PTH118 - strings: one per file of the tree
+        if child.is_symlink():  # even a dangling one: a file written at its target changes this build
+            real.linked = True
         if _is(child.is_dir) and child.name not in _SKIP_DIRS:
             _look(real, found, path)  # its names: whether it has a kustomization file, what it holds
             sub = Path(path)
-            if kustomization_file(sub) is not None:
+            if _kustomization_file(real, sub) is not None:
                 nested.append(sub)
             else:
                 nested.extend(_scan(real, sub, found))

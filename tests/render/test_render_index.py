@@ -351,3 +351,66 @@ def test_after_writing_only_the_builds_that_saw_a_written_path_are_walked_again(
         assert run_render(None) == RenderReport(first.root, first.total, notes=first.notes)
     _shared_base(chdir_tmp)  # seen by a build that was taken over: still watched
     assert ".sops.yaml" in run_render(None).written and "apps/base" in (chdir_tmp / ".sops.yaml").read_text()
+
+
+TWO_CLUSTERS = FLEET + (
+    "  - name: production\n"
+    "    oidcIssuer: https://westeurope.oic.prod-aks.azure.com/95513a0e-a568-46f4-8d76-53e5279cb558/0002/\n"
+    "    identity: {name: id-flux-p, clientId: 076209d5-a8fa-459c-8632-6a041c3b87e1, resourceGroup: rg-fleet}\n"
+    "    kustomizations: [{name: apps, path: apps/production}]\n"
+)
+
+
+def _link_to_a_rendered_file(tree: Path) -> None:
+    """A dangling link in a decrypting build's folder, whose target the first render writes."""
+    (tree / "apps/staging").mkdir(parents=True)
+    (tree / "apps/staging/prod-sync.yaml").symlink_to("../../clusters/production/flux-system/gotk-sync.yaml")
+
+
+def _link_to_a_folder_made_later(tree: Path) -> None:
+    (tree / "apps/staging").mkdir(parents=True)
+    (tree / "apps/staging/shared").symlink_to("../../shared")
+
+
+def _kustomization_link_made_to_resolve_later(tree: Path) -> None:
+    """kustomization.yaml dangles (kustomization.yml is read); once it resolves, it is the one read."""
+    (tree / "apps/staging").mkdir(parents=True)
+    (tree / "apps/staging/kustomization.yml").write_text("resources: []\n")
+    (tree / "apps/staging/kustomization.yaml").symlink_to("../../shared/kustomization.yaml")
+
+
+def _make_shared(tree: Path) -> None:
+    (tree / "shared").mkdir(exist_ok=True)
+    (tree / "shared/s.yaml").write_text("kind: Secret\n")
+    # s.yaml where it is linked as a folder; ../../shared/s.yaml where it is linked as apps/staging's kustomization
+    (tree / "shared/kustomization.yaml").write_text("resources:\n  - s.yaml\n  - ../../shared/s.yaml\n")
+
+
+@pytest.mark.parametrize(
+    ("config", "setup", "later"),
+    [
+        pytest.param(TWO_CLUSTERS, _link_to_a_rendered_file, None, id="a dangling link the render makes resolve"),
+        pytest.param(FLEET, _link_to_a_folder_made_later, _make_shared, id="a dangling link to a folder made later"),
+        pytest.param(
+            FLEET, _kustomization_link_made_to_resolve_later, _make_shared, id="a dangling kustomization file"
+        ),
+    ],
+)
+def test_a_dangling_symlink_in_a_build_is_never_answered_from_the_index(
+    tmp_path: Path, config: str, setup: Callable[[Path], None], later: Callable[[Path], None] | None
+) -> None:
+    """A symlink that does not resolve yet, in a folder a build lists or among the kustomization file names it
+    tries: nothing the walk stats changes when its target appears (the render's own write, or the user's),
+    so such a tree is not indexed. Each run must print and leave what a render without the index does."""
+    results = {}
+    for cache in (True, False):
+        tree = tmp_path / f"cache-{cache}"
+        tree.mkdir()
+        (tree / "fluxforge.yaml").write_text(config)
+        setup(tree)
+        runs = [_fluxforge(tree, "render", cache=cache), _fluxforge(tree, "render", cache=cache)]
+        if later is not None:
+            later(tree)
+            runs.append(_fluxforge(tree, "render", cache=cache))
+        results[cache] = ([(code, out.replace(str(tree), "TREE"), err) for code, out, err in runs], _tree(tree))
+    assert results[True] == results[False]
