@@ -16,6 +16,7 @@ from __future__ import annotations
 import errno
 import os
 import posixpath
+import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,11 +48,29 @@ class BuildInputs:
 
 def kustomization_file(folder: Path) -> Path | None:
     """The folder's kustomization file, or None (then kustomize-controller generates one)."""
+    return _kustomization_file(folder)[0]
+
+
+def _kustomization_file(folder: Path) -> tuple[Path | None, bool]:
+    """``kustomization_file``, and whether a symlink stands among the names tried before the one found (a
+    dangling one, which a file written at its target would make the kustomization): one ``lstat`` a name,
+    a symlink followed as ``Path.is_file`` follows it."""
+    linked = False
     for name in KUSTOMIZATION_FILES:
         candidate = folder / name
-        if candidate.is_file():
-            return candidate
-    return None
+        try:
+            mode = os.lstat(candidate).st_mode
+        except OSError as err:
+            if err.errno in _GONE:
+                continue
+            raise
+        if stat.S_ISLNK(mode):
+            if candidate.is_file():
+                return candidate, linked
+            linked = True
+        elif stat.S_ISREG(mode):
+            return candidate, linked
+    return None, linked
 
 
 def _unwatched(path: str | Path) -> None:
@@ -153,7 +172,7 @@ def build_inputs(root: Path, folder: str, paths: RealPaths | None = None) -> Bui
         if rel is None or rel in found.folders:
             continue
         found.folders.add(rel)
-        kfile = _kustomization_file(real, current)
+        kfile = _found(real, current)
         if kfile is None:
             pending.extend(_scan(real, current, found))
             continue
@@ -179,15 +198,11 @@ def _follow(real: RealPaths, folder: Path, kfile: Path, found: BuildInputs) -> l
     return folders
 
 
-def _kustomization_file(real: RealPaths, folder: Path) -> Path | None:
-    """``kustomization_file``; a symlink among the names tried before the one found (a dangling one, which
-    a file written at its target would make the kustomization) puts a symlink on the walk's way."""
-    kfile = kustomization_file(folder)
-    for name in KUSTOMIZATION_FILES:
-        if kfile is not None and name == kfile.name:
-            break
-        if os.path.islink(folder / name):  # noqa: PTH114
-            real.linked = True
+def _found(real: RealPaths, folder: Path) -> Path | None:
+    """The kustomization file of a folder the walk enters; a symlink tried before it puts a symlink on the
+    walk's way."""
+    kfile, linked = _kustomization_file(folder)
+    real.linked = real.linked or linked
     return kfile
 
 
@@ -204,7 +219,7 @@ def _scan(real: RealPaths, folder: Path, found: BuildInputs) -> list[Path]:
         if _is(child.is_dir) and child.name not in _SKIP_DIRS:
             _look(real, found, path)  # its names: whether it has a kustomization file, what it holds
             sub = Path(path)
-            if _kustomization_file(real, sub) is not None:
+            if _found(real, sub) is not None:
                 nested.append(sub)
             else:
                 nested.extend(_scan(real, sub, found))
