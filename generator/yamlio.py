@@ -9,12 +9,12 @@ import io
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
-from typing import Any
-
-from ruamel.yaml import YAML
+from typing import TYPE_CHECKING, Any
 
 from generator.yaml12 import plain_is_string
-from generator.yamlguard import MAX_DEPTH
+
+if TYPE_CHECKING:
+    from ruamel.yaml import YAML
 
 
 class YamlError(ValueError):
@@ -70,9 +70,17 @@ def _one_error() -> Iterator[None]:
         raise YamlError(err) from err
 
 
+def _yaml(*, typ: str, pure: bool) -> YAML:
+    """A ruamel ``YAML()``: ruamel is imported with the first parser made, not with this module (a command
+    whose files take the fast readers, such as a folder's decrypt, loads no ruamel)."""
+    from ruamel.yaml import YAML
+
+    return YAML(typ=typ, pure=pure)
+
+
 def make_yaml(*, typ: str = "rt") -> YAML:
     """Return a fresh YAML instance with the project's formatting (round-trip by default)."""
-    yaml = YAML(typ=typ, pure=True)
+    yaml = _yaml(typ=typ, pure=True)
     yaml.width = 4096
     yaml.indent(mapping=2, sequence=4, offset=2)
     yaml.preserve_quotes = True
@@ -132,7 +140,7 @@ def event_depth(text: str, *, stop_above: int | None = None) -> tuple[int | None
 def _event_parser() -> YAML:
     global _EVENTS
     if _EVENTS is None:
-        _EVENTS = YAML(typ="safe", pure=False)
+        _EVENTS = _yaml(typ="safe", pure=False)
     return _EVENTS
 
 
@@ -169,7 +177,7 @@ def _plain_yaml() -> YAML:
     resolver asks for the YAML version of every scalar (two failed attribute lookups each, a third of a
     fleet config's load) although the C loader's is fixed (1.2: it ignores ``%YAML``); the table of implicit
     tags for that version is then looked up once per loader, the same table."""
-    yaml = YAML(typ="safe", pure=False)
+    yaml = _yaml(typ="safe", pure=False)
     yaml.allow_duplicate_keys = False
     if yaml.Parser is not None and yaml.Parser.__module__.startswith("ruamel.yaml.clib"):
         yaml.Resolver = _fixed_version_resolver()
@@ -228,6 +236,9 @@ class _EventBuilder:
     pending key (``_NO_KEY`` while a key is awaited)."""
 
     def __init__(self) -> None:
+        from generator import yamlguard  # with ruamel: imported when a text is parsed, not with this module
+
+        self.max_depth = yamlguard.MAX_DEPTH
         self.open: list[Any] = []
         self.keys: list[Any] = []
         self.root: Any = None
@@ -262,7 +273,7 @@ class _EventBuilder:
         self.add(plain_value(event.value) if event.implicit[0] else event.value, collection=False)
 
     def start(self, event: Any, collection: Any) -> None:
-        if event.tag is not None or event.anchor is not None or len(self.open) >= MAX_DEPTH:
+        if event.tag is not None or event.anchor is not None or len(self.open) >= self.max_depth:
             raise _NotPlain
         self.add(collection, collection=True)
 
@@ -332,8 +343,8 @@ def compose_all(text: str, *, remember: bool = False) -> list[Any]:
 
     global _COMPOSER, _REMEMBERED  # one reusable parser per process (compose_all keeps no state between calls)
     if _COMPOSER is None:
-        _COMPOSER = YAML(typ="safe", pure=False)
-    composer = _COMPOSER if _c_safe(text) else YAML(typ="safe", pure=True)
+        _COMPOSER = _yaml(typ="safe", pure=False)
+    composer = _COMPOSER if _c_safe(text) else _yaml(typ="safe", pure=True)
     with _one_error():
         roots = list(composer.compose_all(io.StringIO(text)))
         if "*" in text or yamlguard.depth_bound(text) > yamlguard.MAX_DEPTH:
@@ -358,8 +369,8 @@ def compose_first(text: str) -> Any:
         _REMEMBERED = None
         return roots[0] if roots else None
     if _COMPOSER is None:
-        _COMPOSER = YAML(typ="safe", pure=False)
-    composer = _COMPOSER if _c_safe(text) else YAML(typ="safe", pure=True)
+        _COMPOSER = _yaml(typ="safe", pure=False)
+    composer = _COMPOSER if _c_safe(text) else _yaml(typ="safe", pure=True)
     with _one_error():
         root = next(iter(composer.compose_all(io.StringIO(text))), None)
         if root is not None and ("*" in text or yamlguard.depth_bound(text) > yamlguard.MAX_DEPTH):
@@ -375,7 +386,7 @@ def parse_events(text: str) -> Iterator[Any]:
     """The parser's events for ``text`` (``StreamStartEvent`` ... ``StreamEndEvent``), produced as they are
     read, with the marks ``compose_all`` gives its nodes (the same parser, libyaml when installed): a reader that
     needs only the start of a document stops early. No alias or depth bound applies: nothing is composed."""
-    parser = YAML(typ="safe", pure=not _c_safe(text))
+    parser = _yaml(typ="safe", pure=not _c_safe(text))
     with _one_error():
         yield from parser.parse(io.StringIO(text))
 
@@ -384,7 +395,7 @@ def construct_scalar(node: Any) -> Any:
     """The plain value of a composed scalar node (``compose_all``), as ``load_plain`` builds it."""
     global _COMPOSER
     if _COMPOSER is None:
-        _COMPOSER = YAML(typ="safe", pure=False)
+        _COMPOSER = _yaml(typ="safe", pure=False)
     constructor = _COMPOSER.constructor
     value = constructor.construct_object(node, deep=True)
     constructor.constructed_objects.pop(node, None)

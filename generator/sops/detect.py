@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from generator.sops.keys.kinds import KINDS
 from generator.sops.metadata import version_problem
+from generator.sops.record import record
 from generator.sops.rules import SELECTORS
 
 if TYPE_CHECKING:
@@ -32,7 +32,7 @@ _KEY_LISTS = {kind.name: kind.time_fields for kind in KINDS}
 _STRING_FIELDS = ("lastmodified", "mac", "version", *SELECTORS)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class SopsState:
     """What the store finds at the metadata place of a file.
 

@@ -204,3 +204,38 @@ def test_two_literals_around_dot_star_match_as_re2_does(
     engine = re2.compile(pattern)
     for text in texts:
         assert (compiled.search(text) is not None) is (engine.search(text) is not None), (pattern, text)
+
+
+@pytest.mark.interop
+def test_a_folder_decrypt_of_secret_shaped_files_loads_no_ruamel_or_dataclasses(tmp_path: Path) -> None:
+    """`fluxforge decrypt -i FOLDER` asks of every file whether it is encrypted (``detect``) before it decrypts
+    it: for Secret-shaped files both readings are the fast readers', so neither ruamel (the general YAML
+    parser, about 25 ms to import) nor ``dataclasses`` is loaded before the batch forks. The files hold what
+    the real sops decrypts."""
+    env, _ = _encrypted_secret(tmp_path, "^secrets/")
+    for n in (2, 3):
+        secret = tmp_path / "secrets" / f"app-{n}.yaml"
+        secret.write_text(SECRET.format(n=n))
+        subprocess.run(["sops", "encrypt", "--in-place", str(secret)], cwd=tmp_path, env=env, check=True)
+    (tmp_path / "secrets" / "notes.yaml").write_text("kind: ConfigMap\ndata:\n  mode: plain\n")
+    peers = {
+        path.name: subprocess.run(
+            ["sops", "-d", str(path)], cwd=tmp_path, env=env, capture_output=True, text=True, check=True
+        ).stdout
+        for path in sorted((tmp_path / "secrets").glob("app*.yaml"))
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, json.dumps(["decrypt", "-i", "secrets"])],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
+    report = json.loads(done.stderr.strip().splitlines()[-1])
+    assert report["code"] == 0, done.stderr
+    assert {name: (tmp_path / "secrets" / name).read_text() for name in peers} == peers
+    assert (tmp_path / "secrets" / "notes.yaml").read_text() == "kind: ConfigMap\ndata:\n  mode: plain\n"
+    assert "generator.sops.detect" in report["modules"]  # every file found below the folder was asked about
+    loaded = sorted(m for m in report["modules"] if m.split(".")[0] in {"ruamel", "dataclasses"})
+    assert loaded == [], f"`fluxforge decrypt -i FOLDER` loaded {loaded}"
