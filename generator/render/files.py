@@ -191,6 +191,8 @@ def render_tree(
     features = config.flux.features
     base: dict[str, Any] = {
         "config_name": config_name,
+        # the first line of every generated YAML file, rendered once (an include costs each file a context)
+        "header": render_template("header.j2", config_name=config_name).removesuffix("\n"),
         "flux": config.flux,
         "features": features,
         "wi": features.workload_identity,
