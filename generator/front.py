@@ -5,11 +5,13 @@ costs more start-up than the rest of the process. The page is built here by clic
 (``click.formatting`` and ``Group.format_commands`` of the click version pyproject.toml requires) from the
 same words the click group is made of (``ROOT_HELP``, ``VERSION_HELP``, ``DEBUG_HELP``, ``ROOT_EPILOG``,
 ``SUMMARIES``), and tests/test_cli_front.py holds its bytes equal to click's at every terminal width.
-Three more command lines run without click, exactly as written and with no option at all: ``fluxforge
+Five more command lines run without click, exactly as written and with no other option: ``fluxforge
 hook run`` (what git's pre-commit hook runs before every commit), ``fluxforge hook encrypt FILE...`` (the
-pre-commit framework's hook) and ``fluxforge decrypt FILE`` (one file to stdout, the way scripts call it);
+pre-commit framework's hook), ``fluxforge decrypt FILE`` (one file to stdout, the way scripts call it);
 each FILE not an option, not a folder (which ``decrypt`` refuses), and missing or readable, as click's
-``Path`` checks it. They run the same command bodies the click commands call
+``Path`` checks it; and ``fluxforge encrypt -i PATH...`` and ``fluxforge decrypt -i PATH...`` (files and
+folders, the batches of scripts and CI) when stderr is not a terminal, where click would draw no
+progress bar. They run the same command bodies the click commands call
 (``generator.runner``), with the arguments click passes when no option is given, through the one place that
 maps errors to exit codes (``runner.call``); tests/test_cli_fast_paths.py holds the decision, the
 arguments, and whole runs (stdout, stderr, exit status, files, the git index) equal to click's.
@@ -112,10 +114,11 @@ def _prog() -> str | None:
 
 
 def fast_command(args: list[str]) -> str | None:
-    """The command line this module runs without click (``"hook run"``, ``"decrypt"`` or ``"hook encrypt"``,
-    the pre-commit framework's call, each FILE as ``decrypt`` takes its FILE), or None: click runs it. Only
-    these exact shapes, with no option at all, with stdout there, no shell completion, a stderr click would
-    write to as it is (present, not ASCII-only: click rewraps such a stream) and a plain program name.
+    """The command line this module runs without click (``"hook run"``, ``"decrypt"``, ``"hook encrypt"``, the
+    pre-commit framework's call, each FILE as ``decrypt`` takes its FILE, ``"encrypt -i"`` or ``"decrypt -i"``),
+    or None: click runs it. Only these exact shapes, with no other option, with stdout there, no shell
+    completion, a stderr click would write to as it is (present, not ASCII-only: click rewraps such a stream)
+    and a plain program name.
     ``python -m generator hook run`` (what ``fluxforge hook install`` writes into the git hook) is taken too:
     nothing the hook prints names the program; every other ``python -m`` run goes to click."""
     if sys.stdout is None or _completion() or _prog() is None or not _stderr_as_is():
@@ -126,12 +129,26 @@ def fast_command(args: list[str]) -> str | None:
 
 
 def _file_command(args: list[str]) -> str | None:
-    """``decrypt FILE`` or ``hook encrypt FILE...``, each FILE as click's ``Path`` takes it as it is."""
+    """``decrypt FILE`` or ``hook encrypt FILE...``, each FILE as click's ``Path`` takes it as it is; or
+    ``encrypt -i PATH...`` or ``decrypt -i PATH...`` (files and folders) when stderr is not a terminal (on a
+    terminal click draws a progress bar)."""
     if len(args) == 2 and args[0] == "decrypt" and _one_file(args[1]):
         return "decrypt"
     if len(args) > 2 and args[:2] == ["hook", "encrypt"] and all(map(_one_file, args[2:])):
         return "hook encrypt"
+    if len(args) > 2 and args[0] in _IN_PLACE and args[1] in ("-i", "--in-place") and all(map(_one_path, args[2:])):
+        return None if _stderr_terminal() else _IN_PLACE[args[0]]
     return None
+
+
+_IN_PLACE = {"encrypt": "encrypt -i", "decrypt": "decrypt -i"}
+
+
+def _stderr_terminal() -> bool:
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):  # no isatty, or a closed stream: click decides
+        return True
 
 
 def _stderr_as_is() -> bool:
@@ -147,18 +164,24 @@ def _stderr_as_is() -> bool:
 def _one_file(arg: str) -> bool:
     """An argument click's ``Path()`` takes as it is and that is not a folder: not an option, not empty,
     and missing (the core reports it) or readable (click refuses an unreadable path with a usage error)."""
+    return _one_path(arg, folder=False)
+
+
+def _one_path(arg: str, *, folder: bool = True) -> bool:
+    """An argument click's ``Path()`` takes as it is: not an option, not empty, and missing or readable (a
+    folder too, unless not ``folder``)."""
     if not arg or arg.startswith("-"):
         return False
     try:
         st = os.stat(arg)  # noqa: PTH116 - click.Path's own call; pathlib would cost start-up
     except OSError:
         return True
-    return not stat.S_ISDIR(st.st_mode) and os.access(arg, os.R_OK)
+    return (folder or not stat.S_ISDIR(st.st_mode)) and os.access(arg, os.R_OK)
 
 
 def run_fast(args: list[str]) -> str | int | None:
-    """Run ``fluxforge hook run``, ``fluxforge hook encrypt FILE...`` or ``fluxforge decrypt FILE`` as the
-    click commands do (the same bodies in
+    """Run ``fluxforge hook run``, ``fluxforge hook encrypt FILE...``, ``fluxforge decrypt FILE`` or
+    ``fluxforge encrypt|decrypt -i PATH...`` as the click commands do (the same bodies in
     ``generator.runner``, with the arguments click passes when no option is given) and return the exit
     status (``SystemExit``'s code); a closed stdout ends the run with exit status 1 and nothing on stderr,
     as click's standalone mode does."""
@@ -170,6 +193,8 @@ def run_fast(args: list[str]) -> str | int | None:
             runner.hook_run(runner.plain_run, runner.echo_err)
         elif args[0] == "hook":
             runner.hook_encrypt(runner.plain_run, runner.echo_err, args[2:])
+        elif len(args) > 2:
+            _in_place(args)
         else:
             from pathlib import Path
 
@@ -191,6 +216,52 @@ def run_fast(args: list[str]) -> str | int | None:
     except SystemExit as done:
         return done.code
     return 0
+
+
+def _in_place(args: list[str]) -> None:
+    """``encrypt -i PATH...`` or ``decrypt -i PATH...`` with what click passes when no other option is given
+    (no progress bar: stderr is not a terminal)."""
+    from pathlib import Path
+
+    from generator import runner
+    from generator.sops.api import KeyOptions
+
+    paths = [Path(arg) for arg in args[2:]]
+    run, echo = runner.plain_run, runner.echo_err
+    if args[0] == "decrypt":
+        runner.decrypt_in_place(run, echo, paths, KeyOptions({}), progress=None, follow_outside=False, ignore_mac=False)
+        return
+    flags = {
+        "selectors": dict.fromkeys(_SELECTORS),
+        "mac_only_encrypted": False,
+        "age": None,
+        "azure_kv": None,
+        "input_type": None,
+        "output_type": None,
+        "indent": None,
+    }
+    runner.encrypt_files(
+        run,
+        echo,
+        paths,
+        in_place=True,
+        options=KeyOptions({}),
+        config=None,
+        progress=None,
+        follow_outside=False,
+        flags=flags,
+    )
+
+
+_SELECTORS = (
+    "encrypted_regex",
+    "unencrypted_regex",
+    "encrypted_suffix",
+    "unencrypted_suffix",
+    "encrypted_comment_regex",
+    "unencrypted_comment_regex",
+)
+"""The selector flags of ``encrypt``, as click passes them (none given: each None)."""
 
 
 def _end(code: str | int | None) -> None:

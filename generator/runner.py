@@ -153,3 +153,73 @@ def decrypt_file(run: Run, echo: Echo, path: Any, options: Any, **flags: Any) ->
     plain = run(api.decrypt_path, path, options=options, on_warning=warner(echo), **flags)
     if not flags["in_place"] and flags["output"] is None:
         write_stdout(plain)
+
+
+def encrypt_files(
+    run: Run,
+    echo: Echo,
+    paths: Sequence[Any],
+    *,
+    in_place: bool,
+    options: Any,
+    config: Any,
+    progress: Any,
+    follow_outside: bool,
+    flags: dict[str, Any],
+) -> None:
+    """``fluxforge encrypt``: each output to stdout (without ``in_place``), each file's changes and, in place,
+    the count on stderr. ``flags``: the arguments of ``api.encrypt_flags`` (sops's flags), turned into
+    ``EncryptFlags`` inside ``run`` so that a bad flag is a user error like any other."""
+    from generator.sops import api
+
+    def encrypt() -> Any:
+        return api.encrypt_paths(
+            list(paths),
+            in_place=in_place,
+            options=options,
+            config=config,
+            progress=progress,
+            follow_outside=follow_outside,
+            flags=api.encrypt_flags(**flags),
+        )
+
+    report = run(encrypt)
+    for data in report.outputs.values():
+        write_stdout(data)
+    for path, lines in report.changes.items():
+        for line in lines:
+            echo(f"{path}: {line}", False)
+    if in_place:
+        echo(f"encrypted {len(report.changed)} file(s), {len(report.unchanged)} already encrypted", False)
+
+
+def decrypt_in_place(
+    run: Run, echo: Echo, paths: Sequence[Any], options: Any, *, progress: Any, follow_outside: bool, ignore_mac: bool
+) -> None:
+    """``fluxforge decrypt -i PATH...``: several files, or a folder (every encrypted file below it), each
+    replaced by its plaintext and counted on stderr; one file as ``decrypt_file`` does it in place."""
+    from generator.sops import api
+
+    if len(paths) > 1 or paths[0].is_dir():
+        report = run(
+            api.decrypt_paths,
+            list(paths),
+            options=options,
+            progress=progress,
+            follow_outside=follow_outside,
+            ignore_mac=ignore_mac,
+            on_warning=warner(echo),
+        )
+        echo(f"decrypted {len(report.changed)} file(s)", False)
+        return
+    decrypt_file(
+        run,
+        echo,
+        paths[0],
+        options,
+        in_place=True,
+        output=None,
+        follow_outside=follow_outside,
+        extract=None,
+        ignore_mac=ignore_mac,
+    )

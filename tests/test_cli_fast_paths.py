@@ -77,15 +77,15 @@ def _click_runs_it_plainly(args: list[str]) -> bool:
     if args[:2] == ["hook", "encrypt"]:
         ctx = _parsed(main.commands["hook"].commands["encrypt"], args[2:])  # type: ignore[attr-defined]
         return ctx is not None and _given(ctx) == ["files"] and not ctx.meta.get("fluxforge.debug")
-    if len(args) < 2 or args[0] != "decrypt":
+    if len(args) < 2 or args[0] not in ("decrypt", "encrypt"):
         return False
-    ctx = _parsed(main.commands["decrypt"], args[1:])
-    if ctx is None:
+    ctx = _parsed(main.commands[args[0]], args[1:])
+    if ctx is None or ctx.meta.get("fluxforge.debug"):
         return False
     paths = ctx.params["paths"]
-    return (
-        _given(ctx) == ["paths"] and len(paths) == 1 and not paths[0].is_dir() and not ctx.meta.get("fluxforge.debug")
-    )
+    if sorted(_given(ctx)) == ["in_place", "paths"]:  # encrypt -i, decrypt -i: files and folders
+        return True
+    return args[0] == "decrypt" and _given(ctx) == ["paths"] and len(paths) == 1 and not paths[0].is_dir()
 
 
 def _parsed(command: click.Command, args: list[str]) -> click.Context | None:
@@ -130,6 +130,14 @@ def test_the_front_takes_only_what_click_runs_plainly(tmp_path: Path, monkeypatc
         ["hook", "encrypt"], ["hook", "encrypt", "-x"], ["hook", "encrypt", "f.yaml", "--debug"],
         ["hook", "encrypt", "folder"], ["hook", "encrypt", "f.yaml", "folder"], ["hook", "encrypt", "--", "f.yaml"],
         ["hook", "encrypt", "f.yaml", ""], ["hook", "encrypt", "--help"], ["hook", "Encrypt", "f.yaml"],
+        ["encrypt", "-i", "f.yaml"], ["encrypt", "--in-place", "folder", "to-file", "missing.yaml"],
+        ["encrypt", "-i", "."], ["decrypt", "-i", "folder", "f.yaml"], ["decrypt", "--in-place", "to-folder"],
+        ["encrypt", "-i"], ["encrypt", "f.yaml", "-i"], ["encrypt", "-i", "--age", "age1x", "f.yaml"],
+        ["encrypt", "-i", "f.yaml", "--indent", "2"], ["encrypt", "-i", "--", "f.yaml"], ["encrypt", "-i", "-"],
+        ["encrypt", "-i", ""], ["encrypt", "-i", "f.yaml", "--debug"], ["encrypt", "-ii", "f.yaml"],
+        ["encrypt", "-I", "f.yaml"], ["Encrypt", "-i", "f.yaml"], ["encrypt", "-i", "--help"],
+        ["decrypt", "-i", "--ignore-mac", "folder"], ["decrypt", "-i", "folder", "--output", "x"],
+        ["decrypt", "-i", "--extract", '["a"]', "f.yaml"], ["decrypt", "-i", "-x"], ["render", "-i", "f.yaml"],
     ]  # fmt: skip
     taken = []
     for args in corpus:
@@ -145,8 +153,14 @@ def test_the_front_takes_only_what_click_runs_plainly(tmp_path: Path, monkeypatc
         ["decrypt", "/dev/null"],
         ["decrypt", "sub dir/with space.yaml"],
         ["decrypt", "\x1b[31mred.yaml"],
+        ["decrypt", "-i", "f.yaml"],
         ["hook", "encrypt", "f.yaml"],
         ["hook", "encrypt", "f.yaml", "missing.yaml", "to-file"],
+        ["encrypt", "-i", "f.yaml"],
+        ["encrypt", "--in-place", "folder", "to-file", "missing.yaml"],
+        ["encrypt", "-i", "."],
+        ["decrypt", "-i", "folder", "f.yaml"],
+        ["decrypt", "--in-place", "to-folder"],
     ]
 
 
@@ -174,6 +188,27 @@ def test_unsure_runs_stay_with_click(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.usefixtures("plain_run")
+def test_a_batch_on_a_terminal_stays_with_click(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``encrypt -i`` and ``decrypt -i`` draw click's progress bar on a terminal: there click runs them."""
+    monkeypatch.chdir(tmp_path)
+
+    class Terminal:
+        encoding = "utf-8"
+
+        def __init__(self, tty: bool) -> None:
+            self.tty = tty
+
+        def isatty(self) -> bool:
+            return self.tty
+
+    for tty, taken in ((False, "encrypt -i"), (True, None)):
+        monkeypatch.setattr(sys, "stderr", Terminal(tty))
+        assert front.fast_command(["encrypt", "-i", "f.yaml"]) == taken
+        assert front.fast_command(["decrypt", "-i", "f.yaml"]) == (taken and "decrypt -i")
+        assert front.fast_command(["decrypt", "f.yaml"]) == "decrypt"  # one file to stdout: no bar either way
+
+
+@pytest.mark.usefixtures("plain_run")
 def test_python_m_generator_takes_only_the_hook(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """``python -m generator hook run`` is what `fluxforge hook install` writes; any other ``python -m`` run
     (whose usage lines name the program after the module) stays with click."""
@@ -186,6 +221,7 @@ def test_python_m_generator_takes_only_the_hook(tmp_path: Path, monkeypatch: pyt
     assert front.fast_command(["hook", "run"]) == "hook run"
     assert front.fast_command(["decrypt", "f.yaml"]) is None
     assert front.fast_command(["hook", "encrypt", "f.yaml"]) is None
+    assert front.fast_command(["encrypt", "-i", "f.yaml"]) is None
     assert front._fast_help_prog(["--help"]) is None
 
 
@@ -261,6 +297,75 @@ def test_hook_encrypt_passes_what_click_passes(
     assert clicks == ours == "|changed\n"
 
 
+def _without_progress(calls: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """The calls with ``progress`` taken out: click passes its bar (which draws nothing off a terminal), the
+    front None."""
+    for _args, kwargs in calls:
+        progress = kwargs.pop("progress")
+        assert progress is None or type(progress).__name__ == "_SopsProgress"
+    return calls
+
+
+def test_encrypt_in_place_passes_what_click_parses(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from generator.sops import api
+
+    monkeypatch.chdir(tmp_path)
+    report = api.Report()
+    report.changed.append(Path("a.yaml"))
+    report.changes[Path("a.yaml")] = ["a change"]
+    flags = _recorded(monkeypatch, api, "encrypt_flags", "the flags")
+    calls = _recorded(monkeypatch, api, "encrypt_paths", report)
+    clicks, ours = _both_in_process(["encrypt", "-i", "a.yaml", "b"], capsys)
+    assert len(flags) == 2 and flags[0] == flags[1]
+    ctx = main.commands["encrypt"].make_context("encrypt", ["-i", "a.yaml"])
+    selectors = {k: v for k, v in ctx.params.items() if k.endswith(("_regex", "_suffix"))}
+    assert len(selectors) == 6 and set(selectors.values()) == {None}
+    assert flags[1][1] == {
+        "selectors": selectors,
+        **{k: ctx.params[k] for k in ("mac_only_encrypted", "age", "azure_kv", "input_type", "output_type", "indent")},
+    }
+    assert len(calls) == 2 and _without_progress(calls)[0] == calls[1]
+    assert calls[1] == (
+        ([Path("a.yaml"), Path("b")],),
+        {
+            "in_place": True,
+            "options": api.KeyOptions({}),
+            "config": ctx.params["config"],
+            "follow_outside": ctx.params["follow_outside"],
+            "flags": "the flags",
+        },
+    )
+    assert clicks == ours == "|a.yaml: a change\nencrypted 1 file(s), 0 already encrypted\n"
+
+
+def test_decrypt_in_place_passes_what_click_parses(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from generator.sops import api
+
+    monkeypatch.chdir(tmp_path)
+    Path("folder").mkdir()
+    Path("f.yaml").write_text("a: 1\n")
+    report = api.Report()
+    report.changed.extend([Path("f.yaml"), Path("folder/g.yaml")])
+    calls = _recorded(monkeypatch, api, "decrypt_paths", report)
+    clicks, ours = _both_in_process(["decrypt", "-i", "folder", "f.yaml"], capsys)
+    assert len(calls) == 2 and _without_progress(calls)[0] == calls[1]
+    ctx = main.commands["decrypt"].make_context("decrypt", ["-i", "folder"])
+    assert calls[1] == (
+        ([Path("folder"), Path("f.yaml")],),
+        {"options": api.KeyOptions({}), "follow_outside": ctx.params["follow_outside"], "ignore_mac": False},
+    )
+    assert clicks == ours == "|warning: a note\ndecrypted 2 file(s)\n"
+    one = _recorded(monkeypatch, api, "decrypt_path", b"plain\n")  # one file: decrypt_path, in place
+    clicks, ours = _both_in_process(["decrypt", "-i", "f.yaml"], capsys)
+    assert len(one) == 2 and one[0] == one[1]
+    assert one[1] == ((Path("f.yaml"),), {**_defaults("decrypt"), "in_place": True, "options": api.KeyOptions({})})
+    assert clicks == ours == "|warning: a note\n"
+
+
 # --- (3) whole processes ---------------------------------------------------------------------------
 
 
@@ -325,6 +430,104 @@ def test_decrypt_front_and_click_agree(keyed: tuple[dict[str, str], str], tmp_pa
     assert code == 0 and b"password: pw-1" in out
     ansi = _run_both(copy, ["decrypt", "\x1b[31mred\x1b[0m.yaml"], env, tmp_path)["front"]
     assert ansi[0] == 1 and b"red.yaml" in ansi[2] and b"\x1b" not in ansi[2]  # click.echo's stripping
+
+
+def _plaintexts(tree: dict[str, bytes], cwd: Path, env: dict[str, str]) -> dict[str, bytes]:
+    """``tree`` with each encrypted file as the real sops decrypts it (a fresh data key each run)."""
+    return {
+        rel: subprocess.run(["sops", "-d", rel], cwd=cwd, env=env, capture_output=True, check=True).stdout
+        if b"ENC[AES256_GCM" in data
+        else data
+        for rel, data in tree.items()
+    }
+
+
+def _batch_tree(dest: Path, recipient: str) -> Path:
+    """Secrets of every store in folders, a file the rules miss, a plaintext holding a ``sops`` key (refused),
+    an encrypted file holding a value added by hand (encrypted, but under a MAC that needs the key)."""
+    shutil.rmtree(dest, ignore_errors=True)
+    for folder in ("secrets/a", "secrets/b", "other"):
+        (dest / folder).mkdir(parents=True)
+    (dest / ".sops.yaml").write_text(f"creation_rules:\n  - path_regex: ^secrets/\n    age: {recipient}\n")
+    for name, data in PLAIN.items():
+        (dest / "secrets/a" / name).write_bytes(data)
+    for n in range(70):  # more than a batch keeps in this process: forked ones share the work
+        (dest / "secrets/b" / f"s{n:02d}.yaml").write_text(SECRET.format(n=n))
+    (dest / "other/s.yaml").write_text(SECRET.format(n=99))
+    (dest / "secrets/refused.yaml").write_text("sops: {mac: x}\npassword: pw\n")
+    return dest
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["encrypt", "-i", "secrets"],
+        ["encrypt", "-i", "secrets/a", "secrets/b/s01.yaml"],
+        ["encrypt", "--in-place", "secrets/b", "other/s.yaml", "missing.yaml"],
+        ["encrypt", "-i", "secrets/refused.yaml", "secrets/a/s.yaml"],
+    ],
+)
+def test_encrypt_in_place_front_and_click_agree(
+    keyed: tuple[dict[str, str], str], tmp_path: Path, args: list[str]
+) -> None:
+    """The same status, lines and files (each encrypted one decrypting, with the real sops, to the same
+    plaintext); then encrypting again changes nothing on either side."""
+    env, recipient = keyed
+    seen = {}
+    for side, (code, out, err, tree) in _run_both(_batch_maker(recipient), args, env, tmp_path).items():
+        seen[side] = (code, out, err, _plaintexts(tree, tmp_path / side, env))
+    assert seen["front"] == seen["click"]
+    code, err = seen["front"][0], seen["front"][2]
+    assert code == (0 if args == ["encrypt", "-i", "secrets/a", "secrets/b/s01.yaml"] else 1), err
+    for side, argv in _argvs(args).items():
+        before = _tree(tmp_path / side)
+        again = subprocess.run(argv, cwd=tmp_path / side, env=env, capture_output=True, check=False)
+        assert _tree(tmp_path / side) == before, side
+        seen[side] = (again.returncode, again.stdout, again.stderr)
+    assert seen["front"] == seen["click"]
+
+
+def _batch_maker(recipient: str) -> Callable[[Path], Path]:
+    def make(dest: Path) -> Path:
+        return _batch_tree(dest, recipient)
+
+    return make
+
+
+@pytest.mark.parametrize(
+    ("args", "status"),
+    [
+        (["decrypt", "-i", "t"], 1),  # its tampered file fails alone
+        (["decrypt", "-i", "t/s.yaml", "t/s.bin", "t/plain.yaml"], 1),  # plain.yaml named: not encrypted
+        (["decrypt", "-i", "t/s.yaml", "t/s.bin", "t/copy-07.yaml"], 0),
+        (["decrypt", "--in-place", "t/s.json"], 0),
+        (["decrypt", "-i", "t/tampered.yaml"], 1),
+        (["decrypt", "-i", "t/missing.yaml"], 1),
+        (["decrypt", "-i", "elsewhere", "t/s.yaml"], 0),
+    ],
+)
+def test_decrypt_in_place_front_and_click_agree(
+    keyed: tuple[dict[str, str], str], tmp_path: Path, args: list[str], status: int
+) -> None:
+    env, recipient = keyed
+    source = tmp_path / "source"
+    source.mkdir()
+    _encrypted_tree(source / "t", recipient, env, rules=True)
+    for n in range(70):  # more than a batch keeps in this process
+        shutil.copy(source / "t" / "s.yaml", source / "t" / f"copy-{n:02d}.yaml")
+    (source / "elsewhere").mkdir()
+
+    def copy(dest: Path) -> Path:
+        shutil.rmtree(dest, ignore_errors=True)
+        shutil.copytree(source, dest)
+        return dest
+
+    results = _run_both(copy, args, env, tmp_path)
+    assert results["front"] == results["click"]
+    code, _out, err, tree = results["front"]
+    assert code == status, err
+    if "t" in args or "t/s.yaml" in args:
+        assert b"password: pw-1" in tree["t/s.yaml"]  # decrypted (a tampered file fails alone)
 
 
 def test_decrypt_agrees_with_sops(keyed: tuple[dict[str, str], str], tmp_path: Path) -> None:
@@ -513,6 +716,8 @@ else:
         ["script", "decrypt", "s.yaml"],
         ["script", "decrypt", "x"],
         ["script", "hook", "encrypt", "app.yaml", "secrets/db.yaml"],
+        ["script", "encrypt", "-i", "secrets"],
+        ["script", "decrypt", "-i", "t"],
     ],
 )
 def test_the_fast_paths_load_no_click(keyed: tuple[dict[str, str], str], tmp_path: Path, args: list[str]) -> None:
@@ -525,7 +730,7 @@ def test_the_fast_paths_load_no_click(keyed: tuple[dict[str, str], str], tmp_pat
     )
     report = json.loads(done.stderr.strip().splitlines()[-1])
     modules = set(report)
-    assert done.returncode == (1 if args[-1] in ("x", "secrets/db.yaml") else 0)
+    assert done.returncode == (1 if args[-1] in ("x", "secrets/db.yaml", "t") else 0)  # t: its tampered file
     assert sorted(m for m in modules if m.split(".")[0] == "click" or m.startswith("generator.cli")) == []
     assert "generator.runner" in modules  # the front ran the command itself
     assert "logging" not in modules  # loaded for a note only (test_a_note_loads_logging)

@@ -16,7 +16,7 @@ from generator.cli import _click_echo, _debug_on, _run, main
 from generator.cli.hook_commands import hook_grp
 from generator.errors import FluxforgeError
 from generator.front import examples as _examples
-from generator.runner import decrypt_file, warner
+from generator.runner import decrypt_file, decrypt_in_place, encrypt_files, warner
 from generator.runner import write_stdout as _write_stdout
 from generator.sops.api import KINDS, STORES, KindOption
 
@@ -390,36 +390,25 @@ def encrypt_cmd(
     hand) gets those values encrypted and a new MAC; this needs the key, and the MAC must still hold
     for everything else. sops's flags work as in `sops -e`: a selector flag replaces the same selector of
     the .sops.yaml rule (another selector there is a conflict), --age/--azure-kv replace its keys."""
-    from generator.sops import api
-
-    def run() -> Any:
-        flags = api.encrypt_flags(
-            selectors=selectors,
-            mac_only_encrypted=mac_only_encrypted,
-            age=age,
-            azure_kv=azure_kv,
-            input_type=input_type,
-            output_type=output_type,
-            indent=indent,
-        )
-        return api.encrypt_paths(
-            list(paths),
-            in_place=in_place,
-            options=options,
-            config=config,
-            progress=_SopsProgress(),
-            follow_outside=follow_outside,
-            flags=flags,
-        )
-
-    report = _run(run)
-    for data in report.outputs.values():
-        _write_stdout(data)
-    for path, lines in report.changes.items():
-        for line in lines:
-            click.echo(f"{path}: {line}", err=True)
-    if in_place:
-        click.echo(f"encrypted {len(report.changed)} file(s), {len(report.unchanged)} already encrypted", err=True)
+    encrypt_files(
+        _run,
+        _click_echo,
+        paths,
+        in_place=in_place,
+        options=options,
+        config=config,
+        progress=_SopsProgress(),
+        follow_outside=follow_outside,
+        flags={
+            "selectors": selectors,
+            "mac_only_encrypted": mac_only_encrypted,
+            "age": age,
+            "azure_kv": azure_kv,
+            "input_type": input_type,
+            "output_type": output_type,
+            "indent": indent,
+        },
+    )
 
 
 @main.command(
@@ -458,20 +447,17 @@ def decrypt_cmd(
     ignore_mac: bool,
 ) -> None:
     """Decrypt one file (MAC verified) to stdout, in place, or to --output; with -i, many files."""
-    from generator.sops import api
-
     _warn_ignore_mac(ignore_mac)
-    if in_place and output is None and extract is None and (len(paths) > 1 or paths[0].is_dir()):
-        report = _run(
-            api.decrypt_paths,
-            list(paths),
-            options=options,
+    if in_place and output is None and extract is None:
+        decrypt_in_place(
+            _run,
+            _click_echo,
+            paths,
+            options,
             progress=_SopsProgress(),
             follow_outside=follow_outside,
             ignore_mac=ignore_mac,
-            on_warning=_warning,
         )
-        click.echo(f"decrypted {len(report.changed)} file(s)", err=True)
         return
     if len(paths) > 1:
         raise click.UsageError("give one file, or use -i to decrypt several files or folders in place")
