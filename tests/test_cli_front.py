@@ -18,6 +18,7 @@ import subprocess
 import sys
 import termios
 from importlib.metadata import entry_points
+from pathlib import Path
 
 import click
 import pytest
@@ -181,14 +182,56 @@ def test_the_root_help_loads_neither_click_nor_fluxforges_cli(args: list[str]) -
     assert sorted(m for m in modules if m.split(".")[0] in ("generator", "click")) == ["generator", "generator.front"]
 
 
+AT_EXIT = r"""
+import atexit, json, sys
+atexit.register(lambda: print(json.dumps(sorted(sys.modules)), file=sys.stderr))  # the run's last line
+sys.argv = ["fluxforge", *json.loads(sys.argv[1])]
+from generator.front import main
+main()
+"""
+
+
 def test_other_command_lines_reach_click_through_the_front() -> None:
+    """Through click, and out through the process's exit handlers (one is registered here): a run skips the
+    interpreter's teardown only when nothing is registered."""
     done = subprocess.run(
-        [sys.executable, "-c", PROBE, json.dumps(["render", "--help"])],
+        [sys.executable, "-c", AT_EXIT, json.dumps(["render", "--help"])],
         capture_output=True,
         text=True,
         env=_env(),
         check=True,
     )
-    modules = set(json.loads(done.stderr.strip().splitlines()[-1])["modules"])
+    modules = set(json.loads(done.stderr.strip().splitlines()[-1]))
     assert {"click", "generator.cli", "generator.cli.commands"} <= modules
     assert "Usage: fluxforge render" in done.stdout
+
+
+GUID = "c5e055dd-c1c8-4bc7-8cf2-a7eb2667c772"
+
+
+def test_a_click_run_ends_with_every_byte_out(tmp_path: Path) -> None:
+    """A command click runs ends without the interpreter's teardown (nothing else registered): its status,
+    stdout and stderr are those of the click path, which tears down as usual. A diff of a small fleet's
+    whole render (megabytes on stdout), a usage error, a user error."""
+    clusters = "".join(
+        f"  - name: c{n}\n    oidcIssuer: https://oidc.example/{n}/\n    identity: {{clientId: {GUID}}}\n"
+        f"    kustomizations: [{', '.join(f'{{name: k{k}, path: apps/c{n}/k{k}}}' for k in range(40))}]\n"
+        for n in range(60)
+    )
+    config = tmp_path / "fluxforge.yaml"
+    config.write_text(
+        f"flux: {{version: '2.9.4'}}\ngit: {{url: 'ssh://git@github.com/contoso/fleet'}}\n"
+        f"azure: {{tenantId: {GUID}}}\nsops: {{keyVault: [{{vault: kv-fleet, key: sops-flux}}]}}\n"
+        f"clusters:\n{clusters}"
+    )
+    env = _env(XDG_CACHE_HOME=str(tmp_path / "cache"))
+    for args, status in (
+        (["render", "--diff", str(config)], 0),
+        (["render", "--bogus"], 2),
+        (["render", str(tmp_path / "missing.yaml")], 1),
+    ):
+        ours, clicks = _both(args, env)
+        assert ours == clicks, args
+        assert ours[0] == status, ours[2][-300:]
+    diff, _ = _both(["render", "--diff", str(config)], env)
+    assert len(diff[1]) > 1_000_000 and diff[1].endswith(b"\n")
