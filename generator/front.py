@@ -271,9 +271,10 @@ def _end(code: str | int | None) -> None:
     """End a run (``run_fast``'s or click's): its streams flushed, then out without the interpreter's teardown
     (freeing every module and object one by one: tens of milliseconds after a hook run, about 40 after a
     200-cluster render) when that teardown has nothing else to do: no exit handler registered (``logging``
-    registers one, for a note; so does a ``weakref.finalize``), no other thread. Files are written and
-    closed, temp files removed and git finished before this point."""
-    if not isinstance(code, int) or not _nothing_left():
+    registers one, for a note; so does a ``weakref.finalize``), no other thread, no profiler or tracer
+    (``python -m cProfile``, ``trace``, coverage: they report after the program), both streams there (a
+    closed one is None). Files are written and closed, temp files removed and git finished before this point."""
+    if not isinstance(code, int) or sys.stdout is None or sys.stderr is None or not _nothing_left():
         sys.exit(code)
     try:
         sys.stdout.flush()
@@ -286,6 +287,8 @@ def _end(code: str | int | None) -> None:
 def _nothing_left() -> bool:
     import atexit
 
+    if sys.getprofile() is not None or sys.gettrace() is not None:
+        return False
     handlers = getattr(atexit, "_ncallbacks", None)  # CPython's count; unknown elsewhere: the usual exit
     if handlers is None or handlers() != 0:
         return False

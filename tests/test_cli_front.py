@@ -235,3 +235,55 @@ def test_a_click_run_ends_with_every_byte_out(tmp_path: Path) -> None:
         assert ours[0] == status, ours[2][-300:]
     diff, _ = _both(["render", "--diff", str(config)], env)
     assert len(diff[1]) > 1_000_000 and diff[1].endswith(b"\n")
+
+
+@pytest.mark.parametrize("args", [["--version"], ["render", "--bogus"], ["lint", "/nonexistent"]])
+@pytest.mark.parametrize("closed", [">&-", "2>&-"])
+def test_a_closed_stdout_or_stderr_ends_as_click_ends_it(args: list[str], closed: str) -> None:
+    """With a descriptor closed (Python then has no such stream) the run ends the usual way: click's status."""
+    runs = []
+    for argv in ([_script(), *args], [sys.executable, "-c", CLICK_PATH.format(prog="fluxforge"), *args]):
+        shell = f'exec "$@" {closed}'
+        done = subprocess.run(["sh", "-c", shell, "sh", *argv], capture_output=True, env=_env(), check=False)
+        runs.append((done.returncode, done.stderr))
+    assert runs[0] == runs[1]
+    assert runs[0][0] == {"--version": 0, "render": 2, "lint": 2}[args[0]]
+    assert b"Traceback" not in runs[0][1]
+
+
+def test_a_profiler_gets_its_report(tmp_path: Path) -> None:
+    """``python -m cProfile`` (a tracer or coverage alike) reports after the program: such a run ends the
+    usual way, so the report is written."""
+    out = tmp_path / "run.prof"
+    done = subprocess.run(
+        [sys.executable, "-m", "cProfile", "-o", str(out), "-m", "generator", "--version"],
+        capture_output=True,
+        env=_env(),
+        check=False,
+    )
+    assert done.returncode == 0 and b"fluxforge " in done.stdout
+    assert out.stat().st_size > 1000
+
+
+TEARDOWN = r"""
+import os, sys, threading, time
+class Marker:
+    def __del__(self):
+        os.write(2, b"torn down\n")  # the interpreter's teardown frees the module's globals
+marker = Marker()
+if sys.argv[1] == "thread":
+    threading.Thread(target=time.sleep, args=(60,), daemon=True).start()
+sys.argv = ["fluxforge", "--version"]
+from generator.front import main
+main()
+"""
+
+
+@pytest.mark.parametrize(("case", "torn_down"), [("alone", False), ("thread", True)])
+def test_the_teardown_is_skipped_only_when_nothing_else_runs(case: str, torn_down: bool) -> None:
+    """A run click ends leaves without the interpreter's teardown; another thread running, it tears down."""
+    done = subprocess.run(
+        [sys.executable, "-c", TEARDOWN, case], capture_output=True, text=True, env=_env(), check=False
+    )
+    assert done.returncode == 0 and done.stdout.startswith("fluxforge ")
+    assert ("torn down" in done.stderr) is torn_down
