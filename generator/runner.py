@@ -200,7 +200,7 @@ def decrypt_in_place(
     replaced by its plaintext and counted on stderr; one file as ``decrypt_file`` does it in place."""
     from generator.sops import api
 
-    if len(paths) > 1 or paths[0].is_dir():
+    if len(paths) > 1 or _is_folder(paths[0]):
         report = run(
             api.decrypt_paths,
             list(paths),
@@ -223,3 +223,12 @@ def decrypt_in_place(
         extract=None,
         ignore_mac=ignore_mac,
     )
+
+
+def _is_folder(path: Any) -> bool:
+    """``Path.is_dir``, False where the path cannot even be looked at (a name too long, a folder on the way that
+    cannot be searched): the one-file decrypt then reports it as the file it cannot read."""
+    try:
+        return bool(path.is_dir())
+    except OSError:
+        return False

@@ -1,12 +1,14 @@
-"""`fluxforge hook run` and `fluxforge decrypt FILE` without click: generator.front runs these two exact
-command lines itself (the same command bodies, generator.runner, with the arguments click passes when no
-option is given) and leaves every other command line to click.
+"""`fluxforge hook run`, `hook encrypt FILE...`, `decrypt FILE`, `encrypt -i PATH...` and `decrypt -i PATH...`
+without click: generator.front runs these exact command lines itself (the same command bodies,
+generator.runner, with the arguments click passes when no other option is given) and leaves every other
+command line to click.
 
 Proven here against click's own path (``generator.cli.main`` called directly, the "forced click path"):
 (1) the front's decision over a corpus of command lines, against what click would run; (2) the arguments
 the core receives, against what click parses; (3) whole processes, each scenario run twice in fresh copies
 (front, click): the same exit status, stdout and stderr bytes, and the same files on disk and in git;
-(4) the two fast paths load no click. No timing here: bench/hook.py and bench/decrypt.py measure."""
+(4) the fast paths load no click. No timing here: bench/hook.py, bench/encrypt.py and bench/decrypt.py
+measure."""
 
 from __future__ import annotations
 
@@ -70,8 +72,9 @@ def _tree(root: Path) -> dict[str, bytes]:
 
 
 def _click_runs_it_plainly(args: list[str]) -> bool:
-    """Whether click runs ``args`` as ``hook run``, as ``hook encrypt`` of files or as ``decrypt`` of one file,
-    with every option at its default (no usage error): the only command lines the front may take."""
+    """Whether click runs ``args`` as ``hook run``, as ``hook encrypt`` of files, as ``decrypt`` of one file or
+    as ``encrypt -i``/``decrypt -i`` of paths, with every other option at its default (no usage error): the
+    only command lines the front may take."""
     if args == ["hook", "run"]:
         return True
     if args[:2] == ["hook", "encrypt"]:
@@ -487,6 +490,20 @@ def test_encrypt_in_place_front_and_click_agree(
     assert seen["front"] == seen["click"]
 
 
+def test_a_batch_with_stderr_closed_does_every_file(keyed: tuple[dict[str, str], str], tmp_path: Path) -> None:
+    """``encrypt -i FOLDER 2>&-``: no stderr, so click runs it (and would draw no progress bar): every file is
+    encrypted and the run succeeds, as with stderr there."""
+    env, recipient = keyed
+    root = _batch_tree(tmp_path / "t", recipient)
+    (root / "secrets/refused.yaml").unlink()
+    done = subprocess.run(
+        ["sh", "-c", 'exec "$@" 2>&-', "sh", _script(), "encrypt", "-i", "secrets"], cwd=root, env=env, check=False
+    )
+    assert done.returncode == 0
+    tree = _tree(root / "secrets")
+    assert len(tree) == 75 and all(b"ENC[AES256_GCM" in data for data in tree.values())
+
+
 def _batch_maker(recipient: str) -> Callable[[Path], Path]:
     def make(dest: Path) -> Path:
         return _batch_tree(dest, recipient)
@@ -504,6 +521,7 @@ def _batch_maker(recipient: str) -> Callable[[Path], Path]:
         (["decrypt", "-i", "t/tampered.yaml"], 1),
         (["decrypt", "-i", "t/missing.yaml"], 1),
         (["decrypt", "-i", "elsewhere", "t/s.yaml"], 0),
+        (["decrypt", "-i", "a" * 300], 1),  # a name too long to look at: the file it cannot read
     ],
 )
 def test_decrypt_in_place_front_and_click_agree(
@@ -526,6 +544,7 @@ def test_decrypt_in_place_front_and_click_agree(
     assert results["front"] == results["click"]
     code, _out, err, tree = results["front"]
     assert code == status, err
+    assert b"Traceback" not in err
     if "t" in args or "t/s.yaml" in args:
         assert b"password: pw-1" in tree["t/s.yaml"]  # decrypted (a tampered file fails alone)
 

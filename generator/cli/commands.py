@@ -342,7 +342,7 @@ class _SopsProgress:
         self.bar: Any = None
 
     def __call__(self, done: int, total: int, path: Path) -> None:  # noqa: ARG002 - Progress signature
-        if total < 2 or not sys.stderr.isatty():
+        if total < 2 or sys.stderr is None or not sys.stderr.isatty():  # None: stderr closed (2>&-)
             return
         if self.bar is None:
             self.bar = click.progressbar(length=total, label="sops", file=sys.stderr)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TypedDict
 
 from generator.errors import FluxforgeError, SopsError, UsageError
-from generator.fsio import read_input, sweep_stale_temps, walk_files, write_atomic
+from generator.fsio import is_temp_name, read_input, sweep_stale_temps, walk_files, write_atomic
 from generator.sops import engine
 from generator.sops import metadata as md
 from generator.sops.api import Progress
@@ -53,7 +53,9 @@ def no_rule(path: Path, rules: SopsRules, what: str = "this file") -> str:
 
 
 def _walk(root: Path) -> Iterator[Path]:
-    return (path for path in walk_files(root) if path.name != ".sops.yaml")
+    """The files below a folder a command was given, without ``.sops.yaml`` and the temp files of fluxforge runs
+    (``.NAME.fluxforge-PID-N.tmp``: a running one's, or a stale one the first write beside it removes)."""
+    return (path for path in walk_files(root) if path.name != ".sops.yaml" and not is_temp_name(path.name))
 
 
 def expand(

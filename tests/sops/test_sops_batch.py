@@ -372,3 +372,23 @@ def test_a_key_command_runs_once_for_a_batch_decrypt(tmp_path: Path, monkeypatch
     report = files.decrypt_paths([Path("secrets")], options=KeyOptions({}))
     assert len(report.changed) == 120
     assert calls.read_text() == "run\n"
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_folder_batch_passes_over_temp_files_of_ours(tmp_path: Path, jobs: int) -> None:
+    """A temp file an interrupted run left (``.NAME.fluxforge-PID-N.tmp``; its process gone) is not one of the
+    folder's files: it is removed and noted, and the batch encrypts (then decrypts) the others and succeeds.
+    It was listed, then swept away before it was read: "cannot read", exit 1."""
+    key = make_age_key(tmp_path)
+    root = tmp_path / "tree"
+    paths = [p for n, p in enumerate(_tree(root, key)) if n not in BAD]
+    for n in BAD:  # the broken files out: this run has nothing else to fail on
+        (root / "secrets" / f"s{n:03d}.yaml").unlink()
+    stale = root / "secrets" / ".s000.yaml.fluxforge-999999999-0.tmp"
+    for verb, done_line in (("encrypt", "encrypted 87 file(s), 0 already encrypted"), ("decrypt", "decrypted 87")):
+        stale.write_text("half a write\n")
+        done = _fluxforge(verb, "-i", "secrets", cwd=root, jobs=jobs, key=key)
+        assert done.returncode == 0, done.stderr
+        assert done.stderr.splitlines()[-1].startswith(done_line)
+        assert "removed a stale temp file" in done.stderr and not stale.exists()
+        assert all(("ENC[AES256_GCM" in p.read_text()) is (verb == "encrypt") for p in paths)
