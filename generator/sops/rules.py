@@ -212,13 +212,17 @@ def _rules(config_path: Path, doc: Mapping[str, Any]) -> SopsRules:
 
 
 def _read_text(config_path: Path) -> str:
-    """The ``.sops.yaml`` text; ``SopsError`` naming the file when it is not UTF-8."""
+    """The ``.sops.yaml`` text; ``SopsError`` naming the file when it cannot be read or is not UTF-8 (and
+    ``SOPS_CONFIG`` when that named it)."""
     from generator.fsio import read_input
 
     try:
         return read_input(config_path, what=".sops.yaml").decode("utf-8")
     except UnicodeDecodeError as err:
         raise SopsError(f"{config_path}: not UTF-8 text (byte {err.start})") from None
+    except OSError as err:
+        named = " (named by SOPS_CONFIG)" if os.environ.get("SOPS_CONFIG") == str(config_path) else ""
+        raise SopsError(f"{config_path}{named}: cannot read it: {err.strerror or err}") from None
 
 
 def _document(config_path: Path, text: str) -> Mapping[str, Any]:

@@ -84,6 +84,34 @@ def test_lookup_starts_at_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     assert api.find_sops_config() == Path("/x/custom.yaml")
 
 
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("missing.yaml", "No such file or directory"),
+        ("a" * 300, "File name too long"),
+        ("dir/missing.yaml", "No such file or directory"),
+    ],
+)
+def test_a_sops_config_that_cannot_be_read_is_a_user_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, reason: str
+) -> None:
+    """``SOPS_CONFIG`` naming a file that is not there (or a name too long to look at): one line naming it and
+    the OS reason, exit 1 (it was "internal error", exit 3)."""
+    from click.testing import CliRunner
+
+    from generator.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    Path("s.yaml").write_text("kind: Secret\nstringData:\n  p: x\n")
+    monkeypatch.setenv("SOPS_CONFIG", name)
+    with pytest.raises(SopsError) as err:
+        api.load_rules(api.find_sops_config())  # type: ignore[arg-type]
+    assert err.value.problems == [f"{name} (named by SOPS_CONFIG): cannot read it: {reason}"]
+    result = CliRunner().invoke(main, ["encrypt", "-i", "s.yaml"])
+    assert (result.exit_code, result.stderr) == (1, err.value.problems[0] + "\n")
+    assert Path("s.yaml").read_text() == "kind: Secret\nstringData:\n  p: x\n"
+
+
 def test_bad_rules_are_reported_with_index(tmp_path: Path) -> None:
     config = tmp_path / ".sops.yaml"
     config.write_text(
