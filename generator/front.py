@@ -227,7 +227,7 @@ def _in_place(args: list[str]) -> None:
     from pathlib import Path
 
     from generator import runner
-    from generator.sops.api import KeyOptions
+    from generator.sops.api import SELECTORS, KeyOptions
 
     paths = [Path(arg) for arg in args[2:]]
     run, echo = runner.plain_run, runner.echo_err
@@ -235,7 +235,7 @@ def _in_place(args: list[str]) -> None:
         runner.decrypt_in_place(run, echo, paths, KeyOptions({}), progress=None, follow_outside=False, ignore_mac=False)
         return
     flags = {
-        "selectors": dict.fromkeys(_SELECTORS),
+        "selectors": dict.fromkeys(SELECTORS),  # the selector flags, none given
         "mac_only_encrypted": False,
         "age": None,
         "azure_kv": None,
@@ -254,17 +254,6 @@ def _in_place(args: list[str]) -> None:
         follow_outside=False,
         flags=flags,
     )
-
-
-_SELECTORS = (
-    "encrypted_regex",
-    "unencrypted_regex",
-    "encrypted_suffix",
-    "unencrypted_suffix",
-    "encrypted_comment_regex",
-    "unencrypted_comment_regex",
-)
-"""The selector flags of ``encrypt``, as click passes them (none given: each None)."""
 
 
 def _end(code: str | int | None) -> None:
