@@ -341,10 +341,8 @@ def compose_all(text: str, *, remember: bool = False) -> list[Any]:
     check reads a file's nodes, then asks whether it is encrypted); they must not be modified."""
     from generator import yamlguard
 
-    global _COMPOSER, _REMEMBERED  # one reusable parser per process (compose_all keeps no state between calls)
-    if _COMPOSER is None:
-        _COMPOSER = _yaml(typ="safe", pure=False)
-    composer = _COMPOSER if _c_safe(text) else _yaml(typ="safe", pure=True)
+    global _REMEMBERED
+    composer = _composer() if _c_safe(text) else _yaml(typ="safe", pure=True)
     with _one_error():
         roots = list(composer.compose_all(io.StringIO(text)))
         if "*" in text or yamlguard.depth_bound(text) > yamlguard.MAX_DEPTH:
@@ -363,19 +361,25 @@ def compose_first(text: str) -> Any:
     parsed, as go-yaml's ``Unmarshal`` reads one document."""
     from generator import yamlguard
 
-    global _COMPOSER, _REMEMBERED
+    global _REMEMBERED
     if _REMEMBERED is not None and _REMEMBERED[0] == text:
         roots = _REMEMBERED[1]  # the whole stream composed and checked: its first document
         _REMEMBERED = None
         return roots[0] if roots else None
-    if _COMPOSER is None:
-        _COMPOSER = _yaml(typ="safe", pure=False)
-    composer = _COMPOSER if _c_safe(text) else _yaml(typ="safe", pure=True)
+    composer = _composer() if _c_safe(text) else _yaml(typ="safe", pure=True)
     with _one_error():
         root = next(iter(composer.compose_all(io.StringIO(text))), None)
         if root is not None and ("*" in text or yamlguard.depth_bound(text) > yamlguard.MAX_DEPTH):
             yamlguard.check_nodes([root])  # otherwise there is no alias, and no nesting deeper than the bound
     return root
+
+
+def _composer() -> YAML:
+    """The one reusable libyaml composer of the process (composing keeps no state between calls)."""
+    global _COMPOSER
+    if _COMPOSER is None:
+        _COMPOSER = _yaml(typ="safe", pure=False)
+    return _COMPOSER
 
 
 _COMPOSER: YAML | None = None
@@ -393,10 +397,7 @@ def parse_events(text: str) -> Iterator[Any]:
 
 def construct_scalar(node: Any) -> Any:
     """The plain value of a composed scalar node (``compose_all``), as ``load_plain`` builds it."""
-    global _COMPOSER
-    if _COMPOSER is None:
-        _COMPOSER = _yaml(typ="safe", pure=False)
-    constructor = _COMPOSER.constructor
+    constructor = _composer().constructor
     value = constructor.construct_object(node, deep=True)
     constructor.constructed_objects.pop(node, None)
     return value
