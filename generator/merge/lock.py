@@ -90,11 +90,81 @@ def dumps(lock: Lock) -> bytes:
 def loads(data: bytes, display: str = LOCK_NAME) -> Lock:
     """Parse bytes written by :func:`dumps`; raise LockError (with the line) for anything else."""
     try:
-        lines = data.decode("utf-8").split("\n")
+        text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise LockError(f"{display}: not UTF-8; {_FIX}") from None
-    reader = _Reader(lines, display)
-    return reader.read()
+    found = _read_whole(text)
+    if found is not None:
+        return found
+    return _Reader(text.split("\n"), display).read()  # says which line is wrong
+
+
+# A lock as dumps writes it, read a whole entry at a time (a fleet's lock has 100,000s of lines). Anything
+# these patterns do not take goes to _Reader, which reads line by line and names the line that is wrong.
+_PROLOGUE = re.compile(r"(?:#.*\n)*lockVersion: 1\n(?:flux: (\".*\")\n)?files:( \{\})?\n")
+_ENTRY = re.compile(r'  (".*"):\n    sha256: ([0-9a-f]{64})\n    text: (\|2[-+]?|".*")\n')
+_BLOCK_END = re.compile(r"\n(?!      |\n)")  # the line break before a line neither indented nor empty, or the end
+
+
+def _read_whole(text: str) -> Lock | None:
+    """What ``_Reader`` reads from ``text`` when it is well formed, every digest matching; None for anything
+    else (``_Reader`` then says what is wrong)."""
+    head = _PROLOGUE.match(text)
+    if head is None:
+        return None
+    try:
+        flux = json.loads(head.group(1)) if head.group(1) is not None else None
+        files = {} if head.group(2) else _entries(text, head.end())
+    except ValueError:  # a JSON string that does not parse
+        return None
+    if files is None or (head.group(2) and text[head.end() :].strip("\n")):
+        return None
+    return Lock(flux, files)
+
+
+def _entries(text: str, pos: int) -> dict[str, str] | None:
+    """The entries from ``pos`` to the end of ``text`` (nothing but line breaks after them); None when one is
+    not as dumps writes it or its digest does not match."""
+    files: dict[str, str] = {}
+    end = len(text)
+    while text.startswith("  ", pos):
+        entry = _ENTRY.match(text, pos)
+        if entry is None:
+            return None
+        head = entry.group(3)
+        if head.startswith('"'):
+            body, pos = json.loads(head), entry.end()
+        else:
+            stop = _BLOCK_END.search(text, entry.end() - 1)
+            last = stop.start() if stop is not None else end
+            body = _unindented(head[2:], text[entry.end() : last] if last >= entry.end() else None)
+            pos = last + 1
+        if hashlib.sha256(body.encode("utf-8")).hexdigest() != entry.group(2):
+            return None
+        files[_json_string(entry.group(1))] = body
+    return files if not text[pos:].strip("\n") else None
+
+
+def _json_string(quoted: str) -> str:
+    """``json.loads`` of a JSON string, without the decoder for the usual path (no escape, no quote or
+    control character inside)."""
+    inner = quoted[1:-1]
+    if "\\" in inner or '"' in inner or not inner.isprintable():
+        return str(json.loads(quoted))
+    return inner
+
+
+def _unindented(chomp: str, block: str | None) -> str:
+    """``_unliteral`` of a block literal's lines (``block``: they joined, every one indented or empty; None:
+    no line)."""
+    if block is None:
+        body = ""
+    else:  # every line but an empty one starts with the indent
+        body = block.removeprefix(_INDENT).replace("\n" + _INDENT, "\n")
+    if chomp == "+":
+        return body + "\n"
+    body = body.rstrip("\n")
+    return body if chomp == "-" else body + "\n"
 
 
 _FIX = (

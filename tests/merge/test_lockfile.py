@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from generator.merge.lock import Lock, LockError, dumps, loads, read_lock, record
+from generator.merge.lock import Lock, LockError, _read_whole, dumps, loads, read_lock, record
 from generator.yamlio import make_yaml
 
 TRICKY = {
@@ -112,3 +112,83 @@ def test_an_empty_line_of_a_text_stays_empty() -> None:
     """No indent is written on an empty line (the bytes of earlier locks: a lock is rewritten when they change)."""
     assert b"    text: |2\n      a\n\n      b\n" in dumps(Lock(None, {"f.yaml": "a\n\nb\n"}))
     assert b"    text: |2+\n      a\n\n" in dumps(Lock(None, {"f.yaml": "a\n\n"}))
+
+
+def _line_by_line(data: bytes) -> Lock | str:
+    """What the line reader alone gives (the way every lock was read before the whole-entry reader): the
+    lock, or the first problem it reports."""
+    from generator.merge.lock import _Reader
+
+    try:
+        return _Reader(data.decode("utf-8").split("\n"), "L").read()
+    except LockError as err:
+        return err.problems[0]
+    except ValueError as err:  # a JSON string that does not parse: the same error either way
+        return f"{type(err).__name__}: {err}"
+
+
+def _read(data: bytes) -> Lock | str:
+    try:
+        return loads(data, "L")
+    except LockError as err:
+        return err.problems[0]
+    except ValueError as err:
+        return f"{type(err).__name__}: {err}"
+
+
+_EDITS = st.sampled_from(["", "\n", " ", "  ", "      ", "\r", "#", '"', "|2", "|2-", "|2+", "x", "\n\n", "\n  "])
+
+
+@settings(max_examples=600, deadline=None)
+@given(
+    st.dictionaries(
+        st.text(alphabet='ab"\\é :-#\n\r\t\u2028', min_size=1, max_size=8),
+        st.text(alphabet="ab :-#\n\r\x07", max_size=40),
+        max_size=4,
+    ),
+    st.none() | st.text(alphabet='2.9"\\', max_size=5),
+    st.lists(st.tuples(st.integers(min_value=0), st.integers(min_value=0, max_value=3), _EDITS), max_size=3),
+)
+def test_the_whole_entry_reader_reads_what_the_line_reader_reads(
+    files: dict[str, str], flux: str | None, edits: list[tuple[int, int, str]]
+) -> None:
+    """A lock as dumps wrote it, and the same lock with a few characters cut or put in (hand edits, a
+    broken merge): loads gives what reading it line by line gives, the same lock or the same first problem
+    (with its line)."""
+    text = dumps(Lock(flux, files)).decode("utf-8")
+    assert _read_whole(text) == Lock(flux, files)  # as dumps wrote it: read whole, not line by line
+    for at, cut, put in edits:
+        at %= len(text) + 1
+        text = text[:at] + put + text[at + cut :]
+    data = text.encode("utf-8")
+    assert _read(data) == _line_by_line(data)
+
+
+def test_a_fleet_lock_reads_the_same_whole_or_line_by_line() -> None:
+    """Thousands of entries, every shape dumps writes (block literals with and without final or empty lines,
+    JSON strings), with and without the final line break."""
+    files = {f"clusters/c{n:04d}/{name}": text for n in range(300) for name, text in TRICKY.items()}
+    data = dumps(Lock("2.9.4", files))
+    assert _read_whole(data.decode("utf-8")) == _line_by_line(data) == Lock("2.9.4", files)
+    assert loads(data.rstrip(b"\n")) == _line_by_line(data.rstrip(b"\n"))
+    assert loads(data + b"\n\n") == _line_by_line(data + b"\n\n")
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        ('  "a.yaml":', '  "a"b.yaml":'),  # a quote JSON would escape
+        ('  "a.yaml":', '  "a\rb.yaml":'),  # a control character JSON would escape
+        ('  "a.yaml":', '  "a\\u00e9.yaml":'),  # an escape
+        ('  "a.yaml":', '  "a\\x.yaml":'),  # a bad escape
+        ("      b: 2\n", "      b: 2\n\n"),  # an empty line more at the end of a block
+        ("      b: 2\n", "      b: 2\n   \n"),  # a line with too small an indent
+        ("    text: |2\n", "    text: |2+\n"),  # another chomping indicator
+        ("flux: ", "flux:  "),
+    ],
+)
+def test_a_hand_edited_lock_reads_the_same_whole_or_line_by_line(edit: tuple[str, str]) -> None:
+    data = dumps(Lock("2.6.0", {"a.yaml": "a: 1\nb: 2\n", "c.yaml": "c: 3\n"})).decode()
+    assert edit[0] in data
+    edited = data.replace(edit[0], edit[1], 1).encode()
+    assert _read(edited) == _line_by_line(edited)
