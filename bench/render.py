@@ -4,7 +4,9 @@ A = the big fleet (default 2,000 clusters x 25 Kustomizations), B = the small on
 baseline: there is no peer that renders a Flux tree from a config). Each pair renders both fleets
 from scratch in fresh folders (one `fluxforge render` process each), then renders each again with
 nothing changed (the no-op: 0 files written, answered from the render index: generator/render/index.py;
-FLUXFORGE_RENDER_CACHE=off in the environment measures the full render instead). Runs alternate A B A B
+FLUXFORGE_RENDER_CACHE=off in the environment measures the full render instead), then once more after a
+one-line edit of the config (one Kustomization's interval: the usual edit-and-render loop, a full render
+that rewrites one file and the lock). Runs alternate A B A B
 (bench/harness.py); medians, peak memory and the machine's load are printed. Linear means big / small
 <= the fleet ratio (+10 %): the issue's bar is 11x for 10x the clusters, for wall time and for peak memory.
 Before those, the small fleet's first render against the file system's floor for the same tree
@@ -67,6 +69,23 @@ def fleet_config(clusters: int, kustomizations: int, *, version: str = "2.9.4") 
     return "\n".join(lines) + "\n"
 
 
+def edit_interval(root: Path) -> None:
+    """The edit of the edit-and-render loop: the first cluster's first Kustomization gets an interval (then
+    another one, run after run), so the next render rewrites that cluster's file and the lock."""
+    config = root / "fluxforge.yaml"
+    text = config.read_text(encoding="utf-8")
+    marker = "\n        interval: "
+    if marker in text:
+        start = text.index(marker) + len(marker)
+        stop = text.index("\n", start)
+        minutes = int(text[start:stop].removesuffix("m")) % 50 + 1
+        text = f"{text[:start]}{minutes}m{text[stop:]}"
+    else:
+        first = "\n      - name: ks-00\n"
+        text = text.replace(first, f"{first}        interval: 7m\n", 1)
+    config.write_text(text, encoding="utf-8")
+
+
 @dataclass(frozen=True)
 class FleetRuns:
     """A command on the big and the small fleet, first in a fresh folder and then again in it (the no-op)."""
@@ -76,6 +95,8 @@ class FleetRuns:
     big_again: Series
     small_again: Series
     box: Machine
+    big_edited: Series | None = None
+    small_edited: Series | None = None
 
 
 def fleet_runs(
@@ -85,10 +106,12 @@ def fleet_runs(
     ks: int,
     first: Callable[[Path, int], Sequence[str]],
     again: Sequence[str],
+    edit: Callable[[Path], None] | None = None,
 ) -> FleetRuns:
     """A B A B over the big and the small fleet (``sizes``: big, small clusters). ``first(root, n)`` prepares a
     fresh folder for ``n`` clusters (untimed) and returns the timed command; ``again`` then runs in the same
-    folder. Every folder is kept until the end (see ``KEPT``)."""
+    folder; with ``edit``, it runs there once more after ``edit(root)`` (untimed) changed something. Every
+    folder is kept until the end (see ``KEPT``)."""
     big_n, small_n = sizes
     with tempfile.TemporaryDirectory() as tmp:
         rounds = iter(range(1_000_000))
@@ -101,8 +124,18 @@ def fleet_runs(
             trees[n].append(root)
             return run_process(argv, cwd=root)
 
+        done: dict[int, list[Path]] = {small_n: [], big_n: []}
+
         def noop(n: int) -> Run:
-            return run_process(again, cwd=trees[n].pop(0))
+            root = trees[n].pop(0)
+            done[n].append(root)
+            return run_process(again, cwd=root)
+
+        def edited(n: int) -> Run:
+            root = done[n].pop(0)
+            assert edit is not None
+            edit(root)
+            return run_process(again, cwd=root)
 
         box = machine()
         big, small = alternate(
@@ -119,7 +152,16 @@ def fleet_runs(
             a_label=f"no-op {job} {big_n} x {ks}",
             b_label=f"no-op {job} {small_n} x {ks}",
         )
-        return FleetRuns(big, small, big_again, small_again, worst(box, machine()))
+        if edit is None:
+            return FleetRuns(big, small, big_again, small_again, worst(box, machine()))
+        big_edited, small_edited = alternate(
+            pairs,
+            lambda: edited(big_n),
+            lambda: edited(small_n),
+            a_label=f"edited {job} {big_n} x {ks}",
+            b_label=f"edited {job} {small_n} x {ks}",
+        )
+        return FleetRuns(big, small, big_again, small_again, worst(box, machine()), big_edited, small_edited)
 
 
 def floor_runs(pairs: int, first: Callable[[Path], Sequence[str]]) -> tuple[Series, Series, int]:
@@ -185,12 +227,15 @@ def main() -> int:
         return [fluxforge, "render"]
 
     ours, least, count = floor_runs(args.pairs, lambda root: fleet(root, small_n))  # first: see KEPT
-    runs = fleet_runs(args.pairs, (big_n, small_n), "render", ks, fleet, [fluxforge, "render"])
+    runs = fleet_runs(args.pairs, (big_n, small_n), "render", ks, fleet, [fluxforge, "render"], edit_interval)
     big, small, big_noop, small_noop, box = runs.big, runs.small, runs.big_again, runs.small_again, runs.box
+    assert runs.big_edited is not None and runs.small_edited is not None
+    big_edit, small_edit = runs.big_edited, runs.small_edited
     print(f"render: {small_n} x {ks} against {big_n} x {ks}, {args.pairs} pairs, one process per render")
     print(box.line())
     print("\n".join(scaling(big, small, box, factor=args.scale)))
     print("\n".join(scaling(big_noop, small_noop, box, factor=args.scale)))
+    print("\n".join(scaling(big_edit, small_edit, box, factor=args.scale)))
     print(
         f"targets: {small_n} x {ks} <= 1 s first render, <= 0.4 s no-op; {big_n} x {ks} within "
         f"{args.scale * 1.1:.0f}x of it"
@@ -201,12 +246,20 @@ def main() -> int:
     if args.record:
         machine_cell = f"load {box.load1:.1f}/{box.cores}"
         for key, label, series in (
-            (f"render-{small_n}", f"render {small_n} x {ks} (first / no-op)", (small, small_noop)),
-            (f"render-{big_n}", f"render {big_n} x {ks} (first / no-op)", (big, big_noop)),
+            (
+                f"render-{small_n}",
+                f"render {small_n} x {ks} (first / no-op / one config line edited)",
+                (small, small_noop, small_edit),
+            ),
+            (
+                f"render-{big_n}",
+                f"render {big_n} x {ks} (first / no-op / one config line edited)",
+                (big, big_noop, big_edit),
+            ),
         ):
             record(
                 key,
-                f"| {label} | {series[0].median:.2f} s / {series[1].median:.2f} s, "
+                f"| {label} | {series[0].median:.2f} s / {series[1].median:.2f} s / {series[2].median:.2f} s, "
                 f"{series[0].peak_mb:.0f} MB | (baseline: the small fleet) | | {machine_cell} |",
                 box,
             )
