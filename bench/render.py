@@ -137,30 +137,22 @@ def fleet_runs(
             edit(root)
             return run_process(again, cwd=root)
 
+        def both(step: Callable[[int], Run], what: str) -> tuple[Series, Series]:
+            """``step`` on the big and the small fleet, alternated."""
+            return alternate(
+                pairs,
+                lambda: step(big_n),
+                lambda: step(small_n),
+                a_label=f"{what}{job} {big_n} x {ks}",
+                b_label=f"{what}{job} {small_n} x {ks}",
+            )
+
         box = machine()
-        big, small = alternate(
-            pairs,
-            lambda: fresh(big_n),
-            lambda: fresh(small_n),
-            a_label=f"{job} {big_n} x {ks}",
-            b_label=f"{job} {small_n} x {ks}",
-        )
-        big_again, small_again = alternate(
-            pairs,
-            lambda: noop(big_n),
-            lambda: noop(small_n),
-            a_label=f"no-op {job} {big_n} x {ks}",
-            b_label=f"no-op {job} {small_n} x {ks}",
-        )
+        big, small = both(fresh, "")
+        big_again, small_again = both(noop, "no-op ")
         if edit is None:
             return FleetRuns(big, small, big_again, small_again, worst(box, machine()))
-        big_edited, small_edited = alternate(
-            pairs,
-            lambda: edited(big_n),
-            lambda: edited(small_n),
-            a_label=f"edited {job} {big_n} x {ks}",
-            b_label=f"edited {job} {small_n} x {ks}",
-        )
+        big_edited, small_edited = both(edited, "edited ")
         return FleetRuns(big, small, big_again, small_again, worst(box, machine()), big_edited, small_edited)
 
 
