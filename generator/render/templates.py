@@ -30,6 +30,7 @@ def make_env() -> jinja2.Environment:
         lstrip_blocks=True,
         autoescape=False,  # noqa: S701 - YAML, not HTML
     )
+    env.globals.clear()  # no range, dict, namespace, ...: the templates use none, and every render copies them
     env.filters["yq"] = yaml_scalar
     env.filters["go_duration"] = go_duration
     env.filters["bq"] = bicep_string
