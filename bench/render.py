@@ -88,7 +88,8 @@ def edit_interval(root: Path) -> None:
 
 @dataclass(frozen=True)
 class FleetRuns:
-    """A command on the big and the small fleet, first in a fresh folder and then again in it (the no-op)."""
+    """A command on the big and the small fleet, first in a fresh folder, then again in it (the no-op), and
+    with an edit once more after it (``*_edited``)."""
 
     big: Series
     small: Series
