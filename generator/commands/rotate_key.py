@@ -47,7 +47,7 @@ from generator.sops.api import (
     vault_source,
 )
 from generator.sops.api import scan_recipients as scan
-from generator.yamlio import load_rt
+from generator.yamlio import load_lines
 
 __all__ = ["LATEST", "RotateKeyError", "RotateReport", "parse_kv_url", "run_rotate_key"]
 
@@ -209,7 +209,7 @@ def _plan_config(
     file: Path, text: str, config: Config, moves: list[KeyMove], entries: dict[tuple[str, str], list[KeyVaultKey]]
 ) -> _Planned:
     updates: dict[KeyPath, dict[str, str]] = {}
-    root = load_rt(text)
+    root = load_lines(text)
     changes = []
     for move in moves:
         for entry in entries[move.key]:

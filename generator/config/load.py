@@ -43,7 +43,7 @@ from generator.errors import ConfigError
 from generator.flux.lockdown import LOCKDOWN_DECRYPTION_SA
 from generator.flux.versions import parse_version
 from generator.resources import load_schema
-from generator.yamlio import YamlError, load_plain, load_rt
+from generator.yamlio import YamlError, load_lines, load_plain, load_rt
 
 if TYPE_CHECKING:
     from jsonschema import Draft202012Validator
@@ -150,7 +150,7 @@ def config_from_data(
     problems = _schema_problems(data)
     problems.extend(check_semantics(data))
     if problems:
-        raise ConfigError(format_problems(problems, load_rt(text), display))
+        raise ConfigError(format_problems(problems, load_lines(text), display))
     return _build(data, source)
 
 

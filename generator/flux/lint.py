@@ -306,7 +306,7 @@ def isolation_findings(root: Path) -> list[Finding]:
     from generator.errors import ConfigError
     from generator.flux.isolation import exposures
     from generator.flux.sops_coverage import shared_folders
-    from generator.yamlio import load_rt
+    from generator.yamlio import load_lines
 
     path = root / CONFIG_NAME
     if not path.is_file():
@@ -323,7 +323,7 @@ def isolation_findings(root: Path) -> list[Finding]:
                 "lint.tenant-isolation",
             )
         ]
-    tree = load_rt(path.read_text(encoding="utf-8"))
+    tree = load_lines(path.read_text(encoding="utf-8"))
     return [
         Finding(CONFIG_NAME, line_of(tree, found.identity.where), found.level, found.message, "lint.tenant-isolation")
         for found in exposures(config, shared_folders(root, config))
