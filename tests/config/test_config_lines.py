@@ -5,30 +5,16 @@ layouts, and for paths that stop at a missing key or item."""
 
 from __future__ import annotations
 
-import io
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from ruamel.yaml import YAML
 
 from generator.config.load import parse_config
 from generator.config.problems import line_of
 from generator.errors import ConfigError
 from generator.yamlio import YamlError, load_lines, load_plain, load_rt
-from tests.helpers import REPO_ROOT
-
-
-def _paths(data: Any, prefix: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
-    yield prefix
-    if isinstance(data, dict):
-        for key, value in data.items():
-            yield from _paths(value, (*prefix, key))
-    elif isinstance(data, list):
-        for index, value in enumerate(data):
-            yield from _paths(value, (*prefix, index))
+from tests.helpers.yaml_corpus import LAYOUTS, dumped, key_paths, plain_data, yaml_corpus
 
 
 def _same_lines(text: str) -> bool:
@@ -40,23 +26,14 @@ def _same_lines(text: str) -> bool:
     except YamlError:
         return False
     fast = load_lines(text)
-    for path in _paths(data):
+    for path in key_paths(data):
         for probe in (path, (*path, "no-such-key"), (*path, 10_000)):
             assert line_of(fast, probe) == line_of(rt, probe), probe
     return True
 
 
-def _corpus() -> list[Path]:
-    skip = {".venv", ".git", "node_modules", "__pycache__"}
-    return sorted(
-        p
-        for p in REPO_ROOT.rglob("*")
-        if p.suffix in {".yaml", ".yml"} and p.is_file() and not skip & set(p.relative_to(REPO_ROOT).parts)
-    )
-
-
 def test_every_yaml_file_of_the_repository_has_the_same_lines() -> None:
-    compared = sum(_same_lines(path.read_text(encoding="utf-8", errors="replace")) for path in _corpus())
+    compared = sum(_same_lines(path.read_text(encoding="utf-8", errors="replace")) for path in yaml_corpus())
     assert compared > 50
 
 
@@ -82,32 +59,13 @@ def test_a_config_problem_names_its_line() -> None:
     assert problems and problems[0].startswith(f"f.yaml:{lines.index('        prune: maybe') + 1}: ")
 
 
-_SCALAR = st.one_of(
-    st.sampled_from(["yes", "no", "~", "", "010", "1e3", "2001-12-14", "a: b", "- x", "#c", "'q'", '"d"']),
-    st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=10),
-    st.integers(),
-    st.booleans(),
-    st.none(),
-)
-_DATA = st.recursive(
-    _SCALAR,
-    lambda inner: st.one_of(
-        st.lists(inner, max_size=4),
-        st.dictionaries(st.one_of(st.text(max_size=6), st.integers(), st.booleans()), inner, max_size=4),
-    ),
-    max_leaves=25,
-)
+_DATA = plain_data(["yes", "no", "~", "", "010", "1e3", "2001-12-14", "a: b", "- x", "#c", "'q'", '"d"'])
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(data=_DATA, flow=st.sampled_from([None, True, False]), width=st.sampled_from([20, 4096]))
+@given(data=_DATA, **LAYOUTS)
 def test_dumped_data_has_the_same_lines(data: Any, flow: bool | None, width: int) -> None:
-    out = io.StringIO()
-    yaml = YAML(typ="safe", pure=True)
-    yaml.default_flow_style = flow
-    yaml.width = width
-    yaml.dump({"root": data}, out)
-    _same_lines(out.getvalue())
+    _same_lines(dumped(data, flow=flow, width=width))
 
 
 @settings(max_examples=300, deadline=None)

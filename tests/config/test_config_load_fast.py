@@ -5,9 +5,7 @@ every YAML file of the repository."""
 
 from __future__ import annotations
 
-import io
 import math
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,7 +15,7 @@ from ruamel.yaml import YAML
 
 from generator import yamlio
 from generator.yamlio import YamlError, load_all_plain, load_plain
-from tests.helpers import REPO_ROOT
+from tests.helpers.yaml_corpus import LAYOUTS, dumped, plain_data, yaml_corpus
 
 SCALARS = [
     "yes",
@@ -111,17 +109,8 @@ def test_every_scalar_form_as_ruamel_builds_it(directive: str) -> None:
     assert _as_ruamel(text + "---\n" + text)
 
 
-def _corpus() -> list[Path]:
-    skip = {".venv", ".git", "node_modules", "__pycache__"}
-    return sorted(
-        p
-        for p in REPO_ROOT.rglob("*")
-        if p.suffix in {".yaml", ".yml"} and p.is_file() and not skip & set(p.relative_to(REPO_ROOT).parts)
-    )
-
-
 def test_every_yaml_file_of_the_repository_as_ruamel_builds_it() -> None:
-    files = _corpus()
+    files = yaml_corpus()
     compared = sum(_as_ruamel(path.read_text(encoding="utf-8", errors="replace")) for path in files)
     assert len(files) > 50 and compared > 50
 
@@ -211,37 +200,17 @@ def test_the_events_path_stops_at_the_depth_guard_refuses() -> None:
 
 
 def test_the_events_path_builds_every_yaml_file_of_the_repository_as_the_loader_does() -> None:
-    built = sum(_events_as_general(path.read_text(encoding="utf-8", errors="replace")) for path in _corpus())
+    built = sum(_events_as_general(path.read_text(encoding="utf-8", errors="replace")) for path in yaml_corpus())
     assert built > 50
 
 
-_SCALAR = st.one_of(
-    st.sampled_from(SCALARS),
-    st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=12),
-    st.integers(),
-    st.floats(allow_nan=True),
-    st.booleans(),
-    st.none(),
-)
-_DATA = st.recursive(
-    _SCALAR,
-    lambda inner: st.one_of(
-        st.lists(inner, max_size=4),
-        st.dictionaries(st.one_of(st.text(max_size=8), st.integers(), st.booleans()), inner, max_size=4),
-    ),
-    max_leaves=25,
-)
+_DATA = plain_data(SCALARS)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(data=_DATA, flow=st.sampled_from([None, True, False]), width=st.sampled_from([20, 4096]))
+@given(data=_DATA, **LAYOUTS)
 def test_the_events_path_builds_dumped_data_as_the_loader_does(data: Any, flow: bool | None, width: int) -> None:
-    out = io.StringIO()
-    yaml = YAML(typ="safe", pure=True)
-    yaml.default_flow_style = flow
-    yaml.width = width
-    yaml.dump({"root": data}, out)
-    _events_as_general(out.getvalue())
+    _events_as_general(dumped(data, flow=flow, width=width))
 
 
 @settings(max_examples=300, deadline=None)

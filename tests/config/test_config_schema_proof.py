@@ -19,6 +19,7 @@ from generator.config.load import parse_config
 from generator.config.schema_proof import proves_valid
 from generator.yamlio import YamlError, load_plain
 from tests.helpers import REPO_ROOT
+from tests.helpers.yaml_corpus import key_paths
 
 BAD = sorted((REPO_ROOT / "tests" / "config" / "bad_configs").glob("*.yaml"))
 VALID = [REPO_ROOT / "sample-repo" / "fluxforge.yaml", REPO_ROOT / "examples" / "aks-extension" / "fluxforge.yaml"]
@@ -46,16 +47,6 @@ def _schema_errors(data: Any) -> list[Any]:
     return list(config_load._validator().iter_errors(data))
 
 
-def _leaves(node: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
-    yield path
-    if isinstance(node, dict):
-        for key, value in node.items():
-            yield from _leaves(value, (*path, key))
-    elif isinstance(node, list):
-        for index, value in enumerate(node):
-            yield from _leaves(value, (*path, index))
-
-
 def _set(data: Any, path: tuple[Any, ...], value: Any) -> Any:
     out = copy.deepcopy(data)
     if not path:
@@ -68,7 +59,7 @@ def _set(data: Any, path: tuple[Any, ...], value: Any) -> Any:
 
 
 def _mutations(data: Any) -> Iterator[Any]:
-    for path in _leaves(data):
+    for path in key_paths(data):
         for other in OTHERS:
             yield _set(data, path, other)
         if path and isinstance(path[-1], str):  # the key removed
