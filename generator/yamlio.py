@@ -218,15 +218,17 @@ _GENERAL: Any = object()  # _from_events: ruamel's loader decides
 _NOT_FROM_EVENTS = ("&", "*", "!", "<<", "\ufeff", "\n%")  # anchors, aliases, tags, merge keys, BOM, directives
 
 
-def _from_events(text: Any) -> Any:
-    """What ``_plain_yaml().load(text)`` returns, built from the parser's events; ``_GENERAL`` where the
-    text may use what only that loader builds (see ``_NOT_FROM_EVENTS``), holds more than one document, a
-    complex or duplicate key, nests deeper than ``yamlguard.MAX_DEPTH`` (the general path's guard refuses
-    it there), or does not parse (the loader raises)."""
-    if not isinstance(text, str) or text.startswith("%") or any(mark in text for mark in _NOT_FROM_EVENTS):
+def _from_events(text: Any, builder: type[_EventBuilder] | None = None, refused: tuple[str, ...] = ()) -> Any:
+    """What ``_plain_yaml().load(text)`` returns, built from the parser's events by ``builder`` (default
+    ``_EventBuilder``); ``_GENERAL`` where the text may use what only that loader builds (see
+    ``_NOT_FROM_EVENTS``; ``refused``: more such marks), holds more than one document, a complex or duplicate
+    key, nests deeper than ``yamlguard.MAX_DEPTH`` (the general path's guard refuses it there), or does not
+    parse (the loader raises)."""
+    marks = (*_NOT_FROM_EVENTS, *refused)
+    if not isinstance(text, str) or text.startswith("%") or any(mark in text for mark in marks):
         return _GENERAL
     try:
-        return _EventBuilder().build(_event_parser().parse(io.StringIO(text)))
+        return (builder or _EventBuilder)().build(_event_parser().parse(io.StringIO(text)))
     except Exception:  # noqa: BLE001 - the general loader words every problem (or builds what this cannot)
         return _GENERAL
 
@@ -322,17 +324,8 @@ def load_lines(text: str) -> Any:
     round-trip loader marks them, and is indexed as the plain data. Built from libyaml's events, one pass
     (a fleet's config in a tenth of a second, where the round-trip loader takes seconds); ``load_rt(text)``
     itself for what that pass does not build (see :func:`_from_events`). For a text that loads."""
-    plain = not text.startswith("%") and not any(mark in text for mark in (*_NOT_FROM_EVENTS, *_OTHER_BREAKS))
-    lined = _lines_from_events(text) if plain else None
-    return lined if lined is not None else load_rt(text)
-
-
-def _lines_from_events(text: str) -> Any:
-    """:func:`load_lines` from libyaml's events; None where that pass does not build the text."""
-    try:
-        return _LinesBuilder().build(_event_parser().parse(io.StringIO(text)))
-    except Exception:  # noqa: BLE001 - the round-trip loader builds (or words) what this pass does not
-        return None
+    lined = _from_events(text, _LinesBuilder, _OTHER_BREAKS)
+    return load_rt(text) if lined is _GENERAL else lined
 
 
 _OTHER_BREAKS = ("\x85", "\u2028", "\u2029")  # line breaks to libyaml's marks (YAML 1.1), not to ruamel's
