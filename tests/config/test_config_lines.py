@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -52,10 +53,9 @@ def test_a_config_problem_names_its_line() -> None:
         lines += [f"  - name: c{n}", "    kustomizations:", "      - name: apps", "        path: apps/x"]
     lines.insert(lines.index("  - name: c17") + 4, "        prune: maybe")
     text = "\n".join(lines) + "\n"
-    try:
+    with pytest.raises(ConfigError) as raised:
         parse_config(text, display="f.yaml")
-    except ConfigError as err:
-        problems = [p for p in err.problems if "prune" in p]
+    problems = [p for p in raised.value.problems if "prune" in p]
     assert problems and problems[0].startswith(f"f.yaml:{lines.index('        prune: maybe') + 1}: ")
 
 
