@@ -156,15 +156,10 @@ def _json_string(quoted: str) -> str:
 
 def _unindented(chomp: str, block: str | None) -> str:
     """``_unliteral`` of a block literal's lines (``block``: they joined, every one indented or empty; None:
-    no line)."""
+    no line), the indent taken off all of them at once."""
     if block is None:
-        body = ""
-    else:  # every line but an empty one starts with the indent
-        body = block.removeprefix(_INDENT).replace("\n" + _INDENT, "\n")
-    if chomp == "+":
-        return body + "\n"
-    body = body.rstrip("\n")
-    return body if chomp == "-" else body + "\n"
+        return _unliteral(chomp, [])
+    return _unliteral(chomp, block.removeprefix(_INDENT).replace("\n" + _INDENT, "\n").split("\n"))
 
 
 _FIX = (
