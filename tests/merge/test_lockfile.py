@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from generator.merge.lock import Lock, LockError, _read_whole, dumps, loads, read_lock, record
+from generator.merge.lock import Lock, LockError, _read_whole, _Reader, dumps, loads, read_lock, record
 from generator.yamlio import make_yaml
 
 TRICKY = {
@@ -114,26 +115,23 @@ def test_an_empty_line_of_a_text_stays_empty() -> None:
     assert b"    text: |2+\n      a\n\n" in dumps(Lock(None, {"f.yaml": "a\n\n"}))
 
 
-def _line_by_line(data: bytes) -> Lock | str:
-    """What the line reader alone gives (the way every lock was read before the whole-entry reader): the
-    lock, or the first problem it reports."""
-    from generator.merge.lock import _Reader
-
+def _outcome(read: Callable[[bytes], Lock], data: bytes) -> Lock | str:
+    """The lock ``read`` gives, or the first problem it reports."""
     try:
-        return _Reader(data.decode("utf-8").split("\n"), "L").read()
+        return read(data)
     except LockError as err:
         return err.problems[0]
     except ValueError as err:  # a JSON string that does not parse: the same error either way
         return f"{type(err).__name__}: {err}"
 
 
+def _line_by_line(data: bytes) -> Lock | str:
+    """What the line reader alone gives (the way every lock was read before the whole-entry reader)."""
+    return _outcome(lambda raw: _Reader(raw.decode("utf-8").split("\n"), "L").read(), data)
+
+
 def _read(data: bytes) -> Lock | str:
-    try:
-        return loads(data, "L")
-    except LockError as err:
-        return err.problems[0]
-    except ValueError as err:
-        return f"{type(err).__name__}: {err}"
+    return _outcome(lambda raw: loads(raw, "L"), data)
 
 
 _EDITS = st.sampled_from(["", "\n", " ", "  ", "      ", "\r", "#", '"', "|2", "|2-", "|2+", "x", "\n\n", "\n  "])
